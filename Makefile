@@ -1,0 +1,36 @@
+# Lampy: `make run` and `make test` are all a fresh machine needs (they install what is missing).
+BUILD     ?= build
+VENV      := .venv
+PY        := $(VENV)/bin/python
+MESON     := meson
+NINJA     := ninja
+
+.PHONY: all deps build run test test-c test-py test-asan test-tsan bench clean
+
+all: build
+
+deps:
+	@./scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(BUILD) --buildtype=release
+
+build: deps $(BUILD)/build.ninja
+	@$(NINJA) -C $(BUILD) >/dev/null || $(NINJA) -C $(BUILD)
+
+run: build
+	@./scripts/run.sh $(BUILD)
+
+test: build
+	@./scripts/test.sh $(BUILD)
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, and the pool under TSan.
+test-asan: deps
+	@./scripts/test-sanitize.sh
+
+bench: build
+	@LAMPY_BENCH_DEPS=1 ./scripts/deps.sh
+	@./scripts/bench.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-asan build-tsan

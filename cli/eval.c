@@ -1,0 +1,227 @@
+/* `lampy eval EXPR NAME=FILE.npy ...`: build the expression lazily, run it, print or save. */
+#include "cli.h"
+#include "expr_parse.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char cli_eval_help[] =
+    "usage: lampy eval EXPR [NAME=FILE.npy ...] [-o OUT.npy] [--threads N]\n"
+    "                  [--chunk-bytes B] [--no-fusion] [--stats]\n"
+    "\n"
+    "Evaluate a NumPy expression over .npy files, lazily and in parallel, and print the\n"
+    "result as print() of a NumPy array would, or save it with -o.\n"
+    "\n"
+    "Arguments:\n"
+    "  EXPR                 a Python expression (use '--' before it if it starts with '-')\n"
+    "  NAME=FILE.npy        bind NAME in EXPR to the array in FILE.npy (read lazily)\n"
+    "\n"
+    "Options:\n"
+    "  -o, --output FILE    save the result to FILE (.npy) instead of printing it\n"
+    "  --threads N          worker threads (0 = one per core, the default)\n"
+    "  --chunk-bytes B      target bytes per chunk, e.g. 4M (0 = automatic, the default)\n"
+    "  --no-fusion          turn off graph optimisations (CSE, fusion)\n"
+    "  --stats              print run statistics and timings to stderr\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "Expressions use Python's syntax and precedence. Python numbers are weak scalars\n"
+    "(NumPy 2 promotion): int32_array + 1 stays int32.\n"
+    "  operators  + - * / // % ** @ (matmul)  & | ^ ~  < <= > >= == !=\n"
+    "  indexing   a[::2, 1:]  a[0]  a[-1, ..., None]  a[:, newaxis]\n"
+    "  attributes a.T a.shape a.ndim a.size a.dtype\n"
+    "  methods    a.sum() .prod .mean .min .max .argmin .argmax .var .std .any .all\n"
+    "             (axis=None|int|tuple, keepdims=False, ddof=0 for var/std),\n"
+    "             .astype(float32)  .reshape(2, -1)  .transpose(1, 0)  .ravel()\n"
+    "  functions  where(c, a, b) maximum minimum sqrt exp log sin cos tanh abs negative\n"
+    "             logical_and logical_or logical_xor logical_not, the reductions as\n"
+    "             functions (sum(a, axis=0)), concatenate((a, b), axis=0),\n"
+    "             stack((a, b), axis=1), add subtract multiply divide power ...\n"
+    "  creation   zeros((3, 4), dtype=float32) ones full(shape, value) arange(start,\n"
+    "             stop, step) linspace(start, stop, num=50, endpoint=True)\n"
+    "             eye(n, m=None, k=0) random.uniform(shape, seed=0, low=0, high=1)\n"
+    "             random.normal(shape, seed=0, loc=0, scale=1)\n"
+    "  names      True False None nan inf pi e newaxis, dtypes bool int32 int64\n"
+    "             float32 float64 (bare or quoted), np.<name> and numpy.<name>\n"
+    "\n"
+    "Examples:\n"
+    "  lampy eval 'a * b + c * 2 - a' a=a.npy b=b.npy c=c.npy -o out.npy\n"
+    "  lampy eval 'x.mean(axis=0)' x=data.npy\n"
+    "  lampy eval 'where(x > 0, x, 0).sum()' x=data.npy --stats\n"
+    "  lampy eval 'arange(12).reshape(3, 4)[:, 1:]'\n";
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static bool valid_name(const char *s, size_t n) {
+    if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_')) return false;
+    for (size_t i = 1; i < n; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '_')) return false;
+    return true;
+}
+
+static const char *human_bytes(int64_t b, char *buf, size_t cap) {
+    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b;
+    int k = 0;
+    while (v >= 1024 && k < 4) { v /= 1024; k++; }
+    if (k == 0) snprintf(buf, cap, "%lld B", (long long)b);
+    else snprintf(buf, cap, "%.1f %s", v, u[k]);
+    return buf;
+}
+
+static void print_stats(const lp_ctx *ctx, double t_build, double t_run, double t_out, double t_total) {
+    lp_run_stats s;
+    char b1[32], b2[32], b3[32];
+    memset(&s, 0, sizeof s);
+    lp_last_run_stats(ctx, &s);
+    fflush(stdout);
+    fprintf(stderr,
+            "tasks         %lld\n"
+            "threads       %d\n"
+            "bytes read    %lld (%s)\n"
+            "bytes alloc   %lld (%s)\n"
+            "peak bytes    %lld (%s)\n"
+            "plan time     %.6f s\n"
+            "run time      %.6f s\n"
+            "build time    %.6f s (parse, load headers)\n"
+            "lp_run time   %.6f s\n"
+            "output time   %.6f s\n"
+            "total time    %.6f s\n",
+            (long long)s.tasks, s.threads, (long long)s.bytes_read, human_bytes(s.bytes_read, b1, sizeof b1),
+            (long long)s.bytes_alloc, human_bytes(s.bytes_alloc, b2, sizeof b2), (long long)s.peak_bytes,
+            human_bytes(s.peak_bytes, b3, sizeof b3), s.plan_seconds, s.run_seconds, t_build, t_run, t_out,
+            t_total);
+}
+
+int cli_eval(int argc, char **argv) {
+    double t0 = now_seconds();
+    const char *expr = NULL, *output = NULL;
+    long threads = -1;
+    size_t chunk_bytes = 0;
+    bool have_chunk = false, no_fusion = false, stats = false, opts_done = false;
+    cli_binding *names = calloc((size_t)argc, sizeof *names);
+    lp_array **arrays = calloc((size_t)argc, sizeof *arrays);
+    char **name_copies = calloc((size_t)argc, sizeof *name_copies);
+    const char **paths = calloc((size_t)argc, sizeof *paths);
+    int nnames = 0, rc = CLI_EXIT_OK;
+    lp_ctx *ctx = NULL;
+    lp_array *result = NULL;
+    lp_buffer *buf = NULL;
+    lp_status st;
+    if (!names || !arrays || !name_copies || !paths) { rc = cli_error("out of memory"); goto done; }
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        int err = 0;
+        if (!opts_done && arg[0] == '-' && arg[1] != '\0') {
+            if (strcmp(arg, "--") == 0) { opts_done = true; continue; }
+            if (strcmp(arg, "-o") == 0 || strncmp(arg, "--output", 8) == 0) {
+                if (strcmp(arg, "-o") != 0 && arg[8] != '\0' && arg[8] != '=') goto unknown;
+                output = cli_opt_value(argc, argv, &i, strcmp(arg, "-o") == 0 ? "-o" : "--output", &err);
+                if (err) { rc = err; goto done; }
+                if (!*output) { rc = cli_usage_error("eval: option '%s' needs a file name", arg); goto done; }
+                continue;
+            }
+            if (strncmp(arg, "--threads", 9) == 0 && (arg[9] == '\0' || arg[9] == '=')) {
+                const char *v = cli_opt_value(argc, argv, &i, "--threads", &err);
+                if (err) { rc = err; goto done; }
+                if (cli_parse_int(v, 0, 1024, &threads)) {
+                    rc = cli_usage_error("eval: --threads needs an integer in 0..1024, got '%s'", v);
+                    goto done;
+                }
+                continue;
+            }
+            if (strncmp(arg, "--chunk-bytes", 13) == 0 && (arg[13] == '\0' || arg[13] == '=')) {
+                const char *v = cli_opt_value(argc, argv, &i, "--chunk-bytes", &err);
+                if (err) { rc = err; goto done; }
+                if (cli_parse_size(v, &chunk_bytes)) {
+                    rc = cli_usage_error("eval: --chunk-bytes needs a size such as 65536 or 4M, got '%s'", v);
+                    goto done;
+                }
+                have_chunk = true;
+                continue;
+            }
+            if (strcmp(arg, "--no-fusion") == 0) { no_fusion = true; continue; }
+            if (strcmp(arg, "--stats") == 0) { stats = true; continue; }
+            /* "-2**2" or "-a" are expressions when no expression came yet */
+            if (arg[1] == '-' || expr) goto unknown;
+        }
+        if (!expr) {
+            expr = arg;
+            continue;
+        }
+        const char *eq = strchr(arg, '=');
+        if (!eq || !valid_name(arg, (size_t)(eq - arg)) || !eq[1]) {
+            rc = cli_usage_error("eval: expected NAME=FILE.npy, got '%s'", arg);
+            goto done;
+        }
+        size_t nlen = (size_t)(eq - arg);
+        for (int k = 0; k < nnames; k++)
+            if (strlen(names[k].name) == nlen && strncmp(names[k].name, arg, nlen) == 0) {
+                rc = cli_usage_error("eval: name '%.*s' is bound twice", (int)nlen, arg);
+                goto done;
+            }
+        name_copies[nnames] = strndup(arg, nlen);
+        if (!name_copies[nnames]) { rc = cli_error("out of memory"); goto done; }
+        names[nnames].name = name_copies[nnames];
+        names[nnames].array = NULL;
+        paths[nnames] = eq + 1;
+        nnames++;
+        continue;
+    unknown:
+        rc = cli_usage_error("eval: unknown option '%s'; see 'lampy eval --help'", arg);
+        goto done;
+    }
+    if (!expr) { rc = cli_usage_error("eval: missing EXPR; see 'lampy eval --help'"); goto done; }
+
+    if ((st = lp_ctx_create(&ctx)) != LP_OK) { rc = cli_error("%s", lp_status_str(st)); goto done; }
+    if (threads >= 0 && (st = lp_ctx_set_threads(ctx, (int)threads)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
+    if (have_chunk && (st = lp_ctx_set_chunk_bytes(ctx, chunk_bytes)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
+    if (no_fusion && (st = lp_ctx_set_fusion(ctx, false)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
+
+    for (int k = 0; k < nnames; k++) {
+        lp_array *a = NULL;
+        st = lp_load(ctx, paths[k], &a);
+        if (st != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
+        arrays[k] = a;
+        names[k].array = a;
+    }
+
+    char err[1024];
+    st = cli_expr_build(ctx, expr, names, nnames, &result, err, sizeof err);
+    if (st != LP_OK) { rc = cli_error("%s", err[0] ? err : lp_status_str(st)); goto done; }
+
+    double t1 = now_seconds();
+    st = lp_run(ctx, &result, 1, &buf);
+    if (st != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
+    double t2 = now_seconds();
+
+    if (output) {
+        st = lp_save(ctx, output, buf);
+        if (st != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
+    } else if (cli_print_buffer(stdout, buf) != 0) {
+        rc = cli_error("cannot print the result (out of memory or write error)");
+        goto done;
+    }
+    double t3 = now_seconds();
+    if (stats) print_stats(ctx, t1 - t0, t2 - t1, t3 - t2, t3 - t0);
+
+done:
+    lp_buffer_release(buf);
+    lp_array_release(result);
+    if (arrays)
+        for (int k = 0; k < nnames; k++) lp_array_release(arrays[k]);
+    if (name_copies)
+        for (int k = 0; k < nnames; k++) free(name_copies[k]);
+    lp_ctx_destroy(ctx);
+    free(names);
+    free(arrays);
+    free(name_copies);
+    free(paths);
+    return rc;
+}

@@ -1,0 +1,75 @@
+/* `lampy info FILE.npy ...`: what the .npy header says, without reading the data. */
+#include "cli.h"
+
+#include <string.h>
+
+const char cli_info_help[] =
+    "usage: lampy info FILE.npy [FILE.npy ...]\n"
+    "\n"
+    "Show the header of each .npy file: format version, dtype and byte order, shape,\n"
+    "memory order (C or Fortran), element count, data bytes and header bytes. The data\n"
+    "itself is not read.\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help   show this help\n";
+
+/* NumPy's dtype.str: '<f8', '|b1' */
+static void descr(const lp_npy_info *in, char *buf, size_t cap) {
+    char kind = in->dtype == LP_BOOL ? 'b' : (in->dtype == LP_INT32 || in->dtype == LP_INT64) ? 'i' : 'f';
+    char order = in->dtype == LP_BOOL ? '|' : in->big_endian ? '>' : '<';
+    snprintf(buf, cap, "%c%c%zu", order, kind, lp_dtype_size(in->dtype));
+}
+
+static void shape_str(const lp_npy_info *in, char *buf, size_t cap) {
+    size_t n = 0;
+    n += (size_t)snprintf(buf + n, cap - n, "(");
+    for (int k = 0; k < in->ndim && n < cap; k++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", k ? ", " : "", (long long)in->shape[k]);
+    if (n < cap) snprintf(buf + n, cap - n, "%s)", in->ndim == 1 ? "," : "");
+}
+
+int cli_info(int argc, char **argv) {
+    int nfiles = 0;
+    bool opts_done = false;
+    for (int i = 1; i < argc; i++) {
+        if (!opts_done && strcmp(argv[i], "--") == 0) { opts_done = true; continue; }
+        if (!opts_done && argv[i][0] == '-' && argv[i][1])
+            return cli_usage_error("info: unknown option '%s'; see 'lampy info --help'", argv[i]);
+        nfiles++;
+    }
+    if (nfiles == 0) return cli_usage_error("info: missing FILE.npy; see 'lampy info --help'");
+
+    lp_ctx *ctx;
+    lp_status st = lp_ctx_create(&ctx);
+    if (st != LP_OK) return cli_error("%s", lp_status_str(st));
+    int rc = CLI_EXIT_OK, shown = 0;
+    opts_done = false;
+    for (int i = 1; i < argc; i++) {
+        if (!opts_done && strcmp(argv[i], "--") == 0) { opts_done = true; continue; }
+        const char *path = argv[i];
+        lp_npy_info in;
+        memset(&in, 0, sizeof in);
+        st = lp_npy_info_read(ctx, path, &in);
+        if (st != LP_OK) {
+            rc = cli_lib_error(ctx, st);
+            break;
+        }
+        char d[16], sh[LP_MAX_NDIM * 24 + 8];
+        descr(&in, d, sizeof d);
+        shape_str(&in, sh, sizeof sh);
+        long long elems = 1;
+        for (int k = 0; k < in.ndim; k++) elems *= (long long)in.shape[k];
+        if (shown++) putchar('\n');
+        printf("file          %s\n", path);
+        printf("format        %d.%d\n", in.major, in.minor);
+        printf("dtype         %s (%s, %s)\n", lp_dtype_name(in.dtype), d,
+               in.dtype == LP_BOOL ? "byte order not applicable" : in.big_endian ? "big-endian" : "little-endian");
+        printf("shape         %s\n", sh);
+        printf("order         %s\n", in.fortran_order ? "Fortran" : "C");
+        printf("elements      %lld\n", elems);
+        printf("data bytes    %lld\n", (long long)in.data_bytes);
+        printf("header bytes  %lld\n", (long long)in.data_offset);
+    }
+    lp_ctx_destroy(ctx);
+    return rc;
+}

@@ -1,0 +1,99 @@
+/* `lampy store`: serve a directory of chunks over HTTP (the http:// store backend's server). */
+#include "cli.h"
+#include "server/http.h"
+#include "server/storesrv.h"
+#include "store/store.h"
+
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char cli_store_help[] =
+    "usage: lampy store --dir DIR [--port N] [--bind ADDR] [--max-chunk-bytes SIZE]\n"
+    "                   [--threads N]\n"
+    "\n"
+    "Serve the chunks below DIR over HTTP, for workers that use the store URL\n"
+    "http://ADDR:PORT. Prints 'listening on http://ADDR:PORT' once ready and runs\n"
+    "until SIGTERM or SIGINT, then finishes the requests in flight and exits.\n"
+    "\n"
+    "  GET /chunks/KEY (Range: bytes=a-b), HEAD, PUT (verified before it is visible),\n"
+    "  DELETE; GET /status answers 'ready'.\n"
+    "\n"
+    "Options:\n"
+    "  --dir DIR               store directory (created if missing)\n"
+    "  --port N                TCP port; 0 picks a free one (default 0)\n"
+    "  --bind ADDR             numeric IPv4/IPv6 address (default 127.0.0.1). The server\n"
+    "                          has no authentication: bind beyond loopback only on a\n"
+    "                          trusted network.\n"
+    "  --max-chunk-bytes SIZE  largest chunk accepted, data bytes; suffixes k M G\n"
+    "                          (default 1G)\n"
+    "  --threads N             HTTP threads (default: 2 per core, at least 4)\n"
+    "  -h, --help              show this help\n";
+
+static bool is_loopback(const char *addr) {
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, addr, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, addr, &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false;
+}
+
+int cli_store(int argc, char **argv) {
+    lpi_storesrv_opts o = {.bind = "127.0.0.1"};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        int err = 0;
+        long n;
+        size_t sz;
+        if (strncmp(a, "--dir", 5) == 0 && (a[5] == 0 || a[5] == '=')) {
+            if (!(v = cli_opt_value(argc, argv, &i, "--dir", &err))) return err;
+            if (!*v) return cli_usage_error("store: --dir must not be empty");
+            o.dir = v;
+        } else if (strncmp(a, "--port", 6) == 0 && (a[6] == 0 || a[6] == '=')) {
+            if (!(v = cli_opt_value(argc, argv, &i, "--port", &err))) return err;
+            if (cli_parse_int(v, 0, 65535, &n) != 0)
+                return cli_usage_error("store: --port must be 0..65535, got '%s'", v);
+            o.port = (unsigned)n;
+        } else if (strncmp(a, "--bind", 6) == 0 && (a[6] == 0 || a[6] == '=')) {
+            if (!(v = cli_opt_value(argc, argv, &i, "--bind", &err))) return err;
+            o.bind = v;
+        } else if (strncmp(a, "--max-chunk-bytes", 17) == 0 && (a[17] == 0 || a[17] == '=')) {
+            if (!(v = cli_opt_value(argc, argv, &i, "--max-chunk-bytes", &err))) return err;
+            if (cli_parse_size(v, &sz) != 0 || sz == 0)
+                return cli_usage_error("store: --max-chunk-bytes must be a positive size, got '%s'",
+                                       v);
+            o.max_chunk_bytes = sz;
+        } else if (strncmp(a, "--threads", 9) == 0 && (a[9] == 0 || a[9] == '=')) {
+            if (!(v = cli_opt_value(argc, argv, &i, "--threads", &err))) return err;
+            if (cli_parse_int(v, 1, 1024, &n) != 0)
+                return cli_usage_error("store: --threads must be 1..1024, got '%s'", v);
+            o.threads = (unsigned)n;
+        } else {
+            return cli_usage_error("store: unknown argument '%s'; see 'lampy store --help'", a);
+        }
+    }
+    if (!o.dir) return cli_usage_error("store: --dir is required; see 'lampy store --help'");
+
+    lp_ctx *ctx;
+    if (lp_ctx_create(&ctx) != LP_OK) return cli_error("out of memory");
+    /* before any thread exists, so that only the sigwait below sees SIGTERM/SIGINT */
+    lpi_http_block_signals();
+    lpi_storesrv *srv;
+    lp_status st = lpi_storesrv_start(ctx, &o, &srv);
+    if (st != LP_OK) {
+        int rc = cli_lib_error(ctx, st);
+        lp_ctx_destroy(ctx);
+        return rc;
+    }
+    if (!is_loopback(o.bind))
+        fprintf(stderr, "lampy store: warning: serving on %s without authentication; anyone who "
+                "can reach it can read and write chunks\n", o.bind);
+    printf("listening on %s\n", lpi_storesrv_url(srv));
+    fflush(stdout);
+    int sig = lpi_http_wait_signal();
+    fprintf(stderr, "lampy store: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    lpi_storesrv_stop(srv);
+    lp_ctx_destroy(ctx);
+    return CLI_EXIT_OK;
+}

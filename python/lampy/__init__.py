@@ -1,0 +1,48 @@
+"""Lampy: NumPy for serverless functions.
+
+Array expressions are lazy: operators, indexing and functions build an expression graph;
+``run()`` / ``compute()`` (or ``numpy.asarray(x)``) plans it into chunked tasks and runs them in
+parallel. NumPy arrays and other buffer-protocol objects are wrapped without copying.
+
+    >>> import lampy as lp
+    >>> x = lp.random.default_rng(0).random((1000, 8))
+    >>> y = (x * 2 - 1).sum(axis=0)            # lazy
+    >>> y.run()                                 # a numpy.ndarray of shape (8,)
+
+Settings are global and work as a context manager::
+
+    with lp.config(threads=2, chunk_bytes="8MiB"):
+        y.run()
+
+Errors raise ValueError (shapes, values), TypeError (dtypes, argument types),
+FileNotFoundError / OSError (files), MemoryError, numpy.linalg.LinAlgError; Ctrl-C cancels a
+running computation (KeyboardInterrupt) and leaves Lampy usable.
+"""
+import math as _math
+
+from . import _lampy
+from ._lampy import Array, ndarray, __version__  # noqa: F401
+
+# Everything public in the extension (functions such as zeros, sum, exp, ...).
+_public = [n for n in dir(_lampy) if not n.startswith("_") and n not in ("Generator", "default_rng")]
+globals().update({n: getattr(_lampy, n) for n in _public})
+
+from . import random  # noqa: E402  (lp.random.default_rng)
+
+#: Index with ``x[:, newaxis]`` to insert an axis.
+newaxis = None
+
+# dtype names; every dtype argument accepts these, Python types and NumPy dtypes.
+bool_ = "bool"
+int32 = "int32"
+int64 = "int64"
+float32 = "float32"
+float64 = "float64"
+
+pi = _math.pi
+e = _math.e
+inf = _math.inf
+nan = _math.nan
+
+__all__ = sorted(set(_public) | {"random", "newaxis", "bool_", "int32", "int64", "float32",
+                                 "float64", "pi", "e", "inf", "nan", "__version__"})

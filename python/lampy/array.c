@@ -1,0 +1,782 @@
+/* lampy.Array: a Python handle on a lazy lp_array. Operators, indexing, attributes, methods;
+ * every one builds a new lazy node, except run()/compute() and the scalar conversions. */
+#include "lampy_py.h"
+
+#include <string.h>
+
+PyObject *lpy_array_new(lp_array *a) {
+    if (!a) return NULL;
+    LpyArray *self = PyObject_New(LpyArray, &LpyArray_Type);
+    if (!self) {
+        lp_array_release(a);
+        return NULL;
+    }
+    self->a = a;
+    self->weakreflist = NULL;
+    return (PyObject *)self;
+}
+
+#define A(o) (((LpyArray *)(o))->a)
+
+static void array_dealloc(PyObject *o) {
+    LpyArray *self = (LpyArray *)o;
+    if (self->weakreflist) PyObject_ClearWeakRefs(o);
+    lp_array_release(self->a);
+    PyObject_Free(o);
+}
+
+static PyObject *array_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"obj", NULL};
+    PyObject *obj;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:Array", kwlist, &obj)) return NULL;
+    if (LpyArray_Check(obj)) return Py_NewRef(obj);
+    return lpy_array_new(lpy_to_array(obj, false));
+}
+
+/* ---- operators -------------------------------------------------------------------- */
+
+static int dtype_hint(PyObject *o) { return LpyArray_Check(o) ? (int)lp_array_dtype(A(o)) : -1; }
+
+static PyObject *binop(PyObject *x, PyObject *y, const char *op) {
+    lp_array *a = NULL, *b = NULL, *out = NULL;
+    int r = lpy_operand(x, dtype_hint(y), &a);
+    if (r <= 0) return r == 0 ? Py_NewRef(Py_NotImplemented) : NULL;
+    r = lpy_operand(y, dtype_hint(x), &b);
+    if (r <= 0) {
+        lp_array_release(a);
+        return r == 0 ? Py_NewRef(Py_NotImplemented) : NULL;
+    }
+    lp_status st = lp_binary(lpy.ctx, op, a, b, &out);
+    lp_array_release(a);
+    lp_array_release(b);
+    if (st != LP_OK) return lpy_raise(lpy.ctx, st);
+    return lpy_array_new(out);
+}
+
+static PyObject *unop(PyObject *x, const char *op) {
+    lp_array *out;
+    lp_status st = lp_unary(lpy.ctx, op, A(x), &out);
+    if (st != LP_OK) return lpy_raise(lpy.ctx, st);
+    return lpy_array_new(out);
+}
+
+#define BINOP(fn, name) \
+    static PyObject *fn(PyObject *x, PyObject *y) { return binop(x, y, name); }
+BINOP(nb_add, "add")
+BINOP(nb_subtract, "subtract")
+BINOP(nb_multiply, "multiply")
+BINOP(nb_true_divide, "divide")
+BINOP(nb_floor_divide, "floor_divide")
+BINOP(nb_remainder, "remainder")
+BINOP(nb_and, "bitwise_and")
+BINOP(nb_or, "bitwise_or")
+BINOP(nb_xor, "bitwise_xor")
+#ifdef LPY_HAVE_MATMUL
+static PyObject *nb_matmul(PyObject *x, PyObject *y) {
+    lp_array *a = NULL, *b = NULL, *out = NULL;
+    int r = lpy_operand(x, dtype_hint(y), &a);
+    if (r <= 0) return r == 0 ? Py_NewRef(Py_NotImplemented) : NULL;
+    r = lpy_operand(y, dtype_hint(x), &b);
+    if (r <= 0) {
+        lp_array_release(a);
+        return r == 0 ? Py_NewRef(Py_NotImplemented) : NULL;
+    }
+    lp_status st = lp_matmul(lpy.ctx, a, b, &out);
+    lp_array_release(a);
+    lp_array_release(b);
+    if (st != LP_OK) return lpy_raise(lpy.ctx, st);
+    return lpy_array_new(out);
+}
+#endif
+
+static PyObject *nb_power(PyObject *x, PyObject *y, PyObject *z) {
+    if (z != Py_None) Py_RETURN_NOTIMPLEMENTED;
+    return binop(x, y, "power");
+}
+
+static PyObject *nb_divmod(PyObject *x, PyObject *y) {
+    PyObject *q = binop(x, y, "floor_divide");
+    if (!q || q == Py_NotImplemented) return q;
+    PyObject *r = binop(x, y, "remainder");
+    if (!r) {
+        Py_DECREF(q);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", q, r);
+}
+
+static PyObject *nb_negative(PyObject *x) { return unop(x, "negative"); }
+static PyObject *nb_positive(PyObject *x) { return Py_NewRef(x); }
+static PyObject *nb_absolute(PyObject *x) { return unop(x, "abs"); }
+static PyObject *nb_invert(PyObject *x) { return unop(x, "invert"); }
+
+/* Compute a size-1 array and return its element as a Python bool/int/float. */
+static PyObject *scalar_value(PyObject *x) {
+    if (lp_array_size(A(x)) != 1) {
+        PyErr_SetString(PyExc_TypeError, "only size-1 arrays can be converted to Python scalars");
+        return NULL;
+    }
+    lp_buffer *buf;
+    lp_array *t = A(x);
+    if (lpy_run_arrays(&t, 1, &buf) < 0) return NULL;
+    const void *p = lp_buffer_data(buf);
+    PyObject *r;
+    switch (lp_buffer_dtype(buf)) {
+    case LP_BOOL: r = PyBool_FromLong(*(const unsigned char *)p != 0); break;
+    case LP_INT32: { int32_t v; memcpy(&v, p, 4); r = PyLong_FromLong(v); break; }
+    case LP_INT64: { int64_t v; memcpy(&v, p, 8); r = PyLong_FromLongLong(v); break; }
+    case LP_FLOAT32: { float v; memcpy(&v, p, 4); r = PyFloat_FromDouble(v); break; }
+    default: { double v; memcpy(&v, p, 8); r = PyFloat_FromDouble(v); break; }
+    }
+    lp_buffer_release(buf);
+    return r;
+}
+
+static int nb_bool(PyObject *x) {
+    int64_t n = lp_array_size(A(x));
+    if (n == 0) {
+        PyErr_SetString(PyExc_ValueError, "The truth value of an empty array is ambiguous. Use "
+                                          "`array.size > 0` to check that an array is not empty.");
+        return -1;
+    }
+    if (n > 1) {
+        PyErr_SetString(PyExc_ValueError, "The truth value of an array with more than one element "
+                                          "is ambiguous. Use a.any() or a.all()");
+        return -1;
+    }
+    PyObject *v = scalar_value(x);
+    if (!v) return -1;
+    int r = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return r;
+}
+
+static PyObject *nb_int(PyObject *x) {
+    PyObject *v = scalar_value(x);
+    if (!v) return NULL;
+    PyObject *r = PyNumber_Long(v);
+    Py_DECREF(v);
+    return r;
+}
+
+static PyObject *nb_float(PyObject *x) {
+    PyObject *v = scalar_value(x);
+    if (!v) return NULL;
+    PyObject *r = PyNumber_Float(v);
+    Py_DECREF(v);
+    return r;
+}
+
+static PyObject *nb_index(PyObject *x) {
+    lp_dtype dt = lp_array_dtype(A(x));
+    if (lp_array_ndim(A(x)) != 0 || (dt != LP_INT32 && dt != LP_INT64)) {
+        PyErr_SetString(PyExc_TypeError, "only integer scalar arrays can be converted to a scalar index");
+        return NULL;
+    }
+    return scalar_value(x);
+}
+
+static PyNumberMethods array_as_number = {
+    .nb_add = nb_add,
+    .nb_subtract = nb_subtract,
+    .nb_multiply = nb_multiply,
+    .nb_remainder = nb_remainder,
+    .nb_divmod = nb_divmod,
+    .nb_power = nb_power,
+    .nb_negative = nb_negative,
+    .nb_positive = nb_positive,
+    .nb_absolute = nb_absolute,
+    .nb_bool = nb_bool,
+    .nb_invert = nb_invert,
+    .nb_and = nb_and,
+    .nb_xor = nb_xor,
+    .nb_or = nb_or,
+    .nb_int = nb_int,
+    .nb_float = nb_float,
+    .nb_floor_divide = nb_floor_divide,
+    .nb_true_divide = nb_true_divide,
+    .nb_index = nb_index,
+#ifdef LPY_HAVE_MATMUL
+    .nb_matrix_multiply = nb_matmul,
+#endif
+};
+
+static PyObject *array_richcompare(PyObject *x, PyObject *y, int op) {
+    static const char *const names[] = {"less", "less_equal", "equal", "not_equal", "greater",
+                                        "greater_equal"};
+    return binop(x, y, names[op]);
+}
+
+/* ---- indexing --------------------------------------------------------------------- */
+
+#define LPY_MAX_INDEX 64
+
+static int clamp_i64(PyObject *o, int64_t *out) {
+    PyObject *i = PyNumber_Index(o);
+    if (!i) return -1;
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(i, &overflow);
+    Py_DECREF(i);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    *out = overflow > 0 ? INT64_MAX : overflow < 0 ? INT64_MIN + 1 : v;
+    return 0;
+}
+
+static int parse_index_item(PyObject *k, lp_index *ix) {
+    memset(ix, 0, sizeof *ix);
+    if (k == Py_Ellipsis) {
+        ix->kind = LP_IDX_ELLIPSIS;
+        return 0;
+    }
+    if (k == Py_None) {
+        ix->kind = LP_IDX_NEWAXIS;
+        return 0;
+    }
+    if (PySlice_Check(k)) {
+        PySliceObject *s = (PySliceObject *)k;
+        ix->kind = LP_IDX_SLICE;
+        ix->step = 1;
+        if (s->step != Py_None) {
+            if (clamp_i64(s->step, &ix->step) < 0) goto badslice;
+            if (ix->step == 0) {
+                PyErr_SetString(PyExc_ValueError, "slice step cannot be zero");
+                return -1;
+            }
+        }
+        if (s->start != Py_None) {
+            if (clamp_i64(s->start, &ix->start) < 0) goto badslice;
+            ix->has_start = true;
+        }
+        if (s->stop != Py_None) {
+            if (clamp_i64(s->stop, &ix->stop) < 0) goto badslice;
+            ix->has_stop = true;
+        }
+        return 0;
+    badslice:
+        PyErr_Clear();
+        PyErr_SetString(PyExc_TypeError, "slice indices must be integers or None or have an "
+                                         "__index__ method");
+        return -1;
+    }
+    if (PyIndex_Check(k) && !PyBool_Check(k) && !LpyArray_Check(k)) {
+        PyObject *i = PyNumber_Index(k);
+        if (!i) return -1;
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(i, &overflow);
+        Py_DECREF(i);
+        if (v == -1 && PyErr_Occurred()) return -1;
+        if (overflow) {
+            PyErr_Format(PyExc_IndexError, "index %R is out of bounds", k);
+            return -1;
+        }
+        ix->kind = LP_IDX_INT;
+        ix->start = v;
+        return 0;
+    }
+    PyErr_Format(PyExc_IndexError,
+                 "only integers, slices (`:`), ellipsis (`...`) and None (`numpy.newaxis`) are "
+                 "valid indices of a lazy array (advanced indexing is not supported), got %.100s",
+                 Py_TYPE(k)->tp_name);
+    return -1;
+}
+
+static PyObject *slice_with(PyObject *x, int n, const lp_index *idx) {
+    lp_array *out;
+    lp_status st = lp_slice(lpy.ctx, A(x), n, idx, &out);
+    if (st != LP_OK)
+        return lpy_raise_as(lpy.ctx, st, st == LP_ERR_NOMEM ? NULL : PyExc_IndexError);
+    return lpy_array_new(out);
+}
+
+static PyObject *array_subscript(PyObject *x, PyObject *key) {
+    lp_index idx[LPY_MAX_INDEX];
+    int n = 0;
+    if (PyTuple_Check(key)) {
+        Py_ssize_t k = PyTuple_GET_SIZE(key);
+        if (k > LPY_MAX_INDEX) {
+            PyErr_SetString(PyExc_IndexError, "too many indices for array");
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < k; i++)
+            if (parse_index_item(PyTuple_GET_ITEM(key, i), &idx[n++]) < 0) return NULL;
+    } else {
+        if (parse_index_item(key, &idx[n++]) < 0) return NULL;
+    }
+    return slice_with(x, n, idx);
+}
+
+static Py_ssize_t array_length(PyObject *x) {
+    if (lp_array_ndim(A(x)) == 0) {
+        PyErr_SetString(PyExc_TypeError, "len() of unsized object");
+        return -1;
+    }
+    return (Py_ssize_t)lp_array_shape(A(x))[0];
+}
+
+/* sq_item makes iteration work (`for row in a`); IndexError past the end stops it. */
+static PyObject *array_item(PyObject *x, Py_ssize_t i) {
+    Py_ssize_t n = array_length(x);
+    if (n < 0) return NULL;
+    if (i < 0 || i >= n) {
+        PyErr_Format(PyExc_IndexError, "index %zd is out of bounds for axis 0 with size %zd", i, n);
+        return NULL;
+    }
+    lp_index ix = {.kind = LP_IDX_INT, .start = i};
+    return slice_with(x, 1, &ix);
+}
+
+static int array_contains(PyObject *x, PyObject *v) {
+    PyObject *eq = binop(x, v, "equal");
+    if (!eq) return -1;
+    if (eq == Py_NotImplemented) {
+        Py_DECREF(eq);
+        return 0;
+    }
+    lp_array *any;
+    lp_status st = lp_reduce(lpy.ctx, "any", A(eq), NULL, 0, false, &any);
+    Py_DECREF(eq);
+    if (st != LP_OK) {
+        lpy_raise(lpy.ctx, st);
+        return -1;
+    }
+    PyObject *t = lpy_array_new(any);
+    if (!t) return -1;
+    int r = nb_bool(t);
+    Py_DECREF(t);
+    return r;
+}
+
+static PyMappingMethods array_as_mapping = {
+    .mp_length = array_length,
+    .mp_subscript = array_subscript,
+};
+
+static PySequenceMethods array_as_sequence = {
+    .sq_length = array_length,
+    .sq_item = array_item,
+    .sq_contains = array_contains,
+};
+
+/* ---- attributes ------------------------------------------------------------------- */
+
+static PyObject *get_shape(PyObject *x, void *c) {
+    return lpy_shape_tuple(lp_array_ndim(A(x)), lp_array_shape(A(x)));
+}
+static PyObject *get_dtype(PyObject *x, void *c) { return lpy_dtype_object(lp_array_dtype(A(x))); }
+static PyObject *get_ndim(PyObject *x, void *c) { return PyLong_FromLong(lp_array_ndim(A(x))); }
+static PyObject *get_size(PyObject *x, void *c) { return PyLong_FromLongLong(lp_array_size(A(x))); }
+static PyObject *get_itemsize(PyObject *x, void *c) {
+    return PyLong_FromSize_t(lp_dtype_size(lp_array_dtype(A(x))));
+}
+static PyObject *get_nbytes(PyObject *x, void *c) {
+    return PyLong_FromLongLong(lp_array_size(A(x)) * (int64_t)lp_dtype_size(lp_array_dtype(A(x))));
+}
+static PyObject *get_chunks(PyObject *x, void *c) {
+    int64_t ch[LP_MAX_NDIM];
+    lp_status st = lp_array_chunks(lpy.ctx, A(x), ch);
+    if (st != LP_OK) return lpy_raise(lpy.ctx, st);
+    return lpy_shape_tuple(lp_array_ndim(A(x)), ch);
+}
+static PyObject *get_T(PyObject *x, void *c) {
+    lp_array *out;
+    lp_status st = lp_transpose(lpy.ctx, A(x), NULL, &out);
+    if (st != LP_OK) return lpy_raise(lpy.ctx, st);
+    return lpy_array_new(out);
+}
+static PyObject *get_computed(PyObject *x, void *c) { return PyBool_FromLong(lp_array_result(A(x)) != NULL); }
+
+static PyGetSetDef array_getset[] = {
+    {"shape", get_shape, NULL, "Tuple of array dimensions.", NULL},
+    {"dtype", get_dtype, NULL, "Element type (a numpy.dtype when NumPy is installed, else its name).", NULL},
+    {"ndim", get_ndim, NULL, "Number of dimensions.", NULL},
+    {"size", get_size, NULL, "Number of elements.", NULL},
+    {"itemsize", get_itemsize, NULL, "Bytes per element.", NULL},
+    {"nbytes", get_nbytes, NULL, "Bytes the computed array occupies.", NULL},
+    {"chunks", get_chunks, NULL, "Chunk shape the planner uses for this array.", NULL},
+    {"T", get_T, NULL, "The transposed array (lazy).", NULL},
+    {"computed", get_computed, NULL, "Whether a run has computed (and kept) this array's result.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+/* ---- methods ---------------------------------------------------------------------- */
+
+PyObject *lpy_compute_one(lp_array *a) {
+    lp_buffer *buf;
+    if (lpy_run_arrays(&a, 1, &buf) < 0) return NULL;
+    return lpy_result_to_py(buf, true);
+}
+
+static PyObject *m_run(PyObject *x, PyObject *unused) { return lpy_compute_one(A(x)); }
+
+static PyObject *m_persist(PyObject *x, PyObject *unused) {
+    lp_array *t = A(x);
+    if (lpy_run_arrays(&t, 1, NULL) < 0) return NULL;
+    return Py_NewRef(x);
+}
+
+static PyObject *m_array(PyObject *x, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"dtype", "copy", NULL};
+    PyObject *dtype = Py_None, *copy = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO:__array__", kwlist, &dtype, &copy)) return NULL;
+    lp_buffer *buf;
+    lp_array *t = A(x);
+    if (lpy_run_arrays(&t, 1, &buf) < 0) return NULL;
+    PyObject *r = lpy_result_to_py(buf, false);
+    if (!r) return NULL;
+    if (dtype != Py_None) {
+        PyObject *c = PyObject_CallMethod(r, "astype", "OO", dtype, Py_False);
+        Py_DECREF(r);
+        r = c;
+    }
+    if (r && copy == Py_True) {
+        PyObject *c = PyObject_CallMethod(r, "copy", NULL);
+        Py_DECREF(r);
+        r = c;
+    }
+    return r;
+}
+
+static PyObject *m_astype(PyObject *x, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"dtype", "copy", NULL};
+    PyObject *dtype, *copy = Py_True;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:astype", kwlist, &dtype, &copy)) return NULL;
+    lp_dtype dt;
+    if (lpy_parse_dtype(dtype, &dt) < 0) return NULL;
+    lp_array *out;
+    lp_status st = lp_astype(lpy.ctx, A(x), dt, &out);
+    if (st != LP_OK) return lpy_raise(lpy.ctx, st);
+    return lpy_array_new(out);
+}
+
+PyObject *lpy_reshape_impl(lp_array *a, PyObject *args, PyObject *kwargs) {
+    PyObject *shape_obj = NULL;
+    if (kwargs && PyDict_GET_SIZE(kwargs)) {
+        PyObject *order = PyDict_GetItemString(kwargs, "order");
+        if (order && !(PyUnicode_Check(order) && PyUnicode_CompareWithASCIIString(order, "C") == 0)) {
+            PyErr_SetString(PyExc_ValueError, "only order='C' reshapes are supported");
+            return NULL;
+        }
+        shape_obj = PyDict_GetItemString(kwargs, "shape");
+        if (!shape_obj) shape_obj = PyDict_GetItemString(kwargs, "newshape");
+        Py_ssize_t known = (order != NULL) + (shape_obj != NULL);
+        if (known != PyDict_GET_SIZE(kwargs)) {
+            PyErr_SetString(PyExc_TypeError, "reshape() got an unexpected keyword argument");
+            return NULL;
+        }
+    }
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    if (shape_obj && nargs) {
+        PyErr_SetString(PyExc_TypeError, "reshape() got the shape twice");
+        return NULL;
+    }
+    if (!shape_obj) {
+        if (nargs == 0) {
+            PyErr_SetString(PyExc_TypeError, "reshape() missing the new shape");
+            return NULL;
+        }
+        shape_obj = nargs == 1 ? PyTuple_GET_ITEM(args, 0) : args;
+    }
+    int64_t shape[LP_MAX_NDIM];
+    int ndim;
+    /* -1 is allowed here (inferred), so parse without lpy_parse_shape's sign check */
+    PyObject *seq = PyIndex_Check(shape_obj) ? PyTuple_Pack(1, shape_obj)
+                                             : PySequence_Fast(shape_obj, "shape must be a sequence of ints");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n > LP_MAX_NDIM) {
+        Py_DECREF(seq);
+        PyErr_Format(PyExc_ValueError, "at most %d dimensions are supported", LP_MAX_NDIM);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *it = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *v = PyBool_Check(it) ? NULL : PyNumber_Index(it);
+        if (!v) {
+            Py_DECREF(seq);
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "shape dimensions must be integers, not %.100s",
+                         Py_TYPE(it)->tp_name);
+            return NULL;
+        }
+        shape[i] = PyLong_AsLongLong(v);
+        Py_DECREF(v);
+        if (shape[i] == -1 && PyErr_Occurred()) {
+            Py_DECREF(seq);
+            return NULL;
+        }
+    }
+    Py_DECREF(seq);
+    ndim = (int)n;
+    lp_array *out;
+    lp_status st = lp_reshape(lpy.ctx, a, ndim, shape, &out);
+    if (st != LP_OK) return lpy_raise(lpy.ctx, st);
+    return lpy_array_new(out);
+}
+
+static PyObject *m_reshape(PyObject *x, PyObject *args, PyObject *kwargs) {
+    return lpy_reshape_impl(A(x), args, kwargs);
+}
+
+static PyObject *m_ravel(PyObject *x, PyObject *unused) {
+    int64_t m1 = -1;
+    lp_array *out;
+    lp_status st = lp_reshape(lpy.ctx, A(x), 1, &m1, &out);
+    if (st != LP_OK) return lpy_raise(lpy.ctx, st);
+    return lpy_array_new(out);
+}
+
+PyObject *lpy_transpose_impl(lp_array *a, PyObject *args) {
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    PyObject *axes = nargs == 1 ? PyTuple_GET_ITEM(args, 0) : args;
+    int perm[LP_MAX_NDIM], n = -1;
+    if (nargs != 0 && axes != Py_None) {
+        if (lpy_parse_axes(axes, perm, &n) < 0) return NULL;
+        if (n != lp_array_ndim(a)) {
+            PyErr_SetString(PyExc_ValueError, "axes don't match array");
+            return NULL;
+        }
+    }
+    lp_array *out;
+    lp_status st = lp_transpose(lpy.ctx, a, n < 0 ? NULL : perm, &out);
+    if (st != LP_OK) return lpy_raise(lpy.ctx, st);
+    return lpy_array_new(out);
+}
+
+static PyObject *m_transpose(PyObject *x, PyObject *args) { return lpy_transpose_impl(A(x), args); }
+
+/* A new handle for the same values, so chunks can be set without touching `a` (shared by
+ * other expressions). The C API has no rechunk/identity node: an all-covering lp_slice is the
+ * cheapest node it offers. */
+PyObject *lpy_rechunk_impl(lp_array *a, PyObject *chunks) {
+    lp_array *out;
+    lp_status st = lp_slice(lpy.ctx, a, 0, NULL, &out);
+    if (st != LP_OK) return lpy_raise(lpy.ctx, st);
+    if (out == a) { /* the library returned the same node: a reshape to itself then */
+        lp_array_release(out);
+        st = lp_reshape(lpy.ctx, a, lp_array_ndim(a), lp_array_shape(a), &out);
+        if (st != LP_OK) return lpy_raise(lpy.ctx, st);
+        if (out == a) {
+            lp_array_release(out);
+            PyErr_SetString(PyExc_NotImplementedError,
+                            "rechunk: the Lampy C library offers no way to make a new node");
+            return NULL;
+        }
+    }
+    if (lpy_set_chunks(out, chunks) < 0) {
+        lp_array_release(out);
+        return NULL;
+    }
+    return lpy_array_new(out);
+}
+
+static PyObject *m_rechunk(PyObject *x, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"chunks", NULL};
+    PyObject *chunks = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:rechunk", kwlist, &chunks)) return NULL;
+    return lpy_rechunk_impl(A(x), chunks);
+}
+
+static PyObject *m_item(PyObject *x, PyObject *args) {
+    if (PyTuple_GET_SIZE(args) != 0) {
+        PyObject *sub = array_subscript(x, PyTuple_GET_SIZE(args) == 1 ? PyTuple_GET_ITEM(args, 0) : args);
+        if (!sub) return NULL;
+        PyObject *r = scalar_value(sub);
+        Py_DECREF(sub);
+        return r;
+    }
+    if (lp_array_size(A(x)) != 1) {
+        PyErr_SetString(PyExc_ValueError, "can only convert an array of size 1 to a Python scalar");
+        return NULL;
+    }
+    return scalar_value(x);
+}
+
+static PyObject *m_tolist(PyObject *x, PyObject *unused) {
+    lp_buffer *buf;
+    lp_array *t = A(x);
+    if (lpy_run_arrays(&t, 1, &buf) < 0) return NULL;
+    PyObject *r = lpy_result_to_py(buf, false);
+    if (!r) return NULL;
+    PyObject *l = PyObject_CallMethod(r, "tolist", NULL);
+    Py_DECREF(r);
+    return l;
+}
+
+/* numpy ufunc → Lampy op (NumPy calls this for np.sin(x), ndarray + x, ...). */
+static const struct { const char *ufunc, *op; int nin; } ufunc_map[] = {
+    {"add", "add", 2}, {"subtract", "subtract", 2}, {"multiply", "multiply", 2},
+    {"divide", "divide", 2}, {"true_divide", "divide", 2}, {"floor_divide", "floor_divide", 2},
+    {"remainder", "remainder", 2}, {"power", "power", 2}, {"negative", "negative", 1},
+    {"absolute", "abs", 1}, {"equal", "equal", 2}, {"not_equal", "not_equal", 2},
+    {"less", "less", 2}, {"less_equal", "less_equal", 2}, {"greater", "greater", 2},
+    {"greater_equal", "greater_equal", 2}, {"logical_and", "logical_and", 2},
+    {"logical_or", "logical_or", 2}, {"logical_xor", "logical_xor", 2},
+    {"logical_not", "logical_not", 1}, {"bitwise_and", "bitwise_and", 2},
+    {"bitwise_or", "bitwise_or", 2}, {"bitwise_xor", "bitwise_xor", 2}, {"invert", "invert", 1},
+    {"maximum", "maximum", 2}, {"minimum", "minimum", 2}, {"sqrt", "sqrt", 1}, {"exp", "exp", 1},
+    {"log", "log", 1}, {"sin", "sin", 1}, {"cos", "cos", 1}, {"tanh", "tanh", 1},
+};
+
+static PyObject *m_array_ufunc(PyObject *x, PyObject *args, PyObject *kwargs) {
+    if (PyTuple_GET_SIZE(args) < 2) {
+        PyErr_SetString(PyExc_TypeError, "__array_ufunc__(ufunc, method, *inputs, **kwargs)");
+        return NULL;
+    }
+    PyObject *ufunc = PyTuple_GET_ITEM(args, 0), *method = PyTuple_GET_ITEM(args, 1);
+    if (!PyUnicode_Check(method) || PyUnicode_CompareWithASCIIString(method, "__call__") != 0)
+        Py_RETURN_NOTIMPLEMENTED;
+    if (kwargs) {
+        PyObject *k, *v;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(kwargs, &pos, &k, &v)) {
+            if (v == Py_None) continue;
+            if (PyUnicode_CompareWithASCIIString(k, "out") == 0 && PyTuple_Check(v) &&
+                PyTuple_GET_SIZE(v) == 1 && PyTuple_GET_ITEM(v, 0) == Py_None)
+                continue;
+            Py_RETURN_NOTIMPLEMENTED;
+        }
+    }
+    PyObject *name = PyObject_GetAttrString(ufunc, "__name__");
+    if (!name) return NULL;
+    const char *s = PyUnicode_AsUTF8(name);
+    if (!s) {
+        Py_DECREF(name);
+        return NULL;
+    }
+    Py_ssize_t nin = PyTuple_GET_SIZE(args) - 2;
+    const char *op = NULL;
+    for (size_t i = 0; i < sizeof ufunc_map / sizeof ufunc_map[0]; i++)
+        if (strcmp(ufunc_map[i].ufunc, s) == 0 && ufunc_map[i].nin == nin) op = ufunc_map[i].op;
+#ifdef LPY_HAVE_MATMUL
+    if (!op && strcmp(s, "matmul") == 0 && nin == 2) {
+        Py_DECREF(name);
+        return nb_matmul(PyTuple_GET_ITEM(args, 2), PyTuple_GET_ITEM(args, 3));
+    }
+#endif
+    Py_DECREF(name);
+    if (!op) Py_RETURN_NOTIMPLEMENTED;
+    return lpy_elemwise_op(op, (int)nin, &PyTuple_GET_ITEM(args, 2));
+}
+
+#define REDUCE_METHOD(name)                                                          \
+    static PyObject *m_##name(PyObject *x, PyObject *args, PyObject *kwargs) {       \
+        return lpy_reduce_impl(A(x), #name, args, kwargs);                            \
+    }
+REDUCE_METHOD(sum)
+REDUCE_METHOD(prod)
+REDUCE_METHOD(mean)
+REDUCE_METHOD(min)
+REDUCE_METHOD(max)
+REDUCE_METHOD(argmin)
+REDUCE_METHOD(argmax)
+REDUCE_METHOD(var)
+REDUCE_METHOD(std)
+REDUCE_METHOD(any)
+REDUCE_METHOD(all)
+
+#define KW (PyCFunction)(void (*)(void))
+#define RDOC(name, sig) #name "($self, /, " sig ")\n--\n\nLazy " #name " over the given axes " \
+    "(None = all; int or tuple)."
+
+static PyMethodDef array_methods[] = {
+    {"run", m_run, METH_NOARGS,
+     "run($self, /)\n--\n\nCompute the array; returns a numpy.ndarray (0-d results: a NumPy "
+     "scalar), or a lampy.ndarray when NumPy is not installed. The result is kept: later "
+     "expressions that use this array reuse it."},
+    {"compute", m_run, METH_NOARGS, "compute($self, /)\n--\n\nAlias of run()."},
+    {"persist", m_persist, METH_NOARGS,
+     "persist($self, /)\n--\n\nCompute and keep the result inside the array; returns self."},
+    {"__array__", KW m_array, METH_VARARGS | METH_KEYWORDS, "Compute; used by numpy.asarray(x)."},
+    {"__array_ufunc__", KW m_array_ufunc, METH_VARARGS | METH_KEYWORDS,
+     "NumPy ufuncs applied to lazy arrays build lazy arrays."},
+    {"astype", KW m_astype, METH_VARARGS | METH_KEYWORDS,
+     "astype($self, /, dtype, copy=True)\n--\n\nLazy cast."},
+    {"reshape", KW m_reshape, METH_VARARGS | METH_KEYWORDS,
+     "reshape($self, /, *shape)\n--\n\nLazy reshape (a tuple or separate ints; one -1 is inferred)."},
+    {"ravel", m_ravel, METH_NOARGS, "ravel($self, /)\n--\n\nLazy flatten to 1-d."},
+    {"flatten", m_ravel, METH_NOARGS, "flatten($self, /)\n--\n\nLazy flatten to 1-d."},
+    {"transpose", m_transpose, METH_VARARGS,
+     "transpose($self, /, *axes)\n--\n\nLazy transpose (no axes: reversed)."},
+    {"rechunk", KW m_rechunk, METH_VARARGS | METH_KEYWORDS,
+     "rechunk($self, /, chunks=None)\n--\n\nThe same values with another chunk shape: an int "
+     "(every axis), a tuple (per axis; -1 = whole axis, None = automatic), or a dict {axis: size}."},
+    {"item", m_item, METH_VARARGS, "item($self, /, *index)\n--\n\nCompute one element as a Python scalar."},
+    {"tolist", m_tolist, METH_NOARGS, "tolist($self, /)\n--\n\nCompute; nested Python lists."},
+    {"sum", KW m_sum, METH_VARARGS | METH_KEYWORDS, RDOC(sum, "axis=None, dtype=None, out=None, keepdims=False")},
+    {"prod", KW m_prod, METH_VARARGS | METH_KEYWORDS, RDOC(prod, "axis=None, dtype=None, out=None, keepdims=False")},
+    {"mean", KW m_mean, METH_VARARGS | METH_KEYWORDS, RDOC(mean, "axis=None, dtype=None, out=None, keepdims=False")},
+    {"min", KW m_min, METH_VARARGS | METH_KEYWORDS, RDOC(min, "axis=None, out=None, keepdims=False")},
+    {"max", KW m_max, METH_VARARGS | METH_KEYWORDS, RDOC(max, "axis=None, out=None, keepdims=False")},
+    {"argmin", KW m_argmin, METH_VARARGS | METH_KEYWORDS, RDOC(argmin, "axis=None, out=None, keepdims=False")},
+    {"argmax", KW m_argmax, METH_VARARGS | METH_KEYWORDS, RDOC(argmax, "axis=None, out=None, keepdims=False")},
+    {"var", KW m_var, METH_VARARGS | METH_KEYWORDS, RDOC(var, "axis=None, dtype=None, out=None, ddof=0, keepdims=False")},
+    {"std", KW m_std, METH_VARARGS | METH_KEYWORDS, RDOC(std, "axis=None, dtype=None, out=None, ddof=0, keepdims=False")},
+    {"any", KW m_any, METH_VARARGS | METH_KEYWORDS, RDOC(any, "axis=None, out=None, keepdims=False")},
+    {"all", KW m_all, METH_VARARGS | METH_KEYWORDS, RDOC(all, "axis=None, out=None, keepdims=False")},
+    {NULL, NULL, 0, NULL},
+};
+
+/* ---- repr / str ------------------------------------------------------------------- */
+
+static PyObject *array_repr(PyObject *x) {
+    PyObject *shape = get_shape(x, NULL);
+    if (!shape) return NULL;
+    int64_t ch[LP_MAX_NDIM];
+    PyObject *chunks = NULL;
+    if (lp_array_chunks(lpy.ctx, A(x), ch) == LP_OK)
+        chunks = lpy_shape_tuple(lp_array_ndim(A(x)), ch);
+    if (!chunks) {
+        PyErr_Clear();
+        lpy_builder_ctx_reset();
+        chunks = PyUnicode_FromString("?");
+        if (!chunks) {
+            Py_DECREF(shape);
+            return NULL;
+        }
+    }
+    PyObject *r = PyUnicode_FromFormat("lampy.Array<shape=%S, dtype=%s, chunks=%S, %s>", shape,
+                                       lp_dtype_name(lp_array_dtype(A(x))), chunks,
+                                       lp_array_result(A(x)) ? "computed" : "lazy");
+    Py_DECREF(shape);
+    Py_DECREF(chunks);
+    return r;
+}
+
+/* A computed array prints its values (as NumPy would); a lazy one its repr. */
+static PyObject *array_str(PyObject *x) {
+    lp_buffer *buf = lp_array_result(A(x));
+    if (!buf) return array_repr(x);
+    lp_buffer_retain(buf);
+    PyObject *r = lpy_result_to_py(buf, false);
+    if (!r) return NULL;
+    PyObject *s = lpy.numpy ? PyObject_Str(r) : PyObject_CallMethod(r, "tolist", NULL);
+    Py_DECREF(r);
+    if (s && !PyUnicode_Check(s)) Py_SETREF(s, PyObject_Str(s));
+    return s;
+}
+
+PyTypeObject LpyArray_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "lampy.Array",
+    .tp_basicsize = sizeof(LpyArray),
+    .tp_dealloc = array_dealloc,
+    .tp_repr = array_repr,
+    .tp_str = array_str,
+    .tp_as_number = &array_as_number,
+    .tp_as_sequence = &array_as_sequence,
+    .tp_as_mapping = &array_as_mapping,
+    .tp_hash = PyObject_HashNotImplemented,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Array(obj)\n--\n\nA lazy n-dimensional array. Operators, indexing and methods build "
+              "an expression; run() (or compute(), numpy.asarray) computes it in parallel chunks.",
+    .tp_richcompare = array_richcompare,
+    .tp_weaklistoffset = offsetof(LpyArray, weakreflist),
+    .tp_methods = array_methods,
+    .tp_getset = array_getset,
+    .tp_new = array_tp_new,
+};
+
+int lpy_array_type_init(PyObject *m) {
+    if (PyType_Ready(&LpyArray_Type) < 0) return -1;
+    return PyModule_AddObjectRef(m, "Array", (PyObject *)&LpyArray_Type);
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test (C unit tests through meson, then pytest) and prints one closing line
+# "N passed, N failed" summing both.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+cpass=0; cfail=0
+meson test -C "$BUILD" --print-errorlogs --num-processes 2 --timeout-multiplier 4 | tee "$log/c.txt"
+rc_c=${PIPESTATUS[0]}
+# each C test binary prints "name: N passed, N failed"
+while read -r p f; do cpass=$((cpass + p)); cfail=$((cfail + f)); done < <(
+  grep -hoE '^[a-z_0-9]+: [0-9]+ passed, [0-9]+ failed' "$BUILD"/meson-logs/testlog.txt |
+  sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\1 \2/')
+[ "$rc_c" -ne 0 ] && [ "$cfail" -eq 0 ] && cfail=1   # a crash counts as a failure
+
+ppass=0; pfail=0; rc_p=0
+if [ -d tests/py ] && ls tests/py/test_*.py tests/integration/test_*.py >/dev/null 2>&1; then
+  ./scripts/pybuild.sh "$BUILD" || { echo "python module build failed"; pfail=1; rc_p=1; }
+  if [ "$rc_p" -eq 0 ]; then
+    LAMPY_BIN="$PWD/$BUILD/lampy" .venv/bin/python -m pytest -q tests/py tests/integration \
+        -p no:cacheprovider | tee "$log/py.txt"
+    rc_p=${PIPESTATUS[0]}
+    [ "$rc_p" -eq 5 ] && rc_p=0   # no tests collected is not a failure
+    ppass=$(grep -oE '[0-9]+ passed' "$log/py.txt" | tail -1 | grep -oE '[0-9]+' || echo 0)
+    pfail=$(grep -oE '[0-9]+ (failed|error)' "$log/py.txt" | awk '{s+=$1} END {print s+0}')
+    [ "$rc_p" -ne 0 ] && [ "$pfail" -eq 0 ] && pfail=1
+  fi
+fi
+echo
+echo "C: $cpass checks passed, $cfail failed; Python: $ppass passed, $pfail failed"
+echo "$((cpass + ppass)) passed, $((cfail + pfail)) failed"
+[ "$rc_c" -eq 0 ] && [ "$rc_p" -eq 0 ] && [ "$cfail" -eq 0 ] && [ "$pfail" -eq 0 ]

@@ -1,0 +1,82 @@
+/* Internal core: the context, errors, allocation hooks, dtypes, shapes and buffers. */
+#ifndef LP_CORE_H
+#define LP_CORE_H
+
+#include "lampy.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <pthread.h>
+
+#define LPI_ERRMSG_MAX 512
+
+typedef struct lpi_profile lpi_profile;
+
+struct lp_ctx {
+    pthread_mutex_t err_lock;        /* the pool's threads report failures here too */
+    lp_status last_status;
+    char errmsg[LPI_ERRMSG_MAX];
+    int nthreads;                    /* 0 = one per core */
+    size_t chunk_bytes;              /* 0 = automatic */
+    bool fusion;
+    atomic_int cancel;               /* set by lp_cancel, cleared when a run starts */
+    bool in_run;                     /* during a run the first failure's message is kept */
+    lp_run_stats stats;
+    struct lpi_pool *pool;           /* created on first run, kept for the context's life */
+};
+
+/* Record a failure on ctx and return st. The message is one line, no trailing newline. */
+lp_status lpi_error(lp_ctx *ctx, lp_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+lp_status lpi_verror(lp_ctx *ctx, lp_status st, const char *fmt, va_list ap);
+lp_status lpi_nomem(lp_ctx *ctx);
+
+/* ---- allocation (hooks let tests inject failures) ---- */
+void *lp_malloc(size_t n);
+void *lp_calloc(size_t n, size_t size);
+void *lp_realloc(void *p, size_t n);
+void lp_free(void *p);
+/* Aligned to 64 bytes (cache line, AVX-512); freed with lp_free_aligned. */
+void *lp_malloc_aligned(size_t n);
+void lp_free_aligned(void *p);
+char *lp_strdup(const char *s);
+/* Test hook: the nth allocation from now fails (0 = never). */
+void lpi_alloc_fail_after(long n);
+
+/* ---- dtypes ---- */
+typedef enum { LPI_KIND_BOOL = 0, LPI_KIND_INT = 1, LPI_KIND_FLOAT = 2 } lpi_kind;
+lpi_kind lpi_dtype_kind(lp_dtype dt);
+/* Promotion with a weak (Python) scalar: NEP 50. */
+lp_dtype lpi_promote_weak(lp_dtype array_dt, lp_dtype scalar_kind_dt);
+double lpi_now(void); /* monotonic seconds */
+
+/* ---- shapes ---- */
+/* Product of dims; false on int64 overflow. */
+bool lpi_shape_size(int ndim, const int64_t *shape, int64_t *size);
+/* NumPy broadcasting of n shapes; on mismatch the NumPy message is left on ctx. */
+lp_status lpi_broadcast_shapes(lp_ctx *ctx, int n, const int *ndims, const int64_t *const *shapes,
+                               int *out_ndim, int64_t *out_shape);
+/* "(3, 4)" / "(5,)" / "()" into buf. */
+const char *lpi_shape_str(char *buf, size_t cap, int ndim, const int64_t *shape);
+/* Normalise an axis (negative counts from the end); NumPy's AxisError wording on failure. */
+lp_status lpi_norm_axis(lp_ctx *ctx, int axis, int ndim, int *out);
+
+/* ---- buffers ---- */
+struct lp_buffer {
+    atomic_long refcnt;
+    lp_dtype dtype;
+    int ndim;
+    int64_t shape[LP_MAX_NDIM];
+    void *data;
+    size_t nbytes;
+    bool owned;               /* data came from lp_malloc_aligned */
+    void (*release)(void *);  /* foreign data: called with release_arg when the last ref goes */
+    void *release_arg;
+};
+/* New buffer owning fresh (uninitialised) aligned memory. */
+lp_buffer *lpi_buffer_new(lp_dtype dt, int ndim, const int64_t *shape);
+/* New buffer over foreign memory, release(arg) when the last reference goes. */
+lp_buffer *lpi_buffer_wrap(void *data, size_t nbytes, lp_dtype dt, int ndim, const int64_t *shape,
+                           void (*release)(void *), void *arg);
+
+#endif

@@ -1,0 +1,46 @@
+/* The context: settings, the error slot, the thread pool. */
+#include "core/core.h"
+
+#include <string.h>
+
+void lpi_pool_destroy(struct lpi_pool *pool); /* exec/pool.c */
+
+lp_status lp_ctx_create(lp_ctx **out) {
+    lp_ctx *ctx = lp_calloc(1, sizeof *ctx);
+    *out = NULL;
+    if (!ctx) return LP_ERR_NOMEM;
+    pthread_mutex_init(&ctx->err_lock, NULL);
+    ctx->fusion = true;
+    atomic_init(&ctx->cancel, 0);
+    *out = ctx;
+    return LP_OK;
+}
+
+void lp_ctx_destroy(lp_ctx *ctx) {
+    if (!ctx) return;
+    lpi_pool_destroy(ctx->pool);
+    pthread_mutex_destroy(&ctx->err_lock);
+    lp_free(ctx);
+}
+
+lp_status lp_ctx_set_threads(lp_ctx *ctx, int n) {
+    if (n < 0 || n > 1024) return lpi_error(ctx, LP_ERR_VALUE, "threads must be 0..1024, got %d", n);
+    if (n != ctx->nthreads && ctx->pool) { lpi_pool_destroy(ctx->pool); ctx->pool = NULL; }
+    ctx->nthreads = n;
+    return LP_OK;
+}
+int lp_ctx_threads(const lp_ctx *ctx) { return ctx->nthreads; }
+
+lp_status lp_ctx_set_chunk_bytes(lp_ctx *ctx, size_t bytes) {
+    if (bytes != 0 && bytes < 64)
+        return lpi_error(ctx, LP_ERR_VALUE, "chunk_bytes must be 0 (automatic) or at least 64");
+    ctx->chunk_bytes = bytes;
+    return LP_OK;
+}
+size_t lp_ctx_chunk_bytes(const lp_ctx *ctx) { return ctx->chunk_bytes; }
+
+lp_status lp_ctx_set_fusion(lp_ctx *ctx, bool on) { ctx->fusion = on; return LP_OK; }
+
+void lp_cancel(lp_ctx *ctx) { if (ctx) atomic_store(&ctx->cancel, 1); }
+
+void lp_last_run_stats(const lp_ctx *ctx, lp_run_stats *out) { *out = ctx->stats; }

@@ -1,0 +1,60 @@
+#include "exec/assemble.h"
+#include "kernels/kernels.h"
+
+#include <string.h>
+
+void lpi_subview(const lpi_view *chunk, const lpi_box *whole, const lpi_box *sub, lpi_view *out) {
+    *out = *chunk;
+    out->ndim = sub->ndim;
+    for (int i = 0; i < sub->ndim; i++) {
+        out->data += (sub->lo[i] - whole->lo[i]) * chunk->strides[i];
+        out->shape[i] = sub->hi[i] - sub->lo[i];
+    }
+}
+
+static bool c_contiguous(const lpi_view *v) {
+    int64_t s = (int64_t)lp_dtype_size(v->dtype);
+    for (int i = v->ndim - 1; i >= 0; i--) {
+        if (v->shape[i] != 1 && v->strides[i] != s) return false;
+        s *= v->shape[i];
+    }
+    return true;
+}
+
+lp_status lpi_assemble(lp_ctx *ctx, const lpi_operand *op, lp_dtype dt, const lpi_view *pv,
+                       const lpi_box *pbox, lpi_view *out, void **tmp) {
+    static char empty_data[64];
+    *tmp = NULL;
+    const lpi_box *box = &op->box;
+    if (op->npieces == 1) {
+        lpi_subview(&pv[0], &pbox[0], box, out);
+        if (!op->contig || c_contiguous(out)) return LP_OK;
+    } else if (op->npieces == 0) {
+        out->data = empty_data;
+        out->dtype = dt;
+        out->ndim = box->ndim;
+        for (int i = 0; i < box->ndim; i++) { out->shape[i] = box->hi[i] - box->lo[i]; out->strides[i] = 0; }
+        return LP_OK;
+    }
+    /* copy the pieces into one C-contiguous buffer */
+    lpi_view t;
+    t.dtype = dt;
+    t.ndim = box->ndim;
+    int64_t s = (int64_t)lp_dtype_size(dt);
+    for (int i = box->ndim - 1; i >= 0; i--) {
+        t.shape[i] = box->hi[i] - box->lo[i];
+        t.strides[i] = s;
+        s *= t.shape[i];
+    }
+    t.data = lp_malloc_aligned((size_t)s);
+    if (!t.data) return lpi_nomem(ctx);
+    for (int q = 0; q < op->npieces; q++) {
+        lpi_view src, dst;
+        lpi_subview(&pv[q], &pbox[q], &op->pieces[q].box, &src);
+        lpi_subview(&t, box, &op->pieces[q].box, &dst);
+        lpi_copy_view(&dst, &src);
+    }
+    *tmp = t.data;
+    *out = t;
+    return LP_OK;
+}

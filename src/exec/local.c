@@ -1,0 +1,275 @@
+/* The local executor: a ready stack (LIFO, so a consumer runs right after its producer and
+ * intermediate chunks die young), a fixed set of pool workers, and reference-counted chunks that
+ * are freed as soon as their last consumer has run. */
+#include "exec/exec.h"
+#include "exec/assemble.h"
+#include "exec/pool.h"
+#include "kernels/kernels.h"
+#include "io/npy.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct run {
+    lp_ctx *ctx;
+    lpi_plan *plan;
+    lpi_view *cview;         /* per chunk */
+    lp_buffer **cown;        /* per chunk: owned storage (NULL for views into targets/prefilled) */
+    int64_t *crefs;          /* per chunk: consumers left (+1 for target chunks) */
+    int32_t *pending;        /* per task: producers not yet done */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int64_t *ready;
+    int64_t nready, ndone;
+    bool failed;
+    lp_status status;
+    int64_t live_bytes, peak_bytes, alloc_bytes, read_bytes;
+} run;
+
+static bool stop_requested(run *r) {
+    return r->failed || atomic_load_explicit(&r->ctx->cancel, memory_order_relaxed);
+}
+
+/* The view of a whole chunk: computed for prefilled data, stored for produced chunks. */
+static void chunk_view(run *r, int pnode, int64_t chunk, lpi_view *v, lpi_box *box) {
+    const lpi_pnode *pn = &r->plan->pnodes[pnode];
+    lpi_grid_chunk_box(&pn->grid, chunk, box);
+    if (pn->kernel == LPI_K_NONE) {
+        v->data = (char *)pn->prefilled->data + pn->pre_offset;
+        v->dtype = pn->dtype;
+        v->ndim = pn->ndim;
+        for (int i = 0; i < pn->ndim; i++) {
+            v->data += box->lo[i] * pn->pre_strides[i];
+            v->shape[i] = box->hi[i] - box->lo[i];
+            v->strides[i] = pn->pre_strides[i];
+        }
+        return;
+    }
+    *v = r->cview[r->plan->chunk_base[pnode] + chunk];
+}
+
+static void release_chunk(run *r, int64_t c) {
+    lp_buffer *b = NULL;
+    pthread_mutex_lock(&r->mu);
+    if (--r->crefs[c] == 0) {
+        b = r->cown[c];
+        r->cown[c] = NULL;
+        if (b) r->live_bytes -= (int64_t)b->nbytes;
+    }
+    pthread_mutex_unlock(&r->mu);
+    lp_buffer_release(b);
+}
+
+static lp_status output_view(run *r, const lpi_task *t, lpi_view *v, lp_buffer **own) {
+    const lpi_plan *pl = r->plan;
+    const lpi_pnode *pn = &pl->pnodes[t->pnode];
+    *own = NULL;
+    if ((pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE) && !pn->final) {
+        int64_t shape[2] = {pn->red->nfields, t->pelems};
+        lp_buffer *b = lpi_buffer_new(pn->red->acc_float ? LP_FLOAT64 : LP_INT64, 2, shape);
+        if (!b) return lpi_nomem(r->ctx);
+        v->data = b->data;
+        v->dtype = b->dtype;
+        v->ndim = 2;
+        v->shape[0] = shape[0];
+        v->shape[1] = shape[1];
+        v->strides[1] = 8;
+        v->strides[0] = 8 * shape[1];
+        *own = b;
+        return LP_OK;
+    }
+    lpi_box box;
+    lpi_grid_chunk_box(&pn->grid, t->chunk, &box);
+    if (pn->target >= 0) {
+        lp_buffer *tb = pl->target_buf[pn->target];
+        lpi_view whole = {tb->data, tb->dtype, tb->ndim, {0}, {0}};
+        lpi_box all = {tb->ndim, {0}, {0}};
+        int64_t s = (int64_t)lp_dtype_size(tb->dtype);
+        for (int i = tb->ndim - 1; i >= 0; i--) {
+            whole.shape[i] = tb->shape[i];
+            whole.strides[i] = s;
+            s *= tb->shape[i];
+            all.hi[i] = tb->shape[i];
+        }
+        lpi_subview(&whole, &all, &box, v);
+        return LP_OK;
+    }
+    int64_t shape[LP_MAX_NDIM];
+    for (int i = 0; i < box.ndim; i++) shape[i] = box.hi[i] - box.lo[i];
+    lp_buffer *b = lpi_buffer_new(pn->dtype, box.ndim, shape);
+    if (!b) return lpi_nomem(r->ctx);
+    v->data = b->data;
+    v->dtype = pn->dtype;
+    v->ndim = box.ndim;
+    int64_t s = (int64_t)lp_dtype_size(pn->dtype);
+    for (int i = box.ndim - 1; i >= 0; i--) { v->shape[i] = shape[i]; v->strides[i] = s; s *= shape[i]; }
+    *own = b;
+    return LP_OK;
+}
+
+static lp_status exec_task(run *r, int64_t ti) {
+    const lpi_plan *pl = r->plan;
+    const lpi_task *t = &pl->tasks[ti];
+    const lpi_pnode *pn = &pl->pnodes[t->pnode];
+    lpi_view out, insstack[4];
+    lp_buffer *own = NULL;
+    lp_status st = output_view(r, t, &out, &own);
+    if (st) return st;
+    lpi_view *ins = t->nops <= 4 ? insstack : lp_malloc((size_t)t->nops * sizeof *ins);
+    void **tmps = lp_calloc((size_t)(t->nops ? t->nops : 1), sizeof *tmps);
+    if (!ins || !tmps) { st = lpi_nomem(r->ctx); goto done; }
+    for (int k = 0; k < t->nops && !st; k++) {
+        const lpi_operand *op = &t->ops[k];
+        lpi_view pvs[8];
+        lpi_box pbs[8];
+        lpi_view *pv = op->npieces <= 8 ? pvs : lp_malloc((size_t)op->npieces * sizeof *pv);
+        lpi_box *pb = op->npieces <= 8 ? pbs : lp_malloc((size_t)op->npieces * sizeof *pb);
+        if (!pv || !pb) st = lpi_nomem(r->ctx);
+        for (int q = 0; !st && q < op->npieces; q++)
+            chunk_view(r, op->pieces[q].pnode, op->pieces[q].chunk, &pv[q], &pb[q]);
+        if (!st) st = lpi_assemble(r->ctx, op, pl->pnodes[op->pnode].dtype, pv, pb, &ins[k], &tmps[k]);
+        if (pv != pvs) lp_free(pv);
+        if (pb != pbs) lp_free(pb);
+    }
+    if (!st) st = lpi_kernel_run(r->ctx, pn, t, ins, &out);
+    for (int k = 0; k < t->nops; k++) lp_free_aligned(tmps[k]);
+    if (!st) {
+        int64_t c = pl->chunk_base[t->pnode] + t->chunk;
+        r->cview[c] = out;
+        pthread_mutex_lock(&r->mu);
+        r->cown[c] = own;
+        if (own) {
+            r->live_bytes += (int64_t)own->nbytes;
+            r->alloc_bytes += (int64_t)own->nbytes;
+            if (r->live_bytes > r->peak_bytes) r->peak_bytes = r->live_bytes;
+        }
+        if (pn->kernel == LPI_K_LOAD) r->read_bytes += lpi_box_size(&t->box) * (int64_t)lp_dtype_size(pn->dtype);
+        pthread_mutex_unlock(&r->mu);
+        own = NULL;
+        /* inputs: one release per distinct chunk read */
+        for (int k = 0; k < t->nops; k++)
+            for (int q = 0; q < t->ops[k].npieces; q++) {
+                const lpi_piece *pc = &t->ops[k].pieces[q];
+                bool dup = false;
+                for (int k2 = 0; k2 <= k && !dup; k2++)
+                    for (int q2 = 0; q2 < (k2 == k ? q : t->ops[k2].npieces) && !dup; q2++)
+                        dup = t->ops[k2].pieces[q2].pnode == pc->pnode && t->ops[k2].pieces[q2].chunk == pc->chunk;
+                if (!dup) release_chunk(r, pl->chunk_base[pc->pnode] + pc->chunk);
+            }
+    }
+done:
+    lp_buffer_release(own);
+    if (ins != insstack) lp_free(ins);
+    lp_free(tmps);
+    return st;
+}
+
+static void worker(void *arg, int id) {
+    run *r = arg;
+    (void)id;
+    const int64_t ntasks = r->plan->ntasks;
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (r->nready == 0 && r->ndone < ntasks && !stop_requested(r)) {
+            /* timed, so a cancel from another thread is seen within milliseconds */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 10 * 1000 * 1000;
+            if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+            pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+        }
+        if (r->ndone >= ntasks || stop_requested(r)) break;
+        int64_t ti = r->ready[--r->nready];
+        pthread_mutex_unlock(&r->mu);
+        lp_status st = exec_task(r, ti);
+        pthread_mutex_lock(&r->mu);
+        if (st) {
+            if (!r->failed) { r->failed = true; r->status = st; }
+            pthread_cond_broadcast(&r->cv);
+            break;
+        }
+        r->ndone++;
+        const lpi_task *t = &r->plan->tasks[ti];
+        int woke = 0;
+        for (int32_t c = 0; c < t->nconsumers; c++) {
+            int64_t u = t->consumers[c];
+            if (--r->pending[u] == 0) { r->ready[r->nready++] = u; woke++; }
+        }
+        if (r->ndone == ntasks) pthread_cond_broadcast(&r->cv);
+        else if (woke > 1) pthread_cond_broadcast(&r->cv);
+        else if (woke == 1) pthread_cond_signal(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+static lp_status open_loads(lp_ctx *ctx, lpi_plan *pl) {
+    for (int p = 0; p < pl->npnodes; p++) {
+        lpi_pnode *pn = &pl->pnodes[p];
+        if (pn->kernel != LPI_K_LOAD) continue;
+        lp_npy_info info;
+        lp_status st = lpi_npy_open(ctx, pn->expr->a.path, &pn->load_fd, &info);
+        if (st) return st;
+        const lp_npy_info *was = &pn->expr->a.npy;
+        if (info.dtype != was->dtype || info.ndim != was->ndim ||
+            memcmp(info.shape, was->shape, (size_t)info.ndim * sizeof(int64_t)) || info.fortran_order != was->fortran_order ||
+            info.big_endian != was->big_endian || info.data_offset != was->data_offset)
+            return lpi_error(ctx, LP_ERR_IO, "%s: the file changed since it was loaded", pn->expr->a.path);
+    }
+    return LP_OK;
+}
+
+static void close_loads(lpi_plan *pl) {
+    for (int p = 0; p < pl->npnodes; p++)
+        if (pl->pnodes[p].load_fd >= 0) { close(pl->pnodes[p].load_fd); pl->pnodes[p].load_fd = -1; }
+}
+
+lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
+    if (!ctx->pool) {
+        int n = ctx->nthreads ? ctx->nthreads : lpi_ncores();
+        lp_status st = lpi_pool_create(ctx, n, &ctx->pool);
+        if (st) return st;
+    }
+    run r;
+    memset(&r, 0, sizeof r);
+    r.ctx = ctx;
+    r.plan = pl;
+    int64_t nc = pl->nchunks ? pl->nchunks : 1, nt = pl->ntasks ? pl->ntasks : 1;
+    r.cview = lp_calloc((size_t)nc, sizeof *r.cview);
+    r.cown = lp_calloc((size_t)nc, sizeof *r.cown);
+    r.crefs = lp_malloc((size_t)nc * sizeof *r.crefs);
+    r.pending = lp_malloc((size_t)nt * sizeof *r.pending);
+    r.ready = lp_malloc((size_t)nt * sizeof *r.ready);
+    lp_status st = LP_OK;
+    if (!r.cview || !r.cown || !r.crefs || !r.pending || !r.ready) { st = lpi_nomem(ctx); goto done; }
+    memcpy(r.crefs, pl->chunk_refs, (size_t)pl->nchunks * sizeof *r.crefs);
+    /* seed the stack in reverse so the first tasks run first */
+    for (int64_t i = pl->ntasks - 1; i >= 0; i--) {
+        r.pending[i] = pl->tasks[i].ndeps;
+        if (r.pending[i] == 0) r.ready[r.nready++] = i;
+    }
+    if ((st = open_loads(ctx, pl))) goto done;
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    if (pl->ntasks) lpi_pool_run(ctx->pool, worker, &r);
+    pthread_mutex_destroy(&r.mu);
+    pthread_cond_destroy(&r.cv);
+    if (r.failed) st = r.status;
+    else if (r.ndone < pl->ntasks) st = lpi_error(ctx, LP_ERR_CANCELLED, "the run was cancelled");
+    ctx->stats.tasks = r.ndone;
+    ctx->stats.bytes_read = r.read_bytes;
+    ctx->stats.bytes_alloc = r.alloc_bytes;
+    ctx->stats.peak_bytes = r.peak_bytes;
+    ctx->stats.threads = lpi_pool_size(ctx->pool);
+done:
+    close_loads(pl);
+    if (r.cown)
+        for (int64_t c = 0; c < pl->nchunks; c++) lp_buffer_release(r.cown[c]);
+    lp_free(r.cview);
+    lp_free(r.cown);
+    lp_free(r.crefs);
+    lp_free(r.pending);
+    lp_free(r.ready);
+    return st;
+}

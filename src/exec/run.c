@@ -1,0 +1,94 @@
+/* lp_run and friends: plan, allocate the targets' results, execute, publish. */
+#include "exec/exec.h"
+#include "io/npy.h"
+
+#include <string.h>
+
+static lp_status run_targets(lp_ctx *ctx, lp_array *const *targets, int n) {
+    double t0 = lpi_now();
+    lpi_plan *plan;
+    lp_status st = lpi_plan_build(ctx, targets, n, &plan);
+    if (st) return st;
+    ctx->stats.plan_seconds = lpi_now() - t0;
+    for (int t = 0; t < n && !st; t++) {
+        int p = plan->target_pnode[t];
+        for (int u = 0; u < t; u++)
+            if (plan->target_pnode[u] == p) { plan->target_buf[t] = plan->target_buf[u]; lp_buffer_retain(plan->target_buf[t]); break; }
+        if (plan->target_buf[t]) continue;
+        const lpi_pnode *pn = &plan->pnodes[p];
+        if (!(plan->target_buf[t] = lpi_buffer_new(pn->dtype, pn->ndim, pn->shape))) st = lpi_nomem(ctx);
+    }
+    double t1 = lpi_now();
+    if (!st) st = lpi_exec_local(ctx, plan);
+    ctx->stats.run_seconds = lpi_now() - t1;
+    for (int t = 0; t < n; t++) {
+        if (!st) {
+            lp_array *a = targets[t];
+            pthread_mutex_lock(&a->result_lock);
+            if (!a->result) { a->result = plan->target_buf[t]; plan->target_buf[t] = NULL; }
+            pthread_mutex_unlock(&a->result_lock);
+        }
+        lp_buffer_release(plan->target_buf[t]);
+    }
+    lpi_plan_destroy(plan);
+    return st;
+}
+
+lp_status lp_run(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **results) {
+    if (!ctx) return LP_ERR_VALUE;
+    if (n < 0 || (n > 0 && !targets)) return lpi_error(ctx, LP_ERR_VALUE, "lp_run: invalid target list");
+    for (int i = 0; i < n; i++) {
+        if (!targets[i]) return lpi_error(ctx, LP_ERR_VALUE, "lp_run: target %d is NULL", i);
+        if (results) results[i] = NULL;
+    }
+    atomic_store(&ctx->cancel, 0);
+    ctx->last_status = LP_OK;
+    ctx->errmsg[0] = 0;
+    memset(&ctx->stats, 0, sizeof ctx->stats);
+    /* targets computed before are not computed again */
+    lp_array **todo = lp_malloc((size_t)(n ? n : 1) * sizeof *todo);
+    if (!todo) return lpi_nomem(ctx);
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (!lp_array_result(targets[i])) todo[m++] = targets[i];
+    lp_status st = LP_OK;
+    if (m) {
+        ctx->in_run = true;
+        st = run_targets(ctx, todo, m);
+        ctx->in_run = false;
+    }
+    lp_free(todo);
+    if (st) return st;
+    if (results)
+        for (int i = 0; i < n; i++) {
+            results[i] = lp_array_result(targets[i]);
+            lp_buffer_retain(results[i]);
+        }
+    return LP_OK;
+}
+
+lp_status lp_save(lp_ctx *ctx, const char *path, const lp_buffer *buf) {
+    if (!path || !buf) return lpi_error(ctx, LP_ERR_VALUE, "lp_save: NULL argument");
+    return lpi_npy_write(ctx, path, buf->dtype, buf->ndim, buf->shape, buf->data, NULL);
+}
+
+lp_status lp_save_array(lp_ctx *ctx, const char *path, lp_array *a) {
+    lp_buffer *b;
+    lp_status st = lp_run(ctx, &a, 1, &b);
+    if (st) return st;
+    st = lp_save(ctx, path, b);
+    lp_buffer_release(b);
+    return st;
+}
+
+lp_status lp_array_chunks(lp_ctx *ctx, const lp_array *a, int64_t *chunk_out) {
+    lpi_arena *ar = lpi_arena_create();
+    if (!ar) return lpi_nomem(ctx);
+    lpi_grid g;
+    lp_status st = lpi_grid_auto(ctx, ar, a->ndim, a->shape, lp_dtype_size(a->dtype),
+                                 a->has_chunk_hint ? a->chunk_hint : NULL, &g);
+    if (!st)
+        for (int i = 0; i < a->ndim; i++) chunk_out[i] = g.bounds[i][1] - g.bounds[i][0];
+    lpi_arena_destroy(ar);
+    return st;
+}

@@ -1,0 +1,197 @@
+/* Elementwise op builders: NumPy's ufunc type resolution and broadcasting. */
+#include "expr/expr.h"
+
+#include <stdio.h>
+#include <string.h>
+
+lp_dtype lpi_reduce_out_dtype(lpi_op op, lp_dtype in) {
+    switch (op) {
+    case LPI_OP_SUM: case LPI_OP_PROD:
+        return lpi_dtype_kind(in) == LPI_KIND_FLOAT ? in : LP_INT64;
+    case LPI_OP_MEAN: case LPI_OP_VAR: case LPI_OP_STD:
+        return lpi_dtype_kind(in) == LPI_KIND_FLOAT ? in : LP_FLOAT64;
+    case LPI_OP_ARGMIN: case LPI_OP_ARGMAX: return LP_INT64;
+    case LPI_OP_ANY: case LPI_OP_ALL: return LP_BOOL;
+    default: return in; /* min, max */
+    }
+}
+
+/* The dtype all (non-condition) operands are promoted to: strong operands by np.result_type,
+ * then weak Python scalars by NEP 50. */
+static lp_dtype common_dtype(int nin, lp_array *const *in) {
+    int strong = -1, weak = -1;
+    for (int i = 0; i < nin; i++) {
+        lp_dtype dt = in[i]->dtype;
+        if (lpi_is_weak(in[i])) weak = weak < 0 ? (int)dt : (int)lp_promote((lp_dtype)weak, dt);
+        else strong = strong < 0 ? (int)dt : (int)lp_promote((lp_dtype)strong, dt);
+    }
+    if (strong < 0) return (lp_dtype)weak;
+    if (weak < 0) return (lp_dtype)strong;
+    return lpi_promote_weak((lp_dtype)strong, (lp_dtype)weak);
+}
+
+static lp_status unsupported(lp_ctx *ctx, lpi_op op, int nin, lp_array *const *in) {
+    char types[64] = "";
+    for (int i = 0; i < nin; i++) {
+        size_t l = strlen(types);
+        snprintf(types + l, sizeof types - l, "%s%s", i ? ", " : "", lp_dtype_name(in[i]->dtype));
+    }
+    return lpi_error(ctx, LP_ERR_TYPE,
+                     "ufunc '%s' not supported for the input types (%s), and the inputs could not be "
+                     "safely coerced to any supported types according to the casting rule ''safe''",
+                     lpi_ops[op].name, types);
+}
+
+lp_status lpi_elemwise_types(lp_ctx *ctx, lpi_op op, int nin, lp_array *const *in, lp_dtype *loop_dt,
+                             lp_dtype *out_dt) {
+    lp_dtype c = op == LPI_OP_WHERE ? common_dtype(2, in + 1) : common_dtype(nin, in);
+    lpi_kind k = lpi_dtype_kind(c);
+    *loop_dt = *out_dt = c;
+    switch (op) {
+    case LPI_OP_SUBTRACT:
+        if (k == LPI_KIND_BOOL)
+            return lpi_error(ctx, LP_ERR_TYPE, "numpy boolean subtract, the `-` operator, is not supported, "
+                             "use the bitwise_xor, the `^` operator, or the logical_xor function instead.");
+        break;
+    case LPI_OP_NEGATIVE:
+        if (k == LPI_KIND_BOOL)
+            return lpi_error(ctx, LP_ERR_TYPE, "The numpy boolean negative, the `-` operator, is not supported, "
+                             "use the `~` operator or the logical_not function instead.");
+        break;
+    case LPI_OP_DIVIDE:
+        if (k != LPI_KIND_FLOAT) *loop_dt = *out_dt = LP_FLOAT64;
+        break;
+    case LPI_OP_FLOOR_DIVIDE: case LPI_OP_REMAINDER: case LPI_OP_POWER:
+        /* NumPy computes these for bool operands in int8, a dtype Lampy does not have. */
+        if (k == LPI_KIND_BOOL)
+            return lpi_error(ctx, LP_ERR_TYPE, "ufunc '%s' on bool operands gives int8 in NumPy, which Lampy "
+                             "does not support; cast an operand with astype first", lpi_ops[op].name);
+        break;
+    case LPI_OP_EQUAL: case LPI_OP_NOT_EQUAL: case LPI_OP_LESS: case LPI_OP_LESS_EQUAL:
+    case LPI_OP_GREATER: case LPI_OP_GREATER_EQUAL:
+        *out_dt = LP_BOOL;
+        break;
+    case LPI_OP_LOGICAL_AND: case LPI_OP_LOGICAL_OR: case LPI_OP_LOGICAL_XOR: case LPI_OP_LOGICAL_NOT:
+        *loop_dt = *out_dt = LP_BOOL;
+        break;
+    case LPI_OP_BITWISE_AND: case LPI_OP_BITWISE_OR: case LPI_OP_BITWISE_XOR: case LPI_OP_INVERT:
+        if (k == LPI_KIND_FLOAT) return unsupported(ctx, op, nin, in);
+        break;
+    case LPI_OP_SQRT: case LPI_OP_EXP: case LPI_OP_LOG: case LPI_OP_SIN: case LPI_OP_COS: case LPI_OP_TANH:
+        /* NumPy picks float16 for bool; the smallest float Lampy has is float32. */
+        if (k == LPI_KIND_BOOL) *loop_dt = *out_dt = LP_FLOAT32;
+        else if (k == LPI_KIND_INT) *loop_dt = *out_dt = LP_FLOAT64;
+        break;
+    default: break;
+    }
+    return LP_OK;
+}
+
+lp_status lp_elemwise(lp_ctx *ctx, const char *name, int nin, lp_array *const *in, lp_array **out) {
+    *out = NULL;
+    lpi_op op;
+    if (!name || !lpi_op_lookup(name, &op) || lpi_ops[op].kind != LP_OPK_ELEMWISE || op == LPI_OP_ASTYPE)
+        return lpi_error(ctx, LP_ERR_VALUE, "unknown elementwise op '%s'", name ? name : "(null)");
+    if (nin != lpi_ops[op].nin)
+        return lpi_error(ctx, LP_ERR_VALUE, "%s takes %d operand(s), %d given", name, lpi_ops[op].nin, nin);
+    int ndims[3];
+    const int64_t *shapes[3];
+    for (int i = 0; i < nin; i++) {
+        if (!in[i]) return lpi_error(ctx, LP_ERR_VALUE, "%s: operand %d is NULL", name, i);
+        ndims[i] = in[i]->ndim;
+        shapes[i] = in[i]->shape;
+    }
+    lp_dtype loop_dt, out_dt;
+    lp_status st = lpi_elemwise_types(ctx, op, nin, in, &loop_dt, &out_dt);
+    if (st) return st;
+    int nd;
+    int64_t shape[LP_MAX_NDIM];
+    if ((st = lpi_broadcast_shapes(ctx, nin, ndims, shapes, &nd, shape))) return st;
+    lp_array *a;
+    if ((st = lpi_node_new(ctx, op, out_dt, nd, shape, nin, in, &a))) return st;
+    /* a node whose operands are all weak scalars is itself a weak scalar value */
+    *out = a;
+    return LP_OK;
+}
+
+lp_status lp_unary(lp_ctx *ctx, const char *op, lp_array *a, lp_array **out) {
+    return lp_elemwise(ctx, op, 1, &a, out);
+}
+
+lp_status lp_binary(lp_ctx *ctx, const char *op, lp_array *a, lp_array *b, lp_array **out) {
+    lp_array *in[2] = {a, b};
+    return lp_elemwise(ctx, op, 2, in, out);
+}
+
+lp_status lp_where(lp_ctx *ctx, lp_array *cond, lp_array *a, lp_array *b, lp_array **out) {
+    lp_array *in[3] = {cond, a, b};
+    return lp_elemwise(ctx, "where", 3, in, out);
+}
+
+lp_status lp_astype(lp_ctx *ctx, lp_array *a, lp_dtype dt, lp_array **out) {
+    *out = NULL;
+    if ((unsigned)dt >= LP_DTYPE_COUNT) return lpi_error(ctx, LP_ERR_TYPE, "invalid dtype code %d", (int)dt);
+    return lpi_node_new(ctx, LPI_OP_ASTYPE, dt, a->ndim, a->shape, 1, &a, out);
+}
+
+/* ---- reductions ---------------------------------------------------------------------- */
+
+lp_status lp_reduce_ddof(lp_ctx *ctx, const char *name, lp_array *a, const int *axes, int naxes,
+                         bool keepdims, int ddof, lp_array **out) {
+    *out = NULL;
+    lpi_op op;
+    if (!name || !lpi_op_lookup(name, &op) || lpi_ops[op].kind != LP_OPK_REDUCE)
+        return lpi_error(ctx, LP_ERR_VALUE, "unknown reduction '%s'", name ? name : "(null)");
+    if (ddof < 0) return lpi_error(ctx, LP_ERR_VALUE, "ddof must be non-negative, got %d", ddof);
+    uint32_t mask = 0;
+    bool arg = op == LPI_OP_ARGMIN || op == LPI_OP_ARGMAX;
+    if (!axes) {
+        mask = a->ndim ? (uint32_t)((1u << a->ndim) - 1) : 0;
+    } else {
+        if (naxes < 0 || naxes > LP_MAX_NDIM)
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: too many axes (%d)", name, naxes);
+        if (arg && naxes != 1)
+            return lpi_error(ctx, LP_ERR_TYPE, "%s: axis must be None or a single integer", name);
+        for (int i = 0; i < naxes; i++) {
+            int ax;
+            lp_status st = lpi_norm_axis(ctx, axes[i], a->ndim, &ax);
+            if (st) return st;
+            if (mask & (1u << ax)) return lpi_error(ctx, LP_ERR_VALUE, "duplicate value in 'axis'");
+            mask |= 1u << ax;
+        }
+    }
+    if (a->dtype == LP_BOOL && (op == LPI_OP_VAR || op == LPI_OP_STD)) {
+        /* NumPy computes var of bools as float64 of 0/1: fine; nothing to reject. */
+    }
+    int64_t nred = 1, shape[LP_MAX_NDIM];
+    int nd = 0;
+    for (int i = 0; i < a->ndim; i++) {
+        if (mask & (1u << i)) {
+            nred *= a->shape[i];
+            if (keepdims) shape[nd++] = 1;
+        } else {
+            shape[nd++] = a->shape[i];
+        }
+    }
+    int64_t outsize;
+    lpi_shape_size(nd, shape, &outsize);
+    if (nred == 0 && outsize > 0) {
+        if (op == LPI_OP_MIN || op == LPI_OP_MAX)
+            return lpi_error(ctx, LP_ERR_VALUE, "zero-size array to reduction operation %s which has no identity",
+                             op == LPI_OP_MIN ? "minimum" : "maximum");
+        if (arg) return lpi_error(ctx, LP_ERR_VALUE, "attempt to get %s of an empty sequence", name);
+    }
+    lp_array *r;
+    lp_status st = lpi_node_new(ctx, op, lpi_reduce_out_dtype(op, a->dtype), nd, shape, 1, &a, &r);
+    if (st) return st;
+    r->a.axes = mask;
+    r->a.keepdims = keepdims;
+    r->a.ddof = ddof;
+    *out = r;
+    return LP_OK;
+}
+
+lp_status lp_reduce(lp_ctx *ctx, const char *op, lp_array *a, const int *axes, int naxes, bool keepdims,
+                    lp_array **out) {
+    return lp_reduce_ddof(ctx, op, a, axes, naxes, keepdims, 0, out);
+}

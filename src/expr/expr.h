@@ -1,0 +1,102 @@
+/* Lazy expression nodes (lp_array) and the op registry. */
+#ifndef LP_EXPR_H
+#define LP_EXPR_H
+
+#include "core/core.h"
+#include "io/npy.h"
+
+typedef enum lpi_opkind {
+    LP_OPK_SOURCE = 0,
+    LP_OPK_ELEMWISE = 1,
+    LP_OPK_REDUCE = 2,
+    LP_OPK_MOVE = 3,
+    LP_OPK_LINALG = 4,
+    LP_OPK_COUNT
+} lpi_opkind;
+
+typedef enum lpi_op {
+#define X(id, name, nin, kind, flops) LPI_OP_##id,
+#include "expr/ops.def"
+#undef X
+    LPI_OP_COUNT
+} lpi_op;
+
+typedef struct lpi_opinfo {
+    const char *name;
+    int nin;
+    lpi_opkind kind;
+    double flops;
+} lpi_opinfo;
+
+extern const lpi_opinfo lpi_ops[LPI_OP_COUNT];
+/* Look an op up by name; false if unknown. */
+bool lpi_op_lookup(const char *name, lpi_op *out);
+
+/* Per-axis affine map of a data-movement node: output coordinate o_j along axis j reads input
+ * coordinate off[j] + step[j] * o_j on input axis src[j] (src -1: a new unit axis). Input axes
+ * that no output axis reads are fixed at fixed[i] (integer indexing). */
+typedef struct lpi_axismap {
+    int8_t src[LP_MAX_NDIM];
+    int64_t off[LP_MAX_NDIM];
+    int64_t step[LP_MAX_NDIM];
+    bool dropped[LP_MAX_NDIM];   /* per input axis */
+    int64_t fixed[LP_MAX_NDIM];  /* per input axis, when dropped */
+} lpi_axismap;
+
+typedef struct lpi_attrs {
+    /* SCALAR, FULL: the value (weak for a Python scalar operand) */
+    lp_scalar value;
+    bool weak;
+    /* ARANGE: start, step; LINSPACE: start, stop, num, endpoint; EYE: k */
+    double f0, f1;
+    int64_t i0;
+    bool endpoint;
+    /* RANDOM_*: seed, two parameters in f0, f1 */
+    uint64_t seed;
+    /* REDUCE: reduced axes (bit i = input axis i), keepdims, ddof */
+    uint32_t axes;
+    bool keepdims;
+    int ddof;
+    /* TRANSPOSE, SLICE, (unit-axis) RESHAPE: axis map; CONCATENATE: axis */
+    lpi_axismap map;
+    bool affine;                  /* RESHAPE: only unit axes added/removed; map is valid */
+    int axis;
+    /* LOAD */
+    char *path;
+    lp_npy_info npy;
+    /* WRAP: the data (a buffer holding a reference to the caller's memory) and its layout */
+    lp_buffer *buf;
+    int64_t offset;               /* bytes from buf->data to element 0 */
+    int64_t strides[LP_MAX_NDIM]; /* bytes */
+} lpi_attrs;
+
+struct lp_array {
+    atomic_long refcnt;
+    lpi_op op;
+    lp_dtype dtype;
+    int ndim;
+    int64_t shape[LP_MAX_NDIM];
+    int64_t size;
+    int nin;
+    lp_array **in;
+    lpi_attrs a;
+    int64_t chunk_hint[LP_MAX_NDIM]; /* lp_array_set_chunks; 0 = automatic */
+    bool has_chunk_hint;
+    lp_buffer *result;               /* set by lp_run: C-contiguous value of this node */
+    pthread_mutex_t result_lock;
+    uint64_t id;                     /* creation order: stable order for planning */
+};
+
+/* Allocate a node with refcount 1 and retained inputs. */
+lp_status lpi_node_new(lp_ctx *ctx, lpi_op op, lp_dtype dt, int ndim, const int64_t *shape,
+                       int nin, lp_array *const *in, lp_array **out);
+/* Result dtype of an elementwise op for given inputs (NumPy's ufunc type resolution, NEP 50
+ * for weak scalars); loop_dt receives the dtype the inputs are cast to before the loop. */
+lp_status lpi_elemwise_types(lp_ctx *ctx, lpi_op op, int nin, lp_array *const *in,
+                             lp_dtype *loop_dt, lp_dtype *out_dt);
+/* The dtype a reduction produces, and whether it accumulates in floating point. */
+lp_dtype lpi_reduce_out_dtype(lpi_op op, lp_dtype in);
+/* Is node a weak (Python) scalar? */
+static inline bool lpi_is_weak(const lp_array *a) { return a->op == LPI_OP_SCALAR && a->a.weak; }
+
+#endif

@@ -1,0 +1,32 @@
+/* The run's expression graph: collected from the targets, deduplicated (CSE), with the fusion
+ * decision for every node. */
+#ifndef LP_GRAPH_H
+#define LP_GRAPH_H
+
+#include "plan/plan.h"
+
+typedef enum lpi_role {
+    LPI_ROLE_MAT = 0,     /* materialized: a pnode with chunks */
+    LPI_ROLE_INLINE = 1,  /* computed inside its region's program */
+    LPI_ROLE_CONST = 2,   /* a constant register in the programs that use it */
+} lpi_role;
+
+typedef struct lpi_graph {
+    int n;              /* canonical nodes, topological order (inputs first) */
+    lp_array **node;    /* [n] borrowed */
+    int **in;           /* [n][node->nin]: canonical indices of inputs; NULL for data leaves */
+    bool *leaf;         /* [n] has a computed result or wraps memory: read as data */
+    int *nusers;        /* [n] */
+    int **users;        /* [n][nusers] distinct consumer indices */
+    bool *target;       /* [n] */
+    int ntargets;
+    int *target_of;     /* [ntargets] canonical index of each target */
+    lpi_role *role;     /* [n] */
+    int *region;        /* [n] for INLINE: index of the region's root (a MAP or reduce node) */
+} lpi_graph;
+
+/* Collect, CSE and decide fusion. Everything is allocated in `ar`. */
+lp_status lpi_graph_build(lp_ctx *ctx, lpi_arena *ar, lp_array *const *targets, int ntargets,
+                          bool fusion, lpi_graph *g);
+
+#endif

@@ -1,0 +1,901 @@
+/* .npy files (NumPy format 1.0, 2.0, 3.0): header parsing, row-range reads, atomic writes.
+ *
+ * The file is a magic string, a version, a header length, a Python dict literal
+ * ({'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }) padded with spaces and a final
+ * '\n', then the raw data. Files come from users and, in a worker, from other machines, so
+ * every byte is treated as hostile: sizes are checked before anything is allocated or read,
+ * arithmetic is overflow-checked, and a failure is a status plus a message that starts with the
+ * path, never an abort. */
+#define _FILE_OFFSET_BITS 64 /* off_t must hold any file offset, also on 32-bit hosts */
+
+#include "io/npy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NPY_MAGIC "\x93NUMPY"
+#define NPY_MAGIC_LEN 6
+/* NumPy pads the header so the data starts on a 64-byte boundary (ARRAY_ALIGN); memory-mapped
+ * data is then aligned for any dtype and for SIMD loads. */
+#define NPY_ALIGN 64
+/* Bounce buffer for Fortran-order reads and for converting writes: large enough that each
+ * syscall moves a meaningful amount, small enough to be irrelevant next to a chunk. */
+#define NPY_BOUNCE_BYTES ((size_t)1 << 20)
+/* Fortran reads: when the bytes skipped between two consecutive column runs are at most this
+ * many, reading them along costs less than a separate pread (they share pages anyway). */
+#define NPY_SPAN_SLACK 4096
+/* pread/pwrite at most this much per call: Linux caps a transfer at 0x7ffff000 bytes anyway,
+ * and a bounded size keeps ssize_t arithmetic safe on 32-bit hosts. */
+#define NPY_IO_MAX ((size_t)1 << 30)
+
+static bool host_big_endian(void) { return __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__; }
+
+/* ---- small helpers ------------------------------------------------------------------ */
+
+/* lpi_error/lpi_nomem, returning the status itself: callers and static analysers can then see
+ * that a failure path never yields LP_OK. */
+static lp_status fail(lp_ctx *ctx, lp_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static lp_status fail(lp_ctx *ctx, lp_status st, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    lpi_verror(ctx, st, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+static lp_status nomem(lp_ctx *ctx) {
+    lpi_nomem(ctx);
+    return LP_ERR_NOMEM;
+}
+
+/* Thread-safe strerror; GNU and XSI strerror_r differ in their return type. */
+static const char *errno_str(int err, char *buf, size_t cap) {
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+    return strerror_r(err, buf, cap);
+#else
+    return strerror_r(err, buf, cap) == 0 ? buf : "unknown error";
+#endif
+}
+
+/* An OS failure: a missing file (or directory) is LP_ERR_NOTFOUND, anything else LP_ERR_IO. */
+static lp_status os_error(lp_ctx *ctx, const char *path, const char *what, int err) {
+    char buf[128];
+    lp_status st = err == ENOENT ? LP_ERR_NOTFOUND : LP_ERR_IO;
+    fail(ctx, st, "%s: %s: %s", path, what, errno_str(err, buf, sizeof buf));
+    return st;
+}
+
+/* Copy untrusted bytes into a message-safe string: non-printable bytes become '?', long
+ * strings are cut with "...". */
+static const char *printable(char *dst, size_t cap, const char *src, size_t n) {
+    size_t i = 0, j = 0;
+    for (; i < n && j + 4 < cap; i++, j++) dst[j] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+    if (i < n) { memcpy(dst + j, "...", 3); j += 3; } /* the loop left room for it */
+    dst[j] = '\0';
+    return dst;
+}
+
+/* pread until n bytes are read or EOF; returns the bytes read, or -1 with errno set. */
+static ssize_t pread_full(int fd, void *buf, size_t n, int64_t off) {
+    size_t done = 0;
+    while (done < n) {
+        size_t want = n - done < NPY_IO_MAX ? n - done : NPY_IO_MAX;
+        ssize_t r = pread(fd, (char *)buf + done, want, (off_t)(off + (int64_t)done));
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (r == 0) break; /* EOF */
+        done += (size_t)r;
+    }
+    return (ssize_t)done;
+}
+
+/* pwrite all n bytes; 0 on success, -1 with errno set. */
+static int pwrite_full(int fd, const void *buf, size_t n, int64_t off) {
+    size_t done = 0;
+    while (done < n) {
+        size_t want = n - done < NPY_IO_MAX ? n - done : NPY_IO_MAX;
+        ssize_t r = pwrite(fd, (const char *)buf + done, want, (off_t)(off + (int64_t)done));
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (r == 0) { errno = EIO; return -1; } /* a regular file never does this; don't spin */
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+/* Read exactly n bytes at off. The header was validated against the file size, so a short read
+ * here means the file shrank under us. */
+static lp_status read_exact(lp_ctx *ctx, int fd, const char *path, void *buf, size_t n,
+                            int64_t off) {
+    ssize_t r = pread_full(fd, buf, n, off);
+    if (r < 0) return os_error(ctx, path, "read failed", errno);
+    if ((size_t)r < n)
+        return fail(ctx, LP_ERR_IO,
+                    "%s: unexpected end of file at byte %lld (file changed while reading?)",
+                    path, (long long)(off + r));
+    return LP_OK;
+}
+
+static uint32_t load_le32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Product of dims; false if one is negative or the product overflows int64. Unlike a plain
+ * running product, a zero anywhere gives 0 even if the other dims alone would overflow:
+ * NumPy accepts shape (0, 2**62, 4), and it holds no data. */
+static bool dims_product(int n, const int64_t *dims, int64_t *out) {
+    bool zero = false;
+    for (int i = 0; i < n; i++) {
+        if (dims[i] < 0) return false;
+        zero |= dims[i] == 0;
+    }
+    int64_t p = 1;
+    if (!zero)
+        for (int i = 0; i < n; i++)
+            if (__builtin_mul_overflow(p, dims[i], &p)) return false;
+    *out = zero ? 0 : p;
+    return true;
+}
+
+/* Walks the multi-index of axes [first, ndim) in Fortran order (axis `first` fastest) and keeps
+ * the C-order element offset of that index up to date: the bridge between the two layouts. */
+typedef struct fwalk {
+    int first, ndim;
+    int64_t idx[LP_MAX_NDIM];
+    const int64_t *shape;
+    int64_t cstride[LP_MAX_NDIM]; /* C-order stride of each axis, in elements */
+    int64_t coff;                 /* C-order offset of idx */
+} fwalk;
+
+static void fwalk_init(fwalk *w, int first, int ndim, const int64_t *shape) {
+    w->first = first;
+    w->ndim = ndim;
+    w->shape = shape;
+    w->coff = 0;
+    int64_t s = 1;
+    for (int ax = ndim - 1; ax >= 0; ax--) {
+        w->idx[ax] = 0;
+        w->cstride[ax] = s;
+        s *= shape[ax]; /* no overflow: the caller checked the total size */
+    }
+}
+
+static void fwalk_next(fwalk *w) {
+    for (int ax = w->first; ax < w->ndim; ax++) {
+        w->coff += w->cstride[ax];
+        if (++w->idx[ax] < w->shape[ax]) return;
+        w->coff -= w->idx[ax] * w->cstride[ax];
+        w->idx[ax] = 0;
+    }
+}
+
+/* dst[i * dstride] = src[i] for n elements of isz bytes. Fixed-size memcpy compiles to a move. */
+static void scatter(char *dst, size_t dstride, const char *src, size_t n, size_t isz) {
+    switch (isz) {
+    case 1:
+        for (size_t i = 0; i < n; i++) dst[i * dstride] = src[i];
+        break;
+    case 4:
+        for (size_t i = 0; i < n; i++) memcpy(dst + i * dstride, src + 4 * i, 4);
+        break;
+    default:
+        for (size_t i = 0; i < n; i++) memcpy(dst + i * dstride, src + 8 * i, 8);
+        break;
+    }
+}
+
+/* In-place byte swap of n elements of isz bytes. */
+static void byteswap(void *data, size_t n, size_t isz) {
+    if (isz == 4) {
+        uint32_t *p = data;
+        for (size_t i = 0; i < n; i++) p[i] = __builtin_bswap32(p[i]);
+    } else if (isz == 8) {
+        uint64_t *p = data;
+        for (size_t i = 0; i < n; i++) p[i] = __builtin_bswap64(p[i]);
+    }
+}
+
+/* File bytes -> values Lampy may trust: native byte order, and bools that are exactly 0 or 1
+ * (a bool byte of 2 would otherwise make `a == True` and bitwise ops disagree). */
+static void fix_loaded(void *data, size_t n, const lp_npy_info *info) {
+    size_t isz = lp_dtype_size(info->dtype);
+    if (info->dtype == LP_BOOL) {
+        unsigned char *p = data;
+        for (size_t i = 0; i < n; i++) p[i] = p[i] != 0;
+    } else if (info->big_endian != host_big_endian()) {
+        byteswap(data, n, isz);
+    }
+}
+
+/* ---- header parsing ----------------------------------------------------------------- */
+
+/* A cursor over the header text; messages name the path and the byte offset in the file. */
+typedef struct hparser {
+    lp_ctx *ctx;
+    const char *path;
+    const char *beg, *p, *end;
+    int64_t base; /* file offset of beg */
+} hparser;
+
+static lp_status hp_fail(hparser *h, lp_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static lp_status hp_fail(hparser *h, lp_status st, const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fail(h->ctx, st, "%s: bad header: %s (at byte %lld)", h->path, msg,
+         (long long)(h->base + (h->p - h->beg)));
+    return st;
+}
+
+/* Python whitespace between tokens (a newline is fine inside braces). */
+static void hp_ws(hparser *h) {
+    while (h->p < h->end && (*h->p == ' ' || *h->p == '\t' || *h->p == '\n' || *h->p == '\r'))
+        h->p++;
+}
+
+static bool hp_eat(hparser *h, char c) {
+    hp_ws(h);
+    if (h->p < h->end && *h->p == c) { h->p++; return true; }
+    return false;
+}
+
+/* What the cursor points at, for messages. */
+static const char *hp_near(hparser *h, char *buf, size_t cap) {
+    if (h->p >= h->end) return "end of header";
+    size_t n = (size_t)(h->end - h->p);
+    char tmp[24];
+    printable(tmp, sizeof tmp, h->p, n < 12 ? n : 12);
+    snprintf(buf, cap, "'%s'", tmp);
+    return buf;
+}
+
+/* A Python string literal in single or double quotes. No escapes: no valid key or supported
+ * dtype needs one. The content is stored NUL-terminated (cut at cap-1; *len is the full
+ * length so callers can tell). */
+static lp_status hp_string(hparser *h, char *out, size_t cap, size_t *len) {
+    out[0] = '\0';
+    *len = 0;
+    hp_ws(h);
+    char near[32];
+    if (h->p >= h->end || (*h->p != '\'' && *h->p != '"'))
+        return hp_fail(h, LP_ERR_FORMAT, "expected a string, found %s", hp_near(h, near, sizeof near));
+    char q = *h->p++;
+    const char *s = h->p;
+    while (h->p < h->end && *h->p != q) {
+        if (*h->p == '\\')
+            return hp_fail(h, LP_ERR_FORMAT, "escape sequences in strings are not supported");
+        if (*h->p == '\n') return hp_fail(h, LP_ERR_FORMAT, "unterminated string");
+        h->p++;
+    }
+    if (h->p >= h->end) return hp_fail(h, LP_ERR_FORMAT, "unterminated string");
+    size_t n = (size_t)(h->p - s);
+    h->p++; /* closing quote */
+    size_t keep = n < cap - 1 ? n : cap - 1;
+    memcpy(out, s, keep);
+    out[keep] = '\0';
+    *len = n;
+    return LP_OK;
+}
+
+static bool hp_word(hparser *h, const char *w) {
+    size_t n = strlen(w);
+    if ((size_t)(h->end - h->p) < n || memcmp(h->p, w, n) != 0) return false;
+    /* "Trueish" is a name, not True */
+    if ((size_t)(h->end - h->p) > n) {
+        char c = h->p[n];
+        if (c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+            return false;
+    }
+    h->p += n;
+    return true;
+}
+
+static lp_status hp_bool(hparser *h, const char *key, bool *out) {
+    hp_ws(h);
+    if (hp_word(h, "True")) { *out = true; return LP_OK; }
+    if (hp_word(h, "False")) { *out = false; return LP_OK; }
+    char near[32];
+    return hp_fail(h, LP_ERR_FORMAT, "'%s' must be True or False, found %s", key,
+                   hp_near(h, near, sizeof near));
+}
+
+/* One dimension: a non-negative decimal integer. A trailing 'L' is accepted because NumPy on
+ * Python 2 wrote long ints that way and NumPy still reads such files. */
+static lp_status hp_dim(hparser *h, int64_t *out) {
+    hp_ws(h);
+    char near[32];
+    bool neg = h->p < h->end && *h->p == '-';
+    if (neg) h->p++;
+    if (h->p >= h->end || *h->p < '0' || *h->p > '9')
+        return hp_fail(h, LP_ERR_FORMAT, "expected an integer in 'shape', found %s",
+                       hp_near(h, near, sizeof near));
+    int64_t v = 0;
+    bool overflow = false;
+    while (h->p < h->end && *h->p >= '0' && *h->p <= '9') {
+        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, *h->p - '0', &v))
+            overflow = true;
+        h->p++;
+    }
+    if (h->p < h->end && *h->p == 'L') h->p++;
+    if (neg) return hp_fail(h, LP_ERR_FORMAT, "negative dimension in 'shape'");
+    if (overflow) return hp_fail(h, LP_ERR_FORMAT, "dimension in 'shape' does not fit in int64");
+    *out = v;
+    return LP_OK;
+}
+
+/* A tuple of dimensions: (), (5,), (3, 4), (3, 4,). A one-element tuple needs its comma:
+ * "(5)" is the integer 5 in Python, and NumPy rejects it too. */
+static lp_status hp_shape(hparser *h, int *ndim, int64_t *shape) {
+    char near[32];
+    if (!hp_eat(h, '('))
+        return hp_fail(h, LP_ERR_FORMAT, "'shape' must be a tuple, found %s",
+                       hp_near(h, near, sizeof near));
+    int n = 0;
+    bool comma = false; /* a comma followed the last element */
+    for (;;) {
+        if (hp_eat(h, ')')) break;
+        if (n > 0 && !comma)
+            return hp_fail(h, LP_ERR_FORMAT, "expected ',' or ')' in 'shape', found %s",
+                           hp_near(h, near, sizeof near));
+        int64_t d = 0;
+        lp_status st = hp_dim(h, &d);
+        if (st != LP_OK) return st;
+        if (n == LP_MAX_NDIM)
+            return hp_fail(h, LP_ERR_LIMIT, "more than %d dimensions (Lampy's limit)", LP_MAX_NDIM);
+        shape[n++] = d;
+        comma = hp_eat(h, ',');
+    }
+    if (n == 1 && !comma)
+        return hp_fail(h, LP_ERR_FORMAT, "'shape' must be a tuple: '(n)' needs a trailing comma");
+    *ndim = n;
+    return LP_OK;
+}
+
+/* A simple type string: optional byte order, kind, item size. '=' is native; '|' ("not
+ * applicable") is what NumPy writes for one-byte types, and NumPy reads it as native for wider
+ * ones, so we do too. No prefix also means native (np.dtype('f8')). */
+static bool parse_typestr(const char *s, size_t n, lp_dtype *dt, bool *big) {
+    static const struct { const char *code; lp_dtype dt; } types[] = {
+        {"b1", LP_BOOL}, {"i4", LP_INT32}, {"i8", LP_INT64}, {"f4", LP_FLOAT32}, {"f8", LP_FLOAT64},
+    };
+    *big = host_big_endian();
+    if (n > 0 && (s[0] == '<' || s[0] == '>' || s[0] == '|' || s[0] == '=')) {
+        if (s[0] == '<') *big = false;
+        if (s[0] == '>') *big = true;
+        s++;
+        n--;
+    }
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (n == 2 && memcmp(s, types[i].code, 2) == 0) { *dt = types[i].dt; return true; }
+    return false;
+}
+
+#define SUPPORTED_DTYPES "bool '|b1', int32 '<i4', int64 '<i8', float32 '<f4', float64 '<f8'"
+
+static lp_status hp_descr(hparser *h, lp_npy_info *info) {
+    hp_ws(h);
+    /* A list is a structured (record) dtype, a tuple a sub-array dtype: well-formed, unsupported. */
+    if (h->p < h->end && (*h->p == '[' || *h->p == '('))
+        return fail(h->ctx, LP_ERR_TYPE,
+                    "%s: unsupported dtype: structured and sub-array dtypes are not supported "
+                    "(supported: " SUPPORTED_DTYPES ")", h->path);
+    char s[32], shown[48];
+    size_t n;
+    lp_status st = hp_string(h, s, sizeof s, &n);
+    if (st != LP_OK) return st;
+    if (n >= sizeof s || !parse_typestr(s, n, &info->dtype, &info->big_endian))
+        return fail(h->ctx, LP_ERR_TYPE, "%s: unsupported dtype '%s' (supported: " SUPPORTED_DTYPES ")",
+                    h->path, printable(shown, sizeof shown, s, n < sizeof s ? n : sizeof s - 1));
+    return LP_OK;
+}
+
+/* The whole header: a dict with exactly the keys descr, fortran_order and shape, in any order,
+ * an optional trailing comma, then only whitespace up to the final newline. */
+static lp_status parse_dict(hparser *h, lp_npy_info *info) {
+    enum { K_DESCR = 1, K_FORTRAN = 2, K_SHAPE = 4 };
+    char near[32], key[24], shown[40];
+    unsigned seen = 0;
+    lp_status st;
+    if (!hp_eat(h, '{'))
+        return hp_fail(h, LP_ERR_FORMAT, "expected a dict literal '{...}', found %s",
+                       hp_near(h, near, sizeof near));
+    bool comma = true; /* a separator precedes the next item ('{' counts) */
+    for (;;) {
+        if (hp_eat(h, '}')) break;
+        if (!comma)
+            return hp_fail(h, LP_ERR_FORMAT, "expected ',' or '}' in the header dict, found %s",
+                           hp_near(h, near, sizeof near));
+        size_t n;
+        if ((st = hp_string(h, key, sizeof key, &n)) != LP_OK) return st;
+        /* by length too: 'descr\0' is not 'descr' */
+        unsigned k = n == 5 && memcmp(key, "descr", 5) == 0 ? K_DESCR
+                   : n == 13 && memcmp(key, "fortran_order", 13) == 0 ? K_FORTRAN
+                   : n == 5 && memcmp(key, "shape", 5) == 0 ? K_SHAPE : 0u;
+        if (!k)
+            return hp_fail(h, LP_ERR_FORMAT,
+                           "unknown key '%s' (expected 'descr', 'fortran_order', 'shape')",
+                           printable(shown, sizeof shown, key, n < sizeof key ? n : sizeof key - 1));
+        if (seen & k) return hp_fail(h, LP_ERR_FORMAT, "duplicate key '%s'", key);
+        seen |= k;
+        if (!hp_eat(h, ':'))
+            return hp_fail(h, LP_ERR_FORMAT, "expected ':' after '%s', found %s", key,
+                           hp_near(h, near, sizeof near));
+        if (k == K_DESCR) st = hp_descr(h, info);
+        else if (k == K_FORTRAN) st = hp_bool(h, "fortran_order", &info->fortran_order);
+        else st = hp_shape(h, &info->ndim, info->shape);
+        if (st != LP_OK) return st;
+        comma = hp_eat(h, ',');
+    }
+    static const char *const names[] = {"descr", "fortran_order", "shape"};
+    for (int i = 0; i < 3; i++)
+        if (!(seen & (1u << i))) return hp_fail(h, LP_ERR_FORMAT, "missing key '%s'", names[i]);
+    hp_ws(h);
+    if (h->p != h->end)
+        return hp_fail(h, LP_ERR_FORMAT, "unexpected %s after the header dict",
+                       hp_near(h, near, sizeof near));
+    return LP_OK;
+}
+
+/* ---- reading ------------------------------------------------------------------------ */
+
+/* The fixed prefix: magic, version, header length. Sets major/minor and the header extent. */
+static lp_status read_prefix(lp_ctx *ctx, int fd, const char *path, int64_t file_size,
+                             lp_npy_info *info, uint32_t *hlen, int64_t *hstart) {
+    unsigned char pre[12];
+    size_t want = file_size < (int64_t)sizeof pre ? (size_t)file_size : sizeof pre;
+    ssize_t got = pread_full(fd, pre, want, 0);
+    if (got < 0) return os_error(ctx, path, "read failed", errno);
+    if (got == 0) return fail(ctx, LP_ERR_FORMAT, "%s: empty file (not a .npy file)", path);
+    size_t mlen = (size_t)got < NPY_MAGIC_LEN ? (size_t)got : NPY_MAGIC_LEN;
+    if (memcmp(pre, NPY_MAGIC, mlen) != 0)
+        return fail(ctx, LP_ERR_FORMAT, "%s: bad magic (not a .npy file)", path);
+    if ((size_t)got < NPY_MAGIC_LEN + 2)
+        return fail(ctx, LP_ERR_FORMAT, "%s: truncated: %zd bytes, shorter than the .npy prefix",
+                    path, got);
+    info->major = pre[6];
+    info->minor = pre[7];
+    if ((info->major < 1 || info->major > 3) || info->minor != 0)
+        return fail(ctx, LP_ERR_FORMAT,
+                    "%s: unsupported .npy format version %d.%d (supported: 1.0, 2.0, 3.0)",
+                    path, info->major, info->minor);
+    size_t lenbytes = info->major == 1 ? 2 : 4;
+    if ((size_t)got < NPY_MAGIC_LEN + 2 + lenbytes)
+        return fail(ctx, LP_ERR_FORMAT, "%s: truncated: %zd bytes, shorter than the .npy prefix",
+                    path, got);
+    *hlen = lenbytes == 2 ? (uint32_t)pre[8] | (uint32_t)pre[9] << 8 : load_le32(pre + 8);
+    *hstart = NPY_MAGIC_LEN + 2 + (int64_t)lenbytes;
+    return LP_OK;
+}
+
+lp_status lpi_npy_read_header(lp_ctx *ctx, int fd, const char *path, int64_t file_size,
+                              lp_npy_info *out) {
+    lp_npy_info info;
+    memset(&info, 0, sizeof info);
+    uint32_t hlen = 0;
+    int64_t hstart = 0;
+    lp_status st = read_prefix(ctx, fd, path, file_size, &info, &hlen, &hstart);
+    if (st != LP_OK) return st;
+    if (hlen > LPI_NPY_MAX_HEADER)
+        return fail(ctx, LP_ERR_LIMIT, "%s: header of %u bytes exceeds the limit of %d bytes",
+                    path, hlen, LPI_NPY_MAX_HEADER);
+    if (hlen > file_size - hstart)
+        return fail(ctx, LP_ERR_FORMAT,
+                    "%s: truncated header: header length is %u bytes, file has %lld after the prefix",
+                    path, hlen, (long long)(file_size - hstart));
+    if (hlen == 0)
+        return fail(ctx, LP_ERR_FORMAT, "%s: bad header: empty (header length 0)", path);
+
+    char *text = lp_malloc(hlen);
+    if (!text) return nomem(ctx);
+    st = read_exact(ctx, fd, path, text, hlen, hstart);
+    if (st == LP_OK && text[hlen - 1] != '\n')
+        st = fail(ctx, LP_ERR_FORMAT, "%s: bad header: does not end with a newline", path);
+    if (st == LP_OK) {
+        hparser h = {ctx, path, text, text, text + hlen - 1, hstart};
+        st = parse_dict(&h, &info);
+    }
+    lp_free(text);
+    if (st != LP_OK) return st;
+
+    info.data_offset = hstart + (int64_t)hlen;
+    int64_t size, bytes;
+    char sh[LP_MAX_NDIM * 24 + 8];
+    if (!dims_product(info.ndim, info.shape, &size) ||
+        __builtin_mul_overflow(size, (int64_t)lp_dtype_size(info.dtype), &bytes))
+        return fail(ctx, LP_ERR_FORMAT, "%s: shape %s is too large (byte count overflows int64)",
+                    path, lpi_shape_str(sh, sizeof sh, info.ndim, info.shape));
+    info.data_bytes = bytes;
+    if (bytes > file_size - info.data_offset)
+        return fail(ctx, LP_ERR_FORMAT, "%s: data truncated: header promises %lld bytes, file has %lld",
+                    path, (long long)bytes, (long long)(file_size - info.data_offset));
+    *out = info;
+    return LP_OK;
+}
+
+lp_status lpi_npy_open(lp_ctx *ctx, const char *path, int *fd_out, lp_npy_info *out) {
+    *fd_out = -1;
+    if (!path) return fail(ctx, LP_ERR_VALUE, "npy: path is NULL");
+    int fd;
+    do fd = open(path, O_RDONLY | O_CLOEXEC); while (fd < 0 && errno == EINTR);
+    if (fd < 0) return os_error(ctx, path, "cannot open", errno);
+    struct stat sb;
+    lp_status st;
+    if (fstat(fd, &sb) != 0) st = os_error(ctx, path, "cannot stat", errno);
+    /* The size checks need a real size; a directory or a pipe has none. */
+    else if (!S_ISREG(sb.st_mode)) st = fail(ctx, LP_ERR_IO, "%s: not a regular file", path);
+    else st = lpi_npy_read_header(ctx, fd, path, (int64_t)sb.st_size, out);
+    if (st != LP_OK) { close(fd); return st; }
+    *fd_out = fd;
+    return LP_OK;
+}
+
+/* Clears a stale failure so this call's message is the one reported. The core keeps the first
+ * failure of a run (later ones are usually echoes of it); a standalone call starts afresh. */
+static void clear_error(lp_ctx *ctx) {
+    if (!ctx) return;
+    pthread_mutex_lock(&ctx->err_lock);
+    ctx->last_status = LP_OK;
+    ctx->errmsg[0] = '\0';
+    pthread_mutex_unlock(&ctx->err_lock);
+}
+
+lp_status lp_npy_info_read(lp_ctx *ctx, const char *path, lp_npy_info *out) {
+    clear_error(ctx);
+    if (!out) return fail(ctx, LP_ERR_VALUE, "lp_npy_info_read: out is NULL");
+    int fd;
+    lp_status st = lpi_npy_open(ctx, path, &fd, out);
+    if (st == LP_OK) close(fd);
+    return st;
+}
+
+/* Fortran order, ndim >= 2: column c (a Fortran-ordered index over axes 1..) holds shape[0]
+ * contiguous elements, so the requested rows are one run of nrows elements per column, at a
+ * stride of shape[0] elements. Dense runs are fetched as one covering span for many columns at
+ * once; sparse ones one pread per run (split if a run exceeds the bounce buffer). Each run is
+ * scattered to its C-order place: row r, trailing C offset coff -> dst[r * ncols + coff]. */
+static lp_status read_fortran(lp_ctx *ctx, int fd, const char *path, const lp_npy_info *info,
+                              int64_t row0, int64_t row1, char *dst) {
+    size_t isz = lp_dtype_size(info->dtype);
+    int64_t ncols = 1; /* > 0: the caller returns early for empty reads */
+    dims_product(info->ndim - 1, info->shape + 1, &ncols);
+    size_t nrows = (size_t)(row1 - row0);
+    size_t run = nrows * isz;
+    int64_t stride = info->shape[0] * (int64_t)isz; /* file bytes from one column to the next */
+    size_t dstride = (size_t)ncols * isz;            /* dst bytes from one row to the next */
+    int64_t gap = stride - (int64_t)run;             /* file bytes between two runs */
+    /* span mode implies stride < 2 MiB + 4 KiB, so the size_t casts below are exact */
+    bool span = run < NPY_BOUNCE_BYTES && (gap <= (int64_t)run || gap <= NPY_SPAN_SLACK);
+    int64_t total = (ncols - 1) * stride + (int64_t)run; /* bytes from first to last run */
+    size_t cap = span ? (total < (int64_t)NPY_BOUNCE_BYTES ? (size_t)total : NPY_BOUNCE_BYTES)
+                      : (run < NPY_BOUNCE_BYTES ? run : NPY_BOUNCE_BYTES);
+    char *bounce = lp_malloc(cap);
+    if (!bounce) return nomem(ctx);
+
+    fwalk w;
+    fwalk_init(&w, 1, info->ndim, info->shape);
+    lp_status st = LP_OK;
+    int64_t base = info->data_offset + row0 * (int64_t)isz;
+    for (int64_t c = 0; c < ncols && st == LP_OK;) {
+        if (span) {
+            /* as many columns as fit: (k-1) strides plus the last run */
+            int64_t k = 1 + (int64_t)(cap - run) / stride;
+            if (k > ncols - c) k = ncols - c;
+            size_t bytes = (size_t)((k - 1) * stride) + run;
+            st = read_exact(ctx, fd, path, bounce, bytes, base + c * stride);
+            for (int64_t j = 0; j < k && st == LP_OK; j++, c++) {
+                scatter(dst + (size_t)w.coff * isz, dstride, bounce + (size_t)(j * stride), nrows, isz);
+                fwalk_next(&w);
+            }
+        } else {
+            size_t per = cap / isz; /* rows per pread */
+            for (size_t r = 0; r < nrows && st == LP_OK; r += per) {
+                size_t n = nrows - r < per ? nrows - r : per;
+                st = read_exact(ctx, fd, path, bounce, n * isz,
+                                base + c * stride + (int64_t)(r * isz));
+                if (st == LP_OK)
+                    scatter(dst + r * dstride + (size_t)w.coff * isz, dstride, bounce, n, isz);
+            }
+            fwalk_next(&w);
+            c++;
+        }
+    }
+    lp_free(bounce);
+    return st;
+}
+
+lp_status lpi_npy_read_rows(lp_ctx *ctx, int fd, const char *path, const lp_npy_info *info,
+                            int64_t row0, int64_t row1, void *dst) {
+    if ((unsigned)info->dtype >= LP_DTYPE_COUNT || info->ndim < 0 || info->ndim > LP_MAX_NDIM)
+        return fail(ctx, LP_ERR_INTERNAL, "%s: invalid npy info", path);
+    int64_t nrows_all = info->ndim ? info->shape[0] : 1;
+    if (row0 < 0 || row1 < row0 || row1 > nrows_all) {
+        char sh[LP_MAX_NDIM * 24 + 8];
+        return fail(ctx, LP_ERR_VALUE, "%s: rows [%lld, %lld) out of range for shape %s", path,
+                         (long long)row0, (long long)row1,
+                         lpi_shape_str(sh, sizeof sh, info->ndim, info->shape));
+    }
+    size_t isz = lp_dtype_size(info->dtype);
+    int64_t per_row = 1;
+    if (info->ndim > 1) dims_product(info->ndim - 1, info->shape + 1, &per_row);
+    /* no overflow: the header check bounded the whole array, a subset of rows is smaller */
+    int64_t n = (row1 - row0) * per_row;
+    if (n == 0) return LP_OK;
+    if ((uint64_t)n > SIZE_MAX / isz) /* a 32-bit host and a huge file */
+        return fail(ctx, LP_ERR_LIMIT, "%s: %lld elements do not fit in memory", path, (long long)n);
+
+    lp_status st;
+    if (info->fortran_order && info->ndim >= 2 && per_row > 1)
+        st = read_fortran(ctx, fd, path, info, row0, row1, dst);
+    else /* C order, or a layout where both orders coincide: one contiguous range */
+        st = read_exact(ctx, fd, path, dst, (size_t)n * isz,
+                        info->data_offset + row0 * per_row * (int64_t)isz);
+    if (st == LP_OK) fix_loaded(dst, (size_t)n, info);
+    return st;
+}
+
+/* ---- writing ------------------------------------------------------------------------ */
+
+/* Validated arguments of a write. */
+static lp_status check_array(lp_ctx *ctx, const char *path, lp_dtype dt, int ndim,
+                             const int64_t *shape, int64_t *bytes) {
+    if (!path) return fail(ctx, LP_ERR_VALUE, "npy: path is NULL");
+    if ((unsigned)dt >= LP_DTYPE_COUNT)
+        return fail(ctx, LP_ERR_TYPE, "%s: invalid dtype %d", path, (int)dt);
+    if (ndim < 0 || ndim > LP_MAX_NDIM)
+        return fail(ctx, LP_ERR_VALUE, "%s: ndim %d is out of range 0..%d", path, ndim, LP_MAX_NDIM);
+    int64_t size;
+    if ((ndim > 0 && !shape) || !dims_product(ndim, shape, &size) ||
+        __builtin_mul_overflow(size, (int64_t)lp_dtype_size(dt), bytes) || (uint64_t)*bytes > SIZE_MAX)
+        return fail(ctx, LP_ERR_VALUE, "%s: invalid shape (negative dimension or too large)", path);
+    return LP_OK;
+}
+
+/* Header in NumPy's own spelling, padded with spaces so that the data starts at a multiple of
+ * 64 bytes. major 0 = the smallest version whose length field holds it. Returns the total
+ * header size (= data offset), or 0 if it cannot be written in the requested version. */
+static size_t build_header(char *buf, size_t cap, lp_dtype dt, bool big, bool fortran, int ndim,
+                           const int64_t *shape, int major) {
+    static const char *const codes[LP_DTYPE_COUNT] = {"b1", "i4", "i8", "f4", "f8"};
+    char dict[LP_MAX_NDIM * 24 + 96];
+    char sh[LP_MAX_NDIM * 24 + 8];
+    int dlen = snprintf(dict, sizeof dict, "{'descr': '%c%s', 'fortran_order': %s, 'shape': %s, }",
+                        dt == LP_BOOL ? '|' : big ? '>' : '<', codes[dt], fortran ? "True" : "False",
+                        lpi_shape_str(sh, sizeof sh, ndim, shape));
+    if (dlen < 0 || (size_t)dlen >= sizeof dict) return 0;
+    size_t prefix, total, hlen;
+    for (int v = major ? major : 1;; v++) {
+        prefix = NPY_MAGIC_LEN + 2 + (v == 1 ? 2 : 4);
+        total = (prefix + (size_t)dlen + 1 + NPY_ALIGN - 1) / NPY_ALIGN * NPY_ALIGN;
+        hlen = total - prefix;
+        if (v > 1 || hlen <= 65535) { major = v; break; }
+        if (major) return 0; /* 1.0 was asked for and its 16-bit length cannot hold it */
+    }
+    if (total > cap) return 0;
+    memcpy(buf, NPY_MAGIC, NPY_MAGIC_LEN);
+    buf[6] = (char)major;
+    buf[7] = 0;
+    for (size_t i = 0; i < prefix - 8; i++) buf[8 + i] = (char)(hlen >> (8 * i)); /* little endian */
+    memcpy(buf + prefix, dict, (size_t)dlen);
+    memset(buf + prefix + (size_t)dlen, ' ', total - prefix - (size_t)dlen - 1);
+    buf[total - 1] = '\n';
+    return total;
+}
+
+#define NPY_HEADER_CAP 1024 /* 8 dims of 20 digits make a dict under 300 bytes */
+
+/* The process umask, read without changing it (umask(2) can only be read by setting it, which
+ * races with other threads creating files). */
+static mode_t current_umask(void) {
+    mode_t mask = 022; /* the usual default if /proc is unavailable */
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f) return mask;
+    char line[128];
+    while (fgets(line, sizeof line, f)) {
+        unsigned m;
+        if (sscanf(line, "Umask: %o", &m) == 1) { mask = (mode_t)(m & 0777); break; }
+    }
+    fclose(f);
+    return mask;
+}
+
+/* mkstemp next to the destination so the final rename stays within one file system. */
+static lp_status make_temp(lp_ctx *ctx, const char *path, char **tmp_out, int *fd_out) {
+    static const char suffix[] = ".tmp.XXXXXX";
+    size_t n = strlen(path);
+    char *tmp = lp_malloc(n + sizeof suffix);
+    if (!tmp) return nomem(ctx);
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, suffix, sizeof suffix);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        lp_status st = os_error(ctx, path, "cannot create temporary file", errno);
+        lp_free(tmp);
+        return st;
+    }
+    /* mkstemp makes the file 0600; give it the mode open(path, O_CREAT, 0666) would have. */
+    (void)fchmod(fd, 0666 & ~current_umask());
+    *tmp_out = tmp;
+    *fd_out = fd;
+    return LP_OK;
+}
+
+/* Close, then rename into place; on any failure the temp file is removed. Frees tmp. */
+static lp_status finish_temp(lp_ctx *ctx, const char *path, char *tmp, int fd, lp_status st) {
+    if (close(fd) != 0 && st == LP_OK) st = os_error(ctx, path, "write failed", errno);
+    if (st == LP_OK && rename(tmp, path) != 0)
+        st = os_error(ctx, path, "cannot rename temporary file", errno);
+    if (st != LP_OK) unlink(tmp);
+    lp_free(tmp);
+    return st;
+}
+
+/* Write C-order native data in the requested layout through a bounce buffer: Fortran order
+ * walks the output in Fortran order and gathers from the C-order source. */
+static lp_status write_converted(lp_ctx *ctx, int fd, const char *path, int64_t off, lp_dtype dt,
+                                 int ndim, const int64_t *shape, const char *src, size_t n,
+                                 bool fortran, bool swap) {
+    size_t isz = lp_dtype_size(dt);
+    size_t per = NPY_BOUNCE_BYTES / isz;
+    size_t cap = (n < per ? n : per) * isz;
+    char *bounce = lp_malloc(cap);
+    if (!bounce) return nomem(ctx);
+    fwalk w;
+    fwalk_init(&w, 0, ndim, shape);
+    lp_status st = LP_OK;
+    for (size_t i = 0; i < n && st == LP_OK; i += per) {
+        size_t k = n - i < per ? n - i : per;
+        if (fortran) {
+            for (size_t j = 0; j < k; j++, fwalk_next(&w))
+                memcpy(bounce + j * isz, src + (size_t)w.coff * isz, isz);
+        } else {
+            memcpy(bounce, src + i * isz, k * isz);
+        }
+        if (swap) byteswap(bounce, k, isz);
+        if (pwrite_full(fd, bounce, k * isz, off + (int64_t)(i * isz)) != 0)
+            st = os_error(ctx, path, "write failed", errno);
+    }
+    lp_free(bounce);
+    return st;
+}
+
+lp_status lpi_npy_write(lp_ctx *ctx, const char *path, lp_dtype dt, int ndim,
+                        const int64_t *shape, const void *data, const lpi_npy_write_opts *opts) {
+    lpi_npy_write_opts o = {false, false, 0};
+    if (opts) o = *opts;
+    int64_t bytes = 0;
+    lp_status st = check_array(ctx, path, dt, ndim, shape, &bytes);
+    if (st != LP_OK) return st;
+    if (o.major < 0 || o.major > 3)
+        return fail(ctx, LP_ERR_VALUE, "%s: .npy format version %d is not 1, 2 or 3", path, o.major);
+    if (bytes > 0 && !data) return fail(ctx, LP_ERR_VALUE, "%s: data is NULL", path);
+    char hdr[NPY_HEADER_CAP];
+    bool big = dt != LP_BOOL && o.big_endian;
+    size_t hsize = build_header(hdr, sizeof hdr, dt, big, o.fortran_order, ndim, shape, o.major);
+    if (hsize == 0)
+        return fail(ctx, LP_ERR_VALUE, "%s: header does not fit .npy format %d.0", path, o.major);
+
+    char *tmp = NULL;
+    int fd = -1;
+    if ((st = make_temp(ctx, path, &tmp, &fd)) != LP_OK) return st;
+    if (pwrite_full(fd, hdr, hsize, 0) != 0) st = os_error(ctx, path, "write failed", errno);
+    bool fortran = o.fortran_order && ndim >= 2;
+    bool swap = big != host_big_endian() && dt != LP_BOOL;
+    size_t n = (size_t)bytes / lp_dtype_size(dt);
+    if (st == LP_OK && n > 0) { /* (the walkers assume a non-empty array) */
+        if (fortran || swap)
+            st = write_converted(ctx, fd, path, (int64_t)hsize, dt, ndim, shape, data, n, fortran,
+                                 swap);
+        else if (pwrite_full(fd, data, (size_t)bytes, (int64_t)hsize) != 0)
+            st = os_error(ctx, path, "write failed", errno);
+    }
+    return finish_temp(ctx, path, tmp, fd, st);
+}
+
+/* ---- streaming writer --------------------------------------------------------------- */
+
+struct lpi_npy_writer {
+    int fd;
+    char *path, *tmp;
+    int64_t data_offset;
+    int64_t row_bytes;
+    int64_t nrows;        /* rows of the leading axis (1 for a 0-d array) */
+    int64_t next_row;     /* where append continues */
+    atomic_llong written; /* rows written, summed over calls: a cheap completeness check */
+};
+
+lp_status lpi_npy_writer_open(lp_ctx *ctx, const char *path, lp_dtype dt, int ndim,
+                              const int64_t *shape, lpi_npy_writer **out) {
+    *out = NULL;
+    int64_t bytes = 0;
+    lp_status st = check_array(ctx, path, dt, ndim, shape, &bytes);
+    if (st != LP_OK) return st;
+    char hdr[NPY_HEADER_CAP];
+    size_t hsize = build_header(hdr, sizeof hdr, dt, host_big_endian(), false, ndim, shape, 0);
+    if (hsize == 0 || bytes > INT64_MAX - (int64_t)hsize)
+        return fail(ctx, LP_ERR_VALUE, "%s: array too large for a .npy file", path);
+
+    lpi_npy_writer *w = lp_calloc(1, sizeof *w);
+    if (!w) return nomem(ctx);
+    w->fd = -1;
+    w->path = lp_strdup(path);
+    if (!w->path) { lp_free(w); return nomem(ctx); }
+    if ((st = make_temp(ctx, path, &w->tmp, &w->fd)) != LP_OK) {
+        lp_free(w->path);
+        lp_free(w);
+        return st;
+    }
+    w->data_offset = (int64_t)hsize;
+    w->nrows = ndim ? shape[0] : 1;
+    int64_t per_row = 1;
+    if (ndim > 1) dims_product(ndim - 1, shape + 1, &per_row); /* checked with the whole shape */
+    w->row_bytes = per_row * (int64_t)lp_dtype_size(dt);
+    atomic_init(&w->written, 0);
+    /* Sizing the file up front lets producers pwrite rows in any order, and a full disk shows
+     * up now on file systems that reserve blocks, rather than halfway through. */
+    if (pwrite_full(w->fd, hdr, hsize, 0) != 0) st = os_error(ctx, path, "write failed", errno);
+    else if (ftruncate(w->fd, (off_t)(w->data_offset + bytes)) != 0)
+        st = os_error(ctx, path, "cannot size file", errno);
+    if (st != LP_OK) { lpi_npy_writer_abort(w); return st; }
+    *out = w;
+    return LP_OK;
+}
+
+lp_status lpi_npy_writer_pwrite(lp_ctx *ctx, lpi_npy_writer *w, int64_t row0, const void *rows,
+                                int64_t nrows) {
+    if (row0 < 0 || nrows < 0 || nrows > w->nrows - row0)
+        return fail(ctx, LP_ERR_VALUE, "%s: rows [%lld, %lld) out of range for %lld rows",
+                         w->path, (long long)row0, (long long)(row0 + nrows), (long long)w->nrows);
+    if (nrows == 0 || w->row_bytes == 0) {
+        atomic_fetch_add(&w->written, nrows);
+        return LP_OK;
+    }
+    if (!rows) return fail(ctx, LP_ERR_VALUE, "%s: rows is NULL", w->path);
+    /* no overflow: the whole data range was checked against int64 and size_t at open */
+    int64_t off = w->data_offset + row0 * w->row_bytes;
+    if (pwrite_full(w->fd, rows, (size_t)(nrows * w->row_bytes), off) != 0)
+        return os_error(ctx, w->path, "write failed", errno);
+    atomic_fetch_add(&w->written, nrows);
+    return LP_OK;
+}
+
+lp_status lpi_npy_writer_append(lp_ctx *ctx, lpi_npy_writer *w, const void *rows, int64_t nrows) {
+    lp_status st = lpi_npy_writer_pwrite(ctx, w, w->next_row, rows, nrows);
+    if (st == LP_OK) w->next_row += nrows;
+    return st;
+}
+
+lp_status lpi_npy_writer_commit(lp_ctx *ctx, lpi_npy_writer *w) {
+    long long written = atomic_load(&w->written);
+    lp_status st = LP_OK;
+    /* Rows never written would read back as zeros: a producer bug, not a valid result. */
+    if (written < w->nrows)
+        st = fail(ctx, LP_ERR_VALUE, "%s: only %lld of %lld rows were written", w->path,
+                  written, (long long)w->nrows);
+    st = finish_temp(ctx, w->path, w->tmp, w->fd, st);
+    lp_free(w->path);
+    lp_free(w);
+    return st;
+}
+
+void lpi_npy_writer_abort(lpi_npy_writer *w) {
+    if (!w) return;
+    if (w->fd >= 0) close(w->fd);
+    if (w->tmp) unlink(w->tmp);
+    lp_free(w->tmp);
+    lp_free(w->path);
+    lp_free(w);
+}

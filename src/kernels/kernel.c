@@ -1,0 +1,137 @@
+/* Task dispatch: the one entry point every executor calls with assembled operand views. */
+#include "kernels/kernels.h"
+#include "io/npy.h"
+
+#include <string.h>
+
+lp_status lpi_reduce_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
+                         const lpi_view *out);
+
+/* Operand k covers its own box (the projection of the task box with broadcasting); make it a
+ * view of the task box's shape: missing leading axes and broadcast axes get stride 0. */
+static void broadcast_to_box(const lpi_view *in, const lpi_box *box, lpi_view *out) {
+    const int nd = box->ndim, off = nd - in->ndim;
+    *out = *in;
+    out->ndim = nd;
+    for (int i = nd - 1; i >= 0; i--) {
+        int64_t ext = box->hi[i] - box->lo[i];
+        int k = i - off;
+        out->shape[i] = ext;
+        out->strides[i] = (k >= 0 && in->shape[k] == ext) ? in->strides[k] : 0;
+    }
+}
+
+static lp_status run_map(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
+                         const lpi_view *out) {
+    lpi_view stack[8];
+    int n = pn->prog->ninputs;
+    lpi_view *ops = n <= 8 ? stack : lp_malloc((size_t)n * sizeof *ops);
+    if (!ops) return lpi_nomem(ctx);
+    for (int k = 0; k < n; k++) broadcast_to_box(&ins[k], &t->box, &ops[k]);
+    int64_t shape[LP_MAX_NDIM];
+    for (int i = 0; i < t->box.ndim; i++) shape[i] = t->box.hi[i] - t->box.lo[i];
+    lp_status st = lpi_vm_run(ctx, pn->prog, t->box.ndim, shape, ops, out);
+    if (ops != stack) lp_free(ops);
+    return st;
+}
+
+static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
+                             const lpi_view *out) {
+    lpi_view stack[8];
+    int n = pn->prog->ninputs;
+    lpi_view *ops = n <= 8 ? stack : lp_malloc((size_t)n * sizeof *ops);
+    if (!ops) return lpi_nomem(ctx);
+    for (int k = 0; k < n; k++) broadcast_to_box(&ins[k], &t->box, &ops[k]);
+    lp_status st = lpi_reduce_run(ctx, pn, t, ops, out);
+    if (ops != stack) lp_free(ops);
+    return st;
+}
+
+/* Affine copy: out[o] = in[off + step * o] per axis (see lpi_axismap). ins[0] covers the
+ * operand box, which the planner derived from the same map. */
+static lp_status run_copy(const lpi_task *t, const lpi_view *in, const lpi_view *out) {
+    const lpi_axismap *m = t->map;
+    const lpi_box *ib = &t->ops[0].box;
+    lpi_view w = *out;
+    w.data = in->data;
+    if (lpi_box_size(&t->box) == 0) return LP_OK;
+    /* input coordinate of the output box origin, per input axis */
+    for (int i = 0; i < in->ndim; i++)
+        if (m->dropped[i]) w.data += (m->fixed[i] - ib->lo[i]) * in->strides[i];
+    for (int j = 0; j < out->ndim; j++) {
+        int s = m->src[j];
+        if (s < 0) { w.strides[j] = 0; continue; }
+        int64_t c = m->off[j] + m->step[j] * t->box.lo[j];
+        w.data += (c - ib->lo[s]) * in->strides[s];
+        w.strides[j] = m->step[j] * in->strides[s];
+    }
+    lpi_copy_view(out, &w);
+    return LP_OK;
+}
+
+/* Flat copy: the operand holds whole input rows [lo0, hi0) (C-contiguous), the output box whole
+ * output rows; both are the same C-order element sequence offset by a known amount. */
+static lp_status run_reshape(const lpi_pnode *pn, const lpi_task *t, const lpi_view *in, const lpi_view *out) {
+    const int64_t isz = (int64_t)lp_dtype_size(pn->dtype);
+    int64_t orow = 1, irow = 1;
+    for (int i = 1; i < pn->ndim; i++) orow *= pn->shape[i];
+    const lp_array *src = pn->expr->in[0];
+    for (int i = 1; i < src->ndim; i++) irow *= src->shape[i];
+    int64_t out0 = pn->ndim ? t->box.lo[0] * orow : 0;
+    int64_t in0 = src->ndim ? t->ops[0].box.lo[0] * irow : 0;
+    int64_t n = lpi_box_size(&t->box);
+    if (n) memcpy(out->data, in->data + (out0 - in0) * isz, (size_t)(n * isz));
+    return LP_OK;
+}
+
+static lp_status run_load(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *out) {
+    const lp_array *e = pn->expr;
+    const lpi_box *b = &t->box;
+    const int nd = b->ndim;
+    int64_t r0 = nd ? b->lo[0] : 0, r1 = nd ? b->hi[0] : 1;
+    if (lpi_box_size(b) == 0) return LP_OK;
+    /* whole trailing axes and a C-contiguous destination: read straight into it */
+    bool full = true, contig = true;
+    int64_t s = (int64_t)lp_dtype_size(pn->dtype);
+    for (int i = nd - 1; i >= 1; i--) {
+        full &= b->lo[i] == 0 && b->hi[i] == pn->shape[i];
+        contig &= out->strides[i] == s;
+        s *= out->shape[i];
+    }
+    if (nd) contig &= out->strides[0] == s || out->shape[0] == 1;
+    if (full && contig)
+        return lpi_npy_read_rows(ctx, pn->load_fd, e->a.path, &e->a.npy, r0, r1, out->data);
+    int64_t rowel = 1;
+    for (int i = 1; i < nd; i++) rowel *= pn->shape[i];
+    size_t bytes = (size_t)((r1 - r0) * rowel) * lp_dtype_size(pn->dtype);
+    char *tmp = lp_malloc_aligned(bytes);
+    if (!tmp) return lpi_nomem(ctx);
+    lp_status st = lpi_npy_read_rows(ctx, pn->load_fd, e->a.path, &e->a.npy, r0, r1, tmp);
+    if (!st) {
+        lpi_view src = *out;
+        int64_t es = (int64_t)lp_dtype_size(pn->dtype);
+        src.data = tmp;
+        for (int i = nd - 1; i >= 0; i--) {
+            src.strides[i] = es;
+            src.data += (i == 0 ? 0 : b->lo[i]) * es;
+            es *= (i == 0 ? r1 - r0 : pn->shape[i]);
+        }
+        lpi_copy_view(out, &src);
+    }
+    lp_free_aligned(tmp);
+    return st;
+}
+
+lp_status lpi_kernel_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
+                         const lpi_view *out) {
+    switch (pn->kernel) {
+    case LPI_K_GEN: return lpi_gen_run(ctx, pn, &t->box, out);
+    case LPI_K_LOAD: return run_load(ctx, pn, t, out);
+    case LPI_K_MAP: return run_map(ctx, pn, t, ins, out);
+    case LPI_K_PARTIAL: return run_partial(ctx, pn, t, ins, out);
+    case LPI_K_COMBINE: return lpi_reduce_run(ctx, pn, t, ins, out);
+    case LPI_K_COPY: return run_copy(t, &ins[0], out);
+    case LPI_K_RESHAPE: return run_reshape(pn, t, &ins[0], out);
+    default: return lpi_error(ctx, LP_ERR_INTERNAL, "task with no kernel (%d)", (int)pn->kernel);
+    }
+}

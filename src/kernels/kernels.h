@@ -1,0 +1,35 @@
+/* Kernels: what a task runs. The same functions run in the driver's thread pool and in a
+ * remote worker; they see only views, the pnode's parameters and the task. */
+#ifndef LP_KERNELS_H
+#define LP_KERNELS_H
+
+#include "plan/plan.h"
+
+/* Elements per VM block: registers of 8-byte values stay in L1/L2 for deep programs. */
+#define LPI_VM_BLOCK 1024
+
+/* Run a task. ins[k] is operand k assembled over its box (for COMBINE: partial states);
+ * out is the output chunk's view (PARTIAL/COMBINE non-final: a partial state buffer). */
+lp_status lpi_kernel_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
+                         const lpi_view *out);
+
+/* Evaluate a program over an nd-box: ops[k] are views broadcast to `shape` (stride 0 where
+ * broadcast); out has the same shape and the program's output dtype. */
+lp_status lpi_vm_run(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *shape,
+                     const lpi_view *ops, const lpi_view *out);
+
+/* Copy between two views of equal shape and dtype (any strides). */
+void lpi_copy_view(const lpi_view *dst, const lpi_view *src);
+/* Coalesce dimensions that are contiguous for every view (NumPy's iterator trick). Views are
+ * modified in place; returns the new ndim (>= 1). */
+int lpi_coalesce(int nd, int64_t *shape, int nviews, int64_t (*strides)[LP_MAX_NDIM]);
+
+/* Size in bytes of a partial-state chunk for `nelem` output elements. */
+size_t lpi_partial_bytes(const lpi_reduce *r, int64_t nelem);
+
+/* Creation kernels. */
+lp_status lpi_gen_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_box *box, const lpi_view *out);
+/* Philox4x32-10: four 32-bit outputs for a 128-bit counter and 64-bit key. */
+void lpi_philox4x32(uint64_t counter, uint64_t key, uint32_t out[4]);
+
+#endif

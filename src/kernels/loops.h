@@ -1,0 +1,21 @@
+/* Typed strided loops, NumPy's inner-loop signature: args[0..nin-1] inputs, args[nin] output;
+ * steps in bytes (0 = broadcast a single value). A loop reports a data-dependent error (integer
+ * to a negative power) by setting *err to an lpi_loop_err code; it never aborts. */
+#ifndef LP_KERNELS_LOOPS_H
+#define LP_KERNELS_LOOPS_H
+
+#include "expr/expr.h"
+
+typedef void (*lpi_loop_fn)(char **args, int64_t n, const int64_t *steps, int *err);
+
+enum { LPI_LOOP_OK = 0, LPI_LOOP_ERR_NEG_POWER = 1 };
+
+/* [op][loop dtype]; NULL where the op has no loop for that dtype. */
+extern const lpi_loop_fn lpi_loops[LPI_OP_COUNT][LP_DTYPE_COUNT];
+/* [from][to] */
+extern const lpi_loop_fn lpi_cast_loops[LP_DTYPE_COUNT][LP_DTYPE_COUNT];
+/* Output dtype of op's loop at a given loop dtype (bool for comparisons and logical ops). */
+lp_dtype lpi_loop_out_dtype(lpi_op op, lp_dtype loop_dt);
+const char *lpi_loop_errstr(int err);
+
+#endif

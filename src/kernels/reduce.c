@@ -1,0 +1,370 @@
+/* Reductions. A PARTIAL task evaluates its (possibly fused) input program over slabs of its box
+ * that fit in cache, folds each slab into per-output-element states, and either finalizes or
+ * emits the states; COMBINE tasks merge states in a fixed order, so a given chunking gives the
+ * same bits whatever the thread count. Float sums run in eight lanes per row (faster and more
+ * accurate than one accumulator); var/std use a two-pass mean/M2 per task and Chan et al.'s
+ * parallel merge across tasks, never sum-of-squares cancellation. States are structs of arrays:
+ * field f of element e at [f * nelem + e]; fields are all doubles or all int64. */
+#include "kernels/kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#define SLAB_ELEMS (16 * 1024)
+
+size_t lpi_partial_bytes(const lpi_reduce *r, int64_t nelem) { return (size_t)(r->nfields * nelem) * 8; }
+
+static void state_init(const lpi_reduce *r, void *state, int64_t nelem) {
+    double *d = state;
+    int64_t *q = state;
+    for (int64_t e = 0; e < nelem; e++) {
+        switch (r->op) {
+        case LPI_OP_PROD: if (r->acc_float) d[e] = 1; else q[e] = 1; break;
+        case LPI_OP_ALL: q[e] = 1; break;
+        case LPI_OP_MIN: case LPI_OP_ARGMIN:
+            if (r->acc_float) d[e] = INFINITY; else q[e] = INT64_MAX;
+            break;
+        case LPI_OP_MAX: case LPI_OP_ARGMAX:
+            if (r->acc_float) d[e] = -INFINITY; else q[e] = INT64_MIN;
+            break;
+        default: if (r->acc_float) d[e] = 0; else q[e] = 0;
+        }
+    }
+    for (int f = 1; f < r->nfields; f++) {
+        if (r->op == LPI_OP_ARGMIN || r->op == LPI_OP_ARGMAX) {
+            /* index -1: "no element yet" so any real element wins the tie-break */
+            for (int64_t e = 0; e < nelem; e++) {
+                if (r->acc_float) d[f * nelem + e] = -1; else q[f * nelem + e] = -1;
+            }
+        } else {
+            memset(d + f * nelem, 0, (size_t)nelem * 8);
+        }
+    }
+}
+
+static inline double sum8(const double *x, int64_t n) {
+    double s[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += x[i + j];
+    for (int j = 0; i < n; i++, j++) s[j] += x[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+/* (value, index) better than the current one? NaN wins (first NaN), ties keep the lower index. */
+static inline bool arg_better_f(bool is_min, double v, double i, double cv, double ci) {
+    if (ci < 0) return true;
+    if (cv != cv) return v != v && i < ci;
+    if (v != v) return true;
+    if (v == cv) return i < ci;
+    return is_min ? v < cv : v > cv;
+}
+static inline bool arg_better_i(bool is_min, int64_t v, int64_t i, int64_t cv, int64_t ci) {
+    if (ci < 0) return true;
+    if (v == cv) return i < ci;
+    return is_min ? v < cv : v > cv;
+}
+
+/* Fold a contiguous slab of values into states. `pass2` (var/std): accumulate squared deviations
+ * from the per-element means in field 1 into field 2. acc/idx strides are per slab axis in
+ * elements; the slab itself is C-contiguous. */
+static void fold_slab(const lpi_reduce *r, void *state, int64_t nelem, const void *vals, int nd,
+                      const int64_t *shape_in, const int64_t *acc_st, const int64_t *idx_st,
+                      int64_t acc0, int64_t idx0, bool pass2) {
+    int64_t shape[LP_MAX_NDIM], st[3][LP_MAX_NDIM];
+    int64_t s = 1;
+    for (int i = nd - 1; i >= 0; i--) {
+        shape[i] = shape_in[i];
+        st[0][i] = s;
+        s *= shape[i];
+        st[1][i] = acc_st[i];
+        st[2][i] = idx_st[i];
+    }
+    if (s == 0) return;
+    nd = lpi_coalesce(nd, shape, 3, st);
+    const int64_t L = shape[nd - 1], va = st[1][nd - 1], vi = st[2][nd - 1];
+    int64_t pos[LP_MAX_NDIM] = {0};
+    int64_t off = 0, acc = acc0, ix = idx0;
+    double *D = state;
+    int64_t *Q = state;
+    const double *xd = vals;
+    const int64_t *xq = vals;
+    const bool is_min = r->op == LPI_OP_MIN || r->op == LPI_OP_ARGMIN;
+    for (;;) {
+        const double *x = xd + off;
+        const int64_t *y = xq + off;
+        switch (r->op) {
+        case LPI_OP_SUM: case LPI_OP_MEAN:
+            if (r->acc_float) {
+                if (va == 0) D[acc] += sum8(x, L);
+                else for (int64_t i = 0; i < L; i++) D[acc + i * va] += x[i];
+            } else {
+                uint64_t *U = (uint64_t *)Q;
+                if (va == 0) { uint64_t t = 0; for (int64_t i = 0; i < L; i++) t += (uint64_t)y[i]; U[acc] += t; }
+                else for (int64_t i = 0; i < L; i++) U[acc + i * va] += (uint64_t)y[i];
+            }
+            break;
+        case LPI_OP_PROD:
+            if (r->acc_float) for (int64_t i = 0; i < L; i++) D[acc + i * va] *= x[i];
+            else { uint64_t *U = (uint64_t *)Q; for (int64_t i = 0; i < L; i++) U[acc + i * va] *= (uint64_t)y[i]; }
+            break;
+        case LPI_OP_MIN: case LPI_OP_MAX:
+            if (r->acc_float) {
+                for (int64_t i = 0; i < L; i++) {
+                    double c = D[acc + i * va], v = x[i];
+                    D[acc + i * va] = is_min ? ((c <= v || c != c) ? c : v) : ((c >= v || c != c) ? c : v);
+                }
+            } else {
+                for (int64_t i = 0; i < L; i++) {
+                    int64_t c = Q[acc + i * va], v = y[i];
+                    Q[acc + i * va] = is_min ? (v < c ? v : c) : (v > c ? v : c);
+                }
+            }
+            break;
+        case LPI_OP_ARGMIN: case LPI_OP_ARGMAX:
+            for (int64_t i = 0; i < L; i++) {
+                int64_t e = acc + i * va, id = ix + i * vi;
+                if (r->acc_float) {
+                    if (arg_better_f(is_min, x[i], (double)id, D[e], D[nelem + e])) { D[e] = x[i]; D[nelem + e] = (double)id; }
+                } else {
+                    if (arg_better_i(is_min, y[i], id, Q[e], Q[nelem + e])) { Q[e] = y[i]; Q[nelem + e] = id; }
+                }
+            }
+            break;
+        case LPI_OP_ANY: for (int64_t i = 0; i < L; i++) Q[acc + i * va] |= y[i] != 0; break;
+        case LPI_OP_ALL: for (int64_t i = 0; i < L; i++) Q[acc + i * va] &= y[i] != 0; break;
+        case LPI_OP_VAR: case LPI_OP_STD:
+            if (!pass2) {
+                /* field 1 temporarily holds the sum */
+                if (va == 0) D[nelem + acc] += sum8(x, L);
+                else for (int64_t i = 0; i < L; i++) D[nelem + acc + i * va] += x[i];
+            } else if (va == 0) {
+                double m = D[nelem + acc], q8[8] = {0};
+                int64_t i = 0;
+                for (; i + 8 <= L; i += 8)
+                    for (int j = 0; j < 8; j++) { double d = x[i + j] - m; q8[j] += d * d; }
+                for (int j = 0; i < L; i++, j++) { double d = x[i] - m; q8[j] += d * d; }
+                D[2 * nelem + acc] += ((q8[0] + q8[1]) + (q8[2] + q8[3])) + ((q8[4] + q8[5]) + (q8[6] + q8[7]));
+            } else {
+                for (int64_t i = 0; i < L; i++) {
+                    double d = x[i] - D[nelem + acc + i * va];
+                    D[2 * nelem + acc + i * va] += d * d;
+                }
+            }
+            break;
+        default: break;
+        }
+        int ax = nd - 2;
+        for (; ax >= 0; ax--) {
+            off += st[0][ax]; acc += st[1][ax]; ix += st[2][ax];
+            if (++pos[ax] < shape[ax]) break;
+            off -= st[0][ax] * shape[ax]; acc -= st[1][ax] * shape[ax]; ix -= st[2][ax] * shape[ax];
+            pos[ax] = 0;
+        }
+        if (ax < 0) return;
+    }
+}
+
+/* Merge state b into a (element-wise), in that order. */
+static void state_merge(const lpi_reduce *r, void *a_, const void *b_, int64_t nelem) {
+    double *A = a_;
+    const double *B = b_;
+    int64_t *QA = a_;
+    const int64_t *QB = b_;
+    const bool is_min = r->op == LPI_OP_MIN || r->op == LPI_OP_ARGMIN;
+    for (int64_t e = 0; e < nelem; e++) {
+        switch (r->op) {
+        case LPI_OP_SUM: case LPI_OP_MEAN:
+            if (r->acc_float) A[e] += B[e]; else QA[e] = (int64_t)((uint64_t)QA[e] + (uint64_t)QB[e]);
+            break;
+        case LPI_OP_PROD:
+            if (r->acc_float) A[e] *= B[e]; else QA[e] = (int64_t)((uint64_t)QA[e] * (uint64_t)QB[e]);
+            break;
+        case LPI_OP_MIN: case LPI_OP_MAX:
+            if (r->acc_float) {
+                double c = A[e], v = B[e];
+                A[e] = is_min ? ((c <= v || c != c) ? c : v) : ((c >= v || c != c) ? c : v);
+            } else {
+                QA[e] = is_min ? (QB[e] < QA[e] ? QB[e] : QA[e]) : (QB[e] > QA[e] ? QB[e] : QA[e]);
+            }
+            break;
+        case LPI_OP_ARGMIN: case LPI_OP_ARGMAX:
+            if (r->acc_float) {
+                if (B[nelem + e] >= 0 && arg_better_f(is_min, B[e], B[nelem + e], A[e], A[nelem + e])) {
+                    A[e] = B[e]; A[nelem + e] = B[nelem + e];
+                }
+            } else if (QB[nelem + e] >= 0 && arg_better_i(is_min, QB[e], QB[nelem + e], QA[e], QA[nelem + e])) {
+                QA[e] = QB[e]; QA[nelem + e] = QB[nelem + e];
+            }
+            break;
+        case LPI_OP_ANY: QA[e] |= QB[e]; break;
+        case LPI_OP_ALL: QA[e] &= QB[e]; break;
+        case LPI_OP_VAR: case LPI_OP_STD: {
+            /* Chan, Golub, LeVeque: merge (n, mean, M2) pairs */
+            double na = A[e], nb = B[e];
+            if (nb == 0) break;
+            if (na == 0) { A[e] = nb; A[nelem + e] = B[nelem + e]; A[2 * nelem + e] = B[2 * nelem + e]; break; }
+            double n = na + nb, d = B[nelem + e] - A[nelem + e];
+            A[nelem + e] += d * (nb / n);
+            A[2 * nelem + e] += B[2 * nelem + e] + d * d * (na * nb / n);
+            A[e] = n;
+            break;
+        }
+        default: break;
+        }
+    }
+}
+
+/* Write final values (C order over the output box) into out. */
+static lp_status finalize(lp_ctx *ctx, const lpi_reduce *r, const void *state, int64_t nelem,
+                          const lpi_view *out) {
+    const size_t isz = lp_dtype_size(out->dtype);
+    char *tmp = lp_malloc_aligned((size_t)nelem * isz);
+    if (!tmp && nelem) return lpi_nomem(ctx);
+    const double *D = state;
+    const int64_t *Q = state;
+    const double N = (double)r->count;
+    for (int64_t e = 0; e < nelem; e++) {
+        double fv = 0;
+        int64_t iv = 0;
+        bool isf = r->acc_float;
+        switch (r->op) {
+        case LPI_OP_MEAN: fv = D[e] / N; break;
+        case LPI_OP_VAR: case LPI_OP_STD: {
+            double den = N - r->ddof;
+            fv = D[2 * nelem + e] / (den > 0 ? den : 0);
+            if (r->op == LPI_OP_STD) fv = sqrt(fv);
+            break;
+        }
+        case LPI_OP_ARGMIN: case LPI_OP_ARGMAX:
+            iv = r->acc_float ? (int64_t)D[nelem + e] : Q[nelem + e];
+            isf = false;
+            break;
+        default:
+            if (isf) fv = D[e]; else iv = Q[e];
+        }
+        char *p = tmp + (size_t)e * isz;
+        switch (out->dtype) {
+        case LP_BOOL: *(uint8_t *)p = isf ? fv != 0 : iv != 0; break;
+        case LP_INT32: *(int32_t *)p = (int32_t)iv; break;
+        case LP_INT64: *(int64_t *)p = isf ? (int64_t)fv : iv; break;
+        case LP_FLOAT32: *(float *)p = isf ? (float)fv : (float)iv; break;
+        default: *(double *)p = isf ? fv : (double)iv;
+        }
+    }
+    lpi_view src = *out;
+    src.data = tmp;
+    int64_t s = (int64_t)isz;
+    for (int i = out->ndim - 1; i >= 0; i--) { src.strides[i] = s; s *= out->shape[i]; }
+    lpi_copy_view(out, &src);
+    lp_free_aligned(tmp);
+    return LP_OK;
+}
+
+/* PARTIAL: ops are broadcast to the task box. */
+static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ops,
+                             const lpi_view *out) {
+    const lpi_reduce *r = pn->red;
+    const lpi_box *box = &t->box;
+    const int nd = box->ndim;
+    int64_t shape[LP_MAX_NDIM], acc_st[LP_MAX_NDIM], idx_st[LP_MAX_NDIM];
+    int64_t nelem = 1, gstride = 1, idx0 = 0;
+    for (int i = nd - 1; i >= 0; i--) {
+        shape[i] = box->hi[i] - box->lo[i];
+        if (r->axes & (1u << i)) {
+            acc_st[i] = 0;
+            idx_st[i] = gstride;
+            idx0 += box->lo[i] * gstride;
+            gstride *= r->in_shape[i];
+        } else {
+            acc_st[i] = nelem;
+            idx_st[i] = 0;
+            nelem *= shape[i];
+        }
+    }
+    int64_t nred = lpi_box_size(box) / (nelem ? nelem : 1);
+    if (nelem == 0) nred = 0;
+    void *state = pn->final ? lp_malloc_aligned(lpi_partial_bytes(r, nelem)) : out->data;
+    double *vals = lp_malloc_aligned(SLAB_ELEMS * 8 + 64);
+    lp_status st = LP_OK;
+    if ((!state && nelem) || !vals) { st = lpi_nomem(ctx); goto done; }
+    state_init(r, state, nelem);
+
+    /* slabs: the innermost axes whose product fits SLAB_ELEMS, and a range of the next one */
+    int s_ax = nd;
+    int64_t inner = 1;
+    while (s_ax > 0 && inner * shape[s_ax - 1] <= SLAB_ELEMS) inner *= shape[--s_ax];
+    /* s_ax == 0: the whole box is one slab; otherwise axis s_ax-1 is cut into ranges */
+    const int cut = s_ax - 1;
+    const int64_t step = cut >= 0 ? (SLAB_ELEMS / inner > 0 ? SLAB_ELEMS / inner : 1) : 1;
+    const bool two_pass = r->op == LPI_OP_VAR || r->op == LPI_OP_STD;
+    lpi_view *sops = lp_malloc((size_t)(pn->prog->ninputs + 1) * sizeof *sops);
+    if (!sops) { st = lpi_nomem(ctx); goto done; }
+    for (int pass = 0; pass < (two_pass ? 2 : 1) && !st; pass++) {
+        if (pass == 1) {
+            /* means of this task's box into field 1, counts into field 0 */
+            double *D = state;
+            for (int64_t e = 0; e < nelem; e++) { D[e] = (double)nred; D[nelem + e] = nred ? D[nelem + e] / (double)nred : 0; }
+        }
+        int64_t pos[LP_MAX_NDIM] = {0}; /* slab origin, box-relative */
+        if (lpi_box_size(box) == 0) break;
+        for (;;) {
+            int64_t sshape[LP_MAX_NDIM];
+            for (int i = 0; i < nd; i++) sshape[i] = i < cut ? 1 : shape[i];
+            if (cut >= 0) sshape[cut] = shape[cut] - pos[cut] < step ? shape[cut] - pos[cut] : step;
+            int64_t acc0 = 0, ix0 = idx0;
+            for (int k = 0; k < pn->prog->ninputs; k++) {
+                sops[k] = ops[k];
+                sops[k].ndim = nd;
+                for (int i = 0; i < nd; i++) { sops[k].shape[i] = sshape[i]; sops[k].data += pos[i] * ops[k].strides[i]; }
+            }
+            for (int i = 0; i < nd; i++) { acc0 += pos[i] * acc_st[i]; ix0 += pos[i] * idx_st[i]; }
+            lpi_view tv = {(char *)vals, pn->prog->reg_dt[pn->prog->out_reg], nd, {0}, {0}};
+            int64_t s = 8;
+            for (int i = nd - 1; i >= 0; i--) { tv.shape[i] = sshape[i]; tv.strides[i] = s; s *= sshape[i]; }
+            if ((st = lpi_vm_run(ctx, pn->prog, nd, sshape, sops, &tv))) break;
+            fold_slab(r, state, nelem, vals, nd, sshape, acc_st, idx_st, acc0, ix0, pass == 1);
+            /* advance the slab origin over axes [0, cut] */
+            int ax = cut;
+            if (ax < 0) break;
+            pos[ax] += sshape[ax];
+            while (ax >= 0 && pos[ax] >= shape[ax]) {
+                pos[ax] = 0;
+                if (--ax >= 0) pos[ax]++;
+            }
+            if (ax < 0) break;
+        }
+    }
+    if (!st && two_pass && lpi_box_size(box) == 0) {
+        double *D = state;
+        for (int64_t e = 0; e < nelem; e++) D[e] = D[nelem + e] = D[2 * nelem + e] = 0;
+    }
+    lp_free(sops);
+    if (!st && pn->final) st = finalize(ctx, r, state, nelem, out);
+done:
+    if (pn->final) lp_free_aligned(state);
+    lp_free_aligned(vals);
+    return st;
+}
+
+static lp_status run_combine(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
+                             const lpi_view *out) {
+    const lpi_reduce *r = pn->red;
+    int64_t nelem = ins[0].shape[1];
+    size_t bytes = lpi_partial_bytes(r, nelem);
+    void *state = pn->final ? lp_malloc_aligned(bytes) : out->data;
+    if (!state && nelem) return lpi_nomem(ctx);
+    memcpy(state, ins[0].data, bytes);
+    for (int k = 1; k < t->nops; k++) state_merge(r, state, ins[k].data, nelem);
+    lp_status st = LP_OK;
+    if (pn->final) {
+        st = finalize(ctx, r, state, nelem, out);
+        lp_free_aligned(state);
+    }
+    return st;
+}
+
+lp_status lpi_reduce_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
+                         const lpi_view *out) {
+    return pn->kernel == LPI_K_PARTIAL ? run_partial(ctx, pn, t, ins, out) : run_combine(ctx, pn, t, ins, out);
+}

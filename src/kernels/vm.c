@@ -1,0 +1,163 @@
+/* The elementwise VM: a fused region is a small register program; a task runs it over its box
+ * in blocks of LPI_VM_BLOCK elements so intermediates stay in cache and are never materialized
+ * (the numexpr approach). Input registers point straight into the operands' memory with their
+ * own strides; only temporaries use scratch. */
+#include "kernels/kernels.h"
+#include "kernels/loops.h"
+
+#include <string.h>
+
+int lpi_coalesce(int nd, int64_t *shape, int nviews, int64_t (*strides)[LP_MAX_NDIM]) {
+    if (nd == 0) {
+        shape[0] = 1;
+        for (int v = 0; v < nviews; v++) strides[v][0] = 0;
+        return 1;
+    }
+    /* drop unit dimensions first (their strides are irrelevant) */
+    int k = 0;
+    for (int i = 0; i < nd; i++) {
+        if (shape[i] == 1 && nd > 1) continue;
+        shape[k] = shape[i];
+        for (int v = 0; v < nviews; v++) strides[v][k] = strides[v][i];
+        k++;
+    }
+    if (k == 0) {
+        shape[0] = 1;
+        for (int v = 0; v < nviews; v++) strides[v][0] = 0;
+        return 1;
+    }
+    nd = k;
+    int out = 0;
+    for (int i = 1; i < nd; i++) {
+        bool ok = true;
+        for (int v = 0; v < nviews && ok; v++)
+            ok = strides[v][out] == strides[v][i] * shape[i];
+        if (ok) {
+            shape[out] *= shape[i];
+            for (int v = 0; v < nviews; v++) strides[v][out] = strides[v][i];
+        } else {
+            out++;
+            shape[out] = shape[i];
+            for (int v = 0; v < nviews; v++) strides[v][out] = strides[v][i];
+        }
+    }
+    return out + 1;
+}
+
+void lpi_copy_view(const lpi_view *dst, const lpi_view *src) {
+    int64_t shape[LP_MAX_NDIM], st[2][LP_MAX_NDIM];
+    int nd = dst->ndim;
+    for (int i = 0; i < nd; i++) {
+        shape[i] = dst->shape[i];
+        if (shape[i] == 0) return;
+        st[0][i] = dst->strides[i];
+        st[1][i] = src->strides[i];
+    }
+    nd = lpi_coalesce(nd, shape, 2, st);
+    const int64_t isz = (int64_t)lp_dtype_size(dst->dtype);
+    const int64_t n = shape[nd - 1], sd = st[0][nd - 1], ss = st[1][nd - 1];
+    int64_t idx[LP_MAX_NDIM] = {0};
+    char *d = dst->data;
+    const char *s = src->data;
+    for (;;) {
+        if (sd == isz && ss == isz) memcpy(d, s, (size_t)(n * isz));
+        else if (isz == 8) for (int64_t i = 0; i < n; i++) memcpy(d + i * sd, s + i * ss, 8);
+        else if (isz == 4) for (int64_t i = 0; i < n; i++) memcpy(d + i * sd, s + i * ss, 4);
+        else for (int64_t i = 0; i < n; i++) d[i * sd] = s[i * ss];
+        int ax = nd - 2;
+        for (; ax >= 0; ax--) {
+            d += st[0][ax];
+            s += st[1][ax];
+            if (++idx[ax] < shape[ax]) break;
+            d -= st[0][ax] * shape[ax];
+            s -= st[1][ax] * shape[ax];
+            idx[ax] = 0;
+        }
+        if (ax < 0) return;
+    }
+}
+
+lp_status lpi_vm_run(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *shape_in,
+                     const lpi_view *ops, const lpi_view *out) {
+    int64_t shape[LP_MAX_NDIM];
+    for (int i = 0; i < nd; i++) {
+        if (shape_in[i] == 0) return LP_OK;
+        shape[i] = shape_in[i];
+    }
+    /* strides: [0..ninputs) operands, [ninputs] output */
+    const int nv = p->ninputs + 1;
+    int64_t (*st)[LP_MAX_NDIM] = lp_malloc((size_t)nv * sizeof *st);
+    char **base = lp_malloc((size_t)nv * sizeof *base);
+    char **regp = lp_malloc((size_t)p->nregs * sizeof *regp);
+    int64_t *regs = lp_malloc((size_t)p->nregs * sizeof *regs);
+    /* scratch for temporaries: one block of 8-byte slots per temp register */
+    int ntemp = p->nregs - p->ninputs - p->nconst;
+    char *scratch = lp_malloc_aligned((size_t)(ntemp > 0 ? ntemp : 1) * LPI_VM_BLOCK * 8);
+    lp_status status = LP_OK;
+    if (!st || !base || !regp || !regs || !scratch) { status = lpi_nomem(ctx); goto done; }
+    for (int k = 0; k < p->ninputs; k++) {
+        for (int i = 0; i < nd; i++) st[k][i] = ops[k].strides[i];
+        base[k] = ops[k].data;
+    }
+    for (int i = 0; i < nd; i++) st[p->ninputs][i] = out->strides[i];
+    base[p->ninputs] = out->data;
+    nd = lpi_coalesce(nd, shape, nv, st);
+
+    for (int c = 0; c < p->nconst; c++) {
+        regp[p->ninputs + c] = (char *)&p->consts[c];
+        regs[p->ninputs + c] = 0;
+    }
+    for (int r = 0; r < ntemp; r++) {
+        int reg = p->ninputs + p->nconst + r;
+        regp[reg] = scratch + (size_t)r * LPI_VM_BLOCK * 8;
+        regs[reg] = (int64_t)lp_dtype_size(p->reg_dt[reg]);
+    }
+    const int64_t inner = shape[nd - 1];
+    int64_t idx[LP_MAX_NDIM] = {0};
+    int err = 0;
+    for (;;) {
+        for (int64_t b0 = 0; b0 < inner; b0 += LPI_VM_BLOCK) {
+            int64_t n = inner - b0 < LPI_VM_BLOCK ? inner - b0 : LPI_VM_BLOCK;
+            for (int k = 0; k < p->ninputs; k++) {
+                regp[k] = base[k] + b0 * st[k][nd - 1];
+                regs[k] = st[k][nd - 1];
+            }
+            for (int i = 0; i < p->ninstr; i++) {
+                const lpi_instr *in = &p->ins[i];
+                char *args[4];
+                int64_t steps[4];
+                for (int s = 0; s < in->nsrc; s++) { args[s] = regp[in->src[s]]; steps[s] = regs[in->src[s]]; }
+                if (in->dst == p->out_reg) {
+                    args[in->nsrc] = base[p->ninputs] + b0 * st[p->ninputs][nd - 1];
+                    steps[in->nsrc] = st[p->ninputs][nd - 1];
+                } else {
+                    args[in->nsrc] = regp[in->dst];
+                    steps[in->nsrc] = regs[in->dst];
+                }
+                lpi_loop_fn fn = in->op == LPI_OP_ASTYPE ? lpi_cast_loops[in->dt][p->reg_dt[in->dst]]
+                                                         : lpi_loops[in->op][in->dt];
+                fn(args, n, steps, &err);
+            }
+            if (err) { status = lpi_error(ctx, LP_ERR_VALUE, "%s", lpi_loop_errstr(err)); goto done; }
+        }
+        int ax = nd - 2;
+        for (; ax >= 0; ax--) {
+            for (int k = 0; k < nv; k++) base[k] += st[k][ax];
+            if (++idx[ax] < shape[ax]) break;
+            for (int k = 0; k < nv; k++) base[k] -= st[k][ax] * shape[ax];
+            idx[ax] = 0;
+        }
+        if (ax < 0) break;
+        if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) {
+            status = lpi_error(ctx, LP_ERR_CANCELLED, "cancelled");
+            goto done;
+        }
+    }
+done:
+    lp_free(st);
+    lp_free(base);
+    lp_free(regp);
+    lp_free(regs);
+    lp_free_aligned(scratch);
+    return status;
+}

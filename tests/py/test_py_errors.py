@@ -1,0 +1,227 @@
+"""Invalid calls raise the exception a NumPy user expects, carrying Lampy's message."""
+import os
+
+import numpy as np
+import pytest
+
+import lampy as lp
+
+
+def test_shape_mismatch_is_valueerror():
+    with pytest.raises(ValueError, match="broadcast|shape"):
+        lp.zeros((3, 4)) + lp.zeros((5,))
+    with pytest.raises(ValueError):
+        lp.zeros((3, 4)).reshape(5, 5)
+    with pytest.raises(ValueError):
+        lp.zeros((3, 4)).reshape(-1, -1)
+    with pytest.raises(ValueError):
+        lp.concatenate([lp.zeros((2, 3)), lp.zeros((2, 4))])
+    with pytest.raises(ValueError):
+        lp.stack([lp.zeros(3), lp.zeros(4)])
+    with pytest.raises(ValueError):
+        lp.concatenate([])
+    with pytest.raises(ValueError):
+        lp.where(lp.zeros(3) > 0, lp.zeros(4), 1.0)
+
+
+def test_each_error_has_its_own_message():
+    """A failure must not leave its message behind for the next one."""
+    with pytest.raises(ValueError) as e1:
+        lp.zeros((3, 4)).reshape(5, 5)
+    with pytest.raises(ValueError) as e2:
+        lp.zeros((3,)).sum(axis=4)
+    assert str(e1.value) != str(e2.value)
+    assert "reshape" in str(e1.value)
+
+
+def test_axis_errors():
+    a = lp.zeros((2, 3))
+    for bad in (2, -3, (0, 5)):
+        with pytest.raises(ValueError):
+            a.sum(axis=bad)
+    with pytest.raises(ValueError):
+        a.sum(axis=(0, 0))
+    with pytest.raises(TypeError):
+        a.sum(axis=1.5)
+    with pytest.raises(TypeError):
+        a.argmax(axis=(0, 1))
+    with pytest.raises(ValueError):
+        a.transpose(0, 0)
+    with pytest.raises(ValueError):
+        a.transpose(0)
+    with pytest.raises(ValueError):
+        lp.concatenate([a, a], axis=2)
+
+
+def test_type_errors():
+    with pytest.raises(TypeError):
+        lp.zeros(3, dtype="complex128")
+    with pytest.raises(TypeError):
+        lp.zeros(3, dtype="uint8")
+    with pytest.raises(TypeError):
+        lp.zeros(3, dtype="not a dtype")
+    with pytest.raises(TypeError):
+        lp.zeros(3, dtype=np.float16)
+    with pytest.raises(TypeError):
+        lp.zeros(3) & lp.zeros(3)  # bitwise on floats
+    with pytest.raises(TypeError):
+        ~lp.zeros(3)
+    with pytest.raises(TypeError):
+        lp.zeros("abc")
+    with pytest.raises(TypeError):
+        lp.zeros((2, 2.5))
+    with pytest.raises(TypeError):
+        lp.zeros(3).astype("U5")
+    with pytest.raises(TypeError):
+        lp.zeros(3).sum(out=np.zeros(()))
+    with pytest.raises(TypeError):
+        lp.sum()
+    with pytest.raises(TypeError):
+        lp.exp(1.0, 2.0)
+    with pytest.raises(TypeError):
+        lp.where(lp.zeros(3) > 0)
+    with pytest.raises(TypeError):
+        lp.exp("x")
+    with pytest.raises(TypeError):
+        lp.random.default_rng(0).random(3, dtype="int64")
+    with pytest.raises(TypeError):
+        lp.random.default_rng("seed")
+    with pytest.raises(TypeError):
+        lp.arange()
+
+
+def test_negative_dimensions_and_values():
+    with pytest.raises(ValueError):
+        lp.zeros((-1, 3))
+    with pytest.raises(ValueError):
+        lp.eye(-2)
+    with pytest.raises(ValueError):
+        lp.linspace(0, 1, -3)
+    with pytest.raises(ValueError):
+        lp.random.default_rng(-1)
+    with pytest.raises(ValueError):
+        lp.random.default_rng(0).normal(0, -1, 3)
+    with pytest.raises(ZeroDivisionError):
+        lp.arange(0, 10, 0)
+    with pytest.raises(ValueError):
+        lp.zeros((2,) * 9)  # more dimensions than Lampy supports
+    with pytest.raises(ValueError):
+        lp.zeros((10, 10)).rechunk((0, 5))
+    with pytest.raises(ValueError):
+        lp.zeros((10, 10)).rechunk((5,))
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "uint32", "uint64", "float16",
+                                   "complex64", "complex128", "object", ">f8", ">i4", "U3", "M8[s]"])
+def test_unsupported_numpy_dtypes(dtype):
+    x = np.zeros(4, dtype=dtype)
+    with pytest.raises(TypeError, match="dtype"):
+        lp.asarray(x)
+    with pytest.raises(TypeError):
+        lp.zeros(4) + x
+
+
+def test_unsupported_objects():
+    with pytest.raises(TypeError):
+        lp.asarray(b"bytes")
+    with pytest.raises(TypeError):
+        lp.asarray({"a": 1})
+    with pytest.raises(TypeError):
+        lp.asarray(["a", "b"])
+    with pytest.raises(TypeError):
+        lp.asarray(1j)
+    with pytest.raises(ValueError):
+        lp.asarray([[1, 2], [3]])
+    # unknown operands give NotImplemented, so Python raises TypeError
+    with pytest.raises(TypeError):
+        lp.zeros(3) + object()
+    with pytest.raises(TypeError):
+        lp.zeros(3) + "x"
+    assert (lp.zeros(3) == object()) is False
+    assert (lp.zeros(3) != object()) is True
+
+
+def test_python_int_out_of_range():
+    with pytest.raises(OverflowError):
+        lp.zeros(3, dtype="int64") + 2**70
+    with pytest.raises(OverflowError):
+        lp.zeros(3, dtype="int32") + 2**40
+    # floats take large Python ints, as in NumPy
+    assert (lp.zeros(3) + 2**70).dtype == np.float64
+
+
+@pytest.mark.parametrize("key", [10, -11, (0, 0), (1, 2, 3), (Ellipsis, Ellipsis)])
+def test_index_errors(key):
+    a = lp.zeros(10)
+    with pytest.raises(IndexError):
+        a[key]
+
+
+@pytest.mark.parametrize("key", [[0, 1], np.array([True, False] * 5), lp.zeros(10) > 0, 1.5, "a",
+                                 True])
+def test_advanced_indexing_is_refused(key):
+    with pytest.raises((IndexError, TypeError)):
+        lp.zeros(10)[key]
+
+
+def test_slice_step_zero():
+    with pytest.raises(ValueError):
+        lp.zeros(10)[::0]
+
+
+def test_no_item_assignment():
+    a = lp.zeros(3)
+    with pytest.raises(TypeError):
+        a[0] = 1
+
+
+def test_truthiness_without_computing():
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(lp.zeros(3))
+    with pytest.raises(ValueError, match="empty"):
+        bool(lp.zeros(0))
+    with pytest.raises(TypeError):
+        float(lp.zeros(3))
+    with pytest.raises(TypeError):
+        int(lp.zeros((2, 2)))
+    with pytest.raises(TypeError):
+        range(10)[lp.zeros(())]  # float arrays are not indices
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        lp.load(tmp_path / "missing.npy")
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(b"not an npy file at all, sorry")
+    with pytest.raises(ValueError):
+        lp.load(bad)
+    trunc = tmp_path / "trunc.npy"
+    np.save(trunc, np.arange(100.0))
+    with open(trunc, "r+b") as f:
+        f.truncate(200)
+    with pytest.raises(ValueError):
+        lp.load(trunc)
+    u8 = tmp_path / "u8.npy"
+    np.save(u8, np.arange(10, dtype=np.uint8))
+    with pytest.raises((TypeError, ValueError)):
+        lp.load(u8)
+    with pytest.raises((IsADirectoryError, OSError, ValueError)):
+        lp.load(tmp_path)
+    with pytest.raises(TypeError):
+        lp.load(42)
+
+
+def test_exceptions_keep_lampy_usable():
+    for _ in range(3):
+        with pytest.raises(ValueError):
+            lp.zeros((2, 3)) + lp.zeros(4)
+    assert (lp.zeros((2, 3)) + 1).shape == (2, 3)
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() == 0, reason="root reads everything")
+def test_permission_denied_is_oserror(tmp_path):
+    p = tmp_path / "x.npy"
+    np.save(p, np.arange(3))
+    p.chmod(0)
+    with pytest.raises(OSError):
+        lp.load(p)
