@@ -170,11 +170,9 @@ int main(int argc, char **argv) {
     if (first[0] == '-') return cli_usage_error("unknown option '%s'; see 'lampy --help'", first);
     const cli_command *c = find_command(first);
     if (!c) return cli_usage_error("unknown command '%s'; see 'lampy --help'", first);
-    if (c->fn != cli_help_cmd) {
-        for (int i = 2; i < argc; i++) {
-            if (strcmp(argv[i], "--") == 0) break;
-            if (strcmp(argv[i], "--help") == 0 || (i == 2 && strcmp(argv[i], "-h") == 0)) return show_help(c);
-        }
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        if (strcmp(argv[i], "--help") == 0 || (i == 2 && strcmp(argv[i], "-h") == 0)) return show_help(c);
     }
     int rc = c->fn(argc - 1, argv + 1);
     if (fflush(stdout) != 0 || ferror(stdout)) {

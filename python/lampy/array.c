@@ -424,7 +424,13 @@ static PyObject *m_array(PyObject *x, PyObject *args, PyObject *kwargs) {
     PyObject *r = lpy_result_to_py(buf, false);
     if (!r) return NULL;
     if (dtype != Py_None) {
-        PyObject *c = PyObject_CallMethod(r, "astype", "OO", dtype, Py_False);
+        PyObject *astype = PyObject_GetAttrString(r, "astype");
+        PyObject *a = astype ? PyTuple_Pack(1, dtype) : NULL;
+        PyObject *kw = a ? Py_BuildValue("{s:O}", "copy", Py_False) : NULL;
+        PyObject *c = kw ? PyObject_Call(astype, a, kw) : NULL;
+        Py_XDECREF(astype);
+        Py_XDECREF(a);
+        Py_XDECREF(kw);
         Py_DECREF(r);
         r = c;
     }

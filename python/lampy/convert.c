@@ -579,7 +579,9 @@ int lpy_operand(PyObject *o, int hint, lp_array **out) {
 
 /* ---- lampy.ndarray: a computed buffer exposed through the buffer protocol ----------- */
 
-static const char *const formats[LP_DTYPE_COUNT] = {"?", "i", "q", "f", "d"};
+/* int64 as 'l' where long is 64 bits: NumPy then gives its canonical int64 type, not
+ * numpy.longlong (same size, a distinct scalar type). */
+static const char *const formats[LP_DTYPE_COUNT] = {"?", "i", sizeof(long) == 8 ? "l" : "q", "f", "d"};
 
 static PyObject *ndarray_new_from(lp_buffer *buf) {
     LpyNdarray *self = PyObject_New(LpyNdarray, &LpyNdarray_Type);

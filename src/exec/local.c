@@ -1,5 +1,5 @@
-/* The local executor: a ready stack (LIFO, so a consumer runs right after its producer and
- * intermediate chunks die young), a fixed set of pool workers, and reference-counted chunks that
+/* The local executor: a ready heap ordered by the planner's depth-first priorities (so a
+ * consumer runs right after its producers and intermediate chunks die young), a fixed set of pool workers, and reference-counted chunks that
  * are freed as soon as their last consumer has run. */
 #include "exec/exec.h"
 #include "exec/assemble.h"
@@ -21,12 +21,39 @@ typedef struct run {
     int32_t *pending;        /* per task: producers not yet done */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int64_t *ready;
+    int64_t *ready;          /* min-heap on task priority */
     int64_t nready, ndone;
     bool failed;
     lp_status status;
     int64_t live_bytes, peak_bytes, alloc_bytes, read_bytes;
 } run;
+
+static void heap_push(run *r, int64_t t) {
+    const lpi_task *T = r->plan->tasks;
+    int64_t i = r->nready++;
+    while (i > 0) {
+        int64_t p = (i - 1) / 2;
+        if (T[r->ready[p]].prio <= T[t].prio) break;
+        r->ready[i] = r->ready[p];
+        i = p;
+    }
+    r->ready[i] = t;
+}
+
+static int64_t heap_pop(run *r) {
+    const lpi_task *T = r->plan->tasks;
+    int64_t top = r->ready[0], last = r->ready[--r->nready], i = 0, n = r->nready;
+    for (;;) {
+        int64_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && T[r->ready[c + 1]].prio < T[r->ready[c]].prio) c++;
+        if (T[last].prio <= T[r->ready[c]].prio) break;
+        r->ready[i] = r->ready[c];
+        i = c;
+    }
+    if (n) r->ready[i] = last;
+    return top;
+}
 
 static bool stop_requested(run *r) {
     return r->failed || atomic_load_explicit(&r->ctx->cancel, memory_order_relaxed);
@@ -181,7 +208,7 @@ static void worker(void *arg, int id) {
             pthread_cond_timedwait(&r->cv, &r->mu, &ts);
         }
         if (r->ndone >= ntasks || stop_requested(r)) break;
-        int64_t ti = r->ready[--r->nready];
+        int64_t ti = heap_pop(r);
         pthread_mutex_unlock(&r->mu);
         lp_status st = exec_task(r, ti);
         pthread_mutex_lock(&r->mu);
@@ -195,7 +222,7 @@ static void worker(void *arg, int id) {
         int woke = 0;
         for (int32_t c = 0; c < t->nconsumers; c++) {
             int64_t u = t->consumers[c];
-            if (--r->pending[u] == 0) { r->ready[r->nready++] = u; woke++; }
+            if (--r->pending[u] == 0) { heap_push(r, u); woke++; }
         }
         if (r->ndone == ntasks) pthread_cond_broadcast(&r->cv);
         else if (woke > 1) pthread_cond_broadcast(&r->cv);
@@ -244,10 +271,9 @@ lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
     lp_status st = LP_OK;
     if (!r.cview || !r.cown || !r.crefs || !r.pending || !r.ready) { st = lpi_nomem(ctx); goto done; }
     memcpy(r.crefs, pl->chunk_refs, (size_t)pl->nchunks * sizeof *r.crefs);
-    /* seed the stack in reverse so the first tasks run first */
-    for (int64_t i = pl->ntasks - 1; i >= 0; i--) {
+    for (int64_t i = 0; i < pl->ntasks; i++) {
         r.pending[i] = pl->tasks[i].ndeps;
-        if (r.pending[i] == 0) r.ready[r.nready++] = i;
+        if (r.pending[i] == 0) heap_push(&r, i);
     }
     if ((st = open_loads(ctx, pl))) goto done;
     pthread_mutex_init(&r.mu, NULL);

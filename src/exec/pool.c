@@ -60,7 +60,7 @@ lp_status lpi_pool_create(lp_ctx *ctx, int n, lpi_pool **out) {
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->start, NULL);
     pthread_cond_init(&p->done, NULL);
-    if (n > 1 && !(p->th = lp_calloc((size_t)(n - 1), sizeof *p->th))) { lpi_pool_destroy(p); return lpi_nomem(ctx); }
+    if (n > 1 && !(p->th = lp_calloc((size_t)(n - 1), sizeof *p->th))) { p->n = 1; lpi_pool_destroy(p); return lpi_nomem(ctx); }
     for (int i = 1; i < n; i++) {
         targ *a = lp_malloc(sizeof *a);
         if (!a) { p->n = i; lpi_pool_destroy(p); return lpi_nomem(ctx); }

@@ -139,11 +139,8 @@ static lp_status operand_grid(planner *P, lpi_pnode *p, int ndim, const int64_t 
         }
         if (best >= 0 && ndim > 0) { *out = P->pn[best].grid; return LP_OK; }
     }
-    lpi_grid save = p->grid;
-    lp_status st = lpi_grid_auto(P->ctx, P->ar, ndim, shape, lp_dtype_size(dt),
-                                 e && e->has_chunk_hint && e->ndim == ndim ? e->chunk_hint : NULL, out);
-    p->grid = save;
-    return st;
+    return lpi_grid_auto(P->ctx, P->ar, ndim, shape, lp_dtype_size(dt),
+                         e && e->has_chunk_hint && e->ndim == ndim ? e->chunk_hint : NULL, out);
 }
 
 static lp_status one_chunk_axis(planner *P, lpi_grid *g, int ax, int64_t n) {
@@ -660,6 +657,42 @@ done:
     return st;
 }
 
+/* Priorities: a depth-first post-order from the sinks, visiting producers in operand order.
+ * Running ready tasks in this order makes a consumer's inputs arrive together (a_0, b_0, then
+ * a_0 + b_0, then a_1 ...) instead of loading every chunk of a before the first of b, so memory
+ * stays near (workers x chunk) instead of growing with the array (Dask's `order` does the same). */
+static lp_status prioritize(planner *P, const lpi_plan *plan) {
+    int64_t nt = P->ntasks, next = 0;
+    int64_t *stack = lp_malloc((size_t)(nt ? nt : 1) * 2 * sizeof *stack);
+    uint8_t *state = lp_calloc((size_t)(nt ? nt : 1), 1);
+    if (!stack || !state) { lp_free(stack); lp_free(state); return lpi_nomem(P->ctx); }
+    for (int64_t s = 0; s < nt; s++) {
+        if (P->tasks[s].nconsumers || state[s]) continue;
+        int64_t sp = 0;
+        stack[sp++] = s;
+        while (sp) {
+            int64_t t = stack[sp - 1];
+            if (state[t] == 2) { sp--; continue; }
+            if (state[t] == 1) { state[t] = 2; P->tasks[t].prio = next++; sp--; continue; }
+            state[t] = 1;
+            const lpi_task *tk = &P->tasks[t];
+            /* push producers in reverse so the first operand is visited first */
+            for (int k = tk->nops - 1; k >= 0; k--)
+                for (int q = tk->ops[k].npieces - 1; q >= 0; q--) {
+                    const lpi_piece *pc = &tk->ops[k].pieces[q];
+                    const lpi_pnode *pp = &P->pn[pc->pnode];
+                    if (pp->kernel == LPI_K_NONE) continue;
+                    int64_t prod = pp->first_task + pc->chunk;
+                    if (!state[prod] && sp < 2 * nt) stack[sp++] = prod;
+                }
+        }
+    }
+    (void)plan;
+    lp_free(stack);
+    lp_free(state);
+    return LP_OK;
+}
+
 lp_status lpi_plan_build(lp_ctx *ctx, lp_array *const *targets, int n, lpi_plan **out) {
     *out = NULL;
     lpi_plan *plan = lp_calloc(1, sizeof *plan);
@@ -698,7 +731,7 @@ lp_status lpi_plan_build(lp_ctx *ctx, lp_array *const *targets, int n, lpi_plan 
         if (P.pn[p].target < 0) P.pn[p].target = t;
     }
     if (st) goto fail;
-    if ((st = link_tasks(&P, plan))) goto fail;
+    if ((st = link_tasks(&P, plan)) || (st = prioritize(&P, plan))) goto fail;
     for (int t = 0; t < n; t++) {
         int p = plan->target_pnode[t];
         for (int64_t c = 0; c < P.pn[p].grid.total; c++) plan->chunk_refs[plan->chunk_base[p] + c]++;

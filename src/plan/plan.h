@@ -124,6 +124,7 @@ typedef struct lpi_task {
     int64_t pelems;            /* PARTIAL/COMBINE writing states: elements per state field */
     /* scheduling (filled by the planner, used by executors) */
     int32_t ndeps;             /* distinct producer tasks */
+    int64_t prio;              /* lower runs first: depth-first post-order from the sinks */
     int32_t nconsumers;
     int64_t *consumers;        /* task ids */
 } lpi_task;

@@ -170,7 +170,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         }
         req->seen = true;
         req->action = srv->h.on_request(srv->h.app, req);
-        if (req->action == LPI_HTTP_DONE) return queue(req);
+        bool has_body = req->clen > 0 ||
+                        lpi_http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+        if (req->action == LPI_HTTP_DONE) {
+            /* libmicrohttpd closes the connection after a reply queued in this first call; for
+             * a request without a body, answer in the next call so keep-alive survives. With a
+             * body we do not want, answer now: the connection closes and the body is not read. */
+            if (has_body) return queue(req);
+            return MHD_YES;
+        }
         /* the limit is checked before reading any of the body or allocating for it */
         if (req->clen >= 0 && (uint64_t)req->clen > req->limit) {
             lpi_http_reply_error(req, 413, "request body of %lld bytes exceeds the limit of %llu",
@@ -224,6 +232,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     /* the body (if any) is complete */
+    if (req->action == LPI_HTTP_DONE) return queue(req);
     if (!req->failed) {
         req->body_done = true;
         if (req->action == LPI_HTTP_READ_BODY) {
@@ -325,7 +334,7 @@ lp_status lpi_http_start(lp_ctx *ctx, const lpi_http_opts *opts, const lpi_http_
         lp_free(srv);
         return lpi_error(ctx, LP_ERR_VALUE, "port %u is out of range", srv->o.port);
     }
-    bool v6;
+    bool v6 = false;
     lp_status st = open_listener(ctx, srv, srv->o.bind, srv->o.port, &v6);
     if (st != LP_OK) { lp_free(srv); return st; }
     srv->o.bind = NULL; /* the caller's string need not outlive start */

@@ -377,6 +377,9 @@ static lp_status http_get_range(lp_ctx *ctx, lpi_store *s, const char *key, uint
                          PRIu64 " bytes", key, x.hs->base_url, range, LPI_CHUNK_HDR_SIZE,
                          info.nbytes);
     }
+    if (st == LP_OK && x.got != n && x.total >= LPI_CHUNK_HDR_SIZE &&
+        lpi_chunk_range_check(ctx, key, off, n, (uint64_t)x.total - LPI_CHUNK_HDR_SIZE) != LP_OK)
+        return LP_ERR_VALUE; /* the server clamped a range that runs past the end */
     if (st == LP_OK && x.got != n)
         st = lpi_error(ctx, LP_ERR_FORMAT, "chunk %s: %s sent %" PRIu64 " of the %zu bytes asked "
                        "for", key, x.hs->base_url, x.got, n);

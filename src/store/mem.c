@@ -175,7 +175,12 @@ static lp_status mem_head(lp_ctx *ctx, lpi_store *s, const char *key, lpi_chunk_
     mem_entry *e = *find_slot(m, key, key_hash(key));
     if (e) *out = e->info;
     pthread_rwlock_unlock(&m->lock);
-    return e ? LP_OK : not_found(ctx, key);
+    if (!e) return not_found(ctx, key);
+    if (out->nbytes > s->max_chunk)
+        return lpi_error(ctx, LP_ERR_LIMIT,
+                         "chunk %s: %" PRIu64 " data bytes exceed the store's limit of %" PRIu64,
+                         key, out->nbytes, s->max_chunk);
+    return LP_OK;
 }
 
 static lp_status mem_del(lp_ctx *ctx, lpi_store *s, const char *key) {

@@ -57,7 +57,8 @@ typedef struct tcase {
     char *expect;      /* NULL: an error is expected */
     char **tok;
     int ntok;
-    lp_status err_status;
+    lp_status err_status[4]; /* accepted statuses */
+    int nerr;
     char *err_msg;
     int line;
     /* results of the first (reference) run, for the determinism pass */
@@ -149,7 +150,12 @@ static int parse_manifest(char *text, tcase **out) {
             if (!bar) goto bad;
             char *q = bar + 3;
             char *st = next_word(&q);
-            if (!st || !status_from_name(st, &c->err_status)) goto bad;
+            if (!st) goto bad;
+            for (char *sv = NULL, *s1 = strtok_r(st, ",", &sv); s1; s1 = strtok_r(NULL, ",", &sv)) {
+                if (c->nerr == 4 || !status_from_name(s1, &c->err_status[c->nerr])) goto bad;
+                c->nerr++;
+            }
+            if (!c->nerr) goto bad;
             while (*q == ' ') q++;
             c->err_msg = q;
         }
@@ -514,7 +520,8 @@ static bool compare(const char *what, const lp_buffer *got, const lp_buffer *wan
         for (int i = 0; i < lp_buffer_ndim(want); i++)
             snprintf(sw + strlen(sw), sizeof sw - strlen(sw), "%s%" PRId64, i ? "," : "",
                      lp_buffer_shape(want)[i]);
-        report("%s: shape %s), want %s)", what, sg, sw);
+        report("%s: shape %s%s), want %s%s)", what, sg, nd == 1 ? "," : "", sw,
+               lp_buffer_ndim(want) == 1 ? "," : "");
         return false;
     }
     int64_t n = lp_buffer_size(want);
@@ -602,14 +609,16 @@ static bool check_case(lp_ctx *ctx, tcase *c) {
     }
     if (!c->expect) {
         if (st == LP_OK) {
-            report("%s: expected %s \"%s\", got a result", c->id, status_name(c->err_status),
+            report("%s: expected %s \"%s\", got a result", c->id, status_name(c->err_status[0]),
                    c->err_msg);
             return false;
         }
         const char *msg = lp_last_error(ctx);
-        if (st != c->err_status || !strstr(msg, c->err_msg)) {
-            report("%s: expected %s \"%s\", got %s \"%s\"", c->id, status_name(c->err_status),
-                   c->err_msg, status_name(st), msg);
+        bool st_ok = false;
+        for (int i = 0; i < c->nerr; i++) st_ok |= st == c->err_status[i];
+        if (!st_ok || !strstr(msg, c->err_msg)) {
+            report("%s: expected %s%s \"%s\", got %s \"%s\"", c->id, status_name(c->err_status[0]),
+                   c->nerr > 1 ? " (or another listed)" : "", c->err_msg, status_name(st), msg);
             return false;
         }
         return true;
@@ -679,6 +688,10 @@ static void determinism_cases(tcase *cs, int n, const char *filter) {
             char what[512];
             snprintf(what, sizeof what, "%s [%s]", c->id, cname);
             bool ok;
+            /* a case that already failed against NumPy (often uninitialised output) is only
+             * counted here, not printed again */
+            long printed = nprinted;
+            if (!c->ok && !verbose) nprinted = PRINT_CAP + 2;
             if (st != c->ref_status) {
                 report("%s: status %s (%s), the first run gave %s", what, status_name(st),
                        st == LP_OK ? "" : lp_last_error(ctx), status_name(c->ref_status));
@@ -688,13 +701,14 @@ static void determinism_cases(tcase *cs, int n, const char *filter) {
             } else {
                 ok = true;
             }
+            if (!c->ok && !verbose) nprinted = printed;
             lp_buffer_release(got);
             if (ok) lpt_pass_++;
             else { lpt_fail_++; fails++; }
             tally_add("determinism", ok, c->id);
         }
-        if (fails) fprintf(stderr, "determinism [%s]: %d cases differ from the first run\n", cname,
-                           fails);
+        if (fails) fprintf(stderr, "determinism [%s]: %d cases differ from the first run "
+                           "(details printed only for cases that pass against NumPy)\n", cname, fails);
         lp_ctx_destroy(ctx);
     }
 }
@@ -1041,6 +1055,13 @@ static void determinism_big(void) {
         lp_status st = lp_run(ctx, b.t, b.n, res);
         LPT_CHECKF(st == LP_OK, "big: lp_run [%s]: %s: %s", cname, status_name(st), lp_last_error(ctx));
         if (st == LP_OK) {
+            /* guard against a vacuous test: small chunks must really split the arrays */
+            lp_run_stats rs;
+            lp_last_run_stats(ctx, &rs);
+            if (cf.chunk == 256)
+                LPT_CHECKF(rs.tasks >= 300, "big [%s]: only %" PRId64 " tasks", cname, rs.tasks);
+            LPT_CHECKF(rs.threads == cf.threads, "big [%s]: run stats say %d threads", cname,
+                       rs.threads);
             if (!ref_name) {
                 ref_b = b;
                 nref = b.n;

@@ -285,7 +285,7 @@ static void test_file_corruption(lpi_store *s, const char *dir) {
     lpt_clear(ctx);
     void *d = lpt_put(ctx, s, "corrupt/k", LP_FLOAT64, 2, shape, 3, &st);
     LPT_OK(ctx, st);
-    char path[512];
+    char path[1200];
     snprintf(path, sizeof path, "%s/corrupt/k", dir);
     static unsigned char raw[96 + 2048], bad[96 + 2048];
     size_t n = read_file(path, raw, sizeof raw);
@@ -413,7 +413,7 @@ static void test_file_atomic(lpi_store *s, const char *dir) {
 static void test_file_symlinks(lpi_store *s, const char *dir) {
     /* a valid chunk outside the root, reachable only through symlinks planted inside it */
     char *out = make_tmpdir();
-    char p[512], q[512];
+    char p[1200], q[1200];
     lpi_store *os;
     LPT_OK(ctx, lpi_store_open_dir(ctx, out, &os));
     int64_t shape[1] = {4};
@@ -609,6 +609,43 @@ static void test_server(void) {
     LPT_CHECK(raw_request(u, "GET", NULL, 0, NULL) == 404);
     count_files(dir);
     LPT_CHECKF(ntemp == 0, "%d temp files left behind", ntemp);
+
+    /* keep-alive: one connection serves GET, HEAD, DELETE, a 404 and a PUT in turn */
+    {
+        int64_t sh[1] = {8};
+        int32_t vals[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+        lpi_chunk_info ci;
+        LPT_OK(ctx, lpi_chunk_info_make(ctx, "ka", LP_INT32, 1, sh, vals, sizeof vals, &ci));
+        unsigned char body[96 + sizeof vals];
+        lpi_chunk_header_encode(&ci, body);
+        memcpy(body + 96, vals, sizeof vals);
+        CURL *h = curl_easy_init();
+        struct { const char *method, *path; long want; } steps[] = {
+            {"GET", "/status", 200}, {"PUT", "/chunks/ka", 201}, {"GET", "/chunks/ka", 200},
+            {"HEAD", "/chunks/ka", 200}, {"DELETE", "/chunks/ka", 204},
+            {"GET", "/chunks/ka", 404}, {"GET", "/status", 200}};
+        for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+            curl_easy_reset(h);
+            snprintf(u, sizeof u, "%s%s", url, steps[i].path);
+            curl_easy_setopt(h, CURLOPT_URL, u);
+            curl_easy_setopt(h, CURLOPT_PROXY, "");
+            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+            if (strcmp(steps[i].method, "HEAD") == 0) curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+            else curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, steps[i].method);
+            if (strcmp(steps[i].method, "PUT") == 0) {
+                curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)sizeof body);
+            }
+            long code = 0, conns = -1;
+            LPT_CHECK(curl_easy_perform(h) == CURLE_OK);
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+            curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &conns);
+            LPT_CHECKF(code == steps[i].want, "%s %s: %ld", steps[i].method, steps[i].path, code);
+            LPT_CHECKF(i == 0 || conns == 0, "%s %s opened a new connection", steps[i].method,
+                       steps[i].path);
+        }
+        curl_easy_cleanup(h);
+    }
 
     lpi_store_close(s);
     lpi_store_close(fs);

@@ -67,11 +67,18 @@ Tolerances used and why
   arange/linspace (float): ulp:1 (NumPy's formulas: start + i*delta, delta = (start+step) -
       start; linspace: start + i*step, last = stop).
 
-Lampy-specific deviations (ids ending in '.mapped')
---------------------------------------------------
+Lampy-specific deviations
+-------------------------
 Lampy has no int8/float16.  Where NumPy's result would be int8 (bool // bool, bool % bool,
-bool ** bool) or float16 (sqrt/exp/... of bool) the expected result uses the next supported
-dtype of the same kind (int32 / float32), computed by NumPy on bool inputs cast to it.
+bool ** bool, also with a Python bool) Lampy raises LP_ERR_TYPE ("ufunc 'floor_divide' on bool
+operands gives int8 in NumPy, ..."; src/expr/elemwise.c), and the case expects that error.
+Where it would be float16 (sqrt/exp/log/sin/cos/tanh of bool) the expected result is float32,
+computed by NumPy on the bool input cast to float32 (ids ending in '.mapped').
+
+Error statuses: NumPy's TypeError -> ERR_TYPE; ValueError, IndexError, AxisError,
+OverflowError -> ERR_VALUE; broadcasting failures -> ERR_SHAPE; other shape-related
+ValueErrors (reshape, concatenate, stack) accept ERR_VALUE or ERR_SHAPE (STATUS may be a
+comma-separated list of accepted statuses).
 
 Values avoided on purpose
 -------------------------
@@ -141,7 +148,7 @@ def save(arr):
     arr = np.asarray(arr)
     assert arr.dtype.name in DTYPES, arr.dtype
     buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    np.save(buf, np.array(arr, order="C", copy=True), allow_pickle=False)  # keeps 0-d
     data = buf.getvalue()
     name = hashlib.sha1(data).hexdigest()[:14] + ".npy"
     if name not in _written:
@@ -221,9 +228,10 @@ def np_elem(ctx, op, args):
     r = np.asarray(f(*args))
     if r.dtype.name in DTYPES:
         return r
-    # Lampy has no int8/float16: use the next dtype of the same kind (see the docstring).
+    # Lampy has no int8/float16 (see the docstring): int8 results are refused with a TypeError,
+    # float16 results use float32.
     if r.dtype.kind in "iu":
-        to = np.int32
+        raise TypeError(f"ufunc '{op}' on bool operands gives int8 in NumPy")
     elif r.dtype.kind == "f":
         to = np.float32
     else:
@@ -312,7 +320,9 @@ def run_program(tokens, files):
     return np.asarray(st[0]), ctx.mapped
 
 
-SHAPE_MSGS = ("broadcast", "cannot reshape", "must match exactly", "same number of dimensions",
+# NumPy's ValueError is LP_ERR_VALUE, except that broadcasting failures are LP_ERR_SHAPE; for the
+# other shape-related ValueErrors either status is accepted.
+SHAPE_MSGS = ("cannot reshape", "must match exactly", "same number of dimensions",
               "must have the same shape", "zero-dimensional arrays cannot be concatenated")
 
 
@@ -325,7 +335,9 @@ def status_of(e):
     if isinstance(e, (IndexError, OverflowError)):
         return "ERR_VALUE"
     if isinstance(e, ValueError):
-        return "ERR_SHAPE" if any(s in msg for s in SHAPE_MSGS) else "ERR_VALUE"
+        if "could not be broadcast" in msg:
+            return "ERR_SHAPE"
+        return "ERR_VALUE,ERR_SHAPE" if any(s in msg for s in SHAPE_MSGS) else "ERR_VALUE"
     raise e
 
 
@@ -568,7 +580,8 @@ def gen_scalars():
         for (k1, v1), (k2, v2) in (((("i", "3"), ("f", fhex(2.5)))), (("i", "7"), ("i", "-2")),
                                    (("b", "1"), ("b", "1")), (("b", "1"), ("i", "4")),
                                    (("f", fhex(0.1)), ("f", fhex(0.2)))):
-            case(f"scalar.{op}.{k1}{v1}.{k2}{v2}", "scalar",
+            nm = lambda k, v: k + (repr(float.fromhex(v)) if k == "f" else v)
+            case(f"scalar.{op}.{nm(k1, v1)}.{nm(k2, v2)}", "scalar",
                  [f"scalar/{k1}/{v1}", f"scalar/{k2}/{v2}", "binary/" + op], elem_tol(op))
     # weak-promotion headline cases, with broadcasting shapes
     for s in ((3, 4), (), (0,)):

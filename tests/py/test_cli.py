@@ -60,7 +60,7 @@ def numpy_eval(expr):
     ns = {n: getattr(np, n) for n in NUMPY_NAMES}
     ns["np"] = np
     ns.update(INPUTS)
-    return np.asarray(eval(expr, {"__builtins__": {}}, ns))
+    return np.asarray(eval(expr, ns))
 
 
 def lampy_eval(tmp_path, files, expr, *extra):
@@ -120,7 +120,7 @@ ELEMWISE = [
     "a == a",
     "a != b",
     "i == 3",
-    "a < b | m",
+    "i < j | 3",
     "where(a > 0, a, b)",
     "where(m, 1, 0)",
     "where(m, a, 0)",
@@ -224,7 +224,7 @@ def test_arg_reductions(tmp_path, files, op, axis):
     "a.T.T.sum(axis=0).mean()",
 ])
 def test_reduction_forms(tmp_path, files, expr):
-    check_expr(tmp_path, files, expr, rtol=1e-5 if "f" in expr.split(".")[0] or "float32" in expr else 1e-9)
+    check_expr(tmp_path, files, expr)
 
 
 # ---- indexing, joining, creation ----

@@ -110,6 +110,12 @@ def operands(name, s1, d1, s2, d2):
 def compare_binary(name, x, y, chunks):
     f = BINARY[name][0]
     expect = numpy_or_typeerror(f, x, y)
+    if expect is TypeError and name == "power":
+        # NumPy's power picks int8 for a bool array and a Python int; Lampy (NEP 50) int64
+        arr = x if isinstance(x, np.ndarray) else y
+        other = y if arr is x else x
+        if arr.dtype == bool and type(other) in (int, bool):
+            expect = f(*(v.astype(np.int64) if v is arr else v for v in (x, y)))
     a = lp.asarray(x, chunks=chunks) if isinstance(x, np.ndarray) else x
     b = lp.asarray(y, chunks=chunks) if isinstance(y, np.ndarray) else y
     got = lazy_or_typeerror(lazy_binary(name), a, b)
@@ -139,7 +145,8 @@ def test_binary_broadcast(name, shapes, chunks):
     d = "int64" if name in ("and", "or", "xor") else "float64"
     x, y = operands(name, shapes[0], d, shapes[1], "int32" if d == "int64" else "float32")
     compare_binary(name, x, y, chunks)
-    compare_binary(name, y, x, chunks) if BINARY[name][1] == "any" else None
+    if BINARY[name][1] == "any":
+        compare_binary(name, y, x, chunks)
 
 
 @pytest.mark.parametrize("name", list(BINARY))
@@ -147,8 +154,6 @@ def test_binary_broadcast(name, shapes, chunks):
 @pytest.mark.parametrize("scalar", [True, 2, -3, 1.5])
 def test_binary_weak_scalars(name, dt, scalar):
     kind = BINARY[name][1]
-    if kind in ("nonzero", "small") and scalar in (True,) and dt == "bool":
-        pass
     x = data((2, 5), dt, 3, "small" if kind == "small" else "positive" if kind == "nonzero" else "any")
     if kind == "small" and (isinstance(scalar, bool) or scalar < 0):
         scalar = 2

@@ -1,0 +1,210 @@
+/* The planner and the local executor: multiple targets and CSE, reuse of computed results,
+ * deep graphs, chunk-size and thread-count independence, cancellation, allocation failures. */
+#include "lampy.h"
+#include "lpt.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+void lpi_alloc_fail_after(long n); /* core/alloc.c: test hook */
+
+static lp_ctx *ctx;
+
+static double sum_f64(lp_buffer *b) {
+    double s = 0, *d = lp_buffer_data(b);
+    for (int64_t i = 0; i < lp_buffer_size(b); i++) s += d[i];
+    return s;
+}
+
+static void test_multi_target_cse(void) {
+    int64_t sh[2] = {300, 7};
+    lp_array *a, *b, *x, *y, *s1, *s2;
+    LPT_OK(ctx, lp_random_uniform(ctx, 5, -1, 1, LP_FLOAT64, 2, sh, &a));
+    LPT_OK(ctx, lp_random_uniform(ctx, 5, -1, 1, LP_FLOAT64, 2, sh, &b)); /* same as a: CSE */
+    LPT_OK(ctx, lp_binary(ctx, "multiply", a, a, &x));
+    LPT_OK(ctx, lp_binary(ctx, "multiply", b, b, &y));
+    LPT_OK(ctx, lp_reduce(ctx, "sum", x, NULL, 0, false, &s1));
+    LPT_OK(ctx, lp_reduce(ctx, "sum", y, NULL, 0, false, &s2));
+    lp_array *t[3] = {s1, s2, x};
+    lp_buffer *r[3];
+    LPT_OK(ctx, lp_run(ctx, t, 3, r));
+    double v1 = *(double *)lp_buffer_data(r[0]), v2 = *(double *)lp_buffer_data(r[1]);
+    LPT_CHECK(v1 == v2);
+    LPT_CHECKF(fabs(sum_f64(r[2]) - v1) <= 1e-12 * fabs(v1), "%.17g vs %.17g", sum_f64(r[2]), v1);
+    /* x's result is reused: a later expression on x plans no task for x */
+    lp_array *z;
+    LPT_OK(ctx, lp_reduce(ctx, "max", x, NULL, 0, false, &z));
+    lp_buffer *rz;
+    LPT_OK(ctx, lp_run(ctx, &z, 1, &rz));
+    lp_run_stats st;
+    lp_last_run_stats(ctx, &st);
+    LPT_CHECKF(st.tasks >= 1 && st.tasks <= 4, "tasks %lld", (long long)st.tasks);
+    double mx = -1, *xd = lp_buffer_data(r[2]);
+    for (int i = 0; i < 300 * 7; i++) mx = xd[i] > mx ? xd[i] : mx;
+    LPT_CHECK(*(double *)lp_buffer_data(rz) == mx);
+    for (int i = 0; i < 3; i++) lp_buffer_release(r[i]);
+    lp_buffer_release(rz);
+    lp_array *all[] = {a, b, x, y, s1, s2, z};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) lp_array_release(all[i]);
+}
+
+/* A chain of 20,000 additions: neither building, planning, fusing nor releasing recurses. */
+static void test_deep_chain(void) {
+    int64_t n = 1000;
+    lp_array *x, *one;
+    LPT_OK(ctx, lp_zeros(ctx, LP_FLOAT64, 1, &n, &x));
+    LPT_OK(ctx, lp_scalar_array(ctx, lp_scalar_f(1.0), &one));
+    for (int i = 0; i < 20000; i++) {
+        lp_array *y;
+        if (lp_binary(ctx, "add", x, one, &y) != LP_OK) break;
+        lp_array_release(x);
+        x = y;
+    }
+    lp_buffer *r;
+    lp_status st = lp_run(ctx, &x, 1, &r);
+    /* a fused program has at most 30000 registers: this one needs about 20,000 */
+    LPT_OK(ctx, st);
+    if (!st) {
+        LPT_CHECK(((double *)lp_buffer_data(r))[0] == 20000.0);
+        lp_buffer_release(r);
+    }
+    lp_array_release(x);
+    lp_array_release(one);
+}
+
+/* Same bits for any thread count; float reductions within 1e-12 across chunk sizes. */
+static void test_chunk_thread_independence(void) {
+    int64_t sh[2] = {1001, 13};
+    double ref_sum = 0, ref_elem = 0;
+    size_t chunks[] = {0, 200, 4096, 65536};
+    for (int ci = 0; ci < 4; ci++)
+        for (int th = 1; th <= 2; th++) {
+            lp_ctx *c;
+            lp_ctx_create(&c);
+            lp_ctx_set_threads(c, th);
+            lp_ctx_set_chunk_bytes(c, chunks[ci]);
+            lp_array *a, *b, *e, *s, *v;
+            lp_random_normal(c, 9, 0, 1, LP_FLOAT64, 2, sh, &a);
+            lp_random_uniform(c, 10, 0, 1, LP_FLOAT64, 2, sh, &b);
+            lp_array *ab[2] = {a, b};
+            lp_elemwise(c, "multiply", 2, ab, &e);
+            lp_reduce(c, "sum", e, NULL, 0, false, &s);
+            int ax = 0;
+            lp_reduce_ddof(c, "var", e, &ax, 1, false, 1, &v);
+            lp_array *t[3] = {e, s, v};
+            lp_buffer *r[3];
+            LPT_OK(c, lp_run(c, t, 3, r));
+            double se = sum_f64(r[0]), ss = *(double *)lp_buffer_data(r[1]);
+            if (ci == 0 && th == 1) { ref_sum = ss; ref_elem = se; }
+            LPT_CHECKF(se == ref_elem, "elementwise differs: chunk %zu threads %d", chunks[ci], th);
+            LPT_CHECKF(fabs(ss - ref_sum) <= 1e-12 * fabs(ref_sum), "sum %.17g vs %.17g", ss, ref_sum);
+            for (int i = 0; i < 3; i++) lp_buffer_release(r[i]);
+            lp_array *all[] = {a, b, e, s, v};
+            for (int i = 0; i < 5; i++) lp_array_release(all[i]);
+            lp_ctx_destroy(c);
+        }
+}
+
+static void *canceller(void *arg) {
+    usleep(50 * 1000);
+    lp_cancel(arg);
+    return NULL;
+}
+
+static void test_cancel(void) {
+    lp_ctx *c;
+    lp_ctx_create(&c);
+    lp_ctx_set_chunk_bytes(c, 1 << 16);
+    int64_t sh[1] = {1 << 26};
+    lp_array *a, *e, *s;
+    lp_random_normal(c, 1, 0, 1, LP_FLOAT64, 1, sh, &a);
+    lp_unary(c, "exp", a, &e);
+    lp_reduce(c, "sum", e, NULL, 0, false, &s);
+    pthread_t th;
+    pthread_create(&th, NULL, canceller, c);
+    lp_buffer *r = NULL;
+    lp_status st = lp_run(c, &s, 1, &r);
+    pthread_join(th, NULL);
+    LPT_CHECKF(st == LP_ERR_CANCELLED, "status %s: %s", lp_status_str(st), lp_last_error(c));
+    LPT_CHECK(r == NULL);
+    LPT_CHECK(lp_array_result(s) == NULL);
+    /* the context is still usable */
+    int64_t n = 10;
+    lp_array *z, *zs;
+    lp_arange(c, 0, 10, 1, LP_INT64, &z);
+    lp_reduce(c, "sum", z, NULL, 0, false, &zs);
+    (void)n;
+    LPT_OK(c, lp_run(c, &zs, 1, &r));
+    if (r) LPT_CHECK(*(int64_t *)lp_buffer_data(r) == 45);
+    lp_buffer_release(r);
+    lp_array *all[] = {a, e, s, z, zs};
+    for (int i = 0; i < 5; i++) lp_array_release(all[i]);
+    lp_ctx_destroy(c);
+}
+
+/* Fail the k-th allocation for every k: each run fails cleanly or succeeds with the right
+ * answer; sanitizer builds check nothing leaks. */
+static void test_alloc_failures(void) {
+    int failures = 0, ok = 0;
+    for (long k = 1; k < 400; k++) {
+        lp_ctx *c;
+        if (lp_ctx_create(&c) != LP_OK) continue;
+        lp_ctx_set_threads(c, 2);
+        lp_ctx_set_chunk_bytes(c, 512);
+        int64_t sh[2] = {40, 9};
+        lp_array *a = NULL, *b = NULL, *e = NULL, *s = NULL;
+        lp_buffer *r = NULL;
+        lp_arange(c, 0, 360, 1, LP_FLOAT64, &a);
+        if (a) lp_reshape(c, a, 2, sh, &b);
+        if (b) lp_binary(c, "multiply", b, b, &e);
+        int ax = 1;
+        if (e) lp_reduce(c, "sum", e, &ax, 1, false, &s);
+        lpi_alloc_fail_after(k);
+        lp_status st = s ? lp_run(c, &s, 1, &r) : LP_ERR_NOMEM;
+        lpi_alloc_fail_after(0);
+        if (st == LP_OK) {
+            ok++;
+            double *d = lp_buffer_data(r);
+            double want = 0;
+            for (int j = 0; j < 9; j++) want += (double)(9 * 3 + j) * (9 * 3 + j);
+            LPT_CHECK(d[3] == want);
+        } else {
+            failures++;
+            LPT_CHECKF(st == LP_ERR_NOMEM, "k=%ld: %s", k, lp_last_error(c));
+        }
+        lp_buffer_release(r);
+        lp_array_release(s); lp_array_release(e); lp_array_release(b); lp_array_release(a);
+        lp_ctx_destroy(c);
+    }
+    LPT_CHECK(failures > 0 && ok > 0);
+}
+
+static void test_errors(void) {
+    int64_t s1[2] = {2, 3}, s2[1] = {4};
+    lp_array *a, *b, *c = NULL;
+    lp_zeros(ctx, LP_FLOAT64, 2, s1, &a);
+    lp_zeros(ctx, LP_FLOAT64, 1, s2, &b);
+    LPT_CHECK(lp_binary(ctx, "add", a, b, &c) == LP_ERR_SHAPE);
+    LPT_CHECK(strcmp(lp_last_error(ctx), "operands could not be broadcast together with shapes (2,3) (4,)") == 0);
+    LPT_CHECK(c == NULL);
+    LPT_CHECK(lp_binary(ctx, "frobnicate", a, a, &c) == LP_ERR_VALUE);
+    int ax = 2;
+    LPT_CHECK(lp_reduce(ctx, "sum", a, &ax, 1, false, &c) == LP_ERR_VALUE);
+    LPT_CHECK(strstr(lp_last_error(ctx), "axis 2 is out of bounds") != NULL);
+    lp_array *l;
+    LPT_CHECK(lp_load(ctx, "/nonexistent/x.npy", &l) == LP_ERR_NOTFOUND);
+    lp_array_release(a);
+    lp_array_release(b);
+}
+
+int main(void) {
+    lp_ctx_create(&ctx);
+    LPT_RUN(test_errors);
+    LPT_RUN(test_multi_target_cse);
+    LPT_RUN(test_deep_chain);
+    LPT_RUN(test_chunk_thread_independence);
+    LPT_RUN(test_cancel);
+    LPT_RUN(test_alloc_failures);
+    lp_ctx_destroy(ctx);
+    return lpt_done("test_run");
+}
