@@ -56,7 +56,7 @@ bool lpi_shape_size(int ndim, const int64_t *shape, int64_t *size);
 /* NumPy broadcasting of n shapes; on mismatch the NumPy message is left on ctx. */
 lp_status lpi_broadcast_shapes(lp_ctx *ctx, int n, const int *ndims, const int64_t *const *shapes,
                                int *out_ndim, int64_t *out_shape);
-/* "(3, 4)" / "(5,)" / "()" into buf. */
+/* "(3,4)" / "(5,)" / "()" into buf: NumPy's spelling in error messages. */
 const char *lpi_shape_str(char *buf, size_t cap, int ndim, const int64_t *shape);
 /* Normalise an axis (negative counts from the end); NumPy's AxisError wording on failure. */
 lp_status lpi_norm_axis(lp_ctx *ctx, int axis, int ndim, int *out);

@@ -19,7 +19,7 @@ const char *lpi_shape_str(char *buf, size_t cap, int ndim, const int64_t *shape)
     len += (size_t)snprintf(buf + len, cap > len ? cap - len : 0, "(");
     for (int i = 0; i < ndim; i++)
         len += (size_t)snprintf(buf + len, cap > len ? cap - len : 0, "%s%lld",
-                                i ? ", " : "", (long long)shape[i]);
+                                i ? "," : "", (long long)shape[i]);
     snprintf(buf + len, cap > len ? cap - len : 0, ndim == 1 ? ",)" : ")");
     return buf;
 }

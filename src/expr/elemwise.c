@@ -84,6 +84,16 @@ lp_status lpi_elemwise_types(lp_ctx *ctx, lpi_op op, int nin, lp_array *const *i
         break;
     default: break;
     }
+    /* NEP 50: a Python int must fit the integer dtype it is used as. Comparisons are defined
+     * by value in NumPy 2 (int32_array < 2**40 is all True): compare in int64 instead. */
+    if (*loop_dt == LP_INT32)
+        for (int i = 0; i < nin; i++) {
+            if (!lpi_is_weak(in[i]) || in[i]->dtype != LP_INT64) continue;
+            int64_t v = in[i]->a.value.v.i;
+            if (v >= INT32_MIN && v <= INT32_MAX) continue;
+            if (*out_dt == LP_BOOL && op != LPI_OP_WHERE) { *loop_dt = LP_INT64; continue; }
+            return lpi_error(ctx, LP_ERR_VALUE, "Python integer %lld out of bounds for int32", (long long)v);
+        }
     return LP_OK;
 }
 

@@ -30,7 +30,12 @@ static inline double gen_value(const lpi_pnode *pn, const int64_t *coord, int64_
     const lpi_attrs *a = &pn->expr->a;
     switch (pn->op) {
     case LPI_OP_ARANGE: {
-        /* NumPy fills arange from its first two values: delta = (start + step) - start */
+        /* NumPy fills arange from its first two values, in the result dtype:
+         * delta = (start + step) - start, then start + i * delta */
+        if (pn->dtype == LP_FLOAT32) {
+            float s = (float)a->f0, d = (float)(a->f0 + a->f1) - s;
+            return (double)(s + (float)flat * d);
+        }
         double delta = (a->f0 + a->f1) - a->f0;
         return a->f0 + (double)flat * delta;
     }
