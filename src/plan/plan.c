@@ -2,24 +2,16 @@
  * chunk) with the pieces of producer chunks each task reads, dependencies and chunk reference
  * counts. Reductions become a partial level plus a fixed-shape combine tree. */
 #include "plan/plan.h"
+#include "plan/planner.h"
 #include "plan/program.h"
 
 #include <string.h>
 
 #define FANIN 8
 
-typedef struct planner {
-    lp_ctx *ctx;
-    lpi_arena *ar;
-    lpi_graph g;
-    int *pnode_of;        /* gid -> pnode */
-    lpi_pnode *pn;
-    int npn, cappn;
-    lpi_task *tasks;
-    int64_t ntasks, captasks;
-} planner;
 
-static int new_pnode(planner *P, lpi_kernel k, lpi_op op, lp_array *e, lp_dtype dt, int ndim, const int64_t *shape) {
+
+int lpi_new_pnode(planner *P, lpi_kernel k, lpi_op op, lp_array *e, lp_dtype dt, int ndim, const int64_t *shape) {
     if (P->npn == P->cappn) {
         int c = P->cappn ? P->cappn * 2 : 32;
         lpi_pnode *n = lp_realloc(P->pn, (size_t)c * sizeof *n);
@@ -40,7 +32,7 @@ static int new_pnode(planner *P, lpi_kernel k, lpi_op op, lp_array *e, lp_dtype 
     return P->npn++;
 }
 
-static lpi_task *new_task(planner *P, int pnode, int64_t chunk) {
+lpi_task *lpi_new_task(planner *P, int pnode, int64_t chunk) {
     if (P->ntasks == P->captasks) {
         int64_t c = P->captasks ? P->captasks * 2 : 256;
         lpi_task *n = lp_realloc(P->tasks, (size_t)c * sizeof *n);
@@ -57,7 +49,7 @@ static lpi_task *new_task(planner *P, int pnode, int64_t chunk) {
 
 /* ---- operands and pieces ---- */
 
-static int64_t find_chunk(const int64_t *b, int64_t n, int64_t x) {
+int64_t lpi_find_chunk(const int64_t *b, int64_t n, int64_t x) {
     /* largest k < n with b[k] <= x */
     int64_t lo = 0, hi = n - 1;
     while (lo < hi) {
@@ -67,7 +59,7 @@ static int64_t find_chunk(const int64_t *b, int64_t n, int64_t x) {
     return lo;
 }
 
-static lp_status add_operand(planner *P, lpi_task *t, int k, int prod, const lpi_box *region, bool contig) {
+lp_status lpi_add_operand(planner *P, lpi_task *t, int k, int prod, const lpi_box *region, bool contig) {
     lpi_operand *op = &t->ops[k];
     const lpi_pnode *pp = &P->pn[prod];
     const lpi_grid *gr = &pp->grid;
@@ -77,8 +69,8 @@ static lp_status add_operand(planner *P, lpi_task *t, int k, int prod, const lpi
     int64_t k0[LP_MAX_NDIM], k1[LP_MAX_NDIM], n = 1;
     for (int i = 0; i < gr->ndim; i++) {
         if (region->hi[i] <= region->lo[i]) { op->npieces = 0; return LP_OK; }
-        k0[i] = find_chunk(gr->bounds[i], gr->nchunks[i], region->lo[i]);
-        k1[i] = find_chunk(gr->bounds[i], gr->nchunks[i], region->hi[i] - 1) + 1;
+        k0[i] = lpi_find_chunk(gr->bounds[i], gr->nchunks[i], region->lo[i]);
+        k1[i] = lpi_find_chunk(gr->bounds[i], gr->nchunks[i], region->hi[i] - 1) + 1;
         n *= k1[i] - k0[i];
     }
     op->pieces = lpi_arena_alloc(P->ar, (size_t)n * sizeof *op->pieces);
@@ -107,7 +99,7 @@ static lp_status add_operand(planner *P, lpi_task *t, int k, int prod, const lpi
 }
 
 /* The region of producer `prod` (right-aligned, broadcasting) that a box of the consumer reads. */
-static void project(const lpi_pnode *pp, const lpi_box *box, lpi_box *r) {
+void lpi_project(const lpi_pnode *pp, const lpi_box *box, lpi_box *r) {
     int off = box->ndim - pp->ndim;
     r->ndim = pp->ndim;
     for (int i = 0; i < pp->ndim; i++) {
@@ -119,14 +111,14 @@ static void project(const lpi_pnode *pp, const lpi_box *box, lpi_box *r) {
 
 /* ---- grids ---- */
 
-static lp_status auto_grid(planner *P, lpi_pnode *p, int ndim, const int64_t *shape, lp_dtype dt) {
+lp_status lpi_auto_grid(planner *P, lpi_pnode *p, int ndim, const int64_t *shape, lp_dtype dt) {
     const lp_array *e = p->expr;
     return lpi_grid_auto(P->ctx, P->ar, ndim, shape, lp_dtype_size(dt),
                          e && e->has_chunk_hint && e->ndim == ndim ? e->chunk_hint : NULL, &p->grid);
 }
 
 /* The grid of a program's full-shaped operand, so its chunks are read without reassembly. */
-static lp_status operand_grid(planner *P, lpi_pnode *p, int ndim, const int64_t *shape, lp_dtype dt,
+lp_status lpi_operand_grid(planner *P, lpi_pnode *p, int ndim, const int64_t *shape, lp_dtype dt,
                               const int *inputs, int nin, lpi_grid *out) {
     const lp_array *e = p->expr;
     if (!(e && e->has_chunk_hint)) {
@@ -143,7 +135,7 @@ static lp_status operand_grid(planner *P, lpi_pnode *p, int ndim, const int64_t 
                          e && e->has_chunk_hint && e->ndim == ndim ? e->chunk_hint : NULL, out);
 }
 
-static lp_status one_chunk_axis(planner *P, lpi_grid *g, int ax, int64_t n) {
+lp_status lpi_one_chunk_axis(planner *P, lpi_grid *g, int ax, int64_t n) {
     int64_t *b = lpi_arena_alloc(P->ar, 2 * sizeof *b);
     if (!b) return lpi_nomem(P->ctx);
     b[0] = 0;
@@ -160,7 +152,7 @@ static lp_status plan_simple_tasks(planner *P, int pi) {
     p->first_task = P->ntasks;
     p->ntasks = p->grid.total;
     for (int64_t c = 0; c < p->grid.total; c++) {
-        lpi_task *t = new_task(P, pi, c);
+        lpi_task *t = lpi_new_task(P, pi, c);
         if (!t) return lpi_nomem(P->ctx);
         lpi_grid_chunk_box(&P->pn[pi].grid, c, &t->box);
     }
@@ -169,7 +161,7 @@ static lp_status plan_simple_tasks(planner *P, int pi) {
 
 static lp_status plan_map(planner *P, int gid) {
     lp_array *e = P->g.node[gid];
-    int pi = new_pnode(P, LPI_K_MAP, e->op, e, e->dtype, e->ndim, e->shape);
+    int pi = lpi_new_pnode(P, LPI_K_MAP, e->op, e, e->dtype, e->ndim, e->shape);
     if (pi < 0) return lpi_nomem(P->ctx);
     P->pnode_of[gid] = pi;
     lpi_program *prog;
@@ -180,11 +172,11 @@ static lp_status plan_map(planner *P, int gid) {
     p->prog = prog;
     p->in = inputs;
     p->nin = nin;
-    if ((st = operand_grid(P, p, e->ndim, e->shape, e->dtype, inputs, nin, &p->grid))) return st;
+    if ((st = lpi_operand_grid(P, p, e->ndim, e->shape, e->dtype, inputs, nin, &p->grid))) return st;
     p->first_task = P->ntasks;
     p->ntasks = p->grid.total;
     for (int64_t c = 0; c < P->pn[pi].grid.total && !st; c++) {
-        lpi_task *t = new_task(P, pi, c);
+        lpi_task *t = lpi_new_task(P, pi, c);
         if (!t) return lpi_nomem(P->ctx);
         p = &P->pn[pi];
         lpi_grid_chunk_box(&p->grid, c, &t->box);
@@ -192,8 +184,8 @@ static lp_status plan_map(planner *P, int gid) {
         if (nin && !(t->ops = lpi_arena_alloc(P->ar, (size_t)nin * sizeof *t->ops))) return lpi_nomem(P->ctx);
         for (int k = 0; k < nin && !st; k++) {
             lpi_box r;
-            project(&P->pn[inputs[k]], &t->box, &r);
-            st = add_operand(P, t, k, inputs[k], &r, false);
+            lpi_project(&P->pn[inputs[k]], &t->box, &r);
+            st = lpi_add_operand(P, t, k, inputs[k], &r, false);
         }
     }
     return st;
@@ -236,12 +228,12 @@ static lp_status plan_reduce(planner *P, int gid) {
     lp_status st = lpi_program_build(P->ctx, P->ar, &P->g, P->pnode_of, xg, gid, casts, ncasts, &prog, &inputs, &nin);
     if (st) return st;
 
-    int fin = new_pnode(P, LPI_K_PARTIAL, e->op, e, e->dtype, e->ndim, e->shape);
+    int fin = lpi_new_pnode(P, LPI_K_PARTIAL, e->op, e, e->dtype, e->ndim, e->shape);
     if (fin < 0) return lpi_nomem(P->ctx);
     P->pnode_of[gid] = fin;
     /* the input's chunking (of the reduce input's index space) */
     lpi_grid xgrid;
-    if ((st = operand_grid(P, &P->pn[fin], x->ndim, x->shape, x->dtype, inputs, nin, &xgrid))) return st;
+    if ((st = lpi_operand_grid(P, &P->pn[fin], x->ndim, x->shape, x->dtype, inputs, nin, &xgrid))) return st;
     /* output grid: kept axes as in the input; reduced axes one chunk (of size 1 with keepdims) */
     lpi_grid *og = &P->pn[fin].grid;
     memset(og, 0, sizeof *og);
@@ -251,7 +243,7 @@ static lp_status plan_reduce(planner *P, int gid) {
     for (int i = 0, j = 0; i < x->ndim; i++) {
         if (r->axes & (1u << i)) {
             nred *= xgrid.nchunks[i];
-            if (e->a.keepdims && (st = one_chunk_axis(P, og, j++, 1))) return st;
+            if (e->a.keepdims && (st = lpi_one_chunk_axis(P, og, j++, 1))) return st;
         } else {
             og->bounds[j] = xgrid.bounds[i];
             og->nchunks[j++] = xgrid.nchunks[i];
@@ -263,7 +255,7 @@ static lp_status plan_reduce(planner *P, int gid) {
     int level = fin;
     if (nred > 1) {
         int64_t one = nout * nred;
-        level = new_pnode(P, LPI_K_PARTIAL, e->op, NULL, r->acc_float ? LP_FLOAT64 : LP_INT64, 1, &one);
+        level = lpi_new_pnode(P, LPI_K_PARTIAL, e->op, NULL, r->acc_float ? LP_FLOAT64 : LP_INT64, 1, &one);
         if (level < 0) return lpi_nomem(P->ctx);
         if ((st = lpi_grid_auto(P->ctx, P->ar, 1, &one, 1, &(int64_t){1}, &P->pn[level].grid))) return st;
         og = &P->pn[fin].grid; /* new_pnode may have moved the array */
@@ -286,7 +278,7 @@ static lp_status plan_reduce(planner *P, int gid) {
         int64_t kidx[LP_MAX_NDIM], rem = oc;
         for (int j = e->ndim - 1; j >= 0; j--) { kidx[j] = rem % og->nchunks[j]; rem /= og->nchunks[j]; }
         for (int64_t rc = 0; rc < nred; rc++) {
-            lpi_task *t = new_task(P, level, oc * nred + rc);
+            lpi_task *t = lpi_new_task(P, level, oc * nred + rc);
             if (!t) return lpi_nomem(P->ctx);
             lpi_box *b = &t->box;
             b->ndim = x->ndim;
@@ -312,8 +304,8 @@ static lp_status plan_reduce(planner *P, int gid) {
             if (nin && !(t->ops = lpi_arena_alloc(P->ar, (size_t)nin * sizeof *t->ops))) return lpi_nomem(P->ctx);
             for (int k = 0; k < nin && !st; k++) {
                 lpi_box reg;
-                project(&P->pn[inputs[k]], b, &reg);
-                st = add_operand(P, t, k, inputs[k], &reg, false);
+                lpi_project(&P->pn[inputs[k]], b, &reg);
+                st = lpi_add_operand(P, t, k, inputs[k], &reg, false);
             }
             if (st) return st;
         }
@@ -329,7 +321,7 @@ static lp_status plan_reduce(planner *P, int gid) {
             P->pn[fin].kernel = LPI_K_COMBINE;
         } else {
             int64_t cnt = nout * next;
-            lv = new_pnode(P, LPI_K_COMBINE, e->op, NULL, r->acc_float ? LP_FLOAT64 : LP_INT64, 1, &cnt);
+            lv = lpi_new_pnode(P, LPI_K_COMBINE, e->op, NULL, r->acc_float ? LP_FLOAT64 : LP_INT64, 1, &cnt);
             if (lv < 0) return lpi_nomem(P->ctx);
             if ((st = lpi_grid_auto(P->ctx, P->ar, 1, &cnt, 1, &(int64_t){1}, &P->pn[lv].grid))) return st;
         }
@@ -341,7 +333,7 @@ static lp_status plan_reduce(planner *P, int gid) {
         for (int64_t oc = 0; oc < nout; oc++) {
             int64_t pel = P->tasks[P->pn[prev].first_task + oc * per].pelems;
             for (int64_t q = 0; q < next; q++) {
-                lpi_task *t = new_task(P, lv, oc * next + q);
+                lpi_task *t = lpi_new_task(P, lv, oc * next + q);
                 if (!t) return lpi_nomem(P->ctx);
                 int64_t a = q * FANIN, z = a + FANIN < per ? a + FANIN : per;
                 t->pelems = pel;
@@ -350,7 +342,7 @@ static lp_status plan_reduce(planner *P, int gid) {
                 if (!(t->ops = lpi_arena_alloc(P->ar, (size_t)t->nops * sizeof *t->ops))) return lpi_nomem(P->ctx);
                 for (int64_t s = a; s < z; s++) {
                     lpi_box pb = {1, {oc * per + s}, {oc * per + s + 1}};
-                    if ((st = add_operand(P, t, (int)(s - a), prev, &pb, false))) return st;
+                    if ((st = lpi_add_operand(P, t, (int)(s - a), prev, &pb, false))) return st;
                 }
                 if (pl->final) lpi_grid_chunk_box(&P->pn[fin].grid, oc, &t->box);
             }
@@ -364,7 +356,7 @@ static lp_status plan_reduce(planner *P, int gid) {
 /* Output grid of an affine copy, derived from the input grid where the map keeps unit steps. */
 static lp_status copy_grid(planner *P, int pi, const lpi_pnode *src, const lpi_axismap *m) {
     lpi_pnode *p = &P->pn[pi];
-    if (p->expr && p->expr->has_chunk_hint) return auto_grid(P, p, p->ndim, p->shape, p->dtype);
+    if (p->expr && p->expr->has_chunk_hint) return lpi_auto_grid(P, p, p->ndim, p->shape, p->dtype);
     lpi_grid *g = &p->grid;
     memset(g, 0, sizeof *g);
     g->ndim = p->ndim;
@@ -373,7 +365,7 @@ static lp_status copy_grid(planner *P, int pi, const lpi_pnode *src, const lpi_a
         int s = m->src[j];
         int64_t len = p->shape[j];
         lp_status st;
-        if (s < 0 || len <= 1) { if ((st = one_chunk_axis(P, g, j, len))) return st; continue; }
+        if (s < 0 || len <= 1) { if ((st = lpi_one_chunk_axis(P, g, j, len))) return st; continue; }
         const lpi_grid *ig = &src->grid;
         int64_t *b = lpi_arena_alloc(P->ar, (size_t)(ig->nchunks[s] + 2) * sizeof *b);
         if (!b) return lpi_nomem(P->ctx);
@@ -418,7 +410,7 @@ static void map_region(const lpi_axismap *m, int in_ndim, const lpi_box *box, lp
     }
 }
 
-static lp_status plan_copy_from(planner *P, int pi, int src, const lpi_axismap *m) {
+lp_status lpi_plan_copy_from(planner *P, int pi, int src, const lpi_axismap *m) {
     lp_status st = copy_grid(P, pi, &P->pn[src], m);
     if (st) return st;
     lpi_pnode *p = &P->pn[pi];
@@ -429,7 +421,7 @@ static lp_status plan_copy_from(planner *P, int pi, int src, const lpi_axismap *
     p->first_task = P->ntasks;
     p->ntasks = p->grid.total;
     for (int64_t c = 0; c < P->pn[pi].grid.total; c++) {
-        lpi_task *t = new_task(P, pi, c);
+        lpi_task *t = lpi_new_task(P, pi, c);
         if (!t) return lpi_nomem(P->ctx);
         lpi_grid_chunk_box(&P->pn[pi].grid, c, &t->box);
         t->map = m;
@@ -437,14 +429,14 @@ static lp_status plan_copy_from(planner *P, int pi, int src, const lpi_axismap *
         if (!(t->ops = lpi_arena_alloc(P->ar, sizeof *t->ops))) return lpi_nomem(P->ctx);
         lpi_box r;
         map_region(m, P->pn[src].ndim, &t->box, &r);
-        if ((st = add_operand(P, t, 0, src, &r, false))) return st;
+        if ((st = lpi_add_operand(P, t, 0, src, &r, false))) return st;
     }
     return LP_OK;
 }
 
 static lp_status plan_concat(planner *P, int gid) {
     lp_array *e = P->g.node[gid];
-    int pi = new_pnode(P, LPI_K_COPY, e->op, e, e->dtype, e->ndim, e->shape);
+    int pi = lpi_new_pnode(P, LPI_K_COPY, e->op, e, e->dtype, e->ndim, e->shape);
     if (pi < 0) return lpi_nomem(P->ctx);
     P->pnode_of[gid] = pi;
     const int ax = e->a.axis, n = e->nin;
@@ -487,18 +479,18 @@ static lp_status plan_concat(planner *P, int gid) {
     p->first_task = P->ntasks;
     p->ntasks = g->total;
     for (int64_t c = 0; c < P->pn[pi].grid.total; c++) {
-        lpi_task *t = new_task(P, pi, c);
+        lpi_task *t = lpi_new_task(P, pi, c);
         if (!t) return lpi_nomem(P->ctx);
         p = &P->pn[pi];
         lpi_grid_chunk_box(&p->grid, c, &t->box);
-        int64_t kc = find_chunk(p->grid.bounds[ax], p->grid.nchunks[ax], t->box.lo[ax]);
+        int64_t kc = lpi_find_chunk(p->grid.bounds[ax], p->grid.nchunks[ax], t->box.lo[ax]);
         int k = owner[kc];
         t->map = &maps[k];
         t->nops = 1;
         if (!(t->ops = lpi_arena_alloc(P->ar, sizeof *t->ops))) return lpi_nomem(P->ctx);
         lpi_box r;
         map_region(&maps[k], e->ndim, &t->box, &r);
-        lp_status st = add_operand(P, t, 0, P->pnode_of[P->g.in[gid][k]], &r, false);
+        lp_status st = lpi_add_operand(P, t, 0, P->pnode_of[P->g.in[gid][k]], &r, false);
         if (st) return st;
     }
     return LP_OK;
@@ -508,12 +500,12 @@ static lp_status plan_reshape(planner *P, int gid) {
     lp_array *e = P->g.node[gid];
     int src = P->pnode_of[P->g.in[gid][0]];
     if (e->a.affine) {
-        int pi = new_pnode(P, LPI_K_COPY, e->op, e, e->dtype, e->ndim, e->shape);
+        int pi = lpi_new_pnode(P, LPI_K_COPY, e->op, e, e->dtype, e->ndim, e->shape);
         if (pi < 0) return lpi_nomem(P->ctx);
         P->pnode_of[gid] = pi;
-        return plan_copy_from(P, pi, src, &e->a.map);
+        return lpi_plan_copy_from(P, pi, src, &e->a.map);
     }
-    int pi = new_pnode(P, LPI_K_RESHAPE, e->op, e, e->dtype, e->ndim, e->shape);
+    int pi = lpi_new_pnode(P, LPI_K_RESHAPE, e->op, e, e->dtype, e->ndim, e->shape);
     if (pi < 0) return lpi_nomem(P->ctx);
     P->pnode_of[gid] = pi;
     lpi_pnode *p = &P->pn[pi];
@@ -538,7 +530,7 @@ static lp_status plan_reshape(planner *P, int gid) {
     for (int i = 1; i < e->ndim; i++) orow *= e->shape[i];
     for (int i = 1; i < sp->ndim; i++) irow *= sp->shape[i];
     for (int64_t c = 0; c < P->pn[pi].grid.total; c++) {
-        lpi_task *t = new_task(P, pi, c);
+        lpi_task *t = lpi_new_task(P, pi, c);
         if (!t) return lpi_nomem(P->ctx);
         lpi_grid_chunk_box(&P->pn[pi].grid, c, &t->box);
         t->nops = 1;
@@ -551,14 +543,14 @@ static lp_status plan_reshape(planner *P, int gid) {
             r.hi[0] = (f1 + irow - 1) / irow;
             if (f1 == f0) r.hi[0] = r.lo[0];
         }
-        if ((st = add_operand(P, t, 0, src, &r, true))) return st;
+        if ((st = lpi_add_operand(P, t, 0, src, &r, true))) return st;
     }
     return LP_OK;
 }
 
 static lp_status plan_leaf(planner *P, int gid) {
     lp_array *e = P->g.node[gid];
-    int pi = new_pnode(P, LPI_K_NONE, e->op, e, e->dtype, e->ndim, e->shape);
+    int pi = lpi_new_pnode(P, LPI_K_NONE, e->op, e, e->dtype, e->ndim, e->shape);
     if (pi < 0) return lpi_nomem(P->ctx);
     P->pnode_of[gid] = pi;
     lpi_pnode *p = &P->pn[pi];
@@ -574,7 +566,7 @@ static lp_status plan_leaf(planner *P, int gid) {
     }
     p->ntasks = 0;
     p->first_task = -1;
-    return auto_grid(P, p, e->ndim, e->shape, e->dtype);
+    return lpi_auto_grid(P, p, e->ndim, e->shape, e->dtype);
 }
 
 static lp_status plan_node(planner *P, int gid) {
@@ -582,10 +574,10 @@ static lp_status plan_node(planner *P, int gid) {
     if (P->g.leaf[gid]) return plan_leaf(P, gid);
     switch (lpi_ops[e->op].kind) {
     case LP_OPK_SOURCE: {
-        int pi = new_pnode(P, e->op == LPI_OP_LOAD ? LPI_K_LOAD : LPI_K_GEN, e->op, e, e->dtype, e->ndim, e->shape);
+        int pi = lpi_new_pnode(P, e->op == LPI_OP_LOAD ? LPI_K_LOAD : LPI_K_GEN, e->op, e, e->dtype, e->ndim, e->shape);
         if (pi < 0) return lpi_nomem(P->ctx);
         P->pnode_of[gid] = pi;
-        lp_status st = auto_grid(P, &P->pn[pi], e->ndim, e->shape, e->dtype);
+        lp_status st = lpi_auto_grid(P, &P->pn[pi], e->ndim, e->shape, e->dtype);
         return st ? st : plan_simple_tasks(P, pi);
     }
     case LP_OPK_ELEMWISE: return plan_map(P, gid);
@@ -594,10 +586,10 @@ static lp_status plan_node(planner *P, int gid) {
         if (e->op == LPI_OP_CONCATENATE) return plan_concat(P, gid);
         if (e->op == LPI_OP_RESHAPE) return plan_reshape(P, gid);
         {
-            int pi = new_pnode(P, LPI_K_COPY, e->op, e, e->dtype, e->ndim, e->shape);
+            int pi = lpi_new_pnode(P, LPI_K_COPY, e->op, e, e->dtype, e->ndim, e->shape);
             if (pi < 0) return lpi_nomem(P->ctx);
             P->pnode_of[gid] = pi;
-            return plan_copy_from(P, pi, P->pnode_of[P->g.in[gid][0]], &e->a.map);
+            return lpi_plan_copy_from(P, pi, P->pnode_of[P->g.in[gid][0]], &e->a.map);
         }
     default: return lpi_error(P->ctx, LP_ERR_INTERNAL, "op %s cannot be planned", lpi_ops[e->op].name);
     }
@@ -719,11 +711,11 @@ lp_status lpi_plan_build(lp_ctx *ctx, lp_array *const *targets, int n, lpi_plan 
                 if (P.g.target_of[u] == gid) { p = plan->target_pnode[u]; break; }
             if (P.pn[p].kernel == LPI_K_NONE) {
                 lp_array *e = P.g.node[gid];
-                int c = new_pnode(&P, LPI_K_COPY, LPI_OP_TRANSPOSE, NULL, e->dtype, e->ndim, e->shape);
+                int c = lpi_new_pnode(&P, LPI_K_COPY, LPI_OP_TRANSPOSE, NULL, e->dtype, e->ndim, e->shape);
                 lpi_axismap *m = lpi_arena_alloc(P.ar, sizeof *m);
                 if (c < 0 || !m) { st = lpi_nomem(ctx); break; }
                 for (int i = 0; i < e->ndim; i++) { m->src[i] = (int8_t)i; m->step[i] = 1; }
-                if ((st = plan_copy_from(&P, c, p, m))) break;
+                if ((st = lpi_plan_copy_from(&P, c, p, m))) break;
                 p = c;
             }
         }

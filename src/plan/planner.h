@@ -1,0 +1,35 @@
+/* The planner's internals, shared by the files that plan one family of ops (plan.c for the
+ * core ops; further plan_*.c files hook into lpi_plan_node's switch). */
+#ifndef LP_PLANNER_H
+#define LP_PLANNER_H
+
+#include "graph/graph.h"
+
+typedef struct planner {
+    lp_ctx *ctx;
+    lpi_arena *ar;
+    lpi_graph g;
+    int *pnode_of;        /* gid -> pnode */
+    lpi_pnode *pn;
+    int npn, cappn;
+    lpi_task *tasks;
+    int64_t ntasks, captasks;
+} planner;
+
+/* New pnode / task; indices stay valid, pointers into P->pn / P->tasks do not (arrays grow). */
+int lpi_new_pnode(planner *P, lpi_kernel k, lpi_op op, lp_array *e, lp_dtype dt, int ndim, const int64_t *shape);
+lpi_task *lpi_new_task(planner *P, int pnode, int64_t chunk);
+/* Operand k of task t: the region of pnode prod it reads; pieces are found from prod's grid. */
+lp_status lpi_add_operand(planner *P, lpi_task *t, int k, int prod, const lpi_box *region, bool contig);
+/* The region of a producer (right-aligned, broadcasting) that a consumer's box reads. */
+void lpi_project(const lpi_pnode *pp, const lpi_box *box, lpi_box *r);
+lp_status lpi_auto_grid(planner *P, lpi_pnode *p, int ndim, const int64_t *shape, lp_dtype dt);
+/* The grid of a full-shaped input (so chunks are read without reassembly), else automatic. */
+lp_status lpi_operand_grid(planner *P, lpi_pnode *p, int ndim, const int64_t *shape, lp_dtype dt,
+                           const int *inputs, int nin, lpi_grid *out);
+lp_status lpi_one_chunk_axis(planner *P, lpi_grid *g, int ax, int64_t n);
+int64_t lpi_find_chunk(const int64_t *bounds, int64_t nchunks, int64_t x);
+/* An affine-copy pnode pi reading pnode src through map m (grid derived from src's). */
+lp_status lpi_plan_copy_from(planner *P, int pi, int src, const lpi_axismap *m);
+
+#endif
