@@ -317,7 +317,7 @@ static int get_int(ev *e, const value *v, const char *fname, const char *pname, 
 }
 
 static int get_small_int(ev *e, const value *v, const char *fname, const char *pname, int *out) {
-    int64_t x;
+    int64_t x = 0;
     if (get_int(e, v, fname, pname, &x)) return -1;
     if (x < INT_MIN || x > INT_MAX) return everr(e, LP_ERR_VALUE, "%s(): '%s' is out of range", fname, pname);
     *out = (int)x;
@@ -499,7 +499,7 @@ static int ipow(ev *e, int64_t b, int64_t x, int64_t *out) {
 
 static int num_binop(ev *e, int op, const value *x, const value *y, value *out) {
     bool fl = x->k == V_FLOAT || y->k == V_FLOAT;
-    int64_t a = num_i(x), b = num_i(y), r;
+    int64_t a = num_i(x), b = num_i(y), r = 0;
     double fa = num_f(x), fb = num_f(y);
     switch (op) {
     case '<': set_bool(out, fl ? fa < fb : a < b); return 0;
@@ -836,7 +836,7 @@ static int do_creation(ev *e, const builtin *B, const value **sl, value *out) {
         break;
     }
     case B_EYE: {
-        int64_t n, m, k = 0;
+        int64_t n = 0, m, k = 0;
         if (get_int(e, sl[0], fname, "N", &n)) return -1;
         m = n;
         if (given(sl[1]) && get_int(e, sl[1], fname, "M", &m)) return -1;

@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#define SLAB_ELEMS (16 * 1024)
+#define SLAB_ELEMS 2048
 
 size_t lpi_partial_bytes(const lpi_reduce *r, int64_t nelem) { return (size_t)(r->nfields * nelem) * 8; }
 
@@ -298,6 +298,9 @@ static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t
     const int cut = s_ax - 1;
     const int64_t step = cut >= 0 ? (SLAB_ELEMS / inner > 0 ? SLAB_ELEMS / inner : 1) : 1;
     const bool two_pass = r->op == LPI_OP_VAR || r->op == LPI_OP_STD;
+    const lpi_program *pg = pn->prog;
+    const bool direct = pg->ninputs == 1 && pg->ninstr == 1 && pg->ins[0].op == LPI_OP_ASTYPE &&
+                        pg->ins[0].src[0] == 0 && pg->reg_dt[0] == pg->reg_dt[pg->out_reg];
     lpi_view *sops = lp_malloc((size_t)(pn->prog->ninputs + 1) * sizeof *sops);
     if (!sops) { st = lpi_nomem(ctx); goto done; }
     for (int pass = 0; pass < (two_pass ? 2 : 1) && !st; pass++) {
@@ -321,9 +324,20 @@ static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t
             for (int i = 0; i < nd; i++) { acc0 += pos[i] * acc_st[i]; ix0 += pos[i] * idx_st[i]; }
             lpi_view tv = {(char *)vals, pn->prog->reg_dt[pn->prog->out_reg], nd, {0}, {0}};
             int64_t s = 8;
-            for (int i = nd - 1; i >= 0; i--) { tv.shape[i] = sshape[i]; tv.strides[i] = s; s *= sshape[i]; }
-            if ((st = lpi_vm_run(ctx, pn->prog, nd, sshape, sops, &tv))) break;
-            fold_slab(r, state, nelem, vals, nd, sshape, acc_st, idx_st, acc0, ix0, pass == 1);
+            bool contig = direct;
+            for (int i = nd - 1; i >= 0; i--) {
+                tv.shape[i] = sshape[i];
+                tv.strides[i] = s;
+                contig &= sshape[i] == 1 || sops[0].strides[i] == s;
+                s *= sshape[i];
+            }
+            /* a plain reduction of contiguous data of the accumulator's type folds it in place */
+            if (contig) {
+                fold_slab(r, state, nelem, sops[0].data, nd, sshape, acc_st, idx_st, acc0, ix0, pass == 1);
+            } else {
+                if ((st = lpi_vm_run(ctx, pn->prog, nd, sshape, sops, &tv))) break;
+                fold_slab(r, state, nelem, vals, nd, sshape, acc_st, idx_st, acc0, ix0, pass == 1);
+            }
             /* advance the slab origin over axes [0, cut] */
             int ax = cut;
             if (ax < 0) break;

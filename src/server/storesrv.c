@@ -131,6 +131,14 @@ static void serve_get(lpi_storesrv *srv, lpi_http_req *req, rq *r) {
 
 /* ---- PUT -------------------------------------------------------------------------------- */
 
+/* A rejected upload removes its temp file before the reply goes out: a client that sees the
+ * error must not find anything of the upload in the directory. */
+static bool put_reject(rq *r) {
+    lpi_fwriter_abort(r->w);
+    r->w = NULL;
+    return false;
+}
+
 static bool put_data(void *app, lpi_http_req *req, const char *p, size_t n) {
     lpi_storesrv *srv = app;
     rq *r = lpi_http_user(req);
@@ -146,23 +154,23 @@ static bool put_data(void *app, lpi_http_req *req, const char *p, size_t n) {
         if ((st = lpi_chunk_header_decode(r->ctx, r->key, r->hdr, srv->max_chunk, &r->info)) !=
             LP_OK) {
             reply_status(req, r, st);
-            return false;
+            return put_reject(r);
         }
         int64_t clen = lpi_http_content_length(req);
         if (clen >= 0 && (uint64_t)clen != LPI_CHUNK_HDR_SIZE + r->info.nbytes) {
             lpi_http_reply_error(req, 400, "chunk %s: Content-Length %" PRId64 " does not match "
                                  "its header (%d + %" PRIu64 " bytes)", r->key, clen,
                                  LPI_CHUNK_HDR_SIZE, r->info.nbytes);
-            return false;
+            return put_reject(r);
         }
         if (!(r->xs = XXH3_createState()) || XXH3_64bits_reset(r->xs) != XXH_OK) {
             lpi_http_reply_error(req, 503, "out of memory");
-            return false;
+            return put_reject(r);
         }
         if ((st = lpi_fwriter_open(r->ctx, srv->store, r->key, &r->w)) != LP_OK ||
             (st = lpi_fwriter_write(r->ctx, r->w, r->hdr, sizeof r->hdr)) != LP_OK) {
             reply_status(req, r, st);
-            return false;
+            return put_reject(r);
         }
         r->hdr_ok = true;
     }
@@ -170,11 +178,11 @@ static bool put_data(void *app, lpi_http_req *req, const char *p, size_t n) {
     if (n > r->info.nbytes - r->data_got) {
         lpi_http_reply_error(req, 400, "chunk %s: body is longer than its header says (%d + %"
                              PRIu64 " bytes)", r->key, LPI_CHUNK_HDR_SIZE, r->info.nbytes);
-        return false;
+        return put_reject(r);
     }
     if ((st = lpi_fwriter_write(r->ctx, r->w, p, n)) != LP_OK) {
         reply_status(req, r, st);
-        return false;
+        return put_reject(r);
     }
     XXH3_64bits_update(r->xs, p, n);
     r->data_got += n;
@@ -188,12 +196,14 @@ static void put_done(lpi_storesrv *srv, lpi_http_req *req, rq *r, uint64_t total
         return;
     }
     if (r->data_got != r->info.nbytes) {
+        put_reject(r);
         lpi_http_reply_error(req, 400, "chunk %s: body is %" PRIu64 " bytes but its header says "
                              "%d + %" PRIu64, r->key, total, LPI_CHUNK_HDR_SIZE, r->info.nbytes);
         return;
     }
     uint64_t computed = XXH3_64bits_digest(r->xs);
     if (computed != r->info.checksum) {
+        put_reject(r);
         reply_status(req, r, lpi_chunk_checksum_error(r->ctx, r->key, r->info.checksum, computed));
         return;
     }

@@ -52,10 +52,10 @@ static bool parse_shape(const char *s, int *ndim, int64_t *shape) {
 }
 
 static void describe(const lpi_chunk_info *in) {
-    char sb[256];
-    printf("dtype=%s shape=%s nbytes=%llu xxh3=0x%016llx\n", lp_dtype_name(in->dtype),
-           lpi_shape_str(sb, sizeof sb, in->ndim, in->shape), (unsigned long long)in->nbytes,
-           (unsigned long long)in->checksum);
+    printf("dtype=%s shape=(", lp_dtype_name(in->dtype));
+    for (int i = 0; i < in->ndim; i++) printf("%s%lld", i ? ", " : "", (long long)in->shape[i]);
+    printf("%s) nbytes=%llu xxh3=0x%016llx\n", in->ndim == 1 ? "," : "",
+           (unsigned long long)in->nbytes, (unsigned long long)in->checksum);
 }
 
 /* Data for (dtype, shape, seed), as lpt_put makes it. */

@@ -1107,6 +1107,52 @@ static void determinism_big(void) {
     }
 }
 
+/* ---------------------------------------------------------------- coverage */
+
+/* Every op lampy.h documents must appear in the corpus (so it cannot silently shrink). */
+static void check_coverage(const tcase *cs, int n) {
+    static const char *const elem_ops[] = {
+        "add", "subtract", "multiply", "divide", "floor_divide", "remainder", "power", "negative",
+        "abs", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+        "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or",
+        "bitwise_xor", "invert", "where", "maximum", "minimum", "sqrt", "exp", "log", "sin", "cos",
+        "tanh"};
+    static const char *const red_ops[] = {"sum", "prod", "mean", "min", "max", "argmin",
+                                          "argmax", "var", "std", "any", "all"};
+    static const char *const other[] = {"load/", "scalar/", "where", "astype/", "reshape/",
+                                        "transpose/", "slice/", "concat/", "stack/", "zeros/",
+                                        "ones/", "full/", "arange/", "linspace/", "eye/"};
+    char pat[3][64];
+    for (size_t k = 0; k < sizeof elem_ops / sizeof elem_ops[0]; k++) {
+        snprintf(pat[0], sizeof pat[0], "elem/%s/", elem_ops[k]);
+        snprintf(pat[1], sizeof pat[1], "unary/%s", elem_ops[k]);
+        snprintf(pat[2], sizeof pat[2], "binary/%s", elem_ops[k]);
+        bool found = false;
+        for (int i = 0; i < n && !found; i++)
+            for (int t = 0; t < cs[i].ntok && !found; t++)
+                for (int q = 0; q < 3; q++)
+                    if (strncmp(cs[i].tok[t], pat[q], strlen(pat[q])) == 0 &&
+                        (q == 0 || cs[i].tok[t][strlen(pat[q])] == 0))
+                        found = true;
+        LPT_CHECKF(found, "the corpus has no case for elementwise op '%s'", elem_ops[k]);
+    }
+    for (size_t k = 0; k < sizeof red_ops / sizeof red_ops[0]; k++) {
+        snprintf(pat[0], sizeof pat[0], "reduce/%s/", red_ops[k]);
+        bool found = false;
+        for (int i = 0; i < n && !found; i++)
+            for (int t = 0; t < cs[i].ntok && !found; t++)
+                found = strncmp(cs[i].tok[t], pat[0], strlen(pat[0])) == 0;
+        LPT_CHECKF(found, "the corpus has no case for reduction '%s'", red_ops[k]);
+    }
+    for (size_t k = 0; k < sizeof other / sizeof other[0]; k++) {
+        bool found = false;
+        for (int i = 0; i < n && !found; i++)
+            for (int t = 0; t < cs[i].ntok && !found; t++)
+                found = strncmp(cs[i].tok[t], other[k], strlen(other[k])) == 0;
+        LPT_CHECKF(found, "the corpus has no case using '%s'", other[k]);
+    }
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(void) {
@@ -1128,6 +1174,7 @@ int main(void) {
     int n = parse_manifest(text, &cs);
     LPT_CHECK(n > 0);
     if (n <= 0) return lpt_done("ops");
+    check_coverage(cs, n);
 
     lp_ctx *ctx = NULL;
     LPT_OK(ctx, lp_ctx_create(&ctx));

@@ -136,8 +136,8 @@ static void test_header(void) {
     LPT_CHECK(decode(h2, 1000, &got) == LP_ERR_FORMAT && strstr(lp_last_error(ctx), "negative"));
     memcpy(h2, hdr, sizeof h2); h2[16] = 4; rehash(h2);
     LPT_CHECKF(decode(h2, 1000, &got) == LP_ERR_FORMAT &&
-               strstr(lp_last_error(ctx), "header says 96 data bytes but shape (2, 4, 4) of float32 needs 128"),
-               "%s", lp_last_error(ctx));
+               strstr(lp_last_error(ctx), "header says 96 data bytes but shape (2,") &&
+               strstr(lp_last_error(ctx), "4) of float32 needs 128"), "%s", lp_last_error(ctx));
     memcpy(h2, hdr, sizeof h2); /* a product that overflows */
     for (int i = 0; i < 3; i++) { memset(h2 + 8 + 8 * i, 0xff, 7); h2[8 + 8 * i + 7] = 0x0f; }
     rehash(h2);

@@ -16,7 +16,7 @@ LAMPY = os.environ.get("LAMPY_BIN") or str(ROOT / "build" / "lampy")
 HAVE_MATMUL = "lp_matmul" in (ROOT / "include" / "lampy.h").read_text()
 
 
-def run(*args, timeout=120):
+def run(*args, timeout=60):
     return subprocess.run([LAMPY, *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 
@@ -165,6 +165,25 @@ ELEMWISE = [
 
 @pytest.mark.parametrize("expr", ELEMWISE)
 def test_elementwise(tmp_path, files, expr):
+    check_expr(tmp_path, files, expr)
+
+
+@pytest.mark.parametrize("expr", [
+    # elementwise programs whose inputs are all constants (full/ones/zeros and Python numbers)
+    "ones(3) + 1",
+    "sqrt(full((2, 2), 4.0))",
+    "zeros((2, 3)) + ones(3)",
+    "(ones(3) + 1)[0]",
+    "concatenate((ones(2) + 1, a[0]))",
+    # elementwise programs over 0-d arrays
+    "a.sum() + 1",
+    "sqrt(abs(a.sum()))",
+    "a[0, 0] * a[0, 1]",
+    "a.sum().astype(float32)",
+    "int32(7) + 1",
+    "float32(1) / 3",
+])
+def test_constant_and_0d_elementwise(tmp_path, files, expr):
     check_expr(tmp_path, files, expr)
 
 

@@ -10,6 +10,10 @@ import pytest
 import lampy as lp
 
 
+# AddressSanitizer keeps freed memory in quarantine: RSS says nothing under it.
+SANITIZED = "asan" in os.environ.get("LD_PRELOAD", "")
+
+
 def rss_bytes():
     try:
         with open(f"/proc/{os.getpid()}/statm") as f:
@@ -53,7 +57,8 @@ def test_many_small_expressions_keep_memory_flat(work):
     assert growth < 64 * 1024, f"Python allocations grew by {growth} bytes"
     assert blocks1 - blocks0 < 500, f"{blocks1 - blocks0} more Python objects"
     # a leaked node or buffer per expression would be >= 10,000 * ~100 bytes
-    assert rss1 - rss0 < 8 * 1024 * 1024, f"RSS grew by {rss1 - rss0} bytes"
+    if not SANITIZED:
+        assert rss1 - rss0 < 8 * 1024 * 1024, f"RSS grew by {rss1 - rss0} bytes"
 
 
 def test_wrapped_exporters_are_released():
@@ -69,6 +74,7 @@ def test_wrapped_exporters_are_released():
     assert sum(ref() is not None for ref in refs) == 0
 
 
+@pytest.mark.skipif(SANITIZED, reason="RSS is meaningless under ASan")
 def test_results_release_their_buffers():
     import weakref
     a = lp.ones((1000, 100))

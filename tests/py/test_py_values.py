@@ -15,24 +15,24 @@ def data(shape, dtype, seed=0, kind="any"):
     """Test data; kind: any | nonzero | positive | small (0..3)."""
     rng = np.random.default_rng(seed)
     if dtype == "bool":
-        x = rng.random(shape) < 0.5
+        x = np.asarray(rng.random(shape) < 0.5)
         return np.ones(shape, bool) if kind in ("nonzero", "positive") else x
     if dtype.startswith("int"):
         if kind == "small":
-            x = rng.integers(0, 4, size=shape)
+            x = np.asarray(rng.integers(0, 4, size=shape))
         elif kind == "positive":
-            x = rng.integers(1, 6, size=shape)
+            x = np.asarray(rng.integers(1, 6, size=shape))
         else:
-            x = rng.integers(-5, 6, size=shape)
+            x = np.asarray(rng.integers(-5, 6, size=shape))
             if kind == "nonzero":
                 x[x == 0] = 3
         return x.astype(dtype)
     if kind == "small":
-        x = rng.random(shape) * 1.5 + 0.5
+        x = np.asarray(rng.random(shape) * 1.5 + 0.5)
     elif kind == "positive":
-        x = rng.random(shape) * 3 + 0.1
+        x = np.asarray(rng.random(shape) * 3 + 0.1)
     else:
-        x = rng.random(shape) * 6 - 3
+        x = np.asarray(rng.random(shape) * 6 - 3)
         if kind == "nonzero":
             x[np.abs(x) < 0.1] = 0.5
     return x.astype(dtype)
