@@ -33,6 +33,12 @@ int cli_info(int argc, char **argv);
 extern const char cli_info_help[];
 int cli_store(int argc, char **argv);
 extern const char cli_store_help[];
+int cli_gen(int argc, char **argv);          /* gen.c */
+extern const char cli_gen_help[];
+int cli_fisher(int argc, char **argv);       /* fisher.c */
+extern const char cli_fisher_help[];
+int cli_predict(int argc, char **argv);      /* fisher.c */
+extern const char cli_predict_help[];
 
 /* ---- helpers shared by subcommands ---- */
 

@@ -42,7 +42,8 @@ const char cli_eval_help[] =
     "             stop, step) linspace(start, stop, num=50, endpoint=True)\n"
     "             eye(n, m=None, k=0) random.uniform(shape, seed=0, low=0, high=1)\n"
     "             random.normal(shape, seed=0, loc=0, scale=1)\n"
-    "  names      True False None nan inf pi e newaxis, dtypes bool int32 int64\n"
+    "  literals   1 2.5 1e-3 0x1f True False None; [1, 2] and ((1, 2), (3, 4)) are arrays\n"
+    "  names      nan inf pi e newaxis, dtypes bool int32 int64\n"
     "             float32 float64 (bare or quoted), np.<name> and numpy.<name>\n"
     "\n"
     "Examples:\n"
@@ -118,6 +119,8 @@ int cli_eval(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         int err = 0;
+        /* "--" protects only EXPR (bindings never start with '-'), so options may follow it */
+        if (opts_done && expr) opts_done = false;
         if (!opts_done && arg[0] == '-' && arg[1] != '\0') {
             if (strcmp(arg, "--") == 0) { opts_done = true; continue; }
             if (strcmp(arg, "-o") == 0 || strncmp(arg, "--output", 8) == 0) {

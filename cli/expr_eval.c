@@ -293,11 +293,79 @@ static int lookup_name(ev *e, const cli_node *n, value *out) {
 
 /* ---- conversions ---- */
 
-/* New reference to v as an array (a number becomes a weak scalar). */
+/* ---- tuples and lists of numbers as arrays (np.asarray((1, 2))) ---- */
+
+#define MAX_LITERAL_ELEMS (1 << 22)
+
+/* The shape of a nest of tuples, read along the first elements (validated by nest_check). */
+static int nest_probe(ev *e, const value *v, int *ndim, int64_t *shape) {
+    int nd = 0;
+    while (v->k == V_TUPLE) {
+        if (nd >= LP_MAX_NDIM) return everr(e, LP_ERR_VALUE, "sequence nested deeper than %d levels", LP_MAX_NDIM);
+        shape[nd++] = v->n;
+        if (v->n == 0) break;
+        v = &v->items[0];
+    }
+    *ndim = nd;
+    return 0;
+}
+
+/* Check that the nest is rectangular with numbers at the leaves; kind: bool 0 < int 1 < float 2. */
+static int nest_check(ev *e, const value *v, int depth, int ndim, const int64_t *shape, int *kind) {
+    if (depth == ndim) {
+        if (is_num(v)) {
+            int k = v->k == V_BOOL ? 0 : v->k == V_INT ? 1 : 2;
+            if (k > *kind) *kind = k;
+            return 0;
+        }
+        if (v->k != V_TUPLE)
+            return everr(e, LP_ERR_TYPE, "cannot make an array from a sequence holding a %s", tname(v));
+    } else if (v->k == V_TUPLE && v->n == shape[depth]) {
+        for (int k = 0; k < v->n; k++)
+            if (nest_check(e, &v->items[k], depth + 1, ndim, shape, kind)) return -1;
+        return 0;
+    } else if (v->k != V_TUPLE && !is_num(v)) {
+        return everr(e, LP_ERR_TYPE, "cannot make an array from a sequence holding a %s", tname(v));
+    }
+    return everr(e, LP_ERR_VALUE, "the sequence has an inhomogeneous shape and cannot become an array");
+}
+
+static void nest_fill(const value *v, lp_dtype dt, char **p) {
+    if (v->k == V_TUPLE) {
+        for (int k = 0; k < v->n; k++) nest_fill(&v->items[k], dt, p);
+        return;
+    }
+    if (dt == LP_FLOAT64) { double d = num_f(v); memcpy(*p, &d, 8); *p += 8; }
+    else if (dt == LP_INT64) { int64_t i = num_i(v); memcpy(*p, &i, 8); *p += 8; }
+    else { **p = (char)(v->b ? 1 : 0); *p += 1; }
+}
+
+static int tuple_to_array(ev *e, const value *v, lp_array **out) {
+    int ndim = 0, kind = -1;
+    int64_t shape[LP_MAX_NDIM], n = 1;
+    if (nest_probe(e, v, &ndim, shape) || nest_check(e, v, 0, ndim, shape, &kind)) return -1;
+    for (int k = 0; k < ndim; k++) n *= shape[k];
+    if (n > MAX_LITERAL_ELEMS) return everr(e, LP_ERR_LIMIT, "sequence literal too large");
+    lp_dtype dt = kind == 0 ? LP_BOOL : kind == 1 ? LP_INT64 : LP_FLOAT64; /* np.array([]) is float64 */
+    char *data = malloc((size_t)(n ? n : 1) * 8), *p = data;
+    if (!data) return nomem(e);
+    nest_fill(v, dt, &p);
+    lp_buffer *buf = NULL;
+    lp_status st = lp_buffer_create(e->ctx, dt, ndim, shape, data, &buf);
+    free(data);
+    if (st == LP_OK) {
+        st = lp_from_buffer(e->ctx, buf, out);
+        lp_buffer_release(buf);
+    }
+    return st == LP_OK ? 0 : evlib(e, st);
+}
+
+/* New reference to v as an array (a number becomes a weak scalar, a tuple a NumPy array). */
 static int to_array(ev *e, const value *v, lp_array **out, const char *what) {
     lp_status st;
     *out = NULL;
     switch (v->k) {
+    case V_TUPLE: return tuple_to_array(e, v, out);
     case V_ARRAY:
         lp_array_retain(v->arr);
         *out = v->arr;
@@ -607,7 +675,8 @@ static const char *binop_name(int op) {
 
 static int eval_binop(ev *e, int op, const value *x, const value *y, value *out) {
     if (is_num(x) && is_num(y)) return num_binop(e, op, x, y, out);
-    if (!is_arraylike(x) || !is_arraylike(y))
+    bool tuple_ok = x->k == V_ARRAY || y->k == V_ARRAY; /* a + (1, 2) as in NumPy */
+    if ((!is_arraylike(x) && !(tuple_ok && x->k == V_TUPLE)) || (!is_arraylike(y) && !(tuple_ok && y->k == V_TUPLE)))
         return everr(e, LP_ERR_TYPE, "unsupported operand type(s) for %s: '%s' and '%s'", cli_op_str(op),
                      tname(x), tname(y));
     if (op == '@') return matmul_unsupported(e);
@@ -631,6 +700,8 @@ static int eval_unop(ev *e, int op, const value *x, value *out) {
     }
     if (x->k != V_ARRAY) return everr(e, LP_ERR_TYPE, "bad operand type for unary %s: '%s'", cli_op_str(op), tname(x));
     if (op == '+') {
+        if (lp_array_dtype(x->arr) == LP_BOOL)
+            return everr(e, LP_ERR_TYPE, "ufunc 'positive' does not support bool arrays");
         lp_array_retain(x->arr);
         set_array(out, x->arr);
         return 0;
@@ -641,7 +712,7 @@ static int eval_unop(ev *e, int op, const value *x, value *out) {
 /* ---- calls ---- */
 
 static int self_array(ev *e, const value *a, const char *fname, lp_array **out) {
-    if (a->k != V_ARRAY && !is_num(a))
+    if (a->k != V_ARRAY && a->k != V_TUPLE && !is_num(a))
         return everr(e, LP_ERR_TYPE, "%s(): expected an array, got %s", fname, tname(a));
     return to_array(e, a, out, fname);
 }
@@ -732,7 +803,7 @@ static int do_join(ev *e, bool stack, const value *seq, const value *axisv, valu
     if (!arrs) return nomem(e);
     int rc = 0;
     for (int k = 0; k < seq->n && rc == 0; k++) {
-        if (!is_arraylike(&seq->items[k])) {
+        if (!is_arraylike(&seq->items[k]) && seq->items[k].k != V_TUPLE) {
             rc = everr(e, LP_ERR_TYPE, "%s(): expected arrays, got %s", fname, tname(&seq->items[k]));
             break;
         }
@@ -1316,7 +1387,7 @@ lp_status cli_expr_build(lp_ctx *ctx, const char *src, const cli_binding *names,
     ev e = {.ctx = ctx, .names = names, .nnames = nnames, .err = err, .errcap = errcap};
     value v = {0};
     if (eval(&e, cli_ast_root(ast), &v) == 0) {
-        if (is_arraylike(&v)) {
+        if (is_arraylike(&v) || v.k == V_TUPLE) {
             lp_array *a;
             if (to_array(&e, &v, &a, "expression") == 0) *out = a;
         } else {

@@ -254,6 +254,226 @@ lp_status lp_save_array(lp_ctx *ctx, const char *path, lp_array *a);
 lp_status lp_buffer_create(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape,
                            const void *data, lp_buffer **out);
 
+/* ---- see and estimate the graph: JSON, DOT, cost model, trace ---------------------- */
+
+/* Strings returned by the functions below are released with lp_string_free. */
+void lp_string_free(char *s);
+/* Release n arrays and the list holding them (as returned by lp_graph_load). */
+void lp_arrays_release(lp_array **arrays, int n);
+
+/* The expression graph of the targets as JSON (docs/GRAPH_FORMAT.md, "lampy.graph" version 1):
+ * nodes with op, dtype, shape, inputs and attributes (floats bit-exact), file references for
+ * loads. In-memory data (wrapped arrays, computed results) is inlined up to 64 elements; larger
+ * data is an error unless data_dir is given, where it is written as node<ID>.npy files that the
+ * dump references (lp_graph_dump is lp_graph_dump_to with data_dir NULL). */
+lp_status lp_graph_dump(lp_ctx *ctx, lp_array *const *targets, int n, char **json_out);
+lp_status lp_graph_dump_to(lp_ctx *ctx, lp_array *const *targets, int n, const char *data_dir,
+                           char **json_out);
+/* Validate a graph document and rebuild it with the ordinary builders (every shape and dtype
+ * rule re-checked). *targets_out receives n_out new references in a new list (release with
+ * lp_arrays_release). Errors say where: "node 7 (add): input 9 does not exist". */
+lp_status lp_graph_load(lp_ctx *ctx, const char *json, lp_array ***targets_out, int *n_out);
+/* The planned task graph (pnodes with kernels, grids, programs; tasks with operands, pieces
+ * and dependencies) as JSON ("lampy.plan" version 1). Nothing is run. */
+lp_status lp_plan_dump(lp_ctx *ctx, lp_array *const *targets, int n, char **json_out);
+
+/* Graphviz DOT text: the expression graph (fused regions as clusters), or with LP_DOT_PLAN the
+ * planned nodes with their chunk grids; labels carry op, shape, dtype and estimated time. */
+#define LP_DOT_PLAN 1
+lp_status lp_graph_dot(lp_ctx *ctx, lp_array *const *targets, int n, int flags, char **dot_out);
+
+/* The cost model's machine profile. Unless set, the first estimate loads it from
+ * $LAMPY_PROFILE, else $XDG_CONFIG_HOME/lampy/profile.json (~/.config/lampy/profile.json),
+ * else uses built-in defaults. path NULL = that default location. */
+lp_status lp_profile_load(lp_ctx *ctx, const char *path);
+lp_status lp_profile_save(lp_ctx *ctx, const char *path);
+/* The profile in use as JSON. */
+lp_status lp_profile_dump(lp_ctx *ctx, char **json_out);
+/* Where the profile is looked for (buf of at least 4096 bytes is always enough). */
+lp_status lp_profile_path(char *buf, size_t cap);
+/* Measure this machine with microbenchmarks (about 10 s; at most max_seconds, 0 = default)
+ * and use the result as ctx's profile. log (may be NULL) receives one line per measurement. */
+lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *arg, const char *line),
+                       void *log_arg);
+
+/* Predicted cost of running the targets (nothing is run). */
+typedef struct lp_estimate_node {
+    int id;                  /* planned node id (as in lp_plan_dump) */
+    char op[48];             /* op, or "op+N" for a fused region of N+1 ops */
+    char kernel[12];         /* load gen map partial combine copy reshape ... */
+    lp_dtype dtype;
+    int ndim;
+    int64_t shape[LP_MAX_NDIM];
+    int64_t tasks;
+    double flops;
+    double bytes_read, bytes_written;
+    double seconds;          /* all its tasks, one after another */
+    bool critical;           /* on the critical path */
+} lp_estimate_node;
+
+typedef struct lp_estimate_result {
+    int workers;
+    bool remote;
+    int64_t tasks;
+    double flops, bytes_read, bytes_written;
+    double work_seconds;     /* sum over tasks */
+    double critical_seconds; /* the longest dependency chain */
+    double total_seconds;    /* predicted wall time with `workers` workers */
+    int nnodes;
+    lp_estimate_node *nodes;
+} lp_estimate_result;
+
+#define LP_ESTIMATE_REMOTE 1 /* price tasks as function invocations (network, latency) */
+/* workers 0 = ctx's thread count. *out is released with lp_estimate_free. */
+lp_status lp_estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers, int flags,
+                      lp_estimate_result **out);
+void lp_estimate_free(lp_estimate_result *e);
+
+/* Record a timeline of each run (one span per task: worker, op, chunk, bytes); also fills
+ * lp_run_stats' predicted and busy times. Off by default; costs two clock reads per task. */
+lp_status lp_ctx_set_trace(lp_ctx *ctx, bool on);
+/* Write the last traced run as a Chrome trace-event file (opens in Perfetto, chrome://tracing). */
+lp_status lp_trace_write(lp_ctx *ctx, const char *path);
+/* A progress bar on stderr for runs longer than about a second, only when stderr is a
+ * terminal. Off by default. */
+lp_status lp_ctx_set_progress(lp_ctx *ctx, bool on);
+
+/* Extended statistics of the last run (lp_run_stats plus the trace's numbers). */
+typedef struct lp_run_report {
+    lp_run_stats stats;
+    int64_t bytes_written;     /* chunks and partial states written by tasks */
+    double predicted_seconds;  /* the cost model's prediction (traced runs) */
+    double busy_seconds;       /* sum of task durations (traced runs) */
+    double utilisation;        /* busy / (threads * run time) (traced runs) */
+} lp_run_report;
+void lp_last_run_report(const lp_ctx *ctx, lp_run_report *out);
+
+/* ---- Fisher LDA ---------------------------------------------------------------------- */
+
+/* Fisher's linear discriminant with the semantics of scikit-learn's
+ * LinearDiscriminantAnalysis(solver='eigen'): same attributes, same predictions.
+ *
+ *     lp_lda_model *m;  lp_array *yhat;
+ *     lp_fisher_lda_fit(ctx, X, y, NULL, &m);          // X: (N, D) float, y: (N,) int or bool
+ *     lp_lda_predict(ctx, m, X, &yhat);                 // lazy: runs chunked with lp_run
+ *     lp_lda_save(ctx, m, "model.npy");  lp_lda_model_destroy(m);
+ *
+ * The fit reads X once (twice with shrinkage "auto") in chunked tasks: the distinct labels
+ * first (a pass over y only), then per class the count, the mean and the centered scatter of
+ * each chunk, merged in a fixed-order tree with Chan's formula; then a small D x D generalized
+ * eigenproblem (LAPACK dsygvd) in the calling thread. Labels need not be 0..K-1; classes_ is
+ * sorted as np.unique sorts. Attributes are float64 whatever X's dtype. */
+
+#define LP_LDA_MAX_CLASSES 1024
+
+typedef struct lp_lda_model lp_lda_model;
+
+/* Numbers reach saved models: append only. */
+typedef enum lp_lda_shrinkage {
+    LP_LDA_SHRINKAGE_NONE = 0,  /* empirical covariances */
+    LP_LDA_SHRINKAGE_FIXED = 1, /* (1 - s) S + s tr(S)/D I, s = lp_lda_opts.shrinkage in [0, 1] */
+    LP_LDA_SHRINKAGE_AUTO = 2,  /* Ledoit-Wolf on standardized features, as shrinkage='auto' */
+    LP_LDA_SHRINKAGE_COUNT
+} lp_lda_shrinkage;
+
+/* Options; a zeroed struct (or NULL) is scikit-learn's defaults. */
+typedef struct lp_lda_opts {
+    int n_components;                 /* 0: min(n_classes - 1, n_features) */
+    lp_lda_shrinkage shrinkage_kind;
+    double shrinkage;                 /* LP_LDA_SHRINKAGE_FIXED only */
+    const double *priors;             /* NULL: class frequencies; else n_priors values in
+                                       * classes_ order (renormalized if they do not sum to 1) */
+    int n_priors;
+} lp_lda_opts;
+
+/* Fit on X (N x D; float32/float64, other dtypes are cast to float64) and labels y (N; bool,
+ * int32 or int64). Errors: LP_ERR_SHAPE (sizes), LP_ERR_TYPE (dtypes), LP_ERR_VALUE (fewer than
+ * 2 classes, NaN/inf, bad options), LP_ERR_LIMIT (more than LP_LDA_MAX_CLASSES labels),
+ * LP_ERR_LINALG (singular or ill-conditioned within-class covariance: the message names the
+ * constant or dependent features and suggests shrinkage). *out receives a new model. */
+lp_status lp_fisher_lda_fit(lp_ctx *ctx, lp_array *X, lp_array *y, const lp_lda_opts *opts,
+                            lp_lda_model **out);
+void lp_lda_model_destroy(lp_lda_model *m);
+
+/* Lazy expressions over X (N x n_features), computed chunk by chunk when run:
+ * predict: (N,) labels in y's dtype; transform: (N, n_components) float64 (X @ scalings_);
+ * decision_function: (N,) for two classes, else (N, n_classes), float64. */
+lp_status lp_lda_predict(lp_ctx *ctx, const lp_lda_model *m, lp_array *X, lp_array **out);
+lp_status lp_lda_transform(lp_ctx *ctx, const lp_lda_model *m, lp_array *X, lp_array **out);
+lp_status lp_lda_decision_function(lp_ctx *ctx, const lp_lda_model *m, lp_array *X, lp_array **out);
+
+/* Fitted attributes by scikit-learn name, as new buffers (copies): "classes_" (K,) in y's
+ * dtype; "priors_" (K,); "means_" (K, D); "coef_" and "intercept_" ((1, D) and (1,) for two
+ * classes, else (K, D) and (K,)); "scalings_" (D, D); "explained_variance_ratio_"
+ * (n_components,); "covariance_" (D, D). Unknown names: LP_ERR_NOTFOUND. */
+lp_status lp_lda_attr(lp_ctx *ctx, const lp_lda_model *m, const char *name, lp_buffer **out);
+int64_t lp_lda_n_classes(const lp_lda_model *m);
+int64_t lp_lda_n_features(const lp_lda_model *m);
+int64_t lp_lda_n_components(const lp_lda_model *m);
+int64_t lp_lda_n_samples(const lp_lda_model *m);   /* rows the model was fitted on */
+
+/* One float64 .npy file: a 16-value header then the attributes (layout in src/ml/lda_io.c);
+ * written atomically. Loading validates every field and names the file in errors. */
+lp_status lp_lda_save(lp_ctx *ctx, const lp_lda_model *m, const char *path);
+lp_status lp_lda_load(lp_ctx *ctx, const char *path, lp_lda_model **out);
+
+/* ---- linear algebra ---------------------------------------------------------------- */
+
+/* Matrix product with numpy.matmul's semantics (the `@` operator): N-D operands are stacks of
+ * matrices in their last two axes with the leading axes broadcast; a 1-D left (right) operand
+ * is a row (column) vector whose axis is removed from the result; 0-d operands are an error.
+ * dtype lp_promote(a, b). float32/float64 run on OpenBLAS (gemm, gemv, dot); integer and bool
+ * products are exact in int64 with NumPy's wrapping (bool: any(a & b)).
+ * Lazy and chunked: output blocks follow the operands' chunks, and when the output has few small
+ * blocks the contraction is split across tasks whose partial products are summed in a fixed
+ * order (results do not depend on the thread count). A transpose of the last two axes
+ * (lp_transpose) is read in place by BLAS, never copied; X.T @ X and X @ X.T (the same array,
+ * also after CSE) run as symmetric rank-k updates, half the flops. A single large block uses
+ * every pool thread inside BLAS; otherwise each task runs single-threaded BLAS. */
+lp_status lp_matmul(lp_ctx *ctx, lp_array *a, lp_array *b, lp_array **out);
+/* numpy.dot: 0-d operands multiply; up to 2-D it is matmul; N-D sums over a's last axis and
+ * b's second-to-last (b's only, if 1-D), as tensordot. */
+lp_status lp_dot(lp_ctx *ctx, lp_array *a, lp_array *b, lp_array **out);
+/* numpy.outer: out[i, j] = a.ravel()[i] * b.ravel()[j] (an elementwise multiply). */
+lp_status lp_outer(lp_ctx *ctx, lp_array *a, lp_array *b, lp_array **out);
+/* numpy.tensordot(a, b, axes=(axes_a, axes_b)): sums over naxes pairs of axes. axes_a and
+ * axes_b NULL: the integer form, a's last naxes axes with b's first naxes. Built from
+ * transpose, reshape and matmul (operands whose contracted axes are not already last / first
+ * are copied once). */
+lp_status lp_tensordot(lp_ctx *ctx, lp_array *a, lp_array *b, int naxes, const int *axes_a,
+                       const int *axes_b, lp_array **out);
+
+/* Small dense linear algebra (numpy.linalg), lazy like everything else but run as ONE task over
+ * the whole operand with LAPACK (OpenBLAS's LAPACKE): meant for matrices that fit comfortably
+ * in one machine (Gram and covariance matrices, normal equations). Operands may be stacks
+ * (..., M, M) broadcast like NumPy's unless noted. dtype as numpy.linalg: float32 if every
+ * operand is float32, else float64 (integers and bool are converted).
+ * Errors are LP_ERR_LINALG with numpy.linalg.LinAlgError's message: "Singular matrix",
+ * "Matrix is not positive definite", "Last 2 dimensions of the array must be square", ...
+ * Unlike NumPy, an operand containing inf or NaN is an error ("Array must not contain infs
+ * or NaNs") rather than a result full of NaNs. */
+lp_status lp_linalg_solve(lp_ctx *ctx, lp_array *a, lp_array *b, lp_array **x);   /* a x = b; b (M,) or (..., M, K) */
+lp_status lp_linalg_inv(lp_ctx *ctx, lp_array *a, lp_array **out);
+lp_status lp_linalg_cholesky(lp_ctx *ctx, lp_array *a, lp_array **l);           /* lower: a = l l^T */
+lp_status lp_linalg_det(lp_ctx *ctx, lp_array *a, lp_array **out);              /* singular: 0 */
+/* sign and log|det| (singular: 0 and -inf); either output may be NULL. One factorization. */
+lp_status lp_linalg_slogdet(lp_ctx *ctx, lp_array *a, lp_array **sign, lp_array **logabsdet);
+/* Symmetric eigendecomposition from a's lower triangle: eigenvalues ascending (..., M) and
+ * eigenvectors as columns (..., M, M); either output may be NULL (NULL v: numpy's eigvalsh).
+ * One LAPACK call (syevd) serves both. */
+lp_status lp_linalg_eigh(lp_ctx *ctx, lp_array *a, lp_array **w, lp_array **v);
+/* Least squares min |a x - b| by SVD (gelsd): a (M, N), b (M,) or (M, K) -> x (N,) or (N, K).
+ * rcond < 0: NumPy 2's default eps * max(M, N). Only the solution is returned. */
+lp_status lp_linalg_lstsq(lp_ctx *ctx, lp_array *a, lp_array *b, double rcond, lp_array **x);
+/* numpy.linalg.norm(a, ord): ord NULL (2-norm of the flattened array: vector 2-norm,
+ * Frobenius), "fro", "2" (vectors), "1", "-1", "inf", "-inf" (vectors: sum|x|, harmonic,
+ * max|x|, min|x|; matrices: max/min column or row sums of |x|). Built from elementwise ops and
+ * chunked reductions, so it streams over large arrays. Integer inputs give float64. */
+lp_status lp_linalg_norm(lp_ctx *ctx, lp_array *a, const char *ord, lp_array **out);
+/* Single-result ops by name (for the CLI and bindings): "solve" "inv" "cholesky" "det"
+ * "lstsq" "eigvalsh" "norm" "matmul" "dot" "outer". */
+lp_status lp_linalg(lp_ctx *ctx, const char *op, int nin, lp_array *const *in, lp_array **out);
+
 #ifdef __cplusplus
 }
 #endif

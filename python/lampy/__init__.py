@@ -28,6 +28,21 @@ _public = [n for n in dir(_lampy) if not n.startswith("_") and n not in ("Genera
 globals().update({n: getattr(_lampy, n) for n in _public})
 
 from . import random  # noqa: E402  (lp.random.default_rng)
+from . import linalg  # noqa: E402  (lp.linalg.solve, ...)
+
+if hasattr(_lampy, "FisherLDA"):
+
+    def fisher_lda(X=None, y=None, *, shrinkage=None, priors=None, n_components=None):
+        """A FisherLDA model (scikit-learn's LinearDiscriminantAnalysis(solver='eigen')
+        semantics), fitted on X and y when they are given.
+
+        shrinkage: None, 'auto' (Ledoit-Wolf) or a float in [0, 1]. The fit reads X in
+        parallel chunks; predict/transform/decision_function return lazy arrays.
+        """
+        model = FisherLDA(shrinkage=shrinkage, priors=priors, n_components=n_components)
+        return model if X is None else model.fit(X, y)
+
+    _public.append("fisher_lda")
 
 #: Index with ``x[:, newaxis]`` to insert an axis.
 newaxis = None
@@ -44,5 +59,5 @@ e = _math.e
 inf = _math.inf
 nan = _math.nan
 
-__all__ = sorted(set(_public) | {"random", "newaxis", "bool_", "int32", "int64", "float32",
+__all__ = sorted(set(_public) | {"random", "linalg", "newaxis", "bool_", "int32", "int64", "float32",
                                  "float64", "pi", "e", "inf", "nan", "__version__"})

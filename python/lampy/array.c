@@ -71,23 +71,6 @@ BINOP(nb_remainder, "remainder")
 BINOP(nb_and, "bitwise_and")
 BINOP(nb_or, "bitwise_or")
 BINOP(nb_xor, "bitwise_xor")
-#ifdef LPY_HAVE_MATMUL
-static PyObject *nb_matmul(PyObject *x, PyObject *y) {
-    lp_array *a = NULL, *b = NULL, *out = NULL;
-    int r = lpy_operand(x, dtype_hint(y), &a);
-    if (r <= 0) return r == 0 ? Py_NewRef(Py_NotImplemented) : NULL;
-    r = lpy_operand(y, dtype_hint(x), &b);
-    if (r <= 0) {
-        lp_array_release(a);
-        return r == 0 ? Py_NewRef(Py_NotImplemented) : NULL;
-    }
-    lp_status st = lp_matmul(lpy.ctx, a, b, &out);
-    lp_array_release(a);
-    lp_array_release(b);
-    if (st != LP_OK) return lpy_raise(lpy.ctx, st);
-    return lpy_array_new(out);
-}
-#endif
 
 static PyObject *nb_power(PyObject *x, PyObject *y, PyObject *z) {
     if (z != Py_None) Py_RETURN_NOTIMPLEMENTED;
@@ -197,7 +180,7 @@ static PyNumberMethods array_as_number = {
     .nb_true_divide = nb_true_divide,
     .nb_index = nb_index,
 #ifdef LPY_HAVE_MATMUL
-    .nb_matrix_multiply = nb_matmul,
+    .nb_matrix_multiply = lpy_matmul,
 #endif
 };
 
@@ -656,7 +639,7 @@ static PyObject *m_array_ufunc(PyObject *x, PyObject *args, PyObject *kwargs) {
 #ifdef LPY_HAVE_MATMUL
     if (!op && strcmp(s, "matmul") == 0 && nin == 2) {
         Py_DECREF(name);
-        return nb_matmul(PyTuple_GET_ITEM(args, 2), PyTuple_GET_ITEM(args, 3));
+        return lpy_matmul(PyTuple_GET_ITEM(args, 2), PyTuple_GET_ITEM(args, 3));
     }
 #endif
     Py_DECREF(name);

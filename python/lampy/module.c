@@ -14,7 +14,11 @@ lpy_state lpy;
 /* Set in a forked child: the run context's pool threads and the run lock's owner did not
  * survive the fork, so the next run starts over with fresh ones. */
 static volatile sig_atomic_t forked_child;
-static void after_fork_child(void) { forked_child = 1; }
+static void runner_init(void);
+static void after_fork_child(void) {
+    forked_child = 1;
+    runner_init(); /* the runner thread did not survive the fork */
+}
 
 /* ---- errors ----------------------------------------------------------------------- */
 
@@ -266,20 +270,40 @@ static PyTypeObject LpyConfig_Type = {
 
 /* ---- running ---------------------------------------------------------------------- */
 
+/* Runs happen on one long-lived runner thread (starting a thread per run costs more than a
+ * small run), while the calling thread waits with the GIL released and wakes every 50 ms to
+ * let signal handlers run. Runs are serialised by run_lock, so one runner is enough. */
 typedef struct {
     lpy_job_fn fn;
     void *arg;
     lp_ctx *ctx;
     lp_status st;
     int done;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
 } job_t;
 
-static void *job_main(void *p) {
-    job_t *j = p;
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv_job;   /* a job was posted */
+    pthread_cond_t cv_done;  /* the job finished (CLOCK_MONOTONIC) */
+    bool started;
+    job_t *job;
+} runner;
+
+static void runner_init(void) {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&runner.mu, NULL);
+    pthread_cond_init(&runner.cv_job, NULL);
+    pthread_cond_init(&runner.cv_done, &ca);
+    pthread_condattr_destroy(&ca);
+    runner.started = false;
+    runner.job = NULL;
+}
+
+static void *runner_main(void *unused) {
     /* Asynchronous signals go to the Python main thread, never to this thread or the pool
-     * threads it may create (they inherit this mask), so the interpreter sees Ctrl-C. */
+     * threads Lampy creates from it (they inherit this mask), so the interpreter sees Ctrl-C. */
     sigset_t set;
     sigfillset(&set);
     sigdelset(&set, SIGSEGV);
@@ -289,48 +313,61 @@ static void *job_main(void *p) {
     sigdelset(&set, SIGABRT);
     sigdelset(&set, SIGTRAP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    lp_status st = j->fn(j->ctx, j->arg);
-    pthread_mutex_lock(&j->mu);
-    j->st = st;
-    j->done = 1;
-    pthread_cond_signal(&j->cv);
-    pthread_mutex_unlock(&j->mu);
+    pthread_mutex_lock(&runner.mu);
+    for (;;) {
+        while (!runner.job) pthread_cond_wait(&runner.cv_job, &runner.mu);
+        job_t *j = runner.job;
+        pthread_mutex_unlock(&runner.mu);
+        lp_status st = j->fn(j->ctx, j->arg);
+        pthread_mutex_lock(&runner.mu);
+        j->st = st;
+        j->done = 1;
+        runner.job = NULL;
+        pthread_cond_broadcast(&runner.cv_done);
+    }
     return NULL;
+}
+
+/* Called with the GIL released and run_lock held. */
+static bool runner_start(void) {
+    if (runner.started) return true;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    runner.started = pthread_create(&th, &at, runner_main, NULL) == 0;
+    pthread_attr_destroy(&at);
+    return runner.started;
 }
 
 int lpy_run_job(lpy_job_fn fn, void *arg) {
     if (acquire_run_lock() < 0) return -1;
     job_t j = {.fn = fn, .arg = arg, .ctx = lpy.run_ctx, .st = LP_OK, .done = 0};
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_mutex_init(&j.mu, NULL);
-    pthread_cond_init(&j.cv, &ca);
-    pthread_condattr_destroy(&ca);
-
-    pthread_t th;
-    bool threaded, cancelled = false;
-    Py_BEGIN_ALLOW_THREADS
-    threaded = pthread_create(&th, NULL, job_main, &j) == 0;
-    if (!threaded) { /* no thread to spare: run here, not interruptible */
-        j.st = fn(j.ctx, arg);
-        j.done = 1;
-    }
-    Py_END_ALLOW_THREADS
-    while (threaded) {
+    bool cancelled = false, first = true;
+    for (;;) {
         int done;
         Py_BEGIN_ALLOW_THREADS
-        pthread_mutex_lock(&j.mu);
+        if (first && !runner_start()) { /* no thread to spare: run here, not interruptible */
+            j.st = fn(j.ctx, arg);
+            j.done = 1;
+        }
+        pthread_mutex_lock(&runner.mu);
+        if (first && !j.done) {
+            runner.job = &j;
+            pthread_cond_signal(&runner.cv_job);
+        }
         if (!j.done) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             ts.tv_nsec += 50 * 1000 * 1000;
             if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
-            pthread_cond_timedwait(&j.cv, &j.mu, &ts);
+            while (!j.done && pthread_cond_timedwait(&runner.cv_done, &runner.mu, &ts) == 0) {
+            }
         }
         done = j.done;
-        pthread_mutex_unlock(&j.mu);
+        pthread_mutex_unlock(&runner.mu);
         Py_END_ALLOW_THREADS
+        first = false;
         if (done) break;
         /* Signal handlers run here (main thread); KeyboardInterrupt or any exception a
          * handler raises cancels the run. The run must return before its arrays can go. */
@@ -339,13 +376,6 @@ int lpy_run_job(lpy_job_fn fn, void *arg) {
             cancelled = true;
         }
     }
-    if (threaded) {
-        Py_BEGIN_ALLOW_THREADS
-        pthread_join(th, NULL);
-        Py_END_ALLOW_THREADS
-    }
-    pthread_cond_destroy(&j.cv);
-    pthread_mutex_destroy(&j.mu);
     int rc = 0;
     if (cancelled) {
         rc = -1; /* the handler's exception (KeyboardInterrupt) is set */
@@ -494,13 +524,14 @@ PyMODINIT_FUNC PyInit__lampy(void) {
             return PyErr_NoMemory();
         lpy.run_lock = PyThread_allocate_lock();
         if (!lpy.run_lock) return PyErr_NoMemory();
+        runner_init();
         pthread_atfork(NULL, NULL, after_fork_child);
         if (import_numpy() < 0) return NULL;
     }
     PyObject *m = PyModule_Create(&moduledef);
     if (!m) return NULL;
     if (lpy_ndarray_type_init(m) < 0 || lpy_array_type_init(m) < 0 || lpy_functions_init(m) < 0 ||
-        lpy_random_init(m) < 0)
+        lpy_random_init(m) < 0 || lpy_linalg_init(m) < 0 || lpy_lda_init(m) < 0)
         goto fail;
     if (PyModule_AddStringConstant(m, "__version__", LP_VERSION_STRING) < 0 ||
         PyModule_AddObjectRef(m, "_Config", (PyObject *)&LpyConfig_Type) < 0 ||

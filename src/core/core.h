@@ -23,6 +23,12 @@ struct lp_ctx {
     bool in_run;                     /* during a run the first failure's message is kept */
     lp_run_stats stats;
     struct lpi_pool *pool;           /* created on first run, kept for the context's life */
+    /* cost model, trace and progress (plan/cost.c, exec/trace.c) */
+    lpi_profile *profile;            /* machine profile; NULL until first needed (then loaded) */
+    bool trace;                      /* record a per-task timeline of each run */
+    bool progress;                   /* progress bar on stderr (a tty, runs over ~1 s) */
+    struct lpi_trace *last_trace;    /* the last traced run's timeline */
+    lp_run_report report;            /* lp_last_run_report's numbers beyond ctx->stats */
 };
 
 /* Record a failure on ctx and return st. The message is one line, no trailing newline. */

@@ -4,6 +4,8 @@
 #include <string.h>
 
 void lpi_pool_destroy(struct lpi_pool *pool); /* exec/pool.c */
+void lpi_profile_free(lpi_profile *p);         /* plan/cost.c */
+void lpi_trace_free(struct lpi_trace *t);      /* exec/trace.c */
 
 lp_status lp_ctx_create(lp_ctx **out) {
     lp_ctx *ctx = lp_calloc(1, sizeof *ctx);
@@ -19,6 +21,8 @@ lp_status lp_ctx_create(lp_ctx **out) {
 void lp_ctx_destroy(lp_ctx *ctx) {
     if (!ctx) return;
     lpi_pool_destroy(ctx->pool);
+    lpi_profile_free(ctx->profile);
+    lpi_trace_free(ctx->last_trace);
     pthread_mutex_destroy(&ctx->err_lock);
     lp_free(ctx);
 }

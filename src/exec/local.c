@@ -4,6 +4,7 @@
 #include "exec/exec.h"
 #include "exec/assemble.h"
 #include "exec/pool.h"
+#include "exec/trace.h"
 #include "kernels/kernels.h"
 #include "io/npy.h"
 
@@ -26,6 +27,8 @@ typedef struct run {
     bool failed;
     lp_status status;
     int64_t live_bytes, peak_bytes, alloc_bytes, read_bytes;
+    lpi_trace_ev *ev;        /* per executed task when tracing (NULL otherwise) */
+    int64_t nev;
 } run;
 
 static void heap_push(run *r, int64_t t) {
@@ -93,7 +96,7 @@ static lp_status output_view(run *r, const lpi_task *t, lpi_view *v, lp_buffer *
     const lpi_plan *pl = r->plan;
     const lpi_pnode *pn = &pl->pnodes[t->pnode];
     *own = NULL;
-    if ((pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE) && !pn->final) {
+    if (pn->red && !pn->final) { /* partial states: reductions, and matmul's split contractions */
         int64_t shape[2] = {pn->red->nfields, t->pelems};
         lp_buffer *b = lpi_buffer_new(pn->red->acc_float ? LP_FLOAT64 : LP_INT64, 2, shape);
         if (!b) return lpi_nomem(r->ctx);
@@ -195,7 +198,6 @@ done:
 
 static void worker(void *arg, int id) {
     run *r = arg;
-    (void)id;
     const int64_t ntasks = r->plan->ntasks;
     pthread_mutex_lock(&r->mu);
     for (;;) {
@@ -210,13 +212,16 @@ static void worker(void *arg, int id) {
         if (r->ndone >= ntasks || stop_requested(r)) break;
         int64_t ti = heap_pop(r);
         pthread_mutex_unlock(&r->mu);
+        double ts = r->ev ? lpi_now() : 0;
         lp_status st = exec_task(r, ti);
+        double te = r->ev ? lpi_now() : 0;
         pthread_mutex_lock(&r->mu);
         if (st) {
             if (!r->failed) { r->failed = true; r->status = st; }
             pthread_cond_broadcast(&r->cv);
             break;
         }
+        if (r->ev) r->ev[r->nev++] = (lpi_trace_ev){ts, te, ti, id};
         r->ndone++;
         const lpi_task *t = &r->plan->tasks[ti];
         int woke = 0;
@@ -276,9 +281,24 @@ lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
         if (r.pending[i] == 0) heap_push(&r, i);
     }
     if ((st = open_loads(ctx, pl))) goto done;
+    if (ctx->trace && !(r.ev = lp_malloc((size_t)nt * sizeof *r.ev))) { st = lpi_nomem(ctx); goto done; }
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
+    double t_start = lpi_now();
+    lpi_progress *bar = lpi_progress_start(ctx, pl->ntasks, &r.ndone, &r.mu);
     if (pl->ntasks) lpi_pool_run(ctx->pool, worker, &r);
+    lpi_progress_stop(bar);
+    double t_end = lpi_now();
+    if (r.ev && !r.failed) {
+        lp_status ts = lpi_trace_finish(ctx, pl, r.ev, r.nev, lpi_pool_size(ctx->pool), t_start, t_end);
+        if (ts) st = ts;
+    }
+    ctx->report.bytes_written = 0;
+    for (int64_t i = 0; i < r.ndone && i < pl->ntasks && !r.failed; i++) {
+        int64_t bi, bo;
+        lpi_task_bytes(pl, i, &bi, &bo);
+        ctx->report.bytes_written += bo;
+    }
     pthread_mutex_destroy(&r.mu);
     pthread_cond_destroy(&r.cv);
     if (r.failed) st = r.status;
@@ -297,5 +317,6 @@ done:
     lp_free(r.crefs);
     lp_free(r.pending);
     lp_free(r.ready);
+    lp_free(r.ev);
     return st;
 }

@@ -1,6 +1,7 @@
 /* lp_run and friends: plan, allocate the targets' results, execute, publish. */
 #include "exec/exec.h"
 #include "io/npy.h"
+#include "plan/cost.h"
 
 #include <string.h>
 
@@ -10,6 +11,12 @@ static lp_status run_targets(lp_ctx *ctx, lp_array *const *targets, int n) {
     lp_status st = lpi_plan_build(ctx, targets, n, &plan);
     if (st) return st;
     ctx->stats.plan_seconds = lpi_now() - t0;
+    if (ctx->trace) {
+        /* the prediction shown beside the measured time; only for traced runs (it simulates
+         * the whole schedule) */
+        lpi_cost_summary cs;
+        if (lpi_cost_plan(ctx, plan, 0, false, false, &cs) == LP_OK) ctx->report.predicted_seconds = cs.total;
+    }
     for (int t = 0; t < n && !st; t++) {
         int p = plan->target_pnode[t];
         for (int u = 0; u < t; u++)
@@ -45,6 +52,7 @@ lp_status lp_run(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **resul
     ctx->last_status = LP_OK;
     ctx->errmsg[0] = 0;
     memset(&ctx->stats, 0, sizeof ctx->stats);
+    memset(&ctx->report, 0, sizeof ctx->report);
     /* targets computed before are not computed again */
     lp_array **todo = lp_malloc((size_t)(n ? n : 1) * sizeof *todo);
     if (!todo) return lpi_nomem(ctx);

@@ -43,6 +43,9 @@ typedef struct lpi_axismap {
     int64_t fixed[LP_MAX_NDIM];  /* per input axis, when dropped */
 } lpi_axismap;
 
+/* lpi_attrs.flags of MATMUL: the transpose (of the last two axes) folded into the product */
+enum { LPI_MM_TA = 1, LPI_MM_TB = 2 };
+
 typedef struct lpi_attrs {
     /* SCALAR, FULL: the value (weak for a Python scalar operand) */
     lp_scalar value;
@@ -61,6 +64,9 @@ typedef struct lpi_attrs {
     lpi_axismap map;
     bool affine;                  /* RESHAPE: only unit axes added/removed; map is valid */
     int axis;
+    /* MATMUL: LPI_MM_* (an operand read with its last two axes swapped); LSTSQ: rcond in f0
+     * (negative: NumPy's default eps * max(M, N)) */
+    uint32_t flags;
     /* LOAD */
     char *path;
     lp_npy_info npy;

@@ -664,6 +664,15 @@ static lp_status check_array(lp_ctx *ctx, const char *path, lp_dtype dt, int ndi
     return LP_OK;
 }
 
+/* Python's repr of a shape tuple, as NumPy writes it into headers: "(3, 4)", "(5,)", "()". */
+static const char *py_shape(char *buf, size_t cap, int ndim, const int64_t *shape) {
+    size_t len = (size_t)snprintf(buf, cap, "(");
+    for (int i = 0; i < ndim && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (len < cap) snprintf(buf + len, cap - len, ndim == 1 ? ",)" : ")");
+    return buf;
+}
+
 /* Header in NumPy's own spelling, padded with spaces so that the data starts at a multiple of
  * 64 bytes. major 0 = the smallest version whose length field holds it. Returns the total
  * header size (= data offset), or 0 if it cannot be written in the requested version. */
@@ -674,7 +683,7 @@ static size_t build_header(char *buf, size_t cap, lp_dtype dt, bool big, bool fo
     char sh[LP_MAX_NDIM * 24 + 8];
     int dlen = snprintf(dict, sizeof dict, "{'descr': '%c%s', 'fortran_order': %s, 'shape': %s, }",
                         dt == LP_BOOL ? '|' : big ? '>' : '<', codes[dt], fortran ? "True" : "False",
-                        lpi_shape_str(sh, sizeof sh, ndim, shape));
+                        py_shape(sh, sizeof sh, ndim, shape));
     if (dlen < 0 || (size_t)dlen >= sizeof dict) return 0;
     size_t prefix, total, hlen;
     for (int v = major ? major : 1;; v++) {

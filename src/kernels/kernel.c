@@ -1,5 +1,6 @@
 /* Task dispatch: the one entry point every executor calls with assembled operand views. */
 #include "kernels/kernels.h"
+#include "kernels/lda.h"
 #include "io/npy.h"
 
 #include <string.h>
@@ -124,6 +125,7 @@ static lp_status run_load(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, c
 
 lp_status lpi_kernel_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
                          const lpi_view *out) {
+    if (lpi_is_lda_op(pn->op)) return lpi_lda_run(ctx, pn, t, ins, out); /* kernels/lda.c */
     switch (pn->kernel) {
     case LPI_K_GEN: return lpi_gen_run(ctx, pn, &t->box, out);
     case LPI_K_LOAD: return run_load(ctx, pn, t, out);
@@ -132,6 +134,8 @@ lp_status lpi_kernel_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, co
     case LPI_K_COMBINE: return lpi_reduce_run(ctx, pn, t, ins, out);
     case LPI_K_COPY: return run_copy(t, &ins[0], out);
     case LPI_K_RESHAPE: return run_reshape(pn, t, &ins[0], out);
+    case LPI_K_MATMUL: return lpi_matmul_run(ctx, pn, t, ins, out);   /* kernels/linalg.c */
+    case LPI_K_LINALG: return lpi_linalg_run(ctx, pn, t, ins, out);
     default: return lpi_error(ctx, LP_ERR_INTERNAL, "task with no kernel (%d)", (int)pn->kernel);
     }
 }

@@ -27,6 +27,12 @@ int lpi_coalesce(int nd, int64_t *shape, int nviews, int64_t (*strides)[LP_MAX_N
 /* Size in bytes of a partial-state chunk for `nelem` output elements. */
 size_t lpi_partial_bytes(const lpi_reduce *r, int64_t nelem);
 
+/* Linear algebra (kernels/linalg.c): a matrix-product block; one LAPACK op over whole operands. */
+lp_status lpi_matmul_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
+                         const lpi_view *out);
+lp_status lpi_linalg_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
+                         const lpi_view *out);
+
 /* Creation kernels. */
 lp_status lpi_gen_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_box *box, const lpi_view *out);
 /* Philox4x32-10: four 32-bit outputs for a 128-bit counter and 64-bit key. */

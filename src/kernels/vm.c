@@ -86,10 +86,16 @@ lp_status lpi_vm_run(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *s
     }
     /* strides: [0..ninputs) operands, [ninputs] output */
     const int nv = p->ninputs + 1;
-    int64_t (*st)[LP_MAX_NDIM] = lp_malloc((size_t)nv * sizeof *st);
-    char **base = lp_malloc((size_t)nv * sizeof *base);
-    char **regp = lp_malloc((size_t)p->nregs * sizeof *regp);
-    int64_t *regs = lp_malloc((size_t)p->nregs * sizeof *regs);
+    /* small programs (the common case) keep their bookkeeping on the stack: this runs once per
+     * reduction slab, thousands of times per task */
+    int64_t st_local[16][LP_MAX_NDIM];
+    char *base_local[16], *regp_local[64];
+    int64_t regs_local[64];
+    const bool small = nv <= 16 && p->nregs <= 64;
+    int64_t (*st)[LP_MAX_NDIM] = small ? st_local : lp_malloc((size_t)nv * sizeof *st);
+    char **base = small ? base_local : lp_malloc((size_t)nv * sizeof *base);
+    char **regp = small ? regp_local : lp_malloc((size_t)p->nregs * sizeof *regp);
+    int64_t *regs = small ? regs_local : lp_malloc((size_t)p->nregs * sizeof *regs);
     /* scratch for temporaries: one block of 8-byte slots per temp register */
     int ntemp = p->nregs - p->ninputs - p->nconst;
     char *scratch = lp_malloc_aligned((size_t)(ntemp > 0 ? ntemp : 1) * LPI_VM_BLOCK * 8);
@@ -154,10 +160,12 @@ lp_status lpi_vm_run(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *s
         }
     }
 done:
-    lp_free(st);
-    lp_free(base);
-    lp_free(regp);
-    lp_free(regs);
+    if (!small) {
+        lp_free(st);
+        lp_free(base);
+        lp_free(regp);
+        lp_free(regs);
+    }
     lp_free_aligned(scratch);
     return status;
 }

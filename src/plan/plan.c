@@ -4,6 +4,7 @@
 #include "plan/plan.h"
 #include "plan/planner.h"
 #include "plan/program.h"
+#include "kernels/lda.h"
 
 #include <string.h>
 
@@ -310,9 +311,12 @@ static lp_status plan_reduce(planner *P, int gid) {
             if (st) return st;
         }
     }
-    /* combine tree: groups of FANIN consecutive states of the same output chunk */
-    int64_t per = nred;
-    int prev = level;
+    return lpi_plan_combine(P, fin, level, r, nout, nred);
+}
+
+/* Combine tree: groups of FANIN consecutive states of the same output chunk, in a fixed order. */
+lp_status lpi_plan_combine(planner *P, int fin, int prev, lpi_reduce *r, int64_t nout, int64_t per) {
+    lp_status st;
     while (per > 1) {
         int64_t next = (per + FANIN - 1) / FANIN;
         int lv;
@@ -321,7 +325,7 @@ static lp_status plan_reduce(planner *P, int gid) {
             P->pn[fin].kernel = LPI_K_COMBINE;
         } else {
             int64_t cnt = nout * next;
-            lv = lpi_new_pnode(P, LPI_K_COMBINE, e->op, NULL, r->acc_float ? LP_FLOAT64 : LP_INT64, 1, &cnt);
+            lv = lpi_new_pnode(P, LPI_K_COMBINE, P->pn[fin].op, NULL, r->acc_float ? LP_FLOAT64 : LP_INT64, 1, &cnt);
             if (lv < 0) return lpi_nomem(P->ctx);
             if ((st = lpi_grid_auto(P->ctx, P->ar, 1, &cnt, 1, &(int64_t){1}, &P->pn[lv].grid))) return st;
         }
@@ -591,6 +595,9 @@ static lp_status plan_node(planner *P, int gid) {
             P->pnode_of[gid] = pi;
             return lpi_plan_copy_from(P, pi, P->pnode_of[P->g.in[gid][0]], &e->a.map);
         }
+    case LP_OPK_LINALG:
+        if (lpi_is_lda_op(e->op)) return lpi_plan_lda(P, gid);
+        return lpi_plan_linalg(P, gid); /* plan_linalg.c */
     default: return lpi_error(P->ctx, LP_ERR_INTERNAL, "op %s cannot be planned", lpi_ops[e->op].name);
     }
 }

@@ -53,6 +53,8 @@ typedef enum lpi_kernel {
     LPI_K_COMBINE = 5,    /* partial states -> partial state (or final) */
     LPI_K_COPY = 6,       /* affine copy: transpose, slice, unit-axis reshape, concatenate */
     LPI_K_RESHAPE = 7,    /* flat (C-order) copy */
+    LPI_K_MATMUL = 8,     /* matrix-product block over k-pieces -> box (or partial state) */
+    LPI_K_LINALG = 9,     /* one LAPACK op over whole operands -> the whole result */
     LPI_K_COUNT
 } lpi_kernel;
 
@@ -67,6 +69,17 @@ typedef struct lpi_reduce {
     int nfields;          /* state fields per output element */
     int64_t count;        /* elements reduced into each output element */
 } lpi_reduce;
+
+/* Parameters of MATMUL and LINALG pnodes (plan/plan_linalg.c explains the task layout). */
+typedef struct lpi_linalg_params {
+    uint32_t flags;       /* MATMUL: LPI_MM_TA / LPI_MM_TB (operand read with its last two axes swapped) */
+    int a_ndim, b_ndim;   /* MATMUL: operand ranks (1: a vector) */
+    int out_ndim;         /* rank of the result; MATMUL task boxes are in its coordinates */
+    lp_dtype loop_dt;     /* FLOAT32 / FLOAT64: BLAS/LAPACK precision; INT64: exact integer loops */
+    bool syrk;            /* MATMUL: one array on both sides, one transposed: diagonal blocks use ?syrk */
+    int blas_threads;     /* OpenBLAS threads for each call in these tasks */
+    double rcond;         /* LSTSQ: singular-value cutoff (< 0: eps * max(M, N)) */
+} lpi_linalg_params;
 
 typedef struct lpi_grid {
     int ndim;
@@ -97,6 +110,7 @@ typedef struct lpi_pnode {
     int64_t pre_strides[LP_MAX_NDIM];
     int load_fd;               /* LOAD: open descriptor for the run */
     double est_seconds;        /* cost model estimate (all tasks) */
+    const lpi_linalg_params *la; /* MATMUL, LINALG */
 } lpi_pnode;
 
 /* A piece of an operand: the part of one producer chunk the task reads. */

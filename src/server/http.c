@@ -18,7 +18,7 @@ struct lpi_http_server {
     struct MHD_Daemon *d;
     lpi_http_handlers h;
     lpi_http_opts o;
-    int lfd;               /* our listening socket; MHD borrows it */
+    int lfd;               /* our listening socket, handed to MHD */
     unsigned port;
     char url[96];
     atomic_int active;     /* requests between on_request and on_end */
@@ -370,14 +370,16 @@ const char *lpi_http_url(const lpi_http_server *srv) { return srv->url; }
 
 void lpi_http_stop(lpi_http_server *srv, double grace_sec) {
     if (!srv) return;
-    MHD_quiesce_daemon(srv->d); /* no new connections; the socket stays ours to close */
+    /* Stop accepting. On success the listening socket is handed back to us; otherwise MHD
+     * still owns it and closes it in MHD_stop_daemon (so it must not be closed twice). */
+    MHD_socket lfd = MHD_quiesce_daemon(srv->d);
     double end = lpi_now() + (grace_sec > 0 ? grace_sec : 0);
     while (atomic_load(&srv->active) > 0 && lpi_now() < end) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(srv->d);
-    if (srv->lfd >= 0) close(srv->lfd);
+    if (lfd != MHD_INVALID_SOCKET) close(lfd);
     lp_free(srv);
 }
 

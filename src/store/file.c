@@ -21,7 +21,6 @@
 typedef struct file_store {
     lpi_store base;
     int rootfd;
-    char *root;     /* for messages */
 } file_store;
 
 struct lpi_fwriter {
@@ -336,7 +335,6 @@ static lp_status file_put(lp_ctx *ctx, lpi_store *s, const char *key, const lpi_
 static void file_close(lpi_store *s) {
     file_store *fs = (file_store *)s;
     if (fs->rootfd >= 0) close(fs->rootfd);
-    lp_free(fs->root);
     lp_free(fs);
 }
 
@@ -364,7 +362,6 @@ lp_status lpi_store_file_open(lp_ctx *ctx, const char *rest, lpi_store **out) {
     if (!fs) return lpi_nomem(ctx);
     fs->base.vt = &file_vt;
     fs->rootfd = -1;
-    if (!(fs->root = lp_strdup(rest))) { lp_free(fs); return lpi_nomem(ctx); }
     fs->rootfd = open(rest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fs->rootfd < 0 && errno == ENOENT) {
         char *tmp = lp_strdup(rest);

@@ -420,6 +420,9 @@ lp_status lpi_store_http_open(lp_ctx *ctx, const char *url, lpi_store **out) {
         return lpi_error(ctx, LP_ERR_IO, "libcurl failed to initialise: %s",
                          curl_easy_strerror(curl_init_rc));
     const char *host = strstr(url, "://") + 3;
+    /* the store server has no authentication, and the URL lands in every error message */
+    if (memchr(host, '@', strcspn(host, "/")))
+        return lpi_error(ctx, LP_ERR_VALUE, "http store URL: credentials are not supported");
     if (!*host || *host == '/')
         return lpi_error(ctx, LP_ERR_VALUE, "store URL %.64s: no host", url);
     if (strpbrk(url, "?#"))

@@ -221,8 +221,11 @@ static lp_status op_put(lp_ctx *ctx, redis_store *rs, redisContext *c, const cha
         if (w < 0) {
             if (errno == EINTR) continue;
             er->transport = true;
-            snprintf(er->msg, sizeof er->msg, "SET: write: %s",
-                     errno == EAGAIN ? "timed out" : strerror(errno));
+            /* Redis drops the connection on a bulk string over proto-max-bulk-len */
+            snprintf(er->msg, sizeof er->msg, "SET: write: %s%s",
+                     errno == EAGAIN ? "timed out" : strerror(errno),
+                     LPI_CHUNK_HDR_SIZE + a->nbytes > ((uint64_t)512 << 20)
+                         ? " (values over 512 MiB need a larger proto-max-bulk-len)" : "");
             c->err = REDIS_ERR_IO; /* never reuse a connection with half a command on it */
             return LP_ERR_IO;
         }
@@ -260,7 +263,9 @@ static lp_status op_get(lp_ctx *ctx, redis_store *rs, redisContext *c, const cha
     get_arg *a = arg;
     char end[32];
     /* at most header + limit bytes come back, whatever is stored */
-    snprintf(end, sizeof end, "%" PRIu64, (uint64_t)LPI_CHUNK_HDR_SIZE + rs->base.max_chunk - 1);
+    uint64_t last = rs->base.max_chunk > (uint64_t)INT64_MAX - LPI_CHUNK_HDR_SIZE
+                        ? (uint64_t)INT64_MAX : LPI_CHUNK_HDR_SIZE + rs->base.max_chunk - 1;
+    snprintf(end, sizeof end, "%" PRIu64, last);
     const char *argv[4] = {"GETRANGE", key, "0", end};
     redisReply *r = redisCommandArgv(c, 4, argv, NULL);
     if (!r) { conn_fail(er, c, "GETRANGE"); return LP_ERR_IO; }

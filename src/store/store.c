@@ -219,10 +219,14 @@ lp_status lpi_store_open(lp_ctx *ctx, const char *url, lpi_store **out) {
     else if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
         st = lpi_store_http_open(ctx, url, &s);
     else {
+        /* only the scheme: the rest of a URL may hold a password */
         char kb[80];
+        size_t n = strcspn(url, ":/@");
+        key_for_msg(kb, sizeof kb, url);
+        if (n < sizeof kb) kb[n] = 0;
         return lpi_error(ctx, LP_ERR_VALUE,
-                         "store URL \"%s\": expected mem://, file://, redis:// or http://",
-                         key_for_msg(kb, sizeof kb, url));
+                         "store URL scheme \"%s\": expected mem://, file://, redis:// or http://",
+                         kb);
     }
     if (st != LP_OK) return st;
     s->url = lp_strdup(url);

@@ -178,6 +178,13 @@ static void test_urls(void) {
     lpt_clear(ctx);
     LPT_CHECK(lpi_store_open(ctx, "redis://:s3cret@h:1/0?x", &s) == LP_ERR_VALUE);
     LPT_CHECK(strstr(lp_last_error(ctx), "s3cret") == NULL); /* never echo a password */
+    lpt_clear(ctx);
+    LPT_CHECK(lpi_store_open(ctx, "rediss://:s3cret@h:1/0", &s) == LP_ERR_VALUE);
+    LPT_CHECKF(strstr(lp_last_error(ctx), "s3cret") == NULL && strstr(lp_last_error(ctx), "\"rediss\""),
+               "%s", lp_last_error(ctx));
+    lpt_clear(ctx);
+    LPT_CHECK(lpi_store_open(ctx, "http://u:s3cret@h:1", &s) == LP_ERR_VALUE);
+    LPT_CHECK(strstr(lp_last_error(ctx), "s3cret") == NULL);
     const char *good[] = {"mem://", "mem://shared-name", "redis://127.0.0.1", "redis://h:6380/3",
                           "redis://:pw@h:1/2", "redis://user:pw@h", "redis://[::1]:6379/0",
                           "http://127.0.0.1:1", "http://127.0.0.1:1/"};

@@ -578,3 +578,14 @@ def test_cli_errors(tmp_path):
         s.listen(1)
         r = run("--dir", str(tmp_path / "s"), "--port", str(s.getsockname()[1]))
     assert r.returncode == 1 and "cannot listen on 127.0.0.1" in r.stderr
+
+
+def test_large_chunks(store, redis_url):
+    # 24 MB: many body pieces on the server, Expect: 100-continue from curl, the raw SET path
+    for url in (store.url, redis_url):
+        out = sc("put", url, "large/k", "float64", "3000x1000", 5).stdout
+        assert sc("get", url, "large/k").stdout == out
+        assert sc("range", url, "large/k", 23999990, 10).stdout.strip() == \
+            encode("float64", "3000x1000", 5)[HDR + 23999990:].hex().encode()
+        sc("del", url, "large/k")
+    assert store.files() == ["large"]   # the directory of the nested key stays; no chunk, no temp

@@ -308,6 +308,12 @@ def test_concatenate_stack(tmp_path, files, expr):
     "eye(4, k=-1, dtype=int32)",
     "arange(12).reshape(3, 4)[:, 1:] * 2",
     "zeros(a.shape) + a",
+    "[[1, 2], [3, 4.5]]",
+    "[True, False]",
+    "(1, 2, 3)",
+    "a + [1, 2, 3, 4, 5]",
+    "sum([1, 2, 3])",
+    "a.shape",
 ])
 def test_creation(tmp_path, files, expr):
     check_expr(tmp_path, files, expr)
@@ -425,13 +431,34 @@ def test_expression_errors(files, expr, message):
     "", "a $ b", "a < b < c", "not a", "a and b", "3a", "a[", "'x", "a.", "a = 1", "a if a else b",
     "(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((a",
     "a + t", "a.reshape(7, -1)", "concatenate((a, t))", "a.sum(axis=5)", "zeros(-1)",
-    "(1, 2)", "a.foo", "1 // 0", "a[1.5]", "a[0, 0, 0]",
+    "'hello'", "sum", "[1, [2, 3]]", "a.foo", "1 // 0", "a[1.5]", "a[0, 0, 0]", "+m",
 ])
 def test_errors_are_one_line(files, expr):
-    p = run("eval", expr, f"a={files['a']}", f"b={files['b']}", f"t={files['t']}")
+    p = run("eval", expr, f"a={files['a']}", f"b={files['b']}", f"t={files['t']}", f"m={files['m']}")
     assert p.returncode != 0
     one_error_line(p)
     assert p.stdout == ""
+
+
+def test_parser_survives_random_input(files):
+    """Random token soup and deep nesting: always exit 0 or 1, never a crash or a hang."""
+    import random
+    rnd = random.Random(5)
+    toks = ["a", "b", "q", "1", "2.5", ".5", "1e3", "0x1f", "(", ")", "[", "]", ",", ":", "...", "+",
+            "-", "*", "/", "//", "%", "**", "@", "&", "|", "^", "~", "<", "<=", "==", "!=", "=", ".",
+            "T", "sum", "reshape", "where", "zeros", "arange", "axis", "keepdims", "True", "None",
+            "'f4'", "np", "random", "newaxis", "astype", "float32", "-1", "0", "shape", "not", "'",
+            "\\", "$", "<<", "1_", "1e", "j", " "]
+    exprs = ["".join(rnd.choice(toks) for _ in range(rnd.randint(1, 20))) for _ in range(150)]
+    exprs += ["".join(chr(rnd.randint(1, 0x2FF)) for _ in range(rnd.randint(1, 20))) for _ in range(30)]
+    exprs += ["(" * 3000 + "a" + ")" * 3000, "-" * 5000 + "a", "+".join(["a"] * 5000),
+              "2" + "**2" * 3000, "a" + ".T" * 3000, "a" + "[0]" * 3000, "sum(" * 1000 + "a",
+              "[" * 3000, ",".join(["1"] * 20000)]
+    for expr in exprs:
+        p = run("eval", "--", expr, f"a={files['a']}", f"b={files['b']}", timeout=30)
+        assert p.returncode in (0, 1), (expr, p.returncode, p.stderr[-2000:])
+        if p.returncode:
+            one_error_line(p)
 
 
 def test_missing_and_bad_files(tmp_path):

@@ -1,0 +1,597 @@
+#!/usr/bin/env python3
+"""Lampy's benchmark harness (`make bench`): the workloads of issue 3, side by side.
+
+Each workload's data is generated once, in memory, with NumPy; then, in the same process,
+Lampy (through the Python module on the same arrays, wrapped zero-copy with lp.asarray; or,
+when `import lampy` fails, through `lampy eval --stats` on .npy files, timing the lp_run
+figure it reports), NumPy, numexpr and Dask (threaded scheduler, Lampy's chunk shape) compute
+it. Results are checked against NumPy's; the table gives best-of-N wall times, ratios against
+Lampy, effective bandwidth (bytes that must be read + written / time) against a STREAM-style
+triad measured in the same run (bench/triad.c, plain C on pthreads), and the task overhead of a
+~10,000-task graph (bench/overhead.c). The table is printed and written into
+docs/PERFORMANCE.md between <!-- bench:begin --> and <!-- bench:end --> (the rest of the file
+is kept).
+
+    .venv/bin/python bench/harness.py [--reps 5] [--only 1,3] [--scale 0.25] [--no-write]
+"""
+import argparse
+import datetime
+import gc
+import glob
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+MiB = 1 << 20
+
+
+# ---- environment ----------------------------------------------------------------------------
+
+def machine_description():
+    info = {"cpu": platform.processor() or "?", "cores": os.cpu_count(), "ram_gib": None}
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        kv = dict(l.split(":", 1) for l in out.splitlines() if ":" in l)
+        kv = {k.strip(): v.strip() for k, v in kv.items()}
+        info["cpu"] = kv.get("Model name", info["cpu"])
+        info["cores"] = int(kv.get("CPU(s)", info["cores"]))
+        for k in ("L1d cache", "L2 cache", "L3 cache"):
+            if k in kv:
+                info[k] = kv[k]
+        if "Hypervisor vendor" in kv:
+            info["hypervisor"] = kv["Hypervisor vendor"]
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        pass
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(re.search(r"MemTotal:\s+(\d+)", f.read()).group(1))
+        info["ram_gib"] = kb / (1 << 20)
+    except (OSError, AttributeError):
+        pass
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            info["thp"] = re.search(r"\[(\w+)\]", f.read()).group(1)
+    except (OSError, AttributeError):
+        pass
+    info["kernel"] = platform.release()
+    return info
+
+
+def build_options(build):
+    """buildtype / optimization / native of the meson build directory."""
+    try:
+        out = subprocess.run(["meson", "introspect", build, "--buildoptions"], capture_output=True,
+                             text=True, check=True).stdout
+        opts = {o["name"]: o["value"] for o in json.loads(out)}
+        return {k: opts.get(k) for k in ("buildtype", "optimization", "native", "b_ndebug")}
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        return {}
+
+
+def import_lampy(build):
+    """Import the extension built in BUILD (python/lampy/*.py next to build/python/_lampy*.so, in
+    a temporary package directory), so the numbers are those of that build; else whatever
+    `import lampy` finds (the copy pip installed into the venv). Returns (module, where) or
+    (None, reason)."""
+    sos = glob.glob(os.path.join(build, "python", "_lampy*.so"))
+    if sos:
+        pkg_root = tempfile.mkdtemp(prefix="lampy-bench-pkg-")
+        pkg = os.path.join(pkg_root, "lampy")
+        os.mkdir(pkg)
+        for py in glob.glob(os.path.join(ROOT, "python", "lampy", "*.py")):
+            shutil.copy(py, pkg)
+        os.symlink(os.path.abspath(sos[0]), os.path.join(pkg, os.path.basename(sos[0])))
+        sys.path.insert(0, pkg_root)
+    try:
+        import lampy
+        where = os.path.relpath(lampy._lampy.__file__, ROOT) if sos else lampy._lampy.__file__
+        if sos:
+            where = os.path.relpath(os.path.realpath(lampy._lampy.__file__), ROOT)
+        return lampy, where
+    except Exception as e:  # noqa: BLE001 — any failure means: use the CLI
+        if sos:
+            sys.path.remove(pkg_root)
+        return None, f"{type(e).__name__}: {e}"
+
+
+# ---- timing -----------------------------------------------------------------------------------
+
+def best_of(fn, reps):
+    """Best wall time of reps calls (the first call included: every library pays its warm-up
+    the same way), and the last result."""
+    best, res = float("inf"), None
+    for _ in range(reps):
+        res = None
+        gc.collect()
+        t0 = time.perf_counter()
+        res = fn()
+        t = time.perf_counter() - t0
+        best = min(best, t)
+    return best, res
+
+
+class LampyCLI:
+    """Fallback: `lampy eval --stats EXPR name=file.npy ... -o out.npy`, timing its lp_run."""
+
+    def __init__(self, exe, tmp):
+        self.exe, self.tmp, self.files = exe, tmp, {}
+
+    def bind(self, name, arr):
+        path = os.path.join(self.tmp, f"{name}.npy")
+        np.save(path, arr)
+        self.files[name] = path
+
+    def unbind(self):
+        for p in self.files.values():
+            os.unlink(p)
+        self.files = {}
+
+    def run(self, expr, names):
+        out = os.path.join(self.tmp, "out.npy")
+        cmd = [self.exe, "eval", "--stats", expr] + [f"{n}={self.files[n]}" for n in names] + ["-o", out]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode:
+            raise RuntimeError(f"{' '.join(cmd)}: {p.stderr.strip()}")
+        m = re.search(r"lp_run time\s+([0-9.eE+-]+)", p.stderr)
+        t = float(m.group(1))
+        r = np.load(out)
+        os.unlink(out)
+        return t, r
+
+
+# ---- workloads ---------------------------------------------------------------------------------
+# Each: name, expression text, data maker, bytes that must move, kind, and one callable per
+# library taking the prepared inputs. "kind" picks the agreement tolerance.
+
+def make_workloads(args):
+    n = int(args.elems * args.scale)
+    r4, r5, c5 = int(args.rows4 * args.scale), int(args.rows5 * args.scale), args.cols5
+    n6 = int(args.elems6 * args.scale)
+    c7, e7 = args.chunks7, args.elems7
+    W = []
+    W.append(dict(id=1, expr="a*b + c*2 - a", size=fmt_n(n), kind="elemwise", targets="1",
+                  data=lambda rng: dict(a=rng.random(n), b=rng.random(n), c=rng.random(n)),
+                  bytes=4 * 8 * n,
+                  np=lambda d: d["a"] * d["b"] + d["c"] * 2 - d["a"],
+                  ne="a*b + c*2 - a",
+                  lp=lambda lp, d: (d["a"] * d["b"] + d["c"] * 2 - d["a"]).run(),
+                  da=lambda da, d: (d["a"] * d["b"] + d["c"] * 2 - d["a"]),
+                  cli="a*b + c*2 - a"))
+    W.append(dict(id=2, expr="sum(a)", size=fmt_n(n), kind="reduce", targets="2-6",
+                  data=lambda rng: dict(a=rng.random(n)),
+                  bytes=8 * n,
+                  np=lambda d: d["a"].sum(),
+                  ne="sum(a)",
+                  lp=lambda lp, d: lp.sum(d["a"]).run(),
+                  da=lambda da, d: d["a"].sum(),
+                  cli="sum(a)"))
+    W.append(dict(id=3, expr="sum((a-b)**2)", size=fmt_n(n), kind="reduce", targets="3",
+                  data=lambda rng: dict(a=rng.random(n), b=rng.random(n)),
+                  bytes=2 * 8 * n,
+                  np=lambda d: ((d["a"] - d["b"]) ** 2).sum(),
+                  ne="sum((a-b)**2)",
+                  lp=lambda lp, d: lp.sum((d["a"] - d["b"]) ** 2).run(),
+                  da=lambda da, d: ((d["a"] - d["b"]) ** 2).sum(),
+                  cli="sum((a-b)**2)"))
+
+    def w4_np(d):
+        a, b = d["a"], d["b"]
+        return np.where(a > 0.5, np.sqrt(a), -b).mean(axis=0)
+
+    def w4_ne(d, ne):
+        return ne.evaluate("sum(where(a > 0.5, sqrt(a), -b), axis=0)", local_dict=d) / d["a"].shape[0]
+
+    W.append(dict(id=4, expr="where(a > 0.5, sqrt(a), -b).mean(axis=0)", size=f"({fmt_n(r4)}, 8)",
+                  kind="reduce", targets="2-6",
+                  data=lambda rng: dict(a=rng.random((r4, 8)), b=rng.random((r4, 8))),
+                  bytes=2 * 8 * r4 * 8,
+                  np=w4_np, ne=w4_ne,
+                  lp=lambda lp, d: lp.where(d["a"] > 0.5, lp.sqrt(d["a"]), -d["b"]).mean(axis=0).run(),
+                  da=lambda da, d: da.where(d["a"] > 0.5, da.sqrt(d["a"]), -d["b"]).mean(axis=0),
+                  cli="where(a > 0.5, sqrt(a), -b).mean(axis=0)"))
+
+    def w5_ne(d, ne):
+        # numexpr has no var: two passes (column means, then squared deviations)
+        a = d["a"]
+        m = ne.evaluate("sum(a, axis=0)", local_dict={"a": a}) / a.shape[0]
+        return ne.evaluate("sum((a - m)**2, axis=0)", local_dict={"a": a, "m": m}) / a.shape[0]
+
+    W.append(dict(id=5, expr="a.var(axis=0)", size=f"({fmt_n(r5)}, {c5})", kind="reduce",
+                  targets="2-6",
+                  data=lambda rng: dict(a=rng.random((r5, c5))),
+                  bytes=8 * r5 * c5,
+                  np=lambda d: d["a"].var(axis=0), ne=w5_ne,
+                  lp=lambda lp, d: d["a"].var(axis=0).run(),
+                  da=lambda da, d: d["a"].var(axis=0),
+                  cli="a.var(axis=0)"))
+    W.append(dict(id=6, expr="exp(a) * sin(b)", size=fmt_n(n6), kind="elemwise_libm",
+                  targets="2-6",
+                  data=lambda rng: dict(a=rng.random(n6), b=rng.random(n6)),
+                  bytes=3 * 8 * n6,
+                  np=lambda d: np.exp(d["a"]) * np.sin(d["b"]),
+                  ne="exp(a) * sin(b)",
+                  lp=lambda lp, d: (lp.exp(d["a"]) * lp.sin(d["b"])).run(),
+                  da=lambda da, d: da.exp(d["a"]) * da.sin(d["b"]),
+                  cli="exp(a) * sin(b)"))
+    W.append(dict(id=7, expr=f"sum(a), {c7} chunks", size=f"{c7:,} x {e7:,}", kind="reduce", targets="7",
+                  data=lambda rng: dict(a=rng.random(c7 * e7)),
+                  bytes=8 * c7 * e7, chunks=(e7,),
+                  np=lambda d: d["a"].sum(),
+                  ne=None,
+                  lp=lambda lp, d: lp.sum(d["a"]).run(),
+                  da=lambda da, d: d["a"].sum(),
+                  cli=None))
+    only = set(args.only) if args.only else None
+    return [w for w in W if only is None or w["id"] in only]
+
+
+def rel_diff(x, ref):
+    """max |x - ref| / max(|ref|, 1e-300), over elements (0 for bit-identical results)."""
+    x, ref = np.asarray(x, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    if x.shape != ref.shape:
+        return float("inf")
+    if x.size == 0:
+        return 0.0
+    same = (x == ref) | (np.isnan(x) & np.isnan(ref))
+    if same.all():
+        return 0.0
+    d = np.abs(x - ref) / np.maximum(np.abs(ref), 1e-300)
+    return float(np.max(np.where(same, 0.0, d)))
+
+
+TOL = {"elemwise": 1e-12, "elemwise_libm": 1e-12, "reduce": 1e-9}
+
+
+# ---- running -------------------------------------------------------------------------------
+
+def run_triad(build, elems, reps):
+    exe = os.path.join(build, "bench", "lampy-triad")
+    out = subprocess.run([exe, "-n", str(elems), "-r", str(reps), "-t", str(os.cpu_count() or 1)],
+                         capture_output=True, text=True, check=True).stdout
+    res = {}
+    for line in out.splitlines():
+        kv = dict(f.split("=", 1) for f in line.split()[1:])
+        res[(line.split()[0], int(kv["threads"]))] = float(kv["gbps"])
+    return res
+
+
+def run_overhead(build, chunks, per, reps):
+    exe = os.path.join(build, "bench", "lampy-overhead")
+    out = subprocess.run([exe, "-c", str(chunks), "-e", str(per), "-r", str(reps), "-t",
+                          str(os.cpu_count() or 1), "--json"], capture_output=True, text=True,
+                         check=True).stdout
+    return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+
+
+def run_workload(w, args, libs, lp, cli, rng):
+    d = w["data"](rng)
+    gc.collect()
+    res = {"id": w["id"], "expr": w["expr"], "size": w["size"], "bytes": w["bytes"], "times": {},
+           "diff": {}, "notes": []}
+    ref = None
+    # NumPy: the reference result
+    t, ref = best_of(lambda: w["np"](d), args.reps if w["id"] != 7 else max(args.reps, 5))
+    res["times"]["numpy"] = t
+
+    # Lampy
+    if lp is not None:
+        chunks = w.get("chunks")
+        L = {k: lp.asarray(v, chunks=chunks) if chunks else lp.asarray(v) for k, v in d.items()}
+        t, r = best_of(lambda: w["lp"](lp, L), args.reps)
+        res["times"]["lampy"] = t
+        res["diff"]["lampy"] = rel_diff(r, ref)
+        st = lp.last_run_stats()
+        res["lampy_stats"] = st
+        res["lampy_chunks"] = {k: tuple(v.chunks) for k, v in L.items()}
+        del L, r
+    elif cli is not None and w["cli"]:
+        for k, v in d.items():
+            cli.bind(k, v)
+        best, r = float("inf"), None
+        for _ in range(args.reps):
+            t, r = cli.run(w["cli"], list(d))
+            best = min(best, t)
+        cli.unbind()
+        res["times"]["lampy"] = best
+        res["diff"]["lampy"] = rel_diff(r, ref)
+        res["notes"].append("Lampy via CLI (lp_run time)")
+    gc.collect()
+
+    # numexpr
+    if "numexpr" in libs and w["ne"] is not None:
+        ne = libs["numexpr"]
+        if callable(w["ne"]):
+            fn = lambda: w["ne"](d, ne)  # noqa: E731
+        else:
+            fn = lambda: ne.evaluate(w["ne"], local_dict=d)  # noqa: E731
+        t, r = best_of(fn, args.reps)
+        res["times"]["numexpr"] = t
+        res["diff"]["numexpr"] = rel_diff(r, ref)
+        del r
+        gc.collect()
+
+    # Dask: the same chunk shape as Lampy's (its automatic choice, or the workload's)
+    if "dask" in libs and not args.no_dask:
+        da = libs["dask.array"]
+        ch = w.get("chunks") or (res.get("lampy_chunks", {}).get("a") if lp is not None else None) or "auto"
+        D = {k: da.from_array(v, chunks=ch) for k, v in d.items()}
+        res["dask_chunks"] = str(ch)
+        res["dask_tasks"] = None
+        try:
+            res["dask_tasks"] = len(dict(w["da"](da, D).__dask_graph__()))
+        except Exception:  # noqa: BLE001 — informational only
+            pass
+        t, r = best_of(lambda: w["da"](da, D).compute(scheduler="threads", num_workers=args.threads),
+                       args.reps if w["id"] != 7 else min(args.reps, 3))
+        res["times"]["dask"] = t
+        res["diff"]["dask"] = rel_diff(r, ref)
+        del D, r
+    tol = TOL[w["kind"]]
+    res["agree"] = all(v <= tol for v in res["diff"].values())
+    res["tol"] = tol
+    del d, ref
+    gc.collect()
+    return res
+
+
+# ---- reporting -----------------------------------------------------------------------------
+
+def fmt_n(n):
+    """64M, 0.5M, 800,000: element counts as the issue writes them."""
+    return f"{n // MiB}M" if n % MiB == 0 else (f"{n / MiB:g}M" if (n * 4) % MiB == 0 else f"{n:,}")
+
+
+def fmt_t(t):
+    if t is None:
+        return "—"
+    return f"{t*1e3:.1f} ms" if t < 10 else f"{t:.2f} s"
+
+
+def target_check(r, triad):
+    """The issue's targets for this workload: list of (text, met)."""
+    T = r["times"]
+    lpt = T.get("lampy")
+    out = []
+    if lpt is None:
+        return out
+    def ratio(lib):
+        return T[lib] / lpt if lib in T else None
+    goals = {1: [("numpy", 4), ("numexpr", 2)], 7: [("dask", 20)]}
+    for lib, g in goals.get(r["id"], [("numpy", 1.5), ("dask", 2)]):
+        x = ratio(lib)
+        if x is not None:
+            out.append((f"≥{g:g}x {lib}: {x:.2f}x", x >= g))
+    if r["id"] in (1, 3):
+        pct = r["bytes"] / lpt / 1e9 / triad * 100
+        out.append((f"≥70% triad: {pct:.0f}%", pct >= 70))
+    return out
+
+
+def render(results, overhead, triad, meta):
+    L = []
+    L.append(f"Measured {meta['date']} on {meta['machine']['cpu']}, {meta['machine']['cores']} cores, "
+             f"{meta['machine']['ram_gib']:.1f} GiB RAM"
+             + (f" ({meta['machine']['hypervisor']} guest" if meta['machine'].get('hypervisor') else "")
+             + (f", kernel {meta['machine']['kernel']}, THP {meta['machine'].get('thp', '?')})"
+                if meta['machine'].get('hypervisor') else "") + ".")
+    L.append("")
+    L.append(f"Command: `{meta['command']}`  ")
+    L.append(f"Build: `{meta['build']}` ({', '.join(f'{k}={v}' for k, v in meta['build_options'].items())}); "
+             f"Lampy {meta['lampy_mode']}.  ")
+    L.append(f"Versions: Python {meta['versions']['python']}, "
+             + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if k != "python") + ".  ")
+    L.append(f"Best of {meta['reps']} runs (wall time, expression building included). "
+             f"Load average before/after: {meta['load_before']} / {meta['load_after']}.")
+    L.append("")
+    tri = ", ".join(f"{k} {t}T {v:.1f} GB/s" for (k, t), v in sorted(triad["runs"].items()))
+    L.append(f"Bandwidth reference (bench/triad.c, {fmt_n(triad['elems'])} float64 per array, best of "
+             f"{triad['reps']}, measured before and after the workloads): {tri}. "
+             f"**Triad = {triad['ref']:.1f} GB/s** (best over thread counts) is the 100% below.")
+    L.append("")
+    L.append("| # | workload (float64) | size | Lampy | NumPy | numexpr | Dask | NumPy/Lampy | numexpr/Lampy "
+             "| Dask/Lampy | Lampy GB/s | % triad | max rel diff (Lampy, numexpr, Dask) | targets |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        T = r["times"]
+        lpt = T.get("lampy")
+        def ratio(lib):
+            return f"{T[lib]/lpt:.2f}x" if lpt and lib in T else "—"
+        gbps = r["bytes"] / lpt / 1e9 if lpt else None
+        diffs = ", ".join(f"{r['diff'][k]:.1e}" if k in r["diff"] else "—" for k in ("lampy", "numexpr", "dask"))
+        if not r["agree"]:
+            diffs += " **DISAGREE**"
+        tg = target_check(r, triad["ref"])
+        tgt = "; ".join(("✅ " if ok else "❌ ") + txt for txt, ok in tg) or "—"
+        L.append(f"| {r['id']} | `{r['expr']}` | {r['size']} | {fmt_t(lpt)} | {fmt_t(T.get('numpy'))} | "
+                 f"{fmt_t(T.get('numexpr'))} | {fmt_t(T.get('dask'))} | {ratio('numpy')} | "
+                 f"{ratio('numexpr')} | {ratio('dask')} | "
+                 f"{gbps:.1f} | {gbps/triad['ref']*100:.0f}% | {diffs} | {tgt} |" if lpt else
+                 f"| {r['id']} | `{r['expr']}` | {r['size']} | — | {fmt_t(T.get('numpy'))} | "
+                 f"{fmt_t(T.get('numexpr'))} | {fmt_t(T.get('dask'))} | — | — | — | — | — | {diffs} | — |")
+    L.append("")
+    L.append("Ratios are the other library's time over Lampy's (> 1: Lampy is faster). GB/s counts the "
+             "bytes that must be read and written once (inputs + output, float64), so it is comparable "
+             "with the triad's STREAM counting (no write-allocate traffic). Max rel diff is "
+             "max |x − NumPy| / |NumPy| over elements (0 = bit-identical); tolerance 1e-12 elementwise, "
+             "1e-9 for reductions (different summation orders).")
+    L.append("")
+    L.append("| # | Lampy tasks | plan | lp_run | Lampy chunk | Dask tasks (graph) |")
+    L.append("|---|---|---|---|---|---|")
+    for r in results:
+        st = r.get("lampy_stats")
+        if st:
+            L.append(f"| {r['id']} | {st['tasks']} | {st['plan_seconds']*1e3:.2f} ms | "
+                     f"{st['run_seconds']*1e3:.1f} ms | {r['lampy_chunks'].get('a')} | "
+                     f"{r.get('dask_tasks') or '—'} |")
+    L.append("")
+    if overhead:
+        L.append(f"Task overhead (bench/overhead.c: `build/bench/lampy-overhead`, {overhead[0]['chunks']} "
+                 f"chunks of {overhead[0]['elems_per_chunk']} float64, compared with the same data in one "
+                 "chunk; goal < 5 µs per task; Dask's threaded scheduler ≈ 134 µs per task):")
+        L.append("")
+        L.append(f"| graph | threads | tasks | wall, {overhead[0]['chunks']} chunks | wall, 1 chunk | plan µs/task | "
+                 "dispatch µs/task | total µs/task | goal < 5 µs |")
+        L.append("|---|---|---|---|---|---|---|---|---|")
+        for o in overhead:
+            g = "sum(x) (partials + combine tree)" if o["workload"] == "sum" else "x + 1 (map tasks)"
+            L.append(f"| {g} | {o['threads']} | {o['tasks']} | {o['wall_many_s']*1e3:.2f} ms | "
+                     f"{o['wall_one_s']*1e3:.3f} ms | {o['plan_us_per_task']:.2f} | "
+                     f"{o['dispatch_us_per_task']:.2f} | {o['total_us_per_task']:.2f} | "
+                     f"{'✅' if o['total_us_per_task'] < 5 else '❌'} |")
+        L.append("")
+    return "\n".join(L)
+
+
+def write_doc(path, block, meta):
+    body = f"{BEGIN}\n<!-- written by bench/harness.py ({meta['date']}); edit outside the markers -->\n" \
+           f"{block}\n{END}"
+    if os.path.exists(path):
+        with open(path) as f:
+            text = f.read()
+    else:
+        text = ""
+    if BEGIN in text and END in text:
+        a, rest = text.split(BEGIN, 1)
+        _, z = rest.split(END, 1)
+        text = a + body + z
+    elif text:
+        text = text.rstrip("\n") + "\n\n## Benchmark results (`make bench`)\n\n" + body + "\n"
+    else:
+        text = ("# Lampy performance\n\n"
+                "## Benchmark results (`make bench`)\n\n" + body + "\n")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="meson build directory")
+    ap.add_argument("--reps", type=int, default=5, help="best of N runs (default 5)")
+    ap.add_argument("--only", type=lambda s: [int(x) for x in s.split(",")], help="workloads, e.g. 1,3")
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply workload 1-6 sizes")
+    ap.add_argument("--elems", type=int, default=64 * MiB, help="elements, workloads 1-3 (64M)")
+    ap.add_argument("--rows4", type=int, default=8 * MiB, help="rows of the (R, 8) workload 4 (8M)")
+    ap.add_argument("--rows5", type=int, default=4 * MiB, help="rows of workload 5 (4M)")
+    ap.add_argument("--cols5", type=int, default=64, help="columns of workload 5 (64)")
+    ap.add_argument("--elems6", type=int, default=16 * MiB, help="elements, workload 6 (16M)")
+    ap.add_argument("--chunks7", type=int, default=10000, help="chunks, workload 7 (10,000)")
+    ap.add_argument("--elems7", type=int, default=1000, help="elements per chunk, workload 7 (1000)")
+    ap.add_argument("--triad-elems", type=int, default=64 * MiB, help="elements per triad array (64M)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="Dask/numexpr threads")
+    ap.add_argument("--lampy-cli", action="store_true", help="run Lampy through `lampy eval` even if "
+                    "the Python module imports")
+    ap.add_argument("--no-dask", action="store_true")
+    ap.add_argument("--no-overhead", action="store_true", help="skip bench/overhead.c")
+    ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "PERFORMANCE.md"))
+    ap.add_argument("--no-write", action="store_true", help="print only; leave docs/PERFORMANCE.md")
+    ap.add_argument("--json", help="also write the raw results to this file")
+    args = ap.parse_args()
+    build = os.path.abspath(args.build)
+
+    libs = {}
+    versions = {"python": platform.python_version(), "numpy": np.__version__}
+    try:
+        import numexpr
+        numexpr.set_num_threads(args.threads)
+        libs["numexpr"] = numexpr
+        versions["numexpr"] = numexpr.__version__
+    except ImportError:
+        print("bench: numexpr not installed (LAMPY_BENCH_DEPS=1 scripts/deps.sh); skipped", file=sys.stderr)
+    try:
+        import dask
+        import dask.array
+        libs["dask"], libs["dask.array"] = dask, dask.array
+        versions["dask"] = dask.__version__
+    except ImportError:
+        print("bench: dask not installed; skipped", file=sys.stderr)
+
+    lp, where = (None, "--lampy-cli given") if args.lampy_cli else import_lampy(build)
+    cli = tmpdir = None
+    if lp is not None:
+        mode = f"through the Python module (`{where}`, lp.asarray zero-copy, default settings)"
+        lp.config(threads=0)
+    else:
+        exe = os.path.join(build, "lampy")
+        if not os.path.exists(exe):
+            sys.exit(f"bench: neither `import lampy` ({where}) nor {exe} works")
+        tmpdir = tempfile.mkdtemp(prefix="lampy-bench-")
+        cli = LampyCLI(exe, tmpdir)
+        mode = (f"through `lampy eval --stats` on .npy files (its lp_run time; `import lampy` failed: "
+                f"{where})")
+    print(f"bench: Lampy {mode}", flush=True)
+
+    meta = {
+        "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "machine": machine_description(),
+        "command": "make bench" if os.environ.get("LAMPY_BENCH_VIA_MAKE") else
+                   " ".join([os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(ROOT)
+                             else sys.executable] + [os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:]),
+        "build": os.path.relpath(build, ROOT),
+        "build_options": build_options(build),
+        "lampy_mode": mode,
+        "versions": versions,
+        "reps": args.reps,
+        "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+    if meta["machine"].get("cores") and os.getloadavg()[0] > 0.5 * meta["machine"]["cores"]:
+        print(f"bench: warning: load average {os.getloadavg()[0]:.2f} — other processes will skew "
+              "the numbers", file=sys.stderr)
+
+    triad_runs = run_triad(build, args.triad_elems, 10)
+    print("bench: triad " + ", ".join(f"{k} {t}T {v:.1f} GB/s" for (k, t), v in sorted(triad_runs.items())),
+          flush=True)
+
+    rng = np.random.default_rng(20261125)
+    results = []
+    for w in make_workloads(args):
+        t0 = time.perf_counter()
+        r = run_workload(w, args, libs, lp, cli, rng)
+        results.append(r)
+        tt = ", ".join(f"{k} {fmt_t(v)}" for k, v in r["times"].items())
+        print(f"bench: {w['id']}. {w['expr']} [{w['size']}]: {tt}"
+              f"{'' if r['agree'] else '  RESULTS DISAGREE ' + str(r['diff'])}"
+              f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+    overhead = []
+    if not args.no_overhead:
+        overhead = run_overhead(build, args.chunks7, 100, 20)
+    after = run_triad(build, args.triad_elems, 10)
+    runs = {k: max(v, after.get(k, 0)) for k, v in triad_runs.items()}
+    triad = {"runs": runs, "ref": max(v for (k, _), v in runs.items() if k == "triad"),
+             "elems": args.triad_elems, "reps": 10}
+    meta["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+    block = render(results, overhead, triad, meta)
+    print()
+    print(block)
+    if not args.no_write:
+        write_doc(args.doc, block, meta)
+        print(f"bench: wrote {os.path.relpath(args.doc, ROOT)}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"meta": meta, "triad": {f"{k}/{t}": v for (k, t), v in runs.items()},
+                       "results": results, "overhead": overhead}, f, indent=1, default=str)
+    if tmpdir:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    bad = [r["id"] for r in results if not r["agree"]]
+    if bad:
+        print(f"bench: results disagree in workloads {bad}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""Lazy linear algebra with numpy.linalg's names: ``solve inv cholesky det slogdet eigh eigvalsh
+lstsq norm`` (present when the Lampy library provides them). Results are lazy arrays; errors
+raise numpy.linalg.LinAlgError (ValueError without NumPy).
+
+Differences from NumPy: ``lstsq`` returns only the solution x; ``norm`` takes no axis.
+"""
+from . import _lampy
+
+_names = [n for n in dir(_lampy._linalg) if not n.startswith("_")]
+globals().update({n: getattr(_lampy._linalg, n) for n in _names})
+
+if hasattr(_lampy, "matmul"):
+    matmul = _lampy.matmul
+    _names.append("matmul")
+if hasattr(_lampy, "outer"):
+    outer = _lampy.outer
+    _names.append("outer")
+if hasattr(_lampy, "tensordot"):
+    tensordot = _lampy.tensordot
+    _names.append("tensordot")
+
+try:
+    from numpy.linalg import LinAlgError  # the exception Lampy raises
+except ImportError:  # pragma: no cover
+    LinAlgError = ValueError
+_names.append("LinAlgError")
+
+__all__ = sorted(_names)

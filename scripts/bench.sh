@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make bench`: the side-by-side benchmark (bench/harness.py) against NumPy, numexpr and Dask,
+# run on the build in $1 (default build/). Extra arguments go to the harness, e.g.
+#   ./scripts/bench.sh build --reps 3 --only 1,3 --no-write
+# The table is printed and written into docs/PERFORMANCE.md between the bench markers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+shift || true
+PY=.venv/bin/python
+[ -x "$PY" ] || { echo "bench: $PY missing; run LAMPY_BENCH_DEPS=1 ./scripts/deps.sh" >&2; exit 1; }
+# the benchmark executables (bench/meson.build) and the Python extension of this build
+ninja -C "$BUILD" bench/lampy-triad bench/lampy-overhead >/dev/null
+ninja -C "$BUILD" >/dev/null
+LAMPY_BENCH_VIA_MAKE=1 exec "$PY" bench/harness.py --build "$BUILD" "$@"

@@ -1,0 +1,106 @@
+/* The task wire format (docs/PROTOCOL.md, "lampy.tasks" version 1): a batch of tasks as JSON,
+ * the body of POST /run/<name>. The driver (exec/remote.c) encodes the planner's own structs —
+ * lpi_pnode parameters and lpi_task operands — with chunk references into a store; a worker
+ * (server/worker.c, or the OpenLambda lambda through lp_worker_run_json) decodes them back into
+ * the SAME structs and calls the same kernel entry point, lpi_kernel_run.
+ *
+ * Decoding trusts nothing. Before anything runs, every field is typed and range-checked, and
+ * every task is checked against what its kernel will touch: op names from the registry, the
+ * kernel/op pairing, register programs (registers in range, SSA order, dtypes consistent with
+ * the lpi_loops tables), reduction parameters, affine maps whose reads stay inside the operand,
+ * piece boxes inside their operand box and inside their chunk box and covering the operand
+ * exactly, operand shapes against the task box, output sizes and the sum of a task's bytes
+ * against the limits, keys against the store key rule. A task that passes cannot make a kernel
+ * read or write out of bounds; one that fails is a 400 naming the task and the field.
+ *
+ * Chunk CONTENTS are checked too where a kernel would trust them (the stored header's dtype,
+ * shape and checksum against the reference; lda_labels states' counts): see lpi_wire_check_input.
+ */
+#ifndef LP_EXEC_WIRE_H
+#define LP_EXEC_WIRE_H
+
+#include <jansson.h>
+
+#include "plan/plan.h"
+
+#define LPI_WIRE_FORMAT "lampy.tasks"
+#define LPI_WIRE_VERSION 1
+
+/* Limits a worker enforces (lpi_wire_limits_default gives the documented defaults). */
+typedef struct lpi_wire_limits {
+    int max_tasks;              /* tasks per batch */
+    int max_nodes;              /* node parameter sets per batch */
+    int max_stores;             /* store URLs per batch */
+    int64_t max_chunks;         /* input chunk references per batch */
+    int max_operands;           /* operands per task */
+    int64_t max_pieces;         /* pieces per batch (all tasks) */
+    int max_program;            /* registers and instructions per program */
+    uint64_t max_chunk_bytes;   /* data bytes of one chunk, in or out */
+    uint64_t max_task_bytes;    /* inputs + assembled operands + output of one task */
+    /* LOAD: paths must be absolute and, when load_dirs is non-empty, resolve (realpath) inside
+     * one of these directories. NULL-terminated list; NULL or empty = any absolute path. */
+    const char *const *load_dirs;
+} lpi_wire_limits;
+
+void lpi_wire_limits_default(lpi_wire_limits *lim);
+
+/* A reference to a stored chunk. */
+typedef struct lpi_wire_chunk {
+    int store;                  /* index into the batch's store URLs */
+    const char *key;
+    lp_dtype dtype;
+    int ndim;
+    int64_t shape[LP_MAX_NDIM]; /* as stored */
+    lpi_box box;                /* inputs: the chunk's box in its array ([s, s+1) for states) */
+    bool state;                 /* a reduction's partial state: shape (nfields, pelems) */
+    uint64_t checksum;          /* inputs: XXH3-64 of the data, as the producer reported it */
+} lpi_wire_chunk;
+
+/* A decoded, validated batch. Tasks and nodes are the planner's structs: task.pnode indexes
+ * nodes[]; a piece's `chunk` indexes chunks[] (its `pnode` is -1). outs[i] is task i's output:
+ * store, key, dtype and shape (box = the output chunk's box, or the state's 1-D box). */
+typedef struct lpi_wire_batch {
+    lpi_arena *ar;
+    json_t *doc;                /* owns the strings the structs point to */
+    const char *run;            /* the driver's run id ("" if none) */
+    int64_t timeout_ms;         /* 0 = none */
+    int nstores;
+    const char **stores;
+    int64_t nchunks;
+    lpi_wire_chunk *chunks;
+    int nnodes;
+    lpi_pnode *nodes;
+    int ntasks;
+    lpi_task *tasks;
+    lpi_wire_chunk *outs;
+    uint64_t *task_bytes;       /* per task: bytes it will hold at once (limits, scheduling) */
+} lpi_wire_batch;
+
+/* Parse and validate a batch. Messages say where: "task 3 operand 1 piece 0: box ... is not
+ * inside its chunk's box ...". Statuses: LP_ERR_FORMAT (not JSON, wrong types, unknown keys),
+ * LP_ERR_VALUE / LP_ERR_TYPE / LP_ERR_SHAPE (inconsistent), LP_ERR_LIMIT, LP_ERR_NOTFOUND /
+ * LP_ERR_IO (LOAD files). */
+lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *body, size_t n,
+                          lpi_wire_batch **out);
+void lpi_wire_batch_free(lpi_wire_batch *b);
+
+/* Check a fetched input chunk against its reference (dtype, shape, checksum) and, for state
+ * chunks a kernel trusts the contents of, the contents (lda_labels counts). */
+lp_status lpi_wire_check_input(lp_ctx *ctx, const lpi_wire_batch *b, int64_t chunk, const lp_buffer *buf);
+
+/* ---- encoding (the driver) ---- */
+
+/* The dtype and shape of the chunk a task writes: the output chunk box's extents, or the
+ * (nfields, pelems) state of a non-final PARTIAL/COMBINE. Shared by both sides. */
+void lpi_task_out_shape(const lpi_pnode *pn, const lpi_task *t, const lpi_box *chunk_box, lp_dtype *dt,
+                        int *ndim, int64_t *shape);
+
+/* A node's parameters (kernel, op, dtype, shape, program, reduction, source, ...), once per
+ * pnode; the batch encoder references them. A new reference. */
+lp_status lpi_wire_node_json(lp_ctx *ctx, const lpi_plan *plan, int pnode, json_t **out);
+/* "0123456789abcdef" */
+void lpi_wire_hex64(uint64_t v, char out[17]);
+/* A box as [[lo...], [hi...]]. */
+json_t *lpi_wire_box_json(const lpi_box *b);
+
+#endif

@@ -1,0 +1,548 @@
+/* The cost model (see cost.h) and the machine profile: built-in defaults, JSON load/save in the
+ * XDG config directory, lp_estimate.
+ *
+ * A task's time is   overhead + file read + max(compute, memory traffic) + fresh-page writes:
+ * file reads (pread from the page cache) precede the compute in a task; streaming memory
+ * traffic overlaps with compute (roofline); first-touch page faults of result buffers do not.
+ * Bandwidth is shared: with `a` active workers a core gets min(bw1, bw / a). */
+#include "plan/cost.h"
+#include "plan/serialize.h"
+#include "exec/pool.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- profiles ---- */
+
+void lpi_profile_default(lpi_profile *p) {
+    memset(p, 0, sizeof *p);
+    snprintf(p->machine, sizeof p->machine, "built-in defaults (run `lampy calibrate`)");
+    p->cores = lpi_ncores();
+    p->task_overhead = 4e-6;
+    p->run_overhead = 40e-6;
+    p->mem_bw1 = 12e9;
+    p->mem_bw = 20e9;
+    p->fresh_bw1 = 4e9;
+    p->fresh_bw = 6e9;
+    p->file_bw1 = 6e9;
+    p->file_bw = 10e9;
+    p->rate[LPI_CC_ARITH] = 1.5e9;
+    p->rate[LPI_CC_MATH] = 3e9;
+    p->rate[LPI_CC_REDUCE] = 3e9;
+    p->rate[LPI_CC_GEN] = 2e9;
+    p->rate[LPI_CC_BLAS] = 30e9;
+    p->net_bw = 100e6;
+    p->rtt = 1e-3;
+    p->invoke = 20e-3;
+}
+
+typedef struct pfield {
+    const char *key;
+    size_t off;
+} pfield;
+
+#define PF(k, f) {k, offsetof(lpi_profile, f)}
+static const pfield PFIELDS[] = {
+    PF("task_overhead_s", task_overhead), PF("run_overhead_s", run_overhead),
+    PF("mem_bw_1core", mem_bw1), PF("mem_bw", mem_bw),
+    PF("fresh_bw_1core", fresh_bw1), PF("fresh_bw", fresh_bw),
+    PF("file_bw_1core", file_bw1), PF("file_bw", file_bw),
+    PF("flops_arith", rate[LPI_CC_ARITH]), PF("flops_math", rate[LPI_CC_MATH]),
+    PF("flops_reduce", rate[LPI_CC_REDUCE]), PF("flops_gen", rate[LPI_CC_GEN]),
+    PF("flops_blas", rate[LPI_CC_BLAS]),
+    PF("net_bw", net_bw), PF("rtt_s", rtt), PF("invoke_s", invoke),
+};
+#define NPFIELDS ((int)(sizeof PFIELDS / sizeof PFIELDS[0]))
+
+char *lpi_profile_to_json_text(const lpi_profile *p) {
+    json_t *o = json_object();
+    int r = !o;
+    if (o) {
+        r |= json_object_set_new(o, "format", json_string("lampy.profile"));
+        r |= json_object_set_new(o, "version", json_integer(1));
+        r |= json_object_set_new(o, "machine", json_string(p->machine));
+        r |= json_object_set_new(o, "cores", json_integer(p->cores));
+        r |= json_object_set_new(o, "calibrated", json_boolean(p->calibrated));
+        for (int i = 0; i < NPFIELDS; i++)
+            r |= json_object_set_new(o, PFIELDS[i].key, json_real(*(const double *)((const char *)p + PFIELDS[i].off)));
+    }
+    char *s = r ? NULL : json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+    json_decref(o);
+    return s;
+}
+
+lp_status lpi_profile_from_json_text(lp_ctx *ctx, const char *where, const char *text, lpi_profile *out) {
+    json_error_t err;
+    json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+    if (!o) return lpi_error(ctx, LP_ERR_FORMAT, "%s: invalid JSON at line %d: %s", where, err.line, err.text);
+    lpi_profile p;
+    lpi_profile_default(&p);
+    lp_status st = LP_OK;
+    const char *key;
+    json_t *v;
+    if (!json_is_object(o)) st = lpi_error(ctx, LP_ERR_FORMAT, "%s: a profile is a JSON object", where);
+    else json_object_foreach(o, key, v) {
+        if (!strcmp(key, "format")) {
+            if (!json_is_string(v) || strcmp(json_string_value(v), "lampy.profile"))
+                st = lpi_error(ctx, LP_ERR_FORMAT, "%s: not a Lampy profile", where);
+        } else if (!strcmp(key, "version")) {
+            if (!json_is_integer(v) || json_integer_value(v) != 1)
+                st = lpi_error(ctx, LP_ERR_FORMAT, "%s: unsupported profile version", where);
+        } else if (!strcmp(key, "machine")) {
+            if (!json_is_string(v)) st = lpi_error(ctx, LP_ERR_FORMAT, "%s: 'machine' must be a string", where);
+            else snprintf(p.machine, sizeof p.machine, "%s", json_string_value(v));
+        } else if (!strcmp(key, "cores")) {
+            if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 4096)
+                st = lpi_error(ctx, LP_ERR_VALUE, "%s: 'cores' must be an integer in 1..4096", where);
+            else p.cores = (int)json_integer_value(v);
+        } else if (!strcmp(key, "calibrated")) {
+            p.calibrated = json_is_true(v);
+        } else {
+            int i = 0;
+            while (i < NPFIELDS && strcmp(PFIELDS[i].key, key)) i++;
+            if (i == NPFIELDS) { st = lpi_error(ctx, LP_ERR_FORMAT, "%s: unknown key '%.40s'", where, key); break; }
+            double d = json_is_number(v) ? json_number_value(v) : NAN;
+            if (!(d > 0) || !isfinite(d)) {
+                st = lpi_error(ctx, LP_ERR_VALUE, "%s: '%s' must be a positive number", where, key);
+                break;
+            }
+            *(double *)((char *)&p + PFIELDS[i].off) = d;
+        }
+        if (st) break;
+    }
+    json_decref(o);
+    if (!st) *out = p;
+    return st;
+}
+
+lp_status lp_profile_path(char *buf, size_t cap) {
+    const char *env = getenv("LAMPY_PROFILE");
+    int n;
+    if (env && *env) n = snprintf(buf, cap, "%s", env);
+    else {
+        const char *x = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+        if (x && *x == '/') n = snprintf(buf, cap, "%s/lampy/profile.json", x);
+        else if (home && *home) n = snprintf(buf, cap, "%s/.config/lampy/profile.json", home);
+        else return LP_ERR_NOTFOUND;
+    }
+    return n < 0 || (size_t)n >= cap ? LP_ERR_LIMIT : LP_OK;
+}
+
+static char *read_text(const char *path, size_t max, int *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { *err = errno; return NULL; }
+    char *s = malloc(max + 1);
+    size_t n = s ? fread(s, 1, max + 1, f) : 0;
+    fclose(f);
+    if (!s || n > max) { free(s); *err = s ? EFBIG : ENOMEM; return NULL; }
+    s[n] = 0;
+    return s;
+}
+
+void lpi_profile_free(lpi_profile *p) { lp_free(p); }
+
+void lpi_profile_set(lp_ctx *ctx, const lpi_profile *p) {
+    if (!ctx->profile && !(ctx->profile = lp_malloc(sizeof *ctx->profile))) return;
+    *ctx->profile = *p;
+}
+
+lp_status lp_profile_load(lp_ctx *ctx, const char *path) {
+    char def[4096];
+    if (!path) {
+        if (lp_profile_path(def, sizeof def)) return lpi_error(ctx, LP_ERR_NOTFOUND, "no profile location (set HOME or LAMPY_PROFILE)");
+        path = def;
+    }
+    int err = 0;
+    char *text = read_text(path, 1 << 20, &err);
+    if (!text) return lpi_error(ctx, err == ENOENT ? LP_ERR_NOTFOUND : LP_ERR_IO, "%s: %s", path, strerror(err));
+    lpi_profile p;
+    lp_status st = lpi_profile_from_json_text(ctx, path, text, &p);
+    free(text);
+    if (st) return st;
+    if (!ctx->profile && !(ctx->profile = lp_malloc(sizeof *ctx->profile))) return lpi_nomem(ctx);
+    *ctx->profile = p;
+    return LP_OK;
+}
+
+static lpi_profile builtin_profile;
+static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
+static void init_builtin(void) { lpi_profile_default(&builtin_profile); }
+
+const lpi_profile *lpi_profile_get(lp_ctx *ctx) {
+    if (ctx->profile) return ctx->profile;
+    char path[4096];
+    if (!lp_profile_path(path, sizeof path)) {
+        int err;
+        char *text = read_text(path, 1 << 20, &err);
+        lpi_profile p;
+        /* a broken profile file must not break runs: fall back to the defaults, keep the
+         * context's error slot as it was */
+        if (text) {
+            char keep[LPI_ERRMSG_MAX];
+            lp_status ks = ctx->last_status;
+            snprintf(keep, sizeof keep, "%s", ctx->errmsg);
+            if (!lpi_profile_from_json_text(ctx, path, text, &p)) lpi_profile_set(ctx, &p);
+            ctx->last_status = ks;
+            snprintf(ctx->errmsg, sizeof ctx->errmsg, "%s", keep);
+            free(text);
+            if (ctx->profile) return ctx->profile;
+        }
+    }
+    pthread_once(&builtin_once, init_builtin);
+    return &builtin_profile;
+}
+
+lp_status lp_profile_save(lp_ctx *ctx, const char *path) {
+    char def[4096];
+    if (!path) {
+        if (lp_profile_path(def, sizeof def)) return lpi_error(ctx, LP_ERR_NOTFOUND, "no profile location (set HOME or LAMPY_PROFILE)");
+        path = def;
+        /* mkdir -p of the directory */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", path);
+        for (char *s = dir + 1; *s; s++) {
+            if (*s != '/') continue;
+            *s = 0;
+            if (mkdir(dir, 0755) && errno != EEXIST) return lpi_error(ctx, LP_ERR_IO, "%s: %s", dir, strerror(errno));
+            *s = '/';
+        }
+    }
+    char *text = lpi_profile_to_json_text(lpi_profile_get(ctx));
+    if (!text) return lpi_nomem(ctx);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    lp_status st = LP_OK;
+    if (!f) st = lpi_error(ctx, errno == ENOENT ? LP_ERR_NOTFOUND : LP_ERR_IO, "%s: %s", path, strerror(errno));
+    else {
+        bool ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+        ok &= fclose(f) == 0;
+        if (!ok || rename(tmp, path)) { st = lpi_error(ctx, LP_ERR_IO, "%s: %s", path, strerror(errno)); unlink(tmp); }
+    }
+    free(text);
+    return st;
+}
+
+lp_status lp_profile_dump(lp_ctx *ctx, char **json_out) {
+    *json_out = lpi_profile_to_json_text(lpi_profile_get(ctx));
+    return *json_out ? LP_OK : lpi_nomem(ctx);
+}
+
+/* ---- per task ---- */
+
+static lpi_cost_class op_class(lpi_op op) {
+    lpi_opkind k = lpi_ops[op].kind;
+    if (k == LP_OPK_LINALG) return LPI_CC_BLAS;
+    if (k == LP_OPK_REDUCE) return LPI_CC_REDUCE;
+    if (k == LP_OPK_SOURCE) return LPI_CC_GEN;
+    return lpi_ops[op].flops >= 15 ? LPI_CC_MATH : LPI_CC_ARITH;
+}
+
+/* flops per element of a program, by class; casts and moves count a quarter flop */
+static void program_flops(const lpi_program *p, double *f) {
+    for (int i = 0; i < p->ninstr; i++) {
+        double c = lpi_ops[p->ins[i].op].flops;
+        f[op_class(p->ins[i].op)] += c > 0 ? c : 0.25;
+    }
+}
+
+void lpi_task_cost_of(const lpi_plan *pl, int64_t ti, lpi_task_cost *c) {
+    const lpi_task *t = &pl->tasks[ti];
+    const lpi_pnode *p = &pl->pnodes[t->pnode];
+    memset(c, 0, sizeof *c);
+    const double isz = (double)lp_dtype_size(p->dtype);
+    double nbox = (double)lpi_box_size(&t->box);
+    for (int k = 0; k < t->nops; k++) {
+        const lpi_operand *op = &t->ops[k];
+        double b = (double)lpi_box_size(&op->box) * (double)lp_dtype_size(pl->pnodes[op->pnode].dtype);
+        if (p->kernel == LPI_K_COMBINE && p->red) b = (double)t->pelems * p->red->nfields * 8;
+        c->bytes_read += b;
+        /* several pieces (or a strided piece that must be contiguous): reassembled by a copy */
+        if (op->npieces > 1) c->bytes_read += 2 * b;
+    }
+    double fl[LPI_CC_COUNT] = {0};
+    switch (p->kernel) {
+    case LPI_K_GEN:
+        c->flops[LPI_CC_GEN] = lpi_ops[p->op].flops * nbox;
+        c->bytes_written = nbox * isz;
+        break;
+    case LPI_K_LOAD: c->bytes_file = nbox * isz; break;
+    case LPI_K_MAP:
+        if (p->prog) {
+            program_flops(p->prog, fl);
+            for (int k = 0; k < LPI_CC_COUNT; k++) c->flops[k] = fl[k] * nbox;
+        } else {
+            c->flops[op_class(p->op)] = lpi_ops[p->op].flops * nbox;
+        }
+        c->bytes_written = nbox * isz;
+        break;
+    case LPI_K_PARTIAL:
+        if (p->prog) {
+            program_flops(p->prog, fl);
+            for (int k = 0; k < LPI_CC_COUNT; k++) c->flops[k] = fl[k] * nbox;
+        }
+        if (p->red) {
+            /* var/std make two passes over the values */
+            c->flops[LPI_CC_REDUCE] += lpi_ops[p->op].flops * nbox;
+            c->bytes_written = (double)t->pelems * p->red->nfields * 8;
+        } else {
+            double rows = t->nops && t->ops[0].box.ndim ? (double)(t->ops[0].box.hi[0] - t->ops[0].box.lo[0]) : 1;
+            double cols = rows > 0 && t->nops ? (double)lpi_box_size(&t->ops[0].box) / rows : 0;
+            c->flops[op_class(p->op)] += lpi_ops[p->op].flops * rows + 2 * rows * cols;
+            int64_t ne = 1;
+            for (int i = 0; i < p->ndim; i++) ne *= p->shape[i];
+            c->bytes_written = (double)ne * isz;
+        }
+        break;
+    case LPI_K_COMBINE:
+        c->flops[LPI_CC_REDUCE] = c->bytes_read / 8;
+        c->bytes_written = p->red ? (double)t->pelems * p->red->nfields * 8 : c->bytes_read / (t->nops ? t->nops : 1);
+        break;
+    case LPI_K_COPY: case LPI_K_RESHAPE: c->bytes_written = nbox * isz; break;
+    default:
+        c->flops[op_class(p->op)] = lpi_ops[p->op].flops * nbox;
+        c->bytes_written = nbox * isz;
+    }
+    /* results are written straight into the target's fresh buffer */
+    if (p->target >= 0 && p->expr && !(p->kernel == LPI_K_PARTIAL && !p->final)) c->bytes_fresh = c->bytes_written;
+}
+
+double lpi_task_seconds(const lpi_profile *pr, const lpi_task_cost *c, int active, bool remote) {
+    if (active < 1) active = 1;
+    if (remote) active = 1; /* a function has the machine to itself */
+    double bw = fmin(pr->mem_bw1, pr->mem_bw / active);
+    double fbw = fmin(pr->file_bw1, pr->file_bw / active);
+    double nbw = fmin(pr->fresh_bw1, pr->fresh_bw / active);
+    double compute = 0;
+    for (int k = 0; k < LPI_CC_COUNT; k++) compute += c->flops[k] / pr->rate[k];
+    double mem = (c->bytes_read + c->bytes_written) / bw;
+    double t = pr->task_overhead + c->bytes_file / fbw + fmax(compute, mem) + c->bytes_fresh / nbw;
+    if (remote) t += pr->invoke + pr->rtt + (c->bytes_read + c->bytes_written + c->bytes_file) / pr->net_bw;
+    return t;
+}
+
+/* ---- the plan: simulation and critical path ---- */
+
+typedef struct ev {
+    double t;
+    int64_t task;
+} ev;
+
+static void ev_push(ev *h, int64_t *n, ev e) {
+    int64_t i = (*n)++;
+    while (i > 0) {
+        int64_t p = (i - 1) / 2;
+        if (h[p].t <= e.t) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = e;
+}
+
+static ev ev_pop(ev *h, int64_t *n) {
+    ev top = h[0], last = h[--*n];
+    int64_t i = 0;
+    for (;;) {
+        int64_t c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && h[c + 1].t < h[c].t) c++;
+        if (last.t <= h[c].t) break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (*n) h[i] = last;
+    return top;
+}
+
+lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, bool remote, bool want_critical, lpi_cost_summary *out) {
+    memset(out, 0, sizeof *out);
+    const lpi_profile *pr = lpi_profile_get(ctx);
+    if (workers <= 0) workers = ctx->nthreads ? ctx->nthreads : lpi_ncores();
+    out->workers = workers;
+    int active = remote ? 1 : (workers < pr->cores ? workers : pr->cores);
+    const int64_t nt = pl->ntasks;
+    double *dur = lp_malloc((size_t)(nt ? nt : 1) * sizeof *dur);
+    double *fin = lp_calloc((size_t)(nt ? nt : 1), sizeof *fin);
+    int64_t *pred = lp_malloc((size_t)(nt ? nt : 1) * sizeof *pred);
+    int32_t *pending = lp_malloc((size_t)(nt ? nt : 1) * sizeof *pending);
+    ev *ready = lp_malloc((size_t)(nt ? nt : 1) * sizeof *ready), *run = lp_malloc((size_t)(nt ? nt : 1) * sizeof *run);
+    double *start = lp_calloc((size_t)(nt ? nt : 1), sizeof *start);
+    if (want_critical) out->critical_pnode = lp_calloc((size_t)(pl->npnodes ? pl->npnodes : 1), sizeof(bool));
+    lp_status st = LP_OK;
+    if (!dur || !fin || !pred || !pending || !ready || !run || !start || (want_critical && !out->critical_pnode)) {
+        st = lpi_nomem(ctx);
+        goto done;
+    }
+    for (int p = 0; p < pl->npnodes; p++) pl->pnodes[p].est_seconds = 0;
+    for (int64_t t = 0; t < nt; t++) {
+        lpi_task_cost c;
+        lpi_task_cost_of(pl, t, &c);
+        dur[t] = lpi_task_seconds(pr, &c, active, remote);
+        pl->pnodes[pl->tasks[t].pnode].est_seconds += dur[t];
+        out->work += dur[t];
+        for (int k = 0; k < LPI_CC_COUNT; k++) out->flops += c.flops[k];
+        out->bytes_read += c.bytes_read + c.bytes_file;
+        out->bytes_written += c.bytes_written;
+        pending[t] = pl->tasks[t].ndeps;
+        pred[t] = -1;
+    }
+    /* the executor: ready tasks by priority, `workers` at a time */
+    int64_t nready = 0, nrun = 0, done_n = 0;
+    for (int64_t t = 0; t < nt; t++)
+        if (!pending[t]) ev_push(ready, &nready, (ev){(double)pl->tasks[t].prio, t});
+    double now = 0;
+    while (done_n < nt) {
+        while (nrun < workers && nready) {
+            ev r = ev_pop(ready, &nready);
+            start[r.task] = now;
+            ev_push(run, &nrun, (ev){now + dur[r.task], r.task});
+        }
+        if (!nrun) break; /* a malformed plan; cannot happen for planned graphs */
+        ev e = ev_pop(run, &nrun);
+        now = e.t;
+        done_n++;
+        const lpi_task *tk = &pl->tasks[e.task];
+        for (int32_t c = 0; c < tk->nconsumers; c++) {
+            int64_t u = tk->consumers[c];
+            if (--pending[u] == 0) ev_push(ready, &nready, (ev){(double)pl->tasks[u].prio, u});
+        }
+    }
+    out->total = now + pr->run_overhead + (remote ? 0 : 0);
+    /* critical path: longest chain by duration, in the order the simulation finished tasks
+     * (producers before consumers); start[] holds the simulated start times */
+    {
+        int64_t *ord = lp_malloc((size_t)(nt ? nt : 1) * sizeof *ord);
+        if (!ord) { st = lpi_nomem(ctx); goto done; }
+        for (int64_t t = 0; t < nt; t++) { pending[t] = pl->tasks[t].ndeps; fin[t] = 0; }
+        int64_t head = 0, tail = 0;
+        for (int64_t t = 0; t < nt; t++)
+            if (!pending[t]) ord[tail++] = t;
+        double best = 0;
+        int64_t bt = -1;
+        while (head < tail) {
+            int64_t t = ord[head++];
+            fin[t] += dur[t]; /* fin held the longest chain before t */
+            if (fin[t] > best) { best = fin[t]; bt = t; }
+            const lpi_task *tk = &pl->tasks[t];
+            for (int32_t c = 0; c < tk->nconsumers; c++) {
+                int64_t u = tk->consumers[c];
+                if (fin[t] > fin[u]) { fin[u] = fin[t]; pred[u] = t; }
+                if (--pending[u] == 0) ord[tail++] = u;
+            }
+        }
+        out->critical = best + pr->run_overhead;
+        if (out->critical_pnode)
+            for (int64_t t = bt; t >= 0; t = pred[t]) out->critical_pnode[pl->tasks[t].pnode] = true;
+        lp_free(ord);
+    }
+done:
+    lp_free(dur);
+    lp_free(fin);
+    lp_free(pred);
+    lp_free(pending);
+    lp_free(ready);
+    lp_free(run);
+    lp_free(start);
+    if (st) { lp_free(out->critical_pnode); out->critical_pnode = NULL; }
+    return st;
+}
+
+/* ---- lp_estimate ---- */
+
+void lp_estimate_free(lp_estimate_result *e) {
+    if (!e) return;
+    lp_free(e->nodes);
+    lp_free(e);
+}
+
+lp_status lp_estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers, int flags, lp_estimate_result **out) {
+    if (!out) return lpi_error(ctx, LP_ERR_VALUE, "lp_estimate: NULL output");
+    *out = NULL;
+    if (n < 1 || !targets) return lpi_error(ctx, LP_ERR_VALUE, "lp_estimate: need at least one target");
+    for (int i = 0; i < n; i++)
+        if (!targets[i]) return lpi_error(ctx, LP_ERR_VALUE, "lp_estimate: target %d is NULL", i);
+    if (workers < 0 || workers > 1 << 20) return lpi_error(ctx, LP_ERR_VALUE, "lp_estimate: workers must be 0..%d", 1 << 20);
+    lpi_plan *pl;
+    lp_status st = lpi_plan_build(ctx, targets, n, &pl);
+    if (st) return st;
+    lpi_cost_summary s;
+    bool remote = flags & LP_ESTIMATE_REMOTE;
+    if ((st = lpi_cost_plan(ctx, pl, workers, remote, true, &s))) { lpi_plan_destroy(pl); return st; }
+    lp_estimate_result *e = lp_calloc(1, sizeof *e);
+    if (e) e->nodes = lp_calloc((size_t)(pl->npnodes ? pl->npnodes : 1), sizeof *e->nodes);
+    if (!e || !e->nodes) {
+        lp_free(e);
+        lp_free(s.critical_pnode);
+        lpi_plan_destroy(pl);
+        return lpi_nomem(ctx);
+    }
+    e->workers = s.workers;
+    e->remote = remote;
+    e->tasks = pl->ntasks;
+    e->flops = s.flops;
+    e->bytes_read = s.bytes_read;
+    e->bytes_written = s.bytes_written;
+    e->work_seconds = s.work;
+    e->critical_seconds = s.critical;
+    e->total_seconds = s.total;
+    for (int p = 0; p < pl->npnodes; p++) {
+        const lpi_pnode *pn = &pl->pnodes[p];
+        lp_estimate_node *d = &e->nodes[e->nnodes++];
+        d->id = p;
+        int extra = 0;
+        if (pn->prog)
+            for (int i = 0; i < pn->prog->ninstr; i++) extra += pn->prog->ins[i].op != LPI_OP_ASTYPE;
+        if (pn->prog && pn->kernel == LPI_K_MAP) extra -= 1;
+        if (extra > 0) snprintf(d->op, sizeof d->op, "%s+%d", lpi_ops[pn->op].name, extra);
+        else snprintf(d->op, sizeof d->op, "%s", lpi_ops[pn->op].name);
+        snprintf(d->kernel, sizeof d->kernel, "%s", lpi_kernel_name(pn->kernel));
+        d->dtype = pn->dtype;
+        d->ndim = pn->ndim;
+        memcpy(d->shape, pn->shape, sizeof d->shape);
+        d->tasks = pn->ntasks;
+        d->seconds = pn->est_seconds;
+        d->critical = s.critical_pnode[p];
+        for (int64_t t = pn->first_task; pn->ntasks > 0 && t < pn->first_task + pn->ntasks; t++) {
+            lpi_task_cost c;
+            lpi_task_cost_of(pl, t, &c);
+            for (int k = 0; k < LPI_CC_COUNT; k++) d->flops += c.flops[k];
+            d->bytes_read += c.bytes_read + c.bytes_file;
+            d->bytes_written += c.bytes_written;
+        }
+    }
+    lp_free(s.critical_pnode);
+    lpi_plan_destroy(pl);
+    *out = e;
+    return LP_OK;
+}
+
+/* ---- plan dump ---- */
+
+lp_status lp_plan_dump(lp_ctx *ctx, lp_array *const *targets, int n, char **json_out) {
+    if (!json_out) return lpi_error(ctx, LP_ERR_VALUE, "lp_plan_dump: NULL output");
+    *json_out = NULL;
+    if (n < 1 || !targets) return lpi_error(ctx, LP_ERR_VALUE, "lp_plan_dump: need at least one target");
+    for (int i = 0; i < n; i++)
+        if (!targets[i]) return lpi_error(ctx, LP_ERR_VALUE, "lp_plan_dump: target %d is NULL", i);
+    lpi_plan *pl;
+    lp_status st = lpi_plan_build(ctx, targets, n, &pl);
+    if (st) return st;
+    lpi_cost_summary s;
+    json_t *top = NULL;
+    if (!(st = lpi_cost_plan(ctx, pl, 0, false, false, &s)) && !(st = lpi_plan_json(ctx, pl, &top))) {
+        static const char *const lines[] = {"pnodes", "tasks", NULL};
+        json_object_set_new(top, "estimate", json_pack("{siss}", "workers", s.workers, "total_seconds", ""));
+        json_object_set_new(json_object_get(top, "estimate"), "total_seconds", lpi_json_float(s.total));
+        *json_out = lpi_json_dump_lines(top, lines);
+        if (!*json_out) st = lpi_nomem(ctx);
+    }
+    json_decref(top);
+    lpi_plan_destroy(pl);
+    return st;
+}

@@ -1,0 +1,267 @@
+/* Planning of matrix products and small dense linear algebra.
+ *
+ * matmul. The product (..., M, N) is cut into output blocks: the batch axes follow an operand's
+ * chunking, M follows A's chunks along its row axis and N B's chunks along its column axis (so an
+ * operand block is a sub-box of one producer chunk and reaches the kernel without a copy). The
+ * contraction axis K is cut at the union of A's and B's chunk boundaries into k-pieces; a task
+ * gets one operand per k-piece and side (A_s, B_s), each inside one producer chunk, and the kernel
+ * accumulates C += A_s B_s (adjacent pieces of one buffer merge into one BLAS call).
+ *
+ * When the output has few blocks (fewer than MM_MIN_TASKS) and they are small (≤ MM_MAX_PARTIAL
+ * bytes as doubles), K is also split across tasks: k-pieces are grouped (each group ≥ MM_MIN_K
+ * deep), each task multiplies one group into a partial state, and the partials are summed by the
+ * reduction machinery: a partial state of op SUM with nfields 1 is exactly a block of doubles (or
+ * int64), and lpi_plan_combine builds the same fixed-order fan-in-8 tree as for sum(). So
+ * X.T @ X over a tall X is one task per row chunk plus a tiny tree, and results do not depend on
+ * the thread count. Big blocks are not split (a partial per k-group would multiply memory traffic);
+ * a single big block is one task running multithreaded BLAS.
+ *
+ * syrk. After CSE, a node whose two inputs are the same array with exactly one side transposed
+ * (X.T @ X, X @ X.T) has the same boundaries on M and N, so its diagonal blocks are symmetric:
+ * those tasks get one operand per k-piece and run ?syrk (half the flops), the kernel mirrors the
+ * upper triangle into the lower one. Off-diagonal blocks run gemm.
+ *
+ * BLAS threads. Chosen per pnode at plan time from its task count and the pool size: tasks ≥
+ * pool threads → 1 BLAS thread per call (the pool already fills the cores; nested threading
+ * only oversubscribes); fewer tasks → pool threads / tasks each (one big block uses every core).
+ *
+ * Small dense linalg (solve, inv, ...): one task over whole operands. */
+#include "plan/plan.h"
+#include "plan/planner.h"
+#include "exec/pool.h"
+
+#include <string.h>
+
+#define MM_MIN_TASKS 16
+#define MM_MIN_K 256
+#define MM_MAX_PARTIAL ((int64_t)16 << 20)
+
+static int pool_threads(const planner *P) {
+    int n = P->ctx->nthreads ? P->ctx->nthreads : lpi_ncores();
+    return n > 0 ? n : 1;
+}
+
+static int blas_threads_for(const planner *P, int64_t ntasks) {
+    int n = pool_threads(P);
+    if (ntasks >= n || ntasks <= 0) return 1;
+    return (int)(n / ntasks);
+}
+
+/* Sorted union of two boundary lists over [0, n]. */
+static int64_t merge_bounds(planner *P, const int64_t *x, int64_t nx, const int64_t *y, int64_t ny, int64_t **out) {
+    int64_t *b = lpi_arena_alloc(P->ar, (size_t)(nx + ny + 2) * sizeof *b);
+    if (!b) return -1;
+    int64_t i = 0, j = 0, k = 0;
+    while (i <= nx || j <= ny) {
+        int64_t v;
+        if (j > ny || (i <= nx && x[i] <= y[j])) v = x[i++];
+        else v = y[j++];
+        if (k == 0 || v > b[k - 1]) b[k++] = v;
+    }
+    *out = b;
+    return k - 1; /* pieces */
+}
+
+static void set_axis(lpi_grid *g, int ax, const lpi_grid *src, int sax) {
+    g->bounds[ax] = src->bounds[sax];
+    g->nchunks[ax] = src->nchunks[sax];
+}
+
+static lp_status plan_matmul(planner *P, int gid) {
+    lp_array *e = P->g.node[gid];
+    const lp_array *A = e->in[0], *B = e->in[1];
+    const int pa = P->pnode_of[P->g.in[gid][0]], pb = P->pnode_of[P->g.in[gid][1]];
+    const bool ta = e->a.flags & LPI_MM_TA, tb = e->a.flags & LPI_MM_TB;
+    const int na = A->ndim, nb = B->ndim;
+    /* operand axes: rows / contraction / columns (-1: a vector has none) */
+    const int a_row = na == 1 ? -1 : (ta ? na - 1 : na - 2), a_k = na == 1 ? 0 : (ta ? na - 2 : na - 1);
+    const int b_k = nb == 1 ? 0 : (tb ? nb - 1 : nb - 2), b_col = nb == 1 ? -1 : (tb ? nb - 2 : nb - 1);
+    const int anb = na > 2 ? na - 2 : 0, bnb = nb > 2 ? nb - 2 : 0;
+    const int nbo = e->ndim - (na > 1) - (nb > 1);
+    const int o_row = na > 1 ? nbo : -1, o_col = nb > 1 ? nbo + (na > 1) : -1;
+    const int64_t K = A->shape[a_k];
+    lp_status st;
+
+    lpi_linalg_params *la = lpi_arena_alloc(P->ar, sizeof *la);
+    if (!la) return lpi_nomem(P->ctx);
+    la->flags = e->a.flags;
+    la->a_ndim = na;
+    la->b_ndim = nb;
+    la->out_ndim = e->ndim;
+    la->loop_dt = lpi_dtype_kind(e->dtype) == LPI_KIND_FLOAT ? e->dtype : LP_INT64;
+    la->syrk = P->g.in[gid][0] == P->g.in[gid][1] && ta != tb && la->loop_dt != LP_INT64;
+
+    /* output grid */
+    lpi_grid og;
+    memset(&og, 0, sizeof og);
+    og.ndim = e->ndim;
+    memcpy(og.shape, e->shape, sizeof og.shape);
+    if (e->has_chunk_hint) {
+        if ((st = lpi_grid_auto(P->ctx, P->ar, e->ndim, e->shape, lp_dtype_size(e->dtype), e->chunk_hint, &og)))
+            return st;
+    } else {
+        const lpi_grid *ga = &P->pn[pa].grid, *gb = &P->pn[pb].grid;
+        for (int i = 0; i < nbo; i++) {
+            int ia = i - (nbo - anb), ib = i - (nbo - bnb);
+            if (ia >= 0 && A->shape[ia] == e->shape[i] && e->shape[i] > 1) set_axis(&og, i, ga, ia);
+            else if (ib >= 0 && B->shape[ib] == e->shape[i] && e->shape[i] > 1) set_axis(&og, i, gb, ib);
+            else if ((st = lpi_one_chunk_axis(P, &og, i, e->shape[i]))) return st;
+        }
+        if (o_row >= 0) set_axis(&og, o_row, ga, a_row);
+        if (o_col >= 0) set_axis(&og, o_col, gb, b_col);
+        lpi_grid_from_bounds(P->ar, &og);
+    }
+    const int64_t nout = og.total;
+
+    /* k-pieces and their grouping into tasks */
+    int64_t *kb;
+    const lpi_grid *ga = &P->pn[pa].grid, *gb = &P->pn[pb].grid;
+    int64_t nk = merge_bounds(P, ga->bounds[a_k], ga->nchunks[a_k], gb->bounds[b_k], gb->nchunks[b_k], &kb);
+    if (nk < 0) return lpi_nomem(P->ctx);
+    if (K == 0) nk = 0;
+    int64_t max_block = 1;
+    for (int i = 0; i < og.ndim; i++) {
+        int64_t m = 0;
+        for (int64_t c = 0; c < og.nchunks[i]; c++)
+            if (og.bounds[i][c + 1] - og.bounds[i][c] > m) m = og.bounds[i][c + 1] - og.bounds[i][c];
+        max_block *= m;
+    }
+    /* group g covers pieces [gstart[g], gstart[g+1]) */
+    int64_t *gstart = lpi_arena_alloc(P->ar, (size_t)(nk + 2) * sizeof *gstart);
+    if (!gstart) return lpi_nomem(P->ctx);
+    int64_t G = 0;
+    gstart[0] = 0;
+    if (nout < MM_MIN_TASKS && max_block > 0 && max_block * 8 <= MM_MAX_PARTIAL && nk > 1) {
+        int64_t depth = 0;
+        for (int64_t s = 0; s < nk; s++) {
+            depth += kb[s + 1] - kb[s];
+            if (depth >= MM_MIN_K || s == nk - 1) { gstart[++G] = s + 1; depth = 0; }
+        }
+        /* a shallow last group joins the previous one */
+        if (G > 1 && kb[gstart[G]] - kb[gstart[G - 1]] < MM_MIN_K) { gstart[G - 1] = gstart[G]; G--; }
+    } else {
+        G = 1;
+        gstart[1] = nk;
+    }
+    la->blas_threads = blas_threads_for(P, nout * G);
+
+    lpi_reduce *r = NULL;
+    int fin = lpi_new_pnode(P, G > 1 ? LPI_K_COMBINE : LPI_K_MATMUL, LPI_OP_MATMUL, e, e->dtype, e->ndim, e->shape);
+    if (fin < 0) return lpi_nomem(P->ctx);
+    P->pnode_of[gid] = fin;
+    P->pn[fin].grid = og;
+    int *in = lpi_arena_alloc(P->ar, 2 * sizeof *in);
+    if (!in) return lpi_nomem(P->ctx);
+    in[0] = pa;
+    in[1] = pb;
+    int level = fin;
+    if (G > 1) {
+        if (!(r = lpi_arena_alloc(P->ar, sizeof *r))) return lpi_nomem(P->ctx);
+        r->op = LPI_OP_SUM;
+        r->in_ndim = e->ndim;
+        memcpy(r->in_shape, e->shape, sizeof r->in_shape);
+        r->acc_float = la->loop_dt != LP_INT64;
+        r->nfields = 1;
+        r->count = K;
+        int64_t cnt = nout * G;
+        level = lpi_new_pnode(P, LPI_K_MATMUL, LPI_OP_MATMUL, NULL, r->acc_float ? LP_FLOAT64 : LP_INT64, 1, &cnt);
+        if (level < 0) return lpi_nomem(P->ctx);
+        if ((st = lpi_grid_auto(P->ctx, P->ar, 1, &cnt, 1, &(int64_t){1}, &P->pn[level].grid))) return st;
+        P->pn[level].red = r;
+    }
+    lpi_pnode *lp = &P->pn[level];
+    lp->la = la;
+    lp->in = in;
+    lp->nin = 2;
+    lp->final = G == 1;
+    lp->first_task = P->ntasks;
+    lp->ntasks = nout * G;
+
+    for (int64_t oc = 0; oc < nout; oc++) {
+        lpi_box ob;
+        lpi_grid_chunk_box(&og, oc, &ob);
+        const bool diag = la->syrk && ob.lo[o_row] == ob.lo[o_col] && ob.hi[o_row] == ob.hi[o_col];
+        for (int64_t g = 0; g < G; g++) {
+            lpi_task *t = lpi_new_task(P, level, G > 1 ? oc * G + g : oc);
+            if (!t) return lpi_nomem(P->ctx);
+            t->box = ob;
+            t->pelems = lpi_box_size(&ob);
+            const int64_t s0 = gstart[g], s1 = gstart[g + 1];
+            t->nops = (int)((s1 - s0) * (diag ? 1 : 2));
+            if (t->nops && !(t->ops = lpi_arena_alloc(P->ar, (size_t)t->nops * sizeof *t->ops))) return lpi_nomem(P->ctx);
+            for (int64_t s = s0; s < s1; s++) {
+                lpi_box ra, rb;
+                ra.ndim = na;
+                rb.ndim = nb;
+                for (int i = 0; i < anb; i++) {
+                    int j = i + (nbo - anb);
+                    bool bc = A->shape[i] == 1;
+                    ra.lo[i] = bc ? 0 : ob.lo[j];
+                    ra.hi[i] = bc ? 1 : ob.hi[j];
+                }
+                for (int i = 0; i < bnb; i++) {
+                    int j = i + (nbo - bnb);
+                    bool bc = B->shape[i] == 1;
+                    rb.lo[i] = bc ? 0 : ob.lo[j];
+                    rb.hi[i] = bc ? 1 : ob.hi[j];
+                }
+                if (a_row >= 0) { ra.lo[a_row] = ob.lo[o_row]; ra.hi[a_row] = ob.hi[o_row]; }
+                if (b_col >= 0) { rb.lo[b_col] = ob.lo[o_col]; rb.hi[b_col] = ob.hi[o_col]; }
+                ra.lo[a_k] = rb.lo[b_k] = kb[s];
+                ra.hi[a_k] = rb.hi[b_k] = kb[s + 1];
+                int k = (int)((s - s0) * (diag ? 1 : 2));
+                if ((st = lpi_add_operand(P, t, k, pa, &ra, false))) return st;
+                if (!diag && (st = lpi_add_operand(P, t, k + 1, pb, &rb, false))) return st;
+            }
+        }
+    }
+    if (G > 1) return lpi_plan_combine(P, fin, level, r, nout, G);
+    return LP_OK;
+}
+
+/* One task over the whole operands. */
+static lp_status plan_single(planner *P, int gid) {
+    lp_array *e = P->g.node[gid];
+    int pi = lpi_new_pnode(P, LPI_K_LINALG, e->op, e, e->dtype, e->ndim, e->shape);
+    if (pi < 0) return lpi_nomem(P->ctx);
+    P->pnode_of[gid] = pi;
+    lpi_linalg_params *la = lpi_arena_alloc(P->ar, sizeof *la);
+    int *in = lpi_arena_alloc(P->ar, (size_t)e->nin * sizeof *in);
+    if (!la || !in) return lpi_nomem(P->ctx);
+    la->loop_dt = e->dtype;
+    la->out_ndim = e->ndim;
+    la->rcond = e->op == LPI_OP_LSTSQ ? e->a.f0 : 0;
+    la->blas_threads = blas_threads_for(P, 1);
+    lpi_grid *g = &P->pn[pi].grid;
+    memset(g, 0, sizeof *g);
+    g->ndim = e->ndim;
+    memcpy(g->shape, e->shape, sizeof g->shape);
+    lp_status st;
+    for (int i = 0; i < e->ndim; i++)
+        if ((st = lpi_one_chunk_axis(P, g, i, e->shape[i]))) return st;
+    lpi_grid_from_bounds(P->ar, g);
+    for (int k = 0; k < e->nin; k++) in[k] = P->pnode_of[P->g.in[gid][k]];
+    lpi_pnode *p = &P->pn[pi];
+    p->la = la;
+    p->in = in;
+    p->nin = e->nin;
+    p->final = true;
+    p->first_task = P->ntasks;
+    p->ntasks = 1;
+    lpi_task *t = lpi_new_task(P, pi, 0);
+    if (!t) return lpi_nomem(P->ctx);
+    lpi_grid_chunk_box(&P->pn[pi].grid, 0, &t->box);
+    t->nops = e->nin;
+    if (!(t->ops = lpi_arena_alloc(P->ar, (size_t)e->nin * sizeof *t->ops))) return lpi_nomem(P->ctx);
+    for (int k = 0; k < e->nin; k++) {
+        const lp_array *x = e->in[k];
+        lpi_box r = {x->ndim, {0}, {0}};
+        for (int i = 0; i < x->ndim; i++) r.hi[i] = x->shape[i];
+        if ((st = lpi_add_operand(P, t, k, in[k], &r, false))) return st;
+    }
+    return LP_OK;
+}
+
+lp_status lpi_plan_linalg(planner *P, int gid) {
+    return P->g.node[gid]->op == LPI_OP_MATMUL ? plan_matmul(P, gid) : plan_single(P, gid);
+}

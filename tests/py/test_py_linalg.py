@@ -1,0 +1,142 @@
+"""Products (@, matmul, dot, outer, tensordot) and lampy.linalg against NumPy."""
+import numpy as np
+import pytest
+
+import lampy as lp
+
+needs_matmul = pytest.mark.skipif(not hasattr(lp, "matmul"), reason="lampy.h has no lp_matmul yet")
+needs_dot = pytest.mark.skipif(not hasattr(lp, "dot"), reason="lampy.h has no lp_dot yet")
+needs_linalg = pytest.mark.skipif(not hasattr(lp.linalg, "solve"), reason="lampy.h has no linalg yet")
+
+
+def rand(shape, dtype="float64", seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def spd(n, seed=0, batch=()):
+    a = rand(batch + (n, n), seed=seed)
+    return a @ np.swapaxes(a, -1, -2) + n * np.eye(n)
+
+
+def close(lazy, expect, rtol=1e-9, atol=1e-9):
+    assert isinstance(lazy, lp.Array)
+    got = np.asarray(lazy.run())
+    expect = np.asarray(expect)
+    assert got.shape == expect.shape, (got.shape, expect.shape)
+    assert got.dtype == expect.dtype, (got.dtype, expect.dtype)
+    np.testing.assert_allclose(got, expect, rtol=rtol, atol=atol)
+
+
+MATMUL_SHAPES = [((3, 4), (4, 5)), ((4,), (4, 2)), ((3, 4), (4,)), ((4,), (4,)),
+                 ((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (5, 4, 2)), ((130, 70), (70, 90))]
+
+
+@needs_matmul
+@pytest.mark.parametrize("sa,sb", MATMUL_SHAPES, ids=str)
+@pytest.mark.parametrize("dt", ["float64", "float32", "int64"])
+def test_matmul(sa, sb, dt):
+    x, y = rand(sa, seed=1), rand(sb, seed=2)
+    if dt == "int64":
+        x, y = (x * 3).astype(dt), (y * 3).astype(dt)
+    else:
+        x, y = x.astype(dt), y.astype(dt)
+    tol = dict(rtol=1e-4, atol=1e-4) if dt == "float32" else {}
+    a, b = lp.asarray(x, chunks=2), lp.asarray(y)
+    close(a @ b, x @ y, **tol)
+    close(lp.matmul(x, y), x @ y, **tol)
+    close(x @ b, x @ y, **tol)     # NumPy on the left
+    close(np.matmul(a, y), x @ y, **tol)
+    close(a.T.T @ b, x @ y, **tol)
+
+
+@needs_matmul
+def test_matmul_errors():
+    with pytest.raises(ValueError):
+        lp.zeros((3, 4)) @ lp.zeros((5, 2))
+    with pytest.raises(ValueError):
+        lp.zeros(()) @ lp.zeros((2, 2))
+
+
+@needs_matmul
+def test_gram_matrix():
+    x = rand((500, 6), seed=3)
+    a = lp.asarray(x, chunks=(64, 6))
+    close(a.T @ a, x.T @ x)
+
+
+@needs_dot
+def test_dot_outer_tensordot():
+    x, y = rand((3, 4), seed=4), rand((4, 5), seed=5)
+    close(lp.dot(x, y), np.dot(x, y))
+    close(lp.dot(x[0], y[:, 0]), np.dot(x[0], y[:, 0]))
+    x3, y2 = rand((2, 3, 4), seed=16), rand((4, 2), seed=17)
+    close(lp.dot(x3, y2), np.dot(x3, y2))
+    close(lp.outer(x[0], y[0]), np.outer(x[0], y[0]))
+    t1, t2 = rand((3, 4, 5), seed=6), rand((4, 5, 2), seed=7)
+    close(lp.tensordot(t1, t2), np.tensordot(t1, t2))
+    t3 = rand((5, 2), seed=8)
+    close(lp.tensordot(t1, t3, axes=1), np.tensordot(t1, t3, axes=1))
+    close(lp.tensordot(t1, t2, axes=([1, 2], [0, 1])), np.tensordot(t1, t2, axes=([1, 2], [0, 1])))
+    close(lp.tensordot(t1, t2, axes=0), np.tensordot(t1, t2, axes=0))
+
+
+@needs_linalg
+@pytest.mark.parametrize("batch", [(), (3,)], ids=str)
+def test_solve_inv_det(batch):
+    a = spd(5, 1, batch)
+    b = rand(batch + (5, 2), seed=9)
+    close(lp.linalg.solve(a, b), np.linalg.solve(a, b))
+    v = rand((5,), seed=10)
+    close(lp.linalg.solve(a, v), np.linalg.solve(a, v))
+    close(lp.linalg.inv(a), np.linalg.inv(a))
+    close(lp.linalg.det(a), np.linalg.det(a), rtol=1e-8)
+    s, l = lp.linalg.slogdet(a)
+    es, el = np.linalg.slogdet(a)
+    close(s, es)
+    close(l, el)
+    close(lp.linalg.cholesky(a), np.linalg.cholesky(a))
+
+
+@needs_linalg
+def test_eigh():
+    a = spd(6, 2)
+    w, v = lp.linalg.eigh(a)
+    ew = np.linalg.eigvalsh(a)
+    close(w, ew)
+    close(lp.linalg.eigvalsh(a), ew)
+    V = v.run()
+    np.testing.assert_allclose(a @ V, V * ew, atol=1e-8)
+    with pytest.raises(ValueError):
+        lp.linalg.eigh(a, UPLO="U")
+
+
+@needs_linalg
+def test_lstsq_and_norm():
+    a, b = rand((20, 4), seed=11), rand((20,), seed=12)
+    close(lp.linalg.lstsq(a, b), np.linalg.lstsq(a, b)[0])
+    B = rand((20, 3), seed=13)
+    close(lp.linalg.lstsq(a, B, rcond=None), np.linalg.lstsq(a, B, rcond=None)[0])
+    v = rand((7,), seed=14)
+    for ord_ in [None, 1, -1, 2, np.inf, -np.inf]:
+        close(lp.linalg.norm(v, ord_), np.linalg.norm(v, ord_))
+    m = rand((5, 4), seed=15)
+    for ord_ in [None, "fro", 1, -1, np.inf, -np.inf]:
+        close(lp.linalg.norm(m, ord_), np.linalg.norm(m, ord_))
+    with pytest.raises(ValueError):
+        lp.linalg.norm(v, 3)
+    with pytest.raises(NotImplementedError):
+        lp.linalg.norm(m, axis=0)
+
+
+@needs_linalg
+def test_linalg_errors():
+    sing = np.ones((3, 3))
+    with pytest.raises(np.linalg.LinAlgError):
+        lp.linalg.inv(sing).run()
+    with pytest.raises(np.linalg.LinAlgError):
+        lp.linalg.solve(sing, np.ones(3)).run()
+    with pytest.raises(np.linalg.LinAlgError):
+        lp.linalg.cholesky(-np.eye(3)).run()
+    with pytest.raises((ValueError, np.linalg.LinAlgError)):
+        lp.linalg.inv(np.ones((2, 3)))
+    assert issubclass(lp.linalg.LinAlgError, Exception)
