@@ -2,9 +2,10 @@
  * that fit in cache, folds each slab into per-output-element states, and either finalizes or
  * emits the states; COMBINE tasks merge states in a fixed order, so a given chunking gives the
  * same bits whatever the thread count. Float sums run in eight lanes per row (faster and more
- * accurate than one accumulator); var/std use a two-pass mean/M2 per task and Chan et al.'s
- * parallel merge across tasks, never sum-of-squares cancellation. States are structs of arrays:
- * field f of element e at [f * nelem + e]; fields are all doubles or all int64. */
+ * accurate than one accumulator); var/std take an exact two-pass mean/M2 of each cache-resident
+ * slab and merge slabs and tasks with Chan et al.'s parallel formula, never sum-of-squares
+ * cancellation. States are structs of arrays: field f of element e at [f * nelem + e]; fields are
+ * all doubles or all int64. */
 #include "kernels/kernels.h"
 
 #include <math.h>
@@ -65,12 +66,11 @@ static inline bool arg_better_i(bool is_min, int64_t v, int64_t i, int64_t cv, i
     return is_min ? v < cv : v > cv;
 }
 
-/* Fold a contiguous slab of values into states. `pass2` (var/std): accumulate squared deviations
- * from the per-element means in field 1 into field 2. acc/idx strides are per slab axis in
- * elements; the slab itself is C-contiguous. */
+/* Fold a contiguous slab of values into states (all ops but var/std). acc/idx strides are per
+ * slab axis in elements; the slab itself is C-contiguous. */
 static void fold_slab(const lpi_reduce *r, void *state, int64_t nelem, const void *vals, int nd,
                       const int64_t *shape_in, const int64_t *acc_st, const int64_t *idx_st,
-                      int64_t acc0, int64_t idx0, bool pass2) {
+                      int64_t acc0, int64_t idx0) {
     int64_t shape[LP_MAX_NDIM], st[3][LP_MAX_NDIM];
     int64_t s = 1;
     for (int i = nd - 1; i >= 0; i--) {
@@ -133,25 +133,6 @@ static void fold_slab(const lpi_reduce *r, void *state, int64_t nelem, const voi
             break;
         case LPI_OP_ANY: for (int64_t i = 0; i < L; i++) Q[acc + i * va] |= y[i] != 0; break;
         case LPI_OP_ALL: for (int64_t i = 0; i < L; i++) Q[acc + i * va] &= y[i] != 0; break;
-        case LPI_OP_VAR: case LPI_OP_STD:
-            if (!pass2) {
-                /* field 1 temporarily holds the sum */
-                if (va == 0) D[nelem + acc] += sum8(x, L);
-                else for (int64_t i = 0; i < L; i++) D[nelem + acc + i * va] += x[i];
-            } else if (va == 0) {
-                double m = D[nelem + acc], q8[8] = {0};
-                int64_t i = 0;
-                for (; i + 8 <= L; i += 8)
-                    for (int j = 0; j < 8; j++) { double d = x[i + j] - m; q8[j] += d * d; }
-                for (int j = 0; i < L; i++, j++) { double d = x[i] - m; q8[j] += d * d; }
-                D[2 * nelem + acc] += ((q8[0] + q8[1]) + (q8[2] + q8[3])) + ((q8[4] + q8[5]) + (q8[6] + q8[7]));
-            } else {
-                for (int64_t i = 0; i < L; i++) {
-                    double d = x[i] - D[nelem + acc + i * va];
-                    D[2 * nelem + acc + i * va] += d * d;
-                }
-            }
-            break;
         default: break;
         }
         int ax = nd - 2;
@@ -162,6 +143,74 @@ static void fold_slab(const lpi_reduce *r, void *state, int64_t nelem, const voi
             pos[ax] = 0;
         }
         if (ax < 0) return;
+    }
+}
+
+/* var/std: the slab is in cache, so take its exact two-pass mean and M2 per output element
+ * (relative index e - acc0 < SLAB_ELEMS: a slab spans whole inner axes and a range of one
+ * more), then merge them into the running (n, mean, M2) with Chan's formula. One memory pass
+ * over the data, and no sum-of-squares cancellation anywhere. */
+static void fold_var_slab(void *state, int64_t nelem, const double *x, int nd, const int64_t *shape_in,
+                          const int64_t *acc_st, int64_t acc0, double *lsum, double *lm2) {
+    int64_t shape[LP_MAX_NDIM], st[2][LP_MAX_NDIM];
+    int64_t s = 1, touched = 1;
+    for (int i = nd - 1; i >= 0; i--) {
+        shape[i] = shape_in[i];
+        st[0][i] = s;
+        s *= shape[i];
+        st[1][i] = acc_st[i];
+        if (acc_st[i]) touched *= shape[i];
+    }
+    if (s == 0) return;
+    const double nb = (double)(s / touched);
+    nd = lpi_coalesce(nd, shape, 2, st);
+    const int64_t L = shape[nd - 1], va = st[1][nd - 1];
+    int64_t span = 0; /* relative acc indices used: [0, span) */
+    for (int i = 0; i < nd; i++) span += (shape[i] - 1) * st[1][i];
+    span += 1;
+    for (int64_t e = 0; e < span; e++) lsum[e] = lm2[e] = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        int64_t pos[LP_MAX_NDIM] = {0}, off = 0, rel = 0;
+        for (;;) {
+            const double *v = x + off;
+            if (pass == 0) {
+                if (va == 0) lsum[rel] += sum8(v, L);
+                else for (int64_t i = 0; i < L; i++) lsum[rel + i * va] += v[i];
+            } else if (va == 0) {
+                double m = lsum[rel], q8[8] = {0};
+                int64_t i = 0;
+                for (; i + 8 <= L; i += 8)
+                    for (int j = 0; j < 8; j++) { double d = v[i + j] - m; q8[j] += d * d; }
+                for (int j = 0; i < L; i++, j++) { double d = v[i] - m; q8[j] += d * d; }
+                lm2[rel] += ((q8[0] + q8[1]) + (q8[2] + q8[3])) + ((q8[4] + q8[5]) + (q8[6] + q8[7]));
+            } else {
+                for (int64_t i = 0; i < L; i++) {
+                    double d = v[i] - lsum[rel + i * va];
+                    lm2[rel + i * va] += d * d;
+                }
+            }
+            int ax = nd - 2;
+            for (; ax >= 0; ax--) {
+                off += st[0][ax]; rel += st[1][ax];
+                if (++pos[ax] < shape[ax]) break;
+                off -= st[0][ax] * shape[ax]; rel -= st[1][ax] * shape[ax];
+                pos[ax] = 0;
+            }
+            if (ax < 0) break;
+        }
+        if (pass == 0)
+            for (int64_t e = 0; e < span; e++) lsum[e] /= nb; /* now the slab means */
+    }
+    double *D = state;
+    for (int64_t e = 0; e < span; e++) {
+        int64_t k = acc0 + e;
+        if (k >= nelem) break;
+        double na = D[k];
+        if (na == 0) { D[k] = nb; D[nelem + k] = lsum[e]; D[2 * nelem + k] = lm2[e]; continue; }
+        double n = na + nb, d = lsum[e] - D[nelem + k];
+        D[nelem + k] += d * (nb / n);
+        D[2 * nelem + k] += lm2[e] + d * d * (na * nb / n);
+        D[k] = n;
     }
 }
 
@@ -282,8 +331,6 @@ static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t
             nelem *= shape[i];
         }
     }
-    int64_t nred = lpi_box_size(box) / (nelem ? nelem : 1);
-    if (nelem == 0) nred = 0;
     void *state = pn->final ? lp_malloc_aligned(lpi_partial_bytes(r, nelem)) : out->data;
     double *vals = lp_malloc_aligned(SLAB_ELEMS * 8 + 64);
     lp_status st = LP_OK;
@@ -297,62 +344,52 @@ static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t
     /* s_ax == 0: the whole box is one slab; otherwise axis s_ax-1 is cut into ranges */
     const int cut = s_ax - 1;
     const int64_t step = cut >= 0 ? (SLAB_ELEMS / inner > 0 ? SLAB_ELEMS / inner : 1) : 1;
-    const bool two_pass = r->op == LPI_OP_VAR || r->op == LPI_OP_STD;
     const lpi_program *pg = pn->prog;
     const bool direct = pg->ninputs == 1 && pg->ninstr == 1 && pg->ins[0].op == LPI_OP_ASTYPE &&
                         pg->ins[0].src[0] == 0 && pg->reg_dt[0] == pg->reg_dt[pg->out_reg];
     lpi_view *sops = lp_malloc((size_t)(pn->prog->ninputs + 1) * sizeof *sops);
     if (!sops) { st = lpi_nomem(ctx); goto done; }
-    for (int pass = 0; pass < (two_pass ? 2 : 1) && !st; pass++) {
-        if (pass == 1) {
-            /* means of this task's box into field 1, counts into field 0 */
-            double *D = state;
-            for (int64_t e = 0; e < nelem; e++) { D[e] = (double)nred; D[nelem + e] = nred ? D[nelem + e] / (double)nred : 0; }
+    const bool is_var = r->op == LPI_OP_VAR || r->op == LPI_OP_STD;
+    double *lsum = is_var ? lp_malloc_aligned(2 * SLAB_ELEMS * 8) : NULL;
+    if (is_var && !lsum) { lp_free(sops); st = lpi_nomem(ctx); goto done; }
+    int64_t pos[LP_MAX_NDIM] = {0}; /* slab origin, box-relative */
+    while (lpi_box_size(box) > 0) {
+        int64_t sshape[LP_MAX_NDIM];
+        for (int i = 0; i < nd; i++) sshape[i] = i < cut ? 1 : shape[i];
+        if (cut >= 0) sshape[cut] = shape[cut] - pos[cut] < step ? shape[cut] - pos[cut] : step;
+        int64_t acc0 = 0, ix0 = idx0;
+        for (int k = 0; k < pn->prog->ninputs; k++) {
+            sops[k] = ops[k];
+            sops[k].ndim = nd;
+            for (int i = 0; i < nd; i++) { sops[k].shape[i] = sshape[i]; sops[k].data += pos[i] * ops[k].strides[i]; }
         }
-        int64_t pos[LP_MAX_NDIM] = {0}; /* slab origin, box-relative */
-        if (lpi_box_size(box) == 0) break;
-        for (;;) {
-            int64_t sshape[LP_MAX_NDIM];
-            for (int i = 0; i < nd; i++) sshape[i] = i < cut ? 1 : shape[i];
-            if (cut >= 0) sshape[cut] = shape[cut] - pos[cut] < step ? shape[cut] - pos[cut] : step;
-            int64_t acc0 = 0, ix0 = idx0;
-            for (int k = 0; k < pn->prog->ninputs; k++) {
-                sops[k] = ops[k];
-                sops[k].ndim = nd;
-                for (int i = 0; i < nd; i++) { sops[k].shape[i] = sshape[i]; sops[k].data += pos[i] * ops[k].strides[i]; }
-            }
-            for (int i = 0; i < nd; i++) { acc0 += pos[i] * acc_st[i]; ix0 += pos[i] * idx_st[i]; }
-            lpi_view tv = {(char *)vals, pn->prog->reg_dt[pn->prog->out_reg], nd, {0}, {0}};
-            int64_t s = 8;
-            bool contig = direct;
-            for (int i = nd - 1; i >= 0; i--) {
-                tv.shape[i] = sshape[i];
-                tv.strides[i] = s;
-                contig &= sshape[i] == 1 || sops[0].strides[i] == s;
-                s *= sshape[i];
-            }
-            /* a plain reduction of contiguous data of the accumulator's type folds it in place */
-            if (contig) {
-                fold_slab(r, state, nelem, sops[0].data, nd, sshape, acc_st, idx_st, acc0, ix0, pass == 1);
-            } else {
-                if ((st = lpi_vm_run(ctx, pn->prog, nd, sshape, sops, &tv))) break;
-                fold_slab(r, state, nelem, vals, nd, sshape, acc_st, idx_st, acc0, ix0, pass == 1);
-            }
-            /* advance the slab origin over axes [0, cut] */
-            int ax = cut;
-            if (ax < 0) break;
-            pos[ax] += sshape[ax];
-            while (ax >= 0 && pos[ax] >= shape[ax]) {
-                pos[ax] = 0;
-                if (--ax >= 0) pos[ax]++;
-            }
-            if (ax < 0) break;
+        for (int i = 0; i < nd; i++) { acc0 += pos[i] * acc_st[i]; ix0 += pos[i] * idx_st[i]; }
+        lpi_view tv = {(char *)vals, pn->prog->reg_dt[pn->prog->out_reg], nd, {0}, {0}};
+        int64_t s = 8;
+        bool contig = direct;
+        for (int i = nd - 1; i >= 0; i--) {
+            tv.shape[i] = sshape[i];
+            tv.strides[i] = s;
+            contig &= sshape[i] == 1 || sops[0].strides[i] == s;
+            s *= sshape[i];
         }
+        /* a plain reduction of contiguous data of the accumulator's type folds it in place */
+        const void *src = vals;
+        if (contig) src = sops[0].data;
+        else if ((st = lpi_vm_run(ctx, pn->prog, nd, sshape, sops, &tv))) break;
+        if (is_var) fold_var_slab(state, nelem, src, nd, sshape, acc_st, acc0, lsum, lsum + SLAB_ELEMS);
+        else fold_slab(r, state, nelem, src, nd, sshape, acc_st, idx_st, acc0, ix0);
+        /* advance the slab origin over axes [0, cut] */
+        int ax = cut;
+        if (ax < 0) break;
+        pos[ax] += sshape[ax];
+        while (ax >= 0 && pos[ax] >= shape[ax]) {
+            pos[ax] = 0;
+            if (--ax >= 0) pos[ax]++;
+        }
+        if (ax < 0) break;
     }
-    if (!st && two_pass && lpi_box_size(box) == 0) {
-        double *D = state;
-        for (int64_t e = 0; e < nelem; e++) D[e] = D[nelem + e] = D[2 * nelem + e] = 0;
-    }
+    lp_free_aligned(lsum);
     lp_free(sops);
     if (!st && pn->final) st = finalize(ctx, r, state, nelem, out);
 done:

@@ -197,11 +197,37 @@ static void test_errors(void) {
     lp_array_release(b);
 }
 
+/* var of data with a huge offset: sum-of-squares formulas lose every digit here. */
+static void test_var_stability(void) {
+    int64_t sh[2] = {200000, 3};
+    lp_array *u, *off, *x, *v, *s;
+    LPT_OK(ctx, lp_random_uniform(ctx, 3, 0, 1, LP_FLOAT64, 2, sh, &u));
+    LPT_OK(ctx, lp_scalar_array(ctx, lp_scalar_f(1e9), &off));
+    LPT_OK(ctx, lp_binary(ctx, "add", u, off, &x));
+    int ax = 0;
+    LPT_OK(ctx, lp_reduce(ctx, "var", x, &ax, 1, false, &v));
+    LPT_OK(ctx, lp_reduce(ctx, "std", x, NULL, 0, false, &s));
+    lp_array *t[2] = {v, s};
+    lp_buffer *r[2];
+    lp_ctx_set_chunk_bytes(ctx, 100000);
+    LPT_OK(ctx, lp_run(ctx, t, 2, r));
+    lp_ctx_set_chunk_bytes(ctx, 0);
+    const double *vv = lp_buffer_data(r[0]);
+    for (int j = 0; j < 3; j++) LPT_CHECKF(fabs(vv[j] - 1.0 / 12) < 2e-3, "var %.17g", vv[j]);
+    double sd = *(double *)lp_buffer_data(r[1]);
+    LPT_CHECKF(fabs(sd - sqrt(1.0 / 12)) < 2e-3, "std %.17g", sd);
+    lp_buffer_release(r[0]);
+    lp_buffer_release(r[1]);
+    lp_array *all[] = {u, off, x, v, s};
+    for (int i = 0; i < 5; i++) lp_array_release(all[i]);
+}
+
 int main(void) {
     lp_ctx_create(&ctx);
     LPT_RUN(test_errors);
     LPT_RUN(test_multi_target_cse);
     LPT_RUN(test_deep_chain);
+    LPT_RUN(test_var_stability);
     LPT_RUN(test_chunk_thread_independence);
     LPT_RUN(test_cancel);
     LPT_RUN(test_alloc_failures);
