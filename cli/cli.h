@@ -33,12 +33,20 @@ int cli_info(int argc, char **argv);
 extern const char cli_info_help[];
 int cli_store(int argc, char **argv);
 extern const char cli_store_help[];
+int cli_worker(int argc, char **argv);
+extern const char cli_worker_help[];
 int cli_gen(int argc, char **argv);          /* gen.c */
 extern const char cli_gen_help[];
 int cli_fisher(int argc, char **argv);       /* fisher.c */
 extern const char cli_fisher_help[];
 int cli_predict(int argc, char **argv);      /* fisher.c */
 extern const char cli_predict_help[];
+int cli_graph(int argc, char **argv);        /* graph.c */
+extern const char cli_graph_help[];
+int cli_estimate(int argc, char **argv);     /* estimate.c */
+extern const char cli_estimate_help[];
+int cli_calibrate(int argc, char **argv);    /* estimate.c */
+extern const char cli_calibrate_help[];
 
 /* ---- helpers shared by subcommands ---- */
 
@@ -55,6 +63,38 @@ int cli_parse_int(const char *s, long lo, long hi, long *out);
 /* If arg is "--name=value" return value; if arg is "--name" take the next argument (advancing
  * *i). Returns NULL and reports a usage error through *err when the value is missing. */
 const char *cli_opt_value(int argc, char **argv, int *i, const char *name, int *err);
+
+/* ---- graph inputs (graph.c): shared by graph and estimate ---- */
+
+/* The targets of SRC: a graph file (*.json, lp_graph_load) or an expression over NAME=FILE.npy
+ * bindings. *out is a malloc'd list of new references (free with cli_targets_free). Returns
+ * an exit code (0 = success; the message is already printed). */
+int cli_targets(lp_ctx *ctx, const char *src, char *const *bindings, int nb, lp_array ***out, int *nout);
+void cli_targets_free(lp_array **t, int n);
+/* --threads N, --chunk-bytes B, --no-fusion, --profile FILE applied to ctx; *handled says
+ * whether argv[*i] was one of them. Returns an exit code. */
+int cli_common_option(lp_ctx *ctx, int argc, char **argv, int *i, bool *handled);
+/* The whole file (at most max bytes) as a NUL-terminated malloc'd string; NULL with *err. */
+char *cli_read_file(const char *path, size_t max, int *err);
+
+/* ---- the lambda executor's options (remote_opts.c) ---- */
+
+typedef struct cli_remote {
+    const char *executor, *workers, *store;
+} cli_remote;
+/* Help lines for --executor, --workers and --store (a string literal, to concatenate). */
+#define CLI_REMOTE_HELP                                                                          \
+    "  --executor E         local (threads, the default) or lambda (HTTP workers)\n"             \
+    "  --workers URLS       lambda: comma-separated worker URLs, e.g.\n"                          \
+    "                       http://127.0.0.1:5001,http://127.0.0.1:5002 (`lampy worker`\n"       \
+    "                       or OpenLambda workers with deploy/openlambda/lampy installed)\n"    \
+    "  --store URL          lambda: chunk store for intermediates and results\n"                 \
+    "                       (default redis://127.0.0.1:6379)\n"
+/* If argv[*i] is one of those options, take it (and its value) and return 1; *err is set to
+ * an exit code on a usage error. Returns 0 for any other argument. */
+int cli_remote_opt(int argc, char **argv, int *i, cli_remote *r, int *err);
+/* Configure ctx; returns 0 or an exit code (the message printed). */
+int cli_remote_apply(lp_ctx *ctx, const cli_remote *r);
 
 /* ---- printing (print.c) ---- */
 

@@ -9,7 +9,8 @@
 
 const char cli_eval_help[] =
     "usage: lampy eval EXPR [NAME=FILE.npy ...] [-o OUT.npy] [--threads N]\n"
-    "                  [--chunk-bytes B] [--no-fusion] [--stats]\n"
+    "                  [--chunk-bytes B] [--no-fusion] [--stats] [--report]\n"
+    "                  [--trace FILE.json] [--no-progress]\n"
     "\n"
     "Evaluate a NumPy expression over .npy files, lazily and in parallel, and print the\n"
     "result as print() of a NumPy array would, or save it with -o.\n"
@@ -24,6 +25,12 @@ const char cli_eval_help[] =
     "  --chunk-bytes B      target bytes per chunk, e.g. 4M (0 = automatic, the default)\n"
     "  --no-fusion          turn off graph optimisations (CSE, fusion)\n"
     "  --stats              print run statistics and timings to stderr\n"
+    CLI_REMOTE_HELP
+    "  --report             print a run report to stderr: tasks, bytes, wall time beside the\n"
+    "                       cost model's predicted time, worker utilisation\n"
+    "  --trace FILE         write the run's timeline as a Chrome trace-event file (a row per\n"
+    "                       worker, a span per task; open it in https://ui.perfetto.dev)\n"
+    "  --no-progress        no progress bar (it is shown on a terminal for runs over ~1 s)\n"
     "  -h, --help           show this help\n"
     "\n"
     "Expressions use Python's syntax and precedence. Python numbers are weak scalars\n"
@@ -75,6 +82,27 @@ static const char *human_bytes(int64_t b, char *buf, size_t cap) {
     return buf;
 }
 
+static void print_report(const lp_ctx *ctx) {
+    lp_run_report r;
+    char b1[32], b2[32], b3[32];
+    lp_last_run_report(ctx, &r);
+    fflush(stdout);
+    fprintf(stderr,
+            "tasks           %lld on %d threads\n"
+            "bytes read      %s (sources)\n"
+            "bytes written   %s (chunks and states)\n"
+            "peak memory     %s of chunks\n"
+            "plan time       %.6f s\n"
+            "wall time       %.6f s\n"
+            "predicted time  %.6f s (cost model; measured/predicted %.2f)\n"
+            "worker busy     %.6f s, utilisation %.0f%%\n",
+            (long long)r.stats.tasks, r.stats.threads, human_bytes(r.stats.bytes_read, b1, sizeof b1),
+            human_bytes(r.bytes_written, b2, sizeof b2), human_bytes(r.stats.peak_bytes, b3, sizeof b3),
+            r.stats.plan_seconds, r.stats.run_seconds, r.predicted_seconds,
+            r.predicted_seconds > 0 ? (r.stats.plan_seconds + r.stats.run_seconds) / r.predicted_seconds : 0,
+            r.busy_seconds, r.utilisation * 100);
+}
+
 static void print_stats(const lp_ctx *ctx, double t_build, double t_run, double t_out, double t_total) {
     lp_run_stats s;
     char b1[32], b2[32], b3[32];
@@ -101,10 +129,12 @@ static void print_stats(const lp_ctx *ctx, double t_build, double t_run, double 
 
 int cli_eval(int argc, char **argv) {
     double t0 = now_seconds();
-    const char *expr = NULL, *output = NULL;
+    const char *expr = NULL, *output = NULL, *trace = NULL;
+    bool report = false, no_progress = false;
     long threads = -1;
     size_t chunk_bytes = 0;
     bool have_chunk = false, no_fusion = false, stats = false, opts_done = false;
+    cli_remote remote = {0};
     cli_binding *names = calloc((size_t)argc, sizeof *names);
     lp_array **arrays = calloc((size_t)argc, sizeof *arrays);
     char **name_copies = calloc((size_t)argc, sizeof *name_copies);
@@ -151,6 +181,18 @@ int cli_eval(int argc, char **argv) {
             }
             if (strcmp(arg, "--no-fusion") == 0) { no_fusion = true; continue; }
             if (strcmp(arg, "--stats") == 0) { stats = true; continue; }
+            if (strcmp(arg, "--report") == 0) { report = true; continue; }
+            if (strcmp(arg, "--no-progress") == 0) { no_progress = true; continue; }
+            if (strncmp(arg, "--trace", 7) == 0 && (arg[7] == '\0' || arg[7] == '=')) {
+                trace = cli_opt_value(argc, argv, &i, "--trace", &err);
+                if (err) { rc = err; goto done; }
+                if (!*trace) { rc = cli_usage_error("eval: option '--trace' needs a file name"); goto done; }
+                continue;
+            }
+            if (cli_remote_opt(argc, argv, &i, &remote, &err)) {
+                if (err) { rc = err; goto done; }
+                continue;
+            }
             /* "-2**2" or "-a" are expressions when no expression came yet */
             if (arg[1] == '-' || expr) goto unknown;
         }
@@ -186,6 +228,9 @@ int cli_eval(int argc, char **argv) {
     if (threads >= 0 && (st = lp_ctx_set_threads(ctx, (int)threads)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
     if (have_chunk && (st = lp_ctx_set_chunk_bytes(ctx, chunk_bytes)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
     if (no_fusion && (st = lp_ctx_set_fusion(ctx, false)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
+    if ((rc = cli_remote_apply(ctx, &remote))) goto done;
+    if ((report || trace) && (st = lp_ctx_set_trace(ctx, true)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
+    if (!no_progress && (st = lp_ctx_set_progress(ctx, true)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
 
     for (int k = 0; k < nnames; k++) {
         lp_array *a = NULL;
@@ -213,6 +258,8 @@ int cli_eval(int argc, char **argv) {
     }
     double t3 = now_seconds();
     if (stats) print_stats(ctx, t1 - t0, t2 - t1, t3 - t2, t3 - t0);
+    if (report) print_report(ctx);
+    if (trace && (st = lp_trace_write(ctx, trace)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
 
 done:
     lp_buffer_release(buf);

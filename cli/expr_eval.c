@@ -33,7 +33,7 @@ typedef struct value {
     int n;
 } value;
 
-enum { MOD_NUMPY, MOD_RANDOM };
+enum { MOD_NUMPY, MOD_RANDOM, MOD_LINALG };
 
 typedef struct ev {
     lp_ctx *ctx;
@@ -109,7 +109,7 @@ static void set_array(value *v, lp_array *a) { memset(v, 0, sizeof *v); v->k = V
 typedef enum bkind {
     B_UNARY, B_BINARY, B_WHERE, B_REDUCE, B_ASTYPE, B_RESHAPE, B_TRANSPOSE, B_RAVEL, B_COPY,
     B_CONCAT, B_STACK, B_ZEROS, B_ONES, B_FULL, B_ZEROS_LIKE, B_ONES_LIKE, B_FULL_LIKE,
-    B_ARANGE, B_LINSPACE, B_EYE, B_UNIFORM, B_NORMAL, B_MATMUL
+    B_ARANGE, B_LINSPACE, B_EYE, B_UNIFORM, B_NORMAL, B_MATMUL, B_LINALG
 } bkind;
 
 /* params: comma-separated names in positional order; '!' marks a required one, '|' an alias. */
@@ -198,6 +198,15 @@ static const builtin builtins[] = {
     {"normal", B_NORMAL, NULL, "!shape|size,seed,loc,scale,dtype"},
     {"matmul", B_MATMUL, NULL, "!x1,!x2"},
     {"dot", B_MATMUL, NULL, "!a,!b"},
+    {"outer", B_LINALG, "outer", "!a,!b"},
+    /* numpy.linalg: reached as np.linalg.<name> only */
+    {"linalg.solve", B_LINALG, "solve", "!a,!b"},
+    {"linalg.inv", B_LINALG, "inv", "!a"},
+    {"linalg.cholesky", B_LINALG, "cholesky", "!a"},
+    {"linalg.det", B_LINALG, "det", "!a"},
+    {"linalg.eigvalsh", B_LINALG, "eigvalsh", "!a"},
+    {"linalg.lstsq", B_LINALG, "lstsq", "!a,!b,rcond"},
+    {"linalg.norm", B_LINALG, "norm", "!x,ord"},
 };
 #define NBUILTINS ((int)(sizeof builtins / sizeof builtins[0]))
 
@@ -264,6 +273,7 @@ static bool numpy_attr(const char *name, value *out) {
     if (strcmp(name, "e") == 0) { set_float(out, 2.718281828459045); return true; }
     if (strcmp(name, "newaxis") == 0) { out->k = V_NONE; return true; }
     if (strcmp(name, "random") == 0) { out->k = V_MODULE; out->id = MOD_RANDOM; return true; }
+    if (strcmp(name, "linalg") == 0) { out->k = V_MODULE; out->id = MOD_LINALG; return true; }
     return false;
 }
 
@@ -531,8 +541,19 @@ static int op_unary_arr(ev *e, const char *op, const value *x, value *out) {
     return 0;
 }
 
-static int matmul_unsupported(ev *e) {
-    return everr(e, LP_ERR_VALUE, "matmul is not supported yet");
+/* a @ b, matmul(a, b) and dot(a, b) */
+static int op_matmul(ev *e, bool dot, const value *x, const value *y, value *out) {
+    const char *fname = dot ? "dot" : "matmul";
+    lp_array *a, *b;
+    if (to_array(e, x, &a, fname)) return -1;
+    if (to_array(e, y, &b, fname)) { lp_array_release(a); return -1; }
+    lp_array *r = NULL;
+    lp_status st = dot ? lp_dot(e->ctx, a, b, &r) : lp_matmul(e->ctx, a, b, &r);
+    lp_array_release(a);
+    lp_array_release(b);
+    if (st != LP_OK) return evlib(e, st);
+    set_array(out, r);
+    return 0;
 }
 
 static int op_binary_arr(ev *e, const char *op, const value *x, const value *y, value *out) {
@@ -679,7 +700,7 @@ static int eval_binop(ev *e, int op, const value *x, const value *y, value *out)
     if ((!is_arraylike(x) && !(tuple_ok && x->k == V_TUPLE)) || (!is_arraylike(y) && !(tuple_ok && y->k == V_TUPLE)))
         return everr(e, LP_ERR_TYPE, "unsupported operand type(s) for %s: '%s' and '%s'", cli_op_str(op),
                      tname(x), tname(y));
-    if (op == '@') return matmul_unsupported(e);
+    if (op == '@') return op_matmul(e, false, x, y, out);
     const char *name = binop_name(op);
     if (!name) return everr(e, LP_ERR_INTERNAL, "unknown operator");
     return op_binary_arr(e, name, x, y, out);
@@ -1006,9 +1027,40 @@ static int call_builtin(ev *e, const builtin *B, const args *a, value *out) {
     case B_STACK:
         return do_join(e, B->kind == B_STACK, sl[0], sl[1], out);
     case B_MATMUL:
-        if (!is_arraylike(sl[0]) || !is_arraylike(sl[1]))
-            return everr(e, LP_ERR_TYPE, "%s(): expected arrays", fname);
-        return matmul_unsupported(e);
+        return op_matmul(e, strcmp(fname, "dot") == 0, sl[0], sl[1], out);
+    case B_LINALG: {
+        /* outer and numpy.linalg.*: lp_linalg by name; norm's ord and lstsq's rcond passed through */
+        lp_array *in[2] = {NULL, NULL}, *r = NULL;
+        int nin = strncmp(B->params, "!a,!b", 5) == 0 ? 2 : 1;
+        int rc = 0;
+        for (int k = 0; k < nin && rc == 0; k++) rc = to_array(e, sl[k], &in[k], fname);
+        if (rc == 0) {
+            lp_status st;
+            if (strcmp(B->op, "norm") == 0) {
+                char buf[8];
+                const char *ord = NULL;
+                const value *o = sl[1];
+                if (o && o->k == V_STR) ord = o->s;
+                else if (o && is_num(o)) {
+                    double d = num_f(o);
+                    if (isinf(d)) ord = d > 0 ? "inf" : "-inf";
+                    else { snprintf(buf, sizeof buf, "%g", d); ord = buf; }
+                } else if (o && o->k != V_NONE) {
+                    rc = everr(e, LP_ERR_TYPE, "%s(): ord must be a number, a string or None", fname);
+                }
+                st = rc ? LP_OK : lp_linalg_norm(e->ctx, in[0], ord, &r);
+            } else if (strcmp(B->op, "lstsq") == 0) {
+                double rcond = sl[2] && is_num(sl[2]) ? num_f(sl[2]) : -1;
+                st = lp_linalg_lstsq(e->ctx, in[0], in[1], rcond, &r);
+            } else {
+                st = lp_linalg(e->ctx, B->op, nin, in, &r);
+            }
+            if (rc == 0 && st != LP_OK) rc = evlib(e, st);
+            else if (rc == 0) set_array(out, r);
+        }
+        for (int k = 0; k < 2; k++) lp_array_release(in[k]);
+        return rc;
+    }
     default:
         return do_creation(e, B, sl, out);
     }
@@ -1189,6 +1241,15 @@ static int eval_attr(ev *e, const cli_node *n, value *out) {
         bool ok;
         if (obj.id == MOD_NUMPY) {
             ok = numpy_attr(name, out);
+        } else if (obj.id == MOD_LINALG) {
+            char key[64];
+            snprintf(key, sizeof key, "linalg.%s", name);
+            int b = find_builtin(key);
+            if ((ok = b >= 0)) {
+                memset(out, 0, sizeof *out);
+                out->k = V_FUNC;
+                out->id = b;
+            }
         } else {
             int b = find_builtin(name);
             ok = b >= 0 && (builtins[b].kind == B_UNIFORM || builtins[b].kind == B_NORMAL);
@@ -1200,7 +1261,7 @@ static int eval_attr(ev *e, const cli_node *n, value *out) {
         }
         if (!ok)
             rc = everr(e, LP_ERR_TYPE, "module '%s' has no attribute '%s'",
-                       obj.id == MOD_NUMPY ? "numpy" : "numpy.random", name);
+                       obj.id == MOD_NUMPY ? "numpy" : obj.id == MOD_LINALG ? "numpy.linalg" : "numpy.random", name);
     } else if (obj.k == V_DTYPE && strcmp(name, "name") == 0) {
         memset(out, 0, sizeof *out);
         out->k = V_STR;

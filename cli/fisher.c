@@ -132,9 +132,11 @@ static int report(lp_ctx *ctx, const lp_lda_model *m, const char *xpath, lp_arra
     if (K > 10) printf(" ...");
     printf("\n");
     char b1[32], b2[32];
+    lp_run_stats rs;
+    lp_last_run_stats(ctx, &rs);
     double bytes = (double)N * (double)D * (double)lp_dtype_size(lp_array_dtype(X));
-    printf("fit         %.3f s   %.2f M rows/s, %s/s   (%s of %s, %d threads)\n", fit_s, (double)N / fit_s / 1e6,
-           human(bytes / fit_s, b1, sizeof b1), human(bytes, b2, sizeof b2), xpath, lp_ctx_threads(ctx));
+    printf("fit         %.3f s   %.2f M rows/s, %s/s   (%s of %s, %d threads, %lld tasks)\n", fit_s, (double)N / fit_s / 1e6,
+           human(bytes / fit_s, b1, sizeof b1), human(bytes, b2, sizeof b2), xpath, rs.threads, (long long)rs.tasks);
     printf("components  %lld%s\n", (long long)nc, D > show ? "   (first entries of each)" : "");
     for (int64_t c = 0; c < nc && c < 10; c++) {
         printf("  %2lld  ratio %-9.4g ", (long long)(c + 1), r[c]);

@@ -22,9 +22,13 @@ static const cli_command commands[] = {
     {"eval", "Evaluate an array expression over .npy files", cli_eval, cli_eval_help},
     {"info", "Show the header of .npy files (dtype, shape, order, sizes)", cli_info, cli_info_help},
     {"store", "Serve a directory of chunks over HTTP (the http:// chunk store)", cli_store, cli_store_help},
+    {"worker", "Run tasks for remote drivers (the OpenLambda invocation API)", cli_worker, cli_worker_help},
     {"gen", "Write a synthetic classification data set (X.npy, y.npy)", cli_gen, cli_gen_help},
     {"fisher", "Fit Fisher's linear discriminant (LDA) on X.npy and y.npy", cli_fisher, cli_fisher_help},
     {"predict", "Predict classes with a saved Fisher LDA model", cli_predict, cli_predict_help},
+    {"graph", "Show an expression's graph or plan as DOT, SVG or JSON", cli_graph, cli_graph_help},
+    {"estimate", "Predict an expression's run time with the cost model", cli_estimate, cli_estimate_help},
+    {"calibrate", "Measure this machine for the cost model and save the profile", cli_calibrate, cli_calibrate_help},
     {"help", "Show the help of a command", cli_help_cmd, cli_help_help},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))

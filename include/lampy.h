@@ -474,6 +474,36 @@ lp_status lp_linalg_norm(lp_ctx *ctx, lp_array *a, const char *ord, lp_array **o
  * "lstsq" "eigvalsh" "norm" "matmul" "dot" "outer". */
 lp_status lp_linalg(lp_ctx *ctx, const char *op, int nin, lp_array *const *in, lp_array **out);
 
+/* ---- remote execution: HTTP functions (OpenLambda API) and a chunk store ----------------- */
+
+/* Where lp_run executes: "local" (the thread pool, the default) or "lambda" (tasks are POSTed
+ * to workers' /run/<name> and exchange chunks through the store; docs/PROTOCOL.md). */
+lp_status lp_ctx_set_executor(lp_ctx *ctx, const char *executor);
+/* Comma-separated worker base URLs: "http://127.0.0.1:5001,http://127.0.0.1:5002". Each is a
+ * `lampy worker` or an OpenLambda worker with Lampy's lambda installed. */
+lp_status lp_ctx_set_workers(lp_ctx *ctx, const char *urls);
+/* The chunk store for intermediates and results (store URL as in `lampy store`; default
+ * "redis://127.0.0.1:6379"). Workers must be able to reach it. */
+lp_status lp_ctx_set_store(lp_ctx *ctx, const char *url);
+
+/* Tuning of the lambda executor; zero fields keep the defaults. */
+typedef struct lp_remote_config {
+    const char *lambda;     /* lambda name: POST <worker>/run/<lambda>; default "lampy" */
+    int inflight;           /* invocations in flight per worker; default 2 */
+    int max_tries;          /* attempts per task before the run fails; default 5 */
+    double timeout_sec;     /* per invocation (OpenLambda's runtime_sec is 30); default 35 */
+    int batch;              /* most tasks per invocation; 1 = no batching; default 32 */
+} lp_remote_config;
+lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *cfg);
+
+/* The worker's entry point, for hosting Lampy in any HTTP function runtime (the OpenLambda
+ * lambda calls it): run a batch of tasks given as the wire format's JSON and return the HTTP
+ * status a worker would answer (200, 400, 413, 500, ...); *reply_out receives the JSON reply
+ * (release it with lp_string_free). Stores allowed: $LAMPY_ALLOW_STORES (comma-separated;
+ * default any redis:// or http://); .npy files for load tasks: below $LAMPY_LOAD_DIRS
+ * (comma-separated; default any absolute path). Thread safe. */
+int lp_worker_run_json(const char *body, size_t len, char **reply_out);
+
 #ifdef __cplusplus
 }
 #endif

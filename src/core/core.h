@@ -29,6 +29,7 @@ struct lp_ctx {
     bool progress;                   /* progress bar on stderr (a tty, runs over ~1 s) */
     struct lpi_trace *last_trace;    /* the last traced run's timeline */
     lp_run_report report;            /* lp_last_run_report's numbers beyond ctx->stats */
+    struct lpi_remote *remote;       /* executor settings (exec/remote.c); NULL = local */
 };
 
 /* Record a failure on ctx and return st. The message is one line, no trailing newline. */

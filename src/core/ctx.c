@@ -6,6 +6,7 @@
 void lpi_pool_destroy(struct lpi_pool *pool); /* exec/pool.c */
 void lpi_profile_free(lpi_profile *p);         /* plan/cost.c */
 void lpi_trace_free(struct lpi_trace *t);      /* exec/trace.c */
+void lpi_remote_free(struct lpi_remote *r);    /* exec/remote.c */
 
 lp_status lp_ctx_create(lp_ctx **out) {
     lp_ctx *ctx = lp_calloc(1, sizeof *ctx);
@@ -23,6 +24,7 @@ void lp_ctx_destroy(lp_ctx *ctx) {
     lpi_pool_destroy(ctx->pool);
     lpi_profile_free(ctx->profile);
     lpi_trace_free(ctx->last_trace);
+    lpi_remote_free(ctx->remote);
     pthread_mutex_destroy(&ctx->err_lock);
     lp_free(ctx);
 }

@@ -5,5 +5,9 @@
 #include "plan/plan.h"
 
 lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *plan);
+/* The lambda executor (exec/remote.c): tasks over HTTP to workers, chunks in a store. */
+lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *plan);
+/* Does ctx ask for the lambda executor? */
+bool lpi_remote_enabled(const lp_ctx *ctx);
 
 #endif

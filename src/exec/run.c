@@ -26,7 +26,7 @@ static lp_status run_targets(lp_ctx *ctx, lp_array *const *targets, int n) {
         if (!(plan->target_buf[t] = lpi_buffer_new(pn->dtype, pn->ndim, pn->shape))) st = lpi_nomem(ctx);
     }
     double t1 = lpi_now();
-    if (!st) st = lpi_exec_local(ctx, plan);
+    if (!st) st = lpi_remote_enabled(ctx) ? lpi_exec_remote(ctx, plan) : lpi_exec_local(ctx, plan);
     ctx->stats.run_seconds = lpi_now() - t1;
     for (int t = 0; t < n; t++) {
         if (!st) {

@@ -84,9 +84,11 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
                           lpi_wire_batch **out);
 void lpi_wire_batch_free(lpi_wire_batch *b);
 
-/* Check a fetched input chunk against its reference (dtype, shape, checksum) and, for state
- * chunks a kernel trusts the contents of, the contents (lda_labels counts). */
+/* Check a fetched input chunk against its reference: dtype, shape, and the data's XXH3 against
+ * the checksum the producer reported. */
 lp_status lpi_wire_check_input(lp_ctx *ctx, const lpi_wire_batch *b, int64_t chunk, const lp_buffer *buf);
+/* Check the contents a kernel trusts in its assembled operands (lda_labels states' counts). */
+lp_status lpi_wire_check_operands(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins);
 
 /* ---- encoding (the driver) ---- */
 

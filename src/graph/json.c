@@ -22,10 +22,14 @@
 json_t *lpi_json_float(double v) {
     if (isnan(v)) return json_string("nan");
     if (isinf(v)) return json_string(v < 0 ? "-inf" : "inf");
+    /* shortest round-tripping digits; plain notation for ordinary magnitudes ("1040", not
+     * "1.04e+03") */
     char buf[40];
+    double m = fabs(v);
+    bool plain = m == 0 || (m >= 1e-4 && m < 1e16);
     for (int p = 1; p <= 17; p++) {
         snprintf(buf, sizeof buf, "%.*g", p, v);
-        if (strtod(buf, NULL) == v) break;
+        if (strtod(buf, NULL) == v && (!plain || !strchr(buf, 'e'))) break;
     }
     return json_string(buf);
 }

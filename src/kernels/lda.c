@@ -297,6 +297,9 @@ static lp_status project_map(lp_ctx *ctx, const lpi_view *ins, const lpi_view *o
     const lpi_view *X = &ins[0];
     const int64_t n = X->shape[0], D = X->shape[1], m = ins[1].shape[1];
     const double *W = (const double *)ins[1].data, *b = (const double *)ins[2].data;
+    const double *center = (const double *)ins[3].data;
+    bool centered = false;
+    for (int64_t j = 0; j < D; j++) centered |= center[j] != 0;
     const int64_t B = block_rows(D);
     double *tmp = lp_malloc_aligned((size_t)(B * (D + m) + 1) * sizeof *tmp);
     if (!tmp) return lpi_nomem(ctx);
@@ -306,7 +309,12 @@ static lp_status project_map(lp_ctx *ctx, const lpi_view *ins, const lpi_view *o
     const bool direct = m == 0 || os1 == 8;
     for (int64_t r0 = 0; r0 < n; r0 += B) {
         const int64_t nb = n - r0 < B ? n - r0 : B;
-        const double *A = rows_as_f64(X, r0, nb, D, tmp);
+        const double *A = centered ? tmp : rows_as_f64(X, r0, nb, D, tmp);
+        if (centered)
+            for (int64_t i = 0; i < nb; i++) {
+                load_row(X, r0 + i, D, tmp + i * D);
+                for (int64_t j = 0; j < D; j++) tmp[i * D + j] -= center[j];
+            }
         const bool rows_contig = direct && (os0 == 8 * m || nb == 1);
         double *C = rows_contig ? (double *)(out->data + r0 * os0) : res;
         if (m && D)
@@ -330,14 +338,20 @@ static lp_status predict_map(lp_ctx *ctx, const lpi_view *ins, const lpi_view *o
     const int64_t n = X->shape[0], D = X->shape[1], C = ins[1].shape[0];
     const double *coef = (const double *)ins[1].data, *b = (const double *)ins[2].data;
     const int64_t *cls = (const int64_t *)ins[3].data;
+    const double *center = (const double *)ins[4].data;
     const int64_t B = block_rows(D);
     double *tmp = lp_malloc_aligned((size_t)(B * (D + C) + 1) * sizeof *tmp);
     if (!tmp) return lpi_nomem(ctx);
     double *sc = tmp + B * D;
     for (int64_t r0 = 0; r0 < n; r0 += B) {
         const int64_t nb = n - r0 < B ? n - r0 : B;
-        const double *A = rows_as_f64(X, r0, nb, D, tmp);
-        /* scikit-learn: X @ coef_.T, then + intercept_ */
+        /* centered first: far from the origin, x . coef and intercept would cancel */
+        for (int64_t i = 0; i < nb; i++) {
+            double *row = tmp + i * D;
+            load_row(X, r0 + i, D, row);
+            for (int64_t j = 0; j < D; j++) row[j] -= center[j];
+        }
+        const double *A = tmp;
         if (D)
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)C, (int)D, 1.0, A, (int)D, coef,
                         (int)D, 0.0, sc, (int)C);

@@ -6,9 +6,9 @@
  *                                 M2 = centered scatter, upper triangle in row-major order)
  *   lda_lw(X, y, classes, p)      Ledoit-Wolf's fourth moments: per class and overall
  *                                 sum_i (sum_j w_j (x_ij - mu_j)^2)^2, p = [(K+1)][2][D] (mu, w)
- *   lda_project(X, W, b)          X @ W + b, per row chunk (W: D x m, b: m), float64
- *   lda_predict(X, C, b, classes) classes[argmax(X @ C.T + b)] (one row of C: the binary rule
- *                                 score > 0), in the labels' dtype
+ *   lda_project(X, W, b, c)       (X - c) @ W + b, per row chunk (W: D x m, b: m), float64
+ *   lda_predict(X, C, b, cl, c)    classes[argmax((X - c) @ C.T + b)] (one row of C: the
+ *                                 binary rule score > 0), in the labels' dtype
  *
  * The first three are reductions over row chunks (PARTIAL + COMBINE tasks, fixed-order tree);
  * their partial states have exactly the layout of the final result, so a final task writes its
@@ -42,8 +42,9 @@ lp_status lpi_lda_stats_node(lp_ctx *ctx, lp_array *X, lp_array *y, lp_array *cl
 lp_status lpi_lda_lw_node(lp_ctx *ctx, lp_array *X, lp_array *y, lp_array *classes, lp_array *params,
                           lp_array **out);
 /* flat: W has one column and the result is 1-D (N,) */
-lp_status lpi_lda_project_node(lp_ctx *ctx, lp_array *X, lp_array *W, lp_array *b, bool flat, lp_array **out);
+lp_status lpi_lda_project_node(lp_ctx *ctx, lp_array *X, lp_array *W, lp_array *b, lp_array *center, bool flat,
+                               lp_array **out);
 lp_status lpi_lda_predict_node(lp_ctx *ctx, lp_array *X, lp_array *coef, lp_array *b, lp_array *classes,
-                               lp_dtype label_dt, lp_array **out);
+                               lp_array *center, lp_dtype label_dt, lp_array **out);
 
 #endif

@@ -19,15 +19,28 @@
 
 /* ---- BLAS threads ---- */
 
-/* OpenBLAS's thread count is process-wide: change it only when it differs, one caller at a time.
- * The planner chooses the count per pnode (see plan_linalg.c). */
-static pthread_mutex_t blas_mu = PTHREAD_MUTEX_INITIALIZER;
+/* OpenBLAS's thread count is process-wide. Lampy keeps it at 1 (set on first use) so that a
+ * task's BLAS and LAPACK calls give the same bits whatever else runs; calls are made under a
+ * shared lock. A pnode the planner allows more threads (see plan_linalg.c) makes its gemm/syrk
+ * calls under the exclusive lock, raising the count for the call and restoring 1 after. */
+static pthread_rwlock_t blas_rw = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 
-static void set_blas_threads(int n) {
-    if (n <= 0 || openblas_get_num_threads() == n) return;
-    pthread_mutex_lock(&blas_mu);
-    if (openblas_get_num_threads() != n) openblas_set_num_threads(n);
-    pthread_mutex_unlock(&blas_mu);
+static void blas_init(void) { openblas_set_num_threads(1); }
+
+static void blas_enter(int n) {
+    pthread_once(&blas_once, blas_init);
+    if (n > 1) {
+        pthread_rwlock_wrlock(&blas_rw);
+        openblas_set_num_threads(n);
+    } else {
+        pthread_rwlock_rdlock(&blas_rw);
+    }
+}
+
+static void blas_leave(int n) {
+    if (n > 1) openblas_set_num_threads(1);
+    pthread_rwlock_unlock(&blas_rw);
 }
 
 /* ---- matrices and layouts ---- */
@@ -177,7 +190,7 @@ static lp_status too_big(lp_ctx *ctx) {
 }
 
 /* Float product C (+)= A B (first: C = A B) with BLAS in dtype dt; c has a NoTrans layout. */
-static lp_status float_gemm(lp_ctx *ctx, lp_dtype dt, mat a, mat b, const mat *c, bool first) {
+static lp_status float_gemm(lp_ctx *ctx, lp_dtype dt, mat a, mat b, const mat *c, bool first, int threads) {
     const int64_t isz = (int64_t)lp_dtype_size(dt);
     const int64_t M = a.rows, K = a.cols, N = b.cols;
     bmat A, B, C;
@@ -197,6 +210,9 @@ static lp_status float_gemm(lp_ctx *ctx, lp_dtype dt, mat a, mat b, const mat *c
     }
     const bool f32 = dt == LP_FLOAT32;
     const double beta = first ? 0.0 : 1.0;
+    /* threads only for gemm proper: dot and gemv split the sum, changing bits */
+    const int nth = M > 1 && N > 1 ? threads : 1;
+    blas_enter(nth);
     if (M == 1 && N == 1) {
         double d = f32 ? (double)cblas_sdot((int)K, A.p, inc_cols(&A), B.p, inc_rows(&B))
                        : cblas_ddot((int)K, A.p, inc_cols(&A), B.p, inc_rows(&B));
@@ -220,6 +236,7 @@ static lp_status float_gemm(lp_ctx *ctx, lp_dtype dt, mat a, mat b, const mat *c
         cblas_dgemm(CblasRowMajor, A.tr, B.tr, (int)M, (int)N, (int)K, 1.0, A.p, A.ld, B.p, B.ld, beta, (double *)C.p,
                     C.ld);
     }
+    blas_leave(nth);
 done:
     lp_free_aligned(pa);
     lp_free_aligned(pb);
@@ -227,7 +244,7 @@ done:
 }
 
 /* Upper triangle of C (+)= A A^T with ?syrk. */
-static lp_status float_syrk(lp_ctx *ctx, lp_dtype dt, mat a, const mat *c, bool first) {
+static lp_status float_syrk(lp_ctx *ctx, lp_dtype dt, mat a, const mat *c, bool first, int threads) {
     const int64_t isz = (int64_t)lp_dtype_size(dt);
     bmat A, C;
     void *pa = NULL;
@@ -241,12 +258,14 @@ static lp_status float_syrk(lp_ctx *ctx, lp_dtype dt, mat a, const mat *c, bool 
         goto done;
     }
     /* A is n x k: NoTrans gives A A^T; stored k x n (Trans) gives (A^T)^T A^T, the same matrix */
+    blas_enter(threads);
     if (dt == LP_FLOAT32)
         cblas_ssyrk(CblasRowMajor, CblasUpper, A.tr, (int)a.rows, (int)a.cols, 1.0f, A.p, A.ld, first ? 0.0f : 1.0f,
                     (float *)C.p, C.ld);
     else
         cblas_dsyrk(CblasRowMajor, CblasUpper, A.tr, (int)a.rows, (int)a.cols, 1.0, A.p, A.ld, first ? 0.0 : 1.0,
                     (double *)C.p, C.ld);
+    blas_leave(threads);
 done:
     lp_free_aligned(pa);
     return st;
@@ -283,7 +302,6 @@ lp_status lpi_matmul_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, co
     const lp_dtype ldt = la->loop_dt;
     const int64_t lsz = (int64_t)lp_dtype_size(ldt);
     const bool partial = !pn->final;
-    set_blas_threads(la->blas_threads);
 
     /* where C accumulates: in place when the destination has the loop dtype and a BLAS layout */
     const lp_dtype cdt = partial ? (pn->red->acc_float ? LP_FLOAT64 : LP_INT64) : out->dtype;
@@ -345,7 +363,8 @@ lp_status lpi_matmul_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, co
                 }
                 st = int_gemm(ctx, a, b, &C, first);
             } else {
-                st = diag ? float_syrk(ctx, ldt, a, &C, first) : float_gemm(ctx, ldt, a, b, &C, first);
+                st = diag ? float_syrk(ctx, ldt, a, &C, first, la->blas_threads)
+                          : float_gemm(ctx, ldt, a, b, &C, first, la->blas_threads);
             }
             first = false;
         }
@@ -484,8 +503,12 @@ lp_status lpi_linalg_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, co
     const lp_dtype dt = la->loop_dt;
     const bool f32 = dt == LP_FLOAT32;
     const int64_t isz = (int64_t)lp_dtype_size(dt);
-    set_blas_threads(la->blas_threads);
-    if (pn->op == LPI_OP_LSTSQ) return lstsq_run(ctx, pn, ins, out);
+    if (pn->op == LPI_OP_LSTSQ) {
+        blas_enter(1);
+        lp_status st = lstsq_run(ctx, pn, ins, out);
+        blas_leave(1);
+        return st;
+    }
 
     const lpi_view *A = &ins[0];
     const int an = A->ndim, anbat = an - 2;
@@ -515,6 +538,7 @@ lp_status lpi_linalg_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, co
     if (!a || (B && !b) || !w || !ipiv) { st = lpi_nomem(ctx); goto done; }
     const int o = out->ndim;
     int64_t bi[LP_MAX_NDIM] = {0};
+    blas_enter(1);
     for (int64_t q = 0; q < nbatch && !st; q++) {
         char *ap = batch_ptr(A, anbat, nbo, bi);
         char *op = out->data;
@@ -593,6 +617,7 @@ lp_status lpi_linalg_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, co
             bi[i] = 0;
         }
     }
+    blas_leave(1);
 done:
     lp_free_aligned(a);
     lp_free_aligned(b);

@@ -53,16 +53,17 @@ lp_status lpi_lda_lw_node(lp_ctx *ctx, lp_array *X, lp_array *y, lp_array *class
     return lpi_node_new(ctx, LPI_OP_LDA_LW, LP_FLOAT64, 1, &n, 4, in, out);
 }
 
-lp_status lpi_lda_project_node(lp_ctx *ctx, lp_array *X, lp_array *W, lp_array *b, bool flat, lp_array **out) {
+lp_status lpi_lda_project_node(lp_ctx *ctx, lp_array *X, lp_array *W, lp_array *b, lp_array *center, bool flat,
+                               lp_array **out) {
     int64_t shape[2] = {X->shape[0], W->shape[1]};
-    lp_array *in[3] = {X, W, b};
-    return lpi_node_new(ctx, LPI_OP_LDA_PROJECT, LP_FLOAT64, flat ? 1 : 2, shape, 3, in, out);
+    lp_array *in[4] = {X, W, b, center};
+    return lpi_node_new(ctx, LPI_OP_LDA_PROJECT, LP_FLOAT64, flat ? 1 : 2, shape, 4, in, out);
 }
 
 lp_status lpi_lda_predict_node(lp_ctx *ctx, lp_array *X, lp_array *coef, lp_array *b, lp_array *classes,
-                               lp_dtype label_dt, lp_array **out) {
-    lp_array *in[4] = {X, coef, b, classes};
-    return lpi_node_new(ctx, LPI_OP_LDA_PREDICT, label_dt, 1, &X->shape[0], 4, in, out);
+                               lp_array *center, lp_dtype label_dt, lp_array **out) {
+    lp_array *in[5] = {X, coef, b, classes, center};
+    return lpi_node_new(ctx, LPI_OP_LDA_PREDICT, label_dt, 1, &X->shape[0], 5, in, out);
 }
 
 /* A small constant array (copied). */
@@ -86,7 +87,7 @@ static lp_status run_one(lp_ctx *ctx, lp_array *node, lp_buffer **buf) {
 lp_lda_model *lpi_lda_model_new(int64_t K, int64_t D, int64_t m, int64_t C) {
     lp_lda_model *md = lp_calloc(1, sizeof *md);
     if (!md) return NULL;
-    size_t n = (size_t)(2 * K + K * D + C * D + C + 2 * D * D + m);
+    size_t n = (size_t)(2 * K + K * D + C * D + C + 2 * D * D + m + D + C * D + C);
     if (!(md->data = lp_calloc(n ? n : 1, sizeof(double)))) { lp_free(md); return NULL; }
     md->K = K; md->D = D; md->m = m; md->C = C;
     double *p = md->data;
@@ -97,7 +98,10 @@ lp_lda_model *lpi_lda_model_new(int64_t K, int64_t D, int64_t m, int64_t C) {
     md->intercept = p; p += C;
     md->scalings = p; p += D * D;
     md->evr = p; p += m;
-    md->covariance = p;
+    md->covariance = p; p += D * D;
+    md->center = p; p += D;
+    md->pcoef = p; p += C * D;
+    md->pintercept = p;
     return md;
 }
 
@@ -187,8 +191,9 @@ static void list_features(char *buf, size_t cap, const int64_t *idx, int64_t n) 
 
 /* Sw must be positive definite and not so ill-conditioned that its inverse is noise. The
  * condition is measured after scaling Sw to a unit diagonal, so features in different units
- * are not mistaken for trouble. */
-static lp_status check_within(lp_ctx *ctx, const double *Sw, int64_t D, double *work) {
+ * are not mistaken for trouble. On success work holds the Cholesky factor (lower, column-major)
+ * of diag(d) Sw diag(d) and d the scaling, for sw_solve. */
+static lp_status check_within(lp_ctx *ctx, const double *Sw, int64_t D, double *work, double *d) {
     int64_t *bad = lp_malloc((size_t)D * sizeof *bad), nbad = 0;
     if (!bad) return lpi_nomem(ctx);
     double dmax = 0;
@@ -205,7 +210,6 @@ static lp_status check_within(lp_ctx *ctx, const double *Sw, int64_t D, double *
                          nbad > 1 ? "s" : "", list, nbad > 1 ? "are" : "is", nbad > 1 ? "them" : "it", shrink_hint);
     }
     lp_free(bad);
-    double *d = work + D * D;
     for (int64_t j = 0; j < D; j++) d[j] = 1.0 / sqrt(Sw[j * D + j]);
     double anorm = 0;
     for (int64_t j = 0; j < D; j++) {
@@ -231,6 +235,19 @@ static lp_status check_within(lp_ctx *ctx, const double *Sw, int64_t D, double *
                          "Fisher LDA: the within-class covariance is ill-conditioned (reciprocal condition "
                          "number %.2g after scaling): features are nearly linearly dependent within classes; %s",
                          rcond, shrink_hint);
+    return LP_OK;
+}
+
+/* Rows b_r of B (nrhs x D, row-major) := Sw^-1 b_r, from check_within's factor:
+ * Sw^-1 = diag(d) C^-1 diag(d). */
+static lp_status sw_solve(lp_ctx *ctx, const double *L, const double *d, int64_t D, double *B, int64_t nrhs) {
+    for (int64_t r = 0; r < nrhs; r++)
+        for (int64_t j = 0; j < D; j++) B[r * D + j] *= d[j];
+    lapack_int info = LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', (lapack_int)D, (lapack_int)nrhs, L, (lapack_int)D, B,
+                                     (lapack_int)D);
+    if (info) return lpi_error(ctx, LP_ERR_INTERNAL, "dpotrs: %d", (int)info);
+    for (int64_t r = 0; r < nrhs; r++)
+        for (int64_t j = 0; j < D; j++) B[r * D + j] *= d[j];
     return LP_OK;
 }
 
@@ -410,9 +427,10 @@ lp_status lp_fisher_lda_fit(lp_ctx *ctx, lp_array *X, lp_array *y, const lp_lda_
         for (int64_t k = 0; k < K; k++) md->priors[k] /= psum;
 
     /* scratch: total mean, total M2, Sw, St, one group's covariance, eigen work */
-    if (!(w.buf = lp_malloc((size_t)(6 * DD + 4 * D + K + 1) * sizeof(double)))) { st = lpi_nomem(ctx); goto done; }
-    double *tM2 = w.buf, *Sw = tM2 + DD, *St = Sw + DD, *cov = St + DD, *A = cov + DD, *B = A + DD;
-    double *tmean = B + DD, *sc = tmean + D, *evals = sc + D, *dwork = evals + D;
+    if (!(w.buf = lp_malloc((size_t)(7 * DD + 5 * D + 3 * K * D + K + 1) * sizeof(double)))) { st = lpi_nomem(ctx); goto done; }
+    double *tM2 = w.buf, *Sw = tM2 + DD, *St = Sw + DD, *cov = St + DD, *A = cov + DD, *B = A + DD, *Lf = B + DD;
+    double *tmean = Lf + DD, *sc = tmean + D, *evals = sc + D, *dsc = evals + D, *dwork = dsc + D;
+    double *R = dwork + D + K + 1; /* [2K][D] right-hand sides */
     /* the total scatter from the classes' (Chan's merge again): M2 = sum M2_k + n_k d_k d_k^T */
     for (int64_t j = 0; j < D; j++) {
         double s = 0;
@@ -440,7 +458,7 @@ lp_status lp_fisher_lda_fit(lp_ctx *ctx, lp_array *X, lp_array *y, const lp_lda_
     }
     group_cov(tM2, tmean, (double)N, D, o.shrinkage_kind, o.shrinkage, q ? q[K] : 0, sc, St);
     memcpy(md->covariance, Sw, (size_t)DD * sizeof *Sw);
-    if ((st = check_within(ctx, Sw, D, A))) goto done;
+    if ((st = check_within(ctx, Sw, D, Lf, dsc))) goto done;
 
     /* Sb v = lambda Sw v; the matrices are symmetric, so row or column order is the same */
     for (int64_t i = 0; i < DD; i++) { A[i] = St[i] - Sw[i]; B[i] = Sw[i]; }
@@ -459,26 +477,56 @@ lp_status lp_fisher_lda_fit(lp_ctx *ctx, lp_array *X, lp_array *y, const lp_lda_
     for (int64_t c = 0; c < D; c++) {
         const double *v = A + (D - 1 - c) * D;
         for (int64_t i = 0; i < D; i++) md->scalings[i * D + c] = v[i];
-        if (c < m) md->evr[c] = evals[D - 1 - c] / esum;
     }
-    /* coef_ = (means_ V) V^T, intercept_ = -1/2 diag(means_ coef_^T) + log(priors_) */
-    double *T = lp_malloc((size_t)(K * D) * sizeof *T), *coef = lp_malloc((size_t)(K * D) * sizeof *coef);
-    if (!T || !coef) { lp_free(T); lp_free(coef); st = lpi_nomem(ctx); goto done; }
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)K, (int)D, (int)D, 1.0, md->means, (int)D,
-                md->scalings, (int)D, 0.0, T, (int)D);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, (int)D, (int)D, 1.0, T, (int)D, md->scalings,
-                (int)D, 0.0, coef, (int)D);
+    /* np.sort(evals / sum(evals))[::-1]: with shrinkage Sb is indefinite, the sum may be
+     * negative and then the largest ratios are those of the most negative eigenvalues */
+    for (int64_t j = 0; j < D; j++) dwork[j] = evals[j] / esum;
+    for (int64_t c = 0; c < m; c++) {
+        int64_t best = c;
+        for (int64_t j = c + 1; j < D; j++)
+            if (dwork[j] > dwork[best]) best = j;
+        double t = dwork[c]; dwork[c] = dwork[best]; dwork[best] = t;
+        md->evr[c] = dwork[c];
+    }
+    /* coef_ = means_ V V^T = means_ Sw^-1 (V is Sw-orthonormal), solved with Sw's factor rather
+     * than formed from V: the same in exact arithmetic, a little more accurate */
+    memcpy(md->center, tmean, (size_t)D * sizeof *tmean);
     for (int64_t k = 0; k < K; k++)
-        dwork[k] = -0.5 * cblas_ddot((int)D, md->means + k * D, 1, coef + k * D, 1) + log(md->priors[k]);
+        for (int64_t j = 0; j < D; j++) {
+            R[k * D + j] = mean[k * D + j];
+            R[(K + k) * D + j] = mean[k * D + j] - tmean[j];
+        }
+    if (K == 2)
+        for (int64_t j = 0; j < D; j++) R[j] = mean[D + j] - mean[j]; /* binary: w = Sw^-1 (mu_1 - mu_0) */
+    if ((st = sw_solve(ctx, Lf, dsc, D, R, 2 * K))) goto done;
+    double *Rc = R + K * D; /* Sw^-1 (mu_k - center) */
     if (K == 2) {
-        for (int64_t j = 0; j < D; j++) md->coef[j] = coef[D + j] - coef[j];
-        md->intercept[0] = dwork[1] - dwork[0];
+        /* scikit-learn's binary rule: coef_1 - coef_0 and intercept_1 - intercept_0, which are
+         * w and -1/2 w.(mu_0 + mu_1) + log(p_1 / p_0) */
+        memcpy(md->coef, R, (size_t)D * sizeof *R);
+        memcpy(md->pcoef, R, (size_t)D * sizeof *R);
+        const double lr = log(md->priors[1]) - log(md->priors[0]);
+        double s = 0, sc2 = 0;
+        for (int64_t j = 0; j < D; j++) {
+            s += R[j] * (mean[j] + mean[D + j]);
+            sc2 += R[j] * ((mean[j] - tmean[j]) + (mean[D + j] - tmean[j]));
+        }
+        md->intercept[0] = -0.5 * s + lr;
+        md->pintercept[0] = -0.5 * sc2 + lr;
     } else {
-        memcpy(md->coef, coef, (size_t)(K * D) * sizeof *coef);
-        memcpy(md->intercept, dwork, (size_t)K * sizeof *dwork);
+        memcpy(md->coef, R, (size_t)(K * D) * sizeof *R);
+        memcpy(md->pcoef, Rc, (size_t)(K * D) * sizeof *R);
+        for (int64_t k = 0; k < K; k++) {
+            const double lp = log(md->priors[k]);
+            double s = 0, sc2 = 0;
+            for (int64_t j = 0; j < D; j++) {
+                s += mean[k * D + j] * R[k * D + j];
+                sc2 += (mean[k * D + j] - tmean[j]) * Rc[k * D + j];
+            }
+            md->intercept[k] = -0.5 * s + lp;
+            md->pintercept[k] = -0.5 * sc2 + lp;
+        }
     }
-    lp_free(T);
-    lp_free(coef);
     *out = md;
     w.md = NULL;
 done:
@@ -504,14 +552,16 @@ static lp_status check_predict_X(lp_ctx *ctx, const lp_lda_model *m, lp_array *X
 lp_status lp_lda_predict(lp_ctx *ctx, const lp_lda_model *m, lp_array *X, lp_array **out) {
     if (!out) return ctx ? lpi_error(ctx, LP_ERR_VALUE, "lp_lda_predict: out is NULL") : LP_ERR_VALUE;
     *out = NULL;
-    lp_array *Xf = NULL, *coef = NULL, *b = NULL, *cls = NULL;
+    lp_array *Xf = NULL, *coef = NULL, *b = NULL, *cls = NULL, *cen = NULL;
     lp_status st = check_predict_X(ctx, m, X, "lp_lda_predict", &Xf);
     if (st) return st;
     int64_t cs[2] = {m->C, m->D};
-    if (!(st = const_array(ctx, LP_FLOAT64, 2, cs, m->coef, &coef)) &&
-        !(st = const_array(ctx, LP_FLOAT64, 1, &m->C, m->intercept, &b)) &&
-        !(st = const_array(ctx, LP_INT64, 1, &m->K, m->classes, &cls)))
-        st = lpi_lda_predict_node(ctx, Xf, coef, b, cls, m->label_dtype, out);
+    if (!(st = const_array(ctx, LP_FLOAT64, 2, cs, m->pcoef, &coef)) &&
+        !(st = const_array(ctx, LP_FLOAT64, 1, &m->C, m->pintercept, &b)) &&
+        !(st = const_array(ctx, LP_INT64, 1, &m->K, m->classes, &cls)) &&
+        !(st = const_array(ctx, LP_FLOAT64, 1, &m->D, m->center, &cen)))
+        st = lpi_lda_predict_node(ctx, Xf, coef, b, cls, cen, m->label_dtype, out);
+    lp_array_release(cen);
     lp_array_release(Xf);
     lp_array_release(coef);
     lp_array_release(b);
@@ -519,16 +569,23 @@ lp_status lp_lda_predict(lp_ctx *ctx, const lp_lda_model *m, lp_array *X, lp_arr
     return st;
 }
 
+/* (X - center) @ W + bias; center NULL: zero */
 static lp_status project(lp_ctx *ctx, const lp_lda_model *m, lp_array *X, const char *what, const double *W,
-                         int64_t ncols, const double *bias, bool flat, lp_array **out) {
+                         int64_t ncols, const double *bias, const double *center, bool flat, lp_array **out) {
     if (!out) return ctx ? lpi_error(ctx, LP_ERR_VALUE, "%s: out is NULL", what) : LP_ERR_VALUE;
     *out = NULL;
-    lp_array *Xf = NULL, *Wa = NULL, *ba = NULL;
+    lp_array *Xf = NULL, *Wa = NULL, *ba = NULL, *ca = NULL;
     lp_status st = check_predict_X(ctx, m, X, what, &Xf);
     if (st) return st;
     int64_t ws[2] = {m->D, ncols};
-    if (!(st = const_array(ctx, LP_FLOAT64, 2, ws, W, &Wa)) && !(st = const_array(ctx, LP_FLOAT64, 1, &ncols, bias, &ba)))
-        st = lpi_lda_project_node(ctx, Xf, Wa, ba, flat, out);
+    double *zero = center ? NULL : lp_calloc((size_t)m->D, sizeof *zero);
+    if (!center && !zero) st = lpi_nomem(ctx);
+    if (!st && !(st = const_array(ctx, LP_FLOAT64, 2, ws, W, &Wa)) &&
+        !(st = const_array(ctx, LP_FLOAT64, 1, &ncols, bias, &ba)) &&
+        !(st = const_array(ctx, LP_FLOAT64, 1, &m->D, center ? center : zero, &ca)))
+        st = lpi_lda_project_node(ctx, Xf, Wa, ba, ca, flat, out);
+    lp_free(zero);
+    lp_array_release(ca);
     lp_array_release(Xf);
     lp_array_release(Wa);
     lp_array_release(ba);
@@ -544,7 +601,7 @@ lp_status lp_lda_transform(lp_ctx *ctx, const lp_lda_model *m, lp_array *X, lp_a
     for (int64_t i = 0; i < D; i++)
         for (int64_t j = 0; j < k; j++) W[i * k + j] = m->scalings[i * D + j];
     memset(W + D * k, 0, (size_t)(k + 1) * sizeof *W);
-    lp_status st = project(ctx, m, X, "lp_lda_transform", W, k, W + D * k, false, out);
+    lp_status st = project(ctx, m, X, "lp_lda_transform", W, k, W + D * k, NULL, false, out);
     lp_free(W);
     return st;
 }
@@ -555,9 +612,14 @@ lp_status lp_lda_decision_function(lp_ctx *ctx, const lp_lda_model *m, lp_array 
     const int64_t D = m->D, C = m->C;
     double *W = lp_malloc((size_t)(D * C) * sizeof *W);
     if (!W) return lpi_nomem(ctx);
+    /* two classes: the log-likelihood ratio, evaluated centered (the same value as
+     * X @ coef_.T + intercept_, without its cancellation far from the origin); K classes:
+     * scikit-learn's per-class scores as they are defined */
+    const double *coef = C == 1 ? m->pcoef : m->coef;
     for (int64_t i = 0; i < D; i++)
-        for (int64_t c = 0; c < C; c++) W[i * C + c] = m->coef[c * D + i];
-    lp_status st = project(ctx, m, X, "lp_lda_decision_function", W, C, m->intercept, C == 1, out);
+        for (int64_t c = 0; c < C; c++) W[i * C + c] = coef[c * D + i];
+    lp_status st = C == 1 ? project(ctx, m, X, "lp_lda_decision_function", W, C, m->pintercept, m->center, true, out)
+                          : project(ctx, m, X, "lp_lda_decision_function", W, C, m->intercept, NULL, false, out);
     lp_free(W);
     return st;
 }

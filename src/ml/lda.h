@@ -21,6 +21,12 @@ struct lp_lda_model {
     double *scalings;      /* [D][D] row-major; column j is the j-th discriminant direction */
     double *evr;           /* [m] explained_variance_ratio_ */
     double *covariance;    /* [D][D] within-class covariance (shrunk as asked) */
+    /* what predict evaluates: argmax_k (x - center) . pcoef_k + pintercept_k, the same scores
+     * as x . coef_k + intercept_k up to a term common to all classes, without the cancellation
+     * of large coef_ and intercept_ when the data sit far from the origin */
+    double *center;        /* [D] the mean of the training data */
+    double *pcoef;         /* [C][D] */
+    double *pintercept;    /* [C] */
     double *data;
 };
 

@@ -6,7 +6,8 @@
  *   [8]  shrinkage kind (lp_lda_shrinkage)      [9]  shrinkage value (fixed kind)
  *   [10..15] zero (reserved)
  *   then classes_[K], priors_[K], means_[K][D], coef_[C][D], intercept_[C], scalings_[D][D],
- *   explained_variance_ratio_[n_components], covariance_[D][D]
+ *   explained_variance_ratio_[n_components], covariance_[D][D], and what predict evaluates:
+ *   center[D], pcoef[C][D], pintercept[C] (see ml/lda.h)
  *
  * Labels are stored as float64, exact for |label| <= 2^53 (larger labels cannot be saved). */
 #include "ml/lda.h"
@@ -21,7 +22,7 @@
 #define LDA_HEADER 16
 
 static int64_t file_values(int64_t K, int64_t D, int64_t m, int64_t C) {
-    return LDA_HEADER + 2 * K + K * D + C * D + C + 2 * D * D + m;
+    return LDA_HEADER + 2 * K + K * D + C * D + C + 2 * D * D + m + D + C * D + C;
 }
 
 lp_status lp_lda_save(lp_ctx *ctx, const lp_lda_model *md, const char *path) {

@@ -235,7 +235,8 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
     CK(best_of(cw, b_sum_mul, &ar, 3, &tw, NULL));
     P.mem_bw1 = clampd(16.0 * N / (t1 - P.run_overhead), 1e8, 1e12);
     P.mem_bw = clampd(16.0 * N / (tw - P.run_overhead), P.mem_bw1, 1e12);
-    say(&C, "memory bandwidth    %8.2f GB/s one core, %.2f GB/s all %d", P.mem_bw1 / 1e9, P.mem_bw / 1e9, W);
+    say(&C, "memory bandwidth    %8.2f GB/s one core, %.2f GB/s all %d  (sum(a*b), %lld MiB: %.1f ms, %.1f ms)",
+        P.mem_bw1 / 1e9, P.mem_bw / 1e9, W, (long long)(16 * N >> 20), t1 * 1e3, tw * 1e3);
     /* fresh result memory: a*b writes 8 B per element into a new buffer */
     CK(best_of(c1, b_mul, &ar, 3, &t1, NULL));
     CK(best_of(cw, b_mul, &ar, 3, &tw, NULL));

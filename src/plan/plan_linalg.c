@@ -21,9 +21,16 @@
  * those tasks get one operand per k-piece and run ?syrk (half the flops), the kernel mirrors the
  * upper triangle into the lower one. Off-diagonal blocks run gemm.
  *
- * BLAS threads. Chosen per pnode at plan time from its task count and the pool size: tasks ≥
- * pool threads → 1 BLAS thread per call (the pool already fills the cores; nested threading
- * only oversubscribes); fewer tasks → pool threads / tasks each (one big block uses every core).
+ * Block size and BLAS threads. OpenBLAS's multithreaded gemm does not give the same bits as its
+ * single-threaded one (syrk does), while Lampy promises the same bits for any pool size. So a big
+ * product (≥ MM_SPLIT_FLOPS) is cut by the planner, with shape-only rules, into at least
+ * MM_MIN_TASKS blocks (halving the longest block side within operand chunks: zero copy), and
+ * each task calls single-threaded BLAS; the pool fills the cores. Measured here for 4096²
+ * float64, 16 such blocks on 2 workers were as fast as, or faster than, one 2-thread dgemm.
+ * Only when a pnode still has fewer tasks than pool threads and each holds a big product
+ * (the user hinted the product into one chunk) do its gemm/syrk calls get pool / tasks threads,
+ * in an exclusive section (kernels/linalg.c); bits may then differ with the pool size. dot,
+ * gemv and LAPACK always run single-threaded.
  *
  * Small dense linalg (solve, inv, ...): one task over whole operands. */
 #include "plan/plan.h"
@@ -32,19 +39,50 @@
 
 #include <string.h>
 
-#define MM_MIN_TASKS 16
-#define MM_MIN_K 256
-#define MM_MAX_PARTIAL ((int64_t)16 << 20)
+#define MM_MIN_TASKS 16                     /* blocks wanted for a big product */
+#define MM_MIN_K 256                        /* depth of a k-group of a split contraction */
+#define MM_MIN_DIM 64                       /* block rows/columns not cut below this */
+#define MM_MAX_PARTIAL ((int64_t)16 << 20)  /* bytes of a block that may be a partial state */
+#define MM_SPLIT_FLOPS ((double)(1 << 27))  /* a product this big is worth cutting (~4 ms) */
 
 static int pool_threads(const planner *P) {
     int n = P->ctx->nthreads ? P->ctx->nthreads : lpi_ncores();
     return n > 0 ? n : 1;
 }
 
-static int blas_threads_for(const planner *P, int64_t ntasks) {
+/* BLAS threads per call: 1 when the tasks already fill the pool (the normal case: big products
+ * are cut into >= MM_MIN_TASKS blocks) or when a task's product is too small to gain from
+ * threads; otherwise the pool's threads shared among the tasks. */
+static int blas_threads_for(const planner *P, int64_t ntasks, double task_flops) {
     int n = pool_threads(P);
-    if (ntasks >= n || ntasks <= 0) return 1;
+    if (ntasks >= n || ntasks <= 0 || task_flops < MM_SPLIT_FLOPS) return 1;
     return (int)(n / ntasks);
+}
+
+static int64_t max_chunk(const lpi_grid *g, int ax) {
+    int64_t m = 0;
+    for (int64_t c = 0; c < g->nchunks[ax]; c++)
+        if (g->bounds[ax][c + 1] - g->bounds[ax][c] > m) m = g->bounds[ax][c + 1] - g->bounds[ax][c];
+    return m;
+}
+
+/* Cut every chunk of axis ax longer than half the longest into near-equal parts: sub-boxes of
+ * the operands' chunks, so the blocks still reach the kernel without copies. */
+static lp_status halve_axis(planner *P, lpi_grid *g, int ax) {
+    const int64_t cap = (max_chunk(g, ax) + 1) / 2;
+    int64_t n = 0;
+    for (int64_t c = 0; c < g->nchunks[ax]; c++) n += (g->bounds[ax][c + 1] - g->bounds[ax][c] + cap - 1) / cap;
+    int64_t *b = lpi_arena_alloc(P->ar, (size_t)(n + 1) * sizeof *b);
+    if (!b) return lpi_nomem(P->ctx);
+    int64_t k = 0;
+    for (int64_t c = 0; c < g->nchunks[ax]; c++) {
+        int64_t lo = g->bounds[ax][c], len = g->bounds[ax][c + 1] - lo, q = (len + cap - 1) / cap;
+        for (int64_t i = 0; i < q; i++) b[k++] = lo + len * i / q;
+    }
+    b[k] = g->bounds[ax][g->nchunks[ax]];
+    g->bounds[ax] = b;
+    g->nchunks[ax] = n;
+    return lpi_grid_from_bounds(P->ar, g);
 }
 
 /* Sorted union of two boundary lists over [0, n]. */
@@ -110,6 +148,21 @@ static lp_status plan_matmul(planner *P, int gid) {
         if (o_row >= 0) set_axis(&og, o_row, ga, a_row);
         if (o_col >= 0) set_axis(&og, o_col, gb, b_col);
         lpi_grid_from_bounds(P->ar, &og);
+        /* a big product gets at least MM_MIN_TASKS blocks (shape-only rule: the plan, and so the
+         * bits, do not depend on the pool size): halve the longest block side (rows or columns
+         * down to MM_MIN_DIM, else batch) until there are enough */
+        const double flops = 2.0 * (double)e->size * (double)K;
+        while (flops >= MM_SPLIT_FLOPS && og.total < MM_MIN_TASKS) {
+            int ax = -1;
+            int64_t best = 0;
+            for (int i = 0; i < og.ndim; i++) /* matrix sides first */
+                if ((i == o_row || i == o_col) && max_chunk(&og, i) >= 2 * MM_MIN_DIM && max_chunk(&og, i) > best)
+                    best = max_chunk(&og, ax = i);
+            for (int i = 0; i < nbo && ax < 0; i++)
+                if (max_chunk(&og, i) >= 2 && max_chunk(&og, i) > best) best = max_chunk(&og, ax = i);
+            if (ax < 0) break;
+            if ((st = halve_axis(P, &og, ax))) return st;
+        }
     }
     const int64_t nout = og.total;
 
@@ -143,7 +196,7 @@ static lp_status plan_matmul(planner *P, int gid) {
         G = 1;
         gstart[1] = nk;
     }
-    la->blas_threads = blas_threads_for(P, nout * G);
+    la->blas_threads = blas_threads_for(P, nout * G, 2.0 * (double)e->size * (double)K / (double)(nout * G));
 
     lpi_reduce *r = NULL;
     int fin = lpi_new_pnode(P, G > 1 ? LPI_K_COMBINE : LPI_K_MATMUL, LPI_OP_MATMUL, e, e->dtype, e->ndim, e->shape);
@@ -231,7 +284,7 @@ static lp_status plan_single(planner *P, int gid) {
     la->loop_dt = e->dtype;
     la->out_ndim = e->ndim;
     la->rcond = e->op == LPI_OP_LSTSQ ? e->a.f0 : 0;
-    la->blas_threads = blas_threads_for(P, 1);
+    la->blas_threads = 1; /* LAPACK single-threaded: the same bits for any pool size */
     lpi_grid *g = &P->pn[pi].grid;
     memset(g, 0, sizeof *g);
     g->ndim = e->ndim;

@@ -1,5 +1,6 @@
 /* Plans, pnodes, tasks and programs <-> JSON (see serialize.h). */
 #include "plan/serialize.h"
+#include "plan/planner.h"
 #include "kernels/loops.h"
 
 #include <stdio.h>

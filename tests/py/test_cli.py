@@ -42,7 +42,8 @@ INPUTS = {
 
 NUMPY_NAMES = """where maximum minimum sqrt exp log sin cos tanh abs negative logical_and logical_or
 logical_not logical_xor sum prod mean min max argmin argmax var std any all concatenate stack
-zeros ones full arange linspace eye float32 float64 int32 int64 nan inf pi newaxis""".split()
+zeros ones full arange linspace eye float32 float64 int32 int64 nan inf pi newaxis matmul
+dot""".split()
 
 
 @pytest.fixture(scope="module")
@@ -339,9 +340,14 @@ def test_random(tmp_path, files):
     assert n32.dtype == np.float32
 
 
-def test_matmul(tmp_path, files):
+MATMUL = ["a @ b.T", "a.T @ a", "matmul(a, b.T)", "a @ c", "c @ c", "dot(a, c)", "dot(a, b.T)",
+          "dot(c, c)", "dot(2.0, a)", "(a @ b.T).sum(axis=0)", "f @ f.T", "i @ i.T", "t @ a"]
+
+
+@pytest.mark.parametrize("expr", MATMUL)
+def test_matmul(tmp_path, files, expr):
     if HAVE_MATMUL:
-        check_expr(tmp_path, files, "a @ b.T")
+        check_expr(tmp_path, files, expr)
         return
     p = run("eval", "a @ b", f"a={files['a']}", f"b={files['b']}")
     assert p.returncode == 1

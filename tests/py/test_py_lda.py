@@ -94,3 +94,20 @@ def test_errors():
         fitted.predict(np.zeros((4, 7)))
     with pytest.raises(FileNotFoundError):
         lp.FisherLDA.load("/nonexistent/model.npy")
+
+
+def test_repeated_fits_keep_memory_flat():
+    import gc
+    import sys
+    X, y = blobs(n=200, d=3)
+    for _ in range(50):
+        lp.fisher_lda(X, y).predict(X).run()
+    gc.collect()
+    b0 = sys.getallocatedblocks()
+    for _ in range(500):
+        m = lp.fisher_lda(X, y, shrinkage="auto")
+        m.predict(X).run()
+        m.coef_
+    del m
+    gc.collect()
+    assert sys.getallocatedblocks() - b0 < 200

@@ -1,0 +1,202 @@
+/* `lampy estimate` (the cost model's prediction for an expression, nothing run) and
+ * `lampy calibrate` (measure this machine, save the profile). */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char cli_estimate_help[] =
+    "usage: lampy estimate EXPR|GRAPH.json [NAME=FILE.npy ...] [--workers N] [--remote]\n"
+    "                      [--profile FILE] [--threads N] [--chunk-bytes B] [--no-fusion]\n"
+    "                      [--json]\n"
+    "\n"
+    "Predict the time of evaluating EXPR without running it: per planned node its tasks,\n"
+    "bytes, flops and time (all its tasks one after another), the critical path, and the\n"
+    "predicted wall time for N workers (a simulation of the executor's schedule).\n"
+    "The machine profile comes from --profile, $LAMPY_PROFILE, or the file `lampy calibrate`\n"
+    "writes; without one, built-in defaults are used (and said so).\n"
+    "\n"
+    "Options:\n"
+    "  --workers N          workers to predict for (default: --threads, else one per core)\n"
+    "  --remote             price tasks as function invocations (network, latency, invocation)\n"
+    "  --profile FILE       machine profile to use\n"
+    "  --json               print the estimate as JSON (seconds as numbers)\n"
+    "  --threads N, --chunk-bytes B, --no-fusion   plan as `lampy eval` would with them\n"
+    "\n"
+    "Example:\n"
+    "  lampy estimate 'sum((a - b) ** 2)' a=a.npy b=b.npy --workers 2\n";
+
+static const char *human(double v, const char *unit, char *buf, size_t n) {
+    const char *p[] = {"", "K", "M", "G", "T"};
+    int k = 0;
+    while (v >= 1000 && k < 4) { v /= 1000; k++; }
+    if (v == 0) snprintf(buf, n, "0");
+    else snprintf(buf, n, "%.3g %s%s", v, p[k], unit);
+    return buf;
+}
+
+static const char *secs(double s, char *buf, size_t n) {
+    if (s >= 1) snprintf(buf, n, "%.3f s", s);
+    else if (s >= 1e-3) snprintf(buf, n, "%.3f ms", s * 1e3);
+    else snprintf(buf, n, "%.1f us", s * 1e6);
+    return buf;
+}
+
+int cli_estimate(int argc, char **argv) {
+    const char *src = NULL;
+    long workers = 0;
+    bool remote = false, opts_done = false, json = false;
+    char **binds = calloc((size_t)argc, sizeof *binds);
+    int nb = 0, rc = CLI_EXIT_OK, n = 0;
+    lp_ctx *ctx = NULL;
+    lp_array **t = NULL;
+    lp_estimate_result *e = NULL;
+    lp_status st;
+    if (!binds) return cli_error("out of memory");
+    if ((st = lp_ctx_create(&ctx))) { free(binds); return cli_error("%s", lp_status_str(st)); }
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        int err = 0;
+        if (!opts_done && arg[0] == '-' && arg[1]) {
+            bool handled;
+            if (!strcmp(arg, "--")) { opts_done = true; continue; }
+            if ((rc = cli_common_option(ctx, argc, argv, &i, &handled))) goto done;
+            if (handled) continue;
+            if (!strcmp(arg, "--remote")) { remote = true; continue; }
+            if (!strcmp(arg, "--json")) { json = true; continue; }
+            if (!strncmp(arg, "--workers", 9) && (arg[9] == 0 || arg[9] == '=')) {
+                const char *v = cli_opt_value(argc, argv, &i, "--workers", &err);
+                if (err) { rc = err; goto done; }
+                if (cli_parse_int(v, 1, 1 << 20, &workers)) {
+                    rc = cli_usage_error("estimate: --workers needs an integer in 1..%d, got '%s'", 1 << 20, v);
+                    goto done;
+                }
+                continue;
+            }
+            if (arg[1] == '-' || src) {
+                rc = cli_usage_error("estimate: unknown option '%s'; see 'lampy estimate --help'", arg);
+                goto done;
+            }
+        }
+        if (!src) src = arg;
+        else binds[nb++] = argv[i];
+    }
+    if (!src) { rc = cli_usage_error("estimate: missing EXPR or GRAPH.json; see 'lampy estimate --help'"); goto done; }
+    if ((rc = cli_targets(ctx, src, binds, nb, &t, &n))) goto done;
+    if ((st = lp_estimate(ctx, t, n, (int)workers, remote ? LP_ESTIMATE_REMOTE : 0, &e))) { rc = cli_lib_error(ctx, st); goto done; }
+    if (json) {
+        printf("{\"workers\": %d, \"remote\": %s, \"tasks\": %lld, \"flops\": %.6g, \"bytes_read\": %.6g, "
+               "\"bytes_written\": %.6g, \"work_seconds\": %.6g, \"critical_seconds\": %.6g, \"total_seconds\": %.6g, "
+               "\"nodes\": [",
+               e->workers, remote ? "true" : "false", (long long)e->tasks, e->flops, e->bytes_read, e->bytes_written,
+               e->work_seconds, e->critical_seconds, e->total_seconds);
+        for (int i = 0; i < e->nnodes; i++) {
+            const lp_estimate_node *d = &e->nodes[i];
+            printf("%s\n  {\"id\": %d, \"kernel\": \"%s\", \"op\": \"%s\", \"dtype\": \"%s\", \"shape\": [", i ? "," : "",
+                   d->id, d->kernel, d->op, lp_dtype_name(d->dtype));
+            for (int k = 0; k < d->ndim; k++) printf("%s%lld", k ? ", " : "", (long long)d->shape[k]);
+            printf("], \"tasks\": %lld, \"flops\": %.6g, \"bytes_read\": %.6g, \"bytes_written\": %.6g, "
+                   "\"seconds\": %.6g, \"critical\": %s}",
+                   (long long)d->tasks, d->flops, d->bytes_read, d->bytes_written, d->seconds, d->critical ? "true" : "false");
+        }
+        printf("]}\n");
+        goto done;
+    }
+    {
+        char *pj = NULL, ppath[4096] = "";
+        lp_profile_dump(ctx, &pj);
+        const char *m = pj ? strstr(pj, "\"machine\": \"") : NULL;
+        char machine[200] = "?";
+        if (m) {
+            m += 12;
+            size_t k = strcspn(m, "\"");
+            snprintf(machine, sizeof machine, "%.*s", (int)(k < 190 ? k : 190), m);
+        }
+        bool calibrated = pj && strstr(pj, "\"calibrated\": true");
+        lp_profile_path(ppath, sizeof ppath);
+        printf("profile: %s%s\n", machine, calibrated ? "" : "  [not calibrated: run `lampy calibrate`]");
+        lp_string_free(pj);
+    }
+    printf("%4s  %-8s %-18s %-20s %-8s %7s %10s %10s %10s %11s\n", "node", "kernel", "op", "shape", "dtype", "tasks",
+           "read", "written", "flop", "time");
+    for (int i = 0; i < e->nnodes; i++) {
+        const lp_estimate_node *d = &e->nodes[i];
+        char sh[64] = "(", b1[24], b2[24], b3[24], tt[24];
+        size_t l = 1;
+        for (int k = 0; k < d->ndim && l + 22 < sizeof sh; k++)
+            l += (size_t)snprintf(sh + l, sizeof sh - l, "%s%lld", k ? ", " : "", (long long)d->shape[k]);
+        snprintf(sh + l, sizeof sh - l, d->ndim == 1 ? ",)" : ")");
+        printf("%4d  %-8s %-18s %-20s %-8s %7lld %10s %10s %10s %11s%s\n", d->id, d->kernel, d->op, sh,
+               lp_dtype_name(d->dtype), (long long)d->tasks, human(d->bytes_read, "B", b1, sizeof b1),
+               human(d->bytes_written, "B", b2, sizeof b2), human(d->flops, "", b3, sizeof b3), secs(d->seconds, tt, sizeof tt),
+               d->critical ? "  *" : "");
+    }
+    char a1[24], a2[24], a3[24], a4[24], a5[24], a6[24];
+    printf("tasks %lld, read %s, written %s, %s flop\n", (long long)e->tasks, human(e->bytes_read, "B", a1, sizeof a1),
+           human(e->bytes_written, "B", a2, sizeof a2), human(e->flops, "", a3, sizeof a3));
+    printf("work %s, critical path %s (nodes marked *)\n", secs(e->work_seconds, a4, sizeof a4),
+           secs(e->critical_seconds, a5, sizeof a5));
+    printf("predicted total with %d %s: %s\n", e->workers, remote ? (e->workers == 1 ? "function" : "functions")
+                                                                  : (e->workers == 1 ? "worker" : "workers"),
+           secs(e->total_seconds, a6, sizeof a6));
+done:
+    lp_estimate_free(e);
+    cli_targets_free(t, n);
+    lp_ctx_destroy(ctx);
+    free(binds);
+    return rc;
+}
+
+const char cli_calibrate_help[] =
+    "usage: lampy calibrate [--profile FILE] [--quick] [--no-save]\n"
+    "\n"
+    "Measure this machine with Lampy's own kernels (memory bandwidth on one core and on all,\n"
+    "reading .npy files, first-touch of result memory, flop rates per op class, BLAS, task and\n"
+    "run overheads; about 10 s) and save the profile the cost model uses: to FILE, else\n"
+    "$LAMPY_PROFILE, else $XDG_CONFIG_HOME/lampy/profile.json (~/.config/lampy/profile.json).\n"
+    "\n"
+    "Options:\n"
+    "  --profile FILE       where to save the profile\n"
+    "  --quick              smaller arrays and fewer repetitions (about 3 s, less precise)\n"
+    "  --no-save            print the profile instead of saving it\n";
+
+static void log_line(void *arg, const char *line) {
+    (void)arg;
+    fprintf(stderr, "  %s\n", line);
+}
+
+int cli_calibrate(int argc, char **argv) {
+    const char *path = NULL;
+    bool quick = false, save = true;
+    for (int i = 1; i < argc; i++) {
+        int err = 0;
+        if (!strcmp(argv[i], "--quick")) quick = true;
+        else if (!strcmp(argv[i], "--no-save")) save = false;
+        else if (!strncmp(argv[i], "--profile", 9) && (argv[i][9] == 0 || argv[i][9] == '=')) {
+            path = cli_opt_value(argc, argv, &i, "--profile", &err);
+            if (err) return err;
+        } else {
+            return cli_usage_error("calibrate: unknown argument '%s'; see 'lampy calibrate --help'", argv[i]);
+        }
+    }
+    lp_ctx *ctx;
+    lp_status st = lp_ctx_create(&ctx);
+    if (st) return cli_error("%s", lp_status_str(st));
+    fprintf(stderr, "lampy calibrate: measuring this machine%s\n", quick ? " (quick)" : "");
+    int rc = CLI_EXIT_OK;
+    if ((st = lp_calibrate(ctx, quick ? 8 : 30, log_line, NULL))) {
+        rc = cli_lib_error(ctx, st);
+    } else if (save) {
+        char def[4096] = "(default location)";
+        if (!path) lp_profile_path(def, sizeof def);
+        if ((st = lp_profile_save(ctx, path))) rc = cli_lib_error(ctx, st);
+        else fprintf(stderr, "lampy calibrate: profile saved to %s\n", path ? path : def);
+    } else {
+        char *j = NULL;
+        if ((st = lp_profile_dump(ctx, &j))) rc = cli_lib_error(ctx, st);
+        else printf("%s\n", j);
+        lp_string_free(j);
+    }
+    lp_ctx_destroy(ctx);
+    return rc;
+}

@@ -1,0 +1,1078 @@
+/* The remote ("lambda") executor: the same plan the local executor runs, with each task sent
+ * as JSON (docs/PROTOCOL.md) to a worker's POST /run/<lambda> — `lampy worker` or an
+ * OpenLambda worker hosting deploy/openlambda/lampy — and every chunk kept in a store.
+ *
+ * One thread drives everything with libcurl's multi interface: ready tasks (a heap on the
+ * planner's depth-first priorities) go out as soon as a worker has a free slot (at most
+ * `inflight` invocations per worker, to the least loaded one); when more tasks are ready than
+ * there are free slots, consecutive ready tasks share one invocation (a batch), up to `batch`
+ * tasks and 16 MiB of chunk traffic, so small tasks amortize the round trip. The total number
+ * of invocations in flight is also capped by the DAG's width: a chain never occupies more
+ * than one function.
+ *
+ * A failed invocation (429, 502, 503, 504, a timeout, a refused or dropped connection, a
+ * sandbox failure) is retried after an exponential backoff on another worker when there is
+ * one; the worker that failed backs off too. After max_tries attempts of one task the run
+ * fails with the last error. Answers that retrying cannot change (400: the batch is invalid;
+ * 404/405: no such lambda; 413; a kernel's or the store's 500) fail the run at once.
+ *
+ * Chunks: keys "lampy/<run id>/<pnode>/<chunk>". In-memory data (wrapped arrays, earlier
+ * results) is uploaded first; a task's output is written by its worker, and its checksum comes
+ * back in the reply and travels with every reference to it, so a consumer verifies it read the
+ * chunk its producer wrote. A chunk is deleted once its last consumer has finished (target
+ * chunks once fetched into the result buffers), and everything left is deleted at the end, also
+ * when the run fails or is cancelled. Store traffic of the driver itself (uploads, result
+ * fetches, deletes) runs on a few I/O threads so it never stalls dispatching. */
+#include "exec/exec.h"
+#include "exec/assemble.h"
+#include "exec/wire.h"
+#include "graph/json.h"
+#include "kernels/kernels.h"
+#include "store/store.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define DEFAULT_STORE "redis://127.0.0.1:6379"
+#define BATCH_BYTES ((uint64_t)16 << 20)
+#define REPLY_MAX ((size_t)64 << 20)
+#define NIO 4
+
+struct lpi_remote {
+    bool lambda;
+    char **urls;            /* worker base URLs, no trailing '/' */
+    int nurls;
+    char *store;
+    char *lambda_name;
+    lp_remote_config cfg;
+};
+
+void lpi_remote_free(struct lpi_remote *r) {
+    if (!r) return;
+    for (int i = 0; i < r->nurls; i++) lp_free(r->urls[i]);
+    lp_free(r->urls);
+    lp_free(r->store);
+    lp_free(r->lambda_name);
+    lp_free(r);
+}
+
+static struct lpi_remote *remote_of(lp_ctx *ctx) {
+    if (!ctx->remote) ctx->remote = lp_calloc(1, sizeof *ctx->remote);
+    return ctx->remote;
+}
+
+lp_status lp_ctx_set_executor(lp_ctx *ctx, const char *executor) {
+    if (!ctx) return LP_ERR_VALUE;
+    if (!executor) return lpi_error(ctx, LP_ERR_VALUE, "executor: NULL");
+    bool lambda;
+    if (!strcmp(executor, "local")) lambda = false;
+    else if (!strcmp(executor, "lambda")) lambda = true;
+    else return lpi_error(ctx, LP_ERR_VALUE, "unknown executor '%.40s' (local or lambda)", executor);
+    struct lpi_remote *r = remote_of(ctx);
+    if (!r) return lpi_nomem(ctx);
+    r->lambda = lambda;
+    return LP_OK;
+}
+
+lp_status lp_ctx_set_workers(lp_ctx *ctx, const char *urls) {
+    if (!ctx) return LP_ERR_VALUE;
+    if (!urls) return lpi_error(ctx, LP_ERR_VALUE, "workers: NULL");
+    struct lpi_remote *r = remote_of(ctx);
+    if (!r) return lpi_nomem(ctx);
+    int n = 0;
+    char **l = NULL;
+    lp_status st = LP_OK;
+    for (const char *p = urls; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        while (len && (*p == ' ' || *p == '\t')) { p++; len--; }
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '/')) len--;
+        if (len) {
+            if (len < 8 || (strncmp(p, "http://", 7) && strncmp(p, "https://", 8)) || len > 1000 ||
+                memchr(p, '?', len) || memchr(p, '#', len)) {
+                st = lpi_error(ctx, LP_ERR_VALUE, "workers: '%.*s' is not an http://host:port URL", (int)(len > 80 ? 80 : len), p);
+                break;
+            }
+            char **nl = lp_realloc(l, (size_t)(n + 1) * sizeof *nl);
+            char *u = lp_malloc(len + 1);
+            if (!nl || !u) { lp_free(u); if (nl) l = nl; st = lpi_nomem(ctx); break; }
+            l = nl;
+            memcpy(u, p, len);
+            u[len] = 0;
+            l[n++] = u;
+        }
+        p += (e ? (size_t)(e - p) + 1 : strlen(p));
+    }
+    if (!st && n == 0) st = lpi_error(ctx, LP_ERR_VALUE, "workers: no URL given");
+    if (st) {
+        for (int i = 0; i < n; i++) lp_free(l[i]);
+        lp_free(l);
+        return st;
+    }
+    for (int i = 0; i < r->nurls; i++) lp_free(r->urls[i]);
+    lp_free(r->urls);
+    r->urls = l;
+    r->nurls = n;
+    return LP_OK;
+}
+
+lp_status lp_ctx_set_store(lp_ctx *ctx, const char *url) {
+    if (!ctx) return LP_ERR_VALUE;
+    if (!url || (strncmp(url, "redis://", 8) && strncmp(url, "http://", 7) && strncmp(url, "file://", 7) &&
+                 strncmp(url, "mem://", 6)))
+        return lpi_error(ctx, LP_ERR_VALUE, "store: '%.80s' is not a store URL (redis://, http://, file://)", url ? url : "");
+    struct lpi_remote *r = remote_of(ctx);
+    char *s = lp_strdup(url);
+    if (!r || !s) { lp_free(s); return lpi_nomem(ctx); }
+    lp_free(r->store);
+    r->store = s;
+    return LP_OK;
+}
+
+lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *cfg) {
+    if (!ctx) return LP_ERR_VALUE;
+    if (!cfg) return lpi_error(ctx, LP_ERR_VALUE, "remote config: NULL");
+    if (cfg->inflight < 0 || cfg->inflight > 1024 || cfg->max_tries < 0 || cfg->max_tries > 100 || cfg->batch < 0 ||
+        cfg->batch > 4096 || !(cfg->timeout_sec >= 0) || cfg->timeout_sec > 86400)
+        return lpi_error(ctx, LP_ERR_VALUE, "remote config: inflight 0..1024, max_tries 0..100, batch 0..4096, "
+                         "timeout 0..86400 s");
+    if (cfg->lambda && (!*cfg->lambda || strlen(cfg->lambda) > 100 || strchr(cfg->lambda, '/') ||
+                        !lpi_store_key_valid(cfg->lambda, NULL)))
+        return lpi_error(ctx, LP_ERR_VALUE, "remote config: invalid lambda name '%.40s'", cfg->lambda);
+    struct lpi_remote *r = remote_of(ctx);
+    if (!r) return lpi_nomem(ctx);
+    char *name = cfg->lambda ? lp_strdup(cfg->lambda) : NULL;
+    if (cfg->lambda && !name) return lpi_nomem(ctx);
+    lp_free(r->lambda_name);
+    r->lambda_name = name;
+    r->cfg = *cfg;
+    r->cfg.lambda = name;
+    return LP_OK;
+}
+
+bool lpi_remote_enabled(const lp_ctx *ctx) { return ctx->remote && ctx->remote->lambda; }
+
+/* ================================================================ run state */
+
+enum { T_WAIT = 0, T_READY, T_RUNNING, T_DONE };
+enum { C_NONE = 0, C_STORED, C_MAYBE, C_GONE };
+enum { J_UPLOAD = 1, J_FETCH, J_DEL };
+
+typedef struct rtask {
+    int32_t pending;
+    uint8_t state;
+    uint8_t tries;
+    int16_t avoid;          /* worker that failed it last (-1) */
+    double not_before;
+} rtask;
+
+typedef struct rworker {
+    char *url;              /* .../run/<lambda> */
+    int inflight;
+    double backoff_until;
+    int fails;              /* consecutive */
+} rworker;
+
+typedef struct inv {
+    CURL *h;
+    int w;
+    int live;               /* index in rrun.live */
+    int64_t *tasks;
+    int n;
+    char *body;
+    char *resp;
+    size_t rlen, rcap;
+    bool toobig;
+    char errbuf[CURL_ERROR_SIZE];
+} inv;
+
+typedef struct job {
+    int kind;
+    int64_t chunk;          /* global chunk id */
+    lp_status st;
+    char msg[LPI_ERRMSG_MAX];
+    struct job *next;
+} job;
+
+typedef struct rrun {
+    lp_ctx *ctx;
+    lpi_plan *plan;
+    struct lpi_remote *cfg;
+    lpi_store *store;
+    const char *store_url;
+    char prefix[48];        /* "lampy/<run id>" */
+    char runid[24];
+    int max_tries, batch_max, inflight;
+    double timeout;
+    int64_t width;
+    /* tasks */
+    rtask *t;
+    int64_t *heap, nheap;
+    int64_t *retry, nretry;
+    int64_t ndone, nrunning_inv;
+    /* chunks */
+    int64_t *crefs;
+    uint64_t *csum;
+    uint8_t *cstate;
+    int64_t *owner;         /* global chunk -> pnode */
+    json_t **node_json;     /* per pnode, encoded once */
+    int32_t *slot;          /* per-batch encoding tables (stamped) */
+    int64_t *slot_stamp, stamp;
+    /* workers */
+    rworker *w;
+    int nw;
+    CURLM *multi;
+    CURL **idle;
+    int nidle;
+    struct inv **live;      /* invocations in flight */
+    int nlive;
+    int64_t inv_total, retries;
+    /* I/O threads */
+    pthread_t io[NIO];
+    int nio;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_job, cv_done;
+    job *jq, *jq_tail, *jdone;
+    int64_t io_pending;
+    bool io_stop;
+    /* result */
+    bool failed;
+    lp_status status;
+    int64_t bytes_out, bytes_in;
+} rrun;
+
+static void fail_run(rrun *R, lp_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail_run(rrun *R, lp_status st, const char *fmt, ...) {
+    if (R->failed) return;
+    va_list ap;
+    va_start(ap, fmt);
+    lpi_verror(R->ctx, st, fmt, ap);
+    va_end(ap);
+    R->failed = true;
+    R->status = st;
+}
+
+static void chunk_key(const rrun *R, int64_t gc, char *buf, size_t cap) {
+    int p = (int)R->owner[gc];
+    snprintf(buf, cap, "%s/%d/%lld", R->prefix, p, (long long)(gc - R->plan->chunk_base[p]));
+}
+
+/* The chunk's box in its pnode's grid, and what is stored under it. */
+static void chunk_desc(const rrun *R, int64_t gc, lpi_box *box, lp_dtype *dt, int *ndim, int64_t *shape, bool *state) {
+    const lpi_plan *pl = R->plan;
+    int p = (int)R->owner[gc];
+    const lpi_pnode *pn = &pl->pnodes[p];
+    int64_t c = gc - pl->chunk_base[p];
+    lpi_grid_chunk_box(&pn->grid, c, box);
+    if (pn->kernel == LPI_K_NONE) {
+        *dt = pn->dtype;
+        *ndim = box->ndim;
+        for (int i = 0; i < box->ndim; i++) shape[i] = box->hi[i] - box->lo[i];
+        *state = false;
+        return;
+    }
+    const lpi_task *t = &pl->tasks[pn->first_task + c];
+    lpi_task_out_shape(pn, t, box, dt, ndim, shape);
+    *state = (pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE) && !pn->final;
+}
+
+/* ---- the heap of ready tasks (planner priorities) ---- */
+
+static void heap_push(rrun *R, int64_t t) {
+    const lpi_task *T = R->plan->tasks;
+    int64_t i = R->nheap++;
+    while (i > 0) {
+        int64_t p = (i - 1) / 2;
+        if (T[R->heap[p]].prio <= T[t].prio) break;
+        R->heap[i] = R->heap[p];
+        i = p;
+    }
+    R->heap[i] = t;
+    R->t[t].state = T_READY;
+}
+
+static int64_t heap_pop(rrun *R) {
+    const lpi_task *T = R->plan->tasks;
+    int64_t top = R->heap[0], last = R->heap[--R->nheap], i = 0, n = R->nheap;
+    for (;;) {
+        int64_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && T[R->heap[c + 1]].prio < T[R->heap[c]].prio) c++;
+        if (T[last].prio <= T[R->heap[c]].prio) break;
+        R->heap[i] = R->heap[c];
+        i = c;
+    }
+    if (n) R->heap[i] = last;
+    return top;
+}
+
+/* ================================================================ I/O threads */
+
+static void io_submit(rrun *R, int kind, int64_t gc) {
+    job *j = lp_calloc(1, sizeof *j);
+    if (!j) { fail_run(R, LP_ERR_NOMEM, "out of memory"); return; }
+    j->kind = kind;
+    j->chunk = gc;
+    pthread_mutex_lock(&R->mu);
+    if (R->jq_tail) R->jq_tail->next = j; else R->jq = j;
+    R->jq_tail = j;
+    R->io_pending++;
+    pthread_cond_signal(&R->cv_job);
+    pthread_mutex_unlock(&R->mu);
+}
+
+/* A chunk's data as a C-contiguous copy (prefilled data may be strided or a view). */
+static lp_status do_upload(rrun *R, lp_ctx *ctx, int64_t gc, uint64_t *sum) {
+    const lpi_plan *pl = R->plan;
+    int p = (int)R->owner[gc];
+    const lpi_pnode *pn = &pl->pnodes[p];
+    lpi_box box;
+    lpi_grid_chunk_box(&pn->grid, gc - pl->chunk_base[p], &box);
+    lpi_view src = {(char *)pn->prefilled->data + pn->pre_offset, pn->dtype, pn->ndim, {0}, {0}};
+    int64_t shape[LP_MAX_NDIM];
+    for (int i = 0; i < pn->ndim; i++) {
+        src.data += box.lo[i] * pn->pre_strides[i];
+        src.shape[i] = shape[i] = box.hi[i] - box.lo[i];
+        src.strides[i] = pn->pre_strides[i];
+    }
+    lp_buffer *b = lpi_buffer_new(pn->dtype, pn->ndim, shape);
+    if (!b) return lpi_nomem(ctx);
+    lpi_view dst = {b->data, pn->dtype, pn->ndim, {0}, {0}};
+    int64_t s = (int64_t)lp_dtype_size(pn->dtype);
+    for (int i = pn->ndim - 1; i >= 0; i--) { dst.shape[i] = shape[i]; dst.strides[i] = s; s *= shape[i]; }
+    if (b->nbytes) lpi_copy_view(&dst, &src);
+    *sum = XXH3_64bits(b->nbytes ? b->data : "", b->nbytes);
+    char key[LPI_STORE_KEY_MAX + 1];
+    chunk_key(R, gc, key, sizeof key);
+    lp_status st = lpi_store_put_buffer(ctx, R->store, key, b);
+    lp_buffer_release(b);
+    return st;
+}
+
+/* A target chunk from the store into the result buffer, verified against the producer. */
+static lp_status do_fetch(rrun *R, lp_ctx *ctx, int64_t gc) {
+    const lpi_plan *pl = R->plan;
+    int p = (int)R->owner[gc];
+    const lpi_pnode *pn = &pl->pnodes[p];
+    char key[LPI_STORE_KEY_MAX + 1];
+    chunk_key(R, gc, key, sizeof key);
+    lp_buffer *b;
+    lp_status st = lpi_store_get(ctx, R->store, key, &b);
+    if (st) return st;
+    lpi_box box;
+    lpi_grid_chunk_box(&pn->grid, gc - pl->chunk_base[p], &box);
+    bool ok = b->dtype == pn->dtype && b->ndim == box.ndim;
+    for (int i = 0; ok && i < box.ndim; i++) ok = b->shape[i] == box.hi[i] - box.lo[i];
+    uint64_t h = ok ? XXH3_64bits(b->nbytes ? b->data : "", b->nbytes) : 0;
+    if (!ok) st = lpi_error(ctx, LP_ERR_FORMAT, "chunk %s: stored dtype or shape is not the result's", key);
+    else if (h != R->csum[gc]) st = lpi_chunk_checksum_error(ctx, key, R->csum[gc], h);
+    if (!st && b->nbytes) {
+        lp_buffer *tb = pl->target_buf[pn->target];
+        lpi_view whole = {tb->data, tb->dtype, tb->ndim, {0}, {0}}, dst, src = {b->data, b->dtype, b->ndim, {0}, {0}};
+        lpi_box all = {tb->ndim, {0}, {0}};
+        int64_t s = (int64_t)lp_dtype_size(tb->dtype), s2 = s;
+        for (int i = tb->ndim - 1; i >= 0; i--) {
+            whole.shape[i] = tb->shape[i];
+            whole.strides[i] = s;
+            s *= tb->shape[i];
+            all.hi[i] = tb->shape[i];
+            src.shape[i] = b->shape[i];
+            src.strides[i] = s2;
+            s2 *= b->shape[i];
+        }
+        lpi_subview(&whole, &all, &box, &dst);
+        lpi_copy_view(&dst, &src);
+    }
+    lp_buffer_release(b);
+    return st;
+}
+
+static void *io_main(void *arg) {
+    rrun *R = arg;
+    lp_ctx *ctx;
+    if (lp_ctx_create(&ctx) != LP_OK) ctx = NULL;
+    pthread_mutex_lock(&R->mu);
+    for (;;) {
+        while (!R->jq && !R->io_stop) pthread_cond_wait(&R->cv_job, &R->mu);
+        if (!R->jq) break;
+        job *j = R->jq;
+        R->jq = j->next;
+        if (!R->jq) R->jq_tail = NULL;
+        pthread_mutex_unlock(&R->mu);
+        uint64_t sum = 0;
+        char key[LPI_STORE_KEY_MAX + 1];
+        if (!ctx) j->st = LP_ERR_NOMEM;
+        else if (j->kind == J_UPLOAD) j->st = do_upload(R, ctx, j->chunk, &sum);
+        else if (j->kind == J_FETCH) j->st = do_fetch(R, ctx, j->chunk);
+        else { chunk_key(R, j->chunk, key, sizeof key); j->st = lpi_store_del(ctx, R->store, key); }
+        if (j->st) snprintf(j->msg, sizeof j->msg, "%s", ctx ? lp_last_error(ctx) : "out of memory");
+        if (j->kind == J_UPLOAD) R->csum[j->chunk] = sum; /* read by the driver thread after the job is done */
+        pthread_mutex_lock(&R->mu);
+        j->next = R->jdone;
+        R->jdone = j;
+        if (R->multi) curl_multi_wakeup(R->multi);
+        pthread_cond_signal(&R->cv_done);
+    }
+    pthread_mutex_unlock(&R->mu);
+    lp_ctx_destroy(ctx);
+    return NULL;
+}
+
+static void release_chunk(rrun *R, int64_t gc);
+
+/* Completed I/O jobs: record, fail, release. */
+static void io_collect(rrun *R) {
+    pthread_mutex_lock(&R->mu);
+    job *d = R->jdone;
+    R->jdone = NULL;
+    pthread_mutex_unlock(&R->mu);
+    while (d) {
+        job *j = d;
+        d = d->next;
+        pthread_mutex_lock(&R->mu);
+        R->io_pending--;
+        pthread_mutex_unlock(&R->mu);
+        if (j->kind == J_DEL) {
+            R->cstate[j->chunk] = C_GONE;
+        } else if (j->st) {
+            fail_run(R, j->st, "%s", j->msg);
+        } else if (j->kind == J_UPLOAD) {
+            R->cstate[j->chunk] = C_STORED;
+        } else if (j->kind == J_FETCH) {
+            release_chunk(R, j->chunk);
+        }
+        lp_free(j);
+    }
+}
+
+static void io_wait_all(rrun *R) {
+    for (;;) {
+        io_collect(R);
+        pthread_mutex_lock(&R->mu);
+        bool busy = R->io_pending > 0 && !R->jdone;
+        if (busy) pthread_cond_wait(&R->cv_done, &R->mu);
+        bool left = R->io_pending > 0;
+        pthread_mutex_unlock(&R->mu);
+        if (!left) break;
+    }
+    io_collect(R);
+}
+
+static void release_chunk(rrun *R, int64_t gc) {
+    if (--R->crefs[gc] > 0) return;
+    R->crefs[gc] = 0;
+    if (R->cstate[gc] == C_STORED || R->cstate[gc] == C_MAYBE) {
+        R->cstate[gc] = C_GONE;
+        io_submit(R, J_DEL, gc);
+    }
+}
+
+/* ================================================================ invocations */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+/* Request headers, the same for every invocation: made once, never freed. */
+static struct curl_slist *json_hdrs;
+static void curl_init(void) {
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    json_hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    if (json_hdrs) json_hdrs = curl_slist_append(json_hdrs, "Expect:"); /* no 100-continue round trip */
+    if (!json_hdrs) curl_init_rc = CURLE_OUT_OF_MEMORY;
+}
+
+static lp_status status_from_name(const char *s) {
+    static const struct { const char *name; lp_status st; } names[] = {
+#define X(name, num, desc) {#name, LP_##name},
+        LP_STATUS_MAP(X)
+#undef X
+    };
+    for (size_t k = 0; s && k < sizeof names / sizeof names[0]; k++)
+        if (!strcmp(s, names[k].name)) return names[k].st;
+    return LP_ERR_REMOTE;
+}
+
+static size_t on_reply(char *p, size_t sz, size_t n, void *arg) {
+    inv *v = arg;
+    size_t k = sz * n;
+    if (v->rlen + k > REPLY_MAX) { v->toobig = true; return 0; }
+    if (v->rlen + k + 1 > v->rcap) {
+        size_t c = v->rcap ? v->rcap : 4096;
+        while (c < v->rlen + k + 1) c *= 2;
+        char *nb = lp_realloc(v->resp, c);
+        if (!nb) { v->toobig = true; return 0; }
+        v->resp = nb;
+        v->rcap = c;
+    }
+    memcpy(v->resp + v->rlen, p, k);
+    v->rlen += k;
+    v->resp[v->rlen] = 0;
+    return k;
+}
+
+static uint64_t task_bytes(const rrun *R, int64_t ti) {
+    const lpi_plan *pl = R->plan;
+    const lpi_task *t = &pl->tasks[ti];
+    const lpi_pnode *pn = &pl->pnodes[t->pnode];
+    uint64_t b = (uint64_t)lpi_box_size(&t->box) * lp_dtype_size(pn->dtype);
+    for (int k = 0; k < t->nops; k++) b += (uint64_t)lpi_box_size(&t->ops[k].box) * lp_dtype_size(pl->pnodes[t->ops[k].pnode].dtype);
+    return b;
+}
+
+/* Index of a chunk in the batch's table, adding its reference on first use. */
+static int64_t batch_chunk(rrun *R, json_t *chunks, int64_t gc) {
+    if (R->slot_stamp[gc] == R->stamp) return R->slot[gc];
+    lpi_box box;
+    lp_dtype dt;
+    int nd;
+    int64_t shape[LP_MAX_NDIM];
+    bool state;
+    chunk_desc(R, gc, &box, &dt, &nd, shape, &state);
+    char key[LPI_STORE_KEY_MAX + 1], hx[17];
+    chunk_key(R, gc, key, sizeof key);
+    lpi_wire_hex64(R->csum[gc], hx);
+    json_t *c = json_pack("{s:i,s:s,s:s,s:o,s:o,s:s}", "store", 0, "key", key, "dtype", lp_dtype_name(dt), "shape",
+                          lpi_json_ints(nd, shape), "box", lpi_wire_box_json(&box), "checksum", hx);
+    if (c && state) json_object_set_new(c, "state", json_true());
+    if (!c || json_array_append_new(chunks, c)) return -1;
+    R->slot_stamp[gc] = R->stamp;
+    R->slot[gc] = (int32_t)(json_array_size(chunks) - 1);
+    return R->slot[gc];
+}
+
+static json_t *task_json(rrun *R, int64_t ti, json_t *chunks, json_t *nodes, int32_t *node_slot, int64_t *node_stamp) {
+    const lpi_plan *pl = R->plan;
+    const lpi_task *t = &pl->tasks[ti];
+    const lpi_pnode *pn = &pl->pnodes[t->pnode];
+    if (node_stamp[t->pnode] != R->stamp) {
+        if (!R->node_json[t->pnode] && lpi_wire_node_json(R->ctx, pl, t->pnode, &R->node_json[t->pnode])) return NULL;
+        if (json_array_append(nodes, R->node_json[t->pnode])) return NULL;
+        node_stamp[t->pnode] = R->stamp;
+        node_slot[t->pnode] = (int32_t)(json_array_size(nodes) - 1);
+    }
+    int64_t gc = pl->chunk_base[t->pnode] + t->chunk;
+    char key[LPI_STORE_KEY_MAX + 1];
+    chunk_key(R, gc, key, sizeof key);
+    lpi_box ob;
+    lp_dtype dt;
+    int nd;
+    int64_t shape[LP_MAX_NDIM];
+    bool state;
+    chunk_desc(R, gc, &ob, &dt, &nd, shape, &state);
+    json_t *out = json_pack("{s:i,s:s}", "store", 0, "key", key);
+    if (out && !state) json_object_set_new(out, "box", lpi_wire_box_json(&ob));
+    json_t *ops = json_array();
+    json_t *o = json_pack("{s:i,s:I,s:o,s:o,s:o}", "node", node_slot[t->pnode], "chunk", (json_int_t)t->chunk, "box",
+                          lpi_wire_box_json(&t->box), "out", out, "operands", ops);
+    if (!o) return NULL;
+    if (pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE)
+        json_object_set_new(o, "pelems", json_integer((json_int_t)t->pelems));
+    if (t->map) {
+        const lpi_axismap *m = t->map;
+        int64_t src[LP_MAX_NDIM];
+        int ind = t->ops[0].box.ndim;
+        for (int j = 0; j < pn->ndim; j++) src[j] = m->src[j];
+        json_t *fx = json_array();
+        for (int i = 0; fx && i < ind; i++)
+            json_array_append_new(fx, m->dropped[i] ? json_integer((json_int_t)m->fixed[i]) : json_null());
+        json_object_set_new(o, "map", json_pack("{s:o,s:o,s:o,s:o}", "src", lpi_json_ints(pn->ndim, src), "off",
+                                                lpi_json_ints(pn->ndim, m->off), "step", lpi_json_ints(pn->ndim, m->step),
+                                                "fixed", fx));
+    }
+    for (int k = 0; k < t->nops; k++) {
+        const lpi_operand *op = &t->ops[k];
+        json_t *pcs = json_array();
+        for (int q = 0; pcs && q < op->npieces; q++) {
+            const lpi_piece *pc = &op->pieces[q];
+            int64_t ci = batch_chunk(R, chunks, pl->chunk_base[pc->pnode] + pc->chunk);
+            if (ci < 0 || json_array_append_new(pcs, json_pack("[Ioo]", (json_int_t)ci, lpi_json_ints(pc->box.ndim, pc->box.lo),
+                                                               lpi_json_ints(pc->box.ndim, pc->box.hi)))) {
+                json_decref(pcs);
+                pcs = NULL;
+            }
+        }
+        json_t *jo = pcs ? json_pack("{s:s,s:o,s:o}", "dtype", lp_dtype_name(pl->pnodes[op->pnode].dtype), "box",
+                                     lpi_wire_box_json(&op->box), "pieces", pcs) : NULL;
+        if (jo && op->contig) json_object_set_new(jo, "contig", json_true());
+        if (!jo || json_array_append_new(ops, jo)) { json_decref(o); return NULL; }
+    }
+    return o;
+}
+
+static CURL *get_handle(rrun *R) {
+    if (R->nidle) return R->idle[--R->nidle];
+    return curl_easy_init();
+}
+
+static void put_handle(rrun *R, CURL *h) {
+    curl_multi_remove_handle(R->multi, h);
+    R->idle[R->nidle++] = h; /* idle has room for every handle ever made (one per slot) */
+}
+
+static void inv_free(rrun *R, inv *v) {
+    if (v->live >= 0 && v->live < R->nlive && R->live[v->live] == v) {
+        R->live[v->live] = R->live[--R->nlive];
+        R->live[v->live]->live = v->live;
+    }
+    if (v->h) put_handle(R, v->h);
+    lp_free(v->tasks);
+    free(v->body);
+    lp_free(v->resp);
+    lp_free(v);
+}
+
+static bool worker_free(const rrun *R, int w, double now) {
+    return R->w[w].inflight < R->inflight && R->w[w].backoff_until <= now;
+}
+
+/* Send tasks[0..n) to worker w. */
+static void send_batch(rrun *R, int w, int64_t *tasks, int n) {
+    lp_ctx *ctx = R->ctx;
+    R->stamp++;
+    json_t *chunks = json_array(), *nodes = json_array(), *tl = json_array();
+    json_t *doc = json_pack("{s:s,s:i,s:s,s:I,s:[s],s:o,s:o,s:o}", "format", LPI_WIRE_FORMAT, "version", LPI_WIRE_VERSION,
+                            "run", R->runid, "timeout_ms", (json_int_t)(R->timeout * 1000), "stores", R->store_url,
+                            "chunks", chunks, "nodes", nodes, "tasks", tl);
+    inv *v = lp_calloc(1, sizeof *v);
+    char *body = NULL;
+    bool ok = doc && v;
+    int32_t *nslot = R->slot + R->plan->nchunks;
+    int64_t *nstamp = R->slot_stamp + R->plan->nchunks;
+    for (int i = 0; ok && i < n; i++) {
+        json_t *tj = task_json(R, tasks[i], chunks, nodes, nslot, nstamp);
+        ok = tj && !json_array_append_new(tl, tj);
+    }
+    if (ok) ok = (body = json_dumps(doc, JSON_COMPACT)) != NULL;
+    json_decref(doc);
+    if (!ok) {
+        lp_free(v);
+        free(body);
+        lp_free(tasks);
+        if (!R->failed) fail_run(R, lp_last_status(ctx) ? lp_last_status(ctx) : LP_ERR_NOMEM, "%s",
+                                 lp_last_error(ctx)[0] ? lp_last_error(ctx) : "out of memory encoding tasks");
+        return;
+    }
+    v->w = w;
+    v->tasks = tasks;
+    v->n = n;
+    v->body = body;
+    v->h = get_handle(R);
+    if (!v->h) { inv_free(R, v); fail_run(R, LP_ERR_NOMEM, "out of memory"); return; }
+    v->live = -1;
+    CURL *h = v->h;
+    curl_easy_setopt(h, CURLOPT_URL, R->w[w].url);
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, json_hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_reply);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, v);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, v);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, v->errbuf);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(R->timeout * 1000));
+    if (curl_multi_add_handle(R->multi, h) != CURLM_OK) {
+        inv_free(R, v);
+        fail_run(R, LP_ERR_REMOTE, "libcurl refused a request");
+        return;
+    }
+    v->live = R->nlive;
+    R->live[R->nlive++] = v;
+    R->w[w].inflight++;
+    R->nrunning_inv++;
+    R->inv_total++;
+    for (int i = 0; i < n; i++) {
+        R->t[tasks[i]].state = T_RUNNING;
+        /* its output may exist from now on, whatever the reply says */
+        int64_t gc = R->plan->chunk_base[R->plan->tasks[tasks[i]].pnode] + R->plan->tasks[tasks[i]].chunk;
+        if (R->cstate[gc] == C_NONE) R->cstate[gc] = C_MAYBE;
+    }
+}
+
+static void dispatch(rrun *R) {
+    double now = lpi_now();
+    /* retries whose backoff has passed */
+    for (int64_t i = 0; i < R->nretry;) {
+        int64_t t = R->retry[i];
+        if (R->t[t].not_before <= now) {
+            R->retry[i] = R->retry[--R->nretry];
+            heap_push(R, t);
+        } else {
+            i++;
+        }
+    }
+    int64_t cap = R->width < (int64_t)R->nw * R->inflight ? R->width : (int64_t)R->nw * R->inflight;
+    if (cap < 1) cap = 1;
+    while (R->nheap && !R->failed && R->nrunning_inv < cap) {
+        int free_slots = 0;
+        for (int w = 0; w < R->nw; w++)
+            if (worker_free(R, w, now)) free_slots += R->inflight - R->w[w].inflight;
+        if (!free_slots) break;
+        int64_t first = R->heap[0];
+        int avoid = R->t[first].avoid;
+        int best = -1;
+        for (int pass = 0; pass < 2 && best < 0; pass++)
+            for (int w = 0; w < R->nw; w++) {
+                if (!worker_free(R, w, now) || (pass == 0 && w == avoid && R->nw > 1)) continue;
+                if (best < 0 || R->w[w].inflight < R->w[best].inflight) best = w;
+            }
+        if (best < 0) break;
+        int64_t slots = cap - R->nrunning_inv < free_slots ? cap - R->nrunning_inv : free_slots;
+        int64_t k = (R->nheap + slots - 1) / slots;
+        if (k > R->batch_max) k = R->batch_max;
+        if (k < 1) k = 1;
+        int64_t *tasks = lp_malloc((size_t)k * sizeof *tasks);
+        if (!tasks) { fail_run(R, LP_ERR_NOMEM, "out of memory"); return; }
+        int n = 0;
+        uint64_t bytes = 0;
+        while (n < k && R->nheap) {
+            uint64_t b = task_bytes(R, R->heap[0]);
+            if (n && bytes + b > BATCH_BYTES) break;
+            bytes += b;
+            tasks[n++] = heap_pop(R);
+        }
+        send_batch(R, best, tasks, n);
+    }
+}
+
+/* ---- replies ---- */
+
+static bool retryable_code(long code) { return code == 429 || code == 502 || code == 503 || code == 504; }
+
+static void task_failed(rrun *R, inv *v, const char *why) {
+    double now = lpi_now();
+    R->retries++;
+    for (int i = 0; i < v->n && !R->failed; i++) {
+        int64_t t = v->tasks[i];
+        rtask *rt = &R->t[t];
+        rt->tries++;
+        if (rt->tries >= R->max_tries) {
+            const lpi_task *tk = &R->plan->tasks[t];
+            const lpi_pnode *pn = &R->plan->pnodes[tk->pnode];
+            fail_run(R, LP_ERR_REMOTE, "task %lld (%s, chunk %lld) failed %d times; last: %s", (long long)t,
+                     lpi_ops[pn->op].name, (long long)tk->chunk, rt->tries, why);
+            return;
+        }
+        rt->avoid = (int16_t)v->w;
+        double back = 0.02 * pow(2.0, rt->tries - 1);
+        if (back > 1.0) back = 1.0;
+        rt->not_before = now + back * (0.75 + 0.5 * (double)(rand() % 1000) / 1000.0);
+        rt->state = T_WAIT;
+        R->retry[R->nretry++] = t;
+    }
+}
+
+/* A successful reply: outputs in task order, each as expected. */
+static void batch_done(rrun *R, inv *v, json_t *reply) {
+    const lpi_plan *pl = R->plan;
+    const json_t *outs = json_object_get(reply, "outputs");
+    if (!json_is_array(outs) || json_array_size(outs) != (size_t)v->n) {
+        fail_run(R, LP_ERR_REMOTE, "worker %s answered with %s outputs for %d tasks", R->w[v->w].url,
+                 json_is_array(outs) ? "another number of" : "no", v->n);
+        return;
+    }
+    for (int i = 0; i < v->n; i++) {
+        int64_t ti = v->tasks[i];
+        const lpi_task *t = &pl->tasks[ti];
+        int64_t gc = pl->chunk_base[t->pnode] + t->chunk;
+        const json_t *o = json_array_get(outs, (size_t)i);
+        char key[LPI_STORE_KEY_MAX + 1];
+        chunk_key(R, gc, key, sizeof key);
+        const char *k = json_string_value(json_object_get(o, "key")), *cs = json_string_value(json_object_get(o, "checksum"));
+        uint64_t sum = 0;
+        bool ok = k && cs && !strcmp(k, key) && strlen(cs) == 16;
+        for (int d = 0; ok && d < 16; d++) {
+            char c = cs[d];
+            int x = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+            ok = x >= 0;
+            sum = sum << 4 | (uint64_t)(x & 15);
+        }
+        if (!ok) { fail_run(R, LP_ERR_REMOTE, "worker %s: output %d is not chunk %s", R->w[v->w].url, i, key); return; }
+        json_t *jb = json_object_get(o, "bytes");
+        if (json_is_integer(jb)) R->bytes_out += json_integer_value(jb);
+        R->csum[gc] = sum;
+        R->cstate[gc] = C_STORED;
+        R->t[ti].state = T_DONE;
+        R->ndone++;
+        /* inputs: one release per distinct chunk read */
+        for (int a = 0; a < t->nops; a++)
+            for (int q = 0; q < t->ops[a].npieces; q++) {
+                const lpi_piece *pc = &t->ops[a].pieces[q];
+                bool dup = false;
+                for (int a2 = 0; a2 <= a && !dup; a2++)
+                    for (int q2 = 0; q2 < (a2 == a ? q : t->ops[a2].npieces) && !dup; q2++)
+                        dup = t->ops[a2].pieces[q2].pnode == pc->pnode && t->ops[a2].pieces[q2].chunk == pc->chunk;
+                if (!dup) release_chunk(R, pl->chunk_base[pc->pnode] + pc->chunk);
+            }
+        if (pl->pnodes[t->pnode].target >= 0) io_submit(R, J_FETCH, gc);
+        else if (R->crefs[gc] <= 0) { R->crefs[gc] = 1; release_chunk(R, gc); } /* nobody reads it */
+        for (int32_t c = 0; c < t->nconsumers; c++) {
+            int64_t u = t->consumers[c];
+            if (--R->t[u].pending == 0) heap_push(R, u);
+        }
+    }
+}
+
+static void on_done(rrun *R, CURL *h, CURLcode cc) {
+    inv *v;
+    curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&v);
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    R->w[v->w].inflight--;
+    R->nrunning_inv--;
+    rworker *wk = &R->w[v->w];
+    char why[LPI_ERRMSG_MAX];
+    json_t *reply = NULL;
+    if (cc != CURLE_OK) {
+        snprintf(why, sizeof why, "%s: %s", wk->url, v->toobig ? "reply too large" : v->errbuf[0] ? v->errbuf : curl_easy_strerror(cc));
+        goto retry;
+    }
+    json_error_t jerr;
+    reply = v->rlen ? json_loadb(v->resp, v->rlen, 0, &jerr) : NULL;
+    const char *emsg = json_string_value(json_object_get(reply, "error"));
+    if (reply && emsg && code == 200) {
+        /* a lambda cannot set its HTTP status: the reply carries it */
+        json_t *jc = json_object_get(reply, "code");
+        code = json_is_integer(jc) ? (long)json_integer_value(jc) : 500;
+    }
+    if (code == 200 && json_is_object(reply) && !emsg) {
+        wk->fails = 0;
+        batch_done(R, v, reply);
+        goto done;
+    }
+    if (!emsg) {
+        /* not Lampy's JSON: OpenLambda's own failure (text), a proxy, ... — first line */
+        size_t n = v->rlen;
+        const char *nl = v->resp ? memchr(v->resp, '\n', n) : NULL;
+        if (nl) n = (size_t)(nl - v->resp);
+        snprintf(why, sizeof why, "%s: HTTP %ld%s%.*s", wk->url, code, n ? ": " : "", (int)(n > 300 ? 300 : n),
+                 v->resp ? v->resp : "");
+    } else {
+        snprintf(why, sizeof why, "%s: HTTP %ld: %s", wk->url, code, emsg);
+    }
+    const char *sname = json_string_value(json_object_get(reply, "status"));
+    bool retry = retryable_code(code) || (code == 500 && (!reply || !emsg || (sname && !strcmp(sname, "ERR_IO"))));
+    if (!retry) {
+        /* a kernel's or the store's own failure keeps its status and message, as a local run
+         * would report it; anything else (400, 404, 405, 413) is the worker's verdict */
+        if (code == 500 && emsg && sname) fail_run(R, status_from_name(sname), "%s", emsg);
+        else fail_run(R, LP_ERR_REMOTE, "%s", why);
+        goto done;
+    }
+retry:
+    wk->fails++;
+    {
+        double back = (code == 429 ? 0.01 : 0.05) * pow(2.0, wk->fails - 1);
+        wk->backoff_until = lpi_now() + (back > 2.0 ? 2.0 : back);
+    }
+    task_failed(R, v, why);
+done:
+    json_decref(reply);
+    inv_free(R, v);
+}
+
+/* ================================================================ the run */
+
+static int64_t dag_width(const lpi_plan *pl) {
+    int64_t n = pl->ntasks, w = 1;
+    int32_t *lev = lp_calloc((size_t)(n ? n : 1), sizeof *lev);
+    if (!lev) return 1;
+    int32_t maxl = 0;
+    for (int64_t t = 0; t < n; t++) {
+        for (int32_t c = 0; c < pl->tasks[t].nconsumers; c++) {
+            int64_t u = pl->tasks[t].consumers[c];
+            if (lev[u] < lev[t] + 1) lev[u] = lev[t] + 1;
+        }
+        if (lev[t] > maxl) maxl = lev[t];
+    }
+    int64_t *cnt = lp_calloc((size_t)maxl + 1, sizeof *cnt);
+    if (cnt) {
+        for (int64_t t = 0; t < n; t++) cnt[lev[t]]++;
+        for (int32_t l = 0; l <= maxl; l++) w = cnt[l] > w ? cnt[l] : w;
+    }
+    lp_free(cnt);
+    lp_free(lev);
+    return w;
+}
+
+static void make_runid(char *out, size_t cap) {
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+        r = (uint64_t)getpid() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(lpi_now() * 1e9);
+    char hx[17];
+    lpi_wire_hex64(r, hx);
+    snprintf(out, cap, "%.12s", hx);
+}
+
+static double env_double(const char *name, double dflt) {
+    const char *v = getenv(name);
+    if (!v || !*v) return dflt;
+    char *e;
+    double d = strtod(v, &e);
+    return *e || !(d > 0) ? dflt : d;
+}
+
+lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
+    struct lpi_remote *cf = ctx->remote;
+    if (!cf->nurls) return lpi_error(ctx, LP_ERR_VALUE, "the lambda executor needs workers (lp_ctx_set_workers, --workers)");
+    const char *surl = cf->store ? cf->store : DEFAULT_STORE;
+    if (!strncmp(surl, "mem://", 6))
+        return lpi_error(ctx, LP_ERR_VALUE, "store %s is in this process only: workers cannot reach it", surl);
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_rc != CURLE_OK) return lpi_error(ctx, LP_ERR_REMOTE, "libcurl failed to initialize");
+    rrun R;
+    memset(&R, 0, sizeof R);
+    R.ctx = ctx;
+    R.plan = pl;
+    R.cfg = cf;
+    R.store_url = surl;
+    R.max_tries = cf->cfg.max_tries ? cf->cfg.max_tries : (int)env_double("LAMPY_REMOTE_TRIES", 5);
+    R.batch_max = cf->cfg.batch ? cf->cfg.batch : 32;
+    R.inflight = cf->cfg.inflight ? cf->cfg.inflight : 2;
+    R.timeout = cf->cfg.timeout_sec > 0 ? cf->cfg.timeout_sec : env_double("LAMPY_REMOTE_TIMEOUT", 35);
+    make_runid(R.runid, sizeof R.runid);
+    snprintf(R.prefix, sizeof R.prefix, "lampy/%s", R.runid);
+    const int64_t nt = pl->ntasks, nc = pl->nchunks;
+    lp_status st = LP_OK;
+    R.nw = cf->nurls;
+    R.w = lp_calloc((size_t)R.nw, sizeof *R.w);
+    R.t = lp_calloc((size_t)(nt ? nt : 1), sizeof *R.t);
+    R.heap = lp_malloc((size_t)(nt ? nt : 1) * sizeof *R.heap);
+    R.retry = lp_malloc((size_t)(nt ? nt : 1) * sizeof *R.retry);
+    R.crefs = lp_malloc((size_t)(nc ? nc : 1) * sizeof *R.crefs);
+    R.csum = lp_calloc((size_t)(nc ? nc : 1), sizeof *R.csum);
+    R.cstate = lp_calloc((size_t)(nc ? nc : 1), 1);
+    R.owner = lp_malloc((size_t)(nc ? nc : 1) * sizeof *R.owner);
+    R.node_json = lp_calloc((size_t)pl->npnodes + 1, sizeof *R.node_json);
+    R.slot = lp_calloc((size_t)(nc + pl->npnodes + 1), sizeof *R.slot);
+    R.slot_stamp = lp_calloc((size_t)(nc + pl->npnodes + 1), sizeof *R.slot_stamp);
+    R.idle = lp_calloc((size_t)R.nw * (size_t)R.inflight + 2, sizeof *R.idle);
+    R.live = lp_calloc((size_t)R.nw * (size_t)R.inflight + 2, sizeof *R.live);
+    pthread_mutex_init(&R.mu, NULL);
+    pthread_cond_init(&R.cv_job, NULL);
+    pthread_cond_init(&R.cv_done, NULL);
+    if (!R.w || !R.t || !R.heap || !R.retry || !R.crefs || !R.csum || !R.cstate || !R.owner || !R.node_json || !R.slot ||
+        !R.slot_stamp || !R.idle || !R.live) {
+        st = lpi_nomem(ctx);
+        goto out;
+    }
+    for (int w = 0; w < R.nw; w++) {
+        const char *name = cf->lambda_name ? cf->lambda_name : "lampy";
+        size_t len = strlen(cf->urls[w]) + strlen(name) + 8;
+        if (!(R.w[w].url = lp_malloc(len))) { st = lpi_nomem(ctx); goto out; }
+        snprintf(R.w[w].url, len, "%s/run/%s", cf->urls[w], name);
+    }
+    memcpy(R.crefs, pl->chunk_refs, (size_t)nc * sizeof *R.crefs);
+    for (int p = 0; p < pl->npnodes; p++)
+        for (int64_t c = 0; c < pl->pnodes[p].grid.total; c++) R.owner[pl->chunk_base[p] + c] = p;
+    R.width = dag_width(pl);
+    if ((st = lpi_store_open(ctx, surl, &R.store))) goto out;
+    if (!(R.multi = curl_multi_init())) { st = lpi_error(ctx, LP_ERR_NOMEM, "out of memory (libcurl)"); goto out; }
+    curl_multi_setopt(R.multi, CURLMOPT_MAXCONNECTS, (long)(R.nw * R.inflight + 4));
+    for (R.nio = 0; R.nio < NIO; R.nio++)
+        if (pthread_create(&R.io[R.nio], NULL, io_main, &R)) break;
+    if (!R.nio) { st = lpi_error(ctx, LP_ERR_NOMEM, "cannot start I/O threads"); goto out; }
+
+    /* in-memory data the tasks read goes to the store first */
+    for (int p = 0; p < pl->npnodes; p++) {
+        if (pl->pnodes[p].kernel != LPI_K_NONE) continue;
+        for (int64_t c = 0; c < pl->pnodes[p].grid.total; c++)
+            if (R.crefs[pl->chunk_base[p] + c] > 0) { R.cstate[pl->chunk_base[p] + c] = C_MAYBE; io_submit(&R, J_UPLOAD, pl->chunk_base[p] + c); }
+    }
+    io_wait_all(&R);
+    for (int64_t i = 0; i < nt; i++) {
+        R.t[i].pending = pl->tasks[i].ndeps;
+        R.t[i].avoid = -1;
+        if (R.t[i].pending == 0) heap_push(&R, i);
+    }
+    while (!R.failed && (R.ndone < nt || R.io_pending)) {
+        if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) {
+            fail_run(&R, LP_ERR_CANCELLED, "the run was cancelled");
+            break;
+        }
+        dispatch(&R);
+        int running;
+        curl_multi_perform(R.multi, &running);
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(R.multi, &left)))
+            if (m->msg == CURLMSG_DONE) on_done(&R, m->easy_handle, m->data.result);
+        io_collect(&R);
+        if (R.failed) break;
+        double wait = 0.05, now = lpi_now();
+        for (int64_t i = 0; i < R.nretry; i++)
+            if (R.t[R.retry[i]].not_before - now < wait) wait = R.t[R.retry[i]].not_before - now;
+        for (int w = 0; w < R.nw; w++)
+            if (R.w[w].backoff_until > now && R.w[w].backoff_until - now < wait) wait = R.w[w].backoff_until - now;
+        if (!R.nheap && !R.nretry && !R.nrunning_inv && !R.io_pending && R.ndone < nt) {
+            fail_run(&R, LP_ERR_INTERNAL, "the remote run stalled with %lld of %lld tasks done", (long long)R.ndone, (long long)nt);
+            break;
+        }
+        if (R.ndone < nt || R.io_pending) {
+            bool io_done;
+            pthread_mutex_lock(&R.mu);
+            io_done = R.jdone != NULL;
+            pthread_mutex_unlock(&R.mu);
+            if (!io_done) curl_multi_poll(R.multi, NULL, 0, wait > 0 ? (int)(wait * 1000) + 1 : 0, NULL);
+        }
+    }
+    st = R.failed ? R.status : LP_OK;
+
+out:
+    /* abandon what is in flight; delete every chunk that exists or may exist */
+    while (R.nlive) {
+        inv *v = R.live[R.nlive - 1];
+        R.w[v->w].inflight--;
+        R.nrunning_inv--;
+        inv_free(&R, v);
+    }
+    if (R.nio) {
+        for (int64_t gc = 0; gc < nc; gc++)
+            if (R.cstate && (R.cstate[gc] == C_STORED || R.cstate[gc] == C_MAYBE)) { R.cstate[gc] = C_GONE; io_submit(&R, J_DEL, gc); }
+        io_wait_all(&R);
+        pthread_mutex_lock(&R.mu);
+        R.io_stop = true;
+        pthread_cond_broadcast(&R.cv_job);
+        pthread_mutex_unlock(&R.mu);
+        for (int i = 0; i < R.nio; i++) pthread_join(R.io[i], NULL);
+    }
+    ctx->stats.tasks = R.ndone;
+    ctx->stats.bytes_alloc = R.bytes_out;
+    ctx->stats.threads = R.nw * R.inflight;
+    if (R.multi) {
+        curl_multi_cleanup(R.multi);
+    }
+    for (int i = 0; i < R.nidle; i++) curl_easy_cleanup(R.idle[i]);
+    lpi_store_close(R.store);
+    if (R.node_json)
+        for (int p = 0; p < pl->npnodes; p++) json_decref(R.node_json[p]);
+    if (R.w)
+        for (int w = 0; w < R.nw; w++) lp_free(R.w[w].url);
+    pthread_mutex_destroy(&R.mu);
+    pthread_cond_destroy(&R.cv_job);
+    pthread_cond_destroy(&R.cv_done);
+    lp_free(R.live);
+    lp_free(R.w);
+    lp_free(R.t);
+    lp_free(R.heap);
+    lp_free(R.retry);
+    lp_free(R.crefs);
+    lp_free(R.csum);
+    lp_free(R.cstate);
+    lp_free(R.owner);
+    lp_free(R.node_json);
+    lp_free(R.slot);
+    lp_free(R.slot_stamp);
+    lp_free(R.idle);
+    return st;
+}

@@ -1,0 +1,1225 @@
+/* The task wire format: encoding on the driver, decoding and validation on a worker (see
+ * wire.h and docs/PROTOCOL.md). The node codec of the graph format (graph/json.c) carries the
+ * sources (gen, load) so a node means the same thing in a graph file and on the wire. */
+#include "exec/wire.h"
+#include "graph/json.h"
+#include "io/npy.h"
+#include "kernels/kernels.h"
+#include "kernels/lda.h"
+#include "kernels/loops.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+static const char *const kernel_names[LPI_K_COUNT] = {
+    [LPI_K_NONE] = "none", [LPI_K_GEN] = "gen", [LPI_K_LOAD] = "load", [LPI_K_MAP] = "map",
+    [LPI_K_PARTIAL] = "partial", [LPI_K_COMBINE] = "combine", [LPI_K_COPY] = "copy",
+    [LPI_K_RESHAPE] = "reshape",
+};
+
+void lpi_wire_limits_default(lpi_wire_limits *lim) {
+    memset(lim, 0, sizeof *lim);
+    lim->max_tasks = 4096;
+    lim->max_nodes = 4096;
+    lim->max_stores = 16;
+    lim->max_chunks = 1 << 20;
+    lim->max_operands = 4096;
+    lim->max_pieces = 1 << 20;
+    lim->max_program = 30000; /* registers are int16 */
+    lim->max_chunk_bytes = (uint64_t)1 << 30;
+    lim->max_task_bytes = (uint64_t)4 << 30;
+    lim->load_dirs = NULL;
+}
+
+void lpi_wire_hex64(uint64_t v, char out[17]) {
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; i--, v >>= 4) out[i] = hx[v & 15];
+    out[16] = 0;
+}
+
+static bool parse_hex64(const char *s, uint64_t *out) {
+    uint64_t v = 0;
+    int n = 0;
+    for (; *s; s++, n++) {
+        int d;
+        if (*s >= '0' && *s <= '9') d = *s - '0';
+        else if (*s >= 'a' && *s <= 'f') d = *s - 'a' + 10;
+        else return false;
+        if (n >= 16) return false;
+        v = v << 4 | (uint64_t)d;
+    }
+    if (n != 16) return false;
+    *out = v;
+    return true;
+}
+
+json_t *lpi_wire_box_json(const lpi_box *b) {
+    return json_pack("[oo]", lpi_json_ints(b->ndim, b->lo), lpi_json_ints(b->ndim, b->hi));
+}
+
+void lpi_task_out_shape(const lpi_pnode *pn, const lpi_task *t, const lpi_box *cb, lp_dtype *dt, int *ndim,
+                        int64_t *shape) {
+    if ((pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE) && !pn->final) {
+        *dt = pn->red->acc_float ? LP_FLOAT64 : LP_INT64;
+        *ndim = 2;
+        shape[0] = pn->red->nfields;
+        shape[1] = t->pelems;
+        return;
+    }
+    *dt = pn->dtype;
+    *ndim = cb->ndim;
+    for (int i = 0; i < cb->ndim; i++) shape[i] = cb->hi[i] - cb->lo[i];
+}
+
+/* ================================================================ encoding (driver) */
+
+static json_t *program_json(const lpi_program *p) {
+    json_t *regs = json_array(), *consts = json_array(), *code = json_array();
+    bool ok = regs && consts && code;
+    for (int r = 0; ok && r < p->nregs; r++) ok = !json_array_append_new(regs, json_string(lp_dtype_name(p->reg_dt[r])));
+    for (int c = 0; ok && c < p->nconst; c++) {
+        char hx[17];
+        lpi_wire_hex64(p->consts[c], hx);
+        ok = !json_array_append_new(consts, json_string(hx));
+    }
+    for (int i = 0; ok && i < p->ninstr; i++) {
+        const lpi_instr *in = &p->ins[i];
+        json_t *a = json_pack("[ssi]", lpi_ops[in->op].name, lp_dtype_name((lp_dtype)in->dt), (int)in->dst);
+        for (int s = 0; a && s < in->nsrc; s++)
+            if (json_array_append_new(a, json_integer(in->src[s]))) { json_decref(a); a = NULL; }
+        ok = a && !json_array_append_new(code, a);
+    }
+    if (!ok) { json_decref(regs); json_decref(consts); json_decref(code); return NULL; }
+    return json_pack("{s:i,s:o,s:o,s:o,s:i}", "ninputs", p->ninputs, "regs", regs, "consts", consts, "code", code,
+                     "out", p->out_reg);
+}
+
+static json_t *reduce_json(const lpi_reduce *r) {
+    int64_t ax[LP_MAX_NDIM];
+    int n = 0;
+    for (int i = 0; i < r->in_ndim; i++)
+        if (r->axes & (1u << i)) ax[n++] = i;
+    return json_pack("{s:s,s:o,s:o,s:i,s:s,s:i,s:I}", "op", lpi_ops[r->op].name, "axes", lpi_json_ints(n, ax),
+                     "in_shape", lpi_json_ints(r->in_ndim, r->in_shape), "ddof", r->ddof, "acc",
+                     r->acc_float ? "float64" : "int64", "nfields", r->nfields, "count", (json_int_t)r->count);
+}
+
+/* The source node of gen/load (graph format node object). Load paths are made absolute: the
+ * worker runs elsewhere (another process; another machine with a shared file system). */
+static lp_status source_json(lp_ctx *ctx, const lpi_pnode *pn, json_t **out) {
+    lp_status st = lpi_json_node_head(ctx, pn->expr, out);
+    if (st) return st;
+    json_object_del(*out, "chunks");
+    if (pn->op == LPI_OP_LOAD) {
+        char *abs = realpath(pn->expr->a.path, NULL);
+        if (!abs) {
+            json_decref(*out);
+            *out = NULL;
+            return lpi_error(ctx, LP_ERR_IO, "%s: %s", pn->expr->a.path, strerror(errno));
+        }
+        json_t *attrs = json_object_get(*out, "attrs");
+        int r = attrs ? json_object_set_new(attrs, "path", json_string(abs)) : -1;
+        free(abs);
+        if (r) { json_decref(*out); *out = NULL; return lpi_nomem(ctx); }
+    }
+    return LP_OK;
+}
+
+lp_status lpi_wire_node_json(lp_ctx *ctx, const lpi_plan *plan, int pnode, json_t **out) {
+    const lpi_pnode *pn = &plan->pnodes[pnode];
+    *out = NULL;
+    if (pn->kernel <= LPI_K_NONE || pn->kernel >= LPI_K_COUNT)
+        return lpi_error(ctx, LP_ERR_INTERNAL, "node %d has no kernel to send", pnode);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:o}", "kernel", kernel_names[pn->kernel], "op", lpi_ops[pn->op].name, "dtype",
+                          lp_dtype_name(pn->dtype), "shape", lpi_json_ints(pn->ndim, pn->shape));
+    if (!o) return lpi_nomem(ctx);
+    int r = 0;
+    if (pn->prog) r |= json_object_set_new(o, "program", program_json(pn->prog));
+    if (pn->red) {
+        r |= json_object_set_new(o, "reduce", reduce_json(pn->red));
+        r |= json_object_set_new(o, "final", json_boolean(pn->final));
+    }
+    if (pn->kernel == LPI_K_GEN || pn->kernel == LPI_K_LOAD) {
+        json_t *src;
+        lp_status st = source_json(ctx, pn, &src);
+        if (st) { json_decref(o); return st; }
+        r |= json_object_set_new(o, "source", src);
+    }
+    if (pn->kernel == LPI_K_RESHAPE) {
+        const lp_array *in = pn->expr->in[0];
+        r |= json_object_set_new(o, "in_shape", lpi_json_ints(in->ndim, in->shape));
+    }
+    if (r) { json_decref(o); return lpi_nomem(ctx); }
+    *out = o;
+    return LP_OK;
+}
+
+/* ================================================================ decoding (worker) */
+
+typedef struct dec {
+    lp_ctx *ctx;
+    const lpi_wire_limits *lim;
+    lpi_wire_batch *b;
+    int64_t npieces;
+    lp_array **exprs;   /* per node (gen, load, reshape's stand-ins are arena structs) */
+    int *fds;           /* per node: LOAD descriptor, -1 */
+} dec;
+
+#define W LPI_WHERE_MAX
+
+static lp_status fmt_err(lp_ctx *ctx, const char *where, const char *what) {
+    return lpi_error(ctx, LP_ERR_FORMAT, "%s: %s", where, what);
+}
+
+static lp_status get_list(lp_ctx *ctx, const char *where, const json_t *obj, const char *key, bool opt,
+                          size_t max, const json_t **out) {
+    const json_t *j = json_object_get(obj, key);
+    *out = NULL;
+    if (!j) return opt ? LP_OK : lpi_error(ctx, LP_ERR_FORMAT, "%s: missing key '%s'", where, key);
+    if (!json_is_array(j)) return lpi_error(ctx, LP_ERR_FORMAT, "%s: '%s' must be a list", where, key);
+    if (json_array_size(j) > max)
+        return lpi_error(ctx, LP_ERR_LIMIT, "%s: '%s' has %zu items; at most %zu are allowed", where, key,
+                         json_array_size(j), max);
+    *out = j;
+    return LP_OK;
+}
+
+/* An int list of exactly the elements of `j` (not a key lookup). */
+static lp_status int_array(lp_ctx *ctx, const char *where, const json_t *j, int max, int64_t lo, int64_t hi, int *n,
+                           int64_t *out) {
+    if (!json_is_array(j)) return fmt_err(ctx, where, "must be a list of integers");
+    size_t len = json_array_size(j);
+    if (len > (size_t)max) return lpi_error(ctx, LP_ERR_LIMIT, "%s: %zu items; at most %d are allowed", where, len, max);
+    for (size_t i = 0; i < len; i++) {
+        const json_t *e = json_array_get(j, i);
+        if (!json_is_integer(e)) return lpi_error(ctx, LP_ERR_FORMAT, "%s: item %zu must be an integer", where, i);
+        int64_t v = json_integer_value(e);
+        if (v < lo || v > hi)
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: item %zu is %lld, outside [%lld, %lld]", where, i, (long long)v,
+                             (long long)lo, (long long)hi);
+        out[i] = v;
+    }
+    *n = (int)len;
+    return LP_OK;
+}
+
+/* [[lo...], [hi...]] with 0 <= lo <= hi (coordinates below 2^62 so sums cannot overflow). */
+static lp_status box_from(lp_ctx *ctx, const char *where, const json_t *j, lpi_box *b) {
+    if (!json_is_array(j) || json_array_size(j) != 2) return fmt_err(ctx, where, "a box must be [[lo...], [hi...]]");
+    int n1, n2;
+    lp_status st;
+    memset(b, 0, sizeof *b);
+    if ((st = int_array(ctx, where, json_array_get(j, 0), LP_MAX_NDIM, 0, INT64_MAX >> 2, &n1, b->lo)) ||
+        (st = int_array(ctx, where, json_array_get(j, 1), LP_MAX_NDIM, 0, INT64_MAX >> 2, &n2, b->hi)))
+        return st;
+    if (n1 != n2) return lpi_error(ctx, LP_ERR_SHAPE, "%s: box lo has %d axes but hi has %d", where, n1, n2);
+    b->ndim = n1;
+    int64_t vol = 1;
+    for (int i = 0; i < n1; i++) {
+        if (b->lo[i] > b->hi[i])
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: box axis %d has lo %lld > hi %lld", where, i, (long long)b->lo[i],
+                             (long long)b->hi[i]);
+        if (__builtin_mul_overflow(vol, b->hi[i] - b->lo[i], &vol) || vol > (INT64_MAX >> 4))
+            return lpi_error(ctx, LP_ERR_LIMIT, "%s: box is too large", where);
+    }
+    return LP_OK;
+}
+
+static lp_status box_key(lp_ctx *ctx, const char *where, const json_t *obj, const char *key, lpi_box *b) {
+    const json_t *j = json_object_get(obj, key);
+    if (!j) return lpi_error(ctx, LP_ERR_FORMAT, "%s: missing key '%s'", where, key);
+    char w[W + 16];
+    snprintf(w, sizeof w, "%s: %s", where, key);
+    return box_from(ctx, w, j, b);
+}
+
+static bool box_inside(const lpi_box *in, const lpi_box *outer) {
+    if (in->ndim != outer->ndim) return false;
+    for (int i = 0; i < in->ndim; i++)
+        if (in->lo[i] < outer->lo[i] || in->hi[i] > outer->hi[i]) return false;
+    return true;
+}
+
+static bool box_eq(const lpi_box *a, const lpi_box *b) {
+    if (a->ndim != b->ndim) return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->lo[i] != b->lo[i] || a->hi[i] != b->hi[i]) return false;
+    return true;
+}
+
+static bool box_in_shape(const lpi_box *b, int ndim, const int64_t *shape) {
+    if (b->ndim != ndim) return false;
+    for (int i = 0; i < ndim; i++)
+        if (b->hi[i] > shape[i]) return false;
+    return true;
+}
+
+static const char *box_str(char *buf, size_t cap, const lpi_box *b) {
+    size_t k = 0;
+    k += (size_t)snprintf(buf + k, cap - k, "[");
+    for (int i = 0; i < b->ndim && k < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%lld:%lld", i ? ", " : "", (long long)b->lo[i], (long long)b->hi[i]);
+    if (k < cap) snprintf(buf + k, cap - k, "]");
+    return buf;
+}
+
+static int64_t box_extent(const lpi_box *b, int i) { return b->hi[i] - b->lo[i]; }
+
+/* ---- chunk references ---- */
+
+static const char *const K_CHUNK[] = {"store", "key", "dtype", "shape", "box", "checksum", "state", NULL};
+
+static lp_status decode_chunk(dec *D, int64_t i, const json_t *j) {
+    lp_ctx *ctx = D->ctx;
+    lpi_wire_chunk *c = &D->b->chunks[i];
+    char where[W];
+    snprintf(where, sizeof where, "chunk %lld", (long long)i);
+    if (!json_is_object(j)) return fmt_err(ctx, where, "must be an object");
+    lp_status st;
+    int64_t store;
+    const char *cs;
+    if ((st = lpi_json_only_keys(ctx, where, j, K_CHUNK, "key")) ||
+        (st = lpi_json_int(ctx, where, j, "store", false, 0, D->b->nstores - 1, &store)) ||
+        (st = lpi_json_str(ctx, where, j, "key", false, &c->key)) || (st = lpi_json_dtype(ctx, where, j, "dtype", &c->dtype)) ||
+        (st = lpi_json_shape(ctx, where, j, "shape", &c->ndim, c->shape)) || (st = box_key(ctx, where, j, "box", &c->box)) ||
+        (st = lpi_json_str(ctx, where, j, "checksum", false, &cs)) ||
+        (st = lpi_json_bool(ctx, where, j, "state", true, &c->state)))
+        return st;
+    c->store = (int)store;
+    if (!lpi_store_key_valid(c->key, NULL)) return lpi_store_key_check(ctx, c->key);
+    if (!parse_hex64(cs, &c->checksum)) return fmt_err(ctx, where, "'checksum' must be 16 lowercase hex digits");
+    int64_t size;
+    lpi_shape_size(c->ndim, c->shape, &size);
+    if ((uint64_t)size > D->lim->max_chunk_bytes / lp_dtype_size(c->dtype))
+        return lpi_error(ctx, LP_ERR_LIMIT, "%s: %lld elements of %s exceed the chunk limit of %llu bytes", where,
+                         (long long)size, lp_dtype_name(c->dtype), (unsigned long long)D->lim->max_chunk_bytes);
+    if (c->state) {
+        if (c->ndim != 2 || c->box.ndim != 1 || box_extent(&c->box, 0) != 1 ||
+            (c->dtype != LP_FLOAT64 && c->dtype != LP_INT64))
+            return lpi_error(ctx, LP_ERR_SHAPE, "%s: a state chunk is (fields, elements) of float64 or int64 with a "
+                             "1-d box of one element", where);
+        return LP_OK;
+    }
+    if (c->box.ndim != c->ndim) return lpi_error(ctx, LP_ERR_SHAPE, "%s: box has %d axes but shape %d", where, c->box.ndim, c->ndim);
+    for (int a = 0; a < c->ndim; a++)
+        if (box_extent(&c->box, a) != c->shape[a])
+            return lpi_error(ctx, LP_ERR_SHAPE, "%s: shape does not match its box on axis %d", where, a);
+    return LP_OK;
+}
+
+/* ---- programs ---- */
+
+static const char *const K_PROGRAM[] = {"ninputs", "regs", "consts", "code", "out", NULL};
+
+static lp_status decode_program(dec *D, const char *where0, const json_t *j, lpi_program **out) {
+    lp_ctx *ctx = D->ctx;
+    char where[W + 32];
+    snprintf(where, sizeof where, "%s program", where0);
+    if (!json_is_object(j)) return fmt_err(ctx, where, "must be an object");
+    lp_status st;
+    const json_t *regs, *consts, *code;
+    int64_t ninputs, outr;
+    const size_t maxp = (size_t)D->lim->max_program;
+    if ((st = lpi_json_only_keys(ctx, where, j, K_PROGRAM, "key")) ||
+        (st = get_list(ctx, where, j, "regs", false, maxp, &regs)) ||
+        (st = get_list(ctx, where, j, "consts", false, maxp, &consts)) ||
+        (st = get_list(ctx, where, j, "code", false, maxp, &code)) ||
+        (st = lpi_json_int(ctx, where, j, "ninputs", false, 0, (int64_t)maxp, &ninputs)) ||
+        (st = lpi_json_int(ctx, where, j, "out", false, 0, (int64_t)maxp, &outr)))
+        return st;
+    lpi_program *p = lpi_arena_alloc(D->b->ar, sizeof *p);
+    if (!p) return lpi_nomem(ctx);
+    p->nregs = (int)json_array_size(regs);
+    p->nconst = (int)json_array_size(consts);
+    p->ninputs = (int)ninputs;
+    p->ninstr = (int)json_array_size(code);
+    p->out_reg = (int)outr;
+    const int first_temp = p->ninputs + p->nconst;
+    if (first_temp > p->nregs)
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: %d inputs and %d constants need more than %d registers", where,
+                         p->ninputs, p->nconst, p->nregs);
+    if (p->ninstr < 1) return lpi_error(ctx, LP_ERR_VALUE, "%s: no instructions", where);
+    p->reg_dt = lpi_arena_alloc(D->b->ar, (size_t)(p->nregs ? p->nregs : 1) * sizeof *p->reg_dt);
+    p->consts = lpi_arena_alloc(D->b->ar, (size_t)(p->nconst ? p->nconst : 1) * sizeof *p->consts);
+    p->ins = lpi_arena_alloc(D->b->ar, (size_t)p->ninstr * sizeof *p->ins);
+    uint8_t *written = lpi_arena_alloc(D->b->ar, (size_t)(p->nregs ? p->nregs : 1));
+    if (!p->reg_dt || !p->consts || !p->ins || !written) return lpi_nomem(ctx);
+    for (int r = 0; r < p->nregs; r++) {
+        const json_t *e = json_array_get(regs, (size_t)r);
+        bool ok = false;
+        for (int d = 0; json_is_string(e) && d < LP_DTYPE_COUNT && !ok; d++)
+            if (!strcmp(json_string_value(e), lp_dtype_name((lp_dtype)d))) { p->reg_dt[r] = (lp_dtype)d; ok = true; }
+        if (!ok) return lpi_error(ctx, LP_ERR_TYPE, "%s: register %d: unknown dtype", where, r);
+        written[r] = r < first_temp;
+    }
+    for (int c = 0; c < p->nconst; c++) {
+        const json_t *e = json_array_get(consts, (size_t)c);
+        if (!json_is_string(e) || !parse_hex64(json_string_value(e), &p->consts[c]))
+            return lpi_error(ctx, LP_ERR_FORMAT, "%s: constant %d must be 16 lowercase hex digits (raw bits)", where, c);
+    }
+    for (int i = 0; i < p->ninstr; i++) {
+        const json_t *e = json_array_get(code, (size_t)i);
+        char w[W + 64];
+        snprintf(w, sizeof w, "%s instruction %d", where, i);
+        if (!json_is_array(e) || json_array_size(e) < 4 || json_array_size(e) > 6)
+            return fmt_err(ctx, w, "must be [op, dtype, dst, src...]");
+        const json_t *jop = json_array_get(e, 0), *jdt = json_array_get(e, 1);
+        lpi_op op;
+        if (!json_is_string(jop) || !lpi_op_lookup(json_string_value(jop), &op))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: unknown op", w);
+        if (lpi_ops[op].kind != LP_OPK_ELEMWISE)
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: op '%s' is not elementwise", w, lpi_ops[op].name);
+        lp_dtype dt = LP_DTYPE_COUNT;
+        for (int d = 0; json_is_string(jdt) && d < LP_DTYPE_COUNT; d++)
+            if (!strcmp(json_string_value(jdt), lp_dtype_name((lp_dtype)d))) dt = (lp_dtype)d;
+        if (dt == LP_DTYPE_COUNT) return lpi_error(ctx, LP_ERR_TYPE, "%s: unknown loop dtype", w);
+        int nsrc = (int)json_array_size(e) - 3;
+        int want = op == LPI_OP_ASTYPE ? 1 : lpi_ops[op].nin;
+        if (nsrc != want) return lpi_error(ctx, LP_ERR_VALUE, "%s: '%s' takes %d sources, got %d", w, lpi_ops[op].name, want, nsrc);
+        int64_t regv[4];
+        for (int k = 0; k < 1 + nsrc; k++) {
+            const json_t *r = json_array_get(e, (size_t)(2 + k));
+            if (!json_is_integer(r) || json_integer_value(r) < 0 || json_integer_value(r) >= p->nregs)
+                return lpi_error(ctx, LP_ERR_VALUE, "%s: register operand %d is not a register (0..%d)", w, k, p->nregs - 1);
+            regv[k] = json_integer_value(r);
+        }
+        lpi_instr *in = &p->ins[i];
+        in->op = (uint16_t)op;
+        in->dt = (uint8_t)dt;
+        in->nsrc = (uint8_t)nsrc;
+        in->dst = (int16_t)regv[0];
+        for (int s = 0; s < nsrc; s++) in->src[s] = (int16_t)regv[1 + s];
+        /* SSA: sources are inputs, constants or temporaries written before; the destination is
+         * a temporary written here for the first time */
+        for (int s = 0; s < nsrc; s++)
+            if (!written[in->src[s]])
+                return lpi_error(ctx, LP_ERR_VALUE, "%s: source register %d is read before it is written", w, in->src[s]);
+        if (in->dst < first_temp || written[in->dst])
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: destination register %d is not a fresh temporary", w, in->dst);
+        written[in->dst] = 1;
+        const lp_dtype ddt = p->reg_dt[in->dst];
+        if (op == LPI_OP_ASTYPE) {
+            if (p->reg_dt[in->src[0]] != dt || !lpi_cast_loops[dt][ddt])
+                return lpi_error(ctx, LP_ERR_TYPE, "%s: astype from %s needs a %s source", w, lp_dtype_name(dt), lp_dtype_name(dt));
+            continue;
+        }
+        if (!lpi_loops[op][dt])
+            return lpi_error(ctx, LP_ERR_TYPE, "%s: op '%s' has no %s loop", w, lpi_ops[op].name, lp_dtype_name(dt));
+        for (int s = 0; s < nsrc; s++) {
+            lp_dtype want_dt = (op == LPI_OP_WHERE && s == 0) ? LP_BOOL : dt;
+            if (p->reg_dt[in->src[s]] != want_dt)
+                return lpi_error(ctx, LP_ERR_TYPE, "%s: source %d is %s, the loop needs %s", w, s,
+                                 lp_dtype_name(p->reg_dt[in->src[s]]), lp_dtype_name(want_dt));
+        }
+        if (ddt != lpi_loop_out_dtype(op, dt))
+            return lpi_error(ctx, LP_ERR_TYPE, "%s: destination is %s, the loop writes %s", w, lp_dtype_name(ddt),
+                             lp_dtype_name(lpi_loop_out_dtype(op, dt)));
+    }
+    /* the VM writes the output register straight into the output: it must be the last
+     * instruction's destination (so nothing reads it back from scratch) */
+    if (p->out_reg >= p->nregs || p->out_reg != p->ins[p->ninstr - 1].dst)
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: 'out' must be the last instruction's destination", where);
+    *out = p;
+    return LP_OK;
+}
+
+/* ---- reductions ---- */
+
+static const char *const K_REDUCE[] = {"op", "axes", "in_shape", "ddof", "acc", "nfields", "count", NULL};
+
+static int expected_fields(lpi_op op) {
+    switch (op) {
+    case LPI_OP_ARGMIN: case LPI_OP_ARGMAX: return 2;
+    case LPI_OP_VAR: case LPI_OP_STD: return 3;
+    default: return 1;
+    }
+}
+
+static lp_status decode_reduce(dec *D, const char *where0, const json_t *j, lpi_op node_op, lpi_reduce **out) {
+    lp_ctx *ctx = D->ctx;
+    char where[W + 32];
+    snprintf(where, sizeof where, "%s reduce", where0);
+    if (!json_is_object(j)) return fmt_err(ctx, where, "must be an object");
+    lpi_reduce *r = lpi_arena_alloc(D->b->ar, sizeof *r);
+    if (!r) return lpi_nomem(ctx);
+    const char *opn, *acc;
+    int64_t axes[LP_MAX_NDIM], ddof = 0, nfields, count;
+    int nax = 0;
+    lp_status st;
+    if ((st = lpi_json_only_keys(ctx, where, j, K_REDUCE, "key")) || (st = lpi_json_str(ctx, where, j, "op", false, &opn)) ||
+        (st = lpi_json_shape(ctx, where, j, "in_shape", &r->in_ndim, r->in_shape)) ||
+        (st = lpi_json_int_list(ctx, where, j, "axes", false, LP_MAX_NDIM, 0, LP_MAX_NDIM - 1, &nax, axes)) ||
+        (st = lpi_json_int(ctx, where, j, "ddof", true, 0, INT32_MAX, &ddof)) ||
+        (st = lpi_json_str(ctx, where, j, "acc", false, &acc)) ||
+        (st = lpi_json_int(ctx, where, j, "nfields", false, 1, 3, &nfields)) ||
+        (st = lpi_json_int(ctx, where, j, "count", false, 0, INT64_MAX >> 2, &count)))
+        return st;
+    lpi_op op;
+    if (!lpi_op_lookup(opn, &op) || op != node_op)
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: op must be the node's op '%s'", where, lpi_ops[node_op].name);
+    r->op = op;
+    for (int k = 0; k < nax; k++) {
+        if (axes[k] >= r->in_ndim || (r->axes & (1u << axes[k])))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: axis %lld is out of range or repeated", where, (long long)axes[k]);
+        r->axes |= 1u << axes[k];
+    }
+    if (!strcmp(acc, "float64")) r->acc_float = true;
+    else if (strcmp(acc, "int64")) return fmt_err(ctx, where, "'acc' must be float64 or int64");
+    r->ddof = (int)ddof;
+    r->nfields = (int)nfields;
+    r->count = count;
+    if (r->nfields != expected_fields(op))
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: '%s' keeps %d state fields, not %d", where, lpi_ops[op].name,
+                         expected_fields(op), r->nfields);
+    bool must_float = op == LPI_OP_MEAN || op == LPI_OP_VAR || op == LPI_OP_STD;
+    bool must_int = op == LPI_OP_ANY || op == LPI_OP_ALL || op == LPI_OP_LDA_LABELS;
+    if (op == LPI_OP_LDA_STATS || op == LPI_OP_LDA_LW) must_float = true;
+    if ((must_float && !r->acc_float) || (must_int && r->acc_float))
+        return lpi_error(ctx, LP_ERR_TYPE, "%s: '%s' accumulates in %s", where, lpi_ops[op].name,
+                         must_float ? "float64" : "int64");
+    *out = r;
+    return LP_OK;
+}
+
+/* ---- nodes ---- */
+
+static const char *const K_NODE[] = {"kernel", "op", "dtype", "shape", "program", "reduce", "final", "source",
+                                     "in_shape", NULL};
+
+static bool is_gen_op(lpi_op op) {
+    return op == LPI_OP_SCALAR || op == LPI_OP_FULL || op == LPI_OP_ARANGE || op == LPI_OP_LINSPACE ||
+           op == LPI_OP_EYE || op == LPI_OP_RANDOM_UNIFORM || op == LPI_OP_RANDOM_NORMAL;
+}
+
+static bool under_dir(const char *real, const char *dir) {
+    char *rd = realpath(dir, NULL);
+    if (!rd) return false;
+    size_t n = strlen(rd);
+    bool ok = strncmp(real, rd, n) == 0 && (real[n] == '/' || (n == 1 && rd[0] == '/'));
+    free(rd);
+    return ok;
+}
+
+/* LOAD: an absolute path, resolved, inside an allowed directory; then the graph codec's own
+ * rebuild (lp_load: header validated, declared dtype and shape compared), and a descriptor for
+ * the kernel's reads, checked against that header. */
+static lp_status load_source(dec *D, const char *where, int ni, json_t *src) {
+    lp_ctx *ctx = D->ctx;
+    json_t *attrs = json_object_get(src, "attrs");
+    const json_t *jp = attrs ? json_object_get(attrs, "path") : NULL;
+    if (!json_is_string(jp)) return fmt_err(ctx, where, "source: 'attrs.path' must be a string");
+    const char *path = json_string_value(jp);
+    size_t len = strlen(path);
+    if (path[0] != '/' || len > LPI_JSON_MAX_PATH || len != json_string_length(jp))
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: a load path must be absolute (and at most %d bytes)", where,
+                         LPI_JSON_MAX_PATH);
+    char *real = realpath(path, NULL);
+    if (!real) return lpi_error(ctx, errno == ENOENT ? LP_ERR_NOTFOUND : LP_ERR_IO, "%s: %s", where, strerror(errno));
+    bool ok = !D->lim->load_dirs || !D->lim->load_dirs[0];
+    for (int k = 0; !ok && D->lim->load_dirs[k]; k++) ok = under_dir(real, D->lim->load_dirs[k]);
+    if (!ok) {
+        free(real);
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: load path is outside the worker's data directories", where);
+    }
+    /* load the resolved path, so a link changed later cannot redirect the read */
+    if (json_object_set_new(attrs, "path", json_string(real))) { free(real); return lpi_nomem(ctx); }
+    free(real);
+    lp_status st = lpi_json_node_from_head(ctx, where, src, NULL, 0, &D->exprs[ni]);
+    if (st) return st;
+    const lp_array *e = D->exprs[ni];
+    lp_npy_info info;
+    if ((st = lpi_npy_open(ctx, e->a.path, &D->fds[ni], &info))) return st;
+    const lp_npy_info *was = &e->a.npy;
+    if (info.dtype != was->dtype || info.ndim != was->ndim ||
+        memcmp(info.shape, was->shape, (size_t)info.ndim * sizeof(int64_t)) || info.fortran_order != was->fortran_order ||
+        info.big_endian != was->big_endian || info.data_offset != was->data_offset)
+        return lpi_error(ctx, LP_ERR_IO, "%s: the file changed while it was opened", where);
+    return LP_OK;
+}
+
+static lp_status decode_node(dec *D, int ni, json_t *j) {
+    lp_ctx *ctx = D->ctx;
+    lpi_pnode *pn = &D->b->nodes[ni];
+    char where[W];
+    snprintf(where, sizeof where, "node %d", ni);
+    if (!json_is_object(j)) return fmt_err(ctx, where, "must be an object");
+    memset(pn, 0, sizeof *pn);
+    pn->target = -1;
+    pn->load_fd = -1;
+    const char *kname, *opname;
+    lp_status st;
+    if ((st = lpi_json_only_keys(ctx, where, j, K_NODE, "key")) || (st = lpi_json_str(ctx, where, j, "kernel", false, &kname)) ||
+        (st = lpi_json_str(ctx, where, j, "op", false, &opname)) || (st = lpi_json_dtype(ctx, where, j, "dtype", &pn->dtype)) ||
+        (st = lpi_json_shape(ctx, where, j, "shape", &pn->ndim, pn->shape)))
+        return st;
+    int k = LPI_K_COUNT;
+    for (int q = LPI_K_GEN; q < LPI_K_COUNT; q++)
+        if (!strcmp(kname, kernel_names[q])) k = q;
+    if (k == LPI_K_COUNT) return lpi_error(ctx, LP_ERR_VALUE, "%s: unknown kernel '%.40s'", where, kname);
+    pn->kernel = (lpi_kernel)k;
+    if (!lpi_op_lookup(opname, &pn->op)) return lpi_error(ctx, LP_ERR_VALUE, "%s: unknown op '%.40s'", where, opname);
+    snprintf(where, sizeof where, "node %d (%s %s)", ni, kname, lpi_ops[pn->op].name);
+    const lpi_op op = pn->op;
+    const bool lda = lpi_is_lda_op(op);
+    json_t *jprog = json_object_get(j, "program"), *jred = json_object_get(j, "reduce"), *jsrc = json_object_get(j, "source");
+    const json_t *jin = json_object_get(j, "in_shape");
+    bool want_prog = false, want_red = false, want_src = false, want_in = false, pair_ok;
+    switch (pn->kernel) {
+    case LPI_K_GEN: pair_ok = is_gen_op(op); want_src = true; break;
+    case LPI_K_LOAD: pair_ok = op == LPI_OP_LOAD; want_src = true; break;
+    case LPI_K_MAP:
+        pair_ok = lpi_ops[op].kind == LP_OPK_ELEMWISE || op == LPI_OP_LDA_PROJECT || op == LPI_OP_LDA_PREDICT;
+        want_prog = !lda;
+        break;
+    case LPI_K_PARTIAL: case LPI_K_COMBINE:
+        pair_ok = lpi_ops[op].kind == LP_OPK_REDUCE || op == LPI_OP_LDA_LABELS || op == LPI_OP_LDA_STATS ||
+                  op == LPI_OP_LDA_LW;
+        want_prog = pn->kernel == LPI_K_PARTIAL && !lda;
+        want_red = true;
+        break;
+    case LPI_K_COPY: pair_ok = lpi_ops[op].kind == LP_OPK_MOVE; break;
+    case LPI_K_RESHAPE: pair_ok = op == LPI_OP_RESHAPE; want_in = true; break;
+    default: pair_ok = false;
+    }
+    if (!pair_ok) return lpi_error(ctx, LP_ERR_VALUE, "%s: kernel '%s' does not run op '%s'", where, kname, lpi_ops[op].name);
+    if (!!jprog != want_prog || !!jred != want_red || !!jsrc != want_src || !!jin != want_in ||
+        (!!json_object_get(j, "final") != want_red))
+        return lpi_error(ctx, LP_ERR_FORMAT, "%s: kernel '%s' takes %s", where, kname,
+                         want_prog && want_red ? "'program', 'reduce' and 'final'" : want_red ? "'reduce' and 'final'"
+                         : want_prog ? "'program'" : want_src ? "'source'" : want_in ? "'in_shape'" : "no parameters");
+    if (want_prog && (st = decode_program(D, where, jprog, &pn->prog))) return st;
+    if (want_red) {
+        if ((st = decode_reduce(D, where, jred, op, &pn->red)) || (st = lpi_json_bool(ctx, where, j, "final", false, &pn->final)))
+            return st;
+    }
+    if (want_src) {
+        if (!json_is_object(jsrc)) return fmt_err(ctx, where, "'source' must be a node object");
+        const json_t *so = json_object_get(jsrc, "op");
+        if (!json_is_string(so) || strcmp(json_string_value(so), lpi_ops[op].name))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: the source's op must be '%s'", where, lpi_ops[op].name);
+        if (op == LPI_OP_LOAD) st = load_source(D, where, ni, jsrc);
+        else st = lpi_json_node_from_head(ctx, where, jsrc, NULL, 0, &D->exprs[ni]);
+        if (st) return st;
+        const lp_array *e = D->exprs[ni];
+        if (e->dtype != pn->dtype || e->ndim != pn->ndim || memcmp(e->shape, pn->shape, (size_t)pn->ndim * sizeof(int64_t)))
+            return lpi_error(ctx, LP_ERR_SHAPE, "%s: the source's dtype and shape differ from the node's", where);
+        pn->expr = D->exprs[ni];
+        pn->load_fd = D->fds[ni];
+    }
+    if (want_in) {
+        /* the flat-copy kernel reads only the source's shape: a stand-in node holds it */
+        lp_array *self = lpi_arena_alloc(D->b->ar, sizeof *self), *src = lpi_arena_alloc(D->b->ar, sizeof *src);
+        lp_array **ins = lpi_arena_alloc(D->b->ar, sizeof *ins);
+        if (!self || !src || !ins) return lpi_nomem(ctx);
+        if ((st = lpi_json_shape(ctx, where, j, "in_shape", &src->ndim, src->shape))) return st;
+        int64_t a, b;
+        lpi_shape_size(src->ndim, src->shape, &a);
+        lpi_shape_size(pn->ndim, pn->shape, &b);
+        if (a != b) return lpi_error(ctx, LP_ERR_SHAPE, "%s: 'in_shape' has %lld elements, the shape %lld", where, (long long)a, (long long)b);
+        src->dtype = self->dtype = pn->dtype;
+        src->size = a;
+        self->op = LPI_OP_RESHAPE;
+        self->ndim = pn->ndim;
+        memcpy(self->shape, pn->shape, sizeof self->shape);
+        self->size = b;
+        self->nin = 1;
+        ins[0] = src;
+        self->in = ins;
+        pn->expr = self;
+    }
+    /* what each kind produces must be what the node declares */
+    if (pn->prog && pn->kernel == LPI_K_MAP && pn->prog->reg_dt[pn->prog->out_reg] != pn->dtype)
+        return lpi_error(ctx, LP_ERR_TYPE, "%s: the program writes %s, the node is %s", where,
+                         lp_dtype_name(pn->prog->reg_dt[pn->prog->out_reg]), lp_dtype_name(pn->dtype));
+    if (pn->prog && pn->kernel == LPI_K_PARTIAL && pn->prog->reg_dt[pn->prog->out_reg] != (pn->red->acc_float ? LP_FLOAT64 : LP_INT64))
+        return lpi_error(ctx, LP_ERR_TYPE, "%s: the program must produce the accumulator's dtype", where);
+    if (pn->red && !lda) {
+        int64_t cnt = 1;
+        for (int i = 0; i < pn->red->in_ndim; i++)
+            if (pn->red->axes & (1u << i)) cnt *= pn->red->in_shape[i];
+        if (cnt != pn->red->count) return lpi_error(ctx, LP_ERR_VALUE, "%s: 'count' must be the number of reduced elements", where);
+    }
+    if (lda && (pn->op == LPI_OP_LDA_STATS || pn->op == LPI_OP_LDA_LW) && pn->red->in_ndim != 2)
+        return lpi_error(ctx, LP_ERR_SHAPE, "%s: 'in_shape' must be X's (rows, features)", where);
+    return LP_OK;
+}
+
+/* ---- tasks ---- */
+
+static const char *const K_TASK[] = {"node", "chunk", "box", "pelems", "map", "out", "operands", NULL};
+static const char *const K_OUT[] = {"store", "key", "box", NULL};
+static const char *const K_OPERAND[] = {"dtype", "box", "contig", "pieces", NULL};
+static const char *const K_MAP[] = {"src", "off", "step", "fixed", NULL};
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The pieces tile the operand box exactly: per axis, their intervals partition [lo, hi); every
+ * piece is one cell of that grid; no cell twice; as many pieces as cells. (A gap would leave
+ * assembled memory uninitialized; an overlap with a gap, too.) */
+static lp_status check_tiling(dec *D, const char *where, const lpi_operand *op) {
+    lp_ctx *ctx = D->ctx;
+    const int nd = op->box.ndim, np = op->npieces;
+    if (lpi_box_size(&op->box) == 0) {
+        if (np) return lpi_error(ctx, LP_ERR_VALUE, "%s: an empty operand box has no pieces", where);
+        return LP_OK;
+    }
+    if (np == 0) return lpi_error(ctx, LP_ERR_VALUE, "%s: no pieces cover the operand box", where);
+    if (np == 1) {
+        if (!box_eq(&op->pieces[0].box, &op->box))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: the only piece must be the whole operand box", where);
+        return LP_OK;
+    }
+    int64_t *lo = lp_malloc((size_t)np * 2 * sizeof *lo), *cut[LP_MAX_NDIM], ncut[LP_MAX_NDIM];
+    uint8_t *seen = NULL;
+    lp_status st = LP_OK;
+    for (int i = 0; i < nd; i++) cut[i] = NULL;
+    if (!lo) return lpi_nomem(ctx);
+    int64_t cells = 1;
+    for (int i = 0; i < nd && !st; i++) {
+        /* distinct lo values, sorted; each with one hi; consecutive; covering the box */
+        for (int q = 0; q < np; q++) lo[q] = op->pieces[q].box.lo[i];
+        qsort(lo, (size_t)np, sizeof *lo, cmp_i64);
+        int64_t n = 0;
+        for (int q = 0; q < np; q++)
+            if (!n || lo[n - 1] != lo[q]) lo[n++] = lo[q];
+        if (!(cut[i] = lp_malloc((size_t)(n + 1) * sizeof **cut))) { st = lpi_nomem(ctx); break; }
+        memcpy(cut[i], lo, (size_t)n * sizeof *lo);
+        cut[i][n] = op->box.hi[i];
+        ncut[i] = n;
+        if (cut[i][0] != op->box.lo[i]) st = lpi_error(ctx, LP_ERR_VALUE, "%s: pieces do not start at the operand box on axis %d", where, i);
+        if (__builtin_mul_overflow(cells, n, &cells) || cells > np) cells = -1;
+    }
+    if (!st && cells != np)
+        st = lpi_error(ctx, LP_ERR_VALUE, "%s: %d pieces do not tile the operand box", where, np);
+    if (!st && !(seen = lp_calloc((size_t)np, 1))) st = lpi_nomem(ctx);
+    for (int q = 0; q < np && !st; q++) {
+        const lpi_box *pb = &op->pieces[q].box;
+        int64_t cell = 0;
+        for (int i = 0; i < nd && !st; i++) {
+            int64_t *f = bsearch(&pb->lo[i], cut[i], (size_t)ncut[i], sizeof(int64_t), cmp_i64);
+            int64_t k = f ? f - cut[i] : -1;
+            if (k < 0 || cut[i][k + 1] != pb->hi[i] || pb->hi[i] <= pb->lo[i])
+                st = lpi_error(ctx, LP_ERR_VALUE, "%s: piece %d is not one cell of the pieces' grid on axis %d", where, q, i);
+            cell = cell * ncut[i] + k;
+        }
+        if (!st && seen[cell]) st = lpi_error(ctx, LP_ERR_VALUE, "%s: piece %d overlaps another piece", where, q);
+        if (!st) seen[cell] = 1;
+    }
+    lp_free(lo);
+    lp_free(seen);
+    for (int i = 0; i < nd; i++) lp_free(cut[i]);
+    return st;
+}
+
+static lp_status decode_operand(dec *D, const char *where0, int k, const json_t *j, lpi_operand *op, lp_dtype *dt) {
+    lp_ctx *ctx = D->ctx;
+    char where[W + 32];
+    snprintf(where, sizeof where, "%s operand %d", where0, k);
+    if (!json_is_object(j)) return fmt_err(ctx, where, "must be an object");
+    const json_t *pcs;
+    lp_status st;
+    bool contig = false;
+    if ((st = lpi_json_only_keys(ctx, where, j, K_OPERAND, "key")) || (st = lpi_json_dtype(ctx, where, j, "dtype", dt)) ||
+        (st = box_key(ctx, where, j, "box", &op->box)) || (st = lpi_json_bool(ctx, where, j, "contig", true, &contig)) ||
+        (st = get_list(ctx, where, j, "pieces", false, (size_t)D->lim->max_pieces, &pcs)))
+        return st;
+    op->pnode = -1;
+    op->contig = contig;
+    op->npieces = (int)json_array_size(pcs);
+    D->npieces += op->npieces;
+    if (D->npieces > D->lim->max_pieces)
+        return lpi_error(ctx, LP_ERR_LIMIT, "%s: the batch has more than %lld pieces", where, (long long)D->lim->max_pieces);
+    if (op->npieces && !(op->pieces = lpi_arena_alloc(D->b->ar, (size_t)op->npieces * sizeof *op->pieces))) return lpi_nomem(ctx);
+    for (int q = 0; q < op->npieces; q++) {
+        const json_t *e = json_array_get(pcs, (size_t)q);
+        char w[W + 64];
+        snprintf(w, sizeof w, "%s piece %d", where, q);
+        if (!json_is_array(e) || json_array_size(e) != 3 || !json_is_integer(json_array_get(e, 0)))
+            return fmt_err(ctx, w, "must be [chunk, [lo...], [hi...]]");
+        int64_t c = json_integer_value(json_array_get(e, 0));
+        if (c < 0 || c >= D->b->nchunks) return lpi_error(ctx, LP_ERR_VALUE, "%s: chunk %lld does not exist", w, (long long)c);
+        lpi_piece *pc = &op->pieces[q];
+        pc->pnode = -1;
+        pc->chunk = c;
+        json_t *bx = json_pack("[OO]", json_array_get(e, 1), json_array_get(e, 2));
+        if (!bx) return fmt_err(ctx, w, "must be [chunk, [lo...], [hi...]]");
+        st = box_from(ctx, w, bx, &pc->box);
+        json_decref(bx);
+        if (st) return st;
+        const lpi_wire_chunk *ch = &D->b->chunks[c];
+        char b1[200], b2[200];
+        if (ch->dtype != *dt)
+            return lpi_error(ctx, LP_ERR_TYPE, "%s: chunk %lld is %s, the operand %s", w, (long long)c, lp_dtype_name(ch->dtype),
+                             lp_dtype_name(*dt));
+        if (pc->box.ndim != op->box.ndim || !box_inside(&pc->box, &ch->box))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: box %s is not inside its chunk's box %s", w, box_str(b1, sizeof b1, &pc->box),
+                             box_str(b2, sizeof b2, &ch->box));
+        if (!box_inside(&pc->box, &op->box))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: box %s is not inside the operand box %s", w, box_str(b1, sizeof b1, &pc->box),
+                             box_str(b2, sizeof b2, &op->box));
+        if (ch->state && (op->npieces != 1 || !box_eq(&pc->box, &ch->box)))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: a state chunk is read whole, as the only piece", w);
+    }
+    return check_tiling(D, where, op);
+}
+
+static lp_status decode_map(dec *D, const char *where0, const json_t *j, int out_nd, int in_nd, lpi_axismap **out) {
+    lp_ctx *ctx = D->ctx;
+    char where[W + 32];
+    snprintf(where, sizeof where, "%s map", where0);
+    if (!json_is_object(j)) return fmt_err(ctx, where, "must be an object");
+    lpi_axismap *m = lpi_arena_alloc(D->b->ar, sizeof *m);
+    if (!m) return lpi_nomem(ctx);
+    int64_t src[LP_MAX_NDIM];
+    int n1, n2, n3;
+    lp_status st;
+    if ((st = lpi_json_only_keys(ctx, where, j, K_MAP, "key")) ||
+        (st = lpi_json_int_list(ctx, where, j, "src", false, LP_MAX_NDIM, -1, LP_MAX_NDIM - 1, &n1, src)) ||
+        (st = lpi_json_int_list(ctx, where, j, "off", false, LP_MAX_NDIM, -(INT64_MAX >> 2), INT64_MAX >> 2, &n2, m->off)) ||
+        (st = lpi_json_int_list(ctx, where, j, "step", false, LP_MAX_NDIM, -(INT64_MAX >> 2), INT64_MAX >> 2, &n3, m->step)))
+        return st;
+    if (n1 != out_nd || n2 != out_nd || n3 != out_nd)
+        return lpi_error(ctx, LP_ERR_SHAPE, "%s: 'src', 'off' and 'step' need one entry per output axis (%d)", where, out_nd);
+    const json_t *fx = json_object_get(j, "fixed");
+    if (!json_is_array(fx) || json_array_size(fx) != (size_t)in_nd)
+        return lpi_error(ctx, LP_ERR_SHAPE, "%s: 'fixed' needs one entry (an index or null) per input axis (%d)", where, in_nd);
+    for (int i = 0; i < in_nd; i++) {
+        const json_t *e = json_array_get(fx, (size_t)i);
+        if (json_is_null(e)) continue;
+        if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > (INT64_MAX >> 2))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: fixed[%d] must be a non-negative index or null", where, i);
+        m->dropped[i] = true;
+        m->fixed[i] = json_integer_value(e);
+    }
+    for (int o = 0; o < out_nd; o++) {
+        if (src[o] >= in_nd) return lpi_error(ctx, LP_ERR_VALUE, "%s: src[%d] is not an input axis", where, o);
+        m->src[o] = (int8_t)src[o];
+    }
+    *out = m;
+    return LP_OK;
+}
+
+/* COPY: every read of the affine map stays inside the operand box. */
+static lp_status check_copy(dec *D, const char *where, const lpi_task *t) {
+    lp_ctx *ctx = D->ctx;
+    const lpi_axismap *m = t->map;
+    const lpi_box *ib = &t->ops[0].box, *ob = &t->box;
+    bool used[LP_MAX_NDIM] = {false};
+    for (int o = 0; o < ob->ndim; o++) {
+        int s = m->src[o];
+        if (s < 0) continue;
+        if (used[s] || m->dropped[s]) return lpi_error(ctx, LP_ERR_VALUE, "%s: input axis %d is mapped twice", where, s);
+        used[s] = true;
+    }
+    if (lpi_box_size(ob) == 0) return LP_OK;
+    if (lpi_box_size(ib) == 0) return lpi_error(ctx, LP_ERR_VALUE, "%s: the operand box is empty", where);
+    for (int i = 0; i < ib->ndim; i++)
+        if (m->dropped[i] && (m->fixed[i] < ib->lo[i] || m->fixed[i] >= ib->hi[i]))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: fixed index %lld of input axis %d is outside the operand box", where,
+                             (long long)m->fixed[i], i);
+    for (int o = 0; o < ob->ndim; o++) {
+        int s = m->src[o];
+        if (s < 0) continue;
+        int64_t c[2], e[2] = {ob->lo[o], ob->hi[o] - 1};
+        for (int q = 0; q < 2; q++)
+            if (__builtin_mul_overflow(m->step[o], e[q], &c[q]) || __builtin_add_overflow(c[q], m->off[o], &c[q]) ||
+                c[q] < ib->lo[s] || c[q] >= ib->hi[s])
+                return lpi_error(ctx, LP_ERR_VALUE, "%s: output axis %d reads outside the operand box", where, o);
+    }
+    return LP_OK;
+}
+
+/* MAP/PARTIAL: operands broadcast to the task box (right-aligned; extent equal or 1). */
+static lp_status check_broadcast(dec *D, const char *where, const lpi_task *t, const lp_dtype *odt, const lpi_program *p) {
+    lp_ctx *ctx = D->ctx;
+    if (t->nops != p->ninputs)
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: the program reads %d operands, the task has %d", where, p->ninputs, t->nops);
+    for (int k = 0; k < t->nops; k++) {
+        const lpi_box *b = &t->ops[k].box;
+        if (odt[k] != p->reg_dt[k])
+            return lpi_error(ctx, LP_ERR_TYPE, "%s: operand %d is %s, the program's register %s", where, k,
+                             lp_dtype_name(odt[k]), lp_dtype_name(p->reg_dt[k]));
+        if (b->ndim > t->box.ndim) return lpi_error(ctx, LP_ERR_SHAPE, "%s: operand %d has more axes than the task box", where, k);
+        for (int i = 0; i < b->ndim; i++) {
+            int64_t e = box_extent(b, i), te = box_extent(&t->box, i + t->box.ndim - b->ndim);
+            if (e != te && e != 1)
+                return lpi_error(ctx, LP_ERR_SHAPE, "%s: operand %d (extent %lld on axis %d) does not broadcast to the "
+                                 "task box (%lld)", where, k, (long long)e, i, (long long)te);
+        }
+    }
+    return LP_OK;
+}
+
+static int64_t rows_of(const lpi_box *b) { return b->ndim ? box_extent(b, 0) : 1; }
+
+/* The Fisher LDA kernels read their operands by shape: check every shape they rely on. */
+static lp_status check_lda(dec *D, const char *where, const lpi_pnode *pn, lpi_task *t, const lp_dtype *odt,
+                           const lpi_wire_chunk *out) {
+    lp_ctx *ctx = D->ctx;
+    const int n = t->nops;
+    const lpi_box *B[4] = {NULL};
+    for (int k = 0; k < n && k < 4; k++) B[k] = &t->ops[k].box;
+    /* parameters (every operand after the row operands) are read as contiguous memory */
+#define BAD(...) lpi_error(ctx, LP_ERR_SHAPE, __VA_ARGS__)
+    bool isfloat0 = n > 0 && (odt[0] == LP_FLOAT32 || odt[0] == LP_FLOAT64);
+    if (pn->kernel == LPI_K_COMBINE) {
+        if (n < 1) return BAD("%s: a combine needs states", where);
+        for (int k = 0; k < n; k++) {
+            const lpi_wire_chunk *c = &D->b->chunks[t->ops[k].pieces[0].chunk];
+            if (c->shape[0] != 1 || c->shape[1] != t->pelems || c->dtype != (pn->red->acc_float ? LP_FLOAT64 : LP_INT64))
+                return BAD("%s: operand %d is not a state of this node", where, k);
+        }
+        if (pn->op == LPI_OP_LDA_STATS) {
+            int64_t Dd = pn->red->in_shape[1], per = 1 + Dd + Dd * Dd;
+            if (Dd > 65536 || t->pelems % per) return BAD("%s: the state size is not K (1 + D + D^2)", where);
+        }
+        if (pn->op == LPI_OP_LDA_LABELS && t->pelems != LPI_LDA_LABELS_SIZE) return BAD("%s: a labels state has %d entries", where, LPI_LDA_LABELS_SIZE);
+        return LP_OK;
+    }
+    if (pn->op == LPI_OP_LDA_LABELS) {
+        if (n != 1 || B[0]->ndim != 1 || odt[0] == LP_FLOAT32 || odt[0] == LP_FLOAT64)
+            return BAD("%s: lda_labels reads one 1-d integer or bool operand", where);
+        if (t->pelems != LPI_LDA_LABELS_SIZE) return BAD("%s: a labels state has %d entries", where, LPI_LDA_LABELS_SIZE);
+        return LP_OK;
+    }
+    if (pn->op == LPI_OP_LDA_STATS || pn->op == LPI_OP_LDA_LW) {
+        int want = pn->op == LPI_OP_LDA_STATS ? 3 : 4;
+        if (n != want) return BAD("%s: %s reads %d operands", where, lpi_ops[pn->op].name, want);
+        if (B[0]->ndim != 2 || !isfloat0) return BAD("%s: X must be 2-d float32 or float64", where);
+        if (B[1]->ndim != 1 || odt[1] == LP_FLOAT32 || odt[1] == LP_FLOAT64 || rows_of(B[1]) != rows_of(B[0]))
+            return BAD("%s: y must be 1-d integer or bool with X's rows", where);
+        if (B[2]->ndim != 1 || odt[2] != LP_INT64) return BAD("%s: classes must be 1-d int64", where);
+        int64_t Dd = box_extent(B[0], 1), K = box_extent(B[2], 0);
+        if (K > LPI_LDA_MAX_CLASSES || Dd != pn->red->in_shape[1]) return BAD("%s: at most %d classes and X's features", where, LPI_LDA_MAX_CLASSES);
+        t->ops[2].contig = true;
+        if (pn->op == LPI_OP_LDA_STATS) {
+            if (Dd > 65536 || t->pelems != lpi_lda_stats_size(K, Dd)) return BAD("%s: the state must be K (1 + D + D^2)", where);
+        } else {
+            if (odt[3] != LP_FLOAT64 || lpi_box_size(B[3]) < (K + 1) * 2 * Dd) return BAD("%s: parameters must be (K+1) x 2 x D float64", where);
+            t->ops[3].contig = true;
+            if (t->pelems != K + 1) return BAD("%s: the state must have K + 1 entries", where);
+        }
+        return LP_OK;
+    }
+    /* project / predict: maps over X's rows into the output chunk */
+    int want = pn->op == LPI_OP_LDA_PROJECT ? 3 : 4;
+    if (n != want) return BAD("%s: %s reads %d operands", where, lpi_ops[pn->op].name, want);
+    if (B[0]->ndim != 2 || !isfloat0) return BAD("%s: X must be 2-d float32 or float64", where);
+    const int64_t rows = rows_of(B[0]), Dd = box_extent(B[0], 1);
+    if (out->ndim < 1 || out->shape[0] != rows) return BAD("%s: the output must have X's rows", where);
+    for (int k = 1; k < n; k++) t->ops[k].contig = true;
+    if (pn->op == LPI_OP_LDA_PROJECT) {
+        if (odt[1] != LP_FLOAT64 || B[1]->ndim != 2 || box_extent(B[1], 0) != Dd) return BAD("%s: W must be D x m float64", where);
+        int64_t m = box_extent(B[1], 1);
+        if (odt[2] != LP_FLOAT64 || lpi_box_size(B[2]) < m) return BAD("%s: b must hold m float64", where);
+        if (pn->dtype != LP_FLOAT64 || !((out->ndim == 2 && out->shape[1] == m) || (out->ndim == 1 && m == 1)))
+            return BAD("%s: the output must be rows x m float64", where);
+        return LP_OK;
+    }
+    if (odt[1] != LP_FLOAT64 || B[1]->ndim != 2 || box_extent(B[1], 1) != Dd) return BAD("%s: coef must be C x D float64", where);
+    int64_t C = box_extent(B[1], 0);
+    if (odt[2] != LP_FLOAT64 || lpi_box_size(B[2]) < C) return BAD("%s: b must hold C float64", where);
+    if (odt[3] != LP_INT64 || lpi_box_size(B[3]) < (C > 2 ? C : 2)) return BAD("%s: classes must hold the C labels (int64)", where);
+    if (out->ndim != 1 || pn->dtype == LP_FLOAT32 || pn->dtype == LP_FLOAT64) return BAD("%s: the output must be 1-d labels", where);
+#undef BAD
+    return LP_OK;
+}
+
+static lp_status decode_task(dec *D, int ti, const json_t *j) {
+    lp_ctx *ctx = D->ctx;
+    lpi_wire_batch *b = D->b;
+    lpi_task *t = &b->tasks[ti];
+    lpi_wire_chunk *out = &b->outs[ti];
+    char where[W];
+    snprintf(where, sizeof where, "task %d", ti);
+    if (!json_is_object(j)) return fmt_err(ctx, where, "must be an object");
+    memset(t, 0, sizeof *t);
+    memset(out, 0, sizeof *out);
+    int64_t node, chunk, pelems = 0, store;
+    const json_t *jops, *jout;
+    lp_status st;
+    if ((st = lpi_json_only_keys(ctx, where, j, K_TASK, "key")) ||
+        (st = lpi_json_int(ctx, where, j, "node", false, 0, b->nnodes - 1, &node)) ||
+        (st = lpi_json_int(ctx, where, j, "chunk", false, 0, INT64_MAX >> 2, &chunk)) ||
+        (st = box_key(ctx, where, j, "box", &t->box)) ||
+        (st = lpi_json_int(ctx, where, j, "pelems", true, 0, INT64_MAX >> 4, &pelems)) ||
+        (st = get_list(ctx, where, j, "operands", false, (size_t)D->lim->max_operands, &jops)))
+        return st;
+    t->pnode = (int32_t)node;
+    t->chunk = chunk;
+    t->pelems = pelems;
+    const lpi_pnode *pn = &b->nodes[node];
+    snprintf(where, sizeof where, "task %d (%s %s)", ti, kernel_names[pn->kernel], lpi_ops[pn->op].name);
+    /* output */
+    if (!(jout = json_object_get(j, "out")) || !json_is_object(jout)) return fmt_err(ctx, where, "'out' must be an object");
+    const bool state_out = (pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE) && !pn->final;
+    if ((st = lpi_json_only_keys(ctx, where, jout, K_OUT, "key")) ||
+        (st = lpi_json_int(ctx, where, jout, "store", false, 0, b->nstores - 1, &store)) ||
+        (st = lpi_json_str(ctx, where, jout, "key", false, &out->key)))
+        return st;
+    if (!lpi_store_key_valid(out->key, NULL)) return lpi_store_key_check(ctx, out->key);
+    out->store = (int)store;
+    if (state_out) {
+        if (json_object_get(jout, "box")) return fmt_err(ctx, where, "a state output has no 'box'");
+        if (pn->red->nfields * (uint64_t)pelems > D->lim->max_chunk_bytes / 8)
+            return lpi_error(ctx, LP_ERR_LIMIT, "%s: the state exceeds the chunk limit", where);
+        out->box.ndim = 1;
+        out->box.hi[0] = 1;
+        out->state = true;
+    } else {
+        if ((st = box_key(ctx, where, jout, "box", &out->box))) return st;
+        if (!box_in_shape(&out->box, pn->ndim, pn->shape))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: the output box is not inside the node's shape", where);
+        if ((uint64_t)lpi_box_size(&out->box) > D->lim->max_chunk_bytes / lp_dtype_size(pn->dtype))
+            return lpi_error(ctx, LP_ERR_LIMIT, "%s: the output chunk exceeds the chunk limit of %llu bytes", where,
+                             (unsigned long long)D->lim->max_chunk_bytes);
+    }
+    lpi_task_out_shape(pn, t, &out->box, &out->dtype, &out->ndim, out->shape);
+    /* operands */
+    t->nops = (int)json_array_size(jops);
+    lp_dtype odt_stack[8], *odt = odt_stack;
+    if (t->nops && !(t->ops = lpi_arena_alloc(b->ar, (size_t)t->nops * sizeof *t->ops))) return lpi_nomem(ctx);
+    if (t->nops > 8 && !(odt = lpi_arena_alloc(b->ar, (size_t)t->nops * sizeof *odt))) return lpi_nomem(ctx);
+    for (int k = 0; k < t->nops; k++)
+        if ((st = decode_operand(D, where, k, json_array_get(jops, (size_t)k), &t->ops[k], &odt[k]))) return st;
+    /* map: copies only */
+    const json_t *jm = json_object_get(j, "map");
+    if (!!jm != (pn->kernel == LPI_K_COPY)) return fmt_err(ctx, where, "'map' is given exactly for copy tasks");
+    if (pn->kernel == LPI_K_COPY) {
+        if (t->nops != 1) return lpi_error(ctx, LP_ERR_VALUE, "%s: a copy reads one operand", where);
+        if ((st = decode_map(D, where, jm, pn->ndim, t->ops[0].box.ndim, (lpi_axismap **)&t->map))) return st;
+    }
+    /* state operands belong to combines, combines read only states */
+    for (int k = 0; k < t->nops; k++) {
+        bool st_in = t->ops[k].npieces && b->chunks[t->ops[k].pieces[0].chunk].state;
+        if (st_in != (pn->kernel == LPI_K_COMBINE))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: operand %d: only combine tasks read partial states", where, k);
+        if (pn->kernel == LPI_K_COMBINE && !st_in) return lpi_error(ctx, LP_ERR_VALUE, "%s: operand %d is empty", where, k);
+    }
+    /* the kernel's own expectations */
+    const bool lda = lpi_is_lda_op(pn->op);
+    char b1[200], b2[200];
+    switch (pn->kernel) {
+    case LPI_K_GEN: case LPI_K_LOAD:
+        if (t->nops) return lpi_error(ctx, LP_ERR_VALUE, "%s: a source task reads no operands", where);
+        /* fall through */
+    case LPI_K_MAP: case LPI_K_COPY: case LPI_K_RESHAPE:
+        if (!box_eq(&t->box, &out->box))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: the task box %s must be the output box %s", where,
+                             box_str(b1, sizeof b1, &t->box), box_str(b2, sizeof b2, &out->box));
+        break;
+    default: break;
+    }
+    if (pn->kernel == LPI_K_MAP && !lda && (st = check_broadcast(D, where, t, odt, pn->prog))) return st;
+    if (pn->kernel == LPI_K_COPY) {
+        if (odt[0] != pn->dtype) return lpi_error(ctx, LP_ERR_TYPE, "%s: a copy keeps the dtype", where);
+        if ((st = check_copy(D, where, t))) return st;
+    }
+    if (pn->kernel == LPI_K_RESHAPE) {
+        const lp_array *src = pn->expr->in[0];
+        const lpi_operand *o = &t->ops[0];
+        if (t->nops != 1 || odt[0] != pn->dtype) return lpi_error(ctx, LP_ERR_VALUE, "%s: a reshape reads one operand of its dtype", where);
+        t->ops[0].contig = true;
+        bool rows = o->box.ndim == src->ndim && t->box.ndim == pn->ndim;
+        for (int i = 1; rows && i < src->ndim; i++) rows = o->box.lo[i] == 0 && o->box.hi[i] == src->shape[i];
+        for (int i = 1; rows && i < pn->ndim; i++) rows = t->box.lo[i] == 0 && t->box.hi[i] == pn->shape[i];
+        if (!rows || !box_in_shape(&o->box, src->ndim, src->shape))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: a reshape moves whole rows", where);
+        int64_t orow = 1, irow = 1;
+        for (int i = 1; i < pn->ndim; i++) orow *= pn->shape[i];
+        for (int i = 1; i < src->ndim; i++) irow *= src->shape[i];
+        int64_t out0 = pn->ndim ? t->box.lo[0] * orow : 0, in0 = src->ndim ? o->box.lo[0] * irow : 0;
+        int64_t nn = lpi_box_size(&t->box);
+        if (nn && (out0 < in0 || out0 - in0 + nn > lpi_box_size(&o->box)))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: the operand does not hold the output's elements", where);
+    }
+    if (pn->kernel == LPI_K_GEN || pn->kernel == LPI_K_LOAD) {
+        if (!box_in_shape(&t->box, pn->ndim, pn->shape)) return lpi_error(ctx, LP_ERR_VALUE, "%s: box outside the array", where);
+    }
+    if (pn->kernel == LPI_K_PARTIAL && !lda) {
+        const lpi_reduce *r = pn->red;
+        if (!box_in_shape(&t->box, r->in_ndim, r->in_shape))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: the box is not inside the reduction's input", where);
+        if ((st = check_broadcast(D, where, t, odt, pn->prog))) return st;
+        int64_t nelem = 1;
+        int kept = 0;
+        for (int i = 0; i < r->in_ndim; i++)
+            if (!(r->axes & (1u << i))) { nelem *= box_extent(&t->box, i); kept++; }
+        if (state_out) {
+            if (pelems != nelem) return lpi_error(ctx, LP_ERR_VALUE, "%s: 'pelems' must be %lld", where, (long long)nelem);
+        } else {
+            if (lpi_box_size(&out->box) != nelem || (pn->ndim != kept && pn->ndim != r->in_ndim))
+                return lpi_error(ctx, LP_ERR_VALUE, "%s: the output box does not hold the reduced elements", where);
+        }
+    }
+    if (pn->kernel == LPI_K_COMBINE && !lda) {
+        const lpi_reduce *r = pn->red;
+        if (t->nops < 1) return lpi_error(ctx, LP_ERR_VALUE, "%s: a combine needs states", where);
+        for (int k = 0; k < t->nops; k++) {
+            const lpi_wire_chunk *c = &b->chunks[t->ops[k].pieces[0].chunk];
+            if (c->shape[0] != r->nfields || c->shape[1] != pelems || c->dtype != (r->acc_float ? LP_FLOAT64 : LP_INT64))
+                return lpi_error(ctx, LP_ERR_SHAPE, "%s: operand %d is not a state of this reduction", where, k);
+        }
+        if (!state_out && lpi_box_size(&out->box) != pelems)
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: the output box does not hold 'pelems' elements", where);
+    }
+    if (lda) {
+        if (!state_out && (pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE) &&
+            (lpi_box_size(&out->box) != pelems || pn->ndim != 1 || pn->dtype != (pn->red->acc_float ? LP_FLOAT64 : LP_INT64)))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: a final state is the node's whole output", where);
+        if ((st = check_lda(D, where, pn, t, odt, out))) return st;
+    }
+    /* memory: distinct inputs, assembled copies, the output */
+    uint64_t bytes = 0;
+    for (int k = 0; k < t->nops; k++) {
+        const lpi_operand *o = &t->ops[k];
+        for (int q = 0; q < o->npieces; q++) {
+            const lpi_wire_chunk *c = &b->chunks[o->pieces[q].chunk];
+            int64_t n;
+            lpi_shape_size(c->ndim, c->shape, &n);
+            bytes += (uint64_t)n * lp_dtype_size(c->dtype);
+        }
+        if (o->npieces > 1 || o->contig) bytes += (uint64_t)lpi_box_size(&o->box) * lp_dtype_size(odt[k]);
+    }
+    int64_t on;
+    lpi_shape_size(out->ndim, out->shape, &on);
+    bytes += (uint64_t)on * lp_dtype_size(out->dtype);
+    b->task_bytes[ti] = bytes;
+    if (bytes > D->lim->max_task_bytes)
+        return lpi_error(ctx, LP_ERR_LIMIT, "%s: needs %llu bytes; the worker's limit per task is %llu", where,
+                         (unsigned long long)bytes, (unsigned long long)D->lim->max_task_bytes);
+    return LP_OK;
+}
+
+/* ---- the batch ---- */
+
+static const char *const K_TOP[] = {"format", "version", "run", "timeout_ms", "stores", "chunks", "nodes", "tasks", NULL};
+
+void lpi_wire_batch_free(lpi_wire_batch *b) {
+    if (!b) return;
+    for (int i = 0; i < b->nnodes; i++) {
+        if (b->nodes[i].load_fd >= 0) close(b->nodes[i].load_fd);
+        if (b->nodes[i].kernel == LPI_K_GEN || b->nodes[i].kernel == LPI_K_LOAD) lp_array_release(b->nodes[i].expr);
+    }
+    json_decref(b->doc);
+    lpi_arena_destroy(b->ar);
+    lp_free(b);
+}
+
+lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *body, size_t n, lpi_wire_batch **out) {
+    *out = NULL;
+    lpi_wire_batch *b = lp_calloc(1, sizeof *b);
+    if (!b || !(b->ar = lpi_arena_create())) { lp_free(b); return lpi_nomem(ctx); }
+    dec D = {.ctx = ctx, .lim = lim, .b = b};
+    lp_status st = LP_OK;
+    json_error_t jerr;
+    const char *where = "batch";
+    b->doc = json_loadb(n ? body : "{}", n ? n : 2, JSON_REJECT_DUPLICATES, &jerr);
+    if (!b->doc) {
+        st = lpi_error(ctx, LP_ERR_FORMAT, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+        goto fail;
+    }
+    json_t *top = b->doc;
+    const char *format, *run = "";
+    int64_t version, timeout = 0;
+    const json_t *stores, *chunks, *nodes, *tasks;
+    if (!json_is_object(top)) { st = fmt_err(ctx, where, "must be a JSON object"); goto fail; }
+    if ((st = lpi_json_only_keys(ctx, where, top, K_TOP, "key")) ||
+        (st = lpi_json_str(ctx, where, top, "format", false, &format)))
+        goto fail;
+    if (strcmp(format, LPI_WIRE_FORMAT)) { st = lpi_error(ctx, LP_ERR_FORMAT, "batch: 'format' must be \"%s\"", LPI_WIRE_FORMAT); goto fail; }
+    if ((st = lpi_json_int(ctx, where, top, "version", false, 0, INT32_MAX, &version))) goto fail;
+    if (version != LPI_WIRE_VERSION) {
+        st = lpi_error(ctx, LP_ERR_FORMAT, "batch: version %lld is not supported (this worker speaks %d)", (long long)version,
+                       LPI_WIRE_VERSION);
+        goto fail;
+    }
+    if ((st = lpi_json_str(ctx, where, top, "run", true, &run)) ||
+        (st = lpi_json_int(ctx, where, top, "timeout_ms", true, 0, INT64_MAX >> 2, &timeout)) ||
+        (st = get_list(ctx, where, top, "stores", false, (size_t)lim->max_stores, &stores)) ||
+        (st = get_list(ctx, where, top, "chunks", true, (size_t)lim->max_chunks, &chunks)) ||
+        (st = get_list(ctx, where, top, "nodes", true, (size_t)lim->max_nodes, &nodes)) ||
+        (st = get_list(ctx, where, top, "tasks", false, (size_t)lim->max_tasks, &tasks)))
+        goto fail;
+    if (strlen(run) > 64) { st = lpi_error(ctx, LP_ERR_VALUE, "batch: 'run' is longer than 64 characters"); goto fail; }
+    b->run = run;
+    b->timeout_ms = timeout;
+    b->nstores = (int)json_array_size(stores);
+    b->nchunks = chunks ? (int64_t)json_array_size(chunks) : 0;
+    b->nnodes = nodes ? (int)json_array_size(nodes) : 0;
+    b->ntasks = (int)json_array_size(tasks);
+    b->stores = lpi_arena_alloc(b->ar, (size_t)(b->nstores + 1) * sizeof *b->stores);
+    b->chunks = lpi_arena_alloc(b->ar, (size_t)(b->nchunks + 1) * sizeof *b->chunks);
+    b->nodes = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *b->nodes);
+    b->tasks = lpi_arena_alloc(b->ar, (size_t)(b->ntasks + 1) * sizeof *b->tasks);
+    b->outs = lpi_arena_alloc(b->ar, (size_t)(b->ntasks + 1) * sizeof *b->outs);
+    b->task_bytes = lpi_arena_alloc(b->ar, (size_t)(b->ntasks + 1) * sizeof *b->task_bytes);
+    D.exprs = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *D.exprs);
+    D.fds = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *D.fds);
+    if (!b->stores || !b->chunks || !b->nodes || !b->tasks || !b->outs || !b->task_bytes || !D.exprs || !D.fds) {
+        st = lpi_nomem(ctx);
+        goto fail;
+    }
+    for (int i = 0; i < b->nnodes; i++) { D.fds[i] = -1; b->nodes[i].load_fd = -1; }
+    for (int i = 0; i < b->nstores; i++) {
+        const json_t *e = json_array_get(stores, (size_t)i);
+        if (!json_is_string(e) || json_string_length(e) == 0 || json_string_length(e) > 1024 ||
+            strlen(json_string_value(e)) != json_string_length(e)) {
+            st = lpi_error(ctx, LP_ERR_FORMAT, "batch: store %d must be a URL of 1 to 1024 characters", i);
+            goto fail;
+        }
+        b->stores[i] = json_string_value(e);
+    }
+    for (int64_t i = 0; i < b->nchunks; i++)
+        if ((st = decode_chunk(&D, i, json_array_get(chunks, (size_t)i)))) goto fail;
+    for (int i = 0; i < b->nnodes; i++) {
+        st = decode_node(&D, i, json_array_get(nodes, (size_t)i));
+        if (st) {
+            /* what decode_node opened is released with the batch */
+            b->nodes[i].load_fd = D.fds[i];
+            b->nodes[i].expr = D.exprs[i];
+            b->nnodes = i + 1;
+            goto fail;
+        }
+    }
+    for (int i = 0; i < b->ntasks; i++)
+        if ((st = decode_task(&D, i, json_array_get(tasks, (size_t)i)))) goto fail;
+    *out = b;
+    return LP_OK;
+fail:
+    lpi_wire_batch_free(b);
+    return st;
+}
+
+lp_status lpi_wire_check_input(lp_ctx *ctx, const lpi_wire_batch *b, int64_t ci, const lp_buffer *buf) {
+    const lpi_wire_chunk *c = &b->chunks[ci];
+    if (buf->dtype != c->dtype || buf->ndim != c->ndim || memcmp(buf->shape, c->shape, (size_t)c->ndim * sizeof(int64_t)))
+        return lpi_error(ctx, LP_ERR_FORMAT, "chunk %s: stored dtype and shape differ from the task's reference", c->key);
+    /* the store verified the data against the stored header; this ties the header to the
+     * producer's report, so a stale or substituted chunk is not read as the right one */
+    uint64_t h = XXH3_64bits(buf->nbytes ? buf->data : "", buf->nbytes);
+    if (h != c->checksum) return lpi_chunk_checksum_error(ctx, c->key, c->checksum, h);
+    return LP_OK;
+}
+
+lp_status lpi_wire_check_operands(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins) {
+    /* labels states: the merge trusts the count in entry 0 */
+    if (pn->op == LPI_OP_LDA_LABELS && pn->kernel == LPI_K_COMBINE)
+        for (int k = 0; k < t->nops; k++) {
+            int64_t cnt;
+            memcpy(&cnt, ins[k].data, sizeof cnt);
+            if (cnt < 0 || cnt > LPI_LDA_LABELS_CAP)
+                return lpi_error(ctx, LP_ERR_FORMAT, "operand %d: a labels state counts %lld labels (at most %d)", k,
+                                 (long long)cnt, LPI_LDA_LABELS_CAP);
+        }
+    return LP_OK;
+}
