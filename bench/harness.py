@@ -106,20 +106,6 @@ def import_lampy(build):
 
 # ---- timing -----------------------------------------------------------------------------------
 
-def best_of(fn, reps):
-    """Best wall time of reps calls (the first call included: every library pays its warm-up
-    the same way), and the last result."""
-    best, res = float("inf"), None
-    for _ in range(reps):
-        res = None
-        gc.collect()
-        t0 = time.perf_counter()
-        res = fn()
-        t = time.perf_counter() - t0
-        best = min(best, t)
-    return best, res
-
-
 class LampyCLI:
     """Fallback: `lampy eval --stats EXPR name=file.npy ... -o out.npy`, timing its lp_run."""
 
@@ -274,72 +260,75 @@ def run_overhead(build, chunks, per, reps):
 
 
 def run_workload(w, args, libs, lp, cli, rng):
+    """Times every library on the same data, round-robin (rep 1 of each, then rep 2, ...) so
+    that background load, if any, hits all of them alike; best and median per library."""
     d = w["data"](rng)
     gc.collect()
     res = {"id": w["id"], "expr": w["expr"], "size": w["size"], "bytes": w["bytes"], "times": {},
-           "diff": {}, "notes": []}
-    ref = None
-    # NumPy: the reference result
-    t, ref = best_of(lambda: w["np"](d), args.reps if w["id"] != 7 else max(args.reps, 5))
-    res["times"]["numpy"] = t
-
-    # Lampy
+           "median": {}, "diff": {}, "notes": []}
+    runners = {"numpy": lambda: w["np"](d)}
+    L = D = None
     if lp is not None:
         chunks = w.get("chunks")
         L = {k: lp.asarray(v, chunks=chunks) if chunks else lp.asarray(v) for k, v in d.items()}
-        t, r = best_of(lambda: w["lp"](lp, L), args.reps)
-        res["times"]["lampy"] = t
-        res["diff"]["lampy"] = rel_diff(r, ref)
-        st = lp.last_run_stats()
-        res["lampy_stats"] = st
         res["lampy_chunks"] = {k: tuple(v.chunks) for k, v in L.items()}
-        del L, r
+        runners["lampy"] = lambda: w["lp"](lp, L)
     elif cli is not None and w["cli"]:
         for k, v in d.items():
             cli.bind(k, v)
-        best, r = float("inf"), None
-        for _ in range(args.reps):
-            t, r = cli.run(w["cli"], list(d))
-            best = min(best, t)
-        cli.unbind()
-        res["times"]["lampy"] = best
-        res["diff"]["lampy"] = rel_diff(r, ref)
         res["notes"].append("Lampy via CLI (lp_run time)")
-    gc.collect()
-
-    # numexpr
+        runners["lampy"] = lambda: cli.run(w["cli"], list(d))
     if "numexpr" in libs and w["ne"] is not None:
         ne = libs["numexpr"]
         if callable(w["ne"]):
-            fn = lambda: w["ne"](d, ne)  # noqa: E731
+            runners["numexpr"] = lambda: w["ne"](d, ne)
         else:
-            fn = lambda: ne.evaluate(w["ne"], local_dict=d)  # noqa: E731
-        t, r = best_of(fn, args.reps)
-        res["times"]["numexpr"] = t
-        res["diff"]["numexpr"] = rel_diff(r, ref)
-        del r
-        gc.collect()
-
-    # Dask: the same chunk shape as Lampy's (its automatic choice, or the workload's)
+            runners["numexpr"] = lambda: ne.evaluate(w["ne"], local_dict=d)
     if "dask" in libs and not args.no_dask:
         da = libs["dask.array"]
-        ch = w.get("chunks") or (res.get("lampy_chunks", {}).get("a") if lp is not None else None) or "auto"
+        # the same chunk shape as Lampy's (its automatic choice, or the workload's)
+        ch = w.get("chunks") or res.get("lampy_chunks", {}).get("a") or "auto"
         D = {k: da.from_array(v, chunks=ch) for k, v in d.items()}
         res["dask_chunks"] = str(ch)
-        res["dask_tasks"] = None
         try:
             res["dask_tasks"] = len(dict(w["da"](da, D).__dask_graph__()))
         except Exception:  # noqa: BLE001 — informational only
-            pass
-        t, r = best_of(lambda: w["da"](da, D).compute(scheduler="threads", num_workers=args.threads),
-                       args.reps if w["id"] != 7 else min(args.reps, 3))
-        res["times"]["dask"] = t
-        res["diff"]["dask"] = rel_diff(r, ref)
-        del D, r
+            res["dask_tasks"] = None
+        runners["dask"] = lambda: w["da"](da, D).compute(scheduler="threads", num_workers=args.threads)
+
+    times = {k: [] for k in runners}
+    results = {}
+    reps = {k: args.reps for k in runners}
+    if w["id"] == 7 and "dask" in reps:
+        reps["dask"] = min(args.reps, 3)  # ~2 s each; the ratio is ~100x either way
+    for rep in range(max(reps.values())):
+        for lib, fn in runners.items():
+            if rep >= reps[lib]:
+                continue
+            gc.collect()
+            t0 = time.perf_counter()
+            r = fn()
+            t = time.perf_counter() - t0
+            if lib == "lampy" and cli is not None and lp is None:
+                t, r = r
+            if lib == "lampy" and lp is not None:
+                res["lampy_stats"] = lp.last_run_stats()
+            times[lib].append(t)
+            if lib not in results:
+                results[lib] = r  # the first result is checked; later ones are dropped at once
+            del r
+    ref = results["numpy"]
+    for lib, ts in times.items():
+        res["times"][lib] = min(ts)
+        res["median"][lib] = sorted(ts)[len(ts) // 2]
+        if lib != "numpy":
+            res["diff"][lib] = rel_diff(results[lib], ref)
+    if cli is not None and lp is None and w["cli"]:
+        cli.unbind()
     tol = TOL[w["kind"]]
     res["agree"] = all(v <= tol for v in res["diff"].values())
     res["tol"] = tol
-    del d, ref
+    del d, ref, results, L, D
     gc.collect()
     return res
 

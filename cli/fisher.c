@@ -21,7 +21,7 @@ const char cli_fisher_help[] =
     "Options:\n"
     "  --save MODEL.npy   write the model (for `lampy predict`, or np.load)\n"
     "  --threads T        worker threads (0 = one per core, the default)\n"
-    "  --chunk-rows R     rows of X per task (default: chosen from the data size)\n"
+    "  --chunk-rows R     rows of X per task (default: about 4 MiB of X)\n"
     "  --shrinkage S      none (default), auto (Ledoit-Wolf; one more pass over X), or a\n"
     "                     number in [0, 1]\n"
     "  --n-components N   discriminant components to keep (default: classes - 1)\n"
@@ -37,7 +37,7 @@ const char cli_predict_help[] =
     "Options:\n"
     "  -o YHAT.npy        output file (required)\n"
     "  --threads T        worker threads (0 = one per core, the default)\n"
-    "  --chunk-rows R     rows of X per task (default: chosen from the data size)\n"
+    "  --chunk-rows R     rows of X per task (default: about 4 MiB of X)\n"
     "  -h, --help         show this help\n";
 
 static double now_s(void) {
@@ -79,13 +79,22 @@ static int common_opt(const char *cmd, int argc, char **argv, int *i, long *thre
 /* The allocator keeps freed chunk buffers for the next task instead of unmapping them and
  * faulting fresh zeroed pages in (a tenth of the fit's time on large inputs otherwise). */
 static void keep_freed_memory(void) {
-    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20); /* glibc's largest allowed value */
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
+
+/* Default rows per task: chunks of about 4 MiB. A chunk is read from the file by one task and
+ * consumed by the next while it is still in the cache; with the library's default (up to 16 MiB)
+ * it has partly left L3 by then, which costs about 8% of the fit's CPU time (2 cores, 32 MiB L3). */
+#define DEFAULT_CHUNK_BYTES (4 << 20)
 
 static lp_status setup(lp_ctx *ctx, long threads, long chunk_rows, lp_array *X) {
     lp_status st = LP_OK;
     if (threads >= 0) st = lp_ctx_set_threads(ctx, (int)threads);
+    if (chunk_rows <= 0 && lp_array_ndim(X) == 2) {
+        int64_t rowb = lp_array_shape(X)[1] * (int64_t)lp_dtype_size(lp_array_dtype(X));
+        chunk_rows = rowb > 0 && DEFAULT_CHUNK_BYTES / rowb > 0 ? DEFAULT_CHUNK_BYTES / rowb : 1;
+    }
     if (!st && chunk_rows > 0 && lp_array_ndim(X) == 2) {
         int64_t c[2] = {chunk_rows, 0};
         st = lp_array_set_chunks(ctx, X, 2, c);

@@ -124,6 +124,21 @@ static void *gen_worker(void *arg) {
     return NULL;
 }
 
+/* mkdir -p */
+static int mkdir_p(const char *dir) {
+    char *p = strdup(dir);
+    if (!p) { errno = ENOMEM; return -1; }
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) { free(p); return -1; }
+        *s = '/';
+    }
+    int rc = mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
+    free(p);
+    return rc;
+}
+
 static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -172,7 +187,7 @@ int cli_gen(int argc, char **argv) {
     }
     if (rows < 0 || features < 0 || !dir)
         return cli_usage_error("gen: --rows, --features and -o DIR are required; see 'lampy gen --help'");
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) return cli_error("gen: cannot create %s: %s", dir, strerror(errno));
+    if (mkdir_p(dir) != 0) return cli_error("gen: cannot create %s: %s", dir, strerror(errno));
     if (threads == 0) threads = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
 
     lp_ctx *ctx;

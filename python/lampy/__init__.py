@@ -13,6 +13,13 @@ Settings are global and work as a context manager::
 
     with lp.config(threads=2, chunk_bytes="8MiB"):
         y.run()
+    with lp.config(executor="lambda", workers=["http://10.0.0.5:5000"], store="redis://10.0.0.9"):
+        y.run()                                  # tasks run on HTTP functions
+
+Also: ``lp.compute(a, b, ...)`` (one pass for several results), ``lp.linalg`` (solve, inv,
+cholesky, det, slogdet, eigh, lstsq, norm), ``a @ b``, ``lp.fisher_lda(X, y)`` (scikit-learn's
+LDA attributes), ``lp.estimate``/``lp.to_dot``/``lp.plan_json`` to look at a plan before running
+it, ``lp.config(trace=True)`` + ``lp.trace_write(path)`` for a Chrome trace of a run.
 
 Errors raise ValueError (shapes, values), TypeError (dtypes, argument types),
 FileNotFoundError / OSError (files), MemoryError, numpy.linalg.LinAlgError; Ctrl-C cancels a

@@ -11,18 +11,29 @@
 
 #include "lampy.h"
 
+/* ---- settings (lp.config) ---- */
+typedef struct lpy_config {
+    int threads;            /* 0 = one per core */
+    size_t chunk_bytes;     /* 0 = automatic */
+    bool fusion, progress, trace;
+    char *executor;         /* NULL = "local"; strings are PyMem_Raw copies */
+    char *workers;          /* comma-separated URLs, NULL = unset */
+    char *store;            /* NULL = Lampy's default */
+    char *lambda_name;      /* lambda executor tuning; 0 / NULL = Lampy's defaults */
+    int inflight, max_tries, batch;
+    double timeout;
+} lpy_config;
+
 /* ---- module state ---------------------------------------------------------------------
  * Two contexts share one configuration. `ctx` is used by graph builders; they run with the
  * GIL held and read lp_last_error before releasing it, so the GIL serialises them. `run_ctx`
- * is used by lp_run / lp_save_array with the GIL released, serialised by `run_lock`, so a
- * thread may keep building while another computes. */
+ * is used by lp_run / lp_save_array / the LDA fit with the GIL released, serialised by
+ * `run_lock`, so a thread may keep building while another computes. */
 typedef struct lpy_state {
     lp_ctx *ctx;
     lp_ctx *run_ctx;
     PyThread_type_lock run_lock;
-    int threads;            /* configuration mirrored on both contexts */
-    size_t chunk_bytes;
-    bool fusion;
+    lpy_config cfg;         /* applied to both contexts */
     PyObject *numpy;        /* the numpy module, or NULL when it is not importable */
     PyObject *np_asarray;   /* numpy.asarray */
     PyObject *np_dtypes[LP_DTYPE_COUNT]; /* numpy.dtype objects, or the names as str */
@@ -45,7 +56,12 @@ typedef lp_status (*lpy_job_fn)(lp_ctx *ctx, void *arg);
 int lpy_run_job(lpy_job_fn fn, void *arg);
 /* lp_run over n targets; results[i] (may be NULL) receive new buffer references. */
 int lpy_run_arrays(lp_array *const *targets, int n, lp_buffer **results);
-void lpy_apply_config_to(lp_ctx *ctx);
+/* Hold run_ctx (waits with the GIL released, interruptible): 0, or -1 with an exception. */
+int lpy_run_lock(void);
+void lpy_run_unlock(void);
+void lpy_config_defaults(lpy_config *c);
+lp_status lpy_apply_config_to(lp_ctx *ctx, const lpy_config *c);
+int lpy_config_init(PyObject *module);
 
 /* ---- the Array type ---- */
 typedef struct {

@@ -55,7 +55,7 @@ void lpy_builder_ctx_reset(void) {
     if (lp_last_status(lpy.ctx) == LP_OK) return;
     lp_ctx *fresh;
     if (lp_ctx_create(&fresh) != LP_OK) return;
-    lpy_apply_config_to(fresh);
+    lpy_apply_config_to(fresh, &lpy.cfg);
     lp_ctx_destroy(lpy.ctx);
     lpy.ctx = fresh;
 }
@@ -71,14 +71,6 @@ PyObject *lpy_raise_as(lp_ctx *ctx, lp_status st, PyObject *exc_type) {
 
 PyObject *lpy_raise(lp_ctx *ctx, lp_status st) { return lpy_raise_as(ctx, st, NULL); }
 
-/* ---- configuration ---------------------------------------------------------------- */
-
-void lpy_apply_config_to(lp_ctx *ctx) {
-    lp_ctx_set_threads(ctx, lpy.threads);
-    lp_ctx_set_chunk_bytes(ctx, lpy.chunk_bytes);
-    lp_ctx_set_fusion(ctx, lpy.fusion);
-}
-
 /* Acquire the run lock without holding the GIL while blocked, and stay interruptible. */
 static int acquire_run_lock(void) {
     if (forked_child) {
@@ -92,7 +84,7 @@ static int acquire_run_lock(void) {
             return -1;
         }
         lpy.run_ctx = c;
-        lpy_apply_config_to(c);
+        lpy_apply_config_to(c, &lpy.cfg);
     }
     if (PyThread_acquire_lock(lpy.run_lock, NOWAIT_LOCK)) return 0;
     for (;;) {
@@ -107,166 +99,8 @@ static int acquire_run_lock(void) {
 
 static void release_run_lock(void) { PyThread_release_lock(lpy.run_lock); }
 
-typedef struct {
-    PyObject_HEAD
-    int threads;
-    Py_ssize_t chunk_bytes;
-    int fusion;
-} LpyConfig;
-
-static PyTypeObject LpyConfig_Type;
-
-/* "64MiB", "1 MB", "512k", 4096 → bytes. */
-static int parse_bytes(PyObject *o, size_t *out) {
-    if (PyLong_Check(o) || PyIndex_Check(o)) {
-        PyObject *i = PyNumber_Index(o);
-        if (!i) return -1;
-        long long v = PyLong_AsLongLong(i);
-        Py_DECREF(i);
-        if (v == -1 && PyErr_Occurred()) return -1;
-        if (v < 0) {
-            PyErr_SetString(PyExc_ValueError, "chunk_bytes must be >= 0");
-            return -1;
-        }
-        *out = (size_t)v;
-        return 0;
-    }
-    if (PyFloat_Check(o)) {
-        double d = PyFloat_AsDouble(o);
-        if (!(d >= 0) || d > 1e18) {
-            PyErr_SetString(PyExc_ValueError, "chunk_bytes must be >= 0");
-            return -1;
-        }
-        *out = (size_t)d;
-        return 0;
-    }
-    if (!PyUnicode_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "chunk_bytes must be an int or a string like '64MiB', not %.100s",
-                     Py_TYPE(o)->tp_name);
-        return -1;
-    }
-    const char *s = PyUnicode_AsUTF8(o);
-    if (!s) return -1;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || !(v >= 0)) goto bad;
-    while (*end == ' ') end++;
-    static const struct { const char *u; double m; } units[] = {
-        {"", 1}, {"B", 1}, {"k", 1e3}, {"kB", 1e3}, {"KB", 1e3}, {"M", 1e6}, {"MB", 1e6},
-        {"G", 1e9}, {"GB", 1e9}, {"KiB", 1024.0}, {"Ki", 1024.0}, {"MiB", 1048576.0},
-        {"Mi", 1048576.0}, {"GiB", 1073741824.0}, {"Gi", 1073741824.0},
-    };
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (strcmp(end, units[i].u) == 0) {
-            double b = v * units[i].m;
-            if (b > 1e18) goto bad;
-            *out = (size_t)b;
-            return 0;
-        }
-bad:
-    PyErr_Format(PyExc_ValueError, "cannot parse chunk_bytes %R (examples: 65536, '64MiB', '1 MB')", o);
-    return -1;
-}
-
-/* Apply settings to both contexts. Builder context first: it validates without waiting. */
-static int set_config(int threads, size_t chunk_bytes, int fusion) {
-    lp_status st;
-    if ((st = lp_ctx_set_threads(lpy.ctx, threads)) != LP_OK ||
-        (st = lp_ctx_set_chunk_bytes(lpy.ctx, chunk_bytes)) != LP_OK) {
-        lpy_raise(lpy.ctx, st);
-        lpy_apply_config_to(lpy.ctx);  /* back to the settings in force */
-        return -1;
-    }
-    lp_ctx_set_fusion(lpy.ctx, fusion != 0);
-    if (acquire_run_lock() < 0) {
-        lpy_apply_config_to(lpy.ctx);
-        return -1;
-    }
-    lpy.threads = threads;
-    lpy.chunk_bytes = chunk_bytes;
-    lpy.fusion = fusion != 0;
-    lpy_apply_config_to(lpy.run_ctx);
-    release_run_lock();
-    return 0;
-}
-
-static PyObject *config_new_guard(void) {
-    LpyConfig *g = PyObject_New(LpyConfig, &LpyConfig_Type);
-    if (!g) return NULL;
-    g->threads = lpy.threads;
-    g->chunk_bytes = (Py_ssize_t)lpy.chunk_bytes;
-    g->fusion = lpy.fusion;
-    return (PyObject *)g;
-}
-
-static PyObject *lpy_config(PyObject *self, PyObject *args, PyObject *kwargs) {
-    static char *kwlist[] = {"threads", "chunk_bytes", "fusion", NULL};
-    PyObject *threads = Py_None, *chunk = Py_None, *fusion = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$OOO:config", kwlist, &threads, &chunk, &fusion))
-        return NULL;
-    int nt = lpy.threads, fu = lpy.fusion;
-    size_t cb = lpy.chunk_bytes;
-    if (threads != Py_None) {
-        PyObject *i = PyNumber_Index(threads);
-        if (!i) return NULL;
-        long v = PyLong_AsLong(i);
-        Py_DECREF(i);
-        if (v == -1 && PyErr_Occurred()) return NULL;
-        if (v < 0 || v > 1 << 20) {
-            PyErr_Format(PyExc_ValueError, "threads must be >= 0 (0 = one per core), got %ld", v);
-            return NULL;
-        }
-        nt = (int)v;
-    }
-    if (chunk != Py_None && parse_bytes(chunk, &cb) < 0) return NULL;
-    if (fusion != Py_None) {
-        fu = PyObject_IsTrue(fusion);
-        if (fu < 0) return NULL;
-    }
-    PyObject *guard = config_new_guard(); /* remembers the settings before this call */
-    if (!guard) return NULL;
-    if (set_config(nt, cb, fu) < 0) {
-        Py_DECREF(guard);
-        return NULL;
-    }
-    return guard;
-}
-
-static PyObject *lpy_get_config(PyObject *self, PyObject *unused) {
-    return Py_BuildValue("{s:i,s:n,s:O}", "threads", lpy.threads, "chunk_bytes",
-                         (Py_ssize_t)lpy.chunk_bytes, "fusion", lpy.fusion ? Py_True : Py_False);
-}
-
-static PyObject *config_enter(PyObject *self, PyObject *unused) { return Py_NewRef(self); }
-
-static PyObject *config_exit(PyObject *self, PyObject *args) {
-    LpyConfig *g = (LpyConfig *)self;
-    if (set_config(g->threads, (size_t)g->chunk_bytes, g->fusion) < 0) return NULL;
-    Py_RETURN_FALSE;
-}
-
-static PyObject *config_repr(PyObject *self) {
-    return PyUnicode_FromFormat("lampy.config(threads=%d, chunk_bytes=%zd, fusion=%s)", lpy.threads,
-                                (Py_ssize_t)lpy.chunk_bytes, lpy.fusion ? "True" : "False");
-}
-
-static PyMethodDef config_methods[] = {
-    {"__enter__", config_enter, METH_NOARGS, NULL},
-    {"__exit__", config_exit, METH_VARARGS, "Restore the settings in force before this config()."},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyTypeObject LpyConfig_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "lampy._Config",
-    .tp_basicsize = sizeof(LpyConfig),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Returned by lampy.config(): the settings are already applied; used as a context "
-              "manager it restores the previous ones on exit.",
-    .tp_methods = config_methods,
-    .tp_repr = config_repr,
-};
+int lpy_run_lock(void) { return acquire_run_lock(); }
+void lpy_run_unlock(void) { release_run_lock(); }
 
 /* ---- running ---------------------------------------------------------------------- */
 
@@ -411,18 +245,6 @@ int lpy_run_arrays(lp_array *const *targets, int n, lp_buffer **results) {
     return rc;
 }
 
-static PyObject *lpy_last_run_stats(PyObject *self, PyObject *unused) {
-    lp_run_stats s;
-    if (acquire_run_lock() < 0) return NULL;
-    lp_last_run_stats(lpy.run_ctx, &s);
-    release_run_lock();
-    return Py_BuildValue("{s:L,s:L,s:L,s:L,s:d,s:d,s:i}", "tasks", (long long)s.tasks,
-                         "bytes_read", (long long)s.bytes_read, "bytes_alloc",
-                         (long long)s.bytes_alloc, "peak_bytes", (long long)s.peak_bytes,
-                         "plan_seconds", s.plan_seconds, "run_seconds", s.run_seconds, "threads",
-                         s.threads);
-}
-
 /* lp.compute(a, b, ...): one pass over all targets; a tuple of results. */
 static PyObject *lpy_compute(PyObject *self, PyObject *args) {
     Py_ssize_t n = PyTuple_GET_SIZE(args);
@@ -463,13 +285,6 @@ done:
 /* ---- module ----------------------------------------------------------------------- */
 
 static PyMethodDef module_methods[] = {
-    {"config", (PyCFunction)(void (*)(void))lpy_config, METH_VARARGS | METH_KEYWORDS,
-     "config(*, threads=None, chunk_bytes=None, fusion=None)\n--\n\n"
-     "Change Lampy's settings (global). The returned object restores the previous settings "
-     "when used as a context manager:\n\n    with lp.config(threads=1):\n        x.run()"},
-    {"get_config", lpy_get_config, METH_NOARGS, "get_config()\n--\n\nThe settings in force."},
-    {"last_run_stats", lpy_last_run_stats, METH_NOARGS,
-     "last_run_stats()\n--\n\nStatistics of the last computation (tasks, bytes, seconds)."},
     {"compute", lpy_compute, METH_VARARGS,
      "compute(*arrays)\n--\n\nCompute several lazy arrays in one pass (shared "
      "subexpressions once); returns a tuple of NumPy arrays."},
@@ -515,11 +330,8 @@ static int import_numpy(void) {
 }
 
 PyMODINIT_FUNC PyInit__lampy(void) {
-    if (PyType_Ready(&LpyConfig_Type) < 0) return NULL;
     if (!lpy.ctx) {
-        lpy.threads = 0;
-        lpy.chunk_bytes = 0;
-        lpy.fusion = true;
+        lpy_config_defaults(&lpy.cfg);
         if (lp_ctx_create(&lpy.ctx) != LP_OK || lp_ctx_create(&lpy.run_ctx) != LP_OK)
             return PyErr_NoMemory();
         lpy.run_lock = PyThread_allocate_lock();
@@ -531,10 +343,10 @@ PyMODINIT_FUNC PyInit__lampy(void) {
     PyObject *m = PyModule_Create(&moduledef);
     if (!m) return NULL;
     if (lpy_ndarray_type_init(m) < 0 || lpy_array_type_init(m) < 0 || lpy_functions_init(m) < 0 ||
-        lpy_random_init(m) < 0 || lpy_linalg_init(m) < 0 || lpy_lda_init(m) < 0)
+        lpy_random_init(m) < 0 || lpy_linalg_init(m) < 0 || lpy_lda_init(m) < 0 ||
+        lpy_config_init(m) < 0)
         goto fail;
     if (PyModule_AddStringConstant(m, "__version__", LP_VERSION_STRING) < 0 ||
-        PyModule_AddObjectRef(m, "_Config", (PyObject *)&LpyConfig_Type) < 0 ||
         PyModule_AddObjectRef(m, "HAVE_NUMPY", lpy.numpy ? Py_True : Py_False) < 0 ||
         PyModule_AddIntConstant(m, "MAX_NDIM", LP_MAX_NDIM) < 0)
         goto fail;

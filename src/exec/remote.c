@@ -27,6 +27,7 @@
 #include "exec/assemble.h"
 #include "exec/wire.h"
 #include "graph/json.h"
+#include "plan/serialize.h"
 #include "kernels/kernels.h"
 #include "store/store.h"
 
@@ -216,6 +217,7 @@ typedef struct rrun {
     /* tasks */
     rtask *t;
     int64_t *heap, nheap;
+    bool nheap_grew;        /* a task became ready since the last dispatch */
     int64_t *retry, nretry;
     int64_t ndone, nrunning_inv;
     /* chunks */
@@ -297,6 +299,7 @@ static void heap_push(rrun *R, int64_t t) {
     }
     R->heap[i] = t;
     R->t[t].state = T_READY;
+    R->nheap_grew = true;
 }
 
 static int64_t heap_pop(rrun *R) {
@@ -539,7 +542,7 @@ static int64_t batch_chunk(rrun *R, json_t *chunks, int64_t gc) {
     chunk_key(R, gc, key, sizeof key);
     lpi_wire_hex64(R->csum[gc], hx);
     json_t *c = json_pack("{s:i,s:s,s:s,s:o,s:o,s:s}", "store", 0, "key", key, "dtype", lp_dtype_name(dt), "shape",
-                          lpi_json_ints(nd, shape), "box", lpi_wire_box_json(&box), "checksum", hx);
+                          lpi_json_ints(nd, shape), "box", lpi_box_to_json(&box), "checksum", hx);
     if (c && state) json_object_set_new(c, "state", json_true());
     if (!c || json_array_append_new(chunks, c)) return -1;
     R->slot_stamp[gc] = R->stamp;
@@ -567,39 +570,28 @@ static json_t *task_json(rrun *R, int64_t ti, json_t *chunks, json_t *nodes, int
     bool state;
     chunk_desc(R, gc, &ob, &dt, &nd, shape, &state);
     json_t *out = json_pack("{s:i,s:s}", "store", 0, "key", key);
-    if (out && !state) json_object_set_new(out, "box", lpi_wire_box_json(&ob));
+    if (out && !state) json_object_set_new(out, "box", lpi_box_to_json(&ob));
     json_t *ops = json_array();
     json_t *o = json_pack("{s:i,s:I,s:o,s:o,s:o}", "node", node_slot[t->pnode], "chunk", (json_int_t)t->chunk, "box",
-                          lpi_wire_box_json(&t->box), "out", out, "operands", ops);
+                          lpi_box_to_json(&t->box), "out", out, "ops", ops);
     if (!o) return NULL;
     if (pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE)
         json_object_set_new(o, "pelems", json_integer((json_int_t)t->pelems));
-    if (t->map) {
-        const lpi_axismap *m = t->map;
-        int64_t src[LP_MAX_NDIM];
-        int ind = t->ops[0].box.ndim;
-        for (int j = 0; j < pn->ndim; j++) src[j] = m->src[j];
-        json_t *fx = json_array();
-        for (int i = 0; fx && i < ind; i++)
-            json_array_append_new(fx, m->dropped[i] ? json_integer((json_int_t)m->fixed[i]) : json_null());
-        json_object_set_new(o, "map", json_pack("{s:o,s:o,s:o,s:o}", "src", lpi_json_ints(pn->ndim, src), "off",
-                                                lpi_json_ints(pn->ndim, m->off), "step", lpi_json_ints(pn->ndim, m->step),
-                                                "fixed", fx));
-    }
+    if (t->map && t->map != pn->map) /* a concatenate's per-task map; the node carries the others */
+        json_object_set_new(o, "map", lpi_axismap_to_json(t->map, pn->ndim, pl->pnodes[t->ops[0].pnode].ndim));
     for (int k = 0; k < t->nops; k++) {
         const lpi_operand *op = &t->ops[k];
         json_t *pcs = json_array();
         for (int q = 0; pcs && q < op->npieces; q++) {
             const lpi_piece *pc = &op->pieces[q];
             int64_t ci = batch_chunk(R, chunks, pl->chunk_base[pc->pnode] + pc->chunk);
-            if (ci < 0 || json_array_append_new(pcs, json_pack("[Ioo]", (json_int_t)ci, lpi_json_ints(pc->box.ndim, pc->box.lo),
-                                                               lpi_json_ints(pc->box.ndim, pc->box.hi)))) {
+            if (ci < 0 || json_array_append_new(pcs, json_pack("[Io]", (json_int_t)ci, lpi_box_to_json(&pc->box)))) {
                 json_decref(pcs);
                 pcs = NULL;
             }
         }
         json_t *jo = pcs ? json_pack("{s:s,s:o,s:o}", "dtype", lp_dtype_name(pl->pnodes[op->pnode].dtype), "box",
-                                     lpi_wire_box_json(&op->box), "pieces", pcs) : NULL;
+                                     lpi_box_to_json(&op->box), "pieces", pcs) : NULL;
         if (jo && op->contig) json_object_set_new(jo, "contig", json_true());
         if (!jo || json_array_append_new(ops, jo)) { json_decref(o); return NULL; }
     }
@@ -701,6 +693,7 @@ static void send_batch(rrun *R, int w, int64_t *tasks, int n) {
 
 static void dispatch(rrun *R) {
     double now = lpi_now();
+    R->nheap_grew = false;
     /* retries whose backoff has passed */
     for (int64_t i = 0; i < R->nretry;) {
         int64_t t = R->retry[i];
@@ -1009,6 +1002,8 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
             if (m->msg == CURLMSG_DONE) on_done(&R, m->easy_handle, m->data.result);
         io_collect(&R);
         if (R.failed) break;
+        /* tasks made ready since the last dispatch go out now, not after the next poll */
+        if (R.nheap && R.nheap_grew) continue;
         double wait = 0.05, now = lpi_now();
         for (int64_t i = 0; i < R.nretry; i++)
             if (R.t[R.retry[i]].not_before - now < wait) wait = R.t[R.retry[i]].not_before - now;

@@ -1,8 +1,12 @@
 /* The task wire format: encoding on the driver, decoding and validation on a worker (see
- * wire.h and docs/PROTOCOL.md). The node codec of the graph format (graph/json.c) carries the
- * sources (gen, load) so a node means the same thing in a graph file and on the wire. */
+ * wire.h and docs/PROTOCOL.md). The pieces are the plan serializer's (plan/serialize.c):
+ * boxes, programs, reductions, axis maps and node parameters are encoded and decoded by the
+ * same functions as in a plan dump, so a node means the same thing in a plan file and on the
+ * wire. What is added here is the batch around them (stores, chunk references, outputs) and
+ * the checks that tie a task to the chunks it reads instead of to a whole plan. */
 #include "exec/wire.h"
 #include "graph/json.h"
+#include "plan/serialize.h"
 #include "io/npy.h"
 #include "kernels/kernels.h"
 #include "kernels/lda.h"
@@ -17,11 +21,6 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-static const char *const kernel_names[LPI_K_COUNT] = {
-    [LPI_K_NONE] = "none", [LPI_K_GEN] = "gen", [LPI_K_LOAD] = "load", [LPI_K_MAP] = "map",
-    [LPI_K_PARTIAL] = "partial", [LPI_K_COMBINE] = "combine", [LPI_K_COPY] = "copy",
-    [LPI_K_RESHAPE] = "reshape",
-};
 
 void lpi_wire_limits_default(lpi_wire_limits *lim) {
     memset(lim, 0, sizeof *lim);
@@ -59,9 +58,6 @@ static bool parse_hex64(const char *s, uint64_t *out) {
     return true;
 }
 
-json_t *lpi_wire_box_json(const lpi_box *b) {
-    return json_pack("[oo]", lpi_json_ints(b->ndim, b->lo), lpi_json_ints(b->ndim, b->hi));
-}
 
 void lpi_task_out_shape(const lpi_pnode *pn, const lpi_task *t, const lpi_box *cb, lp_dtype *dt, int *ndim,
                         int64_t *shape) {
@@ -78,37 +74,6 @@ void lpi_task_out_shape(const lpi_pnode *pn, const lpi_task *t, const lpi_box *c
 }
 
 /* ================================================================ encoding (driver) */
-
-static json_t *program_json(const lpi_program *p) {
-    json_t *regs = json_array(), *consts = json_array(), *code = json_array();
-    bool ok = regs && consts && code;
-    for (int r = 0; ok && r < p->nregs; r++) ok = !json_array_append_new(regs, json_string(lp_dtype_name(p->reg_dt[r])));
-    for (int c = 0; ok && c < p->nconst; c++) {
-        char hx[17];
-        lpi_wire_hex64(p->consts[c], hx);
-        ok = !json_array_append_new(consts, json_string(hx));
-    }
-    for (int i = 0; ok && i < p->ninstr; i++) {
-        const lpi_instr *in = &p->ins[i];
-        json_t *a = json_pack("[ssi]", lpi_ops[in->op].name, lp_dtype_name((lp_dtype)in->dt), (int)in->dst);
-        for (int s = 0; a && s < in->nsrc; s++)
-            if (json_array_append_new(a, json_integer(in->src[s]))) { json_decref(a); a = NULL; }
-        ok = a && !json_array_append_new(code, a);
-    }
-    if (!ok) { json_decref(regs); json_decref(consts); json_decref(code); return NULL; }
-    return json_pack("{s:i,s:o,s:o,s:o,s:i}", "ninputs", p->ninputs, "regs", regs, "consts", consts, "code", code,
-                     "out", p->out_reg);
-}
-
-static json_t *reduce_json(const lpi_reduce *r) {
-    int64_t ax[LP_MAX_NDIM];
-    int n = 0;
-    for (int i = 0; i < r->in_ndim; i++)
-        if (r->axes & (1u << i)) ax[n++] = i;
-    return json_pack("{s:s,s:o,s:o,s:i,s:s,s:i,s:I}", "op", lpi_ops[r->op].name, "axes", lpi_json_ints(n, ax),
-                     "in_shape", lpi_json_ints(r->in_ndim, r->in_shape), "ddof", r->ddof, "acc",
-                     r->acc_float ? "float64" : "int64", "nfields", r->nfields, "count", (json_int_t)r->count);
-}
 
 /* The source node of gen/load (graph format node object). Load paths are made absolute: the
  * worker runs elsewhere (another process; another machine with a shared file system). */
@@ -131,32 +96,38 @@ static lp_status source_json(lp_ctx *ctx, const lpi_pnode *pn, json_t **out) {
     return LP_OK;
 }
 
+/* The plan serializer's pnode object without what belongs to the whole plan (id, grid,
+ * inputs, task range, target, estimate). The Fisher LDA ops carry only their reduction. */
 lp_status lpi_wire_node_json(lp_ctx *ctx, const lpi_plan *plan, int pnode, json_t **out) {
     const lpi_pnode *pn = &plan->pnodes[pnode];
     *out = NULL;
-    if (pn->kernel <= LPI_K_NONE || pn->kernel >= LPI_K_COUNT)
-        return lpi_error(ctx, LP_ERR_INTERNAL, "node %d has no kernel to send", pnode);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:o}", "kernel", kernel_names[pn->kernel], "op", lpi_ops[pn->op].name, "dtype",
-                          lp_dtype_name(pn->dtype), "shape", lpi_json_ints(pn->ndim, pn->shape));
-    if (!o) return lpi_nomem(ctx);
-    int r = 0;
-    if (pn->prog) r |= json_object_set_new(o, "program", program_json(pn->prog));
-    if (pn->red) {
-        r |= json_object_set_new(o, "reduce", reduce_json(pn->red));
-        r |= json_object_set_new(o, "final", json_boolean(pn->final));
+    lp_status st;
+    if (lpi_is_lda_op(pn->op)) {
+        json_t *params = json_object();
+        int r = !params;
+        if (pn->red && params) {
+            r |= json_object_set_new(params, "reduce", lpi_reduce_to_json(pn->red));
+            r |= json_object_set_new(params, "final", json_boolean(pn->final));
+        }
+        json_t *o = r ? NULL : json_pack("{s:s,s:s,s:s,s:o,s:o}", "kernel", lpi_kernel_name(pn->kernel), "op",
+                                         lpi_ops[pn->op].name, "dtype", lp_dtype_name(pn->dtype), "shape",
+                                         lpi_json_ints(pn->ndim, pn->shape), "params", params);
+        if (!o) { if (r) json_decref(params); return lpi_nomem(ctx); }
+        *out = o;
+        return LP_OK;
     }
+    if (pn->kernel == LPI_K_NONE) return lpi_error(ctx, LP_ERR_INTERNAL, "node %d: in-memory data is not a task", pnode);
+    if ((st = lpi_pnode_to_json(ctx, plan, pnode, out))) return st;
+    static const char *const drop[] = {"id", "grid", "inputs", "target", "tasks", "est_seconds"};
+    for (size_t k = 0; k < sizeof drop / sizeof drop[0]; k++) json_object_del(*out, drop[k]);
     if (pn->kernel == LPI_K_GEN || pn->kernel == LPI_K_LOAD) {
-        json_t *src;
-        lp_status st = source_json(ctx, pn, &src);
-        if (st) { json_decref(o); return st; }
-        r |= json_object_set_new(o, "source", src);
+        json_t *params = json_object_get(*out, "params"), *src;
+        if ((st = source_json(ctx, pn, &src)) || json_object_set_new(params, "node", src)) {
+            json_decref(*out);
+            *out = NULL;
+            return st ? st : lpi_nomem(ctx);
+        }
     }
-    if (pn->kernel == LPI_K_RESHAPE) {
-        const lp_array *in = pn->expr->in[0];
-        r |= json_object_set_new(o, "in_shape", lpi_json_ints(in->ndim, in->shape));
-    }
-    if (r) { json_decref(o); return lpi_nomem(ctx); }
-    *out = o;
     return LP_OK;
 }
 
@@ -167,8 +138,9 @@ typedef struct dec {
     const lpi_wire_limits *lim;
     lpi_wire_batch *b;
     int64_t npieces;
-    lp_array **exprs;   /* per node (gen, load, reshape's stand-ins are arena structs) */
+    lp_array **exprs;   /* per node: gen and load sources (new references) */
     int *fds;           /* per node: LOAD descriptor, -1 */
+    const json_t **maps; /* per node: a copy's own map, if the node has one */
 } dec;
 
 #define W LPI_WHERE_MAX
@@ -190,44 +162,18 @@ static lp_status get_list(lp_ctx *ctx, const char *where, const json_t *obj, con
     return LP_OK;
 }
 
-/* An int list of exactly the elements of `j` (not a key lookup). */
-static lp_status int_array(lp_ctx *ctx, const char *where, const json_t *j, int max, int64_t lo, int64_t hi, int *n,
-                           int64_t *out) {
-    if (!json_is_array(j)) return fmt_err(ctx, where, "must be a list of integers");
-    size_t len = json_array_size(j);
-    if (len > (size_t)max) return lpi_error(ctx, LP_ERR_LIMIT, "%s: %zu items; at most %d are allowed", where, len, max);
-    for (size_t i = 0; i < len; i++) {
-        const json_t *e = json_array_get(j, i);
-        if (!json_is_integer(e)) return lpi_error(ctx, LP_ERR_FORMAT, "%s: item %zu must be an integer", where, i);
-        int64_t v = json_integer_value(e);
-        if (v < lo || v > hi)
-            return lpi_error(ctx, LP_ERR_VALUE, "%s: item %zu is %lld, outside [%lld, %lld]", where, i, (long long)v,
-                             (long long)lo, (long long)hi);
-        out[i] = v;
-    }
-    *n = (int)len;
-    return LP_OK;
-}
-
-/* [[lo...], [hi...]] with 0 <= lo <= hi (coordinates below 2^62 so sums cannot overflow). */
+/* A box of any rank in the serializer's format ([[lo, hi], ...]), with coordinates small enough
+ * that no volume or offset computed from it can overflow. */
 static lp_status box_from(lp_ctx *ctx, const char *where, const json_t *j, lpi_box *b) {
-    if (!json_is_array(j) || json_array_size(j) != 2) return fmt_err(ctx, where, "a box must be [[lo...], [hi...]]");
-    int n1, n2;
-    lp_status st;
-    memset(b, 0, sizeof *b);
-    if ((st = int_array(ctx, where, json_array_get(j, 0), LP_MAX_NDIM, 0, INT64_MAX >> 2, &n1, b->lo)) ||
-        (st = int_array(ctx, where, json_array_get(j, 1), LP_MAX_NDIM, 0, INT64_MAX >> 2, &n2, b->hi)))
-        return st;
-    if (n1 != n2) return lpi_error(ctx, LP_ERR_SHAPE, "%s: box lo has %d axes but hi has %d", where, n1, n2);
-    b->ndim = n1;
+    if (!json_is_array(j)) return fmt_err(ctx, where, "a box must be a list of [lo, hi] pairs");
+    if (json_array_size(j) > LP_MAX_NDIM)
+        return lpi_error(ctx, LP_ERR_LIMIT, "%s: a box has at most %d axes", where, LP_MAX_NDIM);
+    lp_status st = lpi_box_from_json(ctx, where, j, (int)json_array_size(j), NULL, b);
+    if (st) return st;
     int64_t vol = 1;
-    for (int i = 0; i < n1; i++) {
-        if (b->lo[i] > b->hi[i])
-            return lpi_error(ctx, LP_ERR_VALUE, "%s: box axis %d has lo %lld > hi %lld", where, i, (long long)b->lo[i],
-                             (long long)b->hi[i]);
-        if (__builtin_mul_overflow(vol, b->hi[i] - b->lo[i], &vol) || vol > (INT64_MAX >> 4))
-            return lpi_error(ctx, LP_ERR_LIMIT, "%s: box is too large", where);
-    }
+    for (int i = 0; i < b->ndim; i++)
+        if (b->hi[i] > (INT64_MAX >> 2) || __builtin_mul_overflow(vol, b->hi[i] - b->lo[i], &vol) || vol > (INT64_MAX >> 4))
+            return lpi_error(ctx, LP_ERR_LIMIT, "%s: the box is too large", where);
     return LP_OK;
 }
 
@@ -313,184 +259,16 @@ static lp_status decode_chunk(dec *D, int64_t i, const json_t *j) {
     return LP_OK;
 }
 
-/* ---- programs ---- */
-
-static const char *const K_PROGRAM[] = {"ninputs", "regs", "consts", "code", "out", NULL};
-
-static lp_status decode_program(dec *D, const char *where0, const json_t *j, lpi_program **out) {
-    lp_ctx *ctx = D->ctx;
-    char where[W + 32];
-    snprintf(where, sizeof where, "%s program", where0);
-    if (!json_is_object(j)) return fmt_err(ctx, where, "must be an object");
-    lp_status st;
-    const json_t *regs, *consts, *code;
-    int64_t ninputs, outr;
-    const size_t maxp = (size_t)D->lim->max_program;
-    if ((st = lpi_json_only_keys(ctx, where, j, K_PROGRAM, "key")) ||
-        (st = get_list(ctx, where, j, "regs", false, maxp, &regs)) ||
-        (st = get_list(ctx, where, j, "consts", false, maxp, &consts)) ||
-        (st = get_list(ctx, where, j, "code", false, maxp, &code)) ||
-        (st = lpi_json_int(ctx, where, j, "ninputs", false, 0, (int64_t)maxp, &ninputs)) ||
-        (st = lpi_json_int(ctx, where, j, "out", false, 0, (int64_t)maxp, &outr)))
-        return st;
-    lpi_program *p = lpi_arena_alloc(D->b->ar, sizeof *p);
-    if (!p) return lpi_nomem(ctx);
-    p->nregs = (int)json_array_size(regs);
-    p->nconst = (int)json_array_size(consts);
-    p->ninputs = (int)ninputs;
-    p->ninstr = (int)json_array_size(code);
-    p->out_reg = (int)outr;
-    const int first_temp = p->ninputs + p->nconst;
-    if (first_temp > p->nregs)
-        return lpi_error(ctx, LP_ERR_VALUE, "%s: %d inputs and %d constants need more than %d registers", where,
-                         p->ninputs, p->nconst, p->nregs);
-    if (p->ninstr < 1) return lpi_error(ctx, LP_ERR_VALUE, "%s: no instructions", where);
-    p->reg_dt = lpi_arena_alloc(D->b->ar, (size_t)(p->nregs ? p->nregs : 1) * sizeof *p->reg_dt);
-    p->consts = lpi_arena_alloc(D->b->ar, (size_t)(p->nconst ? p->nconst : 1) * sizeof *p->consts);
-    p->ins = lpi_arena_alloc(D->b->ar, (size_t)p->ninstr * sizeof *p->ins);
-    uint8_t *written = lpi_arena_alloc(D->b->ar, (size_t)(p->nregs ? p->nregs : 1));
-    if (!p->reg_dt || !p->consts || !p->ins || !written) return lpi_nomem(ctx);
-    for (int r = 0; r < p->nregs; r++) {
-        const json_t *e = json_array_get(regs, (size_t)r);
-        bool ok = false;
-        for (int d = 0; json_is_string(e) && d < LP_DTYPE_COUNT && !ok; d++)
-            if (!strcmp(json_string_value(e), lp_dtype_name((lp_dtype)d))) { p->reg_dt[r] = (lp_dtype)d; ok = true; }
-        if (!ok) return lpi_error(ctx, LP_ERR_TYPE, "%s: register %d: unknown dtype", where, r);
-        written[r] = r < first_temp;
-    }
-    for (int c = 0; c < p->nconst; c++) {
-        const json_t *e = json_array_get(consts, (size_t)c);
-        if (!json_is_string(e) || !parse_hex64(json_string_value(e), &p->consts[c]))
-            return lpi_error(ctx, LP_ERR_FORMAT, "%s: constant %d must be 16 lowercase hex digits (raw bits)", where, c);
-    }
-    for (int i = 0; i < p->ninstr; i++) {
-        const json_t *e = json_array_get(code, (size_t)i);
-        char w[W + 64];
-        snprintf(w, sizeof w, "%s instruction %d", where, i);
-        if (!json_is_array(e) || json_array_size(e) < 4 || json_array_size(e) > 6)
-            return fmt_err(ctx, w, "must be [op, dtype, dst, src...]");
-        const json_t *jop = json_array_get(e, 0), *jdt = json_array_get(e, 1);
-        lpi_op op;
-        if (!json_is_string(jop) || !lpi_op_lookup(json_string_value(jop), &op))
-            return lpi_error(ctx, LP_ERR_VALUE, "%s: unknown op", w);
-        if (lpi_ops[op].kind != LP_OPK_ELEMWISE)
-            return lpi_error(ctx, LP_ERR_VALUE, "%s: op '%s' is not elementwise", w, lpi_ops[op].name);
-        lp_dtype dt = LP_DTYPE_COUNT;
-        for (int d = 0; json_is_string(jdt) && d < LP_DTYPE_COUNT; d++)
-            if (!strcmp(json_string_value(jdt), lp_dtype_name((lp_dtype)d))) dt = (lp_dtype)d;
-        if (dt == LP_DTYPE_COUNT) return lpi_error(ctx, LP_ERR_TYPE, "%s: unknown loop dtype", w);
-        int nsrc = (int)json_array_size(e) - 3;
-        int want = op == LPI_OP_ASTYPE ? 1 : lpi_ops[op].nin;
-        if (nsrc != want) return lpi_error(ctx, LP_ERR_VALUE, "%s: '%s' takes %d sources, got %d", w, lpi_ops[op].name, want, nsrc);
-        int64_t regv[4];
-        for (int k = 0; k < 1 + nsrc; k++) {
-            const json_t *r = json_array_get(e, (size_t)(2 + k));
-            if (!json_is_integer(r) || json_integer_value(r) < 0 || json_integer_value(r) >= p->nregs)
-                return lpi_error(ctx, LP_ERR_VALUE, "%s: register operand %d is not a register (0..%d)", w, k, p->nregs - 1);
-            regv[k] = json_integer_value(r);
-        }
-        lpi_instr *in = &p->ins[i];
-        in->op = (uint16_t)op;
-        in->dt = (uint8_t)dt;
-        in->nsrc = (uint8_t)nsrc;
-        in->dst = (int16_t)regv[0];
-        for (int s = 0; s < nsrc; s++) in->src[s] = (int16_t)regv[1 + s];
-        /* SSA: sources are inputs, constants or temporaries written before; the destination is
-         * a temporary written here for the first time */
-        for (int s = 0; s < nsrc; s++)
-            if (!written[in->src[s]])
-                return lpi_error(ctx, LP_ERR_VALUE, "%s: source register %d is read before it is written", w, in->src[s]);
-        if (in->dst < first_temp || written[in->dst])
-            return lpi_error(ctx, LP_ERR_VALUE, "%s: destination register %d is not a fresh temporary", w, in->dst);
-        written[in->dst] = 1;
-        const lp_dtype ddt = p->reg_dt[in->dst];
-        if (op == LPI_OP_ASTYPE) {
-            if (p->reg_dt[in->src[0]] != dt || !lpi_cast_loops[dt][ddt])
-                return lpi_error(ctx, LP_ERR_TYPE, "%s: astype from %s needs a %s source", w, lp_dtype_name(dt), lp_dtype_name(dt));
-            continue;
-        }
-        if (!lpi_loops[op][dt])
-            return lpi_error(ctx, LP_ERR_TYPE, "%s: op '%s' has no %s loop", w, lpi_ops[op].name, lp_dtype_name(dt));
-        for (int s = 0; s < nsrc; s++) {
-            lp_dtype want_dt = (op == LPI_OP_WHERE && s == 0) ? LP_BOOL : dt;
-            if (p->reg_dt[in->src[s]] != want_dt)
-                return lpi_error(ctx, LP_ERR_TYPE, "%s: source %d is %s, the loop needs %s", w, s,
-                                 lp_dtype_name(p->reg_dt[in->src[s]]), lp_dtype_name(want_dt));
-        }
-        if (ddt != lpi_loop_out_dtype(op, dt))
-            return lpi_error(ctx, LP_ERR_TYPE, "%s: destination is %s, the loop writes %s", w, lp_dtype_name(ddt),
-                             lp_dtype_name(lpi_loop_out_dtype(op, dt)));
-    }
-    /* the VM writes the output register straight into the output: it must be the last
-     * instruction's destination (so nothing reads it back from scratch) */
-    if (p->out_reg >= p->nregs || p->out_reg != p->ins[p->ninstr - 1].dst)
-        return lpi_error(ctx, LP_ERR_VALUE, "%s: 'out' must be the last instruction's destination", where);
-    *out = p;
-    return LP_OK;
-}
-
-/* ---- reductions ---- */
-
-static const char *const K_REDUCE[] = {"op", "axes", "in_shape", "ddof", "acc", "nfields", "count", NULL};
-
-static int expected_fields(lpi_op op) {
-    switch (op) {
-    case LPI_OP_ARGMIN: case LPI_OP_ARGMAX: return 2;
-    case LPI_OP_VAR: case LPI_OP_STD: return 3;
-    default: return 1;
-    }
-}
-
-static lp_status decode_reduce(dec *D, const char *where0, const json_t *j, lpi_op node_op, lpi_reduce **out) {
-    lp_ctx *ctx = D->ctx;
-    char where[W + 32];
-    snprintf(where, sizeof where, "%s reduce", where0);
-    if (!json_is_object(j)) return fmt_err(ctx, where, "must be an object");
-    lpi_reduce *r = lpi_arena_alloc(D->b->ar, sizeof *r);
-    if (!r) return lpi_nomem(ctx);
-    const char *opn, *acc;
-    int64_t axes[LP_MAX_NDIM], ddof = 0, nfields, count;
-    int nax = 0;
-    lp_status st;
-    if ((st = lpi_json_only_keys(ctx, where, j, K_REDUCE, "key")) || (st = lpi_json_str(ctx, where, j, "op", false, &opn)) ||
-        (st = lpi_json_shape(ctx, where, j, "in_shape", &r->in_ndim, r->in_shape)) ||
-        (st = lpi_json_int_list(ctx, where, j, "axes", false, LP_MAX_NDIM, 0, LP_MAX_NDIM - 1, &nax, axes)) ||
-        (st = lpi_json_int(ctx, where, j, "ddof", true, 0, INT32_MAX, &ddof)) ||
-        (st = lpi_json_str(ctx, where, j, "acc", false, &acc)) ||
-        (st = lpi_json_int(ctx, where, j, "nfields", false, 1, 3, &nfields)) ||
-        (st = lpi_json_int(ctx, where, j, "count", false, 0, INT64_MAX >> 2, &count)))
-        return st;
-    lpi_op op;
-    if (!lpi_op_lookup(opn, &op) || op != node_op)
-        return lpi_error(ctx, LP_ERR_VALUE, "%s: op must be the node's op '%s'", where, lpi_ops[node_op].name);
-    r->op = op;
-    for (int k = 0; k < nax; k++) {
-        if (axes[k] >= r->in_ndim || (r->axes & (1u << axes[k])))
-            return lpi_error(ctx, LP_ERR_VALUE, "%s: axis %lld is out of range or repeated", where, (long long)axes[k]);
-        r->axes |= 1u << axes[k];
-    }
-    if (!strcmp(acc, "float64")) r->acc_float = true;
-    else if (strcmp(acc, "int64")) return fmt_err(ctx, where, "'acc' must be float64 or int64");
-    r->ddof = (int)ddof;
-    r->nfields = (int)nfields;
-    r->count = count;
-    if (r->nfields != expected_fields(op))
-        return lpi_error(ctx, LP_ERR_VALUE, "%s: '%s' keeps %d state fields, not %d", where, lpi_ops[op].name,
-                         expected_fields(op), r->nfields);
-    bool must_float = op == LPI_OP_MEAN || op == LPI_OP_VAR || op == LPI_OP_STD;
-    bool must_int = op == LPI_OP_ANY || op == LPI_OP_ALL || op == LPI_OP_LDA_LABELS;
-    if (op == LPI_OP_LDA_STATS || op == LPI_OP_LDA_LW) must_float = true;
-    if ((must_float && !r->acc_float) || (must_int && r->acc_float))
-        return lpi_error(ctx, LP_ERR_TYPE, "%s: '%s' accumulates in %s", where, lpi_ops[op].name,
-                         must_float ? "float64" : "int64");
-    *out = r;
-    return LP_OK;
-}
-
 /* ---- nodes ---- */
 
-static const char *const K_NODE[] = {"kernel", "op", "dtype", "shape", "program", "reduce", "final", "source",
-                                     "in_shape", NULL};
+static const char *const K_NODE[] = {"kernel", "op", "dtype", "shape", "params", NULL};
+static const char *const K_P_SRC[] = {"node", NULL};
+static const char *const K_P_MAP[] = {"program", NULL};
+static const char *const K_P_PARTIAL[] = {"program", "reduce", "final", NULL};
+static const char *const K_P_RED[] = {"reduce", "final", NULL};
+static const char *const K_P_COPY[] = {"map", NULL};
+static const char *const K_P_RESHAPE[] = {"src_shape", NULL};
+static const char *const K_P_NONE[] = {NULL};
 
 static bool is_gen_op(lpi_op op) {
     return op == LPI_OP_SCALAR || op == LPI_OP_FULL || op == LPI_OP_ARANGE || op == LPI_OP_LINSPACE ||
@@ -546,7 +324,7 @@ static lp_status load_source(dec *D, const char *where, int ni, json_t *src) {
 static lp_status decode_node(dec *D, int ni, json_t *j) {
     lp_ctx *ctx = D->ctx;
     lpi_pnode *pn = &D->b->nodes[ni];
-    char where[W];
+    char where[W], w2[W + 16];
     snprintf(where, sizeof where, "node %d", ni);
     if (!json_is_object(j)) return fmt_err(ctx, where, "must be an object");
     memset(pn, 0, sizeof *pn);
@@ -558,53 +336,59 @@ static lp_status decode_node(dec *D, int ni, json_t *j) {
         (st = lpi_json_str(ctx, where, j, "op", false, &opname)) || (st = lpi_json_dtype(ctx, where, j, "dtype", &pn->dtype)) ||
         (st = lpi_json_shape(ctx, where, j, "shape", &pn->ndim, pn->shape)))
         return st;
-    int k = LPI_K_COUNT;
-    for (int q = LPI_K_GEN; q < LPI_K_COUNT; q++)
-        if (!strcmp(kname, kernel_names[q])) k = q;
-    if (k == LPI_K_COUNT) return lpi_error(ctx, LP_ERR_VALUE, "%s: unknown kernel '%.40s'", where, kname);
-    pn->kernel = (lpi_kernel)k;
+    if (!lpi_kernel_lookup(kname, &pn->kernel) || pn->kernel == LPI_K_NONE)
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: unknown kernel '%.40s'", where, kname);
     if (!lpi_op_lookup(opname, &pn->op)) return lpi_error(ctx, LP_ERR_VALUE, "%s: unknown op '%.40s'", where, opname);
     snprintf(where, sizeof where, "node %d (%s %s)", ni, kname, lpi_ops[pn->op].name);
     const lpi_op op = pn->op;
     const bool lda = lpi_is_lda_op(op);
-    json_t *jprog = json_object_get(j, "program"), *jred = json_object_get(j, "reduce"), *jsrc = json_object_get(j, "source");
-    const json_t *jin = json_object_get(j, "in_shape");
-    bool want_prog = false, want_red = false, want_src = false, want_in = false, pair_ok;
+    json_t *params = json_object_get(j, "params");
+    if (!json_is_object(params)) return fmt_err(ctx, where, "'params' must be an object");
+    const char *const *allowed = K_P_NONE;
+    bool pair_ok;
     switch (pn->kernel) {
-    case LPI_K_GEN: pair_ok = is_gen_op(op); want_src = true; break;
-    case LPI_K_LOAD: pair_ok = op == LPI_OP_LOAD; want_src = true; break;
+    case LPI_K_GEN: pair_ok = is_gen_op(op); allowed = K_P_SRC; break;
+    case LPI_K_LOAD: pair_ok = op == LPI_OP_LOAD; allowed = K_P_SRC; break;
     case LPI_K_MAP:
         pair_ok = lpi_ops[op].kind == LP_OPK_ELEMWISE || op == LPI_OP_LDA_PROJECT || op == LPI_OP_LDA_PREDICT;
-        want_prog = !lda;
+        allowed = lda ? K_P_NONE : K_P_MAP;
         break;
     case LPI_K_PARTIAL: case LPI_K_COMBINE:
         pair_ok = lpi_ops[op].kind == LP_OPK_REDUCE || op == LPI_OP_LDA_LABELS || op == LPI_OP_LDA_STATS ||
                   op == LPI_OP_LDA_LW;
-        want_prog = pn->kernel == LPI_K_PARTIAL && !lda;
-        want_red = true;
+        allowed = pn->kernel == LPI_K_PARTIAL && !lda ? K_P_PARTIAL : K_P_RED;
         break;
-    case LPI_K_COPY: pair_ok = lpi_ops[op].kind == LP_OPK_MOVE; break;
-    case LPI_K_RESHAPE: pair_ok = op == LPI_OP_RESHAPE; want_in = true; break;
-    default: pair_ok = false;
+    case LPI_K_COPY: pair_ok = lpi_ops[op].kind == LP_OPK_MOVE; allowed = K_P_COPY; break;
+    case LPI_K_RESHAPE: pair_ok = op == LPI_OP_RESHAPE; allowed = K_P_RESHAPE; break;
+    default: pair_ok = false; /* matmul, linalg: not on the wire yet */
     }
-    if (!pair_ok) return lpi_error(ctx, LP_ERR_VALUE, "%s: kernel '%s' does not run op '%s'", where, kname, lpi_ops[op].name);
-    if (!!jprog != want_prog || !!jred != want_red || !!jsrc != want_src || !!jin != want_in ||
-        (!!json_object_get(j, "final") != want_red))
-        return lpi_error(ctx, LP_ERR_FORMAT, "%s: kernel '%s' takes %s", where, kname,
-                         want_prog && want_red ? "'program', 'reduce' and 'final'" : want_red ? "'reduce' and 'final'"
-                         : want_prog ? "'program'" : want_src ? "'source'" : want_in ? "'in_shape'" : "no parameters");
-    if (want_prog && (st = decode_program(D, where, jprog, &pn->prog))) return st;
-    if (want_red) {
-        if ((st = decode_reduce(D, where, jred, op, &pn->red)) || (st = lpi_json_bool(ctx, where, j, "final", false, &pn->final)))
+    if (!pair_ok)
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: kernel '%s' does not run op '%s' on a worker", where, kname, lpi_ops[op].name);
+    if ((st = lpi_json_only_keys(ctx, where, params, allowed, "parameter"))) return st;
+    /* every parameter the kernel needs is there (only_keys checked nothing else is) */
+    for (int k = 0; allowed[k]; k++)
+        if (strcmp(allowed[k], "map") && !json_object_get(params, allowed[k]))
+            return lpi_error(ctx, LP_ERR_FORMAT, "%s: missing parameter '%s'", where, allowed[k]);
+    if (json_object_get(params, "program")) {
+        snprintf(w2, sizeof w2, "%s: program", where);
+        if ((st = lpi_program_from_json(ctx, D->b->ar, w2, json_object_get(params, "program"), &pn->prog))) return st;
+    }
+    if (json_object_get(params, "reduce")) {
+        snprintf(w2, sizeof w2, "%s: reduce", where);
+        if ((st = lpi_reduce_from_json(ctx, D->b->ar, w2, json_object_get(params, "reduce"), &pn->red)) ||
+            (st = lpi_json_bool(ctx, where, params, "final", false, &pn->final)))
             return st;
+        if (pn->red->op != op) return lpi_error(ctx, LP_ERR_VALUE, "%s: the reduction's op is not the node's", where);
     }
-    if (want_src) {
-        if (!json_is_object(jsrc)) return fmt_err(ctx, where, "'source' must be a node object");
-        const json_t *so = json_object_get(jsrc, "op");
+    if (pn->kernel == LPI_K_GEN || pn->kernel == LPI_K_LOAD) {
+        json_t *src = json_object_get(params, "node");
+        snprintf(w2, sizeof w2, "%s: node", where);
+        if (!json_is_object(src)) return fmt_err(ctx, w2, "must be a node object");
+        const json_t *so = json_object_get(src, "op");
         if (!json_is_string(so) || strcmp(json_string_value(so), lpi_ops[op].name))
             return lpi_error(ctx, LP_ERR_VALUE, "%s: the source's op must be '%s'", where, lpi_ops[op].name);
-        if (op == LPI_OP_LOAD) st = load_source(D, where, ni, jsrc);
-        else st = lpi_json_node_from_head(ctx, where, jsrc, NULL, 0, &D->exprs[ni]);
+        if (op == LPI_OP_LOAD) st = load_source(D, w2, ni, src);
+        else st = lpi_json_node_from_head(ctx, w2, src, NULL, 0, &D->exprs[ni]);
         if (st) return st;
         const lp_array *e = D->exprs[ni];
         if (e->dtype != pn->dtype || e->ndim != pn->ndim || memcmp(e->shape, pn->shape, (size_t)pn->ndim * sizeof(int64_t)))
@@ -612,16 +396,17 @@ static lp_status decode_node(dec *D, int ni, json_t *j) {
         pn->expr = D->exprs[ni];
         pn->load_fd = D->fds[ni];
     }
-    if (want_in) {
+    if (pn->kernel == LPI_K_COPY) D->maps[ni] = json_object_get(params, "map"); /* decoded per task: needs the input's rank */
+    if (pn->kernel == LPI_K_RESHAPE) {
         /* the flat-copy kernel reads only the source's shape: a stand-in node holds it */
         lp_array *self = lpi_arena_alloc(D->b->ar, sizeof *self), *src = lpi_arena_alloc(D->b->ar, sizeof *src);
         lp_array **ins = lpi_arena_alloc(D->b->ar, sizeof *ins);
         if (!self || !src || !ins) return lpi_nomem(ctx);
-        if ((st = lpi_json_shape(ctx, where, j, "in_shape", &src->ndim, src->shape))) return st;
+        if ((st = lpi_json_shape(ctx, where, params, "src_shape", &src->ndim, src->shape))) return st;
         int64_t a, b;
         lpi_shape_size(src->ndim, src->shape, &a);
         lpi_shape_size(pn->ndim, pn->shape, &b);
-        if (a != b) return lpi_error(ctx, LP_ERR_SHAPE, "%s: 'in_shape' has %lld elements, the shape %lld", where, (long long)a, (long long)b);
+        if (a != b) return lpi_error(ctx, LP_ERR_SHAPE, "%s: 'src_shape' has %lld elements, the shape %lld", where, (long long)a, (long long)b);
         src->dtype = self->dtype = pn->dtype;
         src->size = a;
         self->op = LPI_OP_RESHAPE;
@@ -639,23 +424,23 @@ static lp_status decode_node(dec *D, int ni, json_t *j) {
                          lp_dtype_name(pn->prog->reg_dt[pn->prog->out_reg]), lp_dtype_name(pn->dtype));
     if (pn->prog && pn->kernel == LPI_K_PARTIAL && pn->prog->reg_dt[pn->prog->out_reg] != (pn->red->acc_float ? LP_FLOAT64 : LP_INT64))
         return lpi_error(ctx, LP_ERR_TYPE, "%s: the program must produce the accumulator's dtype", where);
-    if (pn->red && !lda) {
-        int64_t cnt = 1;
-        for (int i = 0; i < pn->red->in_ndim; i++)
-            if (pn->red->axes & (1u << i)) cnt *= pn->red->in_shape[i];
-        if (cnt != pn->red->count) return lpi_error(ctx, LP_ERR_VALUE, "%s: 'count' must be the number of reduced elements", where);
+    if (pn->red) {
+        const lpi_reduce *r = pn->red;
+        bool must_float = op == LPI_OP_MEAN || op == LPI_OP_VAR || op == LPI_OP_STD || op == LPI_OP_LDA_STATS || op == LPI_OP_LDA_LW;
+        bool must_int = op == LPI_OP_ANY || op == LPI_OP_ALL || op == LPI_OP_LDA_LABELS;
+        if ((must_float && !r->acc_float) || (must_int && r->acc_float))
+            return lpi_error(ctx, LP_ERR_TYPE, "%s: '%s' accumulates in %s", where, lpi_ops[op].name, must_float ? "float64" : "int64");
+        if (lda && (op == LPI_OP_LDA_STATS || op == LPI_OP_LDA_LW) && r->in_ndim != 2)
+            return lpi_error(ctx, LP_ERR_SHAPE, "%s: 'in_shape' must be X's (rows, features)", where);
     }
-    if (lda && (pn->op == LPI_OP_LDA_STATS || pn->op == LPI_OP_LDA_LW) && pn->red->in_ndim != 2)
-        return lpi_error(ctx, LP_ERR_SHAPE, "%s: 'in_shape' must be X's (rows, features)", where);
     return LP_OK;
 }
 
 /* ---- tasks ---- */
 
-static const char *const K_TASK[] = {"node", "chunk", "box", "pelems", "map", "out", "operands", NULL};
+static const char *const K_TASK[] = {"node", "chunk", "box", "pelems", "map", "out", "ops", NULL};
 static const char *const K_OUT[] = {"store", "key", "box", NULL};
 static const char *const K_OPERAND[] = {"dtype", "box", "contig", "pieces", NULL};
-static const char *const K_MAP[] = {"src", "off", "step", "fixed", NULL};
 
 static int cmp_i64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -743,18 +528,14 @@ static lp_status decode_operand(dec *D, const char *where0, int k, const json_t 
         const json_t *e = json_array_get(pcs, (size_t)q);
         char w[W + 64];
         snprintf(w, sizeof w, "%s piece %d", where, q);
-        if (!json_is_array(e) || json_array_size(e) != 3 || !json_is_integer(json_array_get(e, 0)))
-            return fmt_err(ctx, w, "must be [chunk, [lo...], [hi...]]");
+        if (!json_is_array(e) || json_array_size(e) != 2 || !json_is_integer(json_array_get(e, 0)))
+            return fmt_err(ctx, w, "must be [chunk, box]");
         int64_t c = json_integer_value(json_array_get(e, 0));
         if (c < 0 || c >= D->b->nchunks) return lpi_error(ctx, LP_ERR_VALUE, "%s: chunk %lld does not exist", w, (long long)c);
         lpi_piece *pc = &op->pieces[q];
         pc->pnode = -1;
         pc->chunk = c;
-        json_t *bx = json_pack("[OO]", json_array_get(e, 1), json_array_get(e, 2));
-        if (!bx) return fmt_err(ctx, w, "must be [chunk, [lo...], [hi...]]");
-        st = box_from(ctx, w, bx, &pc->box);
-        json_decref(bx);
-        if (st) return st;
+        if ((st = box_from(ctx, w, json_array_get(e, 1), &pc->box))) return st;
         const lpi_wire_chunk *ch = &D->b->chunks[c];
         char b1[200], b2[200];
         if (ch->dtype != *dt)
@@ -770,42 +551,6 @@ static lp_status decode_operand(dec *D, const char *where0, int k, const json_t 
             return lpi_error(ctx, LP_ERR_VALUE, "%s: a state chunk is read whole, as the only piece", w);
     }
     return check_tiling(D, where, op);
-}
-
-static lp_status decode_map(dec *D, const char *where0, const json_t *j, int out_nd, int in_nd, lpi_axismap **out) {
-    lp_ctx *ctx = D->ctx;
-    char where[W + 32];
-    snprintf(where, sizeof where, "%s map", where0);
-    if (!json_is_object(j)) return fmt_err(ctx, where, "must be an object");
-    lpi_axismap *m = lpi_arena_alloc(D->b->ar, sizeof *m);
-    if (!m) return lpi_nomem(ctx);
-    int64_t src[LP_MAX_NDIM];
-    int n1, n2, n3;
-    lp_status st;
-    if ((st = lpi_json_only_keys(ctx, where, j, K_MAP, "key")) ||
-        (st = lpi_json_int_list(ctx, where, j, "src", false, LP_MAX_NDIM, -1, LP_MAX_NDIM - 1, &n1, src)) ||
-        (st = lpi_json_int_list(ctx, where, j, "off", false, LP_MAX_NDIM, -(INT64_MAX >> 2), INT64_MAX >> 2, &n2, m->off)) ||
-        (st = lpi_json_int_list(ctx, where, j, "step", false, LP_MAX_NDIM, -(INT64_MAX >> 2), INT64_MAX >> 2, &n3, m->step)))
-        return st;
-    if (n1 != out_nd || n2 != out_nd || n3 != out_nd)
-        return lpi_error(ctx, LP_ERR_SHAPE, "%s: 'src', 'off' and 'step' need one entry per output axis (%d)", where, out_nd);
-    const json_t *fx = json_object_get(j, "fixed");
-    if (!json_is_array(fx) || json_array_size(fx) != (size_t)in_nd)
-        return lpi_error(ctx, LP_ERR_SHAPE, "%s: 'fixed' needs one entry (an index or null) per input axis (%d)", where, in_nd);
-    for (int i = 0; i < in_nd; i++) {
-        const json_t *e = json_array_get(fx, (size_t)i);
-        if (json_is_null(e)) continue;
-        if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > (INT64_MAX >> 2))
-            return lpi_error(ctx, LP_ERR_VALUE, "%s: fixed[%d] must be a non-negative index or null", where, i);
-        m->dropped[i] = true;
-        m->fixed[i] = json_integer_value(e);
-    }
-    for (int o = 0; o < out_nd; o++) {
-        if (src[o] >= in_nd) return lpi_error(ctx, LP_ERR_VALUE, "%s: src[%d] is not an input axis", where, o);
-        m->src[o] = (int8_t)src[o];
-    }
-    *out = m;
-    return LP_OK;
 }
 
 /* COPY: every read of the affine map stays inside the operand box. */
@@ -952,13 +697,13 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
         (st = lpi_json_int(ctx, where, j, "chunk", false, 0, INT64_MAX >> 2, &chunk)) ||
         (st = box_key(ctx, where, j, "box", &t->box)) ||
         (st = lpi_json_int(ctx, where, j, "pelems", true, 0, INT64_MAX >> 4, &pelems)) ||
-        (st = get_list(ctx, where, j, "operands", false, (size_t)D->lim->max_operands, &jops)))
+        (st = get_list(ctx, where, j, "ops", false, (size_t)D->lim->max_operands, &jops)))
         return st;
     t->pnode = (int32_t)node;
     t->chunk = chunk;
     t->pelems = pelems;
     const lpi_pnode *pn = &b->nodes[node];
-    snprintf(where, sizeof where, "task %d (%s %s)", ti, kernel_names[pn->kernel], lpi_ops[pn->op].name);
+    snprintf(where, sizeof where, "task %d (%s %s)", ti, lpi_kernel_name(pn->kernel), lpi_ops[pn->op].name);
     /* output */
     if (!(jout = json_object_get(j, "out")) || !json_is_object(jout)) return fmt_err(ctx, where, "'out' must be an object");
     const bool state_out = (pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE) && !pn->final;
@@ -991,12 +736,19 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
     if (t->nops > 8 && !(odt = lpi_arena_alloc(b->ar, (size_t)t->nops * sizeof *odt))) return lpi_nomem(ctx);
     for (int k = 0; k < t->nops; k++)
         if ((st = decode_operand(D, where, k, json_array_get(jops, (size_t)k), &t->ops[k], &odt[k]))) return st;
-    /* map: copies only */
+    /* map: the task's own (concatenate) or its node's; copies only */
     const json_t *jm = json_object_get(j, "map");
-    if (!!jm != (pn->kernel == LPI_K_COPY)) return fmt_err(ctx, where, "'map' is given exactly for copy tasks");
+    if (jm && pn->kernel != LPI_K_COPY) return fmt_err(ctx, where, "only copy tasks have a 'map'");
     if (pn->kernel == LPI_K_COPY) {
         if (t->nops != 1) return lpi_error(ctx, LP_ERR_VALUE, "%s: a copy reads one operand", where);
-        if ((st = decode_map(D, where, jm, pn->ndim, t->ops[0].box.ndim, (lpi_axismap **)&t->map))) return st;
+        if (!jm) jm = D->maps[node];
+        if (!jm) return fmt_err(ctx, where, "a copy task needs a 'map' (its own or its node's)");
+        lpi_axismap *m = lpi_arena_alloc(b->ar, sizeof *m);
+        char w2[W + 16];
+        snprintf(w2, sizeof w2, "%s: map", where);
+        if (!m) return lpi_nomem(ctx);
+        if ((st = lpi_axismap_from_json(ctx, w2, jm, pn->ndim, t->ops[0].box.ndim, m))) return st;
+        t->map = m;
     }
     /* state operands belong to combines, combines read only states */
     for (int k = 0; k < t->nops; k++) {
@@ -1165,7 +917,8 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
     b->task_bytes = lpi_arena_alloc(b->ar, (size_t)(b->ntasks + 1) * sizeof *b->task_bytes);
     D.exprs = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *D.exprs);
     D.fds = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *D.fds);
-    if (!b->stores || !b->chunks || !b->nodes || !b->tasks || !b->outs || !b->task_bytes || !D.exprs || !D.fds) {
+    D.maps = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *D.maps);
+    if (!b->stores || !b->chunks || !b->nodes || !b->tasks || !b->outs || !b->task_bytes || !D.exprs || !D.fds || !D.maps) {
         st = lpi_nomem(ctx);
         goto fail;
     }

@@ -102,7 +102,5 @@ void lpi_task_out_shape(const lpi_pnode *pn, const lpi_task *t, const lpi_box *c
 lp_status lpi_wire_node_json(lp_ctx *ctx, const lpi_plan *plan, int pnode, json_t **out);
 /* "0123456789abcdef" */
 void lpi_wire_hex64(uint64_t v, char out[17]);
-/* A box as [[lo...], [hi...]]. */
-json_t *lpi_wire_box_json(const lpi_box *b);
 
 #endif

@@ -102,6 +102,10 @@ lp_status lpi_elemwise_types(lp_ctx *ctx, lpi_op op, int nin, lp_array *const *i
                              lp_dtype *loop_dt, lp_dtype *out_dt);
 /* The dtype a reduction produces, and whether it accumulates in floating point. */
 lp_dtype lpi_reduce_out_dtype(lpi_op op, lp_dtype in);
+/* expr/linalg.c: the one-LAPACK-call node behind lp_linalg_eigh (shape (..., M+1, M): row 0
+ * the eigenvalues, rows 1.. the eigenvectors) or lp_linalg_slogdet ((..., 2): sign, log|det|),
+ * for rebuilding a graph; the public functions return views of it. */
+lp_status lpi_linalg_packed(lp_ctx *ctx, lpi_op op, lp_array *a, lp_array **out);
 /* Is node a weak (Python) scalar? */
 static inline bool lpi_is_weak(const lp_array *a) { return a->op == LPI_OP_SCALAR && a->a.weak; }
 

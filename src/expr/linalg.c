@@ -251,17 +251,29 @@ lp_status lp_linalg_det(lp_ctx *ctx, lp_array *a, lp_array **out) {
     return st ? st : la_node(ctx, LPI_OP_DET, la_dtype(1, &a), a->ndim - 2, a->shape, 1, &a, out);
 }
 
+lp_status lpi_linalg_packed(lp_ctx *ctx, lpi_op op, lp_array *a, lp_array **out) {
+    *out = NULL;
+    if (op != LPI_OP_EIGH && op != LPI_OP_SLOGDET) return lpi_error(ctx, LP_ERR_VALUE, "%s is not a packed linalg op", lpi_ops[op].name);
+    lp_status st = need_square(ctx, a);
+    if (st) return st;
+    int64_t shape[LP_MAX_NDIM];
+    memcpy(shape, a->shape, sizeof shape);
+    if (op == LPI_OP_EIGH) {
+        shape[a->ndim - 2] = a->shape[a->ndim - 1] + 1;
+        return la_node(ctx, op, la_dtype(1, &a), a->ndim, shape, 1, &a, out);
+    }
+    shape[a->ndim - 2] = 2;
+    return la_node(ctx, op, la_dtype(1, &a), a->ndim - 1, shape, 1, &a, out);
+}
+
 lp_status lp_linalg_slogdet(lp_ctx *ctx, lp_array *a, lp_array **sign, lp_array **logabsdet) {
     if (sign) *sign = NULL;
     if (logabsdet) *logabsdet = NULL;
     lp_status st = need_square(ctx, a);
     if (st) return st;
     /* one LAPACK factorization: a packed (..., 2) result [sign, log|det|], then two views */
-    int64_t shape[LP_MAX_NDIM];
-    memcpy(shape, a->shape, sizeof shape);
-    shape[a->ndim - 2] = 2;
     lp_array *p;
-    if ((st = la_node(ctx, LPI_OP_SLOGDET, la_dtype(1, &a), a->ndim - 1, shape, 1, &a, &p))) return st;
+    if ((st = lpi_linalg_packed(ctx, LPI_OP_SLOGDET, a, &p))) return st;
     if (sign) st = take_last(ctx, p, 0, sign);
     if (!st && logabsdet) st = take_last(ctx, p, 1, logabsdet);
     lp_array_release(p);
@@ -276,11 +288,8 @@ lp_status lp_linalg_eigh(lp_ctx *ctx, lp_array *a, lp_array **w, lp_array **v) {
     if (st) return st;
     /* one LAPACK call: a packed (..., M+1, M) result, row 0 the eigenvalues, rows 1.. the vectors */
     const int64_t m = a->shape[a->ndim - 1];
-    int64_t shape[LP_MAX_NDIM];
-    memcpy(shape, a->shape, sizeof shape);
-    shape[a->ndim - 2] = m + 1;
     lp_array *p;
-    if ((st = la_node(ctx, LPI_OP_EIGH, la_dtype(1, &a), a->ndim, shape, 1, &a, &p))) return st;
+    if ((st = lpi_linalg_packed(ctx, LPI_OP_EIGH, a, &p))) return st;
     if (w) st = rows_of(ctx, p, 0, 1, true, w);
     if (!st && v) st = rows_of(ctx, p, 1, m + 1, false, v);
     lp_array_release(p);

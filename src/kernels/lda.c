@@ -1,9 +1,10 @@
 /* Fisher LDA kernels (layouts in kernels/lda.h).
  *
- * lda_stats works on blocks of rows small enough for L2: the block's rows are sorted by class
- * (a counting sort, copied into one double buffer), each class's rows are centered on their
- * block mean and their scatter is added with dsyrk, and the block joins the running per-class
- * state with Chan et al.'s update generalized to matrices,
+ * lda_stats works on blocks of rows small enough for L2: a first pass over the block gives each
+ * class's block mean, a second copies the rows, centered on their class's block mean and sorted
+ * by class (a counting sort), into one double buffer; dsyrk adds each class's scatter from it,
+ * and the block joins the running per-class state with Chan et al.'s update generalized to
+ * matrices,
  *     M2 = M2_a + M2_b + d d^T * n_a n_b / n,   mean = mean_a + d * n_b / n,   d = mean_b - mean_a,
  * the same formula that merges task states in the combine tree. Scatter is never formed as
  * X^T X - n mu mu^T, whose cancellation loses every digit when the mean dominates the spread. */
@@ -12,7 +13,18 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
+
+/* ---- BLAS threads ---- */
+
+/* Tasks already fill the cores: every BLAS call here is single-threaded (OpenBLAS's count is
+ * process-wide; kernels/linalg.c keeps it at 1 too and raises it only for its own calls under
+ * an exclusive lock). Multi-threaded calls on blocks of a few hundred rows would also spin
+ * OpenBLAS's workers between calls, a tenth of the fit's CPU time. */
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_single(void) { openblas_set_num_threads(1); }
+void lpi_lda_blas_init(void) { pthread_once(&blas_once, blas_single); }
 
 /* ---- labels and classes ---- */
 
@@ -183,6 +195,13 @@ static void chan_join(stats_ptrs a, int64_t k, int64_t D, double nb, const doubl
     a.cnt[k] = n;
 }
 
+/* Row i of X as doubles: a pointer into X when it already is one, else converted into tmp. */
+static inline const double *row_f64(const lpi_view *X, int64_t i, int64_t D, double *tmp) {
+    if (X->dtype == LP_FLOAT64 && X->strides[1] == 8) return (const double *)(X->data + i * X->strides[0]);
+    load_row(X, i, D, tmp);
+    return tmp;
+}
+
 static lp_status stats_partial(lp_ctx *ctx, const lpi_view *ins, double *state) {
     const lpi_view *X = &ins[0], *y = &ins[1];
     const int64_t n = X->shape[0], D = X->shape[1];
@@ -193,35 +212,46 @@ static lp_status stats_partial(lp_ctx *ctx, const lpi_view *ins, double *state) 
     memset(state, 0, (size_t)lpi_lda_stats_size(K, D) * sizeof *state);
     if (n == 0) return LP_OK;
     const int64_t B = block_rows(D);
-    double *Z = lp_malloc_aligned((size_t)(B * D + 2 * D) * sizeof *Z);
+    /* Z: the block's rows, centered and grouped by class; bm: per-class block means */
+    double *Z = lp_malloc_aligned((size_t)(B * D + K * D + 2 * D) * sizeof *Z);
     int32_t *ci = lp_malloc((size_t)B * sizeof *ci);
     int64_t *start = lp_malloc((size_t)(2 * K + 1) * sizeof *start);
     lp_status st = LP_OK;
     if (!Z || !ci || !start) { st = lpi_nomem(ctx); goto done; }
-    double *bm = Z + B * D, *delta = bm + D;
+    double *bm = Z + B * D, *delta = bm + K * D, *tmp = delta + D;
     int64_t *fill = start + K + 1;
     for (int64_t r0 = 0; r0 < n && !st; r0 += B) {
         const int64_t nb = n - r0 < B ? n - r0 : B;
         if ((st = block_classes(ctx, &cm, y, r0, nb, ci))) break;
-        /* counting sort of the block's rows by class, straight into Z */
         memset(start, 0, (size_t)(K + 1) * sizeof *start);
         for (int64_t i = 0; i < nb; i++) start[ci[i] + 1]++;
-        for (int64_t k = 0; k < K; k++) start[k + 1] += start[k];
+        for (int64_t k = 0; k < K; k++) {
+            if (start[k + 1]) memset(bm + k * D, 0, (size_t)D * sizeof *bm);
+            start[k + 1] += start[k];
+        }
+        /* pass 1: the classes' block means (the block stays in L2 for pass 2) */
+        for (int64_t i = 0; i < nb; i++) {
+            const double *x = row_f64(X, r0 + i, D, tmp);
+            double *s = bm + ci[i] * D;
+            for (int64_t j = 0; j < D; j++) s[j] += x[j];
+        }
+        for (int64_t k = 0; k < K; k++) {
+            const int64_t c = start[k + 1] - start[k];
+            if (c) for (int64_t j = 0; j < D; j++) bm[k * D + j] /= (double)c;
+        }
+        /* pass 2: centered rows, sorted by class (a counting sort) */
         memcpy(fill, start, (size_t)K * sizeof *fill);
-        for (int64_t i = 0; i < nb; i++) load_row(X, r0 + i, D, Z + (fill[ci[i]]++) * D);
+        for (int64_t i = 0; i < nb; i++) {
+            const double *x = row_f64(X, r0 + i, D, tmp), *m = bm + ci[i] * D;
+            double *z = Z + (fill[ci[i]]++) * D;
+            for (int64_t j = 0; j < D; j++) z[j] = x[j] - m[j];
+        }
         for (int64_t k = 0; k < K; k++) {
             const int64_t c = start[k + 1] - start[k];
             if (c == 0) continue;
-            double *Zk = Z + start[k] * D;
-            memset(bm, 0, (size_t)D * sizeof *bm);
-            for (int64_t r = 0; r < c; r++)
-                for (int64_t j = 0; j < D; j++) bm[j] += Zk[r * D + j];
-            for (int64_t j = 0; j < D; j++) bm[j] /= (double)c;
-            for (int64_t r = 0; r < c; r++)
-                for (int64_t j = 0; j < D; j++) Zk[r * D + j] -= bm[j];
-            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)D, (int)c, 1.0, Zk, (int)D, 1.0,
+            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)D, (int)c, 1.0, Z + start[k] * D, (int)D, 1.0,
                         S.m2 + k * D * D, (int)D);
-            chan_join(S, k, D, (double)c, bm, NULL, delta);
+            chan_join(S, k, D, (double)c, bm + k * D, NULL, delta);
         }
     }
 done:
@@ -387,6 +417,7 @@ static lp_status predict_map(lp_ctx *ctx, const lpi_view *ins, const lpi_view *o
 
 lp_status lpi_lda_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
                       const lpi_view *out) {
+    lpi_lda_blas_init();
     if (pn->kernel == LPI_K_MAP)
         return pn->op == LPI_OP_LDA_PROJECT ? project_map(ctx, ins, out) : predict_map(ctx, ins, out);
     /* partial states and final results share one contiguous layout */

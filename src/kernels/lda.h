@@ -32,6 +32,9 @@ static inline bool lpi_is_lda_op(lpi_op op) {
 
 static inline int64_t lpi_lda_stats_size(int64_t K, int64_t D) { return K * (1 + D + D * D); }
 
+/* OpenBLAS single-threaded (once per process): the driver's LAPACK calls and the kernels'. */
+void lpi_lda_blas_init(void);
+
 /* The task entry point for every lda_* op (dispatched from kernel.c). */
 lp_status lpi_lda_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
                       const lpi_view *out);

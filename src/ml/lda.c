@@ -372,6 +372,7 @@ lp_status lp_fisher_lda_fit(lp_ctx *ctx, lp_array *X, lp_array *y, const lp_lda_
     if (opts_in) o = *opts_in;
     lp_status st;
     if ((st = check_fit_inputs(ctx, X, y)) || (st = check_opts(ctx, &o))) return st;
+    lpi_lda_blas_init();
     const int64_t N = X->shape[0], D = X->shape[1];
     fit_ws w;
     memset(&w, 0, sizeof w);
@@ -388,9 +389,10 @@ lp_status lp_fisher_lda_fit(lp_ctx *ctx, lp_array *X, lp_array *y, const lp_lda_
         st = lpi_error(ctx, LP_ERR_VALUE, "Fisher LDA: %d priors given for %lld classes", o.n_priors, (long long)K);
         goto done;
     }
-    if ((double)K * (double)(1 + D + D * D) * 8 > (double)(1LL << 34)) {
-        st = lpi_error(ctx, LP_ERR_LIMIT, "Fisher LDA: %lld classes x %lld features need %.1f GiB of statistics per task",
-                       (long long)K, (long long)D, (double)K * (double)(1 + D + D * D) * 8 / (1 << 30));
+    /* every task in flight holds one state of K (1 + D + D^2) doubles */
+    if ((double)K * (double)(1 + D + D * D) * 8 > (double)(512 << 20)) {
+        st = lpi_error(ctx, LP_ERR_LIMIT, "Fisher LDA: %lld classes x %lld features need %.2f GiB of statistics per task "
+                       "(at most 0.5 GiB)", (long long)K, (long long)D, (double)K * (double)(1 + D + D * D) * 8 / (1 << 30));
         goto done;
     }
 

@@ -20,6 +20,26 @@
 
 /* ---- profiles ---- */
 
+/* The last-level cache of cpu0 from sysfs (the largest "Unified"/"Data" level). */
+static double llc_size(void) {
+    double best = 0;
+    for (int i = 0; i < 8; i++) {
+        char path[96], buf[64];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (fgets(buf, sizeof buf, f)) {
+            char *end;
+            double v = strtod(buf, &end);
+            if (*end == 'K') v *= 1024;
+            else if (*end == 'M') v *= 1024 * 1024;
+            if (v > best) best = v;
+        }
+        fclose(f);
+    }
+    return best > 0 ? best : 8 << 20;
+}
+
 void lpi_profile_default(lpi_profile *p) {
     memset(p, 0, sizeof *p);
     snprintf(p->machine, sizeof p->machine, "built-in defaults (run `lampy calibrate`)");
@@ -28,13 +48,16 @@ void lpi_profile_default(lpi_profile *p) {
     p->run_overhead = 40e-6;
     p->mem_bw1 = 12e9;
     p->mem_bw = 20e9;
+    p->write_factor = 2;
+    p->cache_bw1 = 30e9;
+    p->llc_bytes = llc_size();
     p->fresh_bw1 = 4e9;
     p->fresh_bw = 6e9;
-    p->file_bw1 = 6e9;
-    p->file_bw = 10e9;
-    p->rate[LPI_CC_ARITH] = 1.5e9;
-    p->rate[LPI_CC_MATH] = 3e9;
+    p->copy_bw1 = 8e9;
+    p->rate[LPI_CC_ARITH] = 2e9;
+    p->rate[LPI_CC_MATH] = 2e9;
     p->rate[LPI_CC_REDUCE] = 3e9;
+    p->rate[LPI_CC_REDUCE_AXIS] = 0.5e9;
     p->rate[LPI_CC_GEN] = 2e9;
     p->rate[LPI_CC_BLAS] = 30e9;
     p->net_bw = 100e6;
@@ -50,12 +73,13 @@ typedef struct pfield {
 #define PF(k, f) {k, offsetof(lpi_profile, f)}
 static const pfield PFIELDS[] = {
     PF("task_overhead_s", task_overhead), PF("run_overhead_s", run_overhead),
-    PF("mem_bw_1core", mem_bw1), PF("mem_bw", mem_bw),
+    PF("mem_bw_1core", mem_bw1), PF("mem_bw", mem_bw), PF("write_factor", write_factor),
+    PF("cache_bw_1core", cache_bw1), PF("llc_bytes", llc_bytes),
     PF("fresh_bw_1core", fresh_bw1), PF("fresh_bw", fresh_bw),
-    PF("file_bw_1core", file_bw1), PF("file_bw", file_bw),
+    PF("copy_bw_1core", copy_bw1),
     PF("flops_arith", rate[LPI_CC_ARITH]), PF("flops_math", rate[LPI_CC_MATH]),
-    PF("flops_reduce", rate[LPI_CC_REDUCE]), PF("flops_gen", rate[LPI_CC_GEN]),
-    PF("flops_blas", rate[LPI_CC_BLAS]),
+    PF("flops_reduce", rate[LPI_CC_REDUCE]), PF("flops_reduce_axis", rate[LPI_CC_REDUCE_AXIS]),
+    PF("flops_gen", rate[LPI_CC_GEN]), PF("flops_blas", rate[LPI_CC_BLAS]),
     PF("net_bw", net_bw), PF("rtt_s", rtt), PF("invoke_s", invoke),
 };
 #define NPFIELDS ((int)(sizeof PFIELDS / sizeof PFIELDS[0]))
@@ -71,6 +95,13 @@ char *lpi_profile_to_json_text(const lpi_profile *p) {
         r |= json_object_set_new(o, "calibrated", json_boolean(p->calibrated));
         for (int i = 0; i < NPFIELDS; i++)
             r |= json_object_set_new(o, PFIELDS[i].key, json_real(*(const double *)((const char *)p + PFIELDS[i].off)));
+        json_t *ops = json_object(), *axis = json_object();
+        for (int k = 0; k < LPI_OP_COUNT && ops && axis; k++) {
+            if (p->op_s[k] > 0) r |= json_object_set_new(ops, lpi_ops[k].name, json_real(p->op_s[k]));
+            if (p->axis_s[k] > 0) r |= json_object_set_new(axis, lpi_ops[k].name, json_real(p->axis_s[k]));
+        }
+        r |= json_object_set_new(o, "op_seconds", ops);
+        r |= json_object_set_new(o, "axis_reduce_seconds", axis);
     }
     char *s = r ? NULL : json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
     json_decref(o);
@@ -103,6 +134,21 @@ lp_status lpi_profile_from_json_text(lp_ctx *ctx, const char *where, const char 
             else p.cores = (int)json_integer_value(v);
         } else if (!strcmp(key, "calibrated")) {
             p.calibrated = json_is_true(v);
+        } else if (!strcmp(key, "op_seconds") || !strcmp(key, "axis_reduce_seconds")) {
+            /* per-op times: ops this build does not know are skipped (profiles are advice) */
+            double *tab = !strcmp(key, "op_seconds") ? p.op_s : p.axis_s;
+            const char *name;
+            json_t *x;
+            if (!json_is_object(v)) { st = lpi_error(ctx, LP_ERR_FORMAT, "%s: '%s' must be an object", where, key); break; }
+            json_object_foreach(v, name, x) {
+                lpi_op op;
+                double d = json_is_number(x) ? json_number_value(x) : NAN;
+                if (!(d > 0) || !isfinite(d) || d > 1) {
+                    st = lpi_error(ctx, LP_ERR_VALUE, "%s: %s['%.40s'] must be a positive number of seconds", where, key, name);
+                    break;
+                }
+                if (lpi_op_lookup(name, &op)) tab[op] = d;
+            }
         } else {
             int i = 0;
             while (i < NPFIELDS && strcmp(PFIELDS[i].key, key)) i++;
@@ -244,86 +290,137 @@ static lpi_cost_class op_class(lpi_op op) {
     return lpi_ops[op].flops >= 15 ? LPI_CC_MATH : LPI_CC_ARITH;
 }
 
-/* flops per element of a program, by class; casts and moves count a quarter flop */
-static void program_flops(const lpi_program *p, double *f) {
+/* flops per element of a program, by class (casts and moves count a quarter flop), and its
+ * seconds per element on one core: the calibrated cost of each op's loop where known */
+static double program_cost(const lpi_profile *pr, const lpi_program *p, double *f) {
+    double s = 0;
     for (int i = 0; i < p->ninstr; i++) {
-        double c = lpi_ops[p->ins[i].op].flops;
-        f[op_class(p->ins[i].op)] += c > 0 ? c : 0.25;
+        lpi_op op = (lpi_op)p->ins[i].op;
+        double c = lpi_ops[op].flops > 0 ? lpi_ops[op].flops : 0.25;
+        lpi_cost_class k = op_class(op);
+        f[k] += c;
+        s += pr->op_s[op] > 0 ? pr->op_s[op] : c / pr->rate[k];
     }
+    return s;
 }
 
-void lpi_task_cost_of(const lpi_plan *pl, int64_t ti, lpi_task_cost *c) {
+static double box_bytes(const lpi_box *b, lp_dtype dt) { return (double)lpi_box_size(b) * (double)lp_dtype_size(dt); }
+
+/* Bytes and flops of a task. Chunks a task reads or writes count as cache traffic when the
+ * task's working set, times the workers sharing the last-level cache, fits in half of it
+ * (producer and consumer run back to back: the planner's depth-first priorities); data that
+ * existed before the run, page-cache reads, results and spilled chunks count as DRAM traffic. */
+void lpi_task_cost_of(const lpi_plan *pl, int64_t ti, const lpi_profile *pr, int active, lpi_task_cost *c) {
     const lpi_task *t = &pl->tasks[ti];
     const lpi_pnode *p = &pl->pnodes[t->pnode];
     memset(c, 0, sizeof *c);
+    if (active < 1) active = 1;
+    const double budget = pr->llc_bytes / 2 / active;
     const double isz = (double)lp_dtype_size(p->dtype);
-    double nbox = (double)lpi_box_size(&t->box);
+    const double nbox = (double)lpi_box_size(&t->box);
+    /* output */
+    double out;
+    bool states = p->red && !p->final;
+    if (states) out = (double)t->pelems * p->red->nfields * 8;
+    else if (p->kernel == LPI_K_PARTIAL || p->kernel == LPI_K_COMBINE) {
+        lpi_box cb;
+        lpi_grid_chunk_box(&p->grid, t->chunk, &cb);
+        out = box_bytes(&cb, p->dtype);
+    } else out = nbox * isz;
+    /* operands */
+    double in = 0;
+    for (int k = 0; k < t->nops; k++) {
+        const lpi_pnode *q = &pl->pnodes[t->ops[k].pnode];
+        in += q->red && !q->final ? (double)t->pelems * q->red->nfields * 8 : box_bytes(&t->ops[k].box, q->dtype);
+    }
+    c->bytes_in = in;
+    c->bytes_out = out;
+    const bool fits = (in + out) <= budget;
     for (int k = 0; k < t->nops; k++) {
         const lpi_operand *op = &t->ops[k];
-        double b = (double)lpi_box_size(&op->box) * (double)lp_dtype_size(pl->pnodes[op->pnode].dtype);
-        if (p->kernel == LPI_K_COMBINE && p->red) b = (double)t->pelems * p->red->nfields * 8;
-        c->bytes_read += b;
-        /* several pieces (or a strided piece that must be contiguous): reassembled by a copy */
-        if (op->npieces > 1) c->bytes_read += 2 * b;
+        const lpi_pnode *q = &pl->pnodes[op->pnode];
+        double b = q->red && !q->final ? (double)t->pelems * q->red->nfields * 8 : box_bytes(&op->box, q->dtype);
+        bool cached = q->kernel != LPI_K_NONE && fits;
+        if (cached) c->bytes_cache += b;
+        else c->bytes_dram += b;
+        /* several pieces: reassembled by a copy into a temporary */
+        if (op->npieces > 1) {
+            if (2 * b <= budget) c->bytes_cache += 2 * b;
+            else { c->bytes_dram += b; c->bytes_dram_w += b; }
+        }
     }
-    double fl[LPI_CC_COUNT] = {0};
+    /* where the output goes: a result buffer (fresh pages), or a chunk its consumer reads
+     * soon (in cache when it and a partner chunk fit) */
+    bool target = p->target >= 0 && !states;
+    if (target) { c->bytes_dram_w += out; c->bytes_fresh = out; }
+    else if (2 * out <= budget) c->bytes_cache += out;
+    else c->bytes_dram_w += out;
+    double fl[LPI_CC_COUNT] = {0}, per = 0;
     switch (p->kernel) {
     case LPI_K_GEN:
         c->flops[LPI_CC_GEN] = lpi_ops[p->op].flops * nbox;
-        c->bytes_written = nbox * isz;
+        c->compute_s = nbox * (pr->op_s[p->op] > 0 ? pr->op_s[p->op] : (lpi_ops[p->op].flops + 0.25) / pr->rate[LPI_CC_GEN]);
         break;
-    case LPI_K_LOAD: c->bytes_file = nbox * isz; break;
+    case LPI_K_LOAD:
+        c->bytes_copy = nbox * isz;
+        c->bytes_dram += nbox * isz; /* the page cache is memory too */
+        break;
     case LPI_K_MAP:
         if (p->prog) {
-            program_flops(p->prog, fl);
+            per = program_cost(pr, p->prog, fl);
             for (int k = 0; k < LPI_CC_COUNT; k++) c->flops[k] = fl[k] * nbox;
+            c->compute_s = per * nbox;
         } else {
-            c->flops[op_class(p->op)] = lpi_ops[p->op].flops * nbox;
+            lpi_cost_class k = op_class(p->op);
+            c->flops[k] = lpi_ops[p->op].flops * nbox + 2 * in / 8;
+            c->compute_s = c->flops[k] / pr->rate[k];
         }
-        c->bytes_written = nbox * isz;
         break;
     case LPI_K_PARTIAL:
         if (p->prog) {
-            program_flops(p->prog, fl);
+            per = program_cost(pr, p->prog, fl);
             for (int k = 0; k < LPI_CC_COUNT; k++) c->flops[k] = fl[k] * nbox;
+            c->compute_s = per * nbox;
         }
         if (p->red) {
-            /* var/std make two passes over the values */
-            c->flops[LPI_CC_REDUCE] += lpi_ops[p->op].flops * nbox;
-            c->bytes_written = (double)t->pelems * p->red->nfields * 8;
+            int last = p->red->in_ndim - 1;
+            bool axis = last >= 0 && !(p->red->axes & (1u << last)) && p->red->axes;
+            lpi_cost_class k = axis ? LPI_CC_REDUCE_AXIS : LPI_CC_REDUCE;
+            double f = lpi_ops[p->op].flops * nbox, ms = axis ? pr->axis_s[p->op] : pr->op_s[p->op];
+            c->flops[k] += f;
+            c->compute_s += ms > 0 ? ms * nbox : f / pr->rate[k];
         } else {
+            /* family kernels without a program: their registry coefficient per row of the
+             * first operand, plus a multiply-add per element read */
             double rows = t->nops && t->ops[0].box.ndim ? (double)(t->ops[0].box.hi[0] - t->ops[0].box.lo[0]) : 1;
-            double cols = rows > 0 && t->nops ? (double)lpi_box_size(&t->ops[0].box) / rows : 0;
-            c->flops[op_class(p->op)] += lpi_ops[p->op].flops * rows + 2 * rows * cols;
-            int64_t ne = 1;
-            for (int i = 0; i < p->ndim; i++) ne *= p->shape[i];
-            c->bytes_written = (double)ne * isz;
+            lpi_cost_class k = op_class(p->op);
+            c->flops[k] += lpi_ops[p->op].flops * rows + 2 * in / 8;
+            c->compute_s += c->flops[k] / pr->rate[k];
         }
         break;
     case LPI_K_COMBINE:
-        c->flops[LPI_CC_REDUCE] = c->bytes_read / 8;
-        c->bytes_written = p->red ? (double)t->pelems * p->red->nfields * 8 : c->bytes_read / (t->nops ? t->nops : 1);
+        c->flops[LPI_CC_REDUCE] = in / 8;
+        c->compute_s = c->flops[LPI_CC_REDUCE] / pr->rate[LPI_CC_REDUCE];
         break;
-    case LPI_K_COPY: case LPI_K_RESHAPE: c->bytes_written = nbox * isz; break;
-    default:
-        c->flops[op_class(p->op)] = lpi_ops[p->op].flops * nbox;
-        c->bytes_written = nbox * isz;
+    case LPI_K_COPY: case LPI_K_RESHAPE: break;
+    default: {
+        lpi_cost_class k = op_class(p->op);
+        c->flops[k] = lpi_ops[p->op].flops * nbox + 2 * in / 8;
+        c->compute_s = c->flops[k] / pr->rate[k];
     }
-    /* results are written straight into the target's fresh buffer */
-    if (p->target >= 0 && p->expr && !(p->kernel == LPI_K_PARTIAL && !p->final)) c->bytes_fresh = c->bytes_written;
+    }
 }
 
 double lpi_task_seconds(const lpi_profile *pr, const lpi_task_cost *c, int active, bool remote) {
     if (active < 1) active = 1;
     if (remote) active = 1; /* a function has the machine to itself */
     double bw = fmin(pr->mem_bw1, pr->mem_bw / active);
-    double fbw = fmin(pr->file_bw1, pr->file_bw / active);
     double nbw = fmin(pr->fresh_bw1, pr->fresh_bw / active);
-    double compute = 0;
-    for (int k = 0; k < LPI_CC_COUNT; k++) compute += c->flops[k] / pr->rate[k];
-    double mem = (c->bytes_read + c->bytes_written) / bw;
-    double t = pr->task_overhead + c->bytes_file / fbw + fmax(compute, mem) + c->bytes_fresh / nbw;
-    if (remote) t += pr->invoke + pr->rtt + (c->bytes_read + c->bytes_written + c->bytes_file) / pr->net_bw;
+    double compute = c->compute_s;
+    double mem = (c->bytes_dram + pr->write_factor * c->bytes_dram_w) / bw + c->bytes_cache / pr->cache_bw1;
+    double copy = c->bytes_copy / pr->copy_bw1;
+    double t = pr->task_overhead + fmax(fmax(compute, mem), copy) + c->bytes_fresh / nbw;
+    if (remote) t += pr->invoke + pr->rtt + (c->bytes_in + c->bytes_out + c->bytes_copy) / pr->net_bw;
     return t;
 }
 
@@ -382,13 +479,13 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, bool remote, boo
     for (int p = 0; p < pl->npnodes; p++) pl->pnodes[p].est_seconds = 0;
     for (int64_t t = 0; t < nt; t++) {
         lpi_task_cost c;
-        lpi_task_cost_of(pl, t, &c);
+        lpi_task_cost_of(pl, t, pr, active, &c);
         dur[t] = lpi_task_seconds(pr, &c, active, remote);
         pl->pnodes[pl->tasks[t].pnode].est_seconds += dur[t];
         out->work += dur[t];
         for (int k = 0; k < LPI_CC_COUNT; k++) out->flops += c.flops[k];
-        out->bytes_read += c.bytes_read + c.bytes_file;
-        out->bytes_written += c.bytes_written;
+        out->bytes_read += c.bytes_in + c.bytes_copy;
+        out->bytes_written += c.bytes_out;
         pending[t] = pl->tasks[t].ndeps;
         pred[t] = -1;
     }
@@ -508,12 +605,14 @@ lp_status lp_estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers,
         d->tasks = pn->ntasks;
         d->seconds = pn->est_seconds;
         d->critical = s.critical_pnode[p];
+        const lpi_profile *pr = lpi_profile_get(ctx);
+        int active = remote ? 1 : (s.workers < pr->cores ? s.workers : pr->cores);
         for (int64_t t = pn->first_task; pn->ntasks > 0 && t < pn->first_task + pn->ntasks; t++) {
             lpi_task_cost c;
-            lpi_task_cost_of(pl, t, &c);
+            lpi_task_cost_of(pl, t, pr, active, &c);
             for (int k = 0; k < LPI_CC_COUNT; k++) d->flops += c.flops[k];
-            d->bytes_read += c.bytes_read + c.bytes_file;
-            d->bytes_written += c.bytes_written;
+            d->bytes_read += c.bytes_in + c.bytes_copy;
+            d->bytes_written += c.bytes_out;
         }
     }
     lp_free(s.critical_pnode);

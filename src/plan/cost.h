@@ -7,11 +7,12 @@
 #include "plan/plan.h"
 
 typedef enum lpi_cost_class {
-    LPI_CC_ARITH = 0,   /* cheap elementwise ops (flop coefficient < 15) */
-    LPI_CC_MATH = 1,    /* transcendental ops: exp log sin cos tanh power */
-    LPI_CC_REDUCE = 2,  /* folding values into reduction states */
-    LPI_CC_GEN = 3,     /* creation: arange, linspace, random */
-    LPI_CC_BLAS = 4,    /* matrix products (BLAS-3) */
+    LPI_CC_ARITH = 0,       /* cheap elementwise ops (flop coefficient < 15) */
+    LPI_CC_MATH = 1,        /* transcendental ops: exp log sin cos tanh power */
+    LPI_CC_REDUCE = 2,      /* folding values into states, reducing the innermost axis */
+    LPI_CC_REDUCE_AXIS = 3, /* folding along outer axes, the innermost axis kept (x.var(axis=0)) */
+    LPI_CC_GEN = 4,         /* creation: arange, linspace, random */
+    LPI_CC_BLAS = 5,        /* matrix products (BLAS-3) */
     LPI_CC_COUNT
 } lpi_cost_class;
 
@@ -21,10 +22,18 @@ struct lpi_profile {
     bool calibrated;
     double task_overhead;        /* s per task on its worker (scheduling, assembly, bookkeeping) */
     double run_overhead;         /* s per run (waking the pool, result buffers, planning) */
-    double mem_bw1, mem_bw;      /* B/s of memory traffic: one core alone / all cores together */
+    double mem_bw1, mem_bw;      /* B/s reading DRAM: one core alone / all cores together */
+    double write_factor;         /* a byte written to DRAM costs this many bytes read */
+    double cache_bw1;            /* B/s of one core reading and writing chunks held in the LLC */
+    double llc_bytes;            /* last-level cache */
     double fresh_bw1, fresh_bw;  /* B/s writing never-touched result memory (page faults) */
-    double file_bw1, file_bw;    /* B/s reading .npy data (page cache) into chunks */
-    double rate[LPI_CC_COUNT];   /* flop/s of one core per class */
+    double copy_bw1;             /* B/s of one core copying .npy data out of the page cache */
+    double rate[LPI_CC_COUNT];   /* flop/s of one core per class: the fallback for ops below */
+    /* Seconds per element on one core, measured by `lampy calibrate` (0 = not measured, use
+     * the class rate and the op's flop coefficient): elementwise ops as a loop of the VM;
+     * reductions folding the innermost axis (op_s) and outer axes (axis_s); creation ops. */
+    double op_s[LPI_OP_COUNT];
+    double axis_s[LPI_OP_COUNT];
     double net_bw, rtt, invoke;  /* remote: B/s per function, round trip s, invocation s */
 };
 
@@ -35,16 +44,20 @@ lp_status lpi_profile_from_json_text(lp_ctx *ctx, const char *where, const char 
 char *lpi_profile_to_json_text(const lpi_profile *p); /* free() */
 void lpi_profile_set(lp_ctx *ctx, const lpi_profile *p);
 
-/* What one task does. */
+/* What one task does, given how many workers share the machine (which decides whether the
+ * chunks it touches stay in the last-level cache). */
 typedef struct lpi_task_cost {
     double flops[LPI_CC_COUNT];
-    double bytes_read;    /* operands from memory (and reassembly copies) */
-    double bytes_written; /* output chunk or states */
-    double bytes_file;    /* read from .npy files */
-    double bytes_fresh;   /* written into fresh result buffers */
+    double bytes_dram;    /* read from memory: data that was there before, spilled chunks */
+    double bytes_dram_w;  /* written to memory: results, spilled chunks */
+    double bytes_cache;   /* traffic to chunks that stay in the last-level cache */
+    double bytes_copy;    /* .npy bytes copied out of the page cache */
+    double bytes_fresh;   /* written into fresh result buffers (page faults) */
+    double bytes_in, bytes_out; /* operands and output (reporting) */
+    double compute_s;     /* one core's compute time (per-op costs, else flops / class rate) */
 } lpi_task_cost;
 
-void lpi_task_cost_of(const lpi_plan *pl, int64_t t, lpi_task_cost *c);
+void lpi_task_cost_of(const lpi_plan *pl, int64_t t, const lpi_profile *pr, int active, lpi_task_cost *c);
 /* Seconds for one task while `active` workers share the machine (remote: a function). */
 double lpi_task_seconds(const lpi_profile *pr, const lpi_task_cost *c, int active, bool remote);
 

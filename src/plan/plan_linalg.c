@@ -44,6 +44,7 @@
 #define MM_MIN_DIM 64                       /* block rows/columns not cut below this */
 #define MM_MAX_PARTIAL ((int64_t)16 << 20)  /* bytes of a block that may be a partial state */
 #define MM_SPLIT_FLOPS ((double)(1 << 27))  /* a product this big is worth cutting (~4 ms) */
+#define MM_WIDE 512                         /* output this wide: compute-bound, near-square blocks */
 
 static int pool_threads(const planner *P) {
     int n = P->ctx->nthreads ? P->ctx->nthreads : lpi_ncores();
@@ -68,6 +69,18 @@ static int64_t max_chunk(const lpi_grid *g, int ax) {
 
 /* Cut every chunk of axis ax longer than half the longest into near-equal parts: sub-boxes of
  * the operands' chunks, so the blocks still reach the kernel without copies. */
+/* Axis ax in nb near-equal parts. */
+static lp_status even_axis(planner *P, lpi_grid *g, int ax, int64_t nb) {
+    const int64_t n = g->shape[ax];
+    if (nb < 1) nb = 1;
+    int64_t *b = lpi_arena_alloc(P->ar, (size_t)(nb + 1) * sizeof *b);
+    if (!b) return lpi_nomem(P->ctx);
+    for (int64_t i = 0; i <= nb; i++) b[i] = n * i / nb;
+    g->bounds[ax] = b;
+    g->nchunks[ax] = nb;
+    return lpi_grid_from_bounds(P->ar, g);
+}
+
 static lp_status halve_axis(planner *P, lpi_grid *g, int ax) {
     const int64_t cap = (max_chunk(g, ax) + 1) / 2;
     int64_t n = 0;
@@ -131,6 +144,7 @@ static lp_status plan_matmul(planner *P, int gid) {
 
     /* output grid */
     lpi_grid og;
+    bool wide = false; /* compute-bound: whole-K panels per block (see below) */
     memset(&og, 0, sizeof og);
     og.ndim = e->ndim;
     memcpy(og.shape, e->shape, sizeof og.shape);
@@ -152,6 +166,27 @@ static lp_status plan_matmul(planner *P, int gid) {
          * bits, do not depend on the pool size): halve the longest block side (rows or columns
          * down to MM_MIN_DIM, else batch) until there are enough */
         const double flops = 2.0 * (double)e->size * (double)K;
+        if (flops >= MM_SPLIT_FLOPS && o_row >= 0 && o_col >= 0 && max_chunk(&og, o_col) >= MM_WIDE) {
+            /* compute-bound: every block's BLAS call repacks its panels of A (bm x K) and B
+             * (K x bn), costing ~1/bm + 1/bn of its flops: near-square blocks, the largest giving
+             * MM_MIN_TASKS, each ONE call over the whole contraction (thin k-pieces would make
+             * BLAS re-read C per piece). Panels spanning several chunks are assembled: 4 (1/bm +
+             * 1/bn) bytes copied per flop, ~1% for 1024 x 1024 blocks. */
+            const int64_t M = e->shape[o_row], N = e->shape[o_col];
+            wide = M >= MM_WIDE;
+            int64_t nbat = og.total / (og.nchunks[o_row] * og.nchunks[o_col]), bm = M, bn = N;
+            for (;;) {
+                int64_t nb = nbat * ((M + bm - 1) / bm) * ((N + bn - 1) / bn);
+                if (nb >= MM_MIN_TASKS) break;
+                if (bm >= bn && bm >= 2 * MM_MIN_DIM) bm = (bm + 1) / 2;
+                else if (bn >= 2 * MM_MIN_DIM) bn = (bn + 1) / 2;
+                else if (bm >= 2 * MM_MIN_DIM) bm = (bm + 1) / 2;
+                else break;
+            }
+            if (wide && ((st = even_axis(P, &og, o_row, (M + bm - 1) / bm)) ||
+                         (st = even_axis(P, &og, o_col, (N + bn - 1) / bn))))
+                return st;
+        }
         while (flops >= MM_SPLIT_FLOPS && og.total < MM_MIN_TASKS) {
             int ax = -1;
             int64_t best = 0;
@@ -171,6 +206,7 @@ static lp_status plan_matmul(planner *P, int gid) {
     const lpi_grid *ga = &P->pn[pa].grid, *gb = &P->pn[pb].grid;
     int64_t nk = merge_bounds(P, ga->bounds[a_k], ga->nchunks[a_k], gb->bounds[b_k], gb->nchunks[b_k], &kb);
     if (nk < 0) return lpi_nomem(P->ctx);
+    if (wide) { kb[0] = 0; kb[1] = K; nk = 1; }
     if (K == 0) nk = 0;
     int64_t max_block = 1;
     for (int i = 0; i < og.ndim; i++) {

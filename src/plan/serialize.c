@@ -330,7 +330,10 @@ lp_status lpi_reduce_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, co
     int64_t ax[LP_MAX_NDIM], ddof, fields, count;
     int nax;
     if ((st = lpi_json_str(ctx, where, j, "op", false, &name))) return st;
-    if (!lpi_op_lookup(name, &r->op) || lpi_ops[r->op].kind != LP_OPK_REDUCE)
+    /* the Fisher LDA reductions (lda_labels, lda_stats, lda_lw) share the partial/combine tree */
+    if (!lpi_op_lookup(name, &r->op) ||
+        (lpi_ops[r->op].kind != LP_OPK_REDUCE && r->op != LPI_OP_LDA_LABELS && r->op != LPI_OP_LDA_STATS &&
+         r->op != LPI_OP_LDA_LW))
         FAIL(LP_ERR_VALUE, "%s: '%.40s' is not a reduction", where, name);
     if ((st = lpi_json_shape(ctx, where, j, "in_shape", &r->in_ndim, r->in_shape)) ||
         (st = lpi_json_int_list(ctx, where, j, "axes", false, LP_MAX_NDIM, 0, r->in_ndim - 1, &nax, ax)) ||

@@ -362,9 +362,20 @@ static void test_errors(void) {
     for (int i = 0; i < N * D; i++) x[i] = sin(i * 0.37) + cos(i * 1.91);
     int64_t sx[2] = {N, D}, sy = N, sy2 = N - 1;
     lp_array *X = wrap_copy(LP_FLOAT64, 2, sx, x);
-    /* too many classes */
-    for (int i = 0; i < N; i++) lab[i] = i % 1500;
+    /* 1024 classes is the most; one more is a clear error */
+    for (int i = 0; i < N; i++) lab[i] = (i % 1024) * 3 - 7;
     lp_array *y = wrap_copy(LP_INT64, 1, &sy, lab);
+    lp_lda_model *big = NULL;
+    LPT_OK(ctx, lp_fisher_lda_fit(ctx, X, y, NULL, &big));
+    LPT_CHECK(lp_lda_n_classes(big) == 1024 && lp_lda_n_components(big) == 3);
+    lp_lda_model_destroy(big);
+    lp_array_release(y);
+    for (int i = 0; i < N; i++) lab[i] = i % 1025;
+    y = wrap_copy(LP_INT64, 1, &sy, lab);
+    expect_fit(X, y, NULL, LP_ERR_LIMIT, "at most 1024 classes");
+    lp_array_release(y);
+    for (int i = 0; i < N; i++) lab[i] = (int64_t)i << 40; /* all distinct, far apart */
+    y = wrap_copy(LP_INT64, 1, &sy, lab);
     expect_fit(X, y, NULL, LP_ERR_LIMIT, "at most 1024 classes");
     lp_array_release(y);
     /* one class */
@@ -423,6 +434,14 @@ static void test_errors(void) {
         LPT_CHECK(lp_lda_predict(ctx, m, X4, &p4) == LP_ERR_SHAPE);
         LPT_CHECK(strstr(lp_last_error(ctx), "X has 4 features, but the model was fitted on 3") != NULL);
         lp_array_release(X4);
+        /* no rows: an empty prediction */
+        int64_t s0[2] = {0, 3};
+        lp_array *X0 = wrap_copy(LP_FLOAT64, 2, s0, z), *p0 = NULL;
+        lp_status st0 = lp_lda_predict(ctx, m, X0, &p0);
+        lp_buffer *b0 = run_lazy(st0, p0);
+        LPT_CHECK(b0 && lp_buffer_size(b0) == 0 && lp_buffer_dtype(b0) == LP_INT64);
+        lp_buffer_release(b0);
+        lp_array_release(X0);
     }
     lp_lda_model_destroy(m);
     /* not a model */

@@ -14,6 +14,12 @@
  *
  * Environment: LP_TEST_DATA (tests/data), LP_OPS_FILTER=substring (only matching case ids),
  * LP_OPS_VERBOSE=1 (print every failure, not only the first ones), LP_OPS_NO_MATRIX=1.
+ *
+ * Remote mode: LP_OPS_EXECUTOR=lambda with LP_OPS_WORKERS=URL[,URL...] and LP_OPS_STORE=URL
+ * runs every case through `lampy worker`s and the store (tests/integration/test_remote.py
+ * starts them). Part 1 then also runs each case on the local executor and requires the same
+ * status, message and bits (the plan, hence the op order, is the same); part 2 varies chunk
+ * sizes and fusion (threads do not apply).
  */
 #include "lampy.h"
 #include "lpt.h"
@@ -24,6 +30,18 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <time.h>
+
+/* ---------------------------------------------------------------- executor */
+
+static const char *remote_exec, *remote_workers, *remote_store;
+
+/* Contexts run on the executor the environment names (local by default). */
+static void use_executor(lp_ctx *ctx) {
+    if (!ctx || !remote_exec) return;
+    LPT_OK(ctx, lp_ctx_set_executor(ctx, remote_exec));
+    if (remote_workers) LPT_OK(ctx, lp_ctx_set_workers(ctx, remote_workers));
+    if (remote_store) LPT_OK(ctx, lp_ctx_set_store(ctx, remote_store));
+}
 
 /* ---------------------------------------------------------------- reporting */
 
@@ -632,6 +650,38 @@ static bool check_case(lp_ctx *ctx, tcase *c) {
     return compare(c->id, got, want, c->tol, c->tolv);
 }
 
+/* Remote mode: each case again on the local executor; same status, message and bits. */
+static void remote_vs_local(tcase *cs, int n, const char *filter) {
+    lp_ctx *lc = NULL;
+    LPT_OK(lc, lp_ctx_create(&lc));
+    if (!lc) return;
+    int nrun = 0, nfail = 0;
+    for (int i = 0; i < n; i++) {
+        tcase *c = &cs[i];
+        if (filter && !strstr(c->id, filter)) continue;
+        lp_buffer *got = NULL;
+        bool bad = false;
+        lp_status st = run_case(lc, c, &got, &bad);
+        char what[512];
+        snprintf(what, sizeof what, "%s [local vs lambda]", c->id);
+        bool ok = true;
+        if (st != c->ref_status) {
+            report("%s: local status %s, lambda %s", what, status_name(st), status_name(c->ref_status));
+            ok = false;
+        } else if (st == LP_OK && c->ref) {
+            ok = compare(what, c->ref, got, TOL_EXACT, 0);
+        }
+        nrun++;
+        nfail += !ok;
+        if (ok) lpt_pass_++;
+        else lpt_fail_++;
+        tally_add("lambda-vs-local", ok, c->id);
+        lp_buffer_release(got);
+    }
+    fprintf(stderr, "lambda vs local: %d cases, %d differ\n", nrun, nfail);
+    lp_ctx_destroy(lc);
+}
+
 /* ---------------------------------------------------------------- part 2: determinism */
 
 typedef struct { int threads; size_t chunk; bool fusion; } config;
@@ -649,6 +699,7 @@ static lp_ctx *config_ctx(const config *cf) {
     LPT_OK(ctx, lp_ctx_set_threads(ctx, cf->threads));
     LPT_OK(ctx, lp_ctx_set_chunk_bytes(ctx, cf->chunk));
     LPT_OK(ctx, lp_ctx_set_fusion(ctx, cf->fusion));
+    use_executor(ctx);
     return ctx;
 }
 
@@ -674,6 +725,7 @@ static bool same_result(const char *what, const lp_buffer *got, const lp_buffer 
 
 static void determinism_cases(tcase *cs, int n, const char *filter) {
     for (int ci = 0; ci < NCONFIGS; ci++) {
+        if (remote_exec && configs[ci].threads != 1) continue; /* workers have no thread count */
         char cname[96];
         config_name(cname, sizeof cname, &configs[ci]);
         lp_ctx *ctx = config_ctx(&configs[ci]);
@@ -1038,6 +1090,7 @@ static void determinism_big(void) {
     for (int ci = 0; ci <= NCONFIGS; ci++) {
         /* the extra last config: 2 threads, auto chunk bytes, odd explicit chunk shape */
         config cf = ci < NCONFIGS ? configs[ci] : (config){2, 0, true};
+        if (remote_exec && ci < NCONFIGS && cf.threads != 1) continue;
         config_name(cname, sizeof cname, &cf);
         if (ci == NCONFIGS) strcat(cname, " chunks=37x11");
         lp_ctx *ctx = config_ctx(&cf);
@@ -1060,8 +1113,9 @@ static void determinism_big(void) {
             lp_last_run_stats(ctx, &rs);
             if (cf.chunk == 256)
                 LPT_CHECKF(rs.tasks >= 300, "big [%s]: only %" PRId64 " tasks", cname, rs.tasks);
-            LPT_CHECKF(rs.threads == cf.threads, "big [%s]: run stats say %d threads", cname,
-                       rs.threads);
+            if (!remote_exec)
+                LPT_CHECKF(rs.threads == cf.threads, "big [%s]: run stats say %d threads", cname,
+                           rs.threads);
             if (!ref_name) {
                 ref_b = b;
                 nref = b.n;
@@ -1176,9 +1230,17 @@ int main(void) {
     if (n <= 0) return lpt_done("ops");
     check_coverage(cs, n);
 
+    remote_exec = getenv("LP_OPS_EXECUTOR");
+    remote_workers = getenv("LP_OPS_WORKERS");
+    remote_store = getenv("LP_OPS_STORE");
+    if (remote_exec && (!*remote_exec || !strcmp(remote_exec, "local"))) remote_exec = NULL;
+    if (remote_exec) fprintf(stderr, "executor: %s, workers %s, store %s\n", remote_exec, remote_workers ? remote_workers : "-",
+                             remote_store ? remote_store : "(default)");
+
     lp_ctx *ctx = NULL;
     LPT_OK(ctx, lp_ctx_create(&ctx));
     if (!ctx) return lpt_done("ops");
+    use_executor(ctx);
     double t0 = (double)clock() / CLOCKS_PER_SEC;
     int nrun = 0, nfail = 0;
     for (int i = 0; i < n; i++) {
@@ -1192,6 +1254,7 @@ int main(void) {
     }
     fprintf(stderr, "conformance: %d cases, %d failed (%.1f s cpu)\n", nrun, nfail,
             (double)clock() / CLOCKS_PER_SEC - t0);
+    if (remote_exec) remote_vs_local(cs, n, filter);
 
     if (!getenv("LP_OPS_NO_MATRIX")) {
         t0 = (double)clock() / CLOCKS_PER_SEC;

@@ -10,36 +10,39 @@ import pytest
 import lampy as lp
 
 
-def long_expression():
-    """Several seconds of work on two cores, whatever the machine."""
-    x = lp.random.default_rng(0).random(1 << 24)
+def expression(n):
+    x = lp.random.default_rng(0).random(n)
     y = x
     for _ in range(60):
         y = lp.sin(y) * 1.0001 + 0.5
     return y.sum()
 
 
-def measure_full_run_seconds():
-    # a 1/16 sized version of the same work, to check the interrupt beat the full run
-    x = lp.random.default_rng(0).random(1 << 20)
-    y = x
-    for _ in range(60):
-        y = lp.sin(y) * 1.0001 + 0.5
+def long_expression():
+    """Several seconds of work on two cores, whatever the machine."""
+    return expression(1 << 24)
+
+
+def seconds_per_element():
+    n = 1 << 18
     t = time.monotonic()
-    y.sum().run()
-    return (time.monotonic() - t) * 16
+    expression(n).run()
+    return (time.monotonic() - t) / n
 
 
 @pytest.fixture
 def small_chunks():
-    with lp.config(chunk_bytes="1MiB"):
-        yield
+    """Chunks of ~50 ms of work: Lampy checks for cancellation between tasks."""
+    per = seconds_per_element()
+    elems = max(4096, int(0.05 / per))
+    with lp.config(chunk_bytes=8 * elems):
+        yield per
 
 
 @pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX only")
 @pytest.mark.parametrize("how", ["kill", "pthread_kill"])
 def test_ctrl_c_cancels_run(how, small_chunks):
-    full = measure_full_run_seconds()
+    full = small_chunks * (1 << 24)  # the whole run, one thread's worth at most
     expr = long_expression()
     sent = {}
     running = threading.Event()
@@ -54,7 +57,7 @@ def test_ctrl_c_cancels_run(how, small_chunks):
         else:
             signal.pthread_kill(main, signal.SIGINT)
 
-    delay = min(0.3, full / 4)
+    delay = min(0.3, full / 8)
     timer = threading.Timer(delay, interrupt)
     timer.start()
     running.set()
@@ -65,11 +68,10 @@ def test_ctrl_c_cancels_run(how, small_chunks):
     finally:
         running.clear()
         timer.cancel()
-    # The binding notices the signal within 50 ms; Lampy stops at the next task boundary
-    # (1 MiB chunks here: ~0.1 s of work per task).
+    # The binding notices the signal within 50 ms; Lampy stops at the next task boundary.
     assert latency < 0.5, f"KeyboardInterrupt {latency:.3f} s after SIGINT"
     # the interrupted run stopped well before the whole computation would have finished
-    assert delay + latency < full
+    assert delay + latency < full / 2
     # Lampy stays usable
     assert (lp.ones(10) + 1).sum().run() == 20.0
     x = np.arange(1000.0)

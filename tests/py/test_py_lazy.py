@@ -329,8 +329,9 @@ def test_config_restores():
     before = lp.get_config()
     with lp.config(threads=1, chunk_bytes="64KiB", fusion=False) as c:
         cfg = lp.get_config()
-        assert cfg == {"threads": 1, "chunk_bytes": 65536, "fusion": False}
-        assert "threads=1" in repr(c)
+        assert {k: cfg[k] for k in ("threads", "chunk_bytes", "fusion")} == {
+            "threads": 1, "chunk_bytes": 65536, "fusion": False}
+        assert "'threads': 1" in repr(c)
         with lp.config(threads=2):
             assert lp.get_config()["threads"] == 2
         assert lp.get_config()["threads"] == 1
@@ -339,8 +340,24 @@ def test_config_restores():
     try:
         assert lp.get_config()["chunk_bytes"] == 1 << 20
     finally:
-        lp.config(**before)
+        lp.config(**{k: before[k] for k in ("threads", "chunk_bytes", "fusion")})
     assert lp.get_config() == before
+
+
+def test_config_executor_settings():
+    before = lp.get_config()
+    urls = ["http://127.0.0.1:5001", "http://127.0.0.1:5002"]
+    with lp.config(executor="lambda", workers=urls, store="redis://127.0.0.1:6399",
+                   lambda_name="lampy", inflight=3, max_tries=2, timeout=10.0, batch=8,
+                   progress=True, trace=True):
+        cfg = lp.get_config()
+        assert cfg["executor"] == "lambda"
+        assert cfg["workers"] == ",".join(urls)
+        assert cfg["store"] == "redis://127.0.0.1:6399"
+        assert (cfg["inflight"], cfg["max_tries"], cfg["timeout"], cfg["batch"]) == (3, 2, 10.0, 8)
+        assert cfg["progress"] and cfg["trace"]
+    assert lp.get_config() == before
+    assert (lp.arange(4) * 2).sum().run() == 12  # back on the local executor
 
 
 def test_config_errors():
@@ -355,4 +372,32 @@ def test_config_errors():
         lp.config(threads="two")
     with pytest.raises(TypeError):
         lp.config(2)
+    with pytest.raises(ValueError, match="executor"):
+        lp.config(executor="cloud")
+    with pytest.raises(ValueError):
+        lp.config(workers="ftp://host")
+    with pytest.raises(ValueError):
+        lp.config(store="nowhere")
+    with pytest.raises(ValueError):
+        lp.config(batch=100000)
+    with pytest.raises(TypeError):
+        lp.config(workers=5)
     assert lp.get_config() == before
+
+
+def test_plans_and_estimates():
+    x = lp.random.default_rng(0).random((1000, 8), chunks=(100, 8))
+    y = (x * 2 - 1).sum(axis=0)
+    assert lp.to_dot(y).startswith("digraph")
+    assert lp.to_dot(y, plan=True).startswith("digraph")
+    import json
+    g = json.loads(lp.graph_json(y))
+    assert g["format"] == "lampy.graph"
+    p = json.loads(lp.plan_json(y, x))
+    assert p["format"] == "lampy.plan"
+    e = lp.estimate(y, workers=2)
+    assert e["tasks"] >= 10 and e["total_seconds"] > 0 and e["nodes"]
+    assert set(e["nodes"][0]) >= {"op", "kernel", "shape", "tasks", "seconds"}
+    assert lp.estimate(y, remote=True)["remote"] is True
+    with pytest.raises(TypeError):
+        lp.estimate()

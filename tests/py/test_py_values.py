@@ -548,3 +548,18 @@ def test_python_threads_compute_concurrently():
     assert not errors
     for i in range(4):
         np.testing.assert_allclose(results[i], (x * i).sum(axis=0), rtol=1e-12)
+
+
+def test_trace_and_report(tmp_path):
+    import json
+    x = data((5000, 8), "float64", 21)
+    with lp.config(trace=True, chunk_bytes="64KiB"):
+        r = (lp.asarray(x) * 2).sum(axis=0).run()
+        np.testing.assert_allclose(r, (x * 2).sum(axis=0))
+        stats = lp.last_run_stats()
+        assert stats["tasks"] > 1 and stats["busy_seconds"] > 0
+        path = tmp_path / "trace.json"
+        lp.trace_write(path)
+        doc = json.loads(path.read_text())
+        events = doc["traceEvents"] if isinstance(doc, dict) else doc
+        assert len(events) >= stats["tasks"]

@@ -1,0 +1,64 @@
+"""Lampy's lambda for OpenLambda: ``POST /run/lampy`` with a batch of tasks (docs/PROTOCOL.md).
+
+``f(event)`` hands the batch to ``lp_worker_run_json``, the C entry point ``lampy worker`` runs
+for the same request, through ctypes on ``liblampy.so`` (the whole C library as a shared
+object, built next to the ``lampy`` binary as ``deploy/openlambda/liblampy.so``). So the
+lambda validates, fetches, computes and stores exactly as a Lampy worker does; Python only
+carries the JSON across.
+
+OpenLambda always answers 200 when ``f`` returns, so an error comes back as
+``{"error": ..., "status": "ERR_...", "code": <the status a worker would send>}``; Lampy's
+driver reads ``code``. Settings come from the environment (ol.yaml): ``LAMPY_ALLOW_STORES``,
+``LAMPY_LOAD_DIRS`` (comma-separated), ``LAMPY_LIBRARY`` (path of liblampy.so).
+"""
+import ctypes
+import ctypes.util
+import json
+import os
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _load():
+    tried = []
+    for cand in (os.environ.get("LAMPY_LIBRARY"), os.path.join(_HERE, "liblampy.so"),
+                 ctypes.util.find_library("lampy")):
+        if not cand:
+            continue
+        try:
+            lib = ctypes.CDLL(cand)
+        except OSError as e:
+            tried.append(f"{cand}: {e}")
+            continue
+        lib.lp_worker_run_json.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_void_p)]
+        lib.lp_worker_run_json.restype = ctypes.c_int
+        lib.lp_string_free.argtypes = [ctypes.c_void_p]
+        lib.lp_string_free.restype = None
+        return lib
+    raise ImportError("liblampy.so not found (set LAMPY_LIBRARY or copy it next to f.py): " + "; ".join(tried))
+
+
+_lib = _load()
+
+
+def run(body: bytes):
+    """The worker's answer to a request body: (HTTP status, reply dict)."""
+    out = ctypes.c_void_p()
+    code = _lib.lp_worker_run_json(body, len(body), ctypes.byref(out))
+    if not out.value:
+        return 503, {"error": "out of memory", "status": "ERR_NOMEM"}
+    try:
+        reply = json.loads(ctypes.string_at(out.value).decode("utf-8"))
+    finally:
+        _lib.lp_string_free(out.value)
+    return code, reply
+
+
+def f(event):
+    # OpenLambda passes the parsed JSON body ({} for an empty one); the C side parses it again
+    # with its own limits and checks
+    body = event if isinstance(event, (bytes, bytearray)) else json.dumps(event, separators=(",", ":")).encode()
+    code, reply = run(bytes(body))
+    if code != 200:
+        reply["code"] = code
+    return reply

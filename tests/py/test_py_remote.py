@@ -1,0 +1,85 @@
+"""Python on the lambda executor: `lampy store` and two `lampy worker` processes on 127.0.0.1,
+driven through lp.config(executor="lambda", ...). Skipped when the CLI is not built."""
+import os
+import select
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lampy as lp
+
+ROOT = Path(__file__).resolve().parents[2]
+LAMPY = Path(os.environ.get("LAMPY_BIN", ROOT / "build" / "lampy"))
+
+
+def start(args, tmp_path, name):
+    err = open(tmp_path / f"{name}.stderr", "w+")
+    p = subprocess.Popen([str(LAMPY), *args], stdout=subprocess.PIPE, stderr=err, text=True)
+    deadline = time.monotonic() + 20
+    line = ""
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([p.stdout], [], [], 0.2)
+        if r:
+            line = p.stdout.readline()
+            if "listening on " in line:
+                return p, line.split("listening on ", 1)[1].strip()
+        if p.poll() is not None:
+            break
+    p.kill()
+    err.seek(0)
+    pytest.fail(f"lampy {args[0]} did not start: {line!r} {err.read()}")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    if not LAMPY.exists():
+        pytest.skip(f"{LAMPY} not built")
+    tmp = tmp_path_factory.mktemp("remote")
+    procs = []
+    try:
+        store, store_url = start(["store", "--dir", str(tmp / "chunks"), "--port", "0"], tmp, "store")
+        procs.append(store)
+        urls = []
+        for i in range(2):
+            w, url = start(["worker", "--port", "0"], tmp, f"worker{i}")
+            procs.append(w)
+            urls.append(url)
+        yield {"store": store_url, "workers": urls, "dir": tmp}
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def test_expressions_on_workers(cluster, tmp_path):
+    x = np.random.default_rng(0).standard_normal((3000, 6))
+    np.save(tmp_path / "x.npy", x)
+    with lp.config(executor="lambda", workers=cluster["workers"], store=cluster["store"],
+                   chunk_bytes="32KiB"):
+        a = lp.load(tmp_path / "x.npy")
+        s, m = lp.compute((a * 2 + 1).sum(axis=0), lp.exp(a[::3]).max())
+        np.testing.assert_allclose(s, (x * 2 + 1).sum(axis=0), rtol=1e-10)
+        np.testing.assert_allclose(m, np.exp(x[::3]).max(), rtol=1e-12)
+        r = lp.random.default_rng(5).normal(size=(2000, 3)).std(axis=0).run()
+        assert r.shape == (3,) and np.all(np.abs(r - 1) < 0.1)
+        small = lp.asarray(np.arange(10.0))  # in-memory data travels with the tasks
+        np.testing.assert_allclose((small * 3).run(), np.arange(10.0) * 3)
+    local = (lp.load(tmp_path / "x.npy") * 2 + 1).sum(axis=0).run()
+    np.testing.assert_allclose(local, (x * 2 + 1).sum(axis=0), rtol=1e-10)
+
+
+def test_unreachable_workers_raise(cluster, tmp_path):
+    with lp.config(executor="lambda", workers="http://127.0.0.1:9", store=cluster["store"],
+                   max_tries=1, timeout=2.0):
+        with pytest.raises(RuntimeError):
+            (lp.arange(100000.0) * 2).sum().run()
+    assert (lp.arange(4) * 2).sum().run() == 12
