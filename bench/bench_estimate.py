@@ -40,6 +40,17 @@ def workloads(scale, chunks7, elems7):
     ]
 
 
+def cpu_pressure():
+    """The kernel's "some" CPU pressure over the last 10 s, in percent (None if unknown): how
+    much of the time runnable tasks waited for a CPU. Timings taken while it is high are not
+    this machine's numbers."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return float(re.search(r"avg10=([0-9.]+)", f.readline()).group(1))
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
 def run(cmd, **kw):
     p = subprocess.run(cmd, capture_output=True, text=True, **kw)
     if p.returncode:
@@ -57,6 +68,7 @@ def main():
     ap.add_argument("--chunks7", type=int, default=10000)
     ap.add_argument("--elems7", type=int, default=1000)
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    ap.add_argument("--calibrate", action="store_true", help="run `lampy calibrate` first (into --profile or a temp file)")
     ap.add_argument("--lampy", default=os.environ.get("LAMPY_BIN", os.path.join(ROOT, "build", "lampy")))
     args = ap.parse_args()
     only = {int(x) for x in args.only.split(",")} if args.only else None
@@ -66,6 +78,10 @@ def main():
     if args.profile:
         env["LAMPY_PROFILE"] = args.profile
     tmp = tempfile.mkdtemp(prefix="lampy-bench-estimate-")
+    if args.calibrate:
+        if not args.profile:
+            args.profile = env["LAMPY_PROFILE"] = os.path.join(tmp, "profile.json")
+        run([args.lampy, "calibrate", "--profile", args.profile], env=env)
     rng = np.random.default_rng(0)
     rows = []
     try:
@@ -81,29 +97,36 @@ def main():
             opts = w.get("opts", [])
             est = json.loads(run([args.lampy, "estimate", w["expr"], *names, *opts, *est_common, "--json"], env=env).stdout)
             best = None
+            busy = cpu_pressure()
             for _ in range(args.reps):
                 p = run([args.lampy, "eval", w["expr"], *names, *opts, *common, "--stats", "--no-progress"], env=env)
                 m = re.search(r"lp_run time\s+([0-9.]+) s", p.stderr)
                 t = float(m.group(1))
                 best = t if best is None else min(best, t)
             pred = est["total_seconds"]
-            rows.append((w["id"], w.get("label", w["expr"]), est["tasks"], pred, best, best / pred))
+            rows.append((w["id"], w.get("label", w["expr"]), est["tasks"], pred, best, best / pred, busy))
             for f in os.listdir(tmp):
-                os.unlink(os.path.join(tmp, f))
+                if f.endswith(".npy"):
+                    os.unlink(os.path.join(tmp, f))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if args.markdown:
-        print("| # | workload | tasks | predicted | measured (lp_run) | measured / predicted |")
-        print("|---|---|---:|---:|---:|---:|")
+        print("| # | workload | tasks | predicted | measured (lp_run) | measured / predicted | CPU pressure |")
+        print("|---|---|---:|---:|---:|---:|---:|")
         for r in rows:
-            print(f"| {r[0]} | `{r[1]}` | {r[2]} | {r[3]*1e3:.1f} ms | {r[4]*1e3:.1f} ms | {r[5]:.2f} |")
+            bz = "?" if r[6] is None else f"{r[6]:.0f}%"
+            print(f"| {r[0]} | `{r[1]}` | {r[2]} | {r[3]*1e3:.1f} ms | {r[4]*1e3:.1f} ms | {r[5]:.2f} | {bz} |")
     else:
-        print(f"{'#':>2}  {'workload':44} {'tasks':>6} {'predicted':>11} {'measured':>11} {'ratio':>6}")
+        print(f"{'#':>2}  {'workload':44} {'tasks':>6} {'predicted':>11} {'measured':>11} {'ratio':>6} {'busy':>5}")
         for r in rows:
             ok = "" if 1 / 1.5 <= r[5] <= 1.5 else "  (outside 1.5x)"
-            print(f"{r[0]:>2}  {r[1]:44} {r[2]:>6} {r[3]*1e3:9.1f} ms {r[4]*1e3:9.1f} ms {r[5]:6.2f}{ok}")
+            bz = "    ?" if r[6] is None else f"{r[6]:4.0f}%"
+            print(f"{r[0]:>2}  {r[1]:44} {r[2]:>6} {r[3]*1e3:9.1f} ms {r[4]*1e3:9.1f} ms {r[5]:6.2f} {bz}{ok}")
     bad = [r for r in rows if not 1 / 1.5 <= r[5] <= 1.5]
     print(f"{len(rows) - len(bad)} of {len(rows)} workloads within 1.5x", file=sys.stderr)
+    if any(r[6] and r[6] > 10 for r in rows):
+        print("note: other processes competed for the CPU during some measurements (busy column); "
+              "calibrate and measure on an idle machine", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ const char cli_fisher_help[] =
     "                     number in [0, 1]\n"
     "  --n-components N   discriminant components to keep (default: classes - 1)\n"
     "  --no-accuracy      skip the training accuracy pass\n"
+    CLI_REMOTE_HELP
     "  -h, --help         show this help\n";
 
 const char cli_predict_help[] =
@@ -38,6 +39,7 @@ const char cli_predict_help[] =
     "  -o YHAT.npy        output file (required)\n"
     "  --threads T        worker threads (0 = one per core, the default)\n"
     "  --chunk-rows R     rows of X per task (default: about 4 MiB of X)\n"
+    CLI_REMOTE_HELP
     "  -h, --help         show this help\n";
 
 static double now_s(void) {
@@ -58,9 +60,12 @@ static const char *human(double bytes, char *buf, size_t cap) {
 
 /* Options shared by both commands. Returns 1 if argv[*i] was one of them, 0 if not, or a
  * negative value (the negated exit code) on a usage error. */
+static cli_remote remote; /* --executor, --workers, --store */
+
 static int common_opt(const char *cmd, int argc, char **argv, int *i, long *threads, long *chunk_rows) {
     const char *a = argv[*i], *v;
     int err;
+    if (cli_remote_opt(argc, argv, i, &remote, &err)) return err ? -err : 1;
     if (OPT(a, "--threads")) {
         if (!(v = cli_opt_value(argc, argv, i, "--threads", &err))) return -err;
         if (cli_parse_int(v, 0, 1024, threads))
@@ -231,6 +236,8 @@ int cli_fisher(int argc, char **argv) {
     lp_ctx *ctx;
     lp_status st = lp_ctx_create(&ctx);
     if (st) return cli_error("%s", lp_status_str(st));
+    int rrc = cli_remote_apply(ctx, &remote);
+    if (rrc) { lp_ctx_destroy(ctx); return rrc; }
     lp_array *X = NULL, *y = NULL;
     lp_lda_model *m = NULL;
     int rc = CLI_EXIT_OK;
@@ -293,6 +300,8 @@ int cli_predict(int argc, char **argv) {
     lp_ctx *ctx;
     lp_status st = lp_ctx_create(&ctx);
     if (st) return cli_error("%s", lp_status_str(st));
+    int rrc = cli_remote_apply(ctx, &remote);
+    if (rrc) { lp_ctx_destroy(ctx); return rrc; }
     lp_lda_model *m = NULL;
     lp_array *X = NULL, *yhat = NULL;
     int rc = CLI_EXIT_OK;

@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f pyproject.toml ] || exit 0
-.venv/bin/python -m pip install -q --no-build-isolation --disable-pip-version-check . >/dev/null
+.venv/bin/python -m pip install -q --no-build-isolation --disable-pip-version-check \
+    -Cbuild-dir=build/py . >/dev/null

@@ -970,6 +970,14 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
         for (int64_t c = 0; c < pl->pnodes[p].grid.total; c++) R.owner[pl->chunk_base[p] + c] = p;
     R.width = dag_width(pl);
     if ((st = lpi_store_open(ctx, surl, &R.store))) goto out;
+    {
+        /* one round trip now gives a clear error for an unreachable store, before any worker
+         * reports it as a task failure */
+        char probe[LPI_STORE_KEY_MAX + 1];
+        bool ex;
+        snprintf(probe, sizeof probe, "%s/probe", R.prefix);
+        if ((st = lpi_store_exists(ctx, R.store, probe, &ex))) goto out;
+    }
     if (!(R.multi = curl_multi_init())) { st = lpi_error(ctx, LP_ERR_NOMEM, "out of memory (libcurl)"); goto out; }
     curl_multi_setopt(R.multi, CURLMOPT_MAXCONNECTS, (long)(R.nw * R.inflight + 4));
     for (R.nio = 0; R.nio < NIO; R.nio++)

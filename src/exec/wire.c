@@ -611,8 +611,8 @@ static lp_status check_lda(dec *D, const char *where, const lpi_pnode *pn, lpi_t
                            const lpi_wire_chunk *out) {
     lp_ctx *ctx = D->ctx;
     const int n = t->nops;
-    const lpi_box *B[4] = {NULL};
-    for (int k = 0; k < n && k < 4; k++) B[k] = &t->ops[k].box;
+    const lpi_box *B[5] = {NULL};
+    for (int k = 0; k < n && k < 5; k++) B[k] = &t->ops[k].box;
     /* parameters (every operand after the row operands) are read as contiguous memory */
 #define BAD(...) lpi_error(ctx, LP_ERR_SHAPE, __VA_ARGS__)
     bool isfloat0 = n > 0 && (odt[0] == LP_FLOAT32 || odt[0] == LP_FLOAT64);
@@ -655,13 +655,16 @@ static lp_status check_lda(dec *D, const char *where, const lpi_pnode *pn, lpi_t
         }
         return LP_OK;
     }
-    /* project / predict: maps over X's rows into the output chunk */
-    int want = pn->op == LPI_OP_LDA_PROJECT ? 3 : 4;
+    /* project / predict: maps over X's rows into the output chunk; the last operand is the
+     * centering vector (D float64) */
+    int want = pn->op == LPI_OP_LDA_PROJECT ? 4 : 5;
     if (n != want) return BAD("%s: %s reads %d operands", where, lpi_ops[pn->op].name, want);
     if (B[0]->ndim != 2 || !isfloat0) return BAD("%s: X must be 2-d float32 or float64", where);
     const int64_t rows = rows_of(B[0]), Dd = box_extent(B[0], 1);
     if (out->ndim < 1 || out->shape[0] != rows) return BAD("%s: the output must have X's rows", where);
     for (int k = 1; k < n; k++) t->ops[k].contig = true;
+    const lpi_box *Bc = &t->ops[n - 1].box;
+    if (odt[n - 1] != LP_FLOAT64 || lpi_box_size(Bc) < Dd) return BAD("%s: the center must hold D float64", where);
     if (pn->op == LPI_OP_LDA_PROJECT) {
         if (odt[1] != LP_FLOAT64 || B[1]->ndim != 2 || box_extent(B[1], 0) != Dd) return BAD("%s: W must be D x m float64", where);
         int64_t m = box_extent(B[1], 1);
@@ -703,6 +706,8 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
     t->chunk = chunk;
     t->pelems = pelems;
     const lpi_pnode *pn = &b->nodes[node];
+    if (!!json_object_get(j, "pelems") != (pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE))
+        return fmt_err(ctx, where, "'pelems' is given exactly for partial and combine tasks");
     snprintf(where, sizeof where, "task %d (%s %s)", ti, lpi_kernel_name(pn->kernel), lpi_ops[pn->op].name);
     /* output */
     if (!(jout = json_object_get(j, "out")) || !json_is_object(jout)) return fmt_err(ctx, where, "'out' must be an object");

@@ -164,8 +164,6 @@ lp_status lp_reduce_ddof(lp_ctx *ctx, const char *name, lp_array *a, const int *
             return lpi_error(ctx, LP_ERR_TYPE, "%s: axis must be None or a single integer", name);
         for (int i = 0; i < naxes; i++) {
             int ax;
-            /* NumPy reduces a 0-d array over axis 0 or -1 as over no axis */
-            if (a->ndim == 0 && (axes[i] == 0 || axes[i] == -1)) continue;
             lp_status st = lpi_norm_axis(ctx, axes[i], a->ndim, &ax);
             if (st) return st;
             if (mask & (1u << ax)) return lpi_error(ctx, LP_ERR_VALUE, "duplicate value in 'axis'");

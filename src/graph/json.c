@@ -392,6 +392,13 @@ lp_status lpi_json_node_attrs(lp_ctx *ctx, const lp_array *a, json_t **out) {
     case LPI_OP_SLICE: r = json_object_set_new(o, "index", slice_index_json(a)); break;
     case LPI_OP_CONCATENATE: r = json_object_set_new(o, "axis", json_integer(t->axis)); break;
     case LPI_OP_RESHAPE: break;
+    case LPI_OP_MATMUL:
+        r = json_object_set_new(o, "transpose_a", json_boolean(t->flags & LPI_MM_TA)) |
+            json_object_set_new(o, "transpose_b", json_boolean(t->flags & LPI_MM_TB));
+        break;
+    case LPI_OP_LSTSQ: r = json_object_set_new(o, "rcond", lpi_json_float(t->f0)); break;
+    case LPI_OP_SOLVE: case LPI_OP_INV: case LPI_OP_CHOLESKY: case LPI_OP_DET: case LPI_OP_EIGH: case LPI_OP_SLOGDET:
+        break;
     default:
         if (lpi_ops[a->op].kind == LP_OPK_ELEMWISE) break;
         if (lpi_ops[a->op].kind == LP_OPK_REDUCE) {
@@ -456,6 +463,8 @@ static const char *const K_REDUCE_DDOF[] = {"axes", "keepdims", "ddof", NULL};
 static const char *const K_PERM[] = {"perm", NULL};
 static const char *const K_INDEX[] = {"index", NULL};
 static const char *const K_AXIS[] = {"axis", NULL};
+static const char *const K_MATMUL[] = {"transpose_a", "transpose_b", NULL};
+static const char *const K_RCOND[] = {"rcond", NULL};
 
 static const char *const *allowed_attrs(lpi_op op) {
     switch (op) {
@@ -471,6 +480,8 @@ static const char *const *allowed_attrs(lpi_op op) {
     case LPI_OP_TRANSPOSE: return K_PERM;
     case LPI_OP_SLICE: return K_INDEX;
     case LPI_OP_CONCATENATE: return K_AXIS;
+    case LPI_OP_MATMUL: return K_MATMUL;
+    case LPI_OP_LSTSQ: return K_RCOND;
     default: return lpi_ops[op].kind == LP_OPK_REDUCE ? K_REDUCE : K_NONE;
     }
 }
@@ -648,6 +659,41 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
         int64_t axis = 0;
         if ((st = lpi_json_int(ctx, where, attrs, "axis", false, -LP_MAX_NDIM, LP_MAX_NDIM - 1, &axis))) return st;
         return lp_concatenate(ctx, nin, in, (int)axis, out);
+    }
+    case LPI_OP_MATMUL: {
+        /* a transpose of the last two axes folded into the product: rebuild the transpose and
+         * let lp_matmul fold it again */
+        bool tr[2] = {false, false};
+        if ((st = lpi_json_bool(ctx, where, attrs, "transpose_a", false, &tr[0])) ||
+            (st = lpi_json_bool(ctx, where, attrs, "transpose_b", false, &tr[1])))
+            return st;
+        lp_array *x[2] = {in[0], in[1]}, *tx[2] = {NULL, NULL};
+        for (int k = 0; k < 2 && !st; k++) {
+            if (!tr[k]) continue;
+            if (in[k]->ndim < 2) {
+                st = lpi_error(ctx, LP_ERR_VALUE, "%s: transpose_%c needs an operand of at least 2 dimensions", where, 'a' + k);
+                break;
+            }
+            int perm[LP_MAX_NDIM];
+            for (int i = 0; i < in[k]->ndim; i++) perm[i] = i;
+            perm[in[k]->ndim - 2] = in[k]->ndim - 1;
+            perm[in[k]->ndim - 1] = in[k]->ndim - 2;
+            if (!(st = lp_transpose(ctx, in[k], perm, &tx[k]))) x[k] = tx[k];
+        }
+        if (!st) st = lp_matmul(ctx, x[0], x[1], out);
+        lp_array_release(tx[0]);
+        lp_array_release(tx[1]);
+        return st;
+    }
+    case LPI_OP_SOLVE: return lp_linalg_solve(ctx, in[0], in[1], out);
+    case LPI_OP_INV: return lp_linalg_inv(ctx, in[0], out);
+    case LPI_OP_CHOLESKY: return lp_linalg_cholesky(ctx, in[0], out);
+    case LPI_OP_DET: return lp_linalg_det(ctx, in[0], out);
+    case LPI_OP_EIGH: case LPI_OP_SLOGDET: return lpi_linalg_packed(ctx, op, in[0], out);
+    case LPI_OP_LSTSQ: {
+        double rcond = -1;
+        if ((st = lpi_json_flt(ctx, where, attrs, "rcond", false, &rcond))) return st;
+        return lp_linalg_lstsq(ctx, in[0], in[1], rcond, out);
     }
     default: break;
     }

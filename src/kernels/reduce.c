@@ -379,6 +379,10 @@ static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t
         else if ((st = lpi_vm_run(ctx, pn->prog, nd, sshape, sops, &tv))) break;
         if (is_var) fold_var_slab(state, nelem, src, nd, sshape, acc_st, acc0, lsum, lsum + SLAB_ELEMS);
         else fold_slab(r, state, nelem, src, nd, sshape, acc_st, idx_st, acc0, ix0);
+        if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) {
+            st = lpi_error(ctx, LP_ERR_CANCELLED, "cancelled");
+            break;
+        }
         /* advance the slab origin over axes [0, cut] */
         int ax = cut;
         if (ax < 0) break;

@@ -145,6 +145,11 @@ lp_status lpi_vm_run(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *s
                 fn(args, n, steps, &err);
             }
             if (err) { status = lpi_error(ctx, LP_ERR_VALUE, "%s", lpi_loop_errstr(err)); goto done; }
+            /* a relaxed load per block: Ctrl-C stops a run within microseconds of work */
+            if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) {
+                status = lpi_error(ctx, LP_ERR_CANCELLED, "cancelled");
+                goto done;
+            }
         }
         int ax = nd - 2;
         for (; ax >= 0; ax--) {

@@ -82,53 +82,6 @@ static lp_status b_sum(lp_ctx *ctx, void *p, lp_array **out) {
     return lp_reduce(ctx, "sum", ((args *)p)->a, NULL, 0, false, out);
 }
 
-/* 16 cheap ops (x * 1.0000001 + 1e-9, eight times) */
-static lp_status b_arith(lp_ctx *ctx, void *p, lp_array **out) {
-    args *A = p;
-    lp_array *x = A->a, *m, *s;
-    lp_status st = lp_scalar_array(ctx, lp_scalar_f(1.0000001), &m);
-    if (!st) st = lp_scalar_array(ctx, lp_scalar_f(1e-9), &s);
-    lp_array_retain(x);
-    for (int i = 0; i < 8 && !st; i++) {
-        lp_array *y, *z;
-        if ((st = lp_binary(ctx, "multiply", x, m, &y))) break;
-        st = lp_binary(ctx, "add", y, s, &z);
-        lp_array_release(y);
-        lp_array_release(x);
-        x = z;
-        if (st) x = NULL;
-    }
-    lp_array_release(m);
-    lp_array_release(s);
-    if (st) { lp_array_release(x); return st; }
-    *out = x;
-    return LP_OK;
-}
-
-/* exp(sin(exp(sin(a)))): 4 transcendental ops */
-static lp_status b_math(lp_ctx *ctx, void *p, lp_array **out) {
-    args *A = p;
-    lp_array *x = A->a;
-    lp_array_retain(x);
-    const char *ops[4] = {"sin", "exp", "sin", "exp"};
-    for (int i = 0; i < 4; i++) {
-        lp_array *y;
-        lp_status st = lp_unary(ctx, ops[i], x, &y);
-        lp_array_release(x);
-        if (st) return st;
-        x = y;
-    }
-    *out = x;
-    return LP_OK;
-}
-
-static lp_status b_random(lp_ctx *ctx, void *p, lp_array **out) {
-    args *A = p;
-    static uint64_t seed = 1;
-    return A->kind ? lp_random_normal(ctx, seed++, 0, 1, LP_FLOAT64, 1, &A->n, out)
-                   : lp_random_uniform(ctx, seed++, 0, 1, LP_FLOAT64, 1, &A->n, out);
-}
-
 static void noop_release(void *p) { (void)p; }
 
 static lp_status wrap(lp_ctx *ctx, double *d, int64_t n, lp_array **out) {
@@ -210,10 +163,42 @@ static double probe_time(int nt, int kind, double *dst, const double *src, int64
     return best;
 }
 
-static lp_status b_mean_axis(lp_ctx *ctx, void *p, lp_array **out) {
-    args *A = p;
-    int ax = 0;
-    return lp_reduce_ddof(ctx, A->kind ? "var" : "mean", A->a, &ax, 1, false, 0, out);
+/* One node of op over the given inputs (sources: n elements), for the per-op probes. */
+typedef struct node_args {
+    lpi_op op;
+    int nin;
+    lp_array *in[3];
+    lp_dtype dt;
+    int64_t n;
+    bool axis0;
+} node_args;
+
+static lp_status b_node(lp_ctx *ctx, void *p, lp_array **out) {
+    node_args *A = p;
+    const char *name = lpi_ops[A->op].name;
+    static uint64_t seed = 7;
+    switch (lpi_ops[A->op].kind) {
+    case LP_OPK_ELEMWISE:
+        if (A->op == LPI_OP_ASTYPE) return lp_astype(ctx, A->in[0], A->dt, out);
+        return lp_elemwise(ctx, name, A->nin, A->in, out);
+    case LP_OPK_REDUCE: {
+        int ax = 0;
+        bool var = A->op == LPI_OP_VAR || A->op == LPI_OP_STD;
+        return lp_reduce_ddof(ctx, name, A->in[0], A->axis0 ? &ax : NULL, A->axis0 ? 1 : 0, false, var ? 1 : 0, out);
+    }
+    default: {
+        int64_t n = A->n, side = (int64_t)sqrt((double)A->n), sq[2] = {side, side};
+        switch (A->op) {
+        case LPI_OP_FULL: return lp_full(ctx, LP_FLOAT64, 1, &n, lp_scalar_f(1.5), out);
+        case LPI_OP_ARANGE: return lp_arange(ctx, 0, (double)n, 1, LP_FLOAT64, out);
+        case LPI_OP_LINSPACE: return lp_linspace(ctx, 0, 1, n, true, LP_FLOAT64, out);
+        case LPI_OP_EYE: return lp_eye(ctx, sq[0], sq[1], 0, LP_FLOAT64, out);
+        case LPI_OP_RANDOM_UNIFORM: return lp_random_uniform(ctx, seed++, 0, 1, LP_FLOAT64, 1, &n, out);
+        case LPI_OP_RANDOM_NORMAL: return lp_random_normal(ctx, seed++, 0, 1, LP_FLOAT64, 1, &n, out);
+        default: return lpi_error(ctx, LP_ERR_VALUE, "no probe for %s", name);
+        }
+    }
+    }
 }
 
 lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, const char *), void *log_arg) {
@@ -230,7 +215,7 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
     const int64_t M = 256 << 10;                                        /* cache arrays: 2 MiB */
     lp_ctx *c1 = NULL, *cw = NULL;
     double *a = NULL, *b = NULL, *tiny = NULL;
-    lp_array *S = NULL, *T = NULL;
+    lp_array *T = NULL;
     char dir[] = "/tmp/lampy-calibrate-XXXXXX", path[64] = "";
     bool have_dir = false;
     lp_status st;
@@ -340,61 +325,103 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
     } else {
         say(&C, "file copy           (no temporary directory; default kept)");
     }
-    /* the in-cache arrays of the flop-rate runs, one chunk each */
-    CK(wrap(c1, a, M, &S));
+    /* per-op costs: one core, 2 MiB arrays (in cache), one chunk each */
     CK(lp_ctx_set_chunk_bytes(c1, 64 << 20));
-    double base = P.run_overhead + P.task_overhead;
-    /* flop rates: one core, 2 MiB arrays (in cache) */
-    ar.a = S;
-    CK(best_of(c1, b_arith, &ar, reps, &t, NULL));
-    P.rate[LPI_CC_ARITH] = clampd(16.0 * M / fmax(t - base, 1e-7), 1e7, 1e12);
-    say(&C, "arithmetic          %8.2f Gflop/s per core", P.rate[LPI_CC_ARITH] / 1e9);
-    CK(best_of(c1, b_math, &ar, reps, &t, NULL));
-    P.rate[LPI_CC_MATH] = clampd(80.0 * M / fmax(t - base, 1e-7), 1e7, 1e12);
-    say(&C, "transcendental      %8.2f Gflop/s per core (exp, sin count 20)", P.rate[LPI_CC_MATH] / 1e9);
-    CK(best_of(c1, b_sum, &ar, reps * 4, &t, NULL));
-    P.rate[LPI_CC_REDUCE] = clampd((double)M / fmax(t - base - 0.25 * M / P.rate[LPI_CC_ARITH], 1e-7), 1e7, 1e12);
-    say(&C, "reduction           %8.2f Gflop/s per core (sum)", P.rate[LPI_CC_REDUCE] / 1e9);
     {
-        /* outer-axis reductions: mean over (M/8, 8) (1 flop) and var over (M/64, 64) (4 flops) */
-        lp_array *R8 = NULL, *R64 = NULL;
-        int64_t s8[2] = {M / 8, 8}, s64[2] = {M / 64, 64};
-        double tm, tv;
-        CK(lp_reshape(c1, S, 2, s8, &R8));
-        st = lp_reshape(c1, S, 2, s64, &R64);
-        if (st) { lp_array_release(R8); CK(st); }
-        /* the reshapes are flat copies: compute them once */
-        lp_buffer *rb8 = NULL, *rb64 = NULL;
-        lp_array *W8 = NULL, *W64 = NULL;
-        lp_array *both[2] = {R8, R64};
-        lp_buffer *rbs[2];
-        st = lp_run(c1, both, 2, rbs);
-        if (!st) { rb8 = rbs[0]; rb64 = rbs[1]; st = lp_from_buffer(c1, rb8, &W8); }
-        if (!st) st = lp_from_buffer(c1, rb64, &W64);
-        lp_array_release(R8);
-        lp_array_release(R64);
-        lp_buffer_release(rb8);
-        lp_buffer_release(rb64);
-        if (!st) { ar.a = W8; ar.kind = 0; st = best_of(c1, b_mean_axis, &ar, reps, &tm, NULL); }
-        if (!st) { ar.a = W64; ar.kind = 1; st = best_of(c1, b_mean_axis, &ar, reps, &tv, NULL); }
-        lp_array_release(W8);
-        lp_array_release(W64);
+        const int64_t m16[2] = {M / 16, 16};
+        double *f1 = lp_malloc_aligned((size_t)M * 8), *f2 = lp_malloc_aligned((size_t)M * 8);
+        int64_t *i1 = lp_malloc_aligned((size_t)M * 8), *i2 = lp_malloc_aligned((size_t)M * 8);
+        uint8_t *bb = lp_malloc_aligned((size_t)M);
+        lp_array *F1 = NULL, *F2 = NULL, *I1 = NULL, *I2 = NULL, *BB = NULL, *F16 = NULL, *two = NULL;
+        if (!f1 || !f2 || !i1 || !i2 || !bb) st = lpi_nomem(ctx);
+        for (int64_t i = 0; !st && i < M; i++) {
+            f1[i] = 0.5 + (double)(i % 1000) / 1000.0;
+            f2[i] = 1.5 - (double)(i % 997) / 1000.0;
+            i1[i] = 1 + i % 100;
+            i2[i] = 1 + i % 37;
+            bb[i] = i % 3 == 0;
+        }
+        if (!st) st = wrap(c1, f1, M, &F1);
+        if (!st) st = wrap(c1, f2, M, &F2);
+        if (!st) st = lp_wrap(c1, i1, LP_INT64, 1, &M, NULL, noop_release, NULL, &I1);
+        if (!st) st = lp_wrap(c1, i2, LP_INT64, 1, &M, NULL, noop_release, NULL, &I2);
+        if (!st) st = lp_wrap(c1, bb, LP_BOOL, 1, &M, NULL, noop_release, NULL, &BB);
+        if (!st) st = lp_wrap(c1, f1, LP_FLOAT64, 2, m16, NULL, noop_release, NULL, &F16);
+        if (!st) st = lp_scalar_array(c1, lp_scalar_i(2), &two);
+        const double base = P.run_overhead + P.task_overhead;
+        double t_copy = 0;
+        node_args na = {0};
+        if (!st) { na.op = LPI_OP_ASTYPE; na.in[0] = F1; na.nin = 1; na.dt = LP_FLOAT64; st = best_of(c1, b_node, &na, reps, &t_copy, NULL); }
+        const double io = 0.5 * fmax(t_copy - base, 0) / M; /* an op's own loads and stores in a fused chain */
+        double ratio[LPI_CC_COUNT][LPI_OP_COUNT];
+        int nr[LPI_CC_COUNT] = {0};
+        char line[200];
+        size_t ll = 0;
+        for (int k = 0; k < LPI_OP_COUNT && !st; k++) {
+            lpi_op op = (lpi_op)k;
+            lpi_opkind kind = lpi_ops[op].kind;
+            double t;
+            memset(&na, 0, sizeof na);
+            na.op = op;
+            na.nin = lpi_ops[op].nin;
+            if (kind == LP_OPK_ELEMWISE) {
+                bool logical = op == LPI_OP_LOGICAL_AND || op == LPI_OP_LOGICAL_OR || op == LPI_OP_LOGICAL_XOR || op == LPI_OP_LOGICAL_NOT;
+                bool bitwise = op == LPI_OP_BITWISE_AND || op == LPI_OP_BITWISE_OR || op == LPI_OP_BITWISE_XOR || op == LPI_OP_INVERT;
+                na.in[0] = logical ? BB : bitwise ? I1 : F1;
+                na.in[1] = logical ? BB : bitwise ? I2 : op == LPI_OP_POWER ? two : F2;
+                if (op == LPI_OP_WHERE) { na.in[0] = BB; na.in[1] = F1; na.in[2] = F2; }
+                if (op == LPI_OP_ASTYPE) { na.nin = 1; na.dt = LP_FLOAT32; }
+            } else if (kind == LP_OPK_REDUCE) {
+                na.in[0] = F1;
+            } else if (kind == LP_OPK_SOURCE && op != LPI_OP_LOAD && op != LPI_OP_WRAP && op != LPI_OP_SCALAR) {
+                na.n = M;
+            } else {
+                continue;
+            }
+            if ((st = best_of(c1, b_node, &na, reps, &t, NULL))) {
+                /* an op the probe cannot build with these operands: keep the fallback */
+                st = LP_OK;
+                continue;
+            }
+            double per = kind == LP_OPK_SOURCE ? (t - base) / M : fmax(t - t_copy, 0) / M + io;
+            per = clampd(per, 1e-12, 1e-6);
+            P.op_s[op] = per;
+            lpi_cost_class cls = kind == LP_OPK_SOURCE ? LPI_CC_GEN : kind == LP_OPK_REDUCE ? LPI_CC_REDUCE
+                                 : lpi_ops[op].flops >= 15 ? LPI_CC_MATH : LPI_CC_ARITH;
+            if (lpi_ops[op].flops > 0) ratio[cls][nr[cls]++] = lpi_ops[op].flops / per;
+            if (kind == LP_OPK_REDUCE) {
+                na.in[0] = F16;
+                na.axis0 = true;
+                if (!best_of(c1, b_node, &na, reps, &t, NULL)) {
+                    P.axis_s[op] = clampd(fmax(t - t_copy, 0) / M + io, 1e-12, 1e-6);
+                    if (lpi_ops[op].flops > 0) ratio[LPI_CC_REDUCE_AXIS][nr[LPI_CC_REDUCE_AXIS]++] = lpi_ops[op].flops / P.axis_s[op];
+                }
+            }
+            int w = snprintf(line + ll, sizeof line - ll, "%s %.2f%s", lpi_ops[op].name, P.op_s[op] * 1e9,
+                             P.axis_s[op] > 0 ? "/" : "  ");
+            if (P.axis_s[op] > 0) w += snprintf(line + ll + w, sizeof line - ll - w, "%.2f  ", P.axis_s[op] * 1e9);
+            ll += (size_t)w;
+            if (ll > 80) { say(&C, "  ns/element: %s", line); ll = 0; line[0] = 0; }
+        }
+        if (ll) say(&C, "  ns/element: %s", line);
+        /* class rates (the fallback for ops without a measurement): medians of flops / s */
+        for (int k = 0; k < LPI_CC_COUNT; k++) {
+            if (!nr[k]) continue;
+            for (int i = 1; i < nr[k]; i++)
+                for (int j = i; j > 0 && ratio[k][j] < ratio[k][j - 1]; j--) { double x = ratio[k][j]; ratio[k][j] = ratio[k][j - 1]; ratio[k][j - 1] = x; }
+            P.rate[k] = clampd(ratio[k][nr[k] / 2], 1e7, 1e12);
+        }
+        say(&C, "op classes          %.2f (arith) %.2f (math) %.2f (sum) %.2f (axis) %.2f (creation) Gflop/s per core",
+            P.rate[LPI_CC_ARITH] / 1e9, P.rate[LPI_CC_MATH] / 1e9, P.rate[LPI_CC_REDUCE] / 1e9,
+            P.rate[LPI_CC_REDUCE_AXIS] / 1e9, P.rate[LPI_CC_GEN] / 1e9);
+        lp_array *all[] = {F1, F2, I1, I2, BB, F16, two};
+        for (int i = 0; i < 7; i++) lp_array_release(all[i]);
+        lp_free_aligned(f1);
+        lp_free_aligned(f2);
+        lp_free_aligned(i1);
+        lp_free_aligned(i2);
+        lp_free_aligned(bb);
         CK(st);
-        double rm = (double)M / fmax(tm - base, 1e-7), rv = 4.0 * M / fmax(tv - base, 1e-7);
-        P.rate[LPI_CC_REDUCE_AXIS] = clampd(sqrt(rm * rv), 1e7, 1e12);
-        say(&C, "axis reduction      %8.2f Gflop/s per core (mean(axis=0) %.2f, var(axis=0) %.2f)",
-            P.rate[LPI_CC_REDUCE_AXIS] / 1e9, rm / 1e9, rv / 1e9);
-    }
-    {
-        ar.n = M;
-        ar.kind = 0;
-        double tu, tn;
-        CK(best_of(c1, b_random, &ar, reps, &tu, NULL));
-        ar.kind = 1;
-        CK(best_of(c1, b_random, &ar, reps, &tn, NULL));
-        double ru = 20.0 * M / fmax(tu - base, 1e-7), rn = 40.0 * M / fmax(tn - base, 1e-7);
-        P.rate[LPI_CC_GEN] = clampd(sqrt(ru * rn), 1e7, 1e12);
-        say(&C, "creation (random)   %8.2f Gflop/s per core (uniform counts 20, normal 40)", P.rate[LPI_CC_GEN] / 1e9);
     }
     {
         const int n = quick ? 256 : 512;
@@ -421,7 +448,6 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
     if (!ctx->profile) st = lpi_nomem(ctx);
 #undef CK
 done:
-    lp_array_release(S);
     lp_array_release(T);
     lp_ctx_destroy(c1);
     lp_ctx_destroy(cw);

@@ -403,6 +403,48 @@ void lpi_task_cost_of(const lpi_plan *pl, int64_t ti, const lpi_profile *pr, int
         c->compute_s = c->flops[LPI_CC_REDUCE] / pr->rate[LPI_CC_REDUCE];
         break;
     case LPI_K_COPY: case LPI_K_RESHAPE: break;
+    case LPI_K_MATMUL: {
+        /* 2 flops per multiply-add: output block x the contraction of its k-pieces (operands
+         * come as (A_s, B_s) pairs; a syrk diagonal block has only A_s and half the work) */
+        const lpi_linalg_params *l = p->la;
+        double kext = 0;
+        const lpi_box *ob = &t->box;
+        int nd = ob->ndim;
+        bool diag = l && l->syrk && nd >= 2 && ob->lo[nd - 2] == ob->lo[nd - 1] && ob->hi[nd - 2] == ob->hi[nd - 1];
+        int step = diag ? 1 : 2;
+        for (int k = 0; k < t->nops; k += step) {
+            const lpi_box *b = &t->ops[k].box;
+            int ax = !l || l->a_ndim == 1 ? b->ndim - 1 : (l->flags & LPI_MM_TA) ? b->ndim - 2 : b->ndim - 1;
+            if (ax >= 0) kext += (double)(b->hi[ax] - b->lo[ax]);
+        }
+        double e = states ? (double)t->pelems : nbox;
+        c->flops[LPI_CC_BLAS] = 2 * e * kext * (diag ? 0.5 : 1);
+        c->compute_s = c->flops[LPI_CC_BLAS] / pr->rate[LPI_CC_BLAS];
+        break;
+    }
+    case LPI_K_LINALG: {
+        /* one LAPACK call over (batches of) n x n matrices: nominal n^3 multiples */
+        double n = 1, batch = 1;
+        if (t->nops && t->ops[0].box.ndim >= 2) {
+            const lpi_box *b = &t->ops[0].box;
+            n = (double)(b->hi[b->ndim - 1] - b->lo[b->ndim - 1]);
+            double m = (double)(b->hi[b->ndim - 2] - b->lo[b->ndim - 2]);
+            batch = n > 0 && m > 0 ? (double)lpi_box_size(b) / (n * m) : 0;
+            n = n > m ? n : m;
+        }
+        double f = 2.0 / 3;
+        switch (p->op) {
+        case LPI_OP_INV: f = 2; break;
+        case LPI_OP_CHOLESKY: f = 1.0 / 3; break;
+        case LPI_OP_EIGH: f = 9; break;
+        case LPI_OP_LSTSQ: f = 4; break;
+        default: break;
+        }
+        c->flops[LPI_CC_BLAS] = f * n * n * n * batch + 2 * in / 8;
+        /* LAPACK on small matrices is far from the dgemm rate */
+        c->compute_s = c->flops[LPI_CC_BLAS] / (pr->rate[LPI_CC_BLAS] / 4);
+        break;
+    }
     default: {
         lpi_cost_class k = op_class(p->op);
         c->flops[k] = lpi_ops[p->op].flops * nbox + 2 * in / 8;

@@ -1,11 +1,15 @@
 /* Planning of matrix products and small dense linear algebra.
  *
- * matmul. The product (..., M, N) is cut into output blocks: the batch axes follow an operand's
- * chunking, M follows A's chunks along its row axis and N B's chunks along its column axis (so an
- * operand block is a sub-box of one producer chunk and reaches the kernel without a copy). The
- * contraction axis K is cut at the union of A's and B's chunk boundaries into k-pieces; a task
- * gets one operand per k-piece and side (A_s, B_s), each inside one producer chunk, and the kernel
- * accumulates C += A_s B_s (adjacent pieces of one buffer merge into one BLAS call).
+ * matmul. The product (..., M, N) is cut into output blocks; one task per block (and k-group).
+ *  - Streaming products (M or N below MM_WIDE: X.T @ X, X @ W, matrix-vector): blocks follow the
+ *    operands' chunks (batch axes, A's chunks along its row axis, B's along its column axis) and
+ *    the contraction axis K is cut at the union of A's and B's chunk boundaries into k-pieces; a
+ *    task gets one operand per k-piece and side (A_s, B_s), each inside one producer chunk, so
+ *    nothing is copied, and the kernel accumulates C += A_s B_s (adjacent pieces of one buffer
+ *    merge into one BLAS call).
+ *  - Compute-bound products (M and N ≥ MM_WIDE, ≥ MM_SPLIT_FLOPS): near-square blocks, the
+ *    largest that give MM_MIN_TASKS, each one BLAS call over the whole of K on its A row panel
+ *    and B column panel (assembled when they span chunks; see the comment at the grid).
  *
  * When the output has few blocks (fewer than MM_MIN_TASKS) and they are small (≤ MM_MAX_PARTIAL
  * bytes as doubles), K is also split across tasks: k-pieces are grouped (each group ≥ MM_MIN_K
@@ -13,8 +17,7 @@
  * reduction machinery: a partial state of op SUM with nfields 1 is exactly a block of doubles (or
  * int64), and lpi_plan_combine builds the same fixed-order fan-in-8 tree as for sum(). So
  * X.T @ X over a tall X is one task per row chunk plus a tiny tree, and results do not depend on
- * the thread count. Big blocks are not split (a partial per k-group would multiply memory traffic);
- * a single big block is one task running multithreaded BLAS.
+ * the thread count. Big blocks are not split (a partial per k-group would multiply memory traffic).
  *
  * syrk. After CSE, a node whose two inputs are the same array with exactly one side transposed
  * (X.T @ X, X @ X.T) has the same boundaries on M and N, so its diagonal blocks are symmetric:
@@ -24,9 +27,10 @@
  * Block size and BLAS threads. OpenBLAS's multithreaded gemm does not give the same bits as its
  * single-threaded one (syrk does), while Lampy promises the same bits for any pool size. So a big
  * product (≥ MM_SPLIT_FLOPS) is cut by the planner, with shape-only rules, into at least
- * MM_MIN_TASKS blocks (halving the longest block side within operand chunks: zero copy), and
- * each task calls single-threaded BLAS; the pool fills the cores. Measured here for 4096²
- * float64, 16 such blocks on 2 workers were as fast as, or faster than, one 2-thread dgemm.
+ * MM_MIN_TASKS blocks (near-square ones for compute-bound products, else halving the longest
+ * block side within operand chunks), and each task calls single-threaded BLAS; the pool fills
+ * the cores. Measured here for 4096² float64 on 2 workers, 16 blocks ran as fast as one 2-thread
+ * dgemm of the same OpenBLAS (bench/bench_matmul.py).
  * Only when a pnode still has fewer tasks than pool threads and each holds a big product
  * (the user hinted the product into one chunk) do its gemm/syrk calls get pool / tasks threads,
  * in an exclusive section (kernels/linalg.c); bits may then differ with the pool size. dot,
@@ -44,7 +48,7 @@
 #define MM_MIN_DIM 64                       /* block rows/columns not cut below this */
 #define MM_MAX_PARTIAL ((int64_t)16 << 20)  /* bytes of a block that may be a partial state */
 #define MM_SPLIT_FLOPS ((double)(1 << 27))  /* a product this big is worth cutting (~4 ms) */
-#define MM_WIDE 512                         /* output this wide: compute-bound, near-square blocks */
+#define MM_WIDE 512                         /* M and N this big: compute-bound, near-square blocks */
 
 static int pool_threads(const planner *P) {
     int n = P->ctx->nthreads ? P->ctx->nthreads : lpi_ncores();
@@ -166,14 +170,15 @@ static lp_status plan_matmul(planner *P, int gid) {
          * bits, do not depend on the pool size): halve the longest block side (rows or columns
          * down to MM_MIN_DIM, else batch) until there are enough */
         const double flops = 2.0 * (double)e->size * (double)K;
-        if (flops >= MM_SPLIT_FLOPS && o_row >= 0 && o_col >= 0 && max_chunk(&og, o_col) >= MM_WIDE) {
+        if (flops >= MM_SPLIT_FLOPS && o_row >= 0 && o_col >= 0 && e->shape[o_row] >= MM_WIDE &&
+            e->shape[o_col] >= MM_WIDE) {
             /* compute-bound: every block's BLAS call repacks its panels of A (bm x K) and B
              * (K x bn), costing ~1/bm + 1/bn of its flops: near-square blocks, the largest giving
              * MM_MIN_TASKS, each ONE call over the whole contraction (thin k-pieces would make
              * BLAS re-read C per piece). Panels spanning several chunks are assembled: 4 (1/bm +
              * 1/bn) bytes copied per flop, ~1% for 1024 x 1024 blocks. */
             const int64_t M = e->shape[o_row], N = e->shape[o_col];
-            wide = M >= MM_WIDE;
+            wide = true;
             int64_t nbat = og.total / (og.nchunks[o_row] * og.nchunks[o_col]), bm = M, bn = N;
             for (;;) {
                 int64_t nb = nbat * ((M + bm - 1) / bm) * ((N + bn - 1) / bn);
@@ -183,8 +188,7 @@ static lp_status plan_matmul(planner *P, int gid) {
                 else if (bm >= 2 * MM_MIN_DIM) bm = (bm + 1) / 2;
                 else break;
             }
-            if (wide && ((st = even_axis(P, &og, o_row, (M + bm - 1) / bm)) ||
-                         (st = even_axis(P, &og, o_col, (N + bn - 1) / bn))))
+            if ((st = even_axis(P, &og, o_row, (M + bm - 1) / bm)) || (st = even_axis(P, &og, o_col, (N + bn - 1) / bn)))
                 return st;
         }
         while (flops >= MM_SPLIT_FLOPS && og.total < MM_MIN_TASKS) {

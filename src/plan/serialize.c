@@ -10,6 +10,7 @@
 static const char *const KERNEL_NAMES[LPI_K_COUNT] = {
     [LPI_K_NONE] = "none", [LPI_K_GEN] = "gen", [LPI_K_LOAD] = "load", [LPI_K_MAP] = "map",
     [LPI_K_PARTIAL] = "partial", [LPI_K_COMBINE] = "combine", [LPI_K_COPY] = "copy", [LPI_K_RESHAPE] = "reshape",
+    [LPI_K_MATMUL] = "matmul", [LPI_K_LINALG] = "linalg",
 };
 
 const char *lpi_kernel_name(lpi_kernel k) {
@@ -368,7 +369,8 @@ lp_status lpi_reduce_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, co
 lp_status lpi_pnode_to_json(lp_ctx *ctx, const lpi_plan *pl, int pi, json_t **out) {
     const lpi_pnode *p = &pl->pnodes[pi];
     *out = NULL;
-    if ((unsigned)p->kernel >= LPI_K_COUNT || !KERNEL_NAMES[p->kernel] || lpi_ops[p->op].kind == LP_OPK_LINALG ||
+    bool la = p->kernel == LPI_K_MATMUL || p->kernel == LPI_K_LINALG || (p->kernel == LPI_K_COMBINE && p->op == LPI_OP_MATMUL);
+    if ((unsigned)p->kernel >= LPI_K_COUNT || !KERNEL_NAMES[p->kernel] || (lpi_ops[p->op].kind == LP_OPK_LINALG && !la) ||
         ((p->kernel == LPI_K_MAP || p->kernel == LPI_K_PARTIAL) && !p->prog) ||
         ((p->kernel == LPI_K_PARTIAL || p->kernel == LPI_K_COMBINE) && !p->red))
         FAIL(LP_ERR_VALUE, "pnode %d (%s): its kernel cannot be serialized yet", pi, lpi_ops[p->op].name);
@@ -423,6 +425,21 @@ lp_status lpi_pnode_to_json(lp_ctx *ctx, const lpi_plan *pl, int pi, json_t **ou
         r |= json_object_set_new(params, "src_shape", lpi_json_ints(s->ndim, s->shape));
         break;
     }
+    case LPI_K_MATMUL: case LPI_K_LINALG:
+        if (p->red) {
+            r |= json_object_set_new(params, "reduce", lpi_reduce_to_json(p->red));
+            r |= json_object_set_new(params, "final", json_boolean(p->final));
+        }
+        if (p->la) {
+            const lpi_linalg_params *l = p->la;
+            r |= json_object_set_new(params, "linalg",
+                                     json_pack("{sbsbsisisisssbsiso}", "transpose_a", (l->flags & LPI_MM_TA) != 0,
+                                               "transpose_b", (l->flags & LPI_MM_TB) != 0, "a_ndim", l->a_ndim,
+                                               "b_ndim", l->b_ndim, "out_ndim", l->out_ndim, "loop_dtype",
+                                               lp_dtype_name(l->loop_dt), "syrk", l->syrk, "blas_threads",
+                                               l->blas_threads, "rcond", lpi_json_float(l->rcond)));
+        }
+        break;
     default: break;
     }
     r |= json_object_set_new(o, "params", params);
@@ -482,6 +499,8 @@ lp_status lpi_pnode_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, con
     }
     const json_t *params = json_object_get(j, "params");
     if (!json_is_object(params)) FAIL(LP_ERR_FORMAT, "%s: 'params' must be an object", where);
+    if (out->kernel == LPI_K_MATMUL || out->kernel == LPI_K_LINALG || (out->kernel == LPI_K_COMBINE && out->op == LPI_OP_MATMUL))
+        FAIL(LP_ERR_VALUE, "%s: %s pnodes cannot be decoded yet (linear algebra runs locally only)", where, oname);
     static const char *const *const allowed[LPI_K_COUNT] = {
         [LPI_K_NONE] = K_P_NONE, [LPI_K_GEN] = K_P_SRC, [LPI_K_LOAD] = K_P_SRC, [LPI_K_MAP] = K_P_MAP,
         [LPI_K_PARTIAL] = K_P_PARTIAL, [LPI_K_COMBINE] = K_P_COMBINE, [LPI_K_COPY] = K_P_COPY, [LPI_K_RESHAPE] = K_P_RESHAPE,

@@ -456,6 +456,70 @@ static void test_blas_threads(void) {
     free(a);
 }
 
+/* Big products (the planner's compute-bound mode: near-square blocks, whole-K panels assembled
+ * across chunks): X.T @ X with syrk diagonal blocks, and a batched product with a broadcast
+ * right operand, against the definition. */
+static void test_big_blocks(void) {
+    lp_ctx *c;
+    lp_ctx_create(&c);
+    lp_ctx_set_chunk_bytes(c, 100000);
+    const int64_t n = 700, d = 600, xs[2] = {n, d};
+    double *x = randn(n * d, 7);
+    lp_array *X, *XT, *G;
+    lp_buffer *r = NULL;
+    LPT_OK(c, lp_wrap(c, x, LP_FLOAT64, 2, xs, NULL, NULL, NULL, &X));
+    LPT_OK(c, lp_transpose(c, X, NULL, &XT));
+    LPT_OK(c, lp_matmul(c, XT, X, &G));
+    lpi_plan *p = NULL;
+    LPT_OK(c, lpi_plan_build(c, &G, 1, &p));
+    if (p) {
+        const lpi_linalg_params *la = find_mm(p);
+        LPT_CHECKF(p->ntasks >= 16 && la && la->syrk, "%lld tasks", (long long)p->ntasks);
+        lpi_plan_destroy(p);
+    }
+    LPT_OK(c, lp_run(c, &G, 1, &r));
+    if (r) {
+        double *w = malloc((size_t)(d * d) * sizeof *w);
+        naive(d, d, n, x, 1, d, x, d, 1, w);
+        LPT_CHECK(close_to(lp_buffer_data(r), w, d * d, 1e-12));
+        free(w);
+    }
+    lp_buffer_release(r);
+    r = NULL;
+    /* (2, 520, 300) @ (300, 530) */
+    const int64_t as[3] = {2, 520, 300}, bs[2] = {300, 530};
+    double *a = randn(2 * 520 * 300, 8), *b = randn(300 * 530, 9);
+    lp_array *A, *B, *C;
+    LPT_OK(c, lp_wrap(c, a, LP_FLOAT64, 3, as, NULL, NULL, NULL, &A));
+    LPT_OK(c, lp_wrap(c, b, LP_FLOAT64, 2, bs, NULL, NULL, NULL, &B));
+    LPT_OK(c, lp_matmul(c, A, B, &C));
+    LPT_OK(c, lp_run(c, &C, 1, &r));
+    lp_run_stats rs;
+    lp_last_run_stats(c, &rs);
+    LPT_CHECKF(rs.tasks >= 16, "%lld tasks", (long long)rs.tasks);
+    if (r) {
+        double *w = malloc((size_t)(520 * 530) * sizeof *w);
+        bool ok = true;
+        for (int q = 0; q < 2; q++) {
+            naive(520, 530, 300, a + q * 520 * 300, 300, 1, b, 530, 1, w);
+            ok &= close_to((double *)lp_buffer_data(r) + q * 520 * 530, w, 520 * 530, 1e-12);
+        }
+        LPT_CHECK(ok);
+        free(w);
+    }
+    lp_buffer_release(r);
+    lp_array_release(C);
+    lp_array_release(B);
+    lp_array_release(A);
+    lp_array_release(G);
+    lp_array_release(XT);
+    lp_array_release(X);
+    lp_ctx_destroy(c);
+    free(x);
+    free(a);
+    free(b);
+}
+
 /* Results reused: a computed matmul is data for the next expression; lp_linalg by name. */
 static void test_reuse_and_names(void) {
     lp_ctx *c;
@@ -539,6 +603,7 @@ int main(void) {
     LPT_RUN(test_gram_no_copy);
     LPT_RUN(test_strided_operands);
     LPT_RUN(test_blas_threads);
+    LPT_RUN(test_big_blocks);
     LPT_RUN(test_reuse_and_names);
     LPT_RUN(test_alloc_failures);
     return lpt_done("test_linalg");

@@ -26,10 +26,12 @@ def test_readme_python_examples(tmp_path, monkeypatch):
     blocks = python_blocks(README.read_text())
     if not blocks:
         pytest.skip("README.md has no ```python blocks")
+    import lampy as lp
     monkeypatch.chdir(tmp_path)
     ns = {"__name__": "__readme__"}
-    for i, code in enumerate(blocks):
-        try:
-            exec(compile(code, f"README.md[python block {i + 1}]", "exec"), ns)
-        except Exception as e:
-            raise AssertionError(f"README python block {i + 1} failed: {e!r}\n{code}") from e
+    with lp.config():  # whatever the examples configure is undone afterwards
+        for i, code in enumerate(blocks):
+            try:
+                exec(compile(code, f"README.md[python block {i + 1}]", "exec"), ns)
+            except Exception as e:
+                raise AssertionError(f"README python block {i + 1} failed: {e!r}\n{code}") from e
