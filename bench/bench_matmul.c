@@ -2,7 +2,8 @@
  *
  *     lampy-bench-matmul [--n 4096] [--rows 2000000] [--cols 64] [--reps 3] [--threads 0] [--json]
  *
- * Two products, each best of --reps (wall time of lp_run, planning included):
+ * Two products, each best of --reps (wall time of lp_run, planning included; Lampy and the
+ * reference alternate so both see the same machine):
  *   gemm  C = A @ B, A and B n x n float64 (wrapped memory, zero copy);
  *         reference: one cblas_dgemm on all cores.
  *   gram  G = X.T @ X, X rows x cols float64 (Lampy: blocks of syrk, partial sums in a tree);
@@ -38,40 +39,36 @@ static double maxdiff(const double *a, const double *b, int64_t n) {
     return m;
 }
 
-/* Best wall time of lp_run for op(A) @ B; *out keeps the last result. */
+/* Wall time of one lp_run for op(A) @ B; *out keeps the result. */
 static double time_lampy(lp_ctx *ctx, double *a, const int64_t *sa, double *b, const int64_t *sb, int transa,
-                         int reps, lp_buffer **out, int64_t *tasks) {
-    double best = INFINITY;
-    for (int r = 0; r < reps; r++) {
-        lp_array *A, *B, *AT = NULL, *C;
-        lp_buffer *res = NULL;
-        lp_wrap(ctx, a, LP_FLOAT64, 2, sa, NULL, NULL, NULL, &A);
-        if (b == a && transa) { B = A; lp_array_retain(B); }
-        else lp_wrap(ctx, b, LP_FLOAT64, 2, sb, NULL, NULL, NULL, &B);
-        if (transa) lp_transpose(ctx, A, NULL, &AT);
-        if (lp_matmul(ctx, transa ? AT : A, B, &C) != LP_OK) {
-            fprintf(stderr, "lampy: %s\n", lp_last_error(ctx));
-            exit(1);
-        }
-        double t0 = now();
-        lp_status st = lp_run(ctx, &C, 1, &res);
-        double t = now() - t0;
-        if (st != LP_OK) {
-            fprintf(stderr, "lampy: %s\n", lp_last_error(ctx));
-            exit(1);
-        }
-        lp_run_stats rs;
-        lp_last_run_stats(ctx, &rs);
-        *tasks = rs.tasks;
-        if (t < best) best = t;
-        lp_buffer_release(*out);
-        *out = res;
-        lp_array_release(C);
-        lp_array_release(AT);
-        lp_array_release(B);
-        lp_array_release(A);
+                         lp_buffer **out, int64_t *tasks) {
+    lp_array *A, *B, *AT = NULL, *C;
+    lp_buffer *res = NULL;
+    lp_wrap(ctx, a, LP_FLOAT64, 2, sa, NULL, NULL, NULL, &A);
+    if (b == a && transa) { B = A; lp_array_retain(B); }
+    else lp_wrap(ctx, b, LP_FLOAT64, 2, sb, NULL, NULL, NULL, &B);
+    if (transa) lp_transpose(ctx, A, NULL, &AT);
+    if (lp_matmul(ctx, transa ? AT : A, B, &C) != LP_OK) {
+        fprintf(stderr, "lampy: %s\n", lp_last_error(ctx));
+        exit(1);
     }
-    return best;
+    double t0 = now();
+    lp_status st = lp_run(ctx, &C, 1, &res);
+    double t = now() - t0;
+    if (st != LP_OK) {
+        fprintf(stderr, "lampy: %s\n", lp_last_error(ctx));
+        exit(1);
+    }
+    lp_run_stats rs;
+    lp_last_run_stats(ctx, &rs);
+    *tasks = rs.tasks;
+    lp_buffer_release(*out);
+    *out = res;
+    lp_array_release(C);
+    lp_array_release(AT);
+    lp_array_release(B);
+    lp_array_release(A);
+    return t;
 }
 
 int main(int argc, char **argv) {
@@ -102,13 +99,16 @@ int main(int argc, char **argv) {
     const int64_t sq[2] = {n, n};
     lp_buffer *res = NULL;
     int64_t gemm_tasks = 0;
-    double t_lp = time_lampy(ctx, a, sq, b, sq, 0, reps, &res, &gemm_tasks);
-    double t_ob = INFINITY;
+    /* Lampy and OpenBLAS alternate, so both see the same machine (others' load varies) */
+    double t_lp = INFINITY, t_ob = INFINITY;
     for (int r = 0; r < reps; r++) {
+        usleep(500000); /* OpenBLAS's threads busy-wait a while after a call: let them sleep */
+        t_lp = fmin(t_lp, time_lampy(ctx, a, sq, b, sq, 0, &res, &gemm_tasks));
         openblas_set_num_threads(cores);
         double t0 = now();
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)n, (int)n, 1.0, a, (int)n, b, (int)n, 0.0, c, (int)n);
         t_ob = fmin(t_ob, now() - t0);
+        openblas_set_num_threads(1); /* as Lampy keeps it */
     }
     double gemm_err = maxdiff(lp_buffer_data(res), c, n * n);
     lp_buffer_release(res);
@@ -123,15 +123,17 @@ int main(int argc, char **argv) {
     fill(x, rows * cols, 3);
     const int64_t sx[2] = {rows, cols};
     int64_t gram_tasks = 0;
-    double g_lp = time_lampy(ctx, x, sx, x, sx, 1, reps, &res, &gram_tasks);
-    double g_ob = INFINITY;
+    double g_lp = INFINITY, g_ob = INFINITY;
     for (int r = 0; r < reps; r++) {
+        usleep(500000);
+        g_lp = fmin(g_lp, time_lampy(ctx, x, sx, x, sx, 1, &res, &gram_tasks));
         openblas_set_num_threads(cores);
         double t0 = now();
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)cols, (int)rows, 1.0, x, (int)cols, 0.0, g, (int)cols);
         for (int64_t i = 0; i < cols; i++)
             for (int64_t j = i + 1; j < cols; j++) g[j * cols + i] = g[i * cols + j];
         g_ob = fmin(g_ob, now() - t0);
+        openblas_set_num_threads(1);
     }
     double gram_err = maxdiff(lp_buffer_data(res), g, cols * cols) / (double)rows;
     lp_buffer_release(res);

@@ -21,6 +21,32 @@ static bool c_contiguous(const lpi_view *v) {
     return true;
 }
 
+/* Pieces that are all views of one strided buffer (wrapped data, computed results, a target's
+ * buffer) make the region a view of that buffer too: no copy. Each piece's chunk view implies
+ * the address of element 0; if they agree (and the strides do), the one view addresses every
+ * element exactly where its own piece does. */
+static bool one_buffer(const lpi_view *pv, const lpi_box *pbox, int n, const lpi_box *box, lpi_view *out) {
+    const int nd = box->ndim;
+    char *base = NULL;
+    for (int q = 0; q < n; q++) {
+        if (pv[q].ndim != nd) return false;
+        char *b = pv[q].data;
+        for (int i = 0; i < nd; i++) {
+            if (pv[q].strides[i] != pv[0].strides[i]) return false;
+            b -= pbox[q].lo[i] * pv[q].strides[i];
+        }
+        if (q == 0) base = b;
+        else if (b != base) return false;
+    }
+    *out = pv[0];
+    out->data = base;
+    for (int i = 0; i < nd; i++) {
+        out->data += box->lo[i] * pv[0].strides[i];
+        out->shape[i] = box->hi[i] - box->lo[i];
+    }
+    return true;
+}
+
 lp_status lpi_assemble(lp_ctx *ctx, const lpi_operand *op, lp_dtype dt, const lpi_view *pv,
                        const lpi_box *pbox, lpi_view *out, void **tmp) {
     static char empty_data[64];
@@ -34,6 +60,8 @@ lp_status lpi_assemble(lp_ctx *ctx, const lpi_operand *op, lp_dtype dt, const lp
         out->dtype = dt;
         out->ndim = box->ndim;
         for (int i = 0; i < box->ndim; i++) { out->shape[i] = box->hi[i] - box->lo[i]; out->strides[i] = 0; }
+        return LP_OK;
+    } else if (one_buffer(pv, pbox, op->npieces, box, out) && (!op->contig || c_contiguous(out))) {
         return LP_OK;
     }
     /* copy the pieces into one C-contiguous buffer */

@@ -54,10 +54,22 @@ struct lpi_remote {
     char *store;
     char *lambda_name;
     lp_remote_config cfg;
+    /* kept between runs: connections to the workers (libcurl's cache lives in the multi
+     * handle) and to the store, so a small run costs its round trips and nothing more */
+    CURLM *multi;
+    CURL **idle;
+    int nidle;
+    lpi_store *open_store;
+    char *open_store_url;
 };
 
 void lpi_remote_free(struct lpi_remote *r) {
     if (!r) return;
+    for (int i = 0; i < r->nidle; i++) curl_easy_cleanup(r->idle[i]);
+    lp_free(r->idle);
+    if (r->multi) curl_multi_cleanup(r->multi);
+    lpi_store_close(r->open_store);
+    lp_free(r->open_store_url);
     for (int i = 0; i < r->nurls; i++) lp_free(r->urls[i]);
     lp_free(r->urls);
     lp_free(r->store);
@@ -226,6 +238,7 @@ typedef struct rrun {
     uint8_t *cstate;
     int64_t *owner;         /* global chunk -> pnode */
     json_t **node_json;     /* per pnode, encoded once */
+    bool *direct;           /* per pnode: a load whose chunks workers read from the file */
     int32_t *slot;          /* per-batch encoding tables (stamped) */
     int64_t *slot_stamp, stamp;
     /* workers */
@@ -529,9 +542,27 @@ static uint64_t task_bytes(const rrun *R, int64_t ti) {
     return b;
 }
 
+static int batch_node(rrun *R, json_t *nodes, int p, int32_t *node_slot, int64_t *node_stamp);
+
 /* Index of a chunk in the batch's table, adding its reference on first use. */
-static int64_t batch_chunk(rrun *R, json_t *chunks, int64_t gc) {
+static int64_t batch_chunk(rrun *R, json_t *chunks, json_t *nodes, int32_t *node_slot, int64_t *node_stamp, int64_t gc) {
     if (R->slot_stamp[gc] == R->stamp) return R->slot[gc];
+    if (R->direct[R->owner[gc]]) {
+        /* rows of a .npy file: the worker reads them through the load node */
+        lpi_box box;
+        lp_dtype dt;
+        int nd;
+        int64_t shape[LP_MAX_NDIM];
+        bool state;
+        chunk_desc(R, gc, &box, &dt, &nd, shape, &state);
+        int ns = batch_node(R, nodes, (int)R->owner[gc], node_slot, node_stamp);
+        json_t *c = ns < 0 ? NULL : json_pack("{s:i,s:s,s:o,s:o}", "load", ns, "dtype", lp_dtype_name(dt), "shape",
+                                              lpi_json_ints(nd, shape), "box", lpi_box_to_json(&box));
+        if (!c || json_array_append_new(chunks, c)) return -1;
+        R->slot_stamp[gc] = R->stamp;
+        R->slot[gc] = (int32_t)(json_array_size(chunks) - 1);
+        return R->slot[gc];
+    }
     lpi_box box;
     lp_dtype dt;
     int nd;
@@ -550,16 +581,21 @@ static int64_t batch_chunk(rrun *R, json_t *chunks, int64_t gc) {
     return R->slot[gc];
 }
 
+/* Index of pnode p's parameters in the batch's node table, adding them on first use. */
+static int batch_node(rrun *R, json_t *nodes, int p, int32_t *node_slot, int64_t *node_stamp) {
+    if (node_stamp[p] == R->stamp) return node_slot[p];
+    if (!R->node_json[p] && lpi_wire_node_json(R->ctx, R->plan, p, &R->node_json[p])) return -1;
+    if (json_array_append(nodes, R->node_json[p])) return -1;
+    node_stamp[p] = R->stamp;
+    node_slot[p] = (int32_t)(json_array_size(nodes) - 1);
+    return node_slot[p];
+}
+
 static json_t *task_json(rrun *R, int64_t ti, json_t *chunks, json_t *nodes, int32_t *node_slot, int64_t *node_stamp) {
     const lpi_plan *pl = R->plan;
     const lpi_task *t = &pl->tasks[ti];
     const lpi_pnode *pn = &pl->pnodes[t->pnode];
-    if (node_stamp[t->pnode] != R->stamp) {
-        if (!R->node_json[t->pnode] && lpi_wire_node_json(R->ctx, pl, t->pnode, &R->node_json[t->pnode])) return NULL;
-        if (json_array_append(nodes, R->node_json[t->pnode])) return NULL;
-        node_stamp[t->pnode] = R->stamp;
-        node_slot[t->pnode] = (int32_t)(json_array_size(nodes) - 1);
-    }
+    if (batch_node(R, nodes, t->pnode, node_slot, node_stamp) < 0) return NULL;
     int64_t gc = pl->chunk_base[t->pnode] + t->chunk;
     char key[LPI_STORE_KEY_MAX + 1];
     chunk_key(R, gc, key, sizeof key);
@@ -584,7 +620,7 @@ static json_t *task_json(rrun *R, int64_t ti, json_t *chunks, json_t *nodes, int
         json_t *pcs = json_array();
         for (int q = 0; pcs && q < op->npieces; q++) {
             const lpi_piece *pc = &op->pieces[q];
-            int64_t ci = batch_chunk(R, chunks, pl->chunk_base[pc->pnode] + pc->chunk);
+            int64_t ci = batch_chunk(R, chunks, nodes, node_slot, node_stamp, pl->chunk_base[pc->pnode] + pc->chunk);
             if (ci < 0 || json_array_append_new(pcs, json_pack("[Io]", (json_int_t)ci, lpi_box_to_json(&pc->box)))) {
                 json_decref(pcs);
                 pcs = NULL;
@@ -876,6 +912,10 @@ done:
 
 /* ================================================================ the run */
 
+/* Settings not given through lp_remote_config may come from the environment (tests and
+ * benchmarks): LAMPY_REMOTE_TIMEOUT (seconds), LAMPY_REMOTE_TRIES, LAMPY_REMOTE_BATCH,
+ * LAMPY_REMOTE_INFLIGHT; LAMPY_REMOTE_DIRECT_LOADS=0 runs loads as tasks through the store. */
+
 static int64_t dag_width(const lpi_plan *pl) {
     int64_t n = pl->ntasks, w = 1;
     int32_t *lev = lp_calloc((size_t)(n ? n : 1), sizeof *lev);
@@ -930,8 +970,8 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
     R.cfg = cf;
     R.store_url = surl;
     R.max_tries = cf->cfg.max_tries ? cf->cfg.max_tries : (int)env_double("LAMPY_REMOTE_TRIES", 5);
-    R.batch_max = cf->cfg.batch ? cf->cfg.batch : 32;
-    R.inflight = cf->cfg.inflight ? cf->cfg.inflight : 2;
+    R.batch_max = cf->cfg.batch ? cf->cfg.batch : (int)env_double("LAMPY_REMOTE_BATCH", 32);
+    R.inflight = cf->cfg.inflight ? cf->cfg.inflight : (int)env_double("LAMPY_REMOTE_INFLIGHT", 2);
     R.timeout = cf->cfg.timeout_sec > 0 ? cf->cfg.timeout_sec : env_double("LAMPY_REMOTE_TIMEOUT", 35);
     make_runid(R.runid, sizeof R.runid);
     snprintf(R.prefix, sizeof R.prefix, "lampy/%s", R.runid);
@@ -947,6 +987,7 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
     R.cstate = lp_calloc((size_t)(nc ? nc : 1), 1);
     R.owner = lp_malloc((size_t)(nc ? nc : 1) * sizeof *R.owner);
     R.node_json = lp_calloc((size_t)pl->npnodes + 1, sizeof *R.node_json);
+    R.direct = lp_calloc((size_t)pl->npnodes + 1, sizeof *R.direct);
     R.slot = lp_calloc((size_t)(nc + pl->npnodes + 1), sizeof *R.slot);
     R.slot_stamp = lp_calloc((size_t)(nc + pl->npnodes + 1), sizeof *R.slot_stamp);
     R.idle = lp_calloc((size_t)R.nw * (size_t)R.inflight + 2, sizeof *R.idle);
@@ -954,7 +995,7 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
     pthread_mutex_init(&R.mu, NULL);
     pthread_cond_init(&R.cv_job, NULL);
     pthread_cond_init(&R.cv_done, NULL);
-    if (!R.w || !R.t || !R.heap || !R.retry || !R.crefs || !R.csum || !R.cstate || !R.owner || !R.node_json || !R.slot ||
+    if (!R.w || !R.t || !R.heap || !R.retry || !R.crefs || !R.csum || !R.cstate || !R.owner || !R.node_json || !R.direct || !R.slot ||
         !R.slot_stamp || !R.idle || !R.live) {
         st = lpi_nomem(ctx);
         goto out;
@@ -966,10 +1007,19 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
         snprintf(R.w[w].url, len, "%s/run/%s", cf->urls[w], name);
     }
     memcpy(R.crefs, pl->chunk_refs, (size_t)nc * sizeof *R.crefs);
+    /* handles kept from earlier runs */
+    while (cf->nidle && R.nidle < R.nw * R.inflight + 2) R.idle[R.nidle++] = cf->idle[--cf->nidle];
     for (int p = 0; p < pl->npnodes; p++)
         for (int64_t c = 0; c < pl->pnodes[p].grid.total; c++) R.owner[pl->chunk_base[p] + c] = p;
     R.width = dag_width(pl);
-    if ((st = lpi_store_open(ctx, surl, &R.store))) goto out;
+    if (!cf->open_store || strcmp(cf->open_store_url, surl)) {
+        lpi_store_close(cf->open_store);
+        lp_free(cf->open_store_url);
+        cf->open_store = NULL;
+        if (!(cf->open_store_url = lp_strdup(surl))) { st = lpi_nomem(ctx); goto out; }
+        if ((st = lpi_store_open(ctx, surl, &cf->open_store))) goto out;
+    }
+    R.store = cf->open_store;
     {
         /* one round trip now gives a clear error for an unreachable store, before any worker
          * reports it as a task failure */
@@ -978,7 +1028,8 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
         snprintf(probe, sizeof probe, "%s/probe", R.prefix);
         if ((st = lpi_store_exists(ctx, R.store, probe, &ex))) goto out;
     }
-    if (!(R.multi = curl_multi_init())) { st = lpi_error(ctx, LP_ERR_NOMEM, "out of memory (libcurl)"); goto out; }
+    if (!cf->multi && !(cf->multi = curl_multi_init())) { st = lpi_error(ctx, LP_ERR_NOMEM, "out of memory (libcurl)"); goto out; }
+    R.multi = cf->multi;
     curl_multi_setopt(R.multi, CURLMOPT_MAXCONNECTS, (long)(R.nw * R.inflight + 4));
     for (R.nio = 0; R.nio < NIO; R.nio++)
         if (pthread_create(&R.io[R.nio], NULL, io_main, &R)) break;
@@ -991,11 +1042,25 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
             if (R.crefs[pl->chunk_base[p] + c] > 0) { R.cstate[pl->chunk_base[p] + c] = C_MAYBE; io_submit(&R, J_UPLOAD, pl->chunk_base[p] + c); }
     }
     io_wait_all(&R);
+    /* loads are read by the tasks that consume them, straight from the file on the worker
+     * (workers see the driver's files, as load tasks need anyway): no load task runs, and no
+     * loaded chunk makes a round trip through the store. A load that is a result runs. */
+    const char *dl = getenv("LAMPY_REMOTE_DIRECT_LOADS");
+    bool direct_ok = !(dl && !strcmp(dl, "0"));
+    for (int p = 0; p < pl->npnodes; p++)
+        R.direct[p] = direct_ok && pl->pnodes[p].kernel == LPI_K_LOAD && pl->pnodes[p].target < 0;
     for (int64_t i = 0; i < nt; i++) {
         R.t[i].pending = pl->tasks[i].ndeps;
         R.t[i].avoid = -1;
-        if (R.t[i].pending == 0) heap_push(&R, i);
     }
+    for (int64_t i = 0; i < nt; i++) {
+        if (!R.direct[pl->tasks[i].pnode]) continue;
+        R.t[i].state = T_DONE;
+        R.ndone++;
+        for (int32_t c = 0; c < pl->tasks[i].nconsumers; c++) R.t[pl->tasks[i].consumers[c]].pending--;
+    }
+    for (int64_t i = 0; i < nt; i++)
+        if (R.t[i].pending == 0 && R.t[i].state == T_WAIT) heap_push(&R, i);
     while (!R.failed && (R.ndone < nt || R.io_pending)) {
         if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) {
             fail_run(&R, LP_ERR_CANCELLED, "the run was cancelled");
@@ -1052,11 +1117,16 @@ out:
     ctx->stats.tasks = R.ndone;
     ctx->stats.bytes_alloc = R.bytes_out;
     ctx->stats.threads = R.nw * R.inflight;
-    if (R.multi) {
-        curl_multi_cleanup(R.multi);
+    /* keep the handles (and through the multi handle, their connections) for the next run */
+    if (R.nidle) {
+        CURL **ni = lp_realloc(cf->idle, (size_t)(cf->nidle + R.nidle) * sizeof *ni);
+        if (ni) {
+            cf->idle = ni;
+            for (int i = 0; i < R.nidle; i++) cf->idle[cf->nidle++] = R.idle[i];
+        } else {
+            for (int i = 0; i < R.nidle; i++) curl_easy_cleanup(R.idle[i]);
+        }
     }
-    for (int i = 0; i < R.nidle; i++) curl_easy_cleanup(R.idle[i]);
-    lpi_store_close(R.store);
     if (R.node_json)
         for (int p = 0; p < pl->npnodes; p++) json_decref(R.node_json[p]);
     if (R.w)
@@ -1074,6 +1144,7 @@ out:
     lp_free(R.cstate);
     lp_free(R.owner);
     lp_free(R.node_json);
+    lp_free(R.direct);
     lp_free(R.slot);
     lp_free(R.slot_stamp);
     lp_free(R.idle);

@@ -220,6 +220,7 @@ static int64_t box_extent(const lpi_box *b, int i) { return b->hi[i] - b->lo[i];
 /* ---- chunk references ---- */
 
 static const char *const K_CHUNK[] = {"store", "key", "dtype", "shape", "box", "checksum", "state", NULL};
+static const char *const K_CHUNK_LOAD[] = {"load", "dtype", "shape", "box", NULL};
 
 static lp_status decode_chunk(dec *D, int64_t i, const json_t *j) {
     lp_ctx *ctx = D->ctx;
@@ -228,18 +229,33 @@ static lp_status decode_chunk(dec *D, int64_t i, const json_t *j) {
     snprintf(where, sizeof where, "chunk %lld", (long long)i);
     if (!json_is_object(j)) return fmt_err(ctx, where, "must be an object");
     lp_status st;
-    int64_t store;
+    int64_t store, load;
     const char *cs;
-    if ((st = lpi_json_only_keys(ctx, where, j, K_CHUNK, "key")) ||
+    c->load = -1;
+    if (json_object_get(j, "load")) {
+        /* rows of a .npy file, read by the worker itself through a load node of the batch */
+        if ((st = lpi_json_only_keys(ctx, where, j, K_CHUNK_LOAD, "key")) ||
+            (st = lpi_json_int(ctx, where, j, "load", false, 0, D->b->nnodes - 1, &load)) ||
+            (st = lpi_json_dtype(ctx, where, j, "dtype", &c->dtype)) ||
+            (st = lpi_json_shape(ctx, where, j, "shape", &c->ndim, c->shape)) || (st = box_key(ctx, where, j, "box", &c->box)))
+            return st;
+        const lpi_pnode *ln = &D->b->nodes[load];
+        if (ln->kernel != LPI_K_LOAD) return lpi_error(ctx, LP_ERR_VALUE, "%s: node %lld is not a load", where, (long long)load);
+        if (c->dtype != ln->dtype || !box_in_shape(&c->box, ln->ndim, ln->shape))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: not a part of node %lld's array", where, (long long)load);
+        c->load = (int)load;
+    } else if ((st = lpi_json_only_keys(ctx, where, j, K_CHUNK, "key")) ||
         (st = lpi_json_int(ctx, where, j, "store", false, 0, D->b->nstores - 1, &store)) ||
         (st = lpi_json_str(ctx, where, j, "key", false, &c->key)) || (st = lpi_json_dtype(ctx, where, j, "dtype", &c->dtype)) ||
         (st = lpi_json_shape(ctx, where, j, "shape", &c->ndim, c->shape)) || (st = box_key(ctx, where, j, "box", &c->box)) ||
         (st = lpi_json_str(ctx, where, j, "checksum", false, &cs)) ||
         (st = lpi_json_bool(ctx, where, j, "state", true, &c->state)))
         return st;
-    c->store = (int)store;
-    if (!lpi_store_key_valid(c->key, NULL)) return lpi_store_key_check(ctx, c->key);
-    if (!parse_hex64(cs, &c->checksum)) return fmt_err(ctx, where, "'checksum' must be 16 lowercase hex digits");
+    if (c->load < 0) {
+        c->store = (int)store;
+        if (!lpi_store_key_valid(c->key, NULL)) return lpi_store_key_check(ctx, c->key);
+        if (!parse_hex64(cs, &c->checksum)) return fmt_err(ctx, where, "'checksum' must be 16 lowercase hex digits");
+    }
     int64_t size;
     lpi_shape_size(c->ndim, c->shape, &size);
     if ((uint64_t)size > D->lim->max_chunk_bytes / lp_dtype_size(c->dtype))
@@ -937,8 +953,6 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
         }
         b->stores[i] = json_string_value(e);
     }
-    for (int64_t i = 0; i < b->nchunks; i++)
-        if ((st = decode_chunk(&D, i, json_array_get(chunks, (size_t)i)))) goto fail;
     for (int i = 0; i < b->nnodes; i++) {
         st = decode_node(&D, i, json_array_get(nodes, (size_t)i));
         if (st) {
@@ -949,6 +963,8 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
             goto fail;
         }
     }
+    for (int64_t i = 0; i < b->nchunks; i++)
+        if ((st = decode_chunk(&D, i, json_array_get(chunks, (size_t)i)))) goto fail;
     for (int i = 0; i < b->ntasks; i++)
         if ((st = decode_task(&D, i, json_array_get(tasks, (size_t)i)))) goto fail;
     *out = b;

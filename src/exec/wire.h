@@ -54,6 +54,8 @@ typedef struct lpi_wire_chunk {
     lpi_box box;                /* inputs: the chunk's box in its array ([s, s+1) for states) */
     bool state;                 /* a reduction's partial state: shape (nfields, pelems) */
     uint64_t checksum;          /* inputs: XXH3-64 of the data, as the producer reported it */
+    int load;                   /* >= 0: not in a store but rows of the .npy file of this load
+                                 * node (the worker reads them itself); -1: a stored chunk */
 } lpi_wire_chunk;
 
 /* A decoded, validated batch. Tasks and nodes are the planner's structs: task.pnode indexes

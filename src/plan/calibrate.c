@@ -14,6 +14,8 @@
  * busy machine makes every number pessimistic: calibrate when it is idle. */
 #include "plan/cost.h"
 #include "exec/pool.h"
+#include "exec/trace.h"
+#include "io/npy.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -268,62 +270,51 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
         double cw_ = probe_time(W, 1, b, a, N, 1);
         P.write_factor = clampd((cw_ * P.mem_bw / (8.0 * N)) - 1, 0.5, 4);
         say(&C, "memory writes       %8.2f x the cost of a read (copy %.1f ms)", P.write_factor, cw_ * 1e3);
-        /* fresh pages: the first write into new memory (as a result buffer is) against a second one */
-        for (int pass = 0; pass < 2; pass++) {
-            int nt = pass ? W : 1;
-            double *f = lp_malloc_aligned((size_t)N * 8);
-            if (!f) { st = lpi_nomem(ctx); goto done; }
-            double t0 = lpi_now();
-            probe_time(1, 2, f, NULL, 0, 0); /* warm the thread start-up path */
-            pthread_t th[64];
-            probe pr[64];
-            int64_t per = N / nt;
-            t0 = lpi_now();
-            for (int i = 1; i < nt && i < 64; i++) {
-                pr[i] = (probe){f + i * per, NULL, per, 2, 1, 0};
-                pthread_create(&th[i], NULL, probe_main, &pr[i]);
-            }
-            pr[0] = (probe){f, NULL, per, 2, 1, 0};
-            probe_main(&pr[0]);
-            for (int i = 1; i < nt && i < 64; i++) pthread_join(th[i], NULL);
-            double tf = lpi_now() - t0, tw2 = probe_time(nt, 2, f, NULL, N, 1);
-            lp_free_aligned(f);
-            double fb = clampd(8.0 * N / fmax(tf - tw2, 8.0 * N / 1e11), 1e8, 1e11);
-            if (pass) P.fresh_bw = fmax(fb, P.fresh_bw1);
-            else P.fresh_bw1 = fb;
-        }
-        say(&C, "fresh pages         %8.2f GB/s one core, %.2f GB/s all", P.fresh_bw1 / 1e9, P.fresh_bw / 1e9);
         /* the last-level cache: reads of a 2 MiB array, over and over */
         double tc = probe_time(1, 0, NULL, a, M, 64);
         P.cache_bw1 = clampd(8.0 * M * 64 / tc, P.mem_bw1, 1e12);
         say(&C, "cache reads         %8.2f GB/s one core", P.cache_bw1 / 1e9);
     }
-    /* .npy data out of the page cache: pread into a cache-sized buffer */
+    /* load tasks, timed from the run's own trace: a .npy file in the page cache read in 1 MiB
+     * chunks (memory the allocator reuses) and in 16 MiB chunks (newly mapped for every chunk:
+     * the difference is the first-touch cost), by one worker and by all */
     if (mkdtemp(dir)) {
         have_dir = true;
-        snprintf(path, sizeof path, "%s/a.bin", dir);
-        int64_t nf = N / 4;
-        FILE *f = fopen(path, "wb");
-        bool ok = f && fwrite(a, 8, (size_t)nf, f) == (size_t)nf;
-        if (f) ok &= fclose(f) == 0;
-        int fd = ok ? open(path, O_RDONLY) : -1;
-        double *buf = lp_malloc_aligned(512 << 10);
-        if (fd >= 0 && buf) {
-            double best = 1e30;
-            for (int r = 0; r < 3; r++) {
-                double t0 = lpi_now();
-                for (off_t o = 0; o < (off_t)nf * 8; o += 512 << 10)
-                    if (pread(fd, buf, 512 << 10, o) <= 0) break;
-                double d = lpi_now() - t0;
-                if (d < best) best = d;
+        snprintf(path, sizeof path, "%s/a.npy", dir);
+        CK(lpi_npy_write(c1, path, LP_FLOAT64, 1, &N, a, NULL));
+        lp_array *X = NULL;
+        CK(lp_load(c1, path, &X));
+        double sums[2][2]; /* [chunk small, big][1 worker, all] seconds of load tasks */
+        for (int big = 0; big < 2 && !st; big++)
+            for (int all = 0; all < 2 && !st; all++) {
+                lp_ctx *c = all ? cw : c1;
+                lp_ctx_set_trace(c, true);
+                lp_ctx_set_chunk_bytes(c, big ? 16 << 20 : 1 << 20);
+                sums[big][all] = 1e30;
+                ar.a = X;
+                for (int r = 0; r < 3 && !st; r++) {
+                    double tt;
+                    if ((st = best_of(c, b_sum, &ar, 1, &tt, NULL))) break;
+                    double sum = 0;
+                    const struct lpi_trace *tr = c->last_trace;
+                    for (int64_t i = 0; tr && i < tr->n; i++)
+                        if (tr->spans[i].kernel == LPI_K_LOAD) sum += tr->spans[i].t1 - tr->spans[i].t0;
+                    if (sum > 0 && sum < sums[big][all]) sums[big][all] = sum;
+                }
+                lp_ctx_set_trace(c, false);
+                lp_ctx_set_chunk_bytes(c, 0);
             }
-            P.copy_bw1 = clampd(8.0 * nf / best, 1e8, 1e12);
-            say(&C, "file copy           %8.2f GB/s one core (pread from the page cache)", P.copy_bw1 / 1e9);
-        }
-        if (fd >= 0) close(fd);
-        lp_free_aligned(buf);
+        lp_array_release(X);
+        CK(st);
+        const double B = 8.0 * N;
+        P.load_bw1 = clampd(B / sums[0][0], 1e8, 1e12);
+        P.load_bw = clampd(B / sums[0][1], 1e8, 1e12);
+        P.fresh_bw1 = clampd(B / fmax(sums[1][0] - sums[0][0], B / 1e11), 1e8, 1e11);
+        P.fresh_bw = clampd(B / fmax(sums[1][1] - sums[0][1], B / 1e11), 1e8, 1e11);
+        say(&C, "loading .npy        %8.2f GB/s per worker alone, %.2f GB/s each with %d", P.load_bw1 / 1e9, P.load_bw / 1e9, W);
+        say(&C, "fresh chunk pages   %8.2f GB/s per worker alone, %.2f GB/s each with %d", P.fresh_bw1 / 1e9, P.fresh_bw / 1e9, W);
     } else {
-        say(&C, "file copy           (no temporary directory; default kept)");
+        say(&C, "loading .npy        (no temporary directory; defaults kept)");
     }
     /* per-op costs: one core, 2 MiB arrays (in cache), one chunk each */
     CK(lp_ctx_set_chunk_bytes(c1, 64 << 20));

@@ -51,9 +51,10 @@ void lpi_profile_default(lpi_profile *p) {
     p->write_factor = 2;
     p->cache_bw1 = 30e9;
     p->llc_bytes = llc_size();
-    p->fresh_bw1 = 4e9;
-    p->fresh_bw = 6e9;
-    p->copy_bw1 = 8e9;
+    p->load_bw1 = 8e9;
+    p->load_bw = 5e9;
+    p->fresh_bw1 = 6e9;
+    p->fresh_bw = 3e9;
     p->rate[LPI_CC_ARITH] = 2e9;
     p->rate[LPI_CC_MATH] = 2e9;
     p->rate[LPI_CC_REDUCE] = 3e9;
@@ -75,8 +76,8 @@ static const pfield PFIELDS[] = {
     PF("task_overhead_s", task_overhead), PF("run_overhead_s", run_overhead),
     PF("mem_bw_1core", mem_bw1), PF("mem_bw", mem_bw), PF("write_factor", write_factor),
     PF("cache_bw_1core", cache_bw1), PF("llc_bytes", llc_bytes),
-    PF("fresh_bw_1core", fresh_bw1), PF("fresh_bw", fresh_bw),
-    PF("copy_bw_1core", copy_bw1),
+    PF("load_bw_1worker", load_bw1), PF("load_bw_per_worker", load_bw),
+    PF("fresh_bw_1worker", fresh_bw1), PF("fresh_bw_per_worker", fresh_bw),
     PF("flops_arith", rate[LPI_CC_ARITH]), PF("flops_math", rate[LPI_CC_MATH]),
     PF("flops_reduce", rate[LPI_CC_REDUCE]), PF("flops_reduce_axis", rate[LPI_CC_REDUCE_AXIS]),
     PF("flops_gen", rate[LPI_CC_GEN]), PF("flops_blas", rate[LPI_CC_BLAS]),
@@ -282,6 +283,8 @@ lp_status lp_profile_dump(lp_ctx *ctx, char **json_out) {
 
 /* ---- per task ---- */
 
+#define LPI_COST_FRESH_MIN (4u << 20) /* HUGE_MIN of core/alloc.c */
+
 static lpi_cost_class op_class(lpi_op op) {
     lpi_opkind k = lpi_ops[op].kind;
     if (k == LP_OPK_LINALG) return LPI_CC_BLAS;
@@ -355,6 +358,9 @@ void lpi_task_cost_of(const lpi_plan *pl, int64_t ti, const lpi_profile *pr, int
     if (target) { c->bytes_dram_w += out; c->bytes_fresh = out; }
     else if (2 * out <= budget) c->bytes_cache += out;
     else c->bytes_dram_w += out;
+    /* chunks of LPI_COST_FRESH_MIN bytes and more come from lp_malloc_aligned's huge-page path
+     * (core/alloc.c), which maps new memory for every chunk: first-touch faults each time */
+    if (!target && out >= LPI_COST_FRESH_MIN) c->bytes_fresh = out;
     double fl[LPI_CC_COUNT] = {0}, per = 0;
     switch (p->kernel) {
     case LPI_K_GEN:
@@ -362,8 +368,9 @@ void lpi_task_cost_of(const lpi_plan *pl, int64_t ti, const lpi_profile *pr, int
         c->compute_s = nbox * (pr->op_s[p->op] > 0 ? pr->op_s[p->op] : (lpi_ops[p->op].flops + 0.25) / pr->rate[LPI_CC_GEN]);
         break;
     case LPI_K_LOAD:
-        c->bytes_copy = nbox * isz;
-        c->bytes_dram += nbox * isz; /* the page cache is memory too */
+        /* the calibrated load rate covers the copy and its memory traffic */
+        c->bytes_load = nbox * isz;
+        c->bytes_dram_w = c->bytes_cache = 0;
         break;
     case LPI_K_MAP:
         if (p->prog) {
@@ -457,12 +464,14 @@ double lpi_task_seconds(const lpi_profile *pr, const lpi_task_cost *c, int activ
     if (active < 1) active = 1;
     if (remote) active = 1; /* a function has the machine to itself */
     double bw = fmin(pr->mem_bw1, pr->mem_bw / active);
-    double nbw = fmin(pr->fresh_bw1, pr->fresh_bw / active);
+    /* per-worker rates measured with one worker and with all: interpolate in time per byte */
+    double x = pr->cores > 1 ? fmin(1.0, (active - 1) / (double)(pr->cores - 1)) : 0;
+    double load_s = (1 - x) / pr->load_bw1 + x / pr->load_bw;
+    double fresh_s = (1 - x) / pr->fresh_bw1 + x / pr->fresh_bw;
     double compute = c->compute_s;
     double mem = (c->bytes_dram + pr->write_factor * c->bytes_dram_w) / bw + c->bytes_cache / pr->cache_bw1;
-    double copy = c->bytes_copy / pr->copy_bw1;
-    double t = pr->task_overhead + fmax(fmax(compute, mem), copy) + c->bytes_fresh / nbw;
-    if (remote) t += pr->invoke + pr->rtt + (c->bytes_in + c->bytes_out + c->bytes_copy) / pr->net_bw;
+    double t = pr->task_overhead + fmax(compute, mem) + c->bytes_load * load_s + c->bytes_fresh * fresh_s;
+    if (remote) t += pr->invoke + pr->rtt + (c->bytes_in + c->bytes_out + c->bytes_load) / pr->net_bw;
     return t;
 }
 
@@ -526,7 +535,7 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, bool remote, boo
         pl->pnodes[pl->tasks[t].pnode].est_seconds += dur[t];
         out->work += dur[t];
         for (int k = 0; k < LPI_CC_COUNT; k++) out->flops += c.flops[k];
-        out->bytes_read += c.bytes_in + c.bytes_copy;
+        out->bytes_read += c.bytes_in + c.bytes_load;
         out->bytes_written += c.bytes_out;
         pending[t] = pl->tasks[t].ndeps;
         pred[t] = -1;
@@ -653,7 +662,7 @@ lp_status lp_estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers,
             lpi_task_cost c;
             lpi_task_cost_of(pl, t, pr, active, &c);
             for (int k = 0; k < LPI_CC_COUNT; k++) d->flops += c.flops[k];
-            d->bytes_read += c.bytes_in + c.bytes_copy;
+            d->bytes_read += c.bytes_in + c.bytes_load;
             d->bytes_written += c.bytes_out;
         }
     }

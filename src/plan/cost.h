@@ -26,8 +26,10 @@ struct lpi_profile {
     double write_factor;         /* a byte written to DRAM costs this many bytes read */
     double cache_bw1;            /* B/s of one core reading and writing chunks held in the LLC */
     double llc_bytes;            /* last-level cache */
-    double fresh_bw1, fresh_bw;  /* B/s writing never-touched result memory (page faults) */
-    double copy_bw1;             /* B/s of one core copying .npy data out of the page cache */
+    /* Per-worker rates with one worker active / with all of them active (page faults and the
+     * kernel's copies contend for locks, so parallel workers can each be slower): */
+    double load_bw1, load_bw;    /* B/s a load task reads .npy data from the page cache into a chunk */
+    double fresh_bw1, fresh_bw;  /* B/s of first-touch faults writing newly mapped memory */
     double rate[LPI_CC_COUNT];   /* flop/s of one core per class: the fallback for ops below */
     /* Seconds per element on one core, measured by `lampy calibrate` (0 = not measured, use
      * the class rate and the op's flop coefficient): elementwise ops as a loop of the VM;
@@ -51,7 +53,7 @@ typedef struct lpi_task_cost {
     double bytes_dram;    /* read from memory: data that was there before, spilled chunks */
     double bytes_dram_w;  /* written to memory: results, spilled chunks */
     double bytes_cache;   /* traffic to chunks that stay in the last-level cache */
-    double bytes_copy;    /* .npy bytes copied out of the page cache */
+    double bytes_load;    /* .npy bytes read out of the page cache */
     double bytes_fresh;   /* written into fresh result buffers (page faults) */
     double bytes_in, bytes_out; /* operands and output (reporting) */
     double compute_s;     /* one core's compute time (per-op costs, else flops / class rate) */

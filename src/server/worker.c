@@ -157,10 +157,33 @@ static void chunk_view(const runner *R, int64_t c, lpi_view *v, lpi_box *box) {
     *box = ch->box;
 }
 
+/* Rows of a .npy file, read with the load kernel itself (the node was validated like any
+ * load task: path policy, header). */
+static lp_status read_load(runner *R, const lpi_wire_chunk *ch, lp_buffer **out) {
+    lp_buffer *b = lpi_buffer_new(ch->dtype, ch->ndim, ch->shape);
+    if (!b) return lpi_nomem(R->ctx);
+    lpi_view v = {b->data, ch->dtype, ch->ndim, {0}, {0}};
+    int64_t s = (int64_t)lp_dtype_size(ch->dtype);
+    for (int i = ch->ndim - 1; i >= 0; i--) { v.shape[i] = ch->shape[i]; v.strides[i] = s; s *= ch->shape[i]; }
+    lpi_task t;
+    memset(&t, 0, sizeof t);
+    t.pnode = ch->load;
+    t.box = ch->box;
+    lp_status st = lpi_kernel_run(R->ctx, &R->b->nodes[ch->load], &t, NULL, &v);
+    if (st) { lp_buffer_release(b); return st; }
+    *out = b;
+    return LP_OK;
+}
+
 static lp_status fetch(runner *R, int64_t c) {
     if (R->in[c]) return LP_OK;
     const lpi_wire_chunk *ch = &R->b->chunks[c];
     double t0 = now_us();
+    if (ch->load >= 0) {
+        lp_status st = read_load(R, ch, &R->in[c]);
+        R->t_fetch += now_us() - t0;
+        return st;
+    }
     lp_status st = lpi_store_get(R->ctx, R->stores[ch->store], ch->key, &R->in[c]);
     if (!st && (st = lpi_wire_check_input(R->ctx, R->b, c, R->in[c]))) {
         lp_buffer_release(R->in[c]);
@@ -322,6 +345,7 @@ struct lpi_worker_server {
     int max_conc;
     atomic_int inflight;
     atomic_int stopping;
+    atomic_llong refused;       /* answered 429 (or an injected fault) without running */
     lpi_worker_fault fault;
     atomic_int fault_left;
     char runpath[300];          /* "/run/<name>" */
@@ -344,11 +368,12 @@ static lpi_http_action srv_request(void *app, lpi_http_req *req) {
             lpi_http_reply_text(req, 200, "text/plain", "ready");
         } else {
             lpi_worker *w = S->w;
-            lpi_http_reply_json(req, 200, json_pack("{s:s,s:i,s:i,s:I,s:I,s:I}", "lambda", w->name, "inflight",
+            lpi_http_reply_json(req, 200, json_pack("{s:s,s:i,s:i,s:I,s:I,s:I,s:I}", "lambda", w->name, "inflight",
                                                     atomic_load(&S->inflight), "max_concurrency", S->max_conc,
                                                     "batches", (json_int_t)atomic_load(&w->batches), "tasks",
                                                     (json_int_t)atomic_load(&w->tasks), "failures",
-                                                    (json_int_t)atomic_load(&w->failures)));
+                                                    (json_int_t)atomic_load(&w->failures), "refused",
+                                                    (json_int_t)atomic_load(&S->refused)));
         }
         return LPI_HTTP_DONE;
     }
@@ -375,11 +400,13 @@ static lpi_http_action srv_request(void *app, lpi_http_req *req) {
     }
     if (atomic_fetch_add(&S->inflight, 1) >= S->max_conc) {
         atomic_fetch_sub(&S->inflight, 1);
+        atomic_fetch_add(&S->refused, 1);
         lpi_http_reply_error(req, 429, "busy: %d batches in flight", S->max_conc);
         return LPI_HTTP_DONE;
     }
     r->counted = true;
     if (S->fault != LPI_FAULT_NONE && atomic_fetch_sub(&S->fault_left, 1) > 0) {
+        atomic_fetch_add(&S->refused, 1);
         if (S->fault == LPI_FAULT_BUSY) { lpi_http_reply_error(req, 429, "busy (injected fault)"); return LPI_HTTP_DONE; }
         if (S->fault == LPI_FAULT_FAIL) { lpi_http_reply_error(req, 502, "the call failed (injected fault)"); return LPI_HTTP_DONE; }
         r->hang = true;

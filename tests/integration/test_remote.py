@@ -379,6 +379,7 @@ def test_failing_worker(fault, workers, spawn, clean_store, data, tmp_path, slow
     r = slow_run([bad, workers[0], workers[1]], clean_store.url, data, tmp_path)
     assert r.returncode == 0, r.stderr
     assert same_array(np.load(tmp_path / "remote.npy"), slow_expected)
+    assert bad.stats()["refused"] > 0  # it was asked, refused, and the tasks went elsewhere
     bad.assert_ready()
 
 
@@ -387,6 +388,7 @@ def test_all_workers_busy_for_a_while(spawn, clean_store, data, tmp_path, slow_e
     r = slow_run(ws, clean_store.url, data, tmp_path)
     assert r.returncode == 0, r.stderr
     assert same_array(np.load(tmp_path / "remote.npy"), slow_expected)
+    assert [w.stats()["refused"] for w in ws] == [3, 3, 3]
 
 
 def test_worker_hangs(workers, spawn, clean_store, data, tmp_path, slow_expected):
@@ -396,6 +398,8 @@ def test_worker_hangs(workers, spawn, clean_store, data, tmp_path, slow_expected
     assert r.returncode == 0, r.stderr
     assert same_array(np.load(tmp_path / "remote.npy"), slow_expected)
     assert time.monotonic() - t0 < 120
+    # the driver gave up on the requests stuck there (they still hold the worker's slots)
+    assert hung.stats()["refused"] >= 1 and hung.stats()["inflight"] >= 1
     # a hung worker still answers /status, and SIGTERM releases its stuck requests
     hung.assert_ready()
     assert hung.stop() == 0
@@ -461,7 +465,7 @@ def fstore(tmp_path, spawn):
     yield w
     assert sorted(p.name for p in outside.iterdir()) == ["secret"]
     assert (outside / "secret").read_bytes() == b"do not touch"
-    assert not [p for p in tmp_path.iterdir() if p.name not in ("store", "outside", "data") and not p.name.endswith(".stderr")]
+    assert not [p for p in tmp_path.iterdir() if p.name not in ("store", "outside", "data", "elsewhere") and not p.name.endswith(".stderr")]
     assert not [p for p in sdir.rglob("*") if "#" in p.name], "a temp file was left in the store"
 
 
@@ -495,7 +499,8 @@ def test_load_paths(fstore, tmp_path):
     d = tmp_path / "data"
     d.mkdir()
     np.save(d / "x.npy", np.arange(12.0).reshape(3, 4))
-    np.save(tmp_path / "outside" / "y.npy", np.arange(12.0).reshape(3, 4))
+    (tmp_path / "elsewhere").mkdir()
+    np.save(tmp_path / "elsewhere" / "y.npy", np.arange(12.0).reshape(3, 4))
 
     def load_batch(path):
         node = {"kernel": "load", "op": "load", "dtype": "float64", "shape": [3, 4],
@@ -507,14 +512,14 @@ def test_load_paths(fstore, tmp_path):
     st, rep = fstore.run(load_batch(d / "x.npy"))
     assert st == 200, rep
     assert (chunk_file_array(fstore.sdir / "l" / "x", np.float64, (2, 4)) == np.arange(4.0, 12.0).reshape(2, 4)).all()
-    for bad, code in [("x.npy", 400), (d / ".." / "outside" / "y.npy", 400), (tmp_path / "outside" / "y.npy", 400),
+    for bad, code in [("x.npy", 400), (d / ".." / "elsewhere" / "y.npy", 400), (tmp_path / "elsewhere" / "y.npy", 400),
                       (d / "missing.npy", 500), ("/etc/passwd", 400)]:
         (fstore.sdir / "l" / "x").unlink(missing_ok=True)
         st, rep = fstore.run(load_batch(bad))
         assert st == code, (bad, st, rep)
         assert not (fstore.sdir / "l" / "x").exists()
     # a symlink inside the data directory pointing out of it
-    os.symlink(tmp_path / "outside" / "y.npy", d / "link.npy")
+    os.symlink(tmp_path / "elsewhere" / "y.npy", d / "link.npy")
     st, rep = fstore.run(load_batch(d / "link.npy"))
     assert st == 400 and "outside" in rep["error"], rep
     fstore.assert_ready()
@@ -577,7 +582,7 @@ def test_invalid_tasks(fstore):
         ([(P + ("code", 0, 0), "bitwise_and")], "no float64 loop", 400),
         ([(P + ("out",), 1)], "output register", 400),
         ([(P + ("regs", 2), "int64")], "gives float64", 400),
-        ([(P + ("inputs",), 2)], "more inputs and constants than registers", 400),
+        ([(P + ("inputs",), 3)], "more inputs and constants than registers", 400),
         ([(("nodes", 0, "shape"), [2, 4])], "output box", 400),
         ([(("tasks", 0, "box"), [[0, 3], [0, 5]])], "must be the output box", 400),
         ([(("tasks", 0, "ops", 0, "box"), [[0, 3], [0, 3]])], "not inside the operand box", 400),

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""The lambda executor on loopback: round trips, task throughput, and whole workloads through
+`lampy worker`s and Redis beside the local executor. Starts its own redis-server and workers on
+free 127.0.0.1 ports (stopped at exit) and prints a Markdown table for docs/PERFORMANCE.md.
+
+    .venv/bin/python bench/bench_remote.py [--build build] [--quick] [--reps 3]
+
+Measures:
+  - median round trip of an empty batch (the protocol alone) and of a batch with one tiny task
+    (adds the worker's store write), from lampy-bench-rt: libcurl, keep-alive, like the driver;
+  - tasks per second through 2 workers: a reduction over a tiny-chunked generated array
+    (thousands of tasks), one task per invocation and with batching;
+  - `a*b + c*2 - a` over float64 arrays (16M elements; --full: 64M) and the Fisher LDA fit on
+    2M x 64 (--quick: 200k x 64) through 2 workers + Redis vs the local executor, with a check
+    that the results are the same bits.
+All data goes to bench/out/remote (git-ignored).
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Procs:
+    def __init__(self):
+        self.procs = []
+
+    def add(self, p):
+        self.procs.append(p)
+        return p
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def start_redis(procs, workdir):
+    port = free_port()
+    procs.add(subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", str(workdir)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    for _ in range(400):
+        r = subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True, text=True)
+        if r.stdout.strip() == "PONG":
+            return f"redis://127.0.0.1:{port}"
+        time.sleep(0.025)
+    raise SystemExit("redis-server did not start")
+
+
+def start_worker(procs, lampy):
+    p = procs.add(subprocess.Popen([str(lampy), "worker", "--port", "0"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True))
+    line = p.stdout.readline()
+    m = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)\n", line)
+    if not m:
+        raise SystemExit(f"worker did not start: {line!r}")
+    return m.group(1)
+
+
+def run(cmd, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    t0 = time.perf_counter()
+    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=e)
+    dt = time.perf_counter() - t0
+    if r.returncode:
+        raise SystemExit(f"{' '.join(map(str, cmd))} failed:\n{r.stderr}")
+    return dt, r
+
+
+def stat(out, name):
+    m = re.search(rf"^{name}\s+([0-9.]+)", out, re.M)
+    return float(m.group(1)) if m else float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--quick", action="store_true", help="smaller workloads (200k x 64 Fisher)")
+    ap.add_argument("--full", action="store_true", help="the expression on 64M elements (design size)")
+    ap.add_argument("--reps", type=int, default=3)
+    a = ap.parse_args()
+    build = (ROOT / a.build).resolve()
+    lampy, rt = build / "lampy", build / "bench" / "lampy-bench-rt"
+    for f in (lampy, rt):
+        if not f.exists():
+            raise SystemExit(f"{f} missing: ninja -C {a.build}")
+    if not shutil.which("redis-server"):
+        raise SystemExit("redis-server is not installed")
+    out = ROOT / "bench" / "out" / "remote"
+    out.mkdir(parents=True, exist_ok=True)
+    import numpy as np
+
+    procs = Procs()
+    rows = []
+    try:
+        store = start_redis(procs, out)
+        ws = [start_worker(procs, lampy) for _ in range(2)]
+        remote = ["--executor", "lambda", "--workers", ",".join(ws), "--store", store]
+
+        # ---- round trips
+        (out / "empty.json").write_text(json.dumps({"format": "lampy.tasks", "version": 1, "stores": [], "tasks": []}))
+        tiny = {"format": "lampy.tasks", "version": 1, "stores": [store], "nodes": [
+            {"kernel": "gen", "op": "full", "dtype": "float64", "shape": [1],
+             "params": {"node": {"op": "full", "dtype": "float64", "shape": [1], "attrs": {"value": "1"}}}}],
+            "tasks": [{"node": 0, "chunk": 0, "box": [[0, 1]], "out": {"store": 0, "key": "bench/rt", "box": [[0, 1]]},
+                       "ops": []}]}
+        (out / "tiny.json").write_text(json.dumps(tiny))
+        for name, body in (("empty batch", "empty.json"), ("one tiny task (+ Redis SET)", "tiny.json")):
+            _, r = run([rt, ws[0] + "/run/lampy", out / body, 5000])
+            j = json.loads(r.stdout)
+            rows.append((f"round trip, {name}", f"{j['median_us']:.0f} µs median (p90 {j['p90_us']:.0f} µs)", "goal ≤ 300 µs"))
+        subprocess.run(["redis-cli", "-p", store.rsplit(":", 1)[1], "DEL", "bench/rt"], capture_output=True)
+
+        # ---- task throughput
+        # every task does real work on a worker: a generated source (no file), a fused map into
+        # the partial sums, the combine tree
+        texpr = "(arange(32768) * 0.5 + 1).sum()"
+        for label, env in (("1 task per invocation", {"LAMPY_REMOTE_BATCH": "1"}), ("batched (default)", {})):
+            best = None
+            for _ in range(a.reps):
+                _, r = run([lampy, "eval", texpr, "--chunk-bytes", "64", "--stats", *remote], env=env)
+                tasks, secs = stat(r.stderr, "tasks"), stat(r.stderr, "run time")
+                rate = tasks / secs
+                best = rate if best is None or rate > best else best
+            rows.append((f"tasks/s, 2 workers, {label}", f"{best:,.0f} tasks/s ({int(tasks)} tasks)", ""))
+        _, r = run([lampy, "eval", texpr, "--chunk-bytes", "64", "--stats"])
+        rows.append(("tasks/s, local executor (same plan)",
+                     f"{stat(r.stderr, 'tasks') / stat(r.stderr, 'run time'):,.0f} tasks/s", "reference"))
+
+        # ---- the expression
+        n = 64 << 20 if a.full else 16 << 20
+        rng = np.random.default_rng(0)
+        for k in "abc":
+            p = out / f"{k}{n}.npy"
+            if not p.exists():
+                np.save(p, rng.standard_normal(n))
+        names = [f"{k}={out / f'{k}{n}.npy'}" for k in "abc"]
+        expr = "a * b + c * 2 - a"
+        tl, tr = [], []
+        for _ in range(a.reps):
+            _, r = run([lampy, "eval", expr, *names, "-o", out / "e_local.npy", "--stats"])
+            tl.append(stat(r.stderr, "lp_run time"))
+            _, r = run([lampy, "eval", expr, *names, "-o", out / "e_remote.npy", "--stats", *remote])
+            tr.append(stat(r.stderr, "lp_run time"))
+        same = (out / "e_local.npy").read_bytes() == (out / "e_remote.npy").read_bytes()
+        ml, mr = statistics.median(tl), statistics.median(tr)
+        rows.append((f"`{expr}`, {n >> 20}M float64, local", f"{ml:.3f} s", ""))
+        rows.append((f"`{expr}`, {n >> 20}M float64, 2 workers + Redis", f"{mr:.3f} s ({mr / ml:.1f}x local)",
+                     "goal ≤ 3x; " + ("same bits" if same else "RESULTS DIFFER")))
+
+        # ---- Fisher LDA
+        N = 200_000 if a.quick else 2_000_000
+        fd = out / f"fisher{N}"
+        if not (fd / "X.npy").exists():
+            run([lampy, "gen", "--rows", N, "--features", 64, "--classes", 4, "--seed", 1, "-o", fd])
+        fl, fr = [], []
+        for _ in range(a.reps):
+            _, r = run([lampy, "fisher", fd / "X.npy", fd / "y.npy", "--no-accuracy", "--save", out / "m_local.npy"])
+            fl.append(float(re.search(r"^fit\s+([0-9.]+) s", r.stdout, re.M).group(1)))
+            _, r = run([lampy, "fisher", fd / "X.npy", fd / "y.npy", "--no-accuracy", "--save", out / "m_remote.npy", *remote])
+            fr.append(float(re.search(r"^fit\s+([0-9.]+) s", r.stdout, re.M).group(1)))
+        same = (out / "m_local.npy").read_bytes() == (out / "m_remote.npy").read_bytes()
+        ml, mr = statistics.median(fl), statistics.median(fr)
+        rows.append((f"Fisher LDA fit {N // 1000}k x 64, local", f"{ml:.3f} s", ""))
+        rows.append((f"Fisher LDA fit {N // 1000}k x 64, 2 workers + Redis", f"{mr:.3f} s ({mr / ml:.1f}x local)",
+                     "goal ≤ 3x; " + ("same model bits" if same else "MODELS DIFFER")))
+    finally:
+        procs.stop()
+
+    print(f"\nLambda executor on loopback ({os.cpu_count()} cores; workers and Redis share them with the driver)\n")
+    print("| measurement | result | note |")
+    print("|---|---|---|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]} |")
+
+
+if __name__ == "__main__":
+    main()
