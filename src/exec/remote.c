@@ -28,6 +28,7 @@
 #include "exec/wire.h"
 #include "graph/json.h"
 #include "plan/serialize.h"
+#include "plan/cost.h"
 #include "kernels/kernels.h"
 #include "store/store.h"
 
@@ -196,6 +197,7 @@ typedef struct rworker {
 
 typedef struct inv {
     CURL *h;
+    double t0;              /* when it was sent */
     int w;
     int live;               /* index in rrun.live */
     int64_t *tasks;
@@ -226,6 +228,9 @@ typedef struct rrun {
     int max_tries, batch_max, inflight;
     double timeout;
     int64_t width;
+    int64_t cap;            /* invocations in flight at most (DAG width, cost model, workers) */
+    double *est;            /* per task: the cost model's seconds of work on a worker */
+    double overhead;        /* seconds an invocation costs beyond its work (measured, EWMA) */
     /* tasks */
     rtask *t;
     int64_t *heap, nheap;
@@ -262,6 +267,7 @@ typedef struct rrun {
     bool failed;
     lp_status status;
     int64_t bytes_out, bytes_in;
+    bool log;               /* LAMPY_REMOTE_LOG=1: a line per invocation on stderr */
 } rrun;
 
 static void fail_run(rrun *R, lp_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -533,6 +539,15 @@ static size_t on_reply(char *p, size_t sz, size_t n, void *arg) {
     return k;
 }
 
+/* Work per invocation worth its overhead: batches aim at 8 x the overhead (90% useful time),
+ * within a quarter of the invocation timeout (OpenLambda's runtime limit). */
+static double batch_target(const rrun *R) {
+    double t = 8 * R->overhead;
+    if (t < 5e-4) t = 5e-4;
+    if (t > R->timeout / 4) t = R->timeout / 4;
+    return t;
+}
+
 static uint64_t task_bytes(const rrun *R, int64_t ti) {
     const lpi_plan *pl = R->plan;
     const lpi_task *t = &pl->tasks[ti];
@@ -716,6 +731,7 @@ static void send_batch(rrun *R, int w, int64_t *tasks, int n) {
     }
     v->live = R->nlive;
     R->live[R->nlive++] = v;
+    v->t0 = lpi_now();
     R->w[w].inflight++;
     R->nrunning_inv++;
     R->inv_total++;
@@ -740,8 +756,9 @@ static void dispatch(rrun *R) {
             i++;
         }
     }
-    int64_t cap = R->width < (int64_t)R->nw * R->inflight ? R->width : (int64_t)R->nw * R->inflight;
+    int64_t cap = R->cap < (int64_t)R->nw * R->inflight ? R->cap : (int64_t)R->nw * R->inflight;
     if (cap < 1) cap = 1;
+    const double target = batch_target(R);
     while (R->nheap && !R->failed && R->nrunning_inv < cap) {
         int free_slots = 0;
         for (int w = 0; w < R->nw; w++)
@@ -762,12 +779,16 @@ static void dispatch(rrun *R) {
         if (k < 1) k = 1;
         int64_t *tasks = lp_malloc((size_t)k * sizeof *tasks);
         if (!tasks) { fail_run(R, LP_ERR_NOMEM, "out of memory"); return; }
+        /* consecutive ready tasks (depth-first order: related work) up to the fair share k,
+         * the byte budget and the work target */
         int n = 0;
         uint64_t bytes = 0;
+        double work = 0;
         while (n < k && R->nheap) {
             uint64_t b = task_bytes(R, R->heap[0]);
-            if (n && bytes + b > BATCH_BYTES) break;
+            if (n && (bytes + b > BATCH_BYTES || work >= target)) break;
             bytes += b;
+            work += R->est[R->heap[0]];
             tasks[n++] = heap_pop(R);
         }
         send_batch(R, best, tasks, n);
@@ -876,6 +897,16 @@ static void on_done(rrun *R, CURL *h, CURLcode cc) {
     }
     if (code == 200 && json_is_object(reply) && !emsg) {
         wk->fails = 0;
+        /* what the invocation cost beyond the worker's own time: the round trip and dispatch */
+        double extra = (lpi_now() - v->t0) - json_number_value(json_object_get(json_object_get(reply, "timings"), "total_us")) * 1e-6;
+        if (extra > 0 && extra < 60) R->overhead = 0.8 * R->overhead + 0.2 * extra;
+        if (R->log) {
+            json_t *tm = json_object_get(reply, "timings");
+            fprintf(stderr, "lampy lambda: %s %d task(s) %.0f us: worker %.0f us (fetch %.0f, kernel %.0f, put %.0f)\n",
+                    wk->url, v->n, (lpi_now() - v->t0) * 1e6, json_number_value(json_object_get(tm, "total_us")),
+                    json_number_value(json_object_get(tm, "fetch_us")), json_number_value(json_object_get(tm, "kernel_us")),
+                    json_number_value(json_object_get(tm, "put_us")));
+        }
         batch_done(R, v, reply);
         goto done;
     }
@@ -974,6 +1005,7 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
     R.inflight = cf->cfg.inflight ? cf->cfg.inflight : (int)env_double("LAMPY_REMOTE_INFLIGHT", 2);
     R.timeout = cf->cfg.timeout_sec > 0 ? cf->cfg.timeout_sec : env_double("LAMPY_REMOTE_TIMEOUT", 35);
     make_runid(R.runid, sizeof R.runid);
+    R.log = getenv("LAMPY_REMOTE_LOG") && !strcmp(getenv("LAMPY_REMOTE_LOG"), "1");
     snprintf(R.prefix, sizeof R.prefix, "lampy/%s", R.runid);
     const int64_t nt = pl->ntasks, nc = pl->nchunks;
     lp_status st = LP_OK;
@@ -988,6 +1020,7 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
     R.owner = lp_malloc((size_t)(nc ? nc : 1) * sizeof *R.owner);
     R.node_json = lp_calloc((size_t)pl->npnodes + 1, sizeof *R.node_json);
     R.direct = lp_calloc((size_t)pl->npnodes + 1, sizeof *R.direct);
+    R.est = lp_calloc((size_t)(nt ? nt : 1), sizeof *R.est);
     R.slot = lp_calloc((size_t)(nc + pl->npnodes + 1), sizeof *R.slot);
     R.slot_stamp = lp_calloc((size_t)(nc + pl->npnodes + 1), sizeof *R.slot_stamp);
     R.idle = lp_calloc((size_t)R.nw * (size_t)R.inflight + 2, sizeof *R.idle);
@@ -1059,6 +1092,33 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
         R.ndone++;
         for (int32_t c = 0; c < pl->tasks[i].nconsumers; c++) R.t[pl->tasks[i].consumers[c]].pending--;
     }
+    /* the cost model prices each task (its work on a worker, invocation costs apart); the
+     * average parallelism work / critical path bounds how many invocations are worth running
+     * at once, as the DAG's widest level does */
+    {
+        const lpi_profile *pr = lpi_profile_get(ctx);
+        double work = 0, crit = 0;
+        double *start = lp_calloc((size_t)(nt ? nt : 1), sizeof *start);
+        if (!R.est || !start) { lp_free(start); st = lpi_nomem(ctx); goto out; }
+        for (int64_t i = 0; i < nt; i++) {
+            if (R.t[i].state == T_DONE) continue;
+            lpi_task_cost c;
+            lpi_task_cost_of(pl, i, pr, 1, &c);
+            R.est[i] = lpi_task_seconds(pr, &c, 1, false);
+            work += R.est[i];
+        }
+        for (int64_t i = 0; i < nt; i++) { /* producers come before their consumers */
+            double f = start[i] + R.est[i];
+            if (f > crit) crit = f;
+            for (int32_t c = 0; c < pl->tasks[i].nconsumers; c++)
+                if (start[pl->tasks[i].consumers[c]] < f) start[pl->tasks[i].consumers[c]] = f;
+        }
+        lp_free(start);
+        double par = crit > 0 ? work / crit : 1;
+        R.cap = R.width;
+        if (par < (double)R.cap) R.cap = (int64_t)ceil(par) + 1;
+        R.overhead = pr->rtt + pr->invoke;
+    }
     for (int64_t i = 0; i < nt; i++)
         if (R.t[i].pending == 0 && R.t[i].state == T_WAIT) heap_push(&R, i);
     while (!R.failed && (R.ndone < nt || R.io_pending)) {
@@ -1098,6 +1158,25 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
 
 out:
     /* abandon what is in flight; delete every chunk that exists or may exist */
+    /* a failed or cancelled run lets the invocations in flight finish (briefly) before it
+     * deletes chunks: a worker still running a task would otherwise write its output after
+     * the deletion. What is still running after the grace period is abandoned; the batch's
+     * timeout_ms stops those workers from writing once it passes. */
+    double grace_end = lpi_now() + (R.timeout < 2 ? R.timeout : 2);
+    while (R.nlive && R.multi && lpi_now() < grace_end) {
+        int running, left;
+        curl_multi_perform(R.multi, &running);
+        CURLMsg *m;
+        while ((m = curl_multi_info_read(R.multi, &left))) {
+            if (m->msg != CURLMSG_DONE) continue;
+            inv *v;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&v);
+            R.w[v->w].inflight--;
+            R.nrunning_inv--;
+            inv_free(&R, v);
+        }
+        if (R.nlive) curl_multi_poll(R.multi, NULL, 0, 20, NULL);
+    }
     while (R.nlive) {
         inv *v = R.live[R.nlive - 1];
         R.w[v->w].inflight--;
@@ -1145,6 +1224,7 @@ out:
     lp_free(R.owner);
     lp_free(R.node_json);
     lp_free(R.direct);
+    lp_free(R.est);
     lp_free(R.slot);
     lp_free(R.slot_stamp);
     lp_free(R.idle);

@@ -94,6 +94,15 @@ static int64_t block_rows(int64_t D) {
     return b < 16 ? 16 : b > 4096 ? 4096 : b;
 }
 
+/* Rows per block of lda_stats: also about 64 rows per class on average, else each class's
+ * dsyrk is too thin to run well and the rank-1 merge of every block (D^2/2 per class) costs as
+ * much as the scatter itself; bounded so the block stays under 8 MiB. */
+static int64_t stats_block_rows(int64_t D, int64_t K) {
+    int64_t b = block_rows(D), want = 64 * K, cap = (8 << 20) / (8 * (D ? D : 1));
+    if (want > b) b = want < cap ? want : cap;
+    return b < 16 ? 16 : b;
+}
+
 /* ---- lda_labels ---- */
 
 /* Insert v into the sorted set s[0..*n) (capacity LPI_LDA_LABELS_CAP; full sets ignore new values:
@@ -211,7 +220,7 @@ static lp_status stats_partial(lp_ctx *ctx, const lpi_view *ins, double *state) 
     stats_ptrs S = stats_at(state, K, D);
     memset(state, 0, (size_t)lpi_lda_stats_size(K, D) * sizeof *state);
     if (n == 0) return LP_OK;
-    const int64_t B = block_rows(D);
+    const int64_t B = stats_block_rows(D, K);
     /* Z: the block's rows, centered and grouped by class; bm: per-class block means */
     double *Z = lp_malloc_aligned((size_t)(B * D + K * D + 2 * D) * sizeof *Z);
     int32_t *ci = lp_malloc((size_t)B * sizeof *ci);

@@ -192,14 +192,14 @@ static void list_features(char *buf, size_t cap, const int64_t *idx, int64_t n) 
 /* Sw must be positive definite and not so ill-conditioned that its inverse is noise. The
  * condition is measured after scaling Sw to a unit diagonal, so features in different units
  * are not mistaken for trouble. On success work holds the Cholesky factor (lower, column-major)
- * of diag(d) Sw diag(d) and d the scaling, for sw_solve. */
-static lp_status check_within(lp_ctx *ctx, const double *Sw, int64_t D, double *work, double *d) {
+ * of diag(d) Sw diag(d) and d the scaling, for sw_solve. constant (may be NULL) marks features
+ * whose within-class variances are all rounding noise (see fit). */
+static lp_status check_within(lp_ctx *ctx, const double *Sw, int64_t D, const bool *constant, double *work,
+                              double *d) {
     int64_t *bad = lp_malloc((size_t)D * sizeof *bad), nbad = 0;
     if (!bad) return lpi_nomem(ctx);
-    double dmax = 0;
-    for (int64_t j = 0; j < D; j++) dmax = Sw[j * D + j] > dmax ? Sw[j * D + j] : dmax;
     for (int64_t j = 0; j < D; j++)
-        if (!(Sw[j * D + j] > 0)) bad[nbad++] = j;
+        if (!(Sw[j * D + j] > 0) || (constant && constant[j])) bad[nbad++] = j;
     char list[160];
     if (nbad) {
         list_features(list, sizeof list, bad, nbad);
@@ -460,7 +460,21 @@ lp_status lp_fisher_lda_fit(lp_ctx *ctx, lp_array *X, lp_array *y, const lp_lda_
     }
     group_cov(tM2, tmean, (double)N, D, o.shrinkage_kind, o.shrinkage, q ? q[K] : 0, sc, St);
     memcpy(md->covariance, Sw, (size_t)DD * sizeof *Sw);
-    if ((st = check_within(ctx, Sw, D, Lf, dsc))) goto done;
+    /* Without shrinkage, a feature constant within every class makes Sw singular even when
+     * rounding left its variances a hair above zero: the bound is the two-pass algorithm's
+     * error (scikit-learn's _is_constant_feature) */
+    bool *constant = NULL;
+    if (o.shrinkage_kind == LP_LDA_SHRINKAGE_NONE || (o.shrinkage_kind == LP_LDA_SHRINKAGE_FIXED && o.shrinkage == 0)) {
+        if (!(constant = lp_malloc((size_t)D * sizeof *constant))) { st = lpi_nomem(ctx); goto done; }
+        for (int64_t j = 0; j < D; j++) {
+            constant[j] = true;
+            for (int64_t k = 0; k < K && constant[j]; k++)
+                constant[j] = constant_feature(M2[k * DD + j * D + j] / cnt[k], mean[k * D + j], cnt[k]);
+        }
+    }
+    st = check_within(ctx, Sw, D, constant, Lf, dsc);
+    lp_free(constant);
+    if (st) goto done;
 
     /* Sb v = lambda Sw v; the matrices are symmetric, so row or column order is the same */
     for (int64_t i = 0; i < DD; i++) { A[i] = St[i] - Sw[i]; B[i] = Sw[i]; }

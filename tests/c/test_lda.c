@@ -406,6 +406,13 @@ static void test_errors(void) {
     o.priors = pr;
     o.n_priors = 2;
     expect_fit(X, y, &o, LP_ERR_VALUE, "2 priors given for 3 classes");
+    /* a feature constant up to rounding (0.3 and 0.1 * 3 differ in the last bit) */
+    static double xc[N * D];
+    memcpy(xc, x, sizeof xc);
+    for (int i = 0; i < N; i++) xc[i * D + 1] = i % 2 ? 0.3 : 0.1 * 3;
+    lp_array *Xc = wrap_copy(LP_FLOAT64, 2, sx, xc);
+    expect_fit(Xc, y, NULL, LP_ERR_LINALG, "feature 1 is constant within every class");
+    lp_array_release(Xc);
     /* NaN */
     x[5] = NAN;
     lp_array *Xn = wrap_copy(LP_FLOAT64, 2, sx, x);

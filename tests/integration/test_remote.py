@@ -29,6 +29,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LAMPY = Path(os.environ.get("LAMPY_BIN", ROOT / "build" / "lampy"))
 TEST_OPS = LAMPY.parent / "tests" / "c" / "test_ops"
+REMOTE_CLIENT = LAMPY.parent / "tests" / "c" / "remote_client"
 LIBLAMPY = LAMPY.parent / "deploy" / "openlambda" / "liblampy.so"
 FPY_DIR = ROOT / "deploy" / "openlambda" / "lampy"
 REDIS = shutil.which("redis-server")
@@ -279,6 +280,17 @@ def test_op_corpus_through_workers(redis, workers):
         row = re.search(rf"^{cat}\s+(\d+)\s+(\d+)", remote.stderr, re.M)
         assert row and int(row.group(1)) > 0 and row.group(2) == "0", (cat, remote.stderr[-3000:])
     assert redis.dbsize() == 0
+
+
+def test_c_api(workers, clean_store):
+    """tests/c/remote_client: wrapped and strided in-memory data and earlier results through the
+    store (same bits as local), many runs on one context, lp_cancel mid-run, configuration."""
+    if not REMOTE_CLIENT.exists():
+        pytest.fail(f"{REMOTE_CLIENT} does not exist: build first")
+    r = subprocess.run([str(REMOTE_CLIENT), ",".join(w.url for w in workers), clean_store.url], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"remote_client: \d+ passed, 0 failed", r.stdout), r.stdout
 
 
 def test_fisher_matches_local(workers, clean_store, tmp_path):
