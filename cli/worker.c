@@ -36,7 +36,7 @@ const char cli_worker_help[] =
     "                         redis:// or http:// store, no file:// store.\n"
     "  --load-dir DIR         load tasks may read .npy files below DIR only (repeatable;\n"
     "                         default: any absolute path)\n"
-    "  --max-body SIZE        largest request body (default 64M)\n"
+    "  --max-body SIZE        largest request body (default 16M)\n"
     "  --max-chunk-bytes SIZE largest chunk read or written (default 1G)\n"
     "  --max-task-bytes SIZE  most memory one task may need (default 4G)\n"
     "  -h, --help             show this help\n";

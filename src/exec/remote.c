@@ -920,6 +920,13 @@ static void on_done(rrun *R, CURL *h, CURLcode cc) {
     } else {
         snprintf(why, sizeof why, "%s: HTTP %ld: %s", wk->url, code, emsg);
     }
+    if (code == 413 && v->n > 1) {
+        /* the batch is over the worker's limits (body, bytes per task are per task): smaller
+         * batches from now on, these tasks again without counting a try */
+        R->batch_max = v->n / 2;
+        for (int i = 0; i < v->n; i++) heap_push(R, v->tasks[i]);
+        goto done;
+    }
     const char *sname = json_string_value(json_object_get(reply, "status"));
     bool retry = retryable_code(code) || (code == 500 && (!reply || !emsg || (sname && !strcmp(sname, "ERR_IO"))));
     if (!retry) {

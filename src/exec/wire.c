@@ -923,7 +923,10 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
         (st = get_list(ctx, where, top, "nodes", true, (size_t)lim->max_nodes, &nodes)) ||
         (st = get_list(ctx, where, top, "tasks", false, (size_t)lim->max_tasks, &tasks)))
         goto fail;
-    if (strlen(run) > 64) { st = lpi_error(ctx, LP_ERR_VALUE, "batch: 'run' is longer than 64 characters"); goto fail; }
+    if (strlen(run) > 64 || strspn(run, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(run)) {
+        st = lpi_error(ctx, LP_ERR_VALUE, "batch: 'run' must be at most 64 letters, digits, '.', '_' or '-'");
+        goto fail;
+    }
     b->run = run;
     b->timeout_ms = timeout;
     b->nstores = (int)json_array_size(stores);

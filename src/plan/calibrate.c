@@ -1,17 +1,18 @@
 /* `lampy calibrate`: measure this machine with Lampy's own kernels (so the profile describes
  * what Lampy achieves, not a theoretical peak) and fit the cost model's parameters:
  *
- *   run overhead     a one-task expression, many times
- *   task overhead    a sum over ~10,000 tiny chunks, on all workers
- *   DRAM             sum(a*b) over arrays far larger than the caches, one worker and all
- *   fresh pages      a*b into a new result buffer (page faults), one worker and all
- *   cache            sum(a*b) over 2 MiB arrays, one worker
- *   file copy        sum(x) of a .npy file in the page cache, chunks small enough to stay cached
- *   flop rates       chains of arithmetic / transcendental ops, sums, outer-axis mean and var,
- *                    random numbers over 2 MiB arrays, one worker; dgemm for BLAS
+ *   overheads        a one-task expression many times; a sum over ~10,000 tiny chunks
+ *   per-op costs     every elementwise op, reduction (innermost and outer axes) and creation op
+ *                    over 2 MiB arrays (in cache) on one worker, against a cheap reference op of
+ *                    the same arity; a chain of 16 adds for the VM's cost per instruction
+ *   DRAM             sums of 1, 2 and 3 arrays far larger than the caches, one worker and all;
+ *                    a + b into a new result buffer for first-touch pages; plain C loops for
+ *                    the cost of a write against a read and for the cache bandwidth
+ *   loads            a sum over a .npy file in the page cache, load tasks timed by the trace
+ *   BLAS             dgemm
  *
- * Each number is the best of a few runs; about 5-10 s on a small machine (--quick: ~2 s). A
- * busy machine makes every number pessimistic: calibrate when it is idle. */
+ * Each number is the best of a few runs; about 5 s on a small machine (--quick: ~2 s). A busy
+ * machine makes every number pessimistic: calibrate when it is idle. */
 #include "plan/cost.h"
 #include "exec/pool.h"
 #include "exec/trace.h"
@@ -66,7 +67,7 @@ static lp_status best_of(lp_ctx *ctx, build_fn fn, void *arg, int reps, double *
 }
 
 typedef struct args {
-    lp_array *a, *b;
+    lp_array *a, *b, *c;
     int kind;
     int64_t n;
 } args;
@@ -203,6 +204,44 @@ static lp_status b_node(lp_ctx *ctx, void *p, lp_array **out) {
     }
 }
 
+/* Best time of reps runs of a generic node (node_args). */
+static lp_status t_node(lp_ctx *c, node_args *na, int reps, double *t) { return best_of(c, b_node, na, reps, t, NULL); }
+
+static lp_status b_sum_streams(lp_ctx *ctx, void *p, lp_array **out) {
+    args *A = p;
+    lp_array *x = A->a, *y = NULL, *z = NULL;
+    lp_status st = LP_OK;
+    if (A->kind >= 2 && !(st = lp_binary(ctx, "add", A->a, A->b, &y))) x = y;
+    if (!st && A->kind >= 3 && !(st = lp_binary(ctx, "add", y, A->c, &z))) x = z;
+    if (!st) st = A->kind == 0 ? lp_binary(ctx, "add", A->a, A->b, out) : lp_reduce(ctx, "sum", x, NULL, 0, false, out);
+    lp_array_release(y);
+    lp_array_release(z);
+    return st;
+}
+
+/* x + 0.5, n times */
+static lp_status b_chain(lp_ctx *ctx, void *p, lp_array **out) {
+    args *A = p;
+    lp_array *h, *x = A->a;
+    lp_status st = lp_scalar_array(ctx, lp_scalar_f(0.5), &h);
+    lp_array_retain(x);
+    for (int i = 0; i < A->kind && !st; i++) {
+        lp_array *y;
+        st = lp_binary(ctx, "add", x, h, &y);
+        lp_array_release(x);
+        x = st ? NULL : y;
+    }
+    lp_array_release(h);
+    if (st) { lp_array_release(x); return st; }
+    *out = x;
+    return LP_OK;
+}
+
+static int cmp_d(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
 lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, const char *), void *log_arg) {
     cal C = {log, log_arg, lpi_now(), max_seconds > 0 ? max_seconds : 30};
     const int W = lpi_ncores();
@@ -214,10 +253,15 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
     say(&C, "machine: %s, last-level cache %.0f MiB", P.machine, P.llc_bytes / (1 << 20));
     const bool quick = C.budget < 12;
     const int64_t N = quick ? (int64_t)8 << 20 : (int64_t)32 << 20; /* DRAM arrays: 64 or 256 MiB each */
-    const int64_t M = 256 << 10;                                        /* cache arrays: 2 MiB */
+    int64_t M = 256 << 10;                                              /* cache arrays: 2 MiB */
+    const int reps = quick ? 5 : 15, dreps = quick ? 2 : 3;
     lp_ctx *c1 = NULL, *cw = NULL;
-    double *a = NULL, *b = NULL, *tiny = NULL;
-    lp_array *T = NULL;
+    double *a = NULL, *b = NULL, *d = NULL, *tiny = NULL;
+    double *f1 = NULL, *f2 = NULL;
+    int64_t *i1 = NULL, *i2 = NULL;
+    uint8_t *bb = NULL;
+    lp_array *T = NULL, *A = NULL, *B = NULL, *D = NULL, *X = NULL;
+    lp_array *F1 = NULL, *F2 = NULL, *I1 = NULL, *I2 = NULL, *BB = NULL, *F8 = NULL, *F16 = NULL, *F64 = NULL, *two = NULL;
     char dir[] = "/tmp/lampy-calibrate-XXXXXX", path[64] = "";
     bool have_dir = false;
     lp_status st;
@@ -227,134 +271,104 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
     }
     a = lp_malloc_aligned((size_t)N * 8);
     b = lp_malloc_aligned((size_t)N * 8);
+    d = lp_malloc_aligned((size_t)N * 8);
     tiny = lp_malloc_aligned(80000 * 8);
-    if (!a || !b || !tiny) { st = lpi_nomem(ctx); goto done; }
-    for (int64_t i = 0; i < N; i++) { a[i] = (double)(i & 1023) * 1e-3; b[i] = 1.0 - a[i]; }
+    f1 = lp_malloc_aligned((size_t)M * 8);
+    f2 = lp_malloc_aligned((size_t)M * 8);
+    i1 = lp_malloc_aligned((size_t)M * 8);
+    i2 = lp_malloc_aligned((size_t)M * 8);
+    bb = lp_malloc_aligned((size_t)M);
+    if (!a || !b || !d || !tiny || !f1 || !f2 || !i1 || !i2 || !bb) { st = lpi_nomem(ctx); goto done; }
+    for (int64_t i = 0; i < N; i++) { a[i] = (double)(i & 1023) * 1e-3; b[i] = 1.0 - a[i]; d[i] = 0.5 * a[i]; }
     for (int64_t i = 0; i < 80000; i++) tiny[i] = 1.0;
+    for (int64_t i = 0; i < M; i++) {
+        f1[i] = 0.5 + (double)(i % 1000) / 1000.0;
+        f2[i] = 1.5 - (double)(i % 997) / 1000.0;
+        i1[i] = 1 + i % 100;
+        i2[i] = 1 + i % 37;
+        bb[i] = i % 3 == 0;
+    }
 #define CK(call) do { if ((st = (call))) { st = lpi_error(ctx, st, "calibrate: %s", lp_last_error(c1)[0] ? lp_last_error(c1) : lp_last_error(cw)); goto done; } } while (0)
     double t;
     int64_t ntasks = 0;
     args ar = {0};
-    const int reps = quick ? 5 : 15;
 
-    /* run overhead */
+    /* ---- overheads ---- */
     {
         int64_t sixteen = 16;
         CK(lp_wrap(cw, tiny, LP_FLOAT64, 1, &sixteen, NULL, noop_release, NULL, &T));
         ar.a = T;
         CK(best_of(cw, b_add1, &ar, 300, &t, NULL));
         P.run_overhead = clampd(t, 1e-6, 1e-2);
-        say(&C, "run overhead        %8.1f us", P.run_overhead * 1e6);
         lp_array_release(T);
         T = NULL;
-    }
-    /* task overhead: ~10,000 chunks of 8 elements */
-    {
         int64_t n = 80000, ch = 8;
         CK(wrap(cw, tiny, n, &T));
         CK(lp_array_set_chunks(cw, T, 1, &ch));
         ar.a = T;
         CK(best_of(cw, b_sum, &ar, 5, &t, &ntasks));
         P.task_overhead = clampd((t - P.run_overhead) * W / (double)(ntasks ? ntasks : 1), 1e-8, 1e-3);
-        say(&C, "task overhead       %8.2f us  (%lld tasks in %.2f ms on %d workers)", P.task_overhead * 1e6,
-            (long long)ntasks, t * 1e3, W);
+        say(&C, "overheads           %8.1f us per run, %.2f us per task (%lld tasks in %.2f ms on %d workers)",
+            P.run_overhead * 1e6, P.task_overhead * 1e6, (long long)ntasks, t * 1e3, W);
         lp_array_release(T);
         T = NULL;
     }
-    /* DRAM: plain reads, copies and first writes over arrays far larger than the caches */
-    {
-        double r1 = probe_time(1, 0, NULL, a, N, 1), rw = probe_time(W, 0, NULL, a, N, 1);
-        P.mem_bw1 = clampd(8.0 * N / r1, 1e8, 1e12);
-        P.mem_bw = clampd(8.0 * N / rw, P.mem_bw1, 1e12);
-        say(&C, "memory reads        %8.2f GB/s one core, %.2f GB/s all %d", P.mem_bw1 / 1e9, P.mem_bw / 1e9, W);
-        double cw_ = probe_time(W, 1, b, a, N, 1);
-        P.write_factor = clampd((cw_ * P.mem_bw / (8.0 * N)) - 1, 0.5, 4);
-        say(&C, "memory writes       %8.2f x the cost of a read (copy %.1f ms)", P.write_factor, cw_ * 1e3);
-        /* the last-level cache: reads of a 2 MiB array, over and over */
-        double tc = probe_time(1, 0, NULL, a, M, 64);
-        P.cache_bw1 = clampd(8.0 * M * 64 / tc, P.mem_bw1, 1e12);
-        say(&C, "cache reads         %8.2f GB/s one core", P.cache_bw1 / 1e9);
-    }
-    /* load tasks, timed from the run's own trace: a .npy file in the page cache read in 1 MiB
-     * chunks (memory the allocator reuses) and in 16 MiB chunks (newly mapped for every chunk:
-     * the difference is the first-touch cost), by one worker and by all */
-    if (mkdtemp(dir)) {
-        have_dir = true;
-        snprintf(path, sizeof path, "%s/a.npy", dir);
-        CK(lpi_npy_write(c1, path, LP_FLOAT64, 1, &N, a, NULL));
-        lp_array *X = NULL;
-        CK(lp_load(c1, path, &X));
-        double sums[2][2]; /* [chunk small, big][1 worker, all] seconds of load tasks */
-        for (int big = 0; big < 2 && !st; big++)
-            for (int all = 0; all < 2 && !st; all++) {
-                lp_ctx *c = all ? cw : c1;
-                lp_ctx_set_trace(c, true);
-                lp_ctx_set_chunk_bytes(c, big ? 16 << 20 : 1 << 20);
-                sums[big][all] = 1e30;
-                ar.a = X;
-                for (int r = 0; r < 3 && !st; r++) {
-                    double tt;
-                    if ((st = best_of(c, b_sum, &ar, 1, &tt, NULL))) break;
-                    double sum = 0;
-                    const struct lpi_trace *tr = c->last_trace;
-                    for (int64_t i = 0; tr && i < tr->n; i++)
-                        if (tr->spans[i].kernel == LPI_K_LOAD) sum += tr->spans[i].t1 - tr->spans[i].t0;
-                    if (sum > 0 && sum < sums[big][all]) sums[big][all] = sum;
-                }
-                lp_ctx_set_trace(c, false);
-                lp_ctx_set_chunk_bytes(c, 0);
-            }
-        lp_array_release(X);
-        CK(st);
-        const double B = 8.0 * N;
-        P.load_bw1 = clampd(B / sums[0][0], 1e8, 1e12);
-        P.load_bw = clampd(B / sums[0][1], 1e8, 1e12);
-        P.fresh_bw1 = clampd(B / fmax(sums[1][0] - sums[0][0], B / 1e11), 1e8, 1e11);
-        P.fresh_bw = clampd(B / fmax(sums[1][1] - sums[0][1], B / 1e11), 1e8, 1e11);
-        say(&C, "loading .npy        %8.2f GB/s per worker alone, %.2f GB/s each with %d", P.load_bw1 / 1e9, P.load_bw / 1e9, W);
-        say(&C, "fresh chunk pages   %8.2f GB/s per worker alone, %.2f GB/s each with %d", P.fresh_bw1 / 1e9, P.fresh_bw / 1e9, W);
-    } else {
-        say(&C, "loading .npy        (no temporary directory; defaults kept)");
-    }
-    /* per-op costs: one core, 2 MiB arrays (in cache), one chunk each */
+    const double base = P.run_overhead + P.task_overhead;
+
+    /* ---- per-op costs: one core, 2 MiB arrays (in cache), one chunk each ---- */
     CK(lp_ctx_set_chunk_bytes(c1, 64 << 20));
     {
-        const int64_t m16[2] = {M / 16, 16};
-        double *f1 = lp_malloc_aligned((size_t)M * 8), *f2 = lp_malloc_aligned((size_t)M * 8);
-        int64_t *i1 = lp_malloc_aligned((size_t)M * 8), *i2 = lp_malloc_aligned((size_t)M * 8);
-        uint8_t *bb = lp_malloc_aligned((size_t)M);
-        lp_array *F1 = NULL, *F2 = NULL, *I1 = NULL, *I2 = NULL, *BB = NULL, *F16 = NULL, *two = NULL;
-        if (!f1 || !f2 || !i1 || !i2 || !bb) st = lpi_nomem(ctx);
-        for (int64_t i = 0; !st && i < M; i++) {
-            f1[i] = 0.5 + (double)(i % 1000) / 1000.0;
-            f2[i] = 1.5 - (double)(i % 997) / 1000.0;
-            i1[i] = 1 + i % 100;
-            i2[i] = 1 + i % 37;
-            bb[i] = i % 3 == 0;
-        }
-        if (!st) st = wrap(c1, f1, M, &F1);
-        if (!st) st = wrap(c1, f2, M, &F2);
-        if (!st) st = lp_wrap(c1, i1, LP_INT64, 1, &M, NULL, noop_release, NULL, &I1);
-        if (!st) st = lp_wrap(c1, i2, LP_INT64, 1, &M, NULL, noop_release, NULL, &I2);
-        if (!st) st = lp_wrap(c1, bb, LP_BOOL, 1, &M, NULL, noop_release, NULL, &BB);
-        if (!st) st = lp_wrap(c1, f1, LP_FLOAT64, 2, m16, NULL, noop_release, NULL, &F16);
-        if (!st) st = lp_scalar_array(c1, lp_scalar_i(2), &two);
-        const double base = P.run_overhead + P.task_overhead;
-        double t_copy = 0;
+        int64_t m8[2] = {M / 8, 8}, m16[2] = {M / 16, 16}, m64[2] = {M / 64, 64};
+        CK(wrap(c1, f1, M, &F1));
+        CK(wrap(c1, f2, M, &F2));
+        CK(lp_wrap(c1, i1, LP_INT64, 1, &M, NULL, noop_release, NULL, &I1));
+        CK(lp_wrap(c1, i2, LP_INT64, 1, &M, NULL, noop_release, NULL, &I2));
+        CK(lp_wrap(c1, bb, LP_BOOL, 1, &M, NULL, noop_release, NULL, &BB));
+        CK(lp_wrap(c1, f1, LP_FLOAT64, 2, m8, NULL, noop_release, NULL, &F8));
+        CK(lp_wrap(c1, f1, LP_FLOAT64, 2, m16, NULL, noop_release, NULL, &F16));
+        CK(lp_wrap(c1, f1, LP_FLOAT64, 2, m64, NULL, noop_release, NULL, &F64));
+        CK(lp_scalar_array(c1, lp_scalar_i(2), &two));
+        /* an instruction of the VM in a fused chain: 16 adds against 1 */
+        double t1a, t16;
+        ar.a = F1;
+        ar.kind = 1;
+        CK(best_of(c1, b_chain, &ar, reps, &t1a, NULL));
+        ar.kind = 16;
+        CK(best_of(c1, b_chain, &ar, reps, &t16, NULL));
+        const double c_instr = clampd((t16 - t1a) / (15.0 * M), 1e-12, 1e-7);
+        /* references: one cheap op of each arity over in-cache arrays */
         node_args na = {0};
-        if (!st) { na.op = LPI_OP_ASTYPE; na.in[0] = F1; na.nin = 1; na.dt = LP_FLOAT64; st = best_of(c1, b_node, &na, reps, &t_copy, NULL); }
-        const double io = 0.5 * fmax(t_copy - base, 0) / M; /* an op's own loads and stores in a fused chain */
+        double t_un = t1a, t_bin, t_sum, t_axis;
+        na.op = LPI_OP_ADD; na.nin = 2; na.in[0] = F1; na.in[1] = F2;
+        CK(t_node(c1, &na, reps, &t_bin));
+        memset(&na, 0, sizeof na);
+        na.op = LPI_OP_SUM; na.nin = 1; na.in[0] = F1;
+        CK(t_node(c1, &na, reps, &t_sum));
+        na.op = LPI_OP_MEAN; na.in[0] = F16; na.axis0 = true;
+        CK(t_node(c1, &na, reps, &t_axis));
+        const double fold = clampd((t_sum - base) / M - c_instr, 1e-12, 1e-7);
+        const double fold_axis = clampd((t_axis - base) / M - c_instr, 1e-12, 1e-7);
+        {
+            double t8, t64;
+            na.in[0] = F8;
+            CK(t_node(c1, &na, reps, &t8));
+            na.in[0] = F64;
+            CK(t_node(c1, &na, reps, &t64));
+            P.axis_row_s = clampd((t8 - t64) / M / (1.0 / 8 - 1.0 / 64), 1e-12, 1e-6);
+        }
+        say(&C, "fused VM            %8.3f ns per instruction and element; sum folds %.3f ns, outer-axis folds %.3f ns + %.2f ns per row",
+            c_instr * 1e9, fold * 1e9, fold_axis * 1e9, P.axis_row_s * 1e9);
         double ratio[LPI_CC_COUNT][LPI_OP_COUNT];
         int nr[LPI_CC_COUNT] = {0};
         char line[200];
         size_t ll = 0;
-        for (int k = 0; k < LPI_OP_COUNT && !st; k++) {
+        for (int k = 0; k < LPI_OP_COUNT; k++) {
             lpi_op op = (lpi_op)k;
             lpi_opkind kind = lpi_ops[op].kind;
-            double t;
             memset(&na, 0, sizeof na);
             na.op = op;
             na.nin = lpi_ops[op].nin;
+            double ref;
             if (kind == LP_OPK_ELEMWISE) {
                 bool logical = op == LPI_OP_LOGICAL_AND || op == LPI_OP_LOGICAL_OR || op == LPI_OP_LOGICAL_XOR || op == LPI_OP_LOGICAL_NOT;
                 bool bitwise = op == LPI_OP_BITWISE_AND || op == LPI_OP_BITWISE_OR || op == LPI_OP_BITWISE_XOR || op == LPI_OP_INVERT;
@@ -362,35 +376,36 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
                 na.in[1] = logical ? BB : bitwise ? I2 : op == LPI_OP_POWER ? two : F2;
                 if (op == LPI_OP_WHERE) { na.in[0] = BB; na.in[1] = F1; na.in[2] = F2; }
                 if (op == LPI_OP_ASTYPE) { na.nin = 1; na.dt = LP_FLOAT32; }
+                ref = na.nin == 1 || op == LPI_OP_POWER ? t_un : t_bin;
             } else if (kind == LP_OPK_REDUCE) {
                 na.in[0] = F1;
+                ref = t_sum;
             } else if (kind == LP_OPK_SOURCE && op != LPI_OP_LOAD && op != LPI_OP_WRAP && op != LPI_OP_SCALAR) {
                 na.n = M;
+                ref = base;
             } else {
                 continue;
             }
-            if ((st = best_of(c1, b_node, &na, reps, &t, NULL))) {
-                /* an op the probe cannot build with these operands: keep the fallback */
-                st = LP_OK;
-                continue;
-            }
-            double per = kind == LP_OPK_SOURCE ? (t - base) / M : fmax(t - t_copy, 0) / M + io;
-            per = clampd(per, 1e-12, 1e-6);
-            P.op_s[op] = per;
+            if (t_node(c1, &na, reps, &t)) continue; /* no probe for it: the fallback applies */
+            double per;
+            if (kind == LP_OPK_SOURCE) per = (t - base) / M;
+            else if (kind == LP_OPK_REDUCE) per = fold + fmax(t - ref, 0) / M;
+            else per = c_instr + fmax(t - ref, 0) / M;
+            P.op_s[op] = clampd(per, 1e-12, 1e-6);
             lpi_cost_class cls = kind == LP_OPK_SOURCE ? LPI_CC_GEN : kind == LP_OPK_REDUCE ? LPI_CC_REDUCE
                                  : lpi_ops[op].flops >= 15 ? LPI_CC_MATH : LPI_CC_ARITH;
-            if (lpi_ops[op].flops > 0) ratio[cls][nr[cls]++] = lpi_ops[op].flops / per;
+            if (lpi_ops[op].flops > 0) ratio[cls][nr[cls]++] = lpi_ops[op].flops / P.op_s[op];
             if (kind == LP_OPK_REDUCE) {
                 na.in[0] = F16;
                 na.axis0 = true;
-                if (!best_of(c1, b_node, &na, reps, &t, NULL)) {
-                    P.axis_s[op] = clampd(fmax(t - t_copy, 0) / M + io, 1e-12, 1e-6);
+                if (!t_node(c1, &na, reps, &t)) {
+                    P.axis_s[op] = clampd(fold_axis + fmax(t - t_axis, 0) / M, 1e-12, 1e-6);
                     if (lpi_ops[op].flops > 0) ratio[LPI_CC_REDUCE_AXIS][nr[LPI_CC_REDUCE_AXIS]++] = lpi_ops[op].flops / P.axis_s[op];
                 }
             }
-            int w = snprintf(line + ll, sizeof line - ll, "%s %.2f%s", lpi_ops[op].name, P.op_s[op] * 1e9,
-                             P.axis_s[op] > 0 ? "/" : "  ");
-            if (P.axis_s[op] > 0) w += snprintf(line + ll + w, sizeof line - ll - w, "%.2f  ", P.axis_s[op] * 1e9);
+            int w = snprintf(line + ll, sizeof line - ll, "%s %.2f", lpi_ops[op].name, P.op_s[op] * 1e9);
+            if (P.axis_s[op] > 0) w += snprintf(line + ll + w, sizeof line - ll - w, "/%.2f", P.axis_s[op] * 1e9);
+            w += snprintf(line + ll + w, sizeof line - ll - w, "  ");
             ll += (size_t)w;
             if (ll > 80) { say(&C, "  ns/element: %s", line); ll = 0; line[0] = 0; }
         }
@@ -398,22 +413,89 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
         /* class rates (the fallback for ops without a measurement): medians of flops / s */
         for (int k = 0; k < LPI_CC_COUNT; k++) {
             if (!nr[k]) continue;
-            for (int i = 1; i < nr[k]; i++)
-                for (int j = i; j > 0 && ratio[k][j] < ratio[k][j - 1]; j--) { double x = ratio[k][j]; ratio[k][j] = ratio[k][j - 1]; ratio[k][j - 1] = x; }
+            qsort(ratio[k], (size_t)nr[k], sizeof(double), cmp_d);
             P.rate[k] = clampd(ratio[k][nr[k] / 2], 1e7, 1e12);
         }
-        say(&C, "op classes          %.2f (arith) %.2f (math) %.2f (sum) %.2f (axis) %.2f (creation) Gflop/s per core",
-            P.rate[LPI_CC_ARITH] / 1e9, P.rate[LPI_CC_MATH] / 1e9, P.rate[LPI_CC_REDUCE] / 1e9,
-            P.rate[LPI_CC_REDUCE_AXIS] / 1e9, P.rate[LPI_CC_GEN] / 1e9);
-        lp_array *all[] = {F1, F2, I1, I2, BB, F16, two};
-        for (int i = 0; i < 7; i++) lp_array_release(all[i]);
-        lp_free_aligned(f1);
-        lp_free_aligned(f2);
-        lp_free_aligned(i1);
-        lp_free_aligned(i2);
-        lp_free_aligned(bb);
-        CK(st);
     }
+    CK(lp_ctx_set_chunk_bytes(c1, 0));
+
+    /* ---- memory: Lampy's kernels over arrays far larger than the caches ---- */
+    {
+        CK(wrap(c1, a, N, &A));
+        CK(wrap(c1, b, N, &B));
+        CK(wrap(c1, d, N, &D));
+        ar.a = A;
+        ar.b = B;
+        ar.c = D;
+        for (int s = 1; s <= 3; s++) {
+            double t1, tw;
+            ar.kind = s;
+            CK(best_of(c1, b_sum_streams, &ar, dreps, &t1, NULL));
+            CK(best_of(cw, b_sum_streams, &ar, dreps, &tw, NULL));
+            P.mem_bw1[s - 1] = clampd(8.0 * s * N / fmax(t1 - base, 1e-6), 1e8, 1e12);
+            P.mem_bw[s - 1] = clampd(8.0 * s * N / fmax(tw - base, 1e-6), P.mem_bw1[s - 1], 1e12);
+        }
+        say(&C, "memory reads        %.2f / %.2f / %.2f GB/s one core, %.2f / %.2f / %.2f GB/s all %d  (1 / 2 / 3 streams)",
+            P.mem_bw1[0] / 1e9, P.mem_bw1[1] / 1e9, P.mem_bw1[2] / 1e9, P.mem_bw[0] / 1e9, P.mem_bw[1] / 1e9,
+            P.mem_bw[2] / 1e9, W);
+        /* writes: a plain copy against plain reads (C, normal stores), all cores */
+        double rr = probe_time(W, 0, NULL, a, N, 1), rc = probe_time(W, 1, b, a, N, 1);
+        P.write_factor = clampd(rc / rr - 1, 0.5, 4);
+        /* the last-level cache: reads of a 2 MiB array, over and over */
+        double tc = probe_time(1, 0, NULL, a, M, 64);
+        P.cache_bw1 = clampd(8.0 * M * 64 / tc, P.mem_bw1[0], 1e12);
+        /* fresh pages: a + b into a new result buffer, against the same traffic without it */
+        for (int all = 0; all < 2; all++) {
+            lp_ctx *c = all ? cw : c1;
+            double t1;
+            ar.kind = 0;
+            CK(best_of(c, b_sum_streams, &ar, dreps, &t1, NULL));
+            int act = all ? W : 1;
+            double bw2 = fmin(P.mem_bw1[1], P.mem_bw[1] / act), bw1 = fmin(P.mem_bw1[0], P.mem_bw[0] / act);
+            double traffic = (16.0 * N / bw2 + P.write_factor * 8.0 * N / bw1) / act;
+            double fb = clampd(8.0 * N / act / fmax(t1 - base - traffic, 8.0 * N / 1e11), 1e8, 1e11);
+            if (all) P.fresh_bw = fb;
+            else P.fresh_bw1 = fb;
+        }
+        say(&C, "memory writes       %8.2f x a read; fresh pages %.2f GB/s per worker alone, %.2f GB/s each with %d; cache %.1f GB/s",
+            P.write_factor, P.fresh_bw1 / 1e9, P.fresh_bw / 1e9, W, P.cache_bw1 / 1e9);
+    }
+
+    /* ---- load tasks, timed from the run's own trace: a .npy file in the page cache read in
+     * 1 MiB chunks (memory the allocator reuses), by one worker and by all ---- */
+    if (mkdtemp(dir)) {
+        have_dir = true;
+        snprintf(path, sizeof path, "%s/a.npy", dir);
+        CK(lpi_npy_write(c1, path, LP_FLOAT64, 1, &N, a, NULL));
+        CK(lp_load(c1, path, &X));
+        double sums[2];
+        for (int all = 0; all < 2 && !st; all++) {
+            lp_ctx *c = all ? cw : c1;
+            lp_ctx_set_trace(c, true);
+            lp_ctx_set_chunk_bytes(c, 1 << 20);
+            sums[all] = 1e30;
+            ar.a = X;
+            for (int r = 0; r < 3 && !st; r++) {
+                double tt;
+                if ((st = best_of(c, b_sum, &ar, 1, &tt, NULL))) break;
+                double sum = 0;
+                const struct lpi_trace *tr = c->last_trace;
+                for (int64_t i = 0; tr && i < tr->n; i++)
+                    if (tr->spans[i].kernel == LPI_K_LOAD) sum += tr->spans[i].t1 - tr->spans[i].t0 - P.task_overhead;
+                if (sum > 0 && sum < sums[all]) sums[all] = sum;
+            }
+            lp_ctx_set_trace(c, false);
+            lp_ctx_set_chunk_bytes(c, 0);
+        }
+        CK(st);
+        P.load_bw1 = clampd(8.0 * N / sums[0], 1e8, 1e12);
+        P.load_bw = clampd(8.0 * N / sums[1], 1e8, 1e12);
+        say(&C, "loading .npy        %8.2f GB/s per worker alone, %.2f GB/s each with %d", P.load_bw1 / 1e9, P.load_bw / 1e9, W);
+    } else {
+        say(&C, "loading .npy        (no temporary directory; defaults kept)");
+    }
+
+    /* ---- BLAS ---- */
     {
         const int n = quick ? 256 : 512;
         double *m1 = lp_malloc_aligned((size_t)n * n * 8), *m2 = lp_malloc_aligned((size_t)n * n * 8),
@@ -421,13 +503,17 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
         if (m1 && m2 && m3) {
             for (int i = 0; i < n * n; i++) { m1[i] = 1.0 / (i + 1); m2[i] = (double)(i % 7); }
             double bt = 1e30;
+            /* tasks call BLAS single-threaded (kernels/linalg.c): measure one core */
+            int bthreads = openblas_get_num_threads();
+            openblas_set_num_threads(1);
             for (int r = 0; r < 3; r++) {
                 double s0 = lpi_now();
                 cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, m1, n, m2, n, 0.0, m3, n);
-                double d = lpi_now() - s0;
-                if (d < bt) bt = d;
+                double dt = lpi_now() - s0;
+                if (dt < bt) bt = dt;
             }
-            P.rate[LPI_CC_BLAS] = clampd(2.0 * n * n * n / bt / W, 1e8, 1e13);
+            openblas_set_num_threads(bthreads);
+            P.rate[LPI_CC_BLAS] = clampd(2.0 * n * n * n / bt, 1e8, 1e13);
             say(&C, "BLAS (dgemm)        %8.2f Gflop/s per core", P.rate[LPI_CC_BLAS] / 1e9);
         }
         lp_free_aligned(m1);
@@ -439,12 +525,21 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
     if (!ctx->profile) st = lpi_nomem(ctx);
 #undef CK
 done:
-    lp_array_release(T);
+    {
+        lp_array *all[] = {T, A, B, D, X, F1, F2, I1, I2, BB, F8, F16, F64, two};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++) lp_array_release(all[i]);
+    }
     lp_ctx_destroy(c1);
     lp_ctx_destroy(cw);
     lp_free_aligned(a);
     lp_free_aligned(b);
+    lp_free_aligned(d);
     lp_free_aligned(tiny);
+    lp_free_aligned(f1);
+    lp_free_aligned(f2);
+    lp_free_aligned(i1);
+    lp_free_aligned(i2);
+    lp_free_aligned(bb);
     if (*path) unlink(path);
     if (have_dir) rmdir(dir);
     return st;

@@ -46,8 +46,11 @@ void lpi_profile_default(lpi_profile *p) {
     p->cores = lpi_ncores();
     p->task_overhead = 4e-6;
     p->run_overhead = 40e-6;
-    p->mem_bw1 = 12e9;
-    p->mem_bw = 20e9;
+    for (int k = 0; k < 3; k++) {
+        p->mem_bw1[k] = 12e9 / (1 + 0.5 * k);
+        p->mem_bw[k] = 20e9 / (1 + 0.5 * k);
+    }
+    p->axis_row_s = 1e-9;
     p->write_factor = 2;
     p->cache_bw1 = 30e9;
     p->llc_bytes = llc_size();
@@ -74,7 +77,9 @@ typedef struct pfield {
 #define PF(k, f) {k, offsetof(lpi_profile, f)}
 static const pfield PFIELDS[] = {
     PF("task_overhead_s", task_overhead), PF("run_overhead_s", run_overhead),
-    PF("mem_bw_1core", mem_bw1), PF("mem_bw", mem_bw), PF("write_factor", write_factor),
+    PF("mem_bw_1core_1stream", mem_bw1[0]), PF("mem_bw_1core_2streams", mem_bw1[1]),
+    PF("mem_bw_1core_3streams", mem_bw1[2]), PF("mem_bw_1stream", mem_bw[0]), PF("mem_bw_2streams", mem_bw[1]),
+    PF("mem_bw_3streams", mem_bw[2]), PF("write_factor", write_factor), PF("axis_row_s", axis_row_s),
     PF("cache_bw_1core", cache_bw1), PF("llc_bytes", llc_bytes),
     PF("load_bw_1worker", load_bw1), PF("load_bw_per_worker", load_bw),
     PF("fresh_bw_1worker", fresh_bw1), PF("fresh_bw_per_worker", fresh_bw),
@@ -345,7 +350,7 @@ void lpi_task_cost_of(const lpi_plan *pl, int64_t ti, const lpi_profile *pr, int
         double b = q->red && !q->final ? (double)t->pelems * q->red->nfields * 8 : box_bytes(&op->box, q->dtype);
         bool cached = q->kernel != LPI_K_NONE && fits;
         if (cached) c->bytes_cache += b;
-        else c->bytes_dram += b;
+        else { c->bytes_dram += b; c->dram_streams++; }
         /* several pieces: reassembled by a copy into a temporary */
         if (op->npieces > 1) {
             if (2 * b <= budget) c->bytes_cache += 2 * b;
@@ -396,6 +401,13 @@ void lpi_task_cost_of(const lpi_plan *pl, int64_t ti, const lpi_profile *pr, int
             double f = lpi_ops[p->op].flops * nbox, ms = axis ? pr->axis_s[p->op] : pr->op_s[p->op];
             c->flops[k] += f;
             c->compute_s += ms > 0 ? ms * nbox : f / pr->rate[k];
+            if (axis) {
+                /* per row of the kept innermost axes: the fold's loop overhead */
+                double inner = 1;
+                for (int i = p->red->in_ndim - 1; i >= 0 && !(p->red->axes & (1u << i)); i--)
+                    inner *= (double)(t->box.hi[i] - t->box.lo[i]);
+                if (inner > 0) c->compute_s += pr->axis_row_s * (nbox / inner - nbox / 16);
+            }
         } else {
             /* family kernels without a program: their registry coefficient per row of the
              * first operand, plus a multiply-add per element read */
@@ -463,13 +475,14 @@ void lpi_task_cost_of(const lpi_plan *pl, int64_t ti, const lpi_profile *pr, int
 double lpi_task_seconds(const lpi_profile *pr, const lpi_task_cost *c, int active, bool remote) {
     if (active < 1) active = 1;
     if (remote) active = 1; /* a function has the machine to itself */
-    double bw = fmin(pr->mem_bw1, pr->mem_bw / active);
+    int s = c->dram_streams < 1 ? 0 : c->dram_streams > 3 ? 2 : c->dram_streams - 1;
+    double bw = fmin(pr->mem_bw1[s], pr->mem_bw[s] / active), bw_w = fmin(pr->mem_bw1[0], pr->mem_bw[0] / active);
     /* per-worker rates measured with one worker and with all: interpolate in time per byte */
     double x = pr->cores > 1 ? fmin(1.0, (active - 1) / (double)(pr->cores - 1)) : 0;
     double load_s = (1 - x) / pr->load_bw1 + x / pr->load_bw;
     double fresh_s = (1 - x) / pr->fresh_bw1 + x / pr->fresh_bw;
     double compute = c->compute_s;
-    double mem = (c->bytes_dram + pr->write_factor * c->bytes_dram_w) / bw + c->bytes_cache / pr->cache_bw1;
+    double mem = c->bytes_dram / bw + pr->write_factor * c->bytes_dram_w / bw_w + c->bytes_cache / pr->cache_bw1;
     double t = pr->task_overhead + fmax(compute, mem) + c->bytes_load * load_s + c->bytes_fresh * fresh_s;
     if (remote) t += pr->invoke + pr->rtt + (c->bytes_in + c->bytes_out + c->bytes_load) / pr->net_bw;
     return t;

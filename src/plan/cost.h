@@ -22,7 +22,9 @@ struct lpi_profile {
     bool calibrated;
     double task_overhead;        /* s per task on its worker (scheduling, assembly, bookkeeping) */
     double run_overhead;         /* s per run (waking the pool, result buffers, planning) */
-    double mem_bw1, mem_bw;      /* B/s reading DRAM: one core alone / all cores together */
+    /* B/s of DRAM reads by Lampy's kernels from 1, 2 and 3+ input streams at once (several
+     * streams are slower per byte than one), one core alone / all cores together */
+    double mem_bw1[3], mem_bw[3];
     double write_factor;         /* a byte written to DRAM costs this many bytes read */
     double cache_bw1;            /* B/s of one core reading and writing chunks held in the LLC */
     double llc_bytes;            /* last-level cache */
@@ -36,6 +38,8 @@ struct lpi_profile {
      * reductions folding the innermost axis (op_s) and outer axes (axis_s); creation ops. */
     double op_s[LPI_OP_COUNT];
     double axis_s[LPI_OP_COUNT];
+    double axis_row_s;           /* outer-axis reductions: extra seconds per row of the kept axes
+                                  * (axis_s is measured with rows of 16 elements) */
     double net_bw, rtt, invoke;  /* remote: B/s per function, round trip s, invocation s */
 };
 
@@ -51,6 +55,7 @@ void lpi_profile_set(lp_ctx *ctx, const lpi_profile *p);
 typedef struct lpi_task_cost {
     double flops[LPI_CC_COUNT];
     double bytes_dram;    /* read from memory: data that was there before, spilled chunks */
+    int dram_streams;     /* operands read from memory at once */
     double bytes_dram_w;  /* written to memory: results, spilled chunks */
     double bytes_cache;   /* traffic to chunks that stay in the last-level cache */
     double bytes_load;    /* .npy bytes read out of the page cache */

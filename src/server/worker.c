@@ -321,9 +321,15 @@ unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, json_t **repl
     goto done;
 fail:
     atomic_fetch_add(&w->failures, 1);
-    if (!w->cfg.quiet && code >= 500)
+    if (!w->cfg.quiet && code >= 500) {
+        /* one line, printable: messages can quote what a request sent */
+        char msg[LPI_ERRMSG_MAX];
+        snprintf(msg, sizeof msg, "%s", lp_last_error(ctx));
+        for (char *p = msg; *p; p++)
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) *p = '?';
         fprintf(stderr, "lampy worker: batch%s%s failed (%u): %s\n", R.b && R.b->run[0] ? " of run " : "",
-                R.b ? R.b->run : "", code, lp_last_error(ctx));
+                R.b ? R.b->run : "", code, msg);
+    }
     *reply = error_reply(ctx, st, bad_task);
     if (!*reply) code = 503;
 done:
@@ -458,7 +464,7 @@ lp_status lpi_worker_server_start(lp_ctx *ctx, const lpi_worker_opts *o, lpi_wor
         .port = o->port,
         .threads = 0, /* a thread per connection: batches block on the store and the kernels */
         .max_connections = (unsigned)(S->max_conc * 4 + 64),
-        .max_body = o->max_body ? o->max_body : (uint64_t)64 << 20,
+        .max_body = o->max_body ? o->max_body : (uint64_t)16 << 20,
     };
     lpi_http_handlers h = {S, srv_request, NULL, srv_body, srv_end};
     if ((st = lpi_http_start(ctx, &ho, &h, &S->http))) {

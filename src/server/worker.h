@@ -55,7 +55,8 @@ typedef struct lpi_worker_opts {
     const char *bind;                  /* NULL = "127.0.0.1" */
     unsigned port;                     /* 0 = any free port */
     int max_concurrency;               /* batches at once; 0 = 2 x cores */
-    uint64_t max_body;                 /* request body bytes; 0 = 64 MiB */
+    uint64_t max_body;                 /* request body bytes; 0 = 16 MiB (a JSON value costs jansson
+                                        * tens of bytes in memory: this bounds the parse) */
     lpi_worker_fault fault;            /* test-only: see lampy worker --fault */
     int fault_count;
 } lpi_worker_opts;
