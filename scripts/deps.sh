@@ -31,7 +31,7 @@ want=(numpy pytest meson-python meson ninja)
 need=()
 for m in "${want[@]}"; do
   mod=${m%%[*}; mod=${mod//-/_}
-  case $mod in meson_python) mod=mesonpy;; scikit_learn) mod=sklearn;; esac
+  case $mod in meson_python) mod=mesonpy;; meson) mod=mesonbuild;; scikit_learn) mod=sklearn;; esac
   .venv/bin/python -c "import $mod" 2>/dev/null || need+=("$m")
 done
 if ((${#need[@]})); then
