@@ -82,6 +82,8 @@ struct lp_buffer {
 };
 /* New buffer owning fresh (uninitialised) aligned memory. */
 lp_buffer *lpi_buffer_new(lp_dtype dt, int ndim, const int64_t *shape);
+/* Free the cache of recycled chunk buffers (when the last context goes). */
+void lpi_buffer_cache_trim(void);
 /* New buffer over foreign memory, release(arg) when the last reference goes. */
 lp_buffer *lpi_buffer_wrap(void *data, size_t nbytes, lp_dtype dt, int ndim, const int64_t *shape,
                            void (*release)(void *), void *arg);

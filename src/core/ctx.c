@@ -8,10 +8,13 @@ void lpi_profile_free(lpi_profile *p);         /* plan/cost.c */
 void lpi_trace_free(struct lpi_trace *t);      /* exec/trace.c */
 void lpi_remote_free(struct lpi_remote *r);    /* exec/remote.c */
 
+static atomic_int live_contexts;
+
 lp_status lp_ctx_create(lp_ctx **out) {
     lp_ctx *ctx = lp_calloc(1, sizeof *ctx);
     *out = NULL;
     if (!ctx) return LP_ERR_NOMEM;
+    atomic_fetch_add(&live_contexts, 1);
     pthread_mutex_init(&ctx->err_lock, NULL);
     ctx->fusion = true;
     atomic_init(&ctx->cancel, 0);
@@ -27,6 +30,8 @@ void lp_ctx_destroy(lp_ctx *ctx) {
     lpi_remote_free(ctx->remote);
     pthread_mutex_destroy(&ctx->err_lock);
     lp_free(ctx);
+    /* recycled chunk memory is kept only while Lampy is in use */
+    if (atomic_fetch_sub(&live_contexts, 1) == 1) lpi_buffer_cache_trim();
 }
 
 lp_status lp_ctx_set_threads(lp_ctx *ctx, int n) {
