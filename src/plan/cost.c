@@ -367,6 +367,12 @@ void lpi_task_cost_of(const lpi_plan *pl, int64_t ti, const lpi_profile *pr, int
      * (core/alloc.c), which maps new memory for every chunk: first-touch faults each time */
     if (!target && out >= LPI_COST_FRESH_MIN) c->bytes_fresh = out;
     double fl[LPI_CC_COUNT] = {0}, per = 0;
+    /* the instructions that read the operands: about one copy-like instruction per stream */
+    {
+        double per_instr = pr->op_s[LPI_OP_ASTYPE] > 0 ? pr->op_s[LPI_OP_ASTYPE] : 0.25 / pr->rate[LPI_CC_ARITH];
+        double elems = p->kernel == LPI_K_PARTIAL ? nbox : (double)lpi_box_size(&t->box);
+        c->overlap_s = per_instr * elems * (c->dram_streams > 0 ? c->dram_streams : 1);
+    }
     switch (p->kernel) {
     case LPI_K_GEN:
         c->flops[LPI_CC_GEN] = lpi_ops[p->op].flops * nbox;
@@ -483,7 +489,12 @@ double lpi_task_seconds(const lpi_profile *pr, const lpi_task_cost *c, int activ
     double fresh_s = (1 - x) / pr->fresh_bw1 + x / pr->fresh_bw;
     double compute = c->compute_s;
     double mem = c->bytes_dram / bw + pr->write_factor * c->bytes_dram_w / bw_w + c->bytes_cache / pr->cache_bw1;
-    double t = pr->task_overhead + fmax(compute, mem) + c->bytes_load * load_s + c->bytes_fresh * fresh_s;
+    /* Streaming memory traffic overlaps only with the instructions that read the streams (the
+     * VM computes a block after loading it): the rest of the compute adds to it. Measured on
+     * sums and fused where/sqrt reductions this is within ~15%; max(compute, memory) (the
+     * roofline) underestimates such programs by up to 2x. */
+    double overlap = fmin(compute, c->overlap_s);
+    double t = pr->task_overhead + compute + fmax(mem - overlap, 0) + c->bytes_load * load_s + c->bytes_fresh * fresh_s;
     if (remote) t += pr->invoke + pr->rtt + (c->bytes_in + c->bytes_out + c->bytes_load) / pr->net_bw;
     return t;
 }

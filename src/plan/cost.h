@@ -62,6 +62,7 @@ typedef struct lpi_task_cost {
     double bytes_fresh;   /* written into fresh result buffers (page faults) */
     double bytes_in, bytes_out; /* operands and output (reporting) */
     double compute_s;     /* one core's compute time (per-op costs, else flops / class rate) */
+    double overlap_s;     /* the part of it that overlaps with memory traffic (reading the streams) */
 } lpi_task_cost;
 
 void lpi_task_cost_of(const lpi_plan *pl, int64_t t, const lpi_profile *pr, int active, lpi_task_cost *c);
