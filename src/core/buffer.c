@@ -9,7 +9,7 @@
  * all contexts, emptied when the last context is destroyed (lpi_buffer_cache_trim). */
 #define CACHE_MIN ((size_t)1 << 20)
 #define CACHE_SLOTS 32
-#define CACHE_CAP ((size_t)256 << 20)
+#define CACHE_CAP ((size_t)1 << 30)
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct { void *p; size_t sz; } cache[CACHE_SLOTS];
