@@ -3,6 +3,7 @@
  * Integer semantics follow NumPy exactly: wrapping arithmetic (done in unsigned to avoid C's
  * undefined overflow), x // 0 == x % 0 == 0, floor rounding toward -inf. */
 #include "kernels/loops.h"
+#include "kernels/vmath.h"
 
 #include <math.h>
 
@@ -73,8 +74,19 @@ DEF_FLOAT_HELPERS(double, f64, fmod, floor, copysign)
 
 /* ---- loop generators -------------------------------------------------------------------- */
 
+/* The portable build targets baseline x86-64 (SSE2: two doubles per instruction). GCC's function
+ * multiversioning compiles each loop for AVX-512 and AVX2 too and picks the best at load time.
+ * Results are the same bits on every path: these are IEEE operations without contraction
+ * (-ffp-contract=off) and libm calls. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(LP_NATIVE)
+#define LPI_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LPI_CLONES
+#endif
+
 #define BINARY_LOOP(NAME, TI, TO, EXPR)                                                       \
-    static void NAME(char **args, int64_t n, const int64_t *steps, int *err) {                 \
+    LPI_CLONES static void NAME(char **args, int64_t n, const int64_t *steps, int *err) {                 \
         (void)err;                                                                          \
         char *a_ = args[0], *b_ = args[1], *o_ = args[2];                                   \
         const int64_t sa = steps[0], sb = steps[1], so = steps[2];                          \
@@ -103,7 +115,7 @@ DEF_FLOAT_HELPERS(double, f64, fmod, floor, copysign)
     }
 
 #define UNARY_LOOP(NAME, TI, TO, EXPR)                                                        \
-    static void NAME(char **args, int64_t n, const int64_t *steps, int *err) {                 \
+    LPI_CLONES static void NAME(char **args, int64_t n, const int64_t *steps, int *err) {                 \
         (void)err;                                                                          \
         char *a_ = args[0], *o_ = args[1];                                                  \
         const int64_t sa = steps[0], so = steps[1];                                         \
@@ -202,14 +214,13 @@ UNARY_LOOP(abs_f32, float, float, fabsf(x))
 UNARY_LOOP(abs_f64, double, double, fabs(x))
 UNARY_LOOP(abs_b, lp_bool_t, lp_bool_t, x)
 
-#define MATH(X) X(sqrt) X(exp) X(log) X(sin) X(cos) X(tanh)
-#define X(F) UNARY_LOOP(F##_f32, float, float, F##f(x)) UNARY_LOOP(F##_f64, double, double, F(x))
-MATH(X)
-#undef X
+UNARY_LOOP(sqrt_f32, float, float, sqrtf(x))
+UNARY_LOOP(sqrt_f64, double, double, sqrt(x))
+/* exp log sin cos tanh: vector math (kernels/vmath.c) */
 
 /* where(cond, a, b): cond is bool */
 #define WHERE_LOOP(S, T, U)                                                                  \
-    static void where_##S(char **args, int64_t n, const int64_t *steps, int *err) {          \
+    LPI_CLONES static void where_##S(char **args, int64_t n, const int64_t *steps, int *err) {          \
         (void)err;                                                                          \
         char *c_ = args[0], *a_ = args[1], *b_ = args[2], *o_ = args[3];                    \
         if (steps[0] == 1 && steps[1] == (int64_t)sizeof(T) && steps[2] == (int64_t)sizeof(T) \
@@ -285,11 +296,11 @@ const lpi_loop_fn lpi_loops[LPI_OP_COUNT][LP_DTYPE_COUNT] = {
     [LPI_OP_NEGATIVE] = ROW(NULL, neg_i32, neg_i64, neg_f32, neg_f64),
     [LPI_OP_ABS] = ROW(abs_b, abs_i32, abs_i64, abs_f32, abs_f64),
     [LPI_OP_SQRT] = ROW(NULL, NULL, NULL, sqrt_f32, sqrt_f64),
-    [LPI_OP_EXP] = ROW(NULL, NULL, NULL, exp_f32, exp_f64),
-    [LPI_OP_LOG] = ROW(NULL, NULL, NULL, log_f32, log_f64),
-    [LPI_OP_SIN] = ROW(NULL, NULL, NULL, sin_f32, sin_f64),
-    [LPI_OP_COS] = ROW(NULL, NULL, NULL, cos_f32, cos_f64),
-    [LPI_OP_TANH] = ROW(NULL, NULL, NULL, tanh_f32, tanh_f64),
+    [LPI_OP_EXP] = ROW(NULL, NULL, NULL, lpi_vmath_exp_s, lpi_vmath_exp_d),
+    [LPI_OP_LOG] = ROW(NULL, NULL, NULL, lpi_vmath_log_s, lpi_vmath_log_d),
+    [LPI_OP_SIN] = ROW(NULL, NULL, NULL, lpi_vmath_sin_s, lpi_vmath_sin_d),
+    [LPI_OP_COS] = ROW(NULL, NULL, NULL, lpi_vmath_cos_s, lpi_vmath_cos_d),
+    [LPI_OP_TANH] = ROW(NULL, NULL, NULL, lpi_vmath_tanh_s, lpi_vmath_tanh_d),
     [LPI_OP_WHERE] = ROW(where_b, where_i32, where_i64, where_f32, where_f64),
 };
 

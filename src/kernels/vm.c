@@ -5,6 +5,7 @@
 #include "kernels/kernels.h"
 #include "kernels/loops.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int lpi_coalesce(int nd, int64_t *shape, int nviews, int64_t (*strides)[LP_MAX_NDIM]) {
@@ -77,6 +78,35 @@ void lpi_copy_view(const lpi_view *dst, const lpi_view *src) {
     }
 }
 
+/* Scratch for temporaries, kept per thread: a reduction calls the VM once per cache-sized slab,
+ * and a malloc/free pair per call showed up at 5% of bandwidth-bound runs. */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+typedef struct { void *p; size_t cap; } scratch_t;
+
+static void scratch_free(void *s_) {
+    scratch_t *s = s_;
+    lp_free_aligned(s->p);
+    free(s);
+}
+static void scratch_init(void) { pthread_key_create(&scratch_key, scratch_free); }
+
+static void *scratch_get(size_t bytes) {
+    pthread_once(&scratch_once, scratch_init);
+    scratch_t *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        if (!(s = calloc(1, sizeof *s))) return NULL;
+        if (pthread_setspecific(scratch_key, s) != 0) { free(s); return NULL; }
+    }
+    if (s->cap < bytes) {
+        lp_free_aligned(s->p);
+        s->cap = 0;
+        if (!(s->p = lp_malloc_aligned(bytes))) return NULL;
+        s->cap = bytes;
+    }
+    return s->p;
+}
+
 lp_status lpi_vm_run(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *shape_in,
                      const lpi_view *ops, const lpi_view *out) {
     int64_t shape[LP_MAX_NDIM];
@@ -98,7 +128,7 @@ lp_status lpi_vm_run(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *s
     int64_t *regs = small ? regs_local : lp_malloc((size_t)p->nregs * sizeof *regs);
     /* scratch for temporaries: one block of 8-byte slots per temp register */
     int ntemp = p->nregs - p->ninputs - p->nconst;
-    char *scratch = lp_malloc_aligned((size_t)(ntemp > 0 ? ntemp : 1) * LPI_VM_BLOCK * 8);
+    char *scratch = scratch_get((size_t)(ntemp > 0 ? ntemp : 1) * LPI_VM_BLOCK * 8);
     lp_status status = LP_OK;
     if (!st || !base || !regp || !regs || !scratch) { status = lpi_nomem(ctx); goto done; }
     for (int k = 0; k < p->ninputs; k++) {
@@ -171,6 +201,5 @@ done:
         lp_free(regp);
         lp_free(regs);
     }
-    lp_free_aligned(scratch);
     return status;
 }

@@ -17,6 +17,7 @@
 #include "exec/pool.h"
 #include "exec/trace.h"
 #include "io/npy.h"
+#include "core/hmap.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -281,12 +282,15 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
     if (!a || !b || !d || !tiny || !f1 || !f2 || !i1 || !i2 || !bb) { st = lpi_nomem(ctx); goto done; }
     for (int64_t i = 0; i < N; i++) { a[i] = (double)(i & 1023) * 1e-3; b[i] = 1.0 - a[i]; d[i] = 0.5 * a[i]; }
     for (int64_t i = 0; i < 80000; i++) tiny[i] = 1.0;
+    /* random operands, like the data of real workloads: comparisons, where and min/max are
+     * data-dependent (branch mispredictions), and regular patterns would flatter them */
     for (int64_t i = 0; i < M; i++) {
-        f1[i] = 0.5 + (double)(i % 1000) / 1000.0;
-        f2[i] = 1.5 - (double)(i % 997) / 1000.0;
-        i1[i] = 1 + i % 100;
-        i2[i] = 1 + i % 37;
-        bb[i] = i % 3 == 0;
+        uint64_t r = lpi_mix64((uint64_t)i + 0x9E3779B97F4A7C15ULL);
+        f1[i] = 0.5 + (double)(r >> 11) * 0x1.0p-53;
+        f2[i] = 0.5 + (double)((r * 0x2545F4914F6CDD1DULL) >> 11) * 0x1.0p-53;
+        i1[i] = 1 + (int64_t)(r % 100);
+        i2[i] = 1 + (int64_t)((r >> 20) % 37);
+        bb[i] = (r >> 40) & 1;
     }
 #define CK(call) do { if ((st = (call))) { st = lpi_error(ctx, st, "calibrate: %s", lp_last_error(c1)[0] ? lp_last_error(c1) : lp_last_error(cw)); goto done; } } while (0)
     double t;
