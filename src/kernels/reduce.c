@@ -66,6 +66,21 @@ static inline bool arg_better_i(bool is_min, int64_t v, int64_t i, int64_t cv, i
     return is_min ? v < cv : v > cv;
 }
 
+/* acc[j] += sum over r of x[r * L + j]: the accumulators live in a local array the compiler
+ * keeps in registers/L1 (no aliasing with x), so the row loop vectorizes across j. */
+static void colsum(double *acc, const double *restrict x, int64_t R, int64_t L) {
+    double loc[64];
+    for (int64_t j0 = 0; j0 < L; j0 += 64) {
+        const int64_t m = L - j0 < 64 ? L - j0 : 64;
+        for (int64_t j = 0; j < m; j++) loc[j] = 0;
+        for (int64_t r = 0; r < R; r++) {
+            const double *xr = x + r * L + j0;
+            for (int64_t j = 0; j < m; j++) loc[j] += xr[j];
+        }
+        for (int64_t j = 0; j < m; j++) acc[j0 + j] += loc[j];
+    }
+}
+
 /* Fold a contiguous slab of values into states (all ops but var/std). acc/idx strides are per
  * slab axis in elements; the slab itself is C-contiguous. */
 static void fold_slab(const lpi_reduce *r, void *state, int64_t nelem, const void *vals, int nd,
@@ -83,6 +98,12 @@ static void fold_slab(const lpi_reduce *r, void *state, int64_t nelem, const voi
     if (s == 0) return;
     nd = lpi_coalesce(nd, shape, 3, st);
     const int64_t L = shape[nd - 1], va = st[1][nd - 1], vi = st[2][nd - 1];
+    if (r->acc_float && (r->op == LPI_OP_SUM || r->op == LPI_OP_MEAN) && nd == 2 && va == 1 &&
+        st[1][0] == 0 && st[0][0] == L) {
+        /* rows folded into one row of sums (reduce over axis 0 of a (rows, L) slab) */
+        colsum((double *)state + acc0, vals, shape[0], L);
+        return;
+    }
     int64_t pos[LP_MAX_NDIM] = {0};
     int64_t off = 0, acc = acc0, ix = idx0;
     double *D = state;
@@ -146,6 +167,20 @@ static void fold_slab(const lpi_reduce *r, void *state, int64_t nelem, const voi
     }
 }
 
+/* m2[j] += sum over r of (x[r * L + j] - mean[j])^2 */
+static void colsqdev(double *m2, const double *restrict x, const double *restrict mean, int64_t R, int64_t L) {
+    double loc[64], mu[64];
+    for (int64_t j0 = 0; j0 < L; j0 += 64) {
+        const int64_t m = L - j0 < 64 ? L - j0 : 64;
+        for (int64_t j = 0; j < m; j++) { loc[j] = 0; mu[j] = mean[j0 + j]; }
+        for (int64_t r = 0; r < R; r++) {
+            const double *xr = x + r * L + j0;
+            for (int64_t j = 0; j < m; j++) { double d = xr[j] - mu[j]; loc[j] += d * d; }
+        }
+        for (int64_t j = 0; j < m; j++) m2[j0 + j] += loc[j];
+    }
+}
+
 /* var/std: the slab is in cache, so take its exact two-pass mean and M2 per output element
  * (relative index e - acc0 < SLAB_ELEMS: a slab spans whole inner axes and a range of one
  * more), then merge them into the running (n, mean, M2) with Chan's formula. One memory pass
@@ -169,6 +204,13 @@ static void fold_var_slab(void *state, int64_t nelem, const double *x, int nd, c
     for (int i = 0; i < nd; i++) span += (shape[i] - 1) * st[1][i];
     span += 1;
     for (int64_t e = 0; e < span; e++) lsum[e] = lm2[e] = 0;
+    if (nd == 2 && va == 1 && st[1][0] == 0 && st[0][0] == L) {
+        /* (rows, L) slab reduced over rows: column means, then column M2, vectorized across j */
+        colsum(lsum, x, shape[0], L);
+        for (int64_t e = 0; e < L; e++) lsum[e] /= nb;
+        colsqdev(lm2, x, lsum, shape[0], L);
+        goto merge;
+    }
     for (int pass = 0; pass < 2; pass++) {
         int64_t pos[LP_MAX_NDIM] = {0}, off = 0, rel = 0;
         for (;;) {
@@ -201,6 +243,7 @@ static void fold_var_slab(void *state, int64_t nelem, const double *x, int nd, c
         if (pass == 0)
             for (int64_t e = 0; e < span; e++) lsum[e] /= nb; /* now the slab means */
     }
+merge:;
     double *D = state;
     for (int64_t e = 0; e < span; e++) {
         int64_t k = acc0 + e;
