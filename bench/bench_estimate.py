@@ -8,7 +8,8 @@ gives both and their ratio; the issue's goal is a ratio within [1/1.5, 1.5] afte
 `lampy calibrate`.
 
     .venv/bin/python bench/bench_estimate.py [--scale 1] [--reps 3] [--threads 0]
-                                             [--profile FILE] [--only 1,3] [--markdown]
+                                             [--profile FILE] [--calibrate once|each]
+                                             [--only 1,3] [--markdown]
 """
 import argparse
 import json
@@ -68,7 +69,9 @@ def main():
     ap.add_argument("--chunks7", type=int, default=10000)
     ap.add_argument("--elems7", type=int, default=1000)
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    ap.add_argument("--calibrate", action="store_true", help="run `lampy calibrate` first (into --profile or a temp file)")
+    ap.add_argument("--calibrate", choices=["once", "each"],
+                    help="run `lampy calibrate` (into --profile or a temp file) once first, or before each "
+                         "workload (on a machine whose speed drifts, e.g. a VM with noisy neighbours)")
     ap.add_argument("--lampy", default=os.environ.get("LAMPY_BIN", os.path.join(ROOT, "build", "lampy")))
     args = ap.parse_args()
     only = {int(x) for x in args.only.split(",")} if args.only else None
@@ -81,7 +84,8 @@ def main():
     if args.calibrate:
         if not args.profile:
             args.profile = env["LAMPY_PROFILE"] = os.path.join(tmp, "profile.json")
-        run([args.lampy, "calibrate", "--profile", args.profile], env=env)
+        if args.calibrate == "once":
+            run([args.lampy, "calibrate", "--profile", args.profile], env=env)
     rng = np.random.default_rng(0)
     rows = []
     try:
@@ -95,6 +99,8 @@ def main():
                 names.append(f"{k}={path}")
                 del v
             opts = w.get("opts", [])
+            if args.calibrate == "each":
+                run([args.lampy, "calibrate", "--profile", args.profile], env=env)
             est = json.loads(run([args.lampy, "estimate", w["expr"], *names, *opts, *est_common, "--json"], env=env).stdout)
             best = None
             busy = cpu_pressure()

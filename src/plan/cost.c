@@ -288,7 +288,6 @@ lp_status lp_profile_dump(lp_ctx *ctx, char **json_out) {
 
 /* ---- per task ---- */
 
-#define LPI_COST_FRESH_MIN (4u << 20) /* HUGE_MIN of core/alloc.c */
 
 static lpi_cost_class op_class(lpi_op op) {
     lpi_opkind k = lpi_ops[op].kind;
@@ -363,9 +362,8 @@ void lpi_task_cost_of(const lpi_plan *pl, int64_t ti, const lpi_profile *pr, int
     if (target) { c->bytes_dram_w += out; c->bytes_fresh = out; }
     else if (2 * out <= budget) c->bytes_cache += out;
     else c->bytes_dram_w += out;
-    /* chunks of LPI_COST_FRESH_MIN bytes and more come from lp_malloc_aligned's huge-page path
-     * (core/alloc.c), which maps new memory for every chunk: first-touch faults each time */
-    if (!target && out >= LPI_COST_FRESH_MIN) c->bytes_fresh = out;
+    /* intermediate chunks come back from the buffer cache (core/buffer.c) after the first few:
+     * no first-touch faults for them */
     double fl[LPI_CC_COUNT] = {0}, per = 0;
     /* the instructions that read the operands: about one copy-like instruction per stream */
     {

@@ -837,10 +837,10 @@ static void test_profile(void) {
     LPT_OK(c, lp_profile_save(c, path));
     LPT_OK(c, lp_profile_load(c, path));
     FILE *f = fopen(bad, "w");
-    fputs("{\"format\": \"lampy.profile\", \"version\": 1, \"mem_bw\": -3}", f);
+    fputs("{\"format\": \"lampy.profile\", \"version\": 1, \"mem_bw_1stream\": -3}", f);
     fclose(f);
     lp_status st = lp_profile_load(c, bad);
-    LPT_CHECKF(st == LP_ERR_VALUE && strstr(lp_last_error(c), "'mem_bw' must be a positive number"), "%s", lp_last_error(c));
+    LPT_CHECKF(st == LP_ERR_VALUE && strstr(lp_last_error(c), "'mem_bw_1stream' must be a positive number"), "%s", lp_last_error(c));
     f = fopen(bad, "w");
     fputs("{\"format\": \"lampy.profile\", \"flops_quantum\": 1}", f);
     fclose(f);
@@ -850,7 +850,7 @@ static void test_profile(void) {
     LPT_CHECK(lp_profile_load(c, bad) == LP_ERR_NOTFOUND);
     char *j;
     LPT_OK(c, lp_profile_dump(c, &j));
-    LPT_CHECK(j && strstr(j, "\"mem_bw\""));
+    LPT_CHECK(j && strstr(j, "\"mem_bw_1stream\"") && strstr(j, "\"op_seconds\""));
     lp_string_free(j);
     lp_ctx_destroy(c);
 }
