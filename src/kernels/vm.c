@@ -107,6 +107,32 @@ static void *scratch_get(size_t bytes) {
     return s->p;
 }
 
+#if defined(__x86_64__) || defined(__SSE2__)
+#include <emmintrin.h>
+#define LPI_HAVE_STREAM 1
+static void stream_copy(char *dst, const char *src, size_t bytes) {
+    if (((uintptr_t)dst & 15) != 0 || (bytes & 15) != 0) { memcpy(dst, src, bytes); return; }
+    for (size_t i = 0; i < bytes; i += 16)
+        _mm_stream_si128((__m128i *)(dst + i), _mm_loadu_si128((const __m128i *)(src + i)));
+}
+/* non-temporal stores are weakly ordered: fence before the task's output is published */
+static void stream_fence(void) { _mm_sfence(); }
+#else
+#define LPI_HAVE_STREAM 0
+static void stream_copy(char *dst, const char *src, size_t bytes) { memcpy(dst, src, bytes); }
+static void stream_fence(void) {}
+#endif
+
+/* The whole output box is one C-contiguous run (so whole blocks are consecutive lines). */
+static bool contiguous_out(const lpi_view *out, int nd, int64_t osz) {
+    int64_t s = osz;
+    for (int i = nd - 1; i >= 0; i--) {
+        if (out->shape[i] != 1 && out->strides[i] != s) return false;
+        s *= out->shape[i];
+    }
+    return true;
+}
+
 lp_status lpi_vm_run(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *shape_in,
                      const lpi_view *ops, const lpi_view *out) {
     int64_t shape[LP_MAX_NDIM];
@@ -128,7 +154,16 @@ lp_status lpi_vm_run(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *s
     int64_t *regs = small ? regs_local : lp_malloc((size_t)p->nregs * sizeof *regs);
     /* scratch for temporaries: one block of 8-byte slots per temp register */
     int ntemp = p->nregs - p->ninputs - p->nconst;
-    char *scratch = scratch_get((size_t)(ntemp > 0 ? ntemp : 1) * LPI_VM_BLOCK * 8);
+    /* A large contiguous output is written with non-temporal stores from an L1 staging block:
+     * ordinary stores first read every output line (write-allocate), a third of the traffic of
+     * a typical a*b+c kernel. Small outputs (reduction slabs) stay in cache. */
+    const int64_t osz = (int64_t)lp_dtype_size(out->dtype);
+    int64_t total = 1;
+    for (int i = 0; i < nd; i++) total *= shape_in[i];
+    const bool stream = LPI_HAVE_STREAM && total * osz >= (1 << 20) && nd >= 1 &&
+                        out->strides[nd - 1] == osz && contiguous_out(out, nd, osz);
+    char *scratch = scratch_get((size_t)(ntemp + 1) * LPI_VM_BLOCK * 8);
+    char *stage = scratch + (size_t)ntemp * LPI_VM_BLOCK * 8;
     lp_status status = LP_OK;
     if (!st || !base || !regp || !regs || !scratch) { status = lpi_nomem(ctx); goto done; }
     for (int k = 0; k < p->ninputs; k++) {
@@ -163,9 +198,12 @@ lp_status lpi_vm_run(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *s
                 char *args[4];
                 int64_t steps[4];
                 for (int s = 0; s < in->nsrc; s++) { args[s] = regp[in->src[s]]; steps[s] = regs[in->src[s]]; }
-                if (in->dst == p->out_reg) {
+                if (in->dst == p->out_reg && !stream) {
                     args[in->nsrc] = base[p->ninputs] + b0 * st[p->ninputs][nd - 1];
                     steps[in->nsrc] = st[p->ninputs][nd - 1];
+                } else if (in->dst == p->out_reg) {
+                    args[in->nsrc] = stage;
+                    steps[in->nsrc] = osz;
                 } else {
                     args[in->nsrc] = regp[in->dst];
                     steps[in->nsrc] = regs[in->dst];
@@ -175,6 +213,7 @@ lp_status lpi_vm_run(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *s
                 fn(args, n, steps, &err);
             }
             if (err) { status = lpi_error(ctx, LP_ERR_VALUE, "%s", lpi_loop_errstr(err)); goto done; }
+            if (stream) stream_copy(base[p->ninputs] + b0 * osz, stage, (size_t)(n * osz));
             /* a relaxed load per block: Ctrl-C stops a run within microseconds of work */
             if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) {
                 status = lpi_error(ctx, LP_ERR_CANCELLED, "cancelled");
@@ -195,6 +234,7 @@ lp_status lpi_vm_run(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *s
         }
     }
 done:
+    if (stream) stream_fence();
     if (!small) {
         lp_free(st);
         lp_free(base);
