@@ -1,6 +1,7 @@
 /* Run timelines as Chrome trace events (they open in Perfetto and chrome://tracing), the run
  * report's numbers, and the progress bar. */
 #include "exec/trace.h"
+#include "plan/serialize.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -90,10 +91,7 @@ lp_status lpi_trace_finish(lp_ctx *ctx, const lpi_plan *pl, const lpi_trace_ev *
     return LP_OK;
 }
 
-static const char *kernel_str(int k) {
-    static const char *const n[] = {"none", "gen", "load", "map", "partial", "combine", "copy", "reshape"};
-    return k >= 0 && k < (int)(sizeof n / sizeof *n) ? n[k] : "kernel";
-}
+static const char *kernel_str(int k) { return lpi_kernel_name((lpi_kernel)k); }
 
 lp_status lp_trace_write(lp_ctx *ctx, const char *path) {
     const struct lpi_trace *tr = ctx->last_trace;

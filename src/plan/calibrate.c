@@ -479,7 +479,8 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
     }
 
     /* ---- load tasks, timed from the run's own trace: a .npy file in the page cache read in
-     * 1 MiB chunks (memory the allocator reuses), by one worker and by all ---- */
+     * 16 MiB chunks (the size big arrays get; after the first run the buffer cache hands the
+     * same chunks back, as in a long run), by one worker and by all ---- */
     if (mkdtemp(dir)) {
         have_dir = true;
         snprintf(path, sizeof path, "%s/a.npy", dir);
@@ -489,7 +490,7 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
         for (int all = 0; all < 2 && !st; all++) {
             lp_ctx *c = all ? cw : c1;
             lp_ctx_set_trace(c, true);
-            lp_ctx_set_chunk_bytes(c, 1 << 20);
+            lp_ctx_set_chunk_bytes(c, 16 << 20);
             sums[all] = 1e30;
             ar.a = X;
             for (int r = 0; r < 3 && !st; r++) {

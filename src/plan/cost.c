@@ -709,8 +709,7 @@ lp_status lp_plan_dump(lp_ctx *ctx, lp_array *const *targets, int n, char **json
     json_t *top = NULL;
     if (!(st = lpi_cost_plan(ctx, pl, 0, false, false, &s)) && !(st = lpi_plan_json(ctx, pl, &top))) {
         static const char *const lines[] = {"pnodes", "tasks", NULL};
-        json_object_set_new(top, "estimate", json_pack("{siss}", "workers", s.workers, "total_seconds", ""));
-        json_object_set_new(json_object_get(top, "estimate"), "total_seconds", lpi_json_float(s.total));
+        json_object_set_new(top, "estimate", json_pack("{siso}", "workers", s.workers, "total_seconds", lpi_json_float(s.total)));
         *json_out = lpi_json_dump_lines(top, lines);
         if (!*json_out) st = lpi_nomem(ctx);
     }
