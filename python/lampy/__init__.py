@@ -68,3 +68,27 @@ nan = _math.nan
 
 __all__ = sorted(set(_public) | {"random", "linalg", "newaxis", "bool_", "int32", "int64", "float32",
                                  "float64", "pi", "e", "inf", "nan", "__version__"})
+
+
+def _visualize(x, filename=None, plan=False):
+    """Implementation of Array.visualize (see its docstring)."""
+    import os
+    import subprocess
+    text = to_dot(x, plan=plan)
+    if filename is None:
+        return text
+    filename = os.fspath(filename)
+    ext = os.path.splitext(filename)[1].lstrip(".").lower() or "svg"
+    if ext in ("dot", "gv"):
+        with open(filename, "w") as f:
+            f.write(text)
+        return filename
+    try:
+        r = subprocess.run(["dot", "-T" + ext, "-o", filename], input=text.encode(),
+                           capture_output=True, check=False)
+    except FileNotFoundError:
+        raise RuntimeError("visualize: Graphviz 'dot' is not installed; write a .dot file "
+                           "instead or install graphviz") from None
+    if r.returncode != 0:
+        raise RuntimeError("visualize: dot failed: " + r.stderr.decode(errors="replace").strip())
+    return filename

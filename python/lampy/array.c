@@ -667,7 +667,25 @@ REDUCE_METHOD(all)
 #define RDOC(name, sig) #name "($self, /, " sig ")\n--\n\nLazy " #name " over the given axes " \
     "(None = all; int or tuple)."
 
+/* x.visualize(filename=None, plan=False): the Python helper lampy._visualize renders the DOT
+ * text of lp_graph_dot (through Graphviz for .svg/.png/.pdf), as Dask's visualize does. */
+static PyObject *m_visualize(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *kw[] = {"filename", "plan", NULL};
+    PyObject *filename = Py_None;
+    int plan = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|Op:visualize", kw, &filename, &plan)) return NULL;
+    PyObject *mod = PyImport_ImportModule("lampy");
+    if (!mod) return NULL;
+    PyObject *r = PyObject_CallMethod(mod, "_visualize", "OOO", self, filename, plan ? Py_True : Py_False);
+    Py_DECREF(mod);
+    return r;
+}
+
 static PyMethodDef array_methods[] = {
+    {"visualize", KW m_visualize, METH_VARARGS | METH_KEYWORDS,
+     "visualize($self, /, filename=None, plan=False)\n--\n\nDraw the expression graph (plan=True: "
+     "the task graph). No filename: return the DOT text; '.dot': write it; other extensions "
+     "('.svg', '.png', '.pdf') are rendered by Graphviz's dot. Returns the filename."},
     {"run", m_run, METH_NOARGS,
      "run($self, /)\n--\n\nCompute the array; returns a numpy.ndarray (0-d results: a NumPy "
      "scalar), or a lampy.ndarray when NumPy is not installed. The result is kept: later "

@@ -401,3 +401,18 @@ def test_plans_and_estimates():
     assert lp.estimate(y, remote=True)["remote"] is True
     with pytest.raises(TypeError):
         lp.estimate()
+
+
+def test_visualize_svg_and_dot(tmp_path):
+    import shutil
+    a = lp.arange(12.0).reshape(3, 4)
+    x = (a * 2 + 1).sum(axis=0)
+    text = x.visualize()
+    assert text.startswith("digraph") and "sum" in text
+    p = x.visualize(tmp_path / "g.dot")
+    assert open(p).read() == text
+    if shutil.which("dot"):
+        svg = x.visualize(str(tmp_path / "g.svg"))
+        assert open(svg).read().lstrip().startswith(("<?xml", "<svg"))
+        plan_svg = x.visualize(str(tmp_path / "p.svg"), plan=True)
+        assert "<svg" in open(plan_svg).read()
