@@ -85,43 +85,8 @@ static lp_status plan_lda_reduce(planner *P, int gid, const int *inputs, int nin
         t->pelems = S;
         if ((st = add_operands(P, ti, inputs, nin, nrowops, r0, r1))) return st;
     }
-    /* combine tree: groups of FANIN consecutive states, in order */
-    int64_t per = nred;
-    int prev = level;
-    while (per > 1) {
-        int64_t next = (per + FANIN - 1) / FANIN;
-        int lv;
-        if (next == 1) {
-            lv = fin;
-            P->pn[fin].kernel = LPI_K_COMBINE;
-        } else {
-            lv = lpi_new_pnode(P, LPI_K_COMBINE, e->op, NULL, e->dtype, 1, &next);
-            if (lv < 0) return lpi_nomem(P->ctx);
-            if ((st = lpi_grid_auto(P->ctx, P->ar, 1, &next, 1, &(int64_t){1}, &P->pn[lv].grid))) return st;
-        }
-        lpi_pnode *pl = &P->pn[lv];
-        pl->red = r;
-        pl->final = next == 1;
-        pl->first_task = P->ntasks;
-        pl->ntasks = next;
-        for (int64_t q = 0; q < next; q++) {
-            lpi_task *t = lpi_new_task(P, lv, q);
-            if (!t) return lpi_nomem(P->ctx);
-            int64_t a = q * FANIN, z = a + FANIN < per ? a + FANIN : per;
-            t->pelems = S;
-            t->nops = (int)(z - a);
-            t->box.ndim = 1;
-            if (!(t->ops = lpi_arena_alloc(P->ar, (size_t)t->nops * sizeof *t->ops))) return lpi_nomem(P->ctx);
-            for (int64_t s = a; s < z; s++) {
-                lpi_box pb = {1, {s}, {s + 1}};
-                if ((st = lpi_add_operand(P, t, (int)(s - a), prev, &pb, false))) return st;
-            }
-            if (pl->final) lpi_grid_chunk_box(&P->pn[fin].grid, 0, &t->box);
-        }
-        prev = lv;
-        per = next;
-    }
-    return LP_OK;
+    /* the shared fixed-order combine tree (one output chunk: the whole state) */
+    return lpi_plan_combine(P, fin, level, r, 1, nred);
 }
 
 static lp_status plan_lda_map(planner *P, int gid, const int *inputs, int nin) {
