@@ -11,7 +11,10 @@
 #include <math.h>
 #include <string.h>
 
-#define SLAB_ELEMS 2048
+#define SLAB_ELEMS 512
+/* var/std merge every slab into the running (n, mean, M2) with a division per output element:
+ * larger slabs amortize it */
+#define VAR_SLAB_ELEMS 4096
 
 size_t lpi_partial_bytes(const lpi_reduce *r, int64_t nelem) { return (size_t)(r->nfields * nelem) * 8; }
 
@@ -182,7 +185,7 @@ static void colsqdev(double *m2, const double *restrict x, const double *restric
 }
 
 /* var/std: the slab is in cache, so take its exact two-pass mean and M2 per output element
- * (relative index e - acc0 < SLAB_ELEMS: a slab spans whole inner axes and a range of one
+ * (relative index e - acc0 < the slab size: a slab spans whole inner axes and a range of one
  * more), then merge them into the running (n, mean, M2) with Chan's formula. One memory pass
  * over the data, and no sum-of-squares cancellation anywhere. */
 static void fold_var_slab(void *state, int64_t nelem, const double *x, int nd, const int64_t *shape_in,
@@ -375,25 +378,26 @@ static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t
         }
     }
     void *state = pn->final ? lp_malloc_aligned(lpi_partial_bytes(r, nelem)) : out->data;
-    double *vals = lp_malloc_aligned(SLAB_ELEMS * 8 + 64);
+    const bool is_var = r->op == LPI_OP_VAR || r->op == LPI_OP_STD;
+    const int64_t slab = is_var ? VAR_SLAB_ELEMS : SLAB_ELEMS;
+    double *vals = lp_malloc_aligned((size_t)slab * 8 + 64);
     lp_status st = LP_OK;
     if ((!state && nelem) || !vals) { st = lpi_nomem(ctx); goto done; }
     state_init(r, state, nelem);
 
-    /* slabs: the innermost axes whose product fits SLAB_ELEMS, and a range of the next one */
+    /* slabs: the innermost axes whose product fits `slab`, and a range of the next one */
     int s_ax = nd;
     int64_t inner = 1;
-    while (s_ax > 0 && inner * shape[s_ax - 1] <= SLAB_ELEMS) inner *= shape[--s_ax];
+    while (s_ax > 0 && inner * shape[s_ax - 1] <= slab) inner *= shape[--s_ax];
     /* s_ax == 0: the whole box is one slab; otherwise axis s_ax-1 is cut into ranges */
     const int cut = s_ax - 1;
-    const int64_t step = cut >= 0 ? (SLAB_ELEMS / inner > 0 ? SLAB_ELEMS / inner : 1) : 1;
+    const int64_t step = cut >= 0 ? (slab / inner > 0 ? slab / inner : 1) : 1;
     const lpi_program *pg = pn->prog;
     const bool direct = pg->ninputs == 1 && pg->ninstr == 1 && pg->ins[0].op == LPI_OP_ASTYPE &&
                         pg->ins[0].src[0] == 0 && pg->reg_dt[0] == pg->reg_dt[pg->out_reg];
     lpi_view *sops = lp_malloc((size_t)(pn->prog->ninputs + 1) * sizeof *sops);
     if (!sops) { st = lpi_nomem(ctx); goto done; }
-    const bool is_var = r->op == LPI_OP_VAR || r->op == LPI_OP_STD;
-    double *lsum = is_var ? lp_malloc_aligned(2 * SLAB_ELEMS * 8) : NULL;
+    double *lsum = is_var ? lp_malloc_aligned((size_t)(2 * slab) * 8) : NULL;
     if (is_var && !lsum) { lp_free(sops); st = lpi_nomem(ctx); goto done; }
     int64_t pos[LP_MAX_NDIM] = {0}; /* slab origin, box-relative */
     while (lpi_box_size(box) > 0) {
@@ -420,7 +424,7 @@ static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t
         const void *src = vals;
         if (contig) src = sops[0].data;
         else if ((st = lpi_vm_run(ctx, pn->prog, nd, sshape, sops, &tv))) break;
-        if (is_var) fold_var_slab(state, nelem, src, nd, sshape, acc_st, acc0, lsum, lsum + SLAB_ELEMS);
+        if (is_var) fold_var_slab(state, nelem, src, nd, sshape, acc_st, acc0, lsum, lsum + slab);
         else fold_slab(r, state, nelem, src, nd, sshape, acc_st, idx_st, acc0, ix0);
         if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) {
             st = lpi_error(ctx, LP_ERR_CANCELLED, "cancelled");
