@@ -18,6 +18,13 @@ lp_status lpi_kernel_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, co
 lp_status lpi_vm_run(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *shape,
                      const lpi_view *ops, const lpi_view *out);
 
+/* Evaluate a program over an nd-box and fold its values straight into accumulators: acc views
+ * the state of reduction `red` (doubles if acc_float, else int64) with the box's shape and
+ * stride 0 on reduced axes. Each 256-element block is folded while in L1. Not for
+ * argmin/argmax/var/std (they need indices or two passes). */
+lp_status lpi_vm_reduce(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *shape,
+                        const lpi_view *ops, const lpi_view *acc, lpi_op red, bool acc_float);
+
 /* Copy between two views of equal shape and dtype (any strides). */
 void lpi_copy_view(const lpi_view *dst, const lpi_view *src);
 /* Coalesce dimensions that are contiguous for every view (NumPy's iterator trick). Views are

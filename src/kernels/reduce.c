@@ -397,6 +397,19 @@ static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t
                         pg->ins[0].src[0] == 0 && pg->reg_dt[0] == pg->reg_dt[pg->out_reg];
     lpi_view *sops = lp_malloc((size_t)(pn->prog->ninputs + 1) * sizeof *sops);
     if (!sops) { st = lpi_nomem(ctx); goto done; }
+    /* the run of trailing axes that all are (or all are not) reduced: the VM's inner loop */
+    int64_t run = 1;
+    for (int i = nd - 1; i >= 0 && (((r->axes >> i) & 1) == ((r->axes >> (nd - 1)) & 1)); i--) run *= shape[i];
+    if (!direct && !is_var && r->op != LPI_OP_ARGMIN && r->op != LPI_OP_ARGMAX && lpi_box_size(box) > 0 &&
+        run >= LPI_VM_BLOCK) {
+        /* a fused program over long runs: fold each VM block into the states while it is in L1
+         * (narrow rows, e.g. a mean over axis 0 of 8 columns, go through slabs and colsum) */
+        lpi_view accv = {(char *)state, r->acc_float ? LP_FLOAT64 : LP_INT64, nd, {0}, {0}};
+        for (int i = 0; i < nd; i++) { accv.shape[i] = shape[i]; accv.strides[i] = acc_st[i] * 8; }
+        st = lpi_vm_reduce(ctx, pn->prog, nd, shape, ops, &accv, r->op, r->acc_float);
+        lp_free(sops);
+        goto fin;
+    }
     double *lsum = is_var ? lp_malloc_aligned((size_t)(2 * slab) * 8) : NULL;
     if (is_var && !lsum) { lp_free(sops); st = lpi_nomem(ctx); goto done; }
     int64_t pos[LP_MAX_NDIM] = {0}; /* slab origin, box-relative */
@@ -442,6 +455,7 @@ static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t
     }
     lp_free_aligned(lsum);
     lp_free(sops);
+fin:
     if (!st && pn->final) st = finalize(ctx, r, state, nelem, out);
 done:
     if (pn->final) lp_free_aligned(state);

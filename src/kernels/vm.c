@@ -133,8 +133,73 @@ static bool contiguous_out(const lpi_view *out, int nd, int64_t osz) {
     return true;
 }
 
+/* Fold one block of values into accumulators: acc_step 0 = all into one accumulator, else one
+ * each (bytes). NaN propagates through min/max as in NumPy. */
+static void fold_block(lpi_op op, bool accf, char *acc_, int64_t acc_step, const char *vals, int64_t n) {
+    const int64_t k = acc_step / 8;
+    double *A = (double *)acc_;
+    int64_t *Q = (int64_t *)acc_;
+    const double *x = (const double *)vals;
+    const int64_t *y = (const int64_t *)vals;
+    switch (op) {
+    case LPI_OP_SUM: case LPI_OP_MEAN:
+        if (accf) {
+            if (k == 0) {
+                double s8[8] = {0};
+                int64_t i = 0;
+                for (; i + 8 <= n; i += 8)
+                    for (int j = 0; j < 8; j++) s8[j] += x[i + j];
+                for (int j = 0; i < n; i++, j++) s8[j] += x[i];
+                *A += ((s8[0] + s8[1]) + (s8[2] + s8[3])) + ((s8[4] + s8[5]) + (s8[6] + s8[7]));
+            } else {
+                for (int64_t i = 0; i < n; i++) A[i * k] += x[i];
+            }
+        } else {
+            uint64_t *U = (uint64_t *)Q;
+            for (int64_t i = 0; i < n; i++) U[i * k] += (uint64_t)y[i];
+        }
+        break;
+    case LPI_OP_PROD:
+        if (accf) for (int64_t i = 0; i < n; i++) A[i * k] *= x[i];
+        else { uint64_t *U = (uint64_t *)Q; for (int64_t i = 0; i < n; i++) U[i * k] *= (uint64_t)y[i]; }
+        break;
+    case LPI_OP_MIN: case LPI_OP_MAX: {
+        const bool mn = op == LPI_OP_MIN;
+        if (accf) {
+            for (int64_t i = 0; i < n; i++) {
+                double c = A[i * k], v = x[i];
+                A[i * k] = mn ? ((c <= v || c != c) ? c : v) : ((c >= v || c != c) ? c : v);
+            }
+        } else {
+            for (int64_t i = 0; i < n; i++) {
+                int64_t c = Q[i * k], v = y[i];
+                Q[i * k] = mn ? (v < c ? v : c) : (v > c ? v : c);
+            }
+        }
+        break;
+    }
+    case LPI_OP_ANY: for (int64_t i = 0; i < n; i++) Q[i * k] |= y[i] != 0; break;
+    case LPI_OP_ALL: for (int64_t i = 0; i < n; i++) Q[i * k] &= y[i] != 0; break;
+    default: break;
+    }
+}
+
+static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *shape_in,
+                         const lpi_view *ops, const lpi_view *out, lpi_op red, bool accf);
+
 lp_status lpi_vm_run(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *shape_in,
                      const lpi_view *ops, const lpi_view *out) {
+    return vm_exec(ctx, p, nd, shape_in, ops, out, LPI_OP_COUNT, false);
+}
+
+lp_status lpi_vm_reduce(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *shape,
+                        const lpi_view *ops, const lpi_view *acc, lpi_op red, bool acc_float) {
+    return vm_exec(ctx, p, nd, shape, ops, acc, red, acc_float);
+}
+
+static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *shape_in,
+                         const lpi_view *ops, const lpi_view *out, lpi_op red, bool accf) {
+    const bool reducing = red != LPI_OP_COUNT;
     int64_t shape[LP_MAX_NDIM];
     for (int i = 0; i < nd; i++) {
         if (shape_in[i] == 0) return LP_OK;
@@ -160,7 +225,7 @@ lp_status lpi_vm_run(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *s
     const int64_t osz = (int64_t)lp_dtype_size(out->dtype);
     int64_t total = 1;
     for (int i = 0; i < nd; i++) total *= shape_in[i];
-    const bool stream = LPI_HAVE_STREAM && total * osz >= (1 << 20) && nd >= 1 &&
+    const bool stream = !reducing && LPI_HAVE_STREAM && total * osz >= (1 << 20) && nd >= 1 &&
                         out->strides[nd - 1] == osz && contiguous_out(out, nd, osz);
     char *scratch = scratch_get((size_t)(ntemp + 1) * LPI_VM_BLOCK * 8);
     char *stage = scratch + (size_t)ntemp * LPI_VM_BLOCK * 8;
@@ -198,7 +263,7 @@ lp_status lpi_vm_run(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *s
                 char *args[4];
                 int64_t steps[4];
                 for (int s = 0; s < in->nsrc; s++) { args[s] = regp[in->src[s]]; steps[s] = regs[in->src[s]]; }
-                if (in->dst == p->out_reg && !stream) {
+                if (in->dst == p->out_reg && !stream && !reducing) {
                     args[in->nsrc] = base[p->ninputs] + b0 * st[p->ninputs][nd - 1];
                     steps[in->nsrc] = st[p->ninputs][nd - 1];
                 } else if (in->dst == p->out_reg) {
@@ -214,6 +279,9 @@ lp_status lpi_vm_run(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *s
             }
             if (err) { status = lpi_error(ctx, LP_ERR_VALUE, "%s", lpi_loop_errstr(err)); goto done; }
             if (stream) stream_copy(base[p->ninputs] + b0 * osz, stage, (size_t)(n * osz));
+            if (reducing)
+                fold_block(red, accf, base[p->ninputs] + b0 * st[p->ninputs][nd - 1], st[p->ninputs][nd - 1],
+                           stage, n);
             /* a relaxed load per block: Ctrl-C stops a run within microseconds of work */
             if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) {
                 status = lpi_error(ctx, LP_ERR_CANCELLED, "cancelled");
