@@ -4,7 +4,6 @@
 #include "server/storesrv.h"
 #include "store/store.h"
 
-#include <arpa/inet.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,14 +29,6 @@ const char cli_store_help[] =
     "                          (default 1G)\n"
     "  --threads N             HTTP threads (default: 2 per core, at least 4)\n"
     "  -h, --help              show this help\n";
-
-static bool is_loopback(const char *addr) {
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET, addr, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, addr, &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
-    return false;
-}
 
 int cli_store(int argc, char **argv) {
     lpi_storesrv_opts o = {.bind = "127.0.0.1"};
@@ -86,13 +77,8 @@ int cli_store(int argc, char **argv) {
         lp_ctx_destroy(ctx);
         return rc;
     }
-    if (!is_loopback(o.bind))
-        fprintf(stderr, "lampy store: warning: serving on %s without authentication; anyone who "
-                "can reach it can read and write chunks\n", o.bind);
-    printf("listening on %s\n", lpi_storesrv_url(srv));
-    fflush(stdout);
-    int sig = lpi_http_wait_signal();
-    fprintf(stderr, "lampy store: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    const char *sig = cli_serve_until_signal("store", o.bind, lpi_storesrv_url(srv), "read and write chunks");
+    fprintf(stderr, "lampy store: %s received, stopping\n", sig);
     lpi_storesrv_stop(srv);
     lp_ctx_destroy(ctx);
     return CLI_EXIT_OK;

@@ -3,7 +3,6 @@
 #include "server/http.h"
 #include "server/worker.h"
 
-#include <arpa/inet.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,14 +39,6 @@ const char cli_worker_help[] =
     "  --max-chunk-bytes SIZE largest chunk read or written (default 1G)\n"
     "  --max-task-bytes SIZE  most memory one task may need (default 4G)\n"
     "  -h, --help             show this help\n";
-
-static bool is_loopback(const char *addr) {
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET, addr, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, addr, &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
-    return false;
-}
 
 static bool opt_is(const char *a, const char *name) {
     size_t n = strlen(name);
@@ -128,13 +119,9 @@ int cli_worker(int argc, char **argv) {
         lp_ctx_destroy(ctx);
         goto done;
     }
-    if (!is_loopback(o.bind))
-        fprintf(stderr, "lampy worker: warning: serving on %s without authentication; anyone who can reach it can "
-                "run tasks and read the allowed stores\n", o.bind);
-    printf("listening on %s\n", lpi_worker_server_url(srv));
-    fflush(stdout);
-    int sig = lpi_http_wait_signal();
-    fprintf(stderr, "lampy worker: %s received, finishing the batches in flight\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    const char *sig = cli_serve_until_signal("worker", o.bind, lpi_worker_server_url(srv),
+                                             "run tasks and read the allowed stores");
+    fprintf(stderr, "lampy worker: %s received, finishing the batches in flight\n", sig);
     lpi_worker_server_stop(srv, 60.0);
     lp_ctx_destroy(ctx);
 done:
