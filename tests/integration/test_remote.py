@@ -17,7 +17,6 @@ import select
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lampy_procs import REDIS, free_port, start_redis, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMPY = Path(os.environ.get("LAMPY_BIN", ROOT / "build" / "lampy"))
@@ -32,7 +32,6 @@ TEST_OPS = LAMPY.parent / "tests" / "c" / "test_ops"
 REMOTE_CLIENT = LAMPY.parent / "tests" / "c" / "remote_client"
 LIBLAMPY = LAMPY.parent / "deploy" / "openlambda" / "liblampy.so"
 FPY_DIR = ROOT / "deploy" / "openlambda" / "lampy"
-REDIS = shutil.which("redis-server")
 REDIS_CLI = shutil.which("redis-cli")
 HDR = 96
 
@@ -42,37 +41,10 @@ pytestmark = pytest.mark.skipif(not REDIS or not REDIS_CLI, reason="redis-server
 # ---------------------------------------------------------------- processes
 
 
-def free_port():
-    """A port that was free a moment ago (redis-server cannot pick one itself)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop(proc, sig=signal.SIGTERM, timeout=20):
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
-
-
 class Redis:
     def __init__(self, workdir: Path):
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc, self.port = start_redis(workdir)
         self.url = f"redis://127.0.0.1:{self.port}"
-        for _ in range(200):
-            if self.cli("PING") == "PONG":
-                return
-            time.sleep(0.025)
-        stop(self.proc)
-        raise AssertionError("redis-server did not start")
 
     def cli(self, *args):
         r = subprocess.run([REDIS_CLI, "-p", str(self.port), *args], capture_output=True, text=True)

@@ -12,7 +12,6 @@ import http.client
 import os
 import re
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from lampy_procs import REDIS, free_port, start_redis, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMPY = Path(os.environ.get("LAMPY_BIN", ROOT / "build" / "lampy"))
@@ -30,24 +30,6 @@ HDR = 96
 def _need(path):
     if not path.exists():
         pytest.fail(f"{path} does not exist: build first (meson/ninja), or set LAMPY_BIN")
-
-
-def free_port():
-    """A port that was free a moment ago (redis-server cannot pick one itself)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop(proc, timeout=10):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
 
 
 class StoreServer:
@@ -63,13 +45,13 @@ class StoreServer:
         line = self.proc.stdout.readline() if ready else ""
         m = re.fullmatch(r"listening on (http://127\.0\.0\.1:(\d+))\n", line)
         if not m:
-            stop(self.proc)
+            stop(self.proc, timeout=10)
             self.errlog.seek(0)
             raise AssertionError(f"no 'listening on' line: {line!r}; stderr: {self.errlog.read()}")
         self.url, self.port = m.group(1), int(m.group(2))
 
     def stop(self):
-        rc = stop(self.proc)
+        rc = stop(self.proc, timeout=10)
         self.proc.stdout.close()
         self.errlog.close()
         return rc
@@ -128,31 +110,13 @@ def small_store(tmp_path):
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
-    exe = shutil.which("redis-server")
-    if not exe:
+    if not REDIS:
         pytest.skip("redis-server is not installed")
-    port = free_port()
-    d = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(d), "--protected-mode", "yes"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, port = start_redis(tmp_path_factory.mktemp("redis"))
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(64).startswith(b"+PONG"):
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("redis-server did not start")
-            time.sleep(0.05)
         yield f"redis://127.0.0.1:{port}"
     finally:
-        stop(proc)
+        stop(proc, timeout=10)
 
 
 def sc(*args, check=True):
