@@ -55,6 +55,8 @@ typedef enum { LPI_KIND_BOOL = 0, LPI_KIND_INT = 1, LPI_KIND_FLOAT = 2 } lpi_kin
 lpi_kind lpi_dtype_kind(lp_dtype dt);
 /* Promotion with a weak (Python) scalar: NEP 50. */
 lp_dtype lpi_promote_weak(lp_dtype array_dt, lp_dtype scalar_kind_dt);
+/* v converted to dt, in the low bytes of an 8-byte slot (constants, fill values). */
+uint64_t lpi_scalar_bits(lp_scalar v, lp_dtype dt);
 double lpi_now(void); /* monotonic seconds */
 
 /* ---- shapes ---- */

@@ -57,3 +57,21 @@ double lpi_now(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+/* The 8-byte slot holding v converted to dt (little-endian: the value in its first bytes), as a
+ * constant register or a fill value. v is read by its kind: b, i or f, whatever its width. */
+uint64_t lpi_scalar_bits(lp_scalar v, lp_dtype dt) {
+    lpi_kind k = lpi_dtype_kind(v.dtype);
+    double f = k == LPI_KIND_FLOAT ? v.v.f : k == LPI_KIND_INT ? (double)v.v.i : (double)v.v.b;
+    int64_t i = k == LPI_KIND_FLOAT ? (int64_t)0 : k == LPI_KIND_INT ? v.v.i : (int64_t)v.v.b;
+    bool isf = k == LPI_KIND_FLOAT;
+    uint64_t raw = 0;
+    switch (dt) {
+    case LP_BOOL: { uint8_t x = isf ? f != 0 : i != 0; memcpy(&raw, &x, sizeof x); } break;
+    case LP_INT32: { int32_t x = (int32_t)(isf ? (int64_t)f : i); memcpy(&raw, &x, sizeof x); } break;
+    case LP_INT64: { int64_t x = isf ? (int64_t)f : i; memcpy(&raw, &x, sizeof x); } break;
+    case LP_FLOAT32: { float x = isf ? (float)f : (float)i; memcpy(&raw, &x, sizeof x); } break;
+    default: { double x = isf ? f : (double)i; memcpy(&raw, &x, sizeof x); }
+    }
+    return raw;
+}

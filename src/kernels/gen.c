@@ -93,18 +93,9 @@ static void store_value(char *p, lp_dtype dt, double v, const lpi_pnode *pn, int
 lp_status lpi_gen_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_box *box, const lpi_view *out) {
     const int nd = box->ndim;
     if (lpi_box_size(box) == 0) return LP_OK;
-    const size_t isz = lp_dtype_size(out->dtype);
     if (pn->op == LPI_OP_FULL || pn->op == LPI_OP_SCALAR) {
         /* the fill value, converted once, then a strided broadcast copy */
-        uint64_t raw = 0;
-        lp_scalar v = pn->expr->a.value;
-        switch (out->dtype) {
-        case LP_BOOL: { uint8_t v_ = v.v.b; memcpy(&raw, &v_, sizeof v_); } break;
-        case LP_INT32: { int32_t v_ = (int32_t)v.v.i; memcpy(&raw, &v_, sizeof v_); } break;
-        case LP_INT64: { int64_t v_ = v.v.i; memcpy(&raw, &v_, sizeof v_); } break;
-        case LP_FLOAT32: { float v_ = (float)v.v.f; memcpy(&raw, &v_, sizeof v_); } break;
-        default: { double v_ = v.v.f; memcpy(&raw, &v_, sizeof v_); }
-        }
+        uint64_t raw = lpi_scalar_bits(pn->expr->a.value, out->dtype);
         lpi_view src = *out;
         src.data = (char *)&raw;
         for (int i = 0; i < nd; i++) src.strides[i] = 0;
@@ -129,7 +120,6 @@ lp_status lpi_gen_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_box *box, cons
             c[nd - 1] = coord[nd - 1] + j;
             store_value(row + j * out->strides[nd - 1], out->dtype, gen_value(pn, c, flat + j), pn, flat + j);
         }
-        (void)isz;
         int ax = nd - 2;
         for (; ax >= 0; ax--) {
             row += out->strides[ax];

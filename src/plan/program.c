@@ -69,20 +69,6 @@ static int cast_to(builder *b, int reg, lp_dtype dt) {
     return d;
 }
 
-static uint64_t const_bits(lp_scalar v, lp_dtype dt) {
-    uint64_t raw = 0;
-    double f = v.dtype == LP_FLOAT64 ? v.v.f : v.dtype == LP_INT64 ? (double)v.v.i : (double)v.v.b;
-    int64_t i = v.dtype == LP_FLOAT64 ? (int64_t)0 : v.dtype == LP_INT64 ? v.v.i : (int64_t)v.v.b;
-    switch (dt) {
-    case LP_BOOL: { uint8_t v_ = v.dtype == LP_FLOAT64 ? f != 0 : i != 0; memcpy(&raw, &v_, sizeof v_); } break;
-    case LP_INT32: { int32_t v_ = (int32_t)(v.dtype == LP_FLOAT64 ? (int64_t)f : i); memcpy(&raw, &v_, sizeof v_); } break;
-    case LP_INT64: { int64_t v_ = v.dtype == LP_FLOAT64 ? (int64_t)f : i; memcpy(&raw, &v_, sizeof v_); } break;
-    case LP_FLOAT32: { float v_ = v.dtype == LP_FLOAT64 ? (float)f : (float)i; memcpy(&raw, &v_, sizeof v_); } break;
-    default: { double v_ = v.dtype == LP_FLOAT64 ? f : (double)i; memcpy(&raw, &v_, sizeof v_); }
-    }
-    return raw;
-}
-
 /* A constant node wanted as dtype dt: converted once at build time, not per block. */
 static int const_reg(builder *b, int gid, lp_dtype dt) {
     uint64_t key = ((uint64_t)gid << 8) | (uint64_t)dt;
@@ -95,19 +81,8 @@ static int const_reg(builder *b, int gid, lp_dtype dt) {
         b->consts = n;
         b->capconsts = c;
     }
-    lp_array *a = b->g->node[gid];
-    /* FULL's value is stored already converted to its dtype */
-    lp_scalar v = a->a.value;
-    if (a->op == LPI_OP_FULL) {
-        lp_scalar s;
-        switch (a->dtype) {
-        case LP_BOOL: s = lp_scalar_b(v.v.b); break;
-        case LP_INT32: case LP_INT64: s = lp_scalar_i(v.v.i); break;
-        default: s = lp_scalar_f(v.v.f);
-        }
-        v = s;
-    }
-    b->consts[b->nconsts] = const_bits(v, dt);
+    /* SCALAR and FULL both keep their value as an lp_scalar (FULL's already in its dtype) */
+    b->consts[b->nconsts] = lpi_scalar_bits(b->g->node[gid]->a.value, dt);
     int reg = new_reg(b, R_CONST, dt, b->nconsts++);
     if (reg >= 0 && !lpi_hmap_put(&b->cmemo, key, reg)) return -1;
     return reg;
