@@ -112,7 +112,6 @@ static int build_node(builder *b, int root, lp_dtype want_const) {
         lp_array *a = g->node[v];
         bool inl = g->role[v] == LPI_ROLE_INLINE && g->region[v] == b->region && !g->leaf[v];
         inl |= v == root && !g->leaf[v] && lpi_ops[a->op].kind == LP_OPK_ELEMWISE && b->region == v;
-        inl |= v == root && g->role[v] == LPI_ROLE_INLINE;
         if (!inl) {
             int reg = new_reg(b, R_INPUT, a->dtype, b->pnode_of[v]);
             if (reg < 0 || !lpi_hmap_put(&b->memo, (uint64_t)v, reg)) { lp_free(stack); return -1; }
