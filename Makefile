@@ -5,7 +5,7 @@ PY        := $(VENV)/bin/python
 MESON     := meson
 NINJA     := ninja
 
-.PHONY: all deps build run test test-c test-py test-asan test-tsan bench clean
+.PHONY: all deps build install run test test-c test-py test-asan test-tsan bench clean
 
 all: build
 
@@ -17,6 +17,12 @@ $(BUILD)/build.ninja:
 
 build: deps $(BUILD)/build.ninja
 	@$(NINJA) -C $(BUILD) >/dev/null || $(NINJA) -C $(BUILD)
+
+# `make install PREFIX=/opt/lampy`: the CLI, liblampy.so/.a, lampy.h and lampy.pc (pkg-config).
+PREFIX    ?= /usr/local
+install: build
+	@$(MESON) configure $(BUILD) -Dprefix=$(abspath $(PREFIX)) >/dev/null
+	@$(MESON) install -C $(BUILD) --quiet --tags runtime,devel,cli
 
 run: build
 	@./scripts/run.sh $(BUILD)

@@ -7,11 +7,13 @@
  *     lp_ctx_create(&ctx);
  *     lp_load(ctx, "a.npy", &a);                       // nothing is read yet
  *     lp_load(ctx, "b.npy", &b);
- *     lp_binary(ctx, "mul", a, b, &c);                  // c = a * b   (lazy)
+ *     lp_binary(ctx, "multiply", a, b, &c);             // c = a * b   (lazy)
  *     lp_reduce(ctx, "sum", c, NULL, 0, false, &s);     // s = c.sum() (lazy)
- *     if (lp_run(ctx, &s, 1, &out) != LP_OK)            // plan, chunk, run on threads
+ *     if (lp_run(ctx, &s, 1, &out) != LP_OK) {          // plan, chunk, run on threads
  *         fprintf(stderr, "%s\n", lp_last_error(ctx));
- *     printf("%g\n", *(double *)lp_buffer_data(out));
+ *         return 1;
+ *     }
+ *     printf("%.17g\n", *(double *)lp_buffer_data(out));
  *     lp_buffer_release(out);  lp_array_release(s);  lp_array_release(c);
  *     lp_array_release(b);  lp_array_release(a);  lp_ctx_destroy(ctx);
  *
@@ -30,6 +32,16 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* Every public declaration carries LP_API: liblampy is built with -fvisibility=hidden, so
+ * these are the only symbols the shared library exports (lpi_ helpers stay private). */
+#ifndef LP_API
+#if defined(__GNUC__) || defined(__clang__)
+#define LP_API __attribute__((visibility("default")))
+#else
+#define LP_API
+#endif
 #endif
 
 #define LP_VERSION_STRING "0.1.0"
@@ -61,7 +73,7 @@ typedef enum lp_status {
 } lp_status;
 
 /* Short description of a status ("shape mismatch"). */
-const char *lp_status_str(lp_status st);
+LP_API const char *lp_status_str(lp_status st);
 
 /* ---- dtypes ------------------------------------------------------------------------ */
 
@@ -75,11 +87,11 @@ typedef enum lp_dtype {
     LP_DTYPE_COUNT
 } lp_dtype;
 
-const char *lp_dtype_name(lp_dtype dt);               /* "float64" */
-bool lp_dtype_from_name(const char *name, lp_dtype *out); /* accepts NumPy spellings */
-size_t lp_dtype_size(lp_dtype dt);
+LP_API const char *lp_dtype_name(lp_dtype dt);               /* "float64" */
+LP_API bool lp_dtype_from_name(const char *name, lp_dtype *out); /* accepts NumPy spellings */
+LP_API size_t lp_dtype_size(lp_dtype dt);
 /* NumPy's promotion of two array dtypes (np.result_type). */
-lp_dtype lp_promote(lp_dtype a, lp_dtype b);
+LP_API lp_dtype lp_promote(lp_dtype a, lp_dtype b);
 
 /* A Python-style scalar: "weak" in promotion (NumPy 2 / NEP 50): int32_array + 3 is int32. */
 typedef struct lp_scalar {
@@ -99,77 +111,77 @@ static inline lp_scalar lp_scalar_b(bool b) { lp_scalar s; s.dtype = LP_BOOL; s.
 
 typedef struct lp_ctx lp_ctx;
 
-lp_status lp_ctx_create(lp_ctx **out);
-void lp_ctx_destroy(lp_ctx *ctx);
+LP_API lp_status lp_ctx_create(lp_ctx **out);
+LP_API void lp_ctx_destroy(lp_ctx *ctx);
 /* The message of the last failure on this context ("" if none). Valid until the next call. */
-const char *lp_last_error(const lp_ctx *ctx);
-lp_status lp_last_status(const lp_ctx *ctx);
+LP_API const char *lp_last_error(const lp_ctx *ctx);
+LP_API lp_status lp_last_status(const lp_ctx *ctx);
 
 /* Worker threads for lp_run; 0 = one per core (the default). */
-lp_status lp_ctx_set_threads(lp_ctx *ctx, int nthreads);
-int lp_ctx_threads(const lp_ctx *ctx);
+LP_API lp_status lp_ctx_set_threads(lp_ctx *ctx, int nthreads);
+LP_API int lp_ctx_threads(const lp_ctx *ctx);
 /* Target bytes per chunk; 0 = chosen from the array and the machine (the default). */
-lp_status lp_ctx_set_chunk_bytes(lp_ctx *ctx, size_t bytes);
-size_t lp_ctx_chunk_bytes(const lp_ctx *ctx);
+LP_API lp_status lp_ctx_set_chunk_bytes(lp_ctx *ctx, size_t bytes);
+LP_API size_t lp_ctx_chunk_bytes(const lp_ctx *ctx);
 /* Graph optimisations (CSE, fusion); on by default. Off is for tests and comparisons. */
-lp_status lp_ctx_set_fusion(lp_ctx *ctx, bool on);
+LP_API lp_status lp_ctx_set_fusion(lp_ctx *ctx, bool on);
 
 /* Ask the run in progress on ctx (from any thread) to stop; it returns LP_ERR_CANCELLED. */
-void lp_cancel(lp_ctx *ctx);
+LP_API void lp_cancel(lp_ctx *ctx);
 
 /* ---- buffers: computed, dense, C-contiguous results -------------------------------- */
 
 typedef struct lp_buffer lp_buffer;
 
-void lp_buffer_retain(lp_buffer *b);
-void lp_buffer_release(lp_buffer *b);
-void *lp_buffer_data(const lp_buffer *b);
-lp_dtype lp_buffer_dtype(const lp_buffer *b);
-int lp_buffer_ndim(const lp_buffer *b);
-const int64_t *lp_buffer_shape(const lp_buffer *b);
-int64_t lp_buffer_size(const lp_buffer *b);   /* elements */
-size_t lp_buffer_nbytes(const lp_buffer *b);
+LP_API void lp_buffer_retain(lp_buffer *b);
+LP_API void lp_buffer_release(lp_buffer *b);
+LP_API void *lp_buffer_data(const lp_buffer *b);
+LP_API lp_dtype lp_buffer_dtype(const lp_buffer *b);
+LP_API int lp_buffer_ndim(const lp_buffer *b);
+LP_API const int64_t *lp_buffer_shape(const lp_buffer *b);
+LP_API int64_t lp_buffer_size(const lp_buffer *b);   /* elements */
+LP_API size_t lp_buffer_nbytes(const lp_buffer *b);
 
 /* ---- lazy arrays ------------------------------------------------------------------- */
 
 typedef struct lp_array lp_array;
 
-void lp_array_retain(lp_array *a);
-void lp_array_release(lp_array *a);
-lp_dtype lp_array_dtype(const lp_array *a);
-int lp_array_ndim(const lp_array *a);
-const int64_t *lp_array_shape(const lp_array *a);
-int64_t lp_array_size(const lp_array *a);
+LP_API void lp_array_retain(lp_array *a);
+LP_API void lp_array_release(lp_array *a);
+LP_API lp_dtype lp_array_dtype(const lp_array *a);
+LP_API int lp_array_ndim(const lp_array *a);
+LP_API const int64_t *lp_array_shape(const lp_array *a);
+LP_API int64_t lp_array_size(const lp_array *a);
 /* Override the chunk shape used for this array (0 in an axis = automatic). */
-lp_status lp_array_set_chunks(lp_ctx *ctx, lp_array *a, int ndim, const int64_t *chunk);
+LP_API lp_status lp_array_set_chunks(lp_ctx *ctx, lp_array *a, int ndim, const int64_t *chunk);
 /* The chunk shape the planner would use for this array alone. */
-lp_status lp_array_chunks(lp_ctx *ctx, const lp_array *a, int64_t *chunk_out);
+LP_API lp_status lp_array_chunks(lp_ctx *ctx, const lp_array *a, int64_t *chunk_out);
 /* The result, if this array has been computed by lp_run (borrowed; NULL otherwise). */
-lp_buffer *lp_array_result(const lp_array *a);
+LP_API lp_buffer *lp_array_result(const lp_array *a);
 
 /* Sources. */
-lp_status lp_load(lp_ctx *ctx, const char *path, lp_array **out);
+LP_API lp_status lp_load(lp_ctx *ctx, const char *path, lp_array **out);
 /* Wrap caller memory without copying. strides in bytes (NULL = C order). release(arg) is
  * called when the last reference to the data is gone (may be NULL). */
-lp_status lp_wrap(lp_ctx *ctx, void *data, lp_dtype dt, int ndim, const int64_t *shape,
+LP_API lp_status lp_wrap(lp_ctx *ctx, void *data, lp_dtype dt, int ndim, const int64_t *shape,
                   const int64_t *strides, void (*release)(void *), void *release_arg,
                   lp_array **out);
-lp_status lp_from_buffer(lp_ctx *ctx, lp_buffer *buf, lp_array **out);
-lp_status lp_full(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape, lp_scalar value,
+LP_API lp_status lp_from_buffer(lp_ctx *ctx, lp_buffer *buf, lp_array **out);
+LP_API lp_status lp_full(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape, lp_scalar value,
                   lp_array **out);
-lp_status lp_zeros(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape, lp_array **out);
-lp_status lp_ones(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape, lp_array **out);
+LP_API lp_status lp_zeros(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape, lp_array **out);
+LP_API lp_status lp_ones(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape, lp_array **out);
 /* A 0-d weak scalar operand (a Python number in an expression). */
-lp_status lp_scalar_array(lp_ctx *ctx, lp_scalar value, lp_array **out);
-lp_status lp_arange(lp_ctx *ctx, double start, double stop, double step, lp_dtype dt,
+LP_API lp_status lp_scalar_array(lp_ctx *ctx, lp_scalar value, lp_array **out);
+LP_API lp_status lp_arange(lp_ctx *ctx, double start, double stop, double step, lp_dtype dt,
                     lp_array **out);
-lp_status lp_linspace(lp_ctx *ctx, double start, double stop, int64_t num, bool endpoint,
+LP_API lp_status lp_linspace(lp_ctx *ctx, double start, double stop, int64_t num, bool endpoint,
                       lp_dtype dt, lp_array **out);
-lp_status lp_eye(lp_ctx *ctx, int64_t n, int64_t m, int64_t k, lp_dtype dt, lp_array **out);
+LP_API lp_status lp_eye(lp_ctx *ctx, int64_t n, int64_t m, int64_t k, lp_dtype dt, lp_array **out);
 /* Counter-based (Philox4x32-10): element i of the result depends only on (seed, i). */
-lp_status lp_random_uniform(lp_ctx *ctx, uint64_t seed, double low, double high, lp_dtype dt,
+LP_API lp_status lp_random_uniform(lp_ctx *ctx, uint64_t seed, double low, double high, lp_dtype dt,
                             int ndim, const int64_t *shape, lp_array **out);
-lp_status lp_random_normal(lp_ctx *ctx, uint64_t seed, double mean, double stddev, lp_dtype dt,
+LP_API lp_status lp_random_normal(lp_ctx *ctx, uint64_t seed, double mean, double stddev, lp_dtype dt,
                            int ndim, const int64_t *shape, lp_array **out);
 
 /* Elementwise ops by name: "add" "subtract" "multiply" "divide" "floor_divide" "remainder"
@@ -177,23 +189,23 @@ lp_status lp_random_normal(lp_ctx *ctx, uint64_t seed, double mean, double stdde
  * "greater_equal" "logical_and" "logical_or" "logical_xor" "logical_not" "bitwise_and"
  * "bitwise_or" "bitwise_xor" "invert" "where" "maximum" "minimum" "sqrt" "exp" "log" "sin"
  * "cos" "tanh". Operands broadcast as in NumPy. */
-lp_status lp_elemwise(lp_ctx *ctx, const char *op, int nin, lp_array *const *in, lp_array **out);
-lp_status lp_unary(lp_ctx *ctx, const char *op, lp_array *a, lp_array **out);
-lp_status lp_binary(lp_ctx *ctx, const char *op, lp_array *a, lp_array *b, lp_array **out);
-lp_status lp_where(lp_ctx *ctx, lp_array *cond, lp_array *a, lp_array *b, lp_array **out);
-lp_status lp_astype(lp_ctx *ctx, lp_array *a, lp_dtype dt, lp_array **out);
+LP_API lp_status lp_elemwise(lp_ctx *ctx, const char *op, int nin, lp_array *const *in, lp_array **out);
+LP_API lp_status lp_unary(lp_ctx *ctx, const char *op, lp_array *a, lp_array **out);
+LP_API lp_status lp_binary(lp_ctx *ctx, const char *op, lp_array *a, lp_array *b, lp_array **out);
+LP_API lp_status lp_where(lp_ctx *ctx, lp_array *cond, lp_array *a, lp_array *b, lp_array **out);
+LP_API lp_status lp_astype(lp_ctx *ctx, lp_array *a, lp_dtype dt, lp_array **out);
 
 /* Reductions: "sum" "prod" "mean" "min" "max" "argmin" "argmax" "var" "std" "any" "all".
  * axes == NULL: over all axes (argmin/argmax: over the flattened array). Negative axes count
  * from the end. var/std use lp_reduce_ddof. */
-lp_status lp_reduce(lp_ctx *ctx, const char *op, lp_array *a, const int *axes, int naxes,
+LP_API lp_status lp_reduce(lp_ctx *ctx, const char *op, lp_array *a, const int *axes, int naxes,
                     bool keepdims, lp_array **out);
-lp_status lp_reduce_ddof(lp_ctx *ctx, const char *op, lp_array *a, const int *axes, int naxes,
+LP_API lp_status lp_reduce_ddof(lp_ctx *ctx, const char *op, lp_array *a, const int *axes, int naxes,
                          bool keepdims, int ddof, lp_array **out);
 
 /* Shape manipulation. One -1 in a reshape is inferred. perm == NULL reverses the axes. */
-lp_status lp_reshape(lp_ctx *ctx, lp_array *a, int ndim, const int64_t *shape, lp_array **out);
-lp_status lp_transpose(lp_ctx *ctx, lp_array *a, const int *perm, lp_array **out);
+LP_API lp_status lp_reshape(lp_ctx *ctx, lp_array *a, int ndim, const int64_t *shape, lp_array **out);
+LP_API lp_status lp_transpose(lp_ctx *ctx, lp_array *a, const int *perm, lp_array **out);
 
 typedef enum lp_index_kind {
     LP_IDX_SLICE = 0,   /* start:stop:step; has_start/has_stop false = omitted */
@@ -208,16 +220,16 @@ typedef struct lp_index {
     int64_t start, stop, step; /* step 0 means 1; for LP_IDX_INT the index is start */
 } lp_index;
 
-lp_status lp_slice(lp_ctx *ctx, lp_array *a, int nidx, const lp_index *idx, lp_array **out);
-lp_status lp_concatenate(lp_ctx *ctx, int n, lp_array *const *in, int axis, lp_array **out);
-lp_status lp_stack(lp_ctx *ctx, int n, lp_array *const *in, int axis, lp_array **out);
+LP_API lp_status lp_slice(lp_ctx *ctx, lp_array *a, int nidx, const lp_index *idx, lp_array **out);
+LP_API lp_status lp_concatenate(lp_ctx *ctx, int n, lp_array *const *in, int axis, lp_array **out);
+LP_API lp_status lp_stack(lp_ctx *ctx, int n, lp_array *const *in, int axis, lp_array **out);
 
 /* ---- run --------------------------------------------------------------------------- */
 
 /* Compute the targets in one pass (shared subexpressions computed once). results may be NULL;
  * otherwise results[i] receives a new reference to target i's data. Computed targets keep
  * their result (lp_array_result) so later expressions reuse it. */
-lp_status lp_run(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **results);
+LP_API lp_status lp_run(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **results);
 
 /* Statistics of the last run on ctx. */
 typedef struct lp_run_stats {
@@ -229,7 +241,7 @@ typedef struct lp_run_stats {
     double run_seconds;
     int threads;
 } lp_run_stats;
-void lp_last_run_stats(const lp_ctx *ctx, lp_run_stats *out);
+LP_API void lp_last_run_stats(const lp_ctx *ctx, lp_run_stats *out);
 
 /* ---- .npy files -------------------------------------------------------------------- */
 
@@ -244,56 +256,56 @@ typedef struct lp_npy_info {
     int64_t data_bytes;
 } lp_npy_info;
 
-lp_status lp_npy_info_read(lp_ctx *ctx, const char *path, lp_npy_info *out);
+LP_API lp_status lp_npy_info_read(lp_ctx *ctx, const char *path, lp_npy_info *out);
 /* Write a computed result atomically (temp file + rename), format 1.0 unless the header needs more. */
-lp_status lp_save(lp_ctx *ctx, const char *path, const lp_buffer *buf);
+LP_API lp_status lp_save(lp_ctx *ctx, const char *path, const lp_buffer *buf);
 /* Compute `a` and stream it into a .npy file. */
-lp_status lp_save_array(lp_ctx *ctx, const char *path, lp_array *a);
+LP_API lp_status lp_save_array(lp_ctx *ctx, const char *path, lp_array *a);
 
 /* Make a buffer (C order) from caller memory, copying it. */
-lp_status lp_buffer_create(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape,
+LP_API lp_status lp_buffer_create(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape,
                            const void *data, lp_buffer **out);
 
 /* ---- see and estimate the graph: JSON, DOT, cost model, trace ---------------------- */
 
 /* Strings returned by the functions below are released with lp_string_free. */
-void lp_string_free(char *s);
+LP_API void lp_string_free(char *s);
 /* Release n arrays and the list holding them (as returned by lp_graph_load). */
-void lp_arrays_release(lp_array **arrays, int n);
+LP_API void lp_arrays_release(lp_array **arrays, int n);
 
 /* The expression graph of the targets as JSON (docs/GRAPH_FORMAT.md, "lampy.graph" version 1):
  * nodes with op, dtype, shape, inputs and attributes (floats bit-exact), file references for
  * loads. In-memory data (wrapped arrays, computed results) is inlined up to 64 elements; larger
  * data is an error unless data_dir is given, where it is written as node<ID>.npy files that the
  * dump references (lp_graph_dump is lp_graph_dump_to with data_dir NULL). */
-lp_status lp_graph_dump(lp_ctx *ctx, lp_array *const *targets, int n, char **json_out);
-lp_status lp_graph_dump_to(lp_ctx *ctx, lp_array *const *targets, int n, const char *data_dir,
+LP_API lp_status lp_graph_dump(lp_ctx *ctx, lp_array *const *targets, int n, char **json_out);
+LP_API lp_status lp_graph_dump_to(lp_ctx *ctx, lp_array *const *targets, int n, const char *data_dir,
                            char **json_out);
 /* Validate a graph document and rebuild it with the ordinary builders (every shape and dtype
  * rule re-checked). *targets_out receives n_out new references in a new list (release with
  * lp_arrays_release). Errors say where: "node 7 (add): input 9 does not exist". */
-lp_status lp_graph_load(lp_ctx *ctx, const char *json, lp_array ***targets_out, int *n_out);
+LP_API lp_status lp_graph_load(lp_ctx *ctx, const char *json, lp_array ***targets_out, int *n_out);
 /* The planned task graph (pnodes with kernels, grids, programs; tasks with operands, pieces
  * and dependencies) as JSON ("lampy.plan" version 1). Nothing is run. */
-lp_status lp_plan_dump(lp_ctx *ctx, lp_array *const *targets, int n, char **json_out);
+LP_API lp_status lp_plan_dump(lp_ctx *ctx, lp_array *const *targets, int n, char **json_out);
 
 /* Graphviz DOT text: the expression graph (fused regions as clusters), or with LP_DOT_PLAN the
  * planned nodes with their chunk grids; labels carry op, shape, dtype and estimated time. */
 #define LP_DOT_PLAN 1
-lp_status lp_graph_dot(lp_ctx *ctx, lp_array *const *targets, int n, int flags, char **dot_out);
+LP_API lp_status lp_graph_dot(lp_ctx *ctx, lp_array *const *targets, int n, int flags, char **dot_out);
 
 /* The cost model's machine profile. Unless set, the first estimate loads it from
  * $LAMPY_PROFILE, else $XDG_CONFIG_HOME/lampy/profile.json (~/.config/lampy/profile.json),
  * else uses built-in defaults. path NULL = that default location. */
-lp_status lp_profile_load(lp_ctx *ctx, const char *path);
-lp_status lp_profile_save(lp_ctx *ctx, const char *path);
+LP_API lp_status lp_profile_load(lp_ctx *ctx, const char *path);
+LP_API lp_status lp_profile_save(lp_ctx *ctx, const char *path);
 /* The profile in use as JSON. */
-lp_status lp_profile_dump(lp_ctx *ctx, char **json_out);
+LP_API lp_status lp_profile_dump(lp_ctx *ctx, char **json_out);
 /* Where the profile is looked for (buf of at least 4096 bytes is always enough). */
-lp_status lp_profile_path(char *buf, size_t cap);
+LP_API lp_status lp_profile_path(char *buf, size_t cap);
 /* Measure this machine with microbenchmarks (about 10 s; at most max_seconds, 0 = default)
  * and use the result as ctx's profile. log (may be NULL) receives one line per measurement. */
-lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *arg, const char *line),
+LP_API lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *arg, const char *line),
                        void *log_arg);
 
 /* Predicted cost of running the targets (nothing is run). */
@@ -325,18 +337,18 @@ typedef struct lp_estimate_result {
 
 #define LP_ESTIMATE_REMOTE 1 /* price tasks as function invocations (network, latency) */
 /* workers 0 = ctx's thread count. *out is released with lp_estimate_free. */
-lp_status lp_estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers, int flags,
+LP_API lp_status lp_estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers, int flags,
                       lp_estimate_result **out);
-void lp_estimate_free(lp_estimate_result *e);
+LP_API void lp_estimate_free(lp_estimate_result *e);
 
 /* Record a timeline of each run (one span per task: worker, op, chunk, bytes); also fills
  * lp_run_stats' predicted and busy times. Off by default; costs two clock reads per task. */
-lp_status lp_ctx_set_trace(lp_ctx *ctx, bool on);
+LP_API lp_status lp_ctx_set_trace(lp_ctx *ctx, bool on);
 /* Write the last traced run as a Chrome trace-event file (opens in Perfetto, chrome://tracing). */
-lp_status lp_trace_write(lp_ctx *ctx, const char *path);
+LP_API lp_status lp_trace_write(lp_ctx *ctx, const char *path);
 /* A progress bar on stderr for runs longer than about a second, only when stderr is a
  * terminal. Off by default. */
-lp_status lp_ctx_set_progress(lp_ctx *ctx, bool on);
+LP_API lp_status lp_ctx_set_progress(lp_ctx *ctx, bool on);
 
 /* Extended statistics of the last run (lp_run_stats plus the trace's numbers). */
 typedef struct lp_run_report {
@@ -346,17 +358,26 @@ typedef struct lp_run_report {
     double busy_seconds;       /* sum of task durations (traced runs) */
     double utilisation;        /* busy / (threads * run time) (traced runs) */
 } lp_run_report;
-void lp_last_run_report(const lp_ctx *ctx, lp_run_report *out);
+LP_API void lp_last_run_report(const lp_ctx *ctx, lp_run_report *out);
 
 /* ---- Fisher LDA ---------------------------------------------------------------------- */
 
 /* Fisher's linear discriminant with the semantics of scikit-learn's
  * LinearDiscriminantAnalysis(solver='eigen'): same attributes, same predictions.
  *
- *     lp_lda_model *m;  lp_array *yhat;
- *     lp_fisher_lda_fit(ctx, X, y, NULL, &m);          // X: (N, D) float, y: (N,) int or bool
+ *     lp_ctx *ctx;  lp_array *X, *y, *yhat;  lp_lda_model *m;  lp_buffer *pred;
+ *     lp_ctx_create(&ctx);
+ *     lp_load(ctx, "X.npy", &X);                        // X: (N, D) float
+ *     lp_load(ctx, "y.npy", &y);                        // y: (N,) int or bool
+ *     if (lp_fisher_lda_fit(ctx, X, y, NULL, &m) != LP_OK) {
+ *         fprintf(stderr, "%s\n", lp_last_error(ctx));
+ *         return 1;
+ *     }
  *     lp_lda_predict(ctx, m, X, &yhat);                 // lazy: runs chunked with lp_run
- *     lp_lda_save(ctx, m, "model.npy");  lp_lda_model_destroy(m);
+ *     lp_run(ctx, &yhat, 1, &pred);
+ *     lp_lda_save(ctx, m, "model.npy");
+ *     lp_buffer_release(pred);  lp_array_release(yhat);  lp_lda_model_destroy(m);
+ *     lp_array_release(y);  lp_array_release(X);  lp_ctx_destroy(ctx);
  *
  * The fit reads X once (twice with shrinkage "auto") in chunked tasks: the distinct labels
  * first (a pass over y only), then per class the count, the mean and the centered scatter of
@@ -391,31 +412,31 @@ typedef struct lp_lda_opts {
  * 2 classes, NaN/inf, bad options), LP_ERR_LIMIT (more than LP_LDA_MAX_CLASSES labels),
  * LP_ERR_LINALG (singular or ill-conditioned within-class covariance: the message names the
  * constant or dependent features and suggests shrinkage). *out receives a new model. */
-lp_status lp_fisher_lda_fit(lp_ctx *ctx, lp_array *X, lp_array *y, const lp_lda_opts *opts,
+LP_API lp_status lp_fisher_lda_fit(lp_ctx *ctx, lp_array *X, lp_array *y, const lp_lda_opts *opts,
                             lp_lda_model **out);
-void lp_lda_model_destroy(lp_lda_model *m);
+LP_API void lp_lda_model_destroy(lp_lda_model *m);
 
 /* Lazy expressions over X (N x n_features), computed chunk by chunk when run:
  * predict: (N,) labels in y's dtype; transform: (N, n_components) float64 (X @ scalings_);
  * decision_function: (N,) for two classes, else (N, n_classes), float64. */
-lp_status lp_lda_predict(lp_ctx *ctx, const lp_lda_model *m, lp_array *X, lp_array **out);
-lp_status lp_lda_transform(lp_ctx *ctx, const lp_lda_model *m, lp_array *X, lp_array **out);
-lp_status lp_lda_decision_function(lp_ctx *ctx, const lp_lda_model *m, lp_array *X, lp_array **out);
+LP_API lp_status lp_lda_predict(lp_ctx *ctx, const lp_lda_model *m, lp_array *X, lp_array **out);
+LP_API lp_status lp_lda_transform(lp_ctx *ctx, const lp_lda_model *m, lp_array *X, lp_array **out);
+LP_API lp_status lp_lda_decision_function(lp_ctx *ctx, const lp_lda_model *m, lp_array *X, lp_array **out);
 
 /* Fitted attributes by scikit-learn name, as new buffers (copies): "classes_" (K,) in y's
  * dtype; "priors_" (K,); "means_" (K, D); "coef_" and "intercept_" ((1, D) and (1,) for two
  * classes, else (K, D) and (K,)); "scalings_" (D, D); "explained_variance_ratio_"
  * (n_components,); "covariance_" (D, D). Unknown names: LP_ERR_NOTFOUND. */
-lp_status lp_lda_attr(lp_ctx *ctx, const lp_lda_model *m, const char *name, lp_buffer **out);
-int64_t lp_lda_n_classes(const lp_lda_model *m);
-int64_t lp_lda_n_features(const lp_lda_model *m);
-int64_t lp_lda_n_components(const lp_lda_model *m);
-int64_t lp_lda_n_samples(const lp_lda_model *m);   /* rows the model was fitted on */
+LP_API lp_status lp_lda_attr(lp_ctx *ctx, const lp_lda_model *m, const char *name, lp_buffer **out);
+LP_API int64_t lp_lda_n_classes(const lp_lda_model *m);
+LP_API int64_t lp_lda_n_features(const lp_lda_model *m);
+LP_API int64_t lp_lda_n_components(const lp_lda_model *m);
+LP_API int64_t lp_lda_n_samples(const lp_lda_model *m);   /* rows the model was fitted on */
 
 /* One float64 .npy file: a 16-value header then the attributes (layout in src/ml/lda_io.c);
  * written atomically. Loading validates every field and names the file in errors. */
-lp_status lp_lda_save(lp_ctx *ctx, const lp_lda_model *m, const char *path);
-lp_status lp_lda_load(lp_ctx *ctx, const char *path, lp_lda_model **out);
+LP_API lp_status lp_lda_save(lp_ctx *ctx, const lp_lda_model *m, const char *path);
+LP_API lp_status lp_lda_load(lp_ctx *ctx, const char *path, lp_lda_model **out);
 
 /* ---- linear algebra ---------------------------------------------------------------- */
 
@@ -430,17 +451,17 @@ lp_status lp_lda_load(lp_ctx *ctx, const char *path, lp_lda_model **out);
  * (lp_transpose) is read in place by BLAS, never copied; X.T @ X and X @ X.T (the same array,
  * also after CSE) run as symmetric rank-k updates, half the flops. A single large block uses
  * every pool thread inside BLAS; otherwise each task runs single-threaded BLAS. */
-lp_status lp_matmul(lp_ctx *ctx, lp_array *a, lp_array *b, lp_array **out);
+LP_API lp_status lp_matmul(lp_ctx *ctx, lp_array *a, lp_array *b, lp_array **out);
 /* numpy.dot: 0-d operands multiply; up to 2-D it is matmul; N-D sums over a's last axis and
  * b's second-to-last (b's only, if 1-D), as tensordot. */
-lp_status lp_dot(lp_ctx *ctx, lp_array *a, lp_array *b, lp_array **out);
+LP_API lp_status lp_dot(lp_ctx *ctx, lp_array *a, lp_array *b, lp_array **out);
 /* numpy.outer: out[i, j] = a.ravel()[i] * b.ravel()[j] (an elementwise multiply). */
-lp_status lp_outer(lp_ctx *ctx, lp_array *a, lp_array *b, lp_array **out);
+LP_API lp_status lp_outer(lp_ctx *ctx, lp_array *a, lp_array *b, lp_array **out);
 /* numpy.tensordot(a, b, axes=(axes_a, axes_b)): sums over naxes pairs of axes. axes_a and
  * axes_b NULL: the integer form, a's last naxes axes with b's first naxes. Built from
  * transpose, reshape and matmul (operands whose contracted axes are not already last / first
  * are copied once). */
-lp_status lp_tensordot(lp_ctx *ctx, lp_array *a, lp_array *b, int naxes, const int *axes_a,
+LP_API lp_status lp_tensordot(lp_ctx *ctx, lp_array *a, lp_array *b, int naxes, const int *axes_a,
                        const int *axes_b, lp_array **out);
 
 /* Small dense linear algebra (numpy.linalg), lazy like everything else but run as ONE task over
@@ -452,39 +473,39 @@ lp_status lp_tensordot(lp_ctx *ctx, lp_array *a, lp_array *b, int naxes, const i
  * "Matrix is not positive definite", "Last 2 dimensions of the array must be square", ...
  * Unlike NumPy, an operand containing inf or NaN is an error ("Array must not contain infs
  * or NaNs") rather than a result full of NaNs. */
-lp_status lp_linalg_solve(lp_ctx *ctx, lp_array *a, lp_array *b, lp_array **x);   /* a x = b; b (M,) or (..., M, K) */
-lp_status lp_linalg_inv(lp_ctx *ctx, lp_array *a, lp_array **out);
-lp_status lp_linalg_cholesky(lp_ctx *ctx, lp_array *a, lp_array **l);           /* lower: a = l l^T */
-lp_status lp_linalg_det(lp_ctx *ctx, lp_array *a, lp_array **out);              /* singular: 0 */
+LP_API lp_status lp_linalg_solve(lp_ctx *ctx, lp_array *a, lp_array *b, lp_array **x);   /* a x = b; b (M,) or (..., M, K) */
+LP_API lp_status lp_linalg_inv(lp_ctx *ctx, lp_array *a, lp_array **out);
+LP_API lp_status lp_linalg_cholesky(lp_ctx *ctx, lp_array *a, lp_array **l);           /* lower: a = l l^T */
+LP_API lp_status lp_linalg_det(lp_ctx *ctx, lp_array *a, lp_array **out);              /* singular: 0 */
 /* sign and log|det| (singular: 0 and -inf); either output may be NULL. One factorization. */
-lp_status lp_linalg_slogdet(lp_ctx *ctx, lp_array *a, lp_array **sign, lp_array **logabsdet);
+LP_API lp_status lp_linalg_slogdet(lp_ctx *ctx, lp_array *a, lp_array **sign, lp_array **logabsdet);
 /* Symmetric eigendecomposition from a's lower triangle: eigenvalues ascending (..., M) and
  * eigenvectors as columns (..., M, M); either output may be NULL (NULL v: numpy's eigvalsh).
  * One LAPACK call (syevd) serves both. */
-lp_status lp_linalg_eigh(lp_ctx *ctx, lp_array *a, lp_array **w, lp_array **v);
+LP_API lp_status lp_linalg_eigh(lp_ctx *ctx, lp_array *a, lp_array **w, lp_array **v);
 /* Least squares min |a x - b| by SVD (gelsd): a (M, N), b (M,) or (M, K) -> x (N,) or (N, K).
  * rcond < 0: NumPy 2's default eps * max(M, N). Only the solution is returned. */
-lp_status lp_linalg_lstsq(lp_ctx *ctx, lp_array *a, lp_array *b, double rcond, lp_array **x);
+LP_API lp_status lp_linalg_lstsq(lp_ctx *ctx, lp_array *a, lp_array *b, double rcond, lp_array **x);
 /* numpy.linalg.norm(a, ord): ord NULL (2-norm of the flattened array: vector 2-norm,
  * Frobenius), "fro", "2" (vectors), "1", "-1", "inf", "-inf" (vectors: sum|x|, harmonic,
  * max|x|, min|x|; matrices: max/min column or row sums of |x|). Built from elementwise ops and
  * chunked reductions, so it streams over large arrays. Integer inputs give float64. */
-lp_status lp_linalg_norm(lp_ctx *ctx, lp_array *a, const char *ord, lp_array **out);
+LP_API lp_status lp_linalg_norm(lp_ctx *ctx, lp_array *a, const char *ord, lp_array **out);
 /* Single-result ops by name (for the CLI and bindings): "solve" "inv" "cholesky" "det"
  * "lstsq" "eigvalsh" "norm" "matmul" "dot" "outer". */
-lp_status lp_linalg(lp_ctx *ctx, const char *op, int nin, lp_array *const *in, lp_array **out);
+LP_API lp_status lp_linalg(lp_ctx *ctx, const char *op, int nin, lp_array *const *in, lp_array **out);
 
 /* ---- remote execution: HTTP functions (OpenLambda API) and a chunk store ----------------- */
 
 /* Where lp_run executes: "local" (the thread pool, the default) or "lambda" (tasks are POSTed
  * to workers' /run/<name> and exchange chunks through the store; docs/PROTOCOL.md). */
-lp_status lp_ctx_set_executor(lp_ctx *ctx, const char *executor);
+LP_API lp_status lp_ctx_set_executor(lp_ctx *ctx, const char *executor);
 /* Comma-separated worker base URLs: "http://127.0.0.1:5001,http://127.0.0.1:5002". Each is a
  * `lampy worker` or an OpenLambda worker with Lampy's lambda installed. */
-lp_status lp_ctx_set_workers(lp_ctx *ctx, const char *urls);
+LP_API lp_status lp_ctx_set_workers(lp_ctx *ctx, const char *urls);
 /* The chunk store for intermediates and results (store URL as in `lampy store`; default
  * "redis://127.0.0.1:6379"). Workers must be able to reach it. */
-lp_status lp_ctx_set_store(lp_ctx *ctx, const char *url);
+LP_API lp_status lp_ctx_set_store(lp_ctx *ctx, const char *url);
 
 /* Tuning of the lambda executor; zero fields keep the defaults. */
 typedef struct lp_remote_config {
@@ -494,7 +515,7 @@ typedef struct lp_remote_config {
     double timeout_sec;     /* per invocation (OpenLambda's runtime_sec is 30); default 35 */
     int batch;              /* most tasks per invocation; 1 = no batching; default 32 */
 } lp_remote_config;
-lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *cfg);
+LP_API lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *cfg);
 
 /* The worker's entry point, for hosting Lampy in any HTTP function runtime (the OpenLambda
  * lambda calls it): run a batch of tasks given as the wire format's JSON and return the HTTP
@@ -502,7 +523,7 @@ lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *cfg);
  * (release it with lp_string_free). Stores allowed: $LAMPY_ALLOW_STORES (comma-separated;
  * default any redis:// or http://); .npy files for load tasks: below $LAMPY_LOAD_DIRS
  * (comma-separated; default any absolute path). Thread safe. */
-int lp_worker_run_json(const char *body, size_t len, char **reply_out);
+LP_API int lp_worker_run_json(const char *body, size_t len, char **reply_out);
 
 #ifdef __cplusplus
 }

@@ -179,9 +179,7 @@ static PyNumberMethods array_as_number = {
     .nb_floor_divide = nb_floor_divide,
     .nb_true_divide = nb_true_divide,
     .nb_index = nb_index,
-#ifdef LPY_HAVE_MATMUL
     .nb_matrix_multiply = lpy_matmul,
-#endif
 };
 
 static PyObject *array_richcompare(PyObject *x, PyObject *y, int op) {
@@ -636,12 +634,10 @@ static PyObject *m_array_ufunc(PyObject *x, PyObject *args, PyObject *kwargs) {
     const char *op = NULL;
     for (size_t i = 0; i < sizeof ufunc_map / sizeof ufunc_map[0]; i++)
         if (strcmp(ufunc_map[i].ufunc, s) == 0 && ufunc_map[i].nin == nin) op = ufunc_map[i].op;
-#ifdef LPY_HAVE_MATMUL
     if (!op && strcmp(s, "matmul") == 0 && nin == 2) {
         Py_DECREF(name);
         return lpy_matmul(PyTuple_GET_ITEM(args, 2), PyTuple_GET_ITEM(args, 3));
     }
-#endif
     Py_DECREF(name);
     if (!op) Py_RETURN_NOTIMPLEMENTED;
     return lpy_elemwise_op(op, (int)nin, &PyTuple_GET_ITEM(args, 2));

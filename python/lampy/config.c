@@ -52,10 +52,7 @@ lp_status lpy_apply_config_to(lp_ctx *ctx, const lpy_config *c) {
     if ((st = lp_ctx_set_threads(ctx, c->threads)) || (st = lp_ctx_set_chunk_bytes(ctx, c->chunk_bytes)) ||
         (st = lp_ctx_set_fusion(ctx, c->fusion)))
         return st;
-#ifdef LPY_HAVE_TOOLS
     if ((st = lp_ctx_set_progress(ctx, c->progress)) || (st = lp_ctx_set_trace(ctx, c->trace))) return st;
-#endif
-#ifdef LPY_HAVE_REMOTE
     if ((st = lp_ctx_set_executor(ctx, c->executor ? c->executor : "local"))) return st;
     if (c->workers && (st = lp_ctx_set_workers(ctx, c->workers))) return st;
     if (c->store && (st = lp_ctx_set_store(ctx, c->store))) return st;
@@ -67,7 +64,6 @@ lp_status lpy_apply_config_to(lp_ctx *ctx, const lpy_config *c) {
     rc.timeout_sec = c->timeout;
     rc.batch = c->batch;
     if ((st = lp_ctx_set_remote_config(ctx, &rc))) return st;
-#endif
     return LP_OK;
 }
 
@@ -244,19 +240,6 @@ static PyObject *lpy_config_fn(PyObject *self, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$OOOOOOOOOOOOO:config", kwlist, &o[0], &o[1], &o[2], &o[3],
                                      &o[4], &o[5], &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12]))
         return NULL;
-#ifndef LPY_HAVE_TOOLS
-    if (o[3] || o[4]) {
-        PyErr_SetString(PyExc_TypeError, "progress= and trace= need a newer Lampy library");
-        return NULL;
-    }
-#endif
-#ifndef LPY_HAVE_REMOTE
-    for (int k = 5; k < 13; k++)
-        if (o[k]) {
-            PyErr_SetString(PyExc_TypeError, "executor settings need a newer Lampy library");
-            return NULL;
-        }
-#endif
     lpy_config c;
     if (config_copy(&c, &lpy.cfg) < 0) return NULL;
     int rc = 0;
@@ -338,16 +321,13 @@ static PyObject *lpy_last_run_stats(PyObject *self, PyObject *unused) {
     if (lpy_run_lock() < 0) return NULL;
     lp_run_stats s;
     lp_last_run_stats(lpy.run_ctx, &s);
-#ifdef LPY_HAVE_TOOLS
     lp_run_report r;
     lp_last_run_report(lpy.run_ctx, &r);
-#endif
     lpy_run_unlock();
     PyObject *d = Py_BuildValue("{s:L,s:L,s:L,s:L,s:d,s:d,s:i}", "tasks", (long long)s.tasks,
                                 "bytes_read", (long long)s.bytes_read, "bytes_alloc", (long long)s.bytes_alloc,
                                 "peak_bytes", (long long)s.peak_bytes, "plan_seconds", s.plan_seconds,
                                 "run_seconds", s.run_seconds, "threads", s.threads);
-#ifdef LPY_HAVE_TOOLS
     if (d) {
         PyObject *extra = Py_BuildValue("{s:L,s:d,s:d,s:d}", "bytes_written", (long long)r.bytes_written,
                                         "predicted_seconds", r.predicted_seconds, "busy_seconds",
@@ -355,11 +335,9 @@ static PyObject *lpy_last_run_stats(PyObject *self, PyObject *unused) {
         if (!extra || PyDict_Update(d, extra) < 0) Py_CLEAR(d);
         Py_XDECREF(extra);
     }
-#endif
     return d;
 }
 
-#ifdef LPY_HAVE_TOOLS
 /* Arguments: arrays (any array-likes) → new references; returns n or -1. */
 static int target_list(PyObject *args, lp_array ***out) {
     Py_ssize_t n = PyTuple_GET_SIZE(args);
@@ -492,7 +470,6 @@ static PyObject *lpy_trace_write(PyObject *self, PyObject *args) {
     Py_DECREF(path);
     return r;
 }
-#endif
 
 static PyMethodDef config_functions[] = {
     {"config", KW lpy_config_fn, METH_VARARGS | METH_KEYWORDS,
@@ -511,7 +488,6 @@ static PyMethodDef config_functions[] = {
     {"get_config", lpy_get_config, METH_NOARGS, "get_config()\n--\n\nThe settings in force, as a dict."},
     {"last_run_stats", lpy_last_run_stats, METH_NOARGS,
      "last_run_stats()\n--\n\nStatistics of the last computation (tasks, bytes, seconds)."},
-#ifdef LPY_HAVE_TOOLS
     {"to_dot", KW lpy_to_dot, METH_VARARGS | METH_KEYWORDS,
      "to_dot(*arrays, plan=False)\n--\n\nGraphviz DOT text of the expression graph (plan=True: the "
      "planned tasks' nodes with their chunk grids)."},
@@ -525,7 +501,6 @@ static PyMethodDef config_functions[] = {
     {"trace_write", lpy_trace_write, METH_VARARGS,
      "trace_write(path)\n--\n\nWrite the last traced run (config(trace=True)) as a Chrome trace "
      "file (Perfetto, chrome://tracing)."},
-#endif
     {NULL, NULL, 0, NULL},
 };
 

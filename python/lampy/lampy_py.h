@@ -125,9 +125,7 @@ PyObject *lpy_transpose_impl(lp_array *a, PyObject *args);
 extern PyMethodDef lpy_function_methods[];
 int lpy_functions_init(PyObject *module);
 int lpy_random_init(PyObject *module);
-#ifdef LPY_HAVE_MATMUL
 PyObject *lpy_matmul(PyObject *x, PyObject *y); /* the @ operator */
-#endif
 int lpy_linalg_init(PyObject *module);          /* matmul dot outer tensordot; _linalg */
 int lpy_lda_init(PyObject *module);             /* FisherLDA when lampy.h has it */
 

@@ -6,7 +6,6 @@
 
 #include <string.h>
 
-#ifdef LPY_HAVE_LDA
 
 typedef struct {
     PyObject_HEAD
@@ -394,6 +393,3 @@ int lpy_lda_init(PyObject *m) {
     return PyModule_AddObjectRef(m, "FisherLDA", (PyObject *)&LpyLDA_Type);
 }
 
-#else
-int lpy_lda_init(PyObject *m) { return 0; }
-#endif

@@ -64,7 +64,6 @@ static PyObject *two_args(PyObject *args, PyObject *kwargs, const char *fmt, PyO
 
 /* ---- products ------------------------------------------------------------------------- */
 
-#ifdef LPY_HAVE_MATMUL
 PyObject *lpy_matmul(PyObject *x, PyObject *y) { return call_binary(lp_matmul, x, y, "matmul"); }
 
 static PyObject *fn_matmul(PyObject *self, PyObject *args, PyObject *kwargs) {
@@ -72,9 +71,7 @@ static PyObject *fn_matmul(PyObject *self, PyObject *args, PyObject *kwargs) {
     if (!two_args(args, kwargs, "OO:matmul", &x, &y)) return NULL;
     return lpy_matmul(x, y);
 }
-#endif
 
-#ifdef LPY_HAVE_DOT
 static PyObject *fn_dot(PyObject *self, PyObject *args, PyObject *kwargs) {
     PyObject *x, *y;
     if (!two_args(args, kwargs, "OO:dot", &x, &y)) return NULL;
@@ -126,11 +123,9 @@ static PyObject *fn_tensordot(PyObject *self, PyObject *args, PyObject *kwargs) 
     lp_array_release(b);
     return finish(st, out);
 }
-#endif
 
 /* ---- numpy.linalg --------------------------------------------------------------------- */
 
-#ifdef LPY_HAVE_LINALG
 static PyObject *la_solve(PyObject *self, PyObject *args, PyObject *kwargs) {
     PyObject *x, *y;
     if (!two_args(args, kwargs, "OO:solve", &x, &y)) return NULL;
@@ -263,23 +258,17 @@ static PyObject *la_norm(PyObject *self, PyObject *args, PyObject *kwargs) {
     lp_array_release(a);
     return finish(st, out);
 }
-#endif
 
 static PyMethodDef product_methods[] = {
-#ifdef LPY_HAVE_MATMUL
     {"matmul", KW fn_matmul, METH_VARARGS | METH_KEYWORDS,
      "matmul(a, b)\n--\n\nLazy matrix product (a @ b), NumPy's broadcasting of stacks."},
-#endif
-#ifdef LPY_HAVE_DOT
     {"dot", KW fn_dot, METH_VARARGS | METH_KEYWORDS, "dot(a, b)\n--\n\nLazy numpy.dot."},
     {"outer", KW fn_outer, METH_VARARGS | METH_KEYWORDS, "outer(a, b)\n--\n\nLazy outer product."},
     {"tensordot", KW fn_tensordot, METH_VARARGS | METH_KEYWORDS,
      "tensordot(a, b, axes=2)\n--\n\nLazy numpy.tensordot."},
-#endif
     {NULL, NULL, 0, NULL},
 };
 
-#ifdef LPY_HAVE_LINALG
 static PyMethodDef linalg_methods[] = {
     {"solve", KW la_solve, METH_VARARGS | METH_KEYWORDS, "solve(a, b)\n--\n\nLazy numpy.linalg.solve."},
     {"inv", KW la_inv, METH_VARARGS | METH_KEYWORDS, "inv(a)\n--\n\nLazy matrix inverse."},
@@ -299,17 +288,14 @@ static PyMethodDef linalg_methods[] = {
      "inf, -inf."},
     {NULL, NULL, 0, NULL},
 };
-#endif
 
 int lpy_linalg_init(PyObject *m) {
     if (PyModule_AddFunctions(m, product_methods) < 0) return -1;
     PyObject *la = PyModule_New("lampy._linalg");
     if (!la) return -1;
-#ifdef LPY_HAVE_LINALG
     if (PyModule_AddFunctions(la, linalg_methods) < 0) {
         Py_DECREF(la);
         return -1;
     }
-#endif
     return PyModule_AddObject(m, "_linalg", la) < 0 ? (Py_DECREF(la), -1) : 0;
 }

@@ -2,7 +2,7 @@
 
 ``f(event)`` hands the batch to ``lp_worker_run_json``, the C entry point ``lampy worker`` runs
 for the same request, through ctypes on ``liblampy.so`` (the whole C library as a shared
-object, built next to the ``lampy`` binary as ``deploy/openlambda/liblampy.so``). So the
+object, built next to the ``lampy`` binary as ``build/liblampy.so``, installed by ``make install``). So the
 lambda validates, fetches, computes and stores exactly as a Lampy worker does; Python only
 carries the JSON across.
 
