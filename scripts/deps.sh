@@ -26,8 +26,8 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-want=(numpy pytest meson-python meson ninja)
-[ "${LAMPY_BENCH_DEPS:-0}" = 1 ] && want+=(numexpr "dask[array]" scikit-learn psutil)
+want=(numpy pytest meson-python meson ninja scikit-learn)
+[ "${LAMPY_BENCH_DEPS:-0}" = 1 ] && want+=(numexpr "dask[array]" psutil)
 need=()
 for m in "${want[@]}"; do
   mod=${m%%[*}; mod=${mod//-/_}

@@ -4,6 +4,7 @@
 #include "plan/serialize.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -141,6 +142,7 @@ struct lpi_progress {
     const int64_t *done;
     pthread_mutex_t *run_mu;
     double t0;
+    double after;         /* seconds before the bar appears */
 };
 
 static void draw(lpi_progress *p, int64_t done, double el) {
@@ -166,7 +168,7 @@ static void *progress_main(void *arg) {
         pthread_cond_timedwait(&p->cv, &p->mu, &ts);
         if (p->stop) break;
         double el = lpi_now() - p->t0;
-        if (el < 1.0) continue;
+        if (el < p->after) continue;
         pthread_mutex_lock(p->run_mu);
         int64_t d = *p->done;
         pthread_mutex_unlock(p->run_mu);
@@ -186,6 +188,12 @@ lpi_progress *lpi_progress_start(lp_ctx *ctx, int64_t total, const int64_t *done
     p->done = done;
     p->run_mu = mu;
     p->t0 = lpi_now();
+    /* A bar for short runs is noise; LAMPY_PROGRESS_AFTER (seconds, default 1) changes when
+     * it appears (tests set 0 so that the bar shows whatever the machine's speed). */
+    const char *after = getenv("LAMPY_PROGRESS_AFTER");
+    char *end;
+    p->after = after && *after ? strtod(after, &end) : 1.0;
+    if (!after || !*after || *end || !(p->after >= 0)) p->after = 1.0;
     if (pthread_create(&p->th, NULL, progress_main, p) != 0) {
         pthread_mutex_destroy(&p->mu);
         pthread_cond_destroy(&p->cv);

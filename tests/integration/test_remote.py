@@ -35,7 +35,7 @@ FPY_DIR = ROOT / "deploy" / "openlambda" / "lampy"
 REDIS_CLI = shutil.which("redis-cli")
 HDR = 96
 
-pytestmark = pytest.mark.skipif(not REDIS or not REDIS_CLI, reason="redis-server is not installed")
+assert REDIS and REDIS_CLI, "redis-server and redis-cli are installed by scripts/deps.sh"
 
 
 # ---------------------------------------------------------------- processes

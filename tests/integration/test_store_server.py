@@ -110,8 +110,7 @@ def small_store(tmp_path):
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
-    if not REDIS:
-        pytest.skip("redis-server is not installed")
+    assert REDIS, "redis-server is installed by scripts/deps.sh"
     proc, port = start_redis(tmp_path_factory.mktemp("redis"))
     try:
         yield f"redis://127.0.0.1:{port}"

@@ -13,13 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("sklearn")
-from sklearn.discriminant_analysis import LinearDiscriminantAnalysis as LDA  # noqa: E402
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis as LDA
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMPY = os.environ.get("LAMPY_BIN") or str(ROOT / "build" / "lampy")
 
-pytestmark = pytest.mark.skipif(not Path(LAMPY).exists(), reason=f"{LAMPY} is not built")
 
 
 def run(*args, timeout=120):

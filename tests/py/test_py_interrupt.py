@@ -39,7 +39,6 @@ def small_chunks():
         yield per
 
 
-@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX only")
 @pytest.mark.parametrize("how", ["kill", "pthread_kill"])
 def test_ctrl_c_cancels_run(how, small_chunks):
     full = small_chunks * (1 << 24)  # the whole run, one thread's worth at most

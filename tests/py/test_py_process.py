@@ -16,7 +16,6 @@ def run_script(code, timeout=60):
     return p
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_forked_child_computes():
     assert (lp.arange(10) * 2).sum().run() == 90  # the parent's thread pool exists
     pid = os.fork()

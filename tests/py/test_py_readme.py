@@ -21,11 +21,8 @@ def python_blocks(text):
 
 
 def test_readme_python_examples(tmp_path, monkeypatch):
-    if not README.exists():
-        pytest.skip("no README.md")
     blocks = python_blocks(README.read_text())
-    if not blocks:
-        pytest.skip("README.md has no ```python blocks")
+    assert blocks, "README.md has no ```python blocks"
     import lampy as lp
     monkeypatch.chdir(tmp_path)
     ns = {"__name__": "__readme__"}

@@ -36,8 +36,6 @@ def start(args, tmp_path, name):
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    if not LAMPY.exists():
-        pytest.skip(f"{LAMPY} not built")
     tmp = tmp_path_factory.mktemp("remote")
     procs = []
     try:
