@@ -7,6 +7,10 @@ BUILD=${1:-build}
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 
+# layers point one way (includes and, from the built objects, calls)
+lpass=0; lfail=0
+if python3 scripts/check_layers.py "$BUILD"; then lpass=1; else lfail=1; fi
+
 cpass=0; cfail=0
 meson test -C "$BUILD" --print-errorlogs --num-processes 2 --timeout-multiplier 4 | tee "$log/c.txt"
 rc_c=${PIPESTATUS[0]}
@@ -31,5 +35,5 @@ if compgen -G 'tests/py/test_*.py' >/dev/null || compgen -G 'tests/integration/t
 fi
 echo
 echo "C: $cpass checks passed, $cfail failed; Python: $ppass passed, $pfail failed"
-echo "$((cpass + ppass)) passed, $((cfail + pfail)) failed"
-[ "$rc_c" -eq 0 ] && [ "$rc_p" -eq 0 ] && [ "$cfail" -eq 0 ] && [ "$pfail" -eq 0 ]
+echo "$((cpass + ppass + lpass)) passed, $((cfail + pfail + lfail)) failed"
+[ "$rc_c" -eq 0 ] && [ "$rc_p" -eq 0 ] && [ "$cfail" -eq 0 ] && [ "$pfail" -eq 0 ] && [ "$lfail" -eq 0 ]

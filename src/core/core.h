@@ -10,7 +10,17 @@
 
 #define LPI_ERRMSG_MAX 512
 
-typedef struct lpi_profile lpi_profile;
+/* State that upper layers keep per context: the thread pool (exec/pool.c), the cost model's
+ * machine profile (plan/cost.c), the last traced run (exec/trace.c), the lambda executor's
+ * settings and connections (exec/remote.c). The context owns the slots and frees each with the
+ * destructor its layer registered, so core depends on none of those layers. */
+typedef enum lpi_slot {
+    LPI_SLOT_POOL = 0,
+    LPI_SLOT_PROFILE,
+    LPI_SLOT_TRACE,
+    LPI_SLOT_REMOTE,
+    LPI_SLOT_COUNT
+} lpi_slot;
 
 struct lp_ctx {
     pthread_mutex_t err_lock;        /* the pool's threads report failures here too */
@@ -22,15 +32,22 @@ struct lp_ctx {
     atomic_int cancel;               /* set by lp_cancel, cleared when a run starts */
     bool in_run;                     /* during a run the first failure's message is kept */
     lp_run_stats stats;
-    struct lpi_pool *pool;           /* created on first run, kept for the context's life */
-    /* cost model, trace and progress (plan/cost.c, exec/trace.c) */
-    lpi_profile *profile;            /* machine profile; NULL until first needed (then loaded) */
     bool trace;                      /* record a per-task timeline of each run */
     bool progress;                   /* progress bar on stderr (a tty, runs over ~1 s) */
-    struct lpi_trace *last_trace;    /* the last traced run's timeline */
     lp_run_report report;            /* lp_last_run_report's numbers beyond ctx->stats */
-    struct lpi_remote *remote;       /* executor settings (exec/remote.c); NULL = local */
+    struct {
+        void *ptr;
+        void (*destroy)(void *);
+    } slot[LPI_SLOT_COUNT];
 };
+
+static inline void *lpi_ctx_slot(const lp_ctx *ctx, lpi_slot s) { return ctx->slot[s].ptr; }
+/* Put p (NULL to empty the slot) in slot s; the state there before is destroyed first. */
+void lpi_ctx_set_slot(lp_ctx *ctx, lpi_slot s, void *p, void (*destroy)(void *));
+/* Threads a run uses: the context's setting, else one per core. */
+int lpi_ctx_workers(const lp_ctx *ctx);
+/* Cores available to this process (its CPU affinity). */
+int lpi_ncores(void);
 
 /* Record a failure on ctx and return st. The message is one line, no trailing newline. */
 lp_status lpi_error(lp_ctx *ctx, lp_status st, const char *fmt, ...)

@@ -1,12 +1,9 @@
-/* The context: settings, the error slot, the thread pool. */
+/* The context: settings, the error slot, and the slots where upper layers keep their state. */
 #include "core/core.h"
 
+#include <sched.h>
 #include <string.h>
-
-void lpi_pool_destroy(struct lpi_pool *pool); /* exec/pool.c */
-void lpi_profile_free(lpi_profile *p);         /* plan/cost.c */
-void lpi_trace_free(struct lpi_trace *t);      /* exec/trace.c */
-void lpi_remote_free(struct lpi_remote *r);    /* exec/remote.c */
+#include <unistd.h>
 
 static atomic_int live_contexts;
 
@@ -24,10 +21,7 @@ lp_status lp_ctx_create(lp_ctx **out) {
 
 void lp_ctx_destroy(lp_ctx *ctx) {
     if (!ctx) return;
-    lpi_pool_destroy(ctx->pool);
-    lpi_profile_free(ctx->profile);
-    lpi_trace_free(ctx->last_trace);
-    lpi_remote_free(ctx->remote);
+    for (int s = 0; s < LPI_SLOT_COUNT; s++) lpi_ctx_set_slot(ctx, (lpi_slot)s, NULL, NULL);
     pthread_mutex_destroy(&ctx->err_lock);
     lp_free(ctx);
     /* recycled chunk memory is kept only while Lampy is in use */
@@ -36,7 +30,7 @@ void lp_ctx_destroy(lp_ctx *ctx) {
 
 lp_status lp_ctx_set_threads(lp_ctx *ctx, int n) {
     if (n < 0 || n > 1024) return lpi_error(ctx, LP_ERR_VALUE, "threads must be 0..1024, got %d", n);
-    if (n != ctx->nthreads && ctx->pool) { lpi_pool_destroy(ctx->pool); ctx->pool = NULL; }
+    if (n != ctx->nthreads) lpi_ctx_set_slot(ctx, LPI_SLOT_POOL, NULL, NULL); /* resized on the next run */
     ctx->nthreads = n;
     return LP_OK;
 }
@@ -55,3 +49,21 @@ lp_status lp_ctx_set_fusion(lp_ctx *ctx, bool on) { ctx->fusion = on; return LP_
 void lp_cancel(lp_ctx *ctx) { if (ctx) atomic_store(&ctx->cancel, 1); }
 
 void lp_last_run_stats(const lp_ctx *ctx, lp_run_stats *out) { *out = ctx->stats; }
+
+void lpi_ctx_set_slot(lp_ctx *ctx, lpi_slot s, void *p, void (*destroy)(void *)) {
+    if (ctx->slot[s].ptr && ctx->slot[s].ptr != p && ctx->slot[s].destroy) ctx->slot[s].destroy(ctx->slot[s].ptr);
+    ctx->slot[s].ptr = p;
+    ctx->slot[s].destroy = destroy;
+}
+
+int lpi_ncores(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+int lpi_ctx_workers(const lp_ctx *ctx) { return ctx->nthreads ? ctx->nthreads : lpi_ncores(); }

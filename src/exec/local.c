@@ -258,11 +258,8 @@ static void close_loads(lpi_plan *pl) {
 }
 
 lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
-    if (!ctx->pool) {
-        int n = ctx->nthreads ? ctx->nthreads : lpi_ncores();
-        lp_status st = lpi_pool_create(ctx, n, &ctx->pool);
-        if (st) return st;
-    }
+    lpi_pool *pool = lpi_ctx_pool(ctx);
+    if (!pool) return lp_last_status(ctx);
     run r;
     memset(&r, 0, sizeof r);
     r.ctx = ctx;
@@ -286,11 +283,11 @@ lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
     pthread_cond_init(&r.cv, NULL);
     double t_start = lpi_now();
     lpi_progress *bar = lpi_progress_start(ctx, pl->ntasks, &r.ndone, &r.mu);
-    if (pl->ntasks) lpi_pool_run(ctx->pool, worker, &r);
+    if (pl->ntasks) lpi_pool_run(pool, worker, &r);
     lpi_progress_stop(bar);
     double t_end = lpi_now();
     if (r.ev && !r.failed) {
-        lp_status ts = lpi_trace_finish(ctx, pl, r.ev, r.nev, lpi_pool_size(ctx->pool), t_start, t_end);
+        lp_status ts = lpi_trace_finish(ctx, pl, r.ev, r.nev, lpi_pool_size(pool), t_start, t_end);
         if (ts) st = ts;
     }
     ctx->report.bytes_written = 0;
@@ -307,7 +304,7 @@ lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
     ctx->stats.bytes_read = r.read_bytes;
     ctx->stats.bytes_alloc = r.alloc_bytes;
     ctx->stats.peak_bytes = r.peak_bytes;
-    ctx->stats.threads = lpi_pool_size(ctx->pool);
+    ctx->stats.threads = lpi_pool_size(pool);
 done:
     close_loads(pl);
     if (r.cown)

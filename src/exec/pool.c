@@ -41,16 +41,6 @@ static void *worker(void *a_) {
     return NULL;
 }
 
-int lpi_ncores(void) {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) {
-        int n = CPU_COUNT(&set);
-        if (n > 0) return n;
-    }
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
 lp_status lpi_pool_create(lp_ctx *ctx, int n, lpi_pool **out) {
     *out = NULL;
     if (n < 1) n = 1;
@@ -105,4 +95,15 @@ void lpi_pool_run(lpi_pool *p, void (*fn)(void *, int), void *arg) {
     pthread_mutex_lock(&p->mu);
     while (p->running > 0) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
+}
+
+static void pool_destroy(void *p) { lpi_pool_destroy(p); }
+
+lpi_pool *lpi_ctx_pool(lp_ctx *ctx) {
+    lpi_pool *p = lpi_ctx_slot(ctx, LPI_SLOT_POOL);
+    if (!p) {
+        if (lpi_pool_create(ctx, lpi_ctx_workers(ctx), &p)) return NULL;
+        lpi_ctx_set_slot(ctx, LPI_SLOT_POOL, p, pool_destroy);
+    }
+    return p;
 }

@@ -26,7 +26,7 @@
 #include "exec/exec.h"
 #include "exec/assemble.h"
 #include "exec/wire.h"
-#include "graph/json.h"
+#include "core/json.h"
 #include "plan/serialize.h"
 #include "plan/cost.h"
 #include "kernels/kernels.h"
@@ -64,7 +64,8 @@ struct lpi_remote {
     char *open_store_url;
 };
 
-void lpi_remote_free(struct lpi_remote *r) {
+static void remote_free(void *p) {
+    struct lpi_remote *r = p;
     if (!r) return;
     for (int i = 0; i < r->nidle; i++) curl_easy_cleanup(r->idle[i]);
     lp_free(r->idle);
@@ -78,9 +79,11 @@ void lpi_remote_free(struct lpi_remote *r) {
     lp_free(r);
 }
 
+/* The executor's settings and connections live in the context's LPI_SLOT_REMOTE. */
 static struct lpi_remote *remote_of(lp_ctx *ctx) {
-    if (!ctx->remote) ctx->remote = lp_calloc(1, sizeof *ctx->remote);
-    return ctx->remote;
+    struct lpi_remote *r = lpi_ctx_slot(ctx, LPI_SLOT_REMOTE);
+    if (!r && (r = lp_calloc(1, sizeof *r))) lpi_ctx_set_slot(ctx, LPI_SLOT_REMOTE, r, remote_free);
+    return r;
 }
 
 lp_status lp_ctx_set_executor(lp_ctx *ctx, const char *executor) {
@@ -172,7 +175,10 @@ lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *cfg) {
     return LP_OK;
 }
 
-bool lpi_remote_enabled(const lp_ctx *ctx) { return ctx->remote && ctx->remote->lambda; }
+bool lpi_remote_enabled(const lp_ctx *ctx) {
+    const struct lpi_remote *r = lpi_ctx_slot(ctx, LPI_SLOT_REMOTE);
+    return r && r->lambda;
+}
 
 /* ================================================================ run state */
 
@@ -994,7 +1000,7 @@ static double env_double(const char *name, double dflt) {
 }
 
 lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
-    struct lpi_remote *cf = ctx->remote;
+    struct lpi_remote *cf = lpi_ctx_slot(ctx, LPI_SLOT_REMOTE);
     if (!cf->nurls) return lpi_error(ctx, LP_ERR_VALUE, "the lambda executor needs workers (lp_ctx_set_workers, --workers)");
     const char *surl = cf->store ? cf->store : DEFAULT_STORE;
     if (!strncmp(surl, "mem://", 6))

@@ -10,11 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 
-void lpi_trace_free(struct lpi_trace *t) {
+static void trace_free(void *p) {
+    struct lpi_trace *t = p;
     if (!t) return;
     lp_free(t->spans);
     lp_free(t);
 }
+
+const struct lpi_trace *lpi_last_trace(const lp_ctx *ctx) { return lpi_ctx_slot(ctx, LPI_SLOT_TRACE); }
 
 void lpi_task_bytes(const lpi_plan *pl, int64_t ti, int64_t *in, int64_t *out) {
     const lpi_task *t = &pl->tasks[ti];
@@ -53,8 +56,7 @@ void lp_last_run_report(const lp_ctx *ctx, lp_run_report *out) {
 
 lp_status lpi_trace_finish(lp_ctx *ctx, const lpi_plan *pl, const lpi_trace_ev *ev, int64_t nev, int threads,
                            double t_start, double t_end) {
-    lpi_trace_free(ctx->last_trace);
-    ctx->last_trace = NULL;
+    lpi_ctx_set_slot(ctx, LPI_SLOT_TRACE, NULL, NULL);
     struct lpi_trace *tr = lp_calloc(1, sizeof *tr);
     if (!tr || !(tr->spans = lp_calloc((size_t)(nev ? nev : 1), sizeof *tr->spans))) {
         lp_free(tr);
@@ -88,14 +90,14 @@ lp_status lpi_trace_finish(lp_ctx *ctx, const lpi_plan *pl, const lpi_trace_ev *
     }
     ctx->report.busy_seconds = busy;
     ctx->report.utilisation = tr->run_seconds > 0 && threads > 0 ? busy / (threads * tr->run_seconds) : 0;
-    ctx->last_trace = tr;
+    lpi_ctx_set_slot(ctx, LPI_SLOT_TRACE, tr, trace_free);
     return LP_OK;
 }
 
 static const char *kernel_str(int k) { return lpi_kernel_name((lpi_kernel)k); }
 
 lp_status lp_trace_write(lp_ctx *ctx, const char *path) {
-    const struct lpi_trace *tr = ctx->last_trace;
+    const struct lpi_trace *tr = lpi_last_trace(ctx);
     if (!path) return lpi_error(ctx, LP_ERR_VALUE, "lp_trace_write: NULL path");
     if (!tr) return lpi_error(ctx, LP_ERR_VALUE, "no traced run on this context (turn tracing on with lp_ctx_set_trace)");
     char tmp[4200];

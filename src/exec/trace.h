@@ -33,11 +33,12 @@ struct lpi_trace {
     lpi_span *spans;
 };
 
-/* Turn the events of a finished run into ctx->last_trace and fill ctx->report's busy time and
+/* Turn the events of a finished run into the context's last trace and fill ctx->report's busy time and
  * utilisation. t_start: lpi_now() when the run started. */
 lp_status lpi_trace_finish(lp_ctx *ctx, const lpi_plan *pl, const lpi_trace_ev *ev, int64_t nev, int threads,
                            double t_start, double t_end);
-void lpi_trace_free(struct lpi_trace *t);
+/* The last traced run's timeline (NULL if none); kept in the context's LPI_SLOT_TRACE. */
+const struct lpi_trace *lpi_last_trace(const lp_ctx *ctx);
 
 /* Bytes of a task's operands and output (the trace's and the report's numbers). */
 void lpi_task_bytes(const lpi_plan *pl, int64_t t, int64_t *in, int64_t *out);

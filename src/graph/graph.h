@@ -3,7 +3,8 @@
 #ifndef LP_GRAPH_H
 #define LP_GRAPH_H
 
-#include "plan/plan.h"
+#include "core/arena.h"
+#include "expr/expr.h"
 
 typedef enum lpi_role {
     LPI_ROLE_MAT = 0,     /* materialized: a pnode with chunks */

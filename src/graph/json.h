@@ -8,8 +8,7 @@
 #ifndef LP_GRAPH_JSON_H
 #define LP_GRAPH_JSON_H
 
-#include <jansson.h>
-
+#include "core/json.h"
 #include "expr/expr.h"
 
 #define LPI_GRAPH_FORMAT "lampy.graph"
@@ -19,41 +18,6 @@
 #define LPI_JSON_MAX_NODES (1 << 20)
 #define LPI_JSON_MAX_INPUTS 65536
 #define LPI_JSON_MAX_PATH 4096
-
-/* ---- values ---- */
-
-/* A float as the shortest decimal string that reads back to the same double ("0.1", "-0",
- * "1e+300"), or "nan" / "inf" / "-inf". JSON numbers cannot hold the last three, and strings
- * keep every float bit-exact through any JSON library. NULL on OOM. */
-json_t *lpi_json_float(double v);
-/* Accepts such a string (also C99 hex floats) or a JSON number. */
-bool lpi_json_get_float(const json_t *j, double *out);
-json_t *lpi_json_ints(int n, const int64_t *v);  /* [1, 2, 3] */
-
-/* Typed getters: on failure they record "WHERE: 'key' ..." on ctx and return the status. A
- * missing key is an error unless `opt` (then *out is left alone and LP_OK returned). */
-lp_status lpi_json_int(lp_ctx *ctx, const char *where, const json_t *obj, const char *key, bool opt,
-                       int64_t lo, int64_t hi, int64_t *out);
-lp_status lpi_json_bool(lp_ctx *ctx, const char *where, const json_t *obj, const char *key, bool opt,
-                        bool *out);
-lp_status lpi_json_flt(lp_ctx *ctx, const char *where, const json_t *obj, const char *key, bool opt,
-                       double *out);
-/* A string; *out borrowed from obj. */
-lp_status lpi_json_str(lp_ctx *ctx, const char *where, const json_t *obj, const char *key, bool opt,
-                       const char **out);
-lp_status lpi_json_dtype(lp_ctx *ctx, const char *where, const json_t *obj, const char *key, lp_dtype *out);
-/* An array of at most `max` integers in [lo, hi]. */
-lp_status lpi_json_int_list(lp_ctx *ctx, const char *where, const json_t *obj, const char *key, bool opt,
-                            int max, int64_t lo, int64_t hi, int *n, int64_t *out);
-/* A shape: at most LP_MAX_NDIM non-negative integers whose product fits. */
-lp_status lpi_json_shape(lp_ctx *ctx, const char *where, const json_t *obj, const char *key, int *ndim,
-                         int64_t *shape);
-/* obj is an object with no key outside `allowed` (NULL-terminated); `what` names the object in
- * the message ("attribute", "key"). */
-lp_status lpi_json_only_keys(lp_ctx *ctx, const char *where, const json_t *obj, const char *const *allowed,
-                             const char *what);
-/* "node 7 (add)" etc.: a location prefixed to messages. */
-#define LPI_WHERE_MAX 96
 
 /* ---- nodes ---- */
 
@@ -79,9 +43,5 @@ lp_status lpi_json_node_from_head(lp_ctx *ctx, const char *where, const json_t *
 lp_status lpi_graph_json(lp_ctx *ctx, lp_array *const *targets, int n, const char *data_dir, json_t **out);
 /* Validate a graph document and rebuild its targets (new references in a new array). */
 lp_status lpi_graph_from_json(lp_ctx *ctx, const json_t *top, lp_array ***targets_out, int *n_out);
-
-/* Text of a JSON document with the elements of the arrays named in `list_keys` one per line
- * (readable, diffable, still compact). NULL on OOM; free with free(). */
-char *lpi_json_dump_lines(const json_t *top, const char *const *list_keys);
 
 #endif

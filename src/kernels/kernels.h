@@ -3,7 +3,7 @@
 #ifndef LP_KERNELS_H
 #define LP_KERNELS_H
 
-#include "plan/plan.h"
+#include "kernels/task.h"
 
 /* Elements per VM block: a program's registers (2 KiB each) stay in L1; measured faster than 1024. */
 #define LPI_VM_BLOCK 256

@@ -17,7 +17,7 @@
 #ifndef LP_KERNELS_LDA_H
 #define LP_KERNELS_LDA_H
 
-#include "plan/plan.h"
+#include "kernels/task.h"
 
 /* Labels beyond this many distinct values are an error (LP_LDA_MAX_CLASSES in lampy.h). */
 #define LPI_LDA_MAX_CLASSES 1024

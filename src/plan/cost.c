@@ -7,7 +7,6 @@
  * Bandwidth is shared: with `a` active workers a core gets min(bw1, bw / a). */
 #include "plan/cost.h"
 #include "plan/serialize.h"
-#include "exec/pool.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -197,11 +196,17 @@ static char *read_text(const char *path, size_t max, int *err) {
     return s;
 }
 
-void lpi_profile_free(lpi_profile *p) { lp_free(p); }
+/* The context's own profile lives in its LPI_SLOT_PROFILE (NULL until set or loaded). */
+static void profile_destroy(void *p) { lp_free(p); }
 
-void lpi_profile_set(lp_ctx *ctx, const lpi_profile *p) {
-    if (!ctx->profile && !(ctx->profile = lp_malloc(sizeof *ctx->profile))) return;
-    *ctx->profile = *p;
+lp_status lpi_profile_set(lp_ctx *ctx, const lpi_profile *p) {
+    lpi_profile *q = lpi_ctx_slot(ctx, LPI_SLOT_PROFILE);
+    if (!q) {
+        if (!(q = lp_malloc(sizeof *q))) return lpi_nomem(ctx);
+        lpi_ctx_set_slot(ctx, LPI_SLOT_PROFILE, q, profile_destroy);
+    }
+    *q = *p;
+    return LP_OK;
 }
 
 lp_status lp_profile_load(lp_ctx *ctx, const char *path) {
@@ -217,9 +222,7 @@ lp_status lp_profile_load(lp_ctx *ctx, const char *path) {
     lp_status st = lpi_profile_from_json_text(ctx, path, text, &p);
     free(text);
     if (st) return st;
-    if (!ctx->profile && !(ctx->profile = lp_malloc(sizeof *ctx->profile))) return lpi_nomem(ctx);
-    *ctx->profile = p;
-    return LP_OK;
+    return lpi_profile_set(ctx, &p);
 }
 
 static lpi_profile builtin_profile;
@@ -227,7 +230,8 @@ static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
 static void init_builtin(void) { lpi_profile_default(&builtin_profile); }
 
 const lpi_profile *lpi_profile_get(lp_ctx *ctx) {
-    if (ctx->profile) return ctx->profile;
+    const lpi_profile *own = lpi_ctx_slot(ctx, LPI_SLOT_PROFILE);
+    if (own) return own;
     char path[4096];
     if (!lp_profile_path(path, sizeof path)) {
         int err;
@@ -243,7 +247,7 @@ const lpi_profile *lpi_profile_get(lp_ctx *ctx) {
             ctx->last_status = ks;
             snprintf(ctx->errmsg, sizeof ctx->errmsg, "%s", keep);
             free(text);
-            if (ctx->profile) return ctx->profile;
+            if ((own = lpi_ctx_slot(ctx, LPI_SLOT_PROFILE))) return own;
         }
     }
     pthread_once(&builtin_once, init_builtin);
@@ -533,7 +537,7 @@ static ev ev_pop(ev *h, int64_t *n) {
 lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, bool remote, bool want_critical, lpi_cost_summary *out) {
     memset(out, 0, sizeof *out);
     const lpi_profile *pr = lpi_profile_get(ctx);
-    if (workers <= 0) workers = ctx->nthreads ? ctx->nthreads : lpi_ncores();
+    if (workers <= 0) workers = lpi_ctx_workers(ctx);
     out->workers = workers;
     int active = remote ? 1 : (workers < pr->cores ? workers : pr->cores);
     const int64_t nt = pl->ntasks;

@@ -16,6 +16,7 @@ typedef enum lpi_cost_class {
     LPI_CC_COUNT
 } lpi_cost_class;
 
+typedef struct lpi_profile lpi_profile;
 struct lpi_profile {
     char machine[160];
     int cores;
@@ -48,7 +49,7 @@ const lpi_profile *lpi_profile_get(lp_ctx *ctx);
 void lpi_profile_default(lpi_profile *p);
 lp_status lpi_profile_from_json_text(lp_ctx *ctx, const char *where, const char *text, lpi_profile *out);
 char *lpi_profile_to_json_text(const lpi_profile *p); /* free() */
-void lpi_profile_set(lp_ctx *ctx, const lpi_profile *p);
+lp_status lpi_profile_set(lp_ctx *ctx, const lpi_profile *p);
 
 /* What one task does, given how many workers share the machine (which decides whether the
  * chunks it touches stay in the last-level cache). */

@@ -39,7 +39,6 @@
  * Small dense linalg (solve, inv, ...): one task over whole operands. */
 #include "plan/plan.h"
 #include "plan/planner.h"
-#include "exec/pool.h"
 
 #include <string.h>
 
@@ -51,7 +50,7 @@
 #define MM_WIDE 512                         /* M and N this big: compute-bound, near-square blocks */
 
 static int pool_threads(const planner *P) {
-    int n = P->ctx->nthreads ? P->ctx->nthreads : lpi_ncores();
+    int n = lpi_ctx_workers(P->ctx);
     return n > 0 ? n : 1;
 }
 

@@ -4,6 +4,7 @@
 #define LP_PLANNER_H
 
 #include "graph/graph.h"
+#include "kernels/task.h"
 
 typedef struct planner {
     lp_ctx *ctx;

@@ -2,6 +2,7 @@
 #define LP_PROGRAM_H
 
 #include "graph/graph.h"
+#include "kernels/task.h"
 
 /* Build the program computing graph node `root` inside fusion region `region`, followed by
  * casts to casts[0..ncasts). Program inputs are the pnodes (pnode_of[gid]) of the non-inlined

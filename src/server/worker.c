@@ -8,7 +8,7 @@
  * lpi_task_out_shape): a worker computes the same bits as the driver would. */
 #include "server/worker.h"
 #include "exec/assemble.h"
-#include "graph/json.h"
+#include "core/json.h"
 #include "kernels/kernels.h"
 #include "server/http.h"
 #include "store/store.h"

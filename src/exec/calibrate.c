@@ -497,7 +497,7 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
                 double tt;
                 if ((st = best_of(c, b_sum, &ar, 1, &tt, NULL))) break;
                 double sum = 0;
-                const struct lpi_trace *tr = c->last_trace;
+                const struct lpi_trace *tr = lpi_last_trace(c);
                 for (int64_t i = 0; tr && i < tr->n; i++)
                     if (tr->spans[i].kernel == LPI_K_LOAD) sum += tr->spans[i].t1 - tr->spans[i].t0 - P.task_overhead;
                 if (sum > 0 && sum < sums[all]) sums[all] = sum;
@@ -539,8 +539,7 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
         lp_free_aligned(m3);
     }
     say(&C, "calibrated in %.1f s", lpi_now() - C.t0);
-    lpi_profile_set(ctx, &P);
-    if (!ctx->profile) st = lpi_nomem(ctx);
+    st = lpi_profile_set(ctx, &P);
 #undef CK
 done:
     {

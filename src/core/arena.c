@@ -1,5 +1,5 @@
-/* A bump allocator for one plan: thousands of small task records freed in one go (ggml). */
-#include "plan/plan.h"
+/* A bump allocator: thousands of small graph and task records freed in one go (ggml). */
+#include "core/arena.h"
 
 #include <string.h>
 
