@@ -1,9 +1,10 @@
-/* The local executor: a ready heap ordered by the planner's depth-first priorities (so a
- * consumer runs right after its producers and intermediate chunks die young), a fixed set of pool workers, and reference-counted chunks that
- * are freed as soon as their last consumer has run. */
+/* The local executor: the shared ready queue (exec/ready.c: the planner's depth-first
+ * priorities, reference-counted chunks) under one mutex, a fixed set of pool workers, and
+ * chunks freed as soon as their last consumer has run. */
 #include "exec/exec.h"
 #include "exec/assemble.h"
 #include "exec/pool.h"
+#include "exec/ready.h"
 #include "exec/trace.h"
 #include "kernels/kernels.h"
 #include "io/npy.h"
@@ -18,45 +19,16 @@ typedef struct run {
     lpi_plan *plan;
     lpi_view *cview;         /* per chunk */
     lp_buffer **cown;        /* per chunk: owned storage (NULL for views into targets/prefilled) */
-    int64_t *crefs;          /* per chunk: consumers left (+1 for target chunks) */
-    int32_t *pending;        /* per task: producers not yet done */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int64_t *ready;          /* min-heap on task priority */
-    int64_t nready, ndone;
+    lpi_ready q;             /* ready tasks, producer and consumer counts (under mu) */
+    int64_t ndone;
     bool failed;
     lp_status status;
     int64_t live_bytes, peak_bytes, alloc_bytes, read_bytes;
     lpi_trace_ev *ev;        /* per executed task when tracing (NULL otherwise) */
     int64_t nev;
 } run;
-
-static void heap_push(run *r, int64_t t) {
-    const lpi_task *T = r->plan->tasks;
-    int64_t i = r->nready++;
-    while (i > 0) {
-        int64_t p = (i - 1) / 2;
-        if (T[r->ready[p]].prio <= T[t].prio) break;
-        r->ready[i] = r->ready[p];
-        i = p;
-    }
-    r->ready[i] = t;
-}
-
-static int64_t heap_pop(run *r) {
-    const lpi_task *T = r->plan->tasks;
-    int64_t top = r->ready[0], last = r->ready[--r->nready], i = 0, n = r->nready;
-    for (;;) {
-        int64_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && T[r->ready[c + 1]].prio < T[r->ready[c]].prio) c++;
-        if (T[last].prio <= T[r->ready[c]].prio) break;
-        r->ready[i] = r->ready[c];
-        i = c;
-    }
-    if (n) r->ready[i] = last;
-    return top;
-}
 
 static bool stop_requested(run *r) {
     return r->failed || atomic_load_explicit(&r->ctx->cancel, memory_order_relaxed);
@@ -80,16 +52,21 @@ static void chunk_view(run *r, int pnode, int64_t chunk, lpi_view *v, lpi_box *b
     *v = r->cview[r->plan->chunk_base[pnode] + chunk];
 }
 
-static void release_chunk(run *r, int64_t c) {
-    lp_buffer *b = NULL;
-    pthread_mutex_lock(&r->mu);
-    if (--r->crefs[c] == 0) {
-        b = r->cown[c];
-        r->cown[c] = NULL;
-        if (b) r->live_bytes -= (int64_t)b->nbytes;
-    }
-    pthread_mutex_unlock(&r->mu);
-    lp_buffer_release(b);
+/* Chunks whose last consumer ran, released after the mutex is dropped. */
+typedef struct dead_list {
+    run *r;
+    int n;
+    lp_buffer *b[16];
+} dead_list;
+
+static void on_dead(void *arg, int64_t c) {
+    dead_list *d = arg;
+    lp_buffer *b = d->r->cown[c];
+    d->r->cown[c] = NULL;
+    if (!b) return;
+    d->r->live_bytes -= (int64_t)b->nbytes;
+    if (d->n < 16) d->b[d->n++] = b;
+    else lp_buffer_release(b); /* rare: many distinct inputs; freed under the lock */
 }
 
 static lp_status output_view(run *r, const lpi_task *t, lpi_view *v, lp_buffer **own) {
@@ -176,18 +153,11 @@ static lp_status exec_task(run *r, int64_t ti) {
             if (r->live_bytes > r->peak_bytes) r->peak_bytes = r->live_bytes;
         }
         if (pn->kernel == LPI_K_LOAD) r->read_bytes += lpi_box_size(&t->box) * (int64_t)lp_dtype_size(pn->dtype);
+        dead_list d = {.r = r};
+        lpi_ready_release_inputs(&r->q, ti, on_dead, &d);
         pthread_mutex_unlock(&r->mu);
         own = NULL;
-        /* inputs: one release per distinct chunk read */
-        for (int k = 0; k < t->nops; k++)
-            for (int q = 0; q < t->ops[k].npieces; q++) {
-                const lpi_piece *pc = &t->ops[k].pieces[q];
-                bool dup = false;
-                for (int k2 = 0; k2 <= k && !dup; k2++)
-                    for (int q2 = 0; q2 < (k2 == k ? q : t->ops[k2].npieces) && !dup; q2++)
-                        dup = t->ops[k2].pieces[q2].pnode == pc->pnode && t->ops[k2].pieces[q2].chunk == pc->chunk;
-                if (!dup) release_chunk(r, pl->chunk_base[pc->pnode] + pc->chunk);
-            }
+        for (int i = 0; i < d.n; i++) lp_buffer_release(d.b[i]);
     }
 done:
     lp_buffer_release(own);
@@ -201,7 +171,7 @@ static void worker(void *arg, int id) {
     const int64_t ntasks = r->plan->ntasks;
     pthread_mutex_lock(&r->mu);
     for (;;) {
-        while (r->nready == 0 && r->ndone < ntasks && !stop_requested(r)) {
+        while (r->q.n == 0 && r->ndone < ntasks && !stop_requested(r)) {
             /* timed, so a cancel from another thread is seen within milliseconds */
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -210,7 +180,7 @@ static void worker(void *arg, int id) {
             pthread_cond_timedwait(&r->cv, &r->mu, &ts);
         }
         if (r->ndone >= ntasks || stop_requested(r)) break;
-        int64_t ti = heap_pop(r);
+        int64_t ti = lpi_ready_pop(&r->q);
         pthread_mutex_unlock(&r->mu);
         double ts = r->ev ? lpi_now() : 0;
         lp_status st = exec_task(r, ti);
@@ -223,12 +193,7 @@ static void worker(void *arg, int id) {
         }
         if (r->ev) r->ev[r->nev++] = (lpi_trace_ev){ts, te, ti, id};
         r->ndone++;
-        const lpi_task *t = &r->plan->tasks[ti];
-        int woke = 0;
-        for (int32_t c = 0; c < t->nconsumers; c++) {
-            int64_t u = t->consumers[c];
-            if (--r->pending[u] == 0) { heap_push(r, u); woke++; }
-        }
+        int woke = lpi_ready_done(&r->q, ti, true);
         if (r->ndone == ntasks) pthread_cond_broadcast(&r->cv);
         else if (woke > 1) pthread_cond_broadcast(&r->cv);
         else if (woke == 1) pthread_cond_signal(&r->cv);
@@ -267,16 +232,10 @@ lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
     int64_t nc = pl->nchunks ? pl->nchunks : 1, nt = pl->ntasks ? pl->ntasks : 1;
     r.cview = lp_calloc((size_t)nc, sizeof *r.cview);
     r.cown = lp_calloc((size_t)nc, sizeof *r.cown);
-    r.crefs = lp_malloc((size_t)nc * sizeof *r.crefs);
-    r.pending = lp_malloc((size_t)nt * sizeof *r.pending);
-    r.ready = lp_malloc((size_t)nt * sizeof *r.ready);
     lp_status st = LP_OK;
-    if (!r.cview || !r.cown || !r.crefs || !r.pending || !r.ready) { st = lpi_nomem(ctx); goto done; }
-    memcpy(r.crefs, pl->chunk_refs, (size_t)pl->nchunks * sizeof *r.crefs);
-    for (int64_t i = 0; i < pl->ntasks; i++) {
-        r.pending[i] = pl->tasks[i].ndeps;
-        if (r.pending[i] == 0) heap_push(&r, i);
-    }
+    if (!r.cview || !r.cown) { st = lpi_nomem(ctx); goto done; }
+    if ((st = lpi_ready_init(ctx, &r.q, pl))) goto done;
+    lpi_ready_push_roots(&r.q);
     if ((st = open_loads(ctx, pl))) goto done;
     if (ctx->trace && !(r.ev = lp_malloc((size_t)nt * sizeof *r.ev))) { st = lpi_nomem(ctx); goto done; }
     pthread_mutex_init(&r.mu, NULL);
@@ -311,9 +270,7 @@ done:
         for (int64_t c = 0; c < pl->nchunks; c++) lp_buffer_release(r.cown[c]);
     lp_free(r.cview);
     lp_free(r.cown);
-    lp_free(r.crefs);
-    lp_free(r.pending);
-    lp_free(r.ready);
+    lpi_ready_free(&r.q);
     lp_free(r.ev);
     return st;
 }

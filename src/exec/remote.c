@@ -25,6 +25,7 @@
  * fetches, deletes) runs on a few I/O threads so it never stalls dispatching. */
 #include "exec/exec.h"
 #include "exec/assemble.h"
+#include "exec/ready.h"
 #include "exec/wire.h"
 #include "core/json.h"
 #include "plan/serialize.h"
@@ -187,7 +188,6 @@ enum { C_NONE = 0, C_STORED, C_MAYBE, C_GONE };
 enum { J_UPLOAD = 1, J_FETCH, J_DEL };
 
 typedef struct rtask {
-    int32_t pending;
     uint8_t state;
     uint8_t tries;
     int16_t avoid;          /* worker that failed it last (-1) */
@@ -233,25 +233,20 @@ typedef struct rrun {
     char runid[24];
     int max_tries, batch_max, inflight;
     double timeout;
-    int64_t width;
     int64_t cap;            /* invocations in flight at most (DAG width, cost model, workers) */
     double *est;            /* per task: the cost model's seconds of work on a worker */
     double overhead;        /* seconds an invocation costs beyond its work (measured, EWMA) */
     /* tasks */
     rtask *t;
-    int64_t *heap, nheap;
+    lpi_ready q;            /* ready tasks (planner priorities), producer and chunk counts */
     bool nheap_grew;        /* a task became ready since the last dispatch */
     int64_t *retry, nretry;
     int64_t ndone, nrunning_inv;
     /* chunks */
-    int64_t *crefs;
     uint64_t *csum;
     uint8_t *cstate;
-    int64_t *owner;         /* global chunk -> pnode */
-    json_t **node_json;     /* per pnode, encoded once */
     bool *direct;           /* per pnode: a load whose chunks workers read from the file */
-    int32_t *slot;          /* per-batch encoding tables (stamped) */
-    int64_t *slot_stamp, stamp;
+    lpi_wire_enc enc;       /* chunk names and the batch encoder */
     /* workers */
     rworker *w;
     int nw;
@@ -287,59 +282,10 @@ static void fail_run(rrun *R, lp_status st, const char *fmt, ...) {
     R->status = st;
 }
 
-static void chunk_key(const rrun *R, int64_t gc, char *buf, size_t cap) {
-    int p = (int)R->owner[gc];
-    snprintf(buf, cap, "%s/%d/%lld", R->prefix, p, (long long)(gc - R->plan->chunk_base[p]));
-}
-
-/* The chunk's box in its pnode's grid, and what is stored under it. */
-static void chunk_desc(const rrun *R, int64_t gc, lpi_box *box, lp_dtype *dt, int *ndim, int64_t *shape, bool *state) {
-    const lpi_plan *pl = R->plan;
-    int p = (int)R->owner[gc];
-    const lpi_pnode *pn = &pl->pnodes[p];
-    int64_t c = gc - pl->chunk_base[p];
-    lpi_grid_chunk_box(&pn->grid, c, box);
-    if (pn->kernel == LPI_K_NONE) {
-        *dt = pn->dtype;
-        *ndim = box->ndim;
-        for (int i = 0; i < box->ndim; i++) shape[i] = box->hi[i] - box->lo[i];
-        *state = false;
-        return;
-    }
-    const lpi_task *t = &pl->tasks[pn->first_task + c];
-    lpi_task_out_shape(pn, t, box, dt, ndim, shape);
-    *state = (pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE) && !pn->final;
-}
-
-/* ---- the heap of ready tasks (planner priorities) ---- */
-
-static void heap_push(rrun *R, int64_t t) {
-    const lpi_task *T = R->plan->tasks;
-    int64_t i = R->nheap++;
-    while (i > 0) {
-        int64_t p = (i - 1) / 2;
-        if (T[R->heap[p]].prio <= T[t].prio) break;
-        R->heap[i] = R->heap[p];
-        i = p;
-    }
-    R->heap[i] = t;
+static void ready_push(rrun *R, int64_t t) {
+    lpi_ready_push(&R->q, t);
     R->t[t].state = T_READY;
     R->nheap_grew = true;
-}
-
-static int64_t heap_pop(rrun *R) {
-    const lpi_task *T = R->plan->tasks;
-    int64_t top = R->heap[0], last = R->heap[--R->nheap], i = 0, n = R->nheap;
-    for (;;) {
-        int64_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && T[R->heap[c + 1]].prio < T[R->heap[c]].prio) c++;
-        if (T[last].prio <= T[R->heap[c]].prio) break;
-        R->heap[i] = R->heap[c];
-        i = c;
-    }
-    if (n) R->heap[i] = last;
-    return top;
 }
 
 /* ================================================================ I/O threads */
@@ -360,7 +306,7 @@ static void io_submit(rrun *R, int kind, int64_t gc) {
 /* A chunk's data as a C-contiguous copy (prefilled data may be strided or a view). */
 static lp_status do_upload(rrun *R, lp_ctx *ctx, int64_t gc, uint64_t *sum) {
     const lpi_plan *pl = R->plan;
-    int p = (int)R->owner[gc];
+    int p = (int)R->enc.owner[gc];
     const lpi_pnode *pn = &pl->pnodes[p];
     lpi_box box;
     lpi_grid_chunk_box(&pn->grid, gc - pl->chunk_base[p], &box);
@@ -379,7 +325,7 @@ static lp_status do_upload(rrun *R, lp_ctx *ctx, int64_t gc, uint64_t *sum) {
     if (b->nbytes) lpi_copy_view(&dst, &src);
     *sum = XXH3_64bits(b->nbytes ? b->data : "", b->nbytes);
     char key[LPI_STORE_KEY_MAX + 1];
-    chunk_key(R, gc, key, sizeof key);
+    lpi_wire_chunk_key(&R->enc, gc, key, sizeof key);
     lp_status st = lpi_store_put_buffer(ctx, R->store, key, b);
     lp_buffer_release(b);
     return st;
@@ -388,10 +334,10 @@ static lp_status do_upload(rrun *R, lp_ctx *ctx, int64_t gc, uint64_t *sum) {
 /* A target chunk from the store into the result buffer, verified against the producer. */
 static lp_status do_fetch(rrun *R, lp_ctx *ctx, int64_t gc) {
     const lpi_plan *pl = R->plan;
-    int p = (int)R->owner[gc];
+    int p = (int)R->enc.owner[gc];
     const lpi_pnode *pn = &pl->pnodes[p];
     char key[LPI_STORE_KEY_MAX + 1];
-    chunk_key(R, gc, key, sizeof key);
+    lpi_wire_chunk_key(&R->enc, gc, key, sizeof key);
     lp_buffer *b;
     lp_status st = lpi_store_get(ctx, R->store, key, &b);
     if (st) return st;
@@ -440,7 +386,7 @@ static void *io_main(void *arg) {
         if (!ctx) j->st = LP_ERR_NOMEM;
         else if (j->kind == J_UPLOAD) j->st = do_upload(R, ctx, j->chunk, &sum);
         else if (j->kind == J_FETCH) j->st = do_fetch(R, ctx, j->chunk);
-        else { chunk_key(R, j->chunk, key, sizeof key); j->st = lpi_store_del(ctx, R->store, key); }
+        else { lpi_wire_chunk_key(&R->enc, j->chunk, key, sizeof key); j->st = lpi_store_del(ctx, R->store, key); }
         if (j->st) snprintf(j->msg, sizeof j->msg, "%s", ctx ? lp_last_error(ctx) : "out of memory");
         if (j->kind == J_UPLOAD) R->csum[j->chunk] = sum; /* read by the driver thread after the job is done */
         pthread_mutex_lock(&R->mu);
@@ -454,7 +400,7 @@ static void *io_main(void *arg) {
     return NULL;
 }
 
-static void release_chunk(rrun *R, int64_t gc);
+static void chunk_dead(void *arg, int64_t gc);
 
 /* Completed I/O jobs: record, fail, release. */
 static void io_collect(rrun *R) {
@@ -475,7 +421,7 @@ static void io_collect(rrun *R) {
         } else if (j->kind == J_UPLOAD) {
             R->cstate[j->chunk] = C_STORED;
         } else if (j->kind == J_FETCH) {
-            release_chunk(R, j->chunk);
+            if (lpi_ready_unref(&R->q, j->chunk)) chunk_dead(R, j->chunk);
         }
         lp_free(j);
     }
@@ -494,9 +440,9 @@ static void io_wait_all(rrun *R) {
     io_collect(R);
 }
 
-static void release_chunk(rrun *R, int64_t gc) {
-    if (--R->crefs[gc] > 0) return;
-    R->crefs[gc] = 0;
+/* A chunk nobody reads any more is deleted from the store. */
+static void chunk_dead(void *arg, int64_t gc) {
+    rrun *R = arg;
     if (R->cstate[gc] == C_STORED || R->cstate[gc] == C_MAYBE) {
         R->cstate[gc] = C_GONE;
         io_submit(R, J_DEL, gc);
@@ -563,98 +509,6 @@ static uint64_t task_bytes(const rrun *R, int64_t ti) {
     return b;
 }
 
-static int batch_node(rrun *R, json_t *nodes, int p, int32_t *node_slot, int64_t *node_stamp);
-
-/* Index of a chunk in the batch's table, adding its reference on first use. */
-static int64_t batch_chunk(rrun *R, json_t *chunks, json_t *nodes, int32_t *node_slot, int64_t *node_stamp, int64_t gc) {
-    if (R->slot_stamp[gc] == R->stamp) return R->slot[gc];
-    if (R->direct[R->owner[gc]]) {
-        /* rows of a .npy file: the worker reads them through the load node */
-        lpi_box box;
-        lp_dtype dt;
-        int nd;
-        int64_t shape[LP_MAX_NDIM];
-        bool state;
-        chunk_desc(R, gc, &box, &dt, &nd, shape, &state);
-        int ns = batch_node(R, nodes, (int)R->owner[gc], node_slot, node_stamp);
-        json_t *c = ns < 0 ? NULL : json_pack("{s:i,s:s,s:o,s:o}", "load", ns, "dtype", lp_dtype_name(dt), "shape",
-                                              lpi_json_ints(nd, shape), "box", lpi_box_to_json(&box));
-        if (!c || json_array_append_new(chunks, c)) return -1;
-        R->slot_stamp[gc] = R->stamp;
-        R->slot[gc] = (int32_t)(json_array_size(chunks) - 1);
-        return R->slot[gc];
-    }
-    lpi_box box;
-    lp_dtype dt;
-    int nd;
-    int64_t shape[LP_MAX_NDIM];
-    bool state;
-    chunk_desc(R, gc, &box, &dt, &nd, shape, &state);
-    char key[LPI_STORE_KEY_MAX + 1], hx[17];
-    chunk_key(R, gc, key, sizeof key);
-    lpi_wire_hex64(R->csum[gc], hx);
-    json_t *c = json_pack("{s:i,s:s,s:s,s:o,s:o,s:s}", "store", 0, "key", key, "dtype", lp_dtype_name(dt), "shape",
-                          lpi_json_ints(nd, shape), "box", lpi_box_to_json(&box), "checksum", hx);
-    if (c && state) json_object_set_new(c, "state", json_true());
-    if (!c || json_array_append_new(chunks, c)) return -1;
-    R->slot_stamp[gc] = R->stamp;
-    R->slot[gc] = (int32_t)(json_array_size(chunks) - 1);
-    return R->slot[gc];
-}
-
-/* Index of pnode p's parameters in the batch's node table, adding them on first use. */
-static int batch_node(rrun *R, json_t *nodes, int p, int32_t *node_slot, int64_t *node_stamp) {
-    if (node_stamp[p] == R->stamp) return node_slot[p];
-    if (!R->node_json[p] && lpi_wire_node_json(R->ctx, R->plan, p, &R->node_json[p])) return -1;
-    if (json_array_append(nodes, R->node_json[p])) return -1;
-    node_stamp[p] = R->stamp;
-    node_slot[p] = (int32_t)(json_array_size(nodes) - 1);
-    return node_slot[p];
-}
-
-static json_t *task_json(rrun *R, int64_t ti, json_t *chunks, json_t *nodes, int32_t *node_slot, int64_t *node_stamp) {
-    const lpi_plan *pl = R->plan;
-    const lpi_task *t = &pl->tasks[ti];
-    const lpi_pnode *pn = &pl->pnodes[t->pnode];
-    if (batch_node(R, nodes, t->pnode, node_slot, node_stamp) < 0) return NULL;
-    int64_t gc = pl->chunk_base[t->pnode] + t->chunk;
-    char key[LPI_STORE_KEY_MAX + 1];
-    chunk_key(R, gc, key, sizeof key);
-    lpi_box ob;
-    lp_dtype dt;
-    int nd;
-    int64_t shape[LP_MAX_NDIM];
-    bool state;
-    chunk_desc(R, gc, &ob, &dt, &nd, shape, &state);
-    json_t *out = json_pack("{s:i,s:s}", "store", 0, "key", key);
-    if (out && !state) json_object_set_new(out, "box", lpi_box_to_json(&ob));
-    json_t *ops = json_array();
-    json_t *o = json_pack("{s:i,s:I,s:o,s:o,s:o}", "node", node_slot[t->pnode], "chunk", (json_int_t)t->chunk, "box",
-                          lpi_box_to_json(&t->box), "out", out, "ops", ops);
-    if (!o) return NULL;
-    if (pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE)
-        json_object_set_new(o, "pelems", json_integer((json_int_t)t->pelems));
-    if (t->map && t->map != pn->map) /* a concatenate's per-task map; the node carries the others */
-        json_object_set_new(o, "map", lpi_axismap_to_json(t->map, pn->ndim, pl->pnodes[t->ops[0].pnode].ndim));
-    for (int k = 0; k < t->nops; k++) {
-        const lpi_operand *op = &t->ops[k];
-        json_t *pcs = json_array();
-        for (int q = 0; pcs && q < op->npieces; q++) {
-            const lpi_piece *pc = &op->pieces[q];
-            int64_t ci = batch_chunk(R, chunks, nodes, node_slot, node_stamp, pl->chunk_base[pc->pnode] + pc->chunk);
-            if (ci < 0 || json_array_append_new(pcs, json_pack("[Io]", (json_int_t)ci, lpi_box_to_json(&pc->box)))) {
-                json_decref(pcs);
-                pcs = NULL;
-            }
-        }
-        json_t *jo = pcs ? json_pack("{s:s,s:o,s:o}", "dtype", lp_dtype_name(pl->pnodes[op->pnode].dtype), "box",
-                                     lpi_box_to_json(&op->box), "pieces", pcs) : NULL;
-        if (jo && op->contig) json_object_set_new(jo, "contig", json_true());
-        if (!jo || json_array_append_new(ops, jo)) { json_decref(o); return NULL; }
-    }
-    return o;
-}
-
 static CURL *get_handle(rrun *R) {
     if (R->nidle) return R->idle[--R->nidle];
     return curl_easy_init();
@@ -683,29 +537,14 @@ static bool worker_free(const rrun *R, int w, double now) {
 
 /* Send tasks[0..n) to worker w. */
 static void send_batch(rrun *R, int w, int64_t *tasks, int n) {
-    lp_ctx *ctx = R->ctx;
-    R->stamp++;
-    json_t *chunks = json_array(), *nodes = json_array(), *tl = json_array();
-    json_t *doc = json_pack("{s:s,s:i,s:s,s:I,s:[s],s:o,s:o,s:o}", "format", LPI_WIRE_FORMAT, "version", LPI_WIRE_VERSION,
-                            "run", R->runid, "timeout_ms", (json_int_t)(R->timeout * 1000), "stores", R->store_url,
-                            "chunks", chunks, "nodes", nodes, "tasks", tl);
     inv *v = lp_calloc(1, sizeof *v);
     char *body = NULL;
-    bool ok = doc && v;
-    int32_t *nslot = R->slot + R->plan->nchunks;
-    int64_t *nstamp = R->slot_stamp + R->plan->nchunks;
-    for (int i = 0; ok && i < n; i++) {
-        json_t *tj = task_json(R, tasks[i], chunks, nodes, nslot, nstamp);
-        ok = tj && !json_array_append_new(tl, tj);
-    }
-    if (ok) ok = (body = json_dumps(doc, JSON_COMPACT)) != NULL;
-    json_decref(doc);
-    if (!ok) {
+    lp_status st = v ? lpi_wire_encode_batch(&R->enc, R->runid, R->timeout, R->store_url, tasks, n, &body)
+                     : lpi_nomem(R->ctx);
+    if (st) {
         lp_free(v);
-        free(body);
         lp_free(tasks);
-        if (!R->failed) fail_run(R, lp_last_status(ctx) ? lp_last_status(ctx) : LP_ERR_NOMEM, "%s",
-                                 lp_last_error(ctx)[0] ? lp_last_error(ctx) : "out of memory encoding tasks");
+        fail_run(R, st, "%s", lp_last_error(R->ctx)[0] ? lp_last_error(R->ctx) : "out of memory encoding tasks");
         return;
     }
     v->w = w;
@@ -757,7 +596,7 @@ static void dispatch(rrun *R) {
         int64_t t = R->retry[i];
         if (R->t[t].not_before <= now) {
             R->retry[i] = R->retry[--R->nretry];
-            heap_push(R, t);
+            ready_push(R, t);
         } else {
             i++;
         }
@@ -765,12 +604,12 @@ static void dispatch(rrun *R) {
     int64_t cap = R->cap < (int64_t)R->nw * R->inflight ? R->cap : (int64_t)R->nw * R->inflight;
     if (cap < 1) cap = 1;
     const double target = batch_target(R);
-    while (R->nheap && !R->failed && R->nrunning_inv < cap) {
+    while (R->q.n && !R->failed && R->nrunning_inv < cap) {
         int free_slots = 0;
         for (int w = 0; w < R->nw; w++)
             if (worker_free(R, w, now)) free_slots += R->inflight - R->w[w].inflight;
         if (!free_slots) break;
-        int64_t first = R->heap[0];
+        int64_t first = lpi_ready_top(&R->q);
         int avoid = R->t[first].avoid;
         int best = -1;
         for (int pass = 0; pass < 2 && best < 0; pass++)
@@ -780,7 +619,7 @@ static void dispatch(rrun *R) {
             }
         if (best < 0) break;
         int64_t slots = cap - R->nrunning_inv < free_slots ? cap - R->nrunning_inv : free_slots;
-        int64_t k = (R->nheap + slots - 1) / slots;
+        int64_t k = (R->q.n + slots - 1) / slots;
         if (k > R->batch_max) k = R->batch_max;
         if (k < 1) k = 1;
         int64_t *tasks = lp_malloc((size_t)k * sizeof *tasks);
@@ -790,12 +629,13 @@ static void dispatch(rrun *R) {
         int n = 0;
         uint64_t bytes = 0;
         double work = 0;
-        while (n < k && R->nheap) {
-            uint64_t b = task_bytes(R, R->heap[0]);
+        while (n < k && R->q.n) {
+            int64_t top = lpi_ready_top(&R->q);
+            uint64_t b = task_bytes(R, top);
             if (n && (bytes + b > BATCH_BYTES || work >= target)) break;
             bytes += b;
-            work += R->est[R->heap[0]];
-            tasks[n++] = heap_pop(R);
+            work += R->est[top];
+            tasks[n++] = lpi_ready_pop(&R->q);
         }
         send_batch(R, best, tasks, n);
     }
@@ -843,7 +683,7 @@ static void batch_done(rrun *R, inv *v, json_t *reply) {
         int64_t gc = pl->chunk_base[t->pnode] + t->chunk;
         const json_t *o = json_array_get(outs, (size_t)i);
         char key[LPI_STORE_KEY_MAX + 1];
-        chunk_key(R, gc, key, sizeof key);
+        lpi_wire_chunk_key(&R->enc, gc, key, sizeof key);
         const char *k = json_string_value(json_object_get(o, "key")), *cs = json_string_value(json_object_get(o, "checksum"));
         uint64_t sum = 0;
         bool ok = k && cs && !strcmp(k, key) && strlen(cs) == 16;
@@ -860,22 +700,13 @@ static void batch_done(rrun *R, inv *v, json_t *reply) {
         R->cstate[gc] = C_STORED;
         R->t[ti].state = T_DONE;
         R->ndone++;
-        /* inputs: one release per distinct chunk read */
-        for (int a = 0; a < t->nops; a++)
-            for (int q = 0; q < t->ops[a].npieces; q++) {
-                const lpi_piece *pc = &t->ops[a].pieces[q];
-                bool dup = false;
-                for (int a2 = 0; a2 <= a && !dup; a2++)
-                    for (int q2 = 0; q2 < (a2 == a ? q : t->ops[a2].npieces) && !dup; q2++)
-                        dup = t->ops[a2].pieces[q2].pnode == pc->pnode && t->ops[a2].pieces[q2].chunk == pc->chunk;
-                if (!dup) release_chunk(R, pl->chunk_base[pc->pnode] + pc->chunk);
-            }
+        lpi_ready_release_inputs(&R->q, ti, chunk_dead, R);
         if (pl->pnodes[t->pnode].target >= 0) io_submit(R, J_FETCH, gc);
-        else if (R->crefs[gc] <= 0) { R->crefs[gc] = 1; release_chunk(R, gc); } /* nobody reads it */
-        for (int32_t c = 0; c < t->nconsumers; c++) {
-            int64_t u = t->consumers[c];
-            if (--R->t[u].pending == 0) heap_push(R, u);
-        }
+        else if (R->q.crefs[gc] <= 0) chunk_dead(R, gc); /* nobody reads it */
+        int64_t before = R->q.n;
+        if (lpi_ready_done(&R->q, ti, true))
+            for (int64_t i = before; i < R->q.n; i++) R->t[R->q.heap[i]].state = T_READY;
+        R->nheap_grew |= R->q.n > before;
     }
 }
 
@@ -930,7 +761,7 @@ static void on_done(rrun *R, CURL *h, CURLcode cc) {
         /* the batch is over the worker's limits (body, bytes per task are per task): smaller
          * batches from now on, these tasks again without counting a try */
         R->batch_max = v->n / 2;
-        for (int i = 0; i < v->n; i++) heap_push(R, v->tasks[i]);
+        for (int i = 0; i < v->n; i++) ready_push(R, v->tasks[i]);
         goto done;
     }
     const char *sname = json_string_value(json_object_get(reply, "status"));
@@ -999,6 +830,245 @@ static double env_double(const char *name, double dflt) {
     return *e || !(d > 0) ? dflt : d;
 }
 
+/* The per-task estimates of the cost model (a task's work on a worker, invocation costs
+ * apart) and how many invocations are worth running at once: the average parallelism
+ * work / critical path, as the DAG's widest level does. */
+static lp_status estimate_tasks(rrun *R) {
+    const lpi_plan *pl = R->plan;
+    const int64_t nt = pl->ntasks;
+    const lpi_profile *pr = lpi_profile_get(R->ctx);
+    double work = 0, crit = 0;
+    double *start = lp_calloc((size_t)(nt ? nt : 1), sizeof *start);
+    if (!start) return lpi_nomem(R->ctx);
+    for (int64_t i = 0; i < nt; i++) {
+        if (R->t[i].state == T_DONE) continue;
+        lpi_task_cost c;
+        lpi_task_cost_of(pl, i, pr, 1, &c);
+        R->est[i] = lpi_task_seconds(pr, &c, 1, false);
+        work += R->est[i];
+    }
+    for (int64_t i = 0; i < nt; i++) { /* producers come before their consumers */
+        double f = start[i] + R->est[i];
+        if (f > crit) crit = f;
+        for (int32_t c = 0; c < pl->tasks[i].nconsumers; c++)
+            if (start[pl->tasks[i].consumers[c]] < f) start[pl->tasks[i].consumers[c]] = f;
+    }
+    lp_free(start);
+    double par = crit > 0 ? work / crit : 1;
+    R->cap = dag_width(pl);
+    if (par < (double)R->cap) R->cap = (int64_t)ceil(par) + 1;
+    R->overhead = pr->rtt + pr->invoke;
+    return LP_OK;
+}
+
+/* Everything before the first dispatch: settings, tables, workers' URLs, the store (probed
+ * once), the curl multi handle, I/O threads, uploads of in-memory data, loads read directly
+ * by their consumers, estimates, and the first ready tasks. */
+static lp_status run_setup(rrun *R, lp_ctx *ctx, lpi_plan *pl, struct lpi_remote *cf) {
+    R->ctx = ctx;
+    R->plan = pl;
+    R->cfg = cf;
+    R->store_url = cf->store ? cf->store : DEFAULT_STORE;
+    R->max_tries = cf->cfg.max_tries ? cf->cfg.max_tries : (int)env_double("LAMPY_REMOTE_TRIES", 5);
+    R->batch_max = cf->cfg.batch ? cf->cfg.batch : (int)env_double("LAMPY_REMOTE_BATCH", 32);
+    R->inflight = cf->cfg.inflight ? cf->cfg.inflight : (int)env_double("LAMPY_REMOTE_INFLIGHT", 2);
+    R->timeout = cf->cfg.timeout_sec > 0 ? cf->cfg.timeout_sec : env_double("LAMPY_REMOTE_TIMEOUT", 35);
+    make_runid(R->runid, sizeof R->runid);
+    R->log = getenv("LAMPY_REMOTE_LOG") && !strcmp(getenv("LAMPY_REMOTE_LOG"), "1");
+    snprintf(R->prefix, sizeof R->prefix, "lampy/%s", R->runid);
+    pthread_mutex_init(&R->mu, NULL);
+    pthread_cond_init(&R->cv_job, NULL);
+    pthread_cond_init(&R->cv_done, NULL);
+    const int64_t nt = pl->ntasks, nc = pl->nchunks;
+    lp_status st;
+    R->nw = cf->nurls;
+    R->w = lp_calloc((size_t)R->nw, sizeof *R->w);
+    R->t = lp_calloc((size_t)(nt ? nt : 1), sizeof *R->t);
+    R->retry = lp_malloc((size_t)(nt ? nt : 1) * sizeof *R->retry);
+    R->csum = lp_calloc((size_t)(nc ? nc : 1), sizeof *R->csum);
+    R->cstate = lp_calloc((size_t)(nc ? nc : 1), 1);
+    R->direct = lp_calloc((size_t)pl->npnodes + 1, sizeof *R->direct);
+    R->est = lp_calloc((size_t)(nt ? nt : 1), sizeof *R->est);
+    R->idle = lp_calloc((size_t)R->nw * (size_t)R->inflight + 2, sizeof *R->idle);
+    R->live = lp_calloc((size_t)R->nw * (size_t)R->inflight + 2, sizeof *R->live);
+    if (!R->w || !R->t || !R->retry || !R->csum || !R->cstate || !R->direct || !R->est || !R->idle || !R->live)
+        return lpi_nomem(ctx);
+    if ((st = lpi_ready_init(ctx, &R->q, pl))) return st;
+    if ((st = lpi_wire_enc_init(ctx, &R->enc, pl, R->prefix, R->csum, R->direct))) return st;
+    for (int w = 0; w < R->nw; w++) {
+        const char *name = cf->lambda_name ? cf->lambda_name : "lampy";
+        size_t len = strlen(cf->urls[w]) + strlen(name) + 8;
+        if (!(R->w[w].url = lp_malloc(len))) return lpi_nomem(ctx);
+        snprintf(R->w[w].url, len, "%s/run/%s", cf->urls[w], name);
+    }
+    /* handles kept from earlier runs */
+    while (cf->nidle && R->nidle < R->nw * R->inflight + 2) R->idle[R->nidle++] = cf->idle[--cf->nidle];
+    if (!cf->open_store || strcmp(cf->open_store_url, R->store_url)) {
+        lpi_store_close(cf->open_store);
+        lp_free(cf->open_store_url);
+        cf->open_store = NULL;
+        if (!(cf->open_store_url = lp_strdup(R->store_url))) return lpi_nomem(ctx);
+        if ((st = lpi_store_open(ctx, R->store_url, &cf->open_store))) return st;
+    }
+    R->store = cf->open_store;
+    {
+        /* one round trip now gives a clear error for an unreachable store, before any worker
+         * reports it as a task failure */
+        char probe[LPI_STORE_KEY_MAX + 1];
+        bool ex;
+        snprintf(probe, sizeof probe, "%s/probe", R->prefix);
+        if ((st = lpi_store_exists(ctx, R->store, probe, &ex))) return st;
+    }
+    if (!cf->multi && !(cf->multi = curl_multi_init())) return lpi_error(ctx, LP_ERR_NOMEM, "out of memory (libcurl)");
+    R->multi = cf->multi;
+    curl_multi_setopt(R->multi, CURLMOPT_MAXCONNECTS, (long)(R->nw * R->inflight + 4));
+    for (R->nio = 0; R->nio < NIO; R->nio++)
+        if (pthread_create(&R->io[R->nio], NULL, io_main, R)) break;
+    if (!R->nio) return lpi_error(ctx, LP_ERR_NOMEM, "cannot start I/O threads");
+
+    /* in-memory data the tasks read goes to the store first */
+    for (int p = 0; p < pl->npnodes; p++) {
+        if (pl->pnodes[p].kernel != LPI_K_NONE) continue;
+        for (int64_t c = 0; c < pl->pnodes[p].grid.total; c++) {
+            int64_t gc = pl->chunk_base[p] + c;
+            if (R->q.crefs[gc] > 0) { R->cstate[gc] = C_MAYBE; io_submit(R, J_UPLOAD, gc); }
+        }
+    }
+    io_wait_all(R);
+    /* loads are read by the tasks that consume them, straight from the file on the worker
+     * (workers see the driver's files, as load tasks need anyway): no load task runs, and no
+     * loaded chunk makes a round trip through the store. A load that is a result runs. */
+    const char *dl = getenv("LAMPY_REMOTE_DIRECT_LOADS");
+    bool direct_ok = !(dl && !strcmp(dl, "0"));
+    for (int p = 0; p < pl->npnodes; p++)
+        R->direct[p] = direct_ok && pl->pnodes[p].kernel == LPI_K_LOAD && pl->pnodes[p].target < 0;
+    for (int64_t i = 0; i < nt; i++) R->t[i].avoid = -1;
+    for (int64_t i = 0; i < nt; i++) {
+        if (!R->direct[pl->tasks[i].pnode]) continue;
+        R->t[i].state = T_DONE;
+        R->ndone++;
+        lpi_ready_done(&R->q, i, false);
+    }
+    if ((st = estimate_tasks(R))) return st;
+    for (int64_t i = 0; i < nt; i++)
+        if (R->q.pending[i] == 0 && R->t[i].state == T_WAIT) ready_push(R, i);
+    return R->failed ? R->status : LP_OK;
+}
+
+/* Dispatch, collect replies and I/O, until every task is done or the run fails. */
+static void run_loop(rrun *R) {
+    lp_ctx *ctx = R->ctx;
+    const int64_t nt = R->plan->ntasks;
+    while (!R->failed && (R->ndone < nt || R->io_pending)) {
+        if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) {
+            fail_run(R, LP_ERR_CANCELLED, "the run was cancelled");
+            break;
+        }
+        dispatch(R);
+        int running;
+        curl_multi_perform(R->multi, &running);
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(R->multi, &left)))
+            if (m->msg == CURLMSG_DONE) on_done(R, m->easy_handle, m->data.result);
+        io_collect(R);
+        if (R->failed) break;
+        /* tasks made ready since the last dispatch go out now, not after the next poll */
+        if (R->q.n && R->nheap_grew) continue;
+        double wait = 0.05, now = lpi_now();
+        for (int64_t i = 0; i < R->nretry; i++)
+            if (R->t[R->retry[i]].not_before - now < wait) wait = R->t[R->retry[i]].not_before - now;
+        for (int w = 0; w < R->nw; w++)
+            if (R->w[w].backoff_until > now && R->w[w].backoff_until - now < wait) wait = R->w[w].backoff_until - now;
+        if (!R->q.n && !R->nretry && !R->nrunning_inv && !R->io_pending && R->ndone < nt) {
+            fail_run(R, LP_ERR_INTERNAL, "the remote run stalled with %lld of %lld tasks done", (long long)R->ndone,
+                     (long long)nt);
+            break;
+        }
+        if (R->ndone < nt || R->io_pending) {
+            bool io_done;
+            pthread_mutex_lock(&R->mu);
+            io_done = R->jdone != NULL;
+            pthread_mutex_unlock(&R->mu);
+            if (!io_done) curl_multi_poll(R->multi, NULL, 0, wait > 0 ? (int)(wait * 1000) + 1 : 0, NULL);
+        }
+    }
+}
+
+/* After the run, whatever its outcome: a failed or cancelled run lets the invocations in
+ * flight finish (briefly) before it deletes chunks — a worker still running a task would
+ * otherwise write its output after the deletion; what still runs after the grace period is
+ * abandoned (the batch's timeout_ms stops those workers from writing once it passes). Then
+ * every chunk that exists or may exist is deleted, the I/O threads stop, and the handles (and
+ * through the multi handle, their connections) are kept for the next run. */
+static void run_teardown(rrun *R) {
+    lp_ctx *ctx = R->ctx;
+    struct lpi_remote *cf = R->cfg;
+    const lpi_plan *pl = R->plan;
+    double grace_end = lpi_now() + (R->timeout < 2 ? R->timeout : 2);
+    while (R->nlive && R->multi && lpi_now() < grace_end) {
+        int running, left;
+        curl_multi_perform(R->multi, &running);
+        CURLMsg *m;
+        while ((m = curl_multi_info_read(R->multi, &left))) {
+            if (m->msg != CURLMSG_DONE) continue;
+            inv *v;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&v);
+            R->w[v->w].inflight--;
+            R->nrunning_inv--;
+            inv_free(R, v);
+        }
+        if (R->nlive) curl_multi_poll(R->multi, NULL, 0, 20, NULL);
+    }
+    while (R->nlive) {
+        inv *v = R->live[R->nlive - 1];
+        R->w[v->w].inflight--;
+        R->nrunning_inv--;
+        inv_free(R, v);
+    }
+    if (R->nio) {
+        for (int64_t gc = 0; gc < pl->nchunks; gc++)
+            if (R->cstate && (R->cstate[gc] == C_STORED || R->cstate[gc] == C_MAYBE)) {
+                R->cstate[gc] = C_GONE;
+                io_submit(R, J_DEL, gc);
+            }
+        io_wait_all(R);
+        pthread_mutex_lock(&R->mu);
+        R->io_stop = true;
+        pthread_cond_broadcast(&R->cv_job);
+        pthread_mutex_unlock(&R->mu);
+        for (int i = 0; i < R->nio; i++) pthread_join(R->io[i], NULL);
+    }
+    ctx->stats.tasks = R->ndone;
+    ctx->stats.bytes_alloc = R->bytes_out;
+    ctx->stats.threads = R->nw * R->inflight;
+    if (R->nidle) {
+        CURL **ni = lp_realloc(cf->idle, (size_t)(cf->nidle + R->nidle) * sizeof *ni);
+        if (ni) {
+            cf->idle = ni;
+            for (int i = 0; i < R->nidle; i++) cf->idle[cf->nidle++] = R->idle[i];
+        } else {
+            for (int i = 0; i < R->nidle; i++) curl_easy_cleanup(R->idle[i]);
+        }
+    }
+    if (R->w)
+        for (int w = 0; w < R->nw; w++) lp_free(R->w[w].url);
+    pthread_mutex_destroy(&R->mu);
+    pthread_cond_destroy(&R->cv_job);
+    pthread_cond_destroy(&R->cv_done);
+    lpi_wire_enc_free(&R->enc);
+    lpi_ready_free(&R->q);
+    lp_free(R->live);
+    lp_free(R->w);
+    lp_free(R->t);
+    lp_free(R->retry);
+    lp_free(R->csum);
+    lp_free(R->cstate);
+    lp_free(R->direct);
+    lp_free(R->est);
+    lp_free(R->idle);
+}
+
 lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
     struct lpi_remote *cf = lpi_ctx_slot(ctx, LPI_SLOT_REMOTE);
     if (!cf->nurls) return lpi_error(ctx, LP_ERR_VALUE, "the lambda executor needs workers (lp_ctx_set_workers, --workers)");
@@ -1009,237 +1079,11 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
     if (curl_init_rc != CURLE_OK) return lpi_error(ctx, LP_ERR_REMOTE, "libcurl failed to initialize");
     rrun R;
     memset(&R, 0, sizeof R);
-    R.ctx = ctx;
-    R.plan = pl;
-    R.cfg = cf;
-    R.store_url = surl;
-    R.max_tries = cf->cfg.max_tries ? cf->cfg.max_tries : (int)env_double("LAMPY_REMOTE_TRIES", 5);
-    R.batch_max = cf->cfg.batch ? cf->cfg.batch : (int)env_double("LAMPY_REMOTE_BATCH", 32);
-    R.inflight = cf->cfg.inflight ? cf->cfg.inflight : (int)env_double("LAMPY_REMOTE_INFLIGHT", 2);
-    R.timeout = cf->cfg.timeout_sec > 0 ? cf->cfg.timeout_sec : env_double("LAMPY_REMOTE_TIMEOUT", 35);
-    make_runid(R.runid, sizeof R.runid);
-    R.log = getenv("LAMPY_REMOTE_LOG") && !strcmp(getenv("LAMPY_REMOTE_LOG"), "1");
-    snprintf(R.prefix, sizeof R.prefix, "lampy/%s", R.runid);
-    const int64_t nt = pl->ntasks, nc = pl->nchunks;
-    lp_status st = LP_OK;
-    R.nw = cf->nurls;
-    R.w = lp_calloc((size_t)R.nw, sizeof *R.w);
-    R.t = lp_calloc((size_t)(nt ? nt : 1), sizeof *R.t);
-    R.heap = lp_malloc((size_t)(nt ? nt : 1) * sizeof *R.heap);
-    R.retry = lp_malloc((size_t)(nt ? nt : 1) * sizeof *R.retry);
-    R.crefs = lp_malloc((size_t)(nc ? nc : 1) * sizeof *R.crefs);
-    R.csum = lp_calloc((size_t)(nc ? nc : 1), sizeof *R.csum);
-    R.cstate = lp_calloc((size_t)(nc ? nc : 1), 1);
-    R.owner = lp_malloc((size_t)(nc ? nc : 1) * sizeof *R.owner);
-    R.node_json = lp_calloc((size_t)pl->npnodes + 1, sizeof *R.node_json);
-    R.direct = lp_calloc((size_t)pl->npnodes + 1, sizeof *R.direct);
-    R.est = lp_calloc((size_t)(nt ? nt : 1), sizeof *R.est);
-    R.slot = lp_calloc((size_t)(nc + pl->npnodes + 1), sizeof *R.slot);
-    R.slot_stamp = lp_calloc((size_t)(nc + pl->npnodes + 1), sizeof *R.slot_stamp);
-    R.idle = lp_calloc((size_t)R.nw * (size_t)R.inflight + 2, sizeof *R.idle);
-    R.live = lp_calloc((size_t)R.nw * (size_t)R.inflight + 2, sizeof *R.live);
-    pthread_mutex_init(&R.mu, NULL);
-    pthread_cond_init(&R.cv_job, NULL);
-    pthread_cond_init(&R.cv_done, NULL);
-    if (!R.w || !R.t || !R.heap || !R.retry || !R.crefs || !R.csum || !R.cstate || !R.owner || !R.node_json || !R.direct || !R.slot ||
-        !R.slot_stamp || !R.idle || !R.live) {
-        st = lpi_nomem(ctx);
-        goto out;
+    lp_status st = run_setup(&R, ctx, pl, cf);
+    if (!st) {
+        run_loop(&R);
+        st = R.failed ? R.status : LP_OK;
     }
-    for (int w = 0; w < R.nw; w++) {
-        const char *name = cf->lambda_name ? cf->lambda_name : "lampy";
-        size_t len = strlen(cf->urls[w]) + strlen(name) + 8;
-        if (!(R.w[w].url = lp_malloc(len))) { st = lpi_nomem(ctx); goto out; }
-        snprintf(R.w[w].url, len, "%s/run/%s", cf->urls[w], name);
-    }
-    memcpy(R.crefs, pl->chunk_refs, (size_t)nc * sizeof *R.crefs);
-    /* handles kept from earlier runs */
-    while (cf->nidle && R.nidle < R.nw * R.inflight + 2) R.idle[R.nidle++] = cf->idle[--cf->nidle];
-    for (int p = 0; p < pl->npnodes; p++)
-        for (int64_t c = 0; c < pl->pnodes[p].grid.total; c++) R.owner[pl->chunk_base[p] + c] = p;
-    R.width = dag_width(pl);
-    if (!cf->open_store || strcmp(cf->open_store_url, surl)) {
-        lpi_store_close(cf->open_store);
-        lp_free(cf->open_store_url);
-        cf->open_store = NULL;
-        if (!(cf->open_store_url = lp_strdup(surl))) { st = lpi_nomem(ctx); goto out; }
-        if ((st = lpi_store_open(ctx, surl, &cf->open_store))) goto out;
-    }
-    R.store = cf->open_store;
-    {
-        /* one round trip now gives a clear error for an unreachable store, before any worker
-         * reports it as a task failure */
-        char probe[LPI_STORE_KEY_MAX + 1];
-        bool ex;
-        snprintf(probe, sizeof probe, "%s/probe", R.prefix);
-        if ((st = lpi_store_exists(ctx, R.store, probe, &ex))) goto out;
-    }
-    if (!cf->multi && !(cf->multi = curl_multi_init())) { st = lpi_error(ctx, LP_ERR_NOMEM, "out of memory (libcurl)"); goto out; }
-    R.multi = cf->multi;
-    curl_multi_setopt(R.multi, CURLMOPT_MAXCONNECTS, (long)(R.nw * R.inflight + 4));
-    for (R.nio = 0; R.nio < NIO; R.nio++)
-        if (pthread_create(&R.io[R.nio], NULL, io_main, &R)) break;
-    if (!R.nio) { st = lpi_error(ctx, LP_ERR_NOMEM, "cannot start I/O threads"); goto out; }
-
-    /* in-memory data the tasks read goes to the store first */
-    for (int p = 0; p < pl->npnodes; p++) {
-        if (pl->pnodes[p].kernel != LPI_K_NONE) continue;
-        for (int64_t c = 0; c < pl->pnodes[p].grid.total; c++)
-            if (R.crefs[pl->chunk_base[p] + c] > 0) { R.cstate[pl->chunk_base[p] + c] = C_MAYBE; io_submit(&R, J_UPLOAD, pl->chunk_base[p] + c); }
-    }
-    io_wait_all(&R);
-    /* loads are read by the tasks that consume them, straight from the file on the worker
-     * (workers see the driver's files, as load tasks need anyway): no load task runs, and no
-     * loaded chunk makes a round trip through the store. A load that is a result runs. */
-    const char *dl = getenv("LAMPY_REMOTE_DIRECT_LOADS");
-    bool direct_ok = !(dl && !strcmp(dl, "0"));
-    for (int p = 0; p < pl->npnodes; p++)
-        R.direct[p] = direct_ok && pl->pnodes[p].kernel == LPI_K_LOAD && pl->pnodes[p].target < 0;
-    for (int64_t i = 0; i < nt; i++) {
-        R.t[i].pending = pl->tasks[i].ndeps;
-        R.t[i].avoid = -1;
-    }
-    for (int64_t i = 0; i < nt; i++) {
-        if (!R.direct[pl->tasks[i].pnode]) continue;
-        R.t[i].state = T_DONE;
-        R.ndone++;
-        for (int32_t c = 0; c < pl->tasks[i].nconsumers; c++) R.t[pl->tasks[i].consumers[c]].pending--;
-    }
-    /* the cost model prices each task (its work on a worker, invocation costs apart); the
-     * average parallelism work / critical path bounds how many invocations are worth running
-     * at once, as the DAG's widest level does */
-    {
-        const lpi_profile *pr = lpi_profile_get(ctx);
-        double work = 0, crit = 0;
-        double *start = lp_calloc((size_t)(nt ? nt : 1), sizeof *start);
-        if (!R.est || !start) { lp_free(start); st = lpi_nomem(ctx); goto out; }
-        for (int64_t i = 0; i < nt; i++) {
-            if (R.t[i].state == T_DONE) continue;
-            lpi_task_cost c;
-            lpi_task_cost_of(pl, i, pr, 1, &c);
-            R.est[i] = lpi_task_seconds(pr, &c, 1, false);
-            work += R.est[i];
-        }
-        for (int64_t i = 0; i < nt; i++) { /* producers come before their consumers */
-            double f = start[i] + R.est[i];
-            if (f > crit) crit = f;
-            for (int32_t c = 0; c < pl->tasks[i].nconsumers; c++)
-                if (start[pl->tasks[i].consumers[c]] < f) start[pl->tasks[i].consumers[c]] = f;
-        }
-        lp_free(start);
-        double par = crit > 0 ? work / crit : 1;
-        R.cap = R.width;
-        if (par < (double)R.cap) R.cap = (int64_t)ceil(par) + 1;
-        R.overhead = pr->rtt + pr->invoke;
-    }
-    for (int64_t i = 0; i < nt; i++)
-        if (R.t[i].pending == 0 && R.t[i].state == T_WAIT) heap_push(&R, i);
-    while (!R.failed && (R.ndone < nt || R.io_pending)) {
-        if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) {
-            fail_run(&R, LP_ERR_CANCELLED, "the run was cancelled");
-            break;
-        }
-        dispatch(&R);
-        int running;
-        curl_multi_perform(R.multi, &running);
-        CURLMsg *m;
-        int left;
-        while ((m = curl_multi_info_read(R.multi, &left)))
-            if (m->msg == CURLMSG_DONE) on_done(&R, m->easy_handle, m->data.result);
-        io_collect(&R);
-        if (R.failed) break;
-        /* tasks made ready since the last dispatch go out now, not after the next poll */
-        if (R.nheap && R.nheap_grew) continue;
-        double wait = 0.05, now = lpi_now();
-        for (int64_t i = 0; i < R.nretry; i++)
-            if (R.t[R.retry[i]].not_before - now < wait) wait = R.t[R.retry[i]].not_before - now;
-        for (int w = 0; w < R.nw; w++)
-            if (R.w[w].backoff_until > now && R.w[w].backoff_until - now < wait) wait = R.w[w].backoff_until - now;
-        if (!R.nheap && !R.nretry && !R.nrunning_inv && !R.io_pending && R.ndone < nt) {
-            fail_run(&R, LP_ERR_INTERNAL, "the remote run stalled with %lld of %lld tasks done", (long long)R.ndone, (long long)nt);
-            break;
-        }
-        if (R.ndone < nt || R.io_pending) {
-            bool io_done;
-            pthread_mutex_lock(&R.mu);
-            io_done = R.jdone != NULL;
-            pthread_mutex_unlock(&R.mu);
-            if (!io_done) curl_multi_poll(R.multi, NULL, 0, wait > 0 ? (int)(wait * 1000) + 1 : 0, NULL);
-        }
-    }
-    st = R.failed ? R.status : LP_OK;
-
-out:
-    /* abandon what is in flight; delete every chunk that exists or may exist */
-    /* a failed or cancelled run lets the invocations in flight finish (briefly) before it
-     * deletes chunks: a worker still running a task would otherwise write its output after
-     * the deletion. What is still running after the grace period is abandoned; the batch's
-     * timeout_ms stops those workers from writing once it passes. */
-    double grace_end = lpi_now() + (R.timeout < 2 ? R.timeout : 2);
-    while (R.nlive && R.multi && lpi_now() < grace_end) {
-        int running, left;
-        curl_multi_perform(R.multi, &running);
-        CURLMsg *m;
-        while ((m = curl_multi_info_read(R.multi, &left))) {
-            if (m->msg != CURLMSG_DONE) continue;
-            inv *v;
-            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&v);
-            R.w[v->w].inflight--;
-            R.nrunning_inv--;
-            inv_free(&R, v);
-        }
-        if (R.nlive) curl_multi_poll(R.multi, NULL, 0, 20, NULL);
-    }
-    while (R.nlive) {
-        inv *v = R.live[R.nlive - 1];
-        R.w[v->w].inflight--;
-        R.nrunning_inv--;
-        inv_free(&R, v);
-    }
-    if (R.nio) {
-        for (int64_t gc = 0; gc < nc; gc++)
-            if (R.cstate && (R.cstate[gc] == C_STORED || R.cstate[gc] == C_MAYBE)) { R.cstate[gc] = C_GONE; io_submit(&R, J_DEL, gc); }
-        io_wait_all(&R);
-        pthread_mutex_lock(&R.mu);
-        R.io_stop = true;
-        pthread_cond_broadcast(&R.cv_job);
-        pthread_mutex_unlock(&R.mu);
-        for (int i = 0; i < R.nio; i++) pthread_join(R.io[i], NULL);
-    }
-    ctx->stats.tasks = R.ndone;
-    ctx->stats.bytes_alloc = R.bytes_out;
-    ctx->stats.threads = R.nw * R.inflight;
-    /* keep the handles (and through the multi handle, their connections) for the next run */
-    if (R.nidle) {
-        CURL **ni = lp_realloc(cf->idle, (size_t)(cf->nidle + R.nidle) * sizeof *ni);
-        if (ni) {
-            cf->idle = ni;
-            for (int i = 0; i < R.nidle; i++) cf->idle[cf->nidle++] = R.idle[i];
-        } else {
-            for (int i = 0; i < R.nidle; i++) curl_easy_cleanup(R.idle[i]);
-        }
-    }
-    if (R.node_json)
-        for (int p = 0; p < pl->npnodes; p++) json_decref(R.node_json[p]);
-    if (R.w)
-        for (int w = 0; w < R.nw; w++) lp_free(R.w[w].url);
-    pthread_mutex_destroy(&R.mu);
-    pthread_cond_destroy(&R.cv_job);
-    pthread_cond_destroy(&R.cv_done);
-    lp_free(R.live);
-    lp_free(R.w);
-    lp_free(R.t);
-    lp_free(R.heap);
-    lp_free(R.retry);
-    lp_free(R.crefs);
-    lp_free(R.csum);
-    lp_free(R.cstate);
-    lp_free(R.owner);
-    lp_free(R.node_json);
-    lp_free(R.direct);
-    lp_free(R.est);
-    lp_free(R.slot);
-    lp_free(R.slot_stamp);
-    lp_free(R.idle);
+    run_teardown(&R);
     return st;
 }

@@ -105,4 +105,29 @@ lp_status lpi_wire_node_json(lp_ctx *ctx, const lpi_plan *plan, int pnode, json_
 /* "0123456789abcdef" */
 void lpi_wire_hex64(uint64_t v, char out[17]);
 
+/* Encoding state of one run: how its chunks are named and described. Batches share it, so
+ * each node's parameters are encoded once per run. */
+typedef struct lpi_wire_enc {
+    lp_ctx *ctx;                /* errors */
+    const lpi_plan *plan;
+    char prefix[64];            /* chunk keys: <prefix>/<pnode>/<chunk> */
+    const uint64_t *csum;       /* per global chunk: the producer's checksum, read when encoding */
+    const bool *direct;         /* per pnode (may be NULL): a load whose chunks consumers read
+                                 * from its file instead of the store */
+    int64_t *owner;             /* per global chunk: its pnode */
+    json_t **node_json;         /* per pnode, encoded on first use */
+    int32_t *slot;              /* per chunk, then per pnode: index in the batch being encoded */
+    int64_t *slot_stamp, stamp; /* slot[i] is valid when slot_stamp[i] == stamp */
+} lpi_wire_enc;
+
+lp_status lpi_wire_enc_init(lp_ctx *ctx, lpi_wire_enc *e, const lpi_plan *plan, const char *prefix,
+                            const uint64_t *csum, const bool *direct);
+void lpi_wire_enc_free(lpi_wire_enc *e);
+/* The store key of global chunk gc. */
+void lpi_wire_chunk_key(const lpi_wire_enc *e, int64_t gc, char *buf, size_t cap);
+/* The body of one invocation: tasks[0..n) of the plan with their chunks in store 0 (store_url).
+ * *body_out is malloc'd (free()). */
+lp_status lpi_wire_encode_batch(lpi_wire_enc *e, const char *run, double timeout_sec, const char *store_url,
+                                const int64_t *tasks, int n, char **body_out);
+
 #endif

@@ -1,9 +1,9 @@
-/* The task wire format: encoding on the driver, decoding and validation on a worker (see
- * wire.h and docs/PROTOCOL.md). The pieces are the plan serializer's (plan/serialize.c):
- * boxes, programs, reductions, axis maps and node parameters are encoded and decoded by the
- * same functions as in a plan dump, so a node means the same thing in a plan file and on the
- * wire. What is added here is the batch around them (stores, chunk references, outputs) and
- * the checks that tie a task to the chunks it reads instead of to a whole plan. */
+/* The task wire format, decoding side: a worker's security boundary (see wire.h and
+ * docs/PROTOCOL.md). The pieces are the plan serializer's (plan/serialize.c): boxes, programs,
+ * reductions, axis maps and node parameters are decoded by the same functions as a plan dump,
+ * so a node means the same thing in a plan file and on the wire. What is added here is the
+ * batch around them (stores, chunk references, outputs) and the checks that tie a task to the
+ * chunks it reads instead of to a whole plan. */
 #include "exec/wire.h"
 #include "graph/json.h"
 #include "plan/serialize.h"
@@ -21,7 +21,6 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-
 void lpi_wire_limits_default(lpi_wire_limits *lim) {
     memset(lim, 0, sizeof *lim);
     lim->max_tasks = 4096;
@@ -34,12 +33,6 @@ void lpi_wire_limits_default(lpi_wire_limits *lim) {
     lim->max_chunk_bytes = (uint64_t)1 << 30;
     lim->max_task_bytes = (uint64_t)4 << 30;
     lim->load_dirs = NULL;
-}
-
-void lpi_wire_hex64(uint64_t v, char out[17]) {
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 15; i >= 0; i--, v >>= 4) out[i] = hx[v & 15];
-    out[16] = 0;
 }
 
 static bool parse_hex64(const char *s, uint64_t *out) {
@@ -58,80 +51,6 @@ static bool parse_hex64(const char *s, uint64_t *out) {
     return true;
 }
 
-
-void lpi_task_out_shape(const lpi_pnode *pn, const lpi_task *t, const lpi_box *cb, lp_dtype *dt, int *ndim,
-                        int64_t *shape) {
-    if ((pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE) && !pn->final) {
-        *dt = pn->red->acc_float ? LP_FLOAT64 : LP_INT64;
-        *ndim = 2;
-        shape[0] = pn->red->nfields;
-        shape[1] = t->pelems;
-        return;
-    }
-    *dt = pn->dtype;
-    *ndim = cb->ndim;
-    for (int i = 0; i < cb->ndim; i++) shape[i] = cb->hi[i] - cb->lo[i];
-}
-
-/* ================================================================ encoding (driver) */
-
-/* The source node of gen/load (graph format node object). Load paths are made absolute: the
- * worker runs elsewhere (another process; another machine with a shared file system). */
-static lp_status source_json(lp_ctx *ctx, const lpi_pnode *pn, json_t **out) {
-    lp_status st = lpi_json_node_head(ctx, pn->expr, out);
-    if (st) return st;
-    json_object_del(*out, "chunks");
-    if (pn->op == LPI_OP_LOAD) {
-        char *abs = realpath(pn->expr->a.path, NULL);
-        if (!abs) {
-            json_decref(*out);
-            *out = NULL;
-            return lpi_error(ctx, LP_ERR_IO, "%s: %s", pn->expr->a.path, strerror(errno));
-        }
-        json_t *attrs = json_object_get(*out, "attrs");
-        int r = attrs ? json_object_set_new(attrs, "path", json_string(abs)) : -1;
-        free(abs);
-        if (r) { json_decref(*out); *out = NULL; return lpi_nomem(ctx); }
-    }
-    return LP_OK;
-}
-
-/* The plan serializer's pnode object without what belongs to the whole plan (id, grid,
- * inputs, task range, target, estimate). The Fisher LDA ops carry only their reduction. */
-lp_status lpi_wire_node_json(lp_ctx *ctx, const lpi_plan *plan, int pnode, json_t **out) {
-    const lpi_pnode *pn = &plan->pnodes[pnode];
-    *out = NULL;
-    lp_status st;
-    if (lpi_is_lda_op(pn->op)) {
-        json_t *params = json_object();
-        int r = !params;
-        if (pn->red && params) {
-            r |= json_object_set_new(params, "reduce", lpi_reduce_to_json(pn->red));
-            r |= json_object_set_new(params, "final", json_boolean(pn->final));
-        }
-        json_t *o = r ? NULL : json_pack("{s:s,s:s,s:s,s:o,s:o}", "kernel", lpi_kernel_name(pn->kernel), "op",
-                                         lpi_ops[pn->op].name, "dtype", lp_dtype_name(pn->dtype), "shape",
-                                         lpi_json_ints(pn->ndim, pn->shape), "params", params);
-        if (!o) { if (r) json_decref(params); return lpi_nomem(ctx); }
-        *out = o;
-        return LP_OK;
-    }
-    if (pn->kernel == LPI_K_NONE) return lpi_error(ctx, LP_ERR_INTERNAL, "node %d: in-memory data is not a task", pnode);
-    if ((st = lpi_pnode_to_json(ctx, plan, pnode, out))) return st;
-    static const char *const drop[] = {"id", "grid", "inputs", "target", "tasks", "est_seconds"};
-    for (size_t k = 0; k < sizeof drop / sizeof drop[0]; k++) json_object_del(*out, drop[k]);
-    if (pn->kernel == LPI_K_GEN || pn->kernel == LPI_K_LOAD) {
-        json_t *params = json_object_get(*out, "params"), *src;
-        if ((st = source_json(ctx, pn, &src)) || json_object_set_new(params, "node", src)) {
-            json_decref(*out);
-            *out = NULL;
-            return st ? st : lpi_nomem(ctx);
-        }
-    }
-    return LP_OK;
-}
-
-/* ================================================================ decoding (worker) */
 
 typedef struct dec {
     lp_ctx *ctx;
