@@ -75,6 +75,8 @@ lp_dtype lpi_promote_weak(lp_dtype array_dt, lp_dtype scalar_kind_dt);
 /* v converted to dt, in the low bytes of an 8-byte slot (constants, fill values). */
 uint64_t lpi_scalar_bits(lp_scalar v, lp_dtype dt);
 double lpi_now(void); /* monotonic seconds */
+/* qsort/bsearch comparator of int64_t values. */
+int lpi_cmp_i64(const void *a, const void *b);
 
 /* ---- shapes ---- */
 /* Product of dims; false on int64 overflow. */

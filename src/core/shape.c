@@ -68,3 +68,8 @@ lp_status lpi_norm_axis(lp_ctx *ctx, int axis, int ndim, int *out) {
     *out = axis < 0 ? axis + ndim : axis;
     return LP_OK;
 }
+
+int lpi_cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}

@@ -111,12 +111,6 @@ static bool box_inside(const lpi_box *in, const lpi_box *outer) {
     return true;
 }
 
-static bool box_eq(const lpi_box *a, const lpi_box *b) {
-    if (a->ndim != b->ndim) return false;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->lo[i] != b->lo[i] || a->hi[i] != b->hi[i]) return false;
-    return true;
-}
 
 static bool box_in_shape(const lpi_box *b, int ndim, const int64_t *shape) {
     if (b->ndim != ndim) return false;
@@ -377,10 +371,6 @@ static const char *const K_TASK[] = {"node", "chunk", "box", "pelems", "map", "o
 static const char *const K_OUT[] = {"store", "key", "box", NULL};
 static const char *const K_OPERAND[] = {"dtype", "box", "contig", "pieces", NULL};
 
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* The pieces tile the operand box exactly: per axis, their intervals partition [lo, hi); every
  * piece is one cell of that grid; no cell twice; as many pieces as cells. (A gap would leave
@@ -394,7 +384,7 @@ static lp_status check_tiling(dec *D, const char *where, const lpi_operand *op) 
     }
     if (np == 0) return lpi_error(ctx, LP_ERR_VALUE, "%s: no pieces cover the operand box", where);
     if (np == 1) {
-        if (!box_eq(&op->pieces[0].box, &op->box))
+        if (!lpi_box_eq(&op->pieces[0].box, &op->box))
             return lpi_error(ctx, LP_ERR_VALUE, "%s: the only piece must be the whole operand box", where);
         return LP_OK;
     }
@@ -407,7 +397,7 @@ static lp_status check_tiling(dec *D, const char *where, const lpi_operand *op) 
     for (int i = 0; i < nd && !st; i++) {
         /* distinct lo values, sorted; each with one hi; consecutive; covering the box */
         for (int q = 0; q < np; q++) lo[q] = op->pieces[q].box.lo[i];
-        qsort(lo, (size_t)np, sizeof *lo, cmp_i64);
+        qsort(lo, (size_t)np, sizeof *lo, lpi_cmp_i64);
         int64_t n = 0;
         for (int q = 0; q < np; q++)
             if (!n || lo[n - 1] != lo[q]) lo[n++] = lo[q];
@@ -425,7 +415,7 @@ static lp_status check_tiling(dec *D, const char *where, const lpi_operand *op) 
         const lpi_box *pb = &op->pieces[q].box;
         int64_t cell = 0;
         for (int i = 0; i < nd && !st; i++) {
-            int64_t *f = bsearch(&pb->lo[i], cut[i], (size_t)ncut[i], sizeof(int64_t), cmp_i64);
+            int64_t *f = bsearch(&pb->lo[i], cut[i], (size_t)ncut[i], sizeof(int64_t), lpi_cmp_i64);
             int64_t k = f ? f - cut[i] : -1;
             if (k < 0 || cut[i][k + 1] != pb->hi[i] || pb->hi[i] <= pb->lo[i])
                 st = lpi_error(ctx, LP_ERR_VALUE, "%s: piece %d is not one cell of the pieces' grid on axis %d", where, q, i);
@@ -482,7 +472,7 @@ static lp_status decode_operand(dec *D, const char *where0, int k, const json_t 
         if (!box_inside(&pc->box, &op->box))
             return lpi_error(ctx, LP_ERR_VALUE, "%s: box %s is not inside the operand box %s", w, box_str(b1, sizeof b1, &pc->box),
                              box_str(b2, sizeof b2, &op->box));
-        if (ch->state && (op->npieces != 1 || !box_eq(&pc->box, &ch->box)))
+        if (ch->state && (op->npieces != 1 || !lpi_box_eq(&pc->box, &ch->box)))
             return lpi_error(ctx, LP_ERR_VALUE, "%s: a state chunk is read whole, as the only piece", w);
     }
     return check_tiling(D, where, op);
@@ -705,7 +695,7 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
         if (t->nops) return lpi_error(ctx, LP_ERR_VALUE, "%s: a source task reads no operands", where);
         /* fall through */
     case LPI_K_MAP: case LPI_K_COPY: case LPI_K_RESHAPE:
-        if (!box_eq(&t->box, &out->box))
+        if (!lpi_box_eq(&t->box, &out->box))
             return lpi_error(ctx, LP_ERR_VALUE, "%s: the task box %s must be the output box %s", where,
                              box_str(b1, sizeof b1, &t->box), box_str(b2, sizeof b2, &out->box));
         break;

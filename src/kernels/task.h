@@ -150,5 +150,11 @@ static inline int64_t lpi_box_size(const lpi_box *b) {
     for (int i = 0; i < b->ndim; i++) n *= b->hi[i] - b->lo[i];
     return n;
 }
+static inline bool lpi_box_eq(const lpi_box *a, const lpi_box *b) {
+    if (a->ndim != b->ndim) return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->lo[i] != b->lo[i] || a->hi[i] != b->hi[i]) return false;
+    return true;
+}
 
 #endif

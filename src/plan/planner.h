@@ -4,7 +4,7 @@
 #define LP_PLANNER_H
 
 #include "graph/graph.h"
-#include "kernels/task.h"
+#include "plan/plan.h"
 
 typedef struct planner {
     lp_ctx *ctx;

@@ -631,17 +631,7 @@ json_t *lpi_task_to_json(const lpi_plan *pl, int64_t ti) {
 static const char *const K_TASK[] = {"id", "pnode", "chunk", "box", "ops", "map", "pelems", "ndeps", "prio", "consumers", NULL};
 static const char *const K_OPND[] = {"pnode", "box", "pieces", "contig", NULL};
 
-static bool box_eq(const lpi_box *a, const lpi_box *b) {
-    if (a->ndim != b->ndim) return false;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->lo[i] != b->lo[i] || a->hi[i] != b->hi[i]) return false;
-    return true;
-}
 
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
 static lp_status operand_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, const json_t *j, const lpi_pnode *pnodes,
                                    int npnodes, lpi_operand *op) {
@@ -694,7 +684,7 @@ static lp_status operand_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where
         covered += lpi_box_size(&pc->box);
     }
     if (!st) {
-        qsort(chunks, n, sizeof *chunks, cmp_i64);
+        qsort(chunks, n, sizeof *chunks, lpi_cmp_i64);
         for (size_t q = 1; q < n && !st; q++)
             if (chunks[q] == chunks[q - 1]) st = lpi_error(ctx, LP_ERR_VALUE, "%s: chunk %lld is listed twice", where, (long long)chunks[q]);
     }
@@ -734,7 +724,7 @@ lp_status lpi_task_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, cons
     else if (free_box) st = lpi_box_from_json(ctx, where, bj, json_is_array(bj) ? (int)json_array_size(bj) : 1, NULL, &out->box);
     else st = lpi_box_from_json(ctx, where, bj, p->ndim, p->shape, &out->box);
     if (st) return st;
-    if (!partial_in && !free_box && !box_eq(&out->box, &cb))
+    if (!partial_in && !free_box && !lpi_box_eq(&out->box, &cb))
         FAIL(LP_ERR_VALUE, "%s: the box is not chunk %lld of pnode %lld", where, (long long)out->chunk, (long long)pn);
     if (out->box.ndim > LP_MAX_NDIM) FAIL(LP_ERR_LIMIT, "%s: box has too many axes", where);
     if (partial_in) {
@@ -771,7 +761,7 @@ lp_status lpi_task_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, cons
             if (op->pnode != p->in[k]) FAIL(LP_ERR_VALUE, "%s: reads pnode %d, the program's input %zu is pnode %d", w, op->pnode, k, p->in[k]);
             lpi_box r;
             lpi_project(q, &out->box, &r);
-            if (q->ndim > out->box.ndim || !box_eq(&r, &op->box))
+            if (q->ndim > out->box.ndim || !lpi_box_eq(&r, &op->box))
                 FAIL(LP_ERR_VALUE, "%s: the operand box is not the part of pnode %d the task's box reads", w, op->pnode);
             break;
         }
