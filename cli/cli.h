@@ -67,6 +67,60 @@ int cli_parse_int(const char *s, long lo, long hi, long *out);
  * *i). Returns NULL and reports a usage error through *err when the value is missing. */
 const char *cli_opt_value(int argc, char **argv, int *i, const char *name, int *err);
 
+/* ---- options: one table-driven parser (opts.c) ---- */
+
+typedef enum cli_opt_kind {
+    CLI_FLAG,   /* bool *dst = true; "--flag=x" is an error */
+    CLI_STR,    /* const char **dst (empty only with empty_ok) */
+    CLI_INT,    /* long *dst in [lo, hi] */
+    CLI_SIZE,   /* size_t *dst: 65536, 4M, 1GiB */
+    CLI_CHOICE, /* int *dst = index of the value in choices (NULL-terminated) */
+    CLI_FN,     /* fn(cmd, option as typed, value, dst): 0 or an exit code (message printed) */
+} cli_opt_kind;
+
+typedef struct cli_opt {
+    const char *name;                /* "--threads"; "--name value" and "--name=value" */
+    const char *alias;               /* "-o", or NULL */
+    cli_opt_kind kind;
+    void *dst;
+    long lo, hi;                     /* CLI_INT */
+    const char *const *choices;      /* CLI_CHOICE */
+    int (*fn)(const char *cmd, const char *opt, const char *value, void *dst); /* CLI_FN */
+    bool *seen;                      /* set when the option is given (may be NULL) */
+    bool empty_ok;                   /* CLI_STR: "" is a value */
+} cli_opt;
+
+#define CLI_DASHDASH_ONE 1u  /* "--" makes only the next argument positional (an EXPR like '-a') */
+#define CLI_DASH_FIRST 2u    /* a first positional may start with '-' when it is no option ("-2**2") */
+
+/* Parse argv[1..argc) of subcommand cmd against opts (ended by a row whose name is NULL).
+ * Positional arguments go to pos (argc entries always suffice), counted in *npos; "--" ends
+ * the options. Returns 0, or an exit code after printing the usage error ("eval: unknown
+ * option '--x'; see 'lampy eval --help'", "eval: --threads needs an integer in 0..1024, ..."). */
+int cli_parse_args(const char *cmd, int argc, char **argv, const cli_opt *opts, unsigned flags, const char **pos,
+                   int *npos);
+
+/* --threads, --chunk-bytes, --no-fusion, --profile: how a context runs plans. */
+typedef struct cli_run_opts {
+    long threads;                    /* -1: not given */
+    size_t chunk_bytes;
+    bool chunk_bytes_set, no_fusion;
+    const char *profile;
+} cli_run_opts;
+#define CLI_RUN_OPTS_INIT {.threads = -1}
+#define CLI_RUN_OPTS(r)                                                                             \
+    {.name = "--threads", .kind = CLI_INT, .dst = &(r)->threads, .lo = 0, .hi = 1024},              \
+    {.name = "--chunk-bytes", .kind = CLI_SIZE, .dst = &(r)->chunk_bytes, .seen = &(r)->chunk_bytes_set}, \
+    {.name = "--no-fusion", .kind = CLI_FLAG, .dst = &(r)->no_fusion},                              \
+    {.name = "--profile", .kind = CLI_STR, .dst = &(r)->profile}
+#define CLI_RUN_HELP                                                                              \
+    "  --threads N          worker threads (0 = one per core, the default)\n"                     \
+    "  --chunk-bytes B      target bytes per chunk, e.g. 4M (0 = automatic, the default)\n"       \
+    "  --no-fusion          turn off graph optimisations (CSE, fusion)\n"                         \
+    "  --profile FILE       the cost model's machine profile (default: lampy calibrate's)\n"
+/* Configure ctx; returns 0 or an exit code (the message printed). */
+int cli_run_opts_apply(lp_ctx *ctx, const cli_run_opts *r);
+
 /* ---- graph inputs (graph.c): shared by graph and estimate ---- */
 
 /* The targets of SRC: a graph file (*.json, lp_graph_load) or an expression over NAME=FILE.npy
@@ -74,17 +128,21 @@ const char *cli_opt_value(int argc, char **argv, int *i, const char *name, int *
  * an exit code (0 = success; the message is already printed). */
 int cli_targets(lp_ctx *ctx, const char *src, char *const *bindings, int nb, lp_array ***out, int *nout);
 void cli_targets_free(lp_array **t, int n);
-/* --threads N, --chunk-bytes B, --no-fusion, --profile FILE applied to ctx; *handled says
- * whether argv[*i] was one of them. Returns an exit code. */
-int cli_common_option(lp_ctx *ctx, int argc, char **argv, int *i, bool *handled);
 /* The whole file (at most max bytes) as a NUL-terminated malloc'd string; NULL with *err. */
 char *cli_read_file(const char *path, size_t max, int *err);
 
-/* ---- the lambda executor's options (remote_opts.c) ---- */
+/* ---- the lambda executor's options (opts.c) ---- */
 
 typedef struct cli_remote {
-    const char *executor, *workers, *store;
+    int executor;                    /* index in cli_executors; -1: not given */
+    const char *workers, *store;
 } cli_remote;
+extern const char *const cli_executors[]; /* "local", "lambda" */
+#define CLI_REMOTE_INIT {.executor = -1}
+#define CLI_REMOTE_OPTS(r)                                                                          \
+    {.name = "--executor", .kind = CLI_CHOICE, .dst = &(r)->executor, .choices = cli_executors},    \
+    {.name = "--workers", .kind = CLI_STR, .dst = &(r)->workers},                                   \
+    {.name = "--store", .kind = CLI_STR, .dst = &(r)->store}
 /* Help lines for --executor, --workers and --store (a string literal, to concatenate). */
 #define CLI_REMOTE_HELP                                                                          \
     "  --executor E         local (threads, the default) or lambda (HTTP workers)\n"             \
@@ -93,9 +151,6 @@ typedef struct cli_remote {
     "                       or OpenLambda workers with deploy/openlambda/lampy installed)\n"    \
     "  --store URL          lambda: chunk store for intermediates and results\n"                 \
     "                       (default redis://127.0.0.1:6379)\n"
-/* If argv[*i] is one of those options, take it (and its value) and return 1; *err is set to
- * an exit code on a usage error. Returns 0 for any other argument. */
-int cli_remote_opt(int argc, char **argv, int *i, cli_remote *r, int *err);
 /* Configure ctx; returns 0 or an exit code (the message printed). */
 int cli_remote_apply(lp_ctx *ctx, const cli_remote *r);
 

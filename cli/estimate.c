@@ -45,44 +45,28 @@ static const char *secs(double s, char *buf, size_t n) {
 int cli_estimate(int argc, char **argv) {
     const char *src = NULL;
     long workers = 0;
-    bool remote = false, opts_done = false, json = false;
-    char **binds = calloc((size_t)argc, sizeof *binds);
-    int nb = 0, rc = CLI_EXIT_OK, n = 0;
+    bool remote = false, json = false;
+    cli_run_opts run = CLI_RUN_OPTS_INIT;
+    const cli_opt opts[] = {
+        {.name = "--remote", .kind = CLI_FLAG, .dst = &remote},
+        {.name = "--json", .kind = CLI_FLAG, .dst = &json},
+        {.name = "--workers", .kind = CLI_INT, .dst = &workers, .lo = 1, .hi = 1 << 20},
+        CLI_RUN_OPTS(&run),
+        {0},
+    };
+    const char **pos = calloc((size_t)argc, sizeof *pos);
+    int npos = 0, rc = CLI_EXIT_OK, n = 0;
     lp_ctx *ctx = NULL;
     lp_array **t = NULL;
     lp_estimate_result *e = NULL;
     lp_status st;
-    if (!binds) return cli_error("out of memory");
-    if ((st = lp_ctx_create(&ctx))) { free(binds); return cli_error("%s", lp_status_str(st)); }
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        int err = 0;
-        if (!opts_done && arg[0] == '-' && arg[1]) {
-            bool handled;
-            if (!strcmp(arg, "--")) { opts_done = true; continue; }
-            if ((rc = cli_common_option(ctx, argc, argv, &i, &handled))) goto done;
-            if (handled) continue;
-            if (!strcmp(arg, "--remote")) { remote = true; continue; }
-            if (!strcmp(arg, "--json")) { json = true; continue; }
-            if (!strncmp(arg, "--workers", 9) && (arg[9] == 0 || arg[9] == '=')) {
-                const char *v = cli_opt_value(argc, argv, &i, "--workers", &err);
-                if (err) { rc = err; goto done; }
-                if (cli_parse_int(v, 1, 1 << 20, &workers)) {
-                    rc = cli_usage_error("estimate: --workers needs an integer in 1..%d, got '%s'", 1 << 20, v);
-                    goto done;
-                }
-                continue;
-            }
-            if (arg[1] == '-' || src) {
-                rc = cli_usage_error("estimate: unknown option '%s'; see 'lampy estimate --help'", arg);
-                goto done;
-            }
-        }
-        if (!src) src = arg;
-        else binds[nb++] = argv[i];
-    }
+    if (!pos) return cli_error("out of memory");
+    if ((rc = cli_parse_args("estimate", argc, argv, opts, CLI_DASHDASH_ONE | CLI_DASH_FIRST, pos, &npos))) goto done;
+    if (npos) src = pos[0];
+    if ((st = lp_ctx_create(&ctx))) { rc = cli_error("%s", lp_status_str(st)); goto done; }
+    if ((rc = cli_run_opts_apply(ctx, &run))) goto done;
     if (!src) { rc = cli_usage_error("estimate: missing EXPR or GRAPH.json; see 'lampy estimate --help'"); goto done; }
-    if ((rc = cli_targets(ctx, src, binds, nb, &t, &n))) goto done;
+    if ((rc = cli_targets(ctx, src, (char *const *)pos + 1, npos - 1, &t, &n))) goto done;
     if ((st = lp_estimate(ctx, t, n, (int)workers, remote ? LP_ESTIMATE_REMOTE : 0, &e))) { rc = cli_lib_error(ctx, st); goto done; }
     if (json) {
         printf("{\"workers\": %d, \"remote\": %s, \"tasks\": %lld, \"flops\": %.6g, \"bytes_read\": %.6g, "
@@ -143,7 +127,7 @@ done:
     lp_estimate_free(e);
     cli_targets_free(t, n);
     lp_ctx_destroy(ctx);
-    free(binds);
+    free(pos);
     return rc;
 }
 
@@ -167,18 +151,18 @@ static void log_line(void *arg, const char *line) {
 
 int cli_calibrate(int argc, char **argv) {
     const char *path = NULL;
-    bool quick = false, save = true;
-    for (int i = 1; i < argc; i++) {
-        int err = 0;
-        if (!strcmp(argv[i], "--quick")) quick = true;
-        else if (!strcmp(argv[i], "--no-save")) save = false;
-        else if (!strncmp(argv[i], "--profile", 9) && (argv[i][9] == 0 || argv[i][9] == '=')) {
-            path = cli_opt_value(argc, argv, &i, "--profile", &err);
-            if (err) return err;
-        } else {
-            return cli_usage_error("calibrate: unknown argument '%s'; see 'lampy calibrate --help'", argv[i]);
-        }
-    }
+    bool quick = false, no_save = false;
+    const cli_opt opts[] = {
+        {.name = "--quick", .kind = CLI_FLAG, .dst = &quick},
+        {.name = "--no-save", .kind = CLI_FLAG, .dst = &no_save},
+        {.name = "--profile", .kind = CLI_STR, .dst = &path},
+        {0},
+    };
+    const char *pos[argc > 0 ? argc : 1];
+    int npos = 0, prc;
+    if ((prc = cli_parse_args("calibrate", argc, argv, opts, 0, pos, &npos))) return prc;
+    if (npos) return cli_usage_error("calibrate: unknown argument '%s'; see 'lampy calibrate --help'", pos[0]);
+    bool save = !no_save;
     lp_ctx *ctx;
     lp_status st = lp_ctx_create(&ctx);
     if (st) return cli_error("%s", lp_status_str(st));

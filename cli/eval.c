@@ -9,7 +9,7 @@
 
 const char cli_eval_help[] =
     "usage: lampy eval EXPR [NAME=FILE.npy ...] [-o OUT.npy] [--threads N]\n"
-    "                  [--chunk-bytes B] [--no-fusion] [--stats] [--report]\n"
+    "                  [--chunk-bytes B] [--no-fusion] [--profile FILE] [--stats] [--report]\n"
     "                  [--trace FILE.json] [--no-progress]\n"
     "\n"
     "Evaluate a NumPy expression over .npy files, lazily and in parallel, and print the\n"
@@ -21,9 +21,7 @@ const char cli_eval_help[] =
     "\n"
     "Options:\n"
     "  -o, --output FILE    save the result to FILE (.npy) instead of printing it\n"
-    "  --threads N          worker threads (0 = one per core, the default)\n"
-    "  --chunk-bytes B      target bytes per chunk, e.g. 4M (0 = automatic, the default)\n"
-    "  --no-fusion          turn off graph optimisations (CSE, fusion)\n"
+    CLI_RUN_HELP
     "  --stats              print run statistics and timings to stderr\n"
     CLI_REMOTE_HELP
     "  --report             print a run report to stderr: tasks, bytes, wall time beside the\n"
@@ -130,76 +128,35 @@ static void print_stats(const lp_ctx *ctx, double t_build, double t_run, double 
 int cli_eval(int argc, char **argv) {
     double t0 = now_seconds();
     const char *expr = NULL, *output = NULL, *trace = NULL;
-    bool report = false, no_progress = false;
-    long threads = -1;
-    size_t chunk_bytes = 0;
-    bool have_chunk = false, no_fusion = false, stats = false, opts_done = false;
-    cli_remote remote = {0};
+    bool report = false, no_progress = false, stats = false;
+    cli_run_opts run = CLI_RUN_OPTS_INIT;
+    cli_remote remote = CLI_REMOTE_INIT;
+    const cli_opt opts[] = {
+        {.name = "--output", .alias = "-o", .kind = CLI_STR, .dst = &output},
+        {.name = "--stats", .kind = CLI_FLAG, .dst = &stats},
+        {.name = "--report", .kind = CLI_FLAG, .dst = &report},
+        {.name = "--no-progress", .kind = CLI_FLAG, .dst = &no_progress},
+        {.name = "--trace", .kind = CLI_STR, .dst = &trace},
+        CLI_RUN_OPTS(&run),
+        CLI_REMOTE_OPTS(&remote),
+        {0},
+    };
     cli_binding *names = calloc((size_t)argc, sizeof *names);
     lp_array **arrays = calloc((size_t)argc, sizeof *arrays);
     char **name_copies = calloc((size_t)argc, sizeof *name_copies);
     const char **paths = calloc((size_t)argc, sizeof *paths);
-    int nnames = 0, rc = CLI_EXIT_OK;
+    const char **pos = calloc((size_t)argc, sizeof *pos);
+    int nnames = 0, npos = 0, rc = CLI_EXIT_OK;
     lp_ctx *ctx = NULL;
     lp_array *result = NULL;
     lp_buffer *buf = NULL;
     lp_status st;
-    if (!names || !arrays || !name_copies || !paths) { rc = cli_error("out of memory"); goto done; }
-
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        int err = 0;
-        /* "--" protects only EXPR (bindings never start with '-'), so options may follow it */
-        if (opts_done && expr) opts_done = false;
-        if (!opts_done && arg[0] == '-' && arg[1] != '\0') {
-            if (strcmp(arg, "--") == 0) { opts_done = true; continue; }
-            if (strcmp(arg, "-o") == 0 || strncmp(arg, "--output", 8) == 0) {
-                if (strcmp(arg, "-o") != 0 && arg[8] != '\0' && arg[8] != '=') goto unknown;
-                output = cli_opt_value(argc, argv, &i, strcmp(arg, "-o") == 0 ? "-o" : "--output", &err);
-                if (err) { rc = err; goto done; }
-                if (!*output) { rc = cli_usage_error("eval: option '%s' needs a file name", arg); goto done; }
-                continue;
-            }
-            if (strncmp(arg, "--threads", 9) == 0 && (arg[9] == '\0' || arg[9] == '=')) {
-                const char *v = cli_opt_value(argc, argv, &i, "--threads", &err);
-                if (err) { rc = err; goto done; }
-                if (cli_parse_int(v, 0, 1024, &threads)) {
-                    rc = cli_usage_error("eval: --threads needs an integer in 0..1024, got '%s'", v);
-                    goto done;
-                }
-                continue;
-            }
-            if (strncmp(arg, "--chunk-bytes", 13) == 0 && (arg[13] == '\0' || arg[13] == '=')) {
-                const char *v = cli_opt_value(argc, argv, &i, "--chunk-bytes", &err);
-                if (err) { rc = err; goto done; }
-                if (cli_parse_size(v, &chunk_bytes)) {
-                    rc = cli_usage_error("eval: --chunk-bytes needs a size such as 65536 or 4M, got '%s'", v);
-                    goto done;
-                }
-                have_chunk = true;
-                continue;
-            }
-            if (strcmp(arg, "--no-fusion") == 0) { no_fusion = true; continue; }
-            if (strcmp(arg, "--stats") == 0) { stats = true; continue; }
-            if (strcmp(arg, "--report") == 0) { report = true; continue; }
-            if (strcmp(arg, "--no-progress") == 0) { no_progress = true; continue; }
-            if (strncmp(arg, "--trace", 7) == 0 && (arg[7] == '\0' || arg[7] == '=')) {
-                trace = cli_opt_value(argc, argv, &i, "--trace", &err);
-                if (err) { rc = err; goto done; }
-                if (!*trace) { rc = cli_usage_error("eval: option '--trace' needs a file name"); goto done; }
-                continue;
-            }
-            if (cli_remote_opt(argc, argv, &i, &remote, &err)) {
-                if (err) { rc = err; goto done; }
-                continue;
-            }
-            /* "-2**2" or "-a" are expressions when no expression came yet */
-            if (arg[1] == '-' || expr) goto unknown;
-        }
-        if (!expr) {
-            expr = arg;
-            continue;
-        }
+    if (!names || !arrays || !name_copies || !paths || !pos) { rc = cli_error("out of memory"); goto done; }
+    /* "--" protects only EXPR (bindings never start with '-'), so options may follow it */
+    if ((rc = cli_parse_args("eval", argc, argv, opts, CLI_DASHDASH_ONE | CLI_DASH_FIRST, pos, &npos))) goto done;
+    if (npos) expr = pos[0];
+    for (int i = 1; i < npos; i++) {
+        const char *arg = pos[i];
         const char *eq = strchr(arg, '=');
         if (!eq || !valid_name(arg, (size_t)(eq - arg)) || !eq[1]) {
             rc = cli_usage_error("eval: expected NAME=FILE.npy, got '%s'", arg);
@@ -217,18 +174,11 @@ int cli_eval(int argc, char **argv) {
         names[nnames].array = NULL;
         paths[nnames] = eq + 1;
         nnames++;
-        continue;
-    unknown:
-        rc = cli_usage_error("eval: unknown option '%s'; see 'lampy eval --help'", arg);
-        goto done;
     }
     if (!expr) { rc = cli_usage_error("eval: missing EXPR; see 'lampy eval --help'"); goto done; }
 
     if ((st = lp_ctx_create(&ctx)) != LP_OK) { rc = cli_error("%s", lp_status_str(st)); goto done; }
-    if (threads >= 0 && (st = lp_ctx_set_threads(ctx, (int)threads)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
-    if (have_chunk && (st = lp_ctx_set_chunk_bytes(ctx, chunk_bytes)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
-    if (no_fusion && (st = lp_ctx_set_fusion(ctx, false)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
-    if ((rc = cli_remote_apply(ctx, &remote))) goto done;
+    if ((rc = cli_run_opts_apply(ctx, &run)) || (rc = cli_remote_apply(ctx, &remote))) goto done;
     if ((report || trace) && (st = lp_ctx_set_trace(ctx, true)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
     if (!no_progress && (st = lp_ctx_set_progress(ctx, true)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
 
@@ -273,5 +223,6 @@ done:
     free(arrays);
     free(name_copies);
     free(paths);
+    free(pos);
     return rc;
 }

@@ -56,27 +56,24 @@ static const char *human(double bytes, char *buf, size_t cap) {
     return buf;
 }
 
-#define OPT(a, name) (strncmp(a, name, strlen(name)) == 0 && (a[strlen(name)] == '\0' || a[strlen(name)] == '='))
 
-/* Options shared by both commands. Returns 1 if argv[*i] was one of them, 0 if not, or a
- * negative value (the negated exit code) on a usage error. */
-static cli_remote remote; /* --executor, --workers, --store */
+/* --threads, --chunk-rows and the lambda executor's options: both commands take them. */
+#define FISHER_COMMON_OPTS(threads, chunk_rows, remote)                                             \
+    {.name = "--threads", .kind = CLI_INT, .dst = threads, .lo = 0, .hi = 1024},                    \
+    {.name = "--chunk-rows", .kind = CLI_INT, .dst = chunk_rows, .lo = 1, .hi = (long)1 << 40},     \
+    CLI_REMOTE_OPTS(remote)
 
-static int common_opt(const char *cmd, int argc, char **argv, int *i, long *threads, long *chunk_rows) {
-    const char *a = argv[*i], *v;
-    int err;
-    if (cli_remote_opt(argc, argv, i, &remote, &err)) return err ? -err : 1;
-    if (OPT(a, "--threads")) {
-        if (!(v = cli_opt_value(argc, argv, i, "--threads", &err))) return -err;
-        if (cli_parse_int(v, 0, 1024, threads))
-            return -cli_usage_error("%s: --threads needs an integer in 0..1024, got '%s'", cmd, v);
-        return 1;
-    }
-    if (OPT(a, "--chunk-rows")) {
-        if (!(v = cli_opt_value(argc, argv, i, "--chunk-rows", &err))) return -err;
-        if (cli_parse_int(v, 1, (long)1 << 40, chunk_rows))
-            return -cli_usage_error("%s: --chunk-rows needs a positive integer, got '%s'", cmd, v);
-        return 1;
+static int parse_shrinkage(const char *cmd, const char *opt, const char *v, void *dst) {
+    lp_lda_opts *o = dst;
+    if (strcmp(v, "none") == 0) o->shrinkage_kind = LP_LDA_SHRINKAGE_NONE;
+    else if (strcmp(v, "auto") == 0) o->shrinkage_kind = LP_LDA_SHRINKAGE_AUTO;
+    else {
+        char *end;
+        double s = strtod(v, &end);
+        if (*end || end == v || !(s >= 0 && s <= 1))
+            return cli_usage_error("%s: %s needs none, auto or a number in [0, 1], got '%s'", cmd, opt, v);
+        o->shrinkage_kind = LP_LDA_SHRINKAGE_FIXED;
+        o->shrinkage = s;
     }
     return 0;
 }
@@ -189,49 +186,27 @@ static int accuracy(lp_ctx *ctx, const lp_lda_model *m, lp_array *X, lp_array *y
 }
 
 int cli_fisher(int argc, char **argv) {
-    const char *files[2] = {NULL, NULL}, *save = NULL;
+    const char *save = NULL;
     long threads = -1, chunk_rows = 0, ncomp = 0;
-    bool want_acc = true, opts_done = false;
+    bool no_acc = false;
+    cli_remote remote = CLI_REMOTE_INIT;
     lp_lda_opts o;
     memset(&o, 0, sizeof o);
-    int nfiles = 0, err;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!opts_done && strcmp(a, "--") == 0) { opts_done = true; continue; }
-        if (!opts_done && a[0] == '-' && a[1]) {
-            int c = common_opt("fisher", argc, argv, &i, &threads, &chunk_rows);
-            if (c < 0) return -c;
-            if (c) continue;
-            if (OPT(a, "--save")) {
-                if (!(save = cli_opt_value(argc, argv, &i, "--save", &err))) return err;
-            } else if (OPT(a, "--shrinkage")) {
-                if (!(v = cli_opt_value(argc, argv, &i, "--shrinkage", &err))) return err;
-                if (strcmp(v, "none") == 0) o.shrinkage_kind = LP_LDA_SHRINKAGE_NONE;
-                else if (strcmp(v, "auto") == 0) o.shrinkage_kind = LP_LDA_SHRINKAGE_AUTO;
-                else {
-                    char *end;
-                    double s = strtod(v, &end);
-                    if (*end || end == v || !(s >= 0 && s <= 1))
-                        return cli_usage_error("fisher: --shrinkage needs none, auto or a number in [0, 1], got '%s'", v);
-                    o.shrinkage_kind = LP_LDA_SHRINKAGE_FIXED;
-                    o.shrinkage = s;
-                }
-            } else if (OPT(a, "--n-components")) {
-                if (!(v = cli_opt_value(argc, argv, &i, "--n-components", &err))) return err;
-                if (cli_parse_int(v, 1, LP_LDA_MAX_CLASSES, &ncomp))
-                    return cli_usage_error("fisher: --n-components needs a positive integer, got '%s'", v);
-                o.n_components = (int)ncomp;
-            } else if (strcmp(a, "--no-accuracy") == 0) {
-                want_acc = false;
-            } else {
-                return cli_usage_error("fisher: unknown option '%s'; see 'lampy fisher --help'", a);
-            }
-            continue;
-        }
-        if (nfiles == 2) return cli_usage_error("fisher: too many arguments ('%s'); see 'lampy fisher --help'", a);
-        files[nfiles++] = a;
-    }
+    const cli_opt opts[] = {
+        {.name = "--save", .kind = CLI_STR, .dst = &save},
+        {.name = "--shrinkage", .kind = CLI_FN, .dst = &o, .fn = parse_shrinkage},
+        {.name = "--n-components", .kind = CLI_INT, .dst = &ncomp, .lo = 1, .hi = LP_LDA_MAX_CLASSES},
+        {.name = "--no-accuracy", .kind = CLI_FLAG, .dst = &no_acc},
+        FISHER_COMMON_OPTS(&threads, &chunk_rows, &remote),
+        {0},
+    };
+    const char *files[argc > 0 ? argc : 1];
+    int nfiles = 0, prc;
+    if ((prc = cli_parse_args("fisher", argc, argv, opts, 0, files, &nfiles))) return prc;
+    if (nfiles > 2) return cli_usage_error("fisher: too many arguments ('%s'); see 'lampy fisher --help'", files[2]);
     if (nfiles < 2) return cli_usage_error("fisher: needs X.npy and y.npy; see 'lampy fisher --help'");
+    o.n_components = (int)ncomp;
+    bool want_acc = !no_acc;
     keep_freed_memory();
     lp_ctx *ctx;
     lp_status st = lp_ctx_create(&ctx);
@@ -273,27 +248,18 @@ done:
 }
 
 int cli_predict(int argc, char **argv) {
-    const char *files[2] = {NULL, NULL}, *outp = NULL;
+    const char *outp = NULL;
     long threads = -1, chunk_rows = 0;
-    int nfiles = 0, err;
-    bool opts_done = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!opts_done && strcmp(a, "--") == 0) { opts_done = true; continue; }
-        if (!opts_done && a[0] == '-' && a[1]) {
-            int c = common_opt("predict", argc, argv, &i, &threads, &chunk_rows);
-            if (c < 0) return -c;
-            if (c) continue;
-            if (strcmp(a, "-o") == 0 || OPT(a, "--output")) {
-                if (!(outp = cli_opt_value(argc, argv, &i, a[1] == 'o' ? "-o" : "--output", &err))) return err;
-            } else {
-                return cli_usage_error("predict: unknown option '%s'; see 'lampy predict --help'", a);
-            }
-            continue;
-        }
-        if (nfiles == 2) return cli_usage_error("predict: too many arguments ('%s'); see 'lampy predict --help'", a);
-        files[nfiles++] = a;
-    }
+    cli_remote remote = CLI_REMOTE_INIT;
+    const cli_opt opts[] = {
+        {.name = "--output", .alias = "-o", .kind = CLI_STR, .dst = &outp},
+        FISHER_COMMON_OPTS(&threads, &chunk_rows, &remote),
+        {0},
+    };
+    const char *files[argc > 0 ? argc : 1];
+    int nfiles = 0, prc;
+    if ((prc = cli_parse_args("predict", argc, argv, opts, 0, files, &nfiles))) return prc;
+    if (nfiles > 2) return cli_usage_error("predict: too many arguments ('%s'); see 'lampy predict --help'", files[2]);
     if (nfiles < 2 || !outp)
         return cli_usage_error("predict: needs MODEL.npy, X.npy and -o YHAT.npy; see 'lampy predict --help'");
     keep_freed_memory();

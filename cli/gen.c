@@ -145,46 +145,42 @@ static double now_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+static int parse_sep(const char *cmd, const char *opt, const char *v, void *dst) {
+    char *end;
+    double x = strtod(v, &end);
+    if (*end || end == v || !isfinite(x) || x < 0) return cli_usage_error("%s: %s needs a number >= 0, got '%s'", cmd, opt, v);
+    *(double *)dst = x;
+    return 0;
+}
+
+static int parse_seed(const char *cmd, const char *opt, const char *v, void *dst) {
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (*end || end == v || errno) return cli_usage_error("%s: %s needs an integer, got '%s'", cmd, opt, v);
+    *(long long *)dst = x;
+    return 0;
+}
+
 int cli_gen(int argc, char **argv) {
     long rows = -1, features = -1, classes = 2, threads = 0;
     long long seed = 0;
     double sep = 2.0;
     const char *dir = NULL;
-    int err = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-#define OPT(name) (strncmp(a, name, strlen(name)) == 0 && (a[strlen(name)] == '\0' || a[strlen(name)] == '='))
-        if (OPT("--rows")) {
-            if (!(v = cli_opt_value(argc, argv, &i, "--rows", &err))) return err;
-            if (cli_parse_int(v, 1, (long)1 << 40, &rows)) return cli_usage_error("gen: --rows needs a positive integer, got '%s'", v);
-        } else if (OPT("--features")) {
-            if (!(v = cli_opt_value(argc, argv, &i, "--features", &err))) return err;
-            if (cli_parse_int(v, 1, 1 << 20, &features)) return cli_usage_error("gen: --features needs an integer in 1..1048576, got '%s'", v);
-        } else if (OPT("--classes")) {
-            if (!(v = cli_opt_value(argc, argv, &i, "--classes", &err))) return err;
-            if (cli_parse_int(v, 2, LP_LDA_MAX_CLASSES, &classes))
-                return cli_usage_error("gen: --classes needs an integer in 2..%d, got '%s'", LP_LDA_MAX_CLASSES, v);
-        } else if (OPT("--sep")) {
-            if (!(v = cli_opt_value(argc, argv, &i, "--sep", &err))) return err;
-            char *end;
-            sep = strtod(v, &end);
-            if (*end || end == v || !isfinite(sep) || sep < 0) return cli_usage_error("gen: --sep needs a number >= 0, got '%s'", v);
-        } else if (OPT("--seed")) {
-            if (!(v = cli_opt_value(argc, argv, &i, "--seed", &err))) return err;
-            char *end;
-            seed = strtoll(v, &end, 10);
-            if (*end || end == v) return cli_usage_error("gen: --seed needs an integer, got '%s'", v);
-        } else if (OPT("--threads")) {
-            if (!(v = cli_opt_value(argc, argv, &i, "--threads", &err))) return err;
-            if (cli_parse_int(v, 0, 1024, &threads)) return cli_usage_error("gen: --threads needs an integer in 0..1024, got '%s'", v);
-        } else if (strcmp(a, "-o") == 0 || OPT("--output")) {
-            if (!(v = cli_opt_value(argc, argv, &i, a[1] == 'o' ? "-o" : "--output", &err))) return err;
-            dir = v;
-        } else {
-            return cli_usage_error("gen: unknown argument '%s'; see 'lampy gen --help'", a);
-        }
-#undef OPT
-    }
+    const cli_opt opts[] = {
+        {.name = "--rows", .kind = CLI_INT, .dst = &rows, .lo = 1, .hi = (long)1 << 40},
+        {.name = "--features", .kind = CLI_INT, .dst = &features, .lo = 1, .hi = 1 << 20},
+        {.name = "--classes", .kind = CLI_INT, .dst = &classes, .lo = 2, .hi = LP_LDA_MAX_CLASSES},
+        {.name = "--sep", .kind = CLI_FN, .dst = &sep, .fn = parse_sep},
+        {.name = "--seed", .kind = CLI_FN, .dst = &seed, .fn = parse_seed},
+        {.name = "--threads", .kind = CLI_INT, .dst = &threads, .lo = 0, .hi = 1024},
+        {.name = "--output", .alias = "-o", .kind = CLI_STR, .dst = &dir},
+        {0},
+    };
+    const char *pos[argc > 0 ? argc : 1];
+    int npos = 0, prc;
+    if ((prc = cli_parse_args("gen", argc, argv, opts, 0, pos, &npos))) return prc;
+    if (npos) return cli_usage_error("gen: unknown argument '%s'; see 'lampy gen --help'", pos[0]);
     if (rows < 0 || features < 0 || !dir)
         return cli_usage_error("gen: --rows, --features and -o DIR are required; see 'lampy gen --help'");
     if (mkdir_p(dir) != 0) return cli_error("gen: cannot create %s: %s", dir, strerror(errno));

@@ -126,37 +126,6 @@ void cli_targets_free(lp_array **t, int n) {
     free(t);
 }
 
-int cli_common_option(lp_ctx *ctx, int argc, char **argv, int *i, bool *handled) {
-    const char *arg = argv[*i];
-    int err = 0;
-    *handled = true;
-    if (!strncmp(arg, "--threads", 9) && (arg[9] == 0 || arg[9] == '=')) {
-        long v;
-        const char *s = cli_opt_value(argc, argv, i, "--threads", &err);
-        if (err) return err;
-        if (cli_parse_int(s, 0, 1024, &v)) return cli_usage_error("--threads needs an integer in 0..1024, got '%s'", s);
-        lp_ctx_set_threads(ctx, (int)v);
-        return 0;
-    }
-    if (!strncmp(arg, "--chunk-bytes", 13) && (arg[13] == 0 || arg[13] == '=')) {
-        size_t v;
-        const char *s = cli_opt_value(argc, argv, i, "--chunk-bytes", &err);
-        if (err) return err;
-        if (cli_parse_size(s, &v)) return cli_usage_error("--chunk-bytes needs a size such as 65536 or 4M, got '%s'", s);
-        lp_status st = lp_ctx_set_chunk_bytes(ctx, v);
-        return st ? cli_lib_error(ctx, st) : 0;
-    }
-    if (!strcmp(arg, "--no-fusion")) { lp_ctx_set_fusion(ctx, false); return 0; }
-    if (!strncmp(arg, "--profile", 9) && (arg[9] == 0 || arg[9] == '=')) {
-        const char *s = cli_opt_value(argc, argv, i, "--profile", &err);
-        if (err) return err;
-        lp_status st = lp_profile_load(ctx, s);
-        return st ? cli_lib_error(ctx, st) : 0;
-    }
-    *handled = false;
-    return 0;
-}
-
 /* Pipe text through `dot -Tsvg` into out_path (or stdout). */
 static int run_dot(const char *text, const char *out_path) {
     const char *path = getenv("PATH");
@@ -210,59 +179,41 @@ static int write_out(const char *text, const char *path) {
 }
 
 int cli_graph(int argc, char **argv) {
-    enum { F_DOT, F_SVG, F_JSON } fmt = F_DOT;
-    bool plan = false, opts_done = false;
+    bool plan = false, dot = false, svg = false, json = false;
     const char *src = NULL, *output = NULL, *data_dir = NULL;
-    char **binds = calloc((size_t)argc, sizeof *binds);
-    int nb = 0, rc = CLI_EXIT_OK, n = 0;
+    cli_run_opts run = CLI_RUN_OPTS_INIT;
+    const cli_opt opts[] = {
+        {.name = "--dot", .kind = CLI_FLAG, .dst = &dot},
+        {.name = "--svg", .kind = CLI_FLAG, .dst = &svg},
+        {.name = "--json", .kind = CLI_FLAG, .dst = &json},
+        {.name = "--plan", .kind = CLI_FLAG, .dst = &plan},
+        {.name = "--output", .alias = "-o", .kind = CLI_STR, .dst = &output},
+        {.name = "--data-dir", .kind = CLI_STR, .dst = &data_dir},
+        CLI_RUN_OPTS(&run),
+        {0},
+    };
+    const char **pos = calloc((size_t)argc, sizeof *pos);
+    int npos = 0, rc = CLI_EXIT_OK, n = 0;
     lp_ctx *ctx = NULL;
     lp_array **t = NULL;
     char *text = NULL;
     lp_status st;
-    if (!binds) return cli_error("out of memory");
-    if ((st = lp_ctx_create(&ctx))) { free(binds); return cli_error("%s", lp_status_str(st)); }
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        int err = 0;
-        if (!opts_done && arg[0] == '-' && arg[1]) {
-            bool handled;
-            if (!strcmp(arg, "--")) { opts_done = true; continue; }
-            if ((rc = cli_common_option(ctx, argc, argv, &i, &handled))) goto done;
-            if (handled) continue;
-            if (!strcmp(arg, "--dot")) { fmt = F_DOT; continue; }
-            if (!strcmp(arg, "--svg")) { fmt = F_SVG; continue; }
-            if (!strcmp(arg, "--json")) { fmt = F_JSON; continue; }
-            if (!strcmp(arg, "--plan")) { plan = true; continue; }
-            if (!strcmp(arg, "-o") || !strncmp(arg, "--output", 8)) {
-                if (strcmp(arg, "-o") && arg[8] && arg[8] != '=') goto unknown;
-                output = cli_opt_value(argc, argv, &i, strcmp(arg, "-o") ? "--output" : "-o", &err);
-                if (err) { rc = err; goto done; }
-                continue;
-            }
-            if (!strncmp(arg, "--data-dir", 10) && (arg[10] == 0 || arg[10] == '=')) {
-                data_dir = cli_opt_value(argc, argv, &i, "--data-dir", &err);
-                if (err) { rc = err; goto done; }
-                continue;
-            }
-            if (arg[1] == '-' || src) goto unknown;
-        }
-        if (!src) src = arg;
-        else binds[nb++] = argv[i];
-        continue;
-    unknown:
-        rc = cli_usage_error("graph: unknown option '%s'; see 'lampy graph --help'", arg);
-        goto done;
-    }
+    if (!pos) return cli_error("out of memory");
+    if ((rc = cli_parse_args("graph", argc, argv, opts, CLI_DASHDASH_ONE | CLI_DASH_FIRST, pos, &npos))) goto done;
+    if (dot + svg + json > 1) { rc = cli_usage_error("graph: --dot, --svg and --json exclude each other"); goto done; }
+    if (npos) src = pos[0];
+    if ((st = lp_ctx_create(&ctx))) { rc = cli_error("%s", lp_status_str(st)); goto done; }
+    if ((rc = cli_run_opts_apply(ctx, &run))) goto done;
     if (!src) { rc = cli_usage_error("graph: missing EXPR or GRAPH.json; see 'lampy graph --help'"); goto done; }
-    if ((rc = cli_targets(ctx, src, binds, nb, &t, &n))) goto done;
-    if (fmt == F_JSON) st = plan ? lp_plan_dump(ctx, t, n, &text) : lp_graph_dump_to(ctx, t, n, data_dir, &text);
+    if ((rc = cli_targets(ctx, src, (char *const *)pos + 1, npos - 1, &t, &n))) goto done;
+    if (json) st = plan ? lp_plan_dump(ctx, t, n, &text) : lp_graph_dump_to(ctx, t, n, data_dir, &text);
     else st = lp_graph_dot(ctx, t, n, plan ? LP_DOT_PLAN : 0, &text);
     if (st) { rc = cli_lib_error(ctx, st); goto done; }
-    rc = fmt == F_SVG ? run_dot(text, output) : write_out(text, output);
+    rc = svg ? run_dot(text, output) : write_out(text, output);
 done:
     lp_string_free(text);
     cli_targets_free(t, n);
     lp_ctx_destroy(ctx);
-    free(binds);
+    free(pos);
     return rc;
 }

@@ -29,24 +29,18 @@ static void shape_str(const lp_npy_info *in, char *buf, size_t cap) {
 }
 
 int cli_info(int argc, char **argv) {
-    int nfiles = 0;
-    bool opts_done = false;
-    for (int i = 1; i < argc; i++) {
-        if (!opts_done && strcmp(argv[i], "--") == 0) { opts_done = true; continue; }
-        if (!opts_done && argv[i][0] == '-' && argv[i][1])
-            return cli_usage_error("info: unknown option '%s'; see 'lampy info --help'", argv[i]);
-        nfiles++;
-    }
+    const char *files[argc > 0 ? argc : 1];
+    int nfiles = 0, prc;
+    const cli_opt none[] = {{0}};
+    if ((prc = cli_parse_args("info", argc, argv, none, 0, files, &nfiles))) return prc;
     if (nfiles == 0) return cli_usage_error("info: missing FILE.npy; see 'lampy info --help'");
 
     lp_ctx *ctx;
     lp_status st = lp_ctx_create(&ctx);
     if (st != LP_OK) return cli_error("%s", lp_status_str(st));
     int rc = CLI_EXIT_OK, shown = 0;
-    opts_done = false;
-    for (int i = 1; i < argc; i++) {
-        if (!opts_done && strcmp(argv[i], "--") == 0) { opts_done = true; continue; }
-        const char *path = argv[i];
+    for (int i = 0; i < nfiles; i++) {
+        const char *path = files[i];
         lp_npy_info in;
         memset(&in, 0, sizeof in);
         st = lp_npy_info_read(ctx, path, &in);

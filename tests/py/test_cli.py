@@ -490,6 +490,40 @@ def test_usage_errors(args):
     one_error_line(p)
 
 
+# one option parser for every subcommand: the same forms and the same messages everywhere
+@pytest.mark.parametrize("cmd", [["eval", "1"], ["graph", "1"], ["estimate", "1"], ["fisher", "X.npy", "y.npy"],
+                                 ["predict", "m.npy", "X.npy", "-o", "o.npy"], ["gen", "-o", "d"], ["calibrate"],
+                                 ["info", "x.npy"]])
+def test_option_parser_is_shared(cmd):
+    name = cmd[0]
+    p = run(*cmd, "--frob")
+    assert p.returncode == 2 and p.stderr.strip() == f"lampy: {name}: unknown option '--frob'; see 'lampy {name} --help'"
+    if name in ("info",):
+        return
+    opt = {"calibrate": "--profile", "gen": "--rows"}.get(name, "--threads")
+    p = run(*cmd, opt)
+    assert p.returncode == 2 and p.stderr.strip() == f"lampy: {name}: option '{opt}' needs a value"
+    if opt != "--profile":
+        for form in ([opt, "x"], [f"{opt}=x"]):
+            p = run(*cmd, *form)
+            assert p.returncode == 2 and f"{name}: {opt} needs an integer in " in p.stderr and "got 'x'" in p.stderr
+    flag = {"eval": "--stats", "graph": "--plan", "estimate": "--json", "fisher": "--no-accuracy",
+            "calibrate": "--quick"}.get(name)
+    if flag:
+        p = run(*cmd, f"{flag}=1")
+        assert p.returncode == 2 and p.stderr.strip() == f"lampy: {name}: option '{flag}' takes no value"
+
+
+def test_option_values_in_both_forms(tmp_path):
+    out1, out2 = tmp_path / "a.npy", tmp_path / "b.npy"
+    assert run("eval", "arange(6) * 2", "--threads=1", f"--output={out1}").returncode == 0
+    assert run("eval", "arange(6) * 2", "--threads", "1", "-o", out2, "--chunk-bytes=64").returncode == 0
+    assert (np.load(out1) == np.arange(6) * 2).all() and (np.load(out2) == np.load(out1)).all()
+    # "--" protects only EXPR: options may follow it
+    assert run("eval", "--", "-arange(3)", "-o", out1).returncode == 0
+    assert (np.load(out1) == -np.arange(3)).all()
+
+
 def test_runtime_option_error_exit_1():
     p = run("eval", "1", "--chunk-bytes", "10")
     assert p.returncode == 1
