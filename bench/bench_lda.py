@@ -9,7 +9,10 @@ implementation runs in its own child process so that its peak RSS (ru_maxrss) is
     fit as the CLI reports it: reading the page-cached file included);
   - lampy-py: `lampy.FisherLDA().fit(X, y)` on arrays loaded with NumPy (when `import lampy`
     works), the same footing as the in-memory libraries below;
-  - numpy / dask / sklearn: fit on arrays loaded with np.load (load time shown apart).
+  - numpy / dask / sklearn: fit on arrays loaded with np.load (load time shown apart);
+  - jax: the same computation as one jax.jit function (float64 on the CPU device, X and the
+    class indices put on the device and the function compiled and run once before timing:
+    JAX's most favourable setting).
 Each child also returns its discriminant direction; the table shows its cosine with
 scikit-learn's (or NumPy's when scikit-learn is skipped). Times are the best of --reps runs;
 "cpu s" is the CPU time (user + system, all threads) of the best run, which a busy machine
@@ -30,8 +33,8 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPES = [(2_000_000, 64), (10_000_000, 32)]
-IMPLS = ["lampy-cli", "lampy-py", "numpy", "dask", "sklearn"]
-GOALS = {"numpy": 5, "dask": 8, "sklearn": 30}
+IMPLS = ["lampy-cli", "lampy-py", "numpy", "dask", "jax", "sklearn"]
+GOALS = {"numpy": 5, "dask": 8, "sklearn": 30, "jax": 1.2}
 
 
 # ---- the implementations (run in a child) -----------------------------------------------------
@@ -89,6 +92,32 @@ def dask_lda(X, y, chunk_rows):
     return coef[1] - coef[0] if K == 2 else coef
 
 
+def jax_lda_fn(K):
+    """One jitted function: class counts and means (one-hot matmuls), the centered within-class
+    scatter, and the generalized eigenproblem through a Cholesky factor of Sw (jax's eigh has no
+    second matrix)."""
+    import jax
+    import jax.numpy as jnp
+
+    @jax.jit
+    def fit(X, yi):
+        N = X.shape[0]
+        onehot = (yi[:, None] == jnp.arange(K)[None, :]).astype(X.dtype)
+        counts = onehot.sum(axis=0)
+        means = (onehot.T @ X) / counts[:, None]
+        Xc = X - means[yi]
+        Sw = (Xc.T @ Xc) / N
+        mu = counts @ means / N
+        Sb = ((means - mu).T * (counts / N)) @ (means - mu)
+        L = jnp.linalg.cholesky(Sw)
+        Li = jax.scipy.linalg.solve_triangular(L, jnp.eye(X.shape[1], dtype=X.dtype), lower=True)
+        w, U = jnp.linalg.eigh(Li @ Sb @ Li.T)
+        V = (Li.T @ U)[:, ::-1]
+        return means @ V @ V.T
+
+    return fit
+
+
 def child(impl, data, reps, lampy_bin, threads):
     X_path, y_path = os.path.join(data, "X.npy"), os.path.join(data, "y.npy")
     out = {"impl": impl, "fit_s": None, "load_s": None}
@@ -122,6 +151,13 @@ def child(impl, data, reps, lampy_bin, threads):
     y = np.load(y_path)
     out["load_s"] = time.perf_counter() - t0
     best, coef, cpu = None, None, None
+    if impl == "jax":
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        classes, yi = np.unique(y, return_inverse=True)
+        fit = jax_lda_fn(len(classes))
+        Xj, yj = jax.device_put(X), jax.device_put(yi.astype(np.int32))
+        fit(Xj, yj).block_until_ready()  # compile and warm
     for _ in range(reps):
         t0, c0 = time.perf_counter(), time.process_time()
         if impl == "numpy":
@@ -131,6 +167,9 @@ def child(impl, data, reps, lampy_bin, threads):
         elif impl == "sklearn":
             from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
             coef = LinearDiscriminantAnalysis(solver="eigen").fit(X, y).coef_
+        elif impl == "jax":
+            c = np.asarray(fit(Xj, yj).block_until_ready())
+            coef = c[1] - c[0] if c.shape[0] == 2 else c
         elif impl == "lampy-py":
             import lampy
             coef = lampy.FisherLDA().fit(X, y).coef_
@@ -189,6 +228,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--timeout", type=int, default=1800)
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--doc", help="write the tables into this Markdown file between the bench-lda markers")
     ap.add_argument("--child")
     ap.add_argument("--data")
     a = ap.parse_args()
@@ -202,7 +242,14 @@ def main():
     if not lampy_py_available():
         skip.add("lampy-py")
     results = []
-    print(f"Fisher LDA, two classes, float64; {os.cpu_count()} cores; best of {a.reps}")
+    lines = []
+
+    def say(s=""):
+        print(s, flush=True)
+        lines.append(s)
+
+    say(f"Fisher LDA, two classes, float64; {os.cpu_count()} cores; best of {a.reps}; load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for n, d in shapes:
         data = ensure_data(a.lampy, n, d)
         nbytes = n * d * 8
@@ -219,27 +266,41 @@ def main():
         ref = next((r for r in rows if r["impl"] == "sklearn" and "error" not in r), None) or \
             next((r for r in rows if r["impl"] == "numpy" and "error" not in r), None)
         lam = next((r for r in rows if r["impl"] == "lampy-cli" and "error" not in r), None)
-        print(f"\n{n:,} x {d} float64 ({fmt_bytes(nbytes)})")
-        print(f"  {'implementation':14s} {'fit s':>8s} {'cpu s':>7s} {'load s':>8s} {'M rows/s':>9s} {'peak RSS':>10s} "
+        say()
+        say(f"{n:,} x {d} float64 ({fmt_bytes(nbytes)})")
+        say(f"  {'implementation':14s} {'fit s':>8s} {'cpu s':>7s} {'load s':>8s} {'M rows/s':>9s} {'peak RSS':>10s} "
               f"{'RSS/data':>8s} {'lampy x':>8s} {'goal':>5s} {'cos':>10s}")
         for r in rows:
             if "error" in r:
-                print(f"  {r['impl']:14s} {r['error']}")
+                say(f"  {r['impl']:14s} {r['error']}")
                 continue
             cos = abs(np.dot(r["direction"], ref["direction"])) if ref else float("nan")
             speed = r["fit_s"] / lam["fit_s"] if lam and r is not lam else None
             goal = GOALS.get(r["impl"])
             load = f"{r['load_s']:.2f}" if r.get("load_s") is not None else "-"
-            print(f"  {r['impl']:14s} {r['fit_s']:8.3f} {r['cpu_s']:7.2f} {load:>8s} {n / r['fit_s'] / 1e6:9.2f} "
+            say(f"  {r['impl']:14s} {r['fit_s']:8.3f} {r['cpu_s']:7.2f} {load:>8s} {n / r['fit_s'] / 1e6:9.2f} "
                   f"{fmt_bytes(r['maxrss_kb'] * 1024):>10s} {r['maxrss_kb'] * 1024 / nbytes:8.2f} "
                   f"{(f'{speed:.1f}x' if speed else '-'):>8s} {(f'{goal}x' if goal else '-'):>5s} {cos:10.8f}")
             r["cos_vs_ref"] = cos
             r["lampy_speedup"] = speed
-        print()
+        say()
         results.extend(rows)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)
+    if a.doc:
+        begin, end = "<!-- bench-lda:begin -->", "<!-- bench-lda:end -->"
+        stamp = time.strftime("%Y-%m-%d %H:%M %Z")
+        block = f"{begin}\n<!-- written by bench/bench_lda.py ({stamp}) -->\n```\n" + "\n".join(lines) + f"\n```\n{end}"
+        text = open(a.doc).read() if os.path.exists(a.doc) else ""
+        if begin in text and end in text:
+            head, rest = text.split(begin, 1)
+            text = head + block + rest.split(end, 1)[1]
+        else:
+            text = text.rstrip("\n") + "\n\n## Fisher LDA (`make bench`, bench/bench_lda.py)\n\n" + block + "\n"
+        with open(a.doc + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(a.doc + ".tmp", a.doc)
     return 0
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`: the side-by-side benchmark (bench/harness.py) against NumPy, numexpr and Dask,
+# `make bench`: the side-by-side benchmarks (bench/harness.py, bench/bench_lda.py) against NumPy,
+# numexpr, Dask, JAX and scikit-learn,
 # run on the build in $1 (default build/). Extra arguments go to the harness, e.g.
 #   ./scripts/bench.sh build --reps 3 --only 1,3 --no-write
 # The table is printed and written into docs/PERFORMANCE.md between the bench markers.
@@ -12,4 +13,9 @@ PY=.venv/bin/python
 # the benchmark executables (bench/meson.build) and the Python extension of this build
 ninja -C "$BUILD" bench/lampy-triad bench/lampy-overhead >/dev/null
 ninja -C "$BUILD" >/dev/null
-LAMPY_BENCH_VIA_MAKE=1 exec "$PY" bench/harness.py --build "$BUILD" "$@"
+LAMPY_BENCH_VIA_MAKE=1 "$PY" bench/harness.py --build "$BUILD" "$@"
+# Fisher LDA beside NumPy, Dask, JAX and scikit-learn (2M x 64; the data are generated once)
+case " $* " in
+  *" --no-write "*) "$PY" bench/bench_lda.py --lampy "$BUILD/lampy" --only 2000000x64 ;;
+  *) "$PY" bench/bench_lda.py --lampy "$BUILD/lampy" --only 2000000x64 --doc docs/PERFORMANCE.md ;;
+esac

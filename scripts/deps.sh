@@ -27,7 +27,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 want=(numpy pytest meson-python meson ninja scikit-learn)
-[ "${LAMPY_BENCH_DEPS:-0}" = 1 ] && want+=(numexpr "dask[array]" psutil)
+[ "${LAMPY_BENCH_DEPS:-0}" = 1 ] && want+=(numexpr "dask[array]" psutil jax scipy)
 need=()
 for m in "${want[@]}"; do
   mod=${m%%[*}; mod=${mod//-/_}
