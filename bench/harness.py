@@ -507,7 +507,15 @@ def write_doc(path, block, meta):
         text = ""
     if BEGIN in text and END in text:
         a, rest = text.split(BEGIN, 1)
-        _, z = rest.split(END, 1)
+        old, z = rest.split(END, 1)
+        # the run it replaces moves to the history (newest first), so a reader sees how the
+        # ratios move from one machine start to the next
+        old = "\n".join(l for l in old.strip("\n").splitlines() if not l.startswith("<!-- written by"))
+        hist_mark = "<!-- bench:history -->"
+        if hist_mark not in z:
+            z = z.rstrip("\n") + "\n\n## Earlier `make bench` runs\n\n" + hist_mark + "\n"
+        h1, h2 = z.split(hist_mark, 1)
+        z = h1 + hist_mark + "\n\n" + old.strip() + "\n\n---\n" + h2
         text = a + body + z
     elif text:
         text = text.rstrip("\n") + "\n\n## Benchmark results (`make bench`)\n\n" + body + "\n"
