@@ -468,22 +468,35 @@ static lp_status save_fn(lp_ctx *ctx, void *p) {
     return lp_save_array(ctx, s->path, s->a);
 }
 
+/* "scheme://...": a URL, written where it says */
+static int lpy_is_url(PyObject *s) {
+    const char *u = PyUnicode_AsUTF8(s);
+    if (!u) { PyErr_Clear(); return 0; }
+    return strstr(u, "://") != NULL;
+}
+
 static PyObject *fn_save(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *kwlist[] = {"file", "arr", NULL};
     PyObject *pathobj, *x;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO:save", kwlist, &pathobj, &x)) return NULL;
     PyObject *fs = PyOS_FSPath(pathobj);
     if (!fs) return NULL;
-    /* numpy.save appends ".npy" to str paths that lack it */
+    /* numpy.save appends ".npy" to str paths that lack it; URLs and Zarr arrays (".zarr") are
+     * written where they say */
     if (PyUnicode_Check(fs)) {
         Py_ssize_t n = PyUnicode_GET_LENGTH(fs);
         PyObject *tail = PyUnicode_Substring(fs, n >= 4 ? n - 4 : 0, n);
-        if (!tail) {
+        PyObject *tail5 = PyUnicode_Substring(fs, n >= 5 ? n - 5 : 0, n);
+        if (!tail || !tail5) {
+            Py_XDECREF(tail);
+            Py_XDECREF(tail5);
             Py_DECREF(fs);
             return NULL;
         }
-        int has = PyUnicode_CompareWithASCIIString(tail, ".npy") == 0;
+        int has = PyUnicode_CompareWithASCIIString(tail, ".npy") == 0 ||
+                  PyUnicode_CompareWithASCIIString(tail5, ".zarr") == 0 || lpy_is_url(fs);
         Py_DECREF(tail);
+        Py_DECREF(tail5);
         if (!has) Py_SETREF(fs, PyUnicode_FromFormat("%U.npy", fs));
         if (!fs) return NULL;
     }

@@ -29,7 +29,7 @@ int lpi_new_pnode(planner *P, lpi_kernel k, lpi_op op, lp_array *e, lp_dtype dt,
     p->ndim = ndim;
     if (ndim) memcpy(p->shape, shape, (size_t)ndim * sizeof *shape);
     p->target = -1;
-    p->load_fd = -1;
+    p->lndim = -1;
     return P->npn++;
 }
 
@@ -581,6 +581,7 @@ static lp_status plan_node(planner *P, int gid) {
         int pi = lpi_new_pnode(P, e->op == LPI_OP_LOAD ? LPI_K_LOAD : LPI_K_GEN, e->op, e, e->dtype, e->ndim, e->shape);
         if (pi < 0) return lpi_nomem(P->ctx);
         P->pnode_of[gid] = pi;
+        if (e->op == LPI_OP_LOAD) P->pn[pi].src = e;
         lp_status st = lpi_auto_grid(P, &P->pn[pi], e->ndim, e->shape, e->dtype);
         return st ? st : plan_simple_tasks(P, pi);
     }

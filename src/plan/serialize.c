@@ -463,7 +463,7 @@ lp_status lpi_pnode_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, con
     lp_status st;
     memset(out, 0, sizeof *out);
     out->target = -1;
-    out->load_fd = -1;
+    out->lndim = -1;
     if (!json_is_object(j)) FAIL(LP_ERR_FORMAT, "%s: a pnode must be an object", where);
     if ((st = lpi_json_only_keys(ctx, where, j, K_PNODE, "key"))) return st;
     const char *kname, *oname;
