@@ -289,6 +289,7 @@ static lp_status decode_chunk(dec *D, int64_t i, const json_t *j) {
 
 static const char *const K_NODE[] = {"kernel", "op", "dtype", "shape", "params", NULL};
 static const char *const K_P_SRC[] = {"node", NULL};
+static const char *const K_P_LOAD[] = {"node", "view", "lshape", NULL}; /* view, lshape optional */
 static const char *const K_P_MAP[] = {"program", NULL};
 static const char *const K_P_PARTIAL[] = {"program", "reduce", "final", NULL};
 static const char *const K_P_RED[] = {"reduce", "final", NULL};
@@ -422,7 +423,7 @@ static lp_status decode_node(dec *D, int ni, json_t *j) {
     bool pair_ok;
     switch (pn->kernel) {
     case LPI_K_GEN: pair_ok = is_gen_op(op); allowed = K_P_SRC; break;
-    case LPI_K_LOAD: pair_ok = op == LPI_OP_LOAD; allowed = K_P_SRC; break;
+    case LPI_K_LOAD: pair_ok = op == LPI_OP_LOAD; allowed = K_P_LOAD; break;
     case LPI_K_MAP:
         pair_ok = lpi_ops[op].kind == LP_OPK_ELEMWISE || op == LPI_OP_LDA_PROJECT || op == LPI_OP_LDA_PREDICT;
         allowed = lda ? K_P_NONE : K_P_MAP;
@@ -441,7 +442,8 @@ static lp_status decode_node(dec *D, int ni, json_t *j) {
     if ((st = lpi_json_only_keys(ctx, where, params, allowed, "parameter"))) return st;
     /* every parameter the kernel needs is there (only_keys checked nothing else is) */
     for (int k = 0; allowed[k]; k++)
-        if (strcmp(allowed[k], "map") && !json_object_get(params, allowed[k]))
+        if (strcmp(allowed[k], "map") && strcmp(allowed[k], "view") && strcmp(allowed[k], "lshape") &&
+            !json_object_get(params, allowed[k]))
             return lpi_error(ctx, LP_ERR_FORMAT, "%s: missing parameter '%s'", where, allowed[k]);
     if (json_object_get(params, "program")) {
         snprintf(w2, sizeof w2, "%s: program", where);
@@ -465,10 +467,15 @@ static lp_status decode_node(dec *D, int ni, json_t *j) {
         else st = lpi_json_node_from_head(ctx, w2, src, NULL, 0, &D->exprs[ni]);
         if (st) return st;
         const lp_array *e = D->exprs[ni];
-        if (e->dtype != pn->dtype || e->ndim != pn->ndim || memcmp(e->shape, pn->shape, (size_t)pn->ndim * sizeof(int64_t)))
-            return lpi_error(ctx, LP_ERR_SHAPE, "%s: the source's dtype and shape differ from the node's", where);
         pn->expr = D->exprs[ni];
-        if (op == LPI_OP_LOAD) { pn->src = D->exprs[ni]; pn->reader = D->readers[ni]; }
+        if (op == LPI_OP_LOAD) {
+            /* the view and reshape it is read through, checked against the stored array */
+            if ((st = lpi_load_params_from_json(ctx, D->b->ar, where, params, e, pn))) return st;
+            pn->reader = D->readers[ni];
+        } else if (e->dtype != pn->dtype || e->ndim != pn->ndim ||
+                   memcmp(e->shape, pn->shape, (size_t)pn->ndim * sizeof(int64_t))) {
+            return lpi_error(ctx, LP_ERR_SHAPE, "%s: the source's dtype and shape differ from the node's", where);
+        }
     }
     if (pn->kernel == LPI_K_COPY) D->maps[ni] = json_object_get(params, "map"); /* decoded per task: needs the input's rank */
     if (pn->kernel == LPI_K_RESHAPE) {

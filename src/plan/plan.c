@@ -576,12 +576,12 @@ static lp_status plan_leaf(planner *P, int gid) {
 static lp_status plan_node(planner *P, int gid) {
     lp_array *e = P->g.node[gid];
     if (P->g.leaf[gid]) return plan_leaf(P, gid);
+    if (P->g.vroot[gid] >= 0) return lpi_plan_load(P, gid);
     switch (lpi_ops[e->op].kind) {
     case LP_OPK_SOURCE: {
-        int pi = lpi_new_pnode(P, e->op == LPI_OP_LOAD ? LPI_K_LOAD : LPI_K_GEN, e->op, e, e->dtype, e->ndim, e->shape);
+        int pi = lpi_new_pnode(P, LPI_K_GEN, e->op, e, e->dtype, e->ndim, e->shape); /* loads: plan_load.c */
         if (pi < 0) return lpi_nomem(P->ctx);
         P->pnode_of[gid] = pi;
-        if (e->op == LPI_OP_LOAD) P->pn[pi].src = e;
         lp_status st = lpi_auto_grid(P, &P->pn[pi], e->ndim, e->shape, e->dtype);
         return st ? st : plan_simple_tasks(P, pi);
     }
