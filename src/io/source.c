@@ -114,15 +114,11 @@ lp_status lpi_io_get(lp_ctx *ctx, const char *url, size_t max, void **data, size
 lp_status lpi_io_exists(lp_ctx *ctx, const char *url, bool *out) {
     *out = false;
     lpi_src *s;
-    lp_ctx *quiet = NULL;
-    /* a missing object is an answer, not a failure: its message must not reach ctx */
-    if (lp_ctx_create(&quiet) != LP_OK) return lpi_nomem(ctx);
-    lp_status st = lpi_src_open(quiet, url, &s);
+    /* a missing object is an answer, not a failure: no message for it */
+    lp_status st = lpi_src_open(NULL, url, &s);
+    if (st && st != LP_ERR_NOTFOUND) st = lpi_src_open(ctx, url, &s);
     if (st == LP_OK) { *out = true; lpi_src_close(s); }
-    else if (st == LP_ERR_NOTFOUND) st = LP_OK;
-    else st = lpi_error(ctx, st, "%s", lp_last_error(quiet));
-    lp_ctx_destroy(quiet);
-    return st;
+    return st == LP_ERR_NOTFOUND ? LP_OK : st;
 }
 
 bool lpi_io_is_dir(const char *url) {

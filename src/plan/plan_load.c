@@ -58,16 +58,51 @@ static lp_status load_grid(planner *P, lpi_pnode *p) {
         for (int b = a; b > 0 && key[order[b]] > key[order[b - 1]]; b--) {
             int t = order[b]; order[b] = order[b - 1]; order[b - 1] = t;
         }
-    for (int a = 0; a < p->ndim; a++) pshape[a] = p->shape[order[a]];
     lpi_grid g;
-    lp_status st = lpi_grid_auto(P->ctx, P->ar, p->ndim, pshape, lp_dtype_size(p->dtype), NULL, &g);
-    if (st) return st;
+    lp_status st;
     memset(&p->grid, 0, sizeof p->grid);
     p->grid.ndim = p->ndim;
     memcpy(p->grid.shape, p->shape, sizeof p->grid.shape);
+    if (d->fmt == LPI_FMT_NPY) {
+        for (int a = 0; a < p->ndim; a++) pshape[a] = p->shape[order[a]];
+        if ((st = lpi_grid_auto(P->ctx, P->ar, p->ndim, pshape, lp_dtype_size(p->dtype), NULL, &g))) return st;
+        for (int a = 0; a < p->ndim; a++) {
+            p->grid.bounds[order[a]] = g.bounds[a];
+            p->grid.nchunks[order[a]] = g.nchunks[a];
+        }
+        return lpi_grid_from_bounds(P->ar, &p->grid);
+    }
+    /* Zarr: the units are the stored chunks (where an output axis walks a stored axis with step
+     * 1; other axes are one unit), grouped so a task reads about the target size */
+    int64_t zc[LP_MAX_NDIM], *ub[LP_MAX_NDIM], nu[LP_MAX_NDIM], unit_bytes = (int64_t)lp_dtype_size(p->dtype);
+    lpi_dataset_chunks(d, zc);
+    for (int j = 0; j < p->ndim; j++) {
+        int src = p->view ? p->view->src[j] : j;
+        int64_t step = p->view ? p->view->step[j] : 1, off = p->view ? p->view->off[j] : 0, n = p->shape[j];
+        int64_t c = src >= 0 && step == 1 && d->fmt == LPI_FMT_ZARR ? zc[src] : 0;
+        int64_t first = c ? (c - off % c) % c : 0, k = 0;
+        int64_t cnt = n == 0 ? 1 : c ? 2 + (n - first) / c : 2;
+        if (!(ub[j] = lpi_arena_alloc(P->ar, (size_t)(cnt + 1) * sizeof **ub))) return lpi_nomem(P->ctx);
+        ub[j][k++] = 0;
+        if (c) {
+            for (int64_t b = first ? first : c; b < n; b += c) ub[j][k++] = b;
+            unit_bytes *= c;
+        } else {
+            unit_bytes *= n > 0 ? n : 1; /* read whole: one unit */
+        }
+        if (n > 0) ub[j][k++] = n;
+        nu[j] = k - 1 > 0 ? k - 1 : 1;
+        if (n == 0) { ub[j][1] = 0; nu[j] = 1; }
+    }
+    for (int a = 0; a < p->ndim; a++) pshape[a] = nu[order[a]];
+    if ((st = lpi_grid_auto(P->ctx, P->ar, p->ndim, pshape, (size_t)unit_bytes, NULL, &g))) return st;
     for (int a = 0; a < p->ndim; a++) {
-        p->grid.bounds[order[a]] = g.bounds[a];
-        p->grid.nchunks[order[a]] = g.nchunks[a];
+        int j = order[a];
+        int64_t *b = lpi_arena_alloc(P->ar, (size_t)(g.nchunks[a] + 1) * sizeof *b);
+        if (!b) return lpi_nomem(P->ctx);
+        for (int64_t k = 0; k <= g.nchunks[a]; k++) b[k] = ub[j][g.bounds[a][k]];
+        p->grid.bounds[j] = b;
+        p->grid.nchunks[j] = g.nchunks[a];
     }
     return lpi_grid_from_bounds(P->ar, &p->grid);
 }
