@@ -437,7 +437,8 @@ lp_status lpi_remote_src_open(lp_ctx *ctx, const char *url, const char *name, co
 }
 
 lp_status lpi_http_src_open(lp_ctx *ctx, const char *url, lpi_src **out) {
-    return lpi_remote_src_open(ctx, url, url, NULL, out);
+    char name[4200];
+    return lpi_remote_src_open(ctx, url, lpi_loc_redact(url, name, sizeof name), NULL, out);
 }
 
 lp_status lpi_remote_get(lp_ctx *ctx, const char *url, size_t max, void **data, size_t *n, int64_t *moved) {
@@ -449,9 +450,10 @@ lp_status lpi_remote_get(lp_ctx *ctx, const char *url, size_t max, void **data, 
     if (lpi_loc_kind_of(url) == LPI_LOC_S3 && (st = lpi_s3_resolve(ctx, url, &http, &auth))) return st;
     atomic_llong mv;
     atomic_init(&mv, 0);
+    char name[4200];
     r.method = "GET";
     r.url = http ? http : url;
-    r.name = url;
+    r.name = lpi_loc_redact(url, name, sizeof name);
     r.auth = http ? &auth : NULL;
     r.grow = true;
     r.max = max;

@@ -2,6 +2,7 @@
  * what every backend shares (version checks, byte counters, whole-object helpers). */
 #include "io/source.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -20,6 +21,14 @@ const char *lpi_loc_file_path(const char *url) {
         return p;
     }
     return url;
+}
+
+const char *lpi_loc_redact(const char *url, char *buf, size_t cap) {
+    const char *p = strstr(url, "://");
+    const char *at = p ? strchr(p + 3, '@') : NULL, *slash = p ? strchr(p + 3, '/') : NULL;
+    if (!at || (slash && slash < at)) return url;
+    snprintf(buf, cap, "%.*s%s", (int)(p + 3 - url), url, at + 1);
+    return buf;
 }
 
 char *lpi_loc_join(const char *url, const char *key) {

@@ -38,6 +38,9 @@ typedef enum lpi_loc_kind {
 lpi_loc_kind lpi_loc_kind_of(const char *url);
 /* The path of a file location (after "file://"), else NULL. */
 const char *lpi_loc_file_path(const char *url);
+/* The URL without its user information (http://user:TOKEN@host/p -> http://host/p), for
+ * messages: credentials in a URL never reach an error message. Returns url or buf. */
+const char *lpi_loc_redact(const char *url, char *buf, size_t cap);
 /* url + "/" + key (no doubled '/'); a new string (lp_free) or NULL when out of memory. */
 char *lpi_loc_join(const char *url, const char *key);
 

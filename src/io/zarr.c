@@ -184,9 +184,11 @@ static lp_status parse_fill(lp_ctx *ctx, const char *url, const json_t *f, lp_dt
     return LP_OK;
 }
 
-lp_status lpi_zarr_open(lp_ctx *ctx, const char *url, lpi_zarr **out) {
+lp_status lpi_zarr_open(lp_ctx *ctx, const char *fullurl, lpi_zarr **out) {
     *out = NULL;
-    char *mu = lpi_loc_join(url, "zarr.json");
+    char name[4200];
+    const char *url = lpi_loc_redact(fullurl, name, sizeof name); /* for messages */
+    char *mu = lpi_loc_join(fullurl, "zarr.json");
     if (!mu) return lpi_nomem(ctx);
     void *text;
     size_t n;
@@ -199,7 +201,7 @@ lp_status lpi_zarr_open(lp_ctx *ctx, const char *url, lpi_zarr **out) {
     lp_free(text);
     if (!m) return lpi_error(ctx, LP_ERR_FORMAT, "%s: zarr.json: invalid JSON at line %d: %s", url, je.line, je.text);
     lpi_zarr *z = lp_calloc(1, sizeof *z);
-    if (!z || !(z->url = lp_strdup(url))) { lp_free(z); json_decref(m); return lpi_nomem(ctx); }
+    if (!z || !(z->url = lp_strdup(fullurl))) { lp_free(z); json_decref(m); return lpi_nomem(ctx); }
     st = LP_OK;
     const json_t *shape = json_object_get(m, "shape"), *grid = json_object_get(m, "chunk_grid");
     const json_t *cs = json_object_get(json_object_get(grid, "configuration"), "chunk_shape");
@@ -367,7 +369,7 @@ static lp_status decode_copy(zread *R, const char *where, const zchain *c, const
                              const zpart *p) {
     int64_t elems = 1;
     for (int i = 0; i < R->nd; i++) elems *= cs[i];
-    void *raw;
+    void *raw = NULL;
     lp_status st = unbytes(R->ctx, where, c, data, n, (size_t)elems * R->isz, &raw);
     if (st) return st;
     fix_bytes(R->z, c->big, raw, (size_t)elems);
@@ -407,10 +409,10 @@ static lp_status read_shard(zread *R, const char *url, const int64_t *slo, const
     size_t ibytes = (size_t)ninner * 16, itot = ibytes;
     for (int k = 0; k < sh->index.nbb; k++) itot += 4; /* crc32c */
     int64_t size = lpi_src_id(src)->size;
-    char where[600];
-    snprintf(where, sizeof where, "%s", url);
+    char wbuf[4200];
+    const char *where = lpi_loc_redact(url, wbuf, sizeof wbuf); /* for messages */
     void *idx = NULL;
-    if ((int64_t)itot > size) st = lpi_error(R->ctx, LP_ERR_FORMAT, "%s: shard shorter than its index", url);
+    if ((int64_t)itot > size) st = lpi_error(R->ctx, LP_ERR_FORMAT, "%s: shard shorter than its index", where);
     else if (!(idx = lp_malloc(itot))) st = lpi_nomem(R->ctx);
     else st = lpi_src_read(R->ctx, src, sh->at_start ? 0 : size - (int64_t)itot, itot, idx);
     void *raw = NULL;
@@ -440,7 +442,7 @@ static lp_status read_shard(zread *R, const char *url, const int64_t *slo, const
             if (off == UINT64_MAX && nb == UINT64_MAX) {
                 copy_part(R, &p, NULL, NULL);
             } else if (off > (uint64_t)size || nb > (uint64_t)size - off || nb > ZARR_CHUNK_MAX * 2) {
-                st = lpi_error(R->ctx, LP_ERR_FORMAT, "%s: shard index entry %lld is outside the shard", url, (long long)lin);
+                st = lpi_error(R->ctx, LP_ERR_FORMAT, "%s: shard index entry %lld is outside the shard", where, (long long)lin);
             } else {
                 void *b = lp_malloc(nb ? (size_t)nb : 1);
                 if (!b) st = lpi_nomem(R->ctx);
@@ -464,8 +466,9 @@ static lp_status read_chunk(zread *R, const int64_t *cidx, const zpart *p) {
     const lpi_zarr *z = R->z;
     char key[LP_MAX_NDIM * 22 + 8];
     chunk_key(z, cidx, key, sizeof key);
-    char *url = lpi_loc_join(z->url, key);
+    char *url = lpi_loc_join(z->url, key), nm[4200];
     if (!url) return lpi_nomem(R->ctx);
+    const char *name = lpi_loc_redact(url, nm, sizeof nm); /* for messages */
     lp_status st;
     if (z->chain.shard) {
         int64_t lo[LP_MAX_NDIM];
@@ -498,7 +501,7 @@ static lp_status read_chunk(zread *R, const int64_t *cidx, const zpart *p) {
                 d += p->k0[i] * R->dstride[i];
             }
             if (lpi_src_id(src)->size != elems * (int64_t)R->isz)
-                st = lpi_error(R->ctx, LP_ERR_FORMAT, "%s: %lld bytes; an uncompressed chunk has %lld", url,
+                st = lpi_error(R->ctx, LP_ERR_FORMAT, "%s: %lld bytes; an uncompressed chunk has %lld", name,
                                (long long)lpi_src_id(src)->size, (long long)(elems * (int64_t)R->isz));
             else st = lpi_sel_read(R->ctx, src, &L, &s, d);
             atomic_fetch_add(R->moved, lpi_src_bytes(src));
@@ -515,7 +518,7 @@ static lp_status read_chunk(zread *R, const int64_t *cidx, const zpart *p) {
             copy_part(R, p, NULL, NULL);
             st = LP_OK;
         } else if (!st) {
-            st = decode_copy(R, url, &z->chain, z->chunk, data, n, p);
+            st = decode_copy(R, name, &z->chain, z->chunk, data, n, p);
         }
     }
     lp_free(url);
@@ -593,7 +596,7 @@ lp_status lpi_zarr_write(lp_ctx *ctx, const char *url, lp_dtype dt, int ndim, co
     } else if (!none) return lpi_error(ctx, LP_ERR_VALUE, "%s: unknown codec '%.20s' (none, gzip, zstd, blosc)", url, cn);
     bool fortran = o.fortran && ndim >= 2;
     bool swap = o.big_endian && isz > 1 && dt != LP_BOOL;
-    char *buf = lp_malloc((size_t)celems * isz ? (size_t)celems * isz : 1);
+    char *buf = lp_malloc(celems > 0 ? (size_t)celems * isz : 1);
     if (!buf) return lpi_nomem(ctx);
     lpi_zarr zk = {.ndim = ndim, .sep = '/'};
     lp_status st = LP_OK;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -400,4 +401,42 @@ int lpi_http_wait_signal(void) {
     int sig = 0;
     while (sigwait(&set, &sig) != 0) {}
     return sig;
+}
+
+/* Range: bytes=a-b | a- | -n. Returns 0 to serve the whole body (no Range, another unit, or
+ * several ranges, which RFC 9110 lets a server ignore), 1 for [*a, *b], -1 for 416 (nothing of
+ * the range exists, or it is malformed). */
+int lpi_http_parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b) {
+    if (!h) return 0;
+    while (*h == ' ' || *h == '\t') h++;
+    if (strncasecmp(h, "bytes", 5) != 0) return 0;
+    h += 5;
+    while (*h == ' ' || *h == '\t') h++;
+    if (*h++ != '=') return 0;
+    if (strchr(h, ',')) return 0;
+    while (*h == ' ' || *h == '\t') h++;
+    uint64_t x = 0, y = 0;
+    bool hx = false, hy = false;
+    for (; *h >= '0' && *h <= '9'; h++, hx = true) {
+        if (x > (UINT64_MAX - 9) / 10) return -1;
+        x = x * 10 + (uint64_t)(*h - '0');
+    }
+    if (*h++ != '-') return -1;
+    for (; *h >= '0' && *h <= '9'; h++, hy = true) {
+        if (y > (UINT64_MAX - 9) / 10) return -1;
+        y = y * 10 + (uint64_t)(*h - '0');
+    }
+    while (*h == ' ' || *h == '\t') h++;
+    if (*h || (!hx && !hy)) return -1;
+    if (!hx) { /* suffix: the last y bytes */
+        if (y == 0 || size == 0) return -1;
+        *a = y >= size ? 0 : size - y;
+        *b = size - 1;
+        return 1;
+    }
+    if (hy && y < x) return -1;
+    if (x >= size) return -1;
+    *a = x;
+    *b = hy && y < size ? y : size - 1;
+    return 1;
 }
