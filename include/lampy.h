@@ -267,6 +267,18 @@ LP_API lp_status lp_save(lp_ctx *ctx, const char *path, const lp_buffer *buf);
 /* Compute `a` and stream it into a .npy file. */
 LP_API lp_status lp_save_array(lp_ctx *ctx, const char *path, lp_array *a);
 
+/* How lp_save_zarr lays out a Zarr v3 array; a zeroed struct (or NULL) gives the defaults. */
+typedef struct lp_zarr_opts {
+    const int64_t *chunks;  /* chunk shape (one entry per axis; 0 = automatic); NULL: about 1 MiB */
+    const char *codec;      /* "none", "gzip", "zstd" (default), "blosc" */
+    int level;              /* compression level; 0 = the codec's default */
+    bool big_endian;        /* the bytes codec's byte order */
+    bool fortran;           /* chunks stored in Fortran order (a transpose codec) */
+} lp_zarr_opts;
+/* Write a computed result as a Zarr v3 array at path or URL (a directory, or a prefix of S3
+ * objects): chunks first, zarr.json last. */
+LP_API lp_status lp_save_zarr(lp_ctx *ctx, const char *path, const lp_buffer *buf, const lp_zarr_opts *opts);
+
 /* Make a buffer (C order) from caller memory, copying it. */
 LP_API lp_status lp_buffer_create(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape,
                            const void *data, lp_buffer **out);

@@ -12,4 +12,7 @@ PY=.venv/bin/python
 # the benchmark executables (bench/meson.build) and the Python extension of this build
 ninja -C "$BUILD" bench/lampy-triad bench/lampy-overhead >/dev/null
 ninja -C "$BUILD" >/dev/null
-LAMPY_BENCH_VIA_MAKE=1 exec "$PY" bench/harness.py --build "$BUILD" "$@"
+LAMPY_BENCH_VIA_MAKE=1 "$PY" bench/harness.py --build "$BUILD" "$@"
+# reading data: slices, nginx, S3 (moto), Zarr (its own table in docs/PERFORMANCE.md)
+[ "${LAMPY_BENCH_DATA:-1}" = 1 ] && "$PY" bench/bench_data.py --write
+exit 0

@@ -89,6 +89,19 @@ lp_status lp_save(lp_ctx *ctx, const char *path, const lp_buffer *buf) {
     return lpi_npy_write(ctx, path, buf->dtype, buf->ndim, buf->shape, buf->data, NULL);
 }
 
+lp_status lp_save_zarr(lp_ctx *ctx, const char *path, const lp_buffer *buf, const lp_zarr_opts *opts) {
+    if (!path || !buf) return lpi_error(ctx, LP_ERR_VALUE, "lp_save_zarr: NULL argument");
+    lpi_zarr_write_opts o = {0};
+    if (opts) {
+        o.chunks = opts->chunks;
+        o.codec = opts->codec;
+        o.level = opts->level;
+        o.big_endian = opts->big_endian;
+        o.fortran = opts->fortran;
+    }
+    return lpi_zarr_write(ctx, path, buf->dtype, buf->ndim, buf->shape, buf->data, &o);
+}
+
 lp_status lp_save_array(lp_ctx *ctx, const char *path, lp_array *a) {
     lp_buffer *b;
     lp_status st = lp_run(ctx, &a, 1, &b);
