@@ -275,7 +275,8 @@ static int attempt(lp_ctx *ctx, lpi_hreq *r, char *why, size_t whycap) {
 
     if (r->st) return TRY_FAIL;
     if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && r->done)) {
-        snprintf(why, whycap, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        snprintf(why, whycap, "%s%s", rc == CURLE_PARTIAL_FILE ? "truncated answer: " : "",
+                 errbuf[0] ? errbuf : curl_easy_strerror(rc));
         switch (rc) {
         case CURLE_COULDNT_CONNECT: case CURLE_RECV_ERROR: case CURLE_SEND_ERROR: case CURLE_PARTIAL_FILE:
         case CURLE_GOT_NOTHING: case CURLE_OPERATION_TIMEDOUT: case CURLE_COULDNT_RESOLVE_HOST:
