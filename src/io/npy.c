@@ -118,17 +118,6 @@ static void fwalk_next(fwalk *w) {
     }
 }
 
-/* In-place byte swap of n elements of isz bytes. */
-static void byteswap(void *data, size_t n, size_t isz) {
-    if (isz == 4) {
-        uint32_t *p = data;
-        for (size_t i = 0; i < n; i++) p[i] = __builtin_bswap32(p[i]);
-    } else if (isz == 8) {
-        uint64_t *p = data;
-        for (size_t i = 0; i < n; i++) p[i] = __builtin_bswap64(p[i]);
-    }
-}
-
 void lpi_npy_layout(const lp_npy_info *info, int ndim, const int64_t *shape, lpi_layout *L) {
     size_t isz = lp_dtype_size(info->dtype);
     lpi_layout_dense(L, ndim, shape, isz, info->fortran_order, info->data_offset);
@@ -598,7 +587,10 @@ static lp_status write_converted(lp_ctx *ctx, lpi_sink *k, lp_dtype dt, int ndim
         } else {
             memcpy(bounce, src + i * isz, m * isz);
         }
-        if (swap) byteswap(bounce, m, isz);
+        if (swap) {
+            lpi_layout L = {.isz = isz, .swap = isz};
+            lpi_layout_fix(&L, bounce, m);
+        }
         st = lpi_sink_write(ctx, k, bounce, m * isz);
     }
     lp_free(bounce);

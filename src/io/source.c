@@ -63,7 +63,7 @@ lp_status lpi_src_open(lp_ctx *ctx, const char *url, lpi_src **out) { return ope
 lp_status lpi_src_reopen(lp_ctx *ctx, const char *url, const lpi_objid *want, lpi_src **out) {
     lp_status st = open_any(ctx, url, out);
     if (st) return st;
-    const lpi_objid *id = &(*out)->id;
+    lpi_objid now = (*out)->id, *id = &now;
     if (id->size != want->size || strcmp(id->tag, want->tag)) {
         lpi_src_close(*out);
         *out = NULL;

@@ -148,7 +148,7 @@ lp_status lpi_one_chunk_axis(planner *P, lpi_grid *g, int ax, int64_t n) {
 
 /* ---- per-kind planning ---- */
 
-static lp_status plan_simple_tasks(planner *P, int pi) {
+lp_status lpi_plan_simple_tasks(planner *P, int pi) {
     lpi_pnode *p = &P->pn[pi];
     p->first_task = P->ntasks;
     p->ntasks = p->grid.total;
@@ -583,7 +583,7 @@ static lp_status plan_node(planner *P, int gid) {
         if (pi < 0) return lpi_nomem(P->ctx);
         P->pnode_of[gid] = pi;
         lp_status st = lpi_auto_grid(P, &P->pn[pi], e->ndim, e->shape, e->dtype);
-        return st ? st : plan_simple_tasks(P, pi);
+        return st ? st : lpi_plan_simple_tasks(P, pi);
     }
     case LP_OPK_ELEMWISE: return plan_map(P, gid);
     case LP_OPK_REDUCE: return plan_reduce(P, gid);

@@ -146,16 +146,7 @@ lp_status lpi_plan_load(planner *P, int gid) {
     p->view = view;
     lp_status st = load_grid(P, p);
     if (st) return st;
-    /* one task per chunk, no operands */
-    p = &P->pn[pi];
-    p->first_task = P->ntasks;
-    p->ntasks = p->grid.total;
-    for (int64_t c = 0; c < P->pn[pi].grid.total; c++) {
-        lpi_task *t = lpi_new_task(P, pi, c);
-        if (!t) return lpi_nomem(P->ctx);
-        lpi_grid_chunk_box(&P->pn[pi].grid, c, &t->box);
-    }
-    return LP_OK;
+    return lpi_plan_simple_tasks(P, pi);
 }
 
 lp_status lpi_load_view_check(lp_ctx *ctx, const char *where, const lpi_axismap *m, int out_nd,

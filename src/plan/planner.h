@@ -28,6 +28,8 @@ lp_status lpi_auto_grid(planner *P, lpi_pnode *p, int ndim, const int64_t *shape
 lp_status lpi_operand_grid(planner *P, lpi_pnode *p, int ndim, const int64_t *shape, lp_dtype dt,
                            const int *inputs, int nin, lpi_grid *out);
 lp_status lpi_one_chunk_axis(planner *P, lpi_grid *g, int ax, int64_t n);
+/* One task per chunk of pnode pi's grid, without operands (sources). */
+lp_status lpi_plan_simple_tasks(planner *P, int pi);
 int64_t lpi_find_chunk(const int64_t *bounds, int64_t nchunks, int64_t x);
 /* An affine-copy pnode pi reading pnode src through map m (grid derived from src's). */
 lp_status lpi_plan_copy_from(planner *P, int pi, int src, const lpi_axismap *m);

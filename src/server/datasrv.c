@@ -148,41 +148,16 @@ static void serve_file(lpi_datasrv *S, lpi_http_req *req, const char *key) {
         else lpi_http_reply_error(req, code, "%s: invalid key", key);
         return;
     }
-    uint64_t size = (uint64_t)sb.st_size, a = 0, b = 0;
-    int rg = lpi_http_parse_range(lpi_http_header(req, MHD_HTTP_HEADER_RANGE), size, &a, &b);
-    char cr[96], etag[96], lm[64];
+    char etag[96], lm[64];
     /* the version: a rewrite (rename or in place) changes inode, size or mtime */
     snprintf(etag, sizeof etag, "\"%llx-%llx-%llx.%lx\"", (unsigned long long)sb.st_ino, (unsigned long long)sb.st_size,
              (unsigned long long)sb.st_mtim.tv_sec, (unsigned long)sb.st_mtim.tv_nsec);
     struct tm tmv;
     gmtime_r(&sb.st_mtim.tv_sec, &tmv);
     strftime(lm, sizeof lm, "%a, %d %b %Y %H:%M:%S GMT", &tmv);
-    if (rg < 0) {
-        close(fd);
-        lpi_http_reply_error(req, 416, "%s: range not satisfiable (the file is %" PRIu64 " bytes)", key, size);
-        snprintf(cr, sizeof cr, "bytes */%" PRIu64, size);
-        lpi_http_add_header(req, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-        return;
-    }
-    uint64_t off = rg ? a : 0, len = rg ? b - a + 1 : size;
-    struct MHD_Response *resp;
-    if (len == 0) {
-        close(fd);
-        resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-    } else {
-        resp = MHD_create_response_from_fd_at_offset64(len, fd, off); /* owns fd now */
-        if (!resp) close(fd);
-    }
-    if (!resp) { lpi_http_reply_error(req, 503, "out of memory"); return; }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, lm);
-    if (rg) {
-        snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, a, b, size);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-    }
-    lpi_http_reply(req, rg ? 206 : 200, resp);
+    lpi_http_reply_file(req, fd, (uint64_t)sb.st_size, "file", key);
+    lpi_http_add_header(req, MHD_HTTP_HEADER_ETAG, etag);
+    lpi_http_add_header(req, MHD_HTTP_HEADER_LAST_MODIFIED, lm);
 }
 
 static lpi_http_action on_request(void *app, lpi_http_req *req) {

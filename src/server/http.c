@@ -440,3 +440,35 @@ int lpi_http_parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b)
     *b = hy && y < size ? y : size - 1;
     return 1;
 }
+
+void lpi_http_reply_file(lpi_http_req *req, int fd, uint64_t size, const char *what, const char *name) {
+    uint64_t a = 0, b = 0;
+    int rg = lpi_http_parse_range(lpi_http_header(req, MHD_HTTP_HEADER_RANGE), size, &a, &b);
+    char cr[96];
+    if (rg < 0) {
+        close(fd);
+        lpi_http_reply_error(req, 416, "%s %s: range not satisfiable (it has %llu bytes)", what, name,
+                             (unsigned long long)size);
+        snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)size);
+        lpi_http_add_header(req, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        return;
+    }
+    uint64_t off = rg ? a : 0, len = rg ? b - a + 1 : size;
+    struct MHD_Response *resp;
+    if (len == 0) {
+        close(fd);
+        resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    } else {
+        resp = MHD_create_response_from_fd_at_offset64(len, fd, off); /* owns fd now */
+        if (!resp) close(fd);
+    }
+    if (!resp) { lpi_http_reply_error(req, 503, "out of memory"); return; }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    if (rg) {
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)a, (unsigned long long)b,
+                 (unsigned long long)size);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+    }
+    lpi_http_reply(req, rg ? 206 : 200, resp);
+}

@@ -61,34 +61,7 @@ static void serve_get(lpi_storesrv *srv, lpi_http_req *req, rq *r) {
     uint64_t size;
     lp_status st = lpi_fstore_open_chunk(r->ctx, srv->store, r->key, &fd, &size);
     if (st != LP_OK) { reply_status(req, r, st); return; }
-    uint64_t a = 0, b = 0;
-    int rg = lpi_http_parse_range(lpi_http_header(req, MHD_HTTP_HEADER_RANGE), size, &a, &b);
-    char cr[96];
-    if (rg < 0) {
-        close(fd);
-        lpi_http_reply_error(req, 416, "chunk %s: range not satisfiable (the chunk is %" PRIu64
-                             " bytes)", r->key, size);
-        snprintf(cr, sizeof cr, "bytes */%" PRIu64, size);
-        lpi_http_add_header(req, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-        return;
-    }
-    uint64_t off = rg ? a : 0, len = rg ? b - a + 1 : size;
-    struct MHD_Response *resp;
-    if (len == 0) {
-        close(fd);
-        resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-    } else {
-        resp = MHD_create_response_from_fd_at_offset64(len, fd, off); /* owns fd now */
-        if (!resp) close(fd);
-    }
-    if (!resp) { lpi_http_reply_error(req, 503, "out of memory"); return; }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
-    if (rg) {
-        snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, a, b, size);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-    }
-    lpi_http_reply(req, rg ? 206 : 200, resp);
+    lpi_http_reply_file(req, fd, size, "chunk", r->key);
 }
 
 /* ---- PUT -------------------------------------------------------------------------------- */
