@@ -9,8 +9,9 @@
  * is an error and never data. Failures that a second try can fix — 5xx, 429, connections
  * refused or dropped, bodies cut short — are retried with exponential backoff.
  *
- * libcurl easy handles live in a small process-wide pool: a request takes one and gives it
- * back, so its connection (keep-alive) and DNS cache serve the next request to that host.
+ * libcurl easy handles live in a small process-wide pool (also the chunk store client's): a
+ * request takes one and gives it back, so its connection (keep-alive) and DNS cache serve the
+ * next request to that host.
  * Redirects are not followed (a data URL means that object; an allow-list of URLs must not be
  * escaped by a 302). */
 #include "io/remote.h"
@@ -32,24 +33,24 @@ static int npool;
 
 static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-static CURL *take(void) {
+CURL *lpi_curl_take(void) {
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK) return NULL;
     CURL *h = NULL;
     pthread_mutex_lock(&pool_lock);
     if (npool) h = pool[--npool];
     pthread_mutex_unlock(&pool_lock);
-    if (h) curl_easy_reset(h); /* keeps the live connection and the DNS cache */
+    if (h) curl_easy_reset(h); /* keeps the live connections and the DNS cache */
     else h = curl_easy_init();
     return h;
 }
 
-static void give(CURL *h, bool reusable) {
-    if (reusable) {
-        pthread_mutex_lock(&pool_lock);
-        if (npool < POOL_MAX) { pool[npool++] = h; h = NULL; }
-        pthread_mutex_unlock(&pool_lock);
-    }
+/* (a transfer stopped on purpose leaves its connection marked for closing: libcurl does not
+ * reuse it, the handle itself is fine) */
+void lpi_curl_give(CURL *h) {
+    pthread_mutex_lock(&pool_lock);
+    if (npool < POOL_MAX) { pool[npool++] = h; h = NULL; }
+    pthread_mutex_unlock(&pool_lock);
     if (h) curl_easy_cleanup(h);
 }
 
@@ -188,7 +189,7 @@ enum { TRY_OK, TRY_AGAIN, TRY_FAIL };
 /* One attempt. Returns TRY_OK, TRY_AGAIN (a retryable failure; *why says what) or TRY_FAIL
  * (the status and message are on ctx). */
 static int attempt(lp_ctx *ctx, lpi_hreq *r, char *why, size_t whycap) {
-    CURL *h = take();
+    CURL *h = lpi_curl_take();
     if (!h) { r->st = lpi_error(ctx, LP_ERR_IO, "%s: cannot initialise libcurl", r->name); return TRY_FAIL; }
     xfer x = {ctx, r, h, 0};
     r->code = 0;
@@ -270,8 +271,7 @@ static int attempt(lp_ctx *ctx, lpi_hreq *r, char *why, size_t whycap) {
     r->clen = cl;
     curl_slist_free_all(hdrs);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-    /* a transfer cut short on purpose leaves the connection mid-body: do not reuse it */
-    give(h, rc == CURLE_OK);
+    lpi_curl_give(h);
 
     if (r->st) return TRY_FAIL;
     if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && r->done)) {

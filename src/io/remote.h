@@ -55,6 +55,12 @@ lp_status lpi_hreq_run(lp_ctx *ctx, lpi_hreq *r);
 /* The object's version from an answer's headers: ETag, else Last-Modified. */
 void lpi_hreq_tag(const lpi_hreq *r, char *tag, size_t cap);
 
+/* The process-wide pool of libcurl easy handles (reset on take; NULL when libcurl cannot be
+ * initialised). Every HTTP client of Lampy takes its handles here. */
+typedef void CURL;
+CURL *lpi_curl_take(void);
+void lpi_curl_give(CURL *h);
+
 /* A source over an http(s) URL, signed with auth when it is not NULL (io/s3.c). */
 lp_status lpi_remote_src_open(lp_ctx *ctx, const char *url, const char *name, const lpi_s3_auth *auth,
                               lpi_src **out);
