@@ -32,10 +32,13 @@ extern const char cli_eval_help[];
 int cli_info(int argc, char **argv);
 extern const char cli_info_help[];
 int cli_store(int argc, char **argv);
-/* serve.c: warn if `bind` is not loopback (anyone reaching it can `exposes`), print
+/* serve.c: warn if `bind` is not loopback (anyone reaching it can `exposes`; NULL: the server
+ * authenticates, no warning), print
  * "listening on URL", wait for SIGTERM/SIGINT; returns the signal's name. */
 const char *cli_serve_until_signal(const char *who, const char *bind, const char *url, const char *exposes);
 extern const char cli_store_help[];
+int cli_serve(int argc, char **argv);        /* serve.c */
+extern const char cli_serve_help[];
 int cli_worker(int argc, char **argv);
 extern const char cli_worker_help[];
 int cli_gen(int argc, char **argv);          /* gen.c */

@@ -1,14 +1,17 @@
 /* `lampy info FILE.npy ...`: what the .npy header says, without reading the data. */
 #include "cli.h"
+#include "io/dataset.h"
+#include "io/zarr.h"
 
 #include <string.h>
 
 const char cli_info_help[] =
-    "usage: lampy info FILE.npy [FILE.npy ...]\n"
+    "usage: lampy info FILE.npy|ARRAY.zarr|URL [...]\n"
     "\n"
     "Show the header of each .npy file: format version, dtype and byte order, shape,\n"
-    "memory order (C or Fortran), element count, data bytes and header bytes. The data\n"
-    "itself is not read.\n"
+    "memory order (C or Fortran), element count, data bytes and header bytes; of a Zarr\n"
+    "v3 array: dtype, shape and chunk shape. Paths may be URLs (http://, https://,\n"
+    "s3://). The data itself is not read.\n"
     "\n"
     "Options:\n"
     "  -h, --help   show this help\n";
@@ -43,7 +46,25 @@ int cli_info(int argc, char **argv) {
         const char *path = files[i];
         lp_npy_info in;
         memset(&in, 0, sizeof in);
-        st = lp_npy_info_read(ctx, path, &in);
+        lpi_dataset *ds;
+        if ((st = lpi_dataset_open(ctx, path, &ds)) == LP_OK && ds->fmt == LPI_FMT_ZARR) {
+            char sh[LP_MAX_NDIM * 24 + 8], ch[LP_MAX_NDIM * 24 + 8];
+            int64_t cs[LP_MAX_NDIM];
+            lpi_dataset_chunks(ds, cs);
+            long long elems = 1;
+            for (int k = 0; k < ds->ndim; k++) elems *= (long long)ds->shape[k];
+            if (shown++) putchar('\n');
+            printf("file          %s\n", path);
+            printf("format        zarr v3\n");
+            printf("dtype         %s\n", lp_dtype_name(ds->dtype));
+            printf("shape         %s\n", lpi_shape_str(sh, sizeof sh, ds->ndim, ds->shape));
+            printf("chunks        %s\n", lpi_shape_str(ch, sizeof ch, ds->ndim, cs));
+            printf("elements      %lld\n", elems);
+            lpi_dataset_release(ds);
+            continue;
+        }
+        lpi_dataset_release(ds);
+        if (st == LP_OK) st = lp_npy_info_read(ctx, path, &in);
         if (st != LP_OK) {
             rc = cli_lib_error(ctx, st);
             break;

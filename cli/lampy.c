@@ -22,6 +22,7 @@ static const cli_command commands[] = {
     {"eval", "Evaluate an array expression over .npy files", cli_eval, cli_eval_help},
     {"info", "Show the header of .npy files (dtype, shape, order, sizes)", cli_info, cli_info_help},
     {"store", "Serve a directory of chunks over HTTP (the http:// chunk store)", cli_store, cli_store_help},
+    {"serve", "Serve a directory of datasets (.npy, Zarr) read-only over HTTP", cli_serve, cli_serve_help},
     {"worker", "Run tasks for remote drivers (the OpenLambda invocation API)", cli_worker, cli_worker_help},
     {"gen", "Write a synthetic classification data set (X.npy, y.npy)", cli_gen, cli_gen_help},
     {"fisher", "Fit Fisher's linear discriminant (LDA) on X.npy and y.npy", cli_fisher, cli_fisher_help},

@@ -9,7 +9,8 @@
 
 const char cli_worker_help[] =
     "usage: lampy worker [--port N] [--bind ADDR] [--name NAME] [--max-concurrency C]\n"
-    "                    [--allow-store URL]... [--load-dir DIR]... [--max-body SIZE]\n"
+    "                    [--allow-store URL]... [--load-dir DIR]... [--load-url PREFIX]...\n"
+    "                    [--max-body SIZE]\n"
     "                    [--max-chunk-bytes SIZE] [--max-task-bytes SIZE]\n"
     "\n"
     "Serve Lampy's lambda the way an OpenLambda worker does, so `lampy eval --executor\n"
@@ -33,8 +34,11 @@ const char cli_worker_help[] =
     "  --allow-store URL      a store batches may use (repeatable). redis:// and http://\n"
     "                         entries match as prefixes, file:// exactly. Default: any\n"
     "                         redis:// or http:// store, no file:// store.\n"
-    "  --load-dir DIR         load tasks may read .npy files below DIR only (repeatable;\n"
-    "                         default: any absolute path)\n"
+    "  --load-dir DIR         load tasks may read files below DIR (repeatable)\n"
+    "  --load-url PREFIX      load tasks may read URLs that start with PREFIX, at a '/'\n"
+    "                         (http://, https://, s3://; repeatable). With neither\n"
+    "                         option any absolute path and any URL may be read; with\n"
+    "                         either, only what they name.\n"
     "  --max-body SIZE        largest request body (default 16M)\n"
     "  --max-chunk-bytes SIZE largest chunk read or written (default 1G)\n"
     "  --max-task-bytes SIZE  most memory one task may need (default 4G)\n"
@@ -52,8 +56,9 @@ int cli_worker(int argc, char **argv) {
     o.port = 5000;
     lpi_wire_limits_default(&o.cfg.limits);
     const char **stores = calloc((size_t)argc + 1, sizeof *stores), **dirs = calloc((size_t)argc + 1, sizeof *dirs);
-    int nstores = 0, ndirs = 0, rc = CLI_EXIT_OK;
-    if (!stores || !dirs) { rc = cli_error("out of memory"); goto done; }
+    const char **urls = calloc((size_t)argc + 1, sizeof *urls);
+    int nstores = 0, ndirs = 0, nurls = 0, rc = CLI_EXIT_OK;
+    if (!stores || !dirs || !urls) { rc = cli_error("out of memory"); goto done; }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         int err = 0;
@@ -81,6 +86,13 @@ int cli_worker(int argc, char **argv) {
             VALUE("--load-dir");
             if (v[0] != '/') { rc = cli_usage_error("worker: --load-dir needs an absolute path, got '%s'", v); goto done; }
             dirs[ndirs++] = v;
+        } else if (opt_is(a, "--load-url")) {
+            VALUE("--load-url");
+            if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8) && strncmp(v, "s3://", 5)) {
+                rc = cli_usage_error("worker: --load-url needs an http://, https:// or s3:// prefix, got '%s'", v);
+                goto done;
+            }
+            urls[nurls++] = v;
         } else if (opt_is(a, "--max-body") || opt_is(a, "--max-chunk-bytes") || opt_is(a, "--max-task-bytes")) {
             const char *name = opt_is(a, "--max-body") ? "--max-body" : opt_is(a, "--max-chunk-bytes") ? "--max-chunk-bytes" : "--max-task-bytes";
             VALUE(name);
@@ -108,6 +120,7 @@ int cli_worker(int argc, char **argv) {
     }
     o.cfg.allow_stores = nstores ? stores : NULL;
     o.cfg.limits.load_dirs = ndirs ? dirs : NULL;
+    o.cfg.limits.load_urls = nurls ? urls : NULL;
 
     lp_ctx *ctx;
     if (lp_ctx_create(&ctx) != LP_OK) { rc = cli_error("out of memory"); goto done; }
@@ -127,5 +140,6 @@ int cli_worker(int argc, char **argv) {
 done:
     free(stores);
     free(dirs);
+    free(urls);
     return rc;
 }

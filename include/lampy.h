@@ -160,6 +160,9 @@ LP_API lp_status lp_array_chunks(lp_ctx *ctx, const lp_array *a, int64_t *chunk_
 LP_API lp_buffer *lp_array_result(const lp_array *a);
 
 /* Sources. */
+/* A stored array, read lazily: a .npy file or a Zarr v3 array, given as a path or as a URL
+ * (file://, http://, https://, s3://bucket/key; see README "Data anywhere"). Only its header or
+ * metadata is read now; a run reads only the byte ranges its tasks need. */
 LP_API lp_status lp_load(lp_ctx *ctx, const char *path, lp_array **out);
 /* Wrap caller memory without copying. strides in bytes (NULL = C order). release(arg) is
  * called when the last reference to the data is gone (may be NULL). */
@@ -234,7 +237,7 @@ LP_API lp_status lp_run(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer 
 /* Statistics of the last run on ctx. */
 typedef struct lp_run_stats {
     int64_t tasks;
-    int64_t bytes_read;    /* from sources (files) */
+    int64_t bytes_read;    /* moved from stored arrays (files, URLs) by load tasks */
     int64_t bytes_alloc;   /* intermediate and output chunks allocated */
     int64_t peak_bytes;    /* peak of live chunk memory */
     double plan_seconds;
@@ -257,10 +260,24 @@ typedef struct lp_npy_info {
 } lp_npy_info;
 
 LP_API lp_status lp_npy_info_read(lp_ctx *ctx, const char *path, lp_npy_info *out);
-/* Write a computed result atomically (temp file + rename), format 1.0 unless the header needs more. */
+/* Write a computed result atomically, format 1.0 unless the header needs more. path may be a
+ * URL (s3:// objects are one PUT or a multipart upload; http(s):// one PUT); a path or URL
+ * ending in ".zarr" is written as a Zarr v3 array (zstd, about 1 MiB chunks). */
 LP_API lp_status lp_save(lp_ctx *ctx, const char *path, const lp_buffer *buf);
 /* Compute `a` and stream it into a .npy file. */
 LP_API lp_status lp_save_array(lp_ctx *ctx, const char *path, lp_array *a);
+
+/* How lp_save_zarr lays out a Zarr v3 array; a zeroed struct (or NULL) gives the defaults. */
+typedef struct lp_zarr_opts {
+    const int64_t *chunks;  /* chunk shape (one entry per axis; 0 = automatic); NULL: about 1 MiB */
+    const char *codec;      /* "none", "gzip", "zstd" (default), "blosc" */
+    int level;              /* compression level; 0 = the codec's default */
+    bool big_endian;        /* the bytes codec's byte order */
+    bool fortran;           /* chunks stored in Fortran order (a transpose codec) */
+} lp_zarr_opts;
+/* Write a computed result as a Zarr v3 array at path or URL (a directory, or a prefix of S3
+ * objects): chunks first, zarr.json last. */
+LP_API lp_status lp_save_zarr(lp_ctx *ctx, const char *path, const lp_buffer *buf, const lp_zarr_opts *opts);
 
 /* Make a buffer (C order) from caller memory, copying it. */
 LP_API lp_status lp_buffer_create(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape,
@@ -521,8 +538,9 @@ LP_API lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *c
  * lambda calls it): run a batch of tasks given as the wire format's JSON and return the HTTP
  * status a worker would answer (200, 400, 413, 500, ...); *reply_out receives the JSON reply
  * (release it with lp_string_free). Stores allowed: $LAMPY_ALLOW_STORES (comma-separated;
- * default any redis:// or http://); .npy files for load tasks: below $LAMPY_LOAD_DIRS
- * (comma-separated; default any absolute path). Thread safe. */
+ * default any redis:// or http://); what load tasks may read: files below $LAMPY_LOAD_DIRS
+ * and URLs starting with $LAMPY_LOAD_URLS (comma-separated; both unset: any absolute path and
+ * any URL). Thread safe. */
 LP_API int lp_worker_run_json(const char *body, size_t len, char **reply_out);
 
 #ifdef __cplusplus

@@ -19,3 +19,9 @@ case " $* " in
   *" --no-write "*) "$PY" bench/bench_lda.py --lampy "$BUILD/lampy" --only 2000000x64 ;;
   *) "$PY" bench/bench_lda.py --lampy "$BUILD/lampy" --only 2000000x64 --doc docs/PERFORMANCE.md ;;
 esac
+# reading data: slices, nginx, S3 (moto), Zarr (its own table in docs/PERFORMANCE.md)
+case " $* " in
+  *" --no-write "*) [ "${LAMPY_BENCH_DATA:-1}" = 1 ] && "$PY" bench/bench_data.py ;;
+  *) [ "${LAMPY_BENCH_DATA:-1}" = 1 ] && "$PY" bench/bench_data.py --write ;;
+esac
+exit 0

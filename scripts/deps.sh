@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential pkg-config meson ninja-build
       libopenblas-dev liblapacke-dev
       libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libhiredis-dev libxxhash-dev
-      redis-server graphviz)
+      zlib1g-dev libzstd-dev libblosc-dev
+      redis-server graphviz nginx)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -17,8 +18,16 @@ if ((${#missing[@]})); then
   echo "deps: installing ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
+  # Packages such as nginx and redis-server start a system service when installed; the tests
+  # start their own on loopback ports, so installing must not start one (policy-rc.d says no).
+  rcd=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    rcd=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$rcd" >/dev/null && $SUDO chmod +x "$rcd"
+  fi
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  [ -n "$rcd" ] && $SUDO rm -f "$rcd"
 fi
 
 # Python: a venv for the extension module and the tests; bench extras only when asked.
@@ -26,12 +35,12 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-want=(numpy pytest meson-python meson ninja scikit-learn)
+want=(numpy pytest meson-python meson ninja scikit-learn zarr "moto[server]" boto3)
 [ "${LAMPY_BENCH_DEPS:-0}" = 1 ] && want+=(numexpr "dask[array]" psutil jax scipy)
 need=()
 for m in "${want[@]}"; do
   mod=${m%%[*}; mod=${mod//-/_}
-  case $mod in meson_python) mod=mesonpy;; meson) mod=mesonbuild;; scikit_learn) mod=sklearn;; esac
+  case $mod in meson_python) mod=mesonpy;; meson) mod=mesonbuild;; scikit_learn) mod=sklearn;; moto) mod=moto.server;; esac
   .venv/bin/python -c "import $mod" 2>/dev/null || need+=("$m")
 done
 if ((${#need[@]})); then

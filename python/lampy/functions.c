@@ -461,29 +461,81 @@ static PyObject *fn_load(PyObject *self, PyObject *args, PyObject *kwargs) {
 typedef struct {
     const char *path;
     lp_array *a;
+    const lp_zarr_opts *zarr;   /* NULL: lp_save_array (by the name: .npy, or .zarr defaults) */
 } save_args;
 
 static lp_status save_fn(lp_ctx *ctx, void *p) {
     save_args *s = p;
-    return lp_save_array(ctx, s->path, s->a);
+    if (!s->zarr) return lp_save_array(ctx, s->path, s->a);
+    lp_buffer *b;
+    lp_status st = lp_run(ctx, &s->a, 1, &b);
+    if (st) return st;
+    st = lp_save_zarr(ctx, s->path, b, s->zarr);
+    lp_buffer_release(b);
+    return st;
+}
+
+/* "scheme://...": a URL, written where it says */
+static int lpy_is_url(PyObject *s) {
+    const char *u = PyUnicode_AsUTF8(s);
+    if (!u) { PyErr_Clear(); return 0; }
+    return strstr(u, "://") != NULL;
 }
 
 static PyObject *fn_save(PyObject *self, PyObject *args, PyObject *kwargs) {
-    static char *kwlist[] = {"file", "arr", NULL};
-    PyObject *pathobj, *x;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO:save", kwlist, &pathobj, &x)) return NULL;
+    static char *kwlist[] = {"file", "arr", "chunks", "codec", "level", "order", "endian", NULL};
+    PyObject *pathobj, *x, *chunks = Py_None;
+    const char *codec = NULL, *order = "C", *endian = "little";
+    int level = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$Ozizz:save", kwlist, &pathobj, &x, &chunks, &codec, &level,
+                                     &order, &endian))
+        return NULL;
+    /* Zarr layout options (they make the array a Zarr array whatever its name) */
+    lp_zarr_opts zo = {0};
+    int64_t cs[LP_MAX_NDIM] = {0};
+    bool zarr = chunks != Py_None || codec || level || strcmp(order, "C") || strcmp(endian, "little");
+    if (strcmp(order, "C") && strcmp(order, "F")) {
+        PyErr_SetString(PyExc_ValueError, "order must be 'C' or 'F'");
+        return NULL;
+    }
+    if (strcmp(endian, "little") && strcmp(endian, "big")) {
+        PyErr_SetString(PyExc_ValueError, "endian must be 'little' or 'big'");
+        return NULL;
+    }
+    if (chunks != Py_None) {
+        PyObject *seq = PySequence_Fast(chunks, "chunks must be a sequence of ints");
+        if (!seq) return NULL;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+        for (Py_ssize_t i = 0; i < n && i < LP_MAX_NDIM; i++) {
+            cs[i] = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, i));
+            if (cs[i] < 0 && !PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "chunk sizes must be positive");
+            if (PyErr_Occurred()) { Py_DECREF(seq); return NULL; }
+        }
+        Py_DECREF(seq);
+        zo.chunks = cs;
+    }
+    zo.codec = codec;
+    zo.level = level;
+    zo.fortran = order[0] == 'F';
+    zo.big_endian = endian[0] == 'b';
     PyObject *fs = PyOS_FSPath(pathobj);
     if (!fs) return NULL;
-    /* numpy.save appends ".npy" to str paths that lack it */
+    /* numpy.save appends ".npy" to str paths that lack it; URLs and Zarr arrays (".zarr") are
+     * written where they say */
     if (PyUnicode_Check(fs)) {
         Py_ssize_t n = PyUnicode_GET_LENGTH(fs);
         PyObject *tail = PyUnicode_Substring(fs, n >= 4 ? n - 4 : 0, n);
-        if (!tail) {
+        PyObject *tail5 = PyUnicode_Substring(fs, n >= 5 ? n - 5 : 0, n);
+        if (!tail || !tail5) {
+            Py_XDECREF(tail);
+            Py_XDECREF(tail5);
             Py_DECREF(fs);
             return NULL;
         }
-        int has = PyUnicode_CompareWithASCIIString(tail, ".npy") == 0;
+        int has = PyUnicode_CompareWithASCIIString(tail, ".npy") == 0 ||
+                  PyUnicode_CompareWithASCIIString(tail5, ".zarr") == 0 || lpy_is_url(fs) || zarr;
         Py_DECREF(tail);
+        Py_DECREF(tail5);
         if (!has) Py_SETREF(fs, PyUnicode_FromFormat("%U.npy", fs));
         if (!fs) return NULL;
     }
@@ -498,7 +550,7 @@ static PyObject *fn_save(PyObject *self, PyObject *args, PyObject *kwargs) {
         Py_DECREF(bytes);
         return NULL;
     }
-    save_args s = {PyBytes_AS_STRING(bytes), a};
+    save_args s = {PyBytes_AS_STRING(bytes), a, zarr ? &zo : NULL};
     int rc = lpy_run_job(save_fn, &s);
     lp_array_release(a);
     Py_DECREF(bytes);
@@ -670,8 +722,11 @@ PyMethodDef lpy_function_methods[] = {
     {"load", KW fn_load, METH_VARARGS | METH_KEYWORDS,
      "load(path, chunks=None)\n--\n\nA lazy array over a .npy file (read when computed)."},
     {"save", KW fn_save, METH_VARARGS | METH_KEYWORDS,
-     "save(file, arr)\n--\n\nCompute arr and write it to a .npy file (\".npy\" is appended to "
-     "str paths without it, as numpy.save does)."},
+     "save(file, arr, *, chunks=None, codec=None, level=0, order='C', endian='little')\n--\n\n"
+     "Compute arr and write it to a .npy file (\".npy\" is appended to str paths without it, as "
+     "numpy.save does), or to a Zarr v3 array when the name ends in \".zarr\" or a Zarr option is "
+     "given (codec 'none', 'gzip', 'zstd', 'blosc'). file may be a URL (s3://bucket/key, "
+     "http(s)://)."},
     {"concatenate", KW fn_concatenate, METH_VARARGS | METH_KEYWORDS,
      "concatenate(arrays, axis=0)\n--\n\nJoin arrays along an existing axis (axis=None: flattened)."},
     {"stack", KW fn_stack, METH_VARARGS | METH_KEYWORDS,

@@ -7,7 +7,7 @@
 #include "exec/ready.h"
 #include "exec/trace.h"
 #include "kernels/kernels.h"
-#include "io/npy.h"
+#include "io/dataset.h"
 
 #include <errno.h>
 #include <string.h>
@@ -25,7 +25,7 @@ typedef struct run {
     int64_t ndone;
     bool failed;
     lp_status status;
-    int64_t live_bytes, peak_bytes, alloc_bytes, read_bytes;
+    int64_t live_bytes, peak_bytes, alloc_bytes;
     lpi_trace_ev *ev;        /* per executed task when tracing (NULL otherwise) */
     int64_t nev;
 } run;
@@ -152,7 +152,6 @@ static lp_status exec_task(run *r, int64_t ti) {
             r->alloc_bytes += (int64_t)own->nbytes;
             if (r->live_bytes > r->peak_bytes) r->peak_bytes = r->live_bytes;
         }
-        if (pn->kernel == LPI_K_LOAD) r->read_bytes += lpi_box_size(&t->box) * (int64_t)lp_dtype_size(pn->dtype);
         dead_list d = {.r = r};
         lpi_ready_release_inputs(&r->q, ti, on_dead, &d);
         pthread_mutex_unlock(&r->mu);
@@ -201,25 +200,29 @@ static void worker(void *arg, int id) {
     pthread_mutex_unlock(&r->mu);
 }
 
+/* Every load reads through a reader opened for the run, which checks that the stored object is
+ * still the version lp_load saw. */
 static lp_status open_loads(lp_ctx *ctx, lpi_plan *pl) {
     for (int p = 0; p < pl->npnodes; p++) {
         lpi_pnode *pn = &pl->pnodes[p];
         if (pn->kernel != LPI_K_LOAD) continue;
-        lp_npy_info info;
-        lp_status st = lpi_npy_open(ctx, pn->expr->a.path, &pn->load_fd, &info);
+        lp_status st = lpi_reader_open(ctx, pn->src->a.ds, &pn->reader);
         if (st) return st;
-        const lp_npy_info *was = &pn->expr->a.npy;
-        if (info.dtype != was->dtype || info.ndim != was->ndim ||
-            memcmp(info.shape, was->shape, (size_t)info.ndim * sizeof(int64_t)) || info.fortran_order != was->fortran_order ||
-            info.big_endian != was->big_endian || info.data_offset != was->data_offset)
-            return lpi_error(ctx, LP_ERR_IO, "%s: the file changed since it was loaded", pn->expr->a.path);
     }
     return LP_OK;
 }
 
-static void close_loads(lpi_plan *pl) {
-    for (int p = 0; p < pl->npnodes; p++)
-        if (pl->pnodes[p].load_fd >= 0) { close(pl->pnodes[p].load_fd); pl->pnodes[p].load_fd = -1; }
+/* Closes the readers; returns the bytes they moved from storage. */
+static int64_t close_loads(lpi_plan *pl) {
+    int64_t n = 0;
+    for (int p = 0; p < pl->npnodes; p++) {
+        lpi_pnode *pn = &pl->pnodes[p];
+        if (!pn->reader) continue;
+        n += lpi_reader_bytes(pn->reader);
+        lpi_reader_close(pn->reader);
+        pn->reader = NULL;
+    }
+    return n;
 }
 
 lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
@@ -260,12 +263,11 @@ lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
     if (r.failed) st = r.status;
     else if (r.ndone < pl->ntasks) st = lpi_error(ctx, LP_ERR_CANCELLED, "the run was cancelled");
     ctx->stats.tasks = r.ndone;
-    ctx->stats.bytes_read = r.read_bytes;
     ctx->stats.bytes_alloc = r.alloc_bytes;
     ctx->stats.peak_bytes = r.peak_bytes;
     ctx->stats.threads = lpi_pool_size(pool);
 done:
-    close_loads(pl);
+    ctx->stats.bytes_read = close_loads(pl);
     if (r.cown)
         for (int64_t c = 0; c < pl->nchunks; c++) lp_buffer_release(r.cown[c]);
     lp_free(r.cview);

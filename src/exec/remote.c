@@ -267,7 +267,7 @@ typedef struct rrun {
     /* result */
     bool failed;
     lp_status status;
-    int64_t bytes_out, bytes_in;
+    int64_t bytes_out, bytes_in, bytes_read;
     bool log;               /* LAMPY_REMOTE_LOG=1: a line per invocation on stderr */
 } rrun;
 
@@ -677,6 +677,8 @@ static void batch_done(rrun *R, inv *v, json_t *reply) {
                  json_is_array(outs) ? "another number of" : "no", v->n);
         return;
     }
+    const json_t *jr = json_object_get(reply, "bytes_read");
+    if (json_is_integer(jr) && json_integer_value(jr) > 0) R->bytes_read += json_integer_value(jr);
     for (int i = 0; i < v->n; i++) {
         int64_t ti = v->tasks[i];
         const lpi_task *t = &pl->tasks[ti];
@@ -1041,6 +1043,7 @@ static void run_teardown(rrun *R) {
     }
     ctx->stats.tasks = R->ndone;
     ctx->stats.bytes_alloc = R->bytes_out;
+    ctx->stats.bytes_read = R->bytes_read;
     ctx->stats.threads = R->nw * R->inflight;
     if (R->nidle) {
         CURL **ni = lp_realloc(cf->idle, (size_t)(cf->nidle + R->nidle) * sizeof *ni);

@@ -1,6 +1,7 @@
 /* lp_run and friends: plan, allocate the targets' results, execute, publish. */
 #include "exec/exec.h"
 #include "io/npy.h"
+#include "io/zarr.h"
 #include "plan/cost.h"
 
 #include <string.h>
@@ -75,9 +76,30 @@ lp_status lp_run(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **resul
     return LP_OK;
 }
 
+/* "x.zarr" or "x.zarr/": a Zarr array; anything else a .npy file. */
+static bool zarr_name(const char *path) {
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    return n >= 5 && !memcmp(path + n - 5, ".zarr", 5);
+}
+
 lp_status lp_save(lp_ctx *ctx, const char *path, const lp_buffer *buf) {
     if (!path || !buf) return lpi_error(ctx, LP_ERR_VALUE, "lp_save: NULL argument");
+    if (zarr_name(path)) return lpi_zarr_write(ctx, path, buf->dtype, buf->ndim, buf->shape, buf->data, NULL);
     return lpi_npy_write(ctx, path, buf->dtype, buf->ndim, buf->shape, buf->data, NULL);
+}
+
+lp_status lp_save_zarr(lp_ctx *ctx, const char *path, const lp_buffer *buf, const lp_zarr_opts *opts) {
+    if (!path || !buf) return lpi_error(ctx, LP_ERR_VALUE, "lp_save_zarr: NULL argument");
+    lpi_zarr_write_opts o = {0};
+    if (opts) {
+        o.chunks = opts->chunks;
+        o.codec = opts->codec;
+        o.level = opts->level;
+        o.big_endian = opts->big_endian;
+        o.fortran = opts->fortran;
+    }
+    return lpi_zarr_write(ctx, path, buf->dtype, buf->ndim, buf->shape, buf->data, &o);
 }
 
 lp_status lp_save_array(lp_ctx *ctx, const char *path, lp_array *a) {

@@ -37,12 +37,23 @@ typedef struct lpi_wire_limits {
     int max_program;            /* registers and instructions per program */
     uint64_t max_chunk_bytes;   /* data bytes of one chunk, in or out */
     uint64_t max_task_bytes;    /* inputs + assembled operands + output of one task */
-    /* LOAD: paths must be absolute and, when load_dirs is non-empty, resolve (realpath) inside
-     * one of these directories. NULL-terminated list; NULL or empty = any absolute path. */
+    /* LOAD: where a load task may read (lpi_wire_load_allowed). NULL-terminated lists of
+     * directories (file paths resolve, with realpath, inside one) and URL prefixes (http://,
+     * https://, s3://). Both empty: any absolute path and any URL; otherwise only these. */
     const char *const *load_dirs;
+    const char *const *load_urls;
 } lpi_wire_limits;
 
 void lpi_wire_limits_default(lpi_wire_limits *lim);
+
+/* The one check of where a load may read (the worker's confinement): a file path must be
+ * absolute and resolve inside lim->load_dirs; a URL must start with one of lim->load_urls
+ * (at a '/' boundary) and have no '.'/'..' segments or escapes; with both lists empty,
+ * anything is allowed. *resolved (lp_free) receives what to open: the resolved path, or the
+ * URL. Errors are LP_ERR_VALUE (refused), LP_ERR_NOTFOUND / LP_ERR_IO (a path that cannot be
+ * resolved). */
+lp_status lpi_wire_load_allowed(lp_ctx *ctx, const lpi_wire_limits *lim, const char *where, const char *url,
+                                char **resolved);
 
 /* A reference to a stored chunk. */
 typedef struct lpi_wire_chunk {

@@ -7,7 +7,7 @@
 #include "exec/wire.h"
 #include "graph/json.h"
 #include "plan/serialize.h"
-#include "io/npy.h"
+#include "io/dataset.h"
 #include "kernels/kernels.h"
 #include "kernels/lda.h"
 #include "kernels/loops.h"
@@ -58,7 +58,7 @@ typedef struct dec {
     lpi_wire_batch *b;
     int64_t npieces;
     lp_array **exprs;   /* per node: gen and load sources (new references) */
-    int *fds;           /* per node: LOAD descriptor, -1 */
+    struct lpi_reader **readers; /* per node: LOAD reader */
     const json_t **maps; /* per node: a copy's own map, if the node has one */
 } dec;
 
@@ -192,6 +192,7 @@ static lp_status decode_chunk(dec *D, int64_t i, const json_t *j) {
 
 static const char *const K_NODE[] = {"kernel", "op", "dtype", "shape", "params", NULL};
 static const char *const K_P_SRC[] = {"node", NULL};
+static const char *const K_P_LOAD[] = {"node", "view", "lshape", NULL}; /* view, lshape optional */
 static const char *const K_P_MAP[] = {"program", NULL};
 static const char *const K_P_PARTIAL[] = {"program", "reduce", "final", NULL};
 static const char *const K_P_RED[] = {"reduce", "final", NULL};
@@ -213,9 +214,55 @@ static bool under_dir(const char *real, const char *dir) {
     return ok;
 }
 
-/* LOAD: an absolute path, resolved, inside an allowed directory; then the graph codec's own
- * rebuild (lp_load: header validated, declared dtype and shape compared), and a descriptor for
- * the kernel's reads, checked against that header. */
+/* A URL whose path could be normalised into another one ("a/../b", "%2e%2e") is refused: a
+ * prefix check means nothing for it. */
+static bool url_plain(const char *u) {
+    const char *p = strstr(u, "://");
+    p = p ? strchr(p + 3, '/') : NULL;
+    if (!p) return true;
+    if (strstr(p, "/../") || strstr(p, "/./") || strcasestr(p, "%2e") || strchr(p, '\\') || strchr(p, '?') ||
+        strchr(p, '#'))
+        return false;
+    size_t n = strlen(p);
+    return !(n >= 3 && !strcmp(p + n - 3, "/..")) && !(n >= 2 && !strcmp(p + n - 2, "/."));
+}
+
+lp_status lpi_wire_load_allowed(lp_ctx *ctx, const lpi_wire_limits *lim, const char *where, const char *url,
+                                char **resolved) {
+    *resolved = NULL;
+    bool dirs = lim->load_dirs && lim->load_dirs[0], urls = lim->load_urls && lim->load_urls[0];
+    const char *path = lpi_loc_file_path(url);
+    if (!path) {
+        if (!url_plain(url))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: a load URL must not contain '.' or '..' segments, escapes, a query "
+                             "or a fragment", where);
+        bool ok = !dirs && !urls;
+        for (int k = 0; !ok && urls && lim->load_urls[k]; k++) {
+            const char *a = lim->load_urls[k];
+            size_t n = strlen(a);
+            ok = !strncmp(url, a, n) && (n && (a[n - 1] == '/' || url[n] == '/' || url[n] == 0));
+        }
+        if (!ok) return lpi_error(ctx, LP_ERR_VALUE, "%s: load URL is not one this worker may read (see lampy worker --load-url)", where);
+        if (!(*resolved = lp_strdup(url))) return lpi_nomem(ctx);
+        return LP_OK;
+    }
+    if (path[0] != '/') return lpi_error(ctx, LP_ERR_VALUE, "%s: a load path must be absolute", where);
+    char *real = realpath(path, NULL);
+    if (!real) return lpi_error(ctx, errno == ENOENT ? LP_ERR_NOTFOUND : LP_ERR_IO, "%s: %s", where, strerror(errno));
+    bool ok = !dirs && !urls;
+    for (int k = 0; !ok && dirs && lim->load_dirs[k]; k++) ok = under_dir(real, lim->load_dirs[k]);
+    if (!ok) {
+        free(real);
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: load path is outside the worker's data directories", where);
+    }
+    *resolved = lp_strdup(real);
+    free(real);
+    return *resolved ? LP_OK : lpi_nomem(ctx);
+}
+
+/* LOAD: where it is read from passes the worker's policy (lpi_wire_load_allowed); then the
+ * graph codec's own rebuild (lp_load: header or metadata validated, declared dtype and shape
+ * compared), the version the driver saw, and a reader for the kernel. */
 static lp_status load_source(dec *D, const char *where, int ni, json_t *src) {
     lp_ctx *ctx = D->ctx;
     json_t *attrs = json_object_get(src, "attrs");
@@ -223,31 +270,33 @@ static lp_status load_source(dec *D, const char *where, int ni, json_t *src) {
     if (!json_is_string(jp)) return fmt_err(ctx, where, "source: 'attrs.path' must be a string");
     const char *path = json_string_value(jp);
     size_t len = strlen(path);
-    if (path[0] != '/' || len > LPI_JSON_MAX_PATH || len != json_string_length(jp))
-        return lpi_error(ctx, LP_ERR_VALUE, "%s: a load path must be absolute (and at most %d bytes)", where,
-                         LPI_JSON_MAX_PATH);
-    char *real = realpath(path, NULL);
-    if (!real) return lpi_error(ctx, errno == ENOENT ? LP_ERR_NOTFOUND : LP_ERR_IO, "%s: %s", where, strerror(errno));
-    bool ok = !D->lim->load_dirs || !D->lim->load_dirs[0];
-    for (int k = 0; !ok && D->lim->load_dirs[k]; k++) ok = under_dir(real, D->lim->load_dirs[k]);
-    if (!ok) {
-        free(real);
-        return lpi_error(ctx, LP_ERR_VALUE, "%s: load path is outside the worker's data directories", where);
-    }
-    /* load the resolved path, so a link changed later cannot redirect the read */
-    if (json_object_set_new(attrs, "path", json_string(real))) { free(real); return lpi_nomem(ctx); }
-    free(real);
-    lp_status st = lpi_json_node_from_head(ctx, where, src, NULL, 0, &D->exprs[ni]);
+    if (len == 0 || len > LPI_JSON_MAX_PATH || len != json_string_length(jp))
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: a load path has 1 to %d bytes", where, LPI_JSON_MAX_PATH);
+    char *real;
+    lp_status st = lpi_wire_load_allowed(ctx, D->lim, where, path, &real);
     if (st) return st;
-    const lp_array *e = D->exprs[ni];
-    lp_npy_info info;
-    if ((st = lpi_npy_open(ctx, e->a.path, &D->fds[ni], &info))) return st;
-    const lp_npy_info *was = &e->a.npy;
-    if (info.dtype != was->dtype || info.ndim != was->ndim ||
-        memcmp(info.shape, was->shape, (size_t)info.ndim * sizeof(int64_t)) || info.fortran_order != was->fortran_order ||
-        info.big_endian != was->big_endian || info.data_offset != was->data_offset)
-        return lpi_error(ctx, LP_ERR_IO, "%s: the file changed while it was opened", where);
-    return LP_OK;
+    /* load the resolved path, so a link changed later cannot redirect the read */
+    int r = json_object_set_new(attrs, "path", json_string(real));
+    lp_free(real);
+    if (r) return lpi_nomem(ctx);
+    const json_t *ver = json_object_get(src, "version");
+    json_t *head = json_deep_copy(src);
+    if (!head) return lpi_nomem(ctx);
+    json_object_del(head, "version");
+    st = lpi_json_node_from_head(ctx, where, head, NULL, 0, &D->exprs[ni]);
+    json_decref(head);
+    if (st) return st;
+    const lpi_dataset *d = D->exprs[ni]->a.ds;
+    if (ver) {
+        int64_t size;
+        const char *tag;
+        if ((st = lpi_json_int(ctx, where, ver, "size", false, 0, INT64_MAX, &size)) ||
+            (st = lpi_json_str(ctx, where, ver, "tag", false, &tag)))
+            return st;
+        if (d->fmt != LPI_FMT_NPY || size != d->id.size || strcmp(tag, d->id.tag))
+            return lpi_error(ctx, LP_ERR_IO, "%s: %s changed since the driver opened it", where, d->url);
+    }
+    return lpi_reader_open(ctx, d, &D->readers[ni]);
 }
 
 static lp_status decode_node(dec *D, int ni, json_t *j) {
@@ -258,7 +307,7 @@ static lp_status decode_node(dec *D, int ni, json_t *j) {
     if (!json_is_object(j)) return fmt_err(ctx, where, "must be an object");
     memset(pn, 0, sizeof *pn);
     pn->target = -1;
-    pn->load_fd = -1;
+    pn->lndim = -1;
     const char *kname, *opname;
     lp_status st;
     if ((st = lpi_json_only_keys(ctx, where, j, K_NODE, "key")) || (st = lpi_json_str(ctx, where, j, "kernel", false, &kname)) ||
@@ -277,7 +326,7 @@ static lp_status decode_node(dec *D, int ni, json_t *j) {
     bool pair_ok;
     switch (pn->kernel) {
     case LPI_K_GEN: pair_ok = is_gen_op(op); allowed = K_P_SRC; break;
-    case LPI_K_LOAD: pair_ok = op == LPI_OP_LOAD; allowed = K_P_SRC; break;
+    case LPI_K_LOAD: pair_ok = op == LPI_OP_LOAD; allowed = K_P_LOAD; break;
     case LPI_K_MAP:
         pair_ok = lpi_ops[op].kind == LP_OPK_ELEMWISE || op == LPI_OP_LDA_PROJECT || op == LPI_OP_LDA_PREDICT;
         allowed = lda ? K_P_NONE : K_P_MAP;
@@ -296,7 +345,8 @@ static lp_status decode_node(dec *D, int ni, json_t *j) {
     if ((st = lpi_json_only_keys(ctx, where, params, allowed, "parameter"))) return st;
     /* every parameter the kernel needs is there (only_keys checked nothing else is) */
     for (int k = 0; allowed[k]; k++)
-        if (strcmp(allowed[k], "map") && !json_object_get(params, allowed[k]))
+        if (strcmp(allowed[k], "map") && strcmp(allowed[k], "view") && strcmp(allowed[k], "lshape") &&
+            !json_object_get(params, allowed[k]))
             return lpi_error(ctx, LP_ERR_FORMAT, "%s: missing parameter '%s'", where, allowed[k]);
     if (json_object_get(params, "program")) {
         snprintf(w2, sizeof w2, "%s: program", where);
@@ -320,10 +370,15 @@ static lp_status decode_node(dec *D, int ni, json_t *j) {
         else st = lpi_json_node_from_head(ctx, w2, src, NULL, 0, &D->exprs[ni]);
         if (st) return st;
         const lp_array *e = D->exprs[ni];
-        if (e->dtype != pn->dtype || e->ndim != pn->ndim || memcmp(e->shape, pn->shape, (size_t)pn->ndim * sizeof(int64_t)))
-            return lpi_error(ctx, LP_ERR_SHAPE, "%s: the source's dtype and shape differ from the node's", where);
         pn->expr = D->exprs[ni];
-        pn->load_fd = D->fds[ni];
+        if (op == LPI_OP_LOAD) {
+            /* the view and reshape it is read through, checked against the stored array */
+            if ((st = lpi_load_params_from_json(ctx, D->b->ar, where, params, e, pn))) return st;
+            pn->reader = D->readers[ni];
+        } else if (e->dtype != pn->dtype || e->ndim != pn->ndim ||
+                   memcmp(e->shape, pn->shape, (size_t)pn->ndim * sizeof(int64_t))) {
+            return lpi_error(ctx, LP_ERR_SHAPE, "%s: the source's dtype and shape differ from the node's", where);
+        }
     }
     if (pn->kernel == LPI_K_COPY) D->maps[ni] = json_object_get(params, "map"); /* decoded per task: needs the input's rank */
     if (pn->kernel == LPI_K_RESHAPE) {
@@ -789,7 +844,7 @@ static const char *const K_TOP[] = {"format", "version", "run", "timeout_ms", "s
 void lpi_wire_batch_free(lpi_wire_batch *b) {
     if (!b) return;
     for (int i = 0; i < b->nnodes; i++) {
-        if (b->nodes[i].load_fd >= 0) close(b->nodes[i].load_fd);
+        lpi_reader_close(b->nodes[i].reader);
         if (b->nodes[i].kernel == LPI_K_GEN || b->nodes[i].kernel == LPI_K_LOAD) lp_array_release(b->nodes[i].expr);
     }
     json_decref(b->doc);
@@ -849,13 +904,13 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
     b->outs = lpi_arena_alloc(b->ar, (size_t)(b->ntasks + 1) * sizeof *b->outs);
     b->task_bytes = lpi_arena_alloc(b->ar, (size_t)(b->ntasks + 1) * sizeof *b->task_bytes);
     D.exprs = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *D.exprs);
-    D.fds = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *D.fds);
+    D.readers = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *D.readers);
     D.maps = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *D.maps);
-    if (!b->stores || !b->chunks || !b->nodes || !b->tasks || !b->outs || !b->task_bytes || !D.exprs || !D.fds || !D.maps) {
+    if (!b->stores || !b->chunks || !b->nodes || !b->tasks || !b->outs || !b->task_bytes || !D.exprs || !D.readers || !D.maps) {
         st = lpi_nomem(ctx);
         goto fail;
     }
-    for (int i = 0; i < b->nnodes; i++) { D.fds[i] = -1; b->nodes[i].load_fd = -1; }
+    for (int i = 0; i < b->nnodes; i++) b->nodes[i].lndim = -1;
     for (int i = 0; i < b->nstores; i++) {
         const json_t *e = json_array_get(stores, (size_t)i);
         if (!json_is_string(e) || json_string_length(e) == 0 || json_string_length(e) > 1024 ||
@@ -869,7 +924,7 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
         st = decode_node(&D, i, json_array_get(nodes, (size_t)i));
         if (st) {
             /* what decode_node opened is released with the batch */
-            b->nodes[i].load_fd = D.fds[i];
+            b->nodes[i].reader = D.readers[i];
             b->nodes[i].expr = D.exprs[i];
             b->nnodes = i + 1;
             goto fail;

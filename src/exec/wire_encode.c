@@ -5,6 +5,7 @@
 #include "graph/json.h"
 #include "plan/serialize.h"
 #include "kernels/lda.h"
+#include "io/dataset.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -32,22 +33,32 @@ void lpi_task_out_shape(const lpi_pnode *pn, const lpi_task *t, const lpi_box *c
     for (int i = 0; i < cb->ndim; i++) shape[i] = cb->hi[i] - cb->lo[i];
 }
 
-/* The source node of gen/load (graph format node object). Load paths are made absolute: the
- * worker runs elsewhere (another process; another machine with a shared file system). */
+/* The source node of gen/load (graph format node object). A load names where the worker reads
+ * it: URLs as they are, file paths made absolute (the worker runs in another process, or on
+ * another machine with a shared file system); and the version the driver saw, so a worker
+ * never reads another version of the object. */
 static lp_status source_json(lp_ctx *ctx, const lpi_pnode *pn, json_t **out) {
-    lp_status st = lpi_json_node_head(ctx, pn->expr, out);
+    const lp_array *e = pn->kernel == LPI_K_LOAD ? pn->src : pn->expr;
+    lp_status st = lpi_json_node_head(ctx, e, out);
     if (st) return st;
     json_object_del(*out, "chunks");
-    if (pn->op == LPI_OP_LOAD) {
-        char *abs = realpath(pn->expr->a.path, NULL);
-        if (!abs) {
-            json_decref(*out);
-            *out = NULL;
-            return lpi_error(ctx, LP_ERR_IO, "%s: %s", pn->expr->a.path, strerror(errno));
-        }
+    if (e->op == LPI_OP_LOAD) {
         json_t *attrs = json_object_get(*out, "attrs");
-        int r = attrs ? json_object_set_new(attrs, "path", json_string(abs)) : -1;
-        free(abs);
+        const char *fpath = lpi_loc_file_path(e->a.path);
+        int r = !attrs;
+        if (fpath && !r) {
+            char *abs = realpath(fpath, NULL);
+            if (!abs) {
+                json_decref(*out);
+                *out = NULL;
+                return lpi_error(ctx, LP_ERR_IO, "%s: %s", e->a.path, strerror(errno));
+            }
+            r = json_object_set_new(attrs, "path", json_string(abs));
+            free(abs);
+        }
+        const lpi_dataset *d = e->a.ds;
+        if (!r && d->fmt == LPI_FMT_NPY)
+            r = json_object_set_new(*out, "version", json_pack("{s:I,s:s}", "size", (json_int_t)d->id.size, "tag", d->id.tag));
         if (r) { json_decref(*out); *out = NULL; return lpi_nomem(ctx); }
     }
     return LP_OK;

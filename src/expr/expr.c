@@ -78,6 +78,7 @@ void lp_array_release(lp_array *a) {
         }
         lp_free(x->in);
         lp_free(x->a.path);
+        lpi_dataset_release(x->a.ds);
         lp_buffer_release(x->a.buf);
         lp_buffer_release(x->result);
         pthread_mutex_destroy(&x->result_lock);
@@ -132,14 +133,15 @@ static lp_status check_dtype(lp_ctx *ctx, lp_dtype dt) {
 
 lp_status lp_load(lp_ctx *ctx, const char *path, lp_array **out) {
     *out = NULL;
-    int fd;
-    lp_npy_info info;
-    lp_status st = lpi_npy_open(ctx, path, &fd, &info);
+    lpi_dataset *d;
+    lp_status st = lpi_dataset_open(ctx, path, &d);
     if (st) return st;
-    close(fd);
     lp_array *a;
-    if ((st = lpi_node_new(ctx, LPI_OP_LOAD, info.dtype, info.ndim, info.shape, 0, NULL, &a))) return st;
-    a->a.npy = info;
+    if ((st = lpi_node_new(ctx, LPI_OP_LOAD, d->dtype, d->ndim, d->shape, 0, NULL, &a))) {
+        lpi_dataset_release(d);
+        return st;
+    }
+    a->a.ds = d;
     if (!(a->a.path = lp_strdup(path))) { lp_array_release(a); return lpi_nomem(ctx); }
     *out = a;
     return LP_OK;

@@ -3,7 +3,7 @@
 #define LP_EXPR_H
 
 #include "core/core.h"
-#include "io/npy.h"
+#include "io/dataset.h"
 
 typedef enum lpi_opkind {
     LP_OPK_SOURCE = 0,
@@ -67,9 +67,9 @@ typedef struct lpi_attrs {
     /* MATMUL: LPI_MM_* (an operand read with its last two axes swapped); LSTSQ: rcond in f0
      * (negative: NumPy's default eps * max(M, N)) */
     uint32_t flags;
-    /* LOAD */
+    /* LOAD: the URL as given, and what is stored there (header or Zarr metadata, version) */
     char *path;
-    lp_npy_info npy;
+    lpi_dataset *ds;
     /* WRAP: the data (a buffer holding a reference to the caller's memory) and its layout */
     lp_buffer *buf;
     int64_t offset;               /* bytes from buf->data to element 0 */

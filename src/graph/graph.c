@@ -132,6 +132,34 @@ static lp_status decide_fusion(lpi_graph *g, bool fusion) {
     return LP_OK;
 }
 
+/* Slice push-down: basic indexing, transposes and unit-axis reshapes of a load (affine maps),
+ * and reshapes of whole rows of a C-order .npy file before any such map, are read by load
+ * tasks that fetch only the bytes their output needs. A chain node that only feeds further
+ * chain nodes is not planned at all (VIEW); the others become loads through the composed map. */
+static void push_loads(lpi_graph *g) {
+    bool *mapped = lp_calloc((size_t)(g->n ? g->n : 1), sizeof *mapped); /* the chain has an affine map */
+    for (int v = 0; v < g->n; v++) {
+        lp_array *a = g->node[v];
+        g->vroot[v] = -1;
+        if (g->leaf[v]) continue;
+        if (a->op == LPI_OP_LOAD) { g->vroot[v] = v; continue; }
+        if (lpi_ops[a->op].kind != LP_OPK_MOVE || a->op == LPI_OP_CONCATENATE || !g->in[v]) continue;
+        int w = g->in[v][0];
+        if (g->vroot[w] < 0) continue;
+        bool affine = a->op != LPI_OP_RESHAPE || a->a.affine;
+        if (!affine && (!mapped || mapped[w] || !lpi_dataset_flat(g->node[g->vroot[w]]->a.ds))) continue;
+        g->vroot[v] = g->vroot[w];
+        if (mapped) mapped[v] = affine || mapped[w];
+    }
+    for (int v = 0; v < g->n; v++) {
+        if (g->vroot[v] < 0 || g->target[v] || g->nusers[v] == 0) continue;
+        bool all = true;
+        for (int u = 0; u < g->nusers[v] && all; u++) all = g->vroot[g->users[v][u]] >= 0;
+        if (all) g->role[v] = LPI_ROLE_VIEW;
+    }
+    lp_free(mapped);
+}
+
 lp_status lpi_graph_build(lp_ctx *ctx, lpi_arena *ar, lp_array *const *targets, int nt, bool fusion,
                           lpi_graph *g) {
     memset(g, 0, sizeof *g);
@@ -151,9 +179,10 @@ lp_status lpi_graph_build(lp_ctx *ctx, lpi_arena *ar, lp_array *const *targets, 
     g->target = lpi_arena_alloc(ar, n * sizeof *g->target);
     g->role = lpi_arena_alloc(ar, n * sizeof *g->role);
     g->region = lpi_arena_alloc(ar, n * sizeof *g->region);
+    g->vroot = lpi_arena_alloc(ar, n * sizeof *g->vroot);
     g->target_of = lpi_arena_alloc(ar, (size_t)nt * sizeof *g->target_of);
     if (!canon_of || !g->node || !g->in || !g->leaf || !g->nusers || !g->users || !g->target || !g->role ||
-        !g->region || !g->target_of) { st = lpi_nomem(ctx); goto out; }
+        !g->region || !g->vroot || !g->target_of) { st = lpi_nomem(ctx); goto out; }
 
     /* CSE: postorder guarantees inputs are canonicalized before their consumers */
     for (size_t i = 0; i < n && !st; i++) {
@@ -217,6 +246,7 @@ lp_status lpi_graph_build(lp_ctx *ctx, lpi_arena *ar, lp_array *const *targets, 
             if (!dup) g->users[w][g->nusers[w]++] = v;
         }
     st = decide_fusion(g, fusion);
+    if (!st) push_loads(g);
 out:
     lp_free(order.v);
     lpi_hmap_free(&seen);

@@ -10,6 +10,8 @@ typedef enum lpi_role {
     LPI_ROLE_MAT = 0,     /* materialized: a pnode with chunks */
     LPI_ROLE_INLINE = 1,  /* computed inside its region's program */
     LPI_ROLE_CONST = 2,   /* a constant register in the programs that use it */
+    LPI_ROLE_VIEW = 3,    /* a load, or a slice/transpose/reshape of one, that only feeds further
+                           * such nodes: pushed into their load tasks, not planned itself */
 } lpi_role;
 
 typedef struct lpi_graph {
@@ -24,6 +26,8 @@ typedef struct lpi_graph {
     int *target_of;     /* [ntargets] canonical index of each target */
     lpi_role *role;     /* [n] */
     int *region;        /* [n] for INLINE: index of the region's root (a MAP or reduce node) */
+    int *vroot;         /* [n] the LOAD node a load, or a slice/transpose/reshape chain of one,
+                         * reads (planned as a load of it: plan_load.c); -1 for other nodes */
 } lpi_graph;
 
 /* Collect, CSE and decide fusion. Everything is allocated in `ar`. */

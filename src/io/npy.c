@@ -9,6 +9,8 @@
 #define _FILE_OFFSET_BITS 64 /* off_t must hold any file offset, also on 32-bit hosts */
 
 #include "io/npy.h"
+#include "io/file.h"
+#include "io/select.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,13 +29,6 @@
 /* Bounce buffer for Fortran-order reads and for converting writes: large enough that each
  * syscall moves a meaningful amount, small enough to be irrelevant next to a chunk. */
 #define NPY_BOUNCE_BYTES ((size_t)1 << 20)
-/* Fortran reads: when the bytes skipped between two consecutive column runs are at most this
- * many, reading them along costs less than a separate pread (they share pages anyway). */
-#define NPY_SPAN_SLACK 4096
-/* pread/pwrite at most this much per call: Linux caps a transfer at 0x7ffff000 bytes anyway,
- * and a bounded size keeps ssize_t arithmetic safe on 32-bit hosts. */
-#define NPY_IO_MAX ((size_t)1 << 30)
-
 static bool host_big_endian(void) { return __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__; }
 
 /* ---- small helpers ------------------------------------------------------------------ */
@@ -55,21 +50,9 @@ static lp_status nomem(lp_ctx *ctx) {
     return LP_ERR_NOMEM;
 }
 
-/* Thread-safe strerror; GNU and XSI strerror_r differ in their return type. */
-static const char *errno_str(int err, char *buf, size_t cap) {
-#if defined(__GLIBC__) && defined(_GNU_SOURCE)
-    return strerror_r(err, buf, cap);
-#else
-    return strerror_r(err, buf, cap) == 0 ? buf : "unknown error";
-#endif
-}
-
 /* An OS failure: a missing file (or directory) is LP_ERR_NOTFOUND, anything else LP_ERR_IO. */
 static lp_status os_error(lp_ctx *ctx, const char *path, const char *what, int err) {
-    char buf[128];
-    lp_status st = err == ENOENT ? LP_ERR_NOTFOUND : LP_ERR_IO;
-    fail(ctx, st, "%s: %s: %s", path, what, errno_str(err, buf, sizeof buf));
-    return st;
+    return lpi_os_error(ctx, path, what, err);
 }
 
 /* Copy untrusted bytes into a message-safe string: non-printable bytes become '?', long
@@ -80,51 +63,6 @@ static const char *printable(char *dst, size_t cap, const char *src, size_t n) {
     if (i < n) { memcpy(dst + j, "...", 3); j += 3; } /* the loop left room for it */
     dst[j] = '\0';
     return dst;
-}
-
-/* pread until n bytes are read or EOF; returns the bytes read, or -1 with errno set. */
-static ssize_t pread_full(int fd, void *buf, size_t n, int64_t off) {
-    size_t done = 0;
-    while (done < n) {
-        size_t want = n - done < NPY_IO_MAX ? n - done : NPY_IO_MAX;
-        ssize_t r = pread(fd, (char *)buf + done, want, (off_t)(off + (int64_t)done));
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (r == 0) break; /* EOF */
-        done += (size_t)r;
-    }
-    return (ssize_t)done;
-}
-
-/* pwrite all n bytes; 0 on success, -1 with errno set. */
-static int pwrite_full(int fd, const void *buf, size_t n, int64_t off) {
-    size_t done = 0;
-    while (done < n) {
-        size_t want = n - done < NPY_IO_MAX ? n - done : NPY_IO_MAX;
-        ssize_t r = pwrite(fd, (const char *)buf + done, want, (off_t)(off + (int64_t)done));
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (r == 0) { errno = EIO; return -1; } /* a regular file never does this; don't spin */
-        done += (size_t)r;
-    }
-    return 0;
-}
-
-/* Read exactly n bytes at off. The header was validated against the file size, so a short read
- * here means the file shrank under us. */
-static lp_status read_exact(lp_ctx *ctx, int fd, const char *path, void *buf, size_t n,
-                            int64_t off) {
-    ssize_t r = pread_full(fd, buf, n, off);
-    if (r < 0) return os_error(ctx, path, "read failed", errno);
-    if ((size_t)r < n)
-        return fail(ctx, LP_ERR_IO,
-                    "%s: unexpected end of file at byte %lld (file changed while reading?)",
-                    path, (long long)(off + r));
-    return LP_OK;
 }
 
 static uint32_t load_le32(const unsigned char *p) {
@@ -180,42 +118,13 @@ static void fwalk_next(fwalk *w) {
     }
 }
 
-/* dst[i * dstride] = src[i] for n elements of isz bytes. Fixed-size memcpy compiles to a move. */
-static void scatter(char *dst, size_t dstride, const char *src, size_t n, size_t isz) {
-    switch (isz) {
-    case 1:
-        for (size_t i = 0; i < n; i++) dst[i * dstride] = src[i];
-        break;
-    case 4:
-        for (size_t i = 0; i < n; i++) memcpy(dst + i * dstride, src + 4 * i, 4);
-        break;
-    default:
-        for (size_t i = 0; i < n; i++) memcpy(dst + i * dstride, src + 8 * i, 8);
-        break;
-    }
-}
-
-/* In-place byte swap of n elements of isz bytes. */
-static void byteswap(void *data, size_t n, size_t isz) {
-    if (isz == 4) {
-        uint32_t *p = data;
-        for (size_t i = 0; i < n; i++) p[i] = __builtin_bswap32(p[i]);
-    } else if (isz == 8) {
-        uint64_t *p = data;
-        for (size_t i = 0; i < n; i++) p[i] = __builtin_bswap64(p[i]);
-    }
-}
-
-/* File bytes -> values Lampy may trust: native byte order, and bools that are exactly 0 or 1
- * (a bool byte of 2 would otherwise make `a == True` and bitwise ops disagree). */
-static void fix_loaded(void *data, size_t n, const lp_npy_info *info) {
+void lpi_npy_layout(const lp_npy_info *info, int ndim, const int64_t *shape, lpi_layout *L) {
     size_t isz = lp_dtype_size(info->dtype);
-    if (info->dtype == LP_BOOL) {
-        unsigned char *p = data;
-        for (size_t i = 0; i < n; i++) p[i] = p[i] != 0;
-    } else if (info->big_endian != host_big_endian()) {
-        byteswap(data, n, isz);
-    }
+    lpi_layout_dense(L, ndim, shape, isz, info->fortran_order, info->data_offset);
+    /* file bytes -> values Lampy may trust: native byte order, and bools that are exactly 0 or
+     * 1 (a bool byte of 2 would otherwise make `a == True` and bitwise ops disagree) */
+    L->boolfix = info->dtype == LP_BOOL;
+    L->swap = !L->boolfix && info->big_endian != host_big_endian() && isz > 1 ? isz : 0;
 }
 
 /* ---- header parsing ----------------------------------------------------------------- */
@@ -453,18 +362,18 @@ static lp_status parse_dict(hparser *h, lp_npy_info *info) {
 /* ---- reading ------------------------------------------------------------------------ */
 
 /* The fixed prefix: magic, version, header length. Sets major/minor and the header extent. */
-static lp_status read_prefix(lp_ctx *ctx, int fd, const char *path, int64_t file_size,
+static lp_status read_prefix(lp_ctx *ctx, lpi_src *src, const char *path, int64_t file_size,
                              lp_npy_info *info, uint32_t *hlen, int64_t *hstart) {
     unsigned char pre[12];
-    size_t want = file_size < (int64_t)sizeof pre ? (size_t)file_size : sizeof pre;
-    ssize_t got = pread_full(fd, pre, want, 0);
-    if (got < 0) return os_error(ctx, path, "read failed", errno);
+    size_t got = file_size < (int64_t)sizeof pre ? (size_t)file_size : sizeof pre;
+    lp_status st = lpi_src_read(ctx, src, 0, got, pre);
+    if (st) return st;
     if (got == 0) return fail(ctx, LP_ERR_FORMAT, "%s: empty file (not a .npy file)", path);
-    size_t mlen = (size_t)got < NPY_MAGIC_LEN ? (size_t)got : NPY_MAGIC_LEN;
+    size_t mlen = got < NPY_MAGIC_LEN ? got : NPY_MAGIC_LEN;
     if (memcmp(pre, NPY_MAGIC, mlen) != 0)
         return fail(ctx, LP_ERR_FORMAT, "%s: bad magic (not a .npy file)", path);
-    if ((size_t)got < NPY_MAGIC_LEN + 2)
-        return fail(ctx, LP_ERR_FORMAT, "%s: truncated: %zd bytes, shorter than the .npy prefix",
+    if (got < NPY_MAGIC_LEN + 2)
+        return fail(ctx, LP_ERR_FORMAT, "%s: truncated: %zu bytes, shorter than the .npy prefix",
                     path, got);
     info->major = pre[6];
     info->minor = pre[7];
@@ -473,21 +382,22 @@ static lp_status read_prefix(lp_ctx *ctx, int fd, const char *path, int64_t file
                     "%s: unsupported .npy format version %d.%d (supported: 1.0, 2.0, 3.0)",
                     path, info->major, info->minor);
     size_t lenbytes = info->major == 1 ? 2 : 4;
-    if ((size_t)got < NPY_MAGIC_LEN + 2 + lenbytes)
-        return fail(ctx, LP_ERR_FORMAT, "%s: truncated: %zd bytes, shorter than the .npy prefix",
+    if (got < NPY_MAGIC_LEN + 2 + lenbytes)
+        return fail(ctx, LP_ERR_FORMAT, "%s: truncated: %zu bytes, shorter than the .npy prefix",
                     path, got);
     *hlen = lenbytes == 2 ? (uint32_t)pre[8] | (uint32_t)pre[9] << 8 : load_le32(pre + 8);
     *hstart = NPY_MAGIC_LEN + 2 + (int64_t)lenbytes;
     return LP_OK;
 }
 
-lp_status lpi_npy_read_header(lp_ctx *ctx, int fd, const char *path, int64_t file_size,
-                              lp_npy_info *out) {
+lp_status lpi_npy_read_header(lp_ctx *ctx, lpi_src *src, lp_npy_info *out) {
     lp_npy_info info;
     memset(&info, 0, sizeof info);
+    const char *path = lpi_src_name(src);
+    int64_t file_size = lpi_src_id(src)->size;
     uint32_t hlen = 0;
     int64_t hstart = 0;
-    lp_status st = read_prefix(ctx, fd, path, file_size, &info, &hlen, &hstart);
+    lp_status st = read_prefix(ctx, src, path, file_size, &info, &hlen, &hstart);
     if (st != LP_OK) return st;
     if (hlen > LPI_NPY_MAX_HEADER)
         return fail(ctx, LP_ERR_LIMIT, "%s: header of %u bytes exceeds the limit of %d bytes",
@@ -501,7 +411,7 @@ lp_status lpi_npy_read_header(lp_ctx *ctx, int fd, const char *path, int64_t fil
 
     char *text = lp_malloc(hlen);
     if (!text) return nomem(ctx);
-    st = read_exact(ctx, fd, path, text, hlen, hstart);
+    st = lpi_src_read(ctx, src, hstart, hlen, text);
     if (st == LP_OK && text[hlen - 1] != '\n')
         st = fail(ctx, LP_ERR_FORMAT, "%s: bad header: does not end with a newline", path);
     if (st == LP_OK) {
@@ -526,20 +436,14 @@ lp_status lpi_npy_read_header(lp_ctx *ctx, int fd, const char *path, int64_t fil
     return LP_OK;
 }
 
-lp_status lpi_npy_open(lp_ctx *ctx, const char *path, int *fd_out, lp_npy_info *out) {
-    *fd_out = -1;
-    if (!path) return fail(ctx, LP_ERR_VALUE, "npy: path is NULL");
-    int fd;
-    do fd = open(path, O_RDONLY | O_CLOEXEC); while (fd < 0 && errno == EINTR);
-    if (fd < 0) return os_error(ctx, path, "cannot open", errno);
-    struct stat sb;
-    lp_status st;
-    if (fstat(fd, &sb) != 0) st = os_error(ctx, path, "cannot stat", errno);
-    /* The size checks need a real size; a directory or a pipe has none. */
-    else if (!S_ISREG(sb.st_mode)) st = fail(ctx, LP_ERR_IO, "%s: not a regular file", path);
-    else st = lpi_npy_read_header(ctx, fd, path, (int64_t)sb.st_size, out);
-    if (st != LP_OK) { close(fd); return st; }
-    *fd_out = fd;
+lp_status lpi_npy_open(lp_ctx *ctx, const char *url, lpi_src **src_out, lp_npy_info *out) {
+    *src_out = NULL;
+    if (!url) return fail(ctx, LP_ERR_VALUE, "npy: path is NULL");
+    lpi_src *src;
+    lp_status st = lpi_src_open(ctx, url, &src);
+    if (st) return st;
+    if ((st = lpi_npy_read_header(ctx, src, out)) != LP_OK) { lpi_src_close(src); return st; }
+    *src_out = src;
     return LP_OK;
 }
 
@@ -556,69 +460,15 @@ static void clear_error(lp_ctx *ctx) {
 lp_status lp_npy_info_read(lp_ctx *ctx, const char *path, lp_npy_info *out) {
     clear_error(ctx);
     if (!out) return fail(ctx, LP_ERR_VALUE, "lp_npy_info_read: out is NULL");
-    int fd;
-    lp_status st = lpi_npy_open(ctx, path, &fd, out);
-    if (st == LP_OK) close(fd);
+    lpi_src *src;
+    lp_status st = lpi_npy_open(ctx, path, &src, out);
+    lpi_src_close(src);
     return st;
 }
 
-/* Fortran order, ndim >= 2: column c (a Fortran-ordered index over axes 1..) holds shape[0]
- * contiguous elements, so the requested rows are one run of nrows elements per column, at a
- * stride of shape[0] elements. Dense runs are fetched as one covering span for many columns at
- * once; sparse ones one pread per run (split if a run exceeds the bounce buffer). Each run is
- * scattered to its C-order place: row r, trailing C offset coff -> dst[r * ncols + coff]. */
-static lp_status read_fortran(lp_ctx *ctx, int fd, const char *path, const lp_npy_info *info,
-                              int64_t row0, int64_t row1, char *dst) {
-    size_t isz = lp_dtype_size(info->dtype);
-    int64_t ncols = 1; /* > 0: the caller returns early for empty reads */
-    dims_product(info->ndim - 1, info->shape + 1, &ncols);
-    size_t nrows = (size_t)(row1 - row0);
-    size_t run = nrows * isz;
-    int64_t stride = info->shape[0] * (int64_t)isz; /* file bytes from one column to the next */
-    size_t dstride = (size_t)ncols * isz;            /* dst bytes from one row to the next */
-    int64_t gap = stride - (int64_t)run;             /* file bytes between two runs */
-    /* span mode implies stride < 2 MiB + 4 KiB, so the size_t casts below are exact */
-    bool span = run < NPY_BOUNCE_BYTES && (gap <= (int64_t)run || gap <= NPY_SPAN_SLACK);
-    int64_t total = (ncols - 1) * stride + (int64_t)run; /* bytes from first to last run */
-    size_t cap = span ? (total < (int64_t)NPY_BOUNCE_BYTES ? (size_t)total : NPY_BOUNCE_BYTES)
-                      : (run < NPY_BOUNCE_BYTES ? run : NPY_BOUNCE_BYTES);
-    char *bounce = lp_malloc(cap);
-    if (!bounce) return nomem(ctx);
-
-    fwalk w;
-    fwalk_init(&w, 1, info->ndim, info->shape);
-    lp_status st = LP_OK;
-    int64_t base = info->data_offset + row0 * (int64_t)isz;
-    for (int64_t c = 0; c < ncols && st == LP_OK;) {
-        if (span) {
-            /* as many columns as fit: (k-1) strides plus the last run */
-            int64_t k = 1 + (int64_t)(cap - run) / stride;
-            if (k > ncols - c) k = ncols - c;
-            size_t bytes = (size_t)((k - 1) * stride) + run;
-            st = read_exact(ctx, fd, path, bounce, bytes, base + c * stride);
-            for (int64_t j = 0; j < k && st == LP_OK; j++, c++) {
-                scatter(dst + (size_t)w.coff * isz, dstride, bounce + (size_t)(j * stride), nrows, isz);
-                fwalk_next(&w);
-            }
-        } else {
-            size_t per = cap / isz; /* rows per pread */
-            for (size_t r = 0; r < nrows && st == LP_OK; r += per) {
-                size_t n = nrows - r < per ? nrows - r : per;
-                st = read_exact(ctx, fd, path, bounce, n * isz,
-                                base + c * stride + (int64_t)(r * isz));
-                if (st == LP_OK)
-                    scatter(dst + r * dstride + (size_t)w.coff * isz, dstride, bounce, n, isz);
-            }
-            fwalk_next(&w);
-            c++;
-        }
-    }
-    lp_free(bounce);
-    return st;
-}
-
-lp_status lpi_npy_read_rows(lp_ctx *ctx, int fd, const char *path, const lp_npy_info *info,
-                            int64_t row0, int64_t row1, void *dst) {
+lp_status lpi_npy_read_rows(lp_ctx *ctx, lpi_src *src, const lp_npy_info *info, int64_t row0, int64_t row1,
+                            void *dst) {
+    const char *path = lpi_src_name(src);
     if ((unsigned)info->dtype >= LP_DTYPE_COUNT || info->ndim < 0 || info->ndim > LP_MAX_NDIM)
         return fail(ctx, LP_ERR_INTERNAL, "%s: invalid npy info", path);
     int64_t nrows_all = info->ndim ? info->shape[0] : 1;
@@ -636,15 +486,26 @@ lp_status lpi_npy_read_rows(lp_ctx *ctx, int fd, const char *path, const lp_npy_
     if (n == 0) return LP_OK;
     if ((uint64_t)n > SIZE_MAX / isz) /* a 32-bit host and a huge file */
         return fail(ctx, LP_ERR_LIMIT, "%s: %lld elements do not fit in memory", path, (long long)n);
-
-    lp_status st;
-    if (info->fortran_order && info->ndim >= 2 && per_row > 1)
-        st = read_fortran(ctx, fd, path, info, row0, row1, dst);
-    else /* C order, or a layout where both orders coincide: one contiguous range */
-        st = read_exact(ctx, fd, path, dst, (size_t)n * isz,
-                        info->data_offset + row0 * per_row * (int64_t)isz);
-    if (st == LP_OK) fix_loaded(dst, (size_t)n, info);
-    return st;
+    if (info->ndim == 0) { /* one element */
+        lpi_layout L;
+        lpi_npy_layout(info, 0, NULL, &L);
+        lp_status st = lpi_src_read(ctx, src, info->data_offset, isz, dst);
+        if (!st) lpi_layout_fix(&L, dst, 1);
+        return st;
+    }
+    /* rows [row0, row1), every trailing index, into C order */
+    lpi_layout L;
+    lpi_sel sel;
+    lpi_npy_layout(info, info->ndim, info->shape, &L);
+    int64_t ds = (int64_t)isz;
+    for (int i = info->ndim - 1; i >= 0; i--) {
+        sel.start[i] = i ? 0 : row0;
+        sel.step[i] = 1;
+        sel.count[i] = i ? info->shape[i] : row1 - row0;
+        sel.dstride[i] = ds;
+        ds *= sel.count[i];
+    }
+    return lpi_sel_read(ctx, src, &L, &sel, dst);
 }
 
 /* ---- writing ------------------------------------------------------------------------ */
@@ -706,57 +567,10 @@ static size_t build_header(char *buf, size_t cap, lp_dtype dt, bool big, bool fo
 
 #define NPY_HEADER_CAP 1024 /* 8 dims of 20 digits make a dict under 300 bytes */
 
-/* The process umask, read without changing it (umask(2) can only be read by setting it, which
- * races with other threads creating files). */
-static mode_t current_umask(void) {
-    mode_t mask = 022; /* the usual default if /proc is unavailable */
-    FILE *f = fopen("/proc/self/status", "re");
-    if (!f) return mask;
-    char line[128];
-    while (fgets(line, sizeof line, f)) {
-        unsigned m;
-        if (sscanf(line, "Umask: %o", &m) == 1) { mask = (mode_t)(m & 0777); break; }
-    }
-    fclose(f);
-    return mask;
-}
-
-/* mkstemp next to the destination so the final rename stays within one file system. */
-static lp_status make_temp(lp_ctx *ctx, const char *path, char **tmp_out, int *fd_out) {
-    static const char suffix[] = ".tmp.XXXXXX";
-    size_t n = strlen(path);
-    char *tmp = lp_malloc(n + sizeof suffix);
-    if (!tmp) return nomem(ctx);
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, suffix, sizeof suffix);
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        lp_status st = os_error(ctx, path, "cannot create temporary file", errno);
-        lp_free(tmp);
-        return st;
-    }
-    /* mkstemp makes the file 0600; give it the mode open(path, O_CREAT, 0666) would have. */
-    (void)fchmod(fd, 0666 & ~current_umask());
-    *tmp_out = tmp;
-    *fd_out = fd;
-    return LP_OK;
-}
-
-/* Close, then rename into place; on any failure the temp file is removed. Frees tmp. */
-static lp_status finish_temp(lp_ctx *ctx, const char *path, char *tmp, int fd, lp_status st) {
-    if (close(fd) != 0 && st == LP_OK) st = os_error(ctx, path, "write failed", errno);
-    if (st == LP_OK && rename(tmp, path) != 0)
-        st = os_error(ctx, path, "cannot rename temporary file", errno);
-    if (st != LP_OK) unlink(tmp);
-    lp_free(tmp);
-    return st;
-}
-
 /* Write C-order native data in the requested layout through a bounce buffer: Fortran order
  * walks the output in Fortran order and gathers from the C-order source. */
-static lp_status write_converted(lp_ctx *ctx, int fd, const char *path, int64_t off, lp_dtype dt,
-                                 int ndim, const int64_t *shape, const char *src, size_t n,
-                                 bool fortran, bool swap) {
+static lp_status write_converted(lp_ctx *ctx, lpi_sink *k, lp_dtype dt, int ndim, const int64_t *shape,
+                                 const char *src, size_t n, bool fortran, bool swap) {
     size_t isz = lp_dtype_size(dt);
     size_t per = NPY_BOUNCE_BYTES / isz;
     size_t cap = (n < per ? n : per) * isz;
@@ -766,16 +580,18 @@ static lp_status write_converted(lp_ctx *ctx, int fd, const char *path, int64_t 
     fwalk_init(&w, 0, ndim, shape);
     lp_status st = LP_OK;
     for (size_t i = 0; i < n && st == LP_OK; i += per) {
-        size_t k = n - i < per ? n - i : per;
+        size_t m = n - i < per ? n - i : per;
         if (fortran) {
-            for (size_t j = 0; j < k; j++, fwalk_next(&w))
+            for (size_t j = 0; j < m; j++, fwalk_next(&w))
                 memcpy(bounce + j * isz, src + (size_t)w.coff * isz, isz);
         } else {
-            memcpy(bounce, src + i * isz, k * isz);
+            memcpy(bounce, src + i * isz, m * isz);
         }
-        if (swap) byteswap(bounce, k, isz);
-        if (pwrite_full(fd, bounce, k * isz, off + (int64_t)(i * isz)) != 0)
-            st = os_error(ctx, path, "write failed", errno);
+        if (swap) {
+            lpi_layout L = {.isz = isz, .swap = isz};
+            lpi_layout_fix(&L, bounce, m);
+        }
+        st = lpi_sink_write(ctx, k, bounce, m * isz);
     }
     lp_free(bounce);
     return st;
@@ -797,21 +613,18 @@ lp_status lpi_npy_write(lp_ctx *ctx, const char *path, lp_dtype dt, int ndim,
     if (hsize == 0)
         return fail(ctx, LP_ERR_VALUE, "%s: header does not fit .npy format %d.0", path, o.major);
 
-    char *tmp = NULL;
-    int fd = -1;
-    if ((st = make_temp(ctx, path, &tmp, &fd)) != LP_OK) return st;
-    if (pwrite_full(fd, hdr, hsize, 0) != 0) st = os_error(ctx, path, "write failed", errno);
+    lpi_sink *k;
+    if ((st = lpi_sink_open(ctx, path, false, &k)) != LP_OK) return st;
+    st = lpi_sink_write(ctx, k, hdr, hsize);
     bool fortran = o.fortran_order && ndim >= 2;
     bool swap = big != host_big_endian() && dt != LP_BOOL;
     size_t n = (size_t)bytes / lp_dtype_size(dt);
     if (st == LP_OK && n > 0) { /* (the walkers assume a non-empty array) */
-        if (fortran || swap)
-            st = write_converted(ctx, fd, path, (int64_t)hsize, dt, ndim, shape, data, n, fortran,
-                                 swap);
-        else if (pwrite_full(fd, data, (size_t)bytes, (int64_t)hsize) != 0)
-            st = os_error(ctx, path, "write failed", errno);
+        if (fortran || swap) st = write_converted(ctx, k, dt, ndim, shape, data, n, fortran, swap);
+        else st = lpi_sink_write(ctx, k, data, (size_t)bytes);
     }
-    return finish_temp(ctx, path, tmp, fd, st);
+    if (st) { lpi_sink_abort(k); return st; }
+    return lpi_sink_commit(ctx, k);
 }
 
 /* ---- streaming writer --------------------------------------------------------------- */
@@ -842,7 +655,7 @@ lp_status lpi_npy_writer_open(lp_ctx *ctx, const char *path, lp_dtype dt, int nd
     w->fd = -1;
     w->path = lp_strdup(path);
     if (!w->path) { lp_free(w); return nomem(ctx); }
-    if ((st = make_temp(ctx, path, &w->tmp, &w->fd)) != LP_OK) {
+    if ((st = lpi_file_temp(ctx, path, &w->tmp, &w->fd)) != LP_OK) {
         lp_free(w->path);
         lp_free(w);
         return st;
@@ -855,7 +668,7 @@ lp_status lpi_npy_writer_open(lp_ctx *ctx, const char *path, lp_dtype dt, int nd
     atomic_init(&w->written, 0);
     /* Sizing the file up front lets producers pwrite rows in any order, and a full disk shows
      * up now on file systems that reserve blocks, rather than halfway through. */
-    if (pwrite_full(w->fd, hdr, hsize, 0) != 0) st = os_error(ctx, path, "write failed", errno);
+    if (lpi_pwrite_full(w->fd, hdr, hsize, 0) != 0) st = os_error(ctx, path, "write failed", errno);
     else if (ftruncate(w->fd, (off_t)(w->data_offset + bytes)) != 0)
         st = os_error(ctx, path, "cannot size file", errno);
     if (st != LP_OK) { lpi_npy_writer_abort(w); return st; }
@@ -875,7 +688,7 @@ lp_status lpi_npy_writer_pwrite(lp_ctx *ctx, lpi_npy_writer *w, int64_t row0, co
     if (!rows) return fail(ctx, LP_ERR_VALUE, "%s: rows is NULL", w->path);
     /* no overflow: the whole data range was checked against int64 and size_t at open */
     int64_t off = w->data_offset + row0 * w->row_bytes;
-    if (pwrite_full(w->fd, rows, (size_t)(nrows * w->row_bytes), off) != 0)
+    if (lpi_pwrite_full(w->fd, rows, (size_t)(nrows * w->row_bytes), off) != 0)
         return os_error(ctx, w->path, "write failed", errno);
     atomic_fetch_add(&w->written, nrows);
     return LP_OK;
@@ -894,7 +707,7 @@ lp_status lpi_npy_writer_commit(lp_ctx *ctx, lpi_npy_writer *w) {
     if (written < w->nrows)
         st = fail(ctx, LP_ERR_VALUE, "%s: only %lld of %lld rows were written", w->path,
                   written, (long long)w->nrows);
-    st = finish_temp(ctx, w->path, w->tmp, w->fd, st);
+    st = lpi_file_finish(ctx, w->path, w->tmp, w->fd, st);
     lp_free(w->path);
     lp_free(w);
     return st;

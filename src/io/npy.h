@@ -1,8 +1,10 @@
-/* .npy format 1.0/2.0/3.0: header parsing, range reads with pread, atomic writes. */
+/* .npy format 1.0/2.0/3.0: header parsing, range reads from any source, atomic writes. */
 #ifndef LP_NPY_H
 #define LP_NPY_H
 
 #include "core/core.h"
+#include "io/select.h"
+#include "io/source.h"
 
 #include <sys/types.h>
 
@@ -10,19 +12,22 @@
  * readers; we allow more but bound it so a hostile file cannot make us allocate much). */
 #define LPI_NPY_MAX_HEADER (1 << 20)
 
-/* Parse and validate the header of an open file of the given size. `path` is used in messages
- * ("a.npy: truncated header"). Checks that the data the header promises fits in the file. */
-lp_status lpi_npy_read_header(lp_ctx *ctx, int fd, const char *path, int64_t file_size,
-                              lp_npy_info *out);
+/* Parse and validate the header of an open object (file or URL; its name is used in messages:
+ * "a.npy: truncated header"). Checks that the data the header promises fits in the object. */
+lp_status lpi_npy_read_header(lp_ctx *ctx, lpi_src *src, lp_npy_info *out);
 
-/* Open + parse. On success *fd_out is an open read-only descriptor (caller closes). */
-lp_status lpi_npy_open(lp_ctx *ctx, const char *path, int *fd_out, lp_npy_info *out);
+/* Open + parse. On success *src_out is the open object (lpi_src_close). */
+lp_status lpi_npy_open(lp_ctx *ctx, const char *url, lpi_src **src_out, lp_npy_info *out);
+
+/* Where the elements of an array of `shape` (the file's, or a C-order file's reshape) lie in
+ * the file, with the byte-order and bool fixes its bytes need. */
+void lpi_npy_layout(const lp_npy_info *info, int ndim, const int64_t *shape, lpi_layout *L);
 
 /* Read rows [row0, row1) of the leading axis (for a 0-d array: row0=0,row1=1) into dst as
  * native-endian C-order data: (row1-row0) * prod(shape[1:]) elements. Only the bytes of
- * those rows are read (pread), also for Fortran order. Thread safe (pread on a shared fd). */
-lp_status lpi_npy_read_rows(lp_ctx *ctx, int fd, const char *path, const lp_npy_info *info,
-                            int64_t row0, int64_t row1, void *dst);
+ * those rows are read, also for Fortran order. Thread safe. */
+lp_status lpi_npy_read_rows(lp_ctx *ctx, lpi_src *src, const lp_npy_info *info, int64_t row0, int64_t row1,
+                            void *dst);
 
 typedef struct lpi_npy_write_opts {
     bool fortran_order;  /* data is still given in C order; the writer lays it out */
@@ -30,8 +35,8 @@ typedef struct lpi_npy_write_opts {
     int major;           /* 0 = smallest version that fits the header (1, else 2) */
 } lpi_npy_write_opts;
 
-/* Write C-order native data atomically (temp file in the same directory + rename).
- * opts may be NULL. */
+/* Write C-order native data atomically (any URL: temp file in the same directory + rename,
+ * one S3 object, ...). opts may be NULL. */
 lp_status lpi_npy_write(lp_ctx *ctx, const char *path, lp_dtype dt, int ndim,
                         const int64_t *shape, const void *data, const lpi_npy_write_opts *opts);
 

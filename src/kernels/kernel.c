@@ -1,7 +1,7 @@
 /* Task dispatch: the one entry point every executor calls with assembled operand views. */
 #include "kernels/kernels.h"
 #include "kernels/lda.h"
-#include "io/npy.h"
+#include "io/dataset.h"
 
 #include <string.h>
 
@@ -85,42 +85,30 @@ static lp_status run_reshape(const lpi_pnode *pn, const lpi_task *t, const lpi_v
     return LP_OK;
 }
 
+/* The elements of the task box, through the node's view of the stored array, straight into
+ * the output (whatever its strides): only the byte ranges holding them are read. */
 static lp_status run_load(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *out) {
-    const lp_array *e = pn->expr;
     const lpi_box *b = &t->box;
-    const int nd = b->ndim;
-    int64_t r0 = nd ? b->lo[0] : 0, r1 = nd ? b->hi[0] : 1;
     if (lpi_box_size(b) == 0) return LP_OK;
-    /* whole trailing axes and a C-contiguous destination: read straight into it */
-    bool full = true, contig = true;
-    int64_t s = (int64_t)lp_dtype_size(pn->dtype);
-    for (int i = nd - 1; i >= 1; i--) {
-        full &= b->lo[i] == 0 && b->hi[i] == pn->shape[i];
-        contig &= out->strides[i] == s;
-        s *= out->shape[i];
+    lpi_sel sel;
+    const lpi_axismap *m = pn->view;
+    int lnd = pn->lndim >= 0 ? pn->lndim : pn->src->ndim;
+    for (int i = 0; i < lnd; i++) {
+        sel.start[i] = m && m->dropped[i] ? m->fixed[i] : 0;
+        sel.step[i] = 1;
+        sel.count[i] = 1;
+        sel.dstride[i] = 0;
     }
-    if (nd) contig &= out->strides[0] == s || out->shape[0] == 1;
-    if (full && contig)
-        return lpi_npy_read_rows(ctx, pn->load_fd, e->a.path, &e->a.npy, r0, r1, out->data);
-    int64_t rowel = 1;
-    for (int i = 1; i < nd; i++) rowel *= pn->shape[i];
-    size_t bytes = (size_t)((r1 - r0) * rowel) * lp_dtype_size(pn->dtype);
-    char *tmp = lp_malloc_aligned(bytes);
-    if (!tmp) return lpi_nomem(ctx);
-    lp_status st = lpi_npy_read_rows(ctx, pn->load_fd, e->a.path, &e->a.npy, r0, r1, tmp);
-    if (!st) {
-        lpi_view src = *out;
-        int64_t es = (int64_t)lp_dtype_size(pn->dtype);
-        src.data = tmp;
-        for (int i = nd - 1; i >= 0; i--) {
-            src.strides[i] = es;
-            src.data += (i == 0 ? 0 : b->lo[i]) * es;
-            es *= (i == 0 ? r1 - r0 : pn->shape[i]);
-        }
-        lpi_copy_view(out, &src);
+    for (int j = 0; j < b->ndim; j++) {
+        int s = m ? m->src[j] : j;
+        if (s < 0) continue; /* a new unit axis */
+        int64_t off = m ? m->off[j] : 0, step = m ? m->step[j] : 1;
+        sel.start[s] = off + step * b->lo[j];
+        sel.step[s] = step;
+        sel.count[s] = b->hi[j] - b->lo[j];
+        sel.dstride[s] = out->strides[j];
     }
-    lp_free_aligned(tmp);
-    return st;
+    return lpi_reader_read(ctx, pn->reader, pn->lndim, pn->lshape, &sel, out->data);
 }
 
 lp_status lpi_kernel_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,

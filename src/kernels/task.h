@@ -48,7 +48,7 @@ typedef struct lpi_program {
 typedef enum lpi_kernel {
     LPI_K_NONE = 0,       /* chunks exist before the run (wrapped or already computed data) */
     LPI_K_GEN = 1,        /* full, arange, linspace, eye, random: write the box */
-    LPI_K_LOAD = 2,       /* read the box from a .npy file */
+    LPI_K_LOAD = 2,       /* read the box from a stored array (.npy, Zarr; any URL) */
     LPI_K_MAP = 3,        /* program over operands -> box */
     LPI_K_PARTIAL = 4,    /* program over operands, reduced -> partial state (or final) */
     LPI_K_COMBINE = 5,    /* partial states -> partial state (or final) */
@@ -109,7 +109,14 @@ typedef struct lpi_pnode {
     lp_buffer *prefilled;      /* LPI_K_NONE: the data */
     int64_t pre_offset;
     int64_t pre_strides[LP_MAX_NDIM];
-    int load_fd;               /* LOAD: open descriptor for the run */
+    /* LOAD: the stored array (src->a.ds) seen with shape lshape (lndim < 0: as stored; else a
+     * C-order reshape of it), read through `view` (NULL: the identity); the reader is open for
+     * the run. A slice, transpose or reshape of a load is planned as such a load (plan_load.c). */
+    const lp_array *src;
+    int lndim;
+    int64_t lshape[LP_MAX_NDIM];
+    const lpi_axismap *view;
+    struct lpi_reader *reader;
     double est_seconds;        /* cost model estimate (all tasks) */
     const lpi_linalg_params *la; /* MATMUL, LINALG */
 } lpi_pnode;

@@ -58,19 +58,19 @@ lp_status lp_lda_load(lp_ctx *ctx, const char *path, lp_lda_model **out) {
     if (!ctx) return LP_ERR_VALUE;
     if (!path || !out) return lpi_error(ctx, LP_ERR_VALUE, "lp_lda_load: path and out are required");
     *out = NULL;
-    int fd;
+    lpi_src *fd;
     lp_npy_info info;
     lp_status st = lpi_npy_open(ctx, path, &fd, &info);
     if (st) return st;
     double h[LDA_HEADER];
     if (info.dtype != LP_FLOAT64 || info.ndim != 1 || info.shape[0] < LDA_HEADER) {
-        close(fd);
+        lpi_src_close(fd);
         return lpi_error(ctx, LP_ERR_FORMAT, "%s: not a Lampy LDA model (expected a float64 vector)", path);
     }
-    if ((st = lpi_npy_read_rows(ctx, fd, path, &info, 0, LDA_HEADER, h))) { close(fd); return st; }
-    if (h[0] != LDA_MAGIC) { close(fd); return lpi_error(ctx, LP_ERR_FORMAT, "%s: not a Lampy LDA model (bad magic)", path); }
+    if ((st = lpi_npy_read_rows(ctx, fd, &info, 0, LDA_HEADER, h))) { lpi_src_close(fd); return st; }
+    if (h[0] != LDA_MAGIC) { lpi_src_close(fd); return lpi_error(ctx, LP_ERR_FORMAT, "%s: not a Lampy LDA model (bad magic)", path); }
     if (h[1] != LDA_VERSION) {
-        close(fd);
+        lpi_src_close(fd);
         return lpi_error(ctx, LP_ERR_FORMAT, "%s: LDA model format version %g is not supported (this is version %d)", path,
                          h[1], LDA_VERSION);
     }
@@ -82,19 +82,19 @@ lp_status lp_lda_load(lp_ctx *ctx, const char *path, lp_lda_model **out) {
     else if (!(h[6] == LP_BOOL || h[6] == LP_INT32 || h[6] == LP_INT64)) bad = "label dtype";
     else if (!is_count(h[7], 0, 9.007199254740992e15)) bad = "sample count";
     else if (!is_count(h[8], 0, LP_LDA_SHRINKAGE_COUNT - 1)) bad = "shrinkage kind";
-    if (bad) { close(fd); return lpi_error(ctx, LP_ERR_FORMAT, "%s: invalid LDA model header (%s)", path, bad); }
+    if (bad) { lpi_src_close(fd); return lpi_error(ctx, LP_ERR_FORMAT, "%s: invalid LDA model header (%s)", path, bad); }
     const int64_t K = (int64_t)h[2], D = (int64_t)h[3], m = (int64_t)h[4], C = (int64_t)h[5];
     const int64_t n = file_values(K, D, m, C);
     if (info.shape[0] != n) {
-        close(fd);
+        lpi_src_close(fd);
         return lpi_error(ctx, LP_ERR_FORMAT, "%s: LDA model has %lld values, its header says %lld", path,
                          (long long)info.shape[0], (long long)n);
     }
     double *v = lp_malloc((size_t)n * sizeof *v);
     lp_lda_model *md = lpi_lda_model_new(K, D, m, C);
-    if (!v || !md) { close(fd); lp_free(v); lp_lda_model_destroy(md); return lpi_nomem(ctx); }
-    st = lpi_npy_read_rows(ctx, fd, path, &info, 0, n, v);
-    close(fd);
+    if (!v || !md) { lpi_src_close(fd); lp_free(v); lp_lda_model_destroy(md); return lpi_nomem(ctx); }
+    st = lpi_npy_read_rows(ctx, fd, &info, 0, n, v);
+    lpi_src_close(fd);
     if (st) { lp_free(v); lp_lda_model_destroy(md); return st; }
     md->label_dtype = (lp_dtype)(int)h[6];
     md->n_samples = (int64_t)h[7];

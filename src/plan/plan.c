@@ -29,7 +29,7 @@ int lpi_new_pnode(planner *P, lpi_kernel k, lpi_op op, lp_array *e, lp_dtype dt,
     p->ndim = ndim;
     if (ndim) memcpy(p->shape, shape, (size_t)ndim * sizeof *shape);
     p->target = -1;
-    p->load_fd = -1;
+    p->lndim = -1;
     return P->npn++;
 }
 
@@ -148,7 +148,7 @@ lp_status lpi_one_chunk_axis(planner *P, lpi_grid *g, int ax, int64_t n) {
 
 /* ---- per-kind planning ---- */
 
-static lp_status plan_simple_tasks(planner *P, int pi) {
+lp_status lpi_plan_simple_tasks(planner *P, int pi) {
     lpi_pnode *p = &P->pn[pi];
     p->first_task = P->ntasks;
     p->ntasks = p->grid.total;
@@ -576,13 +576,14 @@ static lp_status plan_leaf(planner *P, int gid) {
 static lp_status plan_node(planner *P, int gid) {
     lp_array *e = P->g.node[gid];
     if (P->g.leaf[gid]) return plan_leaf(P, gid);
+    if (P->g.vroot[gid] >= 0) return lpi_plan_load(P, gid);
     switch (lpi_ops[e->op].kind) {
     case LP_OPK_SOURCE: {
-        int pi = lpi_new_pnode(P, e->op == LPI_OP_LOAD ? LPI_K_LOAD : LPI_K_GEN, e->op, e, e->dtype, e->ndim, e->shape);
+        int pi = lpi_new_pnode(P, LPI_K_GEN, e->op, e, e->dtype, e->ndim, e->shape); /* loads: plan_load.c */
         if (pi < 0) return lpi_nomem(P->ctx);
         P->pnode_of[gid] = pi;
         lp_status st = lpi_auto_grid(P, &P->pn[pi], e->ndim, e->shape, e->dtype);
-        return st ? st : plan_simple_tasks(P, pi);
+        return st ? st : lpi_plan_simple_tasks(P, pi);
     }
     case LP_OPK_ELEMWISE: return plan_map(P, gid);
     case LP_OPK_REDUCE: return plan_reduce(P, gid);

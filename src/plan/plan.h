@@ -20,6 +20,11 @@ typedef struct lpi_plan {
     int64_t nchunks;
 } lpi_plan;
 
+/* Is view m (output shape out_shape) a valid way to read a stored array of shape lshape?
+ * Every read inside, each stored axis read once or fixed (plan_load.c; decoders use it). */
+lp_status lpi_load_view_check(lp_ctx *ctx, const char *where, const lpi_axismap *m, int out_nd,
+                              const int64_t *out_shape, int lnd, const int64_t *lshape);
+
 /* Plan targets: graph passes (CSE, fusion) and task generation. */
 lp_status lpi_plan_build(lp_ctx *ctx, lp_array *const *targets, int n, lpi_plan **out);
 void lpi_plan_destroy(lpi_plan *p);

@@ -29,6 +29,8 @@ lp_status lpi_auto_grid(planner *P, lpi_pnode *p, int ndim, const int64_t *shape
 lp_status lpi_operand_grid(planner *P, lpi_pnode *p, int ndim, const int64_t *shape, lp_dtype dt,
                            const int *inputs, int nin, lpi_grid *out);
 lp_status lpi_one_chunk_axis(planner *P, lpi_grid *g, int ax, int64_t n);
+/* One task per chunk of pnode pi's grid, without operands (sources). */
+lp_status lpi_plan_simple_tasks(planner *P, int pi);
 int64_t lpi_find_chunk(const int64_t *bounds, int64_t nchunks, int64_t x);
 /* An affine-copy pnode pi reading pnode src through map m (grid derived from src's). */
 lp_status lpi_plan_copy_from(planner *P, int pi, int src, const lpi_axismap *m);
@@ -41,5 +43,6 @@ lp_status lpi_plan_combine(planner *P, int fin, int prev, lpi_reduce *r, int64_t
 /* Per-family planners hooked into plan_node. */
 lp_status lpi_plan_lda(planner *P, int gid);         /* plan_lda.c: Fisher LDA ops */
 lp_status lpi_plan_linalg(planner *P, int gid);      /* plan_linalg.c: matmul, solve, inv, ... */
+lp_status lpi_plan_load(planner *P, int gid);        /* plan_load.c: loads and slices of loads */
 
 #endif

@@ -401,9 +401,11 @@ lp_status lpi_pnode_to_json(lp_ctx *ctx, const lpi_plan *pl, int pi, json_t **ou
         break;
     case LPI_K_GEN: case LPI_K_LOAD: {
         json_t *head;
-        if (!p->expr) { st = lpi_error(ctx, LP_ERR_INTERNAL, "pnode %d: source without a node", pi); break; }
-        if ((st = lpi_json_node_head(ctx, p->expr, &head))) break;
+        const lp_array *src = p->kernel == LPI_K_LOAD ? p->src : p->expr;
+        if (!src) { st = lpi_error(ctx, LP_ERR_INTERNAL, "pnode %d: source without a node", pi); break; }
+        if ((st = lpi_json_node_head(ctx, src, &head))) break;
         r |= json_object_set_new(params, "node", head);
+        if (p->kernel == LPI_K_LOAD) r |= lpi_load_params_to_json(p, params);
         break;
     }
     case LPI_K_MAP: r |= json_object_set_new(params, "program", lpi_program_to_json(p->prog)); break;
@@ -452,6 +454,50 @@ static const char *const K_PNODE[] = {"id", "kernel", "op", "dtype", "shape", "g
                                       "tasks", "est_seconds", "params", NULL};
 static const char *const K_P_NONE[] = {"data", "bytes", NULL};
 static const char *const K_P_SRC[] = {"node", NULL};
+static const char *const K_P_LOAD[] = {"node", "view", "lshape", NULL};
+
+int lpi_load_params_to_json(const lpi_pnode *p, json_t *params) {
+    int r = 0, lnd = p->lndim >= 0 ? p->lndim : p->src->ndim;
+    if (p->lndim >= 0) r |= json_object_set_new(params, "lshape", lpi_json_ints(p->lndim, p->lshape));
+    if (p->view) r |= json_object_set_new(params, "view", lpi_axismap_to_json(p->view, p->ndim, lnd));
+    return r;
+}
+
+lp_status lpi_load_params_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, const json_t *params,
+                                    const lp_array *src, lpi_pnode *out) {
+    lp_status st;
+    const lpi_dataset *d = src->a.ds;
+    int lnd = src->ndim;
+    const int64_t *lshape = src->shape;
+    out->src = src;
+    out->lndim = -1;
+    if (src->dtype != out->dtype) FAIL(LP_ERR_TYPE, "%s: the node is %s, the stored array %s", where,
+                                       lp_dtype_name(out->dtype), lp_dtype_name(src->dtype));
+    if (json_object_get(params, "lshape")) {
+        if ((st = lpi_json_shape(ctx, where, params, "lshape", &out->lndim, out->lshape))) return st;
+        int64_t a, b;
+        if (!lpi_shape_size(out->lndim, out->lshape, &a) || !lpi_shape_size(src->ndim, src->shape, &b) || a != b)
+            FAIL(LP_ERR_SHAPE, "%s: 'lshape' must hold the stored array's elements", where);
+        if (!lpi_dataset_flat(d)) FAIL(LP_ERR_VALUE, "%s: only a C-order .npy file can be read reshaped", where);
+        lnd = out->lndim;
+        lshape = out->lshape;
+    }
+    const json_t *jv = json_object_get(params, "view");
+    if (!jv) {
+        if (out->ndim != lnd || memcmp(out->shape, lshape, (size_t)lnd * sizeof *lshape))
+            FAIL(LP_ERR_SHAPE, "%s: without a view the node has the stored shape", where);
+        return LP_OK;
+    }
+    lpi_axismap *m = lpi_arena_alloc(ar, sizeof *m);
+    char w[LPI_WHERE_MAX + 16];
+    snprintf(w, sizeof w, "%s: view", where);
+    if (!m) return lpi_nomem(ctx);
+    if ((st = lpi_axismap_from_json(ctx, w, jv, out->ndim, lnd, m)) ||
+        (st = lpi_load_view_check(ctx, w, m, out->ndim, out->shape, lnd, lshape)))
+        return st;
+    out->view = m;
+    return LP_OK;
+}
 static const char *const K_P_MAP[] = {"program", NULL};
 static const char *const K_P_PARTIAL[] = {"program", "reduce", "final", NULL};
 static const char *const K_P_COMBINE[] = {"reduce", "final", NULL};
@@ -463,7 +509,7 @@ lp_status lpi_pnode_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, con
     lp_status st;
     memset(out, 0, sizeof *out);
     out->target = -1;
-    out->load_fd = -1;
+    out->lndim = -1;
     if (!json_is_object(j)) FAIL(LP_ERR_FORMAT, "%s: a pnode must be an object", where);
     if ((st = lpi_json_only_keys(ctx, where, j, K_PNODE, "key"))) return st;
     const char *kname, *oname;
@@ -502,7 +548,7 @@ lp_status lpi_pnode_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, con
     if (out->kernel == LPI_K_MATMUL || out->kernel == LPI_K_LINALG || (out->kernel == LPI_K_COMBINE && out->op == LPI_OP_MATMUL))
         FAIL(LP_ERR_VALUE, "%s: %s pnodes cannot be decoded yet (linear algebra runs locally only)", where, oname);
     static const char *const *const allowed[LPI_K_COUNT] = {
-        [LPI_K_NONE] = K_P_NONE, [LPI_K_GEN] = K_P_SRC, [LPI_K_LOAD] = K_P_SRC, [LPI_K_MAP] = K_P_MAP,
+        [LPI_K_NONE] = K_P_NONE, [LPI_K_GEN] = K_P_SRC, [LPI_K_LOAD] = K_P_LOAD, [LPI_K_MAP] = K_P_MAP,
         [LPI_K_PARTIAL] = K_P_PARTIAL, [LPI_K_COMBINE] = K_P_COMBINE, [LPI_K_COPY] = K_P_COPY, [LPI_K_RESHAPE] = K_P_RESHAPE,
     };
     if ((st = lpi_json_only_keys(ctx, where, params, allowed[out->kernel], "parameter"))) return st;
@@ -515,10 +561,13 @@ lp_status lpi_pnode_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, con
         if (out->nin) FAIL(LP_ERR_VALUE, "%s: a source has no inputs", where);
         lp_array *e;
         if ((st = lpi_json_node_from_head(ctx, w, json_object_get(params, "node"), NULL, 0, &e))) return st;
+        if (out->kernel == LPI_K_LOAD && e->op == LPI_OP_LOAD) {
+            out->expr = e;
+            return lpi_load_params_from_json(ctx, ar, where, params, e, out);
+        }
         bool ok = e->op == out->op && e->dtype == out->dtype && e->ndim == out->ndim &&
                   !memcmp(e->shape, out->shape, (size_t)e->ndim * sizeof *e->shape) &&
-                  (out->kernel == LPI_K_LOAD) == (e->op == LPI_OP_LOAD) && lpi_ops[e->op].kind == LP_OPK_SOURCE &&
-                  e->op != LPI_OP_WRAP;
+                  out->kernel != LPI_K_LOAD && lpi_ops[e->op].kind == LP_OPK_SOURCE && e->op != LPI_OP_WRAP;
         if (!ok) { lp_array_release(e); FAIL(LP_ERR_VALUE, "%s: the node does not match the pnode's op, dtype and shape", where); }
         out->expr = e;
         return LP_OK;

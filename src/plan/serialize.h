@@ -43,6 +43,13 @@ lp_status lpi_program_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, c
 json_t *lpi_reduce_to_json(const lpi_reduce *r);
 lp_status lpi_reduce_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, const json_t *j, lpi_reduce **out);
 
+/* A load's reading parameters beside its "node": "lshape" (a C-order reshape of the stored
+ * array) and "view" (the affine map of pushed-down slices and transposes). The decoder checks
+ * them against the stored array (src) and the node's shape and sets out->src/view/lshape. */
+int lpi_load_params_to_json(const lpi_pnode *p, json_t *params);
+lp_status lpi_load_params_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, const json_t *params,
+                                    const lp_array *src, lpi_pnode *out);
+
 /* A pnode: kernel, op, dtype, shape, grid, inputs, and its kernel's parameters. */
 lp_status lpi_pnode_to_json(lp_ctx *ctx, const lpi_plan *pl, int p, json_t **out);
 /* pnodes[0..npnodes) are the plan's pnodes decoded so far (inputs must refer to them); the

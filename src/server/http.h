@@ -111,4 +111,13 @@ void lpi_http_add_header(lpi_http_req *req, const char *name, const char *value)
  * LP_ERR_NOMEM 503, the rest 500). */
 unsigned lpi_http_status_of(lp_status st);
 
+/* Range: bytes=a-b | a- | -n against a body of `size` bytes. Returns 0 to serve the whole body
+ * (no Range, another unit, or several ranges, which RFC 9110 lets a server ignore), 1 for
+ * bytes [*a, *b], -1 for 416 (nothing of the range exists, or it is malformed). */
+int lpi_http_parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b);
+/* Reply with an open file of `size` bytes (fd is owned by the reply from now on), honouring
+ * the request's Range: 200, 206 with Content-Range, or 416 ("<what> <name>: range not
+ * satisfiable"); sent with sendfile. */
+void lpi_http_reply_file(lpi_http_req *req, int fd, uint64_t size, const char *what, const char *name);
+
 #endif

@@ -56,77 +56,12 @@ static void reply_status(lpi_http_req *req, rq *r, lp_status st) {
 
 /* ---- GET / HEAD ------------------------------------------------------------------------- */
 
-/* Range: bytes=a-b | a- | -n. Returns 0 to serve the whole body (no Range, another unit, or
- * several ranges, which RFC 9110 lets a server ignore), 1 for [*a, *b], -1 for 416 (nothing of
- * the range exists, or it is malformed). */
-static int parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b) {
-    if (!h) return 0;
-    while (*h == ' ' || *h == '\t') h++;
-    if (strncasecmp(h, "bytes", 5) != 0) return 0;
-    h += 5;
-    while (*h == ' ' || *h == '\t') h++;
-    if (*h++ != '=') return 0;
-    if (strchr(h, ',')) return 0;
-    while (*h == ' ' || *h == '\t') h++;
-    uint64_t x = 0, y = 0;
-    bool hx = false, hy = false;
-    for (; *h >= '0' && *h <= '9'; h++, hx = true) {
-        if (x > (UINT64_MAX - 9) / 10) return -1;
-        x = x * 10 + (uint64_t)(*h - '0');
-    }
-    if (*h++ != '-') return -1;
-    for (; *h >= '0' && *h <= '9'; h++, hy = true) {
-        if (y > (UINT64_MAX - 9) / 10) return -1;
-        y = y * 10 + (uint64_t)(*h - '0');
-    }
-    while (*h == ' ' || *h == '\t') h++;
-    if (*h || (!hx && !hy)) return -1;
-    if (!hx) { /* suffix: the last y bytes */
-        if (y == 0 || size == 0) return -1;
-        *a = y >= size ? 0 : size - y;
-        *b = size - 1;
-        return 1;
-    }
-    if (hy && y < x) return -1;
-    if (x >= size) return -1;
-    *a = x;
-    *b = hy && y < size ? y : size - 1;
-    return 1;
-}
-
 static void serve_get(lpi_storesrv *srv, lpi_http_req *req, rq *r) {
     int fd;
     uint64_t size;
     lp_status st = lpi_fstore_open_chunk(r->ctx, srv->store, r->key, &fd, &size);
     if (st != LP_OK) { reply_status(req, r, st); return; }
-    uint64_t a = 0, b = 0;
-    int rg = parse_range(lpi_http_header(req, MHD_HTTP_HEADER_RANGE), size, &a, &b);
-    char cr[96];
-    if (rg < 0) {
-        close(fd);
-        lpi_http_reply_error(req, 416, "chunk %s: range not satisfiable (the chunk is %" PRIu64
-                             " bytes)", r->key, size);
-        snprintf(cr, sizeof cr, "bytes */%" PRIu64, size);
-        lpi_http_add_header(req, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-        return;
-    }
-    uint64_t off = rg ? a : 0, len = rg ? b - a + 1 : size;
-    struct MHD_Response *resp;
-    if (len == 0) {
-        close(fd);
-        resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-    } else {
-        resp = MHD_create_response_from_fd_at_offset64(len, fd, off); /* owns fd now */
-        if (!resp) close(fd);
-    }
-    if (!resp) { lpi_http_reply_error(req, 503, "out of memory"); return; }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
-    if (rg) {
-        snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, a, b, size);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-    }
-    lpi_http_reply(req, rg ? 206 : 200, resp);
+    lpi_http_reply_file(req, fd, size, "chunk", r->key);
 }
 
 /* ---- PUT -------------------------------------------------------------------------------- */

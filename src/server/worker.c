@@ -9,6 +9,7 @@
 #include "server/worker.h"
 #include "exec/assemble.h"
 #include "core/json.h"
+#include "io/dataset.h"
 #include "kernels/kernels.h"
 #include "server/http.h"
 #include "store/store.h"
@@ -314,9 +315,13 @@ unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, json_t **repl
     if (st) { json_decref(outs); goto fail; }
     atomic_fetch_add(&w->tasks, b->ntasks);
     double total = now_us() - t0;
-    *reply = json_pack("{s:o,s:{s:f,s:f,s:f,s:f,s:f},s:I,s:I}", "outputs", outs, "timings", "parse_us", t_parse,
+    int64_t bytes_read = 0; /* from stored arrays (loads), as the local executor counts them */
+    for (int i = 0; i < b->nnodes; i++)
+        if (b->nodes[i].reader) bytes_read += lpi_reader_bytes(b->nodes[i].reader);
+    *reply = json_pack("{s:o,s:{s:f,s:f,s:f,s:f,s:f},s:I,s:I,s:I}", "outputs", outs, "timings", "parse_us", t_parse,
                        "fetch_us", R.t_fetch, "kernel_us", R.t_kernel, "put_us", R.t_put, "total_us", total,
-                       "bytes_in", (json_int_t)R.bytes_in, "bytes_out", (json_int_t)R.bytes_out);
+                       "bytes_in", (json_int_t)R.bytes_in, "bytes_out", (json_int_t)R.bytes_out, "bytes_read",
+                       (json_int_t)bytes_read);
     if (!*reply) code = 503;
     goto done;
 fail:
@@ -490,7 +495,7 @@ void lpi_worker_server_stop(lpi_worker_server *s, double grace_sec) {
 
 static pthread_once_t lambda_once = PTHREAD_ONCE_INIT;
 static lpi_worker *lambda_worker;
-static char **lambda_lists[2];
+static char **lambda_lists[3];
 
 /* "a,b,c" -> NULL-terminated list (NULL for unset or empty). */
 static char **split_env(const char *name) {
@@ -514,9 +519,11 @@ static void lambda_init(void) {
     lpi_worker_cfg cfg = {0};
     lambda_lists[0] = split_env("LAMPY_ALLOW_STORES");
     lambda_lists[1] = split_env("LAMPY_LOAD_DIRS");
+    lambda_lists[2] = split_env("LAMPY_LOAD_URLS");
     cfg.allow_stores = (const char *const *)lambda_lists[0];
     lpi_wire_limits_default(&cfg.limits);
     cfg.limits.load_dirs = (const char *const *)lambda_lists[1];
+    cfg.limits.load_urls = (const char *const *)lambda_lists[2];
     lp_ctx *ctx;
     if (lp_ctx_create(&ctx) != LP_OK) return;
     lpi_worker_create(ctx, &cfg, &lambda_worker);

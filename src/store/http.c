@@ -6,13 +6,14 @@
  *     HEAD   /chunks/KEY
  *     DELETE /chunks/KEY
  *
- * libcurl easy handles in a small pool: a thread takes one for one request, and a handle keeps
- * its connection open between requests (keep-alive), so a busy executor thread reuses its
- * connection. A GET streams into the chunk's buffer: the header is decoded from the first 96
+ * libcurl easy handles from io's process-wide pool (io/remote.h): a thread takes one for one
+ * request, and a handle keeps its connection open between requests (keep-alive), so a busy
+ * executor thread reuses its connection. A GET streams into the chunk's buffer: the header is decoded from the first 96
  * bytes (the size limit is checked there, before allocating) and the data lands directly in the
  * aligned buffer. Proxies from the environment are ignored: a chunk store is an internal
  * endpoint, and shipping chunks through an HTTP proxy is never what was meant. */
 #include "store/internal.h"
+#include "io/remote.h"
 
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -22,15 +23,11 @@
 #include <string.h>
 #include <strings.h>
 
-#define POOL_MAX 16
 #define ERRBODY_MAX 1024
 
 typedef struct http_store {
     lpi_store base;
     char *base_url;        /* without a trailing '/' */
-    pthread_mutex_t lock;
-    CURL *idle[POOL_MAX];
-    int nidle;
 } http_store;
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -69,23 +66,6 @@ typedef struct xfer {
     uint64_t skip;              /* a server that ignored Range: bytes to skip first */
     bool done;                  /* enough bytes; the transfer was stopped on purpose */
 } xfer;
-
-static CURL *handle_take(http_store *hs) {
-    CURL *h = NULL;
-    pthread_mutex_lock(&hs->lock);
-    if (hs->nidle) h = hs->idle[--hs->nidle];
-    pthread_mutex_unlock(&hs->lock);
-    if (h) curl_easy_reset(h); /* keeps the live connection and the DNS cache */
-    else h = curl_easy_init();
-    return h;
-}
-
-static void handle_give(http_store *hs, CURL *h) {
-    pthread_mutex_lock(&hs->lock);
-    if (hs->nidle < POOL_MAX) { hs->idle[hs->nidle++] = h; h = NULL; }
-    pthread_mutex_unlock(&hs->lock);
-    if (h) curl_easy_cleanup(h);
-}
 
 static void keep_errbody(xfer *x, const char *p, size_t n) {
     size_t room = ERRBODY_MAX - x->errlen;
@@ -237,7 +217,7 @@ static lp_status perform(xfer *x, const char *method, const char *range) {
     char url[1024];
     if ((size_t)snprintf(url, sizeof url, "%s/chunks/%s", hs->base_url, x->key) >= sizeof url)
         return lpi_error(x->ctx, LP_ERR_VALUE, "chunk %s: store URL too long", x->key);
-    CURL *h = handle_take(hs);
+    CURL *h = lpi_curl_take();
     if (!h) return lpi_nomem(x->ctx);
     x->h = h;
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -282,7 +262,7 @@ static lp_status perform(xfer *x, const char *method, const char *range) {
     if (!x->code) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &x->code);
     curl_slist_free_all(hdrs);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-    handle_give(hs, h);
+    lpi_curl_give(h);
     x->h = NULL;
 
     if (x->st != LP_OK) return x->st;
@@ -403,8 +383,6 @@ static lp_status http_exists(lp_ctx *ctx, lpi_store *s, const char *key, bool *o
 
 static void http_close(lpi_store *s) {
     http_store *hs = (http_store *)s;
-    for (int i = 0; i < hs->nidle; i++) curl_easy_cleanup(hs->idle[i]);
-    pthread_mutex_destroy(&hs->lock);
     lp_free(hs->base_url);
     lp_free(hs);
 }
@@ -432,7 +410,6 @@ lp_status lpi_store_http_open(lp_ctx *ctx, const char *url, lpi_store **out) {
     http_store *hs = lp_calloc(1, sizeof *hs);
     if (!hs) return lpi_nomem(ctx);
     hs->base.vt = &http_vt;
-    pthread_mutex_init(&hs->lock, NULL);
     if (!(hs->base_url = lp_strdup(url))) { http_close(&hs->base); return lpi_nomem(ctx); }
     size_t n = strlen(hs->base_url);
     while (n && hs->base_url[n - 1] == '/') hs->base_url[--n] = 0;

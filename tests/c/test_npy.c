@@ -101,14 +101,14 @@ static int64_t shape_size(int ndim, const int64_t *shape) {
 }
 
 /* Read rows [r0, r1) and compare them with the formula. */
-static void check_rows(int fd, const char *path, const lp_npy_info *info, int64_t r0, int64_t r1) {
+static void check_rows(lpi_src *fd, const char *path, const lp_npy_info *info, int64_t r0, int64_t r1) {
     int64_t per_row = info->ndim ? shape_size(info->ndim - 1, info->shape + 1) : 1;
     int64_t n = (r1 - r0) * per_row;
     size_t isz = lp_dtype_size(info->dtype);
     char *got = malloc(n > 0 ? (size_t)n * isz : 1);
     void *want = make_values(info->dtype, r0 * per_row, n);
     memset(got, 0xAB, n > 0 ? (size_t)n * isz : 1);
-    lp_status st = lpi_npy_read_rows(ctx, fd, path, info, r0, r1, got);
+    lp_status st = lpi_npy_read_rows(ctx, fd, info, r0, r1, got);
     LPT_CHECKF(st == LP_OK, "%s rows [%lld,%lld): %s", path, (long long)r0, (long long)r1,
                lp_last_error(ctx));
     if (st == LP_OK)
@@ -119,7 +119,7 @@ static void check_rows(int fd, const char *path, const lp_npy_info *info, int64_
 }
 
 /* Whole array, first/middle/last row, an inner range and an empty range. */
-static void check_all_ranges(int fd, const char *path, const lp_npy_info *info) {
+static void check_all_ranges(lpi_src *fd, const char *path, const lp_npy_info *info) {
     int64_t n = info->ndim ? info->shape[0] : 1;
     check_rows(fd, path, info, 0, n);
     if (n >= 1) { check_rows(fd, path, info, 0, 1); check_rows(fd, path, info, n - 1, n); }
@@ -138,7 +138,7 @@ static void roundtrip_one(lp_dtype dt, int ndim, const int64_t *shape, bool fort
     lpi_npy_write_opts o = {fortran, big, major};
     LPT_OK(ctx, lpi_npy_write(ctx, path, dt, ndim, shape, data, &o));
     free(data);
-    int fd;
+    lpi_src *fd;
     lp_npy_info info;
     lp_status st = lpi_npy_open(ctx, path, &fd, &info);
     LPT_CHECKF(st == LP_OK, "%s", lp_last_error(ctx));
@@ -151,7 +151,7 @@ static void roundtrip_one(lp_dtype dt, int ndim, const int64_t *shape, bool fort
     LPT_CHECKF(ok, "info of %s ndim %d fortran %d big %d v%d", lp_dtype_name(dt), ndim, fortran,
                big, major);
     check_all_ranges(fd, path, &info);
-    close(fd);
+    lpi_src_close(fd);
 }
 
 static void test_roundtrip(void) {
@@ -232,10 +232,10 @@ static void check_writer_matches(const char *path, const manifest_row *r, const 
     free(b);
 }
 
-static void check_b1raw(int fd, const char *path, const lp_npy_info *info) {
+static void check_b1raw(lpi_src *fd, const char *path, const lp_npy_info *info) {
     static const uint8_t want[6] = {0, 1, 1, 1, 0, 1};
     uint8_t got[6];
-    LPT_OK(ctx, lpi_npy_read_rows(ctx, fd, path, info, 0, 6, got));
+    LPT_OK(ctx, lpi_npy_read_rows(ctx, fd, info, 0, 6, got));
     LPT_CHECK(info->shape[0] == 6 && memcmp(got, want, 6) == 0);
 }
 
@@ -252,7 +252,7 @@ static void test_numpy_files(void) {
         if (!parse_manifest_line(line, &r)) continue;
         char path[700];
         snprintf(path, sizeof path, "%s/%s", dir, r.name);
-        int fd;
+        lpi_src *fd;
         lp_npy_info info;
         lp_status st = lpi_npy_open(ctx, path, &fd, &info);
         LPT_CHECKF(st == LP_OK, "%s", lp_last_error(ctx));
@@ -270,7 +270,7 @@ static void test_numpy_files(void) {
             if (info.ndim && info.shape[0] <= 16)
                 for (int64_t i = 0; i < info.shape[0]; i++) check_rows(fd, path, &info, i, i + 1);
         }
-        close(fd);
+        lpi_src_close(fd);
         if (strncmp(r.name, "hand_", 5) != 0) check_writer_matches(path, &r, &info);
     }
     fclose(m);
@@ -279,11 +279,11 @@ static void test_numpy_files(void) {
 
 /* ---- row ranges --------------------------------------------------------------------- */
 
-static void expect_range_error(int fd, const char *path, const lp_npy_info *info, int64_t r0,
+static void expect_range_error(lpi_src *fd, const char *path, const lp_npy_info *info, int64_t r0,
                                int64_t r1) {
     char buf[64];
     reset_err();
-    lp_status st = lpi_npy_read_rows(ctx, fd, path, info, r0, r1, buf);
+    lp_status st = lpi_npy_read_rows(ctx, fd, info, r0, r1, buf);
     LPT_CHECKF(st == LP_ERR_VALUE && strncmp(lp_last_error(ctx), path, strlen(path)) == 0 &&
                    strstr(lp_last_error(ctx), "out of range"),
                "rows [%lld,%lld): %s %s", (long long)r0, (long long)r1, status_name(st),
@@ -300,7 +300,7 @@ static void test_row_ranges(void) {
         tmp_path(path, sizeof path, "ranges.npy");
         LPT_OK(ctx, lpi_npy_write(ctx, path, LP_INT64, 2, shape, data, &o));
         free(data);
-        int fd;
+        lpi_src *fd;
         lp_npy_info info;
         LPT_OK(ctx, lpi_npy_open(ctx, path, &fd, &info));
         check_rows(fd, path, &info, 0, 1);  /* first */
@@ -314,19 +314,19 @@ static void test_row_ranges(void) {
         expect_range_error(fd, path, &info, -1, 2);
         expect_range_error(fd, path, &info, 5, 4);
         expect_range_error(fd, path, &info, INT64_MAX - 1, INT64_MAX);
-        close(fd);
+        lpi_src_close(fd);
     }
     /* 0-d: the single "row" is [0, 1) */
     double x = 2.5, y = 0;
     LPT_OK(ctx, lpi_npy_write(ctx, path, LP_FLOAT64, 0, NULL, &x, NULL));
-    int fd;
+    lpi_src *fd;
     lp_npy_info info;
     LPT_OK(ctx, lpi_npy_open(ctx, path, &fd, &info));
-    LPT_OK(ctx, lpi_npy_read_rows(ctx, fd, path, &info, 0, 1, &y));
+    LPT_OK(ctx, lpi_npy_read_rows(ctx, fd, &info, 0, 1, &y));
     LPT_CHECK(y == 2.5);
-    LPT_OK(ctx, lpi_npy_read_rows(ctx, fd, path, &info, 1, 1, &y));
+    LPT_OK(ctx, lpi_npy_read_rows(ctx, fd, &info, 1, 1, &y));
     expect_range_error(fd, path, &info, 0, 2);
-    close(fd);
+    lpi_src_close(fd);
 }
 
 /* Large Fortran files exercise each read strategy: one covering span for many columns, several
@@ -334,13 +334,13 @@ static void test_row_ranges(void) {
 static void fortran_case(lp_dtype dt, int ndim, const int64_t *shape, int64_t r0, int64_t r1) {
     char path[512];
     tmp_path(path, sizeof path, "fortran_big.npy");
-    int fd;
+    lpi_src *fd;
     lp_npy_info info;
     LPT_OK(ctx, lpi_npy_open(ctx, path, &fd, &info));
     LPT_CHECK(info.dtype == dt && info.ndim == ndim && info.fortran_order &&
               memcmp(info.shape, shape, (size_t)ndim * sizeof *shape) == 0);
     check_rows(fd, path, &info, r0, r1);
-    close(fd);
+    lpi_src_close(fd);
 }
 
 static void write_fortran(lp_dtype dt, int ndim, const int64_t *shape, bool big) {
@@ -402,9 +402,9 @@ static void test_invalid_corpus(void) {
         LPT_CHECKF(st == want && strncmp(msg, path, pl) == 0 && msg[pl] == ':' && strstr(msg, sub),
                    "%s: want %s '%s', got %s '%s'", name, sname, sub, status_name(st), msg);
         /* the open/read path reports the same */
-        int fd = -1;
+        lpi_src *fd = NULL;
         reset_err();
-        LPT_CHECK(lpi_npy_open(ctx, path, &fd, &info) == want && fd == -1);
+        LPT_CHECK(lpi_npy_open(ctx, path, &fd, &info) == want && fd == NULL);
         reset_err();
     }
     fclose(f);
@@ -484,18 +484,18 @@ static void test_file_shrank(void) {
         lpi_npy_write_opts o = {f, false, 0};
         tmp_path(path, sizeof path, "shrink.npy");
         LPT_OK(ctx, lpi_npy_write(ctx, path, LP_FLOAT64, 2, shape, data, &o));
-        int fd;
+        lpi_src *fd;
         lp_npy_info info;
         LPT_OK(ctx, lpi_npy_open(ctx, path, &fd, &info));
         LPT_CHECK(truncate(path, info.data_offset + 100) == 0);
         char *dst = malloc(6400);
         reset_err();
-        lp_status st = lpi_npy_read_rows(ctx, fd, path, &info, 0, 100, dst);
+        lp_status st = lpi_npy_read_rows(ctx, fd, &info, 0, 100, dst);
         LPT_CHECKF(st == LP_ERR_IO && strstr(lp_last_error(ctx), "unexpected end of file"), "%s",
                    lp_last_error(ctx));
         reset_err();
         free(dst);
-        close(fd);
+        lpi_src_close(fd);
     }
     free(data);
 }
@@ -535,17 +535,17 @@ static void test_write_failures(void) {
 /* ---- hostile bytes: every truncation, random mutations -------------------------------- */
 
 static void read_everything(const char *path) {
-    int fd;
+    lpi_src *fd;
     lp_npy_info info;
     if (lpi_npy_open(ctx, path, &fd, &info) != LP_OK) { reset_err(); return; }
     LPT_CHECK(info.data_offset + info.data_bytes <= file_size(path));
     int64_t n = info.ndim ? info.shape[0] : 1;
     char *buf = malloc((size_t)info.data_bytes + 1);
-    lp_status st = lpi_npy_read_rows(ctx, fd, path, &info, 0, n, buf);
+    lp_status st = lpi_npy_read_rows(ctx, fd, &info, 0, n, buf);
     LPT_CHECKF(st == LP_OK, "%s", lp_last_error(ctx));
-    if (n > 1) LPT_OK(ctx, lpi_npy_read_rows(ctx, fd, path, &info, n / 2, n, buf));
+    if (n > 1) LPT_OK(ctx, lpi_npy_read_rows(ctx, fd, &info, n / 2, n, buf));
     free(buf);
-    close(fd);
+    lpi_src_close(fd);
     reset_err();
 }
 
@@ -608,14 +608,14 @@ static int next_fd(void) { /* the lowest free descriptor: a leak would move it *
 
 /* Read a Fortran file (header + bounce buffer allocations) with the kth allocation failing. */
 static lp_status read_with_failure(const char *path, long k) {
-    int fd;
+    lpi_src *fd;
     lp_npy_info info;
     static double dst[24];
     lpi_alloc_fail_after(k);
     lp_status st = lpi_npy_open(ctx, path, &fd, &info);
     if (st == LP_OK) {
-        st = lpi_npy_read_rows(ctx, fd, path, &info, 0, info.shape[0], dst);
-        close(fd);
+        st = lpi_npy_read_rows(ctx, fd, &info, 0, info.shape[0], dst);
+        lpi_src_close(fd);
     }
     lpi_alloc_fail_after(0);
     return st;
@@ -689,13 +689,13 @@ static void test_stream_writer(void) {
     LPT_CHECK(!file_exists(path)); /* nothing visible before commit */
     LPT_OK(ctx, lpi_npy_writer_pwrite(ctx, w, 2, v + 8, 2));
     LPT_OK(ctx, lpi_npy_writer_commit(ctx, w));
-    int fd;
+    lpi_src *fd;
     lp_npy_info info;
     LPT_OK(ctx, lpi_npy_open(ctx, path, &fd, &info));
     LPT_CHECK(info.dtype == LP_INT32 && info.shape[0] == 6 && info.data_offset % 64 == 0 &&
               file_size(path) == info.data_offset + 96);
     check_all_ranges(fd, path, &info);
-    close(fd);
+    lpi_src_close(fd);
 
     /* abort leaves nothing behind */
     char path2[512];
@@ -721,9 +721,9 @@ static void test_stream_writer(void) {
     LPT_OK(ctx, lpi_npy_writer_append(ctx, w, &x, 1));
     LPT_OK(ctx, lpi_npy_writer_commit(ctx, w));
     LPT_OK(ctx, lpi_npy_open(ctx, path2, &fd, &info));
-    LPT_OK(ctx, lpi_npy_read_rows(ctx, fd, path2, &info, 0, 1, &y));
+    LPT_OK(ctx, lpi_npy_read_rows(ctx, fd, &info, 0, 1, &y));
     LPT_CHECK(info.ndim == 0 && y == -1.5);
-    close(fd);
+    lpi_src_close(fd);
     int64_t empty[2] = {0, 3};
     LPT_OK(ctx, lpi_npy_writer_open(ctx, path2, LP_FLOAT64, 2, empty, &w));
     LPT_OK(ctx, lpi_npy_writer_append(ctx, w, NULL, 0));

@@ -48,3 +48,66 @@ def start_redis(workdir, timeout=15):
             stop(proc)
             raise AssertionError("redis-server did not start")
         time.sleep(0.025)
+
+
+def wait_http(port, proc, what, timeout=20):
+    """Wait until something answers HTTP on 127.0.0.1:port (any status)."""
+    import urllib.error
+    import urllib.request
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"{what} exited with status {proc.returncode}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.05)
+    stop(proc)
+    raise AssertionError(f"{what} did not start")
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def start_nginx(root, prefix):
+    """nginx serving directory `root` on a free loopback port, as one foreground process with its
+    own configuration, logs and temp files below `prefix` (no system service). Returns
+    (proc, base URL); stop it with stop(proc, signal.SIGQUIT)."""
+    port = free_port()
+    temps = "\n".join(f"    {t}_temp_path {prefix}/{t};" for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    conf = f"""
+daemon off;
+master_process off;
+error_log {prefix}/error.log;
+pid {prefix}/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    default_type application/octet-stream;
+{temps}
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+    }}
+}}
+"""
+    with open(f"{prefix}/nginx.conf", "w") as f:
+        f.write(conf)
+    proc = subprocess.Popen([NGINX, "-p", str(prefix), "-c", f"{prefix}/nginx.conf", "-e", "stderr"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_http(port, proc, "nginx")
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def start_moto(moto_server):
+    """moto's S3 server on a free loopback port. Returns (proc, the AWS variables that point a
+    client at it)."""
+    port = free_port()
+    proc = subprocess.Popen([str(moto_server), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    wait_http(port, proc, "moto_server")
+    return proc, {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
+                  "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
