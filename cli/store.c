@@ -68,8 +68,10 @@ int cli_store(int argc, char **argv) {
 
     lp_ctx *ctx;
     if (lp_ctx_create(&ctx) != LP_OK) return cli_error("out of memory");
-    /* before any thread exists, so that only the sigwait below sees SIGTERM/SIGINT */
-    lpi_http_block_signals();
+    if (!lpi_http_catch_signals()) {
+        lp_ctx_destroy(ctx);
+        return cli_error("cannot install the SIGTERM/SIGINT handlers");
+    }
     lpi_storesrv *srv;
     lp_status st = lpi_storesrv_start(ctx, &o, &srv);
     if (st != LP_OK) {

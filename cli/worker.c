@@ -111,7 +111,11 @@ int cli_worker(int argc, char **argv) {
 
     lp_ctx *ctx;
     if (lp_ctx_create(&ctx) != LP_OK) { rc = cli_error("out of memory"); goto done; }
-    lpi_http_block_signals();
+    if (!lpi_http_catch_signals()) {
+        lp_ctx_destroy(ctx);
+        rc = cli_error("cannot install the SIGTERM/SIGINT handlers");
+        goto done;
+    }
     lpi_worker_server *srv;
     lp_status st = lpi_worker_server_start(ctx, &o, &srv);
     if (st != LP_OK) {

@@ -9,6 +9,7 @@
 #define _FILE_OFFSET_BITS 64 /* off_t must hold any file offset, also on 32-bit hosts */
 
 #include "io/npy.h"
+#include "io/tmpfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -706,48 +707,42 @@ static size_t build_header(char *buf, size_t cap, lp_dtype dt, bool big, bool fo
 
 #define NPY_HEADER_CAP 1024 /* 8 dims of 20 digits make a dict under 300 bytes */
 
-/* The process umask, read without changing it (umask(2) can only be read by setting it, which
- * races with other threads creating files). */
-static mode_t current_umask(void) {
-    mode_t mask = 022; /* the usual default if /proc is unavailable */
-    FILE *f = fopen("/proc/self/status", "re");
-    if (!f) return mask;
-    char line[128];
-    while (fgets(line, sizeof line, f)) {
-        unsigned m;
-        if (sscanf(line, "Umask: %o", &m) == 1) { mask = (mode_t)(m & 0777); break; }
-    }
-    fclose(f);
-    return mask;
-}
-
-/* mkstemp next to the destination so the final rename stays within one file system. */
-static lp_status make_temp(lp_ctx *ctx, const char *path, char **tmp_out, int *fd_out) {
-    static const char suffix[] = ".tmp.XXXXXX";
-    size_t n = strlen(path);
-    char *tmp = lp_malloc(n + sizeof suffix);
-    if (!tmp) return nomem(ctx);
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, suffix, sizeof suffix);
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        lp_status st = os_error(ctx, path, "cannot create temporary file", errno);
-        lp_free(tmp);
-        return st;
-    }
-    /* mkstemp makes the file 0600; give it the mode open(path, O_CREAT, 0666) would have. */
-    (void)fchmod(fd, 0666 & ~current_umask());
-    *tmp_out = tmp;
+/* A temp file beside the destination so the final rename stays within one file system; it is
+ * removed if a signal stops the program (io/tmpfile.h). */
+static lp_status make_temp(lp_ctx *ctx, const char *path, char **tmp_out, int *slot_out, int *fd_out) {
+    int fd = lpi_tmp_create(path, tmp_out, slot_out);
+    if (fd < 0) return errno == ENOMEM ? nomem(ctx) : os_error(ctx, path, "cannot create temporary file", errno);
     *fd_out = fd;
     return LP_OK;
 }
 
-/* Close, then rename into place; on any failure the temp file is removed. Frees tmp. */
-static lp_status finish_temp(lp_ctx *ctx, const char *path, char *tmp, int fd, lp_status st) {
+/* The directory entry of a rename is durable once its directory is synced. */
+static int sync_dir_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else if ((size_t)(slash - path) < sizeof dir) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    else return 0;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return 0; /* a directory we may write but not read: nothing to sync with */
+    int rc = fsync(fd) != 0 && errno != EINVAL && errno != EROFS ? -1 : 0;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+/* Sync, close, rename into place, sync the directory: after LP_OK the file survives a crash.
+ * On any failure the temp file is removed. Frees tmp. */
+static lp_status finish_temp(lp_ctx *ctx, const char *path, char *tmp, int slot, int fd, lp_status st) {
+    if (st == LP_OK && fsync(fd) != 0 && errno != EINVAL) st = os_error(ctx, path, "write failed (fsync)", errno);
     if (close(fd) != 0 && st == LP_OK) st = os_error(ctx, path, "write failed", errno);
     if (st == LP_OK && rename(tmp, path) != 0)
         st = os_error(ctx, path, "cannot rename temporary file", errno);
     if (st != LP_OK) unlink(tmp);
+    lpi_tmp_forget(slot);
+    if (st == LP_OK && sync_dir_of(path) != 0) st = os_error(ctx, path, "cannot sync its directory", errno);
     lp_free(tmp);
     return st;
 }
@@ -798,8 +793,8 @@ lp_status lpi_npy_write(lp_ctx *ctx, const char *path, lp_dtype dt, int ndim,
         return fail(ctx, LP_ERR_VALUE, "%s: header does not fit .npy format %d.0", path, o.major);
 
     char *tmp = NULL;
-    int fd = -1;
-    if ((st = make_temp(ctx, path, &tmp, &fd)) != LP_OK) return st;
+    int fd = -1, slot = -1;
+    if ((st = make_temp(ctx, path, &tmp, &slot, &fd)) != LP_OK) return st;
     if (pwrite_full(fd, hdr, hsize, 0) != 0) st = os_error(ctx, path, "write failed", errno);
     bool fortran = o.fortran_order && ndim >= 2;
     bool swap = big != host_big_endian() && dt != LP_BOOL;
@@ -811,13 +806,13 @@ lp_status lpi_npy_write(lp_ctx *ctx, const char *path, lp_dtype dt, int ndim,
         else if (pwrite_full(fd, data, (size_t)bytes, (int64_t)hsize) != 0)
             st = os_error(ctx, path, "write failed", errno);
     }
-    return finish_temp(ctx, path, tmp, fd, st);
+    return finish_temp(ctx, path, tmp, slot, fd, st);
 }
 
 /* ---- streaming writer --------------------------------------------------------------- */
 
 struct lpi_npy_writer {
-    int fd;
+    int fd, slot;
     char *path, *tmp;
     int64_t data_offset;
     int64_t row_bytes;
@@ -840,9 +835,10 @@ lp_status lpi_npy_writer_open(lp_ctx *ctx, const char *path, lp_dtype dt, int nd
     lpi_npy_writer *w = lp_calloc(1, sizeof *w);
     if (!w) return nomem(ctx);
     w->fd = -1;
+    w->slot = -1;
     w->path = lp_strdup(path);
     if (!w->path) { lp_free(w); return nomem(ctx); }
-    if ((st = make_temp(ctx, path, &w->tmp, &w->fd)) != LP_OK) {
+    if ((st = make_temp(ctx, path, &w->tmp, &w->slot, &w->fd)) != LP_OK) {
         lp_free(w->path);
         lp_free(w);
         return st;
@@ -894,7 +890,7 @@ lp_status lpi_npy_writer_commit(lp_ctx *ctx, lpi_npy_writer *w) {
     if (written < w->nrows)
         st = fail(ctx, LP_ERR_VALUE, "%s: only %lld of %lld rows were written", w->path,
                   written, (long long)w->nrows);
-    st = finish_temp(ctx, w->path, w->tmp, w->fd, st);
+    st = finish_temp(ctx, w->path, w->tmp, w->slot, w->fd, st);
     lp_free(w->path);
     lp_free(w);
     return st;
@@ -904,6 +900,7 @@ void lpi_npy_writer_abort(lpi_npy_writer *w) {
     if (!w) return;
     if (w->fd >= 0) close(w->fd);
     if (w->tmp) unlink(w->tmp);
+    lpi_tmp_forget(w->slot);
     lp_free(w->tmp);
     lp_free(w->path);
     lp_free(w);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -383,21 +384,51 @@ void lpi_http_stop(lpi_http_server *srv, double grace_sec) {
     lp_free(srv);
 }
 
-void lpi_http_block_signals(void) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+/* SIGTERM/SIGINT end a server process, and a signal may be delivered to any thread that does
+ * not block it — also to threads a library started before main ran (OpenBLAS starts its
+ * thread pool in its library constructor), which never saw our mask. So the signals get a real
+ * handler, process-wide, that only writes the signal's number to a pipe (write is
+ * async-signal-safe); whichever thread runs it, the waiting thread reads the pipe. */
+static int sig_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int sig) {
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    if (write(sig_pipe[1], &b, 1) < 0) {} /* a full pipe already holds a signal */
+    errno = saved;
+}
+
+static void stop_set(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+}
+
+bool lpi_http_catch_signals(void) {
+    if (sig_pipe[0] < 0 && pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0) return false;
     signal(SIGPIPE, SIG_IGN);
+    /* threads started from here on (the server's) inherit the block and never run the handler
+     * in the middle of their work; lpi_http_wait_signal unblocks the waiting thread */
+    sigset_t set;
+    stop_set(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    return true;
 }
 
 int lpi_http_wait_signal(void) {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    int sig = 0;
-    while (sigwait(&set, &sig) != 0) {}
-    return sig;
+    stop_set(&set);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    for (;;) {
+        struct pollfd p = {sig_pipe[0], POLLIN, 0};
+        unsigned char b;
+        if (poll(&p, 1, -1) < 0 && errno != EINTR) return SIGTERM;
+        if (read(sig_pipe[0], &b, 1) == 1) return b;
+    }
 }

@@ -75,10 +75,13 @@ const char *lpi_http_url(const lpi_http_server *srv);
  * everything (unfinished requests get on_end(completed = false)) and free. NULL is allowed. */
 void lpi_http_stop(lpi_http_server *srv, double grace_sec);
 
-/* Signals for a server process: block SIGTERM and SIGINT in the calling thread — call it before
- * lpi_http_start, so every server thread inherits the mask — and ignore SIGPIPE. Then
- * lpi_http_wait_signal() returns the number of the first SIGTERM/SIGINT that arrives. */
-void lpi_http_block_signals(void);
+/* Signals for a server process. lpi_http_catch_signals (call it before lpi_http_start) gives
+ * SIGTERM and SIGINT a process-wide handler that forwards them to the waiting thread, blocks
+ * them in the calling thread (threads started later inherit that), and ignores SIGPIPE; false
+ * if the forwarding pipe or the handler could not be set up. lpi_http_wait_signal() then
+ * returns the number of the first SIGTERM/SIGINT, whichever thread the kernel delivered it to
+ * (threads libraries started before main included). */
+bool lpi_http_catch_signals(void);
 int lpi_http_wait_signal(void);
 
 /* ---- requests ---------------------------------------------------------------------------- */
