@@ -32,9 +32,6 @@ extern const char cli_eval_help[];
 int cli_info(int argc, char **argv);
 extern const char cli_info_help[];
 int cli_store(int argc, char **argv);
-/* serve.c: warn if `bind` is not loopback (anyone reaching it can `exposes`), print
- * "listening on URL", wait for SIGTERM/SIGINT; returns the signal's name. */
-const char *cli_serve_until_signal(const char *who, const char *bind, const char *url, const char *exposes);
 extern const char cli_store_help[];
 int cli_worker(int argc, char **argv);
 extern const char cli_worker_help[];
@@ -83,7 +80,8 @@ char *cli_read_file(const char *path, size_t max, int *err);
 /* ---- the lambda executor's options (remote_opts.c) ---- */
 
 typedef struct cli_remote {
-    const char *executor, *workers, *store;
+    const char *executor, *workers, *store, *key_file, *ca_file;
+    double deadline;
 } cli_remote;
 /* Help lines for --executor, --workers and --store (a string literal, to concatenate). */
 #define CLI_REMOTE_HELP                                                                          \
@@ -92,12 +90,39 @@ typedef struct cli_remote {
     "                       http://127.0.0.1:5001,http://127.0.0.1:5002 (`lampy worker`\n"       \
     "                       or OpenLambda workers with deploy/openlambda/lampy installed)\n"    \
     "  --store URL          lambda: chunk store for intermediates and results\n"                 \
-    "                       (default redis://127.0.0.1:6379)\n"
+    "                       (default redis://127.0.0.1:6379)\n"                                  \
+    "  --key-file FILE      lambda: sign requests to workers and stores with this shared\n"      \
+    "                       key (default $LAMPY_KEY_FILE; docs/SECURITY.md)\n"                  \
+    "  --ca-file FILE       lambda: CA bundle (PEM) for https:// workers and stores\n"          \
+    "                       (default $LAMPY_CA_FILE, else the system's)\n"                      \
+    "  --deadline SEC       lambda: the whole run fails after SEC seconds (default 3600)\n"
 /* If argv[*i] is one of those options, take it (and its value) and return 1; *err is set to
  * an exit code on a usage error. Returns 0 for any other argument. */
 int cli_remote_opt(int argc, char **argv, int *i, cli_remote *r, int *err);
 /* Configure ctx; returns 0 or an exit code (the message printed). */
 int cli_remote_apply(lp_ctx *ctx, const cli_remote *r);
+
+/* ---- servers: `lampy store` and `lampy worker` (serve.c) ---- */
+
+typedef struct cli_server {
+    const char *key_file, *tls_cert, *tls_key, *ca_file;
+    bool insecure;
+    struct lpi_key *key;      /* loaded by cli_server_setup */
+} cli_server;
+#define CLI_SERVER_HELP                                                                            \
+    "  --key-file FILE       the shared secret: every request (but GET /status) must be\n"        \
+    "                        signed with it (default $LAMPY_KEY_FILE; docs/SECURITY.md)\n"         \
+    "  --tls-cert FILE       serve HTTPS with this certificate (PEM) ...\n"                         \
+    "  --tls-key FILE        ... and its private key (PEM)\n"                                      \
+    "  --insecure            allow a non-loopback --bind without a key\n"
+/* --key-file, --tls-cert, --tls-key, --ca-file, --insecure: as cli_remote_opt. */
+int cli_server_opt(int argc, char **argv, int *i, cli_server *o, int *err);
+/* Load the key (--key-file or $LAMPY_KEY_FILE), refuse a non-loopback bind without one unless
+ * --insecure, install the signal handlers. Returns 0 or an exit code (message printed). */
+int cli_server_setup(lp_ctx *ctx, const char *who, const char *bind, cli_server *o);
+void cli_server_done(cli_server *o);
+/* Print "listening on URL", wait for SIGTERM/SIGINT; returns the signal's name. */
+const char *cli_serve_until_signal(const char *url);
 
 /* ---- printing (print.c) ---- */
 

@@ -10,7 +10,8 @@
 
 const char cli_store_help[] =
     "usage: lampy store --dir DIR [--port N] [--bind ADDR] [--max-chunk-bytes SIZE]\n"
-    "                   [--threads N]\n"
+    "                   [--threads N] [--key-file FILE] [--tls-cert FILE --tls-key FILE]\n"
+    "                   [--insecure]\n"
     "\n"
     "Serve the chunks below DIR over HTTP, for workers that use the store URL\n"
     "http://ADDR:PORT. Prints 'listening on http://ADDR:PORT' once ready and runs\n"
@@ -22,22 +23,25 @@ const char cli_store_help[] =
     "Options:\n"
     "  --dir DIR               store directory (created if missing)\n"
     "  --port N                TCP port; 0 picks a free one (default 0)\n"
-    "  --bind ADDR             numeric IPv4/IPv6 address (default 127.0.0.1). The server\n"
-    "                          has no authentication: bind beyond loopback only on a\n"
-    "                          trusted network.\n"
+    "  --bind ADDR             numeric IPv4/IPv6 address (default 127.0.0.1); beyond\n"
+    "                          loopback only with --key-file (or --insecure)\n"
     "  --max-chunk-bytes SIZE  largest chunk accepted, data bytes; suffixes k M G\n"
     "                          (default 1G)\n"
     "  --threads N             HTTP threads (default: 2 per core, at least 4)\n"
+    CLI_SERVER_HELP
     "  -h, --help              show this help\n";
 
 int cli_store(int argc, char **argv) {
     lpi_storesrv_opts o = {.bind = "127.0.0.1"};
+    cli_server so = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         int err = 0;
         long n;
         size_t sz;
-        if (strncmp(a, "--dir", 5) == 0 && (a[5] == 0 || a[5] == '=')) {
+        if (cli_server_opt(argc, argv, &i, &so, &err)) {
+            if (err) return err;
+        } else if (strncmp(a, "--dir", 5) == 0 && (a[5] == 0 || a[5] == '=')) {
             if (!(v = cli_opt_value(argc, argv, &i, "--dir", &err))) return err;
             if (!*v) return cli_usage_error("store: --dir must not be empty");
             o.dir = v;
@@ -68,20 +72,19 @@ int cli_store(int argc, char **argv) {
 
     lp_ctx *ctx;
     if (lp_ctx_create(&ctx) != LP_OK) return cli_error("out of memory");
-    if (!lpi_http_catch_signals()) {
-        lp_ctx_destroy(ctx);
-        return cli_error("cannot install the SIGTERM/SIGINT handlers");
+    int rc = cli_server_setup(ctx, "store", o.bind, &so);
+    lpi_storesrv *srv = NULL;
+    o.key = so.key;
+    o.tls_cert = so.tls_cert;
+    o.tls_key = so.tls_key;
+    lp_status st = rc ? LP_OK : lpi_storesrv_start(ctx, &o, &srv);
+    if (st != LP_OK) rc = cli_lib_error(ctx, st);
+    if (!rc) {
+        const char *sig = cli_serve_until_signal(lpi_storesrv_url(srv));
+        fprintf(stderr, "lampy store: %s received, stopping\n", sig);
+        lpi_storesrv_stop(srv);
     }
-    lpi_storesrv *srv;
-    lp_status st = lpi_storesrv_start(ctx, &o, &srv);
-    if (st != LP_OK) {
-        int rc = cli_lib_error(ctx, st);
-        lp_ctx_destroy(ctx);
-        return rc;
-    }
-    const char *sig = cli_serve_until_signal("store", o.bind, lpi_storesrv_url(srv), "read and write chunks");
-    fprintf(stderr, "lampy store: %s received, stopping\n", sig);
-    lpi_storesrv_stop(srv);
+    cli_server_done(&so);
     lp_ctx_destroy(ctx);
-    return CLI_EXIT_OK;
+    return rc;
 }

@@ -10,7 +10,8 @@
 const char cli_worker_help[] =
     "usage: lampy worker [--port N] [--bind ADDR] [--name NAME] [--max-concurrency C]\n"
     "                    [--allow-store URL]... [--load-dir DIR]... [--max-body SIZE]\n"
-    "                    [--max-chunk-bytes SIZE] [--max-task-bytes SIZE]\n"
+    "                    [--max-chunk-bytes SIZE] [--max-task-bytes SIZE] [--key-file FILE]\n"
+    "                    [--tls-cert FILE --tls-key FILE] [--ca-file FILE] [--insecure]\n"
     "\n"
     "Serve Lampy's lambda the way an OpenLambda worker does, so `lampy eval --executor\n"
     "lambda --workers http://ADDR:PORT` (or any driver) can send it tasks. Prints\n"
@@ -25,9 +26,8 @@ const char cli_worker_help[] =
     "\n"
     "Options:\n"
     "  --port N               TCP port; 0 picks a free one (default 5000)\n"
-    "  --bind ADDR            numeric IPv4/IPv6 address (default 127.0.0.1). The worker has\n"
-    "                         no authentication: bind beyond loopback only on a trusted\n"
-    "                         network.\n"
+    "  --bind ADDR            numeric IPv4/IPv6 address (default 127.0.0.1); beyond loopback\n"
+    "                         only with --key-file (or --insecure)\n"
     "  --name NAME            lambda name in /run/NAME (default lampy)\n"
     "  --max-concurrency C    batches at once; more are answered 429 (default 2 per core)\n"
     "  --allow-store URL      a store batches may use (repeatable). redis:// and http://\n"
@@ -38,6 +38,9 @@ const char cli_worker_help[] =
     "  --max-body SIZE        largest request body (default 16M)\n"
     "  --max-chunk-bytes SIZE largest chunk read or written (default 1G)\n"
     "  --max-task-bytes SIZE  most memory one task may need (default 4G)\n"
+    CLI_SERVER_HELP
+    "  --ca-file FILE         https:// stores: trust this CA bundle (PEM; default\n"
+    "                         $LAMPY_CA_FILE, else the system's)\n"
     "  -h, --help             show this help\n";
 
 static bool opt_is(const char *a, const char *name) {
@@ -53,6 +56,7 @@ int cli_worker(int argc, char **argv) {
     lpi_wire_limits_default(&o.cfg.limits);
     const char **stores = calloc((size_t)argc + 1, sizeof *stores), **dirs = calloc((size_t)argc + 1, sizeof *dirs);
     int nstores = 0, ndirs = 0, rc = CLI_EXIT_OK;
+    cli_server so = {0};
     if (!stores || !dirs) { rc = cli_error("out of memory"); goto done; }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -60,7 +64,9 @@ int cli_worker(int argc, char **argv) {
         long n;
         size_t sz;
 #define VALUE(name) do { if (!(v = cli_opt_value(argc, argv, &i, name, &err))) { rc = err; goto done; } } while (0)
-        if (opt_is(a, "--port")) {
+        if (cli_server_opt(argc, argv, &i, &so, &err)) {
+            if (err) { rc = err; goto done; }
+        } else if (opt_is(a, "--port")) {
             VALUE("--port");
             if (cli_parse_int(v, 0, 65535, &n)) { rc = cli_usage_error("worker: --port must be 0..65535, got '%s'", v); goto done; }
             o.port = (unsigned)n;
@@ -111,22 +117,20 @@ int cli_worker(int argc, char **argv) {
 
     lp_ctx *ctx;
     if (lp_ctx_create(&ctx) != LP_OK) { rc = cli_error("out of memory"); goto done; }
-    if (!lpi_http_catch_signals()) {
-        lp_ctx_destroy(ctx);
-        rc = cli_error("cannot install the SIGTERM/SIGINT handlers");
-        goto done;
+    rc = cli_server_setup(ctx, "worker", o.bind, &so);
+    o.cfg.key = so.key;
+    o.cfg.ca_file = so.ca_file;
+    o.tls_cert = so.tls_cert;
+    o.tls_key = so.tls_key;
+    lpi_worker_server *srv = NULL;
+    lp_status st = rc ? LP_OK : lpi_worker_server_start(ctx, &o, &srv);
+    if (st != LP_OK) rc = cli_lib_error(ctx, st);
+    if (!rc) {
+        const char *sig = cli_serve_until_signal(lpi_worker_server_url(srv));
+        fprintf(stderr, "lampy worker: %s received, finishing the batches in flight\n", sig);
+        lpi_worker_server_stop(srv, 60.0);
     }
-    lpi_worker_server *srv;
-    lp_status st = lpi_worker_server_start(ctx, &o, &srv);
-    if (st != LP_OK) {
-        rc = cli_lib_error(ctx, st);
-        lp_ctx_destroy(ctx);
-        goto done;
-    }
-    const char *sig = cli_serve_until_signal("worker", o.bind, lpi_worker_server_url(srv),
-                                             "run tasks and read the allowed stores");
-    fprintf(stderr, "lampy worker: %s received, finishing the batches in flight\n", sig);
-    lpi_worker_server_stop(srv, 60.0);
+    cli_server_done(&so);
     lp_ctx_destroy(ctx);
 done:
     free(stores);

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential pkg-config meson ninja-build
       libopenblas-dev liblapacke-dev
       libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libhiredis-dev libxxhash-dev
-      redis-server graphviz)
+      libgnutls28-dev redis-server graphviz openssl)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -31,6 +31,7 @@
 #include "plan/cost.h"
 #include "kernels/kernels.h"
 #include "store/store.h"
+#include "store/auth.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -62,6 +63,8 @@ struct lpi_remote {
     int nidle;
     lpi_store *open_store;
     char *open_store_url;
+    lpi_key *key;           /* signs every request (store/auth.h); NULL = unsigned */
+    char *ca_file;          /* https: CA bundle */
 };
 
 void lpi_remote_free(struct lpi_remote *r) {
@@ -75,6 +78,8 @@ void lpi_remote_free(struct lpi_remote *r) {
     lp_free(r->urls);
     lp_free(r->store);
     lp_free(r->lambda_name);
+    lpi_key_release(r->key);
+    lp_free(r->ca_file);
     lp_free(r);
 }
 
@@ -140,9 +145,9 @@ lp_status lp_ctx_set_workers(lp_ctx *ctx, const char *urls) {
 
 lp_status lp_ctx_set_store(lp_ctx *ctx, const char *url) {
     if (!ctx) return LP_ERR_VALUE;
-    if (!url || (strncmp(url, "redis://", 8) && strncmp(url, "http://", 7) && strncmp(url, "file://", 7) &&
-                 strncmp(url, "mem://", 6)))
-        return lpi_error(ctx, LP_ERR_VALUE, "store: '%.80s' is not a store URL (redis://, http://, file://)", url ? url : "");
+    if (!url || (strncmp(url, "redis://", 8) && strncmp(url, "http://", 7) && strncmp(url, "https://", 8) &&
+                 strncmp(url, "file://", 7) && strncmp(url, "mem://", 6)))
+        return lpi_error(ctx, LP_ERR_VALUE, "store: '%.80s' is not a store URL (redis://, http(s)://, file://)", url ? url : "");
     struct lpi_remote *r = remote_of(ctx);
     char *s = lp_strdup(url);
     if (!r || !s) { lp_free(s); return lpi_nomem(ctx); }
@@ -155,20 +160,36 @@ lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *cfg) {
     if (!ctx) return LP_ERR_VALUE;
     if (!cfg) return lpi_error(ctx, LP_ERR_VALUE, "remote config: NULL");
     if (cfg->inflight < 0 || cfg->inflight > 1024 || cfg->max_tries < 0 || cfg->max_tries > 100 || cfg->batch < 0 ||
-        cfg->batch > 4096 || !(cfg->timeout_sec >= 0) || cfg->timeout_sec > 86400)
+        cfg->batch > 4096 || !(cfg->timeout_sec >= 0) || cfg->timeout_sec > 86400 || !(cfg->deadline_sec >= 0) ||
+        cfg->deadline_sec > 1e7)
         return lpi_error(ctx, LP_ERR_VALUE, "remote config: inflight 0..1024, max_tries 0..100, batch 0..4096, "
-                         "timeout 0..86400 s");
+                         "timeout 0..86400 s, deadline 0..1e7 s");
     if (cfg->lambda && (!*cfg->lambda || strlen(cfg->lambda) > 100 || strchr(cfg->lambda, '/') ||
                         !lpi_store_key_valid(cfg->lambda, NULL)))
         return lpi_error(ctx, LP_ERR_VALUE, "remote config: invalid lambda name '%.40s'", cfg->lambda);
     struct lpi_remote *r = remote_of(ctx);
     if (!r) return lpi_nomem(ctx);
+    lpi_key *key = NULL;
+    lp_status st = cfg->key_file ? lpi_key_load(ctx, cfg->key_file, &key) : LP_OK;
+    if (st) return st;
     char *name = cfg->lambda ? lp_strdup(cfg->lambda) : NULL;
-    if (cfg->lambda && !name) return lpi_nomem(ctx);
+    char *ca = cfg->ca_file ? lp_strdup(cfg->ca_file) : NULL;
+    if ((cfg->lambda && !name) || (cfg->ca_file && !ca)) {
+        lp_free(name);
+        lp_free(ca);
+        lpi_key_release(key);
+        return lpi_nomem(ctx);
+    }
     lp_free(r->lambda_name);
     r->lambda_name = name;
+    lp_free(r->ca_file);
+    r->ca_file = ca;
+    lpi_key_release(r->key);
+    r->key = key;
     r->cfg = *cfg;
     r->cfg.lambda = name;
+    r->cfg.ca_file = ca;
+    r->cfg.key_file = NULL;
     return LP_OK;
 }
 
@@ -206,6 +227,7 @@ typedef struct inv {
     char *resp;
     size_t rlen, rcap;
     bool toobig;
+    struct curl_slist *hdrs;  /* signed requests: their own headers */
     char errbuf[CURL_ERROR_SIZE];
 } inv;
 
@@ -223,7 +245,9 @@ typedef struct rrun {
     struct lpi_remote *cfg;
     lpi_store *store;
     const char *store_url;
-    char prefix[48];        /* "lampy/<run id>" */
+    char prefix[48];        /* "lampy/<run id>": every key of the run, the signed scope */
+    lpi_key *key;           /* sign requests (NULL: unsigned) */
+    const char *ca_file;
     char runid[24];
     int max_tries, batch_max, inflight;
     double timeout;
@@ -666,6 +690,7 @@ static void inv_free(rrun *R, inv *v) {
     }
     if (v->h) put_handle(R, v->h);
     lp_free(v->tasks);
+    curl_slist_free_all(v->hdrs);
     free(v->body);
     lp_free(v->resp);
     lp_free(v);
@@ -715,6 +740,23 @@ static void send_batch(rrun *R, int w, int64_t *tasks, int n) {
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, json_hdrs);
+    if (R->key) {
+        /* signed: the method, the path, the run's key prefix and the body's SHA-256 */
+        char bh[65];
+        lpi_auth_hdrs ah;
+        const char *u = R->w[w].url, *path = strstr(u, "://");
+        path = path ? path + 3 + strcspn(path + 3, "/") : u;
+        lpi_sha256_hex(body, strlen(body), bh);
+        lpi_auth_sign(R->key, "POST", path, R->prefix, bh, &ah);
+        struct curl_slist *l = NULL, *l2;
+        for (const struct curl_slist *p = json_hdrs; p; p = p->next)
+            if ((l2 = curl_slist_append(l, p->data))) l = l2;
+        for (int i = 0; i < 5; i++)
+            if ((l2 = curl_slist_append(l, ah.line[i]))) l = l2;
+        v->hdrs = l;
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, l);
+    }
+    if (R->ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, R->ca_file);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_reply);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, v);
     curl_easy_setopt(h, CURLOPT_PRIVATE, v);
@@ -933,7 +975,7 @@ static void on_done(rrun *R, CURL *h, CURLcode cc) {
         /* a kernel's or the store's own failure keeps its status and message, as a local run
          * would report it; anything else (400, 404, 405, 413) is the worker's verdict */
         if (code == 500 && emsg && sname) fail_run(R, status_from_name(sname), "%s", emsg);
-        else fail_run(R, LP_ERR_REMOTE, "%s", why);
+        else fail_run(R, code == 401 || code == 403 ? LP_ERR_DENIED : LP_ERR_REMOTE, "%s", why);
         goto done;
     }
 retry:
@@ -1002,6 +1044,7 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK) return lpi_error(ctx, LP_ERR_REMOTE, "libcurl failed to initialize");
     rrun R;
+    lp_status st = LP_OK;
     memset(&R, 0, sizeof R);
     R.ctx = ctx;
     R.plan = pl;
@@ -1012,10 +1055,12 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
     R.inflight = cf->cfg.inflight ? cf->cfg.inflight : (int)env_double("LAMPY_REMOTE_INFLIGHT", 2);
     R.timeout = cf->cfg.timeout_sec > 0 ? cf->cfg.timeout_sec : env_double("LAMPY_REMOTE_TIMEOUT", 35);
     make_runid(R.runid, sizeof R.runid);
+    if (!cf->key && (st = lpi_key_from_env(ctx, &cf->key))) return st;
+    R.key = cf->key;
+    R.ca_file = cf->ca_file ? cf->ca_file : getenv("LAMPY_CA_FILE") && *getenv("LAMPY_CA_FILE") ? getenv("LAMPY_CA_FILE") : NULL;
     R.log = getenv("LAMPY_REMOTE_LOG") && !strcmp(getenv("LAMPY_REMOTE_LOG"), "1");
     snprintf(R.prefix, sizeof R.prefix, "lampy/%s", R.runid);
     const int64_t nt = pl->ntasks, nc = pl->nchunks;
-    lp_status st = LP_OK;
     R.nw = cf->nurls;
     R.w = lp_calloc((size_t)R.nw, sizeof *R.w);
     R.t = lp_calloc((size_t)(nt ? nt : 1), sizeof *R.t);
@@ -1060,6 +1105,7 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
         if ((st = lpi_store_open(ctx, surl, &cf->open_store))) goto out;
     }
     R.store = cf->open_store;
+    if ((st = lpi_store_set_auth(ctx, R.store, R.key, R.ca_file))) goto out;
     {
         /* one round trip now gives a clear error for an unreachable store, before any worker
          * reports it as a task failure */

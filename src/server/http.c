@@ -1,7 +1,9 @@
 /* libmicrohttpd glue shared by Lampy's servers; see http.h for the contract. */
 #include "server/http.h"
+#include "store/auth.h"
 
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -23,6 +25,9 @@ struct lpi_http_server {
     unsigned port;
     char url[96];
     atomic_int active;     /* requests between on_request and on_end */
+    lpi_key *key;
+    lpi_nonce_cache *nonces;
+    char *tls_cert, *tls_key; /* PEM contents */
 };
 
 struct lpi_http_req {
@@ -41,6 +46,10 @@ struct lpi_http_req {
     bool body_done;
     bool queued;
     void *user;
+    /* authentication: the signed body hash, checked when the body is complete */
+    const char *scope;
+    char body_sha[65];
+    lpi_sha256 sha;
 };
 
 /* ---- replies ------------------------------------------------------------------------------ */
@@ -108,6 +117,7 @@ unsigned lpi_http_status_of(lp_status st) {
 
 const char *lpi_http_method(const lpi_http_req *req) { return req->method; }
 const char *lpi_http_path(const lpi_http_req *req) { return req->path; }
+const char *lpi_http_scope(const lpi_http_req *req) { return req->srv->key ? req->scope : NULL; }
 int64_t lpi_http_content_length(const lpi_http_req *req) { return req->clen; }
 void lpi_http_set_body_limit(lpi_http_req *req, uint64_t limit) { req->limit = limit; }
 void lpi_http_set_user(lpi_http_req *req, void *user) { req->user = user; }
@@ -144,6 +154,40 @@ static int64_t parse_clen(const char *s) {
     return v > (uint64_t)INT64_MAX ? -2 : (int64_t)v;
 }
 
+/* A signed request (store/auth.h), judged from its headers: false with a 401 (503 when the
+ * replay cache is full) set as the reply. GET/HEAD /status stay open to health checks. */
+static bool authenticate(lpi_http_server *srv, lpi_http_req *req) {
+    if (!strcmp(req->path, "/status") && (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD"))) {
+        req->scope = "";
+        lpi_sha256_init(&req->sha);
+        lpi_sha256_hex("", 0, req->body_sha);
+        return true;
+    }
+    char why[200];
+    const char *nonce = lpi_http_header(req, LPI_HDR_NONCE), *body = lpi_http_header(req, LPI_HDR_BODY);
+    const char *scope = lpi_http_header(req, LPI_HDR_SCOPE);
+    lp_status st = lpi_auth_check(srv->key, req->method, req->path, lpi_http_header(req, LPI_HDR_DATE), nonce, scope,
+                                  body, lpi_http_header(req, LPI_HDR_SIG), why, sizeof why);
+    int fresh = st ? 0 : lpi_nonce_cache_add(srv->nonces, nonce);
+    if (!st && fresh == 0) snprintf(why, sizeof why, "replayed request (its nonce was already used)");
+    if (fresh < 0) {
+        lpi_http_reply_error(req, 503, "too many signed requests within the replay window; retry later");
+        return false;
+    }
+    if (st || !fresh) {
+        lpi_http_reply_error(req, 401, "%s", why);
+        lpi_http_add_header(req, "WWW-Authenticate", "Lampy-HMAC-SHA256");
+        return false;
+    }
+    if (!lpi_sha256_init(&req->sha)) {
+        lpi_http_reply_error(req, 503, "out of memory");
+        return false;
+    }
+    req->scope = scope ? scope : "";
+    snprintf(req->body_sha, sizeof req->body_sha, "%s", body);
+    return true;
+}
+
 static void fail_mid_body(lpi_http_req *req) {
     req->failed = true;
     if (!req->resp) lpi_http_reply_error(req, 500, "internal error: upload handler failed");
@@ -169,6 +213,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             lpi_http_reply_error(req, 400, "invalid Content-Length");
             return queue(req);
         }
+        if (srv->key && !authenticate(srv, req)) return queue(req);
         req->seen = true;
         req->action = srv->h.on_request(srv->h.app, req);
         bool has_body = req->clen > 0 ||
@@ -212,6 +257,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             return req->discarded > srv->o.discard_limit ? MHD_NO : MHD_YES;
         }
         req->received += n;
+        if (srv->key) lpi_sha256_update(&req->sha, up, n);
         if (req->action == LPI_HTTP_READ_BODY) {
             if (req->received + 1 > req->cap) {
                 size_t ncap = req->cap ? req->cap : 4096;
@@ -234,6 +280,18 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     /* the body (if any) is complete */
     if (req->action == LPI_HTTP_DONE) return queue(req);
+    if (!req->failed && srv->key) {
+        char got[65];
+        lpi_sha256_final_hex(&req->sha, got);
+        if (!lpi_ct_streq(got, req->body_sha)) {
+            lpi_http_reply_error(req, 401, "the body does not match its signed SHA-256");
+            lpi_http_add_header(req, "WWW-Authenticate", "Lampy-HMAC-SHA256");
+            req->failed = true;
+            /* a streamed body is undone before the client hears of it (on_end, once) */
+            if (srv->h.on_end && req->seen) srv->h.on_end(srv->h.app, req, false);
+            req->seen = false;
+        }
+    }
     if (!req->failed) {
         req->body_done = true;
         if (req->action == LPI_HTTP_READ_BODY) {
@@ -261,6 +319,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         srv->h.on_end(srv->h.app, req,
                       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && req->queued && !req->failed);
     if (req->resp) MHD_destroy_response(req->resp);
+    lpi_sha256_abort(&req->sha);
     lp_free(req->body);
     lp_free(req);
     atomic_fetch_sub(&srv->active, 1);
@@ -309,9 +368,38 @@ static lp_status open_listener(lp_ctx *ctx, lpi_http_server *srv, const char *bi
     srv->port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
                                                 : ((struct sockaddr_in *)&got)->sin_port);
     srv->lfd = fd;
-    snprintf(srv->url, sizeof srv->url, *v6 ? "http://[%s]:%u" : "http://%s:%u", bind_addr,
-             srv->port);
+    const char *scheme = srv->o.tls_cert ? "https" : "http";
+    snprintf(srv->url, sizeof srv->url, *v6 ? "%s://[%s]:%u" : "%s://%s:%u", scheme, bind_addr, srv->port);
     return LP_OK;
+}
+
+/* A whole (small) file, NUL-terminated, for the PEM options. */
+static lp_status read_pem(lp_ctx *ctx, const char *path, char **out) {
+    *out = NULL;
+    FILE *f = fopen(path, "re");
+    if (!f) return lpi_error(ctx, errno == ENOENT ? LP_ERR_NOTFOUND : LP_ERR_IO, "%s: %s", path, strerror(errno));
+    size_t cap = 1 << 20, n = 0;
+    char *b = lp_malloc(cap + 1);
+    if (!b) { fclose(f); return lpi_nomem(ctx); }
+    n = fread(b, 1, cap + 1, f);
+    bool err = ferror(f);
+    fclose(f);
+    if (err || n > cap) {
+        lp_free(b);
+        return lpi_error(ctx, LP_ERR_IO, "%s: %s", path, err ? "read error" : "larger than 1 MiB: not a PEM file");
+    }
+    b[n] = 0;
+    *out = b;
+    return LP_OK;
+}
+
+static void server_free(lpi_http_server *srv) {
+    lpi_key_release(srv->key);
+    lpi_nonce_cache_free(srv->nonces);
+    if (srv->tls_key) gnutls_memset(srv->tls_key, 0, strlen(srv->tls_key));
+    lp_free(srv->tls_key);
+    lp_free(srv->tls_cert);
+    lp_free(srv);
 }
 
 lp_status lpi_http_start(lp_ctx *ctx, const lpi_http_opts *opts, const lpi_http_handlers *h,
@@ -335,15 +423,30 @@ lp_status lpi_http_start(lp_ctx *ctx, const lpi_http_opts *opts, const lpi_http_
         lp_free(srv);
         return lpi_error(ctx, LP_ERR_VALUE, "port %u is out of range", srv->o.port);
     }
+    lp_status st = LP_OK;
+    if (!srv->o.tls_cert != !srv->o.tls_key)
+        st = lpi_error(ctx, LP_ERR_VALUE, "TLS needs both a certificate and its key (--tls-cert, --tls-key)");
+    else if (srv->o.tls_cert && !MHD_is_feature_supported(MHD_FEATURE_TLS))
+        st = lpi_error(ctx, LP_ERR_VALUE, "this libmicrohttpd was built without TLS");
+    if (!st && srv->o.tls_cert && !(st = read_pem(ctx, srv->o.tls_cert, &srv->tls_cert)))
+        st = read_pem(ctx, srv->o.tls_key, &srv->tls_key);
+    if (!st && srv->o.key) {
+        srv->key = lpi_key_retain(srv->o.key);
+        /* 2 x 60 s of signed requests at 8,000 a second */
+        if (!(srv->nonces = lpi_nonce_cache_new((size_t)1 << 20))) st = lpi_nomem(ctx);
+    }
     bool v6 = false;
-    lp_status st = open_listener(ctx, srv, srv->o.bind, srv->o.port, &v6);
-    if (st != LP_OK) { lp_free(srv); return st; }
-    srv->o.bind = NULL; /* the caller's string need not outlive start */
+    if (!st) st = open_listener(ctx, srv, srv->o.bind, srv->o.port, &v6);
+    if (st != LP_OK) { server_free(srv); return st; }
+    srv->o.bind = NULL; /* the caller's strings need not outlive start */
+    srv->o.tls_cert = srv->o.tls_key = NULL;
+    srv->o.key = NULL;
 
     unsigned flags = MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_AUTO |
                      MHD_USE_INTERNAL_POLLING_THREAD | (v6 ? MHD_USE_IPv6 : 0);
     if (srv->o.threads == 0) flags |= MHD_USE_THREAD_PER_CONNECTION;
-    struct MHD_OptionItem ops[12];
+    if (srv->tls_cert) flags |= MHD_USE_TLS;
+    struct MHD_OptionItem ops[16];
     int n = 0;
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, srv->lfd, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, srv->o.max_connections, NULL};
@@ -354,13 +457,18 @@ lp_status lpi_http_start(lp_ctx *ctx, const lpi_http_opts *opts, const lpi_http_
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)no_unescape, NULL};
     if (srv->o.threads > 1)
         ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, srv->o.threads, NULL};
+    if (srv->tls_cert) {
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert};
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key};
+    }
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     srv->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_ARRAY, ops,
                               MHD_OPTION_END);
     if (!srv->d) {
         close(srv->lfd);
-        lp_free(srv);
-        return lpi_error(ctx, LP_ERR_IO, "libmicrohttpd failed to start (see its message above)");
+        server_free(srv);
+        return lpi_error(ctx, LP_ERR_IO, "libmicrohttpd failed to start (see its message above%s)",
+                         flags & MHD_USE_TLS ? "; is the TLS certificate and key valid PEM?" : "");
     }
     *out = srv;
     return LP_OK;
@@ -381,7 +489,7 @@ void lpi_http_stop(lpi_http_server *srv, double grace_sec) {
     }
     MHD_stop_daemon(srv->d);
     if (lfd != MHD_INVALID_SOCKET) close(lfd);
-    lp_free(srv);
+    server_free(srv);
 }
 
 /* SIGTERM/SIGINT end a server process, and a signal may be delivered to any thread that does

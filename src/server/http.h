@@ -62,6 +62,14 @@ typedef struct lpi_http_opts {
     uint64_t discard_limit;    /* body bytes read and dropped after an error; 0 = 16 MiB */
     size_t conn_memory;        /* per-connection buffer (also the largest on_data piece);
                                 * 0 = 128 KiB */
+    /* A shared key (store/auth.h): every request but GET/HEAD /status must be signed with it.
+     * An unsigned, badly signed, stale or replayed request is answered 401 from its headers,
+     * before on_request sees it and before any of its body is read; a body that does not match
+     * its signed SHA-256 is answered 401 instead of reaching on_body (a streamed one gets
+     * on_end(completed = false)). NULL = no authentication. The server keeps a reference. */
+    struct lpi_key *key;
+    const char *tls_cert;      /* PEM files of a certificate and its key: serve HTTPS */
+    const char *tls_key;
 } lpi_http_opts;
 
 /* Start serving. The handlers struct is copied. Messages go to ctx. */
@@ -69,7 +77,7 @@ lp_status lpi_http_start(lp_ctx *ctx, const lpi_http_opts *opts, const lpi_http_
                          lpi_http_server **out);
 /* The port actually bound (the chosen one when opts.port was 0). */
 unsigned lpi_http_port(const lpi_http_server *srv);
-/* "http://127.0.0.1:PORT" ("http://[::1]:PORT" for IPv6). */
+/* "http://127.0.0.1:PORT" ("http://[::1]:PORT" for IPv6; https:// with TLS). */
 const char *lpi_http_url(const lpi_http_server *srv);
 /* Stop accepting connections, give requests in flight up to grace_sec to finish, then close
  * everything (unfinished requests get on_end(completed = false)) and free. NULL is allowed. */
@@ -92,6 +100,9 @@ const char *lpi_http_header(const lpi_http_req *req, const char *name); /* NULL 
 /* Content-Length, or -1 when the request has none (chunked or no body). */
 int64_t lpi_http_content_length(const lpi_http_req *req);
 void lpi_http_set_body_limit(lpi_http_req *req, uint64_t limit);
+/* The signed X-Lampy-Scope of an authenticated request ("" if it named none); NULL when the
+ * server has no key. */
+const char *lpi_http_scope(const lpi_http_req *req);
 void lpi_http_set_user(lpi_http_req *req, void *user);
 void *lpi_http_user(const lpi_http_req *req);
 struct MHD_Connection *lpi_http_connection(const lpi_http_req *req);

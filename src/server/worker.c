@@ -12,6 +12,7 @@
 #include "kernels/kernels.h"
 #include "server/http.h"
 #include "store/store.h"
+#include "store/auth.h"
 
 #include <microhttpd.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 struct lpi_worker {
     lpi_worker_cfg cfg;
     char *name;
+    char *ca_file;
     char **allow;               /* owned copies */
     pthread_mutex_t lock;
     struct { char *url; lpi_store *s; } stores[MAX_STORES];
@@ -54,7 +56,10 @@ lp_status lpi_worker_create(lp_ctx *ctx, const lpi_worker_cfg *cfg, lpi_worker *
     w->allow = lp_calloc((size_t)n + 1, sizeof *w->allow);
     bool ok = w->name && w->allow;
     for (int i = 0; ok && i < n; i++) ok = (w->allow[i] = lp_strdup(cfg->allow_stores[i])) != NULL;
+    if (ok && cfg->ca_file) ok = (w->ca_file = lp_strdup(cfg->ca_file)) != NULL;
+    w->cfg.key = lpi_key_retain(cfg->key);
     if (!ok) { lpi_worker_destroy(w); return lpi_nomem(ctx); }
+    w->cfg.ca_file = w->ca_file;
     w->cfg.name = w->name;
     w->cfg.allow_stores = (const char *const *)w->allow;
     pthread_mutex_init(&w->lock, NULL);
@@ -71,6 +76,8 @@ void lpi_worker_destroy(lpi_worker *w) {
     for (int i = 0; w->allow && w->allow[i]; i++) lp_free(w->allow[i]);
     lp_free(w->allow);
     lp_free(w->name);
+    lp_free(w->ca_file);
+    lpi_key_release(w->cfg.key);
     pthread_mutex_destroy(&w->lock);
     lp_free(w);
 }
@@ -103,6 +110,7 @@ static lp_status get_store(lpi_worker *w, lp_ctx *ctx, const char *url, lpi_stor
     if (!u) { st = lpi_nomem(ctx); goto done; }
     if ((st = lpi_store_open(ctx, url, &s))) { lp_free(u); goto done; }
     lpi_store_set_max_chunk_bytes(s, w->cfg.limits.max_chunk_bytes);
+    if ((st = lpi_store_set_auth(ctx, s, w->cfg.key, w->cfg.ca_file))) { lpi_store_close(s); lp_free(u); goto done; }
     w->stores[w->nstores].url = u;
     w->stores[w->nstores].s = s;
     w->nstores++;
@@ -124,10 +132,11 @@ static json_t *error_reply(lp_ctx *ctx, lp_status st, int task) {
     return j;
 }
 
-/* Decode-time failures are the request's fault (400/413), except the file system's (500). */
+/* Decode-time failures are the request's fault (400/403/413), except the file system's (500). */
 static unsigned decode_status(lp_status st) {
     switch (st) {
     case LP_ERR_LIMIT: return 413;
+    case LP_ERR_DENIED: return 403;
     case LP_ERR_NOMEM: return 503;
     case LP_ERR_IO: case LP_ERR_NOTFOUND: case LP_ERR_INTERNAL: return 500;
     default: return 400;
@@ -261,7 +270,21 @@ done:
     return st;
 }
 
-unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, json_t **reply) {
+/* Every key of the batch below the signed scope: a request signed for one run cannot touch
+ * the chunks of another. */
+static lp_status check_scope(lp_ctx *ctx, const lpi_wire_batch *b, const char *scope) {
+    size_t n = strlen(scope);
+    if (!n) return lpi_error(ctx, LP_ERR_DENIED, "the request names no key scope (X-Lampy-Scope), so it may touch no chunk");
+    for (int64_t i = 0; i < b->nchunks + b->ntasks; i++) {
+        const lpi_wire_chunk *c = i < b->nchunks ? &b->chunks[i] : &b->outs[i - b->nchunks];
+        if (c->load >= 0 && i < b->nchunks) continue;
+        if (strncmp(c->key, scope, n) != 0 || c->key[n] != '/')
+            return lpi_error(ctx, LP_ERR_DENIED, "chunk %.200s is outside the request's scope %.200s", c->key, scope);
+    }
+    return LP_OK;
+}
+
+unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, const char *scope, json_t **reply) {
     double t0 = now_us();
     lp_ctx *ctx;
     *reply = NULL;
@@ -272,6 +295,7 @@ unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, json_t **repl
     atomic_fetch_add(&w->batches, 1);
     lp_status st = lpi_wire_decode(ctx, &w->cfg.limits, body, n, &R.b);
     double t_parse = now_us() - t0;
+    if (!st && scope) st = check_scope(ctx, R.b, scope);
     if (st) { code = decode_status(st); goto fail; }
     const lpi_wire_batch *b = R.b;
     R.stores = lp_calloc((size_t)(b->nstores + 1), sizeof *R.stores);
@@ -430,7 +454,7 @@ static void srv_body(void *app, lpi_http_req *req, const char *body, size_t n) {
         return;
     }
     json_t *reply;
-    unsigned code = lpi_worker_run(S->w, body, n, &reply);
+    unsigned code = lpi_worker_run(S->w, body, n, lpi_http_scope(req), &reply);
     if (!reply) { lpi_http_reply_error(req, 503, "out of memory"); return; }
     lpi_http_reply_json(req, code, reply);
 }
@@ -465,6 +489,9 @@ lp_status lpi_worker_server_start(lp_ctx *ctx, const lpi_worker_opts *o, lpi_wor
         .threads = 0, /* a thread per connection: batches block on the store and the kernels */
         .max_connections = (unsigned)(S->max_conc * 4 + 64),
         .max_body = o->max_body ? o->max_body : (uint64_t)16 << 20,
+        .key = o->cfg.key,
+        .tls_cert = o->tls_cert,
+        .tls_key = o->tls_key,
     };
     lpi_http_handlers h = {S, srv_request, NULL, srv_body, srv_end};
     if ((st = lpi_http_start(ctx, &ho, &h, &S->http))) {
@@ -519,7 +546,15 @@ static void lambda_init(void) {
     cfg.limits.load_dirs = (const char *const *)lambda_lists[1];
     lp_ctx *ctx;
     if (lp_ctx_create(&ctx) != LP_OK) return;
-    lpi_worker_create(ctx, &cfg, &lambda_worker);
+    /* the lambda signs its store requests with $LAMPY_KEY_FILE (the platform in front of it
+     * authenticates the invocations: OpenLambda does not pass request headers to f) */
+    lpi_key *key = NULL;
+    if (lpi_key_from_env(ctx, &key) == LP_OK) {
+        cfg.key = key;
+        cfg.ca_file = getenv("LAMPY_CA_FILE");
+        lpi_worker_create(ctx, &cfg, &lambda_worker);
+    }
+    lpi_key_release(key);
     lp_ctx_destroy(ctx);
 }
 
@@ -528,7 +563,7 @@ int lp_worker_run_json(const char *body, size_t len, char **reply_out) {
     pthread_once(&lambda_once, lambda_init);
     json_t *reply = NULL;
     unsigned code = 503;
-    if (lambda_worker) code = lpi_worker_run(lambda_worker, body, len, &reply);
+    if (lambda_worker) code = lpi_worker_run(lambda_worker, body, len, NULL, &reply);
     else reply = json_pack("{s:s,s:s}", "error", "the worker could not start (out of memory)", "status", "ERR_NOMEM");
     if (reply) {
         *reply_out = json_dumps(reply, JSON_COMPACT);

@@ -33,13 +33,17 @@ typedef struct lpi_worker_cfg {
     const char *const *allow_stores;
     lpi_wire_limits limits;            /* lpi_wire_limits_default unless set */
     bool quiet;                        /* no log line per failed batch */
+    struct lpi_key *key;               /* signs the worker's requests to http(s) stores */
+    const char *ca_file;               /* https stores: CA bundle (NULL = the system's) */
 } lpi_worker_cfg;
 
 lp_status lpi_worker_create(lp_ctx *ctx, const lpi_worker_cfg *cfg, lpi_worker **out);
 void lpi_worker_destroy(lpi_worker *w);
 /* Run a batch. Returns the HTTP status; *reply is a new JSON object (never NULL unless memory
- * ran out, then the status is 503). */
-unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, json_t **reply);
+ * ran out, then the status is 503). scope (the signed X-Lampy-Scope of the request, or NULL
+ * when requests are not authenticated): every key the batch reads or writes must lie below
+ * it (403 otherwise, and an empty scope allows none). */
+unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, const char *scope, json_t **reply);
 
 /* ---- the HTTP server ---- */
 
@@ -59,6 +63,7 @@ typedef struct lpi_worker_opts {
                                         * tens of bytes in memory: this bounds the parse) */
     lpi_worker_fault fault;            /* test-only: see lampy worker --fault */
     int fault_count;
+    const char *tls_cert, *tls_key;    /* PEM files: HTTPS; cfg.key also authenticates requests */
 } lpi_worker_opts;
 
 typedef struct lpi_worker_server lpi_worker_server;

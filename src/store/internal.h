@@ -28,6 +28,8 @@ struct lpi_store {
     const lpi_store_vtable *vt;
     char *url;
     uint64_t max_chunk;
+    struct lpi_key *key;   /* http(s): sign requests with it (store/auth.h) */
+    char *ca_file;         /* https: trust this CA bundle (PEM) */
 };
 
 /* Backend constructors: `rest` is the URL after "scheme://". They fill everything but the base

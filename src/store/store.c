@@ -1,6 +1,7 @@
 /* The store front: URL dispatch, the key rule, the chunk header codec, and the checks every
  * backend shares (arguments, size limit, checksum), so each exists exactly once. */
 #include "store/internal.h"
+#include "store/auth.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -251,9 +252,23 @@ lp_status lpi_store_open_dir(lp_ctx *ctx, const char *dir, lpi_store **out) {
 
 void lpi_store_close(lpi_store *s) {
     if (!s) return;
-    char *url = s->url;
+    char *url = s->url, *ca = s->ca_file;
+    lpi_key *key = s->key;
     s->vt->close(s);
     lp_free(url);
+    lp_free(ca);
+    lpi_key_release(key);
+}
+
+lp_status lpi_store_set_auth(lp_ctx *ctx, lpi_store *s, lpi_key *key, const char *ca_file) {
+    char *ca = ca_file ? lp_strdup(ca_file) : NULL;
+    if (ca_file && !ca) return lpi_nomem(ctx);
+    lp_free(s->ca_file);
+    s->ca_file = ca;
+    lpi_key *old = s->key;
+    s->key = lpi_key_retain(key);
+    lpi_key_release(old);
+    return LP_OK;
 }
 
 const char *lpi_store_url(const lpi_store *s) { return s->url; }

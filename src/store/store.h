@@ -75,6 +75,11 @@ const char *lpi_store_url(const lpi_store *s);
  * allocated. Default LPI_STORE_DEFAULT_MAX_CHUNK. Set it before sharing the store with threads. */
 void lpi_store_set_max_chunk_bytes(lpi_store *s, uint64_t max_bytes);
 uint64_t lpi_store_max_chunk_bytes(const lpi_store *s);
+/* http(s):// stores: sign every request with key (a reference is kept; NULL = unsigned) and
+ * verify the server's certificate against the PEM bundle ca_file (NULL = the system's). Other
+ * backends ignore both. Set before sharing the store with threads. */
+struct lpi_key;
+lp_status lpi_store_set_auth(lp_ctx *ctx, lpi_store *s, struct lpi_key *key, const char *ca_file);
 
 /* ---- operations ------------------------------------------------------------------------- */
 
