@@ -529,9 +529,10 @@ LP_API lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *c
 /* The worker's entry point, for hosting Lampy in any HTTP function runtime (the OpenLambda
  * lambda calls it): run a batch of tasks given as the wire format's JSON and return the HTTP
  * status a worker would answer (200, 400, 413, 500, ...); *reply_out receives the JSON reply
- * (release it with lp_string_free). Stores allowed: $LAMPY_ALLOW_STORES (comma-separated;
- * default any redis:// or http://); .npy files for load tasks: below $LAMPY_LOAD_DIRS
- * (comma-separated; default any absolute path). Thread safe. */
+ * (release it with lp_string_free). Stores allowed: $LAMPY_ALLOW_STORES (comma-separated
+ * URLs, matched as lampy worker --allow-store does; none by default); .npy files for load
+ * tasks: below $LAMPY_LOAD_DIRS (comma-separated; none by default). Requests to http(s)
+ * stores are signed with $LAMPY_KEY_FILE when it is set. Thread safe. */
 LP_API int lp_worker_run_json(const char *body, size_t len, char **reply_out);
 
 #ifdef __cplusplus

@@ -245,6 +245,7 @@ typedef struct rrun {
     struct lpi_remote *cfg;
     lpi_store *store;
     const char *store_url;
+    char store_id[600];     /* what batches name: the store's identity, without credentials */
     char prefix[48];        /* "lampy/<run id>": every key of the run, the signed scope */
     lpi_key *key;           /* sign requests (NULL: unsigned) */
     const char *ca_file;
@@ -706,7 +707,7 @@ static void send_batch(rrun *R, int w, int64_t *tasks, int n) {
     R->stamp++;
     json_t *chunks = json_array(), *nodes = json_array(), *tl = json_array();
     json_t *doc = json_pack("{s:s,s:i,s:s,s:I,s:[s],s:o,s:o,s:o}", "format", LPI_WIRE_FORMAT, "version", LPI_WIRE_VERSION,
-                            "run", R->runid, "timeout_ms", (json_int_t)(R->timeout * 1000), "stores", R->store_url,
+                            "run", R->runid, "timeout_ms", (json_int_t)(R->timeout * 1000), "stores", R->store_id,
                             "chunks", chunks, "nodes", nodes, "tasks", tl);
     inv *v = lp_calloc(1, sizeof *v);
     char *body = NULL;
@@ -1050,6 +1051,8 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
     R.plan = pl;
     R.cfg = cf;
     R.store_url = surl;
+    if (!lpi_store_url_canon(surl, R.store_id, sizeof R.store_id))
+        return lpi_error(ctx, LP_ERR_VALUE, "store URL %.*s is not valid", (int)strcspn(surl, "@"), surl);
     R.max_tries = cf->cfg.max_tries ? cf->cfg.max_tries : (int)env_double("LAMPY_REMOTE_TRIES", 5);
     R.batch_max = cf->cfg.batch ? cf->cfg.batch : (int)env_double("LAMPY_REMOTE_BATCH", 32);
     R.inflight = cf->cfg.inflight ? cf->cfg.inflight : (int)env_double("LAMPY_REMOTE_INFLIGHT", 2);

@@ -14,7 +14,11 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,18 +295,73 @@ static bool is_gen_op(lpi_op op) {
            op == LPI_OP_EYE || op == LPI_OP_RANDOM_UNIFORM || op == LPI_OP_RANDOM_NORMAL;
 }
 
-static bool under_dir(const char *real, const char *dir) {
-    char *rd = realpath(dir, NULL);
-    if (!rd) return false;
-    size_t n = strlen(rd);
-    bool ok = strncmp(real, rd, n) == 0 && (real[n] == '/' || (n == 1 && rd[0] == '/'));
-    free(rd);
-    return ok;
+/* The path's part below root ("" when it is root itself), or NULL when path is not lexically
+ * below it. */
+static const char *below(const char *path, const char *root) {
+    size_t n = strlen(root);
+    while (n > 1 && root[n - 1] == '/') n--;
+    if (n == 1 && root[0] == '/') return path + 1;
+    if (strncmp(path, root, n) != 0 || (path[n] != '/' && path[n] != 0)) return NULL;
+    return path[n] ? path + n + 1 : path + n;
 }
 
-/* LOAD: an absolute path, resolved, inside an allowed directory; then the graph codec's own
- * rebuild (lp_load: header validated, declared dtype and shape compared), and a descriptor for
- * the kernel's reads, checked against that header. */
+/* Open path read-only below one of the load roots, the kernel confining the walk (openat2 with
+ * RESOLVE_BENEATH: neither ".." nor a symlink may leave the root). Only a path lexically below a
+ * root is looked up at all, so the answer for a path outside — LP_ERR_DENIED, same words
+ * whether it exists or not — says nothing about the file system there. Inside a root, a
+ * missing file is LP_ERR_NOTFOUND. *real receives the resolved path (malloc'd). */
+static lp_status open_below_roots(lp_ctx *ctx, const char *where, const char *const *roots, const char *path,
+                                  int *fd_out, char **real) {
+    *fd_out = -1;
+    *real = NULL;
+    int err = EXDEV;
+    for (int k = 0; roots && roots[k] && err == EXDEV; k++) {
+        char *rr = realpath(roots[k], NULL);
+        const char *rel = below(path, roots[k]);
+        if (!rel && rr) rel = below(path, rr);
+        free(rr);
+        if (!rel) continue;
+        int dfd = open(roots[k], O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) continue;
+        struct open_how how;
+        memset(&how, 0, sizeof how);
+        how.flags = O_RDONLY | O_CLOEXEC;
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+        long fd = syscall(SYS_openat2, dfd, *rel ? rel : ".", &how, sizeof how);
+        err = fd < 0 ? errno : 0;
+        if (fd < 0 && err == ENOSYS) {
+            /* kernels before 5.6: resolve, then check the result is below the root */
+            char *p = realpath(path, NULL), *r = realpath(roots[k], NULL);
+            err = p && r && below(p, r) ? 0 : EXDEV;
+            fd = err ? -1 : open(p, O_RDONLY | O_CLOEXEC);
+            if (!err && fd < 0) err = errno;
+            free(p);
+            free(r);
+        }
+        close(dfd);
+        if (fd >= 0) *fd_out = (int)fd;
+    }
+    if (err == EXDEV || err == ELOOP)
+        return lpi_error(ctx, LP_ERR_DENIED, "%s: load path %.300s is not below the worker's load roots (lampy worker --load-dir)",
+                         where, path);
+    if (err) return lpi_error(ctx, err == ENOENT ? LP_ERR_NOTFOUND : LP_ERR_IO, "%s: %.300s: %s", where, path, strerror(err));
+    char link[64], buf[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", *fd_out);
+    ssize_t n = readlink(link, buf, sizeof buf - 1);
+    if (n <= 0 || !(*real = lp_malloc((size_t)n + 1))) {
+        close(*fd_out);
+        *fd_out = -1;
+        return n <= 0 ? lpi_error(ctx, LP_ERR_IO, "%s: cannot resolve %.300s", where, path) : lpi_nomem(ctx);
+    }
+    memcpy(*real, buf, (size_t)n);
+    (*real)[n] = 0;
+    return LP_OK;
+}
+
+/* LOAD: an absolute path, opened below a load root (deny by default: no roots, no loads); then
+ * the graph codec's own rebuild (lp_load: header validated, declared dtype and shape compared)
+ * of the resolved path, and a descriptor for the kernel's reads — checked to be the very file
+ * the confined open found, so a link swapped meanwhile cannot redirect the read. */
 static lp_status load_source(dec *D, const char *where, int ni, json_t *src) {
     lp_ctx *ctx = D->ctx;
     json_t *attrs = json_object_get(src, "attrs");
@@ -313,22 +372,22 @@ static lp_status load_source(dec *D, const char *where, int ni, json_t *src) {
     if (path[0] != '/' || len > LPI_JSON_MAX_PATH || len != json_string_length(jp))
         return lpi_error(ctx, LP_ERR_VALUE, "%s: a load path must be absolute (and at most %d bytes)", where,
                          LPI_JSON_MAX_PATH);
-    char *real = realpath(path, NULL);
-    if (!real) return lpi_error(ctx, errno == ENOENT ? LP_ERR_NOTFOUND : LP_ERR_IO, "%s: %s", where, strerror(errno));
-    bool ok = !D->lim->load_dirs || !D->lim->load_dirs[0];
-    for (int k = 0; !ok && D->lim->load_dirs[k]; k++) ok = under_dir(real, D->lim->load_dirs[k]);
-    if (!ok) {
-        free(real);
-        return lpi_error(ctx, LP_ERR_VALUE, "%s: load path is outside the worker's data directories", where);
-    }
-    /* load the resolved path, so a link changed later cannot redirect the read */
-    if (json_object_set_new(attrs, "path", json_string(real))) { free(real); return lpi_nomem(ctx); }
-    free(real);
-    lp_status st = lpi_json_node_from_head(ctx, where, src, NULL, 0, &D->exprs[ni]);
+    int cfd;
+    char *real;
+    lp_status st = open_below_roots(ctx, where, D->lim->load_dirs, path, &cfd, &real);
     if (st) return st;
+    /* load the resolved path, so a link changed later cannot redirect the read */
+    if (json_object_set_new(attrs, "path", json_string(real))) { lp_free(real); close(cfd); return lpi_nomem(ctx); }
+    lp_free(real);
+    st = lpi_json_node_from_head(ctx, where, src, NULL, 0, &D->exprs[ni]);
+    if (st) { close(cfd); return st; }
     const lp_array *e = D->exprs[ni];
     lp_npy_info info;
-    if ((st = lpi_npy_open(ctx, e->a.path, &D->fds[ni], &info))) return st;
+    if ((st = lpi_npy_open(ctx, e->a.path, &D->fds[ni], &info))) { close(cfd); return st; }
+    struct stat s1, s2;
+    bool same = fstat(cfd, &s1) == 0 && fstat(D->fds[ni], &s2) == 0 && s1.st_dev == s2.st_dev && s1.st_ino == s2.st_ino;
+    close(cfd);
+    if (!same) return lpi_error(ctx, LP_ERR_DENIED, "%s: the load path changed while it was opened", where);
     const lp_npy_info *was = &e->a.npy;
     if (info.dtype != was->dtype || info.ndim != was->ndim ||
         memcmp(info.shape, was->shape, (size_t)info.ndim * sizeof(int64_t)) || info.fortran_order != was->fortran_order ||

@@ -37,8 +37,9 @@ typedef struct lpi_wire_limits {
     int max_program;            /* registers and instructions per program */
     uint64_t max_chunk_bytes;   /* data bytes of one chunk, in or out */
     uint64_t max_task_bytes;    /* inputs + assembled operands + output of one task */
-    /* LOAD: paths must be absolute and, when load_dirs is non-empty, resolve (realpath) inside
-     * one of these directories. NULL-terminated list; NULL or empty = any absolute path. */
+    /* LOAD: paths must be absolute and lie below one of these directories, symlinks and ".."
+     * resolved by the kernel without leaving it (LP_ERR_DENIED otherwise, the same whether the
+     * file exists or not). NULL-terminated list; NULL or empty = no load task may run. */
     const char *const *load_dirs;
 } lpi_wire_limits;
 

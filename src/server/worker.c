@@ -28,7 +28,8 @@ struct lpi_worker {
     lpi_worker_cfg cfg;
     char *name;
     char *ca_file;
-    char **allow;               /* owned copies */
+    char **allow;               /* owned copies of the allow-list's URLs (credentials included) */
+    char **allow_id;            /* their identities (lpi_store_url_canon) */
     pthread_mutex_t lock;
     struct { char *url; lpi_store *s; } stores[MAX_STORES];
     int nstores;
@@ -49,20 +50,32 @@ lp_status lpi_worker_create(lp_ctx *ctx, const lpi_worker_cfg *cfg, lpi_worker *
     lpi_worker *w = lp_calloc(1, sizeof *w);
     if (!w) return lpi_nomem(ctx);
     w->cfg = *cfg;
+    w->cfg.key = NULL;
+    w->cfg.ca_file = NULL;
+    pthread_mutex_init(&w->lock, NULL);
     if (!cfg->limits.max_tasks) lpi_wire_limits_default(&w->cfg.limits);
     w->name = lp_strdup(cfg->name ? cfg->name : "lampy");
     int n = 0;
     while (cfg->allow_stores && cfg->allow_stores[n]) n++;
     w->allow = lp_calloc((size_t)n + 1, sizeof *w->allow);
-    bool ok = w->name && w->allow;
-    for (int i = 0; ok && i < n; i++) ok = (w->allow[i] = lp_strdup(cfg->allow_stores[i])) != NULL;
+    w->allow_id = lp_calloc((size_t)n + 1, sizeof *w->allow_id);
+    bool ok = w->name && w->allow && w->allow_id;
+    char id[600];
+    for (int i = 0; ok && i < n; i++) {
+        if (!lpi_store_url_canon(cfg->allow_stores[i], id, sizeof id)) {
+            char shown[80];
+            snprintf(shown, sizeof shown, "%.*s", (int)strcspn(cfg->allow_stores[i], "@"), cfg->allow_stores[i]);
+            lpi_worker_destroy(w);
+            return lpi_error(ctx, LP_ERR_VALUE, "allowed store '%s': not a store URL (redis://, http(s)://, file://)", shown);
+        }
+        ok = (w->allow[i] = lp_strdup(cfg->allow_stores[i])) && (w->allow_id[i] = lp_strdup(id));
+    }
     if (ok && cfg->ca_file) ok = (w->ca_file = lp_strdup(cfg->ca_file)) != NULL;
     w->cfg.key = lpi_key_retain(cfg->key);
     if (!ok) { lpi_worker_destroy(w); return lpi_nomem(ctx); }
     w->cfg.ca_file = w->ca_file;
     w->cfg.name = w->name;
     w->cfg.allow_stores = (const char *const *)w->allow;
-    pthread_mutex_init(&w->lock, NULL);
     *out = w;
     return LP_OK;
 }
@@ -74,7 +87,9 @@ void lpi_worker_destroy(lpi_worker *w) {
         lp_free(w->stores[i].url);
     }
     for (int i = 0; w->allow && w->allow[i]; i++) lp_free(w->allow[i]);
+    for (int i = 0; w->allow_id && w->allow_id[i]; i++) lp_free(w->allow_id[i]);
     lp_free(w->allow);
+    lp_free(w->allow_id);
     lp_free(w->name);
     lp_free(w->ca_file);
     lpi_key_release(w->cfg.key);
@@ -82,33 +97,40 @@ void lpi_worker_destroy(lpi_worker *w) {
     lp_free(w);
 }
 
-static bool store_allowed(const lpi_worker *w, const char *url) {
-    if (!w->allow[0]) return !strncmp(url, "redis://", 8) || !strncmp(url, "http://", 7);
-    for (int i = 0; w->allow[i]; i++) {
-        const char *a = w->allow[i];
-        bool net = !strncmp(a, "redis://", 8) || !strncmp(a, "http://", 7);
-        if (net ? !strncmp(url, a, strlen(a)) : !strcmp(url, a)) return true;
-    }
-    return false;
+/* The allow-list entry a batch's store URL names (-1: none). The batch names a store; the
+ * worker decides where that is and how to log in: the entry's own URL (its credentials, its
+ * Redis database) is what gets opened, never the task's. */
+static int allowed_store(const lpi_worker *w, const char *url, char *id, size_t cap) {
+    if (!lpi_store_url_canon(url, id, cap)) return -1;
+    for (int i = 0; w->allow_id[i]; i++)
+        if (!strcmp(id, w->allow_id[i])) return i;
+    return -1;
 }
 
 /* The batch's stores, opened once per worker and kept (their connections too). */
 static lp_status get_store(lpi_worker *w, lp_ctx *ctx, const char *url, lpi_store **out) {
-    if (!store_allowed(w, url))
-        return lpi_error(ctx, LP_ERR_VALUE, "store %.200s is not allowed by this worker (see lampy worker --allow-store)",
-                         url);
+    char id[600];
+    int a = allowed_store(w, url, id, sizeof id);
+    if (a < 0) {
+        /* named by its identity: never echo credentials a task sent */
+        char shown[120];
+        if (lpi_store_url_canon(url, id, sizeof id)) snprintf(shown, sizeof shown, "%.119s", id);
+        else snprintf(shown, sizeof shown, "'%.*s...'", (int)strcspn(url, ":@/"), url);
+        return lpi_error(ctx, LP_ERR_DENIED, "store %s is not allowed by this worker (lampy worker --allow-store%s)",
+                         shown, w->allow_id[0] ? "" : "; it allows none");
+    }
     lp_status st = LP_OK;
     pthread_mutex_lock(&w->lock);
     for (int i = 0; i < w->nstores; i++)
-        if (!strcmp(w->stores[i].url, url)) { *out = w->stores[i].s; goto done; }
+        if (!strcmp(w->stores[i].url, id)) { *out = w->stores[i].s; goto done; }
     if (w->nstores == MAX_STORES) {
         st = lpi_error(ctx, LP_ERR_LIMIT, "this worker already serves %d stores", MAX_STORES);
         goto done;
     }
     lpi_store *s;
-    char *u = lp_strdup(url);
+    char *u = lp_strdup(id);
     if (!u) { st = lpi_nomem(ctx); goto done; }
-    if ((st = lpi_store_open(ctx, url, &s))) { lp_free(u); goto done; }
+    if ((st = lpi_store_open(ctx, w->allow[a], &s))) { lp_free(u); goto done; }
     lpi_store_set_max_chunk_bytes(s, w->cfg.limits.max_chunk_bytes);
     if ((st = lpi_store_set_auth(ctx, s, w->cfg.key, w->cfg.ca_file))) { lpi_store_close(s); lp_free(u); goto done; }
     w->stores[w->nstores].url = u;

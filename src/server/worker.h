@@ -27,9 +27,10 @@ typedef struct lpi_worker lpi_worker;
 
 typedef struct lpi_worker_cfg {
     const char *name;                  /* lambda name; NULL = "lampy" */
-    /* Store URLs a batch may name. NULL or empty: any redis:// or http:// URL. Otherwise only
-     * these: redis:// and http:// entries match as prefixes, file:// and mem:// exactly (a
-     * directory store can only be one the operator named). */
+    /* The stores a batch may name (NULL or empty: none). A batch's store URL is matched by its
+     * identity (lpi_store_url_canon: scheme, host, port, Redis database or path; credentials
+     * ignored) and the allow-list's own URL is opened, with its credentials: a task can
+     * neither pick another host, port or database nor bring its own password. 403 otherwise. */
     const char *const *allow_stores;
     lpi_wire_limits limits;            /* lpi_wire_limits_default unless set */
     bool quiet;                        /* no log line per failed batch */

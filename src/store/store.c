@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -205,6 +206,70 @@ lp_status lpi_chunk_range_check(lp_ctx *ctx, const char *key, uint64_t off, uint
                          "chunk %s: byte range [%" PRIu64 ", %" PRIu64
                          ") is outside its %" PRIu64 " data bytes", key, off, end, nbytes);
     return LP_OK;
+}
+
+/* ---- store identity ----------------------------------------------------------------------- */
+
+bool lpi_store_url_canon(const char *url, char *out, size_t cap) {
+    if (!url || cap < 16) return false;
+    bool redis = !strncmp(url, "redis://", 8), http = !strncmp(url, "http://", 7), https = !strncmp(url, "https://", 8);
+    if (!redis && !http && !https) {
+        if (strncmp(url, "file://", 7) && strncmp(url, "mem://", 6)) return false;
+        size_t n = strlen(url);
+        while (n > 8 && url[n - 1] == '/') n--;
+        if (n >= cap) return false;
+        memcpy(out, url, n);
+        out[n] = 0;
+        return true;
+    }
+    const char *a = strstr(url, "://") + 3;
+    const char *end = a + strcspn(a, "/?#");
+    const char *at = memchr(a, '@', (size_t)(end - a));
+    if (at && !redis) return false;
+    const char *h = at ? at + 1 : a, *he, *port = NULL;
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', (size_t)(end - h));
+        if (!rb) return false;
+        he = rb + 1;
+        if (*he == ':') port = he + 1;
+        else if (he != end) return false;
+    } else {
+        const char *c = memchr(h, ':', (size_t)(end - h));
+        he = c ? c : end;
+        if (c) port = c + 1;
+    }
+    if (he == h) return false;
+    unsigned long pv = redis ? 6379 : https ? 443 : 80;
+    if (port) {
+        char *e;
+        if (port == end || !(*port >= '0' && *port <= '9')) return false;
+        pv = strtoul(port, &e, 10);
+        if (e != end || pv == 0 || pv > 65535) return false;
+    }
+    char host[300];
+    size_t hl = (size_t)(he - h);
+    if (hl >= sizeof host) return false;
+    for (size_t i = 0; i < hl; i++) host[i] = (char)((h[i] >= 'A' && h[i] <= 'Z') ? h[i] + 32 : h[i]);
+    host[hl] = 0;
+    int n;
+    if (redis) {
+        unsigned long db = 0;
+        if (*end == '/' && end[1]) {
+            char *e;
+            if (!(end[1] >= '0' && end[1] <= '9')) return false;
+            db = strtoul(end + 1, &e, 10);
+            if (*e || db > 1000000) return false;
+        } else if (*end && strcmp(end, "/")) {
+            return false;
+        }
+        n = snprintf(out, cap, "redis://%s:%lu/%lu", host, pv, db);
+    } else {
+        if (strpbrk(end, "?#")) return false;
+        size_t pl = strlen(end);
+        while (pl && end[pl - 1] == '/') pl--;
+        n = snprintf(out, cap, "%s://%s:%lu%.*s", https ? "https" : "http", host, pv, (int)pl, end);
+    }
+    return n > 0 && (size_t)n < cap;
 }
 
 /* ---- opening ---------------------------------------------------------------------------- */

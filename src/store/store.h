@@ -81,6 +81,13 @@ uint64_t lpi_store_max_chunk_bytes(const lpi_store *s);
 struct lpi_key;
 lp_status lpi_store_set_auth(lp_ctx *ctx, lpi_store *s, struct lpi_key *key, const char *ca_file);
 
+/* A store's identity: its URL without credentials, with defaults filled in and the host in
+ * lower case ("redis://host:6379/0", "http://host:80/path", file:// and mem:// as given
+ * without trailing '/'). Two URLs name the same store exactly when these are equal; workers
+ * match the stores a batch names against their allow-list this way. false: not a store URL
+ * (or longer than cap). */
+bool lpi_store_url_canon(const char *url, char *out, size_t cap);
+
 /* ---- operations ------------------------------------------------------------------------- */
 
 /* Store a chunk atomically: a reader sees the old chunk, the new one, or none, never a part.

@@ -297,3 +297,83 @@ def test_no_exposure_without_a_key(cmd, tmp_path):
     k.chmod(0o600)
     r = lampy(*cmd, "--key-file", k, "--port", free_port(), timeout=30)
     assert r.returncode == 1 and "at least 16 bytes" in r.stderr, r.stderr
+
+
+# ---------------------------------------------------------------- confinement
+
+
+def load_batch(path, store, key="lampy/r1/l/x"):
+    node = {"kernel": "load", "op": "load", "dtype": "float64", "shape": [3, 4],
+            "params": {"node": {"op": "load", "dtype": "float64", "shape": [3, 4], "attrs": {"path": str(path)}}}}
+    task = {"node": 0, "chunk": 0, "box": [[0, 3], [0, 4]], "out": {"store": 0, "key": key, "box": [[0, 3], [0, 4]]},
+            "ops": []}
+    return {"format": "lampy.tasks", "version": 1, "stores": [store], "nodes": [node], "tasks": [task]}
+
+
+def post(w, batch):
+    st, rep = w.request("POST", "/run/lampy", json.dumps(batch).encode(), {"Content-Type": "application/json"})
+    return st, json.loads(rep)
+
+
+def test_loads_outside_the_roots_leak_nothing(tmp_path, servers):
+    """A path outside the load roots is refused with 403 and the same words whether the file
+    exists or not — directly, through '..' or through a symlink inside a root."""
+    root, out = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    out.mkdir()
+    np.save(root / "x.npy", np.arange(12.0).reshape(3, 4))
+    np.save(out / "secret.npy", np.arange(12.0).reshape(3, 4))
+    os.symlink(out / "secret.npy", root / "to_secret.npy")
+    os.symlink(out / "missing.npy", root / "to_missing.npy")
+    os.symlink("../outside/secret.npy", root / "rel_secret.npy")
+    os.symlink("../outside/missing.npy", root / "rel_missing.npy")
+    sdir = tmp_path / "store"
+    store = f"file://{sdir}"
+    w = servers("worker", "--allow-store", store, "--load-dir", root)
+    st, rep = post(w, load_batch(root / "x.npy", store))
+    assert st == 200, rep
+    (sdir / "lampy/r1/l/x").unlink()
+    pairs = [(out / "secret.npy", out / "missing.npy"), (root / ".." / "outside" / "secret.npy", root / ".." / "outside" / "missing.npy"),
+             (root / "to_secret.npy", root / "to_missing.npy"), (root / "rel_secret.npy", root / "rel_missing.npy"),
+             ("/etc/passwd", "/etc/no-such-file")]
+    for exists, missing in pairs:
+        answers = []
+        for p in (exists, missing):
+            st, rep = post(w, load_batch(p, store))
+            answers.append((st, rep["error"].replace(str(p), "PATH"), rep["status"]))
+        assert answers[0] == answers[1], answers
+        assert answers[0][0] == 403 and answers[0][2] == "ERR_DENIED" and "not below the worker's load roots" in answers[0][1]
+    assert files_below(sdir) == []
+    # without --load-dir no load runs at all
+    w2 = servers("worker", "--allow-store", store)
+    st, rep = post(w2, load_batch(root / "x.npy", store))
+    assert st == 403, rep
+    assert files_below(sdir) == []
+
+
+def test_stores_come_from_the_allow_list(tmp_path, servers):
+    """A batch naming a store that is not on the worker's allow-list — another host, port,
+    Redis database, directory, or none at all — gets 403 and the worker contacts nothing."""
+    from lampy_procs import start_redis
+    proc, port = start_redis(tmp_path)
+    try:
+        ok = f"redis://127.0.0.1:{port}"
+        w = servers("worker", "--allow-store", f"{ok}/0", "--allow-store", f"file://{tmp_path / 'a'}")
+        st, rep = post(w, full_batch("lampy/r1/0/0", f"{ok}/0"))
+        assert st == 200, rep
+        st, rep = post(w, full_batch("lampy/r1/0/1", f"redis://127.0.0.1:{port}"))  # the same store
+        assert st == 200, rep
+        for url in (f"redis://127.0.0.1:{port}/3", f"redis://127.0.0.2:{port}/0", f"redis://127.0.0.1:{free_port()}/0",
+                    f"redis://:guess@127.0.0.1:{port}/1", f"file://{tmp_path / 'b'}", f"file://{tmp_path / 'a' / 'sub'}",
+                    f"http://127.0.0.1:{port}", "mem://x"):
+            st, rep = post(w, full_batch("lampy/r1/0/2", url))
+            assert st == 403 and "not allowed" in rep["error"] and "guess" not in rep["error"], (url, st, rep)
+        r = subprocess.run(["redis-cli", "-p", str(port), "-n", "3", "DBSIZE"], capture_output=True, text=True)
+        assert r.stdout.strip() == "0"
+        assert not (tmp_path / "b").exists() and not (tmp_path / "a" / "sub").exists()
+        # a worker without --allow-store allows nothing
+        w2 = servers("worker")
+        st, rep = post(w2, full_batch("lampy/r1/0/3", ok))
+        assert st == 403 and "allows none" in rep["error"], rep
+    finally:
+        stop(proc)
