@@ -58,6 +58,13 @@ lp_dtype lpi_promote_weak(lp_dtype array_dt, lp_dtype scalar_kind_dt);
 /* v converted to dt, in the low bytes of an 8-byte slot (constants, fill values). */
 uint64_t lpi_scalar_bits(lp_scalar v, lp_dtype dt);
 double lpi_now(void); /* monotonic seconds */
+/* The calling thread's deadline for blocking operations (store requests honour it): absolute
+ * lpi_now() seconds, 0 = none. set returns the previous one, to restore. */
+double lpi_deadline_set(double t);
+double lpi_deadline(void);
+/* Seconds an operation may block: dflt, or less when the deadline is nearer; 0 once it has
+ * passed. */
+double lpi_op_budget(double dflt);
 
 /* ---- shapes ---- */
 /* Product of dims; false on int64 overflow. */

@@ -48,6 +48,7 @@
 #define BATCH_BYTES ((uint64_t)16 << 20)
 #define REPLY_MAX ((size_t)64 << 20)
 #define NIO 4
+#define CLEANUP_SEC 5.0     /* the end-of-run deletes may take this long at most */
 
 struct lpi_remote {
     bool lambda;
@@ -206,6 +207,7 @@ typedef struct rtask {
     uint8_t state;
     uint8_t tries;
     int16_t avoid;          /* worker that failed it last (-1) */
+    uint8_t copies;         /* invocations in flight that carry it (2 once hedged) */
     double not_before;
 } rtask;
 
@@ -228,6 +230,8 @@ typedef struct inv {
     size_t rlen, rcap;
     bool toobig;
     struct curl_slist *hdrs;  /* signed requests: their own headers */
+    double hedge_at;          /* lpi_now() after which its tasks are sent again elsewhere */
+    bool hedged;
     char errbuf[CURL_ERROR_SIZE];
 } inv;
 
@@ -247,11 +251,16 @@ typedef struct rrun {
     const char *store_url;
     char store_id[600];     /* what batches name: the store's identity, without credentials */
     char prefix[48];        /* "lampy/<run id>": every key of the run, the signed scope */
+    char guard[64];         /* "<prefix>/live": workers write only while it exists (redis) */
     lpi_key *key;           /* sign requests (NULL: unsigned) */
     const char *ca_file;
     char runid[24];
     int max_tries, batch_max, inflight;
     double timeout;
+    double deadline;        /* lpi_now() seconds: the run fails past it */
+    double t_start;
+    double op_deadline;     /* the I/O threads' store operations (the cleanup's is shorter) */
+    double hedge_min;       /* a straggling invocation is duplicated after max(this, 4 x its work) */
     int64_t width;
     int64_t cap;            /* invocations in flight at most (DAG width, cost model, workers) */
     double *est;            /* per task: the cost model's seconds of work on a worker */
@@ -279,7 +288,7 @@ typedef struct rrun {
     int nidle;
     struct inv **live;      /* invocations in flight */
     int nlive;
-    int64_t inv_total, retries;
+    int64_t inv_total, retries, hedges;
     /* I/O threads */
     pthread_t io[NIO];
     int nio;
@@ -293,6 +302,8 @@ typedef struct rrun {
     lp_status status;
     int64_t bytes_out, bytes_in;
     bool log;               /* LAMPY_REMOTE_LOG=1: a line per invocation on stderr */
+    bool marked;            /* the guard exists */
+    char last_why[400];     /* the last failed or hedged invocation, for the deadline's message */
 } rrun;
 
 static void fail_run(rrun *R, lp_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -453,10 +464,13 @@ static void *io_main(void *arg) {
         job *j = R->jq;
         R->jq = j->next;
         if (!R->jq) R->jq_tail = NULL;
+        double dl = R->op_deadline;
         pthread_mutex_unlock(&R->mu);
+        lpi_deadline_set(dl); /* every store operation ends by the run's (or the cleanup's) deadline */
         uint64_t sum = 0;
         char key[LPI_STORE_KEY_MAX + 1];
         if (!ctx) j->st = LP_ERR_NOMEM;
+        else if (lpi_now() > dl) j->st = lpi_error(ctx, LP_ERR_IO, "the run's deadline passed before this store operation");
         else if (j->kind == J_UPLOAD) j->st = do_upload(R, ctx, j->chunk, &sum);
         else if (j->kind == J_FETCH) j->st = do_fetch(R, ctx, j->chunk);
         else { chunk_key(R, j->chunk, key, sizeof key); j->st = lpi_store_del(ctx, R->store, key); }
@@ -702,13 +716,20 @@ static bool worker_free(const rrun *R, int w, double now) {
 }
 
 /* Send tasks[0..n) to worker w. */
+/* An invocation's timeout: the configured one, or less when the run's deadline is nearer. */
+static double inv_timeout(const rrun *R) {
+    double left = R->deadline - lpi_now();
+    return left < R->timeout ? (left > 0.05 ? left : 0.05) : R->timeout;
+}
+
 static void send_batch(rrun *R, int w, int64_t *tasks, int n) {
     lp_ctx *ctx = R->ctx;
+    const double tmo = inv_timeout(R);
     R->stamp++;
     json_t *chunks = json_array(), *nodes = json_array(), *tl = json_array();
-    json_t *doc = json_pack("{s:s,s:i,s:s,s:I,s:[s],s:o,s:o,s:o}", "format", LPI_WIRE_FORMAT, "version", LPI_WIRE_VERSION,
-                            "run", R->runid, "timeout_ms", (json_int_t)(R->timeout * 1000), "stores", R->store_id,
-                            "chunks", chunks, "nodes", nodes, "tasks", tl);
+    json_t *doc = json_pack("{s:s,s:i,s:s,s:I,s:s,s:[s],s:o,s:o,s:o}", "format", LPI_WIRE_FORMAT, "version",
+                            LPI_WIRE_VERSION, "run", R->runid, "timeout_ms", (json_int_t)(tmo * 1000), "guard", R->guard,
+                            "stores", R->store_id, "chunks", chunks, "nodes", nodes, "tasks", tl);
     inv *v = lp_calloc(1, sizeof *v);
     char *body = NULL;
     bool ok = doc && v;
@@ -766,7 +787,7 @@ static void send_batch(rrun *R, int w, int64_t *tasks, int n) {
     curl_easy_setopt(h, CURLOPT_PROXY, "");
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(R->timeout * 1000));
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(tmo * 1000));
     if (curl_multi_add_handle(R->multi, h) != CURLM_OK) {
         inv_free(R, v);
         fail_run(R, LP_ERR_REMOTE, "libcurl refused a request");
@@ -775,14 +796,52 @@ static void send_batch(rrun *R, int w, int64_t *tasks, int n) {
     v->live = R->nlive;
     R->live[R->nlive++] = v;
     v->t0 = lpi_now();
+    {
+        /* a straggler (a stopped or overloaded worker) is hedged long before its timeout */
+        double work = R->overhead;
+        for (int i = 0; i < n; i++) work += R->est[tasks[i]];
+        v->hedge_at = v->t0 + (4 * work > R->hedge_min ? 4 * work : R->hedge_min);
+    }
     R->w[w].inflight++;
     R->nrunning_inv++;
     R->inv_total++;
     for (int i = 0; i < n; i++) {
         R->t[tasks[i]].state = T_RUNNING;
+        R->t[tasks[i]].copies++;
         /* its output may exist from now on, whatever the reply says */
         int64_t gc = R->plan->chunk_base[R->plan->tasks[tasks[i]].pnode] + R->plan->tasks[tasks[i]].chunk;
         if (R->cstate[gc] == C_NONE) R->cstate[gc] = C_MAYBE;
+    }
+}
+
+/* Invocations past their hedge time: their unfinished tasks go once more to another worker
+ * with a free slot (whichever copy answers first wins, the other is ignored), and the slow
+ * worker gets no new work for a while. A frozen worker costs a few times a batch's work, not
+ * the invocation timeout. */
+static void hedge(rrun *R) {
+    double now = lpi_now();
+    for (int i = 0; i < R->nlive && !R->failed; i++) {
+        inv *v = R->live[i];
+        if (v->hedged || now < v->hedge_at) continue;
+        int best = -1;
+        for (int w = 0; w < R->nw; w++)
+            if (w != v->w && worker_free(R, w, now) && (best < 0 || R->w[w].inflight < R->w[best].inflight)) best = w;
+        if (best < 0) continue;
+        int64_t *tasks = lp_malloc((size_t)v->n * sizeof *tasks);
+        if (!tasks) { fail_run(R, LP_ERR_NOMEM, "out of memory"); return; }
+        int k = 0;
+        for (int j = 0; j < v->n; j++)
+            if (R->t[v->tasks[j]].state == T_RUNNING && R->t[v->tasks[j]].copies == 1) tasks[k++] = v->tasks[j];
+        v->hedged = true;
+        double back = now + (v->hedge_at - v->t0);
+        if (R->w[v->w].backoff_until < back) R->w[v->w].backoff_until = back;
+        if (!k) { lp_free(tasks); continue; }
+        R->hedges++;
+        snprintf(R->last_why, sizeof R->last_why, "%s: no answer after %.1f s", R->w[v->w].url, now - v->t0);
+        if (R->log)
+            fprintf(stderr, "lampy lambda: %s: no answer after %.2f s, %d task(s) sent to %s as well\n", R->w[v->w].url,
+                    now - v->t0, k, R->w[best].url);
+        send_batch(R, best, tasks, k); /* may append to R->live: i keeps pointing at v's slot or later */
     }
 }
 
@@ -844,10 +903,12 @@ static bool retryable_code(long code) { return code == 429 || code == 502 || cod
 
 static void task_failed(rrun *R, inv *v, const char *why) {
     double now = lpi_now();
+    snprintf(R->last_why, sizeof R->last_why, "%s", why);
     R->retries++;
     for (int i = 0; i < v->n && !R->failed; i++) {
         int64_t t = v->tasks[i];
         rtask *rt = &R->t[t];
+        if (rt->state == T_DONE || rt->copies) continue; /* a hedged copy has it (or had it) */
         rt->tries++;
         if (rt->tries >= R->max_tries) {
             const lpi_task *tk = &R->plan->tasks[t];
@@ -876,6 +937,7 @@ static void batch_done(rrun *R, inv *v, json_t *reply) {
     }
     for (int i = 0; i < v->n; i++) {
         int64_t ti = v->tasks[i];
+        if (R->t[ti].state == T_DONE) continue; /* its hedged copy finished first */
         const lpi_task *t = &pl->tasks[ti];
         int64_t gc = pl->chunk_base[t->pnode] + t->chunk;
         const json_t *o = json_array_get(outs, (size_t)i);
@@ -923,6 +985,8 @@ static void on_done(rrun *R, CURL *h, CURLcode cc) {
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     R->w[v->w].inflight--;
     R->nrunning_inv--;
+    for (int i = 0; i < v->n; i++)
+        if (R->t[v->tasks[i]].copies) R->t[v->tasks[i]].copies--;
     rworker *wk = &R->w[v->w];
     char why[LPI_ERRMSG_MAX];
     json_t *reply = NULL;
@@ -967,7 +1031,8 @@ static void on_done(rrun *R, CURL *h, CURLcode cc) {
         /* the batch is over the worker's limits (body, bytes per task are per task): smaller
          * batches from now on, these tasks again without counting a try */
         R->batch_max = v->n / 2;
-        for (int i = 0; i < v->n; i++) heap_push(R, v->tasks[i]);
+        for (int i = 0; i < v->n; i++)
+            if (R->t[v->tasks[i]].state != T_DONE && !R->t[v->tasks[i]].copies) heap_push(R, v->tasks[i]);
         goto done;
     }
     const char *sname = json_string_value(json_object_get(reply, "status"));
@@ -1057,12 +1122,18 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
     R.batch_max = cf->cfg.batch ? cf->cfg.batch : (int)env_double("LAMPY_REMOTE_BATCH", 32);
     R.inflight = cf->cfg.inflight ? cf->cfg.inflight : (int)env_double("LAMPY_REMOTE_INFLIGHT", 2);
     R.timeout = cf->cfg.timeout_sec > 0 ? cf->cfg.timeout_sec : env_double("LAMPY_REMOTE_TIMEOUT", 35);
+    R.t_start = lpi_now();
+    R.deadline = R.t_start + (cf->cfg.deadline_sec > 0 ? cf->cfg.deadline_sec : env_double("LAMPY_REMOTE_DEADLINE", 3600));
+    R.op_deadline = R.deadline;
+    R.hedge_min = env_double("LAMPY_REMOTE_HEDGE", 2.0);
     make_runid(R.runid, sizeof R.runid);
     if (!cf->key && (st = lpi_key_from_env(ctx, &cf->key))) return st;
+    const double caller_deadline = lpi_deadline_set(R.deadline); /* the driver's own store operations */
     R.key = cf->key;
     R.ca_file = cf->ca_file ? cf->ca_file : getenv("LAMPY_CA_FILE") && *getenv("LAMPY_CA_FILE") ? getenv("LAMPY_CA_FILE") : NULL;
     R.log = getenv("LAMPY_REMOTE_LOG") && !strcmp(getenv("LAMPY_REMOTE_LOG"), "1");
     snprintf(R.prefix, sizeof R.prefix, "lampy/%s", R.runid);
+    snprintf(R.guard, sizeof R.guard, "%s/live", R.prefix);
     const int64_t nt = pl->ntasks, nc = pl->nchunks;
     R.nw = cf->nurls;
     R.w = lp_calloc((size_t)R.nw, sizeof *R.w);
@@ -1116,6 +1187,10 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
         bool ex;
         snprintf(probe, sizeof probe, "%s/probe", R.prefix);
         if ((st = lpi_store_exists(ctx, R.store, probe, &ex))) goto out;
+        /* the run's guard: a worker that wakes up after the run writes nothing (it outlives a
+         * crashed driver by a minute at most) */
+        if ((st = lpi_store_mark(ctx, R.store, R.guard, R.deadline - lpi_now() + CLEANUP_SEC + 60))) goto out;
+        R.marked = true;
     }
     if (!cf->multi && !(cf->multi = curl_multi_init())) { st = lpi_error(ctx, LP_ERR_NOMEM, "out of memory (libcurl)"); goto out; }
     R.multi = cf->multi;
@@ -1182,6 +1257,26 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
             fail_run(&R, LP_ERR_CANCELLED, "the run was cancelled");
             break;
         }
+        if (lpi_now() > R.deadline) {
+            /* say what it was waiting for: the store, or the workers' last failure */
+            char what[LPI_ERRMSG_MAX / 2] = "";
+            size_t wl = 0;
+            pthread_mutex_lock(&R.mu);
+            int64_t pend = R.io_pending;
+            pthread_mutex_unlock(&R.mu);
+            if (pend)
+                wl += (size_t)snprintf(what + wl, sizeof what - wl, "; %lld operation(s) on the store %s got no answer",
+                                       (long long)pend, R.store_id);
+            if (R.nlive && wl < sizeof what)
+                wl += (size_t)snprintf(what + wl, sizeof what - wl, "; %d invocation(s) got no answer, the oldest from %s "
+                                       "for %.1f s", R.nlive, R.w[R.live[0]->w].url, lpi_now() - R.live[0]->t0);
+            if (R.last_why[0] && wl < sizeof what)
+                snprintf(what + wl, sizeof what - wl, "; last failure: %.300s", R.last_why);
+            fail_run(&R, LP_ERR_LIMIT, "the run passed its deadline of %.0f s with %lld of %lld tasks done (lp_remote_config."
+                     "deadline_sec, --deadline)%s", R.deadline - R.t_start, (long long)R.ndone, (long long)nt, what);
+            break;
+        }
+        hedge(&R);
         dispatch(&R);
         int running;
         curl_multi_perform(R.multi, &running);
@@ -1218,6 +1313,15 @@ out:
      * deletes chunks: a worker still running a task would otherwise write its output after
      * the deletion. What is still running after the grace period is abandoned; the batch's
      * timeout_ms stops those workers from writing once it passes. */
+    /* hedged stragglers are not waited for: closing their connections tells their workers,
+     * should they wake up, that nobody wants their outputs any more (lpi_http_client_gone) */
+    for (int i = R.nlive - 1; i >= 0; i--)
+        if (R.live[i]->hedged) {
+            inv *v = R.live[i];
+            R.w[v->w].inflight--;
+            R.nrunning_inv--;
+            inv_free(&R, v);
+        }
     double grace_end = lpi_now() + (R.timeout < 2 ? R.timeout : 2);
     while (R.nlive && R.multi && lpi_now() < grace_end) {
         int running, left;
@@ -1240,9 +1344,18 @@ out:
         inv_free(&R, v);
     }
     if (R.nio) {
+        /* the cleanup is bounded too: a store that does not answer within it keeps its chunks
+         * (the message of the run says why it failed) */
+        pthread_mutex_lock(&R.mu);
+        R.op_deadline = lpi_now() + CLEANUP_SEC;
+        pthread_mutex_unlock(&R.mu);
+        lpi_deadline_set(R.op_deadline);
+        if (R.marked) lpi_store_del(NULL, R.store, R.guard); /* first: late writers now write nothing */
         for (int64_t gc = 0; gc < nc; gc++)
             if (R.cstate && (R.cstate[gc] == C_STORED || R.cstate[gc] == C_MAYBE)) { R.cstate[gc] = C_GONE; io_submit(&R, J_DEL, gc); }
         io_wait_all(&R);
+        /* and what a late writer put after its chunk's deletion, before the guard went */
+        if (R.marked) lpi_store_del_prefix(NULL, R.store, R.prefix);
         pthread_mutex_lock(&R.mu);
         R.io_stop = true;
         pthread_cond_broadcast(&R.cv_job);
@@ -1284,5 +1397,6 @@ out:
     lp_free(R.slot);
     lp_free(R.slot_stamp);
     lp_free(R.idle);
+    lpi_deadline_set(caller_deadline);
     return st;
 }

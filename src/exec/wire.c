@@ -934,7 +934,7 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
 
 /* ---- the batch ---- */
 
-static const char *const K_TOP[] = {"format", "version", "run", "timeout_ms", "stores", "chunks", "nodes", "tasks", NULL};
+static const char *const K_TOP[] = {"format", "version", "run", "timeout_ms", "guard", "stores", "chunks", "nodes", "tasks", NULL};
 
 void lpi_wire_batch_free(lpi_wire_batch *b) {
     if (!b) return;
@@ -975,7 +975,8 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
                        LPI_WIRE_VERSION);
         goto fail;
     }
-    if ((st = lpi_json_str(ctx, where, top, "run", true, &run)) ||
+    const char *guard = NULL;
+    if ((st = lpi_json_str(ctx, where, top, "run", true, &run)) || (st = lpi_json_str(ctx, where, top, "guard", true, &guard)) ||
         (st = lpi_json_int(ctx, where, top, "timeout_ms", true, 0, INT64_MAX >> 2, &timeout)) ||
         (st = get_list(ctx, where, top, "stores", false, (size_t)lim->max_stores, &stores)) ||
         (st = get_list(ctx, where, top, "chunks", true, (size_t)lim->max_chunks, &chunks)) ||
@@ -986,7 +987,9 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
         st = lpi_error(ctx, LP_ERR_VALUE, "batch: 'run' must be at most 64 letters, digits, '.', '_' or '-'");
         goto fail;
     }
+    if (guard && *guard && (st = lpi_store_key_check(ctx, guard))) goto fail;
     b->run = run;
+    b->guard = guard && *guard ? guard : NULL;
     b->timeout_ms = timeout;
     b->nstores = (int)json_array_size(stores);
     b->nchunks = chunks ? (int64_t)json_array_size(chunks) : 0;

@@ -67,6 +67,7 @@ typedef struct lpi_wire_batch {
     json_t *doc;                /* owns the strings the structs point to */
     const char *run;            /* the driver's run id ("" if none) */
     int64_t timeout_ms;         /* 0 = none */
+    const char *guard;          /* outputs are written only while this key exists (NULL: always) */
     int nstores;
     const char **stores;
     int64_t nchunks;

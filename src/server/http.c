@@ -123,6 +123,13 @@ void lpi_http_set_body_limit(lpi_http_req *req, uint64_t limit) { req->limit = l
 void lpi_http_set_user(lpi_http_req *req, void *user) { req->user = user; }
 void *lpi_http_user(const lpi_http_req *req) { return req->user; }
 struct MHD_Connection *lpi_http_connection(const lpi_http_req *req) { return req->conn; }
+
+bool lpi_http_client_gone(const lpi_http_req *req) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci) return false;
+    struct pollfd p = {ci->connect_fd, POLLRDHUP, 0};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
 const char *lpi_http_header(const lpi_http_req *req, const char *name) {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }

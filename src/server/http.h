@@ -106,6 +106,9 @@ const char *lpi_http_scope(const lpi_http_req *req);
 void lpi_http_set_user(lpi_http_req *req, void *user);
 void *lpi_http_user(const lpi_http_req *req);
 struct MHD_Connection *lpi_http_connection(const lpi_http_req *req);
+/* The client closed its side of the connection (it gave up on the request): a long handler
+ * checks this before side effects nobody will hear of. */
+bool lpi_http_client_gone(const lpi_http_req *req);
 
 /* ---- replies (the last one set wins; the glue sends it at the right moment) ------------- */
 

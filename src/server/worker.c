@@ -174,6 +174,7 @@ typedef struct runner {
     int32_t *uses;             /* per batch chunk: tasks left that read it */
     double t_fetch, t_kernel, t_put;
     double deadline;           /* microseconds (now_us), 0 = none */
+    const lpi_worker_call *call;
     uint64_t bytes_in, bytes_out;
 } runner;
 
@@ -269,8 +270,12 @@ static lp_status run_task(runner *R, int ti, json_t **res) {
         st = lpi_error(ctx, LP_ERR_LIMIT, "the batch ran past its timeout");
         goto done;
     }
+    if (R->call && R->call->gone && R->call->gone(R->call->arg)) {
+        st = lpi_error(ctx, LP_ERR_CANCELLED, "the driver gave up on the batch (its connection closed)");
+        goto done;
+    }
     uint64_t h = XXH3_64bits(out->nbytes ? out->data : "", out->nbytes);
-    if ((st = lpi_store_put_buffer(ctx, R->stores[oc->store], oc->key, out))) goto done;
+    if ((st = lpi_store_put_guarded(ctx, R->stores[oc->store], oc->key, out, R->b->guard))) goto done;
     R->t_put += now_us() - t1;
     R->bytes_out += out->nbytes;
     char hx[17];
@@ -306,12 +311,14 @@ static lp_status check_scope(lp_ctx *ctx, const lpi_wire_batch *b, const char *s
     return LP_OK;
 }
 
-unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, const char *scope, json_t **reply) {
+unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, const lpi_worker_call *call, json_t **reply) {
     double t0 = now_us();
     lp_ctx *ctx;
     *reply = NULL;
     if (lp_ctx_create(&ctx) != LP_OK) return 503;
-    runner R = {.w = w, .ctx = ctx};
+    runner R = {.w = w, .ctx = ctx, .call = call};
+    const char *scope = call ? call->scope : NULL;
+    double old_deadline = lpi_deadline();
     unsigned code = 200;
     int bad_task = -1;
     atomic_fetch_add(&w->batches, 1);
@@ -342,6 +349,7 @@ unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, const char *s
     }
     const double deadline = b->timeout_ms ? t0 + (double)b->timeout_ms * 1e3 : 0;
     R.deadline = deadline;
+    lpi_deadline_set(deadline ? deadline * 1e-6 : 0); /* the store operations' too */
     for (int ti = 0; ti < b->ntasks; ti++) {
         json_t *res = NULL;
         if (deadline && now_us() > deadline) {
@@ -349,7 +357,7 @@ unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, const char *s
             code = 504;
         } else {
             st = run_task(&R, ti, &res);
-            if (st) code = st == LP_ERR_NOMEM ? 503 : (R.deadline && now_us() > R.deadline) ? 504 : 500;
+            if (st) code = st == LP_ERR_NOMEM || st == LP_ERR_CANCELLED ? 503 : (R.deadline && now_us() > R.deadline) ? 504 : 500;
         }
         if (st || json_array_append_new(outs, res)) {
             if (!st) { st = lpi_nomem(ctx); code = 503; }
@@ -386,6 +394,7 @@ done:
     lp_free(R.stores);
     lpi_wire_batch_free(R.b);
     lp_ctx_destroy(ctx);
+    lpi_deadline_set(old_deadline);
     return code;
 }
 
@@ -466,6 +475,8 @@ static lpi_http_action srv_request(void *app, lpi_http_req *req) {
     return LPI_HTTP_READ_BODY;
 }
 
+static bool client_gone(void *req) { return lpi_http_client_gone(req); }
+
 static void srv_body(void *app, lpi_http_req *req, const char *body, size_t n) {
     lpi_worker_server *S = app;
     wreq *r = lpi_http_user(req);
@@ -476,7 +487,8 @@ static void srv_body(void *app, lpi_http_req *req, const char *body, size_t n) {
         return;
     }
     json_t *reply;
-    unsigned code = lpi_worker_run(S->w, body, n, lpi_http_scope(req), &reply);
+    lpi_worker_call call = {lpi_http_scope(req), client_gone, req};
+    unsigned code = lpi_worker_run(S->w, body, n, &call, &reply);
     if (!reply) { lpi_http_reply_error(req, 503, "out of memory"); return; }
     lpi_http_reply_json(req, code, reply);
 }

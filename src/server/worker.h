@@ -40,11 +40,20 @@ typedef struct lpi_worker_cfg {
 
 lp_status lpi_worker_create(lp_ctx *ctx, const lpi_worker_cfg *cfg, lpi_worker **out);
 void lpi_worker_destroy(lpi_worker *w);
+/* What the transport knows about a call. scope: the signed X-Lampy-Scope of the request, or
+ * NULL when requests are not authenticated; every key the batch reads or writes must lie below
+ * it (403 otherwise; an empty scope allows none). gone: whether the caller has given up (then
+ * no further output is written). */
+typedef struct lpi_worker_call {
+    const char *scope;
+    bool (*gone)(void *arg);
+    void *arg;
+} lpi_worker_call;
+
 /* Run a batch. Returns the HTTP status; *reply is a new JSON object (never NULL unless memory
- * ran out, then the status is 503). scope (the signed X-Lampy-Scope of the request, or NULL
- * when requests are not authenticated): every key the batch reads or writes must lie below
- * it (403 otherwise, and an empty scope allows none). */
-unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, const char *scope, json_t **reply);
+ * ran out, then the status is 503). call may be NULL. The batch's timeout_ms is the deadline
+ * of its store operations; past it (or once the caller is gone) nothing more is written. */
+unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, const lpi_worker_call *call, json_t **reply);
 
 /* ---- the HTTP server ---- */
 

@@ -246,6 +246,11 @@ static lp_status perform(xfer *x, const char *method, const char *range) {
     char url[1024];
     if ((size_t)snprintf(url, sizeof url, "%s/chunks/%s", hs->base_url, x->key) >= sizeof url)
         return lpi_error(x->ctx, LP_ERR_VALUE, "chunk %s: store URL too long", x->key);
+    /* no progress for idle seconds fails the request; the thread's deadline bounds the whole */
+    const char *env = getenv("LAMPY_STORE_TIMEOUT");
+    double idle = env && atof(env) > 0 ? atof(env) : 10.0, left = lpi_deadline() ? lpi_deadline() - lpi_now() : 0;
+    if (lpi_deadline() && left <= 0)
+        return lpi_error(x->ctx, LP_ERR_IO, "chunk %s: %s %s: the operation's deadline passed", x->key, method, hs->base_url);
     CURL *h = handle_take(hs);
     if (!h) return lpi_nomem(x->ctx);
     x->h = h;
@@ -254,9 +259,10 @@ static lp_status perform(xfer *x, const char *method, const char *range) {
     char rangebuf[96];
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);          /* threads: no SIGALRM for timeouts */
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(1000 * (left && left < 5 ? left : 5)) + 1);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);   /* a stalled transfer, not a slow one */
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)(idle < 1 ? 1 : idle));
+    if (left > 0) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(left * 1000) + 1);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_PROXY, "");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);

@@ -364,6 +364,32 @@ lp_status lpi_store_put_buffer(lp_ctx *ctx, lpi_store *s, const char *key, const
     return lpi_store_put(ctx, s, key, buf->dtype, buf->ndim, buf->shape, buf->data, buf->nbytes);
 }
 
+lp_status lpi_store_put_guarded(lp_ctx *ctx, lpi_store *s, const char *key, const lp_buffer *buf,
+                                const char *guard) {
+    if (!guard || !s->vt->put_if) return lpi_store_put_buffer(ctx, s, key, buf);
+    lp_status st;
+    if ((st = lpi_store_key_check(ctx, key)) || (st = lpi_store_key_check(ctx, guard))) return st;
+    if (buf->nbytes > s->max_chunk)
+        return lpi_error(ctx, LP_ERR_LIMIT, "chunk %s: %zu data bytes exceed the store's limit of %" PRIu64, key,
+                         buf->nbytes, s->max_chunk);
+    lpi_chunk_info info;
+    if ((st = lpi_chunk_info_make(ctx, key, buf->dtype, buf->ndim, buf->shape, buf->data, buf->nbytes, &info)))
+        return st;
+    uint8_t hdr[LPI_CHUNK_HDR_SIZE];
+    lpi_chunk_header_encode(&info, hdr);
+    return s->vt->put_if(ctx, s, key, &info, hdr, buf->data, guard);
+}
+
+lp_status lpi_store_mark(lp_ctx *ctx, lpi_store *s, const char *key, double ttl_sec) {
+    lp_status st = lpi_store_key_check(ctx, key);
+    return st ? st : s->vt->mark ? s->vt->mark(ctx, s, key, ttl_sec) : LP_OK;
+}
+
+lp_status lpi_store_del_prefix(lp_ctx *ctx, lpi_store *s, const char *prefix) {
+    lp_status st = lpi_store_key_check(ctx, prefix);
+    return st ? st : s->vt->del_prefix ? s->vt->del_prefix(ctx, s, prefix) : LP_OK;
+}
+
 lp_status lpi_store_get(lp_ctx *ctx, lpi_store *s, const char *key, lp_buffer **out) {
     *out = NULL;
     lp_status st = lpi_store_key_check(ctx, key);

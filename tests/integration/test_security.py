@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lampy_procs import free_port, stop
+from lampy_procs import LampyServer, free_port, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMPY = Path(os.environ.get("LAMPY_BIN", ROOT / "build" / "lampy"))
@@ -44,46 +44,12 @@ def make_key(path: Path):
     return path.read_text().strip().encode()
 
 
-class Server:
-    """`lampy store` or `lampy worker` with options; stopped by the fixture that made it."""
-
-    def __init__(self, *args, env=None, tls_ca=None):
-        e = dict(os.environ)
-        e.update(env or {})
-        self.proc = subprocess.Popen([str(LAMPY), *map(str, args), "--port", "0"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=e)
-        ready, _, _ = select.select([self.proc.stdout], [], [], 15)
-        line = self.proc.stdout.readline() if ready else ""
-        m = re.fullmatch(r"listening on ((https?)://127\.0\.0\.1:(\d+))\n", line)
-        if not m:
-            stop(self.proc)
-            raise AssertionError(f"no 'listening on' line: {line!r}: {self.proc.stderr.read()}")
-        self.url, self.port = m.group(1), int(m.group(3))
-        self.ctx = ssl.create_default_context(cafile=str(tls_ca)) if m.group(2) == "https" else None
-
-    def request(self, method, path, body=b"", headers=None, timeout=30):
-        c = (http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout, context=self.ctx) if self.ctx
-             else http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout))
-        try:
-            c.request(method, path, body=body or None, headers=headers or {})
-            r = c.getresponse()
-            return r.status, r.read()
-        finally:
-            c.close()
-
-    def stop(self):
-        rc = stop(self.proc)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        return rc
-
-
 @pytest.fixture
 def servers():
     started = []
 
     def start(*args, **kw):
-        s = Server(*args, **kw)
+        s = LampyServer(*args, **kw)
         started.append(s)
         return s
 

@@ -551,4 +551,4 @@ def test_large_chunks(store, redis_url):
         assert sc("range", url, "large/k", 23999990, 10).stdout.strip() == \
             encode("float64", "3000x1000", 5)[HDR + 23999990:].hex().encode()
         sc("del", url, "large/k")
-    assert store.files() == ["large"]   # the directory of the nested key stays; no chunk, no temp
+    assert store.files() == []   # no chunk, no temp, and no empty directory of the nested key
