@@ -107,6 +107,7 @@ int cli_remote_apply(lp_ctx *ctx, const cli_remote *r);
 typedef struct cli_server {
     const char *key_file, *tls_cert, *tls_key, *ca_file;
     bool insecure;
+    unsigned per_client, request_timeout;  /* 0 = the server's default */
     struct lpi_key *key;      /* loaded by cli_server_setup */
 } cli_server;
 #define CLI_SERVER_HELP                                                                            \
@@ -114,7 +115,11 @@ typedef struct cli_server {
     "                        signed with it (default $LAMPY_KEY_FILE; docs/SECURITY.md)\n"         \
     "  --tls-cert FILE       serve HTTPS with this certificate (PEM) ...\n"                         \
     "  --tls-key FILE        ... and its private key (PEM)\n"                                      \
-    "  --insecure            allow a non-loopback --bind without a key\n"
+    "  --insecure            allow a non-loopback --bind without a key\n"                         \
+    "  --max-client-connections N  connections from one IP address at once (default: a\n"        \
+    "                        quarter of the connection limit, at least 16)\n"                       \
+    "  --request-timeout SEC a request's headers and body must arrive within SEC seconds\n"     \
+    "                        (plus 1 s per MiB of body); slower ones are dropped (default 60)\n"
 /* --key-file, --tls-cert, --tls-key, --ca-file, --insecure: as cli_remote_opt. */
 int cli_server_opt(int argc, char **argv, int *i, cli_server *o, int *err);
 /* Load the key (--key-file or $LAMPY_KEY_FILE), refuse a non-loopback bind without one unless

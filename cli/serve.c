@@ -32,6 +32,16 @@ int cli_server_opt(int argc, char **argv, int *i, cli_server *o, int *err) {
         o->insecure = true;
         return 1;
     }
+    if (opt_is(a, "--max-client-connections") || opt_is(a, "--request-timeout")) {
+        bool mc = opt_is(a, "--max-client-connections");
+        const char *name = mc ? "--max-client-connections" : "--request-timeout";
+        const char *v = cli_opt_value(argc, argv, i, name, err);
+        long n;
+        if (!v) return 1;
+        if (cli_parse_int(v, 1, mc ? 100000 : 86400, &n)) { *err = cli_usage_error("%s needs a positive integer, got '%s'", name, v); return 1; }
+        *(mc ? &o->per_client : &o->request_timeout) = (unsigned)n;
+        return 1;
+    }
     const char *names[] = {"--key-file", "--tls-cert", "--tls-key", "--ca-file"};
     const char **dst[] = {&o->key_file, &o->tls_cert, &o->tls_key, &o->ca_file};
     for (int k = 0; k < 4; k++) {

@@ -77,6 +77,8 @@ int cli_store(int argc, char **argv) {
     o.key = so.key;
     o.tls_cert = so.tls_cert;
     o.tls_key = so.tls_key;
+    o.per_client = so.per_client;
+    o.request_timeout_sec = so.request_timeout;
     lp_status st = rc ? LP_OK : lpi_storesrv_start(ctx, &o, &srv);
     if (st != LP_OK) rc = cli_lib_error(ctx, st);
     if (!rc) {

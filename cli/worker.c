@@ -10,7 +10,8 @@
 const char cli_worker_help[] =
     "usage: lampy worker [--port N] [--bind ADDR] [--name NAME] [--max-concurrency C]\n"
     "                    [--allow-store URL]... [--load-dir DIR]... [--max-body SIZE]\n"
-    "                    [--max-chunk-bytes SIZE] [--max-task-bytes SIZE] [--key-file FILE]\n"
+    "                    [--max-chunk-bytes SIZE] [--max-task-bytes SIZE] [--max-memory SIZE]\n"
+    "                    [--key-file FILE]\n"
     "                    [--tls-cert FILE --tls-key FILE] [--ca-file FILE] [--insecure]\n"
     "\n"
     "Serve Lampy's lambda the way an OpenLambda worker does, so `lampy eval --executor\n"
@@ -39,6 +40,9 @@ const char cli_worker_help[] =
     "  --max-body SIZE        largest request body (default 16M)\n"
     "  --max-chunk-bytes SIZE largest chunk read or written (default 1G)\n"
     "  --max-task-bytes SIZE  most memory one task may need (default 4G)\n"
+    "  --max-memory SIZE      memory the batches in flight may hold together: each reserves\n"
+    "                         8x its body to parse, then its tasks' needs (429 while it does\n"
+    "                         not fit, 413 if it never could; default half the machine's)\n"
     CLI_SERVER_HELP
     "  --ca-file FILE         https:// stores: trust this CA bundle (PEM; default\n"
     "                         $LAMPY_CA_FILE, else the system's)\n"
@@ -88,6 +92,10 @@ int cli_worker(int argc, char **argv) {
             VALUE("--load-dir");
             if (v[0] != '/') { rc = cli_usage_error("worker: --load-dir needs an absolute path, got '%s'", v); goto done; }
             dirs[ndirs++] = v;
+        } else if (opt_is(a, "--max-memory")) {
+            VALUE("--max-memory");
+            if (cli_parse_size(v, &sz) || sz == 0) { rc = cli_usage_error("worker: --max-memory needs a positive size, got '%s'", v); goto done; }
+            o.cfg.max_memory = sz;
         } else if (opt_is(a, "--max-body") || opt_is(a, "--max-chunk-bytes") || opt_is(a, "--max-task-bytes")) {
             const char *name = opt_is(a, "--max-body") ? "--max-body" : opt_is(a, "--max-chunk-bytes") ? "--max-chunk-bytes" : "--max-task-bytes";
             VALUE(name);
@@ -123,6 +131,8 @@ int cli_worker(int argc, char **argv) {
     o.cfg.ca_file = so.ca_file;
     o.tls_cert = so.tls_cert;
     o.tls_key = so.tls_key;
+    o.per_client = so.per_client;
+    o.request_timeout_sec = so.request_timeout;
     lpi_worker_server *srv = NULL;
     lp_status st = rc ? LP_OK : lpi_worker_server_start(ctx, &o, &srv);
     if (st != LP_OK) rc = cli_lib_error(ctx, st);

@@ -93,6 +93,8 @@ struct lp_buffer {
 lp_buffer *lpi_buffer_new(lp_dtype dt, int ndim, const int64_t *shape);
 /* Free the cache of recycled chunk buffers (when the last context goes). */
 void lpi_buffer_cache_trim(void);
+/* Free the cached buffers nobody reused for idle_sec; returns the bytes freed. */
+size_t lpi_buffer_cache_trim_idle(double idle_sec);
 /* New buffer over foreign memory, release(arg) when the last reference goes. */
 lp_buffer *lpi_buffer_wrap(void *data, size_t nbytes, lp_dtype dt, int ndim, const int64_t *shape,
                            void (*release)(void *), void *arg);

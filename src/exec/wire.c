@@ -947,19 +947,178 @@ void lpi_wire_batch_free(lpi_wire_batch *b) {
     lp_free(b);
 }
 
+/* ---- streaming the big lists ----
+ * jansson's tree of a document takes about 15 times its text. "chunks" and "tasks" are nearly
+ * all of a large batch, so they are parsed one element at a time: a scanner finds where the
+ * top-level members and the elements of those two lists begin and end (it follows strings and
+ * nesting only; every value is then parsed, and checked, by jansson), and each element's tree
+ * is freed as soon as it is decoded. A batch then takes its text, its decoded structs and one
+ * element's tree, not its whole tree as well. */
+
+typedef struct span { const char *p; size_t n; } span;
+
+static size_t skip_ws(const char *s, size_t n, size_t i) {
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+    return i;
+}
+
+/* The end of the value at s[i] (after whitespace), or 0 when its structure is broken. */
+static size_t skip_value(const char *s, size_t n, size_t i) {
+    size_t depth = 0;
+    do {
+        if (i >= n) return 0;
+        char c = s[i];
+        if (c == '"') {
+            for (i++; i < n && s[i] != '"'; i++)
+                if (s[i] == '\\') i++;
+            if (i >= n) return 0;
+            i++;
+        } else if (c == '[' || c == '{') {
+            depth++;
+            i++;
+        } else if (c == ']' || c == '}') {
+            if (!depth) return 0;
+            depth--;
+            i++;
+        } else if (depth && (c == ',' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
+            i++;
+        } else { /* a number or a literal: up to the next delimiter */
+            size_t j = i;
+            while (j < n && !strchr(",:]} \t\n\r\"[{", s[j])) j++;
+            if (j == i) return 0;
+            i = j;
+        }
+    } while (depth);
+    return i;
+}
+
+static lp_status json_err(lp_ctx *ctx, const char *body, const char *at, const json_error_t *e) {
+    return lpi_error(ctx, LP_ERR_FORMAT, "invalid JSON at byte %lld: %s", (long long)(at - body) + e->position, e->text);
+}
+
+/* The elements of the list in sp: with cb == NULL only counts them (*count). */
+static lp_status each_element(dec *D, const char *body, const char *name, span sp, int64_t *count,
+                              lp_status (*cb)(dec *D, int64_t i, const json_t *j)) {
+    size_t i = skip_ws(sp.p, sp.n, 1), k = 0;
+    if (i < sp.n && sp.p[i] == ']') { *count = 0; return LP_OK; }
+    for (;; k++) {
+        size_t e = skip_value(sp.p, sp.n, i);
+        if (!e) return lpi_error(D->ctx, LP_ERR_FORMAT, "invalid JSON in '%s' at byte %lld", name, (long long)(sp.p + i - body));
+        if (cb) {
+            json_error_t jerr;
+            json_t *j = json_loadb(sp.p + i, e - i, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+            if (!j) return json_err(D->ctx, body, sp.p + i, &jerr);
+            lp_status st = cb(D, (int64_t)k, j);
+            json_decref(j);
+            if (st) return st;
+        }
+        i = skip_ws(sp.p, sp.n, e);
+        if (i < sp.n && sp.p[i] == ',') { i = skip_ws(sp.p, sp.n, i + 1); continue; }
+        if (i < sp.n && sp.p[i] == ']') break;
+        return lpi_error(D->ctx, LP_ERR_FORMAT, "invalid JSON in '%s' at byte %lld", name, (long long)(sp.p + i - body));
+    }
+    *count = (int64_t)k + 1;
+    return LP_OK;
+}
+
+/* The top-level object with every member parsed but "chunks" and "tasks", whose spans are
+ * returned (p = NULL when absent). */
+static lp_status scan_top(lp_ctx *ctx, const char *body, size_t n, json_t **top, span *chunks, span *tasks) {
+    *top = NULL;
+    chunks->p = tasks->p = NULL;
+    json_error_t jerr;
+    size_t i = skip_ws(body, n, 0);
+    if (i >= n || body[i] != '{') {
+        /* not an object: let jansson say what it is (or what is wrong with it) */
+        json_t *j = json_loadb(body, n, JSON_REJECT_DUPLICATES, &jerr);
+        if (!j) return json_err(ctx, body, body, &jerr);
+        json_decref(j);
+        return lpi_error(ctx, LP_ERR_FORMAT, "batch: must be a JSON object");
+    }
+    json_t *obj = json_object();
+    if (!obj) return lpi_nomem(ctx);
+    i = skip_ws(body, n, i + 1);
+    bool first = true;
+    while (!(i < n && body[i] == '}' && first)) {
+        size_t ke = i < n && body[i] == '"' ? skip_value(body, n, i) : 0;
+        json_t *key = ke ? json_loadb(body + i, ke - i, JSON_DECODE_ANY, &jerr) : NULL;
+        size_t vs = ke ? skip_ws(body, n, ke) : 0;
+        if (!key || !json_is_string(key) || vs >= n || body[vs] != ':') {
+            json_decref(key);
+            json_decref(obj);
+            return lpi_error(ctx, LP_ERR_FORMAT, "invalid JSON at byte %lld: a member of the batch object was expected",
+                             (long long)i);
+        }
+        const char *k = json_string_value(key);
+        vs = skip_ws(body, n, vs + 1);
+        size_t ve = skip_value(body, n, vs);
+        lp_status st = LP_OK;
+        bool big = !strcmp(k, "chunks") || !strcmp(k, "tasks");
+        span *sp = !strcmp(k, "chunks") ? chunks : tasks;
+        if (!ve) st = lpi_error(ctx, LP_ERR_FORMAT, "invalid JSON at byte %lld: a value was expected", (long long)vs);
+        else if (json_object_get(obj, k) || (big && sp->p)) st = lpi_error(ctx, LP_ERR_FORMAT, "batch: duplicate key '%.40s'", k);
+        else if (big && body[vs] == '[') { sp->p = body + vs; sp->n = ve - vs; }
+        else if (big) st = lpi_error(ctx, LP_ERR_FORMAT, "batch: '%s' must be a list", k);
+        else {
+            json_t *v = json_loadb(body + vs, ve - vs, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+            if (!v) st = json_err(ctx, body, body + vs, &jerr);
+            else if (json_object_set_new(obj, k, v)) st = lpi_nomem(ctx);
+        }
+        json_decref(key);
+        if (st) { json_decref(obj); return st; }
+        first = false;
+        i = skip_ws(body, n, ve);
+        if (i < n && body[i] == ',') { i = skip_ws(body, n, i + 1); continue; }
+        if (i < n && body[i] == '}') break;
+        json_decref(obj);
+        return lpi_error(ctx, LP_ERR_FORMAT, "invalid JSON at byte %lld: ',' or '}' was expected", (long long)i);
+    }
+    if (skip_ws(body, n, i + 1) != n) {
+        json_decref(obj);
+        return lpi_error(ctx, LP_ERR_FORMAT, "invalid JSON at byte %lld: end of text expected", (long long)(i + 1));
+    }
+    /* "chunks" and "tasks" are known to the key check below as lists */
+    if ((chunks->p && json_object_set_new(obj, "chunks", json_array())) ||
+        (tasks->p && json_object_set_new(obj, "tasks", json_array()))) {
+        json_decref(obj);
+        return lpi_nomem(ctx);
+    }
+    *top = obj;
+    return LP_OK;
+}
+
+/* Decoded elements keep their strings (keys) in the batch's arena: their trees are gone. */
+static char *arena_str(lpi_arena *ar, const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = lpi_arena_alloc(ar, n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+static lp_status stream_chunk(dec *D, int64_t i, const json_t *j) {
+    lp_status st = decode_chunk(D, i, j);
+    lpi_wire_chunk *c = &D->b->chunks[i];
+    if (!st && c->key && !(c->key = arena_str(D->b->ar, c->key))) st = lpi_nomem(D->ctx);
+    return st;
+}
+
+static lp_status stream_task(dec *D, int64_t i, const json_t *j) {
+    lp_status st = decode_task(D, (int)i, j);
+    lpi_wire_chunk *o = &D->b->outs[i];
+    if (!st && o->key && !(o->key = arena_str(D->b->ar, o->key))) st = lpi_nomem(D->ctx);
+    return st;
+}
+
 lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *body, size_t n, lpi_wire_batch **out) {
     *out = NULL;
     lpi_wire_batch *b = lp_calloc(1, sizeof *b);
     if (!b || !(b->ar = lpi_arena_create())) { lp_free(b); return lpi_nomem(ctx); }
     dec D = {.ctx = ctx, .lim = lim, .b = b};
     lp_status st = LP_OK;
-    json_error_t jerr;
     const char *where = "batch";
-    b->doc = json_loadb(n ? body : "{}", n ? n : 2, JSON_REJECT_DUPLICATES, &jerr);
-    if (!b->doc) {
-        st = lpi_error(ctx, LP_ERR_FORMAT, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-        goto fail;
-    }
+    span chunk_span, task_span;
+    if (!n) { body = "{}"; n = 2; }
+    if ((st = scan_top(ctx, body, n, &b->doc, &chunk_span, &task_span))) goto fail;
     json_t *top = b->doc;
     const char *format, *run = "";
     int64_t version, timeout = 0;
@@ -991,10 +1150,26 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
     b->run = run;
     b->guard = guard && *guard ? guard : NULL;
     b->timeout_ms = timeout;
+    (void)chunks;
+    (void)tasks;
     b->nstores = (int)json_array_size(stores);
-    b->nchunks = chunks ? (int64_t)json_array_size(chunks) : 0;
     b->nnodes = nodes ? (int)json_array_size(nodes) : 0;
-    b->ntasks = (int)json_array_size(tasks);
+    int64_t count = 0;
+    if (chunk_span.p && (st = each_element(&D, body, "chunks", chunk_span, &count, NULL))) goto fail;
+    if (count > lim->max_chunks) {
+        st = lpi_error(ctx, LP_ERR_LIMIT, "batch: 'chunks' has %lld items; at most %lld are allowed", (long long)count,
+                       (long long)lim->max_chunks);
+        goto fail;
+    }
+    b->nchunks = count;
+    count = 0;
+    if ((st = each_element(&D, body, "tasks", task_span, &count, NULL))) goto fail;
+    if (count > lim->max_tasks) {
+        st = lpi_error(ctx, LP_ERR_LIMIT, "batch: 'tasks' has %lld items; at most %d are allowed", (long long)count,
+                       lim->max_tasks);
+        goto fail;
+    }
+    b->ntasks = (int)count;
     b->stores = lpi_arena_alloc(b->ar, (size_t)(b->nstores + 1) * sizeof *b->stores);
     b->chunks = lpi_arena_alloc(b->ar, (size_t)(b->nchunks + 1) * sizeof *b->chunks);
     b->nodes = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *b->nodes);
@@ -1028,10 +1203,8 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
             goto fail;
         }
     }
-    for (int64_t i = 0; i < b->nchunks; i++)
-        if ((st = decode_chunk(&D, i, json_array_get(chunks, (size_t)i)))) goto fail;
-    for (int i = 0; i < b->ntasks; i++)
-        if ((st = decode_task(&D, i, json_array_get(tasks, (size_t)i)))) goto fail;
+    if (chunk_span.p && (st = each_element(&D, body, "chunks", chunk_span, &count, stream_chunk))) goto fail;
+    if ((st = each_element(&D, body, "tasks", task_span, &count, stream_task))) goto fail;
     *out = b;
     return LP_OK;
 fail:

@@ -17,8 +17,30 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A TCP connection, for the request deadline (see http.h): registered from MHD's connection
+ * notifications, checked by the watchdog thread. */
+typedef struct conn {
+    struct conn *prev, *next;
+    int fd;
+    _Atomic double start;      /* the current receive phase began */
+    atomic_ullong received;    /* body bytes of the current request */
+    atomic_bool busy;          /* the request is complete: handler or reply running */
+    bool killed;
+    unsigned slot;             /* its client's slot in ip_count */
+} conn;
+
+/* Connections per client address, counted in a fixed table of slots (an address hashes to one;
+ * two sharing a slot share its budget): bounded memory whatever the number of clients. */
+#define IP_SLOTS 4096
+
 struct lpi_http_server {
     struct MHD_Daemon *d;
+    pthread_mutex_t cmu;       /* the connection list and ip_count */
+    conn *conns;
+    unsigned ip_count[IP_SLOTS];
+    pthread_t watchdog;
+    bool watching;
+    atomic_int stop_watch;
     lpi_http_handlers h;
     lpi_http_opts o;
     int lfd;               /* our listening socket, handed to MHD */
@@ -41,6 +63,7 @@ struct lpi_http_req {
     size_t cap;
     unsigned status;
     struct MHD_Response *resp;
+    conn *c;               /* its connection (NULL if MHD gave none) */
     bool seen;             /* on_request ran: on_end must run */
     bool failed;           /* an error reply is set; the rest of the body is dropped */
     bool body_done;
@@ -214,6 +237,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         req->method = method;
         req->path = url;
         req->limit = srv->o.max_body;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        req->c = ci ? ci->socket_context : NULL;
         req->clen = parse_clen(lpi_http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH));
         if (req->clen == -2) {
             req->clen = -1;
@@ -230,6 +255,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
              * a request without a body, answer in the next call so keep-alive survives. With a
              * body we do not want, answer now: the connection closes and the body is not read. */
             if (has_body) return queue(req);
+            if (req->c) atomic_store(&req->c->busy, true);
             return MHD_YES;
         }
         /* the limit is checked before reading any of the body or allocating for it */
@@ -264,6 +290,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             return req->discarded > srv->o.discard_limit ? MHD_NO : MHD_YES;
         }
         req->received += n;
+        if (req->c) atomic_store(&req->c->received, req->received);
         if (srv->key) lpi_sha256_update(&req->sha, up, n);
         if (req->action == LPI_HTTP_READ_BODY) {
             if (req->received + 1 > req->cap) {
@@ -286,6 +313,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     /* the body (if any) is complete */
+    if (req->c) atomic_store(&req->c->busy, true);
     if (req->action == LPI_HTTP_DONE) return queue(req);
     if (!req->failed && srv->key) {
         char got[65];
@@ -321,6 +349,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     lpi_http_req *req = *con_cls;
     if (!req) return;
     *con_cls = NULL;
+    if (req->c) { /* the next request's receive phase starts now */
+        atomic_store(&req->c->received, 0);
+        atomic_store(&req->c->start, lpi_now());
+        atomic_store(&req->c->busy, false);
+    }
     /* completed: the reply went out, and it was not an error the glue chose mid-request */
     if (srv->h.on_end && req->seen)
         srv->h.on_end(srv->h.app, req,
@@ -330,6 +363,80 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     lp_free(req->body);
     lp_free(req);
     atomic_fetch_sub(&srv->active, 1);
+}
+
+static unsigned ip_slot(const struct sockaddr *a) {
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    if (a && a->sa_family == AF_INET) { p = (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr; n = 4; }
+    else if (a && a->sa_family == AF_INET6) { p = (const uint8_t *)&((const struct sockaddr_in6 *)a)->sin6_addr; n = 16; }
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+    return h % IP_SLOTS;
+}
+
+/* Before a connection is accepted: refused while its client holds per_client connections.
+ * (libmicrohttpd's own per-IP limit stops accepting altogether in thread-per-connection mode
+ * once a client reaches it, which would let one client lock everyone out.) */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len) {
+    lpi_http_server *srv = cls;
+    unsigned s = ip_slot(addr);
+    pthread_mutex_lock(&srv->cmu);
+    bool ok = srv->ip_count[s] < srv->o.per_client;
+    pthread_mutex_unlock(&srv->cmu);
+    return ok ? MHD_YES : MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **sc, enum MHD_ConnectionNotificationCode toe) {
+    lpi_http_server *srv = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ai = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        conn *c = ci ? lp_calloc(1, sizeof *c) : NULL;
+        *sc = c;
+        if (!c) return; /* without a record the connection only has MHD's idle timeout */
+        c->fd = ci->connect_fd;
+        c->slot = ip_slot(ai ? ai->client_addr : NULL);
+        atomic_init(&c->start, lpi_now());
+        pthread_mutex_lock(&srv->cmu);
+        srv->ip_count[c->slot]++;
+        c->next = srv->conns;
+        if (c->next) c->next->prev = c;
+        srv->conns = c;
+        pthread_mutex_unlock(&srv->cmu);
+    } else if (*sc) {
+        conn *c = *sc;
+        pthread_mutex_lock(&srv->cmu);
+        srv->ip_count[c->slot]--;
+        if (c->prev) c->prev->next = c->next; else srv->conns = c->next;
+        if (c->next) c->next->prev = c->prev;
+        pthread_mutex_unlock(&srv->cmu);
+        lp_free(c);
+        *sc = NULL;
+    }
+}
+
+/* Closes (shutdown: MHD sees the end and cleans up) connections whose request did not arrive in
+ * time. A connection is only touched while it is registered, under the list's lock, so its
+ * descriptor is still MHD's. */
+static void *watchdog_main(void *arg) {
+    lpi_http_server *srv = arg;
+    while (!atomic_load(&srv->stop_watch)) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        double now = lpi_now();
+        pthread_mutex_lock(&srv->cmu);
+        for (conn *c = srv->conns; c; c = c->next) {
+            if (c->killed || atomic_load(&c->busy)) continue;
+            double allowed = srv->o.request_timeout_sec + (double)atomic_load(&c->received) / (1 << 20);
+            if (now - atomic_load(&c->start) > allowed) {
+                shutdown(c->fd, SHUT_RDWR);
+                c->killed = true;
+            }
+        }
+        pthread_mutex_unlock(&srv->cmu);
+    }
+    return NULL;
 }
 
 /* URLs are passed through as sent; see http.h. */
@@ -401,6 +508,7 @@ static lp_status read_pem(lp_ctx *ctx, const char *path, char **out) {
 }
 
 static void server_free(lpi_http_server *srv) {
+    pthread_mutex_destroy(&srv->cmu);
     lpi_key_release(srv->key);
     lpi_nonce_cache_free(srv->nonces);
     if (srv->tls_key) gnutls_memset(srv->tls_key, 0, strlen(srv->tls_key));
@@ -420,7 +528,10 @@ lp_status lpi_http_start(lp_ctx *ctx, const lpi_http_opts *opts, const lpi_http_
     if (opts) srv->o = *opts;
     if (!srv->o.bind) srv->o.bind = "127.0.0.1";
     if (!srv->o.max_connections) srv->o.max_connections = 1024;
-    if (!srv->o.idle_timeout_sec) srv->o.idle_timeout_sec = 120;
+    if (!srv->o.idle_timeout_sec) srv->o.idle_timeout_sec = 60;
+    if (!srv->o.request_timeout_sec) srv->o.request_timeout_sec = 60;
+    if (!srv->o.per_client) srv->o.per_client = srv->o.max_connections / 4 > 16 ? srv->o.max_connections / 4 : 16;
+    pthread_mutex_init(&srv->cmu, NULL);
     if (!srv->o.max_body) srv->o.max_body = 16u << 20;
     if (!srv->o.discard_limit) srv->o.discard_limit = 16u << 20;
     if (!srv->o.conn_memory) srv->o.conn_memory = 128u << 10;
@@ -457,6 +568,7 @@ lp_status lpi_http_start(lp_ctx *ctx, const lpi_http_opts *opts, const lpi_http_
     int n = 0;
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, srv->lfd, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, srv->o.max_connections, NULL};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, srv->o.idle_timeout_sec, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                                        (intptr_t)srv->o.conn_memory, NULL};
@@ -469,8 +581,16 @@ lp_status lpi_http_start(lp_ctx *ctx, const lpi_http_opts *opts, const lpi_http_
         ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key};
     }
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    srv->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_ARRAY, ops,
+    srv->d = MHD_start_daemon(flags, 0, on_accept, srv, on_access, srv, MHD_OPTION_ARRAY, ops,
                               MHD_OPTION_END);
+    if (srv->d && pthread_create(&srv->watchdog, NULL, watchdog_main, srv) == 0) srv->watching = true;
+    if (srv->d && !srv->watching) {
+        MHD_stop_daemon(srv->d);
+        srv->d = NULL;
+        close(srv->lfd);
+        server_free(srv);
+        return lpi_error(ctx, LP_ERR_NOMEM, "cannot start the connection watchdog thread");
+    }
     if (!srv->d) {
         close(srv->lfd);
         server_free(srv);
@@ -495,6 +615,10 @@ void lpi_http_stop(lpi_http_server *srv, double grace_sec) {
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(srv->d);
+    if (srv->watching) {
+        atomic_store(&srv->stop_watch, 1);
+        pthread_join(srv->watchdog, NULL);
+    }
     if (lfd != MHD_INVALID_SOCKET) close(lfd);
     server_free(srv);
 }

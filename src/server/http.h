@@ -57,7 +57,13 @@ typedef struct lpi_http_opts {
      * (epoll), each serving many connections, for handlers that only do short work. */
     unsigned threads;
     unsigned max_connections;  /* 0 = 1024 */
-    unsigned idle_timeout_sec; /* a connection silent this long is closed; 0 = 120 */
+    unsigned per_client;       /* connections from one IP address; 0 = max(16, max_connections / 4) */
+    unsigned idle_timeout_sec; /* a connection silent this long is closed; 0 = 60 */
+    /* A request's headers and body must arrive within this many seconds (plus one second per
+     * MiB of body) of the connection's start or of the end of its previous request, however
+     * they trickle in (slowloris); past it the connection is closed. The handler's own time
+     * and the reply do not count. 0 = 60. */
+    unsigned request_timeout_sec;
     uint64_t max_body;         /* default body limit; 0 = 16 MiB */
     uint64_t discard_limit;    /* body bytes read and dropped after an error; 0 = 16 MiB */
     size_t conn_memory;        /* per-connection buffer (also the largest on_data piece);

@@ -307,6 +307,8 @@ lp_status lpi_storesrv_start(lp_ctx *ctx, const lpi_storesrv_opts *opts, lpi_sto
         .threads = threads,
         .max_body = LPI_CHUNK_HDR_SIZE + srv->max_chunk,
         .key = opts->key,
+        .per_client = opts->per_client,
+        .request_timeout_sec = opts->request_timeout_sec,
         .tls_cert = opts->tls_cert,
         .tls_key = opts->tls_key,
     };

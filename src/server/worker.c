@@ -14,6 +14,7 @@
 #include "store/store.h"
 #include "store/auth.h"
 
+#include <malloc.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,21 @@ struct lpi_worker {
     struct { char *url; lpi_store *s; } stores[MAX_STORES];
     int nstores;
     atomic_llong batches, tasks, failures;
+    uint64_t mem_budget;
+    atomic_ullong mem_reserved;
 };
+
+/* 0: reserved; 429 while the others hold too much; 413 when it can never fit. */
+static unsigned mem_reserve(lpi_worker *w, uint64_t bytes) {
+    if (bytes > w->mem_budget) return 413;
+    unsigned long long cur = atomic_load(&w->mem_reserved);
+    do {
+        if (cur + bytes > w->mem_budget) return 429;
+    } while (!atomic_compare_exchange_weak(&w->mem_reserved, &cur, cur + bytes));
+    return 0;
+}
+
+static void mem_release(lpi_worker *w, uint64_t bytes) { atomic_fetch_sub(&w->mem_reserved, bytes); }
 
 static const char *status_name(lp_status st) {
     switch (st) {
@@ -75,6 +90,11 @@ lp_status lpi_worker_create(lp_ctx *ctx, const lpi_worker_cfg *cfg, lpi_worker *
     if (!ok) { lpi_worker_destroy(w); return lpi_nomem(ctx); }
     w->cfg.ca_file = w->ca_file;
     w->cfg.name = w->name;
+    if (!(w->mem_budget = cfg->max_memory)) {
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        w->mem_budget = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz / 2 : (uint64_t)4 << 30;
+    }
+    atomic_init(&w->mem_reserved, 0);
     w->cfg.allow_stores = (const char *const *)w->allow;
     *out = w;
     return LP_OK;
@@ -319,10 +339,24 @@ unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, const lpi_wor
     runner R = {.w = w, .ctx = ctx, .call = call};
     const char *scope = call ? call->scope : NULL;
     double old_deadline = lpi_deadline();
+    uint64_t held = 0;          /* memory reserved for this batch */
+    lp_status st = LP_OK;
     unsigned code = 200;
     int bad_task = -1;
+    uint64_t need = (uint64_t)n * LPI_WORKER_PARSE_FACTOR;
+    unsigned refused;
+    if ((refused = mem_reserve(w, need))) {
+        code = refused;
+        st = lpi_error(ctx, LP_ERR_LIMIT, refused == 429 ? "busy: parsing a body of %zu bytes needs %llu MiB of memory, and the "
+                       "batches in flight hold too much of this worker's %llu MiB (--max-memory)"
+                       : "a body of %zu bytes needs %llu MiB to parse, more than this worker's %llu MiB (--max-memory)",
+                       n, (unsigned long long)(need >> 20), (unsigned long long)(w->mem_budget >> 20));
+        atomic_fetch_add(&w->batches, 1);
+        goto fail;
+    }
+    held = need;
     atomic_fetch_add(&w->batches, 1);
-    lp_status st = lpi_wire_decode(ctx, &w->cfg.limits, body, n, &R.b);
+    st = lpi_wire_decode(ctx, &w->cfg.limits, body, n, &R.b);
     double t_parse = now_us() - t0;
     if (!st && scope) st = check_scope(ctx, R.b, scope);
     if (st) { code = decode_status(st); goto fail; }
@@ -334,6 +368,28 @@ unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, const lpi_wor
     if (!R.stores || !R.in || !R.uses || !outs) { json_decref(outs); st = lpi_nomem(ctx); code = 503; goto fail; }
     for (int i = 0; i < b->nstores && !st; i++) st = get_store(w, ctx, b->stores[i], &R.stores[i]);
     if (st) { json_decref(outs); code = decode_status(st); goto fail; }
+    {
+        /* what the tasks will hold: every input chunk (fetched once, kept while read) and the
+         * largest task's assembled operands and output */
+        uint64_t run = 0, big = 0;
+        for (int64_t c = 0; c < b->nchunks; c++) {
+            int64_t e = 1;
+            for (int i = 0; i < b->chunks[c].ndim; i++) e *= b->chunks[c].shape[i];
+            run += (uint64_t)e * lp_dtype_size(b->chunks[c].dtype);
+        }
+        for (int t = 0; t < b->ntasks; t++) big = b->task_bytes[t] > big ? b->task_bytes[t] : big;
+        run += big;
+        if ((refused = mem_reserve(w, run))) {
+            code = refused;
+            st = lpi_error(ctx, LP_ERR_LIMIT, refused == 429 ? "busy: the batch needs %llu MiB of memory, and the batches in "
+                           "flight hold too much of this worker's %llu MiB (--max-memory)"
+                           : "the batch needs %llu MiB of memory, more than this worker's %llu MiB (--max-memory)",
+                           (unsigned long long)(run >> 20), (unsigned long long)(w->mem_budget >> 20));
+            json_decref(outs);
+            goto fail;
+        }
+        held += run;
+    }
     /* uses: one per (task, distinct chunk) */
     for (int ti = 0; ti < b->ntasks; ti++) {
         const lpi_task *t = &b->tasks[ti];
@@ -395,6 +451,7 @@ done:
     lpi_wire_batch_free(R.b);
     lp_ctx_destroy(ctx);
     lpi_deadline_set(old_deadline);
+    mem_release(w, held);
     return code;
 }
 
@@ -410,7 +467,34 @@ struct lpi_worker_server {
     lpi_worker_fault fault;
     atomic_int fault_left;
     char runpath[300];          /* "/run/<name>" */
+    pthread_t janitor;
+    bool has_janitor;
 };
+
+/* A long-lived worker gives memory back once it is idle: the buffer cache's chunks nobody
+ * reused, and the heap's free pages (a 16 MB batch's parse tree, a large task's buffers). */
+static void *janitor_main(void *arg) {
+    lpi_worker_server *S = arg;
+    long long seen = -1;
+    double idle_since = lpi_now();
+    while (!atomic_load(&S->stopping)) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        lpi_buffer_cache_trim_idle(5.0);
+        long long b = atomic_load(&S->w->batches);
+        if (atomic_load(&S->inflight) > 0 || b != seen) {
+            if (atomic_load(&S->inflight) == 0) seen = b;
+            idle_since = lpi_now();
+            continue;
+        }
+        if (idle_since > 0 && lpi_now() - idle_since > 1.0) {
+            lpi_buffer_cache_trim_idle(0);
+            malloc_trim(0);
+            idle_since = -1; /* until the next batch */
+        }
+    }
+    return NULL;
+}
 
 typedef struct wreq {
     bool counted;               /* holds one of the in-flight slots */
@@ -524,6 +608,8 @@ lp_status lpi_worker_server_start(lp_ctx *ctx, const lpi_worker_opts *o, lpi_wor
         .max_connections = (unsigned)(S->max_conc * 4 + 64),
         .max_body = o->max_body ? o->max_body : (uint64_t)16 << 20,
         .key = o->cfg.key,
+        .per_client = o->per_client,
+        .request_timeout_sec = o->request_timeout_sec,
         .tls_cert = o->tls_cert,
         .tls_key = o->tls_key,
     };
@@ -533,6 +619,7 @@ lp_status lpi_worker_server_start(lp_ctx *ctx, const lpi_worker_opts *o, lpi_wor
         lp_free(S);
         return st;
     }
+    S->has_janitor = pthread_create(&S->janitor, NULL, janitor_main, S) == 0;
     *out = S;
     return LP_OK;
 }
@@ -542,6 +629,7 @@ const char *lpi_worker_server_url(const lpi_worker_server *s) { return lpi_http_
 void lpi_worker_server_stop(lpi_worker_server *s, double grace_sec) {
     if (!s) return;
     atomic_store(&s->stopping, 1);
+    if (s->has_janitor) pthread_join(s->janitor, NULL);
     lpi_http_stop(s->http, grace_sec);
     lpi_worker_destroy(s->w);
     lp_free(s);

@@ -36,7 +36,17 @@ typedef struct lpi_worker_cfg {
     bool quiet;                        /* no log line per failed batch */
     struct lpi_key *key;               /* signs the worker's requests to http(s) stores */
     const char *ca_file;               /* https stores: CA bundle (NULL = the system's) */
+    /* Memory the batches in flight may hold together; 0 = half the machine's. A batch
+     * reserves LPI_WORKER_PARSE_FACTOR x its body before it is parsed, then what its tasks
+     * will hold (input chunks + the largest task's operands and output) before it runs:
+     * 429 while the reservation does not fit beside the others, 413 if it never could. */
+    uint64_t max_memory;
 } lpi_worker_cfg;
+
+/* Bytes of memory a batch may take per byte of its JSON body while it is parsed: its text,
+ * the decoded structs, and one list element's jansson tree at a time (exec/wire.c); measured
+ * 3.8 for a 16 MB batch of chunk references and 7 for one of piece lists, the costliest kind. */
+#define LPI_WORKER_PARSE_FACTOR 8
 
 lp_status lpi_worker_create(lp_ctx *ctx, const lpi_worker_cfg *cfg, lpi_worker **out);
 void lpi_worker_destroy(lpi_worker *w);
@@ -74,6 +84,7 @@ typedef struct lpi_worker_opts {
     lpi_worker_fault fault;            /* test-only: see lampy worker --fault */
     int fault_count;
     const char *tls_cert, *tls_key;    /* PEM files: HTTPS; cfg.key also authenticates requests */
+    unsigned per_client, request_timeout_sec; /* server/http.h; 0 = its defaults */
 } lpi_worker_opts;
 
 typedef struct lpi_worker_server lpi_worker_server;
