@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,6 +172,26 @@ static enum MHD_Result queue(lpi_http_req *req) {
     return r;
 }
 
+/* Framing that two parties could read differently (request smuggling): Content-Length fields
+ * that disagree (RFC 9112 6.3: 400, then close), or Content-Length beside Transfer-Encoding.
+ * libmicrohttpd itself uses the first Content-Length and ignores the rest. */
+typedef struct clen_seen { const char *first; bool differ; int n; } clen_seen;
+
+static enum MHD_Result count_clen(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    clen_seen *c = cls;
+    if (key && !strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        if (c->n++ && strcmp(c->first, value ? value : "")) c->differ = true;
+        if (c->n == 1) c->first = value ? value : "";
+    }
+    return MHD_YES;
+}
+
+static bool ambiguous_framing(lpi_http_req *req) {
+    clen_seen c = {NULL, false, 0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_clen, &c);
+    return c.differ || (c.n && lpi_http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING));
+}
+
 /* Content-Length as sent: digits only (MHD checks it too; this is for our own use). */
 static int64_t parse_clen(const char *s) {
     if (!s) return -1;
@@ -240,9 +261,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         req->c = ci ? ci->socket_context : NULL;
         req->clen = parse_clen(lpi_http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH));
-        if (req->clen == -2) {
+        if (req->clen == -2 || ambiguous_framing(req)) {
+            lpi_http_reply_error(req, 400, req->clen == -2 ? "invalid Content-Length"
+                                 : "conflicting Content-Length (or Content-Length with Transfer-Encoding)");
             req->clen = -1;
-            lpi_http_reply_error(req, 400, "invalid Content-Length");
+            req->failed = true; /* closes the connection: its framing cannot be trusted */
             return queue(req);
         }
         if (srv->key && !authenticate(srv, req)) return queue(req);

@@ -58,7 +58,8 @@ static void reply_status(lpi_http_req *req, rq *r, lp_status st) {
 
 /* Range: bytes=a-b | a- | -n. Returns 0 to serve the whole body (no Range, another unit, or
  * several ranges, which RFC 9110 lets a server ignore), 1 for [*a, *b], -1 for 416 (nothing of
- * the range exists, or it is malformed). */
+ * the range exists, or it is malformed). Numbers too large for 64 bits saturate: a last byte
+ * or suffix beyond the chunk is clamped to it (RFC 9110 14.1.2), a first byte beyond it is 416. */
 static int parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b) {
     if (!h) return 0;
     while (*h == ' ' || *h == '\t') h++;
@@ -70,15 +71,11 @@ static int parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b) {
     while (*h == ' ' || *h == '\t') h++;
     uint64_t x = 0, y = 0;
     bool hx = false, hy = false;
-    for (; *h >= '0' && *h <= '9'; h++, hx = true) {
-        if (x > (UINT64_MAX - 9) / 10) return -1;
-        x = x * 10 + (uint64_t)(*h - '0');
-    }
+    for (; *h >= '0' && *h <= '9'; h++, hx = true)
+        x = x > (UINT64_MAX - 9) / 10 ? UINT64_MAX : x * 10 + (uint64_t)(*h - '0');
     if (*h++ != '-') return -1;
-    for (; *h >= '0' && *h <= '9'; h++, hy = true) {
-        if (y > (UINT64_MAX - 9) / 10) return -1;
-        y = y * 10 + (uint64_t)(*h - '0');
-    }
+    for (; *h >= '0' && *h <= '9'; h++, hy = true)
+        y = y > (UINT64_MAX - 9) / 10 ? UINT64_MAX : y * 10 + (uint64_t)(*h - '0');
     while (*h == ' ' || *h == '\t') h++;
     if (*h || (!hx && !hy)) return -1;
     if (!hx) { /* suffix: the last y bytes */
