@@ -231,7 +231,8 @@ typedef struct inv {
     bool toobig;
     struct curl_slist *hdrs;  /* signed requests: their own headers */
     double hedge_at;          /* lpi_now() after which its tasks are sent again elsewhere */
-    bool hedged;
+    bool hedged;              /* its tasks were sent again elsewhere */
+    bool copy;                /* it is such a second sending */
     char errbuf[CURL_ERROR_SIZE];
 } inv;
 
@@ -841,7 +842,9 @@ static void hedge(rrun *R) {
         if (R->log)
             fprintf(stderr, "lampy lambda: %s: no answer after %.2f s, %d task(s) sent to %s as well\n", R->w[v->w].url,
                     now - v->t0, k, R->w[best].url);
+        int before = R->nlive;
         send_batch(R, best, tasks, k); /* may append to R->live: i keeps pointing at v's slot or later */
+        if (R->nlive > before) R->live[R->nlive - 1]->copy = true;
     }
 }
 
@@ -990,6 +993,13 @@ static void on_done(rrun *R, CURL *h, CURLcode cc) {
     rworker *wk = &R->w[v->w];
     char why[LPI_ERRMSG_MAX];
     json_t *reply = NULL;
+    {
+        /* the other copy of a hedged batch finished it: whatever this one says is moot (a
+         * late copy may even have found its inputs deleted after their consumers ran) */
+        int done = 0;
+        for (int i = 0; i < v->n; i++) done += R->t[v->tasks[i]].state == T_DONE;
+        if (done == v->n) { inv_free(R, v); return; }
+    }
     if (cc != CURLE_OK) {
         snprintf(why, sizeof why, "%s: %s", wk->url, v->toobig ? "reply too large" : v->errbuf[0] ? v->errbuf : curl_easy_strerror(cc));
         goto retry;
@@ -1036,7 +1046,10 @@ static void on_done(rrun *R, CURL *h, CURLcode cc) {
         goto done;
     }
     const char *sname = json_string_value(json_object_get(reply, "status"));
-    bool retry = retryable_code(code) || (code == 500 && (!reply || !emsg || (sname && !strcmp(sname, "ERR_IO"))));
+    /* a hedged batch or its copy: a failure may come from racing the other copy (inputs gone
+     * once their consumers finished): its tasks run again instead of failing the run */
+    bool retry = retryable_code(code) || (code == 500 && (!reply || !emsg || (sname && !strcmp(sname, "ERR_IO")))) ||
+                 v->hedged || v->copy;
     if (!retry) {
         /* a kernel's or the store's own failure keeps its status and message, as a local run
          * would report it; anything else (400, 404, 405, 413) is the worker's verdict */

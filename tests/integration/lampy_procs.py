@@ -93,6 +93,7 @@ class LampyServer:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGCONT)  # a test may have stopped it
         rc = stop(self.proc, sig)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f:
+                f.close()
         return rc
