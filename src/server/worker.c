@@ -639,6 +639,7 @@ void lpi_worker_server_stop(lpi_worker_server *s, double grace_sec) {
 
 static pthread_once_t lambda_once = PTHREAD_ONCE_INIT;
 static lpi_worker *lambda_worker;
+static char lambda_error[LPI_ERRMSG_MAX] = "the worker could not start (out of memory)";
 static char **lambda_lists[2];
 
 /* "a,b,c" -> NULL-terminated list (NULL for unset or empty). */
@@ -676,6 +677,8 @@ static void lambda_init(void) {
         cfg.ca_file = getenv("LAMPY_CA_FILE");
         lpi_worker_create(ctx, &cfg, &lambda_worker);
     }
+    if (!lambda_worker && lp_last_error(ctx)[0])
+        snprintf(lambda_error, sizeof lambda_error, "the worker could not start: %s", lp_last_error(ctx));
     lpi_key_release(key);
     lp_ctx_destroy(ctx);
 }
@@ -686,7 +689,7 @@ int lp_worker_run_json(const char *body, size_t len, char **reply_out) {
     json_t *reply = NULL;
     unsigned code = 503;
     if (lambda_worker) code = lpi_worker_run(lambda_worker, body, len, NULL, &reply);
-    else reply = json_pack("{s:s,s:s}", "error", "the worker could not start (out of memory)", "status", "ERR_NOMEM");
+    else reply = json_pack("{s:s,s:s}", "error", lambda_error, "status", "ERR_INTERNAL");
     if (reply) {
         *reply_out = json_dumps(reply, JSON_COMPACT);
         json_decref(reply);

@@ -13,6 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 REDIS = shutil.which("redis-server")
 
 
@@ -97,3 +99,21 @@ class LampyServer:
             if f:
                 f.close()
         return rc
+
+
+@pytest.fixture
+def servers():
+    """Start LampyServers for one test (servers("worker", "--key-file", k, ...)); all are stopped
+    afterwards (resumed first if a test stopped them)."""
+    started = []
+
+    def start(*args, **kw):
+        s = LampyServer(*args, **kw)
+        started.append(s)
+        return s
+
+    try:
+        yield start
+    finally:
+        for s in started:
+            s.stop()

@@ -11,25 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lampy_procs import LampyServer
+from lampy_procs import servers  # noqa: F401 (a fixture)
 
 IDLE = 1100
-
-
-@pytest.fixture
-def servers():
-    started = []
-
-    def start(*args, **kw):
-        s = LampyServer(*args, **kw)
-        started.append(s)
-        return s
-
-    try:
-        yield start
-    finally:
-        for s in started:
-            s.stop()
 
 
 def open_idle(port, n, source="127.0.0.2"):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lampy_procs import LampyServer, free_port, stop
+from lampy_procs import free_port, servers, stop  # noqa: F401 (servers: a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMPY = Path(os.environ.get("LAMPY_BIN", ROOT / "build" / "lampy"))
@@ -42,22 +42,6 @@ def make_key(path: Path):
     path.write_text(secrets.token_urlsafe(32) + "\n")
     path.chmod(0o600)
     return path.read_text().strip().encode()
-
-
-@pytest.fixture
-def servers():
-    started = []
-
-    def start(*args, **kw):
-        s = LampyServer(*args, **kw)
-        started.append(s)
-        return s
-
-    try:
-        yield start
-    finally:
-        for s in started:
-            s.stop()
 
 
 def lampy(*args, env=None, timeout=300):
