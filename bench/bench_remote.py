@@ -70,9 +70,11 @@ def start_redis(procs, workdir):
     raise SystemExit("redis-server did not start")
 
 
-def start_worker(procs, lampy):
-    p = procs.add(subprocess.Popen([str(lampy), "worker", "--port", "0"], stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, text=True))
+def start_worker(procs, lampy, allow, load_dir):
+    """A worker allowed the given stores and load root (workers allow none by default)."""
+    args = [a for url in allow for a in ("--allow-store", url)]
+    p = procs.add(subprocess.Popen([str(lampy), "worker", "--port", "0", *args, "--load-dir", str(load_dir)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
     line = p.stdout.readline()
     m = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)\n", line)
     if not m:
@@ -118,7 +120,12 @@ def main():
     rows = []
     try:
         store = start_redis(procs, out)
-        ws = [start_worker(procs, lampy) for _ in range(2)]
+        sdir = out / "store"
+        shutil.rmtree(sdir, ignore_errors=True)
+        sp = procs.add(subprocess.Popen([str(lampy), "store", "--dir", str(sdir), "--port", "0"], stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True))
+        http_store = re.fullmatch(r"listening on (\S+)\n", sp.stdout.readline()).group(1)
+        ws = [start_worker(procs, lampy, (store, http_store), out) for _ in range(2)]
         remote = ["--executor", "lambda", "--workers", ",".join(ws), "--store", store]
 
         # ---- round trips
@@ -161,11 +168,6 @@ def main():
                 np.save(p, rng.standard_normal(n))
         names = [f"{k}={out / f'{k}{n}.npy'}" for k in "abc"]
         expr = "a * b + c * 2 - a"
-        sdir = out / "store"
-        shutil.rmtree(sdir, ignore_errors=True)
-        sp = procs.add(subprocess.Popen([str(lampy), "store", "--dir", str(sdir), "--port", "0"], stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True))
-        http_store = re.fullmatch(r"listening on (\S+)\n", sp.stdout.readline()).group(1)
         for chunk, store_url, sname in ((None, store, "Redis"), ("1M", store, "Redis"), (None, http_store, "lampy store")):
             copt = ["--chunk-bytes", chunk] if chunk else []
             rem = ["--executor", "lambda", "--workers", ",".join(ws), "--store", store_url]

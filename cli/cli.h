@@ -32,10 +32,6 @@ extern const char cli_eval_help[];
 int cli_info(int argc, char **argv);
 extern const char cli_info_help[];
 int cli_store(int argc, char **argv);
-/* serve.c: warn if `bind` is not loopback (anyone reaching it can `exposes`; NULL: the server
- * authenticates, no warning), print
- * "listening on URL", wait for SIGTERM/SIGINT; returns the signal's name. */
-const char *cli_serve_until_signal(const char *who, const char *bind, const char *url, const char *exposes);
 extern const char cli_store_help[];
 int cli_serve(int argc, char **argv);        /* serve.c */
 extern const char cli_serve_help[];
@@ -78,6 +74,7 @@ typedef enum cli_opt_kind {
     CLI_INT,    /* long *dst in [lo, hi] */
     CLI_SIZE,   /* size_t *dst: 65536, 4M, 1GiB */
     CLI_CHOICE, /* int *dst = index of the value in choices (NULL-terminated) */
+    CLI_LIST,   /* cli_list *dst: the value appended (a repeatable option) */
     CLI_FN,     /* fn(cmd, option as typed, value, dst): 0 or an exit code (message printed) */
 } cli_opt_kind;
 
@@ -92,6 +89,14 @@ typedef struct cli_opt {
     bool *seen;                      /* set when the option is given (may be NULL) */
     bool empty_ok;                   /* CLI_STR: "" is a value */
 } cli_opt;
+
+/* A repeatable option's values; v has room for argc entries (cli_list_init). */
+typedef struct cli_list {
+    const char **v;
+    int n;
+} cli_list;
+int cli_list_init(cli_list *l, int argc);  /* 0, or an exit code when memory ran out */
+void cli_list_free(cli_list *l);
 
 #define CLI_DASHDASH_ONE 1u  /* "--" makes only the next argument positional (an EXPR like '-a') */
 #define CLI_DASH_FIRST 2u    /* a first positional may start with '-' when it is no option ("-2**2") */
@@ -138,14 +143,20 @@ char *cli_read_file(const char *path, size_t max, int *err);
 
 typedef struct cli_remote {
     int executor;                    /* index in cli_executors; -1: not given */
-    const char *workers, *store;
+    const char *workers, *store, *key_file, *ca_file;
+    double deadline;                 /* seconds; 0: the default */
 } cli_remote;
 extern const char *const cli_executors[]; /* "local", "lambda" */
 #define CLI_REMOTE_INIT {.executor = -1}
 #define CLI_REMOTE_OPTS(r)                                                                          \
     {.name = "--executor", .kind = CLI_CHOICE, .dst = &(r)->executor, .choices = cli_executors},    \
     {.name = "--workers", .kind = CLI_STR, .dst = &(r)->workers},                                   \
-    {.name = "--store", .kind = CLI_STR, .dst = &(r)->store}
+    {.name = "--store", .kind = CLI_STR, .dst = &(r)->store},                                       \
+    {.name = "--key-file", .kind = CLI_STR, .dst = &(r)->key_file},                                 \
+    {.name = "--ca-file", .kind = CLI_STR, .dst = &(r)->ca_file},                                   \
+    {.name = "--deadline", .kind = CLI_FN, .dst = &(r)->deadline, .fn = cli_parse_seconds}
+/* A positive number of seconds (at most 1e7) into a double. */
+int cli_parse_seconds(const char *cmd, const char *opt, const char *value, void *dst);
 /* Help lines for --executor, --workers and --store (a string literal, to concatenate). */
 #define CLI_REMOTE_HELP                                                                          \
     "  --executor E         local (threads, the default) or lambda (HTTP workers)\n"             \
@@ -153,9 +164,50 @@ extern const char *const cli_executors[]; /* "local", "lambda" */
     "                       http://127.0.0.1:5001,http://127.0.0.1:5002 (`lampy worker`\n"       \
     "                       or OpenLambda workers with deploy/openlambda/lampy installed)\n"    \
     "  --store URL          lambda: chunk store for intermediates and results\n"                 \
-    "                       (default redis://127.0.0.1:6379)\n"
+    "                       (default redis://127.0.0.1:6379)\n"                                  \
+    "  --key-file FILE      lambda: sign requests to workers and stores with this shared\n"      \
+    "                       key (default $LAMPY_KEY_FILE; docs/SECURITY.md)\n"                  \
+    "  --ca-file FILE       lambda: CA bundle (PEM) for https:// workers and stores\n"          \
+    "                       (default $LAMPY_CA_FILE, else the system's)\n"                      \
+    "  --deadline SEC       lambda: the whole run fails after SEC seconds (default 3600)\n"
 /* Configure ctx; returns 0 or an exit code (the message printed). */
 int cli_remote_apply(lp_ctx *ctx, const cli_remote *r);
+
+/* ---- servers: `lampy store` and `lampy worker` (serve.c) ---- */
+
+typedef struct cli_server {
+    const char *key_file, *tls_cert, *tls_key, *ca_file;
+    bool insecure;
+    long per_client, request_timeout;  /* 0 = the server's default */
+    struct lpi_key *key;      /* loaded by cli_server_setup */
+} cli_server;
+#define CLI_SERVER_OPTS(o)                                                                          \
+    {.name = "--key-file", .kind = CLI_STR, .dst = &(o)->key_file},                                 \
+    {.name = "--tls-cert", .kind = CLI_STR, .dst = &(o)->tls_cert},                                 \
+    {.name = "--tls-key", .kind = CLI_STR, .dst = &(o)->tls_key},                                   \
+    {.name = "--ca-file", .kind = CLI_STR, .dst = &(o)->ca_file},                                   \
+    {.name = "--insecure", .kind = CLI_FLAG, .dst = &(o)->insecure},                                \
+    {.name = "--max-client-connections", .kind = CLI_INT, .dst = &(o)->per_client, .lo = 1, .hi = 100000}, \
+    {.name = "--request-timeout", .kind = CLI_INT, .dst = &(o)->request_timeout, .lo = 1, .hi = 86400}
+#define CLI_SERVER_HELP                                                                            \
+    "  --key-file FILE       the shared secret: every request (but GET /status) must be\n"        \
+    "                        signed with it (default $LAMPY_KEY_FILE; docs/SECURITY.md)\n"         \
+    "  --tls-cert FILE       serve HTTPS with this certificate (PEM) ...\n"                         \
+    "  --tls-key FILE        ... and its private key (PEM)\n"                                      \
+    "  --insecure            allow a non-loopback --bind without a key\n"                         \
+    "  --max-client-connections N  connections from one IP address at once (default: a\n"        \
+    "                        quarter of the connection limit, at least 16)\n"                       \
+    "  --request-timeout SEC a request's headers and body must arrive within SEC seconds\n"     \
+    "                        (plus 1 s per MiB of body); slower ones are dropped (default 60)\n"
+/* Load the key (--key-file or $LAMPY_KEY_FILE), refuse a non-loopback bind without one unless
+ * --insecure, install the signal handlers. Returns 0 or an exit code (message printed). */
+int cli_server_setup(lp_ctx *ctx, const char *who, const char *bind, cli_server *o);
+void cli_server_done(cli_server *o);
+/* Print "listening on URL", wait for SIGTERM/SIGINT; returns the signal's name. */
+const char *cli_serve_until_signal(const char *url);
+/* Is addr a loopback address (127.0.0.0/8, ::1)? Not an address at all: true (the server's
+ * own error follows). */
+bool cli_is_loopback(const char *addr);
 
 /* ---- printing (print.c) ---- */
 

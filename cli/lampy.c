@@ -5,8 +5,10 @@
  * parses its own options.
  */
 #include "cli.h"
+#include "io/tmpfile.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -161,7 +163,31 @@ const char *cli_opt_value(int argc, char **argv, int *i, const char *name, int *
     return argv[*i];
 }
 
+/* SIGINT/SIGTERM/SIGHUP stop the program as they would by default, but first remove the temp
+ * file of an output being written (io/tmpfile.h). SA_RESETHAND | SA_NODEFER: the raise below
+ * meets the default action and ends the process with the signal's usual status. `lampy store`
+ * and `lampy worker` replace these handlers with their graceful stop. */
+static void on_fatal_signal(int sig) {
+    lpi_tmp_unlink_all();
+    raise(sig);
+}
+
+static void remove_temps_on_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (int i = 0; i < 3; i++) {
+        struct sigaction old;
+        /* a signal the caller made us ignore (nohup, `cmd &` in a script) stays ignored */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(sigs[i], &sa, NULL);
+    }
+}
+
 int main(int argc, char **argv) {
+    remove_temps_on_signals();
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;

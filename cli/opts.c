@@ -3,6 +3,7 @@
  * executor's workers and store). */
 #include "cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Does arg name the option (exactly, or as "--name=value")? */
@@ -43,6 +44,12 @@ static int take(const char *cmd, const cli_opt *o, const char *shown, const char
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "", o->choices[k]);
             return cli_usage_error("%s: %s is one of %s, got '%s'", cmd, shown, list, v);
         }
+    case CLI_LIST: {
+        cli_list *l = o->dst;
+        if (!*v) return cli_usage_error("%s: option '%s' needs a value", cmd, shown);
+        l->v[l->n++] = v;
+        return 0;
+    }
     case CLI_FN:
         return o->fn(cmd, shown, v, o->dst);
     }
@@ -93,6 +100,27 @@ int cli_parse_args(const char *cmd, int argc, char **argv, const cli_opt *opts, 
     return 0;
 }
 
+int cli_list_init(cli_list *l, int argc) {
+    l->n = 0;
+    l->v = calloc((size_t)(argc > 0 ? argc : 1) + 1, sizeof *l->v);
+    return l->v ? 0 : cli_error("out of memory");
+}
+
+void cli_list_free(cli_list *l) {
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+int cli_parse_seconds(const char *cmd, const char *opt, const char *v, void *dst) {
+    char *e;
+    double x = strtod(v, &e);
+    if (*e || e == v || !(x > 0) || x > 1e7)
+        return cli_usage_error("%s: %s needs seconds (0 < SEC <= 1e7), got '%s'", cmd, opt, v);
+    *(double *)dst = x;
+    return 0;
+}
+
 int cli_run_opts_apply(lp_ctx *ctx, const cli_run_opts *r) {
     lp_status st = LP_OK;
     if (r->threads >= 0) st = lp_ctx_set_threads(ctx, (int)r->threads);
@@ -115,6 +143,13 @@ int cli_remote_apply(lp_ctx *ctx, const cli_remote *r) {
     }
     if (!st && r->workers) st = lp_ctx_set_workers(ctx, r->workers);
     if (!st && r->store) st = lp_ctx_set_store(ctx, r->store);
+    if (!st && (r->key_file || r->ca_file || r->deadline > 0)) {
+        lp_remote_config rc = {0};
+        rc.key_file = r->key_file;
+        rc.ca_file = r->ca_file;
+        rc.deadline_sec = r->deadline;
+        st = lp_ctx_set_remote_config(ctx, &rc);
+    }
     if (!st && executor && !strcmp(executor, "lambda") && !r->workers)
         return cli_usage_error("--executor lambda needs --workers URL[,URL...]");
     return st ? cli_lib_error(ctx, st) : 0;

@@ -63,7 +63,8 @@ extern "C" {
     X(ERR_LINALG, 9, "linear algebra error")                               \
     X(ERR_REMOTE, 10, "remote execution error")                            \
     X(ERR_LIMIT, 11, "limit exceeded")                                     \
-    X(ERR_INTERNAL, 12, "internal error")
+    X(ERR_INTERNAL, 12, "internal error")                                  \
+    X(ERR_DENIED, 13, "permission denied")
 
 typedef enum lp_status {
 #define LP_X_(name, num, desc) LP_##name = num,
@@ -531,16 +532,25 @@ typedef struct lp_remote_config {
     int max_tries;          /* attempts per task before the run fails; default 5 */
     double timeout_sec;     /* per invocation (OpenLambda's runtime_sec is 30); default 35 */
     int batch;              /* most tasks per invocation; 1 = no batching; default 32 */
+    /* Security (docs/SECURITY.md). key_file: a file holding the secret shared with the workers
+     * and stores; every request to them is signed with it (default $LAMPY_KEY_FILE; none =
+     * unsigned requests, which a worker or store started with a key refuses). ca_file: PEM
+     * bundle that https:// workers and stores are verified against (default $LAMPY_CA_FILE,
+     * else the system's). The key is read when the config is set. */
+    const char *key_file;
+    const char *ca_file;
+    double deadline_sec;    /* the whole run, cleanup included; default 3600 */
 } lp_remote_config;
 LP_API lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *cfg);
 
 /* The worker's entry point, for hosting Lampy in any HTTP function runtime (the OpenLambda
  * lambda calls it): run a batch of tasks given as the wire format's JSON and return the HTTP
  * status a worker would answer (200, 400, 413, 500, ...); *reply_out receives the JSON reply
- * (release it with lp_string_free). Stores allowed: $LAMPY_ALLOW_STORES (comma-separated;
- * default any redis:// or http://); what load tasks may read: files below $LAMPY_LOAD_DIRS
- * and URLs starting with $LAMPY_LOAD_URLS (comma-separated; both unset: any absolute path and
- * any URL). Thread safe. */
+ * (release it with lp_string_free). Stores allowed: $LAMPY_ALLOW_STORES (comma-separated
+ * URLs, matched as lampy worker --allow-store does; none by default); what load tasks may
+ * read: files below $LAMPY_LOAD_DIRS and URLs starting with $LAMPY_LOAD_URLS (comma-separated;
+ * none by default). Requests to http(s) stores are signed with $LAMPY_KEY_FILE when it is
+ * set. Thread safe. */
 LP_API int lp_worker_run_json(const char *body, size_t len, char **reply_out);
 
 #ifdef __cplusplus

@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential pkg-config meson ninja-build
       libopenblas-dev liblapacke-dev
       libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libhiredis-dev libxxhash-dev
-      zlib1g-dev libzstd-dev libblosc-dev
-      redis-server graphviz nginx)
+      zlib1g-dev libzstd-dev libblosc-dev libgnutls28-dev
+      redis-server graphviz nginx openssl)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -22,7 +22,9 @@ static void config_clear(lpy_config *c) {
     PyMem_RawFree(c->workers);
     PyMem_RawFree(c->store);
     PyMem_RawFree(c->lambda_name);
-    c->executor = c->workers = c->store = c->lambda_name = NULL;
+    PyMem_RawFree(c->key_file);
+    PyMem_RawFree(c->ca_file);
+    c->executor = c->workers = c->store = c->lambda_name = c->key_file = c->ca_file = NULL;
 }
 
 static int config_copy(lpy_config *dst, const lpy_config *src) {
@@ -31,8 +33,11 @@ static int config_copy(lpy_config *dst, const lpy_config *src) {
     dst->workers = dup_str(src->workers);
     dst->store = dup_str(src->store);
     dst->lambda_name = dup_str(src->lambda_name);
+    dst->key_file = dup_str(src->key_file);
+    dst->ca_file = dup_str(src->ca_file);
     if ((src->executor && !dst->executor) || (src->workers && !dst->workers) ||
-        (src->store && !dst->store) || (src->lambda_name && !dst->lambda_name)) {
+        (src->store && !dst->store) || (src->lambda_name && !dst->lambda_name) ||
+        (src->key_file && !dst->key_file) || (src->ca_file && !dst->ca_file)) {
         config_clear(dst);
         PyErr_NoMemory();
         return -1;
@@ -63,13 +68,17 @@ lp_status lpy_apply_config_to(lp_ctx *ctx, const lpy_config *c) {
     rc.max_tries = c->max_tries;
     rc.timeout_sec = c->timeout;
     rc.batch = c->batch;
+    rc.key_file = c->key_file;
+    rc.ca_file = c->ca_file;
+    rc.deadline_sec = c->deadline;
     if ((st = lp_ctx_set_remote_config(ctx, &rc))) return st;
     return LP_OK;
 }
 
 static bool needs_fresh(const lpy_config *old, const lpy_config *new_) {
     return (old->workers && !new_->workers) || (old->store && !new_->store) ||
-           (old->lambda_name && !new_->lambda_name);
+           (old->lambda_name && !new_->lambda_name) || (old->key_file && !new_->key_file) ||
+           (old->ca_file && !new_->ca_file);
 }
 
 /* Make `c` the configuration: validated on a scratch context first (nothing changes on
@@ -235,10 +244,11 @@ static int parse_bool(PyObject *o, bool *out) {
 static PyObject *lpy_config_fn(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *kwlist[] = {"threads", "chunk_bytes", "fusion", "progress", "trace", "executor",
                              "workers", "store", "lambda_name", "inflight", "max_tries", "timeout",
-                             "batch", NULL};
-    PyObject *o[13] = {NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$OOOOOOOOOOOOO:config", kwlist, &o[0], &o[1], &o[2], &o[3],
-                                     &o[4], &o[5], &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12]))
+                             "batch", "key_file", "ca_file", "deadline", NULL};
+    PyObject *o[16] = {NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$OOOOOOOOOOOOOOOO:config", kwlist, &o[0], &o[1], &o[2], &o[3],
+                                     &o[4], &o[5], &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12], &o[13],
+                                     &o[14], &o[15]))
         return NULL;
     lpy_config c;
     if (config_copy(&c, &lpy.cfg) < 0) return NULL;
@@ -259,6 +269,12 @@ static PyObject *lpy_config_fn(PyObject *self, PyObject *args, PyObject *kwargs)
         if (c.timeout == -1.0 && PyErr_Occurred()) rc = -1;
     }
     if (!rc && o[12] && o[12] != Py_None) rc = parse_int(o[12], 0, 4096, "batch", &c.batch);
+    if (!rc && o[13]) rc = parse_str(o[13], "key_file", &c.key_file);
+    if (!rc && o[14]) rc = parse_str(o[14], "ca_file", &c.ca_file);
+    if (!rc && o[15] && o[15] != Py_None) {
+        c.deadline = PyFloat_AsDouble(o[15]);
+        if (c.deadline == -1.0 && PyErr_Occurred()) rc = -1;
+    }
     LpyConfig *guard = rc ? NULL : PyObject_New(LpyConfig, &LpyConfig_Type);
     if (guard && config_copy(&guard->saved, &lpy.cfg) < 0) {
         memset(&guard->saved, 0, sizeof guard->saved);
@@ -273,13 +289,14 @@ static PyObject *str_or_none(const char *s) { return s ? PyUnicode_FromString(s)
 
 static PyObject *lpy_get_config(PyObject *self, PyObject *unused) {
     const lpy_config *c = &lpy.cfg;
-    return Py_BuildValue("{s:i,s:n,s:O,s:O,s:O,s:N,s:N,s:N,s:N,s:i,s:i,s:d,s:i}", "threads", c->threads,
+    return Py_BuildValue("{s:i,s:n,s:O,s:O,s:O,s:N,s:N,s:N,s:N,s:i,s:i,s:d,s:i,s:N,s:N,s:d}", "threads", c->threads,
                          "chunk_bytes", (Py_ssize_t)c->chunk_bytes, "fusion", c->fusion ? Py_True : Py_False,
                          "progress", c->progress ? Py_True : Py_False, "trace", c->trace ? Py_True : Py_False,
                          "executor", PyUnicode_FromString(c->executor ? c->executor : "local"), "workers",
                          str_or_none(c->workers), "store", str_or_none(c->store), "lambda_name",
                          str_or_none(c->lambda_name), "inflight", c->inflight, "max_tries", c->max_tries,
-                         "timeout", c->timeout, "batch", c->batch);
+                         "timeout", c->timeout, "batch", c->batch, "key_file", str_or_none(c->key_file),
+                         "ca_file", str_or_none(c->ca_file), "deadline", c->deadline);
 }
 
 static PyObject *guard_enter(PyObject *self, PyObject *unused) { return Py_NewRef(self); }
@@ -475,7 +492,7 @@ static PyMethodDef config_functions[] = {
     {"config", KW lpy_config_fn, METH_VARARGS | METH_KEYWORDS,
      "config(*, threads=None, chunk_bytes=None, fusion=None, progress=None, trace=None, "
      "executor=None, workers=None, store=None, lambda_name=None, inflight=None, max_tries=None, "
-     "timeout=None, batch=None)\n--\n\n"
+     "timeout=None, batch=None, key_file=None, ca_file=None, deadline=None)\n--\n\n"
      "Change Lampy's settings (global; arguments not given keep their value). The returned "
      "object restores the previous settings when used as a context manager:\n\n"
      "    with lp.config(threads=1, chunk_bytes='8MiB'):\n        x.run()\n\n"
@@ -483,7 +500,9 @@ static PyMethodDef config_functions[] = {
      "an int or '64MiB'). fusion: graph optimisations. progress: a progress bar on stderr for long "
      "runs. trace: record a timeline of each run (see trace_write). executor: 'local' or 'lambda' "
      "(HTTP functions); workers: their URLs (a comma-separated string or a list); store: the chunk "
-     "store URL; lambda_name, inflight, max_tries, timeout, batch: tuning of the lambda executor. "
+     "store URL; lambda_name, inflight, max_tries, timeout, batch: tuning of the lambda executor; "
+     "key_file: the secret shared with workers and stores (requests are signed with it), ca_file: "
+     "the CA bundle for https:// workers and stores, deadline: seconds a whole run may take. "
      "None unsets a string setting."},
     {"get_config", lpy_get_config, METH_NOARGS, "get_config()\n--\n\nThe settings in force, as a dict."},
     {"last_run_stats", lpy_last_run_stats, METH_NOARGS,

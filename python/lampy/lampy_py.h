@@ -22,6 +22,8 @@ typedef struct lpy_config {
     char *lambda_name;      /* lambda executor tuning; 0 / NULL = Lampy's defaults */
     int inflight, max_tries, batch;
     double timeout;
+    char *key_file, *ca_file; /* security (docs/SECURITY.md); NULL = $LAMPY_KEY_FILE, $LAMPY_CA_FILE */
+    double deadline;
 } lpy_config;
 
 /* ---- module state ---------------------------------------------------------------------

@@ -42,6 +42,7 @@ static PyObject *exception_for(lp_status st) {
     case LP_ERR_TYPE: return PyExc_TypeError;
     case LP_ERR_NOTFOUND: return PyExc_FileNotFoundError;
     case LP_ERR_IO: return PyExc_OSError;
+    case LP_ERR_DENIED: return PyExc_PermissionError;
     case LP_ERR_NOMEM: return PyExc_MemoryError;
     case LP_ERR_LINALG: return linalg_error_type();
     default: return PyExc_RuntimeError;

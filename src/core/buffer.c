@@ -6,13 +6,14 @@
 /* A small cache of large chunk buffers. A run frees and allocates chunks of the same few sizes
  * over and over; handing a freed chunk to the next task of the same size skips the page faults
  * and the kernel's zeroing of fresh memory (5-15% of a bandwidth-bound run). Bounded, shared by
- * all contexts, emptied when the last context is destroyed (lpi_buffer_cache_trim). */
+ * all contexts, emptied when the last context is destroyed (lpi_buffer_cache_trim); a long-lived
+ * process (a worker) drops what has not been reused for a while (lpi_buffer_cache_trim_idle). */
 #define CACHE_MIN ((size_t)1 << 20)
 #define CACHE_SLOTS 32
 #define CACHE_CAP ((size_t)1 << 30)
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct { void *p; size_t sz; } cache[CACHE_SLOTS];
+static struct { void *p; size_t sz; double t; } cache[CACHE_SLOTS];
 static int ncache;
 static size_t cache_bytes;
 
@@ -36,6 +37,7 @@ static void cache_put(void *p, size_t sz) {
         bool kept = ncache < CACHE_SLOTS && cache_bytes + sz <= CACHE_CAP;
         if (kept) {
             cache[ncache].p = p;
+            cache[ncache].t = lpi_now();
             cache[ncache++].sz = sz;
             cache_bytes += sz;
         }
@@ -45,12 +47,27 @@ static void cache_put(void *p, size_t sz) {
     lp_free_aligned(p);
 }
 
-void lpi_buffer_cache_trim(void) {
+void lpi_buffer_cache_trim(void) { lpi_buffer_cache_trim_idle(-1); }
+
+size_t lpi_buffer_cache_trim_idle(double idle_sec) {
+    void *drop[CACHE_SLOTS];
+    int nd = 0;
+    size_t freed = 0;
+    double now = lpi_now();
     pthread_mutex_lock(&cache_mu);
-    for (int i = 0; i < ncache; i++) lp_free_aligned(cache[i].p);
-    ncache = 0;
-    cache_bytes = 0;
+    for (int i = 0; i < ncache;) {
+        if (now - cache[i].t > idle_sec) {
+            drop[nd++] = cache[i].p;
+            freed += cache[i].sz;
+            cache_bytes -= cache[i].sz;
+            cache[i] = cache[--ncache];
+        } else {
+            i++;
+        }
+    }
     pthread_mutex_unlock(&cache_mu);
+    for (int i = 0; i < nd; i++) lp_free_aligned(drop[i]);
+    return freed;
 }
 
 static lp_buffer *buffer_alloc(lp_dtype dt, int ndim, const int64_t *shape) {

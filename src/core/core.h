@@ -77,6 +77,13 @@ uint64_t lpi_scalar_bits(lp_scalar v, lp_dtype dt);
 double lpi_now(void); /* monotonic seconds */
 /* qsort/bsearch comparator of int64_t values. */
 int lpi_cmp_i64(const void *a, const void *b);
+/* The calling thread's deadline for blocking operations (store requests honour it): absolute
+ * lpi_now() seconds, 0 = none. set returns the previous one, to restore. */
+double lpi_deadline_set(double t);
+double lpi_deadline(void);
+/* Seconds an operation may block: dflt, or less when the deadline is nearer; 0 once it has
+ * passed. */
+double lpi_op_budget(double dflt);
 
 /* ---- shapes ---- */
 /* Product of dims; false on int64 overflow. */
@@ -105,6 +112,8 @@ struct lp_buffer {
 lp_buffer *lpi_buffer_new(lp_dtype dt, int ndim, const int64_t *shape);
 /* Free the cache of recycled chunk buffers (when the last context goes). */
 void lpi_buffer_cache_trim(void);
+/* Free the cached buffers nobody reused for idle_sec; returns the bytes freed. */
+size_t lpi_buffer_cache_trim_idle(double idle_sec);
 /* New buffer over foreign memory, release(arg) when the last reference goes. */
 lp_buffer *lpi_buffer_wrap(void *data, size_t nbytes, lp_dtype dt, int ndim, const int64_t *shape,
                            void (*release)(void *), void *arg);

@@ -58,6 +58,22 @@ double lpi_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static _Thread_local double thread_deadline;
+
+double lpi_deadline_set(double t) {
+    double old = thread_deadline;
+    thread_deadline = t;
+    return old;
+}
+
+double lpi_deadline(void) { return thread_deadline; }
+
+double lpi_op_budget(double dflt) {
+    if (!thread_deadline) return dflt;
+    double left = thread_deadline - lpi_now();
+    return left <= 0 ? 0 : left < dflt ? left : dflt;
+}
+
 /* The 8-byte slot holding v converted to dt (little-endian: the value in its first bytes), as a
  * constant register or a fill value. v is read by its kind: b, i or f, whatever its width. */
 uint64_t lpi_scalar_bits(lp_scalar v, lp_dtype dt) {

@@ -32,6 +32,7 @@
 #include "plan/cost.h"
 #include "kernels/kernels.h"
 #include "store/store.h"
+#include "store/auth.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -48,6 +49,7 @@
 #define BATCH_BYTES ((uint64_t)16 << 20)
 #define REPLY_MAX ((size_t)64 << 20)
 #define NIO 4
+#define CLEANUP_SEC 5.0     /* the end-of-run deletes may take this long at most */
 
 struct lpi_remote {
     bool lambda;
@@ -63,6 +65,8 @@ struct lpi_remote {
     int nidle;
     lpi_store *open_store;
     char *open_store_url;
+    lpi_key *key;           /* signs every request (store/auth.h); NULL = unsigned */
+    char *ca_file;          /* https: CA bundle */
 };
 
 static void remote_free(void *p) {
@@ -77,6 +81,8 @@ static void remote_free(void *p) {
     lp_free(r->urls);
     lp_free(r->store);
     lp_free(r->lambda_name);
+    lpi_key_release(r->key);
+    lp_free(r->ca_file);
     lp_free(r);
 }
 
@@ -144,9 +150,9 @@ lp_status lp_ctx_set_workers(lp_ctx *ctx, const char *urls) {
 
 lp_status lp_ctx_set_store(lp_ctx *ctx, const char *url) {
     if (!ctx) return LP_ERR_VALUE;
-    if (!url || (strncmp(url, "redis://", 8) && strncmp(url, "http://", 7) && strncmp(url, "file://", 7) &&
-                 strncmp(url, "mem://", 6)))
-        return lpi_error(ctx, LP_ERR_VALUE, "store: '%.80s' is not a store URL (redis://, http://, file://)", url ? url : "");
+    if (!url || (strncmp(url, "redis://", 8) && strncmp(url, "http://", 7) && strncmp(url, "https://", 8) &&
+                 strncmp(url, "file://", 7) && strncmp(url, "mem://", 6)))
+        return lpi_error(ctx, LP_ERR_VALUE, "store: '%.80s' is not a store URL (redis://, http(s)://, file://)", url ? url : "");
     struct lpi_remote *r = remote_of(ctx);
     char *s = lp_strdup(url);
     if (!r || !s) { lp_free(s); return lpi_nomem(ctx); }
@@ -159,20 +165,36 @@ lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *cfg) {
     if (!ctx) return LP_ERR_VALUE;
     if (!cfg) return lpi_error(ctx, LP_ERR_VALUE, "remote config: NULL");
     if (cfg->inflight < 0 || cfg->inflight > 1024 || cfg->max_tries < 0 || cfg->max_tries > 100 || cfg->batch < 0 ||
-        cfg->batch > 4096 || !(cfg->timeout_sec >= 0) || cfg->timeout_sec > 86400)
+        cfg->batch > 4096 || !(cfg->timeout_sec >= 0) || cfg->timeout_sec > 86400 || !(cfg->deadline_sec >= 0) ||
+        cfg->deadline_sec > 1e7)
         return lpi_error(ctx, LP_ERR_VALUE, "remote config: inflight 0..1024, max_tries 0..100, batch 0..4096, "
-                         "timeout 0..86400 s");
+                         "timeout 0..86400 s, deadline 0..1e7 s");
     if (cfg->lambda && (!*cfg->lambda || strlen(cfg->lambda) > 100 || strchr(cfg->lambda, '/') ||
                         !lpi_store_key_valid(cfg->lambda, NULL)))
         return lpi_error(ctx, LP_ERR_VALUE, "remote config: invalid lambda name '%.40s'", cfg->lambda);
     struct lpi_remote *r = remote_of(ctx);
     if (!r) return lpi_nomem(ctx);
+    lpi_key *key = NULL;
+    lp_status st = cfg->key_file ? lpi_key_load(ctx, cfg->key_file, &key) : LP_OK;
+    if (st) return st;
     char *name = cfg->lambda ? lp_strdup(cfg->lambda) : NULL;
-    if (cfg->lambda && !name) return lpi_nomem(ctx);
+    char *ca = cfg->ca_file ? lp_strdup(cfg->ca_file) : NULL;
+    if ((cfg->lambda && !name) || (cfg->ca_file && !ca)) {
+        lp_free(name);
+        lp_free(ca);
+        lpi_key_release(key);
+        return lpi_nomem(ctx);
+    }
     lp_free(r->lambda_name);
     r->lambda_name = name;
+    lp_free(r->ca_file);
+    r->ca_file = ca;
+    lpi_key_release(r->key);
+    r->key = key;
     r->cfg = *cfg;
     r->cfg.lambda = name;
+    r->cfg.ca_file = ca;
+    r->cfg.key_file = NULL;
     return LP_OK;
 }
 
@@ -191,6 +213,7 @@ typedef struct rtask {
     uint8_t state;
     uint8_t tries;
     int16_t avoid;          /* worker that failed it last (-1) */
+    uint8_t copies;         /* invocations in flight that carry it (2 once hedged) */
     double not_before;
 } rtask;
 
@@ -212,6 +235,10 @@ typedef struct inv {
     char *resp;
     size_t rlen, rcap;
     bool toobig;
+    struct curl_slist *hdrs;  /* signed requests: their own headers */
+    double hedge_at;          /* lpi_now() after which its tasks are sent again elsewhere */
+    bool hedged;              /* its tasks were sent again elsewhere */
+    bool copy;                /* it is such a second sending */
     char errbuf[CURL_ERROR_SIZE];
 } inv;
 
@@ -229,7 +256,15 @@ typedef struct rrun {
     struct lpi_remote *cfg;
     lpi_store *store;
     const char *store_url;
-    char prefix[48];        /* "lampy/<run id>" */
+    char store_id[600];     /* what batches name: the store's identity, without credentials */
+    char prefix[48];        /* "lampy/<run id>": every key of the run, the signed scope */
+    char guard[64];         /* "<prefix>/live": workers write only while it exists (redis) */
+    lpi_key *key;           /* sign requests (NULL: unsigned) */
+    const char *ca_file;
+    double deadline;        /* lpi_now() seconds: the run fails past it */
+    double t_start;
+    double op_deadline;     /* the I/O threads' store operations (the cleanup's is shorter) */
+    double hedge_min;       /* a straggling invocation is duplicated after max(this, 4 x its work) */
     char runid[24];
     int max_tries, batch_max, inflight;
     double timeout;
@@ -255,7 +290,7 @@ typedef struct rrun {
     int nidle;
     struct inv **live;      /* invocations in flight */
     int nlive;
-    int64_t inv_total, retries;
+    int64_t inv_total, retries, hedges;
     /* I/O threads */
     pthread_t io[NIO];
     int nio;
@@ -269,6 +304,8 @@ typedef struct rrun {
     lp_status status;
     int64_t bytes_out, bytes_in, bytes_read;
     bool log;               /* LAMPY_REMOTE_LOG=1: a line per invocation on stderr */
+    bool marked;            /* the guard exists */
+    char last_why[400];     /* the last failed or hedged invocation, for the deadline's message */
 } rrun;
 
 static void fail_run(rrun *R, lp_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -380,10 +417,13 @@ static void *io_main(void *arg) {
         job *j = R->jq;
         R->jq = j->next;
         if (!R->jq) R->jq_tail = NULL;
+        double dl = R->op_deadline;
         pthread_mutex_unlock(&R->mu);
+        lpi_deadline_set(dl); /* every store operation ends by the run's (or the cleanup's) deadline */
         uint64_t sum = 0;
         char key[LPI_STORE_KEY_MAX + 1];
         if (!ctx) j->st = LP_ERR_NOMEM;
+        else if (lpi_now() > dl) j->st = lpi_error(ctx, LP_ERR_IO, "the run's deadline passed before this store operation");
         else if (j->kind == J_UPLOAD) j->st = do_upload(R, ctx, j->chunk, &sum);
         else if (j->kind == J_FETCH) j->st = do_fetch(R, ctx, j->chunk);
         else { lpi_wire_chunk_key(&R->enc, j->chunk, key, sizeof key); j->st = lpi_store_del(ctx, R->store, key); }
@@ -526,6 +566,7 @@ static void inv_free(rrun *R, inv *v) {
     }
     if (v->h) put_handle(R, v->h);
     lp_free(v->tasks);
+    curl_slist_free_all(v->hdrs);
     free(v->body);
     lp_free(v->resp);
     lp_free(v);
@@ -536,10 +577,18 @@ static bool worker_free(const rrun *R, int w, double now) {
 }
 
 /* Send tasks[0..n) to worker w. */
+/* An invocation's timeout: the configured one, or less when the run's deadline is nearer. */
+static double inv_timeout(const rrun *R) {
+    double left = R->deadline - lpi_now();
+    return left < R->timeout ? (left > 0.05 ? left : 0.05) : R->timeout;
+}
+
+/* Send tasks[0..n) to worker w. */
 static void send_batch(rrun *R, int w, int64_t *tasks, int n) {
+    const double tmo = inv_timeout(R);
     inv *v = lp_calloc(1, sizeof *v);
     char *body = NULL;
-    lp_status st = v ? lpi_wire_encode_batch(&R->enc, R->runid, R->timeout, R->store_url, tasks, n, &body)
+    lp_status st = v ? lpi_wire_encode_batch(&R->enc, R->runid, tmo, R->guard, R->store_id, tasks, n, &body)
                      : lpi_nomem(R->ctx);
     if (st) {
         lp_free(v);
@@ -560,6 +609,23 @@ static void send_batch(rrun *R, int w, int64_t *tasks, int n) {
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, json_hdrs);
+    if (R->key) {
+        /* signed: the method, the path, the run's key prefix and the body's SHA-256 */
+        char bh[65];
+        lpi_auth_hdrs ah;
+        const char *u = R->w[w].url, *path = strstr(u, "://");
+        path = path ? path + 3 + strcspn(path + 3, "/") : u;
+        lpi_sha256_hex(body, strlen(body), bh);
+        lpi_auth_sign(R->key, "POST", path, R->prefix, bh, &ah);
+        struct curl_slist *l = NULL, *l2;
+        for (const struct curl_slist *p = json_hdrs; p; p = p->next)
+            if ((l2 = curl_slist_append(l, p->data))) l = l2;
+        for (int i = 0; i < 5; i++)
+            if ((l2 = curl_slist_append(l, ah.line[i]))) l = l2;
+        v->hdrs = l;
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, l);
+    }
+    if (R->ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, R->ca_file);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_reply);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, v);
     curl_easy_setopt(h, CURLOPT_PRIVATE, v);
@@ -568,7 +634,7 @@ static void send_batch(rrun *R, int w, int64_t *tasks, int n) {
     curl_easy_setopt(h, CURLOPT_PROXY, "");
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(R->timeout * 1000));
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(tmo * 1000));
     if (curl_multi_add_handle(R->multi, h) != CURLM_OK) {
         inv_free(R, v);
         fail_run(R, LP_ERR_REMOTE, "libcurl refused a request");
@@ -577,14 +643,54 @@ static void send_batch(rrun *R, int w, int64_t *tasks, int n) {
     v->live = R->nlive;
     R->live[R->nlive++] = v;
     v->t0 = lpi_now();
+    {
+        /* a straggler (a stopped or overloaded worker) is hedged long before its timeout */
+        double work = R->overhead;
+        for (int i = 0; i < n; i++) work += R->est[tasks[i]];
+        v->hedge_at = v->t0 + (4 * work > R->hedge_min ? 4 * work : R->hedge_min);
+    }
     R->w[w].inflight++;
     R->nrunning_inv++;
     R->inv_total++;
     for (int i = 0; i < n; i++) {
         R->t[tasks[i]].state = T_RUNNING;
+        R->t[tasks[i]].copies++;
         /* its output may exist from now on, whatever the reply says */
         int64_t gc = R->plan->chunk_base[R->plan->tasks[tasks[i]].pnode] + R->plan->tasks[tasks[i]].chunk;
         if (R->cstate[gc] == C_NONE) R->cstate[gc] = C_MAYBE;
+    }
+}
+
+/* Invocations past their hedge time: their unfinished tasks go once more to another worker
+ * with a free slot (whichever copy answers first wins, the other is ignored), and the slow
+ * worker gets no new work for a while. A frozen worker costs a few times a batch's work, not
+ * the invocation timeout. */
+static void hedge(rrun *R) {
+    double now = lpi_now();
+    for (int i = 0; i < R->nlive && !R->failed; i++) {
+        inv *v = R->live[i];
+        if (v->hedged || now < v->hedge_at) continue;
+        int best = -1;
+        for (int w = 0; w < R->nw; w++)
+            if (w != v->w && worker_free(R, w, now) && (best < 0 || R->w[w].inflight < R->w[best].inflight)) best = w;
+        if (best < 0) continue;
+        int64_t *tasks = lp_malloc((size_t)v->n * sizeof *tasks);
+        if (!tasks) { fail_run(R, LP_ERR_NOMEM, "out of memory"); return; }
+        int k = 0;
+        for (int j = 0; j < v->n; j++)
+            if (R->t[v->tasks[j]].state == T_RUNNING && R->t[v->tasks[j]].copies == 1) tasks[k++] = v->tasks[j];
+        v->hedged = true;
+        double back = now + (v->hedge_at - v->t0);
+        if (R->w[v->w].backoff_until < back) R->w[v->w].backoff_until = back;
+        if (!k) { lp_free(tasks); continue; }
+        R->hedges++;
+        snprintf(R->last_why, sizeof R->last_why, "%s: no answer after %.1f s", R->w[v->w].url, now - v->t0);
+        if (R->log)
+            fprintf(stderr, "lampy lambda: %s: no answer after %.2f s, %d task(s) sent to %s as well\n", R->w[v->w].url,
+                    now - v->t0, k, R->w[best].url);
+        int before = R->nlive;
+        send_batch(R, best, tasks, k); /* may append to R->live: i keeps pointing at v's slot or later */
+        if (R->nlive > before) R->live[R->nlive - 1]->copy = true;
     }
 }
 
@@ -647,10 +753,12 @@ static bool retryable_code(long code) { return code == 429 || code == 502 || cod
 
 static void task_failed(rrun *R, inv *v, const char *why) {
     double now = lpi_now();
+    snprintf(R->last_why, sizeof R->last_why, "%s", why);
     R->retries++;
     for (int i = 0; i < v->n && !R->failed; i++) {
         int64_t t = v->tasks[i];
         rtask *rt = &R->t[t];
+        if (rt->state == T_DONE || rt->copies) continue; /* a hedged copy has it (or had it) */
         rt->tries++;
         if (rt->tries >= R->max_tries) {
             const lpi_task *tk = &R->plan->tasks[t];
@@ -681,6 +789,7 @@ static void batch_done(rrun *R, inv *v, json_t *reply) {
     if (json_is_integer(jr) && json_integer_value(jr) > 0) R->bytes_read += json_integer_value(jr);
     for (int i = 0; i < v->n; i++) {
         int64_t ti = v->tasks[i];
+        if (R->t[ti].state == T_DONE) continue; /* its hedged copy finished first */
         const lpi_task *t = &pl->tasks[ti];
         int64_t gc = pl->chunk_base[t->pnode] + t->chunk;
         const json_t *o = json_array_get(outs, (size_t)i);
@@ -719,9 +828,18 @@ static void on_done(rrun *R, CURL *h, CURLcode cc) {
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     R->w[v->w].inflight--;
     R->nrunning_inv--;
+    for (int i = 0; i < v->n; i++)
+        if (R->t[v->tasks[i]].copies) R->t[v->tasks[i]].copies--;
     rworker *wk = &R->w[v->w];
     char why[LPI_ERRMSG_MAX];
     json_t *reply = NULL;
+    {
+        /* the other copy of a hedged batch finished it: whatever this one says is moot (a
+         * late copy may even have found its inputs deleted after their consumers ran) */
+        int done = 0;
+        for (int i = 0; i < v->n; i++) done += R->t[v->tasks[i]].state == T_DONE;
+        if (done == v->n) { inv_free(R, v); return; }
+    }
     if (cc != CURLE_OK) {
         snprintf(why, sizeof why, "%s: %s", wk->url, v->toobig ? "reply too large" : v->errbuf[0] ? v->errbuf : curl_easy_strerror(cc));
         goto retry;
@@ -763,16 +881,20 @@ static void on_done(rrun *R, CURL *h, CURLcode cc) {
         /* the batch is over the worker's limits (body, bytes per task are per task): smaller
          * batches from now on, these tasks again without counting a try */
         R->batch_max = v->n / 2;
-        for (int i = 0; i < v->n; i++) ready_push(R, v->tasks[i]);
+        for (int i = 0; i < v->n; i++)
+            if (R->t[v->tasks[i]].state != T_DONE && !R->t[v->tasks[i]].copies) ready_push(R, v->tasks[i]);
         goto done;
     }
     const char *sname = json_string_value(json_object_get(reply, "status"));
-    bool retry = retryable_code(code) || (code == 500 && (!reply || !emsg || (sname && !strcmp(sname, "ERR_IO"))));
+    /* a hedged batch or its copy: a failure may come from racing the other copy (inputs gone
+     * once their consumers finished): its tasks run again instead of failing the run */
+    bool retry = retryable_code(code) || (code == 500 && (!reply || !emsg || (sname && !strcmp(sname, "ERR_IO")))) ||
+                 v->hedged || v->copy;
     if (!retry) {
         /* a kernel's or the store's own failure keeps its status and message, as a local run
          * would report it; anything else (400, 404, 405, 413) is the worker's verdict */
         if (code == 500 && emsg && sname) fail_run(R, status_from_name(sname), "%s", emsg);
-        else fail_run(R, LP_ERR_REMOTE, "%s", why);
+        else fail_run(R, code == 401 || code == 403 ? LP_ERR_DENIED : LP_ERR_REMOTE, "%s", why);
         goto done;
     }
 retry:
@@ -871,18 +993,29 @@ static lp_status run_setup(rrun *R, lp_ctx *ctx, lpi_plan *pl, struct lpi_remote
     R->plan = pl;
     R->cfg = cf;
     R->store_url = cf->store ? cf->store : DEFAULT_STORE;
+    if (!lpi_store_url_canon(R->store_url, R->store_id, sizeof R->store_id))
+        return lpi_error(ctx, LP_ERR_VALUE, "store URL %.*s is not valid", (int)strcspn(R->store_url, "@"), R->store_url);
     R->max_tries = cf->cfg.max_tries ? cf->cfg.max_tries : (int)env_double("LAMPY_REMOTE_TRIES", 5);
     R->batch_max = cf->cfg.batch ? cf->cfg.batch : (int)env_double("LAMPY_REMOTE_BATCH", 32);
     R->inflight = cf->cfg.inflight ? cf->cfg.inflight : (int)env_double("LAMPY_REMOTE_INFLIGHT", 2);
     R->timeout = cf->cfg.timeout_sec > 0 ? cf->cfg.timeout_sec : env_double("LAMPY_REMOTE_TIMEOUT", 35);
+    R->t_start = lpi_now();
+    R->deadline = R->t_start + (cf->cfg.deadline_sec > 0 ? cf->cfg.deadline_sec : env_double("LAMPY_REMOTE_DEADLINE", 3600));
+    R->op_deadline = R->deadline;
+    R->hedge_min = env_double("LAMPY_REMOTE_HEDGE", 2.0);
     make_runid(R->runid, sizeof R->runid);
     R->log = getenv("LAMPY_REMOTE_LOG") && !strcmp(getenv("LAMPY_REMOTE_LOG"), "1");
     snprintf(R->prefix, sizeof R->prefix, "lampy/%s", R->runid);
+    snprintf(R->guard, sizeof R->guard, "%s/live", R->prefix);
     pthread_mutex_init(&R->mu, NULL);
     pthread_cond_init(&R->cv_job, NULL);
     pthread_cond_init(&R->cv_done, NULL);
     const int64_t nt = pl->ntasks, nc = pl->nchunks;
     lp_status st;
+    if (!cf->key && (st = lpi_key_from_env(ctx, &cf->key))) return st;
+    lpi_deadline_set(R->deadline); /* the driver's own store operations */
+    R->key = cf->key;
+    R->ca_file = cf->ca_file ? cf->ca_file : getenv("LAMPY_CA_FILE") && *getenv("LAMPY_CA_FILE") ? getenv("LAMPY_CA_FILE") : NULL;
     R->nw = cf->nurls;
     R->w = lp_calloc((size_t)R->nw, sizeof *R->w);
     R->t = lp_calloc((size_t)(nt ? nt : 1), sizeof *R->t);
@@ -913,6 +1046,7 @@ static lp_status run_setup(rrun *R, lp_ctx *ctx, lpi_plan *pl, struct lpi_remote
         if ((st = lpi_store_open(ctx, R->store_url, &cf->open_store))) return st;
     }
     R->store = cf->open_store;
+    if ((st = lpi_store_set_auth(ctx, R->store, R->key, R->ca_file))) return st;
     {
         /* one round trip now gives a clear error for an unreachable store, before any worker
          * reports it as a task failure */
@@ -920,6 +1054,10 @@ static lp_status run_setup(rrun *R, lp_ctx *ctx, lpi_plan *pl, struct lpi_remote
         bool ex;
         snprintf(probe, sizeof probe, "%s/probe", R->prefix);
         if ((st = lpi_store_exists(ctx, R->store, probe, &ex))) return st;
+        /* the run's guard: a worker that wakes up after the run writes nothing (it outlives a
+         * crashed driver by a minute at most) */
+        if ((st = lpi_store_mark(ctx, R->store, R->guard, R->deadline - lpi_now() + CLEANUP_SEC + 60))) return st;
+        R->marked = true;
     }
     if (!cf->multi && !(cf->multi = curl_multi_init())) return lpi_error(ctx, LP_ERR_NOMEM, "out of memory (libcurl)");
     R->multi = cf->multi;
@@ -966,6 +1104,26 @@ static void run_loop(rrun *R) {
             fail_run(R, LP_ERR_CANCELLED, "the run was cancelled");
             break;
         }
+        if (lpi_now() > R->deadline) {
+            /* say what it was waiting for: the store, or the workers' last failure */
+            char what[LPI_ERRMSG_MAX / 2] = "";
+            size_t wl = 0;
+            pthread_mutex_lock(&R->mu);
+            int64_t pend = R->io_pending;
+            pthread_mutex_unlock(&R->mu);
+            if (pend)
+                wl += (size_t)snprintf(what + wl, sizeof what - wl, "; %lld operation(s) on the store %s got no answer",
+                                       (long long)pend, R->store_id);
+            if (R->nlive && wl < sizeof what)
+                wl += (size_t)snprintf(what + wl, sizeof what - wl, "; %d invocation(s) got no answer, the oldest from %s "
+                                       "for %.1f s", R->nlive, R->w[R->live[0]->w].url, lpi_now() - R->live[0]->t0);
+            if (R->last_why[0] && wl < sizeof what)
+                snprintf(what + wl, sizeof what - wl, "; last failure: %.300s", R->last_why);
+            fail_run(R, LP_ERR_LIMIT, "the run passed its deadline of %.0f s with %lld of %lld tasks done (lp_remote_config."
+                     "deadline_sec, --deadline)%s", R->deadline - R->t_start, (long long)R->ndone, (long long)nt, what);
+            break;
+        }
+        hedge(R);
         dispatch(R);
         int running;
         curl_multi_perform(R->multi, &running);
@@ -1007,6 +1165,15 @@ static void run_teardown(rrun *R) {
     lp_ctx *ctx = R->ctx;
     struct lpi_remote *cf = R->cfg;
     const lpi_plan *pl = R->plan;
+    /* hedged stragglers are not waited for: closing their connections tells their workers,
+     * should they wake up, that nobody wants their outputs any more (lpi_http_client_gone) */
+    for (int i = R->nlive - 1; i >= 0; i--)
+        if (R->live[i]->hedged) {
+            inv *v = R->live[i];
+            R->w[v->w].inflight--;
+            R->nrunning_inv--;
+            inv_free(R, v);
+        }
     double grace_end = lpi_now() + (R->timeout < 2 ? R->timeout : 2);
     while (R->nlive && R->multi && lpi_now() < grace_end) {
         int running, left;
@@ -1029,12 +1196,21 @@ static void run_teardown(rrun *R) {
         inv_free(R, v);
     }
     if (R->nio) {
+        /* the cleanup is bounded too: a store that does not answer within it keeps its chunks
+         * (the message of the run says why it failed) */
+        pthread_mutex_lock(&R->mu);
+        R->op_deadline = lpi_now() + CLEANUP_SEC;
+        pthread_mutex_unlock(&R->mu);
+        lpi_deadline_set(R->op_deadline);
+        if (R->marked) lpi_store_del(NULL, R->store, R->guard); /* first: late writers now write nothing */
         for (int64_t gc = 0; gc < pl->nchunks; gc++)
             if (R->cstate && (R->cstate[gc] == C_STORED || R->cstate[gc] == C_MAYBE)) {
                 R->cstate[gc] = C_GONE;
                 io_submit(R, J_DEL, gc);
             }
         io_wait_all(R);
+        /* and what a late writer put after its chunk's deletion, before the guard went */
+        if (R->marked) lpi_store_del_prefix(NULL, R->store, R->prefix);
         pthread_mutex_lock(&R->mu);
         R->io_stop = true;
         pthread_cond_broadcast(&R->cv_job);
@@ -1082,11 +1258,13 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
     if (curl_init_rc != CURLE_OK) return lpi_error(ctx, LP_ERR_REMOTE, "libcurl failed to initialize");
     rrun R;
     memset(&R, 0, sizeof R);
+    const double caller_deadline = lpi_deadline();
     lp_status st = run_setup(&R, ctx, pl, cf);
     if (!st) {
         run_loop(&R);
         st = R.failed ? R.status : LP_OK;
     }
     run_teardown(&R);
+    lpi_deadline_set(caller_deadline);
     return st;
 }

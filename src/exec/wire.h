@@ -38,20 +38,22 @@ typedef struct lpi_wire_limits {
     uint64_t max_chunk_bytes;   /* data bytes of one chunk, in or out */
     uint64_t max_task_bytes;    /* inputs + assembled operands + output of one task */
     /* LOAD: where a load task may read (lpi_wire_load_allowed). NULL-terminated lists of
-     * directories (file paths resolve, with realpath, inside one) and URL prefixes (http://,
-     * https://, s3://). Both empty: any absolute path and any URL; otherwise only these. */
+     * directories (paths must be absolute and lie below one of them, symlinks and ".." resolved
+     * by the kernel without leaving it) and URL prefixes (http://, https://, s3://). Deny by
+     * default: with both lists empty no load task may run. Refusals are LP_ERR_DENIED, with the
+     * same words whether the file exists or not. */
     const char *const *load_dirs;
     const char *const *load_urls;
 } lpi_wire_limits;
 
 void lpi_wire_limits_default(lpi_wire_limits *lim);
 
-/* The one check of where a load may read (the worker's confinement): a file path must be
- * absolute and resolve inside lim->load_dirs; a URL must start with one of lim->load_urls
- * (at a '/' boundary) and have no '.'/'..' segments or escapes; with both lists empty,
- * anything is allowed. *resolved (lp_free) receives what to open: the resolved path, or the
- * URL. Errors are LP_ERR_VALUE (refused), LP_ERR_NOTFOUND / LP_ERR_IO (a path that cannot be
- * resolved). */
+/* The one check of where a load may read (the worker's confinement; deny by default): a file
+ * path must be absolute and open, confined by the kernel, below one of lim->load_dirs; a URL
+ * must start with one of lim->load_urls (at a '/' boundary) and have no '.'/'..' segments,
+ * escapes, query or fragment. *resolved (lp_free) receives what to open: the resolved path,
+ * or the URL. Refusals are LP_ERR_DENIED with the same words whether a file exists or not;
+ * LP_ERR_NOTFOUND / LP_ERR_IO only for a path inside a root. */
 lp_status lpi_wire_load_allowed(lp_ctx *ctx, const lpi_wire_limits *lim, const char *where, const char *url,
                                 char **resolved);
 
@@ -77,6 +79,7 @@ typedef struct lpi_wire_batch {
     json_t *doc;                /* owns the strings the structs point to */
     const char *run;            /* the driver's run id ("" if none) */
     int64_t timeout_ms;         /* 0 = none */
+    const char *guard;          /* outputs are written only while this key exists (NULL: always) */
     int nstores;
     const char **stores;
     int64_t nchunks;
@@ -136,9 +139,10 @@ lp_status lpi_wire_enc_init(lp_ctx *ctx, lpi_wire_enc *e, const lpi_plan *plan, 
 void lpi_wire_enc_free(lpi_wire_enc *e);
 /* The store key of global chunk gc. */
 void lpi_wire_chunk_key(const lpi_wire_enc *e, int64_t gc, char *buf, size_t cap);
-/* The body of one invocation: tasks[0..n) of the plan with their chunks in store 0 (store_url).
- * *body_out is malloc'd (free()). */
-lp_status lpi_wire_encode_batch(lpi_wire_enc *e, const char *run, double timeout_sec, const char *store_url,
-                                const int64_t *tasks, int n, char **body_out);
+/* The body of one invocation: tasks[0..n) of the plan with their chunks in store 0 (store_url,
+ * without credentials: the worker opens its own allowed URL for it), and the run's guard key
+ * (may be NULL: workers write only while it exists). *body_out is malloc'd (free()). */
+lp_status lpi_wire_encode_batch(lpi_wire_enc *e, const char *run, double timeout_sec, const char *guard,
+                                const char *store_url, const int64_t *tasks, int n, char **body_out);
 
 #endif

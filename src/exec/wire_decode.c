@@ -14,7 +14,11 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,13 +209,67 @@ static bool is_gen_op(lpi_op op) {
            op == LPI_OP_EYE || op == LPI_OP_RANDOM_UNIFORM || op == LPI_OP_RANDOM_NORMAL;
 }
 
-static bool under_dir(const char *real, const char *dir) {
-    char *rd = realpath(dir, NULL);
-    if (!rd) return false;
-    size_t n = strlen(rd);
-    bool ok = strncmp(real, rd, n) == 0 && (real[n] == '/' || (n == 1 && rd[0] == '/'));
-    free(rd);
-    return ok;
+/* The path's part below root ("" when it is root itself), or NULL when path is not lexically
+ * below it. */
+static const char *below(const char *path, const char *root) {
+    size_t n = strlen(root);
+    while (n > 1 && root[n - 1] == '/') n--;
+    if (n == 1 && root[0] == '/') return path + 1;
+    if (strncmp(path, root, n) != 0 || (path[n] != '/' && path[n] != 0)) return NULL;
+    return path[n] ? path + n + 1 : path + n;
+}
+
+/* Open path read-only below one of the load roots, the kernel confining the walk (openat2 with
+ * RESOLVE_BENEATH: neither ".." nor a symlink may leave the root). Only a path lexically below a
+ * root is looked up at all, so the answer for a path outside — LP_ERR_DENIED, same words
+ * whether it exists or not — says nothing about the file system there. Inside a root, a
+ * missing file is LP_ERR_NOTFOUND. *real receives the resolved path (malloc'd). */
+static lp_status open_below_roots(lp_ctx *ctx, const char *where, const char *const *roots, const char *path,
+                                  int *fd_out, char **real) {
+    *fd_out = -1;
+    *real = NULL;
+    int err = EXDEV;
+    for (int k = 0; roots && roots[k] && err == EXDEV; k++) {
+        char *rr = realpath(roots[k], NULL);
+        const char *rel = below(path, roots[k]);
+        if (!rel && rr) rel = below(path, rr);
+        free(rr);
+        if (!rel) continue;
+        int dfd = open(roots[k], O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) continue;
+        struct open_how how;
+        memset(&how, 0, sizeof how);
+        how.flags = O_RDONLY | O_CLOEXEC;
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+        long fd = syscall(SYS_openat2, dfd, *rel ? rel : ".", &how, sizeof how);
+        err = fd < 0 ? errno : 0;
+        if (fd < 0 && err == ENOSYS) {
+            /* kernels before 5.6: resolve, then check the result is below the root */
+            char *p = realpath(path, NULL), *r = realpath(roots[k], NULL);
+            err = p && r && below(p, r) ? 0 : EXDEV;
+            fd = err ? -1 : open(p, O_RDONLY | O_CLOEXEC);
+            if (!err && fd < 0) err = errno;
+            free(p);
+            free(r);
+        }
+        close(dfd);
+        if (fd >= 0) *fd_out = (int)fd;
+    }
+    if (err == EXDEV || err == ELOOP)
+        return lpi_error(ctx, LP_ERR_DENIED, "%s: load path %.300s is not below the worker's load roots (lampy worker --load-dir)",
+                         where, path);
+    if (err) return lpi_error(ctx, err == ENOENT ? LP_ERR_NOTFOUND : LP_ERR_IO, "%s: %.300s: %s", where, path, strerror(err));
+    char link[64], buf[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", *fd_out);
+    ssize_t n = readlink(link, buf, sizeof buf - 1);
+    if (n <= 0 || !(*real = lp_malloc((size_t)n + 1))) {
+        close(*fd_out);
+        *fd_out = -1;
+        return n <= 0 ? lpi_error(ctx, LP_ERR_IO, "%s: cannot resolve %.300s", where, path) : lpi_nomem(ctx);
+    }
+    memcpy(*real, buf, (size_t)n);
+    (*real)[n] = 0;
+    return LP_OK;
 }
 
 /* A URL whose path could be normalised into another one ("a/../b", "%2e%2e") is refused: a
@@ -227,42 +285,47 @@ static bool url_plain(const char *u) {
     return !(n >= 3 && !strcmp(p + n - 3, "/..")) && !(n >= 2 && !strcmp(p + n - 2, "/."));
 }
 
-lp_status lpi_wire_load_allowed(lp_ctx *ctx, const lpi_wire_limits *lim, const char *where, const char *url,
-                                char **resolved) {
+/* The policy and, for a file, the confined open: *fd_out (may be NULL) keeps the descriptor the
+ * confined open found, so the caller can check that what it reads later is that very file. */
+static lp_status load_allowed(lp_ctx *ctx, const lpi_wire_limits *lim, const char *where, const char *url,
+                              char **resolved, int *fd_out) {
     *resolved = NULL;
-    bool dirs = lim->load_dirs && lim->load_dirs[0], urls = lim->load_urls && lim->load_urls[0];
+    if (fd_out) *fd_out = -1;
     const char *path = lpi_loc_file_path(url);
     if (!path) {
         if (!url_plain(url))
-            return lpi_error(ctx, LP_ERR_VALUE, "%s: a load URL must not contain '.' or '..' segments, escapes, a query "
-                             "or a fragment", where);
-        bool ok = !dirs && !urls;
-        for (int k = 0; !ok && urls && lim->load_urls[k]; k++) {
+            return lpi_error(ctx, LP_ERR_DENIED, "%s: a load URL must not contain '.' or '..' segments, escapes, a "
+                             "query or a fragment", where);
+        bool ok = false;
+        for (int k = 0; !ok && lim->load_urls && lim->load_urls[k]; k++) {
             const char *a = lim->load_urls[k];
             size_t n = strlen(a);
-            ok = !strncmp(url, a, n) && (n && (a[n - 1] == '/' || url[n] == '/' || url[n] == 0));
+            ok = n && !strncmp(url, a, n) && (a[n - 1] == '/' || url[n] == '/' || url[n] == 0);
         }
-        if (!ok) return lpi_error(ctx, LP_ERR_VALUE, "%s: load URL is not one this worker may read (see lampy worker --load-url)", where);
-        if (!(*resolved = lp_strdup(url))) return lpi_nomem(ctx);
-        return LP_OK;
+        if (!ok)
+            return lpi_error(ctx, LP_ERR_DENIED, "%s: load URL %.300s is not one this worker may read (lampy worker "
+                             "--load-url)", where, url);
+        return (*resolved = lp_strdup(url)) ? LP_OK : lpi_nomem(ctx);
     }
     if (path[0] != '/') return lpi_error(ctx, LP_ERR_VALUE, "%s: a load path must be absolute", where);
-    char *real = realpath(path, NULL);
-    if (!real) return lpi_error(ctx, errno == ENOENT ? LP_ERR_NOTFOUND : LP_ERR_IO, "%s: %s", where, strerror(errno));
-    bool ok = !dirs && !urls;
-    for (int k = 0; !ok && dirs && lim->load_dirs[k]; k++) ok = under_dir(real, lim->load_dirs[k]);
-    if (!ok) {
-        free(real);
-        return lpi_error(ctx, LP_ERR_VALUE, "%s: load path is outside the worker's data directories", where);
-    }
-    *resolved = lp_strdup(real);
-    free(real);
-    return *resolved ? LP_OK : lpi_nomem(ctx);
+    int fd;
+    lp_status st = open_below_roots(ctx, where, lim->load_dirs, path, &fd, resolved);
+    if (st) return st;
+    if (fd_out) *fd_out = fd;
+    else close(fd);
+    return LP_OK;
 }
 
-/* LOAD: where it is read from passes the worker's policy (lpi_wire_load_allowed); then the
- * graph codec's own rebuild (lp_load: header or metadata validated, declared dtype and shape
- * compared), the version the driver saw, and a reader for the kernel. */
+lp_status lpi_wire_load_allowed(lp_ctx *ctx, const lpi_wire_limits *lim, const char *where, const char *url,
+                                char **resolved) {
+    return load_allowed(ctx, lim, where, url, resolved, NULL);
+}
+
+/* LOAD: where it is read from passes the worker's policy (deny by default; a file is opened
+ * below a load root); then the graph codec's own rebuild (lp_load: header or metadata
+ * validated, declared dtype and shape compared) of the resolved path — checked to be the very
+ * file the confined open found, so a link swapped meanwhile cannot redirect the read — the
+ * version the driver saw, and a reader for the kernel (which reopens that version only). */
 static lp_status load_source(dec *D, const char *where, int ni, json_t *src) {
     lp_ctx *ctx = D->ctx;
     json_t *attrs = json_object_get(src, "attrs");
@@ -273,20 +336,32 @@ static lp_status load_source(dec *D, const char *where, int ni, json_t *src) {
     if (len == 0 || len > LPI_JSON_MAX_PATH || len != json_string_length(jp))
         return lpi_error(ctx, LP_ERR_VALUE, "%s: a load path has 1 to %d bytes", where, LPI_JSON_MAX_PATH);
     char *real;
-    lp_status st = lpi_wire_load_allowed(ctx, D->lim, where, path, &real);
+    int cfd;
+    lp_status st = load_allowed(ctx, D->lim, where, path, &real, &cfd);
     if (st) return st;
     /* load the resolved path, so a link changed later cannot redirect the read */
     int r = json_object_set_new(attrs, "path", json_string(real));
     lp_free(real);
-    if (r) return lpi_nomem(ctx);
+    if (r) { if (cfd >= 0) close(cfd); return lpi_nomem(ctx); }
     const json_t *ver = json_object_get(src, "version");
     json_t *head = json_deep_copy(src);
-    if (!head) return lpi_nomem(ctx);
+    if (!head) { if (cfd >= 0) close(cfd); return lpi_nomem(ctx); }
     json_object_del(head, "version");
     st = lpi_json_node_from_head(ctx, where, head, NULL, 0, &D->exprs[ni]);
     json_decref(head);
+    const lpi_dataset *d = st ? NULL : D->exprs[ni]->a.ds;
+    if (!st && cfd >= 0 && d->fmt == LPI_FMT_NPY) {
+        /* the file lp_load opened is the one the confined open found (its version tag starts
+         * with the inode; the device is checked against the confined descriptor too) */
+        struct stat s1, s2;
+        unsigned long long ino = 0;
+        const char *fp = lpi_loc_file_path(d->url);
+        bool same = fp && fstat(cfd, &s1) == 0 && stat(fp, &s2) == 0 && s1.st_dev == s2.st_dev &&
+                    sscanf(d->id.tag, "%llu:", &ino) == 1 && ino == (unsigned long long)s1.st_ino;
+        if (!same) st = lpi_error(ctx, LP_ERR_DENIED, "%s: the load path changed while it was opened", where);
+    }
+    if (cfd >= 0) close(cfd);
     if (st) return st;
-    const lpi_dataset *d = D->exprs[ni]->a.ds;
     if (ver) {
         int64_t size;
         const char *tag;
@@ -763,8 +838,8 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
     }
     if (pn->kernel == LPI_K_RESHAPE) {
         const lp_array *src = pn->expr->in[0];
-        const lpi_operand *o = &t->ops[0];
         if (t->nops != 1 || odt[0] != pn->dtype) return lpi_error(ctx, LP_ERR_VALUE, "%s: a reshape reads one operand of its dtype", where);
+        const lpi_operand *o = &t->ops[0]; /* (not before: ops is NULL when a task has none) */
         t->ops[0].contig = true;
         bool rows = o->box.ndim == src->ndim && t->box.ndim == pn->ndim;
         for (int i = 1; rows && i < src->ndim; i++) rows = o->box.lo[i] == 0 && o->box.hi[i] == src->shape[i];
@@ -839,7 +914,7 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
 
 /* ---- the batch ---- */
 
-static const char *const K_TOP[] = {"format", "version", "run", "timeout_ms", "stores", "chunks", "nodes", "tasks", NULL};
+static const char *const K_TOP[] = {"format", "version", "run", "timeout_ms", "guard", "stores", "chunks", "nodes", "tasks", NULL};
 
 void lpi_wire_batch_free(lpi_wire_batch *b) {
     if (!b) return;
@@ -852,19 +927,178 @@ void lpi_wire_batch_free(lpi_wire_batch *b) {
     lp_free(b);
 }
 
+/* ---- streaming the big lists ----
+ * jansson's tree of a document takes about 15 times its text. "chunks" and "tasks" are nearly
+ * all of a large batch, so they are parsed one element at a time: a scanner finds where the
+ * top-level members and the elements of those two lists begin and end (it follows strings and
+ * nesting only; every value is then parsed, and checked, by jansson), and each element's tree
+ * is freed as soon as it is decoded. A batch then takes its text, its decoded structs and one
+ * element's tree, not its whole tree as well. */
+
+typedef struct span { const char *p; size_t n; } span;
+
+static size_t skip_ws(const char *s, size_t n, size_t i) {
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+    return i;
+}
+
+/* The end of the value at s[i] (after whitespace), or 0 when its structure is broken. */
+static size_t skip_value(const char *s, size_t n, size_t i) {
+    size_t depth = 0;
+    do {
+        if (i >= n) return 0;
+        char c = s[i];
+        if (c == '"') {
+            for (i++; i < n && s[i] != '"'; i++)
+                if (s[i] == '\\') i++;
+            if (i >= n) return 0;
+            i++;
+        } else if (c == '[' || c == '{') {
+            depth++;
+            i++;
+        } else if (c == ']' || c == '}') {
+            if (!depth) return 0;
+            depth--;
+            i++;
+        } else if (depth && (c == ',' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
+            i++;
+        } else { /* a number or a literal: up to the next delimiter */
+            size_t j = i;
+            while (j < n && !strchr(",:]} \t\n\r\"[{", s[j])) j++;
+            if (j == i) return 0;
+            i = j;
+        }
+    } while (depth);
+    return i;
+}
+
+static lp_status json_err(lp_ctx *ctx, const char *body, const char *at, const json_error_t *e) {
+    return lpi_error(ctx, LP_ERR_FORMAT, "invalid JSON at byte %lld: %s", (long long)(at - body) + e->position, e->text);
+}
+
+/* The elements of the list in sp: with cb == NULL only counts them (*count). */
+static lp_status each_element(dec *D, const char *body, const char *name, span sp, int64_t *count,
+                              lp_status (*cb)(dec *D, int64_t i, const json_t *j)) {
+    size_t i = skip_ws(sp.p, sp.n, 1), k = 0;
+    if (i < sp.n && sp.p[i] == ']') { *count = 0; return LP_OK; }
+    for (;; k++) {
+        size_t e = skip_value(sp.p, sp.n, i);
+        if (!e) return lpi_error(D->ctx, LP_ERR_FORMAT, "invalid JSON in '%s' at byte %lld", name, (long long)(sp.p + i - body));
+        if (cb) {
+            json_error_t jerr;
+            json_t *j = json_loadb(sp.p + i, e - i, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+            if (!j) return json_err(D->ctx, body, sp.p + i, &jerr);
+            lp_status st = cb(D, (int64_t)k, j);
+            json_decref(j);
+            if (st) return st;
+        }
+        i = skip_ws(sp.p, sp.n, e);
+        if (i < sp.n && sp.p[i] == ',') { i = skip_ws(sp.p, sp.n, i + 1); continue; }
+        if (i < sp.n && sp.p[i] == ']') break;
+        return lpi_error(D->ctx, LP_ERR_FORMAT, "invalid JSON in '%s' at byte %lld", name, (long long)(sp.p + i - body));
+    }
+    *count = (int64_t)k + 1;
+    return LP_OK;
+}
+
+/* The top-level object with every member parsed but "chunks" and "tasks", whose spans are
+ * returned (p = NULL when absent). */
+static lp_status scan_top(lp_ctx *ctx, const char *body, size_t n, json_t **top, span *chunks, span *tasks) {
+    *top = NULL;
+    chunks->p = tasks->p = NULL;
+    json_error_t jerr;
+    size_t i = skip_ws(body, n, 0);
+    if (i >= n || body[i] != '{') {
+        /* not an object: let jansson say what it is (or what is wrong with it) */
+        json_t *j = json_loadb(body, n, JSON_REJECT_DUPLICATES, &jerr);
+        if (!j) return json_err(ctx, body, body, &jerr);
+        json_decref(j);
+        return lpi_error(ctx, LP_ERR_FORMAT, "batch: must be a JSON object");
+    }
+    json_t *obj = json_object();
+    if (!obj) return lpi_nomem(ctx);
+    i = skip_ws(body, n, i + 1);
+    bool first = true;
+    while (!(i < n && body[i] == '}' && first)) {
+        size_t ke = i < n && body[i] == '"' ? skip_value(body, n, i) : 0;
+        json_t *key = ke ? json_loadb(body + i, ke - i, JSON_DECODE_ANY, &jerr) : NULL;
+        size_t vs = ke ? skip_ws(body, n, ke) : 0;
+        if (!key || !json_is_string(key) || vs >= n || body[vs] != ':') {
+            json_decref(key);
+            json_decref(obj);
+            return lpi_error(ctx, LP_ERR_FORMAT, "invalid JSON at byte %lld: a member of the batch object was expected",
+                             (long long)i);
+        }
+        const char *k = json_string_value(key);
+        vs = skip_ws(body, n, vs + 1);
+        size_t ve = skip_value(body, n, vs);
+        lp_status st = LP_OK;
+        bool big = !strcmp(k, "chunks") || !strcmp(k, "tasks");
+        span *sp = !strcmp(k, "chunks") ? chunks : tasks;
+        if (!ve) st = lpi_error(ctx, LP_ERR_FORMAT, "invalid JSON at byte %lld: a value was expected", (long long)vs);
+        else if (json_object_get(obj, k) || (big && sp->p)) st = lpi_error(ctx, LP_ERR_FORMAT, "batch: duplicate key '%.40s'", k);
+        else if (big && body[vs] == '[') { sp->p = body + vs; sp->n = ve - vs; }
+        else if (big) st = lpi_error(ctx, LP_ERR_FORMAT, "batch: '%s' must be a list", k);
+        else {
+            json_t *v = json_loadb(body + vs, ve - vs, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+            if (!v) st = json_err(ctx, body, body + vs, &jerr);
+            else if (json_object_set_new(obj, k, v)) st = lpi_nomem(ctx);
+        }
+        json_decref(key);
+        if (st) { json_decref(obj); return st; }
+        first = false;
+        i = skip_ws(body, n, ve);
+        if (i < n && body[i] == ',') { i = skip_ws(body, n, i + 1); continue; }
+        if (i < n && body[i] == '}') break;
+        json_decref(obj);
+        return lpi_error(ctx, LP_ERR_FORMAT, "invalid JSON at byte %lld: ',' or '}' was expected", (long long)i);
+    }
+    if (skip_ws(body, n, i + 1) != n) {
+        json_decref(obj);
+        return lpi_error(ctx, LP_ERR_FORMAT, "invalid JSON at byte %lld: end of text expected", (long long)(i + 1));
+    }
+    /* "chunks" and "tasks" are known to the key check below as lists */
+    if ((chunks->p && json_object_set_new(obj, "chunks", json_array())) ||
+        (tasks->p && json_object_set_new(obj, "tasks", json_array()))) {
+        json_decref(obj);
+        return lpi_nomem(ctx);
+    }
+    *top = obj;
+    return LP_OK;
+}
+
+/* Decoded elements keep their strings (keys) in the batch's arena: their trees are gone. */
+static char *arena_str(lpi_arena *ar, const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = lpi_arena_alloc(ar, n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+static lp_status stream_chunk(dec *D, int64_t i, const json_t *j) {
+    lp_status st = decode_chunk(D, i, j);
+    lpi_wire_chunk *c = &D->b->chunks[i];
+    if (!st && c->key && !(c->key = arena_str(D->b->ar, c->key))) st = lpi_nomem(D->ctx);
+    return st;
+}
+
+static lp_status stream_task(dec *D, int64_t i, const json_t *j) {
+    lp_status st = decode_task(D, (int)i, j);
+    lpi_wire_chunk *o = &D->b->outs[i];
+    if (!st && o->key && !(o->key = arena_str(D->b->ar, o->key))) st = lpi_nomem(D->ctx);
+    return st;
+}
+
 lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *body, size_t n, lpi_wire_batch **out) {
     *out = NULL;
     lpi_wire_batch *b = lp_calloc(1, sizeof *b);
     if (!b || !(b->ar = lpi_arena_create())) { lp_free(b); return lpi_nomem(ctx); }
     dec D = {.ctx = ctx, .lim = lim, .b = b};
     lp_status st = LP_OK;
-    json_error_t jerr;
     const char *where = "batch";
-    b->doc = json_loadb(n ? body : "{}", n ? n : 2, JSON_REJECT_DUPLICATES, &jerr);
-    if (!b->doc) {
-        st = lpi_error(ctx, LP_ERR_FORMAT, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-        goto fail;
-    }
+    span chunk_span, task_span;
+    if (!n) { body = "{}"; n = 2; }
+    if ((st = scan_top(ctx, body, n, &b->doc, &chunk_span, &task_span))) goto fail;
     json_t *top = b->doc;
     const char *format, *run = "";
     int64_t version, timeout = 0;
@@ -880,7 +1114,8 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
                        LPI_WIRE_VERSION);
         goto fail;
     }
-    if ((st = lpi_json_str(ctx, where, top, "run", true, &run)) ||
+    const char *guard = NULL;
+    if ((st = lpi_json_str(ctx, where, top, "run", true, &run)) || (st = lpi_json_str(ctx, where, top, "guard", true, &guard)) ||
         (st = lpi_json_int(ctx, where, top, "timeout_ms", true, 0, INT64_MAX >> 2, &timeout)) ||
         (st = get_list(ctx, where, top, "stores", false, (size_t)lim->max_stores, &stores)) ||
         (st = get_list(ctx, where, top, "chunks", true, (size_t)lim->max_chunks, &chunks)) ||
@@ -891,12 +1126,30 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
         st = lpi_error(ctx, LP_ERR_VALUE, "batch: 'run' must be at most 64 letters, digits, '.', '_' or '-'");
         goto fail;
     }
+    if (guard && *guard && (st = lpi_store_key_check(ctx, guard))) goto fail;
     b->run = run;
+    b->guard = guard && *guard ? guard : NULL;
     b->timeout_ms = timeout;
+    (void)chunks;
+    (void)tasks;
     b->nstores = (int)json_array_size(stores);
-    b->nchunks = chunks ? (int64_t)json_array_size(chunks) : 0;
     b->nnodes = nodes ? (int)json_array_size(nodes) : 0;
-    b->ntasks = (int)json_array_size(tasks);
+    int64_t count = 0;
+    if (chunk_span.p && (st = each_element(&D, body, "chunks", chunk_span, &count, NULL))) goto fail;
+    if (count > lim->max_chunks) {
+        st = lpi_error(ctx, LP_ERR_LIMIT, "batch: 'chunks' has %lld items; at most %lld are allowed", (long long)count,
+                       (long long)lim->max_chunks);
+        goto fail;
+    }
+    b->nchunks = count;
+    count = 0;
+    if ((st = each_element(&D, body, "tasks", task_span, &count, NULL))) goto fail;
+    if (count > lim->max_tasks) {
+        st = lpi_error(ctx, LP_ERR_LIMIT, "batch: 'tasks' has %lld items; at most %d are allowed", (long long)count,
+                       lim->max_tasks);
+        goto fail;
+    }
+    b->ntasks = (int)count;
     b->stores = lpi_arena_alloc(b->ar, (size_t)(b->nstores + 1) * sizeof *b->stores);
     b->chunks = lpi_arena_alloc(b->ar, (size_t)(b->nchunks + 1) * sizeof *b->chunks);
     b->nodes = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *b->nodes);
@@ -930,10 +1183,8 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
             goto fail;
         }
     }
-    for (int64_t i = 0; i < b->nchunks; i++)
-        if ((st = decode_chunk(&D, i, json_array_get(chunks, (size_t)i)))) goto fail;
-    for (int i = 0; i < b->ntasks; i++)
-        if ((st = decode_task(&D, i, json_array_get(tasks, (size_t)i)))) goto fail;
+    if (chunk_span.p && (st = each_element(&D, body, "chunks", chunk_span, &count, stream_chunk))) goto fail;
+    if ((st = each_element(&D, body, "tasks", task_span, &count, stream_task))) goto fail;
     *out = b;
     return LP_OK;
 fail:

@@ -244,8 +244,8 @@ static json_t *task_json(lpi_wire_enc *e, int64_t ti, json_t *chunks, json_t *no
     return o;
 }
 
-lp_status lpi_wire_encode_batch(lpi_wire_enc *e, const char *run, double timeout_sec, const char *store_url,
-                                const int64_t *tasks, int n, char **body_out) {
+lp_status lpi_wire_encode_batch(lpi_wire_enc *e, const char *run, double timeout_sec, const char *guard,
+                                const char *store_url, const int64_t *tasks, int n, char **body_out) {
     *body_out = NULL;
     e->stamp++;
     json_t *chunks = json_array(), *nodes = json_array(), *tl = json_array();
@@ -253,6 +253,7 @@ lp_status lpi_wire_encode_batch(lpi_wire_enc *e, const char *run, double timeout
                             LPI_WIRE_VERSION, "run", run, "timeout_ms", (json_int_t)(timeout_sec * 1000), "stores",
                             store_url, "chunks", chunks, "nodes", nodes, "tasks", tl);
     bool ok = doc != NULL;
+    if (ok && guard) ok = !json_object_set_new(doc, "guard", json_string(guard));
     for (int i = 0; ok && i < n; i++) {
         json_t *tj = task_json(e, tasks[i], chunks, nodes);
         ok = tj && !json_array_append_new(tl, tj);

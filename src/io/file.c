@@ -3,9 +3,11 @@
 #define _FILE_OFFSET_BITS 64 /* off_t must hold any file offset, also on 32-bit hosts */
 
 #include "io/file.h"
+#include "io/tmpfile.h"
 #include "io/source.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,30 +79,39 @@ static mode_t current_umask(void) {
     return mask;
 }
 
-lp_status lpi_file_temp(lp_ctx *ctx, const char *path, char **tmp_out, int *fd_out) {
-    static const char suffix[] = ".tmp.XXXXXX";
-    size_t n = strlen(path);
-    char *tmp = lp_malloc(n + sizeof suffix);
-    if (!tmp) return lpi_nomem(ctx);
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, suffix, sizeof suffix);
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        lp_status st = lpi_os_error(ctx, path, "cannot create temporary file", errno);
-        lp_free(tmp);
-        return st;
-    }
-    /* mkstemp makes the file 0600; give it the mode open(path, O_CREAT, 0666) would have. */
-    (void)fchmod(fd, 0666 & ~current_umask());
-    *tmp_out = tmp;
+lp_status lpi_file_temp(lp_ctx *ctx, const char *path, char **tmp_out, int *slot_out, int *fd_out) {
+    /* beside the destination, so the final rename stays within one file system; removed if a
+     * signal stops the program (io/tmpfile.h) */
+    int fd = lpi_tmp_create(path, tmp_out, slot_out);
+    if (fd < 0) return errno == ENOMEM ? lpi_nomem(ctx) : lpi_os_error(ctx, path, "cannot create temporary file", errno);
     *fd_out = fd;
     return LP_OK;
 }
 
-lp_status lpi_file_finish(lp_ctx *ctx, const char *path, char *tmp, int fd, lp_status st) {
+/* The directory entry of a rename is durable once its directory is synced. */
+static int sync_dir_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else if ((size_t)(slash - path) < sizeof dir) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    else return 0;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return 0; /* a directory we may write but not read: nothing to sync with */
+    int rc = fsync(fd) != 0 && errno != EINVAL && errno != EROFS ? -1 : 0;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+lp_status lpi_file_finish(lp_ctx *ctx, const char *path, char *tmp, int slot, int fd, lp_status st) {
+    if (st == LP_OK && fsync(fd) != 0 && errno != EINVAL) st = lpi_os_error(ctx, path, "write failed (fsync)", errno);
     if (close(fd) != 0 && st == LP_OK) st = lpi_os_error(ctx, path, "write failed", errno);
     if (st == LP_OK && rename(tmp, path) != 0) st = lpi_os_error(ctx, path, "cannot rename temporary file", errno);
     if (st != LP_OK) unlink(tmp);
+    lpi_tmp_forget(slot);
+    if (st == LP_OK && sync_dir_of(path) != 0) st = lpi_os_error(ctx, path, "cannot sync its directory", errno);
     lp_free(tmp);
     return st;
 }
@@ -177,7 +188,7 @@ lp_status lpi_file_src_open(lp_ctx *ctx, const char *path, const char *name, lpi
 typedef struct fsink {
     lpi_sink base;
     char *path, *tmp;
-    int fd;
+    int fd, slot;
     int64_t off;
 } fsink;
 
@@ -190,7 +201,7 @@ static lp_status fk_write(lp_ctx *ctx, lpi_sink *k, const void *data, size_t n) 
 
 static lp_status fk_commit(lp_ctx *ctx, lpi_sink *k) {
     fsink *f = (fsink *)k;
-    lp_status st = lpi_file_finish(ctx, f->path, f->tmp, f->fd, LP_OK);
+    lp_status st = lpi_file_finish(ctx, f->path, f->tmp, f->slot, f->fd, LP_OK);
     lp_free(f->path);
     return st;
 }
@@ -199,6 +210,7 @@ static void fk_abort(lpi_sink *k) {
     fsink *f = (fsink *)k;
     close(f->fd);
     unlink(f->tmp);
+    lpi_tmp_forget(f->slot);
     lp_free(f->tmp);
     lp_free(f->path);
 }
@@ -215,7 +227,7 @@ lp_status lpi_file_sink_open(lp_ctx *ctx, const char *path, bool make_dirs, lpi_
         if (f) { lp_free(f->path); lp_free(f); }
         return lpi_nomem(ctx);
     }
-    if ((st = lpi_file_temp(ctx, path, &f->tmp, &f->fd))) {
+    if ((st = lpi_file_temp(ctx, path, &f->tmp, &f->slot, &f->fd))) {
         lp_free(f->path);
         lp_free(f->base.name);
         lp_free(f);

@@ -11,6 +11,7 @@
 #include "io/npy.h"
 #include "io/file.h"
 #include "io/select.h"
+#include "io/tmpfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -630,7 +631,7 @@ lp_status lpi_npy_write(lp_ctx *ctx, const char *path, lp_dtype dt, int ndim,
 /* ---- streaming writer --------------------------------------------------------------- */
 
 struct lpi_npy_writer {
-    int fd;
+    int fd, slot;
     char *path, *tmp;
     int64_t data_offset;
     int64_t row_bytes;
@@ -653,9 +654,10 @@ lp_status lpi_npy_writer_open(lp_ctx *ctx, const char *path, lp_dtype dt, int nd
     lpi_npy_writer *w = lp_calloc(1, sizeof *w);
     if (!w) return nomem(ctx);
     w->fd = -1;
+    w->slot = -1;
     w->path = lp_strdup(path);
     if (!w->path) { lp_free(w); return nomem(ctx); }
-    if ((st = lpi_file_temp(ctx, path, &w->tmp, &w->fd)) != LP_OK) {
+    if ((st = lpi_file_temp(ctx, path, &w->tmp, &w->slot, &w->fd)) != LP_OK) {
         lp_free(w->path);
         lp_free(w);
         return st;
@@ -707,7 +709,7 @@ lp_status lpi_npy_writer_commit(lp_ctx *ctx, lpi_npy_writer *w) {
     if (written < w->nrows)
         st = fail(ctx, LP_ERR_VALUE, "%s: only %lld of %lld rows were written", w->path,
                   written, (long long)w->nrows);
-    st = lpi_file_finish(ctx, w->path, w->tmp, w->fd, st);
+    st = lpi_file_finish(ctx, w->path, w->tmp, w->slot, w->fd, st);
     lp_free(w->path);
     lp_free(w);
     return st;
@@ -717,6 +719,7 @@ void lpi_npy_writer_abort(lpi_npy_writer *w) {
     if (!w) return;
     if (w->fd >= 0) close(w->fd);
     if (w->tmp) unlink(w->tmp);
+    lpi_tmp_forget(w->slot);
     lp_free(w->tmp);
     lp_free(w->path);
     lp_free(w);

@@ -57,11 +57,25 @@ typedef struct lpi_http_opts {
      * (epoll), each serving many connections, for handlers that only do short work. */
     unsigned threads;
     unsigned max_connections;  /* 0 = 1024 */
-    unsigned idle_timeout_sec; /* a connection silent this long is closed; 0 = 120 */
+    unsigned per_client;       /* connections from one IP address; 0 = max(16, max_connections / 4) */
+    unsigned idle_timeout_sec; /* a connection silent this long is closed; 0 = 60 */
+    /* A request's headers and body must arrive within this many seconds (plus one second per
+     * MiB of body) of the connection's start or of the end of its previous request, however
+     * they trickle in (slowloris); past it the connection is closed. The handler's own time
+     * and the reply do not count. 0 = 60. */
+    unsigned request_timeout_sec;
     uint64_t max_body;         /* default body limit; 0 = 16 MiB */
     uint64_t discard_limit;    /* body bytes read and dropped after an error; 0 = 16 MiB */
     size_t conn_memory;        /* per-connection buffer (also the largest on_data piece);
                                 * 0 = 128 KiB */
+    /* A shared key (store/auth.h): every request but GET/HEAD /status must be signed with it.
+     * An unsigned, badly signed, stale or replayed request is answered 401 from its headers,
+     * before on_request sees it and before any of its body is read; a body that does not match
+     * its signed SHA-256 is answered 401 instead of reaching on_body (a streamed one gets
+     * on_end(completed = false)). NULL = no authentication. The server keeps a reference. */
+    struct lpi_key *key;
+    const char *tls_cert;      /* PEM files of a certificate and its key: serve HTTPS */
+    const char *tls_key;
 } lpi_http_opts;
 
 /* Start serving. The handlers struct is copied. Messages go to ctx. */
@@ -69,16 +83,19 @@ lp_status lpi_http_start(lp_ctx *ctx, const lpi_http_opts *opts, const lpi_http_
                          lpi_http_server **out);
 /* The port actually bound (the chosen one when opts.port was 0). */
 unsigned lpi_http_port(const lpi_http_server *srv);
-/* "http://127.0.0.1:PORT" ("http://[::1]:PORT" for IPv6). */
+/* "http://127.0.0.1:PORT" ("http://[::1]:PORT" for IPv6; https:// with TLS). */
 const char *lpi_http_url(const lpi_http_server *srv);
 /* Stop accepting connections, give requests in flight up to grace_sec to finish, then close
  * everything (unfinished requests get on_end(completed = false)) and free. NULL is allowed. */
 void lpi_http_stop(lpi_http_server *srv, double grace_sec);
 
-/* Signals for a server process: block SIGTERM and SIGINT in the calling thread — call it before
- * lpi_http_start, so every server thread inherits the mask — and ignore SIGPIPE. Then
- * lpi_http_wait_signal() returns the number of the first SIGTERM/SIGINT that arrives. */
-void lpi_http_block_signals(void);
+/* Signals for a server process. lpi_http_catch_signals (call it before lpi_http_start) gives
+ * SIGTERM and SIGINT a process-wide handler that forwards them to the waiting thread, blocks
+ * them in the calling thread (threads started later inherit that), and ignores SIGPIPE; false
+ * if the forwarding pipe or the handler could not be set up. lpi_http_wait_signal() then
+ * returns the number of the first SIGTERM/SIGINT, whichever thread the kernel delivered it to
+ * (threads libraries started before main included). */
+bool lpi_http_catch_signals(void);
 int lpi_http_wait_signal(void);
 
 /* ---- requests ---------------------------------------------------------------------------- */
@@ -89,9 +106,15 @@ const char *lpi_http_header(const lpi_http_req *req, const char *name); /* NULL 
 /* Content-Length, or -1 when the request has none (chunked or no body). */
 int64_t lpi_http_content_length(const lpi_http_req *req);
 void lpi_http_set_body_limit(lpi_http_req *req, uint64_t limit);
+/* The signed X-Lampy-Scope of an authenticated request ("" if it named none); NULL when the
+ * server has no key. */
+const char *lpi_http_scope(const lpi_http_req *req);
 void lpi_http_set_user(lpi_http_req *req, void *user);
 void *lpi_http_user(const lpi_http_req *req);
 struct MHD_Connection *lpi_http_connection(const lpi_http_req *req);
+/* The client closed its side of the connection (it gave up on the request): a long handler
+ * checks this before side effects nobody will hear of. */
+bool lpi_http_client_gone(const lpi_http_req *req);
 
 /* ---- replies (the last one set wins; the glue sends it at the right moment) ------------- */
 

@@ -241,6 +241,11 @@ lp_status lpi_storesrv_start(lp_ctx *ctx, const lpi_storesrv_opts *opts, lpi_sto
         .port = opts->port,
         .threads = threads,
         .max_body = LPI_CHUNK_HDR_SIZE + srv->max_chunk,
+        .key = opts->key,
+        .per_client = opts->per_client,
+        .request_timeout_sec = opts->request_timeout_sec,
+        .tls_cert = opts->tls_cert,
+        .tls_key = opts->tls_key,
     };
     lpi_http_handlers h = {srv, on_request, put_data, on_body, on_end};
     if ((st = lpi_http_start(ctx, &ho, &h, &srv->http)) != LP_OK) {

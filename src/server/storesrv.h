@@ -26,6 +26,9 @@ typedef struct lpi_storesrv_opts {
     unsigned port;               /* 0 = any free port */
     uint64_t max_chunk_bytes;    /* data bytes per chunk; 0 = LPI_STORE_DEFAULT_MAX_CHUNK */
     unsigned threads;            /* polling threads; 0 = max(4, 2 x cores) */
+    struct lpi_key *key;         /* requests must be signed with it (server/http.h); NULL = none */
+    unsigned per_client, request_timeout_sec; /* server/http.h; 0 = its defaults */
+    const char *tls_cert, *tls_key; /* PEM files: HTTPS */
 } lpi_storesrv_opts;
 
 lp_status lpi_storesrv_start(lp_ctx *ctx, const lpi_storesrv_opts *opts, lpi_storesrv **out);

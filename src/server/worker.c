@@ -13,7 +13,9 @@
 #include "kernels/kernels.h"
 #include "server/http.h"
 #include "store/store.h"
+#include "store/auth.h"
 
+#include <malloc.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,12 +29,28 @@
 struct lpi_worker {
     lpi_worker_cfg cfg;
     char *name;
-    char **allow;               /* owned copies */
+    char *ca_file;
+    char **allow;               /* owned copies of the allow-list's URLs (credentials included) */
+    char **allow_id;            /* their identities (lpi_store_url_canon) */
     pthread_mutex_t lock;
     struct { char *url; lpi_store *s; } stores[MAX_STORES];
     int nstores;
     atomic_llong batches, tasks, failures;
+    uint64_t mem_budget;
+    atomic_ullong mem_reserved;
 };
+
+/* 0: reserved; 429 while the others hold too much; 413 when it can never fit. */
+static unsigned mem_reserve(lpi_worker *w, uint64_t bytes) {
+    if (bytes > w->mem_budget) return 413;
+    unsigned long long cur = atomic_load(&w->mem_reserved);
+    do {
+        if (cur + bytes > w->mem_budget) return 429;
+    } while (!atomic_compare_exchange_weak(&w->mem_reserved, &cur, cur + bytes));
+    return 0;
+}
+
+static void mem_release(lpi_worker *w, uint64_t bytes) { atomic_fetch_sub(&w->mem_reserved, bytes); }
 
 static const char *status_name(lp_status st) {
     switch (st) {
@@ -48,17 +66,37 @@ lp_status lpi_worker_create(lp_ctx *ctx, const lpi_worker_cfg *cfg, lpi_worker *
     lpi_worker *w = lp_calloc(1, sizeof *w);
     if (!w) return lpi_nomem(ctx);
     w->cfg = *cfg;
+    w->cfg.key = NULL;
+    w->cfg.ca_file = NULL;
+    pthread_mutex_init(&w->lock, NULL);
     if (!cfg->limits.max_tasks) lpi_wire_limits_default(&w->cfg.limits);
     w->name = lp_strdup(cfg->name ? cfg->name : "lampy");
     int n = 0;
     while (cfg->allow_stores && cfg->allow_stores[n]) n++;
     w->allow = lp_calloc((size_t)n + 1, sizeof *w->allow);
-    bool ok = w->name && w->allow;
-    for (int i = 0; ok && i < n; i++) ok = (w->allow[i] = lp_strdup(cfg->allow_stores[i])) != NULL;
+    w->allow_id = lp_calloc((size_t)n + 1, sizeof *w->allow_id);
+    bool ok = w->name && w->allow && w->allow_id;
+    char id[600];
+    for (int i = 0; ok && i < n; i++) {
+        if (!lpi_store_url_canon(cfg->allow_stores[i], id, sizeof id)) {
+            char shown[80];
+            snprintf(shown, sizeof shown, "%.*s", (int)strcspn(cfg->allow_stores[i], "@"), cfg->allow_stores[i]);
+            lpi_worker_destroy(w);
+            return lpi_error(ctx, LP_ERR_VALUE, "allowed store '%s': not a store URL (redis://, http(s)://, file://)", shown);
+        }
+        ok = (w->allow[i] = lp_strdup(cfg->allow_stores[i])) && (w->allow_id[i] = lp_strdup(id));
+    }
+    if (ok && cfg->ca_file) ok = (w->ca_file = lp_strdup(cfg->ca_file)) != NULL;
+    w->cfg.key = lpi_key_retain(cfg->key);
     if (!ok) { lpi_worker_destroy(w); return lpi_nomem(ctx); }
+    w->cfg.ca_file = w->ca_file;
     w->cfg.name = w->name;
+    if (!(w->mem_budget = cfg->max_memory)) {
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        w->mem_budget = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz / 2 : (uint64_t)4 << 30;
+    }
+    atomic_init(&w->mem_reserved, 0);
     w->cfg.allow_stores = (const char *const *)w->allow;
-    pthread_mutex_init(&w->lock, NULL);
     *out = w;
     return LP_OK;
 }
@@ -70,40 +108,52 @@ void lpi_worker_destroy(lpi_worker *w) {
         lp_free(w->stores[i].url);
     }
     for (int i = 0; w->allow && w->allow[i]; i++) lp_free(w->allow[i]);
+    for (int i = 0; w->allow_id && w->allow_id[i]; i++) lp_free(w->allow_id[i]);
     lp_free(w->allow);
+    lp_free(w->allow_id);
     lp_free(w->name);
+    lp_free(w->ca_file);
+    lpi_key_release(w->cfg.key);
     pthread_mutex_destroy(&w->lock);
     lp_free(w);
 }
 
-static bool store_allowed(const lpi_worker *w, const char *url) {
-    if (!w->allow[0]) return !strncmp(url, "redis://", 8) || !strncmp(url, "http://", 7);
-    for (int i = 0; w->allow[i]; i++) {
-        const char *a = w->allow[i];
-        bool net = !strncmp(a, "redis://", 8) || !strncmp(a, "http://", 7);
-        if (net ? !strncmp(url, a, strlen(a)) : !strcmp(url, a)) return true;
-    }
-    return false;
+/* The allow-list entry a batch's store URL names (-1: none). The batch names a store; the
+ * worker decides where that is and how to log in: the entry's own URL (its credentials, its
+ * Redis database) is what gets opened, never the task's. */
+static int allowed_store(const lpi_worker *w, const char *url, char *id, size_t cap) {
+    if (!lpi_store_url_canon(url, id, cap)) return -1;
+    for (int i = 0; w->allow_id[i]; i++)
+        if (!strcmp(id, w->allow_id[i])) return i;
+    return -1;
 }
 
 /* The batch's stores, opened once per worker and kept (their connections too). */
 static lp_status get_store(lpi_worker *w, lp_ctx *ctx, const char *url, lpi_store **out) {
-    if (!store_allowed(w, url))
-        return lpi_error(ctx, LP_ERR_VALUE, "store %.200s is not allowed by this worker (see lampy worker --allow-store)",
-                         url);
+    char id[600];
+    int a = allowed_store(w, url, id, sizeof id);
+    if (a < 0) {
+        /* named by its identity: never echo credentials a task sent */
+        char shown[120];
+        if (lpi_store_url_canon(url, id, sizeof id)) snprintf(shown, sizeof shown, "%.119s", id);
+        else snprintf(shown, sizeof shown, "'%.*s...'", (int)strcspn(url, ":@/"), url);
+        return lpi_error(ctx, LP_ERR_DENIED, "store %s is not allowed by this worker (lampy worker --allow-store%s)",
+                         shown, w->allow_id[0] ? "" : "; it allows none");
+    }
     lp_status st = LP_OK;
     pthread_mutex_lock(&w->lock);
     for (int i = 0; i < w->nstores; i++)
-        if (!strcmp(w->stores[i].url, url)) { *out = w->stores[i].s; goto done; }
+        if (!strcmp(w->stores[i].url, id)) { *out = w->stores[i].s; goto done; }
     if (w->nstores == MAX_STORES) {
         st = lpi_error(ctx, LP_ERR_LIMIT, "this worker already serves %d stores", MAX_STORES);
         goto done;
     }
     lpi_store *s;
-    char *u = lp_strdup(url);
+    char *u = lp_strdup(id);
     if (!u) { st = lpi_nomem(ctx); goto done; }
-    if ((st = lpi_store_open(ctx, url, &s))) { lp_free(u); goto done; }
+    if ((st = lpi_store_open(ctx, w->allow[a], &s))) { lp_free(u); goto done; }
     lpi_store_set_max_chunk_bytes(s, w->cfg.limits.max_chunk_bytes);
+    if ((st = lpi_store_set_auth(ctx, s, w->cfg.key, w->cfg.ca_file))) { lpi_store_close(s); lp_free(u); goto done; }
     w->stores[w->nstores].url = u;
     w->stores[w->nstores].s = s;
     w->nstores++;
@@ -125,10 +175,11 @@ static json_t *error_reply(lp_ctx *ctx, lp_status st, int task) {
     return j;
 }
 
-/* Decode-time failures are the request's fault (400/413), except the file system's (500). */
+/* Decode-time failures are the request's fault (400/403/413), except the file system's (500). */
 static unsigned decode_status(lp_status st) {
     switch (st) {
     case LP_ERR_LIMIT: return 413;
+    case LP_ERR_DENIED: return 403;
     case LP_ERR_NOMEM: return 503;
     case LP_ERR_IO: case LP_ERR_NOTFOUND: case LP_ERR_INTERNAL: return 500;
     default: return 400;
@@ -144,6 +195,7 @@ typedef struct runner {
     int32_t *uses;             /* per batch chunk: tasks left that read it */
     double t_fetch, t_kernel, t_put;
     double deadline;           /* microseconds (now_us), 0 = none */
+    const lpi_worker_call *call;
     uint64_t bytes_in, bytes_out;
 } runner;
 
@@ -239,8 +291,12 @@ static lp_status run_task(runner *R, int ti, json_t **res) {
         st = lpi_error(ctx, LP_ERR_LIMIT, "the batch ran past its timeout");
         goto done;
     }
+    if (R->call && R->call->gone && R->call->gone(R->call->arg)) {
+        st = lpi_error(ctx, LP_ERR_CANCELLED, "the driver gave up on the batch (its connection closed)");
+        goto done;
+    }
     uint64_t h = XXH3_64bits(out->nbytes ? out->data : "", out->nbytes);
-    if ((st = lpi_store_put_buffer(ctx, R->stores[oc->store], oc->key, out))) goto done;
+    if ((st = lpi_store_put_guarded(ctx, R->stores[oc->store], oc->key, out, R->b->guard))) goto done;
     R->t_put += now_us() - t1;
     R->bytes_out += out->nbytes;
     char hx[17];
@@ -262,17 +318,48 @@ done:
     return st;
 }
 
-unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, json_t **reply) {
+/* Every key of the batch below the signed scope: a request signed for one run cannot touch
+ * the chunks of another. */
+static lp_status check_scope(lp_ctx *ctx, const lpi_wire_batch *b, const char *scope) {
+    size_t n = strlen(scope);
+    if (!n) return lpi_error(ctx, LP_ERR_DENIED, "the request names no key scope (X-Lampy-Scope), so it may touch no chunk");
+    for (int64_t i = 0; i < b->nchunks + b->ntasks; i++) {
+        const lpi_wire_chunk *c = i < b->nchunks ? &b->chunks[i] : &b->outs[i - b->nchunks];
+        if (c->load >= 0 && i < b->nchunks) continue;
+        if (strncmp(c->key, scope, n) != 0 || c->key[n] != '/')
+            return lpi_error(ctx, LP_ERR_DENIED, "chunk %.200s is outside the request's scope %.200s", c->key, scope);
+    }
+    return LP_OK;
+}
+
+unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, const lpi_worker_call *call, json_t **reply) {
     double t0 = now_us();
     lp_ctx *ctx;
     *reply = NULL;
     if (lp_ctx_create(&ctx) != LP_OK) return 503;
-    runner R = {.w = w, .ctx = ctx};
+    runner R = {.w = w, .ctx = ctx, .call = call};
+    const char *scope = call ? call->scope : NULL;
+    double old_deadline = lpi_deadline();
+    uint64_t held = 0;          /* memory reserved for this batch */
+    lp_status st = LP_OK;
     unsigned code = 200;
     int bad_task = -1;
+    uint64_t need = (uint64_t)n * LPI_WORKER_PARSE_FACTOR;
+    unsigned refused;
+    if ((refused = mem_reserve(w, need))) {
+        code = refused;
+        st = lpi_error(ctx, LP_ERR_LIMIT, refused == 429 ? "busy: parsing a body of %zu bytes needs %llu MiB of memory, and the "
+                       "batches in flight hold too much of this worker's %llu MiB (--max-memory)"
+                       : "a body of %zu bytes needs %llu MiB to parse, more than this worker's %llu MiB (--max-memory)",
+                       n, (unsigned long long)(need >> 20), (unsigned long long)(w->mem_budget >> 20));
+        atomic_fetch_add(&w->batches, 1);
+        goto fail;
+    }
+    held = need;
     atomic_fetch_add(&w->batches, 1);
-    lp_status st = lpi_wire_decode(ctx, &w->cfg.limits, body, n, &R.b);
+    st = lpi_wire_decode(ctx, &w->cfg.limits, body, n, &R.b);
     double t_parse = now_us() - t0;
+    if (!st && scope) st = check_scope(ctx, R.b, scope);
     if (st) { code = decode_status(st); goto fail; }
     const lpi_wire_batch *b = R.b;
     R.stores = lp_calloc((size_t)(b->nstores + 1), sizeof *R.stores);
@@ -282,6 +369,28 @@ unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, json_t **repl
     if (!R.stores || !R.in || !R.uses || !outs) { json_decref(outs); st = lpi_nomem(ctx); code = 503; goto fail; }
     for (int i = 0; i < b->nstores && !st; i++) st = get_store(w, ctx, b->stores[i], &R.stores[i]);
     if (st) { json_decref(outs); code = decode_status(st); goto fail; }
+    {
+        /* what the tasks will hold: every input chunk (fetched once, kept while read) and the
+         * largest task's assembled operands and output */
+        uint64_t run = 0, big = 0;
+        for (int64_t c = 0; c < b->nchunks; c++) {
+            int64_t e = 1;
+            for (int i = 0; i < b->chunks[c].ndim; i++) e *= b->chunks[c].shape[i];
+            run += (uint64_t)e * lp_dtype_size(b->chunks[c].dtype);
+        }
+        for (int t = 0; t < b->ntasks; t++) big = b->task_bytes[t] > big ? b->task_bytes[t] : big;
+        run += big;
+        if ((refused = mem_reserve(w, run))) {
+            code = refused;
+            st = lpi_error(ctx, LP_ERR_LIMIT, refused == 429 ? "busy: the batch needs %llu MiB of memory, and the batches in "
+                           "flight hold too much of this worker's %llu MiB (--max-memory)"
+                           : "the batch needs %llu MiB of memory, more than this worker's %llu MiB (--max-memory)",
+                           (unsigned long long)(run >> 20), (unsigned long long)(w->mem_budget >> 20));
+            json_decref(outs);
+            goto fail;
+        }
+        held += run;
+    }
     /* uses: one per (task, distinct chunk) */
     for (int ti = 0; ti < b->ntasks; ti++) {
         const lpi_task *t = &b->tasks[ti];
@@ -297,6 +406,7 @@ unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, json_t **repl
     }
     const double deadline = b->timeout_ms ? t0 + (double)b->timeout_ms * 1e3 : 0;
     R.deadline = deadline;
+    lpi_deadline_set(deadline ? deadline * 1e-6 : 0); /* the store operations' too */
     for (int ti = 0; ti < b->ntasks; ti++) {
         json_t *res = NULL;
         if (deadline && now_us() > deadline) {
@@ -304,7 +414,7 @@ unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, json_t **repl
             code = 504;
         } else {
             st = run_task(&R, ti, &res);
-            if (st) code = st == LP_ERR_NOMEM ? 503 : (R.deadline && now_us() > R.deadline) ? 504 : 500;
+            if (st) code = st == LP_ERR_NOMEM || st == LP_ERR_CANCELLED ? 503 : (R.deadline && now_us() > R.deadline) ? 504 : 500;
         }
         if (st || json_array_append_new(outs, res)) {
             if (!st) { st = lpi_nomem(ctx); code = 503; }
@@ -345,6 +455,8 @@ done:
     lp_free(R.stores);
     lpi_wire_batch_free(R.b);
     lp_ctx_destroy(ctx);
+    lpi_deadline_set(old_deadline);
+    mem_release(w, held);
     return code;
 }
 
@@ -360,7 +472,34 @@ struct lpi_worker_server {
     lpi_worker_fault fault;
     atomic_int fault_left;
     char runpath[300];          /* "/run/<name>" */
+    pthread_t janitor;
+    bool has_janitor;
 };
+
+/* A long-lived worker gives memory back once it is idle: the buffer cache's chunks nobody
+ * reused, and the heap's free pages (a 16 MB batch's parse tree, a large task's buffers). */
+static void *janitor_main(void *arg) {
+    lpi_worker_server *S = arg;
+    long long seen = -1;
+    double idle_since = lpi_now();
+    while (!atomic_load(&S->stopping)) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        lpi_buffer_cache_trim_idle(5.0);
+        long long b = atomic_load(&S->w->batches);
+        if (atomic_load(&S->inflight) > 0 || b != seen) {
+            if (atomic_load(&S->inflight) == 0) seen = b;
+            idle_since = lpi_now();
+            continue;
+        }
+        if (idle_since > 0 && lpi_now() - idle_since > 1.0) {
+            lpi_buffer_cache_trim_idle(0);
+            malloc_trim(0);
+            idle_since = -1; /* until the next batch */
+        }
+    }
+    return NULL;
+}
 
 typedef struct wreq {
     bool counted;               /* holds one of the in-flight slots */
@@ -425,6 +564,8 @@ static lpi_http_action srv_request(void *app, lpi_http_req *req) {
     return LPI_HTTP_READ_BODY;
 }
 
+static bool client_gone(void *req) { return lpi_http_client_gone(req); }
+
 static void srv_body(void *app, lpi_http_req *req, const char *body, size_t n) {
     lpi_worker_server *S = app;
     wreq *r = lpi_http_user(req);
@@ -435,7 +576,8 @@ static void srv_body(void *app, lpi_http_req *req, const char *body, size_t n) {
         return;
     }
     json_t *reply;
-    unsigned code = lpi_worker_run(S->w, body, n, &reply);
+    lpi_worker_call call = {lpi_http_scope(req), client_gone, req};
+    unsigned code = lpi_worker_run(S->w, body, n, &call, &reply);
     if (!reply) { lpi_http_reply_error(req, 503, "out of memory"); return; }
     lpi_http_reply_json(req, code, reply);
 }
@@ -470,6 +612,11 @@ lp_status lpi_worker_server_start(lp_ctx *ctx, const lpi_worker_opts *o, lpi_wor
         .threads = 0, /* a thread per connection: batches block on the store and the kernels */
         .max_connections = (unsigned)(S->max_conc * 4 + 64),
         .max_body = o->max_body ? o->max_body : (uint64_t)16 << 20,
+        .key = o->cfg.key,
+        .per_client = o->per_client,
+        .request_timeout_sec = o->request_timeout_sec,
+        .tls_cert = o->tls_cert,
+        .tls_key = o->tls_key,
     };
     lpi_http_handlers h = {S, srv_request, NULL, srv_body, srv_end};
     if ((st = lpi_http_start(ctx, &ho, &h, &S->http))) {
@@ -477,6 +624,7 @@ lp_status lpi_worker_server_start(lp_ctx *ctx, const lpi_worker_opts *o, lpi_wor
         lp_free(S);
         return st;
     }
+    S->has_janitor = pthread_create(&S->janitor, NULL, janitor_main, S) == 0;
     *out = S;
     return LP_OK;
 }
@@ -486,6 +634,7 @@ const char *lpi_worker_server_url(const lpi_worker_server *s) { return lpi_http_
 void lpi_worker_server_stop(lpi_worker_server *s, double grace_sec) {
     if (!s) return;
     atomic_store(&s->stopping, 1);
+    if (s->has_janitor) pthread_join(s->janitor, NULL);
     lpi_http_stop(s->http, grace_sec);
     lpi_worker_destroy(s->w);
     lp_free(s);
@@ -495,6 +644,7 @@ void lpi_worker_server_stop(lpi_worker_server *s, double grace_sec) {
 
 static pthread_once_t lambda_once = PTHREAD_ONCE_INIT;
 static lpi_worker *lambda_worker;
+static char lambda_error[LPI_ERRMSG_MAX] = "the worker could not start (out of memory)";
 static char **lambda_lists[3];
 
 /* "a,b,c" -> NULL-terminated list (NULL for unset or empty). */
@@ -526,7 +676,17 @@ static void lambda_init(void) {
     cfg.limits.load_urls = (const char *const *)lambda_lists[2];
     lp_ctx *ctx;
     if (lp_ctx_create(&ctx) != LP_OK) return;
-    lpi_worker_create(ctx, &cfg, &lambda_worker);
+    /* the lambda signs its store requests with $LAMPY_KEY_FILE (the platform in front of it
+     * authenticates the invocations: OpenLambda does not pass request headers to f) */
+    lpi_key *key = NULL;
+    if (lpi_key_from_env(ctx, &key) == LP_OK) {
+        cfg.key = key;
+        cfg.ca_file = getenv("LAMPY_CA_FILE");
+        lpi_worker_create(ctx, &cfg, &lambda_worker);
+    }
+    if (!lambda_worker && lp_last_error(ctx)[0])
+        snprintf(lambda_error, sizeof lambda_error, "the worker could not start: %s", lp_last_error(ctx));
+    lpi_key_release(key);
     lp_ctx_destroy(ctx);
 }
 
@@ -535,8 +695,8 @@ int lp_worker_run_json(const char *body, size_t len, char **reply_out) {
     pthread_once(&lambda_once, lambda_init);
     json_t *reply = NULL;
     unsigned code = 503;
-    if (lambda_worker) code = lpi_worker_run(lambda_worker, body, len, &reply);
-    else reply = json_pack("{s:s,s:s}", "error", "the worker could not start (out of memory)", "status", "ERR_NOMEM");
+    if (lambda_worker) code = lpi_worker_run(lambda_worker, body, len, NULL, &reply);
+    else reply = json_pack("{s:s,s:s}", "error", lambda_error, "status", "ERR_INTERNAL");
     if (reply) {
         *reply_out = json_dumps(reply, JSON_COMPACT);
         json_decref(reply);

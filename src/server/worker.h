@@ -27,19 +27,43 @@ typedef struct lpi_worker lpi_worker;
 
 typedef struct lpi_worker_cfg {
     const char *name;                  /* lambda name; NULL = "lampy" */
-    /* Store URLs a batch may name. NULL or empty: any redis:// or http:// URL. Otherwise only
-     * these: redis:// and http:// entries match as prefixes, file:// and mem:// exactly (a
-     * directory store can only be one the operator named). */
+    /* The stores a batch may name (NULL or empty: none). A batch's store URL is matched by its
+     * identity (lpi_store_url_canon: scheme, host, port, Redis database or path; credentials
+     * ignored) and the allow-list's own URL is opened, with its credentials: a task can
+     * neither pick another host, port or database nor bring its own password. 403 otherwise. */
     const char *const *allow_stores;
     lpi_wire_limits limits;            /* lpi_wire_limits_default unless set */
     bool quiet;                        /* no log line per failed batch */
+    struct lpi_key *key;               /* signs the worker's requests to http(s) stores */
+    const char *ca_file;               /* https stores: CA bundle (NULL = the system's) */
+    /* Memory the batches in flight may hold together; 0 = half the machine's. A batch
+     * reserves LPI_WORKER_PARSE_FACTOR x its body before it is parsed, then what its tasks
+     * will hold (input chunks + the largest task's operands and output) before it runs:
+     * 429 while the reservation does not fit beside the others, 413 if it never could. */
+    uint64_t max_memory;
 } lpi_worker_cfg;
+
+/* Bytes of memory a batch may take per byte of its JSON body while it is parsed: its text,
+ * the decoded structs, and one list element's jansson tree at a time (exec/wire.c); measured
+ * 3.8 for a 16 MB batch of chunk references and 7 for one of piece lists, the costliest kind. */
+#define LPI_WORKER_PARSE_FACTOR 8
 
 lp_status lpi_worker_create(lp_ctx *ctx, const lpi_worker_cfg *cfg, lpi_worker **out);
 void lpi_worker_destroy(lpi_worker *w);
+/* What the transport knows about a call. scope: the signed X-Lampy-Scope of the request, or
+ * NULL when requests are not authenticated; every key the batch reads or writes must lie below
+ * it (403 otherwise; an empty scope allows none). gone: whether the caller has given up (then
+ * no further output is written). */
+typedef struct lpi_worker_call {
+    const char *scope;
+    bool (*gone)(void *arg);
+    void *arg;
+} lpi_worker_call;
+
 /* Run a batch. Returns the HTTP status; *reply is a new JSON object (never NULL unless memory
- * ran out, then the status is 503). */
-unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, json_t **reply);
+ * ran out, then the status is 503). call may be NULL. The batch's timeout_ms is the deadline
+ * of its store operations; past it (or once the caller is gone) nothing more is written. */
+unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, const lpi_worker_call *call, json_t **reply);
 
 /* ---- the HTTP server ---- */
 
@@ -59,6 +83,8 @@ typedef struct lpi_worker_opts {
                                         * tens of bytes in memory: this bounds the parse) */
     lpi_worker_fault fault;            /* test-only: see lampy worker --fault */
     int fault_count;
+    const char *tls_cert, *tls_key;    /* PEM files: HTTPS; cfg.key also authenticates requests */
+    unsigned per_client, request_timeout_sec; /* server/http.h; 0 = its defaults */
 } lpi_worker_opts;
 
 typedef struct lpi_worker_server lpi_worker_server;

@@ -8,6 +8,7 @@
  * intermediates of a run, which a crash loses anyway; atomicity is what readers need. */
 #include "store/internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -44,7 +45,7 @@ static lp_status sys_error(lp_ctx *ctx, const char *key, const char *what, int e
  * when the key has one component. */
 static lp_status open_parent(lp_ctx *ctx, file_store *fs, const char *key, bool create,
                              bool quiet_missing, int *dirfd_out, const char **name_out) {
-    int cur = fs->rootfd;
+    int cur = fs->rootfd, restarts = 0;
     const char *c = key;
     char comp[LPI_STORE_KEY_MAX + 1];
     for (;;) {
@@ -58,6 +59,12 @@ static lp_status open_parent(lp_ctx *ctx, file_store *fs, const char *key, bool 
             if (mkdirat(cur, comp, 0777) != 0 && errno != EEXIST) {
                 int e = errno;
                 if (cur != fs->rootfd) close(cur);
+                if (e == ENOENT && restarts++ < 100) {
+                    /* a delete removed a directory above, empty a moment ago: walk again */
+                    cur = fs->rootfd;
+                    c = key;
+                    continue;
+                }
                 return sys_error(ctx, key, "cannot create directory", e);
             }
             next = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -194,6 +201,59 @@ static lp_status file_head(lp_ctx *ctx, lpi_store *s, const char *key, lpi_chunk
     return st;
 }
 
+/* Remove the directories of a key's path that are empty now, deepest first (a concurrent put
+ * below one of them recreates it: lpi_fwriter_open retries). Each step opens the parent with
+ * open_parent, so no symlink is followed. */
+static void remove_empty_parents(file_store *fs, const char *key) {
+    char path[LPI_STORE_KEY_MAX + 1];
+    snprintf(path, sizeof path, "%s", key);
+    for (char *slash; (slash = strrchr(path, '/'));) {
+        *slash = 0;
+        int dirfd;
+        const char *name;
+        if (open_parent(NULL, fs, path, false, true, &dirfd, &name) != LP_OK) return;
+        int r = unlinkat(dirfd, name, AT_REMOVEDIR);
+        close_parent(fs, dirfd);
+        if (r != 0) return; /* not empty (or gone): the ones above are not empty either */
+    }
+}
+
+/* Remove everything below dirfd (not following symlinks: a link is removed, not its target). */
+static int remove_tree(int dirfd, int depth) {
+    if (depth > 128) return -1;
+    DIR *d = fdopendir(dirfd);
+    if (!d) { close(dirfd); return -1; }
+    int rc = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub >= 0) {
+            if (remove_tree(sub, depth + 1) != 0 || unlinkat(dirfd, e->d_name, AT_REMOVEDIR) != 0) rc = -1;
+        } else if (unlinkat(dirfd, e->d_name, 0) != 0 && errno != ENOENT) {
+            rc = -1;
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static lp_status file_del_prefix(lp_ctx *ctx, lpi_store *s, const char *prefix) {
+    file_store *fs = (file_store *)s;
+    int dirfd;
+    const char *name;
+    lp_status st = open_parent(ctx, fs, prefix, false, true, &dirfd, &name);
+    if (st == LP_ERR_NOTFOUND) return LP_OK;
+    if (st) return st;
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int r = fd < 0 ? (errno == ENOENT ? 0 : -1) : remove_tree(fd, 0);
+    if (fd >= 0 && r == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) r = -1;
+    int e = errno;
+    close_parent(fs, dirfd);
+    if (r != 0) return sys_error(ctx, prefix, "cannot remove the directory", e);
+    remove_empty_parents(fs, prefix);
+    return LP_OK;
+}
+
 static lp_status file_del(lp_ctx *ctx, lpi_store *s, const char *key) {
     file_store *fs = (file_store *)s;
     int dirfd;
@@ -218,6 +278,7 @@ static lp_status file_del(lp_ctx *ctx, lpi_store *s, const char *key) {
         if (e == ENOENT) return lpi_error(ctx, LP_ERR_NOTFOUND, "chunk %s: not found", key);
         return sys_error(ctx, key, "cannot remove", e);
     }
+    remove_empty_parents(fs, key);
     return LP_OK;
 }
 
@@ -258,6 +319,12 @@ lp_status lpi_fwriter_open(lp_ctx *ctx, lpi_store *s, const char *key, lpi_fwrit
                  atomic_fetch_add(&tmp_counter, 1));
         w->fd = openat(w->dirfd, w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                        0666);
+        if (w->fd < 0 && errno == ENOENT && strchr(key, '/')) {
+            /* a delete removed the (then empty) directory meanwhile: make it again */
+            close_parent(fs, w->dirfd);
+            if ((st = open_parent(ctx, fs, key, true, false, &w->dirfd, &name)) != LP_OK) { lp_free(w); return st; }
+            continue;
+        }
         if (w->fd >= 0 || errno != EEXIST) break;
     }
     if (w->fd < 0) {
@@ -340,6 +407,7 @@ static void file_close(lpi_store *s) {
 
 static const lpi_store_vtable file_vt = {
     "file", file_put, file_get, file_get_range, file_head, file_del, file_exists, file_close,
+    NULL, NULL, file_del_prefix,
 };
 
 /* mkdir -p, for the root only (keys' directories go through open_parent). */

@@ -14,6 +14,7 @@
  * endpoint, and shipping chunks through an HTTP proxy is never what was meant. */
 #include "store/internal.h"
 #include "io/remote.h"
+#include "store/auth.h"
 
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -28,6 +29,7 @@
 typedef struct http_store {
     lpi_store base;
     char *base_url;        /* without a trailing '/' */
+    size_t path_off;       /* where the path starts in a request URL (what a signature covers) */
 } http_store;
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -205,6 +207,13 @@ static lp_status http_failure(xfer *x) {
     case 400:
         return lpi_error(x->ctx, LP_ERR_FORMAT, "chunk %s: %s: rejected: %s", x->key, url,
                          server_message(x, m, sizeof m));
+    case 401: case 403:
+        server_message(x, m, sizeof m);
+        if (!m[0] && x->code == 401) /* a HEAD has no body to say why */
+            snprintf(m, sizeof m, "%s", x->hs->base.key ? "the signature was refused (another key, or clocks more than a minute apart?)"
+                                                          : "the store requires signed requests (--key-file, LAMPY_KEY_FILE)");
+        return lpi_error(x->ctx, LP_ERR_DENIED, "chunk %s: %s: %s: %s", x->key, url,
+                         x->code == 401 ? "not authenticated" : "forbidden", m);
     default:
         return lpi_error(x->ctx, LP_ERR_IO, "chunk %s: %s answered %ld: %s", x->key, url, x->code,
                          server_message(x, m, sizeof m));
@@ -217,6 +226,11 @@ static lp_status perform(xfer *x, const char *method, const char *range) {
     char url[1024];
     if ((size_t)snprintf(url, sizeof url, "%s/chunks/%s", hs->base_url, x->key) >= sizeof url)
         return lpi_error(x->ctx, LP_ERR_VALUE, "chunk %s: store URL too long", x->key);
+    /* no progress for idle seconds fails the request; the thread's deadline bounds the whole */
+    const char *env = getenv("LAMPY_STORE_TIMEOUT");
+    double idle = env && atof(env) > 0 ? atof(env) : 10.0, left = lpi_deadline() ? lpi_deadline() - lpi_now() : 0;
+    if (lpi_deadline() && left <= 0)
+        return lpi_error(x->ctx, LP_ERR_IO, "chunk %s: %s %s: the operation's deadline passed", x->key, method, hs->base_url);
     CURL *h = lpi_curl_take();
     if (!h) return lpi_nomem(x->ctx);
     x->h = h;
@@ -225,9 +239,10 @@ static lp_status perform(xfer *x, const char *method, const char *range) {
     char rangebuf[96];
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);          /* threads: no SIGALRM for timeouts */
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(1000 * (left && left < 5 ? left : 5)) + 1);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);   /* a stalled transfer, not a slow one */
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)(idle < 1 ? 1 : idle));
+    if (left > 0) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(left * 1000) + 1);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_PROXY, "");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -255,6 +270,22 @@ static lp_status perform(xfer *x, const char *method, const char *range) {
     if (range) {
         snprintf(rangebuf, sizeof rangebuf, "Range: bytes=%s", range);
         if ((h2 = curl_slist_append(hdrs, rangebuf))) hdrs = h2;
+    }
+    if (hs->base.ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, hs->base.ca_file);
+    if (hs->base.key) {
+        /* signed: method, path, and the body's SHA-256 (the chunk header, then its data) */
+        char body_hex[65];
+        lpi_sha256 sh;
+        if (!lpi_sha256_init(&sh)) { curl_slist_free_all(hdrs); lpi_curl_give(h); return lpi_nomem(x->ctx); }
+        if (x->up_len) {
+            lpi_sha256_update(&sh, x->up_hdr, LPI_CHUNK_HDR_SIZE);
+            lpi_sha256_update(&sh, x->up_data, x->up_len - LPI_CHUNK_HDR_SIZE);
+        }
+        lpi_sha256_final_hex(&sh, body_hex);
+        lpi_auth_hdrs ah;
+        lpi_auth_sign(hs->base.key, method, url + hs->path_off, "", body_hex, &ah);
+        for (int i = 0; i < 5; i++)
+            if ((h2 = curl_slist_append(hdrs, ah.line[i]))) hdrs = h2;
     }
     if (hdrs) curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 
@@ -413,6 +444,7 @@ lp_status lpi_store_http_open(lp_ctx *ctx, const char *url, lpi_store **out) {
     if (!(hs->base_url = lp_strdup(url))) { http_close(&hs->base); return lpi_nomem(ctx); }
     size_t n = strlen(hs->base_url);
     while (n && hs->base_url[n - 1] == '/') hs->base_url[--n] = 0;
+    hs->path_off = (size_t)(host - url) + strcspn(host, "/");
     *out = &hs->base;
     return LP_OK;
 }

@@ -21,6 +21,11 @@ typedef struct lpi_store_vtable {
     lp_status (*del)(lp_ctx *ctx, lpi_store *s, const char *key);
     lp_status (*exists)(lp_ctx *ctx, lpi_store *s, const char *key, bool *out);
     void (*close)(lpi_store *s);
+    /* Optional (NULL: the backend cannot; the front falls back or does nothing). */
+    lp_status (*put_if)(lp_ctx *ctx, lpi_store *s, const char *key, const lpi_chunk_info *info,
+                        const uint8_t *hdr, const void *data, const char *guard);
+    lp_status (*mark)(lp_ctx *ctx, lpi_store *s, const char *key, double ttl_sec);
+    lp_status (*del_prefix)(lp_ctx *ctx, lpi_store *s, const char *prefix);
 } lpi_store_vtable;
 
 /* Every backend's struct starts with this. */
@@ -28,6 +33,8 @@ struct lpi_store {
     const lpi_store_vtable *vt;
     char *url;
     uint64_t max_chunk;
+    struct lpi_key *key;   /* http(s): sign requests with it (store/auth.h) */
+    char *ca_file;         /* https: trust this CA bundle (PEM) */
 };
 
 /* Backend constructors: `rest` is the URL after "scheme://". They fill everything but the base

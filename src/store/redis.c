@@ -36,7 +36,7 @@ typedef struct redis_store {
     int db;
     char *user, *pass;
     char display[300];      /* the URL without credentials, for messages */
-    struct timeval connect_tv, cmd_tv;
+    double idle_sec;        /* seconds without progress before an operation fails */
     pthread_mutex_t lock;
     redisContext *idle[POOL_MAX];
     int nidle;
@@ -45,6 +45,7 @@ typedef struct redis_store {
 /* A failure whose message is decided later: transport failures may be retried silently. */
 typedef struct rerr {
     bool transport;     /* the connection is unusable; retry on a fresh one */
+    bool timeout;       /* ... because the server did not answer in time: do not wait again */
     char msg[256];
 } rerr;
 
@@ -82,9 +83,18 @@ static void guard_leave(pipe_guard *g) {
 
 static bool conn_fail(rerr *er, redisContext *c, const char *what) {
     er->transport = true;
-    snprintf(er->msg, sizeof er->msg, "%s: %s", what,
-             c && c->err ? c->errstr : "connection failed");
+    const char *why = c && c->err ? c->errstr : "connection failed";
+    /* a socket timeout (SO_RCVTIMEO / SO_SNDTIMEO) surfaces as EAGAIN's text */
+    er->timeout = strstr(why, "temporarily unavailable") || strstr(why, "timed out");
+    if (er->timeout) snprintf(er->msg, sizeof er->msg, "%s: no answer (timed out; is the server stopped or overloaded?)", what);
+    else snprintf(er->msg, sizeof er->msg, "%s: %s", what, why);
     return false;
+}
+
+static struct timeval tv_of(double sec) {
+    if (sec < 0.001) sec = 0.001;
+    struct timeval tv = {(time_t)sec, (suseconds_t)((sec - (double)(time_t)sec) * 1e6)};
+    return tv;
 }
 
 /* Send a command and check a simple reply (AUTH, SELECT). */
@@ -100,14 +110,14 @@ static bool simple_cmd(redisContext *c, rerr *er, int argc, const char **argv) {
     return ok;
 }
 
-static redisContext *conn_new(redis_store *rs, rerr *er) {
-    redisContext *c = redisConnectWithTimeout(rs->host, rs->port, rs->connect_tv);
+static redisContext *conn_new(redis_store *rs, rerr *er, double budget) {
+    redisContext *c = redisConnectWithTimeout(rs->host, rs->port, tv_of(budget < 5 ? budget : 5));
     if (!c || c->err) {
         conn_fail(er, c, "connect");
         if (c) redisFree(c);
         return NULL;
     }
-    if (redisSetTimeout(c, rs->cmd_tv) != REDIS_OK) {
+    if (redisSetTimeout(c, tv_of(budget)) != REDIS_OK) {
         conn_fail(er, c, "set timeout");
         redisFree(c);
         return NULL;
@@ -154,14 +164,26 @@ static lp_status run_op(lp_ctx *ctx, redis_store *rs, const char *key, redis_op 
     lp_status st = LP_ERR_IO;
     rerr er = {0};
     for (int attempt = 0; attempt < 2; attempt++) {
+        /* each wait is bounded by the store's idle limit and the thread's deadline */
+        double budget = lpi_op_budget(rs->idle_sec);
+        if (budget <= 0) {
+            snprintf(er.msg, sizeof er.msg, "the operation's deadline passed");
+            st = LP_ERR_IO;
+            break;
+        }
         redisContext *c = pool_take(rs);
         bool pooled = c != NULL;
-        if (!c && !(c = conn_new(rs, &er))) break;
+        if (!c && !(c = conn_new(rs, &er, budget))) break;
+        if (pooled && redisSetTimeout(c, tv_of(budget)) != REDIS_OK) {
+            redisFree(c);
+            continue;
+        }
         memset(&er, 0, sizeof er);
         st = op(ctx, rs, c, key, arg, &er);
         if (st == LP_ERR_IO && er.transport) {
             redisFree(c);
-            if (!pooled) break;
+            /* a server that did not answer is not asked again: that would double the wait */
+            if (!pooled || er.timeout) break;
             /* The server may have dropped idle connections (timeout, restart): drop every
              * pooled one, they are likely dead too, and retry on a fresh connection. */
             for (redisContext *old; (old = pool_take(rs));) redisFree(old);
@@ -197,7 +219,12 @@ typedef struct put_arg {
     const uint8_t *hdr;
     const void *data;
     uint64_t nbytes;
+    const char *guard;      /* SET only while this key exists (one script: atomic) */
 } put_arg;
+
+/* KEYS[1] = the chunk, KEYS[2] = the guard: a late writer of a finished run changes nothing */
+static const char guarded_set[] =
+    "if redis.call('exists', KEYS[2]) == 1 then return redis.call('set', KEYS[1], ARGV[1]) end return 0";
 
 /* SET key value, the RESP frame written by hand so the value goes from the caller's memory to
  * the socket (hiredis would copy it twice). The context's output buffer is empty between
@@ -206,9 +233,13 @@ static lp_status op_put(lp_ctx *ctx, redis_store *rs, redisContext *c, const cha
                         rerr *er) {
     put_arg *a = arg;
     size_t klen = strlen(key);
-    char pre[320];
-    int plen = snprintf(pre, sizeof pre, "*3\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$%" PRIu64 "\r\n", klen,
-                        key, (uint64_t)LPI_CHUNK_HDR_SIZE + a->nbytes);
+    char pre[800];
+    int plen = a->guard
+        ? snprintf(pre, sizeof pre, "*6\r\n$4\r\nEVAL\r\n$%zu\r\n%s\r\n$1\r\n2\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n$%" PRIu64 "\r\n",
+                   sizeof guarded_set - 1, guarded_set, klen, key, strlen(a->guard), a->guard,
+                   (uint64_t)LPI_CHUNK_HDR_SIZE + a->nbytes)
+        : snprintf(pre, sizeof pre, "*3\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$%" PRIu64 "\r\n", klen,
+                   key, (uint64_t)LPI_CHUNK_HDR_SIZE + a->nbytes);
     struct iovec iov[4] = {{pre, (size_t)plen},
                            {(void *)a->hdr, LPI_CHUNK_HDR_SIZE},
                            {(void *)a->data, a->nbytes},
@@ -222,8 +253,9 @@ static lp_status op_put(lp_ctx *ctx, redis_store *rs, redisContext *c, const cha
             if (errno == EINTR) continue;
             er->transport = true;
             /* Redis drops the connection on a bulk string over proto-max-bulk-len */
+            er->timeout = errno == EAGAIN;
             snprintf(er->msg, sizeof er->msg, "SET: write: %s%s",
-                     errno == EAGAIN ? "timed out" : strerror(errno),
+                     errno == EAGAIN ? "no progress (timed out; is the server stopped or overloaded?)" : strerror(errno),
                      LPI_CHUNK_HDR_SIZE + a->nbytes > ((uint64_t)512 << 20)
                          ? " (values over 512 MiB need a larger proto-max-bulk-len)" : "");
             c->err = REDIS_ERR_IO; /* never reuse a connection with half a command on it */
@@ -243,14 +275,79 @@ static lp_status op_put(lp_ctx *ctx, redis_store *rs, redisContext *c, const cha
     if (r->type == REDIS_REPLY_ERROR)
         st = lpi_error(ctx, LP_ERR_IO, "chunk %s: %s: SET: %.*s", key, rs->display, (int)r->len,
                        r->str);
+    else if (a->guard && r->type == REDIS_REPLY_INTEGER)
+        st = lpi_error(ctx, LP_ERR_CANCELLED, "chunk %s: not written: its run is over (%s is gone)", key, a->guard);
     freeReplyObject(r);
     return st;
 }
 
 static lp_status redis_put(lp_ctx *ctx, lpi_store *s, const char *key, const lpi_chunk_info *info,
                            const uint8_t *hdr, const void *data) {
-    put_arg a = {hdr, data, info->nbytes};
+    put_arg a = {hdr, data, info->nbytes, NULL};
     return run_op(ctx, (redis_store *)s, key, op_put, &a);
+}
+
+static lp_status redis_put_if(lp_ctx *ctx, lpi_store *s, const char *key, const lpi_chunk_info *info,
+                              const uint8_t *hdr, const void *data, const char *guard) {
+    put_arg a = {hdr, data, info->nbytes, guard};
+    return run_op(ctx, (redis_store *)s, key, op_put, &a);
+}
+
+static lp_status op_mark(lp_ctx *ctx, redis_store *rs, redisContext *c, const char *key, void *arg, rerr *er) {
+    char ms[32];
+    snprintf(ms, sizeof ms, "%lld", (long long)(*(double *)arg * 1000) + 1);
+    const char *argv[5] = {"SET", key, "1", "PX", ms};
+    redisReply *r = redisCommandArgv(c, 5, argv, NULL);
+    if (!r) { conn_fail(er, c, "SET"); return LP_ERR_IO; }
+    lp_status st = r->type == REDIS_REPLY_ERROR
+        ? lpi_error(ctx, LP_ERR_IO, "chunk %s: %s: SET: %.*s", key, rs->display, (int)r->len, r->str) : LP_OK;
+    freeReplyObject(r);
+    return st;
+}
+
+static lp_status redis_mark(lp_ctx *ctx, lpi_store *s, const char *key, double ttl_sec) {
+    return run_op(ctx, (redis_store *)s, key, op_mark, &ttl_sec);
+}
+
+/* SCAN for prefix/\* and DEL what it finds, page by page (the prefix is a key: no glob
+ * characters in it). */
+static lp_status op_del_prefix(lp_ctx *ctx, redis_store *rs, redisContext *c, const char *prefix, void *arg, rerr *er) {
+    char cursor[32] = "0", match[LPI_STORE_KEY_MAX + 4];
+    snprintf(match, sizeof match, "%s/*", prefix);
+    do {
+        const char *argv[6] = {"SCAN", cursor, "MATCH", match, "COUNT", "1000"};
+        redisReply *r = redisCommandArgv(c, 6, argv, NULL);
+        if (!r) { conn_fail(er, c, "SCAN"); return LP_ERR_IO; }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            return lpi_error(ctx, LP_ERR_IO, "chunk %s/*: %s: SCAN: unexpected reply", prefix, rs->display);
+        }
+        snprintf(cursor, sizeof cursor, "%.*s", (int)r->element[0]->len, r->element[0]->str);
+        redisReply *keys = r->element[1];
+        if (keys->elements) {
+            const char **argv2 = lp_malloc((keys->elements + 1) * sizeof *argv2);
+            size_t *lens = lp_malloc((keys->elements + 1) * sizeof *lens);
+            if (!argv2 || !lens) { lp_free(argv2); lp_free(lens); freeReplyObject(r); return lpi_nomem(ctx); }
+            argv2[0] = "DEL";
+            lens[0] = 3;
+            for (size_t i = 0; i < keys->elements; i++) {
+                argv2[i + 1] = keys->element[i]->str;
+                lens[i + 1] = keys->element[i]->len;
+            }
+            redisReply *d = redisCommandArgv(c, (int)keys->elements + 1, argv2, lens);
+            lp_free(argv2);
+            lp_free(lens);
+            if (!d) { freeReplyObject(r); conn_fail(er, c, "DEL"); return LP_ERR_IO; }
+            freeReplyObject(d);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return LP_OK;
+}
+
+static lp_status redis_del_prefix(lp_ctx *ctx, lpi_store *s, const char *prefix) {
+    return run_op(ctx, (redis_store *)s, prefix, op_del_prefix, NULL);
 }
 
 typedef struct get_arg {
@@ -446,7 +543,7 @@ static void redis_close(lpi_store *s) {
 
 static const lpi_store_vtable redis_vt = {
     "redis", redis_put, redis_get, redis_get_range, redis_head, redis_del, redis_exists,
-    redis_close,
+    redis_close, redis_put_if, redis_mark, redis_del_prefix,
 };
 
 /* ---- URL: redis://[[user]:pass@]host[:port][/db] ------------------------------------------ */
@@ -476,8 +573,10 @@ lp_status lpi_store_redis_open(lp_ctx *ctx, const char *url, const char *rest, l
     rs->base.vt = &redis_vt;
     pthread_mutex_init(&rs->lock, NULL);
     rs->port = 6379;
-    rs->connect_tv = (struct timeval){5, 0};
-    rs->cmd_tv = (struct timeval){120, 0}; /* a GiB value over a slow link takes a while */
+    /* Timeouts are per socket read or write (no progress for that long), so a GiB value over
+     * a slow link still goes through; a stopped server fails an operation within it. */
+    const char *env = getenv("LAMPY_STORE_TIMEOUT");
+    rs->idle_sec = env && atof(env) > 0 ? atof(env) : 10.0;
     const char *bad = NULL;
 
     const char *end = rest + strcspn(rest, "/?#");

@@ -1,9 +1,11 @@
 /* The store front: URL dispatch, the key rule, the chunk header codec, and the checks every
  * backend shares (arguments, size limit, checksum), so each exists exactly once. */
 #include "store/internal.h"
+#include "store/auth.h"
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -206,6 +208,70 @@ lp_status lpi_chunk_range_check(lp_ctx *ctx, const char *key, uint64_t off, uint
     return LP_OK;
 }
 
+/* ---- store identity ----------------------------------------------------------------------- */
+
+bool lpi_store_url_canon(const char *url, char *out, size_t cap) {
+    if (!url || cap < 16) return false;
+    bool redis = !strncmp(url, "redis://", 8), http = !strncmp(url, "http://", 7), https = !strncmp(url, "https://", 8);
+    if (!redis && !http && !https) {
+        if (strncmp(url, "file://", 7) && strncmp(url, "mem://", 6)) return false;
+        size_t n = strlen(url);
+        while (n > 8 && url[n - 1] == '/') n--;
+        if (n >= cap) return false;
+        memcpy(out, url, n);
+        out[n] = 0;
+        return true;
+    }
+    const char *a = strstr(url, "://") + 3;
+    const char *end = a + strcspn(a, "/?#");
+    const char *at = memchr(a, '@', (size_t)(end - a));
+    if (at && !redis) return false;
+    const char *h = at ? at + 1 : a, *he, *port = NULL;
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', (size_t)(end - h));
+        if (!rb) return false;
+        he = rb + 1;
+        if (*he == ':') port = he + 1;
+        else if (he != end) return false;
+    } else {
+        const char *c = memchr(h, ':', (size_t)(end - h));
+        he = c ? c : end;
+        if (c) port = c + 1;
+    }
+    if (he == h) return false;
+    unsigned long pv = redis ? 6379 : https ? 443 : 80;
+    if (port) {
+        char *e;
+        if (port == end || !(*port >= '0' && *port <= '9')) return false;
+        pv = strtoul(port, &e, 10);
+        if (e != end || pv == 0 || pv > 65535) return false;
+    }
+    char host[300];
+    size_t hl = (size_t)(he - h);
+    if (hl >= sizeof host) return false;
+    for (size_t i = 0; i < hl; i++) host[i] = (char)((h[i] >= 'A' && h[i] <= 'Z') ? h[i] + 32 : h[i]);
+    host[hl] = 0;
+    int n;
+    if (redis) {
+        unsigned long db = 0;
+        if (*end == '/' && end[1]) {
+            char *e;
+            if (!(end[1] >= '0' && end[1] <= '9')) return false;
+            db = strtoul(end + 1, &e, 10);
+            if (*e || db > 1000000) return false;
+        } else if (*end && strcmp(end, "/")) {
+            return false;
+        }
+        n = snprintf(out, cap, "redis://%s:%lu/%lu", host, pv, db);
+    } else {
+        if (strpbrk(end, "?#")) return false;
+        size_t pl = strlen(end);
+        while (pl && end[pl - 1] == '/') pl--;
+        n = snprintf(out, cap, "%s://%s:%lu%.*s", https ? "https" : "http", host, pv, (int)pl, end);
+    }
+    return n > 0 && (size_t)n < cap;
+}
+
 /* ---- opening ---------------------------------------------------------------------------- */
 
 lp_status lpi_store_open(lp_ctx *ctx, const char *url, lpi_store **out) {
@@ -251,9 +317,23 @@ lp_status lpi_store_open_dir(lp_ctx *ctx, const char *dir, lpi_store **out) {
 
 void lpi_store_close(lpi_store *s) {
     if (!s) return;
-    char *url = s->url;
+    char *url = s->url, *ca = s->ca_file;
+    lpi_key *key = s->key;
     s->vt->close(s);
     lp_free(url);
+    lp_free(ca);
+    lpi_key_release(key);
+}
+
+lp_status lpi_store_set_auth(lp_ctx *ctx, lpi_store *s, lpi_key *key, const char *ca_file) {
+    char *ca = ca_file ? lp_strdup(ca_file) : NULL;
+    if (ca_file && !ca) return lpi_nomem(ctx);
+    lp_free(s->ca_file);
+    s->ca_file = ca;
+    lpi_key *old = s->key;
+    s->key = lpi_key_retain(key);
+    lpi_key_release(old);
+    return LP_OK;
 }
 
 const char *lpi_store_url(const lpi_store *s) { return s->url; }
@@ -282,6 +362,32 @@ lp_status lpi_store_put(lp_ctx *ctx, lpi_store *s, const char *key, lp_dtype dty
 lp_status lpi_store_put_buffer(lp_ctx *ctx, lpi_store *s, const char *key, const lp_buffer *buf) {
     if (!buf) return lpi_error(ctx, LP_ERR_VALUE, "chunk %s: no buffer given", key ? key : "?");
     return lpi_store_put(ctx, s, key, buf->dtype, buf->ndim, buf->shape, buf->data, buf->nbytes);
+}
+
+lp_status lpi_store_put_guarded(lp_ctx *ctx, lpi_store *s, const char *key, const lp_buffer *buf,
+                                const char *guard) {
+    if (!guard || !s->vt->put_if) return lpi_store_put_buffer(ctx, s, key, buf);
+    lp_status st;
+    if ((st = lpi_store_key_check(ctx, key)) || (st = lpi_store_key_check(ctx, guard))) return st;
+    if (buf->nbytes > s->max_chunk)
+        return lpi_error(ctx, LP_ERR_LIMIT, "chunk %s: %zu data bytes exceed the store's limit of %" PRIu64, key,
+                         buf->nbytes, s->max_chunk);
+    lpi_chunk_info info;
+    if ((st = lpi_chunk_info_make(ctx, key, buf->dtype, buf->ndim, buf->shape, buf->data, buf->nbytes, &info)))
+        return st;
+    uint8_t hdr[LPI_CHUNK_HDR_SIZE];
+    lpi_chunk_header_encode(&info, hdr);
+    return s->vt->put_if(ctx, s, key, &info, hdr, buf->data, guard);
+}
+
+lp_status lpi_store_mark(lp_ctx *ctx, lpi_store *s, const char *key, double ttl_sec) {
+    lp_status st = lpi_store_key_check(ctx, key);
+    return st ? st : s->vt->mark ? s->vt->mark(ctx, s, key, ttl_sec) : LP_OK;
+}
+
+lp_status lpi_store_del_prefix(lp_ctx *ctx, lpi_store *s, const char *prefix) {
+    lp_status st = lpi_store_key_check(ctx, prefix);
+    return st ? st : s->vt->del_prefix ? s->vt->del_prefix(ctx, s, prefix) : LP_OK;
 }
 
 lp_status lpi_store_get(lp_ctx *ctx, lpi_store *s, const char *key, lp_buffer **out) {

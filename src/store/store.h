@@ -75,6 +75,18 @@ const char *lpi_store_url(const lpi_store *s);
  * allocated. Default LPI_STORE_DEFAULT_MAX_CHUNK. Set it before sharing the store with threads. */
 void lpi_store_set_max_chunk_bytes(lpi_store *s, uint64_t max_bytes);
 uint64_t lpi_store_max_chunk_bytes(const lpi_store *s);
+/* http(s):// stores: sign every request with key (a reference is kept; NULL = unsigned) and
+ * verify the server's certificate against the PEM bundle ca_file (NULL = the system's). Other
+ * backends ignore both. Set before sharing the store with threads. */
+struct lpi_key;
+lp_status lpi_store_set_auth(lp_ctx *ctx, lpi_store *s, struct lpi_key *key, const char *ca_file);
+
+/* A store's identity: its URL without credentials, with defaults filled in and the host in
+ * lower case ("redis://host:6379/0", "http://host:80/path", file:// and mem:// as given
+ * without trailing '/'). Two URLs name the same store exactly when these are equal; workers
+ * match the stores a batch names against their allow-list this way. false: not a store URL
+ * (or longer than cap). */
+bool lpi_store_url_canon(const char *url, char *out, size_t cap);
 
 /* ---- operations ------------------------------------------------------------------------- */
 
@@ -106,9 +118,21 @@ lp_status lpi_store_get_range(lp_ctx *ctx, lpi_store *s, const char *key, uint64
 lp_status lpi_store_head(lp_ctx *ctx, lpi_store *s, const char *key, lpi_chunk_info *out);
 
 /* Remove a chunk. LP_ERR_NOTFOUND if there is none (cleanup code may ignore that status).
- * The file backend leaves the (possibly empty) directories of nested keys in place: removing
- * them would race with a concurrent put below them. */
+ * The file backend also removes the directories of nested keys that become empty (a concurrent
+ * put below one of them makes it again). */
 lp_status lpi_store_del(lp_ctx *ctx, lpi_store *s, const char *key);
+
+/* A put that happens only while the key `guard` exists, atomically with the check (redis: one
+ * script; other backends cannot check and write unconditionally). LP_ERR_CANCELLED when the
+ * guard is gone: the run the chunk belonged to is over, and writing it would leave garbage. */
+lp_status lpi_store_put_guarded(lp_ctx *ctx, lpi_store *s, const char *key, const lp_buffer *buf,
+                                const char *guard);
+/* Create a small marker value under key that expires after ttl_sec (redis; a no-op elsewhere):
+ * the guard of a run's guarded puts. */
+lp_status lpi_store_mark(lp_ctx *ctx, lpi_store *s, const char *key, double ttl_sec);
+/* Remove every value whose key starts with prefix + "/" (redis: SCAN + DEL; file: the directory
+ * tree; a no-op for http and mem). */
+lp_status lpi_store_del_prefix(lp_ctx *ctx, lpi_store *s, const char *prefix);
 
 /* *out = whether a chunk (or, for foreign data, any value) is stored under key. */
 lp_status lpi_store_exists(lp_ctx *ctx, lpi_store *s, const char *key, bool *out);

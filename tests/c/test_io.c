@@ -284,10 +284,10 @@ static void test_load_policy(void) {
     lpi_wire_limits_default(&lim);
     char *res;
     const char *dirs[] = {dir, NULL}, *urls[] = {"s3://bkt/data/", "http://h:1/x", NULL};
-    LPT_OK(ctx, lpi_wire_load_allowed(ctx, &lim, "t", "https://anything/x.npy", &res));
-    lp_free(res);
+    /* deny by default: neither list, nothing may be read */
+    LPT_CHECK(lpi_wire_load_allowed(ctx, &lim, "t", "https://anything/x.npy", &res) == LP_ERR_DENIED);
     lim.load_dirs = dirs;
-    LPT_CHECK(lpi_wire_load_allowed(ctx, &lim, "t", "s3://bkt/data/x.npy", &res) == LP_ERR_VALUE);
+    LPT_CHECK(lpi_wire_load_allowed(ctx, &lim, "t", "s3://bkt/data/x.npy", &res) == LP_ERR_DENIED);
     lim.load_urls = urls;
     LPT_OK(ctx, lpi_wire_load_allowed(ctx, &lim, "t", "s3://bkt/data/x.npy", &res));
     lp_free(res);

@@ -1,10 +1,19 @@
-"""Process helpers shared by the integration tests: free loopback ports, stopping a server, and a
-real redis-server on 127.0.0.1 (started for a test module, always stopped by its fixture)."""
+"""Process helpers shared by the integration tests: free loopback ports, stopping a server, a
+real redis-server on 127.0.0.1 (started for a test module, always stopped by its fixture), and
+`lampy store` / `lampy worker` processes with a small HTTP client."""
+import http.client
+import os
+import re
+import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
+from pathlib import Path
+
+import pytest
 
 REDIS = shutil.which("redis-server")
 
@@ -111,3 +120,63 @@ def start_moto(moto_server):
     wait_http(port, proc, "moto_server")
     return proc, {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
                   "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
+
+
+ROOT = Path(__file__).resolve().parents[2]
+LAMPY = Path(os.environ.get("LAMPY_BIN", ROOT / "build" / "lampy"))
+
+
+class LampyServer:
+    """`lampy store ...` or `lampy worker ...` on a free port, once it says "listening on".
+    tls_ca: the CA file to verify an https:// server with."""
+
+    def __init__(self, *args, env=None, tls_ca=None):
+        e = dict(os.environ)
+        e.update(env or {})
+        self.proc = subprocess.Popen([str(LAMPY), *map(str, args), "--port", "0"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=e)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 15)
+        line = self.proc.stdout.readline() if ready else ""
+        m = re.fullmatch(r"listening on ((https?)://127\.0\.0\.1:(\d+))\n", line)
+        if not m:
+            stop(self.proc)
+            raise AssertionError(f"no 'listening on' line: {line!r}: {self.proc.stderr.read()}")
+        self.url, self.port = m.group(1), int(m.group(3))
+        self.ctx = ssl.create_default_context(cafile=str(tls_ca)) if m.group(2) == "https" else None
+
+    def request(self, method, path, body=b"", headers=None, timeout=30):
+        c = (http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout, context=self.ctx) if self.ctx
+             else http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout))
+        try:
+            c.request(method, path, body=body or None, headers=headers or {})
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a test may have stopped it
+        rc = stop(self.proc, sig)
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f:
+                f.close()
+        return rc
+
+
+@pytest.fixture
+def servers():
+    """Start LampyServers for one test (servers("worker", "--key-file", k, ...)); all are stopped
+    afterwards (resumed first if a test stopped them)."""
+    started = []
+
+    def start(*args, **kw):
+        s = LampyServer(*args, **kw)
+        started.append(s)
+        return s
+
+    try:
+        yield start
+    finally:
+        for s in started:
+            s.stop()

@@ -382,7 +382,7 @@ def test_remote_fisher_with_data_on_s3(tmp_path, s3):
         for _ in range(2):
             # no shared file system: a worker may read no directory with data, only the bucket
             w = subprocess.Popen([str(LAMPY), "worker", "--port", "0", "--load-dir", str(empty), "--load-url",
-                                  f"s3://{BUCKET}/lda/"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                  f"s3://{BUCKET}/lda/", "--allow-store", f"redis://127.0.0.1:{rport}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                  cwd=empty, env={**os.environ, **env})
             workers.append(w)
             urls.append(listening(w)[0])
@@ -403,7 +403,7 @@ def test_remote_fisher_with_data_on_s3(tmp_path, s3):
         assert re.search(r"bytes read\s+640 ", r.stderr), r.stderr
         # and nothing outside the bucket prefix and the (empty) load directory
         r = lampy("eval", "x.sum()", f"x={tmp_path / 'X.npy'}", *remote, env=env)
-        assert r.returncode == 1 and "outside the worker's data directories" in r.stderr, r.stderr
+        assert r.returncode == 1 and "not below the worker's load roots" in r.stderr and "403" in r.stderr, r.stderr
         client.upload_file(str(tmp_path / "X.npy"), BUCKET, "other/X.npy")
         r = lampy("eval", "x.sum()", f"x=s3://{BUCKET}/other/X.npy", *remote, env=env)
         assert r.returncode == 1 and "not one this worker may read" in r.stderr, r.stderr

@@ -433,7 +433,10 @@ def test_range_edge_cases(store):
 
     for rng, lo, hi in [("bytes=0-0", 0, 0), ("bytes=0-", 0, n - 1), ("bytes=-10", n - 10, n - 1),
                         ("bytes=-100000", 0, n - 1), ("bytes=100-99999", 100, n - 1),
-                        ("bytes=195-195", 195, 195), ("bytes= 5-9", 5, 9), ("BYTES=5-9", 5, 9)]:
+                        ("bytes=195-195", 195, 195), ("bytes= 5-9", 5, 9), ("BYTES=5-9", 5, 9),
+                        # RFC 9110 14.1.2: a last-byte-pos past the end (even past 2^64) is clamped
+                        ("bytes=0-18446744073709551615", 0, n - 1), ("bytes=7-99999999999999999999999", 7, n - 1),
+                        ("bytes=-18446744073709551616", 0, n - 1)]:
         status, headers, reply = get(rng)
         assert status == 206, (rng, status, reply)
         assert headers["Content-Range"] == f"bytes {lo}-{hi}/{n}", rng
@@ -551,4 +554,25 @@ def test_large_chunks(store, redis_url):
         assert sc("range", url, "large/k", 23999990, 10).stdout.strip() == \
             encode("float64", "3000x1000", 5)[HDR + 23999990:].hex().encode()
         sc("del", url, "large/k")
-    assert store.files() == ["large"]   # the directory of the nested key stays; no chunk, no temp
+    assert store.files() == []   # no chunk, no temp, and no empty directory of the nested key
+
+
+def test_conflicting_content_lengths(store):
+    """RFC 9112 6.3: Content-Length fields that disagree (or one beside Transfer-Encoding) are a
+    400 and the connection closes; nothing is stored. Identical repeats are the same length."""
+    body = encode("int32", "25")
+    n = len(body)
+    for hdrs, code in [(f"Content-Length: {n}\r\nContent-Length: {n + 1}\r\n", 400),
+                       (f"Content-Length: {n + 1}\r\nContent-Length: {n}\r\n", 400),
+                       (f"Content-Length: {n}\r\nTransfer-Encoding: chunked\r\n", 400),
+                       (f"Content-Length: {n}\r\nContent-Length: {n}\r\n", 201)]:
+        s = socket.create_connection(("127.0.0.1", store.port), timeout=10)
+        s.sendall(f"PUT /chunks/cl HTTP/1.1\r\nHost: x\r\n{hdrs}\r\n".encode() + body + b"\r\n")
+        resp = s.recv(4096)
+        assert resp.startswith(f"HTTP/1.1 {code}".encode()), (hdrs, resp)
+        if code == 400:
+            assert b"Connection: close" in resp and b"conflicting Content-Length" in resp
+            assert store.files() == []
+        s.close()
+    assert store.files() == ["cl"]
+    store.assert_ready()

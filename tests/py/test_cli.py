@@ -424,6 +424,7 @@ def test_fortran_and_big_endian_inputs(tmp_path):
     ("a +", "lampy: syntax error at column 4: unexpected end of expression"),
     ("q + 1", "lampy: name 'q' is not defined"),
     ("a[::0]", "lampy: slice step cannot be zero"),
+    ("a[:~ns]", "lampy: name 'ns' is not defined"),  # the step is left unset, not read
     ("sum(a, foo=1)", "lampy: sum() got an unexpected keyword argument 'foo'"),
 ])
 def test_expression_errors(files, expr, message):

@@ -43,7 +43,9 @@ def cluster(tmp_path_factory):
         procs.append(store)
         urls = []
         for i in range(2):
-            w, url = start(["worker", "--port", "0"], tmp, f"worker{i}")
+            # load tasks read the tests' temp files; the store is the one started above
+            w, url = start(["worker", "--port", "0", "--allow-store", store_url,
+                            "--load-dir", str(tmp_path_factory.getbasetemp())], tmp, f"worker{i}")
             procs.append(w)
             urls.append(url)
         yield {"store": store_url, "workers": urls, "dir": tmp}
@@ -81,3 +83,33 @@ def test_unreachable_workers_raise(cluster, tmp_path):
         with pytest.raises(RuntimeError):
             (lp.arange(100000.0) * 2).sum().run()
     assert (lp.arange(4) * 2).sum().run() == 12
+
+
+def test_signed_requests_through_config(tmp_path):
+    """lp.config(key_file=...): the run is signed with the key its keyed store and worker
+    share; without it the worker's store refuses the driver (PermissionError, ERR_DENIED)."""
+    key = tmp_path / "key"
+    key.write_text("a secret of enough length for lampy\n")
+    key.chmod(0o600)
+    x = np.arange(5000.0)
+    np.save(tmp_path / "x.npy", x)
+    procs = []
+    try:
+        store, surl = start(["store", "--dir", str(tmp_path / "chunks"), "--port", "0", "--key-file", str(key)],
+                            tmp_path, "kstore")
+        procs.append(store)
+        w, wurl = start(["worker", "--port", "0", "--key-file", str(key), "--allow-store", surl,
+                         "--load-dir", str(tmp_path)], tmp_path, "kworker")
+        procs.append(w)
+        with lp.config(executor="lambda", workers=[wurl], store=surl, key_file=str(key), deadline=120,
+                       chunk_bytes="8KiB"):
+            assert lp.get_config()["key_file"] == str(key) and lp.get_config()["deadline"] == 120
+            np.testing.assert_array_equal((lp.load(tmp_path / "x.npy") * 3).run(), x * 3)
+        with lp.config(executor="lambda", workers=[wurl], store=surl, max_tries=1):
+            with pytest.raises(PermissionError, match="not authenticated"):
+                (lp.load(tmp_path / "x.npy") * 3).run()
+        assert not [p for p in (tmp_path / "chunks").rglob("*") if p.is_file()]
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+            p.wait(10)

@@ -1,0 +1,143 @@
+"""Deadlines: a stopped (SIGSTOP) worker or Redis never hangs a run. A frozen worker's tasks are
+sent again elsewhere after a few times their estimated work and the run completes; a frozen
+Redis, or frozen workers only, end the run with a clear message within its --deadline (plus the
+bounded cleanup); and every chunk of the run is deleted wherever the store is alive."""
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from lampy_procs import LAMPY, LampyServer, start_redis, stop
+
+SLOW = "(tanh(a) * sin(b) + exp(-a * a)).sum(axis=0)"
+CLEANUP = 5 + 2  # the driver's bounded end-of-run deletes and grace period (exec/remote.c)
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory):
+    proc, port = start_redis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield proc, f"redis://127.0.0.1:{port}", port
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        stop(proc)
+
+
+def dbsize(port):
+    r = subprocess.run(["redis-cli", "-p", str(port), "DBSIZE"], capture_output=True, text=True, timeout=30)
+    return int(r.stdout.strip())
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(3)
+    np.save(d / "a.npy", rng.standard_normal((2048, 1024)))
+    np.save(d / "b.npy", rng.standard_normal((2048, 1024)))
+    r = subprocess.run([str(LAMPY), "eval", SLOW, f"a={d / 'a.npy'}", f"b={d / 'b.npy'}", "--chunk-bytes", "256K",
+                        "-o", d / "expected.npy"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return d
+
+
+@pytest.fixture
+def workers(redis, data):
+    ws = []
+
+    def start(n):
+        ws.extend(LampyServer("worker", "--allow-store", redis[1], "--load-dir", data) for _ in range(n))
+        return ws
+
+    try:
+        yield start
+    finally:
+        for w in ws:
+            w.stop()
+
+
+def start_run(ws, store, data, out, *extra):
+    return subprocess.Popen([str(LAMPY), "eval", SLOW, f"a={data / 'a.npy'}", f"b={data / 'b.npy'}", "--chunk-bytes",
+                             "256K", "-o", str(out), "--executor", "lambda", "--workers", ",".join(w.url for w in ws),
+                             "--store", store, *map(str, extra)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_busy(w, proc):
+    """Until worker w has a batch in flight (the run is under way there)."""
+    import json
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if json.loads(w.request("GET", "/stats")[1])["inflight"] >= 1:
+            return
+        time.sleep(0.002)
+    raise AssertionError("the run ended before the worker got work: " + (proc.communicate()[1] if proc.poll() is not None else ""))
+
+
+def test_frozen_worker_is_hedged(redis, workers, data, tmp_path):
+    ws = workers(3)
+    out = tmp_path / "r.npy"
+    proc = start_run(ws, redis[1], data, out, "--deadline", 120)
+    try:
+        wait_busy(ws[0], proc)
+        ws[0].proc.send_signal(signal.SIGSTOP)
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        assert np.load(out).tobytes() == np.load(data / "expected.npy").tobytes()
+        assert dbsize(redis[2]) == 0  # the frozen worker never wrote, nothing is left
+    finally:
+        ws[0].proc.send_signal(signal.SIGCONT)
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    time.sleep(0.5)  # the resumed worker sees its driver gone and writes nothing
+    assert dbsize(redis[2]) == 0
+
+
+def test_all_workers_frozen_hit_the_deadline(redis, workers, data, tmp_path):
+    ws = workers(2)
+    proc = start_run(ws, redis[1], data, tmp_path / "r.npy", "--deadline", 4)
+    t0 = time.monotonic()
+    try:
+        wait_busy(ws[0], proc)
+        for w in ws:
+            w.proc.send_signal(signal.SIGSTOP)
+        _, err = proc.communicate(timeout=120)
+        elapsed = time.monotonic() - t0
+    finally:
+        for w in ws:
+            w.proc.send_signal(signal.SIGCONT)
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 1 and "deadline of 4 s" in err, err
+    assert elapsed < 4 + CLEANUP + 10, elapsed  # not the 35 s invocation timeout
+    assert dbsize(redis[2]) == 0
+    assert not (tmp_path / "r.npy").exists()
+
+
+def test_frozen_redis_ends_the_run(workers, data, tmp_path):
+    proc_r, port = start_redis(tmp_path)
+    url = f"redis://127.0.0.1:{port}"
+    try:
+        ws = [LampyServer("worker", "--allow-store", url, "--load-dir", data) for _ in range(2)]
+        try:
+            proc = start_run(ws, url, data, tmp_path / "r.npy", "--deadline", 4)
+            t0 = time.monotonic()
+            wait_busy(ws[0], proc)
+            proc_r.send_signal(signal.SIGSTOP)
+            _, err = proc.communicate(timeout=120)
+            elapsed = time.monotonic() - t0
+            assert proc.returncode == 1, err
+            assert "deadline of 4 s" in err and ("got no answer" in err or "timed out" in err), err
+            assert elapsed < 4 + CLEANUP + 10, elapsed
+            proc_r.send_signal(signal.SIGCONT)
+            for w in ws:  # the workers keep serving
+                assert w.request("GET", "/status") == (200, b"ready")
+        finally:
+            for w in ws:
+                w.stop()
+    finally:
+        proc_r.send_signal(signal.SIGCONT)
+        stop(proc_r)
