@@ -1348,7 +1348,7 @@ static int eval_subscript(ev *e, const cli_node *n, value *out) {
             lp_index *x = &idx[nidx++];
             memset(x, 0, sizeof *x);
             x->kind = LP_IDX_SLICE;
-            bool has_step;
+            bool has_step = false;
             int64_t step = 1;
             rc = slice_part(e, it->a, &x->has_start, &x->start);
             if (rc == 0) rc = slice_part(e, it->b, &x->has_stop, &x->stop);

@@ -1163,7 +1163,7 @@ lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *pl) {
     }
     st = R.failed ? R.status : LP_OK;
 
-out:
+out:;
     /* abandon what is in flight; delete every chunk that exists or may exist */
     /* a failed or cancelled run lets the invocations in flight finish (briefly) before it
      * deletes chunks: a worker still running a task would otherwise write its output after
