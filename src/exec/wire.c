@@ -799,8 +799,8 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
     }
     if (pn->kernel == LPI_K_RESHAPE) {
         const lp_array *src = pn->expr->in[0];
-        const lpi_operand *o = &t->ops[0];
         if (t->nops != 1 || odt[0] != pn->dtype) return lpi_error(ctx, LP_ERR_VALUE, "%s: a reshape reads one operand of its dtype", where);
+        const lpi_operand *o = &t->ops[0];
         t->ops[0].contig = true;
         bool rows = o->box.ndim == src->ndim && t->box.ndim == pn->ndim;
         for (int i = 1; rows && i < src->ndim; i++) rows = o->box.lo[i] == 0 && o->box.hi[i] == src->shape[i];

@@ -530,7 +530,9 @@ lp_status lpi_npy_open(lp_ctx *ctx, const char *path, int *fd_out, lp_npy_info *
     *fd_out = -1;
     if (!path) return fail(ctx, LP_ERR_VALUE, "npy: path is NULL");
     int fd;
-    do fd = open(path, O_RDONLY | O_CLOEXEC); while (fd < 0 && errno == EINTR);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (the S_ISREG check below rejects
+     * it); reads of a regular file ignore the flag */
+    do fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); while (fd < 0 && errno == EINTR);
     if (fd < 0) return os_error(ctx, path, "cannot open", errno);
     struct stat sb;
     lp_status st;

@@ -56,10 +56,22 @@ static void reply_status(lpi_http_req *req, rq *r, lp_status st) {
 
 /* ---- GET / HEAD ------------------------------------------------------------------------- */
 
-/* Range: bytes=a-b | a- | -n. Returns 0 to serve the whole body (no Range, another unit, or
- * several ranges, which RFC 9110 lets a server ignore), 1 for [*a, *b], -1 for 416 (nothing of
- * the range exists, or it is malformed). */
-static int parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b) {
+/* A decimal number; one too large for 64 bits saturates at UINT64_MAX, which is past the end of
+ * any chunk: a first-pos that large is unsatisfiable, a last-pos or suffix that large means "to
+ * the end" (RFC 9110 14.1.2). Returns whether there was at least one digit. */
+static bool range_num(const char **h, uint64_t *v) {
+    const char *p = *h;
+    *v = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        *v = *v > (UINT64_MAX - d) / 10 ? UINT64_MAX : *v * 10 + d;
+    }
+    bool any = p != *h;
+    *h = p;
+    return any;
+}
+
+int lpi_storesrv_parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b) {
     if (!h) return 0;
     while (*h == ' ' || *h == '\t') h++;
     if (strncasecmp(h, "bytes", 5) != 0) return 0;
@@ -68,17 +80,10 @@ static int parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b) {
     if (*h++ != '=') return 0;
     if (strchr(h, ',')) return 0;
     while (*h == ' ' || *h == '\t') h++;
-    uint64_t x = 0, y = 0;
-    bool hx = false, hy = false;
-    for (; *h >= '0' && *h <= '9'; h++, hx = true) {
-        if (x > (UINT64_MAX - 9) / 10) return -1;
-        x = x * 10 + (uint64_t)(*h - '0');
-    }
+    uint64_t x, y;
+    bool hx = range_num(&h, &x);
     if (*h++ != '-') return -1;
-    for (; *h >= '0' && *h <= '9'; h++, hy = true) {
-        if (y > (UINT64_MAX - 9) / 10) return -1;
-        y = y * 10 + (uint64_t)(*h - '0');
-    }
+    bool hy = range_num(&h, &y);
     while (*h == ' ' || *h == '\t') h++;
     if (*h || (!hx && !hy)) return -1;
     if (!hx) { /* suffix: the last y bytes */
@@ -100,7 +105,7 @@ static void serve_get(lpi_storesrv *srv, lpi_http_req *req, rq *r) {
     lp_status st = lpi_fstore_open_chunk(r->ctx, srv->store, r->key, &fd, &size);
     if (st != LP_OK) { reply_status(req, r, st); return; }
     uint64_t a = 0, b = 0;
-    int rg = parse_range(lpi_http_header(req, MHD_HTTP_HEADER_RANGE), size, &a, &b);
+    int rg = lpi_storesrv_parse_range(lpi_http_header(req, MHD_HTTP_HEADER_RANGE), size, &a, &b);
     char cr[96];
     if (rg < 0) {
         close(fd);

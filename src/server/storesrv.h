@@ -34,4 +34,10 @@ const char *lpi_storesrv_url(const lpi_storesrv *srv);
 /* Graceful: stop accepting, let uploads in flight finish (a few seconds at most), free. */
 void lpi_storesrv_stop(lpi_storesrv *srv);
 
+/* The Range header of a GET of a `size`-byte chunk (exposed for tests and fuzzing): returns 0
+ * to serve the whole body (no header, another unit, or several ranges, which RFC 9110 lets a
+ * server ignore), 1 for bytes [*a, *b] (a <= b < size; a last-pos past the end is clamped to
+ * it), -1 for 416 (nothing of the range exists, or it is malformed). */
+int lpi_storesrv_parse_range(const char *h, uint64_t size, uint64_t *a, uint64_t *b);
+
 #endif
