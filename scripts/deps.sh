@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential pkg-config meson ninja-build
       libopenblas-dev liblapacke-dev
       libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libhiredis-dev libxxhash-dev
-      redis-server graphviz)
+      redis-server graphviz
+      clang libclang-rt-dev)   # the fuzz harnesses (libFuzzer, ASan, UBSan) and the clang build
 
 missing=()
 for p in "${PKGS[@]}"; do

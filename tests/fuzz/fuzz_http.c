@@ -1,0 +1,162 @@
+/* The HTTP request handling of the servers, through real loopback connections: the first byte
+ * of the input picks the server (even: the chunk store, `lampy store`; odd: a worker, `lampy
+ * worker`), the rest is sent as is on a fresh connection, whose write side is then shut. The
+ * servers (server/http.c glue, storesrv.c, worker.c handlers; libmicrohttpd parses the request
+ * line and headers) run in this process, started once. Each input must be answered or the
+ * connection closed within FZ_HTTP_WAIT seconds: a server that keeps waiting is a hang.
+ *
+ * The store serves a directory with two chunks, seed/a and seed/b, put back after any input
+ * that wrote or deleted something; the worker runs batches against FZ_STORE and FZ_LOAD_DIR
+ * (the output keys of a batch body are put back after it, as in fuzz_worker.c). */
+#include "fuzz.h"
+#include "exec/wire.h"
+#include "server/storesrv.h"
+#include "server/worker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FZ_HTTP_WAIT 10
+
+static lpi_storesrv *store_srv;
+static lpi_worker_server *worker_srv;
+static unsigned ports[2];
+static char store_dir[512];
+static lpi_wire_limits lim;
+static const char *const load_dirs[] = {FZ_LOAD_DIR, NULL}, *const allow[] = {FZ_STORE, NULL};
+
+static void die(const char *what, lp_ctx *ctx) {
+    fprintf(stderr, "fuzz_http: %s: %s\n", what, ctx ? lp_last_error(ctx) : strerror(errno));
+    abort();
+}
+
+/* The store directory as every input finds it: seed/a (float64 5x7) and seed/b (int32 0-d). */
+static void reset_store(void) {
+    fz_empty_dir(store_dir);
+    lp_ctx *ctx;
+    lpi_store *s;
+    char url[600];
+    snprintf(url, sizeof url, "file://%s", store_dir);
+    if (lp_ctx_create(&ctx) || lpi_store_open(ctx, url, &s)) die(url, ctx);
+    double a[35];
+    for (int i = 0; i < 35; i++) a[i] = i * 0.5;
+    int32_t b = 7;
+    int64_t sa[2] = {5, 7};
+    if (lpi_store_put(ctx, s, "seed/a", LP_FLOAT64, 2, sa, a, sizeof a) ||
+        lpi_store_put(ctx, s, "seed/b", LP_INT32, 0, NULL, &b, sizeof b))
+        die("seed chunks", ctx);
+    lpi_store_close(s);
+    lp_ctx_destroy(ctx);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    signal(SIGPIPE, SIG_IGN);
+    fz_load_dir();
+    fz_seed_store();
+    lpi_wire_limits_default(&lim);
+    lim.load_dirs = load_dirs;
+    snprintf(store_dir, sizeof store_dir, "%s/store", fz_tmpdir("http"));
+    lp_ctx *ctx;
+    if (lp_ctx_create(&ctx)) die("lp_ctx_create", NULL);
+    reset_store();
+    lpi_storesrv_opts so = {.dir = store_dir, .threads = 2, .max_chunk_bytes = 1 << 20};
+    if (lpi_storesrv_start(ctx, &so, &store_srv)) die("store server", ctx);
+    lpi_worker_opts wo = {.cfg = {.allow_stores = allow, .quiet = true}, .max_concurrency = 4, .max_body = 64 << 10};
+    lpi_wire_limits_default(&wo.cfg.limits);
+    wo.cfg.limits.load_dirs = load_dirs;
+    if (lpi_worker_server_start(ctx, &wo, &worker_srv)) die("worker server", ctx);
+    ports[0] = lpi_storesrv_port(store_srv);
+    const char *wurl = lpi_worker_server_url(worker_srv);
+    ports[1] = (unsigned)atoi(strrchr(wurl, ':') + 1);
+    lp_ctx_destroy(ctx);
+    return 0;
+}
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Send the request, shut the write side, read until the server closes. Returns what came back
+ * (NUL-terminated, at most 1 MiB kept). */
+static char *exchange(unsigned port, const uint8_t *req, size_t n, size_t *got) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) die("socket", NULL);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) die("connect", NULL);
+    static char buf[1 << 20];
+    size_t have = 0, sent = 0;
+    double end = now() + FZ_HTTP_WAIT;
+    bool wr_open = true;
+    for (;;) {
+        if (wr_open && sent == n) { shutdown(fd, SHUT_WR); wr_open = false; }
+        struct pollfd p = {fd, (short)(POLLIN | (wr_open ? POLLOUT : 0)), 0};
+        int left = (int)((end - now()) * 1000);
+        if (left <= 0 || poll(&p, 1, left) == 0) {
+            fprintf(stderr, "fuzz_http: the server on port %u neither answered nor closed within %d s "
+                            "(%zu of %zu bytes sent, %zu received)\n", port, FZ_HTTP_WAIT, sent, n, have);
+            abort();
+        }
+        if (p.revents & POLLOUT) {
+            ssize_t k = send(fd, req + sent, n - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (k > 0) sent += (size_t)k;
+            else if (k < 0 && errno != EAGAIN && errno != EINTR) wr_open = false; /* reset: read what came */
+        }
+        if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+            char tmp[65536];
+            ssize_t k = recv(fd, tmp, sizeof tmp, MSG_DONTWAIT);
+            if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) break;
+            if (k > 0) {
+                size_t c = (size_t)k < sizeof buf - 1 - have ? (size_t)k : sizeof buf - 1 - have;
+                memcpy(buf + have, tmp, c);
+                have += c;
+            }
+        }
+    }
+    close(fd);
+    buf[have] = 0;
+    *got = have;
+    return buf;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (!size) return 0;
+    int which = data[0] & 1;
+    size_t got;
+    const char *reply = exchange(ports[which], data + 1, size - 1, &got);
+    if (getenv("FZ_VERBOSE")) fprintf(stderr, "--- %.*s\n", (int)(got < 400 ? got : 400), reply);
+    /* every answer is an HTTP response */
+    if (got && strncmp(reply, "HTTP/1.", 7) != 0) {
+        fprintf(stderr, "fuzz_http: not an HTTP response: %.200s\n", reply);
+        abort();
+    }
+    if (which == 0) {
+        /* a write or delete that went through: back to the two seed chunks */
+        if (strstr(reply, "HTTP/1.1 201") || strstr(reply, "HTTP/1.1 204") || strstr(reply, "HTTP/1.0 201") ||
+            strstr(reply, "HTTP/1.0 204"))
+            reset_store();
+    } else {
+        const uint8_t *body = memmem(data + 1, size - 1, "\r\n\r\n", 4);
+        lp_ctx *ctx;
+        lpi_wire_batch *b = NULL;
+        if (body && !lp_ctx_create(&ctx)) {
+            body += 4;
+            if (lpi_wire_decode(ctx, &lim, (const char *)body, (size_t)(data + size - body), &b) == LP_OK)
+                for (int i = 0; i < b->ntasks; i++) fz_reset_key(b->outs[i].key);
+            lpi_wire_batch_free(b);
+            lp_ctx_destroy(ctx);
+        }
+    }
+    return 0;
+}
