@@ -68,7 +68,7 @@ summary() {
   cov=$(echo "$done" | grep -oE 'cov: [0-9]+' | grep -oE '[0-9]+')
   ft=$(echo "$done" | grep -oE 'ft: [0-9]+' | grep -oE '[0-9]+')
   local crashes
-  crashes=$(find $B/artifacts/$t -type f 2>/dev/null | wc -l)
+  crashes=$(find $B/artifacts/$t -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) 2>/dev/null | wc -l)
   printf 'fuzz_%-7s executions %-10s exec/s %-6s edges(cov) %-6s features %-6s crashes %s%s\n' \
     "$t" "${execs:-?}" "${eps:-?}" "${cov:-?}" "${ft:-?}" "$crashes" "$([ "$rc" -ne 0 ] && echo " (exit $rc)")"
 }
