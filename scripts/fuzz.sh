@@ -20,7 +20,7 @@ CC_FUZZ=${CC_FUZZ:-clang}
 # leak checks would fire on every input; LeakSanitizer still checks the whole run at exit.
 opts() {
   case $1 in
-    http) echo "-timeout=60 -detect_leaks=0" ;;
+    http) echo "-timeout=120 -detect_leaks=0" ;;
     *) echo "-timeout=30" ;;
   esac
 }
@@ -99,7 +99,7 @@ minimize() {
     local new=$B/min/$t
     mkdir -p $B/logs
     rm -rf "$new"; mkdir -p "$new" $B/corpus/$t
-    $B/tests/fuzz/fuzz_$t $(opts $t) -merge=1 "$new" tests/fuzz/corpus/$t $B/corpus/$t >$B/logs/min-$t.log 2>&1 ||
+    $B/tests/fuzz/fuzz_$t $(opts $t) -merge=1 -use_counters=0 "$new" tests/fuzz/corpus/$t $B/corpus/$t >$B/logs/min-$t.log 2>&1 ||
       { echo "minimize $t failed: see $B/logs/min-$t.log"; return 1; }
     rm -rf tests/fuzz/corpus/$t && mkdir -p tests/fuzz/corpus/$t && cp "$new"/* tests/fuzz/corpus/$t/
     echo "corpus/$t: $(ls tests/fuzz/corpus/$t | wc -l) files, $(du -sb tests/fuzz/corpus/$t | cut -f1) bytes"

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FZ_HTTP_WAIT 10
+#define FZ_HTTP_WAIT 30
 
 static lpi_storesrv *store_srv;
 static lpi_worker_server *worker_srv;
