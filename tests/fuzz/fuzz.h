@@ -44,10 +44,11 @@ lpi_store *fz_seed_store(void);
  * delete what the batch left there (so every input sees the same store). */
 void fz_reset_key(const char *key);
 
-/* Whether a graph dump (lp_graph_dump) is cheap to run: few nodes, each of at most 4096
- * elements (256 for a matmul, whose cost grows with its inner dimension). Harnesses run such
- * graphs so that planning and the kernels see what the parsers accept. */
-bool fz_small_graph(const char *dump);
+/* Run the targets when their graph (`dump`, lp_graph_dump's text) is cheap: few nodes, each of
+ * at most 4096 elements (256 for a matmul, whose cost grows with its inner dimension). One
+ * thread, 256-byte chunks (many tasks, pieces and combine levels), errors allowed. Harnesses run
+ * such graphs so that planning, fusion and the kernels see what the parsers accept. */
+void fz_run_if_small(lp_array *const *targets, int n, const char *dump);
 
 /* Names bound in expression seeds: the arrays of fz_load_dir() (a new reference each). */
 typedef struct fz_names {

@@ -201,7 +201,7 @@ void fz_reset_key(const char *key) {
     else lpi_store_del(NULL, seed_store, key);
 }
 
-bool fz_small_graph(const char *dump) {
+static bool small_graph(const char *dump) {
     json_t *doc = json_loads(dump, 0, NULL);
     json_t *nodes = json_object_get(doc, "nodes"), *node;
     bool ok = json_is_array(nodes) && json_array_size(nodes) <= 64;
@@ -216,4 +216,17 @@ bool fz_small_graph(const char *dump) {
     }
     json_decref(doc);
     return ok;
+}
+
+void fz_run_if_small(lp_array *const *targets, int n, const char *dump) {
+    static lp_ctx *run_ctx;
+    if (!run_ctx && (lp_ctx_create(&run_ctx) != LP_OK || lp_ctx_set_threads(run_ctx, 1) != LP_OK ||
+                     lp_ctx_set_chunk_bytes(run_ctx, 256) != LP_OK))
+        die("run context", "cannot configure");
+    if (!small_graph(dump)) return;
+    lp_buffer **res = calloc((size_t)n, sizeof *res);
+    if (!res) die("fz_run_if_small", "out of memory");
+    if (lp_run(run_ctx, targets, n, res) == LP_OK)
+        for (int i = 0; i < n; i++) lp_buffer_release(res[i]);
+    free(res);
 }

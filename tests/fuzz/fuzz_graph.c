@@ -1,6 +1,6 @@
 /* Graph JSON (docs/GRAPH_FORMAT.md): lp_graph_load on the input. A graph that loads must dump,
  * and its dump must load back and dump to the same text (the format is a fixed point after one
- * round). Graphs whose every node is small (fz_small_graph) are also run, single-threaded:
+ * round). Small graphs are also run (fz_run_if_small):
  * planning, fusion and the kernels see every graph the loader accepts. */
 #include "fuzz.h"
 
@@ -8,13 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static lp_ctx *run_ctx;
-
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     fz_load_dir();
-    if (lp_ctx_create(&run_ctx) != LP_OK || lp_ctx_set_threads(run_ctx, 1) != LP_OK ||
-        lp_ctx_set_chunk_bytes(run_ctx, 256) != LP_OK)
-        abort();
     return 0;
 }
 
@@ -38,13 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             fprintf(stderr, "dump(load(dump)) differs from the dump:\n%s\n%s\n", d1, d2);
             abort();
         }
-        if (fz_small_graph(d1)) {
-            lp_buffer **res = calloc((size_t)n, sizeof *res);
-            if (!res) abort();
-            if (lp_run(run_ctx, t, n, res) == LP_OK)
-                for (int i = 0; i < n; i++) lp_buffer_release(res[i]);
-            free(res);
-        }
+        fz_run_if_small(t, n, d1);
     } else if (!lp_last_error(ctx)[0]) {
         fprintf(stderr, "a failure without a message\n");
         abort();
