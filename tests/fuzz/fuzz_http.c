@@ -90,11 +90,28 @@ static double now(void) {
 /* Send the request, shut the write side, read until the server closes. Returns what came back
  * (NUL-terminated, at most 1 MiB kept). */
 static char *exchange(unsigned port, const uint8_t *req, size_t n, size_t *got) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) die("socket", NULL);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) die("connect", NULL);
+    /* Millions of short connections leave as many in TIME_WAIT (a minute each) and would use up
+     * the ephemeral ports of one address pair: the client side takes its address from all of
+     * 127.0.0.0/8, in turn, and waits when the kernel still finds no port. */
+    static unsigned conns;
+    conns++;
+    int fd = -1;
+    for (int tries = 0; fd < 0; tries++) {
+        if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) die("socket", NULL);
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + (conns % 4000) * 16 + tries % 16);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (bind(fd, (struct sockaddr *)&src, sizeof src) == 0 &&
+            connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
+            break;
+        int e = errno;
+        close(fd);
+        fd = -1;
+        if ((e != EADDRNOTAVAIL && e != EADDRINUSE && e != EAGAIN) || tries == 200) die("connect", NULL);
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     static char buf[1 << 20];
     size_t have = 0, sent = 0;
     double end = now() + FZ_HTTP_WAIT;
