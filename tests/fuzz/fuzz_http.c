@@ -34,8 +34,12 @@ static char store_dir[512];
 static lpi_wire_limits lim;
 static const char *const load_dirs[] = {FZ_LOAD_DIR, NULL}, *const allow[] = {FZ_STORE, NULL};
 
+/* Our own messages go to a copy of stderr made before libFuzzer's -close_fd_mask=2 (used to
+ * silence the servers' logging of every malformed request) closes it. */
+static int errfd = 2;
+
 static void die(const char *what, lp_ctx *ctx) {
-    fprintf(stderr, "fuzz_http: %s: %s\n", what, ctx ? lp_last_error(ctx) : strerror(errno));
+    dprintf(errfd, "fuzz_http: %s: %s\n", what, ctx ? lp_last_error(ctx) : strerror(errno));
     abort();
 }
 
@@ -59,6 +63,7 @@ static void reset_store(void) {
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    errfd = dup(2);
     signal(SIGPIPE, SIG_IGN);
     fz_load_dir();
     fz_seed_store();
@@ -121,7 +126,7 @@ static char *exchange(unsigned port, const uint8_t *req, size_t n, size_t *got) 
         struct pollfd p = {fd, (short)(POLLIN | (wr_open ? POLLOUT : 0)), 0};
         int left = (int)((end - now()) * 1000);
         if (left <= 0 || poll(&p, 1, left) == 0) {
-            fprintf(stderr, "fuzz_http: the server on port %u neither answered nor closed within %d s "
+            dprintf(errfd, "fuzz_http: the server on port %u neither answered nor closed within %d s "
                             "(%zu of %zu bytes sent, %zu received)\n", port, FZ_HTTP_WAIT, sent, n, have);
             abort();
         }
@@ -152,10 +157,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int which = data[0] & 1;
     size_t got;
     const char *reply = exchange(ports[which], data + 1, size - 1, &got);
-    if (getenv("FZ_VERBOSE")) fprintf(stderr, "--- %.*s\n", (int)(got < 400 ? got : 400), reply);
+    if (getenv("FZ_VERBOSE")) dprintf(errfd, "--- %.*s\n", (int)(got < 400 ? got : 400), reply);
     /* every answer is an HTTP response */
     if (got && strncmp(reply, "HTTP/1.", 7) != 0) {
-        fprintf(stderr, "fuzz_http: not an HTTP response: %.200s\n", reply);
+        dprintf(errfd, "fuzz_http: not an HTTP response: %.200s\n", reply);
         abort();
     }
     if (which == 0) {
