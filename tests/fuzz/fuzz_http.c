@@ -102,18 +102,32 @@ static char *exchange(unsigned port, const uint8_t *req, size_t n, size_t *got) 
     conns++;
     int fd = -1;
     for (int tries = 0; fd < 0; tries++) {
-        if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) die("socket", NULL);
+        /* non-blocking: libFuzzer's timers interrupt a blocking connect (EINTR) */
+        if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) die("socket", NULL);
         struct sockaddr_in src = {.sin_family = AF_INET};
         src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + (conns % 4000) * 16 + tries % 16);
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (bind(fd, (struct sockaddr *)&src, sizeof src) == 0 &&
-            connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
-            break;
-        int e = errno;
+        int e = 0;
+        if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0) e = errno;
+        else if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+            e = errno;
+            if (e == EINPROGRESS || e == EINTR) {
+                struct pollfd p = {fd, POLLOUT, 0};
+                int r;
+                do r = poll(&p, 1, FZ_HTTP_WAIT * 1000); while (r < 0 && errno == EINTR);
+                socklen_t el = sizeof e;
+                if (r <= 0) e = ETIMEDOUT;
+                else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) != 0) e = errno;
+            }
+        }
+        if (!e) break;
         close(fd);
         fd = -1;
-        if ((e != EADDRNOTAVAIL && e != EADDRINUSE && e != EAGAIN) || tries == 200) die("connect", NULL);
+        if ((e != EADDRNOTAVAIL && e != EADDRINUSE && e != EAGAIN) || tries == 200) {
+            errno = e;
+            die("connect", NULL);
+        }
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
