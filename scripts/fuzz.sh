@@ -20,7 +20,7 @@ CC_FUZZ=${CC_FUZZ:-clang}
 # leak checks would fire on every input; LeakSanitizer still checks the whole run at exit.
 opts() {
   case $1 in
-    http) echo "-timeout=120 -detect_leaks=0" ;;
+    http) echo "-timeout=120 -detect_leaks=0 -rss_limit_mb=4096" ;;
     *) echo "-timeout=30" ;;
   esac
 }
