@@ -5,7 +5,7 @@ PY        := $(VENV)/bin/python
 MESON     := meson
 NINJA     := ninja
 
-.PHONY: all deps build install run test test-c test-py test-asan test-tsan bench clean
+.PHONY: all deps build install run test test-c test-py test-asan test-tsan fuzz bench clean
 
 all: build
 
@@ -34,9 +34,15 @@ test: build
 test-asan: deps
 	@./scripts/test-sanitize.sh
 
+# libFuzzer harnesses (tests/fuzz; clang, ASan + UBSan, in build-fuzz): each runs FUZZ_SECONDS.
+# New inputs collect in build-fuzz/corpus/<target>, crashes in build-fuzz/artifacts/<target>.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz.sh run
+
 bench: build
 	@LAMPY_BENCH_DEPS=1 ./scripts/deps.sh
 	@./scripts/bench.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz

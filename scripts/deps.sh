@@ -8,7 +8,8 @@ PKGS=(build-essential pkg-config meson ninja-build
       libopenblas-dev liblapacke-dev
       libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libhiredis-dev libxxhash-dev
       zlib1g-dev libzstd-dev libblosc-dev libgnutls28-dev
-      redis-server graphviz nginx openssl)
+      redis-server graphviz nginx openssl
+      clang libclang-rt-dev)   # the fuzz harnesses (libFuzzer, ASan, UBSan) and the clang build
 
 missing=()
 for p in "${PKGS[@]}"; do

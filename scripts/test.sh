@@ -20,6 +20,17 @@ while read -r p f; do cpass=$((cpass + p)); cfail=$((cfail + f)); done < <(
   sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\1 \2/')
 [ "$rc_c" -ne 0 ] && [ "$cfail" -eq 0 ] && cfail=1   # a crash counts as a failure
 
+# The clang build of the library and the fuzz harnesses (build-fuzz): every corpus input and
+# every past crash replayed under ASan + UBSan; also proves the library compiles with clang
+# without warnings (-Werror).
+fpass=0; ffail=0
+./scripts/fuzz.sh replay | tee "$log/fuzz.txt"
+rc_f=${PIPESTATUS[0]}
+while read -r p f; do fpass=$((fpass + p)); ffail=$((ffail + f)); done < <(
+  grep -oE '^fuzz_[a-z]+: [0-9]+ passed, [0-9]+ failed' "$log/fuzz.txt" |
+  sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\1 \2/')
+[ "$rc_f" -ne 0 ] && [ "$ffail" -eq 0 ] && ffail=1
+
 ppass=0; pfail=0; rc_p=0
 if compgen -G 'tests/py/test_*.py' >/dev/null || compgen -G 'tests/integration/test_*.py' >/dev/null; then
   ./scripts/pybuild.sh "$BUILD" || { echo "python module build failed"; pfail=1; rc_p=1; }
@@ -34,6 +45,6 @@ if compgen -G 'tests/py/test_*.py' >/dev/null || compgen -G 'tests/integration/t
   fi
 fi
 echo
-echo "C: $cpass checks passed, $cfail failed; Python: $ppass passed, $pfail failed"
-echo "$((cpass + ppass + lpass)) passed, $((cfail + pfail + lfail)) failed"
-[ "$rc_c" -eq 0 ] && [ "$rc_p" -eq 0 ] && [ "$cfail" -eq 0 ] && [ "$pfail" -eq 0 ] && [ "$lfail" -eq 0 ]
+echo "C: $cpass checks passed, $cfail failed; fuzz replay: $fpass harnesses passed, $ffail failed; Python: $ppass passed, $pfail failed"
+echo "$((cpass + fpass + ppass + lpass)) passed, $((cfail + ffail + pfail + lfail)) failed"
+[ "$rc_c" -eq 0 ] && [ "$rc_f" -eq 0 ] && [ "$rc_p" -eq 0 ] && [ "$cfail" -eq 0 ] && [ "$ffail" -eq 0 ] && [ "$pfail" -eq 0 ] && [ "$lfail" -eq 0 ]

@@ -26,7 +26,10 @@ void *lpi_arena_alloc(lpi_arena *a, size_t n) {
     if (n == 0) n = 16;
     block *b = a->head;
     if (!b || b->cap - b->used < n) {
-        size_t cap = n > (1u << 20) ? n : (1u << 20);
+        /* blocks double from 16 KiB to 1 MiB: a small plan or batch (most of them) stays
+         * in one small block */
+        size_t cap = b ? (b->cap < (1u << 20) ? 2 * b->cap : b->cap) : (16u << 10);
+        if (cap < n) cap = n;
         b = lp_malloc(sizeof(block) + cap);
         if (!b) return NULL;
         b->next = a->head;

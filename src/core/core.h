@@ -74,6 +74,14 @@ lpi_kind lpi_dtype_kind(lp_dtype dt);
 lp_dtype lpi_promote_weak(lp_dtype array_dt, lp_dtype scalar_kind_dt);
 /* v converted to dt, in the low bytes of an 8-byte slot (constants, fill values). */
 uint64_t lpi_scalar_bits(lp_scalar v, lp_dtype dt);
+/* float -> int as NumPy does on x86 (cvtt*): out of range and NaN give the minimum. A plain C
+ * cast of such a value is undefined behaviour. Cast loops and constants both use these. */
+static inline int64_t lpi_f2i64(double x) {
+    return x >= -9223372036854775808.0 && x < 9223372036854775808.0 ? (int64_t)x : INT64_MIN;
+}
+static inline int32_t lpi_f2i32(double x) {
+    return x >= -2147483648.0 && x < 2147483648.0 ? (int32_t)x : INT32_MIN;
+}
 double lpi_now(void); /* monotonic seconds */
 /* qsort/bsearch comparator of int64_t values. */
 int lpi_cmp_i64(const void *a, const void *b);

@@ -84,8 +84,8 @@ uint64_t lpi_scalar_bits(lp_scalar v, lp_dtype dt) {
     uint64_t raw = 0;
     switch (dt) {
     case LP_BOOL: { uint8_t x = isf ? f != 0 : i != 0; memcpy(&raw, &x, sizeof x); } break;
-    case LP_INT32: { int32_t x = (int32_t)(isf ? (int64_t)f : i); memcpy(&raw, &x, sizeof x); } break;
-    case LP_INT64: { int64_t x = isf ? (int64_t)f : i; memcpy(&raw, &x, sizeof x); } break;
+    case LP_INT32: { int32_t x = isf ? lpi_f2i32(f) : (int32_t)i; memcpy(&raw, &x, sizeof x); } break;
+    case LP_INT64: { int64_t x = isf ? lpi_f2i64(f) : i; memcpy(&raw, &x, sizeof x); } break;
     case LP_FLOAT32: { float x = isf ? (float)f : (float)i; memcpy(&raw, &x, sizeof x); } break;
     default: { double x = isf ? f : (double)i; memcpy(&raw, &x, sizeof x); }
     }

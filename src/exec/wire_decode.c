@@ -239,7 +239,7 @@ static lp_status open_below_roots(lp_ctx *ctx, const char *where, const char *co
         if (dfd < 0) continue;
         struct open_how how;
         memset(&how, 0, sizeof how);
-        how.flags = O_RDONLY | O_CLOEXEC;
+        how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK; /* a FIFO must not block the open */
         how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
         long fd = syscall(SYS_openat2, dfd, *rel ? rel : ".", &how, sizeof how);
         err = fd < 0 ? errno : 0;
@@ -247,7 +247,7 @@ static lp_status open_below_roots(lp_ctx *ctx, const char *where, const char *co
             /* kernels before 5.6: resolve, then check the result is below the root */
             char *p = realpath(path, NULL), *r = realpath(roots[k], NULL);
             err = p && r && below(p, r) ? 0 : EXDEV;
-            fd = err ? -1 : open(p, O_RDONLY | O_CLOEXEC);
+            fd = err ? -1 : open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
             if (!err && fd < 0) err = errno;
             free(p);
             free(r);

@@ -64,21 +64,6 @@ lp_status lpi_os_error(lp_ctx *ctx, const char *path, const char *what, int err)
     return lpi_error(ctx, st, "%s: %s: %s", path, what, errno_str(err, buf, sizeof buf));
 }
 
-/* The process umask, read without changing it (umask(2) can only be read by setting it, which
- * races with other threads creating files). */
-static mode_t current_umask(void) {
-    mode_t mask = 022; /* the usual default if /proc is unavailable */
-    FILE *f = fopen("/proc/self/status", "re");
-    if (!f) return mask;
-    char line[128];
-    while (fgets(line, sizeof line, f)) {
-        unsigned m;
-        if (sscanf(line, "Umask: %o", &m) == 1) { mask = (mode_t)(m & 0777); break; }
-    }
-    fclose(f);
-    return mask;
-}
-
 lp_status lpi_file_temp(lp_ctx *ctx, const char *path, char **tmp_out, int *slot_out, int *fd_out) {
     /* beside the destination, so the final rename stays within one file system; removed if a
      * signal stops the program (io/tmpfile.h) */
@@ -159,7 +144,9 @@ static const lpi_src_ops file_src_ops = {f_read, f_close};
 lp_status lpi_file_src_open(lp_ctx *ctx, const char *path, const char *name, lpi_src **out) {
     *out = NULL;
     int fd;
-    do fd = open(path, O_RDONLY | O_CLOEXEC); while (fd < 0 && errno == EINTR);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (the S_ISREG check below refuses
+     * it); reads of a regular file ignore the flag */
+    do fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); while (fd < 0 && errno == EINTR);
     if (fd < 0) return lpi_os_error(ctx, name, "cannot open", errno);
     struct stat sb;
     lp_status st = LP_OK;

@@ -240,8 +240,8 @@ ALL_DT(WHERE_LOOP)
 
 /* casts: float -> int out of range (and NaN) gives INT_MIN, as x86's cvtt* does in NumPy */
 #define TO_BOOL(x) ((x) != 0)
-#define F2I32(x) (((x) >= -2147483648.0 && (x) < 2147483648.0) ? (int32_t)(x) : INT32_MIN)
-#define F2I64(x) (((x) >= -9223372036854775808.0 && (x) < 9223372036854775808.0) ? (int64_t)(x) : INT64_MIN)
+#define F2I32(x) lpi_f2i32(x)
+#define F2I64(x) lpi_f2i64(x)
 UNARY_LOOP(cast_b_b, lp_bool_t, lp_bool_t, x)
 UNARY_LOOP(cast_b_i32, lp_bool_t, int32_t, x)
 UNARY_LOOP(cast_b_i64, lp_bool_t, int64_t, x)

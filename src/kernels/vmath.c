@@ -12,13 +12,17 @@
 
 #pragma GCC diagnostic ignored "-Wpsabi"
 
+/* The AVX variants are declared with the target they need: clang rejects a call that passes a
+ * 256/512-bit vector to a function declared without that feature (the ABI would differ). */
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX512 __attribute__((target("avx512f")))
 #define MVEC_DECL(fn)                                                                            \
     __m128d _ZGVbN2v_##fn(__m128d);                                                              \
-    __m256d _ZGVdN4v_##fn(__m256d);                                                              \
-    __m512d _ZGVeN8v_##fn(__m512d);                                                              \
+    AVX2 __m256d _ZGVdN4v_##fn(__m256d);                                                         \
+    AVX512 __m512d _ZGVeN8v_##fn(__m512d);                                                       \
     __m128 _ZGVbN4v_##fn##f(__m128);                                                             \
-    __m256 _ZGVdN8v_##fn##f(__m256);                                                             \
-    __m512 _ZGVeN16v_##fn##f(__m512);
+    AVX2 __m256 _ZGVdN8v_##fn##f(__m256);                                                        \
+    AVX512 __m512 _ZGVeN16v_##fn##f(__m512);
 MVEC_DECL(exp)
 MVEC_DECL(log)
 MVEC_DECL(sin)
@@ -50,14 +54,14 @@ __attribute__((constructor)) static void pick_level(void) {
 #define FAMILY(fn)                                                                               \
     RUN(fn##_d_sse, double, 2, __m128d, _mm_loadu_pd, _mm_storeu_pd, _ZGVbN2v_##fn, )              \
     RUN(fn##_d_avx2, double, 4, __m256d, _mm256_loadu_pd, _mm256_storeu_pd, _ZGVdN4v_##fn,        \
-        __attribute__((target("avx2,fma"))))                                                    \
+        AVX2)                                                    \
     RUN(fn##_d_avx512, double, 8, __m512d, _mm512_loadu_pd, _mm512_storeu_pd, _ZGVeN8v_##fn,      \
-        __attribute__((target("avx512f"))))                                                     \
+        AVX512)                                                     \
     RUN(fn##_f_sse, float, 4, __m128, _mm_loadu_ps, _mm_storeu_ps, _ZGVbN4v_##fn##f, )            \
     RUN(fn##_f_avx2, float, 8, __m256, _mm256_loadu_ps, _mm256_storeu_ps, _ZGVdN8v_##fn##f,       \
-        __attribute__((target("avx2,fma"))))                                                    \
+        AVX2)                                                    \
     RUN(fn##_f_avx512, float, 16, __m512, _mm512_loadu_ps, _mm512_storeu_ps, _ZGVeN16v_##fn##f,   \
-        __attribute__((target("avx512f"))))                                                     \
+        AVX512)                                                     \
     static void fn##_d(const double *x, double *y, int64_t n) {                                  \
         if (level == 2) fn##_d_avx512(x, y, n);                                                  \
         else if (level == 1) fn##_d_avx2(x, y, n);                                               \

@@ -55,9 +55,13 @@ lp_status lpi_grid_auto(lp_ctx *ctx, lpi_arena *ar, int ndim, const int64_t *sha
         for (int j = i - 1; j >= 0; j--) chunk[j] = 1;
         break;
     }
+    /* an empty array is one (empty) chunk, whatever the other dimensions or hints say:
+     * zeros((10**12, 0)) must not plan 10**12 / k tasks that have nothing to do */
+    bool empty = false;
+    for (int i = 0; i < ndim; i++) empty |= shape[i] == 0;
     lp_status st;
     for (int i = 0; i < ndim; i++) {
-        int64_t c = hint && hint[i] > 0 ? hint[i] : chunk[i];
+        int64_t c = empty ? shape[i] : hint && hint[i] > 0 ? hint[i] : chunk[i];
         if ((st = regular_axis(ctx, ar, g, i, shape[i], c))) return st;
     }
     return lpi_grid_from_bounds(ar, g);

@@ -57,7 +57,7 @@ static int open_key(const lpi_datasrv *S, const char *key, struct stat *sb, unsi
     char *real = realpath(path, NULL);
     if (!real) { *code = 404; return -1; }
     bool inside = !strncmp(real, S->root, S->rootlen) && real[S->rootlen] == '/';
-    int fd = inside ? open(real, O_RDONLY | O_CLOEXEC) : -1;
+    int fd = inside ? open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1; /* a FIFO must not block */
     free(real);
     /* outside the root looks exactly like missing: no existence probing */
     if (fd < 0) { *code = 404; return -1; }

@@ -583,7 +583,10 @@ lp_status lpi_http_start(lp_ctx *ctx, const lpi_http_opts *opts, const lpi_http_
     srv->o.tls_cert = srv->o.tls_key = NULL;
     srv->o.key = NULL;
 
-    unsigned flags = MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_AUTO |
+    /* poll, not epoll (MHD_USE_AUTO's choice): libmicrohttpd 0.9.75's edge-triggered epoll can
+     * miss the end of a request stream that arrives while the reply is being made, and then
+     * keeps a half-closed connection (and its slot) until the idle timeout */
+    unsigned flags = MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_POLL |
                      MHD_USE_INTERNAL_POLLING_THREAD | (v6 ? MHD_USE_IPv6 : 0);
     if (srv->o.threads == 0) flags |= MHD_USE_THREAD_PER_CONNECTION;
     if (srv->tls_cert) flags |= MHD_USE_TLS;

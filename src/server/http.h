@@ -54,7 +54,7 @@ typedef struct lpi_http_opts {
     const char *bind;          /* numeric IPv4 or IPv6 address; NULL = "127.0.0.1" */
     unsigned port;             /* 0 = any free port (see lpi_http_port) */
     /* 0 = one thread per connection, for handlers that block long; N = N polling threads
-     * (epoll), each serving many connections, for handlers that only do short work. */
+     * (poll), each serving many connections, for handlers that only do short work. */
     unsigned threads;
     unsigned max_connections;  /* 0 = 1024 */
     unsigned per_client;       /* connections from one IP address; 0 = max(16, max_connections / 4) */

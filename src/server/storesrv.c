@@ -1,6 +1,6 @@
 /* The chunk store server: the HTTP face of a file store (see storesrv.h for the API).
  *
- * Threading: a pool of polling threads (libmicrohttpd's MHD_OPTION_THREAD_POOL_SIZE, epoll),
+ * Threading: a pool of polling threads (libmicrohttpd's MHD_OPTION_THREAD_POOL_SIZE, poll),
  * not a thread per connection. Serverless fan-out means many concurrent clients, each holding a
  * keep-alive connection that is idle most of the time; a thread per connection would park a
  * thread (and its stack) on every one of them. Every handler step here is short and bounded:

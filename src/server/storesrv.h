@@ -37,4 +37,5 @@ const char *lpi_storesrv_url(const lpi_storesrv *srv);
 /* Graceful: stop accepting, let uploads in flight finish (a few seconds at most), free. */
 void lpi_storesrv_stop(lpi_storesrv *srv);
 
+
 #endif

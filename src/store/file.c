@@ -406,8 +406,15 @@ static void file_close(lpi_store *s) {
 }
 
 static const lpi_store_vtable file_vt = {
-    "file", file_put, file_get, file_get_range, file_head, file_del, file_exists, file_close,
-    NULL, NULL, file_del_prefix,
+    .scheme = "file",
+    .put = file_put,
+    .get = file_get,
+    .get_range = file_get_range,
+    .head = file_head,
+    .del = file_del,
+    .exists = file_exists,
+    .close = file_close,
+    .del_prefix = file_del_prefix,
 };
 
 /* mkdir -p, for the root only (keys' directories go through open_parent). */

@@ -419,7 +419,14 @@ static void http_close(lpi_store *s) {
 }
 
 static const lpi_store_vtable http_vt = {
-    "http", http_put, http_get, http_get_range, http_head, http_del, http_exists, http_close,
+    .scheme = "http",
+    .put = http_put,
+    .get = http_get,
+    .get_range = http_get_range,
+    .head = http_head,
+    .del = http_del,
+    .exists = http_exists,
+    .close = http_close,
 };
 
 lp_status lpi_store_http_open(lp_ctx *ctx, const char *url, lpi_store **out) {

@@ -223,7 +223,14 @@ static void mem_close(lpi_store *s) {
 }
 
 static const lpi_store_vtable mem_vt = {
-    "mem", mem_put, mem_get, mem_get_range, mem_head, mem_del, mem_exists, mem_close,
+    .scheme = "mem",
+    .put = mem_put,
+    .get = mem_get,
+    .get_range = mem_get_range,
+    .head = mem_head,
+    .del = mem_del,
+    .exists = mem_exists,
+    .close = mem_close,
 };
 
 lp_status lpi_store_mem_open(lp_ctx *ctx, const char *rest, lpi_store **out) {

@@ -542,8 +542,17 @@ static void redis_close(lpi_store *s) {
 }
 
 static const lpi_store_vtable redis_vt = {
-    "redis", redis_put, redis_get, redis_get_range, redis_head, redis_del, redis_exists,
-    redis_close, redis_put_if, redis_mark, redis_del_prefix,
+    .scheme = "redis",
+    .put = redis_put,
+    .get = redis_get,
+    .get_range = redis_get_range,
+    .head = redis_head,
+    .del = redis_del,
+    .exists = redis_exists,
+    .close = redis_close,
+    .put_if = redis_put_if,
+    .mark = redis_mark,
+    .del_prefix = redis_del_prefix,
 };
 
 /* ---- URL: redis://[[user]:pass@]host[:port][/db] ------------------------------------------ */

@@ -431,6 +431,17 @@ static void test_os_errors(void) {
     st = lp_npy_info_read(ctx, tmpdir, &info);
     LPT_CHECKF(st == LP_ERR_IO && strstr(lp_last_error(ctx), "not a regular file"), "%s",
                lp_last_error(ctx));
+    /* a FIFO without a writer: an error, not an open() that waits for a writer forever (a
+     * load task naming one would hang a worker); the alarm turns a hang into a failure */
+    char fifo[512];
+    tmp_path(fifo, sizeof fifo, "fifo.npy");
+    LPT_CHECK(mkfifo(fifo, 0600) == 0);
+    alarm(30);
+    st = lp_npy_info_read(ctx, fifo, &info);
+    alarm(0);
+    LPT_CHECKF(st == LP_ERR_IO && strstr(lp_last_error(ctx), "not a regular file"), "%s",
+               lp_last_error(ctx));
+    unlink(fifo);
     st = lp_npy_info_read(ctx, NULL, &info);
     LPT_CHECK(st == LP_ERR_VALUE);
     reset_err();

@@ -197,6 +197,54 @@ static void test_errors(void) {
     lp_array_release(b);
 }
 
+/* An empty array with a huge other dimension is one chunk: no millions of empty tasks, also
+ * with tiny chunks or a chunk hint (found by tests/fuzz/fuzz_graph.c). */
+static void test_empty_arrays_plan_one_chunk(void) {
+    int64_t sh[3] = {(int64_t)1 << 40, 0, 3};
+    lp_array *z, *s, *m;
+    LPT_OK(ctx, lp_zeros(ctx, LP_FLOAT32, 3, sh, &z));
+    int64_t hint[3] = {1, 1, 1};
+    LPT_OK(ctx, lp_array_set_chunks(ctx, z, 3, hint));
+    int ax = 1;
+    LPT_OK(ctx, lp_reduce(ctx, "sum", z, &ax, 1, false, &s));      /* shape (2**40, 3): not empty */
+    LPT_OK(ctx, lp_reduce(ctx, "sum", z, NULL, 0, false, &m));
+    lp_ctx_set_chunk_bytes(ctx, 64);
+    lp_buffer *r = NULL;
+    LPT_OK(ctx, lp_run(ctx, &m, 1, &r));
+    lp_run_stats st;
+    lp_last_run_stats(ctx, &st);
+    LPT_CHECKF(st.tasks <= 2, "tasks %lld", (long long)st.tasks);
+    LPT_CHECK(r && *(float *)lp_buffer_data(r) == 0);
+    lp_buffer_release(r);
+    lp_ctx_set_chunk_bytes(ctx, 0);
+    lp_array_release(z);
+    lp_array_release(s);
+    lp_array_release(m);
+}
+
+/* A float constant cast to an integer out of its range (or NaN) is the integer's minimum, as
+ * NumPy's casts give on x86 (np.float64(3e9).astype(np.int32) == -2**31); the constant folding
+ * was undefined behaviour for int64 and wrapped for int32 (found by tests/fuzz/fuzz_expr.c). */
+static void test_constant_casts_out_of_range(void) {
+    static const struct { double v; lp_dtype dt; int64_t want; } cases[] = {
+        {3e9, LP_INT32, INT32_MIN}, {-5e9, LP_INT32, INT32_MIN}, {1e300, LP_INT64, INT64_MIN},
+        {-1e300, LP_INT64, INT64_MIN}, {NAN, LP_INT32, INT32_MIN}, {-2147483648.0, LP_INT32, INT32_MIN},
+        {2147483647.0, LP_INT32, INT32_MAX}, {-7.9, LP_INT64, -7},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        lp_array *s, *c;
+        lp_buffer *r = NULL;
+        LPT_OK(ctx, lp_scalar_array(ctx, lp_scalar_f(cases[k].v), &s));
+        LPT_OK(ctx, lp_astype(ctx, s, cases[k].dt, &c));
+        LPT_OK(ctx, lp_run(ctx, &c, 1, &r));
+        int64_t got = !r ? -1 : cases[k].dt == LP_INT32 ? *(int32_t *)lp_buffer_data(r) : *(int64_t *)lp_buffer_data(r);
+        LPT_CHECKF(r && got == cases[k].want, "%g as %s: %lld", cases[k].v, lp_dtype_name(cases[k].dt), (long long)got);
+        lp_buffer_release(r);
+        lp_array_release(s);
+        lp_array_release(c);
+    }
+}
+
 /* var of data with a huge offset: sum-of-squares formulas lose every digit here. */
 static void test_var_stability(void) {
     int64_t sh[2] = {200000, 3};
@@ -228,6 +276,8 @@ int main(void) {
     LPT_RUN(test_multi_target_cse);
     LPT_RUN(test_deep_chain);
     LPT_RUN(test_var_stability);
+    LPT_RUN(test_empty_arrays_plan_one_chunk);
+    LPT_RUN(test_constant_casts_out_of_range);
     LPT_RUN(test_chunk_thread_independence);
     LPT_RUN(test_cancel);
     LPT_RUN(test_alloc_failures);
