@@ -24,10 +24,15 @@ typedef struct lpi_graph {
     int *target_of;     /* [ntargets] canonical index of each target */
     lpi_role *role;     /* [n] */
     int *region;        /* [n] for INLINE: index of the region's root (a MAP or reduce node) */
+    int *bound;         /* [n] index into the bound nodes (lpi_graph_build_bound), -1 if not bound */
 } lpi_graph;
 
 /* Collect, CSE and decide fusion. Everything is allocated in `ar`. */
 lp_status lpi_graph_build(lp_ctx *ctx, lpi_arena *ar, lp_array *const *targets, int ntargets,
                           bool fusion, lpi_graph *g);
+/* The same, with nodes bound to values given later (a loop's parameters): they are leaves,
+ * identified by address, and g->bound says which. */
+lp_status lpi_graph_build_bound(lp_ctx *ctx, lpi_arena *ar, lp_array *const *targets, int ntargets, bool fusion,
+                                int nbound, lp_array *const *bound, lpi_graph *g);
 
 #endif

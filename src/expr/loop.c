@@ -1,0 +1,335 @@
+/* Loop nodes (loop.h): placeholders, the loop descriptor, and the builders of while_loop and
+ * fori_loop. Everything a loop needs to run is checked here, when it is built: a loop that
+ * builds runs (or fails only for reasons that depend on the data: max_iter, linear algebra). */
+#include "expr/loop.h"
+#include "core/hmap.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void lpi_loop_release(lpi_loop *l) {
+    if (!l || atomic_fetch_sub_explicit(&l->refcnt, 1, memory_order_acq_rel) != 1) return;
+    for (int i = 0; i < l->nbody_params; i++) lp_array_release(l->body_params[i]);
+    for (int i = 0; i < l->ncarry; i++) lp_array_release(l->body_out[i]);
+    if (l->cond_params)
+        for (int i = 0; i < l->ncarry + l->nfree; i++) lp_array_release(l->cond_params[i]);
+    lp_array_release(l->cond_out);
+    lp_free(l->body_params);
+    lp_free(l->body_out);
+    lp_free(l->cond_params);
+    lp_free(l);
+}
+
+lp_status lp_placeholder(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape, lp_array **out) {
+    if (!out) return lpi_error(ctx, LP_ERR_VALUE, "placeholder: NULL output");
+    *out = NULL;
+    if ((unsigned)dt >= LP_DTYPE_COUNT) return lpi_error(ctx, LP_ERR_TYPE, "placeholder: invalid dtype code %d", (int)dt);
+    if (ndim < 0 || ndim > LP_MAX_NDIM || (ndim && !shape))
+        return lpi_error(ctx, LP_ERR_VALUE, "placeholder: %d dimensions; 0 to %d are supported", ndim, LP_MAX_NDIM);
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0) return lpi_error(ctx, LP_ERR_VALUE, "placeholder: negative dimensions are not allowed");
+    return lpi_node_new(ctx, LPI_OP_PLACEHOLDER, dt, ndim, shape, 0, NULL, out);
+}
+
+lp_status lp_loop_index(lp_ctx *ctx, lp_array **out) {
+    lp_status st = lp_placeholder(ctx, LP_INT64, 0, NULL, out);
+    if (!st) (*out)->a.weak = true;
+    return st;
+}
+
+/* ---- free values: what the body and cond read from outside the loop ---- */
+
+typedef struct nodevec {
+    lp_array **v;
+    int n, cap;
+} nodevec;
+
+static bool push(nodevec *s, lp_array *a) {
+    if (s->n == s->cap) {
+        int c = s->cap ? 2 * s->cap : 32;
+        lp_array **nv = lp_realloc(s->v, (size_t)c * sizeof *nv);
+        if (!nv) return false;
+        s->v = nv;
+        s->cap = c;
+    }
+    s->v[s->n++] = a;
+    return true;
+}
+
+static uint64_t key(const lp_array *a) { return (uint64_t)(uintptr_t)a; }
+
+static bool is_data(const lp_array *a) { return a->op == LPI_OP_WRAP || lp_array_result(a) != NULL; }
+
+/* A value from outside that the loop binds rather than recomputes each iteration: computed
+ * expressions (computed once before the first iteration) and placeholders of an enclosing
+ * loop. Sources (files are streamed again, generators are cheap) and data stay in the body. */
+static bool binds_outside(const lp_array *a) {
+    if (is_data(a)) return false;
+    if (a->op == LPI_OP_PLACEHOLDER) return true;
+    return lpi_ops[a->op].kind != LP_OPK_SOURCE;
+}
+
+/* The free values of one subgraph (outputs over params), appended to `free` once each. The
+ * walk is iterative: bodies can be long chains. dep maps node -> 1 dependent, 0 not. */
+static lp_status find_free(lp_ctx *ctx, int np, lp_array *const *params, int nout, lp_array *const *outs,
+                           nodevec *free, lpi_hmap *in_free) {
+    lpi_hmap dep = {0};
+    nodevec stack = {0};
+    lp_status st = LP_OK;
+    if (!lpi_hmap_init(&dep, 64)) return lpi_nomem(ctx);
+    for (int i = 0; i < np; i++)
+        if (!lpi_hmap_put(&dep, key(params[i]), 1)) { st = lpi_nomem(ctx); goto out; }
+    for (int o = 0; o < nout && !st; o++) {
+        if (!push(&stack, outs[o])) { st = lpi_nomem(ctx); break; }
+        while (stack.n && !st) {
+            uintptr_t top = (uintptr_t)stack.v[stack.n - 1];
+            lp_array *a = (lp_array *)(top & ~(uintptr_t)1);
+            int64_t d;
+            if (lpi_hmap_get(&dep, key(a), &d)) { stack.n--; continue; }
+            bool leaf = is_data(a);
+            if (!(top & 1) && !leaf) {
+                /* first visit: inputs first */
+                stack.v[stack.n - 1] = (lp_array *)(top | 1);
+                for (int i = a->nin - 1; i >= 0; i--)
+                    if (!lpi_hmap_get(&dep, key(a->in[i]), &d) && !push(&stack, a->in[i])) { st = lpi_nomem(ctx); break; }
+                continue;
+            }
+            stack.n--;
+            bool any = false;
+            for (int i = 0; !leaf && i < a->nin; i++) {
+                lpi_hmap_get(&dep, key(a->in[i]), &d);
+                any |= d != 0;
+            }
+            if (!lpi_hmap_put(&dep, key(a), any)) { st = lpi_nomem(ctx); break; }
+        }
+    }
+    /* the cut: independent values a dependent node (or an output) reads */
+    for (int o = 0; o < nout && !st; o++) {
+        if (!push(&stack, outs[o])) { st = lpi_nomem(ctx); break; }
+        lpi_hmap seen = {0};
+        if (!lpi_hmap_init(&seen, 64)) { st = lpi_nomem(ctx); break; }
+        while (stack.n && !st) {
+            lp_array *a = stack.v[--stack.n];
+            int64_t d = 0, x;
+            if (lpi_hmap_get(&seen, key(a), &x)) continue;
+            if (!lpi_hmap_put(&seen, key(a), 1)) { st = lpi_nomem(ctx); break; }
+            lpi_hmap_get(&dep, key(a), &d);
+            if (!d) {
+                if (binds_outside(a) && !lpi_hmap_get(in_free, key(a), &x)) {
+                    if (!lpi_hmap_put(in_free, key(a), free->n) || !push(free, a)) st = lpi_nomem(ctx);
+                }
+                continue;
+            }
+            bool param = false;
+            for (int i = 0; i < np && !param; i++) param = params[i] == a;
+            for (int i = 0; !param && i < a->nin && !st; i++)
+                if (!push(&stack, a->in[i])) st = lpi_nomem(ctx);
+        }
+        lpi_hmap_free(&seen);
+    }
+out:
+    lp_free(stack.v);
+    lpi_hmap_free(&dep);
+    return st;
+}
+
+/* ---- validation and construction ---- */
+
+static lp_status check_like(lp_ctx *ctx, const char *where, const char *what, int k, const lp_array *a,
+                            const lp_array *ref, const char *refname) {
+    char b1[96], b2[96];
+    if (a->dtype != ref->dtype)
+        return lpi_error(ctx, LP_ERR_TYPE, "%s: %s %d has dtype %s, %s is %s", where, what, k, lp_dtype_name(a->dtype),
+                         refname, lp_dtype_name(ref->dtype));
+    if (a->ndim != ref->ndim || memcmp(a->shape, ref->shape, (size_t)a->ndim * sizeof *a->shape))
+        return lpi_error(ctx, LP_ERR_SHAPE, "%s: %s %d has shape %s, %s has shape %s", where, what, k,
+                         lpi_shape_str(b1, sizeof b1, a->ndim, a->shape), refname,
+                         lpi_shape_str(b2, sizeof b2, ref->ndim, ref->shape));
+    return LP_OK;
+}
+
+/* Parameters of one subgraph: distinct; the carried and index ones placeholders. */
+static lp_status check_params(lp_ctx *ctx, const char *where, const char *sub, int np, lp_array *const *p, int nph) {
+    for (int i = 0; i < np; i++) {
+        if (!p[i]) return lpi_error(ctx, LP_ERR_VALUE, "%s: %s input %d is NULL", where, sub, i);
+        if (i < nph && p[i]->op != LPI_OP_PLACEHOLDER)
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: %s input %d must be a placeholder (lp_placeholder), not a '%s' node",
+                             where, sub, i, lpi_ops[p[i]->op].name);
+        for (int j = 0; j < i; j++)
+            if (p[j] == p[i]) return lpi_error(ctx, LP_ERR_VALUE, "%s: %s inputs %d and %d are the same placeholder", where, sub, j, i);
+    }
+    return LP_OK;
+}
+
+lp_status lpi_loop_new(lp_ctx *ctx, const char *where, lpi_op kind, int64_t lower, int64_t upper, int64_t max_iter,
+                       bool last_state, int ncarry, lp_array *const *init, int nfree, lp_array *const *free_vals,
+                       lp_array *const *body_params, lp_array *const *body_out, lp_array *const *cond_params,
+                       lp_array *cond_out, lp_array **outs) {
+    const bool fori = kind == LPI_OP_FORI_LOOP;
+    lp_status st;
+    if (ncarry < 1) return lpi_error(ctx, LP_ERR_VALUE, "%s: needs at least one carried value", where);
+    if (ncarry > LPI_LOOP_MAX_CARRY)
+        return lpi_error(ctx, LP_ERR_LIMIT, "%s: %d carried values; at most %d are supported", where, ncarry, LPI_LOOP_MAX_CARRY);
+    if (nfree < 0 || nfree > LPI_LOOP_MAX_FREE)
+        return lpi_error(ctx, LP_ERR_LIMIT, "%s: %d values from outside the loop; at most %d are supported", where, nfree,
+                         LPI_LOOP_MAX_FREE);
+    if (!fori && max_iter < 0) return lpi_error(ctx, LP_ERR_VALUE, "%s: max_iter must be >= 0 (0: the default %d)", where,
+                                                LPI_LOOP_MAX_ITER_DEFAULT);
+    for (int k = 0; k < ncarry; k++)
+        if (!init[k]) return lpi_error(ctx, LP_ERR_VALUE, "%s: initial value %d is NULL", where, k);
+    for (int k = 0; k < nfree; k++)
+        if (!free_vals[k]) return lpi_error(ctx, LP_ERR_VALUE, "%s: free value %d is NULL", where, k);
+    const int nb = (fori ? 1 : 0) + ncarry + nfree, off = fori ? 1 : 0;
+    if ((st = check_params(ctx, where, "body", nb, body_params, off + ncarry))) return st;
+    if (fori) {
+        const lp_array *ix = body_params[0];
+        if (ix->dtype != LP_INT64 || ix->ndim != 0)
+            return lpi_error(ctx, LP_ERR_TYPE, "%s: body input 0 is the loop index, a 0-d int64 placeholder "
+                             "(lp_loop_index), not %s of %d dimensions", where, lp_dtype_name(ix->dtype), ix->ndim);
+    }
+    for (int k = 0; k < ncarry; k++)
+        if ((st = check_like(ctx, where, "body input", off + k, body_params[off + k], init[k], "the initial value"))) return st;
+    for (int k = 0; k < nfree; k++)
+        if ((st = check_like(ctx, where, "body input", off + ncarry + k, body_params[off + ncarry + k], free_vals[k],
+                             "the value bound to it")))
+            return st;
+    for (int k = 0; k < ncarry; k++) {
+        if (!body_out[k]) return lpi_error(ctx, LP_ERR_VALUE, "%s: body output %d is NULL", where, k);
+        if ((st = check_like(ctx, where, "body output", k, body_out[k], init[k], "carried state"))) return st;
+    }
+    if (!fori) {
+        if ((st = check_params(ctx, where, "cond", ncarry + nfree, cond_params, ncarry))) return st;
+        for (int k = 0; k < ncarry; k++)
+            if ((st = check_like(ctx, where, "cond input", k, cond_params[k], init[k], "the initial value"))) return st;
+        for (int k = 0; k < nfree; k++)
+            if ((st = check_like(ctx, where, "cond input", ncarry + k, cond_params[ncarry + k], free_vals[k],
+                                 "the value bound to it")))
+                return st;
+        if (!cond_out) return lpi_error(ctx, LP_ERR_VALUE, "%s: cond output is NULL", where);
+        if (cond_out->dtype != LP_BOOL || cond_out->ndim != 0) {
+            char b[96];
+            return lpi_error(ctx, LP_ERR_TYPE, "%s: cond must return a boolean scalar (0-d bool), not %s of shape %s", where,
+                             lp_dtype_name(cond_out->dtype), lpi_shape_str(b, sizeof b, cond_out->ndim, cond_out->shape));
+        }
+    }
+
+    lpi_loop *l = lp_calloc(1, sizeof *l);
+    lp_array **in = lp_malloc((size_t)(ncarry + nfree) * sizeof *in);
+    if (!l || !in) { lp_free(l); lp_free(in); return lpi_nomem(ctx); }
+    atomic_init(&l->refcnt, 1);
+    l->kind = kind;
+    l->ncarry = ncarry;
+    l->nfree = nfree;
+    l->lower = lower;
+    l->upper = upper;
+    l->max_iter = fori ? 0 : (max_iter ? max_iter : LPI_LOOP_MAX_ITER_DEFAULT);
+    l->last_state = !fori && last_state;
+    l->nbody_params = nb;
+    l->body_params = lp_calloc((size_t)nb, sizeof *l->body_params);
+    l->body_out = lp_calloc((size_t)ncarry, sizeof *l->body_out);
+    if (!fori) l->cond_params = lp_calloc((size_t)(ncarry + nfree), sizeof *l->cond_params);
+    if (!l->body_params || !l->body_out || (!fori && !l->cond_params)) {
+        lpi_loop_release(l);
+        lp_free(in);
+        return lpi_nomem(ctx);
+    }
+    for (int i = 0; i < nb; i++) { l->body_params[i] = body_params[i]; lp_array_retain(body_params[i]); }
+    for (int i = 0; i < ncarry; i++) { l->body_out[i] = body_out[i]; lp_array_retain(body_out[i]); }
+    if (!fori) {
+        for (int i = 0; i < ncarry + nfree; i++) { l->cond_params[i] = cond_params[i]; lp_array_retain(cond_params[i]); }
+        l->cond_out = cond_out;
+        lp_array_retain(cond_out);
+    }
+    for (int k = 0; k < ncarry; k++) in[k] = init[k];
+    for (int k = 0; k < nfree; k++) in[ncarry + k] = free_vals[k];
+    lp_array *node;
+    st = lpi_node_new(ctx, kind, LP_BOOL, 0, NULL, ncarry + nfree, in, &node);
+    lp_free(in);
+    if (st) { lpi_loop_release(l); return st; }
+    node->a.loop = l;
+    for (int k = 0; k < ncarry; k++) outs[k] = NULL;
+    for (int k = 0; k < ncarry && !st; k++) {
+        st = lpi_node_new(ctx, LPI_OP_LOOP_OUTPUT, init[k]->dtype, init[k]->ndim, init[k]->shape, 1, &node, &outs[k]);
+        if (!st) outs[k]->a.i0 = k;
+    }
+    lp_array_release(node);
+    if (st)
+        for (int k = 0; k < ncarry; k++) { lp_array_release(outs[k]); outs[k] = NULL; }
+    return st;
+}
+
+/* ---- the public builders ---- */
+
+static lp_status check_subgraph(lp_ctx *ctx, const char *where, const char *name, const lp_subgraph *s, int nin, int nout) {
+    if (!s) return lpi_error(ctx, LP_ERR_VALUE, "%s: %s is NULL", where, name);
+    if (s->nin != nin || (nin && !s->in))
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: %s takes %d input%s (placeholders), got %d", where, name, nin,
+                         nin == 1 ? "" : "s", s->nin);
+    if (s->nout != nout || !s->out)
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: %s must give %d output%s, got %d", where, name, nout, nout == 1 ? "" : "s",
+                         s->nout);
+    return LP_OK;
+}
+
+/* The loop from subgraphs that read outside values directly: those values become the loop's
+ * free values, each bound to itself inside the body and cond. */
+static lp_status build_open(lp_ctx *ctx, const char *where, lpi_op kind, int64_t lower, int64_t upper, int64_t max_iter,
+                            bool last_state, const lp_subgraph *cond, const lp_subgraph *body, int n,
+                            lp_array *const *init, lp_array **outs) {
+    const bool fori = kind == LPI_OP_FORI_LOOP;
+    lp_status st;
+    if (!outs) return lpi_error(ctx, LP_ERR_VALUE, "%s: NULL outputs", where);
+    if (n < 1 || !init) return lpi_error(ctx, LP_ERR_VALUE, "%s: needs at least one carried value", where);
+    if (n > LPI_LOOP_MAX_CARRY)
+        return lpi_error(ctx, LP_ERR_LIMIT, "%s: %d carried values; at most %d are supported", where, n, LPI_LOOP_MAX_CARRY);
+    for (int k = 0; k < n; k++) outs[k] = NULL;
+    if ((st = check_subgraph(ctx, where, "body", body, n + (fori ? 1 : 0), n))) return st;
+    if (!fori && (st = check_subgraph(ctx, where, "cond", cond, n, 1))) return st;
+    for (int k = 0; k < body->nout; k++)
+        if (!body->out[k]) return lpi_error(ctx, LP_ERR_VALUE, "%s: body output %d is NULL", where, k);
+    for (int k = 0; k < body->nin; k++)
+        if (!body->in[k]) return lpi_error(ctx, LP_ERR_VALUE, "%s: body input %d is NULL", where, k);
+    if (!fori) {
+        if (!cond->out[0]) return lpi_error(ctx, LP_ERR_VALUE, "%s: cond output is NULL", where);
+        for (int k = 0; k < n; k++)
+            if (!cond->in[k]) return lpi_error(ctx, LP_ERR_VALUE, "%s: cond input %d is NULL", where, k);
+    }
+    nodevec fv = {0};
+    lpi_hmap seen = {0};
+    lp_array **bp = NULL, **cp = NULL;
+    if (!lpi_hmap_init(&seen, 16)) return lpi_nomem(ctx);
+    st = find_free(ctx, body->nin, body->in, body->nout, body->out, &fv, &seen);
+    if (!st && !fori) st = find_free(ctx, cond->nin, cond->in, 1, cond->out, &fv, &seen);
+    if (!st) {
+        bp = lp_malloc((size_t)(body->nin + fv.n) * sizeof *bp);
+        cp = lp_malloc((size_t)(n + fv.n) * sizeof *cp);
+        if (!bp || !cp) st = lpi_nomem(ctx);
+    }
+    if (!st) {
+        memcpy(bp, body->in, (size_t)body->nin * sizeof *bp);
+        if (fv.n) memcpy(bp + body->nin, fv.v, (size_t)fv.n * sizeof *bp);
+        if (!fori) {
+            memcpy(cp, cond->in, (size_t)n * sizeof *cp);
+            if (fv.n) memcpy(cp + n, fv.v, (size_t)fv.n * sizeof *cp);
+        }
+        st = lpi_loop_new(ctx, where, kind, lower, upper, max_iter, last_state, n, init, fv.n, fv.v, bp, body->out,
+                          fori ? NULL : cp, fori ? NULL : cond->out[0], outs);
+    }
+    lp_free(bp);
+    lp_free(cp);
+    lp_free(fv.v);
+    lpi_hmap_free(&seen);
+    return st;
+}
+
+lp_status lp_while_loop(lp_ctx *ctx, const lp_subgraph *cond, const lp_subgraph *body, int n, lp_array *const *init,
+                        int64_t max_iter, int flags, lp_array **outs) {
+    if (flags & ~LP_LOOP_LAST_STATE) return lpi_error(ctx, LP_ERR_VALUE, "while_loop: unknown flags 0x%x", (unsigned)flags);
+    return build_open(ctx, "while_loop", LPI_OP_WHILE_LOOP, 0, 0, max_iter, (flags & LP_LOOP_LAST_STATE) != 0, cond, body,
+                      n, init, outs);
+}
+
+lp_status lp_fori_loop(lp_ctx *ctx, int64_t lower, int64_t upper, const lp_subgraph *body, int n, lp_array *const *init,
+                       lp_array **outs) {
+    return build_open(ctx, "fori_loop", LPI_OP_FORI_LOOP, lower, upper, 0, false, NULL, body, n, init, outs);
+}
