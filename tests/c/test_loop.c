@@ -338,6 +338,76 @@ static void test_errors(void) {
     rel(all);
 }
 
+/* dump -> load -> run gives the same bits as running the original; nested loops and values
+ * from outside included */
+static void test_roundtrip(void) {
+    int64_t n = 300;
+    lp_array *a, *v0, *acc0, *i = NULL, *bv = ph(LP_FLOAT64, 1, &n), *bacc = ph(LP_FLOAT64, 0, NULL);
+    LPT_OK(ctx, lp_random_normal(ctx, 21, 0, 1, LP_FLOAT64, 1, &n, &a));
+    LPT_OK(ctx, lp_zeros(ctx, LP_FLOAT64, 1, &n, &v0));
+    LPT_OK(ctx, lp_full(ctx, LP_FLOAT64, 0, NULL, lp_scalar_f(0), &acc0));
+    LPT_OK(ctx, lp_loop_index(ctx, &i));
+    lp_array *k2 = sc_f(2), *ea = NULL;
+    LPT_OK(ctx, lp_unary(ctx, "exp", a, &ea));                      /* outside: computed once */
+    lp_array *t = bin("multiply", ea, i), *h = sc_f(0.5), *vh = bin("multiply", bv, h), *v1 = bin("add", vh, t);
+    /* inner while: acc = acc * 2 + 1 while acc < sum(v) (reads the outer body's value) */
+    lp_array *cacc = ph(LP_FLOAT64, 0, NULL), *wacc = ph(LP_FLOAT64, 0, NULL), *sv = red("sum", v1);
+    lp_array *c = bin("less", cacc, sv), *w2 = bin("multiply", wacc, k2), *one = sc_f(1), *w3 = bin("add", w2, one), *inner;
+    lp_subgraph wc = {1, &cacc, 1, &c}, wb = {1, &wacc, 1, &w3};
+    LPT_OK(ctx, lp_while_loop(ctx, &wc, &wb, 1, &bacc, 50, LP_LOOP_LAST_STATE, &inner));
+    lp_array *bin_[3] = {i, bv, bacc}, *bout[2] = {v1, inner}, *init[2] = {v0, acc0}, *out[2];
+    lp_subgraph body = {3, bin_, 2, bout};
+    LPT_OK(ctx, lp_fori_loop(ctx, 1, 6, &body, 2, init, out));
+    char *js = NULL;
+    LPT_OK(ctx, lp_graph_dump(ctx, out, 2, &js));
+    LPT_CHECK(js && strstr(js, "\"version\": 2") && strstr(js, "\"op\":\"while_loop\""));
+    if (getenv("LPT_SHOW_DUMP") && js) puts(js);
+    lp_array **loaded = NULL;
+    int nl = 0;
+    LPT_OK(ctx, lp_graph_load(ctx, js, &loaded, &nl));
+    lp_buffer *r1[2], *r2[2];
+    LPT_OK(ctx, lp_run(ctx, out, 2, r1));
+    if (loaded && nl == 2) {
+        LPT_OK(ctx, lp_run(ctx, loaded, 2, r2));
+        for (int k = 0; k < 2; k++) {
+            LPT_CHECKF(!memcmp(lp_buffer_data(r1[k]), lp_buffer_data(r2[k]), lp_buffer_nbytes(r1[k])), "output %d differs", k);
+            lp_buffer_release(r2[k]);
+        }
+        /* dumping the loaded graph gives the same document */
+        char *js2 = NULL;
+        lp_array **l2 = NULL;
+        int n2 = 0;
+        LPT_OK(ctx, lp_graph_load(ctx, js, &l2, &n2));
+        LPT_OK(ctx, lp_graph_dump(ctx, l2, n2, &js2));
+        LPT_CHECK(js2 && !strcmp(js, js2));
+        lp_string_free(js2);
+        lp_arrays_release(l2, n2);
+    }
+    /* reference: the same loops in C */
+    lp_buffer *ra = run1(ea);
+    if (ra) {
+        const double *e = lp_buffer_data(ra);
+        double v[300] = {0}, acc = 0;
+        for (int it = 1; it < 6; it++) {
+            double s = 0;
+            for (int k = 0; k < n; k++) { v[k] = v[k] * 0.5 + e[k] * it; }
+            for (int k = 0; k < n; k++) s += v[k];
+            for (int q = 0; q < 50 && acc < s; q++) acc = acc * 2 + 1;
+        }
+        double md = 0;
+        for (int k = 0; k < n; k++) md = fmax(md, fabs(v[k] - ((double *)lp_buffer_data(r1[0]))[k]));
+        LPT_CHECKF(md == 0, "max difference %g", md);
+        LPT_CHECKF(acc == *(double *)lp_buffer_data(r1[1]), "%g vs %g", acc, *(double *)lp_buffer_data(r1[1]));
+        lp_buffer_release(ra);
+    }
+    lp_buffer_release(r1[0]);
+    lp_buffer_release(r1[1]);
+    lp_string_free(js);
+    lp_arrays_release(loaded, nl);
+    lp_array *all[] = {a, v0, acc0, i, bv, bacc, k2, ea, t, h, vh, v1, cacc, wacc, sv, c, w2, one, w3, inner, out[0], out[1], NULL};
+    rel(all);
+}
+
 int main(void) {
     lp_ctx_create(&ctx);
     LPT_RUN(test_while_scalar);
@@ -348,6 +418,7 @@ int main(void) {
     LPT_RUN(test_dtypes);
     LPT_RUN(test_thread_chunk_independence);
     LPT_RUN(test_errors);
+    LPT_RUN(test_roundtrip);
     lp_ctx_destroy(ctx);
     return lpt_done("loop");
 }
