@@ -50,8 +50,13 @@ int cli_estimate(int argc, char **argv);     /* estimate.c */
 extern const char cli_estimate_help[];
 int cli_calibrate(int argc, char **argv);    /* estimate.c */
 extern const char cli_calibrate_help[];
+int cli_run(int argc, char **argv);          /* run.c */
+extern const char cli_run_help[];
 
 /* ---- helpers shared by subcommands ---- */
+
+/* eval.c: the --report block on stderr (tasks, bytes, times beside the prediction). */
+void cli_print_report(const lp_ctx *ctx);
 
 /* "lampy: <message>" on stderr; returns CLI_EXIT_USAGE / CLI_EXIT_ERROR. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

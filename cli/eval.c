@@ -80,7 +80,7 @@ static const char *human_bytes(int64_t b, char *buf, size_t cap) {
     return buf;
 }
 
-static void print_report(const lp_ctx *ctx) {
+void cli_print_report(const lp_ctx *ctx) {
     lp_run_report r;
     char b1[32], b2[32], b3[32];
     lp_last_run_report(ctx, &r);
@@ -208,7 +208,7 @@ int cli_eval(int argc, char **argv) {
     }
     double t3 = now_seconds();
     if (stats) print_stats(ctx, t1 - t0, t2 - t1, t3 - t2, t3 - t0);
-    if (report) print_report(ctx);
+    if (report) cli_print_report(ctx);
     if (trace && (st = lp_trace_write(ctx, trace)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
 
 done:
