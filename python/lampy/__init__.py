@@ -36,6 +36,10 @@ globals().update({n: getattr(_lampy, n) for n in _public})
 
 from . import random  # noqa: E402  (lp.random.default_rng)
 from . import linalg  # noqa: E402  (lp.linalg.solve, ...)
+# loops inside the graph and graph files (pure Python over the extension's builders)
+from .loops import (while_loop, fori_loop, Graph, load_graph, dump_graph)  # noqa: E402,F401
+
+_public += ["while_loop", "fori_loop", "Graph", "load_graph", "dump_graph"]
 
 if hasattr(_lampy, "FisherLDA"):
 
