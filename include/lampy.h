@@ -253,8 +253,9 @@ LP_API void lp_last_run_stats(const lp_ctx *ctx, lp_run_stats *out);
  *
  * body and cond are subgraphs: expressions built over placeholders (lp_placeholder), one per
  * carried value, that stand for the value of the current iteration. They may also read any
- * other array (data, files, expressions): those are computed once before the first iteration
- * (files are read again each iteration, so out-of-core data stays out of core). Each
+ * other array (data, files, expressions): expressions and random arrays are computed once
+ * before the first iteration; files are read again each iteration (out-of-core data stays out
+ * of core) and constants are folded into the body's kernels. Each
  * iteration is planned like any graph (chunked tasks, fusion, the same reductions) once per
  * loop run and reused; the condition is decided by the driver between iterations; the chunks
  * of an iteration are freed as the next one runs, so memory does not grow with iterations.

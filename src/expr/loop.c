@@ -61,12 +61,14 @@ static uint64_t key(const lp_array *a) { return (uint64_t)(uintptr_t)a; }
 static bool is_data(const lp_array *a) { return a->op == LPI_OP_WRAP || lp_array_result(a) != NULL; }
 
 /* A value from outside that the loop binds rather than recomputes each iteration: computed
- * expressions (computed once before the first iteration) and placeholders of an enclosing
- * loop. Sources (files are streamed again, generators are cheap) and data stay in the body. */
+ * expressions and random arrays (computed once before the first iteration) and placeholders
+ * of an enclosing loop. Files (streamed again, so out-of-core data stays out of core), cheap
+ * generators (constants, ranges: a few operations per element) and data stay in the body. */
 static bool binds_outside(const lp_array *a) {
     if (is_data(a)) return false;
     if (a->op == LPI_OP_PLACEHOLDER) return true;
-    return lpi_ops[a->op].kind != LP_OPK_SOURCE;
+    if (lpi_ops[a->op].kind == LP_OPK_SOURCE) return a->op != LPI_OP_LOAD && lpi_ops[a->op].flops >= 10;
+    return true;
 }
 
 /* The free values of one subgraph (outputs over params), appended to `free` once each. The
