@@ -508,6 +508,45 @@ LP_API int64_t lp_lda_n_samples(const lp_lda_model *m);   /* rows the model was 
 LP_API lp_status lp_lda_save(lp_ctx *ctx, const lp_lda_model *m, const char *path);
 LP_API lp_status lp_lda_load(lp_ctx *ctx, const char *path, lp_lda_model **out);
 
+/* ---- quadratic and regularized discriminant analysis -------------------------------- */
+
+/* Friedman's regularized discriminant analysis, which includes scikit-learn's
+ * QuadraticDiscriminantAnalysis (alpha 1) and a Gaussian rule with LDA's covariance (alpha 0):
+ * one pass over X (the same chunked per-class statistics as Fisher LDA), then per class
+ *
+ *     C_k = alpha S_k + (1 - alpha) S,   S_k = M2_k / n_k,   S = sum_k priors_k S_k
+ *     C_k := (1 - gamma) C_k + gamma tr(C_k) / D I;   C_k := (1 - reg_param) C_k + reg_param I
+ *
+ * and predict gives argmax_k -1/2 (x - mu_k)' C_k^-1 (x - mu_k) - 1/2 log|C_k| + log priors_k
+ * (M2_k: class k's centered scatter; alpha 1: scikit-learn's QuadraticDiscriminantAnalysis,
+ * whose shrinkage (solver='eigen') is gamma and reg_param the same; alpha 0: the rule of LDA
+ * with covariance_ S, as LinearDiscriminantAnalysis(solver='lsqr') and lp_fisher_lda_fit). */
+typedef struct lp_rda_model lp_rda_model;
+
+typedef struct lp_rda_opts {
+    double alpha;           /* in [0, 1]: 1 class covariances (QDA), 0 the pooled one (LDA) */
+    double gamma;           /* in [0, 1]: shrinkage toward tr(C)/D I */
+    double reg_param;       /* in [0, 1]: scikit-learn QDA's reg_param */
+    const double *priors;   /* NULL: class frequencies; else n_priors values (renormalized) */
+    int n_priors;
+} lp_rda_opts;
+
+/* opts NULL: QDA (alpha 1, gamma 0, reg_param 0). X (N x D) float (other dtypes cast to
+ * float64), y (N) bool or integers. Errors as lp_fisher_lda_fit's; LP_ERR_LINALG when a class
+ * covariance is singular (regularize with gamma or reg_param). */
+LP_API lp_status lp_rda_fit(lp_ctx *ctx, lp_array *X, lp_array *y, const lp_rda_opts *opts, lp_rda_model **out);
+LP_API void lp_rda_model_destroy(lp_rda_model *m);
+/* Lazy: predict (N,) labels in y's dtype; decision_function (N, K) per-class log posteriors up
+ * to a common term, or for two classes (N,) the log-likelihood ratio of the second. */
+LP_API lp_status lp_rda_predict(lp_ctx *ctx, const lp_rda_model *m, lp_array *X, lp_array **out);
+LP_API lp_status lp_rda_decision_function(lp_ctx *ctx, const lp_rda_model *m, lp_array *X, lp_array **out);
+/* "classes_" (K,), "priors_" (K,), "means_" (K, D), "covariance_" (K, D, D) the regularized
+ * covariances, "rotations_" (K, D, D) their eigenvectors as columns and "scalings_" (K, D) the
+ * eigenvalues (descending), as new buffers. */
+LP_API lp_status lp_rda_attr(lp_ctx *ctx, const lp_rda_model *m, const char *name, lp_buffer **out);
+LP_API int64_t lp_rda_n_classes(const lp_rda_model *m);
+LP_API int64_t lp_rda_n_features(const lp_rda_model *m);
+
 /* ---- linear algebra ---------------------------------------------------------------- */
 
 /* Matrix product with numpy.matmul's semantics (the `@` operator): N-D operands are stacks of

@@ -41,6 +41,14 @@ from .loops import (while_loop, fori_loop, Graph, load_graph, dump_graph)  # noq
 
 _public += ["while_loop", "fori_loop", "Graph", "load_graph", "dump_graph"]
 
+
+def __getattr__(name):
+    # lampy.ml (KMeans, LogisticRegression, PCA, QDA, RDA, LDA) needs NumPy: imported on first use
+    if name == "ml":
+        from . import ml
+        return ml
+    raise AttributeError(f"module 'lampy' has no attribute {name!r}")
+
 if hasattr(_lampy, "FisherLDA"):
 
     def fisher_lda(X=None, y=None, *, shrinkage=None, priors=None, n_components=None):
@@ -70,7 +78,7 @@ e = _math.e
 inf = _math.inf
 nan = _math.nan
 
-__all__ = sorted(set(_public) | {"random", "linalg", "newaxis", "bool_", "int32", "int64", "float32",
+__all__ = sorted(set(_public) | {"random", "linalg", "ml", "newaxis", "bool_", "int32", "int64", "float32",
                                  "float64", "pi", "e", "inf", "nan", "__version__"})
 
 
