@@ -71,6 +71,17 @@ def _random_state(seed):
 
 # ---- k-means --------------------------------------------------------------------------------
 
+def _same_clustering(a, b, k):
+    """The same partition up to the numbering of the clusters."""
+    mapping = np.full(k, -1)
+    for la, lb in zip(a.tolist(), b.tolist()):
+        if mapping[la] == -1:
+            mapping[la] = lb
+        elif mapping[la] != lb:
+            return False
+    return True
+
+
 class KMeans(_Estimator):
     """K-means clustering by Lloyd's algorithm, as sklearn.cluster.KMeans(algorithm='lloyd').
 
@@ -183,9 +194,10 @@ class KMeans(_Estimator):
             elif self.init == "k-means++":
                 C0 = self._plusplus(Xc, xx, rows, rs)
             else:
-                C0 = rows(rs.permutation(N)[:k])
+                C0 = rows(rs.choice(N, size=k, replace=False, p=np.full(N, 1.0 / N)))
             C, lab, inertia, n_iter = self._lloyd(Xc, C0, tol)
-            if best is None or inertia < best[2]:
+            # scikit-learn's choice: lower inertia, unless only the label numbering differs
+            if best is None or (inertia < best[2] and not _same_clustering(lab, best[1], k)):
                 best = (C, lab, float(inertia), int(n_iter))
         C, lab, inertia, n_iter = best
         self.cluster_centers_ = C + mean

@@ -13,8 +13,8 @@
  * R_k': ||(x - mu_k) R_k diag(s_k)^-1/2||^2. With alpha = 0 the covariance is common, so the
  * rule is LDA's linear one; with alpha = 1, gamma = reg = 0 it is QDA's.
  *
- * predict is lazy and chunked: one matmul of the centered rows with every class's whitening
- * matrix side by side (D x K D), squared distances summed per class, argmax. */
+ * predict is lazy and chunked: per class a matmul of the centered rows with its whitening
+ * matrix, squared and summed by a fused reduction; argmax over the classes. */
 #include "ml/lda.h"
 #include "expr/expr.h"
 #include "kernels/lda.h"
@@ -197,39 +197,47 @@ static lp_status check_X(lp_ctx *ctx, const lp_rda_model *m, const lp_array *X) 
     return LP_OK;
 }
 
-/* (N, K): -1/2 Mahalanobis distance - 1/2 log|C_k| + log priors_k */
+/* (N, K): -1/2 Mahalanobis distance - 1/2 log|C_k| + log priors_k. Per class one matmul of
+ * the centered rows with the class's whitening matrix, whose result a fused reduction squares
+ * and sums, so no (N, K D) intermediate is made. */
 static lp_status scores(lp_ctx *ctx, const lp_rda_model *m, lp_array *X, lp_array **out) {
-    const int64_t K = m->K, D = m->D, KD = K * D;
+    const int64_t K = m->K, D = m->D;
     lp_status st = check_X(ctx, m, X);
     if (st) return st;
-    double *W = lp_malloc((size_t)(D * KD + KD + K) * sizeof *W), *bias = W + D * KD, *cst = bias + KD;
-    if (!W) return lpi_nomem(ctx);
-    for (int64_t k = 0; k < K; k++) {
+    double *W = lp_malloc((size_t)(D * D + D + K) * sizeof *W), *bias = W + D * D, *cst = bias + D;
+    lp_array **dk = lp_calloc((size_t)K, sizeof *dk);
+    if (!W || !dk) { lp_free(W); lp_free(dk); return lpi_nomem(ctx); }
+    int64_t ws[2] = {D, D};
+    int ax = 1;
+    lp_array *Xf = NULL, *c = NULL, *xc = NULL, *ca = NULL, *st2 = NULL, *h = NULL, *dh = NULL;
+    if (!(st = lpi_da_float_X(ctx, X, &Xf)) && !(st = lpi_const_array(ctx, LP_FLOAT64, 1, &D, m->center, &c)))
+        st = lp_binary(ctx, "subtract", Xf, c, &xc);
+    for (int64_t k = 0; k < K && !st; k++) {
         for (int64_t j = 0; j < D; j++) {
             double f = 1.0 / sqrt(m->scal[k * D + j]), b = 0;
             for (int64_t i = 0; i < D; i++) {
                 double wij = m->rot[k * D * D + i * D + j] * f;
-                W[i * KD + k * D + j] = wij;
+                W[i * D + j] = wij;
                 b += (m->means[k * D + i] - m->center[i]) * wij;
             }
-            bias[k * D + j] = b;
+            bias[j] = b;
         }
         cst[k] = -0.5 * m->logdet[k] + log(m->priors[k]);
+        lp_array *Wa = NULL, *ba = NULL, *z = NULL, *zb = NULL, *z2 = NULL;
+        if (!(st = lpi_const_array(ctx, LP_FLOAT64, 2, ws, W, &Wa)) && !(st = lpi_const_array(ctx, LP_FLOAT64, 1, &D, bias, &ba)) &&
+            !(st = lp_matmul(ctx, xc, Wa, &z)) && !(st = lp_binary(ctx, "subtract", z, ba, &zb)) &&
+            !(st = lp_binary(ctx, "multiply", zb, zb, &z2)))
+            st = lp_reduce(ctx, "sum", z2, &ax, 1, false, &dk[k]);
+        lp_array *tmp[] = {Wa, ba, z, zb, z2};
+        for (size_t i = 0; i < sizeof tmp / sizeof *tmp; i++) lp_array_release(tmp[i]);
     }
-    int64_t ws[2] = {D, KD}, sh3[3] = {X->shape[0], K, D};
-    int ax = 2;
-    lp_array *Xf = NULL, *c = NULL, *Wa = NULL, *ba = NULL, *ca = NULL, *xc = NULL, *z = NULL, *zb = NULL, *z2 = NULL,
-             *z3 = NULL, *d = NULL, *h = NULL, *dh = NULL;
-    if (!(st = lpi_da_float_X(ctx, X, &Xf)) && !(st = lpi_const_array(ctx, LP_FLOAT64, 1, &D, m->center, &c)) &&
-        !(st = lpi_const_array(ctx, LP_FLOAT64, 2, ws, W, &Wa)) && !(st = lpi_const_array(ctx, LP_FLOAT64, 1, &KD, bias, &ba)) &&
-        !(st = lpi_const_array(ctx, LP_FLOAT64, 1, &K, cst, &ca)) && !(st = lp_binary(ctx, "subtract", Xf, c, &xc)) &&
-        !(st = lp_matmul(ctx, xc, Wa, &z)) && !(st = lp_binary(ctx, "subtract", z, ba, &zb)) &&
-        !(st = lp_binary(ctx, "multiply", zb, zb, &z2)) && !(st = lp_reshape(ctx, z2, 3, sh3, &z3)) &&
-        !(st = lp_reduce(ctx, "sum", z3, &ax, 1, false, &d)) && !(st = lp_scalar_array(ctx, lp_scalar_f(-0.5), &h)) &&
-        !(st = lp_binary(ctx, "multiply", d, h, &dh)))
+    if (!st && !(st = lpi_const_array(ctx, LP_FLOAT64, 1, &K, cst, &ca)) && !(st = lp_stack(ctx, (int)K, dk, 1, &st2)) &&
+        !(st = lp_scalar_array(ctx, lp_scalar_f(-0.5), &h)) && !(st = lp_binary(ctx, "multiply", st2, h, &dh)))
         st = lp_binary(ctx, "add", dh, ca, out);
     lp_free(W);
-    lp_array *all[] = {Xf, c, Wa, ba, ca, xc, z, zb, z2, z3, d, h, dh};
+    for (int64_t k = 0; k < K; k++) lp_array_release(dk[k]);
+    lp_free(dk);
+    lp_array *all[] = {Xf, c, xc, ca, st2, h, dh};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) lp_array_release(all[i]);
     return st;
 }
