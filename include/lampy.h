@@ -343,7 +343,8 @@ LP_API void lp_string_free(char *s);
 /* Release n arrays and the list holding them (as returned by lp_graph_load). */
 LP_API void lp_arrays_release(lp_array **arrays, int n);
 
-/* The expression graph of the targets as JSON (docs/GRAPH_FORMAT.md, "lampy.graph" version 1):
+/* The expression graph of the targets as JSON (docs/GRAPH_FORMAT.md, "lampy.graph" version 2
+ * when it has loops, with their body and cond subgraphs, else version 1):
  * nodes with op, dtype, shape, inputs and attributes (floats bit-exact), file references for
  * loads. In-memory data (wrapped arrays, computed results) is inlined up to 64 elements; larger
  * data is an error unless data_dir is given, where it is written as node<ID>.npy files that the
