@@ -12,26 +12,14 @@
  */
 #include "lampy.h"
 
+#define BENCH_NAME "lampy-bench-loop"
+#include "bench_util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-#define CHECK(ctx, call)                                                                          \
-    do {                                                                                          \
-        lp_status st_ = (call);                                                                   \
-        if (st_ != LP_OK) {                                                                       \
-            fprintf(stderr, "loop bench: %s failed: %s: %s\n", #call, lp_status_str(st_), lp_last_error(ctx)); \
-            exit(1);                                                                              \
-        }                                                                                         \
-    } while (0)
 
 enum { W_EMPTY, W_SCALAR, W_WHILE, W_VECTOR, W_COUNT };
 static const char *const wname[W_COUNT] = {"empty", "scalar", "while", "vector"};
@@ -57,7 +45,7 @@ static double run_once(lp_ctx *ctx, int w, int64_t iters, int64_t elems) {
         if (w == W_EMPTY) { q = p; lp_array_retain(q); }
         else CHECK(ctx, lp_binary(ctx, "add", p, w == W_SCALAR ? idx : k, &q));
     }
-    double t0 = now();
+    double t0 = bench_now();
     if (w == W_WHILE) {
         lp_array *lim, *bp = p;
         CHECK(ctx, lp_placeholder(ctx, LP_INT64, 0, NULL, &cp));
@@ -73,7 +61,7 @@ static double run_once(lp_ctx *ctx, int w, int64_t iters, int64_t elems) {
     }
     lp_buffer *r;
     CHECK(ctx, lp_run(ctx, &out, 1, &r));
-    double dt = now() - t0;
+    double dt = bench_now() - t0;
     if (w == W_WHILE && *(int64_t *)lp_buffer_data(r) != iters) { fprintf(stderr, "loop bench: wrong result\n"); exit(1); }
     lp_buffer_release(r);
     lp_array *all[] = {x0, idx, p, q, out, k, c, cp};

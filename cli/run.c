@@ -39,17 +39,16 @@ const char cli_run_help[] =
     "  lampy run g.json -o out.npy --executor lambda --workers http://127.0.0.1:5001\n";
 
 int cli_run(int argc, char **argv) {
-    const char *output = NULL, *trace = NULL;
-    bool report = false, no_progress = false, target_set = false;
+    const char *output = NULL;
+    bool target_set = false;
+    cli_report_opts rep = {0};
     long target = 0;
     cli_run_opts run = CLI_RUN_OPTS_INIT;
     cli_remote remote = CLI_REMOTE_INIT;
     const cli_opt opts[] = {
         {.name = "--output", .alias = "-o", .kind = CLI_STR, .dst = &output},
         {.name = "--target", .kind = CLI_INT, .dst = &target, .lo = 0, .hi = 1 << 20, .seen = &target_set},
-        {.name = "--report", .kind = CLI_FLAG, .dst = &report},
-        {.name = "--no-progress", .kind = CLI_FLAG, .dst = &no_progress},
-        {.name = "--trace", .kind = CLI_STR, .dst = &trace},
+        CLI_REPORT_OPTS(&rep),
         CLI_RUN_OPTS(&run),
         CLI_REMOTE_OPTS(&remote),
         {0},
@@ -69,9 +68,8 @@ int cli_run(int argc, char **argv) {
     size_t n = strlen(pos[0]);
     if (n < 5 || strcmp(pos[0] + n - 5, ".json")) { rc = cli_usage_error("run: %s: expected a .json graph file", pos[0]); goto done; }
     if ((st = lp_ctx_create(&ctx)) != LP_OK) { rc = cli_error("%s", lp_status_str(st)); goto done; }
-    if ((rc = cli_run_opts_apply(ctx, &run)) || (rc = cli_remote_apply(ctx, &remote))) goto done;
-    if ((report || trace) && (st = lp_ctx_set_trace(ctx, true)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
-    if (!no_progress && (st = lp_ctx_set_progress(ctx, true)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
+    if ((rc = cli_run_opts_apply(ctx, &run)) || (rc = cli_remote_apply(ctx, &remote)) || (rc = cli_report_setup(ctx, &rep)))
+        goto done;
     if ((rc = cli_targets(ctx, pos[0], NULL, 0, &t, &nt))) goto done;
     lp_array **sel = t;
     int nsel = nt;
@@ -97,8 +95,7 @@ int cli_run(int argc, char **argv) {
             if (cli_print_buffer(stdout, bufs[k]) != 0) { rc = cli_error("cannot print the result"); goto done; }
         }
     }
-    if (report) cli_print_report(ctx);
-    if (trace && (st = lp_trace_write(ctx, trace)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
+    rc = cli_report_finish(ctx, &rep);
 done:
     if (bufs)
         for (int k = 0; k < (target_set ? 1 : nt); k++) lp_buffer_release(bufs[k]);

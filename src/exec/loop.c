@@ -2,6 +2,7 @@
  * the per-iteration stepping of one loop, and lp_run's hook. */
 #include "exec/loop.h"
 #include "core/hmap.h"
+#include "core/vec.h"
 #include "exec/exec.h"
 
 #include <stdio.h>
@@ -68,28 +69,11 @@ void lpi_eval_destroy(lpi_eval *ev) {
     lp_free(ev);
 }
 
-typedef struct nvec {
-    lp_array **v;
-    int n, cap;
-} nvec;
-
-static bool nv_push(nvec *s, lp_array *a) {
-    if (s->n == s->cap) {
-        int c = s->cap ? 2 * s->cap : 16;
-        lp_array **nv = lp_realloc(s->v, (size_t)c * sizeof *nv);
-        if (!nv) return false;
-        s->v = nv;
-        s->cap = c;
-    }
-    s->v[s->n++] = a;
-    return true;
-}
-
 typedef struct compiler {
     lp_ctx *ctx;
     lpi_eval *ev;
     int capstages;
-    nvec mapped;          /* nodes with a value slot, in the order plans bind them */
+    lpi_ptrvec mapped;          /* nodes with a value slot, in the order plans bind them */
     int *mslot;           /* [mapped.n] their slots */
     int capm;
     lpi_hmap slot_of;     /* node -> slot */
@@ -109,7 +93,7 @@ static lp_status map_node(compiler *C, lp_array *a, int slot) {
     }
     if (!lpi_hmap_put(&C->slot_of, key(a), slot)) return lpi_nomem(C->ctx);
     C->mslot[C->mapped.n] = slot;
-    if (!nv_push(&C->mapped, a)) return lpi_nomem(C->ctx);
+    if (!lpi_ptrvec_push(&C->mapped, a)) return lpi_nomem(C->ctx);
     return LP_OK;
 }
 
@@ -140,7 +124,7 @@ static stage *new_stage(compiler *C, stkind kind) {
 static lp_status plan_stage(compiler *C, lp_array *const *nodes, int n) {
     lpi_plan *plan;
     double t0 = lpi_now();
-    lp_status st = lpi_plan_build_bound(C->ctx, nodes, n, C->mapped.n, C->mapped.v, &plan);
+    lp_status st = lpi_plan_build_bound(C->ctx, nodes, n, C->mapped.n, (lp_array *const *)C->mapped.v, &plan);
     C->ctx->stats.plan_seconds += lpi_now() - t0;
     if (st) return st;
     stage *S = new_stage(C, ST_PLAN);
@@ -161,13 +145,13 @@ static lp_status plan_stage(compiler *C, lp_array *const *nodes, int n) {
 
 /* Loops reached from the targets (through loop_output nodes, not into bodies) in dependency
  * order, and the loop_output nodes that read them. */
-static lp_status find_loops(compiler *C, lp_array *const *targets, int nt, nvec *loops, nvec *outputs) {
+static lp_status find_loops(compiler *C, lp_array *const *targets, int nt, lpi_ptrvec *loops, lpi_ptrvec *outputs) {
     lpi_hmap seen = {0};
-    nvec stack = {0};
+    lpi_ptrvec stack = {0};
     lp_status st = LP_OK;
     if (!lpi_hmap_init(&seen, 64)) return lpi_nomem(C->ctx);
     for (int t = 0; t < nt && !st; t++) {
-        if (!nv_push(&stack, targets[t])) { st = lpi_nomem(C->ctx); break; }
+        if (!lpi_ptrvec_push(&stack, targets[t])) { st = lpi_nomem(C->ctx); break; }
         while (stack.n && !st) {
             uintptr_t top = (uintptr_t)stack.v[stack.n - 1];
             lp_array *a = (lp_array *)(top & ~(uintptr_t)1);
@@ -175,16 +159,16 @@ static lp_status find_loops(compiler *C, lp_array *const *targets, int nt, nvec 
             int sl;
             if (top & 1) {
                 stack.n--;
-                if (lpi_is_loop(a) && !nv_push(loops, a)) st = lpi_nomem(C->ctx);
+                if (lpi_is_loop(a) && !lpi_ptrvec_push(loops, a)) st = lpi_nomem(C->ctx);
                 continue;
             }
             if (lpi_hmap_get(&seen, key(a), &x)) { stack.n--; continue; }
             if (!lpi_hmap_put(&seen, key(a), 1)) { st = lpi_nomem(C->ctx); break; }
             if (slot_of(C, a, &sl) || is_data(a)) { stack.n--; continue; }
-            if (a->op == LPI_OP_LOOP_OUTPUT && !nv_push(outputs, a)) { st = lpi_nomem(C->ctx); break; }
+            if (a->op == LPI_OP_LOOP_OUTPUT && !lpi_ptrvec_push(outputs, a)) { st = lpi_nomem(C->ctx); break; }
             stack.v[stack.n - 1] = (lp_array *)(top | 1);
             for (int i = a->nin - 1; i >= 0 && !st; i--)
-                if (!lpi_hmap_get(&seen, key(a->in[i]), &x) && !nv_push(&stack, a->in[i])) st = lpi_nomem(C->ctx);
+                if (!lpi_hmap_get(&seen, key(a->in[i]), &x) && !lpi_ptrvec_push(&stack, a->in[i])) st = lpi_nomem(C->ctx);
         }
     }
     lp_free(stack.v);
@@ -192,18 +176,18 @@ static lp_status find_loops(compiler *C, lp_array *const *targets, int nt, nvec 
     return st;
 }
 
-static lp_status loop_stage(compiler *C, lp_array *node, const nvec *outputs) {
+static lp_status loop_stage(compiler *C, lp_array *node, const lpi_ptrvec *outputs) {
     lp_status st;
     const lpi_loop *l = node->a.loop;
     /* its inputs that have no value yet: one plan */
-    nvec todo = {0};
+    lpi_ptrvec todo = {0};
     for (int k = 0; k < node->nin; k++) {
         int sl;
         bool dup = false;
         for (int j = 0; j < todo.n && !dup; j++) dup = todo.v[j] == node->in[k];
-        if (!dup && !slot_of(C, node->in[k], &sl) && !nv_push(&todo, node->in[k])) { lp_free(todo.v); return lpi_nomem(C->ctx); }
+        if (!dup && !slot_of(C, node->in[k], &sl) && !lpi_ptrvec_push(&todo, node->in[k])) { lp_free(todo.v); return lpi_nomem(C->ctx); }
     }
-    st = todo.n ? plan_stage(C, todo.v, todo.n) : LP_OK;
+    st = todo.n ? plan_stage(C, (lp_array *const *)todo.v, todo.n) : LP_OK;
     lp_free(todo.v);
     if (st) return st;
     lpi_loop_exec *lx;
@@ -230,7 +214,7 @@ lp_status lpi_eval_compile(lp_ctx *ctx, lp_array *const *targets, int nt, lp_arr
     *out = NULL;
     compiler C = {.ctx = ctx};
     lpi_eval *ev = lp_calloc(1, sizeof *ev);
-    nvec loops = {0}, outputs = {0}, todo = {0};
+    lpi_ptrvec loops = {0}, outputs = {0}, todo = {0};
     lp_status st = LP_OK;
     if (!ev || !lpi_hmap_init(&C.slot_of, 16)) { lp_free(ev); lpi_hmap_free(&C.slot_of); return lpi_nomem(ctx); }
     C.ev = ev;
@@ -249,9 +233,9 @@ lp_status lpi_eval_compile(lp_ctx *ctx, lp_array *const *targets, int nt, lp_arr
         int sl;
         bool dup = false;
         for (int j = 0; j < todo.n && !dup; j++) dup = todo.v[j] == targets[t];
-        if (!dup && !slot_of(&C, targets[t], &sl) && !nv_push(&todo, targets[t])) st = lpi_nomem(ctx);
+        if (!dup && !slot_of(&C, targets[t], &sl) && !lpi_ptrvec_push(&todo, targets[t])) st = lpi_nomem(ctx);
     }
-    if (!st && todo.n) st = plan_stage(&C, todo.v, todo.n);
+    if (!st && todo.n) st = plan_stage(&C, (lp_array *const *)todo.v, todo.n);
     if (!st) {
         ev->target_slot = lp_malloc((size_t)(nt ? nt : 1) * sizeof *ev->target_slot);
         ev->last_use = lp_malloc((size_t)(ev->nslots ? ev->nslots : 1) * sizeof *ev->last_use);
@@ -457,12 +441,12 @@ void lpi_loop_end(lpi_loop_state *s, lp_buffer **outs) {
 
 lp_status lpi_loops_prepare(lp_ctx *ctx, lp_array *const *targets, int n) {
     /* loop outputs without a value, reached from the targets without entering data */
-    nvec outs = {0}, stack = {0};
+    lpi_ptrvec outs = {0}, stack = {0};
     lpi_hmap seen = {0};
     lp_status st = LP_OK;
     if (!lpi_hmap_init(&seen, 64)) return lpi_nomem(ctx);
     for (int t = 0; t < n && !st; t++) {
-        if (!nv_push(&stack, targets[t])) { st = lpi_nomem(ctx); break; }
+        if (!lpi_ptrvec_push(&stack, targets[t])) { st = lpi_nomem(ctx); break; }
         while (stack.n && !st) {
             lp_array *a = stack.v[--stack.n];
             int64_t x;
@@ -471,11 +455,11 @@ lp_status lpi_loops_prepare(lp_ctx *ctx, lp_array *const *targets, int n) {
             if (is_data(a)) continue;
             if (a->op == LPI_OP_LOOP_OUTPUT) {
                 /* the loop's own inputs are the loop stage's business */
-                if (!nv_push(&outs, a)) st = lpi_nomem(ctx);
+                if (!lpi_ptrvec_push(&outs, a)) st = lpi_nomem(ctx);
                 continue;
             }
             for (int i = 0; i < a->nin && !st; i++)
-                if (!nv_push(&stack, a->in[i])) st = lpi_nomem(ctx);
+                if (!lpi_ptrvec_push(&stack, a->in[i])) st = lpi_nomem(ctx);
         }
     }
     lp_free(stack.v);
@@ -484,7 +468,7 @@ lp_status lpi_loops_prepare(lp_ctx *ctx, lp_array *const *targets, int n) {
     lpi_eval *ev = NULL;
     lp_buffer **res = lp_calloc((size_t)outs.n, sizeof *res);
     if (!res) st = lpi_nomem(ctx);
-    if (!st) st = lpi_eval_compile(ctx, outs.v, outs.n, NULL, 0, &ev);
+    if (!st) st = lpi_eval_compile(ctx, (lp_array *const *)outs.v, outs.n, NULL, 0, &ev);
     if (!st) st = lpi_eval_run(ctx, ev, NULL, NULL, res);
     for (int i = 0; !st && i < outs.n; i++) {
         lp_array *a = outs.v[i];

@@ -3,6 +3,7 @@
  * builds runs (or fails only for reasons that depend on the data: max_iter, linear algebra). */
 #include "expr/loop.h"
 #include "core/hmap.h"
+#include "core/vec.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -39,23 +40,6 @@ lp_status lp_loop_index(lp_ctx *ctx, lp_array **out) {
 
 /* ---- free values: what the body and cond read from outside the loop ---- */
 
-typedef struct nodevec {
-    lp_array **v;
-    int n, cap;
-} nodevec;
-
-static bool push(nodevec *s, lp_array *a) {
-    if (s->n == s->cap) {
-        int c = s->cap ? 2 * s->cap : 32;
-        lp_array **nv = lp_realloc(s->v, (size_t)c * sizeof *nv);
-        if (!nv) return false;
-        s->v = nv;
-        s->cap = c;
-    }
-    s->v[s->n++] = a;
-    return true;
-}
-
 static uint64_t key(const lp_array *a) { return (uint64_t)(uintptr_t)a; }
 
 static bool is_data(const lp_array *a) { return a->op == LPI_OP_WRAP || lp_array_result(a) != NULL; }
@@ -74,15 +58,15 @@ static bool binds_outside(const lp_array *a) {
 /* The free values of one subgraph (outputs over params), appended to `free` once each. The
  * walk is iterative: bodies can be long chains. dep maps node -> 1 dependent, 0 not. */
 static lp_status find_free(lp_ctx *ctx, int np, lp_array *const *params, int nout, lp_array *const *outs,
-                           nodevec *free, lpi_hmap *in_free) {
+                           lpi_ptrvec *free, lpi_hmap *in_free) {
     lpi_hmap dep = {0};
-    nodevec stack = {0};
+    lpi_ptrvec stack = {0};
     lp_status st = LP_OK;
     if (!lpi_hmap_init(&dep, 64)) return lpi_nomem(ctx);
     for (int i = 0; i < np; i++)
         if (!lpi_hmap_put(&dep, key(params[i]), 1)) { st = lpi_nomem(ctx); goto out; }
     for (int o = 0; o < nout && !st; o++) {
-        if (!push(&stack, outs[o])) { st = lpi_nomem(ctx); break; }
+        if (!lpi_ptrvec_push(&stack, outs[o])) { st = lpi_nomem(ctx); break; }
         while (stack.n && !st) {
             uintptr_t top = (uintptr_t)stack.v[stack.n - 1];
             lp_array *a = (lp_array *)(top & ~(uintptr_t)1);
@@ -93,7 +77,7 @@ static lp_status find_free(lp_ctx *ctx, int np, lp_array *const *params, int nou
                 /* first visit: inputs first */
                 stack.v[stack.n - 1] = (lp_array *)(top | 1);
                 for (int i = a->nin - 1; i >= 0; i--)
-                    if (!lpi_hmap_get(&dep, key(a->in[i]), &d) && !push(&stack, a->in[i])) { st = lpi_nomem(ctx); break; }
+                    if (!lpi_hmap_get(&dep, key(a->in[i]), &d) && !lpi_ptrvec_push(&stack, a->in[i])) { st = lpi_nomem(ctx); break; }
                 continue;
             }
             stack.n--;
@@ -107,25 +91,25 @@ static lp_status find_free(lp_ctx *ctx, int np, lp_array *const *params, int nou
     }
     /* the cut: independent values a dependent node (or an output) reads */
     for (int o = 0; o < nout && !st; o++) {
-        if (!push(&stack, outs[o])) { st = lpi_nomem(ctx); break; }
+        if (!lpi_ptrvec_push(&stack, outs[o])) { st = lpi_nomem(ctx); break; }
         lpi_hmap seen = {0};
         if (!lpi_hmap_init(&seen, 64)) { st = lpi_nomem(ctx); break; }
         while (stack.n && !st) {
-            lp_array *a = stack.v[--stack.n];
+            lp_array *a = (lp_array *)stack.v[--stack.n];
             int64_t d = 0, x;
             if (lpi_hmap_get(&seen, key(a), &x)) continue;
             if (!lpi_hmap_put(&seen, key(a), 1)) { st = lpi_nomem(ctx); break; }
             lpi_hmap_get(&dep, key(a), &d);
             if (!d) {
                 if (binds_outside(a) && !lpi_hmap_get(in_free, key(a), &x)) {
-                    if (!lpi_hmap_put(in_free, key(a), free->n) || !push(free, a)) st = lpi_nomem(ctx);
+                    if (!lpi_hmap_put(in_free, key(a), free->n) || !lpi_ptrvec_push(free, a)) st = lpi_nomem(ctx);
                 }
                 continue;
             }
             bool param = false;
             for (int i = 0; i < np && !param; i++) param = params[i] == a;
             for (int i = 0; !param && i < a->nin && !st; i++)
-                if (!push(&stack, a->in[i])) st = lpi_nomem(ctx);
+                if (!lpi_ptrvec_push(&stack, a->in[i])) st = lpi_nomem(ctx);
         }
         lpi_hmap_free(&seen);
     }
@@ -296,7 +280,7 @@ static lp_status build_open(lp_ctx *ctx, const char *where, lpi_op kind, int64_t
         for (int k = 0; k < n; k++)
             if (!cond->in[k]) return lpi_error(ctx, LP_ERR_VALUE, "%s: cond input %d is NULL", where, k);
     }
-    nodevec fv = {0};
+    lpi_ptrvec fv = {0};
     lpi_hmap seen = {0};
     lp_array **bp = NULL, **cp = NULL;
     if (!lpi_hmap_init(&seen, 16)) return lpi_nomem(ctx);
@@ -314,7 +298,7 @@ static lp_status build_open(lp_ctx *ctx, const char *where, lpi_op kind, int64_t
             memcpy(cp, cond->in, (size_t)n * sizeof *cp);
             if (fv.n) memcpy(cp + n, fv.v, (size_t)fv.n * sizeof *cp);
         }
-        st = lpi_loop_new(ctx, where, kind, lower, upper, max_iter, last_state, n, init, fv.n, fv.v, bp, body->out,
+        st = lpi_loop_new(ctx, where, kind, lower, upper, max_iter, last_state, n, init, fv.n, (lp_array *const *)fv.v, bp, body->out,
                           fori ? NULL : cp, fori ? NULL : cond->out[0], outs);
     }
     lp_free(bp);
