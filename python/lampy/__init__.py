@@ -19,7 +19,10 @@ Settings are global and work as a context manager::
 Also: ``lp.compute(a, b, ...)`` (one pass for several results), ``lp.linalg`` (solve, inv,
 cholesky, det, slogdet, eigh, lstsq, norm), ``a @ b``, ``lp.fisher_lda(X, y)`` (scikit-learn's
 LDA attributes), ``lp.estimate``/``lp.to_dot``/``lp.plan_json`` to look at a plan before running
-it, ``lp.config(trace=True)`` + ``lp.trace_write(path)`` for a Chrome trace of a run.
+it, ``lp.config(trace=True)`` + ``lp.trace_write(path)`` for a Chrome trace of a run,
+``lp.while_loop`` / ``lp.fori_loop`` (loops that run inside the graph, JAX's semantics),
+``lp.dump_graph`` / ``lp.load_graph`` (graph files that run anywhere), and ``lampy.ml``
+(KMeans, LogisticRegression, PCA, QDA/RDA, LDA with scikit-learn's names).
 
 Errors raise ValueError (shapes, values), TypeError (dtypes, argument types),
 FileNotFoundError / OSError (files), MemoryError, numpy.linalg.LinAlgError; Ctrl-C cancels a
