@@ -609,7 +609,8 @@ static lp_status plan_node(planner *P, int gid) {
             return lpi_error(P->ctx, LP_ERR_VALUE, "a placeholder (%s %s) has no value outside its loop: placeholders stand "
                              "for a loop's carried values and index inside its body and cond", lp_dtype_name(e->dtype),
                              lpi_shape_str(b, sizeof b, e->ndim, e->shape));
-        return lpi_error(P->ctx, LP_ERR_VALUE, "%s: a loop node has no value of its own (run its outputs)", lpi_ops[e->op].name);
+        return lpi_error(P->ctx, LP_ERR_VALUE, "%s: loops are planned one iteration at a time when they run; plans and "
+                         "estimates of a graph with loops are made once its loops have run (lp_run)", lpi_ops[e->op].name);
     }
     default: return lpi_error(P->ctx, LP_ERR_INTERNAL, "op %s cannot be planned", lpi_ops[e->op].name);
     }
