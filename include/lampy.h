@@ -248,8 +248,8 @@ LP_API void lp_last_run_stats(const lp_ctx *ctx, lp_run_stats *out);
 /* Loops that run inside the graph, with JAX's names and semantics (jax.lax.while_loop,
  * jax.lax.fori_loop) over a tuple of n carried arrays:
  *
- *     while_loop:  val = init;  while (cond(val)) val = body(val);        outs = val
- *     fori_loop:   val = init;  for (i = lower; i < upper; i++) val = body(i, val)
+ *   while_loop:  val = init;  while (cond(val)) val = body(val);        outs = val
+ *   fori_loop:   val = init;  for (i = lower; i < upper; i++) val = body(i, val)
  *
  * body and cond are subgraphs: expressions built over placeholders (lp_placeholder), one per
  * carried value, that stand for the value of the current iteration. They may also read any
@@ -515,8 +515,8 @@ LP_API lp_status lp_lda_load(lp_ctx *ctx, const char *path, lp_lda_model **out);
  * QuadraticDiscriminantAnalysis (alpha 1) and a Gaussian rule with LDA's covariance (alpha 0):
  * one pass over X (the same chunked per-class statistics as Fisher LDA), then per class
  *
- *     C_k = alpha S_k + (1 - alpha) S,   S_k = M2_k / n_k,   S = sum_k priors_k S_k
- *     C_k := (1 - gamma) C_k + gamma tr(C_k) / D I;   C_k := (1 - reg_param) C_k + reg_param I
+ *   C_k = alpha S_k + (1 - alpha) S,   S_k = M2_k / n_k,   S = sum_k priors_k S_k
+ *   C_k := (1 - gamma) C_k + gamma tr(C_k) / D I;   C_k := (1 - reg_param) C_k + reg_param I
  *
  * and predict gives argmax_k -1/2 (x - mu_k)' C_k^-1 (x - mu_k) - 1/2 log|C_k| + log priors_k
  * (M2_k: class k's centered scatter; alpha 1: scikit-learn's QuadraticDiscriminantAnalysis,
