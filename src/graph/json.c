@@ -1011,6 +1011,11 @@ lp_status lpi_graph_from_json(lp_ctx *ctx, const json_t *top, lp_array ***target
             st = lpi_error(ctx, LP_ERR_VALUE, "graph: target %lld does not exist", (long long)json_integer_value(e));
             break;
         }
+        if (lpi_is_loop(T.gn[idx].built)) {
+            st = lpi_error(ctx, LP_ERR_VALUE, "graph: target %lld is a %s node, which has no value of its own (target its "
+                           "loop_output nodes)", (long long)json_integer_value(e), lpi_ops[T.gn[idx].op].name);
+            break;
+        }
         outs[t] = T.gn[idx].built;
         lp_array_retain(outs[t]);
     }

@@ -86,9 +86,7 @@ static lp_status load_sub(lp_ctx *ctx, const char *where, const char *name, cons
         return lpi_error(ctx, LP_ERR_VALUE, "%s has %zu outputs; it must give %d", w, json_array_size(jo), nout);
     if ((st = lpi_json_load_nodes(ctx, w, jn, version, depth + 1, T))) return st;
     for (int k = 0; k < np; k++) {
-        char what[32];
-        snprintf(what, sizeof what, "param");
-        if ((st = lpi_json_nodes_get(ctx, w, what, T, json_array_get(jp, (size_t)k), &params[k]))) return st;
+        if ((st = lpi_json_nodes_get(ctx, w, "param", T, json_array_get(jp, (size_t)k), &params[k]))) return st;
         if (params[k]->op != LPI_OP_PLACEHOLDER)
             return lpi_error(ctx, LP_ERR_VALUE, "%s: params[%d] is a '%s' node, not a placeholder", w, k,
                              lpi_ops[params[k]->op].name);

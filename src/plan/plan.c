@@ -609,6 +609,9 @@ static lp_status plan_node(planner *P, int gid) {
             return lpi_error(P->ctx, LP_ERR_VALUE, "a placeholder (%s %s) has no value outside its loop: placeholders stand "
                              "for a loop's carried values and index inside its body and cond", lp_dtype_name(e->dtype),
                              lpi_shape_str(b, sizeof b, e->ndim, e->shape));
+        if (P->g.target[gid])
+            return lpi_error(P->ctx, LP_ERR_VALUE, "a %s node has no value of its own (its loop_output nodes have)",
+                             lpi_ops[e->op].name);
         return lpi_error(P->ctx, LP_ERR_VALUE, "%s: loops are planned one iteration at a time when they run; plans and "
                          "estimates of a graph with loops are made once its loops have run (lp_run)", lpi_ops[e->op].name);
     }
