@@ -337,7 +337,23 @@ lp_status lpi_loop_exec_compile(lp_ctx *ctx, const lpi_loop *l, lpi_loop_exec **
     lpi_loop_exec *lx = lp_calloc(1, sizeof *lx);
     if (!lx) return lpi_nomem(ctx);
     lx->loop = l;
-    lp_status st = lpi_eval_compile(ctx, l->body_out, l->ncarry, l->body_params, l->nbody_params, &lx->body);
+    lp_status st = LP_OK;
+    lp_array **targets = lp_malloc((size_t)(l->ncarry + 1) * sizeof *targets);
+    if (!targets) st = lpi_nomem(ctx);
+    int nt = l->ncarry;
+    if (!st) memcpy(targets, l->body_out, (size_t)l->ncarry * sizeof *targets);
+    if (!st && l->kind == LPI_OP_WHILE_LOOP) {
+        /* cond over the body's outputs (and the body's own free parameters) */
+        const int np = l->ncarry + l->nfree;
+        lp_array **vals = lp_malloc((size_t)np * sizeof *vals);
+        if (!vals) st = lpi_nomem(ctx);
+        for (int k = 0; !st && k < np; k++) vals[k] = k < l->ncarry ? l->body_out[k] : l->body_params[k];
+        if (!st) st = lpi_loop_subst(ctx, &l->cond_out, 1, l->cond_params, vals, np, &lx->cond_next);
+        lp_free(vals);
+        if (!st) targets[nt++] = lx->cond_next;
+    }
+    if (!st) st = lpi_eval_compile(ctx, targets, nt, l->body_params, l->nbody_params, &lx->body);
+    lp_free(targets);
     if (!st && l->kind == LPI_OP_WHILE_LOOP)
         st = lpi_eval_compile(ctx, &l->cond_out, 1, l->cond_params, l->ncarry + l->nfree, &lx->cond);
     if (st) {
@@ -358,6 +374,7 @@ void lpi_loop_exec_destroy(lpi_loop_exec *lx) {
     if (!lx) return;
     lpi_eval_destroy(lx->body);
     lpi_eval_destroy(lx->cond);
+    lp_array_release(lx->cond_next);
     lp_free(lx);
 }
 
@@ -388,11 +405,14 @@ lp_status lpi_loop_step(lp_ctx *ctx, lpi_loop_state *s, const lpi_executor *ex) 
     lp_status st;
     for (int k = 0; k < l->ncarry; k++) s->params[off + k] = s->carry[k];
     if (!fori) {
-        lp_buffer *c;
-        if ((st = lpi_eval_run(ctx, s->lx->cond, ex, s->params, &c))) return in_iteration(ctx, st, l, s->iter);
-        bool go = *(const uint8_t *)c->data != 0;
-        lp_buffer_release(c);
-        if (!go) { s->done = true; return LP_OK; }
+        if (!s->have_go) {
+            lp_buffer *c;
+            if ((st = lpi_eval_run(ctx, s->lx->cond, ex, s->params, &c))) return in_iteration(ctx, st, l, s->iter);
+            s->go = *(const uint8_t *)c->data != 0;
+            s->have_go = true;
+            lp_buffer_release(c);
+        }
+        if (!s->go) { s->done = true; return LP_OK; }
         if (s->iter >= l->max_iter) {
             if (l->last_state) { s->done = true; return LP_OK; }
             return lpi_error(ctx, LP_ERR_LIMIT, "while_loop: max_iter (%lld) reached and the condition still holds "
@@ -404,8 +424,8 @@ lp_status lpi_loop_step(lp_ctx *ctx, lpi_loop_state *s, const lpi_executor *ex) 
         if (!(s->params[0] = lpi_buffer_new(LP_INT64, 0, NULL))) return lpi_nomem(ctx);
         *(int64_t *)s->params[0]->data = i;
     }
-    lp_buffer *nstack[16];
-    lp_buffer **next = l->ncarry <= 16 ? nstack : lp_malloc((size_t)l->ncarry * sizeof *next);
+    lp_buffer *nstack[17];
+    lp_buffer **next = l->ncarry < 17 ? nstack : lp_malloc((size_t)(l->ncarry + 1) * sizeof *next);
     if (!next) st = lpi_nomem(ctx);
     else st = lpi_eval_run(ctx, s->lx->body, ex, s->params, next);
     if (fori) { lp_buffer_release(s->params[0]); s->params[0] = NULL; }
@@ -416,6 +436,11 @@ lp_status lpi_loop_step(lp_ctx *ctx, lpi_loop_state *s, const lpi_executor *ex) 
     for (int k = 0; k < l->ncarry; k++) {
         lp_buffer_release(s->carry[k]);
         s->carry[k] = next[k];
+    }
+    if (!fori) {
+        /* the condition on the new values came with them */
+        s->go = *(const uint8_t *)next[l->ncarry]->data != 0;
+        lp_buffer_release(next[l->ncarry]);
     }
     if (next != nstack) lp_free(next);
     s->iter++;

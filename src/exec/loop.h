@@ -42,10 +42,14 @@ lp_status lpi_eval_compile(lp_ctx *ctx, lp_array *const *targets, int nt, lp_arr
 lp_status lpi_eval_run(lp_ctx *ctx, lpi_eval *ev, const lpi_executor *ex, lp_buffer *const *params, lp_buffer **outs);
 void lpi_eval_destroy(lpi_eval *ev);
 
-/* A loop compiled for running: its body (and cond) evals. */
+/* A loop compiled for running. A while_loop's body eval also computes the condition on the
+ * values it produces (cond_next: cond's graph over the body outputs), in the same plan, so an
+ * iteration is one plan run and a condition over large data reads it while it is still in
+ * cache; the cond eval alone decides the first iteration. */
 typedef struct lpi_loop_exec {
     const lpi_loop *loop;
     lpi_eval *body, *cond;
+    lp_array *cond_next;
 } lpi_loop_exec;
 
 lp_status lpi_loop_exec_compile(lp_ctx *ctx, const lpi_loop *l, lpi_loop_exec **out);
@@ -57,6 +61,7 @@ typedef struct lpi_loop_state {
     lp_buffer **carry;        /* [ncarry] the current carried values (owned references) */
     lp_buffer **params;       /* [index] carry free: what the body is run with */
     int64_t iter;             /* body runs so far */
+    bool have_go, go;         /* while_loop: the condition on the current values, once known */
     bool done;
 } lpi_loop_state;
 

@@ -244,6 +244,79 @@ lp_status lpi_loop_new(lp_ctx *ctx, const char *where, lpi_op kind, int64_t lowe
     return st;
 }
 
+/* ---- substitution ---- */
+
+/* A copy of node a over other inputs: same op, dtype, shape, attributes and chunk hint. */
+static lp_status clone_node(lp_ctx *ctx, const lp_array *a, lp_array *const *in, lp_array **out) {
+    lp_status st = lpi_node_new(ctx, a->op, a->dtype, a->ndim, a->shape, a->nin, in, out);
+    if (st) return st;
+    lp_array *c = *out;
+    c->a = a->a;
+    c->a.path = NULL;
+    if (a->a.path && !(c->a.path = lp_strdup(a->a.path))) { lp_array_release(c); *out = NULL; return lpi_nomem(ctx); }
+    lp_buffer_retain(c->a.buf);
+    if (c->a.loop) atomic_fetch_add_explicit(&c->a.loop->refcnt, 1, memory_order_relaxed);
+    memcpy(c->chunk_hint, a->chunk_hint, sizeof c->chunk_hint);
+    c->has_chunk_hint = a->has_chunk_hint;
+    return LP_OK;
+}
+
+lp_status lpi_loop_subst(lp_ctx *ctx, lp_array *const *outs, int n, lp_array *const *params, lp_array *const *values, int np,
+                         lp_array **new_outs) {
+    /* memo: node -> its copy (or itself when nothing below it is substituted) */
+    lpi_hmap memo = {0};
+    lpi_ptrvec stack = {0}, made = {0};
+    lp_status st = LP_OK;
+    for (int k = 0; k < n; k++) new_outs[k] = NULL;
+    if (!lpi_hmap_init(&memo, 64)) return lpi_nomem(ctx);
+    for (int i = 0; i < np && !st; i++)
+        if (!lpi_hmap_put(&memo, key(params[i]), (int64_t)(uintptr_t)values[i])) st = lpi_nomem(ctx);
+    for (int o = 0; o < n && !st; o++) {
+        if (!lpi_ptrvec_push(&stack, outs[o])) { st = lpi_nomem(ctx); break; }
+        while (stack.n && !st) {
+            uintptr_t top = (uintptr_t)stack.v[stack.n - 1];
+            lp_array *a = (lp_array *)(top & ~(uintptr_t)1);
+            int64_t x;
+            if (lpi_hmap_get(&memo, key(a), &x)) { stack.n--; continue; }
+            if (!(top & 1) && !is_data(a)) {
+                stack.v[stack.n - 1] = (void *)(top | 1);
+                for (int i = a->nin - 1; i >= 0 && !st; i--)
+                    if (!lpi_hmap_get(&memo, key(a->in[i]), &x) && !lpi_ptrvec_push(&stack, a->in[i])) st = lpi_nomem(ctx);
+                continue;
+            }
+            stack.n--;
+            bool changed = false;
+            lp_array *instack[8], **in = a->nin <= 8 ? instack : lp_malloc((size_t)a->nin * sizeof *in);
+            if (!in) { st = lpi_nomem(ctx); break; }
+            for (int i = 0; !is_data(a) && i < a->nin; i++) {
+                lpi_hmap_get(&memo, key(a->in[i]), &x);
+                in[i] = (lp_array *)(uintptr_t)x;
+                changed |= in[i] != a->in[i];
+            }
+            lp_array *c = a;
+            if (changed) {
+                if ((st = clone_node(ctx, a, in, &c)) || !lpi_ptrvec_push(&made, c)) {
+                    if (!st) { lp_array_release(c); st = lpi_nomem(ctx); }
+                }
+            }
+            if (in != instack) lp_free(in);
+            if (!st && !lpi_hmap_put(&memo, key(a), (int64_t)(uintptr_t)c)) st = lpi_nomem(ctx);
+        }
+    }
+    for (int o = 0; o < n && !st; o++) {
+        int64_t x;
+        lpi_hmap_get(&memo, key(outs[o]), &x);
+        new_outs[o] = (lp_array *)(uintptr_t)x;
+        lp_array_retain(new_outs[o]);
+    }
+    /* the copies are held by their users now (and the outputs by the caller) */
+    for (int i = 0; i < made.n; i++) lp_array_release((lp_array *)made.v[i]);
+    lp_free(stack.v);
+    lp_free(made.v);
+    lpi_hmap_free(&memo);
+    return st;
+}
+
 /* ---- the public builders ---- */
 
 static lp_status check_subgraph(lp_ctx *ctx, const char *where, const char *name, const lp_subgraph *s, int nin, int nout) {

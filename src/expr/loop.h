@@ -58,4 +58,9 @@ lp_status lpi_loop_new(lp_ctx *ctx, const char *where, lpi_op kind, int64_t lowe
                        lp_array *const *body_params, lp_array *const *body_out, lp_array *const *cond_params,
                        lp_array *cond_out, lp_array **outs);
 
+/* outs with params replaced by values: the nodes that depend on a param are copied over the
+ * new inputs (the rest are shared). new_outs receive n new references. */
+lp_status lpi_loop_subst(lp_ctx *ctx, lp_array *const *outs, int n, lp_array *const *params, lp_array *const *values, int np,
+                         lp_array **new_outs);
+
 #endif
