@@ -18,27 +18,14 @@
  */
 #include "lampy.h"
 
+#define BENCH_NAME "overhead"
+#include "bench_util.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-#define CHECK(ctx, call)                                                                    \
-    do {                                                                                    \
-        lp_status st_ = (call);                                                             \
-        if (st_ != LP_OK) {                                                                 \
-            fprintf(stderr, "overhead: %s failed: %s: %s\n", #call, lp_status_str(st_),    \
-                    lp_last_error(ctx));                                                    \
-            exit(1);                                                                        \
-        }                                                                                   \
-    } while (0)
 
 typedef struct {
     double wall, plan, run;
@@ -62,9 +49,9 @@ static timing once(lp_ctx *ctx, int w, double *data, int64_t n, int64_t chunk, d
         lp_array_release(one);
     }
     lp_buffer *out;
-    double t0 = now();
+    double t0 = bench_now();
     CHECK(ctx, lp_run(ctx, &y, 1, &out));
-    double t1 = now();
+    double t1 = bench_now();
     lp_run_stats s;
     lp_last_run_stats(ctx, &s);
     const double *r = lp_buffer_data(out);

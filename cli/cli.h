@@ -49,8 +49,24 @@ int cli_estimate(int argc, char **argv);     /* estimate.c */
 extern const char cli_estimate_help[];
 int cli_calibrate(int argc, char **argv);    /* estimate.c */
 extern const char cli_calibrate_help[];
+int cli_run(int argc, char **argv);          /* run.c */
+extern const char cli_run_help[];
 
 /* ---- helpers shared by subcommands ---- */
+
+/* --report, --trace FILE, --no-progress: how a run reports itself (eval, run; eval.c). */
+typedef struct cli_report_opts {
+    bool report, no_progress;
+    const char *trace;
+} cli_report_opts;
+#define CLI_REPORT_OPTS(r)                                                                          \
+    {.name = "--report", .kind = CLI_FLAG, .dst = &(r)->report},                                    \
+    {.name = "--no-progress", .kind = CLI_FLAG, .dst = &(r)->no_progress},                          \
+    {.name = "--trace", .kind = CLI_STR, .dst = &(r)->trace}
+/* Before the run: tracing and the progress bar. After it: the report on stderr (tasks, bytes,
+ * times beside the prediction) and the trace file. Both return 0 or an exit code. */
+int cli_report_setup(lp_ctx *ctx, const cli_report_opts *r);
+int cli_report_finish(lp_ctx *ctx, const cli_report_opts *r);
 
 /* "lampy: <message>" on stderr; returns CLI_EXIT_USAGE / CLI_EXIT_ERROR. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

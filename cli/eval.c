@@ -101,6 +101,19 @@ static void print_report(const lp_ctx *ctx) {
             r.busy_seconds, r.utilisation * 100);
 }
 
+int cli_report_setup(lp_ctx *ctx, const cli_report_opts *r) {
+    lp_status st = LP_OK;
+    if (r->report || r->trace) st = lp_ctx_set_trace(ctx, true);
+    if (!st && !r->no_progress) st = lp_ctx_set_progress(ctx, true);
+    return st ? cli_lib_error(ctx, st) : 0;
+}
+
+int cli_report_finish(lp_ctx *ctx, const cli_report_opts *r) {
+    if (r->report) print_report(ctx);
+    lp_status st = r->trace ? lp_trace_write(ctx, r->trace) : LP_OK;
+    return st ? cli_lib_error(ctx, st) : 0;
+}
+
 static void print_stats(const lp_ctx *ctx, double t_build, double t_run, double t_out, double t_total) {
     lp_run_stats s;
     char b1[32], b2[32], b3[32];
@@ -127,16 +140,15 @@ static void print_stats(const lp_ctx *ctx, double t_build, double t_run, double 
 
 int cli_eval(int argc, char **argv) {
     double t0 = now_seconds();
-    const char *expr = NULL, *output = NULL, *trace = NULL;
-    bool report = false, no_progress = false, stats = false;
+    const char *expr = NULL, *output = NULL;
+    bool stats = false;
+    cli_report_opts rep = {0};
     cli_run_opts run = CLI_RUN_OPTS_INIT;
     cli_remote remote = CLI_REMOTE_INIT;
     const cli_opt opts[] = {
         {.name = "--output", .alias = "-o", .kind = CLI_STR, .dst = &output},
         {.name = "--stats", .kind = CLI_FLAG, .dst = &stats},
-        {.name = "--report", .kind = CLI_FLAG, .dst = &report},
-        {.name = "--no-progress", .kind = CLI_FLAG, .dst = &no_progress},
-        {.name = "--trace", .kind = CLI_STR, .dst = &trace},
+        CLI_REPORT_OPTS(&rep),
         CLI_RUN_OPTS(&run),
         CLI_REMOTE_OPTS(&remote),
         {0},
@@ -178,9 +190,8 @@ int cli_eval(int argc, char **argv) {
     if (!expr) { rc = cli_usage_error("eval: missing EXPR; see 'lampy eval --help'"); goto done; }
 
     if ((st = lp_ctx_create(&ctx)) != LP_OK) { rc = cli_error("%s", lp_status_str(st)); goto done; }
-    if ((rc = cli_run_opts_apply(ctx, &run)) || (rc = cli_remote_apply(ctx, &remote))) goto done;
-    if ((report || trace) && (st = lp_ctx_set_trace(ctx, true)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
-    if (!no_progress && (st = lp_ctx_set_progress(ctx, true)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
+    if ((rc = cli_run_opts_apply(ctx, &run)) || (rc = cli_remote_apply(ctx, &remote)) || (rc = cli_report_setup(ctx, &rep)))
+        goto done;
 
     for (int k = 0; k < nnames; k++) {
         lp_array *a = NULL;
@@ -208,8 +219,7 @@ int cli_eval(int argc, char **argv) {
     }
     double t3 = now_seconds();
     if (stats) print_stats(ctx, t1 - t0, t2 - t1, t3 - t2, t3 - t0);
-    if (report) print_report(ctx);
-    if (trace && (st = lp_trace_write(ctx, trace)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
+    if ((rc = cli_report_finish(ctx, &rep))) goto done;
 
 done:
     lp_buffer_release(buf);

@@ -17,7 +17,7 @@
 
 typedef enum vkind {
     V_NONE, V_BOOL, V_INT, V_FLOAT, V_STR, V_ELLIPSIS, V_ARRAY, V_TUPLE, V_DTYPE, V_FUNC,
-    V_MODULE, V_METHOD
+    V_MODULE, V_METHOD, V_LAMBDA
 } vkind;
 
 typedef struct value {
@@ -31,14 +31,23 @@ typedef struct value {
     lp_array *arr;       /* V_ARRAY, V_METHOD (self): an owned reference */
     struct value *items; /* V_TUPLE: owned */
     int n;
+    const cli_node *fn;  /* V_LAMBDA: the lambda's syntax node */
 } value;
 
 enum { MOD_NUMPY, MOD_RANDOM, MOD_LINALG };
+
+/* A lambda's parameter while its body is traced (innermost last). */
+typedef struct local {
+    const char *name;
+    const struct value *v;
+} local;
 
 typedef struct ev {
     lp_ctx *ctx;
     const cli_binding *names;
     int nnames;
+    local *locals;
+    int nlocals, caplocals;
     char *err;
     size_t errcap;
     lp_status st;
@@ -87,6 +96,7 @@ static const char *tname(const value *v) {
     case V_FUNC: return "function";
     case V_MODULE: return "module";
     case V_METHOD: return "method";
+    case V_LAMBDA: return "function";
     }
     return "object";
 }
@@ -109,7 +119,7 @@ static void set_array(value *v, lp_array *a) { memset(v, 0, sizeof *v); v->k = V
 typedef enum bkind {
     B_UNARY, B_BINARY, B_WHERE, B_REDUCE, B_ASTYPE, B_RESHAPE, B_TRANSPOSE, B_RAVEL, B_COPY,
     B_CONCAT, B_STACK, B_ZEROS, B_ONES, B_FULL, B_ZEROS_LIKE, B_ONES_LIKE, B_FULL_LIKE,
-    B_ARANGE, B_LINSPACE, B_EYE, B_UNIFORM, B_NORMAL, B_MATMUL, B_LINALG
+    B_ARANGE, B_LINSPACE, B_EYE, B_UNIFORM, B_NORMAL, B_MATMUL, B_LINALG, B_FORI_LOOP, B_WHILE_LOOP
 } bkind;
 
 /* params: comma-separated names in positional order; '!' marks a required one, '|' an alias. */
@@ -199,6 +209,9 @@ static const builtin builtins[] = {
     {"matmul", B_MATMUL, NULL, "!x1,!x2"},
     {"dot", B_MATMUL, NULL, "!a,!b"},
     {"outer", B_LINALG, "outer", "!a,!b"},
+    /* loops (JAX's): the functions are lambdas, traced once */
+    {"fori_loop", B_FORI_LOOP, NULL, "!lower,!upper,!body_fun,!init_val"},
+    {"while_loop", B_WHILE_LOOP, NULL, "!cond_fun,!body_fun,!init_val,max_iter,last_state"},
     /* numpy.linalg: reached as np.linalg.<name> only */
     {"linalg.solve", B_LINALG, "solve", "!a,!b"},
     {"linalg.inv", B_LINALG, "inv", "!a"},
@@ -277,7 +290,11 @@ static bool numpy_attr(const char *name, value *out) {
     return false;
 }
 
+static int value_copy(ev *e, const value *v, value *out);
+
 static int lookup_name(ev *e, const cli_node *n, value *out) {
+    for (int k = e->nlocals - 1; k >= 0; k--)
+        if (strcmp(e->locals[k].name, n->s) == 0) return value_copy(e, e->locals[k].v, out);
     for (int k = 0; k < e->nnames; k++)
         if (strcmp(e->names[k].name, n->s) == 0) {
             lp_array_retain(e->names[k].array);
@@ -960,6 +977,143 @@ static int do_creation(ev *e, const builtin *B, const value **sl, value *out) {
     return 0;
 }
 
+/* ---- lambdas and loops ---- */
+
+static int eval(ev *e, const cli_node *n, value *out);
+
+static int value_copy(ev *e, const value *v, value *out) {
+    *out = *v;
+    out->items = NULL;
+    out->n = 0;
+    lp_array_retain(out->arr);
+    if (v->k != V_TUPLE) return 0;
+    out->items = calloc((size_t)(v->n ? v->n : 1), sizeof *out->items);
+    if (!out->items) { lp_array_release(out->arr); memset(out, 0, sizeof *out); return nomem(e); }
+    out->n = v->n;
+    for (int k = 0; k < v->n; k++)
+        if (value_copy(e, &v->items[k], &out->items[k])) { value_clear(out); return -1; }
+    return 0;
+}
+
+/* Evaluate a lambda's body with its parameters bound to args (the caller's values). */
+static int call_lambda(ev *e, const cli_node *fn, const char *what, int nargs, const value *args, value *out) {
+    if (fn->nitems != nargs)
+        return everr(e, LP_ERR_TYPE, "%s must take %d argument%s, the lambda takes %d", what, nargs, nargs == 1 ? "" : "s",
+                     fn->nitems);
+    if (e->nlocals + nargs > e->caplocals) {
+        int c = (e->nlocals + nargs) * 2;
+        local *nl = realloc(e->locals, (size_t)c * sizeof *nl);
+        if (!nl) return nomem(e);
+        e->locals = nl;
+        e->caplocals = c;
+    }
+    int base = e->nlocals;
+    for (int k = 0; k < nargs; k++) e->locals[e->nlocals++] = (local){fn->items[k]->s, &args[k]};
+    int rc = eval(e, fn->a, out);
+    e->nlocals = base;
+    return rc;
+}
+
+/* The carried state as the functions see it: one array, or a tuple of them (as init_val). */
+static int state_value(ev *e, bool tuple, int n, lp_array *const *arrs, value *out) {
+    memset(out, 0, sizeof *out);
+    if (!tuple) {
+        lp_array_retain(arrs[0]);
+        set_array(out, arrs[0]);
+        return 0;
+    }
+    out->items = calloc((size_t)(n ? n : 1), sizeof *out->items);
+    if (!out->items) return nomem(e);
+    out->k = V_TUPLE;
+    out->n = n;
+    for (int k = 0; k < n; k++) {
+        lp_array_retain(arrs[k]);
+        set_array(&out->items[k], arrs[k]);
+    }
+    return 0;
+}
+
+/* A function's result as n arrays, the same structure as init_val. */
+static int state_arrays(ev *e, const char *what, bool tuple, int n, const value *v, lp_array **outs) {
+    if (tuple && (v->k != V_TUPLE || v->n != n))
+        return everr(e, LP_ERR_TYPE, "%s must return a tuple of %d values, like init_val, not %s", what, n,
+                     v->k == V_TUPLE ? "a tuple of another length" : tname(v));
+    for (int k = 0; k < n; k++)
+        if (to_array(e, tuple ? &v->items[k] : v, &outs[k], what)) return -1;
+    return 0;
+}
+
+static int do_loop(ev *e, const builtin *B, const value **sl, value *out) {
+    const bool fori = B->kind == B_FORI_LOOP;
+    const char *fname = B->name;
+    const value *init = sl[fori ? 3 : 2], *body_fun = sl[fori ? 2 : 1], *cond_fun = fori ? NULL : sl[0];
+    int64_t lower = 0, upper = 0, max_iter = 0;
+    bool last_state = false;
+    if (fori && (get_int(e, sl[0], fname, "lower", &lower) || get_int(e, sl[1], fname, "upper", &upper))) return -1;
+    if (!fori && given(sl[3]) && get_int(e, sl[3], fname, "max_iter", &max_iter)) return -1;
+    if (!fori && given(sl[4]) && get_bool(e, sl[4], fname, "last_state", &last_state)) return -1;
+    if (body_fun->k != V_LAMBDA || (cond_fun && cond_fun->k != V_LAMBDA))
+        return everr(e, LP_ERR_TYPE, "%s(): %s must be a lambda", fname, body_fun->k != V_LAMBDA ? "body_fun" : "cond_fun");
+    const bool tuple = init->k == V_TUPLE;
+    const int n = tuple ? init->n : 1;
+    if (n < 1) return everr(e, LP_ERR_VALUE, "%s(): init_val needs at least one value", fname);
+    if (n > 64) return everr(e, LP_ERR_LIMIT, "%s(): at most 64 carried values", fname);
+    lp_array *iv[64] = {0}, *bp[65] = {0}, *cp[64] = {0}, *bo[64] = {0}, *co = NULL, *res[64] = {0};
+    value args[2] = {{0}, {0}}, r = {0};
+    int rc = 0;
+    char what[64];
+    for (int k = 0; k < n && rc == 0; k++) rc = to_array(e, tuple ? &init->items[k] : init, &iv[k], fname);
+    /* cond_fun(val) */
+    for (int k = 0; !fori && k < n && rc == 0; k++) {
+        lp_status st = lp_placeholder(e->ctx, lp_array_dtype(iv[k]), lp_array_ndim(iv[k]), lp_array_shape(iv[k]), &cp[k]);
+        if (st != LP_OK) rc = evlib(e, st);
+    }
+    if (!fori && rc == 0) {
+        snprintf(what, sizeof what, "%s(): cond_fun", fname);
+        rc = state_value(e, tuple, n, cp, &args[0]);
+        if (rc == 0) rc = call_lambda(e, cond_fun->fn, what, 1, args, &r);
+        if (rc == 0) rc = state_arrays(e, what, false, 1, &r, &co);
+        value_clear(&args[0]);
+        value_clear(&r);
+    }
+    /* body_fun([i,] val) */
+    int off = fori ? 1 : 0;
+    if (rc == 0 && fori) {
+        lp_status st = lp_loop_index(e->ctx, &bp[0]);
+        if (st != LP_OK) rc = evlib(e, st);
+    }
+    for (int k = 0; k < n && rc == 0; k++) {
+        lp_status st = lp_placeholder(e->ctx, lp_array_dtype(iv[k]), lp_array_ndim(iv[k]), lp_array_shape(iv[k]), &bp[off + k]);
+        if (st != LP_OK) rc = evlib(e, st);
+    }
+    if (rc == 0) {
+        snprintf(what, sizeof what, "%s(): body_fun", fname);
+        if (fori) set_array(&args[0], bp[0]), lp_array_retain(bp[0]);
+        rc = state_value(e, tuple, n, bp + off, &args[off]);
+        if (rc == 0) rc = call_lambda(e, body_fun->fn, what, off + 1, args, &r);
+        if (rc == 0) rc = state_arrays(e, what, tuple, n, &r, bo);
+        value_clear(&args[0]);
+        value_clear(&args[1]);
+        value_clear(&r);
+    }
+    if (rc == 0) {
+        lp_subgraph body = {n + off, bp, n, bo}, cond = {n, cp, 1, &co};
+        lp_status st = fori ? lp_fori_loop(e->ctx, lower, upper, &body, n, iv, res)
+                            : lp_while_loop(e->ctx, &cond, &body, n, iv, max_iter, last_state ? LP_LOOP_LAST_STATE : 0, res);
+        if (st != LP_OK) rc = evlib(e, st);
+        else rc = state_value(e, tuple, n, res, out);
+    }
+    for (int k = 0; k < n; k++) {
+        lp_array_release(iv[k]);
+        lp_array_release(cp[k]);
+        lp_array_release(bo[k]);
+        lp_array_release(res[k]);
+    }
+    for (int k = 0; k <= n; k++) lp_array_release(bp[k]);
+    lp_array_release(co);
+    return rc;
+}
+
 static int call_builtin(ev *e, const builtin *B, const args *a, value *out) {
     const value *sl[MAX_PARAMS];
     if (bind(e, B->name, B->params, a, sl, NULL)) return -1;
@@ -1061,6 +1215,9 @@ static int call_builtin(ev *e, const builtin *B, const args *a, value *out) {
         for (int k = 0; k < 2; k++) lp_array_release(in[k]);
         return rc;
     }
+    case B_FORI_LOOP:
+    case B_WHILE_LOOP:
+        return do_loop(e, B, sl, out);
     default:
         return do_creation(e, B, sl, out);
     }
@@ -1146,7 +1303,6 @@ static int call_dtype(ev *e, const value *callee, const args *a, value *out) {
     return rc;
 }
 
-static int eval(ev *e, const cli_node *n, value *out);
 
 static void args_clear(args *a, int nitems) {
     for (int k = 0; k < nitems; k++) {
@@ -1161,7 +1317,7 @@ static void args_clear(args *a, int nitems) {
 static int eval_call(ev *e, const cli_node *n, value *out) {
     value callee = {0};
     if (eval(e, n->a, &callee)) return -1;
-    if (callee.k != V_FUNC && callee.k != V_METHOD && callee.k != V_DTYPE) {
+    if (callee.k != V_FUNC && callee.k != V_METHOD && callee.k != V_DTYPE && callee.k != V_LAMBDA) {
         int rc = everr(e, LP_ERR_TYPE, "'%s' object is not callable", tname(&callee));
         value_clear(&callee);
         return rc;
@@ -1185,7 +1341,10 @@ static int eval_call(ev *e, const cli_node *n, value *out) {
         }
     }
     if (rc == 0) {
-        if (callee.k == V_FUNC) rc = call_builtin(e, &builtins[callee.id], &a, out);
+        if (callee.k == V_LAMBDA) {
+            rc = a.nkw ? everr(e, LP_ERR_TYPE, "a lambda takes positional arguments only")
+                       : call_lambda(e, callee.fn, "the lambda", a.npos, a.pos, out);
+        } else if (callee.k == V_FUNC) rc = call_builtin(e, &builtins[callee.id], &a, out);
         else if (callee.k == V_METHOD) rc = call_method(e, &callee, &a, out);
         else rc = call_dtype(e, &callee, &a, out);
     }
@@ -1430,6 +1589,7 @@ static int eval(ev *e, const cli_node *n, value *out) {
         return rc;
     }
     case CLI_N_CALL: return eval_call(e, n, out);
+    case CLI_N_LAMBDA: out->k = V_LAMBDA; out->fn = n; return 0;
     case CLI_N_ATTR: return eval_attr(e, n, out);
     case CLI_N_SUBSCRIPT: return eval_subscript(e, n, out);
     case CLI_N_KEYWORD:
@@ -1456,6 +1616,7 @@ lp_status cli_expr_build(lp_ctx *ctx, const char *src, const cli_binding *names,
         }
     }
     value_clear(&v);
+    free(e.locals);
     cli_ast_free(ast);
     if (!*out && e.st == LP_OK) everr(&e, LP_ERR_INTERNAL, "expression evaluation failed");
     return *out ? LP_OK : e.st;

@@ -393,7 +393,7 @@ static const char *keyword_hint(const char *name) {
         {"else", "conditional expressions are not supported; use where(cond, a, b)"},
         {"in", "'in' is not supported"},
         {"is", "'is' is not supported; use =="},
-        {"lambda", "lambda is not supported"},
+        {"lambda", "lambda is only allowed as an argument (the body of fori_loop or while_loop)"},
         {"for", "comprehensions are not supported"},
         {"async", NULL}, {"await", NULL}, {"yield", NULL}, {"del", NULL}, {"import", NULL},
         {"from", NULL}, {"class", NULL}, {"def", NULL}, {"return", NULL}, {"pass", NULL},
@@ -763,8 +763,45 @@ static cli_node *parse_comparison(parser *P) {
     return binary(P, t->op, col_of(t), l, r);
 }
 
+/* lambda [NAME {, NAME}]: expr */
+static cli_node *parse_lambda(parser *P) {
+    token *t0 = cur(P);
+    P->i++; /* lambda */
+    nlist params = {0};
+    while (!is_op(P, ':')) {
+        token *t = cur(P);
+        if (t->k != T_NAME || keyword_hint(t->s)) {
+            perr(P, t->pos, "expected a parameter name or ':' in lambda");
+            return NULL;
+        }
+        for (int k = 0; k < params.n; k++)
+            if (strcmp(params.v[k]->s, t->s) == 0) { perr(P, t->pos, "duplicate argument '%s' in lambda", t->s); return NULL; }
+        cli_node *nm = new_node(P, CLI_N_NAME, col_of(t));
+        if (!nm) return NULL;
+        nm->s = t->s;
+        P->i++;
+        if (nlist_push(P, &params, nm)) return NULL;
+        if (is_op(P, ',')) { P->i++; continue; }
+        if (!is_op(P, ':')) { perr(P, cur(P)->pos, "expected ',' or ':' in lambda"); return NULL; }
+    }
+    P->i++; /* : */
+    cli_node *body = parse_expr(P);
+    if (!body) return NULL;
+    cli_node *n = new_node(P, CLI_N_LAMBDA, col_of(t0));
+    if (!n) return NULL;
+    n->items = params.v;
+    n->nitems = params.n;
+    n->a = body;
+    return finish(P, n) ? NULL : n;
+}
+
 static cli_node *parse_expr(parser *P) {
     if (++P->depth > MAX_DEPTH) { perr(P, cur(P)->pos, "expression is too deeply nested"); return NULL; }
+    if (cur(P)->k == T_NAME && strcmp(cur(P)->s, "lambda") == 0) {
+        cli_node *l = parse_lambda(P);
+        P->depth--;
+        return l;
+    }
     cli_node *n = parse_comparison(P);
     P->depth--;
     if (n && cur(P)->k == T_NAME && keyword_hint(cur(P)->s)) {

@@ -13,6 +13,8 @@
  *     calls f(x, axis=0), attributes a.T, subscripts a[::2, 1:, None, ...]
  * Atoms: names, int/float literals (1, 0x1f, 1.5, 1e-3, .5), 'strings', True False None,
  * parenthesised expressions, tuples (a, b) and lists [a, b].
+ * lambda p1, p2: expr (lowest precedence, as in Python) for the bodies and conditions of
+ * fori_loop and while_loop, which trace them once.
  */
 #ifndef LAMPY_CLI_EXPR_PARSE_H
 #define LAMPY_CLI_EXPR_PARSE_H
@@ -41,7 +43,8 @@ typedef enum cli_nkind {
     CLI_N_KEYWORD,  /* s = name, a = value */
     CLI_N_ATTR,     /* a = object, s = attribute */
     CLI_N_SUBSCRIPT,/* a = object, items = index items (CLI_N_SLICE or expressions) */
-    CLI_N_SLICE     /* a = start, b = stop, c = step, each may be NULL */
+    CLI_N_SLICE,    /* a = start, b = stop, c = step, each may be NULL */
+    CLI_N_LAMBDA    /* items = parameter names (CLI_N_NAME), a = body */
 } cli_nkind;
 
 /* Operator codes: single-character operators are their character. */

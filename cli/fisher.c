@@ -9,17 +9,28 @@
 #include <time.h>
 
 const char cli_fisher_help[] =
-    "usage: lampy fisher X.npy y.npy [--save MODEL.npy] [--threads T] [--chunk-rows R]\n"
-    "                    [--shrinkage none|auto|S] [--n-components N] [--no-accuracy]\n"
+    "usage: lampy fisher X.npy y.npy [--method lda|qda|rda] [--save MODEL.npy] [--threads T]\n"
+    "                    [--chunk-rows R] [--shrinkage none|auto|S] [--n-components N]\n"
+    "                    [--alpha A] [--gamma G] [--reg-param R] [--no-accuracy]\n"
     "\n"
-    "Fit Fisher's linear discriminant (scikit-learn's LinearDiscriminantAnalysis with\n"
-    "solver='eigen') on X (samples x features, float) and y (labels: int or bool, any values),\n"
-    "reading X in chunks on all cores. Prints the classes, the discriminant components\n"
-    "(their first entries for wide data), the fit time and throughput, and the training\n"
-    "accuracy (one more pass over X).\n"
+    "Fit a discriminant analysis on X (samples x features, float) and y (labels: int or bool,\n"
+    "any values), reading X in chunks on all cores:\n"
+    "  lda  Fisher's linear discriminant (scikit-learn's LinearDiscriminantAnalysis with\n"
+    "       solver='eigen'), the default: prints the discriminant components too\n"
+    "  qda  quadratic discriminant analysis (scikit-learn's QuadraticDiscriminantAnalysis;\n"
+    "       --shrinkage S and --reg-param R as its shrinkage and reg_param)\n"
+    "  rda  Friedman's regularized discriminant analysis: class covariances\n"
+    "       alpha S_k + (1 - alpha) S blend QDA (alpha 1) and LDA (alpha 0), shrunk by gamma\n"
+    "       toward a multiple of the identity\n"
+    "All read X once for the per-class statistics. Prints the classes, the fit time and\n"
+    "throughput, and the training accuracy (one more pass over X).\n"
     "\n"
     "Options:\n"
-    "  --save MODEL.npy   write the model (for `lampy predict`, or np.load)\n"
+    "  --method M         lda (default), qda or rda\n"
+    "  --alpha A          rda: in [0, 1] (default 1)\n"
+    "  --gamma G          rda: in [0, 1] (default 0)\n"
+    "  --reg-param R      qda, rda: in [0, 1] (default 0)\n"
+    "  --save MODEL.npy   lda: write the model (for `lampy predict`, or np.load)\n"
     "  --threads T        worker threads (0 = one per core, the default)\n"
     "  --chunk-rows R     rows of X per task (default: about 4 MiB of X)\n"
     "  --shrinkage S      none (default), auto (Ledoit-Wolf; one more pass over X), or a\n"
@@ -185,16 +196,80 @@ static int accuracy(lp_ctx *ctx, const lp_lda_model *m, lp_array *X, lp_array *y
     return rc;
 }
 
+static int parse_unit(const char *cmd, const char *opt, const char *v, void *dst) {
+    char *end;
+    double x = strtod(v, &end);
+    if (*end || end == v || !(x >= 0 && x <= 1))
+        return cli_usage_error("%s: %s needs a number in [0, 1], got '%s'", cmd, opt, v);
+    *(double *)dst = x;
+    return 0;
+}
+
+static const char *const methods[] = {"lda", "qda", "rda", NULL};
+
+/* qda / rda: fit, the classes, the fit time, the training accuracy */
+static int fit_rda(lp_ctx *ctx, lp_array *X, lp_array *y, const char *xpath, const lp_rda_opts *o, bool want_acc) {
+    lp_rda_model *m = NULL;
+    lp_buffer *cls = NULL, *pri = NULL, *res = NULL;
+    lp_array *yhat = NULL, *eq = NULL, *acc = NULL;
+    int rc = CLI_EXIT_OK;
+    double t0 = now_s();
+    lp_status st = lp_rda_fit(ctx, X, y, o, &m);
+    double fit_s = now_s() - t0;
+    if (!st) st = lp_rda_attr(ctx, m, "classes_", &cls);
+    if (!st) st = lp_rda_attr(ctx, m, "priors_", &pri);
+    if (st) { rc = cli_lib_error(ctx, st); goto done; }
+    const int64_t K = lp_rda_n_classes(m), N = lp_array_shape(X)[0], D = lp_rda_n_features(m);
+    printf("classes     %lld: ", (long long)K);
+    for (int64_t k = 0; k < K && k < 10; k++) { if (k) printf(" "); print_label(cls, k); }
+    printf("%s   priors", K > 10 ? " ..." : "");
+    for (int64_t k = 0; k < K && k < 10; k++) printf(" %.4f", ((const double *)lp_buffer_data(pri))[k]);
+    printf("%s\n", K > 10 ? " ..." : "");
+    printf("model       alpha %g  gamma %g  reg_param %g   (%s)\n", o->alpha, o->gamma, o->reg_param,
+           o->alpha == 1 && o->gamma == 0 ? "QDA" : o->alpha == 0 ? "the LDA covariance" : "RDA");
+    char b1[32], b2[32];
+    lp_run_stats rs;
+    lp_last_run_stats(ctx, &rs);
+    double bytes = (double)N * (double)D * (double)lp_dtype_size(lp_array_dtype(X));
+    printf("fit         %.3f s   %.2f M rows/s, %s/s   (%s of %s, %d threads)\n", fit_s, (double)N / fit_s / 1e6,
+           human(bytes / fit_s, b1, sizeof b1), human(bytes, b2, sizeof b2), xpath, rs.threads);
+    fflush(stdout);
+    if (want_acc) {
+        t0 = now_s();
+        if ((st = lp_rda_predict(ctx, m, X, &yhat)) || (st = lp_binary(ctx, "equal", yhat, y, &eq)) ||
+            (st = lp_reduce(ctx, "mean", eq, NULL, 0, false, &acc)) || (st = lp_run(ctx, &acc, 1, &res))) {
+            rc = cli_lib_error(ctx, st);
+            goto done;
+        }
+        printf("accuracy    %.6f on the training set   (predict %.3f s)\n", *(double *)lp_buffer_data(res), now_s() - t0);
+    }
+done:
+    lp_buffer_release(res);
+    lp_buffer_release(cls);
+    lp_buffer_release(pri);
+    lp_array_release(acc);
+    lp_array_release(eq);
+    lp_array_release(yhat);
+    lp_rda_model_destroy(m);
+    return rc;
+}
+
 int cli_fisher(int argc, char **argv) {
     const char *save = NULL;
     long threads = -1, chunk_rows = 0, ncomp = 0;
-    bool no_acc = false;
+    bool no_acc = false, alpha_set = false, gamma_set = false, reg_set = false, shr_set = false;
+    int method = 0;
     cli_remote remote = CLI_REMOTE_INIT;
     lp_lda_opts o;
     memset(&o, 0, sizeof o);
+    lp_rda_opts ro = {.alpha = 1};
     const cli_opt opts[] = {
+        {.name = "--method", .kind = CLI_CHOICE, .dst = &method, .choices = methods},
+        {.name = "--alpha", .kind = CLI_FN, .dst = &ro.alpha, .fn = parse_unit, .seen = &alpha_set},
+        {.name = "--gamma", .kind = CLI_FN, .dst = &ro.gamma, .fn = parse_unit, .seen = &gamma_set},
+        {.name = "--reg-param", .kind = CLI_FN, .dst = &ro.reg_param, .fn = parse_unit, .seen = &reg_set},
         {.name = "--save", .kind = CLI_STR, .dst = &save},
-        {.name = "--shrinkage", .kind = CLI_FN, .dst = &o, .fn = parse_shrinkage},
+        {.name = "--shrinkage", .kind = CLI_FN, .dst = &o, .fn = parse_shrinkage, .seen = &shr_set},
         {.name = "--n-components", .kind = CLI_INT, .dst = &ncomp, .lo = 1, .hi = LP_LDA_MAX_CLASSES},
         {.name = "--no-accuracy", .kind = CLI_FLAG, .dst = &no_acc},
         FISHER_COMMON_OPTS(&threads, &chunk_rows, &remote),
@@ -207,6 +282,19 @@ int cli_fisher(int argc, char **argv) {
     if (nfiles < 2) return cli_usage_error("fisher: needs X.npy and y.npy; see 'lampy fisher --help'");
     o.n_components = (int)ncomp;
     bool want_acc = !no_acc;
+    if (method != 0) {
+        const char *mn = methods[method];
+        if (save) return cli_usage_error("fisher: --save is for --method lda (qda and rda models are not saved)");
+        if (ncomp) return cli_usage_error("fisher: --n-components is for --method lda");
+        if (method == 1 && (alpha_set || gamma_set))
+            return cli_usage_error("fisher: --alpha and --gamma are for --method rda (qda: --shrinkage, --reg-param)");
+        if (shr_set && method == 2) return cli_usage_error("fisher: --method rda takes --gamma, not --shrinkage");
+        if (shr_set && o.shrinkage_kind == LP_LDA_SHRINKAGE_AUTO)
+            return cli_usage_error("fisher: --method %s: --shrinkage takes a number in [0, 1]", mn);
+        if (shr_set) ro.gamma = o.shrinkage_kind == LP_LDA_SHRINKAGE_FIXED ? o.shrinkage : 0;
+    } else if (alpha_set || gamma_set || reg_set) {
+        return cli_usage_error("fisher: --alpha, --gamma and --reg-param are for --method qda and rda");
+    }
     keep_freed_memory();
     lp_ctx *ctx;
     lp_status st = lp_ctx_create(&ctx);
@@ -229,6 +317,10 @@ int cli_fisher(int argc, char **argv) {
     printf("data        %s: %s %s   %s: %s\n", files[0], shape, lp_dtype_name(lp_array_dtype(X)), files[1],
            lp_dtype_name(lp_array_dtype(y)));
     fflush(stdout);
+    if (method != 0) {
+        rc = fit_rda(ctx, X, y, files[0], &ro, want_acc);
+        goto done;
+    }
     double t0 = now_s();
     if ((st = lp_fisher_lda_fit(ctx, X, y, &o, &m))) { rc = cli_lib_error(ctx, st); goto done; }
     double fit_s = now_s() - t0;

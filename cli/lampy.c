@@ -30,6 +30,7 @@ static const cli_command commands[] = {
     {"fisher", "Fit Fisher's linear discriminant (LDA) on X.npy and y.npy", cli_fisher, cli_fisher_help},
     {"predict", "Predict classes with a saved Fisher LDA model", cli_predict, cli_predict_help},
     {"graph", "Show an expression's graph or plan as DOT, SVG or JSON", cli_graph, cli_graph_help},
+    {"run", "Run a graph file (lampy graph --json, lp_graph_dump, lp.Graph.dump)", cli_run, cli_run_help},
     {"estimate", "Predict an expression's run time with the cost model", cli_estimate, cli_estimate_help},
     {"calibrate", "Measure this machine for the cost model and save the profile", cli_calibrate, cli_calibrate_help},
     {"help", "Show the help of a command", cli_help_cmd, cli_help_help},

@@ -247,6 +247,76 @@ typedef struct lp_run_stats {
 } lp_run_stats;
 LP_API void lp_last_run_stats(const lp_ctx *ctx, lp_run_stats *out);
 
+/* ---- loops: while_loop and fori_loop ----------------------------------------------- */
+
+/* Loops that run inside the graph, with JAX's names and semantics (jax.lax.while_loop,
+ * jax.lax.fori_loop) over a tuple of n carried arrays:
+ *
+ *   while_loop:  val = init;  while (cond(val)) val = body(val);        outs = val
+ *   fori_loop:   val = init;  for (i = lower; i < upper; i++) val = body(i, val)
+ *
+ * body and cond are subgraphs: expressions built over placeholders (lp_placeholder), one per
+ * carried value, that stand for the value of the current iteration. They may also read any
+ * other array (data, files, expressions): expressions and random arrays are computed once
+ * before the first iteration; files are read again each iteration (out-of-core data stays out
+ * of core) and constants are folded into the body's kernels. Each
+ * iteration is planned like any graph (chunked tasks, fusion, the same reductions) once per
+ * loop run and reused; the condition is decided by the driver between iterations; the chunks
+ * of an iteration are freed as the next one runs, so memory does not grow with iterations.
+ *
+ *     lp_ctx *ctx;  lp_array *x0, *px, *bx, *k100, *k3, *c, *b, *out;  lp_buffer *r;
+ *     lp_ctx_create(&ctx);                                // x = 1; while (x < 100) x = x * 3
+ *     lp_full(ctx, LP_FLOAT64, 0, NULL, lp_scalar_f(1), &x0);
+ *     lp_placeholder(ctx, LP_FLOAT64, 0, NULL, &px);      // x inside cond
+ *     lp_placeholder(ctx, LP_FLOAT64, 0, NULL, &bx);      // x inside body
+ *     lp_scalar_array(ctx, lp_scalar_f(100), &k100);
+ *     lp_scalar_array(ctx, lp_scalar_f(3), &k3);
+ *     lp_binary(ctx, "less", px, k100, &c);
+ *     lp_binary(ctx, "multiply", bx, k3, &b);
+ *     lp_subgraph cond = {1, &px, 1, &c}, body = {1, &bx, 1, &b};
+ *     lp_while_loop(ctx, &cond, &body, 1, &x0, 0, 0, &out); // lazy: nothing runs yet
+ *     lp_run(ctx, &out, 1, &r);                            // the whole loop, one call
+ *     printf("%g\n", *(double *)lp_buffer_data(r));        // 243
+ *     lp_buffer_release(r);  lp_array_release(out);  lp_array_release(b);  lp_array_release(c);
+ *     lp_array_release(k3);  lp_array_release(k100);  lp_array_release(bx);  lp_array_release(px);
+ *     lp_array_release(x0);  lp_ctx_destroy(ctx);
+ *
+ * Carried values keep their dtype and shape: a body output that differs is an error when the
+ * loop is built ("while_loop: body output 1 has dtype float32, carried state is float64"),
+ * and cond must give a 0-d bool. outs receives n new references (lazy arrays: the final
+ * carried values); running any of them runs the loop once, and its results are kept. */
+
+/* A value a loop binds on each iteration: a carried value, or a fori_loop's index. It has a
+ * dtype and shape but no data; running an expression over a placeholder outside its loop is
+ * an error. */
+LP_API lp_status lp_placeholder(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape, lp_array **out);
+/* The index placeholder of a fori_loop body: 0-d int64 that promotes like a Python int
+ * (float32_array * i stays float32), as JAX's weakly typed index. */
+LP_API lp_status lp_loop_index(lp_ctx *ctx, lp_array **out);
+
+/* A subgraph: outputs built over inputs (placeholders). Borrowed by the builders. */
+typedef struct lp_subgraph {
+    int nin;
+    lp_array *const *in;
+    int nout;
+    lp_array *const *out;
+} lp_subgraph;
+
+/* while_loop flags: reaching max_iter returns the state then instead of failing. */
+#define LP_LOOP_LAST_STATE 1
+/* max_iter 0: this many body runs at most. */
+#define LP_LOOP_MAX_ITER_DEFAULT 1000000
+
+/* cond: n inputs, 1 output (0-d bool); body: n inputs, n outputs. At most max_iter body runs
+ * (0: LP_LOOP_MAX_ITER_DEFAULT): when cond is still true after them, running the loop fails
+ * with LP_ERR_LIMIT, unless flags has LP_LOOP_LAST_STATE. */
+LP_API lp_status lp_while_loop(lp_ctx *ctx, const lp_subgraph *cond, const lp_subgraph *body, int n,
+                               lp_array *const *init, int64_t max_iter, int flags, lp_array **outs);
+/* body: n + 1 inputs, the first the index (lp_loop_index), then the carried values; n outputs.
+ * upper <= lower runs no iteration (outs are the initial values). */
+LP_API lp_status lp_fori_loop(lp_ctx *ctx, int64_t lower, int64_t upper, const lp_subgraph *body, int n,
+                              lp_array *const *init, lp_array **outs);
+
 /* ---- .npy files -------------------------------------------------------------------- */
 
 typedef struct lp_npy_info {
@@ -291,7 +361,8 @@ LP_API void lp_string_free(char *s);
 /* Release n arrays and the list holding them (as returned by lp_graph_load). */
 LP_API void lp_arrays_release(lp_array **arrays, int n);
 
-/* The expression graph of the targets as JSON (docs/GRAPH_FORMAT.md, "lampy.graph" version 1):
+/* The expression graph of the targets as JSON (docs/GRAPH_FORMAT.md, "lampy.graph" version 2
+ * when it has loops, with their body and cond subgraphs, else version 1):
  * nodes with op, dtype, shape, inputs and attributes (floats bit-exact), file references for
  * loads. In-memory data (wrapped arrays, computed results) is inlined up to 64 elements; larger
  * data is an error unless data_dir is given, where it is written as node<ID>.npy files that the
@@ -455,6 +526,45 @@ LP_API int64_t lp_lda_n_samples(const lp_lda_model *m);   /* rows the model was 
  * written atomically. Loading validates every field and names the file in errors. */
 LP_API lp_status lp_lda_save(lp_ctx *ctx, const lp_lda_model *m, const char *path);
 LP_API lp_status lp_lda_load(lp_ctx *ctx, const char *path, lp_lda_model **out);
+
+/* ---- quadratic and regularized discriminant analysis -------------------------------- */
+
+/* Friedman's regularized discriminant analysis, which includes scikit-learn's
+ * QuadraticDiscriminantAnalysis (alpha 1) and a Gaussian rule with LDA's covariance (alpha 0):
+ * one pass over X (the same chunked per-class statistics as Fisher LDA), then per class
+ *
+ *   C_k = alpha S_k + (1 - alpha) S,   S_k = M2_k / n_k,   S = sum_k priors_k S_k
+ *   C_k := (1 - gamma) C_k + gamma tr(C_k) / D I;   C_k := (1 - reg_param) C_k + reg_param I
+ *
+ * and predict gives argmax_k -1/2 (x - mu_k)' C_k^-1 (x - mu_k) - 1/2 log|C_k| + log priors_k
+ * (M2_k: class k's centered scatter; alpha 1: scikit-learn's QuadraticDiscriminantAnalysis,
+ * whose shrinkage (solver='eigen') is gamma and reg_param the same; alpha 0: the rule of LDA
+ * with covariance_ S, as LinearDiscriminantAnalysis(solver='lsqr') and lp_fisher_lda_fit). */
+typedef struct lp_rda_model lp_rda_model;
+
+typedef struct lp_rda_opts {
+    double alpha;           /* in [0, 1]: 1 class covariances (QDA), 0 the pooled one (LDA) */
+    double gamma;           /* in [0, 1]: shrinkage toward tr(C)/D I */
+    double reg_param;       /* in [0, 1]: scikit-learn QDA's reg_param */
+    const double *priors;   /* NULL: class frequencies; else n_priors values (renormalized) */
+    int n_priors;
+} lp_rda_opts;
+
+/* opts NULL: QDA (alpha 1, gamma 0, reg_param 0). X (N x D) float (other dtypes cast to
+ * float64), y (N) bool or integers. Errors as lp_fisher_lda_fit's; LP_ERR_LINALG when a class
+ * covariance is singular (regularize with gamma or reg_param). */
+LP_API lp_status lp_rda_fit(lp_ctx *ctx, lp_array *X, lp_array *y, const lp_rda_opts *opts, lp_rda_model **out);
+LP_API void lp_rda_model_destroy(lp_rda_model *m);
+/* Lazy: predict (N,) labels in y's dtype; decision_function (N, K) per-class log posteriors up
+ * to a common term, or for two classes (N,) the log-likelihood ratio of the second. */
+LP_API lp_status lp_rda_predict(lp_ctx *ctx, const lp_rda_model *m, lp_array *X, lp_array **out);
+LP_API lp_status lp_rda_decision_function(lp_ctx *ctx, const lp_rda_model *m, lp_array *X, lp_array **out);
+/* "classes_" (K,), "priors_" (K,), "means_" (K, D), "covariance_" (K, D, D) the regularized
+ * covariances, "rotations_" (K, D, D) their eigenvectors as columns and "scalings_" (K, D) the
+ * eigenvalues (descending), as new buffers. */
+LP_API lp_status lp_rda_attr(lp_ctx *ctx, const lp_rda_model *m, const char *name, lp_buffer **out);
+LP_API int64_t lp_rda_n_classes(const lp_rda_model *m);
+LP_API int64_t lp_rda_n_features(const lp_rda_model *m);
 
 /* ---- linear algebra ---------------------------------------------------------------- */
 

@@ -11,7 +11,7 @@ shift || true
 PY=.venv/bin/python
 [ -x "$PY" ] || { echo "bench: $PY missing; run LAMPY_BENCH_DEPS=1 ./scripts/deps.sh" >&2; exit 1; }
 # the benchmark executables (bench/meson.build) and the Python extension of this build
-ninja -C "$BUILD" bench/lampy-triad bench/lampy-overhead >/dev/null
+ninja -C "$BUILD" bench/lampy-triad bench/lampy-overhead bench/lampy-bench-loop >/dev/null
 ninja -C "$BUILD" >/dev/null
 LAMPY_BENCH_VIA_MAKE=1 "$PY" bench/harness.py --build "$BUILD" "$@"
 # Fisher LDA beside NumPy, Dask, JAX and scikit-learn (2M x 64; the data are generated once)
@@ -24,4 +24,7 @@ case " $* " in
   *" --no-write "*) [ "${LAMPY_BENCH_DATA:-1}" = 1 ] && "$PY" bench/bench_data.py ;;
   *) [ "${LAMPY_BENCH_DATA:-1}" = 1 ] && "$PY" bench/bench_data.py --write ;;
 esac
+# loops inside the graph: per-iteration overhead, k-means and logistic regression 2M x 32 beside
+# scikit-learn and NumPy, peak RSS (printed; the coordinator copies the table)
+"$PY" bench/bench_loops.py --build "$BUILD"
 exit 0

@@ -19,7 +19,10 @@ Settings are global and work as a context manager::
 Also: ``lp.compute(a, b, ...)`` (one pass for several results), ``lp.linalg`` (solve, inv,
 cholesky, det, slogdet, eigh, lstsq, norm), ``a @ b``, ``lp.fisher_lda(X, y)`` (scikit-learn's
 LDA attributes), ``lp.estimate``/``lp.to_dot``/``lp.plan_json`` to look at a plan before running
-it, ``lp.config(trace=True)`` + ``lp.trace_write(path)`` for a Chrome trace of a run.
+it, ``lp.config(trace=True)`` + ``lp.trace_write(path)`` for a Chrome trace of a run,
+``lp.while_loop`` / ``lp.fori_loop`` (loops that run inside the graph, JAX's semantics),
+``lp.dump_graph`` / ``lp.load_graph`` (graph files that run anywhere), and ``lampy.ml``
+(KMeans, LogisticRegression, PCA, QDA/RDA, LDA with scikit-learn's names).
 
 Errors raise ValueError (shapes, values), TypeError (dtypes, argument types),
 FileNotFoundError / OSError (files), MemoryError, numpy.linalg.LinAlgError; Ctrl-C cancels a
@@ -36,6 +39,18 @@ globals().update({n: getattr(_lampy, n) for n in _public})
 
 from . import random  # noqa: E402  (lp.random.default_rng)
 from . import linalg  # noqa: E402  (lp.linalg.solve, ...)
+# loops inside the graph and graph files (pure Python over the extension's builders)
+from .loops import (while_loop, fori_loop, Graph, load_graph, dump_graph)  # noqa: E402,F401
+
+_public += ["while_loop", "fori_loop", "Graph", "load_graph", "dump_graph"]
+
+
+def __getattr__(name):
+    # lampy.ml (KMeans, LogisticRegression, PCA, QDA, RDA, LDA) needs NumPy: imported on first use
+    if name == "ml":
+        from . import ml
+        return ml
+    raise AttributeError(f"module 'lampy' has no attribute {name!r}")
 
 if hasattr(_lampy, "FisherLDA"):
 
@@ -66,7 +81,7 @@ e = _math.e
 inf = _math.inf
 nan = _math.nan
 
-__all__ = sorted(set(_public) | {"random", "linalg", "newaxis", "bool_", "int32", "int64", "float32",
+__all__ = sorted(set(_public) | {"random", "linalg", "ml", "newaxis", "bool_", "int32", "int64", "float32",
                                  "float64", "pi", "e", "inf", "nan", "__version__"})
 
 

@@ -130,5 +130,7 @@ int lpy_random_init(PyObject *module);
 PyObject *lpy_matmul(PyObject *x, PyObject *y); /* the @ operator */
 int lpy_linalg_init(PyObject *module);          /* matmul dot outer tensordot; _linalg */
 int lpy_lda_init(PyObject *module);             /* FisherLDA when lampy.h has it */
+int lpy_loop_init(PyObject *module);            /* placeholders, loops, graph files (loop.c) */
+int lpy_rda_init(PyObject *module);             /* QDA / RDA for lampy.ml (rda.c) */
 
 #endif

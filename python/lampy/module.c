@@ -344,7 +344,7 @@ PyMODINIT_FUNC PyInit__lampy(void) {
     PyObject *m = PyModule_Create(&moduledef);
     if (!m) return NULL;
     if (lpy_ndarray_type_init(m) < 0 || lpy_array_type_init(m) < 0 || lpy_functions_init(m) < 0 ||
-        lpy_random_init(m) < 0 || lpy_linalg_init(m) < 0 || lpy_lda_init(m) < 0 ||
+        lpy_random_init(m) < 0 || lpy_linalg_init(m) < 0 || lpy_lda_init(m) < 0 || lpy_loop_init(m) < 0 || lpy_rda_init(m) < 0 ||
         lpy_config_init(m) < 0)
         goto fail;
     if (PyModule_AddStringConstant(m, "__version__", LP_VERSION_STRING) < 0 ||

@@ -10,7 +10,7 @@
 #include "core/core.h"
 
 /* "node 7 (add)" etc.: a location prefixed to messages. */
-#define LPI_WHERE_MAX 96
+#define LPI_WHERE_MAX 192
 
 /* ---- values ---- */
 

@@ -225,6 +225,16 @@ static int64_t close_loads(lpi_plan *pl) {
     return n;
 }
 
+/* A plan this small (a loop's scalar bookkeeping, a condition) runs on the calling thread:
+ * waking the pool would cost more than its tasks. Same tasks, same order, same bits. */
+static bool small_plan(const lpi_plan *pl) {
+    if (pl->ntasks <= 1) return true;
+    if (pl->ntasks > 16) return false;
+    int64_t elems = 0;
+    for (int64_t i = 0; i < pl->ntasks; i++) elems += lpi_box_size(&pl->tasks[i].box);
+    return elems <= 16384;
+}
+
 lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
     lpi_pool *pool = lpi_ctx_pool(ctx);
     if (!pool) return lp_last_status(ctx);
@@ -245,14 +255,14 @@ lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
     pthread_cond_init(&r.cv, NULL);
     double t_start = lpi_now();
     lpi_progress *bar = lpi_progress_start(ctx, pl->ntasks, &r.ndone, &r.mu);
-    if (pl->ntasks) lpi_pool_run(pool, worker, &r);
+    if (small_plan(pl)) worker(&r, 0);
+    else if (pl->ntasks) lpi_pool_run(pool, worker, &r);
     lpi_progress_stop(bar);
     double t_end = lpi_now();
     if (r.ev && !r.failed) {
         lp_status ts = lpi_trace_finish(ctx, pl, r.ev, r.nev, lpi_pool_size(pool), t_start, t_end);
         if (ts) st = ts;
     }
-    ctx->report.bytes_written = 0;
     for (int64_t i = 0; i < r.ndone && i < pl->ntasks && !r.failed; i++) {
         int64_t bi, bo;
         lpi_task_bytes(pl, i, &bi, &bo);
@@ -262,12 +272,13 @@ lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
     pthread_cond_destroy(&r.cv);
     if (r.failed) st = r.status;
     else if (r.ndone < pl->ntasks) st = lpi_error(ctx, LP_ERR_CANCELLED, "the run was cancelled");
-    ctx->stats.tasks = r.ndone;
-    ctx->stats.bytes_alloc = r.alloc_bytes;
-    ctx->stats.peak_bytes = r.peak_bytes;
+    /* a run may execute several plans (loops): statistics add up */
+    ctx->stats.tasks += r.ndone;
+    ctx->stats.bytes_alloc += r.alloc_bytes;
+    if (r.peak_bytes > ctx->stats.peak_bytes) ctx->stats.peak_bytes = r.peak_bytes;
     ctx->stats.threads = lpi_pool_size(pool);
 done:
-    ctx->stats.bytes_read = close_loads(pl);
+    ctx->stats.bytes_read += close_loads(pl);
     if (r.cown)
         for (int64_t c = 0; c < pl->nchunks; c++) lp_buffer_release(r.cown[c]);
     lp_free(r.cview);

@@ -1217,9 +1217,9 @@ static void run_teardown(rrun *R) {
         pthread_mutex_unlock(&R->mu);
         for (int i = 0; i < R->nio; i++) pthread_join(R->io[i], NULL);
     }
-    ctx->stats.tasks = R->ndone;
-    ctx->stats.bytes_alloc = R->bytes_out;
-    ctx->stats.bytes_read = R->bytes_read;
+    ctx->stats.tasks += R->ndone;
+    ctx->stats.bytes_alloc += R->bytes_out;
+    ctx->stats.bytes_read += R->bytes_read;
     ctx->stats.threads = R->nw * R->inflight;
     if (R->nidle) {
         CURL **ni = lp_realloc(cf->idle, (size_t)(cf->nidle + R->nidle) * sizeof *ni);

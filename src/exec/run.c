@@ -1,34 +1,48 @@
 /* lp_run and friends: plan, allocate the targets' results, execute, publish. */
 #include "exec/exec.h"
+#include "exec/loop.h"
 #include "io/npy.h"
 #include "io/zarr.h"
 #include "plan/cost.h"
 
 #include <string.h>
 
+lp_status lpi_plan_alloc_targets(lp_ctx *ctx, lpi_plan *plan) {
+    for (int t = 0; t < plan->ntargets; t++) {
+        int p = plan->target_pnode[t];
+        plan->target_buf[t] = NULL;
+        for (int u = 0; u < t; u++)
+            if (plan->target_pnode[u] == p) { plan->target_buf[t] = plan->target_buf[u]; lp_buffer_retain(plan->target_buf[t]); break; }
+        if (plan->target_buf[t]) continue;
+        const lpi_pnode *pn = &plan->pnodes[p];
+        if (!(plan->target_buf[t] = lpi_buffer_new(pn->dtype, pn->ndim, pn->shape))) {
+            for (int u = 0; u < t; u++) { lp_buffer_release(plan->target_buf[u]); plan->target_buf[u] = NULL; }
+            return lpi_nomem(ctx);
+        }
+    }
+    return LP_OK;
+}
+
+lp_status lpi_exec_plan(lp_ctx *ctx, lpi_plan *plan) {
+    return lpi_remote_enabled(ctx) ? lpi_exec_remote(ctx, plan) : lpi_exec_local(ctx, plan);
+}
+
 static lp_status run_targets(lp_ctx *ctx, lp_array *const *targets, int n) {
     double t0 = lpi_now();
     lpi_plan *plan;
     lp_status st = lpi_plan_build(ctx, targets, n, &plan);
     if (st) return st;
-    ctx->stats.plan_seconds = lpi_now() - t0;
+    ctx->stats.plan_seconds += lpi_now() - t0;
     if (ctx->trace) {
         /* the prediction shown beside the measured time; only for traced runs (it simulates
          * the whole schedule) */
         lpi_cost_summary cs;
         if (lpi_cost_plan(ctx, plan, 0, false, false, &cs) == LP_OK) ctx->report.predicted_seconds = cs.total;
     }
-    for (int t = 0; t < n && !st; t++) {
-        int p = plan->target_pnode[t];
-        for (int u = 0; u < t; u++)
-            if (plan->target_pnode[u] == p) { plan->target_buf[t] = plan->target_buf[u]; lp_buffer_retain(plan->target_buf[t]); break; }
-        if (plan->target_buf[t]) continue;
-        const lpi_pnode *pn = &plan->pnodes[p];
-        if (!(plan->target_buf[t] = lpi_buffer_new(pn->dtype, pn->ndim, pn->shape))) st = lpi_nomem(ctx);
-    }
+    st = lpi_plan_alloc_targets(ctx, plan);
     double t1 = lpi_now();
-    if (!st) st = lpi_remote_enabled(ctx) ? lpi_exec_remote(ctx, plan) : lpi_exec_local(ctx, plan);
-    ctx->stats.run_seconds = lpi_now() - t1;
+    if (!st) st = lpi_exec_plan(ctx, plan);
+    ctx->stats.run_seconds += lpi_now() - t1;
     for (int t = 0; t < n; t++) {
         if (!st) {
             lp_array *a = targets[t];
@@ -54,13 +68,17 @@ lp_status lp_run(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **resul
     ctx->errmsg[0] = 0;
     memset(&ctx->stats, 0, sizeof ctx->stats);
     memset(&ctx->report, 0, sizeof ctx->report);
+    /* loops run first (exec/loop.c), leaving their final values on their output nodes */
+    ctx->in_run = true;
+    lp_status st = lpi_loops_prepare(ctx, targets, n);
+    ctx->in_run = false;
+    if (st) return st;
     /* targets computed before are not computed again */
     lp_array **todo = lp_malloc((size_t)(n ? n : 1) * sizeof *todo);
     if (!todo) return lpi_nomem(ctx);
     int m = 0;
     for (int i = 0; i < n; i++)
         if (!lp_array_result(targets[i])) todo[m++] = targets[i];
-    lp_status st = LP_OK;
     if (m) {
         ctx->in_run = true;
         st = run_targets(ctx, todo, m);

@@ -80,6 +80,7 @@ void lp_array_release(lp_array *a) {
         lp_free(x->a.path);
         lpi_dataset_release(x->a.ds);
         lp_buffer_release(x->a.buf);
+        lpi_loop_release(x->a.loop);
         lp_buffer_release(x->result);
         pthread_mutex_destroy(&x->result_lock);
         lp_free(x);

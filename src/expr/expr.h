@@ -11,6 +11,7 @@ typedef enum lpi_opkind {
     LP_OPK_REDUCE = 2,
     LP_OPK_MOVE = 3,
     LP_OPK_LINALG = 4,
+    LP_OPK_LOOP = 5,      /* placeholders, loop nodes and their outputs (expr/loop.h) */
     LP_OPK_COUNT
 } lpi_opkind;
 
@@ -46,6 +47,8 @@ typedef struct lpi_axismap {
 /* lpi_attrs.flags of MATMUL: the transpose (of the last two axes) folded into the product */
 enum { LPI_MM_TA = 1, LPI_MM_TB = 2 };
 
+struct lpi_loop;
+
 typedef struct lpi_attrs {
     /* SCALAR, FULL: the value (weak for a Python scalar operand) */
     lp_scalar value;
@@ -74,6 +77,9 @@ typedef struct lpi_attrs {
     lp_buffer *buf;
     int64_t offset;               /* bytes from buf->data to element 0 */
     int64_t strides[LP_MAX_NDIM]; /* bytes */
+    /* WHILE_LOOP, FORI_LOOP: the loop (reference counted; LOOP_OUTPUT's index is i0);
+     * PLACEHOLDER: weak (a fori_loop index promotes like a Python int) */
+    struct lpi_loop *loop;
 } lpi_attrs;
 
 struct lp_array {
@@ -107,6 +113,10 @@ lp_dtype lpi_reduce_out_dtype(lpi_op op, lp_dtype in);
  * for rebuilding a graph; the public functions return views of it. */
 lp_status lpi_linalg_packed(lp_ctx *ctx, lpi_op op, lp_array *a, lp_array **out);
 /* Is node a weak (Python) scalar? */
-static inline bool lpi_is_weak(const lp_array *a) { return a->op == LPI_OP_SCALAR && a->a.weak; }
+static inline bool lpi_is_weak(const lp_array *a) {
+    return (a->op == LPI_OP_SCALAR || a->op == LPI_OP_PLACEHOLDER) && a->a.weak;
+}
+/* expr/loop.c: drop a reference to a loop (NULL is fine). */
+void lpi_loop_release(struct lpi_loop *l);
 
 #endif

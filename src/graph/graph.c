@@ -22,10 +22,19 @@ static bool vec_push(vec *s, lp_array *a) {
     return true;
 }
 
-static bool is_leaf(const lp_array *a) { return a->op == LPI_OP_WRAP || lp_array_result(a) != NULL; }
+static bool is_data(const lp_array *a) { return a->op == LPI_OP_WRAP || lp_array_result(a) != NULL; }
+
+/* Bound nodes (a loop's parameters: exec/loop.c binds them to a buffer before each run) are
+ * leaves too, identified by their address. */
+static bool is_bound(const lpi_hmap *bound, const lp_array *a) {
+    int64_t x;
+    return bound && lpi_hmap_get(bound, (uint64_t)(uintptr_t)a, &x);
+}
+
+static bool is_leaf(const lpi_hmap *bound, const lp_array *a) { return is_bound(bound, a) || is_data(a); }
 
 /* Postorder of all nodes reachable from the targets (a data leaf's inputs are not visited). */
-static lp_status collect(lp_ctx *ctx, lp_array *const *targets, int nt, vec *order, lpi_hmap *seen) {
+static lp_status collect(lp_ctx *ctx, const lpi_hmap *bound, lp_array *const *targets, int nt, vec *order, lpi_hmap *seen) {
     vec stack = {0};
     lp_status st = LP_OK;
     /* stack entries: node pointer with the low bit set once its inputs were pushed */
@@ -44,7 +53,7 @@ static lp_status collect(lp_ctx *ctx, lp_array *const *targets, int nt, vec *ord
             }
             if (lpi_hmap_get(seen, (uint64_t)(uintptr_t)a, &dummy)) { stack.n--; continue; }
             stack.v[stack.n - 1] = (lp_array *)(top | 1);
-            if (!is_leaf(a))
+            if (!is_leaf(bound, a))
                 for (int i = a->nin - 1; i >= 0 && !st; i--)
                     if (!lpi_hmap_get(seen, (uint64_t)(uintptr_t)a->in[i], &dummy) && !vec_push(&stack, a->in[i]))
                         st = lpi_nomem(ctx);
@@ -55,10 +64,11 @@ static lp_status collect(lp_ctx *ctx, lp_array *const *targets, int nt, vec *ord
 }
 
 /* Structural identity of a node given its canonical inputs. */
-static uint64_t node_hash(const lp_array *a, const int *in) {
+static uint64_t node_hash(const lpi_hmap *bound, const lp_array *a, const int *in) {
     uint64_t h = lpi_mix64((uint64_t)a->op * 31 + (uint64_t)a->dtype * 7 + (uint64_t)a->ndim);
     for (int i = 0; i < a->ndim; i++) h = lpi_mix64(h ^ (uint64_t)a->shape[i]);
-    if (is_leaf(a)) {
+    if (is_bound(bound, a)) return lpi_mix64(h ^ (uint64_t)(uintptr_t)a);
+    if (is_data(a)) {
         lp_buffer *r = lp_array_result(a);
         return lpi_mix64(h ^ (uint64_t)(uintptr_t)(r ? r->data : a->a.buf->data) ^ (uint64_t)a->a.offset);
     }
@@ -80,10 +90,11 @@ static bool attrs_equal(const lp_array *x, const lp_array *y) {
     return true;
 }
 
-static bool node_equal(const lp_array *x, const int *xin, const lp_array *y, const int *yin) {
+static bool node_equal(const lpi_hmap *bound, const lp_array *x, const int *xin, const lp_array *y, const int *yin) {
     if (x->op != y->op || x->dtype != y->dtype || x->ndim != y->ndim || x->nin != y->nin) return false;
     if (memcmp(x->shape, y->shape, (size_t)x->ndim * sizeof(int64_t))) return false;
-    bool lx = is_leaf(x), ly = is_leaf(y);
+    if (is_bound(bound, x) || is_bound(bound, y)) return x == y;
+    bool lx = is_data(x), ly = is_data(y);
     if (lx || ly) {
         if (lx != ly) return false;
         lp_buffer *rx = lp_array_result(x), *ry = lp_array_result(y);
@@ -162,12 +173,22 @@ static void push_loads(lpi_graph *g) {
 
 lp_status lpi_graph_build(lp_ctx *ctx, lpi_arena *ar, lp_array *const *targets, int nt, bool fusion,
                           lpi_graph *g) {
+    return lpi_graph_build_bound(ctx, ar, targets, nt, fusion, 0, NULL, g);
+}
+
+lp_status lpi_graph_build_bound(lp_ctx *ctx, lpi_arena *ar, lp_array *const *targets, int nt, bool fusion,
+                                int nbound, lp_array *const *boundv, lpi_graph *g) {
     memset(g, 0, sizeof *g);
     vec order = {0};
-    lpi_hmap seen = {0}, canon = {0};
+    lpi_hmap seen = {0}, canon = {0}, bset = {0}, *bound = nbound ? &bset : NULL;
     lp_status st = LP_OK;
-    if (!lpi_hmap_init(&seen, 64) || !lpi_hmap_init(&canon, 64)) { st = lpi_nomem(ctx); goto out; }
-    if ((st = collect(ctx, targets, nt, &order, &seen))) goto out;
+    if (!lpi_hmap_init(&seen, 64) || !lpi_hmap_init(&canon, 64) || !lpi_hmap_init(&bset, nbound ? (size_t)nbound : 1)) {
+        st = lpi_nomem(ctx);
+        goto out;
+    }
+    for (int i = 0; i < nbound; i++)
+        if (!lpi_hmap_put(&bset, (uint64_t)(uintptr_t)boundv[i], i)) { st = lpi_nomem(ctx); goto out; }
+    if ((st = collect(ctx, bound, targets, nt, &order, &seen))) goto out;
 
     size_t n = order.n;
     int *canon_of = lpi_arena_alloc(ar, n * sizeof *canon_of);   /* order index -> canonical index */
@@ -180,14 +201,15 @@ lp_status lpi_graph_build(lp_ctx *ctx, lpi_arena *ar, lp_array *const *targets, 
     g->role = lpi_arena_alloc(ar, n * sizeof *g->role);
     g->region = lpi_arena_alloc(ar, n * sizeof *g->region);
     g->vroot = lpi_arena_alloc(ar, n * sizeof *g->vroot);
+    g->bound = lpi_arena_alloc(ar, n * sizeof *g->bound);
     g->target_of = lpi_arena_alloc(ar, (size_t)nt * sizeof *g->target_of);
     if (!canon_of || !g->node || !g->in || !g->leaf || !g->nusers || !g->users || !g->target || !g->role ||
-        !g->region || !g->vroot || !g->target_of) { st = lpi_nomem(ctx); goto out; }
+        !g->region || !g->vroot || !g->bound || !g->target_of) { st = lpi_nomem(ctx); goto out; }
 
     /* CSE: postorder guarantees inputs are canonicalized before their consumers */
     for (size_t i = 0; i < n && !st; i++) {
         lp_array *a = order.v[i];
-        bool leaf = is_leaf(a);
+        bool leaf = is_leaf(bound, a);
         int *in = NULL;
         if (!leaf && a->nin) {
             if (!(in = lpi_arena_alloc(ar, (size_t)a->nin * sizeof *in))) { st = lpi_nomem(ctx); break; }
@@ -197,7 +219,7 @@ lp_status lpi_graph_build(lp_ctx *ctx, lpi_arena *ar, lp_array *const *targets, 
                 in[k] = canon_of[oi];
             }
         }
-        uint64_t h = node_hash(a, in);
+        uint64_t h = node_hash(bound, a, in);
         int found = -1;
         for (uint64_t probe = h;; probe = lpi_mix64(probe + 1)) {
             int64_t c;
@@ -205,7 +227,7 @@ lp_status lpi_graph_build(lp_ctx *ctx, lpi_arena *ar, lp_array *const *targets, 
                 if (!lpi_hmap_put(&canon, probe, g->n)) st = lpi_nomem(ctx);
                 break;
             }
-            if (node_equal(a, in, g->node[c], g->in[c])) { found = (int)c; break; }
+            if (node_equal(bound, a, in, g->node[c], g->in[c])) { found = (int)c; break; }
         }
         if (st) break;
         if (found >= 0) { canon_of[i] = found; continue; }
@@ -213,6 +235,8 @@ lp_status lpi_graph_build(lp_ctx *ctx, lpi_arena *ar, lp_array *const *targets, 
         g->node[g->n] = a;
         g->in[g->n] = in;
         g->leaf[g->n] = leaf;
+        int64_t bi;
+        g->bound[g->n] = bound && lpi_hmap_get(bound, (uint64_t)(uintptr_t)a, &bi) ? (int)bi : -1;
         g->n++;
     }
     if (st) goto out;
@@ -251,5 +275,6 @@ out:
     lp_free(order.v);
     lpi_hmap_free(&seen);
     lpi_hmap_free(&canon);
+    lpi_hmap_free(&bset);
     return st;
 }

@@ -28,10 +28,15 @@ typedef struct lpi_graph {
     int *region;        /* [n] for INLINE: index of the region's root (a MAP or reduce node) */
     int *vroot;         /* [n] the LOAD node a load, or a slice/transpose/reshape chain of one,
                          * reads (planned as a load of it: plan_load.c); -1 for other nodes */
+    int *bound;         /* [n] index into the bound nodes (lpi_graph_build_bound), -1 if not bound */
 } lpi_graph;
 
 /* Collect, CSE and decide fusion. Everything is allocated in `ar`. */
 lp_status lpi_graph_build(lp_ctx *ctx, lpi_arena *ar, lp_array *const *targets, int ntargets,
                           bool fusion, lpi_graph *g);
+/* The same, with nodes bound to values given later (a loop's parameters): they are leaves,
+ * identified by address, and g->bound says which. */
+lp_status lpi_graph_build_bound(lp_ctx *ctx, lpi_arena *ar, lp_array *const *targets, int ntargets, bool fusion,
+                                int nbound, lp_array *const *bound, lpi_graph *g);
 
 #endif

@@ -6,6 +6,7 @@
  * every node is rebuilt with the same builder a user would call, so shape and dtype rules
  * are re-checked; the declared dtype and shape must then match what the builder inferred. */
 #include "graph/json.h"
+#include "expr/loop.h"
 #include "graph/graph.h"
 #include "core/hmap.h"
 #include "io/npy.h"
@@ -195,6 +196,8 @@ lp_status lpi_json_node_attrs(lp_ctx *ctx, const lp_array *a, json_t **out) {
     case LPI_OP_LSTSQ: r = json_object_set_new(o, "rcond", lpi_json_float(t->f0)); break;
     case LPI_OP_SOLVE: case LPI_OP_INV: case LPI_OP_CHOLESKY: case LPI_OP_DET: case LPI_OP_EIGH: case LPI_OP_SLOGDET:
         break;
+    case LPI_OP_PLACEHOLDER: if (t->weak) r = json_object_set_new(o, "weak", json_true()); break;
+    case LPI_OP_LOOP_OUTPUT: r = json_object_set_new(o, "index", json_integer((json_int_t)t->i0)); break;
     default:
         if (lpi_ops[a->op].kind == LP_OPK_ELEMWISE) break;
         if (lpi_ops[a->op].kind == LP_OPK_REDUCE) {
@@ -261,6 +264,8 @@ static const char *const K_INDEX[] = {"index", NULL};
 static const char *const K_AXIS[] = {"axis", NULL};
 static const char *const K_MATMUL[] = {"transpose_a", "transpose_b", NULL};
 static const char *const K_RCOND[] = {"rcond", NULL};
+static const char *const K_WEAK[] = {"weak", NULL};
+static const char *const K_LOOP_INDEX[] = {"index", NULL};
 
 static const char *const *allowed_attrs(lpi_op op) {
     switch (op) {
@@ -278,6 +283,8 @@ static const char *const *allowed_attrs(lpi_op op) {
     case LPI_OP_CONCATENATE: return K_AXIS;
     case LPI_OP_MATMUL: return K_MATMUL;
     case LPI_OP_LSTSQ: return K_RCOND;
+    case LPI_OP_PLACEHOLDER: return K_WEAK;
+    case LPI_OP_LOOP_OUTPUT: return K_LOOP_INDEX;
     default: return lpi_ops[op].kind == LP_OPK_REDUCE ? K_REDUCE : K_NONE;
     }
 }
@@ -481,6 +488,25 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
         lp_array_release(tx[1]);
         return st;
     }
+    case LPI_OP_PLACEHOLDER: {
+        bool weak = false;
+        if ((st = lpi_json_bool(ctx, where, attrs, "weak", true, &weak))) return st;
+        if ((st = lp_placeholder(ctx, dt, nd, shape, out))) return st;
+        (*out)->a.weak = weak;
+        return LP_OK;
+    }
+    case LPI_OP_LOOP_OUTPUT: {
+        int64_t k = 0;
+        if (!lpi_is_loop(in[0]))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: the input must be a while_loop or fori_loop node, not '%s'", where,
+                             lpi_ops[in[0]->op].name);
+        const lpi_loop *l = in[0]->a.loop;
+        if ((st = lpi_json_int(ctx, where, attrs, "index", false, 0, l->ncarry - 1, &k))) return st;
+        const lp_array *c = in[0]->in[k];
+        if ((st = lpi_node_new(ctx, LPI_OP_LOOP_OUTPUT, c->dtype, c->ndim, c->shape, 1, in, out))) return st;
+        (*out)->a.i0 = k;
+        return LP_OK;
+    }
     case LPI_OP_SOLVE: return lp_linalg_solve(ctx, in[0], in[1], out);
     case LPI_OP_INV: return lp_linalg_inv(ctx, in[0], out);
     case LPI_OP_CHOLESKY: return lp_linalg_cholesky(ctx, in[0], out);
@@ -603,7 +629,7 @@ void lp_arrays_release(lp_array **arrays, int n) {
 }
 
 /* A data leaf (wrapped memory or a computed result): inline, a .npy file, or an error. */
-static lp_status data_node(lp_ctx *ctx, const lp_array *a, int id, const char *data_dir, json_t *o) {
+static lp_status data_node(lp_ctx *ctx, const lp_array *a, int id, const char *file_prefix, const char *data_dir, json_t *o) {
     lp_buffer *res = lp_array_result(a);
     const char *base;
     int64_t strides[LP_MAX_NDIM];
@@ -631,7 +657,7 @@ static lp_status data_node(lp_ctx *ctx, const lp_array *a, int id, const char *d
                          "format inlines at most %d elements (give a data directory to write it as a .npy file)",
                          id, a->op == LPI_OP_WRAP ? "wrap" : lpi_ops[a->op].name, (long long)bytes, LPI_JSON_INLINE_MAX);
     char path[LPI_JSON_MAX_PATH];
-    if ((size_t)snprintf(path, sizeof path, "%s/node%d.npy", data_dir, id) >= sizeof path)
+    if ((size_t)snprintf(path, sizeof path, "%s/%snode%d.npy", data_dir, file_prefix, id) >= sizeof path)
         return lpi_error(ctx, LP_ERR_VALUE, "data directory path is too long");
     /* .npy files are C order: gather strided wraps first */
     void *tmp = NULL;
@@ -673,25 +699,38 @@ static lp_status check_targets(lp_ctx *ctx, lp_array *const *targets, int n) {
     return LP_OK;
 }
 
-lp_status lpi_graph_json(lp_ctx *ctx, lp_array *const *targets, int n, const char *data_dir, json_t **out) {
-    *out = NULL;
-    lp_status st = check_targets(ctx, targets, n);
-    if (st) return st;
+/* A placeholder node: a parameter of a loop's body or cond. */
+static lp_status param_node(lp_ctx *ctx, const lp_array *a, json_t *o) {
+    int r = json_object_set_new(o, "op", json_string("placeholder")) |
+            json_object_set_new(o, "dtype", json_string(lp_dtype_name(a->dtype))) |
+            json_object_set_new(o, "shape", lpi_json_ints(a->ndim, a->shape));
+    if (a->op == LPI_OP_PLACEHOLDER && a->a.weak) r |= json_object_set_new(o, "attrs", json_pack("{sb}", "weak", 1));
+    return r ? lpi_nomem(ctx) : LP_OK;
+}
+
+lp_status lpi_json_dump_nodes(lp_ctx *ctx, lpi_json_dump *d, lp_array *const *targets, int n, int np,
+                              lp_array *const *params, json_t *nodes, json_t *tg, json_t *pids) {
     lpi_arena *ar = lpi_arena_create();
     if (!ar) return lpi_nomem(ctx);
     lpi_graph g;
-    json_t *top = NULL, *nodes = NULL, *tg = NULL;
-    if ((st = lpi_graph_build(ctx, ar, targets, n, false, &g))) goto done;
-    top = json_object();
-    nodes = json_array();
-    tg = json_array();
-    if (!top || !nodes || !tg) { st = lpi_nomem(ctx); goto done; }
+    lp_status st = lpi_graph_build_bound(ctx, ar, targets, n, false, np, params, &g);
+    int *pid = lp_malloc((size_t)(np ? np : 1) * sizeof *pid);
+    if (!st && !pid) st = lpi_nomem(ctx);
+    for (int k = 0; k < np; k++) pid[k] = -1;
     for (int v = 0; v < g.n && !st; v++) {
         const lp_array *a = g.node[v];
         json_t *o = json_object();
         if (!o || json_object_set_new(o, "id", json_integer(v)) || json_array_append_new(nodes, o)) { st = lpi_nomem(ctx); break; }
-        if (g.leaf[v]) {
-            st = data_node(ctx, a, v, data_dir, o);
+        if (g.bound[v] >= 0) {
+            pid[g.bound[v]] = v;
+            st = param_node(ctx, a, o);
+        } else if (g.leaf[v]) {
+            st = data_node(ctx, a, v, d->file_prefix, d->data_dir, o);
+        } else if (lpi_ops[a->op].kind == LP_OPK_LOOP && a->op != LPI_OP_LOOP_OUTPUT) {
+            if (a->op == LPI_OP_PLACEHOLDER)
+                st = lpi_error(ctx, LP_ERR_VALUE, "cannot dump node %d (placeholder): a placeholder outside its loop has no value", v);
+            else
+                st = lpi_json_loop_dump(ctx, d, a, v, g.in[v], o);
         } else {
             json_t *head;
             if ((st = lpi_json_node_head(ctx, a, &head))) {
@@ -716,20 +755,44 @@ lp_status lpi_graph_json(lp_ctx *ctx, lp_array *const *targets, int n, const cha
             json_decref(head);
             if (r) st = lpi_nomem(ctx);
         }
-        if (!st && g.leaf[v] && g.node[v]->has_chunk_hint &&
+        if (!st && g.leaf[v] && g.bound[v] < 0 && g.node[v]->has_chunk_hint &&
             json_object_set_new(o, "chunks", lpi_json_ints(a->ndim, a->chunk_hint)))
             st = lpi_nomem(ctx);
     }
+    /* parameters the subgraph does not read still hold their place */
+    for (int k = 0, next = g.n; k < np && !st; k++) {
+        if (pid[k] < 0) {
+            json_t *o = json_object();
+            pid[k] = next++;
+            if (!o || json_object_set_new(o, "id", json_integer(pid[k])) || json_array_append_new(nodes, o)) { st = lpi_nomem(ctx); break; }
+            st = param_node(ctx, params[k], o);
+        }
+        if (!st && json_array_append_new(pids, json_integer(pid[k]))) st = lpi_nomem(ctx);
+    }
     for (int t = 0; t < n && !st; t++)
         if (json_array_append_new(tg, json_integer(g.target_of[t]))) st = lpi_nomem(ctx);
+    lp_free(pid);
+    lpi_arena_destroy(ar);
+    return st;
+}
+
+lp_status lpi_graph_json(lp_ctx *ctx, lp_array *const *targets, int n, const char *data_dir, json_t **out) {
+    *out = NULL;
+    lp_status st = check_targets(ctx, targets, n);
+    if (st) return st;
+    json_t *top = json_object(), *nodes = json_array(), *tg = json_array(), *pids = json_array();
+    lpi_json_dump d = {.data_dir = data_dir, .file_prefix = "", .loops = false};
+    if (!top || !nodes || !tg || !pids) st = lpi_nomem(ctx);
+    if (!st) st = lpi_json_dump_nodes(ctx, &d, targets, n, 0, NULL, nodes, tg, pids);
+    /* the lowest version that holds the graph, so graphs without loops stay readable by
+     * version-1 readers */
     if (!st && (json_object_set_new(top, "format", json_string(LPI_GRAPH_FORMAT)) ||
-                json_object_set_new(top, "version", json_integer(LPI_GRAPH_VERSION)) ||
+                json_object_set_new(top, "version", json_integer(d.loops ? LPI_GRAPH_VERSION : 1)) ||
                 json_object_set(top, "nodes", nodes) || json_object_set(top, "targets", tg)))
         st = lpi_nomem(ctx);
-done:
     json_decref(nodes);
     json_decref(tg);
-    lpi_arena_destroy(ar);
+    json_decref(pids);
     if (st) { json_decref(top); return st; }
     *out = top;
     return LP_OK;
@@ -757,61 +820,53 @@ lp_status lp_graph_dump(lp_ctx *ctx, lp_array *const *targets, int n, char **jso
 static const char *const K_TOP[] = {"format", "version", "nodes", "targets", NULL};
 static const char *const K_NODE[] = {"id", "op", "dtype", "shape", "inputs", "attrs", "chunks", NULL};
 
-typedef struct gnode {
-    const json_t *obj;
-    int64_t id;
-    lpi_op op;
-    int nin;
-    int *in;        /* indices into the node table */
-    lp_array *built;
-    char where[LPI_WHERE_MAX];
-} gnode;
+void lpi_json_nodes_free(lpi_json_nodes *t) {
+    if (t->gn)
+        for (size_t i = 0; i < t->n; i++) { lp_array_release(t->gn[i].built); lp_free(t->gn[i].in); }
+    lp_free(t->gn);
+    lpi_hmap_free(&t->ids);
+    memset(t, 0, sizeof *t);
+}
 
-lp_status lpi_graph_from_json(lp_ctx *ctx, const json_t *top, lp_array ***targets_out, int *n_out) {
-    lp_status st;
-    if (!json_is_object(top)) return lpi_error(ctx, LP_ERR_FORMAT, "graph: the document must be a JSON object");
-    const char *fmt;
-    int64_t version;
-    if ((st = lpi_json_str(ctx, "graph", top, "format", false, &fmt))) return st;
-    if (strcmp(fmt, LPI_GRAPH_FORMAT))
-        return lpi_error(ctx, LP_ERR_FORMAT, "graph: format is '%.40s', not '%s'", fmt, LPI_GRAPH_FORMAT);
-    if ((st = lpi_json_int(ctx, "graph", top, "version", false, INT64_MIN, INT64_MAX, &version))) return st;
-    if (version != LPI_GRAPH_VERSION)
-        return lpi_error(ctx, LP_ERR_FORMAT, "graph: unsupported %s version %lld (this build reads version %d)",
-                         LPI_GRAPH_FORMAT, (long long)version, LPI_GRAPH_VERSION);
-    if ((st = lpi_json_only_keys(ctx, "graph", top, K_TOP, "key"))) return st;
-    const json_t *nodes = json_object_get(top, "nodes"), *tg = json_object_get(top, "targets");
-    if (!nodes) return lpi_json_missing(ctx, "graph", "nodes");
-    if (!tg) return lpi_json_missing(ctx, "graph", "targets");
-    if (!json_is_array(nodes)) return lpi_error(ctx, LP_ERR_FORMAT, "graph: 'nodes' must be a list");
-    if (!json_is_array(tg)) return lpi_error(ctx, LP_ERR_FORMAT, "graph: 'targets' must be a list");
+lp_status lpi_json_nodes_get(lp_ctx *ctx, const char *where, const char *what, const lpi_json_nodes *t, const json_t *e,
+                             lp_array **out) {
+    int64_t idx;
+    if (!json_is_integer(e)) return lpi_error(ctx, LP_ERR_FORMAT, "%s: %s must be a node id", where, what);
+    if (json_integer_value(e) < 0 || !lpi_hmap_get(&t->ids, (uint64_t)json_integer_value(e), &idx))
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: %s %lld does not exist", where, what, (long long)json_integer_value(e));
+    *out = t->gn[idx].built;
+    return LP_OK;
+}
+
+lp_status lpi_json_load_nodes(lp_ctx *ctx, const char *prefix, const json_t *nodes, int version, int depth,
+                              lpi_json_nodes *T) {
+    lp_status st = LP_OK;
+    memset(T, 0, sizeof *T);
+    const char *sep = *prefix ? ": " : "";
+    if (!json_is_array(nodes)) return lpi_error(ctx, LP_ERR_FORMAT, "%s%s'nodes' must be a list", prefix, sep);
     size_t n = json_array_size(nodes);
     if (n > LPI_JSON_MAX_NODES)
-        return lpi_error(ctx, LP_ERR_LIMIT, "graph: %zu nodes; at most %d are allowed", n, LPI_JSON_MAX_NODES);
-    size_t nt = json_array_size(tg);
-    if (nt == 0) return lpi_error(ctx, LP_ERR_VALUE, "graph: 'targets' is empty");
-    if (nt > LPI_JSON_MAX_NODES) return lpi_error(ctx, LP_ERR_LIMIT, "graph: too many targets (%zu)", nt);
-
-    gnode *gn = lp_calloc(n ? n : 1, sizeof *gn);
-    lpi_hmap ids = {0};
+        return lpi_error(ctx, LP_ERR_LIMIT, "%s%s%zu nodes; at most %d are allowed", *prefix ? prefix : "graph", ": ", n,
+                         LPI_JSON_MAX_NODES);
+    struct lpi_gnode *gn = T->gn = lp_calloc(n ? n : 1, sizeof *gn);
+    T->n = n;
     int *indeg = lp_calloc(n ? n : 1, sizeof *indeg), *order = lp_malloc((n ? n : 1) * sizeof *order);
     int *ucount = lp_calloc(n + 1, sizeof *ucount), *users = NULL;
-    lp_array **outs = NULL;
-    if (!gn || !indeg || !order || !ucount || !lpi_hmap_init(&ids, n ? n : 1)) { st = lpi_nomem(ctx); goto done; }
+    if (!gn || !indeg || !order || !ucount || !lpi_hmap_init(&T->ids, n ? n : 1)) { st = lpi_nomem(ctx); goto done; }
     /* pass 1: ids */
     for (size_t i = 0; i < n; i++) {
         const json_t *o = json_array_get(nodes, i);
         char w[LPI_WHERE_MAX];
-        snprintf(w, sizeof w, "nodes[%zu]", i);
+        snprintf(w, sizeof w, "%s%snodes[%zu]", prefix, sep, i);
         if (!json_is_object(o)) { st = lpi_error(ctx, LP_ERR_FORMAT, "%s: a node must be an object", w); goto done; }
         if ((st = lpi_json_int(ctx, w, o, "id", false, 0, INT32_MAX, &gn[i].id))) goto done;
         int64_t prev;
-        if (lpi_hmap_get(&ids, (uint64_t)gn[i].id, &prev)) {
+        if (lpi_hmap_get(&T->ids, (uint64_t)gn[i].id, &prev)) {
             st = lpi_error(ctx, LP_ERR_VALUE, "%s: duplicate node id %lld (also nodes[%lld])", w, (long long)gn[i].id,
                            (long long)prev);
             goto done;
         }
-        if (!lpi_hmap_put(&ids, (uint64_t)gn[i].id, (int64_t)i)) { st = lpi_nomem(ctx); goto done; }
+        if (!lpi_hmap_put(&T->ids, (uint64_t)gn[i].id, (int64_t)i)) { st = lpi_nomem(ctx); goto done; }
         gn[i].obj = o;
     }
     /* pass 2: op, inputs, arity */
@@ -820,15 +875,25 @@ lp_status lpi_graph_from_json(lp_ctx *ctx, const json_t *top, lp_array ***target
         const json_t *o = gn[i].obj;
         const char *name;
         char w[LPI_WHERE_MAX];
-        snprintf(w, sizeof w, "node %lld", (long long)gn[i].id);
+        snprintf(w, sizeof w, "%s%snode %lld", prefix, sep, (long long)gn[i].id);
         if ((st = lpi_json_str(ctx, w, o, "op", false, &name))) goto done;
         if (!lpi_op_lookup(name, &gn[i].op)) {
             st = lpi_error(ctx, LP_ERR_VALUE, "%s: unknown op '%.40s'", w, name);
             goto done;
         }
-        snprintf(gn[i].where, sizeof gn[i].where, "node %lld (%s)", (long long)gn[i].id, lpi_ops[gn[i].op].name);
+        snprintf(gn[i].where, sizeof gn[i].where, "%s%snode %lld (%s)", prefix, sep, (long long)gn[i].id,
+                 lpi_ops[gn[i].op].name);
         const char *W = gn[i].where;
-        if ((st = lpi_json_only_keys(ctx, W, o, K_NODE, "key"))) goto done;
+        bool loopop = gn[i].op == LPI_OP_WHILE_LOOP || gn[i].op == LPI_OP_FORI_LOOP;
+        if (lpi_ops[gn[i].op].kind == LP_OPK_LOOP && version < 2) {
+            st = lpi_error(ctx, LP_ERR_VALUE, "%s: op '%s' needs %s version 2", W, lpi_ops[gn[i].op].name, LPI_GRAPH_FORMAT);
+            goto done;
+        }
+        if (gn[i].op == LPI_OP_PLACEHOLDER && depth == 0) {
+            st = lpi_error(ctx, LP_ERR_VALUE, "%s: a placeholder has no value outside a loop's body or cond", W);
+            goto done;
+        }
+        if ((st = lpi_json_only_keys(ctx, W, o, loopop ? lpi_json_loop_keys : K_NODE, "key"))) goto done;
         const json_t *ins = json_object_get(o, "inputs");
         if (ins && !json_is_array(ins)) { st = lpi_error(ctx, LP_ERR_FORMAT, "%s: 'inputs' must be a list of node ids", W); goto done; }
         size_t k = ins ? json_array_size(ins) : 0;
@@ -848,7 +913,7 @@ lp_status lpi_graph_from_json(lp_ctx *ctx, const json_t *top, lp_array ***target
             const json_t *e = json_array_get(ins, q);
             int64_t idx;
             if (!json_is_integer(e)) { st = lpi_error(ctx, LP_ERR_FORMAT, "%s: inputs[%zu] must be a node id", W, q); goto done; }
-            if (!lpi_hmap_get(&ids, (uint64_t)json_integer_value(e), &idx) || json_integer_value(e) < 0) {
+            if (!lpi_hmap_get(&T->ids, (uint64_t)json_integer_value(e), &idx) || json_integer_value(e) < 0) {
                 st = lpi_error(ctx, LP_ERR_VALUE, "%s: input %lld does not exist", W, (long long)json_integer_value(e));
                 goto done;
             }
@@ -893,40 +958,72 @@ lp_status lpi_graph_from_json(lp_ctx *ctx, const json_t *top, lp_array ***target
     }
     /* build in order */
     for (size_t oi = 0; oi < n; oi++) {
-        gnode *g = &gn[order[oi]];
+        struct lpi_gnode *g = &gn[order[oi]];
         lp_array *stack_in[8], **in = g->nin <= 8 ? stack_in : lp_malloc((size_t)g->nin * sizeof *in);
         if (!in) { st = lpi_nomem(ctx); goto done; }
         for (int q = 0; q < g->nin; q++) in[q] = gn[g->in[q]].built;
-        st = head_common(ctx, g->where, g->obj, g->op, in, g->nin, &g->built);
+        if (g->op == LPI_OP_WHILE_LOOP || g->op == LPI_OP_FORI_LOOP)
+            st = lpi_json_loop_build(ctx, g->where, g->obj, g->op, in, g->nin, version, depth, &g->built);
+        else
+            st = head_common(ctx, g->where, g->obj, g->op, in, g->nin, &g->built);
         if (in != stack_in) lp_free(in);
         if (st) goto done;
     }
-    if (!(outs = lp_calloc(nt, sizeof *outs))) { st = lpi_nomem(ctx); goto done; }
-    for (size_t t = 0; t < nt; t++) {
-        const json_t *e = json_array_get(tg, t);
-        int64_t idx;
-        if (!json_is_integer(e)) { st = lpi_error(ctx, LP_ERR_FORMAT, "graph: targets[%zu] must be a node id", t); goto done; }
-        if (!lpi_hmap_get(&ids, (uint64_t)json_integer_value(e), &idx) || json_integer_value(e) < 0) {
-            st = lpi_error(ctx, LP_ERR_VALUE, "graph: target %lld does not exist", (long long)json_integer_value(e));
-            goto done;
-        }
-        outs[t] = gn[idx].built;
-        lp_array_retain(outs[t]);
-    }
-    *targets_out = outs;
-    *n_out = (int)nt;
-    outs = NULL;
 done:
-    if (outs) lp_arrays_release(outs, (int)nt);
-    if (gn)
-        for (size_t i = 0; i < n; i++) { lp_array_release(gn[i].built); lp_free(gn[i].in); }
-    lp_free(gn);
     lp_free(indeg);
     lp_free(order);
     lp_free(ucount);
     lp_free(users);
-    lpi_hmap_free(&ids);
+    if (st) lpi_json_nodes_free(T);
     return st;
+}
+
+lp_status lpi_graph_from_json(lp_ctx *ctx, const json_t *top, lp_array ***targets_out, int *n_out) {
+    lp_status st;
+    if (!json_is_object(top)) return lpi_error(ctx, LP_ERR_FORMAT, "graph: the document must be a JSON object");
+    const char *fmt;
+    int64_t version;
+    if ((st = lpi_json_str(ctx, "graph", top, "format", false, &fmt))) return st;
+    if (strcmp(fmt, LPI_GRAPH_FORMAT))
+        return lpi_error(ctx, LP_ERR_FORMAT, "graph: format is '%.40s', not '%s'", fmt, LPI_GRAPH_FORMAT);
+    if ((st = lpi_json_int(ctx, "graph", top, "version", false, INT64_MIN, INT64_MAX, &version))) return st;
+    if (version < 1 || version > LPI_GRAPH_VERSION)
+        return lpi_error(ctx, LP_ERR_FORMAT, "graph: unsupported %s version %lld (this build reads versions 1 to %d)",
+                         LPI_GRAPH_FORMAT, (long long)version, LPI_GRAPH_VERSION);
+    if ((st = lpi_json_only_keys(ctx, "graph", top, K_TOP, "key"))) return st;
+    const json_t *nodes = json_object_get(top, "nodes"), *tg = json_object_get(top, "targets");
+    if (!nodes) return lpi_json_missing(ctx, "graph", "nodes");
+    if (!tg) return lpi_json_missing(ctx, "graph", "targets");
+    if (!json_is_array(nodes)) return lpi_error(ctx, LP_ERR_FORMAT, "graph: 'nodes' must be a list");
+    if (!json_is_array(tg)) return lpi_error(ctx, LP_ERR_FORMAT, "graph: 'targets' must be a list");
+    size_t nt = json_array_size(tg);
+    if (nt == 0) return lpi_error(ctx, LP_ERR_VALUE, "graph: 'targets' is empty");
+    if (nt > LPI_JSON_MAX_NODES) return lpi_error(ctx, LP_ERR_LIMIT, "graph: too many targets (%zu)", nt);
+    lpi_json_nodes T;
+    if ((st = lpi_json_load_nodes(ctx, "", nodes, (int)version, 0, &T))) return st;
+    lp_array **outs = lp_calloc(nt, sizeof *outs);
+    if (!outs) st = lpi_nomem(ctx);
+    for (size_t t = 0; t < nt && !st; t++) {
+        const json_t *e = json_array_get(tg, t);
+        int64_t idx;
+        if (!json_is_integer(e)) { st = lpi_error(ctx, LP_ERR_FORMAT, "graph: targets[%zu] must be a node id", t); break; }
+        if (!lpi_hmap_get(&T.ids, (uint64_t)json_integer_value(e), &idx) || json_integer_value(e) < 0) {
+            st = lpi_error(ctx, LP_ERR_VALUE, "graph: target %lld does not exist", (long long)json_integer_value(e));
+            break;
+        }
+        if (lpi_is_loop(T.gn[idx].built)) {
+            st = lpi_error(ctx, LP_ERR_VALUE, "graph: target %lld is a %s node, which has no value of its own (target its "
+                           "loop_output nodes)", (long long)json_integer_value(e), lpi_ops[T.gn[idx].op].name);
+            break;
+        }
+        outs[t] = T.gn[idx].built;
+        lp_array_retain(outs[t]);
+    }
+    lpi_json_nodes_free(&T);
+    if (st) { if (outs) lp_arrays_release(outs, (int)nt); return st; }
+    *targets_out = outs;
+    *n_out = (int)nt;
+    return LP_OK;
 }
 
 lp_status lp_graph_load(lp_ctx *ctx, const char *json, lp_array ***targets_out, int *n_out) {

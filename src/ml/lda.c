@@ -67,7 +67,7 @@ lp_status lpi_lda_predict_node(lp_ctx *ctx, lp_array *X, lp_array *coef, lp_arra
 }
 
 /* A small constant array (copied). */
-static lp_status const_array(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape, const void *data,
+lp_status lpi_const_array(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape, const void *data,
                              lp_array **out) {
     lp_buffer *b;
     lp_status st = lp_buffer_create(ctx, dt, ndim, shape, data, &b);
@@ -269,34 +269,76 @@ static lp_status check_opts(lp_ctx *ctx, const lp_lda_opts *o) {
     return LP_OK;
 }
 
-static lp_status check_fit_inputs(lp_ctx *ctx, lp_array *X, lp_array *y) {
+lp_status lpi_da_check_inputs(lp_ctx *ctx, const char *who, lp_array *X, lp_array *y) {
     char s1[96], s2[96];
     if (X->ndim != 2)
-        return lpi_error(ctx, LP_ERR_SHAPE, "Fisher LDA: X must be 2-D (samples, features), got shape %s",
+        return lpi_error(ctx, LP_ERR_SHAPE, "%s: X must be 2-D (samples, features), got shape %s", who,
                          lpi_shape_str(s1, sizeof s1, X->ndim, X->shape));
     if (y->ndim != 1)
-        return lpi_error(ctx, LP_ERR_SHAPE, "Fisher LDA: y must be 1-D (samples,), got shape %s",
+        return lpi_error(ctx, LP_ERR_SHAPE, "%s: y must be 1-D (samples,), got shape %s", who,
                          lpi_shape_str(s2, sizeof s2, y->ndim, y->shape));
     if (lpi_dtype_kind(y->dtype) == LPI_KIND_FLOAT)
-        return lpi_error(ctx, LP_ERR_TYPE, "Fisher LDA: labels must be bool or integers, got %s", lp_dtype_name(y->dtype));
+        return lpi_error(ctx, LP_ERR_TYPE, "%s: labels must be bool or integers, got %s", who, lp_dtype_name(y->dtype));
     if (y->shape[0] != X->shape[0])
-        return lpi_error(ctx, LP_ERR_SHAPE, "Fisher LDA: X has %lld samples but y has %lld labels",
+        return lpi_error(ctx, LP_ERR_SHAPE, "%s: X has %lld samples but y has %lld labels", who,
                          (long long)X->shape[0], (long long)y->shape[0]);
     if (X->shape[0] < 2)
-        return lpi_error(ctx, LP_ERR_VALUE, "Fisher LDA: found %lld sample(s) while a minimum of 2 is required",
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: found %lld sample(s) while a minimum of 2 is required", who,
                          (long long)X->shape[0]);
-    if (X->shape[1] < 1) return lpi_error(ctx, LP_ERR_VALUE, "Fisher LDA: X has no features");
+    if (X->shape[1] < 1) return lpi_error(ctx, LP_ERR_VALUE, "%s: X has no features", who);
     return LP_OK;
 }
 
-/* X as a float array (other dtypes are cast lazily, as scikit-learn converts them). */
-static lp_status float_X(lp_ctx *ctx, lp_array *X, lp_array **out) {
+lp_status lpi_da_float_X(lp_ctx *ctx, lp_array *X, lp_array **out) {
     if (X->dtype == LP_FLOAT64 || X->dtype == LP_FLOAT32) {
         lp_array_retain(X);
         *out = X;
         return LP_OK;
     }
     return lp_astype(ctx, X, LP_FLOAT64, out);
+}
+
+lp_status lpi_da_classes(lp_ctx *ctx, const char *who, lp_array *y, int64_t N, lp_array **labels, lp_buffer **lb,
+                         int64_t *K_out, lp_array **classes) {
+    lp_status st = lpi_lda_labels_node(ctx, y, labels);
+    if (!st) st = run_one(ctx, *labels, lb);
+    if (st) return st;
+    const int64_t *L = lp_buffer_data(*lb), K = L[0];
+    if (K > LPI_LDA_MAX_CLASSES)
+        return lpi_error(ctx, LP_ERR_LIMIT, "%s: y has more than %d distinct labels (%s supports at most %d classes)", who,
+                         LPI_LDA_MAX_CLASSES, who, LPI_LDA_MAX_CLASSES);
+    if (K < 2)
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: y has a single class (label %lld); at least 2 classes are needed", who,
+                         (long long)L[1]);
+    if (N == K) return lpi_error(ctx, LP_ERR_VALUE, "%s: the number of samples must be more than the number of classes", who);
+    *K_out = K;
+    return lpi_const_array(ctx, LP_INT64, 1, &K, L + 1, classes);
+}
+
+lp_status lpi_da_stats(lp_ctx *ctx, const char *who, lp_array *Xf, lp_array *y, lp_array *classes, int64_t K,
+                       lp_array **node, lp_buffer **sb) {
+    const int64_t D = Xf->shape[1];
+    /* every task in flight holds one state of K (1 + D + D^2) doubles */
+    if ((double)K * (double)(1 + D + D * D) * 8 > (double)(512 << 20))
+        return lpi_error(ctx, LP_ERR_LIMIT, "%s: %lld classes x %lld features need %.2f GiB of statistics per task "
+                         "(at most 0.5 GiB)", who, (long long)K, (long long)D, (double)K * (double)(1 + D + D * D) * 8 / (1 << 30));
+    lp_status st = lpi_lda_stats_node(ctx, Xf, y, classes, node);
+    if (!st) st = run_one(ctx, *node, sb);
+    if (st) return st;
+    double *S = lp_buffer_data(*sb);
+    double *M2 = S + K + K * D;
+    for (int64_t k = 0; k < K; k++) {
+        double *M = M2 + k * D * D;
+        for (int64_t i = 0; i < D; i++)
+            for (int64_t j = 0; j < i; j++) M[i * D + j] = M[j * D + i];
+    }
+    for (int64_t i = 0; i < K + K * D; i++)
+        if (!isfinite(S[i])) return lpi_error(ctx, LP_ERR_VALUE, "%s: X contains NaN or infinity", who);
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t j = 0; j < D; j++)
+            if (!isfinite(M2[k * D * D + j * D + j]))
+                return lpi_error(ctx, LP_ERR_VALUE, "%s: X contains NaN or infinity (or values whose squares overflow)", who);
+    return LP_OK;
 }
 
 typedef struct fit_ws {
@@ -320,26 +362,6 @@ static void fit_ws_free(fit_ws *w) {
     lp_lda_model_destroy(w->md);
 }
 
-/* Pass 1: the sorted distinct labels. */
-static lp_status fit_classes(lp_ctx *ctx, fit_ws *w, lp_array *y, int64_t N, int64_t *K_out) {
-    lp_status st = lpi_lda_labels_node(ctx, y, &w->labels);
-    if (!st) st = run_one(ctx, w->labels, &w->lb);
-    if (st) return st;
-    const int64_t *L = lp_buffer_data(w->lb), K = L[0];
-    if (K > LPI_LDA_MAX_CLASSES)
-        return lpi_error(ctx, LP_ERR_LIMIT,
-                         "Fisher LDA: y has more than %d distinct labels (Fisher LDA supports at most %d classes)",
-                         LPI_LDA_MAX_CLASSES, LPI_LDA_MAX_CLASSES);
-    if (K < 2)
-        return lpi_error(ctx, LP_ERR_VALUE,
-                         "Fisher LDA: y has a single class (label %lld); at least 2 classes are needed",
-                         (long long)L[1]);
-    if (N == K)
-        return lpi_error(ctx, LP_ERR_VALUE, "Fisher LDA: the number of samples must be more than the number of classes");
-    *K_out = K;
-    return const_array(ctx, LP_INT64, 1, &K, L + 1, &w->classes);
-}
-
 /* Pass 3 (shrinkage "auto"): per class and overall, sum over rows of ||(x - mean) / scale||^4. */
 static lp_status fit_lw(lp_ctx *ctx, fit_ws *w, lp_array *y, int64_t K, int64_t D, const double *cnt,
                         const double *mean, const double *M2, double N, const double *tmean, const double *tM2,
@@ -354,7 +376,7 @@ static lp_status fit_lw(lp_ctx *ctx, fit_ws *w, lp_array *y, int64_t K, int64_t 
         for (int64_t j = 0; j < D; j++) p[k * 2 * D + D + j] = 1.0 / (sc[j] * sc[j]);
     }
     int64_t shape[2] = {K + 1, 2 * D};
-    lp_status st = const_array(ctx, LP_FLOAT64, 2, shape, p, &w->lwp);
+    lp_status st = lpi_const_array(ctx, LP_FLOAT64, 2, shape, p, &w->lwp);
     lp_free(p);
     if (!st) st = lpi_lda_lw_node(ctx, w->Xf, y, w->classes, w->lwp, &w->lwn);
     if (!st) st = run_one(ctx, w->lwn, &w->qb);
@@ -371,13 +393,15 @@ lp_status lp_fisher_lda_fit(lp_ctx *ctx, lp_array *X, lp_array *y, const lp_lda_
     memset(&o, 0, sizeof o);
     if (opts_in) o = *opts_in;
     lp_status st;
-    if ((st = check_fit_inputs(ctx, X, y)) || (st = check_opts(ctx, &o))) return st;
+    if ((st = lpi_da_check_inputs(ctx, "Fisher LDA", X, y)) || (st = check_opts(ctx, &o))) return st;
     lpi_lda_blas_init();
     const int64_t N = X->shape[0], D = X->shape[1];
     fit_ws w;
     memset(&w, 0, sizeof w);
     int64_t K = 0;
-    if ((st = float_X(ctx, X, &w.Xf)) || (st = fit_classes(ctx, &w, y, N, &K))) goto done;
+    if ((st = lpi_da_float_X(ctx, X, &w.Xf)) ||
+        (st = lpi_da_classes(ctx, "Fisher LDA", y, N, &w.labels, &w.lb, &K, &w.classes)))
+        goto done;
     const int64_t mmax = K - 1 < D ? K - 1 : D;
     if (o.n_components > mmax) {
         st = lpi_error(ctx, LP_ERR_VALUE,
@@ -389,30 +413,10 @@ lp_status lp_fisher_lda_fit(lp_ctx *ctx, lp_array *X, lp_array *y, const lp_lda_
         st = lpi_error(ctx, LP_ERR_VALUE, "Fisher LDA: %d priors given for %lld classes", o.n_priors, (long long)K);
         goto done;
     }
-    /* every task in flight holds one state of K (1 + D + D^2) doubles */
-    if ((double)K * (double)(1 + D + D * D) * 8 > (double)(512 << 20)) {
-        st = lpi_error(ctx, LP_ERR_LIMIT, "Fisher LDA: %lld classes x %lld features need %.2f GiB of statistics per task "
-                       "(at most 0.5 GiB)", (long long)K, (long long)D, (double)K * (double)(1 + D + D * D) * 8 / (1 << 30));
-        goto done;
-    }
-
     /* pass 2: per class count, mean, centered scatter */
-    if ((st = lpi_lda_stats_node(ctx, w.Xf, y, w.classes, &w.stats)) || (st = run_one(ctx, w.stats, &w.sb))) goto done;
+    if ((st = lpi_da_stats(ctx, "Fisher LDA", w.Xf, y, w.classes, K, &w.stats, &w.sb))) goto done;
     double *S = lp_buffer_data(w.sb);
     double *cnt = S, *mean = S + K, *M2 = S + K + K * D;
-    for (int64_t k = 0; k < K; k++) {
-        double *M = M2 + k * D * D;
-        for (int64_t i = 0; i < D; i++)
-            for (int64_t j = 0; j < i; j++) M[i * D + j] = M[j * D + i];
-    }
-    for (int64_t i = 0; i < K + K * D; i++)
-        if (!isfinite(S[i])) { st = lpi_error(ctx, LP_ERR_VALUE, "Fisher LDA: X contains NaN or infinity"); goto done; }
-    for (int64_t k = 0; k < K; k++)
-        for (int64_t j = 0; j < D; j++)
-            if (!isfinite(M2[k * D * D + j * D + j])) {
-                st = lpi_error(ctx, LP_ERR_VALUE, "Fisher LDA: X contains NaN or infinity (or values whose squares overflow)");
-                goto done;
-            }
 
     const int64_t m = o.n_components ? o.n_components : mmax, C = K == 2 ? 1 : K, DD = D * D;
     if (!(w.md = lpi_lda_model_new(K, D, m, C))) { st = lpi_nomem(ctx); goto done; }
@@ -562,7 +566,7 @@ static lp_status check_predict_X(lp_ctx *ctx, const lp_lda_model *m, lp_array *X
     if (X->shape[1] != m->D)
         return lpi_error(ctx, LP_ERR_SHAPE, "%s: X has %lld features, but the model was fitted on %lld", what,
                          (long long)X->shape[1], (long long)m->D);
-    return float_X(ctx, X, Xf);
+    return lpi_da_float_X(ctx, X, Xf);
 }
 
 lp_status lp_lda_predict(lp_ctx *ctx, const lp_lda_model *m, lp_array *X, lp_array **out) {
@@ -572,10 +576,10 @@ lp_status lp_lda_predict(lp_ctx *ctx, const lp_lda_model *m, lp_array *X, lp_arr
     lp_status st = check_predict_X(ctx, m, X, "lp_lda_predict", &Xf);
     if (st) return st;
     int64_t cs[2] = {m->C, m->D};
-    if (!(st = const_array(ctx, LP_FLOAT64, 2, cs, m->pcoef, &coef)) &&
-        !(st = const_array(ctx, LP_FLOAT64, 1, &m->C, m->pintercept, &b)) &&
-        !(st = const_array(ctx, LP_INT64, 1, &m->K, m->classes, &cls)) &&
-        !(st = const_array(ctx, LP_FLOAT64, 1, &m->D, m->center, &cen)))
+    if (!(st = lpi_const_array(ctx, LP_FLOAT64, 2, cs, m->pcoef, &coef)) &&
+        !(st = lpi_const_array(ctx, LP_FLOAT64, 1, &m->C, m->pintercept, &b)) &&
+        !(st = lpi_const_array(ctx, LP_INT64, 1, &m->K, m->classes, &cls)) &&
+        !(st = lpi_const_array(ctx, LP_FLOAT64, 1, &m->D, m->center, &cen)))
         st = lpi_lda_predict_node(ctx, Xf, coef, b, cls, cen, m->label_dtype, out);
     lp_array_release(cen);
     lp_array_release(Xf);
@@ -596,9 +600,9 @@ static lp_status project(lp_ctx *ctx, const lp_lda_model *m, lp_array *X, const 
     int64_t ws[2] = {m->D, ncols};
     double *zero = center ? NULL : lp_calloc((size_t)m->D, sizeof *zero);
     if (!center && !zero) st = lpi_nomem(ctx);
-    if (!st && !(st = const_array(ctx, LP_FLOAT64, 2, ws, W, &Wa)) &&
-        !(st = const_array(ctx, LP_FLOAT64, 1, &ncols, bias, &ba)) &&
-        !(st = const_array(ctx, LP_FLOAT64, 1, &m->D, center ? center : zero, &ca)))
+    if (!st && !(st = lpi_const_array(ctx, LP_FLOAT64, 2, ws, W, &Wa)) &&
+        !(st = lpi_const_array(ctx, LP_FLOAT64, 1, &ncols, bias, &ba)) &&
+        !(st = lpi_const_array(ctx, LP_FLOAT64, 1, &m->D, center ? center : zero, &ca)))
         st = lpi_lda_project_node(ctx, Xf, Wa, ba, ca, flat, out);
     lp_free(zero);
     lp_array_release(ca);

@@ -30,6 +30,21 @@ struct lp_lda_model {
     double *data;
 };
 
+/* A small constant array (the data copied). */
+lp_status lpi_const_array(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape, const void *data, lp_array **out);
+/* The passes discriminant analyses share (lda.c; rda.c uses them too). who prefixes messages. */
+lp_status lpi_da_check_inputs(lp_ctx *ctx, const char *who, lp_array *X, lp_array *y);
+/* X as a float array (other dtypes cast lazily to float64, as scikit-learn converts them). */
+lp_status lpi_da_float_X(lp_ctx *ctx, lp_array *X, lp_array **out);
+/* Pass 1: the sorted distinct labels (labels: the node, lb: its result; classes: an int64 array
+ * of the K labels). */
+lp_status lpi_da_classes(lp_ctx *ctx, const char *who, lp_array *y, int64_t N, lp_array **labels, lp_buffer **lb,
+                         int64_t *K, lp_array **classes);
+/* Pass 2: per class count, mean and centered scatter (kernels/lda.h layout; the scatter made
+ * symmetric), checked for NaN and infinity. */
+lp_status lpi_da_stats(lp_ctx *ctx, const char *who, lp_array *Xf, lp_array *y, lp_array *classes, int64_t K,
+                       lp_array **node, lp_buffer **sb);
+
 /* Allocate a model with all arrays for the given sizes (zeroed). */
 lp_lda_model *lpi_lda_model_new(int64_t K, int64_t D, int64_t m, int64_t C);
 

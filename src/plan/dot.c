@@ -4,6 +4,7 @@
  * critical path with a red one. */
 #include "graph/graph.h"
 #include "core/hmap.h"
+#include "expr/loop.h"
 #include "plan/cost.h"
 #include "plan/serialize.h"
 
@@ -62,6 +63,7 @@ static const char *kind_color(lpi_opkind k) {
     case LP_OPK_REDUCE: return "#f4cccc";
     case LP_OPK_MOVE: return "#d9ead3";
     case LP_OPK_LINALG: return "#d9d2e9";
+    case LP_OPK_LOOP: return "#d9f2d0";
     default: return "#ffffff";
     }
 }
@@ -236,14 +238,161 @@ out:
     lpi_hmap_free(&pn_of);
 }
 
+/* ---- graphs with loops: the structure, each loop a cluster with its body and cond ---- */
+
+static bool pending_loop(lp_array *const *targets, int n) {
+    /* a loop output not computed yet, reached without entering data */
+    lpi_hmap seen = {0};
+    lp_array **stack = NULL;
+    size_t sp = 0, cap = 0;
+    bool found = false, oom = !lpi_hmap_init(&seen, 64);
+    for (int t = 0; t < n && !found && !oom; t++) {
+        lp_array *a = targets[t];
+        for (;;) {
+            int64_t x;
+            if (!lpi_hmap_get(&seen, (uint64_t)(uintptr_t)a, &x) && a->op != LPI_OP_WRAP && !lp_array_result(a)) {
+                if (!lpi_hmap_put(&seen, (uint64_t)(uintptr_t)a, 1)) { oom = true; break; }
+                if (a->op == LPI_OP_LOOP_OUTPUT) { found = true; break; }
+                for (int i = 0; i < a->nin; i++) {
+                    if (sp == cap) {
+                        size_t c = cap ? 2 * cap : 64;
+                        lp_array **ns = realloc(stack, c * sizeof *ns);
+                        if (!ns) { oom = true; break; }
+                        stack = ns;
+                        cap = c;
+                    }
+                    stack[sp++] = a->in[i];
+                }
+            }
+            if (oom || !sp) break;
+            a = stack[--sp];
+        }
+        sp = 0;
+    }
+    free(stack);
+    lpi_hmap_free(&seen);
+    return found || oom;
+}
+
+/* Draw targets over bound params with node names "<prefix>n<id>"; out_names / param_names
+ * receive the names of the subgraph's outputs and params (the caller draws edges to them). */
+static lp_status loop_graph_dot(lp_ctx *ctx, sb *b, const char *prefix, int depth, lp_array *const *targets, int n, int np,
+                                lp_array *const *params, char (*out_names)[48], char (*param_names)[48]) {
+    lpi_arena *ar = lpi_arena_create();
+    if (!ar) return lpi_nomem(ctx);
+    lpi_graph g;
+    lp_status st = lpi_graph_build_bound(ctx, ar, targets, n, false, np, params, &g);
+    char sd[200], lab[600], e[1300], ind[40];
+    snprintf(ind, sizeof ind, "%*s", 2 + 2 * depth, "");
+    /* per node: the name its users draw edges from (a loop output: the body output's node) */
+    char (*name)[48] = st ? NULL : calloc((size_t)g.n + 1, sizeof *name);
+    if (!st && !name) st = lpi_nomem(ctx);
+    for (int k = 0; !st && k < np; k++) snprintf(param_names[k], 48, "%su%d", prefix, k);
+    for (int v = 0; v < g.n && !st; v++) {
+        const lp_array *a = g.node[v];
+        snprintf(name[v], 48, "%sn%d", prefix, v);
+        shape_dtype(sd, sizeof sd, a->ndim, a->shape, a->dtype);
+        if (g.bound[v] >= 0) {
+            snprintf(param_names[g.bound[v]], 48, "%s", name[v]);
+            snprintf(lab, sizeof lab, "%s\n%s", a->op == LPI_OP_PLACEHOLDER && a->a.weak ? "index" : "param", sd);
+            esc(e, sizeof e, lab);
+            sb_printf(b, "%s%s [label=\"%s\", shape=ellipse, style=dashed];\n", ind, name[v], e);
+            continue;
+        }
+        if (lpi_is_loop(a) && !g.leaf[v]) {
+            const lpi_loop *l = a->a.loop;
+            const bool fori = l->kind == LPI_OP_FORI_LOOP;
+            if (fori) snprintf(lab, sizeof lab, "fori_loop: i in [%lld, %lld)", (long long)l->lower, (long long)l->upper);
+            else snprintf(lab, sizeof lab, "while_loop: at most %lld iterations%s", (long long)l->max_iter,
+                          l->last_state ? " (then the last state)" : "");
+            sb_printf(b, "%ssubgraph cluster_%sL%d {\n%s  label=\"%s\"; fontsize=10; style=rounded; color=\"#6aa84f\"; penwidth=2;\n",
+                      ind, prefix, v, ind, lab);
+            char sub[48];
+            char (*bo)[48] = calloc((size_t)l->ncarry + 1, 48), (*bp)[48] = calloc((size_t)l->nbody_params + 1, 48);
+            char (*cp)[48] = calloc((size_t)(l->ncarry + l->nfree) + 1, 48), co[1][48];
+            if (!bo || !bp || !cp) st = lpi_nomem(ctx);
+            if (!st && !fori) {
+                snprintf(sub, sizeof sub, "%sL%dc", prefix, v);
+                sb_printf(b, "%s  subgraph cluster_%s {\n%s    label=\"cond\"; style=dashed; color=\"#999999\";\n", ind, sub, ind);
+                st = loop_graph_dot(ctx, b, sub, depth + 2, (lp_array *const *)&l->cond_out, 1, l->ncarry + l->nfree,
+                                    l->cond_params, co, cp);
+                sb_printf(b, "%s  }\n", ind);
+            }
+            if (!st) {
+                snprintf(sub, sizeof sub, "%sL%db", prefix, v);
+                sb_printf(b, "%s  subgraph cluster_%s {\n%s    label=\"body\"; style=dashed; color=\"#999999\";\n", ind, sub, ind);
+                st = loop_graph_dot(ctx, b, sub, depth + 2, l->body_out, l->ncarry, l->nbody_params, l->body_params, bo, bp);
+                sb_printf(b, "%s  }\n", ind);
+            }
+            sb_printf(b, "%s}\n", ind);
+            const int off = fori ? 1 : 0;
+            for (int k = 0; !st && k < a->nin; k++) {
+                sb_printf(b, "%s%sn%d -> %s [label=\"%s %d\"];\n", ind, prefix, g.in[v][k], bp[off + k],
+                          k < l->ncarry ? "init" : "in", k < l->ncarry ? k : k - l->ncarry);
+                if (!fori) sb_printf(b, "%s%sn%d -> %s [style=dotted];\n", ind, prefix, g.in[v][k], cp[k]);
+            }
+            /* the back edge: each body output is the next iteration's carried value */
+            for (int k = 0; !st && k < l->ncarry; k++)
+                sb_printf(b, "%s%s -> %s [style=dashed, color=\"#cc0000\", constraint=false, label=\"next %d\"];\n", ind, bo[k],
+                          bp[off + k], k);
+            /* loop_output k is drawn from body output k */
+            for (int w = 0; !st && w < g.n; w++)
+                if (g.node[w]->op == LPI_OP_LOOP_OUTPUT && !g.leaf[w] && g.in[w] && g.in[w][0] == v)
+                    sb_printf(b, "%s%s -> %sn%d [label=\"final\"];\n", ind, bo[g.node[w]->a.i0], prefix, w);
+            free(bo);
+            free(bp);
+            free(cp);
+            continue;
+        }
+        const char *nm = g.leaf[v] ? (lp_array_result(a) ? "computed" : "wrap") : lpi_ops[a->op].name;
+        snprintf(lab, sizeof lab, "%s\n%s", nm, sd);
+        esc(e, sizeof e, lab);
+        sb_printf(b, "%s%s [label=\"%s\", fillcolor=\"%s\"%s%s];\n", ind, name[v], e,
+                  g.leaf[v] ? "#eeeeee" : kind_color(lpi_ops[a->op].kind), depth == 0 && g.target[v] ? ", peripheries=2" : "",
+                  g.leaf[v] ? ", shape=box3d, style=filled" : "");
+        if (g.in[v] && a->op != LPI_OP_LOOP_OUTPUT)
+            for (int k = 0; k < a->nin; k++) sb_printf(b, "%s%sn%d -> %s;\n", ind, prefix, g.in[v][k], name[v]);
+    }
+    for (int t = 0; !st && t < n; t++) snprintf(out_names[t], 48, "%s", name[g.target_of[t]]);
+    free(name);
+    lpi_arena_destroy(ar);
+    return st;
+}
+
+static lp_status loops_dot(lp_ctx *ctx, lp_array *const *targets, int n, sb *b) {
+    sb_printf(b, "digraph lampy_graph {\n  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=10];\n"
+                 "  edge [color=\"#555555\", fontsize=8];\n  labelloc=t;\n  label=\"loops: each iteration is planned like a graph; "
+                 "red dashed edges carry values to the next iteration\";\n");
+    char (*outs)[48] = calloc((size_t)n, 48);
+    if (!outs) return lpi_nomem(ctx);
+    lp_status st = loop_graph_dot(ctx, b, "", 0, targets, n, 0, NULL, outs, NULL);
+    free(outs);
+    legend(b);
+    sb_printf(b, "}\n");
+    return st;
+}
+
 lp_status lp_graph_dot(lp_ctx *ctx, lp_array *const *targets, int n, int flags, char **dot_out) {
     if (!dot_out) return lpi_error(ctx, LP_ERR_VALUE, "lp_graph_dot: NULL output");
     *dot_out = NULL;
     if (n < 1 || !targets) return lpi_error(ctx, LP_ERR_VALUE, "lp_graph_dot: need at least one target");
     for (int i = 0; i < n; i++)
         if (!targets[i]) return lpi_error(ctx, LP_ERR_VALUE, "lp_graph_dot: target %d is NULL", i);
+    lp_status st;
+    if (pending_loop(targets, n)) {
+        /* a loop's plans are made per run of its body: draw the structure */
+        if (flags & LP_DOT_PLAN)
+            return lpi_error(ctx, LP_ERR_VALUE, "the graph has loops, which are planned one iteration at a time: "
+                             "draw the expression graph instead (without --plan)");
+        sb b = {0};
+        st = loops_dot(ctx, targets, n, &b);
+        if (!st && b.oom) st = lpi_nomem(ctx);
+        if (st) { free(b.s); return st; }
+        *dot_out = b.s;
+        return LP_OK;
+    }
     lpi_plan *pl;
-    lp_status st = lpi_plan_build(ctx, targets, n, &pl);
+    st = lpi_plan_build(ctx, targets, n, &pl);
     if (st) return st;
     lpi_cost_summary cs;
     if ((st = lpi_cost_plan(ctx, pl, 0, false, true, &cs))) { lpi_plan_destroy(pl); return st; }

@@ -559,7 +559,11 @@ static lp_status plan_leaf(planner *P, int gid) {
     P->pnode_of[gid] = pi;
     lpi_pnode *p = &P->pn[pi];
     lp_buffer *res = lp_array_result(e);
-    if (res) {
+    if (P->g.bound[gid] >= 0) {
+        /* a loop parameter: C-contiguous data set by the loop driver before each run */
+        int64_t s = (int64_t)lp_dtype_size(e->dtype);
+        for (int i = e->ndim - 1; i >= 0; i--) { p->pre_strides[i] = s; s *= e->shape[i]; }
+    } else if (res) {
         p->prefilled = res;
         int64_t s = (int64_t)lp_dtype_size(e->dtype);
         for (int i = e->ndim - 1; i >= 0; i--) { p->pre_strides[i] = s; s *= e->shape[i]; }
@@ -599,6 +603,19 @@ static lp_status plan_node(planner *P, int gid) {
     case LP_OPK_LINALG:
         if (lpi_is_lda_op(e->op)) return lpi_plan_lda(P, gid);
         return lpi_plan_linalg(P, gid); /* plan_linalg.c */
+    case LP_OPK_LOOP: {
+        /* loops run before the plans that read their outputs (exec/loop.c), which bind them */
+        char b[96];
+        if (e->op == LPI_OP_PLACEHOLDER)
+            return lpi_error(P->ctx, LP_ERR_VALUE, "a placeholder (%s %s) has no value outside its loop: placeholders stand "
+                             "for a loop's carried values and index inside its body and cond", lp_dtype_name(e->dtype),
+                             lpi_shape_str(b, sizeof b, e->ndim, e->shape));
+        if (P->g.target[gid])
+            return lpi_error(P->ctx, LP_ERR_VALUE, "a %s node has no value of its own (its loop_output nodes have)",
+                             lpi_ops[e->op].name);
+        return lpi_error(P->ctx, LP_ERR_VALUE, "%s: loops are planned one iteration at a time when they run; plans and "
+                         "estimates of a graph with loops are made once its loops have run (lp_run)", lpi_ops[e->op].name);
+    }
     default: return lpi_error(P->ctx, LP_ERR_INTERNAL, "op %s cannot be planned", lpi_ops[e->op].name);
     }
 }
@@ -694,13 +711,18 @@ static lp_status prioritize(planner *P, const lpi_plan *plan) {
 }
 
 lp_status lpi_plan_build(lp_ctx *ctx, lp_array *const *targets, int n, lpi_plan **out) {
+    return lpi_plan_build_bound(ctx, targets, n, 0, NULL, out);
+}
+
+lp_status lpi_plan_build_bound(lp_ctx *ctx, lp_array *const *targets, int n, int nbind, lp_array *const *bind,
+                               lpi_plan **out) {
     *out = NULL;
     lpi_plan *plan = lp_calloc(1, sizeof *plan);
     planner P = {.ctx = ctx};
     lp_status st = LP_OK;
     if (!plan || !(plan->arena = lpi_arena_create())) { lp_free(plan); return lpi_nomem(ctx); }
     P.ar = plan->arena;
-    if ((st = lpi_graph_build(ctx, P.ar, targets, n, ctx->fusion, &P.g))) goto fail;
+    if ((st = lpi_graph_build_bound(ctx, P.ar, targets, n, ctx->fusion, nbind, bind, &P.g))) goto fail;
     if (!(P.pnode_of = lpi_arena_alloc(P.ar, (size_t)(P.g.n ? P.g.n : 1) * sizeof(int)))) { st = lpi_nomem(ctx); goto fail; }
     for (int v = 0; v < P.g.n; v++) P.pnode_of[v] = -1;
     for (int v = 0; v < P.g.n && !st; v++)
@@ -736,6 +758,11 @@ lp_status lpi_plan_build(lp_ctx *ctx, lp_array *const *targets, int n, lpi_plan 
         int p = plan->target_pnode[t];
         for (int64_t c = 0; c < P.pn[p].grid.total; c++) plan->chunk_refs[plan->chunk_base[p] + c]++;
     }
+    plan->nbind = nbind;
+    if (!(plan->bind_pnode = lpi_arena_alloc(P.ar, (size_t)(nbind ? nbind : 1) * sizeof(int)))) { st = lpi_nomem(ctx); goto fail; }
+    for (int i = 0; i < nbind; i++) plan->bind_pnode[i] = -1;
+    for (int v = 0; v < P.g.n; v++)
+        if (P.g.bound[v] >= 0) plan->bind_pnode[P.g.bound[v]] = P.pnode_of[v];
     plan->npnodes = P.npn;
     plan->pnodes = P.pn;
     plan->ntasks = P.ntasks;

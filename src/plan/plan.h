@@ -18,6 +18,9 @@ typedef struct lpi_plan {
     int64_t *chunk_refs;       /* per (pnode, chunk): consumer tasks + 1 if a target chunk */
     int64_t *chunk_base;       /* per pnode: index of its chunk 0 in chunk_refs */
     int64_t nchunks;
+    int nbind;                 /* lpi_plan_build_bound: bound nodes ... */
+    int *bind_pnode;           /* ... and the NONE pnode reading each (-1: not used); its
+                                * `prefilled` is set before each run */
 } lpi_plan;
 
 /* Is view m (output shape out_shape) a valid way to read a stored array of shape lshape?
@@ -27,6 +30,11 @@ lp_status lpi_load_view_check(lp_ctx *ctx, const char *where, const lpi_axismap 
 
 /* Plan targets: graph passes (CSE, fusion) and task generation. */
 lp_status lpi_plan_build(lp_ctx *ctx, lp_array *const *targets, int n, lpi_plan **out);
+/* The same with nodes bound to values given later (a loop's parameters): each becomes a
+ * NONE pnode (C-contiguous data) whose `prefilled` the caller sets before each run, so one
+ * plan serves every iteration. */
+lp_status lpi_plan_build_bound(lp_ctx *ctx, lp_array *const *targets, int n, int nbind, lp_array *const *bind,
+                               lpi_plan **out);
 void lpi_plan_destroy(lpi_plan *p);
 
 /* grids */

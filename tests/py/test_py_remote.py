@@ -113,3 +113,17 @@ def test_signed_requests_through_config(tmp_path):
         for p in procs:
             p.send_signal(signal.SIGTERM)
             p.wait(10)
+
+
+def test_loop_on_workers_same_bits_as_local(cluster, tmp_path):
+    """A while_loop whose iterations run on the workers (the driver decides the condition
+    between them: one round of invocations per iteration until orchestration by functions)."""
+    x = np.random.default_rng(1).random(20_000)
+
+    def loop():
+        v, n = lp.while_loop(lambda s: s[0].sum() > 17_000.0, lambda s: (lp.sqrt(s[0]) * 0.9, s[1] + 1), (x * 50, 0))
+        return lp.compute(v, n)
+    want = loop()
+    with lp.config(executor="lambda", workers=cluster["workers"], store=cluster["store"], chunk_bytes="32KiB"):
+        got = loop()
+    assert got[1] == want[1] > 2 and got[0].tobytes() == want[0].tobytes()
