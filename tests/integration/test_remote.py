@@ -203,6 +203,13 @@ EXPRS = [
     ("random.normal((200, 50), seed=4) + arange(50) * linspace(0, 1, 50)", ["--chunk-bytes", "2K"]),
     ("eye(40, 50, k=3) - ones((40, 50)) * 0.5", []),
     ("sqrt(abs(a)) ** 3 + exp(-b * b) + tanh(a) + log(1 + a * a)", ["--no-fusion", "--chunk-bytes", "8K"]),
+    # linear algebra: split contractions (partial products and their combine tree), syrk,
+    # folded transposes, products of a product, numpy.linalg ops
+    ("a.T @ b", ["--chunk-bytes", "4K"]),
+    ("a.T @ a + 1", ["--chunk-bytes", "8K"]),
+    ("(a @ b.T)[::7] @ (i % 3)", ["--chunk-bytes", "16K"]),
+    ("linalg.inv(a.T @ a) @ (a.T @ b)", ["--chunk-bytes", "4K"]),
+    ("linalg.solve(a.T @ a, c.astype(float64)) + linalg.det(b.T @ b / 300)", []),
 ]
 
 
@@ -251,6 +258,20 @@ def test_op_corpus_through_workers(redis, workers):
     for cat in ("lambda-vs-local", "determinism", "determinism-big"):
         row = re.search(rf"^{cat}\s+(\d+)\s+(\d+)", remote.stderr, re.M)
         assert row and int(row.group(1)) > 0 and row.group(2) == "0", (cat, remote.stderr[-3000:])
+    assert redis.dbsize() == 0
+
+
+def test_linalg_corpus_through_workers(redis, workers):
+    """tests/data/linalg (matmul blocks, k-split partial products, syrk, dot/outer/tensordot,
+    numpy.linalg) on the lambda executor: NumPy's answers and the local run's bits."""
+    test_linalg = LAMPY.parent / "tests" / "c" / "test_linalg"
+    if not test_linalg.exists():
+        pytest.fail(f"{test_linalg} does not exist: build first")
+    r = subprocess.run([str(test_linalg)], capture_output=True, text=True, timeout=900,
+                       env=dict(os.environ, LP_TEST_DATA=str(ROOT / "tests" / "data"), LP_OPS_EXECUTOR="lambda",
+                                LP_OPS_WORKERS=",".join(w.url for w in workers), LP_OPS_STORE=redis.url))
+    m = re.search(r"test_linalg \(remote\): (\d+) passed, (\d+) failed", r.stderr + r.stdout)
+    assert r.returncode == 0 and m and int(m.group(1)) > 1000 and m.group(2) == "0", (r.stdout + r.stderr)[-3000:]
     assert redis.dbsize() == 0
 
 
