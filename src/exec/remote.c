@@ -165,6 +165,15 @@ lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *cfg) {
     if (cfg->lambda && (!*cfg->lambda || strlen(cfg->lambda) > 100 || strchr(cfg->lambda, '/') ||
                         !lpi_store_key_valid(cfg->lambda, NULL)))
         return lpi_error(ctx, LP_ERR_VALUE, "remote config: invalid lambda name '%.40s'", cfg->lambda);
+    /* orchestration by functions (exec/orchestrate.c) */
+    const char *orch = NULL;
+    if (cfg->orchestrate && !strcmp(cfg->orchestrate, "lambda")) orch = "lambda";
+    else if (cfg->orchestrate && strcmp(cfg->orchestrate, "driver"))
+        return lpi_error(ctx, LP_ERR_VALUE, "remote config: orchestrate is 'driver' or 'lambda', not '%.40s'", cfg->orchestrate);
+    if (cfg->max_lambdas < 0 || cfg->max_lambdas > (1 << 20) || cfg->lambda_mem_mb < 0 || cfg->lambda_mem_mb > (1 << 24) ||
+        !(cfg->runtime_sec >= 0) || cfg->runtime_sec > 86400 || !(cfg->deadline_sec >= 0) || cfg->deadline_sec > 7 * 86400)
+        return lpi_error(ctx, LP_ERR_VALUE, "remote config: max_lambdas 0..1048576, lambda_mem_mb 0..16777216, "
+                         "runtime 0..86400 s, deadline 0..604800 s");
     struct lpi_remote *r = remote_of(ctx);
     if (!r) return lpi_nomem(ctx);
     char *name = cfg->lambda ? lp_strdup(cfg->lambda) : NULL;
@@ -173,6 +182,35 @@ lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *cfg) {
     r->lambda_name = name;
     r->cfg = *cfg;
     r->cfg.lambda = name;
+    r->cfg.orchestrate = orch;
+    return LP_OK;
+}
+
+bool lpi_remote_view_get(const lp_ctx *ctx, lpi_remote_view *v) {
+    const struct lpi_remote *r = lpi_ctx_slot(ctx, LPI_SLOT_REMOTE);
+    memset(v, 0, sizeof *v);
+    if (!r || !r->lambda) return false;
+    v->urls = (const char *const *)r->urls;
+    v->nurls = r->nurls;
+    v->store = r->store ? r->store : DEFAULT_STORE;
+    v->lambda = r->lambda_name ? r->lambda_name : "lampy";
+    v->cfg = &r->cfg;
+    return true;
+}
+
+lp_status lpi_remote_store(lp_ctx *ctx, lpi_store **out) {
+    struct lpi_remote *cf = remote_of(ctx);
+    if (!cf) return lpi_nomem(ctx);
+    const char *url = cf->store ? cf->store : DEFAULT_STORE;
+    if (!cf->open_store || strcmp(cf->open_store_url, url)) {
+        lpi_store_close(cf->open_store);
+        lp_free(cf->open_store_url);
+        cf->open_store = NULL;
+        if (!(cf->open_store_url = lp_strdup(url))) return lpi_nomem(ctx);
+        lp_status st = lpi_store_open(ctx, url, &cf->open_store);
+        if (st) return st;
+    }
+    *out = cf->open_store;
     return LP_OK;
 }
 
@@ -460,17 +498,6 @@ static void curl_init(void) {
     json_hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     if (json_hdrs) json_hdrs = curl_slist_append(json_hdrs, "Expect:"); /* no 100-continue round trip */
     if (!json_hdrs) curl_init_rc = CURLE_OUT_OF_MEMORY;
-}
-
-static lp_status status_from_name(const char *s) {
-    static const struct { const char *name; lp_status st; } names[] = {
-#define X(name, num, desc) {#name, LP_##name},
-        LP_STATUS_MAP(X)
-#undef X
-    };
-    for (size_t k = 0; s && k < sizeof names / sizeof names[0]; k++)
-        if (!strcmp(s, names[k].name)) return names[k].st;
-    return LP_ERR_REMOTE;
 }
 
 static size_t on_reply(char *p, size_t sz, size_t n, void *arg) {
@@ -769,7 +796,7 @@ static void on_done(rrun *R, CURL *h, CURLcode cc) {
     if (!retry) {
         /* a kernel's or the store's own failure keeps its status and message, as a local run
          * would report it; anything else (400, 404, 405, 413) is the worker's verdict */
-        if (code == 500 && emsg && sname) fail_run(R, status_from_name(sname), "%s", emsg);
+        if (code == 500 && emsg && sname) fail_run(R, lpi_status_from_name(sname), "%s", emsg);
         else fail_run(R, LP_ERR_REMOTE, "%s", why);
         goto done;
     }
@@ -813,7 +840,7 @@ static int64_t dag_width(const lpi_plan *pl) {
     return w;
 }
 
-static void make_runid(char *out, size_t cap) {
+void lpi_run_id_new(char *out, size_t cap) {
     uint64_t r = 0;
     if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
         r = (uint64_t)getpid() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(lpi_now() * 1e9);
@@ -873,7 +900,7 @@ static lp_status run_setup(rrun *R, lp_ctx *ctx, lpi_plan *pl, struct lpi_remote
     R->batch_max = cf->cfg.batch ? cf->cfg.batch : (int)env_double("LAMPY_REMOTE_BATCH", 32);
     R->inflight = cf->cfg.inflight ? cf->cfg.inflight : (int)env_double("LAMPY_REMOTE_INFLIGHT", 2);
     R->timeout = cf->cfg.timeout_sec > 0 ? cf->cfg.timeout_sec : env_double("LAMPY_REMOTE_TIMEOUT", 35);
-    make_runid(R->runid, sizeof R->runid);
+    lpi_run_id_new(R->runid, sizeof R->runid);
     R->log = getenv("LAMPY_REMOTE_LOG") && !strcmp(getenv("LAMPY_REMOTE_LOG"), "1");
     snprintf(R->prefix, sizeof R->prefix, "lampy/%s", R->runid);
     pthread_mutex_init(&R->mu, NULL);
@@ -903,14 +930,7 @@ static lp_status run_setup(rrun *R, lp_ctx *ctx, lpi_plan *pl, struct lpi_remote
     }
     /* handles kept from earlier runs */
     while (cf->nidle && R->nidle < R->nw * R->inflight + 2) R->idle[R->nidle++] = cf->idle[--cf->nidle];
-    if (!cf->open_store || strcmp(cf->open_store_url, R->store_url)) {
-        lpi_store_close(cf->open_store);
-        lp_free(cf->open_store_url);
-        cf->open_store = NULL;
-        if (!(cf->open_store_url = lp_strdup(R->store_url))) return lpi_nomem(ctx);
-        if ((st = lpi_store_open(ctx, R->store_url, &cf->open_store))) return st;
-    }
-    R->store = cf->open_store;
+    if ((st = lpi_remote_store(ctx, &R->store))) return st;
     {
         /* one round trip now gives a clear error for an unreachable store, before any worker
          * reports it as a task failure */

@@ -10,6 +10,7 @@
 #include "core/hmap.h"
 #include "io/npy.h"
 #include "kernels/kernels.h"
+#include "kernels/lda.h"
 
 #include <errno.h>
 #include <math.h>
@@ -194,6 +195,7 @@ lp_status lpi_json_node_attrs(lp_ctx *ctx, const lp_array *a, json_t **out) {
         break;
     case LPI_OP_LSTSQ: r = json_object_set_new(o, "rcond", lpi_json_float(t->f0)); break;
     case LPI_OP_SOLVE: case LPI_OP_INV: case LPI_OP_CHOLESKY: case LPI_OP_DET: case LPI_OP_EIGH: case LPI_OP_SLOGDET:
+    case LPI_OP_LDA_LABELS: case LPI_OP_LDA_STATS: case LPI_OP_LDA_LW: case LPI_OP_LDA_PROJECT: case LPI_OP_LDA_PREDICT:
         break;
     default:
         if (lpi_ops[a->op].kind == LP_OPK_ELEMWISE) break;
@@ -486,6 +488,8 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
     case LPI_OP_CHOLESKY: return lp_linalg_cholesky(ctx, in[0], out);
     case LPI_OP_DET: return lp_linalg_det(ctx, in[0], out);
     case LPI_OP_EIGH: case LPI_OP_SLOGDET: return lpi_linalg_packed(ctx, op, in[0], out);
+    case LPI_OP_LDA_LABELS: case LPI_OP_LDA_STATS: case LPI_OP_LDA_LW: case LPI_OP_LDA_PROJECT: case LPI_OP_LDA_PREDICT:
+        return lpi_lda_node_build(ctx, where, op, dt, nd, shape, in, nin, out);
     case LPI_OP_LSTSQ: {
         double rcond = -1;
         if ((st = lpi_json_flt(ctx, where, attrs, "rcond", false, &rcond))) return st;
@@ -602,8 +606,10 @@ void lp_arrays_release(lp_array **arrays, int n) {
     lp_free(arrays);
 }
 
-/* A data leaf (wrapped memory or a computed result): inline, a .npy file, or an error. */
-static lp_status data_node(lp_ctx *ctx, const lp_array *a, int id, const char *data_dir, json_t *o) {
+/* A data leaf (wrapped memory or a computed result): inline, a .npy file, the caller's hook,
+ * or an error. */
+static lp_status data_node(lp_ctx *ctx, const lp_array *a, int id, const char *data_dir, const lpi_graph_data_hook *hook,
+                           json_t *o) {
     lp_buffer *res = lp_array_result(a);
     const char *base;
     int64_t strides[LP_MAX_NDIM];
@@ -626,12 +632,12 @@ static lp_status data_node(lp_ctx *ctx, const lp_array *a, int id, const char *d
         return r ? lpi_nomem(ctx) : LP_OK;
     }
     int64_t bytes = a->size * (int64_t)lp_dtype_size(a->dtype);
-    if (!data_dir)
+    if (!data_dir && !hook)
         return lpi_error(ctx, LP_ERR_LIMIT, "cannot dump: node %d (%s) holds in-memory data of %lld bytes; the graph "
                          "format inlines at most %d elements (give a data directory to write it as a .npy file)",
                          id, a->op == LPI_OP_WRAP ? "wrap" : lpi_ops[a->op].name, (long long)bytes, LPI_JSON_INLINE_MAX);
     char path[LPI_JSON_MAX_PATH];
-    if ((size_t)snprintf(path, sizeof path, "%s/node%d.npy", data_dir, id) >= sizeof path)
+    if (!hook && (size_t)snprintf(path, sizeof path, "%s/node%d.npy", data_dir, id) >= sizeof path)
         return lpi_error(ctx, LP_ERR_VALUE, "data directory path is too long");
     /* .npy files are C order: gather strided wraps first */
     void *tmp = NULL;
@@ -655,7 +661,8 @@ static lp_status data_node(lp_ctx *ctx, const lp_array *a, int id, const char *d
         lpi_copy_view(&dst, &sv);
         src = tmp;
     }
-    lp_status st = lpi_npy_write(ctx, path, a->dtype, a->ndim, a->shape, src, NULL);
+    lp_status st = hook ? hook->fn(hook->arg, ctx, id, a, src, path, sizeof path)
+                        : lpi_npy_write(ctx, path, a->dtype, a->ndim, a->shape, src, NULL);
     lp_free_aligned(tmp);
     if (st) return st;
     json_t *attrs = json_pack("{ss}", "path", path);
@@ -674,6 +681,11 @@ static lp_status check_targets(lp_ctx *ctx, lp_array *const *targets, int n) {
 }
 
 lp_status lpi_graph_json(lp_ctx *ctx, lp_array *const *targets, int n, const char *data_dir, json_t **out) {
+    return lpi_graph_json_hook(ctx, targets, n, data_dir, NULL, out);
+}
+
+lp_status lpi_graph_json_hook(lp_ctx *ctx, lp_array *const *targets, int n, const char *data_dir,
+                              const lpi_graph_data_hook *hook, json_t **out) {
     *out = NULL;
     lp_status st = check_targets(ctx, targets, n);
     if (st) return st;
@@ -691,7 +703,7 @@ lp_status lpi_graph_json(lp_ctx *ctx, lp_array *const *targets, int n, const cha
         json_t *o = json_object();
         if (!o || json_object_set_new(o, "id", json_integer(v)) || json_array_append_new(nodes, o)) { st = lpi_nomem(ctx); break; }
         if (g.leaf[v]) {
-            st = data_node(ctx, a, v, data_dir, o);
+            st = data_node(ctx, a, v, data_dir, hook, o);
         } else {
             json_t *head;
             if ((st = lpi_json_node_head(ctx, a, &head))) {

@@ -41,6 +41,14 @@ lp_status lpi_json_node_from_head(lp_ctx *ctx, const char *where, const json_t *
 /* The graph document of the targets. data_dir (may be NULL) receives in-memory data too large
  * to inline, as node<ID>.npy files referenced by "load" nodes. */
 lp_status lpi_graph_json(lp_ctx *ctx, lp_array *const *targets, int n, const char *data_dir, json_t **out);
+/* The same, with in-memory data too large to inline handed to hook->fn instead: it receives the
+ * node's id and array, its data C-contiguous, and writes the path its "load" node gets. */
+typedef struct lpi_graph_data_hook {
+    lp_status (*fn)(void *arg, lp_ctx *ctx, int id, const lp_array *a, const void *data, char *path, size_t cap);
+    void *arg;
+} lpi_graph_data_hook;
+lp_status lpi_graph_json_hook(lp_ctx *ctx, lp_array *const *targets, int n, const char *data_dir,
+                              const lpi_graph_data_hook *hook, json_t **out);
 /* Validate a graph document and rebuild its targets (new references in a new array). */
 lp_status lpi_graph_from_json(lp_ctx *ctx, const json_t *top, lp_array ***targets_out, int *n_out);
 

@@ -33,15 +33,6 @@ struct lpi_worker {
     atomic_llong batches, tasks, failures;
 };
 
-static const char *status_name(lp_status st) {
-    switch (st) {
-#define X(name, num, desc) case LP_##name: return #name;
-        LP_STATUS_MAP(X)
-#undef X
-    default: return "ERR_INTERNAL";
-    }
-}
-
 lp_status lpi_worker_create(lp_ctx *ctx, const lpi_worker_cfg *cfg, lpi_worker **out) {
     *out = NULL;
     lpi_worker *w = lp_calloc(1, sizeof *w);
@@ -119,7 +110,7 @@ static json_t *error_reply(lp_ctx *ctx, lp_status st, int task) {
     snprintf(msg, sizeof msg, "%s", lp_last_error(ctx)[0] ? lp_last_error(ctx) : lp_status_str(st));
     for (char *p = msg; *p; p++)
         if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) *p = '?';
-    json_t *j = json_pack("{s:s,s:s}", "error", msg, "status", status_name(st));
+    json_t *j = json_pack("{s:s,s:s}", "error", msg, "status", lpi_status_name(st));
     if (j && task >= 0) json_object_set_new(j, "task", json_integer(task));
     return j;
 }
