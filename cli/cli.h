@@ -50,6 +50,8 @@ int cli_estimate(int argc, char **argv);     /* estimate.c */
 extern const char cli_estimate_help[];
 int cli_calibrate(int argc, char **argv);    /* estimate.c */
 extern const char cli_calibrate_help[];
+int cli_wait(int argc, char **argv);         /* wait.c */
+extern const char cli_wait_help[];
 
 /* ---- helpers shared by subcommands ---- */
 
@@ -136,13 +138,21 @@ char *cli_read_file(const char *path, size_t max, int *err);
 typedef struct cli_remote {
     int executor;                    /* index in cli_executors; -1: not given */
     const char *workers, *store;
+    int orchestrate;                 /* index in cli_orchestrators; -1: not given */
+    long max_lambdas;                /* 0: the default */
+    size_t lambda_mem;               /* bytes; 0: not limited */
+    bool lambda_mem_set;
 } cli_remote;
-extern const char *const cli_executors[]; /* "local", "lambda" */
-#define CLI_REMOTE_INIT {.executor = -1}
+extern const char *const cli_executors[];     /* "local", "lambda" */
+extern const char *const cli_orchestrators[]; /* "driver", "lambda" */
+#define CLI_REMOTE_INIT {.executor = -1, .orchestrate = -1}
 #define CLI_REMOTE_OPTS(r)                                                                          \
     {.name = "--executor", .kind = CLI_CHOICE, .dst = &(r)->executor, .choices = cli_executors},    \
     {.name = "--workers", .kind = CLI_STR, .dst = &(r)->workers},                                   \
-    {.name = "--store", .kind = CLI_STR, .dst = &(r)->store}
+    {.name = "--store", .kind = CLI_STR, .dst = &(r)->store},                                       \
+    {.name = "--orchestrate", .kind = CLI_CHOICE, .dst = &(r)->orchestrate, .choices = cli_orchestrators}, \
+    {.name = "--max-lambdas", .kind = CLI_INT, .dst = &(r)->max_lambdas, .lo = 1, .hi = 1 << 20},   \
+    {.name = "--lambda-mem", .kind = CLI_SIZE, .dst = &(r)->lambda_mem, .seen = &(r)->lambda_mem_set}
 /* Help lines for --executor, --workers and --store (a string literal, to concatenate). */
 #define CLI_REMOTE_HELP                                                                          \
     "  --executor E         local (threads, the default) or lambda (HTTP workers)\n"             \
@@ -150,7 +160,13 @@ extern const char *const cli_executors[]; /* "local", "lambda" */
     "                       http://127.0.0.1:5001,http://127.0.0.1:5002 (`lampy worker`\n"       \
     "                       or OpenLambda workers with deploy/openlambda/lampy installed)\n"    \
     "  --store URL          lambda: chunk store for intermediates and results\n"                 \
-    "                       (default redis://127.0.0.1:6379)\n"
+    "                       (default redis://127.0.0.1:6379)\n"                                  \
+    "  --orchestrate WHO    lambda: driver (this process sends every task, the default) or\n"   \
+    "                       lambda (one invocation; the functions plan, run and start each\n"  \
+    "                       other, this process only waits; needs a redis:// store)\n"         \
+    "  --max-lambdas N      --orchestrate lambda: invocations in flight at most (default 2\n"   \
+    "                       per worker)\n"                                                     \
+    "  --lambda-mem SIZE    memory of one lambda, e.g. 512M (OpenLambda's mem_mb)\n"
 /* Configure ctx; returns 0 or an exit code (the message printed). */
 int cli_remote_apply(lp_ctx *ctx, const cli_remote *r);
 

@@ -29,6 +29,8 @@ const char cli_eval_help[] =
     "  --trace FILE         write the run's timeline as a Chrome trace-event file (a row per\n"
     "                       worker, a span per task; open it in https://ui.perfetto.dev)\n"
     "  --no-progress        no progress bar (it is shown on a terminal for runs over ~1 s)\n"
+    "  --detach             --orchestrate lambda: submit the run, print its id and exit\n"
+    "                       (fetch the result later with `lampy wait RUN_ID`)\n"
     "  -h, --help           show this help\n"
     "\n"
     "Expressions use Python's syntax and precedence. Python numbers are weak scalars\n"
@@ -128,7 +130,7 @@ static void print_stats(const lp_ctx *ctx, double t_build, double t_run, double 
 int cli_eval(int argc, char **argv) {
     double t0 = now_seconds();
     const char *expr = NULL, *output = NULL, *trace = NULL;
-    bool report = false, no_progress = false, stats = false;
+    bool report = false, no_progress = false, stats = false, detach = false;
     cli_run_opts run = CLI_RUN_OPTS_INIT;
     cli_remote remote = CLI_REMOTE_INIT;
     const cli_opt opts[] = {
@@ -137,6 +139,7 @@ int cli_eval(int argc, char **argv) {
         {.name = "--report", .kind = CLI_FLAG, .dst = &report},
         {.name = "--no-progress", .kind = CLI_FLAG, .dst = &no_progress},
         {.name = "--trace", .kind = CLI_STR, .dst = &trace},
+        {.name = "--detach", .kind = CLI_FLAG, .dst = &detach},
         CLI_RUN_OPTS(&run),
         CLI_REMOTE_OPTS(&remote),
         {0},
@@ -194,6 +197,12 @@ int cli_eval(int argc, char **argv) {
     st = cli_expr_build(ctx, expr, names, nnames, &result, err, sizeof err);
     if (st != LP_OK) { rc = cli_error("%s", err[0] ? err : lp_status_str(st)); goto done; }
 
+    if (detach) {
+        char id[LP_RUN_ID_MAX];
+        if ((st = lp_submit(ctx, &result, 1, id)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
+        printf("%s\n", id);
+        goto done;
+    }
     double t1 = now_seconds();
     st = lp_run(ctx, &result, 1, &buf);
     if (st != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }

@@ -103,6 +103,7 @@ int cli_run_opts_apply(lp_ctx *ctx, const cli_run_opts *r) {
 }
 
 const char *const cli_executors[] = {"local", "lambda", NULL};
+const char *const cli_orchestrators[] = {"driver", "lambda", NULL};
 
 int cli_remote_apply(lp_ctx *ctx, const cli_remote *r) {
     lp_status st = LP_OK;
@@ -117,5 +118,13 @@ int cli_remote_apply(lp_ctx *ctx, const cli_remote *r) {
     if (!st && r->store) st = lp_ctx_set_store(ctx, r->store);
     if (!st && executor && !strcmp(executor, "lambda") && !r->workers)
         return cli_usage_error("--executor lambda needs --workers URL[,URL...]");
+    if (!st && (r->orchestrate >= 0 || r->max_lambdas || r->lambda_mem_set)) {
+        lp_remote_config rc;
+        memset(&rc, 0, sizeof rc);
+        rc.orchestrate = r->orchestrate >= 0 ? cli_orchestrators[r->orchestrate] : NULL;
+        rc.max_lambdas = (int)r->max_lambdas;
+        rc.lambda_mem_mb = (int)((r->lambda_mem + (1 << 20) - 1) >> 20);
+        st = lp_ctx_set_remote_config(ctx, &rc);
+    }
     return st ? cli_lib_error(ctx, st) : 0;
 }

@@ -116,7 +116,7 @@ static lp_status make_doc(orun *R, lp_array *const *targets, int n) {
 static lp_status invoke(orun *R, int64_t task) {
     char *body = lpi_orch_request(R->run, R->rv.store, task);
     if (!body) return lpi_nomem(R->ctx);
-    int first = (int)(lpi_now() * 1e6) % R->rv.nurls;
+    int first = (int)(XXH3_64bits(R->run, strlen(R->run)) % (uint64_t)R->rv.nurls);
     lp_status st = lpi_orch_invoke(R->ctx, R->rv.urls, R->rv.nurls, first, R->rv.lambda, body, DRIVER_AGENT,
                                    R->invoke_timeout, NULL);
     free(body);

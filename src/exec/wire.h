@@ -84,6 +84,13 @@ typedef struct lpi_wire_batch {
  * LP_ERR_IO (LOAD files). */
 lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *body, size_t n,
                           lpi_wire_batch **out);
+/* The same in two steps, for a worker that looks at a request's "kind" first: the JSON (NULL
+ * with the message on ctx), then the batch (doc is stolen, also on failure). */
+json_t *lpi_wire_parse(lp_ctx *ctx, const char *body, size_t n);
+lp_status lpi_wire_decode_json(lp_ctx *ctx, const lpi_wire_limits *lim, json_t *doc, lpi_wire_batch **out);
+/* A load path a task may read: absolute, resolved (realpath, which the caller frees with free())
+ * and inside one of lim->load_dirs when there are any. */
+lp_status lpi_wire_load_path(lp_ctx *ctx, const lpi_wire_limits *lim, const char *where, const char *path, char **real);
 void lpi_wire_batch_free(lpi_wire_batch *b);
 
 /* Check a fetched input chunk against its reference: dtype, shape, and the data's XXH3 against

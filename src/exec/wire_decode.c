@@ -215,6 +215,23 @@ static bool under_dir(const char *real, const char *dir) {
     return ok;
 }
 
+lp_status lpi_wire_load_path(lp_ctx *ctx, const lpi_wire_limits *lim, const char *where, const char *path, char **real_out) {
+    *real_out = NULL;
+    if (path[0] != '/' || strlen(path) > LPI_JSON_MAX_PATH)
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: a load path must be absolute (and at most %d bytes)", where,
+                         LPI_JSON_MAX_PATH);
+    char *real = realpath(path, NULL);
+    if (!real) return lpi_error(ctx, errno == ENOENT ? LP_ERR_NOTFOUND : LP_ERR_IO, "%s: %s", where, strerror(errno));
+    bool ok = !lim->load_dirs || !lim->load_dirs[0];
+    for (int k = 0; !ok && lim->load_dirs[k]; k++) ok = under_dir(real, lim->load_dirs[k]);
+    if (!ok) {
+        free(real);
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: load path is outside the worker's data directories", where);
+    }
+    *real_out = real;
+    return LP_OK;
+}
+
 /* LOAD: an absolute path, resolved, inside an allowed directory; then the graph codec's own
  * rebuild (lp_load: header validated, declared dtype and shape compared), and a descriptor for
  * the kernel's reads, checked against that header. */
@@ -224,23 +241,14 @@ static lp_status load_source(dec *D, const char *where, int ni, json_t *src) {
     const json_t *jp = attrs ? json_object_get(attrs, "path") : NULL;
     if (!json_is_string(jp)) return fmt_err(ctx, where, "source: 'attrs.path' must be a string");
     const char *path = json_string_value(jp);
-    size_t len = strlen(path);
-    if (path[0] != '/' || len > LPI_JSON_MAX_PATH || len != json_string_length(jp))
-        return lpi_error(ctx, LP_ERR_VALUE, "%s: a load path must be absolute (and at most %d bytes)", where,
-                         LPI_JSON_MAX_PATH);
-    char *real = realpath(path, NULL);
-    if (!real) return lpi_error(ctx, errno == ENOENT ? LP_ERR_NOTFOUND : LP_ERR_IO, "%s: %s", where, strerror(errno));
-    bool ok = !D->lim->load_dirs || !D->lim->load_dirs[0];
-    for (int k = 0; !ok && D->lim->load_dirs[k]; k++) ok = under_dir(real, D->lim->load_dirs[k]);
-    if (!ok) {
-        free(real);
-        return lpi_error(ctx, LP_ERR_VALUE, "%s: load path is outside the worker's data directories", where);
-    }
+    if (strlen(path) != json_string_length(jp)) return lpi_error(ctx, LP_ERR_VALUE, "%s: a load path has no NUL", where);
+    char *real;
+    lp_status st = lpi_wire_load_path(ctx, D->lim, where, path, &real);
+    if (st) return st;
     /* load the resolved path, so a link changed later cannot redirect the read */
     if (json_object_set_new(attrs, "path", json_string(real))) { free(real); return lpi_nomem(ctx); }
     free(real);
-    lp_status st = lpi_json_node_from_head(ctx, where, src, NULL, 0, &D->exprs[ni]);
-    if (st) return st;
+    if ((st = lpi_json_node_from_head(ctx, where, src, NULL, 0, &D->exprs[ni]))) return st;
     const lp_array *e = D->exprs[ni];
     lp_npy_info info;
     if ((st = lpi_npy_open(ctx, e->a.path, &D->fds[ni], &info))) return st;
@@ -826,7 +834,7 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
 
 /* ---- the batch ---- */
 
-static const char *const K_TOP[] = {"format", "version", "run", "timeout_ms", "stores", "chunks", "nodes", "tasks", NULL};
+static const char *const K_TOP[] = {"format", "version", "kind", "run", "timeout_ms", "stores", "chunks", "nodes", "tasks", NULL};
 
 void lpi_wire_batch_free(lpi_wire_batch *b) {
     if (!b) return;
@@ -839,21 +847,29 @@ void lpi_wire_batch_free(lpi_wire_batch *b) {
     lp_free(b);
 }
 
+json_t *lpi_wire_parse(lp_ctx *ctx, const char *body, size_t n) {
+    json_error_t jerr;
+    json_t *doc = json_loadb(n ? body : "{}", n ? n : 2, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) lpi_error(ctx, LP_ERR_FORMAT, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+    return doc;
+}
+
 lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *body, size_t n, lpi_wire_batch **out) {
     *out = NULL;
+    json_t *doc = lpi_wire_parse(ctx, body, n);
+    return doc ? lpi_wire_decode_json(ctx, lim, doc, out) : LP_ERR_FORMAT;
+}
+
+lp_status lpi_wire_decode_json(lp_ctx *ctx, const lpi_wire_limits *lim, json_t *doc, lpi_wire_batch **out) {
+    *out = NULL;
     lpi_wire_batch *b = lp_calloc(1, sizeof *b);
-    if (!b || !(b->ar = lpi_arena_create())) { lp_free(b); return lpi_nomem(ctx); }
+    if (!b || !(b->ar = lpi_arena_create())) { lp_free(b); json_decref(doc); return lpi_nomem(ctx); }
     dec D = {.ctx = ctx, .lim = lim, .b = b};
     lp_status st = LP_OK;
-    json_error_t jerr;
     const char *where = "batch";
-    b->doc = json_loadb(n ? body : "{}", n ? n : 2, JSON_REJECT_DUPLICATES, &jerr);
-    if (!b->doc) {
-        st = lpi_error(ctx, LP_ERR_FORMAT, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-        goto fail;
-    }
+    b->doc = doc;
     json_t *top = b->doc;
-    const char *format, *run = "";
+    const char *format, *run = "", *kind = "batch";
     int64_t version, timeout = 0;
     const json_t *stores, *chunks, *nodes, *tasks;
     if (!json_is_object(top)) { st = fmt_err(ctx, where, "must be a JSON object"); goto fail; }
@@ -865,6 +881,11 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
     if (version != LPI_WIRE_VERSION) {
         st = lpi_error(ctx, LP_ERR_FORMAT, "batch: version %lld is not supported (this worker speaks %d)", (long long)version,
                        LPI_WIRE_VERSION);
+        goto fail;
+    }
+    if ((st = lpi_json_str(ctx, where, top, "kind", true, &kind))) goto fail;
+    if (strcmp(kind, "batch")) {
+        st = lpi_error(ctx, LP_ERR_VALUE, "batch: 'kind' is \"batch\" or \"orchestrate\", not \"%.40s\"", kind);
         goto fail;
     }
     if ((st = lpi_json_str(ctx, where, top, "run", true, &run)) ||

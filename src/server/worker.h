@@ -33,12 +33,17 @@ typedef struct lpi_worker_cfg {
     const char *const *allow_stores;
     lpi_wire_limits limits;            /* lpi_wire_limits_default unless set */
     bool quiet;                        /* no log line per failed batch */
+    /* orchestrate requests (server/chain.h): chains at once (0 = 2 x cores); async: answer 202
+     * and run the chain on a thread of its own (the HTTP server), else run it, then answer */
+    int max_chains;
+    bool async_chains;
 } lpi_worker_cfg;
 
 lp_status lpi_worker_create(lp_ctx *ctx, const lpi_worker_cfg *cfg, lpi_worker **out);
 void lpi_worker_destroy(lpi_worker *w);
-/* Run a batch. Returns the HTTP status; *reply is a new JSON object (never NULL unless memory
- * ran out, then the status is 503). */
+/* Run a request: a batch, or an orchestrate invocation (kind "orchestrate", server/chain.h).
+ * Returns the HTTP status; *reply is a new JSON object (never NULL unless memory ran out, then
+ * the status is 503). */
 unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, json_t **reply);
 
 /* ---- the HTTP server ---- */

@@ -172,6 +172,10 @@ static void use_remote(lp_ctx *c) {
     LPT_OK(c, lp_ctx_set_executor(c, remote_exec));
     if (getenv("LP_OPS_WORKERS")) LPT_OK(c, lp_ctx_set_workers(c, getenv("LP_OPS_WORKERS")));
     if (getenv("LP_OPS_STORE")) LPT_OK(c, lp_ctx_set_store(c, getenv("LP_OPS_STORE")));
+    if (getenv("LP_OPS_ORCHESTRATE")) {
+        lp_remote_config rc = {.orchestrate = getenv("LP_OPS_ORCHESTRATE")};
+        LPT_OK(c, lp_ctx_set_remote_config(c, &rc));
+    }
 }
 
 static void run_case(char *line) {
