@@ -22,6 +22,9 @@ typedef struct lpy_config {
     char *lambda_name;      /* lambda executor tuning; 0 / NULL = Lampy's defaults */
     int inflight, max_tries, batch;
     double timeout;
+    char *orchestrate;      /* "driver" / "lambda"; NULL = Lampy's default (driver) */
+    int max_lambdas, lambda_mem_mb;
+    double runtime, deadline;
 } lpy_config;
 
 /* ---- module state ---------------------------------------------------------------------

@@ -24,10 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lampy_procs import REDIS, free_port, start_redis, stop
+from lampy_procs import LAMPY, REDIS, ROOT, Redis, Worker, free_port, lampy, same_array, start_redis, stop
 
-ROOT = Path(__file__).resolve().parents[2]
-LAMPY = Path(os.environ.get("LAMPY_BIN", ROOT / "build" / "lampy"))
 TEST_OPS = LAMPY.parent / "tests" / "c" / "test_ops"
 REMOTE_CLIENT = LAMPY.parent / "tests" / "c" / "remote_client"
 LIBLAMPY = LAMPY.parent / "liblampy.so"
@@ -39,70 +37,6 @@ assert REDIS and REDIS_CLI, "redis-server and redis-cli are installed by scripts
 
 
 # ---------------------------------------------------------------- processes
-
-
-class Redis:
-    def __init__(self, workdir: Path):
-        self.proc, self.port = start_redis(workdir)
-        self.url = f"redis://127.0.0.1:{self.port}"
-
-    def cli(self, *args):
-        r = subprocess.run([REDIS_CLI, "-p", str(self.port), *args], capture_output=True, text=True)
-        return r.stdout.strip()
-
-    def dbsize(self):
-        return int(self.cli("DBSIZE"))
-
-    def stop(self):
-        stop(self.proc)
-
-
-class Worker:
-    def __init__(self, *extra, logdir: Path):
-        if not LAMPY.exists():
-            pytest.fail(f"{LAMPY} does not exist: build first, or set LAMPY_BIN")
-        self.errpath = logdir / f"worker-{time.monotonic_ns()}.stderr"
-        self.errlog = open(self.errpath, "w+")
-        self.proc = subprocess.Popen([str(LAMPY), "worker", "--port", "0", *extra],
-                                     stdout=subprocess.PIPE, stderr=self.errlog, text=True)
-        ready, _, _ = select.select([self.proc.stdout], [], [], 15)
-        line = self.proc.stdout.readline() if ready else ""
-        m = re.fullmatch(r"listening on (http://127\.0\.0\.1:(\d+))\n", line)
-        if not m:
-            stop(self.proc)
-            raise AssertionError(f"no 'listening on' line: {line!r}; stderr: {self.errpath.read_text()}")
-        self.url, self.port = m.group(1), int(m.group(2))
-
-    def request(self, method, path, body=None, headers=None, timeout=30):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            c.request(method, path, body=body, headers=headers or {})
-            r = c.getresponse()
-            return r.status, dict(r.getheaders()), r.read()
-        finally:
-            c.close()
-
-    def run(self, batch, name="lampy"):
-        body = batch if isinstance(batch, (bytes, str)) else json.dumps(batch)
-        status, headers, data = self.request("POST", f"/run/{name}", body, {"Content-Type": "application/json"})
-        try:
-            return status, json.loads(data)
-        except ValueError:
-            return status, data
-
-    def stats(self):
-        return json.loads(self.request("GET", "/stats")[2])
-
-    def assert_ready(self):
-        assert self.proc.poll() is None, "the worker exited: " + self.errpath.read_text()
-        status, _, body = self.request("GET", "/status")
-        assert (status, body) == (200, b"ready")
-
-    def stop(self, sig=signal.SIGTERM):
-        rc = stop(self.proc, sig)
-        self.proc.stdout.close()
-        self.errlog.close()
-        return rc
 
 
 @pytest.fixture(scope="module")
@@ -157,19 +91,8 @@ def clean_store(redis):
 # ---------------------------------------------------------------- helpers
 
 
-def lampy(*args, env=None, timeout=600):
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run([str(LAMPY), *map(str, args)], capture_output=True, text=True, env=e, timeout=timeout)
-
-
 def remote_args(ws, store):
     return ["--executor", "lambda", "--workers", ",".join(w.url for w in ws), "--store", store]
-
-
-def same_array(a, b):
-    """Bit for bit, NaNs included."""
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
 @pytest.fixture(scope="module")
