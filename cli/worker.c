@@ -89,7 +89,8 @@ int cli_worker(int argc, char **argv) {
             else if (name[6] == 'c') o.cfg.limits.max_chunk_bytes = sz;
             else o.cfg.limits.max_task_bytes = sz;
         } else if (opt_is(a, "--fault")) {
-            /* test-only: hang:K, 429:K or 502:K for the next K batches */
+            /* test-only: hang:K, 429:K or 502:K for the next K batches; slow:MS for every task of
+             * an orchestrated chain (runs long enough to be interrupted) */
             VALUE("--fault");
             const char *c = strchr(v, ':');
             long k = 1;
@@ -98,8 +99,9 @@ int cli_worker(int argc, char **argv) {
             if (kl == 4 && !strncmp(v, "hang", 4)) o.fault = LPI_FAULT_HANG;
             else if (kl == 3 && !strncmp(v, "429", 3)) o.fault = LPI_FAULT_BUSY;
             else if (kl == 3 && !strncmp(v, "502", 3)) o.fault = LPI_FAULT_FAIL;
-            else { rc = cli_usage_error("worker: --fault is hang, 429 or 502 (with :COUNT)"); goto done; }
-            o.fault_count = (int)k;
+            else if (kl == 4 && !strncmp(v, "slow", 4)) o.cfg.slow_task_ms = (int)k;
+            else { rc = cli_usage_error("worker: --fault is hang, 429, 502 (with :COUNT) or slow:MS"); goto done; }
+            if (kl != 4 || strncmp(v, "slow", 4)) o.fault_count = (int)k;
         } else {
             rc = cli_usage_error("worker: unknown argument '%s'; see 'lampy worker --help'", a);
             goto done;

@@ -266,6 +266,14 @@ static lp_status fetch_results(orun *R, int n, lp_buffer **bufs) {
     return st;
 }
 
+/* A failure handled here must not stand for the run's (a context keeps its first). */
+static void forget_error(lp_ctx *ctx) {
+    pthread_mutex_lock(&ctx->err_lock);
+    ctx->last_status = LP_OK;
+    ctx->errmsg[0] = 0;
+    pthread_mutex_unlock(&ctx->err_lock);
+}
+
 /* Wait for the run's result (re-invoking what the reaper finds), then fetch it; the run's keys
  * are deleted whatever happens. */
 static lp_status wait_run(orun *R, int n, lp_buffer **bufs, double timeout_sec) {
@@ -309,6 +317,7 @@ static lp_status wait_run(orun *R, int n, lp_buffer **bufs, double timeout_sec) 
             char why[LPI_ERRMSG_MAX];
             lpi_rr_state rs;
             snprintf(why, sizeof why, "%s", lp_last_error(ctx));
+            forget_error(ctx); /* handled: the run's state counts the try */
             st = lpi_rr_refused(ctx, R->store, R->prefix, c.spawn[i], why, &rs);
         }
         lpi_rr_claims_free(&c);

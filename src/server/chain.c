@@ -403,9 +403,11 @@ static void *send_main(void *arg) {
     lp_ctx *ctx;
     if (lp_ctx_create(&ctx) == LP_OK) {
         int first = (int)(atomic_fetch_add(&C->rr, 1) % (unsigned)r->nworkers);
-        /* 5 s to accept (a `lampy worker` answers 202 at once); a runtime that answers only
-         * when the chain ends (OpenLambda) may take its whole runtime */
-        double timeout = C->host.async ? 5 : r->runtime_sec + 5;
+        /* LAMPY_INVOKE_TIMEOUT (5 s) to accept: a `lampy worker` answers 202 at once; a runtime
+         * that answers only when the chain ends (OpenLambda) may take its whole runtime */
+        const char *e = getenv("LAMPY_INVOKE_TIMEOUT");
+        double timeout = e && atof(e) > 0 ? atof(e) : 5;
+        if (!C->host.async && timeout < r->runtime_sec + 5) timeout = r->runtime_sec + 5;
         atomic_int *sent = (atomic_int *)&j->sent;
         if (lpi_orch_invoke(ctx, (const char *const *)r->workers, r->nworkers, first, r->lambda, j->body, CHAIN_AGENT,
                             timeout, sent)) {
@@ -927,6 +929,7 @@ static void chain_run(chain *ch, int64_t first) {
         lp_buffer *out = NULL;
         uint64_t sum = 0;
         lp_status st = exec_task(ch, t, 0, &out, &sum);
+        if (C->host.slow_task_ms) usleep((useconds_t)C->host.slow_task_ms * 1000);
         char key[LPI_STORE_KEY_MAX + 1];
         const lpi_task *tk = &r->plan->tasks[t];
         chunk_key(r, tk->pnode, tk->chunk, key, sizeof key);
@@ -1144,6 +1147,9 @@ bool lpi_chains_destroy(lpi_chains *C, double grace_sec) {
 void lpi_chains_stats(const lpi_chains *C, json_t *obj) {
     if (!C) return;
     json_object_set_new(obj, "chains", json_integer((json_int_t)atomic_load(&C->n_chains)));
+    pthread_mutex_lock((pthread_mutex_t *)&C->mu);
+    json_object_set_new(obj, "chains_running", json_integer(C->chains));
+    pthread_mutex_unlock((pthread_mutex_t *)&C->mu);
     json_object_set_new(obj, "chain_tasks", json_integer((json_int_t)atomic_load(&C->n_tasks)));
     json_object_set_new(obj, "runs_planned", json_integer((json_int_t)atomic_load(&C->n_planned)));
     json_object_set_new(obj, "lineage", json_integer((json_int_t)atomic_load(&C->n_lineage)));

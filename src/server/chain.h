@@ -27,6 +27,7 @@ typedef struct lpi_chains_host {
     int max_chains;           /* chains running at once; more are refused (429) */
     bool async;               /* answer 202 and run on a thread (else run here, then answer 200) */
     bool quiet;
+    int slow_task_ms;         /* test-only fault injection: each task takes this much longer */
 } lpi_chains_host;
 
 lp_status lpi_chains_create(lp_ctx *ctx, const lpi_chains_host *host, lpi_chains **out);
@@ -38,7 +39,8 @@ bool lpi_chains_destroy(lpi_chains *c, double grace_sec);
  * HTTP status (202 accepted, 200 ran here, 4xx/5xx) and *reply (a new object). */
 unsigned lpi_chains_request(lpi_chains *c, lp_ctx *ctx, const json_t *req, json_t **reply);
 
-/* Counters for /stats: chains started, tasks they ran, runs planned, lineage recomputations. */
+/* Counters for /stats: chains started and running, tasks they ran, runs planned, lineage
+ * recomputations. */
 void lpi_chains_stats(const lpi_chains *c, json_t *obj);
 
 #endif

@@ -56,7 +56,7 @@ lp_status lpi_worker_create(lp_ctx *ctx, const lpi_worker_cfg *cfg, lpi_worker *
     pthread_mutex_init(&w->lock, NULL);
     long nc = sysconf(_SC_NPROCESSORS_ONLN);
     lpi_chains_host host = {w, chains_store, &w->cfg.limits, cfg->max_chains > 0 ? cfg->max_chains : (int)(nc > 0 ? 2 * nc : 4),
-                            cfg->async_chains, cfg->quiet};
+                            cfg->async_chains, cfg->quiet, cfg->slow_task_ms};
     lp_status st = lpi_chains_create(ctx, &host, &w->chains);
     if (st) { lpi_worker_destroy(w); return st; }
     *out = w;

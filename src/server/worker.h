@@ -37,6 +37,7 @@ typedef struct lpi_worker_cfg {
      * and run the chain on a thread of its own (the HTTP server), else run it, then answer */
     int max_chains;
     bool async_chains;
+    int slow_task_ms;                  /* test-only: each task of a chain takes this much longer */
 } lpi_worker_cfg;
 
 lp_status lpi_worker_create(lp_ctx *ctx, const lpi_worker_cfg *cfg, lpi_worker **out);

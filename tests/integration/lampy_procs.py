@@ -73,20 +73,52 @@ class Redis:
         r = subprocess.run([REDIS_CLI, "-p", str(self.port), *args], capture_output=True, text=True)
         return r.stdout.strip()
 
+    def command(self, *args):
+        """One command on a kept connection (RESP, no process per call): for tests that act on
+        Redis while a run goes on. Returns str, int, None or a list of those."""
+        if not getattr(self, "_sock", None):
+            self._sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+            self._buf = self._sock.makefile("rb")
+        parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+        self._sock.sendall(b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts))
+        return self._reply()
+
+    def _reply(self):
+        line = self._buf.readline().rstrip(b"\r\n")
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise RuntimeError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            data = self._buf.read(n + 2)[:-2]
+            return data.decode(errors="replace")
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._reply() for _ in range(n)]
+        raise RuntimeError(f"unexpected reply {line!r}")
+
     def dbsize(self):
         return int(self.cli("DBSIZE"))
 
     def stop(self):
+        if getattr(self, "_sock", None):
+            self._sock.close()
         stop(self.proc)
 
 
 class Worker:
-    def __init__(self, *extra, logdir: Path):
+    def __init__(self, *extra, logdir: Path, env=None):
         assert LAMPY.exists(), f"{LAMPY} does not exist: build first, or set LAMPY_BIN"
         self.errpath = logdir / f"worker-{time.monotonic_ns()}.stderr"
         self.errlog = open(self.errpath, "w+")
-        self.proc = subprocess.Popen([str(LAMPY), "worker", "--port", "0", *extra],
-                                     stdout=subprocess.PIPE, stderr=self.errlog, text=True)
+        self.proc = subprocess.Popen([str(LAMPY), "worker", "--port", "0", *extra], stdout=subprocess.PIPE,
+                                     stderr=self.errlog, text=True, env=dict(os.environ, **(env or {})))
         ready, _, _ = select.select([self.proc.stdout], [], [], 15)
         line = self.proc.stdout.readline() if ready else ""
         m = re.fullmatch(r"listening on (http://127\.0\.0\.1:(\d+))\n", line)
