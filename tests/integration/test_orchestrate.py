@@ -19,6 +19,8 @@ import pytest
 from lampy_procs import LAMPY, REDIS_CLI, ROOT, Redis, Worker, lampy, same_array
 
 TEST_OPS = LAMPY.parent / "tests" / "c" / "test_ops"
+LIBLAMPY = LAMPY.parent / "liblampy.so"
+FPY_DIR = ROOT / "deploy" / "openlambda" / "lampy"
 TEST_LINALG = LAMPY.parent / "tests" / "c" / "test_linalg"
 # fault tests: a dead or hung invocation is noticed after a lease of this many ms, a worker
 # that does not accept an invocation within a second is passed over
@@ -247,6 +249,62 @@ def test_planning_is_deterministic(tmp_path, data):
              for _ in range(3)]
     assert all(p.returncode == 0 for p in plans), plans[0].stderr
     assert plans[0].stdout == plans[1].stdout == plans[2].stdout and len(plans[0].stdout) > 1000
+
+
+# An OpenLambda-like host of deploy/openlambda/lampy/f.py: the Python runtime's contract (POST
+# /run/<name> calls f(event) and answers 200 with its JSON when f returns), nothing else.
+OL_HOST = r"""
+import json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+sys.path.insert(0, sys.argv[1])
+import f
+
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"ready"
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        event = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+        body = json.dumps(f.f(event)).encode()
+        print("invoked", event.get("kind", "batch"), flush=True)
+        self.send_response(200); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+print("listening on http://127.0.0.1:%d" % srv.server_port, flush=True)
+srv.serve_forever()
+"""
+
+
+def test_openlambda_hosted_lambda(workers, clean, data, tmp_path):
+    """f.py behind OpenLambda's synchronous contract takes part in an orchestrated run: it runs
+    its chains before answering and invokes the others itself."""
+    assert LIBLAMPY.exists()
+    host = subprocess.Popen([str(ROOT / ".venv" / "bin" / "python"), "-c", OL_HOST, str(FPY_DIR)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, LAMPY_LIBRARY=str(LIBLAMPY)))
+    try:
+        m = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)\n", host.stdout.readline())
+        assert m, host.stderr.read()
+        ol = type("OL", (), {"url": m.group(1)})()
+        expr, names = "(a.T @ b) @ (a * 2 - b).T", [f"{n}={data / (n + '.npy')}" for n in "ab"]
+        loc = lampy("eval", expr, *names, "--chunk-bytes", "2K", "-o", tmp_path / "l.npy")
+        assert loc.returncode == 0, loc.stderr
+        # the lambda first in the list: the driver's one invocation goes to it or after it
+        for _ in range(3):
+            rem = lampy("eval", expr, *names, "--chunk-bytes", "2K", "-o", tmp_path / "r.npy",
+                        *orch_args([ol, workers[0], workers[1]], clean.url), "--max-lambdas", "6")
+            assert rem.returncode == 0, rem.stderr
+            assert same_array(np.load(tmp_path / "l.npy"), np.load(tmp_path / "r.npy"))
+    finally:
+        host.terminate()
+        out, err = host.communicate(timeout=30)
+    assert out.count("invoked orchestrate") >= 1, (out, err)
 
 
 # ---------------------------------------------------------------- what the driver sends
