@@ -333,6 +333,7 @@ typedef struct lp_estimate_result {
     double total_seconds;    /* predicted wall time with `workers` workers */
     int nnodes;
     lp_estimate_node *nodes;
+    double max_task_bytes;   /* the largest task's inputs and output: what one function holds */
 } lp_estimate_result;
 
 #define LP_ESTIMATE_REMOTE 1 /* price tasks as function invocations (network, latency) */
