@@ -109,6 +109,25 @@ def run_cpu(cmd, env=None):
     return dt, r, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def arrays(np, out, names, n):
+    """NAME=FILE bindings of random float64 arrays of n elements (written once)."""
+    rng = np.random.default_rng(0)
+    for k in names:
+        p = out / f"{k}{n}.npy"
+        if not p.exists():
+            np.save(p, rng.standard_normal(n))
+    return [f"{k}={out / f'{k}{n}.npy'}" for k in names]
+
+
+def fisher_fit(lampy, fd, model, args, reps):
+    """Median fit time (as `lampy fisher` reports it) of reps fits of fd/X.npy, fd/y.npy."""
+    times = []
+    for _ in range(reps):
+        _, r = run([lampy, "fisher", fd / "X.npy", fd / "y.npy", "--no-accuracy", "--save", model, *args])
+        times.append(float(re.search(r"^fit\s+([0-9.]+) s", r.stdout, re.M).group(1)))
+    return statistics.median(times)
+
+
 def stat(out, name):
     m = re.search(rf"^{name}\s+([0-9.]+)", out, re.M)
     return float(m.group(1)) if m else float("nan")
@@ -177,12 +196,7 @@ def main():
         # ---- the expression: Redis (default chunks, then 1 MiB chunks, which Redis moves
         # faster), and Lampy's own store server (files, sendfile)
         n = 64 << 20 if a.full else 16 << 20
-        rng = np.random.default_rng(0)
-        for k in "abc":
-            p = out / f"{k}{n}.npy"
-            if not p.exists():
-                np.save(p, rng.standard_normal(n))
-        names = [f"{k}={out / f'{k}{n}.npy'}" for k in "abc"]
+        names = arrays(np, out, "abc", n)
         expr = "a * b + c * 2 - a"
         sdir = out / "store"
         shutil.rmtree(sdir, ignore_errors=True)
@@ -210,14 +224,9 @@ def main():
         fd = out / f"fisher{N}"
         if not (fd / "X.npy").exists():
             run([lampy, "gen", "--rows", N, "--features", 64, "--classes", 4, "--seed", 1, "-o", fd])
-        fl, fr = [], []
-        for _ in range(a.reps):
-            _, r = run([lampy, "fisher", fd / "X.npy", fd / "y.npy", "--no-accuracy", "--save", out / "m_local.npy"])
-            fl.append(float(re.search(r"^fit\s+([0-9.]+) s", r.stdout, re.M).group(1)))
-            _, r = run([lampy, "fisher", fd / "X.npy", fd / "y.npy", "--no-accuracy", "--save", out / "m_remote.npy", *remote])
-            fr.append(float(re.search(r"^fit\s+([0-9.]+) s", r.stdout, re.M).group(1)))
+        ml = fisher_fit(lampy, fd, out / "m_local.npy", [], a.reps)
+        mr = fisher_fit(lampy, fd, out / "m_remote.npy", remote, a.reps)
         same = (out / "m_local.npy").read_bytes() == (out / "m_remote.npy").read_bytes()
-        ml, mr = statistics.median(fl), statistics.median(fr)
         rows.append((f"Fisher LDA fit {N // 1000}k x 64, local", f"{ml:.3f} s", ""))
         rows.append((f"Fisher LDA fit {N // 1000}k x 64, 2 workers + Redis", f"{mr:.3f} s ({mr / ml:.1f}x local)",
                      "goal ≤ 3x; " + ("same model bits" if same else "MODELS DIFFER")))
@@ -260,23 +269,15 @@ def orchestration(a, lampy, store, procs, out, rows, np):
     fd = out / f"fisher{N}"
     if not (fd / "X.npy").exists():
         run([lampy, "gen", "--rows", N, "--features", 64, "--classes", 4, "--seed", 1, "-o", fd])
-    fit = lambda r: float(re.search(r"^fit\s+([0-9.]+) s", r.stdout, re.M).group(1))
-    tl = statistics.median(fit(run([lampy, "fisher", fd / "X.npy", fd / "y.npy", "--no-accuracy", "--save",
-                                    out / "m_local.npy"])[1]) for _ in range(a.reps))
+    tl = fisher_fit(lampy, fd, out / "m_local.npy", [], a.reps)
     rows.append((f"Fisher LDA fit {N // 1000}k x 64, local", f"{tl:.3f} s", ""))
     for label, args in modes:
-        tr = statistics.median(fit(run([lampy, "fisher", fd / "X.npy", fd / "y.npy", "--no-accuracy", "--save",
-                                        out / "m_remote.npy", *args])[1]) for _ in range(a.reps))
+        tr = fisher_fit(lampy, fd, out / "m_remote.npy", args, a.reps)
         same = (out / "m_local.npy").read_bytes() == (out / "m_remote.npy").read_bytes()
         rows.append((f"Fisher LDA fit {N // 1000}k x 64, {nw} workers, {label}", f"{tr:.3f} s ({tr / tl:.1f}x local)",
                      "same model bits" if same else "MODELS DIFFER"))
     n = 16 << 20 if a.quick else 64 << 20
-    rng = np.random.default_rng(0)
-    for k in "abc":
-        p = out / f"{k}{n}.npy"
-        if not p.exists():
-            np.save(p, rng.standard_normal(n))
-    names = [f"{k}={out / f'{k}{n}.npy'}" for k in "abc"]
+    names = arrays(np, out, "abc", n)
     expr = "a * b + c * 2 - a"
     tl = statistics.median(stat(run([lampy, "eval", expr, *names, "-o", out / "e_local.npy", "--stats"])[1].stderr,
                                 "lp_run time") for _ in range(a.reps))
@@ -289,12 +290,7 @@ def orchestration(a, lampy, store, procs, out, rows, np):
                      "goal ≤ 2x; " + ("same bits" if same else "RESULTS DIFFER")))
 
     # ---- the remote cost model: `lampy estimate --executor lambda` vs measured
-    m = 4 << 20 if a.quick else 16 << 20
-    for k in "xy":
-        p = out / f"{k}{m}.npy"
-        if not p.exists():
-            np.save(p, rng.standard_normal(m))
-    xy = [f"x={out / f'x{m}.npy'}", f"y={out / f'y{m}.npy'}"]
+    xy = arrays(np, out, "xy", 4 << 20 if a.quick else 16 << 20)
     workloads = [("x * y + x * 2 - y", []), ("sum(x)", []), ("sum((x - y) ** 2)", []),
                  ("where(x > 0.5, sqrt(abs(x)), -y).mean()", ["--chunk-bytes", "1M"]),
                  ("(arange(32768) * 0.5 + 1).sum()", ["--chunk-bytes", "256"])]

@@ -5,6 +5,10 @@
 #include "plan/plan.h"
 
 lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *plan);
+/* Descriptors of the plan's load nodes for their kernels (checked against the headers read
+ * when the nodes were built), and closing them. */
+lp_status lpi_open_loads(lp_ctx *ctx, lpi_plan *plan);
+void lpi_close_loads(lpi_plan *plan);
 /* The lambda executor (exec/remote.c): tasks over HTTP to workers, chunks in a store. */
 lp_status lpi_exec_remote(lp_ctx *ctx, lpi_plan *plan);
 /* Does ctx ask for the lambda executor? */

@@ -201,7 +201,7 @@ static void worker(void *arg, int id) {
     pthread_mutex_unlock(&r->mu);
 }
 
-static lp_status open_loads(lp_ctx *ctx, lpi_plan *pl) {
+lp_status lpi_open_loads(lp_ctx *ctx, lpi_plan *pl) {
     for (int p = 0; p < pl->npnodes; p++) {
         lpi_pnode *pn = &pl->pnodes[p];
         if (pn->kernel != LPI_K_LOAD) continue;
@@ -217,7 +217,7 @@ static lp_status open_loads(lp_ctx *ctx, lpi_plan *pl) {
     return LP_OK;
 }
 
-static void close_loads(lpi_plan *pl) {
+void lpi_close_loads(lpi_plan *pl) {
     for (int p = 0; p < pl->npnodes; p++)
         if (pl->pnodes[p].load_fd >= 0) { close(pl->pnodes[p].load_fd); pl->pnodes[p].load_fd = -1; }
 }
@@ -236,7 +236,7 @@ lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
     if (!r.cview || !r.cown) { st = lpi_nomem(ctx); goto done; }
     if ((st = lpi_ready_init(ctx, &r.q, pl))) goto done;
     lpi_ready_push_roots(&r.q);
-    if ((st = open_loads(ctx, pl))) goto done;
+    if ((st = lpi_open_loads(ctx, pl))) goto done;
     if (ctx->trace && !(r.ev = lp_malloc((size_t)nt * sizeof *r.ev))) { st = lpi_nomem(ctx); goto done; }
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
@@ -265,7 +265,7 @@ lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
     ctx->stats.peak_bytes = r.peak_bytes;
     ctx->stats.threads = lpi_pool_size(pool);
 done:
-    close_loads(pl);
+    lpi_close_loads(pl);
     if (r.cown)
         for (int64_t c = 0; c < pl->nchunks; c++) lp_buffer_release(r.cown[c]);
     lp_free(r.cview);

@@ -173,22 +173,7 @@ static lp_status fetch_chunk(orun *R, const tchunk *c, uint64_t sum, lp_buffer *
     uint64_t h = ok ? XXH3_64bits(b->nbytes ? b->data : "", b->nbytes) : 0;
     if (!ok) st = lpi_error(ctx, LP_ERR_FORMAT, "chunk %s: stored dtype or shape is not the result's", c->key);
     else if (h != sum) st = lpi_chunk_checksum_error(ctx, c->key, sum, h);
-    if (!st && b->nbytes) {
-        lpi_view whole = {tb->data, tb->dtype, tb->ndim, {0}, {0}}, dst, src = {b->data, b->dtype, b->ndim, {0}, {0}};
-        lpi_box all = {tb->ndim, {0}, {0}};
-        int64_t s = (int64_t)lp_dtype_size(tb->dtype), s2 = s;
-        for (int i = tb->ndim - 1; i >= 0; i--) {
-            whole.shape[i] = tb->shape[i];
-            whole.strides[i] = s;
-            s *= tb->shape[i];
-            all.hi[i] = tb->shape[i];
-            src.shape[i] = b->shape[i];
-            src.strides[i] = s2;
-            s2 *= b->shape[i];
-        }
-        lpi_subview(&whole, &all, &c->box, &dst);
-        lpi_copy_view(&dst, &src);
-    }
+    if (!st) lpi_copy_into(tb, &c->box, b);
     lp_buffer_release(b);
     return st;
 }

@@ -386,23 +386,7 @@ static lp_status do_fetch(rrun *R, lp_ctx *ctx, int64_t gc) {
     uint64_t h = ok ? XXH3_64bits(b->nbytes ? b->data : "", b->nbytes) : 0;
     if (!ok) st = lpi_error(ctx, LP_ERR_FORMAT, "chunk %s: stored dtype or shape is not the result's", key);
     else if (h != R->csum[gc]) st = lpi_chunk_checksum_error(ctx, key, R->csum[gc], h);
-    if (!st && b->nbytes) {
-        lp_buffer *tb = pl->target_buf[pn->target];
-        lpi_view whole = {tb->data, tb->dtype, tb->ndim, {0}, {0}}, dst, src = {b->data, b->dtype, b->ndim, {0}, {0}};
-        lpi_box all = {tb->ndim, {0}, {0}};
-        int64_t s = (int64_t)lp_dtype_size(tb->dtype), s2 = s;
-        for (int i = tb->ndim - 1; i >= 0; i--) {
-            whole.shape[i] = tb->shape[i];
-            whole.strides[i] = s;
-            s *= tb->shape[i];
-            all.hi[i] = tb->shape[i];
-            src.shape[i] = b->shape[i];
-            src.strides[i] = s2;
-            s2 *= b->shape[i];
-        }
-        lpi_subview(&whole, &all, &box, &dst);
-        lpi_copy_view(&dst, &src);
-    }
+    if (!st) lpi_copy_into(pl->target_buf[pn->target], &box, b);
     lp_buffer_release(b);
     return st;
 }

@@ -2,6 +2,7 @@
 #include "server/chain.h"
 #include "core/hmap.h"
 #include "exec/assemble.h"
+#include "exec/exec.h"
 #include "exec/orchestrate.h"
 #include "graph/json.h"
 #include "io/npy.h"
@@ -70,8 +71,7 @@ struct lpi_chains {
 static void crun_free(crun *r) {
     if (!r) return;
     if (r->plan) {
-        for (int p = 0; p < r->plan->npnodes; p++)
-            if (r->plan->pnodes[p].load_fd >= 0) close(r->plan->pnodes[p].load_fd);
+        lpi_close_loads(r->plan);
         lpi_plan_destroy(r->plan);
     }
     if (r->targets) lp_arrays_release(r->targets, r->ntargets);
@@ -228,19 +228,6 @@ static lp_status derive(lp_ctx *ctx, crun *r) {
     return LP_OK;
 }
 
-static lp_status open_loads(lp_ctx *ctx, lpi_plan *pl) {
-    for (int p = 0; p < pl->npnodes; p++) {
-        lpi_pnode *pn = &pl->pnodes[p];
-        if (pn->kernel != LPI_K_LOAD) continue;
-        lp_npy_info info;
-        lp_status st = lpi_npy_open(ctx, pn->expr->a.path, &pn->load_fd, &info);
-        if (st) return st;
-        if (info.dtype != pn->expr->a.npy.dtype || info.data_offset != pn->expr->a.npy.data_offset)
-            return lpi_error(ctx, LP_ERR_IO, "%s: the file changed since it was loaded", pn->expr->a.path);
-    }
-    return LP_OK;
-}
-
 /* Plan a run from its document (see chain.h). */
 static lp_status crun_build(lpi_chains *C, lp_ctx *ctx, const char *run, const char *store_url, crun **out) {
     *out = NULL;
@@ -292,7 +279,7 @@ static lp_status crun_build(lpi_chains *C, lp_ctx *ctx, const char *run, const c
                        (long long)r->plan->ntasks, (long long)MAX_PLAN_TASKS);
         goto fail;
     }
-    if ((st = open_loads(ctx, r->plan)) || (st = derive(ctx, r))) goto fail;
+    if ((st = lpi_open_loads(ctx, r->plan)) || (st = derive(ctx, r))) goto fail;
     atomic_fetch_add(&C->n_planned, 1);
     lp_free(text);
     lpi_rundoc_free(&d);
@@ -1009,16 +996,20 @@ static void chain_exec(chain_job *J) {
     put_run(C, J->r);
 }
 
-static void *chain_main(void *arg) {
-    chain_job *J = arg;
-    lpi_chains *C = J->C;
-    chain_exec(J);
-    lp_free(J);
+static void chain_slot_free(lpi_chains *C) {
     pthread_mutex_lock(&C->mu);
     C->chains--;
     C->active--;
     pthread_cond_broadcast(&C->cv);
     pthread_mutex_unlock(&C->mu);
+}
+
+static void *chain_main(void *arg) {
+    chain_job *J = arg;
+    lpi_chains *C = J->C;
+    chain_exec(J);
+    lp_free(J);
+    chain_slot_free(C);
     return NULL;
 }
 
@@ -1080,11 +1071,7 @@ unsigned lpi_chains_request(lpi_chains *C, lp_ctx *ctx, const json_t *req, json_
     if (st) {
         if (r) put_run(C, r);
         lp_free(J);
-        pthread_mutex_lock(&C->mu);
-        C->chains--;
-        C->active--;
-        pthread_cond_broadcast(&C->cv);
-        pthread_mutex_unlock(&C->mu);
+        chain_slot_free(C);
         goto fail;
     }
     *J = (chain_job){C, r, task, !C->host.async};

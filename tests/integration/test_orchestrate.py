@@ -8,15 +8,13 @@ finalizer, also when the test fails.
 """
 import os
 import re
-import signal
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-from lampy_procs import LAMPY, REDIS_CLI, ROOT, Redis, Worker, lampy, same_array
+from lampy_procs import LAMPY, REDIS_CLI, ROOT, Worker, lampy, same_array
 
 TEST_OPS = LAMPY.parent / "tests" / "c" / "test_ops"
 LIBLAMPY = LAMPY.parent / "liblampy.so"
@@ -25,15 +23,6 @@ TEST_LINALG = LAMPY.parent / "tests" / "c" / "test_linalg"
 # fault tests: a dead or hung invocation is noticed after a lease of this many ms, a worker
 # that does not accept an invocation within a second is passed over
 FAST = {"LAMPY_LEASE_MS": "300", "LAMPY_INVOKE_TIMEOUT": "1"}
-
-
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory):
-    r = Redis(tmp_path_factory.mktemp("redis"))
-    try:
-        yield r
-    finally:
-        r.stop()
 
 
 def start_workers(n, logdir, *extra, env=None):
@@ -56,32 +45,6 @@ def workers(tmp_path_factory):
     finally:
         for w in ws:
             w.stop()
-
-
-@pytest.fixture
-def spawn(tmp_path):
-    """Workers for one test (faults, options); all stopped afterwards."""
-    started = []
-
-    def start(n, *extra, env=None):
-        ws = start_workers(n, tmp_path, *extra, env=env)
-        started.extend(ws)
-        return ws
-
-    try:
-        yield start
-    finally:
-        for w in started:
-            if w.proc.poll() is None:
-                w.stop()
-
-
-@pytest.fixture
-def clean(redis):
-    """The run must leave nothing behind in the store."""
-    assert redis.dbsize() == 0
-    yield redis
-    assert redis.dbsize() == 0, "keys left in the store: " + redis.cli("KEYS", "*")
 
 
 def orch_args(ws, store):
@@ -152,24 +115,24 @@ EXPRS = [
 
 
 @pytest.mark.parametrize("expr,opts", EXPRS, ids=[e for e, _ in EXPRS])
-def test_eval_matches_local(expr, opts, workers, clean, data, tmp_path):
+def test_eval_matches_local(expr, opts, workers, clean_store, data, tmp_path):
     names = [f"{n}={data / (n + '.npy')}" for n in "abci"]
     loc = lampy("eval", expr, *names, *opts, "-o", tmp_path / "local.npy")
     assert loc.returncode == 0, loc.stderr
-    rem = lampy("eval", expr, *names, *opts, "-o", tmp_path / "remote.npy", *orch_args(workers, clean.url))
+    rem = lampy("eval", expr, *names, *opts, "-o", tmp_path / "remote.npy", *orch_args(workers, clean_store.url))
     assert rem.returncode == 0, rem.stderr
     assert same_array(np.load(tmp_path / "local.npy"), np.load(tmp_path / "remote.npy"))
 
 
-def test_errors_match_local(workers, clean, data):
+def test_errors_match_local(workers, clean_store, data):
     names = [f"i={data / 'i.npy'}"]
     loc = lampy("eval", "i ** (i - i - 1)", *names)
-    rem = lampy("eval", "i ** (i - i - 1)", *names, *orch_args(workers, clean.url))
+    rem = lampy("eval", "i ** (i - i - 1)", *names, *orch_args(workers, clean_store.url))
     assert loc.returncode == rem.returncode == 1
     assert "Integers to negative integer powers are not allowed." in rem.stderr, rem.stderr
 
 
-def test_fisher(workers, clean, tmp_path):
+def test_fisher(workers, clean_store, tmp_path):
     g = lampy("gen", "--rows", 40000, "--features", 10, "--classes", 3, "--seed", 5, "-o", tmp_path)
     assert g.returncode == 0, g.stderr
     X, y = tmp_path / "X.npy", tmp_path / "y.npy"
@@ -177,18 +140,18 @@ def test_fisher(workers, clean, tmp_path):
         loc = lampy("fisher", X, y, "--shrinkage", shrink, "--chunk-rows", 4000, "--save", tmp_path / "m_l.npy")
         assert loc.returncode == 0, loc.stderr
         rem = lampy("fisher", X, y, "--shrinkage", shrink, "--chunk-rows", 4000, "--save", tmp_path / "m_r.npy",
-                    *orch_args(workers, clean.url))
+                    *orch_args(workers, clean_store.url))
         assert rem.returncode == 0, rem.stderr
         assert (tmp_path / "m_l.npy").read_bytes() == (tmp_path / "m_r.npy").read_bytes()
     p = lampy("predict", tmp_path / "m_l.npy", X, "-o", tmp_path / "p_r.npy", "--chunk-rows", 6000,
-              *orch_args(workers, clean.url))
+              *orch_args(workers, clean_store.url))
     assert p.returncode == 0, p.stderr
     p = lampy("predict", tmp_path / "m_l.npy", X, "-o", tmp_path / "p_l.npy", "--chunk-rows", 6000)
     assert p.returncode == 0, p.stderr
     assert same_array(np.load(tmp_path / "p_l.npy"), np.load(tmp_path / "p_r.npy"))
 
 
-def test_python_submit_and_wait(workers, clean):
+def test_python_submit_and_wait(workers, clean_store):
     """In-memory NumPy data travels through the store; lp.submit returns at once, Run.wait
     (by id, as another process would) fetches the results."""
     script = f"""
@@ -198,7 +161,7 @@ cfg = dict(chunk_bytes=16384)
 with lp.config(**cfg):
     want = (lp.asarray(x).T @ lp.asarray(x)).run(), (lp.asarray(x) * 3).sum(axis=1).run()
 with lp.config(executor="lambda", orchestrate="lambda", workers={",".join(w.url for w in workers)!r},
-               store={clean.url!r}, **cfg):
+               store={clean_store.url!r}, **cfg):
     got = (lp.asarray(x).T @ lp.asarray(x)).run(), (lp.asarray(x) * 3).sum(axis=1).run()
     run = lp.submit(lp.asarray(x).T @ lp.asarray(x), (lp.asarray(x) * 3).sum(axis=1))
     print(run.id)
@@ -224,19 +187,19 @@ print("ok")
     assert p.returncode == 0 and out.strip() == "ok", err
 
 
-def test_detach_and_wait(workers, clean, data, tmp_path):
+def test_detach_and_wait(workers, clean_store, data, tmp_path):
     expr, names = "(a * b).sum(axis=1) + a @ c.astype(float64)", [f"{n}={data / (n + '.npy')}" for n in "abc"]
     loc = lampy("eval", expr, *names, "--chunk-bytes", "2K", "-o", tmp_path / "l.npy")
     assert loc.returncode == 0, loc.stderr
-    sub = lampy("eval", expr, *names, "--chunk-bytes", "2K", "--detach", *orch_args(workers, clean.url))
+    sub = lampy("eval", expr, *names, "--chunk-bytes", "2K", "--detach", *orch_args(workers, clean_store.url))
     assert sub.returncode == 0, sub.stderr
     run_id = sub.stdout.strip()
     assert re.fullmatch(r"[0-9a-f]{12}", run_id), sub.stdout
     ws = ",".join(w.url for w in workers)
-    w = lampy("wait", run_id, "--workers", ws, "--store", clean.url, "-o", tmp_path / "r.npy")
+    w = lampy("wait", run_id, "--workers", ws, "--store", clean_store.url, "-o", tmp_path / "r.npy")
     assert w.returncode == 0, w.stderr
     assert same_array(np.load(tmp_path / "l.npy"), np.load(tmp_path / "r.npy"))
-    again = lampy("wait", run_id, "--workers", ws, "--store", clean.url)
+    again = lampy("wait", run_id, "--workers", ws, "--store", clean_store.url)
     assert again.returncode == 1 and f"run {run_id}: not found" in again.stderr, again.stderr
 
 
@@ -282,7 +245,7 @@ srv.serve_forever()
 """
 
 
-def test_openlambda_hosted_lambda(workers, clean, data, tmp_path):
+def test_openlambda_hosted_lambda(workers, clean_store, data, tmp_path):
     """f.py behind OpenLambda's synchronous contract takes part in an orchestrated run: it runs
     its chains before answering and invokes the others itself."""
     assert LIBLAMPY.exists()
@@ -298,7 +261,7 @@ def test_openlambda_hosted_lambda(workers, clean, data, tmp_path):
         # the lambda first in the list: the driver's one invocation goes to it or after it
         for _ in range(3):
             rem = lampy("eval", expr, *names, "--chunk-bytes", "2K", "-o", tmp_path / "r.npy",
-                        *orch_args([ol, workers[0], workers[1]], clean.url), "--max-lambdas", "6")
+                        *orch_args([ol, workers[0], workers[1]], clean_store.url), "--max-lambdas", "6")
             assert rem.returncode == 0, rem.stderr
             assert same_array(np.load(tmp_path / "l.npy"), np.load(tmp_path / "r.npy"))
     finally:
@@ -335,7 +298,7 @@ def driver_ports(pid, seen, stop):
         time.sleep(0.001)
 
 
-def test_one_invocation_plus_the_wait(workers, clean, data, tmp_path):
+def test_one_invocation_plus_the_wait(workers, clean_store, data, tmp_path):
     """A run of more than 1,000 tasks: the workers see exactly one invocation from the driver,
     and Redis sees from the driver's connections only the submission, the wait (a constant rate
     per second, nothing per task), the result and the cleanup."""
@@ -344,7 +307,7 @@ def test_one_invocation_plus_the_wait(workers, clean, data, tmp_path):
     loc = lampy("eval", expr, *names, *opts, "-o", tmp_path / "l.npy")
     assert loc.returncode == 0, loc.stderr
     before = [w.stats() for w in workers]
-    monitor = subprocess.Popen([REDIS_CLI, "-p", str(clean.port), "MONITOR"], stdout=subprocess.PIPE,
+    monitor = subprocess.Popen([REDIS_CLI, "-p", str(clean_store.port), "MONITOR"], stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(monitor.stdout), daemon=True)
@@ -353,7 +316,7 @@ def test_one_invocation_plus_the_wait(workers, clean, data, tmp_path):
         time.sleep(0.2)
         t0 = time.monotonic()
         drv = subprocess.Popen([str(LAMPY), "eval", expr, *names, *opts, "-o", str(tmp_path / "r.npy"),
-                                *orch_args(workers, clean.url)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                *orch_args(workers, clean_store.url)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
         ports, stop = set(), threading.Event()
         sampler = threading.Thread(target=driver_ports, args=(drv.pid, ports, stop))
@@ -429,10 +392,10 @@ def wait_until(cond, timeout=60):
     return False
 
 
-def test_worker_killed_mid_run(spawn, clean, data, tmp_path, slow_expected):
-    ws = spawn(4, "--fault", "slow:20", env=FAST)
+def test_worker_killed_mid_run(spawn, clean_store, data, tmp_path, slow_expected):
+    ws = [spawn("--fault", "slow:20", env=FAST) for _ in range(4)]
     victim = ws[1]
-    proc = slow_run(ws, clean.url, data, tmp_path / "r.npy")
+    proc = slow_run(ws, clean_store.url, data, tmp_path / "r.npy")
     try:
         assert wait_until(lambda: victim.stats()["chains_running"] >= 1 and victim.stats()["chain_tasks"] >= 2)
         assert proc.poll() is None, "the run ended before the worker could be killed"
@@ -443,35 +406,35 @@ def test_worker_killed_mid_run(spawn, clean, data, tmp_path, slow_expected):
     assert same_array(np.load(tmp_path / "r.npy"), slow_expected)
 
 
-def test_redis_flushed_mid_run(spawn, clean, data, tmp_path, slow_expected):
-    ws = spawn(4, "--fault", "slow:10", env=FAST)
-    proc = slow_run(ws, clean.url, data, tmp_path / "r.npy")
+def test_redis_flushed_mid_run(spawn, clean_store, data, tmp_path, slow_expected):
+    ws = [spawn("--fault", "slow:10", env=FAST) for _ in range(4)]
+    proc = slow_run(ws, clean_store.url, data, tmp_path / "r.npy")
     try:
         assert wait_until(lambda: stats(ws, "chain_tasks") >= 20)
         assert proc.poll() is None
-        clean.cli("FLUSHALL")  # every count, lease, chunk and the run document itself
+        clean_store.cli("FLUSHALL")  # every count, lease, chunk and the run document itself
     finally:
         out, err = finish(proc)
     assert proc.returncode == 0, err
     assert same_array(np.load(tmp_path / "r.npy"), slow_expected)
 
 
-def test_chunks_deleted_mid_run(spawn, clean, data, tmp_path, slow_expected):
+def test_chunks_deleted_mid_run(spawn, clean_store, data, tmp_path, slow_expected):
     """Intermediate chunks deleted while the run goes on are recomputed from their inputs."""
-    ws = spawn(4, "--fault", "slow:10", env=FAST)
-    proc = slow_run(ws, clean.url, data, tmp_path / "r.npy")
+    ws = [spawn("--fault", "slow:10", env=FAST) for _ in range(4)]
+    proc = slow_run(ws, clean_store.url, data, tmp_path / "r.npy")
     deleted = 0
     try:
-        assert wait_until(lambda: clean.command("KEYS", "lampy/*/targets"))
-        tkey = clean.command("KEYS", "lampy/*/targets")[0]
+        assert wait_until(lambda: clean_store.command("KEYS", "lampy/*/targets"))
+        tkey = clean_store.command("KEYS", "lampy/*/targets")[0]
         meta = tkey.replace("/targets", "/meta")
-        results = set(re.findall(r'"(lampy/[^"]+)"', clean.command("GET", tkey)))
-        ntasks = int(clean.command("HGET", meta, "ntasks"))
-        done = lambda: int(clean.command("HGET", meta, "ndone") or ntasks)
+        results = set(re.findall(r'"(lampy/[^"]+)"', clean_store.command("GET", tkey)))
+        ntasks = int(clean_store.command("HGET", meta, "ntasks"))
+        done = lambda: int(clean_store.command("HGET", meta, "ndone") or ntasks)
         while proc.poll() is None and done() < 0.8 * ntasks:
-            for k in clean.command("KEYS", "lampy/*/[0-9]*/[0-9]*"):
+            for k in clean_store.command("KEYS", "lampy/*/[0-9]*/[0-9]*"):
                 if k not in results:
-                    deleted += clean.command("DEL", k)
+                    deleted += clean_store.command("DEL", k)
             time.sleep(0.001)
     finally:
         out, err = finish(proc)
@@ -480,11 +443,11 @@ def test_chunks_deleted_mid_run(spawn, clean, data, tmp_path, slow_expected):
     assert deleted > 0 and stats(ws, "lineage") > 0, (deleted, [w.stats() for w in ws if w.proc.poll() is None])
 
 
-def test_worker_hangs(spawn, clean, data, tmp_path, slow_expected):
-    ws = spawn(3, "--fault", "slow:5", env=FAST)
-    hung = spawn(1, "--fault", "hang:1000000", env=FAST)[0]
+def test_worker_hangs(spawn, clean_store, data, tmp_path, slow_expected):
+    ws = [spawn("--fault", "slow:5", env=FAST) for _ in range(3)]
+    hung = spawn("--fault", "hang:1000000", env=FAST)
     t0 = time.monotonic()
-    proc = slow_run([ws[0], hung, ws[1], ws[2]], clean.url, data, tmp_path / "r.npy")
+    proc = slow_run([ws[0], hung, ws[1], ws[2]], clean_store.url, data, tmp_path / "r.npy")
     out, err = finish(proc)
     assert proc.returncode == 0, err
     assert same_array(np.load(tmp_path / "r.npy"), slow_expected)
@@ -493,11 +456,11 @@ def test_worker_hangs(spawn, clean, data, tmp_path, slow_expected):
     hung.assert_ready()
 
 
-def test_all_workers_gone(spawn, clean, data, tmp_path):
+def test_all_workers_gone(spawn, clean_store, data, tmp_path):
     """Every worker dies mid-run: the run fails with a clear error within its tries, and its
     keys are deleted."""
-    ws = spawn(4, "--fault", "slow:20", env=FAST)
-    proc = slow_run(ws, clean.url, data, tmp_path / "r.npy")
+    ws = [spawn("--fault", "slow:20", env=FAST) for _ in range(4)]
+    proc = slow_run(ws, clean_store.url, data, tmp_path / "r.npy")
     try:
         assert wait_until(lambda: stats(ws, "chain_tasks") >= 8)
         for w in ws:

@@ -8,14 +8,10 @@ stopped in a finalizer, also when the test fails.
 
 Binaries: LAMPY_BIN (default build/lampy); test_ops and liblampy.so are found beside it.
 """
-import http.client
 import json
 import os
 import random
 import re
-import select
-import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,28 +20,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lampy_procs import LAMPY, REDIS, ROOT, Redis, Worker, free_port, lampy, same_array, start_redis, stop
+from lampy_procs import LAMPY, REDIS, REDIS_CLI, ROOT, Worker, free_port, lampy, same_array, stop
 
 TEST_OPS = LAMPY.parent / "tests" / "c" / "test_ops"
 REMOTE_CLIENT = LAMPY.parent / "tests" / "c" / "remote_client"
 LIBLAMPY = LAMPY.parent / "liblampy.so"
 FPY_DIR = ROOT / "deploy" / "openlambda" / "lampy"
-REDIS_CLI = shutil.which("redis-cli")
 HDR = 96
 
 assert REDIS and REDIS_CLI, "redis-server and redis-cli are installed by scripts/deps.sh"
 
 
 # ---------------------------------------------------------------- processes
-
-
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory):
-    r = Redis(tmp_path_factory.mktemp("redis"))
-    try:
-        yield r
-    finally:
-        r.stop()
 
 
 @pytest.fixture(scope="module")
@@ -60,32 +46,6 @@ def workers(tmp_path_factory):
     finally:
         for w in ws:
             w.stop()
-
-
-@pytest.fixture
-def spawn(tmp_path):
-    """Start extra workers (faults, options) for one test; all are stopped afterwards."""
-    started = []
-
-    def start(*extra):
-        w = Worker(*extra, logdir=tmp_path)
-        started.append(w)
-        return w
-
-    try:
-        yield start
-    finally:
-        for w in started:
-            if w.proc.poll() is None:
-                w.stop()
-
-
-@pytest.fixture
-def clean_store(redis):
-    """The run must leave nothing behind in the store."""
-    assert redis.dbsize() == 0
-    yield redis
-    assert redis.dbsize() == 0, "chunks left in the store: " + redis.cli("KEYS", "*")
 
 
 # ---------------------------------------------------------------- helpers
