@@ -453,8 +453,9 @@ lp_status lpi_linalg_node_check(lp_ctx *ctx, const char *where, const lpi_pnode 
             FAIL(LP_ERR_VALUE, "%s: a split matmul writes SUM states of its loop's accumulator", where);
         return LP_OK;
     }
-    if (!pn->final || l->out_ndim != pn->ndim || l->loop_dt != (fl ? pn->dtype : LP_INT64) ||
-        !lpi_cast_loops[l->loop_dt][pn->dtype])
+    if (l->out_ndim != pn->ndim)
+        FAIL(LP_ERR_SHAPE, "%s: 'out_ndim' is %d but the product has %d axes", where, l->out_ndim, pn->ndim);
+    if (!pn->final || l->loop_dt != (fl ? pn->dtype : LP_INT64) || !lpi_cast_loops[l->loop_dt][pn->dtype])
         FAIL(LP_ERR_VALUE, "%s: a matmul computes its %s result in %s", where, lp_dtype_name(pn->dtype),
              fl ? lp_dtype_name(pn->dtype) : "int64");
     return LP_OK;

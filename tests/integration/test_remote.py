@@ -515,6 +515,65 @@ def test_invalid_tasks(fstore):
     fstore.assert_ready()
 
 
+def test_matmul_and_linalg_tasks(fstore):
+    """Hand-made linear-algebra tasks: a valid product runs; every inconsistency between the
+    node's parameters, the operands' extents and the output is a 400 naming it."""
+    cs = {}
+    for key, val, shape in (("la/a", 2.0, (3, 4)), ("la/b", 0.5, (4, 5)), ("la/s", 1.0, (4, 4))):
+        st, rep = fstore.run(full_batch(key, val, shape=shape, store=fstore.store))
+        assert st == 200, rep
+        cs[key] = rep["outputs"][0]["checksum"]
+    la = {"transpose_a": False, "transpose_b": False, "a_ndim": 2, "b_ndim": 2, "out_ndim": 2, "loop_dtype": "float64",
+          "syrk": False, "blas_threads": 1, "rcond": "0"}
+    chunk = lambda i, key, shape: {"store": 0, "key": key, "dtype": "float64", "shape": list(shape), "box": box(shape),
+                                    "checksum": cs[key]}
+    mm = {"format": "lampy.tasks", "version": 1, "stores": [fstore.store],
+          "chunks": [chunk(0, "la/a", (3, 4)), chunk(1, "la/b", (4, 5))],
+          "nodes": [{"kernel": "matmul", "op": "matmul", "dtype": "float64", "shape": [3, 5], "params": {"linalg": la}}],
+          "tasks": [{"node": 0, "chunk": 0, "box": box((3, 5)), "out": {"store": 0, "key": "la/c", "box": box((3, 5))},
+                     "ops": [{"dtype": "float64", "box": box((3, 4)), "pieces": [[0, box((3, 4))]]},
+                             {"dtype": "float64", "box": box((4, 5)), "pieces": [[1, box((4, 5))]]}]}]}
+    st, rep = fstore.run(mm)
+    assert st == 200, rep
+    assert (chunk_file_array(fstore.sdir / "la" / "c", np.float64, (3, 5)) == 4.0).all()
+    L = ("nodes", 0, "params", "linalg")
+    cases = [
+        ([(L + ("transpose_a",), True)], "rows"),
+        ([(("tasks", 0, "out", "box"), [[0, 3], [0, 4]]), (("nodes", 0, "shape"), [3, 4]), (("tasks", 0, "box"), [[0, 3], [0, 4]])],
+         "columns"),
+        ([(L + ("a_ndim",), 3)], "axes"),
+        ([(L + ("loop_dtype",), "int32")], "loop_dtype"),
+        ([(L + ("syrk",), True)], "syrk"),
+        ([(L + ("blas_threads",), 100000)], "blas_threads"),
+        ([(L + ("out_ndim",), 5)], "out_ndim"),
+        ([(("nodes", 0, "op"), "add")], "does not run op"),
+        ([(("tasks", 0, "ops"), [{"dtype": "float64", "box": box((3, 4)), "pieces": [[0, box((3, 4))]]}])], "pairs"),
+        ([(("nodes", 0, "params", "reduce"), {"op": "sum", "axes": [], "in_shape": [3, 5], "ddof": 0, "acc": "float64",
+                                              "fields": 1, "count": 1})], "final"),
+    ]
+    for changes, msg in cases:
+        b = mm
+        for change in changes:
+            b = mutate(b, change)
+        st, rep = fstore.run(b)
+        assert st == 400 and msg in rep["error"], (changes, st, rep)
+    # numpy.linalg: the builders' rules on placeholders of the operands
+    inv = {"format": "lampy.tasks", "version": 1, "stores": [fstore.store], "chunks": [chunk(0, "la/a", (3, 4))],
+           "nodes": [{"kernel": "linalg", "op": "inv", "dtype": "float64", "shape": [3, 4],
+                      "params": {"linalg": dict(la, a_ndim=0, b_ndim=0)}}],
+           "tasks": [{"node": 0, "chunk": 0, "box": box((3, 4)), "out": {"store": 0, "key": "la/i", "box": box((3, 4))},
+                      "ops": [{"dtype": "float64", "box": box((3, 4)), "pieces": [[0, box((3, 4))]]}]}]}
+    st, rep = fstore.run(inv)
+    assert st == 400 and "square" in rep["error"], rep
+    inv = mutate(mutate(mutate(mutate(inv, (("chunks", 0), chunk(0, "la/s", (4, 4)))), (("nodes", 0, "shape"), [4, 4])),
+                        (("tasks", 0, "box"), box((4, 4)))), (("tasks", 0, "out", "box"), box((4, 4))))
+    inv["tasks"][0]["ops"][0] = {"dtype": "float64", "box": box((4, 4)), "pieces": [[0, box((4, 4))]]}
+    st, rep = fstore.run(inv)
+    assert st == 500 and rep["status"] == "ERR_LINALG" and "Singular matrix" in rep["error"], rep
+    assert not (fstore.sdir / "la" / "i").exists()
+    fstore.assert_ready()
+
+
 def test_random_mutations_never_crash(fstore):
     """Every leaf of valid batches replaced by hostile values: the worker answers (never dies,
     never writes outside its store)."""
