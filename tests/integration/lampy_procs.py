@@ -168,3 +168,22 @@ def lampy(*args, env=None, timeout=600):
 def same_array(a, b):
     """Bit for bit, NaNs included."""
     return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def assert_same_as_local(tmp_path, expr, names, opts, remote):
+    """`lampy eval` of expr locally and with the remote arguments: the same bits."""
+    import numpy as np
+    loc = lampy("eval", expr, *names, *opts, "-o", tmp_path / "local.npy")
+    assert loc.returncode == 0, loc.stderr
+    rem = lampy("eval", expr, *names, *opts, "-o", tmp_path / "remote.npy", *remote)
+    assert rem.returncode == 0, rem.stderr
+    assert same_array(np.load(tmp_path / "local.npy"), np.load(tmp_path / "remote.npy"))
+
+
+def assert_error_as_local(expr, names, remote, message):
+    """A kernel's own error comes back from the workers with its message, as locally."""
+    loc = lampy("eval", expr, *names)
+    rem = lampy("eval", expr, *names, *remote)
+    assert loc.returncode == rem.returncode == 1
+    assert message in loc.stderr and message in rem.stderr, (loc.stderr, rem.stderr)
+

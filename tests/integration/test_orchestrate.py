@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from lampy_procs import LAMPY, REDIS_CLI, ROOT, Worker, lampy, same_array
+from lampy_procs import LAMPY, REDIS_CLI, ROOT, Worker, assert_error_as_local, assert_same_as_local, lampy, same_array
 
 TEST_OPS = LAMPY.parent / "tests" / "c" / "test_ops"
 LIBLAMPY = LAMPY.parent / "liblampy.so"
@@ -116,20 +116,13 @@ EXPRS = [
 
 @pytest.mark.parametrize("expr,opts", EXPRS, ids=[e for e, _ in EXPRS])
 def test_eval_matches_local(expr, opts, workers, clean_store, data, tmp_path):
-    names = [f"{n}={data / (n + '.npy')}" for n in "abci"]
-    loc = lampy("eval", expr, *names, *opts, "-o", tmp_path / "local.npy")
-    assert loc.returncode == 0, loc.stderr
-    rem = lampy("eval", expr, *names, *opts, "-o", tmp_path / "remote.npy", *orch_args(workers, clean_store.url))
-    assert rem.returncode == 0, rem.stderr
-    assert same_array(np.load(tmp_path / "local.npy"), np.load(tmp_path / "remote.npy"))
+    assert_same_as_local(tmp_path, expr, [f"{n}={data / (n + '.npy')}" for n in "abci"], opts,
+                         orch_args(workers, clean_store.url))
 
 
 def test_errors_match_local(workers, clean_store, data):
-    names = [f"i={data / 'i.npy'}"]
-    loc = lampy("eval", "i ** (i - i - 1)", *names)
-    rem = lampy("eval", "i ** (i - i - 1)", *names, *orch_args(workers, clean_store.url))
-    assert loc.returncode == rem.returncode == 1
-    assert "Integers to negative integer powers are not allowed." in rem.stderr, rem.stderr
+    assert_error_as_local("i ** (i - i - 1)", [f"i={data / 'i.npy'}"], orch_args(workers, clean_store.url),
+                          "Integers to negative integer powers are not allowed.")
 
 
 def test_fisher(workers, clean_store, tmp_path):

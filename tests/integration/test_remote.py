@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lampy_procs import LAMPY, REDIS, REDIS_CLI, ROOT, Worker, free_port, lampy, same_array, stop
+from lampy_procs import (LAMPY, REDIS, REDIS_CLI, ROOT, Worker, assert_error_as_local, assert_same_as_local, free_port,
+                         lampy, same_array, stop)
 
 TEST_OPS = LAMPY.parent / "tests" / "c" / "test_ops"
 REMOTE_CLIENT = LAMPY.parent / "tests" / "c" / "remote_client"
@@ -101,22 +102,14 @@ EXPRS = [
 
 @pytest.mark.parametrize("expr,opts", EXPRS, ids=[e for e, _ in EXPRS])
 def test_eval_matches_local(expr, opts, workers, clean_store, data, tmp_path):
-    names = [f"{n}={data / (n + '.npy')}" for n in "abcim"]
-    loc = lampy("eval", expr, *names, *opts, "-o", tmp_path / "local.npy")
-    assert loc.returncode == 0, loc.stderr
-    rem = lampy("eval", expr, *names, *opts, "-o", tmp_path / "remote.npy", *remote_args(workers, clean_store.url))
-    assert rem.returncode == 0, rem.stderr
-    assert same_array(np.load(tmp_path / "local.npy"), np.load(tmp_path / "remote.npy"))
+    assert_same_as_local(tmp_path, expr, [f"{n}={data / (n + '.npy')}" for n in "abcim"], opts,
+                         remote_args(workers, clean_store.url))
 
 
 def test_errors_match_local(workers, clean_store, data):
     # a kernel's own error (integer to a negative power) comes back with its message
-    names = [f"i={data / 'i.npy'}"]
-    loc = lampy("eval", "i ** (i - i - 1)", *names)
-    rem = lampy("eval", "i ** (i - i - 1)", *names, *remote_args(workers, clean_store.url))
-    assert loc.returncode == rem.returncode == 1
-    assert "Integers to negative integer powers are not allowed." in loc.stderr
-    assert "Integers to negative integer powers are not allowed." in rem.stderr
+    assert_error_as_local("i ** (i - i - 1)", [f"i={data / 'i.npy'}"], remote_args(workers, clean_store.url),
+                          "Integers to negative integer powers are not allowed.")
 
 
 def test_op_corpus_through_workers(redis, workers):
