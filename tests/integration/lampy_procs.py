@@ -187,3 +187,25 @@ def assert_error_as_local(expr, names, remote, message):
     assert loc.returncode == rem.returncode == 1
     assert message in loc.stderr and message in rem.stderr, (loc.stderr, rem.stderr)
 
+
+def assert_fisher_as_local(tmp_path, remote, rows, features, classes, chunk_rows):
+    """Fisher LDA fits (both shrinkages) and predictions with the remote arguments give the
+    local executor's model and label bits."""
+    import re
+    import numpy as np
+    g = lampy("gen", "--rows", rows, "--features", features, "--classes", classes, "--seed", 3, "-o", tmp_path)
+    assert g.returncode == 0, g.stderr
+    X, y = tmp_path / "X.npy", tmp_path / "y.npy"
+    for shrink in ("none", "auto"):
+        fit = lambda model, *extra: lampy("fisher", X, y, "--shrinkage", shrink, "--chunk-rows", chunk_rows, "--save",
+                                          tmp_path / model, *extra)
+        loc, rem = fit("m_local.npy"), fit("m_remote.npy", *remote)
+        assert loc.returncode == 0 and rem.returncode == 0, loc.stderr + rem.stderr
+        assert (tmp_path / "m_local.npy").read_bytes() == (tmp_path / "m_remote.npy").read_bytes()
+        acc = lambda out: re.search(r"accuracy\s+(\S+)", out).group(1)
+        assert acc(loc.stdout) == acc(rem.stdout)
+    for out, extra in (("yhat_l.npy", []), ("yhat_r.npy", remote)):
+        p = lampy("predict", tmp_path / "m_local.npy", X, "-o", tmp_path / out, "--chunk-rows", chunk_rows + 2000, *extra)
+        assert p.returncode == 0, p.stderr
+    assert same_array(np.load(tmp_path / "yhat_l.npy"), np.load(tmp_path / "yhat_r.npy"))
+

@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 import pytest
-from lampy_procs import LAMPY, REDIS_CLI, ROOT, Worker, assert_error_as_local, assert_same_as_local, lampy, same_array
+from lampy_procs import (LAMPY, REDIS_CLI, ROOT, Worker, assert_error_as_local, assert_fisher_as_local, assert_same_as_local,
+                         lampy, same_array)
 
 TEST_OPS = LAMPY.parent / "tests" / "c" / "test_ops"
 LIBLAMPY = LAMPY.parent / "liblampy.so"
@@ -126,22 +127,7 @@ def test_errors_match_local(workers, clean_store, data):
 
 
 def test_fisher(workers, clean_store, tmp_path):
-    g = lampy("gen", "--rows", 40000, "--features", 10, "--classes", 3, "--seed", 5, "-o", tmp_path)
-    assert g.returncode == 0, g.stderr
-    X, y = tmp_path / "X.npy", tmp_path / "y.npy"
-    for shrink in ("none", "auto"):
-        loc = lampy("fisher", X, y, "--shrinkage", shrink, "--chunk-rows", 4000, "--save", tmp_path / "m_l.npy")
-        assert loc.returncode == 0, loc.stderr
-        rem = lampy("fisher", X, y, "--shrinkage", shrink, "--chunk-rows", 4000, "--save", tmp_path / "m_r.npy",
-                    *orch_args(workers, clean_store.url))
-        assert rem.returncode == 0, rem.stderr
-        assert (tmp_path / "m_l.npy").read_bytes() == (tmp_path / "m_r.npy").read_bytes()
-    p = lampy("predict", tmp_path / "m_l.npy", X, "-o", tmp_path / "p_r.npy", "--chunk-rows", 6000,
-              *orch_args(workers, clean_store.url))
-    assert p.returncode == 0, p.stderr
-    p = lampy("predict", tmp_path / "m_l.npy", X, "-o", tmp_path / "p_l.npy", "--chunk-rows", 6000)
-    assert p.returncode == 0, p.stderr
-    assert same_array(np.load(tmp_path / "p_l.npy"), np.load(tmp_path / "p_r.npy"))
+    assert_fisher_as_local(tmp_path, orch_args(workers, clean_store.url), 40000, 10, 3, 4000)
 
 
 def test_python_submit_and_wait(workers, clean_store):

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lampy_procs import (LAMPY, REDIS, REDIS_CLI, ROOT, Worker, assert_error_as_local, assert_same_as_local, free_port,
-                         lampy, same_array, stop)
+from lampy_procs import (LAMPY, REDIS, REDIS_CLI, ROOT, Worker, assert_error_as_local, assert_fisher_as_local,
+                         assert_same_as_local, free_port, lampy, same_array, stop)
 
 TEST_OPS = LAMPY.parent / "tests" / "c" / "test_ops"
 REMOTE_CLIENT = LAMPY.parent / "tests" / "c" / "remote_client"
@@ -163,24 +163,7 @@ def test_c_api(workers, clean_store):
 
 
 def test_fisher_matches_local(workers, clean_store, tmp_path):
-    g = lampy("gen", "--rows", 60000, "--features", 12, "--classes", 4, "--seed", 3, "-o", tmp_path)
-    assert g.returncode == 0, g.stderr
-    X, y = tmp_path / "X.npy", tmp_path / "y.npy"
-    for shrink in ("none", "auto"):
-        loc = lampy("fisher", X, y, "--shrinkage", shrink, "--chunk-rows", 5000, "--save", tmp_path / "m_local.npy")
-        assert loc.returncode == 0, loc.stderr
-        rem = lampy("fisher", X, y, "--shrinkage", shrink, "--chunk-rows", 5000, "--save", tmp_path / "m_remote.npy",
-                    *remote_args(workers, clean_store.url))
-        assert rem.returncode == 0, rem.stderr
-        assert (tmp_path / "m_local.npy").read_bytes() == (tmp_path / "m_remote.npy").read_bytes()
-        acc = lambda out: re.search(r"accuracy\s+(\S+)", out).group(1)
-        assert acc(loc.stdout) == acc(rem.stdout)
-    p = lampy("predict", tmp_path / "m_local.npy", X, "-o", tmp_path / "yhat_r.npy", "--chunk-rows", 7000,
-              *remote_args(workers, clean_store.url))
-    assert p.returncode == 0, p.stderr
-    p = lampy("predict", tmp_path / "m_local.npy", X, "-o", tmp_path / "yhat_l.npy", "--chunk-rows", 7000)
-    assert p.returncode == 0, p.stderr
-    assert same_array(np.load(tmp_path / "yhat_l.npy"), np.load(tmp_path / "yhat_r.npy"))
+    assert_fisher_as_local(tmp_path, remote_args(workers, clean_store.url), 60000, 12, 4, 5000)
 
 
 def test_file_and_http_stores(spawn, data, tmp_path):
