@@ -298,12 +298,14 @@ static lp_status wait_run(orun *R, int n, lp_buffer **bufs, double timeout_sec) 
             }
         }
         for (int i = 0; i < c.n && !st; i++) {
-            if (invoke(R, c.spawn[i]) == LP_OK) continue;
+            lp_status is = invoke(R, c.spawn[i]);
+            if (is == LP_OK) continue;
             char why[LPI_ERRMSG_MAX];
             lpi_rr_state rs;
             snprintf(why, sizeof why, "%s", lp_last_error(ctx));
-            forget_error(ctx); /* handled: the run's state counts the try */
-            st = lpi_rr_refused(ctx, R->store, R->prefix, c.spawn[i], why, &rs);
+            forget_error(ctx); /* handled here: busy workers queue the task, others use a try */
+            if (is == LP_ERR_LIMIT && c.spawn[i] >= 0) st = lpi_rr_requeue(ctx, R->store, R->prefix, c.spawn[i], R->lease_ms);
+            else st = lpi_rr_refused(ctx, R->store, R->prefix, c.spawn[i], why, &rs);
         }
         lpi_rr_claims_free(&c);
     }

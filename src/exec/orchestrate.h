@@ -63,7 +63,7 @@ char *lpi_orch_request(const char *run, const char *store, int64_t task);
  * the next one, and a worker that failed is skipped by later calls of this process for a few
  * seconds. agent is the User-Agent (workers count requests by it). *sent (may be NULL) is set
  * as soon as the whole body went out, from the calling thread. LP_ERR_REMOTE with the last
- * failure when none accepted. */
+ * failure when none accepted, LP_ERR_LIMIT when every worker answered 429 (busy). */
 lp_status lpi_orch_invoke(lp_ctx *ctx, const char *const *urls, int n, int first, const char *lambda, const char *body,
                           const char *agent, double timeout_sec, atomic_int *sent);
 

@@ -209,6 +209,7 @@ lp_status lpi_orch_invoke(lp_ctx *ctx, const char *const *urls, int n, int first
     }
     char why[LPI_ERRMSG_MAX] = "no worker tried";
     lp_status st = LP_ERR_REMOTE;
+    bool all_busy = true;
     double now = lpi_now();
     /* two passes: workers not marked bad first, then the others */
     for (int pass = 0; pass < 2 && st; pass++)
@@ -250,6 +251,7 @@ lp_status lpi_orch_invoke(lp_ctx *ctx, const char *const *urls, int n, int first
             }
             for (char *p = why; *p; p++)
                 if (*p == '\n' || *p == '\r') *p = ' ';
+            all_busy &= cc == CURLE_OK && code == 429;
             mark_bad(base, lpi_now());
             if (cc == CURLE_OK && code >= 400 && code < 500 && code != 429) {
                 /* the request itself is wrong: no other worker will take it either */
@@ -259,6 +261,6 @@ lp_status lpi_orch_invoke(lp_ctx *ctx, const char *const *urls, int n, int first
         }
     curl_slist_free_all(hd);
     curl_easy_cleanup(h);
-    if (st) return lpi_error(ctx, LP_ERR_REMOTE, "%s", why);
+    if (st) return lpi_error(ctx, all_busy ? LP_ERR_LIMIT : LP_ERR_REMOTE, "%s", why);
     return LP_OK;
 }

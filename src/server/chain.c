@@ -95,6 +95,11 @@ static void crun_free(crun *r) {
 
 static int64_t task_of_chunk(const lpi_plan *pl, int p, int64_t c) { return pl->pnodes[p].first_task + c; }
 
+static int64_t lease_of(const crun *r, int64_t t) {
+    /* the cost model's estimate is for a quiet core: a loaded worker gets room */
+    return r->lease_ms + (int64_t)(8000 * r->est[t]);
+}
+
 static void chunk_key(const crun *r, int p, int64_t c, char *buf, size_t cap) {
     snprintf(buf, cap, "%s/%d/%" PRId64, r->prefix, p, c);
 }
@@ -396,8 +401,12 @@ static void *send_main(void *arg) {
         double timeout = e && atof(e) > 0 ? atof(e) : 5;
         if (!C->host.async && timeout < r->runtime_sec + 5) timeout = r->runtime_sec + 5;
         atomic_int *sent = (atomic_int *)&j->sent;
-        if (lpi_orch_invoke(ctx, (const char *const *)r->workers, r->nworkers, first, r->lambda, j->body, CHAIN_AGENT,
-                            timeout, sent)) {
+        lp_status is = lpi_orch_invoke(ctx, (const char *const *)r->workers, r->nworkers, first, r->lambda, j->body,
+                                       CHAIN_AGENT, timeout, sent);
+        if (is == LP_ERR_LIMIT && j->task >= 0) {
+            /* every worker busy: the task waits in the queue for a free chain */
+            lpi_rr_requeue(ctx, r->store, r->prefix, j->task, lease_of(r, j->task));
+        } else if (is) {
             /* no worker took it: one try used, retried soon by a reaper */
             char why[LPI_ERRMSG_MAX];
             lpi_rr_state rs;
@@ -740,10 +749,6 @@ static lp_status exec_task(chain *ch, int64_t t, int depth, lp_buffer **out, uin
     return LP_OK;
 }
 
-static int64_t lease_of(const crun *r, int64_t t) {
-    /* the cost model's estimate is for a quiet core: a loaded worker gets room */
-    return r->lease_ms + (int64_t)(8000 * r->est[t]);
-}
 
 /* Held inputs of task u (used to prefer, among ready consumers, one this chain can run
  * without fetching). */

@@ -169,7 +169,29 @@ static const char S_REAP[] = PRELUDE
     "if now > deadline() then fail('ERR_LIMIT:the run passed its deadline'); return {'stop'} end\n"
     "local out = {}\n"
     "if not reap(now, tonumber(ARGV[2]), out) then return {'stop'} end\n"
+    /* queued tasks and no lease: every invocation was refused as busy; start them again */
+    "if st == 'running' and redis.call('ZCARD', P .. '/leases') == 0 then\n"
+    "  local budget = tonumber(redis.call('HGET', M, 'budget'))\n"
+    "  for k = 1, budget do\n"
+    "    local e = redis.call('LPOP', P .. '/ready')\n"
+    "    if not e then break end\n"
+    "    local c = string.find(e, ':', 1, true)\n"
+    "    local t = string.sub(e, 1, c - 1)\n"
+    "    redis.call('ZADD', P .. '/leases', now + tonumber(string.sub(e, c + 1)), t)\n"
+    "    out[#out + 1] = t\n"
+    "  end\n"
+    "end\n"
     "return {'ok', '', unpack(out)}\n";
+
+/* ARGV: P, task, lease_ms: every worker was busy; the task waits in the queue instead */
+static const char S_REQUEUE[] = PRELUDE
+    "local st = redis.call('HGET', M, 'state')\n"
+    "if not st then return {'gone'} end\n"
+    "if st ~= 'running' then return {'stop'} end\n"
+    "redis.call('ZREM', P .. '/leases', ARGV[2])\n"
+    "redis.call('RPUSH', P .. '/ready', ARGV[2] .. ':' .. ARGV[3])\n"
+    "expire(P .. '/ready', deadline())\n"
+    "return {'ok'}\n";
 
 /* ARGV: P, task, why */
 static const char S_REFUSED[] = PRELUDE
@@ -207,9 +229,11 @@ static const char S_CLEANUP[] = PRELUDE
     "until cur == '0'\n"
     "return n\n";
 
-enum { SC_INIT, SC_START, SC_COMPLETE, SC_REAP, SC_REFUSED, SC_FAIL, SC_TOUCH, SC_CLEANUP, SC_COUNT };
-static const char *const SCRIPTS[SC_COUNT] = {S_INIT, S_START, S_COMPLETE, S_REAP, S_REFUSED, S_FAIL, S_TOUCH, S_CLEANUP};
-static const char *const NAMES[SC_COUNT] = {"init", "start", "complete", "reap", "refused", "fail", "touch", "cleanup"};
+enum { SC_INIT, SC_START, SC_COMPLETE, SC_REAP, SC_REFUSED, SC_REQUEUE, SC_FAIL, SC_TOUCH, SC_CLEANUP, SC_COUNT };
+static const char *const SCRIPTS[SC_COUNT] = {S_INIT, S_START, S_COMPLETE, S_REAP, S_REFUSED, S_REQUEUE, S_FAIL, S_TOUCH,
+                                              S_CLEANUP};
+static const char *const NAMES[SC_COUNT] = {"init", "start", "complete", "reap", "refused", "requeue", "fail", "touch",
+                                            "cleanup"};
 
 /* SHA1 of each script's text: the same on every server, learnt from the first SCRIPT LOAD */
 static pthread_mutex_t sha_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -474,6 +498,17 @@ lp_status lpi_rr_refused(lp_ctx *ctx, lpi_store *s, const char *prefix, int64_t 
     lpi_rr_claims c;
     lp_status st = run_claims(ctx, s, SC_REFUSED, &a, &c);
     *state = st ? LPI_RR_STOP : c.state;
+    lpi_rr_claims_free(&c);
+    return st;
+}
+
+lp_status lpi_rr_requeue(lp_ctx *ctx, lpi_store *s, const char *prefix, int64_t task, int64_t lease_ms) {
+    args a;
+    args_begin(&a, prefix);
+    arg_int(&a, task);
+    arg_int(&a, lease_ms);
+    lpi_rr_claims c;
+    lp_status st = run_claims(ctx, s, SC_REQUEUE, &a, &c);
     lpi_rr_claims_free(&c);
     return st;
 }

@@ -70,13 +70,18 @@ lp_status lpi_rr_complete(lp_ctx *ctx, lpi_store *s, const char *prefix, int64_t
                           int nins, int reap_max, lpi_rr_claims *out);
 
 /* Expired leases (tasks whose invocation died or hangs) re-claimed for re-invocation; a task
- * past max_tries fails the run. Called by waiting drivers and piggy-backed on completions. */
+ * past max_tries fails the run; queued tasks when no task is leased at all (their invocations
+ * were all refused as busy). Called by waiting drivers (completions reap expired leases). */
 lp_status lpi_rr_reap(lp_ctx *ctx, lpi_store *s, const char *prefix, int max, lpi_rr_claims *out);
 
 /* An invocation of task (LPI_RR_START: the start) reached no worker: one try used, re-leased
  * for a quick retry; past max_tries the run fails with `why`. */
 lp_status lpi_rr_refused(lp_ctx *ctx, lpi_store *s, const char *prefix, int64_t task, const char *why,
                          lpi_rr_state *state);
+
+/* An invocation of task found every worker busy (429): its lease becomes a place in the
+ * queue (taken by the next completion that keeps nothing, or by a reap that finds no lease). */
+lp_status lpi_rr_requeue(lp_ctx *ctx, lpi_store *s, const char *prefix, int64_t task, int64_t lease_ms);
 
 /* Fail the run (if it still runs): the result says "failed:STATUS:message". */
 lp_status lpi_rr_fail(lp_ctx *ctx, lpi_store *s, const char *prefix, lp_status st, const char *msg);

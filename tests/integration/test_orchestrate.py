@@ -422,6 +422,19 @@ def test_chunks_deleted_mid_run(spawn, clean_store, data, tmp_path, slow_expecte
     assert deleted > 0 and stats(ws, "lineage") > 0, (deleted, [w.stats() for w in ws if w.proc.poll() is None])
 
 
+def test_budget_over_capacity(spawn, clean_store, data, tmp_path, slow_expected):
+    """A budget larger than the workers can take: invocations refused as busy (429) wait in
+    the queue instead of using tries."""
+    ws = [spawn("--max-concurrency", "1", env=FAST) for _ in range(2)]
+    args = [str(LAMPY), "eval", SLOW, f"x={data / 'x.npy'}", f"y={data / 'y.npy'}", "--chunk-bytes", "64K", "-o",
+            str(tmp_path / "r.npy"), *orch_args(ws, clean_store.url), "--max-lambdas", "12"]
+    r = subprocess.run(args, capture_output=True, text=True, env=dict(os.environ, **FAST), timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert same_array(np.load(tmp_path / "r.npy"), slow_expected)
+    # busy answers (429: an HTTP slot or a chain slot) happened, and cost the run nothing
+    assert sum(w.stats()["refused"] + w.stats()["failures"] for w in ws) > 0
+
+
 def test_worker_hangs(spawn, clean_store, data, tmp_path, slow_expected):
     ws = [spawn("--fault", "slow:5", env=FAST) for _ in range(3)]
     hung = spawn("--fault", "hang:1000000", env=FAST)
