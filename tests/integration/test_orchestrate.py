@@ -329,8 +329,10 @@ def test_one_invocation_plus_the_wait(workers, clean_store, data, tmp_path):
     assert set(cmds) <= {"EVALSHA", "SCRIPT", "BLPOP", "GETRANGE", "HMGET"}, set(cmds)
     assert cmds.count("GETRANGE") <= 2           # the result template and the one result chunk
     assert cmds.count("HMGET") == 1              # the result chunk's checksum
-    assert len(cmds) <= 12 + 8 * wall, (len(cmds), wall, cmds)
-    assert len(cmds) < tasks / 20
+    assert cmds.count("SCRIPT") <= 3             # loading init, reap, cleanup once per process
+    # the wait: a BLPOP per 0.25 s and a reap per second at most (with the submission and the
+    # cleanup): a rate, whatever the number of tasks
+    assert cmds.count("BLPOP") <= 2 + 5 * wall and cmds.count("EVALSHA") <= 3 + 2 * wall, (wall, cmds)
 
 
 # ---------------------------------------------------------------- faults
