@@ -13,6 +13,15 @@ Measures:
   - `a*b + c*2 - a` over float64 arrays (16M elements; --full: 64M) and the Fisher LDA fit on
     2M x 64 (--quick: 200k x 64) through 2 workers + Redis vs the local executor, with a check
     that the results are the same bits.
+Orchestration by functions (docs/ORCHESTRATION.md, --workers N, default 4; --only-orchestration
+skips the rest):
+  - tasks per second of a ~10,000-task graph through N workers, driver-centric
+    (--orchestrate driver) vs orchestrated (--orchestrate lambda), and the driver process's CPU
+    seconds for each (user + system, from the kernel's accounting of the child);
+  - Fisher LDA 2M x 64 (--quick: 200k) and `a*b + c*2 - a` (64M; --quick: 16M) through N
+    workers in both modes vs local;
+  - `lampy estimate --executor lambda` (predicted wall time) vs the measured orchestrated run
+    for 5 workloads.
 All data goes to bench/out/remote (git-ignored).
 """
 import argparse
@@ -93,6 +102,34 @@ def run(cmd, env=None):
     return dt, r
 
 
+def run_cpu(cmd, env=None):
+    """run(), plus the child's CPU seconds (user + system) as the kernel accounted them."""
+    import resource
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    dt, r = run(cmd, env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return dt, r, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def arrays(np, out, names, n):
+    """NAME=FILE bindings of random float64 arrays of n elements (written once)."""
+    rng = np.random.default_rng(0)
+    for k in names:
+        p = out / f"{k}{n}.npy"
+        if not p.exists():
+            np.save(p, rng.standard_normal(n))
+    return [f"{k}={out / f'{k}{n}.npy'}" for k in names]
+
+
+def fisher_fit(lampy, fd, model, args, reps):
+    """Median fit time (as `lampy fisher` reports it) of reps fits of fd/X.npy, fd/y.npy."""
+    times = []
+    for _ in range(reps):
+        _, r = run([lampy, "fisher", fd / "X.npy", fd / "y.npy", "--no-accuracy", "--save", model, *args])
+        times.append(float(re.search(r"^fit\s+([0-9.]+) s", r.stdout, re.M).group(1)))
+    return statistics.median(times)
+
+
 def stat(out, name):
     m = re.search(rf"^{name}\s+([0-9.]+)", out, re.M)
     return float(m.group(1)) if m else float("nan")
@@ -104,6 +141,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller workloads (200k x 64 Fisher)")
     ap.add_argument("--full", action="store_true", help="the expression on 64M elements (design size)")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=4, help="workers of the orchestration measurements")
+    ap.add_argument("--only-orchestration", action="store_true")
     a = ap.parse_args()
     build = (ROOT / a.build).resolve()
     lampy, rt = build / "lampy", build / "bench" / "lampy-bench-rt"
@@ -120,6 +159,9 @@ def main():
     rows = []
     try:
         store = start_redis(procs, out)
+        if a.only_orchestration:
+            orchestration(a, lampy, store, procs, out, rows, np)
+            return print_rows(rows, a)
         sdir = out / "store"
         shutil.rmtree(sdir, ignore_errors=True)
         sp = procs.add(subprocess.Popen([str(lampy), "store", "--dir", str(sdir), "--port", "0"], stdout=subprocess.PIPE,
@@ -161,12 +203,7 @@ def main():
         # ---- the expression: Redis (default chunks, then 1 MiB chunks, which Redis moves
         # faster), and Lampy's own store server (files, sendfile)
         n = 64 << 20 if a.full else 16 << 20
-        rng = np.random.default_rng(0)
-        for k in "abc":
-            p = out / f"{k}{n}.npy"
-            if not p.exists():
-                np.save(p, rng.standard_normal(n))
-        names = [f"{k}={out / f'{k}{n}.npy'}" for k in "abc"]
+        names = arrays(np, out, "abc", n)
         expr = "a * b + c * 2 - a"
         for chunk, store_url, sname in ((None, store, "Redis"), ("1M", store, "Redis"), (None, http_store, "lampy store")):
             copt = ["--chunk-bytes", chunk] if chunk else []
@@ -189,25 +226,83 @@ def main():
         fd = out / f"fisher{N}"
         if not (fd / "X.npy").exists():
             run([lampy, "gen", "--rows", N, "--features", 64, "--classes", 4, "--seed", 1, "-o", fd])
-        fl, fr = [], []
-        for _ in range(a.reps):
-            _, r = run([lampy, "fisher", fd / "X.npy", fd / "y.npy", "--no-accuracy", "--save", out / "m_local.npy"])
-            fl.append(float(re.search(r"^fit\s+([0-9.]+) s", r.stdout, re.M).group(1)))
-            _, r = run([lampy, "fisher", fd / "X.npy", fd / "y.npy", "--no-accuracy", "--save", out / "m_remote.npy", *remote])
-            fr.append(float(re.search(r"^fit\s+([0-9.]+) s", r.stdout, re.M).group(1)))
+        ml = fisher_fit(lampy, fd, out / "m_local.npy", [], a.reps)
+        mr = fisher_fit(lampy, fd, out / "m_remote.npy", remote, a.reps)
         same = (out / "m_local.npy").read_bytes() == (out / "m_remote.npy").read_bytes()
-        ml, mr = statistics.median(fl), statistics.median(fr)
         rows.append((f"Fisher LDA fit {N // 1000}k x 64, local", f"{ml:.3f} s", ""))
         rows.append((f"Fisher LDA fit {N // 1000}k x 64, 2 workers + Redis", f"{mr:.3f} s ({mr / ml:.1f}x local)",
                      "goal ≤ 3x; " + ("same model bits" if same else "MODELS DIFFER")))
+        orchestration(a, lampy, store, procs, out, rows, np)
     finally:
         procs.stop()
+    print_rows(rows, a)
 
+
+def print_rows(rows, a):
     print(f"\nLambda executor on loopback ({os.cpu_count()} cores; workers and Redis share them with the driver)\n")
     print("| measurement | result | note |")
     print("|---|---|---|")
     for r in rows:
         print(f"| {r[0]} | {r[1]} | {r[2]} |")
+
+
+def orchestration(a, lampy, store, procs, out, rows, np):
+    """Issue 12's table: driver-centric vs orchestrated through a.workers workers."""
+    nw = a.workers
+    ws = [start_worker(procs, lampy, (store,), out) for _ in range(nw)]
+    base = ["--executor", "lambda", "--workers", ",".join(ws), "--store", store]
+    modes = (("driver-centric", [*base, "--orchestrate", "driver"]), ("orchestrated", [*base, "--orchestrate", "lambda"]))
+
+    # ---- a ~10,000-task graph: a generated array (no file) in tiny chunks, summed
+    n = 8192 if a.quick else 81920
+    texpr = f"(arange({n}) * 0.5 + 1).sum()"
+    for label, args in modes:
+        best, cpu = None, None
+        for _ in range(a.reps):
+            _, r, c = run_cpu([lampy, "eval", texpr, "--chunk-bytes", "64", "--stats", *args])
+            tasks, secs = stat(r.stderr, "tasks"), stat(r.stderr, "run time")
+            if best is None or tasks / secs > best:
+                best, cpu = tasks / secs, c
+        rows.append((f"tasks/s, {int(tasks)}-task graph, {nw} workers, {label}", f"{best:,.0f} tasks/s",
+                     f"driver CPU {cpu:.2f} s"))
+
+    # ---- Fisher LDA and the expression, both modes vs local
+    N = 200_000 if a.quick else 2_000_000
+    fd = out / f"fisher{N}"
+    if not (fd / "X.npy").exists():
+        run([lampy, "gen", "--rows", N, "--features", 64, "--classes", 4, "--seed", 1, "-o", fd])
+    tl = fisher_fit(lampy, fd, out / "m_local.npy", [], a.reps)
+    rows.append((f"Fisher LDA fit {N // 1000}k x 64, local", f"{tl:.3f} s", ""))
+    for label, args in modes:
+        tr = fisher_fit(lampy, fd, out / "m_remote.npy", args, a.reps)
+        same = (out / "m_local.npy").read_bytes() == (out / "m_remote.npy").read_bytes()
+        rows.append((f"Fisher LDA fit {N // 1000}k x 64, {nw} workers, {label}", f"{tr:.3f} s ({tr / tl:.1f}x local)",
+                     "same model bits" if same else "MODELS DIFFER"))
+    n = 16 << 20 if a.quick else 64 << 20
+    names = arrays(np, out, "abc", n)
+    expr = "a * b + c * 2 - a"
+    tl = statistics.median(stat(run([lampy, "eval", expr, *names, "-o", out / "e_local.npy", "--stats"])[1].stderr,
+                                "lp_run time") for _ in range(a.reps))
+    rows.append((f"`{expr}`, {n >> 20}M float64, local", f"{tl:.3f} s", ""))
+    for label, args in modes:
+        tr = statistics.median(stat(run([lampy, "eval", expr, *names, "-o", out / "e_remote.npy", "--stats", *args])[1].stderr,
+                                    "lp_run time") for _ in range(a.reps))
+        same = (out / "e_local.npy").read_bytes() == (out / "e_remote.npy").read_bytes()
+        rows.append((f"`{expr}`, {n >> 20}M float64, {nw} workers, {label}", f"{tr:.3f} s ({tr / tl:.1f}x local)",
+                     "goal ≤ 2x; " + ("same bits" if same else "RESULTS DIFFER")))
+
+    # ---- the remote cost model: `lampy estimate --executor lambda` vs measured
+    xy = arrays(np, out, "xy", 4 << 20 if a.quick else 16 << 20)
+    workloads = [("x * y + x * 2 - y", []), ("sum(x)", []), ("sum((x - y) ** 2)", []),
+                 ("where(x > 0.5, sqrt(abs(x)), -y).mean()", ["--chunk-bytes", "1M"]),
+                 ("(arange(32768) * 0.5 + 1).sum()", ["--chunk-bytes", "256"])]
+    for expr, opts in workloads:
+        _, r = run([lampy, "estimate", expr, *xy, *opts, "--executor", "lambda", "--max-lambdas", 2 * nw, "--json"])
+        pred = json.loads(r.stdout)["total_seconds"]
+        meas = statistics.median(stat(run([lampy, "eval", expr, *xy, *opts, "-o", out / "w.npy", "--stats", *modes[1][1]])[1]
+                                      .stderr, "lp_run time") for _ in range(a.reps))
+        rows.append((f"estimate vs measured, `{expr}`, {nw} workers orchestrated", f"{pred:.3f} s predicted, {meas:.3f} s measured",
+                     f"measured/predicted {meas / pred:.2f} (goal within 1.5x)"))
 
 
 if __name__ == "__main__":

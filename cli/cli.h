@@ -51,6 +51,8 @@ int cli_calibrate(int argc, char **argv);    /* estimate.c */
 extern const char cli_calibrate_help[];
 int cli_run(int argc, char **argv);          /* run.c */
 extern const char cli_run_help[];
+int cli_wait(int argc, char **argv);         /* wait.c */
+extern const char cli_wait_help[];
 
 /* ---- helpers shared by subcommands ---- */
 
@@ -161,19 +163,27 @@ typedef struct cli_remote {
     int executor;                    /* index in cli_executors; -1: not given */
     const char *workers, *store, *key_file, *ca_file;
     double deadline;                 /* seconds; 0: the default */
+    int orchestrate;                 /* index in cli_orchestrators; -1: not given */
+    long max_lambdas;                /* 0: the default */
+    size_t lambda_mem;               /* bytes; 0: not limited */
+    bool lambda_mem_set;
 } cli_remote;
-extern const char *const cli_executors[]; /* "local", "lambda" */
-#define CLI_REMOTE_INIT {.executor = -1}
+extern const char *const cli_executors[];     /* "local", "lambda" */
+extern const char *const cli_orchestrators[]; /* "driver", "lambda" */
+#define CLI_REMOTE_INIT {.executor = -1, .orchestrate = -1}
 #define CLI_REMOTE_OPTS(r)                                                                          \
     {.name = "--executor", .kind = CLI_CHOICE, .dst = &(r)->executor, .choices = cli_executors},    \
     {.name = "--workers", .kind = CLI_STR, .dst = &(r)->workers},                                   \
     {.name = "--store", .kind = CLI_STR, .dst = &(r)->store},                                       \
     {.name = "--key-file", .kind = CLI_STR, .dst = &(r)->key_file},                                 \
     {.name = "--ca-file", .kind = CLI_STR, .dst = &(r)->ca_file},                                   \
-    {.name = "--deadline", .kind = CLI_FN, .dst = &(r)->deadline, .fn = cli_parse_seconds}
+    {.name = "--deadline", .kind = CLI_FN, .dst = &(r)->deadline, .fn = cli_parse_seconds},        \
+    {.name = "--orchestrate", .kind = CLI_CHOICE, .dst = &(r)->orchestrate, .choices = cli_orchestrators}, \
+    {.name = "--max-lambdas", .kind = CLI_INT, .dst = &(r)->max_lambdas, .lo = 1, .hi = 1 << 20},   \
+    {.name = "--lambda-mem", .kind = CLI_SIZE, .dst = &(r)->lambda_mem, .seen = &(r)->lambda_mem_set}
 /* A positive number of seconds (at most 1e7) into a double. */
 int cli_parse_seconds(const char *cmd, const char *opt, const char *value, void *dst);
-/* Help lines for --executor, --workers and --store (a string literal, to concatenate). */
+/* Help lines for the options above (a string literal, to concatenate). */
 #define CLI_REMOTE_HELP                                                                          \
     "  --executor E         local (threads, the default) or lambda (HTTP workers)\n"             \
     "  --workers URLS       lambda: comma-separated worker URLs, e.g.\n"                          \
@@ -185,7 +195,13 @@ int cli_parse_seconds(const char *cmd, const char *opt, const char *value, void 
     "                       key (default $LAMPY_KEY_FILE; docs/SECURITY.md)\n"                  \
     "  --ca-file FILE       lambda: CA bundle (PEM) for https:// workers and stores\n"          \
     "                       (default $LAMPY_CA_FILE, else the system's)\n"                      \
-    "  --deadline SEC       lambda: the whole run fails after SEC seconds (default 3600)\n"
+    "  --deadline SEC       lambda: the whole run fails after SEC seconds (default 3600)\n"     \
+    "  --orchestrate WHO    lambda: driver (this process sends every task, the default) or\n"   \
+    "                       lambda (one invocation; the functions plan, run and start each\n"  \
+    "                       other, this process only waits; needs a redis:// store)\n"         \
+    "  --max-lambdas N      --orchestrate lambda: invocations in flight at most (default 2\n"   \
+    "                       per worker)\n"                                                     \
+    "  --lambda-mem SIZE    memory of one lambda, e.g. 512M (OpenLambda's mem_mb)\n"
 /* Configure ctx; returns 0 or an exit code (the message printed). */
 int cli_remote_apply(lp_ctx *ctx, const cli_remote *r);
 

@@ -7,6 +7,7 @@
 
 const char cli_estimate_help[] =
     "usage: lampy estimate EXPR|GRAPH.json [NAME=FILE.npy ...] [--workers N] [--remote]\n"
+    "                      [--executor lambda [--max-lambdas N] [--lambda-mem SIZE]]\n"
     "                      [--profile FILE] [--threads N] [--chunk-bytes B] [--no-fusion]\n"
     "                      [--json]\n"
     "\n"
@@ -19,6 +20,14 @@ const char cli_estimate_help[] =
     "Options:\n"
     "  --workers N          workers to predict for (default: --threads, else one per core)\n"
     "  --remote             price tasks as function invocations (network, latency, invocation)\n"
+    "  --executor lambda    --remote, and what a provider would be asked for and bill: how many\n"
+    "                       lambdas at once (the budget, at most the plan's average\n"
+    "                       parallelism), memory per lambda (the largest task's inputs and\n"
+    "                       output plus the runtime's), the predicted wall time, lambda-seconds\n"
+    "                       and GB-seconds\n"
+    "  --max-lambdas N      the budget of lambdas (default: --workers, else 8)\n"
+    "  --lambda-mem SIZE    a lambda's memory limit (OpenLambda's mem_mb): tasks that need more\n"
+    "                       are reported\n"
     "  --profile FILE       machine profile to use\n"
     "  --json               print the estimate as JSON (seconds as numbers)\n"
     "  --threads N, --chunk-bytes B, --no-fusion   plan as `lampy eval` would with them\n"
@@ -44,11 +53,16 @@ static const char *secs(double s, char *buf, size_t n) {
 
 int cli_estimate(int argc, char **argv) {
     const char *src = NULL;
-    long workers = 0;
-    bool remote = false, json = false;
+    long workers = 0, max_lambdas = 0;
+    bool remote = false, json = false, mem_set = false;
+    int executor = -1;
+    size_t lambda_mem = 0;
     cli_run_opts run = CLI_RUN_OPTS_INIT;
     const cli_opt opts[] = {
         {.name = "--remote", .kind = CLI_FLAG, .dst = &remote},
+        {.name = "--executor", .kind = CLI_CHOICE, .dst = &executor, .choices = cli_executors},
+        {.name = "--max-lambdas", .kind = CLI_INT, .dst = &max_lambdas, .lo = 1, .hi = 1 << 20},
+        {.name = "--lambda-mem", .kind = CLI_SIZE, .dst = &lambda_mem, .seen = &mem_set},
         {.name = "--json", .kind = CLI_FLAG, .dst = &json},
         {.name = "--workers", .kind = CLI_INT, .dst = &workers, .lo = 1, .hi = 1 << 20},
         CLI_RUN_OPTS(&run),
@@ -67,13 +81,29 @@ int cli_estimate(int argc, char **argv) {
     if ((rc = cli_run_opts_apply(ctx, &run))) goto done;
     if (!src) { rc = cli_usage_error("estimate: missing EXPR or GRAPH.json; see 'lampy estimate --help'"); goto done; }
     if ((rc = cli_targets(ctx, src, (char *const *)pos + 1, npos - 1, &t, &n))) goto done;
+    const bool lambdas = executor == 1;
+    if (lambdas) {
+        remote = true;
+        if (!max_lambdas) max_lambdas = workers ? workers : 8;
+        workers = max_lambdas;
+    }
     if ((st = lp_estimate(ctx, t, n, (int)workers, remote ? LP_ESTIMATE_REMOTE : 0, &e))) { rc = cli_lib_error(ctx, st); goto done; }
+    /* the lambda plan: lambdas worth running at once, their memory, what a provider bills */
+    double par = e->critical_seconds > 0 ? e->work_seconds / e->critical_seconds : 1;
+    int nl = (int)max_lambdas < (int)(par + 0.999) ? (int)max_lambdas : (int)(par + 0.999);
+    if (nl < 1) nl = 1;
+    const double runtime_mb = 64; /* the lambda's own runtime and buffers */
+    double mem_mb = e->max_task_bytes / 1048576 + runtime_mb;
+    double lsec = e->work_seconds, gbs = lsec * mem_mb / 1024;
     if (json) {
         printf("{\"workers\": %d, \"remote\": %s, \"tasks\": %lld, \"flops\": %.6g, \"bytes_read\": %.6g, "
-               "\"bytes_written\": %.6g, \"work_seconds\": %.6g, \"critical_seconds\": %.6g, \"total_seconds\": %.6g, "
-               "\"nodes\": [",
+               "\"bytes_written\": %.6g, \"work_seconds\": %.6g, \"critical_seconds\": %.6g, \"total_seconds\": %.6g, ",
                e->workers, remote ? "true" : "false", (long long)e->tasks, e->flops, e->bytes_read, e->bytes_written,
                e->work_seconds, e->critical_seconds, e->total_seconds);
+        if (lambdas)
+            printf("\"lambdas\": %d, \"lambda_mem_mb\": %.1f, \"lambda_seconds\": %.6g, \"gb_seconds\": %.6g, "
+                   "\"fits_lambda_mem\": %s, ", nl, mem_mb, lsec, gbs, !mem_set || mem_mb <= (double)lambda_mem / 1048576 ? "true" : "false");
+        printf("\"nodes\": [");
         for (int i = 0; i < e->nnodes; i++) {
             const lp_estimate_node *d = &e->nodes[i];
             printf("%s\n  {\"id\": %d, \"kernel\": \"%s\", \"op\": \"%s\", \"dtype\": \"%s\", \"shape\": [", i ? "," : "",
@@ -123,6 +153,17 @@ int cli_estimate(int argc, char **argv) {
     printf("predicted total with %d %s: %s\n", e->workers, remote ? (e->workers == 1 ? "function" : "functions")
                                                                   : (e->workers == 1 ? "worker" : "workers"),
            secs(e->total_seconds, a6, sizeof a6));
+    if (lambdas) {
+        char m1[24];
+        printf("lambdas          %d at once (budget %ld; the plan's average parallelism %.1f)\n", nl, max_lambdas, par);
+        printf("memory/lambda    %.0f MB (largest task %s + %.0f MB runtime)\n", mem_mb,
+               human(e->max_task_bytes, "B", m1, sizeof m1), runtime_mb);
+        if (mem_set && mem_mb > (double)lambda_mem / 1048576)
+            printf("                 over --lambda-mem %.0f MB: choose a smaller --chunk-bytes\n", (double)lambda_mem / 1048576);
+        printf("predicted wall   %s\n", secs(e->total_seconds, a6, sizeof a6));
+        printf("lambda-seconds   %.3f s\n", lsec);
+        printf("GB-seconds       %.4f\n", gbs);
+    }
 done:
     lp_estimate_free(e);
     cli_targets_free(t, n);

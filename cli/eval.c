@@ -29,6 +29,8 @@ const char cli_eval_help[] =
     "  --trace FILE         write the run's timeline as a Chrome trace-event file (a row per\n"
     "                       worker, a span per task; open it in https://ui.perfetto.dev)\n"
     "  --no-progress        no progress bar (it is shown on a terminal for runs over ~1 s)\n"
+    "  --detach             --orchestrate lambda: submit the run, print its id and exit\n"
+    "                       (fetch the result later with `lampy wait RUN_ID`)\n"
     "  -h, --help           show this help\n"
     "\n"
     "Expressions use Python's syntax and precedence. Python numbers are weak scalars\n"
@@ -141,7 +143,7 @@ static void print_stats(const lp_ctx *ctx, double t_build, double t_run, double 
 int cli_eval(int argc, char **argv) {
     double t0 = now_seconds();
     const char *expr = NULL, *output = NULL;
-    bool stats = false;
+    bool stats = false, detach = false;
     cli_report_opts rep = {0};
     cli_run_opts run = CLI_RUN_OPTS_INIT;
     cli_remote remote = CLI_REMOTE_INIT;
@@ -149,6 +151,7 @@ int cli_eval(int argc, char **argv) {
         {.name = "--output", .alias = "-o", .kind = CLI_STR, .dst = &output},
         {.name = "--stats", .kind = CLI_FLAG, .dst = &stats},
         CLI_REPORT_OPTS(&rep),
+        {.name = "--detach", .kind = CLI_FLAG, .dst = &detach},
         CLI_RUN_OPTS(&run),
         CLI_REMOTE_OPTS(&remote),
         {0},
@@ -204,6 +207,13 @@ int cli_eval(int argc, char **argv) {
     char err[1024];
     st = cli_expr_build(ctx, expr, names, nnames, &result, err, sizeof err);
     if (st != LP_OK) { rc = cli_error("%s", err[0] ? err : lp_status_str(st)); goto done; }
+
+    if (detach) {
+        char id[LP_RUN_ID_MAX];
+        if ((st = lp_submit(ctx, &result, 1, id)) != LP_OK) { rc = cli_lib_error(ctx, st); goto done; }
+        printf("%s\n", id);
+        goto done;
+    }
 
     double t1 = now_seconds();
     st = lp_run(ctx, &result, 1, &buf);

@@ -33,6 +33,7 @@ static const cli_command commands[] = {
     {"run", "Run a graph file (lampy graph --json, lp_graph_dump, lp.Graph.dump)", cli_run, cli_run_help},
     {"estimate", "Predict an expression's run time with the cost model", cli_estimate, cli_estimate_help},
     {"calibrate", "Measure this machine for the cost model and save the profile", cli_calibrate, cli_calibrate_help},
+    {"wait", "Wait for an orchestrated run submitted with --detach and show its result", cli_wait, cli_wait_help},
     {"help", "Show the help of a command", cli_help_cmd, cli_help_help},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))

@@ -131,6 +131,7 @@ int cli_run_opts_apply(lp_ctx *ctx, const cli_run_opts *r) {
 }
 
 const char *const cli_executors[] = {"local", "lambda", NULL};
+const char *const cli_orchestrators[] = {"driver", "lambda", NULL};
 
 int cli_remote_apply(lp_ctx *ctx, const cli_remote *r) {
     lp_status st = LP_OK;
@@ -143,14 +144,19 @@ int cli_remote_apply(lp_ctx *ctx, const cli_remote *r) {
     }
     if (!st && r->workers) st = lp_ctx_set_workers(ctx, r->workers);
     if (!st && r->store) st = lp_ctx_set_store(ctx, r->store);
-    if (!st && (r->key_file || r->ca_file || r->deadline > 0)) {
-        lp_remote_config rc = {0};
+    if (!st && executor && !strcmp(executor, "lambda") && !r->workers)
+        return cli_usage_error("--executor lambda needs --workers URL[,URL...]");
+    if (!st && (r->key_file || r->ca_file || r->deadline > 0 || r->orchestrate >= 0 || r->max_lambdas || r->lambda_mem_set)) {
+        /* one configuration: setting it replaces the previous one whole */
+        lp_remote_config rc;
+        memset(&rc, 0, sizeof rc);
         rc.key_file = r->key_file;
         rc.ca_file = r->ca_file;
         rc.deadline_sec = r->deadline;
+        rc.orchestrate = r->orchestrate >= 0 ? cli_orchestrators[r->orchestrate] : NULL;
+        rc.max_lambdas = (int)r->max_lambdas;
+        rc.lambda_mem_mb = (int)((r->lambda_mem + (1 << 20) - 1) >> 20);
         st = lp_ctx_set_remote_config(ctx, &rc);
     }
-    if (!st && executor && !strcmp(executor, "lambda") && !r->workers)
-        return cli_usage_error("--executor lambda needs --workers URL[,URL...]");
     return st ? cli_lib_error(ctx, st) : 0;
 }

@@ -50,7 +50,8 @@ const char cli_worker_help[] =
     "                         $LAMPY_CA_FILE, else the system's)\n"
     "  -h, --help             show this help\n";
 
-/* test-only: hang:K, 429:K or 502:K for the next K batches */
+/* test-only: hang:K, 429:K or 502:K for the next K batches; slow:MS for every task of an
+ * orchestrated chain (runs long enough to be interrupted) */
 static int parse_fault(const char *cmd, const char *opt, const char *v, void *dst) {
     lpi_worker_opts *o = dst;
     const char *c = strchr(v, ':');
@@ -60,7 +61,8 @@ static int parse_fault(const char *cmd, const char *opt, const char *v, void *ds
     if (kl == 4 && !strncmp(v, "hang", 4)) o->fault = LPI_FAULT_HANG;
     else if (kl == 3 && !strncmp(v, "429", 3)) o->fault = LPI_FAULT_BUSY;
     else if (kl == 3 && !strncmp(v, "502", 3)) o->fault = LPI_FAULT_FAIL;
-    else return cli_usage_error("%s: %s is hang, 429 or 502 (with :COUNT)", cmd, opt);
+    else if (kl == 4 && !strncmp(v, "slow", 4)) { o->cfg.slow_task_ms = (int)k; return 0; }
+    else return cli_usage_error("%s: %s is hang, 429, 502 (with :COUNT) or slow:MS", cmd, opt);
     o->fault_count = (int)k;
     return 0;
 }

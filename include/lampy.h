@@ -422,6 +422,7 @@ typedef struct lp_estimate_result {
     double total_seconds;    /* predicted wall time with `workers` workers */
     int nnodes;
     lp_estimate_node *nodes;
+    double max_task_bytes;   /* the largest task's inputs and output: what one function holds */
 } lp_estimate_result;
 
 #define LP_ESTIMATE_REMOTE 1 /* price tasks as function invocations (network, latency) */
@@ -649,9 +650,27 @@ typedef struct lp_remote_config {
      * else the system's). The key is read when the config is set. */
     const char *key_file;
     const char *ca_file;
-    double deadline_sec;    /* the whole run, cleanup included; default 3600 */
+    /* Who orchestrates (docs/ORCHESTRATION.md): "driver" (the default: this process sends every
+     * task) or "lambda" (this process writes the graph to the store and makes ONE invocation;
+     * the functions plan, run and start each other; lp_run only waits for the result). */
+    const char *orchestrate;
+    int max_lambdas;        /* orchestrate=lambda: invocations in flight at most; default 2 per worker */
+    int lambda_mem_mb;      /* memory of one lambda (OpenLambda's mem_mb); 0 = not limited */
+    double runtime_sec;     /* time limit of one invocation (OpenLambda's runtime_sec); default 30 */
+    double deadline_sec;    /* the whole run, cleanup included (both modes); default 3600 */
 } lp_remote_config;
 LP_API lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *cfg);
+
+/* Orchestrated runs without waiting (orchestrate = "lambda"): lp_submit writes the run and
+ * makes its one invocation, then returns its id (at most LP_RUN_ID_MAX - 1 characters) at once;
+ * the process may exit. lp_wait(ctx, id, ...) — from this or any process whose context names
+ * the same store and workers — waits for it, fetches the n results as new buffers (release each
+ * with lp_buffer_release, the list with lp_free_results) and deletes the run's keys; a failed
+ * run reports its error. timeout_sec 0 waits until the run's deadline. */
+#define LP_RUN_ID_MAX 64
+LP_API lp_status lp_submit(lp_ctx *ctx, lp_array *const *targets, int n, char *run_id_out);
+LP_API lp_status lp_wait(lp_ctx *ctx, const char *run_id, double timeout_sec, lp_buffer ***results_out, int *n_out);
+LP_API void lp_free_results(lp_buffer **results, int n);
 
 /* The worker's entry point, for hosting Lampy in any HTTP function runtime (the OpenLambda
  * lambda calls it): run a batch of tasks given as the wire format's JSON and return the HTTP

@@ -15,6 +15,10 @@ Settings are global and work as a context manager::
         y.run()
     with lp.config(executor="lambda", workers=["http://10.0.0.5:5000"], store="redis://10.0.0.9"):
         y.run()                                  # tasks run on HTTP functions
+    with lp.config(executor="lambda", orchestrate="lambda", workers=..., store=...):
+        y.run()                                  # one invocation: the functions run the graph
+        run = lp.submit(y)                       # ... or submit now and wait later
+        result, = run.wait()
 
 Also: ``lp.compute(a, b, ...)`` (one pass for several results), ``lp.linalg`` (solve, inv,
 cholesky, det, slogdet, eigh, lstsq, norm), ``a @ b``, ``lp.fisher_lda(X, y)`` (scikit-learn's
@@ -65,6 +69,35 @@ if hasattr(_lampy, "FisherLDA"):
         return model if X is None else model.fit(X, y)
 
     _public.append("fisher_lda")
+
+_raw_submit = _lampy.submit
+
+
+class Run:
+    """An orchestrated run started with :func:`submit`: ``id`` names it (any process whose
+    configuration names the same store and workers may wait for it with ``lampy.Run(id)``,
+    ``lampy.wait(id)`` or ``lampy wait ID``), ``wait()`` returns its results once computed."""
+
+    def __init__(self, run_id):
+        self.id = run_id
+
+    def wait(self, timeout=None):
+        """The results (a tuple, in the order given to submit); the run's keys are deleted
+        afterwards, so a run is waited for once. timeout: seconds (None: the run's deadline)."""
+        return _lampy.wait(self.id, timeout)
+
+    def __repr__(self):
+        return f"lampy.Run({self.id!r})"
+
+
+def submit(*arrays):
+    """Start an orchestrated run of the arrays (``config(executor="lambda",
+    orchestrate="lambda")``): the graph goes to the store, one function is invoked, and this
+    returns at once with a :class:`Run` to wait on."""
+    return Run(_raw_submit(*arrays))
+
+
+_public.append("Run")
 
 #: Index with ``x[:, newaxis]`` to insert an axis.
 newaxis = None

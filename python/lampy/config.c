@@ -24,7 +24,8 @@ static void config_clear(lpy_config *c) {
     PyMem_RawFree(c->lambda_name);
     PyMem_RawFree(c->key_file);
     PyMem_RawFree(c->ca_file);
-    c->executor = c->workers = c->store = c->lambda_name = c->key_file = c->ca_file = NULL;
+    PyMem_RawFree(c->orchestrate);
+    c->executor = c->workers = c->store = c->lambda_name = c->key_file = c->ca_file = c->orchestrate = NULL;
 }
 
 static int config_copy(lpy_config *dst, const lpy_config *src) {
@@ -35,9 +36,11 @@ static int config_copy(lpy_config *dst, const lpy_config *src) {
     dst->lambda_name = dup_str(src->lambda_name);
     dst->key_file = dup_str(src->key_file);
     dst->ca_file = dup_str(src->ca_file);
+    dst->orchestrate = dup_str(src->orchestrate);
     if ((src->executor && !dst->executor) || (src->workers && !dst->workers) ||
         (src->store && !dst->store) || (src->lambda_name && !dst->lambda_name) ||
-        (src->key_file && !dst->key_file) || (src->ca_file && !dst->ca_file)) {
+        (src->key_file && !dst->key_file) || (src->ca_file && !dst->ca_file) ||
+        (src->orchestrate && !dst->orchestrate)) {
         config_clear(dst);
         PyErr_NoMemory();
         return -1;
@@ -70,6 +73,10 @@ lp_status lpy_apply_config_to(lp_ctx *ctx, const lpy_config *c) {
     rc.batch = c->batch;
     rc.key_file = c->key_file;
     rc.ca_file = c->ca_file;
+    rc.orchestrate = c->orchestrate;
+    rc.max_lambdas = c->max_lambdas;
+    rc.lambda_mem_mb = c->lambda_mem_mb;
+    rc.runtime_sec = c->runtime;
     rc.deadline_sec = c->deadline;
     if ((st = lp_ctx_set_remote_config(ctx, &rc))) return st;
     return LP_OK;
@@ -244,11 +251,12 @@ static int parse_bool(PyObject *o, bool *out) {
 static PyObject *lpy_config_fn(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *kwlist[] = {"threads", "chunk_bytes", "fusion", "progress", "trace", "executor",
                              "workers", "store", "lambda_name", "inflight", "max_tries", "timeout",
-                             "batch", "key_file", "ca_file", "deadline", NULL};
-    PyObject *o[16] = {NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$OOOOOOOOOOOOOOOO:config", kwlist, &o[0], &o[1], &o[2], &o[3],
+                             "batch", "key_file", "ca_file", "deadline", "orchestrate", "max_lambdas",
+                             "lambda_mem_mb", "runtime", NULL};
+    PyObject *o[20] = {NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$OOOOOOOOOOOOOOOOOOOO:config", kwlist, &o[0], &o[1], &o[2], &o[3],
                                      &o[4], &o[5], &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12], &o[13],
-                                     &o[14], &o[15]))
+                                     &o[14], &o[15], &o[16], &o[17], &o[18], &o[19]))
         return NULL;
     lpy_config c;
     if (config_copy(&c, &lpy.cfg) < 0) return NULL;
@@ -271,10 +279,15 @@ static PyObject *lpy_config_fn(PyObject *self, PyObject *args, PyObject *kwargs)
     if (!rc && o[12] && o[12] != Py_None) rc = parse_int(o[12], 0, 4096, "batch", &c.batch);
     if (!rc && o[13]) rc = parse_str(o[13], "key_file", &c.key_file);
     if (!rc && o[14]) rc = parse_str(o[14], "ca_file", &c.ca_file);
-    if (!rc && o[15] && o[15] != Py_None) {
-        c.deadline = PyFloat_AsDouble(o[15]);
-        if (c.deadline == -1.0 && PyErr_Occurred()) rc = -1;
-    }
+    if (!rc && o[16]) rc = parse_str(o[16], "orchestrate", &c.orchestrate);
+    if (!rc && o[17] && o[17] != Py_None) rc = parse_int(o[17], 0, 1 << 20, "max_lambdas", &c.max_lambdas);
+    if (!rc && o[18] && o[18] != Py_None) rc = parse_int(o[18], 0, 1 << 24, "lambda_mem_mb", &c.lambda_mem_mb);
+    for (int k = 15; k < 20 && !rc; k += 4) /* deadline, runtime */
+        if (o[k] && o[k] != Py_None) {
+            double *d = k == 19 ? &c.runtime : &c.deadline;
+            *d = PyFloat_AsDouble(o[k]);
+            if (*d == -1.0 && PyErr_Occurred()) rc = -1;
+        }
     LpyConfig *guard = rc ? NULL : PyObject_New(LpyConfig, &LpyConfig_Type);
     if (guard && config_copy(&guard->saved, &lpy.cfg) < 0) {
         memset(&guard->saved, 0, sizeof guard->saved);
@@ -289,14 +302,16 @@ static PyObject *str_or_none(const char *s) { return s ? PyUnicode_FromString(s)
 
 static PyObject *lpy_get_config(PyObject *self, PyObject *unused) {
     const lpy_config *c = &lpy.cfg;
-    return Py_BuildValue("{s:i,s:n,s:O,s:O,s:O,s:N,s:N,s:N,s:N,s:i,s:i,s:d,s:i,s:N,s:N,s:d}", "threads", c->threads,
+    return Py_BuildValue("{s:i,s:n,s:O,s:O,s:O,s:N,s:N,s:N,s:N,s:i,s:i,s:d,s:i,s:N,s:N,s:d,s:N,s:i,s:i,s:d}", "threads", c->threads,
                          "chunk_bytes", (Py_ssize_t)c->chunk_bytes, "fusion", c->fusion ? Py_True : Py_False,
                          "progress", c->progress ? Py_True : Py_False, "trace", c->trace ? Py_True : Py_False,
                          "executor", PyUnicode_FromString(c->executor ? c->executor : "local"), "workers",
                          str_or_none(c->workers), "store", str_or_none(c->store), "lambda_name",
                          str_or_none(c->lambda_name), "inflight", c->inflight, "max_tries", c->max_tries,
                          "timeout", c->timeout, "batch", c->batch, "key_file", str_or_none(c->key_file),
-                         "ca_file", str_or_none(c->ca_file), "deadline", c->deadline);
+                         "ca_file", str_or_none(c->ca_file), "deadline", c->deadline, "orchestrate",
+                         PyUnicode_FromString(c->orchestrate ? c->orchestrate : "driver"), "max_lambdas", c->max_lambdas,
+                         "lambda_mem_mb", c->lambda_mem_mb, "runtime", c->runtime);
 }
 
 static PyObject *guard_enter(PyObject *self, PyObject *unused) { return Py_NewRef(self); }
@@ -488,6 +503,65 @@ static PyObject *lpy_trace_write(PyObject *self, PyObject *args) {
     return r;
 }
 
+/* ---- orchestrated runs submitted now, waited for later ---- */
+
+typedef struct submit_job {
+    lp_array **t;
+    int n;
+    char id[LP_RUN_ID_MAX];
+} submit_job;
+
+static lp_status submit_fn(lp_ctx *ctx, void *arg) {
+    submit_job *j = arg;
+    return lp_submit(ctx, j->t, j->n, j->id);
+}
+
+static PyObject *lpy_submit(PyObject *self, PyObject *args) {
+    submit_job j;
+    j.n = target_list(args, &j.t);
+    if (j.n < 0) return NULL;
+    int rc = lpy_run_job(submit_fn, &j);
+    target_free(j.t, j.n);
+    return rc < 0 ? NULL : PyUnicode_FromString(j.id);
+}
+
+typedef struct wait_job {
+    const char *id;
+    double timeout;
+    lp_buffer **res;
+    int n;
+} wait_job;
+
+static lp_status wait_fn(lp_ctx *ctx, void *arg) {
+    wait_job *j = arg;
+    return lp_wait(ctx, j->id, j->timeout, &j->res, &j->n);
+}
+
+static PyObject *lpy_wait(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"run_id", "timeout", NULL};
+    wait_job j = {0};
+    PyObject *to = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|O:wait", kwlist, &j.id, &to)) return NULL;
+    if (to != Py_None) {
+        j.timeout = PyFloat_AsDouble(to);
+        if (j.timeout == -1.0 && PyErr_Occurred()) return NULL;
+        if (!(j.timeout > 0)) {
+            PyErr_SetString(PyExc_ValueError, "timeout must be a positive number of seconds or None");
+            return NULL;
+        }
+    }
+    if (lpy_run_job(wait_fn, &j) < 0) return NULL;
+    PyObject *t = PyTuple_New(j.n);
+    for (int i = 0; i < j.n && t; i++) {
+        PyObject *r = lpy_result_to_py(j.res[i], false);
+        j.res[i] = NULL; /* stolen */
+        if (!r) Py_CLEAR(t);
+        else PyTuple_SET_ITEM(t, i, r);
+    }
+    lp_free_results(j.res, j.n);
+    return t;
+}
+
 static PyMethodDef config_functions[] = {
     {"config", KW lpy_config_fn, METH_VARARGS | METH_KEYWORDS,
      "config(*, threads=None, chunk_bytes=None, fusion=None, progress=None, trace=None, "
@@ -503,7 +577,16 @@ static PyMethodDef config_functions[] = {
      "store URL; lambda_name, inflight, max_tries, timeout, batch: tuning of the lambda executor; "
      "key_file: the secret shared with workers and stores (requests are signed with it), ca_file: "
      "the CA bundle for https:// workers and stores, deadline: seconds a whole run may take. "
-     "None unsets a string setting."},
+     "orchestrate: 'driver' (this process sends every task) or 'lambda' (one invocation; the functions "
+     "plan, run and start each other; see submit); max_lambdas, lambda_mem_mb, runtime: its "
+     "budget and limits. None unsets a string setting."},
+    {"submit", lpy_submit, METH_VARARGS,
+     "submit(*arrays)\n--\n\nStart an orchestrated run of the arrays (config(executor='lambda', "
+     "orchestrate='lambda')) and return its id at once; wait(id) fetches the results, also from another "
+     "process."},
+    {"wait", KW lpy_wait, METH_VARARGS | METH_KEYWORDS,
+     "wait(run_id, timeout=None)\n--\n\nThe results of a submitted run (a tuple of arrays, in the order "
+     "given to submit), once the functions have computed them; its keys are then deleted from the store."},
     {"get_config", lpy_get_config, METH_NOARGS, "get_config()\n--\n\nThe settings in force, as a dict."},
     {"last_run_stats", lpy_last_run_stats, METH_NOARGS,
      "last_run_stats()\n--\n\nStatistics of the last computation (tasks, bytes, seconds)."},

@@ -23,7 +23,9 @@ typedef struct lpy_config {
     int inflight, max_tries, batch;
     double timeout;
     char *key_file, *ca_file; /* security (docs/SECURITY.md); NULL = $LAMPY_KEY_FILE, $LAMPY_CA_FILE */
-    double deadline;
+    char *orchestrate;      /* "driver" / "lambda"; NULL = Lampy's default (driver) */
+    int max_lambdas, lambda_mem_mb;
+    double runtime, deadline;
 } lpy_config;
 
 /* ---- module state ---------------------------------------------------------------------

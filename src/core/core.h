@@ -54,6 +54,10 @@ lp_status lpi_error(lp_ctx *ctx, lp_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 lp_status lpi_verror(lp_ctx *ctx, lp_status st, const char *fmt, va_list ap);
 lp_status lpi_nomem(lp_ctx *ctx);
+/* "ERR_VALUE" etc. (the enum's name without LP_), as replies and run documents carry it; and
+ * back (an unknown name is LP_ERR_REMOTE). */
+const char *lpi_status_name(lp_status st);
+lp_status lpi_status_from_name(const char *s);
 
 /* ---- allocation (hooks let tests inject failures) ---- */
 void *lp_malloc(size_t n);

@@ -13,6 +13,22 @@ const char *lp_status_str(lp_status st) {
     }
 }
 
+const char *lpi_status_name(lp_status st) {
+    switch (st) {
+#define LP_X_(name, num, desc) case LP_##name: return #name;
+        LP_STATUS_MAP(LP_X_)
+#undef LP_X_
+    default: return "ERR_INTERNAL";
+    }
+}
+
+lp_status lpi_status_from_name(const char *s) {
+#define LP_X_(name, num, desc) if (s && !strcmp(s, #name)) return LP_##name;
+    LP_STATUS_MAP(LP_X_)
+#undef LP_X_
+    return LP_ERR_REMOTE;
+}
+
 lp_status lpi_verror(lp_ctx *ctx, lp_status st, const char *fmt, va_list ap) {
     if (!ctx) return st;
     pthread_mutex_lock(&ctx->err_lock);

@@ -12,6 +12,24 @@ void lpi_subview(const lpi_view *chunk, const lpi_box *whole, const lpi_box *sub
     }
 }
 
+void lpi_copy_into(lp_buffer *tb, const lpi_box *box, const lp_buffer *b) {
+    if (!b->nbytes) return;
+    lpi_view whole = {tb->data, tb->dtype, tb->ndim, {0}, {0}}, dst, src = {b->data, b->dtype, b->ndim, {0}, {0}};
+    lpi_box all = {tb->ndim, {0}, {0}};
+    int64_t s = (int64_t)lp_dtype_size(tb->dtype), s2 = s;
+    for (int i = tb->ndim - 1; i >= 0; i--) {
+        whole.shape[i] = tb->shape[i];
+        whole.strides[i] = s;
+        s *= tb->shape[i];
+        all.hi[i] = tb->shape[i];
+        src.shape[i] = b->shape[i];
+        src.strides[i] = s2;
+        s2 *= b->shape[i];
+    }
+    lpi_subview(&whole, &all, box, &dst);
+    lpi_copy_view(&dst, &src);
+}
+
 static bool c_contiguous(const lpi_view *v) {
     int64_t s = (int64_t)lp_dtype_size(v->dtype);
     for (int i = v->ndim - 1; i >= 0; i--) {

@@ -14,5 +14,7 @@ lp_status lpi_assemble(lp_ctx *ctx, const lpi_operand *op, lp_dtype dt, const lp
 
 /* A view of box `sub` inside a chunk view covering box `whole`. */
 void lpi_subview(const lpi_view *chunk, const lpi_box *whole, const lpi_box *sub, lpi_view *out);
+/* Copy chunk b (C-contiguous, box's extents, the result's dtype) to its box of result tb. */
+void lpi_copy_into(lp_buffer *tb, const lpi_box *box, const lp_buffer *b);
 
 #endif

@@ -202,7 +202,7 @@ static void worker(void *arg, int id) {
 
 /* Every load reads through a reader opened for the run, which checks that the stored object is
  * still the version lp_load saw. */
-static lp_status open_loads(lp_ctx *ctx, lpi_plan *pl) {
+lp_status lpi_open_loads(lp_ctx *ctx, lpi_plan *pl) {
     for (int p = 0; p < pl->npnodes; p++) {
         lpi_pnode *pn = &pl->pnodes[p];
         if (pn->kernel != LPI_K_LOAD) continue;
@@ -212,8 +212,7 @@ static lp_status open_loads(lp_ctx *ctx, lpi_plan *pl) {
     return LP_OK;
 }
 
-/* Closes the readers; returns the bytes they moved from storage. */
-static int64_t close_loads(lpi_plan *pl) {
+int64_t lpi_close_loads(lpi_plan *pl) {
     int64_t n = 0;
     for (int p = 0; p < pl->npnodes; p++) {
         lpi_pnode *pn = &pl->pnodes[p];
@@ -249,7 +248,7 @@ lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
     if (!r.cview || !r.cown) { st = lpi_nomem(ctx); goto done; }
     if ((st = lpi_ready_init(ctx, &r.q, pl))) goto done;
     lpi_ready_push_roots(&r.q);
-    if ((st = open_loads(ctx, pl))) goto done;
+    if ((st = lpi_open_loads(ctx, pl))) goto done;
     if (ctx->trace && !(r.ev = lp_malloc((size_t)nt * sizeof *r.ev))) { st = lpi_nomem(ctx); goto done; }
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
@@ -278,7 +277,7 @@ lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
     if (r.peak_bytes > ctx->stats.peak_bytes) ctx->stats.peak_bytes = r.peak_bytes;
     ctx->stats.threads = lpi_pool_size(pool);
 done:
-    ctx->stats.bytes_read += close_loads(pl);
+    ctx->stats.bytes_read += lpi_close_loads(pl);
     if (r.cown)
         for (int64_t c = 0; c < pl->nchunks; c++) lp_buffer_release(r.cown[c]);
     lp_free(r.cview);

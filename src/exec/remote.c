@@ -86,6 +86,12 @@ static void remote_free(void *p) {
     lp_free(r);
 }
 
+/* https: the CA bundle configured, else $LAMPY_CA_FILE, else NULL (the system's). */
+static const char *remote_ca(const struct lpi_remote *r) {
+    const char *e = getenv("LAMPY_CA_FILE");
+    return r->ca_file ? r->ca_file : e && *e ? e : NULL;
+}
+
 /* The executor's settings and connections live in the context's LPI_SLOT_REMOTE. */
 static struct lpi_remote *remote_of(lp_ctx *ctx) {
     struct lpi_remote *r = lpi_ctx_slot(ctx, LPI_SLOT_REMOTE);
@@ -172,6 +178,15 @@ lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *cfg) {
     if (cfg->lambda && (!*cfg->lambda || strlen(cfg->lambda) > 100 || strchr(cfg->lambda, '/') ||
                         !lpi_store_key_valid(cfg->lambda, NULL)))
         return lpi_error(ctx, LP_ERR_VALUE, "remote config: invalid lambda name '%.40s'", cfg->lambda);
+    /* orchestration by functions (exec/orchestrate.c) */
+    const char *orch = NULL;
+    if (cfg->orchestrate && !strcmp(cfg->orchestrate, "lambda")) orch = "lambda";
+    else if (cfg->orchestrate && strcmp(cfg->orchestrate, "driver"))
+        return lpi_error(ctx, LP_ERR_VALUE, "remote config: orchestrate is 'driver' or 'lambda', not '%.40s'", cfg->orchestrate);
+    if (cfg->max_lambdas < 0 || cfg->max_lambdas > (1 << 20) || cfg->lambda_mem_mb < 0 || cfg->lambda_mem_mb > (1 << 24) ||
+        !(cfg->runtime_sec >= 0) || cfg->runtime_sec > 86400)
+        return lpi_error(ctx, LP_ERR_VALUE, "remote config: max_lambdas 0..1048576, lambda_mem_mb 0..16777216, "
+                         "runtime 0..86400 s");
     struct lpi_remote *r = remote_of(ctx);
     if (!r) return lpi_nomem(ctx);
     lpi_key *key = NULL;
@@ -195,6 +210,50 @@ lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *cfg) {
     r->cfg.lambda = name;
     r->cfg.ca_file = ca;
     r->cfg.key_file = NULL;
+    r->cfg.orchestrate = orch;
+    return LP_OK;
+}
+
+bool lpi_remote_view_get(const lp_ctx *ctx, lpi_remote_view *v) {
+    const struct lpi_remote *r = lpi_ctx_slot(ctx, LPI_SLOT_REMOTE);
+    memset(v, 0, sizeof *v);
+    if (!r || !r->lambda) return false;
+    v->urls = (const char *const *)r->urls;
+    v->nurls = r->nurls;
+    v->store = r->store ? r->store : DEFAULT_STORE;
+    v->lambda = r->lambda_name ? r->lambda_name : "lampy";
+    v->cfg = &r->cfg;
+    v->ca_file = remote_ca(r);
+    return true;
+}
+
+lp_status lpi_remote_key(lp_ctx *ctx, const lpi_key **out) {
+    struct lpi_remote *cf = remote_of(ctx);
+    *out = NULL;
+    if (!cf) return lpi_nomem(ctx);
+    lp_status st = cf->key ? LP_OK : lpi_key_from_env(ctx, &cf->key);
+    *out = cf->key;
+    return st;
+}
+
+lp_status lpi_remote_store(lp_ctx *ctx, lpi_store **out) {
+    struct lpi_remote *cf = remote_of(ctx);
+    if (!cf) return lpi_nomem(ctx);
+    const char *url = cf->store ? cf->store : DEFAULT_STORE;
+    if (!cf->open_store || strcmp(cf->open_store_url, url)) {
+        lpi_store_close(cf->open_store);
+        lp_free(cf->open_store_url);
+        cf->open_store = NULL;
+        if (!(cf->open_store_url = lp_strdup(url))) return lpi_nomem(ctx);
+        lp_status st = lpi_store_open(ctx, url, &cf->open_store);
+        if (st) return st;
+    }
+    /* requests to an http(s) store are signed with the run's key */
+    const lpi_key *key;
+    lp_status st = lpi_remote_key(ctx, &key);
+    if (!st) st = lpi_store_set_auth(ctx, cf->open_store, (lpi_key *)key, remote_ca(cf));
+    if (st) return st;
+    *out = cf->open_store;
     return LP_OK;
 }
 
@@ -385,23 +444,7 @@ static lp_status do_fetch(rrun *R, lp_ctx *ctx, int64_t gc) {
     uint64_t h = ok ? XXH3_64bits(b->nbytes ? b->data : "", b->nbytes) : 0;
     if (!ok) st = lpi_error(ctx, LP_ERR_FORMAT, "chunk %s: stored dtype or shape is not the result's", key);
     else if (h != R->csum[gc]) st = lpi_chunk_checksum_error(ctx, key, R->csum[gc], h);
-    if (!st && b->nbytes) {
-        lp_buffer *tb = pl->target_buf[pn->target];
-        lpi_view whole = {tb->data, tb->dtype, tb->ndim, {0}, {0}}, dst, src = {b->data, b->dtype, b->ndim, {0}, {0}};
-        lpi_box all = {tb->ndim, {0}, {0}};
-        int64_t s = (int64_t)lp_dtype_size(tb->dtype), s2 = s;
-        for (int i = tb->ndim - 1; i >= 0; i--) {
-            whole.shape[i] = tb->shape[i];
-            whole.strides[i] = s;
-            s *= tb->shape[i];
-            all.hi[i] = tb->shape[i];
-            src.shape[i] = b->shape[i];
-            src.strides[i] = s2;
-            s2 *= b->shape[i];
-        }
-        lpi_subview(&whole, &all, &box, &dst);
-        lpi_copy_view(&dst, &src);
-    }
+    if (!st) lpi_copy_into(pl->target_buf[pn->target], &box, b);
     lp_buffer_release(b);
     return st;
 }
@@ -500,17 +543,6 @@ static void curl_init(void) {
     json_hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     if (json_hdrs) json_hdrs = curl_slist_append(json_hdrs, "Expect:"); /* no 100-continue round trip */
     if (!json_hdrs) curl_init_rc = CURLE_OUT_OF_MEMORY;
-}
-
-static lp_status status_from_name(const char *s) {
-    static const struct { const char *name; lp_status st; } names[] = {
-#define X(name, num, desc) {#name, LP_##name},
-        LP_STATUS_MAP(X)
-#undef X
-    };
-    for (size_t k = 0; s && k < sizeof names / sizeof names[0]; k++)
-        if (!strcmp(s, names[k].name)) return names[k].st;
-    return LP_ERR_REMOTE;
 }
 
 static size_t on_reply(char *p, size_t sz, size_t n, void *arg) {
@@ -893,7 +925,7 @@ static void on_done(rrun *R, CURL *h, CURLcode cc) {
     if (!retry) {
         /* a kernel's or the store's own failure keeps its status and message, as a local run
          * would report it; anything else (400, 404, 405, 413) is the worker's verdict */
-        if (code == 500 && emsg && sname) fail_run(R, status_from_name(sname), "%s", emsg);
+        if (code == 500 && emsg && sname) fail_run(R, lpi_status_from_name(sname), "%s", emsg);
         else fail_run(R, code == 401 || code == 403 ? LP_ERR_DENIED : LP_ERR_REMOTE, "%s", why);
         goto done;
     }
@@ -937,7 +969,7 @@ static int64_t dag_width(const lpi_plan *pl) {
     return w;
 }
 
-static void make_runid(char *out, size_t cap) {
+void lpi_run_id_new(char *out, size_t cap) {
     uint64_t r = 0;
     if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
         r = (uint64_t)getpid() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(lpi_now() * 1e9);
@@ -1003,7 +1035,7 @@ static lp_status run_setup(rrun *R, lp_ctx *ctx, lpi_plan *pl, struct lpi_remote
     R->deadline = R->t_start + (cf->cfg.deadline_sec > 0 ? cf->cfg.deadline_sec : env_double("LAMPY_REMOTE_DEADLINE", 3600));
     R->op_deadline = R->deadline;
     R->hedge_min = env_double("LAMPY_REMOTE_HEDGE", 2.0);
-    make_runid(R->runid, sizeof R->runid);
+    lpi_run_id_new(R->runid, sizeof R->runid);
     R->log = getenv("LAMPY_REMOTE_LOG") && !strcmp(getenv("LAMPY_REMOTE_LOG"), "1");
     snprintf(R->prefix, sizeof R->prefix, "lampy/%s", R->runid);
     snprintf(R->guard, sizeof R->guard, "%s/live", R->prefix);
@@ -1015,7 +1047,7 @@ static lp_status run_setup(rrun *R, lp_ctx *ctx, lpi_plan *pl, struct lpi_remote
     if (!cf->key && (st = lpi_key_from_env(ctx, &cf->key))) return st;
     lpi_deadline_set(R->deadline); /* the driver's own store operations */
     R->key = cf->key;
-    R->ca_file = cf->ca_file ? cf->ca_file : getenv("LAMPY_CA_FILE") && *getenv("LAMPY_CA_FILE") ? getenv("LAMPY_CA_FILE") : NULL;
+    R->ca_file = remote_ca(cf);
     R->nw = cf->nurls;
     R->w = lp_calloc((size_t)R->nw, sizeof *R->w);
     R->t = lp_calloc((size_t)(nt ? nt : 1), sizeof *R->t);
@@ -1038,15 +1070,7 @@ static lp_status run_setup(rrun *R, lp_ctx *ctx, lpi_plan *pl, struct lpi_remote
     }
     /* handles kept from earlier runs */
     while (cf->nidle && R->nidle < R->nw * R->inflight + 2) R->idle[R->nidle++] = cf->idle[--cf->nidle];
-    if (!cf->open_store || strcmp(cf->open_store_url, R->store_url)) {
-        lpi_store_close(cf->open_store);
-        lp_free(cf->open_store_url);
-        cf->open_store = NULL;
-        if (!(cf->open_store_url = lp_strdup(R->store_url))) return lpi_nomem(ctx);
-        if ((st = lpi_store_open(ctx, R->store_url, &cf->open_store))) return st;
-    }
-    R->store = cf->open_store;
-    if ((st = lpi_store_set_auth(ctx, R->store, R->key, R->ca_file))) return st;
+    if ((st = lpi_remote_store(ctx, &R->store))) return st;
     {
         /* one round trip now gives a clear error for an unreachable store, before any worker
          * reports it as a task failure */

@@ -1,6 +1,7 @@
 /* lp_run and friends: plan, allocate the targets' results, execute, publish. */
 #include "exec/exec.h"
 #include "exec/loop.h"
+#include "exec/orchestrate.h"
 #include "io/npy.h"
 #include "io/zarr.h"
 #include "plan/cost.h"
@@ -27,7 +28,32 @@ lp_status lpi_exec_plan(lp_ctx *ctx, lpi_plan *plan) {
     return lpi_remote_enabled(ctx) ? lpi_exec_remote(ctx, plan) : lpi_exec_local(ctx, plan);
 }
 
+/* Orchestration by functions: no plan here (the workers make it), results straight into the
+ * targets' new buffers. */
+static lp_status run_orchestrated(lp_ctx *ctx, lp_array *const *targets, int n) {
+    lp_buffer **bufs = lp_calloc((size_t)n, sizeof *bufs);
+    if (!bufs) return lpi_nomem(ctx);
+    lp_status st = LP_OK;
+    for (int t = 0; t < n && !st; t++)
+        if (!(bufs[t] = lpi_buffer_new(targets[t]->dtype, targets[t]->ndim, targets[t]->shape))) st = lpi_nomem(ctx);
+    double t1 = lpi_now();
+    if (!st) st = lpi_orch_run(ctx, targets, n, bufs);
+    ctx->stats.run_seconds += lpi_now() - t1;
+    for (int t = 0; t < n; t++) {
+        lp_array *a = targets[t];
+        if (!st) {
+            pthread_mutex_lock(&a->result_lock);
+            if (!a->result) { a->result = bufs[t]; bufs[t] = NULL; }
+            pthread_mutex_unlock(&a->result_lock);
+        }
+        lp_buffer_release(bufs[t]);
+    }
+    lp_free(bufs);
+    return st;
+}
+
 static lp_status run_targets(lp_ctx *ctx, lp_array *const *targets, int n) {
+    if (lpi_orchestrate_enabled(ctx)) return run_orchestrated(ctx, targets, n);
     double t0 = lpi_now();
     lpi_plan *plan;
     lp_status st = lpi_plan_build(ctx, targets, n, &plan);

@@ -98,6 +98,9 @@ typedef struct lpi_wire_batch {
  * LP_ERR_IO (LOAD files). */
 lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *body, size_t n,
                           lpi_wire_batch **out);
+/* The request's "kind" ("batch" when absent, or "orchestrate": docs/ORCHESTRATION.md) into
+ * kind[cap], without building the trees of its big lists: a worker routes a request first. */
+lp_status lpi_wire_kind(lp_ctx *ctx, const char *body, size_t n, char *kind, size_t cap);
 void lpi_wire_batch_free(lpi_wire_batch *b);
 
 /* Check a fetched input chunk against its reference: dtype, shape, and the data's XXH3 against

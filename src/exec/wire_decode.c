@@ -203,6 +203,8 @@ static const char *const K_P_RED[] = {"reduce", "final", NULL};
 static const char *const K_P_COPY[] = {"map", NULL};
 static const char *const K_P_RESHAPE[] = {"src_shape", NULL};
 static const char *const K_P_NONE[] = {NULL};
+static const char *const K_P_MATMUL[] = {"linalg", "reduce", "final", NULL};
+static const char *const K_P_LINALG[] = {"linalg", NULL};
 
 static bool is_gen_op(lpi_op op) {
     return op == LPI_OP_SCALAR || op == LPI_OP_FULL || op == LPI_OP_ARANGE || op == LPI_OP_LINSPACE ||
@@ -408,16 +410,38 @@ static lp_status decode_node(dec *D, int ni, json_t *j) {
         break;
     case LPI_K_PARTIAL: case LPI_K_COMBINE:
         pair_ok = lpi_ops[op].kind == LP_OPK_REDUCE || op == LPI_OP_LDA_LABELS || op == LPI_OP_LDA_STATS ||
-                  op == LPI_OP_LDA_LW;
+                  op == LPI_OP_LDA_LW || (pn->kernel == LPI_K_COMBINE && op == LPI_OP_MATMUL);
         allowed = pn->kernel == LPI_K_PARTIAL && !lda ? K_P_PARTIAL : K_P_RED;
         break;
     case LPI_K_COPY: pair_ok = lpi_ops[op].kind == LP_OPK_MOVE; allowed = K_P_COPY; break;
     case LPI_K_RESHAPE: pair_ok = op == LPI_OP_RESHAPE; allowed = K_P_RESHAPE; break;
-    default: pair_ok = false; /* matmul, linalg: not on the wire yet */
+    case LPI_K_MATMUL: pair_ok = op == LPI_OP_MATMUL; allowed = K_P_MATMUL; break;
+    case LPI_K_LINALG: pair_ok = lpi_ops[op].kind == LP_OPK_LINALG && !lda && op != LPI_OP_MATMUL; allowed = K_P_LINALG; break;
+    default: pair_ok = false;
     }
     if (!pair_ok)
         return lpi_error(ctx, LP_ERR_VALUE, "%s: kernel '%s' does not run op '%s' on a worker", where, kname, lpi_ops[op].name);
     if ((st = lpi_json_only_keys(ctx, where, params, allowed, "parameter"))) return st;
+    if (pn->kernel == LPI_K_MATMUL || pn->kernel == LPI_K_LINALG) {
+        /* the plan decoder's rules (plan/serialize.c): linalg parameters, and a reduction for
+         * a split contraction's partial products */
+        lpi_linalg_params *la;
+        snprintf(w2, sizeof w2, "%s: linalg", where);
+        if ((st = lpi_linalg_from_json(ctx, D->b->ar, w2, json_object_get(params, "linalg"), &la))) return st;
+        /* a worker has its own cores: never more BLAS threads than those */
+        if (la->blas_threads > lpi_ncores()) la->blas_threads = lpi_ncores();
+        pn->la = la;
+        pn->final = true;
+        if (json_object_get(params, "reduce")) {
+            snprintf(w2, sizeof w2, "%s: reduce", where);
+            if ((st = lpi_reduce_from_json(ctx, D->b->ar, w2, json_object_get(params, "reduce"), &pn->red)) ||
+                (st = lpi_json_bool(ctx, where, params, "final", false, &pn->final)))
+                return st;
+        } else if (json_object_get(params, "final")) {
+            return fmt_err(ctx, where, "'final' goes with 'reduce'");
+        }
+        return lpi_linalg_node_check(ctx, where, pn);
+    }
     /* every parameter the kernel needs is there (only_keys checked nothing else is) */
     for (int k = 0; allowed[k]; k++)
         if (strcmp(allowed[k], "map") && strcmp(allowed[k], "view") && strcmp(allowed[k], "lshape") &&
@@ -432,6 +456,7 @@ static lp_status decode_node(dec *D, int ni, json_t *j) {
         if ((st = lpi_reduce_from_json(ctx, D->b->ar, w2, json_object_get(params, "reduce"), &pn->red)) ||
             (st = lpi_json_bool(ctx, where, params, "final", false, &pn->final)))
             return st;
+        if (op == LPI_OP_MATMUL) return lpi_linalg_node_check(ctx, where, pn); /* a split contraction's sum */
         if (pn->red->op != op) return lpi_error(ctx, LP_ERR_VALUE, "%s: the reduction's op is not the node's", where);
     }
     if (pn->kernel == LPI_K_GEN || pn->kernel == LPI_K_LOAD) {
@@ -761,12 +786,12 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
     t->chunk = chunk;
     t->pelems = pelems;
     const lpi_pnode *pn = &b->nodes[node];
-    if (!!json_object_get(j, "pelems") != (pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE))
-        return fmt_err(ctx, where, "'pelems' is given exactly for partial and combine tasks");
+    if (!!json_object_get(j, "pelems") != lpi_pnode_has_pelems(pn))
+        return fmt_err(ctx, where, "'pelems' is given exactly for tasks of partial, combine and split matmul nodes");
     snprintf(where, sizeof where, "task %d (%s %s)", ti, lpi_kernel_name(pn->kernel), lpi_ops[pn->op].name);
     /* output */
     if (!(jout = json_object_get(j, "out")) || !json_is_object(jout)) return fmt_err(ctx, where, "'out' must be an object");
-    const bool state_out = (pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE) && !pn->final;
+    const bool state_out = lpi_pnode_writes_state(pn);
     if ((st = lpi_json_only_keys(ctx, where, jout, K_OUT, "key")) ||
         (st = lpi_json_int(ctx, where, jout, "store", false, 0, b->nstores - 1, &store)) ||
         (st = lpi_json_str(ctx, where, jout, "key", false, &out->key)))
@@ -824,7 +849,7 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
     case LPI_K_GEN: case LPI_K_LOAD:
         if (t->nops) return lpi_error(ctx, LP_ERR_VALUE, "%s: a source task reads no operands", where);
         /* fall through */
-    case LPI_K_MAP: case LPI_K_COPY: case LPI_K_RESHAPE:
+    case LPI_K_MAP: case LPI_K_COPY: case LPI_K_RESHAPE: case LPI_K_LINALG:
         if (!lpi_box_eq(&t->box, &out->box))
             return lpi_error(ctx, LP_ERR_VALUE, "%s: the task box %s must be the output box %s", where,
                              box_str(b1, sizeof b1, &t->box), box_str(b2, sizeof b2, &out->box));
@@ -832,6 +857,23 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
     default: break;
     }
     if (pn->kernel == LPI_K_MAP && !lda && (st = check_broadcast(D, where, t, odt, pn->prog))) return st;
+    if (pn->kernel == LPI_K_MATMUL || pn->kernel == LPI_K_LINALG) {
+        /* a matmul block: the output box (a split contraction's state: a block of the product,
+         * pelems its size); a linalg op: the whole result */
+        if (pn->kernel == LPI_K_MATMUL && state_out) {
+            if (!box_in_shape(&t->box, pn->red->in_ndim, pn->red->in_shape) || pelems != lpi_box_size(&t->box))
+                return lpi_error(ctx, LP_ERR_VALUE, "%s: a partial product is a block of the product with 'pelems' elements", where);
+        } else if (pn->kernel == LPI_K_MATMUL) {
+            if (!lpi_box_eq(&t->box, &out->box))
+                return lpi_error(ctx, LP_ERR_VALUE, "%s: the task box %s must be the output box %s", where,
+                                 box_str(b1, sizeof b1, &t->box), box_str(b2, sizeof b2, &out->box));
+        } else {
+            for (int i = 0; i < pn->ndim; i++)
+                if (t->box.lo[i] != 0 || t->box.hi[i] != pn->shape[i])
+                    return lpi_error(ctx, LP_ERR_VALUE, "%s: a linalg task computes the whole result", where);
+        }
+        if ((st = lpi_linalg_task_check(ctx, where, pn, t, odt))) return st;
+    }
     if (pn->kernel == LPI_K_COPY) {
         if (odt[0] != pn->dtype) return lpi_error(ctx, LP_ERR_TYPE, "%s: a copy keeps the dtype", where);
         if ((st = check_copy(D, where, t))) return st;
@@ -914,7 +956,7 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
 
 /* ---- the batch ---- */
 
-static const char *const K_TOP[] = {"format", "version", "run", "timeout_ms", "guard", "stores", "chunks", "nodes", "tasks", NULL};
+static const char *const K_TOP[] = {"format", "version", "kind", "run", "timeout_ms", "guard", "stores", "chunks", "nodes", "tasks", NULL};
 
 void lpi_wire_batch_free(lpi_wire_batch *b) {
     if (!b) return;
@@ -1089,6 +1131,19 @@ static lp_status stream_task(dec *D, int64_t i, const json_t *j) {
     return st;
 }
 
+lp_status lpi_wire_kind(lp_ctx *ctx, const char *body, size_t n, char *kind, size_t cap) {
+    json_t *top;
+    span chunk_span, task_span;
+    if (!n) { body = "{}"; n = 2; }
+    lp_status st = scan_top(ctx, body, n, &top, &chunk_span, &task_span);
+    if (st) return st;
+    const json_t *k = json_object_get(top, "kind");
+    if (k && !json_is_string(k)) st = lpi_error(ctx, LP_ERR_FORMAT, "batch: 'kind' must be a string");
+    else snprintf(kind, cap, "%s", k ? json_string_value(k) : "batch");
+    json_decref(top);
+    return st;
+}
+
 lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *body, size_t n, lpi_wire_batch **out) {
     *out = NULL;
     lpi_wire_batch *b = lp_calloc(1, sizeof *b);
@@ -1100,7 +1155,7 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
     if (!n) { body = "{}"; n = 2; }
     if ((st = scan_top(ctx, body, n, &b->doc, &chunk_span, &task_span))) goto fail;
     json_t *top = b->doc;
-    const char *format, *run = "";
+    const char *format, *run = "", *kind = "batch";
     int64_t version, timeout = 0;
     const json_t *stores, *chunks, *nodes, *tasks;
     if (!json_is_object(top)) { st = fmt_err(ctx, where, "must be a JSON object"); goto fail; }
@@ -1115,6 +1170,11 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
         goto fail;
     }
     const char *guard = NULL;
+    if ((st = lpi_json_str(ctx, where, top, "kind", true, &kind))) goto fail;
+    if (strcmp(kind, "batch")) {
+        st = lpi_error(ctx, LP_ERR_VALUE, "batch: 'kind' is \"batch\" or \"orchestrate\", not \"%.40s\"", kind);
+        goto fail;
+    }
     if ((st = lpi_json_str(ctx, where, top, "run", true, &run)) || (st = lpi_json_str(ctx, where, top, "guard", true, &guard)) ||
         (st = lpi_json_int(ctx, where, top, "timeout_ms", true, 0, INT64_MAX >> 2, &timeout)) ||
         (st = get_list(ctx, where, top, "stores", false, (size_t)lim->max_stores, &stores)) ||

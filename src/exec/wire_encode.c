@@ -21,7 +21,7 @@ void lpi_wire_hex64(uint64_t v, char out[17]) {
 
 void lpi_task_out_shape(const lpi_pnode *pn, const lpi_task *t, const lpi_box *cb, lp_dtype *dt, int *ndim,
                         int64_t *shape) {
-    if ((pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE) && !pn->final) {
+    if (lpi_pnode_writes_state(pn)) {
         *dt = pn->red->acc_float ? LP_FLOAT64 : LP_INT64;
         *ndim = 2;
         shape[0] = pn->red->nfields;
@@ -156,7 +156,7 @@ static void chunk_desc(const lpi_wire_enc *e, int64_t gc, lpi_box *box, lp_dtype
     }
     const lpi_task *t = &pl->tasks[pn->first_task + c];
     lpi_task_out_shape(pn, t, box, dt, ndim, shape);
-    *state = (pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE) && !pn->final;
+    *state = lpi_pnode_writes_state(pn);
 }
 
 /* Index of pnode p's parameters in the batch's node table, adding them on first use. */
@@ -221,7 +221,7 @@ static json_t *task_json(lpi_wire_enc *e, int64_t ti, json_t *chunks, json_t *no
     json_t *o = json_pack("{s:i,s:I,s:o,s:o,s:o}", "node", ns, "chunk", (json_int_t)t->chunk, "box",
                           lpi_box_to_json(&t->box), "out", out, "ops", ops);
     if (!o) return NULL;
-    if (pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE)
+    if (lpi_pnode_has_pelems(pn))
         json_object_set_new(o, "pelems", json_integer((json_int_t)t->pelems));
     if (t->map && t->map != pn->map) /* a concatenate's per-task map; the node carries the others */
         json_object_set_new(o, "map", lpi_axismap_to_json(t->map, pn->ndim, pl->pnodes[t->ops[0].pnode].ndim));

@@ -11,6 +11,7 @@
 #include "core/hmap.h"
 #include "io/npy.h"
 #include "kernels/kernels.h"
+#include "kernels/lda.h"
 
 #include <errno.h>
 #include <math.h>
@@ -195,6 +196,7 @@ lp_status lpi_json_node_attrs(lp_ctx *ctx, const lp_array *a, json_t **out) {
         break;
     case LPI_OP_LSTSQ: r = json_object_set_new(o, "rcond", lpi_json_float(t->f0)); break;
     case LPI_OP_SOLVE: case LPI_OP_INV: case LPI_OP_CHOLESKY: case LPI_OP_DET: case LPI_OP_EIGH: case LPI_OP_SLOGDET:
+    case LPI_OP_LDA_LABELS: case LPI_OP_LDA_STATS: case LPI_OP_LDA_LW: case LPI_OP_LDA_PROJECT: case LPI_OP_LDA_PREDICT:
         break;
     case LPI_OP_PLACEHOLDER: if (t->weak) r = json_object_set_new(o, "weak", json_true()); break;
     case LPI_OP_LOOP_OUTPUT: r = json_object_set_new(o, "index", json_integer((json_int_t)t->i0)); break;
@@ -512,6 +514,8 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
     case LPI_OP_CHOLESKY: return lp_linalg_cholesky(ctx, in[0], out);
     case LPI_OP_DET: return lp_linalg_det(ctx, in[0], out);
     case LPI_OP_EIGH: case LPI_OP_SLOGDET: return lpi_linalg_packed(ctx, op, in[0], out);
+    case LPI_OP_LDA_LABELS: case LPI_OP_LDA_STATS: case LPI_OP_LDA_LW: case LPI_OP_LDA_PROJECT: case LPI_OP_LDA_PREDICT:
+        return lpi_lda_node_build(ctx, where, op, dt, nd, shape, in, nin, out);
     case LPI_OP_LSTSQ: {
         double rcond = -1;
         if ((st = lpi_json_flt(ctx, where, attrs, "rcond", false, &rcond))) return st;
@@ -628,8 +632,11 @@ void lp_arrays_release(lp_array **arrays, int n) {
     lp_free(arrays);
 }
 
-/* A data leaf (wrapped memory or a computed result): inline, a .npy file, or an error. */
-static lp_status data_node(lp_ctx *ctx, const lp_array *a, int id, const char *file_prefix, const char *data_dir, json_t *o) {
+/* A data leaf (wrapped memory or a computed result): inline, a .npy file in d->data_dir, the
+ * caller's hook (d->hook), or an error. */
+static lp_status data_node(lp_ctx *ctx, const lp_array *a, int id, const lpi_json_dump *d, json_t *o) {
+    const char *data_dir = d->data_dir;
+    const lpi_graph_data_hook *hook = d->hook;
     lp_buffer *res = lp_array_result(a);
     const char *base;
     int64_t strides[LP_MAX_NDIM];
@@ -652,12 +659,12 @@ static lp_status data_node(lp_ctx *ctx, const lp_array *a, int id, const char *f
         return r ? lpi_nomem(ctx) : LP_OK;
     }
     int64_t bytes = a->size * (int64_t)lp_dtype_size(a->dtype);
-    if (!data_dir)
+    if (!data_dir && !hook)
         return lpi_error(ctx, LP_ERR_LIMIT, "cannot dump: node %d (%s) holds in-memory data of %lld bytes; the graph "
                          "format inlines at most %d elements (give a data directory to write it as a .npy file)",
                          id, a->op == LPI_OP_WRAP ? "wrap" : lpi_ops[a->op].name, (long long)bytes, LPI_JSON_INLINE_MAX);
     char path[LPI_JSON_MAX_PATH];
-    if ((size_t)snprintf(path, sizeof path, "%s/%snode%d.npy", data_dir, file_prefix, id) >= sizeof path)
+    if (!hook && (size_t)snprintf(path, sizeof path, "%s/%snode%d.npy", data_dir, d->file_prefix, id) >= sizeof path)
         return lpi_error(ctx, LP_ERR_VALUE, "data directory path is too long");
     /* .npy files are C order: gather strided wraps first */
     void *tmp = NULL;
@@ -681,7 +688,8 @@ static lp_status data_node(lp_ctx *ctx, const lp_array *a, int id, const char *f
         lpi_copy_view(&dst, &sv);
         src = tmp;
     }
-    lp_status st = lpi_npy_write(ctx, path, a->dtype, a->ndim, a->shape, src, NULL);
+    lp_status st = hook ? hook->fn(hook->arg, ctx, id, a, src, path, sizeof path)
+                        : lpi_npy_write(ctx, path, a->dtype, a->ndim, a->shape, src, NULL);
     lp_free_aligned(tmp);
     if (st) return st;
     json_t *attrs = json_pack("{ss}", "path", path);
@@ -725,7 +733,7 @@ lp_status lpi_json_dump_nodes(lp_ctx *ctx, lpi_json_dump *d, lp_array *const *ta
             pid[g.bound[v]] = v;
             st = param_node(ctx, a, o);
         } else if (g.leaf[v]) {
-            st = data_node(ctx, a, v, d->file_prefix, d->data_dir, o);
+            st = data_node(ctx, a, v, d, o);
         } else if (lpi_ops[a->op].kind == LP_OPK_LOOP && a->op != LPI_OP_LOOP_OUTPUT) {
             if (a->op == LPI_OP_PLACEHOLDER)
                 st = lpi_error(ctx, LP_ERR_VALUE, "cannot dump node %d (placeholder): a placeholder outside its loop has no value", v);
@@ -777,11 +785,16 @@ lp_status lpi_json_dump_nodes(lp_ctx *ctx, lpi_json_dump *d, lp_array *const *ta
 }
 
 lp_status lpi_graph_json(lp_ctx *ctx, lp_array *const *targets, int n, const char *data_dir, json_t **out) {
+    return lpi_graph_json_hook(ctx, targets, n, data_dir, NULL, out);
+}
+
+lp_status lpi_graph_json_hook(lp_ctx *ctx, lp_array *const *targets, int n, const char *data_dir,
+                              const lpi_graph_data_hook *hook, json_t **out) {
     *out = NULL;
     lp_status st = check_targets(ctx, targets, n);
     if (st) return st;
     json_t *top = json_object(), *nodes = json_array(), *tg = json_array(), *pids = json_array();
-    lpi_json_dump d = {.data_dir = data_dir, .file_prefix = "", .loops = false};
+    lpi_json_dump d = {.data_dir = data_dir, .file_prefix = "", .hook = hook, .loops = false};
     if (!top || !nodes || !tg || !pids) st = lpi_nomem(ctx);
     if (!st) st = lpi_json_dump_nodes(ctx, &d, targets, n, 0, NULL, nodes, tg, pids);
     /* the lowest version that holds the graph, so graphs without loops stay readable by

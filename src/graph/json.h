@@ -46,6 +46,14 @@ lp_status lpi_json_node_from_head(lp_ctx *ctx, const char *where, const json_t *
 /* The graph document of the targets. data_dir (may be NULL) receives in-memory data too large
  * to inline, as node<ID>.npy files referenced by "load" nodes. */
 lp_status lpi_graph_json(lp_ctx *ctx, lp_array *const *targets, int n, const char *data_dir, json_t **out);
+/* The same, with in-memory data too large to inline handed to hook->fn instead: it receives the
+ * node's id and array, its data C-contiguous, and writes the path its "load" node gets. */
+typedef struct lpi_graph_data_hook {
+    lp_status (*fn)(void *arg, lp_ctx *ctx, int id, const lp_array *a, const void *data, char *path, size_t cap);
+    void *arg;
+} lpi_graph_data_hook;
+lp_status lpi_graph_json_hook(lp_ctx *ctx, lp_array *const *targets, int n, const char *data_dir,
+                              const lpi_graph_data_hook *hook, json_t **out);
 /* Validate a graph document and rebuild its targets (new references in a new array). */
 lp_status lpi_graph_from_json(lp_ctx *ctx, const json_t *top, lp_array ***targets_out, int *n_out);
 
@@ -53,6 +61,7 @@ lp_status lpi_graph_from_json(lp_ctx *ctx, const json_t *top, lp_array ***target
 
 typedef struct lpi_json_dump {
     const char *data_dir;     /* may be NULL */
+    const lpi_graph_data_hook *hook; /* may be NULL; else in-memory data goes to it, not to files */
     const char *file_prefix;  /* of .npy files in data_dir ("" at the top, "n7body_" in a body) */
     bool loops;               /* set when a loop was written (the document is version 2) */
 } lpi_json_dump;

@@ -24,7 +24,7 @@ static const char *const K_FORI[] = {"lower", "upper", NULL};
 static lp_status dump_sub(lp_ctx *ctx, lpi_json_dump *d, const char *prefix, lp_array *const *outs, int nout, int np,
                           lp_array *const *params, json_t **out) {
     json_t *o = json_object(), *nodes = json_array(), *tg = json_array(), *pids = json_array();
-    lpi_json_dump sub = {.data_dir = d->data_dir, .file_prefix = prefix, .loops = false};
+    lpi_json_dump sub = {.data_dir = d->data_dir, .file_prefix = prefix, .hook = d->hook, .loops = false};
     lp_status st = (!o || !nodes || !tg || !pids) ? lpi_nomem(ctx) : LP_OK;
     if (!st) st = lpi_json_dump_nodes(ctx, &sub, outs, nout, np, params, nodes, tg, pids);
     if (!st && (json_object_set(o, "params", pids) || json_object_set(o, "nodes", nodes) || json_object_set(o, "outputs", tg)))

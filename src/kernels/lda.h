@@ -39,7 +39,7 @@ void lpi_lda_blas_init(void);
 lp_status lpi_lda_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
                       const lpi_view *out);
 
-/* Node builders (inputs already validated by the driver). */
+/* Node builders (kernels/lda_nodes.c; inputs already validated by the driver). */
 lp_status lpi_lda_labels_node(lp_ctx *ctx, lp_array *y, lp_array **out);
 lp_status lpi_lda_stats_node(lp_ctx *ctx, lp_array *X, lp_array *y, lp_array *classes, lp_array **out);
 lp_status lpi_lda_lw_node(lp_ctx *ctx, lp_array *X, lp_array *y, lp_array *classes, lp_array *params,
@@ -49,5 +49,10 @@ lp_status lpi_lda_project_node(lp_ctx *ctx, lp_array *X, lp_array *W, lp_array *
                                lp_array **out);
 lp_status lpi_lda_predict_node(lp_ctx *ctx, lp_array *X, lp_array *coef, lp_array *b, lp_array *classes,
                                lp_array *center, lp_dtype label_dt, lp_array **out);
+/* A node of a graph document: its inputs checked against what the kernels read (the builders
+ * above trust the driver), the declared dtype and shape giving predict's label dtype and
+ * project's flatness; the caller compares what was built with what was declared. */
+lp_status lpi_lda_node_build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, int ndim, const int64_t *shape,
+                             lp_array *const *in, int nin, lp_array **out);
 
 #endif

@@ -151,6 +151,14 @@ typedef struct lpi_task {
     int64_t *consumers;        /* task ids */
 } lpi_task;
 
+/* Does the task of this pnode write a reduction's partial state (nfields x pelems) rather than
+ * a chunk of its array? Reductions' partial levels, and matmul's split contractions. */
+static inline bool lpi_pnode_writes_state(const lpi_pnode *pn) { return pn->red && !pn->final; }
+/* Do its tasks carry `pelems` (elements per state field, or of the final reduced chunk)? */
+static inline bool lpi_pnode_has_pelems(const lpi_pnode *pn) {
+    return pn->kernel == LPI_K_PARTIAL || pn->kernel == LPI_K_COMBINE || (pn->kernel == LPI_K_MATMUL && pn->red);
+}
+
 /* box helpers */
 static inline int64_t lpi_box_size(const lpi_box *b) {
     int64_t n = 1;

@@ -33,39 +33,6 @@
 static const char shrink_hint[] =
     "use shrinkage (lp_lda_opts.shrinkage_kind = LP_LDA_SHRINKAGE_AUTO, or `lampy fisher --shrinkage auto`)";
 
-/* ---- nodes ---- */
-
-lp_status lpi_lda_labels_node(lp_ctx *ctx, lp_array *y, lp_array **out) {
-    int64_t n = LPI_LDA_LABELS_SIZE;
-    return lpi_node_new(ctx, LPI_OP_LDA_LABELS, LP_INT64, 1, &n, 1, &y, out);
-}
-
-lp_status lpi_lda_stats_node(lp_ctx *ctx, lp_array *X, lp_array *y, lp_array *classes, lp_array **out) {
-    int64_t n = lpi_lda_stats_size(classes->shape[0], X->shape[1]);
-    lp_array *in[3] = {X, y, classes};
-    return lpi_node_new(ctx, LPI_OP_LDA_STATS, LP_FLOAT64, 1, &n, 3, in, out);
-}
-
-lp_status lpi_lda_lw_node(lp_ctx *ctx, lp_array *X, lp_array *y, lp_array *classes, lp_array *params,
-                          lp_array **out) {
-    int64_t n = classes->shape[0] + 1;
-    lp_array *in[4] = {X, y, classes, params};
-    return lpi_node_new(ctx, LPI_OP_LDA_LW, LP_FLOAT64, 1, &n, 4, in, out);
-}
-
-lp_status lpi_lda_project_node(lp_ctx *ctx, lp_array *X, lp_array *W, lp_array *b, lp_array *center, bool flat,
-                               lp_array **out) {
-    int64_t shape[2] = {X->shape[0], W->shape[1]};
-    lp_array *in[4] = {X, W, b, center};
-    return lpi_node_new(ctx, LPI_OP_LDA_PROJECT, LP_FLOAT64, flat ? 1 : 2, shape, 4, in, out);
-}
-
-lp_status lpi_lda_predict_node(lp_ctx *ctx, lp_array *X, lp_array *coef, lp_array *b, lp_array *classes,
-                               lp_array *center, lp_dtype label_dt, lp_array **out) {
-    lp_array *in[5] = {X, coef, b, classes, center};
-    return lpi_node_new(ctx, LPI_OP_LDA_PREDICT, label_dt, 1, &X->shape[0], 5, in, out);
-}
-
 /* A small constant array (copied). */
 lp_status lpi_const_array(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape, const void *data,
                              lp_array **out) {

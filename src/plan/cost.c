@@ -690,6 +690,8 @@ lp_status lp_estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers,
             for (int k = 0; k < LPI_CC_COUNT; k++) d->flops += c.flops[k];
             d->bytes_read += c.bytes_in + c.bytes_load;
             d->bytes_written += c.bytes_out;
+            double held = c.bytes_in + c.bytes_load + c.bytes_out;
+            if (held > e->max_task_bytes) e->max_task_bytes = held;
         }
     }
     lp_free(s.critical_pnode);

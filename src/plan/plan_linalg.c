@@ -254,7 +254,7 @@ static lp_status plan_matmul(planner *P, int gid) {
         memcpy(r->in_shape, e->shape, sizeof r->in_shape);
         r->acc_float = la->loop_dt != LP_INT64;
         r->nfields = 1;
-        r->count = K;
+        r->count = 1; /* no axis of in_shape is reduced: k-groups of whole blocks are summed */
         int64_t cnt = nout * G;
         level = lpi_new_pnode(P, LPI_K_MATMUL, LPI_OP_MATMUL, NULL, r->acc_float ? LP_FLOAT64 : LP_INT64, 1, &cnt);
         if (level < 0) return lpi_nomem(P->ctx);

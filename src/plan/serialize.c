@@ -3,6 +3,7 @@
 #include "plan/planner.h"
 #include "kernels/loops.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,6 +365,178 @@ lp_status lpi_reduce_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, co
     return LP_OK;
 }
 
+/* ---- linear algebra parameters ---- */
+
+json_t *lpi_linalg_to_json(const lpi_linalg_params *l) {
+    return json_pack("{sbsbsisisisssbsiso}", "transpose_a", (l->flags & LPI_MM_TA) != 0, "transpose_b",
+                     (l->flags & LPI_MM_TB) != 0, "a_ndim", l->a_ndim, "b_ndim", l->b_ndim, "out_ndim", l->out_ndim,
+                     "loop_dtype", lp_dtype_name(l->loop_dt), "syrk", l->syrk, "blas_threads", l->blas_threads,
+                     "rcond", lpi_json_float(l->rcond));
+}
+
+static const char *const K_LINALG[] = {"transpose_a", "transpose_b", "a_ndim", "b_ndim", "out_ndim", "loop_dtype",
+                                       "syrk", "blas_threads", "rcond", NULL};
+
+lp_status lpi_linalg_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, const json_t *j,
+                               lpi_linalg_params **out) {
+    lp_status st;
+    *out = NULL;
+    if (!json_is_object(j)) FAIL(LP_ERR_FORMAT, "%s: 'linalg' must be an object", where);
+    if ((st = lpi_json_only_keys(ctx, where, j, K_LINALG, "linalg key"))) return st;
+    for (int k = 0; K_LINALG[k]; k++)
+        if (!json_object_get(j, K_LINALG[k])) return lpi_json_missing(ctx, where, K_LINALG[k]);
+    lpi_linalg_params *l = lpi_arena_alloc(ar, sizeof *l);
+    if (!l) return lpi_nomem(ctx);
+    memset(l, 0, sizeof *l);
+    bool ta, tb;
+    int64_t an, bn, on, th;
+    if ((st = lpi_json_bool(ctx, where, j, "transpose_a", false, &ta)) ||
+        (st = lpi_json_bool(ctx, where, j, "transpose_b", false, &tb)) ||
+        (st = lpi_json_int(ctx, where, j, "a_ndim", false, 0, LP_MAX_NDIM, &an)) ||
+        (st = lpi_json_int(ctx, where, j, "b_ndim", false, 0, LP_MAX_NDIM, &bn)) ||
+        (st = lpi_json_int(ctx, where, j, "out_ndim", false, 0, LP_MAX_NDIM, &on)) ||
+        (st = lpi_json_dtype(ctx, where, j, "loop_dtype", &l->loop_dt)) ||
+        (st = lpi_json_bool(ctx, where, j, "syrk", false, &l->syrk)) ||
+        (st = lpi_json_int(ctx, where, j, "blas_threads", false, 1, 1024, &th)) ||
+        (st = lpi_json_flt(ctx, where, j, "rcond", false, &l->rcond)))
+        return st;
+    if (l->loop_dt != LP_FLOAT32 && l->loop_dt != LP_FLOAT64 && l->loop_dt != LP_INT64)
+        FAIL(LP_ERR_TYPE, "%s: 'loop_dtype' must be float32, float64 or int64", where);
+    if (isnan(l->rcond) || isinf(l->rcond)) FAIL(LP_ERR_VALUE, "%s: 'rcond' must be finite", where);
+    l->flags = (ta ? LPI_MM_TA : 0) | (tb ? LPI_MM_TB : 0);
+    l->a_ndim = (int)an;
+    l->b_ndim = (int)bn;
+    l->out_ndim = (int)on;
+    l->blas_threads = (int)th;
+    *out = l;
+    return LP_OK;
+}
+
+static bool is_linalg_single(lpi_op op) {
+    return op == LPI_OP_SOLVE || op == LPI_OP_INV || op == LPI_OP_CHOLESKY || op == LPI_OP_EIGH || op == LPI_OP_LSTSQ ||
+           op == LPI_OP_DET || op == LPI_OP_SLOGDET;
+}
+
+lp_status lpi_linalg_node_check(lp_ctx *ctx, const char *where, const lpi_pnode *pn) {
+    const lpi_linalg_params *l = pn->la;
+    const lpi_reduce *r = pn->red;
+    const bool fl = lpi_dtype_kind(pn->dtype) == LPI_KIND_FLOAT;
+    if (pn->kernel == LPI_K_COMBINE) {
+        /* the sum of a split contraction's partial products: a level of states, or the product */
+        if (pn->op != LPI_OP_MATMUL || !r || r->op != LPI_OP_SUM || r->nfields != 1 ||
+            (pn->final ? r->acc_float != fl : pn->ndim != 1 || pn->dtype != (r->acc_float ? LP_FLOAT64 : LP_INT64)))
+            FAIL(LP_ERR_VALUE, "%s: a matmul combine sums float64 (or int64) states into the product", where);
+        return LP_OK;
+    }
+    if (!l) FAIL(LP_ERR_FORMAT, "%s: missing parameter 'linalg'", where);
+    if (pn->kernel == LPI_K_LINALG) {
+        if (!is_linalg_single(pn->op) || r || !fl || l->loop_dt != pn->dtype || l->flags || l->syrk || l->a_ndim ||
+            l->b_ndim || l->out_ndim != pn->ndim)
+            FAIL(LP_ERR_VALUE, "%s: a linalg node is one LAPACK op computed in its float dtype", where);
+        if (pn->op != LPI_OP_LSTSQ && l->rcond != 0) FAIL(LP_ERR_VALUE, "%s: only lstsq has an 'rcond'", where);
+        return LP_OK;
+    }
+    if (pn->kernel != LPI_K_MATMUL || pn->op != LPI_OP_MATMUL) FAIL(LP_ERR_VALUE, "%s: not a matmul node", where);
+    const int an = l->a_ndim, bn = l->b_ndim, nbo = l->out_ndim - (an > 1) - (bn > 1);
+    const bool ta = l->flags & LPI_MM_TA, tb = l->flags & LPI_MM_TB;
+    /* transposes fold only into operands of two or more axes; syrk is X.T @ X or X @ X.T */
+    if (an < 1 || bn < 1 || nbo < 0 || nbo < an - 2 || nbo < bn - 2)
+        FAIL(LP_ERR_SHAPE, "%s: a product of %d and %d axes has no %d axes", where, an, bn, l->out_ndim);
+    if ((ta && an < 2) || (tb && bn < 2)) FAIL(LP_ERR_VALUE, "%s: a transposed operand has at least 2 axes", where);
+    if (l->syrk && (ta == tb || l->loop_dt == LP_INT64 || an != bn))
+        FAIL(LP_ERR_VALUE, "%s: syrk needs one float operand read once transposed and once not", where);
+    if (r) {
+        /* a level of partial products: (1, block) states of the loop's accumulator */
+        const bool accf = l->loop_dt != LP_INT64;
+        if (r->op != LPI_OP_SUM || r->nfields != 1 || r->acc_float != accf || pn->final || pn->ndim != 1 ||
+            pn->dtype != (accf ? LP_FLOAT64 : LP_INT64) || r->in_ndim != l->out_ndim)
+            FAIL(LP_ERR_VALUE, "%s: a split matmul writes SUM states of its loop's accumulator", where);
+        return LP_OK;
+    }
+    if (l->out_ndim != pn->ndim)
+        FAIL(LP_ERR_SHAPE, "%s: 'out_ndim' is %d but the product has %d axes", where, l->out_ndim, pn->ndim);
+    if (!pn->final || l->loop_dt != (fl ? pn->dtype : LP_INT64) || !lpi_cast_loops[l->loop_dt][pn->dtype])
+        FAIL(LP_ERR_VALUE, "%s: a matmul computes its %s result in %s", where, lp_dtype_name(pn->dtype),
+             fl ? lp_dtype_name(pn->dtype) : "int64");
+    return LP_OK;
+}
+
+/* The rows x cols of a matmul operand as the kernel reads it (operand_mat in kernels/linalg.c):
+ * the last two extents, swapped when the side is transposed; a vector is (1, K) on the left and
+ * (K, 1) on the right. */
+static void mm_side(const lpi_box *b, int side, bool tr, int64_t *rows, int64_t *cols) {
+    const int nd = b->ndim;
+    if (nd == 1) {
+        int64_t k = b->hi[0] - b->lo[0];
+        *rows = side == 0 ? 1 : k;
+        *cols = side == 0 ? k : 1;
+        return;
+    }
+    int64_t r = b->hi[nd - 2] - b->lo[nd - 2], c = b->hi[nd - 1] - b->lo[nd - 1];
+    *rows = tr ? c : r;
+    *cols = tr ? r : c;
+}
+
+lp_status lpi_linalg_task_check(lp_ctx *ctx, const char *where, const lpi_pnode *pn, const lpi_task *t,
+                                const lp_dtype *odt) {
+    const lpi_linalg_params *l = pn->la;
+    if (pn->kernel == LPI_K_LINALG) {
+        const int nin = lpi_ops[pn->op].nin;
+        if (t->nops != nin) FAIL(LP_ERR_VALUE, "%s: %s reads %d operands", where, lpi_ops[pn->op].name, nin);
+        lp_array *ph[4] = {NULL}, *e = NULL;
+        lp_status st = LP_OK;
+        for (int k = 0; k < nin && !st; k++) {
+            int64_t shape[LP_MAX_NDIM];
+            for (int i = 0; i < t->ops[k].box.ndim; i++) shape[i] = t->ops[k].box.hi[i] - t->ops[k].box.lo[i];
+            st = lp_zeros(ctx, odt[k], t->ops[k].box.ndim, shape, &ph[k]);
+        }
+        json_t *attrs = st ? NULL : json_object();
+        if (!st && (!attrs || (pn->op == LPI_OP_LSTSQ && json_object_set_new(attrs, "rcond", lpi_json_float(l->rcond)))))
+            st = lpi_nomem(ctx);
+        /* the builders' own rules (square matrices, batch and right-hand-side shapes) */
+        if (!st) st = lpi_json_build_node(ctx, where, pn->op, pn->dtype, pn->ndim, pn->shape, attrs, ph, nin, &e);
+        json_decref(attrs);
+        lp_array_release(e);
+        for (int k = 0; k < nin; k++) lp_array_release(ph[k]);
+        return st;
+    }
+    const lpi_box *ob = &t->box;
+    const int na = l->a_ndim, nb = l->b_ndim;
+    const int nbo = l->out_ndim - (na > 1) - (nb > 1);
+    const int o_row = na > 1 ? nbo : -1, o_col = nb > 1 ? nbo + (na > 1) : -1;
+    if (ob->ndim != l->out_ndim) FAIL(LP_ERR_SHAPE, "%s: the task box has %d axes, the product %d", where, ob->ndim, l->out_ndim);
+    const int64_t M = o_row >= 0 ? ob->hi[o_row] - ob->lo[o_row] : 1, N = o_col >= 0 ? ob->hi[o_col] - ob->lo[o_col] : 1;
+    const bool diag = l->syrk && o_row >= 0 && o_col >= 0 && ob->lo[o_row] == ob->lo[o_col] && ob->hi[o_row] == ob->hi[o_col];
+    const int per = diag ? 1 : 2;
+    if (t->nops % per) FAIL(LP_ERR_VALUE, "%s: a matmul task reads (A, B) pairs of k-pieces", where);
+    for (int k = 0; k < t->nops; k++) {
+        const int side = k % per, nd = side == 0 ? na : nb;
+        const lpi_box *b = &t->ops[k].box;
+        if (b->ndim != nd) FAIL(LP_ERR_SHAPE, "%s: operand %d has %d axes, the %c side %d", where, k, b->ndim, 'A' + side, nd);
+        if (!lpi_cast_loops[odt[k]][l->loop_dt])
+            FAIL(LP_ERR_TYPE, "%s: operand %d (%s) cannot be read as %s", where, k, lp_dtype_name(odt[k]), lp_dtype_name(l->loop_dt));
+        /* batch axes: right-aligned with the output's, extent 1 (broadcast) or the output's */
+        const int nbat = nd > 2 ? nd - 2 : 0;
+        for (int i = 0; i < nbat; i++) {
+            int64_t e = b->hi[i] - b->lo[i], oe = ob->hi[i + nbo - nbat] - ob->lo[i + nbo - nbat];
+            if (e != 1 && e != oe) FAIL(LP_ERR_SHAPE, "%s: operand %d batch axis %d does not broadcast to the block", where, k, i);
+        }
+        int64_t rows, cols, kr, kc;
+        if (side == 0) {
+            mm_side(b, 0, l->flags & LPI_MM_TA, &rows, &cols);
+            if (rows != M) FAIL(LP_ERR_SHAPE, "%s: operand %d has %lld rows, the block %lld", where, k, (long long)rows, (long long)M);
+            if (diag && N != M) FAIL(LP_ERR_SHAPE, "%s: a syrk block is square", where);
+        } else {
+            mm_side(&t->ops[k - 1].box, 0, l->flags & LPI_MM_TA, &kr, &kc);
+            mm_side(b, 1, l->flags & LPI_MM_TB, &rows, &cols);
+            if (rows != kc) FAIL(LP_ERR_SHAPE, "%s: operands %d and %d differ in the contraction (%lld, %lld)", where, k - 1, k,
+                                 (long long)kc, (long long)rows);
+            if (cols != N) FAIL(LP_ERR_SHAPE, "%s: operand %d has %lld columns, the block %lld", where, k, (long long)cols, (long long)N);
+        }
+    }
+    return LP_OK;
+}
+
 /* ---- pnodes ---- */
 
 lp_status lpi_pnode_to_json(lp_ctx *ctx, const lpi_plan *pl, int pi, json_t **out) {
@@ -432,15 +605,7 @@ lp_status lpi_pnode_to_json(lp_ctx *ctx, const lpi_plan *pl, int pi, json_t **ou
             r |= json_object_set_new(params, "reduce", lpi_reduce_to_json(p->red));
             r |= json_object_set_new(params, "final", json_boolean(p->final));
         }
-        if (p->la) {
-            const lpi_linalg_params *l = p->la;
-            r |= json_object_set_new(params, "linalg",
-                                     json_pack("{sbsbsisisisssbsiso}", "transpose_a", (l->flags & LPI_MM_TA) != 0,
-                                               "transpose_b", (l->flags & LPI_MM_TB) != 0, "a_ndim", l->a_ndim,
-                                               "b_ndim", l->b_ndim, "out_ndim", l->out_ndim, "loop_dtype",
-                                               lp_dtype_name(l->loop_dt), "syrk", l->syrk, "blas_threads",
-                                               l->blas_threads, "rcond", lpi_json_float(l->rcond)));
-        }
+        if (p->la) r |= json_object_set_new(params, "linalg", lpi_linalg_to_json(p->la));
         break;
     default: break;
     }
@@ -503,6 +668,8 @@ static const char *const K_P_PARTIAL[] = {"program", "reduce", "final", NULL};
 static const char *const K_P_COMBINE[] = {"reduce", "final", NULL};
 static const char *const K_P_COPY[] = {"map", NULL};
 static const char *const K_P_RESHAPE[] = {"src_shape", NULL};
+static const char *const K_P_MATMUL[] = {"linalg", "reduce", "final", NULL};
+static const char *const K_P_LINALG[] = {"linalg", NULL};
 
 lp_status lpi_pnode_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, const json_t *j, const lpi_pnode *pnodes,
                               int npnodes, lpi_pnode *out) {
@@ -545,14 +712,30 @@ lp_status lpi_pnode_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, con
     }
     const json_t *params = json_object_get(j, "params");
     if (!json_is_object(params)) FAIL(LP_ERR_FORMAT, "%s: 'params' must be an object", where);
-    if (out->kernel == LPI_K_MATMUL || out->kernel == LPI_K_LINALG || (out->kernel == LPI_K_COMBINE && out->op == LPI_OP_MATMUL))
-        FAIL(LP_ERR_VALUE, "%s: %s pnodes cannot be decoded yet (linear algebra runs locally only)", where, oname);
     static const char *const *const allowed[LPI_K_COUNT] = {
         [LPI_K_NONE] = K_P_NONE, [LPI_K_GEN] = K_P_SRC, [LPI_K_LOAD] = K_P_LOAD, [LPI_K_MAP] = K_P_MAP,
         [LPI_K_PARTIAL] = K_P_PARTIAL, [LPI_K_COMBINE] = K_P_COMBINE, [LPI_K_COPY] = K_P_COPY, [LPI_K_RESHAPE] = K_P_RESHAPE,
+        [LPI_K_MATMUL] = K_P_MATMUL, [LPI_K_LINALG] = K_P_LINALG,
     };
     if ((st = lpi_json_only_keys(ctx, where, params, allowed[out->kernel], "parameter"))) return st;
     char w[LPI_WHERE_MAX + 16];
+    if (out->kernel == LPI_K_MATMUL || out->kernel == LPI_K_LINALG) {
+        snprintf(w, sizeof w, "%s: linalg", where);
+        if ((st = lpi_linalg_from_json(ctx, ar, w, json_object_get(params, "linalg"), (lpi_linalg_params **)&out->la)))
+            return st;
+        out->final = true;
+        if (json_object_get(params, "reduce")) { /* a split contraction's level of partial products */
+            snprintf(w, sizeof w, "%s: reduce", where);
+            if ((st = lpi_reduce_from_json(ctx, ar, w, json_object_get(params, "reduce"), &out->red)) ||
+                (st = lpi_json_bool(ctx, where, params, "final", false, &out->final)))
+                return st;
+        } else if (json_object_get(params, "final")) {
+            FAIL(LP_ERR_FORMAT, "%s: 'final' goes with 'reduce'", where);
+        }
+        if (out->nin != (out->kernel == LPI_K_MATMUL ? 2 : lpi_ops[out->op].nin))
+            FAIL(LP_ERR_VALUE, "%s: %s has %d inputs", where, oname, out->nin);
+        return lpi_linalg_node_check(ctx, where, out);
+    }
     switch (out->kernel) {
     case LPI_K_NONE:
         FAIL(LP_ERR_VALUE, "%s: in-memory data cannot be sent in a plan; reference it through the store", where);
@@ -596,6 +779,7 @@ lp_status lpi_pnode_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, con
             return st;
         if (out->kernel == LPI_K_PARTIAL && out->prog->reg_dt[out->prog->out_reg] != (out->red->acc_float ? LP_FLOAT64 : LP_INT64))
             FAIL(LP_ERR_TYPE, "%s: the program's output does not match the accumulator", where);
+        if (out->kernel == LPI_K_COMBINE && out->op == LPI_OP_MATMUL) return lpi_linalg_node_check(ctx, where, out);
         if (out->red->op != out->op) FAIL(LP_ERR_VALUE, "%s: the reduce op differs from the pnode's op", where);
         if (!out->final && (out->ndim != 1 || out->dtype != (out->red->acc_float ? LP_FLOAT64 : LP_INT64)))
             FAIL(LP_ERR_VALUE, "%s: a partial level is a 1-d list of %s states", where, out->red->acc_float ? "float64" : "int64");
@@ -666,7 +850,7 @@ json_t *lpi_task_to_json(const lpi_plan *pl, int64_t ti) {
         r |= json_object_set(o, "ops", ops);
         if (t->map && t->map != p->map)
             r |= json_object_set_new(o, "map", lpi_axismap_to_json(t->map, p->ndim, t->nops ? pl->pnodes[t->ops[0].pnode].ndim : 0));
-        if (p->kernel == LPI_K_PARTIAL || p->kernel == LPI_K_COMBINE) r |= json_object_set_new(o, "pelems", json_integer((json_int_t)t->pelems));
+        if (lpi_pnode_has_pelems(p)) r |= json_object_set_new(o, "pelems", json_integer((json_int_t)t->pelems));
         r |= json_object_set_new(o, "ndeps", json_integer(t->ndeps));
         r |= json_object_set_new(o, "prio", json_integer((json_int_t)t->prio));
         r |= json_object_set(o, "consumers", cons);
@@ -757,7 +941,7 @@ lp_status lpi_task_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, cons
     if ((st = lpi_json_int(ctx, where, j, "chunk", false, 0, p->grid.total - 1, &out->chunk)) ||
         (st = lpi_json_int(ctx, where, j, "ndeps", false, 0, INT32_MAX, &ndeps)) ||
         (st = lpi_json_int(ctx, where, j, "prio", false, INT64_MIN, INT64_MAX, &out->prio)) ||
-        (st = lpi_json_int(ctx, where, j, "pelems", !(p->kernel == LPI_K_PARTIAL || p->kernel == LPI_K_COMBINE), 0,
+        (st = lpi_json_int(ctx, where, j, "pelems", !lpi_pnode_has_pelems(p), 0,
                            INT64_MAX >> 4, &pelems)))
         return st;
     out->ndeps = (int32_t)ndeps;
@@ -767,7 +951,7 @@ lp_status lpi_task_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, cons
     lpi_box cb;
     lpi_grid_chunk_box(&p->grid, out->chunk, &cb);
     const json_t *bj = json_object_get(j, "box");
-    bool partial_in = p->kernel == LPI_K_PARTIAL, free_box = p->kernel == LPI_K_COMBINE && !p->final;
+    bool partial_in = p->kernel == LPI_K_PARTIAL || (p->kernel == LPI_K_MATMUL && p->red), free_box = p->kernel == LPI_K_COMBINE && !p->final;
     if (partial_in) st = lpi_box_from_json(ctx, where, bj, p->red->in_ndim, p->red->in_shape, &out->box);
     else if (free_box && json_is_array(bj) && json_array_size(bj) > LP_MAX_NDIM) st = lpi_error(ctx, LP_ERR_LIMIT, "%s: box has too many axes", where);
     else if (free_box) st = lpi_box_from_json(ctx, where, bj, json_is_array(bj) ? (int)json_array_size(bj) : 1, NULL, &out->box);
@@ -793,6 +977,8 @@ lp_status lpi_task_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, cons
     case LPI_K_MAP: case LPI_K_PARTIAL: want_lo = want_hi = (size_t)p->prog->ninputs; break;
     case LPI_K_COPY: case LPI_K_RESHAPE: want_lo = want_hi = 1; break;
     case LPI_K_COMBINE: want_lo = 1; want_hi = LPI_PLAN_MAX_FANIN; break;
+    case LPI_K_MATMUL: want_hi = LPI_PLAN_MAX_PIECES; break; /* two per k-piece, checked below */
+    case LPI_K_LINALG: want_lo = want_hi = (size_t)p->nin; break;
     default: break;
     }
     if (nops < want_lo || nops > want_hi)
@@ -815,7 +1001,7 @@ lp_status lpi_task_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, cons
             break;
         }
         case LPI_K_COMBINE:
-            if ((q->kernel != LPI_K_PARTIAL && q->kernel != LPI_K_COMBINE) || q->final || q->red->op != p->red->op || q->grid.ndim != 1)
+            if (!lpi_pnode_writes_state(q) || q->red->op != p->red->op || q->grid.ndim != 1)
                 FAIL(LP_ERR_VALUE, "%s: pnode %d is not a partial level of the same reduction", w, op->pnode);
             if (op->box.hi[0] - op->box.lo[0] != 1) FAIL(LP_ERR_VALUE, "%s: a combine operand is one state", w);
             break;
@@ -837,8 +1023,21 @@ lp_status lpi_task_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, cons
             if (!ok) FAIL(LP_ERR_VALUE, "%s: pnode %d is not an input of the copy", w, op->pnode);
             break;
         }
+        case LPI_K_MATMUL: /* (A, B) per k-piece; syrk's diagonal blocks read A only, and A is B */
+            if (op->pnode != p->in[k % 2] && op->pnode != p->in[0])
+                FAIL(LP_ERR_VALUE, "%s: pnode %d is not the product's operand", w, op->pnode);
+            break;
+        case LPI_K_LINALG:
+            if (k >= (size_t)p->nin || op->pnode != p->in[k]) FAIL(LP_ERR_VALUE, "%s: reads pnode %d, not input %zu", w, op->pnode, k);
+            break;
         default: break;
         }
+    }
+    if (p->kernel == LPI_K_MATMUL || p->kernel == LPI_K_LINALG) {
+        lp_dtype *odt = lpi_arena_alloc(ar, (nops ? nops : 1) * sizeof *odt);
+        if (!odt) return lpi_nomem(ctx);
+        for (size_t k = 0; k < nops; k++) odt[k] = pnodes[out->ops[k].pnode].dtype;
+        if ((st = lpi_linalg_task_check(ctx, where, p, out, odt))) return st;
     }
     /* the copy map: the pnode's, or the task's own (concatenate) */
     if (p->kernel == LPI_K_COPY) {

@@ -50,6 +50,24 @@ int lpi_load_params_to_json(const lpi_pnode *p, json_t *params);
 lp_status lpi_load_params_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, const json_t *params,
                                     const lp_array *src, lpi_pnode *out);
 
+/* The parameters of MATMUL and LINALG pnodes: {"transpose_a", "transpose_b", "a_ndim",
+ * "b_ndim", "out_ndim", "loop_dtype", "syrk", "blas_threads", "rcond"}. The decoder checks
+ * each field's range and their consistency (ranks, loop dtype, syrk's single transpose); what
+ * ties them to a node's shape and a task's operands is its caller's (plan decoder, wire). */
+json_t *lpi_linalg_to_json(const lpi_linalg_params *l);
+lp_status lpi_linalg_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, const json_t *j,
+                               lpi_linalg_params **out);
+
+/* A MATMUL, LINALG or split-matmul COMBINE pnode (kernel, op, dtype, shape, la, red, final
+ * decoded): its parameters agree with each other and with the node, as the planner makes them. */
+lp_status lpi_linalg_node_check(lp_ctx *ctx, const char *where, const lpi_pnode *pn);
+/* A task of such a MATMUL or LINALG pnode against what its kernel reads: the operands' extents
+ * (the boxes of t->ops, of dtypes odt) per k-piece and side, the rows and columns of the task
+ * box, batch axes broadcasting, syrk's diagonal blocks; a LINALG task's operands rebuilt as
+ * placeholders through the builders must give the node's dtype and shape. */
+lp_status lpi_linalg_task_check(lp_ctx *ctx, const char *where, const lpi_pnode *pn, const lpi_task *t,
+                                const lp_dtype *odt);
+
 /* A pnode: kernel, op, dtype, shape, grid, inputs, and its kernel's parameters. */
 lp_status lpi_pnode_to_json(lp_ctx *ctx, const lpi_plan *pl, int p, json_t **out);
 /* pnodes[0..npnodes) are the plan's pnodes decoded so far (inputs must refer to them); the

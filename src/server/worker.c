@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "io/dataset.h"
 #include "kernels/kernels.h"
+#include "server/chain.h"
 #include "server/http.h"
 #include "store/store.h"
 #include "store/auth.h"
@@ -35,7 +36,8 @@ struct lpi_worker {
     pthread_mutex_t lock;
     struct { char *url; lpi_store *s; } stores[MAX_STORES];
     int nstores;
-    atomic_llong batches, tasks, failures;
+    atomic_llong batches, tasks, failures, orchestrate;
+    lpi_chains *chains;           /* orchestrate requests */
     uint64_t mem_budget;
     atomic_ullong mem_reserved;
 };
@@ -60,6 +62,9 @@ static const char *status_name(lp_status st) {
     default: return "ERR_INTERNAL";
     }
 }
+
+static lp_status get_store(lpi_worker *w, lp_ctx *ctx, const char *url, lpi_store **out);
+static lp_status chains_store(void *w, lp_ctx *ctx, const char *url, lpi_store **out) { return get_store(w, ctx, url, out); }
 
 lp_status lpi_worker_create(lp_ctx *ctx, const lpi_worker_cfg *cfg, lpi_worker **out) {
     *out = NULL;
@@ -97,12 +102,19 @@ lp_status lpi_worker_create(lp_ctx *ctx, const lpi_worker_cfg *cfg, lpi_worker *
     }
     atomic_init(&w->mem_reserved, 0);
     w->cfg.allow_stores = (const char *const *)w->allow;
+    long nc = sysconf(_SC_NPROCESSORS_ONLN);
+    lpi_chains_host host = {w, chains_store, &w->cfg.limits, cfg->max_chains > 0 ? cfg->max_chains : (int)(nc > 0 ? 2 * nc : 4),
+                            cfg->async_chains, cfg->quiet, cfg->slow_task_ms, w->cfg.key, w->ca_file};
+    lp_status st = lpi_chains_create(ctx, &host, &w->chains);
+    if (st) { lpi_worker_destroy(w); return st; }
     *out = w;
     return LP_OK;
 }
 
 void lpi_worker_destroy(lpi_worker *w) {
     if (!w) return;
+    /* chains still running past the grace period keep using the stores: leave them be */
+    if (!lpi_chains_destroy(w->chains, 5)) return;
     for (int i = 0; i < w->nstores; i++) {
         lpi_store_close(w->stores[i].s);
         lp_free(w->stores[i].url);
@@ -170,7 +182,7 @@ static json_t *error_reply(lp_ctx *ctx, lp_status st, int task) {
     snprintf(msg, sizeof msg, "%s", lp_last_error(ctx)[0] ? lp_last_error(ctx) : lp_status_str(st));
     for (char *p = msg; *p; p++)
         if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) *p = '?';
-    json_t *j = json_pack("{s:s,s:s}", "error", msg, "status", status_name(st));
+    json_t *j = json_pack("{s:s,s:s}", "error", msg, "status", lpi_status_name(st));
     if (j && task >= 0) json_object_set_new(j, "task", json_integer(task));
     return j;
 }
@@ -356,6 +368,27 @@ unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, const lpi_wor
         goto fail;
     }
     held = need;
+    char kind[16];
+    if ((st = lpi_wire_kind(ctx, body, n, kind, sizeof kind))) {
+        atomic_fetch_add(&w->batches, 1);
+        code = decode_status(st);
+        goto fail;
+    }
+    if (!strcmp(kind, "orchestrate")) {
+        /* a small document (a run id and a store): parsed whole */
+        atomic_fetch_add(&w->orchestrate, 1);
+        json_error_t jerr;
+        json_t *doc = json_loadb(body, n, JSON_REJECT_DUPLICATES, &jerr);
+        if (!doc) {
+            st = lpi_error(ctx, LP_ERR_FORMAT, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+            code = 400;
+            goto fail;
+        }
+        code = lpi_chains_request(w->chains, ctx, doc, scope, reply);
+        if (code >= 400) atomic_fetch_add(&w->failures, 1);
+        json_decref(doc);
+        goto done;
+    }
     atomic_fetch_add(&w->batches, 1);
     st = lpi_wire_decode(ctx, &w->cfg.limits, body, n, &R.b);
     double t_parse = now_us() - t0;
@@ -474,6 +507,9 @@ struct lpi_worker_server {
     char runpath[300];          /* "/run/<name>" */
     pthread_t janitor;
     bool has_janitor;
+    /* invocations by User-Agent: orchestration's drivers and chains name themselves, so a run's
+     * traffic can be told apart (tests count a driver's invocations here) */
+    atomic_llong from_driver, from_chain, from_other;
 };
 
 /* A long-lived worker gives memory back once it is idle: the buffer cache's chunks nobody
@@ -518,12 +554,16 @@ static lpi_http_action srv_request(void *app, lpi_http_req *req) {
             lpi_http_reply_text(req, 200, "text/plain", "ready");
         } else {
             lpi_worker *w = S->w;
-            lpi_http_reply_json(req, 200, json_pack("{s:s,s:i,s:i,s:I,s:I,s:I,s:I}", "lambda", w->name, "inflight",
-                                                    atomic_load(&S->inflight), "max_concurrency", S->max_conc,
-                                                    "batches", (json_int_t)atomic_load(&w->batches), "tasks",
-                                                    (json_int_t)atomic_load(&w->tasks), "failures",
-                                                    (json_int_t)atomic_load(&w->failures), "refused",
-                                                    (json_int_t)atomic_load(&S->refused)));
+            json_t *j = json_pack("{s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I}}", "lambda", w->name, "inflight",
+                                  atomic_load(&S->inflight), "max_concurrency", S->max_conc, "batches",
+                                  (json_int_t)atomic_load(&w->batches), "tasks", (json_int_t)atomic_load(&w->tasks),
+                                  "failures", (json_int_t)atomic_load(&w->failures), "refused",
+                                  (json_int_t)atomic_load(&S->refused), "orchestrate",
+                                  (json_int_t)atomic_load(&w->orchestrate), "agents", "driver",
+                                  (json_int_t)atomic_load(&S->from_driver), "chain", (json_int_t)atomic_load(&S->from_chain),
+                                  "other", (json_int_t)atomic_load(&S->from_other));
+            if (j) lpi_chains_stats(w->chains, j);
+            lpi_http_reply_json(req, 200, j);
         }
         return LPI_HTTP_DONE;
     }
@@ -541,6 +581,10 @@ static lpi_http_action srv_request(void *app, lpi_http_req *req) {
         lpi_http_add_header(req, MHD_HTTP_HEADER_ALLOW, "POST");
         return LPI_HTTP_DONE;
     }
+    const char *agent = lpi_http_header(req, "User-Agent");
+    if (agent && !strncmp(agent, "lampy-driver/", 13)) atomic_fetch_add(&S->from_driver, 1);
+    else if (agent && !strncmp(agent, "lampy-chain/", 12)) atomic_fetch_add(&S->from_chain, 1);
+    else atomic_fetch_add(&S->from_other, 1);
     wreq *r = lp_calloc(1, sizeof *r);
     if (!r) { lpi_http_reply_error(req, 503, "out of memory"); return LPI_HTTP_DONE; }
     lpi_http_set_user(req, r);
@@ -594,7 +638,12 @@ lp_status lpi_worker_server_start(lp_ctx *ctx, const lpi_worker_opts *o, lpi_wor
     *out = NULL;
     lpi_worker_server *S = lp_calloc(1, sizeof *S);
     if (!S) return lpi_nomem(ctx);
-    lp_status st = lpi_worker_create(ctx, &o->cfg, &S->w);
+    long nc = sysconf(_SC_NPROCESSORS_ONLN);
+    S->max_conc = o->max_concurrency > 0 ? o->max_concurrency : (int)(nc > 0 ? 2 * nc : 4);
+    lpi_worker_cfg wc = o->cfg;
+    wc.async_chains = true;
+    if (!wc.max_chains) wc.max_chains = S->max_conc;
+    lp_status st = lpi_worker_create(ctx, &wc, &S->w);
     if (st) { lp_free(S); return st; }
     if (strlen(S->w->name) > 200 || !lpi_store_key_valid(S->w->name, NULL) || strchr(S->w->name, '/')) {
         lpi_worker_destroy(S->w);
@@ -602,8 +651,6 @@ lp_status lpi_worker_server_start(lp_ctx *ctx, const lpi_worker_opts *o, lpi_wor
         return lpi_error(ctx, LP_ERR_VALUE, "invalid lambda name (letters, digits, '.', '_', '-')");
     }
     snprintf(S->runpath, sizeof S->runpath, "/run/%s", S->w->name);
-    long nc = sysconf(_SC_NPROCESSORS_ONLN);
-    S->max_conc = o->max_concurrency > 0 ? o->max_concurrency : (int)(nc > 0 ? 2 * nc : 4);
     S->fault = o->fault;
     atomic_store(&S->fault_left, o->fault_count);
     lpi_http_opts ho = {
@@ -667,6 +714,7 @@ static char **split_env(const char *name) {
 
 static void lambda_init(void) {
     lpi_worker_cfg cfg = {0};
+    cfg.max_chains = 64; /* each invocation of the lambda runs its chain before it answers */
     lambda_lists[0] = split_env("LAMPY_ALLOW_STORES");
     lambda_lists[1] = split_env("LAMPY_LOAD_DIRS");
     lambda_lists[2] = split_env("LAMPY_LOAD_URLS");

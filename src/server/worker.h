@@ -41,6 +41,11 @@ typedef struct lpi_worker_cfg {
      * will hold (input chunks + the largest task's operands and output) before it runs:
      * 429 while the reservation does not fit beside the others, 413 if it never could. */
     uint64_t max_memory;
+    /* orchestrate requests (server/chain.h): chains at once (0 = 2 x cores); async: answer 202
+     * and run the chain on a thread of its own (the HTTP server), else run it, then answer */
+    int max_chains;
+    bool async_chains;
+    int slow_task_ms;                  /* test-only: each task of a chain takes this much longer */
 } lpi_worker_cfg;
 
 /* Bytes of memory a batch may take per byte of its JSON body while it is parsed: its text,
@@ -60,7 +65,8 @@ typedef struct lpi_worker_call {
     void *arg;
 } lpi_worker_call;
 
-/* Run a batch. Returns the HTTP status; *reply is a new JSON object (never NULL unless memory
+/* Run a request: a batch, or an orchestrate invocation (kind "orchestrate", server/chain.h;
+ * with a scope, its run must be that scope's). Returns the HTTP status; *reply is a new JSON object (never NULL unless memory
  * ran out, then the status is 503). call may be NULL. The batch's timeout_ms is the deadline
  * of its store operations; past it (or once the caller is gone) nothing more is written. */
 unsigned lpi_worker_run(lpi_worker *w, const char *body, size_t n, const lpi_worker_call *call, json_t **reply);

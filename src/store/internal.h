@@ -44,6 +44,15 @@ lp_status lpi_store_file_open(lp_ctx *ctx, const char *rest, lpi_store **out);
 lp_status lpi_store_redis_open(lp_ctx *ctx, const char *url, const char *rest, lpi_store **out);
 lp_status lpi_store_http_open(lp_ctx *ctx, const char *url, lpi_store **out);
 
+/* redis:// only (store/redis.c): one command on a pooled connection of the store, with the
+ * backend's SIGPIPE guard and its retry on a fresh connection after a transport failure (so a
+ * command may run twice: callers send idempotent ones). *out is the hiredis reply (free it with
+ * freeReplyObject); an error reply is returned as one, a transport failure as LP_ERR_IO with
+ * "what: STORE: message" on ctx. LP_ERR_VALUE when s is not a redis store. */
+struct redisReply;
+lp_status lpi_redis_command(lp_ctx *ctx, lpi_store *s, const char *what, int argc, const char **argv,
+                            const size_t *argvlen, struct redisReply **out);
+
 /* LP_ERR_VALUE "chunk KEY: range [a, b) is outside the N data bytes" unless off + n <= nbytes. */
 lp_status lpi_chunk_range_check(lp_ctx *ctx, const char *key, uint64_t off, uint64_t n,
                                 uint64_t nbytes);

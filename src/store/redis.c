@@ -158,7 +158,7 @@ static void pool_give(redis_store *rs, redisContext *c) {
 typedef lp_status (*redis_op)(lp_ctx *ctx, redis_store *rs, redisContext *c, const char *key,
                               void *arg, rerr *er);
 
-static lp_status run_op(lp_ctx *ctx, redis_store *rs, const char *key, redis_op op, void *arg) {
+static lp_status run_op_as(lp_ctx *ctx, redis_store *rs, const char *noun, const char *key, redis_op op, void *arg) {
     pipe_guard g;
     guard_enter(&g);
     lp_status st = LP_ERR_IO;
@@ -194,8 +194,12 @@ static lp_status run_op(lp_ctx *ctx, redis_store *rs, const char *key, redis_op 
     }
     guard_leave(&g);
     if (st == LP_ERR_IO && er.msg[0])
-        return lpi_error(ctx, LP_ERR_IO, "chunk %s: %s: %s", key, rs->display, er.msg);
+        return lpi_error(ctx, LP_ERR_IO, "%s%s: %s: %s", noun, key, rs->display, er.msg);
     return st;
+}
+
+static lp_status run_op(lp_ctx *ctx, redis_store *rs, const char *key, redis_op op, void *arg) {
+    return run_op_as(ctx, rs, "chunk ", key, op, arg);
 }
 
 /* A reply that should be a string; errors and other types are reported. */
@@ -539,6 +543,34 @@ static void redis_close(lpi_store *s) {
     lp_free(rs->user);
     lp_free(rs->pass);
     lp_free(rs);
+}
+
+typedef struct cmd_arg {
+    int argc;
+    const char **argv;
+    const size_t *argvlen;
+    redisReply *reply;
+} cmd_arg;
+
+static lp_status op_cmd(lp_ctx *ctx, redis_store *rs, redisContext *c, const char *what, void *arg, rerr *er) {
+    (void)ctx;
+    (void)rs;
+    cmd_arg *a = arg;
+    a->reply = redisCommandArgv(c, a->argc, a->argv, a->argvlen);
+    if (!a->reply) { conn_fail(er, c, what); return LP_ERR_IO; }
+    return LP_OK;
+}
+
+static const lpi_store_vtable redis_vt;
+
+lp_status lpi_redis_command(lp_ctx *ctx, lpi_store *s, const char *what, int argc, const char **argv,
+                            const size_t *argvlen, struct redisReply **out) {
+    *out = NULL;
+    if (!s || s->vt != &redis_vt) return lpi_error(ctx, LP_ERR_VALUE, "%s: the store is not a redis:// store", what);
+    cmd_arg a = {argc, argv, argvlen, NULL};
+    lp_status st = run_op_as(ctx, (redis_store *)s, "", what, op_cmd, &a);
+    if (!st) *out = a.reply;
+    return st;
 }
 
 static const lpi_store_vtable redis_vt = {

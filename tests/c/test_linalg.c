@@ -1,7 +1,11 @@
 /* Linear algebra: matmul (blocks, k-splitting, syrk, folded transposes), dot/outer/tensordot and
  * numpy.linalg ops against NumPy's results (tests/data/linalg, made by tests/data/gen_linalg.py),
  * over several chunk sizes and 1/2 threads; plus plan-level checks (X.T never materialized, the
- * syrk path chosen, BLAS thread policy), strided and Fortran-ordered operands, allocation failures. */
+ * syrk path chosen, BLAS thread policy), strided and Fortran-ordered operands, allocation failures.
+ *
+ * Remote mode (tests/integration/test_remote.py): with LP_OPS_EXECUTOR=lambda, LP_OPS_WORKERS
+ * and LP_OPS_STORE (as test_ops) only the corpus runs, each case once locally and once on the
+ * workers, which must give NumPy's answer and the local run's bits. */
 #include "lampy.h"
 #include "lpt.h"
 #include "plan/plan.h"
@@ -161,6 +165,18 @@ static bool status_named(lp_status st, const char *name) {
 }
 
 static int ncases;
+static const char *remote_exec;
+
+/* The second run of each case on the executor the environment names (remote mode). */
+static void use_remote(lp_ctx *c) {
+    LPT_OK(c, lp_ctx_set_executor(c, remote_exec));
+    if (getenv("LP_OPS_WORKERS")) LPT_OK(c, lp_ctx_set_workers(c, getenv("LP_OPS_WORKERS")));
+    if (getenv("LP_OPS_STORE")) LPT_OK(c, lp_ctx_set_store(c, getenv("LP_OPS_STORE")));
+    if (getenv("LP_OPS_ORCHESTRATE")) {
+        lp_remote_config rc = {.orchestrate = getenv("LP_OPS_ORCHESTRATE")};
+        LPT_OK(c, lp_ctx_set_remote_config(c, &rc));
+    }
+}
 
 static void run_case(char *line) {
     char name[128], op[64], tol[32];
@@ -194,8 +210,9 @@ static void run_case(char *line) {
         for (int th = 1; th <= 2; th++) {
             lp_ctx *c;
             lp_ctx_create(&c);
-            lp_ctx_set_threads(c, th);
+            lp_ctx_set_threads(c, remote_exec ? 1 : th);
             lp_ctx_set_chunk_bytes(c, chunk_all[ci]);
+            if (remote_exec && th == 2) use_remote(c);
             lp_array *x[MAXIO] = {0}, *outs[MAXIO] = {0};
             lp_buffer *got[MAXIO] = {0};
             lp_status st = LP_OK;
@@ -209,7 +226,8 @@ static void run_case(char *line) {
                 lp_buffer_release(g);
             }
             char where[200];
-            snprintf(where, sizeof where, "%s (chunk_bytes %zu, %d threads)", name, chunk_all[ci], th);
+            if (remote_exec) snprintf(where, sizeof where, "%s (chunk_bytes %zu, %s)", name, chunk_all[ci], th == 1 ? "local" : remote_exec);
+            else snprintf(where, sizeof where, "%s (chunk_bytes %zu, %d threads)", name, chunk_all[ci], th);
             if (err) {
                 LPT_CHECKF(st != LP_OK && status_named(st, errstatus), "%s: status %s, want %s (%s)", where,
                            lp_status_str(st), errstatus, lp_last_error(c));
@@ -223,7 +241,8 @@ static void run_case(char *line) {
                     bool evec = !strcmp(op, "eigh") && j == 1;
                     LPT_CHECKF(compare(got[j], want[j], tol, evec, why, sizeof why), "%s output %d: %s", where, j, why);
                     if (th == 1) { first[j] = got[j]; lp_buffer_retain(got[j]); }
-                    else LPT_CHECKF(same_bits(first[j], got[j]), "%s output %d: bits differ from 1 thread", where, j);
+                    else LPT_CHECKF(same_bits(first[j], got[j]), "%s output %d: bits differ from %s", where, j,
+                                    remote_exec ? "the local run" : "1 thread");
                 }
             }
             for (int j = 0; j < MAXIO; j++) { lp_buffer_release(got[j]); lp_array_release(outs[j]); lp_array_release(x[j]); }
@@ -599,7 +618,10 @@ static void test_alloc_failures(void) {
 }
 
 int main(void) {
+    remote_exec = getenv("LP_OPS_EXECUTOR");
+    if (remote_exec && (!*remote_exec || !strcmp(remote_exec, "local"))) remote_exec = NULL;
     LPT_RUN(test_corpus);
+    if (remote_exec) return lpt_done("test_linalg (remote)");
     LPT_RUN(test_gram_no_copy);
     LPT_RUN(test_strided_operands);
     LPT_RUN(test_blas_threads);

@@ -16,6 +16,7 @@
  * LP_OPS_VERBOSE=1 (print every failure, not only the first ones), LP_OPS_NO_MATRIX=1.
  *
  * Remote mode: LP_OPS_EXECUTOR=lambda with LP_OPS_WORKERS=URL[,URL...] and LP_OPS_STORE=URL
+ * (LP_OPS_ORCHESTRATE=lambda: orchestrated by the functions)
  * runs every case through `lampy worker`s and the store (tests/integration/test_remote.py
  * starts them). Part 1 then also runs each case on the local executor and requires the same
  * status, message and bits (the plan, hence the op order, is the same); part 2 varies chunk
@@ -41,6 +42,12 @@ static void use_executor(lp_ctx *ctx) {
     LPT_OK(ctx, lp_ctx_set_executor(ctx, remote_exec));
     if (remote_workers) LPT_OK(ctx, lp_ctx_set_workers(ctx, remote_workers));
     if (remote_store) LPT_OK(ctx, lp_ctx_set_store(ctx, remote_store));
+    /* LP_OPS_ORCHESTRATE=lambda: orchestration by functions (one invocation per run) */
+    const char *orch = getenv("LP_OPS_ORCHESTRATE");
+    if (orch && *orch) {
+        lp_remote_config rc = {.orchestrate = orch};
+        LPT_OK(ctx, lp_ctx_set_remote_config(ctx, &rc));
+    }
 }
 
 /* ---------------------------------------------------------------- reporting */

@@ -8,14 +8,10 @@ stopped in a finalizer, also when the test fails.
 
 Binaries: LAMPY_BIN (default build/lampy); test_ops and liblampy.so are found beside it.
 """
-import http.client
 import json
 import os
 import random
 import re
-import select
-import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,101 +20,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lampy_procs import REDIS, free_port, start_redis, stop
+from conftest import confined
+from lampy_procs import (LAMPY, REDIS, REDIS_CLI, ROOT, Worker, assert_error_as_local, assert_fisher_as_local,
+                         assert_same_as_local, free_port, lampy, same_array, stop)
 
-ROOT = Path(__file__).resolve().parents[2]
-LAMPY = Path(os.environ.get("LAMPY_BIN", ROOT / "build" / "lampy"))
 TEST_OPS = LAMPY.parent / "tests" / "c" / "test_ops"
 REMOTE_CLIENT = LAMPY.parent / "tests" / "c" / "remote_client"
 LIBLAMPY = LAMPY.parent / "liblampy.so"
 FPY_DIR = ROOT / "deploy" / "openlambda" / "lampy"
-REDIS_CLI = shutil.which("redis-cli")
 HDR = 96
 
 assert REDIS and REDIS_CLI, "redis-server and redis-cli are installed by scripts/deps.sh"
 
 
 # ---------------------------------------------------------------- processes
-
-
-class Redis:
-    def __init__(self, workdir: Path):
-        self.proc, self.port = start_redis(workdir)
-        self.url = f"redis://127.0.0.1:{self.port}"
-
-    def cli(self, *args):
-        r = subprocess.run([REDIS_CLI, "-p", str(self.port), *args], capture_output=True, text=True)
-        return r.stdout.strip()
-
-    def dbsize(self):
-        return int(self.cli("DBSIZE"))
-
-    def stop(self):
-        stop(self.proc)
-
-
-class Worker:
-    def __init__(self, *extra, logdir: Path):
-        if not LAMPY.exists():
-            pytest.fail(f"{LAMPY} does not exist: build first, or set LAMPY_BIN")
-        self.errpath = logdir / f"worker-{time.monotonic_ns()}.stderr"
-        self.errlog = open(self.errpath, "w+")
-        self.proc = subprocess.Popen([str(LAMPY), "worker", "--port", "0", *extra],
-                                     stdout=subprocess.PIPE, stderr=self.errlog, text=True)
-        ready, _, _ = select.select([self.proc.stdout], [], [], 15)
-        line = self.proc.stdout.readline() if ready else ""
-        m = re.fullmatch(r"listening on (http://127\.0\.0\.1:(\d+))\n", line)
-        if not m:
-            stop(self.proc)
-            raise AssertionError(f"no 'listening on' line: {line!r}; stderr: {self.errpath.read_text()}")
-        self.url, self.port = m.group(1), int(m.group(2))
-
-    def request(self, method, path, body=None, headers=None, timeout=30):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            c.request(method, path, body=body, headers=headers or {})
-            r = c.getresponse()
-            return r.status, dict(r.getheaders()), r.read()
-        finally:
-            c.close()
-
-    def run(self, batch, name="lampy"):
-        body = batch if isinstance(batch, (bytes, str)) else json.dumps(batch)
-        status, headers, data = self.request("POST", f"/run/{name}", body, {"Content-Type": "application/json"})
-        try:
-            return status, json.loads(data)
-        except ValueError:
-            return status, data
-
-    def stats(self):
-        return json.loads(self.request("GET", "/stats")[2])
-
-    def assert_ready(self):
-        assert self.proc.poll() is None, "the worker exited: " + self.errpath.read_text()
-        status, _, body = self.request("GET", "/status")
-        assert (status, body) == (200, b"ready")
-
-    def stop(self, sig=signal.SIGTERM):
-        rc = stop(self.proc, sig)
-        self.proc.stdout.close()
-        self.errlog.close()
-        return rc
-
-
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory):
-    r = Redis(tmp_path_factory.mktemp("redis"))
-    try:
-        yield r
-    finally:
-        r.stop()
-
-
-def confined(redis, tmp_path_factory):
-    """The options every worker here runs with: the test Redis is its store, and load tasks
-    read below the test's temp directories and tests/data (nothing is allowed by default)."""
-    return ["--allow-store", redis.url, "--load-dir", str(tmp_path_factory.getbasetemp()),
-            "--load-dir", str(ROOT / "tests" / "data")]
 
 
 @pytest.fixture(scope="module")
@@ -135,48 +50,11 @@ def workers(tmp_path_factory, redis):
             w.stop()
 
 
-@pytest.fixture
-def spawn(tmp_path, redis, tmp_path_factory):
-    """Start extra workers (faults, options) for one test; all are stopped afterwards."""
-    started = []
-
-    def start(*extra, confine=True):
-        w = Worker(*(confined(redis, tmp_path_factory) if confine else []), *extra, logdir=tmp_path)
-        started.append(w)
-        return w
-
-    try:
-        yield start
-    finally:
-        for w in started:
-            if w.proc.poll() is None:
-                w.stop()
-
-
-@pytest.fixture
-def clean_store(redis):
-    """The run must leave nothing behind in the store."""
-    assert redis.dbsize() == 0
-    yield redis
-    assert redis.dbsize() == 0, "chunks left in the store: " + redis.cli("KEYS", "*")
-
-
 # ---------------------------------------------------------------- helpers
-
-
-def lampy(*args, env=None, timeout=600):
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run([str(LAMPY), *map(str, args)], capture_output=True, text=True, env=e, timeout=timeout)
 
 
 def remote_args(ws, store):
     return ["--executor", "lambda", "--workers", ",".join(w.url for w in ws), "--store", store]
-
-
-def same_array(a, b):
-    """Bit for bit, NaNs included."""
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +88,13 @@ EXPRS = [
     ("random.normal((200, 50), seed=4) + arange(50) * linspace(0, 1, 50)", ["--chunk-bytes", "2K"]),
     ("eye(40, 50, k=3) - ones((40, 50)) * 0.5", []),
     ("sqrt(abs(a)) ** 3 + exp(-b * b) + tanh(a) + log(1 + a * a)", ["--no-fusion", "--chunk-bytes", "8K"]),
+    # linear algebra: split contractions (partial products and their combine tree), syrk,
+    # folded transposes, products of a product, numpy.linalg ops
+    ("a.T @ b", ["--chunk-bytes", "4K"]),
+    ("a.T @ a + 1", ["--chunk-bytes", "8K"]),
+    ("(a @ b.T)[::7] @ (i % 3)", ["--chunk-bytes", "16K"]),
+    ("linalg.inv(a.T @ a) @ (a.T @ b)", ["--chunk-bytes", "4K"]),
+    ("linalg.solve(a.T @ a, c.astype(float64)) + linalg.det(b.T @ b / 300)", []),
 ]
 
 
@@ -218,22 +103,14 @@ EXPRS = [
 
 @pytest.mark.parametrize("expr,opts", EXPRS, ids=[e for e, _ in EXPRS])
 def test_eval_matches_local(expr, opts, workers, clean_store, data, tmp_path):
-    names = [f"{n}={data / (n + '.npy')}" for n in "abcim"]
-    loc = lampy("eval", expr, *names, *opts, "-o", tmp_path / "local.npy")
-    assert loc.returncode == 0, loc.stderr
-    rem = lampy("eval", expr, *names, *opts, "-o", tmp_path / "remote.npy", *remote_args(workers, clean_store.url))
-    assert rem.returncode == 0, rem.stderr
-    assert same_array(np.load(tmp_path / "local.npy"), np.load(tmp_path / "remote.npy"))
+    assert_same_as_local(tmp_path, expr, [f"{n}={data / (n + '.npy')}" for n in "abcim"], opts,
+                         remote_args(workers, clean_store.url))
 
 
 def test_errors_match_local(workers, clean_store, data):
     # a kernel's own error (integer to a negative power) comes back with its message
-    names = [f"i={data / 'i.npy'}"]
-    loc = lampy("eval", "i ** (i - i - 1)", *names)
-    rem = lampy("eval", "i ** (i - i - 1)", *names, *remote_args(workers, clean_store.url))
-    assert loc.returncode == rem.returncode == 1
-    assert "Integers to negative integer powers are not allowed." in loc.stderr
-    assert "Integers to negative integer powers are not allowed." in rem.stderr
+    assert_error_as_local("i ** (i - i - 1)", [f"i={data / 'i.npy'}"], remote_args(workers, clean_store.url),
+                          "Integers to negative integer powers are not allowed.")
 
 
 def test_op_corpus_through_workers(redis, workers):
@@ -261,6 +138,20 @@ def test_op_corpus_through_workers(redis, workers):
     assert redis.dbsize() == 0
 
 
+def test_linalg_corpus_through_workers(redis, workers):
+    """tests/data/linalg (matmul blocks, k-split partial products, syrk, dot/outer/tensordot,
+    numpy.linalg) on the lambda executor: NumPy's answers and the local run's bits."""
+    test_linalg = LAMPY.parent / "tests" / "c" / "test_linalg"
+    if not test_linalg.exists():
+        pytest.fail(f"{test_linalg} does not exist: build first")
+    r = subprocess.run([str(test_linalg)], capture_output=True, text=True, timeout=900,
+                       env=dict(os.environ, LP_TEST_DATA=str(ROOT / "tests" / "data"), LP_OPS_EXECUTOR="lambda",
+                                LP_OPS_WORKERS=",".join(w.url for w in workers), LP_OPS_STORE=redis.url))
+    m = re.search(r"test_linalg \(remote\): (\d+) passed, (\d+) failed", r.stderr + r.stdout)
+    assert r.returncode == 0 and m and int(m.group(1)) > 1000 and m.group(2) == "0", (r.stdout + r.stderr)[-3000:]
+    assert redis.dbsize() == 0
+
+
 def test_c_api(workers, clean_store):
     """tests/c/remote_client: wrapped and strided in-memory data and earlier results through the
     store (same bits as local), many runs on one context, lp_cancel mid-run, configuration."""
@@ -273,24 +164,7 @@ def test_c_api(workers, clean_store):
 
 
 def test_fisher_matches_local(workers, clean_store, tmp_path):
-    g = lampy("gen", "--rows", 60000, "--features", 12, "--classes", 4, "--seed", 3, "-o", tmp_path)
-    assert g.returncode == 0, g.stderr
-    X, y = tmp_path / "X.npy", tmp_path / "y.npy"
-    for shrink in ("none", "auto"):
-        loc = lampy("fisher", X, y, "--shrinkage", shrink, "--chunk-rows", 5000, "--save", tmp_path / "m_local.npy")
-        assert loc.returncode == 0, loc.stderr
-        rem = lampy("fisher", X, y, "--shrinkage", shrink, "--chunk-rows", 5000, "--save", tmp_path / "m_remote.npy",
-                    *remote_args(workers, clean_store.url))
-        assert rem.returncode == 0, rem.stderr
-        assert (tmp_path / "m_local.npy").read_bytes() == (tmp_path / "m_remote.npy").read_bytes()
-        acc = lambda out: re.search(r"accuracy\s+(\S+)", out).group(1)
-        assert acc(loc.stdout) == acc(rem.stdout)
-    p = lampy("predict", tmp_path / "m_local.npy", X, "-o", tmp_path / "yhat_r.npy", "--chunk-rows", 7000,
-              *remote_args(workers, clean_store.url))
-    assert p.returncode == 0, p.stderr
-    p = lampy("predict", tmp_path / "m_local.npy", X, "-o", tmp_path / "yhat_l.npy", "--chunk-rows", 7000)
-    assert p.returncode == 0, p.stderr
-    assert same_array(np.load(tmp_path / "yhat_l.npy"), np.load(tmp_path / "yhat_r.npy"))
+    assert_fisher_as_local(tmp_path, remote_args(workers, clean_store.url), 60000, 12, 4, 5000)
 
 
 def test_file_and_http_stores(spawn, data, tmp_path):
@@ -615,6 +489,65 @@ def test_invalid_tasks(fstore):
     # the unmodified batch still works
     st, rep = fstore.run(a)
     assert st == 200, rep
+    fstore.assert_ready()
+
+
+def test_matmul_and_linalg_tasks(fstore):
+    """Hand-made linear-algebra tasks: a valid product runs; every inconsistency between the
+    node's parameters, the operands' extents and the output is a 400 naming it."""
+    cs = {}
+    for key, val, shape in (("la/a", 2.0, (3, 4)), ("la/b", 0.5, (4, 5)), ("la/s", 1.0, (4, 4))):
+        st, rep = fstore.run(full_batch(key, val, shape=shape, store=fstore.store))
+        assert st == 200, rep
+        cs[key] = rep["outputs"][0]["checksum"]
+    la = {"transpose_a": False, "transpose_b": False, "a_ndim": 2, "b_ndim": 2, "out_ndim": 2, "loop_dtype": "float64",
+          "syrk": False, "blas_threads": 1, "rcond": "0"}
+    chunk = lambda i, key, shape: {"store": 0, "key": key, "dtype": "float64", "shape": list(shape), "box": box(shape),
+                                    "checksum": cs[key]}
+    mm = {"format": "lampy.tasks", "version": 1, "stores": [fstore.store],
+          "chunks": [chunk(0, "la/a", (3, 4)), chunk(1, "la/b", (4, 5))],
+          "nodes": [{"kernel": "matmul", "op": "matmul", "dtype": "float64", "shape": [3, 5], "params": {"linalg": la}}],
+          "tasks": [{"node": 0, "chunk": 0, "box": box((3, 5)), "out": {"store": 0, "key": "la/c", "box": box((3, 5))},
+                     "ops": [{"dtype": "float64", "box": box((3, 4)), "pieces": [[0, box((3, 4))]]},
+                             {"dtype": "float64", "box": box((4, 5)), "pieces": [[1, box((4, 5))]]}]}]}
+    st, rep = fstore.run(mm)
+    assert st == 200, rep
+    assert (chunk_file_array(fstore.sdir / "la" / "c", np.float64, (3, 5)) == 4.0).all()
+    L = ("nodes", 0, "params", "linalg")
+    cases = [
+        ([(L + ("transpose_a",), True)], "rows"),
+        ([(("tasks", 0, "out", "box"), [[0, 3], [0, 4]]), (("nodes", 0, "shape"), [3, 4]), (("tasks", 0, "box"), [[0, 3], [0, 4]])],
+         "columns"),
+        ([(L + ("a_ndim",), 3)], "axes"),
+        ([(L + ("loop_dtype",), "int32")], "loop_dtype"),
+        ([(L + ("syrk",), True)], "syrk"),
+        ([(L + ("blas_threads",), 100000)], "blas_threads"),
+        ([(L + ("out_ndim",), 5)], "out_ndim"),
+        ([(("nodes", 0, "op"), "add")], "does not run op"),
+        ([(("tasks", 0, "ops"), [{"dtype": "float64", "box": box((3, 4)), "pieces": [[0, box((3, 4))]]}])], "pairs"),
+        ([(("nodes", 0, "params", "reduce"), {"op": "sum", "axes": [], "in_shape": [3, 5], "ddof": 0, "acc": "float64",
+                                              "fields": 1, "count": 1})], "final"),
+    ]
+    for changes, msg in cases:
+        b = mm
+        for change in changes:
+            b = mutate(b, change)
+        st, rep = fstore.run(b)
+        assert st == 400 and msg in rep["error"], (changes, st, rep)
+    # numpy.linalg: the builders' rules on placeholders of the operands
+    inv = {"format": "lampy.tasks", "version": 1, "stores": [fstore.store], "chunks": [chunk(0, "la/a", (3, 4))],
+           "nodes": [{"kernel": "linalg", "op": "inv", "dtype": "float64", "shape": [3, 4],
+                      "params": {"linalg": dict(la, a_ndim=0, b_ndim=0)}}],
+           "tasks": [{"node": 0, "chunk": 0, "box": box((3, 4)), "out": {"store": 0, "key": "la/i", "box": box((3, 4))},
+                      "ops": [{"dtype": "float64", "box": box((3, 4)), "pieces": [[0, box((3, 4))]]}]}]}
+    st, rep = fstore.run(inv)
+    assert st == 400 and "square" in rep["error"], rep
+    inv = mutate(mutate(mutate(mutate(inv, (("chunks", 0), chunk(0, "la/s", (4, 4)))), (("nodes", 0, "shape"), [4, 4])),
+                        (("tasks", 0, "box"), box((4, 4)))), (("tasks", 0, "out", "box"), box((4, 4))))
+    inv["tasks"][0]["ops"][0] = {"dtype": "float64", "box": box((4, 4)), "pieces": [[0, box((4, 4))]]}
+    st, rep = fstore.run(inv)
+    assert st == 500 and rep["status"] == "ERR_LINALG" and "Singular matrix" in rep["error"], rep
+    assert not (fstore.sdir / "la" / "i").exists()
     fstore.assert_ready()
 
 

@@ -9,7 +9,23 @@ carries the JSON across.
 OpenLambda always answers 200 when ``f`` returns, so an error comes back as
 ``{"error": ..., "status": "ERR_...", "code": <the status a worker would send>}``; Lampy's
 driver reads ``code``. Settings come from the environment (ol.yaml): ``LAMPY_ALLOW_STORES``,
-``LAMPY_LOAD_DIRS`` (comma-separated), ``LAMPY_KEY_FILE``, ``LAMPY_CA_FILE``, ``LAMPY_LIBRARY`` (path of liblampy.so).
+``LAMPY_LOAD_DIRS`` (comma-separated), ``LAMPY_KEY_FILE``, ``LAMPY_CA_FILE``, ``LAMPY_LIBRARY``
+(path of liblampy.so), ``LAMPY_INVOKE_TIMEOUT`` (seconds to wait for an invoked lambda to answer).
+
+Orchestration by functions (``"kind": "orchestrate"``, docs/ORCHESTRATION.md): ``f`` runs the
+chain of tasks it was invoked for *before* it returns — planning the run on first sight,
+running task after task, invoking this lambda again (through the same OpenLambda worker URLs
+the driver was given) for the tasks that became ready — and answers ``{"accepted": true}``
+when the chain ends (a ``lampy worker`` answers 202 at once and goes on on a thread). The
+reason is OpenLambda's sandbox life cycle: a sandbox may be paused as soon as its lambda has
+answered, and a thread left running would freeze with it, holding leases nobody renews. So
+``f`` also returns only after every invocation it started has been sent (at most 10 s); the
+answers to those are read by background threads that may be frozen with the sandbox, which is
+harmless: the invoked lambdas run in their own sandboxes, and whatever a frozen or killed
+sandbox held (its task's lease) expires in Redis and is invoked again by whichever function or
+waiting driver reaps it. A chain also hands its next task over by invoking a fresh lambda once
+it has used half of ``runtime_sec`` (the run document's), so no invocation outlives
+OpenLambda's time limit (502).
 """
 import ctypes
 import ctypes.util
