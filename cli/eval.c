@@ -9,6 +9,7 @@
 
 const char cli_eval_help[] =
     "usage: lampy eval EXPR [NAME=FILE.npy ...] [-o OUT.npy] [--threads N]\n"
+    "       lampy eval --list\n"
     "                  [--chunk-bytes B] [--no-fusion] [--stats] [--report]\n"
     "                  [--trace FILE.json] [--no-progress]\n"
     "\n"
@@ -31,6 +32,8 @@ const char cli_eval_help[] =
     "  --trace FILE         write the run's timeline as a Chrome trace-event file (a row per\n"
     "                       worker, a span per task; open it in https://ui.perfetto.dev)\n"
     "  --no-progress        no progress bar (it is shown on a terminal for runs over ~1 s)\n"
+    "  --list               print every function expressions can call (the library's\n"
+    "                       catalogue: signatures, aliases, Array methods) and exit\n"
     "  -h, --help           show this help\n"
     "\n"
     "Expressions use Python's syntax and precedence. Python numbers are weak scalars\n"
@@ -41,10 +44,9 @@ const char cli_eval_help[] =
     "  methods    a.sum() .prod .mean .min .max .argmin .argmax .var .std .any .all\n"
     "             (axis=None|int|tuple, keepdims=False, ddof=0 for var/std),\n"
     "             .astype(float32)  .reshape(2, -1)  .transpose(1, 0)  .ravel()\n"
-    "  functions  where(c, a, b) maximum minimum sqrt exp log sin cos tanh abs negative\n"
-    "             logical_and logical_or logical_xor logical_not, the reductions as\n"
-    "             functions (sum(a, axis=0)), concatenate((a, b), axis=0),\n"
-    "             stack((a, b), axis=1), add subtract multiply divide power ...\n"
+    "  functions  NumPy's, with NumPy's signatures: where(c, a, b) maximum sqrt exp ...,\n"
+    "             the reductions as functions (sum(a, axis=0)), concatenate((a, b), axis=0),\n"
+    "             linalg.solve(a, b) ...; 'lampy eval --list' prints all of them\n"
     "  creation   zeros((3, 4), dtype=float32) ones full(shape, value) arange(start,\n"
     "             stop, step) linspace(start, stop, num=50, endpoint=True)\n"
     "             eye(n, m=None, k=0) random.uniform(shape, seed=0, low=0, high=1)\n"
@@ -58,6 +60,19 @@ const char cli_eval_help[] =
     "  lampy eval 'x.mean(axis=0)' x=data.npy\n"
     "  lampy eval 'where(x > 0, x, 0).sum()' x=data.npy --stats\n"
     "  lampy eval 'arange(12).reshape(3, 4)[:, 1:]'\n";
+
+/* `lampy eval --list`: every function of the library's catalogue, as the evaluator knows it. */
+static int cli_eval_list(void) {
+    for (int i = 0; i < lp_func_count(); i++) {
+        const lp_func *f = lp_func_at(i);
+        const char *dot = strchr(f->name, '.');
+        printf("%.*s%s\n", dot ? (int)(dot - f->name + 1) : 0, f->name, f->signature);
+        if (f->aliases[0]) printf("    also: %s\n", f->aliases);
+        if (f->method) printf("    method: a.%s\n", f->method);
+        printf("    %s.\n", f->doc);
+    }
+    return 0;
+}
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -180,6 +195,7 @@ int cli_eval(int argc, char **argv) {
                 continue;
             }
             if (strcmp(arg, "--no-fusion") == 0) { no_fusion = true; continue; }
+            if (strcmp(arg, "--list") == 0) { rc = cli_eval_list(); goto done; }
             if (strcmp(arg, "--stats") == 0) { stats = true; continue; }
             if (strcmp(arg, "--report") == 0) { report = true; continue; }
             if (strcmp(arg, "--no-progress") == 0) { no_progress = true; continue; }

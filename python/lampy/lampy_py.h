@@ -114,19 +114,23 @@ int lpy_set_chunks(lp_array *a, PyObject *chunks);
 PyObject *lpy_shape_tuple(int ndim, const int64_t *shape);
 
 /* ---- shared implementations (methods and module functions) ---- */
-PyObject *lpy_reduce_impl(lp_array *a, const char *op, PyObject *args, PyObject *kwargs);
-PyObject *lpy_elemwise_op(const char *op, int nin, PyObject *const *operands);
 PyObject *lpy_compute_one(lp_array *a);
 PyObject *lpy_rechunk_impl(lp_array *a, PyObject *chunks);
-PyObject *lpy_reshape_impl(lp_array *a, PyObject *args, PyObject *kwargs);
-PyObject *lpy_transpose_impl(lp_array *a, PyObject *args);
+
+/* ---- the library's function catalogue (catalog.c) ---- */
+/* Call catalogue function `name` (the Array method when self is given) with Python arguments. */
+PyObject *lpy_call(const char *name, lp_array *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwargs);
+/* Every catalogue function as lampy.<name> (linalg.* in lampy._linalg). */
+int lpy_catalog_init(PyObject *module);
+/* x.name as a bound catalogue method; NULL without an exception when there is no such method. */
+PyObject *lpy_catalog_method(PyObject *x, PyObject *name);
+PyObject *lpy_catalog_method_names(void);
 
 /* ---- module-level functions, the random Generator, linear algebra, Fisher LDA ---- */
 extern PyMethodDef lpy_function_methods[];
 int lpy_functions_init(PyObject *module);
 int lpy_random_init(PyObject *module);
 PyObject *lpy_matmul(PyObject *x, PyObject *y); /* the @ operator */
-int lpy_linalg_init(PyObject *module);          /* matmul dot outer tensordot; _linalg */
 int lpy_lda_init(PyObject *module);             /* FisherLDA when lampy.h has it */
 
 #endif

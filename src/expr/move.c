@@ -122,9 +122,9 @@ lp_status lp_slice(lp_ctx *ctx, lp_array *a, int nidx, const lp_index *idx, lp_a
         else if (idx[k].kind == LP_IDX_ELLIPSIS) nell++;
         else if (idx[k].kind != LP_IDX_NEWAXIS) return lpi_error(ctx, LP_ERR_VALUE, "invalid index kind");
     }
-    if (nell > 1) return lpi_error(ctx, LP_ERR_VALUE, "an index can only have a single ellipsis ('...')");
+    if (nell > 1) return lpi_error(ctx, LP_ERR_INDEX, "an index can only have a single ellipsis ('...')");
     if (nreal > a->ndim)
-        return lpi_error(ctx, LP_ERR_VALUE, "too many indices for array: array is %d-dimensional, but %d were indexed",
+        return lpi_error(ctx, LP_ERR_INDEX, "too many indices for array: array is %d-dimensional, but %d were indexed",
                          a->ndim, nreal);
     lpi_axismap m;
     memset(&m, 0, sizeof m);
@@ -148,7 +148,7 @@ lp_status lp_slice(lp_ctx *ctx, lp_array *a, int nidx, const lp_index *idx, lp_a
             if (ix->kind == LP_IDX_INT) {
                 int64_t i = ix->start;
                 if (i < -n || i >= n)
-                    return lpi_error(ctx, LP_ERR_VALUE, "index %lld is out of bounds for axis %d with size %lld",
+                    return lpi_error(ctx, LP_ERR_INDEX, "index %lld is out of bounds for axis %d with size %lld",
                                      (long long)i, in_ax, (long long)n);
                 m.dropped[in_ax] = true;
                 m.fixed[in_ax] = i < 0 ? i + n : i;

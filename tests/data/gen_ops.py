@@ -75,8 +75,8 @@ operands gives int8 in NumPy, ..."; src/expr/elemwise.c), and the case expects t
 Where it would be float16 (sqrt/exp/log/sin/cos/tanh of bool) the expected result is float32,
 computed by NumPy on the bool input cast to float32 (ids ending in '.mapped').
 
-Error statuses: NumPy's TypeError -> ERR_TYPE; ValueError, IndexError, AxisError,
-OverflowError -> ERR_VALUE; broadcasting failures -> ERR_SHAPE; other shape-related
+Error statuses: NumPy's TypeError -> ERR_TYPE; AxisError -> ERR_AXIS; IndexError -> ERR_INDEX;
+ZeroDivisionError -> ERR_ZERO_DIVISION; ValueError, OverflowError -> ERR_VALUE; broadcasting failures -> ERR_SHAPE; other shape-related
 ValueErrors (reshape, concatenate, stack) accept ERR_VALUE or ERR_SHAPE (STATUS may be a
 comma-separated list of accepted statuses).
 
@@ -329,10 +329,14 @@ SHAPE_MSGS = ("cannot reshape", "must match exactly", "same number of dimensions
 def status_of(e):
     msg = str(e)
     if isinstance(e, np.exceptions.AxisError):
-        return "ERR_VALUE"
+        return "ERR_AXIS"
     if isinstance(e, TypeError):
         return "ERR_TYPE"
-    if isinstance(e, (IndexError, OverflowError)):
+    if isinstance(e, IndexError):
+        return "ERR_INDEX"
+    if isinstance(e, ZeroDivisionError):
+        return "ERR_ZERO_DIVISION"
+    if isinstance(e, OverflowError):
         return "ERR_VALUE"
     if isinstance(e, ValueError):
         if "could not be broadcast" in msg:
