@@ -11,6 +11,8 @@ typedef enum lpi_opkind {
     LP_OPK_REDUCE = 2,
     LP_OPK_MOVE = 3,
     LP_OPK_LINALG = 4,
+    LP_OPK_SCAN = 5,
+    LP_OPK_SORT = 6,
     LP_OPK_COUNT
 } lpi_opkind;
 
@@ -106,6 +108,13 @@ lp_dtype lpi_reduce_out_dtype(lpi_op op, lp_dtype in);
  * the eigenvalues, rows 1.. the eigenvectors) or lp_linalg_slogdet ((..., 2): sign, log|det|),
  * for rebuilding a graph; the public functions return views of it. */
 lp_status lpi_linalg_packed(lp_ctx *ctx, lpi_op op, lp_array *a, lp_array **out);
+/* expr/axis.c: ops along one axis (axis already validated by the caller or normalized here).
+ * lpi_scan casts x to the scan's dtype first (cumsum/cumprod: NumPy's sum dtype). */
+lp_status lpi_scan(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out);
+lp_status lpi_sort(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out);
+/* x's sorted values along axis at the ranks (an int64 1-d array of known values, each in
+ * [0, x.shape[axis])); the axis is replaced by the ranks' length. */
+lp_status lpi_sort_select(lp_ctx *ctx, lp_array *x, int axis, lp_array *ranks, lp_array **out);
 /* Is node a weak (Python) scalar? */
 static inline bool lpi_is_weak(const lp_array *a) { return a->op == LPI_OP_SCALAR && a->a.weak; }
 

@@ -55,6 +55,8 @@ typedef enum lpi_kernel {
     LPI_K_RESHAPE = 7,    /* flat (C-order) copy */
     LPI_K_MATMUL = 8,     /* matrix-product block over k-pieces -> box (or partial state) */
     LPI_K_LINALG = 9,     /* one LAPACK op over whole operands -> the whole result */
+    LPI_K_SCAN = 10,      /* along `axis`: per-chunk totals, or the chunk's scan after the carries */
+    LPI_K_SORT = 11,      /* along `axis`: sort a chunk, or merge/select from sorted chunks */
     LPI_K_COUNT
 } lpi_kernel;
 
@@ -111,6 +113,7 @@ typedef struct lpi_pnode {
     int load_fd;               /* LOAD: open descriptor for the run */
     double est_seconds;        /* cost model estimate (all tasks) */
     const lpi_linalg_params *la; /* MATMUL, LINALG */
+    int axis;                  /* SCAN, SORT: the axis scanned or sorted */
 } lpi_pnode;
 
 /* A piece of an operand: the part of one producer chunk the task reads. */
