@@ -160,6 +160,16 @@ lp_status lpi_fn_nanreduce(lpi_call *c, lp_value *out) {
     } else if (!strcmp(op, "min") || !strcmp(op, "max")) {
         /* fmin/fmax over the slice: NaN only where every element is NaN */
         bool mn = op[1] == 'i';
+        int64_t nred = 1, nout = 1;
+        for (int i = 0; i < x->ndim; i++) {
+            bool red_ax = ax->naxes < 0;
+            for (int j = 0; j < ax->naxes; j++) red_ax |= ax->axes[j] == i || ax->axes[j] == i - x->ndim;
+            if (red_ax) nred *= x->shape[i]; else nout *= x->shape[i];
+        }
+        if (nred == 0 && nout > 0) {
+            drop(&t);
+            return lpi_error(ctx, LP_ERR_VALUE, "zero-size array to reduction operation %s which has no identity", mn ? "fmin" : "fmax");
+        }
         lp_array *m = NULL, *allnan = NULL, *nanv = NULL;
         if (!flt) st = red(ctx, &t, op, x, ax, keepdims, 0, &r);
         else if (!(st = replace_nan(ctx, &t, x, mn ? INFINITY : -INFINITY, &y, &mask)) &&

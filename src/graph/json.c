@@ -392,6 +392,10 @@ lp_status lpi_json_node_attrs(lp_ctx *ctx, const lp_array *a, json_t **out) {
     case LPI_OP_SLICE: r = json_object_set_new(o, "index", slice_index_json(a)); break;
     case LPI_OP_CONCATENATE: r = json_object_set_new(o, "axis", json_integer(t->axis)); break;
     case LPI_OP_RESHAPE: break;
+    case LPI_OP_CUMSUM: case LPI_OP_CUMPROD: case LPI_OP_CUMMAX: case LPI_OP_CUMMIN:
+    case LPI_OP_SORT: case LPI_OP_ARGSORT: case LPI_OP_SORT_SELECT:
+        r = json_object_set_new(o, "axis", json_integer(t->axis));
+        break;
     case LPI_OP_MATMUL:
         r = json_object_set_new(o, "transpose_a", json_boolean(t->flags & LPI_MM_TA)) |
             json_object_set_new(o, "transpose_b", json_boolean(t->flags & LPI_MM_TB));
@@ -480,6 +484,9 @@ static const char *const *allowed_attrs(lpi_op op) {
     case LPI_OP_TRANSPOSE: return K_PERM;
     case LPI_OP_SLICE: return K_INDEX;
     case LPI_OP_CONCATENATE: return K_AXIS;
+    case LPI_OP_CUMSUM: case LPI_OP_CUMPROD: case LPI_OP_CUMMAX: case LPI_OP_CUMMIN:
+    case LPI_OP_SORT: case LPI_OP_ARGSORT: case LPI_OP_SORT_SELECT:
+        return K_AXIS;
     case LPI_OP_MATMUL: return K_MATMUL;
     case LPI_OP_LSTSQ: return K_RCOND;
     default: return lpi_ops[op].kind == LP_OPK_REDUCE ? K_REDUCE : K_NONE;
@@ -659,6 +666,14 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
         int64_t axis = 0;
         if ((st = lpi_json_int(ctx, where, attrs, "axis", false, -LP_MAX_NDIM, LP_MAX_NDIM - 1, &axis))) return st;
         return lp_concatenate(ctx, nin, in, (int)axis, out);
+    }
+    case LPI_OP_CUMSUM: case LPI_OP_CUMPROD: case LPI_OP_CUMMAX: case LPI_OP_CUMMIN:
+    case LPI_OP_SORT: case LPI_OP_ARGSORT: case LPI_OP_SORT_SELECT: {
+        int64_t axis = 0;
+        if ((st = lpi_json_int(ctx, where, attrs, "axis", false, -LP_MAX_NDIM, LP_MAX_NDIM - 1, &axis))) return st;
+        if (op == LPI_OP_SORT_SELECT) return lpi_sort_select(ctx, in[0], (int)axis, in[1], out);
+        if (lpi_ops[op].kind == LP_OPK_SCAN) return lpi_scan(ctx, op, in[0], (int)axis, out);
+        return lpi_sort(ctx, op, in[0], (int)axis, out);
     }
     case LPI_OP_MATMUL: {
         /* a transpose of the last two axes folded into the product: rebuild the transpose and

@@ -57,6 +57,15 @@ static void add_view(lines *L, const lpi_view *v) {
     L->nv++;
 }
 
+/* v has nd axes and out's extents except along ax (and dtype dt unless dt < 0). Tasks come
+ * from the wire too: the kernels check what they rely on. */
+static bool same_lines(const lpi_view *v, const lpi_view *out, int ax, int dt) {
+    if (v->ndim != out->ndim || (dt >= 0 && v->dtype != (lp_dtype)dt)) return false;
+    for (int i = 0; i < out->ndim; i++)
+        if (i != ax && v->shape[i] != out->shape[i]) return false;
+    return true;
+}
+
 /* ---- scans ---- */
 
 #define SCAN_TYPES(X) X(LP_BOOL, uint8_t) X(LP_INT32, int32_t) X(LP_INT64, int64_t) X(LP_FLOAT32, float) X(LP_FLOAT64, double)
@@ -123,9 +132,14 @@ SCAN_TYPES(X)
 #undef X
 
 lp_status lpi_scan_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins, const lpi_view *out) {
-    const int ax = pn->axis, nd = t->box.ndim;
-    if (ax < 0 || ax >= nd || ins[0].ndim != nd || out->ndim != nd || ins[0].dtype != pn->dtype)
-        return lpi_error(ctx, LP_ERR_INTERNAL, "scan: bad operands");
+    const int ax = pn->axis, nd = out->ndim;
+    if (lpi_box_size(&t->box) == 0 && pn->final) return LP_OK; /* nothing to write (nor a dtype for empty operands) */
+    bool ok = ax >= 0 && ax < nd && (t->nops == 1 || t->nops == 2) && out->dtype == pn->dtype &&
+              same_lines(&ins[0], out, ax, pn->dtype) &&
+              /* an empty operand (the first chunk's carries) has no chunk to give it a dtype */
+              (t->nops == 1 || same_lines(&ins[1], out, ax, ins[1].shape[ax] ? (int)pn->dtype : -1)) &&
+              (pn->final ? ins[0].shape[ax] == out->shape[ax] : out->shape[ax] == 1);
+    if (!ok) return lpi_error(ctx, LP_ERR_VALUE, "scan: the operands do not match the output");
     lines L = {.nd = nd, .ax = ax};
     memcpy(L.shape, out->shape, sizeof L.shape);
     L.shape[ax] = 1;
@@ -286,6 +300,7 @@ typedef struct run {
 typedef struct runs {
     lp_dtype dt;            /* of the values */
     bool arg;
+    bool bad;               /* an argsort index outside its run's chunk (a malformed task) */
     int k;
     run r[];
 } runs;
@@ -293,8 +308,12 @@ typedef struct runs {
 static inline uint64_t run_key(const runs *R, int k, int64_t i) {
     const run *r = &R->r[k];
     if (!R->arg) return key_of(R->dt, r->p + i * r->s, false);
-    int64_t g = *(const int64_t *)(r->p + i * r->s);
-    return key_of(R->dt, r->v + (g - r->off) * r->vs, true);
+    int64_t g = *(const int64_t *)(r->p + i * r->s) - r->off;
+    if (g < 0 || g >= r->n) {
+        ((runs *)R)->bad = true;
+        return 0;
+    }
+    return key_of(R->dt, r->v + g * r->vs, true);
 }
 
 /* number of keys < v (strict) or <= v in run k */
@@ -384,7 +403,19 @@ static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, 
     if (!R || !c0 || !h) { st = lpi_nomem(ctx); goto done; }
     R->dt = arg ? ins[K].dtype : ins[0].dtype;
     R->arg = arg;
+    R->bad = false;
     R->k = K;
+    /* what the loops below rely on */
+    int64_t len = 0;
+    bool ok = !select || (rk->ndim == 1 && rk->dtype == LP_INT64 && rk->shape[0] == out->shape[ax] && out->dtype == R->dt);
+    for (int k = 0; k < K && ok; k++) {
+        ok = same_lines(&ins[k], out, ax, arg ? LP_INT64 : (int)R->dt) &&
+             (!arg || (same_lines(&ins[K + k], out, ax, R->dt) && ins[K + k].shape[ax] == ins[k].shape[ax]));
+        len += ins[k].shape[ax];
+    }
+    if (ok && !select) ok = t->box.ndim == out->ndim && t->box.lo[ax] >= 0 && t->box.lo[ax] + out->shape[ax] <= len &&
+                            out->dtype == (arg ? LP_INT64 : R->dt);
+    if (!ok) { st = lpi_error(ctx, LP_ERR_VALUE, "sort: the operands do not match the output"); goto done; }
     /* the lines: every operand view has the task's lines; walk them with one index */
     lines L = {.nd = out->ndim, .ax = ax};
     memcpy(L.shape, out->shape, sizeof L.shape);
@@ -443,6 +474,7 @@ static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, 
             first = t->box.lo[ax];
             merge_line(R, first, first + out->shape[ax], o, out->strides[ax], c0, c0 + K, h);
         }
+        if (R->bad) { st = lpi_error(ctx, LP_ERR_VALUE, "argsort: an index is outside its chunk"); break; }
         if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) break;
     }
 done:
@@ -453,8 +485,15 @@ done:
 }
 
 lp_status lpi_sort_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins, const lpi_view *out) {
-    if (pn->axis < 0 || pn->axis >= out->ndim) return lpi_error(ctx, LP_ERR_INTERNAL, "sort: bad axis");
+    if (pn->axis < 0 || pn->axis >= out->ndim || t->nops < 1) return lpi_error(ctx, LP_ERR_VALUE, "sort: bad axis or operands");
     /* level 1 (runs) sorts its chunk; so does a direct sort with one chunk along the axis */
-    if (!pn->final || (t->nops == 1 && pn->op != LPI_OP_SORT_SELECT)) return sort_local(ctx, pn, t, &ins[0], out);
+    if (!pn->final || (t->nops == 1 && pn->op != LPI_OP_SORT_SELECT)) {
+        bool arg = pn->op == LPI_OP_ARGSORT;
+        if (lpi_box_size(&t->box) == 0) return LP_OK; /* nothing to sort (an empty operand has no dtype on a worker) */
+        if (t->nops != 1 || !same_lines(&ins[0], out, pn->axis, -1) || ins[0].shape[pn->axis] != out->shape[pn->axis] ||
+            out->dtype != (arg ? LP_INT64 : ins[0].dtype) || t->box.ndim != out->ndim)
+            return lpi_error(ctx, LP_ERR_VALUE, "sort: the operand does not match the output");
+        return sort_local(ctx, pn, t, &ins[0], out);
+    }
     return sort_runs(ctx, pn, t, ins, out);
 }
