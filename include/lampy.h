@@ -226,6 +226,8 @@ typedef struct lp_index {
 LP_API lp_status lp_slice(lp_ctx *ctx, lp_array *a, int nidx, const lp_index *idx, lp_array **out);
 LP_API lp_status lp_concatenate(lp_ctx *ctx, int n, lp_array *const *in, int axis, lp_array **out);
 LP_API lp_status lp_stack(lp_ctx *ctx, int n, lp_array *const *in, int axis, lp_array **out);
+/* numpy.broadcast_to: a's values repeated to `shape` (NumPy's broadcasting rules). */
+LP_API lp_status lp_broadcast_to(lp_ctx *ctx, lp_array *a, int ndim, const int64_t *shape, lp_array **out);
 
 /* ---- the function catalogue: NumPy's functions by name ------------------------------
  *

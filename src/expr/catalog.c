@@ -598,3 +598,23 @@ lp_status lpi_out_list(lpi_call *c, lp_value_kind kind, lp_array **arrs, int n, 
     out->kind = kind;
     return LP_OK;
 }
+
+lp_array *lpi_keep(lpi_tmps *t, lp_array *a) {
+    if (!a) return NULL;
+    /* builders use far fewer; past the end the node is kept alive (leaked), never freed early */
+    if (t->n < (int)(sizeof t->a / sizeof t->a[0])) t->a[t->n++] = a;
+    return a;
+}
+
+void lpi_drop(lpi_tmps *t) {
+    for (int k = 0; k < t->n; k++) lp_array_release(t->a[k]);
+    t->n = 0;
+}
+
+lp_status lpi_give(lpi_call *c, lpi_tmps *t, lp_status st, lp_array **rp, lp_value *out) {
+    lp_array *r = *rp;
+    if (!st) lp_array_retain(r);
+    lpi_drop(t);
+    if (st) return st;
+    return lpi_out_array(c, LP_OK, &r, out);
+}

@@ -86,6 +86,18 @@ lpi_arg *lpi_call_arg(lpi_call *c, const char *name);
  * pointer so that `lpi_out_array(c, lp_x(..., &r), &r, out)` reads r after lp_x ran. */
 lp_status lpi_out_array(lpi_call *c, lp_status st, lp_array **a, lp_value *out);
 lp_status lpi_out_list(lpi_call *c, lp_value_kind kind, lp_array **arrs, int n, lp_value *out);
+/* Intermediate nodes of a composed builder: kept here, released in one go (lpi_give: the
+ * result gets its own reference first). */
+typedef struct lpi_tmps {
+    lp_array *a[256];
+    int n;
+} lpi_tmps;
+lp_array *lpi_keep(lpi_tmps *t, lp_array *a);
+void lpi_drop(lpi_tmps *t);
+/* *rp as the result (a new reference), then the temporaries go. A pointer, so that *rp is read
+ * after the step computing st ran. */
+lp_status lpi_give(lpi_call *c, lpi_tmps *t, lp_status st, lp_array **rp, lp_value *out);
+
 /* A tuple/list value of numbers as a new array (NumPy's np.asarray of a nested sequence). */
 lp_status lpi_value_to_array(lp_ctx *ctx, const lp_value *v, bool weak, const char *fname, lp_array **out);
 /* Python's type name of a value ("int", "tuple", "ndarray", ...). */

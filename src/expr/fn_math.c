@@ -10,54 +10,28 @@
 
 #define ARG(name) lpi_call_arg(c, name)
 
-/* A small owner of intermediate nodes: every step appends, one release at the end. */
-typedef struct tmps {
-    lp_array *a[64];
-    int n;
-} tmps;
-
-static lp_array *keep(tmps *t, lp_array *a) {
-    if (a && t->n < 64) t->a[t->n++] = a;
-    return a;
-}
-
-static void drop(tmps *t) {
-    for (int k = 0; k < t->n; k++) lp_array_release(t->a[k]);
-    t->n = 0;
-}
-
-static lp_status un(lp_ctx *ctx, tmps *t, const char *op, lp_array *x, lp_array **out) {
+static lp_status un(lp_ctx *ctx, lpi_tmps *t, const char *op, lp_array *x, lp_array **out) {
     lp_status st = lp_unary(ctx, op, x, out);
-    if (!st) keep(t, *out);
+    if (!st) lpi_keep(t, *out);
     return st;
 }
 
-static lp_status bin(lp_ctx *ctx, tmps *t, const char *op, lp_array *x, lp_array *y, lp_array **out) {
+static lp_status bin(lp_ctx *ctx, lpi_tmps *t, const char *op, lp_array *x, lp_array *y, lp_array **out) {
     lp_status st = lp_binary(ctx, op, x, y, out);
-    if (!st) keep(t, *out);
+    if (!st) lpi_keep(t, *out);
     return st;
 }
 
-static lp_status weak(lp_ctx *ctx, tmps *t, lp_scalar v, lp_array **out) {
+static lp_status weak(lp_ctx *ctx, lpi_tmps *t, lp_scalar v, lp_array **out) {
     lp_status st = lp_scalar_array(ctx, v, out);
-    if (!st) keep(t, *out);
+    if (!st) lpi_keep(t, *out);
     return st;
 }
 
-static lp_status cast(lp_ctx *ctx, tmps *t, lp_array *x, lp_dtype dt, lp_array **out) {
+static lp_status cast(lp_ctx *ctx, lpi_tmps *t, lp_array *x, lp_dtype dt, lp_array **out) {
     lp_status st = lp_astype(ctx, x, dt, out);
-    if (!st) keep(t, *out);
+    if (!st) lpi_keep(t, *out);
     return st;
-}
-
-/* *rp as the result (a new reference); the temporaries go. A pointer, so that *rp is read after
- * the step computing st ran. */
-static lp_status give(lpi_call *c, tmps *t, lp_status st, lp_array **rp, lp_value *out) {
-    lp_array *r = *rp;
-    if (!st) lp_array_retain(r);
-    drop(t);
-    if (st) return st;
-    return lpi_out_array(c, LP_OK, &r, out);
 }
 
 lp_status lpi_fn_positive(lpi_call *c, lp_value *out) {
@@ -75,7 +49,7 @@ lp_status lpi_fn_round(lpi_call *c, lp_value *out) {
     lp_ctx *ctx = c->ctx;
     lp_array *x = ARG("a")->a;
     int64_t d = ARG("decimals")->i;
-    tmps t = {0};
+    lpi_tmps t = {0};
     lp_array *r = NULL, *f = NULL, *y = NULL, *z = NULL, *xf = NULL;
     lp_status st = LP_OK;
     lpi_kind k = lpi_dtype_kind(x->dtype);
@@ -83,12 +57,12 @@ lp_status lpi_fn_round(lpi_call *c, lp_value *out) {
     if (k == LPI_KIND_BOOL && d != 0)
         return lpi_error(ctx, LP_ERR_TYPE, "round(): cannot round bool values to %lld decimals (NumPy's result would "
                          "be bool); cast with astype first", (long long)d);
-    if (k == LPI_KIND_BOOL) return give(c, &t, un(ctx, &t, "rint", x, &r), &r, out);
+    if (k == LPI_KIND_BOOL) return lpi_give(c, &t, un(ctx, &t, "rint", x, &r), &r, out);
     if (k == LPI_KIND_INT && d >= 0) {
         lp_array_retain(x);
         return lpi_out_array(c, LP_OK, &x, out);
     }
-    if (d == 0) return give(c, &t, un(ctx, &t, "rint", x, &r), &r, out);
+    if (d == 0) return lpi_give(c, &t, un(ctx, &t, "rint", x, &r), &r, out);
     double p = pow(10.0, (double)(d < 0 ? -d : d));
     xf = x;
     if (k == LPI_KIND_INT) st = cast(ctx, &t, x, LP_FLOAT64, &xf);
@@ -97,7 +71,7 @@ lp_status lpi_fn_round(lpi_call *c, lp_value *out) {
     if (!st) st = un(ctx, &t, "rint", y, &z);
     if (!st) st = bin(ctx, &t, d > 0 ? "divide" : "multiply", z, f, &r);
     if (!st && k == LPI_KIND_INT) st = cast(ctx, &t, r, x->dtype, &r);
-    return give(c, &t, st, &r, out);
+    return lpi_give(c, &t, st, &r, out);
 }
 
 /* numpy.clip: minimum(maximum(a, min), max); either bound may be None (then not applied). */
@@ -109,25 +83,25 @@ lp_status lpi_fn_clip(lpi_call *c, lp_value *out) {
     lp_array *mn = lo->given ? lo->a : lo2->given ? lo2->a : NULL;
     lp_array *mx = hi->given ? hi->a : hi2->given ? hi2->a : NULL;
     lp_array *r = ARG("a")->a;
-    tmps t = {0};
+    lpi_tmps t = {0};
     lp_status st = LP_OK;
     if (mn) st = bin(ctx, &t, "maximum", r, mn, &r);
     if (!st && mx) st = bin(ctx, &t, "minimum", r, mx, &r);
-    return give(c, &t, st, &r, out);
+    return lpi_give(c, &t, st, &r, out);
 }
 
 /* ---- NaN-ignoring reductions: NumPy's nanfunctions, step by step -------------------------- */
 
-static lp_status red(lp_ctx *ctx, tmps *t, const char *op, lp_array *x, const lpi_arg *ax, bool keepdims, int ddof,
+static lp_status red(lp_ctx *ctx, lpi_tmps *t, const char *op, lp_array *x, const lpi_arg *ax, bool keepdims, int ddof,
                      lp_array **out) {
     lp_status st = lp_reduce_ddof(ctx, op, x, ax->naxes < 0 ? NULL : ax->axes, ax->naxes < 0 ? 0 : ax->naxes,
                                   keepdims, ddof, out);
-    if (!st) keep(t, *out);
+    if (!st) lpi_keep(t, *out);
     return st;
 }
 
 /* x with NaN replaced by v (NumPy's _replace_nan); *mask = isnan(x). Non-float x: unchanged. */
-static lp_status replace_nan(lp_ctx *ctx, tmps *t, lp_array *x, double v, lp_array **out, lp_array **mask) {
+static lp_status replace_nan(lp_ctx *ctx, lpi_tmps *t, lp_array *x, double v, lp_array **out, lp_array **mask) {
     lp_array *fill;
     lp_status st;
     *mask = NULL;
@@ -135,7 +109,7 @@ static lp_status replace_nan(lp_ctx *ctx, tmps *t, lp_array *x, double v, lp_arr
     if ((st = un(ctx, t, "isnan", x, mask)) || (st = weak(ctx, t, lp_scalar_f(v), &fill))) return st;
     lp_array *in[3] = {*mask, fill, x};
     if ((st = lp_elemwise(ctx, "where", 3, in, out))) return st;
-    keep(t, *out);
+    lpi_keep(t, *out);
     return LP_OK;
 }
 
@@ -146,14 +120,14 @@ lp_status lpi_fn_nanreduce(lpi_call *c, lp_value *out) {
     lpi_arg *ax = ARG("axis"), *dt = ARG("dtype"), *kd = ARG("keepdims"), *dd = ARG("ddof");
     bool keepdims = kd->b;
     int ddof = dd ? (int)dd->i : 0;
-    tmps t = {0};
+    lpi_tmps t = {0};
     lp_status st = LP_OK;
     if (dd && (dd->i < 0 || dd->i > INT32_MAX))
         return lpi_error(ctx, LP_ERR_VALUE, "%s(): ddof must be a non-negative integer, got %lld", c->fname, (long long)dd->i);
     if (ax->axis_tuple && (!strcmp(op, "argmin") || !strcmp(op, "argmax")))
         return lpi_error(ctx, LP_ERR_TYPE, "'tuple' object cannot be interpreted as an integer");
     if (dt && dt->given && dt->dt != x->dtype) st = cast(ctx, &t, x, dt->dt, &x);
-    if (st) { drop(&t); return st; }
+    if (st) { lpi_drop(&t); return st; }
     bool flt = lpi_dtype_kind(x->dtype) == LPI_KIND_FLOAT;
     if (!strcmp(op, "sum") || !strcmp(op, "prod")) {
         if (!(st = replace_nan(ctx, &t, x, op[0] == 's' ? 0 : 1, &y, &mask))) st = red(ctx, &t, op, y, ax, keepdims, 0, &r);
@@ -167,7 +141,7 @@ lp_status lpi_fn_nanreduce(lpi_call *c, lp_value *out) {
             if (red_ax) nred *= x->shape[i]; else nout *= x->shape[i];
         }
         if (nred == 0 && nout > 0) {
-            drop(&t);
+            lpi_drop(&t);
             return lpi_error(ctx, LP_ERR_VALUE, "zero-size array to reduction operation %s which has no identity", mn ? "fmin" : "fmax");
         }
         lp_array *m = NULL, *allnan = NULL, *nanv = NULL;
@@ -176,7 +150,7 @@ lp_status lpi_fn_nanreduce(lpi_call *c, lp_value *out) {
                  !(st = red(ctx, &t, op, y, ax, keepdims, 0, &m)) && !(st = red(ctx, &t, "all", mask, ax, keepdims, 0, &allnan)) &&
                  !(st = weak(ctx, &t, lp_scalar_f(NAN), &nanv))) {
             lp_array *in[3] = {allnan, nanv, m};
-            if (!(st = lp_elemwise(ctx, "where", 3, in, &r))) keep(&t, r);
+            if (!(st = lp_elemwise(ctx, "where", 3, in, &r))) lpi_keep(&t, r);
         }
     } else if (!strcmp(op, "argmin") || !strcmp(op, "argmax")) {
         /* argmin over NaN replaced by +inf (argmax: -inf); an all-NaN slice is NumPy's ValueError */
@@ -187,7 +161,7 @@ lp_status lpi_fn_nanreduce(lpi_call *c, lp_value *out) {
                  !(st = weak(ctx, &t, lp_scalar_i(-1), &m1))) {
             lp_array *in[3] = {allnan, m1, i};
             if (!(st = lp_elemwise(ctx, "where", 3, in, &marked))) {
-                keep(&t, marked);
+                lpi_keep(&t, marked);
                 st = un(ctx, &t, "allnan_check", marked, &r);
             }
         }
@@ -209,17 +183,17 @@ lp_status lpi_fn_nanreduce(lpi_call *c, lp_value *out) {
                 lp_array *dev = NULL, *zero = NULL, *sq = NULL, *v = NULL, *dof = NULL, *bad = NULL, *nanv = NULL, *dd_ = NULL;
                 if (!(st = bin(ctx, &t, "subtract", y, avg, &dev)) && !(st = weak(ctx, &t, lp_scalar_f(0), &zero))) {
                     lp_array *in[3] = {mask, zero, dev};
-                    if (!(st = lp_elemwise(ctx, "where", 3, in, &dev))) keep(&t, dev);
+                    if (!(st = lp_elemwise(ctx, "where", 3, in, &dev))) lpi_keep(&t, dev);
                 }
                 if (!st && !(st = bin(ctx, &t, "multiply", dev, dev, &sq)) && !(st = red(ctx, &t, "sum", sq, ax, keepdims, 0, &v))) {
                     /* the count in v's shape (keepdims=False drops the unit axes) */
-                    if (!keepdims && !(st = lp_reshape(ctx, cnt, v->ndim, v->shape, &cnt))) keep(&t, cnt);
+                    if (!keepdims && !(st = lp_reshape(ctx, cnt, v->ndim, v->shape, &cnt))) lpi_keep(&t, cnt);
                     if (!st && !(st = weak(ctx, &t, lp_scalar_i(ddof), &dd_)) && !(st = bin(ctx, &t, "subtract", cnt, dd_, &dof)) &&
                         !(st = bin(ctx, &t, "divide", v, dof, &v)) && !(st = cast(ctx, &t, v, tot->dtype, &v)) &&
                         !(st = weak(ctx, &t, lp_scalar_i(0), &zero)) && !(st = bin(ctx, &t, "less_equal", dof, zero, &bad)) &&
                         !(st = weak(ctx, &t, lp_scalar_f(NAN), &nanv))) {
                         lp_array *in[3] = {bad, nanv, v};
-                        if (!(st = lp_elemwise(ctx, "where", 3, in, &v))) keep(&t, v);
+                        if (!(st = lp_elemwise(ctx, "where", 3, in, &v))) lpi_keep(&t, v);
                     }
                     if (!st && !strcmp(op, "std")) st = un(ctx, &t, "sqrt", v, &v);
                     r = v;
@@ -227,5 +201,5 @@ lp_status lpi_fn_nanreduce(lpi_call *c, lp_value *out) {
             }
         }
     }
-    return give(c, &t, st, &r, out);
+    return lpi_give(c, &t, st, &r, out);
 }

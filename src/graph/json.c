@@ -391,7 +391,7 @@ lp_status lpi_json_node_attrs(lp_ctx *ctx, const lp_array *a, json_t **out) {
     }
     case LPI_OP_SLICE: r = json_object_set_new(o, "index", slice_index_json(a)); break;
     case LPI_OP_CONCATENATE: r = json_object_set_new(o, "axis", json_integer(t->axis)); break;
-    case LPI_OP_RESHAPE: break;
+    case LPI_OP_RESHAPE: case LPI_OP_BROADCAST_TO: break;
     case LPI_OP_CUMSUM: case LPI_OP_CUMPROD: case LPI_OP_CUMMAX: case LPI_OP_CUMMIN:
     case LPI_OP_SORT: case LPI_OP_ARGSORT: case LPI_OP_SORT_SELECT:
         r = json_object_set_new(o, "axis", json_integer(t->axis));
@@ -646,6 +646,7 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
     }
     case LPI_OP_ASTYPE: return lp_astype(ctx, in[0], dt, out);
     case LPI_OP_RESHAPE: return lp_reshape(ctx, in[0], nd, shape, out);
+    case LPI_OP_BROADCAST_TO: return lp_broadcast_to(ctx, in[0], nd, shape, out);
     case LPI_OP_TRANSPOSE: {
         int64_t perm[LP_MAX_NDIM];
         int n = 0, p[LP_MAX_NDIM];

@@ -375,7 +375,15 @@ static lp_status copy_grid(planner *P, int pi, const lpi_pnode *src, const lpi_a
         if (!b) return lpi_nomem(P->ctx);
         int64_t k = 0;
         b[k++] = 0;
-        if (m->step[j] == 1) {
+        if (m->step[j] == 0) {
+            /* a broadcast axis: chunked like a fresh array of the output's shape */
+            lpi_grid ag;
+            lp_status st2 = lpi_grid_auto(P->ctx, P->ar, p->ndim, p->shape, lp_dtype_size(p->dtype), NULL, &ag);
+            if (st2) return st2;
+            g->bounds[j] = ag.bounds[j];
+            g->nchunks[j] = ag.nchunks[j];
+            continue;
+        } else if (m->step[j] == 1) {
             for (int64_t c = 1; c < ig->nchunks[s]; c++) {
                 int64_t o = ig->bounds[s][c] - m->off[j];
                 if (o > b[k - 1] && o < len) b[k++] = o;
