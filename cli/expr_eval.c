@@ -620,41 +620,21 @@ static int eval_attr(ev *e, const cli_node *n, value *out) {
 
 #define MAX_INDEX 32
 
-static const char *bad_index_msg =
-    "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) are valid indices";
-
-/* One index item (already evaluated) into idx. */
-static int index_item(ev *e, const value *v, lp_index *idx) {
-    memset(idx, 0, sizeof *idx);
-    switch (v->k) {
-    case V_INT:
-        idx->kind = LP_IDX_INT;
-        idx->start = v->i;
-        return 0;
-    case V_NONE: idx->kind = LP_IDX_NEWAXIS; return 0;
-    case V_ELLIPSIS: idx->kind = LP_IDX_ELLIPSIS; return 0;
-    case V_ARRAY: return everr(e, LP_ERR_VALUE, "indexing with arrays is not supported");
-    case V_BOOL: return everr(e, LP_ERR_VALUE, "indexing with booleans is not supported");
-    default: return everr(e, LP_ERR_TYPE, "%s", bad_index_msg);
-    }
-}
-
-static int slice_part(ev *e, const cli_node *n, bool *has, int64_t *out) {
-    *has = false;
+/* a slice part: an int or None */
+static int slice_part(ev *e, const cli_node *n, lp_value *out) {
+    *out = lp_value_none();
     if (!n) return 0;
     value v = {0};
     if (eval(e, n, &v)) return -1;
     int rc = 0;
-    if (v.k == V_INT || v.k == V_BOOL) {
-        *has = true;
-        *out = num_i(&v);
-    } else if (v.k != V_NONE) {
-        rc = everr(e, LP_ERR_TYPE, "slice indices must be integers or None, got %s", tname(&v));
-    }
+    if (v.k == V_INT || v.k == V_BOOL) *out = lp_value_int(num_i(&v));
+    else if (v.k != V_NONE) rc = everr(e, LP_ERR_TYPE, "slice indices must be integers or None, got %s", tname(&v));
     value_clear(&v);
     return rc;
 }
 
+/* Subscripts: a.shape[0] on tuples here; arrays through lp_getitem (basic and advanced
+ * indexing, NumPy's rules, in the library). */
 static int eval_subscript(ev *e, const cli_node *n, value *out) {
     value obj = {0};
     if (eval(e, n->a, &obj)) return -1;
@@ -684,47 +664,49 @@ static int eval_subscript(ev *e, const cli_node *n, value *out) {
         value_clear(&obj);
         return rc;
     }
-    lp_index idx[MAX_INDEX];
-    int nidx = 0;
+    /* the key's items as library values; a[(0, 1)] is a[0, 1] */
+    lp_value key[MAX_INDEX], parts[MAX_INDEX][3];
+    value held[MAX_INDEX];
+    int nk = 0, nheld = 0;
+    memset(held, 0, sizeof held);
     for (int k = 0; k < n->nitems && rc == 0; k++) {
         const cli_node *it = n->items[k];
+        if (nk >= MAX_INDEX) { rc = everr(e, LP_ERR_INDEX, "too many indices for array"); break; }
         if (it->kind == CLI_N_SLICE) {
-            if (nidx >= MAX_INDEX) { rc = everr(e, LP_ERR_VALUE, "too many indices for array"); break; }
-            lp_index *x = &idx[nidx++];
-            memset(x, 0, sizeof *x);
-            x->kind = LP_IDX_SLICE;
-            bool has_step;
-            int64_t step = 1;
-            rc = slice_part(e, it->a, &x->has_start, &x->start);
-            if (rc == 0) rc = slice_part(e, it->b, &x->has_stop, &x->stop);
-            if (rc == 0) rc = slice_part(e, it->c, &has_step, &step);
-            if (rc == 0 && has_step && step == 0) rc = everr(e, LP_ERR_VALUE, "slice step cannot be zero");
-            x->step = has_step ? step : 1;
+            lp_value *p = parts[nk];
+            rc = slice_part(e, it->a, &p[0]);
+            if (rc == 0) rc = slice_part(e, it->b, &p[1]);
+            if (rc == 0) rc = slice_part(e, it->c, &p[2]);
+            if (rc == 0 && p[2].kind == LP_VAL_INT && p[2].i == 0) rc = everr(e, LP_ERR_VALUE, "slice step cannot be zero");
+            key[nk] = lp_value_tuple(p, 3);
+            key[nk++].kind = LP_VAL_SLICE;
             continue;
         }
-        value v = {0};
-        rc = eval(e, it, &v);
-        if (rc == 0) {
-            if (v.k == V_TUPLE && n->nitems == 1) {
-                /* a[(0, 1)] is a[0, 1] */
-                for (int j = 0; j < v.n && rc == 0; j++) {
-                    if (nidx >= MAX_INDEX) { rc = everr(e, LP_ERR_VALUE, "too many indices for array"); break; }
-                    rc = index_item(e, &v.items[j], &idx[nidx++]);
-                }
-            } else if (nidx >= MAX_INDEX) {
-                rc = everr(e, LP_ERR_VALUE, "too many indices for array");
-            } else {
-                rc = index_item(e, &v, &idx[nidx++]);
+        value *v = &held[nheld++];
+        if ((rc = eval(e, it, v))) break;
+        if (v->k == V_TUPLE && n->nitems == 1 && it->kind == CLI_N_TUPLE) {
+            /* a[(0, 1)] is a[0, 1]; a list is an array index */
+            for (int j = 0; j < v->n && rc == 0; j++) {
+                if (nk >= MAX_INDEX) { rc = everr(e, LP_ERR_INDEX, "too many indices for array"); break; }
+                const value *w = &v->items[j];
+                if (w->k == V_ELLIPSIS) { key[nk] = lp_value_none(); key[nk++].kind = LP_VAL_ELLIPSIS; }
+                else rc = to_lp(e, w, &key[nk++]);
             }
+            continue;
         }
-        value_clear(&v);
+        if (v->k == V_ELLIPSIS) { key[nk] = lp_value_none(); key[nk++].kind = LP_VAL_ELLIPSIS; }
+        else if (v->k == V_FLOAT) rc = everr(e, LP_ERR_INDEX, "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) and integer or boolean arrays are valid indices");
+        else rc = to_lp(e, v, &key[nk++]);
     }
     if (rc == 0) {
         lp_array *r = NULL;
-        lp_status st = lp_slice(e->ctx, obj.arr, nidx, idx, &r);
+        lp_status st = lp_getitem(e->ctx, obj.arr, nk, key, &r);
         if (st != LP_OK) rc = evlib(e, st);
         else set_array(out, r);
     }
+    for (int k = 0; k < nk; k++)
+        if (key[k].kind == LP_VAL_TUPLE) lp_vfree(&key[k]);
+    for (int k = 0; k < nheld; k++) value_clear(&held[k]);
     value_clear(&obj);
     return rc;
 }

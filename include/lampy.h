@@ -259,6 +259,8 @@ typedef enum lp_value_kind {
     LP_VAL_ARRAY = 6,
     LP_VAL_TUPLE = 7,    /* items[0..n) */
     LP_VAL_LIST = 8,     /* items[0..n) (results such as split's) */
+    LP_VAL_SLICE = 9,    /* items[0..3): start, stop, step, each an int or None (indexing) */
+    LP_VAL_ELLIPSIS = 10,
     LP_VAL_COUNT
 } lp_value_kind;
 
@@ -314,6 +316,16 @@ LP_API lp_status lp_call_method(lp_ctx *ctx, const char *name, lp_array *self, i
                                 int nkw, const char *const *kwnames, const lp_value *kw, lp_value *out);
 /* Is `name` an Array method? */
 LP_API bool lp_method_exists(const char *name);
+
+/* x[key] with NumPy's rules: key[0..n) are ints, slices (LP_VAL_SLICE), None (a new axis),
+ * LP_VAL_ELLIPSIS, and one integer or bool array (an lp_array, or nested tuples): an integer
+ * array takes along the axis it stands for (lp_call "take"), a bool array selects where it is
+ * true. A bool mask is computed here (the result's size depends on it) and kept on its node. */
+LP_API lp_status lp_getitem(lp_ctx *ctx, lp_array *x, int n, const lp_value *key, lp_array **out);
+/* x[key] = v, as a new array (lazy arrays are immutable; front ends rebind x to it): the
+ * selected positions get v broadcast and cast to x's dtype; with repeated indices the last
+ * value wins (NumPy's x[idx] += v is x[idx] = x[idx] + v). */
+LP_API lp_status lp_setitem(lp_ctx *ctx, lp_array *x, int n, const lp_value *key, lp_array *v, lp_array **out);
 
 /* ---- run --------------------------------------------------------------------------- */
 

@@ -190,77 +190,6 @@ static PyObject *array_richcompare(PyObject *x, PyObject *y, int op) {
 
 /* ---- indexing --------------------------------------------------------------------- */
 
-#define LPY_MAX_INDEX 64
-
-static int clamp_i64(PyObject *o, int64_t *out) {
-    PyObject *i = PyNumber_Index(o);
-    if (!i) return -1;
-    int overflow;
-    long long v = PyLong_AsLongLongAndOverflow(i, &overflow);
-    Py_DECREF(i);
-    if (v == -1 && PyErr_Occurred()) return -1;
-    *out = overflow > 0 ? INT64_MAX : overflow < 0 ? INT64_MIN + 1 : v;
-    return 0;
-}
-
-static int parse_index_item(PyObject *k, lp_index *ix) {
-    memset(ix, 0, sizeof *ix);
-    if (k == Py_Ellipsis) {
-        ix->kind = LP_IDX_ELLIPSIS;
-        return 0;
-    }
-    if (k == Py_None) {
-        ix->kind = LP_IDX_NEWAXIS;
-        return 0;
-    }
-    if (PySlice_Check(k)) {
-        PySliceObject *s = (PySliceObject *)k;
-        ix->kind = LP_IDX_SLICE;
-        ix->step = 1;
-        if (s->step != Py_None) {
-            if (clamp_i64(s->step, &ix->step) < 0) goto badslice;
-            if (ix->step == 0) {
-                PyErr_SetString(PyExc_ValueError, "slice step cannot be zero");
-                return -1;
-            }
-        }
-        if (s->start != Py_None) {
-            if (clamp_i64(s->start, &ix->start) < 0) goto badslice;
-            ix->has_start = true;
-        }
-        if (s->stop != Py_None) {
-            if (clamp_i64(s->stop, &ix->stop) < 0) goto badslice;
-            ix->has_stop = true;
-        }
-        return 0;
-    badslice:
-        PyErr_Clear();
-        PyErr_SetString(PyExc_TypeError, "slice indices must be integers or None or have an "
-                                         "__index__ method");
-        return -1;
-    }
-    if (PyIndex_Check(k) && !PyBool_Check(k) && !LpyArray_Check(k)) {
-        PyObject *i = PyNumber_Index(k);
-        if (!i) return -1;
-        int overflow;
-        long long v = PyLong_AsLongLongAndOverflow(i, &overflow);
-        Py_DECREF(i);
-        if (v == -1 && PyErr_Occurred()) return -1;
-        if (overflow) {
-            PyErr_Format(PyExc_IndexError, "index %R is out of bounds", k);
-            return -1;
-        }
-        ix->kind = LP_IDX_INT;
-        ix->start = v;
-        return 0;
-    }
-    PyErr_Format(PyExc_IndexError,
-                 "only integers, slices (`:`), ellipsis (`...`) and None (`numpy.newaxis`) are "
-                 "valid indices of a lazy array (advanced indexing is not supported), got %.100s",
-                 Py_TYPE(k)->tp_name);
-    return -1;
-}
-
 static PyObject *slice_with(PyObject *x, int n, const lp_index *idx) {
     lp_array *out;
     lp_status st = lp_slice(lpy.ctx, A(x), n, idx, &out);
@@ -269,21 +198,10 @@ static PyObject *slice_with(PyObject *x, int n, const lp_index *idx) {
     return lpy_array_new(out);
 }
 
-static PyObject *array_subscript(PyObject *x, PyObject *key) {
-    lp_index idx[LPY_MAX_INDEX];
-    int n = 0;
-    if (PyTuple_Check(key)) {
-        Py_ssize_t k = PyTuple_GET_SIZE(key);
-        if (k > LPY_MAX_INDEX) {
-            PyErr_SetString(PyExc_IndexError, "too many indices for array");
-            return NULL;
-        }
-        for (Py_ssize_t i = 0; i < k; i++)
-            if (parse_index_item(PyTuple_GET_ITEM(key, i), &idx[n++]) < 0) return NULL;
-    } else {
-        if (parse_index_item(key, &idx[n++]) < 0) return NULL;
-    }
-    return slice_with(x, n, idx);
+static PyObject *array_subscript(PyObject *x, PyObject *key) { return lpy_getitem(A(x), key); }
+
+static int array_ass_subscript(PyObject *x, PyObject *key, PyObject *value) {
+    return lpy_setitem((LpyArray *)x, key, value);
 }
 
 static Py_ssize_t array_length(PyObject *x) {
@@ -330,6 +248,7 @@ static int array_contains(PyObject *x, PyObject *v) {
 static PyMappingMethods array_as_mapping = {
     .mp_length = array_length,
     .mp_subscript = array_subscript,
+    .mp_ass_subscript = array_ass_subscript,
 };
 
 static PySequenceMethods array_as_sequence = {

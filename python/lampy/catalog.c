@@ -388,3 +388,124 @@ PyObject *lpy_catalog_method_names(void) {
     }
     return l;
 }
+
+/* ---- indexing: x[key] and x[key] = v through lp_getitem / lp_setitem -------------------- */
+
+#define MAXKEY 64
+
+static int clamp_index(PyObject *o, int64_t *out) {
+    PyObject *i = PyNumber_Index(o);
+    if (!i) return -1;
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(i, &overflow);
+    Py_DECREF(i);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    *out = overflow > 0 ? INT64_MAX : overflow < 0 ? INT64_MIN + 1 : v;
+    return 0;
+}
+
+/* One key item: slices and Ellipsis here, the rest as any argument. parts: 3 values per slice. */
+static int key_item(PyObject *k, vpool *pool, lp_value *out, lp_value *parts) {
+    if (k == Py_Ellipsis) {
+        *out = lp_value_none();
+        out->kind = LP_VAL_ELLIPSIS;
+        return 0;
+    }
+    if (PySlice_Check(k)) {
+        PySliceObject *s = (PySliceObject *)k;
+        PyObject *f[3] = {s->start, s->stop, s->step};
+        for (int q = 0; q < 3; q++) {
+            parts[q] = lp_value_none();
+            if (f[q] == Py_None) continue;
+            int64_t v;
+            if (clamp_index(f[q], &v) < 0) {
+                PyErr_Clear();
+                PyErr_SetString(PyExc_TypeError, "slice indices must be integers or None or have an __index__ method");
+                return -1;
+            }
+            parts[q] = lp_value_int(v);
+        }
+        *out = lp_value_tuple(parts, 3);
+        out->kind = LP_VAL_SLICE;
+        return 0;
+    }
+    if (PyIndex_Check(k) && !PyBool_Check(k) && !LpyArray_Check(k) && !PyObject_CheckBuffer(k)) {
+        int64_t v;
+        if (clamp_index(k, &v) < 0) return -1;
+        *out = lp_value_int(v);
+        return 0;
+    }
+    if (PyFloat_Check(k)) {
+        PyErr_SetString(PyExc_IndexError, "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) and integer "
+                                          "or boolean arrays are valid indices");
+        return -1;
+    }
+    return to_value(k, pool, out, 0);
+}
+
+/* key as n values; 0 / -1 */
+static int key_values(PyObject *key, vpool *pool, lp_value *vals, lp_value (*parts)[3], int *n) {
+    *n = 0;
+    if (PyTuple_Check(key)) {
+        Py_ssize_t m = PyTuple_GET_SIZE(key);
+        if (m > MAXKEY) {
+            PyErr_SetString(PyExc_IndexError, "too many indices for array");
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < m; i++) {
+            if (key_item(PyTuple_GET_ITEM(key, i), pool, &vals[i], parts[i]) < 0) return -1;
+            (*n)++;
+        }
+        return 0;
+    }
+    if (key_item(key, pool, &vals[0], parts[0]) < 0) return -1;
+    *n = 1;
+    return 0;
+}
+
+static void key_free(lp_value *vals, int n) {
+    for (int i = 0; i < n; i++)
+        if (vals[i].kind != LP_VAL_SLICE) vfree(&vals[i]);
+}
+
+PyObject *lpy_getitem(lp_array *x, PyObject *key) {
+    vpool pool = {0};
+    lp_value vals[MAXKEY], parts[MAXKEY][3];
+    int n = 0;
+    PyObject *res = NULL;
+    if (key_values(key, &pool, vals, parts, &n) == 0) {
+        lp_array *r = NULL;
+        lp_status st = lp_getitem(lpy.ctx, x, n, vals, &r);
+        res = st == LP_OK ? lpy_array_new(r) : lpy_raise(lpy.ctx, st);
+    }
+    key_free(vals, n);
+    pool_free(&pool);
+    return res;
+}
+
+int lpy_setitem(LpyArray *self, PyObject *key, PyObject *value) {
+    if (!value) {
+        PyErr_SetString(PyExc_ValueError, "cannot delete array elements");
+        return -1;
+    }
+    vpool pool = {0};
+    lp_value vals[MAXKEY], parts[MAXKEY][3];
+    int n = 0, rc = -1;
+    lp_array *v = lpy_to_array(value, true);
+    if (v && key_values(key, &pool, vals, parts, &n) == 0) {
+        lp_array *r = NULL;
+        lp_status st = lp_setitem(lpy.ctx, self->a, n, vals, v, &r);
+        if (st == LP_OK) {
+            /* rebind: this handle now names the new lazy array (NumPy's visible semantics) */
+            lp_array_release(self->a);
+            self->a = r;
+            rc = 0;
+        } else {
+            lpy_raise(lpy.ctx, st);
+        }
+    }
+    lp_array_release(v);
+    key_free(vals, n);
+    pool_free(&pool);
+    return rc;
+}

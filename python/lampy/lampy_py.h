@@ -125,6 +125,9 @@ int lpy_catalog_init(PyObject *module);
 /* x.name as a bound catalogue method; NULL without an exception when there is no such method. */
 PyObject *lpy_catalog_method(PyObject *x, PyObject *name);
 PyObject *lpy_catalog_method_names(void);
+/* x[key] and x[key] = v (the handle is rebound to the new lazy array) */
+PyObject *lpy_getitem(lp_array *x, PyObject *key);
+int lpy_setitem(LpyArray *self, PyObject *key, PyObject *value);
 
 /* ---- module-level functions, the random Generator, linear algebra, Fisher LDA ---- */
 extern PyMethodDef lpy_function_methods[];

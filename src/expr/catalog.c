@@ -181,6 +181,8 @@ const char *lpi_value_type(const lp_value *v) {
     case LP_VAL_ARRAY: return "ndarray";
     case LP_VAL_TUPLE: return "tuple";
     case LP_VAL_LIST: return "list";
+    case LP_VAL_SLICE: return "slice";
+    case LP_VAL_ELLIPSIS: return "ellipsis";
     default: return "object";
     }
 }
@@ -251,6 +253,26 @@ lp_status lpi_value_to_array(lp_ctx *ctx, const lp_value *v, bool weak, const ch
         return weak ? lp_scalar_array(ctx, s, out) : lp_full(ctx, s.dtype, 0, NULL, s, out);
     }
     case LP_VAL_TUPLE: case LP_VAL_LIST: {
+        /* a sequence holding arrays: NumPy stacks them (they must have one shape) */
+        bool arrays = false;
+        for (int k = 0; k < v->n; k++) arrays |= v->items[k].kind == LP_VAL_ARRAY;
+        if (arrays) {
+            if (v->n > 4096) return lpi_error(ctx, LP_ERR_LIMIT, "%s(): too many arrays in a sequence", fname);
+            lp_array **parts = lp_calloc((size_t)v->n, sizeof *parts);
+            if (!parts) return lpi_nomem(ctx);
+            lp_status st = LP_OK;
+            for (int k = 0; k < v->n && !st; k++) st = lpi_value_to_array(ctx, &v->items[k], false, fname, &parts[k]);
+            if (!st) {
+                for (int k = 1; k < v->n && !st; k++)
+                    if (parts[k]->ndim != parts[0]->ndim || memcmp(parts[k]->shape, parts[0]->shape, (size_t)parts[0]->ndim * sizeof(int64_t)))
+                        st = lpi_error(ctx, LP_ERR_VALUE, "setting an array element with a sequence. The requested array has an "
+                                       "inhomogeneous shape after 1 dimensions.");
+                if (!st) st = lp_stack(ctx, v->n, parts, 0, out);
+            }
+            for (int k = 0; k < v->n; k++) lp_array_release(parts[k]);
+            lp_free(parts);
+            return st;
+        }
         int ndim = 0, kind = -1;
         int64_t shape[LP_MAX_NDIM], n = 1;
         lp_status st;

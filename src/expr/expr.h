@@ -13,6 +13,7 @@ typedef enum lpi_opkind {
     LP_OPK_LINALG = 4,
     LP_OPK_SCAN = 5,
     LP_OPK_SORT = 6,
+    LP_OPK_INDEX = 7,
     LP_OPK_COUNT
 } lpi_opkind;
 
@@ -115,6 +116,21 @@ lp_status lpi_sort(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out
 /* x's sorted values along axis at the ranks (an int64 1-d array of known values, each in
  * [0, x.shape[axis])); the axis is replaced by the ranks' length. */
 lp_status lpi_sort_select(lp_ctx *ctx, lp_array *x, int axis, lp_array *ranks, lp_array **out);
+/* expr/index.c: indexing by data. idx and flat are int64 (negative indices wrap; out of range
+ * is an IndexError when the task runs); v is cast to x's dtype and broadcast to flat's shape. */
+lp_status lpi_take(lp_ctx *ctx, lp_array *x, lp_array *idx, int axis, lp_array **out);
+lp_status lpi_scatter(lp_ctx *ctx, lp_array *x, lp_array *flat, lp_array *v, lp_array **out);
+/* the (P, length) per-block counts of a 1-d non-negative integer x (weights: a float64 array of
+ * x's shape, or NULL); P = ceil(n / block) */
+lp_status lpi_bincount_blocks(lp_ctx *ctx, lp_array *x, lp_array *w, int64_t length, int64_t block, lp_array **out);
+/* mask: a computed bool array (lp_array_result set); counts: int64 (nblocks,) with its true
+ * elements per block of `block` rows (a computed or wrapped array). x's leading axes are
+ * mask's (compress); nonzero gives (count, mask.ndim) coordinates. */
+lp_status lpi_compress(lp_ctx *ctx, lp_array *x, lp_array *mask, lp_array *counts, int64_t block, lp_array **out);
+lp_status lpi_nonzero(lp_ctx *ctx, lp_array *mask, lp_array *counts, int64_t block, lp_array **out);
+lp_status lpi_searchsorted(lp_ctx *ctx, lp_array *a, lp_array *v, bool right, lp_array **out);
+/* The values of a 1-d int64 array held in memory (a result, or wrapped C-contiguous data), or NULL. */
+const int64_t *lpi_known_int64(const lp_array *a);
 /* Is node a weak (Python) scalar? */
 static inline bool lpi_is_weak(const lp_array *a) { return a->op == LPI_OP_SCALAR && a->a.weak; }
 

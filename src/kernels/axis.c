@@ -16,11 +16,11 @@
  * and merges nothing. argsort keys treat -0.0 and 0.0 as equal (stability orders them); sort
  * keeps them distinct (-0.0 first), which lets values be rebuilt from keys. */
 #include "kernels/kernels.h"
+#include "kernels/keys.h"
 
 #include <math.h>
 #include <string.h>
 
-#define SIGN64 0x8000000000000000ULL
 
 /* ---- lines ---- */
 
@@ -162,35 +162,7 @@ lp_status lpi_scan_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, cons
     return LP_OK;
 }
 
-/* ---- keys ---- */
-
-/* canon: -0.0 equals 0.0 (argsort); else -0.0 sorts just before 0.0 (sort: values come back
- * from keys). NaN: the largest key. */
-static inline uint64_t key_of(lp_dtype dt, const char *p, bool canon) {
-    switch (dt) {
-    case LP_BOOL: return *(const uint8_t *)p != 0;
-    case LP_INT32: { int32_t v; memcpy(&v, p, 4); return (uint64_t)((uint32_t)v ^ 0x80000000u); }
-    case LP_INT64: { uint64_t v; memcpy(&v, p, 8); return v ^ SIGN64; }
-    case LP_FLOAT32: {
-        float f;
-        uint32_t b;
-        memcpy(&f, p, 4);
-        if (f != f) return UINT32_MAX;
-        if (canon && f == 0) f = 0;
-        memcpy(&b, &f, 4);
-        return (b & 0x80000000u) ? (uint32_t)~b : (b | 0x80000000u);
-    }
-    default: {
-        double f;
-        uint64_t b;
-        memcpy(&f, p, 8);
-        if (f != f) return UINT64_MAX;
-        if (canon && f == 0) f = 0;
-        memcpy(&b, &f, 8);
-        return (b & SIGN64) ? ~b : (b | SIGN64);
-    }
-    }
-}
+/* ---- keys (kernels/keys.h) ---- */
 
 /* The value of a (non-canonical) key. */
 static inline void value_of(lp_dtype dt, uint64_t k, char *p) {

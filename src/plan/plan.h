@@ -57,6 +57,7 @@ typedef enum lpi_kernel {
     LPI_K_LINALG = 9,     /* one LAPACK op over whole operands -> the whole result */
     LPI_K_SCAN = 10,      /* along `axis`: per-chunk totals, or the chunk's scan after the carries */
     LPI_K_SORT = 11,      /* along `axis`: sort a chunk, or merge/select from sorted chunks */
+    LPI_K_INDEX = 12,     /* take, scatter, per-block bincounts: operands read by data */
     LPI_K_COUNT
 } lpi_kernel;
 
@@ -113,7 +114,8 @@ typedef struct lpi_pnode {
     int load_fd;               /* LOAD: open descriptor for the run */
     double est_seconds;        /* cost model estimate (all tasks) */
     const lpi_linalg_params *la; /* MATMUL, LINALG */
-    int axis;                  /* SCAN, SORT: the axis scanned or sorted */
+    int axis;                  /* SCAN, SORT, INDEX: the axis scanned, sorted or taken along */
+    int64_t block;             /* INDEX (bincount_blocks): elements per row of counts */
 } lpi_pnode;
 
 /* A piece of an operand: the part of one producer chunk the task reads. */

@@ -41,5 +41,6 @@ lp_status lpi_plan_combine(planner *P, int fin, int prev, lpi_reduce *r, int64_t
 lp_status lpi_plan_lda(planner *P, int gid);         /* plan_lda.c: Fisher LDA ops */
 lp_status lpi_plan_linalg(planner *P, int gid);      /* plan_linalg.c: matmul, solve, inv, ... */
 lp_status lpi_plan_axis(planner *P, int gid);        /* plan_axis.c: scans, sort, argsort, selection */
+lp_status lpi_plan_index(planner *P, int gid);       /* plan_index.c: take, scatter, bincount blocks */
 
 #endif

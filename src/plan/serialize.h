@@ -43,7 +43,7 @@ lp_status lpi_program_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, c
 json_t *lpi_reduce_to_json(const lpi_reduce *r);
 lp_status lpi_reduce_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, const json_t *j, lpi_reduce **out);
 
-/* SCAN and SORT pnodes' parameters {"axis", "final"} (keys: lpi_axisk_keys), shared by plan
+/* SCAN, SORT and INDEX pnodes' parameters {"axis", "final", "block"} (lpi_axisk_keys), shared by plan
  * dumps and the wire. The decoder checks the axis against the shape and the op against the
  * kernel. */
 extern const char *const lpi_axisk_keys[];
