@@ -329,8 +329,16 @@ lp_status lpi_fn_unique(lpi_call *c, lp_value *out) {
     if (!st && want_inverse) {
         /* each element's place among the unique values, in a's shape */
         lp_array *ss = NULL, *rs = NULL;
-        if (!KEEP(lpi_searchsorted(ctx, u, f, false, &ss), ss) && !KEEP(lp_reshape(ctx, ss, a->ndim, a->shape, &rs), rs))
-            res[nres++] = rs;
+        KEEP(lpi_searchsorted(ctx, u, f, false, &ss), ss);
+        if (!st && !equal_nan && lpi_dtype_kind(f->dtype) == LPI_KIND_FLOAT) {
+            /* distinct NaNs: the k-th NaN of the input is the k-th NaN of the values */
+            lp_array *isn = NULL, *cs = NULL, *one = NULL, *rank = NULL, *zero = NULL, *add = NULL;
+            if (!KEEP(lp_unary(ctx, "isnan", f, &isn), isn) && !KEEP(lpi_scan(ctx, LPI_OP_CUMSUM, isn, 0, &cs), cs) &&
+                !KEEP(lp_scalar_array(ctx, lp_scalar_i(1), &one), one) && !KEEP(lp_binary(ctx, "subtract", cs, one, &rank), rank) &&
+                !KEEP(lp_scalar_array(ctx, lp_scalar_i(0), &zero), zero) && !KEEP(lp_where(ctx, isn, rank, zero, &add), add))
+                KEEP(lp_binary(ctx, "add", ss, add, &ss), ss);
+        }
+        if (!st && !KEEP(lp_reshape(ctx, ss, a->ndim, a->shape, &rs), rs)) res[nres++] = rs;
     }
     if (!st && want_counts) {
         lp_array *endv = NULL, *ends = NULL, *d = NULL;

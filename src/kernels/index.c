@@ -268,7 +268,7 @@ static lp_status compress_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *
 static lp_status searchsorted_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins, const lpi_view *out) {
     const int K = t->nops - 1;
     const lpi_view *v = &ins[0];
-    const bool right = pn->axis != 0;
+    const bool right = pn->block != 0;
     if (K < 1 || out->dtype != LP_INT64 || v->ndim != out->ndim) return lpi_error(ctx, LP_ERR_VALUE, "searchsorted: bad operands");
     for (int i = 0; i < v->ndim; i++)
         if (v->shape[i] != out->shape[i]) return lpi_error(ctx, LP_ERR_VALUE, "searchsorted: bad operands");

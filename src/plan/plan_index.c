@@ -182,7 +182,7 @@ static lp_status plan_searchsorted(planner *P, int gid, int pi) {
     P->pn[pi].grid = P->pn[v].grid;
     int in[2] = {a, v};
     if (set_inputs(P, pi, 2, in)) return lpi_nomem(P->ctx);
-    P->pn[pi].axis = P->g.node[gid]->a.axis;
+    P->pn[pi].block = P->g.node[gid]->a.axis; /* the side: 1 = right (the axis parameter is a real axis) */
     lp_status st;
     for (int64_t c = 0; c < P->pn[pi].ntasks; c++) {
         lpi_task *t = task_with_ops(P, pi, c, 1 + K);

@@ -285,6 +285,13 @@ NP_CALL = {
     "sort": _stable(np.sort),
     "argsort": _stable(np.argsort),
     "flatten": np.ravel,   # an ndarray method in NumPy; a function too in Lampy's catalogue
+    # the array API's unique_*: NumPy 2.3+ may leave them unsorted (the standard allows any
+    # order); Lampy sorts, so the reference is np.unique's sorted answer with distinct NaNs
+    "unique_values": lambda x: np.unique(x, equal_nan=False),
+    "unique_counts": lambda x: np.unique(x, return_counts=True, equal_nan=False),
+    # (return_index makes np.unique sort stably, so distinct NaNs keep their order, as in Lampy)
+    "unique_inverse": lambda x: np.unique(x, True, True, equal_nan=False)[::2],
+    "unique_all": lambda x: np.unique(x, True, True, True, equal_nan=False),
 }
 
 
@@ -1266,6 +1273,38 @@ def gen_catalog():
     case("cat.err.moveaxis", "catalog", call("moveaxis", x, (0, 1), 2), expect_error=True)
     case("cat.err.broadcast_to", "catalog", call("broadcast_to", x, (3, 5)), expect_error=True)
     case("cat.err.swapaxes", "catalog", call("swapaxes", x, 0, 3), expect_error=True)
+    # indexing by data and sizes from the data (masks computed when the expression is built)
+    for dt in DTYPES:
+        x = arr_for(dt, (3, 4, 5), rng)
+        v = fill(dt, (301,), SOFT[dt] + VALS[dt], offset=2)
+        idx = rng.integers(-301, 301, 40)
+        for nm, toks in [("take", call("take", v, idx)), ("take.ax1", call("take", x, np.array([[0, 3], [-1, 2]]), axis=1)),
+                         ("take_along_axis", call("take_along_axis", x, np.argsort(x, axis=2, kind="stable"), axis=2)),
+                         ("compress", call("compress", np.array([True, False, True, True]), x, axis=1)),
+                         ("extract", call("extract", x != x[0, 0, 0], x)), ("argwhere", call("argwhere", x)),
+                         ("nonzero", call("nonzero", x, item=2)), ("flatnonzero", call("flatnonzero", v)),
+                         ("unique", call("unique", v)), ("unique.all", call("unique", v, return_index=True, return_inverse=True,
+                                                                             return_counts=True, item=3)),
+                         ("unique.inv", call("unique", x, return_inverse=True, item=1)),
+                         ("unique_values", call("unique_values", v)), ("unique_counts", call("unique_counts", x, item=1)),
+                         ("unique_inverse", call("unique_inverse", v, item=1)), ("unique_all", call("unique_all", v, item=1))]:
+            case(f"cat.{nm}.{dt}", "catalog", toks, "exactz")
+        if dt != "bool":
+            case(f"cat.searchsorted.{dt}", "catalog", call("searchsorted", np.sort(v), v[::3]))
+            case(f"cat.searchsorted.right.{dt}", "catalog", call("searchsorted", np.sort(v), v[::3], side="right"))
+        if dt in ("bool", "int32", "int64"):
+            k = np.abs(v.astype(np.int64)) % 50 if dt != "bool" else v
+            case(f"cat.bincount.{dt}", "catalog", call("bincount", k))
+            case(f"cat.bincount.w.{dt}", "catalog", call("bincount", k, weights=rng.random(301), minlength=60), "rel:1e-12")
+        if dt != "bool":
+            y = v[np.isfinite(v.astype(np.float64))] if dt.startswith("float") else v
+            case(f"cat.histogram.{dt}", "catalog", call("histogram", y, item=0))
+            case(f"cat.histogram.edges.{dt}", "catalog", call("histogram", y, 7, item=1), "ulp:1")
+            case(f"cat.histogram.range.{dt}", "catalog", call("histogram", y, 5, (-2.0, 3.0), item=0))
+            case(f"cat.histogram.bins.{dt}", "catalog", call("histogram", y, (-10.0, -1.0, 0.0, 0.5, 100.0), item=0))
+    case("cat.err.take", "catalog", call("take", np.arange(5), (1, 9)), expect_error=True)
+    case("cat.err.bincount.neg", "catalog", call("bincount", np.array([1, -1])), expect_error=True)
+    case("cat.err.nonzero.0d", "catalog", call("nonzero", np.array(3)), expect_error=True)
     # errors: NumPy's types and messages
     x = arr_for("float64", (3, 4, 5), rng)
     for name in ["sum", "cumsum", "sort", "argsort", "median", "nansum", "argmax", "quantile"]:
