@@ -508,7 +508,9 @@ static lp_status bind(lpi_call *c, const lpi_param *P, int np, const int *slot, 
         int rest = npos - vararg;
         if (rest < 0) rest = 0;
         take = npos < vararg ? npos : vararg;
-        if (rest == 1 && (is_seq(&pos[vararg]) || pos[vararg].kind == LP_VAL_NONE)) given[vararg] = &pos[vararg];
+        /* (not for arrays: einsum("i", [1, 2]) has one operand, a list) */
+        if (rest == 1 && P[vararg].type != LPI_P_ARRAYS && (is_seq(&pos[vararg]) || pos[vararg].kind == LP_VAL_NONE))
+            given[vararg] = &pos[vararg];
         else if (rest > 0) {
             *tmp_tuple = lp_value_tuple((lp_value *)(pos + vararg), rest);
             given[vararg] = tmp_tuple;

@@ -448,15 +448,10 @@ static lp_status atleast(lp_ctx *ctx, lp_array *a, int nd, lp_array **out) {
 lp_status lpi_fn_atleast(lpi_call *c, lp_value *out) {
     lpi_arg *arys = ARG("arys");
     int nd = c->fn->op[0] - '0';
-    if (!arys->v || arys->v->kind != LP_VAL_TUPLE) return lpi_error(c->ctx, LP_ERR_TYPE, "%s() needs arrays", c->fname);
-    const lp_value *v = arys->v;
+    struct { int n; } vv = {arys->n}, *v = &vv;
     lp_array **r = lp_calloc((size_t)(v->n ? v->n : 1), sizeof *r);
     lp_status st = r ? LP_OK : lpi_nomem(c->ctx);
-    for (int k = 0; k < v->n && !st; k++) {
-        lp_array *x = NULL;
-        if (!(st = lpi_value_to_array(c->ctx, &v->items[k], false, c->fname, &x))) st = atleast(c->ctx, x, nd, &r[k]);
-        lp_array_release(x);
-    }
+    for (int k = 0; k < v->n && !st; k++) st = atleast(c->ctx, arys->as[k], nd, &r[k]);
     if (!st && v->n == 1) {
         lp_array *one = r[0];
         lp_free(r);

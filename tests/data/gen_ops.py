@@ -1302,6 +1302,14 @@ def gen_catalog():
             case(f"cat.histogram.edges.{dt}", "catalog", call("histogram", y, 7, item=1), "ulp:1")
             case(f"cat.histogram.range.{dt}", "catalog", call("histogram", y, 5, (-2.0, 3.0), item=0))
             case(f"cat.histogram.bins.{dt}", "catalog", call("histogram", y, (-10.0, -1.0, 0.0, 0.5, 100.0), item=0))
+    # einsum without a matrix product (those run on BLAS, which the wire does not carry yet)
+    A, C, S = arr_for("float64", (6, 8), rng), arr_for("float64", (6, 8), rng), arr_for("int64", (8, 8), rng)
+    T, v = arr_for("float32", (3, 4, 5), rng), arr_for("int32", (5,), rng)
+    for i, (sub, ops_) in enumerate([("ij,ij->i", (A, C)), ("ij,ij", (A, C)), ("ij->ji", (A,)), ("ii->i", (S,)), ("ii", (S,)),
+                                     ("ij->", (A,)), ("ij->j", (S,)), ("i,j->ij", (v, v)), ("ijk,k->ij", (T, v)), ("ijk->kji", (T,))]):
+        case(f"cat.einsum.{i}", "catalog", [f"v.str/{sub}"] + [t for a in ops_ for t in v_of(a)] + [f"call/einsum/{len(ops_) + 1}/-/-"],
+             "rel:1e-12")
+    case("cat.err.einsum", "catalog", [f"v.str/ij,jk->ik"] + v_of(A) + [f"call/einsum/2/-/-"], expect_error=True)
     case("cat.err.take", "catalog", call("take", np.arange(5), (1, 9)), expect_error=True)
     case("cat.err.bincount.neg", "catalog", call("bincount", np.array([1, -1])), expect_error=True)
     case("cat.err.nonzero.0d", "catalog", call("nonzero", np.array(3)), expect_error=True)
