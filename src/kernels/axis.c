@@ -227,6 +227,59 @@ static void radix_sort(uint64_t *key, int64_t *idx, int64_t n, uint64_t *tk, int
     }
 }
 
+/* Stable sort of n keys (with payload idx, may be NULL) in place; tk/ti hold n each. LSD radix
+ * sorts of cache-sized blocks, then bottom-up merges (sequential streams): a radix pass over a
+ * large array scatters into 256 places at once and misses the cache and TLB on every store. */
+#define SORT_BLOCK (1 << 16)
+
+static void merge_pass(const uint64_t *sk, const int64_t *si, uint64_t *dk, int64_t *di, int64_t n, int64_t w) {
+    for (int64_t lo = 0; lo < n; lo += 2 * w) {
+        int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+        int64_t i = lo, j = mid, o = lo;
+        if (si) {
+            while (i < mid && j < hi) {
+                bool right = sk[j] < sk[i]; /* ties: the left run first (stable) */
+                int64_t from = right ? j : i;
+                dk[o] = sk[from];
+                di[o++] = si[from];
+                j += right;
+                i += !right;
+            }
+        } else {
+            while (i < mid && j < hi) { /* branch-free: the comparison picks the source */
+                uint64_t a = sk[i], b = sk[j];
+                bool right = b < a;
+                dk[o++] = right ? b : a;
+                j += right;
+                i += !right;
+            }
+        }
+        memcpy(dk + o, sk + i, (size_t)(mid - i) * sizeof *dk);
+        if (si) memcpy(di + o, si + i, (size_t)(mid - i) * sizeof *di);
+        o += mid - i;
+        memcpy(dk + o, sk + j, (size_t)(hi - j) * sizeof *dk);
+        if (si) memcpy(di + o, si + j, (size_t)(hi - j) * sizeof *di);
+    }
+}
+
+static void sort_keys(uint64_t *key, int64_t *idx, int64_t n, uint64_t *tk, int64_t *ti) {
+    for (int64_t lo = 0; lo < n; lo += SORT_BLOCK) {
+        int64_t m = n - lo < SORT_BLOCK ? n - lo : SORT_BLOCK;
+        radix_sort(key + lo, idx ? idx + lo : NULL, m, tk + lo, idx ? ti + lo : NULL);
+    }
+    uint64_t *sk = key, *dk = tk;
+    int64_t *si = idx, *di = ti;
+    for (int64_t w = SORT_BLOCK; w < n; w *= 2) {
+        merge_pass(sk, si, dk, di, n, w);
+        uint64_t *t1 = sk; sk = dk; dk = t1;
+        int64_t *t2 = si; si = di; di = t2;
+    }
+    if (sk != key) {
+        memcpy(key, sk, (size_t)n * sizeof *key);
+        if (idx) memcpy(idx, si, (size_t)n * sizeof *idx);
+    }
+}
+
 static lp_status sort_local(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *in, const lpi_view *out) {
     const int ax = pn->axis;
     const bool arg = pn->op == LPI_OP_ARGSORT;
@@ -240,17 +293,15 @@ static lp_status sort_local(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t,
     const int64_t nl = count_lines(&L);
     if (n == 0 || nl == 0) return LP_OK;
     uint64_t *key = lp_malloc_aligned((size_t)n * 16);
-    int64_t *idx = lp_malloc_aligned((size_t)n * 16);
-    if (!key || !idx) { lp_free_aligned(key); lp_free_aligned(idx); return lpi_nomem(ctx); }
+    int64_t *idx = arg ? lp_malloc_aligned((size_t)n * 16) : NULL;
+    if (!key || (arg && !idx)) { lp_free_aligned(key); lp_free_aligned(idx); return lpi_nomem(ctx); }
     const int64_t sx = in->strides[ax], so = out->strides[ax];
     for (int64_t li = 0; li < nl; li++) {
         char *p[8];
         line_at(&L, li, p);
-        for (int64_t i = 0; i < n; i++) {
-            key[i] = key_of(dt, p[0] + i * sx, arg);
-            idx[i] = off + i;
-        }
-        radix_sort(key, arg ? idx : NULL, n, key + n, idx + n);
+        for (int64_t i = 0; i < n; i++) key[i] = key_of(dt, p[0] + i * sx, arg);
+        if (arg) for (int64_t i = 0; i < n; i++) idx[i] = off + i;
+        sort_keys(key, idx, n, key + n, arg ? idx + n : NULL);
         if (arg) for (int64_t i = 0; i < n; i++) *(int64_t *)(p[1] + i * so) = idx[i];
         else for (int64_t i = 0; i < n; i++) value_of(dt, key[i], p[1] + i * so);
         if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) break;
