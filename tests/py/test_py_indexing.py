@@ -146,3 +146,21 @@ def test_searchsorted_bincount_histogram(chunked):
     np.testing.assert_allclose(g.run(), np.histogram(x, bins=9, density=True)[0], rtol=1e-12)
     g, _ = lp.histogram(x, bins=9, weights=np.abs(x))
     np.testing.assert_allclose(g.run(), np.histogram(x, bins=9, weights=np.abs(x))[0], rtol=1e-12)
+
+
+def test_ten_million_over_many_chunks():
+    """sort/argsort/unique/median/cumsum and fancy indexing of 10M elements in 2 MiB chunks."""
+    n = 10_000_000
+    x = rng.standard_normal(n)
+    k = rng.integers(0, 1000, n)
+    idx = rng.integers(-n, n, 100_000)
+    with lp.config(chunk_bytes=2 << 20):
+        lx, lk = lp.asarray(x), lp.asarray(k)
+        same(lp.sort(lx), np.sort(x))
+        same(lp.argsort(lk)[:50_000], np.argsort(k, kind="stable")[:50_000])
+        same(lp.unique(lk), np.unique(k))
+        same(lp.median(lx), np.median(x))
+        same(lp.percentile(lx, [1, 50, 99]), np.percentile(x, [1, 50, 99]))
+        np.testing.assert_allclose(lp.cumsum(lx).run(), np.cumsum(x), rtol=1e-9, atol=1e-9)
+        same(lx[idx], x[idx])
+        same(lx[lk == 7], x[k == 7])
