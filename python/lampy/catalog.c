@@ -45,16 +45,8 @@ static void vfree(lp_value *v) {
 
 static bool is_dtype_like(PyObject *o) {
     if (PyType_Check(o)) return true; /* bool, int, float, numpy.float32 ... */
-    if (!lpy.numpy) return false;
     static PyObject *dtype_type;
-    if (!dtype_type) {
-        dtype_type = PyObject_GetAttrString(lpy.numpy, "dtype");
-        if (!dtype_type) {
-            PyErr_Clear();
-            return false;
-        }
-    }
-    return PyObject_IsInstance(o, dtype_type) == 1;
+    return lpy_numpy_isinstance(o, "dtype", &dtype_type);
 }
 
 /* o as an lp_value; arrays made on the way are kept in pool. 0 / -1 with an exception. */
@@ -67,13 +59,8 @@ static int to_value(PyObject *o, vpool *pool, lp_value *out, int depth) {
     }
     if (PyBool_Check(o)) { *out = lp_value_bool(o == Py_True); return 0; }
     if (PyLong_CheckExact(o)) {
-        int overflow;
-        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
-        if (v == -1 && PyErr_Occurred()) return -1;
-        if (overflow) {
-            PyErr_Format(PyExc_OverflowError, "Python integer %R out of bounds for int64", o);
-            return -1;
-        }
+        int64_t v;
+        if (lpy_int64_from_py(o, &v) < 0) return -1;
         *out = lp_value_int(v);
         return 0;
     }

@@ -103,8 +103,12 @@ lp_array *lpy_to_array(PyObject *o, bool weak);
 /* For binary operators: 1 = converted, 0 = not an operand we know (return NotImplemented),
  * -1 = error. `hint` is the other operand's dtype (for Python ints beyond int64), or -1. */
 int lpy_operand(PyObject *o, int hint, lp_array **out);
+/* A Python int as int64; -1 with OverflowError (NumPy's message) beyond it. */
+int lpy_int64_from_py(PyObject *o, int64_t *v);
 /* Python number → lp_scalar. 1 ok, 0 not a Python number, -1 error. */
 int lpy_scalar_from_py(PyObject *o, lp_scalar *out);
+/* isinstance(o, numpy.<name>), the class looked up once into *cls; false without NumPy. */
+bool lpy_numpy_isinstance(PyObject *o, const char *name, PyObject **cls);
 /* A shape: int or sequence of ints. Returns ndim, or -1 with an exception. */
 int lpy_parse_shape(PyObject *o, int64_t *shape);
 /* An axis argument: None (→ *naxes = -1), int, or tuple of ints. 0 / -1. */

@@ -274,15 +274,18 @@ INTS(X)
 #undef X
 BINARY_LOOP(fmax_b, lp_bool_t, lp_bool_t, x | y)
 BINARY_LOOP(fmin_b, lp_bool_t, lp_bool_t, x & y)
-BINARY_LOOP(fmax_f32, float, float, fmaxf(x, y))
-BINARY_LOOP(fmax_f64, double, double, fmax(x, y))
-BINARY_LOOP(fmin_f32, float, float, fminf(x, y))
-BINARY_LOOP(fmin_f64, double, double, fmin(x, y))
-BINARY_LOOP(fmod_f32, float, float, fmodf(x, y))
-BINARY_LOOP(fmod_f64, double, double, fmod(x, y))
 
 /* float math through libm (glibc: within 1-2 ULP of the correctly rounded value) */
 #define MATH1(NAME, F32, F64) UNARY_LOOP(NAME##_f32, float, float, F32(x)) UNARY_LOOP(NAME##_f64, double, double, F64(x))
+#define MATH2(NAME, F32, F64) \
+    BINARY_LOOP(NAME##_f32, float, float, F32(x, y)) BINARY_LOOP(NAME##_f64, double, double, F64(x, y))
+MATH2(fmax, fmaxf, fmax)
+MATH2(fmin, fminf, fmin)
+MATH2(fmod, fmodf, fmod)
+MATH2(atan2, atan2f, atan2)
+MATH2(hypot, hypotf, hypot)
+MATH2(copysign, copysignf, copysign)
+#undef MATH2
 MATH1(log1p, log1pf, log1p)
 MATH1(log2, log2f, log2)
 MATH1(log10, log10f, log10)
@@ -303,12 +306,6 @@ UNARY_LOOP(d2r_f32, float, float, x * (float)(3.14159265358979323846264338327950
 UNARY_LOOP(d2r_f64, double, double, x * (3.141592653589793238462643383279502884 / 180.0))
 UNARY_LOOP(r2d_f32, float, float, x * (float)(180.0 / 3.141592653589793238462643383279502884))
 UNARY_LOOP(r2d_f64, double, double, x * (180.0 / 3.141592653589793238462643383279502884))
-BINARY_LOOP(atan2_f32, float, float, atan2f(x, y))
-BINARY_LOOP(atan2_f64, double, double, atan2(x, y))
-BINARY_LOOP(hypot_f32, float, float, hypotf(x, y))
-BINARY_LOOP(hypot_f64, double, double, hypot(x, y))
-BINARY_LOOP(copysign_f32, float, float, copysignf(x, y))
-BINARY_LOOP(copysign_f64, double, double, copysign(x, y))
 /* NumPy's npy_logaddexp: exact for equal arguments (also infinities), else the larger plus
  * log1p(exp(-|x - y|)); NaN propagates */
 #define LOGADDEXP(T, LOG1P, EXP, LN2)                                                        \

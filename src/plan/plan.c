@@ -425,8 +425,13 @@ static void map_region(const lpi_axismap *m, int in_ndim, const lpi_box *box, lp
 lp_status lpi_plan_copy_from(planner *P, int pi, int src, const lpi_axismap *m) {
     lp_status st = copy_grid(P, pi, &P->pn[src], m);
     if (st) return st;
+    P->pn[pi].map = m;
+    return lpi_plan_unary_tasks(P, pi, src, m);
+}
+
+lp_status lpi_plan_unary_tasks(planner *P, int pi, int src, const lpi_axismap *m) {
+    lp_status st;
     lpi_pnode *p = &P->pn[pi];
-    p->map = m;
     p->nin = 1;
     if (!(p->in = lpi_arena_alloc(P->ar, sizeof *p->in))) return lpi_nomem(P->ctx);
     p->in[0] = src;
@@ -440,7 +445,8 @@ lp_status lpi_plan_copy_from(planner *P, int pi, int src, const lpi_axismap *m) 
         t->nops = 1;
         if (!(t->ops = lpi_arena_alloc(P->ar, sizeof *t->ops))) return lpi_nomem(P->ctx);
         lpi_box r;
-        map_region(m, P->pn[src].ndim, &t->box, &r);
+        if (m) map_region(m, P->pn[src].ndim, &t->box, &r);
+        else lpi_grid_chunk_box(&P->pn[src].grid, c, &r);
         if ((st = lpi_add_operand(P, t, 0, src, &r, false))) return st;
     }
     return LP_OK;

@@ -16,25 +16,8 @@
 
 /* A pnode over the input's grid with one task per chunk reading that chunk. */
 static lp_status per_chunk(planner *P, int pi, int src, bool keep_grid) {
-    lpi_pnode *p = &P->pn[pi];
-    if (keep_grid) p->grid = P->pn[src].grid;
-    p->nin = 1;
-    if (!(p->in = lpi_arena_alloc(P->ar, sizeof *p->in))) return lpi_nomem(P->ctx);
-    p->in[0] = src;
-    p->first_task = P->ntasks;
-    p->ntasks = p->grid.total;
-    for (int64_t c = 0; c < P->pn[pi].grid.total; c++) {
-        lpi_task *t = lpi_new_task(P, pi, c);
-        if (!t) return lpi_nomem(P->ctx);
-        lpi_box xb;
-        lpi_grid_chunk_box(&P->pn[src].grid, c, &xb);
-        lpi_grid_chunk_box(&P->pn[pi].grid, c, &t->box);
-        t->nops = 1;
-        if (!(t->ops = lpi_arena_alloc(P->ar, sizeof *t->ops))) return lpi_nomem(P->ctx);
-        lp_status st = lpi_add_operand(P, t, 0, src, &xb, false);
-        if (st) return st;
-    }
-    return LP_OK;
+    if (keep_grid) P->pn[pi].grid = P->pn[src].grid;
+    return lpi_plan_unary_tasks(P, pi, src, NULL);
 }
 
 static lp_status plan_scan(planner *P, int gid) {
