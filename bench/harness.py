@@ -224,6 +224,44 @@ def make_workloads(args):
                   lp=lambda lp, d: lp.sum(d["a"]).run(),
                   da=lambda da, d: d["a"].sum(),
                   cli="sum(a)", cli_args=["--chunk-bytes", str(8 * e7)]))
+    # issue 15: the NumPy a data scientist types (sorting, unique, scans, selection, einsum, masks)
+    n8, r12, c12 = int(args.elems8 * args.scale), int(args.rows12 * args.scale), args.cols12
+    W.append(dict(id=8, expr="sort(a)", size=fmt_n(n8), kind="exact", targets="15",
+                  data=lambda rng: dict(a=rng.random(n8)), bytes=2 * 8 * n8,
+                  np=lambda d: np.sort(d["a"]), ne=None,
+                  lp=lambda lp, d: lp.sort(d["a"]).run(),
+                  da=None,  # dask.array has no sort
+                  cli="sort(a)"))
+    W.append(dict(id=9, expr="unique(a) (int64)", size=fmt_n(n8), kind="exact", targets="15",
+                  data=lambda rng: dict(a=rng.integers(0, n8 // 8 or 1, n8)), bytes=8 * n8,
+                  np=lambda d: np.unique(d["a"]), ne=None,
+                  lp=lambda lp, d: lp.unique(d["a"]).run(),
+                  da=lambda da, d: da.unique(d["a"]),
+                  cli="unique(a)"))
+    W.append(dict(id=10, expr="cumsum(a)", size=fmt_n(n8), kind="reduce", targets="15",
+                  data=lambda rng: dict(a=rng.random(n8)), bytes=2 * 8 * n8,
+                  np=lambda d: np.cumsum(d["a"]), ne=None,
+                  lp=lambda lp, d: lp.cumsum(d["a"]).run(),
+                  da=lambda da, d: da.cumsum(d["a"]),
+                  cli="cumsum(a)"))
+    W.append(dict(id=11, expr="median(a)", size=fmt_n(n8), kind="exact", targets="15",
+                  data=lambda rng: dict(a=rng.random(n8)), bytes=8 * n8,
+                  np=lambda d: np.median(d["a"]), ne=None,
+                  lp=lambda lp, d: lp.median(d["a"]).run(),
+                  da=lambda da, d: da.median(d["a"], axis=0),
+                  cli="median(a)"))
+    W.append(dict(id=12, expr="einsum('ij,ij->i', a, b)", size=f"({fmt_n(r12)}, {c12})", kind="reduce", targets="15",
+                  data=lambda rng: dict(a=rng.random((r12, c12)), b=rng.random((r12, c12))), bytes=2 * 8 * r12 * c12 + 8 * r12,
+                  np=lambda d: np.einsum("ij,ij->i", d["a"], d["b"]), ne=None,
+                  lp=lambda lp, d: lp.einsum("ij,ij->i", d["a"], d["b"]).run(),
+                  da=lambda da, d: da.einsum("ij,ij->i", d["a"], d["b"]),
+                  cli="einsum('ij,ij->i', a, b)"))
+    W.append(dict(id=13, expr="a[a > 0.5]", size=fmt_n(n8), kind="exact", targets="15",
+                  data=lambda rng: dict(a=rng.random(n8)), bytes=8 * n8 + 4 * n8,
+                  np=lambda d: d["a"][d["a"] > 0.5], ne=None,
+                  lp=lambda lp, d: d["a"][d["a"] > 0.5].run(),
+                  da=lambda da, d: d["a"][d["a"] > 0.5],
+                  cli="a[a > 0.5]"))
     only = set(args.only) if args.only else None
     return [w for w in W if only is None or w["id"] in only]
 
@@ -262,7 +300,7 @@ def rel_diff(x, ref):
     return float(np.max(np.where(same, 0.0, d)))
 
 
-TOL = {"elemwise": 1e-12, "elemwise_libm": 1e-12, "reduce": 1e-9}
+TOL = {"elemwise": 1e-12, "elemwise_libm": 1e-12, "reduce": 1e-9, "exact": 0.0}
 
 
 # ---- running -------------------------------------------------------------------------------
@@ -312,7 +350,7 @@ def run_workload(w, args, libs, lp, cli, rng):
             runners["numexpr"] = lambda: w["ne"](d, ne)
         else:
             runners["numexpr"] = lambda: ne.evaluate(w["ne"], local_dict=d)
-    if "dask" in libs and not args.no_dask:
+    if "dask" in libs and not args.no_dask and w["da"] is not None:
         da = libs["dask.array"]
         # the same chunk shape as Lampy's (its automatic choice, or the workload's)
         ch = w.get("chunks") or res.get("lampy_chunks", {}).get("a") or "auto"
@@ -396,6 +434,8 @@ def target_check(r, triad, read2):
     def ratio(lib):
         return T[lib] / lpt if lib in T else None
     goals = {1: [("numpy", 4), ("numexpr", 2)], 7: [("dask", 20)]}
+    if r["id"] >= 8:
+        goals[r["id"]] = [("numpy", 1), ("dask", 1)]  # issue 15 asks for the comparison, no target yet
     for lib, g in goals.get(r["id"], [("numpy", 1.5), ("dask", 2)]) + [("jax", 1.2)]:
         x = ratio(lib)
         if x is not None:
@@ -534,7 +574,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="meson build directory")
     ap.add_argument("--reps", type=int, default=5, help="best of N runs (default 5)")
     ap.add_argument("--only", type=lambda s: [int(x) for x in s.split(",")], help="workloads, e.g. 1,3")
-    ap.add_argument("--scale", type=float, default=1.0, help="multiply workload 1-6 sizes")
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply workload 1-6 and 8-13 sizes")
     ap.add_argument("--elems", type=int, default=64 * MiB, help="elements, workloads 1-3 (64M)")
     ap.add_argument("--rows4", type=int, default=8 * MiB, help="rows of the (R, 8) workload 4 (8M)")
     ap.add_argument("--rows5", type=int, default=4 * MiB, help="rows of workload 5 (4M)")
@@ -542,6 +582,9 @@ def main():
     ap.add_argument("--elems6", type=int, default=16 * MiB, help="elements, workload 6 (16M)")
     ap.add_argument("--chunks7", type=int, default=10000, help="chunks, workload 7 (10,000)")
     ap.add_argument("--elems7", type=int, default=1000, help="elements per chunk, workload 7 (1000)")
+    ap.add_argument("--elems8", type=int, default=64 * MiB, help="elements, workloads 8-11 and 13 (64M)")
+    ap.add_argument("--rows12", type=int, default=8 * MiB, help="rows of the (R, 8) einsum workload 12 (8M)")
+    ap.add_argument("--cols12", type=int, default=8, help="columns of workload 12 (8)")
     ap.add_argument("--triad-elems", type=int, default=64 * MiB, help="elements per triad array (64M)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="Dask/numexpr threads")
     ap.add_argument("--lampy-cli", action="store_true", help="run Lampy through `lampy eval` even if "

@@ -11,6 +11,7 @@ const char cli_eval_help[] =
     "usage: lampy eval EXPR [NAME=FILE.npy ...] [-o OUT.npy] [--threads N]\n"
     "                  [--chunk-bytes B] [--no-fusion] [--profile FILE] [--stats] [--report]\n"
     "                  [--trace FILE.json] [--no-progress]\n"
+    "       lampy eval --list\n"
     "\n"
     "Evaluate a NumPy expression over .npy files, lazily and in parallel, and print the\n"
     "result as print() of a NumPy array would, or save it with -o.\n"
@@ -31,6 +32,8 @@ const char cli_eval_help[] =
     "  --no-progress        no progress bar (it is shown on a terminal for runs over ~1 s)\n"
     "  --detach             --orchestrate lambda: submit the run, print its id and exit\n"
     "                       (fetch the result later with `lampy wait RUN_ID`)\n"
+    "  --list               print every function expressions can call (the library's\n"
+    "                       catalogue: signatures, aliases, Array methods) and exit\n"
     "  -h, --help           show this help\n"
     "\n"
     "Expressions use Python's syntax and precedence. Python numbers are weak scalars\n"
@@ -41,10 +44,9 @@ const char cli_eval_help[] =
     "  methods    a.sum() .prod .mean .min .max .argmin .argmax .var .std .any .all\n"
     "             (axis=None|int|tuple, keepdims=False, ddof=0 for var/std),\n"
     "             .astype(float32)  .reshape(2, -1)  .transpose(1, 0)  .ravel()\n"
-    "  functions  where(c, a, b) maximum minimum sqrt exp log sin cos tanh abs negative\n"
-    "             logical_and logical_or logical_xor logical_not, the reductions as\n"
-    "             functions (sum(a, axis=0)), concatenate((a, b), axis=0),\n"
-    "             stack((a, b), axis=1), add subtract multiply divide power ...\n"
+    "  functions  NumPy's, with NumPy's signatures: where(c, a, b) maximum sqrt exp ...,\n"
+    "             the reductions as functions (sum(a, axis=0)), concatenate((a, b), axis=0),\n"
+    "             linalg.solve(a, b) ...; 'lampy eval --list' prints all of them\n"
     "  creation   zeros((3, 4), dtype=float32) ones full(shape, value) arange(start,\n"
     "             stop, step) linspace(start, stop, num=50, endpoint=True)\n"
     "             eye(n, m=None, k=0) random.uniform(shape, seed=0, low=0, high=1)\n"
@@ -58,6 +60,19 @@ const char cli_eval_help[] =
     "  lampy eval 'x.mean(axis=0)' x=data.npy\n"
     "  lampy eval 'where(x > 0, x, 0).sum()' x=data.npy --stats\n"
     "  lampy eval 'arange(12).reshape(3, 4)[:, 1:]'\n";
+
+/* `lampy eval --list`: every function of the library's catalogue, as the evaluator knows it. */
+static int cli_eval_list(void) {
+    for (int i = 0; i < lp_func_count(); i++) {
+        const lp_func *f = lp_func_at(i);
+        const char *dot = strchr(f->name, '.');
+        printf("%.*s%s\n", dot ? (int)(dot - f->name + 1) : 0, f->name, f->signature);
+        if (f->aliases[0]) printf("    also: %s\n", f->aliases);
+        if (f->method) printf("    method: a.%s\n", f->method);
+        printf("    %s.\n", f->doc);
+    }
+    return 0;
+}
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -143,7 +158,7 @@ static void print_stats(const lp_ctx *ctx, double t_build, double t_run, double 
 int cli_eval(int argc, char **argv) {
     double t0 = now_seconds();
     const char *expr = NULL, *output = NULL;
-    bool stats = false, detach = false;
+    bool stats = false, detach = false, list = false;
     cli_report_opts rep = {0};
     cli_run_opts run = CLI_RUN_OPTS_INIT;
     cli_remote remote = CLI_REMOTE_INIT;
@@ -152,6 +167,7 @@ int cli_eval(int argc, char **argv) {
         {.name = "--stats", .kind = CLI_FLAG, .dst = &stats},
         CLI_REPORT_OPTS(&rep),
         {.name = "--detach", .kind = CLI_FLAG, .dst = &detach},
+        {.name = "--list", .kind = CLI_FLAG, .dst = &list},
         CLI_RUN_OPTS(&run),
         CLI_REMOTE_OPTS(&remote),
         {0},
@@ -169,6 +185,7 @@ int cli_eval(int argc, char **argv) {
     if (!names || !arrays || !name_copies || !paths || !pos) { rc = cli_error("out of memory"); goto done; }
     /* "--" protects only EXPR (bindings never start with '-'), so options may follow it */
     if ((rc = cli_parse_args("eval", argc, argv, opts, CLI_DASHDASH_ONE | CLI_DASH_FIRST, pos, &npos))) goto done;
+    if (list) { rc = cli_eval_list(); goto done; }
     if (npos) expr = pos[0];
     for (int i = 1; i < npos; i++) {
         const char *arg = pos[i];

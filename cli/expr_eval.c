@@ -25,9 +25,10 @@ typedef struct value {
     bool b;
     int64_t i;
     double f;
-    const char *s;       /* V_STR (in the syntax tree's arena) */
+    const char *s;       /* V_STR (in the syntax tree's arena); V_FUNC, V_METHOD: the catalogue name
+                          * (V_FUNC with id FN_LOOP: "fori_loop" / "while_loop", the CLI's own) */
     lp_dtype dt;         /* V_DTYPE */
-    int id;              /* V_FUNC: builtin index; V_METHOD: method index; V_MODULE: module */
+    int id;              /* V_MODULE: which module */
     lp_array *arr;       /* V_ARRAY, V_METHOD (self): an owned reference */
     struct value *items; /* V_TUPLE: owned */
     int n;
@@ -35,6 +36,7 @@ typedef struct value {
 } value;
 
 enum { MOD_NUMPY, MOD_RANDOM, MOD_LINALG };
+enum { FN_LIB, FN_LOOP }; /* V_FUNC: a catalogue function, or a loop (its functions are lambdas) */
 
 /* A lambda's parameter while its body is traced (innermost last). */
 typedef struct local {
@@ -94,9 +96,9 @@ static const char *tname(const value *v) {
     case V_TUPLE: return "tuple";
     case V_DTYPE: return "type";
     case V_FUNC: return "function";
+    case V_LAMBDA: return "function";
     case V_MODULE: return "module";
     case V_METHOD: return "method";
-    case V_LAMBDA: return "function";
     }
     return "object";
 }
@@ -114,143 +116,7 @@ static void set_float(value *v, double f) { memset(v, 0, sizeof *v); v->k = V_FL
 static void set_bool(value *v, bool b) { memset(v, 0, sizeof *v); v->k = V_BOOL; v->b = b; }
 static void set_array(value *v, lp_array *a) { memset(v, 0, sizeof *v); v->k = V_ARRAY; v->arr = a; }
 
-/* ---- the built-in namespace ---- */
-
-typedef enum bkind {
-    B_UNARY, B_BINARY, B_WHERE, B_REDUCE, B_ASTYPE, B_RESHAPE, B_TRANSPOSE, B_RAVEL, B_COPY,
-    B_CONCAT, B_STACK, B_ZEROS, B_ONES, B_FULL, B_ZEROS_LIKE, B_ONES_LIKE, B_FULL_LIKE,
-    B_ARANGE, B_LINSPACE, B_EYE, B_UNIFORM, B_NORMAL, B_MATMUL, B_LINALG, B_FORI_LOOP, B_WHILE_LOOP
-} bkind;
-
-/* params: comma-separated names in positional order; '!' marks a required one, '|' an alias. */
-typedef struct builtin {
-    const char *name;
-    bkind kind;
-    const char *op; /* library op name */
-    const char *params;
-} builtin;
-
-#define RED_SUM "!a,axis,dtype,out,keepdims"
-#define RED_MIN "!a,axis,out,keepdims"
-#define RED_VAR "!a,axis,dtype,out,ddof,keepdims"
-
-static const builtin builtins[] = {
-    {"sqrt", B_UNARY, "sqrt", "!x"},
-    {"exp", B_UNARY, "exp", "!x"},
-    {"log", B_UNARY, "log", "!x"},
-    {"sin", B_UNARY, "sin", "!x"},
-    {"cos", B_UNARY, "cos", "!x"},
-    {"tanh", B_UNARY, "tanh", "!x"},
-    {"abs", B_UNARY, "abs", "!x"},
-    {"absolute", B_UNARY, "abs", "!x"},
-    {"negative", B_UNARY, "negative", "!x"},
-    {"logical_not", B_UNARY, "logical_not", "!x"},
-    {"invert", B_UNARY, "invert", "!x"},
-    {"bitwise_not", B_UNARY, "invert", "!x"},
-    {"bitwise_invert", B_UNARY, "invert", "!x"},
-    {"add", B_BINARY, "add", "!x1,!x2"},
-    {"subtract", B_BINARY, "subtract", "!x1,!x2"},
-    {"multiply", B_BINARY, "multiply", "!x1,!x2"},
-    {"divide", B_BINARY, "divide", "!x1,!x2"},
-    {"true_divide", B_BINARY, "divide", "!x1,!x2"},
-    {"floor_divide", B_BINARY, "floor_divide", "!x1,!x2"},
-    {"remainder", B_BINARY, "remainder", "!x1,!x2"},
-    {"mod", B_BINARY, "remainder", "!x1,!x2"},
-    {"power", B_BINARY, "power", "!x1,!x2"},
-    {"pow", B_BINARY, "power", "!x1,!x2"},
-    {"maximum", B_BINARY, "maximum", "!x1,!x2"},
-    {"minimum", B_BINARY, "minimum", "!x1,!x2"},
-    {"equal", B_BINARY, "equal", "!x1,!x2"},
-    {"not_equal", B_BINARY, "not_equal", "!x1,!x2"},
-    {"less", B_BINARY, "less", "!x1,!x2"},
-    {"less_equal", B_BINARY, "less_equal", "!x1,!x2"},
-    {"greater", B_BINARY, "greater", "!x1,!x2"},
-    {"greater_equal", B_BINARY, "greater_equal", "!x1,!x2"},
-    {"logical_and", B_BINARY, "logical_and", "!x1,!x2"},
-    {"logical_or", B_BINARY, "logical_or", "!x1,!x2"},
-    {"logical_xor", B_BINARY, "logical_xor", "!x1,!x2"},
-    {"bitwise_and", B_BINARY, "bitwise_and", "!x1,!x2"},
-    {"bitwise_or", B_BINARY, "bitwise_or", "!x1,!x2"},
-    {"bitwise_xor", B_BINARY, "bitwise_xor", "!x1,!x2"},
-    {"where", B_WHERE, "where", "!condition,!x,!y"},
-    {"sum", B_REDUCE, "sum", RED_SUM},
-    {"prod", B_REDUCE, "prod", RED_SUM},
-    {"mean", B_REDUCE, "mean", RED_SUM},
-    {"min", B_REDUCE, "min", RED_MIN},
-    {"max", B_REDUCE, "max", RED_MIN},
-    {"amin", B_REDUCE, "min", RED_MIN},
-    {"amax", B_REDUCE, "max", RED_MIN},
-    {"argmin", B_REDUCE, "argmin", RED_MIN},
-    {"argmax", B_REDUCE, "argmax", RED_MIN},
-    {"any", B_REDUCE, "any", RED_MIN},
-    {"all", B_REDUCE, "all", RED_MIN},
-    {"var", B_REDUCE, "var", RED_VAR},
-    {"std", B_REDUCE, "std", RED_VAR},
-    {"astype", B_ASTYPE, NULL, "!x,!dtype"},
-    {"reshape", B_RESHAPE, NULL, "!a,!shape|newshape"},
-    {"transpose", B_TRANSPOSE, NULL, "!a,axes"},
-    {"ravel", B_RAVEL, NULL, "!a"},
-    {"copy", B_COPY, NULL, "!a"},
-    {"concatenate", B_CONCAT, NULL, "!arrays,axis"},
-    {"stack", B_STACK, NULL, "!arrays,axis"},
-    {"zeros", B_ZEROS, NULL, "!shape,dtype"},
-    {"empty", B_ZEROS, NULL, "!shape,dtype"},
-    {"ones", B_ONES, NULL, "!shape,dtype"},
-    {"full", B_FULL, NULL, "!shape,!fill_value,dtype"},
-    {"zeros_like", B_ZEROS_LIKE, NULL, "!a,dtype"},
-    {"empty_like", B_ZEROS_LIKE, NULL, "!a,dtype"},
-    {"ones_like", B_ONES_LIKE, NULL, "!a,dtype"},
-    {"full_like", B_FULL_LIKE, NULL, "!a,!fill_value,dtype"},
-    {"arange", B_ARANGE, NULL, "!start,stop,step,dtype"},
-    {"linspace", B_LINSPACE, NULL, "!start,!stop,num,endpoint,dtype"},
-    {"eye", B_EYE, NULL, "!N|n,M|m,k,dtype"},
-    {"uniform", B_UNIFORM, NULL, "!shape|size,seed,low,high,dtype"},
-    {"normal", B_NORMAL, NULL, "!shape|size,seed,loc,scale,dtype"},
-    {"matmul", B_MATMUL, NULL, "!x1,!x2"},
-    {"dot", B_MATMUL, NULL, "!a,!b"},
-    {"outer", B_LINALG, "outer", "!a,!b"},
-    /* loops (JAX's): the functions are lambdas, traced once */
-    {"fori_loop", B_FORI_LOOP, NULL, "!lower,!upper,!body_fun,!init_val"},
-    {"while_loop", B_WHILE_LOOP, NULL, "!cond_fun,!body_fun,!init_val,max_iter,last_state"},
-    /* numpy.linalg: reached as np.linalg.<name> only */
-    {"linalg.solve", B_LINALG, "solve", "!a,!b"},
-    {"linalg.inv", B_LINALG, "inv", "!a"},
-    {"linalg.cholesky", B_LINALG, "cholesky", "!a"},
-    {"linalg.det", B_LINALG, "det", "!a"},
-    {"linalg.eigvalsh", B_LINALG, "eigvalsh", "!a"},
-    {"linalg.lstsq", B_LINALG, "lstsq", "!a,!b,rcond"},
-    {"linalg.norm", B_LINALG, "norm", "!x,ord"},
-};
-#define NBUILTINS ((int)(sizeof builtins / sizeof builtins[0]))
-
-/* Methods of arrays: self is the first parameter (dropped from params). */
-typedef struct method {
-    const char *name;
-    bkind kind;
-    const char *op;
-    const char *params; /* NULL: takes *args (reshape, transpose) */
-} method;
-
-static const method methods[] = {
-    {"sum", B_REDUCE, "sum", "axis,dtype,out,keepdims"},
-    {"prod", B_REDUCE, "prod", "axis,dtype,out,keepdims"},
-    {"mean", B_REDUCE, "mean", "axis,dtype,out,keepdims"},
-    {"min", B_REDUCE, "min", "axis,out,keepdims"},
-    {"max", B_REDUCE, "max", "axis,out,keepdims"},
-    {"argmin", B_REDUCE, "argmin", "axis,out,keepdims"},
-    {"argmax", B_REDUCE, "argmax", "axis,out,keepdims"},
-    {"any", B_REDUCE, "any", "axis,out,keepdims"},
-    {"all", B_REDUCE, "all", "axis,out,keepdims"},
-    {"var", B_REDUCE, "var", "axis,dtype,out,ddof,keepdims"},
-    {"std", B_REDUCE, "std", "axis,dtype,out,ddof,keepdims"},
-    {"astype", B_ASTYPE, NULL, "!dtype"},
-    {"reshape", B_RESHAPE, NULL, NULL},
-    {"transpose", B_TRANSPOSE, NULL, NULL},
-    {"ravel", B_RAVEL, NULL, ""},
-    {"flatten", B_RAVEL, NULL, ""},
-    {"copy", B_COPY, NULL, ""},
-};
-#define NMETHODS ((int)(sizeof methods / sizeof methods[0]))
+/* ---- the namespace: the library's function catalogue (lp_func_find) ---- */
 
 /* Identifiers that name dtypes (np.float32 ..., and Python's int/float/bool). */
 static const char *const dtype_idents[] = {
@@ -258,21 +124,21 @@ static const char *const dtype_idents[] = {
     "double", "int", "float",
 };
 
-static int find_builtin(const char *name) {
-    for (int k = 0; k < NBUILTINS; k++)
-        if (strcmp(builtins[k].name, name) == 0) return k;
-    return -1;
+/* A catalogue function as a value: its canonical name is kept (static data). */
+static bool func_value(const char *name, value *out) {
+    const lp_func *f = lp_func_find(name);
+    if (!f) return false;
+    memset(out, 0, sizeof *out);
+    out->k = V_FUNC;
+    out->s = f->name;
+    return true;
 }
 
 /* Names of the numpy namespace (also the global one). false when there is no such name. */
 static bool numpy_attr(const char *name, value *out) {
     memset(out, 0, sizeof *out);
-    int b = find_builtin(name);
-    if (b >= 0 && builtins[b].kind != B_UNIFORM && builtins[b].kind != B_NORMAL) {
-        out->k = V_FUNC;
-        out->id = b;
-        return true;
-    }
+    if (!strchr(name, '.') && func_value(name, out) && !strchr(out->s, '.')) return true;
+    memset(out, 0, sizeof *out);
     for (size_t k = 0; k < sizeof dtype_idents / sizeof dtype_idents[0]; k++)
         if (strcmp(dtype_idents[k], name) == 0) {
             out->k = V_DTYPE;
@@ -280,6 +146,13 @@ static bool numpy_attr(const char *name, value *out) {
             else if (!lp_dtype_from_name(name, &out->dt)) return false;
             return true;
         }
+    /* loops (JAX's): not library functions, since their arguments are lambdas traced here */
+    if (strcmp(name, "fori_loop") == 0 || strcmp(name, "while_loop") == 0) {
+        out->k = V_FUNC;
+        out->id = FN_LOOP;
+        out->s = name[0] == 'f' ? "fori_loop" : "while_loop";
+        return true;
+    }
     if (strcmp(name, "nan") == 0) { set_float(out, NAN); return true; }
     if (strcmp(name, "inf") == 0) { set_float(out, INFINITY); return true; }
     if (strcmp(name, "pi") == 0) { set_float(out, 3.141592653589793); return true; }
@@ -288,6 +161,13 @@ static bool numpy_attr(const char *name, value *out) {
     if (strcmp(name, "random") == 0) { out->k = V_MODULE; out->id = MOD_RANDOM; return true; }
     if (strcmp(name, "linalg") == 0) { out->k = V_MODULE; out->id = MOD_LINALG; return true; }
     return false;
+}
+
+/* A function of a namespace ("linalg.solve") by its short name. */
+static bool namespaced(const char *ns, const char *name, value *out) {
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", ns, name);
+    return func_value(key, out) && strcmp(out->s, key) == 0;
 }
 
 static int value_copy(ev *e, const value *v, value *out);
@@ -308,83 +188,107 @@ static int lookup_name(ev *e, const cli_node *n, value *out) {
         out->id = MOD_NUMPY;
         return 0;
     }
-    int b = find_builtin(n->s);
-    if (b >= 0) { /* uniform, normal: also global */
-        memset(out, 0, sizeof *out);
-        out->k = V_FUNC;
-        out->id = b;
-        return 0;
-    }
+    if (namespaced("random", n->s, out)) return 0; /* uniform, normal: also global */
     return everr(e, LP_ERR_NOTFOUND, "name '%s' is not defined", n->s);
 }
 
-/* ---- conversions ---- */
+/* ---- conversions to and from the library's values ---- */
 
-/* ---- tuples and lists of numbers as arrays (np.asarray((1, 2))) ---- */
+typedef struct args {
+    value *pos;
+    int npos;
+    value *kw;
+    const char **kwname;
+    int nkw;
+} args;
 
-#define MAX_LITERAL_ELEMS (1 << 22)
-
-/* The shape of a nest of tuples, read along the first elements (validated by nest_check). */
-static int nest_probe(ev *e, const value *v, int *ndim, int64_t *shape) {
-    int nd = 0;
-    while (v->k == V_TUPLE) {
-        if (nd >= LP_MAX_NDIM) return everr(e, LP_ERR_VALUE, "sequence nested deeper than %d levels", LP_MAX_NDIM);
-        shape[nd++] = v->n;
-        if (v->n == 0) break;
-        v = &v->items[0];
-    }
-    *ndim = nd;
-    return 0;
-}
-
-/* Check that the nest is rectangular with numbers at the leaves; kind: bool 0 < int 1 < float 2. */
-static int nest_check(ev *e, const value *v, int depth, int ndim, const int64_t *shape, int *kind) {
-    if (depth == ndim) {
-        if (is_num(v)) {
-            int k = v->k == V_BOOL ? 0 : v->k == V_INT ? 1 : 2;
-            if (k > *kind) *kind = k;
-            return 0;
-        }
-        if (v->k != V_TUPLE)
-            return everr(e, LP_ERR_TYPE, "cannot make an array from a sequence holding a %s", tname(v));
-    } else if (v->k == V_TUPLE && v->n == shape[depth]) {
+/* v as an lp_value (borrowing its arrays and strings); items go into *pool for lp_vfree. */
+static int to_lp(ev *e, const value *v, lp_value *out) {
+    *out = lp_value_none();
+    switch (v->k) {
+    case V_NONE: return 0;
+    case V_BOOL: *out = lp_value_bool(v->b); return 0;
+    case V_INT: *out = lp_value_int(v->i); return 0;
+    case V_FLOAT: *out = lp_value_float(v->f); return 0;
+    case V_STR: *out = lp_value_str(v->s); return 0;
+    case V_DTYPE: *out = lp_value_dtype(v->dt); return 0;
+    case V_ARRAY: *out = lp_value_array(v->arr); return 0;
+    case V_TUPLE: {
+        lp_value *items = calloc((size_t)(v->n ? v->n : 1), sizeof *items);
+        if (!items) return nomem(e);
+        *out = lp_value_tuple(items, v->n);
         for (int k = 0; k < v->n; k++)
-            if (nest_check(e, &v->items[k], depth + 1, ndim, shape, kind)) return -1;
+            if (to_lp(e, &v->items[k], &items[k])) return -1;
         return 0;
-    } else if (v->k != V_TUPLE && !is_num(v)) {
-        return everr(e, LP_ERR_TYPE, "cannot make an array from a sequence holding a %s", tname(v));
     }
-    return everr(e, LP_ERR_VALUE, "the sequence has an inhomogeneous shape and cannot become an array");
+    default:
+        return everr(e, LP_ERR_TYPE, "a %s cannot be passed to a function", tname(v));
+    }
 }
 
-static void nest_fill(const value *v, lp_dtype dt, char **p) {
-    if (v->k == V_TUPLE) {
-        for (int k = 0; k < v->n; k++) nest_fill(&v->items[k], dt, p);
-        return;
+/* Free what to_lp allocated (not the borrowed arrays). */
+static void lp_vfree(lp_value *v) {
+    if (v->kind == LP_VAL_TUPLE && v->items) {
+        for (int k = 0; k < v->n; k++) lp_vfree(&v->items[k]);
+        free(v->items);
     }
-    if (dt == LP_FLOAT64) { double d = num_f(v); memcpy(*p, &d, 8); *p += 8; }
-    else if (dt == LP_INT64) { int64_t i = num_i(v); memcpy(*p, &i, 8); *p += 8; }
-    else { **p = (char)(v->b ? 1 : 0); *p += 1; }
+    *v = lp_value_none();
 }
 
-static int tuple_to_array(ev *e, const value *v, lp_array **out) {
-    int ndim = 0, kind = -1;
-    int64_t shape[LP_MAX_NDIM], n = 1;
-    if (nest_probe(e, v, &ndim, shape) || nest_check(e, v, 0, ndim, shape, &kind)) return -1;
-    for (int k = 0; k < ndim; k++) n *= shape[k];
-    if (n > MAX_LITERAL_ELEMS) return everr(e, LP_ERR_LIMIT, "sequence literal too large");
-    lp_dtype dt = kind == 0 ? LP_BOOL : kind == 1 ? LP_INT64 : LP_FLOAT64; /* np.array([]) is float64 */
-    char *data = malloc((size_t)(n ? n : 1) * 8), *p = data;
-    if (!data) return nomem(e);
-    nest_fill(v, dt, &p);
-    lp_buffer *buf = NULL;
-    lp_status st = lp_buffer_create(e->ctx, dt, ndim, shape, data, &buf);
-    free(data);
-    if (st == LP_OK) {
-        st = lp_from_buffer(e->ctx, buf, out);
-        lp_buffer_release(buf);
+/* A library result as a value; takes its references. */
+static int from_lp(ev *e, lp_value *r, value *out) {
+    memset(out, 0, sizeof *out);
+    switch (r->kind) {
+    case LP_VAL_NONE: return 0;
+    case LP_VAL_BOOL: set_bool(out, r->b); return 0;
+    case LP_VAL_INT: set_int(out, r->i); return 0;
+    case LP_VAL_FLOAT: set_float(out, r->f); return 0;
+    case LP_VAL_DTYPE: out->k = V_DTYPE; out->dt = r->dtype; return 0;
+    case LP_VAL_ARRAY: set_array(out, r->array); r->array = NULL; return 0;
+    case LP_VAL_TUPLE: case LP_VAL_LIST: {
+        value *items = calloc((size_t)(r->n ? r->n : 1), sizeof *items);
+        if (!items) return nomem(e);
+        out->k = V_TUPLE;
+        out->items = items;
+        out->n = r->n;
+        for (int k = 0; k < r->n; k++)
+            if (from_lp(e, &r->items[k], &items[k])) return -1;
+        return 0;
     }
-    return st == LP_OK ? 0 : evlib(e, st);
+    default:
+        return everr(e, LP_ERR_INTERNAL, "unexpected result kind %d", (int)r->kind);
+    }
+}
+
+/* Call the library's function `name` (a method of self when self is given). */
+static int call_lib(ev *e, const char *name, lp_array *self, const args *a, value *out) {
+    int n = a->npos + a->nkw;
+    lp_value *vals = calloc((size_t)(n ? n : 1), sizeof *vals);
+    if (!vals) return nomem(e);
+    int rc = 0;
+    for (int k = 0; k < a->npos && rc == 0; k++) rc = to_lp(e, &a->pos[k], &vals[k]);
+    for (int k = 0; k < a->nkw && rc == 0; k++) rc = to_lp(e, &a->kw[k], &vals[a->npos + k]);
+    if (rc == 0) {
+        lp_value r = lp_value_none();
+        lp_status st = self ? lp_call_method(e->ctx, name, self, a->npos, vals, a->nkw, a->kwname, vals + a->npos, &r)
+                            : lp_call(e->ctx, name, a->npos, vals, a->nkw, a->kwname, vals + a->npos, &r);
+        if (st != LP_OK) rc = evlib(e, st);
+        else rc = from_lp(e, &r, out);
+        lp_value_clear(&r);
+    }
+    for (int k = 0; k < n; k++) lp_vfree(&vals[k]);
+    free(vals);
+    return rc;
+}
+
+/* A call with positional arguments only. */
+static int call1(ev *e, const char *name, const value *x, const value *y, value *out) {
+    value pos[2];
+    memset(pos, 0, sizeof pos);
+    pos[0] = *x;
+    if (y) pos[1] = *y;
+    args a = {pos, y ? 2 : 1, NULL, NULL, 0};
+    return call_lib(e, name, NULL, &a, out); /* pos borrowed: not cleared */
 }
 
 /* New reference to v as an array (a number becomes a weak scalar, a tuple a NumPy array). */
@@ -392,7 +296,12 @@ static int to_array(ev *e, const value *v, lp_array **out, const char *what) {
     lp_status st;
     *out = NULL;
     switch (v->k) {
-    case V_TUPLE: return tuple_to_array(e, v, out);
+    case V_TUPLE: {
+        value r = {0};
+        if (call1(e, "asarray", v, NULL, &r)) return -1;
+        *out = r.arr;
+        return 0;
+    }
     case V_ARRAY:
         lp_array_retain(v->arr);
         *out = v->arr;
@@ -406,144 +315,6 @@ static int to_array(ev *e, const value *v, lp_array **out, const char *what) {
     return st == LP_OK ? 0 : evlib(e, st);
 }
 
-static int get_int(ev *e, const value *v, const char *fname, const char *pname, int64_t *out) {
-    if (v->k == V_INT || v->k == V_BOOL) { *out = num_i(v); return 0; }
-    return everr(e, LP_ERR_TYPE, "%s(): '%s' must be an integer, got %s", fname, pname, tname(v));
-}
-
-static int get_small_int(ev *e, const value *v, const char *fname, const char *pname, int *out) {
-    int64_t x = 0;
-    if (get_int(e, v, fname, pname, &x)) return -1;
-    if (x < INT_MIN || x > INT_MAX) return everr(e, LP_ERR_VALUE, "%s(): '%s' is out of range", fname, pname);
-    *out = (int)x;
-    return 0;
-}
-
-static int get_num(ev *e, const value *v, const char *fname, const char *pname, double *out,
-                   bool *is_float) {
-    if (is_num(v)) {
-        *out = num_f(v);
-        if (is_float) *is_float = v->k == V_FLOAT;
-        return 0;
-    }
-    return everr(e, LP_ERR_TYPE, "%s(): '%s' must be a number, got %s", fname, pname, tname(v));
-}
-
-static int get_bool(ev *e, const value *v, const char *fname, const char *pname, bool *out) {
-    if (v->k == V_BOOL || v->k == V_INT) { *out = num_i(v) != 0; return 0; }
-    return everr(e, LP_ERR_TYPE, "%s(): '%s' must be True or False, got %s", fname, pname, tname(v));
-}
-
-static int get_dtype(ev *e, const value *v, const char *fname, lp_dtype *out) {
-    if (v->k == V_DTYPE) { *out = v->dt; return 0; }
-    if (v->k == V_STR) {
-        const char *s = v->s;
-        if (*s == '<' || *s == '=' || *s == '|') s++;
-        if (lp_dtype_from_name(s, out)) return 0;
-        return everr(e, LP_ERR_TYPE, "%s(): data type '%s' not understood", fname, v->s);
-    }
-    return everr(e, LP_ERR_TYPE, "%s(): cannot interpret %s as a data type", fname, tname(v));
-}
-
-static int get_shape(ev *e, const value *v, const char *fname, int *ndim, int64_t *shape) {
-    if (v->k == V_INT) { *ndim = 1; shape[0] = v->i; return 0; }
-    if (v->k == V_TUPLE) {
-        if (v->n > LP_MAX_NDIM)
-            return everr(e, LP_ERR_VALUE, "%s(): maximum supported dimension is %d, found %d", fname, LP_MAX_NDIM, v->n);
-        for (int k = 0; k < v->n; k++) {
-            if (v->items[k].k != V_INT)
-                return everr(e, LP_ERR_TYPE, "%s(): shape entries must be integers, got %s", fname, tname(&v->items[k]));
-            shape[k] = v->items[k].i;
-        }
-        *ndim = v->n;
-        return 0;
-    }
-    return everr(e, LP_ERR_TYPE, "%s(): shape must be an integer or a tuple of integers, got %s", fname, tname(v));
-}
-
-/* axis: None (all), an int, or a tuple of ints. */
-static int get_axes(ev *e, const value *v, const char *fname, int *axes, int *naxes, bool *all) {
-    *naxes = 0;
-    *all = false;
-    if (!v || v->k == V_NONE) { *all = true; return 0; }
-    if (v->k == V_INT || v->k == V_BOOL) {
-        *naxes = 1;
-        return get_small_int(e, v, fname, "axis", &axes[0]);
-    }
-    if (v->k == V_TUPLE) {
-        if (v->n > LP_MAX_NDIM) return everr(e, LP_ERR_VALUE, "%s(): too many axes", fname);
-        for (int k = 0; k < v->n; k++)
-            if (get_small_int(e, &v->items[k], fname, "axis", &axes[k])) return -1;
-        *naxes = v->n;
-        return 0;
-    }
-    return everr(e, LP_ERR_TYPE, "%s(): axis must be None, an integer or a tuple of integers, got %s", fname, tname(v));
-}
-
-/* ---- argument binding (Python's rules for positional and keyword arguments) ---- */
-
-#define MAX_PARAMS 8
-
-typedef struct args {
-    value *pos;
-    int npos;
-    value *kw;
-    const char **kwname;
-    int nkw;
-} args;
-
-/* slots[k] points into a (borrowed) or is NULL for a parameter not given. */
-static int bind(ev *e, const char *fname, const char *params, const args *a, const value **slots,
-                int *nparams_out) {
-    char names[MAX_PARAMS][3][24];
-    int nalias[MAX_PARAMS];
-    bool required[MAX_PARAMS];
-    int np = 0;
-    const char *p = params;
-    while (*p && np < MAX_PARAMS) {
-        required[np] = *p == '!';
-        if (*p == '!') p++;
-        nalias[np] = 0;
-        for (;;) {
-            size_t l = strcspn(p, ",|");
-            if (nalias[np] < 3) {
-                snprintf(names[np][nalias[np]], sizeof names[np][0], "%.*s", (int)l, p);
-                nalias[np]++;
-            }
-            p += l;
-            if (*p == '|') { p++; continue; }
-            break;
-        }
-        if (*p == ',') p++;
-        np++;
-    }
-    for (int k = 0; k < np; k++) slots[k] = NULL;
-    if (a->npos > np) {
-        if (np == 0) return everr(e, LP_ERR_TYPE, "%s() takes no arguments (%d given)", fname, a->npos);
-        return everr(e, LP_ERR_TYPE, "%s() takes at most %d positional argument%s (%d given)", fname, np,
-                     np == 1 ? "" : "s", a->npos);
-    }
-    for (int k = 0; k < a->npos; k++) slots[k] = &a->pos[k];
-    for (int j = 0; j < a->nkw; j++) {
-        int found = -1;
-        for (int k = 0; k < np && found < 0; k++)
-            for (int m = 0; m < nalias[k]; m++)
-                if (strcmp(names[k][m], a->kwname[j]) == 0) { found = k; break; }
-        if (found < 0)
-            return everr(e, LP_ERR_TYPE, "%s() got an unexpected keyword argument '%s'", fname, a->kwname[j]);
-        if (slots[found])
-            return everr(e, LP_ERR_TYPE, "%s() got multiple values for argument '%s'", fname, names[found][0]);
-        slots[found] = &a->kw[j];
-    }
-    for (int k = 0; k < np; k++)
-        if (required[k] && !slots[k])
-            return everr(e, LP_ERR_TYPE, "%s() missing required argument '%s'", fname, names[k][0]);
-    if (nparams_out) *nparams_out = np;
-    return 0;
-}
-
-/* "given and not None" */
-static bool given(const value *v) { return v && v->k != V_NONE; }
 
 /* ---- array operations ---- */
 
@@ -749,237 +520,29 @@ static int eval_unop(ev *e, int op, const value *x, value *out) {
 
 /* ---- calls ---- */
 
-static int self_array(ev *e, const value *a, const char *fname, lp_array **out) {
-    if (a->k != V_ARRAY && a->k != V_TUPLE && !is_num(a))
-        return everr(e, LP_ERR_TYPE, "%s(): expected an array, got %s", fname, tname(a));
-    return to_array(e, a, out, fname);
+/* float32(x): a cast for arrays, a strong NumPy scalar for numbers. */
+static int call_dtype(ev *e, const value *callee, const args *a, value *out) {
+    const char *fname = lp_dtype_name(callee->dt);
+    if (a->nkw) return everr(e, LP_ERR_TYPE, "%s() takes no keyword arguments", fname);
+    if (a->npos != 1) return everr(e, LP_ERR_TYPE, "%s() takes exactly one argument (%d given)", fname, a->npos);
+    if (a->pos[0].k != V_ARRAY && a->pos[0].k != V_TUPLE && !is_num(&a->pos[0]))
+        return everr(e, LP_ERR_TYPE, "%s(): expected an array, got %s", fname, tname(&a->pos[0]));
+    return call1(e, "astype", &a->pos[0], callee, out);
 }
 
-static int do_reduce(ev *e, const char *fname, const char *op, lp_array *a, const value *axis,
-                     const value *dtype, const value *outv, const value *keepdims, const value *ddof,
-                     value *out) {
-    int axes[LP_MAX_NDIM];
-    int naxes;
-    bool all, kd = false;
-    int dd = 0;
-    if (get_axes(e, axis, fname, axes, &naxes, &all)) return -1;
-    if (given(outv)) return everr(e, LP_ERR_VALUE, "%s(): out= is not supported", fname);
-    if (keepdims && get_bool(e, keepdims, fname, "keepdims", &kd)) return -1;
-    if (ddof && get_small_int(e, ddof, fname, "ddof", &dd)) return -1;
-    lp_array *src = a, *cast = NULL;
-    lp_status st;
-    if (given(dtype)) {
-        lp_dtype dt;
-        if (get_dtype(e, dtype, fname, &dt)) return -1;
-        st = lp_astype(e->ctx, a, dt, &cast);
-        if (st != LP_OK) return evlib(e, st);
-        src = cast;
-    }
-    lp_array *r = NULL;
-    if (ddof) st = lp_reduce_ddof(e->ctx, op, src, all ? NULL : axes, naxes, kd, dd, &r);
-    else st = lp_reduce(e->ctx, op, src, all ? NULL : axes, naxes, kd, &r);
-    lp_array_release(cast);
-    if (st != LP_OK) return evlib(e, st);
-    set_array(out, r);
-    return 0;
-}
+static int eval(ev *e, const cli_node *n, value *out);
 
-static int do_reshape(ev *e, lp_array *a, int ndim, const int64_t *shape, value *out) {
-    lp_array *r = NULL;
-    lp_status st = lp_reshape(e->ctx, a, ndim, shape, &r);
-    if (st != LP_OK) return evlib(e, st);
-    set_array(out, r);
-    return 0;
-}
-
-static int do_transpose(ev *e, lp_array *a, const value *axes, value *out) {
-    int perm[LP_MAX_NDIM];
-    const int *pp = NULL;
-    if (given(axes)) {
-        if (axes->k != V_TUPLE)
-            return everr(e, LP_ERR_TYPE, "transpose(): axes must be a tuple of integers, got %s", tname(axes));
-        if (axes->n != lp_array_ndim(a)) return everr(e, LP_ERR_VALUE, "axes don't match array");
-        for (int k = 0; k < axes->n; k++)
-            if (get_small_int(e, &axes->items[k], "transpose", "axes", &perm[k])) return -1;
-        pp = perm;
+static void args_clear(args *a, int nitems) {
+    for (int k = 0; k < nitems; k++) {
+        value_clear(&a->pos[k]);
+        value_clear(&a->kw[k]);
     }
-    lp_array *r = NULL;
-    lp_status st = lp_transpose(e->ctx, a, pp, &r);
-    if (st != LP_OK) return evlib(e, st);
-    set_array(out, r);
-    return 0;
-}
-
-static int do_ravel(ev *e, lp_array *a, value *out) {
-    int64_t m1 = -1;
-    return do_reshape(e, a, 1, &m1, out);
-}
-
-static int do_astype(ev *e, lp_array *a, lp_dtype dt, value *out) {
-    lp_array *r = NULL;
-    lp_status st = lp_astype(e->ctx, a, dt, &r);
-    if (st != LP_OK) return evlib(e, st);
-    set_array(out, r);
-    return 0;
-}
-
-/* concatenate / stack over a sequence of arrays */
-static int do_join(ev *e, bool stack, const value *seq, const value *axisv, value *out) {
-    const char *fname = stack ? "stack" : "concatenate";
-    if (seq->k != V_TUPLE)
-        return everr(e, LP_ERR_TYPE, "%s(): expected a sequence of arrays, got %s", fname, tname(seq));
-    if (seq->n == 0) return everr(e, LP_ERR_VALUE, "need at least one array to %s", stack ? "stack" : "concatenate");
-    bool flat = false;
-    int axis = 0;
-    if (axisv && axisv->k == V_NONE) {
-        if (stack) return everr(e, LP_ERR_TYPE, "stack(): axis must be an integer");
-        flat = true;
-    } else if (axisv && get_small_int(e, axisv, fname, "axis", &axis)) {
-        return -1;
-    }
-    lp_array **arrs = calloc((size_t)seq->n, sizeof *arrs);
-    if (!arrs) return nomem(e);
-    int rc = 0;
-    for (int k = 0; k < seq->n && rc == 0; k++) {
-        if (!is_arraylike(&seq->items[k]) && seq->items[k].k != V_TUPLE) {
-            rc = everr(e, LP_ERR_TYPE, "%s(): expected arrays, got %s", fname, tname(&seq->items[k]));
-            break;
-        }
-        rc = to_array(e, &seq->items[k], &arrs[k], fname);
-        if (rc == 0 && flat) {
-            int64_t m1 = -1;
-            lp_array *f = NULL;
-            lp_status st = lp_reshape(e->ctx, arrs[k], 1, &m1, &f);
-            lp_array_release(arrs[k]);
-            arrs[k] = f;
-            if (st != LP_OK) rc = evlib(e, st);
-        }
-    }
-    if (rc == 0) {
-        lp_array *r = NULL;
-        lp_status st = stack ? lp_stack(e->ctx, seq->n, arrs, axis, &r)
-                             : lp_concatenate(e->ctx, seq->n, arrs, axis, &r);
-        if (st != LP_OK) rc = evlib(e, st);
-        else set_array(out, r);
-    }
-    for (int k = 0; k < seq->n; k++) lp_array_release(arrs[k]);
-    free(arrs);
-    return rc;
-}
-
-static int scalar_of(ev *e, const value *v, const char *fname, lp_scalar *s, lp_dtype *natural) {
-    switch (v->k) {
-    case V_BOOL: *s = lp_scalar_b(v->b); *natural = LP_BOOL; return 0;
-    case V_INT: *s = lp_scalar_i(v->i); *natural = LP_INT64; return 0;
-    case V_FLOAT: *s = lp_scalar_f(v->f); *natural = LP_FLOAT64; return 0;
-    default: return everr(e, LP_ERR_TYPE, "%s(): fill_value must be a number, got %s", fname, tname(v));
-    }
-}
-
-static int do_creation(ev *e, const builtin *B, const value **sl, value *out) {
-    const char *fname = B->name;
-    lp_dtype dt = LP_FLOAT64;
-    int ndim = 0;
-    int64_t shape[LP_MAX_NDIM];
-    lp_array *r = NULL;
-    lp_status st = LP_OK;
-    switch (B->kind) {
-    case B_ZEROS:
-    case B_ONES:
-        if (get_shape(e, sl[0], fname, &ndim, shape)) return -1;
-        if (given(sl[1]) && get_dtype(e, sl[1], fname, &dt)) return -1;
-        st = B->kind == B_ZEROS ? lp_zeros(e->ctx, dt, ndim, shape, &r) : lp_ones(e->ctx, dt, ndim, shape, &r);
-        break;
-    case B_FULL: {
-        lp_scalar s;
-        if (get_shape(e, sl[0], fname, &ndim, shape)) return -1;
-        if (scalar_of(e, sl[1], fname, &s, &dt)) return -1;
-        if (given(sl[2]) && get_dtype(e, sl[2], fname, &dt)) return -1;
-        st = lp_full(e->ctx, dt, ndim, shape, s, &r);
-        break;
-    }
-    case B_ZEROS_LIKE:
-    case B_ONES_LIKE:
-    case B_FULL_LIKE: {
-        lp_array *a;
-        lp_scalar s = lp_scalar_i(B->kind == B_ONES_LIKE ? 1 : 0);
-        lp_dtype natural;
-        const value *dtv = B->kind == B_FULL_LIKE ? sl[2] : sl[1];
-        if (B->kind == B_FULL_LIKE && scalar_of(e, sl[1], fname, &s, &natural)) return -1;
-        if (self_array(e, sl[0], fname, &a)) return -1;
-        dt = lp_array_dtype(a);
-        ndim = lp_array_ndim(a);
-        memcpy(shape, lp_array_shape(a), (size_t)ndim * sizeof *shape);
-        lp_array_release(a);
-        if (given(dtv) && get_dtype(e, dtv, fname, &dt)) return -1;
-        st = lp_full(e->ctx, dt, ndim, shape, s, &r);
-        break;
-    }
-    case B_ARANGE: {
-        double start = 0, stop, step = 1;
-        bool f1 = false, f2 = false, f3 = false;
-        if (given(sl[1])) {
-            if (get_num(e, sl[0], fname, "start", &start, &f1)) return -1;
-            if (get_num(e, sl[1], fname, "stop", &stop, &f2)) return -1;
-        } else {
-            if (get_num(e, sl[0], fname, "stop", &stop, &f2)) return -1;
-        }
-        if (given(sl[2]) && get_num(e, sl[2], fname, "step", &step, &f3)) return -1;
-        dt = (f1 || f2 || f3) ? LP_FLOAT64 : LP_INT64;
-        if (given(sl[3]) && get_dtype(e, sl[3], fname, &dt)) return -1;
-        if (step == 0) return everr(e, LP_ERR_VALUE, "arange(): step must not be zero");
-        st = lp_arange(e->ctx, start, stop, step, dt, &r);
-        break;
-    }
-    case B_LINSPACE: {
-        double start, stop;
-        int64_t num = 50;
-        bool endpoint = true;
-        if (get_num(e, sl[0], fname, "start", &start, NULL)) return -1;
-        if (get_num(e, sl[1], fname, "stop", &stop, NULL)) return -1;
-        if (given(sl[2]) && get_int(e, sl[2], fname, "num", &num)) return -1;
-        if (given(sl[3]) && get_bool(e, sl[3], fname, "endpoint", &endpoint)) return -1;
-        if (given(sl[4]) && get_dtype(e, sl[4], fname, &dt)) return -1;
-        if (num < 0) return everr(e, LP_ERR_VALUE, "Number of samples, %lld, must be non-negative.", (long long)num);
-        st = lp_linspace(e->ctx, start, stop, num, endpoint, dt, &r);
-        break;
-    }
-    case B_EYE: {
-        int64_t n = 0, m, k = 0;
-        if (get_int(e, sl[0], fname, "N", &n)) return -1;
-        m = n;
-        if (given(sl[1]) && get_int(e, sl[1], fname, "M", &m)) return -1;
-        if (given(sl[2]) && get_int(e, sl[2], fname, "k", &k)) return -1;
-        if (given(sl[3]) && get_dtype(e, sl[3], fname, &dt)) return -1;
-        st = lp_eye(e->ctx, n, m, k, dt, &r);
-        break;
-    }
-    case B_UNIFORM:
-    case B_NORMAL: {
-        bool uni = B->kind == B_UNIFORM;
-        double p1 = uni ? 0 : 0, p2 = 1;
-        int64_t seed = 0;
-        if (given(sl[0]) && get_shape(e, sl[0], fname, &ndim, shape)) return -1;
-        if (given(sl[1]) && get_int(e, sl[1], fname, "seed", &seed)) return -1;
-        if (seed < 0) return everr(e, LP_ERR_VALUE, "%s(): seed must be non-negative", fname);
-        if (given(sl[2]) && get_num(e, sl[2], fname, uni ? "low" : "loc", &p1, NULL)) return -1;
-        if (given(sl[3]) && get_num(e, sl[3], fname, uni ? "high" : "scale", &p2, NULL)) return -1;
-        if (given(sl[4]) && get_dtype(e, sl[4], fname, &dt)) return -1;
-        st = uni ? lp_random_uniform(e->ctx, (uint64_t)seed, p1, p2, dt, ndim, shape, &r)
-                 : lp_random_normal(e->ctx, (uint64_t)seed, p1, p2, dt, ndim, shape, &r);
-        break;
-    }
-    default:
-        return everr(e, LP_ERR_INTERNAL, "%s(): not a creation function", fname);
-    }
-    if (st != LP_OK) return evlib(e, st);
-    set_array(out, r);
-    return 0;
+    free(a->pos);
+    free(a->kw);
+    free((void *)a->kwname);
 }
 
 /* ---- lambdas and loops ---- */
-
-static int eval(ev *e, const cli_node *n, value *out);
 
 static int value_copy(ev *e, const value *v, value *out) {
     *out = *v;
@@ -1043,15 +606,38 @@ static int state_arrays(ev *e, const char *what, bool tuple, int n, const value 
     return 0;
 }
 
-static int do_loop(ev *e, const builtin *B, const value **sl, value *out) {
-    const bool fori = B->kind == B_FORI_LOOP;
-    const char *fname = B->name;
+/* An integer or bool argument of a loop. */
+static int loop_int(ev *e, const char *fname, const char *pname, const value *v, int64_t *out) {
+    if (v->k != V_INT && v->k != V_BOOL) return everr(e, LP_ERR_TYPE, "%s(): %s must be an integer, got %s", fname, pname, tname(v));
+    *out = num_i(v);
+    return 0;
+}
+
+/* fori_loop(lower, upper, body_fun, init_val) and while_loop(cond_fun, body_fun, init_val,
+ * max_iter=0, last_state=False): positional or by keyword, as jax.lax names them. */
+static int do_loop(ev *e, const char *fname, const args *a, value *out) {
+    const bool fori = fname[0] == 'f';
+    static const char *const fori_names[] = {"lower", "upper", "body_fun", "init_val", NULL};
+    static const char *const while_names[] = {"cond_fun", "body_fun", "init_val", "max_iter", "last_state", NULL};
+    const char *const *names = fori ? fori_names : while_names;
+    const int nparams = fori ? 4 : 5, nreq = fori ? 4 : 3;
+    const value *sl[5] = {NULL};
+    if (a->npos > nparams) return everr(e, LP_ERR_TYPE, "%s() takes at most %d arguments", fname, nparams);
+    for (int k = 0; k < a->npos; k++) sl[k] = &a->pos[k];
+    for (int k = 0; k < a->nkw; k++) {
+        int j = 0;
+        while (names[j] && strcmp(names[j], a->kwname[k])) j++;
+        if (!names[j]) return everr(e, LP_ERR_TYPE, "%s() got an unexpected keyword argument '%s'", fname, a->kwname[k]);
+        if (sl[j]) return everr(e, LP_ERR_TYPE, "%s() got multiple values for argument '%s'", fname, names[j]);
+        sl[j] = &a->kw[k];
+    }
+    for (int j = 0; j < nreq; j++)
+        if (!sl[j]) return everr(e, LP_ERR_TYPE, "%s() missing required argument '%s'", fname, names[j]);
     const value *init = sl[fori ? 3 : 2], *body_fun = sl[fori ? 2 : 1], *cond_fun = fori ? NULL : sl[0];
-    int64_t lower = 0, upper = 0, max_iter = 0;
-    bool last_state = false;
-    if (fori && (get_int(e, sl[0], fname, "lower", &lower) || get_int(e, sl[1], fname, "upper", &upper))) return -1;
-    if (!fori && given(sl[3]) && get_int(e, sl[3], fname, "max_iter", &max_iter)) return -1;
-    if (!fori && given(sl[4]) && get_bool(e, sl[4], fname, "last_state", &last_state)) return -1;
+    int64_t lower = 0, upper = 0, max_iter = 0, last_state = 0;
+    if (fori && (loop_int(e, fname, "lower", sl[0], &lower) || loop_int(e, fname, "upper", sl[1], &upper))) return -1;
+    if (!fori && sl[3] && sl[3]->k != V_NONE && loop_int(e, fname, "max_iter", sl[3], &max_iter)) return -1;
+    if (!fori && sl[4] && sl[4]->k != V_NONE && loop_int(e, fname, "last_state", sl[4], &last_state)) return -1;
     if (body_fun->k != V_LAMBDA || (cond_fun && cond_fun->k != V_LAMBDA))
         return everr(e, LP_ERR_TYPE, "%s(): %s must be a lambda", fname, body_fun->k != V_LAMBDA ? "body_fun" : "cond_fun");
     const bool tuple = init->k == V_TUPLE;
@@ -1059,7 +645,7 @@ static int do_loop(ev *e, const builtin *B, const value **sl, value *out) {
     if (n < 1) return everr(e, LP_ERR_VALUE, "%s(): init_val needs at least one value", fname);
     if (n > 64) return everr(e, LP_ERR_LIMIT, "%s(): at most 64 carried values", fname);
     lp_array *iv[64] = {0}, *bp[65] = {0}, *cp[64] = {0}, *bo[64] = {0}, *co = NULL, *res[64] = {0};
-    value args[2] = {{0}, {0}}, r = {0};
+    value fargs[2] = {{0}, {0}}, r = {0};
     int rc = 0;
     char what[64];
     for (int k = 0; k < n && rc == 0; k++) rc = to_array(e, tuple ? &init->items[k] : init, &iv[k], fname);
@@ -1070,10 +656,10 @@ static int do_loop(ev *e, const builtin *B, const value **sl, value *out) {
     }
     if (!fori && rc == 0) {
         snprintf(what, sizeof what, "%s(): cond_fun", fname);
-        rc = state_value(e, tuple, n, cp, &args[0]);
-        if (rc == 0) rc = call_lambda(e, cond_fun->fn, what, 1, args, &r);
+        rc = state_value(e, tuple, n, cp, &fargs[0]);
+        if (rc == 0) rc = call_lambda(e, cond_fun->fn, what, 1, fargs, &r);
         if (rc == 0) rc = state_arrays(e, what, false, 1, &r, &co);
-        value_clear(&args[0]);
+        value_clear(&fargs[0]);
         value_clear(&r);
     }
     /* body_fun([i,] val) */
@@ -1088,12 +674,15 @@ static int do_loop(ev *e, const builtin *B, const value **sl, value *out) {
     }
     if (rc == 0) {
         snprintf(what, sizeof what, "%s(): body_fun", fname);
-        if (fori) set_array(&args[0], bp[0]), lp_array_retain(bp[0]);
-        rc = state_value(e, tuple, n, bp + off, &args[off]);
-        if (rc == 0) rc = call_lambda(e, body_fun->fn, what, off + 1, args, &r);
+        if (fori) {
+            lp_array_retain(bp[0]);
+            set_array(&fargs[0], bp[0]);
+        }
+        rc = state_value(e, tuple, n, bp + off, &fargs[off]);
+        if (rc == 0) rc = call_lambda(e, body_fun->fn, what, off + 1, fargs, &r);
         if (rc == 0) rc = state_arrays(e, what, tuple, n, &r, bo);
-        value_clear(&args[0]);
-        value_clear(&args[1]);
+        value_clear(&fargs[0]);
+        value_clear(&fargs[1]);
         value_clear(&r);
     }
     if (rc == 0) {
@@ -1112,206 +701,6 @@ static int do_loop(ev *e, const builtin *B, const value **sl, value *out) {
     for (int k = 0; k <= n; k++) lp_array_release(bp[k]);
     lp_array_release(co);
     return rc;
-}
-
-static int call_builtin(ev *e, const builtin *B, const args *a, value *out) {
-    const value *sl[MAX_PARAMS];
-    if (bind(e, B->name, B->params, a, sl, NULL)) return -1;
-    const char *fname = B->name;
-    switch (B->kind) {
-    case B_UNARY:
-        return op_unary_arr(e, B->op, sl[0], out);
-    case B_BINARY:
-        return op_binary_arr(e, B->op, sl[0], sl[1], out);
-    case B_WHERE: {
-        lp_array *in[3] = {NULL, NULL, NULL};
-        int rc = 0;
-        for (int k = 0; k < 3 && rc == 0; k++) rc = to_array(e, sl[k], &in[k], fname);
-        if (rc == 0) {
-            lp_array *r = NULL;
-            lp_status st = lp_where(e->ctx, in[0], in[1], in[2], &r);
-            if (st != LP_OK) rc = evlib(e, st);
-            else set_array(out, r);
-        }
-        for (int k = 0; k < 3; k++) lp_array_release(in[k]);
-        return rc;
-    }
-    case B_REDUCE: {
-        lp_array *x;
-        if (self_array(e, sl[0], fname, &x)) return -1;
-        int rc;
-        if (strcmp(B->params, RED_SUM) == 0) rc = do_reduce(e, fname, B->op, x, sl[1], sl[2], sl[3], sl[4], NULL, out);
-        else if (strcmp(B->params, RED_VAR) == 0) rc = do_reduce(e, fname, B->op, x, sl[1], sl[2], sl[3], sl[5], sl[4], out);
-        else rc = do_reduce(e, fname, B->op, x, sl[1], NULL, sl[2], sl[3], NULL, out);
-        lp_array_release(x);
-        return rc;
-    }
-    case B_ASTYPE: {
-        lp_dtype dt;
-        lp_array *x;
-        if (get_dtype(e, sl[1], fname, &dt)) return -1;
-        if (self_array(e, sl[0], fname, &x)) return -1;
-        int rc = do_astype(e, x, dt, out);
-        lp_array_release(x);
-        return rc;
-    }
-    case B_RESHAPE: {
-        int ndim;
-        int64_t shape[LP_MAX_NDIM];
-        lp_array *x;
-        if (get_shape(e, sl[1], fname, &ndim, shape)) return -1;
-        if (self_array(e, sl[0], fname, &x)) return -1;
-        int rc = do_reshape(e, x, ndim, shape, out);
-        lp_array_release(x);
-        return rc;
-    }
-    case B_TRANSPOSE:
-    case B_RAVEL:
-    case B_COPY: {
-        lp_array *x;
-        if (self_array(e, sl[0], fname, &x)) return -1;
-        int rc = 0;
-        if (B->kind == B_TRANSPOSE) rc = do_transpose(e, x, sl[1], out);
-        else if (B->kind == B_RAVEL) rc = do_ravel(e, x, out);
-        else { lp_array_retain(x); set_array(out, x); }
-        lp_array_release(x);
-        return rc;
-    }
-    case B_CONCAT:
-    case B_STACK:
-        return do_join(e, B->kind == B_STACK, sl[0], sl[1], out);
-    case B_MATMUL:
-        return op_matmul(e, strcmp(fname, "dot") == 0, sl[0], sl[1], out);
-    case B_LINALG: {
-        /* outer and numpy.linalg.*: lp_linalg by name; norm's ord and lstsq's rcond passed through */
-        lp_array *in[2] = {NULL, NULL}, *r = NULL;
-        int nin = strncmp(B->params, "!a,!b", 5) == 0 ? 2 : 1;
-        int rc = 0;
-        for (int k = 0; k < nin && rc == 0; k++) rc = to_array(e, sl[k], &in[k], fname);
-        if (rc == 0) {
-            lp_status st;
-            if (strcmp(B->op, "norm") == 0) {
-                char buf[8];
-                const char *ord = NULL;
-                const value *o = sl[1];
-                if (o && o->k == V_STR) ord = o->s;
-                else if (o && is_num(o)) {
-                    double d = num_f(o);
-                    if (isinf(d)) ord = d > 0 ? "inf" : "-inf";
-                    else { snprintf(buf, sizeof buf, "%g", d); ord = buf; }
-                } else if (o && o->k != V_NONE) {
-                    rc = everr(e, LP_ERR_TYPE, "%s(): ord must be a number, a string or None", fname);
-                }
-                st = rc ? LP_OK : lp_linalg_norm(e->ctx, in[0], ord, &r);
-            } else if (strcmp(B->op, "lstsq") == 0) {
-                double rcond = sl[2] && is_num(sl[2]) ? num_f(sl[2]) : -1;
-                st = lp_linalg_lstsq(e->ctx, in[0], in[1], rcond, &r);
-            } else {
-                st = lp_linalg(e->ctx, B->op, nin, in, &r);
-            }
-            if (rc == 0 && st != LP_OK) rc = evlib(e, st);
-            else if (rc == 0) set_array(out, r);
-        }
-        for (int k = 0; k < 2; k++) lp_array_release(in[k]);
-        return rc;
-    }
-    case B_FORI_LOOP:
-    case B_WHILE_LOOP:
-        return do_loop(e, B, sl, out);
-    default:
-        return do_creation(e, B, sl, out);
-    }
-}
-
-static int call_method(ev *e, const value *self, const args *a, value *out) {
-    const method *M = &methods[self->id];
-    lp_array *x = self->arr;
-    char fname[48];
-    snprintf(fname, sizeof fname, "%s", M->name);
-    if (!M->params) {
-        /* reshape(2, -1) / reshape((2, -1)); transpose(1, 0) / transpose((1, 0)) / transpose() */
-        bool rs = M->kind == B_RESHAPE;
-        for (int j = 0; j < a->nkw; j++) {
-            if (!(rs && (strcmp(a->kwname[j], "shape") == 0 || strcmp(a->kwname[j], "order") == 0)) &&
-                !(!rs && strcmp(a->kwname[j], "axes") == 0))
-                return everr(e, LP_ERR_TYPE, "%s() got an unexpected keyword argument '%s'", fname, a->kwname[j]);
-            if (strcmp(a->kwname[j], "order") == 0) {
-                if (a->kw[j].k != V_STR || strcmp(a->kw[j].s, "C") != 0)
-                    return everr(e, LP_ERR_VALUE, "reshape(): only order='C' is supported");
-            }
-        }
-        const value *seq = NULL;
-        value tmp = {0};
-        for (int j = 0; j < a->nkw; j++)
-            if (strcmp(a->kwname[j], "order") != 0) seq = &a->kw[j];
-        if (seq && a->npos) return everr(e, LP_ERR_TYPE, "%s() got multiple values for its shape", fname);
-        if (!seq) {
-            if (a->npos == 1 && (a->pos[0].k == V_TUPLE || a->pos[0].k == V_NONE)) {
-                seq = &a->pos[0];
-            } else {
-                tmp.k = V_TUPLE;
-                tmp.items = a->pos; /* borrowed: not cleared */
-                tmp.n = a->npos;
-                seq = &tmp;
-            }
-        }
-        if (rs) {
-            if (seq->k == V_TUPLE && seq->n == 0 && a->npos == 0 && !a->nkw)
-                return everr(e, LP_ERR_TYPE, "reshape() missing required argument 'shape'");
-            int ndim;
-            int64_t shape[LP_MAX_NDIM];
-            if (get_shape(e, seq, fname, &ndim, shape)) return -1;
-            return do_reshape(e, x, ndim, shape, out);
-        }
-        if (seq->k == V_TUPLE && seq->n == 0) seq = NULL;
-        return do_transpose(e, x, seq, out);
-    }
-    const value *sl[MAX_PARAMS];
-    if (bind(e, fname, M->params, a, sl, NULL)) return -1;
-    switch (M->kind) {
-    case B_REDUCE:
-        if (strcmp(M->params, "axis,dtype,out,keepdims") == 0)
-            return do_reduce(e, fname, M->op, x, sl[0], sl[1], sl[2], sl[3], NULL, out);
-        if (strcmp(M->params, "axis,dtype,out,ddof,keepdims") == 0)
-            return do_reduce(e, fname, M->op, x, sl[0], sl[1], sl[2], sl[4], sl[3], out);
-        return do_reduce(e, fname, M->op, x, sl[0], NULL, sl[1], sl[2], NULL, out);
-    case B_ASTYPE: {
-        lp_dtype dt;
-        if (get_dtype(e, sl[0], fname, &dt)) return -1;
-        return do_astype(e, x, dt, out);
-    }
-    case B_RAVEL:
-        return do_ravel(e, x, out);
-    case B_COPY:
-        lp_array_retain(x);
-        set_array(out, x);
-        return 0;
-    default:
-        return everr(e, LP_ERR_INTERNAL, "bad method");
-    }
-}
-
-/* float32(x): a cast for arrays, a strong NumPy scalar for numbers. */
-static int call_dtype(ev *e, const value *callee, const args *a, value *out) {
-    const char *fname = lp_dtype_name(callee->dt);
-    if (a->nkw) return everr(e, LP_ERR_TYPE, "%s() takes no keyword arguments", fname);
-    if (a->npos != 1) return everr(e, LP_ERR_TYPE, "%s() takes exactly one argument (%d given)", fname, a->npos);
-    lp_array *x;
-    if (self_array(e, &a->pos[0], fname, &x)) return -1;
-    int rc = do_astype(e, x, callee->dt, out);
-    lp_array_release(x);
-    return rc;
-}
-
-
-static void args_clear(args *a, int nitems) {
-    for (int k = 0; k < nitems; k++) {
-        value_clear(&a->pos[k]);
-        value_clear(&a->kw[k]);
-    }
-    free(a->pos);
-    free(a->kw);
-    free((void *)a->kwname);
 }
 
 static int eval_call(ev *e, const cli_node *n, value *out) {
@@ -1341,11 +730,12 @@ static int eval_call(ev *e, const cli_node *n, value *out) {
         }
     }
     if (rc == 0) {
-        if (callee.k == V_LAMBDA) {
+        if (callee.k == V_LAMBDA)
             rc = a.nkw ? everr(e, LP_ERR_TYPE, "a lambda takes positional arguments only")
                        : call_lambda(e, callee.fn, "the lambda", a.npos, a.pos, out);
-        } else if (callee.k == V_FUNC) rc = call_builtin(e, &builtins[callee.id], &a, out);
-        else if (callee.k == V_METHOD) rc = call_method(e, &callee, &a, out);
+        else if (callee.k == V_FUNC && callee.id == FN_LOOP) rc = do_loop(e, callee.s, &a, out);
+        else if (callee.k == V_FUNC) rc = call_lib(e, callee.s, NULL, &a, out);
+        else if (callee.k == V_METHOD) rc = call_lib(e, callee.s, callee.arr, &a, out);
         else rc = call_dtype(e, &callee, &a, out);
     }
     args_clear(&a, m);
@@ -1363,7 +753,10 @@ static int eval_attr(ev *e, const cli_node *n, value *out) {
     if (obj.k == V_ARRAY) {
         lp_array *a = obj.arr;
         if (strcmp(name, "T") == 0) {
-            rc = do_transpose(e, a, NULL, out);
+            lp_array *r = NULL;
+            lp_status st = lp_transpose(e->ctx, a, NULL, &r);
+            if (st != LP_OK) rc = evlib(e, st);
+            else set_array(out, r);
         } else if (strcmp(name, "ndim") == 0) {
             set_int(out, lp_array_ndim(a));
         } else if (strcmp(name, "size") == 0) {
@@ -1383,40 +776,21 @@ static int eval_attr(ev *e, const cli_node *n, value *out) {
                 out->items = items;
                 out->n = nd;
             }
+        } else if (!lp_method_exists(name)) {
+            rc = everr(e, LP_ERR_TYPE, "'ndarray' object has no attribute '%s'", name);
         } else {
-            int id = -1;
-            for (int k = 0; k < NMETHODS; k++)
-                if (strcmp(methods[k].name, name) == 0) { id = k; break; }
-            if (id < 0) rc = everr(e, LP_ERR_TYPE, "'ndarray' object has no attribute '%s'", name);
-            else {
-                memset(out, 0, sizeof *out);
-                out->k = V_METHOD;
-                out->id = id;
-                out->arr = a;
-                obj.arr = NULL; /* moved */
-            }
+            memset(out, 0, sizeof *out);
+            out->k = V_METHOD;
+            out->s = lp_func_find(name)->name;
+            out->arr = a;
+            obj.arr = NULL; /* moved */
         }
     } else if (obj.k == V_MODULE) {
         bool ok;
         if (obj.id == MOD_NUMPY) {
             ok = numpy_attr(name, out);
-        } else if (obj.id == MOD_LINALG) {
-            char key[64];
-            snprintf(key, sizeof key, "linalg.%s", name);
-            int b = find_builtin(key);
-            if ((ok = b >= 0)) {
-                memset(out, 0, sizeof *out);
-                out->k = V_FUNC;
-                out->id = b;
-            }
         } else {
-            int b = find_builtin(name);
-            ok = b >= 0 && (builtins[b].kind == B_UNIFORM || builtins[b].kind == B_NORMAL);
-            if (ok) {
-                memset(out, 0, sizeof *out);
-                out->k = V_FUNC;
-                out->id = b;
-            }
+            ok = namespaced(obj.id == MOD_LINALG ? "linalg" : "random", name, out);
         }
         if (!ok)
             rc = everr(e, LP_ERR_TYPE, "module '%s' has no attribute '%s'",
@@ -1434,41 +808,21 @@ static int eval_attr(ev *e, const cli_node *n, value *out) {
 
 #define MAX_INDEX 32
 
-static const char *bad_index_msg =
-    "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) are valid indices";
-
-/* One index item (already evaluated) into idx. */
-static int index_item(ev *e, const value *v, lp_index *idx) {
-    memset(idx, 0, sizeof *idx);
-    switch (v->k) {
-    case V_INT:
-        idx->kind = LP_IDX_INT;
-        idx->start = v->i;
-        return 0;
-    case V_NONE: idx->kind = LP_IDX_NEWAXIS; return 0;
-    case V_ELLIPSIS: idx->kind = LP_IDX_ELLIPSIS; return 0;
-    case V_ARRAY: return everr(e, LP_ERR_VALUE, "indexing with arrays is not supported");
-    case V_BOOL: return everr(e, LP_ERR_VALUE, "indexing with booleans is not supported");
-    default: return everr(e, LP_ERR_TYPE, "%s", bad_index_msg);
-    }
-}
-
-static int slice_part(ev *e, const cli_node *n, bool *has, int64_t *out) {
-    *has = false;
+/* a slice part: an int or None */
+static int slice_part(ev *e, const cli_node *n, lp_value *out) {
+    *out = lp_value_none();
     if (!n) return 0;
     value v = {0};
     if (eval(e, n, &v)) return -1;
     int rc = 0;
-    if (v.k == V_INT || v.k == V_BOOL) {
-        *has = true;
-        *out = num_i(&v);
-    } else if (v.k != V_NONE) {
-        rc = everr(e, LP_ERR_TYPE, "slice indices must be integers or None, got %s", tname(&v));
-    }
+    if (v.k == V_INT || v.k == V_BOOL) *out = lp_value_int(num_i(&v));
+    else if (v.k != V_NONE) rc = everr(e, LP_ERR_TYPE, "slice indices must be integers or None, got %s", tname(&v));
     value_clear(&v);
     return rc;
 }
 
+/* Subscripts: a.shape[0] on tuples here; arrays through lp_getitem (basic and advanced
+ * indexing, NumPy's rules, in the library). */
 static int eval_subscript(ev *e, const cli_node *n, value *out) {
     value obj = {0};
     if (eval(e, n->a, &obj)) return -1;
@@ -1498,47 +852,49 @@ static int eval_subscript(ev *e, const cli_node *n, value *out) {
         value_clear(&obj);
         return rc;
     }
-    lp_index idx[MAX_INDEX];
-    int nidx = 0;
+    /* the key's items as library values; a[(0, 1)] is a[0, 1] */
+    lp_value key[MAX_INDEX], parts[MAX_INDEX][3];
+    value held[MAX_INDEX];
+    int nk = 0, nheld = 0;
+    memset(held, 0, sizeof held);
     for (int k = 0; k < n->nitems && rc == 0; k++) {
         const cli_node *it = n->items[k];
+        if (nk >= MAX_INDEX) { rc = everr(e, LP_ERR_INDEX, "too many indices for array"); break; }
         if (it->kind == CLI_N_SLICE) {
-            if (nidx >= MAX_INDEX) { rc = everr(e, LP_ERR_VALUE, "too many indices for array"); break; }
-            lp_index *x = &idx[nidx++];
-            memset(x, 0, sizeof *x);
-            x->kind = LP_IDX_SLICE;
-            bool has_step = false; /* stays unset when start or stop fails to evaluate */
-            int64_t step = 1;
-            rc = slice_part(e, it->a, &x->has_start, &x->start);
-            if (rc == 0) rc = slice_part(e, it->b, &x->has_stop, &x->stop);
-            if (rc == 0) rc = slice_part(e, it->c, &has_step, &step);
-            if (rc == 0 && has_step && step == 0) rc = everr(e, LP_ERR_VALUE, "slice step cannot be zero");
-            x->step = has_step ? step : 1;
+            lp_value *p = parts[nk];
+            rc = slice_part(e, it->a, &p[0]);
+            if (rc == 0) rc = slice_part(e, it->b, &p[1]);
+            if (rc == 0) rc = slice_part(e, it->c, &p[2]);
+            if (rc == 0 && p[2].kind == LP_VAL_INT && p[2].i == 0) rc = everr(e, LP_ERR_VALUE, "slice step cannot be zero");
+            key[nk] = lp_value_tuple(p, 3);
+            key[nk++].kind = LP_VAL_SLICE;
             continue;
         }
-        value v = {0};
-        rc = eval(e, it, &v);
-        if (rc == 0) {
-            if (v.k == V_TUPLE && n->nitems == 1) {
-                /* a[(0, 1)] is a[0, 1] */
-                for (int j = 0; j < v.n && rc == 0; j++) {
-                    if (nidx >= MAX_INDEX) { rc = everr(e, LP_ERR_VALUE, "too many indices for array"); break; }
-                    rc = index_item(e, &v.items[j], &idx[nidx++]);
-                }
-            } else if (nidx >= MAX_INDEX) {
-                rc = everr(e, LP_ERR_VALUE, "too many indices for array");
-            } else {
-                rc = index_item(e, &v, &idx[nidx++]);
+        value *v = &held[nheld++];
+        if ((rc = eval(e, it, v))) break;
+        if (v->k == V_TUPLE && n->nitems == 1 && it->kind == CLI_N_TUPLE) {
+            /* a[(0, 1)] is a[0, 1]; a list is an array index */
+            for (int j = 0; j < v->n && rc == 0; j++) {
+                if (nk >= MAX_INDEX) { rc = everr(e, LP_ERR_INDEX, "too many indices for array"); break; }
+                const value *w = &v->items[j];
+                if (w->k == V_ELLIPSIS) { key[nk] = lp_value_none(); key[nk++].kind = LP_VAL_ELLIPSIS; }
+                else rc = to_lp(e, w, &key[nk++]);
             }
+            continue;
         }
-        value_clear(&v);
+        if (v->k == V_ELLIPSIS) { key[nk] = lp_value_none(); key[nk++].kind = LP_VAL_ELLIPSIS; }
+        else if (v->k == V_FLOAT) rc = everr(e, LP_ERR_INDEX, "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) and integer or boolean arrays are valid indices");
+        else rc = to_lp(e, v, &key[nk++]);
     }
     if (rc == 0) {
         lp_array *r = NULL;
-        lp_status st = lp_slice(e->ctx, obj.arr, nidx, idx, &r);
+        lp_status st = lp_getitem(e->ctx, obj.arr, nk, key, &r);
         if (st != LP_OK) rc = evlib(e, st);
         else set_array(out, r);
     }
+    for (int k = 0; k < nk; k++)
+        if (key[k].kind == LP_VAL_TUPLE) lp_vfree(&key[k]);
+    for (int k = 0; k < nheld; k++) value_clear(&held[k]);
     value_clear(&obj);
     return rc;
 }

@@ -64,7 +64,10 @@ extern "C" {
     X(ERR_REMOTE, 10, "remote execution error")                            \
     X(ERR_LIMIT, 11, "limit exceeded")                                     \
     X(ERR_INTERNAL, 12, "internal error")                                  \
-    X(ERR_DENIED, 13, "permission denied")
+    X(ERR_DENIED, 13, "permission denied")                                 \
+    X(ERR_AXIS, 14, "axis out of bounds")                                  \
+    X(ERR_INDEX, 15, "index out of bounds")                                \
+    X(ERR_ZERO_DIVISION, 16, "division by zero")
 
 typedef enum lp_status {
 #define LP_X_(name, num, desc) LP_##name = num,
@@ -227,6 +230,106 @@ typedef struct lp_index {
 LP_API lp_status lp_slice(lp_ctx *ctx, lp_array *a, int nidx, const lp_index *idx, lp_array **out);
 LP_API lp_status lp_concatenate(lp_ctx *ctx, int n, lp_array *const *in, int axis, lp_array **out);
 LP_API lp_status lp_stack(lp_ctx *ctx, int n, lp_array *const *in, int axis, lp_array **out);
+/* numpy.broadcast_to: a's values repeated to `shape` (NumPy's broadcasting rules). */
+LP_API lp_status lp_broadcast_to(lp_ctx *ctx, lp_array *a, int ndim, const int64_t *shape, lp_array **out);
+
+/* ---- the function catalogue: NumPy's functions by name ------------------------------
+ *
+ * One table in the library lists every function a NumPy user can call ("cumsum", "isnan",
+ * "linalg.solve", ...) with its aliases, its Python-style signature and whether it is also an
+ * Array method. lp_call binds arguments by Python's rules (positional, keyword, defaults,
+ * NumPy's messages for bad ones), converts them (numbers and nested tuples become arrays where
+ * an array is expected) and builds the lazy result. The CLI evaluator and the Python module
+ * have no function lists of their own: they call through this table, so a function exists
+ * everywhere at once with the same behaviour and messages.
+ *
+ *     lp_value args[2] = {lp_value_array(x), lp_value_int(0)};
+ *     const char *kw[] = {"axis"};
+ *     lp_value out;
+ *     if (lp_call(ctx, "cumsum", 1, args, 1, kw, args + 1, &out) == LP_OK) {
+ *         ... out.kind == LP_VAL_ARRAY, out.array is a new reference ...
+ *         lp_value_clear(&out);
+ *     }
+ */
+
+/* Numbers reach no disk or wire; kinds mirror Python's. */
+typedef enum lp_value_kind {
+    LP_VAL_NONE = 0,
+    LP_VAL_BOOL = 1,
+    LP_VAL_INT = 2,
+    LP_VAL_FLOAT = 3,
+    LP_VAL_STR = 4,
+    LP_VAL_DTYPE = 5,
+    LP_VAL_ARRAY = 6,
+    LP_VAL_TUPLE = 7,    /* items[0..n) */
+    LP_VAL_LIST = 8,     /* items[0..n) (results such as split's) */
+    LP_VAL_SLICE = 9,    /* items[0..3): start, stop, step, each an int or None (indexing) */
+    LP_VAL_ELLIPSIS = 10,
+    LP_VAL_COUNT
+} lp_value_kind;
+
+/* An argument or a result. Arguments are borrowed by lp_call; a result owns its arrays (new
+ * references) and items: release it with lp_value_clear. */
+typedef struct lp_value {
+    lp_value_kind kind;
+    bool b;
+    int64_t i;
+    double f;
+    const char *s;
+    lp_dtype dtype;
+    lp_array *array;
+    struct lp_value *items;
+    int n;
+} lp_value;
+
+static inline lp_value lp_value_none(void) { lp_value v = {LP_VAL_NONE, false, 0, 0, NULL, LP_BOOL, NULL, NULL, 0}; return v; }
+static inline lp_value lp_value_bool(bool b) { lp_value v = lp_value_none(); v.kind = LP_VAL_BOOL; v.b = b; return v; }
+static inline lp_value lp_value_int(int64_t i) { lp_value v = lp_value_none(); v.kind = LP_VAL_INT; v.i = i; return v; }
+static inline lp_value lp_value_float(double f) { lp_value v = lp_value_none(); v.kind = LP_VAL_FLOAT; v.f = f; return v; }
+static inline lp_value lp_value_str(const char *s) { lp_value v = lp_value_none(); v.kind = LP_VAL_STR; v.s = s; return v; }
+static inline lp_value lp_value_dtype(lp_dtype dt) { lp_value v = lp_value_none(); v.kind = LP_VAL_DTYPE; v.dtype = dt; return v; }
+static inline lp_value lp_value_array(lp_array *a) { lp_value v = lp_value_none(); v.kind = LP_VAL_ARRAY; v.array = a; return v; }
+static inline lp_value lp_value_tuple(lp_value *items, int n) { lp_value v = lp_value_none(); v.kind = LP_VAL_TUPLE; v.items = items; v.n = n; return v; }
+
+/* Release a result's arrays and items; leaves v as None. */
+LP_API void lp_value_clear(lp_value *v);
+
+/* One catalogue entry (static data). */
+typedef struct lp_func {
+    const char *name;       /* "cumsum", or "linalg.solve" / "random.uniform" in a namespace */
+    const char *aliases;    /* space-separated other names ("absolute"), or "" */
+    const char *signature;  /* Python-style: "cumsum(a, axis=None, dtype=None, out=None)" */
+    const char *method;     /* as an Array method: "cumsum(axis=None, dtype=None, out=None)", or NULL */
+    const char *doc;        /* one line */
+    int ufunc_nin;          /* > 0: a NumPy ufunc of that many inputs (np.<name> dispatches here) */
+    bool creates;           /* a creation function (front ends may offer chunks=) */
+} lp_func;
+
+LP_API int lp_func_count(void);
+LP_API const lp_func *lp_func_at(int i);
+/* By name or alias ("absolute" finds "abs"); NULL if there is none. */
+LP_API const lp_func *lp_func_find(const char *name);
+/* Call a function of the catalogue by name (or alias): npos positional arguments, nkw keyword
+ * arguments named kwnames[k]. *out receives the result (usually LP_VAL_ARRAY; a tuple or list
+ * for functions returning several arrays). Errors say what Python would ("sum() got an
+ * unexpected keyword argument 'foo'") or what NumPy would for the values. */
+LP_API lp_status lp_call(lp_ctx *ctx, const char *name, int npos, const lp_value *pos, int nkw,
+                         const char *const *kwnames, const lp_value *kw, lp_value *out);
+/* The same as the Array method `self.name(...)` (self is not among pos). */
+LP_API lp_status lp_call_method(lp_ctx *ctx, const char *name, lp_array *self, int npos, const lp_value *pos,
+                                int nkw, const char *const *kwnames, const lp_value *kw, lp_value *out);
+/* Is `name` an Array method? */
+LP_API bool lp_method_exists(const char *name);
+
+/* x[key] with NumPy's rules: key[0..n) are ints, slices (LP_VAL_SLICE), None (a new axis),
+ * LP_VAL_ELLIPSIS, and one integer or bool array (an lp_array, or nested tuples): an integer
+ * array takes along the axis it stands for (lp_call "take"), a bool array selects where it is
+ * true. A bool mask is computed here (the result's size depends on it) and kept on its node. */
+LP_API lp_status lp_getitem(lp_ctx *ctx, lp_array *x, int n, const lp_value *key, lp_array **out);
+/* x[key] = v, as a new array (lazy arrays are immutable; front ends rebind x to it): the
+ * selected positions get v broadcast and cast to x's dtype; with repeated indices the last
+ * value wins (NumPy's x[idx] += v is x[idx] = x[idx] + v). */
+LP_API lp_status lp_setitem(lp_ctx *ctx, lp_array *x, int n, const lp_value *key, lp_array *v, lp_array **out);
 
 /* ---- run --------------------------------------------------------------------------- */
 

@@ -190,77 +190,6 @@ static PyObject *array_richcompare(PyObject *x, PyObject *y, int op) {
 
 /* ---- indexing --------------------------------------------------------------------- */
 
-#define LPY_MAX_INDEX 64
-
-static int clamp_i64(PyObject *o, int64_t *out) {
-    PyObject *i = PyNumber_Index(o);
-    if (!i) return -1;
-    int overflow;
-    long long v = PyLong_AsLongLongAndOverflow(i, &overflow);
-    Py_DECREF(i);
-    if (v == -1 && PyErr_Occurred()) return -1;
-    *out = overflow > 0 ? INT64_MAX : overflow < 0 ? INT64_MIN + 1 : v;
-    return 0;
-}
-
-static int parse_index_item(PyObject *k, lp_index *ix) {
-    memset(ix, 0, sizeof *ix);
-    if (k == Py_Ellipsis) {
-        ix->kind = LP_IDX_ELLIPSIS;
-        return 0;
-    }
-    if (k == Py_None) {
-        ix->kind = LP_IDX_NEWAXIS;
-        return 0;
-    }
-    if (PySlice_Check(k)) {
-        PySliceObject *s = (PySliceObject *)k;
-        ix->kind = LP_IDX_SLICE;
-        ix->step = 1;
-        if (s->step != Py_None) {
-            if (clamp_i64(s->step, &ix->step) < 0) goto badslice;
-            if (ix->step == 0) {
-                PyErr_SetString(PyExc_ValueError, "slice step cannot be zero");
-                return -1;
-            }
-        }
-        if (s->start != Py_None) {
-            if (clamp_i64(s->start, &ix->start) < 0) goto badslice;
-            ix->has_start = true;
-        }
-        if (s->stop != Py_None) {
-            if (clamp_i64(s->stop, &ix->stop) < 0) goto badslice;
-            ix->has_stop = true;
-        }
-        return 0;
-    badslice:
-        PyErr_Clear();
-        PyErr_SetString(PyExc_TypeError, "slice indices must be integers or None or have an "
-                                         "__index__ method");
-        return -1;
-    }
-    if (PyIndex_Check(k) && !PyBool_Check(k) && !LpyArray_Check(k)) {
-        PyObject *i = PyNumber_Index(k);
-        if (!i) return -1;
-        int overflow;
-        long long v = PyLong_AsLongLongAndOverflow(i, &overflow);
-        Py_DECREF(i);
-        if (v == -1 && PyErr_Occurred()) return -1;
-        if (overflow) {
-            PyErr_Format(PyExc_IndexError, "index %R is out of bounds", k);
-            return -1;
-        }
-        ix->kind = LP_IDX_INT;
-        ix->start = v;
-        return 0;
-    }
-    PyErr_Format(PyExc_IndexError,
-                 "only integers, slices (`:`), ellipsis (`...`) and None (`numpy.newaxis`) are "
-                 "valid indices of a lazy array (advanced indexing is not supported), got %.100s",
-                 Py_TYPE(k)->tp_name);
-    return -1;
-}
-
 static PyObject *slice_with(PyObject *x, int n, const lp_index *idx) {
     lp_array *out;
     lp_status st = lp_slice(lpy.ctx, A(x), n, idx, &out);
@@ -269,21 +198,10 @@ static PyObject *slice_with(PyObject *x, int n, const lp_index *idx) {
     return lpy_array_new(out);
 }
 
-static PyObject *array_subscript(PyObject *x, PyObject *key) {
-    lp_index idx[LPY_MAX_INDEX];
-    int n = 0;
-    if (PyTuple_Check(key)) {
-        Py_ssize_t k = PyTuple_GET_SIZE(key);
-        if (k > LPY_MAX_INDEX) {
-            PyErr_SetString(PyExc_IndexError, "too many indices for array");
-            return NULL;
-        }
-        for (Py_ssize_t i = 0; i < k; i++)
-            if (parse_index_item(PyTuple_GET_ITEM(key, i), &idx[n++]) < 0) return NULL;
-    } else {
-        if (parse_index_item(key, &idx[n++]) < 0) return NULL;
-    }
-    return slice_with(x, n, idx);
+static PyObject *array_subscript(PyObject *x, PyObject *key) { return lpy_getitem(A(x), key); }
+
+static int array_ass_subscript(PyObject *x, PyObject *key, PyObject *value) {
+    return lpy_setitem((LpyArray *)x, key, value);
 }
 
 static Py_ssize_t array_length(PyObject *x) {
@@ -330,6 +248,7 @@ static int array_contains(PyObject *x, PyObject *v) {
 static PyMappingMethods array_as_mapping = {
     .mp_length = array_length,
     .mp_subscript = array_subscript,
+    .mp_ass_subscript = array_ass_subscript,
 };
 
 static PySequenceMethods array_as_sequence = {
@@ -423,114 +342,6 @@ static PyObject *m_array(PyObject *x, PyObject *args, PyObject *kwargs) {
     return r;
 }
 
-static PyObject *m_astype(PyObject *x, PyObject *args, PyObject *kwargs) {
-    static char *kwlist[] = {"dtype", "copy", NULL};
-    PyObject *dtype, *copy = Py_True;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:astype", kwlist, &dtype, &copy)) return NULL;
-    lp_dtype dt;
-    if (lpy_parse_dtype(dtype, &dt) < 0) return NULL;
-    lp_array *out;
-    lp_status st = lp_astype(lpy.ctx, A(x), dt, &out);
-    if (st != LP_OK) return lpy_raise(lpy.ctx, st);
-    return lpy_array_new(out);
-}
-
-PyObject *lpy_reshape_impl(lp_array *a, PyObject *args, PyObject *kwargs) {
-    PyObject *shape_obj = NULL;
-    if (kwargs && PyDict_GET_SIZE(kwargs)) {
-        PyObject *order = PyDict_GetItemString(kwargs, "order");
-        if (order && !(PyUnicode_Check(order) && PyUnicode_CompareWithASCIIString(order, "C") == 0)) {
-            PyErr_SetString(PyExc_ValueError, "only order='C' reshapes are supported");
-            return NULL;
-        }
-        shape_obj = PyDict_GetItemString(kwargs, "shape");
-        if (!shape_obj) shape_obj = PyDict_GetItemString(kwargs, "newshape");
-        Py_ssize_t known = (order != NULL) + (shape_obj != NULL);
-        if (known != PyDict_GET_SIZE(kwargs)) {
-            PyErr_SetString(PyExc_TypeError, "reshape() got an unexpected keyword argument");
-            return NULL;
-        }
-    }
-    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
-    if (shape_obj && nargs) {
-        PyErr_SetString(PyExc_TypeError, "reshape() got the shape twice");
-        return NULL;
-    }
-    if (!shape_obj) {
-        if (nargs == 0) {
-            PyErr_SetString(PyExc_TypeError, "reshape() missing the new shape");
-            return NULL;
-        }
-        shape_obj = nargs == 1 ? PyTuple_GET_ITEM(args, 0) : args;
-    }
-    int64_t shape[LP_MAX_NDIM];
-    int ndim;
-    /* -1 is allowed here (inferred), so parse without lpy_parse_shape's sign check */
-    PyObject *seq = PyIndex_Check(shape_obj) ? PyTuple_Pack(1, shape_obj)
-                                             : PySequence_Fast(shape_obj, "shape must be a sequence of ints");
-    if (!seq) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    if (n > LP_MAX_NDIM) {
-        Py_DECREF(seq);
-        PyErr_Format(PyExc_ValueError, "at most %d dimensions are supported", LP_MAX_NDIM);
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *it = PySequence_Fast_GET_ITEM(seq, i);
-        PyObject *v = PyBool_Check(it) ? NULL : PyNumber_Index(it);
-        if (!v) {
-            Py_DECREF(seq);
-            PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "shape dimensions must be integers, not %.100s",
-                         Py_TYPE(it)->tp_name);
-            return NULL;
-        }
-        shape[i] = PyLong_AsLongLong(v);
-        Py_DECREF(v);
-        if (shape[i] == -1 && PyErr_Occurred()) {
-            Py_DECREF(seq);
-            return NULL;
-        }
-    }
-    Py_DECREF(seq);
-    ndim = (int)n;
-    lp_array *out;
-    lp_status st = lp_reshape(lpy.ctx, a, ndim, shape, &out);
-    if (st != LP_OK) return lpy_raise(lpy.ctx, st);
-    return lpy_array_new(out);
-}
-
-static PyObject *m_reshape(PyObject *x, PyObject *args, PyObject *kwargs) {
-    return lpy_reshape_impl(A(x), args, kwargs);
-}
-
-static PyObject *m_ravel(PyObject *x, PyObject *unused) {
-    int64_t m1 = -1;
-    lp_array *out;
-    lp_status st = lp_reshape(lpy.ctx, A(x), 1, &m1, &out);
-    if (st != LP_OK) return lpy_raise(lpy.ctx, st);
-    return lpy_array_new(out);
-}
-
-PyObject *lpy_transpose_impl(lp_array *a, PyObject *args) {
-    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
-    PyObject *axes = nargs == 1 ? PyTuple_GET_ITEM(args, 0) : args;
-    int perm[LP_MAX_NDIM], n = -1;
-    if (nargs != 0 && axes != Py_None) {
-        if (lpy_parse_axes(axes, perm, &n) < 0) return NULL;
-        if (n != lp_array_ndim(a)) {
-            PyErr_SetString(PyExc_ValueError, "axes don't match array");
-            return NULL;
-        }
-    }
-    lp_array *out;
-    lp_status st = lp_transpose(lpy.ctx, a, n < 0 ? NULL : perm, &out);
-    if (st != LP_OK) return lpy_raise(lpy.ctx, st);
-    return lpy_array_new(out);
-}
-
-static PyObject *m_transpose(PyObject *x, PyObject *args) { return lpy_transpose_impl(A(x), args); }
-
 /* A new handle for the same values, so chunks can be set without touching `a` (shared by
  * other expressions). The C API has no rechunk/identity node: an all-covering lp_slice is the
  * cheapest node it offers. */
@@ -589,21 +400,8 @@ static PyObject *m_tolist(PyObject *x, PyObject *unused) {
     return l;
 }
 
-/* numpy ufunc → Lampy op (NumPy calls this for np.sin(x), ndarray + x, ...). */
-static const struct { const char *ufunc, *op; int nin; } ufunc_map[] = {
-    {"add", "add", 2}, {"subtract", "subtract", 2}, {"multiply", "multiply", 2},
-    {"divide", "divide", 2}, {"true_divide", "divide", 2}, {"floor_divide", "floor_divide", 2},
-    {"remainder", "remainder", 2}, {"power", "power", 2}, {"negative", "negative", 1},
-    {"absolute", "abs", 1}, {"equal", "equal", 2}, {"not_equal", "not_equal", 2},
-    {"less", "less", 2}, {"less_equal", "less_equal", 2}, {"greater", "greater", 2},
-    {"greater_equal", "greater_equal", 2}, {"logical_and", "logical_and", 2},
-    {"logical_or", "logical_or", 2}, {"logical_xor", "logical_xor", 2},
-    {"logical_not", "logical_not", 1}, {"bitwise_and", "bitwise_and", 2},
-    {"bitwise_or", "bitwise_or", 2}, {"bitwise_xor", "bitwise_xor", 2}, {"invert", "invert", 1},
-    {"maximum", "maximum", 2}, {"minimum", "minimum", 2}, {"sqrt", "sqrt", 1}, {"exp", "exp", 1},
-    {"log", "log", 1}, {"sin", "sin", 1}, {"cos", "cos", 1}, {"tanh", "tanh", 1},
-};
-
+/* NumPy calls this for np.sin(x), ndarray + x, ...: ufuncs of the library's catalogue (same
+ * name, same number of inputs) build lazy arrays; anything else is NotImplemented. */
 static PyObject *m_array_ufunc(PyObject *x, PyObject *args, PyObject *kwargs) {
     if (PyTuple_GET_SIZE(args) < 2) {
         PyErr_SetString(PyExc_TypeError, "__array_ufunc__(ufunc, method, *inputs, **kwargs)");
@@ -626,42 +424,42 @@ static PyObject *m_array_ufunc(PyObject *x, PyObject *args, PyObject *kwargs) {
     PyObject *name = PyObject_GetAttrString(ufunc, "__name__");
     if (!name) return NULL;
     const char *s = PyUnicode_AsUTF8(name);
-    if (!s) {
-        Py_DECREF(name);
-        return NULL;
-    }
+    const lp_func *f = s ? lp_func_find(s) : NULL;
     Py_ssize_t nin = PyTuple_GET_SIZE(args) - 2;
-    const char *op = NULL;
-    for (size_t i = 0; i < sizeof ufunc_map / sizeof ufunc_map[0]; i++)
-        if (strcmp(ufunc_map[i].ufunc, s) == 0 && ufunc_map[i].nin == nin) op = ufunc_map[i].op;
-    if (!op && strcmp(s, "matmul") == 0 && nin == 2) {
-        Py_DECREF(name);
-        return lpy_matmul(PyTuple_GET_ITEM(args, 2), PyTuple_GET_ITEM(args, 3));
-    }
+    PyObject *r;
+    if (!s) r = NULL;
+    else if (!f || f->ufunc_nin != nin) r = Py_NewRef(Py_NotImplemented);
+    else r = lpy_call(f->name, NULL, &PyTuple_GET_ITEM(args, 2), nin, NULL);
     Py_DECREF(name);
-    if (!op) Py_RETURN_NOTIMPLEMENTED;
-    return lpy_elemwise_op(op, (int)nin, &PyTuple_GET_ITEM(args, 2));
+    return r;
 }
 
-#define REDUCE_METHOD(name)                                                          \
-    static PyObject *m_##name(PyObject *x, PyObject *args, PyObject *kwargs) {       \
-        return lpy_reduce_impl(A(x), #name, args, kwargs);                            \
+/* Attributes: the type's own first, then the catalogue's methods (x.sum, x.cumsum, ...). */
+static PyObject *array_getattro(PyObject *x, PyObject *name) {
+    PyObject *r = PyObject_GenericGetAttr(x, name);
+    if (r || !PyErr_ExceptionMatches(PyExc_AttributeError)) return r;
+    PyObject *m = lpy_catalog_method(x, name);
+    if (!m) return NULL; /* the AttributeError stays */
+    PyErr_Clear();
+    return m;
+}
+
+static PyObject *m_dir(PyObject *x, PyObject *unused) {
+    PyObject *base = PyObject_GetAttrString((PyObject *)&PyBaseObject_Type, "__dir__");
+    PyObject *d = base ? PyObject_CallOneArg(base, x) : NULL;
+    Py_XDECREF(base);
+    PyObject *more = d ? lpy_catalog_method_names() : NULL;
+    if (!more) {
+        Py_XDECREF(d);
+        return NULL;
     }
-REDUCE_METHOD(sum)
-REDUCE_METHOD(prod)
-REDUCE_METHOD(mean)
-REDUCE_METHOD(min)
-REDUCE_METHOD(max)
-REDUCE_METHOD(argmin)
-REDUCE_METHOD(argmax)
-REDUCE_METHOD(var)
-REDUCE_METHOD(std)
-REDUCE_METHOD(any)
-REDUCE_METHOD(all)
+    PyObject *r = PySequence_InPlaceConcat(d, more);
+    Py_DECREF(d);
+    Py_DECREF(more);
+    return r;
+}
 
 #define KW (PyCFunction)(void (*)(void))
-#define RDOC(name, sig) #name "($self, /, " sig ")\n--\n\nLazy " #name " over the given axes " \
-    "(None = all; int or tuple)."
 
 /* x.visualize(filename=None, plan=False): the Python helper lampy._visualize renders the DOT
  * text of lp_graph_dot (through Graphviz for .svg/.png/.pdf), as Dask's visualize does. */
@@ -692,30 +490,12 @@ static PyMethodDef array_methods[] = {
     {"__array__", KW m_array, METH_VARARGS | METH_KEYWORDS, "Compute; used by numpy.asarray(x)."},
     {"__array_ufunc__", KW m_array_ufunc, METH_VARARGS | METH_KEYWORDS,
      "NumPy ufuncs applied to lazy arrays build lazy arrays."},
-    {"astype", KW m_astype, METH_VARARGS | METH_KEYWORDS,
-     "astype($self, /, dtype, copy=True)\n--\n\nLazy cast."},
-    {"reshape", KW m_reshape, METH_VARARGS | METH_KEYWORDS,
-     "reshape($self, /, *shape)\n--\n\nLazy reshape (a tuple or separate ints; one -1 is inferred)."},
-    {"ravel", m_ravel, METH_NOARGS, "ravel($self, /)\n--\n\nLazy flatten to 1-d."},
-    {"flatten", m_ravel, METH_NOARGS, "flatten($self, /)\n--\n\nLazy flatten to 1-d."},
-    {"transpose", m_transpose, METH_VARARGS,
-     "transpose($self, /, *axes)\n--\n\nLazy transpose (no axes: reversed)."},
     {"rechunk", KW m_rechunk, METH_VARARGS | METH_KEYWORDS,
      "rechunk($self, /, chunks=None)\n--\n\nThe same values with another chunk shape: an int "
      "(every axis), a tuple (per axis; -1 = whole axis, None = automatic), or a dict {axis: size}."},
     {"item", m_item, METH_VARARGS, "item($self, /, *index)\n--\n\nCompute one element as a Python scalar."},
     {"tolist", m_tolist, METH_NOARGS, "tolist($self, /)\n--\n\nCompute; nested Python lists."},
-    {"sum", KW m_sum, METH_VARARGS | METH_KEYWORDS, RDOC(sum, "axis=None, dtype=None, out=None, keepdims=False")},
-    {"prod", KW m_prod, METH_VARARGS | METH_KEYWORDS, RDOC(prod, "axis=None, dtype=None, out=None, keepdims=False")},
-    {"mean", KW m_mean, METH_VARARGS | METH_KEYWORDS, RDOC(mean, "axis=None, dtype=None, out=None, keepdims=False")},
-    {"min", KW m_min, METH_VARARGS | METH_KEYWORDS, RDOC(min, "axis=None, out=None, keepdims=False")},
-    {"max", KW m_max, METH_VARARGS | METH_KEYWORDS, RDOC(max, "axis=None, out=None, keepdims=False")},
-    {"argmin", KW m_argmin, METH_VARARGS | METH_KEYWORDS, RDOC(argmin, "axis=None, out=None, keepdims=False")},
-    {"argmax", KW m_argmax, METH_VARARGS | METH_KEYWORDS, RDOC(argmax, "axis=None, out=None, keepdims=False")},
-    {"var", KW m_var, METH_VARARGS | METH_KEYWORDS, RDOC(var, "axis=None, dtype=None, out=None, ddof=0, keepdims=False")},
-    {"std", KW m_std, METH_VARARGS | METH_KEYWORDS, RDOC(std, "axis=None, dtype=None, out=None, ddof=0, keepdims=False")},
-    {"any", KW m_any, METH_VARARGS | METH_KEYWORDS, RDOC(any, "axis=None, out=None, keepdims=False")},
-    {"all", KW m_all, METH_VARARGS | METH_KEYWORDS, RDOC(all, "axis=None, out=None, keepdims=False")},
+    {"__dir__", m_dir, METH_NOARGS, "Attributes, with the catalogue's methods."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -768,6 +548,7 @@ PyTypeObject LpyArray_Type = {
     .tp_as_number = &array_as_number,
     .tp_as_sequence = &array_as_sequence,
     .tp_as_mapping = &array_as_mapping,
+    .tp_getattro = array_getattro,
     .tp_hash = PyObject_HashNotImplemented,
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Array(obj)\n--\n\nA lazy n-dimensional array. Operators, indexing and methods build "

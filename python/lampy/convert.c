@@ -253,17 +253,33 @@ int lpy_set_chunks(lp_array *a, PyObject *chunks) {
 
 /* ---- Python scalars --------------------------------------------------------------- */
 
-static bool is_numpy_generic(PyObject *o) {
+bool lpy_numpy_isinstance(PyObject *o, const char *name, PyObject **cls) {
     if (!lpy.numpy) return false;
-    static PyObject *generic;
-    if (!generic) {
-        generic = PyObject_GetAttrString(lpy.numpy, "generic");
-        if (!generic) {
+    if (!*cls) {
+        *cls = PyObject_GetAttrString(lpy.numpy, name);
+        if (!*cls) {
             PyErr_Clear();
             return false;
         }
     }
-    return PyObject_IsInstance(o, generic) == 1;
+    return PyObject_IsInstance(o, *cls) == 1;
+}
+
+static bool is_numpy_generic(PyObject *o) {
+    static PyObject *generic;
+    return lpy_numpy_isinstance(o, "generic", &generic);
+}
+
+int lpy_int64_from_py(PyObject *o, int64_t *v) {
+    int overflow;
+    long long x = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (x == -1 && PyErr_Occurred()) return -1;
+    if (overflow) {
+        PyErr_Format(PyExc_OverflowError, "Python integer %R out of bounds for int64", o);
+        return -1;
+    }
+    *v = x;
+    return 0;
 }
 
 int lpy_scalar_from_py(PyObject *o, lp_scalar *out) {
@@ -272,13 +288,8 @@ int lpy_scalar_from_py(PyObject *o, lp_scalar *out) {
         return 1;
     }
     if (PyLong_Check(o)) {
-        int overflow;
-        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
-        if (v == -1 && PyErr_Occurred()) return -1;
-        if (overflow) {
-            PyErr_Format(PyExc_OverflowError, "Python integer %R out of bounds for int64", o);
-            return -1;
-        }
+        int64_t v;
+        if (lpy_int64_from_py(o, &v) < 0) return -1;
         *out = lp_scalar_i(v);
         return 1;
     }

@@ -107,8 +107,12 @@ lp_array *lpy_to_array(PyObject *o, bool weak);
 /* For binary operators: 1 = converted, 0 = not an operand we know (return NotImplemented),
  * -1 = error. `hint` is the other operand's dtype (for Python ints beyond int64), or -1. */
 int lpy_operand(PyObject *o, int hint, lp_array **out);
+/* A Python int as int64; -1 with OverflowError (NumPy's message) beyond it. */
+int lpy_int64_from_py(PyObject *o, int64_t *v);
 /* Python number → lp_scalar. 1 ok, 0 not a Python number, -1 error. */
 int lpy_scalar_from_py(PyObject *o, lp_scalar *out);
+/* isinstance(o, numpy.<name>), the class looked up once into *cls; false without NumPy. */
+bool lpy_numpy_isinstance(PyObject *o, const char *name, PyObject **cls);
 /* A shape: int or sequence of ints. Returns ndim, or -1 with an exception. */
 int lpy_parse_shape(PyObject *o, int64_t *shape);
 /* An axis argument: None (→ *naxes = -1), int, or tuple of ints. 0 / -1. */
@@ -118,19 +122,26 @@ int lpy_set_chunks(lp_array *a, PyObject *chunks);
 PyObject *lpy_shape_tuple(int ndim, const int64_t *shape);
 
 /* ---- shared implementations (methods and module functions) ---- */
-PyObject *lpy_reduce_impl(lp_array *a, const char *op, PyObject *args, PyObject *kwargs);
-PyObject *lpy_elemwise_op(const char *op, int nin, PyObject *const *operands);
 PyObject *lpy_compute_one(lp_array *a);
 PyObject *lpy_rechunk_impl(lp_array *a, PyObject *chunks);
-PyObject *lpy_reshape_impl(lp_array *a, PyObject *args, PyObject *kwargs);
-PyObject *lpy_transpose_impl(lp_array *a, PyObject *args);
+
+/* ---- the library's function catalogue (catalog.c) ---- */
+/* Call catalogue function `name` (the Array method when self is given) with Python arguments. */
+PyObject *lpy_call(const char *name, lp_array *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwargs);
+/* Every catalogue function as lampy.<name> (linalg.* in lampy._linalg). */
+int lpy_catalog_init(PyObject *module);
+/* x.name as a bound catalogue method; NULL without an exception when there is no such method. */
+PyObject *lpy_catalog_method(PyObject *x, PyObject *name);
+PyObject *lpy_catalog_method_names(void);
+/* x[key] and x[key] = v (the handle is rebound to the new lazy array) */
+PyObject *lpy_getitem(lp_array *x, PyObject *key);
+int lpy_setitem(LpyArray *self, PyObject *key, PyObject *value);
 
 /* ---- module-level functions, the random Generator, linear algebra, Fisher LDA ---- */
 extern PyMethodDef lpy_function_methods[];
 int lpy_functions_init(PyObject *module);
 int lpy_random_init(PyObject *module);
 PyObject *lpy_matmul(PyObject *x, PyObject *y); /* the @ operator */
-int lpy_linalg_init(PyObject *module);          /* matmul dot outer tensordot; _linalg */
 int lpy_lda_init(PyObject *module);             /* FisherLDA when lampy.h has it */
 int lpy_loop_init(PyObject *module);            /* placeholders, loops, graph files (loop.c) */
 int lpy_rda_init(PyObject *module);             /* QDA / RDA for lampy.ml (rda.c) */

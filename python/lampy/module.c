@@ -36,8 +36,26 @@ static PyObject *linalg_error_type(void) {
     return cached ? cached : PyExc_ValueError;
 }
 
+/* numpy.exceptions.AxisError (a ValueError and an IndexError), or IndexError without NumPy. */
+static PyObject *axis_error_type(void) {
+    static PyObject *cached;
+    if (cached) return cached;
+    if (lpy.numpy) {
+        PyObject *m = PyImport_ImportModule("numpy.exceptions");
+        if (m) {
+            cached = PyObject_GetAttrString(m, "AxisError");
+            Py_DECREF(m);
+        }
+        if (!cached) PyErr_Clear();
+    }
+    return cached ? cached : PyExc_IndexError;
+}
+
 static PyObject *exception_for(lp_status st) {
     switch (st) {
+    case LP_ERR_AXIS: return axis_error_type();
+    case LP_ERR_INDEX: return PyExc_IndexError;
+    case LP_ERR_ZERO_DIVISION: return PyExc_ZeroDivisionError;
     case LP_ERR_VALUE: case LP_ERR_SHAPE: case LP_ERR_FORMAT: return PyExc_ValueError;
     case LP_ERR_TYPE: return PyExc_TypeError;
     case LP_ERR_NOTFOUND: return PyExc_FileNotFoundError;
@@ -343,8 +361,8 @@ PyMODINIT_FUNC PyInit__lampy(void) {
     }
     PyObject *m = PyModule_Create(&moduledef);
     if (!m) return NULL;
-    if (lpy_ndarray_type_init(m) < 0 || lpy_array_type_init(m) < 0 || lpy_functions_init(m) < 0 ||
-        lpy_random_init(m) < 0 || lpy_linalg_init(m) < 0 || lpy_lda_init(m) < 0 || lpy_loop_init(m) < 0 || lpy_rda_init(m) < 0 ||
+    if (lpy_ndarray_type_init(m) < 0 || lpy_array_type_init(m) < 0 || lpy_functions_init(m) < 0 || lpy_catalog_init(m) < 0 ||
+        lpy_random_init(m) < 0 || lpy_lda_init(m) < 0 || lpy_loop_init(m) < 0 || lpy_rda_init(m) < 0 ||
         lpy_config_init(m) < 0)
         goto fail;
     if (PyModule_AddStringConstant(m, "__version__", LP_VERSION_STRING) < 0 ||

@@ -48,6 +48,12 @@ void lpi_ctx_set_slot(lp_ctx *ctx, lpi_slot s, void *p, void (*destroy)(void *))
 int lpi_ctx_workers(const lp_ctx *ctx);
 /* Cores available to this process (its CPU affinity). */
 int lpi_ncores(void);
+/* Compute targets now and keep their results on the nodes: for the layers below exec that need
+ * a value while they build (a data-dependent size, expr/fn_index.c). The executor registers
+ * itself (exec/run.c registers lp_run when the library loads); LP_ERR_INTERNAL when none is. */
+typedef lp_status (*lpi_run_now_fn)(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **results);
+void lpi_set_run_now(lpi_run_now_fn fn);
+lp_status lpi_run_now(lp_ctx *ctx, lp_array *const *targets, int n);
 
 /* Record a failure on ctx and return st. The message is one line, no trailing newline. */
 lp_status lpi_error(lp_ctx *ctx, lp_status st, const char *fmt, ...)

@@ -67,3 +67,13 @@ int lpi_ncores(void) {
 }
 
 int lpi_ctx_workers(const lp_ctx *ctx) { return ctx->nthreads ? ctx->nthreads : lpi_ncores(); }
+
+/* Set once, by a library constructor, before any context exists: no lock needed. */
+static lpi_run_now_fn run_now;
+
+void lpi_set_run_now(lpi_run_now_fn fn) { run_now = fn; }
+
+lp_status lpi_run_now(lp_ctx *ctx, lp_array *const *targets, int n) {
+    if (!run_now) return lpi_error(ctx, LP_ERR_INTERNAL, "no executor is linked to compute a value while building");
+    return run_now(ctx, targets, n, NULL);
+}

@@ -62,7 +62,7 @@ lp_status lpi_broadcast_shapes(lp_ctx *ctx, int n, const int *ndims, const int64
 
 lp_status lpi_norm_axis(lp_ctx *ctx, int axis, int ndim, int *out) {
     if (axis < -ndim || axis >= ndim) {
-        return lpi_error(ctx, LP_ERR_VALUE, "axis %d is out of bounds for array of dimension %d",
+        return lpi_error(ctx, LP_ERR_AXIS, "axis %d is out of bounds for array of dimension %d",
                          axis, ndim);
     }
     *out = axis < 0 ? axis + ndim : axis;

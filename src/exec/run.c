@@ -82,6 +82,9 @@ static lp_status run_targets(lp_ctx *ctx, lp_array *const *targets, int n) {
     return st;
 }
 
+/* The layers below (expr: data-dependent sizes) compute through lp_run without calling up. */
+__attribute__((constructor)) static void register_run_now(void) { lpi_set_run_now(lp_run); }
+
 lp_status lp_run(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **results) {
     if (!ctx) return LP_ERR_VALUE;
     if (n < 0 || (n > 0 && !targets)) return lpi_error(ctx, LP_ERR_VALUE, "lp_run: invalid target list");

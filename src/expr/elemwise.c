@@ -78,9 +78,27 @@ lp_status lpi_elemwise_types(lp_ctx *ctx, lpi_op op, int nin, lp_array *const *i
         if (k == LPI_KIND_FLOAT) return unsupported(ctx, op, nin, in);
         break;
     case LPI_OP_SQRT: case LPI_OP_EXP: case LPI_OP_LOG: case LPI_OP_SIN: case LPI_OP_COS: case LPI_OP_TANH:
+    case LPI_OP_RINT: case LPI_OP_LOG1P: case LPI_OP_LOG2: case LPI_OP_LOG10: case LPI_OP_EXPM1: case LPI_OP_EXP2:
+    case LPI_OP_TAN: case LPI_OP_ARCSIN: case LPI_OP_ARCCOS: case LPI_OP_ARCTAN: case LPI_OP_SINH: case LPI_OP_COSH:
+    case LPI_OP_ARCSINH: case LPI_OP_ARCCOSH: case LPI_OP_ARCTANH: case LPI_OP_CBRT: case LPI_OP_DEG2RAD:
+    case LPI_OP_RAD2DEG: case LPI_OP_ARCTAN2: case LPI_OP_HYPOT: case LPI_OP_COPYSIGN: case LPI_OP_LOGADDEXP:
         /* NumPy picks float16 for bool; the smallest float Lampy has is float32. */
         if (k == LPI_KIND_BOOL) *loop_dt = *out_dt = LP_FLOAT32;
         else if (k == LPI_KIND_INT) *loop_dt = *out_dt = LP_FLOAT64;
+        break;
+    case LPI_OP_ISNAN: case LPI_OP_ISINF: case LPI_OP_ISFINITE: case LPI_OP_SIGNBIT:
+        *out_dt = LP_BOOL;
+        break;
+    case LPI_OP_SIGN:
+        if (k == LPI_KIND_BOOL) return unsupported(ctx, op, nin, in);
+        break;
+    case LPI_OP_ALLNAN_CHECK:
+        if (c != LP_INT64) return unsupported(ctx, op, nin, in);
+        break;
+    case LPI_OP_SQUARE: case LPI_OP_RECIPROCAL: case LPI_OP_FMOD:
+        if (k == LPI_KIND_BOOL)
+            return lpi_error(ctx, LP_ERR_TYPE, "ufunc '%s' on bool operands gives int8 in NumPy, which Lampy "
+                             "does not support; cast an operand with astype first", lpi_ops[op].name);
         break;
     default: break;
     }

@@ -248,7 +248,7 @@ lp_status lp_arange(lp_ctx *ctx, double start, double stop, double step, lp_dtyp
     *out = NULL;
     lp_status st;
     if ((st = check_dtype(ctx, dt))) return st;
-    if (step == 0) return lpi_error(ctx, LP_ERR_VALUE, "Maximum allowed size exceeded");
+    if (step == 0) return lpi_error(ctx, LP_ERR_ZERO_DIVISION, "arange(): step must not be zero (division by zero)");
     if (!isfinite(start) || !isfinite(stop) || !isfinite(step))
         return lpi_error(ctx, LP_ERR_VALUE, "arange: start, stop and step must be finite");
     double len = ceil((stop - start) / step);

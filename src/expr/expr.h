@@ -12,6 +12,9 @@ typedef enum lpi_opkind {
     LP_OPK_MOVE = 3,
     LP_OPK_LINALG = 4,
     LP_OPK_LOOP = 5,      /* placeholders, loop nodes and their outputs (expr/loop.h) */
+    LP_OPK_SCAN = 6,
+    LP_OPK_SORT = 7,
+    LP_OPK_INDEX = 8,
     LP_OPK_COUNT
 } lpi_opkind;
 
@@ -112,6 +115,28 @@ lp_dtype lpi_reduce_out_dtype(lpi_op op, lp_dtype in);
  * the eigenvalues, rows 1.. the eigenvectors) or lp_linalg_slogdet ((..., 2): sign, log|det|),
  * for rebuilding a graph; the public functions return views of it. */
 lp_status lpi_linalg_packed(lp_ctx *ctx, lpi_op op, lp_array *a, lp_array **out);
+/* expr/axis.c: ops along one axis (axis already validated by the caller or normalized here).
+ * lpi_scan casts x to the scan's dtype first (cumsum/cumprod: NumPy's sum dtype). */
+lp_status lpi_scan(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out);
+lp_status lpi_sort(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out);
+/* x's sorted values along axis at the ranks (an int64 1-d array of known values, each in
+ * [0, x.shape[axis])); the axis is replaced by the ranks' length. */
+lp_status lpi_sort_select(lp_ctx *ctx, lp_array *x, int axis, lp_array *ranks, lp_array **out);
+/* expr/index.c: indexing by data. idx and flat are int64 (negative indices wrap; out of range
+ * is an IndexError when the task runs); v is cast to x's dtype and broadcast to flat's shape. */
+lp_status lpi_take(lp_ctx *ctx, lp_array *x, lp_array *idx, int axis, lp_array **out);
+lp_status lpi_scatter(lp_ctx *ctx, lp_array *x, lp_array *flat, lp_array *v, lp_array **out);
+/* the (P, length) per-block counts of a 1-d non-negative integer x (weights: a float64 array of
+ * x's shape, or NULL); P = ceil(n / block) */
+lp_status lpi_bincount_blocks(lp_ctx *ctx, lp_array *x, lp_array *w, int64_t length, int64_t block, lp_array **out);
+/* mask: a computed bool array (lp_array_result set); counts: int64 (nblocks,) with its true
+ * elements per block of `block` rows (a computed or wrapped array). x's leading axes are
+ * mask's (compress); nonzero gives (count, mask.ndim) coordinates. */
+lp_status lpi_compress(lp_ctx *ctx, lp_array *x, lp_array *mask, lp_array *counts, int64_t block, lp_array **out);
+lp_status lpi_nonzero(lp_ctx *ctx, lp_array *mask, lp_array *counts, int64_t block, lp_array **out);
+lp_status lpi_searchsorted(lp_ctx *ctx, lp_array *a, lp_array *v, bool right, lp_array **out);
+/* The values of a 1-d int64 array held in memory (a result, or wrapped C-contiguous data), or NULL. */
+const int64_t *lpi_known_int64(const lp_array *a);
 /* Is node a weak (Python) scalar? */
 static inline bool lpi_is_weak(const lp_array *a) {
     return (a->op == LPI_OP_SCALAR || a->op == LPI_OP_PLACEHOLDER) && a->a.weak;

@@ -122,9 +122,9 @@ lp_status lp_slice(lp_ctx *ctx, lp_array *a, int nidx, const lp_index *idx, lp_a
         else if (idx[k].kind == LP_IDX_ELLIPSIS) nell++;
         else if (idx[k].kind != LP_IDX_NEWAXIS) return lpi_error(ctx, LP_ERR_VALUE, "invalid index kind");
     }
-    if (nell > 1) return lpi_error(ctx, LP_ERR_VALUE, "an index can only have a single ellipsis ('...')");
+    if (nell > 1) return lpi_error(ctx, LP_ERR_INDEX, "an index can only have a single ellipsis ('...')");
     if (nreal > a->ndim)
-        return lpi_error(ctx, LP_ERR_VALUE, "too many indices for array: array is %d-dimensional, but %d were indexed",
+        return lpi_error(ctx, LP_ERR_INDEX, "too many indices for array: array is %d-dimensional, but %d were indexed",
                          a->ndim, nreal);
     lpi_axismap m;
     memset(&m, 0, sizeof m);
@@ -148,7 +148,7 @@ lp_status lp_slice(lp_ctx *ctx, lp_array *a, int nidx, const lp_index *idx, lp_a
             if (ix->kind == LP_IDX_INT) {
                 int64_t i = ix->start;
                 if (i < -n || i >= n)
-                    return lpi_error(ctx, LP_ERR_VALUE, "index %lld is out of bounds for axis %d with size %lld",
+                    return lpi_error(ctx, LP_ERR_INDEX, "index %lld is out of bounds for axis %d with size %lld",
                                      (long long)i, in_ax, (long long)n);
                 m.dropped[in_ax] = true;
                 m.fixed[in_ax] = i < 0 ? i + n : i;
@@ -236,5 +236,38 @@ lp_status lp_stack(lp_ctx *ctx, int n, lp_array *const *in, int axis, lp_array *
     if (!st) st = lp_concatenate(ctx, n, ex, ax, out);
     for (int k = 0; k < n; k++) lp_array_release(ex[k]);
     lp_free(ex);
+    return st;
+}
+
+lp_status lp_broadcast_to(lp_ctx *ctx, lp_array *a, int ndim, const int64_t *shape, lp_array **out) {
+    *out = NULL;
+    if (ndim < a->ndim || ndim > LP_MAX_NDIM)
+        return lpi_error(ctx, LP_ERR_VALUE, "input operand has more dimensions than allowed by the axis remapping");
+    char b1[200], b2[200];
+    const int off = ndim - a->ndim;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0) return lpi_error(ctx, LP_ERR_VALUE, "all elements of broadcast shape must be non-negative");
+        int64_t d = i < off ? 1 : a->shape[i - off];
+        if (d != 1 && d != shape[i])
+            return lpi_error(ctx, LP_ERR_SHAPE, "operands could not be broadcast together with remapped shapes "
+                             "[original->remapped]: %s  and requested shape %s", lpi_shape_str(b1, sizeof b1, a->ndim, a->shape),
+                             lpi_shape_str(b2, sizeof b2, ndim, shape));
+    }
+    /* leading unit axes first (an affine reshape), then one map: step 0 on the unit axes */
+    lp_array *x = a;
+    lp_status st = LP_OK;
+    if (off) {
+        int64_t sh[LP_MAX_NDIM];
+        for (int i = 0; i < ndim; i++) sh[i] = i < off ? 1 : a->shape[i - off];
+        if ((st = lp_reshape(ctx, a, ndim, sh, &x))) return st;
+    }
+    lp_array *r = NULL;
+    if (!(st = lpi_node_new(ctx, LPI_OP_BROADCAST_TO, a->dtype, ndim, shape, 1, &x, &r))) {
+        identity_map(&r->a.map, ndim);
+        for (int i = 0; i < ndim; i++)
+            if (x->shape[i] != shape[i]) r->a.map.step[i] = 0;
+        *out = r;
+    }
+    if (x != a) lp_array_release(x);
     return st;
 }

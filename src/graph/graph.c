@@ -154,7 +154,10 @@ static void push_loads(lpi_graph *g) {
         g->vroot[v] = -1;
         if (g->leaf[v]) continue;
         if (a->op == LPI_OP_LOAD) { g->vroot[v] = v; continue; }
-        if (lpi_ops[a->op].kind != LP_OPK_MOVE || a->op == LPI_OP_CONCATENATE || !g->in[v]) continue;
+        /* broadcasting repeats elements (step 0): the load reads its input once and the copy
+         * repeats them, rather than the reader fetching the same bytes again */
+        if (lpi_ops[a->op].kind != LP_OPK_MOVE || a->op == LPI_OP_CONCATENATE || a->op == LPI_OP_BROADCAST_TO || !g->in[v])
+            continue;
         int w = g->in[v][0];
         if (g->vroot[w] < 0) continue;
         bool affine = a->op != LPI_OP_RESHAPE || a->a.affine;

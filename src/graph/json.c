@@ -189,7 +189,13 @@ lp_status lpi_json_node_attrs(lp_ctx *ctx, const lp_array *a, json_t **out) {
     }
     case LPI_OP_SLICE: r = json_object_set_new(o, "index", slice_index_json(a)); break;
     case LPI_OP_CONCATENATE: r = json_object_set_new(o, "axis", json_integer(t->axis)); break;
-    case LPI_OP_RESHAPE: break;
+    case LPI_OP_RESHAPE: case LPI_OP_BROADCAST_TO: case LPI_OP_SCATTER: break;
+    case LPI_OP_TAKE: r = json_object_set_new(o, "axis", json_integer(t->axis)); break;
+    case LPI_OP_BINCOUNT_BLOCKS: r = json_object_set_new(o, "block", json_integer((json_int_t)t->i0)); break;
+    case LPI_OP_CUMSUM: case LPI_OP_CUMPROD: case LPI_OP_CUMMAX: case LPI_OP_CUMMIN:
+    case LPI_OP_SORT: case LPI_OP_ARGSORT: case LPI_OP_SORT_SELECT:
+        r = json_object_set_new(o, "axis", json_integer(t->axis));
+        break;
     case LPI_OP_MATMUL:
         r = json_object_set_new(o, "transpose_a", json_boolean(t->flags & LPI_MM_TA)) |
             json_object_set_new(o, "transpose_b", json_boolean(t->flags & LPI_MM_TB));
@@ -264,6 +270,7 @@ static const char *const K_REDUCE_DDOF[] = {"axes", "keepdims", "ddof", NULL};
 static const char *const K_PERM[] = {"perm", NULL};
 static const char *const K_INDEX[] = {"index", NULL};
 static const char *const K_AXIS[] = {"axis", NULL};
+static const char *const K_BLOCK[] = {"block", NULL};
 static const char *const K_MATMUL[] = {"transpose_a", "transpose_b", NULL};
 static const char *const K_RCOND[] = {"rcond", NULL};
 static const char *const K_WEAK[] = {"weak", NULL};
@@ -282,7 +289,11 @@ static const char *const *allowed_attrs(lpi_op op) {
     case LPI_OP_VAR: case LPI_OP_STD: return K_REDUCE_DDOF;
     case LPI_OP_TRANSPOSE: return K_PERM;
     case LPI_OP_SLICE: return K_INDEX;
-    case LPI_OP_CONCATENATE: return K_AXIS;
+    case LPI_OP_CONCATENATE: case LPI_OP_TAKE: return K_AXIS;
+    case LPI_OP_BINCOUNT_BLOCKS: return K_BLOCK;
+    case LPI_OP_CUMSUM: case LPI_OP_CUMPROD: case LPI_OP_CUMMAX: case LPI_OP_CUMMIN:
+    case LPI_OP_SORT: case LPI_OP_ARGSORT: case LPI_OP_SORT_SELECT:
+        return K_AXIS;
     case LPI_OP_MATMUL: return K_MATMUL;
     case LPI_OP_LSTSQ: return K_RCOND;
     case LPI_OP_PLACEHOLDER: return K_WEAK;
@@ -444,6 +455,19 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
     }
     case LPI_OP_ASTYPE: return lp_astype(ctx, in[0], dt, out);
     case LPI_OP_RESHAPE: return lp_reshape(ctx, in[0], nd, shape, out);
+    case LPI_OP_BROADCAST_TO: return lp_broadcast_to(ctx, in[0], nd, shape, out);
+    case LPI_OP_SCATTER: return lpi_scatter(ctx, in[0], in[1], in[2], out);
+    case LPI_OP_TAKE: {
+        int64_t axis = 0;
+        if ((st = lpi_json_int(ctx, where, attrs, "axis", false, -LP_MAX_NDIM, LP_MAX_NDIM - 1, &axis))) return st;
+        return lpi_take(ctx, in[0], in[1], (int)axis, out);
+    }
+    case LPI_OP_BINCOUNT_BLOCKS: {
+        int64_t block = 1;
+        if ((st = lpi_json_int(ctx, where, attrs, "block", false, 1, INT64_MAX >> 8, &block))) return st;
+        if (nd != 2) return lpi_error(ctx, LP_ERR_SHAPE, "%s: the shape must have two dimensions", where);
+        return lpi_bincount_blocks(ctx, in[0], in[1]->ndim ? in[1] : NULL, shape[1], block, out);
+    }
     case LPI_OP_TRANSPOSE: {
         int64_t perm[LP_MAX_NDIM];
         int n = 0, p[LP_MAX_NDIM];
@@ -464,6 +488,14 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
         int64_t axis = 0;
         if ((st = lpi_json_int(ctx, where, attrs, "axis", false, -LP_MAX_NDIM, LP_MAX_NDIM - 1, &axis))) return st;
         return lp_concatenate(ctx, nin, in, (int)axis, out);
+    }
+    case LPI_OP_CUMSUM: case LPI_OP_CUMPROD: case LPI_OP_CUMMAX: case LPI_OP_CUMMIN:
+    case LPI_OP_SORT: case LPI_OP_ARGSORT: case LPI_OP_SORT_SELECT: {
+        int64_t axis = 0;
+        if ((st = lpi_json_int(ctx, where, attrs, "axis", false, -LP_MAX_NDIM, LP_MAX_NDIM - 1, &axis))) return st;
+        if (op == LPI_OP_SORT_SELECT) return lpi_sort_select(ctx, in[0], (int)axis, in[1], out);
+        if (lpi_ops[op].kind == LP_OPK_SCAN) return lpi_scan(ctx, op, in[0], (int)axis, out);
+        return lpi_sort(ctx, op, in[0], (int)axis, out);
     }
     case LPI_OP_MATMUL: {
         /* a transpose of the last two axes folded into the product: rebuild the transpose and

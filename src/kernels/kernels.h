@@ -40,6 +40,17 @@ lp_status lpi_matmul_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, co
 lp_status lpi_linalg_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
                          const lpi_view *out);
 
+/* Along one axis (kernels/axis.c): scans (totals or the scan from the carries) and sorting
+ * (a chunk sorted, or merged / selected from sorted runs). */
+lp_status lpi_scan_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
+                       const lpi_view *out);
+lp_status lpi_sort_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
+                       const lpi_view *out);
+
+/* Indexing by data (kernels/index.c): take, scatter, bincount blocks. */
+lp_status lpi_index_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
+                        const lpi_view *out);
+
 /* Creation kernels. */
 lp_status lpi_gen_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_box *box, const lpi_view *out);
 /* Philox4x32-10: four 32-bit outputs for a 128-bit counter and 64-bit key. */

@@ -220,6 +220,114 @@ UNARY_LOOP(sqrt_f32, float, float, sqrtf(x))
 UNARY_LOOP(sqrt_f64, double, double, sqrt(x))
 /* exp log sin cos tanh: vector math (kernels/vmath.c) */
 
+/* float -> int out of range (and NaN) gives INT_MIN, as x86's cvtt* does in NumPy (core.h) */
+#define F2I32(x) lpi_f2i32(x)
+#define F2I64(x) lpi_f2i64(x)
+
+/* predicates: bool out; integers are never NaN or infinite */
+#define X(S, T, U) UNARY_LOOP(isnan_##S, T, lp_bool_t, 0 * x) UNARY_LOOP(isinf_##S, T, lp_bool_t, 0 * x) \
+                   UNARY_LOOP(isfin_##S, T, lp_bool_t, 1 + 0 * x) UNARY_LOOP(sbit_##S, T, lp_bool_t, x < 0)
+INTS(X)
+#undef X
+UNARY_LOOP(isnan_b, lp_bool_t, lp_bool_t, 0 * x)
+UNARY_LOOP(isinf_b, lp_bool_t, lp_bool_t, 0 * x)
+UNARY_LOOP(isfin_b, lp_bool_t, lp_bool_t, 1 + 0 * x)
+UNARY_LOOP(sbit_b, lp_bool_t, lp_bool_t, 0 * x)
+#define X(S, T, U) UNARY_LOOP(isnan_##S, T, lp_bool_t, isnan(x) != 0) UNARY_LOOP(isinf_##S, T, lp_bool_t, isinf(x) != 0) \
+                   UNARY_LOOP(isfin_##S, T, lp_bool_t, isfinite(x) != 0) UNARY_LOOP(sbit_##S, T, lp_bool_t, signbit(x) != 0)
+FLOATS(X)
+#undef X
+
+/* floor ceil trunc: integers and bools are their own value */
+#define X(S, T, U) UNARY_LOOP(id_##S, T, T, x)
+X(b, lp_bool_t, lp_bool_t) INTS(X)
+#undef X
+UNARY_LOOP(floor_f32, float, float, floorf(x))
+UNARY_LOOP(floor_f64, double, double, floor(x))
+UNARY_LOOP(ceil_f32, float, float, ceilf(x))
+UNARY_LOOP(ceil_f64, double, double, ceil(x))
+UNARY_LOOP(trunc_f32, float, float, truncf(x))
+UNARY_LOOP(trunc_f64, double, double, trunc(x))
+UNARY_LOOP(rint_f32, float, float, rintf(x))
+UNARY_LOOP(rint_f64, double, double, rint(x))
+
+/* sign: -1, 0, 1; NaN stays NaN (NumPy: x > 0 ? 1 : x < 0 ? -1 : x == 0 ? 0 : x) */
+#define X(S, T, U) UNARY_LOOP(sign_##S, T, T, (T)((x > 0) - (x < 0)))
+INTS(X)
+#undef X
+#define X(S, T, U) UNARY_LOOP(sign_##S, T, T, x > 0 ? (T)1 : x < 0 ? (T)-1 : x == 0 ? (T)0 : x)
+FLOATS(X)
+#undef X
+#define X(S, T, U) UNARY_LOOP(square_##S, T, T, (T)((U)x * (U)x))
+INTS(X)
+#undef X
+#define X(S, T, U) UNARY_LOOP(square_##S, T, T, x * x) UNARY_LOOP(recip_##S, T, T, (T)1 / x)
+FLOATS(X)
+#undef X
+/* integer reciprocal: NumPy computes 1.0 / x and converts (1 / 0 gives INT_MIN, as x86 does) */
+UNARY_LOOP(recip_i32, int32_t, int32_t, F2I32(1.0 / (double)x))
+UNARY_LOOP(recip_i64, int64_t, int64_t, F2I64(1.0 / (double)x))
+
+/* fmax fmin: NaN ignored; fmod: the sign of the dividend (C's), x fmod 0 == 0 for integers */
+#define X(S, T, U) BINARY_LOOP(fmax_##S, T, T, x > y ? x : y) BINARY_LOOP(fmin_##S, T, T, x < y ? x : y) \
+                   BINARY_LOOP(fmod_##S, T, T, (y == 0 || y == -1) ? 0 : x % y)
+INTS(X)
+#undef X
+BINARY_LOOP(fmax_b, lp_bool_t, lp_bool_t, x | y)
+BINARY_LOOP(fmin_b, lp_bool_t, lp_bool_t, x & y)
+
+/* float math through libm (glibc: within 1-2 ULP of the correctly rounded value) */
+#define MATH1(NAME, F32, F64) UNARY_LOOP(NAME##_f32, float, float, F32(x)) UNARY_LOOP(NAME##_f64, double, double, F64(x))
+#define MATH2(NAME, F32, F64) \
+    BINARY_LOOP(NAME##_f32, float, float, F32(x, y)) BINARY_LOOP(NAME##_f64, double, double, F64(x, y))
+MATH2(fmax, fmaxf, fmax)
+MATH2(fmin, fminf, fmin)
+MATH2(fmod, fmodf, fmod)
+MATH2(atan2, atan2f, atan2)
+MATH2(hypot, hypotf, hypot)
+MATH2(copysign, copysignf, copysign)
+#undef MATH2
+MATH1(log1p, log1pf, log1p)
+MATH1(log2, log2f, log2)
+MATH1(log10, log10f, log10)
+MATH1(expm1, expm1f, expm1)
+MATH1(exp2, exp2f, exp2)
+MATH1(tan, tanf, tan)
+MATH1(asin, asinf, asin)
+MATH1(acos, acosf, acos)
+MATH1(atan, atanf, atan)
+MATH1(sinh, sinhf, sinh)
+MATH1(cosh, coshf, cosh)
+MATH1(asinh, asinhf, asinh)
+MATH1(acosh, acoshf, acosh)
+MATH1(atanh, atanhf, atanh)
+MATH1(cbrt, cbrtf, cbrt)
+#undef MATH1
+UNARY_LOOP(d2r_f32, float, float, x * (float)(3.141592653589793238462643383279502884 / 180.0))
+UNARY_LOOP(d2r_f64, double, double, x * (3.141592653589793238462643383279502884 / 180.0))
+UNARY_LOOP(r2d_f32, float, float, x * (float)(180.0 / 3.141592653589793238462643383279502884))
+UNARY_LOOP(r2d_f64, double, double, x * (180.0 / 3.141592653589793238462643383279502884))
+/* NumPy's npy_logaddexp: exact for equal arguments (also infinities), else the larger plus
+ * log1p(exp(-|x - y|)); NaN propagates */
+#define LOGADDEXP(T, LOG1P, EXP, LN2)                                                        \
+    static inline T logaddexp_##T(T x, T y) {                                                 \
+        if (x == y) return x + (T)LN2;                                                        \
+        T t = x - y;                                                                          \
+        if (t > 0) return x + LOG1P(EXP(-t));                                                 \
+        if (t <= 0) return y + LOG1P(EXP(t));                                                 \
+        return t;                                                                             \
+    }
+LOGADDEXP(float, log1pf, expf, 0.693147180559945309417232121458176568f)
+LOGADDEXP(double, log1p, exp, 0.693147180559945309417232121458176568)
+BINARY_LOOP(logaddexp_f32, float, float, logaddexp_float(x, y))
+BINARY_LOOP(logaddexp_f64, double, double, logaddexp_double(x, y))
+
+static inline int64_t allnan_check(int64_t x, int *err) {
+    if (x < 0) *err = LPI_LOOP_ERR_ALL_NAN;
+    return x;
+}
+UNARY_LOOP(allnan_i64, int64_t, int64_t, allnan_check(x, err))
+
 /* where(cond, a, b): cond is bool */
 #define WHERE_LOOP(S, T, U)                                                                  \
     LPI_CLONES static void where_##S(char **args, int64_t n, const int64_t *steps, int *err) {          \
@@ -240,8 +348,6 @@ ALL_DT(WHERE_LOOP)
 
 /* casts: float -> int out of range (and NaN) gives INT_MIN, as x86's cvtt* does in NumPy */
 #define TO_BOOL(x) ((x) != 0)
-#define F2I32(x) lpi_f2i32(x)
-#define F2I64(x) lpi_f2i64(x)
 UNARY_LOOP(cast_b_b, lp_bool_t, lp_bool_t, x)
 UNARY_LOOP(cast_b_i32, lp_bool_t, int32_t, x)
 UNARY_LOOP(cast_b_i64, lp_bool_t, int64_t, x)
@@ -304,6 +410,42 @@ const lpi_loop_fn lpi_loops[LPI_OP_COUNT][LP_DTYPE_COUNT] = {
     [LPI_OP_COS] = ROW(NULL, NULL, NULL, lpi_vmath_cos_s, lpi_vmath_cos_d),
     [LPI_OP_TANH] = ROW(NULL, NULL, NULL, lpi_vmath_tanh_s, lpi_vmath_tanh_d),
     [LPI_OP_WHERE] = ROW(where_b, where_i32, where_i64, where_f32, where_f64),
+    [LPI_OP_ISNAN] = ROW(isnan_b, isnan_i32, isnan_i64, isnan_f32, isnan_f64),
+    [LPI_OP_ISINF] = ROW(isinf_b, isinf_i32, isinf_i64, isinf_f32, isinf_f64),
+    [LPI_OP_ISFINITE] = ROW(isfin_b, isfin_i32, isfin_i64, isfin_f32, isfin_f64),
+    [LPI_OP_SIGNBIT] = ROW(sbit_b, sbit_i32, sbit_i64, sbit_f32, sbit_f64),
+    [LPI_OP_FLOOR] = ROW(id_b, id_i32, id_i64, floor_f32, floor_f64),
+    [LPI_OP_CEIL] = ROW(id_b, id_i32, id_i64, ceil_f32, ceil_f64),
+    [LPI_OP_TRUNC] = ROW(id_b, id_i32, id_i64, trunc_f32, trunc_f64),
+    [LPI_OP_SIGN] = ROW(NULL, sign_i32, sign_i64, sign_f32, sign_f64),
+    [LPI_OP_SQUARE] = ROW(NULL, square_i32, square_i64, square_f32, square_f64),
+    [LPI_OP_RECIPROCAL] = ROW(NULL, recip_i32, recip_i64, recip_f32, recip_f64),
+    [LPI_OP_FMAX] = ROW(fmax_b, fmax_i32, fmax_i64, fmax_f32, fmax_f64),
+    [LPI_OP_FMIN] = ROW(fmin_b, fmin_i32, fmin_i64, fmin_f32, fmin_f64),
+    [LPI_OP_FMOD] = ROW(NULL, fmod_i32, fmod_i64, fmod_f32, fmod_f64),
+    [LPI_OP_RINT] = ROW(NULL, NULL, NULL, rint_f32, rint_f64),
+    [LPI_OP_LOG1P] = ROW(NULL, NULL, NULL, log1p_f32, log1p_f64),
+    [LPI_OP_LOG2] = ROW(NULL, NULL, NULL, log2_f32, log2_f64),
+    [LPI_OP_LOG10] = ROW(NULL, NULL, NULL, log10_f32, log10_f64),
+    [LPI_OP_EXPM1] = ROW(NULL, NULL, NULL, expm1_f32, expm1_f64),
+    [LPI_OP_EXP2] = ROW(NULL, NULL, NULL, exp2_f32, exp2_f64),
+    [LPI_OP_TAN] = ROW(NULL, NULL, NULL, tan_f32, tan_f64),
+    [LPI_OP_ARCSIN] = ROW(NULL, NULL, NULL, asin_f32, asin_f64),
+    [LPI_OP_ARCCOS] = ROW(NULL, NULL, NULL, acos_f32, acos_f64),
+    [LPI_OP_ARCTAN] = ROW(NULL, NULL, NULL, atan_f32, atan_f64),
+    [LPI_OP_SINH] = ROW(NULL, NULL, NULL, sinh_f32, sinh_f64),
+    [LPI_OP_COSH] = ROW(NULL, NULL, NULL, cosh_f32, cosh_f64),
+    [LPI_OP_ARCSINH] = ROW(NULL, NULL, NULL, asinh_f32, asinh_f64),
+    [LPI_OP_ARCCOSH] = ROW(NULL, NULL, NULL, acosh_f32, acosh_f64),
+    [LPI_OP_ARCTANH] = ROW(NULL, NULL, NULL, atanh_f32, atanh_f64),
+    [LPI_OP_CBRT] = ROW(NULL, NULL, NULL, cbrt_f32, cbrt_f64),
+    [LPI_OP_DEG2RAD] = ROW(NULL, NULL, NULL, d2r_f32, d2r_f64),
+    [LPI_OP_RAD2DEG] = ROW(NULL, NULL, NULL, r2d_f32, r2d_f64),
+    [LPI_OP_ARCTAN2] = ROW(NULL, NULL, NULL, atan2_f32, atan2_f64),
+    [LPI_OP_HYPOT] = ROW(NULL, NULL, NULL, hypot_f32, hypot_f64),
+    [LPI_OP_COPYSIGN] = ROW(NULL, NULL, NULL, copysign_f32, copysign_f64),
+    [LPI_OP_LOGADDEXP] = ROW(NULL, NULL, NULL, logaddexp_f32, logaddexp_f64),
+    [LPI_OP_ALLNAN_CHECK] = ROW(NULL, NULL, allnan_i64, NULL, NULL),
 };
 
 const lpi_loop_fn lpi_cast_loops[LP_DTYPE_COUNT][LP_DTYPE_COUNT] = {
@@ -318,7 +460,8 @@ lp_dtype lpi_loop_out_dtype(lpi_op op, lp_dtype loop_dt) {
     switch (op) {
     case LPI_OP_EQUAL: case LPI_OP_NOT_EQUAL: case LPI_OP_LESS: case LPI_OP_LESS_EQUAL:
     case LPI_OP_GREATER: case LPI_OP_GREATER_EQUAL: case LPI_OP_LOGICAL_AND: case LPI_OP_LOGICAL_OR:
-    case LPI_OP_LOGICAL_XOR: case LPI_OP_LOGICAL_NOT:
+    case LPI_OP_LOGICAL_XOR: case LPI_OP_LOGICAL_NOT: case LPI_OP_ISNAN: case LPI_OP_ISINF: case LPI_OP_ISFINITE:
+    case LPI_OP_SIGNBIT:
         return LP_BOOL;
     default: return loop_dt;
     }
@@ -327,6 +470,7 @@ lp_dtype lpi_loop_out_dtype(lpi_op op, lp_dtype loop_dt) {
 const char *lpi_loop_errstr(int err) {
     switch (err) {
     case LPI_LOOP_ERR_NEG_POWER: return "Integers to negative integer powers are not allowed.";
+    case LPI_LOOP_ERR_ALL_NAN: return "All-NaN slice encountered";
     default: return "elementwise loop failed";
     }
 }

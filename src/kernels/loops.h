@@ -8,7 +8,7 @@
 
 typedef void (*lpi_loop_fn)(char **args, int64_t n, const int64_t *steps, int *err);
 
-enum { LPI_LOOP_OK = 0, LPI_LOOP_ERR_NEG_POWER = 1 };
+enum { LPI_LOOP_OK = 0, LPI_LOOP_ERR_NEG_POWER = 1, LPI_LOOP_ERR_ALL_NAN = 2 };
 
 /* [op][loop dtype]; NULL where the op has no loop for that dtype. */
 extern const lpi_loop_fn lpi_loops[LPI_OP_COUNT][LP_DTYPE_COUNT];

@@ -56,6 +56,9 @@ typedef enum lpi_kernel {
     LPI_K_RESHAPE = 7,    /* flat (C-order) copy */
     LPI_K_MATMUL = 8,     /* matrix-product block over k-pieces -> box (or partial state) */
     LPI_K_LINALG = 9,     /* one LAPACK op over whole operands -> the whole result */
+    LPI_K_SCAN = 10,      /* along `axis`: per-chunk totals, or the chunk's scan after the carries */
+    LPI_K_SORT = 11,      /* along `axis`: sort a chunk, or merge/select from sorted chunks */
+    LPI_K_INDEX = 12,     /* take, scatter, per-block bincounts: operands read by data */
     LPI_K_COUNT
 } lpi_kernel;
 
@@ -119,6 +122,8 @@ typedef struct lpi_pnode {
     struct lpi_reader *reader;
     double est_seconds;        /* cost model estimate (all tasks) */
     const lpi_linalg_params *la; /* MATMUL, LINALG */
+    int axis;                  /* SCAN, SORT, INDEX: the axis scanned, sorted or taken along */
+    int64_t block;             /* INDEX (bincount_blocks): elements per row of counts */
 } lpi_pnode;
 
 /* A piece of an operand: the part of one producer chunk the task reads. */

@@ -375,7 +375,15 @@ static lp_status copy_grid(planner *P, int pi, const lpi_pnode *src, const lpi_a
         if (!b) return lpi_nomem(P->ctx);
         int64_t k = 0;
         b[k++] = 0;
-        if (m->step[j] == 1) {
+        if (m->step[j] == 0) {
+            /* a broadcast axis: chunked like a fresh array of the output's shape */
+            lpi_grid ag;
+            lp_status st2 = lpi_grid_auto(P->ctx, P->ar, p->ndim, p->shape, lp_dtype_size(p->dtype), NULL, &ag);
+            if (st2) return st2;
+            g->bounds[j] = ag.bounds[j];
+            g->nchunks[j] = ag.nchunks[j];
+            continue;
+        } else if (m->step[j] == 1) {
             for (int64_t c = 1; c < ig->nchunks[s]; c++) {
                 int64_t o = ig->bounds[s][c] - m->off[j];
                 if (o > b[k - 1] && o < len) b[k++] = o;
@@ -417,8 +425,13 @@ static void map_region(const lpi_axismap *m, int in_ndim, const lpi_box *box, lp
 lp_status lpi_plan_copy_from(planner *P, int pi, int src, const lpi_axismap *m) {
     lp_status st = copy_grid(P, pi, &P->pn[src], m);
     if (st) return st;
+    P->pn[pi].map = m;
+    return lpi_plan_unary_tasks(P, pi, src, m);
+}
+
+lp_status lpi_plan_unary_tasks(planner *P, int pi, int src, const lpi_axismap *m) {
+    lp_status st;
     lpi_pnode *p = &P->pn[pi];
-    p->map = m;
     p->nin = 1;
     if (!(p->in = lpi_arena_alloc(P->ar, sizeof *p->in))) return lpi_nomem(P->ctx);
     p->in[0] = src;
@@ -432,7 +445,8 @@ lp_status lpi_plan_copy_from(planner *P, int pi, int src, const lpi_axismap *m) 
         t->nops = 1;
         if (!(t->ops = lpi_arena_alloc(P->ar, sizeof *t->ops))) return lpi_nomem(P->ctx);
         lpi_box r;
-        map_region(m, P->pn[src].ndim, &t->box, &r);
+        if (m) map_region(m, P->pn[src].ndim, &t->box, &r);
+        else lpi_grid_chunk_box(&P->pn[src].grid, c, &r);
         if ((st = lpi_add_operand(P, t, 0, src, &r, false))) return st;
     }
     return LP_OK;
@@ -600,6 +614,8 @@ static lp_status plan_node(planner *P, int gid) {
             P->pnode_of[gid] = pi;
             return lpi_plan_copy_from(P, pi, P->pnode_of[P->g.in[gid][0]], &e->a.map);
         }
+    case LP_OPK_SCAN: case LP_OPK_SORT: return lpi_plan_axis(P, gid); /* plan_axis.c */
+    case LP_OPK_INDEX: return lpi_plan_index(P, gid);                 /* plan_index.c */
     case LP_OPK_LINALG:
         if (lpi_is_lda_op(e->op)) return lpi_plan_lda(P, gid);
         return lpi_plan_linalg(P, gid); /* plan_linalg.c */

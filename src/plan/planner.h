@@ -34,6 +34,9 @@ lp_status lpi_plan_simple_tasks(planner *P, int pi);
 int64_t lpi_find_chunk(const int64_t *bounds, int64_t nchunks, int64_t x);
 /* An affine-copy pnode pi reading pnode src through map m (grid derived from src's). */
 lp_status lpi_plan_copy_from(planner *P, int pi, int src, const lpi_axismap *m);
+/* One task per chunk c of pi's (set) grid reading, from src, the region m maps its box to, or
+ * (m NULL) src's chunk c. */
+lp_status lpi_plan_unary_tasks(planner *P, int pi, int src, const lpi_axismap *m);
 /* The combine tree of a reduction: pnode `prev` holds nout * per partial states (`per`
  * consecutive states per output chunk of `fin`); adds COMBINE levels of fan-in 8 merging them
  * in a fixed order, the last level being `fin` (its kernel becomes COMBINE, it writes fin's
@@ -44,5 +47,7 @@ lp_status lpi_plan_combine(planner *P, int fin, int prev, lpi_reduce *r, int64_t
 lp_status lpi_plan_lda(planner *P, int gid);         /* plan_lda.c: Fisher LDA ops */
 lp_status lpi_plan_linalg(planner *P, int gid);      /* plan_linalg.c: matmul, solve, inv, ... */
 lp_status lpi_plan_load(planner *P, int gid);        /* plan_load.c: loads and slices of loads */
+lp_status lpi_plan_axis(planner *P, int gid);        /* plan_axis.c: scans, sort, argsort, selection */
+lp_status lpi_plan_index(planner *P, int gid);       /* plan_index.c: take, scatter, bincount blocks */
 
 #endif

@@ -68,6 +68,13 @@ lp_status lpi_linalg_node_check(lp_ctx *ctx, const char *where, const lpi_pnode 
 lp_status lpi_linalg_task_check(lp_ctx *ctx, const char *where, const lpi_pnode *pn, const lpi_task *t,
                                 const lp_dtype *odt);
 
+/* SCAN, SORT and INDEX pnodes' parameters {"axis", "final", "block"} (lpi_axisk_keys), shared by plan
+ * dumps and the wire. The decoder checks the axis against the shape and the op against the
+ * kernel. */
+extern const char *const lpi_axisk_keys[];
+lp_status lpi_axisk_to_json(const lpi_pnode *p, json_t *params);
+lp_status lpi_axisk_from_json(lp_ctx *ctx, const char *where, const json_t *params, lpi_pnode *out);
+
 /* A pnode: kernel, op, dtype, shape, grid, inputs, and its kernel's parameters. */
 lp_status lpi_pnode_to_json(lp_ctx *ctx, const lpi_plan *pl, int p, json_t **out);
 /* pnodes[0..npnodes) are the plan's pnodes decoded so far (inputs must refer to them); the

@@ -143,7 +143,22 @@ static void random_op(pool *p) {
     if (p->n == 0) return;
     lp_array *a = p->a[rint_(p->n)], *b = p->a[rint_(p->n)], *c = p->a[rint_(p->n)], *x = NULL;
     lp_status st = LP_OK;
-    switch (rint_(14)) {
+    switch (rint_(15)) {
+    case 14: {
+        /* ops along an axis, through the function catalogue */
+        static const char *fns[] = {"cumsum", "cumprod", "cummax", "cummin", "sort", "argsort", "median", "quantile", "diff",
+                                    "nanmax", "nanvar", "round", "clip"};
+        const char *f = fns[rint_(13)];
+        bool rc = !strcmp(f, "round") || !strcmp(f, "clip");
+        lp_value args[3] = {lp_value_array(a), rc ? lp_value_int(rint_(3)) : lp_value_float(0.25 * rint_(5)),
+                            lp_value_int(rint_(4) - 2)};
+        const char *kw[] = {"axis"};
+        lp_value out;
+        int npos = rc || !strcmp(f, "quantile") ? 2 : 1;
+        st = lp_call(ctx, f, npos, args, rc || !a->ndim ? 0 : 1, kw, args + 2, &out);
+        x = st ? NULL : out.array;
+        break;
+    }
     case 12: {
         /* matmul, with transposes the builder folds into the product */
         lp_array *ta = NULL, *tb = NULL;
@@ -551,7 +566,14 @@ static void test_plan_roundtrip(void) {
         lp_array *t = p.a[p.n - 1];
         char *j = NULL;
         if (lp_plan_dump(ctx, &t, 1, &j) == LP_OK) {
-            if (!plan_roundtrip(j)) done++;
+            /* in-memory data (the ranks of a quantile) is not in a plan dump: the remote
+             * executor sends it through the store */
+            if (strstr(j, "\"data\":\"memory\"")) {
+                json_t *ok = parse(j);
+                LPT_CHECK(ok != NULL);
+                json_decref(ok);
+                done++;
+            } else if (!plan_roundtrip(j)) done++;
         } else {
             LPT_CHECKF(0, "plan dump: %s", lp_last_error(ctx));
         }

@@ -80,8 +80,8 @@ def test_type_errors():
         lp.sum()
     with pytest.raises(TypeError):
         lp.exp(1.0, 2.0)
-    with pytest.raises(TypeError):
-        lp.where(lp.zeros(3) > 0)
+    with pytest.raises(ValueError, match="both or neither"):
+        lp.where(lp.zeros(3) > 0, 1)
     with pytest.raises(TypeError):
         lp.exp("x")
     with pytest.raises(TypeError):
@@ -159,11 +159,12 @@ def test_index_errors(key):
         a[key]
 
 
-@pytest.mark.parametrize("key", [[0, 1], np.array([True, False] * 5), lp.zeros(10) > 0, 1.5, "a",
-                                 True])
-def test_advanced_indexing_is_refused(key):
+@pytest.mark.parametrize("key", [1.5, "a", True, ([0, 1], [1, 2])])
+def test_bad_indices_are_refused(key):
+    # a float, a string, a scalar bool; two-dimensional indexing beyond one array (NumPy would
+    # index both axes; Lampy's advanced indexing takes one array per subscript for now)
     with pytest.raises((IndexError, TypeError)):
-        lp.zeros(10)[key]
+        lp.zeros(10)[key].run()
 
 
 def test_slice_step_zero():
@@ -171,10 +172,10 @@ def test_slice_step_zero():
         lp.zeros(10)[::0]
 
 
-def test_no_item_assignment():
+def test_item_deletion_refused():
     a = lp.zeros(3)
-    with pytest.raises(TypeError):
-        a[0] = 1
+    with pytest.raises(ValueError):
+        del a[0]
 
 
 def test_truthiness_without_computing():

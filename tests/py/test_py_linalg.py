@@ -114,8 +114,14 @@ def test_lstsq_and_norm():
         close(lp.linalg.norm(m, ord_), np.linalg.norm(m, ord_))
     with pytest.raises(ValueError):
         lp.linalg.norm(v, 3)
-    with pytest.raises(NotImplementedError):
-        lp.linalg.norm(m, axis=0)
+    for ord_ in [None, 1, -1, 2, np.inf, -np.inf]:
+        for axis in (0, 1, -1):
+            close(lp.linalg.norm(m, ord_, axis=axis), np.linalg.norm(m, ord_, axis=axis))
+        close(lp.linalg.norm(m, ord_, axis=1, keepdims=True), np.linalg.norm(m, ord_, axis=1, keepdims=True))
+    with pytest.raises(ValueError):
+        lp.linalg.norm(m, "fro", axis=0)
+    with pytest.raises(np.exceptions.AxisError):
+        lp.linalg.norm(m, axis=2)
 
 
 def test_linalg_errors():

@@ -1,0 +1,347 @@
+/* Catalogue builders of the core functions: ufuncs, reductions, shapes, joining, creation,
+ * products and numpy.linalg. Each turns bound arguments (catalog.h) into library calls; the
+ * checks of values that NumPy makes at call time live here, once for every front end. */
+#include "expr/catalog.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define ARG(name) lpi_call_arg(c, name)
+
+lp_status lpi_fn_ufunc(lpi_call *c, lp_value *out) {
+    lpi_op op;
+    if (!lpi_op_lookup(c->fn->op, &op)) return lpi_error(c->ctx, LP_ERR_INTERNAL, "%s: no op", c->fname);
+    int nin = lpi_ops[op].nin;
+    lp_array *in[3];
+    for (int k = 0; k < nin; k++) in[k] = c->arg[k].a;
+    lp_array *r = NULL;
+    return lpi_out_array(c, lp_elemwise(c->ctx, c->fn->op, nin, in, &r), &r, out);
+}
+
+/* sum/mean/... with axis, dtype (a cast first), keepdims, ddof */
+lp_status lpi_fn_reduce(lpi_call *c, lp_value *out) {
+    lpi_arg *a = ARG("a"), *ax = ARG("axis"), *dt = ARG("dtype"), *kd = ARG("keepdims"), *dd = ARG("ddof");
+    const char *op = c->fn->op;
+    bool arg = !strcmp(op, "argmin") || !strcmp(op, "argmax");
+    if (arg && ax->axis_tuple)
+        return lpi_error(c->ctx, LP_ERR_TYPE, "'tuple' object cannot be interpreted as an integer");
+    lp_array *src = a->a, *cast = NULL, *r = NULL;
+    lp_status st;
+    if (dt && dt->given && dt->dt != src->dtype) {
+        if ((st = lp_astype(c->ctx, src, dt->dt, &cast))) return st;
+        src = cast;
+    }
+    int ddof = 0;
+    if (dd) {
+        if (dd->i < 0 || dd->i > INT32_MAX) {
+            lp_array_release(cast);
+            return lpi_error(c->ctx, LP_ERR_VALUE, "%s(): ddof must be a non-negative integer, got %lld", c->fname,
+                             (long long)dd->i);
+        }
+        ddof = (int)dd->i;
+    }
+    st = lp_reduce_ddof(c->ctx, op, src, ax->naxes < 0 ? NULL : ax->axes, ax->naxes < 0 ? 0 : ax->naxes, kd->b, ddof, &r);
+    lp_array_release(cast);
+    return lpi_out_array(c, st, &r, out);
+}
+
+lp_status lpi_fn_astype(lpi_call *c, lp_value *out) {
+    lp_array *r = NULL;
+    return lpi_out_array(c, lp_astype(c->ctx, ARG("x")->a, ARG("dtype")->dt, &r), &r, out);
+}
+
+static lp_status order_c(lpi_call *c) {
+    lpi_arg *o = ARG("order");
+    if (o->given && strcmp(o->s, "C"))
+        return lpi_error(c->ctx, LP_ERR_VALUE, "%s(): only order='C' is supported", c->fname);
+    return LP_OK;
+}
+
+lp_status lpi_fn_reshape(lpi_call *c, lp_value *out) {
+    lpi_arg *sh = ARG("shape");
+    lp_status st;
+    if ((st = order_c(c))) return st;
+    if (!sh->v) return lpi_error(c->ctx, LP_ERR_TYPE, "reshape() missing required argument 'shape' (pos 2)");
+    if (!sh->given) return lpi_error(c->ctx, LP_ERR_TYPE, "'NoneType' object cannot be interpreted as an integer");
+    lp_array *r = NULL;
+    return lpi_out_array(c, lp_reshape(c->ctx, ARG("a")->a, sh->ndim, sh->shape, &r), &r, out);
+}
+
+lp_status lpi_fn_transpose(lpi_call *c, lp_value *out) {
+    lp_array *a = ARG("a")->a;
+    lpi_arg *ax = ARG("axes");
+    int perm[LP_MAX_NDIM];
+    const int *pp = NULL;
+    if (ax->given) {
+        const lp_value *v = ax->v;
+        if (v->kind != LP_VAL_TUPLE && v->kind != LP_VAL_LIST)
+            return lpi_error(c->ctx, LP_ERR_TYPE, "transpose(): axes must be a tuple of integers, got %s", lpi_value_type(v));
+        if (v->n != a->ndim) return lpi_error(c->ctx, LP_ERR_VALUE, "axes don't match array");
+        for (int k = 0; k < v->n; k++) {
+            if (v->items[k].kind != LP_VAL_INT)
+                return lpi_error(c->ctx, LP_ERR_TYPE, "'%s' object cannot be interpreted as an integer",
+                                 lpi_value_type(&v->items[k]));
+            int64_t x = v->items[k].i;
+            perm[k] = x < -LP_MAX_NDIM - 1 ? -LP_MAX_NDIM - 1 : x > LP_MAX_NDIM ? LP_MAX_NDIM : (int)x;
+        }
+        pp = perm;
+    }
+    lp_array *r = NULL;
+    return lpi_out_array(c, lp_transpose(c->ctx, a, pp, &r), &r, out);
+}
+
+lp_status lpi_fn_ravel(lpi_call *c, lp_value *out) {
+    int64_t m1 = -1;
+    lp_array *r = NULL;
+    return lpi_out_array(c, lp_reshape(c->ctx, ARG("a")->a, 1, &m1, &r), &r, out);
+}
+
+lp_status lpi_fn_copy(lpi_call *c, lp_value *out) {
+    lp_array *a = ARG("a")->a;
+    lp_array_retain(a);
+    return lpi_out_array(c, LP_OK, &a, out);
+}
+
+lp_status lpi_fn_join(lpi_call *c, lp_value *out) {
+    lpi_arg *arrs = ARG("arrays"), *ax = ARG("axis");
+    bool stack = !strcmp(c->fn->op, "stack");
+    if (arrs->n == 0) return lpi_error(c->ctx, LP_ERR_VALUE, "need at least one array to %s", stack ? "stack" : "concatenate");
+    lp_status st = LP_OK;
+    lp_array *r = NULL;
+    if (stack) return lpi_out_array(c, lp_stack(c->ctx, arrs->n, arrs->as, (int)ax->i, &r), &r, out);
+    if (ax->naxes > 1 || ax->axis_tuple)
+        return lpi_error(c->ctx, LP_ERR_TYPE, "'tuple' object cannot be interpreted as an integer");
+    if (ax->naxes < 0) {
+        /* axis=None: the arrays flattened */
+        for (int k = 0; k < arrs->n && !st; k++) {
+            int64_t m1 = -1;
+            lp_array *f = NULL;
+            st = lp_reshape(c->ctx, arrs->as[k], 1, &m1, &f);
+            lp_array_release(arrs->as[k]);
+            arrs->as[k] = f;
+        }
+        if (st) return st;
+        return lpi_out_array(c, lp_concatenate(c->ctx, arrs->n, arrs->as, 0, &r), &r, out);
+    }
+    return lpi_out_array(c, lp_concatenate(c->ctx, arrs->n, arrs->as, ax->axes[0], &r), &r, out);
+}
+
+lp_status lpi_fn_asarray(lpi_call *c, lp_value *out) {
+    lpi_arg *a = ARG("a"), *dt = ARG("dtype");
+    lp_array *r = a->a;
+    if (!dt->given || dt->dt == r->dtype) {
+        lp_array_retain(r);
+        return lpi_out_array(c, LP_OK, &r, out);
+    }
+    r = NULL;
+    return lpi_out_array(c, lp_astype(c->ctx, a->a, dt->dt, &r), &r, out);
+}
+
+/* zeros ones full and their _like forms */
+lp_status lpi_fn_fill(lpi_call *c, lp_value *out) {
+    const char *op = c->fn->op;
+    bool like = strstr(op, "_like") != NULL;
+    lpi_arg *fill = ARG("fill_value"), *dt = ARG("dtype");
+    lp_scalar v = lp_scalar_i(!strncmp(op, "ones", 4) ? 1 : 0);
+    lp_dtype dtype = LP_FLOAT64;
+    int ndim;
+    int64_t shape[LP_MAX_NDIM];
+    if (fill) {
+        v = fill->scalar;
+        dtype = v.dtype;
+        /* a NumPy scalar keeps its own dtype (np.float32(1)) when the front end passes it as an array */
+        if (fill->v && fill->v->kind == LP_VAL_ARRAY) dtype = fill->v->array->dtype;
+    }
+    if (like) {
+        lp_array *a = ARG("a")->a;
+        ndim = a->ndim;
+        memcpy(shape, a->shape, sizeof shape);
+        dtype = a->dtype;
+    } else {
+        lpi_arg *sh = ARG("shape");
+        ndim = sh->ndim;
+        memcpy(shape, sh->shape, sizeof shape);
+        for (int i = 0; i < ndim; i++)
+            if (shape[i] < 0) return lpi_error(c->ctx, LP_ERR_VALUE, "negative dimensions are not allowed");
+    }
+    if (dt->given) dtype = dt->dt;
+    lp_array *r = NULL;
+    return lpi_out_array(c, lp_full(c->ctx, dtype, ndim, shape, v, &r), &r, out);
+}
+
+lp_status lpi_fn_arange(lpi_call *c, lp_value *out) {
+    lpi_arg *a0 = ARG("start"), *a1 = ARG("stop"), *a2 = ARG("step"), *dt = ARG("dtype");
+    double start = 0, stop, step = 1;
+    bool fl = false;
+    if (a1->given) {
+        start = a0->f;
+        stop = a1->f;
+        fl = a0->is_float || a1->is_float;
+    } else {
+        stop = a0->f;
+        fl = a0->is_float;
+    }
+    if (a2->given) {
+        step = a2->f;
+        fl |= a2->is_float;
+    }
+    lp_dtype dtype = fl ? LP_FLOAT64 : LP_INT64;
+    if (dt->given) dtype = dt->dt;
+    lp_array *r = NULL;
+    return lpi_out_array(c, lp_arange(c->ctx, start, stop, step, dtype, &r), &r, out);
+}
+
+lp_status lpi_fn_linspace(lpi_call *c, lp_value *out) {
+    lpi_arg *num = ARG("num"), *dt = ARG("dtype");
+    double start = ARG("start")->f, stop = ARG("stop")->f;
+    bool endpoint = ARG("endpoint")->b;
+    if (ARG("axis")->i != 0) return lpi_error(c->ctx, LP_ERR_VALUE, "linspace(): only axis=0 is supported");
+    lp_array *r = NULL;
+    lp_status st = lp_linspace(c->ctx, start, stop, num->i, endpoint, dt->given ? dt->dt : LP_FLOAT64, &r);
+    if (st || !ARG("retstep")->b) return lpi_out_array(c, st, &r, out);
+    lp_value *items = lp_calloc(2, sizeof *items);
+    if (!items) { lp_array_release(r); return lpi_nomem(c->ctx); }
+    int64_t div = endpoint ? num->i - 1 : num->i;
+    items[0] = lp_value_array(r);
+    items[1] = lp_value_float(div > 0 ? (stop - start) / (double)div : NAN);
+    *out = lp_value_tuple(items, 2);
+    return LP_OK;
+}
+
+lp_status lpi_fn_eye(lpi_call *c, lp_value *out) {
+    lpi_arg *n = ARG("N"), *m = ARG("M"), *dt = ARG("dtype");
+    int64_t cols = m->given ? m->i : n->i;
+    if (n->i < 0 || cols < 0) return lpi_error(c->ctx, LP_ERR_VALUE, "negative dimensions are not allowed");
+    lp_array *r = NULL;
+    return lpi_out_array(c, lp_eye(c->ctx, n->i, cols, ARG("k")->i, dt->given ? dt->dt : LP_FLOAT64, &r), &r, out);
+}
+
+lp_status lpi_fn_random(lpi_call *c, lp_value *out) {
+    bool uni = !strcmp(c->fn->op, "random_uniform");
+    lpi_arg *sh = ARG("shape"), *seed = ARG("seed"), *dt = ARG("dtype");
+    lpi_arg *p1 = ARG(uni ? "low" : "loc"), *p2 = ARG(uni ? "high" : "scale");
+    if (seed->i < 0) return lpi_error(c->ctx, LP_ERR_VALUE, "%s(): seed must be non-negative", c->fname);
+    int ndim = sh->given ? sh->ndim : 0;
+    lp_dtype dtype = dt->given ? dt->dt : LP_FLOAT64;
+    lp_array *r = NULL;
+    lp_status st = uni ? lp_random_uniform(c->ctx, (uint64_t)seed->i, p1->f, p2->f, dtype, ndim, sh->shape, &r)
+                       : lp_random_normal(c->ctx, (uint64_t)seed->i, p1->f, p2->f, dtype, ndim, sh->shape, &r);
+    return lpi_out_array(c, st, &r, out);
+}
+
+/* tensordot's axes: an int, or a pair of ints / sequences of ints */
+static lp_status axis_pair(lpi_call *c, const lp_value *v, int *ax, int *n) {
+    if (v->kind == LP_VAL_INT) { ax[0] = (int)v->i; *n = 1; return LP_OK; }
+    if ((v->kind == LP_VAL_TUPLE || v->kind == LP_VAL_LIST) && v->n <= LP_MAX_NDIM) {
+        for (int k = 0; k < v->n; k++) {
+            if (v->items[k].kind != LP_VAL_INT)
+                return lpi_error(c->ctx, LP_ERR_TYPE, "tensordot(): axes must be integers");
+            ax[k] = (int)v->items[k].i;
+        }
+        *n = v->n;
+        return LP_OK;
+    }
+    return lpi_error(c->ctx, LP_ERR_TYPE, "tensordot(): axes must be an int or a pair of axis lists");
+}
+
+lp_status lpi_fn_product(lpi_call *c, lp_value *out) {
+    const char *op = c->fn->op;
+    lp_array *a = c->arg[0].a, *b = c->arg[1].a, *r = NULL;
+    lp_status st;
+    if (!strcmp(op, "matmul")) st = lp_matmul(c->ctx, a, b, &r);
+    else if (!strcmp(op, "dot")) st = lp_dot(c->ctx, a, b, &r);
+    else if (!strcmp(op, "outer")) st = lp_outer(c->ctx, a, b, &r);
+    else {
+        lpi_arg *axes = ARG("axes");
+        int aa[LP_MAX_NDIM], ab[LP_MAX_NDIM], na = 2, nb = 2;
+        bool lists = false;
+        if (!axes->v || !axes->given) {
+            na = 2;
+        } else if (axes->v->kind == LP_VAL_INT) {
+            na = (int)(axes->v->i < 0 ? -1 : axes->v->i > LP_MAX_NDIM ? LP_MAX_NDIM + 1 : axes->v->i);
+            if (na < 0 || na > LP_MAX_NDIM)
+                return lpi_error(c->ctx, LP_ERR_VALUE, "tensordot(): axes must be between 0 and %d", LP_MAX_NDIM);
+        } else if ((axes->v->kind == LP_VAL_TUPLE || axes->v->kind == LP_VAL_LIST) && axes->v->n == 2) {
+            if ((st = axis_pair(c, &axes->v->items[0], aa, &na)) || (st = axis_pair(c, &axes->v->items[1], ab, &nb))) return st;
+            if (na != nb) return lpi_error(c->ctx, LP_ERR_VALUE, "shape-mismatch for sum");
+            lists = true;
+        } else {
+            return lpi_error(c->ctx, LP_ERR_TYPE, "tensordot(): axes must be an int or a pair of axis lists");
+        }
+        st = lp_tensordot(c->ctx, a, b, na, lists ? aa : NULL, lists ? ab : NULL, &r);
+    }
+    return lpi_out_array(c, st, &r, out);
+}
+
+/* Vector norms along one axis (NumPy's norm(x, ord, axis=k, keepdims)). */
+static lp_status norm_axis(lpi_call *c, lp_array *a, const char *ord, int axis, bool keepdims, lp_array **out) {
+    lp_ctx *ctx = c->ctx;
+    lp_array *x = NULL, *t = NULL, *s = NULL, *one = NULL, *u = NULL;
+    lp_status st = LP_OK;
+    const char *red = !ord || !strcmp(ord, "2") ? "sum" : !strcmp(ord, "1") ? "sum" : !strcmp(ord, "inf") ? "max"
+                    : !strcmp(ord, "-inf") ? "min" : !strcmp(ord, "-1") ? "sum" : NULL;
+    if (!red) return lpi_error(ctx, LP_ERR_VALUE, "Invalid norm order '%s' for vectors", ord);
+    if (lpi_dtype_kind(a->dtype) != LPI_KIND_FLOAT) st = lp_astype(ctx, a, LP_FLOAT64, &x);
+    else { x = a; lp_array_retain(a); }
+    if (st) return st;
+    if (!ord || !strcmp(ord, "2")) {
+        if (!(st = lp_binary(ctx, "multiply", x, x, &t)) && !(st = lp_reduce(ctx, "sum", t, &axis, 1, keepdims, &s)))
+            st = lp_unary(ctx, "sqrt", s, out);
+    } else if (!(st = lp_unary(ctx, "abs", x, &t))) {
+        if (strcmp(ord, "-1")) st = lp_reduce(ctx, red, t, &axis, 1, keepdims, out);
+        else if (!(st = lp_scalar_array(ctx, lp_scalar_f(1.0), &one)) && !(st = lp_binary(ctx, "divide", one, t, &u)) &&
+                 !(st = lp_reduce(ctx, "sum", u, &axis, 1, keepdims, &s)))
+            st = lp_binary(ctx, "divide", one, s, out);
+    }
+    lp_array_release(x);
+    lp_array_release(t);
+    lp_array_release(s);
+    lp_array_release(one);
+    lp_array_release(u);
+    return st;
+}
+
+lp_status lpi_fn_linalg(lpi_call *c, lp_value *out) {
+    const char *op = c->fn->op;
+    lp_ctx *ctx = c->ctx;
+    lp_array *a = c->arg[0].a, *r = NULL, *r2 = NULL;
+    lp_status st;
+    lpi_arg *uplo = ARG("UPLO");
+    if (uplo && uplo->given && strcmp(uplo->s, "L"))
+        return lpi_error(ctx, LP_ERR_VALUE, "%s(): only UPLO='L' is supported", c->fname);
+    if (!strcmp(op, "slogdet") || !strcmp(op, "eigh")) {
+        st = op[0] == 's' ? lp_linalg_slogdet(ctx, a, &r, &r2) : lp_linalg_eigh(ctx, a, &r, &r2);
+        if (st) { lp_array_release(r); lp_array_release(r2); return st; }
+        lp_array *both[2] = {r, r2};
+        return lpi_out_list(c, LP_VAL_TUPLE, both, 2, out);
+    }
+    if (!strcmp(op, "eigvalsh")) return lpi_out_array(c, lp_linalg_eigh(ctx, a, &r, NULL), &r, out);
+    if (!strcmp(op, "lstsq")) {
+        lpi_arg *rc = ARG("rcond");
+        return lpi_out_array(c, lp_linalg_lstsq(ctx, a, c->arg[1].a, rc->given ? rc->f : -1, &r), &r, out);
+    }
+    if (!strcmp(op, "norm")) {
+        lpi_arg *ax = ARG("axis");
+        bool kd = ARG("keepdims")->b;
+        if (ax->naxes > 1) return lpi_error(ctx, LP_ERR_VALUE, "norm(): matrix norms over an axis pair are not supported yet");
+        if (ax->naxes < 0 && kd) return lpi_error(ctx, LP_ERR_VALUE, "norm(): keepdims=True needs an axis");
+        const lp_value *o = ARG("ord")->v;
+        char buf[16];
+        const char *ord = NULL;
+        if (o && o->kind == LP_VAL_STR) ord = o->s;
+        else if (o && (o->kind == LP_VAL_INT || o->kind == LP_VAL_FLOAT)) {
+            double d = o->kind == LP_VAL_INT ? (double)o->i : o->f;
+            if (isinf(d)) ord = d > 0 ? "inf" : "-inf";
+            else if (d == 1 || d == -1 || d == 2) { snprintf(buf, sizeof buf, "%d", (int)d); ord = buf; }
+            else return lpi_error(ctx, LP_ERR_VALUE, "Invalid norm order '%g' for vectors", d);
+        } else if (o && o->kind != LP_VAL_NONE) {
+            return lpi_error(ctx, LP_ERR_TYPE, "norm(): ord must be a number, a string or None");
+        }
+        if (ax->naxes == 1) return lpi_out_array(c, norm_axis(c, a, ord, ax->axes[0], kd, &r), &r, out);
+        return lpi_out_array(c, lp_linalg_norm(ctx, a, ord, &r), &r, out);
+    }
+    int nin = c->arg[1].a && !strcmp(op, "solve") ? 2 : 1;
+    lp_array *in[2] = {a, c->arg[1].a};
+    return lpi_out_array(c, lp_linalg(ctx, op, nin, in, &r), &r, out);
+}

@@ -1,0 +1,522 @@
+/* Kernels along one axis (plan/plan_axis.c gives the task layout).
+ *
+ * A box is seen as lines along the axis: every combination of the other coordinates is one
+ * line, read and written through the views' strides.
+ *
+ * Scans run sequentially along each line from a carry, so one chunk along the axis gives
+ * NumPy's bits exactly; with several, the carry is the fold of the earlier chunks' totals.
+ *
+ * Sorting compares order-preserving unsigned keys: integers with the sign bit flipped, floats
+ * with the IEEE trick (negatives inverted), NaN after +inf (all NaNs equal). A chunk is sorted
+ * per line by a stable LSD radix sort on bytes (passes whose byte is the same for every key are
+ * skipped). A merge task finds, per line, the co-rank of its first and last output position in
+ * every run: bisection over the key space counting keys <= v with binary searches, ties taken
+ * from the runs in order (runs are in index order and each is stable, so the merge is stable).
+ * Then it merges only those slices with a small heap. Selection by rank uses the same search
+ * and merges nothing. argsort keys treat -0.0 and 0.0 as equal (stability orders them); sort
+ * keeps them distinct (-0.0 first), which lets values be rebuilt from keys. */
+#include "kernels/kernels.h"
+#include "kernels/keys.h"
+
+#include <math.h>
+#include <string.h>
+
+
+/* ---- lines ---- */
+
+/* Iterate the lines of a view along axis ax: calls fn(arg, line index, base pointers) for each
+ * combination of the other coordinates, C order. nv views of the same shape except along ax. */
+typedef struct lines {
+    int nd, ax, nv;
+    int64_t shape[LP_MAX_NDIM];
+    char *base[8];
+    int64_t strides[8][LP_MAX_NDIM];
+} lines;
+
+static int64_t count_lines(const lines *L) {
+    int64_t n = 1;
+    for (int i = 0; i < L->nd; i++)
+        if (i != L->ax) n *= L->shape[i];
+    return n;
+}
+
+/* Base pointers of line `li` (C order over the non-axis coordinates). */
+static void line_at(const lines *L, int64_t li, char **out) {
+    for (int v = 0; v < L->nv; v++) out[v] = L->base[v];
+    for (int i = L->nd - 1; i >= 0; i--) {
+        if (i == L->ax) continue;
+        int64_t k = li % L->shape[i];
+        li /= L->shape[i];
+        for (int v = 0; v < L->nv; v++) out[v] += k * L->strides[v][i];
+    }
+}
+
+static void add_view(lines *L, const lpi_view *v) {
+    L->base[L->nv] = v->data;
+    memcpy(L->strides[L->nv], v->strides, sizeof L->strides[0]);
+    L->nv++;
+}
+
+/* v has nd axes and out's extents except along ax (and dtype dt unless dt < 0). Tasks come
+ * from the wire too: the kernels check what they rely on. */
+static bool same_lines(const lpi_view *v, const lpi_view *out, int ax, int dt) {
+    if (v->ndim != out->ndim || (dt >= 0 && v->dtype != (lp_dtype)dt)) return false;
+    for (int i = 0; i < out->ndim; i++)
+        if (i != ax && v->shape[i] != out->shape[i]) return false;
+    return true;
+}
+
+/* ---- scans ---- */
+
+#define SCAN_TYPES(X) X(LP_BOOL, uint8_t) X(LP_INT32, int32_t) X(LP_INT64, int64_t) X(LP_FLOAT32, float) X(LP_FLOAT64, double)
+
+/* acc = acc op x, NumPy's semantics: wrapping integer sums and products, NaN-propagating
+ * maximum/minimum; bool: or / and (maximum / minimum of bools). */
+#define DEF_STEP(T, SUM, PROD, GE, LE)                                                      \
+    static inline T step_##T(lpi_op op, T a, T x) {                                         \
+        switch (op) {                                                                       \
+        case LPI_OP_CUMSUM: return SUM;                                                     \
+        case LPI_OP_CUMPROD: return PROD;                                                   \
+        case LPI_OP_CUMMAX: return GE ? a : x;                                              \
+        default: return LE ? a : x;                                                         \
+        }                                                                                   \
+    }
+/* integer sums and products wrap (computed in unsigned); bool: or / and; floats: NaN wins */
+DEF_STEP(uint8_t, (uint8_t)(a | x), (uint8_t)(a & x), a >= x, a <= x)
+DEF_STEP(int32_t, (int32_t)((uint32_t)a + (uint32_t)x), (int32_t)((uint32_t)a * (uint32_t)x), a >= x, a <= x)
+DEF_STEP(int64_t, (int64_t)((uint64_t)a + (uint64_t)x), (int64_t)((uint64_t)a * (uint64_t)x), a >= x, a <= x)
+DEF_STEP(float, a + x, a * x, (a >= x || a != a), (a <= x || a != a))
+DEF_STEP(double, a + x, a * x, (a >= x || a != a), (a <= x || a != a))
+
+/* One line: out[i] = carry op x[0] op ... op x[i] (has_carry false: starts at x[0]). With
+ * out NULL only the fold is computed into *carry. */
+#define DEF_SCAN_LINE(DT, T)                                                                  \
+    static void scan_line_##T(lpi_op op, const char *x, int64_t sx, char *o, int64_t so, int64_t n, \
+                              bool has_carry, T *carry) {                                     \
+        T acc = *carry;                                                                       \
+        for (int64_t i = 0; i < n; i++) {                                                     \
+            T v = *(const T *)(x + i * sx);                                                   \
+            acc = (i == 0 && !has_carry) ? v : step_##T(op, acc, v);                          \
+            if (o) *(T *)(o + i * so) = acc;                                                  \
+        }                                                                                     \
+        if (n > 0 || has_carry) *carry = acc;                                                 \
+    }
+#define X(DT, T) DEF_SCAN_LINE(DT, T)
+SCAN_TYPES(X)
+#undef X
+
+/* The identity-free carry: the fold of the totals line (count k), or "none". */
+#define DEF_SCAN_TASK(DT, T)                                                                   \
+    static void scan_task_##T(lpi_op op, const lines *L, int64_t n, int64_t ntot, bool totals_only) { \
+        const int64_t nl = count_lines(L);                                                     \
+        for (int64_t li = 0; li < nl; li++) {                                                  \
+            char *p[8];                                                                        \
+            line_at(L, li, p);                                                                 \
+            T carry = 0;                                                                       \
+            bool has = false;                                                                  \
+            if (ntot > 0) { /* operand 2: the earlier chunks' totals */                        \
+                scan_line_##T(op, p[2], L->strides[2][L->ax], NULL, 0, ntot, false, &carry);   \
+                has = true;                                                                    \
+            }                                                                                  \
+            if (totals_only) {                                                                 \
+                T f = 0;                                                                       \
+                scan_line_##T(op, p[0], L->strides[0][L->ax], NULL, 0, n, false, &f);          \
+                *(T *)p[1] = f;                                                                \
+            } else {                                                                           \
+                scan_line_##T(op, p[0], L->strides[0][L->ax], p[1], L->strides[1][L->ax], n, has, &carry); \
+            }                                                                                  \
+        }                                                                                      \
+    }
+#define X(DT, T) DEF_SCAN_TASK(DT, T)
+SCAN_TYPES(X)
+#undef X
+
+lp_status lpi_scan_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins, const lpi_view *out) {
+    const int ax = pn->axis, nd = out->ndim;
+    if (lpi_box_size(&t->box) == 0 && pn->final) return LP_OK; /* nothing to write (nor a dtype for empty operands) */
+    bool ok = ax >= 0 && ax < nd && (t->nops == 1 || t->nops == 2) && out->dtype == pn->dtype &&
+              same_lines(&ins[0], out, ax, pn->dtype) &&
+              /* an empty operand (the first chunk's carries) has no chunk to give it a dtype */
+              (t->nops == 1 || same_lines(&ins[1], out, ax, ins[1].shape[ax] ? (int)pn->dtype : -1)) &&
+              (pn->final ? ins[0].shape[ax] == out->shape[ax] : out->shape[ax] == 1);
+    if (!ok) return lpi_error(ctx, LP_ERR_VALUE, "scan: the operands do not match the output");
+    lines L = {.nd = nd, .ax = ax};
+    memcpy(L.shape, out->shape, sizeof L.shape);
+    L.shape[ax] = 1;
+    add_view(&L, &ins[0]);
+    add_view(&L, out);
+    int64_t ntot = 0;
+    if (t->nops > 1) {
+        ntot = ins[1].shape[ax];
+        add_view(&L, &ins[1]);
+    }
+    const int64_t n = ins[0].shape[ax];
+    const bool totals = !pn->final;
+    if (lpi_box_size(&t->box) == 0 && !totals) return LP_OK;
+    switch (pn->dtype) {
+#define X(DT, T) case DT: scan_task_##T(pn->op, &L, n, ntot, totals); break;
+        SCAN_TYPES(X)
+#undef X
+    default: return lpi_error(ctx, LP_ERR_INTERNAL, "scan: no loop for %s", lp_dtype_name(pn->dtype));
+    }
+    return LP_OK;
+}
+
+/* ---- keys (kernels/keys.h) ---- */
+
+/* The value of a (non-canonical) key. */
+static inline void value_of(lp_dtype dt, uint64_t k, char *p) {
+    switch (dt) {
+    case LP_BOOL: *(uint8_t *)p = (uint8_t)k; return;
+    case LP_INT32: { int32_t v = (int32_t)((uint32_t)k ^ 0x80000000u); memcpy(p, &v, 4); return; }
+    case LP_INT64: { uint64_t v = k ^ SIGN64; memcpy(p, &v, 8); return; }
+    case LP_FLOAT32: {
+        uint32_t b = (uint32_t)k;
+        if (b == UINT32_MAX) { float f = NAN; memcpy(p, &f, 4); return; }
+        b = (b & 0x80000000u) ? (b & 0x7FFFFFFFu) : ~b;
+        memcpy(p, &b, 4);
+        return;
+    }
+    default: {
+        if (k == UINT64_MAX) { double f = NAN; memcpy(p, &f, 8); return; }
+        uint64_t b = (k & SIGN64) ? (k & ~SIGN64) : ~k;
+        memcpy(p, &b, 8);
+        return;
+    }
+    }
+}
+
+/* ---- local sort ---- */
+
+/* Stable sort of keys (with payload idx, may be NULL) in place; tmp holds n keys and n idx. */
+static void radix_sort(uint64_t *key, int64_t *idx, int64_t n, uint64_t *tk, int64_t *ti) {
+    if (n < 48) { /* insertion sort: stable */
+        for (int64_t i = 1; i < n; i++) {
+            uint64_t k = key[i];
+            int64_t v = idx ? idx[i] : 0, j = i;
+            while (j > 0 && key[j - 1] > k) { key[j] = key[j - 1]; if (idx) idx[j] = idx[j - 1]; j--; }
+            key[j] = k;
+            if (idx) idx[j] = v;
+        }
+        return;
+    }
+    static __thread int64_t cnt[8][256];
+    memset(cnt, 0, sizeof cnt);
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t k = key[i];
+        for (int b = 0; b < 8; b++) cnt[b][(k >> (8 * b)) & 255]++;
+    }
+    uint64_t *sk = key, *dk = tk;
+    int64_t *si = idx, *di = ti;
+    for (int b = 0; b < 8; b++) {
+        int64_t *c = cnt[b];
+        if (c[(sk[0] >> (8 * b)) & 255] == n) continue; /* one value of this byte: order kept */
+        int64_t sum = 0;
+        for (int d = 0; d < 256; d++) { int64_t x = c[d]; c[d] = sum; sum += x; }
+        for (int64_t i = 0; i < n; i++) {
+            int64_t pos = c[(sk[i] >> (8 * b)) & 255]++;
+            dk[pos] = sk[i];
+            if (idx) di[pos] = si[i];
+        }
+        uint64_t *t1 = sk; sk = dk; dk = t1;
+        int64_t *t2 = si; si = di; di = t2;
+    }
+    if (sk != key) {
+        memcpy(key, sk, (size_t)n * sizeof *key);
+        if (idx) memcpy(idx, si, (size_t)n * sizeof *idx);
+    }
+}
+
+/* Stable sort of n keys (with payload idx, may be NULL) in place; tk/ti hold n each. LSD radix
+ * sorts of cache-sized blocks, then bottom-up merges (sequential streams): a radix pass over a
+ * large array scatters into 256 places at once and misses the cache and TLB on every store. */
+#define SORT_BLOCK (1 << 16)
+
+static void merge_pass(const uint64_t *sk, const int64_t *si, uint64_t *dk, int64_t *di, int64_t n, int64_t w) {
+    for (int64_t lo = 0; lo < n; lo += 2 * w) {
+        int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+        int64_t i = lo, j = mid, o = lo;
+        if (si) {
+            while (i < mid && j < hi) {
+                bool right = sk[j] < sk[i]; /* ties: the left run first (stable) */
+                int64_t from = right ? j : i;
+                dk[o] = sk[from];
+                di[o++] = si[from];
+                j += right;
+                i += !right;
+            }
+        } else {
+            while (i < mid && j < hi) { /* branch-free: the comparison picks the source */
+                uint64_t a = sk[i], b = sk[j];
+                bool right = b < a;
+                dk[o++] = right ? b : a;
+                j += right;
+                i += !right;
+            }
+        }
+        memcpy(dk + o, sk + i, (size_t)(mid - i) * sizeof *dk);
+        if (si) memcpy(di + o, si + i, (size_t)(mid - i) * sizeof *di);
+        o += mid - i;
+        memcpy(dk + o, sk + j, (size_t)(hi - j) * sizeof *dk);
+        if (si) memcpy(di + o, si + j, (size_t)(hi - j) * sizeof *di);
+    }
+}
+
+static void sort_keys(uint64_t *key, int64_t *idx, int64_t n, uint64_t *tk, int64_t *ti) {
+    for (int64_t lo = 0; lo < n; lo += SORT_BLOCK) {
+        int64_t m = n - lo < SORT_BLOCK ? n - lo : SORT_BLOCK;
+        radix_sort(key + lo, idx ? idx + lo : NULL, m, tk + lo, idx ? ti + lo : NULL);
+    }
+    uint64_t *sk = key, *dk = tk;
+    int64_t *si = idx, *di = ti;
+    for (int64_t w = SORT_BLOCK; w < n; w *= 2) {
+        merge_pass(sk, si, dk, di, n, w);
+        uint64_t *t1 = sk; sk = dk; dk = t1;
+        int64_t *t2 = si; si = di; di = t2;
+    }
+    if (sk != key) {
+        memcpy(key, sk, (size_t)n * sizeof *key);
+        if (idx) memcpy(idx, si, (size_t)n * sizeof *idx);
+    }
+}
+
+static lp_status sort_local(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *in, const lpi_view *out) {
+    const int ax = pn->axis;
+    const bool arg = pn->op == LPI_OP_ARGSORT;
+    const lp_dtype dt = in->dtype;
+    const int64_t n = in->shape[ax], off = t->box.lo[ax];
+    lines L = {.nd = in->ndim, .ax = ax};
+    memcpy(L.shape, in->shape, sizeof L.shape);
+    L.shape[ax] = 1;
+    add_view(&L, in);
+    add_view(&L, out);
+    const int64_t nl = count_lines(&L);
+    if (n == 0 || nl == 0) return LP_OK;
+    uint64_t *key = lp_malloc_aligned((size_t)n * 16);
+    int64_t *idx = arg ? lp_malloc_aligned((size_t)n * 16) : NULL;
+    if (!key || (arg && !idx)) { lp_free_aligned(key); lp_free_aligned(idx); return lpi_nomem(ctx); }
+    const int64_t sx = in->strides[ax], so = out->strides[ax];
+    for (int64_t li = 0; li < nl; li++) {
+        char *p[8];
+        line_at(&L, li, p);
+        for (int64_t i = 0; i < n; i++) key[i] = key_of(dt, p[0] + i * sx, arg);
+        if (arg) for (int64_t i = 0; i < n; i++) idx[i] = off + i;
+        sort_keys(key, idx, n, key + n, arg ? idx + n : NULL);
+        if (arg) for (int64_t i = 0; i < n; i++) *(int64_t *)(p[1] + i * so) = idx[i];
+        else for (int64_t i = 0; i < n; i++) value_of(dt, key[i], p[1] + i * so);
+        if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) break;
+    }
+    lp_free_aligned(key);
+    lp_free_aligned(idx);
+    return LP_OK;
+}
+
+/* ---- runs: merge and select ---- */
+
+typedef struct run {
+    const char *p;          /* the run's line (sorted values, or argsort indices) */
+    int64_t s, n;           /* stride, length */
+    const char *v;          /* argsort: the values of the run's chunk (line), and stride */
+    int64_t vs, off;        /* off: the chunk's first index along the axis */
+} run;
+
+typedef struct runs {
+    lp_dtype dt;            /* of the values */
+    bool arg;
+    bool bad;               /* an argsort index outside its run's chunk (a malformed task) */
+    int k;
+    run r[];
+} runs;
+
+static inline uint64_t run_key(const runs *R, int k, int64_t i) {
+    const run *r = &R->r[k];
+    if (!R->arg) return key_of(R->dt, r->p + i * r->s, false);
+    int64_t g = *(const int64_t *)(r->p + i * r->s) - r->off;
+    if (g < 0 || g >= r->n) {
+        ((runs *)R)->bad = true;
+        return 0;
+    }
+    return key_of(R->dt, r->v + g * r->vs, true);
+}
+
+/* number of keys < v (strict) or <= v in run k */
+static int64_t bound(const runs *R, int k, uint64_t v, bool le) {
+    int64_t lo = 0, hi = R->r[k].n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        uint64_t km = run_key(R, k, mid);
+        if (le ? km <= v : km < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* cut[k]: how many elements of run k come before merged position p (0 <= p <= total). */
+static void corank(const runs *R, int64_t p, int64_t *cut) {
+    int64_t total = 0;
+    for (int k = 0; k < R->k; k++) total += R->r[k].n;
+    if (p <= 0 || p >= total) {
+        for (int k = 0; k < R->k; k++) cut[k] = p <= 0 ? 0 : R->r[k].n;
+        return;
+    }
+    /* the smallest key v with more than p keys <= v */
+    uint64_t lo = 0, hi = UINT64_MAX;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        int64_t c = 0;
+        for (int k = 0; k < R->k; k++) c += bound(R, k, mid, true);
+        if (c > p) hi = mid;
+        else lo = mid + 1;
+    }
+    int64_t rem = p;
+    for (int k = 0; k < R->k; k++) { cut[k] = bound(R, k, lo, false); rem -= cut[k]; }
+    for (int k = 0; k < R->k && rem > 0; k++) {
+        int64_t eq = bound(R, k, lo, true) - cut[k];
+        int64_t take = eq < rem ? eq : rem;
+        cut[k] += take;
+        rem -= take;
+    }
+}
+
+/* heap of run heads ordered by (key, run) */
+typedef struct head { uint64_t key; int k; int64_t i; } head;
+
+static inline bool head_less(const head *a, const head *b) { return a->key < b->key || (a->key == b->key && a->k < b->k); }
+
+static void sift_down(head *h, int n, int i) {
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && head_less(&h[l], &h[m])) m = l;
+        if (r < n && head_less(&h[r], &h[m])) m = r;
+        if (m == i) return;
+        head t = h[i]; h[i] = h[m]; h[m] = t;
+        i = m;
+    }
+}
+
+/* out[0..hi-lo) along the line: the merged positions [lo, hi) */
+static void merge_line(const runs *R, int64_t lo, int64_t hi, char *o, int64_t so, int64_t *c0, int64_t *c1, head *h) {
+    corank(R, lo, c0);
+    corank(R, hi, c1);
+    int nh = 0;
+    for (int k = 0; k < R->k; k++)
+        if (c0[k] < c1[k]) h[nh++] = (head){run_key(R, k, c0[k]), k, c0[k]};
+    for (int i = nh / 2 - 1; i >= 0; i--) sift_down(h, nh, i);
+    const size_t isz = R->arg ? 8 : lp_dtype_size(R->dt);
+    for (int64_t j = 0; j < hi - lo && nh > 0; j++) {
+        head *t = &h[0];
+        const run *r = &R->r[t->k];
+        memcpy(o + j * so, r->p + t->i * r->s, isz);
+        if (++t->i < c1[t->k]) t->key = run_key(R, t->k, t->i);
+        else h[0] = h[--nh];
+        sift_down(h, nh, 0);
+    }
+}
+
+static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins, const lpi_view *out) {
+    const int ax = pn->axis;
+    const bool select = pn->op == LPI_OP_SORT_SELECT, arg = pn->op == LPI_OP_ARGSORT;
+    const int K = select ? t->nops - 1 : arg ? t->nops / 2 : t->nops;
+    if (K < 1 || K > 6 * 1024) return lpi_error(ctx, LP_ERR_INTERNAL, "sort: bad operand count");
+    const lpi_view *rk = select ? &ins[t->nops - 1] : NULL;
+    runs *R = lp_malloc(sizeof *R + (size_t)K * sizeof(run));
+    int64_t *c0 = lp_malloc((size_t)K * 2 * sizeof *c0);
+    head *h = lp_malloc((size_t)K * sizeof *h);
+    lp_status st = LP_OK;
+    if (!R || !c0 || !h) { st = lpi_nomem(ctx); goto done; }
+    R->dt = arg ? ins[K].dtype : ins[0].dtype;
+    R->arg = arg;
+    R->bad = false;
+    R->k = K;
+    /* what the loops below rely on */
+    int64_t len = 0;
+    bool ok = !select || (rk->ndim == 1 && rk->dtype == LP_INT64 && rk->shape[0] == out->shape[ax] && out->dtype == R->dt);
+    for (int k = 0; k < K && ok; k++) {
+        ok = same_lines(&ins[k], out, ax, arg ? LP_INT64 : (int)R->dt) &&
+             (!arg || (same_lines(&ins[K + k], out, ax, R->dt) && ins[K + k].shape[ax] == ins[k].shape[ax]));
+        len += ins[k].shape[ax];
+    }
+    if (ok && !select) ok = t->box.ndim == out->ndim && t->box.lo[ax] >= 0 && t->box.lo[ax] + out->shape[ax] <= len &&
+                            out->dtype == (arg ? LP_INT64 : R->dt);
+    if (!ok) { st = lpi_error(ctx, LP_ERR_VALUE, "sort: the operands do not match the output"); goto done; }
+    /* the lines: every operand view has the task's lines; walk them with one index */
+    lines L = {.nd = out->ndim, .ax = ax};
+    memcpy(L.shape, out->shape, sizeof L.shape);
+    L.shape[ax] = 1;
+    const int64_t nl = count_lines(&L);
+    int64_t total = 0, first = 0;
+    for (int k = 0; k < K; k++) total += ins[k].shape[ax];
+    for (int64_t li = 0; li < nl && !st; li++) {
+        /* base pointers of this line in each operand: same non-axis coordinates */
+        int64_t rem = li, offs[LP_MAX_NDIM] = {0};
+        for (int i = L.nd - 1; i >= 0; i--) {
+            if (i == ax) continue;
+            offs[i] = rem % L.shape[i];
+            rem /= L.shape[i];
+        }
+        int64_t run_off = 0;
+        for (int k = 0; k < K; k++) {
+            run *r = &R->r[k];
+            const lpi_view *v = &ins[k];
+            r->p = v->data;
+            for (int i = 0; i < L.nd; i++) if (i != ax) r->p += offs[i] * v->strides[i];
+            r->s = v->strides[ax];
+            r->n = v->shape[ax];
+            r->off = run_off;
+            if (arg) {
+                const lpi_view *x = &ins[K + k];
+                r->v = x->data;
+                for (int i = 0; i < L.nd; i++) if (i != ax) r->v += offs[i] * x->strides[i];
+                r->vs = x->strides[ax];
+            }
+            run_off += r->n;
+        }
+        char *o = out->data;
+        for (int i = 0; i < L.nd; i++) if (i != ax) o += offs[i] * out->strides[i];
+        if (select) {
+            const int64_t m = out->shape[ax];
+            for (int64_t j = 0; j < m; j++) {
+                int64_t p = *(const int64_t *)(rk->data + j * rk->strides[0]);
+                if (p < 0 || p >= total) {
+                    st = lpi_error(ctx, LP_ERR_INDEX, "sort_select: rank %lld is out of bounds for axis %d with size %lld",
+                                   (long long)p, ax, (long long)total);
+                    break;
+                }
+                /* the element at merged position p: the smallest head after the co-rank of p */
+                corank(R, p, c0);
+                int best = -1;
+                uint64_t bk = 0;
+                for (int k = 0; k < K; k++)
+                    if (c0[k] < R->r[k].n) {
+                        uint64_t kk = run_key(R, k, c0[k]);
+                        if (best < 0 || kk < bk) { best = k; bk = kk; }
+                    }
+                memcpy(o + j * out->strides[ax], R->r[best].p + c0[best] * R->r[best].s, lp_dtype_size(R->dt));
+            }
+        } else {
+            first = t->box.lo[ax];
+            merge_line(R, first, first + out->shape[ax], o, out->strides[ax], c0, c0 + K, h);
+        }
+        if (R->bad) { st = lpi_error(ctx, LP_ERR_VALUE, "argsort: an index is outside its chunk"); break; }
+        if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) break;
+    }
+done:
+    lp_free(R);
+    lp_free(c0);
+    lp_free(h);
+    return st;
+}
+
+lp_status lpi_sort_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins, const lpi_view *out) {
+    if (pn->axis < 0 || pn->axis >= out->ndim || t->nops < 1) return lpi_error(ctx, LP_ERR_VALUE, "sort: bad axis or operands");
+    /* level 1 (runs) sorts its chunk; so does a direct sort with one chunk along the axis */
+    if (!pn->final || (t->nops == 1 && pn->op != LPI_OP_SORT_SELECT)) {
+        bool arg = pn->op == LPI_OP_ARGSORT;
+        if (lpi_box_size(&t->box) == 0) return LP_OK; /* nothing to sort (an empty operand has no dtype on a worker) */
+        if (t->nops != 1 || !same_lines(&ins[0], out, pn->axis, -1) || ins[0].shape[pn->axis] != out->shape[pn->axis] ||
+            out->dtype != (arg ? LP_INT64 : ins[0].dtype) || t->box.ndim != out->ndim)
+            return lpi_error(ctx, LP_ERR_VALUE, "sort: the operand does not match the output");
+        return sort_local(ctx, pn, t, &ins[0], out);
+    }
+    return sort_runs(ctx, pn, t, ins, out);
+}

@@ -1,0 +1,41 @@
+/* Order-preserving unsigned keys of array elements, shared by sorting and searching: integers
+ * with the sign bit flipped, floats with the IEEE trick (negatives inverted), NaN after +inf
+ * (every NaN the same key). */
+#ifndef LP_KERNELS_KEYS_H
+#define LP_KERNELS_KEYS_H
+
+#include "lampy.h"
+
+#include <string.h>
+
+#define SIGN64 0x8000000000000000ULL
+
+/* canon: -0.0 equals 0.0 (argsort); else -0.0 sorts just before 0.0 (sort: values come back
+ * from keys). NaN: the largest key. */
+static inline uint64_t key_of(lp_dtype dt, const char *p, bool canon) {
+    switch (dt) {
+    case LP_BOOL: return *(const uint8_t *)p != 0;
+    case LP_INT32: { int32_t v; memcpy(&v, p, 4); return (uint64_t)((uint32_t)v ^ 0x80000000u); }
+    case LP_INT64: { uint64_t v; memcpy(&v, p, 8); return v ^ SIGN64; }
+    case LP_FLOAT32: {
+        float f;
+        uint32_t b;
+        memcpy(&f, p, 4);
+        if (f != f) return UINT32_MAX;
+        if (canon && f == 0) f = 0;
+        memcpy(&b, &f, 4);
+        return (b & 0x80000000u) ? (uint32_t)~b : (b | 0x80000000u);
+    }
+    default: {
+        double f;
+        uint64_t b;
+        memcpy(&f, p, 8);
+        if (f != f) return UINT64_MAX;
+        if (canon && f == 0) f = 0;
+        memcpy(&b, &f, 8);
+        return (b & SIGN64) ? ~b : (b | SIGN64);
+    }
+    }
+}
+
+#endif
