@@ -464,7 +464,7 @@ void lpi_loop_end(lpi_loop_state *s, lp_buffer **outs) {
 
 /* ---- lp_run's hook ------------------------------------------------------------------------ */
 
-lp_status lpi_loops_prepare(lp_ctx *ctx, lp_array *const *targets, int n) {
+lp_status lpi_loops_prepare(lp_ctx *ctx, lp_array *const *targets, int n, const lpi_executor *ex) {
     /* loop outputs without a value, reached from the targets without entering data */
     lpi_ptrvec outs = {0}, stack = {0};
     lpi_hmap seen = {0};
@@ -494,7 +494,7 @@ lp_status lpi_loops_prepare(lp_ctx *ctx, lp_array *const *targets, int n) {
     lp_buffer **res = lp_calloc((size_t)outs.n, sizeof *res);
     if (!res) st = lpi_nomem(ctx);
     if (!st) st = lpi_eval_compile(ctx, (lp_array *const *)outs.v, outs.n, NULL, 0, &ev);
-    if (!st) st = lpi_eval_run(ctx, ev, NULL, NULL, res);
+    if (!st) st = lpi_eval_run(ctx, ev, ex, NULL, res);
     for (int i = 0; !st && i < outs.n; i++) {
         lp_array *a = outs.v[i];
         pthread_mutex_lock(&a->result_lock);

@@ -72,8 +72,8 @@ lp_status lpi_loop_step(lp_ctx *ctx, lpi_loop_state *s, const lpi_executor *ex);
 /* outs (may be NULL) receive the final carried values (new references); frees the state. */
 void lpi_loop_end(lpi_loop_state *s, lp_buffer **outs);
 
-/* Run every loop the targets reach that has not run yet; keep the final values on their
- * loop_output nodes. */
-lp_status lpi_loops_prepare(lp_ctx *ctx, lp_array *const *targets, int n);
+/* Run every loop the targets reach that has not run yet, each plan with ex (NULL: the
+ * default); keep the final values on their loop_output nodes. */
+lp_status lpi_loops_prepare(lp_ctx *ctx, lp_array *const *targets, int n, const lpi_executor *ex);
 
 #endif

@@ -78,10 +78,11 @@ static lp_status settings(lp_ctx *ctx, orun *R) {
     return lpi_remote_store(ctx, &R->store);
 }
 
-/* In-memory data of the graph: one chunk under <prefix>/data/<node> (graph/json.c's hook). */
+/* In-memory data of the graph: one chunk under <prefix>/data/<k>, k its place in the data table
+ * (graph/json.c's hook). Not the node's id: loop bodies have ids of their own. */
 static lp_status put_data(void *arg, lp_ctx *ctx, int id, const lp_array *a, const void *data, char *path, size_t cap) {
     orun *R = arg;
-    snprintf(path, cap, "%s/data/%d", R->prefix, id);
+    snprintf(path, cap, "%s/data/%zu", R->prefix, json_array_size(R->data));
     size_t nbytes = (size_t)a->size * lp_dtype_size(a->dtype);
     lp_status st = lpi_store_put(ctx, R->store, path, a->dtype, a->ndim, a->shape, data, nbytes);
     if (st) return st;

@@ -53,6 +53,17 @@ bool lpi_run_id_valid(const char *id);
 lp_status lpi_rundoc_parse(lp_ctx *ctx, const char *text, size_t n, lpi_rundoc *out);
 void lpi_rundoc_free(lpi_rundoc *d);
 
+/* Loops in a run document (docs/ORCHESTRATION.md, "Loops"): the function that starts the run
+ * runs the graph's top-level loops, then every worker plans a graph without them. */
+/* Does the graph's top level hold a while_loop or fori_loop node? */
+bool lpi_rundoc_has_loops(const json_t *graph);
+/* The ids of the graph's top-level loop_output nodes (a new JSON array). */
+json_t *lpi_rundoc_loop_outputs(const json_t *graph);
+/* The document with its loops run: doc (a parsed run document, changed in place) gets each
+ * loop_output node ids[i] as a load of keys[i] (an entry of its data table with sums[i]); the
+ * nodes its targets no longer reach (the loops, what only they read) are dropped. */
+lp_status lpi_rundoc_bind_loops(lp_ctx *ctx, json_t *doc, const int64_t *ids, char *const *keys, const uint64_t *sums, int n);
+
 /* The body of an orchestrate invocation: {"format": "lampy.tasks", "version": 1, "kind":
  * "orchestrate", "run", "stores": [store], "doc": "<prefix>/run"[, "task": t]}; task < 0
  * starts the run. malloc'd (free()), NULL when out of memory. */

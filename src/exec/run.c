@@ -97,11 +97,16 @@ lp_status lp_run(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **resul
     ctx->errmsg[0] = 0;
     memset(&ctx->stats, 0, sizeof ctx->stats);
     memset(&ctx->report, 0, sizeof ctx->report);
-    /* loops run first (exec/loop.c), leaving their final values on their output nodes */
-    ctx->in_run = true;
-    lp_status st = lpi_loops_prepare(ctx, targets, n);
-    ctx->in_run = false;
-    if (st) return st;
+    /* loops run first (exec/loop.c), leaving their final values on their output nodes; an
+     * orchestrated run sends them in its graph instead: the function that starts the run steps
+     * them (server/chain.c), with no round trip to this host per iteration */
+    lp_status st = LP_OK;
+    if (!lpi_orchestrate_enabled(ctx)) {
+        ctx->in_run = true;
+        st = lpi_loops_prepare(ctx, targets, n, NULL);
+        ctx->in_run = false;
+        if (st) return st;
+    }
     /* targets computed before are not computed again */
     lp_array **todo = lp_malloc((size_t)(n ? n : 1) * sizeof *todo);
     if (!todo) return lpi_nomem(ctx);

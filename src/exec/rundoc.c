@@ -1,6 +1,7 @@
 /* What drivers and workers of an orchestrated run share (see orchestrate.h): the run
  * document's reader, the orchestrate invocation's body, and the HTTP call that delivers it. */
 #include "exec/orchestrate.h"
+#include "core/hmap.h"
 #include "core/json.h"
 
 #include "store/auth.h"
@@ -130,6 +131,102 @@ void lpi_rundoc_free(lpi_rundoc *d) {
     lp_free(d->data);
     json_decref(d->doc);
     memset(d, 0, sizeof *d);
+}
+
+/* ---- loops ---- */
+
+static bool is_loop_op(const json_t *node) {
+    const char *op = json_string_value(json_object_get(node, "op"));
+    return op && (!strcmp(op, "while_loop") || !strcmp(op, "fori_loop"));
+}
+
+bool lpi_rundoc_has_loops(const json_t *graph) {
+    const json_t *nodes = json_object_get(graph, "nodes");
+    for (size_t i = 0; i < json_array_size(nodes); i++)
+        if (is_loop_op(json_array_get(nodes, i))) return true;
+    return false;
+}
+
+json_t *lpi_rundoc_loop_outputs(const json_t *graph) {
+    const json_t *nodes = json_object_get(graph, "nodes");
+    json_t *ids = json_array();
+    for (size_t i = 0; ids && i < json_array_size(nodes); i++) {
+        const json_t *o = json_array_get(nodes, i), *id = json_object_get(o, "id");
+        const char *op = json_string_value(json_object_get(o, "op"));
+        if (op && !strcmp(op, "loop_output") && json_is_integer(id) && json_array_append(ids, (json_t *)id)) {
+            json_decref(ids);
+            ids = NULL;
+        }
+    }
+    return ids;
+}
+
+/* Keep the top-level nodes the targets reach (through "inputs"), in their order. */
+static lp_status prune(lp_ctx *ctx, json_t *graph) {
+    json_t *nodes = json_object_get(graph, "nodes"), *targets = json_object_get(graph, "targets");
+    size_t n = json_array_size(nodes);
+    lpi_hmap at = {0};
+    bool *keep = lp_calloc(n + 1, sizeof *keep);
+    size_t *stack = lp_malloc((n + 1) * sizeof *stack), sp = 0;
+    json_t *kept = json_array();
+    lp_status st = LP_OK;
+    if (!keep || !stack || !kept || !lpi_hmap_init(&at, n + 1)) st = lpi_nomem(ctx);
+    for (size_t i = 0; !st && i < n; i++) {
+        const json_t *id = json_object_get(json_array_get(nodes, i), "id");
+        if (json_is_integer(id) && !lpi_hmap_put(&at, (uint64_t)json_integer_value(id), (int64_t)i)) st = lpi_nomem(ctx);
+    }
+    /* ids that name no node are left for the graph's validator to report */
+    for (size_t t = 0; !st && t < json_array_size(targets); t++) {
+        int64_t i;
+        const json_t *e = json_array_get(targets, t);
+        if (!json_is_integer(e) || !lpi_hmap_get(&at, (uint64_t)json_integer_value(e), &i) || keep[i]) continue;
+        keep[i] = true;
+        stack[sp++] = (size_t)i;
+        while (sp) {
+            const json_t *ins = json_object_get(json_array_get(nodes, stack[--sp]), "inputs");
+            for (size_t k = 0; k < json_array_size(ins); k++) {
+                const json_t *x = json_array_get(ins, k);
+                if (!json_is_integer(x) || !lpi_hmap_get(&at, (uint64_t)json_integer_value(x), &i) || keep[i]) continue;
+                keep[i] = true;
+                stack[sp++] = (size_t)i;
+            }
+        }
+    }
+    for (size_t i = 0; !st && i < n; i++)
+        if (keep[i] && json_array_append(kept, json_array_get(nodes, i))) st = lpi_nomem(ctx);
+    if (!st && json_object_set(graph, "nodes", kept)) st = lpi_nomem(ctx);
+    json_decref(kept);
+    lpi_hmap_free(&at);
+    lp_free(keep);
+    lp_free(stack);
+    return st;
+}
+
+lp_status lpi_rundoc_bind_loops(lp_ctx *ctx, json_t *doc, const int64_t *ids, char *const *keys, const uint64_t *sums, int n) {
+    json_t *graph = json_object_get(doc, "graph"), *data = json_object_get(doc, "data");
+    json_t *nodes = json_object_get(graph, "nodes");
+    if (!json_is_array(nodes) || !json_is_array(data)) return lpi_error(ctx, LP_ERR_FORMAT, "run document: no graph nodes or data table");
+    for (size_t i = 0; i < json_array_size(nodes); i++) {
+        json_t *o = json_array_get(nodes, i);
+        const json_t *id = json_object_get(o, "id");
+        int k = 0;
+        while (k < n && !(json_is_integer(id) && json_integer_value(id) == ids[k])) k++;
+        if (k == n) continue;
+        char hx[17];
+        snprintf(hx, sizeof hx, "%016" PRIx64, sums[k]);
+        json_t *attrs = json_pack("{s:s}", "path", keys[k]);
+        json_t *e = json_pack("{s:I,s:s,s:s}", "node", (json_int_t)ids[k], "key", keys[k], "checksum", hx);
+        int r = !attrs || !e;
+        r |= json_object_set_new(o, "op", json_string("load"));
+        r |= json_object_set_new(o, "attrs", attrs);
+        r |= json_object_del(o, "inputs") != 0;
+        r |= json_array_append_new(data, e);
+        if (r) return lpi_nomem(ctx);
+    }
+    /* the graph is version 1 again when no loop is left */
+    lp_status st = prune(ctx, graph);
+    if (!st && !lpi_rundoc_has_loops(graph) && json_object_set_new(graph, "version", json_integer(1))) st = lpi_nomem(ctx);
+    return st;
 }
 
 char *lpi_orch_request(const char *run, const char *store, int64_t task) {

@@ -3,6 +3,7 @@
 #include "core/hmap.h"
 #include "exec/assemble.h"
 #include "exec/exec.h"
+#include "exec/loop.h"
 #include "exec/orchestrate.h"
 #include "graph/json.h"
 #include "io/npy.h"
@@ -54,6 +55,8 @@ typedef struct crun {
     int32_t *ndeps;              /* per task: producers that run (direct loads do not) */
     double *est;                 /* per task: the cost model's seconds */
     int64_t nrun;                /* tasks that run */
+    char *loops_doc;             /* the document of a run whose loops are still to run (no plan) */
+    size_t loops_len;
 } crun;
 
 struct lpi_chains {
@@ -77,7 +80,7 @@ static void crun_free(crun *r) {
     if (r->targets) lp_arrays_release(r->targets, r->ntargets);
     for (int i = 0; i < r->nfiles; i++) {
         char path[400];
-        snprintf(path, sizeof path, "%s/node%" PRId64 ".npy", r->tmpdir, r->files[i]);
+        snprintf(path, sizeof path, "%s/data%" PRId64 ".npy", r->tmpdir, r->files[i]);
         unlink(path);
     }
     if (r->tmpdir[0]) rmdir(r->tmpdir);
@@ -90,6 +93,7 @@ static void crun_free(crun *r) {
     lp_free(r->direct);
     lp_free(r->ndeps);
     lp_free(r->est);
+    lp_free(r->loops_doc);
     lp_free(r);
 }
 
@@ -105,8 +109,61 @@ static void chunk_key(const crun *r, int p, int64_t c, char *buf, size_t cap) {
 }
 
 /* Graph load nodes: a path inside the worker's data directories, or the driver's data (a key
- * of the run, fetched, verified and written as a .npy file of this run's temporary directory,
- * so lp_graph_load stays the one validator of the document). */
+ * of the run's data table, fetched, verified and written as a .npy file of this run's temporary
+ * directory, so lp_graph_load stays the one validator of the document). Loop bodies and
+ * conditions are node lists of their own: the same rules hold inside them. */
+static lp_status resolve_list(lpi_chains *C, lp_ctx *ctx, crun *r, const lpi_rundoc *d, json_t *nodes, const char *where,
+                              int depth) {
+    if (depth > 17) return lpi_error(ctx, LP_ERR_LIMIT, "run %s: %s: loops nest too deep", r->run, where);
+    for (size_t i = 0; i < json_array_size(nodes); i++) {
+        json_t *o = json_array_get(nodes, i), *attrs = json_object_get(o, "attrs");
+        const char *op = json_string_value(json_object_get(o, "op"));
+        const json_t *jid = json_object_get(o, "id");
+        char w[400];
+        snprintf(w, sizeof w, "%.300s node %" PRId64, where, json_is_integer(jid) ? (int64_t)json_integer_value(jid) : (int64_t)-1);
+        lp_status st;
+        if (op && (!strcmp(op, "while_loop") || !strcmp(op, "fori_loop"))) {
+            static const char *const SUBS[] = {"cond", "body"};
+            for (int k = 0; k < 2; k++) {
+                char ws[440];
+                json_t *sub = json_object_get(json_object_get(o, SUBS[k]), "nodes");
+                snprintf(ws, sizeof ws, "%.340s %s:", w, SUBS[k]);
+                if (json_is_array(sub) && (st = resolve_list(C, ctx, r, d, sub, ws, depth + 1))) return st;
+            }
+            continue;
+        }
+        if (!op || strcmp(op, "load") || !json_is_object(attrs)) continue;
+        const json_t *jp = json_object_get(attrs, "path");
+        if (!json_is_string(jp)) continue; /* lpi_graph_from_json reports it */
+        int k = 0;
+        while (k < d->ndata && strcmp(d->data[k].key, json_string_value(jp))) k++;
+        if (k == d->ndata) {
+            char *real; /* the same policy as a batch's load tasks: deny by default, confined */
+            if ((st = lpi_wire_load_allowed(ctx, C->host.limits, w, json_string_value(jp), &real))) return st;
+            int e = json_object_set_new(attrs, "path", json_string(real));
+            lp_free(real);
+            if (e) return lpi_nomem(ctx);
+            continue;
+        }
+        char path[400];
+        snprintf(path, sizeof path, "%s/data%d.npy", r->tmpdir, k);
+        bool have = false;
+        for (int f = 0; f < r->nfiles && !have; f++) have = r->files[f] == k;
+        if (!have) {
+            lp_buffer *b;
+            if ((st = lpi_store_get(ctx, r->store, d->data[k].key, &b))) return st;
+            uint64_t h = XXH3_64bits(b->nbytes ? b->data : "", b->nbytes);
+            if (h != d->data[k].checksum) st = lpi_chunk_checksum_error(ctx, d->data[k].key, d->data[k].checksum, h);
+            else if (!(st = lpi_npy_write(ctx, path, b->dtype, b->ndim, b->shape, b->data, NULL)))
+                r->files[r->nfiles++] = k;
+            lp_buffer_release(b);
+            if (st) return st;
+        }
+        if (json_object_set_new(attrs, "path", json_string(path))) return lpi_nomem(ctx);
+    }
+    return LP_OK;
+}
+
 static lp_status resolve_loads(lpi_chains *C, lp_ctx *ctx, crun *r, lpi_rundoc *d) {
     json_t *nodes = json_object_get(d->graph, "nodes");
     if (!json_is_array(nodes)) return LP_OK; /* lpi_graph_from_json reports it */
@@ -119,58 +176,27 @@ static lp_status resolve_loads(lpi_chains *C, lp_ctx *ctx, crun *r, lpi_rundoc *
         }
         if (!(r->files = lp_calloc((size_t)d->ndata, sizeof *r->files))) return lpi_nomem(ctx);
     }
-    for (size_t i = 0; i < json_array_size(nodes); i++) {
-        json_t *o = json_array_get(nodes, i), *attrs = json_object_get(o, "attrs");
-        const char *op = json_string_value(json_object_get(o, "op"));
-        if (!op || strcmp(op, "load") || !json_is_object(attrs)) continue;
-        const json_t *jp = json_object_get(attrs, "path"), *jid = json_object_get(o, "id");
-        if (!json_is_string(jp) || !json_is_integer(jid)) continue;
-        char where[LPI_RUN_ID_MAX + 48];
-        snprintf(where, sizeof where, "run %s: node %" PRId64, r->run, (int64_t)json_integer_value(jid));
-        int k = 0;
-        while (k < d->ndata && d->data[k].node != json_integer_value(jid)) k++;
-        lp_status st;
-        if (k == d->ndata) {
-            char *real; /* the same policy as a batch's load tasks: deny by default, confined */
-            if ((st = lpi_wire_load_allowed(ctx, C->host.limits, where, json_string_value(jp), &real))) return st;
-            int e = json_object_set_new(attrs, "path", json_string(real));
-            lp_free(real);
-            if (e) return lpi_nomem(ctx);
-            continue;
-        }
-        if (strcmp(json_string_value(jp), d->data[k].key))
-            return lpi_error(ctx, LP_ERR_VALUE, "%s: its path is not its data key", where);
-        lp_buffer *b;
-        if ((st = lpi_store_get(ctx, r->store, d->data[k].key, &b))) return st;
-        uint64_t h = XXH3_64bits(b->nbytes ? b->data : "", b->nbytes);
-        char path[400];
-        snprintf(path, sizeof path, "%s/node%" PRId64 ".npy", r->tmpdir, d->data[k].node);
-        if (h != d->data[k].checksum) st = lpi_chunk_checksum_error(ctx, d->data[k].key, d->data[k].checksum, h);
-        else if (!(st = lpi_npy_write(ctx, path, b->dtype, b->ndim, b->shape, b->data, NULL)))
-            r->files[r->nfiles++] = d->data[k].node;
-        lp_buffer_release(b);
-        if (st) return st;
-        if (json_object_set_new(attrs, "path", json_string(path))) return lpi_nomem(ctx);
-    }
-    return LP_OK;
+    char where[LPI_RUN_ID_MAX + 16];
+    snprintf(where, sizeof where, "run %s:", r->run);
+    return resolve_list(C, ctx, r, d, nodes, where, 0);
 }
 
 /* An upper bound of the plan's size before planning (chunks per node: hints, or bytes over the
  * smallest automatic chunk), so a document cannot make a worker build a plan of billions of tasks. */
-static lp_status check_size(lp_ctx *ctx, const crun *r, int64_t chunk_bytes) {
+static lp_status check_size(lp_ctx *ctx, const crun *r, lp_array *const *targets, int ntargets, int64_t chunk_bytes) {
     int64_t n = 0, cb = chunk_bytes > 0 ? chunk_bytes : 256 << 10;
     lp_array **stack = NULL;
     int sp = 0, cap = 0;
     lpi_hmap seen = {0};
     lp_status st = LP_OK;
     if (!lpi_hmap_init(&seen, 1024)) return lpi_nomem(ctx);
-    for (int t = 0; t < r->ntargets && !st; t++) {
+    for (int t = 0; t < ntargets && !st; t++) {
         if (sp == cap) {
             lp_array **s = lp_realloc(stack, (size_t)(cap = cap ? 2 * cap : 64) * sizeof *s);
             if (!s) { st = lpi_nomem(ctx); break; }
             stack = s;
         }
-        stack[sp++] = r->targets[t];
+        stack[sp++] = targets[t];
         while (sp && !st) {
             lp_array *a = stack[--sp];
             int64_t v;
@@ -185,13 +211,16 @@ static lp_status check_size(lp_ctx *ctx, const crun *r, int64_t chunk_bytes) {
             n += c < 1 ? 1 : c;
             if (n > MAX_PLAN_TASKS) st = lpi_error(ctx, LP_ERR_LIMIT, "run %s: the plan would have more than %lld tasks", r->run,
                                                   (long long)MAX_PLAN_TASKS);
-            for (int k = 0; k < a->nin && !st; k++) {
+            /* a loop's body and cond are planned too (once, run per iteration) */
+            const lpi_loop *l = lpi_is_loop(a) ? a->a.loop : NULL;
+            const int nsub = l ? l->ncarry + (l->kind == LPI_OP_WHILE_LOOP) : 0;
+            for (int k = 0; k < a->nin + nsub && !st; k++) {
                 if (sp == cap) {
                     lp_array **s = lp_realloc(stack, (size_t)(cap = 2 * cap) * sizeof *s);
                     if (!s) { st = lpi_nomem(ctx); break; }
                     stack = s;
                 }
-                stack[sp++] = a->in[k];
+                stack[sp++] = k < a->nin ? a->in[k] : k - a->nin < l->ncarry ? l->body_out[k - a->nin] : l->cond_out;
             }
         }
     }
@@ -233,8 +262,9 @@ static lp_status derive(lp_ctx *ctx, crun *r) {
     return LP_OK;
 }
 
-/* Plan a run from its document (see chain.h). */
-static lp_status crun_build(lpi_chains *C, lp_ctx *ctx, const char *run, const char *store_url, crun **out) {
+/* Plan a run from its document (see chain.h). A document with loops is not planned: the run's
+ * start (start) gets it back in r->loops_doc, to run the loops first (run_loops). */
+static lp_status crun_build(lpi_chains *C, lp_ctx *ctx, const char *run, const char *store_url, bool start, crun **out) {
     *out = NULL;
     crun *r = lp_calloc(1, sizeof *r);
     if (!r) return lpi_nomem(ctx);
@@ -269,12 +299,23 @@ static lp_status crun_build(lpi_chains *C, lp_ctx *ctx, const char *run, const c
     lp_ctx_set_threads(r->pctx, d.threads);
     lp_ctx_set_chunk_bytes(r->pctx, (size_t)d.chunk_bytes);
     lp_ctx_set_fusion(r->pctx, d.fusion);
+    if (lpi_rundoc_has_loops(d.graph)) {
+        if (!start) {
+            st = lpi_error(ctx, LP_ERR_VALUE, "run %s: its loops have not run yet (the run's start runs them)", run);
+            goto fail;
+        }
+        r->loops_doc = text;
+        r->loops_len = len;
+        lpi_rundoc_free(&d);
+        *out = r;
+        return LP_OK;
+    }
     if ((st = resolve_loads(C, ctx, r, &d))) goto fail;
     if ((st = lpi_graph_from_json(r->pctx, d.graph, &r->targets, &r->ntargets))) {
         lpi_error(ctx, st, "run %s: %s", run, lp_last_error(r->pctx));
         goto fail;
     }
-    if ((st = check_size(ctx, r, d.chunk_bytes))) goto fail;
+    if ((st = check_size(ctx, r, r->targets, r->ntargets, d.chunk_bytes))) goto fail;
     if ((st = lpi_plan_build(r->pctx, r->targets, r->ntargets, &r->plan))) {
         lpi_error(ctx, st, "run %s: %s", run, lp_last_error(r->pctx));
         goto fail;
@@ -307,8 +348,9 @@ static crun *find_run(lpi_chains *C, const char *run, const char *store_url) {
     return NULL;
 }
 
-/* The run's plan from the cache, or planned now (one plan at a time per worker). */
-static lp_status get_run(lpi_chains *C, lp_ctx *ctx, const char *run, const char *store_url, crun **out) {
+/* The run's plan from the cache, or planned now (one plan at a time per worker); for the run's
+ * start (start) of a document with loops, the document (not cached: it changes). */
+static lp_status get_run(lpi_chains *C, lp_ctx *ctx, const char *run, const char *store_url, bool start, crun **out) {
     pthread_mutex_lock(&C->mu);
     *out = find_run(C, run, store_url);
     pthread_mutex_unlock(&C->mu);
@@ -319,7 +361,10 @@ static lp_status get_run(lpi_chains *C, lp_ctx *ctx, const char *run, const char
     pthread_mutex_unlock(&C->mu);
     lp_status st = LP_OK;
     crun *r = NULL;
-    if (!*out && !(st = crun_build(C, ctx, run, store_url, &r))) {
+    if (!*out && !(st = crun_build(C, ctx, run, store_url, start, &r)) && r->loops_doc) {
+        r->refs = 1;
+        *out = r;
+    } else if (!*out && !st) {
         crun *evicted = NULL;
         pthread_mutex_lock(&C->mu);
         int slot = -1;
@@ -906,6 +951,162 @@ static lp_status start_run(chain *ch, int64_t *keep) {
     return st;
 }
 
+/* ---- the run's loops (docs/ORCHESTRATION.md, "Loops") ---- */
+
+/* While the start runs the loops, its lease is renewed: the waiting driver would take an expired
+ * one for a dead start and invoke another. When the run stops (failed, cancelled, past its
+ * deadline, collected) or the worker shuts down, the loops are cancelled. */
+typedef struct heartbeat {
+    lpi_chains *C;
+    crun *r;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool quit;
+    atomic_int why;              /* 0 running, 1 the run stopped, 2 the worker stops */
+} heartbeat;
+
+static void *heartbeat_main(void *arg) {
+    heartbeat *hb = arg;
+    crun *r = hb->r;
+    lp_ctx *ctx;
+    if (lp_ctx_create(&ctx) != LP_OK) ctx = NULL;
+    const double every = (double)r->lease_ms / 2000;
+    double next = lpi_now() + every;
+    pthread_mutex_lock(&hb->mu);
+    while (!hb->quit) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000L; /* the worker's shutdown is noticed within 0.1 s */
+        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+        pthread_cond_timedwait(&hb->cv, &hb->mu, &ts);
+        if (hb->quit) break;
+        pthread_mutex_unlock(&hb->mu);
+        int why = atomic_load(&hb->C->stopping) ? 2 : 0;
+        lpi_rr_state rs = LPI_RR_OK;
+        if (!why && ctx && lpi_now() >= next) {
+            next = lpi_now() + every;
+            /* a failed renewal (the store unreachable) is not the run's end: the lease decides */
+            if (!lpi_rr_hold(ctx, r->store, r->prefix, 4 * r->lease_ms, NULL, 0, &rs) && rs != LPI_RR_OK) why = 1;
+        }
+        if (why) {
+            atomic_store(&hb->why, why);
+            lp_cancel(r->pctx);
+        }
+        pthread_mutex_lock(&hb->mu);
+    }
+    pthread_mutex_unlock(&hb->mu);
+    lp_ctx_destroy(ctx);
+    return NULL;
+}
+
+/* The start of a run whose graph has loops: run them here, with this worker's local executor
+ * (each iteration's plan on the function's own threads: no invocation and no round trip to
+ * the driver per iteration), put each top-level loop_output's final value in the store as data
+ * of the run (<prefix>/data/loop<id>) and replace the run document with one where those nodes
+ * are loads of that data and the loops are gone. Every worker then plans that document, as
+ * it plans the driver's in-memory data. A duplicate start (a re-invocation after a lost lease)
+ * computes the same bits and writes the same document. */
+static lp_status run_loops(chain *ch) {
+    lpi_chains *C = ch->C;
+    crun *r = ch->r;
+    lp_ctx *ctx = ch->ctx;
+    lpi_rundoc d;
+    lp_status st = lpi_rundoc_parse(ctx, r->loops_doc, r->loops_len, &d);
+    if (st) return st;
+    json_t *doc = json_deep_copy(d.doc), *ids = lpi_rundoc_loop_outputs(d.graph);
+    lp_array **lt = NULL;
+    int nlt = 0;
+    int64_t *idv = NULL;
+    char **keys = NULL;
+    uint64_t *sums = NULL;
+    char *text = NULL;
+    if (!doc || !ids) st = lpi_nomem(ctx);
+    if (!st) st = resolve_loads(C, ctx, r, &d);
+    /* the loops' outputs as the targets (loops no output reads are dropped unrun) */
+    if (!st && json_array_size(ids)) {
+        if (json_object_set(d.graph, "targets", ids)) st = lpi_nomem(ctx);
+        else if ((st = lpi_graph_from_json(r->pctx, d.graph, &lt, &nlt))) lpi_error(ctx, st, "run %s: %s", r->run, lp_last_error(r->pctx));
+        else st = check_size(ctx, r, lt, nlt, d.chunk_bytes);
+    }
+    if (!st && nlt) {
+        heartbeat hb = {.C = C, .r = r, .quit = false};
+        pthread_t th;
+        pthread_mutex_init(&hb.mu, NULL);
+        pthread_cond_init(&hb.cv, NULL);
+        bool beat = pthread_create(&th, NULL, heartbeat_main, &hb) == 0;
+        r->pctx->in_run = true;
+        st = lpi_loops_prepare(r->pctx, lt, nlt, NULL);
+        r->pctx->in_run = false;
+        if (beat) {
+            pthread_mutex_lock(&hb.mu);
+            hb.quit = true;
+            pthread_cond_signal(&hb.cv);
+            pthread_mutex_unlock(&hb.mu);
+            pthread_join(th, NULL);
+        }
+        pthread_mutex_destroy(&hb.mu);
+        pthread_cond_destroy(&hb.cv);
+        int why = atomic_load(&hb.why);
+        if (why == 1) st = lpi_error(ctx, LP_ERR_CANCELLED, "run %s: the run stopped while its loops ran", r->run);
+        else if (why == 2) st = lpi_error(ctx, LP_ERR_REMOTE, "run %s: the worker shuts down", r->run);
+        else if (st) lpi_error(ctx, st, "%s", lp_last_error(r->pctx)); /* the local executor's words */
+    }
+    if (!st && (!(idv = lp_calloc((size_t)nlt + 1, sizeof *idv)) || !(keys = lp_calloc((size_t)nlt + 1, sizeof *keys)) ||
+                !(sums = lp_calloc((size_t)nlt + 1, sizeof *sums))))
+        st = lpi_nomem(ctx);
+    for (int i = 0; !st && i < nlt; i++) {
+        lp_buffer *b = lp_array_result(lt[i]);
+        bool alive = true;
+        idv[i] = json_integer_value(json_array_get(ids, (size_t)i));
+        if (!(keys[i] = lp_malloc(LPI_STORE_KEY_MAX + 1))) { st = lpi_nomem(ctx); break; }
+        snprintf(keys[i], LPI_STORE_KEY_MAX + 1, "%s/data/loop%" PRId64, r->prefix, idv[i]);
+        sums[i] = XXH3_64bits(b->nbytes ? b->data : "", b->nbytes);
+        if (!(st = lpi_store_put_buffer(ctx, r->store, keys[i], b))) st = lpi_rr_touch(ctx, r->store, r->prefix, keys[i], &alive);
+        if (!st && !alive) st = lpi_error(ctx, LP_ERR_CANCELLED, "run %s: the run ended while its loops ran", r->run);
+    }
+    if (!st) st = lpi_rundoc_bind_loops(ctx, doc, idv, keys, sums, nlt);
+    if (!st && !(text = json_dumps(doc, JSON_COMPACT))) st = lpi_nomem(ctx);
+    if (!st) {
+        lpi_rr_state rs;
+        st = lpi_rr_hold(ctx, r->store, r->prefix, 4 * r->lease_ms, text, strlen(text), &rs);
+        if (!st && rs != LPI_RR_OK) st = lpi_error(ctx, LP_ERR_CANCELLED, "run %s: the run stopped while its loops ran", r->run);
+    }
+    free(text);
+    for (int i = 0; keys && i < nlt; i++) lp_free(keys[i]);
+    lp_free(keys);
+    lp_free(idv);
+    lp_free(sums);
+    if (lt) lp_arrays_release(lt, nlt);
+    json_decref(ids);
+    json_decref(doc);
+    lpi_rundoc_free(&d);
+    return st;
+}
+
+/* Run the loops of ch's run, then plan the document they leave: true when ch->r is that plan. */
+static bool loops_then_plan(chain *ch) {
+    lpi_chains *C = ch->C;
+    crun *r = ch->r, *planned = NULL;
+    lp_status st = run_loops(ch);
+    if (!st) st = get_run(C, ch->ctx, r->run, r->store_url, true, &planned);
+    if (!st && planned->loops_doc) st = lpi_error(ch->ctx, LP_ERR_INTERNAL, "run %s: loops are left after its loops ran", r->run);
+    if (!st) {
+        ch->r = planned;
+        put_run(C, r);
+        return true;
+    }
+    put_run(C, planned);
+    if (st == LP_ERR_CANCELLED) return false; /* the run is over anyway */
+    if (transient(st)) {
+        chain_log(ch, "the loops stop (the run's start will be retried)");
+    } else {
+        char msg[LPI_ERRMSG_MAX];
+        snprintf(msg, sizeof msg, "%s", lp_last_error(ch->ctx));
+        lpi_rr_fail(ch->ctx, r->store, r->prefix, st, msg);
+    }
+    return false;
+}
+
 /* Run tasks from `first` (or the run's start) until nothing is left for this chain. */
 static void chain_run(chain *ch, int64_t first) {
     lpi_chains *C = ch->C;
@@ -983,7 +1184,7 @@ static void chain_exec(chain_job *J) {
         ch.ss->refs = 1;
     }
     if (lp_ctx_create(&ch.ctx) == LP_OK) {
-        chain_run(&ch, J->task);
+        if (!ch.r->loops_doc || loops_then_plan(&ch)) chain_run(&ch, J->task);
         lp_ctx_destroy(ch.ctx);
     }
     held_clear(&ch);
@@ -999,7 +1200,7 @@ static void chain_exec(chain_job *J) {
         }
         sendset_put(ch.ss);
     }
-    put_run(C, J->r);
+    put_run(C, ch.r);
 }
 
 static void chain_slot_free(lpi_chains *C) {
@@ -1073,11 +1274,11 @@ unsigned lpi_chains_request(lpi_chains *C, lp_ctx *ctx, const json_t *req, const
     chain_job *J = lp_calloc(1, sizeof *J);
     crun *r = NULL;
     if (!J) st = lpi_nomem(ctx);
-    else if ((st = get_run(C, ctx, run, store, &r))) {
+    else if ((st = get_run(C, ctx, run, store, task < 0, &r))) {
         /* the document's or the worker's fault: bad documents are 4xx, unreachable stores 5xx */
         code = st == LP_ERR_IO || st == LP_ERR_NOMEM || st == LP_ERR_REMOTE ? 503 : st == LP_ERR_LIMIT ? 413 : 400;
         if (st == LP_ERR_NOTFOUND) code = 404;
-    } else if (task >= r->plan->ntasks || (task >= 0 && r->direct[r->plan->tasks[task].pnode])) {
+    } else if (task >= 0 && (task >= r->plan->ntasks || r->direct[r->plan->tasks[task].pnode])) {
         st = lpi_error(ctx, LP_ERR_VALUE, "%s: run %s has no task %lld to run", W, run, (long long)task);
     }
     if (st) {

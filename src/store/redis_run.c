@@ -218,6 +218,18 @@ static const char S_TOUCH[] = PRELUDE
     "expire(ARGV[2], deadline())\n"
     "return 1\n";
 
+/* ARGV: P, lease_ms, doc ('' keeps it): the start is still at work (it runs the graph's loops):
+ * its lease renewed; with a document, the run document replaced (the loops' values as data) */
+static const char S_HOLD[] = PRELUDE
+    "local st = redis.call('HGET', M, 'state')\n"
+    "if not st then return {'gone'} end\n"
+    "if st ~= 'starting' then return {'stop'} end\n"
+    "local now, dl = now_ms(), deadline()\n"
+    "if now > dl then fail('ERR_LIMIT:the run passed its deadline'); return {'stop'} end\n"
+    "redis.call('ZADD', P .. '/leases', 'XX', now + tonumber(ARGV[2]), 'start')\n"
+    "if ARGV[3] ~= '' then redis.call('SET', P .. '/run', ARGV[3], 'PXAT', dl + 60000) end\n"
+    "return {'ok'}\n";
+
 /* ARGV: P */
 static const char S_CLEANUP[] = PRELUDE
     "redis.call('DEL', M)\n"
@@ -229,11 +241,11 @@ static const char S_CLEANUP[] = PRELUDE
     "until cur == '0'\n"
     "return n\n";
 
-enum { SC_INIT, SC_START, SC_COMPLETE, SC_REAP, SC_REFUSED, SC_REQUEUE, SC_FAIL, SC_TOUCH, SC_CLEANUP, SC_COUNT };
+enum { SC_INIT, SC_START, SC_COMPLETE, SC_REAP, SC_REFUSED, SC_REQUEUE, SC_FAIL, SC_TOUCH, SC_HOLD, SC_CLEANUP, SC_COUNT };
 static const char *const SCRIPTS[SC_COUNT] = {S_INIT, S_START, S_COMPLETE, S_REAP, S_REFUSED, S_REQUEUE, S_FAIL, S_TOUCH,
-                                              S_CLEANUP};
+                                              S_HOLD, S_CLEANUP};
 static const char *const NAMES[SC_COUNT] = {"init", "start", "complete", "reap", "refused", "requeue", "fail", "touch",
-                                            "cleanup"};
+                                            "hold", "cleanup"};
 
 /* SHA1 of each script's text: the same on every server, learnt from the first SCRIPT LOAD */
 static pthread_mutex_t sha_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -534,6 +546,19 @@ lp_status lpi_rr_touch(lp_ctx *ctx, lpi_store *s, const char *prefix, const char
     long long v = 0;
     lp_status st = run_int(ctx, s, SC_TOUCH, &a, &v);
     *alive = v == 1;
+    return st;
+}
+
+lp_status lpi_rr_hold(lp_ctx *ctx, lpi_store *s, const char *prefix, int64_t lease_ms, const char *doc, size_t doclen,
+                      lpi_rr_state *state) {
+    args a;
+    args_begin(&a, prefix);
+    arg_int(&a, lease_ms);
+    arg_add(&a, doc ? doc : "", doc ? doclen : 0);
+    lpi_rr_claims c;
+    lp_status st = run_claims(ctx, s, SC_HOLD, &a, &c);
+    *state = st ? LPI_RR_STOP : c.state;
+    lpi_rr_claims_free(&c);
     return st;
 }
 

@@ -102,6 +102,12 @@ lp_status lpi_rr_checksums(lp_ctx *ctx, lpi_store *s, const char *prefix, const 
  * state the chunk gets its expiry (*alive), else it is deleted (the run ended meanwhile). */
 lp_status lpi_rr_touch(lp_ctx *ctx, lpi_store *s, const char *prefix, const char *key, bool *alive);
 
+/* The start is still at work before planning (it runs the graph's loops, docs/ORCHESTRATION.md):
+ * its lease renewed to lease_ms from now and, with doc (NULL: none), the run document replaced.
+ * *state: LPI_RR_OK while the run is starting, else STOP or GONE (stop working on it). */
+lp_status lpi_rr_hold(lp_ctx *ctx, lpi_store *s, const char *prefix, int64_t lease_ms, const char *doc, size_t doclen,
+                      lpi_rr_state *state);
+
 /* Delete the run: its meta first (so late workers see it gone and clean up after
  * themselves), then every key under the prefix. */
 lp_status lpi_rr_cleanup(lp_ctx *ctx, lpi_store *s, const char *prefix);
