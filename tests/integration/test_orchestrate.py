@@ -8,9 +8,12 @@ finalizer, also when the test fails.
 """
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -336,6 +339,87 @@ def test_one_invocation_plus_the_wait(workers, clean_store, data, tmp_path):
     # the wait: a BLPOP per 0.25 s and a reap per second at most (with the submission and the
     # cleanup): a rate, whatever the number of tasks
     assert cmds.count("BLPOP") <= 2 + 5 * wall and cmds.count("EVALSHA") <= 3 + 2 * wall, (wall, cmds)
+
+
+# ---------------------------------------------------------------- loops: stepped in a function
+
+LOOPS = [
+    # 100 iterations reading a file inside the body (the workers' load policy holds there too)
+    ("fori_loop(0, 100, lambda i, v: v * 0.99 + a * i, a).sum(axis=0)", None),
+    # a condition on a reduction: v_n = 100 (1 - 0.99^n) per element, sum over 1000 elements
+    # passes 63200 at n = 100
+    ("while_loop(lambda v: v.sum() < 63200, lambda v: v * 0.99 + 1, zeros(1000))", 100),
+    # loops in a row (one's result is the next one's start) and nested loops
+    ("while_loop(lambda v: v.max() < 50, lambda v: v + 1, fori_loop(0, 10, lambda i, v: v + b, a)) * 2", None),
+    ("fori_loop(0, 4, lambda i, x: fori_loop(0, 25, lambda j, y: y * 0.5 + a * j, x) - i, b)[::7]", None),
+]
+
+
+@pytest.mark.parametrize("expr,iters", LOOPS, ids=[e for e, _ in LOOPS])
+def test_loops_run_in_a_function(expr, iters, workers, clean_store, data, tmp_path):
+    """The function that starts the run steps the loops (no driver round trip per iteration):
+    the local executor's bits, and the workers count exactly one invocation from the driver."""
+    names, opts = [f"{n}={data / (n + '.npy')}" for n in "ab"], ["--chunk-bytes", "8K"]
+    loc = lampy("eval", expr, *names, *opts, "-o", tmp_path / "l.npy")
+    assert loc.returncode == 0, loc.stderr
+    before = [w.stats() for w in workers]
+    rem = lampy("eval", expr, *names, *opts, "-o", tmp_path / "r.npy", *orch_args(workers, clean_store.url))
+    assert rem.returncode == 0, rem.stderr
+    after = [w.stats() for w in workers]
+    assert same_array(np.load(tmp_path / "l.npy"), np.load(tmp_path / "r.npy"))
+    agents = lambda who: sum(a["agents"][who] - b["agents"][who] for a, b in zip(after, before))
+    assert agents("driver") == 1 and agents("other") == 0
+    assert sum(a["orchestrate"] - b["orchestrate"] for a, b in zip(after, before)) == agents("chain") + 1
+    if iters:
+        v, n = np.zeros(1000), 0
+        while v.sum() < 63200:
+            v, n = v * 0.99 + 1, n + 1
+        assert n == iters and same_array(v, np.load(tmp_path / "r.npy"))
+
+
+def test_loop_errors_and_load_policy(workers, clean_store, data, tmp_path_factory):
+    """A loop's own error (max_iter reached) comes back with the local executor's words; a load
+    inside a loop body obeys the workers' load roots like any other load."""
+    assert_error_as_local("while_loop(lambda v: v.sum() < 1e9, lambda v: v + 1, zeros(10), max_iter=100)", [],
+                          orch_args(workers, clean_store.url), "max_iter (100) reached")
+    outside = Path(tempfile.mkdtemp())  # not below the workers' --load-dir roots
+    try:
+        np.save(outside / "z.npy", np.ones(70))
+        expr, names = "fori_loop(0, 3, lambda i, v: v + z, zeros(70))", [f"z={outside / 'z.npy'}"]
+        assert lampy("eval", expr, *names).returncode == 0
+        rem = lampy("eval", expr, *names, *orch_args(workers, clean_store.url))
+        assert rem.returncode == 1 and "not below the worker's load roots" in rem.stderr, rem.stderr
+    finally:
+        shutil.rmtree(outside)
+
+
+def test_python_while_loop(workers, clean_store):
+    """lp.while_loop with in-memory NumPy data inside the body and in the carried state, under
+    orchestrate="lambda": the local bits and iteration count, one invocation by the driver."""
+    script = f"""
+import numpy as np, lampy as lp
+from lampy import _lampy
+x = np.abs(np.random.default_rng(2).standard_normal((3000, 20)))
+def loop():
+    return lp.while_loop(lambda s: s[0].sum() < 3.0e6, lambda s: (s[0] * 0.99 + lp.asarray(x), s[1] + 1),
+                         (lp.asarray(x) * 0, lp.asarray(np.int64(0))))
+with lp.config(chunk_bytes=16384):
+    want = _lampy.compute(*loop())
+with lp.config(executor="lambda", orchestrate="lambda", workers={",".join(w.url for w in workers)!r},
+               store={clean_store.url!r}, chunk_bytes=16384):
+    got = _lampy.compute(*loop())
+v, n = x * 0, 0
+while v.sum() < 3.0e6:
+    v, n = v * 0.99 + x, n + 1
+assert 50 < n < 200 and want[1] == got[1] == n, (n, want[1], got[1])
+assert want[0].tobytes() == got[0].tobytes() and np.allclose(v, got[0], rtol=1e-12)
+print("ok")
+"""
+    before = [w.stats() for w in workers]
+    p = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", script], capture_output=True, text=True, timeout=300)
+    after = [w.stats() for w in workers]
+    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr
+    assert sum(a["agents"]["driver"] - b["agents"]["driver"] for a, b in zip(after, before)) == 1
 
 
 # ---------------------------------------------------------------- faults
