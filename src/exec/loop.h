@@ -11,12 +11,14 @@
  *    eval with a loop stage. Values die after the last stage that reads them.
  *  - lpi_loop_state: one run of one loop, a step at a time (begin / step / end): a step
  *    decides the condition (reads cond's 0-d result) and runs the body once. An orchestrator
- *    that hosts the loop elsewhere (issue 12: in a function, with no round trip to the
- *    driver's host per iteration) steps the same state with its own executor.
+ *    that hosts the loop elsewhere (in a function, with no round trip to the driver's host
+ *    per iteration) steps the same state with its own executor.
  *
  * lp_run calls lpi_loops_prepare first: the loops its targets need run to completion and their
  * final values stay on their loop_output nodes (like computed targets), so the plan that
- * follows reads them as data and a later run does not iterate again. */
+ * follows reads them as data and a later run does not iterate again. An orchestrated run
+ * (orchestrate = "lambda") skips that: the function that starts the run calls
+ * lpi_loops_prepare on its own graph (server/chain.c, docs/ORCHESTRATION.md "Loops"). */
 #ifndef LP_EXEC_LOOP_H
 #define LP_EXEC_LOOP_H
 
