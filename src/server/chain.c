@@ -68,7 +68,7 @@ struct lpi_chains {
     int chains, active;          /* chains running; chains + senders (what destroy waits for) */
     atomic_int stopping;
     atomic_uint rr;              /* round robin over the run's workers */
-    atomic_llong n_chains, n_tasks, n_planned, n_lineage;
+    atomic_llong n_chains, n_tasks, n_planned, n_lineage, n_loops;
 };
 
 static void crun_free(crun *r) {
@@ -1029,6 +1029,7 @@ static lp_status run_loops(chain *ch) {
         else st = check_size(ctx, r, lt, nlt, d.chunk_bytes);
     }
     if (!st && nlt) {
+        atomic_fetch_add(&C->n_loops, 1);
         heartbeat hb = {.C = C, .r = r, .quit = false};
         pthread_t th;
         pthread_mutex_init(&hb.mu, NULL);
@@ -1355,4 +1356,5 @@ void lpi_chains_stats(const lpi_chains *C, json_t *obj) {
     json_object_set_new(obj, "chain_tasks", json_integer((json_int_t)atomic_load(&C->n_tasks)));
     json_object_set_new(obj, "runs_planned", json_integer((json_int_t)atomic_load(&C->n_planned)));
     json_object_set_new(obj, "lineage", json_integer((json_int_t)atomic_load(&C->n_lineage)));
+    json_object_set_new(obj, "loop_phases", json_integer((json_int_t)atomic_load(&C->n_loops)));
 }

@@ -44,7 +44,7 @@ bool lpi_chains_destroy(lpi_chains *c, double grace_sec);
 unsigned lpi_chains_request(lpi_chains *c, lp_ctx *ctx, const json_t *req, const char *scope, json_t **reply);
 
 /* Counters for /stats: chains started and running, tasks they ran, runs planned, lineage
- * recomputations. */
+ * recomputations, loop phases (starts that ran a graph's loops). */
 void lpi_chains_stats(const lpi_chains *c, json_t *obj);
 
 #endif

@@ -537,6 +537,21 @@ def test_worker_hangs(spawn, clean_store, data, tmp_path, slow_expected):
     hung.assert_ready()
 
 
+def test_long_loop_keeps_its_lease(spawn, clean_store, tmp_path):
+    """Loops that run for many leases (300 ms here; 5,000 iterations over 400,000 elements take
+    seconds) keep the start's lease alive with the hold script: the waiting driver's reaper never
+    takes the start for dead, so the driver invokes once and the loops run once."""
+    ws = [spawn(env=FAST) for _ in range(3)]
+    expr = "fori_loop(0, 5000, lambda i, v: v * 0.999 + 1, zeros(400000))[::1000]"
+    loc = lampy("eval", expr, "-o", tmp_path / "l.npy")
+    assert loc.returncode == 0, loc.stderr
+    rem = lampy("eval", expr, "-o", tmp_path / "r.npy", *orch_args(ws, clean_store.url), env=FAST)
+    assert rem.returncode == 0, rem.stderr
+    assert same_array(np.load(tmp_path / "l.npy"), np.load(tmp_path / "r.npy"))
+    assert sum(w.stats()["agents"]["driver"] for w in ws) == 1
+    assert stats(ws, "loop_phases") == 1
+
+
 def test_all_workers_gone(spawn, clean_store, data, tmp_path):
     """Every worker dies mid-run: the run fails with a clear error within its tries, and its
     keys are deleted."""
