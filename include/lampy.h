@@ -243,13 +243,22 @@ LP_API lp_status lp_broadcast_to(lp_ctx *ctx, lp_array *a, int ndim, const int64
  * have no function lists of their own: they call through this table, so a function exists
  * everywhere at once with the same behaviour and messages.
  *
+ *     lp_ctx *ctx;
+ *     lp_array *x;
+ *     lp_buffer *r;
+ *     lp_ctx_create(&ctx);
+ *     lp_arange(ctx, 0, 6, 1, LP_INT64, &x);                 // x = arange(6)
  *     lp_value args[2] = {lp_value_array(x), lp_value_int(0)};
  *     const char *kw[] = {"axis"};
- *     lp_value out;
- *     if (lp_call(ctx, "cumsum", 1, args, 1, kw, args + 1, &out) == LP_OK) {
- *         ... out.kind == LP_VAL_ARRAY, out.array is a new reference ...
- *         lp_value_clear(&out);
+ *     lp_value out = lp_value_none();                        // cumsum(x, axis=0)
+ *     if (lp_call(ctx, "cumsum", 1, args, 1, kw, args + 1, &out) == LP_OK && out.kind == LP_VAL_ARRAY &&
+ *         lp_run(ctx, &out.array, 1, &r) == LP_OK) {
+ *         printf("%lld\n", (long long)((const int64_t *)lp_buffer_data(r))[5]); // 15
+ *         lp_buffer_release(r);
  *     }
+ *     lp_value_clear(&out);
+ *     lp_array_release(x);
+ *     lp_ctx_destroy(ctx);
  */
 
 /* Numbers reach no disk or wire; kinds mirror Python's. */

@@ -11,10 +11,12 @@
 #include "exec/assemble.h"
 #include "exec/exec.h"
 #include "graph/json.h"
+#include "io/source.h"
 #include "kernels/kernels.h"
 #include "plan/serialize.h"
 #include "store/redis_run.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,12 +94,35 @@ static lp_status put_data(void *arg, lp_ctx *ctx, int id, const lp_array *a, con
     return e && !json_array_append_new(R->data, e) ? LP_OK : lpi_nomem(ctx);
 }
 
+/* Loads of local files name them by absolute path: the workers that plan the run are other
+ * processes (as the driver-centric encoder does for its load tasks). The driver's in-memory
+ * data are loads of store keys below the run's prefix (put_data): those stay as they are. */
+static lp_status absolute_loads(lp_ctx *ctx, const char *prefix, json_t *graph) {
+    size_t np = strlen(prefix);
+    json_t *nodes = json_object_get(graph, "nodes");
+    for (size_t i = 0; i < json_array_size(nodes); i++) {
+        json_t *o = json_array_get(nodes, i), *attrs = json_object_get(o, "attrs");
+        const char *op = json_string_value(json_object_get(o, "op"));
+        const char *path = json_string_value(json_object_get(attrs, "path"));
+        if (!op || strcmp(op, "load") || !path) continue;
+        const char *fpath = lpi_loc_file_path(path);
+        if (!fpath || fpath[0] == '/' || (!strncmp(path, prefix, np) && path[np] == '/')) continue;
+        char *abs = realpath(fpath, NULL);
+        if (!abs) return lpi_error(ctx, LP_ERR_IO, "%s: %s", path, strerror(errno));
+        int r = json_object_set_new(attrs, "path", json_string(abs));
+        free(abs);
+        if (r) return lpi_nomem(ctx);
+    }
+    return LP_OK;
+}
+
 static lp_status make_doc(orun *R, lp_array *const *targets, int n) {
     lp_ctx *ctx = R->ctx;
     if (!(R->data = json_array())) return lpi_nomem(ctx);
     lpi_graph_data_hook hook = {put_data, R};
     json_t *graph;
     lp_status st = lpi_graph_json_hook(ctx, targets, n, NULL, &hook, &graph);
+    if (!st && (st = absolute_loads(ctx, R->prefix, graph))) json_decref(graph);
     if (st) return st;
     json_t *ws = json_array();
     for (int i = 0; ws && i < R->rv.nurls; i++)

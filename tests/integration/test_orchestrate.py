@@ -590,3 +590,13 @@ def test_signed_orchestration(redis, spawn, clean_store, data, tmp_path):
     # invocation of another worker is refused fails the run, which passed)
     bad = lampy("eval", expr, *names, "--chunk-bytes", "4K", *orch_args(ws, redis.url), env={"LAMPY_KEY_FILE": ""})
     assert bad.returncode != 0 and "401" in bad.stderr, bad.stderr
+
+
+def test_relative_load_paths(workers, clean_store, data, tmp_path):
+    """A load named relative to the driver's directory reaches the workers as an absolute path
+    (they plan the run in other processes)."""
+    r = subprocess.run([str(LAMPY), "eval", "(a * b).sum(axis=0)", "a=a.npy", "b=b.npy", "-o", str(tmp_path / "r.npy"),
+                        *orch_args(workers, clean_store.url)], capture_output=True, text=True, cwd=data, timeout=300)
+    assert r.returncode == 0, r.stderr
+    want = (np.load(data / "a.npy") * np.load(data / "b.npy")).sum(axis=0)
+    np.testing.assert_allclose(np.load(tmp_path / "r.npy"), want, rtol=1e-12)
