@@ -96,14 +96,18 @@ static lp_status put_data(void *arg, lp_ctx *ctx, int id, const lp_array *a, con
 
 /* Loads of local files name them by absolute path: the workers that plan the run are other
  * processes (as the driver-centric encoder does for its load tasks). The driver's in-memory
- * data are loads of store keys below the run's prefix (put_data): those stay as they are. */
-static lp_status absolute_loads(lp_ctx *ctx, const char *prefix, json_t *graph) {
+ * data are loads of store keys below the run's prefix (put_data): those stay as they are.
+ * `nodes` is a node list: the graph's, or a loop's body or cond (loads stay in bodies). */
+static lp_status absolute_loads(lp_ctx *ctx, const char *prefix, json_t *nodes) {
     size_t np = strlen(prefix);
-    json_t *nodes = json_object_get(graph, "nodes");
     for (size_t i = 0; i < json_array_size(nodes); i++) {
         json_t *o = json_array_get(nodes, i), *attrs = json_object_get(o, "attrs");
         const char *op = json_string_value(json_object_get(o, "op"));
         const char *path = json_string_value(json_object_get(attrs, "path"));
+        lp_status st;
+        if (op && (!strcmp(op, "while_loop") || !strcmp(op, "fori_loop")))
+            for (int k = 0; k < 2; k++)
+                if ((st = absolute_loads(ctx, prefix, json_object_get(json_object_get(o, k ? "body" : "cond"), "nodes")))) return st;
         if (!op || strcmp(op, "load") || !path) continue;
         const char *fpath = lpi_loc_file_path(path);
         if (!fpath || fpath[0] == '/' || (!strncmp(path, prefix, np) && path[np] == '/')) continue;
@@ -122,7 +126,7 @@ static lp_status make_doc(orun *R, lp_array *const *targets, int n) {
     lpi_graph_data_hook hook = {put_data, R};
     json_t *graph;
     lp_status st = lpi_graph_json_hook(ctx, targets, n, NULL, &hook, &graph);
-    if (!st && (st = absolute_loads(ctx, R->prefix, graph))) json_decref(graph);
+    if (!st && (st = absolute_loads(ctx, R->prefix, json_object_get(graph, "nodes")))) json_decref(graph);
     if (st) return st;
     json_t *ws = json_array();
     for (int i = 0; ws && i < R->rv.nurls; i++)

@@ -600,3 +600,9 @@ def test_relative_load_paths(workers, clean_store, data, tmp_path):
     assert r.returncode == 0, r.stderr
     want = (np.load(data / "a.npy") * np.load(data / "b.npy")).sum(axis=0)
     np.testing.assert_allclose(np.load(tmp_path / "r.npy"), want, rtol=1e-12)
+    # inside a loop body (loads stay in bodies) too
+    r = subprocess.run([str(LAMPY), "eval", "fori_loop(0, 3, lambda i, v: v + a, b)", "a=a.npy", "b=b.npy", "-o",
+                        str(tmp_path / "r.npy"), *orch_args(workers, clean_store.url)], capture_output=True, text=True,
+                       cwd=data, timeout=300)
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "r.npy"), np.load(data / "b.npy") + 3 * np.load(data / "a.npy"), rtol=1e-12)
