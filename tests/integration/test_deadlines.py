@@ -65,11 +65,12 @@ def start_run(ws, store, data, out, *extra):
 
 
 def wait_busy(w, proc):
-    """Until worker w has a batch in flight (the run is under way there)."""
+    """Until worker w has received a batch (the run is under way). A counter, not the in-flight
+    gauge: a batch shorter than one poll must not be missed."""
     import json
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if json.loads(w.request("GET", "/stats")[1])["inflight"] >= 1:
+        if json.loads(w.request("GET", "/stats")[1])["batches"] >= 1:
             return
         time.sleep(0.002)
     raise AssertionError("the run ended before the worker got work: " + (proc.communicate()[1] if proc.poll() is not None else ""))
@@ -78,10 +79,12 @@ def wait_busy(w, proc):
 def test_frozen_worker_is_hedged(redis, workers, data, tmp_path):
     ws = workers(3)
     out = tmp_path / "r.npy"
+    # frozen before the run starts: its kernel still accepts the driver's connections and
+    # requests, which the process never answers — the same as a freeze mid-batch for the
+    # driver, without a race between the run and the test watching for the moment
+    ws[0].proc.send_signal(signal.SIGSTOP)
     proc = start_run(ws, redis[1], data, out, "--deadline", 120)
     try:
-        wait_busy(ws[0], proc)
-        ws[0].proc.send_signal(signal.SIGSTOP)
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
         assert np.load(out).tobytes() == np.load(data / "expected.npy").tobytes()
@@ -97,12 +100,11 @@ def test_frozen_worker_is_hedged(redis, workers, data, tmp_path):
 
 def test_all_workers_frozen_hit_the_deadline(redis, workers, data, tmp_path):
     ws = workers(2)
+    for w in ws:  # frozen before the run (see test_frozen_worker_is_hedged)
+        w.proc.send_signal(signal.SIGSTOP)
     proc = start_run(ws, redis[1], data, tmp_path / "r.npy", "--deadline", 4)
     t0 = time.monotonic()
     try:
-        wait_busy(ws[0], proc)
-        for w in ws:
-            w.proc.send_signal(signal.SIGSTOP)
         _, err = proc.communicate(timeout=120)
         elapsed = time.monotonic() - t0
     finally:
