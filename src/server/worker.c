@@ -54,15 +54,6 @@ static unsigned mem_reserve(lpi_worker *w, uint64_t bytes) {
 
 static void mem_release(lpi_worker *w, uint64_t bytes) { atomic_fetch_sub(&w->mem_reserved, bytes); }
 
-static const char *status_name(lp_status st) {
-    switch (st) {
-#define X(name, num, desc) case LP_##name: return #name;
-        LP_STATUS_MAP(X)
-#undef X
-    default: return "ERR_INTERNAL";
-    }
-}
-
 static lp_status get_store(lpi_worker *w, lp_ctx *ctx, const char *url, lpi_store **out);
 static lp_status chains_store(void *w, lp_ctx *ctx, const char *url, lpi_store **out) { return get_store(w, ctx, url, out); }
 
