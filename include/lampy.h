@@ -247,13 +247,19 @@ LP_API lp_status lp_broadcast_to(lp_ctx *ctx, lp_array *a, int ndim, const int64
  * have no function lists of their own: they call through this table, so a function exists
  * everywhere at once with the same behaviour and messages.
  *
+ *     lp_ctx *ctx = NULL;
+ *     lp_array *x = NULL;
+ *     lp_ctx_create(&ctx);
+ *     lp_zeros(ctx, LP_FLOAT64, 2, (int64_t[]){3, 4}, &x);
  *     lp_value args[2] = {lp_value_array(x), lp_value_int(0)};
  *     const char *kw[] = {"axis"};
  *     lp_value out;
  *     if (lp_call(ctx, "cumsum", 1, args, 1, kw, args + 1, &out) == LP_OK) {
- *         ... out.kind == LP_VAL_ARRAY, out.array is a new reference ...
+ *         printf("%d\n", out.kind == LP_VAL_ARRAY); // 1; out.array is a new reference
  *         lp_value_clear(&out);
  *     }
+ *     lp_array_release(x);
+ *     lp_ctx_destroy(ctx);
  */
 
 /* Numbers reach no disk or wire; kinds mirror Python's. */
