@@ -198,7 +198,10 @@ lp_status lpi_json_node_attrs(lp_ctx *ctx, const lp_array *a, json_t **out) {
     case LPI_OP_CONCATENATE: r = json_object_set_new(o, "axis", json_integer(t->axis)); break;
     case LPI_OP_RESHAPE: case LPI_OP_BROADCAST_TO: case LPI_OP_SCATTER: break;
     case LPI_OP_TAKE: r = json_object_set_new(o, "axis", json_integer(t->axis)); break;
-    case LPI_OP_BINCOUNT_BLOCKS: r = json_object_set_new(o, "block", json_integer((json_int_t)t->i0)); break;
+    case LPI_OP_BINCOUNT_BLOCKS: case LPI_OP_COMPRESS: case LPI_OP_NONZERO:
+        r = json_object_set_new(o, "block", json_integer((json_int_t)t->i0));
+        break;
+    case LPI_OP_SEARCHSORTED: r = json_object_set_new(o, "right", json_boolean(t->axis)); break;
     case LPI_OP_CUMSUM: case LPI_OP_CUMPROD: case LPI_OP_CUMMAX: case LPI_OP_CUMMIN:
     case LPI_OP_SORT: case LPI_OP_ARGSORT: case LPI_OP_SORT_SELECT:
         r = json_object_set_new(o, "axis", json_integer(t->axis));
@@ -280,6 +283,7 @@ static const char *const K_PERM[] = {"perm", NULL};
 static const char *const K_INDEX[] = {"index", NULL};
 static const char *const K_AXIS[] = {"axis", NULL};
 static const char *const K_BLOCK[] = {"block", NULL};
+static const char *const K_RIGHT[] = {"right", NULL};
 static const char *const K_MATMUL[] = {"transpose_a", "transpose_b", NULL};
 static const char *const K_RCOND[] = {"rcond", NULL};
 static const char *const K_WEAK[] = {"weak", NULL};
@@ -300,7 +304,8 @@ static const char *const *allowed_attrs(lpi_op op) {
     case LPI_OP_TRANSPOSE: return K_PERM;
     case LPI_OP_SLICE: return K_INDEX;
     case LPI_OP_CONCATENATE: case LPI_OP_TAKE: return K_AXIS;
-    case LPI_OP_BINCOUNT_BLOCKS: return K_BLOCK;
+    case LPI_OP_BINCOUNT_BLOCKS: case LPI_OP_COMPRESS: case LPI_OP_NONZERO: return K_BLOCK;
+    case LPI_OP_SEARCHSORTED: return K_RIGHT;
     case LPI_OP_CUMSUM: case LPI_OP_CUMPROD: case LPI_OP_CUMMAX: case LPI_OP_CUMMIN:
     case LPI_OP_SORT: case LPI_OP_ARGSORT: case LPI_OP_SORT_SELECT:
         return K_AXIS;
@@ -486,6 +491,18 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
         if ((st = lpi_json_int(ctx, where, attrs, "block", false, 1, INT64_MAX >> 8, &block))) return st;
         if (nd != 2) return lpi_error(ctx, LP_ERR_SHAPE, "%s: the shape must have two dimensions", where);
         return lpi_bincount_blocks(ctx, in[0], in[1]->ndim ? in[1] : NULL, shape[1], block, out);
+    }
+    case LPI_OP_COMPRESS: case LPI_OP_NONZERO: {
+        /* the counts input carries the data-dependent size (expr/index.c checks it) */
+        int64_t block = 1;
+        if ((st = lpi_json_int(ctx, where, attrs, "block", false, 1, INT64_MAX >> 8, &block))) return st;
+        return op == LPI_OP_COMPRESS ? lpi_compress(ctx, in[0], in[1], in[2], block, out)
+                                     : lpi_nonzero(ctx, in[0], in[1], block, out);
+    }
+    case LPI_OP_SEARCHSORTED: {
+        bool right = false;
+        if ((st = lpi_json_bool(ctx, where, attrs, "right", false, &right))) return st;
+        return lpi_searchsorted(ctx, in[0], in[1], right, out);
     }
     case LPI_OP_TRANSPOSE: {
         int64_t perm[LP_MAX_NDIM];
