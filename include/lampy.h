@@ -190,6 +190,10 @@ LP_API lp_status lp_random_uniform(lp_ctx *ctx, uint64_t seed, double low, doubl
                             int ndim, const int64_t *shape, lp_array **out);
 LP_API lp_status lp_random_normal(lp_ctx *ctx, uint64_t seed, double mean, double stddev, lp_dtype dt,
                            int ndim, const int64_t *shape, lp_array **out);
+/* Integers uniform in [low, high) (bool, int32 or int64; exact: Lemire's bounded draws with
+ * rejection, the retries also keyed by the element index). */
+LP_API lp_status lp_random_integers(lp_ctx *ctx, uint64_t seed, int64_t low, int64_t high, lp_dtype dt,
+                             int ndim, const int64_t *shape, lp_array **out);
 
 /* Elementwise ops by name: "add" "subtract" "multiply" "divide" "floor_divide" "remainder"
  * "power" "negative" "abs" "equal" "not_equal" "less" "less_equal" "greater"
@@ -732,6 +736,18 @@ LP_API lp_status lp_linalg_lstsq(lp_ctx *ctx, lp_array *a, lp_array *b, double r
  * max|x|, min|x|; matrices: max/min column or row sums of |x|). Built from elementwise ops and
  * chunked reductions, so it streams over large arrays. Integer inputs give float64. */
 LP_API lp_status lp_linalg_norm(lp_ctx *ctx, lp_array *a, const char *ord, lp_array **out);
+/* QR of a 2-d a (M, N), K = min(M, N): q (M, K) and r (K, N) as numpy.linalg.qr's 'reduced'
+ * mode; either may be NULL (NULL q: mode 'r'). A tall a is factored as TSQR over its row chunks
+ * (a QR per chunk, one QR of the stacked R factors, then each chunk's Q times its block of the
+ * small Q), so it streams; a wide one is one LAPACK task. Signs may differ from NumPy's (a
+ * factorization is unique up to the signs of R's rows), but q @ r and |r| agree. No inf/NaN
+ * check (NumPy has none either). */
+LP_API lp_status lp_linalg_qr(lp_ctx *ctx, lp_array *a, lp_array **q, lp_array **r);
+/* SVD of a 2-d a (M, N) as numpy.linalg.svd(full_matrices=False): u (M, K), s (K,) descending,
+ * vt (K, N); u and vt may be NULL (compute_uv=False). Tall: the SVD (gesdd) of the TSQR's
+ * small R, u = Q @ U_r (a chunked product); wide: the same on a's transpose. Singular vectors
+ * are unique up to sign only. */
+LP_API lp_status lp_linalg_svd(lp_ctx *ctx, lp_array *a, lp_array **u, lp_array **s, lp_array **vt);
 /* Single-result ops by name (for the CLI and bindings): "solve" "inv" "cholesky" "det"
  * "lstsq" "eigvalsh" "norm" "matmul" "dot" "outer". */
 LP_API lp_status lp_linalg(lp_ctx *ctx, const char *op, int nin, lp_array *const *in, lp_array **out);

@@ -259,17 +259,16 @@ static int add_function(PyObject *mod, PyObject *modname, const lp_func *f, cons
     return 0;
 }
 
-/* Python keeps its own versions of these (no-copy wrapping of NumPy data, chunks=), or offers
- * them elsewhere (random: the Generator API). */
-static bool python_own(const char *name) {
-    return !strcmp(name, "asarray") || !strncmp(name, "random.", 7);
-}
+/* Python keeps its own versions of these (no-copy wrapping of NumPy data, chunks=). The
+ * catalogue's random.* functions go to lampy._random; random.py keeps its Generator-based
+ * uniform/normal and takes the others (randint, permutation, choice) from there. */
+static bool python_own(const char *name) { return !strcmp(name, "asarray"); }
 
 int lpy_catalog_init(PyObject *m) {
-    PyObject *la = PyModule_New("lampy._linalg");
+    PyObject *la = PyModule_New("lampy._linalg"), *ra = PyModule_New("lampy._random");
     PyObject *modname = PyModule_GetNameObject(m);
     int rc = -1;
-    if (!la || !modname) goto done;
+    if (!la || !ra || !modname) goto done;
     for (int i = 0; i < lp_func_count(); i++) {
         const lp_func *f = lp_func_at(i);
         if (python_own(f->name)) continue;
@@ -277,6 +276,9 @@ int lpy_catalog_init(PyObject *m) {
         const char *base = f->name;
         if (!strncmp(f->name, "linalg.", 7)) {
             target = la;
+            base = f->name + 7;
+        } else if (!strncmp(f->name, "random.", 7)) {
+            target = ra;
             base = f->name + 7;
         }
         if (add_function(target, modname, f, base) < 0) goto done;
@@ -302,9 +304,12 @@ int lpy_catalog_init(PyObject *m) {
     }
     if (PyModule_AddObject(m, "_linalg", la) < 0) goto done;
     la = NULL;
+    if (PyModule_AddObject(m, "_random", ra) < 0) goto done;
+    ra = NULL;
     rc = 0;
 done:
     Py_XDECREF(la);
+    Py_XDECREF(ra);
     Py_XDECREF(modname);
     return rc;
 }

@@ -1,8 +1,11 @@
 """Lazy linear algebra with numpy.linalg's names: ``solve inv cholesky det slogdet eigh eigvalsh
-lstsq norm`` (present when the Lampy library provides them). Results are lazy arrays; errors
+lstsq norm qr svd pinv matrix_rank`` (present when the Lampy library provides them; a tall
+matrix's qr and svd run as TSQR over its row chunks). Results are lazy arrays; errors
 raise numpy.linalg.LinAlgError (ValueError without NumPy).
 
-Differences from NumPy: ``lstsq`` returns only the solution x; ``norm`` takes no axis.
+Differences from NumPy: ``lstsq`` returns only the solution x; ``qr``/``svd`` return plain
+tuples, only ``mode='reduced'``/``'r'`` and ``full_matrices=False`` (or square matrices), with
+signs that may differ from NumPy's; no ``eig``/``eigvals`` (complex results).
 """
 from . import _lampy
 

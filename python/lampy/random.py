@@ -3,8 +3,17 @@
 counter based (Philox4x32-10): each element depends only on the stream and its index, so chunks
 are generated independently and in parallel. The numbers differ from NumPy's; the same seed
 always gives the same sequence of arrays.
+
+``randint``, ``permutation`` and ``choice`` come from the library's catalogue and take a
+keyword ``seed`` (default 0: the same call gives the same numbers; pass a seed per draw).
+Their values do not depend on chunk sizes or threads; they are not NumPy's numbers (another
+generator), only the same distributions.
 """
-from ._lampy import Generator, default_rng
+from ._lampy import Generator, default_rng, _random
+
+randint = _random.randint
+permutation = _random.permutation
+choice = _random.choice
 
 _global = None
 
@@ -36,4 +45,5 @@ def standard_normal(size=None, dtype="float64"):
     return _rng().standard_normal(size, dtype)
 
 
-__all__ = ["Generator", "default_rng", "random", "uniform", "normal", "standard_normal"]
+__all__ = ["Generator", "default_rng", "random", "uniform", "normal", "standard_normal", "randint", "permutation",
+           "choice"]

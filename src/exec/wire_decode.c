@@ -208,7 +208,7 @@ static const char *const K_P_LINALG[] = {"linalg", NULL};
 
 static bool is_gen_op(lpi_op op) {
     return op == LPI_OP_SCALAR || op == LPI_OP_FULL || op == LPI_OP_ARANGE || op == LPI_OP_LINSPACE ||
-           op == LPI_OP_EYE || op == LPI_OP_RANDOM_UNIFORM || op == LPI_OP_RANDOM_NORMAL;
+           op == LPI_OP_EYE || op == LPI_OP_RANDOM_UNIFORM || op == LPI_OP_RANDOM_NORMAL || op == LPI_OP_RANDOM_INTEGERS;
 }
 
 /* The path's part below root ("" when it is root itself), or NULL when path is not lexically
@@ -871,7 +871,7 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
             if (!lpi_box_eq(&t->box, &out->box))
                 return lpi_error(ctx, LP_ERR_VALUE, "%s: the task box %s must be the output box %s", where,
                                  box_str(b1, sizeof b1, &t->box), box_str(b2, sizeof b2, &out->box));
-        } else {
+        } else if (pn->op != LPI_OP_QR_Q && pn->op != LPI_OP_QR_R) { /* TSQR: a task per row block */
             for (int i = 0; i < pn->ndim; i++)
                 if (t->box.lo[i] != 0 || t->box.hi[i] != pn->shape[i])
                     return lpi_error(ctx, LP_ERR_VALUE, "%s: a linalg task computes the whole result", where);

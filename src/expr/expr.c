@@ -314,6 +314,29 @@ lp_status lp_random_uniform(lp_ctx *ctx, uint64_t seed, double low, double high,
                             const int64_t *shape, lp_array **out) {
     return random_node(ctx, LPI_OP_RANDOM_UNIFORM, seed, low, high, dt, ndim, shape, out);
 }
+lp_status lp_random_integers(lp_ctx *ctx, uint64_t seed, int64_t low, int64_t high, lp_dtype dt, int ndim,
+                             const int64_t *shape, lp_array **out) {
+    *out = NULL;
+    lp_status st;
+    if ((st = check_dtype(ctx, dt)) || (st = check_shape(ctx, "random_integers", ndim, shape))) return st;
+    int64_t lo, hi;
+    switch (dt) {
+    case LP_BOOL: lo = 0; hi = 1; break;
+    case LP_INT32: lo = INT32_MIN; hi = INT32_MAX; break;
+    case LP_INT64: lo = INT64_MIN; hi = INT64_MAX; break;
+    default: return lpi_error(ctx, LP_ERR_TYPE, "Unsupported dtype dtype('%s') for randint", lp_dtype_name(dt));
+    }
+    if (low < lo) return lpi_error(ctx, LP_ERR_VALUE, "low is out of bounds for %s", lp_dtype_name(dt));
+    if (high != INT64_MIN && high - 1 > hi) return lpi_error(ctx, LP_ERR_VALUE, "high is out of bounds for %s", lp_dtype_name(dt));
+    if (low >= high) return lpi_error(ctx, LP_ERR_VALUE, "low >= high");
+    lp_array *a;
+    if ((st = lpi_node_new(ctx, LPI_OP_RANDOM_INTEGERS, dt, ndim, shape, 0, NULL, &a))) return st;
+    a->a.seed = seed;
+    a->a.i0 = low;
+    a->a.span = (uint64_t)high - (uint64_t)low;
+    *out = a;
+    return LP_OK;
+}
 lp_status lp_random_normal(lp_ctx *ctx, uint64_t seed, double mean, double stddev, lp_dtype dt, int ndim,
                            const int64_t *shape, lp_array **out) {
     if (stddev < 0) return lpi_error(ctx, LP_ERR_VALUE, "scale < 0");

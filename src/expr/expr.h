@@ -60,8 +60,9 @@ typedef struct lpi_attrs {
     double f0, f1;
     int64_t i0;
     bool endpoint;
-    /* RANDOM_*: seed, two parameters in f0, f1 */
+    /* RANDOM_*: seed, two parameters in f0, f1; RANDOM_INTEGERS: low in i0, high - low in span */
     uint64_t seed;
+    uint64_t span;
     /* REDUCE: reduced axes (bit i = input axis i), keepdims, ddof */
     uint32_t axes;
     bool keepdims;
@@ -115,6 +116,9 @@ lp_dtype lpi_reduce_out_dtype(lpi_op op, lp_dtype in);
  * the eigenvalues, rows 1.. the eigenvectors) or lp_linalg_slogdet ((..., 2): sign, log|det|),
  * for rebuilding a graph; the public functions return views of it. */
 lp_status lpi_linalg_packed(lp_ctx *ctx, lpi_op op, lp_array *a, lp_array **out);
+/* The factor nodes behind qr and svd (graph documents rebuild them): QR_R (K, N) and QR_Q
+ * (M, K) of a 2-d array; SVD of a square one, packed (2N + 1, N): [S; U; Vt]. */
+lp_status lpi_linalg_factor(lp_ctx *ctx, lpi_op op, lp_array *a, lp_array **out);
 /* expr/axis.c: ops along one axis (axis already validated by the caller or normalized here).
  * lpi_scan casts x to the scan's dtype first (cumsum/cumprod: NumPy's sum dtype). */
 lp_status lpi_scan(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out);

@@ -344,6 +344,84 @@ lp_status lp_linalg_lstsq(lp_ctx *ctx, lp_array *a, lp_array *b, double rcond, l
     return st;
 }
 
+/* ---- QR and SVD ---- */
+
+static lp_status need_matrix(lp_ctx *ctx, const lp_array *a, const char *fn) {
+    if (a->ndim < 2)
+        return lpi_error(ctx, LP_ERR_LINALG, "%d-dimensional array given. Array must be at least two-dimensional",
+                         a->ndim);
+    if (a->ndim > 2) return lpi_error(ctx, LP_ERR_VALUE, "%s: stacks of matrices (%d dimensions) are not supported yet", fn, a->ndim);
+    return LP_OK;
+}
+
+lp_status lpi_linalg_factor(lp_ctx *ctx, lpi_op op, lp_array *a, lp_array **out) {
+    *out = NULL;
+    lp_status st = need_matrix(ctx, a, lpi_ops[op].name);
+    if (st) return st;
+    const int64_t m = a->shape[0], n = a->shape[1], k = m < n ? m : n;
+    int64_t shape[2];
+    switch (op) {
+    case LPI_OP_QR_R: shape[0] = k; shape[1] = n; break;
+    case LPI_OP_QR_Q: shape[0] = m; shape[1] = k; break;
+    case LPI_OP_SVD:
+        if (m != n) return lpi_error(ctx, LP_ERR_LINALG, "Last 2 dimensions of the array must be square");
+        shape[0] = 2 * n + 1;
+        shape[1] = n;
+        break;
+    default: return lpi_error(ctx, LP_ERR_VALUE, "%s is not a factor op", lpi_ops[op].name);
+    }
+    return la_node(ctx, op, la_dtype(1, &a), 2, shape, 1, &a, out);
+}
+
+lp_status lp_linalg_qr(lp_ctx *ctx, lp_array *a, lp_array **q, lp_array **r) {
+    if (q) *q = NULL;
+    if (r) *r = NULL;
+    lp_status st = need_matrix(ctx, a, "qr");
+    if (!st && q) st = lpi_linalg_factor(ctx, LPI_OP_QR_Q, a, q);
+    if (!st && r) st = lpi_linalg_factor(ctx, LPI_OP_QR_R, a, r);
+    if (st && q) { lp_array_release(*q); *q = NULL; }
+    return st;
+}
+
+/* A tall (or square) a: the SVD of its (N, N) R factor — of a itself when square — and
+ * u = Q @ U_r; a wide a: the SVD of a.T with the factors swapped back. */
+lp_status lp_linalg_svd(lp_ctx *ctx, lp_array *a, lp_array **u, lp_array **s, lp_array **vt) {
+    if (u) *u = NULL;
+    if (s) *s = NULL;
+    if (vt) *vt = NULL;
+    lp_status st = need_matrix(ctx, a, "svd");
+    if (st) return st;
+    const int64_t m = a->shape[0], n = a->shape[1];
+    lp_array *t = NULL, *tu = NULL, *tvt = NULL, *r = NULL, *p = NULL, *ur = NULL, *q = NULL;
+    if (m < n) {
+        if (!(st = lp_transpose(ctx, a, NULL, &t)) &&
+            !(st = lp_linalg_svd(ctx, t, u ? &tu : NULL, s, vt ? &tvt : NULL))) {
+            if (u) st = lp_transpose(ctx, tvt, NULL, u);
+            if (!st && vt) st = lp_transpose(ctx, tu, NULL, vt);
+        }
+    } else {
+        lp_array *sq = a;
+        if (m != n) st = lpi_linalg_factor(ctx, LPI_OP_QR_R, a, &r), sq = r;
+        if (!st) st = lpi_linalg_factor(ctx, LPI_OP_SVD, sq, &p);
+        if (!st && s) st = rows_of(ctx, p, 0, 1, true, s);
+        if (!st && vt) st = rows_of(ctx, p, n + 1, 2 * n + 1, false, vt);
+        if (!st && u) {
+            if (!(st = rows_of(ctx, p, 1, n + 1, false, &ur))) {
+                if (m == n) { *u = ur; ur = NULL; }
+                else if (!(st = lpi_linalg_factor(ctx, LPI_OP_QR_Q, a, &q))) st = lp_matmul(ctx, q, ur, u);
+            }
+        }
+    }
+    lp_array *tmp[] = {t, tu, tvt, r, p, ur, q};
+    for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; i++) lp_array_release(tmp[i]);
+    if (st) {
+        if (u) { lp_array_release(*u); *u = NULL; }
+        if (s) { lp_array_release(*s); *s = NULL; }
+        if (vt) { lp_array_release(*vt); *vt = NULL; }
+    }
+    return st;
+}
+
 /* norm: compositions of lazy elementwise ops and reductions, so a long vector is chunked and fused
  * like any reduction (sum(x*x) reads x once). */
 lp_status lp_linalg_norm(lp_ctx *ctx, lp_array *a, const char *ord, lp_array **out) {

@@ -181,6 +181,13 @@ lp_status lpi_json_node_attrs(lp_ctx *ctx, const lp_array *a, json_t **out) {
             json_object_set_new(o, u ? "high" : "std", lpi_json_float(t->f1));
         break;
     }
+    case LPI_OP_RANDOM_INTEGERS: {
+        char seed[24];
+        snprintf(seed, sizeof seed, "%llu", (unsigned long long)t->seed);
+        r = json_object_set_new(o, "seed", json_string(seed)) | json_object_set_new(o, "low", json_integer((json_int_t)t->i0)) |
+            json_object_set_new(o, "high", json_integer((json_int_t)((uint64_t)t->i0 + t->span)));
+        break;
+    }
     case LPI_OP_TRANSPOSE: {
         int64_t perm[LP_MAX_NDIM];
         for (int j = 0; j < a->ndim; j++) perm[j] = t->map.src[j];
@@ -205,6 +212,7 @@ lp_status lpi_json_node_attrs(lp_ctx *ctx, const lp_array *a, json_t **out) {
         break;
     case LPI_OP_LSTSQ: r = json_object_set_new(o, "rcond", lpi_json_float(t->f0)); break;
     case LPI_OP_SOLVE: case LPI_OP_INV: case LPI_OP_CHOLESKY: case LPI_OP_DET: case LPI_OP_EIGH: case LPI_OP_SLOGDET:
+    case LPI_OP_QR_R: case LPI_OP_QR_Q: case LPI_OP_SVD:
     case LPI_OP_LDA_LABELS: case LPI_OP_LDA_STATS: case LPI_OP_LDA_LW: case LPI_OP_LDA_PROJECT: case LPI_OP_LDA_PREDICT:
         break;
     case LPI_OP_PLACEHOLDER: if (t->weak) r = json_object_set_new(o, "weak", json_true()); break;
@@ -268,6 +276,7 @@ static const char *const K_LINSPACE[] = {"start", "stop", "endpoint", NULL};
 static const char *const K_EYE[] = {"k", NULL};
 static const char *const K_UNIFORM[] = {"seed", "low", "high", NULL};
 static const char *const K_NORMAL[] = {"seed", "mean", "std", NULL};
+static const char *const K_INTEGERS[] = {"seed", "low", "high", NULL};
 static const char *const K_REDUCE[] = {"axes", "keepdims", NULL};
 static const char *const K_REDUCE_DDOF[] = {"axes", "keepdims", "ddof", NULL};
 static const char *const K_PERM[] = {"perm", NULL};
@@ -290,6 +299,7 @@ static const char *const *allowed_attrs(lpi_op op) {
     case LPI_OP_EYE: return K_EYE;
     case LPI_OP_RANDOM_UNIFORM: return K_UNIFORM;
     case LPI_OP_RANDOM_NORMAL: return K_NORMAL;
+    case LPI_OP_RANDOM_INTEGERS: return K_INTEGERS;
     case LPI_OP_VAR: case LPI_OP_STD: return K_REDUCE_DDOF;
     case LPI_OP_TRANSPOSE: return K_PERM;
     case LPI_OP_SLICE: return K_INDEX;
@@ -458,6 +468,15 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
         return u ? lp_random_uniform(ctx, seed, p0, p1, dt, nd, shape, out)
                  : lp_random_normal(ctx, seed, p0, p1, dt, nd, shape, out);
     }
+    case LPI_OP_RANDOM_INTEGERS: {
+        uint64_t seed = 0;
+        int64_t lo = 0, hi = 0;
+        if ((st = seed_from_json(ctx, where, attrs, &seed)) ||
+            (st = lpi_json_int(ctx, where, attrs, "low", false, INT64_MIN, INT64_MAX, &lo)) ||
+            (st = lpi_json_int(ctx, where, attrs, "high", false, INT64_MIN, INT64_MAX, &hi)))
+            return st;
+        return lp_random_integers(ctx, seed, lo, hi, dt, nd, shape, out);
+    }
     case LPI_OP_ASTYPE: return lp_astype(ctx, in[0], dt, out);
     case LPI_OP_RESHAPE: return lp_reshape(ctx, in[0], nd, shape, out);
     case LPI_OP_BROADCAST_TO: return lp_broadcast_to(ctx, in[0], nd, shape, out);
@@ -564,6 +583,7 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
     case LPI_OP_CHOLESKY: return lp_linalg_cholesky(ctx, in[0], out);
     case LPI_OP_DET: return lp_linalg_det(ctx, in[0], out);
     case LPI_OP_EIGH: case LPI_OP_SLOGDET: return lpi_linalg_packed(ctx, op, in[0], out);
+    case LPI_OP_QR_R: case LPI_OP_QR_Q: case LPI_OP_SVD: return lpi_linalg_factor(ctx, op, in[0], out);
     case LPI_OP_LDA_LABELS: case LPI_OP_LDA_STATS: case LPI_OP_LDA_LW: case LPI_OP_LDA_PROJECT: case LPI_OP_LDA_PREDICT:
         return lpi_lda_node_build(ctx, where, op, dt, nd, shape, in, nin, out);
     case LPI_OP_LSTSQ: {

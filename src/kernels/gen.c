@@ -69,8 +69,32 @@ static inline double gen_value(const lpi_pnode *pn, const int64_t *coord, int64_
     }
 }
 
+/* An integer uniform in [low, low + span): Lemire's multiply-shift with rejection (exact). Each
+ * Philox block gives two 64-bit draws; a retry takes the next block of the same element under
+ * a key of its own, so the value still depends only on (seed, element). The key differs from
+ * random_uniform's so the same seed gives unrelated streams. */
+static int64_t rand_integer(const lpi_attrs *a, int64_t flat) {
+    const uint64_t span = a->span, limit = (0 - span) % span;
+    for (uint64_t attempt = 0;; attempt++) {
+        uint32_t r[4];
+        lpi_philox4x32((uint64_t)flat, (a->seed ^ 0x5851F42D4C957F2Dull) + attempt * 0x9E3779B97F4A7C15ull, r);
+        for (int h = 0; h < 2; h++) {
+            uint64_t x = ((uint64_t)r[2 * h] << 32) | r[2 * h + 1];
+            unsigned __int128 m = (unsigned __int128)x * span;
+            if ((uint64_t)m >= limit) return (int64_t)((uint64_t)a->i0 + (uint64_t)(m >> 64));
+        }
+    }
+}
+
 static void store_value(char *p, lp_dtype dt, double v, const lpi_pnode *pn, int64_t flat) {
     const lpi_attrs *a = &pn->expr->a;
+    if (pn->op == LPI_OP_RANDOM_INTEGERS) {
+        int64_t iv = rand_integer(a, flat);
+        if (dt == LP_INT32) *(int32_t *)p = (int32_t)iv;
+        else if (dt == LP_INT64) *(int64_t *)p = iv;
+        else *(uint8_t *)p = iv != 0;
+        return;
+    }
     if (pn->op == LPI_OP_ARANGE && lpi_dtype_kind(dt) != LPI_KIND_FLOAT) {
         /* integer arange is computed exactly in integers */
         int64_t s = (int64_t)a->f0, d = (int64_t)(a->f0 + a->f1) - s;

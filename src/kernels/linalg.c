@@ -497,15 +497,103 @@ done:
     return st;
 }
 
+/* QR factors (plan_linalg.c: TSQR). QR_R: the R factor (min(p, q), q) of operand 0 (p, q).
+ * QR_Q with one operand: its Q (p, min(p, q)); with two: its Q (the reflectors of the same
+ * geqrf, p >= q) times operand 1 (q, c), i.e. Q_i @ Q_s-block. Shapes are checked here too:
+ * a task from the wire reaches this. */
+static lp_status qr_run(lp_ctx *ctx, const lpi_pnode *pn, int nops, const lpi_view *ins, const lpi_view *out) {
+    const lp_dtype dt = pn->la->loop_dt;
+    const bool f32 = dt == LP_FLOAT32;
+    const int64_t isz = (int64_t)lp_dtype_size(dt);
+    const lpi_view *A = &ins[0];
+    if (A->ndim != 2 || out->ndim != 2) return lpi_error(ctx, LP_ERR_SHAPE, "%s: 2-d operands only", lpi_ops[pn->op].name);
+    const int64_t p = A->shape[0], q = A->shape[1], k = p < q ? p : q;
+    const bool two = pn->op == LPI_OP_QR_Q && nops == 2;
+    const int64_t oc = two ? ins[1].shape[1] : (pn->op == LPI_OP_QR_R ? q : k);
+    const int64_t orows = pn->op == LPI_OP_QR_R ? k : p;
+    if (out->shape[0] != orows || out->shape[1] != oc || (two && (ins[1].ndim != 2 || ins[1].shape[0] != q || p < q)))
+        return lpi_error(ctx, LP_ERR_SHAPE, "%s: operand and result shapes do not match", lpi_ops[pn->op].name);
+    const int64_t ld = p > 1 ? p : 1, wc = two ? oc : k;
+    if (!fits_int(ld * (q > 0 ? q : 1)) || !fits_int(ld * (wc > 0 ? wc : 1)))
+        return lpi_error(ctx, LP_ERR_LIMIT, "%s: matrix too large for LAPACK's 32-bit integers", lpi_ops[pn->op].name);
+    if (k == 0 || oc == 0) {
+        for (int64_t i = 0; i < out->shape[0]; i++)
+            for (int64_t j = 0; j < out->shape[1]; j++) memset(out->data + i * out->strides[0] + j * out->strides[1], 0, (size_t)isz);
+        return LP_OK;
+    }
+    void *a = lp_malloc_aligned((size_t)(ld * q * isz)), *tau = lp_malloc_aligned((size_t)(k * isz));
+    void *w = two ? lp_calloc((size_t)(ld * oc), (size_t)isz) : NULL;
+    lp_status st = LP_OK;
+    if (!a || !tau || (two && !w)) { st = lpi_nomem(ctx); goto done; }
+    gather(A->data, A->dtype, p, q, A->strides[0], A->strides[1], a, ld, dt);
+    lapack_int info = LAPACK(geqrf, LAPACK_COL_MAJOR, (lapack_int)p, (lapack_int)q, a, (lapack_int)ld, tau);
+    if (!info && pn->op == LPI_OP_QR_R) {
+        for (int64_t j = 0; j < q; j++)
+            for (int64_t i = j + 1; i < k; i++) put_el(a, i + j * ld, 0, f32);
+        scatter(a, ld, k, q, out->data, out->strides[0], out->strides[1], dt);
+    } else if (!info && !two) {
+        if (!(info = LAPACK(orgqr, LAPACK_COL_MAJOR, (lapack_int)p, (lapack_int)k, (lapack_int)k, a, (lapack_int)ld, tau)))
+            scatter(a, ld, p, k, out->data, out->strides[0], out->strides[1], dt);
+    } else if (!info) {
+        /* [C; 0] (p, oc), then Q [C; 0] */
+        gather(ins[1].data, ins[1].dtype, q, oc, ins[1].strides[0], ins[1].strides[1], w, ld, dt);
+        if (!(info = LAPACK(ormqr, LAPACK_COL_MAJOR, 'L', 'N', (lapack_int)p, (lapack_int)oc, (lapack_int)k, a,
+                            (lapack_int)ld, tau, w, (lapack_int)ld)))
+            scatter(w, ld, p, oc, out->data, out->strides[0], out->strides[1], dt);
+    }
+    if (info) st = lpi_error(ctx, LP_ERR_INTERNAL, "%s: LAPACK returned %d", lpi_ops[pn->op].name, (int)info);
+done:
+    lp_free_aligned(a);
+    lp_free_aligned(tau);
+    lp_free(w);
+    return st;
+}
+
+/* SVD of a square operand (n, n), packed (2n + 1, n): row 0 the singular values (descending),
+ * rows 1..n U, rows n+1..2n Vt (gesdd, as NumPy). */
+static lp_status svd_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_view *ins, const lpi_view *out) {
+    const lp_dtype dt = pn->la->loop_dt;
+    const bool f32 = dt == LP_FLOAT32;
+    const int64_t isz = (int64_t)lp_dtype_size(dt);
+    const lpi_view *A = &ins[0];
+    if (A->ndim != 2 || out->ndim != 2 || A->shape[0] != A->shape[1] || out->shape[1] != A->shape[1] ||
+        out->shape[0] != 2 * A->shape[1] + 1)
+        return lpi_error(ctx, LP_ERR_SHAPE, "svd: operand and result shapes do not match");
+    const int64_t n = A->shape[0];
+    if (n == 0) return LP_OK;
+    if (!fits_int(n * n)) return lpi_error(ctx, LP_ERR_LIMIT, "svd: matrix too large for LAPACK's 32-bit integers");
+    void *a = lp_malloc_aligned((size_t)(n * n * isz)), *u = lp_malloc_aligned((size_t)(n * n * isz));
+    void *vt = lp_malloc_aligned((size_t)(n * n * isz)), *sv = lp_malloc_aligned((size_t)(n * isz));
+    lp_status st = LP_OK;
+    if (!a || !u || !vt || !sv) { st = lpi_nomem(ctx); goto done; }
+    gather(A->data, A->dtype, n, n, A->strides[0], A->strides[1], a, n, dt);
+    if (!all_finite(a, n * n, f32)) { st = la_error(ctx, "SVD did not converge"); goto done; }
+    const lapack_int N = (lapack_int)n;
+    lapack_int info = LAPACK(gesdd, LAPACK_COL_MAJOR, 'S', N, N, a, N, sv, u, N, vt, N);
+    if (info > 0) { st = la_error(ctx, "SVD did not converge"); goto done; }
+    if (info < 0) { st = lpi_error(ctx, LP_ERR_INTERNAL, "gesdd: argument %d is invalid", (int)-info); goto done; }
+    const int64_t rs = out->strides[0], cs = out->strides[1];
+    scatter(sv, 1, 1, n, out->data, 0, cs, dt);
+    scatter(u, n, n, n, out->data + rs, rs, cs, dt);
+    scatter(vt, n, n, n, out->data + (n + 1) * rs, rs, cs, dt);
+done:
+    lp_free_aligned(a);
+    lp_free_aligned(u);
+    lp_free_aligned(vt);
+    lp_free_aligned(sv);
+    return st;
+}
+
 lp_status lpi_linalg_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins, const lpi_view *out) {
-    (void)t;
     const lpi_linalg_params *la = pn->la;
     const lp_dtype dt = la->loop_dt;
     const bool f32 = dt == LP_FLOAT32;
     const int64_t isz = (int64_t)lp_dtype_size(dt);
-    if (pn->op == LPI_OP_LSTSQ) {
+    if (pn->op == LPI_OP_LSTSQ || pn->op == LPI_OP_QR_R || pn->op == LPI_OP_QR_Q || pn->op == LPI_OP_SVD) {
         blas_enter(1);
-        lp_status st = lstsq_run(ctx, pn, ins, out);
+        lp_status st = pn->op == LPI_OP_LSTSQ ? lstsq_run(ctx, pn, ins, out)
+                       : pn->op == LPI_OP_SVD ? svd_run(ctx, pn, ins, out)
+                                              : qr_run(ctx, pn, t->nops, ins, out);
         blas_leave(1);
         return st;
     }

@@ -36,7 +36,19 @@
  * in an exclusive section (kernels/linalg.c); bits may then differ with the pool size. dot,
  * gemv and LAPACK always run single-threaded.
  *
- * Small dense linalg (solve, inv, ...): one task over whole operands. */
+ * Small dense linalg (solve, inv, ...): one task over whole operands.
+ *
+ * QR of a tall matrix (qr_r, qr_q; svd builds on them) is TSQR: A's row chunks, merged into
+ * blocks of at least N rows (and few enough that the stacked R factors stay under
+ * TSQR_MAX_STACK elements), are factored one task each (A_i = Q_i R_i; level "stack", shape
+ * (blocks * N, N)); one task factors the stacked R's (= Q_s R): its R is A's R; for Q, a second
+ * task over the stack writes Q_s, and one task per block writes Q_i times its N rows of Q_s
+ * (Householder reflectors applied with ?ormqr, A_i's QR recomputed rather than stored). All
+ * these tasks run the same deterministic LAPACK calls on the same data, so R and Q, even when
+ * planned separately, come from one factorization and Q @ R == A; the stack level is planned
+ * once per A (found again by its op and input). The combine is one task, not a tree: its input
+ * is blocks * N * N elements, small next to A. A wide matrix, or one that is a single block, is
+ * one LAPACK task. */
 #include "plan/plan.h"
 #include "plan/planner.h"
 
@@ -354,6 +366,133 @@ static lp_status plan_single(planner *P, int gid) {
     return LP_OK;
 }
 
+#define TSQR_MAX_STACK ((int64_t)1 << 22) /* elements of the stacked R factors */
+
+/* Row blocks of a tall A (m, n): its row chunks merged to at least n rows each. */
+static int64_t tsqr_blocks(planner *P, const lpi_grid *ga, int64_t m, int64_t n, int64_t **out) {
+    int64_t cmax = TSQR_MAX_STACK / (n * n > 0 ? n * n : 1);
+    if (cmax < 1) cmax = 1;
+    int64_t minrows = n > (m + cmax - 1) / cmax ? n : (m + cmax - 1) / cmax;
+    if (minrows < 1) minrows = 1;
+    int64_t *b = lpi_arena_alloc(P->ar, (size_t)(ga->nchunks[0] + 2) * sizeof *b);
+    if (!b) return -1;
+    int64_t nb = 0;
+    b[0] = 0;
+    for (int64_t c = 1; c <= ga->nchunks[0]; c++)
+        if (ga->bounds[0][c] - b[nb] >= minrows) b[++nb] = ga->bounds[0][c];
+    if (nb == 0) b[++nb] = m;
+    b[nb] = m; /* a short last stretch joins the last block */
+    *out = b;
+    return nb;
+}
+
+static int linalg_pnode(planner *P, lpi_op op, lp_array *e, lp_dtype dt, int64_t rows, int64_t cols, const int64_t *rb,
+                        int64_t nrb, int nin, const int *in) {
+    int64_t shape[2] = {rows, cols};
+    int pi = lpi_new_pnode(P, LPI_K_LINALG, op, e, dt, 2, shape);
+    if (pi < 0) return -1;
+    lpi_linalg_params *la = lpi_arena_alloc(P->ar, sizeof *la);
+    int *pin = lpi_arena_alloc(P->ar, (size_t)nin * sizeof *pin);
+    int64_t *b0 = lpi_arena_alloc(P->ar, (size_t)(nrb + 1) * sizeof *b0), *b1 = lpi_arena_alloc(P->ar, 2 * sizeof *b1);
+    if (!la || !pin || !b0 || !b1) return -1;
+    memset(la, 0, sizeof *la);
+    la->loop_dt = dt;
+    la->out_ndim = 2;
+    la->blas_threads = 1;
+    memcpy(pin, in, (size_t)nin * sizeof *pin);
+    memcpy(b0, rb, (size_t)(nrb + 1) * sizeof *b0);
+    b1[0] = 0;
+    b1[1] = cols;
+    lpi_pnode *p = &P->pn[pi];
+    memset(&p->grid, 0, sizeof p->grid);
+    p->grid.ndim = 2;
+    p->grid.shape[0] = rows;
+    p->grid.shape[1] = cols;
+    p->grid.bounds[0] = b0;
+    p->grid.nchunks[0] = nrb;
+    p->grid.bounds[1] = b1;
+    p->grid.nchunks[1] = 1;
+    if (lpi_grid_from_bounds(P->ar, &p->grid)) return -1;
+    p->la = la;
+    p->in = pin;
+    p->nin = nin;
+    p->final = true;
+    p->first_task = P->ntasks;
+    p->ntasks = nrb;
+    return pi;
+}
+
+/* Task c of pnode pi reading rows [lo_k, hi_k) (all columns) of each input k. */
+static lp_status rows_task(planner *P, int pi, int64_t c, const int64_t *lo, const int64_t *hi) {
+    lpi_task *t = lpi_new_task(P, pi, c);
+    if (!t) return lpi_nomem(P->ctx);
+    lpi_grid_chunk_box(&P->pn[pi].grid, c, &t->box);
+    const int nin = P->pn[pi].nin;
+    t->nops = nin;
+    if (!(t->ops = lpi_arena_alloc(P->ar, (size_t)nin * sizeof *t->ops))) return lpi_nomem(P->ctx);
+    for (int k = 0; k < nin; k++) {
+        const lpi_pnode *q = &P->pn[P->pn[pi].in[k]];
+        lpi_box r = {2, {lo[k], 0}, {hi[k], q->shape[1]}};
+        lp_status st = lpi_add_operand(P, t, k, P->pn[pi].in[k], &r, false);
+        if (st) return st;
+    }
+    return LP_OK;
+}
+
+static lp_status plan_tsqr(planner *P, int gid) {
+    lp_array *e = P->g.node[gid];
+    const lp_array *A = e->in[0];
+    const int pa = P->pnode_of[P->g.in[gid][0]];
+    const int64_t m = A->shape[0], n = A->shape[1];
+    int64_t *rb = NULL, nb = 0;
+    if (m > n && n > 0) {
+        if ((nb = tsqr_blocks(P, &P->pn[pa].grid, m, n, &rb)) < 0) return lpi_nomem(P->ctx);
+    }
+    if (nb < 2) return plan_single(P, gid);
+    lp_status st;
+    const lp_dtype dt = e->dtype;
+    /* the stacked R factors of the blocks, planned once per A */
+    int stack = -1;
+    for (int i = 0; i < P->npn && stack < 0; i++) {
+        const lpi_pnode *p = &P->pn[i];
+        if (p->kernel == LPI_K_LINALG && p->op == LPI_OP_QR_R && !p->expr && p->nin == 1 && p->in[0] == pa &&
+            p->dtype == dt && p->shape[0] == nb * n)
+            stack = i;
+    }
+    if (stack < 0) {
+        int64_t *sb = lpi_arena_alloc(P->ar, (size_t)(nb + 1) * sizeof *sb);
+        if (!sb) return lpi_nomem(P->ctx);
+        for (int64_t i = 0; i <= nb; i++) sb[i] = i * n;
+        if ((stack = linalg_pnode(P, LPI_OP_QR_R, NULL, dt, nb * n, n, sb, nb, 1, &pa)) < 0) return lpi_nomem(P->ctx);
+        for (int64_t i = 0; i < nb; i++)
+            if ((st = rows_task(P, stack, i, &rb[i], &rb[i + 1]))) return st;
+    }
+    const int64_t whole[2] = {0, e->shape[0]}, all[2] = {0, nb * n};
+    if (e->op == LPI_OP_QR_R) {
+        int fin = linalg_pnode(P, LPI_OP_QR_R, e, dt, n, n, whole, 1, 1, &stack);
+        if (fin < 0) return lpi_nomem(P->ctx);
+        P->pnode_of[gid] = fin;
+        return rows_task(P, fin, 0, &all[0], &all[1]);
+    }
+    /* Q: Q_s of the stack (one task), then Q_i @ Q_s[block i] per block */
+    int qs = linalg_pnode(P, LPI_OP_QR_Q, NULL, dt, nb * n, n, all, 1, 1, &stack);
+    if (qs < 0) return lpi_nomem(P->ctx);
+    if ((st = rows_task(P, qs, 0, &all[0], &all[1]))) return st;
+    int in2[2] = {pa, qs};
+    int fin = linalg_pnode(P, LPI_OP_QR_Q, e, dt, m, n, rb, nb, 2, in2);
+    if (fin < 0) return lpi_nomem(P->ctx);
+    P->pnode_of[gid] = fin;
+    for (int64_t i = 0; i < nb; i++) {
+        int64_t lo[2] = {rb[i], i * n}, hi[2] = {rb[i + 1], (i + 1) * n};
+        if ((st = rows_task(P, fin, i, lo, hi))) return st;
+    }
+    return LP_OK;
+}
+
 lp_status lpi_plan_linalg(planner *P, int gid) {
-    return P->g.node[gid]->op == LPI_OP_MATMUL ? plan_matmul(P, gid) : plan_single(P, gid);
+    switch (P->g.node[gid]->op) {
+    case LPI_OP_MATMUL: return plan_matmul(P, gid);
+    case LPI_OP_QR_R: case LPI_OP_QR_Q: return plan_tsqr(P, gid);
+    default: return plan_single(P, gid);
+    }
 }

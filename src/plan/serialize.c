@@ -414,7 +414,31 @@ lp_status lpi_linalg_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, co
 
 static bool is_linalg_single(lpi_op op) {
     return op == LPI_OP_SOLVE || op == LPI_OP_INV || op == LPI_OP_CHOLESKY || op == LPI_OP_EIGH || op == LPI_OP_LSTSQ ||
-           op == LPI_OP_DET || op == LPI_OP_SLOGDET;
+           op == LPI_OP_DET || op == LPI_OP_SLOGDET || op == LPI_OP_QR_R || op == LPI_OP_QR_Q || op == LPI_OP_SVD;
+}
+
+/* QR tasks (TSQR's blocks and stacks: plan_linalg.c) and svd: the shapes qr_run / svd_run
+ * accept, from the boxes. */
+static lp_status factor_task_check(lp_ctx *ctx, const char *where, const lpi_pnode *pn, const lpi_task *t) {
+    /* (a wire node has no input list: the task's operands count) */
+    const int nin = t->nops;
+    if (nin < 1 || nin > (pn->op == LPI_OP_QR_Q ? 2 : 1))
+        FAIL(LP_ERR_VALUE, "%s: %s reads %s operand", where, lpi_ops[pn->op].name, pn->op == LPI_OP_QR_Q ? "one or two" : "one");
+    int64_t e[2][2] = {{0}}, o0 = t->box.hi[0] - t->box.lo[0], o1 = t->box.ndim == 2 ? t->box.hi[1] - t->box.lo[1] : -1;
+    for (int k = 0; k < nin; k++) {
+        if (t->ops[k].box.ndim != 2 || t->box.ndim != 2) FAIL(LP_ERR_SHAPE, "%s: %s reads and writes matrices", where, lpi_ops[pn->op].name);
+        e[k][0] = t->ops[k].box.hi[0] - t->ops[k].box.lo[0];
+        e[k][1] = t->ops[k].box.hi[1] - t->ops[k].box.lo[1];
+    }
+    const int64_t p = e[0][0], q = e[0][1], kk = p < q ? p : q;
+    bool ok;
+    switch (pn->op) {
+    case LPI_OP_QR_R: ok = o0 == kk && o1 == q; break;
+    case LPI_OP_QR_Q: ok = nin == 1 ? o0 == p && o1 == kk : p >= q && e[1][0] == q && o0 == p && o1 == e[1][1]; break;
+    default: ok = p == q && o1 == q && o0 == 2 * q + 1;
+    }
+    if (!ok) FAIL(LP_ERR_SHAPE, "%s: %s operand and result shapes do not match", where, lpi_ops[pn->op].name);
+    return LP_OK;
 }
 
 lp_status lpi_linalg_node_check(lp_ctx *ctx, const char *where, const lpi_pnode *pn) {
@@ -480,6 +504,8 @@ static void mm_side(const lpi_box *b, int side, bool tr, int64_t *rows, int64_t 
 lp_status lpi_linalg_task_check(lp_ctx *ctx, const char *where, const lpi_pnode *pn, const lpi_task *t,
                                 const lp_dtype *odt) {
     const lpi_linalg_params *l = pn->la;
+    if (pn->kernel == LPI_K_LINALG && (pn->op == LPI_OP_QR_R || pn->op == LPI_OP_QR_Q || pn->op == LPI_OP_SVD))
+        return factor_task_check(ctx, where, pn, t);
     if (pn->kernel == LPI_K_LINALG) {
         const int nin = lpi_ops[pn->op].nin;
         if (t->nops != nin) FAIL(LP_ERR_VALUE, "%s: %s reads %d operands", where, lpi_ops[pn->op].name, nin);
@@ -758,7 +784,7 @@ lp_status lpi_pnode_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, con
         } else if (json_object_get(params, "final")) {
             FAIL(LP_ERR_FORMAT, "%s: 'final' goes with 'reduce'", where);
         }
-        if (out->nin != (out->kernel == LPI_K_MATMUL ? 2 : lpi_ops[out->op].nin))
+        if (out->nin != (out->kernel == LPI_K_MATMUL ? 2 : lpi_ops[out->op].nin) && !(out->op == LPI_OP_QR_Q && out->nin == 2))
             FAIL(LP_ERR_VALUE, "%s: %s has %d inputs", where, oname, out->nin);
         return lpi_linalg_node_check(ctx, where, out);
     }

@@ -1118,7 +1118,19 @@ def v_of(x):
         return [t for e in x for t in v_of(e)] + [f"v.tup/{len(x)}"]
     if isinstance(x, np.ndarray):
         return [inp(x), "v.arr"]
+    if isinstance(x, Tok):
+        return list(x) + ["v.arr"]
+    if isinstance(x, np.dtype):
+        return [f"v.dt/{x.name}"]
     raise AssertionError(x)
+
+
+class Tok(list):
+    """Tokens that push an array (a call's result): an argument of another call."""
+
+
+def tcall(name, *args, item="-", **kw):
+    return Tok(call(name, *args, item=item, **kw))
 
 
 def call(name, *args, item="-", **kw):
@@ -1330,6 +1342,88 @@ def gen_catalog():
     case("cat.err.sort.kind", "catalog", call("sort", x, kind="bogus"), expect_error=True)
 
 
+def gen_linalg_factors():
+    """qr, svd, pinv, matrix_rank. Factors are unique only up to signs (Lampy's TSQR and
+    LAPACK's whole-matrix QR may flip a row of R with the column of Q), so the cases compare
+    what is invariant: Q @ R and U @ diag(S) @ Vt against NumPy's (A, to rounding), Q and U
+    orthonormal, R upper triangular, |R| and |U| equal to NumPy's (allclose, a bool), singular
+    values, pinv and matrix_rank directly. Inputs are uniform in [1, 2) (no tiny entries), and
+    tall ones have more rows than a small chunk holds, so the determinism configurations run
+    TSQR over several row blocks."""
+    rng = np.random.default_rng(1515)
+    shapes = [(300, 7), (61, 61), (5, 9), (64, 1), (200, 3)]
+    for dt in ("float64", "float32", "int64"):
+        for shape in shapes:
+            m, n = shape
+            k = min(m, n)
+            A = rng.uniform(1, 2, shape)
+            if dt == "int64":
+                A = rng.integers(-9, 10, shape).astype(np.int64)
+                A[np.arange(k), np.arange(k)] += 30  # full rank
+            A = A.astype(dt)
+            f32 = dt == "float32"
+            rel = dt == "float64"  # elementwise rel compares only where no entry is near 0
+            rt = 1e-4 if f32 else 1e-10
+            sid = f"{dt}.{m}x{n}"
+            Q, R = tcall("linalg.qr", A, item=0), tcall("linalg.qr", A, item=1)
+            Rn = np.abs(np.linalg.qr(A.astype(np.float32 if f32 else np.float64), mode="r"))
+            eye = tcall("eye", k, dtype=np.dtype(dt if f32 else "float64"))
+
+            def close(x, y, c=f"x", tol=rt):
+                return call("allclose", x, y, rtol=tol, atol=tol * (float(np.abs(np.asarray(y)).max()) if isinstance(y, np.ndarray) else 1.0))
+            if rel:
+                case(f"la.qr.QR.{sid}", "linalg", call("matmul", Q, R), "rel:1e-12")
+            else:
+                case(f"la.qr.QR.{sid}", "linalg", close(tcall("matmul", Q, R), A.astype(np.float32 if f32 else np.float64)))
+            if not f32:
+                case(f"la.qr.colnorm.{sid}", "linalg", call("sum", tcall("multiply", Q, Q), axis=0), "rel:1e-12")
+            case(f"la.qr.orth.{sid}", "linalg", close(tcall("matmul", tcall("transpose", Q), Q), eye))
+            case(f"la.qr.triu.{sid}", "linalg", call("array_equal", R, tcall("triu", R)))
+            case(f"la.qr.absR.{sid}", "linalg", close(tcall("abs", R), Rn))
+            case(f"la.qr.r.{sid}", "linalg", close(tcall("abs", tcall("linalg.qr", A, mode="r")), Rn))
+            Sn = np.linalg.svd(A.astype(np.float32 if f32 else np.float64), compute_uv=False)
+            U, S, Vt = (tcall("linalg.svd", A, full_matrices=False, item=i) for i in range(3))
+            if not f32:
+                case(f"la.svd.s.{sid}", "linalg", call("linalg.svd", A, compute_uv=False), "rel:1e-12")
+                case(f"la.svd.s1.{sid}", "linalg", call("linalg.svd", A, full_matrices=False, item=1), "rel:1e-12")
+                if rel:
+                    case(f"la.svd.USVt.{sid}", "linalg", call("matmul", tcall("multiply", U, S), Vt), "rel:1e-12")
+                else:
+                    case(f"la.svd.USVt.{sid}", "linalg", close(tcall("matmul", tcall("multiply", U, S), Vt), A.astype(np.float64)))
+                Un = np.abs(np.linalg.svd(A.astype(np.float64), full_matrices=False)[0])
+                case(f"la.svd.absU.{sid}", "linalg", close(tcall("abs", U), Un))
+            else:
+                case(f"la.svd.s.{sid}", "linalg", close(tcall("linalg.svd", A, compute_uv=False), Sn))
+                case(f"la.svd.USVt.{sid}", "linalg", close(tcall("matmul", tcall("multiply", U, S), Vt), A))
+            case(f"la.svd.orthU.{sid}", "linalg", close(tcall("matmul", tcall("transpose", U), U), eye))
+            case(f"la.svd.orthV.{sid}", "linalg", close(tcall("matmul", Vt, tcall("transpose", Vt)), eye))
+            P = np.linalg.pinv(A)
+            case(f"la.pinv.{sid}", "linalg", close(tcall("linalg.pinv", A), P))
+            case(f"la.rank.{sid}", "linalg", call("linalg.matrix_rank", A))
+    # square: full_matrices=True is the same; rank-deficient inputs; cut-offs; 1-d and zeros
+    A = rng.uniform(1, 2, (250, 6))
+    A[:, 5] = A[:, 0] + A[:, 1]
+    case("la.rank.deficient", "linalg", call("linalg.matrix_rank", A))
+    case("la.rank.tol", "linalg", call("linalg.matrix_rank", A, tol=0.5))
+    case("la.rank.rtol", "linalg", call("linalg.matrix_rank", A, rtol=0.1))
+    case("la.rank.zeros", "linalg", call("linalg.matrix_rank", np.zeros((40, 3))))
+    case("la.rank.1d", "linalg", call("linalg.matrix_rank", np.array([0.0, 2.0, 0.0])))
+    case("la.rank.1d0", "linalg", call("linalg.matrix_rank", np.zeros(4)))
+    P = np.linalg.pinv(A, rtol=None)
+    case("la.pinv.deficient.rtol", "linalg", call("allclose", tcall("linalg.pinv", A, rtol=None), P, rtol=1e-9,
+                                                 atol=1e-9 * float(np.abs(P).max())))
+    B = rng.uniform(1, 2, (120, 5))
+    for rc in (0.05, 0.5):
+        P = np.linalg.pinv(B, rcond=rc)
+        case(f"la.pinv.rcond.{rc}", "linalg", call("allclose", tcall("linalg.pinv", B, rc), P, rtol=1e-10,
+                                                    atol=1e-10 * float(np.abs(P).max())))
+    case("la.pinv.both", "linalg", call("linalg.pinv", B, 0.1, rtol=0.1), expect_error=True)
+    case("la.pinv.empty", "linalg", call("linalg.pinv", np.zeros((0, 4))))
+    C = rng.uniform(1, 2, (30, 30))
+    case("la.svd.full.square", "linalg", call("linalg.svd", C, item=1), "rel:1e-12")
+    case("la.qr.badmode", "linalg", call("linalg.qr", C, mode="x"), expect_error=True)
+
+
 def finalize_tolerances():
     """float32 reductions get rel:1e-5 (see the docstring)."""
     out = []
@@ -1381,6 +1475,7 @@ def main():
     gen_creation()
     gen_chains()
     gen_catalog()
+    gen_linalg_factors()
     finalize_tolerances()
     lines = [HEADER.format(npver=np.__version__)]
     for cid, cat, tol, expect, toks, err in CASES:

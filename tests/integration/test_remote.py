@@ -87,6 +87,9 @@ EXPRS = [
     ("m.any(axis=0) & (i > 0).all(axis=0)", ["--chunk-bytes", "512"]),
     ("random.normal((200, 50), seed=4) + arange(50) * linspace(0, 1, 50)", ["--chunk-bytes", "2K"]),
     ("eye(40, 50, k=3) - ones((40, 50)) * 0.5", []),
+    ("random.randint(-5, 5, size=(300, 70), seed=2) * a + random.permutation(70, seed=1)", ["--chunk-bytes", "2K"]),
+    ("random.choice(a[:, 0], 500, p=abs(a[:, 1]) / abs(a[:, 1]).sum(), seed=6)", ["--chunk-bytes", "1K"]),
+    ("linalg.svd(a, full_matrices=False)[0] * linalg.qr(a)[1].diagonal()", ["--chunk-bytes", "4K"]),
     ("sqrt(abs(a)) ** 3 + exp(-b * b) + tanh(a) + log(1 + a * a)", ["--no-fusion", "--chunk-bytes", "8K"]),
     # linear algebra: split contractions (partial products and their combine tree), syrk,
     # folded transposes, products of a product, numpy.linalg ops
