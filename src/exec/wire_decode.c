@@ -914,7 +914,8 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
 
 /* ---- the batch ---- */
 
-static const char *const K_TOP[] = {"format", "version", "run", "timeout_ms", "guard", "stores", "chunks", "nodes", "tasks", NULL};
+static const char *const K_TOP[] = {"format", "version", "run", "timeout_ms", "guard", "expire_ms", "stores", "chunks",
+                                    "nodes", "tasks", NULL};
 
 void lpi_wire_batch_free(lpi_wire_batch *b) {
     if (!b) return;
@@ -1101,7 +1102,7 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
     if ((st = scan_top(ctx, body, n, &b->doc, &chunk_span, &task_span))) goto fail;
     json_t *top = b->doc;
     const char *format, *run = "";
-    int64_t version, timeout = 0;
+    int64_t version, timeout = 0, expire = LPI_WIRE_DEFAULT_EXPIRE_MS;
     const json_t *stores, *chunks, *nodes, *tasks;
     if (!json_is_object(top)) { st = fmt_err(ctx, where, "must be a JSON object"); goto fail; }
     if ((st = lpi_json_only_keys(ctx, where, top, K_TOP, "key")) ||
@@ -1117,6 +1118,7 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
     const char *guard = NULL;
     if ((st = lpi_json_str(ctx, where, top, "run", true, &run)) || (st = lpi_json_str(ctx, where, top, "guard", true, &guard)) ||
         (st = lpi_json_int(ctx, where, top, "timeout_ms", true, 0, INT64_MAX >> 2, &timeout)) ||
+        (st = lpi_json_int(ctx, where, top, "expire_ms", true, 1, INT64_MAX >> 2, &expire)) ||
         (st = get_list(ctx, where, top, "stores", false, (size_t)lim->max_stores, &stores)) ||
         (st = get_list(ctx, where, top, "chunks", true, (size_t)lim->max_chunks, &chunks)) ||
         (st = get_list(ctx, where, top, "nodes", true, (size_t)lim->max_nodes, &nodes)) ||
@@ -1130,6 +1132,7 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
     b->run = run;
     b->guard = guard && *guard ? guard : NULL;
     b->timeout_ms = timeout;
+    b->expire_ms = expire;
     (void)chunks;
     (void)tasks;
     b->nstores = (int)json_array_size(stores);
