@@ -18,7 +18,11 @@ than the store's 10 s operation timeout). Every run has a --deadline. Counted:
 
 Failed runs are allowed (a frozen Redis can outlast a run's retries); they are listed by cause.
 
-    .venv/bin/python scripts/chaos.py [--runs 100] [--workers 4] [--deadline 60] [--seed 1]
+    .venv/bin/python scripts/chaos.py [--runs 100] [--workers 4] [--deadline 60] [--seed 1] [--rows 4096]
+
+--rows sets the arrays' rows (2048 columns of float64: 64 MiB each at 4096). On a quiet machine
+a run of the default size takes a fraction of a second and few disturbances reach it; larger
+arrays make runs (and so the chaos within each, and Redis freezes during cleanups) longer.
 
 Run it at nice 19 on a shared machine: `nice -n 19 .venv/bin/python scripts/chaos.py`.
 """
@@ -167,6 +171,7 @@ def main():
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--deadline", type=float, default=60)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--rows", type=int, default=4096)
     a = ap.parse_args()
     rng = random.Random(a.seed)
     tmp = Path(tempfile.mkdtemp(prefix="lampy-chaos-"))
@@ -174,8 +179,8 @@ def main():
         data = tmp / "data"
         data.mkdir()
         g = np.random.default_rng(a.seed)
-        np.save(data / "a.npy", g.standard_normal((4096, 2048)))
-        np.save(data / "b.npy", g.standard_normal((4096, 2048)))
+        np.save(data / "a.npy", g.standard_normal((a.rows, 2048)))
+        np.save(data / "b.npy", g.standard_normal((a.rows, 2048)))
         names = [f"a={data / 'a.npy'}", f"b={data / 'b.npy'}"]
         expected = []
         for i, (expr, cb) in enumerate(EXPRS):

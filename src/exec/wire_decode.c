@@ -1136,7 +1136,8 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
     (void)chunks;
     (void)tasks;
     b->nstores = (int)json_array_size(stores);
-    b->nnodes = nodes ? (int)json_array_size(nodes) : 0;
+    /* b->nnodes is set once b->nodes exists: lpi_wire_batch_free walks nodes[0..nnodes) */
+    const int nnodes = nodes ? (int)json_array_size(nodes) : 0;
     int64_t count = 0;
     if (chunk_span.p && (st = each_element(&D, body, "chunks", chunk_span, &count, NULL))) goto fail;
     if (count > lim->max_chunks) {
@@ -1155,17 +1156,18 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
     b->ntasks = (int)count;
     b->stores = lpi_arena_alloc(b->ar, (size_t)(b->nstores + 1) * sizeof *b->stores);
     b->chunks = lpi_arena_alloc(b->ar, (size_t)(b->nchunks + 1) * sizeof *b->chunks);
-    b->nodes = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *b->nodes);
+    b->nodes = lpi_arena_alloc(b->ar, (size_t)(nnodes + 1) * sizeof *b->nodes);
     b->tasks = lpi_arena_alloc(b->ar, (size_t)(b->ntasks + 1) * sizeof *b->tasks);
     b->outs = lpi_arena_alloc(b->ar, (size_t)(b->ntasks + 1) * sizeof *b->outs);
     b->task_bytes = lpi_arena_alloc(b->ar, (size_t)(b->ntasks + 1) * sizeof *b->task_bytes);
-    D.exprs = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *D.exprs);
-    D.readers = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *D.readers);
-    D.maps = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *D.maps);
+    D.exprs = lpi_arena_alloc(b->ar, (size_t)(nnodes + 1) * sizeof *D.exprs);
+    D.readers = lpi_arena_alloc(b->ar, (size_t)(nnodes + 1) * sizeof *D.readers);
+    D.maps = lpi_arena_alloc(b->ar, (size_t)(nnodes + 1) * sizeof *D.maps);
     if (!b->stores || !b->chunks || !b->nodes || !b->tasks || !b->outs || !b->task_bytes || !D.exprs || !D.readers || !D.maps) {
         st = lpi_nomem(ctx);
         goto fail;
     }
+    b->nnodes = nnodes;
     for (int i = 0; i < b->nnodes; i++) b->nodes[i].lndim = -1;
     for (int i = 0; i < b->nstores; i++) {
         const json_t *e = json_array_get(stores, (size_t)i);

@@ -163,7 +163,7 @@ static void rec_body(void *app, lpi_http_req *req, const char *body, size_t n) {
     free(seed);
     pthread_mutex_unlock(&rec_lock);
     json_t *reply;
-    unsigned code = lpi_worker_run(worker, body, n, &reply);
+    unsigned code = lpi_worker_run(worker, body, n, NULL, &reply);
     lpi_http_reply_json(req, code, reply);
 }
 
