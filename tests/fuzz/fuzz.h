@@ -57,6 +57,9 @@ typedef struct fz_names {
     lp_array *arr[8];
 } fz_names;
 void fz_names_load(lp_ctx *ctx, fz_names *out);
+/* Name i (0..7) and a new reference to its array, loaded now. */
+const char *fz_name(int i);
+lp_array *fz_name_load(lp_ctx *ctx, int i);
 void fz_names_release(fz_names *nm);
 
 #endif

@@ -72,14 +72,23 @@ const char *fz_load_dir(void) {
     return FZ_LOAD_DIR;
 }
 
-void fz_names_load(lp_ctx *ctx, fz_names *out) {
-    static const char *const names[] = {"a", "b", "c", "d", "e", "f", "x", "y"};
+static const char *const names[] = {"a", "b", "c", "d", "e", "f", "x", "y"};
+
+const char *fz_name(int i) { return names[i]; }
+
+lp_array *fz_name_load(lp_ctx *ctx, int i) {
+    char path[256];
+    lp_array *a;
     fz_load_dir();
+    snprintf(path, sizeof path, "%s/%s.npy", FZ_LOAD_DIR, names[i]);
+    if (lp_load(ctx, path, &a) != LP_OK) die(path, lp_last_error(ctx));
+    return a;
+}
+
+void fz_names_load(lp_ctx *ctx, fz_names *out) {
     memset(out, 0, sizeof *out);
     for (int i = 0; i < 8; i++) {
-        char path[256];
-        snprintf(path, sizeof path, "%s/%s.npy", FZ_LOAD_DIR, names[i]);
-        if (lp_load(ctx, path, &out->arr[i]) != LP_OK) die(path, lp_last_error(ctx));
+        out->arr[i] = fz_name_load(ctx, i);
         out->name[i] = names[i];
         out->n++;
     }
