@@ -539,7 +539,9 @@ typedef struct lp_remote_config {
      * else the system's). The key is read when the config is set. */
     const char *key_file;
     const char *ca_file;
-    double deadline_sec;    /* the whole run, cleanup included; default 3600 */
+    double deadline_sec;    /* the whole run, cleanup included; default 3600. Every key the run
+                             * writes to Redis expires 65 s after it (LAMPY_REMOTE_KEY_MARGIN
+                             * sets the 60 s part), should the cleanup not reach the store */
 } lp_remote_config;
 LP_API lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *cfg);
 
