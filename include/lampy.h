@@ -785,7 +785,10 @@ typedef struct lp_remote_config {
     int max_lambdas;        /* orchestrate=lambda: invocations in flight at most; default 2 per worker */
     int lambda_mem_mb;      /* memory of one lambda (OpenLambda's mem_mb); 0 = not limited */
     double runtime_sec;     /* time limit of one invocation (OpenLambda's runtime_sec); default 30 */
-    double deadline_sec;    /* the whole run, cleanup included (both modes); default 3600 */
+    double deadline_sec;    /* the whole run, cleanup included (both modes); default 3600. Every
+                             * key a driver-dispatched run writes to Redis expires 65 s after it
+                             * (LAMPY_REMOTE_KEY_MARGIN sets the 60 s part), should the cleanup
+                             * not reach the store */
 } lp_remote_config;
 LP_API lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *cfg);
 

@@ -10,11 +10,19 @@ than the store's 10 s operation timeout). Every run has a --deadline. Counted:
     hang     a run that ended more than deadline + 7 s (bounded cleanup) + 5 s after its start
     leftover keys in Redis after a run, once every process is resumed, when Redis was not frozen
              during the run's last CLEANUP seconds (the driver's bounded cleanup cannot reach a
-             stopped store; those keys are counted apart)
+             stopped store; those keys are counted apart and left in place)
+    no TTL   keys (left by any run) without an expiry (PTTL -1)
+    expired  keys still in Redis at the end, after the longest expiry seen has passed: what
+             the runs left must be removed by Redis itself (every key of a run expires a minute,
+             LAMPY_REMOTE_KEY_MARGIN, after its deadline and cleanup)
 
 Failed runs are allowed (a frozen Redis can outlast a run's retries); they are listed by cause.
 
-    .venv/bin/python scripts/chaos.py [--runs 100] [--workers 4] [--deadline 60] [--seed 1]
+    .venv/bin/python scripts/chaos.py [--runs 100] [--workers 4] [--deadline 60] [--seed 1] [--rows 4096]
+
+--rows sets the arrays' rows (2048 columns of float64: 64 MiB each at 4096). On a quiet machine
+a run of the default size takes a fraction of a second and few disturbances reach it; larger
+arrays make runs (and so the chaos within each, and Redis freezes during cleanups) longer.
 
 Run it at nice 19 on a shared machine: `nice -n 19 .venv/bin/python scripts/chaos.py`.
 """
@@ -38,7 +46,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 LAMPY = Path(os.environ.get("LAMPY_BIN", ROOT / "build" / "lampy"))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from lampy_procs import LampyServer, start_redis, stop  # noqa: E402
+from lampy_procs import LampyServer, RedisConn, start_redis, stop  # noqa: E402
 
 EXPRS = [
     ("(tanh(a) * sin(b) + exp(-a * a)).sum(axis=0)", "256K"),
@@ -49,8 +57,13 @@ CLEANUP = 7.0
 
 
 def redis_keys(port):
-    r = subprocess.run(["redis-cli", "-p", str(port), "DBSIZE"], capture_output=True, text=True, timeout=30)
-    return int(r.stdout.strip() or -1)
+    """{key: PTTL in ms} of every key in Redis (-1: no expiry)."""
+    r = RedisConn(port)
+    try:
+        ttls = {k.decode(): r("PTTL", k) for k in r("KEYS", "*")}
+        return {k: t for k, t in ttls.items() if t != -2}  # -2: expired since KEYS
+    finally:
+        r.close()
 
 
 class Cluster:
@@ -158,6 +171,7 @@ def main():
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--deadline", type=float, default=60)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--rows", type=int, default=4096)
     a = ap.parse_args()
     rng = random.Random(a.seed)
     tmp = Path(tempfile.mkdtemp(prefix="lampy-chaos-"))
@@ -165,8 +179,8 @@ def main():
         data = tmp / "data"
         data.mkdir()
         g = np.random.default_rng(a.seed)
-        np.save(data / "a.npy", g.standard_normal((4096, 2048)))
-        np.save(data / "b.npy", g.standard_normal((4096, 2048)))
+        np.save(data / "a.npy", g.standard_normal((a.rows, 2048)))
+        np.save(data / "b.npy", g.standard_normal((a.rows, 2048)))
         names = [f"a={data / 'a.npy'}", f"b={data / 'b.npy'}"]
         expected = []
         for i, (expr, cb) in enumerate(EXPRS):
@@ -177,6 +191,8 @@ def main():
             expected.append(np.load(out).tobytes())
         cl = Cluster(tmp, a.workers, data)
         wrong = hangs = leftover = leftover_frozen = ok = 0
+        seen = {}         # key left by a run -> its PTTL when first seen (ms)
+        expiry_end = 0.0  # monotonic time by which every key seen has expired
         failures = collections.Counter()
         durations = []
         overrun = 0.0
@@ -217,32 +233,46 @@ def main():
                     msg = err.strip().splitlines()[-1] if err.strip() else f"exit {p.returncode}"
                     failures[re.sub(r"\d+", "N", msg)[:160]] += 1
                 time.sleep(0.3)  # resumed workers find their run's guard gone
-                n = redis_keys(cl.port)
+                new = {k: t for k, t in redis_keys(cl.port).items() if k not in seen}
+                n = len(new)
+                seen.update(new)
+                if new:
+                    expiry_end = max(expiry_end, time.monotonic() + max(new.values()) / 1000)
                 # the driver's cleanup (at most CLEANUP s) could not reach a frozen Redis
                 cleanup_frozen = cl.redis_frozen_between(t_end - CLEANUP, t_end)
                 if n and cleanup_frozen:
                     leftover_frozen += n
-                    subprocess.run(["redis-cli", "-p", str(cl.port), "FLUSHDB"], capture_output=True)
                 elif n:
                     leftover += n
-                    keys = subprocess.run(["redis-cli", "-p", str(cl.port), "--scan"], capture_output=True, text=True).stdout
-                    print(f"  keys left: {' '.join(sorted(keys.split())[:8])} ...; driver said: {err.strip()[-300:]}")
-                    subprocess.run(["redis-cli", "-p", str(cl.port), "FLUSHDB"], capture_output=True)
+                    print(f"  keys left: {' '.join(sorted(new)[:8])} ...; driver said: {err.strip()[-300:]}")
                 ev = ", ".join(f"{k} {v}" for k, v in sorted((cl.events - before).items()))
                 print(f"run {run + 1:3d}: {'ok' if p.returncode == 0 else 'FAILED'} {elapsed:5.1f} s  keys left {n}  ({ev})",
                       flush=True)
+            # what the runs left: every key has an expiry, and Redis removes it
+            final = redis_keys(cl.port)
+            no_ttl = sorted(k for k, t in {**seen, **final}.items() if t == -1)
+            if final:
+                expiry_end = max(expiry_end, time.monotonic() + max(final.values()) / 1000)
+            print(f"{len(final)} keys in Redis after the last run ({len(seen)} left by the runs in all), "
+                  f"{len(no_ttl)} without expiry; waiting {max(0, expiry_end - time.monotonic()):.0f} s for them to expire",
+                  flush=True)
+            time.sleep(max(0.0, expiry_end - time.monotonic()) + 1)
+            after = redis_keys(cl.port)
         finally:
             cl.close()
         print()
         print(f"runs {a.runs}: succeeded {ok}, failed {sum(failures.values())}, wrong results {wrong}, "
               f"hangs past the deadline {hangs}, keys left {leftover} (and {leftover_frozen} in runs whose "
-              f"cleanup met a frozen Redis)")
+              f"cleanup met a frozen Redis), keys without expiry {len(no_ttl)}, keys left after their expiry "
+              f"{len(after)}")
+        if no_ttl or after:
+            print(f"  without expiry: {' '.join(no_ttl[:8])}; left after expiry: {' '.join(sorted(after)[:8])}")
         print(f"disturbances: " + ", ".join(f"{k} {v}" for k, v in sorted(cl.events.items())))
         print(f"run time: median {np.median(durations):.1f} s, max {max(durations):.1f} s "
               f"(deadline {a.deadline:.0f} s, largest overrun {overrun:+.1f} s)")
         for msg, n in failures.most_common():
             print(f"  {n} x {msg}")
-        sys.exit(1 if wrong or hangs or leftover else 0)
+        sys.exit(1 if wrong or hangs or leftover or no_ttl or after else 0)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

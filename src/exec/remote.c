@@ -50,6 +50,7 @@
 #define REPLY_MAX ((size_t)64 << 20)
 #define NIO 4
 #define CLEANUP_SEC 5.0     /* the end-of-run deletes may take this long at most */
+#define KEY_MARGIN_SEC 60.0 /* a run's keys expire this long after its deadline and cleanup */
 
 struct lpi_remote {
     bool lambda;
@@ -324,6 +325,7 @@ typedef struct rrun {
     double t_start;
     double op_deadline;     /* the I/O threads' store operations (the cleanup's is shorter) */
     double hedge_min;       /* a straggling invocation is duplicated after max(this, 4 x its work) */
+    double key_margin;      /* every key of the run expires this long after deadline + cleanup */
     char runid[24];
     int max_tries, batch_max, inflight;
     double timeout;
@@ -399,6 +401,13 @@ static void io_submit(rrun *R, int kind, int64_t gc) {
     pthread_mutex_unlock(&R->mu);
 }
 
+/* The expiry of a key written now: past the run's deadline and its cleanup, so no key is needed
+ * after it expires, and no key outlives the run by more than the margin when the cleanup cannot
+ * delete it (a store that was stopped or unreachable then): the store removes it itself. */
+static double key_ttl(const rrun *R) {
+    return R->deadline - lpi_now() + CLEANUP_SEC + R->key_margin;
+}
+
 /* A chunk's data as a C-contiguous copy (prefilled data may be strided or a view). */
 static lp_status do_upload(rrun *R, lp_ctx *ctx, int64_t gc, uint64_t *sum) {
     const lpi_plan *pl = R->plan;
@@ -422,7 +431,7 @@ static lp_status do_upload(rrun *R, lp_ctx *ctx, int64_t gc, uint64_t *sum) {
     *sum = XXH3_64bits(b->nbytes ? b->data : "", b->nbytes);
     char key[LPI_STORE_KEY_MAX + 1];
     lpi_wire_chunk_key(&R->enc, gc, key, sizeof key);
-    lp_status st = lpi_store_put_buffer(ctx, R->store, key, b);
+    lp_status st = lpi_store_put_guarded(ctx, R->store, key, b, NULL, key_ttl(R));
     lp_buffer_release(b);
     return st;
 }
@@ -620,7 +629,7 @@ static void send_batch(rrun *R, int w, int64_t *tasks, int n) {
     const double tmo = inv_timeout(R);
     inv *v = lp_calloc(1, sizeof *v);
     char *body = NULL;
-    lp_status st = v ? lpi_wire_encode_batch(&R->enc, R->runid, tmo, R->guard, R->store_id, tasks, n, &body)
+    lp_status st = v ? lpi_wire_encode_batch(&R->enc, R->runid, tmo, R->guard, key_ttl(R), R->store_id, tasks, n, &body)
                      : lpi_nomem(R->ctx);
     if (st) {
         lp_free(v);
@@ -1035,6 +1044,7 @@ static lp_status run_setup(rrun *R, lp_ctx *ctx, lpi_plan *pl, struct lpi_remote
     R->deadline = R->t_start + (cf->cfg.deadline_sec > 0 ? cf->cfg.deadline_sec : env_double("LAMPY_REMOTE_DEADLINE", 3600));
     R->op_deadline = R->deadline;
     R->hedge_min = env_double("LAMPY_REMOTE_HEDGE", 2.0);
+    R->key_margin = env_double("LAMPY_REMOTE_KEY_MARGIN", KEY_MARGIN_SEC);
     lpi_run_id_new(R->runid, sizeof R->runid);
     R->log = getenv("LAMPY_REMOTE_LOG") && !strcmp(getenv("LAMPY_REMOTE_LOG"), "1");
     snprintf(R->prefix, sizeof R->prefix, "lampy/%s", R->runid);
@@ -1079,8 +1089,8 @@ static lp_status run_setup(rrun *R, lp_ctx *ctx, lpi_plan *pl, struct lpi_remote
         snprintf(probe, sizeof probe, "%s/probe", R->prefix);
         if ((st = lpi_store_exists(ctx, R->store, probe, &ex))) return st;
         /* the run's guard: a worker that wakes up after the run writes nothing (it outlives a
-         * crashed driver by a minute at most) */
-        if ((st = lpi_store_mark(ctx, R->store, R->guard, R->deadline - lpi_now() + CLEANUP_SEC + 60))) return st;
+         * crashed driver by the key margin at most, like every key of the run) */
+        if ((st = lpi_store_mark(ctx, R->store, R->guard, key_ttl(R)))) return st;
         R->marked = true;
     }
     if (!cf->multi && !(cf->multi = curl_multi_init())) return lpi_error(ctx, LP_ERR_NOMEM, "out of memory (libcurl)");
@@ -1221,7 +1231,7 @@ static void run_teardown(rrun *R) {
     }
     if (R->nio) {
         /* the cleanup is bounded too: a store that does not answer within it keeps its chunks
-         * (the message of the run says why it failed) */
+         * until they expire (key_ttl) */
         pthread_mutex_lock(&R->mu);
         R->op_deadline = lpi_now() + CLEANUP_SEC;
         pthread_mutex_unlock(&R->mu);

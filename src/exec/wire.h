@@ -25,6 +25,9 @@
 
 #define LPI_WIRE_FORMAT "lampy.tasks"
 #define LPI_WIRE_VERSION 1
+/* The expiry of a batch's outputs when it names none: the default run deadline (an hour) with
+ * the driver's margins (exec/remote.c), so a chunk outlives any run that did not say otherwise. */
+#define LPI_WIRE_DEFAULT_EXPIRE_MS ((int64_t)(3600 + 65) * 1000)
 
 /* Limits a worker enforces (lpi_wire_limits_default gives the documented defaults). */
 typedef struct lpi_wire_limits {
@@ -80,6 +83,8 @@ typedef struct lpi_wire_batch {
     const char *run;            /* the driver's run id ("" if none) */
     int64_t timeout_ms;         /* 0 = none */
     const char *guard;          /* outputs are written only while this key exists (NULL: always) */
+    int64_t expire_ms;          /* outputs expire this long after they are written (stores that
+                                 * can: Redis); LPI_WIRE_DEFAULT_EXPIRE_MS when the batch says none */
     int nstores;
     const char **stores;
     int64_t nchunks;
@@ -143,9 +148,11 @@ void lpi_wire_enc_free(lpi_wire_enc *e);
 /* The store key of global chunk gc. */
 void lpi_wire_chunk_key(const lpi_wire_enc *e, int64_t gc, char *buf, size_t cap);
 /* The body of one invocation: tasks[0..n) of the plan with their chunks in store 0 (store_url,
- * without credentials: the worker opens its own allowed URL for it), and the run's guard key
- * (may be NULL: workers write only while it exists). *body_out is malloc'd (free()). */
+ * without credentials: the worker opens its own allowed URL for it), the run's guard key
+ * (may be NULL: workers write only while it exists) and the expiry of the outputs (seconds
+ * from their writing, > 0). *body_out is malloc'd (free()). */
 lp_status lpi_wire_encode_batch(lpi_wire_enc *e, const char *run, double timeout_sec, const char *guard,
-                                const char *store_url, const int64_t *tasks, int n, char **body_out);
+                                double expire_sec, const char *store_url, const int64_t *tasks, int n,
+                                char **body_out);
 
 #endif

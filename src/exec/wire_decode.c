@@ -960,7 +960,8 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
 
 /* ---- the batch ---- */
 
-static const char *const K_TOP[] = {"format", "version", "kind", "run", "timeout_ms", "guard", "stores", "chunks", "nodes", "tasks", NULL};
+static const char *const K_TOP[] = {"format", "version", "kind", "run", "timeout_ms", "guard", "expire_ms", "stores",
+                                    "chunks", "nodes", "tasks", NULL};
 
 void lpi_wire_batch_free(lpi_wire_batch *b) {
     if (!b) return;
@@ -1160,7 +1161,7 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
     if ((st = scan_top(ctx, body, n, &b->doc, &chunk_span, &task_span))) goto fail;
     json_t *top = b->doc;
     const char *format, *run = "", *kind = "batch";
-    int64_t version, timeout = 0;
+    int64_t version, timeout = 0, expire = LPI_WIRE_DEFAULT_EXPIRE_MS;
     const json_t *stores, *chunks, *nodes, *tasks;
     if (!json_is_object(top)) { st = fmt_err(ctx, where, "must be a JSON object"); goto fail; }
     if ((st = lpi_json_only_keys(ctx, where, top, K_TOP, "key")) ||
@@ -1181,6 +1182,7 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
     }
     if ((st = lpi_json_str(ctx, where, top, "run", true, &run)) || (st = lpi_json_str(ctx, where, top, "guard", true, &guard)) ||
         (st = lpi_json_int(ctx, where, top, "timeout_ms", true, 0, INT64_MAX >> 2, &timeout)) ||
+        (st = lpi_json_int(ctx, where, top, "expire_ms", true, 1, INT64_MAX >> 2, &expire)) ||
         (st = get_list(ctx, where, top, "stores", false, (size_t)lim->max_stores, &stores)) ||
         (st = get_list(ctx, where, top, "chunks", true, (size_t)lim->max_chunks, &chunks)) ||
         (st = get_list(ctx, where, top, "nodes", true, (size_t)lim->max_nodes, &nodes)) ||
@@ -1194,10 +1196,12 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
     b->run = run;
     b->guard = guard && *guard ? guard : NULL;
     b->timeout_ms = timeout;
+    b->expire_ms = expire;
     (void)chunks;
     (void)tasks;
     b->nstores = (int)json_array_size(stores);
-    b->nnodes = nodes ? (int)json_array_size(nodes) : 0;
+    /* b->nnodes is set once b->nodes exists: lpi_wire_batch_free walks nodes[0..nnodes) */
+    const int nnodes = nodes ? (int)json_array_size(nodes) : 0;
     int64_t count = 0;
     if (chunk_span.p && (st = each_element(&D, body, "chunks", chunk_span, &count, NULL))) goto fail;
     if (count > lim->max_chunks) {
@@ -1216,17 +1220,18 @@ lp_status lpi_wire_decode(lp_ctx *ctx, const lpi_wire_limits *lim, const char *b
     b->ntasks = (int)count;
     b->stores = lpi_arena_alloc(b->ar, (size_t)(b->nstores + 1) * sizeof *b->stores);
     b->chunks = lpi_arena_alloc(b->ar, (size_t)(b->nchunks + 1) * sizeof *b->chunks);
-    b->nodes = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *b->nodes);
+    b->nodes = lpi_arena_alloc(b->ar, (size_t)(nnodes + 1) * sizeof *b->nodes);
     b->tasks = lpi_arena_alloc(b->ar, (size_t)(b->ntasks + 1) * sizeof *b->tasks);
     b->outs = lpi_arena_alloc(b->ar, (size_t)(b->ntasks + 1) * sizeof *b->outs);
     b->task_bytes = lpi_arena_alloc(b->ar, (size_t)(b->ntasks + 1) * sizeof *b->task_bytes);
-    D.exprs = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *D.exprs);
-    D.readers = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *D.readers);
-    D.maps = lpi_arena_alloc(b->ar, (size_t)(b->nnodes + 1) * sizeof *D.maps);
+    D.exprs = lpi_arena_alloc(b->ar, (size_t)(nnodes + 1) * sizeof *D.exprs);
+    D.readers = lpi_arena_alloc(b->ar, (size_t)(nnodes + 1) * sizeof *D.readers);
+    D.maps = lpi_arena_alloc(b->ar, (size_t)(nnodes + 1) * sizeof *D.maps);
     if (!b->stores || !b->chunks || !b->nodes || !b->tasks || !b->outs || !b->task_bytes || !D.exprs || !D.readers || !D.maps) {
         st = lpi_nomem(ctx);
         goto fail;
     }
+    b->nnodes = nnodes;
     for (int i = 0; i < b->nnodes; i++) b->nodes[i].lndim = -1;
     for (int i = 0; i < b->nstores; i++) {
         const json_t *e = json_array_get(stores, (size_t)i);

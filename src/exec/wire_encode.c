@@ -9,6 +9,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,13 +246,16 @@ static json_t *task_json(lpi_wire_enc *e, int64_t ti, json_t *chunks, json_t *no
 }
 
 lp_status lpi_wire_encode_batch(lpi_wire_enc *e, const char *run, double timeout_sec, const char *guard,
-                                const char *store_url, const int64_t *tasks, int n, char **body_out) {
+                                double expire_sec, const char *store_url, const int64_t *tasks, int n,
+                                char **body_out) {
     *body_out = NULL;
     e->stamp++;
     json_t *chunks = json_array(), *nodes = json_array(), *tl = json_array();
-    json_t *doc = json_pack("{s:s,s:i,s:s,s:I,s:[s],s:o,s:o,s:o}", "format", LPI_WIRE_FORMAT, "version",
-                            LPI_WIRE_VERSION, "run", run, "timeout_ms", (json_int_t)(timeout_sec * 1000), "stores",
-                            store_url, "chunks", chunks, "nodes", nodes, "tasks", tl);
+    /* rounded up: outputs never expire before the driver asked */
+    json_int_t expire_ms = (json_int_t)ceil((expire_sec > 0.001 ? expire_sec : 0.001) * 1000);
+    json_t *doc = json_pack("{s:s,s:i,s:s,s:I,s:I,s:[s],s:o,s:o,s:o}", "format", LPI_WIRE_FORMAT, "version",
+                            LPI_WIRE_VERSION, "run", run, "timeout_ms", (json_int_t)(timeout_sec * 1000), "expire_ms",
+                            expire_ms, "stores", store_url, "chunks", chunks, "nodes", nodes, "tasks", tl);
     bool ok = doc != NULL;
     if (ok && guard) ok = !json_object_set_new(doc, "guard", json_string(guard));
     for (int i = 0; ok && i < n; i++) {

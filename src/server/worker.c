@@ -299,7 +299,8 @@ static lp_status run_task(runner *R, int ti, json_t **res) {
         goto done;
     }
     uint64_t h = XXH3_64bits(out->nbytes ? out->data : "", out->nbytes);
-    if ((st = lpi_store_put_guarded(ctx, R->stores[oc->store], oc->key, out, R->b->guard))) goto done;
+    if ((st = lpi_store_put_guarded(ctx, R->stores[oc->store], oc->key, out, R->b->guard, (double)R->b->expire_ms / 1000)))
+        goto done;
     R->t_put += now_us() - t1;
     R->bytes_out += out->nbytes;
     char hx[17];

@@ -22,8 +22,9 @@ typedef struct lpi_store_vtable {
     lp_status (*exists)(lp_ctx *ctx, lpi_store *s, const char *key, bool *out);
     void (*close)(lpi_store *s);
     /* Optional (NULL: the backend cannot; the front falls back or does nothing). */
-    lp_status (*put_if)(lp_ctx *ctx, lpi_store *s, const char *key, const lpi_chunk_info *info,
-                        const uint8_t *hdr, const void *data, const char *guard);
+    /* put, only while guard exists (NULL: always), expiring after ttl_ms (0: never) */
+    lp_status (*put_ex)(lp_ctx *ctx, lpi_store *s, const char *key, const lpi_chunk_info *info,
+                        const uint8_t *hdr, const void *data, const char *guard, int64_t ttl_ms);
     lp_status (*mark)(lp_ctx *ctx, lpi_store *s, const char *key, double ttl_sec);
     lp_status (*del_prefix)(lp_ctx *ctx, lpi_store *s, const char *prefix);
 } lpi_store_vtable;

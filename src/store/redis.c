@@ -224,30 +224,40 @@ typedef struct put_arg {
     const void *data;
     uint64_t nbytes;
     const char *guard;      /* SET only while this key exists (one script: atomic) */
+    int64_t ttl_ms;         /* > 0: the value expires then (PX, in the same command) */
 } put_arg;
 
-/* KEYS[1] = the chunk, KEYS[2] = the guard: a late writer of a finished run changes nothing */
+/* KEYS[1] = the chunk, KEYS[2] = the guard: a late writer of a finished run changes nothing.
+ * ARGV[2] (when given) is the expiry in ms, set with the value. */
 static const char guarded_set[] =
-    "if redis.call('exists', KEYS[2]) == 1 then return redis.call('set', KEYS[1], ARGV[1]) end return 0";
+    "if redis.call('exists', KEYS[2]) == 1 then "
+    "if ARGV[2] then return redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) end "
+    "return redis.call('set', KEYS[1], ARGV[1]) end return 0";
 
-/* SET key value, the RESP frame written by hand so the value goes from the caller's memory to
- * the socket (hiredis would copy it twice). The context's output buffer is empty between
- * commands, so the stream stays in step; hiredis then reads the reply as usual. */
+/* SET key value [PX ms], or the guarded script, the RESP frame written by hand so the value
+ * goes from the caller's memory to the socket (hiredis would copy it twice). The context's
+ * output buffer is empty between commands, so the stream stays in step; hiredis then reads the
+ * reply as usual. The arguments after the value (PX ms, or the script's ARGV[2]) follow it. */
 static lp_status op_put(lp_ctx *ctx, redis_store *rs, redisContext *c, const char *key, void *arg,
                         rerr *er) {
     put_arg *a = arg;
     size_t klen = strlen(key);
-    char pre[800];
+    char pre[800], post[64], ms[24];
+    int mslen = snprintf(ms, sizeof ms, "%" PRId64, a->ttl_ms);
+    bool ttl = a->ttl_ms > 0;
     int plen = a->guard
-        ? snprintf(pre, sizeof pre, "*6\r\n$4\r\nEVAL\r\n$%zu\r\n%s\r\n$1\r\n2\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n$%" PRIu64 "\r\n",
-                   sizeof guarded_set - 1, guarded_set, klen, key, strlen(a->guard), a->guard,
+        ? snprintf(pre, sizeof pre, "*%d\r\n$4\r\nEVAL\r\n$%zu\r\n%s\r\n$1\r\n2\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n$%" PRIu64 "\r\n",
+                   ttl ? 7 : 6, sizeof guarded_set - 1, guarded_set, klen, key, strlen(a->guard), a->guard,
                    (uint64_t)LPI_CHUNK_HDR_SIZE + a->nbytes)
-        : snprintf(pre, sizeof pre, "*3\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$%" PRIu64 "\r\n", klen,
+        : snprintf(pre, sizeof pre, "*%d\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$%" PRIu64 "\r\n", ttl ? 5 : 3, klen,
                    key, (uint64_t)LPI_CHUNK_HDR_SIZE + a->nbytes);
+    int postlen = !ttl ? snprintf(post, sizeof post, "\r\n")
+                  : a->guard ? snprintf(post, sizeof post, "\r\n$%d\r\n%s\r\n", mslen, ms)
+                             : snprintf(post, sizeof post, "\r\n$2\r\nPX\r\n$%d\r\n%s\r\n", mslen, ms);
     struct iovec iov[4] = {{pre, (size_t)plen},
                            {(void *)a->hdr, LPI_CHUNK_HDR_SIZE},
                            {(void *)a->data, a->nbytes},
-                           {"\r\n", 2}};
+                           {post, (size_t)postlen}};
     struct iovec *v = iov;
     int n = 4;
     while (n) {
@@ -287,13 +297,13 @@ static lp_status op_put(lp_ctx *ctx, redis_store *rs, redisContext *c, const cha
 
 static lp_status redis_put(lp_ctx *ctx, lpi_store *s, const char *key, const lpi_chunk_info *info,
                            const uint8_t *hdr, const void *data) {
-    put_arg a = {hdr, data, info->nbytes, NULL};
+    put_arg a = {hdr, data, info->nbytes, NULL, 0};
     return run_op(ctx, (redis_store *)s, key, op_put, &a);
 }
 
-static lp_status redis_put_if(lp_ctx *ctx, lpi_store *s, const char *key, const lpi_chunk_info *info,
-                              const uint8_t *hdr, const void *data, const char *guard) {
-    put_arg a = {hdr, data, info->nbytes, guard};
+static lp_status redis_put_ex(lp_ctx *ctx, lpi_store *s, const char *key, const lpi_chunk_info *info,
+                              const uint8_t *hdr, const void *data, const char *guard, int64_t ttl_ms) {
+    put_arg a = {hdr, data, info->nbytes, guard, ttl_ms};
     return run_op(ctx, (redis_store *)s, key, op_put, &a);
 }
 
@@ -582,7 +592,7 @@ static const lpi_store_vtable redis_vt = {
     .del = redis_del,
     .exists = redis_exists,
     .close = redis_close,
-    .put_if = redis_put_if,
+    .put_ex = redis_put_ex,
     .mark = redis_mark,
     .del_prefix = redis_del_prefix,
 };

@@ -4,6 +4,7 @@
 #include "store/auth.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,10 +366,12 @@ lp_status lpi_store_put_buffer(lp_ctx *ctx, lpi_store *s, const char *key, const
 }
 
 lp_status lpi_store_put_guarded(lp_ctx *ctx, lpi_store *s, const char *key, const lp_buffer *buf,
-                                const char *guard) {
-    if (!guard || !s->vt->put_if) return lpi_store_put_buffer(ctx, s, key, buf);
+                                const char *guard, double ttl_sec) {
+    /* rounded up: a value never expires before it was asked to (and capped at ~285 years) */
+    int64_t ttl_ms = ttl_sec > 0 ? (ttl_sec < 9e9 ? (int64_t)ceil(ttl_sec * 1000) : (int64_t)9e12) : 0;
+    if ((!guard && !ttl_ms) || !s->vt->put_ex) return lpi_store_put_buffer(ctx, s, key, buf);
     lp_status st;
-    if ((st = lpi_store_key_check(ctx, key)) || (st = lpi_store_key_check(ctx, guard))) return st;
+    if ((st = lpi_store_key_check(ctx, key)) || (guard && (st = lpi_store_key_check(ctx, guard)))) return st;
     if (buf->nbytes > s->max_chunk)
         return lpi_error(ctx, LP_ERR_LIMIT, "chunk %s: %zu data bytes exceed the store's limit of %" PRIu64, key,
                          buf->nbytes, s->max_chunk);
@@ -377,7 +380,7 @@ lp_status lpi_store_put_guarded(lp_ctx *ctx, lpi_store *s, const char *key, cons
         return st;
     uint8_t hdr[LPI_CHUNK_HDR_SIZE];
     lpi_chunk_header_encode(&info, hdr);
-    return s->vt->put_if(ctx, s, key, &info, hdr, buf->data, guard);
+    return s->vt->put_ex(ctx, s, key, &info, hdr, buf->data, guard, ttl_ms);
 }
 
 lp_status lpi_store_mark(lp_ctx *ctx, lpi_store *s, const char *key, double ttl_sec) {

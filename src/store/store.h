@@ -122,11 +122,15 @@ lp_status lpi_store_head(lp_ctx *ctx, lpi_store *s, const char *key, lpi_chunk_i
  * put below one of them makes it again). */
 lp_status lpi_store_del(lp_ctx *ctx, lpi_store *s, const char *key);
 
-/* A put that happens only while the key `guard` exists, atomically with the check (redis: one
- * script; other backends cannot check and write unconditionally). LP_ERR_CANCELLED when the
- * guard is gone: the run the chunk belonged to is over, and writing it would leave garbage. */
+/* A put of a run's chunk. guard (may be NULL): the put happens only while that key exists,
+ * atomically with the check (redis: one script; other backends cannot check and write
+ * unconditionally); LP_ERR_CANCELLED when the guard is gone: the run the chunk belonged to is
+ * over, and writing it would leave garbage. ttl_sec > 0: the value expires that long after the
+ * put, set in the same command, so it never exists without its expiry (redis; other backends
+ * cannot expire values and ignore it): a chunk whose run could not delete it is removed by the
+ * store itself. */
 lp_status lpi_store_put_guarded(lp_ctx *ctx, lpi_store *s, const char *key, const lp_buffer *buf,
-                                const char *guard);
+                                const char *guard, double ttl_sec);
 /* Create a small marker value under key that expires after ttl_sec (redis; a no-op elsewhere):
  * the guard of a run's guarded puts. */
 lp_status lpi_store_mark(lp_ctx *ctx, lpi_store *s, const char *key, double ttl_sec);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <xxhash.h>
 
 /* The context keeps its first error until a run clears it; tests look at each one. */
@@ -289,12 +290,58 @@ static inline void suite_threads(lp_ctx *ctx, lpi_store *s, const char *pfx) {
     (void)ctx;
 }
 
+/* A run's puts (lpi_store_put_guarded): on Redis, written only while the guard exists and gone
+ * once their expiry has passed; the other backends can do neither, so they write
+ * unconditionally and keep the value. Every combination of guard and expiry goes through. */
+static inline void suite_run_puts(lp_ctx *ctx, lpi_store *s, const char *pfx) {
+    const bool redis = strncmp(lpi_store_url(s), "redis://", 8) == 0;
+    char key[128], guard[128];
+    int64_t shape[1] = {33};
+    lp_buffer *b = lpi_buffer_new(LP_INT32, 1, shape), *got = NULL;
+    if (!b) { LPT_CHECK(b != NULL); return; }
+    lpt_fill(b->data, b->nbytes, 7);
+    snprintf(guard, sizeof guard, "%srun/live", pfx);
+    snprintf(key, sizeof key, "%srun/late", pfx);
+    lpt_clear(ctx);
+    lp_status st = lpi_store_put_guarded(ctx, s, key, b, guard, 60);
+    LPT_CHECKF(redis ? st == LP_ERR_CANCELLED && strstr(lp_last_error(ctx), "its run is over") : st == LP_OK,
+               "put without its guard: %s", lp_last_error(ctx));
+    bool ex = !redis;
+    LPT_OK(ctx, lpi_store_exists(ctx, s, key, &ex));
+    LPT_CHECK(ex == !redis);
+    lpi_store_del(ctx, s, key);
+    LPT_OK(ctx, lpi_store_mark(ctx, s, guard, 60));
+    for (int i = 0; i < 6; i++) {
+        /* (guard, expiry): none, 60 s, 50 ms, without and with the guard */
+        const double ttl = i % 3 == 0 ? 0 : i % 3 == 1 ? 60 : 0.05;
+        snprintf(key, sizeof key, "%srun/k%d", pfx, i);
+        lpt_clear(ctx);
+        LPT_OK(ctx, lpi_store_put_guarded(ctx, s, key, b, i < 3 ? NULL : guard, ttl));
+        if (ttl == 0.05) continue; /* may be gone already */
+        LPT_OK(ctx, lpi_store_get(ctx, s, key, &got));
+        LPT_CHECK(got && got->nbytes == b->nbytes && memcmp(got->data, b->data, b->nbytes) == 0);
+        lp_buffer_release(got);
+        got = NULL;
+    }
+    nanosleep(&(struct timespec){0, 150 * 1000 * 1000}, NULL);
+    for (int i = 0; i < 6; i++) {
+        snprintf(key, sizeof key, "%srun/k%d", pfx, i);
+        LPT_OK(ctx, lpi_store_exists(ctx, s, key, &ex));
+        LPT_CHECKF(ex == (i % 3 != 2 || !redis), "%s (expiry 50 ms) exists after 150 ms: %d", key, ex);
+        lpi_store_del(ctx, s, key);
+    }
+    lpi_store_del(ctx, s, guard);
+    lp_buffer_release(b);
+    lpt_clear(ctx);
+}
+
 /* Everything that does not depend on how the backend stores bytes. */
 static inline void suite_all(lp_ctx *ctx, lpi_store *s, const char *pfx) {
     suite_roundtrip(ctx, s, pfx);
     suite_ops(ctx, s, pfx);
     suite_limit(ctx, s, pfx);
     suite_threads(ctx, s, pfx);
+    suite_run_puts(ctx, s, pfx);
 }
 
 #endif

@@ -29,7 +29,9 @@ char *fz_cstr(const uint8_t *data, size_t size);
 /* FZ_LOAD_DIR with its .npy files (written atomically, so concurrent harnesses agree). The
  * arrays, by file name: a, b (8x6 float64), c (8 int64), d (6 float32), f (8x6 float32,
  * Fortran order), e (8x6 float64 big-endian), x (40x3 float64), y (40 int64 labels 0..2).
- * Aborts on failure: a harness without its data would fuzz nothing. */
+ * Aborts on failure: a harness without its data would fuzz nothing. The first call also keeps
+ * the process off the network: URL requests go to a loopback proxy address where nothing
+ * listens, once (no DNS lookups, no retries). Every harness calls it first. */
 const char *fz_load_dir(void);
 
 /* A private directory below /tmp, removed with its contents at exit. */
@@ -57,6 +59,9 @@ typedef struct fz_names {
     lp_array *arr[8];
 } fz_names;
 void fz_names_load(lp_ctx *ctx, fz_names *out);
+/* Name i (0..7) and a new reference to its array, loaded now. */
+const char *fz_name(int i);
+lp_array *fz_name_load(lp_ctx *ctx, int i);
 void fz_names_release(fz_names *nm);
 
 #endif

@@ -68,6 +68,42 @@ def start_redis(workdir, timeout=15):
         time.sleep(0.025)
 
 
+class RedisConn:
+    """A minimal client of Redis's protocol (RESP2) on 127.0.0.1:port, for tests that look at
+    the store directly (independent of Lampy's hiredis client, and fast enough to poll)."""
+
+    def __init__(self, port, timeout=30):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.f = self.sock.makefile("rb")
+
+    def __call__(self, *args):
+        parts = [b"*%d\r\n" % len(args)]
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        self.sock.sendall(b"".join(parts))
+        return self._reply()
+
+    def _reply(self):
+        line = self.f.readline()
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise AssertionError(f"redis: {rest.decode()}")
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            return None if int(rest) < 0 else self.f.read(int(rest) + 2)[:-2]
+        if kind == b"*":
+            return None if int(rest) < 0 else [self._reply() for _ in range(int(rest))]
+        raise AssertionError(f"redis: unexpected reply {line!r}")
+
+    def close(self):
+        self.f.close()
+        self.sock.close()
+
+
 def wait_http(port, proc, what, timeout=20):
     """Wait until something answers HTTP on 127.0.0.1:port (any status)."""
     import urllib.error

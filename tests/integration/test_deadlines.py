@@ -1,7 +1,9 @@
 """Deadlines: a stopped (SIGSTOP) worker or Redis never hangs a run. A frozen worker's tasks are
 sent again elsewhere after a few times their estimated work and the run completes; a frozen
 Redis, or frozen workers only, end the run with a clear message within its --deadline (plus the
-bounded cleanup); and every chunk of the run is deleted wherever the store is alive."""
+bounded cleanup); every chunk of the run is deleted wherever the store is alive; and what a
+cleanup could not delete has an expiry from the moment it was written, so Redis removes it
+itself after the run's deadline, the cleanup and the key margin (LAMPY_REMOTE_KEY_MARGIN)."""
 import os
 import signal
 import subprocess
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lampy_procs import LAMPY, LampyServer, start_redis, stop
+from lampy_procs import LAMPY, LampyServer, RedisConn, start_redis, stop
 
 SLOW = "(tanh(a) * sin(b) + exp(-a * a)).sum(axis=0)"
 CLEANUP = 5 + 2  # the driver's bounded end-of-run deletes and grace period (exec/remote.c)
@@ -58,10 +60,28 @@ def workers(redis, data):
             w.stop()
 
 
-def start_run(ws, store, data, out, *extra):
+def start_run(ws, store, data, out, *extra, env=None):
     return subprocess.Popen([str(LAMPY), "eval", SLOW, f"a={data / 'a.npy'}", f"b={data / 'b.npy'}", "--chunk-bytes",
                              "256K", "-o", str(out), "--executor", "lambda", "--workers", ",".join(w.url for w in ws),
-                             "--store", store, *map(str, extra)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--store", store, *map(str, extra)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, **(env or {})))
+
+
+def assert_keys_expire(port, max_ttl, wait=True):
+    """Every key runs left in Redis (lampy/...) has an expiry within max_ttl seconds (PTTL -1
+    would be none), and (wait) none is left once the longest has passed. Returns how many keys
+    there were."""
+    r = RedisConn(port)
+    try:
+        keys = r("KEYS", "lampy/*")
+        ttls = {k.decode(): r("PTTL", k) for k in keys}  # -2: expired since KEYS
+        assert all(t != -1 and t <= max_ttl * 1000 for t in ttls.values()), ttls
+        if wait:
+            time.sleep(max(ttls.values(), default=0) / 1000 + 0.05)
+            assert [k for k in keys if r("EXISTS", k)] == [] and r("KEYS", "lampy/*") == []
+        return len(keys)
+    finally:
+        r.close()
 
 
 def wait_busy(w, proc):
@@ -127,7 +147,10 @@ def test_frozen_redis_ends_the_run(workers, data, tmp_path):
         try:
             proc = start_run(ws, url, data, tmp_path / "r.npy", "--deadline", 4)
             t0 = time.monotonic()
-            wait_busy(ws[0], proc)
+            r = RedisConn(port)
+            while r("DBSIZE") < 4 and proc.poll() is None:  # the guard and some outputs
+                pass
+            r.close()
             proc_r.send_signal(signal.SIGSTOP)
             _, err = proc.communicate(timeout=120)
             elapsed = time.monotonic() - t0
@@ -135,6 +158,10 @@ def test_frozen_redis_ends_the_run(workers, data, tmp_path):
             assert "deadline of 4 s" in err and ("got no answer" in err or "timed out" in err), err
             assert elapsed < 4 + CLEANUP + 10, elapsed
             proc_r.send_signal(signal.SIGCONT)
+            # the cleanup met the stopped Redis: what it left expires by itself, a minute (the
+            # default margin) after the deadline and the cleanup (seen expiring in the next test).
+            # A put that Redis queued while stopped runs now, with its full expiry.
+            assert assert_keys_expire(port, 4 + 5 + 60, wait=False) > 0
             for w in ws:  # the workers keep serving
                 assert w.request("GET", "/status") == (200, b"ready")
         finally:
@@ -142,4 +169,35 @@ def test_frozen_redis_ends_the_run(workers, data, tmp_path):
                 w.stop()
     finally:
         proc_r.send_signal(signal.SIGCONT)
+        stop(proc_r)
+
+
+def test_keys_of_a_failed_cleanup_expire(data, tmp_path, monkeypatch):
+    """The driver may write to Redis but not delete (an ACL), so its end-of-run cleanup fails on
+    every key: the run's guard, the chunks the driver uploads (in-memory data) and the workers'
+    outputs all stay, each with its expiry, and are gone after it."""
+    import lampy as lp
+    proc_r, port = start_redis(tmp_path)
+    r = RedisConn(port)
+    try:
+        r("ACL", "SETUSER", "driver", "on", ">pw", "~*", "+@all", "-del", "-unlink")
+        w = LampyServer("worker", "--allow-store", f"redis://127.0.0.1:{port}", "--load-dir", data)
+        try:
+            monkeypatch.setenv("LAMPY_REMOTE_KEY_MARGIN", "0.5")
+            x = np.arange(2048 * 1024, dtype=np.float64).reshape(2048, 1024) % 7
+            with lp.config(executor="lambda", workers=[w.url], store=f"redis://driver:pw@127.0.0.1:{port}",
+                           deadline=8, chunk_bytes=256 << 10):
+                got = (lp.asarray(x) * lp.load(str(data / "a.npy"))).sum(axis=0).run()
+            a = np.load(data / "a.npy")
+            assert np.allclose(got, (x * a).sum(axis=0), rtol=1e-12, atol=1e-9)
+            keys = [k.decode() for k in r("KEYS", "lampy/*")]
+            run = {k.split("/")[1] for k in keys}
+            assert len(run) == 1 and f"lampy/{run.pop()}/live" in keys, keys
+            # the 64 uploaded chunks of x (16 MiB in 256 KiB chunks) and the 73 outputs
+            assert len(keys) > 64, keys
+            assert assert_keys_expire(port, 8 + 5 + 0.5) == len(keys)
+        finally:
+            w.stop()
+    finally:
+        r.close()
         stop(proc_r)

@@ -422,6 +422,9 @@ BAD_BATCHES = [
     ("wrong format", {"format": "lampy.graph", "version": 1, "stores": [], "tasks": []}, 400, "format"),
     ("wrong version", {"format": "lampy.tasks", "version": 2, "stores": [], "tasks": []}, 400, "version 2"),
     ("unknown key", {"format": "lampy.tasks", "version": 1, "stores": [], "tasks": [], "code": "rm -rf"}, 400, "unknown key"),
+    # found by fuzz_http: the decoder's cleanup walked the nodes before their array existed (SIGSEGV)
+    ("nodes, then broken chunks", b'{"format":"lampy.tasks","version":1,"stores":[],"nodes":[{}],"chunks":[1 2],"tasks":[]}',
+     400, "invalid JSON in 'chunks'"),
 ]
 
 
