@@ -10,7 +10,7 @@ costs and saves.
      the same array (written by zarr-python).
 
 Servers are real processes on loopback ports (nginx and moto_server, started as the tests do, by
-tests/integration/lampy_procs.py), stopped at the end. Timings are best of --reps.
+tests/integration/lampy_procs.py), stopped at the end. Timings are best and median of --reps.
 
     .venv/bin/python bench/bench_data.py [--size 1G] [--reps 3] [--write]
 
@@ -20,6 +20,7 @@ into docs/PERFORMANCE.md between <!-- bench-data:begin --> and <!-- bench-data:e
 import argparse
 import os
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -41,18 +42,27 @@ def size_arg(s):
 
 
 def best(fn, reps):
-    t = float("inf")
+    """(best, median) seconds of reps calls, and the last result."""
+    ts = []
     for _ in range(reps):
         t0 = time.perf_counter()
         r = fn()
-        t = min(t, time.perf_counter() - t0)
-    return t, r
+        ts.append(time.perf_counter() - t0)
+    return (min(ts), statistics.median(ts)), r
 
 
 def lampy_run(make, reps):
-    """Best time of make().run(), with the bytes the last run read."""
+    """Best and median time of make().run(), with the bytes the last run read."""
     t, r = best(lambda: make().run(), reps)
     return t, r, lp.last_run_stats()["bytes_read"]
+
+
+def ms(t):
+    return f"{t[0] * 1e3:.3f} / {t[1] * 1e3:.3f} ms"
+
+
+def mbs(mb, t):
+    return f"{mb / t[0]:.0f} / {mb / t[1]:.0f} MB/s"
 
 
 def main():
@@ -65,7 +75,10 @@ def main():
     cols = 64
     rows = max(1000, nbytes // (8 * cols))
     rows_mb = rows * cols * 8 / 1e6
-    lines = [f"Data size {rows_mb:.0f} MB ({rows} x {cols} float64); best of {o.reps}.", "",
+    load0 = os.getloadavg()[0]
+    lines = [f"`{' '.join(['bench/bench_data.py'] + sys.argv[1:])}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+             f"{os.cpu_count()} CPUs; data {rows_mb:.0f} MB ({rows} x {cols} float64); best / median of {o.reps} runs; "
+             f"load average (1 min) LOAD_RANGE.", "",
              "| measurement | Lampy | reference | notes |", "|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "a.npy")
@@ -79,21 +92,21 @@ def main():
         tl, vl, bl = lampy_run(lambda: lp.load(path)[100:200].sum(), o.reps)
         tn, vn = best(lambda: np.load(path, mmap_mode="r")[100:200].sum(), o.reps)
         assert vl == vn
-        lines.append(f"| `a[100:200].sum()` | {tl * 1e3:.3f} ms, {bl} bytes read | NumPy mmap {tn * 1e3:.3f} ms | "
+        lines.append(f"| `a[100:200].sum()` | {ms(tl)}, {bl} bytes read | NumPy mmap {ms(tn)} | "
                      f"{bl / (rows * cols * 8):.2e} of the file |")
         # 2. full scans
         want = np.load(path, mmap_mode="r").sum()
         tl, vl, bl = lampy_run(lambda: lp.load(path).sum(), o.reps)
         tn, _ = best(lambda: np.load(path, mmap_mode="r").sum(), o.reps)
         assert np.isclose(vl, want)
-        lines.append(f"| full scan, page cache | {rows_mb / tl:.0f} MB/s | NumPy mmap {rows_mb / tn:.0f} MB/s | |")
+        lines.append(f"| full scan, page cache | {mbs(rows_mb, tl)} | NumPy mmap {mbs(rows_mb, tn)} | |")
         prefix = os.path.join(tmp, "nginx")
         os.mkdir(prefix)
         ng, url = start_nginx(tmp, prefix)
         try:
             tl, vl, bl = lampy_run(lambda: lp.load(f"{url}/a.npy").sum(), o.reps)
             assert np.isclose(vl, want)
-            lines.append(f"| full scan, nginx (http://) | {rows_mb / tl:.0f} MB/s | | {bl} bytes read |")
+            lines.append(f"| full scan, nginx (http://) | {mbs(rows_mb, tl)} | | {bl} bytes read |")
         finally:
             stop(ng, signal.SIGQUIT)
         moto, env = start_moto(os.path.join(os.path.dirname(sys.executable), "moto_server"))
@@ -106,7 +119,7 @@ def main():
             c.upload_file(path, "bench", "a.npy")
             tl, vl, bl = lampy_run(lambda: lp.load("s3://bench/a.npy").sum(), o.reps)
             assert np.isclose(vl, want)
-            lines.append(f"| full scan, S3 (moto) | {rows_mb / tl:.0f} MB/s | | {bl} bytes read |")
+            lines.append(f"| full scan, S3 (moto) | {mbs(rows_mb, tl)} | | {bl} bytes read |")
         finally:
             stop(moto)
         # 3. Zarr zstd
@@ -121,8 +134,9 @@ def main():
         tl, vl, bl = lampy_run(lambda: lp.load(zp).sum(), o.reps)
         tz, vz = best(lambda: zarr.open_array(zp, mode="r")[:].sum(), o.reps)
         assert np.isclose(vl, vz)
-        lines.append(f"| Zarr zstd, full scan | {rows_mb / tl:.0f} MB/s | zarr-python + NumPy {rows_mb / tz:.0f} MB/s | "
+        lines.append(f"| Zarr zstd, full scan | {mbs(rows_mb, tl)} | zarr-python + NumPy {mbs(rows_mb, tz)} | "
                      f"{bl} bytes read (compressed) |")
+    lines[0] = lines[0].replace("LOAD_RANGE", f"{load0:.2f} at the start, {os.getloadavg()[0]:.2f} at the end")
     table = "\n".join(lines)
     print(table)
     if o.write:
