@@ -104,8 +104,13 @@ double lpi_deadline(void);
 double lpi_op_budget(double dflt);
 
 /* ---- shapes ---- */
-/* Product of dims; false on int64 overflow. */
+/* Product of dims; false on a negative dim, or when the product of the dims other than 0
+ * overflows int64 (whatever the order: (0, 2**62, 4) is refused like (2**62, 4, 0)). */
 bool lpi_shape_size(int ndim, const int64_t *shape, int64_t *size);
+/* The shape of an array: as lpi_shape_size, and the dims other than 0 multiply to at most
+ * INT64_MAX / 16, so that the bytes, strides and chunk grids of any array — an empty one too:
+ * zeros((2**62, 0)) is refused, as NumPy refuses it — fit in 64 bits. */
+bool lpi_shape_fits(int ndim, const int64_t *shape, int64_t *size);
 /* NumPy broadcasting of n shapes; on mismatch the NumPy message is left on ctx. */
 lp_status lpi_broadcast_shapes(lp_ctx *ctx, int n, const int *ndims, const int64_t *const *shapes,
                                int *out_ndim, int64_t *out_shape);

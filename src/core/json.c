@@ -138,7 +138,7 @@ lp_status lpi_json_shape(lp_ctx *ctx, const char *where, const json_t *obj, cons
     lp_status st = lpi_json_int_list(ctx, where, obj, key, false, LP_MAX_NDIM, 0, INT64_MAX, ndim, shape);
     if (st) return st;
     int64_t size;
-    if (!lpi_shape_size(*ndim, shape, &size) || size > (INT64_MAX >> 4))
+    if (!lpi_shape_fits(*ndim, shape, &size))
         return lpi_error(ctx, LP_ERR_LIMIT, "%s: '%s' describes an array too large to address", where, key);
     return LP_OK;
 }

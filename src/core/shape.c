@@ -4,13 +4,33 @@
 #include <stdio.h>
 #include <string.h>
 
-bool lpi_shape_size(int ndim, const int64_t *shape, int64_t *size) {
+/* The product of the dimensions other than 0 (NumPy's rule: it bounds an empty array too, so
+ * the answer does not depend on where the 0 is); false on a negative dimension or overflow. */
+static bool nonzero_product(int ndim, const int64_t *shape, int64_t *span, bool *empty) {
     int64_t n = 1;
+    *empty = false;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) return false;
-        if (__builtin_mul_overflow(n, shape[i], &n)) return false;
+        if (shape[i] == 0) *empty = true;
+        else if (__builtin_mul_overflow(n, shape[i], &n)) return false;
     }
-    *size = n;
+    *span = n;
+    return true;
+}
+
+bool lpi_shape_size(int ndim, const int64_t *shape, int64_t *size) {
+    int64_t span;
+    bool empty;
+    if (!nonzero_product(ndim, shape, &span, &empty)) return false;
+    *size = empty ? 0 : span;
+    return true;
+}
+
+bool lpi_shape_fits(int ndim, const int64_t *shape, int64_t *size) {
+    int64_t span;
+    bool empty;
+    if (!nonzero_product(ndim, shape, &span, &empty) || span > (INT64_MAX >> 4)) return false;
+    *size = empty ? 0 : span;
     return true;
 }
 

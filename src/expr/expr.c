@@ -27,7 +27,7 @@ lp_status lpi_node_new(lp_ctx *ctx, lpi_op op, lp_dtype dt, int ndim, const int6
         return lpi_error(ctx, LP_ERR_VALUE, "%s: result would have %d dimensions; at most %d are supported",
                          lpi_ops[op].name, ndim, LP_MAX_NDIM);
     int64_t size;
-    if (!lpi_shape_size(ndim, shape, &size) || size > (INT64_MAX >> 4))
+    if (!lpi_shape_fits(ndim, shape, &size))
         return lpi_error(ctx, LP_ERR_VALUE, "%s: array is too big or has a negative dimension",
                          lpi_ops[op].name);
     lp_array *a = lp_calloc(1, sizeof *a);

@@ -24,10 +24,11 @@ lp_status lpi_grid_from_bounds(lpi_arena *ar, lpi_grid *g) {
 
 static lp_status regular_axis(lp_ctx *ctx, lpi_arena *ar, lpi_grid *g, int ax, int64_t n, int64_t c) {
     if (c <= 0 || c > n) c = n;
-    int64_t k = n == 0 ? 1 : (n + c - 1) / c;
+    /* written so that nothing exceeds n: an axis may be near 2**63 long */
+    int64_t k = n == 0 ? 1 : (n - 1) / c + 1;
     int64_t *b = lpi_arena_alloc(ar, (size_t)(k + 1) * sizeof *b);
     if (!b) return lpi_nomem(ctx);
-    for (int64_t i = 0; i <= k; i++) b[i] = i * c < n ? i * c : n;
+    for (int64_t i = 0; i <= k; i++) b[i] = i < k ? i * c : n;
     g->nchunks[ax] = k;
     g->bounds[ax] = b;
     return LP_OK;
@@ -40,6 +41,17 @@ lp_status lpi_grid_auto(lp_ctx *ctx, lpi_arena *ar, int ndim, const int64_t *sha
     memset(g, 0, sizeof *g);
     g->ndim = ndim;
     memcpy(g->shape, shape, (size_t)ndim * sizeof *shape);
+    lp_status st;
+    /* an empty array is one (empty) chunk, whatever the other dimensions or hints say:
+     * zeros((10**12, 0)) must not plan 10**12 / k tasks that have nothing to do */
+    bool empty = false;
+    for (int i = 0; i < ndim; i++) empty |= shape[i] == 0;
+    if (empty) {
+        for (int i = 0; i < ndim; i++)
+            if ((st = regular_axis(ctx, ar, g, i, shape[i], shape[i]))) return st;
+        return lpi_grid_from_bounds(ar, g);
+    }
+    /* a non-empty array's bytes fit: lpi_node_new bounds its size */
     int64_t total = (int64_t)itemsize;
     for (int i = 0; i < ndim; i++) total *= shape[i];
     int64_t target = (int64_t)lpi_target_chunk_bytes(ctx, total);
@@ -47,7 +59,7 @@ lp_status lpi_grid_auto(lp_ctx *ctx, lpi_arena *ar, int ndim, const int64_t *sha
     /* trailing axes whole as long as one "row" fits the target */
     int64_t inner = (int64_t)itemsize;
     for (int i = ndim - 1; i >= 0; i--) {
-        int64_t n = shape[i] ? shape[i] : 1;
+        int64_t n = shape[i];
         if (inner * n <= target) { chunk[i] = n; inner *= n; continue; }
         int64_t c = target / inner;
         chunk[i] = c < 1 ? 1 : c;
@@ -55,13 +67,8 @@ lp_status lpi_grid_auto(lp_ctx *ctx, lpi_arena *ar, int ndim, const int64_t *sha
         for (int j = i - 1; j >= 0; j--) chunk[j] = 1;
         break;
     }
-    /* an empty array is one (empty) chunk, whatever the other dimensions or hints say:
-     * zeros((10**12, 0)) must not plan 10**12 / k tasks that have nothing to do */
-    bool empty = false;
-    for (int i = 0; i < ndim; i++) empty |= shape[i] == 0;
-    lp_status st;
     for (int i = 0; i < ndim; i++) {
-        int64_t c = empty ? shape[i] : hint && hint[i] > 0 ? hint[i] : chunk[i];
+        int64_t c = hint && hint[i] > 0 ? hint[i] : chunk[i];
         if ((st = regular_axis(ctx, ar, g, i, shape[i], c))) return st;
     }
     return lpi_grid_from_bounds(ar, g);

@@ -220,6 +220,22 @@ static void test_empty_arrays_plan_one_chunk(void) {
     lp_array_release(z);
     lp_array_release(s);
     lp_array_release(m);
+    /* an empty array whose other dimensions' bytes do not fit in 64 bits is refused, wherever
+     * its 0 is, as NumPy refuses it ("array is too big"): its strides and chunk grid overflowed
+     * (signed overflow, found by tests/fuzz/fuzz_expr.c with zeros((2**62, 0))) */
+    int64_t big[2][2] = {{(int64_t)1 << 62, 0}, {0, (int64_t)1 << 62}};
+    for (int k = 0; k < 2; k++) {
+        z = NULL;
+        LPT_CHECKF(lp_zeros(ctx, LP_FLOAT64, 2, big[k], &z) == LP_ERR_VALUE && !z &&
+                       strstr(lp_last_error(ctx), "too big"), "%s", lp_last_error(ctx));
+    }
+    int64_t fits[2] = {0, ((int64_t)1 << 59) - 1};
+    LPT_OK(ctx, lp_zeros(ctx, LP_FLOAT64, 2, fits, &z));
+    r = NULL;
+    LPT_OK(ctx, lp_run(ctx, &z, 1, &r));
+    LPT_CHECK(r && lp_buffer_nbytes(r) == 0 && lp_buffer_shape(r)[1] == fits[1]);
+    lp_buffer_release(r);
+    lp_array_release(z);
 }
 
 /* A float constant cast to an integer out of its range (or NaN) is the integer's minimum, as
