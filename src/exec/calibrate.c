@@ -539,6 +539,7 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
         lp_free_aligned(m3);
     }
     say(&C, "calibrated in %.1f s", lpi_now() - C.t0);
+    lpi_profile_copy_remote(&P, lpi_profile_get(ctx)); /* measured apart: lp_calibrate_remote */
     st = lpi_profile_set(ctx, &P);
 #undef CK
 done:
