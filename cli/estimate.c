@@ -230,19 +230,16 @@ int cli_calibrate(int argc, char **argv) {
     lp_status st = lp_ctx_create(&ctx);
     if (st) return cli_error("%s", lp_status_str(st));
     int rc = CLI_EXIT_OK;
-    const bool remote = rem.executor == 1 || (rem.executor < 0 && rem.workers);
-    if (rem.executor == 0 && rem.workers) {
+    const bool remote = rem.executor == 1 || (rem.executor < 0 && (rem.workers || rem.store));
+    if (rem.executor == 0 && (rem.workers || rem.store)) {
         lp_ctx_destroy(ctx);
-        return cli_usage_error("calibrate: --workers measures the lambda executor; drop --executor local");
+        return cli_usage_error("calibrate: --workers and --store measure the lambda executor; drop --executor local");
     }
+    /* the profile to update: FILE when it can be read, else the default one (or built-in); a
+     * local calibration keeps its remote part and a remote one its local part */
+    if (path) lp_profile_load(ctx, path);
     if (remote) {
         if ((rc = cli_remote_apply(ctx, &rem))) { lp_ctx_destroy(ctx); return rc; }
-        /* the profile to update: FILE when it exists, else the default one (or built-in) */
-        if (path && (st = lp_profile_load(ctx, path)) && st != LP_ERR_NOTFOUND) {
-            rc = cli_lib_error(ctx, st);
-            lp_ctx_destroy(ctx);
-            return rc;
-        }
         fprintf(stderr, "lampy calibrate: measuring the lambda executor%s\n", quick ? " (quick)" : "");
         st = lp_calibrate_remote(ctx, quick, log_line, NULL);
     } else {
