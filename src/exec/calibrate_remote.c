@@ -261,15 +261,16 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
     }
     P.remote_calibrated = true;
     say(&C, "remote calibrated in %.1f s", lpi_now() - t_start);
-done:
+done:;
+    char msg[LPI_ERRMSG_MAX];
+    snprintf(msg, sizeof msg, "remote calibration: %s", lp_last_error(ctx));
+    if (st) lpi_store_del(ctx, s, key); /* the chunk, should a store operation have failed midway */
     if (A.pl) lpi_plan_destroy(A.pl);
     if (B.pl) lpi_plan_destroy(B.pl);
     lp_ctx_set_chunk_bytes(ctx, chunk0);
     lpi_remote_set_mode(ctx, orch0, budget0);
     /* the context keeps its profile on failure; on success the measured remote figures */
     if (st) {
-        char msg[LPI_ERRMSG_MAX];
-        snprintf(msg, sizeof msg, "remote calibration: %s", lp_last_error(ctx));
         lpi_profile_set(ctx, &keep);
         return lpi_error(ctx, st, "%s", msg);
     }
