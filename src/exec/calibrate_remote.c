@@ -61,15 +61,19 @@ static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > 
 /* ---- the store ---- */
 
 /* Median seconds of a put (with the producer's checksum) and of a get (with the consumer's)
- * of a chunk of n float64. */
-static lp_status store_times(rcal *C, lpi_store *s, const char *key, int64_t n, int reps, double *put, double *get) {
+ * of a chunk of n float64, each under a key of its own (a run's chunks are distinct values:
+ * the store allocates each anew); the keys are deleted afterwards. */
+static lp_status store_times(rcal *C, lpi_store *s, const char *prefix, int64_t n, int reps, double *put, double *get) {
     lp_buffer *b = lpi_buffer_new(LP_FLOAT64, 1, &n);
     double tp[64], tg[64];
     lp_status st = b ? LP_OK : lpi_nomem(C->ctx);
     for (int64_t i = 0; !st && i < n; i++) ((double *)b->data)[i] = (double)(i & 255);
     if (reps > 64) reps = 64;
     volatile uint64_t sink = 0;
-    for (int r = 0; r < reps && !st; r++) {
+    char key[128];
+    int r = 0;
+    for (; r < reps && !st; r++) {
+        snprintf(key, sizeof key, "%s/%d", prefix, r);
         double t0 = lpi_now();
         sink ^= XXH3_64bits(b->data, b->nbytes);
         st = lpi_store_put_buffer(C->ctx, s, key, b);
@@ -84,6 +88,11 @@ static lp_status store_times(rcal *C, lpi_store *s, const char *key, int64_t n, 
     }
     (void)sink;
     lp_buffer_release(b);
+    for (int i = 0; i < r; i++) {
+        snprintf(key, sizeof key, "%s/%d", prefix, i);
+        if (st) lpi_store_del(C->ctx, s, key); /* keeps the first error's message */
+        else st = lpi_store_del(C->ctx, s, key);
+    }
     if (st) return st;
     *put = median(tp, reps);
     *get = median(tg, reps);
@@ -189,13 +198,12 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
     /* ---- the store ---- */
     char run[32], key[96];
     lpi_run_id_new(run, sizeof run);
-    snprintf(key, sizeof key, "lampy/calibrate-%s/chunk", run);
+    snprintf(key, sizeof key, "lampy/calibrate-%s", run);
     {
         double tp, tg, p1, g1, p16, g16;
         if ((st = store_times(&C, s, key, 1, quick ? 50 : 64, &tp, &tg))) goto done;
         if ((st = store_times(&C, s, key, (int64_t)1 << 17, quick ? 5 : 9, &p1, &g1))) goto done;
         if ((st = store_times(&C, s, key, (int64_t)1 << 21, quick ? 3 : 5, &p16, &g16))) goto done;
-        lpi_store_del(ctx, s, key);
         const double db = 15.0 * (1 << 20);
         P.rtt = clampd(tg, 1e-6, 1);
         P.put_bw = clampd(db / fmax(p16 - p1, 1e-9), 1e6, 1e12);
@@ -264,7 +272,6 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
 done:;
     char msg[LPI_ERRMSG_MAX];
     snprintf(msg, sizeof msg, "remote calibration: %s", lp_last_error(ctx));
-    if (st) lpi_store_del(ctx, s, key); /* the chunk, should a store operation have failed midway */
     if (A.pl) lpi_plan_destroy(A.pl);
     if (B.pl) lpi_plan_destroy(B.pl);
     lp_ctx_set_chunk_bytes(ctx, chunk0);
