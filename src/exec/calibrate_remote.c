@@ -5,10 +5,12 @@
  *   store            a tiny chunk's get (the round trip); 1 MiB and 16 MiB chunks put and got,
  *                    with the checksums a worker computes (bandwidth: the slope between them)
  *   invocation       an empty batch POSTed to each worker in turn (the protocol's round trip)
- *   orchestrated     a 2-task and a ~550-task graph, one lambda at a time: the run's fixed
- *                    cost and a chain's cost per task beyond the modelled store traffic; the
- *                    large graph with the default budget (2 lambdas per worker): how many
- *                    tasks the workers really run at once (loopback workers share the cores)
+ *   orchestrated     a 2-task and a ~550-task graph of tiny tasks, one lambda at a time: the
+ *                    run's fixed cost and a chain's cost per task beyond the modelled store
+ *                    traffic; with the default budget (2 lambdas per worker) the large one and
+ *                    a compute-bound graph: how many tasks' coordination overlaps (one store
+ *                    serves it) and how many tasks really compute at once (loopback workers
+ *                    share the cores)
  *   driver-centric   the same two graphs dispatched by this process: its fixed cost and its
  *                    own time per task
  *
@@ -115,8 +117,31 @@ static lp_status graph(lp_ctx *ctx, int64_t n, lp_array **out) {
     return st;
 }
 
+/* A compute-bound graph: twelve transcendental ops per element fused into the partial sums
+ * of arange(n) * 1e-6 (with 64 KiB chunks a task computes for about a millisecond and moves
+ * a small fraction of that through the store). */
+static lp_status heavy_graph(lp_ctx *ctx, int64_t n, lp_array **out) {
+    lp_array *a = NULL, *k = NULL, *y = NULL;
+    lp_status st = lp_arange(ctx, 0, (double)n, 1, LP_FLOAT64, &a);
+    if (!st) st = lp_scalar_array(ctx, lp_scalar_f(1e-6), &k);
+    if (!st) st = lp_binary(ctx, "multiply", a, k, &y);
+    for (int i = 0; i < 12 && !st; i++) {
+        lp_array *z;
+        st = lp_unary(ctx, i % 2 ? "exp" : "sin", y, &z);
+        lp_array_release(y);
+        y = st ? NULL : z;
+    }
+    if (!st) st = lp_reduce(ctx, "sum", y, NULL, 0, false, out);
+    lp_array_release(a);
+    lp_array_release(k);
+    lp_array_release(y);
+    return st;
+}
+
+typedef lp_status (*graph_fn)(lp_ctx *ctx, int64_t n, lp_array **out);
+
 /* Median wall time of lp_run on the graph, as a user's run sees it. */
-static lp_status time_run(rcal *C, int64_t n, double *med) {
+static lp_status time_run(rcal *C, graph_fn graph, int64_t n, double *med) {
     double t[16];
     int reps = C->reps < 16 ? C->reps : 16;
     for (int r = 0; r < reps; r++) {
@@ -140,7 +165,7 @@ typedef struct planned {
     int64_t tasks; /* tasks a remote run executes (loads excepted) */
 } planned;
 
-static lp_status plan_graph(lp_ctx *ctx, int64_t n, planned *out) {
+static lp_status plan_graph(lp_ctx *ctx, graph_fn graph, int64_t n, planned *out) {
     lp_array *x;
     lp_status st = graph(ctx, n, &x);
     if (!st) st = lpi_plan_build(ctx, &x, 1, &out->pl);
@@ -187,8 +212,8 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
     const int budget0 = rv.cfg->max_lambdas, nw = rv.nurls;
     const size_t chunk0 = lp_ctx_chunk_bytes(ctx);
     lpi_profile P = *lpi_profile_get(ctx), keep = P;
-    planned A = {0}, B = {0};
-    const int64_t na = 32, nb = quick ? 4096 : 8192;
+    planned A = {0}, B = {0}, H = {0};
+    const int64_t na = 32, nb = quick ? 4096 : 8192, nc = quick ? (int64_t)1 << 18 : (int64_t)1 << 19;
     const int full = 2 * nw; /* the default budget, and the driver's invocations in flight */
     lpi_store *s;
     lp_status st = lpi_remote_store(ctx, &s);
@@ -229,34 +254,50 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
         say(&C, "invocation          %8.1f us round trip (an empty batch)", P.invoke * 1e6);
     }
 
-    /* ---- runs of the two graphs ---- */
+    /* ---- runs of the graphs ---- */
+    if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = plan_graph(ctx, heavy_graph, nc, &H))) goto done;
     if ((st = lp_ctx_set_chunk_bytes(ctx, 256))) goto done;
-    if ((st = plan_graph(ctx, na, &A)) || (st = plan_graph(ctx, nb, &B))) goto done;
+    if ((st = plan_graph(ctx, graph, na, &A)) || (st = plan_graph(ctx, graph, nb, &B))) goto done;
     if (!strncmp(rv.store, "redis://", 8)) {
-        double ta, tb, tp;
-        if ((st = lpi_remote_set_mode(ctx, "lambda", 1)) || (st = time_run(&C, na, &ta)) || (st = time_run(&C, nb, &tb)))
+        double ta, tb, tp, th;
+        if ((st = lpi_remote_set_mode(ctx, "lambda", 1)) || (st = time_run(&C, graph, na, &ta)) ||
+            (st = time_run(&C, graph, nb, &tb)))
             goto done;
-        if ((st = lpi_remote_set_mode(ctx, "lambda", full)) || (st = time_run(&C, nb, &tp))) goto done;
+        if ((st = lpi_remote_set_mode(ctx, "lambda", full)) || (st = time_run(&C, graph, nb, &tp))) goto done;
+        if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = time_run(&C, heavy_graph, nc, &th)) ||
+            (st = lp_ctx_set_chunk_bytes(ctx, 256)))
+            goto done;
         /* one lambda: the prediction is the run's fixed cost plus the sum of its tasks */
         lpi_profile Q = P;
         Q.orch_run_s = Q.orch_task_s = 0;
-        Q.remote_par = 1;
+        Q.remote_par = Q.remote_over_par = 1;
         double ma, mb;
         if ((st = predict(ctx, &Q, &A, 1, LPI_COST_ORCH, &ma)) || (st = predict(ctx, &Q, &B, 1, LPI_COST_ORCH, &mb))) goto done;
         P.orch_task_s = clampd(((tb - mb) - (ta - ma)) / (double)(B.tasks - A.tasks), 1e-6, 1);
         P.orch_run_s = clampd(ta - ma - (double)A.tasks * P.orch_task_s, 1e-5, 10);
+        /* the full budget: the tiny tasks say how many tasks' coordination overlaps, the
+         * compute-bound ones how many tasks compute at once; each fit given the other */
         Q = P;
-        if ((st = fit(ctx, &Q, &Q.remote_par, 1, full, true, &B, full, LPI_COST_ORCH, tp))) goto done;
+        Q.remote_par = full;
+        for (int round = 0; round < 2; round++) {
+            if ((st = fit(ctx, &Q, &Q.remote_over_par, 1, full, true, &B, full, LPI_COST_ORCH, tp)) ||
+                (st = fit(ctx, &Q, &Q.remote_par, 1, full, true, &H, full, LPI_COST_ORCH, th)))
+                goto done;
+        }
         P.remote_par = Q.remote_par;
+        P.remote_over_par = Q.remote_over_par;
         say(&C, "orchestrated        %8.2f ms per run, %.1f us per task in a chain (%lld tasks: %.1f ms with 1 lambda,",
             P.orch_run_s * 1e3, P.orch_task_s * 1e6, (long long)B.tasks, tb * 1e3);
-        say(&C, "                    %.1f ms with %d: %.2f tasks at once at full speed)", tp * 1e3, full, P.remote_par);
+        say(&C, "                    %.1f ms with %d: coordination of %.2f tasks at once; %lld compute-bound tasks in",
+            tp * 1e3, full, P.remote_over_par, (long long)H.tasks);
+        say(&C, "                    %.1f ms with %d: %.2f tasks at once at full speed)", th * 1e3, full, P.remote_par);
     } else {
         say(&C, "orchestrated        not measured: orchestration needs a redis:// store");
     }
     {
         double ta, tb;
-        if ((st = lpi_remote_set_mode(ctx, NULL, 0)) || (st = time_run(&C, na, &ta)) || (st = time_run(&C, nb, &tb))) goto done;
+        if ((st = lpi_remote_set_mode(ctx, NULL, 0)) || (st = time_run(&C, graph, na, &ta)) || (st = time_run(&C, graph, nb, &tb)))
+            goto done;
         lpi_profile Q = P;
         Q.drv_run_s = Q.drv_task_s = 0;
         double ma;
@@ -274,6 +315,7 @@ done:;
     snprintf(msg, sizeof msg, "remote calibration: %s", lp_last_error(ctx));
     if (A.pl) lpi_plan_destroy(A.pl);
     if (B.pl) lpi_plan_destroy(B.pl);
+    if (H.pl) lpi_plan_destroy(H.pl);
     lp_ctx_set_chunk_bytes(ctx, chunk0);
     lpi_remote_set_mode(ctx, orch0, budget0);
     /* the context keeps its profile on failure; on success the measured remote figures */

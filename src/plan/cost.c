@@ -45,6 +45,7 @@ void lpi_profile_copy_remote(lpi_profile *dst, const lpi_profile *src) {
     dst->rtt = src->rtt;
     dst->invoke = src->invoke;
     dst->remote_par = src->remote_par;
+    dst->remote_over_par = src->remote_over_par;
     dst->orch_run_s = src->orch_run_s;
     dst->orch_task_s = src->orch_task_s;
     dst->drv_run_s = src->drv_run_s;
@@ -82,6 +83,7 @@ void lpi_profile_default(lpi_profile *p) {
     p->rtt = 1e-3;
     p->invoke = 20e-3;
     p->remote_par = 1024;
+    p->remote_over_par = 64;
     p->orch_run_s = 50e-3;
     p->orch_task_s = 2e-3;
     p->drv_run_s = 20e-3;
@@ -107,7 +109,8 @@ static const pfield PFIELDS[] = {
     PF("flops_gen", rate[LPI_CC_GEN]), PF("flops_blas", rate[LPI_CC_BLAS]),
     PF("net_bw", net_bw), PF("rtt_s", rtt), PF("invoke_s", invoke),
     /* version 2 */
-    PF("store_put_bw", put_bw), PF("remote_parallelism", remote_par), PF("orch_run_s", orch_run_s),
+    PF("store_put_bw", put_bw), PF("remote_parallelism", remote_par), PF("remote_overhead_parallelism", remote_over_par),
+    PF("orch_run_s", orch_run_s),
     PF("orch_task_s", orch_task_s), PF("driver_run_s", drv_run_s), PF("driver_task_s", drv_task_s),
 };
 #define PROFILE_VERSION 2 /* 2: the remote fields after invoke_s; version 1 files load with their defaults */
@@ -549,7 +552,7 @@ static double chunk_bytes_of(const lpi_plan *pl, int p, int64_t chunk) {
  * (orchestrated: one producer's chunk is still in the chain's memory, the one with most bytes,
  * and the producers' checksums cost one round trip first) and puts its output. */
 static double remote_extra(const lpi_plan *pl, int64_t ti, const lpi_profile *pr, lpi_cost_mode mode,
-                           const lpi_task_cost *c, double *store_s) {
+                           const lpi_task_cost *c, double *store_s, double *lat) {
     const lpi_task *t = &pl->tasks[ti];
     double s = 0, fetched = 0, held = 0;
     int nf = 0;
@@ -571,10 +574,11 @@ static double remote_extra(const lpi_plan *pl, int64_t ti, const lpi_profile *pr
             if (b > held) held = b;
         }
     if (mode == LPI_COST_ORCH && nf) { fetched -= held; nf--; }
-    if (nf) s += (mode == LPI_COST_ORCH ? pr->rtt : 0) + nf * pr->rtt + fetched / pr->net_bw;
-    s += pr->rtt + c->bytes_out / pr->put_bw;
+    /* round trips: the checksums (orchestrated), each fetch, the put */
+    *lat = ((nf && mode == LPI_COST_ORCH ? 1 : 0) + nf + 1) * pr->rtt;
+    s += fetched / pr->net_bw + c->bytes_out / pr->put_bw;
     *store_s += fetched / pr->net_bw + c->bytes_out / pr->put_bw;
-    return s;
+    return s + *lat;
 }
 
 /* The driver fetching the results at the end: a get per target chunk, copied into fresh pages. */
@@ -644,8 +648,8 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, lpi_cost_mode mo
         st = lpi_nomem(ctx);
         goto done;
     }
-    /* remote: the lambdas at once, of which remote_par run at full speed (simulated as
-     * ceil(par) workers whose tasks take par_w / par as long) */
+    /* remote: the lambdas at once, of which remote_par run their tasks at full speed (simulated
+     * as ceil(par) workers whose tasks take ceil(par) / par as long) */
     double par = remote && pr->remote_par < workers ? pr->remote_par : workers, slow = 1;
     int sim_workers = workers;
     if (remote) {
@@ -658,7 +662,7 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, lpi_cost_mode mo
     /* driver-centric: a fair share of the ready tasks per invocation, at most a batch */
     double per_inv = remote ? (double)nremote / sim_workers : 1;
     per_inv = per_inv < 1 ? 1 : per_inv > 32 ? 32 : per_inv;
-    double store_s = 0;
+    double store_s = 0, over_s = 0;
     for (int p = 0; p < pl->npnodes; p++) pl->pnodes[p].est_seconds = 0;
     for (int64_t t = 0; t < nt; t++) {
         lpi_task_cost c;
@@ -666,9 +670,13 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, lpi_cost_mode mo
         if (remote && direct_load(&pl->pnodes[pl->tasks[t].pnode])) dur[t] = 0; /* read by its consumers */
         else {
             dur[t] = lpi_task_seconds(pr, &c, active, remote);
-            if (remote) dur[t] += remote_extra(pl, t, pr, mode, &c, &store_s);
+            double lat = 0;
+            if (remote) dur[t] += remote_extra(pl, t, pr, mode, &c, &store_s, &lat);
+            if (mode == LPI_COST_ORCH) lat += pr->orch_task_s;
+            if (mode == LPI_COST_DRIVER) lat += pr->invoke / per_inv;
             if (mode == LPI_COST_ORCH) dur[t] += pr->orch_task_s;
             if (mode == LPI_COST_DRIVER) dur[t] += pr->invoke / per_inv;
+            over_s += lat;
         }
         pl->pnodes[pl->tasks[t].pnode].est_seconds += dur[t];
         out->work += dur[t];
@@ -707,8 +715,14 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, lpi_cost_mode mo
         fixed = pr->drv_run_s;
         now = fmax(now, (double)nremote * pr->drv_task_s);
     }
-    if (remote) fixed += gather_seconds(pl, pr);
-    out->total = fixed + (remote ? fmax(now, store_s) : now);
+    if (remote) {
+        fixed += gather_seconds(pl, pr);
+        /* the tasks' round trips and coordination (Redis scripts, invocations) overlap only
+         * remote_over_par at a time: the store serves one request at a time */
+        double op = pr->remote_over_par < workers ? pr->remote_over_par : workers;
+        now = fmax(now, fmax(store_s, over_s / (op < 1 ? 1 : op)));
+    }
+    out->total = fixed + now;
     out->fixed = fixed;
     /* critical path: longest chain by duration, in the order the simulation finished tasks
      * (producers before consumers); start[] holds the simulated start times */

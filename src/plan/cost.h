@@ -49,6 +49,8 @@ struct lpi_profile {
     double invoke;               /* s per invocation round trip (an empty batch) */
     double remote_par;           /* tasks the workers run at once at full speed (a fleet: its
                                   * size; loopback workers: about the cores they share) */
+    double remote_over_par;      /* tasks whose round trips and coordination (completion
+                                  * scripts, invocations) proceed at once: one store serves them */
     double orch_run_s;           /* orchestrated run: submit, start, wait, cleanup (beyond one
                                   * invocation and the tasks) */
     double orch_task_s;          /* orchestrated: per task in a chain (completion script, leases) */

@@ -12,7 +12,8 @@ from lampy_procs import lampy
 # The built-in remote figures (src/plan/cost.c, lpi_profile_default): a measured profile must
 # differ from every one of them.
 DEFAULTS = {"net_bw": 100e6, "store_put_bw": 100e6, "rtt_s": 1e-3, "invoke_s": 20e-3, "remote_parallelism": 1024,
-            "orch_run_s": 50e-3, "orch_task_s": 2e-3, "driver_run_s": 20e-3, "driver_task_s": 200e-6}
+            "remote_overhead_parallelism": 64, "orch_run_s": 50e-3, "orch_task_s": 2e-3, "driver_run_s": 20e-3,
+            "driver_task_s": 200e-6}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def test_calibration_measures_the_remote_figures(measured, redis):
         assert isinstance(v, (int, float)) and math.isfinite(v) and v > 0, (k, v)
         assert v != dflt, f"{k} kept its built-in value {dflt}"
     # two workers with two lambdas each: at most the budget of 4 run at once
-    assert 1 <= doc["remote_parallelism"] <= 4
+    assert 1 <= doc["remote_parallelism"] <= 4 and 1 <= doc["remote_overhead_parallelism"] <= 4
     assert "store" in log and "invocation" in log and "orchestrated" in log and "driver-centric" in log
     # the calibration's runs and chunks leave nothing in the store
     assert redis.dbsize() == 0, redis.cli("KEYS", "*")
