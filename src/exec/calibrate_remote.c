@@ -18,35 +18,24 @@
  * monotone in each), so measured and predicted agree on these graphs by construction and the
  * model carries the figures to other plans. Times are medians of a few runs. */
 #include "plan/cost.h"
+#include "exec/calibrate.h"
 #include "exec/exec.h"
 #include "exec/orchestrate.h"
 #include "store/store.h"
 #include "store/auth.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
 typedef struct rcal {
-    void (*log)(void *, const char *);
-    void *arg;
+    lpi_cal_log out;
     lp_ctx *ctx;
     int reps;
 } rcal;
-
-static void say(rcal *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(rcal *c, const char *fmt, ...) {
-    if (!c->log) return;
-    char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    c->log(c->arg, buf);
-}
+#define say(c, ...) lpi_cal_say(&(c)->out, __VA_ARGS__)
 
 static int cmp_d(const void *x, const void *y) {
     double a = *(const double *)x, b = *(const double *)y;
@@ -203,7 +192,7 @@ static lp_status fit(lp_ctx *ctx, lpi_profile *P, double *field, double lo, doub
 }
 
 lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const char *), void *log_arg) {
-    rcal C = {log, log_arg, ctx, quick ? 3 : 5};
+    rcal C = {{log, log_arg}, ctx, quick ? 3 : 5};
     lpi_remote_view rv;
     if (!lpi_remote_view_get(ctx, &rv) || !rv.nurls)
         return lpi_error(ctx, LP_ERR_VALUE, "remote calibration needs the lambda executor's workers (lp_ctx_set_workers, --workers)");
