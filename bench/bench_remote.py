@@ -303,7 +303,8 @@ def orchestration(a, lampy, store, procs, out, rows, np):
     rows.append((f"remote calibration, {nw} workers + Redis",
                  f"store rtt {pj['rtt_s'] * 1e6:.0f} µs, put {pj['store_put_bw'] / 1e6:.0f} MB/s, get {pj['net_bw'] / 1e6:.0f} MB/s; "
                  f"invocation {pj['invoke_s'] * 1e6:.0f} µs; orchestrated {pj['orch_run_s'] * 1e3:.1f} ms/run + "
-                 f"{pj['orch_task_s'] * 1e6:.0f} µs/task, {pj['remote_parallelism']:.2f} tasks at once; driver "
+                 f"{pj['orch_task_s'] * 1e6:.0f} µs/task, {pj['remote_parallelism']:.2f} tasks computing and "
+                 f"{pj['remote_overhead_parallelism']:.2f} coordinating at once; driver "
                  f"{pj['driver_run_s'] * 1e3:.1f} ms/run + {pj['driver_task_s'] * 1e6:.0f} µs/task", "lampy calibrate --executor lambda"))
     xy = arrays(np, out, "xy", 4 << 20 if a.quick else 16 << 20)
     workloads = [("x * y + x * 2 - y", []), ("sum(x)", []), ("sum((x - y) ** 2)", []),
