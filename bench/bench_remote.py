@@ -20,8 +20,9 @@ skips the rest):
     seconds for each (user + system, from the kernel's accounting of the child);
   - Fisher LDA 2M x 64 (--quick: 200k) and `a*b + c*2 - a` (64M; --quick: 16M) through N
     workers in both modes vs local;
-  - `lampy estimate --executor lambda` (predicted wall time) vs the measured orchestrated run
-    for 5 workloads.
+  - `lampy estimate --executor lambda --orchestrate lambda` (predicted wall time) vs the measured
+    orchestrated run for 5 workloads, with a profile measured in the same run (`lampy calibrate`,
+    then `lampy calibrate --executor lambda` against the same workers and Redis).
 All data goes to bench/out/remote (git-ignored).
 """
 import argparse
@@ -291,13 +292,27 @@ def orchestration(a, lampy, store, procs, out, rows, np):
         rows.append((f"`{expr}`, {n >> 20}M float64, {nw} workers, {label}", f"{tr:.3f} s ({tr / tl:.1f}x local)",
                      "goal ≤ 2x; " + ("same bits" if same else "RESULTS DIFFER")))
 
-    # ---- the remote cost model: `lampy estimate --executor lambda` vs measured
+    # ---- the remote cost model: `lampy estimate --executor lambda` vs measured. The profile is
+    # measured in this run: this machine (lampy calibrate), then the same workers and Redis
+    # (lampy calibrate --executor lambda), so it describes the machine as it is now
+    prof = out / "profile.json"
+    run([lampy, "calibrate", "--profile", prof, *(["--quick"] if a.quick else [])])
+    _, r = run([lampy, "calibrate", *base, "--profile", prof, *(["--quick"] if a.quick else [])])
+    sys.stderr.write(r.stderr)
+    pj = json.loads(prof.read_text())
+    rows.append((f"remote calibration, {nw} workers + Redis",
+                 f"store rtt {pj['rtt_s'] * 1e6:.0f} µs, put {pj['store_put_bw'] / 1e6:.0f} MB/s, get {pj['net_bw'] / 1e6:.0f} MB/s; "
+                 f"invocation {pj['invoke_s'] * 1e6:.0f} µs; orchestrated {pj['orch_run_s'] * 1e3:.1f} ms/run + "
+                 f"{pj['orch_task_s'] * 1e6:.0f} µs/task, {pj['remote_parallelism']:.2f} tasks computing and "
+                 f"{pj['remote_overhead_parallelism']:.2f} coordinating at once; driver "
+                 f"{pj['driver_run_s'] * 1e3:.1f} ms/run + {pj['driver_task_s'] * 1e6:.0f} µs/task", "lampy calibrate --executor lambda"))
     xy = arrays(np, out, "xy", 4 << 20 if a.quick else 16 << 20)
     workloads = [("x * y + x * 2 - y", []), ("sum(x)", []), ("sum((x - y) ** 2)", []),
                  ("where(x > 0.5, sqrt(abs(x)), -y).mean()", ["--chunk-bytes", "1M"]),
                  ("(arange(32768) * 0.5 + 1).sum()", ["--chunk-bytes", "256"])]
     for expr, opts in workloads:
-        _, r = run([lampy, "estimate", expr, *xy, *opts, "--executor", "lambda", "--max-lambdas", 2 * nw, "--json"])
+        _, r = run([lampy, "estimate", expr, *xy, *opts, "--executor", "lambda", "--orchestrate", "lambda",
+                    "--max-lambdas", 2 * nw, "--profile", prof, "--json"])
         pred = json.loads(r.stdout)["total_seconds"]
         meas = statistics.median(stat(run([lampy, "eval", expr, *xy, *opts, "-o", out / "w.npy", "--stats", *modes[1][1]])[1]
                                       .stderr, "lp_run time") for _ in range(a.reps))

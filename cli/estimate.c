@@ -7,7 +7,8 @@
 
 const char cli_estimate_help[] =
     "usage: lampy estimate EXPR|GRAPH.json [NAME=FILE.npy ...] [--workers N] [--remote]\n"
-    "                      [--executor lambda [--max-lambdas N] [--lambda-mem SIZE]]\n"
+    "                      [--executor lambda [--orchestrate WHO] [--max-lambdas N]\n"
+    "                      [--lambda-mem SIZE]]\n"
     "                      [--profile FILE] [--threads N] [--chunk-bytes B] [--no-fusion]\n"
     "                      [--json]\n"
     "\n"
@@ -19,12 +20,16 @@ const char cli_estimate_help[] =
     "\n"
     "Options:\n"
     "  --workers N          workers to predict for (default: --threads, else one per core)\n"
-    "  --remote             price tasks as function invocations (network, latency, invocation)\n"
+    "  --remote             price tasks as the lambda executor runs them: the store traffic of\n"
+    "                       the chunks that cross it, invocations, the profile's measured remote\n"
+    "                       figures (`lampy calibrate --executor lambda`)\n"
     "  --executor lambda    --remote, and what a provider would be asked for and bill: how many\n"
     "                       lambdas at once (the budget, at most the plan's average\n"
     "                       parallelism), memory per lambda (the largest task's inputs and\n"
     "                       output plus the runtime's), the predicted wall time, lambda-seconds\n"
     "                       and GB-seconds\n"
+    "  --orchestrate WHO    driver (this process dispatches batches of tasks, the default) or\n"
+    "                       lambda (one invocation; chains of tasks in the functions)\n"
     "  --max-lambdas N      the budget of lambdas (default: --workers, else 8)\n"
     "  --lambda-mem SIZE    a lambda's memory limit (OpenLambda's mem_mb): tasks that need more\n"
     "                       are reported\n"
@@ -55,12 +60,13 @@ int cli_estimate(int argc, char **argv) {
     const char *src = NULL;
     long workers = 0, max_lambdas = 0;
     bool remote = false, json = false, mem_set = false;
-    int executor = -1;
+    int executor = -1, orchestrate = -1;
     size_t lambda_mem = 0;
     cli_run_opts run = CLI_RUN_OPTS_INIT;
     const cli_opt opts[] = {
         {.name = "--remote", .kind = CLI_FLAG, .dst = &remote},
         {.name = "--executor", .kind = CLI_CHOICE, .dst = &executor, .choices = cli_executors},
+        {.name = "--orchestrate", .kind = CLI_CHOICE, .dst = &orchestrate, .choices = cli_orchestrators},
         {.name = "--max-lambdas", .kind = CLI_INT, .dst = &max_lambdas, .lo = 1, .hi = 1 << 20},
         {.name = "--lambda-mem", .kind = CLI_SIZE, .dst = &lambda_mem, .seen = &mem_set},
         {.name = "--json", .kind = CLI_FLAG, .dst = &json},
@@ -87,7 +93,9 @@ int cli_estimate(int argc, char **argv) {
         if (!max_lambdas) max_lambdas = workers ? workers : 8;
         workers = max_lambdas;
     }
-    if ((st = lp_estimate(ctx, t, n, (int)workers, remote ? LP_ESTIMATE_REMOTE : 0, &e))) { rc = cli_lib_error(ctx, st); goto done; }
+    if (orchestrate >= 0 && !remote) { rc = cli_usage_error("estimate: --orchestrate needs --executor lambda or --remote"); goto done; }
+    int flags = orchestrate == 1 ? LP_ESTIMATE_ORCHESTRATE : remote ? LP_ESTIMATE_REMOTE : 0;
+    if ((st = lp_estimate(ctx, t, n, (int)workers, flags, &e))) { rc = cli_lib_error(ctx, st); goto done; }
     /* the lambda plan: lambdas worth running at once, their memory, what a provider bills */
     double par = e->critical_seconds > 0 ? e->work_seconds / e->critical_seconds : 1;
     int nl = (int)max_lambdas < (int)(par + 0.999) ? (int)max_lambdas : (int)(par + 0.999);
@@ -129,6 +137,8 @@ int cli_estimate(int argc, char **argv) {
         bool calibrated = pj && strstr(pj, "\"calibrated\": true");
         lp_profile_path(ppath, sizeof ppath);
         printf("profile: %s%s\n", machine, calibrated ? "" : "  [not calibrated: run `lampy calibrate`]");
+        if (remote && !(pj && strstr(pj, "\"remote_calibrated\": true")))
+            printf("         remote figures not measured: run `lampy calibrate --executor lambda --workers ...`\n");
         lp_string_free(pj);
     }
     printf("%4s  %-8s %-18s %-20s %-8s %7s %10s %10s %10s %11s\n", "node", "kernel", "op", "shape", "dtype", "tasks",
@@ -174,16 +184,26 @@ done:
 
 const char cli_calibrate_help[] =
     "usage: lampy calibrate [--profile FILE] [--quick] [--no-save]\n"
+    "       lampy calibrate --executor lambda --workers URLS [--store URL] [--key-file FILE]\n"
+    "                       [--ca-file FILE] [--profile FILE] [--quick] [--no-save]\n"
     "\n"
     "Measure this machine with Lampy's own kernels (memory bandwidth on one core and on all,\n"
     "reading .npy files, first-touch of result memory, flop rates per op class, BLAS, task and\n"
     "run overheads; about 10 s) and save the profile the cost model uses: to FILE, else\n"
     "$LAMPY_PROFILE, else $XDG_CONFIG_HOME/lampy/profile.json (~/.config/lampy/profile.json).\n"
     "\n"
+    "With --executor lambda (or --workers), measure the lambda executor instead, against those\n"
+    "workers and that store: the store's round trip and bandwidth, an invocation's round trip,\n"
+    "orchestrated and driver-centric runs of small graphs (what a run, a task in a chain and\n"
+    "the driver per task cost; how many tasks the workers run at once); a few seconds. These\n"
+    "figures replace the remote part of the profile in FILE (or the default one); the rest of\n"
+    "it is kept. `lampy estimate --executor lambda` predicts with them.\n"
+    "\n"
     "Options:\n"
-    "  --profile FILE       where to save the profile\n"
+    "  --profile FILE       where to save the profile (remote: also the profile to update)\n"
     "  --quick              smaller arrays and fewer repetitions (about 3 s, less precise)\n"
-    "  --no-save            print the profile instead of saving it\n";
+    "  --no-save            print the profile instead of saving it\n"
+    CLI_REMOTE_HELP;
 
 static void log_line(void *arg, const char *line) {
     (void)arg;
@@ -193,10 +213,12 @@ static void log_line(void *arg, const char *line) {
 int cli_calibrate(int argc, char **argv) {
     const char *path = NULL;
     bool quick = false, no_save = false;
+    cli_remote rem = CLI_REMOTE_INIT;
     const cli_opt opts[] = {
         {.name = "--quick", .kind = CLI_FLAG, .dst = &quick},
         {.name = "--no-save", .kind = CLI_FLAG, .dst = &no_save},
         {.name = "--profile", .kind = CLI_STR, .dst = &path},
+        CLI_REMOTE_OPTS(&rem),
         {0},
     };
     const char *pos[argc > 0 ? argc : 1];
@@ -207,9 +229,24 @@ int cli_calibrate(int argc, char **argv) {
     lp_ctx *ctx;
     lp_status st = lp_ctx_create(&ctx);
     if (st) return cli_error("%s", lp_status_str(st));
-    fprintf(stderr, "lampy calibrate: measuring this machine%s\n", quick ? " (quick)" : "");
     int rc = CLI_EXIT_OK;
-    if ((st = lp_calibrate(ctx, quick ? 8 : 30, log_line, NULL))) {
+    const bool remote = rem.executor == 1 || (rem.executor < 0 && (rem.workers || rem.store));
+    if (rem.executor == 0 && (rem.workers || rem.store)) {
+        lp_ctx_destroy(ctx);
+        return cli_usage_error("calibrate: --workers and --store measure the lambda executor; drop --executor local");
+    }
+    /* the profile to update: FILE when it can be read, else the default one (or built-in); a
+     * local calibration keeps its remote part and a remote one its local part */
+    if (path) lp_profile_load(ctx, path);
+    if (remote) {
+        if ((rc = cli_remote_apply(ctx, &rem))) { lp_ctx_destroy(ctx); return rc; }
+        fprintf(stderr, "lampy calibrate: measuring the lambda executor%s\n", quick ? " (quick)" : "");
+        st = lp_calibrate_remote(ctx, quick, log_line, NULL);
+    } else {
+        fprintf(stderr, "lampy calibrate: measuring this machine%s\n", quick ? " (quick)" : "");
+        st = lp_calibrate(ctx, quick ? 8 : 30, log_line, NULL);
+    }
+    if (st) {
         rc = cli_lib_error(ctx, st);
     } else if (save) {
         char def[4096] = "(default location)";

@@ -512,6 +512,13 @@ LP_API lp_status lp_profile_path(char *buf, size_t cap);
  * and use the result as ctx's profile. log (may be NULL) receives one line per measurement. */
 LP_API lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *arg, const char *line),
                        void *log_arg);
+/* Measure the lambda executor against ctx's workers and store (lp_ctx_set_workers,
+ * lp_ctx_set_store, lp_ctx_set_remote_config for the key): store round trip and bandwidth, an
+ * invocation's round trip, orchestrated and driver-centric runs of small graphs (a few
+ * seconds; quick: fewer repetitions). The figures become the remote part of ctx's profile; the
+ * rest of it is kept (lp_calibrate keeps the remote part in turn). Orchestrated runs need a
+ * redis:// store; with another the orchestrated figures keep their values. */
+LP_API lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *arg, const char *line), void *log_arg);
 
 /* Predicted cost of running the targets (nothing is run). */
 typedef struct lp_estimate_node {
@@ -541,7 +548,13 @@ typedef struct lp_estimate_result {
     double max_task_bytes;   /* the largest task's inputs and output: what one function holds */
 } lp_estimate_result;
 
-#define LP_ESTIMATE_REMOTE 1 /* price tasks as function invocations (network, latency) */
+/* Remote: price tasks as the lambda executor runs them with the profile's remote figures
+ * (`lampy calibrate --executor lambda`): workers = the lambdas at once; loads read by their
+ * consumers, chunks through the store, the driver gathering the results. REMOTE: the driver
+ * dispatches batches of tasks (orchestrate "driver"); ORCHESTRATE: one invocation, chains of
+ * tasks in the functions (orchestrate "lambda"). */
+#define LP_ESTIMATE_REMOTE 1
+#define LP_ESTIMATE_ORCHESTRATE 2
 /* workers 0 = ctx's thread count. *out is released with lp_estimate_free. */
 LP_API lp_status lp_estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers, int flags,
                       lp_estimate_result **out);

@@ -444,7 +444,7 @@ static PyObject *lpy_plan_json(PyObject *self, PyObject *args) {
 }
 
 static PyObject *lpy_estimate(PyObject *self, PyObject *args, PyObject *kwargs) {
-    int workers = 0, remote = 0;
+    int workers = 0, remote = 0, orch = 0;
     if (kwargs && PyDict_GET_SIZE(kwargs)) {
         PyObject *k, *v;
         Py_ssize_t pos = 0;
@@ -453,6 +453,15 @@ static PyObject *lpy_estimate(PyObject *self, PyObject *args, PyObject *kwargs) 
                 if (parse_int(v, 0, 1 << 20, "workers", &workers) < 0) return NULL;
             } else if (PyUnicode_CompareWithASCIIString(k, "remote") == 0) {
                 if ((remote = PyObject_IsTrue(v)) < 0) return NULL;
+            } else if (PyUnicode_CompareWithASCIIString(k, "orchestrate") == 0) {
+                /* who orchestrates the remote run priced: "driver" or "lambda" (implies remote) */
+                const char *o = PyUnicode_Check(v) ? PyUnicode_AsUTF8(v) : NULL;
+                if (!o || (strcmp(o, "driver") && strcmp(o, "lambda"))) {
+                    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "estimate(): orchestrate is 'driver' or 'lambda'");
+                    return NULL;
+                }
+                orch = !strcmp(o, "lambda");
+                remote = 1;
             } else {
                 PyErr_Format(PyExc_TypeError, "estimate() got an unexpected keyword argument %R", k);
                 return NULL;
@@ -463,7 +472,7 @@ static PyObject *lpy_estimate(PyObject *self, PyObject *args, PyObject *kwargs) 
     int n = target_list(args, &t);
     if (n < 0) return NULL;
     lp_estimate_result *e = NULL;
-    lp_status st = lp_estimate(lpy.ctx, t, n, workers, remote ? LP_ESTIMATE_REMOTE : 0, &e);
+    lp_status st = lp_estimate(lpy.ctx, t, n, workers, orch ? LP_ESTIMATE_ORCHESTRATE : remote ? LP_ESTIMATE_REMOTE : 0, &e);
     target_free(t, n);
     if (st != LP_OK) return lpy_raise(lpy.ctx, st);
     PyObject *nodes = PyList_New(e->nnodes), *r = NULL;
@@ -598,8 +607,10 @@ static PyMethodDef config_functions[] = {
     {"plan_json", lpy_plan_json, METH_VARARGS,
      "plan_json(*arrays)\n--\n\nThe planned task graph as JSON (nothing is run)."},
     {"estimate", KW lpy_estimate, METH_VARARGS | METH_KEYWORDS,
-     "estimate(*arrays, workers=0, remote=False)\n--\n\nThe cost model's prediction for computing "
-     "the arrays: tasks, flops, bytes, seconds, per planned node (nothing is run)."},
+     "estimate(*arrays, workers=0, remote=False, orchestrate=None)\n--\n\nThe cost model's prediction for "
+     "computing the arrays: tasks, flops, bytes, seconds, per planned node (nothing is run). remote: as "
+     "the lambda executor runs them (workers = lambdas at once); orchestrate='driver' or 'lambda' says "
+     "who orchestrates (implies remote)."},
     {"trace_write", lpy_trace_write, METH_VARARGS,
      "trace_write(path)\n--\n\nWrite the last traced run (config(trace=True)) as a Chrome trace "
      "file (Perfetto, chrome://tracing)."},

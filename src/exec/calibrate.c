@@ -14,6 +14,7 @@
  * Each number is the best of a few runs; about 5 s on a small machine (--quick: ~2 s). A busy
  * machine makes every number pessimistic: calibrate when it is idle. */
 #include "plan/cost.h"
+#include "exec/calibrate.h"
 #include "exec/pool.h"
 #include "exec/trace.h"
 #include "io/npy.h"
@@ -29,21 +30,20 @@
 #include <unistd.h>
 
 typedef struct cal {
-    void (*log)(void *, const char *);
-    void *arg;
+    lpi_cal_log out;
     double t0, budget;
 } cal;
 
-static void say(cal *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(cal *c, const char *fmt, ...) {
-    if (!c->log) return;
+void lpi_cal_say(const lpi_cal_log *l, const char *fmt, ...) {
+    if (!l->log) return;
     char buf[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    c->log(c->arg, buf);
+    l->log(l->arg, buf);
 }
+#define say(c, ...) lpi_cal_say(&(c)->out, __VA_ARGS__)
 
 typedef lp_status (*build_fn)(lp_ctx *ctx, void *arg, lp_array **out);
 
@@ -244,7 +244,7 @@ static int cmp_d(const void *x, const void *y) {
 }
 
 lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, const char *), void *log_arg) {
-    cal C = {log, log_arg, lpi_now(), max_seconds > 0 ? max_seconds : 30};
+    cal C = {{log, log_arg}, lpi_now(), max_seconds > 0 ? max_seconds : 30};
     const int W = lpi_ncores();
     lpi_profile P;
     lpi_profile_default(&P);
@@ -539,6 +539,7 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
         lp_free_aligned(m3);
     }
     say(&C, "calibrated in %.1f s", lpi_now() - C.t0);
+    lpi_profile_copy_remote(&P, lpi_profile_get(ctx)); /* measured apart: lp_calibrate_remote */
     st = lpi_profile_set(ctx, &P);
 #undef CK
 done:

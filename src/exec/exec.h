@@ -28,6 +28,10 @@ typedef struct lpi_remote_view {
     const char *ca_file;           /* https: CA bundle (NULL = the system's) */
 } lpi_remote_view;
 bool lpi_remote_view_get(const lp_ctx *ctx, lpi_remote_view *v);
+/* Change who orchestrates ("lambda", else the driver) and the lambda budget (0 = default) of
+ * ctx's remote configuration, keeping the rest (its key, CA, deadline): the remote calibration
+ * runs both modes. */
+lp_status lpi_remote_set_mode(lp_ctx *ctx, const char *orchestrate, int max_lambdas);
 /* The key requests are signed with (the configured key file, else $LAMPY_KEY_FILE; *out NULL
  * when there is none). Owned by the context. */
 struct lpi_key;

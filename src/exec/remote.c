@@ -215,6 +215,14 @@ lp_status lp_ctx_set_remote_config(lp_ctx *ctx, const lp_remote_config *cfg) {
     return LP_OK;
 }
 
+lp_status lpi_remote_set_mode(lp_ctx *ctx, const char *orchestrate, int max_lambdas) {
+    struct lpi_remote *r = remote_of(ctx);
+    if (!r) return lpi_nomem(ctx);
+    r->cfg.orchestrate = orchestrate && !strcmp(orchestrate, "lambda") ? "lambda" : NULL;
+    r->cfg.max_lambdas = max_lambdas;
+    return LP_OK;
+}
+
 bool lpi_remote_view_get(const lp_ctx *ctx, lpi_remote_view *v) {
     const struct lpi_remote *r = lpi_ctx_slot(ctx, LPI_SLOT_REMOTE);
     memset(v, 0, sizeof *v);

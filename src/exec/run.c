@@ -63,7 +63,7 @@ static lp_status run_targets(lp_ctx *ctx, lp_array *const *targets, int n) {
         /* the prediction shown beside the measured time; only for traced runs (it simulates
          * the whole schedule) */
         lpi_cost_summary cs;
-        if (lpi_cost_plan(ctx, plan, 0, false, false, &cs) == LP_OK) ctx->report.predicted_seconds = cs.total;
+        if (lpi_cost_plan(ctx, plan, 0, LPI_COST_LOCAL, false, &cs) == LP_OK) ctx->report.predicted_seconds = cs.total;
     }
     st = lpi_plan_alloc_targets(ctx, plan);
     double t1 = lpi_now();

@@ -39,6 +39,20 @@ static double llc_size(void) {
     return best > 0 ? best : 8 << 20;
 }
 
+void lpi_profile_copy_remote(lpi_profile *dst, const lpi_profile *src) {
+    dst->net_bw = src->net_bw;
+    dst->put_bw = src->put_bw;
+    dst->rtt = src->rtt;
+    dst->invoke = src->invoke;
+    dst->remote_par = src->remote_par;
+    dst->remote_over_par = src->remote_over_par;
+    dst->orch_run_s = src->orch_run_s;
+    dst->orch_task_s = src->orch_task_s;
+    dst->drv_run_s = src->drv_run_s;
+    dst->drv_task_s = src->drv_task_s;
+    dst->remote_calibrated = src->remote_calibrated;
+}
+
 void lpi_profile_default(lpi_profile *p) {
     memset(p, 0, sizeof *p);
     snprintf(p->machine, sizeof p->machine, "built-in defaults (run `lampy calibrate`)");
@@ -63,9 +77,17 @@ void lpi_profile_default(lpi_profile *p) {
     p->rate[LPI_CC_REDUCE_AXIS] = 0.5e9;
     p->rate[LPI_CC_GEN] = 2e9;
     p->rate[LPI_CC_BLAS] = 30e9;
+    /* remote: guesses for a fleet behind a network until `lampy calibrate --executor lambda` */
     p->net_bw = 100e6;
+    p->put_bw = 100e6;
     p->rtt = 1e-3;
     p->invoke = 20e-3;
+    p->remote_par = 1024;
+    p->remote_over_par = 64;
+    p->orch_run_s = 50e-3;
+    p->orch_task_s = 2e-3;
+    p->drv_run_s = 20e-3;
+    p->drv_task_s = 200e-6;
 }
 
 typedef struct pfield {
@@ -86,7 +108,12 @@ static const pfield PFIELDS[] = {
     PF("flops_reduce", rate[LPI_CC_REDUCE]), PF("flops_reduce_axis", rate[LPI_CC_REDUCE_AXIS]),
     PF("flops_gen", rate[LPI_CC_GEN]), PF("flops_blas", rate[LPI_CC_BLAS]),
     PF("net_bw", net_bw), PF("rtt_s", rtt), PF("invoke_s", invoke),
+    /* version 2 */
+    PF("store_put_bw", put_bw), PF("remote_parallelism", remote_par), PF("remote_overhead_parallelism", remote_over_par),
+    PF("orch_run_s", orch_run_s),
+    PF("orch_task_s", orch_task_s), PF("driver_run_s", drv_run_s), PF("driver_task_s", drv_task_s),
 };
+#define PROFILE_VERSION 2 /* 2: the remote fields after invoke_s; version 1 files load with their defaults */
 #define NPFIELDS ((int)(sizeof PFIELDS / sizeof PFIELDS[0]))
 
 char *lpi_profile_to_json_text(const lpi_profile *p) {
@@ -94,10 +121,11 @@ char *lpi_profile_to_json_text(const lpi_profile *p) {
     int r = !o;
     if (o) {
         r |= json_object_set_new(o, "format", json_string("lampy.profile"));
-        r |= json_object_set_new(o, "version", json_integer(1));
+        r |= json_object_set_new(o, "version", json_integer(PROFILE_VERSION));
         r |= json_object_set_new(o, "machine", json_string(p->machine));
         r |= json_object_set_new(o, "cores", json_integer(p->cores));
         r |= json_object_set_new(o, "calibrated", json_boolean(p->calibrated));
+        r |= json_object_set_new(o, "remote_calibrated", json_boolean(p->remote_calibrated));
         for (int i = 0; i < NPFIELDS; i++)
             r |= json_object_set_new(o, PFIELDS[i].key, json_real(*(const double *)((const char *)p + PFIELDS[i].off)));
         json_t *ops = json_object(), *axis = json_object();
@@ -128,7 +156,7 @@ lp_status lpi_profile_from_json_text(lp_ctx *ctx, const char *where, const char 
             if (!json_is_string(v) || strcmp(json_string_value(v), "lampy.profile"))
                 st = lpi_error(ctx, LP_ERR_FORMAT, "%s: not a Lampy profile", where);
         } else if (!strcmp(key, "version")) {
-            if (!json_is_integer(v) || json_integer_value(v) != 1)
+            if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > PROFILE_VERSION)
                 st = lpi_error(ctx, LP_ERR_FORMAT, "%s: unsupported profile version", where);
         } else if (!strcmp(key, "machine")) {
             if (!json_is_string(v)) st = lpi_error(ctx, LP_ERR_FORMAT, "%s: 'machine' must be a string", where);
@@ -139,6 +167,8 @@ lp_status lpi_profile_from_json_text(lp_ctx *ctx, const char *where, const char 
             else p.cores = (int)json_integer_value(v);
         } else if (!strcmp(key, "calibrated")) {
             p.calibrated = json_is_true(v);
+        } else if (!strcmp(key, "remote_calibrated")) {
+            p.remote_calibrated = json_is_true(v);
         } else if (!strcmp(key, "op_seconds") || !strcmp(key, "axis_reduce_seconds")) {
             /* per-op times: ops this build does not know are skipped (profiles are advice) */
             double *tab = !strcmp(key, "op_seconds") ? p.op_s : p.axis_s;
@@ -496,9 +526,73 @@ double lpi_task_seconds(const lpi_profile *pr, const lpi_task_cost *c, int activ
      * sums and fused where/sqrt reductions this is within ~15%; max(compute, memory) (the
      * roofline) underestimates such programs by up to 2x. */
     double overlap = fmin(compute, c->overlap_s);
-    double t = pr->task_overhead + compute + fmax(mem - overlap, 0) + c->bytes_load * load_s + c->bytes_fresh * fresh_s;
-    if (remote) t += pr->invoke + pr->rtt + (c->bytes_in + c->bytes_out + c->bytes_load) / pr->net_bw;
-    return t;
+    return pr->task_overhead + compute + fmax(mem - overlap, 0) + c->bytes_load * load_s + c->bytes_fresh * fresh_s;
+}
+
+/* ---- remote executors: what a task costs beyond its work ---- */
+
+/* Remotely a load that is not itself a result is no task: its consumers read its rows. */
+static bool direct_load(const lpi_pnode *p) { return p->kernel == LPI_K_LOAD && p->target < 0; }
+
+static double chunk_bytes_of(const lpi_plan *pl, int p, int64_t chunk) {
+    const lpi_pnode *q = &pl->pnodes[p];
+    if (q->red && !q->final) {
+        /* a partial state: (fields, elements) of float64/int64 */
+        const lpi_task *pt = &pl->tasks[q->first_task + chunk];
+        return (double)pt->pelems * q->red->nfields * 8;
+    }
+    lpi_box b;
+    lpi_grid_chunk_box(&q->grid, chunk, &b);
+    return box_bytes(&b, q->dtype);
+}
+
+/* Seconds task t adds on a function to its work (c), and into *store_s the seconds it keeps
+ * the store busy (its bytes: Redis serves one request at a time). The task reads its loads'
+ * rows itself (loads are no tasks remotely), fetches its other operands' chunks from the store
+ * (orchestrated: one producer's chunk is still in the chain's memory, the one with most bytes,
+ * and the producers' checksums cost one round trip first) and puts its output. */
+static double remote_extra(const lpi_plan *pl, int64_t ti, const lpi_profile *pr, lpi_cost_mode mode,
+                           const lpi_task_cost *c, double *store_s, double *lat) {
+    const lpi_task *t = &pl->tasks[ti];
+    double s = 0, fetched = 0, held = 0;
+    int nf = 0;
+    for (int k = 0; k < t->nops; k++)
+        for (int q = 0; q < t->ops[k].npieces; q++) {
+            const lpi_piece *pc = &t->ops[k].pieces[q];
+            const lpi_pnode *pp = &pl->pnodes[pc->pnode];
+            if (pp->kernel == LPI_K_NONE) continue;
+            if (direct_load(pp)) { s += box_bytes(&pc->box, pp->dtype) / pr->load_bw1; continue; }
+            /* a chunk read by several pieces is fetched once */
+            bool dup = false;
+            for (int k2 = 0; k2 <= k && !dup; k2++)
+                for (int q2 = 0; q2 < (k2 == k ? q : t->ops[k2].npieces) && !dup; q2++)
+                    dup = t->ops[k2].pieces[q2].pnode == pc->pnode && t->ops[k2].pieces[q2].chunk == pc->chunk;
+            if (dup) continue;
+            double b = chunk_bytes_of(pl, pc->pnode, pc->chunk);
+            fetched += b;
+            nf++;
+            if (b > held) held = b;
+        }
+    if (mode == LPI_COST_ORCH && nf) { fetched -= held; nf--; }
+    /* round trips: the checksums (orchestrated), each fetch, the put */
+    *lat = ((nf && mode == LPI_COST_ORCH ? 1 : 0) + nf + 1) * pr->rtt;
+    s += fetched / pr->net_bw + c->bytes_out / pr->put_bw;
+    *store_s += fetched / pr->net_bw + c->bytes_out / pr->put_bw;
+    return s + *lat;
+}
+
+/* The driver fetching the results at the end: a get per target chunk, copied into fresh pages. */
+static double gather_seconds(const lpi_plan *pl, const lpi_profile *pr) {
+    double s = 0;
+    for (int p = 0; p < pl->npnodes; p++) {
+        const lpi_pnode *pn = &pl->pnodes[p];
+        if (pn->target < 0 || pn->kernel == LPI_K_NONE) continue;
+        for (int64_t c = 0; c < pn->grid.total; c++) {
+            double b = chunk_bytes_of(pl, p, c);
+            s += pr->rtt + b / pr->net_bw + b / pr->fresh_bw1;
+        }
+    }
+    return s;
 }
 
 /* ---- the plan: simulation and critical path ---- */
@@ -534,11 +628,12 @@ static ev ev_pop(ev *h, int64_t *n) {
     return top;
 }
 
-lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, bool remote, bool want_critical, lpi_cost_summary *out) {
+lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, lpi_cost_mode mode, bool want_critical, lpi_cost_summary *out) {
     memset(out, 0, sizeof *out);
     const lpi_profile *pr = lpi_profile_get(ctx);
     if (workers <= 0) workers = lpi_ctx_workers(ctx);
     out->workers = workers;
+    const bool remote = mode != LPI_COST_LOCAL;
     int active = remote ? 1 : (workers < pr->cores ? workers : pr->cores);
     const int64_t nt = pl->ntasks;
     double *dur = lp_malloc((size_t)(nt ? nt : 1) * sizeof *dur);
@@ -553,11 +648,36 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, bool remote, boo
         st = lpi_nomem(ctx);
         goto done;
     }
+    /* remote: the lambdas at once, of which remote_par run their tasks at full speed (simulated
+     * as ceil(par) workers whose tasks take ceil(par) / par as long) */
+    double par = remote && pr->remote_par < workers ? pr->remote_par : workers, slow = 1;
+    int sim_workers = workers;
+    if (remote) {
+        if (par < 1) par = 1;
+        sim_workers = (int)ceil(par - 1e-9);
+        slow = sim_workers / par;
+    }
+    int64_t nremote = 0;
+    for (int64_t t = 0; t < nt; t++) nremote += !direct_load(&pl->pnodes[pl->tasks[t].pnode]);
+    /* driver-centric: a fair share of the ready tasks per invocation, at most a batch */
+    double per_inv = remote ? (double)nremote / sim_workers : 1;
+    per_inv = per_inv < 1 ? 1 : per_inv > 32 ? 32 : per_inv;
+    double store_s = 0, over_s = 0;
     for (int p = 0; p < pl->npnodes; p++) pl->pnodes[p].est_seconds = 0;
     for (int64_t t = 0; t < nt; t++) {
         lpi_task_cost c;
         lpi_task_cost_of(pl, t, pr, active, &c);
-        dur[t] = lpi_task_seconds(pr, &c, active, remote);
+        if (remote && direct_load(&pl->pnodes[pl->tasks[t].pnode])) dur[t] = 0; /* read by its consumers */
+        else {
+            dur[t] = lpi_task_seconds(pr, &c, active, remote);
+            double lat = 0;
+            if (remote) dur[t] += remote_extra(pl, t, pr, mode, &c, &store_s, &lat);
+            if (mode == LPI_COST_ORCH) lat += pr->orch_task_s;
+            if (mode == LPI_COST_DRIVER) lat += pr->invoke / per_inv;
+            if (mode == LPI_COST_ORCH) dur[t] += pr->orch_task_s;
+            if (mode == LPI_COST_DRIVER) dur[t] += pr->invoke / per_inv;
+            over_s += lat;
+        }
         pl->pnodes[pl->tasks[t].pnode].est_seconds += dur[t];
         out->work += dur[t];
         for (int k = 0; k < LPI_CC_COUNT; k++) out->flops += c.flops[k];
@@ -572,10 +692,10 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, bool remote, boo
         if (!pending[t]) ev_push(ready, &nready, (ev){(double)pl->tasks[t].prio, t});
     double now = 0;
     while (done_n < nt) {
-        while (nrun < workers && nready) {
+        while (nrun < sim_workers && nready) {
             ev r = ev_pop(ready, &nready);
             start[r.task] = now;
-            ev_push(run, &nrun, (ev){now + dur[r.task], r.task});
+            ev_push(run, &nrun, (ev){now + dur[r.task] * slow, r.task});
         }
         if (!nrun) break; /* a malformed plan; cannot happen for planned graphs */
         ev e = ev_pop(run, &nrun);
@@ -587,7 +707,23 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, bool remote, boo
             if (--pending[u] == 0) ev_push(ready, &nready, (ev){(double)pl->tasks[u].prio, u});
         }
     }
-    out->total = now + pr->run_overhead + (remote ? 0 : 0);
+    /* per run: remote, the fixed costs, the store as a bound (one server for every function),
+     * the driver's time per task as a bound (driver-centric), the results' gathering */
+    double fixed = pr->run_overhead;
+    if (mode == LPI_COST_ORCH) fixed = pr->orch_run_s + pr->invoke;
+    if (mode == LPI_COST_DRIVER) {
+        fixed = pr->drv_run_s;
+        now = fmax(now, (double)nremote * pr->drv_task_s);
+    }
+    if (remote) {
+        fixed += gather_seconds(pl, pr);
+        /* the tasks' round trips and coordination (Redis scripts, invocations) overlap only
+         * remote_over_par at a time: the store serves one request at a time */
+        double op = pr->remote_over_par < workers ? pr->remote_over_par : workers;
+        now = fmax(now, fmax(store_s, over_s / (op < 1 ? 1 : op)));
+    }
+    out->total = fixed + now;
+    out->fixed = fixed;
     /* critical path: longest chain by duration, in the order the simulation finished tasks
      * (producers before consumers); start[] holds the simulated start times */
     {
@@ -610,7 +746,7 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, bool remote, boo
                 if (--pending[u] == 0) ord[tail++] = u;
             }
         }
-        out->critical = best + pr->run_overhead;
+        out->critical = best + fixed;
         if (out->critical_pnode)
             for (int64_t t = bt; t >= 0; t = pred[t]) out->critical_pnode[pl->tasks[t].pnode] = true;
         lp_free(ord);
@@ -646,8 +782,9 @@ lp_status lp_estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers,
     lp_status st = lpi_plan_build(ctx, targets, n, &pl);
     if (st) return st;
     lpi_cost_summary s;
-    bool remote = flags & LP_ESTIMATE_REMOTE;
-    if ((st = lpi_cost_plan(ctx, pl, workers, remote, true, &s))) { lpi_plan_destroy(pl); return st; }
+    bool remote = flags & (LP_ESTIMATE_REMOTE | LP_ESTIMATE_ORCHESTRATE);
+    lpi_cost_mode mode = flags & LP_ESTIMATE_ORCHESTRATE ? LPI_COST_ORCH : remote ? LPI_COST_DRIVER : LPI_COST_LOCAL;
+    if ((st = lpi_cost_plan(ctx, pl, workers, mode, true, &s))) { lpi_plan_destroy(pl); return st; }
     lp_estimate_result *e = lp_calloc(1, sizeof *e);
     if (e) e->nodes = lp_calloc((size_t)(pl->npnodes ? pl->npnodes : 1), sizeof *e->nodes);
     if (!e || !e->nodes) {
@@ -713,7 +850,7 @@ lp_status lp_plan_dump(lp_ctx *ctx, lp_array *const *targets, int n, char **json
     if (st) return st;
     lpi_cost_summary s;
     json_t *top = NULL;
-    if (!(st = lpi_cost_plan(ctx, pl, 0, false, false, &s)) && !(st = lpi_plan_json(ctx, pl, &top))) {
+    if (!(st = lpi_cost_plan(ctx, pl, 0, LPI_COST_LOCAL, false, &s)) && !(st = lpi_plan_json(ctx, pl, &top))) {
         static const char *const lines[] = {"pnodes", "tasks", NULL};
         json_object_set_new(top, "estimate", json_pack("{siso}", "workers", s.workers, "total_seconds", lpi_json_float(s.total)));
         *json_out = lpi_json_dump_lines(top, lines);

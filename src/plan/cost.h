@@ -41,12 +41,30 @@ struct lpi_profile {
     double axis_s[LPI_OP_COUNT];
     double axis_row_s;           /* outer-axis reductions: extra seconds per row of the kept axes
                                   * (axis_s is measured with rows of 16 elements) */
-    double net_bw, rtt, invoke;  /* remote: B/s per function, round trip s, invocation s */
+    /* Remote (the lambda executor; measured by `lampy calibrate --executor lambda` against
+     * real workers and the store, else built-in guesses): */
+    double net_bw;               /* B/s reading a chunk from the store (get + checksum) */
+    double put_bw;               /* B/s writing a chunk to the store (checksum + put) */
+    double rtt;                  /* s per store round trip (a tiny get) */
+    double invoke;               /* s per invocation round trip (an empty batch) */
+    double remote_par;           /* tasks the workers run at once at full speed (a fleet: its
+                                  * size; loopback workers: about the cores they share) */
+    double remote_over_par;      /* tasks whose round trips and coordination (completion
+                                  * scripts, invocations) proceed at once: one store serves them */
+    double orch_run_s;           /* orchestrated run: submit, start, wait, cleanup (beyond one
+                                  * invocation and the tasks) */
+    double orch_task_s;          /* orchestrated: per task in a chain (completion script, leases) */
+    double drv_run_s;            /* driver-centric run: setup and teardown */
+    double drv_task_s;           /* driver-centric: the driver's own time per task (dispatch,
+                                  * replies): tasks go out one after another at most this fast */
+    bool remote_calibrated;
 };
 
 /* The profile of ctx: set, else loaded from the default location, else the built-in one. */
 const lpi_profile *lpi_profile_get(lp_ctx *ctx);
 void lpi_profile_default(lpi_profile *p);
+/* The remote fields of src into dst (a local calibration keeps the remote one, and back). */
+void lpi_profile_copy_remote(lpi_profile *dst, const lpi_profile *src);
 lp_status lpi_profile_from_json_text(lp_ctx *ctx, const char *where, const char *text, lpi_profile *out);
 char *lpi_profile_to_json_text(const lpi_profile *p); /* free() */
 lp_status lpi_profile_set(lp_ctx *ctx, const lpi_profile *p);
@@ -67,19 +85,34 @@ typedef struct lpi_task_cost {
 } lpi_task_cost;
 
 void lpi_task_cost_of(const lpi_plan *pl, int64_t t, const lpi_profile *pr, int active, lpi_task_cost *c);
-/* Seconds for one task while `active` workers share the machine (remote: a function). */
+/* Seconds of one task's work while `active` workers share the machine (remote: a function,
+ * which has its machine to itself; store traffic and overheads are the plan's, below). */
 double lpi_task_seconds(const lpi_profile *pr, const lpi_task_cost *c, int active, bool remote);
+
+/* Which executor a plan is priced for. Remote: loads are read by their consumers (no task);
+ * every output is put in the store; operands not held are fetched from it; the driver gathers
+ * the results. Orchestrated: chains keep one operand of each task in memory ("become"), each
+ * task costs a completion in Redis; the run one invocation. Driver-centric: invocations carry
+ * batches of tasks, and the driver handles every task itself. */
+typedef enum lpi_cost_mode {
+    LPI_COST_LOCAL = 0,
+    LPI_COST_DRIVER = 1,
+    LPI_COST_ORCH = 2,
+} lpi_cost_mode;
 
 typedef struct lpi_cost_summary {
     int workers;
     double work, critical, total;      /* seconds */
+    double fixed;                      /* of total: per run (overheads; remote: submitting,
+                                        * gathering the results) */
     double flops, bytes_read, bytes_written;
     bool *critical_pnode;              /* [npnodes] when requested (caller frees with lp_free) */
 } lpi_cost_summary;
 
 /* Price every task, fill pnode->est_seconds, simulate the executor with `workers` workers
- * (0 = ctx's thread count). want_critical: fill summary->critical_pnode. */
-lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, bool remote, bool want_critical,
+ * (0 = ctx's thread count; remote: the lambdas at once, of which the profile's remote_par run
+ * at full speed). want_critical: fill summary->critical_pnode. */
+lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, lpi_cost_mode mode, bool want_critical,
                         lpi_cost_summary *out);
 
 #endif

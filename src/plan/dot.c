@@ -395,7 +395,7 @@ lp_status lp_graph_dot(lp_ctx *ctx, lp_array *const *targets, int n, int flags, 
     st = lpi_plan_build(ctx, targets, n, &pl);
     if (st) return st;
     lpi_cost_summary cs;
-    if ((st = lpi_cost_plan(ctx, pl, 0, false, true, &cs))) { lpi_plan_destroy(pl); return st; }
+    if ((st = lpi_cost_plan(ctx, pl, 0, LPI_COST_LOCAL, true, &cs))) { lpi_plan_destroy(pl); return st; }
     sb b = {0};
     if (flags & LP_DOT_PLAN) {
         plan_dot(&b, pl, &cs, ctx);

@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <jansson.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -868,6 +869,25 @@ static void test_profile(void) {
     LPT_OK(c, lp_profile_dump(c, &j));
     LPT_CHECK(j && strstr(j, "\"mem_bw_1stream\"") && strstr(j, "\"op_seconds\""));
     lp_string_free(j);
+    /* the remote figures (version 2) through save and load; a version 1 file keeps the
+     * defaults of the fields it does not have */
+    lpi_profile p, q, d;
+    lpi_profile_default(&p);
+    lpi_profile_default(&d);
+    p.net_bw = 1.5e9; p.put_bw = 1.25e9; p.rtt = 3.5e-5; p.invoke = 1.75e-4; p.remote_par = 2.5; p.remote_over_par = 1.5;
+    p.orch_run_s = 4.5e-3; p.orch_task_s = 1.25e-4; p.drv_run_s = 6.5e-3; p.drv_task_s = 7.5e-5;
+    p.remote_calibrated = true;
+    char *text = lpi_profile_to_json_text(&p);
+    LPT_CHECK(text && strstr(text, "\"version\": 2") && strstr(text, "\"remote_calibrated\": true"));
+    LPT_OK(c, lpi_profile_from_json_text(c, "test", text, &q));
+    free(text);
+    LPT_CHECK(q.net_bw == p.net_bw && q.put_bw == p.put_bw && q.rtt == p.rtt && q.invoke == p.invoke &&
+              q.remote_par == p.remote_par && q.remote_over_par == p.remote_over_par && q.orch_run_s == p.orch_run_s && q.orch_task_s == p.orch_task_s &&
+              q.drv_run_s == p.drv_run_s && q.drv_task_s == p.drv_task_s && q.remote_calibrated);
+    LPT_OK(c, lpi_profile_from_json_text(c, "v1", "{\"format\": \"lampy.profile\", \"version\": 1, \"rtt_s\": 0.5}", &q));
+    LPT_CHECK(q.rtt == 0.5 && q.put_bw == d.put_bw && q.orch_task_s == d.orch_task_s && !q.remote_calibrated);
+    st = lpi_profile_from_json_text(c, "v3", "{\"format\": \"lampy.profile\", \"version\": 3}", &q);
+    LPT_CHECKF(st == LP_ERR_FORMAT && strstr(lp_last_error(c), "unsupported profile version"), "%s", lp_last_error(c));
     lp_ctx_destroy(c);
 }
 

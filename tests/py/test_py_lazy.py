@@ -399,6 +399,11 @@ def test_plans_and_estimates():
     assert e["tasks"] >= 10 and e["total_seconds"] > 0 and e["nodes"]
     assert set(e["nodes"][0]) >= {"op", "kernel", "shape", "tasks", "seconds"}
     assert lp.estimate(y, remote=True)["remote"] is True
+    o = lp.estimate(y, orchestrate="lambda", workers=1)
+    d = lp.estimate(y, orchestrate="driver", workers=1)
+    assert o["remote"] is True and d["remote"] is True and o["tasks"] == d["tasks"]
+    with pytest.raises(ValueError):
+        lp.estimate(y, orchestrate="nobody")
     with pytest.raises(TypeError):
         lp.estimate()
 

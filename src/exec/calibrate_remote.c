@@ -1,0 +1,316 @@
+/* `lampy calibrate --executor lambda`: measure what the lambda executor costs against the
+ * context's real workers and store, and fit the remote figures of the cost model (cost.h) so
+ * that the model predicts the measured runs:
+ *
+ *   store            a tiny chunk's get (the round trip); 1 MiB and 16 MiB chunks put and got,
+ *                    with the checksums a worker computes (bandwidth: the slope between them)
+ *   invocation       an empty batch POSTed to each worker in turn (the protocol's round trip)
+ *   orchestrated     a 2-task and a ~550-task graph of tiny tasks, one lambda at a time: the
+ *                    run's fixed cost and a chain's cost per task beyond the modelled store
+ *                    traffic; with the default budget (2 lambdas per worker) the large one and
+ *                    a compute-bound graph: how many tasks' coordination overlaps (one store
+ *                    serves it) and how many tasks really compute at once (loopback workers
+ *                    share the cores)
+ *   driver-centric   the same two graphs dispatched by this process: its fixed cost and its
+ *                    own time per task
+ *
+ * Each figure is found by inverting the model on the measured times (the prediction is
+ * monotone in each), so measured and predicted agree on these graphs by construction and the
+ * model carries the figures to other plans. Times are medians of a few runs. */
+#include "plan/cost.h"
+#include "exec/calibrate.h"
+#include "exec/exec.h"
+#include "exec/orchestrate.h"
+#include "store/store.h"
+#include "store/auth.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+typedef struct rcal {
+    lpi_cal_log out;
+    lp_ctx *ctx;
+    int reps;
+} rcal;
+#define say(c, ...) lpi_cal_say(&(c)->out, __VA_ARGS__)
+
+static int cmp_d(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* ---- the store ---- */
+
+/* Median seconds of a put (with the producer's checksum) and of a get (with the consumer's)
+ * of a chunk of n float64, each under a key of its own (a run's chunks are distinct values:
+ * the store allocates each anew); the keys are deleted afterwards. */
+static lp_status store_times(rcal *C, lpi_store *s, const char *prefix, int64_t n, int reps, double *put, double *get) {
+    lp_buffer *b = lpi_buffer_new(LP_FLOAT64, 1, &n);
+    double tp[64], tg[64];
+    lp_status st = b ? LP_OK : lpi_nomem(C->ctx);
+    for (int64_t i = 0; !st && i < n; i++) ((double *)b->data)[i] = (double)(i & 255);
+    if (reps > 64) reps = 64;
+    volatile uint64_t sink = 0;
+    char key[128];
+    int r = 0;
+    for (; r < reps && !st; r++) {
+        snprintf(key, sizeof key, "%s/%d", prefix, r);
+        double t0 = lpi_now();
+        sink ^= XXH3_64bits(b->data, b->nbytes);
+        st = lpi_store_put_buffer(C->ctx, s, key, b);
+        double t1 = lpi_now();
+        lp_buffer *g = NULL;
+        if (!st) st = lpi_store_get(C->ctx, s, key, &g);
+        if (!st) sink ^= XXH3_64bits(g->data, g->nbytes);
+        double t2 = lpi_now();
+        lp_buffer_release(g);
+        tp[r] = t1 - t0;
+        tg[r] = t2 - t1;
+    }
+    (void)sink;
+    lp_buffer_release(b);
+    for (int i = 0; i < r; i++) {
+        snprintf(key, sizeof key, "%s/%d", prefix, i);
+        if (st) lpi_store_del(C->ctx, s, key); /* keeps the first error's message */
+        else st = lpi_store_del(C->ctx, s, key);
+    }
+    if (st) return st;
+    *put = median(tp, reps);
+    *get = median(tg, reps);
+    return LP_OK;
+}
+
+/* ---- graphs: (arange(n) * 0.5 + 1).sum(): a generated array (no file), a fused map into
+ * partial sums, the combine tree; with 256-byte chunks every task is tiny ---- */
+
+static lp_status graph(lp_ctx *ctx, int64_t n, lp_array **out) {
+    lp_array *a = NULL, *h = NULL, *one = NULL, *m = NULL, *p = NULL;
+    lp_status st = lp_arange(ctx, 0, (double)n, 1, LP_FLOAT64, &a);
+    if (!st) st = lp_scalar_array(ctx, lp_scalar_f(0.5), &h);
+    if (!st) st = lp_scalar_array(ctx, lp_scalar_f(1.0), &one);
+    if (!st) st = lp_binary(ctx, "multiply", a, h, &m);
+    if (!st) st = lp_binary(ctx, "add", m, one, &p);
+    if (!st) st = lp_reduce(ctx, "sum", p, NULL, 0, false, out);
+    lp_array *all[] = {a, h, one, m, p};
+    for (int i = 0; i < 5; i++) lp_array_release(all[i]);
+    return st;
+}
+
+/* A compute-bound graph: twelve transcendental ops per element fused into the partial sums
+ * of arange(n) * 1e-6 (with 64 KiB chunks a task computes for about a millisecond and moves
+ * a small fraction of that through the store). */
+static lp_status heavy_graph(lp_ctx *ctx, int64_t n, lp_array **out) {
+    lp_array *a = NULL, *k = NULL, *y = NULL;
+    lp_status st = lp_arange(ctx, 0, (double)n, 1, LP_FLOAT64, &a);
+    if (!st) st = lp_scalar_array(ctx, lp_scalar_f(1e-6), &k);
+    if (!st) st = lp_binary(ctx, "multiply", a, k, &y);
+    for (int i = 0; i < 12 && !st; i++) {
+        lp_array *z;
+        st = lp_unary(ctx, i % 2 ? "exp" : "sin", y, &z);
+        lp_array_release(y);
+        y = st ? NULL : z;
+    }
+    if (!st) st = lp_reduce(ctx, "sum", y, NULL, 0, false, out);
+    lp_array_release(a);
+    lp_array_release(k);
+    lp_array_release(y);
+    return st;
+}
+
+typedef lp_status (*graph_fn)(lp_ctx *ctx, int64_t n, lp_array **out);
+
+/* Median wall time of lp_run on the graph, as a user's run sees it. */
+static lp_status time_run(rcal *C, graph_fn graph, int64_t n, double *med) {
+    double t[16];
+    int reps = C->reps < 16 ? C->reps : 16;
+    for (int r = 0; r < reps; r++) {
+        lp_array *x;
+        lp_status st = graph(C->ctx, n, &x);
+        if (st) return st;
+        lp_buffer *b = NULL;
+        double t0 = lpi_now();
+        st = lp_run(C->ctx, &x, 1, &b);
+        t[r] = lpi_now() - t0;
+        lp_buffer_release(b);
+        lp_array_release(x);
+        if (st) return st;
+    }
+    *med = median(t, reps);
+    return LP_OK;
+}
+
+typedef struct planned {
+    lpi_plan *pl;
+    int64_t tasks; /* tasks a remote run executes (loads excepted) */
+} planned;
+
+static lp_status plan_graph(lp_ctx *ctx, graph_fn graph, int64_t n, planned *out) {
+    lp_array *x;
+    lp_status st = graph(ctx, n, &x);
+    if (!st) st = lpi_plan_build(ctx, &x, 1, &out->pl);
+    lp_array_release(x);
+    if (st) return st;
+    out->tasks = 0;
+    for (int64_t t = 0; t < out->pl->ntasks; t++) out->tasks += out->pl->pnodes[out->pl->tasks[t].pnode].kernel != LPI_K_LOAD;
+    return LP_OK;
+}
+
+/* The model's prediction for a planned graph with profile P. */
+static lp_status predict(lp_ctx *ctx, const lpi_profile *P, planned *g, int workers, lpi_cost_mode mode, double *total) {
+    lp_status st = lpi_profile_set(ctx, P);
+    lpi_cost_summary s;
+    if (!st) st = lpi_cost_plan(ctx, g->pl, workers, mode, false, &s);
+    if (!st) *total = s.total;
+    return st;
+}
+
+/* The value of *field in [lo, hi] for which the model predicts `want` (bisection: the
+ * prediction is monotone in every remote figure; `falling`: it falls as the figure grows). */
+static lp_status fit(lp_ctx *ctx, lpi_profile *P, double *field, double lo, double hi, bool falling, planned *g,
+                     int workers, lpi_cost_mode mode, double want) {
+    double p;
+    lp_status st;
+    for (int i = 0; i < 60; i++) {
+        double mid = 0.5 * (lo + hi);
+        *field = mid;
+        if ((st = predict(ctx, P, g, workers, mode, &p))) return st;
+        if ((p > want) == falling) lo = mid;
+        else hi = mid;
+    }
+    *field = 0.5 * (lo + hi);
+    return LP_OK;
+}
+
+lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const char *), void *log_arg) {
+    rcal C = {{log, log_arg}, ctx, quick ? 3 : 5};
+    lpi_remote_view rv;
+    if (!lpi_remote_view_get(ctx, &rv) || !rv.nurls)
+        return lpi_error(ctx, LP_ERR_VALUE, "remote calibration needs the lambda executor's workers (lp_ctx_set_workers, --workers)");
+    const double t_start = lpi_now();
+    const char *orch0 = rv.cfg->orchestrate;
+    const int budget0 = rv.cfg->max_lambdas, nw = rv.nurls;
+    const size_t chunk0 = lp_ctx_chunk_bytes(ctx);
+    lpi_profile P = *lpi_profile_get(ctx), keep = P;
+    planned A = {0}, B = {0}, H = {0};
+    const int64_t na = 32, nb = quick ? 4096 : 8192, nc = quick ? (int64_t)1 << 18 : (int64_t)1 << 19;
+    const int full = 2 * nw; /* the default budget, and the driver's invocations in flight */
+    lpi_store *s;
+    lp_status st = lpi_remote_store(ctx, &s);
+    if (st) return st;
+    say(&C, "remote: %d worker%s, store %.*s", nw, nw == 1 ? "" : "s", (int)strcspn(rv.store, "@"), rv.store);
+
+    /* ---- the store ---- */
+    char run[32], key[96];
+    lpi_run_id_new(run, sizeof run);
+    snprintf(key, sizeof key, "lampy/calibrate-%s", run);
+    {
+        double tp, tg, p1, g1, p16, g16;
+        if ((st = store_times(&C, s, key, 1, quick ? 50 : 64, &tp, &tg))) goto done;
+        if ((st = store_times(&C, s, key, (int64_t)1 << 17, quick ? 5 : 9, &p1, &g1))) goto done;
+        if ((st = store_times(&C, s, key, (int64_t)1 << 21, quick ? 3 : 5, &p16, &g16))) goto done;
+        const double db = 15.0 * (1 << 20);
+        P.rtt = clampd(tg, 1e-6, 1);
+        P.put_bw = clampd(db / fmax(p16 - p1, 1e-9), 1e6, 1e12);
+        P.net_bw = clampd(db / fmax(g16 - g1, 1e-9), 1e6, 1e12);
+        say(&C, "store               %8.1f us round trip; put %.0f MB/s, get %.0f MB/s (1 to 16 MiB chunks)", P.rtt * 1e6,
+            P.put_bw / 1e6, P.net_bw / 1e6);
+    }
+
+    /* ---- invocations: an empty batch to each worker in turn ---- */
+    {
+        const lpi_key *k = NULL;
+        if ((st = lpi_remote_key(ctx, &k))) goto done;
+        lpi_orch_auth auth = {k, "", rv.ca_file};
+        const char *body = "{\"format\": \"lampy.tasks\", \"version\": 1, \"stores\": [], \"tasks\": []}";
+        double t[64];
+        int n = quick ? 24 : 64;
+        for (int i = 0; i < n; i++) {
+            double t0 = lpi_now();
+            if ((st = lpi_orch_invoke(ctx, rv.urls, nw, i, rv.lambda, body, "lampy-calibrate/1", 10, &auth, NULL))) goto done;
+            t[i] = lpi_now() - t0;
+        }
+        P.invoke = clampd(median(t, n), 1e-6, 10);
+        say(&C, "invocation          %8.1f us round trip (an empty batch)", P.invoke * 1e6);
+    }
+
+    /* ---- runs of the graphs ---- */
+    if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = plan_graph(ctx, heavy_graph, nc, &H))) goto done;
+    if ((st = lp_ctx_set_chunk_bytes(ctx, 256))) goto done;
+    if ((st = plan_graph(ctx, graph, na, &A)) || (st = plan_graph(ctx, graph, nb, &B))) goto done;
+    if (!strncmp(rv.store, "redis://", 8)) {
+        double ta, tb, tp, th;
+        if ((st = lpi_remote_set_mode(ctx, "lambda", 1)) || (st = time_run(&C, graph, na, &ta)) ||
+            (st = time_run(&C, graph, nb, &tb)))
+            goto done;
+        if ((st = lpi_remote_set_mode(ctx, "lambda", full)) || (st = time_run(&C, graph, nb, &tp))) goto done;
+        if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = time_run(&C, heavy_graph, nc, &th)) ||
+            (st = lp_ctx_set_chunk_bytes(ctx, 256)))
+            goto done;
+        /* one lambda: the prediction is the run's fixed cost plus the sum of its tasks */
+        lpi_profile Q = P;
+        Q.orch_run_s = Q.orch_task_s = 0;
+        Q.remote_par = Q.remote_over_par = 1;
+        double ma, mb;
+        if ((st = predict(ctx, &Q, &A, 1, LPI_COST_ORCH, &ma)) || (st = predict(ctx, &Q, &B, 1, LPI_COST_ORCH, &mb))) goto done;
+        P.orch_task_s = clampd(((tb - mb) - (ta - ma)) / (double)(B.tasks - A.tasks), 1e-6, 1);
+        P.orch_run_s = clampd(ta - ma - (double)A.tasks * P.orch_task_s, 1e-5, 10);
+        /* the full budget: the tiny tasks say how many tasks' coordination overlaps, the
+         * compute-bound ones how many tasks compute at once; each fit given the other */
+        Q = P;
+        Q.remote_par = full;
+        for (int round = 0; round < 2; round++) {
+            if ((st = fit(ctx, &Q, &Q.remote_over_par, 1, full, true, &B, full, LPI_COST_ORCH, tp)) ||
+                (st = fit(ctx, &Q, &Q.remote_par, 1, full, true, &H, full, LPI_COST_ORCH, th)))
+                goto done;
+        }
+        P.remote_par = Q.remote_par;
+        P.remote_over_par = Q.remote_over_par;
+        say(&C, "orchestrated        %8.2f ms per run, %.1f us per task in a chain (%lld tasks: %.1f ms with 1 lambda,",
+            P.orch_run_s * 1e3, P.orch_task_s * 1e6, (long long)B.tasks, tb * 1e3);
+        say(&C, "                    %.1f ms with %d: coordination of %.2f tasks at once; %lld compute-bound tasks in",
+            tp * 1e3, full, P.remote_over_par, (long long)H.tasks);
+        say(&C, "                    %.1f ms with %d: %.2f tasks at once at full speed)", th * 1e3, full, P.remote_par);
+    } else {
+        say(&C, "orchestrated        not measured: orchestration needs a redis:// store");
+    }
+    {
+        double ta, tb;
+        if ((st = lpi_remote_set_mode(ctx, NULL, 0)) || (st = time_run(&C, graph, na, &ta)) || (st = time_run(&C, graph, nb, &tb)))
+            goto done;
+        lpi_profile Q = P;
+        Q.drv_run_s = Q.drv_task_s = 0;
+        double ma;
+        if ((st = predict(ctx, &Q, &A, full, LPI_COST_DRIVER, &ma))) goto done;
+        Q.drv_run_s = P.drv_run_s = clampd(ta - ma, 1e-5, 10);
+        if ((st = fit(ctx, &Q, &Q.drv_task_s, 0, tb / (double)B.tasks, false, &B, full, LPI_COST_DRIVER, tb))) goto done;
+        P.drv_task_s = clampd(Q.drv_task_s, 1e-7, 1);
+        say(&C, "driver-centric      %8.2f ms per run, %.1f us of the driver per task (%lld tasks in %.1f ms)",
+            P.drv_run_s * 1e3, P.drv_task_s * 1e6, (long long)B.tasks, tb * 1e3);
+    }
+    P.remote_calibrated = true;
+    say(&C, "remote calibrated in %.1f s", lpi_now() - t_start);
+done:;
+    char msg[LPI_ERRMSG_MAX];
+    snprintf(msg, sizeof msg, "remote calibration: %s", lp_last_error(ctx));
+    if (A.pl) lpi_plan_destroy(A.pl);
+    if (B.pl) lpi_plan_destroy(B.pl);
+    if (H.pl) lpi_plan_destroy(H.pl);
+    lp_ctx_set_chunk_bytes(ctx, chunk0);
+    lpi_remote_set_mode(ctx, orch0, budget0);
+    /* the context keeps its profile on failure; on success the measured remote figures */
+    if (st) {
+        lpi_profile_set(ctx, &keep);
+        return lpi_error(ctx, st, "%s", msg);
+    }
+    return lpi_profile_set(ctx, &P);
+}
