@@ -46,6 +46,56 @@ lp_status lpi_fn_reduce(lpi_call *c, lp_value *out) {
     return lpi_out_array(c, st, &r, out);
 }
 
+/* count_nonzero: the sum of x != 0, as int64 (NumPy's intp) */
+lp_status lpi_fn_count_nonzero(lpi_call *c, lp_value *out) {
+    lpi_arg *ax = ARG("axis");
+    lpi_tmps t = {0};
+    lp_array *zero = NULL, *ne = NULL, *r = NULL;
+    lp_status st = lp_scalar_array(c->ctx, lp_scalar_b(false), &zero);
+    if (!st) {
+        lpi_keep(&t, zero);
+        st = lp_binary(c->ctx, "not_equal", ARG("a")->a, zero, &ne);
+    }
+    if (!st) {
+        lpi_keep(&t, ne);
+        st = lp_reduce(c->ctx, "sum", ne, ax->naxes < 0 ? NULL : ax->axes, ax->naxes < 0 ? 0 : ax->naxes,
+                       ARG("keepdims")->b, &r);
+    }
+    if (!st && r->dtype != LP_INT64) {
+        lp_array *s = lpi_keep(&t, r);
+        r = NULL;
+        st = lp_astype(c->ctx, s, LP_INT64, &r);
+    }
+    return lpi_give(c, &t, st, &r, out);
+}
+
+/* The array API's vecdot for real dtypes: sum(x1 * x2) along axis (negative: counted from the
+ * end of both), in the promoted dtype; the axis has the same length in both, not broadcast. */
+lp_status lpi_fn_vecdot(lpi_call *c, lp_value *out) {
+    lp_array *a = ARG("x1")->a, *b = ARG("x2")->a, *p = NULL, *r = NULL;
+    int64_t axis = ARG("axis")->i;
+    int n = a->ndim < b->ndim ? a->ndim : b->ndim;
+    if (n < 1 || axis >= 0 || axis < -n)
+        return lpi_error(c->ctx, LP_ERR_AXIS, "vecdot: axis %lld is out of bounds for arrays of dimensions %d and %d "
+                         "(it must be in [-%d, -1])", (long long)axis, a->ndim, b->ndim, n);
+    if (a->shape[a->ndim + axis] != b->shape[b->ndim + axis])
+        return lpi_error(c->ctx, LP_ERR_SHAPE, "vecdot: x1 and x2 differ along axis %lld (%lld vs %lld)", (long long)axis,
+                         (long long)a->shape[a->ndim + axis], (long long)b->shape[b->ndim + axis]);
+    lpi_tmps t = {0};
+    lp_status st = lp_binary(c->ctx, "multiply", a, b, &p);
+    if (!st) {
+        lpi_keep(&t, p);
+        int ax = (int)(p->ndim + axis);
+        st = lp_reduce(c->ctx, "sum", p, &ax, 1, false, &r);
+    }
+    if (!st && r->dtype != p->dtype) { /* sums of small integers widen; vecdot keeps the dtype */
+        lp_array *s = lpi_keep(&t, r);
+        r = NULL;
+        st = lp_astype(c->ctx, s, p->dtype, &r);
+    }
+    return lpi_give(c, &t, st, &r, out);
+}
+
 lp_status lpi_fn_astype(lpi_call *c, lp_value *out) {
     lp_array *r = NULL;
     return lpi_out_array(c, lp_astype(c->ctx, ARG("x")->a, ARG("dtype")->dt, &r), &r, out);

@@ -1,0 +1,157 @@
+"""lampy as an array API namespace (2024.12): the protocol methods and attributes on Array,
+the dtype objects, the data-type functions and the inspection namespace, each against NumPy 2
+(itself an array API namespace)."""
+import numpy as np
+import pytest
+
+import lampy as lp
+
+DTYPES = ["bool", "int32", "int64", "float32", "float64"]
+KINDS = ["bool", "signed integer", "unsigned integer", "integral", "real floating", "complex floating",
+         "numeric"]
+
+
+def test_namespace():
+    x = lp.asarray(np.arange(3.0))
+    assert x.__array_namespace__() is lp
+    assert x.__array_namespace__(api_version="2024.12") is lp
+    assert x.__array_namespace__(api_version="2023.12") is lp
+    with pytest.raises(ValueError, match="2031.12"):
+        x.__array_namespace__(api_version="2031.12")
+    assert lp.__array_api_version__ == "2024.12"
+
+
+def test_dtype_objects():
+    for name in DTYPES:
+        d = getattr(lp, name)
+        assert d == np.dtype(name)
+        assert hash(d) == hash(np.dtype(name))  # usable as dict keys next to x.dtype
+        assert lp.zeros(2, dtype=d).dtype == d
+    assert lp.bool_ is lp.bool
+    assert lp.asarray(np.ones(2, np.float32)).dtype == lp.float32
+    assert lp.asarray(True).dtype == lp.bool
+    assert bool(True) is True  # the builtin is untouched for users
+
+
+def test_device():
+    x = lp.asarray(np.arange(4))
+    assert x.device == "cpu" == lp.__array_namespace_info__().default_device()
+    assert x.to_device("cpu") is x
+    assert x.to_device(x.device) is x
+    with pytest.raises(ValueError, match="cpu"):
+        x.to_device("cuda:0")
+    with pytest.raises(ValueError, match="stream"):
+        x.to_device("cpu", stream=1)
+
+
+def test_mT():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(lp.asarray(a).mT.run(), a.mT)
+    np.testing.assert_array_equal(lp.asarray(a[0]).mT.run(), a[0].mT)
+    with pytest.raises(ValueError, match="2 dimensions"):
+        lp.asarray(np.arange(3.0)).mT
+
+
+def test_scalar_conversions_compute():
+    a = np.array([[1.5, -2.0], [3.0, 0.25]])
+    x = lp.asarray(a)
+    s = x.sum()
+    if s > 0:  # __bool__ computes the lazy comparison
+        positive = True
+    assert positive
+    assert float(s) == float(a.sum())
+    assert int(x[1, 0]) == int(a[1, 0])
+    assert complex(s) == complex(a.sum())
+    i = lp.asarray(np.array([0, 2, 1])).max()
+    assert i.__index__() == 2
+    assert [10, 20, 30][i] == 30
+    assert bool(lp.asarray(np.array([0.0])).any()) is False
+    with pytest.raises(TypeError, match="integer"):
+        s.__index__()
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(x)
+    with pytest.raises(TypeError, match="size-1"):
+        complex(x)
+
+
+def test_finfo_iinfo():
+    for name in ("float32", "float64"):
+        f, g = lp.finfo(getattr(lp, name)), np.finfo(name)
+        assert f.dtype == g.dtype
+        assert (f.bits, f.eps, f.max, f.min, f.smallest_normal, f.resolution) == \
+            (g.bits, float(g.eps), float(g.max), float(g.min), float(g.smallest_normal), float(g.resolution))
+        assert lp.finfo(lp.zeros(1, dtype=name)).bits == g.bits  # an array's dtype
+    for name in ("int32", "int64"):
+        f, g = lp.iinfo(getattr(lp, name)), np.iinfo(name)
+        assert (f.bits, f.min, f.max, f.dtype) == (g.bits, g.min, g.max, g.dtype)
+    with pytest.raises(TypeError, match="floating"):
+        lp.finfo(lp.int32)
+    with pytest.raises(TypeError, match="integer"):
+        lp.iinfo(lp.float64)
+    with pytest.raises(TypeError, match="unsupported dtype"):
+        lp.iinfo("int4")
+
+
+def test_isdtype():
+    for name in DTYPES:
+        for kind in KINDS:
+            assert lp.isdtype(getattr(lp, name), kind) == np.isdtype(np.dtype(name), kind), (name, kind)
+        assert lp.isdtype(getattr(lp, name), (lp.float64, "bool")) == np.isdtype(np.dtype(name), (np.float64, "bool"))
+        assert lp.isdtype(getattr(lp, name), lp.int32) == (name == "int32")
+    with pytest.raises(ValueError, match="unknown kind"):
+        lp.isdtype(lp.int32, "integer")
+
+
+def test_result_type_can_cast():
+    for a in DTYPES:
+        for b in DTYPES:
+            assert lp.result_type(getattr(lp, a), getattr(lp, b)) == np.result_type(a, b), (a, b)
+            assert lp.can_cast(getattr(lp, a), getattr(lp, b)) == np.can_cast(a, b), (a, b)
+        x = lp.zeros(2, dtype=a)
+        for s in (True, 1, 1.5):
+            assert lp.result_type(x, s) == np.result_type(np.zeros(2, a), s), (a, s)
+    assert lp.result_type(lp.int32, lp.int64, lp.float32) == np.result_type(np.int32, np.int64, np.float32)
+    with pytest.raises(ValueError, match="at least one"):
+        lp.result_type(1, 2.0)
+
+
+def test_namespace_info():
+    info = lp.__array_namespace_info__()
+    caps = info.capabilities()
+    assert caps["boolean indexing"] and caps["data-dependent shapes"]
+    assert caps["max dimensions"] == lp._lampy.MAX_NDIM
+    assert info.devices() == ["cpu"]
+    np_info = np.__array_namespace_info__()
+    assert info.dtypes() == {n: np.dtype(n) for n in DTYPES}
+    for kind in KINDS:
+        ours = info.dtypes(kind=kind)
+        assert ours == {n: d for n, d in np_info.dtypes(kind=kind).items() if n in DTYPES}, kind
+    d = info.default_dtypes()
+    assert d["real floating"] == np_info.default_dtypes()["real floating"]
+    assert d["integral"] == d["indexing"] == np_info.default_dtypes()["integral"]
+    with pytest.raises(ValueError, match="device"):
+        info.dtypes(device="cuda")
+
+
+def test_matrix_transpose_count_nonzero_vecdot():
+    a = np.arange(60.0).reshape(3, 4, 5) % 4 - 1.5 * (np.arange(60).reshape(3, 4, 5) % 2)
+    x = lp.asarray(a)
+    np.testing.assert_array_equal(lp.matrix_transpose(x).run(), np.matrix_transpose(a))
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        lp.matrix_transpose(lp.asarray(np.arange(3)))
+    for axis in (None, 0, 1, (0, 2), -1):
+        for keepdims in (False, True):
+            r, e = lp.count_nonzero(x, axis=axis, keepdims=keepdims), np.count_nonzero(a, axis=axis, keepdims=keepdims)
+            assert r.dtype == np.asarray(e).dtype == np.int64
+            np.testing.assert_array_equal(r.run(), e)
+    b = np.linspace(-1, 1, 5)
+    np.testing.assert_allclose(lp.vecdot(x, b).run(), np.vecdot(a, b), rtol=1e-12)
+    np.testing.assert_allclose(lp.vecdot(x, a[0], axis=-2).run(), np.vecdot(a, a[0], axis=-2), rtol=1e-12)
+    i = np.arange(12, dtype=np.int32).reshape(3, 4)
+    r = lp.vecdot(i, i)
+    assert r.dtype == np.vecdot(i, i).dtype == np.int32
+    np.testing.assert_array_equal(r.run(), np.vecdot(i, i))
+    with pytest.raises(ValueError, match="differ along axis"):
+        lp.vecdot(x, np.ones(4))
+    with pytest.raises(Exception, match="out of bounds"):
+        lp.vecdot(x, b, axis=0)
