@@ -51,9 +51,9 @@ _public += ["while_loop", "fori_loop", "Graph", "load_graph", "dump_graph"]
 
 def __getattr__(name):
     # lampy.ml (KMeans, LogisticRegression, PCA, QDA, RDA, LDA) needs NumPy: imported on first use
-    if name == "ml":
-        from . import ml
-        return ml
+    if name == "ml":  # import_module: `from . import ml` would ask this hook again (recursion)
+        import importlib
+        return importlib.import_module(".ml", __name__)
     raise AttributeError(f"module 'lampy' has no attribute {name!r}")
 
 if hasattr(_lampy, "FisherLDA"):

@@ -155,3 +155,11 @@ def test_matrix_transpose_count_nonzero_vecdot():
         lp.vecdot(x, np.ones(4))
     with pytest.raises(Exception, match="out of bounds"):
         lp.vecdot(x, b, axis=0)
+
+
+def test_star_import():
+    # `from lampy import *` gives the dtypes and lampy.ml but leaves the builtin bool alone
+    ns = {}
+    exec("from lampy import *", ns)
+    assert ns["float64"] == np.float64 and ns["ml"].__name__ == "lampy.ml"
+    assert "bool" not in ns and ns["bool_"] is lp.bool
