@@ -114,6 +114,9 @@ bool_ = _lampy._dtypes[_dtype_names.index("bool")]
 __array_api_version__ = "2024.12"
 from .array_api import (finfo, iinfo, isdtype, result_type, can_cast,  # noqa: E402,F401
                         __array_namespace_info__)
+from .array_api import named_results as _named_results  # noqa: E402
+
+_named_results(globals())  # unique_all/counts/inverse: NumPy's named tuples
 
 _public += ["finfo", "iinfo", "isdtype", "result_type", "can_cast"]
 

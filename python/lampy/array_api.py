@@ -5,6 +5,8 @@ Everything here is information about dtypes; promotion comes from the library (_
 lp_promote), and the dtype list from _lampy._dtypes, so dtypes added to the library appear here
 without edits. Functions of arrays live in the catalogue (src/expr/catalog.def).
 """
+import struct
+
 from . import _lampy
 
 __all__ = ["finfo", "iinfo", "isdtype", "result_type", "can_cast", "__array_namespace_info__"]
@@ -41,6 +43,12 @@ def _dtype(dt):
                     + ", ".join(_name(d) for d in _lampy._dtypes) + ")")
 
 
+def _round_to(x, bits):
+    """x rounded to the IEEE format of `bits` bits (16, 32 or 64), as a Python float."""
+    fmt = {16: "e", 32: "f", 64: "d"}[bits]
+    return struct.unpack(fmt, struct.pack(fmt, x))[0]
+
+
 def _bits(name):
     return int("".join(c for c in name if c.isdigit()))
 
@@ -59,7 +67,8 @@ class finfo_object:
         self.max = (2.0 - 2.0 ** -m) * 2.0 ** (2 ** (e - 1) - 1)
         self.min = -self.max
         self.smallest_normal = 2.0 ** (2 - 2 ** (e - 1))
-        self.resolution = 10.0 ** -int(m * 0.30102999566398120)
+        # NumPy's value: 10**-precision rounded to the dtype itself
+        self.resolution = _round_to(10.0 ** -int(m * 0.30102999566398120), self.bits)
 
     def __repr__(self):
         return f"finfo(bits={self.bits}, eps={self.eps}, max={self.max}, dtype={_name(self.dtype)})"
@@ -182,3 +191,33 @@ class _Info:
 def __array_namespace_info__():
     """The inspection namespace: capabilities, devices and dtypes."""
     return _Info()
+
+
+# Tuple results get NumPy 2's (and the standard's) field names; the catalogue returns tuples.
+_RESULTS = {
+    "unique_all": ("UniqueAllResult", "values indices inverse_indices counts"),
+    "unique_counts": ("UniqueCountsResult", "values counts"),
+    "unique_inverse": ("UniqueInverseResult", "values inverse_indices"),
+    "svd": ("SVDResult", "U S Vh"),
+    "slogdet": ("SlogdetResult", "sign logabsdet"),
+    "qr": ("QRResult", "Q R"),
+    "eigh": ("EighResult", "eigenvalues eigenvectors"),
+}
+
+
+def named_results(ns):
+    """Wrap the functions of namespace dict ns that _RESULTS names (if present)."""
+    import collections
+    import functools
+    for name, (cls_name, fields) in _RESULTS.items():
+        fn = ns.get(name)
+        if fn is None:
+            continue
+        cls = collections.namedtuple(cls_name, fields)
+
+        def wrapped(*args, _fn=fn, _cls=cls, **kwargs):
+            r = _fn(*args, **kwargs)
+            # svd(compute_uv=False) and qr(mode='r') return one array, not the tuple
+            return _cls(*r) if isinstance(r, tuple) and len(r) == len(_cls._fields) else r
+
+        ns[name] = functools.wraps(fn)(wrapped)

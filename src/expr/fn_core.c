@@ -177,9 +177,13 @@ lp_status lpi_fn_join(lpi_call *c, lp_value *out) {
     return lpi_out_array(c, lp_concatenate(c->ctx, arrs->n, arrs->as, ax->axes[0], &r), &r, out);
 }
 
+/* copy=True gives the same node (lazy arrays are immutable, as lp.copy; a front end gives it a
+ * new handle); copy=False refuses what needs a new array: numbers, sequences, another dtype. */
 lp_status lpi_fn_asarray(lpi_call *c, lp_value *out) {
-    lpi_arg *a = ARG("a"), *dt = ARG("dtype");
+    lpi_arg *a = ARG("a"), *dt = ARG("dtype"), *cp = ARG("copy");
     lp_array *r = a->a;
+    if (cp->given && !cp->b && ((a->v && a->v->kind != LP_VAL_ARRAY) || (dt->given && dt->dt != r->dtype)))
+        return lpi_error(c->ctx, LP_ERR_VALUE, "Unable to avoid copy while creating an array as requested.");
     if (!dt->given || dt->dt == r->dtype) {
         lp_array_retain(r);
         return lpi_out_array(c, LP_OK, &r, out);

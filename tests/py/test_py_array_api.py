@@ -163,3 +163,56 @@ def test_star_import():
     exec("from lampy import *", ns)
     assert ns["float64"] == np.float64 and ns["ml"].__name__ == "lampy.ml"
     assert "bool" not in ns and ns["bool_"] is lp.bool
+
+
+def test_device_copy_correction_keywords():
+    a = np.arange(6.0).reshape(2, 3)
+    for f, args in [(lp.zeros, ((2, 3),)), (lp.ones, (3,)), (lp.full, ((2,), 1.5)), (lp.arange, (4,)),
+                    (lp.linspace, (0.0, 1.0, 5)), (lp.eye, (3,)), (lp.zeros_like, (a,)), (lp.ones_like, (a,)),
+                    (lp.full_like, (a, 2)), (lp.asarray, (a,))]:
+        np_f = getattr(np, f.__name__)
+        np.testing.assert_array_equal(f(*args, device="cpu").run(), np_f(*args, device="cpu"))
+        np.testing.assert_array_equal(f(*args, device=None).run(), np_f(*args))
+        with pytest.raises(ValueError, match="only device is 'cpu'"):
+            f(*args, device="cuda")
+    x = lp.asarray(a)
+    y = lp.asarray(x, copy=True)
+    y[0] = 7.0  # rebinds y only: x keeps its values (NumPy's copy semantics)
+    np.testing.assert_array_equal(x.run(), a)
+    assert lp.asarray(x, copy=False).dtype == x.dtype
+    np.testing.assert_array_equal(lp.asarray(a, copy=False).run(), a)
+    b = a.copy()
+    z = lp.asarray(b, copy=True)  # copied now: a later write to b does not show
+    b[:] = -1.0
+    np.testing.assert_array_equal(z.run(), a)
+    for bad in [dict(obj=[1, 2], copy=False), dict(obj=a, dtype=np.float32, copy=False)]:
+        with pytest.raises(ValueError, match="avoid copy"):
+            lp.asarray(bad.pop("obj"), **bad)
+    with pytest.raises(ValueError, match="avoid copy"):
+        np.asarray([1, 2], copy=False)  # NumPy's message too
+    for fn in ("std", "var", "nanstd", "nanvar"):
+        np.testing.assert_allclose(getattr(lp, fn)(x, axis=1, correction=1).run(),
+                                   getattr(np, fn)(a, axis=1, correction=1), rtol=1e-12)
+    np.testing.assert_allclose(x.var(correction=1).run(), np.var(a, correction=1), rtol=1e-12)
+
+
+def test_named_results():
+    v = np.array([3, 1, 3, 2, 1, 3])
+    for name in ("unique_all", "unique_counts", "unique_inverse"):
+        r, e = getattr(lp, name)(v), getattr(np, name)(v)
+        assert type(r).__name__ == type(e).__name__ and r._fields == e._fields
+        for f in e._fields:
+            np.testing.assert_array_equal(getattr(r, f).run(), getattr(e, f))
+    a = np.random.default_rng(1).random((6, 3))
+    s = a.T @ a
+    for name, args, kw in [("svd", (a,), {"full_matrices": False}), ("slogdet", (s,), {}), ("qr", (a,), {}),
+                           ("eigh", (s,), {})]:
+        r, e = getattr(lp.linalg, name)(*args, **kw), getattr(np.linalg, name)(*args, **kw)
+        assert type(r).__name__ == type(e).__name__ and r._fields == e._fields
+    np.testing.assert_allclose(lp.linalg.svd(a, full_matrices=False).S.run(), np.linalg.svd(a).S, rtol=1e-12)
+    np.testing.assert_allclose(lp.linalg.slogdet(s).logabsdet.run(), np.linalg.slogdet(s).logabsdet, rtol=1e-12)
+    np.testing.assert_allclose(lp.linalg.eigh(s).eigenvalues.run(), np.linalg.eigh(s).eigenvalues, rtol=1e-12)
+    np.testing.assert_allclose(lp.linalg.svd(a, compute_uv=False).run(), np.linalg.svd(a, compute_uv=False), rtol=1e-12)
+    np.testing.assert_allclose(lp.linalg.qr(a, mode="r").run().__abs__(), np.abs(np.linalg.qr(a, mode="r")), rtol=1e-12)
+    np.testing.assert_array_equal(lp.linalg.matrix_transpose(a).run(), np.linalg.matrix_transpose(a))
+    np.testing.assert_allclose(lp.linalg.vecdot(a, a).run(), np.linalg.vecdot(a, a), rtol=1e-12)
