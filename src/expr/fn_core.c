@@ -43,6 +43,12 @@ lp_status lpi_fn_reduce(lpi_call *c, lp_value *out) {
     }
     st = lp_reduce_ddof(c->ctx, op, src, ax->naxes < 0 ? NULL : ax->axes, ax->naxes < 0 ? 0 : ax->naxes, kd->b, ddof, &r);
     lp_array_release(cast);
+    if (!st && dt && dt->given && r->dtype != dt->dt) { /* sum(int32s, dtype=int32) stays int32, as NumPy's */
+        lp_array *wide = r;
+        r = NULL;
+        st = lp_astype(c->ctx, wide, dt->dt, &r);
+        lp_array_release(wide);
+    }
     return lpi_out_array(c, st, &r, out);
 }
 
@@ -397,5 +403,17 @@ lp_status lpi_fn_linalg(lpi_call *c, lp_value *out) {
     }
     int nin = c->arg[1].a && !strcmp(op, "solve") ? 2 : 1;
     lp_array *in[2] = {a, c->arg[1].a};
-    return lpi_out_array(c, lp_linalg(ctx, op, nin, in, &r), &r, out);
+    st = lp_linalg(ctx, op, nin, in, &r);
+    lpi_arg *up = ARG("upper");
+    if (!st && up && up->b) { /* cholesky(upper=True): U = L^T, the last two axes swapped */
+        int perm[LP_MAX_NDIM], nd = lp_array_ndim(r);
+        for (int k = 0; k < nd; k++) perm[k] = k;
+        perm[nd - 2] = nd - 1;
+        perm[nd - 1] = nd - 2;
+        lp_array *u = NULL;
+        st = lp_transpose(ctx, r, perm, &u);
+        lp_array_release(r);
+        r = u;
+    }
+    return lpi_out_array(c, st, &r, out);
 }

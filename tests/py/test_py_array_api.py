@@ -216,3 +216,38 @@ def test_named_results():
     np.testing.assert_allclose(lp.linalg.qr(a, mode="r").run().__abs__(), np.abs(np.linalg.qr(a, mode="r")), rtol=1e-12)
     np.testing.assert_array_equal(lp.linalg.matrix_transpose(a).run(), np.linalg.matrix_transpose(a))
     np.testing.assert_allclose(lp.linalg.vecdot(a, a).run(), np.linalg.vecdot(a, a), rtol=1e-12)
+
+
+def test_sort_descending():
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 5, (4, 37))  # many ties: stability shows
+    f = rng.random((3, 8, 5))
+    for x in (a, f):
+        for axis in (-1, 0, None):
+            xf = x.ravel() if axis is None else x
+            ax = -1 if axis is None else axis
+            np.testing.assert_array_equal(lp.sort(x, axis=axis, descending=True).run(),
+                                          np.flip(np.sort(xf, axis=ax), axis=ax))
+            # descending and stable: equal values keep their original order
+            np.testing.assert_array_equal(lp.argsort(x, axis=axis, descending=True).run(),
+                                          np.argsort(-xf, axis=ax, stable=True))
+    np.testing.assert_array_equal(lp.asarray(a).argsort(descending=True).run(), np.argsort(-a, stable=True))
+    np.testing.assert_array_equal(lp.sort(a, descending=False).run(), np.sort(a))
+
+
+def test_reduce_dtype_and_more_keywords():
+    i64 = np.arange(-50, 50, dtype=np.int64).reshape(10, 10) * 3
+    for fn, dt in [("sum", np.int32), ("prod", np.int32), ("sum", np.float32), ("mean", np.float32)]:
+        r, e = getattr(lp, fn)(i64[:3, :3], axis=1, dtype=dt), getattr(np, fn)(i64[:3, :3], axis=1, dtype=dt)
+        assert r.dtype == e.dtype == dt, fn
+        np.testing.assert_allclose(r.run(), e, rtol=1e-6)
+    s = np.array([[4.0, 2.0], [2.0, 3.0]])
+    np.testing.assert_allclose(lp.linalg.cholesky(s, upper=True).run(), np.linalg.cholesky(s, upper=True), rtol=1e-12)
+    np.testing.assert_allclose(lp.linalg.cholesky(s).run(), np.linalg.cholesky(s), rtol=1e-12)
+    x = lp.asarray(i64)
+    assert lp.astype(x, lp.float32, device="cpu").dtype == lp.float32
+    with pytest.raises(ValueError, match="device"):
+        lp.astype(x, lp.float32, device="gpu")
+    for copy in (None, True, False):
+        np.testing.assert_array_equal(lp.reshape(x, (4, 25), copy=copy).run(), np.reshape(i64, (4, 25), copy=copy))
+    np.testing.assert_array_equal(x.reshape(25, 4, copy=True).run(), i64.reshape(25, 4, copy=True))
