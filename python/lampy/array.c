@@ -292,22 +292,8 @@ static PyObject *get_T(PyObject *x, void *c) {
     if (st != LP_OK) return lpy_raise(lpy.ctx, st);
     return lpy_array_new(out);
 }
-/* The array API's matrix transpose: the last two axes swapped (a stack of matrices). */
-static PyObject *get_mT(PyObject *x, void *c) {
-    int nd = lp_array_ndim(A(x));
-    if (nd < 2) {
-        PyErr_Format(PyExc_ValueError, "matrix transpose needs at least 2 dimensions, got %d", nd);
-        return NULL;
-    }
-    int perm[LP_MAX_NDIM];
-    for (int k = 0; k < nd; k++) perm[k] = k;
-    perm[nd - 2] = nd - 1;
-    perm[nd - 1] = nd - 2;
-    lp_array *out;
-    lp_status st = lp_transpose(lpy.ctx, A(x), perm, &out);
-    if (st != LP_OK) return lpy_raise(lpy.ctx, st);
-    return lpy_array_new(out);
-}
+/* The array API's matrix transpose: the catalogue's matrix_transpose (the last two axes swapped). */
+static PyObject *get_mT(PyObject *x, void *c) { return lpy_call("matrix_transpose", NULL, &x, 1, NULL); }
 /* One device: the machine running the plan (its thread pool or its functions). */
 static PyObject *get_device(PyObject *x, void *c) { return PyUnicode_FromString("cpu"); }
 static PyObject *get_computed(PyObject *x, void *c) { return PyBool_FromLong(lp_array_result(A(x)) != NULL); }

@@ -34,12 +34,11 @@ lp_status lpi_fn_reduce(lpi_call *c, lp_value *out) {
     }
     int ddof = 0;
     if (dd) {
-        if (dd->i < 0 || dd->i > INT32_MAX) {
+        if (dd->f < 0 || dd->f > INT32_MAX || dd->f != floor(dd->f)) { /* correction=1.0 is fine, 0.5 is not */
             lp_array_release(cast);
-            return lpi_error(c->ctx, LP_ERR_VALUE, "%s(): ddof must be a non-negative integer, got %lld", c->fname,
-                             (long long)dd->i);
+            return lpi_error(c->ctx, LP_ERR_VALUE, "%s(): ddof must be a non-negative integer, got %g", c->fname, dd->f);
         }
-        ddof = (int)dd->i;
+        ddof = (int)dd->f;
     }
     st = lp_reduce_ddof(c->ctx, op, src, ax->naxes < 0 ? NULL : ax->axes, ax->naxes < 0 ? 0 : ax->naxes, kd->b, ddof, &r);
     lp_array_release(cast);

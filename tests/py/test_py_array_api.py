@@ -251,3 +251,13 @@ def test_reduce_dtype_and_more_keywords():
     for copy in (None, True, False):
         np.testing.assert_array_equal(lp.reshape(x, (4, 25), copy=copy).run(), np.reshape(i64, (4, 25), copy=copy))
     np.testing.assert_array_equal(x.reshape(25, 4, copy=True).run(), i64.reshape(25, 4, copy=True))
+
+
+def test_correction_float():
+    a = np.arange(12.0).reshape(3, 4) ** 1.5
+    for fn in ("std", "var", "nanstd", "nanvar"):
+        np.testing.assert_allclose(getattr(lp, fn)(a, correction=1.0).run(), getattr(np, fn)(a, correction=1.0), rtol=1e-12)
+        with pytest.raises(ValueError, match="non-negative integer"):
+            getattr(lp, fn)(a, correction=0.5)
+        with pytest.raises(ValueError, match="non-negative integer"):
+            getattr(lp, fn)(a, ddof=-1)
