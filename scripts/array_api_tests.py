@@ -46,7 +46,7 @@ REASONS = [
     ("in-place operators (x op= y, x[k] = v)", r"__i[a-z]+__|test_iop|test_setitem"),
     ("linalg: qr/svd of stacks of matrices, svd full_matrices=True of a non-square matrix",
      r"stacks of matrices|full_matrices=True"),
-    ("var/std: correction= is ddof's alias (an integral number), not shown in the signature",
+    ("var/std: correction= is ddof's alias, integral only, not shown in the signature",
      r"correction|argument 'ddof'"),
 ]
 NUMPY_TOO = "fails for NumPy too (the same test, the same message)"
