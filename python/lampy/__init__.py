@@ -51,9 +51,9 @@ _public += ["while_loop", "fori_loop", "Graph", "load_graph", "dump_graph"]
 
 def __getattr__(name):
     # lampy.ml (KMeans, LogisticRegression, PCA, QDA, RDA, LDA) needs NumPy: imported on first use
-    if name == "ml":
-        from . import ml
-        return ml
+    if name == "ml":  # import_module: `from . import ml` would ask this hook again (recursion)
+        import importlib
+        return importlib.import_module(".ml", __name__)
     raise AttributeError(f"module 'lampy' has no attribute {name!r}")
 
 if hasattr(_lampy, "FisherLDA"):
@@ -102,20 +102,31 @@ _public.append("Run")
 #: Index with ``x[:, newaxis]`` to insert an axis.
 newaxis = None
 
-# dtype names; every dtype argument accepts these, Python types and NumPy dtypes.
-bool_ = "bool"
-int32 = "int32"
-int64 = "int64"
-float32 = "float32"
-float64 = "float64"
+# The library's dtypes as module attributes (lp.float64, ...): numpy.dtype objects when NumPy
+# is installed, else their names; every dtype argument accepts these, Python types and NumPy
+# dtypes. `lampy.bool` (the array API's name) is set at the end of this file: it shadows the
+# builtin inside this module.
+_dtype_names = [getattr(_d, "name", _d) for _d in _lampy._dtypes]
+globals().update({_n: _d for _n, _d in zip(_dtype_names, _lampy._dtypes) if _n != "bool"})
+bool_ = _lampy._dtypes[_dtype_names.index("bool")]
+
+# The array API standard: x.__array_namespace__() is this module.
+__array_api_version__ = "2024.12"
+from .array_api import (finfo, iinfo, isdtype, result_type, can_cast,  # noqa: E402,F401
+                        __array_namespace_info__)
+from .array_api import named_results as _named_results  # noqa: E402
+
+_named_results(globals())  # unique_all/counts/inverse: NumPy's named tuples
+
+_public += ["finfo", "iinfo", "isdtype", "result_type", "can_cast"]
 
 pi = _math.pi
 e = _math.e
 inf = _math.inf
 nan = _math.nan
 
-__all__ = sorted(set(_public) | {"random", "linalg", "ml", "newaxis", "bool_", "int32", "int64", "float32",
-                                 "float64", "pi", "e", "inf", "nan", "__version__"})
+__all__ = sorted(set(_public) | {"random", "linalg", "ml", "newaxis", "bool_", "pi", "e", "inf", "nan",
+                                 "__version__"} | {n for n in _dtype_names if n != "bool"})
 
 
 def _visualize(x, filename=None, plan=False):
@@ -140,3 +151,6 @@ def _visualize(x, filename=None, plan=False):
     if r.returncode != 0:
         raise RuntimeError("visualize: dot failed: " + r.stderr.decode(errors="replace").strip())
     return filename
+
+
+globals()["bool"] = bool_  # the array API's lampy.bool (last: it shadows the builtin here)

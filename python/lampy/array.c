@@ -150,6 +150,15 @@ static PyObject *nb_float(PyObject *x) {
     return r;
 }
 
+static PyObject *m_complex(PyObject *x, PyObject *unused) {
+    PyObject *v = scalar_value(x);
+    if (!v) return NULL;
+    Py_complex c = PyComplex_AsCComplex(v);
+    Py_DECREF(v);
+    if (c.real == -1.0 && PyErr_Occurred()) return NULL;
+    return PyComplex_FromCComplex(c);
+}
+
 static PyObject *nb_index(PyObject *x) {
     lp_dtype dt = lp_array_dtype(A(x));
     if (lp_array_ndim(A(x)) != 0 || (dt != LP_INT32 && dt != LP_INT64)) {
@@ -283,6 +292,10 @@ static PyObject *get_T(PyObject *x, void *c) {
     if (st != LP_OK) return lpy_raise(lpy.ctx, st);
     return lpy_array_new(out);
 }
+/* The array API's matrix transpose: the catalogue's matrix_transpose (the last two axes swapped). */
+static PyObject *get_mT(PyObject *x, void *c) { return lpy_call("matrix_transpose", NULL, &x, 1, NULL); }
+/* One device: the machine running the plan (its thread pool or its functions). */
+static PyObject *get_device(PyObject *x, void *c) { return PyUnicode_FromString("cpu"); }
 static PyObject *get_computed(PyObject *x, void *c) { return PyBool_FromLong(lp_array_result(A(x)) != NULL); }
 
 static PyGetSetDef array_getset[] = {
@@ -294,6 +307,8 @@ static PyGetSetDef array_getset[] = {
     {"nbytes", get_nbytes, NULL, "Bytes the computed array occupies.", NULL},
     {"chunks", get_chunks, NULL, "Chunk shape the planner uses for this array.", NULL},
     {"T", get_T, NULL, "The transposed array (lazy).", NULL},
+    {"mT", get_mT, NULL, "The last two axes swapped (lazy; the array API's matrix transpose).", NULL},
+    {"device", get_device, NULL, "'cpu': where the array computes (the array API's device).", NULL},
     {"computed", get_computed, NULL, "Whether a run has computed (and kept) this array's result.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
@@ -434,6 +449,44 @@ static PyObject *m_array_ufunc(PyObject *x, PyObject *args, PyObject *kwargs) {
     return r;
 }
 
+/* x.__array_namespace__(): the lampy module itself is the array API namespace (its names are
+ * NumPy's, which the standard mostly shares; the rest are aliases in the catalogue or in
+ * lampy/array_api.py). */
+static PyObject *m_array_namespace(PyObject *x, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"api_version", NULL};
+    PyObject *version = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$O:__array_namespace__", kwlist, &version))
+        return NULL;
+    if (version != Py_None) {
+        static const char *const known[] = {"2021.12", "2022.12", "2023.12", "2024.12"};
+        const char *v = PyUnicode_Check(version) ? PyUnicode_AsUTF8(version) : NULL;
+        if (!v && PyErr_Occurred()) return NULL;
+        bool ok = false;
+        for (size_t k = 0; v && k < sizeof known / sizeof known[0]; k++) ok |= strcmp(v, known[k]) == 0;
+        if (!ok) {
+            PyErr_Format(PyExc_ValueError, "unsupported array API version %R (lampy implements 2024.12)",
+                         version);
+            return NULL;
+        }
+    }
+    return PyImport_ImportModule("lampy");
+}
+
+static PyObject *m_to_device(PyObject *x, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"device", "stream", NULL};
+    PyObject *device, *stream = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$O:to_device", kwlist, &device, &stream)) return NULL;
+    if (stream != Py_None) {
+        PyErr_SetString(PyExc_ValueError, "to_device: lampy has no streams (stream must be None)");
+        return NULL;
+    }
+    if (!PyUnicode_Check(device) || PyUnicode_CompareWithASCIIString(device, "cpu") != 0) {
+        PyErr_Format(PyExc_ValueError, "unsupported device %R (lampy's only device is 'cpu')", device);
+        return NULL;
+    }
+    return Py_NewRef(x);
+}
+
 /* Attributes: the type's own first, then the catalogue's methods (x.sum, x.cumsum, ...). */
 static PyObject *array_getattro(PyObject *x, PyObject *name) {
     PyObject *r = PyObject_GenericGetAttr(x, name);
@@ -496,6 +549,11 @@ static PyMethodDef array_methods[] = {
     {"item", m_item, METH_VARARGS, "item($self, /, *index)\n--\n\nCompute one element as a Python scalar."},
     {"tolist", m_tolist, METH_NOARGS, "tolist($self, /)\n--\n\nCompute; nested Python lists."},
     {"__dir__", m_dir, METH_NOARGS, "Attributes, with the catalogue's methods."},
+    {"__array_namespace__", KW m_array_namespace, METH_VARARGS | METH_KEYWORDS,
+     "__array_namespace__($self, /, *, api_version=None)\n--\n\nThe array API namespace: the lampy module."},
+    {"to_device", KW m_to_device, METH_VARARGS | METH_KEYWORDS,
+     "to_device($self, device, /, *, stream=None)\n--\n\nThe array on device ('cpu', lampy's only one): self."},
+    {"__complex__", m_complex, METH_NOARGS, "Compute a size-1 array; a Python complex."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -219,7 +219,7 @@ static PyObject *fn_call(PyObject *self, PyObject *args, PyObject *kwargs) {
 }
 
 /* "sum(a, axis=None)\n--\n\ndoc" for inspect.signature and help(). Kept for the process's life. */
-static char *make_doc(const char *sig, const char *pyname, const char *doc, bool method, bool creates) {
+static char *make_doc(const char *sig, const char *pyname, const char *doc, bool method, bool creates, bool star) {
     const char *paren = strchr(sig, '(');
     size_t cap = strlen(sig) + strlen(pyname) + strlen(doc) + 64;
     char *d = PyMem_RawMalloc(cap);
@@ -227,6 +227,8 @@ static char *make_doc(const char *sig, const char *pyname, const char *doc, bool
     const char *params = paren ? paren + 1 : ")";
     bool empty = params[0] == ')';
     if (method) snprintf(d, cap, "%s($self%s%s\n--\n\n%s.", pyname, empty ? "" : ", ", params, doc);
+    else if (creates && star) /* keyword-only parameters already (device=): chunks joins them */
+        snprintf(d, cap, "%s(%.*s, chunks=None)\n--\n\n%s.", pyname, (int)(strlen(params) - 1), params, doc);
     else if (creates) snprintf(d, cap, "%s(%.*s%s*, chunks=None)\n--\n\n%s.", pyname, (int)(strlen(params) - 1), params,
                                empty ? "" : ", ", doc);
     else snprintf(d, cap, "%s(%s\n--\n\n%s.", pyname, params, doc);
@@ -246,7 +248,7 @@ static int add_function(PyObject *mod, PyObject *modname, const lp_func *f, cons
     d->ml_name = pyname;
     d->ml_meth = (PyCFunction)(void (*)(void))fn_call;
     d->ml_flags = METH_VARARGS | METH_KEYWORDS;
-    d->ml_doc = make_doc(f->signature, pyname, f->doc, false, f->creates && !has_star(f->signature));
+    d->ml_doc = make_doc(f->signature, pyname, f->doc, false, f->creates, has_star(f->signature));
     PyObject *self = PyUnicode_FromString(f->name);
     if (!self) return -1;
     PyObject *fn = PyCFunction_NewEx(d, self, modname);
@@ -339,7 +341,7 @@ static int make_method_defs(void) {
         d->ml_name = f->name;
         d->ml_meth = (PyCFunction)(void (*)(void))method_call;
         d->ml_flags = METH_VARARGS | METH_KEYWORDS;
-        d->ml_doc = make_doc(f->method, f->name, f->doc, true, false);
+        d->ml_doc = make_doc(f->method, f->name, f->doc, true, false, false);
         if (!d->ml_doc) return -1;
     }
     return 0;

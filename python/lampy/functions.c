@@ -19,14 +19,44 @@ static PyObject *fresh_with_chunks(lp_array *a, PyObject *chunks) {
 
 /* ---- conversion, files ------------------------------------------------------------ */
 
+/* device= and copy= are the array API's (NumPy 2 has both): one device, "cpu"; copy=True of a
+ * wrapped buffer copies it now (later writes to it must not show), of a lazy array it is a new
+ * handle on the same immutable node; copy=False refuses numbers, sequences and a new dtype. */
 static PyObject *fn_asarray(PyObject *self, PyObject *args, PyObject *kwargs) {
-    static char *kwlist[] = {"a", "dtype", "chunks", NULL};
-    PyObject *obj, *dtype = Py_None, *chunks = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O$O:asarray", kwlist, &obj, &dtype, &chunks))
+    static char *kwlist[] = {"a", "dtype", "device", "copy", "chunks", NULL};
+    PyObject *obj, *dtype = Py_None, *device = Py_None, *copy = Py_None, *chunks = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O$OOO:asarray", kwlist, &obj, &dtype, &device, &copy, &chunks))
         return NULL;
+    if (device != Py_None && (!PyUnicode_Check(device) || PyUnicode_CompareWithASCIIString(device, "cpu") != 0)) {
+        PyErr_Format(PyExc_ValueError, "asarray(): unsupported device %R (lampy's only device is 'cpu')", device);
+        return NULL;
+    }
+    int want_copy = copy == Py_None ? -1 : PyObject_IsTrue(copy);
+    if (want_copy == -1 && PyErr_Occurred()) return NULL;
+    bool is_lazy = LpyArray_Check(obj), is_buffer = !is_lazy && PyObject_CheckBuffer(obj);
+    if (want_copy == 0 && !is_lazy && !is_buffer) {
+        PyErr_SetString(PyExc_ValueError, "Unable to avoid copy while creating an array as requested.");
+        return NULL;
+    }
+    PyObject *copied = NULL;
+    if (want_copy == 1 && is_buffer && lpy.numpy) {
+        copied = PyObject_CallMethod(lpy.numpy, "array", "O", obj);
+        if (!copied) return NULL;
+        obj = copied;
+    }
     lp_array *a = lpy_to_array(obj, false);
+    Py_XDECREF(copied); /* the wrap keeps its own reference to the copy */
     if (!a) return NULL;
-    bool fresh = !LpyArray_Check(obj);
+    bool fresh = !is_lazy;
+    if (want_copy == 0 && dtype != Py_None) {
+        lp_dtype dt;
+        if (lpy_parse_dtype(dtype, &dt) < 0 || dt != lp_array_dtype(a)) {
+            lp_array_release(a);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "Unable to avoid copy while creating an array as requested.");
+            return NULL;
+        }
+    }
     if (dtype != Py_None) {
         lp_dtype dt;
         if (lpy_parse_dtype(dtype, &dt) < 0) {
@@ -174,9 +204,10 @@ static PyObject *fn_rechunk(PyObject *self, PyObject *args, PyObject *kwargs) {
 
 PyMethodDef lpy_function_methods[] = {
     {"asarray", KW fn_asarray, METH_VARARGS | METH_KEYWORDS,
-     "asarray(a, dtype=None, *, chunks=None)\n--\n\nA lazy array over a: buffer-protocol objects "
-     "(NumPy arrays of bool, int32, int64, float32, float64 with any strides) are wrapped without "
-     "copying and read when the expression runs; lists and scalars are converted."},
+     "asarray(a, dtype=None, *, device=None, copy=None, chunks=None)\n--\n\nA lazy array over a: "
+     "buffer-protocol objects (NumPy arrays of bool, int32, int64, float32, float64 with any strides) "
+     "are wrapped without copying and read when the expression runs (copy=True: copied now); lists "
+     "and scalars are converted (copy=False refuses them). device: None or 'cpu'."},
     {"load", KW fn_load, METH_VARARGS | METH_KEYWORDS,
      "load(path, chunks=None)\n--\n\nA lazy array over a .npy file (read when computed)."},
     {"save", KW fn_save, METH_VARARGS | METH_KEYWORDS,

@@ -3,8 +3,8 @@ lstsq norm qr svd pinv matrix_rank`` (present when the Lampy library provides th
 matrix's qr and svd run as TSQR over its row chunks). Results are lazy arrays; errors
 raise numpy.linalg.LinAlgError (ValueError without NumPy).
 
-Differences from NumPy: ``lstsq`` returns only the solution x; ``qr``/``svd`` return plain
-tuples, only ``mode='reduced'``/``'r'`` and ``full_matrices=False`` (or square matrices), with
+Differences from NumPy: ``lstsq`` returns only the solution x; ``qr``/``svd`` support
+only ``mode='reduced'``/``'r'`` and ``full_matrices=False`` (or square matrices), with
 signs that may differ from NumPy's; no ``eig``/``eigvals`` (complex results).
 """
 from . import _lampy
@@ -21,6 +21,16 @@ if hasattr(_lampy, "outer"):
 if hasattr(_lampy, "tensordot"):
     tensordot = _lampy.tensordot
     _names.append("tensordot")
+
+# the array API's linalg extension repeats these top-level functions
+for _n in ("matrix_transpose", "vecdot"):
+    if hasattr(_lampy, _n):
+        globals()[_n] = getattr(_lampy, _n)
+        _names.append(_n)
+
+from .array_api import named_results as _named_results  # noqa: E402
+
+_named_results(globals())  # svd, slogdet, qr, eigh: NumPy's named tuples
 
 try:
     from numpy.linalg import LinAlgError  # the exception Lampy raises

@@ -303,7 +303,18 @@ done:
 
 /* ---- module ----------------------------------------------------------------------- */
 
+/* _promote(dtype1, dtype2): the library's promotion of two array dtypes, for the array API's
+ * result_type and can_cast (lampy/array_api.py), so Python never keeps its own table. */
+static PyObject *m_promote(PyObject *self, PyObject *args) {
+    PyObject *a, *b;
+    lp_dtype da, db;
+    if (!PyArg_ParseTuple(args, "OO:_promote", &a, &b)) return NULL;
+    if (lpy_parse_dtype(a, &da) < 0 || lpy_parse_dtype(b, &db) < 0) return NULL;
+    return lpy_dtype_object(lp_promote(da, db));
+}
+
 static PyMethodDef module_methods[] = {
+    {"_promote", m_promote, METH_VARARGS, "_promote(dtype1, dtype2)\n--\n\nNumPy's promotion of two array dtypes."},
     {"compute", lpy_compute, METH_VARARGS,
      "compute(*arrays)\n--\n\nCompute several lazy arrays in one pass (shared "
      "subexpressions once); returns a tuple of NumPy arrays."},
@@ -369,6 +380,13 @@ PyMODINIT_FUNC PyInit__lampy(void) {
         PyModule_AddObjectRef(m, "HAVE_NUMPY", lpy.numpy ? Py_True : Py_False) < 0 ||
         PyModule_AddIntConstant(m, "MAX_NDIM", LP_MAX_NDIM) < 0)
         goto fail;
+    PyObject *dts = PyTuple_New(LP_DTYPE_COUNT); /* every dtype the library has, in enum order */
+    if (!dts) goto fail;
+    for (int d = 0; d < LP_DTYPE_COUNT; d++) PyTuple_SET_ITEM(dts, d, lpy_dtype_object((lp_dtype)d));
+    if (PyModule_AddObject(m, "_dtypes", dts) < 0) {
+        Py_DECREF(dts);
+        goto fail;
+    }
     return m;
 fail:
     Py_DECREF(m);

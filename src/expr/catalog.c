@@ -39,7 +39,7 @@ static const struct { const char *name; lpi_ptype t; } type_names[] = {
     {"array", LPI_P_ARRAY}, {"operand", LPI_P_OPERAND}, {"arrays", LPI_P_ARRAYS}, {"axis", LPI_P_AXIS},
     {"int", LPI_P_INT}, {"float", LPI_P_FLOAT}, {"num", LPI_P_NUM}, {"bool", LPI_P_BOOL},
     {"dtype", LPI_P_DTYPE}, {"shape", LPI_P_SHAPE}, {"str", LPI_P_STR}, {"none", LPI_P_NONE},
-    {"any", LPI_P_ANY},
+    {"any", LPI_P_ANY}, {"device", LPI_P_DEVICE},
 };
 
 /* Parse a spec into params and the display text "(a, axis=None, ...)". false on a bad spec
@@ -447,6 +447,12 @@ static lp_status convert(lpi_call *c, const lpi_param *p, const lp_value *v, lpi
     case LPI_P_NONE:
         return lpi_error(ctx, LP_ERR_TYPE, "%s(): %s= is not supported by lazy arrays", c->fname, p->name);
     case LPI_P_ANY: return LP_OK;
+    case LPI_P_DEVICE:
+        if (v->kind != LP_VAL_STR || strcmp(v->s, "cpu"))
+            return lpi_error(ctx, LP_ERR_VALUE, "%s(): unsupported device %s%s%s (lampy's only device is 'cpu')", c->fname,
+                             v->kind == LP_VAL_STR ? "'" : "", v->kind == LP_VAL_STR ? v->s : lpi_value_type(v),
+                             v->kind == LP_VAL_STR ? "'" : "");
+        return LP_OK;
     default: return lpi_error(ctx, LP_ERR_INTERNAL, "bad parameter type");
     }
 }

@@ -23,6 +23,7 @@ typedef enum lpi_ptype {
     LPI_P_STR,
     LPI_P_NONE,     /* only None is accepted (NumPy's out=) */
     LPI_P_ANY,      /* passed through unconverted */
+    LPI_P_DEVICE,   /* the array API's device=: None or "cpu" (the machine running the plan) */
 } lpi_ptype;
 
 typedef struct lpi_param {

@@ -57,15 +57,42 @@ static lp_status sort_checks(lpi_call *c) {
     return LP_OK;
 }
 
+/* a reversed along axis (a new reference) */
+static lp_status reversed(lp_ctx *ctx, lp_array *a, int axis, lp_array **out) {
+    lp_index ix[LP_MAX_NDIM];
+    for (int i = 0; i < a->ndim; i++) ix[i] = (lp_index){LP_IDX_SLICE, false, false, 0, 0, i == axis ? -1 : 1};
+    return lp_slice(ctx, a, a->ndim, ix, out);
+}
+
+/* descending=True (the array API's): the ascending stable sort of x reversed, reversed back;
+ * for argsort the positions are mapped back (n-1-j), so equal values keep their order. */
 lp_status lpi_fn_sort(lpi_call *c, lp_value *out) {
     lp_status st = sort_checks(c);
     if (st) return st;
     lpi_op op;
     lpi_op_lookup(c->fn->op, &op);
-    lp_array *x = NULL, *r = NULL;
+    lpi_arg *desc = ARG("descending");
+    bool down = desc && desc->b, arg = !strcmp(c->fn->op, "argsort");
+    lp_array *x = NULL, *r = NULL, *y = NULL, *s = NULL, *n1 = NULL;
     int axis;
-    if (!(st = along(c, ARG("a")->a, ARG("axis"), &x, &axis))) st = lpi_sort(c->ctx, op, x, axis, &r);
+    if ((st = along(c, ARG("a")->a, ARG("axis"), &x, &axis))) return st;
+    if (!down) {
+        st = lpi_sort(c->ctx, op, x, axis, &r);
+        lp_array_release(x);
+        return lpi_out_array(c, st, &r, out);
+    }
+    if (!(st = lpi_norm_axis(c->ctx, axis, x->ndim, &axis)) && !(st = reversed(c->ctx, x, axis, &y)) &&
+        !(st = lpi_sort(c->ctx, op, y, axis, &s)) && !(st = reversed(c->ctx, s, axis, &r)) && arg) {
+        lp_array *j = r;
+        r = NULL;
+        st = lp_scalar_array(c->ctx, lp_scalar_i(x->shape[axis] - 1), &n1);
+        if (!st) st = lp_binary(c->ctx, "subtract", n1, j, &r);
+        lp_array_release(j);
+    }
     lp_array_release(x);
+    lp_array_release(y);
+    lp_array_release(s);
+    lp_array_release(n1);
     return lpi_out_array(c, st, &r, out);
 }
 

@@ -34,16 +34,71 @@ lp_status lpi_fn_reduce(lpi_call *c, lp_value *out) {
     }
     int ddof = 0;
     if (dd) {
-        if (dd->i < 0 || dd->i > INT32_MAX) {
+        if (dd->f < 0 || dd->f > INT32_MAX || dd->f != floor(dd->f)) { /* correction=1.0 is fine, 0.5 is not */
             lp_array_release(cast);
-            return lpi_error(c->ctx, LP_ERR_VALUE, "%s(): ddof must be a non-negative integer, got %lld", c->fname,
-                             (long long)dd->i);
+            return lpi_error(c->ctx, LP_ERR_VALUE, "%s(): ddof must be a non-negative integer, got %g", c->fname, dd->f);
         }
-        ddof = (int)dd->i;
+        ddof = (int)dd->f;
     }
     st = lp_reduce_ddof(c->ctx, op, src, ax->naxes < 0 ? NULL : ax->axes, ax->naxes < 0 ? 0 : ax->naxes, kd->b, ddof, &r);
     lp_array_release(cast);
+    if (!st && dt && dt->given && r->dtype != dt->dt) { /* sum(int32s, dtype=int32) stays int32, as NumPy's */
+        lp_array *wide = r;
+        r = NULL;
+        st = lp_astype(c->ctx, wide, dt->dt, &r);
+        lp_array_release(wide);
+    }
     return lpi_out_array(c, st, &r, out);
+}
+
+/* count_nonzero: the sum of x != 0, as int64 (NumPy's intp) */
+lp_status lpi_fn_count_nonzero(lpi_call *c, lp_value *out) {
+    lpi_arg *ax = ARG("axis");
+    lpi_tmps t = {0};
+    lp_array *zero = NULL, *ne = NULL, *r = NULL;
+    lp_status st = lp_scalar_array(c->ctx, lp_scalar_b(false), &zero);
+    if (!st) {
+        lpi_keep(&t, zero);
+        st = lp_binary(c->ctx, "not_equal", ARG("a")->a, zero, &ne);
+    }
+    if (!st) {
+        lpi_keep(&t, ne);
+        st = lp_reduce(c->ctx, "sum", ne, ax->naxes < 0 ? NULL : ax->axes, ax->naxes < 0 ? 0 : ax->naxes,
+                       ARG("keepdims")->b, &r);
+    }
+    if (!st && r->dtype != LP_INT64) {
+        lp_array *s = lpi_keep(&t, r);
+        r = NULL;
+        st = lp_astype(c->ctx, s, LP_INT64, &r);
+    }
+    return lpi_give(c, &t, st, &r, out);
+}
+
+/* The array API's vecdot for real dtypes: sum(x1 * x2) along axis (negative: counted from the
+ * end of both), in the promoted dtype; the axis has the same length in both, not broadcast. */
+lp_status lpi_fn_vecdot(lpi_call *c, lp_value *out) {
+    lp_array *a = ARG("x1")->a, *b = ARG("x2")->a, *p = NULL, *r = NULL;
+    int64_t axis = ARG("axis")->i;
+    int n = a->ndim < b->ndim ? a->ndim : b->ndim;
+    if (n < 1 || axis >= 0 || axis < -n)
+        return lpi_error(c->ctx, LP_ERR_AXIS, "vecdot: axis %lld is out of bounds for arrays of dimensions %d and %d "
+                         "(it must be in [-%d, -1])", (long long)axis, a->ndim, b->ndim, n);
+    if (a->shape[a->ndim + axis] != b->shape[b->ndim + axis])
+        return lpi_error(c->ctx, LP_ERR_SHAPE, "vecdot: x1 and x2 differ along axis %lld (%lld vs %lld)", (long long)axis,
+                         (long long)a->shape[a->ndim + axis], (long long)b->shape[b->ndim + axis]);
+    lpi_tmps t = {0};
+    lp_status st = lp_binary(c->ctx, "multiply", a, b, &p);
+    if (!st) {
+        lpi_keep(&t, p);
+        int ax = (int)(p->ndim + axis);
+        st = lp_reduce(c->ctx, "sum", p, &ax, 1, false, &r);
+    }
+    if (!st && r->dtype != p->dtype) { /* sums of small integers widen; vecdot keeps the dtype */
+        lp_array *s = lpi_keep(&t, r);
+        r = NULL;
+        st = lp_astype(c->ctx, s, p->dtype, &r);
+    }
+    return lpi_give(c, &t, st, &r, out);
 }
 
 lp_status lpi_fn_astype(lpi_call *c, lp_value *out) {
@@ -127,9 +182,13 @@ lp_status lpi_fn_join(lpi_call *c, lp_value *out) {
     return lpi_out_array(c, lp_concatenate(c->ctx, arrs->n, arrs->as, ax->axes[0], &r), &r, out);
 }
 
+/* copy=True gives the same node (lazy arrays are immutable, as lp.copy; a front end gives it a
+ * new handle); copy=False refuses what needs a new array: numbers, sequences, another dtype. */
 lp_status lpi_fn_asarray(lpi_call *c, lp_value *out) {
-    lpi_arg *a = ARG("a"), *dt = ARG("dtype");
+    lpi_arg *a = ARG("a"), *dt = ARG("dtype"), *cp = ARG("copy");
     lp_array *r = a->a;
+    if (cp->given && !cp->b && ((a->v && a->v->kind != LP_VAL_ARRAY) || (dt->given && dt->dt != r->dtype)))
+        return lpi_error(c->ctx, LP_ERR_VALUE, "Unable to avoid copy while creating an array as requested.");
     if (!dt->given || dt->dt == r->dtype) {
         lp_array_retain(r);
         return lpi_out_array(c, LP_OK, &r, out);
@@ -343,5 +402,17 @@ lp_status lpi_fn_linalg(lpi_call *c, lp_value *out) {
     }
     int nin = c->arg[1].a && !strcmp(op, "solve") ? 2 : 1;
     lp_array *in[2] = {a, c->arg[1].a};
-    return lpi_out_array(c, lp_linalg(ctx, op, nin, in, &r), &r, out);
+    st = lp_linalg(ctx, op, nin, in, &r);
+    lpi_arg *up = ARG("upper");
+    if (!st && up && up->b) { /* cholesky(upper=True): U = L^T, the last two axes swapped */
+        int perm[LP_MAX_NDIM], nd = lp_array_ndim(r);
+        for (int k = 0; k < nd; k++) perm[k] = k;
+        perm[nd - 2] = nd - 1;
+        perm[nd - 1] = nd - 2;
+        lp_array *u = NULL;
+        st = lp_transpose(ctx, r, perm, &u);
+        lp_array_release(r);
+        r = u;
+    }
+    return lpi_out_array(c, st, &r, out);
 }

@@ -119,11 +119,11 @@ lp_status lpi_fn_nanreduce(lpi_call *c, lp_value *out) {
     lp_array *x = ARG("a")->a, *r = NULL, *y = NULL, *mask = NULL;
     lpi_arg *ax = ARG("axis"), *dt = ARG("dtype"), *kd = ARG("keepdims"), *dd = ARG("ddof");
     bool keepdims = kd->b;
-    int ddof = dd ? (int)dd->i : 0;
+    int ddof = dd ? (int)dd->f : 0;
     lpi_tmps t = {0};
     lp_status st = LP_OK;
-    if (dd && (dd->i < 0 || dd->i > INT32_MAX))
-        return lpi_error(ctx, LP_ERR_VALUE, "%s(): ddof must be a non-negative integer, got %lld", c->fname, (long long)dd->i);
+    if (dd && (dd->f < 0 || dd->f > INT32_MAX || dd->f != floor(dd->f)))
+        return lpi_error(ctx, LP_ERR_VALUE, "%s(): ddof must be a non-negative integer, got %g", c->fname, dd->f);
     if (ax->axis_tuple && (!strcmp(op, "argmin") || !strcmp(op, "argmax")))
         return lpi_error(ctx, LP_ERR_TYPE, "'tuple' object cannot be interpreted as an integer");
     if (dt && dt->given && dt->dt != x->dtype) st = cast(ctx, &t, x, dt->dt, &x);

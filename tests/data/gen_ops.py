@@ -1268,7 +1268,11 @@ def gen_catalog():
                          ("column_stack", call("column_stack", (v, v))), ("atleast_1d", call("atleast_1d", np.asarray(v[0]))),
                          ("atleast_2d", call("atleast_2d", v)), ("atleast_3d", call("atleast_3d", m, item=0) if False else call("atleast_3d", m)),
                          ("array_equal", call("array_equal", m, m)), ("array_equal2", call("array_equal", m, m[:2])),
-                         ("array_equiv", call("array_equiv", m[0], m[:1]))]:
+                         ("array_equiv", call("array_equiv", m[0], m[:1])),
+                         ("matrix_transpose", call("matrix_transpose", x)),
+                         ("count_nonzero", call("count_nonzero", x)),
+                         ("count_nonzero02", call("count_nonzero", x, axis=(0, 2), keepdims=True)),
+                         ("vecdot", call("vecdot", x, x[0, 0])), ("vecdot2", call("vecdot", x, m[:, :5], axis=-2))]:
             if nm == "trace" and dt == "bool":
                 continue  # NumPy's trace of bools is an int64 sum; Lampy's too (checked in Python)
             case(f"cat.{nm}.{dt}", "catalog", toks)

@@ -68,7 +68,7 @@ def test_python_signatures_are_the_catalogues():
     import inspect
     assert str(inspect.signature(lp.sum)) == "(a, axis=None, dtype=None, out=None, keepdims=False)"
     assert str(inspect.signature(lp.zeros(3).sum)) == "(axis=None, dtype=None, out=None, keepdims=False)"
-    assert str(inspect.signature(lp.zeros)) == "(shape, dtype=None, *, chunks=None)"
+    assert str(inspect.signature(lp.zeros)) == "(shape, dtype=None, *, device=None, chunks=None)"
 
 
 def cli_error(expr, **arrays):
