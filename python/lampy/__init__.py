@@ -104,8 +104,15 @@ newaxis = None
 
 # dtype names; every dtype argument accepts these, Python types and NumPy dtypes.
 bool_ = "bool"
+int8 = "int8"
+int16 = "int16"
 int32 = "int32"
 int64 = "int64"
+uint8 = "uint8"
+uint16 = "uint16"
+uint32 = "uint32"
+uint64 = "uint64"
+float16 = "float16"
 float32 = "float32"
 float64 = "float64"
 
@@ -114,8 +121,8 @@ e = _math.e
 inf = _math.inf
 nan = _math.nan
 
-__all__ = sorted(set(_public) | {"random", "linalg", "ml", "newaxis", "bool_", "int32", "int64", "float32",
-                                 "float64", "pi", "e", "inf", "nan", "__version__"})
+__all__ = sorted(set(_public) | {"random", "linalg", "ml", "newaxis", "bool_", "int8", "int16", "int32",
+                                 "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32", "float64", "pi", "e", "inf", "nan", "__version__"})
 
 
 def _visualize(x, filename=None, plan=False):

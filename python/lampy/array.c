@@ -106,8 +106,15 @@ static PyObject *scalar_value(PyObject *x) {
     PyObject *r;
     switch (lp_buffer_dtype(buf)) {
     case LP_BOOL: r = PyBool_FromLong(*(const unsigned char *)p != 0); break;
+    case LP_INT8: r = PyLong_FromLong(*(const int8_t *)p); break;
+    case LP_UINT8: r = PyLong_FromLong(*(const uint8_t *)p); break;
+    case LP_INT16: { int16_t v; memcpy(&v, p, 2); r = PyLong_FromLong(v); break; }
+    case LP_UINT16: { uint16_t v; memcpy(&v, p, 2); r = PyLong_FromLong(v); break; }
     case LP_INT32: { int32_t v; memcpy(&v, p, 4); r = PyLong_FromLong(v); break; }
+    case LP_UINT32: { uint32_t v; memcpy(&v, p, 4); r = PyLong_FromUnsignedLong(v); break; }
     case LP_INT64: { int64_t v; memcpy(&v, p, 8); r = PyLong_FromLongLong(v); break; }
+    case LP_UINT64: { uint64_t v; memcpy(&v, p, 8); r = PyLong_FromUnsignedLongLong(v); break; }
+    case LP_FLOAT16: { uint16_t h; memcpy(&h, p, 2); r = PyFloat_Unpack2((const char *)&h, 1); break; }
     case LP_FLOAT32: { float v; memcpy(&v, p, 4); r = PyFloat_FromDouble(v); break; }
     default: { double v; memcpy(&v, p, 8); r = PyFloat_FromDouble(v); break; }
     }
@@ -152,7 +159,7 @@ static PyObject *nb_float(PyObject *x) {
 
 static PyObject *nb_index(PyObject *x) {
     lp_dtype dt = lp_array_dtype(A(x));
-    if (lp_array_ndim(A(x)) != 0 || (dt != LP_INT32 && dt != LP_INT64)) {
+    if (lp_array_ndim(A(x)) != 0 || dt == LP_BOOL || dt == LP_FLOAT16 || dt == LP_FLOAT32 || dt == LP_FLOAT64) {
         PyErr_SetString(PyExc_TypeError, "only integer scalar arrays can be converted to a scalar index");
         return NULL;
     }

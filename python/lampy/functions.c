@@ -175,7 +175,7 @@ static PyObject *fn_rechunk(PyObject *self, PyObject *args, PyObject *kwargs) {
 PyMethodDef lpy_function_methods[] = {
     {"asarray", KW fn_asarray, METH_VARARGS | METH_KEYWORDS,
      "asarray(a, dtype=None, *, chunks=None)\n--\n\nA lazy array over a: buffer-protocol objects "
-     "(NumPy arrays of bool, int32, int64, float32, float64 with any strides) are wrapped without "
+     "(NumPy arrays of bool, int8-64, uint8-64, float16-64 with any strides) are wrapped without "
      "copying and read when the expression runs; lists and scalars are converted."},
     {"load", KW fn_load, METH_VARARGS | METH_KEYWORDS,
      "load(path, chunks=None)\n--\n\nA lazy array over a .npy file (read when computed)."},
