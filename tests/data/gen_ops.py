@@ -67,13 +67,17 @@ Tolerances used and why
   arange/linspace (float): ulp:1 (NumPy's formulas: start + i*delta, delta = (start+step) -
       start; linspace: start + i*step, last = stop).
 
-Lampy-specific deviations
--------------------------
-Lampy has no int8/float16.  Where NumPy's result would be int8 (bool // bool, bool % bool,
-bool ** bool, also with a Python bool) Lampy raises LP_ERR_TYPE ("ufunc 'floor_divide' on bool
-operands gives int8 in NumPy, ..."; src/expr/elemwise.c), and the case expects that error.
-Where it would be float16 (sqrt/exp/log/sin/cos/tanh of bool) the expected result is float32,
-computed by NumPy on the bool input cast to float32 (ids ending in '.mapped').
+dtypes
+------
+The generators below gen_dtypes() run over the first five dtypes (bool int32 int64 float32
+float64); gen_dtypes() covers int8 int16 uint8 uint16 uint32 uint64 float16 against every dtype
+(ids 'dt.*'): binary ops over value grids (every pair for add and less, a rotating choice of
+pairs for the others), unary ops, weak Python scalars (NEP 50, incl. out-of-bounds ints), where,
+every astype pair, reductions, fused chains whose narrow intermediates wrap, and the catalogue.
+float16 results: arithmetic exact (NumPy computes in float32 and rounds each result, as Lampy
+does); functions ulp:1 in float16 units (NumPy may use its own float32 SIMD kernels before the
+rounding); float16 reductions rel:1e-3 (NumPy sums float16 pairwise in float32, Lampy in
+float64).
 
 Error statuses: NumPy's TypeError -> ERR_TYPE; AxisError -> ERR_AXIS; IndexError -> ERR_INDEX;
 ZeroDivisionError -> ERR_ZERO_DIVISION; ValueError, OverflowError -> ERR_VALUE; broadcasting failures -> ERR_SHAPE; other shape-related
@@ -101,7 +105,10 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "ops"
 
 DTYPES = ["bool", "int32", "int64", "float32", "float64"]
-NP = {d: np.dtype(d) for d in DTYPES}
+# the dtypes added later: gen_dtypes() covers them (with every dtype as the other operand)
+NEW = ["int8", "int16", "uint8", "uint16", "uint32", "uint64", "float16"]
+ALL = DTYPES + NEW
+NP = {d: np.dtype(d) for d in ALL}
 
 BINARY = ["add", "subtract", "multiply", "divide", "floor_divide", "remainder", "power",
           "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
@@ -123,6 +130,14 @@ VALS = {
                 np.inf, -np.inf, np.nan],
     "float64": [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, -7.0, 0.1, 1e300, 5e-324, -1e-310,
                 2.0**53 + 2, 1.7976931348623157e308, np.inf, -np.inf, np.nan],
+    "int8": [0, 1, -1, 2, -2, 3, -3, 7, -7, 100, 127, -128],
+    "int16": [0, 1, -1, 2, -3, 7, -7, 300, -300, 32767, -32768],
+    "uint8": [0, 1, 2, 3, 7, 100, 127, 128, 200, 255],
+    "uint16": [0, 1, 2, 3, 7, 300, 32767, 32768, 65535],
+    "uint32": [0, 1, 2, 3, 7, 100, 2**31 - 1, 2**31, 2**32 - 1],
+    "uint64": [0, 1, 2, 3, 7, 100, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1],
+    "float16": [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, -7.0, 0.1, 65504.0, 2.0**-24, -1e-5, 1000.5,
+                np.inf, -np.inf, np.nan],
 }
 # Softer values for broadcasting cases (cycled to fill a shape).
 SOFT = {
@@ -131,11 +146,20 @@ SOFT = {
     "int64": [-4, 5, 0, 2, 9, -1, 3, -8, 6, 1, -3, 7],
     "float32": [1.5, -2.0, 0.0, 3.25, -0.5, np.nan, 2.0, -7.5, np.inf, 0.25, -0.0, 4.0],
     "float64": [0.75, -3.0, 2.5, 0.0, -1.25, 5.0, np.nan, -np.inf, 1.0, -0.0, 6.5, -2.0],
+    "int8": [3, -2, 0, 7, -9, 1, 4, -1, 5, 2, -6, 8],
+    "int16": [-4, 5, 0, 2, 9, -1, 3, -8, 6, 1, -3, 7],
+    "uint8": [3, 2, 0, 7, 9, 1, 4, 250, 5, 2, 6, 8],
+    "uint16": [4, 5, 0, 2, 9, 1, 3, 8, 6, 1, 65000, 7],
+    "uint32": [3, 2, 0, 7, 9, 1, 4, 4000000000, 5, 2, 6, 8],
+    "uint64": [4, 5, 0, 2, 9, 1, 3, 8, 6, 1, 2**63 + 5, 7],
+    "float16": [1.5, -2.0, 0.0, 3.25, -0.5, np.nan, 2.0, -7.5, np.inf, 0.25, -0.0, 4.0],
 }
 SOFT_NONNEG = {
     "bool": [True, False, True, True, False],
     "int32": [3, 2, 0, 7, 1, 1, 4, 5, 0, 2, 6, 3],
     "int64": [4, 5, 0, 2, 9, 1, 3, 8, 6, 1, 0, 7],
+    "int8": [3, 2, 0, 7, 1, 1, 4, 5, 0, 2, 6, 3],
+    "int16": [4, 5, 0, 2, 9, 1, 3, 8, 6, 1, 0, 7],
 }
 
 # ---------------------------------------------------------------------------- files
@@ -146,7 +170,7 @@ _written = {}
 def save(arr):
     """Store arr as <sha1>.npy (content addressed) and return the file name."""
     arr = np.asarray(arr)
-    assert arr.dtype.name in DTYPES, arr.dtype
+    assert arr.dtype.name in ALL, arr.dtype
     buf = io.BytesIO()
     np.save(buf, np.array(arr, order="C", copy=True), allow_pickle=False)  # keeps 0-d
     data = buf.getvalue()
@@ -226,21 +250,7 @@ class Ctx:
 def np_elem(ctx, op, args):
     f = np.abs if op == "abs" else getattr(np, op)
     r = np.asarray(f(*args))
-    if r.dtype.name in DTYPES:
-        return r
-    # Lampy has no int8/float16 (see the docstring): int8 results are refused with a TypeError,
-    # float16 results use float32.
-    if r.dtype.kind in "iu":
-        raise TypeError(f"ufunc '{op}' on bool operands gives int8 in NumPy")
-    elif r.dtype.kind == "f":
-        to = np.float32
-    else:
-        raise AssertionError(f"unexpected dtype {r.dtype} for {op}")
-    ctx.mapped = True
-    args2 = [a.astype(to) if isinstance(a, np.ndarray) and a.dtype == np.bool_ else
-             to(a) if isinstance(a, bool) else a for a in args]
-    r = np.asarray(f(*args2))
-    assert r.dtype == np.dtype(to), (op, r.dtype)
+    assert r.dtype.name in ALL, (op, r.dtype)
     return r
 
 
@@ -306,16 +316,8 @@ def np_call(ctx, name, args, kw):
     if isinstance(r, (tuple, list)):
         return [np.asarray(x) for x in r]
     r = np.asarray(r)
-    if r.dtype.name in DTYPES:
-        return r
-    # no int8/float16 in Lampy (see the docstring): int8 results are a TypeError, float16 ones
-    # are computed from the bool inputs cast to float32
-    if r.dtype.kind in "iu":
-        raise TypeError(f"ufunc '{name}' on bool operands gives int8 in NumPy")
-    assert r.dtype == np.float16, (name, r.dtype)
-    ctx.mapped = True
-    args2 = [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype == np.bool_ else a for a in args]
-    return np.asarray(fn(*args2, **kw))
+    assert r.dtype.name in ALL, (name, r.dtype)
+    return r
 
 
 def run_value(tok, f, st, vs):
@@ -1424,12 +1426,189 @@ def gen_linalg_factors():
     case("la.qr.badmode", "linalg", call("linalg.qr", C, mode="x"), expect_error=True)
 
 
+def dt_tol(op, res_dtype):
+    """elem_tol, with float16 function results within 1 float16 ULP (see the docstring)."""
+    t = elem_tol(op)
+    return "ulp:1" if t.startswith("ulp") and res_dtype == "float16" else t
+
+
+def res_dtype(fn, *args):
+    """The dtype name of NumPy's result, or None where NumPy raises."""
+    try:
+        with np.errstate(all="ignore"):
+            return np.asarray(fn(*args)).dtype.name
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def int_range(dt):
+    i = np.iinfo(dt)
+    return int(i.min), int(i.max)
+
+
+def gen_dtypes():
+    """int8 int16 uint8 uint16 uint32 uint64 float16 against every dtype (docstring)."""
+    rng = np.random.default_rng(23)
+    mixed = [(a, b) for a in NEW for b in ALL if a != b] + [(a, b) for a in DTYPES for b in NEW]
+    # 1. binary ops over value grids
+    for oi, op in enumerate(BINARY):
+        pairs = [(a, a) for a in NEW]
+        if op in ("add", "less"):
+            pairs += mixed
+        else:
+            pairs += [mixed[(oi * 13 + k * 29) % len(mixed)] for k in range(10)]
+        for a, b in pairs:
+            x, y = grid(a, b)
+            rt = np.result_type(x.dtype, y.dtype)
+            if op == "power" and rt.kind in "iu" and b != "bool":
+                keep = y >= 0
+                x, y = x[keep], y[keep]
+            rd = res_dtype(getattr(np, op), x[:1], y[:1])
+            case(f"dt.{op}.{a}.{b}.grid", "dtypes", [inp(x), inp(y), f"elem/{op}/2"], dt_tol(op, rd))
+    for a in ("int8", "int16", "uint8"):
+        case(f"dt.power.{a}.negexp", "dtypes",
+             [inp(np.array([2, 3, 1], dtype=a)), inp(np.array([1, -1, 2], dtype="int8")), "elem/power/2"],
+             expect_error=True)
+    for op in ("floor_divide", "remainder"):
+        for a in ("int8", "int16"):
+            lo, _ = int_range(a)
+            x = np.array([lo, lo, 7, -7, 7, -7, 0, 5, -5, lo, 1], dtype=a)
+            y = np.array([-1, 1, 0, 0, -2, 2, 0, 3, -3, lo, lo], dtype=a)
+            case(f"dt.{op}.{a}.corners", "dtypes", [inp(x), inp(y), f"elem/{op}/2"])
+    # 2. unary ops
+    for op in UNARY:
+        for a in NEW:
+            x = np.array(VALS[a], dtype=a)
+            rd = res_dtype(np.abs if op == "abs" else getattr(np, op), x[:1])
+            case(f"dt.{op}.{a}.vals", "dtypes", [inp(x), f"elem/{op}/1"], dt_tol(op, rd))
+    x16 = np.concatenate([rng.uniform(-10, 10, 40), [0.1, 0.2, 1e-4, 60000.0]]).astype("float16")
+    for op in ("add", "multiply", "divide", "subtract", "floor_divide", "remainder"):
+        y16 = rng.uniform(-5, 5, x16.size).astype("float16")
+        case(f"dt.{op}.float16.range", "dtypes", [inp(x16), inp(y16), f"elem/{op}/2"])
+    for op in ("sqrt", "exp", "log", "sin", "cos", "tanh"):
+        v = np.abs(x16) if op in ("sqrt", "log") else x16
+        case(f"dt.{op}.float16.range", "dtypes", [inp(v), f"elem/{op}/1"], dt_tol(op, "float16"))
+    # 3. weak Python scalars (NEP 50): the array's dtype; out of bounds ints are errors except
+    # in comparisons
+    for op in ("add", "subtract", "multiply", "floor_divide", "remainder", "power", "less", "equal",
+               "maximum", "divide", "bitwise_and"):
+        for a in NEW:
+            x = np.array(VALS[a], dtype=a)
+            for k, v in (("i", "3"), ("i", "-2"), ("i", "300"), ("i", "70000"), ("f", fhex(2.5)), ("b", "1")):
+                if op == "power" and k == "i" and v.startswith("-"):
+                    continue
+                case(f"dt.scalar.{op}.{a}.r{k}{v if k != 'f' else 2.5}", "dtypes",
+                     [inp(x), f"scalar/{k}/{v}", "binary/" + op], dt_tol(op, a))
+            case(f"dt.scalar.{op}.{a}.li5", "dtypes", ["scalar/i/5", inp(x), f"elem/{op}/2"], dt_tol(op, a))
+    # 4. where
+    cv = np.array([True, False, False, True, True, False, True, False, True, True, False, False])
+    for a in NEW:
+        for b in (a, "int64", "float32", "uint8", "bool"):
+            x = fill(a, (12,), VALS[a])
+            y = fill(b, (12,), VALS[b][::-1])
+            case(f"dt.where.{a}.{b}", "dtypes", [inp(cv), inp(x), inp(y), "where"])
+        case(f"dt.where.{a}.scalar_i", "dtypes", [inp(cv[:4]), inp(fill(a, (4,), SOFT[a])), "scalar/i/3", "where"])
+    # 5. every astype pair with a new dtype; floats to integers only in range (C leaves the
+    # rest undefined)
+    for a in ALL:
+        for b in ALL:
+            if a not in NEW and b not in NEW:
+                continue
+            vals = list(VALS[a])
+            if a.startswith("float"):
+                vals += [2.9, -2.9, 0.999, -0.999, 100.75]
+            x = np.array(vals, dtype=a) if not a.startswith("float") else \
+                np.array(vals, dtype="float64").astype(a)
+            if a.startswith("float") and b not in ("bool",) and not b.startswith("float"):
+                lo, hi = int_range(b)
+                with np.errstate(invalid="ignore"):
+                    t = np.trunc(x.astype("float64"))
+                x = x[np.isfinite(t) & (t >= lo) & (t <= hi)]
+            case(f"dt.astype.{a}.{b}", "dtypes", [inp(x), "astype/" + b])
+        if a in NEW:
+            case(f"dt.astype.{a}.2d_t", "dtypes", [inp(fill(a, (3, 4), SOFT[a])), "transpose/none", "astype/float64"])
+    # 6. reductions
+    for a in NEW:
+        for s in ((7,), (3, 4, 5), (0,)):
+            x = fill(a, s, SOFT[a] if s != (7,) else VALS[a][:7], offset=2)
+            if a == "float16" and s == (3, 4, 5):
+                x = rng.uniform(-2, 2, s).astype(a)
+            xi = inp(x)
+            for op in REDUCE:
+                for axes in ([None, [0], [2], [0, 2]] if len(s) == 3 else [None]):
+                    if op in ("argmin", "argmax") and axes is not None and len(axes) != 1:
+                        continue
+                    if s == (0,) and op in ("min", "max", "argmin", "argmax"):
+                        continue
+                    tol = "rel:1e-12" if op in ("sum", "prod", "mean", "var", "std") else None
+                    case(f"dt.reduce.{op}.{a}.{shp(s)}.ax{lst(axes)}", "dtypes",
+                         [xi, f"reduce/{op}/{lst(axes)}/0/-"], tol)
+    for a in ("int8", "uint8", "int16", "uint16", "uint32", "uint64"):
+        lo, hi = int_range(a)
+        x = np.array([hi, hi, lo, hi - 1, 1, lo + 1], dtype=a)
+        for op in ("sum", "prod", "min", "max", "argmin", "argmax", "mean"):
+            case(f"dt.reduce.{op}.{a}.extremes", "dtypes", [inp(x), f"reduce/{op}/none/0/-"],
+                 "rel:1e-12" if op == "mean" else None)
+    # 7. fused chains: narrow intermediates wrap (int8 a*b wraps before + c)
+    for a in ("int8", "uint8", "int16", "uint16"):
+        x = fill(a, (5, 40), SOFT[a] + VALS[a])
+        y = fill(a, (5, 40), VALS[a] + SOFT[a], offset=3)
+        case(f"dt.chain.{a}.mul_add", "dtypes", [inp(x), inp(y), "elem/multiply/2", inp(x), "elem/add/2"])
+        case(f"dt.chain.{a}.sub_mul_sum", "dtypes",
+             [inp(x), inp(y), "elem/subtract/2", "scalar/i/3", "binary/multiply", "reduce/sum/1/0/-"])
+        case(f"dt.chain.{a}.mixed", "dtypes",
+             [inp(x), inp(y), "elem/multiply/2", "astype/float32", "scalar/f/" + fhex(0.5), "binary/add"])
+    h = rng.uniform(-4, 4, (6, 30)).astype("float16")
+    h2 = rng.uniform(-4, 4, (6, 30)).astype("float16")
+    case("dt.chain.float16.mul_add_sqrt", "dtypes",
+         [inp(h), inp(h2), "elem/multiply/2", inp(h), "elem/add/2", "unary/abs", "unary/sqrt"])
+    case("dt.chain.float16.div_sub", "dtypes",
+         [inp(h), inp(h2), "elem/divide/2", "scalar/f/" + fhex(0.1), "binary/subtract"])
+    case("dt.chain.uint8.image", "dtypes",
+         [inp(fill("uint8", (4, 8, 3), VALS["uint8"])), "astype/float32", "scalar/f/" + fhex(1 / 255),
+          "binary/multiply"])
+    # 8. creation in the new dtypes
+    for a in NEW:
+        case(f"dt.zeros.{a}", "dtypes", [f"zeros/{a}/2,3"])
+        case(f"dt.full.{a}", "dtypes", [f"full/{a}/4/i/7"])
+        case(f"dt.arange.{a}", "dtypes", [f"arange/{fhex(0)}/{fhex(9)}/{fhex(2)}/{a}"])
+    case("dt.arange.float16.frac", "dtypes", [f"arange/{fhex(0.1)}/{fhex(3)}/{fhex(0.3)}/float16"])
+    case("dt.linspace.float16", "dtypes", [f"linspace/{fhex(0)}/{fhex(1)}/7/1/float16"], "ulp:1")
+    # 9. the catalogue
+    for name in CAT_UNARY:
+        tol = f"ulp:{CAT_ULP[name]}" if name in CAT_ULP else "exact"
+        for a in NEW:
+            x = arr_for(a, (7,), rng)
+            case(f"dt.cat.{name}.{a}", "dtypes", call(name, x), "ulp:1" if tol.startswith("ulp") and
+                 (a == "float16" or a in ("int8", "uint8")) else tol)
+    for name in CAT_BINARY:
+        tol = f"ulp:{CAT_ULP[name]}" if name in CAT_ULP else "exactz" if name in ("fmax", "fmin", "maximum", "minimum") else "exact"
+        for a in NEW:
+            x, y = grid(a, a)
+            case(f"dt.cat.{name}.{a}", "dtypes", call(name, x, y),
+                 "ulp:1" if tol.startswith("ulp") and a in ("float16", "int8", "uint8") else tol)
+    for name in ["cumsum", "cumprod", "cummax", "cummin", "sort", "argsort", "unique_values", "clip", "diff",
+                 "nanmax", "nansum", "median"]:
+        for a in NEW:
+            x = fill(a, (301,), SOFT[a] + VALS[a], offset=3)
+            kw = {}
+            if name == "clip":
+                kw = dict(a_min=1, a_max=7)
+            tol = "rel:1e-12" if name in ("nansum", "median") or (a == "float16" and name in ("cumsum", "cumprod")) \
+                else "exactz" if name in ("sort", "cummax", "cummin", "nanmax", "clip") else "exact"
+            if a == "float16" and name in ("cumsum", "cumprod"):
+                x = rng.uniform(0.9, 1.1, 20).astype(a)
+            case(f"dt.cat.{name}.{a}", "dtypes", call(name, x, **kw), tol)
+
+
 def finalize_tolerances():
     """float32 reductions get rel:1e-5 (see the docstring)."""
     out = []
     for cid, cat, tol, expect, toks, err in CASES:
         if tol.startswith("rel:") and expect != "error" and _written[expect].dtype == np.float32:
             tol = "rel:1e-5"
+        if tol.startswith("rel:") and expect != "error" and _written[expect].dtype == np.float16:
+            tol = "rel:1e-3"
         out.append((cid, cat, tol, expect, toks, err))
     CASES[:] = out
 
@@ -1476,6 +1655,7 @@ def main():
     gen_chains()
     gen_catalog()
     gen_linalg_factors()
+    gen_dtypes()
     finalize_tolerances()
     lines = [HEADER.format(npver=np.__version__)]
     for cid, cat, tol, expect, toks, err in CASES:
