@@ -430,6 +430,9 @@ lp_status lpi_linalg_node_check(lp_ctx *ctx, const char *where, const lpi_pnode 
     const lpi_linalg_params *l = pn->la;
     const lpi_reduce *r = pn->red;
     const bool fl = lpi_dtype_kind(pn->dtype) == LPI_KIND_FLOAT;
+    /* BLAS and LAPACK have no float16 (the builders refuse it; so must the decoder) */
+    if (pn->dtype == LP_FLOAT16 || (l && l->loop_dt == LP_FLOAT16))
+        FAIL(LP_ERR_TYPE, "%s: linear algebra in float16 is not supported", where);
     if (pn->kernel == LPI_K_COMBINE) {
         /* the sum of a split contraction's partial products: a level of states, or the product */
         if (pn->op != LPI_OP_MATMUL || !r || r->op != LPI_OP_SUM || r->nfields != 1 ||
