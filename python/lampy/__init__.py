@@ -122,7 +122,8 @@ inf = _math.inf
 nan = _math.nan
 
 __all__ = sorted(set(_public) | {"random", "linalg", "ml", "newaxis", "bool_", "int8", "int16", "int32",
-                                 "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32", "float64", "pi", "e", "inf", "nan", "__version__"})
+                                 "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32",
+                                 "float64", "pi", "e", "inf", "nan", "__version__"})
 
 
 def _visualize(x, filename=None, plan=False):

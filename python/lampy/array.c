@@ -39,9 +39,15 @@ static int dtype_hint(PyObject *o) { return LpyArray_Check(o) ? (int)lp_array_dt
 
 static PyObject *binop(PyObject *x, PyObject *y, const char *op) {
     lp_array *a = NULL, *b = NULL, *out = NULL;
-    int r = lpy_operand(x, dtype_hint(y), &a);
+    /* comparisons take any Python int by value (NumPy 2): no dtype to fit, the library decides */
+    bool cmp = !strcmp(op, "equal") || !strcmp(op, "not_equal") || !strcmp(op, "less") ||
+               !strcmp(op, "less_equal") || !strcmp(op, "greater") || !strcmp(op, "greater_equal");
+    int hx = dtype_hint(x), hy = dtype_hint(y);
+    if (cmp && hx != LP_FLOAT16 && hx != LP_FLOAT32 && hx != LP_FLOAT64) hx = -1;
+    if (cmp && hy != LP_FLOAT16 && hy != LP_FLOAT32 && hy != LP_FLOAT64) hy = -1;
+    int r = lpy_operand(x, hy, &a);
     if (r <= 0) return r == 0 ? Py_NewRef(Py_NotImplemented) : NULL;
-    r = lpy_operand(y, dtype_hint(x), &b);
+    r = lpy_operand(y, hx, &b);
     if (r <= 0) {
         lp_array_release(a);
         return r == 0 ? Py_NewRef(Py_NotImplemented) : NULL;
