@@ -322,7 +322,7 @@ static void fmt_scalar(const lp_buffer *b, sbuf *out) {
     int e10;
     int ndig = float_digits(v, f32, 0, dig, &e10);
     long double a = fabsl((long double)v);
-    if (a == 0 || (a >= 1e-4L && a < (f32 ? 1e6L : 1e16L))) {
+    if (a == 0 || (a >= 1e-4L && a < (f32 == 2 ? 1e3L : f32 ? 1e6L : 1e16L))) {
         digits_positional(signbit(v) != 0, dig, ndig, e10, 1, s, sizeof s);
     } else {
         /* Python-style repr: mantissa without trailing zeros, no bare point: 1e+16, 1.5e-05 */

@@ -120,7 +120,7 @@ static PyObject *scalar_value(PyObject *x) {
     case LP_UINT32: { uint32_t v; memcpy(&v, p, 4); r = PyLong_FromUnsignedLong(v); break; }
     case LP_INT64: { int64_t v; memcpy(&v, p, 8); r = PyLong_FromLongLong(v); break; }
     case LP_UINT64: { uint64_t v; memcpy(&v, p, 8); r = PyLong_FromUnsignedLongLong(v); break; }
-    case LP_FLOAT16: { uint16_t h; memcpy(&h, p, 2); r = PyFloat_Unpack2((const char *)&h, 1); break; }
+    case LP_FLOAT16: { uint16_t h; memcpy(&h, p, 2); r = PyFloat_FromDouble(PyFloat_Unpack2((const char *)&h, 1)); break; }
     case LP_FLOAT32: { float v; memcpy(&v, p, 4); r = PyFloat_FromDouble(v); break; }
     default: { double v; memcpy(&v, p, 8); r = PyFloat_FromDouble(v); break; }
     }

@@ -151,7 +151,7 @@ static void roundtrip_one(lp_dtype dt, int ndim, const int64_t *shape, bool fort
     LPT_CHECKF(st == LP_OK, "%s", lp_last_error(ctx));
     if (st != LP_OK) return;
     bool ok = info.major == major && info.minor == 0 && info.dtype == dt && info.ndim == ndim &&
-              info.fortran_order == fortran && info.big_endian == (big && dt != LP_BOOL) &&
+              info.fortran_order == fortran && info.big_endian == (big && lp_dtype_size(dt) > 1) &&
               info.data_offset % 64 == 0 && info.data_bytes == n * (int64_t)lp_dtype_size(dt) &&
               file_size(path) == info.data_offset + info.data_bytes;
     for (int i = 0; i < ndim; i++) ok = ok && info.shape[i] == shape[i];
