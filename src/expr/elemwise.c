@@ -116,6 +116,32 @@ lp_status lpi_elemwise_types(lp_ctx *ctx, lpi_op op, int nin, lp_array *const *i
     return LP_OK;
 }
 
+static bool is_comparison(lpi_op op) {
+    return op == LPI_OP_EQUAL || op == LPI_OP_NOT_EQUAL || op == LPI_OP_LESS || op == LPI_OP_LESS_EQUAL ||
+           op == LPI_OP_GREATER || op == LPI_OP_GREATER_EQUAL;
+}
+
+/* A signed integer array against a uint64 array: NumPy 2 compares them exactly (their common
+ * type, float64, cannot). With s signed: s < u is (s < 0) | (uint64(s) < u), s > u is
+ * (s >= 0) & (uint64(s) > u), and so on; u OP s is s OP' u with the operands' roles swapped. */
+static lp_status compare_mixed_u64(lp_ctx *ctx, lpi_op op, lp_array *s, lp_array *u, bool s_first, lp_array **out) {
+    if (!s_first) /* u < s is s > u */
+        op = op == LPI_OP_LESS ? LPI_OP_GREATER : op == LPI_OP_GREATER ? LPI_OP_LESS
+           : op == LPI_OP_LESS_EQUAL ? LPI_OP_GREATER_EQUAL : op == LPI_OP_GREATER_EQUAL ? LPI_OP_LESS_EQUAL : op;
+    const bool neg_true = op == LPI_OP_LESS || op == LPI_OP_LESS_EQUAL || op == LPI_OP_NOT_EQUAL;
+    lp_array *zero = NULL, *sign = NULL, *su = NULL, *c = NULL;
+    lp_status st = lp_scalar_array(ctx, lp_scalar_i(0), &zero);
+    if (!st) st = lp_binary(ctx, neg_true ? "less" : "greater_equal", s, zero, &sign);
+    if (!st) st = lp_astype(ctx, s, LP_UINT64, &su);
+    if (!st) st = lp_binary(ctx, lpi_ops[op].name, su, u, &c);
+    if (!st) st = lp_binary(ctx, neg_true ? "logical_or" : "logical_and", sign, c, out);
+    lp_array_release(zero);
+    lp_array_release(sign);
+    lp_array_release(su);
+    lp_array_release(c);
+    return st;
+}
+
 lp_status lp_elemwise(lp_ctx *ctx, const char *name, int nin, lp_array *const *in, lp_array **out) {
     *out = NULL;
     lpi_op op;
@@ -129,6 +155,13 @@ lp_status lp_elemwise(lp_ctx *ctx, const char *name, int nin, lp_array *const *i
         if (!in[i]) return lpi_error(ctx, LP_ERR_VALUE, "%s: operand %d is NULL", name, i);
         ndims[i] = in[i]->ndim;
         shapes[i] = in[i]->shape;
+    }
+    if (is_comparison(op) && !lpi_is_weak(in[0]) && !lpi_is_weak(in[1])) {
+        for (int k = 0; k < 2; k++) {
+            lp_dtype a = in[k]->dtype, b = in[1 - k]->dtype;
+            if (lpi_dtype_is_int(a) && !lpi_dtype_unsigned(a) && b == LP_UINT64)
+                return compare_mixed_u64(ctx, op, in[k], in[1 - k], k == 0, out);
+        }
     }
     lp_dtype loop_dt, out_dt;
     lp_status st = lpi_elemwise_types(ctx, op, nin, in, &loop_dt, &out_dt);
