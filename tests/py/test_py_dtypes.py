@@ -25,7 +25,7 @@ def sample(dt, n=64, seed=0):
         info = np.iinfo(dt)
         lo, hi = max(int(info.min), -(2**40)), min(int(info.max), 2**40)
         v = rng.integers(lo, hi, n, endpoint=True, dtype=np.int64).astype(dt)
-        v[:3] = np.array([info.min, info.max, 0]).astype(dt)  # the extremes wrap in products
+        v[:3] = np.array([info.min, info.max, 0], dtype=np.dtype(dt))  # the extremes wrap in products
         return v
     return rng.uniform(-8, 8, n).astype(dt)
 
@@ -119,14 +119,15 @@ def test_chunked_reductions_and_elementwise(dt, threads):
                 want = getattr(np, op)(x, axis=axis)
                 got = getattr(lp, op)(a, axis=axis).run()
                 if dt == "float16" and op in ("sum", "prod"):
-                    # NumPy sums float16 pairwise in float32, Lampy in float64: one float16 ULP
+                    # NumPy's float16 reductions depend on the memory layout (along a strided
+                    # axis each step is rounded to float16); Lampy accumulates in float64 and
+                    # rounds once: the reference is the float64 result rounded to float16
+                    want = getattr(np, op)(x.astype(np.float64), axis=axis).astype(np.float16)
                     assert np.asarray(got).dtype == want.dtype
                     np.testing.assert_allclose(np.asarray(got, np.float64), want.astype(np.float64),
-                                               rtol=2e-3, atol=0)
+                                               rtol=1e-3, atol=0)
                     continue
-                if op == "prod" and dt != "float16":
-                    pass  # integer products wrap identically
-                same(got, want)
+                same(got, want)  # integer sums and products wrap as NumPy's
         np.testing.assert_allclose(lp.mean(a, axis=0).run(), np.mean(x, axis=0), rtol=1e-3 if dt == "float16" else 1e-12)
         assert lp.mean(a).run().dtype == np.mean(x).dtype
 
@@ -140,7 +141,11 @@ def test_astype(src, dst):
         x = x[(np.trunc(x) >= info.min) & (np.trunc(x) <= info.max)]  # C leaves the rest undefined
     with np.errstate(all="ignore"):
         same(lp.asarray(x).astype(dst).run(), x.astype(dst))
-        same(lp.asarray(x.astype(dst)).astype(src).run(), x.astype(dst).astype(src))
+        y = x.astype(dst)
+        if np.dtype(dst).kind == "f" and np.dtype(src).kind in "iu":  # back: in range only
+            t, info = np.trunc(y.astype(np.float64)), np.iinfo(src)
+            y = y[np.isfinite(t) & (t >= info.min) & (t < 2.0 ** (info.bits - (info.min < 0)))]
+        same(lp.asarray(y).astype(src).run(), y.astype(src))
 
 
 @pytest.mark.parametrize("dt", NEW)
