@@ -558,6 +558,11 @@ lp_array *lpy_to_array(PyObject *o, bool weak) {
         if (lpy_scalar_from_py(o, &s) < 0) return NULL;
         return strong_scalar(s);
     }
+    if (PyBytes_Check(o) || PyByteArray_Check(o)) { /* NumPy makes strings of them, not uint8 */
+        PyErr_Format(PyExc_TypeError, "cannot convert %.100s to a Lampy array (NumPy makes a string array of "
+                     "it); numpy.frombuffer(b, dtype=numpy.uint8) gives its bytes", Py_TYPE(o)->tp_name);
+        return NULL;
+    }
     if (PyObject_CheckBuffer(o)) return wrap_buffer(o);
     if (lpy.numpy) {
         PyObject *arr = PyObject_CallOneArg(lpy.np_asarray, o);

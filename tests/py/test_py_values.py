@@ -112,11 +112,11 @@ def operands(name, s1, d1, s2, d2):
 def compare_binary(name, x, y, chunks):
     f = BINARY[name][0]
     expect = numpy_or_typeerror(f, x, y)
-    if expect is TypeError and name == "power":
+    if name == "power":
         # NumPy's power picks int8 for a bool array and a Python int; Lampy (NEP 50) int64
         arr = x if isinstance(x, np.ndarray) else y
         other = y if arr is x else x
-        if arr.dtype == bool and type(other) in (int, bool):
+        if arr.dtype == bool and type(other) is int:
             expect = f(*(v.astype(np.int64) if v is arr else v for v in (x, y)))
     a = lp.asarray(x, chunks=chunks) if isinstance(x, np.ndarray) else x
     b = lp.asarray(y, chunks=chunks) if isinstance(y, np.ndarray) else y
