@@ -1605,6 +1605,23 @@ def gen_dtypes():
             if a == "float16" and name in ("cumsum", "cumprod"):
                 x = rng.uniform(0.9, 1.1, 20).astype(a)
             case(f"dt.cat.{name}.{a}", "dtypes", call(name, x, **kw), tol)
+    # more of the catalogue on 2-d inputs (NumPy's float16 reductions round per step along
+    # strided axes, so float16 stays out of the statistics)
+    for a in NEW:
+        x = fill(a, (5, 6), SOFT[a], offset=1)
+        if a == "float16":
+            x = np.nan_to_num(x, posinf=9.0)
+        cases = [("einsum", ("ij->i", x), {}, "exact"), ("einsum", ("ij,ij->j", x, x), {}, "exact"),
+                 ("take", (x, np.array([0, 2, 5])), dict(axis=1), "exact"),
+                 ("repeat", (x, 2), dict(axis=0), "exact"), ("flip", (x,), {}, "exact"),
+                 ("tril", (x,), {}, "exact"), ("isclose", (x, x), {}, "exact"),
+                 ("round", (x,), {}, "exact"), ("argmax", (x,), dict(axis=1), "exact")]
+        if a != "float16":
+            cases += [("quantile", (x, 0.3), dict(axis=0), "rel:1e-12"), ("cov", (x,), {}, "rel:1e-12"),
+                      ("percentile", (x, 75.0), {}, "rel:1e-12"), ("nanmean", (x,), dict(axis=1), "rel:1e-12"),
+                      ("var", (x,), dict(axis=0), "rel:1e-12")]
+        for k, (name, args, kw, tol) in enumerate(cases):
+            case(f"dt.cat2.{name}.{k}.{a}", "dtypes", call(name, *args, **kw), tol)
 
 
 def finalize_tolerances():
