@@ -197,3 +197,23 @@ def test_cli_astype_and_npy(dt, tmp_path):
     r = subprocess.run([LAMPY, "eval", f"astype(x, {dt})[0, :3]", f"x={p}"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(x.astype(dt)[0, :3])
+
+
+@pytest.mark.parametrize("dt", NEW)
+def test_zarr_both_ways(dt, tmp_path):
+    import zarr
+    from zarr.codecs import BytesCodec, ZstdCodec
+    x = sample(dt, 23 * 7, 18).reshape(23, 7)
+    for endian in ("little", "big"):
+        p = tmp_path / f"zp_{endian}.zarr"
+        z = zarr.create_array(str(p), shape=x.shape, chunks=(5, 3), dtype=x.dtype, fill_value=3,
+                              serializer=BytesCodec(endian=endian if x.itemsize > 1 else None),
+                              compressors=[ZstdCodec()])
+        z[:20] = x[:20]  # rows 20.. never written: the fill value
+        want = x.copy()
+        want[20:] = 3
+        same(lp.load(str(p)).run(), want)
+        same(lp.load(str(p))[2:9, 1].run(), want[2:9, 1])
+    q = tmp_path / "lp.zarr"
+    lp.save(str(q), lp.asarray(x), chunks=(4, 7), codec="zstd")
+    same(zarr.open_array(str(q), mode="r")[:], x)
