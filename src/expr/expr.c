@@ -203,6 +203,13 @@ static lp_status cast_scalar(lp_ctx *ctx, lp_scalar v, lp_dtype dt, lp_scalar *o
                     return lpi_error(ctx, LP_ERR_VALUE, "cannot convert float %g to integer", f);
                 i = (int64_t)f;
             }
+            /* NumPy 2: np.full(3, 300, dtype=uint8) is an OverflowError (a uint64 may come as its
+             * int64 bits: graph documents keep values past INT64_MAX so) */
+            int64_t lo, hi;
+            lpi_int_range(dt, &lo, &hi);
+            if (v.dtype == LP_INT64 && dt != LP_UINT64 && (i < lo || i > hi))
+                return lpi_error(ctx, LP_ERR_VALUE, "Python integer %lld out of bounds for %s", (long long)i,
+                                 lp_dtype_name(dt));
             lpi_store_i64(&raw, dt, i);
             out->v.i = lpi_load_i64(&raw, dt);
         } else {

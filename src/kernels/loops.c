@@ -29,10 +29,19 @@ typedef uint8_t lp_bool_t;
     }                                                                                       \
     static inline T ipow_##SUF(T a, T b, int *err) {                                        \
         if (b < 0) { *err = LPI_LOOP_ERR_NEG_POWER; return 0; }                             \
-        W r = 1, x = (W)a;                                                                  \
-        while (b) { if (b & 1) r *= x; x *= x; b = (T)(b >> 1); }                           \
-        return (T)r;                                                                        \
+        return (T)upow_##W((W)a, (uint64_t)b);                                              \
     }
+/* a ** b by squaring, wrapping in W (the exponent is not negative) */
+static inline uint32_t upow_uint32_t(uint32_t x, uint64_t b) {
+    uint32_t r = 1;
+    for (; b; b >>= 1, x *= x) if (b & 1) r *= x;
+    return r;
+}
+static inline uint64_t upow_uint64_t(uint64_t x, uint64_t b) {
+    uint64_t r = 1;
+    for (; b; b >>= 1, x *= x) if (b & 1) r *= x;
+    return r;
+}
 DEF_INT_HELPERS(int8_t, uint32_t, i8)
 DEF_INT_HELPERS(int16_t, uint32_t, i16)
 DEF_INT_HELPERS(int32_t, uint32_t, i32)
@@ -42,9 +51,7 @@ DEF_INT_HELPERS(int64_t, uint64_t, i64)
     static inline T mod_##SUF(T a, T b) { return b == 0 ? 0 : (T)(a % b); }                 \
     static inline T ipow_##SUF(T a, T b, int *err) {                                        \
         (void)err;                                                                          \
-        W r = 1, x = (W)a;                                                                  \
-        while (b) { if (b & 1) r *= x; x *= x; b = (T)(b >> 1); }                           \
-        return (T)r;                                                                        \
+        return (T)upow_##W((W)a, (uint64_t)b);                                              \
     }
 DEF_UINT_HELPERS(uint8_t, uint32_t, u8)
 DEF_UINT_HELPERS(uint16_t, uint32_t, u16)

@@ -1578,6 +1578,9 @@ def gen_dtypes():
         case(f"dt.zeros.{a}", "dtypes", [f"zeros/{a}/2,3"])
         case(f"dt.full.{a}", "dtypes", [f"full/{a}/4/i/7"])
         case(f"dt.arange.{a}", "dtypes", [f"arange/{fhex(0)}/{fhex(9)}/{fhex(2)}/{a}"])
+    for a in ("int8", "uint8", "int16", "uint16", "uint32", "int32"):
+        case(f"dt.full.{a}.oob", "dtypes", [f"full/{a}/3/i/{2**31 if a == 'int32' else -1 if a[0] == 'u' else 300 if a == 'int8' else 70000}"],
+             expect_error=True)
     case("dt.arange.float16.frac", "dtypes", [f"arange/{fhex(0.1)}/{fhex(3)}/{fhex(0.3)}/float16"])
     case("dt.linspace.float16", "dtypes", [f"linspace/{fhex(0)}/{fhex(1)}/7/1/float16"], "ulp:1")
     # 9. the catalogue
