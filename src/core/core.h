@@ -109,11 +109,43 @@ static inline uint64_t lpi_f2u64(double x) {
 bool lpi_dtype_unsigned(lp_dtype dt);
 /* true for every integer dtype (signed or not); bool is not an integer here */
 static inline bool lpi_dtype_is_int(lp_dtype dt) { return lpi_dtype_kind(dt) == LPI_KIND_INT; }
-/* float16 <-> float/double, rounding to nearest even as NumPy's npy_*_to_half do, through the
- * compiler's _Float16 (GCC and Clang on x86-64 and arm64; F16C instructions where the target
- * has them). */
-static inline float lpi_h2f(uint16_t h) { _Float16 x; memcpy(&x, &h, 2); return (float)x; }
-static inline uint16_t lpi_d2h(double v) { _Float16 x = (_Float16)v; uint16_t h; memcpy(&h, &x, 2); return h; }
+/* float16 bits <-> float/double, rounding to nearest even as NumPy's npy_*_to_half do (in
+ * integer arithmetic: compilers' _Float16 is not everywhere, e.g. clang 14 on x86-64). A NaN
+ * keeps its sign and the top of its payload, quiet. */
+static inline float lpi_h2f(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1Fu, m = h & 0x3FFu, f;
+    if (e == 0x1F) f = sign | 0x7F800000u | (m << 13);
+    else if (e) f = sign | ((e + 112) << 23) | (m << 13);
+    else if (!m) f = sign;
+    else { /* subnormal: m * 2^-24, normalized */
+        e = 113;
+        while (!(m & 0x400u)) { m <<= 1; e--; }
+        f = sign | (e << 23) | ((m & 0x3FFu) << 13);
+    }
+    float r;
+    memcpy(&r, &f, 4);
+    return r;
+}
+static inline uint16_t lpi_d2h(double v) {
+    uint64_t d;
+    memcpy(&d, &v, 8);
+    const uint16_t sign = (uint16_t)((d >> 48) & 0x8000u);
+    const uint64_t a = d & 0x7FFFFFFFFFFFFFFFull;
+    if (a >= 0x7FF0000000000000ull) /* inf; NaN stays a (quiet) NaN */
+        return a == 0x7FF0000000000000ull ? (uint16_t)(sign | 0x7C00u) : (uint16_t)(sign | 0x7E00u | ((a >> 42) & 0x3FFu));
+    const int e = (int)(a >> 52) - 1023;
+    if (e > 15) return (uint16_t)(sign | 0x7C00u);
+    if (e < -25) return sign; /* below half the smallest subnormal */
+    const uint64_t m = (a & 0xFFFFFFFFFFFFFull) | 0x10000000000000ull; /* 53 bits */
+    const int shift = e < -14 ? 28 - e : 42; /* to units of 2^-24 (subnormal) or 10 fraction bits */
+    uint64_t q = m >> shift;
+    const uint64_t rem = m & ((1ull << shift) - 1), half = 1ull << (shift - 1);
+    if (rem > half || (rem == half && (q & 1))) q++;
+    /* normal: the exponent field plus the fraction (a carry out of the fraction bumps the
+     * exponent, up to infinity); subnormal: q itself (0x400 is the smallest normal) */
+    uint32_t h = e < -14 ? (uint32_t)q : ((uint32_t)(e + 15) << 10) + (uint32_t)(q - 0x400);
+    return (uint16_t)(sign | (h >= 0x7C00u ? 0x7C00u : h));
+}
 /* One element at p (dtype dt) as a double, or as int64 bits (uint64 keeps its bits; floats
  * through lpi_f2i64), and a double / int64 stored into dt with the cast loops' semantics. These
  * are for the places that handle a few values (scalars, printing, bounds), not for loops. */
