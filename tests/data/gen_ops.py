@@ -69,8 +69,8 @@ Tolerances used and why
 
 dtypes
 ------
-The generators below gen_dtypes() run over the first five dtypes (bool int32 int64 float32
-float64); gen_dtypes() covers int8 int16 uint8 uint16 uint32 uint64 float16 against every dtype
+The generators here run over the first five dtypes (bool int32 int64 float32 float64);
+gen_ops_dtypes.py covers int8 int16 uint8 uint16 uint32 uint64 float16 against every dtype
 (ids 'dt.*'): binary ops over value grids (every pair for add and less, a rotating choice of
 pairs for the others), unary ops, weak Python scalars (NEP 50, incl. out-of-bounds ints), where,
 every astype pair, reductions, fused chains whose narrow intermediates wrap, and the catalogue.
