@@ -120,8 +120,9 @@ static void set_array(value *v, lp_array *a) { memset(v, 0, sizeof *v); v->k = V
 
 /* Identifiers that name dtypes (np.float32 ..., and Python's int/float/bool). */
 static const char *const dtype_idents[] = {
-    "bool", "bool_", "int32", "int64", "int_", "intc", "intp", "float32", "float64", "single",
-    "double", "int", "float",
+    "bool", "bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "int_", "intc",
+    "intp", "uint", "uintp", "byte", "ubyte", "short", "ushort", "uintc", "half", "float16", "float32", "float64",
+    "single", "double", "int", "float",
 };
 
 /* A catalogue function as a value: its canonical name is kept (static data). */

@@ -1,5 +1,6 @@
 /* `lampy info FILE.npy ...`: what the .npy header says, without reading the data. */
 #include "cli.h"
+#include "core/core.h"
 #include "io/dataset.h"
 #include "io/zarr.h"
 
@@ -18,8 +19,8 @@ const char cli_info_help[] =
 
 /* NumPy's dtype.str: '<f8', '|b1' */
 static void descr(const lp_npy_info *in, char *buf, size_t cap) {
-    char kind = in->dtype == LP_BOOL ? 'b' : (in->dtype == LP_INT32 || in->dtype == LP_INT64) ? 'i' : 'f';
-    char order = in->dtype == LP_BOOL ? '|' : in->big_endian ? '>' : '<';
+    char kind = in->dtype == LP_BOOL ? 'b' : lpi_dtype_unsigned(in->dtype) ? 'u' : lpi_dtype_is_int(in->dtype) ? 'i' : 'f';
+    char order = lp_dtype_size(in->dtype) == 1 ? '|' : in->big_endian ? '>' : '<';
     snprintf(buf, cap, "%c%c%zu", order, kind, lp_dtype_size(in->dtype));
 }
 

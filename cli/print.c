@@ -9,6 +9,7 @@
  * is what glibc's printf does and what Dragon4 does.
  */
 #include "cli.h"
+#include "core/core.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -66,7 +67,8 @@ static void sb_free(sbuf *s) { free(s->p); s->p = NULL; s->len = s->cap = 0; }
  * With ndig_max == 0 the digits are the shortest that read back as the same float32/float64;
  * otherwise |x| is rounded (exactly, by printf) to ndig_max significant digits. Trailing zeros
  * are removed. Returns the number of digits (at least 1). */
-static int float_digits(double x, bool f32, int ndig_max, char *dig, int *e10) {
+/* f32: 0 float64, 1 float32, 2 float16 (the shortest digits that give the value back) */
+static int float_digits(double x, int f32, int ndig_max, char *dig, int *e10) {
     char buf[64];
     double ax = fabs(x);
     if (ax == 0) { dig[0] = '0'; dig[1] = '\0'; *e10 = 0; return 1; }
@@ -75,10 +77,11 @@ static int float_digits(double x, bool f32, int ndig_max, char *dig, int *e10) {
         p = ndig_max;
         snprintf(buf, sizeof buf, "%.*e", p - 1, ax);
     } else {
-        int pmax = f32 ? 9 : 17;
+        int pmax = f32 == 2 ? 5 : f32 ? 9 : 17;
         for (p = 1; p <= pmax; p++) {
             snprintf(buf, sizeof buf, "%.*e", p - 1, ax);
-            if (f32 ? strtof(buf, NULL) == (float)ax : strtod(buf, NULL) == ax) break;
+            if (f32 == 2 ? lpi_d2h(strtod(buf, NULL)) == lpi_d2h(ax)
+                : f32 ? strtof(buf, NULL) == (float)ax : strtod(buf, NULL) == ax) break;
         }
         if (p > pmax) p = pmax;
     }
@@ -115,7 +118,7 @@ static void digits_positional(bool neg, const char *dig, int ndig, int e10, int 
 }
 
 /* dragon4_positional(x, precision=8, unique=True, fractional=True, trim='.'). */
-static void fmt_positional(double x, bool f32, char *out, size_t cap) {
+static void fmt_positional(double x, int f32, char *out, size_t cap) {
     char dig[40];
     int e10;
     int ndig = float_digits(x, f32, 0, dig, &e10);
@@ -132,7 +135,7 @@ static void fmt_positional(double x, bool f32, char *out, size_t cap) {
 
 /* dragon4_scientific(x, precision=8, unique=True, trim='.') split into its parts: the number
  * of fractional mantissa digits and the length of the exponent digits. */
-static void sci_sizes(double x, bool f32, int *frac_len, int *exp_digits) {
+static void sci_sizes(double x, int f32, int *frac_len, int *exp_digits) {
     char dig[40];
     int e10;
     int ndig = float_digits(x, f32, 0, dig, &e10);
@@ -167,13 +170,20 @@ typedef struct fmt {
 } fmt;
 
 static double elem_f(const lp_buffer *b, int64_t i) {
-    const void *d = lp_buffer_data(b);
-    return lp_buffer_dtype(b) == LP_FLOAT32 ? (double)((const float *)d)[i] : ((const double *)d)[i];
+    lp_dtype dt = lp_buffer_dtype(b);
+    return lpi_load_f64((const char *)lp_buffer_data(b) + i * (int64_t)lp_dtype_size(dt), dt);
 }
 
 static int64_t elem_i(const lp_buffer *b, int64_t i) {
-    const void *d = lp_buffer_data(b);
-    return lp_buffer_dtype(b) == LP_INT32 ? (int64_t)((const int32_t *)d)[i] : ((const int64_t *)d)[i];
+    lp_dtype dt = lp_buffer_dtype(b);
+    return lpi_load_i64((const char *)lp_buffer_data(b) + i * (int64_t)lp_dtype_size(dt), dt);
+}
+
+/* an integer element as NumPy prints it (uint64 past INT64_MAX too) */
+static int int_text(const lp_buffer *b, int64_t i, char *s, size_t cap) {
+    int64_t v = elem_i(b, i);
+    if (lp_buffer_dtype(b) == LP_UINT64) return snprintf(s, cap, "%" PRIu64, (uint64_t)v);
+    return snprintf(s, cap, "%" PRId64, v);
 }
 
 static bool elem_b(const lp_buffer *b, int64_t i) { return ((const uint8_t *)lp_buffer_data(b))[i] != 0; }
@@ -181,21 +191,16 @@ static bool elem_b(const lp_buffer *b, int64_t i) { return ((const uint8_t *)lp_
 static void fmt_init(fmt *f, const lp_buffer *b, const int64_t *idx, int64_t n) {
     memset(f, 0, sizeof *f);
     f->dt = lp_buffer_dtype(b);
-    if (f->dt == LP_INT32 || f->dt == LP_INT64) {
-        if (n == 0) return;
-        int64_t mx = elem_i(b, idx[0]), mn = mx;
-        for (int64_t k = 1; k < n; k++) {
-            int64_t v = elem_i(b, idx[k]);
-            if (v > mx) mx = v;
-            if (v < mn) mn = v;
-        }
+    if (lpi_dtype_is_int(f->dt)) {
         char t[32];
-        int a = snprintf(t, sizeof t, "%" PRId64, mx), c = snprintf(t, sizeof t, "%" PRId64, mn);
-        f->int_width = a > c ? a : c;
+        for (int64_t k = 0; k < n; k++) {
+            int w = int_text(b, idx[k], t, sizeof t);
+            if (w > f->int_width) f->int_width = w;
+        }
         return;
     }
-    if (f->dt != LP_FLOAT32 && f->dt != LP_FLOAT64) return;
-    bool f32 = f->dt == LP_FLOAT32;
+    if (f->dt != LP_FLOAT16 && f->dt != LP_FLOAT32 && f->dt != LP_FLOAT64) return;
+    int f32 = f->dt == LP_FLOAT32 ? 1 : f->dt == LP_FLOAT16 ? 2 : 0;
     int64_t nfinite = 0;
     double mx = 0, mn = INFINITY;
     bool have_nz = false, neginf = false;
@@ -214,7 +219,7 @@ static void fmt_init(fmt *f, const lp_buffer *b, const int64_t *idx, int64_t n) 
         }
     }
     if (have_nz) {
-        double cutoff = f32 ? 1e6 : 1e8; /* 10**min(8, finfo(dtype).precision) */
+        double cutoff = f32 == 2 ? 1e3 : f32 ? 1e6 : 1e8; /* 10**min(8, finfo(dtype).precision) */
         if (mx >= cutoff || mn < 0.0001 || mx / mn > 1000.) f->exp_format = true;
     }
     char s[512];
@@ -267,9 +272,9 @@ static void fmt_elem(const fmt *f, const lp_buffer *b, int64_t i, sbuf *out) {
     case LP_BOOL:
         sb_puts(out, elem_b(b, i) ? " True" : "False");
         return;
-    case LP_INT32:
-    case LP_INT64: {
-        int n = snprintf(s, sizeof s, "%" PRId64, elem_i(b, i));
+    case LP_INT8: case LP_INT16: case LP_INT32: case LP_INT64:
+    case LP_UINT8: case LP_UINT16: case LP_UINT32: case LP_UINT64: {
+        int n = int_text(b, i, s, sizeof s);
         sb_spaces(out, f->int_width - n);
         sb_puts(out, s);
         return;
@@ -290,7 +295,7 @@ static void fmt_elem(const fmt *f, const lp_buffer *b, int64_t i, sbuf *out) {
         sb_puts(out, s);
         return;
     }
-    fmt_positional(v, f->dt == LP_FLOAT32, s, sizeof s);
+    fmt_positional(v, f->dt == LP_FLOAT32 ? 1 : f->dt == LP_FLOAT16 ? 2 : 0, s, sizeof s);
     const char *dot = strchr(s, '.');
     int il = dot ? (int)(dot - s) : (int)strlen(s);
     int fl = dot ? (int)strlen(dot + 1) : 0;
@@ -304,20 +309,20 @@ static void fmt_scalar(const lp_buffer *b, sbuf *out) {
     char s[512];
     lp_dtype dt = lp_buffer_dtype(b);
     if (dt == LP_BOOL) { sb_puts(out, elem_b(b, 0) ? "True" : "False"); return; }
-    if (dt == LP_INT32 || dt == LP_INT64) {
-        snprintf(s, sizeof s, "%" PRId64, elem_i(b, 0));
+    if (lpi_dtype_is_int(dt)) {
+        int_text(b, 0, s, sizeof s);
         sb_puts(out, s);
         return;
     }
     double v = elem_f(b, 0);
-    bool f32 = dt == LP_FLOAT32;
+    int f32 = dt == LP_FLOAT32 ? 1 : dt == LP_FLOAT16 ? 2 : 0;
     if (isnan(v)) { sb_puts(out, "nan"); return; }
     if (isinf(v)) { sb_puts(out, v < 0 ? "-inf" : "inf"); return; }
     char dig[40];
     int e10;
     int ndig = float_digits(v, f32, 0, dig, &e10);
     long double a = fabsl((long double)v);
-    if (a == 0 || (a >= 1e-4L && a < (f32 ? 1e6L : 1e16L))) {
+    if (a == 0 || (a >= 1e-4L && a < (f32 == 2 ? 1e3L : f32 ? 1e6L : 1e16L))) {
         digits_positional(signbit(v) != 0, dig, ndig, e10, 1, s, sizeof s);
     } else {
         /* Python-style repr: mantissa without trailing zeros, no bare point: 1e+16, 1.5e-05 */

@@ -88,6 +88,13 @@ typedef enum lp_dtype {
     LP_INT64 = 2,
     LP_FLOAT32 = 3,
     LP_FLOAT64 = 4,
+    LP_INT8 = 5,
+    LP_INT16 = 6,
+    LP_UINT8 = 7,
+    LP_UINT16 = 8,
+    LP_UINT32 = 9,
+    LP_UINT64 = 10,
+    LP_FLOAT16 = 11, /* storage: ops compute in float32 and round each result, as NumPy does */
     LP_DTYPE_COUNT
 } lp_dtype;
 

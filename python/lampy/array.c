@@ -39,9 +39,15 @@ static int dtype_hint(PyObject *o) { return LpyArray_Check(o) ? (int)lp_array_dt
 
 static PyObject *binop(PyObject *x, PyObject *y, const char *op) {
     lp_array *a = NULL, *b = NULL, *out = NULL;
-    int r = lpy_operand(x, dtype_hint(y), &a);
+    /* comparisons take any Python int by value (NumPy 2): no dtype to fit, the library decides */
+    bool cmp = !strcmp(op, "equal") || !strcmp(op, "not_equal") || !strcmp(op, "less") ||
+               !strcmp(op, "less_equal") || !strcmp(op, "greater") || !strcmp(op, "greater_equal");
+    int hx = dtype_hint(x), hy = dtype_hint(y);
+    if (cmp && hx != LP_FLOAT16 && hx != LP_FLOAT32 && hx != LP_FLOAT64) hx = -1;
+    if (cmp && hy != LP_FLOAT16 && hy != LP_FLOAT32 && hy != LP_FLOAT64) hy = -1;
+    int r = lpy_operand(x, hy, &a);
     if (r <= 0) return r == 0 ? Py_NewRef(Py_NotImplemented) : NULL;
-    r = lpy_operand(y, dtype_hint(x), &b);
+    r = lpy_operand(y, hx, &b);
     if (r <= 0) {
         lp_array_release(a);
         return r == 0 ? Py_NewRef(Py_NotImplemented) : NULL;
@@ -106,8 +112,15 @@ static PyObject *scalar_value(PyObject *x) {
     PyObject *r;
     switch (lp_buffer_dtype(buf)) {
     case LP_BOOL: r = PyBool_FromLong(*(const unsigned char *)p != 0); break;
+    case LP_INT8: r = PyLong_FromLong(*(const int8_t *)p); break;
+    case LP_UINT8: r = PyLong_FromLong(*(const uint8_t *)p); break;
+    case LP_INT16: { int16_t v; memcpy(&v, p, 2); r = PyLong_FromLong(v); break; }
+    case LP_UINT16: { uint16_t v; memcpy(&v, p, 2); r = PyLong_FromLong(v); break; }
     case LP_INT32: { int32_t v; memcpy(&v, p, 4); r = PyLong_FromLong(v); break; }
+    case LP_UINT32: { uint32_t v; memcpy(&v, p, 4); r = PyLong_FromUnsignedLong(v); break; }
     case LP_INT64: { int64_t v; memcpy(&v, p, 8); r = PyLong_FromLongLong(v); break; }
+    case LP_UINT64: { uint64_t v; memcpy(&v, p, 8); r = PyLong_FromUnsignedLongLong(v); break; }
+    case LP_FLOAT16: { uint16_t h; memcpy(&h, p, 2); r = PyFloat_FromDouble(PyFloat_Unpack2((const char *)&h, 1)); break; }
     case LP_FLOAT32: { float v; memcpy(&v, p, 4); r = PyFloat_FromDouble(v); break; }
     default: { double v; memcpy(&v, p, 8); r = PyFloat_FromDouble(v); break; }
     }
@@ -161,7 +174,7 @@ static PyObject *m_complex(PyObject *x, PyObject *unused) {
 
 static PyObject *nb_index(PyObject *x) {
     lp_dtype dt = lp_array_dtype(A(x));
-    if (lp_array_ndim(A(x)) != 0 || (dt != LP_INT32 && dt != LP_INT64)) {
+    if (lp_array_ndim(A(x)) != 0 || dt == LP_BOOL || dt == LP_FLOAT16 || dt == LP_FLOAT32 || dt == LP_FLOAT64) {
         PyErr_SetString(PyExc_TypeError, "only integer scalar arrays can be converted to a scalar index");
         return NULL;
     }

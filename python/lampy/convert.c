@@ -7,7 +7,8 @@
 
 /* ---- dtypes ----------------------------------------------------------------------- */
 
-static const char *const supported_msg = "supported: bool, int32, int64, float32, float64";
+static const char *const supported_msg = "supported: bool, int8, int16, int32, int64, uint8, uint16, uint32, "
+                                         "uint64, float16, float32, float64";
 
 PyObject *lpy_dtype_object(lp_dtype dt) { return Py_NewRef(lpy.np_dtypes[dt]); }
 
@@ -63,11 +64,20 @@ static bool format_to_dtype(const char *fmt, Py_ssize_t itemsize, lp_dtype *out)
         if (itemsize != 1) return false;
         *out = LP_BOOL;
         return true;
-    case 'b': case 'h': case 'i': case 'l': case 'q': case 'n':
-        if (itemsize == 4) { *out = LP_INT32; return true; }
-        if (itemsize == 8) { *out = LP_INT64; return true; }
-        return false;
-    case 'f': case 'd':
+    case 'b': case 'h': case 'i': case 'l': case 'q': case 'n': {
+        static const lp_dtype by_size[9] = {0, LP_INT8, LP_INT16, 0, LP_INT32, 0, 0, 0, LP_INT64};
+        if (itemsize < 1 || itemsize > 8 || !by_size[itemsize]) return false;
+        *out = by_size[itemsize];
+        return true;
+    }
+    case 'B': case 'H': case 'I': case 'L': case 'Q': case 'N': {
+        static const lp_dtype by_size[9] = {0, LP_UINT8, LP_UINT16, 0, LP_UINT32, 0, 0, 0, LP_UINT64};
+        if (itemsize < 1 || itemsize > 8 || !by_size[itemsize]) return false;
+        *out = by_size[itemsize];
+        return true;
+    }
+    case 'e': case 'f': case 'd':
+        if (itemsize == 2) { *out = LP_FLOAT16; return true; }
         if (itemsize == 4) { *out = LP_FLOAT32; return true; }
         if (itemsize == 8) { *out = LP_FLOAT64; return true; }
         return false;
@@ -318,14 +328,20 @@ static lp_array *weak_scalar(PyObject *o, int hint) {
         int overflow;
         long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
         if (v == -1 && PyErr_Occurred()) return NULL;
-        bool fl = hint == LP_FLOAT32 || hint == LP_FLOAT64;
+        bool fl = hint == LP_FLOAT16 || hint == LP_FLOAT32 || hint == LP_FLOAT64;
+        /* NEP 50: the integer dtype of the other operand must hold it */
+        bool isint = hint >= 0 && hint != LP_BOOL && !fl;
+        bool uns = isint && lp_dtype_name((lp_dtype)hint)[0] == 'u';
+        int bits = isint ? (int)lp_dtype_size((lp_dtype)hint) * 8 : 64;
+        long long lo = uns ? 0 : bits == 64 ? INT64_MIN : -(1LL << (bits - 1));
+        long long hi = bits == 64 ? INT64_MAX : uns ? (1LL << bits) - 1 : (1LL << (bits - 1)) - 1;
         if (overflow && fl) {
             double d = PyLong_AsDouble(o);
             if (d == -1.0 && PyErr_Occurred()) return NULL;
             s = lp_scalar_f(d);
-        } else if (overflow || (hint == LP_INT32 && (v < INT32_MIN || v > INT32_MAX))) {
+        } else if (overflow || (isint && (v < lo || v > hi))) {
             PyErr_Format(PyExc_OverflowError, "Python integer %R out of bounds for %s", o,
-                         hint == LP_INT32 ? "int32" : "int64");
+                         isint ? lp_dtype_name((lp_dtype)hint) : "int64");
             return NULL;
         } else {
             s = lp_scalar_i(v);
@@ -542,6 +558,11 @@ lp_array *lpy_to_array(PyObject *o, bool weak) {
         if (lpy_scalar_from_py(o, &s) < 0) return NULL;
         return strong_scalar(s);
     }
+    if (PyBytes_Check(o) || PyByteArray_Check(o)) { /* NumPy makes strings of them, not uint8 */
+        PyErr_Format(PyExc_TypeError, "cannot convert %.100s to a Lampy array (NumPy makes a string array of "
+                     "it); numpy.frombuffer(b, dtype=numpy.uint8) gives its bytes", Py_TYPE(o)->tp_name);
+        return NULL;
+    }
     if (PyObject_CheckBuffer(o)) return wrap_buffer(o);
     if (lpy.numpy) {
         PyObject *arr = PyObject_CallOneArg(lpy.np_asarray, o);
@@ -592,7 +613,8 @@ int lpy_operand(PyObject *o, int hint, lp_array **out) {
 
 /* int64 as 'l' where long is 64 bits: NumPy then gives its canonical int64 type, not
  * numpy.longlong (same size, a distinct scalar type). */
-static const char *const formats[LP_DTYPE_COUNT] = {"?", "i", sizeof(long) == 8 ? "l" : "q", "f", "d"};
+static const char *const formats[LP_DTYPE_COUNT] = {"?", "i", sizeof(long) == 8 ? "l" : "q", "f", "d", "b", "h",
+                                                    "B", "H", "I", sizeof(long) == 8 ? "L" : "Q", "e"};
 
 static PyObject *ndarray_new_from(lp_buffer *buf) {
     LpyNdarray *self = PyObject_New(LpyNdarray, &LpyNdarray_Type);

@@ -205,7 +205,7 @@ static PyObject *fn_rechunk(PyObject *self, PyObject *args, PyObject *kwargs) {
 PyMethodDef lpy_function_methods[] = {
     {"asarray", KW fn_asarray, METH_VARARGS | METH_KEYWORDS,
      "asarray(a, dtype=None, *, device=None, copy=None, chunks=None)\n--\n\nA lazy array over a: "
-     "buffer-protocol objects (NumPy arrays of bool, int32, int64, float32, float64 with any strides) "
+     "buffer-protocol objects (NumPy arrays of bool, int8-64, uint8-64, float16-64 with any strides) "
      "are wrapped without copying and read when the expression runs (copy=True: copied now); lists "
      "and scalars are converted (copy=False refuses them). device: None or 'cpu'."},
     {"load", KW fn_load, METH_VARARGS | METH_KEYWORDS,

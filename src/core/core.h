@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <pthread.h>
+#include <string.h>
 
 #define LPI_ERRMSG_MAX 512
 
@@ -92,6 +93,69 @@ static inline int64_t lpi_f2i64(double x) {
 static inline int32_t lpi_f2i32(double x) {
     return x >= -2147483648.0 && x < 2147483648.0 ? (int32_t)x : INT32_MIN;
 }
+/* float -> uint64 as x86-64 compilers do: below 2^63 through the signed conversion (so
+ * negative values wrap), [2^63, 2^64) exactly; beyond, and NaN, 2^63. */
+static inline uint64_t lpi_f2u64(double x) {
+    if (x >= 9223372036854775808.0 && x < 18446744073709551616.0)
+        return (uint64_t)(x - 9223372036854775808.0) ^ 0x8000000000000000ull;
+    return (uint64_t)lpi_f2i64(x);
+}
+/* Every dtype with its C storage type and loop suffix; float16 is stored as its bits. */
+#define LPI_DTYPES(X)                                                                           \
+    X(LP_BOOL, uint8_t, b) X(LP_INT8, int8_t, i8) X(LP_INT16, int16_t, i16) X(LP_INT32, int32_t, i32) \
+    X(LP_INT64, int64_t, i64) X(LP_UINT8, uint8_t, u8) X(LP_UINT16, uint16_t, u16)                 \
+    X(LP_UINT32, uint32_t, u32) X(LP_UINT64, uint64_t, u64) X(LP_FLOAT16, uint16_t, f16)           \
+    X(LP_FLOAT32, float, f32) X(LP_FLOAT64, double, f64)
+bool lpi_dtype_unsigned(lp_dtype dt);
+/* true for every integer dtype (signed or not); bool is not an integer here */
+static inline bool lpi_dtype_is_int(lp_dtype dt) { return lpi_dtype_kind(dt) == LPI_KIND_INT; }
+/* float16 bits <-> float/double, rounding to nearest even as NumPy's npy_*_to_half do (in
+ * integer arithmetic: compilers' _Float16 is not everywhere, e.g. clang 14 on x86-64). A NaN
+ * keeps its sign and the top of its payload, quiet. */
+static inline float lpi_h2f(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1Fu, m = h & 0x3FFu, f;
+    if (e == 0x1F) f = sign | 0x7F800000u | (m << 13);
+    else if (e) f = sign | ((e + 112) << 23) | (m << 13);
+    else if (!m) f = sign;
+    else { /* subnormal: m * 2^-24, normalized */
+        e = 113;
+        while (!(m & 0x400u)) { m <<= 1; e--; }
+        f = sign | (e << 23) | ((m & 0x3FFu) << 13);
+    }
+    float r;
+    memcpy(&r, &f, 4);
+    return r;
+}
+static inline uint16_t lpi_d2h(double v) {
+    uint64_t d;
+    memcpy(&d, &v, 8);
+    const uint16_t sign = (uint16_t)((d >> 48) & 0x8000u);
+    const uint64_t a = d & 0x7FFFFFFFFFFFFFFFull;
+    if (a >= 0x7FF0000000000000ull) /* inf; NaN stays a (quiet) NaN */
+        return a == 0x7FF0000000000000ull ? (uint16_t)(sign | 0x7C00u) : (uint16_t)(sign | 0x7E00u | ((a >> 42) & 0x3FFu));
+    const int e = (int)(a >> 52) - 1023;
+    if (e > 15) return (uint16_t)(sign | 0x7C00u);
+    if (e < -25) return sign; /* below half the smallest subnormal */
+    const uint64_t m = (a & 0xFFFFFFFFFFFFFull) | 0x10000000000000ull; /* 53 bits */
+    const int shift = e < -14 ? 28 - e : 42; /* to units of 2^-24 (subnormal) or 10 fraction bits */
+    uint64_t q = m >> shift;
+    const uint64_t rem = m & ((1ull << shift) - 1), half = 1ull << (shift - 1);
+    if (rem > half || (rem == half && (q & 1))) q++;
+    /* normal: the exponent field plus the fraction (a carry out of the fraction bumps the
+     * exponent, up to infinity); subnormal: q itself (0x400 is the smallest normal) */
+    uint32_t h = e < -14 ? (uint32_t)q : ((uint32_t)(e + 15) << 10) + (uint32_t)(q - 0x400);
+    return (uint16_t)(sign | (h >= 0x7C00u ? 0x7C00u : h));
+}
+/* One element at p (dtype dt) as a double, or as int64 bits (uint64 keeps its bits; floats
+ * through lpi_f2i64), and a double / int64 stored into dt with the cast loops' semantics. These
+ * are for the places that handle a few values (scalars, printing, bounds), not for loops. */
+double lpi_load_f64(const void *p, lp_dtype dt);
+int64_t lpi_load_i64(const void *p, lp_dtype dt);
+void lpi_store_f64(void *p, lp_dtype dt, double v);
+void lpi_store_i64(void *p, lp_dtype dt, int64_t v);
+/* The representable range of an integer dtype (uint64's top as INT64_MAX: Python ints past it
+ * are not supported as weak scalars). */
+void lpi_int_range(lp_dtype dt, int64_t *lo, int64_t *hi);
 double lpi_now(void); /* monotonic seconds */
 /* qsort/bsearch comparator of int64_t values. */
 int lpi_cmp_i64(const void *a, const void *b);

@@ -93,6 +93,55 @@ lp_status lpi_json_str(lp_ctx *ctx, const char *where, const json_t *obj, const 
     return LP_OK;
 }
 
+json_t *lpi_json_elem(lp_dtype dt, const void *p) {
+    switch (lpi_dtype_kind(dt)) {
+    case LPI_KIND_BOOL: return json_boolean(*(const uint8_t *)p != 0);
+    case LPI_KIND_INT: {
+        int64_t v = lpi_load_i64(p, dt);
+        if (dt == LP_UINT64 && v < 0) {
+            char s[24];
+            snprintf(s, sizeof s, "%llu", (unsigned long long)(uint64_t)v);
+            return json_string(s);
+        }
+        return json_integer((json_int_t)v);
+    }
+    default: return lpi_json_float(lpi_load_f64(p, dt));
+    }
+}
+
+bool lpi_json_elem_get(lp_dtype dt, const json_t *j, void *p) {
+    switch (lpi_dtype_kind(dt)) {
+    case LPI_KIND_BOOL:
+        if (!json_is_boolean(j)) return false;
+        *(uint8_t *)p = json_is_true(j);
+        return true;
+    case LPI_KIND_INT: {
+        int64_t v, lo, hi;
+        if (dt == LP_UINT64 && json_is_string(j)) {
+            const char *s = json_string_value(j);
+            char *end;
+            errno = 0;
+            unsigned long long u = strtoull(s, &end, 10);
+            if (errno || end == s || *end || s[0] < '0' || s[0] > '9' || u <= (unsigned long long)INT64_MAX) return false;
+            v = (int64_t)(uint64_t)u;
+        } else {
+            if (!json_is_integer(j)) return false;
+            v = json_integer_value(j);
+            lpi_int_range(dt, &lo, &hi);
+            if (v < lo || v > hi) return false;
+        }
+        lpi_store_i64(p, dt, v);
+        return true;
+    }
+    default: {
+        double d;
+        if (!lpi_json_get_float(j, &d)) return false;
+        lpi_store_f64(p, dt, d);
+        return true;
+    }
+    }
+}
+
 lp_status lpi_json_dtype(lp_ctx *ctx, const char *where, const json_t *obj, const char *key, lp_dtype *out) {
     const char *s = NULL;
     lp_status st = lpi_json_str(ctx, where, obj, key, false, &s);

@@ -20,6 +20,11 @@
 json_t *lpi_json_float(double v);
 /* Accepts such a string (also C99 hex floats) or a JSON number. */
 bool lpi_json_get_float(const json_t *j, double *out);
+/* One element of dtype dt at p as JSON (bool, integer, bit-exact float; a uint64 above
+ * INT64_MAX as a string of its decimal digits, which JSON integers here cannot hold), and back:
+ * false if j is not a value of dt's kind or does not fit dt. */
+json_t *lpi_json_elem(lp_dtype dt, const void *p);
+bool lpi_json_elem_get(lp_dtype dt, const json_t *j, void *p);
 json_t *lpi_json_ints(int n, const int64_t *v);  /* [1, 2, 3] */
 
 /* "WHERE: missing key 'KEY'" on ctx; returns LP_ERR_FORMAT. */

@@ -715,7 +715,7 @@ static lp_status check_lda(dec *D, const char *where, const lpi_pnode *pn, lpi_t
         return LP_OK;
     }
     if (pn->op == LPI_OP_LDA_LABELS) {
-        if (n != 1 || B[0]->ndim != 1 || odt[0] == LP_FLOAT32 || odt[0] == LP_FLOAT64)
+        if (n != 1 || B[0]->ndim != 1 || lpi_dtype_kind(odt[0]) == LPI_KIND_FLOAT)
             return BAD("%s: lda_labels reads one 1-d integer or bool operand", where);
         if (t->pelems != LPI_LDA_LABELS_SIZE) return BAD("%s: a labels state has %d entries", where, LPI_LDA_LABELS_SIZE);
         return LP_OK;
@@ -724,7 +724,7 @@ static lp_status check_lda(dec *D, const char *where, const lpi_pnode *pn, lpi_t
         int want = pn->op == LPI_OP_LDA_STATS ? 3 : 4;
         if (n != want) return BAD("%s: %s reads %d operands", where, lpi_ops[pn->op].name, want);
         if (B[0]->ndim != 2 || !isfloat0) return BAD("%s: X must be 2-d float32 or float64", where);
-        if (B[1]->ndim != 1 || odt[1] == LP_FLOAT32 || odt[1] == LP_FLOAT64 || rows_of(B[1]) != rows_of(B[0]))
+        if (B[1]->ndim != 1 || lpi_dtype_kind(odt[1]) == LPI_KIND_FLOAT || rows_of(B[1]) != rows_of(B[0]))
             return BAD("%s: y must be 1-d integer or bool with X's rows", where);
         if (B[2]->ndim != 1 || odt[2] != LP_INT64) return BAD("%s: classes must be 1-d int64", where);
         int64_t Dd = box_extent(B[0], 1), K = box_extent(B[2], 0);
@@ -761,7 +761,7 @@ static lp_status check_lda(dec *D, const char *where, const lpi_pnode *pn, lpi_t
     int64_t C = box_extent(B[1], 0);
     if (odt[2] != LP_FLOAT64 || lpi_box_size(B[2]) < C) return BAD("%s: b must hold C float64", where);
     if (odt[3] != LP_INT64 || lpi_box_size(B[3]) < (C > 2 ? C : 2)) return BAD("%s: classes must hold the C labels (int64)", where);
-    if (out->ndim != 1 || pn->dtype == LP_FLOAT32 || pn->dtype == LP_FLOAT64) return BAD("%s: the output must be 1-d labels", where);
+    if (out->ndim != 1 || lpi_dtype_kind(pn->dtype) == LPI_KIND_FLOAT) return BAD("%s: the output must be 1-d labels", where);
 #undef BAD
     return LP_OK;
 }

@@ -313,13 +313,14 @@ static bool known_number(const lp_value *v, lp_value *num) {
     if (res) p = res->data;
     else if (a->op == LPI_OP_WRAP && a->a.buf) p = (const char *)a->a.buf->data + a->a.offset;
     if (!p) return false;
-    switch (a->dtype) {
-    case LP_BOOL: *num = lp_value_bool(*(const uint8_t *)p != 0); return true;
-    case LP_INT32: { int32_t x; memcpy(&x, p, 4); *num = lp_value_int(x); return true; }
-    case LP_INT64: { int64_t x; memcpy(&x, p, 8); *num = lp_value_int(x); return true; }
-    case LP_FLOAT32: { float x; memcpy(&x, p, 4); *num = lp_value_float(x); return true; }
-    case LP_FLOAT64: { double x; memcpy(&x, p, 8); *num = lp_value_float(x); return true; }
-    default: return false;
+    switch (lpi_dtype_kind(a->dtype)) {
+    case LPI_KIND_BOOL: *num = lp_value_bool(*(const uint8_t *)p != 0); return true;
+    case LPI_KIND_INT:
+        /* a uint64 past INT64_MAX is no Python-sized number Lampy's values hold */
+        if (a->dtype == LP_UINT64 && lpi_load_i64(p, a->dtype) < 0) return false;
+        *num = lp_value_int(lpi_load_i64(p, a->dtype));
+        return true;
+    default: *num = lp_value_float(lpi_load_f64(p, a->dtype)); return true;
     }
 }
 

@@ -6,8 +6,8 @@
 
 lp_dtype lpi_reduce_out_dtype(lpi_op op, lp_dtype in) {
     switch (op) {
-    case LPI_OP_SUM: case LPI_OP_PROD:
-        return lpi_dtype_kind(in) == LPI_KIND_FLOAT ? in : LP_INT64;
+    case LPI_OP_SUM: case LPI_OP_PROD: /* NumPy: the platform integer, unsigned for unsigned input */
+        return lpi_dtype_kind(in) == LPI_KIND_FLOAT ? in : lpi_dtype_unsigned(in) ? LP_UINT64 : LP_INT64;
     case LPI_OP_MEAN: case LPI_OP_VAR: case LPI_OP_STD:
         return lpi_dtype_kind(in) == LPI_KIND_FLOAT ? in : LP_FLOAT64;
     case LPI_OP_ARGMIN: case LPI_OP_ARGMAX: return LP_INT64;
@@ -62,10 +62,9 @@ lp_status lpi_elemwise_types(lp_ctx *ctx, lpi_op op, int nin, lp_array *const *i
         if (k != LPI_KIND_FLOAT) *loop_dt = *out_dt = LP_FLOAT64;
         break;
     case LPI_OP_FLOOR_DIVIDE: case LPI_OP_REMAINDER: case LPI_OP_POWER:
-        /* NumPy computes these for bool operands in int8, a dtype Lampy does not have. */
-        if (k == LPI_KIND_BOOL)
-            return lpi_error(ctx, LP_ERR_TYPE, "ufunc '%s' on bool operands gives int8 in NumPy, which Lampy "
-                             "does not support; cast an operand with astype first", lpi_ops[op].name);
+    case LPI_OP_SQUARE: case LPI_OP_RECIPROCAL: case LPI_OP_FMOD:
+        /* NumPy's first loop a bool casts to safely is int8's */
+        if (k == LPI_KIND_BOOL) *loop_dt = *out_dt = LP_INT8;
         break;
     case LPI_OP_EQUAL: case LPI_OP_NOT_EQUAL: case LPI_OP_LESS: case LPI_OP_LESS_EQUAL:
     case LPI_OP_GREATER: case LPI_OP_GREATER_EQUAL:
@@ -82,9 +81,9 @@ lp_status lpi_elemwise_types(lp_ctx *ctx, lpi_op op, int nin, lp_array *const *i
     case LPI_OP_TAN: case LPI_OP_ARCSIN: case LPI_OP_ARCCOS: case LPI_OP_ARCTAN: case LPI_OP_SINH: case LPI_OP_COSH:
     case LPI_OP_ARCSINH: case LPI_OP_ARCCOSH: case LPI_OP_ARCTANH: case LPI_OP_CBRT: case LPI_OP_DEG2RAD:
     case LPI_OP_RAD2DEG: case LPI_OP_ARCTAN2: case LPI_OP_HYPOT: case LPI_OP_COPYSIGN: case LPI_OP_LOGADDEXP:
-        /* NumPy picks float16 for bool; the smallest float Lampy has is float32. */
-        if (k == LPI_KIND_BOOL) *loop_dt = *out_dt = LP_FLOAT32;
-        else if (k == LPI_KIND_INT) *loop_dt = *out_dt = LP_FLOAT64;
+        /* float loops only: the smallest float that holds the operands (bool, int8, uint8:
+         * float16; int16, uint16: float32; wider: float64), as NumPy's type resolution picks */
+        if (k != LPI_KIND_FLOAT) *loop_dt = *out_dt = lp_promote(c, LP_FLOAT16);
         break;
     case LPI_OP_ISNAN: case LPI_OP_ISINF: case LPI_OP_ISFINITE: case LPI_OP_SIGNBIT:
         *out_dt = LP_BOOL;
@@ -95,24 +94,52 @@ lp_status lpi_elemwise_types(lp_ctx *ctx, lpi_op op, int nin, lp_array *const *i
     case LPI_OP_ALLNAN_CHECK:
         if (c != LP_INT64) return unsupported(ctx, op, nin, in);
         break;
-    case LPI_OP_SQUARE: case LPI_OP_RECIPROCAL: case LPI_OP_FMOD:
-        if (k == LPI_KIND_BOOL)
-            return lpi_error(ctx, LP_ERR_TYPE, "ufunc '%s' on bool operands gives int8 in NumPy, which Lampy "
-                             "does not support; cast an operand with astype first", lpi_ops[op].name);
-        break;
     default: break;
     }
     /* NEP 50: a Python int must fit the integer dtype it is used as. Comparisons are defined
-     * by value in NumPy 2 (int32_array < 2**40 is all True): compare in int64 instead. */
-    if (*loop_dt == LP_INT32)
+     * by value in NumPy 2 (int32_array < 2**40 is all True): compare in int64 (float64 for
+     * uint64 with a negative int) instead. */
+    if (lpi_dtype_is_int(*loop_dt))
         for (int i = 0; i < nin; i++) {
             if (!lpi_is_weak(in[i]) || in[i]->dtype != LP_INT64) continue;
-            int64_t v = in[i]->a.value.v.i;
-            if (v >= INT32_MIN && v <= INT32_MAX) continue;
-            if (*out_dt == LP_BOOL && op != LPI_OP_WHERE) { *loop_dt = LP_INT64; continue; }
-            return lpi_error(ctx, LP_ERR_VALUE, "Python integer %lld out of bounds for int32", (long long)v);
+            int64_t v = in[i]->a.value.v.i, lo, hi;
+            lpi_int_range(*loop_dt, &lo, &hi);
+            if (*loop_dt == LP_UINT64) hi = INT64_MAX;
+            if (v >= lo && v <= hi) continue;
+            if (*out_dt == LP_BOOL && op != LPI_OP_WHERE) {
+                *loop_dt = *loop_dt == LP_UINT64 ? LP_FLOAT64 : LP_INT64;
+                continue;
+            }
+            return lpi_error(ctx, LP_ERR_VALUE, "Python integer %lld out of bounds for %s", (long long)v,
+                             lp_dtype_name(*loop_dt));
         }
     return LP_OK;
+}
+
+static bool is_comparison(lpi_op op) {
+    return op == LPI_OP_EQUAL || op == LPI_OP_NOT_EQUAL || op == LPI_OP_LESS || op == LPI_OP_LESS_EQUAL ||
+           op == LPI_OP_GREATER || op == LPI_OP_GREATER_EQUAL;
+}
+
+/* A signed integer array against a uint64 array: NumPy 2 compares them exactly (their common
+ * type, float64, cannot). With s signed: s < u is (s < 0) | (uint64(s) < u), s > u is
+ * (s >= 0) & (uint64(s) > u), and so on; u OP s is s OP' u with the operands' roles swapped. */
+static lp_status compare_mixed_u64(lp_ctx *ctx, lpi_op op, lp_array *s, lp_array *u, bool s_first, lp_array **out) {
+    if (!s_first) /* u < s is s > u */
+        op = op == LPI_OP_LESS ? LPI_OP_GREATER : op == LPI_OP_GREATER ? LPI_OP_LESS
+           : op == LPI_OP_LESS_EQUAL ? LPI_OP_GREATER_EQUAL : op == LPI_OP_GREATER_EQUAL ? LPI_OP_LESS_EQUAL : op;
+    const bool neg_true = op == LPI_OP_LESS || op == LPI_OP_LESS_EQUAL || op == LPI_OP_NOT_EQUAL;
+    lp_array *zero = NULL, *sign = NULL, *su = NULL, *c = NULL;
+    lp_status st = lp_scalar_array(ctx, lp_scalar_i(0), &zero);
+    if (!st) st = lp_binary(ctx, neg_true ? "less" : "greater_equal", s, zero, &sign);
+    if (!st) st = lp_astype(ctx, s, LP_UINT64, &su);
+    if (!st) st = lp_binary(ctx, lpi_ops[op].name, su, u, &c);
+    if (!st) st = lp_binary(ctx, neg_true ? "logical_or" : "logical_and", sign, c, out);
+    lp_array_release(zero);
+    lp_array_release(sign);
+    lp_array_release(su);
+    lp_array_release(c);
+    return st;
 }
 
 lp_status lp_elemwise(lp_ctx *ctx, const char *name, int nin, lp_array *const *in, lp_array **out) {
@@ -128,6 +155,13 @@ lp_status lp_elemwise(lp_ctx *ctx, const char *name, int nin, lp_array *const *i
         if (!in[i]) return lpi_error(ctx, LP_ERR_VALUE, "%s: operand %d is NULL", name, i);
         ndims[i] = in[i]->ndim;
         shapes[i] = in[i]->shape;
+    }
+    if (is_comparison(op) && !lpi_is_weak(in[0]) && !lpi_is_weak(in[1])) {
+        for (int k = 0; k < 2; k++) {
+            lp_dtype a = in[k]->dtype, b = in[1 - k]->dtype;
+            if (lpi_dtype_is_int(a) && !lpi_dtype_unsigned(a) && b == LP_UINT64)
+                return compare_mixed_u64(ctx, op, in[k], in[1 - k], k == 0, out);
+        }
     }
     lp_dtype loop_dt, out_dt;
     lp_status st = lpi_elemwise_types(ctx, op, nin, in, &loop_dt, &out_dt);

@@ -195,18 +195,28 @@ static lp_status cast_scalar(lp_ctx *ctx, lp_scalar v, lp_dtype dt, lp_scalar *o
     int64_t i = v.dtype == LP_FLOAT64 ? 0 : v.dtype == LP_INT64 ? v.v.i : v.v.b;
     switch (dt) {
     case LP_BOOL: out->v.b = v.dtype == LP_FLOAT64 ? f != 0 : i != 0; break;
-    case LP_INT32: case LP_INT64:
-        if (v.dtype == LP_FLOAT64) {
-            if (!isfinite(f) || f >= 9.2233720368547758e18 || f < -9.2233720368547758e18)
-                return lpi_error(ctx, LP_ERR_VALUE, "cannot convert float %g to integer", f);
-            i = (int64_t)f;
+    default: {
+        uint64_t raw = 0; /* the value stored in dt and read back: wrapped or rounded as dt holds it */
+        if (lpi_dtype_kind(dt) == LPI_KIND_INT) {
+            if (v.dtype == LP_FLOAT64) {
+                if (!isfinite(f) || f >= 9.2233720368547758e18 || f < -9.2233720368547758e18)
+                    return lpi_error(ctx, LP_ERR_VALUE, "cannot convert float %g to integer", f);
+                i = (int64_t)f;
+            }
+            /* NumPy 2: np.full(3, 300, dtype=uint8) is an OverflowError (a uint64 may come as its
+             * int64 bits: graph documents keep values past INT64_MAX so) */
+            int64_t lo, hi;
+            lpi_int_range(dt, &lo, &hi);
+            if (v.dtype == LP_INT64 && dt != LP_UINT64 && (i < lo || i > hi))
+                return lpi_error(ctx, LP_ERR_VALUE, "Python integer %lld out of bounds for %s", (long long)i,
+                                 lp_dtype_name(dt));
+            lpi_store_i64(&raw, dt, i);
+            out->v.i = lpi_load_i64(&raw, dt);
+        } else {
+            lpi_store_f64(&raw, dt, v.dtype == LP_FLOAT64 ? f : (double)i);
+            out->v.f = lpi_load_f64(&raw, dt);
         }
-        if (dt == LP_INT32) i = (int32_t)i;
-        out->v.i = i;
-        break;
-    default:
-        out->v.f = v.dtype == LP_FLOAT64 ? f : (double)i;
-        if (dt == LP_FLOAT32) out->v.f = (float)out->v.f;
+    }
     }
     return LP_OK;
 }
@@ -320,12 +330,9 @@ lp_status lp_random_integers(lp_ctx *ctx, uint64_t seed, int64_t low, int64_t hi
     lp_status st;
     if ((st = check_dtype(ctx, dt)) || (st = check_shape(ctx, "random_integers", ndim, shape))) return st;
     int64_t lo, hi;
-    switch (dt) {
-    case LP_BOOL: lo = 0; hi = 1; break;
-    case LP_INT32: lo = INT32_MIN; hi = INT32_MAX; break;
-    case LP_INT64: lo = INT64_MIN; hi = INT64_MAX; break;
-    default: return lpi_error(ctx, LP_ERR_TYPE, "Unsupported dtype dtype('%s') for randint", lp_dtype_name(dt));
-    }
+    if (lpi_dtype_kind(dt) == LPI_KIND_FLOAT)
+        return lpi_error(ctx, LP_ERR_TYPE, "Unsupported dtype dtype('%s') for randint", lp_dtype_name(dt));
+    lpi_int_range(dt, &lo, &hi);
     if (low < lo) return lpi_error(ctx, LP_ERR_VALUE, "low is out of bounds for %s", lp_dtype_name(dt));
     if (high != INT64_MIN && high - 1 > hi) return lpi_error(ctx, LP_ERR_VALUE, "high is out of bounds for %s", lp_dtype_name(dt));
     if (low >= high) return lpi_error(ctx, LP_ERR_VALUE, "low >= high");

@@ -198,13 +198,7 @@ static lp_status known_q(lpi_call *c, const lp_value *v, double *q, int64_t *nq,
                          "in memory with at most %d values)", c->fname, MAXQ);
     }
     for (int64_t i = 0; i < a->size; i++) {
-        switch (a->dtype) {
-        case LP_BOOL: q[i] = ((const uint8_t *)p)[i]; break;
-        case LP_INT32: q[i] = ((const int32_t *)p)[i]; break;
-        case LP_INT64: q[i] = (double)((const int64_t *)p)[i]; break;
-        case LP_FLOAT32: q[i] = ((const float *)p)[i]; break;
-        default: q[i] = ((const double *)p)[i];
-        }
+        q[i] = lpi_load_f64((const char *)p + i * (int64_t)lp_dtype_size(a->dtype), a->dtype);
     }
     *nq = a->size;
     *ndim = a->ndim;

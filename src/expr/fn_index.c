@@ -381,9 +381,12 @@ lp_status lpi_fn_bincount(lpi_call *c, lp_value *out) {
         lp_value v;
         int64_t vmax = 0, vmin = 0;
         lp_buffer *b1 = lp_array_result(mx), *b2 = lp_array_result(mn);
-        if (x->dtype == LP_BOOL) { vmax = *(uint8_t *)b1->data; vmin = *(uint8_t *)b2->data; }
-        else if (x->dtype == LP_INT32) { vmax = *(int32_t *)b1->data; vmin = *(int32_t *)b2->data; }
-        else { vmax = *(int64_t *)b1->data; vmin = *(int64_t *)b2->data; }
+        vmax = lpi_load_i64(b1->data, x->dtype);
+        vmin = lpi_load_i64(b2->data, x->dtype);
+        if (x->dtype == LP_UINT64 && vmax < 0) { /* NumPy: cannot cast uint64 to int64 safely */
+            lpi_drop(&t);
+            return lpi_error(ctx, LP_ERR_TYPE, "Cannot cast array data from dtype('uint64') to dtype('int64') according to the rule 'safe'");
+        }
         (void)v;
         if (vmin < 0) { lpi_drop(&t); return lpi_error(ctx, LP_ERR_VALUE, "'list' argument must have no negative elements"); }
         if (vmax + 1 > L) L = vmax + 1;

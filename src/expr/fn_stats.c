@@ -333,6 +333,15 @@ lp_status lpi_fn_einsum(lpi_call *c, lp_value *out) {
     }
     lp_array *res = NULL;
     if (!st && !(st = sum_out(c, t, &acc, outidx))) st = arrange(c, t, &acc, outidx, &res);
+    /* NumPy's einsum keeps the operands' common dtype (its integer sums wrap in it; bool sums
+     * are logical or): the sums above widened it */
+    lp_dtype dt = opsa->as[0]->dtype;
+    for (int k = 1; k < nops; k++) dt = lp_promote(dt, opsa->as[k]->dtype);
+    if (!st && res->dtype != dt) {
+        lp_array *r2 = NULL;
+        st = lp_astype(ctx, res, dt, &r2);
+        if (!st) res = lpi_keep(t, r2);
+    }
     if (!st && res == acc.a && nops == 1 && res == ops[0].a) {
         /* the operand itself: a new node all the same (einsum returns a new array) */
         lp_array_retain(res);

@@ -78,6 +78,10 @@ lp_status lp_matmul(lp_ctx *ctx, lp_array *a, lp_array *b, lp_array **out) {
     if (na > 1) shape[nd++] = a->shape[na - 2];
     if (nb > 1) shape[nd++] = b->shape[nb - 1];
     const lp_dtype dt = lp_promote(a->dtype, b->dtype);
+    /* NumPy accumulates float16 products in float16 (no BLAS); Lampy has no such loop yet */
+    if (dt == LP_FLOAT16)
+        return lpi_error(ctx, LP_ERR_TYPE, "matmul: float16 operands are not supported yet; cast them with "
+                         "astype('float32') first");
 
     /* fold transposes of the last two axes into flags (a transpose of a transpose cancels) */
     uint32_t flags = 0;
@@ -203,6 +207,8 @@ static lp_status need_square(lp_ctx *ctx, const lp_array *a) {
 
 static lp_status la_node(lp_ctx *ctx, lpi_op op, lp_dtype dt, int nd, const int64_t *shape, int nin,
                          lp_array *const *in, lp_array **out) {
+    for (int i = 0; i < nin; i++)
+        if (in[i]->dtype == LP_FLOAT16) return lpi_error(ctx, LP_ERR_TYPE, "array type float16 is unsupported in linalg");
     return lpi_node_new(ctx, op, dt, nd, shape, nin, in, out);
 }
 

@@ -21,54 +21,13 @@
 
 /* ---- node attributes -------------------------------------------------------------------- */
 
-/* One element of type dt at p. */
-static json_t *elem_json(lp_dtype dt, const char *p) {
-    switch (dt) {
-    case LP_BOOL: return json_boolean(*(const uint8_t *)p != 0);
-    case LP_INT32: { int32_t v; memcpy(&v, p, 4); return json_integer(v); }
-    case LP_INT64: { int64_t v; memcpy(&v, p, 8); return json_integer((json_int_t)v); }
-    case LP_FLOAT32: { float v; memcpy(&v, p, 4); return lpi_json_float(v); }
-    default: { double v; memcpy(&v, p, 8); return lpi_json_float(v); }
-    }
-}
-
-static bool elem_from_json(lp_dtype dt, const json_t *j, char *p) {
-    switch (dt) {
-    case LP_BOOL: if (!json_is_boolean(j)) return false; *(uint8_t *)p = json_is_true(j); return true;
-    case LP_INT32: {
-        if (!json_is_integer(j)) return false;
-        json_int_t v = json_integer_value(j);
-        if (v < INT32_MIN || v > INT32_MAX) return false;
-        int32_t w = (int32_t)v;
-        memcpy(p, &w, 4);
-        return true;
-    }
-    case LP_INT64: {
-        if (!json_is_integer(j)) return false;
-        int64_t v = json_integer_value(j);
-        memcpy(p, &v, 8);
-        return true;
-    }
-    case LP_FLOAT32: {
-        double d;
-        if (!lpi_json_get_float(j, &d)) return false;
-        float f = (float)d;
-        memcpy(p, &f, 4);
-        return true;
-    }
-    default: {
-        double d;
-        if (!lpi_json_get_float(j, &d)) return false;
-        memcpy(p, &d, 8);
-        return true;
-    }
-    }
-}
+static json_t *elem_json(lp_dtype dt, const char *p) { return lpi_json_elem(dt, p); }
+static bool elem_from_json(lp_dtype dt, const json_t *j, char *p) { return lpi_json_elem_get(dt, j, p); }
 
 static json_t *scalar_json(lp_scalar v) {
-    switch (v.dtype) {
-    case LP_BOOL: return json_boolean(v.v.b);
-    case LP_INT32: case LP_INT64: return json_integer((json_int_t)v.v.i);
+    switch (lpi_dtype_kind(v.dtype)) {
+    case LPI_KIND_BOOL: return json_boolean(v.v.b);
+    case LPI_KIND_INT: return json_integer((json_int_t)v.v.i);
     default: return lpi_json_float(v.v.f);
     }
 }
@@ -84,8 +43,13 @@ static lp_status scalar_from_json(lp_ctx *ctx, const char *where, const json_t *
         return LP_OK;
     case LPI_KIND_INT:
         if (!json_is_integer(j)) return lpi_error(ctx, LP_ERR_FORMAT, "%s: 'value' must be an integer for %s", where, lp_dtype_name(dt));
-        if (dt == LP_INT32 && (json_integer_value(j) < INT32_MIN || json_integer_value(j) > INT32_MAX))
-            return lpi_error(ctx, LP_ERR_VALUE, "%s: 'value' %lld does not fit int32", where, (long long)json_integer_value(j));
+        {
+            int64_t lo, hi, v = json_integer_value(j);
+            lpi_int_range(dt, &lo, &hi);
+            if (dt == LP_UINT64) lo = INT64_MIN; /* uint64 values past INT64_MAX are kept as their bits */
+            if (v < lo || v > hi)
+                return lpi_error(ctx, LP_ERR_VALUE, "%s: 'value' %lld does not fit %s", where, (long long)v, lp_dtype_name(dt));
+        }
         *out = lp_scalar_i(json_integer_value(j));
         return LP_OK;
     default: {

@@ -281,6 +281,8 @@ static lp_status hp_shape(hparser *h, int *ndim, int64_t *shape) {
 static bool parse_typestr(const char *s, size_t n, lp_dtype *dt, bool *big) {
     static const struct { const char *code; lp_dtype dt; } types[] = {
         {"b1", LP_BOOL}, {"i4", LP_INT32}, {"i8", LP_INT64}, {"f4", LP_FLOAT32}, {"f8", LP_FLOAT64},
+        {"i1", LP_INT8}, {"i2", LP_INT16}, {"u1", LP_UINT8}, {"u2", LP_UINT16}, {"u4", LP_UINT32},
+        {"u8", LP_UINT64}, {"f2", LP_FLOAT16},
     };
     *big = host_big_endian();
     if (n > 0 && (s[0] == '<' || s[0] == '>' || s[0] == '|' || s[0] == '=')) {
@@ -294,7 +296,8 @@ static bool parse_typestr(const char *s, size_t n, lp_dtype *dt, bool *big) {
     return false;
 }
 
-#define SUPPORTED_DTYPES "bool '|b1', int32 '<i4', int64 '<i8', float32 '<f4', float64 '<f8'"
+#define SUPPORTED_DTYPES "bool '|b1', int8 '|i1', int16 '<i2', int32 '<i4', int64 '<i8', uint8 '|u1', " \
+                         "uint16 '<u2', uint32 '<u4', uint64 '<u8', float16 '<f2', float32 '<f4', float64 '<f8'"
 
 static lp_status hp_descr(hparser *h, lp_npy_info *info) {
     hp_ws(h);
@@ -540,11 +543,12 @@ static const char *py_shape(char *buf, size_t cap, int ndim, const int64_t *shap
  * header size (= data offset), or 0 if it cannot be written in the requested version. */
 static size_t build_header(char *buf, size_t cap, lp_dtype dt, bool big, bool fortran, int ndim,
                            const int64_t *shape, int major) {
-    static const char *const codes[LP_DTYPE_COUNT] = {"b1", "i4", "i8", "f4", "f8"};
+    static const char *const codes[LP_DTYPE_COUNT] = {"b1", "i4", "i8", "f4", "f8", "i1",
+                                                      "i2", "u1", "u2", "u4", "u8", "f2"};
     char dict[LP_MAX_NDIM * 24 + 96];
     char sh[LP_MAX_NDIM * 24 + 8];
     int dlen = snprintf(dict, sizeof dict, "{'descr': '%c%s', 'fortran_order': %s, 'shape': %s, }",
-                        dt == LP_BOOL ? '|' : big ? '>' : '<', codes[dt], fortran ? "True" : "False",
+                        lp_dtype_size(dt) == 1 ? '|' : big ? '>' : '<', codes[dt], fortran ? "True" : "False",
                         py_shape(sh, sizeof sh, ndim, shape));
     if (dlen < 0 || (size_t)dlen >= sizeof dict) return 0;
     size_t prefix, total, hlen;
@@ -609,7 +613,7 @@ lp_status lpi_npy_write(lp_ctx *ctx, const char *path, lp_dtype dt, int ndim,
         return fail(ctx, LP_ERR_VALUE, "%s: .npy format version %d is not 1, 2 or 3", path, o.major);
     if (bytes > 0 && !data) return fail(ctx, LP_ERR_VALUE, "%s: data is NULL", path);
     char hdr[NPY_HEADER_CAP];
-    bool big = dt != LP_BOOL && o.big_endian;
+    bool big = lp_dtype_size(dt) > 1 && o.big_endian;
     size_t hsize = build_header(hdr, sizeof hdr, dt, big, o.fortran_order, ndim, shape, o.major);
     if (hsize == 0)
         return fail(ctx, LP_ERR_VALUE, "%s: header does not fit .npy format %d.0", path, o.major);
@@ -618,7 +622,7 @@ lp_status lpi_npy_write(lp_ctx *ctx, const char *path, lp_dtype dt, int ndim,
     if ((st = lpi_sink_open(ctx, path, false, &k)) != LP_OK) return st;
     st = lpi_sink_write(ctx, k, hdr, hsize);
     bool fortran = o.fortran_order && ndim >= 2;
-    bool swap = big != host_big_endian() && dt != LP_BOOL;
+    bool swap = big != host_big_endian() && lp_dtype_size(dt) > 1;
     size_t n = (size_t)bytes / lp_dtype_size(dt);
     if (st == LP_OK && n > 0) { /* (the walkers assume a non-empty array) */
         if (fortran || swap) st = write_converted(ctx, k, dt, ndim, shape, data, n, fortran, swap);

@@ -662,7 +662,7 @@ lp_status lpi_zarr_write(lp_ctx *ctx, const char *url, lp_dtype dt, int ndim, co
     json_array_append_new(codecs, json_pack("{s:s,s:{s:s}}", "name", "bytes", "configuration", "endian",
                                             swap ? "big" : "little"));
     if (!none) json_array_append_new(codecs, lpi_codec_to_json(&codec));
-    json_t *fill = dt == LP_BOOL ? json_false() : (dt == LP_FLOAT32 || dt == LP_FLOAT64) ? json_real(0.0) : json_integer(0);
+    json_t *fill = dt == LP_BOOL ? json_false() : lpi_dtype_kind(dt) == LPI_KIND_FLOAT ? json_real(0.0) : json_integer(0);
     json_t *meta = json_pack("{s:i,s:s,s:o,s:s,s:{s:s,s:{s:o}},s:{s:s,s:{s:s}},s:o,s:o,s:{}}", "zarr_format", 3, "node_type",
                              "array", "shape", jshape, "data_type", lp_dtype_name(dt), "chunk_grid", "name", "regular",
                              "configuration", "chunk_shape", jcs, "chunk_key_encoding", "name", "default",

@@ -68,12 +68,16 @@ static bool same_lines(const lpi_view *v, const lpi_view *out, int ax, int dt) {
 
 /* ---- scans ---- */
 
-#define SCAN_TYPES(X) X(LP_BOOL, uint8_t) X(LP_INT32, int32_t) X(LP_INT64, int64_t) X(LP_FLOAT32, float) X(LP_FLOAT64, double)
+#define SCAN_TYPES(X)                                                                                   \
+    X(LP_BOOL, uint8_t, b) X(LP_INT8, int8_t, i8) X(LP_INT16, int16_t, i16) X(LP_INT32, int32_t, i32)   \
+    X(LP_INT64, int64_t, i64) X(LP_UINT8, uint8_t, u8) X(LP_UINT16, uint16_t, u16)                     \
+    X(LP_UINT32, uint32_t, u32) X(LP_UINT64, uint64_t, u64) X(LP_FLOAT16, uint16_t, f16)                \
+    X(LP_FLOAT32, float, f32) X(LP_FLOAT64, double, f64)
 
 /* acc = acc op x, NumPy's semantics: wrapping integer sums and products, NaN-propagating
  * maximum/minimum; bool: or / and (maximum / minimum of bools). */
-#define DEF_STEP(T, SUM, PROD, GE, LE)                                                      \
-    static inline T step_##T(lpi_op op, T a, T x) {                                         \
+#define DEF_STEP(S, T, SUM, PROD, GE, LE)                                                   \
+    static inline T step_##S(lpi_op op, T a, T x) {                                         \
         switch (op) {                                                                       \
         case LPI_OP_CUMSUM: return SUM;                                                     \
         case LPI_OP_CUMPROD: return PROD;                                                   \
@@ -81,33 +85,45 @@ static bool same_lines(const lpi_view *v, const lpi_view *out, int ax, int dt) {
         default: return LE ? a : x;                                                         \
         }                                                                                   \
     }
-/* integer sums and products wrap (computed in unsigned); bool: or / and; floats: NaN wins */
-DEF_STEP(uint8_t, (uint8_t)(a | x), (uint8_t)(a & x), a >= x, a <= x)
-DEF_STEP(int32_t, (int32_t)((uint32_t)a + (uint32_t)x), (int32_t)((uint32_t)a * (uint32_t)x), a >= x, a <= x)
-DEF_STEP(int64_t, (int64_t)((uint64_t)a + (uint64_t)x), (int64_t)((uint64_t)a * (uint64_t)x), a >= x, a <= x)
-DEF_STEP(float, a + x, a * x, (a >= x || a != a), (a <= x || a != a))
-DEF_STEP(double, a + x, a * x, (a >= x || a != a), (a <= x || a != a))
+/* integer sums and products wrap (computed in an unsigned type at least as wide as unsigned
+ * int); bool: or / and; floats: NaN wins */
+#define DEF_ISTEP(S, T, W) DEF_STEP(S, T, (T)((W)a + (W)x), (T)((W)a * (W)x), a >= x, a <= x)
+DEF_STEP(b, uint8_t, (uint8_t)(a | x), (uint8_t)(a & x), a >= x, a <= x)
+DEF_ISTEP(i8, int8_t, uint32_t)
+DEF_ISTEP(i16, int16_t, uint32_t)
+DEF_ISTEP(i32, int32_t, uint32_t)
+DEF_ISTEP(i64, int64_t, uint64_t)
+DEF_ISTEP(u8, uint8_t, uint32_t)
+DEF_ISTEP(u16, uint16_t, uint32_t)
+DEF_ISTEP(u32, uint32_t, uint32_t)
+DEF_ISTEP(u64, uint64_t, uint64_t)
+DEF_STEP(f32, float, a + x, a * x, (a >= x || a != a), (a <= x || a != a))
+DEF_STEP(f64, double, a + x, a * x, (a >= x || a != a), (a <= x || a != a))
+/* float16 as NumPy's half loops: in float, each result rounded to float16 */
+static inline uint16_t step_f16(lpi_op op, uint16_t a, uint16_t x) {
+    return lpi_d2h(step_f32(op, lpi_h2f(a), lpi_h2f(x)));
+}
 
 /* One line: out[i] = carry op x[0] op ... op x[i] (has_carry false: starts at x[0]). With
  * out NULL only the fold is computed into *carry. */
-#define DEF_SCAN_LINE(DT, T)                                                                  \
-    static void scan_line_##T(lpi_op op, const char *x, int64_t sx, char *o, int64_t so, int64_t n, \
+#define DEF_SCAN_LINE(DT, T, S)                                                               \
+    static void scan_line_##S(lpi_op op, const char *x, int64_t sx, char *o, int64_t so, int64_t n, \
                               bool has_carry, T *carry) {                                     \
         T acc = *carry;                                                                       \
         for (int64_t i = 0; i < n; i++) {                                                     \
             T v = *(const T *)(x + i * sx);                                                   \
-            acc = (i == 0 && !has_carry) ? v : step_##T(op, acc, v);                          \
+            acc = (i == 0 && !has_carry) ? v : step_##S(op, acc, v);                          \
             if (o) *(T *)(o + i * so) = acc;                                                  \
         }                                                                                     \
         if (n > 0 || has_carry) *carry = acc;                                                 \
     }
-#define X(DT, T) DEF_SCAN_LINE(DT, T)
+#define X(DT, T, S) DEF_SCAN_LINE(DT, T, S)
 SCAN_TYPES(X)
 #undef X
 
 /* The identity-free carry: the fold of the totals line (count k), or "none". */
-#define DEF_SCAN_TASK(DT, T)                                                                   \
-    static void scan_task_##T(lpi_op op, const lines *L, int64_t n, int64_t ntot, bool totals_only) { \
+#define DEF_SCAN_TASK(DT, T, S)                                                                \
+    static void scan_task_##S(lpi_op op, const lines *L, int64_t n, int64_t ntot, bool totals_only) { \
         const int64_t nl = count_lines(L);                                                     \
         for (int64_t li = 0; li < nl; li++) {                                                  \
             char *p[8];                                                                        \
@@ -115,19 +131,19 @@ SCAN_TYPES(X)
             T carry = 0;                                                                       \
             bool has = false;                                                                  \
             if (ntot > 0) { /* operand 2: the earlier chunks' totals */                        \
-                scan_line_##T(op, p[2], L->strides[2][L->ax], NULL, 0, ntot, false, &carry);   \
+                scan_line_##S(op, p[2], L->strides[2][L->ax], NULL, 0, ntot, false, &carry);   \
                 has = true;                                                                    \
             }                                                                                  \
             if (totals_only) {                                                                 \
                 T f = 0;                                                                       \
-                scan_line_##T(op, p[0], L->strides[0][L->ax], NULL, 0, n, false, &f);          \
+                scan_line_##S(op, p[0], L->strides[0][L->ax], NULL, 0, n, false, &f);          \
                 *(T *)p[1] = f;                                                                \
             } else {                                                                           \
-                scan_line_##T(op, p[0], L->strides[0][L->ax], p[1], L->strides[1][L->ax], n, has, &carry); \
+                scan_line_##S(op, p[0], L->strides[0][L->ax], p[1], L->strides[1][L->ax], n, has, &carry); \
             }                                                                                  \
         }                                                                                      \
     }
-#define X(DT, T) DEF_SCAN_TASK(DT, T)
+#define X(DT, T, S) DEF_SCAN_TASK(DT, T, S)
 SCAN_TYPES(X)
 #undef X
 
@@ -154,7 +170,7 @@ lp_status lpi_scan_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, cons
     const bool totals = !pn->final;
     if (lpi_box_size(&t->box) == 0 && !totals) return LP_OK;
     switch (pn->dtype) {
-#define X(DT, T) case DT: scan_task_##T(pn->op, &L, n, ntot, totals); break;
+#define X(DT, T, S) case DT: scan_task_##S(pn->op, &L, n, ntot, totals); break;
         SCAN_TYPES(X)
 #undef X
     default: return lpi_error(ctx, LP_ERR_INTERNAL, "scan: no loop for %s", lp_dtype_name(pn->dtype));
@@ -167,14 +183,19 @@ lp_status lpi_scan_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, cons
 /* The value of a (non-canonical) key. */
 static inline void value_of(lp_dtype dt, uint64_t k, char *p) {
     switch (dt) {
-    case LP_BOOL: *(uint8_t *)p = (uint8_t)k; return;
+    case LP_BOOL: case LP_UINT8: case LP_UINT16: case LP_UINT32: case LP_UINT64: lpi_store_i64(p, dt, (int64_t)k); return;
+    case LP_INT8: case LP_INT16: lpi_store_i64(p, dt, (int64_t)(k ^ SIGN64)); return;
     case LP_INT32: { int32_t v = (int32_t)((uint32_t)k ^ 0x80000000u); memcpy(p, &v, 4); return; }
     case LP_INT64: { uint64_t v = k ^ SIGN64; memcpy(p, &v, 8); return; }
-    case LP_FLOAT32: {
+    case LP_FLOAT16: case LP_FLOAT32: {
         uint32_t b = (uint32_t)k;
-        if (b == UINT32_MAX) { float f = NAN; memcpy(p, &f, 4); return; }
-        b = (b & 0x80000000u) ? (b & 0x7FFFFFFFu) : ~b;
-        memcpy(p, &b, 4);
+        float f = NAN;
+        if (b != UINT32_MAX) {
+            b = (b & 0x80000000u) ? (b & 0x7FFFFFFFu) : ~b;
+            memcpy(&f, &b, 4);
+        }
+        if (dt == LP_FLOAT16) { uint16_t h = lpi_d2h(f); memcpy(p, &h, 2); }
+        else memcpy(p, &f, 4);
         return;
     }
     default: {

@@ -32,6 +32,10 @@ static inline double gen_value(const lpi_pnode *pn, const int64_t *coord, int64_
     case LPI_OP_ARANGE: {
         /* NumPy fills arange from its first two values, in the result dtype:
          * delta = (start + step) - start, then start + i * delta */
+        if (pn->dtype == LP_FLOAT16) { /* NumPy's HALF_fill: in float, each value rounded */
+            float s = lpi_h2f(lpi_d2h(a->f0)), d = lpi_h2f(lpi_d2h(a->f0 + a->f1)) - s;
+            return (double)(s + (float)flat * d);
+        }
         if (pn->dtype == LP_FLOAT32) {
             float s = (float)a->f0, d = (float)(a->f0 + a->f1) - s;
             return (double)(s + (float)flat * d);
@@ -89,29 +93,17 @@ static int64_t rand_integer(const lpi_attrs *a, int64_t flat) {
 static void store_value(char *p, lp_dtype dt, double v, const lpi_pnode *pn, int64_t flat) {
     const lpi_attrs *a = &pn->expr->a;
     if (pn->op == LPI_OP_RANDOM_INTEGERS) {
-        int64_t iv = rand_integer(a, flat);
-        if (dt == LP_INT32) *(int32_t *)p = (int32_t)iv;
-        else if (dt == LP_INT64) *(int64_t *)p = iv;
-        else *(uint8_t *)p = iv != 0;
+        lpi_store_i64(p, dt, rand_integer(a, flat));
         return;
     }
     if (pn->op == LPI_OP_ARANGE && lpi_dtype_kind(dt) != LPI_KIND_FLOAT) {
         /* integer arange is computed exactly in integers */
         int64_t s = (int64_t)a->f0, d = (int64_t)(a->f0 + a->f1) - s;
-        int64_t iv = (int64_t)((uint64_t)s + (uint64_t)flat * (uint64_t)d);
-        if (dt == LP_INT32) *(int32_t *)p = (int32_t)iv;
-        else if (dt == LP_INT64) *(int64_t *)p = iv;
-        else *(uint8_t *)p = iv != 0;
+        lpi_store_i64(p, dt, (int64_t)((uint64_t)s + (uint64_t)flat * (uint64_t)d));
         return;
     }
     if (pn->op == LPI_OP_LINSPACE && lpi_dtype_kind(dt) != LPI_KIND_FLOAT) v = floor(v);
-    switch (dt) {
-    case LP_BOOL: *(uint8_t *)p = v != 0; break;
-    case LP_INT32: *(int32_t *)p = (int32_t)v; break;
-    case LP_INT64: *(int64_t *)p = (int64_t)v; break;
-    case LP_FLOAT32: *(float *)p = (float)v; break;
-    default: *(double *)p = v;
-    }
+    lpi_store_f64(p, dt, v);
 }
 
 lp_status lpi_gen_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_box *box, const lpi_view *out) {

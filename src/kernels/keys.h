@@ -4,7 +4,7 @@
 #ifndef LP_KERNELS_KEYS_H
 #define LP_KERNELS_KEYS_H
 
-#include "lampy.h"
+#include "core/core.h"
 
 #include <string.h>
 
@@ -14,13 +14,20 @@
  * from keys). NaN: the largest key. */
 static inline uint64_t key_of(lp_dtype dt, const char *p, bool canon) {
     switch (dt) {
-    case LP_BOOL: return *(const uint8_t *)p != 0;
+    case LP_BOOL: case LP_UINT8: return *(const uint8_t *)p;
+    case LP_UINT16: { uint16_t v; memcpy(&v, p, 2); return v; }
+    case LP_UINT32: { uint32_t v; memcpy(&v, p, 4); return v; }
+    case LP_UINT64: { uint64_t v; memcpy(&v, p, 8); return v; }
+    case LP_INT8: return (uint64_t)(int64_t) * (const int8_t *)p ^ SIGN64;
+    case LP_INT16: { int16_t v; memcpy(&v, p, 2); return (uint64_t)(int64_t)v ^ SIGN64; }
     case LP_INT32: { int32_t v; memcpy(&v, p, 4); return (uint64_t)((uint32_t)v ^ 0x80000000u); }
     case LP_INT64: { uint64_t v; memcpy(&v, p, 8); return v ^ SIGN64; }
-    case LP_FLOAT32: {
+    case LP_FLOAT16: case LP_FLOAT32: {
+        /* float16 by its float value: exact, so the float32 key orders it */
         float f;
         uint32_t b;
-        memcpy(&f, p, 4);
+        if (dt == LP_FLOAT16) { uint16_t h; memcpy(&h, p, 2); f = lpi_h2f(h); }
+        else memcpy(&f, p, 4);
         if (f != f) return UINT32_MAX;
         if (canon && f == 0) f = 0;
         memcpy(&b, &f, 4);

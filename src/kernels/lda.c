@@ -29,8 +29,8 @@ void lpi_lda_blas_init(void) { pthread_once(&blas_once, blas_single); }
 /* ---- labels and classes ---- */
 
 /* Labels of every supported dtype as int64 (bool is 0/1). */
-#define LABEL_AT(p, dt) ((dt) == LP_INT64 ? *(const int64_t *)(p) : (dt) == LP_INT32 ? (int64_t) * (const int32_t *)(p) \
-                                                                                       : (int64_t)(*(const uint8_t *)(p) != 0))
+#define LABEL_AT(p, dt) ((dt) == LP_INT64 ? *(const int64_t *)(p) : (dt) == LP_BOOL ? (int64_t)(*(const uint8_t *)(p) != 0) \
+                                                                                   : lpi_load_i64((p), (dt)))
 
 typedef struct classmap {
     const int64_t *v; /* sorted, distinct */
@@ -411,11 +411,7 @@ static lp_status predict_map(lp_ctx *ctx, const lpi_view *ins, const lpi_view *o
             }
             char *p = out->data + (r0 + i) * out->strides[0];
             int64_t lab = cls[best];
-            switch (out->dtype) {
-            case LP_BOOL: *(uint8_t *)p = lab != 0; break;
-            case LP_INT32: *(int32_t *)p = (int32_t)lab; break;
-            default: *(int64_t *)p = lab; break;
-            }
+            lpi_store_i64(p, out->dtype, lab);
         }
     }
     lp_free_aligned(tmp);

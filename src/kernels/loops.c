@@ -11,28 +11,80 @@ typedef uint8_t lp_bool_t;
 
 /* ---- scalar semantics ---------------------------------------------------------------- */
 
-#define DEF_INT_HELPERS(T, U, SUF)                                                              \
+/* T the type, W an unsigned type at least as wide as T and as unsigned int (so that narrow
+ * products do not overflow int after C's integer promotions). */
+#define DEF_INT_HELPERS(T, W, SUF)                                                              \
     static inline T floordiv_##SUF(T a, T b) {                                              \
         if (b == 0) return 0;                                                               \
-        if (b == -1) return (T)(0 - (U)a); /* INT_MIN // -1 wraps as in NumPy */            \
-        T q = a / b;                                                                        \
+        if (b == -1) return (T)(0 - (W)a); /* INT_MIN // -1 wraps as in NumPy */            \
+        T q = (T)(a / b);                                                                   \
         if ((a % b != 0) && ((a < 0) != (b < 0))) q--;                                      \
         return q;                                                                           \
     }                                                                                       \
     static inline T mod_##SUF(T a, T b) {                                                   \
         if (b == 0 || b == -1) return 0;                                                    \
-        T r = a % b;                                                                        \
-        if (r != 0 && ((r < 0) != (b < 0))) r += b;                                         \
+        T r = (T)(a % b);                                                                   \
+        if (r != 0 && ((r < 0) != (b < 0))) r = (T)(r + b);                                 \
         return r;                                                                           \
     }                                                                                       \
     static inline T ipow_##SUF(T a, T b, int *err) {                                        \
         if (b < 0) { *err = LPI_LOOP_ERR_NEG_POWER; return 0; }                             \
-        U r = 1, x = (U)a;                                                                  \
-        while (b) { if (b & 1) r *= x; x *= x; b >>= 1; }                                   \
-        return (T)r;                                                                        \
+        return (T)upow_##W((W)a, (uint64_t)b);                                              \
     }
+/* a ** b by squaring, wrapping in W (the exponent is not negative) */
+static inline uint32_t upow_uint32_t(uint32_t x, uint64_t b) {
+    uint32_t r = 1;
+    for (; b; b >>= 1, x *= x) if (b & 1) r *= x;
+    return r;
+}
+static inline uint64_t upow_uint64_t(uint64_t x, uint64_t b) {
+    uint64_t r = 1;
+    for (; b; b >>= 1, x *= x) if (b & 1) r *= x;
+    return r;
+}
+DEF_INT_HELPERS(int8_t, uint32_t, i8)
+DEF_INT_HELPERS(int16_t, uint32_t, i16)
 DEF_INT_HELPERS(int32_t, uint32_t, i32)
 DEF_INT_HELPERS(int64_t, uint64_t, i64)
+#define DEF_UINT_HELPERS(T, W, SUF)                                                             \
+    static inline T floordiv_##SUF(T a, T b) { return b == 0 ? 0 : (T)(a / b); }            \
+    static inline T mod_##SUF(T a, T b) { return b == 0 ? 0 : (T)(a % b); }                 \
+    static inline T ipow_##SUF(T a, T b, int *err) {                                        \
+        (void)err;                                                                          \
+        return (T)upow_##W((W)a, (uint64_t)b);                                              \
+    }
+DEF_UINT_HELPERS(uint8_t, uint32_t, u8)
+DEF_UINT_HELPERS(uint16_t, uint32_t, u16)
+DEF_UINT_HELPERS(uint32_t, uint32_t, u32)
+DEF_UINT_HELPERS(uint64_t, uint64_t, u64)
+
+/* double -> each dtype as the cast loops convert (NumPy's C casts on x86-64: narrow integers
+ * through the 32-bit conversion, uint32 through the 64-bit one; out of range as core.h says) */
+#define F2_b(x) ((x) != 0)
+#define F2_i8(x) ((int8_t)lpi_f2i32(x))
+#define F2_i16(x) ((int16_t)lpi_f2i32(x))
+#define F2_i32(x) lpi_f2i32(x)
+#define F2_i64(x) lpi_f2i64(x)
+#define F2_u8(x) ((uint8_t)lpi_f2i32(x))
+#define F2_u16(x) ((uint16_t)lpi_f2i32(x))
+#define F2_u32(x) ((uint32_t)lpi_f2i64(x))
+#define F2_u64(x) lpi_f2u64(x)
+#define F2_f16(x) lpi_d2h(x)
+#define F2_f32(x) ((float)(x))
+#define F2_f64(x) ((double)(x))
+/* an integer or bool value -> each dtype (C's conversions: modular between integers) */
+#define I2_b(x) ((x) != 0)
+#define I2_f16(x) lpi_d2h((double)(x))
+#define I2_i8(x) ((int8_t)(x))
+#define I2_i16(x) ((int16_t)(x))
+#define I2_i32(x) ((int32_t)(x))
+#define I2_i64(x) ((int64_t)(x))
+#define I2_u8(x) ((uint8_t)(x))
+#define I2_u16(x) ((uint16_t)(x))
+#define I2_u32(x) ((uint32_t)(x))
+#define I2_u64(x) ((uint64_t)(x))
+#define I2_f32(x) ((float)(x))
+#define I2_f64(x) ((double)(x))
 
 /* NumPy's npy_divmod / npy_floor_divide / npy_remainder for floats. */
 #define DEF_FLOAT_HELPERS(T, SUF, FMOD, FLOOR, COPYSIGN)                                    \
@@ -133,62 +185,50 @@ DEF_FLOAT_HELPERS(double, f64, fmod, floor, copysign)
     }
 
 /* ---- the ops ---------------------------------------------------------------------------- */
-/* Each list: X(SUFFIX, C type, unsigned type) over the dtypes an op supports. */
-#define INTS(X) X(i32, int32_t, uint32_t) X(i64, int64_t, uint64_t)
+/* Each list: X(SUFFIX, C type, W) over the dtypes an op supports; W is the unsigned type the
+ * arithmetic wraps in (at least unsigned int: see DEF_INT_HELPERS). float16 has no native loops:
+ * its loops (below the float32 ones) convert blocks to float32 and round each result back. */
+#define SINTS(X) X(i8, int8_t, uint32_t) X(i16, int16_t, uint32_t) X(i32, int32_t, uint32_t) X(i64, int64_t, uint64_t)
+#define UINTS(X) X(u8, uint8_t, uint32_t) X(u16, uint16_t, uint32_t) X(u32, uint32_t, uint32_t) X(u64, uint64_t, uint64_t)
+#define INTS(X) SINTS(X) UINTS(X)
 #define FLOATS(X) X(f32, float, float) X(f64, double, double)
 
 /* arithmetic, same type in and out */
-#define X(S, T, U) BINARY_LOOP(add_##S, T, T, (T)((U)x + (U)y))
+#define X(S, T, W) BINARY_LOOP(add_##S, T, T, (T)((W)x + (W)y)) BINARY_LOOP(sub_##S, T, T, (T)((W)x - (W)y)) \
+                   BINARY_LOOP(mul_##S, T, T, (T)((W)x * (W)y))
 INTS(X)
 #undef X
-#define X(S, T, U) BINARY_LOOP(add_##S, T, T, x + y)
+#define X(S, T, W) BINARY_LOOP(add_##S, T, T, x + y) BINARY_LOOP(sub_##S, T, T, x - y) BINARY_LOOP(mul_##S, T, T, x * y)
 FLOATS(X)
 #undef X
 BINARY_LOOP(add_b, lp_bool_t, lp_bool_t, x | y)
-
-#define X(S, T, U) BINARY_LOOP(sub_##S, T, T, (T)((U)x - (U)y))
-INTS(X)
-#undef X
-#define X(S, T, U) BINARY_LOOP(sub_##S, T, T, x - y)
-FLOATS(X)
-#undef X
-
-#define X(S, T, U) BINARY_LOOP(mul_##S, T, T, (T)((U)x * (U)y))
-INTS(X)
-#undef X
-#define X(S, T, U) BINARY_LOOP(mul_##S, T, T, x * y)
-FLOATS(X)
-#undef X
 BINARY_LOOP(mul_b, lp_bool_t, lp_bool_t, x & y)
 
-#define X(S, T, U) BINARY_LOOP(div_##S, T, T, x / y)
+#define X(S, T, W) BINARY_LOOP(div_##S, T, T, x / y)
 FLOATS(X)
 #undef X
 
-#define X(S, T, U) BINARY_LOOP(fdiv_##S, T, T, floordiv_##S(x, y))
-INTS(X) FLOATS(X)
-#undef X
-#define X(S, T, U) BINARY_LOOP(rem_##S, T, T, mod_##S(x, y))
+#define X(S, T, W) BINARY_LOOP(fdiv_##S, T, T, floordiv_##S(x, y)) BINARY_LOOP(rem_##S, T, T, mod_##S(x, y))
 INTS(X) FLOATS(X)
 #undef X
 
-#define X(S, T, U) BINARY_LOOP(pow_##S, T, T, ipow_##S(x, y, err))
+#define X(S, T, W) BINARY_LOOP(pow_##S, T, T, ipow_##S(x, y, err))
 INTS(X)
 #undef X
 BINARY_LOOP(pow_f32, float, float, powf(x, y))
 BINARY_LOOP(pow_f64, double, double, pow(x, y))
 
-#define X(S, T, U) BINARY_LOOP(max_##S, T, T, x > y ? x : y) BINARY_LOOP(min_##S, T, T, x < y ? x : y)
+#define X(S, T, W) BINARY_LOOP(max_##S, T, T, x > y ? x : y) BINARY_LOOP(min_##S, T, T, x < y ? x : y)
 INTS(X)
 #undef X
-#define X(S, T, U) BINARY_LOOP(max_##S, T, T, FMAX(x, y)) BINARY_LOOP(min_##S, T, T, FMIN(x, y))
+#define X(S, T, W) BINARY_LOOP(max_##S, T, T, FMAX(x, y)) BINARY_LOOP(min_##S, T, T, FMIN(x, y))
 FLOATS(X)
 #undef X
 BINARY_LOOP(max_b, lp_bool_t, lp_bool_t, x | y)
 BINARY_LOOP(min_b, lp_bool_t, lp_bool_t, x & y)
 
-#define X(S, T, U) BINARY_LOOP(and_##S, T, T, x & y) BINARY_LOOP(or_##S, T, T, x | y) \
-                   BINARY_LOOP(xor_##S, T, T, x ^ y) UNARY_LOOP(inv_##S, T, T, ~x)
+#define X(S, T, W) BINARY_LOOP(and_##S, T, T, x & y) BINARY_LOOP(or_##S, T, T, x | y) \
+                   BINARY_LOOP(xor_##S, T, T, x ^ y) UNARY_LOOP(inv_##S, T, T, (T)~x)
 INTS(X)
 #undef X
 BINARY_LOOP(and_b, lp_bool_t, lp_bool_t, x & y)
@@ -199,16 +239,21 @@ UNARY_LOOP(lnot_b, lp_bool_t, lp_bool_t, !x)
 
 /* comparisons: any dtype in, bool out */
 #define ALL_DT(X) X(b, lp_bool_t, lp_bool_t) INTS(X) FLOATS(X)
-#define X(S, T, U)                                                                           \
+#define X(S, T, W)                                                                           \
     BINARY_LOOP(eq_##S, T, lp_bool_t, x == y) BINARY_LOOP(ne_##S, T, lp_bool_t, x != y)      \
     BINARY_LOOP(lt_##S, T, lp_bool_t, x < y) BINARY_LOOP(le_##S, T, lp_bool_t, x <= y)       \
     BINARY_LOOP(gt_##S, T, lp_bool_t, x > y) BINARY_LOOP(ge_##S, T, lp_bool_t, x >= y)
 ALL_DT(X)
 #undef X
 
-/* unary arithmetic */
-#define X(S, T, U) UNARY_LOOP(neg_##S, T, T, (T)(0 - (U)x)) UNARY_LOOP(abs_##S, T, T, x < 0 ? (T)(0 - (U)x) : x)
-INTS(X)
+/* unary arithmetic; sbit: the sign bit (never set for unsigned types) */
+#define X(S, T, W) UNARY_LOOP(neg_##S, T, T, (T)(0 - (W)x)) UNARY_LOOP(abs_##S, T, T, x < 0 ? (T)(0 - (W)x) : x) \
+                   UNARY_LOOP(sign_##S, T, T, (T)((x > 0) - (x < 0))) UNARY_LOOP(sbit_##S, T, lp_bool_t, x < 0)
+SINTS(X)
+#undef X
+#define X(S, T, W) UNARY_LOOP(neg_##S, T, T, (T)(0 - (W)x)) UNARY_LOOP(abs_##S, T, T, x) \
+                   UNARY_LOOP(sign_##S, T, T, (T)(x > 0)) UNARY_LOOP(sbit_##S, T, lp_bool_t, 0 * x)
+UINTS(X)
 #undef X
 UNARY_LOOP(neg_f32, float, float, -x)
 UNARY_LOOP(neg_f64, double, double, -x)
@@ -220,26 +265,19 @@ UNARY_LOOP(sqrt_f32, float, float, sqrtf(x))
 UNARY_LOOP(sqrt_f64, double, double, sqrt(x))
 /* exp log sin cos tanh: vector math (kernels/vmath.c) */
 
-/* float -> int out of range (and NaN) gives INT_MIN, as x86's cvtt* does in NumPy (core.h) */
-#define F2I32(x) lpi_f2i32(x)
-#define F2I64(x) lpi_f2i64(x)
-
 /* predicates: bool out; integers are never NaN or infinite */
-#define X(S, T, U) UNARY_LOOP(isnan_##S, T, lp_bool_t, 0 * x) UNARY_LOOP(isinf_##S, T, lp_bool_t, 0 * x) \
-                   UNARY_LOOP(isfin_##S, T, lp_bool_t, 1 + 0 * x) UNARY_LOOP(sbit_##S, T, lp_bool_t, x < 0)
-INTS(X)
+#define X(S, T, W) UNARY_LOOP(isnan_##S, T, lp_bool_t, 0 * x) UNARY_LOOP(isinf_##S, T, lp_bool_t, 0 * x) \
+                   UNARY_LOOP(isfin_##S, T, lp_bool_t, 1 + 0 * x)
+X(b, lp_bool_t, lp_bool_t) INTS(X)
 #undef X
-UNARY_LOOP(isnan_b, lp_bool_t, lp_bool_t, 0 * x)
-UNARY_LOOP(isinf_b, lp_bool_t, lp_bool_t, 0 * x)
-UNARY_LOOP(isfin_b, lp_bool_t, lp_bool_t, 1 + 0 * x)
 UNARY_LOOP(sbit_b, lp_bool_t, lp_bool_t, 0 * x)
-#define X(S, T, U) UNARY_LOOP(isnan_##S, T, lp_bool_t, isnan(x) != 0) UNARY_LOOP(isinf_##S, T, lp_bool_t, isinf(x) != 0) \
+#define X(S, T, W) UNARY_LOOP(isnan_##S, T, lp_bool_t, isnan(x) != 0) UNARY_LOOP(isinf_##S, T, lp_bool_t, isinf(x) != 0) \
                    UNARY_LOOP(isfin_##S, T, lp_bool_t, isfinite(x) != 0) UNARY_LOOP(sbit_##S, T, lp_bool_t, signbit(x) != 0)
 FLOATS(X)
 #undef X
 
 /* floor ceil trunc: integers and bools are their own value */
-#define X(S, T, U) UNARY_LOOP(id_##S, T, T, x)
+#define X(S, T, W) UNARY_LOOP(id_##S, T, T, x)
 X(b, lp_bool_t, lp_bool_t) INTS(X)
 #undef X
 UNARY_LOOP(floor_f32, float, float, floorf(x))
@@ -252,26 +290,25 @@ UNARY_LOOP(rint_f32, float, float, rintf(x))
 UNARY_LOOP(rint_f64, double, double, rint(x))
 
 /* sign: -1, 0, 1; NaN stays NaN (NumPy: x > 0 ? 1 : x < 0 ? -1 : x == 0 ? 0 : x) */
-#define X(S, T, U) UNARY_LOOP(sign_##S, T, T, (T)((x > 0) - (x < 0)))
-INTS(X)
-#undef X
-#define X(S, T, U) UNARY_LOOP(sign_##S, T, T, x > 0 ? (T)1 : x < 0 ? (T)-1 : x == 0 ? (T)0 : x)
-FLOATS(X)
-#undef X
-#define X(S, T, U) UNARY_LOOP(square_##S, T, T, (T)((U)x * (U)x))
-INTS(X)
-#undef X
-#define X(S, T, U) UNARY_LOOP(square_##S, T, T, x * x) UNARY_LOOP(recip_##S, T, T, (T)1 / x)
+#define X(S, T, W) UNARY_LOOP(sign_##S, T, T, x > 0 ? (T)1 : x < 0 ? (T)-1 : x == 0 ? (T)0 : x)
 FLOATS(X)
 #undef X
 /* integer reciprocal: NumPy computes 1.0 / x and converts (1 / 0 gives INT_MIN, as x86 does) */
-UNARY_LOOP(recip_i32, int32_t, int32_t, F2I32(1.0 / (double)x))
-UNARY_LOOP(recip_i64, int64_t, int64_t, F2I64(1.0 / (double)x))
+#define X(S, T, W) UNARY_LOOP(square_##S, T, T, (T)((W)x * (W)x)) UNARY_LOOP(recip_##S, T, T, F2_##S(1.0 / (double)x))
+INTS(X)
+#undef X
+#define X(S, T, W) UNARY_LOOP(square_##S, T, T, x * x) UNARY_LOOP(recip_##S, T, T, (T)1 / x)
+FLOATS(X)
+#undef X
 
 /* fmax fmin: NaN ignored; fmod: the sign of the dividend (C's), x fmod 0 == 0 for integers */
-#define X(S, T, U) BINARY_LOOP(fmax_##S, T, T, x > y ? x : y) BINARY_LOOP(fmin_##S, T, T, x < y ? x : y) \
-                   BINARY_LOOP(fmod_##S, T, T, (y == 0 || y == -1) ? 0 : x % y)
-INTS(X)
+#define X(S, T, W) BINARY_LOOP(fmax_##S, T, T, x > y ? x : y) BINARY_LOOP(fmin_##S, T, T, x < y ? x : y) \
+                   BINARY_LOOP(fmod_##S, T, T, (y == 0 || y == (T)-1) ? (T)0 : (T)(x % y))
+SINTS(X)
+#undef X
+#define X(S, T, W) BINARY_LOOP(fmax_##S, T, T, x > y ? x : y) BINARY_LOOP(fmin_##S, T, T, x < y ? x : y) \
+                   BINARY_LOOP(fmod_##S, T, T, y == 0 ? (T)0 : (T)(x % y))
+UINTS(X)
 #undef X
 BINARY_LOOP(fmax_b, lp_bool_t, lp_bool_t, x | y)
 BINARY_LOOP(fmin_b, lp_bool_t, lp_bool_t, x & y)
@@ -321,6 +358,16 @@ LOGADDEXP(float, log1pf, expf, 0.693147180559945309417232121458176568f)
 LOGADDEXP(double, log1p, exp, 0.693147180559945309417232121458176568)
 BINARY_LOOP(logaddexp_f32, float, float, logaddexp_float(x, y))
 BINARY_LOOP(logaddexp_f64, double, double, logaddexp_double(x, y))
+#define exp_f32 lpi_vmath_exp_s
+#define exp_f64 lpi_vmath_exp_d
+#define log_f32 lpi_vmath_log_s
+#define log_f64 lpi_vmath_log_d
+#define sin_f32 lpi_vmath_sin_s
+#define sin_f64 lpi_vmath_sin_d
+#define cos_f32 lpi_vmath_cos_s
+#define cos_f64 lpi_vmath_cos_d
+#define tanh_f32 lpi_vmath_tanh_s
+#define tanh_f64 lpi_vmath_tanh_d
 
 static inline int64_t allnan_check(int64_t x, int *err) {
     if (x < 0) *err = LPI_LOOP_ERR_ALL_NAN;
@@ -328,8 +375,8 @@ static inline int64_t allnan_check(int64_t x, int *err) {
 }
 UNARY_LOOP(allnan_i64, int64_t, int64_t, allnan_check(x, err))
 
-/* where(cond, a, b): cond is bool */
-#define WHERE_LOOP(S, T, U)                                                                  \
+/* where(cond, a, b): cond is bool; a loop per item size serves every dtype of that size */
+#define WHERE_LOOP(S, T)                                                                     \
     LPI_CLONES static void where_##S(char **args, int64_t n, const int64_t *steps, int *err) {          \
         (void)err;                                                                          \
         char *c_ = args[0], *a_ = args[1], *b_ = args[2], *o_ = args[3];                    \
@@ -342,118 +389,157 @@ UNARY_LOOP(allnan_i64, int64_t, int64_t, allnan_check(x, err))
             return;                                                                         \
         }                                                                                   \
         for (int64_t i = 0; i < n; i++, c_ += steps[0], a_ += steps[1], b_ += steps[2], o_ += steps[3]) \
-            *(T *)o_ = *(const lp_bool_t *)c_ ? *(const T *)a_ : *(const T *)b_;            \
+            memcpy(o_, *(const lp_bool_t *)c_ ? a_ : b_, sizeof(T));                        \
     }
-ALL_DT(WHERE_LOOP)
+WHERE_LOOP(1, uint8_t)
+WHERE_LOOP(2, uint16_t)
+WHERE_LOOP(4, uint32_t)
+WHERE_LOOP(8, uint64_t)
 
-/* casts: float -> int out of range (and NaN) gives INT_MIN, as x86's cvtt* does in NumPy */
-#define TO_BOOL(x) ((x) != 0)
-UNARY_LOOP(cast_b_b, lp_bool_t, lp_bool_t, x)
-UNARY_LOOP(cast_b_i32, lp_bool_t, int32_t, x)
-UNARY_LOOP(cast_b_i64, lp_bool_t, int64_t, x)
-UNARY_LOOP(cast_b_f32, lp_bool_t, float, x)
-UNARY_LOOP(cast_b_f64, lp_bool_t, double, x)
-UNARY_LOOP(cast_i32_b, int32_t, lp_bool_t, TO_BOOL(x))
-UNARY_LOOP(cast_i32_i32, int32_t, int32_t, x)
-UNARY_LOOP(cast_i32_i64, int32_t, int64_t, x)
-UNARY_LOOP(cast_i32_f32, int32_t, float, x)
-UNARY_LOOP(cast_i32_f64, int32_t, double, x)
-UNARY_LOOP(cast_i64_b, int64_t, lp_bool_t, TO_BOOL(x))
-UNARY_LOOP(cast_i64_i32, int64_t, int32_t, (int32_t)(uint32_t)(uint64_t)x)
-UNARY_LOOP(cast_i64_i64, int64_t, int64_t, x)
-UNARY_LOOP(cast_i64_f32, int64_t, float, x)
-UNARY_LOOP(cast_i64_f64, int64_t, double, x)
-UNARY_LOOP(cast_f32_b, float, lp_bool_t, TO_BOOL(x))
-UNARY_LOOP(cast_f32_i32, float, int32_t, F2I32(x))
-UNARY_LOOP(cast_f32_i64, float, int64_t, F2I64(x))
-UNARY_LOOP(cast_f32_f32, float, float, x)
-UNARY_LOOP(cast_f32_f64, float, double, x)
-UNARY_LOOP(cast_f64_b, double, lp_bool_t, TO_BOOL(x))
-UNARY_LOOP(cast_f64_i32, double, int32_t, F2I32(x))
-UNARY_LOOP(cast_f64_i64, double, int64_t, F2I64(x))
-UNARY_LOOP(cast_f64_f32, double, float, (float)x)
-UNARY_LOOP(cast_f64_f64, double, double, x)
+/* ---- float16: blocks converted to float32, the float32 loop, each result rounded back --- */
+
+enum { F16_BLOCK = 256 };
+static void via_f32(lpi_loop_fn f, int nin, bool out_f16, char **args, int64_t n, const int64_t *steps, int *err) {
+    float buf[4][F16_BLOCK];
+    char *a2[4];
+    int64_t s2[4];
+    for (int64_t b0 = 0; b0 < n; b0 += F16_BLOCK) {
+        const int64_t m = n - b0 < F16_BLOCK ? n - b0 : F16_BLOCK;
+        for (int k = 0; k < nin; k++) {
+            const char *src = args[k] + b0 * steps[k];
+            if (steps[k] == 0) buf[k][0] = lpi_h2f(*(const uint16_t *)src);
+            else for (int64_t i = 0; i < m; i++) buf[k][i] = lpi_h2f(*(const uint16_t *)(src + i * steps[k]));
+            a2[k] = (char *)buf[k];
+            s2[k] = steps[k] ? 4 : 0;
+        }
+        a2[nin] = out_f16 ? (char *)buf[nin] : args[nin] + b0 * steps[nin];
+        s2[nin] = out_f16 ? 4 : steps[nin];
+        f(a2, m, s2, err);
+        if (out_f16) {
+            char *dst = args[nin] + b0 * steps[nin];
+            for (int64_t i = 0; i < m; i++) *(uint16_t *)(dst + i * steps[nin]) = lpi_d2h(buf[nin][i]);
+        }
+    }
+}
+/* X(name, nin, result is float16) over the ops with a float32 loop */
+#define F16_OPS(X)                                                                                                \
+    X(add, 2, 1) X(sub, 2, 1) X(mul, 2, 1) X(div, 2, 1) X(fdiv, 2, 1) X(rem, 2, 1) X(pow, 2, 1) X(max, 2, 1)     \
+    X(min, 2, 1) X(eq, 2, 0) X(ne, 2, 0) X(lt, 2, 0) X(le, 2, 0) X(gt, 2, 0) X(ge, 2, 0) X(neg, 1, 1)           \
+    X(abs, 1, 1) X(sqrt, 1, 1) X(exp, 1, 1) X(log, 1, 1) X(sin, 1, 1) X(cos, 1, 1) X(tanh, 1, 1)               \
+    X(isnan, 1, 0) X(isinf, 1, 0) X(isfin, 1, 0) X(sbit, 1, 0) X(floor, 1, 1) X(ceil, 1, 1) X(trunc, 1, 1)     \
+    X(sign, 1, 1) X(square, 1, 1) X(recip, 1, 1) X(fmax, 2, 1) X(fmin, 2, 1) X(fmod, 2, 1) X(rint, 1, 1)       \
+    X(log1p, 1, 1) X(log2, 1, 1) X(log10, 1, 1) X(expm1, 1, 1) X(exp2, 1, 1) X(tan, 1, 1) X(asin, 1, 1)        \
+    X(acos, 1, 1) X(atan, 1, 1) X(sinh, 1, 1) X(cosh, 1, 1) X(asinh, 1, 1) X(acosh, 1, 1) X(atanh, 1, 1)       \
+    X(cbrt, 1, 1) X(d2r, 1, 1) X(r2d, 1, 1) X(atan2, 2, 1) X(hypot, 2, 1) X(copysign, 2, 1) X(logaddexp, 2, 1)
+#define X(NAME, NIN, OUTF)                                                                   \
+    static void NAME##_f16(char **args, int64_t n, const int64_t *steps, int *err) {        \
+        via_f32(NAME##_f32, NIN, OUTF, args, n, steps, err);                                \
+    }
+F16_OPS(X)
+#undef X
+
+/* ---- casts: every pair; a source is read as itself (integers, bool) or as a double (floats) */
+#define SRC_DT(X)                                                                            \
+    X(b, lp_bool_t, I) X(i8, int8_t, I) X(i16, int16_t, I) X(i32, int32_t, I) X(i64, int64_t, I) \
+    X(u8, uint8_t, I) X(u16, uint16_t, I) X(u32, uint32_t, I) X(u64, uint64_t, I)              \
+    X(f16, uint16_t, H) X(f32, float, F) X(f64, double, F)
+#define CAST_TO(X, FS, FT, FK)                                                               \
+    X(FS, FT, FK, b, lp_bool_t) X(FS, FT, FK, i8, int8_t) X(FS, FT, FK, i16, int16_t)          \
+    X(FS, FT, FK, i32, int32_t) X(FS, FT, FK, i64, int64_t) X(FS, FT, FK, u8, uint8_t)         \
+    X(FS, FT, FK, u16, uint16_t) X(FS, FT, FK, u32, uint32_t) X(FS, FT, FK, u64, uint64_t)     \
+    X(FS, FT, FK, f16, uint16_t) X(FS, FT, FK, f32, float) X(FS, FT, FK, f64, double)
+#define CAST_EXPR_I(TS, x) I2_##TS(x)
+#define CAST_EXPR_F(TS, x) F2_##TS((double)(x))
+#define CAST_EXPR_H(TS, x) F2_##TS((double)lpi_h2f(x))
+#define DEF_CAST(FS, FT, FK, TS, TT) UNARY_LOOP(cast_##FS##_##TS, FT, TT, CAST_EXPR_##FK(TS, x))
+#define DEF_CASTS_FROM(FS, FT, FK) CAST_TO(DEF_CAST, FS, FT, FK)
+SRC_DT(DEF_CASTS_FROM)
 
 /* ---- tables ------------------------------------------------------------------------------ */
 
-#define ROW(b, i32, i64, f32, f64) {b, i32, i64, f32, f64}
+#define ICOLS(N) [LP_INT8] = N##_i8, [LP_INT16] = N##_i16, [LP_INT32] = N##_i32, [LP_INT64] = N##_i64,        \
+                 [LP_UINT8] = N##_u8, [LP_UINT16] = N##_u16, [LP_UINT32] = N##_u32, [LP_UINT64] = N##_u64
+#define FCOLS(N) [LP_FLOAT16] = N##_f16, [LP_FLOAT32] = N##_f32, [LP_FLOAT64] = N##_f64
+#define BCOL(N) [LP_BOOL] = N##_b
 const lpi_loop_fn lpi_loops[LPI_OP_COUNT][LP_DTYPE_COUNT] = {
-    [LPI_OP_ADD] = ROW(add_b, add_i32, add_i64, add_f32, add_f64),
-    [LPI_OP_SUBTRACT] = ROW(NULL, sub_i32, sub_i64, sub_f32, sub_f64),
-    [LPI_OP_MULTIPLY] = ROW(mul_b, mul_i32, mul_i64, mul_f32, mul_f64),
-    [LPI_OP_DIVIDE] = ROW(NULL, NULL, NULL, div_f32, div_f64),
-    [LPI_OP_FLOOR_DIVIDE] = ROW(NULL, fdiv_i32, fdiv_i64, fdiv_f32, fdiv_f64),
-    [LPI_OP_REMAINDER] = ROW(NULL, rem_i32, rem_i64, rem_f32, rem_f64),
-    [LPI_OP_POWER] = ROW(NULL, pow_i32, pow_i64, pow_f32, pow_f64),
-    [LPI_OP_MAXIMUM] = ROW(max_b, max_i32, max_i64, max_f32, max_f64),
-    [LPI_OP_MINIMUM] = ROW(min_b, min_i32, min_i64, min_f32, min_f64),
-    [LPI_OP_EQUAL] = ROW(eq_b, eq_i32, eq_i64, eq_f32, eq_f64),
-    [LPI_OP_NOT_EQUAL] = ROW(ne_b, ne_i32, ne_i64, ne_f32, ne_f64),
-    [LPI_OP_LESS] = ROW(lt_b, lt_i32, lt_i64, lt_f32, lt_f64),
-    [LPI_OP_LESS_EQUAL] = ROW(le_b, le_i32, le_i64, le_f32, le_f64),
-    [LPI_OP_GREATER] = ROW(gt_b, gt_i32, gt_i64, gt_f32, gt_f64),
-    [LPI_OP_GREATER_EQUAL] = ROW(ge_b, ge_i32, ge_i64, ge_f32, ge_f64),
-    [LPI_OP_LOGICAL_AND] = ROW(and_b, NULL, NULL, NULL, NULL),
-    [LPI_OP_LOGICAL_OR] = ROW(or_b, NULL, NULL, NULL, NULL),
-    [LPI_OP_LOGICAL_XOR] = ROW(xor_b, NULL, NULL, NULL, NULL),
-    [LPI_OP_LOGICAL_NOT] = ROW(lnot_b, NULL, NULL, NULL, NULL),
-    [LPI_OP_BITWISE_AND] = ROW(and_b, and_i32, and_i64, NULL, NULL),
-    [LPI_OP_BITWISE_OR] = ROW(or_b, or_i32, or_i64, NULL, NULL),
-    [LPI_OP_BITWISE_XOR] = ROW(xor_b, xor_i32, xor_i64, NULL, NULL),
-    [LPI_OP_INVERT] = ROW(inv_b, inv_i32, inv_i64, NULL, NULL),
-    [LPI_OP_NEGATIVE] = ROW(NULL, neg_i32, neg_i64, neg_f32, neg_f64),
-    [LPI_OP_ABS] = ROW(abs_b, abs_i32, abs_i64, abs_f32, abs_f64),
-    [LPI_OP_SQRT] = ROW(NULL, NULL, NULL, sqrt_f32, sqrt_f64),
-    [LPI_OP_EXP] = ROW(NULL, NULL, NULL, lpi_vmath_exp_s, lpi_vmath_exp_d),
-    [LPI_OP_LOG] = ROW(NULL, NULL, NULL, lpi_vmath_log_s, lpi_vmath_log_d),
-    [LPI_OP_SIN] = ROW(NULL, NULL, NULL, lpi_vmath_sin_s, lpi_vmath_sin_d),
-    [LPI_OP_COS] = ROW(NULL, NULL, NULL, lpi_vmath_cos_s, lpi_vmath_cos_d),
-    [LPI_OP_TANH] = ROW(NULL, NULL, NULL, lpi_vmath_tanh_s, lpi_vmath_tanh_d),
-    [LPI_OP_WHERE] = ROW(where_b, where_i32, where_i64, where_f32, where_f64),
-    [LPI_OP_ISNAN] = ROW(isnan_b, isnan_i32, isnan_i64, isnan_f32, isnan_f64),
-    [LPI_OP_ISINF] = ROW(isinf_b, isinf_i32, isinf_i64, isinf_f32, isinf_f64),
-    [LPI_OP_ISFINITE] = ROW(isfin_b, isfin_i32, isfin_i64, isfin_f32, isfin_f64),
-    [LPI_OP_SIGNBIT] = ROW(sbit_b, sbit_i32, sbit_i64, sbit_f32, sbit_f64),
-    [LPI_OP_FLOOR] = ROW(id_b, id_i32, id_i64, floor_f32, floor_f64),
-    [LPI_OP_CEIL] = ROW(id_b, id_i32, id_i64, ceil_f32, ceil_f64),
-    [LPI_OP_TRUNC] = ROW(id_b, id_i32, id_i64, trunc_f32, trunc_f64),
-    [LPI_OP_SIGN] = ROW(NULL, sign_i32, sign_i64, sign_f32, sign_f64),
-    [LPI_OP_SQUARE] = ROW(NULL, square_i32, square_i64, square_f32, square_f64),
-    [LPI_OP_RECIPROCAL] = ROW(NULL, recip_i32, recip_i64, recip_f32, recip_f64),
-    [LPI_OP_FMAX] = ROW(fmax_b, fmax_i32, fmax_i64, fmax_f32, fmax_f64),
-    [LPI_OP_FMIN] = ROW(fmin_b, fmin_i32, fmin_i64, fmin_f32, fmin_f64),
-    [LPI_OP_FMOD] = ROW(NULL, fmod_i32, fmod_i64, fmod_f32, fmod_f64),
-    [LPI_OP_RINT] = ROW(NULL, NULL, NULL, rint_f32, rint_f64),
-    [LPI_OP_LOG1P] = ROW(NULL, NULL, NULL, log1p_f32, log1p_f64),
-    [LPI_OP_LOG2] = ROW(NULL, NULL, NULL, log2_f32, log2_f64),
-    [LPI_OP_LOG10] = ROW(NULL, NULL, NULL, log10_f32, log10_f64),
-    [LPI_OP_EXPM1] = ROW(NULL, NULL, NULL, expm1_f32, expm1_f64),
-    [LPI_OP_EXP2] = ROW(NULL, NULL, NULL, exp2_f32, exp2_f64),
-    [LPI_OP_TAN] = ROW(NULL, NULL, NULL, tan_f32, tan_f64),
-    [LPI_OP_ARCSIN] = ROW(NULL, NULL, NULL, asin_f32, asin_f64),
-    [LPI_OP_ARCCOS] = ROW(NULL, NULL, NULL, acos_f32, acos_f64),
-    [LPI_OP_ARCTAN] = ROW(NULL, NULL, NULL, atan_f32, atan_f64),
-    [LPI_OP_SINH] = ROW(NULL, NULL, NULL, sinh_f32, sinh_f64),
-    [LPI_OP_COSH] = ROW(NULL, NULL, NULL, cosh_f32, cosh_f64),
-    [LPI_OP_ARCSINH] = ROW(NULL, NULL, NULL, asinh_f32, asinh_f64),
-    [LPI_OP_ARCCOSH] = ROW(NULL, NULL, NULL, acosh_f32, acosh_f64),
-    [LPI_OP_ARCTANH] = ROW(NULL, NULL, NULL, atanh_f32, atanh_f64),
-    [LPI_OP_CBRT] = ROW(NULL, NULL, NULL, cbrt_f32, cbrt_f64),
-    [LPI_OP_DEG2RAD] = ROW(NULL, NULL, NULL, d2r_f32, d2r_f64),
-    [LPI_OP_RAD2DEG] = ROW(NULL, NULL, NULL, r2d_f32, r2d_f64),
-    [LPI_OP_ARCTAN2] = ROW(NULL, NULL, NULL, atan2_f32, atan2_f64),
-    [LPI_OP_HYPOT] = ROW(NULL, NULL, NULL, hypot_f32, hypot_f64),
-    [LPI_OP_COPYSIGN] = ROW(NULL, NULL, NULL, copysign_f32, copysign_f64),
-    [LPI_OP_LOGADDEXP] = ROW(NULL, NULL, NULL, logaddexp_f32, logaddexp_f64),
-    [LPI_OP_ALLNAN_CHECK] = ROW(NULL, NULL, allnan_i64, NULL, NULL),
+    [LPI_OP_ADD] = {BCOL(add), ICOLS(add), FCOLS(add)},
+    [LPI_OP_SUBTRACT] = {ICOLS(sub), FCOLS(sub)},
+    [LPI_OP_MULTIPLY] = {BCOL(mul), ICOLS(mul), FCOLS(mul)},
+    [LPI_OP_DIVIDE] = {FCOLS(div)},
+    [LPI_OP_FLOOR_DIVIDE] = {ICOLS(fdiv), FCOLS(fdiv)},
+    [LPI_OP_REMAINDER] = {ICOLS(rem), FCOLS(rem)},
+    [LPI_OP_POWER] = {ICOLS(pow), FCOLS(pow)},
+    [LPI_OP_MAXIMUM] = {BCOL(max), ICOLS(max), FCOLS(max)},
+    [LPI_OP_MINIMUM] = {BCOL(min), ICOLS(min), FCOLS(min)},
+    [LPI_OP_EQUAL] = {BCOL(eq), ICOLS(eq), FCOLS(eq)},
+    [LPI_OP_NOT_EQUAL] = {BCOL(ne), ICOLS(ne), FCOLS(ne)},
+    [LPI_OP_LESS] = {BCOL(lt), ICOLS(lt), FCOLS(lt)},
+    [LPI_OP_LESS_EQUAL] = {BCOL(le), ICOLS(le), FCOLS(le)},
+    [LPI_OP_GREATER] = {BCOL(gt), ICOLS(gt), FCOLS(gt)},
+    [LPI_OP_GREATER_EQUAL] = {BCOL(ge), ICOLS(ge), FCOLS(ge)},
+    [LPI_OP_LOGICAL_AND] = {BCOL(and)},
+    [LPI_OP_LOGICAL_OR] = {BCOL(or)},
+    [LPI_OP_LOGICAL_XOR] = {BCOL(xor)},
+    [LPI_OP_LOGICAL_NOT] = {BCOL(lnot)},
+    [LPI_OP_BITWISE_AND] = {BCOL(and), ICOLS(and)},
+    [LPI_OP_BITWISE_OR] = {BCOL(or), ICOLS(or)},
+    [LPI_OP_BITWISE_XOR] = {BCOL(xor), ICOLS(xor)},
+    [LPI_OP_INVERT] = {BCOL(inv), ICOLS(inv)},
+    [LPI_OP_NEGATIVE] = {ICOLS(neg), FCOLS(neg)},
+    [LPI_OP_ABS] = {BCOL(abs), ICOLS(abs), FCOLS(abs)},
+    [LPI_OP_SQRT] = {FCOLS(sqrt)},
+    [LPI_OP_EXP] = {FCOLS(exp)},
+    [LPI_OP_LOG] = {FCOLS(log)},
+    [LPI_OP_SIN] = {FCOLS(sin)},
+    [LPI_OP_COS] = {FCOLS(cos)},
+    [LPI_OP_TANH] = {FCOLS(tanh)},
+    [LPI_OP_WHERE] = {[LP_BOOL] = where_1, [LP_INT8] = where_1, [LP_UINT8] = where_1, [LP_INT16] = where_2,
+                      [LP_UINT16] = where_2, [LP_FLOAT16] = where_2, [LP_INT32] = where_4, [LP_UINT32] = where_4,
+                      [LP_FLOAT32] = where_4, [LP_INT64] = where_8, [LP_UINT64] = where_8, [LP_FLOAT64] = where_8},
+    [LPI_OP_ISNAN] = {BCOL(isnan), ICOLS(isnan), FCOLS(isnan)},
+    [LPI_OP_ISINF] = {BCOL(isinf), ICOLS(isinf), FCOLS(isinf)},
+    [LPI_OP_ISFINITE] = {BCOL(isfin), ICOLS(isfin), FCOLS(isfin)},
+    [LPI_OP_SIGNBIT] = {BCOL(sbit), ICOLS(sbit), FCOLS(sbit)},
+    [LPI_OP_FLOOR] = {BCOL(id), ICOLS(id), FCOLS(floor)},
+    [LPI_OP_CEIL] = {BCOL(id), ICOLS(id), FCOLS(ceil)},
+    [LPI_OP_TRUNC] = {BCOL(id), ICOLS(id), FCOLS(trunc)},
+    [LPI_OP_SIGN] = {ICOLS(sign), FCOLS(sign)},
+    [LPI_OP_SQUARE] = {ICOLS(square), FCOLS(square)},
+    [LPI_OP_RECIPROCAL] = {ICOLS(recip), FCOLS(recip)},
+    [LPI_OP_FMAX] = {BCOL(fmax), ICOLS(fmax), FCOLS(fmax)},
+    [LPI_OP_FMIN] = {BCOL(fmin), ICOLS(fmin), FCOLS(fmin)},
+    [LPI_OP_FMOD] = {ICOLS(fmod), FCOLS(fmod)},
+    [LPI_OP_RINT] = {FCOLS(rint)},
+    [LPI_OP_LOG1P] = {FCOLS(log1p)},
+    [LPI_OP_LOG2] = {FCOLS(log2)},
+    [LPI_OP_LOG10] = {FCOLS(log10)},
+    [LPI_OP_EXPM1] = {FCOLS(expm1)},
+    [LPI_OP_EXP2] = {FCOLS(exp2)},
+    [LPI_OP_TAN] = {FCOLS(tan)},
+    [LPI_OP_ARCSIN] = {FCOLS(asin)},
+    [LPI_OP_ARCCOS] = {FCOLS(acos)},
+    [LPI_OP_ARCTAN] = {FCOLS(atan)},
+    [LPI_OP_SINH] = {FCOLS(sinh)},
+    [LPI_OP_COSH] = {FCOLS(cosh)},
+    [LPI_OP_ARCSINH] = {FCOLS(asinh)},
+    [LPI_OP_ARCCOSH] = {FCOLS(acosh)},
+    [LPI_OP_ARCTANH] = {FCOLS(atanh)},
+    [LPI_OP_CBRT] = {FCOLS(cbrt)},
+    [LPI_OP_DEG2RAD] = {FCOLS(d2r)},
+    [LPI_OP_RAD2DEG] = {FCOLS(r2d)},
+    [LPI_OP_ARCTAN2] = {FCOLS(atan2)},
+    [LPI_OP_HYPOT] = {FCOLS(hypot)},
+    [LPI_OP_COPYSIGN] = {FCOLS(copysign)},
+    [LPI_OP_LOGADDEXP] = {FCOLS(logaddexp)},
+    [LPI_OP_ALLNAN_CHECK] = {[LP_INT64] = allnan_i64},
 };
 
+#define CAST_ROW(FS) {[LP_BOOL] = cast_##FS##_b, ICOLS(cast_##FS), FCOLS(cast_##FS)}
 const lpi_loop_fn lpi_cast_loops[LP_DTYPE_COUNT][LP_DTYPE_COUNT] = {
-    ROW(cast_b_b, cast_b_i32, cast_b_i64, cast_b_f32, cast_b_f64),
-    ROW(cast_i32_b, cast_i32_i32, cast_i32_i64, cast_i32_f32, cast_i32_f64),
-    ROW(cast_i64_b, cast_i64_i32, cast_i64_i64, cast_i64_f32, cast_i64_f64),
-    ROW(cast_f32_b, cast_f32_i32, cast_f32_i64, cast_f32_f32, cast_f32_f64),
-    ROW(cast_f64_b, cast_f64_i32, cast_f64_i64, cast_f64_f32, cast_f64_f64),
+    [LP_BOOL] = CAST_ROW(b), [LP_INT8] = CAST_ROW(i8), [LP_INT16] = CAST_ROW(i16), [LP_INT32] = CAST_ROW(i32),
+    [LP_INT64] = CAST_ROW(i64), [LP_UINT8] = CAST_ROW(u8), [LP_UINT16] = CAST_ROW(u16), [LP_UINT32] = CAST_ROW(u32),
+    [LP_UINT64] = CAST_ROW(u64), [LP_FLOAT16] = CAST_ROW(f16), [LP_FLOAT32] = CAST_ROW(f32),
+    [LP_FLOAT64] = CAST_ROW(f64),
 };
 
 lp_dtype lpi_loop_out_dtype(lpi_op op, lp_dtype loop_dt) {

@@ -336,16 +336,12 @@ static lp_status finalize(lp_ctx *ctx, const lpi_reduce *r, const void *state, i
             isf = false;
             break;
         default:
-            if (isf) fv = D[e]; else iv = Q[e];
+            if (isf) fv = D[e];
+            else iv = r->acc_unsigned ? (int64_t)((uint64_t)Q[e] ^ 0x8000000000000000ull) : Q[e];
         }
         char *p = tmp + (size_t)e * isz;
-        switch (out->dtype) {
-        case LP_BOOL: *(uint8_t *)p = isf ? fv != 0 : iv != 0; break;
-        case LP_INT32: *(int32_t *)p = (int32_t)iv; break;
-        case LP_INT64: *(int64_t *)p = isf ? (int64_t)fv : iv; break;
-        case LP_FLOAT32: *(float *)p = isf ? (float)fv : (float)iv; break;
-        default: *(double *)p = isf ? fv : (double)iv;
-        }
+        if (isf) lpi_store_f64(p, out->dtype, fv);
+        else lpi_store_i64(p, out->dtype, iv);
     }
     lpi_view src = *out;
     src.data = tmp;
@@ -400,7 +396,7 @@ static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t
     /* the run of trailing axes that all are (or all are not) reduced: the VM's inner loop */
     int64_t run = 1;
     for (int i = nd - 1; i >= 0 && (((r->axes >> i) & 1) == ((r->axes >> (nd - 1)) & 1)); i--) run *= shape[i];
-    if (!direct && !is_var && r->op != LPI_OP_ARGMIN && r->op != LPI_OP_ARGMAX && lpi_box_size(box) > 0 &&
+    if (!direct && !is_var && !r->acc_unsigned && r->op != LPI_OP_ARGMIN && r->op != LPI_OP_ARGMAX && lpi_box_size(box) > 0 &&
         run >= LPI_VM_BLOCK) {
         /* a fused program over long runs: fold each VM block into the states while it is in L1
          * (narrow rows, e.g. a mean over axis 0 of 8 columns, go through slabs and colsum) */
@@ -426,7 +422,7 @@ static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t
         for (int i = 0; i < nd; i++) { acc0 += pos[i] * acc_st[i]; ix0 += pos[i] * idx_st[i]; }
         lpi_view tv = {(char *)vals, pn->prog->reg_dt[pn->prog->out_reg], nd, {0}, {0}};
         int64_t s = 8;
-        bool contig = direct;
+        bool contig = direct && !r->acc_unsigned;
         for (int i = nd - 1; i >= 0; i--) {
             tv.shape[i] = sshape[i];
             tv.strides[i] = s;
@@ -437,6 +433,11 @@ static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t
         const void *src = vals;
         if (contig) src = sops[0].data;
         else if ((st = lpi_vm_run(ctx, pn->prog, nd, sshape, sops, &tv))) break;
+        if (r->acc_unsigned) {
+            int64_t m = 1;
+            for (int i = 0; i < nd; i++) m *= sshape[i];
+            for (int64_t i = 0; i < m; i++) ((uint64_t *)vals)[i] ^= 0x8000000000000000ull;
+        }
         if (is_var) fold_var_slab(state, nelem, src, nd, sshape, acc_st, acc0, lsum, lsum + slab);
         else fold_slab(r, state, nelem, src, nd, sshape, acc_st, idx_st, acc0, ix0);
         if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) {

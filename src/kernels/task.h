@@ -70,6 +70,8 @@ typedef struct lpi_reduce {
     int64_t in_shape[LP_MAX_NDIM];
     int ddof;
     bool acc_float;       /* state fields are doubles (else int64) */
+    bool acc_unsigned;    /* int64 states hold uint64 values with the sign bit flipped, so that
+                             signed order is theirs (min/max/argmin/argmax of uint64) */
     int nfields;          /* state fields per output element */
     int64_t count;        /* elements reduced into each output element */
 } lpi_reduce;

@@ -64,6 +64,7 @@ void lpi_copy_view(const lpi_view *dst, const lpi_view *src) {
         if (sd == isz && ss == isz) memcpy(d, s, (size_t)(n * isz));
         else if (isz == 8) for (int64_t i = 0; i < n; i++) memcpy(d + i * sd, s + i * ss, 8);
         else if (isz == 4) for (int64_t i = 0; i < n; i++) memcpy(d + i * sd, s + i * ss, 4);
+        else if (isz == 2) for (int64_t i = 0; i < n; i++) memcpy(d + i * sd, s + i * ss, 2);
         else for (int64_t i = 0; i < n; i++) d[i * sd] = s[i * ss];
         int ax = nd - 2;
         for (; ax >= 0; ax--) {

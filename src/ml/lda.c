@@ -624,9 +624,7 @@ lp_status lp_lda_attr(lp_ctx *ctx, const lp_lda_model *m, const char *name, lp_b
         if (!b) return lpi_nomem(ctx);
         for (int64_t k = 0; k < K; k++) {
             char *p = (char *)b->data + (size_t)k * lp_dtype_size(m->label_dtype);
-            if (m->label_dtype == LP_BOOL) *(uint8_t *)p = m->classes[k] != 0;
-            else if (m->label_dtype == LP_INT32) *(int32_t *)p = (int32_t)m->classes[k];
-            else *(int64_t *)p = m->classes[k];
+            lpi_store_i64(p, m->label_dtype, m->classes[k]);
         }
         *out = b;
         return LP_OK;

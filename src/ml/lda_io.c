@@ -79,7 +79,8 @@ lp_status lp_lda_load(lp_ctx *ctx, const char *path, lp_lda_model **out) {
     else if (!is_count(h[3], 1, 1 << 20)) bad = "number of features";
     else if (!is_count(h[4], 0, fmin(h[2] - 1, h[3]))) bad = "number of components";
     else if (!(h[5] == (h[2] == 2 ? 1 : h[2]))) bad = "rows of coef_";
-    else if (!(h[6] == LP_BOOL || h[6] == LP_INT32 || h[6] == LP_INT64)) bad = "label dtype";
+    else if (!(h[6] >= 0 && h[6] < LP_DTYPE_COUNT && h[6] == floor(h[6]) &&
+               lpi_dtype_kind((lp_dtype)(int)h[6]) != LPI_KIND_FLOAT)) bad = "label dtype";
     else if (!is_count(h[7], 0, 9.007199254740992e15)) bad = "sample count";
     else if (!is_count(h[8], 0, LP_LDA_SHRINKAGE_COUNT - 1)) bad = "shrinkage kind";
     if (bad) { lpi_src_close(fd); return lpi_error(ctx, LP_ERR_FORMAT, "%s: invalid LDA model header (%s)", path, bad); }
@@ -106,7 +107,11 @@ lp_status lp_lda_load(lp_ctx *ctx, const char *path, lp_lda_model **out) {
         if (!(c == floor(c) && fabs(c) <= 9.007199254740992e15)) bad = "a label is not an integer";
         else if (k && !(c > p[k - 1])) bad = "labels are not sorted and distinct";
         else if (md->label_dtype == LP_BOOL && !(c == 0 || c == 1)) bad = "a bool label is not 0 or 1";
-        else if (md->label_dtype == LP_INT32 && !(c >= -2147483648.0 && c <= 2147483647.0)) bad = "an int32 label is out of range";
+        else if (lpi_dtype_is_int(md->label_dtype)) {
+            int64_t lo, hi;
+            lpi_int_range(md->label_dtype, &lo, &hi);
+            if (!(c >= (double)lo && c <= (double)hi)) bad = "a label is out of its dtype's range";
+        }
         md->classes[k] = (int64_t)c;
     }
     memcpy(md->priors, p + K, (size_t)(n - LDA_HEADER - K) * sizeof *v);

@@ -297,9 +297,7 @@ lp_status lp_rda_attr(lp_ctx *ctx, const lp_rda_model *m, const char *name, lp_b
         if (st) return st;
         for (int64_t k = 0; k < K; k++) {
             void *p = lp_buffer_data(*out);
-            if (m->label_dtype == LP_BOOL) ((uint8_t *)p)[k] = m->classes[k] != 0;
-            else if (m->label_dtype == LP_INT32) ((int32_t *)p)[k] = (int32_t)m->classes[k];
-            else ((int64_t *)p)[k] = m->classes[k];
+            lpi_store_i64((char *)p + k * (int64_t)lp_dtype_size(m->label_dtype), m->label_dtype, m->classes[k]);
         }
         return LP_OK;
     }

@@ -214,6 +214,8 @@ static lp_status plan_reduce(planner *P, int gid) {
     r->acc_float = lpi_dtype_kind(x->dtype) == LPI_KIND_FLOAT || e->op == LPI_OP_MEAN || e->op == LPI_OP_VAR ||
                    e->op == LPI_OP_STD;
     if (e->op == LPI_OP_ANY || e->op == LPI_OP_ALL) r->acc_float = false;
+    r->acc_unsigned = x->dtype == LP_UINT64 && (e->op == LPI_OP_MIN || e->op == LPI_OP_MAX ||
+                                                 e->op == LPI_OP_ARGMIN || e->op == LPI_OP_ARGMAX);
     r->nfields = reduce_nfields(e->op);
     r->count = 1;
     for (int i = 0; i < x->ndim; i++)

@@ -159,31 +159,10 @@ lp_status lpi_axismap_from_json(lp_ctx *ctx, const char *where, const json_t *j,
 
 /* ---- programs ---- */
 
-static json_t *raw_value_json(lp_dtype dt, uint64_t raw) {
-    switch (dt) {
-    case LP_BOOL: { uint8_t v; memcpy(&v, &raw, 1); return json_boolean(v != 0); }
-    case LP_INT32: { int32_t v; memcpy(&v, &raw, 4); return json_integer(v); }
-    case LP_INT64: { int64_t v; memcpy(&v, &raw, 8); return json_integer((json_int_t)v); }
-    case LP_FLOAT32: { float v; memcpy(&v, &raw, 4); return lpi_json_float(v); }
-    default: { double v; memcpy(&v, &raw, 8); return lpi_json_float(v); }
-    }
-}
-
+static json_t *raw_value_json(lp_dtype dt, uint64_t raw) { return lpi_json_elem(dt, &raw); }
 static bool raw_value_from_json(lp_dtype dt, const json_t *j, uint64_t *raw) {
     *raw = 0;
-    double d;
-    switch (dt) {
-    case LP_BOOL: { if (!json_is_boolean(j)) return false; uint8_t v = json_is_true(j); memcpy(raw, &v, 1); return true; }
-    case LP_INT32: {
-        if (!json_is_integer(j) || json_integer_value(j) < INT32_MIN || json_integer_value(j) > INT32_MAX) return false;
-        int32_t v = (int32_t)json_integer_value(j);
-        memcpy(raw, &v, 4);
-        return true;
-    }
-    case LP_INT64: { if (!json_is_integer(j)) return false; int64_t v = json_integer_value(j); memcpy(raw, &v, 8); return true; }
-    case LP_FLOAT32: { if (!lpi_json_get_float(j, &d)) return false; float v = (float)d; memcpy(raw, &v, 4); return true; }
-    default: { if (!lpi_json_get_float(j, &d)) return false; memcpy(raw, &d, 8); return true; }
-    }
+    return lpi_json_elem_get(dt, j, raw);
 }
 
 json_t *lpi_program_to_json(const lpi_program *p) {
@@ -316,7 +295,8 @@ json_t *lpi_reduce_to_json(const lpi_reduce *r) {
     for (int i = 0; i < r->in_ndim; i++)
         if (r->axes & (1u << i)) ax[n++] = i;
     return json_pack("{sssososisssisI}", "op", lpi_ops[r->op].name, "axes", lpi_json_ints(n, ax), "in_shape",
-                     lpi_json_ints(r->in_ndim, r->in_shape), "ddof", r->ddof, "acc", r->acc_float ? "float64" : "int64",
+                     lpi_json_ints(r->in_ndim, r->in_shape), "ddof", r->ddof, "acc",
+                     r->acc_float ? "float64" : r->acc_unsigned ? "uint64" : "int64",
                      "fields", r->nfields, "count", (json_int_t)r->count);
 }
 
@@ -348,8 +328,13 @@ lp_status lpi_reduce_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, co
         if (r->axes & (1u << ax[k])) FAIL(LP_ERR_VALUE, "%s: axis %lld is reduced twice", where, (long long)ax[k]);
         r->axes |= 1u << ax[k];
     }
-    if (strcmp(acc, "float64") && strcmp(acc, "int64")) FAIL(LP_ERR_TYPE, "%s: 'acc' must be float64 or int64", where);
+    if (strcmp(acc, "float64") && strcmp(acc, "int64") && strcmp(acc, "uint64"))
+        FAIL(LP_ERR_TYPE, "%s: 'acc' must be float64, int64 or uint64", where);
     r->acc_float = !strcmp(acc, "float64");
+    /* uint64: int64 states with the sign bit flipped (task.h), only where order matters */
+    r->acc_unsigned = !strcmp(acc, "uint64");
+    if (r->acc_unsigned && r->op != LPI_OP_MIN && r->op != LPI_OP_MAX && r->op != LPI_OP_ARGMIN && r->op != LPI_OP_ARGMAX)
+        FAIL(LP_ERR_TYPE, "%s: %s does not accumulate in uint64", where, name);
     r->ddof = (int)ddof;
     r->nfields = (int)fields;
     if (r->nfields != reduce_fields(r->op))
@@ -445,6 +430,9 @@ lp_status lpi_linalg_node_check(lp_ctx *ctx, const char *where, const lpi_pnode 
     const lpi_linalg_params *l = pn->la;
     const lpi_reduce *r = pn->red;
     const bool fl = lpi_dtype_kind(pn->dtype) == LPI_KIND_FLOAT;
+    /* BLAS and LAPACK have no float16 (the builders refuse it; so must the decoder) */
+    if (pn->dtype == LP_FLOAT16 || (l && l->loop_dt == LP_FLOAT16))
+        FAIL(LP_ERR_TYPE, "%s: linear algebra in float16 is not supported", where);
     if (pn->kernel == LPI_K_COMBINE) {
         /* the sum of a split contraction's partial products: a level of states, or the product */
         if (pn->op != LPI_OP_MATMUL || !r || r->op != LPI_OP_SUM || r->nfields != 1 ||

@@ -131,7 +131,14 @@ static void fill_value(lp_dtype dt, void *p) {
         *(int64_t *)p = v;
         break;
     }
-    case LP_FLOAT32: case LP_FLOAT64: {
+    case LP_INT8: case LP_INT16: case LP_UINT8: case LP_UINT16: case LP_UINT32: case LP_UINT64: {
+        /* small values, sometimes the extremes (their low bytes: all ones / the sign bit) */
+        int64_t v = rint_(101) - 50;
+        if (chance(0.01)) v = chance(0.5) ? -1 : INT64_MIN >> (64 - 8 * (int)dsize(dt));
+        memcpy(p, &v, dsize(dt)); /* little-endian: the low bytes, wrapped */
+        break;
+    }
+    case LP_FLOAT16: case LP_FLOAT32: case LP_FLOAT64: {
         double v = (runif() - 0.5) * 20;
         int sp = rint_(100);
         if (sp == 0) v = NAN;
@@ -139,10 +146,12 @@ static void fill_value(lp_dtype dt, void *p) {
         else if (sp == 2) v = -INFINITY;
         else if (sp == 3) v = 0.0;
         else if (sp == 4) v = -0.0;
-        else if (sp == 5) v = dt == LP_FLOAT64 ? 1e300 : 1e30;
-        else if (sp == 6) v = dt == LP_FLOAT64 ? 3e-310 : 1e-40; /* subnormal */
+        else if (sp == 5) v = dt == LP_FLOAT64 ? 1e300 : dt == LP_FLOAT32 ? 1e30 : 60000;
+        else if (sp == 6) v = dt == LP_FLOAT64 ? 3e-310 : dt == LP_FLOAT32 ? 1e-40 : 1e-6; /* subnormal */
         else if (sp < 12) v = (double)(rint_(9) - 4);            /* small integers: exact ties */
-        if (dt == LP_FLOAT32) *(float *)p = (float)v; else *(double *)p = v;
+        if (dt == LP_FLOAT16) { _Float16 h = (_Float16)v; memcpy(p, &h, 2); }
+        else if (dt == LP_FLOAT32) *(float *)p = (float)v;
+        else *(double *)p = v;
         break;
     }
     default: break;
@@ -220,7 +229,10 @@ static int try_node(gen *g, nkind k, const char *op, int a, int b, int c, lp_dty
     return t->nn++;
 }
 
-static bool is_int(lp_dtype dt) { return dt == LP_INT32 || dt == LP_INT64; }
+static bool is_int(lp_dtype dt) {
+    return dt == LP_INT8 || dt == LP_INT16 || dt == LP_INT32 || dt == LP_INT64 || dt == LP_UINT8 || dt == LP_UINT16 ||
+           dt == LP_UINT32 || dt == LP_UINT64;
+}
 
 static int gen_expr(gen *g, int depth) {
     tree *t = g->t;
@@ -388,8 +400,15 @@ static double get_f(const lp_buffer *b, int64_t i) {
     const char *p = (const char *)lp_buffer_data(b);
     switch (lp_buffer_dtype(b)) {
     case LP_BOOL: return ((const uint8_t *)p)[i];
+    case LP_INT8: return ((const int8_t *)p)[i];
+    case LP_INT16: return ((const int16_t *)p)[i];
     case LP_INT32: return ((const int32_t *)p)[i];
     case LP_INT64: return (double)((const int64_t *)p)[i];
+    case LP_UINT8: return ((const uint8_t *)p)[i];
+    case LP_UINT16: return ((const uint16_t *)p)[i];
+    case LP_UINT32: return ((const uint32_t *)p)[i];
+    case LP_UINT64: return (double)((const uint64_t *)p)[i];
+    case LP_FLOAT16: { _Float16 h; memcpy(&h, p + 2 * i, 2); return (double)h; }
     case LP_FLOAT32: return ((const float *)p)[i];
     default: return ((const double *)p)[i];
     }
@@ -405,6 +424,7 @@ static int64_t bits_differ(const lp_buffer *a, const lp_buffer *b) {
         if (!memcmp(pa + i * isz, pb + i * isz, isz)) continue;
         if (dt == LP_FLOAT64 && isnan(((const double *)pa)[i]) && isnan(((const double *)pb)[i])) continue;
         if (dt == LP_FLOAT32 && isnan(((const float *)pa)[i]) && isnan(((const float *)pb)[i])) continue;
+        if (dt == LP_FLOAT16 && isnan(get_f(a, i)) && isnan(get_f(b, i))) continue;
         return i;
     }
     return -1;
@@ -445,8 +465,9 @@ static bool close_reduction(const tree *t, const lp_buffer *x, const lp_buffer *
     if (exact) {
         for (int64_t i = 0; i < n; i++) {
             double va = get_f(a, i), vb = get_f(b, i);
-            bool same = dt == LP_INT64 ? ((const int64_t *)lp_buffer_data(a))[i] == ((const int64_t *)lp_buffer_data(b))[i]
-                                       : (va == vb || (isnan(va) && isnan(vb)));
+            bool same = is_int(dt) ? !memcmp((const char *)lp_buffer_data(a) + i * dsize(dt),
+                                             (const char *)lp_buffer_data(b) + i * dsize(dt), dsize(dt))
+                                   : (va == vb || (isnan(va) && isnan(vb)));
             if (!same) { *where = i; return false; }
         }
         return true;
@@ -472,6 +493,7 @@ static bool close_reduction(const tree *t, const lp_buffer *x, const lp_buffer *
             }
             tol += 1e-300;
             if (dt == LP_FLOAT32) tol += 2 * fmax(fabs(va), fabs(vb)) * FLT_EPSILON;
+            if (dt == LP_FLOAT16) tol += 2 * fmax(fabs(va), fabs(vb)) * 0x1p-10;
             if (!(err <= tol)) ok = false;
             else if (err / tol > max_norm_err) max_norm_err = err / tol;
         }

@@ -117,7 +117,9 @@ static void random_source(pool *p, bool allow_data) {
             case LP_INT32: ((int32_t *)raw)[i] = (int32_t)(rnd() >> 33); break;
             case LP_INT64: ((int64_t *)raw)[i] = (int64_t)rnd(); break;
             case LP_FLOAT32: ((float *)raw)[i] = (float)f; break;
-            default: raw[i] = f;
+            case LP_FLOAT16: { _Float16 h = (_Float16)f; memcpy((char *)raw + 2 * i, &h, 2); break; }
+            case LP_FLOAT64: raw[i] = f; break;
+            default: { uint64_t v = rnd(); memcpy((char *)raw + i * (int)lp_dtype_size(dt), &v, lp_dtype_size(dt)); }
             }
         }
         lp_buffer *b;

@@ -82,6 +82,13 @@ static void expected_value(lp_dtype dt, int64_t i, void *out) {
     case LP_INT32: { int32_t v = (int32_t)((i - 5) * 100003); memcpy(out, &v, 4); break; }
     case LP_INT64: { int64_t v = (i - 5) * INT64_C(1099511627791); memcpy(out, &v, 8); break; }
     case LP_FLOAT32: { float v = (float)((double)i * 0.5 - 2.25); memcpy(out, &v, 4); break; }
+    case LP_INT8: { int8_t v = (int8_t)((i - 5) * 37); memcpy(out, &v, 1); break; }
+    case LP_INT16: { int16_t v = (int16_t)((i - 5) * 1237); memcpy(out, &v, 2); break; }
+    case LP_UINT8: { uint8_t v = (uint8_t)(i * 37 + 3); memcpy(out, &v, 1); break; }
+    case LP_UINT16: { uint16_t v = (uint16_t)(i * 4099 + 7); memcpy(out, &v, 2); break; }
+    case LP_UINT32: { uint32_t v = (uint32_t)(i * INT64_C(2654435761) + 11); memcpy(out, &v, 4); break; }
+    case LP_UINT64: { uint64_t v = (uint64_t)i * UINT64_C(11400714819323198485) + 13; memcpy(out, &v, 8); break; }
+    case LP_FLOAT16: { _Float16 v = (_Float16)((double)i * 0.5 - 2.25); memcpy(out, &v, 2); break; }
     default: { double v = (double)(i - 5) * 1e10 + 0.125; memcpy(out, &v, 8); break; }
     }
 }
@@ -144,7 +151,7 @@ static void roundtrip_one(lp_dtype dt, int ndim, const int64_t *shape, bool fort
     LPT_CHECKF(st == LP_OK, "%s", lp_last_error(ctx));
     if (st != LP_OK) return;
     bool ok = info.major == major && info.minor == 0 && info.dtype == dt && info.ndim == ndim &&
-              info.fortran_order == fortran && info.big_endian == (big && dt != LP_BOOL) &&
+              info.fortran_order == fortran && info.big_endian == (big && lp_dtype_size(dt) > 1) &&
               info.data_offset % 64 == 0 && info.data_bytes == n * (int64_t)lp_dtype_size(dt) &&
               file_size(path) == info.data_offset + info.data_bytes;
     for (int i = 0; i < ndim; i++) ok = ok && info.shape[i] == shape[i];

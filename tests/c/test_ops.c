@@ -540,11 +540,32 @@ static void index_str(char *buf, size_t cap, const lp_buffer *b, int64_t flat) {
     if (n < cap) snprintf(buf + n, cap - n, "]");
 }
 
+/* Element i of an integer dtype as int64 (uint64 by its bits); a float16 as a double. */
+static int64_t ival(lp_dtype dt, const void *data, int64_t i) {
+    switch (dt) {
+    case LP_INT8: return ((const int8_t *)data)[i];
+    case LP_INT16: return ((const int16_t *)data)[i];
+    case LP_INT32: return ((const int32_t *)data)[i];
+    case LP_UINT8: return ((const uint8_t *)data)[i];
+    case LP_UINT16: return ((const uint16_t *)data)[i];
+    case LP_UINT32: return ((const uint32_t *)data)[i];
+    default: return ((const int64_t *)data)[i];
+    }
+}
+static double hval(const void *data, int64_t i) {
+    _Float16 h;
+    memcpy(&h, (const char *)data + 2 * i, 2);
+    return (double)h;
+}
+
 static void value_str(char *buf, size_t cap, lp_dtype dt, const void *data, int64_t i) {
     switch (dt) {
     case LP_BOOL: snprintf(buf, cap, "%d", ((const unsigned char *)data)[i]); break;
-    case LP_INT32: snprintf(buf, cap, "%" PRId32, ((const int32_t *)data)[i]); break;
-    case LP_INT64: snprintf(buf, cap, "%" PRId64, ((const int64_t *)data)[i]); break;
+    case LP_INT8: case LP_INT16: case LP_INT32: case LP_INT64: case LP_UINT8: case LP_UINT16: case LP_UINT32:
+        snprintf(buf, cap, "%" PRId64, ival(dt, data, i));
+        break;
+    case LP_UINT64: snprintf(buf, cap, "%" PRIu64, ((const uint64_t *)data)[i]); break;
+    case LP_FLOAT16: snprintf(buf, cap, "%.5g (%a)", hval(data, i), hval(data, i)); break;
     case LP_FLOAT32: {
         float v = ((const float *)data)[i];
         snprintf(buf, cap, "%.9g (%a)", (double)v, (double)v);
@@ -570,17 +591,28 @@ static int64_t ordered32(float x) {
     return i < 0 ? -(int64_t)(i & INT32_MAX) : (int64_t)i;
 }
 
-/* One float element: g(ot) vs w(ant) under tolerance kind/value. */
-static bool float_ok(double g, double w, bool is32, enum tol_kind kind, double tv) {
+static int64_t ordered16(double x) {
+    _Float16 h = (_Float16)x;
+    int16_t i;
+    memcpy(&i, &h, 2);
+    return i < 0 ? -(int64_t)(i & INT16_MAX) : (int64_t)i;
+}
+
+/* One float element: g(ot) vs w(ant) under tolerance kind/value; width 2, 4 or 8 bytes (the
+ * values are exact in a double). */
+static bool float_ok(double g, double w, int width, enum tol_kind kind, double tv) {
+    bool is32 = width == 4;
     if (isnan(w) || isnan(g)) return isnan(w) && isnan(g);
     if (kind == TOL_EXACT) {
+        if (width == 2) return g == w && signbit(g) == signbit(w);
         if (is32) { float a = (float)g, b = (float)w; return memcmp(&a, &b, 4) == 0; }
         return memcmp(&g, &w, 8) == 0;
     }
     if (kind == TOL_EXACTZ) return g == w;
     if (isinf(w) || isinf(g)) return g == w;
     if (kind == TOL_ULP) {
-        int64_t d = is32 ? ordered32((float)g) - ordered32((float)w) : ordered64(g) - ordered64(w);
+        int64_t d = width == 2 ? ordered16(g) - ordered16(w)
+                    : is32 ? ordered32((float)g) - ordered32((float)w) : ordered64(g) - ordered64(w);
         if (d < 0) d = -d;
         return (double)d <= tv;
     }
@@ -625,13 +657,14 @@ static bool compare(const char *what, const lp_buffer *got, const lp_buffer *wan
         switch (dt) {
         case LP_BOOL: ok = (((const unsigned char *)gd)[i] != 0) == (((const unsigned char *)wd)[i] != 0)
                            && ((const unsigned char *)gd)[i] <= 1; break;
-        case LP_INT32: ok = ((const int32_t *)gd)[i] == ((const int32_t *)wd)[i]; break;
-        case LP_INT64: ok = ((const int64_t *)gd)[i] == ((const int64_t *)wd)[i]; break;
+        case LP_FLOAT16: ok = float_ok(hval(gd, i), hval(wd, i), 2, kind, tv); break;
         case LP_FLOAT32:
-            ok = float_ok(((const float *)gd)[i], ((const float *)wd)[i], true, kind, tv);
+            ok = float_ok(((const float *)gd)[i], ((const float *)wd)[i], 4, kind, tv);
             break;
-        default:
-            ok = float_ok(((const double *)gd)[i], ((const double *)wd)[i], false, kind, tv);
+        case LP_FLOAT64:
+            ok = float_ok(((const double *)gd)[i], ((const double *)wd)[i], 8, kind, tv);
+            break;
+        default: ok = ival(dt, gd, i) == ival(dt, wd, i); break;
         }
         if (!ok) {
             if (bad < 4) {
@@ -786,9 +819,10 @@ static void config_name(char *buf, size_t cap, const config *cf) {
 static bool same_result(const char *what, const lp_buffer *got, const lp_buffer *ref, bool reduction) {
     enum tol_kind k = TOL_EXACT;
     double tv = 0;
-    if (reduction && (lp_buffer_dtype(ref) == LP_FLOAT64 || lp_buffer_dtype(ref) == LP_FLOAT32)) {
+    lp_dtype rdt = lp_buffer_dtype(ref);
+    if (reduction && (rdt == LP_FLOAT64 || rdt == LP_FLOAT32 || rdt == LP_FLOAT16)) {
         k = TOL_REL;
-        tv = lp_buffer_dtype(ref) == LP_FLOAT64 ? 1e-12 : 1e-6;
+        tv = rdt == LP_FLOAT64 ? 1e-12 : rdt == LP_FLOAT32 ? 1e-6 : 1e-3;
     }
     return compare(what, got, ref, k, tv);
 }

@@ -126,8 +126,8 @@ static void test_header(void) {
     memcpy(h2, hdr, sizeof h2); h2[16] = 4; /* swap-like damage, fields still consistent-ish */
     LPT_CHECK(decode(h2, 1000, &got) == LP_ERR_FORMAT &&
               strstr(lp_last_error(ctx), "header checksum mismatch"));
-    memcpy(h2, hdr, sizeof h2); h2[6] = 9; rehash(h2);
-    LPT_CHECK(decode(h2, 1000, &got) == LP_ERR_FORMAT && strstr(lp_last_error(ctx), "invalid dtype 9"));
+    memcpy(h2, hdr, sizeof h2); h2[6] = 99; rehash(h2);
+    LPT_CHECK(decode(h2, 1000, &got) == LP_ERR_FORMAT && strstr(lp_last_error(ctx), "invalid dtype 99"));
     memcpy(h2, hdr, sizeof h2); h2[7] = 9; rehash(h2);
     LPT_CHECK(decode(h2, 1000, &got) == LP_ERR_FORMAT && strstr(lp_last_error(ctx), "ndim 9"));
     memcpy(h2, hdr, sizeof h2); h2[8 + 8 * 5] = 1; rehash(h2);

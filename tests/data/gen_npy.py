@@ -25,7 +25,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 VALID = os.path.join(HERE, "npy", "valid")
 INVALID = os.path.join(HERE, "npy", "invalid")
 
-NAMES = {"b1": "bool", "i4": "int32", "i8": "int64", "f4": "float32", "f8": "float64"}
+NAMES = {"b1": "bool", "i4": "int32", "i8": "int64", "f4": "float32", "f8": "float64", "i1": "int8",
+         "i2": "int16", "u1": "uint8", "u2": "uint16", "u4": "uint32", "u8": "uint64", "f2": "float16"}
+ONE_BYTE = ("b1", "i1", "u1")
 
 
 def values(code, shape):
@@ -40,6 +42,20 @@ def values(code, shape):
         v = (i - 5) * 1099511627791
     elif code == "f4":
         v = (i * 0.5 - 2.25).astype(np.float32)
+    elif code == "i1":
+        v = ((i - 5) * 37).astype(np.int8)  # astype wraps, as the C cast in test_npy.c
+    elif code == "i2":
+        v = ((i - 5) * 1237).astype(np.int16)
+    elif code == "u1":
+        v = (i * 37 + 3).astype(np.uint8)
+    elif code == "u2":
+        v = (i * 4099 + 7).astype(np.uint16)
+    elif code == "u4":
+        v = (i * 2654435761 + 11).astype(np.uint32)
+    elif code == "u8":
+        v = i.astype(np.uint64) * np.uint64(11400714819323198485) + np.uint64(13)
+    elif code == "f2":
+        v = (i * 0.5 - 2.25).astype(np.float16)
     else:
         v = (i - 5).astype(np.float64) * 1e10 + 0.125
     return v.reshape(shape)
@@ -70,7 +86,7 @@ def add_valid(name, code, shape, big=False, fortran=False, version=None, formula
     major = version[0] if version else 1
     # NumPy records fortran_order only when the array is F- but not C-contiguous
     f_flag = bool(a.flags.f_contiguous and not a.flags.c_contiguous)
-    manifest.append((name, NAMES[code], int(big and code != "b1"), int(f_flag), major,
+    manifest.append((name, NAMES[code], int(big and code not in ONE_BYTE), int(f_flag), major,
                      ",".join(map(str, shape)) or "-", formula))
 
 
@@ -102,7 +118,7 @@ def raw_header(text, major=1, align=64, hlen=None, pad=True):
 def gen_valid():
     clean(VALID)
     for code in NAMES:
-        for big in ([False] if code == "b1" else [False, True]):
+        for big in ([False] if code in ONE_BYTE else [False, True]):
             for fortran in (False, True):
                 name = "%s_%s_%s_3x4.npy" % (code, "be" if big else "le", "F" if fortran else "C")
                 add_valid(name, code, (3, 4), big, fortran)
@@ -234,10 +250,10 @@ def gen_invalid():
             T, "unsupported dtype '<x9'")
     bad_hdr("descr_object.npy", "{'descr': '|O', 'fortran_order': False, 'shape': (2, 3), }",
             T, "unsupported dtype '|O'")
-    bad_hdr("descr_f2.npy", "{'descr': '<f2', 'fortran_order': False, 'shape': (2, 3), }",
-            T, "unsupported dtype '<f2'")
-    bad_hdr("descr_u8.npy", "{'descr': '<u8', 'fortran_order': False, 'shape': (2, 3), }",
-            T, "unsupported dtype '<u8'")
+    bad_hdr("descr_f16.npy", "{'descr': '<f16', 'fortran_order': False, 'shape': (2, 3), }",
+            T, "unsupported dtype '<f16'")
+    bad_hdr("descr_m8.npy", "{'descr': '<m8', 'fortran_order': False, 'shape': (2, 3), }",
+            T, "unsupported dtype '<m8'")
     bad_hdr("descr_complex.npy", "{'descr': '<c16', 'fortran_order': False, 'shape': (2, 3), }",
             T, "unsupported dtype '<c16'")
     bad_hdr("descr_string.npy", "{'descr': '<U5', 'fortran_order': False, 'shape': (2, 3), }",

@@ -67,13 +67,17 @@ Tolerances used and why
   arange/linspace (float): ulp:1 (NumPy's formulas: start + i*delta, delta = (start+step) -
       start; linspace: start + i*step, last = stop).
 
-Lampy-specific deviations
--------------------------
-Lampy has no int8/float16.  Where NumPy's result would be int8 (bool // bool, bool % bool,
-bool ** bool, also with a Python bool) Lampy raises LP_ERR_TYPE ("ufunc 'floor_divide' on bool
-operands gives int8 in NumPy, ..."; src/expr/elemwise.c), and the case expects that error.
-Where it would be float16 (sqrt/exp/log/sin/cos/tanh of bool) the expected result is float32,
-computed by NumPy on the bool input cast to float32 (ids ending in '.mapped').
+dtypes
+------
+The generators here run over the first five dtypes (bool int32 int64 float32 float64);
+gen_ops_dtypes.py covers int8 int16 uint8 uint16 uint32 uint64 float16 against every dtype
+(ids 'dt.*'): binary ops over value grids (every pair for add and less, a rotating choice of
+pairs for the others), unary ops, weak Python scalars (NEP 50, incl. out-of-bounds ints), where,
+every astype pair, reductions, fused chains whose narrow intermediates wrap, and the catalogue.
+float16 results: arithmetic exact (NumPy computes in float32 and rounds each result, as Lampy
+does); functions ulp:1 in float16 units (NumPy may use its own float32 SIMD kernels before the
+rounding); float16 reductions rel:1e-3 (NumPy sums float16 pairwise in float32, Lampy in
+float64).
 
 Error statuses: NumPy's TypeError -> ERR_TYPE; AxisError -> ERR_AXIS; IndexError -> ERR_INDEX;
 ZeroDivisionError -> ERR_ZERO_DIVISION; ValueError, OverflowError -> ERR_VALUE; broadcasting failures -> ERR_SHAPE; other shape-related
@@ -101,7 +105,10 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "ops"
 
 DTYPES = ["bool", "int32", "int64", "float32", "float64"]
-NP = {d: np.dtype(d) for d in DTYPES}
+# the dtypes added later: gen_dtypes() covers them (with every dtype as the other operand)
+NEW = ["int8", "int16", "uint8", "uint16", "uint32", "uint64", "float16"]
+ALL = DTYPES + NEW
+NP = {d: np.dtype(d) for d in ALL}
 
 BINARY = ["add", "subtract", "multiply", "divide", "floor_divide", "remainder", "power",
           "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
@@ -123,6 +130,14 @@ VALS = {
                 np.inf, -np.inf, np.nan],
     "float64": [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, -7.0, 0.1, 1e300, 5e-324, -1e-310,
                 2.0**53 + 2, 1.7976931348623157e308, np.inf, -np.inf, np.nan],
+    "int8": [0, 1, -1, 2, -2, 3, -3, 7, -7, 100, 127, -128],
+    "int16": [0, 1, -1, 2, -3, 7, -7, 300, -300, 32767, -32768],
+    "uint8": [0, 1, 2, 3, 7, 100, 127, 128, 200, 255],
+    "uint16": [0, 1, 2, 3, 7, 300, 32767, 32768, 65535],
+    "uint32": [0, 1, 2, 3, 7, 100, 2**31 - 1, 2**31, 2**32 - 1],
+    "uint64": [0, 1, 2, 3, 7, 100, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1],
+    "float16": [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, -7.0, 0.1, 65504.0, 2.0**-24, -1e-5, 1000.5,
+                np.inf, -np.inf, np.nan],
 }
 # Softer values for broadcasting cases (cycled to fill a shape).
 SOFT = {
@@ -131,11 +146,20 @@ SOFT = {
     "int64": [-4, 5, 0, 2, 9, -1, 3, -8, 6, 1, -3, 7],
     "float32": [1.5, -2.0, 0.0, 3.25, -0.5, np.nan, 2.0, -7.5, np.inf, 0.25, -0.0, 4.0],
     "float64": [0.75, -3.0, 2.5, 0.0, -1.25, 5.0, np.nan, -np.inf, 1.0, -0.0, 6.5, -2.0],
+    "int8": [3, -2, 0, 7, -9, 1, 4, -1, 5, 2, -6, 8],
+    "int16": [-4, 5, 0, 2, 9, -1, 3, -8, 6, 1, -3, 7],
+    "uint8": [3, 2, 0, 7, 9, 1, 4, 250, 5, 2, 6, 8],
+    "uint16": [4, 5, 0, 2, 9, 1, 3, 8, 6, 1, 65000, 7],
+    "uint32": [3, 2, 0, 7, 9, 1, 4, 4000000000, 5, 2, 6, 8],
+    "uint64": [4, 5, 0, 2, 9, 1, 3, 8, 6, 1, 2**63 + 5, 7],
+    "float16": [1.5, -2.0, 0.0, 3.25, -0.5, np.nan, 2.0, -7.5, np.inf, 0.25, -0.0, 4.0],
 }
 SOFT_NONNEG = {
     "bool": [True, False, True, True, False],
     "int32": [3, 2, 0, 7, 1, 1, 4, 5, 0, 2, 6, 3],
     "int64": [4, 5, 0, 2, 9, 1, 3, 8, 6, 1, 0, 7],
+    "int8": [3, 2, 0, 7, 1, 1, 4, 5, 0, 2, 6, 3],
+    "int16": [4, 5, 0, 2, 9, 1, 3, 8, 6, 1, 0, 7],
 }
 
 # ---------------------------------------------------------------------------- files
@@ -146,7 +170,7 @@ _written = {}
 def save(arr):
     """Store arr as <sha1>.npy (content addressed) and return the file name."""
     arr = np.asarray(arr)
-    assert arr.dtype.name in DTYPES, arr.dtype
+    assert arr.dtype.name in ALL, arr.dtype
     buf = io.BytesIO()
     np.save(buf, np.array(arr, order="C", copy=True), allow_pickle=False)  # keeps 0-d
     data = buf.getvalue()
@@ -226,21 +250,7 @@ class Ctx:
 def np_elem(ctx, op, args):
     f = np.abs if op == "abs" else getattr(np, op)
     r = np.asarray(f(*args))
-    if r.dtype.name in DTYPES:
-        return r
-    # Lampy has no int8/float16 (see the docstring): int8 results are refused with a TypeError,
-    # float16 results use float32.
-    if r.dtype.kind in "iu":
-        raise TypeError(f"ufunc '{op}' on bool operands gives int8 in NumPy")
-    elif r.dtype.kind == "f":
-        to = np.float32
-    else:
-        raise AssertionError(f"unexpected dtype {r.dtype} for {op}")
-    ctx.mapped = True
-    args2 = [a.astype(to) if isinstance(a, np.ndarray) and a.dtype == np.bool_ else
-             to(a) if isinstance(a, bool) else a for a in args]
-    r = np.asarray(f(*args2))
-    assert r.dtype == np.dtype(to), (op, r.dtype)
+    assert r.dtype.name in ALL, (op, r.dtype)
     return r
 
 
@@ -306,16 +316,8 @@ def np_call(ctx, name, args, kw):
     if isinstance(r, (tuple, list)):
         return [np.asarray(x) for x in r]
     r = np.asarray(r)
-    if r.dtype.name in DTYPES:
-        return r
-    # no int8/float16 in Lampy (see the docstring): int8 results are a TypeError, float16 ones
-    # are computed from the bool inputs cast to float32
-    if r.dtype.kind in "iu":
-        raise TypeError(f"ufunc '{name}' on bool operands gives int8 in NumPy")
-    assert r.dtype == np.float16, (name, r.dtype)
-    ctx.mapped = True
-    args2 = [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype == np.bool_ else a for a in args]
-    return np.asarray(fn(*args2, **kw))
+    assert r.dtype.name in ALL, (name, r.dtype)
+    return r
 
 
 def run_value(tok, f, st, vs):
@@ -1434,6 +1436,8 @@ def finalize_tolerances():
     for cid, cat, tol, expect, toks, err in CASES:
         if tol.startswith("rel:") and expect != "error" and _written[expect].dtype == np.float32:
             tol = "rel:1e-5"
+        if tol.startswith("rel:") and expect != "error" and _written[expect].dtype == np.float16:
+            tol = "rel:1e-3"
         out.append((cid, cat, tol, expect, toks, err))
     CASES[:] = out
 
@@ -1480,6 +1484,8 @@ def main():
     gen_chains()
     gen_catalog()
     gen_linalg_factors()
+    import gen_ops_dtypes  # noqa: E402 - beside this file; it reads this module's helpers
+    gen_ops_dtypes.gen_dtypes(sys.modules[__name__])
     finalize_tolerances()
     lines = [HEADER.format(npver=np.__version__)]
     for cid, cat, tol, expect, toks, err in CASES:

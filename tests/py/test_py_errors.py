@@ -59,11 +59,11 @@ def test_type_errors():
     with pytest.raises(TypeError):
         lp.zeros(3, dtype="complex128")
     with pytest.raises(TypeError):
-        lp.zeros(3, dtype="uint8")
+        lp.zeros(3, dtype="complex64")
     with pytest.raises(TypeError):
         lp.zeros(3, dtype="not a dtype")
     with pytest.raises(TypeError):
-        lp.zeros(3, dtype=np.float16)
+        lp.zeros(3, dtype=np.clongdouble)
     with pytest.raises(TypeError):
         lp.zeros(3) & lp.zeros(3)  # bitwise on floats
     with pytest.raises(TypeError):
@@ -113,8 +113,8 @@ def test_negative_dimensions_and_values():
         lp.zeros((10, 10)).rechunk((5,))
 
 
-@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "uint32", "uint64", "float16",
-                                   "complex64", "complex128", "object", ">f8", ">i4", "U3", "M8[s]"])
+@pytest.mark.parametrize("dtype", ["complex64", "complex128", "object", ">f8", ">i4", ">u2", ">f2", "U3",
+                                   "M8[s]", "longdouble"])
 def test_unsupported_numpy_dtypes(dtype):
     x = np.zeros(4, dtype=dtype)
     with pytest.raises(TypeError, match="dtype"):
@@ -204,10 +204,10 @@ def test_load_errors(tmp_path):
         f.truncate(200)
     with pytest.raises(ValueError):
         lp.load(trunc)
-    u8 = tmp_path / "u8.npy"
-    np.save(u8, np.arange(10, dtype=np.uint8))
+    c8 = tmp_path / "c8.npy"
+    np.save(c8, np.arange(10, dtype=np.complex64))
     with pytest.raises((TypeError, ValueError)):
-        lp.load(u8)
+        lp.load(c8)
     with pytest.raises((IsADirectoryError, OSError, ValueError)):
         lp.load(tmp_path)
     with pytest.raises(TypeError):

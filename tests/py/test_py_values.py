@@ -8,6 +8,8 @@ import pytest
 import lampy as lp
 
 DTYPES = ["bool", "int32", "int64", "float32", "float64"]
+# every dtype Lampy has (NumPy results in the others are refused with TypeError here)
+ALL_DTYPES = DTYPES + ["int8", "int16", "uint8", "uint16", "uint32", "uint64", "float16"]
 CHUNKS = [None, 1, 3, 64]
 
 
@@ -68,7 +70,7 @@ def numpy_or_typeerror(f, *args):
             r = f(*args)
         except TypeError:
             return TypeError
-    if np.asarray(r).dtype.name not in DTYPES:
+    if np.asarray(r).dtype.name not in ALL_DTYPES:
         return TypeError
     return r
 
@@ -110,11 +112,11 @@ def operands(name, s1, d1, s2, d2):
 def compare_binary(name, x, y, chunks):
     f = BINARY[name][0]
     expect = numpy_or_typeerror(f, x, y)
-    if expect is TypeError and name == "power":
+    if name == "power":
         # NumPy's power picks int8 for a bool array and a Python int; Lampy (NEP 50) int64
         arr = x if isinstance(x, np.ndarray) else y
         other = y if arr is x else x
-        if arr.dtype == bool and type(other) in (int, bool):
+        if arr.dtype == bool and type(other) is int:
             expect = f(*(v.astype(np.int64) if v is arr else v for v in (x, y)))
     a = lp.asarray(x, chunks=chunks) if isinstance(x, np.ndarray) else x
     b = lp.asarray(y, chunks=chunks) if isinstance(y, np.ndarray) else y
@@ -190,9 +192,6 @@ def test_unary(name, dt, chunks):
     fnp, flp, kind = UNARY[name]
     x = data((4, 5), dt, 6, kind)
     a = lp.asarray(x, chunks=chunks)
-    if dt == "bool" and name in ("exp", "log", "sqrt", "sin", "cos", "tanh"):
-        check(flp(a), fnp(x.astype(np.float32)))  # NumPy: float16; Lampy: float32
-        return
     expect = numpy_or_typeerror(fnp, x)
     got = lazy_or_typeerror(flp, a)
     if expect is TypeError:
