@@ -184,8 +184,15 @@ class _Info:
         return r
 
     def dtypes(self, *, device=None, kind=None):
+        """The standard's dtypes that the library has, in the standard's order (float16 is a
+        Lampy and NumPy dtype but not one of the standard's, so it is not listed, as in NumPy)."""
         self._check(device)
-        return {_name(d): d for d in _lampy._dtypes if kind is None or isdtype(d, kind)}
+        have = {_name(d): d for d in _lampy._dtypes}
+        return {n: have[n] for n in _STANDARD_DTYPES if n in have and (kind is None or isdtype(have[n], kind))}
+
+
+_STANDARD_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                    "float32", "float64", "complex64", "complex128")
 
 
 def __array_namespace_info__():

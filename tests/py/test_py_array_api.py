@@ -6,7 +6,8 @@ import pytest
 
 import lampy as lp
 
-DTYPES = ["bool", "int32", "int64", "float32", "float64"]
+# the standard's dtypes that Lampy has (not complex64/complex128 yet)
+DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64"]
 KINDS = ["bool", "signed integer", "unsigned integer", "integral", "real floating", "complex floating",
          "numeric"]
 
