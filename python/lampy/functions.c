@@ -21,7 +21,9 @@ static PyObject *fresh_with_chunks(lp_array *a, PyObject *chunks) {
 
 /* device= and copy= are the array API's (NumPy 2 has both): one device, "cpu"; copy=True of a
  * wrapped buffer copies it now (later writes to it must not show), of a lazy array it is a new
- * handle on the same immutable node; copy=False refuses numbers, sequences and a new dtype. */
+ * handle on the same immutable node (a later x[i] = v rebinds only x); copy=None/False of a lazy
+ * array of the same dtype is the array itself; copy=False refuses numbers, sequences and a new
+ * dtype. */
 static PyObject *fn_asarray(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *kwlist[] = {"a", "dtype", "device", "copy", "chunks", NULL};
     PyObject *obj, *dtype = Py_None, *device = Py_None, *copy = Py_None, *chunks = Py_None;
@@ -71,6 +73,13 @@ static PyObject *fn_asarray(PyObject *self, PyObject *args, PyObject *kwargs) {
             a = c;
             fresh = true;
         }
+    }
+    if (chunks == Py_None && !fresh && want_copy != 1) {
+        /* NumPy's asarray(x) and asarray(x, copy=False) return x itself: a later x[i] = v, which
+         * rebinds x's handle to a new node, shows through both names, as a write would in NumPy */
+        lp_array_release(a);
+        Py_INCREF(obj);
+        return obj;
     }
     if (chunks == Py_None) return lpy_array_new(a);
     if (fresh) return fresh_with_chunks(a, chunks);

@@ -181,6 +181,18 @@ def test_device_copy_correction_keywords():
     y[0] = 7.0  # rebinds y only: x keeps its values (NumPy's copy semantics)
     np.testing.assert_array_equal(x.run(), a)
     assert lp.asarray(x, copy=False).dtype == x.dtype
+    # without a copy, the result is x itself, as in NumPy: a later x[i] = v shows through it
+    for kw in ({}, {"copy": False}, {"dtype": "float64"}):
+        xs = lp.asarray(a.copy())
+        same = lp.asarray(xs, **kw)
+        ns = np.asarray(a.copy())
+        nsame = np.asarray(ns, **kw)
+        assert (same is xs) == (nsame is ns) == True  # noqa: E712
+        xs[0, 1] = 42.0
+        ns[0, 1] = 42.0
+        np.testing.assert_array_equal(same.run(), nsame)
+    other = lp.asarray(x, copy=True)
+    assert other is not x
     np.testing.assert_array_equal(lp.asarray(a, copy=False).run(), a)
     b = a.copy()
     z = lp.asarray(b, copy=True)  # copied now: a later write to b does not show
