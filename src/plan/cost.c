@@ -576,9 +576,9 @@ static double remote_extra(const lpi_plan *pl, int64_t ti, const lpi_profile *pr
     if (mode == LPI_COST_ORCH && nf) { fetched -= held; nf--; }
     /* round trips: the checksums (orchestrated), each fetch, the put */
     *lat = ((nf && mode == LPI_COST_ORCH ? 1 : 0) + nf + 1) * pr->rtt;
-    s += fetched / pr->net_bw + c->bytes_out / pr->put_bw;
-    *store_s += fetched / pr->net_bw + c->bytes_out / pr->put_bw;
-    return s + *lat;
+    const double moved = fetched / pr->net_bw + c->bytes_out / pr->put_bw;
+    *store_s += moved;
+    return s + moved + *lat;
 }
 
 /* The driver fetching the results at the end: a get per target chunk, copied into fresh pages. */
@@ -672,11 +672,10 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, lpi_cost_mode mo
             dur[t] = lpi_task_seconds(pr, &c, active, remote);
             double lat = 0;
             if (remote) dur[t] += remote_extra(pl, t, pr, mode, &c, &store_s, &lat);
-            if (mode == LPI_COST_ORCH) lat += pr->orch_task_s;
-            if (mode == LPI_COST_DRIVER) lat += pr->invoke / per_inv;
-            if (mode == LPI_COST_ORCH) dur[t] += pr->orch_task_s;
-            if (mode == LPI_COST_DRIVER) dur[t] += pr->invoke / per_inv;
-            over_s += lat;
+            /* coordination: a chain's step (orchestrated) or a share of an invocation (driver) */
+            double coord = mode == LPI_COST_ORCH ? pr->orch_task_s : mode == LPI_COST_DRIVER ? pr->invoke / per_inv : 0;
+            dur[t] += coord;
+            over_s += lat + coord;
         }
         pl->pnodes[pl->tasks[t].pnode].est_seconds += dur[t];
         out->work += dur[t];
