@@ -1,6 +1,8 @@
 """Fixtures shared by the integration tests of the lambda executor (test_remote.py) and of
 orchestration by functions (test_orchestrate.py): a redis-server per module, workers started
 for one test, and the check that a test leaves nothing in the store."""
+import contextlib
+
 import pytest
 from lampy_procs import ROOT, Redis, Worker
 
@@ -19,6 +21,20 @@ def confined(redis, tmp_path_factory):
     read below the test's temp directories and tests/data (nothing is allowed by default)."""
     return ["--allow-store", redis.url, "--load-dir", str(tmp_path_factory.getbasetemp()),
             "--load-dir", str(ROOT / "tests" / "data")]
+
+
+@contextlib.contextmanager
+def confined_workers(n, redis, tmp_path_factory, logdir):
+    """n workers confined as above for a module's fixture; all are stopped afterwards, also when
+    one fails to start."""
+    ws = []
+    try:
+        for _ in range(n):
+            ws.append(Worker(*confined(redis, tmp_path_factory), logdir=logdir))
+        yield ws
+    finally:
+        for w in ws:
+            w.stop()
 
 
 @pytest.fixture

@@ -19,21 +19,14 @@ DEFAULTS = {"net_bw": 100e6, "store_put_bw": 100e6, "rtt_s": 1e-3, "invoke_s": 2
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory, redis):
     """One remote calibration through two workers: (profile path, its JSON, the calibrate output)."""
-    from conftest import confined
-    from lampy_procs import Worker
+    from conftest import confined_workers
     d = tmp_path_factory.mktemp("calibrate")
-    ws = []
-    try:
-        for _ in range(2):
-            ws.append(Worker(*confined(redis, tmp_path_factory), logdir=d))
+    with confined_workers(2, redis, tmp_path_factory, d) as ws:
         prof = d / "profile.json"
         p = lampy("calibrate", "--executor", "lambda", "--workers", ",".join(w.url for w in ws), "--store", redis.url,
                   "--profile", prof, "--quick", timeout=300)
         assert p.returncode == 0, p.stderr
         yield prof, json.loads(prof.read_text()), p.stderr
-    finally:
-        for w in ws:
-            w.stop()
 
 
 def test_calibration_measures_the_remote_figures(measured, redis):

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import confined
-from lampy_procs import (LAMPY, REDIS, REDIS_CLI, ROOT, Worker, assert_error_as_local, assert_fisher_as_local,
+from conftest import confined_workers
+from lampy_procs import (LAMPY, REDIS, REDIS_CLI, ROOT, assert_error_as_local, assert_fisher_as_local,
                          assert_same_as_local, free_port, lampy, same_array, stop)
 
 TEST_OPS = LAMPY.parent / "tests" / "c" / "test_ops"
@@ -39,15 +39,8 @@ assert REDIS and REDIS_CLI, "redis-server and redis-cli are installed by scripts
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory, redis):
     """Three workers shared by the module's tests."""
-    logdir = tmp_path_factory.mktemp("workers")
-    ws = []
-    try:
-        for _ in range(3):
-            ws.append(Worker(*confined(redis, tmp_path_factory), logdir=logdir))
+    with confined_workers(3, redis, tmp_path_factory, tmp_path_factory.mktemp("workers")) as ws:
         yield ws
-    finally:
-        for w in ws:
-            w.stop()
 
 
 # ---------------------------------------------------------------- helpers
