@@ -6,7 +6,12 @@
 
 static const char *const names[LP_DTYPE_COUNT] = {
     "bool", "int32", "int64", "float32", "float64", "int8", "int16", "uint8", "uint16", "uint32", "uint64", "float16"};
-static const size_t sizes[LP_DTYPE_COUNT] = {1, 4, 8, 4, 8, 1, 2, 1, 2, 4, 8, 2};
+/* from the storage types of LPI_DTYPES (core.h), so a dtype's size is written once */
+static const size_t sizes[LP_DTYPE_COUNT] = {
+#define X(E, T, S) [E] = sizeof(T),
+    LPI_DTYPES(X)
+#undef X
+};
 
 const char *lp_dtype_name(lp_dtype dt) { return (unsigned)dt < LP_DTYPE_COUNT ? names[dt] : "?"; }
 size_t lp_dtype_size(lp_dtype dt) { return (unsigned)dt < LP_DTYPE_COUNT ? sizes[dt] : 0; }
