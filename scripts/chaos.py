@@ -19,6 +19,11 @@ than the store's 10 s operation timeout). Every run has a --deadline. Counted:
 Failed runs are allowed (a frozen Redis can outlast a run's retries); they are listed by cause.
 
     .venv/bin/python scripts/chaos.py [--runs 100] [--workers 4] [--deadline 60] [--seed 1] [--rows 4096]
+                                      [--orchestrate driver|lambda]
+
+--orchestrate lambda makes the functions orchestrate each run (docs/ORCHESTRATION.md): the driver
+makes one invocation and waits, and a killed or frozen worker's tasks come back through their
+expired leases instead of the driver's retries.
 
 --rows sets the arrays' rows (2048 columns of float64: 64 MiB each at 4096). On a quiet machine
 a run of the default size takes a fraction of a second and few disturbances reach it; larger
@@ -172,6 +177,7 @@ def main():
     ap.add_argument("--deadline", type=float, default=60)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--rows", type=int, default=4096)
+    ap.add_argument("--orchestrate", choices=("driver", "lambda"), default="driver")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     tmp = Path(tempfile.mkdtemp(prefix="lampy-chaos-"))
@@ -208,7 +214,7 @@ def main():
                 t0 = time.monotonic()
                 p = subprocess.Popen([str(LAMPY), "eval", expr, *names, "--chunk-bytes", cb, "-o", out, "--executor", "lambda",
                                       "--workers", ",".join(w.url for w in cl.workers), "--store", cl.url,
-                                      "--deadline", str(a.deadline)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                      "--deadline", str(a.deadline), "--orchestrate", a.orchestrate], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                 t.start()
                 try:
                     _, err = p.communicate(timeout=a.deadline + CLEANUP + 120)
