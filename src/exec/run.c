@@ -7,6 +7,7 @@
 #include "plan/cost.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -214,7 +215,10 @@ static bool sinkable(const char *path) { return !zarr_name(path) && !strstr(path
 lp_status lp_save_array(lp_ctx *ctx, const char *path, lp_array *a) {
     if (!ctx) return LP_ERR_VALUE;
     if (!path || !a) return lpi_error(ctx, LP_ERR_VALUE, "lp_save_array: NULL argument");
-    if (lpi_remote_enabled(ctx) && !lp_array_result(a) && sinkable(path)) {
+    /* LAMPY_RESULT_SINK=0: the result through the store and this process, as lp_save does
+     * (workers without a --write-dir, or without the driver's file system) */
+    const char *env = getenv("LAMPY_RESULT_SINK");
+    if (lpi_remote_enabled(ctx) && !lp_array_result(a) && sinkable(path) && !(env && !strcmp(env, "0"))) {
         bool done;
         lp_status st = save_sunk(ctx, path, a, &done);
         if (st || done) return st;

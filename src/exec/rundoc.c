@@ -385,7 +385,11 @@ lp_status lpi_orch_invoke(lp_ctx *ctx, const char *const *urls, int n, int first
                 if (!e) { st = LP_OK; break; }
                 snprintf(why, sizeof why, "%.300s: %.150s", url, x.reply);
             } else if (cc == CURLE_OK) {
-                snprintf(why, sizeof why, "%.300s: HTTP %ld: %.150s", url, code, x.reply);
+                /* a worker's JSON error: its message, not the raw body */
+                json_t *ej = json_loads(x.reply, 0, NULL);
+                const char *em = json_string_value(json_object_get(ej, "error"));
+                snprintf(why, sizeof why, "%.300s: HTTP %ld: %.400s", url, code, em ? em : x.reply);
+                json_decref(ej);
             } else {
                 snprintf(why, sizeof why, "%.300s: %.150s", url, err[0] ? err : curl_easy_strerror(cc));
             }
