@@ -83,7 +83,8 @@ def start_redis(procs, workdir):
 def start_worker(procs, lampy, allow, load_dir):
     """A worker allowed the given stores and load root (workers allow none by default)."""
     args = [a for url in allow for a in ("--allow-store", url)]
-    p = procs.add(subprocess.Popen([str(lampy), "worker", "--port", "0", *args, "--load-dir", str(load_dir)],
+    p = procs.add(subprocess.Popen([str(lampy), "worker", "--port", "0", *args, "--load-dir", str(load_dir),
+                                    "--write-dir", str(load_dir)],
                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
     line = p.stdout.readline()
     m = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)\n", line)

@@ -263,7 +263,8 @@ static lp_status open_below_roots(lp_ctx *ctx, const char *where, const char *co
         return lpi_error(ctx, LP_ERR_DENIED, "%s: %s %.300s is not below %s", where, what, path,
                          flags == O_RDONLY ? "the worker's load roots (lampy worker --load-dir)"
                                            : "the worker's write roots (lampy worker --write-dir)");
-    if (err) return lpi_error(ctx, err == ENOENT ? LP_ERR_NOTFOUND : LP_ERR_IO, "%s: %.300s: %s", where, path, strerror(err));
+    if (err) return lpi_error(ctx, err == ENOENT ? LP_ERR_NOTFOUND : err == EISDIR ? LP_ERR_VALUE : LP_ERR_IO, "%s: %.300s: %s",
+                              where, path, strerror(err));
     char link[64], buf[PATH_MAX];
     snprintf(link, sizeof link, "/proc/self/fd/%d", *fd_out);
     ssize_t n = readlink(link, buf, sizeof buf - 1);

@@ -235,7 +235,7 @@ def test_openlambda_hosted_lambda(workers, clean_store, data, tmp_path):
     host = subprocess.Popen([str(ROOT / ".venv" / "bin" / "python"), "-c", OL_HOST, str(FPY_DIR)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, LAMPY_LIBRARY=str(LIBLAMPY), LAMPY_ALLOW_STORES=clean_store.url,
-                                     LAMPY_LOAD_DIRS=str(data)))
+                                     LAMPY_LOAD_DIRS=str(data), LAMPY_WRITE_DIRS=str(tmp_path)))
     try:
         m = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)\n", host.stdout.readline())
         assert m, host.stderr.read()
