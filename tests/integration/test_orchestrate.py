@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from conftest import confined
 from lampy_procs import (LAMPY, REDIS_CLI, ROOT, Worker, assert_error_as_local, assert_fisher_as_local, assert_same_as_local,
-                         lampy, same_array)
+                         finish, lampy, same_array, wait_until)
 
 TEST_OPS = LAMPY.parent / "tests" / "c" / "test_ops"
 LIBLAMPY = LAMPY.parent / "liblampy.so"
@@ -440,24 +440,6 @@ def slow_run(ws, store, data, out, **kw):
             *orch_args(ws, store)]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, **FAST), **kw)
-
-
-def finish(proc, timeout=240):
-    try:
-        return proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-
-
-def wait_until(cond, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.005)
-    return False
 
 
 def test_worker_killed_mid_run(spawn, clean_store, data, tmp_path, slow_expected):

@@ -7,7 +7,6 @@ counters); a sink outside the write roots, or workers without one, is a clear er
 nothing behind; a worker killed mid-run still gives the right file, and a run that fails leaves
 no file under the final name and no temporary file beside it.
 """
-import json
 import os
 import re
 import subprocess
@@ -15,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from lampy_procs import LAMPY, ROOT, Worker, lampy
+from lampy_procs import LAMPY, Worker, finish, lampy, wait_until
 
 MODES = ["driver", "lambda"]
 FAST = {"LAMPY_LEASE_MS": "300", "LAMPY_INVOKE_TIMEOUT": "1", "LAMPY_REMOTE_TRIES": "2"}
@@ -257,24 +256,6 @@ def slow_run(ws, store, data, out, mode):
             *remote(ws, store, mode)]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, **FAST))
-
-
-def finish(proc, timeout=240):
-    try:
-        return proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-
-
-def wait_until(cond, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.005)
-    return False
 
 
 def tasks_run(ws):
