@@ -8,6 +8,7 @@
 const char cli_worker_help[] =
     "usage: lampy worker [--port N] [--bind ADDR] [--name NAME] [--max-concurrency C]\n"
     "                    [--allow-store URL]... [--load-dir DIR]... [--load-url PREFIX]...\n"
+    "                    [--write-dir DIR]...\n"
     "                    [--max-body SIZE]\n"
     "                    [--max-chunk-bytes SIZE] [--max-task-bytes SIZE] [--max-memory SIZE]\n"
     "                    [--key-file FILE]\n"
@@ -39,6 +40,9 @@ const char cli_worker_help[] =
     "                         default). Paths elsewhere, also through symlinks or '..': 403.\n"
     "  --load-url PREFIX      load tasks may read URLs that start with PREFIX, at a '/'\n"
     "                         (http://, https://, s3://; repeatable; none by default)\n"
+    "  --write-dir DIR        tasks may write their output into a .npy file a driver created\n"
+    "                         below DIR (a result sink: lampy eval -o; repeatable; none by\n"
+    "                         default). Paths elsewhere, also through symlinks or '..': 403.\n"
     "  --max-body SIZE        largest request body (default 16M)\n"
     "  --max-chunk-bytes SIZE largest chunk read or written (default 1G)\n"
     "  --max-task-bytes SIZE  most memory one task may need (default 4G)\n"
@@ -79,10 +83,11 @@ int cli_worker(int argc, char **argv) {
     long port = 5000, conc = 0;
     size_t max_body = 0, max_chunk = 0, max_task = 0, max_mem = 0;
     bool set_body = false, set_chunk = false, set_task = false, set_mem = false;
-    cli_list stores = {0}, dirs = {0}, urls = {0};
+    cli_list stores = {0}, dirs = {0}, urls = {0}, wdirs = {0};
     cli_server so = {0};
     int rc = CLI_EXIT_OK;
-    if ((rc = cli_list_init(&stores, argc)) || (rc = cli_list_init(&dirs, argc)) || (rc = cli_list_init(&urls, argc)))
+    if ((rc = cli_list_init(&stores, argc)) || (rc = cli_list_init(&dirs, argc)) || (rc = cli_list_init(&urls, argc)) ||
+        (rc = cli_list_init(&wdirs, argc)))
         goto done;
     const cli_opt opts[] = {
         {.name = "--port", .kind = CLI_INT, .dst = &port, .lo = 0, .hi = 65535},
@@ -92,6 +97,7 @@ int cli_worker(int argc, char **argv) {
         {.name = "--allow-store", .kind = CLI_LIST, .dst = &stores},
         {.name = "--load-dir", .kind = CLI_LIST, .dst = &dirs},
         {.name = "--load-url", .kind = CLI_LIST, .dst = &urls},
+        {.name = "--write-dir", .kind = CLI_LIST, .dst = &wdirs},
         {.name = "--max-body", .kind = CLI_SIZE, .dst = &max_body, .seen = &set_body},
         {.name = "--max-chunk-bytes", .kind = CLI_SIZE, .dst = &max_chunk, .seen = &set_chunk},
         {.name = "--max-task-bytes", .kind = CLI_SIZE, .dst = &max_task, .seen = &set_task},
@@ -109,6 +115,8 @@ int cli_worker(int argc, char **argv) {
     if (rc) goto done;
     for (int i = 0; i < dirs.n; i++)
         if (dirs.v[i][0] != '/') { rc = cli_usage_error("worker: --load-dir needs an absolute path, got '%s'", dirs.v[i]); goto done; }
+    for (int i = 0; i < wdirs.n; i++)
+        if (wdirs.v[i][0] != '/') { rc = cli_usage_error("worker: --write-dir needs an absolute path, got '%s'", wdirs.v[i]); goto done; }
     for (int i = 0; i < urls.n; i++)
         if (strncmp(urls.v[i], "http://", 7) && strncmp(urls.v[i], "https://", 8) && strncmp(urls.v[i], "s3://", 5)) {
             rc = cli_usage_error("worker: --load-url needs an http://, https:// or s3:// prefix, got '%s'", urls.v[i]);
@@ -126,6 +134,7 @@ int cli_worker(int argc, char **argv) {
     o.cfg.allow_stores = stores.n ? stores.v : NULL;
     o.cfg.limits.load_dirs = dirs.n ? dirs.v : NULL;
     o.cfg.limits.load_urls = urls.n ? urls.v : NULL;
+    o.cfg.limits.write_dirs = wdirs.n ? wdirs.v : NULL;
 
     lp_ctx *ctx;
     if (lp_ctx_create(&ctx) != LP_OK) { rc = cli_error("out of memory"); goto done; }
@@ -150,5 +159,6 @@ done:
     cli_list_free(&stores);
     cli_list_free(&dirs);
     cli_list_free(&urls);
+    cli_list_free(&wdirs);
     return rc;
 }

@@ -53,6 +53,7 @@ typedef struct orun {
     char *doc;               /* the run document (submitter only: to submit again after a loss) */
     lpi_orch_auth auth;      /* invocations are signed like batches (docs/SECURITY.md) */
     json_t *data;            /* the data table being built */
+    lpi_result_sink *const *sinks; /* NULL, or per target: the file its tasks write (lpi_orch_run) */
 } orun;
 
 static lp_status settings(lp_ctx *ctx, orun *R) {
@@ -142,6 +143,16 @@ static lp_status make_doc(orun *R, lp_array *const *targets, int n) {
         if (ws) json_decref(graph);
         return lpi_nomem(ctx);
     }
+    /* result sinks: the tasks that compute these targets write them into the driver's files */
+    json_t *sk = R->sinks ? json_array() : NULL;
+    bool bad = R->sinks && !sk;
+    for (int t = 0; sk && t < n && !bad; t++)
+        if (R->sinks[t])
+            bad = json_array_append_new(sk, json_pack("{s:i,s:s,s:I}", "target", t, "file", R->sinks[t]->path, "offset",
+                                                      (json_int_t)R->sinks[t]->offset)) != 0;
+    if (!bad && sk && json_array_size(sk)) bad = json_object_set(doc, "sinks", sk) != 0;
+    json_decref(sk);
+    if (bad) { json_decref(doc); return lpi_nomem(ctx); }
     R->doc = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     return R->doc ? LP_OK : lpi_nomem(ctx);
@@ -239,9 +250,16 @@ static lp_status fetch_results(orun *R, int n, lp_buffer **bufs) {
         int64_t shape[LP_MAX_NDIM];
         if ((st = lpi_json_dtype(ctx, w, o, "dtype", &dt)) || (st = lpi_json_shape(ctx, w, o, "shape", &nd, shape))) break;
         if (!json_is_array(cl) || json_array_size(cl) > (1u << 24)) { st = lpi_error(ctx, LP_ERR_FORMAT, "%s: no chunk list", w); break; }
-        if (!bufs[t] && !(bufs[t] = lpi_buffer_new(dt, nd, shape))) { st = lpi_nomem(ctx); break; }
+        /* a sunk target is in its file already: its tasks being done is all there is to check */
+        const bool sunk = R->sinks && R->sinks[t];
+        if (json_is_true(json_object_get(o, "sunk")) != sunk) {
+            st = lpi_error(ctx, LP_ERR_FORMAT, "%s: %s", w, sunk ? "the workers did not write it into its file"
+                                                                 : "the workers wrote it into a file, not the store");
+            break;
+        }
+        if (!sunk && !bufs[t] && !(bufs[t] = lpi_buffer_new(dt, nd, shape))) { st = lpi_nomem(ctx); break; }
         lp_buffer *b = bufs[t];
-        if (b->dtype != dt || b->ndim != nd || memcmp(b->shape, shape, (size_t)nd * sizeof *shape)) {
+        if (!sunk && (b->dtype != dt || b->ndim != nd || memcmp(b->shape, shape, (size_t)nd * sizeof *shape))) {
             st = lpi_error(ctx, LP_ERR_FORMAT, "%s: the run computed %s of another shape than asked", w, lp_dtype_name(dt));
             break;
         }
@@ -275,7 +293,7 @@ static lp_status fetch_results(orun *R, int n, lp_buffer **bufs) {
         if (!st) st = lpi_rr_checksums(ctx, R->store, R->prefix, tasks, nc, sums, have);
         for (int i = 0; i < nc && !st; i++) {
             if (!have[i]) st = lpi_error(ctx, LP_ERR_REMOTE, "%s: task %lld is not done", w, (long long)tasks[i]);
-            else st = fetch_chunk(R, &ch[i], sums[i], b);
+            else if (!sunk) st = fetch_chunk(R, &ch[i], sums[i], b);
         }
         lp_free(ch);
         lp_free(tasks);
@@ -368,9 +386,10 @@ static lp_status wait_run(orun *R, int n, lp_buffer **bufs, double timeout_sec) 
     return st ? st : cs;
 }
 
-lp_status lpi_orch_run(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **bufs) {
+lp_status lpi_orch_run(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **bufs, lpi_result_sink *const *sinks) {
     orun R;
     memset(&R, 0, sizeof R);
+    R.sinks = sinks;
     lp_status st = settings(ctx, &R);
     if (!st) st = submit(&R, targets, n);
     if (!st) st = wait_run(&R, n, bufs, 0);

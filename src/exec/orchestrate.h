@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "core/core.h"
+#include "plan/plan.h"
 #include "store/store.h"
 
 #define LPI_RUNDOC_FORMAT "lampy.run"
@@ -27,6 +28,14 @@ typedef struct lpi_rundoc_data {
     const char *key;
     uint64_t checksum;
 } lpi_rundoc_data;
+
+/* A result sink of the run: the tasks of target `target` write it into the driver's .npy file
+ * (docs/ORCHESTRATION.md, "Results into a file"). */
+typedef struct lpi_rundoc_sink {
+    int64_t target;
+    const char *file;
+    int64_t offset;
+} lpi_rundoc_sink;
 
 typedef struct lpi_rundoc {
     json_t *doc;              /* owns everything below */
@@ -45,6 +54,8 @@ typedef struct lpi_rundoc {
     const char *store, *lambda;
     int nworkers;
     const char **workers;     /* base URLs */
+    int nsinks;
+    lpi_rundoc_sink *sinks;
 } lpi_rundoc;
 
 bool lpi_run_id_valid(const char *id);
@@ -91,6 +102,6 @@ lp_status lpi_orch_invoke(lp_ctx *ctx, const char *const *urls, int n, int first
 bool lpi_orchestrate_enabled(const lp_ctx *ctx);
 /* lp_run's path: submit the targets and wait; results go into bufs (allocated by the caller
  * with the targets' dtypes and shapes). */
-lp_status lpi_orch_run(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **bufs);
+lp_status lpi_orch_run(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **bufs, lpi_result_sink *const *sinks);
 
 #endif

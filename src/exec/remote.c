@@ -845,8 +845,11 @@ static void batch_done(rrun *R, inv *v, json_t *reply) {
         char key[LPI_STORE_KEY_MAX + 1];
         lpi_wire_chunk_key(&R->enc, gc, key, sizeof key);
         const char *k = json_string_value(json_object_get(o, "key")), *cs = json_string_value(json_object_get(o, "checksum"));
+        const char *f = json_string_value(json_object_get(o, "file"));
+        const lpi_result_sink *sk = lpi_plan_sink(pl, t->pnode);
+        const bool stored = !sk || t->nconsumers;
         uint64_t sum = 0;
-        bool ok = k && cs && !strcmp(k, key) && strlen(cs) == 16;
+        bool ok = (stored ? k && !strcmp(k, key) : !k) && (sk ? f && !strcmp(f, sk->path) : !f) && cs && strlen(cs) == 16;
         for (int d = 0; ok && d < 16; d++) {
             char c = cs[d];
             int x = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
@@ -857,11 +860,13 @@ static void batch_done(rrun *R, inv *v, json_t *reply) {
         json_t *jb = json_object_get(o, "bytes");
         if (json_is_integer(jb)) R->bytes_out += json_integer_value(jb);
         R->csum[gc] = sum;
-        R->cstate[gc] = C_STORED;
+        R->cstate[gc] = stored ? C_STORED : C_GONE;
         R->t[ti].state = T_DONE;
         R->ndone++;
         lpi_ready_release_inputs(&R->q, ti, chunk_dead, R);
-        if (pl->pnodes[t->pnode].target >= 0) io_submit(R, J_FETCH, gc);
+        if (sk) { /* already in its place in the file: nothing to fetch */
+            if (lpi_ready_unref(&R->q, gc)) chunk_dead(R, gc);
+        } else if (pl->pnodes[t->pnode].target >= 0) io_submit(R, J_FETCH, gc);
         else if (R->q.crefs[gc] <= 0) chunk_dead(R, gc); /* nobody reads it */
         int64_t before = R->q.n;
         if (lpi_ready_done(&R->q, ti, true))

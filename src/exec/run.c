@@ -6,7 +6,10 @@
 #include "io/zarr.h"
 #include "plan/cost.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 lp_status lpi_plan_alloc_targets(lp_ctx *ctx, lpi_plan *plan) {
     for (int t = 0; t < plan->ntargets; t++) {
@@ -15,6 +18,7 @@ lp_status lpi_plan_alloc_targets(lp_ctx *ctx, lpi_plan *plan) {
         for (int u = 0; u < t; u++)
             if (plan->target_pnode[u] == p) { plan->target_buf[t] = plan->target_buf[u]; lp_buffer_retain(plan->target_buf[t]); break; }
         if (plan->target_buf[t]) continue;
+        if (plan->target_sink && plan->target_sink[t] && plan->target_sink[t]->taken) continue; /* no buffer */
         const lpi_pnode *pn = &plan->pnodes[p];
         if (!(plan->target_buf[t] = lpi_buffer_new(pn->dtype, pn->ndim, pn->shape))) {
             for (int u = 0; u < t; u++) { lp_buffer_release(plan->target_buf[u]); plan->target_buf[u] = NULL; }
@@ -30,18 +34,22 @@ lp_status lpi_exec_plan(lp_ctx *ctx, lpi_plan *plan) {
 
 /* Orchestration by functions: no plan here (the workers make it), results straight into the
  * targets' new buffers. */
-static lp_status run_orchestrated(lp_ctx *ctx, lp_array *const *targets, int n) {
+static lp_status run_orchestrated(lp_ctx *ctx, lp_array *const *targets, int n, lpi_result_sink *const *sinks) {
     lp_buffer **bufs = lp_calloc((size_t)n, sizeof *bufs);
     if (!bufs) return lpi_nomem(ctx);
     lp_status st = LP_OK;
+    /* the workers plan: every target's chunks are written by tasks, so every sink is taken */
+    for (int t = 0; t < n && sinks; t++)
+        if (sinks[t]) sinks[t]->taken = true;
     for (int t = 0; t < n && !st; t++)
-        if (!(bufs[t] = lpi_buffer_new(targets[t]->dtype, targets[t]->ndim, targets[t]->shape))) st = lpi_nomem(ctx);
+        if (!(sinks && sinks[t]) && !(bufs[t] = lpi_buffer_new(targets[t]->dtype, targets[t]->ndim, targets[t]->shape)))
+            st = lpi_nomem(ctx);
     double t1 = lpi_now();
-    if (!st) st = lpi_orch_run(ctx, targets, n, bufs);
+    if (!st) st = lpi_orch_run(ctx, targets, n, bufs, sinks);
     ctx->stats.run_seconds += lpi_now() - t1;
     for (int t = 0; t < n; t++) {
         lp_array *a = targets[t];
-        if (!st) {
+        if (!st && bufs[t]) {
             pthread_mutex_lock(&a->result_lock);
             if (!a->result) { a->result = bufs[t]; bufs[t] = NULL; }
             pthread_mutex_unlock(&a->result_lock);
@@ -52,8 +60,23 @@ static lp_status run_orchestrated(lp_ctx *ctx, lp_array *const *targets, int n) 
     return st;
 }
 
-static lp_status run_targets(lp_ctx *ctx, lp_array *const *targets, int n) {
-    if (lpi_orchestrate_enabled(ctx)) return run_orchestrated(ctx, targets, n);
+/* The driver-centric remote executor writes a sunk target's chunks through its tasks: it
+ * takes the sink when tasks compute the target (not data the driver holds) and no other
+ * target shares its pnode. */
+static void take_sinks(lp_ctx *ctx, lpi_plan *plan, lpi_result_sink *const *sinks) {
+    if (!sinks || !lpi_remote_enabled(ctx)) return;
+    plan->target_sink = (lpi_result_sink **)sinks;
+    for (int t = 0; t < plan->ntargets; t++) {
+        if (!sinks[t]) continue;
+        const lpi_pnode *pn = &plan->pnodes[plan->target_pnode[t]];
+        bool alone = pn->target == t;
+        for (int u = 0; u < plan->ntargets && alone; u++) alone = u == t || plan->target_pnode[u] != plan->target_pnode[t];
+        sinks[t]->taken = alone && pn->kernel != LPI_K_NONE && pn->ntasks == pn->grid.total && pn->grid.total > 0;
+    }
+}
+
+static lp_status run_targets(lp_ctx *ctx, lp_array *const *targets, int n, lpi_result_sink *const *sinks) {
+    if (lpi_orchestrate_enabled(ctx)) return run_orchestrated(ctx, targets, n, sinks);
     double t0 = lpi_now();
     lpi_plan *plan;
     lp_status st = lpi_plan_build(ctx, targets, n, &plan);
@@ -65,6 +88,7 @@ static lp_status run_targets(lp_ctx *ctx, lp_array *const *targets, int n) {
         lpi_cost_summary cs;
         if (lpi_cost_plan(ctx, plan, 0, LPI_COST_LOCAL, false, &cs) == LP_OK) ctx->report.predicted_seconds = cs.total;
     }
+    take_sinks(ctx, plan, sinks);
     st = lpi_plan_alloc_targets(ctx, plan);
     double t1 = lpi_now();
     if (!st) st = lpi_exec_plan(ctx, plan);
@@ -85,7 +109,8 @@ static lp_status run_targets(lp_ctx *ctx, lp_array *const *targets, int n) {
 /* The layers below (expr: data-dependent sizes) compute through lp_run without calling up. */
 __attribute__((constructor)) static void register_run_now(void) { lpi_set_run_now(lp_run); }
 
-lp_status lp_run(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **results) {
+/* lp_run, with optional sinks per target (NULL: none). */
+static lp_status run_all(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **results, lpi_result_sink *const *sinks) {
     if (!ctx) return LP_ERR_VALUE;
     if (n < 0 || (n > 0 && !targets)) return lpi_error(ctx, LP_ERR_VALUE, "lp_run: invalid target list");
     for (int i = 0; i < n; i++) {
@@ -115,7 +140,7 @@ lp_status lp_run(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **resul
         if (!lp_array_result(targets[i])) todo[m++] = targets[i];
     if (m) {
         ctx->in_run = true;
-        st = run_targets(ctx, todo, m);
+        st = run_targets(ctx, todo, m, m == n ? sinks : NULL);
         ctx->in_run = false;
     }
     lp_free(todo);
@@ -126,6 +151,10 @@ lp_status lp_run(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **resul
             lp_buffer_retain(results[i]);
         }
     return LP_OK;
+}
+
+lp_status lp_run(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **results) {
+    return run_all(ctx, targets, n, results, NULL);
 }
 
 /* "x.zarr" or "x.zarr/": a Zarr array; anything else a .npy file. */
@@ -154,7 +183,46 @@ lp_status lp_save_zarr(lp_ctx *ctx, const char *path, const lp_buffer *buf, cons
     return lpi_zarr_write(ctx, path, buf->dtype, buf->ndim, buf->shape, buf->data, &o);
 }
 
+/* A remote run of a into the .npy file `path` through a result sink: the file is created
+ * here (header, sized) under a temporary name beside path, the workers write the chunks into
+ * it, and it is synced and renamed into place only when the run succeeded. *done is false
+ * when the executor did not take the sink (then a has its result in memory, or st failed). */
+static lp_status save_sunk(lp_ctx *ctx, const char *path, lp_array *a, bool *done) {
+    *done = false;
+    char abs[PATH_MAX];
+    if (path[0] == '/') snprintf(abs, sizeof abs, "%s", path);
+    else if (!getcwd(abs, sizeof abs) || strlen(abs) + 1 + strlen(path) >= sizeof abs)
+        return lpi_error(ctx, LP_ERR_IO, "%s: cannot make the path absolute", path);
+    else { strcat(abs, "/"); strcat(abs, path); }
+    lpi_npy_writer *w;
+    lp_status st = lpi_npy_writer_open(ctx, abs, a->dtype, a->ndim, a->shape, &w);
+    if (st) return st;
+    lpi_result_sink sink = {lpi_npy_writer_temp(w), lpi_npy_writer_data_offset(w), false};
+    lpi_result_sink *sinks[1] = {&sink};
+    st = run_all(ctx, &a, 1, NULL, sinks);
+    if (st || !sink.taken) {
+        lpi_npy_writer_abort(w);
+        return st;
+    }
+    lpi_npy_writer_written_elsewhere(w);
+    *done = true;
+    return lpi_npy_writer_commit(ctx, w);
+}
+
+/* A plain file name (not a URL, not Zarr): what a result sink can write. */
+static bool sinkable(const char *path) { return !zarr_name(path) && !strstr(path, "://") && path[0]; }
+
 lp_status lp_save_array(lp_ctx *ctx, const char *path, lp_array *a) {
+    if (!ctx) return LP_ERR_VALUE;
+    if (!path || !a) return lpi_error(ctx, LP_ERR_VALUE, "lp_save_array: NULL argument");
+    /* LAMPY_RESULT_SINK=0: the result through the store and this process, as lp_save does
+     * (workers without a --write-dir, or without the driver's file system) */
+    const char *env = getenv("LAMPY_RESULT_SINK");
+    if (lpi_remote_enabled(ctx) && !lp_array_result(a) && sinkable(path) && !(env && !strcmp(env, "0"))) {
+        bool done;
+        lp_status st = save_sunk(ctx, path, a, &done);
+        if (st || done) return st;
+    }
     lp_buffer *b;
     lp_status st = lp_run(ctx, &a, 1, &b);
     if (st) return st;

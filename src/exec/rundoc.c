@@ -19,7 +19,8 @@ bool lpi_run_id_valid(const char *id) {
 
 static const char *const K_DOC[] = {"format", "version", "run", "graph", "data", "chunk_bytes", "threads", "fusion",
                                     "budget", "max_tries", "lease_ms", "runtime_sec", "lambda_mem_mb", "store", "lambda",
-                                    "workers", NULL};
+                                    "workers", "sinks", NULL};
+static const char *const K_SINK[] = {"target", "file", "offset", NULL};
 static const char *const K_DATA[] = {"node", "key", "checksum", NULL};
 
 static bool url_ok(const char *u) {
@@ -119,6 +120,27 @@ lp_status lpi_rundoc_parse(lp_ctx *ctx, const char *text, size_t n, lpi_rundoc *
             goto fail;
         }
     }
+    /* result sinks: where each is allowed is the worker's check (lpi_wire_sink_open) */
+    const json_t *sk = json_object_get(top, "sinks");
+    if (sk && (!json_is_array(sk) || json_array_size(sk) > 4096)) {
+        st = lpi_error(ctx, LP_ERR_FORMAT, "%s: 'sinks' must be a list", W);
+        goto fail;
+    }
+    d->nsinks = sk ? (int)json_array_size(sk) : 0;
+    if (!(d->sinks = lp_calloc((size_t)d->nsinks + 1, sizeof *d->sinks))) { st = lpi_nomem(ctx); goto fail; }
+    for (int i = 0; i < d->nsinks; i++) {
+        const json_t *e = json_array_get(sk, (size_t)i);
+        char w[64];
+        snprintf(w, sizeof w, "%s: sink %d", W, i);
+        if (!json_is_object(e)) { st = lpi_error(ctx, LP_ERR_FORMAT, "%s: must be an object", w); goto fail; }
+        if ((st = lpi_json_only_keys(ctx, w, e, K_SINK, "key")) ||
+            (st = lpi_json_int(ctx, w, e, "target", false, 0, INT32_MAX, &d->sinks[i].target)) ||
+            (st = lpi_json_str(ctx, w, e, "file", false, &d->sinks[i].file)) ||
+            (st = lpi_json_int(ctx, w, e, "offset", false, 0, INT64_MAX >> 2, &d->sinks[i].offset)))
+            goto fail;
+        for (int k = 0; k < i; k++)
+            if (d->sinks[k].target == d->sinks[i].target) { st = lpi_error(ctx, LP_ERR_VALUE, "%s: a second sink of its target", w); goto fail; }
+    }
     return LP_OK;
 fail:
     lpi_rundoc_free(d);
@@ -129,6 +151,7 @@ void lpi_rundoc_free(lpi_rundoc *d) {
     if (!d) return;
     lp_free(d->workers);
     lp_free(d->data);
+    lp_free(d->sinks);
     json_decref(d->doc);
     memset(d, 0, sizeof *d);
 }
@@ -362,7 +385,11 @@ lp_status lpi_orch_invoke(lp_ctx *ctx, const char *const *urls, int n, int first
                 if (!e) { st = LP_OK; break; }
                 snprintf(why, sizeof why, "%.300s: %.150s", url, x.reply);
             } else if (cc == CURLE_OK) {
-                snprintf(why, sizeof why, "%.300s: HTTP %ld: %.150s", url, code, x.reply);
+                /* a worker's JSON error: its message, not the raw body */
+                json_t *ej = json_loads(x.reply, 0, NULL);
+                const char *em = json_string_value(json_object_get(ej, "error"));
+                snprintf(why, sizeof why, "%.300s: HTTP %ld: %.400s", url, code, em ? em : x.reply);
+                json_decref(ej);
             } else {
                 snprintf(why, sizeof why, "%.300s: %.150s", url, err[0] ? err : curl_easy_strerror(cc));
             }

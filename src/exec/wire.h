@@ -47,6 +47,9 @@ typedef struct lpi_wire_limits {
      * same words whether the file exists or not. */
     const char *const *load_dirs;
     const char *const *load_urls;
+    /* Result sinks: directories below which a task may write its output into a .npy file the
+     * driver created (lpi_wire_sink_open); NULL or empty: none (deny by default). */
+    const char *const *write_dirs;
 } lpi_wire_limits;
 
 void lpi_wire_limits_default(lpi_wire_limits *lim);
@@ -60,6 +63,14 @@ void lpi_wire_limits_default(lpi_wire_limits *lim);
 lp_status lpi_wire_load_allowed(lp_ctx *ctx, const lpi_wire_limits *lim, const char *where, const char *url,
                                 char **resolved);
 
+/* The one check of where a result sink may write: path must be absolute and name an existing
+ * regular file below one of lim->write_dirs, opened write-only with the kernel confining the
+ * walk (never created, never truncated), at least `need` bytes long (the driver sized it). A
+ * path outside is LP_ERR_DENIED with the same words whether it exists or not. *fd_out: the
+ * descriptor (close()). */
+lp_status lpi_wire_sink_open(lp_ctx *ctx, const lpi_wire_limits *lim, const char *where, const char *path,
+                             int64_t need, int *fd_out);
+
 /* A reference to a stored chunk. */
 typedef struct lpi_wire_chunk {
     int store;                  /* index into the batch's store URLs */
@@ -72,6 +83,12 @@ typedef struct lpi_wire_chunk {
     uint64_t checksum;          /* inputs: XXH3-64 of the data, as the producer reported it */
     int load;                   /* >= 0: not in a store but rows of the .npy file of this load
                                  * node (the worker reads them itself); -1: a stored chunk */
+    /* outputs: a result sink (file != NULL): the output is written at its place in the .npy
+     * file `file` (data from file_offset, the node's shape, C order; fd open for writing); key
+     * is then NULL unless later tasks read the chunk from the store too */
+    const char *file;
+    int64_t file_offset;
+    int fd;
 } lpi_wire_chunk;
 
 /* A decoded, validated batch. Tasks and nodes are the planner's structs: task.pnode indexes
@@ -95,6 +112,8 @@ typedef struct lpi_wire_batch {
     lpi_task *tasks;
     lpi_wire_chunk *outs;
     uint64_t *task_bytes;       /* per task: bytes it will hold at once (limits, scheduling) */
+    int nfds;                   /* the sinks' open files, each once */
+    int *fds;
 } lpi_wire_batch;
 
 /* Parse and validate a batch. Messages say where: "task 3 operand 1 piece 0: box ... is not

@@ -37,6 +37,8 @@ void lpi_wire_limits_default(lpi_wire_limits *lim) {
     lim->max_chunk_bytes = (uint64_t)1 << 30;
     lim->max_task_bytes = (uint64_t)4 << 30;
     lim->load_dirs = NULL;
+    lim->load_urls = NULL;
+    lim->write_dirs = NULL;
 }
 
 static bool parse_hex64(const char *s, uint64_t *out) {
@@ -227,7 +229,7 @@ static const char *below(const char *path, const char *root) {
  * whether it exists or not — says nothing about the file system there. Inside a root, a
  * missing file is LP_ERR_NOTFOUND. *real receives the resolved path (malloc'd). */
 static lp_status open_below_roots(lp_ctx *ctx, const char *where, const char *const *roots, const char *path,
-                                  int *fd_out, char **real) {
+                                  int flags, const char *what, int *fd_out, char **real) {
     *fd_out = -1;
     *real = NULL;
     int err = EXDEV;
@@ -241,7 +243,7 @@ static lp_status open_below_roots(lp_ctx *ctx, const char *where, const char *co
         if (dfd < 0) continue;
         struct open_how how;
         memset(&how, 0, sizeof how);
-        how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK; /* a FIFO must not block the open */
+        how.flags = (uint64_t)flags | O_CLOEXEC | O_NONBLOCK; /* a FIFO must not block the open */
         how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
         long fd = syscall(SYS_openat2, dfd, *rel ? rel : ".", &how, sizeof how);
         err = fd < 0 ? errno : 0;
@@ -249,7 +251,7 @@ static lp_status open_below_roots(lp_ctx *ctx, const char *where, const char *co
             /* kernels before 5.6: resolve, then check the result is below the root */
             char *p = realpath(path, NULL), *r = realpath(roots[k], NULL);
             err = p && r && below(p, r) ? 0 : EXDEV;
-            fd = err ? -1 : open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+            fd = err ? -1 : open(p, flags | O_CLOEXEC | O_NONBLOCK);
             if (!err && fd < 0) err = errno;
             free(p);
             free(r);
@@ -258,9 +260,11 @@ static lp_status open_below_roots(lp_ctx *ctx, const char *where, const char *co
         if (fd >= 0) *fd_out = (int)fd;
     }
     if (err == EXDEV || err == ELOOP)
-        return lpi_error(ctx, LP_ERR_DENIED, "%s: load path %.300s is not below the worker's load roots (lampy worker --load-dir)",
-                         where, path);
-    if (err) return lpi_error(ctx, err == ENOENT ? LP_ERR_NOTFOUND : LP_ERR_IO, "%s: %.300s: %s", where, path, strerror(err));
+        return lpi_error(ctx, LP_ERR_DENIED, "%s: %s %.300s is not below %s", where, what, path,
+                         flags == O_RDONLY ? "the worker's load roots (lampy worker --load-dir)"
+                                           : "the worker's write roots (lampy worker --write-dir)");
+    if (err) return lpi_error(ctx, err == ENOENT ? LP_ERR_NOTFOUND : err == EISDIR ? LP_ERR_VALUE : LP_ERR_IO, "%s: %.300s: %s",
+                              where, path, strerror(err));
     char link[64], buf[PATH_MAX];
     snprintf(link, sizeof link, "/proc/self/fd/%d", *fd_out);
     ssize_t n = readlink(link, buf, sizeof buf - 1);
@@ -311,7 +315,7 @@ static lp_status load_allowed(lp_ctx *ctx, const lpi_wire_limits *lim, const cha
     }
     if (path[0] != '/') return lpi_error(ctx, LP_ERR_VALUE, "%s: a load path must be absolute", where);
     int fd;
-    lp_status st = open_below_roots(ctx, where, lim->load_dirs, path, &fd, resolved);
+    lp_status st = open_below_roots(ctx, where, lim->load_dirs, path, O_RDONLY, "load path", &fd, resolved);
     if (st) return st;
     if (fd_out) *fd_out = fd;
     else close(fd);
@@ -321,6 +325,25 @@ static lp_status load_allowed(lp_ctx *ctx, const lpi_wire_limits *lim, const cha
 lp_status lpi_wire_load_allowed(lp_ctx *ctx, const lpi_wire_limits *lim, const char *where, const char *url,
                                 char **resolved) {
     return load_allowed(ctx, lim, where, url, resolved, NULL);
+}
+
+lp_status lpi_wire_sink_open(lp_ctx *ctx, const lpi_wire_limits *lim, const char *where, const char *path,
+                             int64_t need, int *fd_out) {
+    *fd_out = -1;
+    if (path[0] != '/') return lpi_error(ctx, LP_ERR_VALUE, "%s: a sink path must be absolute", where);
+    char *real;
+    int fd;
+    lp_status st = open_below_roots(ctx, where, lim->write_dirs, path, O_WRONLY, "sink path", &fd, &real);
+    if (st) return st;
+    lp_free(real);
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (int64_t)sb.st_size < need) {
+        close(fd);
+        return lpi_error(ctx, LP_ERR_VALUE, "%s: sink %.300s is not a .npy file sized for the result (%lld bytes needed)",
+                         where, path, (long long)need);
+    }
+    *fd_out = fd;
+    return LP_OK;
 }
 
 /* LOAD: where it is read from passes the worker's policy (deny by default; a file is opened
@@ -527,7 +550,23 @@ static lp_status decode_node(dec *D, int ni, json_t *j) {
 /* ---- tasks ---- */
 
 static const char *const K_TASK[] = {"node", "chunk", "box", "pelems", "map", "out", "ops", NULL};
-static const char *const K_OUT[] = {"store", "key", "box", NULL};
+static const char *const K_OUT[] = {"store", "key", "box", "file", "offset", NULL};
+
+/* A sink's file, opened once per batch however many tasks write into it. */
+static lp_status sink_fd(dec *D, int ti, const char *where, const lpi_pnode *pn, lpi_wire_chunk *out) {
+    lpi_wire_batch *b = D->b;
+    for (int i = 0; i < ti; i++) {
+        const lpi_wire_chunk *o = &b->outs[i];
+        if (o->file && o->fd >= 0 && !strcmp(o->file, out->file)) { out->fd = o->fd; return LP_OK; }
+    }
+    int64_t need = 1;
+    for (int i = 0; i < pn->ndim; i++) need *= pn->shape[i]; /* the shape passed the node's checks */
+    need = need * (int64_t)lp_dtype_size(pn->dtype) + out->file_offset;
+    if (!b->fds && !(b->fds = lpi_arena_alloc(b->ar, (size_t)(b->ntasks + 1) * sizeof *b->fds))) return lpi_nomem(D->ctx);
+    lp_status st = lpi_wire_sink_open(D->ctx, D->lim, where, out->file, need, &out->fd);
+    if (!st) b->fds[b->nfds++] = out->fd;
+    return st;
+}
 static const char *const K_OPERAND[] = {"dtype", "box", "contig", "pieces", NULL};
 
 
@@ -796,12 +835,24 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
     /* output */
     if (!(jout = json_object_get(j, "out")) || !json_is_object(jout)) return fmt_err(ctx, where, "'out' must be an object");
     const bool state_out = lpi_pnode_writes_state(pn);
+    out->fd = -1;
+    out->store = -1;
+    const bool sunk = json_object_get(jout, "file") != NULL;
     if ((st = lpi_json_only_keys(ctx, where, jout, K_OUT, "key")) ||
-        (st = lpi_json_int(ctx, where, jout, "store", false, 0, b->nstores - 1, &store)) ||
-        (st = lpi_json_str(ctx, where, jout, "key", false, &out->key)))
+        (st = lpi_json_str(ctx, where, jout, "file", true, &out->file)) ||
+        (st = lpi_json_int(ctx, where, jout, "offset", !sunk, 0, INT64_MAX >> 2, &out->file_offset)))
         return st;
-    if (!lpi_store_key_valid(out->key, NULL)) return lpi_store_key_check(ctx, out->key);
-    out->store = (int)store;
+    if (!sunk && json_object_get(jout, "offset")) return fmt_err(ctx, where, "'offset' belongs to a sink's 'file'");
+    if (!sunk || json_object_get(jout, "key")) {
+        if ((st = lpi_json_int(ctx, where, jout, "store", false, 0, b->nstores - 1, &store)) ||
+            (st = lpi_json_str(ctx, where, jout, "key", false, &out->key)))
+            return st;
+        if (!lpi_store_key_valid(out->key, NULL)) return lpi_store_key_check(ctx, out->key);
+        out->store = (int)store;
+    } else if (json_object_get(jout, "store")) {
+        return fmt_err(ctx, where, "'store' belongs to a 'key'");
+    }
+    if (sunk && state_out) return fmt_err(ctx, where, "a partial state cannot go to a sink 'file'");
     if (state_out) {
         if (json_object_get(jout, "box")) return fmt_err(ctx, where, "a state output has no 'box'");
         if (pn->red->nfields * (uint64_t)pelems > D->lim->max_chunk_bytes / 8)
@@ -818,6 +869,7 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
                              (unsigned long long)D->lim->max_chunk_bytes);
     }
     lpi_task_out_shape(pn, t, &out->box, &out->dtype, &out->ndim, out->shape);
+    if (sunk && (st = sink_fd(D, ti, where, pn, out))) return st;
     /* operands */
     t->nops = (int)json_array_size(jops);
     lp_dtype odt_stack[8], *odt = odt_stack;
@@ -969,6 +1021,7 @@ void lpi_wire_batch_free(lpi_wire_batch *b) {
         lpi_reader_close(b->nodes[i].reader);
         if (b->nodes[i].kernel == LPI_K_GEN || b->nodes[i].kernel == LPI_K_LOAD) lp_array_release(b->nodes[i].expr);
     }
+    for (int i = 0; i < b->nfds; i++) close(b->fds[i]);
     json_decref(b->doc);
     lpi_arena_destroy(b->ar);
     lp_free(b);
@@ -1133,6 +1186,7 @@ static lp_status stream_task(dec *D, int64_t i, const json_t *j) {
     lp_status st = decode_task(D, (int)i, j);
     lpi_wire_chunk *o = &D->b->outs[i];
     if (!st && o->key && !(o->key = arena_str(D->b->ar, o->key))) st = lpi_nomem(D->ctx);
+    if (!st && o->file && !(o->file = arena_str(D->b->ar, o->file))) st = lpi_nomem(D->ctx);
     return st;
 }
 

@@ -216,8 +216,16 @@ static json_t *task_json(lpi_wire_enc *e, int64_t ti, json_t *chunks, json_t *no
     int64_t shape[LP_MAX_NDIM];
     bool state;
     chunk_desc(e, gc, &ob, &dt, &nd, shape, &state);
-    json_t *out = json_pack("{s:i,s:s}", "store", 0, "key", key);
+    /* a sunk target's chunk goes into the driver's file; into the store as well only when
+     * tasks read it */
+    const lpi_result_sink *sk = state ? NULL : lpi_plan_sink(pl, t->pnode);
+    json_t *out = sk && !t->nconsumers ? json_object() : json_pack("{s:i,s:s}", "store", 0, "key", key);
     if (out && !state) json_object_set_new(out, "box", lpi_box_to_json(&ob));
+    if (out && sk && (json_object_set_new(out, "file", json_string(sk->path)) ||
+                      json_object_set_new(out, "offset", json_integer((json_int_t)sk->offset)))) {
+        json_decref(out);
+        out = NULL;
+    }
     json_t *ops = json_array();
     json_t *o = json_pack("{s:i,s:I,s:o,s:o,s:o}", "node", ns, "chunk", (json_int_t)t->chunk, "box",
                           lpi_box_to_json(&t->box), "out", out, "ops", ops);

@@ -728,3 +728,38 @@ void lpi_npy_writer_abort(lpi_npy_writer *w) {
     lp_free(w->path);
     lp_free(w);
 }
+
+const char *lpi_npy_writer_temp(const lpi_npy_writer *w) { return w->tmp; }
+int64_t lpi_npy_writer_data_offset(const lpi_npy_writer *w) { return w->data_offset; }
+void lpi_npy_writer_written_elsewhere(lpi_npy_writer *w) { atomic_store(&w->written, w->nrows); }
+
+lp_status lpi_npy_pwrite_box(lp_ctx *ctx, const char *name, int fd, int64_t data_offset, size_t isz, int ndim,
+                             const int64_t *shape, const int64_t *lo, const int64_t *hi, const void *data) {
+    /* a run: the innermost axes the box covers whole, and the first one it does not */
+    int64_t run = (int64_t)isz;
+    int k = ndim - 1;
+    for (; k >= 0; k--) {
+        run *= hi[k] - lo[k];
+        if (lo[k] != 0 || hi[k] != shape[k]) break;
+    }
+    for (int i = 0; i < ndim; i++)
+        if (hi[i] <= lo[i]) return LP_OK; /* empty box */
+    /* the axes before k are walked one index at a time; each step writes one run */
+    int64_t idx[LP_MAX_NDIM], stride[LP_MAX_NDIM];
+    int64_t s = (int64_t)isz;
+    for (int i = ndim - 1; i >= 0; i--) { stride[i] = s; s *= shape[i]; }
+    for (int i = 0; i < ndim; i++) idx[i] = lo[i];
+    const char *src = data;
+    for (;;) {
+        int64_t off = data_offset;
+        for (int i = 0; i < ndim; i++) off += idx[i] * stride[i];
+        if (lpi_pwrite_full(fd, src, (size_t)run, off) != 0) return os_error(ctx, name, "write failed", errno);
+        src += run;
+        int i = k - 1;
+        for (; i >= 0; i--) {
+            if (++idx[i] < hi[i]) break;
+            idx[i] = lo[i];
+        }
+        if (i < 0) return LP_OK;
+    }
+}

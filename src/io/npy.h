@@ -50,6 +50,18 @@ lp_status lpi_npy_writer_append(lp_ctx *ctx, lpi_npy_writer *w, const void *rows
 lp_status lpi_npy_writer_pwrite(lp_ctx *ctx, lpi_npy_writer *w, int64_t row0, const void *rows,
                                 int64_t nrows);
 lp_status lpi_npy_writer_commit(lp_ctx *ctx, lpi_npy_writer *w); /* frees w */
+/* Result sinks (docs/ORCHESTRATION.md, "Results into a file"): other processes pwrite the data
+ * into the writer's temp file (an absolute path when `path` was), from its data offset on;
+ * written_elsewhere tells commit that every row is there. */
+const char *lpi_npy_writer_temp(const lpi_npy_writer *w);
+int64_t lpi_npy_writer_data_offset(const lpi_npy_writer *w);
+void lpi_npy_writer_written_elsewhere(lpi_npy_writer *w);
 void lpi_npy_writer_abort(lpi_npy_writer *w);                   /* frees w, NULL ok */
+
+/* Write a C-order block (the box [lo, hi) of a C-order array of `shape`, items of isz bytes)
+ * into the data of an open .npy file whose data starts at data_offset: by contiguous runs
+ * (one pwrite when the box is a range of whole rows). `name` is for messages. */
+lp_status lpi_npy_pwrite_box(lp_ctx *ctx, const char *name, int fd, int64_t data_offset, size_t isz, int ndim,
+                             const int64_t *shape, const int64_t *lo, const int64_t *hi, const void *data);
 
 #endif

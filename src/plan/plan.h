@@ -6,6 +6,16 @@
 #include "core/arena.h"
 #include "kernels/task.h"
 
+/* A target written straight into a .npy file by the tasks that produce it (remote executors;
+ * docs/ORCHESTRATION.md, "Results into a file"): the file the driver created and sized (an
+ * absolute path: workers open it too) and where its data starts. An executor that writes the
+ * target there sets `taken`; the target then has no result buffer. */
+typedef struct lpi_result_sink {
+    const char *path;
+    int64_t offset;
+    bool taken;
+} lpi_result_sink;
+
 typedef struct lpi_plan {
     lpi_arena *arena;
     int npnodes;
@@ -15,6 +25,7 @@ typedef struct lpi_plan {
     int ntargets;
     int *target_pnode;         /* per target */
     lp_buffer **target_buf;    /* per target: the result buffer tasks write into */
+    lpi_result_sink **target_sink; /* NULL, or per target: its sink (NULL: none) */
     int64_t *chunk_refs;       /* per (pnode, chunk): consumer tasks + 1 if a target chunk */
     int64_t *chunk_base;       /* per pnode: index of its chunk 0 in chunk_refs */
     int64_t nchunks;
@@ -22,6 +33,12 @@ typedef struct lpi_plan {
     int *bind_pnode;           /* ... and the NONE pnode reading each (-1: not used); its
                                 * `prefilled` is set before each run */
 } lpi_plan;
+
+/* The sink an executor took for pnode p's chunks, if p is such a target (else NULL). */
+static inline const lpi_result_sink *lpi_plan_sink(const lpi_plan *pl, int p) {
+    int t = pl->pnodes[p].target;
+    return t >= 0 && pl->target_sink && pl->target_sink[t] && pl->target_sink[t]->taken ? pl->target_sink[t] : NULL;
+}
 
 /* Is view m (output shape out_shape) a valid way to read a stored array of shape lshape?
  * Every read inside, each stored axis read once or fixed (plan_load.c; decoders use it). */

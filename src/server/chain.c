@@ -57,6 +57,11 @@ typedef struct crun {
     int64_t nrun;                /* tasks that run */
     char *loops_doc;             /* the document of a run whose loops are still to run (no plan) */
     size_t loops_len;
+    /* result sinks (plan->target_sink points at sink_ptr): per target, the driver's file */
+    lpi_result_sink *sinks;
+    lpi_result_sink **sink_ptr;
+    int *sink_fd;                /* per target: open for writing, -1 */
+    char **sink_path;
 } crun;
 
 struct lpi_chains {
@@ -77,6 +82,13 @@ static void crun_free(crun *r) {
         lpi_close_loads(r->plan);
         lpi_plan_destroy(r->plan);
     }
+    for (int t = 0; r->sink_fd && t < r->ntargets; t++)
+        if (r->sink_fd[t] >= 0) close(r->sink_fd[t]);
+    for (int t = 0; r->sink_path && t < r->ntargets; t++) lp_free(r->sink_path[t]);
+    lp_free(r->sinks);
+    lp_free(r->sink_ptr);
+    lp_free(r->sink_fd);
+    lp_free(r->sink_path);
     if (r->targets) lp_arrays_release(r->targets, r->ntargets);
     for (int i = 0; i < r->nfiles; i++) {
         char path[400];
@@ -262,6 +274,42 @@ static lp_status derive(lp_ctx *ctx, crun *r) {
     return LP_OK;
 }
 
+/* The document's result sinks: each target's chunks are written by its tasks into the
+ * driver's file, which must lie below the worker's --write-dirs (opened once per run). */
+static lp_status open_sinks(lpi_chains *C, lp_ctx *ctx, crun *r, const lpi_rundoc *d) {
+    const lpi_plan *pl = r->plan;
+    const int n = pl->ntargets;
+    if (!d->nsinks) return LP_OK;
+    r->sinks = lp_calloc((size_t)n, sizeof *r->sinks);
+    r->sink_ptr = lp_calloc((size_t)n, sizeof *r->sink_ptr);
+    r->sink_fd = lp_malloc((size_t)n * sizeof *r->sink_fd);
+    r->sink_path = lp_calloc((size_t)n, sizeof *r->sink_path);
+    if (!r->sinks || !r->sink_ptr || !r->sink_fd || !r->sink_path) return lpi_nomem(ctx);
+    for (int t = 0; t < n; t++) r->sink_fd[t] = -1;
+    for (int i = 0; i < d->nsinks; i++) {
+        const lpi_rundoc_sink *s = &d->sinks[i];
+        char w[LPI_RUN_ID_MAX + 48];
+        snprintf(w, sizeof w, "run %s: sink %d", r->run, i);
+        if (s->target >= n) return lpi_error(ctx, LP_ERR_VALUE, "%s: the graph has %d targets", w, n);
+        const int t = (int)s->target, p = pl->target_pnode[t];
+        const lpi_pnode *pn = &pl->pnodes[p];
+        bool alone = pn->target == t;
+        for (int u = 0; u < n && alone; u++) alone = u == t || pl->target_pnode[u] != p;
+        if (!alone || pn->kernel == LPI_K_NONE || pn->ntasks != pn->grid.total || r->direct[p])
+            return lpi_error(ctx, LP_ERR_VALUE, "%s: target %d is not computed by tasks of its own", w, t);
+        int64_t need = 1;
+        for (int k = 0; k < pn->ndim; k++) need *= pn->shape[k];
+        need = need * (int64_t)lp_dtype_size(pn->dtype) + s->offset;
+        lp_status st = lpi_wire_sink_open(ctx, C->host.limits, w, s->file, need, &r->sink_fd[t]);
+        if (st) return st;
+        if (!(r->sink_path[t] = lp_strdup(s->file))) return lpi_nomem(ctx);
+        r->sinks[t] = (lpi_result_sink){r->sink_path[t], s->offset, true};
+        r->sink_ptr[t] = &r->sinks[t];
+    }
+    r->plan->target_sink = r->sink_ptr;
+    return LP_OK;
+}
+
 /* Plan a run from its document (see chain.h). A document with loops is not planned: the run's
  * start (start) gets it back in r->loops_doc, to run the loops first (run_loops). */
 static lp_status crun_build(lpi_chains *C, lp_ctx *ctx, const char *run, const char *store_url, bool start, crun **out) {
@@ -325,7 +373,7 @@ static lp_status crun_build(lpi_chains *C, lp_ctx *ctx, const char *run, const c
                        (long long)r->plan->ntasks, (long long)MAX_PLAN_TASKS);
         goto fail;
     }
-    if ((st = lpi_open_loads(ctx, r->plan)) || (st = derive(ctx, r))) goto fail;
+    if ((st = lpi_open_loads(ctx, r->plan)) || (st = derive(ctx, r)) || (st = open_sinks(C, ctx, r, &d))) goto fail;
     atomic_fetch_add(&C->n_planned, 1);
     lp_free(text);
     lpi_rundoc_free(&d);
@@ -908,8 +956,8 @@ static char *result_template(const crun *r) {
                 cl = NULL;
             }
         }
-        json_t *o = cl ? json_pack("{s:s,s:o,s:o}", "dtype", lp_dtype_name(pn->dtype), "shape", lpi_json_ints(pn->ndim, pn->shape),
-                                   "chunks", cl) : NULL;
+        json_t *o = cl ? json_pack("{s:s,s:o,s:o,s:b}", "dtype", lp_dtype_name(pn->dtype), "shape", lpi_json_ints(pn->ndim, pn->shape),
+                                   "chunks", cl, "sunk", lpi_plan_sink(pl, p) != NULL) : NULL;
         if (!o || json_array_append_new(tg, o)) { json_decref(tg); tg = NULL; }
     }
     json_t *doc = tg ? json_pack("{s:o}", "targets", tg) : NULL;
@@ -1108,6 +1156,18 @@ static bool loops_then_plan(chain *ch) {
     return false;
 }
 
+/* A sunk target's chunk into its place in the driver's file (the same bytes whenever the task
+ * runs again: retries, lineage and duplicates are harmless). */
+static lp_status sink_write(chain *ch, const lpi_task *tk, const lp_buffer *out) {
+    const crun *r = ch->r;
+    const lpi_pnode *pn = &r->plan->pnodes[tk->pnode];
+    const lpi_result_sink *sk = lpi_plan_sink(r->plan, tk->pnode);
+    lpi_box box;
+    lpi_grid_chunk_box(&pn->grid, tk->chunk, &box);
+    return lpi_npy_pwrite_box(ch->ctx, sk->path, r->sink_fd[pn->target], sk->offset, lp_dtype_size(pn->dtype), pn->ndim,
+                              pn->shape, box.lo, box.hi, out->data);
+}
+
 /* Run tasks from `first` (or the run's start) until nothing is left for this chain. */
 static void chain_run(chain *ch, int64_t first) {
     lpi_chains *C = ch->C;
@@ -1130,7 +1190,9 @@ static void chain_run(chain *ch, int64_t first) {
         char key[LPI_STORE_KEY_MAX + 1];
         const lpi_task *tk = &r->plan->tasks[t];
         chunk_key(r, tk->pnode, tk->chunk, key, sizeof key);
-        if (!st) st = lpi_store_put_buffer(ch->ctx, r->store, key, out);
+        const bool sunk = lpi_plan_sink(r->plan, tk->pnode) != NULL;
+        if (!st && sunk) st = sink_write(ch, tk, out);
+        if (!st && (!sunk || tk->nconsumers)) st = lpi_store_put_buffer(ch->ctx, r->store, key, out);
         if (st) {
             lp_buffer_release(out);
             if (transient(st)) {
@@ -1279,6 +1341,7 @@ unsigned lpi_chains_request(lpi_chains *C, lp_ctx *ctx, const json_t *req, const
         /* the document's or the worker's fault: bad documents are 4xx, unreachable stores 5xx */
         code = st == LP_ERR_IO || st == LP_ERR_NOMEM || st == LP_ERR_REMOTE ? 503 : st == LP_ERR_LIMIT ? 413 : 400;
         if (st == LP_ERR_NOTFOUND) code = 404;
+        if (st == LP_ERR_DENIED) code = 403; /* a load or sink path outside the worker's roots */
     } else if (task >= 0 && (task >= r->plan->ntasks || r->direct[r->plan->tasks[task].pnode])) {
         st = lpi_error(ctx, LP_ERR_VALUE, "%s: run %s has no task %lld to run", W, run, (long long)task);
     }

@@ -10,6 +10,7 @@
 #include "exec/assemble.h"
 #include "core/json.h"
 #include "io/dataset.h"
+#include "io/npy.h"
 #include "kernels/kernels.h"
 #include "server/chain.h"
 #include "server/http.h"
@@ -299,14 +300,22 @@ static lp_status run_task(runner *R, int ti, json_t **res) {
         goto done;
     }
     uint64_t h = XXH3_64bits(out->nbytes ? out->data : "", out->nbytes);
-    if ((st = lpi_store_put_guarded(ctx, R->stores[oc->store], oc->key, out, R->b->guard, (double)R->b->expire_ms / 1000)))
+    /* a result sink: the output at its place in the driver's file, no store round trip (the
+     * same bytes whenever the task runs again, so retries and hedges are harmless) */
+    if (oc->file && (st = lpi_npy_pwrite_box(ctx, oc->file, oc->fd, oc->file_offset, lp_dtype_size(oc->dtype), pn->ndim,
+                                             pn->shape, oc->box.lo, oc->box.hi, out->data)))
+        goto done;
+    if (oc->key &&
+        (st = lpi_store_put_guarded(ctx, R->stores[oc->store], oc->key, out, R->b->guard, (double)R->b->expire_ms / 1000)))
         goto done;
     R->t_put += now_us() - t1;
     R->bytes_out += out->nbytes;
     char hx[17];
     lpi_wire_hex64(h, hx);
-    *res = json_pack("{s:s,s:s,s:o,s:I,s:s}", "key", oc->key, "dtype", lp_dtype_name(oc->dtype), "shape",
-                     lpi_json_ints(oc->ndim, oc->shape), "bytes", (json_int_t)out->nbytes, "checksum", hx);
+    *res = json_pack("{s:s,s:o,s:I,s:s}", "dtype", lp_dtype_name(oc->dtype), "shape", lpi_json_ints(oc->ndim, oc->shape),
+                     "bytes", (json_int_t)out->nbytes, "checksum", hx);
+    if (*res && oc->key && json_object_set_new(*res, "key", json_string(oc->key))) st = lpi_nomem(ctx);
+    if (*res && oc->file && json_object_set_new(*res, "file", json_string(oc->file))) st = lpi_nomem(ctx);
     if (!*res) st = lpi_nomem(ctx);
 done:
     for (int k = 0; k < t->nops; k++) lp_free_aligned(tmps ? tmps[k] : NULL);
@@ -329,7 +338,7 @@ static lp_status check_scope(lp_ctx *ctx, const lpi_wire_batch *b, const char *s
     if (!n) return lpi_error(ctx, LP_ERR_DENIED, "the request names no key scope (X-Lampy-Scope), so it may touch no chunk");
     for (int64_t i = 0; i < b->nchunks + b->ntasks; i++) {
         const lpi_wire_chunk *c = i < b->nchunks ? &b->chunks[i] : &b->outs[i - b->nchunks];
-        if (c->load >= 0 && i < b->nchunks) continue;
+        if ((c->load >= 0 && i < b->nchunks) || !c->key) continue; /* a sink-only output names no key */
         if (strncmp(c->key, scope, n) != 0 || c->key[n] != '/')
             return lpi_error(ctx, LP_ERR_DENIED, "chunk %.200s is outside the request's scope %.200s", c->key, scope);
     }
@@ -684,7 +693,7 @@ void lpi_worker_server_stop(lpi_worker_server *s, double grace_sec) {
 static pthread_once_t lambda_once = PTHREAD_ONCE_INIT;
 static lpi_worker *lambda_worker;
 static char lambda_error[LPI_ERRMSG_MAX] = "the worker could not start (out of memory)";
-static char **lambda_lists[3];
+static char **lambda_lists[4];
 
 /* "a,b,c" -> NULL-terminated list (NULL for unset or empty). */
 static char **split_env(const char *name) {
@@ -710,10 +719,12 @@ static void lambda_init(void) {
     lambda_lists[0] = split_env("LAMPY_ALLOW_STORES");
     lambda_lists[1] = split_env("LAMPY_LOAD_DIRS");
     lambda_lists[2] = split_env("LAMPY_LOAD_URLS");
+    lambda_lists[3] = split_env("LAMPY_WRITE_DIRS");
     cfg.allow_stores = (const char *const *)lambda_lists[0];
     lpi_wire_limits_default(&cfg.limits);
     cfg.limits.load_dirs = (const char *const *)lambda_lists[1];
     cfg.limits.load_urls = (const char *const *)lambda_lists[2];
+    cfg.limits.write_dirs = (const char *const *)lambda_lists[3];
     lp_ctx *ctx;
     if (lp_ctx_create(&ctx) != LP_OK) return;
     /* the lambda signs its store requests with $LAMPY_KEY_FILE (the platform in front of it

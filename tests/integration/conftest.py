@@ -17,10 +17,11 @@ def redis(tmp_path_factory):
 
 
 def confined(redis, tmp_path_factory):
-    """The options every worker here runs with: the test Redis is its store, and load tasks
-    read below the test's temp directories and tests/data (nothing is allowed by default)."""
+    """The options every worker here runs with: the test Redis is its store, load tasks read
+    below the test's temp directories and tests/data, and results sinks (`-o`) write below the
+    temp directories (nothing is allowed by default)."""
     return ["--allow-store", redis.url, "--load-dir", str(tmp_path_factory.getbasetemp()),
-            "--load-dir", str(ROOT / "tests" / "data")]
+            "--load-dir", str(ROOT / "tests" / "data"), "--write-dir", str(tmp_path_factory.getbasetemp())]
 
 
 @contextlib.contextmanager

@@ -368,3 +368,22 @@ def assert_fisher_as_local(tmp_path, remote, rows, features, classes, chunk_rows
         assert p.returncode == 0, p.stderr
     assert same_array(np.load(tmp_path / "yhat_l.npy"), np.load(tmp_path / "yhat_r.npy"))
 
+
+def finish(proc, timeout=240):
+    """The output of a run started with Popen; killed if it is not done in time."""
+    try:
+        return proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def wait_until(cond, timeout=60):
+    """Poll cond until it holds (True) or timeout seconds have passed (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.005)
+    return False

@@ -50,7 +50,8 @@ def workers(redis, data):
     ws = []
 
     def start(n):
-        ws.extend(LampyServer("worker", "--allow-store", redis[1], "--load-dir", data) for _ in range(n))
+        ws.extend(LampyServer("worker", "--allow-store", redis[1], "--load-dir", data, "--write-dir", data.parent)
+                  for _ in range(n))
         return ws
 
     try:
@@ -143,7 +144,8 @@ def test_frozen_redis_ends_the_run(workers, data, tmp_path):
     proc_r, port = start_redis(tmp_path)
     url = f"redis://127.0.0.1:{port}"
     try:
-        ws = [LampyServer("worker", "--allow-store", url, "--load-dir", data) for _ in range(2)]
+        ws = [LampyServer("worker", "--allow-store", url, "--load-dir", data, "--write-dir", data.parent)
+              for _ in range(2)]
         try:
             proc = start_run(ws, url, data, tmp_path / "r.npy", "--deadline", 4)
             t0 = time.monotonic()
@@ -181,7 +183,8 @@ def test_keys_of_a_failed_cleanup_expire(data, tmp_path, monkeypatch):
     r = RedisConn(port)
     try:
         r("ACL", "SETUSER", "driver", "on", ">pw", "~*", "+@all", "-del", "-unlink")
-        w = LampyServer("worker", "--allow-store", f"redis://127.0.0.1:{port}", "--load-dir", data)
+        w = LampyServer("worker", "--allow-store", f"redis://127.0.0.1:{port}", "--load-dir", data,
+                        "--write-dir", data.parent)
         try:
             monkeypatch.setenv("LAMPY_REMOTE_KEY_MARGIN", "0.5")
             x = np.arange(2048 * 1024, dtype=np.float64).reshape(2048, 1024) % 7

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from conftest import confined
 from lampy_procs import (LAMPY, REDIS_CLI, ROOT, Worker, assert_error_as_local, assert_fisher_as_local, assert_same_as_local,
-                         lampy, same_array)
+                         finish, lampy, same_array, wait_until)
 
 TEST_OPS = LAMPY.parent / "tests" / "c" / "test_ops"
 LIBLAMPY = LAMPY.parent / "liblampy.so"
@@ -235,7 +235,7 @@ def test_openlambda_hosted_lambda(workers, clean_store, data, tmp_path):
     host = subprocess.Popen([str(ROOT / ".venv" / "bin" / "python"), "-c", OL_HOST, str(FPY_DIR)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, LAMPY_LIBRARY=str(LIBLAMPY), LAMPY_ALLOW_STORES=clean_store.url,
-                                     LAMPY_LOAD_DIRS=str(data)))
+                                     LAMPY_LOAD_DIRS=str(data), LAMPY_WRITE_DIRS=str(tmp_path)))
     try:
         m = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)\n", host.stdout.readline())
         assert m, host.stderr.read()
@@ -440,24 +440,6 @@ def slow_run(ws, store, data, out, **kw):
             *orch_args(ws, store)]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, **FAST), **kw)
-
-
-def finish(proc, timeout=240):
-    try:
-        return proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-
-
-def wait_until(cond, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.005)
-    return False
 
 
 def test_worker_killed_mid_run(spawn, clean_store, data, tmp_path, slow_expected):

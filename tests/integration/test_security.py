@@ -179,7 +179,8 @@ def test_signed_runs_end_to_end(tmp_path, servers):
     data.mkdir()
     np.save(data / "a.npy", np.random.default_rng(1).standard_normal((300, 40)))
     s = servers("store", "--dir", tmp_path / "d", "--key-file", tmp_path / "key")
-    ws = [servers("worker", "--key-file", tmp_path / "key", "--allow-store", s.url, "--load-dir", data) for _ in range(2)]
+    ws = [servers("worker", "--key-file", tmp_path / "key", "--allow-store", s.url, "--load-dir", data, "--write-dir", tmp_path)
+          for _ in range(2)]  # (-o: the workers write the result into the file: a result sink)
     names = [f"a={data / 'a.npy'}"]
     expr = "(a * 2 - 1).sum(axis=0)"
     r = run_remote(expr, names, ws, s.url, tmp_path / "r.npy", "--chunk-bytes", "4K", "--key-file", tmp_path / "key")
@@ -212,7 +213,8 @@ def test_tls_end_to_end(tmp_path, servers):
     tls = ["--tls-cert", cert, "--tls-key", pkey, "--key-file", tmp_path / "key"]
     s = servers("store", "--dir", tmp_path / "d", *tls, tls_ca=cert)
     assert s.url.startswith("https://")
-    ws = [servers("worker", *tls, "--allow-store", s.url, "--load-dir", data, "--ca-file", cert, tls_ca=cert)]
+    ws = [servers("worker", *tls, "--allow-store", s.url, "--load-dir", data, "--write-dir", tmp_path, "--ca-file", cert,
+                  tls_ca=cert)]
     assert s.request("GET", "/status") == (200, b"ready")
     out = tmp_path / "r.npy"
     r = run_remote("a * a + 1", [f"a={data / 'a.npy'}"], ws, s.url, out, "--chunk-bytes", "1K",

@@ -45,7 +45,8 @@ def cluster(tmp_path_factory):
         for i in range(2):
             # load tasks read the tests' temp files; the store is the one started above
             w, url = start(["worker", "--port", "0", "--allow-store", store_url,
-                            "--load-dir", str(tmp_path_factory.getbasetemp())], tmp, f"worker{i}")
+                            "--load-dir", str(tmp_path_factory.getbasetemp()),
+                            "--write-dir", str(tmp_path_factory.getbasetemp())], tmp, f"worker{i}")
             procs.append(w)
             urls.append(url)
         yield {"store": store_url, "workers": urls, "dir": tmp}

@@ -9,7 +9,7 @@ carries the JSON across.
 OpenLambda always answers 200 when ``f`` returns, so an error comes back as
 ``{"error": ..., "status": "ERR_...", "code": <the status a worker would send>}``; Lampy's
 driver reads ``code``. Settings come from the environment (ol.yaml): ``LAMPY_ALLOW_STORES``,
-``LAMPY_LOAD_DIRS`` (comma-separated), ``LAMPY_KEY_FILE``, ``LAMPY_CA_FILE``, ``LAMPY_LIBRARY``
+``LAMPY_LOAD_DIRS``, ``LAMPY_WRITE_DIRS`` (comma-separated), ``LAMPY_KEY_FILE``, ``LAMPY_CA_FILE``, ``LAMPY_LIBRARY``
 (path of liblampy.so), ``LAMPY_INVOKE_TIMEOUT`` (seconds to wait for an invoked lambda to answer).
 
 Orchestration by functions (``"kind": "orchestrate"``, docs/ORCHESTRATION.md): ``f`` runs the
