@@ -95,6 +95,8 @@ typedef enum lp_dtype {
     LP_UINT32 = 9,
     LP_UINT64 = 10,
     LP_FLOAT16 = 11, /* storage: ops compute in float32 and round each result, as NumPy does */
+    LP_COMPLEX64 = 12,  /* two float32 (real, imaginary), as C's float _Complex and NumPy's */
+    LP_COMPLEX128 = 13, /* two float64 */
     LP_DTYPE_COUNT
 } lp_dtype;
 
@@ -106,17 +108,21 @@ LP_API lp_dtype lp_promote(lp_dtype a, lp_dtype b);
 
 /* A Python-style scalar: "weak" in promotion (NumPy 2 / NEP 50): int32_array + 3 is int32. */
 typedef struct lp_scalar {
-    lp_dtype dtype; /* LP_BOOL, LP_INT64 or LP_FLOAT64 give the scalar's kind */
+    lp_dtype dtype; /* LP_BOOL, LP_INT64, LP_FLOAT64 or LP_COMPLEX128 give the scalar's kind */
     union {
         bool b;
         int64_t i;
         double f;
+        double c[2]; /* real, imaginary */
     } v;
 } lp_scalar;
 
 static inline lp_scalar lp_scalar_f(double f) { lp_scalar s; s.dtype = LP_FLOAT64; s.v.f = f; return s; }
 static inline lp_scalar lp_scalar_i(int64_t i) { lp_scalar s; s.dtype = LP_INT64; s.v.i = i; return s; }
 static inline lp_scalar lp_scalar_b(bool b) { lp_scalar s; s.dtype = LP_BOOL; s.v.b = b; return s; }
+static inline lp_scalar lp_scalar_c(double re, double im) {
+    lp_scalar s; s.dtype = LP_COMPLEX128; s.v.c[0] = re; s.v.c[1] = im; return s;
+}
 
 /* ---- context ----------------------------------------------------------------------- */
 
