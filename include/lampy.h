@@ -291,6 +291,7 @@ typedef enum lp_value_kind {
     LP_VAL_LIST = 8,     /* items[0..n) (results such as split's) */
     LP_VAL_SLICE = 9,    /* items[0..3): start, stop, step, each an int or None (indexing) */
     LP_VAL_ELLIPSIS = 10,
+    LP_VAL_COMPLEX = 11, /* f + im j */
     LP_VAL_COUNT
 } lp_value_kind;
 
@@ -306,12 +307,16 @@ typedef struct lp_value {
     lp_array *array;
     struct lp_value *items;
     int n;
+    double im; /* LP_VAL_COMPLEX: the imaginary part (f the real part) */
 } lp_value;
 
-static inline lp_value lp_value_none(void) { lp_value v = {LP_VAL_NONE, false, 0, 0, NULL, LP_BOOL, NULL, NULL, 0}; return v; }
+static inline lp_value lp_value_none(void) { lp_value v = {LP_VAL_NONE, false, 0, 0, NULL, LP_BOOL, NULL, NULL, 0, 0}; return v; }
 static inline lp_value lp_value_bool(bool b) { lp_value v = lp_value_none(); v.kind = LP_VAL_BOOL; v.b = b; return v; }
 static inline lp_value lp_value_int(int64_t i) { lp_value v = lp_value_none(); v.kind = LP_VAL_INT; v.i = i; return v; }
 static inline lp_value lp_value_float(double f) { lp_value v = lp_value_none(); v.kind = LP_VAL_FLOAT; v.f = f; return v; }
+static inline lp_value lp_value_complex(double re, double im) {
+    lp_value v = lp_value_none(); v.kind = LP_VAL_COMPLEX; v.f = re; v.im = im; return v;
+}
 static inline lp_value lp_value_str(const char *s) { lp_value v = lp_value_none(); v.kind = LP_VAL_STR; v.s = s; return v; }
 static inline lp_value lp_value_dtype(lp_dtype dt) { lp_value v = lp_value_none(); v.kind = LP_VAL_DTYPE; v.dtype = dt; return v; }
 static inline lp_value lp_value_array(lp_array *a) { lp_value v = lp_value_none(); v.kind = LP_VAL_ARRAY; v.array = a; return v; }

@@ -190,6 +190,22 @@ lp_status lp_from_buffer(lp_ctx *ctx, lp_buffer *buf, lp_array **out) {
 }
 
 static lp_status cast_scalar(lp_ctx *ctx, lp_scalar v, lp_dtype dt, lp_scalar *out) {
+    if (lpi_dtype_is_complex(dt) || v.dtype == LP_COMPLEX128) {
+        /* a complex value or dtype: through the dtype's storage (a complex value to a real dtype
+         * keeps its real part, as NumPy's cast) */
+        double c[2] = {v.dtype == LP_COMPLEX128 ? v.v.c[0] : v.dtype == LP_FLOAT64 ? v.v.f : v.dtype == LP_INT64 ? (double)v.v.i : v.v.b,
+                       v.dtype == LP_COMPLEX128 ? v.v.c[1] : 0};
+        if (lpi_dtype_is_complex(dt)) {
+            lpi_raw raw;
+            lpi_store_c(&raw, dt, c[0], c[1]);
+            lpi_load_c(&raw, dt, c);
+            *out = lp_scalar_c(c[0], c[1]);
+            out->dtype = dt;
+            return LP_OK;
+        }
+        if (dt == LP_BOOL) { *out = lp_scalar_b(c[0] != 0 || c[1] != 0); return LP_OK; }
+        v = lp_scalar_f(c[0]);
+    }
     out->dtype = dt;
     double f = v.dtype == LP_FLOAT64 ? v.v.f : v.dtype == LP_INT64 ? (double)v.v.i : (double)v.v.b;
     int64_t i = v.dtype == LP_FLOAT64 ? 0 : v.dtype == LP_INT64 ? v.v.i : v.v.b;
@@ -243,8 +259,8 @@ lp_status lp_ones(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape, lp_a
 
 lp_status lp_scalar_array(lp_ctx *ctx, lp_scalar value, lp_array **out) {
     *out = NULL;
-    if (value.dtype != LP_BOOL && value.dtype != LP_INT64 && value.dtype != LP_FLOAT64)
-        return lpi_error(ctx, LP_ERR_TYPE, "a scalar operand must be bool, int64 or float64");
+    if (value.dtype != LP_BOOL && value.dtype != LP_INT64 && value.dtype != LP_FLOAT64 && value.dtype != LP_COMPLEX128)
+        return lpi_error(ctx, LP_ERR_TYPE, "a scalar operand must be bool, int64, float64 or complex128");
     lp_array *a;
     lp_status st = lpi_node_new(ctx, LPI_OP_SCALAR, value.dtype, 0, NULL, 0, NULL, &a);
     if (st) return st;
