@@ -430,6 +430,13 @@ static lp_status convert(lpi_call *c, const lpi_param *p, const lp_value *v, lpi
     }
     case LPI_P_INT: return int_of(c, v, p->name, &a->i);
     case LPI_P_FLOAT: case LPI_P_NUM:
+        if (p->type == LPI_P_NUM && v->kind == LP_VAL_COMPLEX) { /* full(..., 1+2j) */
+            a->f = v->f;
+            a->i = 0;
+            a->is_float = true;
+            a->scalar = lp_scalar_c(v->f, v->im);
+            return LP_OK;
+        }
         if (!is_num(v))
             return lpi_error(ctx, LP_ERR_TYPE, "%s(): '%s' must be a real number, not %s", c->fname, p->name, lpi_value_type(v));
         a->f = num_f(v);
