@@ -117,9 +117,10 @@ typedef struct lp_scalar {
     } v;
 } lp_scalar;
 
-static inline lp_scalar lp_scalar_f(double f) { lp_scalar s; s.dtype = LP_FLOAT64; s.v.f = f; return s; }
-static inline lp_scalar lp_scalar_i(int64_t i) { lp_scalar s; s.dtype = LP_INT64; s.v.i = i; return s; }
-static inline lp_scalar lp_scalar_b(bool b) { lp_scalar s; s.dtype = LP_BOOL; s.v.b = b; return s; }
+/* every byte of the value set (graphs compare attributes bytewise) */
+static inline lp_scalar lp_scalar_f(double f) { lp_scalar s; s.dtype = LP_FLOAT64; s.v.c[0] = s.v.c[1] = 0; s.v.f = f; return s; }
+static inline lp_scalar lp_scalar_i(int64_t i) { lp_scalar s; s.dtype = LP_INT64; s.v.c[0] = s.v.c[1] = 0; s.v.i = i; return s; }
+static inline lp_scalar lp_scalar_b(bool b) { lp_scalar s; s.dtype = LP_BOOL; s.v.c[0] = s.v.c[1] = 0; s.v.b = b; return s; }
 static inline lp_scalar lp_scalar_c(double re, double im) {
     lp_scalar s; s.dtype = LP_COMPLEX128; s.v.c[0] = re; s.v.c[1] = im; return s;
 }

@@ -190,6 +190,7 @@ lp_status lp_from_buffer(lp_ctx *ctx, lp_buffer *buf, lp_array **out) {
 }
 
 static lp_status cast_scalar(lp_ctx *ctx, lp_scalar v, lp_dtype dt, lp_scalar *out) {
+    memset(out, 0, sizeof *out); /* graphs compare attributes bytewise */
     if (lpi_dtype_is_complex(dt) || v.dtype == LP_COMPLEX128) {
         /* a complex value or dtype: through the dtype's storage (a complex value to a real dtype
          * keeps its real part, as NumPy's cast) */
@@ -245,7 +246,7 @@ lp_status lp_full(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape, lp_s
     if ((st = cast_scalar(ctx, value, dt, &v))) return st;
     lp_array *a;
     if ((st = lpi_node_new(ctx, LPI_OP_FULL, dt, ndim, shape, 0, NULL, &a))) return st;
-    a->a.value = v;
+    memcpy(&a->a.value, &v, sizeof v); /* v zeroed whole by cast_scalar */
     *out = a;
     return LP_OK;
 }
@@ -264,7 +265,13 @@ lp_status lp_scalar_array(lp_ctx *ctx, lp_scalar value, lp_array **out) {
     lp_array *a;
     lp_status st = lpi_node_new(ctx, LPI_OP_SCALAR, value.dtype, 0, NULL, 0, NULL, &a);
     if (st) return st;
-    a->a.value = value;
+    /* only the bytes of the value's kind: graphs compare attributes bytewise */
+    memset(&a->a.value, 0, sizeof a->a.value);
+    a->a.value.dtype = value.dtype;
+    if (value.dtype == LP_COMPLEX128) memcpy(a->a.value.v.c, value.v.c, sizeof value.v.c);
+    else if (value.dtype == LP_FLOAT64) a->a.value.v.f = value.v.f;
+    else if (value.dtype == LP_INT64) a->a.value.v.i = value.v.i;
+    else a->a.value.v.b = value.v.b;
     a->a.weak = true;
     *out = a;
     return LP_OK;

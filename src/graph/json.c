@@ -399,8 +399,9 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
     }
     case LPI_OP_SCALAR: {
         lp_scalar v;
-        if (dt != LP_BOOL && dt != LP_INT64 && dt != LP_FLOAT64)
-            return lpi_error(ctx, LP_ERR_TYPE, "%s: a scalar is bool, int64 or float64, not %s", where, lp_dtype_name(dt));
+        if (dt != LP_BOOL && dt != LP_INT64 && dt != LP_FLOAT64 && dt != LP_COMPLEX128)
+            return lpi_error(ctx, LP_ERR_TYPE, "%s: a scalar is bool, int64, float64 or complex128, not %s", where,
+                             lp_dtype_name(dt));
         if ((st = scalar_from_json(ctx, where, attrs, dt, &v))) return st;
         return lp_scalar_array(ctx, v, out);
     }

@@ -50,16 +50,16 @@
         }                                                                                           \
         return cpow##F(a, b);                                                                       \
     }                                                                                               \
-    /* NumPy 2's sign: z / |z|; NaN in either part gives NaN, an infinite part gives its unit */  \
+    /* NumPy 2's sign: z / |z| by hypot (so an infinite part wins over a NaN in the other),    \
+     * NaN when |z| is, the unit of the infinite part when one part is */                     \
     static inline C sign_##S(C a) {                                                                 \
-        T r = crealf_##S(a), i = cimagf_##S(a);                                                     \
-        if (isnan(r) || isnan(i)) return mk_##S(NAN, NAN);                                          \
-        if (r == 0 && i == 0) return mk_##S(0, 0);                                                  \
-        if (isinf(r) || isinf(i)) {                                                                 \
-            if (isinf(r) && isinf(i)) return mk_##S(NAN, NAN);                                      \
-            return isinf(r) ? mk_##S(copysign##F(1, r), 0) : mk_##S(0, copysign##F(1, i));          \
+        T r = crealf_##S(a), i = cimagf_##S(a), m = hypot##F(r, i);                                 \
+        if (isnan(m)) return mk_##S(NAN, NAN);                                                      \
+        if (isinf(m)) {                                                                             \
+            if (isinf(r)) return isinf(i) ? mk_##S(NAN, NAN) : mk_##S(copysign##F(1, r), 0);        \
+            return mk_##S(0, copysign##F(1, i));                                                    \
         }                                                                                           \
-        T m = hypot##F(r, i);                                                                       \
+        if (m == 0) return mk_##S(0, 0);                                                            \
         return mk_##S(r / m, i / m);                                                                \
     }                                                                                               \
     static inline C log1p_##S(C a) {                                                                \
