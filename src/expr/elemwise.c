@@ -195,6 +195,8 @@ lp_status lp_elemwise(lp_ctx *ctx, const char *name, int nin, lp_array *const *i
                 return compare_mixed_u64(ctx, op, in[k], in[1 - k], k == 0, out);
         }
     }
+    if (op == LPI_OP_CONJ && in[0]->dtype == LP_BOOL) /* NumPy's first conjugate loop for bools is int8's */
+        return lp_astype(ctx, in[0], LP_INT8, out);
     if ((op == LPI_OP_CONJ || op == LPI_OP_REAL) && !lpi_dtype_is_complex(in[0]->dtype))
         return lp_astype(ctx, in[0], in[0]->dtype, out); /* a real number is its own conjugate and real part */
     if (op == LPI_OP_IMAG && !lpi_dtype_is_complex(in[0]->dtype))

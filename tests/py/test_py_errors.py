@@ -128,8 +128,6 @@ def test_unsupported_objects():
         lp.asarray({"a": 1})
     with pytest.raises(TypeError):
         lp.asarray(["a", "b"])
-    with pytest.raises(TypeError):
-        lp.asarray(1j)
     with pytest.raises(ValueError):
         lp.asarray([[1, 2], [3]])
     # unknown operands give NotImplemented, so Python raises TypeError
@@ -202,10 +200,10 @@ def test_load_errors(tmp_path):
         f.truncate(200)
     with pytest.raises(ValueError):
         lp.load(trunc)
-    c8 = tmp_path / "c8.npy"
-    np.save(c8, np.arange(10, dtype=np.complex64))
+    c32 = tmp_path / "c32.npy"
+    np.save(c32, np.arange(10, dtype=np.clongdouble))
     with pytest.raises((TypeError, ValueError)):
-        lp.load(c8)
+        lp.load(c32)
     with pytest.raises((IsADirectoryError, OSError, ValueError)):
         lp.load(tmp_path)
     with pytest.raises(TypeError):
