@@ -19,7 +19,8 @@ const char cli_info_help[] =
 
 /* NumPy's dtype.str: '<f8', '|b1' */
 static void descr(const lp_npy_info *in, char *buf, size_t cap) {
-    char kind = in->dtype == LP_BOOL ? 'b' : lpi_dtype_unsigned(in->dtype) ? 'u' : lpi_dtype_is_int(in->dtype) ? 'i' : 'f';
+    char kind = in->dtype == LP_BOOL ? 'b' : lpi_dtype_unsigned(in->dtype) ? 'u' : lpi_dtype_is_int(in->dtype) ? 'i'
+               : lpi_dtype_is_complex(in->dtype) ? 'c' : 'f';
     char order = lp_dtype_size(in->dtype) == 1 ? '|' : in->big_endian ? '>' : '<';
     snprintf(buf, cap, "%c%c%zu", order, kind, lp_dtype_size(in->dtype));
 }

@@ -188,6 +188,9 @@ static int int_text(const lp_buffer *b, int64_t i, char *s, size_t cap) {
 
 static bool elem_b(const lp_buffer *b, int64_t i) { return ((const uint8_t *)lp_buffer_data(b))[i] != 0; }
 
+static void float_text(double v, int f32, char *s, size_t cap);
+static void complex_text(const lp_buffer *b, int64_t i, char *s, size_t cap);
+
 static void fmt_init(fmt *f, const lp_buffer *b, const int64_t *idx, int64_t n) {
     memset(f, 0, sizeof *f);
     f->dt = lp_buffer_dtype(b);
@@ -196,6 +199,14 @@ static void fmt_init(fmt *f, const lp_buffer *b, const int64_t *idx, int64_t n) 
         for (int64_t k = 0; k < n; k++) {
             int w = int_text(b, idx[k], t, sizeof t);
             if (w > f->int_width) f->int_width = w;
+        }
+        return;
+    }
+    if (f->dt == LP_COMPLEX64 || f->dt == LP_COMPLEX128) { /* one width for the column */
+        char t[520];
+        for (int64_t k = 0; k < n; k++) {
+            complex_text(b, idx[k], t, sizeof t);
+            if ((int)strlen(t) > f->int_width) f->int_width = (int)strlen(t);
         }
         return;
     }
@@ -279,6 +290,11 @@ static void fmt_elem(const fmt *f, const lp_buffer *b, int64_t i, sbuf *out) {
         sb_puts(out, s);
         return;
     }
+    case LP_COMPLEX64: case LP_COMPLEX128:
+        complex_text(b, i, s, sizeof s);
+        sb_spaces(out, f->int_width - (int)strlen(s));
+        sb_puts(out, s);
+        return;
     default: break;
     }
     double v = elem_f(b, i);
@@ -314,16 +330,21 @@ static void fmt_scalar(const lp_buffer *b, sbuf *out) {
         sb_puts(out, s);
         return;
     }
-    double v = elem_f(b, 0);
-    int f32 = dt == LP_FLOAT32 ? 1 : dt == LP_FLOAT16 ? 2 : 0;
-    if (isnan(v)) { sb_puts(out, "nan"); return; }
-    if (isinf(v)) { sb_puts(out, v < 0 ? "-inf" : "inf"); return; }
+    if (dt == LP_COMPLEX64 || dt == LP_COMPLEX128) { complex_text(b, 0, s, sizeof s); sb_puts(out, s); return; }
+    float_text(elem_f(b, 0), dt == LP_FLOAT32 ? 1 : dt == LP_FLOAT16 ? 2 : 0, s, sizeof s);
+    sb_puts(out, s);
+}
+
+/* A float as str() of a NumPy scalar shows it (f32: 0 float64, 1 float32, 2 float16). */
+static void float_text(double v, int f32, char *s, size_t cap) {
+    if (isnan(v)) { snprintf(s, cap, "nan"); return; }
+    if (isinf(v)) { snprintf(s, cap, v < 0 ? "-inf" : "inf"); return; }
     char dig[40];
     int e10;
     int ndig = float_digits(v, f32, 0, dig, &e10);
     long double a = fabsl((long double)v);
     if (a == 0 || (a >= 1e-4L && a < (f32 == 2 ? 1e3L : f32 ? 1e6L : 1e16L))) {
-        digits_positional(signbit(v) != 0, dig, ndig, e10, 1, s, sizeof s);
+        digits_positional(signbit(v) != 0, dig, ndig, e10, 1, s, cap);
     } else {
         /* Python-style repr: mantissa without trailing zeros, no bare point: 1e+16, 1.5e-05 */
         char m[48];
@@ -335,9 +356,21 @@ static void fmt_scalar(const lp_buffer *b, sbuf *out) {
             for (int i = 1; i < ndig; i++) m[k++] = dig[i];
         }
         m[k] = '\0';
-        snprintf(s, sizeof s, "%se%c%02d", m, e10 < 0 ? '-' : '+', abs(e10));
+        snprintf(s, cap, "%se%c%02d", m, e10 < 0 ? '-' : '+', abs(e10));
     }
-    sb_puts(out, s);
+}
+
+/* A complex element as Python writes a complex number: each part as its float's shortest
+ * text, "1.5-2j", "nan+infj" (arrays of it are right-aligned; NumPy's per-part column
+ * alignment is not reproduced). */
+static void complex_text(const lp_buffer *b, int64_t i, char *s, size_t cap) {
+    lp_dtype dt = lp_buffer_dtype(b);
+    double c[2];
+    lpi_load_c((const char *)lp_buffer_data(b) + i * (int64_t)lp_dtype_size(dt), dt, c);
+    char re[256], im[256];
+    float_text(c[0], dt == LP_COMPLEX64, re, sizeof re);
+    float_text(c[1], dt == LP_COMPLEX64, im, sizeof im);
+    snprintf(s, cap, "%s%s%sj", re, im[0] == '-' ? "" : "+", im);
 }
 
 /* ---- layout (_formatArray) ---- */

@@ -95,6 +95,8 @@ typedef enum lp_dtype {
     LP_UINT32 = 9,
     LP_UINT64 = 10,
     LP_FLOAT16 = 11, /* storage: ops compute in float32 and round each result, as NumPy does */
+    LP_COMPLEX64 = 12,  /* two float32 (real, imaginary), as C's float _Complex and NumPy's */
+    LP_COMPLEX128 = 13, /* two float64 */
     LP_DTYPE_COUNT
 } lp_dtype;
 
@@ -106,17 +108,22 @@ LP_API lp_dtype lp_promote(lp_dtype a, lp_dtype b);
 
 /* A Python-style scalar: "weak" in promotion (NumPy 2 / NEP 50): int32_array + 3 is int32. */
 typedef struct lp_scalar {
-    lp_dtype dtype; /* LP_BOOL, LP_INT64 or LP_FLOAT64 give the scalar's kind */
+    lp_dtype dtype; /* LP_BOOL, LP_INT64, LP_FLOAT64 or LP_COMPLEX128 give the scalar's kind */
     union {
         bool b;
         int64_t i;
         double f;
+        double c[2]; /* real, imaginary */
     } v;
 } lp_scalar;
 
-static inline lp_scalar lp_scalar_f(double f) { lp_scalar s; s.dtype = LP_FLOAT64; s.v.f = f; return s; }
-static inline lp_scalar lp_scalar_i(int64_t i) { lp_scalar s; s.dtype = LP_INT64; s.v.i = i; return s; }
-static inline lp_scalar lp_scalar_b(bool b) { lp_scalar s; s.dtype = LP_BOOL; s.v.b = b; return s; }
+/* every byte of the value set (graphs compare attributes bytewise) */
+static inline lp_scalar lp_scalar_f(double f) { lp_scalar s; s.dtype = LP_FLOAT64; s.v.c[0] = s.v.c[1] = 0; s.v.f = f; return s; }
+static inline lp_scalar lp_scalar_i(int64_t i) { lp_scalar s; s.dtype = LP_INT64; s.v.c[0] = s.v.c[1] = 0; s.v.i = i; return s; }
+static inline lp_scalar lp_scalar_b(bool b) { lp_scalar s; s.dtype = LP_BOOL; s.v.c[0] = s.v.c[1] = 0; s.v.b = b; return s; }
+static inline lp_scalar lp_scalar_c(double re, double im) {
+    lp_scalar s; s.dtype = LP_COMPLEX128; s.v.c[0] = re; s.v.c[1] = im; return s;
+}
 
 /* ---- context ----------------------------------------------------------------------- */
 
@@ -285,6 +292,7 @@ typedef enum lp_value_kind {
     LP_VAL_LIST = 8,     /* items[0..n) (results such as split's) */
     LP_VAL_SLICE = 9,    /* items[0..3): start, stop, step, each an int or None (indexing) */
     LP_VAL_ELLIPSIS = 10,
+    LP_VAL_COMPLEX = 11, /* f + im j */
     LP_VAL_COUNT
 } lp_value_kind;
 
@@ -300,12 +308,16 @@ typedef struct lp_value {
     lp_array *array;
     struct lp_value *items;
     int n;
+    double im; /* LP_VAL_COMPLEX: the imaginary part (f the real part) */
 } lp_value;
 
-static inline lp_value lp_value_none(void) { lp_value v = {LP_VAL_NONE, false, 0, 0, NULL, LP_BOOL, NULL, NULL, 0}; return v; }
+static inline lp_value lp_value_none(void) { lp_value v = {LP_VAL_NONE, false, 0, 0, NULL, LP_BOOL, NULL, NULL, 0, 0}; return v; }
 static inline lp_value lp_value_bool(bool b) { lp_value v = lp_value_none(); v.kind = LP_VAL_BOOL; v.b = b; return v; }
 static inline lp_value lp_value_int(int64_t i) { lp_value v = lp_value_none(); v.kind = LP_VAL_INT; v.i = i; return v; }
 static inline lp_value lp_value_float(double f) { lp_value v = lp_value_none(); v.kind = LP_VAL_FLOAT; v.f = f; return v; }
+static inline lp_value lp_value_complex(double re, double im) {
+    lp_value v = lp_value_none(); v.kind = LP_VAL_COMPLEX; v.f = re; v.im = im; return v;
+}
 static inline lp_value lp_value_str(const char *s) { lp_value v = lp_value_none(); v.kind = LP_VAL_STR; v.s = s; return v; }
 static inline lp_value lp_value_dtype(lp_dtype dt) { lp_value v = lp_value_none(); v.kind = LP_VAL_DTYPE; v.dtype = dt; return v; }
 static inline lp_value lp_value_array(lp_array *a) { lp_value v = lp_value_none(); v.kind = LP_VAL_ARRAY; v.array = a; return v; }

@@ -122,6 +122,8 @@ static PyObject *scalar_value(PyObject *x) {
     case LP_UINT64: { uint64_t v; memcpy(&v, p, 8); r = PyLong_FromUnsignedLongLong(v); break; }
     case LP_FLOAT16: { uint16_t h; memcpy(&h, p, 2); r = PyFloat_FromDouble(PyFloat_Unpack2((const char *)&h, 1)); break; }
     case LP_FLOAT32: { float v; memcpy(&v, p, 4); r = PyFloat_FromDouble(v); break; }
+    case LP_COMPLEX64: { float v[2]; memcpy(v, p, 8); r = PyComplex_FromDoubles(v[0], v[1]); break; }
+    case LP_COMPLEX128: { double v[2]; memcpy(v, p, 16); r = PyComplex_FromDoubles(v[0], v[1]); break; }
     default: { double v; memcpy(&v, p, 8); r = PyFloat_FromDouble(v); break; }
     }
     lp_buffer_release(buf);
@@ -174,7 +176,8 @@ static PyObject *m_complex(PyObject *x, PyObject *unused) {
 
 static PyObject *nb_index(PyObject *x) {
     lp_dtype dt = lp_array_dtype(A(x));
-    if (lp_array_ndim(A(x)) != 0 || dt == LP_BOOL || dt == LP_FLOAT16 || dt == LP_FLOAT32 || dt == LP_FLOAT64) {
+    if (lp_array_ndim(A(x)) != 0 || dt == LP_BOOL || dt == LP_FLOAT16 || dt == LP_FLOAT32 || dt == LP_FLOAT64 ||
+        dt == LP_COMPLEX64 || dt == LP_COMPLEX128) {
         PyErr_SetString(PyExc_TypeError, "only integer scalar arrays can be converted to a scalar index");
         return NULL;
     }

@@ -59,6 +59,9 @@ class finfo_object:
     def __init__(self, dtype):
         self.dtype = _dtype(dtype)
         name = _name(self.dtype)
+        if name.startswith("complex"):  # the limits of its parts (NumPy's finfo(complex64).dtype is float32)
+            name = "float%d" % (_bits(name) // 2)
+            self.dtype = _dtype(name)
         if not name.startswith("float"):
             raise TypeError(f"finfo: {name} is not a floating-point dtype")
         self.bits = _bits(name)
@@ -145,8 +148,8 @@ def result_type(*arrays_and_dtypes):
             r = _dtype("int64")
         elif isinstance(s, float) and not (n.startswith("float") or n.startswith("complex")):
             r = _dtype("float64")
-        elif isinstance(s, complex):
-            r = _dtype("complex128")
+        elif isinstance(s, complex) and not n.startswith("complex"):
+            r = _dtype("complex64" if n in ("float16", "float32") else "complex128")
     return r
 
 
@@ -176,11 +179,8 @@ class _Info:
 
     def default_dtypes(self, *, device=None):
         self._check(device)
-        r = {"real floating": _dtype("float64"), "integral": _dtype("int64"), "indexing": _dtype("int64")}
-        try:
-            r["complex floating"] = _dtype("complex128")
-        except TypeError:  # the library has no complex dtype yet
-            pass
+        r = {"real floating": _dtype("float64"), "complex floating": _dtype("complex128"),
+             "integral": _dtype("int64"), "indexing": _dtype("int64")}
         return r
 
     def dtypes(self, *, device=None, kind=None):

@@ -65,6 +65,10 @@ static int to_value(PyObject *o, vpool *pool, lp_value *out, int depth) {
         return 0;
     }
     if (PyFloat_CheckExact(o)) { *out = lp_value_float(PyFloat_AS_DOUBLE(o)); return 0; }
+    if (PyComplex_CheckExact(o)) {
+        *out = lp_value_complex(PyComplex_RealAsDouble(o), PyComplex_ImagAsDouble(o));
+        return 0;
+    }
     if (PyUnicode_Check(o)) {
         const char *s = PyUnicode_AsUTF8(o);
         if (!s) return -1;
@@ -103,6 +107,10 @@ static int to_value(PyObject *o, vpool *pool, lp_value *out, int depth) {
         *out = lp_value_float(PyFloat_AsDouble(o));
         return 0;
     }
+    if (PyComplex_Check(o) && !PyObject_CheckBuffer(o)) {
+        *out = lp_value_complex(PyComplex_RealAsDouble(o), PyComplex_ImagAsDouble(o));
+        return 0;
+    }
     if (PyObject_CheckBuffer(o) || PyObject_HasAttrString(o, "__array__") ||
         PyObject_HasAttrString(o, "__array_interface__")) {
         /* NumPy arrays and scalars (strong, as in NumPy 2), buffers: wrapped without copying */
@@ -122,6 +130,7 @@ static PyObject *from_value(lp_value *v) {
     case LP_VAL_BOOL: return PyBool_FromLong(v->b);
     case LP_VAL_INT: return PyLong_FromLongLong(v->i);
     case LP_VAL_FLOAT: return PyFloat_FromDouble(v->f);
+    case LP_VAL_COMPLEX: return PyComplex_FromDoubles(v->f, v->im);
     case LP_VAL_STR: return PyUnicode_FromString(v->s ? v->s : "");
     case LP_VAL_DTYPE: return lpy_dtype_object(v->dtype);
     case LP_VAL_ARRAY: {

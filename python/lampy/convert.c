@@ -8,7 +8,7 @@
 /* ---- dtypes ----------------------------------------------------------------------- */
 
 static const char *const supported_msg = "supported: bool, int8, int16, int32, int64, uint8, uint16, uint32, "
-                                         "uint64, float16, float32, float64";
+                                         "uint64, float16, float32, float64, complex64, complex128";
 
 PyObject *lpy_dtype_object(lp_dtype dt) { return Py_NewRef(lpy.np_dtypes[dt]); }
 
@@ -16,6 +16,7 @@ int lpy_parse_dtype(PyObject *o, lp_dtype *out) {
     if (o == (PyObject *)&PyBool_Type) { *out = LP_BOOL; return 0; }
     if (o == (PyObject *)&PyLong_Type) { *out = LP_INT64; return 0; }
     if (o == (PyObject *)&PyFloat_Type) { *out = LP_FLOAT64; return 0; }
+    if (o == (PyObject *)&PyComplex_Type) { *out = LP_COMPLEX128; return 0; }
     if (PyUnicode_Check(o)) {
         const char *s = PyUnicode_AsUTF8(o);
         if (!s) return -1;
@@ -57,8 +58,13 @@ static bool format_to_dtype(const char *fmt, Py_ssize_t itemsize, lp_dtype *out)
     if (!fmt) return false; /* unsigned bytes */
     char order = '@';
     if (*fmt == '@' || *fmt == '=' || *fmt == '<' || *fmt == '>' || *fmt == '!') order = *fmt++;
-    if (fmt[0] == '\0' || fmt[1] != '\0') return false;
     if ((order == '>' || order == '!') && itemsize > 1) return false; /* big endian (x86, arm64) */
+    if (fmt[0] == 'Z' && (fmt[1] == 'f' || fmt[1] == 'd') && fmt[2] == '\0') { /* complex: NumPy's 'Zf', 'Zd' */
+        if (itemsize != (fmt[1] == 'f' ? 8 : 16)) return false;
+        *out = fmt[1] == 'f' ? LP_COMPLEX64 : LP_COMPLEX128;
+        return true;
+    }
+    if (fmt[0] == '\0' || fmt[1] != '\0') return false;
     switch (fmt[0]) {
     case '?':
         if (itemsize != 1) return false;
@@ -307,10 +313,14 @@ int lpy_scalar_from_py(PyObject *o, lp_scalar *out) {
         *out = lp_scalar_f(PyFloat_AS_DOUBLE(o));
         return 1;
     }
+    if (PyComplex_Check(o)) {
+        *out = lp_scalar_c(PyComplex_RealAsDouble(o), PyComplex_ImagAsDouble(o));
+        return 1;
+    }
     if (is_numpy_generic(o)) { /* np.int32(3), np.bool_(True): by value, as Python would */
         PyObject *item = PyObject_CallMethod(o, "item", NULL);
         if (!item) return -1;
-        int rc = (PyBool_Check(item) || PyLong_Check(item) || PyFloat_Check(item))
+        int rc = (PyBool_Check(item) || PyLong_Check(item) || PyFloat_Check(item) || PyComplex_Check(item))
                      ? lpy_scalar_from_py(item, out)
                      : 0;
         Py_DECREF(item);
@@ -328,7 +338,8 @@ static lp_array *weak_scalar(PyObject *o, int hint) {
         int overflow;
         long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
         if (v == -1 && PyErr_Occurred()) return NULL;
-        bool fl = hint == LP_FLOAT16 || hint == LP_FLOAT32 || hint == LP_FLOAT64;
+        bool fl = hint == LP_FLOAT16 || hint == LP_FLOAT32 || hint == LP_FLOAT64 || hint == LP_COMPLEX64 ||
+                  hint == LP_COMPLEX128;
         /* NEP 50: the integer dtype of the other operand must hold it */
         bool isint = hint >= 0 && hint != LP_BOOL && !fl;
         bool uns = isint && lp_dtype_name((lp_dtype)hint)[0] == 'u';
@@ -346,6 +357,8 @@ static lp_array *weak_scalar(PyObject *o, int hint) {
         } else {
             s = lp_scalar_i(v);
         }
+    } else if (PyComplex_Check(o)) {
+        s = lp_scalar_c(PyComplex_RealAsDouble(o), PyComplex_ImagAsDouble(o));
     } else {
         double d = PyFloat_AsDouble(o);
         if (d == -1.0 && PyErr_Occurred()) return NULL;
@@ -444,7 +457,7 @@ fail:
 typedef struct {
     int ndim;
     int64_t shape[LP_MAX_NDIM];
-    int kind; /* 0 bool, 1 int, 2 float */
+    int kind; /* 0 bool, 1 int, 2 float, 3 complex */
 } list_info;
 
 static int list_check(PyObject *o, int depth, list_info *li) {
@@ -460,6 +473,7 @@ static int list_check(PyObject *o, int depth, list_info *li) {
     if (PyBool_Check(o)) k = 0;
     else if (PyLong_Check(o)) k = 1;
     else if (PyFloat_Check(o)) k = 2;
+    else if (PyComplex_Check(o)) k = 3;
     else {
         PyErr_Format(PyExc_TypeError, "cannot convert %.100s to a Lampy array element",
                      Py_TYPE(o)->tp_name);
@@ -506,6 +520,12 @@ static int list_fill(PyObject *o, lp_dtype dt, char **p) {
         int64_t w = v;
         memcpy(*p, &w, 8);
         *p += 8;
+    } else if (dt == LP_COMPLEX128) {
+        Py_complex c = PyComplex_AsCComplex(o);
+        if (c.real == -1.0 && PyErr_Occurred()) return -1;
+        double d[2] = {c.real, c.imag};
+        memcpy(*p, d, 16);
+        *p += 16;
     } else {
         double d = PyFloat_AsDouble(o);
         if (d == -1.0 && PyErr_Occurred()) return -1;
@@ -518,7 +538,7 @@ static int list_fill(PyObject *o, lp_dtype dt, char **p) {
 static lp_array *from_nested_lists(PyObject *o) {
     list_info li;
     if (list_scan(o, &li) < 0 || list_check(o, 0, &li) < 0) return NULL;
-    lp_dtype dt = li.kind == 0 ? LP_BOOL : li.kind == 1 ? LP_INT64 : LP_FLOAT64;
+    lp_dtype dt = li.kind == 0 ? LP_BOOL : li.kind == 1 ? LP_INT64 : li.kind == 2 ? LP_FLOAT64 : LP_COMPLEX128;
     int64_t n = 1;
     for (int i = 0; i < li.ndim; i++) n *= li.shape[i];
     if (n == 0) dt = LP_FLOAT64; /* NumPy: [] is float64 */
@@ -552,7 +572,7 @@ lp_array *lpy_to_array(PyObject *o, bool weak) {
         lp_array_retain(a);
         return a;
     }
-    if (PyBool_Check(o) || PyLong_CheckExact(o) || PyFloat_CheckExact(o)) {
+    if (PyBool_Check(o) || PyLong_CheckExact(o) || PyFloat_CheckExact(o) || PyComplex_CheckExact(o)) {
         if (weak) return weak_scalar(o, -1);
         lp_scalar s;
         if (lpy_scalar_from_py(o, &s) < 0) return NULL;
@@ -576,7 +596,7 @@ lp_array *lpy_to_array(PyObject *o, bool weak) {
         return a;
     }
     if (PyList_Check(o) || PyTuple_Check(o)) return from_nested_lists(o);
-    if (PyLong_Check(o) || PyFloat_Check(o)) {
+    if (PyLong_Check(o) || PyFloat_Check(o) || PyComplex_Check(o)) {
         if (weak) return weak_scalar(o, -1);
         lp_scalar s;
         if (lpy_scalar_from_py(o, &s) < 0) return NULL;
@@ -592,7 +612,7 @@ int lpy_operand(PyObject *o, int hint, lp_array **out) {
         lp_array_retain(*out);
         return 1;
     }
-    if (PyBool_Check(o) || PyLong_CheckExact(o) || PyFloat_CheckExact(o)) {
+    if (PyBool_Check(o) || PyLong_CheckExact(o) || PyFloat_CheckExact(o) || PyComplex_CheckExact(o)) {
         *out = weak_scalar(o, hint);
         return *out ? 1 : -1;
     }
@@ -601,7 +621,7 @@ int lpy_operand(PyObject *o, int hint, lp_array **out) {
         *out = lpy_to_array(o, false);
         return *out ? 1 : -1;
     }
-    if (PyLong_Check(o) || PyFloat_Check(o)) { /* other subclasses of int / float */
+    if (PyLong_Check(o) || PyFloat_Check(o) || PyComplex_Check(o)) { /* other subclasses of int / float / complex */
         *out = weak_scalar(o, hint);
         return *out ? 1 : -1;
     }
@@ -614,7 +634,7 @@ int lpy_operand(PyObject *o, int hint, lp_array **out) {
 /* int64 as 'l' where long is 64 bits: NumPy then gives its canonical int64 type, not
  * numpy.longlong (same size, a distinct scalar type). */
 static const char *const formats[LP_DTYPE_COUNT] = {"?", "i", sizeof(long) == 8 ? "l" : "q", "f", "d", "b", "h",
-                                                    "B", "H", "I", sizeof(long) == 8 ? "L" : "Q", "e"};
+                                                    "B", "H", "I", sizeof(long) == 8 ? "L" : "Q", "e", "Zf", "Zd"};
 
 static PyObject *ndarray_new_from(lp_buffer *buf) {
     LpyNdarray *self = PyObject_New(LpyNdarray, &LpyNdarray_Type);

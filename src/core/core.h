@@ -79,12 +79,14 @@ char *lp_strdup(const char *s);
 void lpi_alloc_fail_after(long n);
 
 /* ---- dtypes ---- */
-typedef enum { LPI_KIND_BOOL = 0, LPI_KIND_INT = 1, LPI_KIND_FLOAT = 2 } lpi_kind;
+typedef enum { LPI_KIND_BOOL = 0, LPI_KIND_INT = 1, LPI_KIND_FLOAT = 2, LPI_KIND_COMPLEX = 3 } lpi_kind;
 lpi_kind lpi_dtype_kind(lp_dtype dt);
 /* Promotion with a weak (Python) scalar: NEP 50. */
 lp_dtype lpi_promote_weak(lp_dtype array_dt, lp_dtype scalar_kind_dt);
-/* v converted to dt, in the low bytes of an 8-byte slot (constants, fill values). */
-uint64_t lpi_scalar_bits(lp_scalar v, lp_dtype dt);
+/* v converted to dt, in the low bytes of a 16-byte slot (constants, fill values: complex128
+ * is the widest dtype). */
+typedef struct lpi_raw { uint64_t w[2]; } lpi_raw;
+lpi_raw lpi_scalar_bits(lp_scalar v, lp_dtype dt);
 /* float -> int as NumPy does on x86 (cvtt*): out of range and NaN give the minimum. A plain C
  * cast of such a value is undefined behaviour. Cast loops and constants both use these. */
 static inline int64_t lpi_f2i64(double x) {
@@ -105,10 +107,24 @@ static inline uint64_t lpi_f2u64(double x) {
     X(LP_BOOL, uint8_t, b) X(LP_INT8, int8_t, i8) X(LP_INT16, int16_t, i16) X(LP_INT32, int32_t, i32) \
     X(LP_INT64, int64_t, i64) X(LP_UINT8, uint8_t, u8) X(LP_UINT16, uint16_t, u16)                 \
     X(LP_UINT32, uint32_t, u32) X(LP_UINT64, uint64_t, u64) X(LP_FLOAT16, uint16_t, f16)           \
-    X(LP_FLOAT32, float, f32) X(LP_FLOAT64, double, f64)
+    X(LP_FLOAT32, float, f32) X(LP_FLOAT64, double, f64) X(LP_COMPLEX64, float _Complex, c64)       \
+    X(LP_COMPLEX128, double _Complex, c128)
 bool lpi_dtype_unsigned(lp_dtype dt);
+/* the unit a byte-order swap reverses: the item, or each part of a complex item */
+static inline size_t lpi_swap_unit(lp_dtype dt) {
+    size_t s = lp_dtype_size(dt);
+    return dt == LP_COMPLEX64 || dt == LP_COMPLEX128 ? s / 2 : s;
+}
 /* true for every integer dtype (signed or not); bool is not an integer here */
 static inline bool lpi_dtype_is_int(lp_dtype dt) { return lpi_dtype_kind(dt) == LPI_KIND_INT; }
+static inline bool lpi_dtype_is_complex(lp_dtype dt) { return dt == LP_COMPLEX64 || dt == LP_COMPLEX128; }
+/* complex64 -> float32, complex128 -> float64 (abs, real, imag, var); others unchanged */
+static inline lp_dtype lpi_dtype_real(lp_dtype dt) {
+    return dt == LP_COMPLEX64 ? LP_FLOAT32 : dt == LP_COMPLEX128 ? LP_FLOAT64 : dt;
+}
+/* a complex element as two doubles, and back (rounded to dt's parts) */
+void lpi_load_c(const void *p, lp_dtype dt, double out[2]);
+void lpi_store_c(void *p, lp_dtype dt, double re, double im);
 /* float16 bits <-> float/double, rounding to nearest even as NumPy's npy_*_to_half do (in
  * integer arithmetic: compilers' _Float16 is not everywhere, e.g. clang 14 on x86-64). A NaN
  * keeps its sign and the top of its payload, quiet. */

@@ -5,7 +5,7 @@
 #include <time.h>
 
 static const char *const names[LP_DTYPE_COUNT] = {
-    "bool", "int32", "int64", "float32", "float64", "int8", "int16", "uint8", "uint16", "uint32", "uint64", "float16"};
+    "bool", "int32", "int64", "float32", "float64", "int8", "int16", "uint8", "uint16", "uint32", "uint64", "float16", "complex64", "complex128"};
 /* from the storage types of LPI_DTYPES (core.h), so a dtype's size is written once */
 static const size_t sizes[LP_DTYPE_COUNT] = {
 #define X(E, T, S) [E] = sizeof(T),
@@ -33,6 +33,9 @@ bool lp_dtype_from_name(const char *name, lp_dtype *out) {
         {"float32", LP_FLOAT32}, {"f4", LP_FLOAT32}, {"single", LP_FLOAT32}, {"f", LP_FLOAT32},
         {"float64", LP_FLOAT64}, {"f8", LP_FLOAT64}, {"float", LP_FLOAT64}, {"double", LP_FLOAT64},
         {"d", LP_FLOAT64},
+        {"complex64", LP_COMPLEX64}, {"c8", LP_COMPLEX64}, {"csingle", LP_COMPLEX64}, {"F", LP_COMPLEX64},
+        {"complex128", LP_COMPLEX128}, {"c16", LP_COMPLEX128}, {"complex", LP_COMPLEX128},
+        {"cdouble", LP_COMPLEX128}, {"D", LP_COMPLEX128},
     };
     for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
         if (strcmp(alias[i].n, name) == 0) { *out = alias[i].dt; return true; }
@@ -43,6 +46,7 @@ lpi_kind lpi_dtype_kind(lp_dtype dt) {
     switch (dt) {
     case LP_BOOL: return LPI_KIND_BOOL;
     case LP_FLOAT16: case LP_FLOAT32: case LP_FLOAT64: return LPI_KIND_FLOAT;
+    case LP_COMPLEX64: case LP_COMPLEX128: return LPI_KIND_COMPLEX;
     default: return LPI_KIND_INT;
     }
 }
@@ -68,6 +72,12 @@ lp_dtype lp_promote(lp_dtype a, lp_dtype b) {
     if (a == b || b == LP_BOOL) return a;
     if (a == LP_BOOL) return b;
     lpi_kind ka = lpi_dtype_kind(a), kb = lpi_dtype_kind(b);
+    if (ka == LPI_KIND_COMPLEX || kb == LPI_KIND_COMPLEX) {
+        /* the complex type whose parts hold the other operand's float promotion: complex64
+         * with float32, int8/16/uint8/16 or float16; complex128 otherwise */
+        lp_dtype part = lp_promote(lpi_dtype_real(a), lpi_dtype_real(b));
+        return part == LP_FLOAT64 ? LP_COMPLEX128 : LP_COMPLEX64;
+    }
     size_t sa = sizes[a], sb = sizes[b];
     if (ka == LPI_KIND_FLOAT && kb == LPI_KIND_FLOAT) return sa >= sb ? a : b;
     if (ka == LPI_KIND_INT && kb == LPI_KIND_INT) {
@@ -87,6 +97,8 @@ lp_dtype lp_promote(lp_dtype a, lp_dtype b) {
 lp_dtype lpi_promote_weak(lp_dtype array_dt, lp_dtype scalar_dt) {
     lpi_kind ka = lpi_dtype_kind(array_dt), ks = lpi_dtype_kind(scalar_dt);
     if (ks <= ka) return array_dt;
+    /* a Python complex with a float array keeps the float's precision (float32 -> complex64) */
+    if (ks == LPI_KIND_COMPLEX) return ka == LPI_KIND_FLOAT && array_dt != LP_FLOAT64 ? LP_COMPLEX64 : LP_COMPLEX128;
     return ks == LPI_KIND_INT ? LP_INT64 : LP_FLOAT64;
 }
 
@@ -100,8 +112,20 @@ double lpi_load_f64(const void *p, lp_dtype dt) {
     }
 }
 
+void lpi_load_c(const void *p, lp_dtype dt, double out[2]) {
+    if (dt == LP_COMPLEX64) { float v[2]; memcpy(v, p, 8); out[0] = v[0]; out[1] = v[1]; }
+    else if (dt == LP_COMPLEX128) memcpy(out, p, 16);
+    else { out[0] = lpi_load_f64(p, dt); out[1] = 0; }
+}
+
+void lpi_store_c(void *p, lp_dtype dt, double re, double im) {
+    if (dt == LP_COMPLEX64) { float v[2] = {(float)re, (float)im}; memcpy(p, v, 8); }
+    else if (dt == LP_COMPLEX128) { double v[2] = {re, im}; memcpy(p, v, 16); }
+    else lpi_store_f64(p, dt, re); /* the imaginary part discarded, as NumPy's complex casts */
+}
+
 int64_t lpi_load_i64(const void *p, lp_dtype dt) {
-    if (lpi_dtype_kind(dt) == LPI_KIND_FLOAT) return lpi_f2i64(lpi_load_f64(p, dt));
+    if (lpi_dtype_kind(dt) >= LPI_KIND_FLOAT) return lpi_f2i64(lpi_load_f64(p, dt));
     switch (dt) {
 #define X(E, T, S) case E: { T v; memcpy(&v, p, sizeof v); return (int64_t)v; }
     LPI_DTYPES(X)
@@ -116,6 +140,7 @@ void lpi_store_i64(void *p, lp_dtype dt, int64_t v) {
     case LP_FLOAT16: { uint16_t x = lpi_d2h((double)v); memcpy(p, &x, 2); return; }
     case LP_FLOAT32: { float x = (float)v; memcpy(p, &x, 4); return; }
     case LP_FLOAT64: { double x = (double)v; memcpy(p, &x, 8); return; }
+    case LP_COMPLEX64: case LP_COMPLEX128: lpi_store_c(p, dt, (double)v, 0); return;
     default: { uint64_t u = (uint64_t)v; memcpy(p, &u, sizes[dt]); return; } /* little-endian: low bytes */
     }
 }
@@ -126,6 +151,7 @@ void lpi_store_f64(void *p, lp_dtype dt, double v) {
     case LP_FLOAT16: { uint16_t x = lpi_d2h(v); memcpy(p, &x, 2); return; }
     case LP_FLOAT32: { float x = (float)v; memcpy(p, &x, 4); return; }
     case LP_FLOAT64: memcpy(p, &v, 8); return;
+    case LP_COMPLEX64: case LP_COMPLEX128: lpi_store_c(p, dt, v, 0); return;
     case LP_UINT64: { uint64_t x = lpi_f2u64(v); memcpy(p, &x, 8); return; }
     case LP_INT64: case LP_UINT32: lpi_store_i64(p, dt, lpi_f2i64(v)); return;
     default: lpi_store_i64(p, dt, lpi_f2i32(v)); return;
@@ -163,10 +189,11 @@ double lpi_op_budget(double dflt) {
 
 /* The 8-byte slot holding v converted to dt (little-endian: the value in its first bytes), as a
  * constant register or a fill value. v is read by its kind: b, i or f, whatever its width. */
-uint64_t lpi_scalar_bits(lp_scalar v, lp_dtype dt) {
+lpi_raw lpi_scalar_bits(lp_scalar v, lp_dtype dt) {
     lpi_kind k = lpi_dtype_kind(v.dtype);
-    uint64_t raw = 0;
-    if (k == LPI_KIND_FLOAT) lpi_store_f64(&raw, dt, v.v.f);
+    lpi_raw raw = {{0, 0}};
+    if (k == LPI_KIND_COMPLEX) lpi_store_c(&raw, dt, v.v.c[0], v.v.c[1]);
+    else if (k == LPI_KIND_FLOAT) lpi_store_f64(&raw, dt, v.v.f);
     else lpi_store_i64(&raw, dt, k == LPI_KIND_INT ? v.v.i : (int64_t)v.v.b);
     return raw;
 }

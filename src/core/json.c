@@ -105,6 +105,11 @@ json_t *lpi_json_elem(lp_dtype dt, const void *p) {
         }
         return json_integer((json_int_t)v);
     }
+    case LPI_KIND_COMPLEX: { /* [real, imaginary] */
+        double c[2];
+        lpi_load_c(p, dt, c);
+        return json_pack("[oo]", lpi_json_float(c[0]), lpi_json_float(c[1]));
+    }
     default: return lpi_json_float(lpi_load_f64(p, dt));
     }
 }
@@ -131,6 +136,14 @@ bool lpi_json_elem_get(lp_dtype dt, const json_t *j, void *p) {
             if (v < lo || v > hi) return false;
         }
         lpi_store_i64(p, dt, v);
+        return true;
+    }
+    case LPI_KIND_COMPLEX: {
+        double re, im;
+        if (!json_is_array(j) || json_array_size(j) != 2 || !lpi_json_get_float(json_array_get(j, 0), &re) ||
+            !lpi_json_get_float(json_array_get(j, 1), &im))
+            return false;
+        lpi_store_c(p, dt, re, im);
         return true;
     }
     default: {

@@ -176,6 +176,7 @@ const char *lpi_value_type(const lp_value *v) {
     case LP_VAL_BOOL: return "bool";
     case LP_VAL_INT: return "int";
     case LP_VAL_FLOAT: return "float";
+    case LP_VAL_COMPLEX: return "complex";
     case LP_VAL_STR: return "str";
     case LP_VAL_DTYPE: return "type";
     case LP_VAL_ARRAY: return "ndarray";
@@ -248,8 +249,9 @@ lp_status lpi_value_to_array(lp_ctx *ctx, const lp_value *v, bool weak, const ch
         lp_array_retain(v->array);
         *out = v->array;
         return LP_OK;
-    case LP_VAL_BOOL: case LP_VAL_INT: case LP_VAL_FLOAT: {
-        lp_scalar s = v->kind == LP_VAL_BOOL ? lp_scalar_b(v->b) : v->kind == LP_VAL_INT ? lp_scalar_i(v->i) : lp_scalar_f(v->f);
+    case LP_VAL_BOOL: case LP_VAL_INT: case LP_VAL_FLOAT: case LP_VAL_COMPLEX: {
+        lp_scalar s = v->kind == LP_VAL_BOOL ? lp_scalar_b(v->b) : v->kind == LP_VAL_INT ? lp_scalar_i(v->i)
+                    : v->kind == LP_VAL_COMPLEX ? lp_scalar_c(v->f, v->im) : lp_scalar_f(v->f);
         return weak ? lp_scalar_array(ctx, s, out) : lp_full(ctx, s.dtype, 0, NULL, s, out);
     }
     case LP_VAL_TUPLE: case LP_VAL_LIST: {
@@ -300,6 +302,7 @@ lp_status lpi_value_to_array(lp_ctx *ctx, const lp_value *v, bool weak, const ch
 static bool known_number(const lp_value *v, lp_value *num) {
     if (v->kind != LP_VAL_ARRAY || !v->array || v->array->ndim != 0) return false;
     const lp_array *a = v->array;
+    if (lpi_dtype_is_complex(a->dtype)) return false; /* no real number */
     const void *p = NULL;
     lp_buffer *res = lp_array_result(a);
     if (a->op == LPI_OP_SCALAR || a->op == LPI_OP_FULL) {
@@ -427,6 +430,13 @@ static lp_status convert(lpi_call *c, const lpi_param *p, const lp_value *v, lpi
     }
     case LPI_P_INT: return int_of(c, v, p->name, &a->i);
     case LPI_P_FLOAT: case LPI_P_NUM:
+        if (p->type == LPI_P_NUM && v->kind == LP_VAL_COMPLEX) { /* full(..., 1+2j) */
+            a->f = v->f;
+            a->i = 0;
+            a->is_float = true;
+            a->scalar = lp_scalar_c(v->f, v->im);
+            return LP_OK;
+        }
         if (!is_num(v))
             return lpi_error(ctx, LP_ERR_TYPE, "%s(): '%s' must be a real number, not %s", c->fname, p->name, lpi_value_type(v));
         a->f = num_f(v);

@@ -7,9 +7,11 @@
 lp_dtype lpi_reduce_out_dtype(lpi_op op, lp_dtype in) {
     switch (op) {
     case LPI_OP_SUM: case LPI_OP_PROD: /* NumPy: the platform integer, unsigned for unsigned input */
-        return lpi_dtype_kind(in) == LPI_KIND_FLOAT ? in : lpi_dtype_unsigned(in) ? LP_UINT64 : LP_INT64;
-    case LPI_OP_MEAN: case LPI_OP_VAR: case LPI_OP_STD:
-        return lpi_dtype_kind(in) == LPI_KIND_FLOAT ? in : LP_FLOAT64;
+        return lpi_dtype_kind(in) >= LPI_KIND_FLOAT ? in : lpi_dtype_unsigned(in) ? LP_UINT64 : LP_INT64;
+    case LPI_OP_MEAN:
+        return lpi_dtype_kind(in) >= LPI_KIND_FLOAT ? in : LP_FLOAT64;
+    case LPI_OP_VAR: case LPI_OP_STD: /* of a complex array: real (the mean squared modulus) */
+        return lpi_dtype_kind(in) >= LPI_KIND_FLOAT ? lpi_dtype_real(in) : LP_FLOAT64;
     case LPI_OP_ARGMIN: case LPI_OP_ARGMAX: return LP_INT64;
     case LPI_OP_ANY: case LPI_OP_ALL: return LP_BOOL;
     default: return in; /* min, max */
@@ -30,6 +32,24 @@ static lp_dtype common_dtype(int nin, lp_array *const *in) {
     return lpi_promote_weak((lp_dtype)strong, (lp_dtype)weak);
 }
 
+/* the elementwise ops with complex loops (kernels/loops_complex.c); NumPy has no complex
+ * ordering, rounding toward an integer, remainder or bitwise ops either */
+static bool complex_ok(lpi_op op) {
+    switch (op) {
+    case LPI_OP_ADD: case LPI_OP_SUBTRACT: case LPI_OP_MULTIPLY: case LPI_OP_DIVIDE: case LPI_OP_POWER:
+    case LPI_OP_EQUAL: case LPI_OP_NOT_EQUAL: case LPI_OP_LOGICAL_AND: case LPI_OP_LOGICAL_OR:
+    case LPI_OP_LOGICAL_XOR: case LPI_OP_LOGICAL_NOT: case LPI_OP_NEGATIVE: case LPI_OP_ABS: case LPI_OP_SQRT:
+    case LPI_OP_EXP: case LPI_OP_LOG: case LPI_OP_SIN: case LPI_OP_COS: case LPI_OP_TANH: case LPI_OP_WHERE:
+    case LPI_OP_ISNAN: case LPI_OP_ISINF: case LPI_OP_ISFINITE: case LPI_OP_SIGN: case LPI_OP_SQUARE:
+    case LPI_OP_RECIPROCAL: case LPI_OP_RINT: case LPI_OP_LOG1P: case LPI_OP_LOG2: case LPI_OP_LOG10:
+    case LPI_OP_EXPM1: case LPI_OP_EXP2: case LPI_OP_TAN: case LPI_OP_ARCSIN: case LPI_OP_ARCCOS:
+    case LPI_OP_ARCTAN: case LPI_OP_SINH: case LPI_OP_COSH: case LPI_OP_ARCSINH: case LPI_OP_ARCCOSH:
+    case LPI_OP_ARCTANH: case LPI_OP_CONJ: case LPI_OP_REAL: case LPI_OP_IMAG:
+        return true;
+    default: return false;
+    }
+}
+
 static lp_status unsupported(lp_ctx *ctx, lpi_op op, int nin, lp_array *const *in) {
     char types[64] = "";
     for (int i = 0; i < nin; i++) {
@@ -47,6 +67,7 @@ lp_status lpi_elemwise_types(lp_ctx *ctx, lpi_op op, int nin, lp_array *const *i
     lp_dtype c = op == LPI_OP_WHERE ? common_dtype(2, in + 1) : common_dtype(nin, in);
     lpi_kind k = lpi_dtype_kind(c);
     *loop_dt = *out_dt = c;
+    if (k == LPI_KIND_COMPLEX && !complex_ok(op)) return unsupported(ctx, op, nin, in);
     switch (op) {
     case LPI_OP_SUBTRACT:
         if (k == LPI_KIND_BOOL)
@@ -59,7 +80,7 @@ lp_status lpi_elemwise_types(lp_ctx *ctx, lpi_op op, int nin, lp_array *const *i
                              "use the `~` operator or the logical_not function instead.");
         break;
     case LPI_OP_DIVIDE:
-        if (k != LPI_KIND_FLOAT) *loop_dt = *out_dt = LP_FLOAT64;
+        if (k < LPI_KIND_FLOAT) *loop_dt = *out_dt = LP_FLOAT64;
         break;
     case LPI_OP_FLOOR_DIVIDE: case LPI_OP_REMAINDER: case LPI_OP_POWER:
     case LPI_OP_SQUARE: case LPI_OP_RECIPROCAL: case LPI_OP_FMOD:
@@ -83,7 +104,18 @@ lp_status lpi_elemwise_types(lp_ctx *ctx, lpi_op op, int nin, lp_array *const *i
     case LPI_OP_RAD2DEG: case LPI_OP_ARCTAN2: case LPI_OP_HYPOT: case LPI_OP_COPYSIGN: case LPI_OP_LOGADDEXP:
         /* float loops only: the smallest float that holds the operands (bool, int8, uint8:
          * float16; int16, uint16: float32; wider: float64), as NumPy's type resolution picks */
-        if (k != LPI_KIND_FLOAT) *loop_dt = *out_dt = lp_promote(c, LP_FLOAT16);
+        if (k < LPI_KIND_FLOAT) *loop_dt = *out_dt = lp_promote(c, LP_FLOAT16);
+        break;
+    case LPI_OP_ABS: case LPI_OP_REAL: case LPI_OP_IMAG:
+        *out_dt = lpi_dtype_real(c);
+        break;
+    case LPI_OP_CONJ:
+        if (k != LPI_KIND_COMPLEX) return unsupported(ctx, op, nin, in); /* lp_elemwise: the input itself */
+        break;
+    case LPI_OP_MAKE_COMPLEX:
+        if (k == LPI_KIND_COMPLEX) return unsupported(ctx, op, nin, in);
+        *loop_dt = lp_promote(c, LP_FLOAT32) == LP_FLOAT32 ? LP_FLOAT32 : LP_FLOAT64;
+        *out_dt = *loop_dt == LP_FLOAT32 ? LP_COMPLEX64 : LP_COMPLEX128;
         break;
     case LPI_OP_ISNAN: case LPI_OP_ISINF: case LPI_OP_ISFINITE: case LPI_OP_SIGNBIT:
         *out_dt = LP_BOOL;
@@ -163,6 +195,12 @@ lp_status lp_elemwise(lp_ctx *ctx, const char *name, int nin, lp_array *const *i
                 return compare_mixed_u64(ctx, op, in[k], in[1 - k], k == 0, out);
         }
     }
+    if (op == LPI_OP_CONJ && in[0]->dtype == LP_BOOL) /* NumPy's first conjugate loop for bools is int8's */
+        return lp_astype(ctx, in[0], LP_INT8, out);
+    if ((op == LPI_OP_CONJ || op == LPI_OP_REAL) && !lpi_dtype_is_complex(in[0]->dtype))
+        return lp_astype(ctx, in[0], in[0]->dtype, out); /* a real number is its own conjugate and real part */
+    if (op == LPI_OP_IMAG && !lpi_dtype_is_complex(in[0]->dtype))
+        return lp_zeros(ctx, in[0]->dtype, in[0]->ndim, in[0]->shape, out);
     lp_dtype loop_dt, out_dt;
     lp_status st = lpi_elemwise_types(ctx, op, nin, in, &loop_dt, &out_dt);
     if (st) return st;
@@ -196,6 +234,60 @@ lp_status lp_astype(lp_ctx *ctx, lp_array *a, lp_dtype dt, lp_array **out) {
     return lpi_node_new(ctx, LPI_OP_ASTYPE, dt, a->ndim, a->shape, 1, &a, out);
 }
 
+/* ---- complex reductions and scans: on the parts ----------------------------------------- */
+
+/* f(real(x)) and f(imag(x)), both built by `part` (a reduction or scan with its arguments in
+ * arg), put back together as a complex array: sums, means and cumulative sums of complex
+ * arrays are those of their parts, so the reduction and scan kernels stay real. var is the
+ * sum of the parts' variances (the mean squared modulus of x - mean), a real array. */
+lp_status lpi_complex_parts(lp_ctx *ctx, lp_array *x, lp_status (*part)(lp_ctx *, lp_array *, void *, lp_array **),
+                            void *arg, bool add, lp_array **out) {
+    lp_array *re = NULL, *im = NULL, *fr = NULL, *fi = NULL;
+    lp_status st = lp_unary(ctx, "real", x, &re);
+    if (!st) st = lp_unary(ctx, "imag", x, &im);
+    if (!st) st = part(ctx, re, arg, &fr);
+    if (!st) st = part(ctx, im, arg, &fi);
+    if (!st) st = lp_binary(ctx, add ? "add" : "make_complex", fr, fi, out);
+    lp_array_release(re);
+    lp_array_release(im);
+    lp_array_release(fr);
+    lp_array_release(fi);
+    return st;
+}
+
+typedef struct { const char *name; const int *axes; int naxes; bool keepdims; int ddof; } reduce_args;
+static lp_status reduce_part(lp_ctx *ctx, lp_array *x, void *arg, lp_array **out) {
+    const reduce_args *r = arg;
+    return lp_reduce_ddof(ctx, r->name, x, r->axes, r->naxes, r->keepdims, r->ddof, out);
+}
+
+static lp_status complex_reduce(lp_ctx *ctx, lpi_op op, lp_array *a, const int *axes, int naxes, bool keepdims,
+                                int ddof, lp_array **out) {
+    reduce_args r = {lpi_ops[op].name, axes, naxes, keepdims, ddof};
+    switch (op) {
+    case LPI_OP_SUM: case LPI_OP_MEAN: return lpi_complex_parts(ctx, a, reduce_part, &r, false, out);
+    case LPI_OP_VAR: return lpi_complex_parts(ctx, a, reduce_part, &r, true, out);
+    case LPI_OP_STD: {
+        lp_array *v = NULL;
+        r.name = "var";
+        lp_status st = lpi_complex_parts(ctx, a, reduce_part, &r, true, &v);
+        if (!st) st = lp_unary(ctx, "sqrt", v, out);
+        lp_array_release(v);
+        return st;
+    }
+    case LPI_OP_ANY: case LPI_OP_ALL: { /* of x != 0 */
+        lp_array *b = NULL;
+        lp_status st = lp_astype(ctx, a, LP_BOOL, &b);
+        if (!st) st = lp_reduce_ddof(ctx, r.name, b, axes, naxes, keepdims, ddof, out);
+        lp_array_release(b);
+        return st;
+    }
+    default:
+        return lpi_error(ctx, LP_ERR_TYPE, "%s of a complex array is not supported (complex numbers have no order%s)",
+                         r.name, op == LPI_OP_PROD ? "; prod: not implemented" : "");
+    }
+}
+
 /* ---- reductions ---------------------------------------------------------------------- */
 
 lp_status lp_reduce_ddof(lp_ctx *ctx, const char *name, lp_array *a, const int *axes, int naxes,
@@ -222,9 +314,7 @@ lp_status lp_reduce_ddof(lp_ctx *ctx, const char *name, lp_array *a, const int *
             mask |= 1u << ax;
         }
     }
-    if (a->dtype == LP_BOOL && (op == LPI_OP_VAR || op == LPI_OP_STD)) {
-        /* NumPy computes var of bools as float64 of 0/1: fine; nothing to reject. */
-    }
+    if (lpi_dtype_is_complex(a->dtype)) return complex_reduce(ctx, op, a, axes, naxes, keepdims, ddof, out);
     int64_t nred = 1, shape[LP_MAX_NDIM];
     int nd = 0;
     for (int i = 0; i < a->ndim; i++) {

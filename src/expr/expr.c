@@ -190,6 +190,23 @@ lp_status lp_from_buffer(lp_ctx *ctx, lp_buffer *buf, lp_array **out) {
 }
 
 static lp_status cast_scalar(lp_ctx *ctx, lp_scalar v, lp_dtype dt, lp_scalar *out) {
+    memset(out, 0, sizeof *out); /* graphs compare attributes bytewise */
+    if (lpi_dtype_is_complex(dt) || v.dtype == LP_COMPLEX128) {
+        /* a complex value or dtype: through the dtype's storage (a complex value to a real dtype
+         * keeps its real part, as NumPy's cast) */
+        double c[2] = {v.dtype == LP_COMPLEX128 ? v.v.c[0] : v.dtype == LP_FLOAT64 ? v.v.f : v.dtype == LP_INT64 ? (double)v.v.i : v.v.b,
+                       v.dtype == LP_COMPLEX128 ? v.v.c[1] : 0};
+        if (lpi_dtype_is_complex(dt)) {
+            lpi_raw raw;
+            lpi_store_c(&raw, dt, c[0], c[1]);
+            lpi_load_c(&raw, dt, c);
+            *out = lp_scalar_c(c[0], c[1]);
+            out->dtype = dt;
+            return LP_OK;
+        }
+        if (dt == LP_BOOL) { *out = lp_scalar_b(c[0] != 0 || c[1] != 0); return LP_OK; }
+        v = lp_scalar_f(c[0]);
+    }
     out->dtype = dt;
     double f = v.dtype == LP_FLOAT64 ? v.v.f : v.dtype == LP_INT64 ? (double)v.v.i : (double)v.v.b;
     int64_t i = v.dtype == LP_FLOAT64 ? 0 : v.dtype == LP_INT64 ? v.v.i : v.v.b;
@@ -229,7 +246,7 @@ lp_status lp_full(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape, lp_s
     if ((st = cast_scalar(ctx, value, dt, &v))) return st;
     lp_array *a;
     if ((st = lpi_node_new(ctx, LPI_OP_FULL, dt, ndim, shape, 0, NULL, &a))) return st;
-    a->a.value = v;
+    memcpy(&a->a.value, &v, sizeof v); /* v zeroed whole by cast_scalar */
     *out = a;
     return LP_OK;
 }
@@ -243,12 +260,18 @@ lp_status lp_ones(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *shape, lp_a
 
 lp_status lp_scalar_array(lp_ctx *ctx, lp_scalar value, lp_array **out) {
     *out = NULL;
-    if (value.dtype != LP_BOOL && value.dtype != LP_INT64 && value.dtype != LP_FLOAT64)
-        return lpi_error(ctx, LP_ERR_TYPE, "a scalar operand must be bool, int64 or float64");
+    if (value.dtype != LP_BOOL && value.dtype != LP_INT64 && value.dtype != LP_FLOAT64 && value.dtype != LP_COMPLEX128)
+        return lpi_error(ctx, LP_ERR_TYPE, "a scalar operand must be bool, int64, float64 or complex128");
     lp_array *a;
     lp_status st = lpi_node_new(ctx, LPI_OP_SCALAR, value.dtype, 0, NULL, 0, NULL, &a);
     if (st) return st;
-    a->a.value = value;
+    /* only the bytes of the value's kind: graphs compare attributes bytewise */
+    memset(&a->a.value, 0, sizeof a->a.value);
+    a->a.value.dtype = value.dtype;
+    if (value.dtype == LP_COMPLEX128) memcpy(a->a.value.v.c, value.v.c, sizeof value.v.c);
+    else if (value.dtype == LP_FLOAT64) a->a.value.v.f = value.v.f;
+    else if (value.dtype == LP_INT64) a->a.value.v.i = value.v.i;
+    else a->a.value.v.b = value.v.b;
     a->a.weak = true;
     *out = a;
     return LP_OK;

@@ -74,8 +74,8 @@ lp_status lpi_fn_count_nonzero(lpi_call *c, lp_value *out) {
     return lpi_give(c, &t, st, &r, out);
 }
 
-/* The array API's vecdot for real dtypes: sum(x1 * x2) along axis (negative: counted from the
- * end of both), in the promoted dtype; the axis has the same length in both, not broadcast. */
+/* The array API's vecdot: sum(conj(x1) * x2) along axis (negative: counted from the end of
+ * both), in the promoted dtype; the axis has the same length in both, not broadcast. */
 lp_status lpi_fn_vecdot(lpi_call *c, lp_value *out) {
     lp_array *a = ARG("x1")->a, *b = ARG("x2")->a, *p = NULL, *r = NULL;
     int64_t axis = ARG("axis")->i;
@@ -87,7 +87,12 @@ lp_status lpi_fn_vecdot(lpi_call *c, lp_value *out) {
         return lpi_error(c->ctx, LP_ERR_SHAPE, "vecdot: x1 and x2 differ along axis %lld (%lld vs %lld)", (long long)axis,
                          (long long)a->shape[a->ndim + axis], (long long)b->shape[b->ndim + axis]);
     lpi_tmps t = {0};
-    lp_status st = lp_binary(c->ctx, "multiply", a, b, &p);
+    lp_status st = LP_OK;
+    if (lpi_dtype_is_complex(a->dtype)) {
+        lp_array *ca = NULL;
+        if (!(st = lp_unary(c->ctx, "conjugate", a, &ca))) a = lpi_keep(&t, ca);
+    }
+    if (!st) st = lp_binary(c->ctx, "multiply", a, b, &p);
     if (!st) {
         lpi_keep(&t, p);
         int ax = (int)(p->ndim + axis);

@@ -49,6 +49,36 @@ static lp_status batch_error(lp_ctx *ctx, const lp_array *a, const lp_array *b, 
     return lpi_error(ctx, LP_ERR_SHAPE, "%s", msg);
 }
 
+/* A complex product from real ones: (ar + i ai)(br + i bi) = (ar br - ai bi) + i (ar bi + ai br),
+ * each a real matmul (the planner's chunked BLAS products; a real operand contributes no
+ * imaginary part). The real products round as zgemm's do, up to the order of the sums. */
+static lp_status complex_matmul(lp_ctx *ctx, lp_array *a, lp_array *b, lp_dtype dt, lp_array **out) {
+    lp_array *p[2][2] = {{NULL, NULL}, {NULL, NULL}}; /* [operand][part] */
+    lp_array *t[4] = {NULL, NULL, NULL, NULL}, *re = NULL, *im = NULL, *c = NULL;
+    lp_array *ops[2] = {a, b};
+    lp_status st = LP_OK;
+    for (int k = 0; k < 2 && !st; k++) {
+        if (!lpi_dtype_is_complex(ops[k]->dtype)) { lp_array_retain(ops[k]); p[k][0] = ops[k]; continue; }
+        if (!(st = lp_unary(ctx, "real", ops[k], &p[k][0]))) st = lp_unary(ctx, "imag", ops[k], &p[k][1]);
+    }
+    if (!st) st = lp_matmul(ctx, p[0][0], p[1][0], &t[0]);                      /* ar br */
+    if (!st && p[0][1] && p[1][1]) st = lp_matmul(ctx, p[0][1], p[1][1], &t[1]); /* ai bi */
+    if (!st && p[1][1]) st = lp_matmul(ctx, p[0][0], p[1][1], &t[2]);            /* ar bi */
+    if (!st && p[0][1]) st = lp_matmul(ctx, p[0][1], p[1][0], &t[3]);            /* ai br */
+    if (!st) { re = t[0]; lp_array_retain(re); }
+    if (!st && t[1]) { lp_array *d = NULL; st = lp_binary(ctx, "subtract", re, t[1], &d); lp_array_release(re); re = d; }
+    if (!st && t[2] && t[3]) st = lp_binary(ctx, "add", t[2], t[3], &im);
+    else if (!st) { im = t[2] ? t[2] : t[3]; lp_array_retain(im); }
+    if (!st) st = lp_binary(ctx, "make_complex", re, im, &c);
+    if (!st) st = c->dtype == dt ? (lp_array_retain(c), *out = c, LP_OK) : lp_astype(ctx, c, dt, out);
+    for (int k = 0; k < 2; k++) { lp_array_release(p[k][0]); lp_array_release(p[k][1]); }
+    for (int k = 0; k < 4; k++) lp_array_release(t[k]);
+    lp_array_release(re);
+    lp_array_release(im);
+    lp_array_release(c);
+    return st;
+}
+
 lp_status lp_matmul(lp_ctx *ctx, lp_array *a, lp_array *b, lp_array **out) {
     *out = NULL;
     if (!a || !b) return lpi_error(ctx, LP_ERR_VALUE, "matmul: NULL operand");
@@ -78,6 +108,7 @@ lp_status lp_matmul(lp_ctx *ctx, lp_array *a, lp_array *b, lp_array **out) {
     if (na > 1) shape[nd++] = a->shape[na - 2];
     if (nb > 1) shape[nd++] = b->shape[nb - 1];
     const lp_dtype dt = lp_promote(a->dtype, b->dtype);
+    if (lpi_dtype_is_complex(dt)) return complex_matmul(ctx, a, b, dt, out);
     /* NumPy accumulates float16 products in float16 (no BLAS); Lampy has no such loop yet */
     if (dt == LP_FLOAT16)
         return lpi_error(ctx, LP_ERR_TYPE, "matmul: float16 operands are not supported yet; cast them with "
@@ -208,7 +239,8 @@ static lp_status need_square(lp_ctx *ctx, const lp_array *a) {
 static lp_status la_node(lp_ctx *ctx, lpi_op op, lp_dtype dt, int nd, const int64_t *shape, int nin,
                          lp_array *const *in, lp_array **out) {
     for (int i = 0; i < nin; i++)
-        if (in[i]->dtype == LP_FLOAT16) return lpi_error(ctx, LP_ERR_TYPE, "array type float16 is unsupported in linalg");
+        if (in[i]->dtype == LP_FLOAT16 || lpi_dtype_is_complex(in[i]->dtype))
+            return lpi_error(ctx, LP_ERR_TYPE, "array type %s is unsupported in linalg", lp_dtype_name(in[i]->dtype));
     return lpi_node_new(ctx, op, dt, nd, shape, nin, in, out);
 }
 
@@ -448,7 +480,8 @@ lp_status lp_linalg_norm(lp_ctx *ctx, lp_array *a, const char *ord, lp_array **o
         return lpi_error(ctx, LP_ERR_VALUE, "norm: ord=2 of a matrix (largest singular value) is not supported");
     lp_array *x = NULL, *t = NULL, *s = NULL;
     lp_status st = LP_OK;
-    if (lpi_dtype_kind(a->dtype) != LPI_KIND_FLOAT) st = lp_astype(ctx, a, LP_FLOAT64, &x);
+    if (lpi_dtype_is_complex(a->dtype)) st = lp_unary(ctx, "abs", a, &x); /* every norm here is one of |x| */
+    else if (lpi_dtype_kind(a->dtype) != LPI_KIND_FLOAT) st = lp_astype(ctx, a, LP_FLOAT64, &x);
     else { x = a; lp_array_retain(a); }
     if (st) return st;
     if (o == O_NONE || o == O_FRO || o == O_2) {

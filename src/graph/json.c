@@ -28,6 +28,7 @@ static json_t *scalar_json(lp_scalar v) {
     switch (lpi_dtype_kind(v.dtype)) {
     case LPI_KIND_BOOL: return json_boolean(v.v.b);
     case LPI_KIND_INT: return json_integer((json_int_t)v.v.i);
+    case LPI_KIND_COMPLEX: return json_pack("[oo]", lpi_json_float(v.v.c[0]), lpi_json_float(v.v.c[1]));
     default: return lpi_json_float(v.v.f);
     }
 }
@@ -52,6 +53,14 @@ static lp_status scalar_from_json(lp_ctx *ctx, const char *where, const json_t *
         }
         *out = lp_scalar_i(json_integer_value(j));
         return LP_OK;
+    case LPI_KIND_COMPLEX: {
+        double re, im;
+        if (!json_is_array(j) || json_array_size(j) != 2 || !lpi_json_get_float(json_array_get(j, 0), &re) ||
+            !lpi_json_get_float(json_array_get(j, 1), &im))
+            return lpi_error(ctx, LP_ERR_FORMAT, "%s: 'value' must be [real, imaginary] for %s", where, lp_dtype_name(dt));
+        *out = lp_scalar_c(re, im);
+        return LP_OK;
+    }
     default: {
         double f;
         if (!lpi_json_get_float(j, &f)) return lpi_error(ctx, LP_ERR_FORMAT, "%s: 'value' must be a float for %s", where, lp_dtype_name(dt));
@@ -124,7 +133,8 @@ lp_status lpi_json_node_attrs(lp_ctx *ctx, const lp_array *a, json_t **out) {
     case LPI_OP_SCALAR: r = json_object_set_new(o, "value", scalar_json(t->value)); break;
     case LPI_OP_FULL: {
         lp_scalar v = t->value;
-        v.dtype = lpi_dtype_kind(a->dtype) == LPI_KIND_BOOL ? LP_BOOL : lpi_dtype_kind(a->dtype) == LPI_KIND_INT ? LP_INT64 : LP_FLOAT64;
+        v.dtype = lpi_dtype_kind(a->dtype) == LPI_KIND_BOOL ? LP_BOOL : lpi_dtype_kind(a->dtype) == LPI_KIND_INT ? LP_INT64
+                : lpi_dtype_is_complex(a->dtype) ? LP_COMPLEX128 : LP_FLOAT64;
         r = json_object_set_new(o, "value", scalar_json(v));
         break;
     }
@@ -389,8 +399,9 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
     }
     case LPI_OP_SCALAR: {
         lp_scalar v;
-        if (dt != LP_BOOL && dt != LP_INT64 && dt != LP_FLOAT64)
-            return lpi_error(ctx, LP_ERR_TYPE, "%s: a scalar is bool, int64 or float64, not %s", where, lp_dtype_name(dt));
+        if (dt != LP_BOOL && dt != LP_INT64 && dt != LP_FLOAT64 && dt != LP_COMPLEX128)
+            return lpi_error(ctx, LP_ERR_TYPE, "%s: a scalar is bool, int64, float64 or complex128, not %s", where,
+                             lp_dtype_name(dt));
         if ((st = scalar_from_json(ctx, where, attrs, dt, &v))) return st;
         return lp_scalar_array(ctx, v, out);
     }

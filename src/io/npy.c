@@ -125,7 +125,7 @@ void lpi_npy_layout(const lp_npy_info *info, int ndim, const int64_t *shape, lpi
     /* file bytes -> values Lampy may trust: native byte order, and bools that are exactly 0 or
      * 1 (a bool byte of 2 would otherwise make `a == True` and bitwise ops disagree) */
     L->boolfix = info->dtype == LP_BOOL;
-    L->swap = !L->boolfix && info->big_endian != host_big_endian() && isz > 1 ? isz : 0;
+    L->swap = !L->boolfix && info->big_endian != host_big_endian() && isz > 1 ? lpi_swap_unit(info->dtype) : 0;
 }
 
 /* ---- header parsing ----------------------------------------------------------------- */
@@ -282,7 +282,7 @@ static bool parse_typestr(const char *s, size_t n, lp_dtype *dt, bool *big) {
     static const struct { const char *code; lp_dtype dt; } types[] = {
         {"b1", LP_BOOL}, {"i4", LP_INT32}, {"i8", LP_INT64}, {"f4", LP_FLOAT32}, {"f8", LP_FLOAT64},
         {"i1", LP_INT8}, {"i2", LP_INT16}, {"u1", LP_UINT8}, {"u2", LP_UINT16}, {"u4", LP_UINT32},
-        {"u8", LP_UINT64}, {"f2", LP_FLOAT16},
+        {"u8", LP_UINT64}, {"f2", LP_FLOAT16}, {"c8", LP_COMPLEX64}, {"c16", LP_COMPLEX128},
     };
     *big = host_big_endian();
     if (n > 0 && (s[0] == '<' || s[0] == '>' || s[0] == '|' || s[0] == '=')) {
@@ -292,12 +292,13 @@ static bool parse_typestr(const char *s, size_t n, lp_dtype *dt, bool *big) {
         n--;
     }
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (n == 2 && memcmp(s, types[i].code, 2) == 0) { *dt = types[i].dt; return true; }
+        if (n == strlen(types[i].code) && memcmp(s, types[i].code, n) == 0) { *dt = types[i].dt; return true; }
     return false;
 }
 
 #define SUPPORTED_DTYPES "bool '|b1', int8 '|i1', int16 '<i2', int32 '<i4', int64 '<i8', uint8 '|u1', " \
-                         "uint16 '<u2', uint32 '<u4', uint64 '<u8', float16 '<f2', float32 '<f4', float64 '<f8'"
+                         "uint16 '<u2', uint32 '<u4', uint64 '<u8', float16 '<f2', float32 '<f4', float64 '<f8', " \
+                         "complex64 '<c8', complex128 '<c16'"
 
 static lp_status hp_descr(hparser *h, lp_npy_info *info) {
     hp_ws(h);
@@ -544,7 +545,7 @@ static const char *py_shape(char *buf, size_t cap, int ndim, const int64_t *shap
 static size_t build_header(char *buf, size_t cap, lp_dtype dt, bool big, bool fortran, int ndim,
                            const int64_t *shape, int major) {
     static const char *const codes[LP_DTYPE_COUNT] = {"b1", "i4", "i8", "f4", "f8", "i1",
-                                                      "i2", "u1", "u2", "u4", "u8", "f2"};
+                                                      "i2", "u1", "u2", "u4", "u8", "f2", "c8", "c16"};
     char dict[LP_MAX_NDIM * 24 + 96];
     char sh[LP_MAX_NDIM * 24 + 8];
     int dlen = snprintf(dict, sizeof dict, "{'descr': '%c%s', 'fortran_order': %s, 'shape': %s, }",
@@ -593,7 +594,7 @@ static lp_status write_converted(lp_ctx *ctx, lpi_sink *k, lp_dtype dt, int ndim
             memcpy(bounce, src + i * isz, m * isz);
         }
         if (swap) {
-            lpi_layout L = {.isz = isz, .swap = isz};
+            lpi_layout L = {.isz = isz, .swap = lpi_swap_unit(dt)};
             lpi_layout_fix(&L, bounce, m);
         }
         st = lpi_sink_write(ctx, k, bounce, m * isz);

@@ -50,7 +50,7 @@ struct lpi_zarr {
     int64_t chunk[LP_MAX_NDIM];
     char sep;
     bool v2keys;               /* chunk_key_encoding "v2": no "c" prefix */
-    uint64_t fill;             /* raw bits in dtype */
+    lpi_raw fill;              /* raw bits in dtype */
     zchain chain;
 };
 
@@ -157,8 +157,25 @@ static void chain_free(zchain *c) {
     c->shard = NULL;
 }
 
-static lp_status parse_fill(lp_ctx *ctx, const char *url, const json_t *f, lp_dtype dt, uint64_t *out) {
+/* a float fill value: a number or one of Zarr's strings for NaN and the infinities */
+static bool fill_float(const json_t *f, double *d) {
+    const char *s = json_string_value(f);
+    if (json_is_number(f)) *d = json_number_value(f);
+    else if (s && !strcmp(s, "NaN")) *d = NAN;
+    else if (s && !strcmp(s, "Infinity")) *d = INFINITY;
+    else if (s && !strcmp(s, "-Infinity")) *d = -INFINITY;
+    else return false;
+    return true;
+}
+static lp_status parse_fill(lp_ctx *ctx, const char *url, const json_t *f, lp_dtype dt, lpi_raw *out) {
     lp_scalar v;
+    if (lpi_dtype_is_complex(dt) && json_is_array(f)) { /* Zarr v3: [real, imaginary] */
+        double re, im;
+        if (json_array_size(f) != 2 || !fill_float(json_array_get(f, 0), &re) || !fill_float(json_array_get(f, 1), &im))
+            return fmt(ctx, url, "invalid 'fill_value'");
+        *out = lpi_scalar_bits(lp_scalar_c(re, im), dt);
+        return LP_OK;
+    }
     if (json_is_boolean(f)) v = lp_scalar_b(json_is_true(f));
     else if (json_is_integer(f)) v = lp_scalar_i(json_integer_value(f));
     else if (json_is_real(f)) v = lp_scalar_f(json_real_value(f));
@@ -167,7 +184,7 @@ static lp_status parse_fill(lp_ctx *ctx, const char *url, const json_t *f, lp_dt
         if (!strcmp(s, "NaN")) v = lp_scalar_f(NAN);
         else if (!strcmp(s, "Infinity")) v = lp_scalar_f(INFINITY);
         else if (!strcmp(s, "-Infinity")) v = lp_scalar_f(-INFINITY);
-        else if (!strncmp(s, "0x", 2) && strlen(s) == 2 + 2 * lp_dtype_size(dt)) {
+        else if (!strncmp(s, "0x", 2) && lp_dtype_size(dt) <= 8 && strlen(s) == 2 + 2 * lp_dtype_size(dt)) {
             uint64_t b = 0;
             for (const char *p = s + 2; *p; p++) {
                 int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 :
@@ -175,7 +192,8 @@ static lp_status parse_fill(lp_ctx *ctx, const char *url, const json_t *f, lp_dt
                 if (d < 0) return fmt(ctx, url, "invalid 'fill_value'");
                 b = b << 4 | (uint64_t)d;
             }
-            *out = b;
+            out->w[0] = b;
+            out->w[1] = 0;
             return LP_OK;
         } else return fmt(ctx, url, "invalid 'fill_value'");
     } else if (json_is_null(f)) v = lp_scalar_i(0);
@@ -268,7 +286,7 @@ void lpi_zarr_chunk_shape(const lpi_zarr *z, int64_t *chunk) { memcpy(chunk, z->
 
 bool lpi_zarr_same(const lpi_zarr *a, const lpi_zarr *b) {
     return a->dtype == b->dtype && a->ndim == b->ndim && !memcmp(a->shape, b->shape, sizeof a->shape) &&
-           !memcmp(a->chunk, b->chunk, sizeof a->chunk) && a->fill == b->fill;
+           !memcmp(a->chunk, b->chunk, sizeof a->chunk) && !memcmp(&a->fill, &b->fill, sizeof a->fill);
 }
 
 /* ---- reading ---- */
@@ -360,7 +378,7 @@ static void fix_bytes(const lpi_zarr *z, bool big, void *data, size_t n) {
     memset(&L, 0, sizeof L);
     L.isz = lp_dtype_size(z->dtype);
     L.boolfix = z->dtype == LP_BOOL;
-    L.swap = !L.boolfix && big != (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__) && L.isz > 1 ? L.isz : 0;
+    L.swap = !L.boolfix && big != (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__) && L.isz > 1 ? lpi_swap_unit(z->dtype) : 0;
     lpi_layout_fix(&L, data, n);
 }
 
@@ -487,7 +505,7 @@ static lp_status read_chunk(zread *R, const int64_t *cidx, const zpart *p) {
             L.ndim = R->nd;
             L.isz = R->isz;
             L.boolfix = z->dtype == LP_BOOL;
-            L.swap = !L.boolfix && z->chain.big != (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__) && R->isz > 1 ? R->isz : 0;
+            L.swap = !L.boolfix && z->chain.big != (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__) && R->isz > 1 ? lpi_swap_unit(z->dtype) : 0;
             chain_strides(&z->chain, R->nd, z->chunk, R->isz, L.stride);
             int64_t elems = 1;
             for (int i = 0; i < R->nd; i++) elems *= z->chunk[i];
@@ -662,7 +680,8 @@ lp_status lpi_zarr_write(lp_ctx *ctx, const char *url, lp_dtype dt, int ndim, co
     json_array_append_new(codecs, json_pack("{s:s,s:{s:s}}", "name", "bytes", "configuration", "endian",
                                             swap ? "big" : "little"));
     if (!none) json_array_append_new(codecs, lpi_codec_to_json(&codec));
-    json_t *fill = dt == LP_BOOL ? json_false() : lpi_dtype_kind(dt) == LPI_KIND_FLOAT ? json_real(0.0) : json_integer(0);
+    json_t *fill = dt == LP_BOOL ? json_false() : lpi_dtype_kind(dt) == LPI_KIND_FLOAT ? json_real(0.0)
+                 : lpi_dtype_is_complex(dt) ? json_pack("[ff]", 0.0, 0.0) : json_integer(0);
     json_t *meta = json_pack("{s:i,s:s,s:o,s:s,s:{s:s,s:{s:o}},s:{s:s,s:{s:s}},s:o,s:o,s:{}}", "zarr_format", 3, "node_type",
                              "array", "shape", jshape, "data_type", lp_dtype_name(dt), "chunk_grid", "name", "regular",
                              "configuration", "chunk_shape", jcs, "chunk_key_encoding", "name", "default",

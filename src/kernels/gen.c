@@ -96,13 +96,13 @@ static void store_value(char *p, lp_dtype dt, double v, const lpi_pnode *pn, int
         lpi_store_i64(p, dt, rand_integer(a, flat));
         return;
     }
-    if (pn->op == LPI_OP_ARANGE && lpi_dtype_kind(dt) != LPI_KIND_FLOAT) {
+    if (pn->op == LPI_OP_ARANGE && lpi_dtype_kind(dt) < LPI_KIND_FLOAT) {
         /* integer arange is computed exactly in integers */
         int64_t s = (int64_t)a->f0, d = (int64_t)(a->f0 + a->f1) - s;
         lpi_store_i64(p, dt, (int64_t)((uint64_t)s + (uint64_t)flat * (uint64_t)d));
         return;
     }
-    if (pn->op == LPI_OP_LINSPACE && lpi_dtype_kind(dt) != LPI_KIND_FLOAT) v = floor(v);
+    if (pn->op == LPI_OP_LINSPACE && lpi_dtype_kind(dt) < LPI_KIND_FLOAT) v = floor(v);
     lpi_store_f64(p, dt, v);
 }
 
@@ -111,7 +111,7 @@ lp_status lpi_gen_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_box *box, cons
     if (lpi_box_size(box) == 0) return LP_OK;
     if (pn->op == LPI_OP_FULL || pn->op == LPI_OP_SCALAR) {
         /* the fill value, converted once, then a strided broadcast copy */
-        uint64_t raw = lpi_scalar_bits(pn->expr->a.value, out->dtype);
+        lpi_raw raw = lpi_scalar_bits(pn->expr->a.value, out->dtype);
         lpi_view src = *out;
         src.data = (char *)&raw;
         for (int i = 0; i < nd; i++) src.strides[i] = 0;

@@ -2,7 +2,7 @@
  * fast path (what GCC vectorizes at -O3), broadcast-scalar fast paths, and a strided fallback.
  * Integer semantics follow NumPy exactly: wrapping arithmetic (done in unsigned to avoid C's
  * undefined overflow), x // 0 == x % 0 == 0, floor rounding toward -inf. */
-#include "kernels/loops.h"
+#include "kernels/loop_gen.h"
 #include "kernels/vmath.h"
 
 #include <math.h>
@@ -72,6 +72,8 @@ DEF_UINT_HELPERS(uint64_t, uint64_t, u64)
 #define F2_f16(x) lpi_d2h(x)
 #define F2_f32(x) ((float)(x))
 #define F2_f64(x) ((double)(x))
+#define F2_c64(x) ((float _Complex)(float)(x))
+#define F2_c128(x) ((double _Complex)(double)(x))
 /* an integer or bool value -> each dtype (C's conversions: modular between integers) */
 #define I2_b(x) ((x) != 0)
 #define I2_f16(x) lpi_d2h((double)(x))
@@ -85,6 +87,8 @@ DEF_UINT_HELPERS(uint64_t, uint64_t, u64)
 #define I2_u64(x) ((uint64_t)(x))
 #define I2_f32(x) ((float)(x))
 #define I2_f64(x) ((double)(x))
+#define I2_c64(x) ((float _Complex)(float)(x))
+#define I2_c128(x) ((double _Complex)(double)(x))
 
 /* NumPy's npy_divmod / npy_floor_divide / npy_remainder for floats. */
 #define DEF_FLOAT_HELPERS(T, SUF, FMOD, FLOOR, COPYSIGN)                                    \
@@ -125,64 +129,6 @@ DEF_FLOAT_HELPERS(double, f64, fmod, floor, copysign)
 #define FMIN(a, b) (((a) <= (b) || (a) != (a)) ? (a) : (b))
 
 /* ---- loop generators -------------------------------------------------------------------- */
-
-/* The portable build targets baseline x86-64 (SSE2: two doubles per instruction). GCC's function
- * multiversioning compiles each loop for AVX-512 and AVX2 too and picks the best at load time.
- * Results are the same bits on every path: these are IEEE operations without contraction
- * (-ffp-contract=off) and libm calls. Sanitizer builds use the default path: their runtimes are
- * not initialised yet when the loader runs the IFUNC resolvers. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
-    !defined(__SANITIZE_THREAD__) && \
-    !defined(LP_NATIVE)
-#define LPI_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LPI_CLONES
-#endif
-
-#define BINARY_LOOP(NAME, TI, TO, EXPR)                                                       \
-    LPI_CLONES static void NAME(char **args, int64_t n, const int64_t *steps, int *err) {                 \
-        (void)err;                                                                          \
-        char *a_ = args[0], *b_ = args[1], *o_ = args[2];                                   \
-        const int64_t sa = steps[0], sb = steps[1], so = steps[2];                          \
-        if (so == (int64_t)sizeof(TO)) {                                                    \
-            TO *restrict po = (TO *)o_;                                                     \
-            if (sa == (int64_t)sizeof(TI) && sb == (int64_t)sizeof(TI)) {                   \
-                const TI *restrict pa = (const TI *)a_, *restrict pb = (const TI *)b_;      \
-                for (int64_t i = 0; i < n; i++) { TI x = pa[i], y = pb[i]; po[i] = (TO)(EXPR); } \
-                return;                                                                     \
-            }                                                                               \
-            if (sa == 0 && sb == (int64_t)sizeof(TI)) {                                     \
-                const TI x = *(const TI *)a_; const TI *restrict pb = (const TI *)b_;       \
-                for (int64_t i = 0; i < n; i++) { TI y = pb[i]; po[i] = (TO)(EXPR); }      \
-                return;                                                                     \
-            }                                                                               \
-            if (sa == (int64_t)sizeof(TI) && sb == 0) {                                     \
-                const TI *restrict pa = (const TI *)a_; const TI y = *(const TI *)b_;       \
-                for (int64_t i = 0; i < n; i++) { TI x = pa[i]; po[i] = (TO)(EXPR); }      \
-                return;                                                                     \
-            }                                                                               \
-        }                                                                                   \
-        for (int64_t i = 0; i < n; i++, a_ += sa, b_ += sb, o_ += so) {                     \
-            TI x = *(const TI *)a_, y = *(const TI *)b_;                                    \
-            *(TO *)o_ = (TO)(EXPR);                                                         \
-        }                                                                                   \
-    }
-
-#define UNARY_LOOP(NAME, TI, TO, EXPR)                                                        \
-    LPI_CLONES static void NAME(char **args, int64_t n, const int64_t *steps, int *err) {                 \
-        (void)err;                                                                          \
-        char *a_ = args[0], *o_ = args[1];                                                  \
-        const int64_t sa = steps[0], so = steps[1];                                         \
-        if (sa == (int64_t)sizeof(TI) && so == (int64_t)sizeof(TO)) {                       \
-            const TI *restrict pa = (const TI *)a_; TO *restrict po = (TO *)o_;             \
-            for (int64_t i = 0; i < n; i++) { TI x = pa[i]; po[i] = (TO)(EXPR); }          \
-            return;                                                                         \
-        }                                                                                   \
-        for (int64_t i = 0; i < n; i++, a_ += sa, o_ += so) {                               \
-            TI x = *(const TI *)a_;                                                         \
-            *(TO *)o_ = (TO)(EXPR);                                                         \
-        }                                                                                   \
-    }
 
 /* ---- the ops ---------------------------------------------------------------------------- */
 /* Each list: X(SUFFIX, C type, W) over the dtypes an op supports; W is the unsigned type the
@@ -395,6 +341,7 @@ WHERE_LOOP(1, uint8_t)
 WHERE_LOOP(2, uint16_t)
 WHERE_LOOP(4, uint32_t)
 WHERE_LOOP(8, uint64_t)
+WHERE_LOOP(16, double _Complex)
 
 /* ---- float16: blocks converted to float32, the float32 loop, each result rounded back --- */
 
@@ -442,15 +389,33 @@ F16_OPS(X)
 #define SRC_DT(X)                                                                            \
     X(b, lp_bool_t, I) X(i8, int8_t, I) X(i16, int16_t, I) X(i32, int32_t, I) X(i64, int64_t, I) \
     X(u8, uint8_t, I) X(u16, uint16_t, I) X(u32, uint32_t, I) X(u64, uint64_t, I)              \
-    X(f16, uint16_t, H) X(f32, float, F) X(f64, double, F)
+    X(f16, uint16_t, H) X(f32, float, F) X(f64, double, F) X(c64, float _Complex, C) X(c128, double _Complex, C)
 #define CAST_TO(X, FS, FT, FK)                                                               \
     X(FS, FT, FK, b, lp_bool_t) X(FS, FT, FK, i8, int8_t) X(FS, FT, FK, i16, int16_t)          \
     X(FS, FT, FK, i32, int32_t) X(FS, FT, FK, i64, int64_t) X(FS, FT, FK, u8, uint8_t)         \
     X(FS, FT, FK, u16, uint16_t) X(FS, FT, FK, u32, uint32_t) X(FS, FT, FK, u64, uint64_t)     \
-    X(FS, FT, FK, f16, uint16_t) X(FS, FT, FK, f32, float) X(FS, FT, FK, f64, double)
+    X(FS, FT, FK, f16, uint16_t) X(FS, FT, FK, f32, float) X(FS, FT, FK, f64, double)           \
+    X(FS, FT, FK, c64, float _Complex) X(FS, FT, FK, c128, double _Complex)
 #define CAST_EXPR_I(TS, x) I2_##TS(x)
 #define CAST_EXPR_F(TS, x) F2_##TS((double)(x))
 #define CAST_EXPR_H(TS, x) F2_##TS((double)lpi_h2f(x))
+/* from complex: to complex keeps both parts; to bool tests both (NumPy's nonzero); to a real
+ * type the real part, the imaginary part discarded (NumPy's ComplexWarning cast) */
+#define CAST_EXPR_C(TS, x) C2_##TS(x)
+#define C2_b(x) ((x) != 0)
+#define C2_c64(x) ((float _Complex)(x))
+#define C2_c128(x) ((double _Complex)(x))
+#define C2_i8(x) F2_i8(__real__(x))
+#define C2_i16(x) F2_i16(__real__(x))
+#define C2_i32(x) F2_i32(__real__(x))
+#define C2_i64(x) F2_i64(__real__(x))
+#define C2_u8(x) F2_u8(__real__(x))
+#define C2_u16(x) F2_u16(__real__(x))
+#define C2_u32(x) F2_u32(__real__(x))
+#define C2_u64(x) F2_u64(__real__(x))
+#define C2_f16(x) F2_f16((double)__real__(x))
+#define C2_f32(x) F2_f32(__real__(x))
+#define C2_f64(x) F2_f64(__real__(x))
 #define DEF_CAST(FS, FT, FK, TS, TT) UNARY_LOOP(cast_##FS##_##TS, FT, TT, CAST_EXPR_##FK(TS, x))
 #define DEF_CASTS_FROM(FS, FT, FK) CAST_TO(DEF_CAST, FS, FT, FK)
 SRC_DT(DEF_CASTS_FROM)
@@ -461,18 +426,19 @@ SRC_DT(DEF_CASTS_FROM)
                  [LP_UINT8] = N##_u8, [LP_UINT16] = N##_u16, [LP_UINT32] = N##_u32, [LP_UINT64] = N##_u64
 #define FCOLS(N) [LP_FLOAT16] = N##_f16, [LP_FLOAT32] = N##_f32, [LP_FLOAT64] = N##_f64
 #define BCOL(N) [LP_BOOL] = N##_b
+#define CCOLS(N) [LP_COMPLEX64] = lpi_c##N##_c64, [LP_COMPLEX128] = lpi_c##N##_c128
 const lpi_loop_fn lpi_loops[LPI_OP_COUNT][LP_DTYPE_COUNT] = {
-    [LPI_OP_ADD] = {BCOL(add), ICOLS(add), FCOLS(add)},
-    [LPI_OP_SUBTRACT] = {ICOLS(sub), FCOLS(sub)},
-    [LPI_OP_MULTIPLY] = {BCOL(mul), ICOLS(mul), FCOLS(mul)},
-    [LPI_OP_DIVIDE] = {FCOLS(div)},
+    [LPI_OP_ADD] = {BCOL(add), ICOLS(add), FCOLS(add), CCOLS(add)},
+    [LPI_OP_SUBTRACT] = {ICOLS(sub), FCOLS(sub), CCOLS(sub)},
+    [LPI_OP_MULTIPLY] = {BCOL(mul), ICOLS(mul), FCOLS(mul), CCOLS(mul)},
+    [LPI_OP_DIVIDE] = {FCOLS(div), CCOLS(div)},
     [LPI_OP_FLOOR_DIVIDE] = {ICOLS(fdiv), FCOLS(fdiv)},
     [LPI_OP_REMAINDER] = {ICOLS(rem), FCOLS(rem)},
-    [LPI_OP_POWER] = {ICOLS(pow), FCOLS(pow)},
+    [LPI_OP_POWER] = {ICOLS(pow), FCOLS(pow), CCOLS(pow)},
     [LPI_OP_MAXIMUM] = {BCOL(max), ICOLS(max), FCOLS(max)},
     [LPI_OP_MINIMUM] = {BCOL(min), ICOLS(min), FCOLS(min)},
-    [LPI_OP_EQUAL] = {BCOL(eq), ICOLS(eq), FCOLS(eq)},
-    [LPI_OP_NOT_EQUAL] = {BCOL(ne), ICOLS(ne), FCOLS(ne)},
+    [LPI_OP_EQUAL] = {BCOL(eq), ICOLS(eq), FCOLS(eq), CCOLS(eq)},
+    [LPI_OP_NOT_EQUAL] = {BCOL(ne), ICOLS(ne), FCOLS(ne), CCOLS(ne)},
     [LPI_OP_LESS] = {BCOL(lt), ICOLS(lt), FCOLS(lt)},
     [LPI_OP_LESS_EQUAL] = {BCOL(le), ICOLS(le), FCOLS(le)},
     [LPI_OP_GREATER] = {BCOL(gt), ICOLS(gt), FCOLS(gt)},
@@ -485,45 +451,46 @@ const lpi_loop_fn lpi_loops[LPI_OP_COUNT][LP_DTYPE_COUNT] = {
     [LPI_OP_BITWISE_OR] = {BCOL(or), ICOLS(or)},
     [LPI_OP_BITWISE_XOR] = {BCOL(xor), ICOLS(xor)},
     [LPI_OP_INVERT] = {BCOL(inv), ICOLS(inv)},
-    [LPI_OP_NEGATIVE] = {ICOLS(neg), FCOLS(neg)},
-    [LPI_OP_ABS] = {BCOL(abs), ICOLS(abs), FCOLS(abs)},
-    [LPI_OP_SQRT] = {FCOLS(sqrt)},
-    [LPI_OP_EXP] = {FCOLS(exp)},
-    [LPI_OP_LOG] = {FCOLS(log)},
-    [LPI_OP_SIN] = {FCOLS(sin)},
-    [LPI_OP_COS] = {FCOLS(cos)},
-    [LPI_OP_TANH] = {FCOLS(tanh)},
+    [LPI_OP_NEGATIVE] = {ICOLS(neg), FCOLS(neg), CCOLS(neg)},
+    [LPI_OP_ABS] = {BCOL(abs), ICOLS(abs), FCOLS(abs), CCOLS(abs)},
+    [LPI_OP_SQRT] = {FCOLS(sqrt), CCOLS(sqrt)},
+    [LPI_OP_EXP] = {FCOLS(exp), CCOLS(exp)},
+    [LPI_OP_LOG] = {FCOLS(log), CCOLS(log)},
+    [LPI_OP_SIN] = {FCOLS(sin), CCOLS(sin)},
+    [LPI_OP_COS] = {FCOLS(cos), CCOLS(cos)},
+    [LPI_OP_TANH] = {FCOLS(tanh), CCOLS(tanh)},
     [LPI_OP_WHERE] = {[LP_BOOL] = where_1, [LP_INT8] = where_1, [LP_UINT8] = where_1, [LP_INT16] = where_2,
                       [LP_UINT16] = where_2, [LP_FLOAT16] = where_2, [LP_INT32] = where_4, [LP_UINT32] = where_4,
-                      [LP_FLOAT32] = where_4, [LP_INT64] = where_8, [LP_UINT64] = where_8, [LP_FLOAT64] = where_8},
-    [LPI_OP_ISNAN] = {BCOL(isnan), ICOLS(isnan), FCOLS(isnan)},
-    [LPI_OP_ISINF] = {BCOL(isinf), ICOLS(isinf), FCOLS(isinf)},
-    [LPI_OP_ISFINITE] = {BCOL(isfin), ICOLS(isfin), FCOLS(isfin)},
+                      [LP_FLOAT32] = where_4, [LP_INT64] = where_8, [LP_UINT64] = where_8, [LP_FLOAT64] = where_8,
+                      [LP_COMPLEX64] = where_8, [LP_COMPLEX128] = where_16},
+    [LPI_OP_ISNAN] = {BCOL(isnan), ICOLS(isnan), FCOLS(isnan), CCOLS(isnan)},
+    [LPI_OP_ISINF] = {BCOL(isinf), ICOLS(isinf), FCOLS(isinf), CCOLS(isinf)},
+    [LPI_OP_ISFINITE] = {BCOL(isfin), ICOLS(isfin), FCOLS(isfin), CCOLS(isfin)},
     [LPI_OP_SIGNBIT] = {BCOL(sbit), ICOLS(sbit), FCOLS(sbit)},
     [LPI_OP_FLOOR] = {BCOL(id), ICOLS(id), FCOLS(floor)},
     [LPI_OP_CEIL] = {BCOL(id), ICOLS(id), FCOLS(ceil)},
     [LPI_OP_TRUNC] = {BCOL(id), ICOLS(id), FCOLS(trunc)},
-    [LPI_OP_SIGN] = {ICOLS(sign), FCOLS(sign)},
-    [LPI_OP_SQUARE] = {ICOLS(square), FCOLS(square)},
-    [LPI_OP_RECIPROCAL] = {ICOLS(recip), FCOLS(recip)},
+    [LPI_OP_SIGN] = {ICOLS(sign), FCOLS(sign), CCOLS(sign)},
+    [LPI_OP_SQUARE] = {ICOLS(square), FCOLS(square), CCOLS(square)},
+    [LPI_OP_RECIPROCAL] = {ICOLS(recip), FCOLS(recip), CCOLS(recip)},
     [LPI_OP_FMAX] = {BCOL(fmax), ICOLS(fmax), FCOLS(fmax)},
     [LPI_OP_FMIN] = {BCOL(fmin), ICOLS(fmin), FCOLS(fmin)},
     [LPI_OP_FMOD] = {ICOLS(fmod), FCOLS(fmod)},
-    [LPI_OP_RINT] = {FCOLS(rint)},
-    [LPI_OP_LOG1P] = {FCOLS(log1p)},
-    [LPI_OP_LOG2] = {FCOLS(log2)},
-    [LPI_OP_LOG10] = {FCOLS(log10)},
-    [LPI_OP_EXPM1] = {FCOLS(expm1)},
-    [LPI_OP_EXP2] = {FCOLS(exp2)},
-    [LPI_OP_TAN] = {FCOLS(tan)},
-    [LPI_OP_ARCSIN] = {FCOLS(asin)},
-    [LPI_OP_ARCCOS] = {FCOLS(acos)},
-    [LPI_OP_ARCTAN] = {FCOLS(atan)},
-    [LPI_OP_SINH] = {FCOLS(sinh)},
-    [LPI_OP_COSH] = {FCOLS(cosh)},
-    [LPI_OP_ARCSINH] = {FCOLS(asinh)},
-    [LPI_OP_ARCCOSH] = {FCOLS(acosh)},
-    [LPI_OP_ARCTANH] = {FCOLS(atanh)},
+    [LPI_OP_RINT] = {FCOLS(rint), CCOLS(rint)},
+    [LPI_OP_LOG1P] = {FCOLS(log1p), CCOLS(log1p)},
+    [LPI_OP_LOG2] = {FCOLS(log2), CCOLS(log2)},
+    [LPI_OP_LOG10] = {FCOLS(log10), CCOLS(log10)},
+    [LPI_OP_EXPM1] = {FCOLS(expm1), CCOLS(expm1)},
+    [LPI_OP_EXP2] = {FCOLS(exp2), CCOLS(exp2)},
+    [LPI_OP_TAN] = {FCOLS(tan), CCOLS(tan)},
+    [LPI_OP_ARCSIN] = {FCOLS(asin), CCOLS(asin)},
+    [LPI_OP_ARCCOS] = {FCOLS(acos), CCOLS(acos)},
+    [LPI_OP_ARCTAN] = {FCOLS(atan), CCOLS(atan)},
+    [LPI_OP_SINH] = {FCOLS(sinh), CCOLS(sinh)},
+    [LPI_OP_COSH] = {FCOLS(cosh), CCOLS(cosh)},
+    [LPI_OP_ARCSINH] = {FCOLS(asinh), CCOLS(asinh)},
+    [LPI_OP_ARCCOSH] = {FCOLS(acosh), CCOLS(acosh)},
+    [LPI_OP_ARCTANH] = {FCOLS(atanh), CCOLS(atanh)},
     [LPI_OP_CBRT] = {FCOLS(cbrt)},
     [LPI_OP_DEG2RAD] = {FCOLS(d2r)},
     [LPI_OP_RAD2DEG] = {FCOLS(r2d)},
@@ -532,14 +499,20 @@ const lpi_loop_fn lpi_loops[LPI_OP_COUNT][LP_DTYPE_COUNT] = {
     [LPI_OP_COPYSIGN] = {FCOLS(copysign)},
     [LPI_OP_LOGADDEXP] = {FCOLS(logaddexp)},
     [LPI_OP_ALLNAN_CHECK] = {[LP_INT64] = allnan_i64},
+    [LPI_OP_CONJ] = {CCOLS(conj)},
+    [LPI_OP_REAL] = {CCOLS(real)},
+    [LPI_OP_IMAG] = {CCOLS(imag)},
+    /* make_complex's loop dtype is its parts' */
+    [LPI_OP_MAKE_COMPLEX] = {[LP_FLOAT32] = lpi_cmkc_c64, [LP_FLOAT64] = lpi_cmkc_c128},
 };
 
-#define CAST_ROW(FS) {[LP_BOOL] = cast_##FS##_b, ICOLS(cast_##FS), FCOLS(cast_##FS)}
+#define CAST_ROW(FS) {[LP_BOOL] = cast_##FS##_b, ICOLS(cast_##FS), FCOLS(cast_##FS), \
+                      [LP_COMPLEX64] = cast_##FS##_c64, [LP_COMPLEX128] = cast_##FS##_c128}
 const lpi_loop_fn lpi_cast_loops[LP_DTYPE_COUNT][LP_DTYPE_COUNT] = {
     [LP_BOOL] = CAST_ROW(b), [LP_INT8] = CAST_ROW(i8), [LP_INT16] = CAST_ROW(i16), [LP_INT32] = CAST_ROW(i32),
     [LP_INT64] = CAST_ROW(i64), [LP_UINT8] = CAST_ROW(u8), [LP_UINT16] = CAST_ROW(u16), [LP_UINT32] = CAST_ROW(u32),
     [LP_UINT64] = CAST_ROW(u64), [LP_FLOAT16] = CAST_ROW(f16), [LP_FLOAT32] = CAST_ROW(f32),
-    [LP_FLOAT64] = CAST_ROW(f64),
+    [LP_FLOAT64] = CAST_ROW(f64), [LP_COMPLEX64] = CAST_ROW(c64), [LP_COMPLEX128] = CAST_ROW(c128),
 };
 
 lp_dtype lpi_loop_out_dtype(lpi_op op, lp_dtype loop_dt) {
@@ -549,6 +522,8 @@ lp_dtype lpi_loop_out_dtype(lpi_op op, lp_dtype loop_dt) {
     case LPI_OP_LOGICAL_XOR: case LPI_OP_LOGICAL_NOT: case LPI_OP_ISNAN: case LPI_OP_ISINF: case LPI_OP_ISFINITE:
     case LPI_OP_SIGNBIT:
         return LP_BOOL;
+    case LPI_OP_ABS: case LPI_OP_REAL: case LPI_OP_IMAG: return lpi_dtype_real(loop_dt);
+    case LPI_OP_MAKE_COMPLEX: return loop_dt == LP_FLOAT32 ? LP_COMPLEX64 : LP_COMPLEX128;
     default: return loop_dt;
     }
 }

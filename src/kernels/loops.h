@@ -18,4 +18,16 @@ extern const lpi_loop_fn lpi_cast_loops[LP_DTYPE_COUNT][LP_DTYPE_COUNT];
 lp_dtype lpi_loop_out_dtype(lpi_op op, lp_dtype loop_dt);
 const char *lpi_loop_errstr(int err);
 
+/* The complex64/complex128 loops (loops_complex.c), named lpi_c<op>_c64 and lpi_c<op>_c128, that
+ * loops.c puts in lpi_loops' complex columns. */
+#define LPI_COMPLEX_LOOPS(X)                                                                             \
+    X(add) X(sub) X(mul) X(div) X(pow) X(eq) X(ne) X(neg) X(abs) X(sqrt) X(exp) X(log) X(sin) X(cos)     \
+    X(tanh) X(isnan) X(isinf) X(isfin) X(sign) X(square) X(recip) X(rint) X(log1p) X(log2) X(log10)     \
+    X(expm1) X(exp2) X(tan) X(asin) X(acos) X(atan) X(sinh) X(cosh) X(asinh) X(acosh) X(atanh) X(conj)  \
+    X(real) X(imag) X(mkc)
+#define X(N) void lpi_c##N##_c64(char **args, int64_t n, const int64_t *steps, int *err); \
+             void lpi_c##N##_c128(char **args, int64_t n, const int64_t *steps, int *err);
+LPI_COMPLEX_LOOPS(X)
+#undef X
+
 #endif

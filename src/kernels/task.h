@@ -39,7 +39,7 @@ typedef struct lpi_program {
     int ninstr;
     int out_reg;
     lp_dtype *reg_dt;     /* [nregs] */
-    uint64_t *consts;     /* [nconst] raw 8-byte values in reg_dt */
+    lpi_raw *consts;      /* [nconst] raw values in reg_dt (16-byte slots) */
     lpi_instr *ins;       /* [ninstr] */
 } lpi_program;
 

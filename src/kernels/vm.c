@@ -65,6 +65,7 @@ void lpi_copy_view(const lpi_view *dst, const lpi_view *src) {
         else if (isz == 8) for (int64_t i = 0; i < n; i++) memcpy(d + i * sd, s + i * ss, 8);
         else if (isz == 4) for (int64_t i = 0; i < n; i++) memcpy(d + i * sd, s + i * ss, 4);
         else if (isz == 2) for (int64_t i = 0; i < n; i++) memcpy(d + i * sd, s + i * ss, 2);
+        else if (isz == 16) for (int64_t i = 0; i < n; i++) memcpy(d + i * sd, s + i * ss, 16);
         else for (int64_t i = 0; i < n; i++) d[i * sd] = s[i * ss];
         int ax = nd - 2;
         for (; ax >= 0; ax--) {
@@ -218,7 +219,7 @@ static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_
     char **base = small ? base_local : lp_malloc((size_t)nv * sizeof *base);
     char **regp = small ? regp_local : lp_malloc((size_t)p->nregs * sizeof *regp);
     int64_t *regs = small ? regs_local : lp_malloc((size_t)p->nregs * sizeof *regs);
-    /* scratch for temporaries: one block of 8-byte slots per temp register */
+    /* scratch for temporaries: one block of 16-byte slots (complex128's) per temp register */
     int ntemp = p->nregs - p->ninputs - p->nconst;
     /* A large contiguous output is written with non-temporal stores from an L1 staging block:
      * ordinary stores first read every output line (write-allocate), a third of the traffic of
@@ -228,8 +229,8 @@ static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_
     for (int i = 0; i < nd; i++) total *= shape_in[i];
     const bool stream = !reducing && LPI_HAVE_STREAM && total * osz >= (1 << 20) && nd >= 1 &&
                         out->strides[nd - 1] == osz && contiguous_out(out, nd, osz);
-    char *scratch = scratch_get((size_t)(ntemp + 1) * LPI_VM_BLOCK * 8);
-    char *stage = scratch + (size_t)ntemp * LPI_VM_BLOCK * 8;
+    char *scratch = scratch_get((size_t)(ntemp + 1) * LPI_VM_BLOCK * 16);
+    char *stage = scratch + (size_t)ntemp * LPI_VM_BLOCK * 16;
     lp_status status = LP_OK;
     if (!st || !base || !regp || !regs || !scratch) { status = lpi_nomem(ctx); goto done; }
     for (int k = 0; k < p->ninputs; k++) {
@@ -246,7 +247,7 @@ static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_
     }
     for (int r = 0; r < ntemp; r++) {
         int reg = p->ninputs + p->nconst + r;
-        regp[reg] = scratch + (size_t)r * LPI_VM_BLOCK * 8;
+        regp[reg] = scratch + (size_t)r * LPI_VM_BLOCK * 16;
         regs[reg] = (int64_t)lp_dtype_size(p->reg_dt[reg]);
     }
     const int64_t inner = shape[nd - 1];

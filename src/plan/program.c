@@ -24,7 +24,7 @@ typedef struct builder {
     int nregs, capregs;
     lpi_instr *ins;
     int nins, capins;
-    uint64_t *consts;
+    lpi_raw *consts;
     int nconsts, capconsts;
     lpi_hmap memo;   /* gid -> reg (inputs and inlined nodes) */
     lpi_hmap cmemo;  /* (gid, dtype) for constants; (reg, dtype) for casts */
@@ -76,7 +76,7 @@ static int const_reg(builder *b, int gid, lp_dtype dt) {
     if (lpi_hmap_get(&b->cmemo, key, &r)) return (int)r;
     if (b->nconsts == b->capconsts) {
         int c = b->capconsts ? b->capconsts * 2 : 8;
-        uint64_t *n = lp_realloc(b->consts, (size_t)c * sizeof *n);
+        lpi_raw *n = lp_realloc(b->consts, (size_t)c * sizeof *n);
         if (!n) return -1;
         b->consts = n;
         b->capconsts = c;

@@ -159,9 +159,9 @@ lp_status lpi_axismap_from_json(lp_ctx *ctx, const char *where, const json_t *j,
 
 /* ---- programs ---- */
 
-static json_t *raw_value_json(lp_dtype dt, uint64_t raw) { return lpi_json_elem(dt, &raw); }
-static bool raw_value_from_json(lp_dtype dt, const json_t *j, uint64_t *raw) {
-    *raw = 0;
+static json_t *raw_value_json(lp_dtype dt, lpi_raw raw) { return lpi_json_elem(dt, &raw); }
+static bool raw_value_from_json(lp_dtype dt, const json_t *j, lpi_raw *raw) {
+    memset(raw, 0, sizeof *raw);
     return lpi_json_elem_get(dt, j, raw);
 }
 

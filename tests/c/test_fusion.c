@@ -164,7 +164,7 @@ static int new_leaf(gen *g) {
     tree *t = g->t;
     if (t->nleaf == MAXLEAF || t->nn == MAXN) return -1;
     leaf *l = &t->lf[t->nleaf];
-    l->dt = (lp_dtype)rint_(LP_DTYPE_COUNT);
+    l->dt = (lp_dtype)rint_(LP_COMPLEX64); /* real dtypes: complex is tested vs NumPy (test_py_complex) */
     l->ndim = t->ondim ? rint_(t->ondim + 1) : 0;
     if (l->ndim < t->ondim && chance(0.5)) l->ndim = t->ondim;
     int64_t n = 1;
@@ -285,7 +285,7 @@ static int gen_expr(gen *g, int depth) {
     }
     int a = gen_expr(g, depth + 1);
     if (a < 0) return a;
-    int r = try_node(g, N_CAST, NULL, a, -1, -1, (lp_dtype)rint_(LP_DTYPE_COUNT));
+    int r = try_node(g, N_CAST, NULL, a, -1, -1, (lp_dtype)rint_(LP_COMPLEX64));
     return r >= 0 ? r : a;
 }
 

@@ -89,6 +89,8 @@ static void expected_value(lp_dtype dt, int64_t i, void *out) {
     case LP_UINT32: { uint32_t v = (uint32_t)(i * INT64_C(2654435761) + 11); memcpy(out, &v, 4); break; }
     case LP_UINT64: { uint64_t v = (uint64_t)i * UINT64_C(11400714819323198485) + 13; memcpy(out, &v, 8); break; }
     case LP_FLOAT16: { _Float16 v = (_Float16)((double)i * 0.5 - 2.25); memcpy(out, &v, 2); break; }
+    case LP_COMPLEX64: { float v[2] = {(float)((double)i * 0.5 - 2.25), (float)(i % 7) * -1.5f}; memcpy(out, v, 8); break; }
+    case LP_COMPLEX128: { double v[2] = {(double)(i - 5) * 1e10 + 0.125, (double)i * -0.375}; memcpy(out, v, 16); break; }
     default: { double v = (double)(i - 5) * 1e10 + 0.125; memcpy(out, &v, 8); break; }
     }
 }

@@ -566,6 +566,16 @@ static void value_str(char *buf, size_t cap, lp_dtype dt, const void *data, int6
         break;
     case LP_UINT64: snprintf(buf, cap, "%" PRIu64, ((const uint64_t *)data)[i]); break;
     case LP_FLOAT16: snprintf(buf, cap, "%.5g (%a)", hval(data, i), hval(data, i)); break;
+    case LP_COMPLEX64: {
+        const float *v = (const float *)data + 2 * i;
+        snprintf(buf, cap, "%.9g%+.9gj", (double)v[0], (double)v[1]);
+        break;
+    }
+    case LP_COMPLEX128: {
+        const double *v = (const double *)data + 2 * i;
+        snprintf(buf, cap, "%.17g%+.17gj", v[0], v[1]);
+        break;
+    }
     case LP_FLOAT32: {
         float v = ((const float *)data)[i];
         snprintf(buf, cap, "%.9g (%a)", (double)v, (double)v);
@@ -663,6 +673,14 @@ static bool compare(const char *what, const lp_buffer *got, const lp_buffer *wan
             break;
         case LP_FLOAT64:
             ok = float_ok(((const double *)gd)[i], ((const double *)wd)[i], 8, kind, tv);
+            break;
+        case LP_COMPLEX64: /* each part as a float32 */
+            ok = float_ok(((const float *)gd)[2 * i], ((const float *)wd)[2 * i], 4, kind, tv) &&
+                 float_ok(((const float *)gd)[2 * i + 1], ((const float *)wd)[2 * i + 1], 4, kind, tv);
+            break;
+        case LP_COMPLEX128:
+            ok = float_ok(((const double *)gd)[2 * i], ((const double *)wd)[2 * i], 8, kind, tv) &&
+                 float_ok(((const double *)gd)[2 * i + 1], ((const double *)wd)[2 * i + 1], 8, kind, tv);
             break;
         default: ok = ival(dt, gd, i) == ival(dt, wd, i); break;
         }

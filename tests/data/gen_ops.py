@@ -170,7 +170,7 @@ _written = {}
 def save(arr):
     """Store arr as <sha1>.npy (content addressed) and return the file name."""
     arr = np.asarray(arr)
-    assert arr.dtype.name in ALL, arr.dtype
+    assert arr.dtype.name in ALL + ["complex64", "complex128"], arr.dtype
     buf = io.BytesIO()
     np.save(buf, np.array(arr, order="C", copy=True), allow_pickle=False)  # keeps 0-d
     data = buf.getvalue()
@@ -250,7 +250,7 @@ class Ctx:
 def np_elem(ctx, op, args):
     f = np.abs if op == "abs" else getattr(np, op)
     r = np.asarray(f(*args))
-    assert r.dtype.name in ALL, (op, r.dtype)
+    assert r.dtype.name in ALL + ["complex64", "complex128"], (op, r.dtype)
     return r
 
 
@@ -316,7 +316,7 @@ def np_call(ctx, name, args, kw):
     if isinstance(r, (tuple, list)):
         return [np.asarray(x) for x in r]
     r = np.asarray(r)
-    assert r.dtype.name in ALL, (name, r.dtype)
+    assert r.dtype.name in ALL + ["complex64", "complex128"], (name, r.dtype)
     return r
 
 
@@ -494,7 +494,7 @@ def case(cid, cat, tokens, tol=None, expect_error=None):
     _ids.add(cid)
     if tol is None:
         tol = "exact"
-    if res.dtype.kind != "f":
+    if res.dtype.kind not in "fc":
         tol = "exact"
     CASES.append((cid, cat, tol, save(res), tokens, None))
 
@@ -1434,7 +1434,7 @@ def finalize_tolerances():
     """float32 reductions get rel:1e-5 (see the docstring)."""
     out = []
     for cid, cat, tol, expect, toks, err in CASES:
-        if tol.startswith("rel:") and expect != "error" and _written[expect].dtype == np.float32:
+        if tol.startswith("rel:") and expect != "error" and _written[expect].dtype in (np.float32, np.complex64):
             tol = "rel:1e-5"
         if tol.startswith("rel:") and expect != "error" and _written[expect].dtype == np.float16:
             tol = "rel:1e-3"

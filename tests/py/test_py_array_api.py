@@ -6,8 +6,9 @@ import pytest
 
 import lampy as lp
 
-# the standard's dtypes that Lampy has (not complex64/complex128 yet)
-DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64"]
+# the standard's dtypes (Lampy has them all)
+DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64",
+          "complex64", "complex128"]
 KINDS = ["bool", "signed integer", "unsigned integer", "integral", "real floating", "complex floating",
          "numeric"]
 

@@ -57,9 +57,7 @@ def test_axis_errors():
 
 def test_type_errors():
     with pytest.raises(TypeError):
-        lp.zeros(3, dtype="complex128")
-    with pytest.raises(TypeError):
-        lp.zeros(3, dtype="complex64")
+        lp.zeros(3, dtype="complex256")
     with pytest.raises(TypeError):
         lp.zeros(3, dtype="not a dtype")
     with pytest.raises(TypeError):
@@ -113,7 +111,7 @@ def test_negative_dimensions_and_values():
         lp.zeros((10, 10)).rechunk((5,))
 
 
-@pytest.mark.parametrize("dtype", ["complex64", "complex128", "object", ">f8", ">i4", ">u2", ">f2", "U3",
+@pytest.mark.parametrize("dtype", ["clongdouble", ">c16", "object", ">f8", ">i4", ">u2", ">f2", "U3",
                                    "M8[s]", "longdouble"])
 def test_unsupported_numpy_dtypes(dtype):
     x = np.zeros(4, dtype=dtype)
@@ -130,8 +128,6 @@ def test_unsupported_objects():
         lp.asarray({"a": 1})
     with pytest.raises(TypeError):
         lp.asarray(["a", "b"])
-    with pytest.raises(TypeError):
-        lp.asarray(1j)
     with pytest.raises(ValueError):
         lp.asarray([[1, 2], [3]])
     # unknown operands give NotImplemented, so Python raises TypeError
@@ -204,10 +200,10 @@ def test_load_errors(tmp_path):
         f.truncate(200)
     with pytest.raises(ValueError):
         lp.load(trunc)
-    c8 = tmp_path / "c8.npy"
-    np.save(c8, np.arange(10, dtype=np.complex64))
+    c32 = tmp_path / "c32.npy"
+    np.save(c32, np.arange(10, dtype=np.clongdouble))
     with pytest.raises((TypeError, ValueError)):
-        lp.load(c8)
+        lp.load(c32)
     with pytest.raises((IsADirectoryError, OSError, ValueError)):
         lp.load(tmp_path)
     with pytest.raises(TypeError):
