@@ -36,7 +36,7 @@ typedef struct cal {
 } cal;
 
 void lpi_cal_say(const lpi_cal_log *l, const char *fmt, ...) {
-    if (!l->log) return;
+    if (!l || !l->log) return;
     char buf[256];
     va_list ap;
     va_start(ap, fmt);

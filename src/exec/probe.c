@@ -180,7 +180,7 @@ static bool auto_done;
 static lp_status auto_status;
 static lpi_profile auto_profile;
 
-static lp_status auto_probe(lp_ctx *ctx, lpi_profile *out) {
+lp_status lpi_probe_auto(lp_ctx *ctx, lpi_profile *out) {
     pthread_mutex_lock(&auto_mu);
     if (!auto_done) {
         auto_done = true;
@@ -203,5 +203,3 @@ static lp_status auto_probe(lp_ctx *ctx, lpi_profile *out) {
     (void)ctx;
     return st;
 }
-
-__attribute__((constructor)) static void register_probe(void) { lpi_set_profile_prober(auto_probe); }
