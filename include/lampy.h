@@ -518,9 +518,11 @@ LP_API lp_status lp_plan_dump(lp_ctx *ctx, lp_array *const *targets, int n, char
 #define LP_DOT_PLAN 1
 LP_API lp_status lp_graph_dot(lp_ctx *ctx, lp_array *const *targets, int n, int flags, char **dot_out);
 
-/* The cost model's machine profile. Unless set, the first estimate loads it from
+/* The cost model's machine profile. Unless set, the first estimate or plan loads it from
  * $LAMPY_PROFILE, else $XDG_CONFIG_HOME/lampy/profile.json (~/.config/lampy/profile.json),
- * else uses built-in defaults. path NULL = that default location. */
+ * else uses built-in defaults. With none of these and no chunk size set, the first plan of an
+ * array over 4 MiB probes the machine once (~1 s: chunk size, non-temporal stores, huge pages)
+ * and saves the result at the default location. path NULL = that default location. */
 LP_API lp_status lp_profile_load(lp_ctx *ctx, const char *path);
 LP_API lp_status lp_profile_save(lp_ctx *ctx, const char *path);
 /* The profile in use as JSON. */

@@ -30,6 +30,13 @@ void lp_free(void *p) { free(p); }
 #define HUGE_MIN (4u << 20)
 #define HUGE_ALIGN (2u << 20)
 
+/* On some machines (THP defrag set to "always"/"madvise" with fragmented memory) a huge-page
+ * fault stalls in compaction and costs more than the 512 small faults it replaces: the probe
+ * (exec/probe.c) measures both and the profile turns this off there. */
+static atomic_bool huge_on = true;
+void lpi_alloc_set_huge(bool on) { atomic_store_explicit(&huge_on, on, memory_order_relaxed); }
+bool lpi_alloc_huge(void) { return atomic_load_explicit(&huge_on, memory_order_relaxed); }
+
 void *lp_malloc_aligned(size_t n) {
     if (should_fail()) return NULL;
     void *p = NULL;
@@ -38,7 +45,7 @@ void *lp_malloc_aligned(size_t n) {
     if (sz >= HUGE_MIN) {
         size_t hs = (sz + HUGE_ALIGN - 1) & ~(size_t)(HUGE_ALIGN - 1);
         if (posix_memalign(&p, HUGE_ALIGN, hs) != 0) return NULL;
-        madvise(p, hs, MADV_HUGEPAGE);
+        if (lpi_alloc_huge()) madvise(p, hs, MADV_HUGEPAGE);
         return p;
     }
     if (posix_memalign(&p, 64, sz ? sz : 64) != 0) return NULL;

@@ -77,6 +77,10 @@ void lp_free_aligned(void *p);
 char *lp_strdup(const char *s);
 /* Test hook: the nth allocation from now fails (0 = never). */
 void lpi_alloc_fail_after(long n);
+/* Whether large aligned allocations ask for transparent huge pages (default yes). A fact about
+ * the machine, so process-wide: the machine profile sets it (plan/cost.c). */
+void lpi_alloc_set_huge(bool on);
+bool lpi_alloc_huge(void);
 
 /* ---- dtypes ---- */
 typedef enum { LPI_KIND_BOOL = 0, LPI_KIND_INT = 1, LPI_KIND_FLOAT = 2, LPI_KIND_COMPLEX = 3 } lpi_kind;

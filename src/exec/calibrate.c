@@ -1,6 +1,7 @@
 /* `lampy calibrate`: measure this machine with Lampy's own kernels (so the profile describes
  * what Lampy achieves, not a theoretical peak) and fit the cost model's parameters:
  *
+ *   the probe        chunk size, threads, non-temporal stores, huge pages (probe.c)
  *   overheads        a one-task expression many times; a sum over ~10,000 tiny chunks
  *   per-op costs     every elementwise op, reduction (innermost and outer axes) and creation op
  *                    over 2 MiB arrays (in cache) on one worker, against a cheap reference op of
@@ -35,7 +36,7 @@ typedef struct cal {
 } cal;
 
 void lpi_cal_say(const lpi_cal_log *l, const char *fmt, ...) {
-    if (!l->log) return;
+    if (!l || !l->log) return;
     char buf[256];
     va_list ap;
     va_start(ap, fmt);
@@ -270,6 +271,11 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
         st = lpi_error(ctx, st, "calibrate: cannot create a context");
         goto done;
     }
+    /* first what the planner chooses (chunk size, stores, huge pages); the runs below then
+     * use those choices, as the user's runs will (and, having a profile, never probe) */
+    if ((st = lpi_probe_machine(ctx, &P, quick, &C.out)) || (st = lpi_profile_set(c1, &P)) ||
+        (st = lpi_profile_set(cw, &P)))
+        goto done;
     a = lp_malloc_aligned((size_t)N * 8);
     b = lp_malloc_aligned((size_t)N * 8);
     d = lp_malloc_aligned((size_t)N * 8);

@@ -1,4 +1,5 @@
 /* lp_run and friends: plan, allocate the targets' results, execute, publish. */
+#include "exec/calibrate.h"
 #include "exec/exec.h"
 #include "exec/loop.h"
 #include "exec/orchestrate.h"
@@ -106,8 +107,13 @@ static lp_status run_targets(lp_ctx *ctx, lp_array *const *targets, int n, lpi_r
     return st;
 }
 
-/* The layers below (expr: data-dependent sizes) compute through lp_run without calling up. */
-__attribute__((constructor)) static void register_run_now(void) { lpi_set_run_now(lp_run); }
+/* The layers below (expr: data-dependent sizes) compute through lp_run without calling up; the
+ * planner probes the machine through exec/probe.c the same way. Registered here: every program
+ * that runs anything links this file (a static link would drop probe.c's own constructor). */
+__attribute__((constructor)) static void register_run_now(void) {
+    lpi_set_run_now(lp_run);
+    lpi_set_profile_prober(lpi_probe_auto);
+}
 
 /* lp_run, with optional sinks per target (NULL: none). */
 static lp_status run_all(lp_ctx *ctx, lp_array *const *targets, int n, lp_buffer **results, lpi_result_sink *const *sinks) {

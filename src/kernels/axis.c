@@ -313,9 +313,14 @@ static lp_status sort_local(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t,
     add_view(&L, out);
     const int64_t nl = count_lines(&L);
     if (n == 0 || nl == 0) return LP_OK;
-    uint64_t *key = lp_malloc_aligned((size_t)n * 16);
-    int64_t *idx = arg ? lp_malloc_aligned((size_t)n * 16) : NULL;
-    if (!key || (arg && !idx)) { lp_free_aligned(key); lp_free_aligned(idx); return lpi_nomem(ctx); }
+    /* scratch (keys and their temporaries) from the buffer cache: chunks of one size reuse it
+     * without page faults (a fresh 32 MiB every task was 13% of a large sort, the kernel
+     * zeroing pages) */
+    int64_t n2 = 2 * n;
+    lp_buffer *kb = lpi_buffer_new(LP_UINT64, 1, &n2), *ib = arg ? lpi_buffer_new(LP_INT64, 1, &n2) : NULL;
+    if (!kb || (arg && !ib)) { lp_buffer_release(kb); lp_buffer_release(ib); return lpi_nomem(ctx); }
+    uint64_t *key = lp_buffer_data(kb);
+    int64_t *idx = arg ? lp_buffer_data(ib) : NULL;
     const int64_t sx = in->strides[ax], so = out->strides[ax];
     for (int64_t li = 0; li < nl; li++) {
         char *p[8];
@@ -327,8 +332,8 @@ static lp_status sort_local(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t,
         else for (int64_t i = 0; i < n; i++) value_of(dt, key[i], p[1] + i * so);
         if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) break;
     }
-    lp_free_aligned(key);
-    lp_free_aligned(idx);
+    lp_buffer_release(kb);
+    lp_buffer_release(ib);
     return LP_OK;
 }
 
@@ -399,38 +404,54 @@ static void corank(const runs *R, int64_t p, int64_t *cut) {
     }
 }
 
-/* heap of run heads ordered by (key, run) */
-typedef struct head { uint64_t key; int k; int64_t i; } head;
+/* A loser tree (tournament) over the K run heads, ordered by (key, run) so equal keys come in
+ * run order (stable): each output element costs one comparison per level on one leaf-to-root
+ * path, where a binary heap's sift-down costs two. Node p's children are 2p and 2p + 1; leaf k
+ * is node K + k, so any K works. An exhausted run loses to every key (UINT64_MAX included: NaN). */
+typedef struct tourney {
+    uint64_t *key;   /* [K] the head key of each run */
+    int64_t *pos;    /* [K] its position, and the end of its range */
+    int64_t *end;
+    int *lt;         /* [2K] lt[p]: the loser at internal node p (1 <= p < K); the build keeps
+                      * winners in lt[K + p] */
+    int K;
+} tourney;
 
-static inline bool head_less(const head *a, const head *b) { return a->key < b->key || (a->key == b->key && a->k < b->k); }
-
-static void sift_down(head *h, int n, int i) {
-    for (;;) {
-        int l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && head_less(&h[l], &h[m])) m = l;
-        if (r < n && head_less(&h[r], &h[m])) m = r;
-        if (m == i) return;
-        head t = h[i]; h[i] = h[m]; h[m] = t;
-        i = m;
-    }
+static inline bool t_less(const tourney *T, int a, int b) {
+    bool da = T->pos[a] >= T->end[a], db = T->pos[b] >= T->end[b];
+    if (da != db) return db;
+    if (T->key[a] != T->key[b]) return T->key[a] < T->key[b];
+    return a < b;
 }
 
 /* out[0..hi-lo) along the line: the merged positions [lo, hi) */
-static void merge_line(const runs *R, int64_t lo, int64_t hi, char *o, int64_t so, int64_t *c0, int64_t *c1, head *h) {
+static void merge_line(const runs *R, int64_t lo, int64_t hi, char *o, int64_t so, int64_t *c0, int64_t *c1, tourney *T) {
+    const int K = R->k;
     corank(R, lo, c0);
     corank(R, hi, c1);
-    int nh = 0;
-    for (int k = 0; k < R->k; k++)
-        if (c0[k] < c1[k]) h[nh++] = (head){run_key(R, k, c0[k]), k, c0[k]};
-    for (int i = nh / 2 - 1; i >= 0; i--) sift_down(h, nh, i);
+    for (int k = 0; k < K; k++) {
+        T->pos[k] = c0[k];
+        T->end[k] = c1[k];
+        T->key[k] = c0[k] < c1[k] ? run_key(R, k, c0[k]) : 0;
+    }
+    /* build bottom-up: node c >= K is leaf c - K; the winner of internal node p is kept in
+     * lt[K + p] while its parent is built, its loser in lt[p] */
+    int *lt = T->lt, win = 0;
+    for (int p = K - 1; p >= 1; p--) {
+        int x = 2 * p >= K ? 2 * p - K : lt[K + 2 * p], y = 2 * p + 1 >= K ? 2 * p + 1 - K : lt[K + 2 * p + 1];
+        bool xl = t_less(T, x, y);
+        lt[K + p] = xl ? x : y;
+        lt[p] = xl ? y : x;
+    }
+    if (K > 1) win = lt[K + 1];
     const size_t isz = R->arg ? 8 : lp_dtype_size(R->dt);
-    for (int64_t j = 0; j < hi - lo && nh > 0; j++) {
-        head *t = &h[0];
-        const run *r = &R->r[t->k];
-        memcpy(o + j * so, r->p + t->i * r->s, isz);
-        if (++t->i < c1[t->k]) t->key = run_key(R, t->k, t->i);
-        else h[0] = h[--nh];
-        sift_down(h, nh, 0);
+    for (int64_t j = 0; j < hi - lo; j++) {
+        const run *r = &R->r[win];
+        memcpy(o + j * so, r->p + T->pos[win] * r->s, isz);
+        if (++T->pos[win] < T->end[win]) T->key[win] = run_key(R, win, T->pos[win]);
+        /* replay the winner's path */
+        for (int p = (win + K) / 2; p >= 1; p /= 2)
+            if (t_less(T, T->lt[p], win)) { int x = T->lt[p]; T->lt[p] = win; win = x; }
     }
 }
 
@@ -442,9 +463,15 @@ static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, 
     const lpi_view *rk = select ? &ins[t->nops - 1] : NULL;
     runs *R = lp_malloc(sizeof *R + (size_t)K * sizeof(run));
     int64_t *c0 = lp_malloc((size_t)K * 2 * sizeof *c0);
-    head *h = lp_malloc((size_t)K * sizeof *h);
+    /* the tournament: keys, positions, ends, then 2K ints */
+    char *tw = lp_malloc((size_t)K * (3 * 8 + 2 * sizeof(int)));
+    tourney T = {.K = K};
     lp_status st = LP_OK;
-    if (!R || !c0 || !h) { st = lpi_nomem(ctx); goto done; }
+    if (!R || !c0 || !tw) { st = lpi_nomem(ctx); goto done; }
+    T.key = (uint64_t *)tw;
+    T.pos = (int64_t *)(tw + (size_t)K * 8);
+    T.end = (int64_t *)(tw + (size_t)K * 16);
+    T.lt = (int *)(tw + (size_t)K * 24);
     R->dt = arg ? ins[K].dtype : ins[0].dtype;
     R->arg = arg;
     R->bad = false;
@@ -516,7 +543,7 @@ static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, 
             }
         } else {
             first = t->box.lo[ax];
-            merge_line(R, first, first + out->shape[ax], o, out->strides[ax], c0, c0 + K, h);
+            merge_line(R, first, first + out->shape[ax], o, out->strides[ax], c0, c0 + K, &T);
         }
         if (R->bad) { st = lpi_error(ctx, LP_ERR_VALUE, "argsort: an index is outside its chunk"); break; }
         if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) break;
@@ -524,7 +551,7 @@ static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, 
 done:
     lp_free(R);
     lp_free(c0);
-    lp_free(h);
+    lp_free(tw);
     return st;
 }
 

@@ -25,6 +25,12 @@ lp_status lpi_vm_run(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *s
 lp_status lpi_vm_reduce(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *shape,
                         const lpi_view *ops, const lpi_view *acc, lpi_op red, bool acc_float);
 
+/* Whether large contiguous elementwise outputs are written with non-temporal stores (default
+ * yes where the CPU has them). Process-wide, set from the machine profile (plan/cost.c); the
+ * bits written are the same either way. */
+void lpi_vm_set_stream(bool on);
+bool lpi_vm_stream(void);
+
 /* Copy between two views of equal shape and dtype (any strides). */
 void lpi_copy_view(const lpi_view *dst, const lpi_view *src);
 /* Coalesce dimensions that are contiguous for every view (NumPy's iterator trick). Views are

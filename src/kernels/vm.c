@@ -125,6 +125,10 @@ static void stream_copy(char *dst, const char *src, size_t bytes) { memcpy(dst, 
 static void stream_fence(void) {}
 #endif
 
+static atomic_bool stream_on = true;
+void lpi_vm_set_stream(bool on) { atomic_store_explicit(&stream_on, on, memory_order_relaxed); }
+bool lpi_vm_stream(void) { return LPI_HAVE_STREAM && atomic_load_explicit(&stream_on, memory_order_relaxed); }
+
 /* The whole output box is one C-contiguous run (so whole blocks are consecutive lines). */
 static bool contiguous_out(const lpi_view *out, int nd, int64_t osz) {
     int64_t s = osz;
@@ -227,7 +231,7 @@ static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_
     const int64_t osz = (int64_t)lp_dtype_size(out->dtype);
     int64_t total = 1;
     for (int i = 0; i < nd; i++) total *= shape_in[i];
-    const bool stream = !reducing && LPI_HAVE_STREAM && total * osz >= (1 << 20) && nd >= 1 &&
+    const bool stream = !reducing && lpi_vm_stream() && total * osz >= (1 << 20) && nd >= 1 &&
                         out->strides[nd - 1] == osz && contiguous_out(out, nd, osz);
     char *scratch = scratch_get((size_t)(ntemp + 1) * LPI_VM_BLOCK * 16);
     char *stage = scratch + (size_t)ntemp * LPI_VM_BLOCK * 16;

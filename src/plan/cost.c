@@ -7,6 +7,7 @@
  * Bandwidth is shared: with `a` active workers a core gets min(bw1, bw / a). */
 #include "plan/cost.h"
 #include "plan/serialize.h"
+#include "kernels/kernels.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -53,6 +54,14 @@ void lpi_profile_copy_remote(lpi_profile *dst, const lpi_profile *src) {
     dst->remote_calibrated = src->remote_calibrated;
 }
 
+int64_t lpi_cost_chunk_bytes(const lpi_profile *pr, int64_t total_bytes) {
+    int64_t t = total_bytes / 16;
+    if (t <= LPI_CHUNK_MIN) return LPI_CHUNK_MIN;
+    int64_t cap = pr && pr->chunk_bytes >= (double)LPI_CHUNK_MIN ? (int64_t)fmin(pr->chunk_bytes, (double)LPI_CHUNK_MAX)
+                                                                 : (int64_t)16 << 20;
+    return t < cap ? t : cap;
+}
+
 void lpi_profile_default(lpi_profile *p) {
     memset(p, 0, sizeof *p);
     snprintf(p->machine, sizeof p->machine, "built-in defaults (run `lampy calibrate`)");
@@ -88,6 +97,10 @@ void lpi_profile_default(lpi_profile *p) {
     p->orch_task_s = 2e-3;
     p->drv_run_s = 20e-3;
     p->drv_task_s = 200e-6;
+    /* the choices made before the probe existed (issue 16) */
+    p->chunk_bytes = 16 << 20;
+    p->huge_pages = true;
+    p->nt_stores = true;
 }
 
 typedef struct pfield {
@@ -112,8 +125,23 @@ static const pfield PFIELDS[] = {
     PF("store_put_bw", put_bw), PF("remote_parallelism", remote_par), PF("remote_overhead_parallelism", remote_over_par),
     PF("orch_run_s", orch_run_s),
     PF("orch_task_s", orch_task_s), PF("driver_run_s", drv_run_s), PF("driver_task_s", drv_task_s),
+    /* version 3 */
+    PF("chunk_bytes", chunk_bytes),
 };
-#define PROFILE_VERSION 2 /* 2: the remote fields after invoke_s; version 1 files load with their defaults */
+/* 2: the remote fields after invoke_s; 3: the probe's chunk_bytes, huge_pages, nt_stores, probed.
+ * Older files load with the defaults of the fields they lack. */
+#define PROFILE_VERSION 3
+
+typedef struct bfield {
+    const char *key;
+    size_t off;
+} bfield;
+static const bfield BFIELDS[] = {
+    {"calibrated", offsetof(lpi_profile, calibrated)}, {"remote_calibrated", offsetof(lpi_profile, remote_calibrated)},
+    {"probed", offsetof(lpi_profile, probed)},         {"huge_pages", offsetof(lpi_profile, huge_pages)},
+    {"nt_stores", offsetof(lpi_profile, nt_stores)},
+};
+#define NBFIELDS ((int)(sizeof BFIELDS / sizeof BFIELDS[0]))
 #define NPFIELDS ((int)(sizeof PFIELDS / sizeof PFIELDS[0]))
 
 char *lpi_profile_to_json_text(const lpi_profile *p) {
@@ -124,10 +152,14 @@ char *lpi_profile_to_json_text(const lpi_profile *p) {
         r |= json_object_set_new(o, "version", json_integer(PROFILE_VERSION));
         r |= json_object_set_new(o, "machine", json_string(p->machine));
         r |= json_object_set_new(o, "cores", json_integer(p->cores));
-        r |= json_object_set_new(o, "calibrated", json_boolean(p->calibrated));
-        r |= json_object_set_new(o, "remote_calibrated", json_boolean(p->remote_calibrated));
-        for (int i = 0; i < NPFIELDS; i++)
-            r |= json_object_set_new(o, PFIELDS[i].key, json_real(*(const double *)((const char *)p + PFIELDS[i].off)));
+        for (int i = 0; i < NBFIELDS; i++)
+            r |= json_object_set_new(o, BFIELDS[i].key, json_boolean(*(const bool *)((const char *)p + BFIELDS[i].off)));
+        for (int i = 0; i < NPFIELDS; i++) {
+            double d = *(const double *)((const char *)p + PFIELDS[i].off);
+            /* a byte count is written exactly (6 significant digits would not round-trip it) */
+            bool bytes = !strcmp(PFIELDS[i].key, "chunk_bytes");
+            r |= json_object_set_new(o, PFIELDS[i].key, bytes ? json_integer((json_int_t)d) : json_real(d));
+        }
         json_t *ops = json_object(), *axis = json_object();
         for (int k = 0; k < LPI_OP_COUNT && ops && axis; k++) {
             if (p->op_s[k] > 0) r |= json_object_set_new(ops, lpi_ops[k].name, json_real(p->op_s[k]));
@@ -139,6 +171,12 @@ char *lpi_profile_to_json_text(const lpi_profile *p) {
     char *s = r ? NULL : json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
     json_decref(o);
     return s;
+}
+
+static const bfield *bool_field(const char *key) {
+    for (int i = 0; i < NBFIELDS; i++)
+        if (!strcmp(BFIELDS[i].key, key)) return &BFIELDS[i];
+    return NULL;
 }
 
 lp_status lpi_profile_from_json_text(lp_ctx *ctx, const char *where, const char *text, lpi_profile *out) {
@@ -165,10 +203,9 @@ lp_status lpi_profile_from_json_text(lp_ctx *ctx, const char *where, const char 
             if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 4096)
                 st = lpi_error(ctx, LP_ERR_VALUE, "%s: 'cores' must be an integer in 1..4096", where);
             else p.cores = (int)json_integer_value(v);
-        } else if (!strcmp(key, "calibrated")) {
-            p.calibrated = json_is_true(v);
-        } else if (!strcmp(key, "remote_calibrated")) {
-            p.remote_calibrated = json_is_true(v);
+        } else if (bool_field(key)) {
+            if (!json_is_boolean(v)) st = lpi_error(ctx, LP_ERR_FORMAT, "%s: '%s' must be true or false", where, key);
+            else *(bool *)((char *)&p + bool_field(key)->off) = json_is_true(v);
         } else if (!strcmp(key, "op_seconds") || !strcmp(key, "axis_reduce_seconds")) {
             /* per-op times: ops this build does not know are skipped (profiles are advice) */
             double *tab = !strcmp(key, "op_seconds") ? p.op_s : p.axis_s;
@@ -191,6 +228,11 @@ lp_status lpi_profile_from_json_text(lp_ctx *ctx, const char *where, const char 
             double d = json_is_number(v) ? json_number_value(v) : NAN;
             if (!(d > 0) || !isfinite(d)) {
                 st = lpi_error(ctx, LP_ERR_VALUE, "%s: '%s' must be a positive number", where, key);
+                break;
+            }
+            if (!strcmp(key, "chunk_bytes") && (d < (double)LPI_CHUNK_MIN || d > (double)LPI_CHUNK_MAX)) {
+                st = lpi_error(ctx, LP_ERR_VALUE, "%s: 'chunk_bytes' must be in %lld..%lld", where,
+                               (long long)LPI_CHUNK_MIN, (long long)LPI_CHUNK_MAX);
                 break;
             }
             *(double *)((char *)&p + PFIELDS[i].off) = d;
@@ -236,6 +278,9 @@ lp_status lpi_profile_set(lp_ctx *ctx, const lpi_profile *p) {
         lpi_ctx_set_slot(ctx, LPI_SLOT_PROFILE, q, profile_destroy);
     }
     *q = *p;
+    /* what the kernels choose is a fact about the machine: process-wide */
+    lpi_alloc_set_huge(p->huge_pages);
+    lpi_vm_set_stream(p->nt_stores);
     return LP_OK;
 }
 
@@ -282,6 +327,22 @@ const lpi_profile *lpi_profile_get(lp_ctx *ctx) {
     }
     pthread_once(&builtin_once, init_builtin);
     return &builtin_profile;
+}
+
+static _Atomic(lpi_profile_prober) prober;
+void lpi_set_profile_prober(lpi_profile_prober fn) { atomic_store(&prober, fn); }
+
+const lpi_profile *lpi_profile_planning(lp_ctx *ctx) {
+    const lpi_profile *p = lpi_profile_get(ctx);
+    lpi_profile_prober fn = atomic_load(&prober);
+    const char *env = getenv("LAMPY_PROFILE");
+    char path[4096];
+    /* a profile was found or set, or the user named one (even a missing file: the built-in
+     * figures, as the test suite asks), or there is nowhere to cache a probe */
+    if (lpi_ctx_slot(ctx, LPI_SLOT_PROFILE) || !fn || (env && *env) || lp_profile_path(path, sizeof path)) return p;
+    lpi_profile q;
+    if (fn(ctx, &q) || lpi_profile_set(ctx, &q)) return p;
+    return lpi_ctx_slot(ctx, LPI_SLOT_PROFILE);
 }
 
 lp_status lp_profile_save(lp_ctx *ctx, const char *path) {

@@ -58,10 +58,33 @@ struct lpi_profile {
     double drv_task_s;           /* driver-centric: the driver's own time per task (dispatch,
                                   * replies): tasks go out one after another at most this fast */
     bool remote_calibrated;
+    /* Version 3: what the planner and the kernels choose on this machine, measured by the probe
+     * (exec/probe.c: `lampy calibrate`, or automatically on first use): */
+    bool probed;                 /* these fields were measured, not the built-in guesses */
+    double chunk_bytes;          /* the automatic chunk size of a large array (its best streaming
+                                  * chunk); smaller arrays are split into about 16 chunks */
+    bool huge_pages;             /* back large chunks with transparent huge pages */
+    bool nt_stores;              /* write large elementwise results with non-temporal stores */
 };
+
+/* The automatic chunk size never goes below this (per-task overhead), nor above 1 GiB. */
+#define LPI_CHUNK_MIN ((int64_t)256 << 10)
+#define LPI_CHUNK_MAX ((int64_t)1 << 30)
+/* Bytes per chunk of an array of total_bytes when the user did not say: about 16 chunks (enough
+ * to keep every core busy and let reads stream), at least LPI_CHUNK_MIN, at most the profile's
+ * chunk_bytes (pr may be NULL when total_bytes / 16 <= LPI_CHUNK_MIN: the profile is not
+ * consulted then). */
+int64_t lpi_cost_chunk_bytes(const lpi_profile *pr, int64_t total_bytes);
 
 /* The profile of ctx: set, else loaded from the default location, else the built-in one. */
 const lpi_profile *lpi_profile_get(lp_ctx *ctx);
+/* The profile the planner chooses chunk sizes from: lpi_profile_get's, except that with no
+ * profile anywhere (no file, LAMPY_PROFILE unset, none set on ctx) the machine is probed once
+ * per process by the registered prober (exec/probe.c, which caches the result in the profile
+ * file) and ctx gets the result. */
+const lpi_profile *lpi_profile_planning(lp_ctx *ctx);
+typedef lp_status (*lpi_profile_prober)(lp_ctx *ctx, lpi_profile *out);
+void lpi_set_profile_prober(lpi_profile_prober fn);
 void lpi_profile_default(lpi_profile *p);
 /* The remote fields of src into dst (a local calibration keeps the remote one, and back). */
 void lpi_profile_copy_remote(lpi_profile *dst, const lpi_profile *src);

@@ -1,18 +1,19 @@
 /* Chunk grids: per-axis boundaries (irregular allowed, as in Dask), and the automatic choice. */
 #include "plan/plan.h"
+#include "plan/cost.h"
 
 #include <string.h>
 
 /* Bytes per chunk when the user did not say: large enough that per-task overhead (~µs) is
  * noise against the memory traffic, small enough that a big array yields enough tasks to keep
- * every core busy and to stream through memory. Independent of the thread count so results are
- * the same bits whatever the pool size. */
-size_t lpi_target_chunk_bytes(const lp_ctx *ctx, int64_t total_bytes) {
+ * every core busy and to stream through memory; a large array gets the machine profile's best
+ * streaming chunk (plan/cost.c). Independent of the thread count, and results are the same bits
+ * for any chunking, so the pool size and the profile never change a result. */
+size_t lpi_target_chunk_bytes(lp_ctx *ctx, int64_t total_bytes) {
     if (ctx->chunk_bytes) return ctx->chunk_bytes;
-    int64_t t = total_bytes / 16;
-    if (t < (256 << 10)) t = 256 << 10;
-    if (t > (16 << 20)) t = 16 << 20;
-    return (size_t)t;
+    /* small arrays do not read the profile (nor load it) */
+    if (total_bytes / 16 <= LPI_CHUNK_MIN) return (size_t)LPI_CHUNK_MIN;
+    return (size_t)lpi_cost_chunk_bytes(lpi_profile_planning(ctx), total_bytes);
 }
 
 lp_status lpi_grid_from_bounds(lpi_arena *ar, lpi_grid *g) {

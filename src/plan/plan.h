@@ -59,6 +59,6 @@ lp_status lpi_grid_auto(lp_ctx *ctx, lpi_arena *ar, int ndim, const int64_t *sha
                         const int64_t *hint, lpi_grid *g);
 lp_status lpi_grid_from_bounds(lpi_arena *ar, lpi_grid *g); /* fills nchunks/total from bounds */
 void lpi_grid_chunk_box(const lpi_grid *g, int64_t chunk, lpi_box *box);
-size_t lpi_target_chunk_bytes(const lp_ctx *ctx, int64_t total_bytes);
+size_t lpi_target_chunk_bytes(lp_ctx *ctx, int64_t total_bytes);
 
 #endif

@@ -346,6 +346,14 @@ static lp_status crun_build(lpi_chains *C, lp_ctx *ctx, const char *run, const c
     if ((st = lp_ctx_create(&r->pctx))) { st = lpi_nomem(ctx); goto fail; }
     lp_ctx_set_threads(r->pctx, d.threads);
     lp_ctx_set_chunk_bytes(r->pctx, (size_t)d.chunk_bytes);
+    {
+        /* every function of a run plans the same tasks: automatic chunks from the built-in
+         * size, whatever profile (probed or calibrated) this host has */
+        lpi_profile pinned = *lpi_profile_get(r->pctx), def;
+        lpi_profile_default(&def);
+        pinned.chunk_bytes = def.chunk_bytes;
+        if ((st = lpi_profile_set(r->pctx, &pinned))) goto fail;
+    }
     lp_ctx_set_fusion(r->pctx, d.fusion);
     if (lpi_rundoc_has_loops(d.graph)) {
         if (!start) {

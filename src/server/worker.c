@@ -7,6 +7,7 @@
  * assembly and the output layout are the local executor's (exec/assemble.c, lpi_kernel_run,
  * lpi_task_out_shape): a worker computes the same bits as the driver would. */
 #include "server/worker.h"
+#include "plan/cost.h"
 #include "exec/assemble.h"
 #include "core/json.h"
 #include "io/dataset.h"
@@ -60,6 +61,9 @@ static lp_status chains_store(void *w, lp_ctx *ctx, const char *url, lpi_store *
 
 lp_status lpi_worker_create(lp_ctx *ctx, const lpi_worker_cfg *cfg, lpi_worker **out) {
     *out = NULL;
+    /* a worker never probes the machine (exec/probe.c): a function's cold start is the user's
+     * latency, and the planning it does (server/chain.c) must not depend on its host */
+    lpi_set_profile_prober(NULL);
     lpi_worker *w = lp_calloc(1, sizeof *w);
     if (!w) return lpi_nomem(ctx);
     w->cfg = *cfg;

@@ -31,7 +31,7 @@ def measured(tmp_path_factory, redis):
 
 def test_calibration_measures_the_remote_figures(measured, redis):
     prof, doc, log = measured
-    assert doc["format"] == "lampy.profile" and doc["version"] == 2 and doc["remote_calibrated"] is True
+    assert doc["format"] == "lampy.profile" and doc["version"] == 3 and doc["remote_calibrated"] is True
     for k, dflt in DEFAULTS.items():
         v = doc[k]
         assert isinstance(v, (int, float)) and math.isfinite(v) and v > 0, (k, v)
@@ -137,7 +137,7 @@ def test_version_1_profiles_still_load(tmp_path, x):
     orch = ["--orchestrate", "lambda"]
     a, b = estimate(v1, "x * 2", x, *orch), estimate(v1b, "x * 2", x, *orch)
     assert close(b["total_seconds"] - a["total_seconds"], 1e-3, b["total_seconds"])
-    v3 = tmp_path / "v3.json"
-    v3.write_text(json.dumps({"format": "lampy.profile", "version": 3}))
-    p = lampy("estimate", "x * 2", *x, "--profile", v3)
+    v4 = tmp_path / "v4.json"
+    v4.write_text(json.dumps({"format": "lampy.profile", "version": 4}))
+    p = lampy("estimate", "x * 2", *x, "--profile", v4)
     assert p.returncode != 0 and "unsupported profile version" in p.stderr

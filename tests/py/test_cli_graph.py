@@ -180,3 +180,72 @@ def test_progress_bar_on_a_terminal_only():
     assert "tasks" in err and "[#" in err and "\x1b[K" in err
     rc, err = run_pty(["eval", SLOW, "--threads", "1", "--no-progress"])
     assert rc == 0 and "tasks" not in err and "[#" not in err
+
+
+BIG = "sum(arange(4000000) * 0.5)"  # 32 MB: large enough for the planner to read the profile
+
+
+def no_profile_env(home):
+    env = {k: v for k, v in os.environ.items() if k != "LAMPY_PROFILE"}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"))
+    return env
+
+
+def test_profile_chunk_bytes_chooses_the_grid(tmp_path):
+    """The automatic chunk size of a large array is the profile's chunk_bytes (a hand-made
+    version 3 profile); results agree to rounding whatever the chunking."""
+    grids, values = {}, {}
+    for cb in (1 << 20, 4 << 20):
+        prof = tmp_path / f"p{cb}.json"
+        prof.write_text(json.dumps({"format": "lampy.profile", "version": 3, "chunk_bytes": cb}))
+        p = run("graph", "arange(4000000) * 0.5", "--plan", "--json", "--profile", prof)
+        assert p.returncode == 0, p.stderr
+        grids[cb] = json.loads(p.stdout)["pnodes"][0]["grid"][0]
+        v = run("eval", BIG, env=dict(os.environ, LAMPY_PROFILE=str(prof)))
+        assert v.returncode == 0, v.stderr
+        values[cb] = float(v.stdout)
+    assert grids[1 << 20][:3] == [0, 131072, 262144] and len(grids[1 << 20]) == 32
+    assert grids[4 << 20][:3] == [0, 250000, 500000] and len(grids[4 << 20]) == 17  # 16 chunks: under the cap
+    ref = float(np.sum(np.arange(4000000) * 0.5))
+    for v in values.values():
+        assert abs(v - ref) <= 1e-12 * ref
+
+
+def test_first_run_probes_once_and_caches(tmp_path):
+    """No profile anywhere: the first run that plans a large array probes the machine and saves
+    the result where `lampy calibrate` would; the next run reads it."""
+    env = no_profile_env(tmp_path)
+    prof = tmp_path / "config" / "lampy" / "profile.json"
+    small = run("eval", "sum(arange(1000))", env=env)
+    assert small.returncode == 0 and small.stdout.strip() == "499500", small.stderr
+    assert not prof.exists()  # nothing large planned: no probe
+    p = run("eval", BIG, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert float(p.stdout) == pytest.approx(float(np.sum(np.arange(4000000) * 0.5)), rel=1e-12)
+    doc = json.loads(prof.read_text())
+    assert doc["version"] == 3 and doc["probed"] is True and doc["calibrated"] is False
+    assert doc["chunk_bytes"] in [1 << k for k in range(20, 26)]
+    assert isinstance(doc["huge_pages"], bool) and isinstance(doc["nt_stores"], bool)
+    assert doc["mem_bw_1stream"] >= doc["mem_bw_1core_1stream"] > 0 and doc["fresh_bw_1worker"] > 0
+    before = prof.stat().st_mtime_ns
+    again = run("eval", BIG, env=env)
+    assert again.returncode == 0 and again.stdout == p.stdout, again.stderr
+    assert prof.stat().st_mtime_ns == before
+    e = run("estimate", BIG, env=env)
+    assert "probed automatically" in e.stdout and "not calibrated" in e.stdout
+
+
+@pytest.mark.parametrize("how", ["chunk-bytes", "LAMPY_PROFILE"])
+def test_no_probe_when_chunks_or_profile_given(tmp_path, how):
+    """The user's chunk size, or LAMPY_PROFILE naming a profile (even a missing one: the built-in
+    figures), turns the probe off."""
+    env = no_profile_env(tmp_path)
+    opts = []
+    if how == "chunk-bytes":
+        opts = ["--chunk-bytes", "1M"]
+    else:
+        env["LAMPY_PROFILE"] = str(tmp_path / "missing.json")
+    p = run("eval", BIG, *opts, env=env)
+    assert p.returncode == 0, p.stderr
+    assert not (tmp_path / "config" / "lampy" / "profile.json").exists()
+    assert not (tmp_path / "missing.json").exists()

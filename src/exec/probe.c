@@ -1,0 +1,205 @@
+/* The machine probe (issue 16): what the planner and the kernels should choose on this machine,
+ * measured with Lampy's own kernels over an array far larger than the caches.
+ *
+ *   chunk size       sum(a) and a * 1.5 + 0.5 with every chunk size of a sweep, all workers;
+ *                    the size with the best combined time becomes the profile's chunk_bytes
+ *   threads          sum(a) with one worker against all: read bandwidth per thread count
+ *   non-temporal     a * 1.5 + 0.5 with and without the VM's streaming stores
+ *   page faults      first touch of a fresh 64 MiB allocation, with and without huge pages,
+ *                    against writing the same memory again (the fault cost per byte)
+ *
+ * `lampy calibrate` runs it first (full: 256 MiB, more repetitions); a process that plans a large
+ * array with no profile anywhere runs it once, quickly (~1 s: 128 MiB, two rounds), and caches
+ * the result where `lampy calibrate` would save its profile. Runs are interleaved (round by
+ * round over the sizes) so a busy moment does not favour one setting. */
+#include "plan/cost.h"
+#include "exec/calibrate.h"
+#include "kernels/kernels.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void noop_release(void *p) { (void)p; }
+
+/* a * 1.5 + 0.5 (op 1) or sum(a) (op 0), run once: seconds */
+static lp_status time_op(lp_ctx *c, lp_array *a, int op, double *t) {
+    lp_array *x = NULL, *k1 = NULL, *k2 = NULL, *y = NULL;
+    lp_status st;
+    if (op == 0) st = lp_reduce(c, "sum", a, NULL, 0, false, &x);
+    else if (!(st = lp_scalar_array(c, lp_scalar_f(1.5), &k1)) && !(st = lp_scalar_array(c, lp_scalar_f(0.5), &k2)) &&
+             !(st = lp_binary(c, "multiply", a, k1, &y)))
+        st = lp_binary(c, "add", y, k2, &x);
+    lp_array_release(k1);
+    lp_array_release(k2);
+    lp_array_release(y);
+    if (st) return st;
+    double t0 = lpi_now();
+    lp_buffer *b = NULL;
+    st = lp_run(c, &x, 1, &b);
+    *t = lpi_now() - t0;
+    lp_buffer_release(b);
+    lp_array_release(x);
+    return st;
+}
+
+/* Seconds to write n fresh bytes (first touch: faults and zeroing) and to write them again. */
+static void fresh_pages(size_t n, bool huge, double *t_fresh, double *t_again) {
+    bool keep = lpi_alloc_huge();
+    lpi_alloc_set_huge(huge);
+    char *p = lp_malloc_aligned(n);
+    lpi_alloc_set_huge(keep);
+    if (!p) { *t_fresh = *t_again = 0; return; }
+    double t0 = lpi_now();
+    memset(p, 1, n);
+    double t1 = lpi_now();
+    memset(p, 2, n);
+    double t2 = lpi_now();
+    __asm__ volatile("" ::"r"(p) : "memory");
+    lp_free_aligned(p);
+    *t_fresh = t1 - t0;
+    *t_again = t2 - t1;
+}
+
+lp_status lpi_probe_machine(lp_ctx *ctx, lpi_profile *P, bool quick, const lpi_cal_log *log) {
+    static const int64_t SIZES[] = {256 << 10, 512 << 10, 1 << 20, 2 << 20, 4 << 20, 8 << 20, 16 << 20, 32 << 20};
+    enum { NS = sizeof SIZES / sizeof SIZES[0] };
+    const int first = quick ? 2 : 0;                 /* quick: from 1 MiB (fewer runs) */
+    const int64_t n = quick ? (int64_t)16 << 20 : (int64_t)32 << 20; /* doubles: 128 / 256 MiB */
+    const int rounds = quick ? 2 : 4;
+    const double budget = quick ? 1.0 : 8, t_start = lpi_now();
+    const int W = lpi_ncores();
+    lp_ctx *c = NULL, *c1 = NULL;
+    lp_array *A = NULL;
+    double *a = NULL;
+    lpi_profile def;
+    lpi_profile_default(&def);
+    lp_status st;
+    /* the probe's own contexts carry a profile, so they never probe in turn */
+    if ((st = lp_ctx_create(&c)) || (st = lp_ctx_create(&c1)) || (st = lp_ctx_set_threads(c1, 1)) ||
+        (st = lpi_profile_set(c, &def)) || (st = lpi_profile_set(c1, &def))) {
+        st = lpi_error(ctx, st, "probe: cannot create a context");
+        goto done;
+    }
+    const bool huge0 = lpi_alloc_huge(), nt0 = lpi_vm_stream();
+    if (!(a = lp_malloc_aligned((size_t)n * 8))) { st = lpi_nomem(ctx); goto done; }
+    for (int64_t i = 0; i < n; i++) a[i] = (double)(i & 1023) * 1e-3;
+    if ((st = lp_wrap(c, a, LP_FLOAT64, 1, &n, NULL, noop_release, NULL, &A))) goto fail;
+
+    /* ---- chunk size: rounds over the sizes, best time of each ---- */
+    double ts[NS][2];
+    for (int s = 0; s < NS; s++) ts[s][0] = ts[s][1] = 1e30;
+    for (int r = 0; r < rounds && (r == 0 || lpi_now() - t_start < budget * 0.6); r++)
+        for (int s = first; s < NS; s++)
+            for (int op = 0; op < 2; op++) {
+                double t;
+                if ((st = lp_ctx_set_chunk_bytes(c, (size_t)SIZES[s])) || (st = time_op(c, A, op, &t))) goto fail;
+                if (t < ts[s][op]) ts[s][op] = t;
+            }
+    double best[2] = {1e30, 1e30};
+    for (int s = first; s < NS; s++)
+        for (int op = 0; op < 2; op++) best[op] = fmin(best[op], ts[s][op]);
+    int pick = first;
+    double score = 1e30;
+    for (int s = first; s < NS; s++) {
+        double sc = ts[s][0] / best[0] + ts[s][1] / best[1];
+        if (sc < score) { score = sc; pick = s; }
+    }
+    P->chunk_bytes = (double)SIZES[pick];
+    lpi_cal_say(log, "chunk size          %lld KiB (sum %.1f ms, a*1.5+0.5 %.1f ms over %lld MiB; best alone: %.1f / %.1f ms)",
+                (long long)(SIZES[pick] >> 10), ts[pick][0] * 1e3, ts[pick][1] * 1e3, (long long)(n * 8 >> 20),
+                best[0] * 1e3, best[1] * 1e3);
+    if ((st = lp_ctx_set_chunk_bytes(c, (size_t)SIZES[pick])) || (st = lp_ctx_set_chunk_bytes(c1, (size_t)SIZES[pick])))
+        goto fail;
+
+    /* ---- threads and non-temporal stores, interleaved ---- */
+    double t1 = 1e30, tw = 1e30, tnt[2] = {1e30, 1e30};
+    for (int r = 0; r < rounds && (r == 0 || lpi_now() - t_start < budget * 0.85); r++) {
+        double t;
+        if ((st = time_op(c1, A, 0, &t))) goto fail;
+        t1 = fmin(t1, t);
+        if ((st = time_op(c, A, 0, &t))) goto fail;
+        tw = fmin(tw, t);
+        for (int nt = 0; nt < 2; nt++) {
+            lpi_vm_set_stream(nt);
+            st = time_op(c, A, 1, &t);
+            lpi_vm_set_stream(nt0);
+            if (st) goto fail;
+            tnt[nt] = fmin(tnt[nt], t);
+        }
+    }
+    P->mem_bw1[0] = fmin(fmax(8.0 * n / t1, 1e8), 1e12);
+    P->mem_bw[0] = fmin(fmax(8.0 * n / tw, P->mem_bw1[0]), 1e12);
+    /* non-temporal stores stay on unless they clearly lose (they save the write-allocate reads;
+     * 10%: a noisy probe must not undo a choice measured on a quiet machine) */
+    P->nt_stores = !(tnt[1] > 1.10 * tnt[0]);
+    lpi_cal_say(log, "threads             sum reads %.2f GB/s with 1 worker, %.2f GB/s with %d (%.2fx)", P->mem_bw1[0] / 1e9,
+                P->mem_bw[0] / 1e9, W, P->mem_bw[0] / P->mem_bw1[0]);
+    lpi_cal_say(log, "non-temporal stores %s (a*1.5+0.5: %.1f ms with, %.1f ms without)", P->nt_stores ? "yes" : "no",
+                tnt[1] * 1e3, tnt[0] * 1e3);
+
+    /* ---- page faults of fresh results, huge pages or not ---- */
+    {
+        const size_t fb = (size_t)64 << 20;
+        double th = 1e30, tsm = 1e30, again = 1e30;
+        for (int r = 0; r < rounds && (r == 0 || lpi_now() - t_start < budget); r++) {
+            double f, g;
+            fresh_pages(fb, true, &f, &g);
+            if (f > 0) { th = fmin(th, f); again = fmin(again, g); }
+            fresh_pages(fb, false, &f, &g);
+            if (f > 0) { tsm = fmin(tsm, f); again = fmin(again, g); }
+        }
+        if (th < 1e30 && tsm < 1e30) {
+            P->huge_pages = !(th > 1.10 * tsm);
+            double fault = fmin(th, tsm) - again;
+            P->fresh_bw1 = fmin(fmax((double)fb / fmax(fault, (double)fb / 1e11), 1e8), 1e11);
+            lpi_cal_say(log, "fresh pages         %.1f ms per GiB of faults with huge pages, %.1f ms without: huge pages %s",
+                        (th - again) * 1e3 * (1 << 30) / (double)fb, (tsm - again) * 1e3 * (1 << 30) / (double)fb,
+                        P->huge_pages ? "yes" : "no");
+        }
+    }
+    P->probed = true;
+    lpi_cal_say(log, "probed in %.1f s", lpi_now() - t_start);
+fail:
+    if (st && st != LP_ERR_NOMEM) st = lpi_error(ctx, st, "probe: %s", lp_last_error(c));
+    lpi_alloc_set_huge(huge0);
+    lpi_vm_set_stream(nt0);
+done:
+    lp_array_release(A);
+    lp_free_aligned(a);
+    lp_ctx_destroy(c);
+    lp_ctx_destroy(c1);
+    return st;
+}
+
+/* ---- the automatic probe: once per process, cached in the profile file ---- */
+
+static pthread_mutex_t auto_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool auto_done;
+static lp_status auto_status;
+static lpi_profile auto_profile;
+
+lp_status lpi_probe_auto(lp_ctx *ctx, lpi_profile *out) {
+    pthread_mutex_lock(&auto_mu);
+    if (!auto_done) {
+        auto_done = true;
+        lpi_profile_default(&auto_profile);
+        lp_ctx *tmp = NULL;
+        lpi_cal_log quiet = {0};
+        /* measured on a context of its own: ctx's error slot is not touched */
+        if (!(auto_status = lp_ctx_create(&tmp)) &&
+            !(auto_status = lpi_probe_machine(tmp, &auto_profile, true, &quiet))) {
+            snprintf(auto_profile.machine, sizeof auto_profile.machine, "probed automatically (run `lampy calibrate`)");
+            /* cached where `lampy calibrate` saves (best effort: a read-only home probes again
+             * in the next process, never fails a run) */
+            if (!lpi_profile_set(tmp, &auto_profile)) (void)lp_profile_save(tmp, NULL);
+        }
+        lp_ctx_destroy(tmp);
+    }
+    lp_status st = auto_status;
+    if (!st) *out = auto_profile;
+    pthread_mutex_unlock(&auto_mu);
+    (void)ctx;
+    return st;
+}

@@ -1,0 +1,203 @@
+/* The machine profile's version 3 fields (issue 16): JSON round trip, older versions, the
+ * planner's chunk size from the profile, the automatic probe's conditions, the probe itself. */
+#include "lampy.h"
+#include "lpt.h"
+#include "exec/calibrate.h"
+#include "kernels/kernels.h"
+#include "plan/cost.h"
+#include "plan/plan.h"
+
+#include <stdint.h>
+#include <unistd.h>
+
+static void test_round_trip(void) {
+    lp_ctx *ctx;
+    LPT_OK(NULL, lp_ctx_create(&ctx));
+    lpi_profile p, q;
+    lpi_profile_default(&p);
+    LPT_CHECK(p.chunk_bytes == 16 << 20 && p.huge_pages && p.nt_stores && !p.probed);
+    p.chunk_bytes = 3 << 20;
+    p.huge_pages = false;
+    p.nt_stores = false;
+    p.probed = true;
+    p.mem_bw[0] = 12345678.9;
+    char *text = lpi_profile_to_json_text(&p);
+    LPT_CHECK(text && strstr(text, "\"version\": 3") && strstr(text, "\"chunk_bytes\": 3145728"));
+    LPT_OK(ctx, lpi_profile_from_json_text(ctx, "t", text, &q));
+    free(text);
+    LPT_CHECK(q.chunk_bytes == 3 << 20 && !q.huge_pages && !q.nt_stores && q.probed);
+    LPT_CHECK(fabs(q.mem_bw[0] - p.mem_bw[0]) < 1e-5 * p.mem_bw[0]);
+    lp_ctx_destroy(ctx);
+}
+
+static void test_old_versions(void) {
+    lp_ctx *ctx;
+    LPT_OK(NULL, lp_ctx_create(&ctx));
+    lpi_profile q;
+    const char *v1 = "{\"format\": \"lampy.profile\", \"version\": 1, \"net_bw\": 5e8, \"rtt_s\": 1e-4}";
+    LPT_OK(ctx, lpi_profile_from_json_text(ctx, "v1", v1, &q));
+    LPT_CHECK(q.net_bw == 5e8 && q.chunk_bytes == 16 << 20 && q.huge_pages && q.nt_stores && !q.probed);
+    const char *v2 = "{\"format\": \"lampy.profile\", \"version\": 2, \"calibrated\": true, \"mem_bw_1stream\": 3e10,"
+                     " \"driver_task_s\": 1e-4}";
+    LPT_OK(ctx, lpi_profile_from_json_text(ctx, "v2", v2, &q));
+    LPT_CHECK(q.calibrated && q.mem_bw[0] == 3e10 && q.drv_task_s == 1e-4 && q.chunk_bytes == 16 << 20 && !q.probed);
+    /* bad values get a message and leave nothing half-read */
+    const char *bad[] = {
+        "{\"format\": \"lampy.profile\", \"version\": 4}",
+        "{\"format\": \"lampy.profile\", \"version\": 3, \"chunk_bytes\": 1000}",
+        "{\"format\": \"lampy.profile\", \"version\": 3, \"chunk_bytes\": 1e12}",
+        "{\"format\": \"lampy.profile\", \"version\": 3, \"huge_pages\": 1}",
+        "{\"format\": \"lampy.profile\", \"version\": 3, \"probed\": \"yes\"}",
+    };
+    const char *msg[] = {"unsupported profile version", "'chunk_bytes' must be in", "'chunk_bytes' must be in",
+                         "'huge_pages' must be true or false", "'probed' must be true or false"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        lp_status st = lpi_profile_from_json_text(ctx, "bad", bad[i], &q);
+        LPT_CHECKF(st != LP_OK && strstr(lp_last_error(ctx), msg[i]), "%s: %s", bad[i], lp_last_error(ctx));
+    }
+    lp_ctx_destroy(ctx);
+}
+
+static lp_status sum_of(lp_ctx *ctx, int64_t n, double *v, int64_t *tasks) {
+    lp_array *x, *s;
+    lp_status st = lp_random_uniform(ctx, 11, 0, 1, LP_FLOAT64, 1, &n, &x);
+    if (st) return st;
+    st = lp_reduce(ctx, "sum", x, NULL, 0, false, &s);
+    lp_array_release(x);
+    if (st) return st;
+    lp_buffer *b = NULL;
+    st = lp_run(ctx, &s, 1, &b);
+    if (!st) {
+        memcpy(v, lp_buffer_data(b), 8);
+        lp_run_stats rs;
+        lp_last_run_stats(ctx, &rs);
+        *tasks = rs.tasks;
+    }
+    lp_buffer_release(b);
+    lp_array_release(s);
+    return st;
+}
+
+static void test_planner_follows_profile(void) {
+    lp_ctx *ctx;
+    LPT_OK(NULL, lp_ctx_create(&ctx));
+    lpi_profile p;
+    lpi_profile_default(&p);
+    LPT_CHECK(lpi_cost_chunk_bytes(NULL, (int64_t)1 << 30) == 16 << 20);
+    p.chunk_bytes = 1 << 20;
+    LPT_OK(ctx, lpi_profile_set(ctx, &p));
+    LPT_CHECK(lpi_target_chunk_bytes(ctx, (int64_t)256 << 20) == 1 << 20);
+    LPT_CHECK(lpi_target_chunk_bytes(ctx, (int64_t)2 << 20) == 256 << 10); /* small: 256 KiB */
+    LPT_CHECK(lpi_target_chunk_bytes(ctx, (int64_t)8 << 20) == 512 << 10); /* 16 chunks, under the cap */
+    int64_t t1, t2, t3;
+    double v1 = 0, v2 = 1, v3 = 2;
+    const int64_t n = 4 << 20; /* 32 MiB */
+    LPT_OK(ctx, sum_of(ctx, n, &v1, &t1));
+    p.chunk_bytes = 64 << 20;
+    LPT_OK(ctx, lpi_profile_set(ctx, &p));
+    LPT_CHECK(lpi_target_chunk_bytes(ctx, (int64_t)256 << 20) == 16 << 20); /* 16 chunks */
+    LPT_CHECK(lpi_target_chunk_bytes(ctx, (int64_t)4 << 30) == 64 << 20);   /* the cap */
+    LPT_OK(ctx, sum_of(ctx, n, &v2, &t2));
+    /* the profile's chunks: 32 of 1 MiB, then 16 of 2 MiB. Another chunking sums in another
+     * order: equal to rounding (the same bits only for the same chunking, any pool size) */
+    LPT_CHECKF(t1 > t2 && t1 >= 32 && t2 >= 16, "tasks %lld / %lld", (long long)t1, (long long)t2);
+    LPT_CHECKF(fabs(v1 - v2) <= 1e-12 * fabs(v1), "%.17g vs %.17g", v1, v2);
+    /* the user's chunk size wins over the profile */
+    LPT_OK(ctx, lp_ctx_set_chunk_bytes(ctx, 123456));
+    LPT_CHECK(lpi_target_chunk_bytes(ctx, (int64_t)256 << 20) == 123456);
+    LPT_OK(ctx, sum_of(ctx, n, &v3, &t3));
+    LPT_CHECKF(fabs(v3 - v1) <= 1e-12 * fabs(v1) && t3 > t1, "%.17g vs %.17g, %lld tasks", v3, v1, (long long)t3);
+    LPT_OK(ctx, lp_ctx_set_chunk_bytes(ctx, 0));
+    /* the same profile on one worker: the same bits */
+    {
+        lp_ctx *one;
+        double w = 3;
+        int64_t tw;
+        LPT_OK(NULL, lp_ctx_create(&one));
+        LPT_OK(one, lp_ctx_set_threads(one, 1));
+        LPT_OK(one, lpi_profile_set(one, &p));
+        LPT_OK(one, sum_of(one, n, &w, &tw));
+        LPT_CHECK(memcmp(&w, &v2, 8) == 0 && tw == t2);
+        lp_ctx_destroy(one);
+    }
+    /* the profile's kernel choices apply process-wide, and come back */
+    p.nt_stores = false;
+    p.huge_pages = false;
+    LPT_OK(ctx, lpi_profile_set(ctx, &p));
+    LPT_CHECK(!lpi_vm_stream() && !lpi_alloc_huge());
+    lpi_profile_default(&p);
+    LPT_OK(ctx, lpi_profile_set(ctx, &p));
+    LPT_CHECK(lpi_alloc_huge());
+    lp_ctx_destroy(ctx);
+}
+
+static int probes;
+static lp_status fake_probe(lp_ctx *ctx, lpi_profile *out) {
+    (void)ctx;
+    probes++;
+    lpi_profile_default(out);
+    out->chunk_bytes = 512 << 10;
+    out->probed = true;
+    return LP_OK;
+}
+
+static void test_auto_probe_conditions(void) {
+    char dir[] = "/tmp/lampy-test-profile-XXXXXX";
+    LPT_CHECK(mkdtemp(dir) != NULL);
+    char *keep_env = getenv("LAMPY_PROFILE") ? strdup(getenv("LAMPY_PROFILE")) : NULL;
+    setenv("XDG_CONFIG_HOME", dir, 1);
+    lpi_set_profile_prober(fake_probe);
+    lp_ctx *ctx;
+    LPT_OK(NULL, lp_ctx_create(&ctx));
+    /* LAMPY_PROFILE names a profile (here a missing one): the built-in figures, no probe */
+    setenv("LAMPY_PROFILE", "/nonexistent/lampy-profile.json", 1);
+    LPT_CHECK(lpi_target_chunk_bytes(ctx, (int64_t)1 << 30) == 16 << 20 && probes == 0);
+    /* nothing anywhere: probed once, the context keeps the result */
+    unsetenv("LAMPY_PROFILE");
+    LPT_CHECK(lpi_target_chunk_bytes(ctx, (int64_t)2 << 20) == 256 << 10 && probes == 0); /* small: not needed */
+    LPT_CHECK(lpi_target_chunk_bytes(ctx, (int64_t)1 << 30) == 512 << 10 && probes == 1);
+    LPT_CHECK(lpi_target_chunk_bytes(ctx, (int64_t)1 << 30) == 512 << 10 && probes == 1);
+    lp_ctx_destroy(ctx);
+    /* the user's chunk size: no probe */
+    LPT_OK(NULL, lp_ctx_create(&ctx));
+    LPT_OK(ctx, lp_ctx_set_chunk_bytes(ctx, 1 << 20));
+    LPT_CHECK(lpi_target_chunk_bytes(ctx, (int64_t)1 << 30) == 1 << 20 && probes == 1);
+    lp_ctx_destroy(ctx);
+    lpi_set_profile_prober(lpi_probe_auto);
+    if (keep_env) setenv("LAMPY_PROFILE", keep_env, 1);
+    free(keep_env);
+    unsetenv("XDG_CONFIG_HOME");
+    rmdir(dir);
+}
+
+static void test_probe_values(void) {
+    lp_ctx *ctx;
+    LPT_OK(NULL, lp_ctx_create(&ctx));
+    lpi_profile p;
+    lpi_profile_default(&p);
+    p.chunk_bytes = 0;
+    const bool nt = lpi_vm_stream(), huge = lpi_alloc_huge();
+    LPT_OK(ctx, lpi_probe_machine(ctx, &p, true, NULL));
+    /* one of the sizes swept (1 MiB .. 32 MiB, powers of two) */
+    int64_t cb = (int64_t)p.chunk_bytes;
+    LPT_CHECKF(cb >= 1 << 20 && cb <= 32 << 20 && (cb & (cb - 1)) == 0, "chunk_bytes %lld", (long long)cb);
+    LPT_CHECK(p.probed && p.mem_bw1[0] >= 1e8 && p.mem_bw[0] >= p.mem_bw1[0] && p.fresh_bw1 >= 1e8);
+    /* the probe leaves the process's kernel choices as they were */
+    LPT_CHECK(lpi_vm_stream() == nt && lpi_alloc_huge() == huge);
+    /* and its result is a valid profile */
+    char *text = lpi_profile_to_json_text(&p);
+    lpi_profile q;
+    LPT_OK(ctx, lpi_profile_from_json_text(ctx, "probed", text, &q));
+    free(text);
+    LPT_CHECK(q.chunk_bytes == p.chunk_bytes && q.nt_stores == p.nt_stores && q.huge_pages == p.huge_pages);
+    lp_ctx_destroy(ctx);
+}
+
+int main(void) {
+    LPT_RUN(test_round_trip);
+    LPT_RUN(test_old_versions);
+    LPT_RUN(test_planner_follows_profile);
+    LPT_RUN(test_auto_probe_conditions);
+    LPT_RUN(test_probe_values);
+    return lpt_done("profile");
+}

@@ -1,0 +1,72 @@
+"""sort/argsort across many chunks (the tournament merge of sorted runs, issue 16): every dtype,
+run counts that are not powers of two, heavy duplicates (argsort stable as NumPy's
+kind='stable'), NaN, infinities and -0.0 placed as NumPy places them; 2-d along both axes."""
+import numpy as np
+import pytest
+
+import lampy as lp
+
+rng = np.random.default_rng(16)
+DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+          "float16", "float32", "float64"]
+
+
+def data(dt, n):
+    dt = np.dtype(dt)
+    if dt == np.bool_:
+        return rng.integers(0, 2, n).astype(bool)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        # few distinct values (duplicates across runs) and the extremes
+        x = rng.integers(0, 7, n).astype(dt)
+        x[::97] = info.min
+        x[::89] = info.max
+        return x
+    x = rng.integers(-3, 4, n).astype(dt)  # duplicates, -0.0 and 0.0 among them
+    x[::13] = -0.0
+    x[::31] = np.nan
+    x[::37] = np.inf
+    x[::41] = -np.inf
+    x[1::7] = rng.standard_normal(len(x[1::7])).astype(dt)
+    return x
+
+
+def same(got, want):
+    got = got.run()
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)  # NaN == NaN here
+    if want.dtype.kind == "f":  # -0.0 before or beside 0.0 exactly as NumPy left it
+        assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("chunk", [3000, 1 << 14])  # from 2 to 80 runs by dtype: not powers of two
+def test_sort_and_stable_argsort_many_runs(dt, chunk):
+    n = 30_011
+    x = data(dt, n)
+    with lp.config(chunk_bytes=chunk):
+        lx = lp.asarray(x)
+        got = lp.sort(lx).run()
+        want = np.sort(x)
+        assert np.array_equal(got, want, equal_nan=x.dtype.kind == "f")
+        same(lp.argsort(lx, kind="stable"), np.argsort(x, kind="stable"))
+
+
+@pytest.mark.parametrize("dt", ["int32", "float64"])
+def test_two_dimensional_both_axes(dt):
+    x = data(dt, 61 * 37).reshape(61, 37)
+    with lp.config(chunk_bytes=1024):
+        for ax in (0, 1, -1):
+            same(lp.argsort(lp.asarray(x), axis=ax, kind="stable"), np.argsort(x, axis=ax, kind="stable"))
+            got, want = lp.sort(lp.asarray(x), axis=ax).run(), np.sort(x, axis=ax)
+            assert np.array_equal(got, want, equal_nan=x.dtype.kind == "f")
+
+
+def test_slices_of_a_merged_sort():
+    """Output chunks start and end inside runs (co-ranks), many equal keys at the cuts."""
+    x = np.repeat(rng.integers(0, 50, 2001), 17).astype(np.float64)
+    rng.shuffle(x)
+    with lp.config(chunk_bytes=2048):
+        s = lp.sort(lp.asarray(x))
+        same(s[1000:2999], np.sort(x)[1000:2999])
+        same(lp.argsort(lp.asarray(x), kind="stable")[5:-5], np.argsort(x, kind="stable")[5:-5])
