@@ -6,7 +6,8 @@
  *
  * Part 2 runs every case again under threads {1,2} x chunk_bytes {256, 4096, 65536, auto} x
  * fusion {on, off} and requires the same results as part 1: bit for bit for elementwise
- * results, within 1e-12 relative for float64 reductions (1e-6 for float32 reductions).
+ * results, within 1e-12 relative for float64 and complex128 reductions (1e-6 for float32 and
+ * complex64, 1e-3 for float16).
  *
  * Part 3 does the same with larger inputs (300x70 from lp_random_uniform/normal) and checks the
  * random generators' properties (range, moments, same seed -> same values, independent of
@@ -838,9 +839,11 @@ static bool same_result(const char *what, const lp_buffer *got, const lp_buffer 
     enum tol_kind k = TOL_EXACT;
     double tv = 0;
     lp_dtype rdt = lp_buffer_dtype(ref);
-    if (reduction && (rdt == LP_FLOAT64 || rdt == LP_FLOAT32 || rdt == LP_FLOAT16)) {
+    /* a complex reduction sums each part as its float dtype does (the parts are compared apart) */
+    if (reduction && (rdt == LP_FLOAT64 || rdt == LP_FLOAT32 || rdt == LP_FLOAT16 || rdt == LP_COMPLEX128 ||
+                      rdt == LP_COMPLEX64)) {
         k = TOL_REL;
-        tv = rdt == LP_FLOAT64 ? 1e-12 : rdt == LP_FLOAT32 ? 1e-6 : 1e-3;
+        tv = rdt == LP_FLOAT64 || rdt == LP_COMPLEX128 ? 1e-12 : rdt == LP_FLOAT16 ? 1e-3 : 1e-6;
     }
     return compare(what, got, ref, k, tv);
 }
