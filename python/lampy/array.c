@@ -77,6 +77,8 @@ BINOP(nb_remainder, "remainder")
 BINOP(nb_and, "bitwise_and")
 BINOP(nb_or, "bitwise_or")
 BINOP(nb_xor, "bitwise_xor")
+BINOP(nb_lshift, "left_shift")
+BINOP(nb_rshift, "right_shift")
 
 static PyObject *nb_power(PyObject *x, PyObject *y, PyObject *z) {
     if (z != Py_None) Py_RETURN_NOTIMPLEMENTED;
@@ -193,6 +195,8 @@ static PyNumberMethods array_as_number = {
     .nb_absolute = nb_absolute,
     .nb_bool = nb_bool,
     .nb_invert = nb_invert,
+    .nb_lshift = nb_lshift,
+    .nb_rshift = nb_rshift,
     .nb_and = nb_and,
     .nb_xor = nb_xor,
     .nb_or = nb_or,
