@@ -285,6 +285,24 @@ static lp_status common_shape(lp_ctx *ctx, int n, lp_array *const *a, int *nd, i
         ndims[k] = a[k]->ndim;
         shapes[k] = a[k]->shape;
     }
+    /* NumPy's message names the two arguments: the one that set an axis's length, and the
+     * first that disagrees with it */
+    int from[LP_MAX_NDIM];
+    int64_t len[LP_MAX_NDIM];
+    for (int d = 0; d < LP_MAX_NDIM; d++) { from[d] = -1; len[d] = 1; }
+    for (int k = 0; k < n; k++)
+        for (int d = 0; d < a[k]->ndim; d++) { /* d counts from the last axis */
+            int64_t v = a[k]->shape[a[k]->ndim - 1 - d];
+            if (v == 1) continue;
+            if (from[d] < 0 || len[d] == 1) { from[d] = k; len[d] = v; continue; }
+            if (v != len[d]) {
+                char s1[128], s2[128];
+                return lpi_error(ctx, LP_ERR_VALUE, "shape mismatch: objects cannot be broadcast to a single shape.  "
+                                 "Mismatch is between arg %d with shape %s and arg %d with shape %s.", from[d],
+                                 lpi_shape_str(s1, sizeof s1, a[from[d]]->ndim, a[from[d]]->shape), k,
+                                 lpi_shape_str(s2, sizeof s2, a[k]->ndim, a[k]->shape));
+            }
+        }
     return lpi_broadcast_shapes(ctx, n, ndims, shapes, nd, sh);
 }
 

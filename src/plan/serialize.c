@@ -294,7 +294,7 @@ json_t *lpi_reduce_to_json(const lpi_reduce *r) {
     int n = 0;
     for (int i = 0; i < r->in_ndim; i++)
         if (r->axes & (1u << i)) ax[n++] = i;
-    return json_pack("{sssososossssisI}", "op", lpi_ops[r->op].name, "axes", lpi_json_ints(n, ax), "in_shape",
+    return json_pack("{sssosososssisI}", "op", lpi_ops[r->op].name, "axes", lpi_json_ints(n, ax), "in_shape",
                      lpi_json_ints(r->in_ndim, r->in_shape), "ddof", lpi_json_float(r->ddof), "acc",
                      r->acc_float ? "float64" : r->acc_unsigned ? "uint64" : "int64",
                      "fields", r->nfields, "count", (json_int_t)r->count);
