@@ -266,11 +266,11 @@ lp_status lpi_fn_cumulative(lpi_call *c, lp_value *out) {
     return lpi_give(c, t, st, &r, out);
 }
 
-/* several results as a tuple; every r[k] kept on t (the tuple takes its own references) */
-static lp_status out_tuple(lpi_call *c, lpi_tmps *t, lp_status st, lp_array **r, int n, lp_value *out) {
+/* several results as a tuple or list; every r[k] kept on t (the result takes its own references) */
+static lp_status out_many(lpi_call *c, lpi_tmps *t, lp_status st, lp_value_kind kind, lp_array **r, int n, lp_value *out) {
     if (!st) {
         for (int k = 0; k < n; k++) lp_array_retain(r[k]);
-        st = lpi_out_list(c, LP_VAL_TUPLE, r, n, out);
+        st = lpi_out_list(c, kind, r, n, out);
     }
     lpi_drop(t);
     return st;
@@ -314,7 +314,7 @@ lp_status lpi_fn_broadcast_arrays(lpi_call *c, lp_value *out) {
     int64_t sh[LP_MAX_NDIM];
     lp_status st = common_shape(c->ctx, as->n, as->as, &nd, sh);
     for (int k = 0; k < as->n && !st; k++) KEEP(lp_broadcast_to(c->ctx, as->as[k], nd, sh, &r[k]), r[k]);
-    return out_tuple(c, t, st, r, as->n, out);
+    return out_many(c, t, st, LP_VAL_LIST, r, as->n, out); /* the standard's List[array] */
 }
 
 /* meshgrid(*xi, indexing='xy', sparse=False, copy=True): xi flattened, each along its own axis
@@ -347,7 +347,7 @@ lp_status lpi_fn_meshgrid(lpi_call *c, lp_value *out) {
             if (!ARG("sparse")->b) KEEP(lp_broadcast_to(ctx, v, n, full, &r[k]), r[k]);
         }
     }
-    return out_tuple(c, t, st, r, n, out);
+    return out_many(c, t, st, LP_VAL_LIST, r, n, out); /* the standard's List[array] */
 }
 
 /* unstack(x, axis=0): the slices x[..., i, ...] along axis, as a tuple */
@@ -368,7 +368,7 @@ lp_status lpi_fn_unstack(lpi_call *c, lp_value *out) {
         ix[axis] = (lp_index){LP_IDX_INT, true, false, i, 0, 0};
         KEEP(lp_slice(ctx, x, x->ndim, ix, &r[i]), r[i]);
     }
-    return out_tuple(c, t, st, r, (int)n, out);
+    return out_many(c, t, st, LP_VAL_TUPLE, r, (int)n, out);
 }
 
 /* name(a, b) through the catalogue */

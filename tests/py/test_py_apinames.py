@@ -143,8 +143,11 @@ def test_cumulative_sum_prod():
                     want = getattr(np, fn)(a, axis=axis, include_initial=init)
                     assert got.dtype == want.dtype, (dt, fn)
                     np.testing.assert_array_equal(got, want)
-            np.testing.assert_array_equal(getattr(lp, fn)(a[0, 0], include_initial=True, dtype="float64").run(),
-                                          getattr(np, fn)(a[0, 0], include_initial=True, dtype="float64"))
+            for dt2 in ("float64", "uint32", "int8"):  # the result keeps the dtype asked for, as NumPy's
+                got = getattr(lp, fn)(a, axis=1, include_initial=True, dtype=dt2).run()
+                want = getattr(np, fn)(a, axis=1, include_initial=True, dtype=dt2)
+                assert got.dtype == want.dtype
+                np.testing.assert_array_equal(got, want)
     with pytest.raises(ValueError, match="axis"):
         lp.cumulative_sum(np.ones((2, 3)))
     with pytest.raises(ValueError, match="axis"):
@@ -159,14 +162,15 @@ def test_meshgrid_broadcast_arrays_unstack():
     x, y, z = np.arange(3), np.linspace(0, 1, 4), np.array([[5, 6]])
     for kw in ({}, {"indexing": "ij"}, {"sparse": True}, {"indexing": "ij", "sparse": True}):
         got, want = lp.meshgrid(x, y, z, **kw), np.meshgrid(x, y, z, **kw)
-        assert isinstance(got, tuple) and len(got) == len(want)
+        assert isinstance(got, list) and len(got) == len(want)  # the standard's List[array] (NumPy: a tuple)
         for g, w in zip(got, want):
             np.testing.assert_array_equal(g.run(), w)
-    assert lp.meshgrid() == ()
+    assert lp.meshgrid() == []
     with pytest.raises(ValueError, match="indexing"):
         lp.meshgrid(x, indexing="ji")
     a, b = np.ones((3, 1), np.int8), np.arange(4.0)
     got = lp.broadcast_arrays(a, b, 2)
+    assert isinstance(got, list)
     for g, w in zip(got, np.broadcast_arrays(a, b, 2)):
         assert g.shape == w.shape and g.dtype == w.dtype
         np.testing.assert_array_equal(g.run(), w)
@@ -175,7 +179,7 @@ def test_meshgrid_broadcast_arrays_unstack():
     t = np.arange(24).reshape(2, 3, 4)
     for axis in (0, 1, 2, -1):
         got, want = lp.unstack(t, axis=axis), np.unstack(t, axis=axis)
-        assert len(got) == len(want)
+        assert isinstance(got, tuple) and len(got) == len(want)
         for g, w in zip(got, want):
             np.testing.assert_array_equal(g.run(), w)
     with pytest.raises(np.exceptions.AxisError):
@@ -262,3 +266,17 @@ def test_isin():
         np.testing.assert_array_equal(lp.isin(big, test).run(), np.isin(big, test))
     with pytest.raises(ValueError, match="kind"):
         lp.isin(big, test, kind="hash")
+
+
+def test_zero_d_boolean_index():
+    a = np.arange(24).reshape(2, 3, 4)
+    x = lp.asarray(a)
+    for key in (True, False, (1, True), (Ellipsis, False), (slice(None), True, 2), (np.True_,), (np.asarray(False), 0)):
+        got, want = x[key].run(), a[key]
+        assert got.shape == want.shape, key
+        np.testing.assert_array_equal(got, want)
+    s = np.asarray(7.5)
+    for m in (np.asarray(True), np.asarray(False)):
+        got = lp.asarray(s)[lp.asarray(m)].run()
+        assert got.shape == s[m].shape
+        np.testing.assert_array_equal(got, s[m])
