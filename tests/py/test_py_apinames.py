@@ -280,3 +280,20 @@ def test_zero_d_boolean_index():
         got = lp.asarray(s)[lp.asarray(m)].run()
         assert got.shape == s[m].shape
         np.testing.assert_array_equal(got, s[m])
+
+
+def test_dlpack():
+    a = np.arange(12.0).reshape(3, 4)
+    x = lp.asarray(a) * 2 + 1  # lazy: __dlpack__ computes it first
+    assert x.__dlpack_device__() == (1, 0)
+    np.testing.assert_array_equal(np.from_dlpack(x), a * 2 + 1)
+    np.testing.assert_array_equal(np.from_dlpack(x, copy=True), a * 2 + 1)
+    y = lp.from_dlpack(a)
+    assert isinstance(y, lp.Array)
+    np.testing.assert_array_equal((y + 1).run(), a + 1)
+    np.testing.assert_array_equal(lp.from_dlpack(x).run(), a * 2 + 1)
+    for dt in ("int8", "uint16", "float32", "bool"):
+        z = lp.asarray(np.ones(5, dt))
+        assert np.from_dlpack(z).dtype == np.dtype(dt)
+    with pytest.raises(ValueError, match="device"):
+        lp.from_dlpack(a, device="cuda")
