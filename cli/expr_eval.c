@@ -386,6 +386,17 @@ static int num_binop(ev *e, int op, const value *x, const value *y, value *out) 
     case CLI_OP_GE: set_bool(out, fl ? fa >= fb : a >= b); return 0;
     case CLI_OP_EQ: set_bool(out, fl ? fa == fb : a == b); return 0;
     case CLI_OP_NE: set_bool(out, fl ? fa != fb : a != b); return 0;
+    case CLI_OP_LSHIFT: case CLI_OP_RSHIFT:
+        if (fl)
+            return everr(e, LP_ERR_TYPE, "unsupported operand type(s) for %s: '%s' and '%s'", cli_op_str(op),
+                         tname(x), tname(y));
+        if (b < 0) return everr(e, LP_ERR_VALUE, "negative shift count");
+        if (op == CLI_OP_RSHIFT) r = b >= 64 ? (a < 0 ? -1 : 0) : a >> b;
+        else if (a == 0) r = 0;
+        else if (b >= 63 || (a > 0 ? a > (INT64_MAX >> b) : a < (INT64_MIN >> b))) return overflow(e);
+        else r = (int64_t)((uint64_t)a << b);
+        set_int(out, r);
+        return 0;
     case '&': case '|': case '^':
         if (fl)
             return everr(e, LP_ERR_TYPE, "unsupported operand type(s) for %s: '%s' and '%s'", cli_op_str(op),
@@ -473,6 +484,8 @@ static const char *binop_name(int op) {
     case '&': return "bitwise_and";
     case '|': return "bitwise_or";
     case '^': return "bitwise_xor";
+    case CLI_OP_LSHIFT: return "left_shift";
+    case CLI_OP_RSHIFT: return "right_shift";
     case '<': return "less";
     case '>': return "greater";
     case CLI_OP_LE: return "less_equal";

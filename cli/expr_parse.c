@@ -696,9 +696,12 @@ static cli_node *parse_sum(parser *P) {
 
 static cli_node *parse_shift(parser *P) {
     cli_node *l = parse_sum(P);
-    if (l && (is_op(P, CLI_OP_LSHIFT) || is_op(P, CLI_OP_RSHIFT))) {
-        perr(P, cur(P)->pos, "operator '%s' is not supported", cli_op_str(cur(P)->op));
-        return NULL;
+    while (l && (is_op(P, CLI_OP_LSHIFT) || is_op(P, CLI_OP_RSHIFT))) {
+        token *t = cur(P);
+        P->i++;
+        cli_node *r = parse_sum(P);
+        if (!r) return NULL;
+        l = binary(P, t->op, col_of(t), l, r);
     }
     return l;
 }

@@ -222,11 +222,12 @@ LP_API lp_status lp_astype(lp_ctx *ctx, lp_array *a, lp_dtype dt, lp_array **out
 
 /* Reductions: "sum" "prod" "mean" "min" "max" "argmin" "argmax" "var" "std" "any" "all".
  * axes == NULL: over all axes (argmin/argmax: over the flattened array). Negative axes count
- * from the end. var/std use lp_reduce_ddof. */
+ * from the end. var/std use lp_reduce_ddof: the divisor is N - ddof (a real, >= 0: the array API's
+ * correction=, e.g. 0.5). */
 LP_API lp_status lp_reduce(lp_ctx *ctx, const char *op, lp_array *a, const int *axes, int naxes,
                     bool keepdims, lp_array **out);
 LP_API lp_status lp_reduce_ddof(lp_ctx *ctx, const char *op, lp_array *a, const int *axes, int naxes,
-                         bool keepdims, int ddof, lp_array **out);
+                         bool keepdims, double ddof, lp_array **out);
 
 /* Shape manipulation. One -1 in a reshape is inferred. perm == NULL reverses the axes. */
 LP_API lp_status lp_reshape(lp_ctx *ctx, lp_array *a, int ndim, const int64_t *shape, lp_array **out);

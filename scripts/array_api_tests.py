@@ -151,6 +151,19 @@ def module_of(t):
     return t["nodeid"].split("::")[0].split("/")[-1].removesuffix(".py")
 
 
+def test_id(t):
+    """The node id without its directory: the test file, '::', the test and its parameters
+    (which may hold '/', spaces and brackets, e.g. special cases' "... -> 0/2 + NaN j]")."""
+    path, sep, rest = t["nodeid"].partition("::")
+    return path.split("/")[-1] + sep + rest
+
+
+def code(s):
+    """s as Markdown inline code (a longer backtick fence when s holds backticks)."""
+    fence = "``" if "`" in s else "`"
+    return f"{fence} {s} {fence}" if fence == "``" else f"`{s}`"
+
+
 def first_line(t):
     lines = message(t).strip().splitlines()
     return lines[0] if lines else ""
@@ -198,7 +211,7 @@ def failures(report, numpy_failed):
     for t in report["tests"]:
         if outcome(t) in ("failed", "error"):
             first = message(t).strip().splitlines()
-            groups[classify(t, numpy_failed)].append((t["nodeid"].split("/")[-1], first[0][:160] if first else ""))
+            groups[classify(t, numpy_failed)].append((test_id(t), first[0][:160] if first else ""))
     return groups
 
 
@@ -267,13 +280,13 @@ def main():
     lines += ["", "<details><summary>Every failing Lampy test with the first line of its message</summary>", ""]
     for g, items in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         lines.append(f"**{g}**\n")
-        lines += [f"- `{n}`: {m.replace('|', '/')}" for n, m in sorted(items)]
+        lines += [f"- {code(n)}: {m.replace('|', '/')}" for n, m in sorted(items)]
         lines.append("")
     lines.append("</details>")
-    np_fail = [t["nodeid"].split("/")[-1] + ": " + (message(t).strip().splitlines() or [""])[0][:160]
+    np_fail = [(test_id(t), (message(t).strip().splitlines() or [""])[0][:160])
                for t in reps["numpy"]["tests"] if outcome(t) in ("failed", "error")]
     lines += ["", "<details><summary>NumPy's failures</summary>", ""]
-    lines += [f"- `{x}`" for x in sorted(np_fail)] + ["", "</details>"]
+    lines += [f"- {code(n)}: {m.replace('|', '/')}" for n, m in sorted(np_fail)] + ["", "</details>"]
     write_doc("\n".join(lines))
     print("wrote", DOC)
 

@@ -120,6 +120,22 @@ _named_results(globals())  # unique_all/counts/inverse: NumPy's named tuples
 
 _public += ["finfo", "iinfo", "isdtype", "result_type", "can_cast"]
 
+
+
+def from_dlpack(x, /, *, device=None, copy=None):
+    """An array of any DLPack exporter's data (NumPy reads the capsule; the result is wrapped
+    without a copy unless copy=True)."""
+    try:
+        import numpy
+    except ImportError:  # pragma: no cover
+        raise BufferError("from_dlpack needs NumPy to read a DLPack capsule") from None
+    if device not in (None, "cpu"):
+        raise ValueError(f"unsupported device {device!r} (lampy's only device is 'cpu')")
+    return asarray(numpy.from_dlpack(x, copy=copy))
+
+
+_public.append("from_dlpack")
+
 pi = _math.pi
 e = _math.e
 inf = _math.inf

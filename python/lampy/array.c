@@ -77,6 +77,8 @@ BINOP(nb_remainder, "remainder")
 BINOP(nb_and, "bitwise_and")
 BINOP(nb_or, "bitwise_or")
 BINOP(nb_xor, "bitwise_xor")
+BINOP(nb_lshift, "left_shift")
+BINOP(nb_rshift, "right_shift")
 
 static PyObject *nb_power(PyObject *x, PyObject *y, PyObject *z) {
     if (z != Py_None) Py_RETURN_NOTIMPLEMENTED;
@@ -196,6 +198,8 @@ static PyNumberMethods array_as_number = {
     .nb_absolute = nb_absolute,
     .nb_bool = nb_bool,
     .nb_invert = nb_invert,
+    .nb_lshift = nb_lshift,
+    .nb_rshift = nb_rshift,
     .nb_and = nb_and,
     .nb_xor = nb_xor,
     .nb_or = nb_or,
@@ -488,6 +492,28 @@ static PyObject *m_array_namespace(PyObject *x, PyObject *args, PyObject *kwargs
     return PyImport_ImportModule("lampy");
 }
 
+/* DLPack: a lazy array has no memory to share until it runs, so __dlpack__ computes it and
+ * exports the result through NumPy's own capsule (its arguments passed on as given); the
+ * device is the CPU (kDLCPU = 1, device 0). */
+static PyObject *m_dlpack(PyObject *x, PyObject *args, PyObject *kwargs) {
+    if (!lpy.numpy) {
+        PyErr_SetString(PyExc_BufferError, "__dlpack__: exporting a lampy array through DLPack needs NumPy");
+        return NULL;
+    }
+    PyObject *none = PyTuple_New(0);
+    PyObject *arr = none ? m_array(x, none, NULL) : NULL;
+    Py_XDECREF(none);
+    if (!arr) return NULL;
+    PyObject *meth = PyObject_GetAttrString(arr, "__dlpack__");
+    Py_DECREF(arr);
+    if (!meth) return NULL;
+    PyObject *r = PyObject_Call(meth, args, kwargs);
+    Py_DECREF(meth);
+    return r;
+}
+
+static PyObject *m_dlpack_device(PyObject *x, PyObject *unused) { return Py_BuildValue("(ii)", 1, 0); }
+
 static PyObject *m_to_device(PyObject *x, PyObject *args, PyObject *kwargs) {
     static char *kwlist[] = {"device", "stream", NULL};
     PyObject *device, *stream = Py_None;
@@ -567,6 +593,11 @@ static PyMethodDef array_methods[] = {
     {"__dir__", m_dir, METH_NOARGS, "Attributes, with the catalogue's methods."},
     {"__array_namespace__", KW m_array_namespace, METH_VARARGS | METH_KEYWORDS,
      "__array_namespace__($self, /, *, api_version=None)\n--\n\nThe array API namespace: the lampy module."},
+    {"__dlpack__", KW m_dlpack, METH_VARARGS | METH_KEYWORDS,
+     "__dlpack__($self, /, *, stream=None, max_version=None, dl_device=None, copy=None)\n--\n\n"
+     "Compute, then export the result as a DLPack capsule (NumPy's)."},
+    {"__dlpack_device__", m_dlpack_device, METH_NOARGS,
+     "__dlpack_device__($self, /)\n--\n\nThe DLPack device: (1, 0), the CPU."},
     {"to_device", KW m_to_device, METH_VARARGS | METH_KEYWORDS,
      "to_device($self, device, /, *, stream=None)\n--\n\nThe array on device ('cpu', lampy's only one): self."},
     {"__complex__", m_complex, METH_NOARGS, "Compute a size-1 array; a Python complex."},

@@ -15,32 +15,19 @@ __all__ = ["finfo", "iinfo", "isdtype", "result_type", "can_cast", "__array_name
 _IEEE = {16: (10, 5), 32: (23, 8), 64: (52, 11)}
 
 
+def _dtype(dt):
+    """The library's dtype object for a dtype-like or an array's dtype, read by the library's own
+    parser (the one dtype= arguments use: 'f8', numpy.float64, float, ...); TypeError if lampy has
+    no such dtype."""
+    if isinstance(dt, _lampy.Array) or (not isinstance(dt, type) and hasattr(dt, "dtype") and hasattr(dt, "shape")):
+        dt = dt.dtype  # an array (numpy.float32, a class, has both attributes too)
+    return _lampy._parse_dtype(dt)
+
+
 def _name(dt):
     """The name of a dtype, a dtype-like or an array's dtype ('float64')."""
-    if isinstance(dt, _lampy.Array) or (hasattr(dt, "dtype") and hasattr(dt, "shape")):
-        dt = dt.dtype
-    if isinstance(dt, str):
-        return dt
-    if dt is bool:
-        return "bool"
-    if dt is int:
-        return "int64"
-    if dt is float:
-        return "float64"
-    name = getattr(dt, "name", None)
-    if not isinstance(name, str):
-        raise TypeError(f"not a dtype: {dt!r}")
-    return name
-
-
-def _dtype(dt):
-    """The library's dtype object for a dtype-like (TypeError if lampy has no such dtype)."""
-    name = _name(dt)
-    for d in _lampy._dtypes:
-        if _name(d) == name:
-            return d
-    raise TypeError(f"unsupported dtype {name!r} (lampy has: "
-                    + ", ".join(_name(d) for d in _lampy._dtypes) + ")")
+    d = _dtype(dt)
+    return d if isinstance(d, str) else d.name
 
 
 def _round_to(x, bits):

@@ -313,7 +313,21 @@ static PyObject *m_promote(PyObject *self, PyObject *args) {
     return lpy_dtype_object(lp_promote(da, db));
 }
 
+/* _parse_dtype(dtype_like): the library's dtype object for any spelling dtype= accepts ('f8',
+ * numpy.float64, float, ...): the one parser (lpy_parse_dtype) for lampy/array_api.py too.
+ * None is refused here (NumPy would read it as float64; the array API's functions mean no dtype). */
+static PyObject *m_parse_dtype(PyObject *self, PyObject *o) {
+    lp_dtype dt;
+    if (o == Py_None) {
+        PyErr_SetString(PyExc_TypeError, "None is not a dtype");
+        return NULL;
+    }
+    if (lpy_parse_dtype(o, &dt) < 0) return NULL;
+    return lpy_dtype_object(dt);
+}
+
 static PyMethodDef module_methods[] = {
+    {"_parse_dtype", m_parse_dtype, METH_O, "_parse_dtype(dtype_like)\n--\n\nThe library's dtype for a dtype spelling."},
     {"_promote", m_promote, METH_VARARGS, "_promote(dtype1, dtype2)\n--\n\nNumPy's promotion of two array dtypes."},
     {"compute", lpy_compute, METH_VARARGS,
      "compute(*arrays)\n--\n\nCompute several lazy arrays in one pass (shared "

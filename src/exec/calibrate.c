@@ -381,7 +381,8 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
             double ref;
             if (kind == LP_OPK_ELEMWISE) {
                 bool logical = op == LPI_OP_LOGICAL_AND || op == LPI_OP_LOGICAL_OR || op == LPI_OP_LOGICAL_XOR || op == LPI_OP_LOGICAL_NOT;
-                bool bitwise = op == LPI_OP_BITWISE_AND || op == LPI_OP_BITWISE_OR || op == LPI_OP_BITWISE_XOR || op == LPI_OP_INVERT;
+                bool bitwise = op == LPI_OP_BITWISE_AND || op == LPI_OP_BITWISE_OR || op == LPI_OP_BITWISE_XOR || op == LPI_OP_INVERT ||
+                               op == LPI_OP_LEFT_SHIFT || op == LPI_OP_RIGHT_SHIFT;
                 na.in[0] = logical ? BB : bitwise ? I1 : F1;
                 na.in[1] = logical ? BB : bitwise ? I2 : op == LPI_OP_POWER ? two : F2;
                 if (op == LPI_OP_WHERE) { na.in[0] = BB; na.in[1] = F1; na.in[2] = F2; }

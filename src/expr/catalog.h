@@ -99,6 +99,10 @@ void lpi_drop(lpi_tmps *t);
  * after the step computing st ran. */
 lp_status lpi_give(lpi_call *c, lpi_tmps *t, lp_status st, lp_array **rp, lp_value *out);
 
+/* var/std's ddof, or the array API's correction= (the same real number >= 0; ValueError for
+ * both at once, as NumPy). */
+lp_status lpi_ddof_arg(lpi_call *c, double *ddof);
+
 /* A tuple/list value of numbers as a new array (NumPy's np.asarray of a nested sequence). */
 lp_status lpi_value_to_array(lp_ctx *ctx, const lp_value *v, bool weak, const char *fname, lp_array **out);
 /* Python's type name of a value ("int", "tuple", "ndarray", ...). */

@@ -1,6 +1,8 @@
 /* Elementwise op builders: NumPy's ufunc type resolution and broadcasting. */
 #include "expr/expr.h"
 
+#include <math.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -81,6 +83,10 @@ lp_status lpi_elemwise_types(lp_ctx *ctx, lpi_op op, int nin, lp_array *const *i
         break;
     case LPI_OP_DIVIDE:
         if (k < LPI_KIND_FLOAT) *loop_dt = *out_dt = LP_FLOAT64;
+        break;
+    case LPI_OP_LEFT_SHIFT: case LPI_OP_RIGHT_SHIFT:
+        if (k != LPI_KIND_BOOL && !lpi_dtype_is_int(c)) return unsupported(ctx, op, nin, in);
+        if (k == LPI_KIND_BOOL) *loop_dt = *out_dt = LP_INT8;
         break;
     case LPI_OP_FLOOR_DIVIDE: case LPI_OP_REMAINDER: case LPI_OP_POWER:
     case LPI_OP_SQUARE: case LPI_OP_RECIPROCAL: case LPI_OP_FMOD:
@@ -291,12 +297,12 @@ static lp_status complex_reduce(lp_ctx *ctx, lpi_op op, lp_array *a, const int *
 /* ---- reductions ---------------------------------------------------------------------- */
 
 lp_status lp_reduce_ddof(lp_ctx *ctx, const char *name, lp_array *a, const int *axes, int naxes,
-                         bool keepdims, int ddof, lp_array **out) {
+                         bool keepdims, double ddof, lp_array **out) {
     *out = NULL;
     lpi_op op;
     if (!name || !lpi_op_lookup(name, &op) || lpi_ops[op].kind != LP_OPK_REDUCE)
         return lpi_error(ctx, LP_ERR_VALUE, "unknown reduction '%s'", name ? name : "(null)");
-    if (ddof < 0) return lpi_error(ctx, LP_ERR_VALUE, "ddof must be non-negative, got %d", ddof);
+    if (!(ddof >= 0) || !isfinite(ddof)) return lpi_error(ctx, LP_ERR_VALUE, "ddof must be non-negative, got %g", ddof);
     uint32_t mask = 0;
     bool arg = op == LPI_OP_ARGMIN || op == LPI_OP_ARGMAX;
     if (!axes) {

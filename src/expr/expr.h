@@ -66,7 +66,7 @@ typedef struct lpi_attrs {
     /* REDUCE: reduced axes (bit i = input axis i), keepdims, ddof */
     uint32_t axes;
     bool keepdims;
-    int ddof;
+    double ddof;
     /* TRANSPOSE, SLICE, (unit-axis) RESHAPE: axis map; CONCATENATE: axis */
     lpi_axismap map;
     bool affine;                  /* RESHAPE: only unit axes added/removed; map is valid */

@@ -37,6 +37,12 @@ static lp_status scan_op(lpi_call *c, const char *name, lp_value *out) {
     }
     if (!st) st = lpi_scan(c->ctx, op, x, axis, &r);
     lp_array_release(x);
+    if (!st && dt && dt->given && r->dtype != dt->dt) { /* cumsum(x, dtype=uint32) stays uint32, as NumPy's */
+        lp_array *wide = r;
+        r = NULL;
+        st = lp_astype(c->ctx, wide, dt->dt, &r);
+        lp_array_release(wide);
+    }
     return lpi_out_array(c, st, &r, out);
 }
 

@@ -19,26 +19,34 @@ lp_status lpi_fn_ufunc(lpi_call *c, lp_value *out) {
     return lpi_out_array(c, lp_elemwise(c->ctx, c->fn->op, nin, in, &r), &r, out);
 }
 
+lp_status lpi_ddof_arg(lpi_call *c, double *ddof) {
+    lpi_arg *dd = ARG("ddof"), *cor = ARG("correction");
+    *ddof = 0;
+    if (dd && dd->given && cor && cor->given)
+        return lpi_error(c->ctx, LP_ERR_VALUE, "ddof and correction can't be provided simultaneously.");
+    lpi_arg *a = cor && cor->given ? cor : dd;
+    if (!a) return LP_OK;
+    if (!(a->f >= 0) || !isfinite(a->f))
+        return lpi_error(c->ctx, LP_ERR_VALUE, "%s(): %s must be a non-negative number, got %g", c->fname,
+                         a == cor ? "correction" : "ddof", a->f);
+    *ddof = a->f;
+    return LP_OK;
+}
+
 /* sum/mean/... with axis, dtype (a cast first), keepdims, ddof */
 lp_status lpi_fn_reduce(lpi_call *c, lp_value *out) {
-    lpi_arg *a = ARG("a"), *ax = ARG("axis"), *dt = ARG("dtype"), *kd = ARG("keepdims"), *dd = ARG("ddof");
+    lpi_arg *a = ARG("a"), *ax = ARG("axis"), *dt = ARG("dtype"), *kd = ARG("keepdims");
     const char *op = c->fn->op;
     bool arg = !strcmp(op, "argmin") || !strcmp(op, "argmax");
     if (arg && ax->axis_tuple)
         return lpi_error(c->ctx, LP_ERR_TYPE, "'tuple' object cannot be interpreted as an integer");
     lp_array *src = a->a, *cast = NULL, *r = NULL;
-    lp_status st;
+    double ddof;
+    lp_status st = lpi_ddof_arg(c, &ddof);
+    if (st) return st;
     if (dt && dt->given && dt->dt != src->dtype) {
         if ((st = lp_astype(c->ctx, src, dt->dt, &cast))) return st;
         src = cast;
-    }
-    int ddof = 0;
-    if (dd) {
-        if (dd->f < 0 || dd->f > INT32_MAX || dd->f != floor(dd->f)) { /* correction=1.0 is fine, 0.5 is not */
-            lp_array_release(cast);
-            return lpi_error(c->ctx, LP_ERR_VALUE, "%s(): ddof must be a non-negative integer, got %g", c->fname, dd->f);
-        }
-        ddof = (int)dd->f;
     }
     st = lp_reduce_ddof(c->ctx, op, src, ax->naxes < 0 ? NULL : ax->axes, ax->naxes < 0 ? 0 : ax->naxes, kd->b, ddof, &r);
     lp_array_release(cast);

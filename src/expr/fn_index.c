@@ -593,21 +593,24 @@ static lp_status getitem(lp_ctx *ctx, lpi_tmps *t, lp_array *x, int n, const lp_
     }
     if (nadv > 1) return lpi_error(ctx, LP_ERR_INDEX, "indexing with more than one array is not supported yet");
     lp_array *ia = NULL;
-    if (key[adv].kind == LP_VAL_BOOL)
-        return lpi_error(ctx, LP_ERR_INDEX, "indexing with a scalar True or False is not supported yet");
-    if ((st = lpi_value_to_array(ctx, &key[adv], false, "index", &ia))) return st;
+    if (key[adv].kind == LP_VAL_BOOL) st = lp_full(ctx, LP_BOOL, 0, NULL, lp_scalar_b(key[adv].b), &ia); /* x[True] */
+    else st = lpi_value_to_array(ctx, &key[adv], false, "index", &ia);
+    if (st) return st;
     lpi_keep(t, ia);
-    /* basic items first, with the array item replaced by a full slice (a bool array: one per axis) */
+    /* basic items first, with the array item replaced by a full slice (a bool array: one per
+     * axis; a 0-d bool: a new axis, which it then selects from, as NumPy's x[True] is x[None]) */
+    const bool bool0 = ia->dtype == LP_BOOL && ia->ndim == 0;
     int span = ia->dtype == LP_BOOL ? (ia->ndim ? ia->ndim : 1) : 1;
     int m = 0, ax = 0;
     lp_index full = {LP_IDX_SLICE, false, false, 0, 0, 1};
     bool seen_ell = false;
     int nreal = 0;
     for (int k = 0; k < n; k++) nreal += key[k].kind == LP_VAL_INT || key[k].kind == LP_VAL_SLICE;
-    nreal += span;
+    nreal += bool0 ? 0 : span;
     for (int k = 0; k < n; k++) {
         if (k == adv) {
-            for (int q = 0; q < span; q++) ix[m++] = full;
+            if (bool0) ix[m++] = (lp_index){LP_IDX_NEWAXIS, false, false, 0, 0, 0};
+            else for (int q = 0; q < span; q++) ix[m++] = full;
             continue;
         }
         if ((st = to_index(ctx, &key[k], &ix[m]))) return st;

@@ -52,6 +52,15 @@ static lp_status num_arg(lpi_call *c, const char *name, bool *given, double *v) 
     return LP_OK;
 }
 
+/* An `any` argument that is an array (the array API's rtol: an array broadcasting against the
+ * stack's shape): a new reference kept on t, or NULL when it is not an array. */
+static lp_array *array_arg(lpi_call *c, lpi_tmps *t, const char *name) {
+    const lp_value *x = ARG(name)->v;
+    if (!x || x->kind != LP_VAL_ARRAY || !x->array) return NULL;
+    lp_array_retain(x->array);
+    return lpi_keep(t, x->array);
+}
+
 static double eps_of(lp_dtype dt) { return dt == LP_FLOAT32 ? FLT_EPSILON : DBL_EPSILON; }
 
 /* numpy.linalg.pinv: V diag(1/s) U^T over the singular values above rcond * max(s). rcond
@@ -60,20 +69,29 @@ lp_status lpi_fn_pinv(lpi_call *c, lp_value *out) {
     lp_ctx *ctx = c->ctx;
     lpi_tmps tt = {0}, *t = &tt;
     lp_array *a = ARG("a")->a, *r = NULL;
-    bool has_rcond, has_rtol;
+    bool has_rcond = false, has_rtol = false;
     double rcond = 1e-15, rtol = 0;
     lp_status st;
-    if ((st = num_arg(c, "rcond", &has_rcond, &rcond)) || (st = num_arg(c, "rtol", &has_rtol, &rtol))) return st;
+    lp_array *rtol_arr = array_arg(c, t, "rtol");
+    if ((st = num_arg(c, "rcond", &has_rcond, &rcond)) || (!rtol_arr && (st = num_arg(c, "rtol", &has_rtol, &rtol)))) {
+        lpi_drop(t);
+        return st;
+    }
     const bool rtol_passed = ARG("rtol")->v != NULL;
-    if (has_rcond && rtol_passed) return lpi_error(ctx, LP_ERR_VALUE, "`rtol` and `rcond` can't be both set.");
-    if (a->ndim < 2)
-        return lpi_error(ctx, LP_ERR_LINALG, "%d-dimensional array given. Array must be at least two-dimensional", a->ndim);
-    if (a->ndim > 2) return lpi_error(ctx, LP_ERR_VALUE, "pinv(): stacks of matrices (%d dimensions) are not supported yet", a->ndim);
+    if (has_rcond && rtol_passed) st = lpi_error(ctx, LP_ERR_VALUE, "`rtol` and `rcond` can't be both set.");
+    else if (a->ndim < 2)
+        st = lpi_error(ctx, LP_ERR_LINALG, "%d-dimensional array given. Array must be at least two-dimensional", a->ndim);
+    else if (a->ndim > 2) st = lpi_error(ctx, LP_ERR_VALUE, "pinv(): stacks of matrices (%d dimensions) are not supported yet", a->ndim);
+    if (st) {
+        lpi_drop(t);
+        return st;
+    }
     const int64_t m = a->shape[0], n = a->shape[1];
     const lp_dtype dt = a->dtype == LP_FLOAT32 ? LP_FLOAT32 : LP_FLOAT64;
     if (!has_rcond) rcond = has_rtol ? rtol : rtol_passed ? (double)(m > n ? m : n) * eps_of(dt) : 1e-15;
     if (m == 0 || n == 0) {
         int64_t sh[2] = {n, m};
+        lpi_drop(t);
         return lpi_out_array(c, lp_zeros(ctx, dt, 2, sh, &r), &r, out);
     }
     lp_array *u = NULL, *s = NULL, *vt = NULL, *smax = NULL, *rc = NULL, *cut = NULL, *large = NULL, *one = NULL,
@@ -85,7 +103,8 @@ lp_status lpi_fn_pinv(lpi_call *c, lp_value *out) {
         lpi_keep(t, vt);
     }
     if (st || KEEP(lp_reduce(ctx, "max", s, NULL, 0, false, &smax), smax) ||
-        KEEP(lp_scalar_array(ctx, lp_scalar_f(rcond), &rc), rc) || KEEP(lp_binary(ctx, "multiply", rc, smax, &cut), cut) ||
+        (rtol_arr ? (rc = rtol_arr, LP_OK) : KEEP(lp_scalar_array(ctx, lp_scalar_f(rcond), &rc), rc)) ||
+        KEEP(lp_binary(ctx, "multiply", rc, smax, &cut), cut) ||
         KEEP(lp_binary(ctx, "greater", s, cut, &large), large) || KEEP(lp_scalar_array(ctx, lp_scalar_f(1.0), &one), one) ||
         KEEP(lp_binary(ctx, "divide", one, s, &inv), inv) || KEEP(lp_scalar_array(ctx, lp_scalar_f(0.0), &zero), zero) ||
         KEEP(lp_where(ctx, large, inv, zero, &sinv), sinv) || KEEP(lp_reshape(ctx, sinv, 2, colsh, &col), col) ||
@@ -101,7 +120,7 @@ lp_status lpi_fn_matrix_rank(lpi_call *c, lp_value *out) {
     lp_ctx *ctx = c->ctx;
     lpi_tmps tt = {0}, *t = &tt;
     lp_array *a = ARG("A")->a, *r = NULL, *s = NULL, *smax = NULL, *f = NULL, *tol = NULL, *gt = NULL, *zero = NULL;
-    lpi_arg *tola = ARG("tol"), *rtola = ARG("rtol");
+    lpi_arg *tola = ARG("tol");
     lp_status st = LP_OK;
     if (a->ndim < 2) {
         lp_array *nz = NULL, *any = NULL;
@@ -113,11 +132,15 @@ lp_status lpi_fn_matrix_rank(lpi_call *c, lp_value *out) {
     if (st) return lpi_give(c, t, st, &r, out);
     const int64_t m = a->shape[0], n = a->shape[1];
     if (m == 0 || n == 0) return lpi_give(c, t, KEEP(lp_zeros(ctx, LP_INT64, 0, NULL, &r), r), &r, out);
+    lp_array *rtol_arr = array_arg(c, t, "rtol");
+    bool has_rtol = false;
+    double rt = (double)(m > n ? m : n) * eps_of(s->dtype);
+    if (!rtol_arr && (st = num_arg(c, "rtol", &has_rtol, &rt))) return lpi_give(c, t, st, &r, out);
     if (tola->given) {
         st = KEEP(lp_scalar_array(ctx, lp_scalar_f(tola->f), &tol), tol);
     } else {
-        double rt = rtola->given ? rtola->f : (double)(m > n ? m : n) * eps_of(s->dtype);
-        if (!KEEP(lp_reduce(ctx, "max", s, NULL, 0, false, &smax), smax) && !KEEP(lp_scalar_array(ctx, lp_scalar_f(rt), &f), f))
+        if (!KEEP(lp_reduce(ctx, "max", s, NULL, 0, false, &smax), smax) &&
+            !(rtol_arr ? (f = rtol_arr, LP_OK) : KEEP(lp_scalar_array(ctx, lp_scalar_f(rt), &f), f)))
             st = KEEP(lp_binary(ctx, "multiply", smax, f, &tol), tol);
     }
     if (!st && !KEEP(lp_binary(ctx, "greater", s, tol, &gt), gt)) KEEP(lp_reduce(ctx, "sum", gt, NULL, 0, false, &r), r);

@@ -92,7 +92,7 @@ lp_status lpi_fn_clip(lpi_call *c, lp_value *out) {
 
 /* ---- NaN-ignoring reductions: NumPy's nanfunctions, step by step -------------------------- */
 
-static lp_status red(lp_ctx *ctx, lpi_tmps *t, const char *op, lp_array *x, const lpi_arg *ax, bool keepdims, int ddof,
+static lp_status red(lp_ctx *ctx, lpi_tmps *t, const char *op, lp_array *x, const lpi_arg *ax, bool keepdims, double ddof,
                      lp_array **out) {
     lp_status st = lp_reduce_ddof(ctx, op, x, ax->naxes < 0 ? NULL : ax->axes, ax->naxes < 0 ? 0 : ax->naxes,
                                   keepdims, ddof, out);
@@ -117,13 +117,12 @@ lp_status lpi_fn_nanreduce(lpi_call *c, lp_value *out) {
     lp_ctx *ctx = c->ctx;
     const char *op = c->fn->op;
     lp_array *x = ARG("a")->a, *r = NULL, *y = NULL, *mask = NULL;
-    lpi_arg *ax = ARG("axis"), *dt = ARG("dtype"), *kd = ARG("keepdims"), *dd = ARG("ddof");
+    lpi_arg *ax = ARG("axis"), *dt = ARG("dtype"), *kd = ARG("keepdims");
     bool keepdims = kd->b;
-    int ddof = dd ? (int)dd->f : 0;
+    double ddof;
     lpi_tmps t = {0};
-    lp_status st = LP_OK;
-    if (dd && (dd->f < 0 || dd->f > INT32_MAX || dd->f != floor(dd->f)))
-        return lpi_error(ctx, LP_ERR_VALUE, "%s(): ddof must be a non-negative integer, got %g", c->fname, dd->f);
+    lp_status st = lpi_ddof_arg(c, &ddof);
+    if (st) return st;
     if (ax->axis_tuple && (!strcmp(op, "argmin") || !strcmp(op, "argmax")))
         return lpi_error(ctx, LP_ERR_TYPE, "'tuple' object cannot be interpreted as an integer");
     if (dt && dt->given && dt->dt != x->dtype) st = cast(ctx, &t, x, dt->dt, &x);
@@ -188,7 +187,7 @@ lp_status lpi_fn_nanreduce(lpi_call *c, lp_value *out) {
                 if (!st && !(st = bin(ctx, &t, "multiply", dev, dev, &sq)) && !(st = red(ctx, &t, "sum", sq, ax, keepdims, 0, &v))) {
                     /* the count in v's shape (keepdims=False drops the unit axes) */
                     if (!keepdims && !(st = lp_reshape(ctx, cnt, v->ndim, v->shape, &cnt))) lpi_keep(&t, cnt);
-                    if (!st && !(st = weak(ctx, &t, lp_scalar_i(ddof), &dd_)) && !(st = bin(ctx, &t, "subtract", cnt, dd_, &dof)) &&
+                    if (!st && !(st = weak(ctx, &t, ddof == floor(ddof) ? lp_scalar_i((int64_t)ddof) : lp_scalar_f(ddof), &dd_)) && !(st = bin(ctx, &t, "subtract", cnt, dd_, &dof)) &&
                         !(st = bin(ctx, &t, "divide", v, dof, &v)) && !(st = cast(ctx, &t, v, tot->dtype, &v)) &&
                         !(st = weak(ctx, &t, lp_scalar_i(0), &zero)) && !(st = bin(ctx, &t, "less_equal", dof, zero, &bad)) &&
                         !(st = weak(ctx, &t, lp_scalar_f(NAN), &nanv))) {

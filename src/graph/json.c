@@ -207,7 +207,7 @@ lp_status lpi_json_node_attrs(lp_ctx *ctx, const lp_array *a, json_t **out) {
                 r = json_object_set_new(o, "axes", lpi_json_ints(n, ax));
             }
             r |= json_object_set_new(o, "keepdims", json_boolean(t->keepdims));
-            if (a->op == LPI_OP_VAR || a->op == LPI_OP_STD) r |= json_object_set_new(o, "ddof", json_integer(t->ddof));
+            if (a->op == LPI_OP_VAR || a->op == LPI_OP_STD) r |= json_object_set_new(o, "ddof", lpi_json_float(t->ddof));
             break;
         }
         json_decref(o);
@@ -571,17 +571,18 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
     switch (lpi_ops[op].kind) {
     case LP_OPK_ELEMWISE: return lp_elemwise(ctx, lpi_ops[op].name, nin, in, out);
     case LP_OPK_REDUCE: {
-        int64_t ax[LP_MAX_NDIM], ddof = 0;
+        int64_t ax[LP_MAX_NDIM];
+        double ddof = 0;
         int n = 0;
         int axes[LP_MAX_NDIM];
         bool keepdims = false, none = json_is_null(json_object_get(attrs, "axes"));
         if ((!none && (st = lpi_json_int_list(ctx, where, attrs, "axes", false, LP_MAX_NDIM, -LP_MAX_NDIM, LP_MAX_NDIM - 1,
                                               &n, ax))) ||
             (st = lpi_json_bool(ctx, where, attrs, "keepdims", false, &keepdims)) ||
-            (st = lpi_json_int(ctx, where, attrs, "ddof", true, 0, INT32_MAX, &ddof)))
+            (st = lpi_json_flt(ctx, where, attrs, "ddof", true, &ddof)))
             return st;
         for (int i = 0; i < n; i++) axes[i] = (int)ax[i];
-        return lp_reduce_ddof(ctx, lpi_ops[op].name, in[0], none ? NULL : axes, n, keepdims, (int)ddof, out);
+        return lp_reduce_ddof(ctx, lpi_ops[op].name, in[0], none ? NULL : axes, n, keepdims, ddof, out);
     }
     default:
         return lpi_error(ctx, LP_ERR_VALUE, "%s: op '%s' is not supported by graph format version %d", where,

@@ -183,6 +183,18 @@ BINARY_LOOP(xor_b, lp_bool_t, lp_bool_t, x ^ y)
 UNARY_LOOP(inv_b, lp_bool_t, lp_bool_t, !x)
 UNARY_LOOP(lnot_b, lp_bool_t, lp_bool_t, !x)
 
+/* shifts as NumPy's npy_lshift/npy_rshift: a count read as unsigned (so negative is huge) of the
+ * width or more gives 0, or -1 for a negative x shifted right; left shifts in W (no signed UB) */
+#define SHIFT_OK(T, y) ((uint64_t)(y) < 8 * sizeof(T))
+#define X(S, T, W) BINARY_LOOP(shl_##S, T, T, SHIFT_OK(T, y) ? (T)((W)x << y) : (T)0)   \
+                   BINARY_LOOP(shr_##S, T, T, SHIFT_OK(T, y) ? (T)(x >> y) : x < 0 ? (T)-1 : (T)0)
+SINTS(X)
+#undef X
+#define X(S, T, W) BINARY_LOOP(shl_##S, T, T, SHIFT_OK(T, y) ? (T)((W)x << y) : (T)0)   \
+                   BINARY_LOOP(shr_##S, T, T, SHIFT_OK(T, y) ? (T)(x >> y) : (T)0)
+UINTS(X)
+#undef X
+
 /* comparisons: any dtype in, bool out */
 #define ALL_DT(X) X(b, lp_bool_t, lp_bool_t) INTS(X) FLOATS(X)
 #define X(S, T, W)                                                                           \
@@ -451,6 +463,8 @@ const lpi_loop_fn lpi_loops[LPI_OP_COUNT][LP_DTYPE_COUNT] = {
     [LPI_OP_BITWISE_OR] = {BCOL(or), ICOLS(or)},
     [LPI_OP_BITWISE_XOR] = {BCOL(xor), ICOLS(xor)},
     [LPI_OP_INVERT] = {BCOL(inv), ICOLS(inv)},
+    [LPI_OP_LEFT_SHIFT] = {ICOLS(shl)},
+    [LPI_OP_RIGHT_SHIFT] = {ICOLS(shr)},
     [LPI_OP_NEGATIVE] = {ICOLS(neg), FCOLS(neg), CCOLS(neg)},
     [LPI_OP_ABS] = {BCOL(abs), ICOLS(abs), FCOLS(abs), CCOLS(abs)},
     [LPI_OP_SQRT] = {FCOLS(sqrt), CCOLS(sqrt)},

@@ -68,7 +68,7 @@ typedef struct lpi_reduce {
     uint32_t axes;        /* reduced axes of the reduce input */
     int in_ndim;
     int64_t in_shape[LP_MAX_NDIM];
-    int ddof;
+    double ddof;          /* var/std: the divisor is count - ddof */
     bool acc_float;       /* state fields are doubles (else int64) */
     bool acc_unsigned;    /* int64 states hold uint64 values with the sign bit flipped, so that
                              signed order is theirs (min/max/argmin/argmax of uint64) */

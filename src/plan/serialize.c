@@ -294,8 +294,8 @@ json_t *lpi_reduce_to_json(const lpi_reduce *r) {
     int n = 0;
     for (int i = 0; i < r->in_ndim; i++)
         if (r->axes & (1u << i)) ax[n++] = i;
-    return json_pack("{sssososisssisI}", "op", lpi_ops[r->op].name, "axes", lpi_json_ints(n, ax), "in_shape",
-                     lpi_json_ints(r->in_ndim, r->in_shape), "ddof", r->ddof, "acc",
+    return json_pack("{sssosososssisI}", "op", lpi_ops[r->op].name, "axes", lpi_json_ints(n, ax), "in_shape",
+                     lpi_json_ints(r->in_ndim, r->in_shape), "ddof", lpi_json_float(r->ddof), "acc",
                      r->acc_float ? "float64" : r->acc_unsigned ? "uint64" : "int64",
                      "fields", r->nfields, "count", (json_int_t)r->count);
 }
@@ -309,7 +309,8 @@ lp_status lpi_reduce_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, co
     lpi_reduce *r = lpi_arena_alloc(ar, sizeof *r);
     if (!r) return lpi_nomem(ctx);
     const char *name, *acc;
-    int64_t ax[LP_MAX_NDIM], ddof, fields, count;
+    int64_t ax[LP_MAX_NDIM], fields, count;
+    double ddof;
     int nax;
     if ((st = lpi_json_str(ctx, where, j, "op", false, &name))) return st;
     /* the Fisher LDA reductions (lda_labels, lda_stats, lda_lw) share the partial/combine tree */
@@ -319,7 +320,7 @@ lp_status lpi_reduce_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, co
         FAIL(LP_ERR_VALUE, "%s: '%.40s' is not a reduction", where, name);
     if ((st = lpi_json_shape(ctx, where, j, "in_shape", &r->in_ndim, r->in_shape)) ||
         (st = lpi_json_int_list(ctx, where, j, "axes", false, LP_MAX_NDIM, 0, r->in_ndim - 1, &nax, ax)) ||
-        (st = lpi_json_int(ctx, where, j, "ddof", false, 0, INT32_MAX, &ddof)) ||
+        (st = lpi_json_flt(ctx, where, j, "ddof", false, &ddof)) ||
         (st = lpi_json_str(ctx, where, j, "acc", false, &acc)) ||
         (st = lpi_json_int(ctx, where, j, "fields", false, 1, 3, &fields)) ||
         (st = lpi_json_int(ctx, where, j, "count", false, 0, INT64_MAX, &count)))
@@ -335,7 +336,8 @@ lp_status lpi_reduce_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, co
     r->acc_unsigned = !strcmp(acc, "uint64");
     if (r->acc_unsigned && r->op != LPI_OP_MIN && r->op != LPI_OP_MAX && r->op != LPI_OP_ARGMIN && r->op != LPI_OP_ARGMAX)
         FAIL(LP_ERR_TYPE, "%s: %s does not accumulate in uint64", where, name);
-    r->ddof = (int)ddof;
+    if (!(ddof >= 0) || !isfinite(ddof)) FAIL(LP_ERR_VALUE, "%s: 'ddof' must be a finite number >= 0", where);
+    r->ddof = ddof;
     r->nfields = (int)fields;
     if (r->nfields != reduce_fields(r->op))
         FAIL(LP_ERR_VALUE, "%s: %s keeps %d state fields, not %d", where, name, reduce_fields(r->op), r->nfields);

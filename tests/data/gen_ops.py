@@ -113,7 +113,7 @@ NP = {d: np.dtype(d) for d in ALL}
 BINARY = ["add", "subtract", "multiply", "divide", "floor_divide", "remainder", "power",
           "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
           "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
-          "bitwise_xor", "maximum", "minimum"]
+          "bitwise_xor", "maximum", "minimum", "left_shift", "right_shift"]
 UNARY = ["negative", "abs", "logical_not", "invert", "sqrt", "exp", "log", "sin", "cos", "tanh"]
 TRANSC = {"exp", "log", "sin", "cos", "tanh"}
 REDUCE = ["sum", "prod", "mean", "min", "max", "argmin", "argmax", "var", "std", "any", "all"]
@@ -1346,6 +1346,37 @@ def gen_catalog():
     case("cat.err.nanargmax.allnan.axis", "catalog", call("nanargmax", np.array([[1.0, np.nan], [np.nan, np.nan]]), axis=1),
          expect_error=True)
     case("cat.err.sort.kind", "catalog", call("sort", x, kind="bogus"), expect_error=True)
+    # shifts (integer-only, added after the rest so that the cases above keep their random data)
+    for name in ("left_shift", "right_shift", "bitwise_left_shift", "bitwise_right_shift"):
+        for a, b in [(d, d) for d in DTYPES] + [("int32", "float32"), ("bool", "int64"), ("int64", "int32")]:
+            x, y = grid(a, b)
+            case(f"cat.{name}.{a}.{b}", "catalog", call(name, x, y))
+        case(f"cat.{name}.bcast", "catalog", call(name, fill("int64", (3, 4, 5), SOFT["int64"]), 3))
+    # the array API's spellings (src/expr/fn_api.c), also after the rest for the same reason
+    for dt in DTYPES:
+        x, v = fill(dt, (3, 4, 5), SOFT[dt]), fill(dt, (7,), SOFT[dt], 2)
+        for nm, toks in [("cumulative_sum", call("cumulative_sum", x, axis=1)),
+                         ("cumulative_sum.init", call("cumulative_sum", x, axis=-1, include_initial=True)),
+                         ("cumulative_sum.1d", call("cumulative_sum", v, include_initial=True)),
+                         ("cumulative_prod", call("cumulative_prod", x, axis=0, include_initial=True)),
+                         ("cumulative_prod.1d", call("cumulative_prod", v)),
+                         ("meshgrid.xy", call("meshgrid", v, x[0, :, 0], x[0, 0], item=0)),
+                         ("meshgrid.ij", call("meshgrid", v, x[0, :, 0], indexing="ij", item=1)),
+                         ("meshgrid.sparse", call("meshgrid", v, x[0, 0], sparse=True, item=1)),
+                         ("broadcast_arrays", call("broadcast_arrays", x[:, :1], v[:5], item=0)),
+                         ("broadcast_arrays.1", call("broadcast_arrays", x[:, :1], v[:5], item=1)),
+                         ("unstack", call("unstack", x, item=2)), ("unstack.1", call("unstack", x, axis=-2, item=3))]:
+            case(f"cat.{nm}.{dt}", "catalog", toks)
+    for dt in DTYPES:
+        x, v = fill(dt, (3, 4, 5), SOFT[dt]), fill(dt, (7,), SOFT[dt], 2)
+        case(f"cat.isin.{dt}", "catalog", call("isin", x, v))
+        case(f"cat.isin.invert.{dt}", "catalog", call("isin", v, x[1:, 2], invert=True))
+    case("cat.isin.mixed", "catalog", call("isin", np.array([1, 2, 3, 4], "int32"), np.array([2.0, np.nan, 4.5])))
+    case("cat.isin.nan", "catalog", call("isin", np.array([np.nan, 1.0, -0.0]), np.array([0.0, np.nan])))
+    case("cat.isin.empty", "catalog", call("isin", np.arange(4), np.array([], "int64"), invert=True))
+    case("cat.err.cumulative_sum.noaxis", "catalog", call("cumulative_sum", fill("int64", (2, 3), SOFT["int64"])), expect_error=True)
+    case("cat.err.meshgrid.indexing", "catalog", call("meshgrid", np.arange(3), indexing="ji", item=0), expect_error=True)
+    case("cat.err.broadcast_arrays", "catalog", call("broadcast_arrays", np.ones(3), np.ones(4), item=0), expect_error=True)
 
 
 def gen_linalg_factors():
