@@ -8,8 +8,8 @@
  *
  * Sorting compares order-preserving unsigned keys: integers with the sign bit flipped, floats
  * with the IEEE trick (negatives inverted), NaN after +inf (all NaNs equal). A chunk is sorted
- * per line by a stable LSD radix sort on bytes (passes whose byte is the same for every key are
- * skipped). A merge task finds, per line, the co-rank of its first and last output position in
+ * per line by a stable LSD radix sort on 11-bit digits (passes whose digit is the same for every
+ * key are skipped: 3 passes for 32-bit keys, fewer for small integers). A merge task finds, per line, the co-rank of its first and last output position in
  * every run: bisection over the key space counting keys <= v with binary searches, ties taken
  * from the runs in order (runs are in index order and each is stable, so the merge is stable).
  * Then it merges only those slices with a small heap. Selection by rank uses the same search
@@ -209,7 +209,14 @@ static inline void value_of(lp_dtype dt, uint64_t k, char *p) {
 
 /* ---- local sort ---- */
 
-/* Stable sort of keys (with payload idx, may be NULL) in place; tmp holds n keys and n idx. */
+#define SORT_BLOCK (1 << 16)
+#define RADIX_BITS 11
+#define RADIX_SIZE (1 << RADIX_BITS)
+#define RADIX_MASK (RADIX_SIZE - 1)
+#define RADIX_PASSES ((64 + RADIX_BITS - 1) / RADIX_BITS)
+
+/* Stable sort of keys (with payload idx, may be NULL) in place; tmp holds n keys and n idx
+ * (n <= SORT_BLOCK). */
 static void radix_sort(uint64_t *key, int64_t *idx, int64_t n, uint64_t *tk, int64_t *ti) {
     if (n < 48) { /* insertion sort: stable */
         for (int64_t i = 1; i < n; i++) {
@@ -221,23 +228,33 @@ static void radix_sort(uint64_t *key, int64_t *idx, int64_t n, uint64_t *tk, int
         }
         return;
     }
-    static __thread int64_t cnt[8][256];
+    /* 11-bit digits: 6 passes over 64-bit keys (the last has 9 bits), 3 over 32-bit ones (their
+     * upper digits are constant, so skipped); counts fit 32 bits (n <= SORT_BLOCK) */
+    static __thread uint32_t cnt[RADIX_PASSES][RADIX_SIZE];
     memset(cnt, 0, sizeof cnt);
     for (int64_t i = 0; i < n; i++) {
         uint64_t k = key[i];
-        for (int b = 0; b < 8; b++) cnt[b][(k >> (8 * b)) & 255]++;
+        for (int b = 0; b < RADIX_PASSES; b++) cnt[b][(k >> (RADIX_BITS * b)) & RADIX_MASK]++;
     }
     uint64_t *sk = key, *dk = tk;
     int64_t *si = idx, *di = ti;
-    for (int b = 0; b < 8; b++) {
-        int64_t *c = cnt[b];
-        if (c[(sk[0] >> (8 * b)) & 255] == n) continue; /* one value of this byte: order kept */
-        int64_t sum = 0;
-        for (int d = 0; d < 256; d++) { int64_t x = c[d]; c[d] = sum; sum += x; }
-        for (int64_t i = 0; i < n; i++) {
-            int64_t pos = c[(sk[i] >> (8 * b)) & 255]++;
-            dk[pos] = sk[i];
-            if (idx) di[pos] = si[i];
+    for (int b = 0; b < RADIX_PASSES; b++) {
+        uint32_t *c = cnt[b];
+        const int sh = RADIX_BITS * b;
+        if (c[(sk[0] >> sh) & RADIX_MASK] == (uint32_t)n) continue; /* one value of this digit: order kept */
+        uint32_t sum = 0;
+        for (int d = 0; d < RADIX_SIZE; d++) { uint32_t x = c[d]; c[d] = sum; sum += x; }
+        if (idx) {
+            for (int64_t i = 0; i < n; i++) {
+                uint32_t pos = c[(sk[i] >> sh) & RADIX_MASK]++;
+                dk[pos] = sk[i];
+                di[pos] = si[i];
+            }
+        } else {
+            for (int64_t i = 0; i < n; i++) {
+                uint64_t k = sk[i];
+                dk[c[(k >> sh) & RADIX_MASK]++] = k;
+            }
         }
         uint64_t *t1 = sk; sk = dk; dk = t1;
         int64_t *t2 = si; si = di; di = t2;
@@ -250,9 +267,7 @@ static void radix_sort(uint64_t *key, int64_t *idx, int64_t n, uint64_t *tk, int
 
 /* Stable sort of n keys (with payload idx, may be NULL) in place; tk/ti hold n each. LSD radix
  * sorts of cache-sized blocks, then bottom-up merges (sequential streams): a radix pass over a
- * large array scatters into 256 places at once and misses the cache and TLB on every store. */
-#define SORT_BLOCK (1 << 16)
-
+ * large array scatters into 2048 places at once and misses the cache and TLB on every store. */
 static void merge_pass(const uint64_t *sk, const int64_t *si, uint64_t *dk, int64_t *di, int64_t n, int64_t w) {
     for (int64_t lo = 0; lo < n; lo += 2 * w) {
         int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
