@@ -78,6 +78,54 @@ static lp_status plan_scan(planner *P, int gid) {
     return LP_OK;
 }
 
+/* The last level over every chunk along the axis: the pnode of e (the input's grid with e's
+ * shape; one_chunk: one chunk along the axis) whose task reads, for each pnode per[j] and each
+ * chunk k along the axis, chunk k of per[j]'s grid over the task's lines (operand j * nck + k),
+ * then all of the 1-d `tail` if tail >= 0. */
+static lp_status final_level(planner *P, int gid, const lpi_grid *xg, bool one_chunk, const int *per, int nper, int tail) {
+    lp_array *e = P->g.node[gid];
+    const int ax = e->a.axis;
+    const int64_t nck = xg->nchunks[ax];
+    lp_status st;
+    int pi = lpi_new_pnode(P, LPI_K_SORT, e->op, e, e->dtype, e->ndim, e->shape);
+    if (pi < 0) return lpi_nomem(P->ctx);
+    P->pnode_of[gid] = pi;
+    lpi_pnode *p = &P->pn[pi];
+    p->grid = *xg;
+    memcpy(p->grid.shape, e->shape, sizeof p->grid.shape);
+    if (one_chunk && (st = lpi_one_chunk_axis(P, &p->grid, ax, e->shape[ax]))) return st;
+    lpi_grid_from_bounds(P->ar, &P->pn[pi].grid);
+    p = &P->pn[pi];
+    p->final = true;
+    p->axis = ax;
+    p->nin = nper + (tail >= 0);
+    if (!(p->in = lpi_arena_alloc(P->ar, (size_t)p->nin * sizeof *p->in))) return lpi_nomem(P->ctx);
+    for (int j = 0; j < nper; j++) p->in[j] = per[j];
+    if (tail >= 0) p->in[nper] = tail;
+    p->first_task = P->ntasks;
+    p->ntasks = p->grid.total;
+    const int nops = (int)(nper * nck) + (tail >= 0);
+    for (int64_t c = 0; c < P->pn[pi].ntasks; c++) {
+        lpi_task *t = lpi_new_task(P, pi, c);
+        if (!t) return lpi_nomem(P->ctx);
+        lpi_grid_chunk_box(&P->pn[pi].grid, c, &t->box);
+        t->nops = nops;
+        if (!(t->ops = lpi_arena_alloc(P->ar, (size_t)nops * sizeof *t->ops))) return lpi_nomem(P->ctx);
+        for (int j = 0; j < nper; j++)
+            for (int64_t k = 0; k < nck; k++) {
+                lpi_box r = t->box;
+                r.lo[ax] = P->pn[per[j]].grid.bounds[ax][k];
+                r.hi[ax] = P->pn[per[j]].grid.bounds[ax][k + 1];
+                if ((st = lpi_add_operand(P, t, (int)(j * nck + k), per[j], &r, false))) return st;
+            }
+        if (tail >= 0) {
+            lpi_box r = {1, {0}, {P->pn[tail].shape[0]}};
+            if ((st = lpi_add_operand(P, t, nops - 1, tail, &r, false))) return st;
+        }
+    }
+    return LP_OK;
+}
+
 /* Histogram bits for selection: 2^B int64 counts per line no larger than the longest chunk's
  * line, at most 16 bits and at most the key's width (kernels/axis.c, key_bits). */
 static int select_bits(lp_dtype dt, const lpi_grid *g, int ax) {
@@ -117,44 +165,8 @@ static lp_status plan_select(planner *P, int gid) {
     if ((st = per_chunk(P, hist, src, false))) return st;
     /* level 2: operands every chunk of the input along the axis, then every histogram, the
      * ranks last */
-    int pi = lpi_new_pnode(P, LPI_K_SORT, e->op, e, e->dtype, e->ndim, e->shape);
-    if (pi < 0) return lpi_nomem(P->ctx);
-    P->pnode_of[gid] = pi;
-    lpi_pnode *p = &P->pn[pi];
-    p->grid = xg;
-    memcpy(p->grid.shape, e->shape, sizeof p->grid.shape);
-    if ((st = lpi_one_chunk_axis(P, &p->grid, ax, e->shape[ax]))) return st;
-    lpi_grid_from_bounds(P->ar, &P->pn[pi].grid);
-    p = &P->pn[pi];
-    p->final = true;
-    p->axis = ax;
-    p->nin = 3;
-    if (!(p->in = lpi_arena_alloc(P->ar, 3 * sizeof *p->in))) return lpi_nomem(P->ctx);
-    p->in[0] = src;
-    p->in[1] = hist;
-    p->in[2] = rk;
-    p->first_task = P->ntasks;
-    p->ntasks = p->grid.total;
-    const int nops = (int)(2 * nck + 1);
-    for (int64_t c = 0; c < P->pn[pi].ntasks; c++) {
-        lpi_task *t = lpi_new_task(P, pi, c);
-        if (!t) return lpi_nomem(P->ctx);
-        lpi_grid_chunk_box(&P->pn[pi].grid, c, &t->box);
-        t->nops = nops;
-        if (!(t->ops = lpi_arena_alloc(P->ar, (size_t)nops * sizeof *t->ops))) return lpi_nomem(P->ctx);
-        for (int64_t k = 0; k < nck; k++) {
-            lpi_box r = t->box;
-            r.lo[ax] = xg.bounds[ax][k];
-            r.hi[ax] = xg.bounds[ax][k + 1];
-            if ((st = lpi_add_operand(P, t, (int)k, src, &r, false))) return st;
-            r.lo[ax] = k * nb;
-            r.hi[ax] = (k + 1) * nb;
-            if ((st = lpi_add_operand(P, t, (int)(nck + k), hist, &r, false))) return st;
-        }
-        lpi_box r = {1, {0}, {P->pn[rk].shape[0]}};
-        if ((st = lpi_add_operand(P, t, nops - 1, rk, &r, false))) return st;
-    }
-    return LP_OK;
+    const int per[2] = {src, hist};
+    return final_level(P, gid, &xg, true, per, 2, rk);
 }
 
 static lp_status plan_sort(planner *P, int gid) {
@@ -175,38 +187,8 @@ static lp_status plan_sort(planner *P, int gid) {
     if ((st = per_chunk(P, runs, src, true)) || direct) return st;
     /* level 2: merge; operands: every run along the axis over the task's lines (argsort: the
      * values too) */
-    int pi = lpi_new_pnode(P, LPI_K_SORT, e->op, e, e->dtype, e->ndim, e->shape);
-    if (pi < 0) return lpi_nomem(P->ctx);
-    P->pnode_of[gid] = pi;
-    lpi_pnode *p = &P->pn[pi];
-    p->grid = xg;
-    memcpy(p->grid.shape, e->shape, sizeof p->grid.shape);
-    lpi_grid_from_bounds(P->ar, &P->pn[pi].grid);
-    p = &P->pn[pi];
-    p->final = true;
-    p->axis = ax;
-    p->nin = arg ? 2 : 1;
-    if (!(p->in = lpi_arena_alloc(P->ar, 2 * sizeof *p->in))) return lpi_nomem(P->ctx);
-    p->in[0] = runs;
-    p->in[1] = src;
-    p->first_task = P->ntasks;
-    p->ntasks = p->grid.total;
-    const int nops = (int)(arg ? 2 * nck : nck);
-    for (int64_t c = 0; c < P->pn[pi].ntasks; c++) {
-        lpi_task *t = lpi_new_task(P, pi, c);
-        if (!t) return lpi_nomem(P->ctx);
-        lpi_grid_chunk_box(&P->pn[pi].grid, c, &t->box);
-        t->nops = nops;
-        if (!(t->ops = lpi_arena_alloc(P->ar, (size_t)nops * sizeof *t->ops))) return lpi_nomem(P->ctx);
-        for (int64_t k = 0; k < nck; k++) {
-            lpi_box r = t->box;
-            r.lo[ax] = xg.bounds[ax][k];
-            r.hi[ax] = xg.bounds[ax][k + 1];
-            if ((st = lpi_add_operand(P, t, (int)k, runs, &r, false))) return st;
-            if (arg && (st = lpi_add_operand(P, t, (int)(nck + k), src, &r, false))) return st;
-        }
-    }
-    return LP_OK;
+    const int per[2] = {runs, src};
+    return final_level(P, gid, &xg, false, per, arg ? 2 : 1, -1);
 }
 
 lp_status lpi_plan_axis(planner *P, int gid) {
