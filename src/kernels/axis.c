@@ -709,12 +709,12 @@ static lp_status select_ranks_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_ta
     /* per line: cum[nb + 1] bucket starts; slot[nb] (-1: not wanted); per rank its bucket; per
      * wanted bucket (at most m) its offset, size and fill */
     int64_t *cum = lp_malloc((size_t)(nb + 1) * sizeof *cum), *rb = lp_malloc((size_t)(m + 1) * sizeof *rb);
-    int64_t *off = lp_malloc((size_t)(3 * m + 1) * sizeof *off);
+    int64_t *off = lp_malloc((size_t)(4 * m + 1) * sizeof *off);
     int32_t *slot = lp_malloc((size_t)nb * sizeof *slot);
     uint64_t *g = NULL, *scratch = NULL;
     lp_status st = LP_OK;
     if (!cum || !rb || !off || !slot) { st = lpi_nomem(ctx); goto done; }
-    int64_t *cap = off + m, *fill = off + 2 * m;
+    int64_t *cap = off + m, *fill = off + 2 * m, *uses = off + 3 * m; /* uses: ranks in the bucket */
     for (int64_t b = 0; b < nb; b++) slot[b] = -1;
     for (int64_t li = 0; li < nl && !st; li++) {
         int64_t offs[LP_MAX_NDIM];
@@ -752,16 +752,23 @@ static lp_status select_ranks_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_ta
                 off[ns] = need;
                 cap[ns] = cum[lo + 1] - cum[lo];
                 fill[ns] = 0;
+                uses[ns] = 0;
                 need += cap[ns++];
                 if (lo < bmin) bmin = lo;
                 if (lo > bmax) bmax = lo;
             }
+            uses[slot[lo]]++;
         }
         if (m > 0) {
-            uint64_t *ng = lp_realloc(g, (size_t)need * sizeof *g), *nsc = lp_realloc(scratch, (size_t)need * sizeof *scratch);
+            /* a bucket with one rank is selected in place; one with several is copied first */
+            int64_t shared = 0;
+            for (int64_t s2 = 0; s2 < ns; s2++)
+                if (uses[s2] > 1 && cap[s2] > shared) shared = cap[s2];
+            uint64_t *ng = lp_realloc(g, (size_t)need * sizeof *g);
             if (ng) g = ng;
+            uint64_t *nsc = ng && shared ? lp_realloc(scratch, (size_t)shared * sizeof *scratch) : scratch;
             if (nsc) scratch = nsc;
-            if (!ng || !nsc) { st = lpi_nomem(ctx); goto done; }
+            if (!ng || (shared && !nsc)) { st = lpi_nomem(ctx); goto done; }
             gather G = {bmin, bmax, slot, off, cap, fill, g};
             for (int k = 0; k < K; k++) gather_keys(dt, view_line(&ins[k], &L, offs), ins[k].strides[ax], ins[k].shape[ax], sh, &G);
             for (int64_t s2 = 0; s2 < ns; s2++)
@@ -770,8 +777,9 @@ static lp_status select_ranks_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_ta
             for (int64_t j = 0; j < m; j++) {
                 int64_t p = *(const int64_t *)(rk->data + j * rk->strides[0]);
                 int32_t s2 = slot[rb[j]];
-                memcpy(scratch, g + off[s2], (size_t)cap[s2] * sizeof *g);
-                uint64_t k = radix_select(scratch, cap[s2], p - cum[rb[j]], sh);
+                uint64_t *keys = g + off[s2];
+                if (uses[s2] > 1) keys = memcpy(scratch, keys, (size_t)cap[s2] * sizeof *g);
+                uint64_t k = radix_select(keys, cap[s2], p - cum[rb[j]], sh);
                 value_of(dt, widen_key(dt, k), o + j * out->strides[ax]);
             }
             for (int64_t j = 0; j < m; j++) slot[rb[j]] = -1;
