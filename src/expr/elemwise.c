@@ -261,14 +261,14 @@ lp_status lpi_complex_parts(lp_ctx *ctx, lp_array *x, lp_status (*part)(lp_ctx *
     return st;
 }
 
-typedef struct { const char *name; const int *axes; int naxes; bool keepdims; int ddof; } reduce_args;
+typedef struct { const char *name; const int *axes; int naxes; bool keepdims; double ddof; } reduce_args;
 static lp_status reduce_part(lp_ctx *ctx, lp_array *x, void *arg, lp_array **out) {
     const reduce_args *r = arg;
     return lp_reduce_ddof(ctx, r->name, x, r->axes, r->naxes, r->keepdims, r->ddof, out);
 }
 
 static lp_status complex_reduce(lp_ctx *ctx, lpi_op op, lp_array *a, const int *axes, int naxes, bool keepdims,
-                                int ddof, lp_array **out) {
+                                double ddof, lp_array **out) {
     reduce_args r = {lpi_ops[op].name, axes, naxes, keepdims, ddof};
     switch (op) {
     case LPI_OP_SUM: case LPI_OP_MEAN: return lpi_complex_parts(ctx, a, reduce_part, &r, false, out);
