@@ -267,7 +267,10 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
     char dir[] = "/tmp/lampy-calibrate-XXXXXX", path[64] = "";
     bool have_dir = false;
     lp_status st;
-    if ((st = lp_ctx_create(&c1)) || (st = lp_ctx_create(&cw)) || (st = lp_ctx_set_threads(c1, 1))) {
+    /* cw's worker count is explicit: the executor then never runs a memory-bound plan on fewer
+     * threads (exec/local.c, plan_workers), so what is measured with all workers is that */
+    if ((st = lp_ctx_create(&c1)) || (st = lp_ctx_create(&cw)) || (st = lp_ctx_set_threads(c1, 1)) ||
+        (st = lp_ctx_set_threads(cw, lpi_ncores()))) {
         st = lpi_error(ctx, st, "calibrate: cannot create a context");
         goto done;
     }

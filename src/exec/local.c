@@ -7,6 +7,7 @@
 #include "exec/ready.h"
 #include "exec/trace.h"
 #include "kernels/kernels.h"
+#include "plan/cost.h"
 #include "io/dataset.h"
 
 #include <errno.h>
@@ -234,6 +235,28 @@ static bool small_plan(const lpi_plan *pl) {
     return elems <= 16384;
 }
 
+/* Workers for a plan: all of them, unless the probe found that a second worker adds no read
+ * bandwidth on this machine (sum(a) with all workers < 1.15x as fast as with one: what a second
+ * thread gives a plan that computes no more per byte than a sum) and the cost model finds the
+ * plan memory-bound (with one worker, no more compute than memory time): then one thread,
+ * which keeps its stream sequential and leaves the other core idle. Only when the number of
+ * threads is automatic (0). The bits do not depend on it (the same tasks, computed the same
+ * way). */
+static int plan_workers(lp_ctx *ctx, const lpi_plan *pl, int W) {
+    if (W <= 1 || lp_ctx_threads(ctx) != 0) return W; /* a worker count the user set is kept */
+    const lpi_profile *pr = lpi_profile_get(ctx);
+    if (!pr->probed || pr->mem_bw[0] >= 1.15 * pr->mem_bw1[0]) return W;
+    double compute = 0, memory = 0;
+    for (int64_t i = 0; i < pl->ntasks; i++) {
+        lpi_task_cost c;
+        lpi_task_cost_of(pl, i, pr, 1, &c);
+        compute += c.compute_s;
+        c.compute_s = c.overlap_s = 0;
+        memory += lpi_task_seconds(pr, &c, 1, false) - pr->task_overhead;
+    }
+    return compute <= memory ? 1 : W;
+}
+
 lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
     lpi_pool *pool = lpi_ctx_pool(ctx);
     if (!pool) return lp_last_status(ctx);
@@ -254,12 +277,13 @@ lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
     pthread_cond_init(&r.cv, NULL);
     double t_start = lpi_now();
     lpi_progress *bar = lpi_progress_start(ctx, pl->ntasks, &r.ndone, &r.mu);
-    if (small_plan(pl)) worker(&r, 0);
+    int used = small_plan(pl) ? 1 : plan_workers(ctx, pl, lpi_pool_size(pool));
+    if (used == 1) worker(&r, 0);
     else if (pl->ntasks) lpi_pool_run(pool, worker, &r);
     lpi_progress_stop(bar);
     double t_end = lpi_now();
     if (r.ev && !r.failed) {
-        lp_status ts = lpi_trace_finish(ctx, pl, r.ev, r.nev, lpi_pool_size(pool), t_start, t_end);
+        lp_status ts = lpi_trace_finish(ctx, pl, r.ev, r.nev, used, t_start, t_end);
         if (ts) st = ts;
     }
     for (int64_t i = 0; i < r.ndone && i < pl->ntasks && !r.failed; i++) {
@@ -275,7 +299,7 @@ lp_status lpi_exec_local(lp_ctx *ctx, lpi_plan *pl) {
     ctx->stats.tasks += r.ndone;
     ctx->stats.bytes_alloc += r.alloc_bytes;
     if (r.peak_bytes > ctx->stats.peak_bytes) ctx->stats.peak_bytes = r.peak_bytes;
-    ctx->stats.threads = lpi_pool_size(pool);
+    if (used > ctx->stats.threads) ctx->stats.threads = used;
 done:
     ctx->stats.bytes_read += lpi_close_loads(pl);
     if (r.cown)

@@ -8,12 +8,14 @@
  *
  * Sorting compares order-preserving unsigned keys: integers with the sign bit flipped, floats
  * with the IEEE trick (negatives inverted), NaN after +inf (all NaNs equal). A chunk is sorted
- * per line by a stable LSD radix sort on bytes (passes whose byte is the same for every key are
- * skipped). A merge task finds, per line, the co-rank of its first and last output position in
- * every run: bisection over the key space counting keys <= v with binary searches, ties taken
- * from the runs in order (runs are in index order and each is stable, so the merge is stable).
- * Then it merges only those slices with a small heap. Selection by rank uses the same search
- * and merges nothing. argsort keys treat -0.0 and 0.0 as equal (stability orders them); sort
+ * per line by a stable LSD radix sort on 11-bit digits (passes whose digit is the same for every
+ * key are skipped: 3 passes for 32-bit keys, fewer for small integers). A merge task finds, per
+ * line, the co-rank of its first and last output position in every run: bisection over the key
+ * space counting keys <= v with binary searches, ties taken from the runs in order (runs are in
+ * index order and each is stable, so the merge is stable). Then it merges only those slices
+ * with a loser tree. Selection by rank sorts nothing: a
+ * histogram of each chunk's top key bits, then per line the wanted buckets gathered and a radix
+ * select within them. argsort keys treat -0.0 and 0.0 as equal (stability orders them); sort
  * keeps them distinct (-0.0 first), which lets values be rebuilt from keys. */
 #include "kernels/kernels.h"
 #include "kernels/keys.h"
@@ -49,6 +51,24 @@ static void line_at(const lines *L, int64_t li, char **out) {
         li /= L->shape[i];
         for (int v = 0; v < L->nv; v++) out[v] += k * L->strides[v][i];
     }
+}
+
+/* The non-axis coordinates of line `li` (C order; offs[ax] = 0), and a view's line there:
+ * for operands whose number exceeds the 8 views of `lines`. */
+static void line_coords(const lines *L, int64_t li, int64_t *offs) {
+    for (int i = L->nd - 1; i >= 0; i--) {
+        offs[i] = 0;
+        if (i == L->ax) continue;
+        offs[i] = li % L->shape[i];
+        li /= L->shape[i];
+    }
+}
+
+static char *view_line(const lpi_view *v, const lines *L, const int64_t *offs) {
+    char *p = v->data;
+    for (int i = 0; i < L->nd; i++)
+        if (i != L->ax) p += offs[i] * v->strides[i];
+    return p;
 }
 
 static void add_view(lines *L, const lpi_view *v) {
@@ -209,7 +229,14 @@ static inline void value_of(lp_dtype dt, uint64_t k, char *p) {
 
 /* ---- local sort ---- */
 
-/* Stable sort of keys (with payload idx, may be NULL) in place; tmp holds n keys and n idx. */
+#define SORT_BLOCK (1 << 16)
+#define RADIX_BITS 11
+#define RADIX_SIZE (1 << RADIX_BITS)
+#define RADIX_MASK (RADIX_SIZE - 1)
+#define RADIX_PASSES ((64 + RADIX_BITS - 1) / RADIX_BITS)
+
+/* Stable sort of keys (with payload idx, may be NULL) in place; tmp holds n keys and n idx
+ * (n <= SORT_BLOCK). */
 static void radix_sort(uint64_t *key, int64_t *idx, int64_t n, uint64_t *tk, int64_t *ti) {
     if (n < 48) { /* insertion sort: stable */
         for (int64_t i = 1; i < n; i++) {
@@ -221,23 +248,33 @@ static void radix_sort(uint64_t *key, int64_t *idx, int64_t n, uint64_t *tk, int
         }
         return;
     }
-    static __thread int64_t cnt[8][256];
+    /* 11-bit digits: 6 passes over 64-bit keys (the last has 9 bits), 3 over 32-bit ones (their
+     * upper digits are constant, so skipped); counts fit 32 bits (n <= SORT_BLOCK) */
+    static __thread uint32_t cnt[RADIX_PASSES][RADIX_SIZE];
     memset(cnt, 0, sizeof cnt);
     for (int64_t i = 0; i < n; i++) {
         uint64_t k = key[i];
-        for (int b = 0; b < 8; b++) cnt[b][(k >> (8 * b)) & 255]++;
+        for (int b = 0; b < RADIX_PASSES; b++) cnt[b][(k >> (RADIX_BITS * b)) & RADIX_MASK]++;
     }
     uint64_t *sk = key, *dk = tk;
     int64_t *si = idx, *di = ti;
-    for (int b = 0; b < 8; b++) {
-        int64_t *c = cnt[b];
-        if (c[(sk[0] >> (8 * b)) & 255] == n) continue; /* one value of this byte: order kept */
-        int64_t sum = 0;
-        for (int d = 0; d < 256; d++) { int64_t x = c[d]; c[d] = sum; sum += x; }
-        for (int64_t i = 0; i < n; i++) {
-            int64_t pos = c[(sk[i] >> (8 * b)) & 255]++;
-            dk[pos] = sk[i];
-            if (idx) di[pos] = si[i];
+    for (int b = 0; b < RADIX_PASSES; b++) {
+        uint32_t *c = cnt[b];
+        const int sh = RADIX_BITS * b;
+        if (c[(sk[0] >> sh) & RADIX_MASK] == (uint32_t)n) continue; /* one value of this digit: order kept */
+        uint32_t sum = 0;
+        for (int d = 0; d < RADIX_SIZE; d++) { uint32_t x = c[d]; c[d] = sum; sum += x; }
+        if (idx) {
+            for (int64_t i = 0; i < n; i++) {
+                uint32_t pos = c[(sk[i] >> sh) & RADIX_MASK]++;
+                dk[pos] = sk[i];
+                di[pos] = si[i];
+            }
+        } else {
+            for (int64_t i = 0; i < n; i++) {
+                uint64_t k = sk[i];
+                dk[c[(k >> sh) & RADIX_MASK]++] = k;
+            }
         }
         uint64_t *t1 = sk; sk = dk; dk = t1;
         int64_t *t2 = si; si = di; di = t2;
@@ -250,9 +287,7 @@ static void radix_sort(uint64_t *key, int64_t *idx, int64_t n, uint64_t *tk, int
 
 /* Stable sort of n keys (with payload idx, may be NULL) in place; tk/ti hold n each. LSD radix
  * sorts of cache-sized blocks, then bottom-up merges (sequential streams): a radix pass over a
- * large array scatters into 256 places at once and misses the cache and TLB on every store. */
-#define SORT_BLOCK (1 << 16)
-
+ * large array scatters into 2048 places at once and misses the cache and TLB on every store. */
 static void merge_pass(const uint64_t *sk, const int64_t *si, uint64_t *dk, int64_t *di, int64_t n, int64_t w) {
     for (int64_t lo = 0; lo < n; lo += 2 * w) {
         int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
@@ -457,10 +492,9 @@ static void merge_line(const runs *R, int64_t lo, int64_t hi, char *o, int64_t s
 
 static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins, const lpi_view *out) {
     const int ax = pn->axis;
-    const bool select = pn->op == LPI_OP_SORT_SELECT, arg = pn->op == LPI_OP_ARGSORT;
-    const int K = select ? t->nops - 1 : arg ? t->nops / 2 : t->nops;
+    const bool arg = pn->op == LPI_OP_ARGSORT;
+    const int K = arg ? t->nops / 2 : t->nops;
     if (K < 1 || K > 6 * 1024) return lpi_error(ctx, LP_ERR_INTERNAL, "sort: bad operand count");
-    const lpi_view *rk = select ? &ins[t->nops - 1] : NULL;
     runs *R = lp_malloc(sizeof *R + (size_t)K * sizeof(run));
     int64_t *c0 = lp_malloc((size_t)K * 2 * sizeof *c0);
     /* the tournament: keys, positions, ends, then 2K ints */
@@ -478,13 +512,13 @@ static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, 
     R->k = K;
     /* what the loops below rely on */
     int64_t len = 0;
-    bool ok = !select || (rk->ndim == 1 && rk->dtype == LP_INT64 && rk->shape[0] == out->shape[ax] && out->dtype == R->dt);
+    bool ok = true;
     for (int k = 0; k < K && ok; k++) {
         ok = same_lines(&ins[k], out, ax, arg ? LP_INT64 : (int)R->dt) &&
              (!arg || (same_lines(&ins[K + k], out, ax, R->dt) && ins[K + k].shape[ax] == ins[k].shape[ax]));
         len += ins[k].shape[ax];
     }
-    if (ok && !select) ok = t->box.ndim == out->ndim && t->box.lo[ax] >= 0 && t->box.lo[ax] + out->shape[ax] <= len &&
+    if (ok) ok = t->box.ndim == out->ndim && t->box.lo[ax] >= 0 && t->box.lo[ax] + out->shape[ax] <= len &&
                             out->dtype == (arg ? LP_INT64 : R->dt);
     if (!ok) { st = lpi_error(ctx, LP_ERR_VALUE, "sort: the operands do not match the output"); goto done; }
     /* the lines: every operand view has the task's lines; walk them with one index */
@@ -492,59 +526,26 @@ static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, 
     memcpy(L.shape, out->shape, sizeof L.shape);
     L.shape[ax] = 1;
     const int64_t nl = count_lines(&L);
-    int64_t total = 0, first = 0;
-    for (int k = 0; k < K; k++) total += ins[k].shape[ax];
     for (int64_t li = 0; li < nl && !st; li++) {
         /* base pointers of this line in each operand: same non-axis coordinates */
-        int64_t rem = li, offs[LP_MAX_NDIM] = {0};
-        for (int i = L.nd - 1; i >= 0; i--) {
-            if (i == ax) continue;
-            offs[i] = rem % L.shape[i];
-            rem /= L.shape[i];
-        }
+        int64_t offs[LP_MAX_NDIM];
+        line_coords(&L, li, offs);
         int64_t run_off = 0;
         for (int k = 0; k < K; k++) {
             run *r = &R->r[k];
-            const lpi_view *v = &ins[k];
-            r->p = v->data;
-            for (int i = 0; i < L.nd; i++) if (i != ax) r->p += offs[i] * v->strides[i];
-            r->s = v->strides[ax];
-            r->n = v->shape[ax];
+            r->p = view_line(&ins[k], &L, offs);
+            r->s = ins[k].strides[ax];
+            r->n = ins[k].shape[ax];
             r->off = run_off;
             if (arg) {
-                const lpi_view *x = &ins[K + k];
-                r->v = x->data;
-                for (int i = 0; i < L.nd; i++) if (i != ax) r->v += offs[i] * x->strides[i];
-                r->vs = x->strides[ax];
+                r->v = view_line(&ins[K + k], &L, offs);
+                r->vs = ins[K + k].strides[ax];
             }
             run_off += r->n;
         }
-        char *o = out->data;
-        for (int i = 0; i < L.nd; i++) if (i != ax) o += offs[i] * out->strides[i];
-        if (select) {
-            const int64_t m = out->shape[ax];
-            for (int64_t j = 0; j < m; j++) {
-                int64_t p = *(const int64_t *)(rk->data + j * rk->strides[0]);
-                if (p < 0 || p >= total) {
-                    st = lpi_error(ctx, LP_ERR_INDEX, "sort_select: rank %lld is out of bounds for axis %d with size %lld",
-                                   (long long)p, ax, (long long)total);
-                    break;
-                }
-                /* the element at merged position p: the smallest head after the co-rank of p */
-                corank(R, p, c0);
-                int best = -1;
-                uint64_t bk = 0;
-                for (int k = 0; k < K; k++)
-                    if (c0[k] < R->r[k].n) {
-                        uint64_t kk = run_key(R, k, c0[k]);
-                        if (best < 0 || kk < bk) { best = k; bk = kk; }
-                    }
-                memcpy(o + j * out->strides[ax], R->r[best].p + c0[best] * R->r[best].s, lp_dtype_size(R->dt));
-            }
-        } else {
-            first = t->box.lo[ax];
-            merge_line(R, first, first + out->shape[ax], o, out->strides[ax], c0, c0 + K, &T);
-        }
+        char *o = view_line(out, &L, offs);
+        const int64_t first = t->box.lo[ax];
+        merge_line(R, first, first + out->shape[ax], o, out->strides[ax], c0, c0 + K, &T);
         if (R->bad) { st = lpi_error(ctx, LP_ERR_VALUE, "argsort: an index is outside its chunk"); break; }
         if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) break;
     }
@@ -555,10 +556,254 @@ done:
     return st;
 }
 
+/* ---- selection by histogram ---- */
+
+/* Keys narrowed to the dtype's width (key_of widens int8/int16 to 64 bits), still order-
+ * preserving: a histogram's buckets are their top bits, the radix select their lower ones. */
+static inline int key_bits(lp_dtype dt) {
+    switch (dt) {
+    case LP_BOOL: case LP_UINT8: case LP_INT8: return 8;
+    case LP_UINT16: case LP_INT16: return 16;
+    case LP_FLOAT16: case LP_FLOAT32: case LP_INT32: case LP_UINT32: return 32; /* float16: float32 keys */
+    default: return 64;
+    }
+}
+
+static inline uint64_t narrow_key(lp_dtype dt, uint64_t k) {
+    if (dt == LP_INT8) return (uint64_t)((int64_t)(k ^ SIGN64) + 128);
+    if (dt == LP_INT16) return (uint64_t)((int64_t)(k ^ SIGN64) + 32768);
+    return k;
+}
+
+static inline uint64_t widen_key(lp_dtype dt, uint64_t k) {
+    if (dt == LP_INT8) return (uint64_t)((int64_t)k - 128) ^ SIGN64;
+    if (dt == LP_INT16) return (uint64_t)((int64_t)k - 32768) ^ SIGN64;
+    return k;
+}
+
+/* The loops below inline key_of for a constant dtype (the switch folds away). */
+#define SELECT_DTYPES(X)                                                                              \
+    X(LP_BOOL) X(LP_INT8) X(LP_INT16) X(LP_INT32) X(LP_INT64) X(LP_UINT8) X(LP_UINT16) X(LP_UINT32) \
+    X(LP_UINT64) X(LP_FLOAT16) X(LP_FLOAT32) X(LP_FLOAT64)
+
+static inline __attribute__((always_inline)) void count_keys_t(lp_dtype dt, const char *x, int64_t sx, int64_t n, int sh,
+                                                              int64_t *h) {
+    for (int64_t i = 0; i < n; i++) h[narrow_key(dt, key_of(dt, x + i * sx, false)) >> sh]++;
+}
+
+static void count_keys(lp_dtype dt, const char *x, int64_t sx, int64_t n, int sh, int64_t *h) {
+    switch (dt) {
+#define X(DT) case DT: count_keys_t(DT, x, sx, n, sh, h); break;
+        SELECT_DTYPES(X)
+#undef X
+    default: break;
+    }
+}
+
+/* The wanted buckets [bmin, bmax] (slot[b] >= 0): their keys appended to g[off[s] + fill[s]],
+ * at most cap[s] of each (the histograms come from tasks: a mismatch is found by the caller). */
+typedef struct gather {
+    int64_t bmin, bmax;
+    const int32_t *slot;
+    const int64_t *off, *cap;
+    int64_t *fill;
+    uint64_t *g;
+} gather;
+
+static inline __attribute__((always_inline)) void gather_keys_t(lp_dtype dt, const char *x, int64_t sx, int64_t n, int sh,
+                                                               const gather *G) {
+    const uint64_t span = (uint64_t)(G->bmax - G->bmin);
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t k = narrow_key(dt, key_of(dt, x + i * sx, false));
+        int64_t b = (int64_t)(k >> sh);
+        if ((uint64_t)(b - G->bmin) > span) continue;
+        int32_t sl = G->slot[b];
+        if (sl >= 0 && G->fill[sl] < G->cap[sl]) G->g[G->off[sl] + G->fill[sl]++] = k;
+    }
+}
+
+static void gather_keys(lp_dtype dt, const char *x, int64_t sx, int64_t n, int sh, const gather *G) {
+    switch (dt) {
+#define X(DT) case DT: gather_keys_t(DT, x, sx, n, sh, G); break;
+        SELECT_DTYPES(X)
+#undef X
+    default: break;
+    }
+}
+
+/* The r-th smallest of m keys that agree above their `low` lowest bits: MSD radix steps of 11
+ * bits, each counting the remaining keys' next digit and keeping only the rank's digit (at
+ * most 6 steps whatever the data; k is reordered). */
+static uint64_t radix_select(uint64_t *k, int64_t m, int64_t r, int low) {
+    static __thread int64_t cnt[RADIX_SIZE];
+    while (m > 1 && low > 0) {
+        const int d = low < RADIX_BITS ? low : RADIX_BITS, sh = low - d;
+        const uint64_t mask = ((uint64_t)1 << d) - 1;
+        memset(cnt, 0, (size_t)(mask + 1) * sizeof *cnt);
+        for (int64_t i = 0; i < m; i++) cnt[(k[i] >> sh) & mask]++;
+        uint64_t b = 0;
+        while (r >= cnt[b]) r -= cnt[b++];
+        int64_t j = 0;
+        for (int64_t i = 0; i < m; i++)
+            if (((k[i] >> sh) & mask) == b) k[j++] = k[i];
+        m = j;
+        low = sh;
+    }
+    return k[r]; /* m == 1, or every remaining key equal */
+}
+
+/* Level 1: per line, the counts of the chunk's keys by their top log2(nb) bits. */
+static lp_status select_hist(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *in, const lpi_view *out) {
+    const int ax = pn->axis;
+    const int64_t nb = out->shape[ax];
+    if (t->nops != 1 || out->dtype != LP_INT64 || !same_lines(in, out, ax, -1) || nb < 2 || nb > (1 << 16) || (nb & (nb - 1)))
+        return lpi_error(ctx, LP_ERR_VALUE, "sort_select: the histogram does not match its chunk");
+    int bits = 0;
+    while (((int64_t)1 << bits) < nb) bits++;
+    const int kw = key_bits(in->dtype), sh = kw > bits ? kw - bits : 0;
+    lines L = {.nd = in->ndim, .ax = ax};
+    memcpy(L.shape, in->shape, sizeof L.shape);
+    L.shape[ax] = 1;
+    add_view(&L, in);
+    add_view(&L, out);
+    const int64_t nl = count_lines(&L), n = in->shape[ax], so = out->strides[ax];
+    int64_t *h = lp_malloc((size_t)nb * sizeof *h);
+    if (!h) return lpi_nomem(ctx);
+    for (int64_t li = 0; li < nl; li++) {
+        char *p[8];
+        line_at(&L, li, p);
+        memset(h, 0, (size_t)nb * sizeof *h);
+        count_keys(in->dtype, p[0], in->strides[ax], n, sh, h);
+        for (int64_t b = 0; b < nb; b++) *(int64_t *)(p[1] + b * so) = h[b];
+        if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) break;
+    }
+    lp_free(h);
+    return LP_OK;
+}
+
+/* Level 2: operands the K chunks along the axis, their K histograms, the ranks. Per line the
+ * summed histogram gives each rank's bucket; one pass over the chunks gathers the wanted
+ * buckets' keys; a radix select finds each rank within its bucket. */
+static lp_status select_ranks_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins, const lpi_view *out) {
+    const int ax = pn->axis;
+    const int K = (t->nops - 1) / 2;
+    if (K < 1 || t->nops != 2 * K + 1) return lpi_error(ctx, LP_ERR_VALUE, "sort_select: bad operand count");
+    const lpi_view *rk = &ins[2 * K];
+    const lp_dtype dt = ins[0].dtype;
+    const int64_t nb = ins[K].shape[ax], m = out->shape[ax];
+    bool ok = rk->ndim == 1 && rk->dtype == LP_INT64 && rk->shape[0] == m && out->dtype == dt && nb >= 2 && nb <= (1 << 16) &&
+              !(nb & (nb - 1));
+    int64_t total = 0;
+    for (int k = 0; k < K && ok; k++) {
+        ok = same_lines(&ins[k], out, ax, dt) && same_lines(&ins[K + k], out, ax, LP_INT64) && ins[K + k].shape[ax] == nb;
+        total += ins[k].shape[ax];
+    }
+    if (!ok) return lpi_error(ctx, LP_ERR_VALUE, "sort_select: the operands do not match the output");
+    int bits = 0;
+    while (((int64_t)1 << bits) < nb) bits++;
+    const int kw = key_bits(dt), sh = kw > bits ? kw - bits : 0;
+    lines L = {.nd = out->ndim, .ax = ax};
+    memcpy(L.shape, out->shape, sizeof L.shape);
+    L.shape[ax] = 1;
+    const int64_t nl = count_lines(&L);
+    /* per line: cum[nb + 1] bucket starts; slot[nb] (-1: not wanted); per rank its bucket; per
+     * wanted bucket (at most m) its offset, size and fill */
+    int64_t *cum = lp_malloc((size_t)(nb + 1) * sizeof *cum), *rb = lp_malloc((size_t)(m + 1) * sizeof *rb);
+    int64_t *off = lp_malloc((size_t)(4 * m + 1) * sizeof *off);
+    int32_t *slot = lp_malloc((size_t)nb * sizeof *slot);
+    uint64_t *g = NULL, *scratch = NULL;
+    lp_status st = LP_OK;
+    if (!cum || !rb || !off || !slot) { st = lpi_nomem(ctx); goto done; }
+    int64_t *cap = off + m, *fill = off + 2 * m, *uses = off + 3 * m; /* uses: ranks in the bucket */
+    for (int64_t b = 0; b < nb; b++) slot[b] = -1;
+    for (int64_t li = 0; li < nl && !st; li++) {
+        int64_t offs[LP_MAX_NDIM];
+        line_coords(&L, li, offs);
+        memset(cum, 0, (size_t)(nb + 1) * sizeof *cum);
+        for (int k = 0; k < K; k++) {
+            const char *h = view_line(&ins[K + k], &L, offs);
+            const int64_t hs = ins[K + k].strides[ax];
+            for (int64_t b = 0; b < nb; b++) {
+                int64_t c = *(const int64_t *)(h + b * hs);
+                if (c < 0 || c > total) { st = lpi_error(ctx, LP_ERR_VALUE, "sort_select: a histogram does not match its chunk"); goto done; }
+                cum[b + 1] += c;
+            }
+        }
+        for (int64_t b = 0; b < nb; b++) cum[b + 1] += cum[b];
+        if (cum[nb] != total) { st = lpi_error(ctx, LP_ERR_VALUE, "sort_select: the histograms do not match the chunks"); goto done; }
+        /* each rank's bucket: the last b with cum[b] <= p (then cum[b + 1] > p) */
+        int64_t ns = 0, bmin = nb, bmax = -1, need = 0;
+        for (int64_t j = 0; j < m; j++) {
+            int64_t p = *(const int64_t *)(rk->data + j * rk->strides[0]);
+            if (p < 0 || p >= total) {
+                st = lpi_error(ctx, LP_ERR_INDEX, "sort_select: rank %lld is out of bounds for axis %d with size %lld",
+                               (long long)p, ax, (long long)total);
+                goto done;
+            }
+            int64_t lo = 0, hi = nb - 1;
+            while (lo < hi) {
+                int64_t mid = lo + (hi - lo + 1) / 2;
+                if (cum[mid] <= p) lo = mid;
+                else hi = mid - 1;
+            }
+            rb[j] = lo;
+            if (slot[lo] < 0) {
+                slot[lo] = (int32_t)ns;
+                off[ns] = need;
+                cap[ns] = cum[lo + 1] - cum[lo];
+                fill[ns] = 0;
+                uses[ns] = 0;
+                need += cap[ns++];
+                if (lo < bmin) bmin = lo;
+                if (lo > bmax) bmax = lo;
+            }
+            uses[slot[lo]]++;
+        }
+        if (m > 0) {
+            /* a bucket with one rank is selected in place; one with several is copied first */
+            int64_t shared = 0;
+            for (int64_t s2 = 0; s2 < ns; s2++)
+                if (uses[s2] > 1 && cap[s2] > shared) shared = cap[s2];
+            uint64_t *ng = lp_realloc(g, (size_t)need * sizeof *g);
+            if (ng) g = ng;
+            uint64_t *nsc = ng && shared ? lp_realloc(scratch, (size_t)shared * sizeof *scratch) : scratch;
+            if (nsc) scratch = nsc;
+            if (!ng || (shared && !nsc)) { st = lpi_nomem(ctx); goto done; }
+            gather G = {bmin, bmax, slot, off, cap, fill, g};
+            for (int k = 0; k < K; k++) gather_keys(dt, view_line(&ins[k], &L, offs), ins[k].strides[ax], ins[k].shape[ax], sh, &G);
+            for (int64_t s2 = 0; s2 < ns; s2++)
+                if (fill[s2] != cap[s2]) { st = lpi_error(ctx, LP_ERR_VALUE, "sort_select: the histograms do not match the chunks"); goto done; }
+            char *o = view_line(out, &L, offs);
+            for (int64_t j = 0; j < m; j++) {
+                int64_t p = *(const int64_t *)(rk->data + j * rk->strides[0]);
+                int32_t s2 = slot[rb[j]];
+                uint64_t *keys = g + off[s2];
+                if (uses[s2] > 1) keys = memcpy(scratch, keys, (size_t)cap[s2] * sizeof *g);
+                uint64_t k = radix_select(keys, cap[s2], p - cum[rb[j]], sh);
+                value_of(dt, widen_key(dt, k), o + j * out->strides[ax]);
+            }
+            for (int64_t j = 0; j < m; j++) slot[rb[j]] = -1;
+        }
+        if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) break;
+    }
+done:
+    lp_free(cum);
+    lp_free(rb);
+    lp_free(off);
+    lp_free(slot);
+    lp_free(g);
+    lp_free(scratch);
+    return st;
+}
+
 lp_status lpi_sort_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins, const lpi_view *out) {
     if (pn->axis < 0 || pn->axis >= out->ndim || t->nops < 1) return lpi_error(ctx, LP_ERR_VALUE, "sort: bad axis or operands");
+    if (pn->op == LPI_OP_SORT_SELECT) {
+        if (lpi_box_size(&t->box) == 0) return LP_OK; /* no lines (nor a dtype for empty operands) */
+        return pn->final ? select_ranks_run(ctx, pn, t, ins, out) : select_hist(ctx, pn, t, &ins[0], out);
+    }
     /* level 1 (runs) sorts its chunk; so does a direct sort with one chunk along the axis */
-    if (!pn->final || (t->nops == 1 && pn->op != LPI_OP_SORT_SELECT)) {
+    if (!pn->final || t->nops == 1) {
         bool arg = pn->op == LPI_OP_ARGSORT;
         if (lpi_box_size(&t->box) == 0) return LP_OK; /* nothing to sort (an empty operand has no dtype on a worker) */
         if (t->nops != 1 || !same_lines(&ins[0], out, pn->axis, -1) || ins[0].shape[pn->axis] != out->shape[pn->axis] ||

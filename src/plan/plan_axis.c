@@ -7,9 +7,13 @@
  *   sort    run[c]    = chunk c sorted (stable)                    (one task per chunk)
  *           out[c]    = the part [lo, hi) of the merged runs: each task finds the co-ranks of
  *                       lo and hi in every run, then merges only its slices
- *   select  out       = the values at given ranks, found by the same co-rank search
+ *   select  hist[c]   = per line, counts of chunk c's keys by their top bits (one task per
+ *                       chunk; 2^B buckets, B chosen so a histogram is no larger than its chunk)
+ *           out       = per line: the histograms summed give each rank's bucket; one pass over
+ *                       the chunks gathers the keys of those buckets, a radix select (the next
+ *                       bits, narrowing) finds each rank in its bucket. Nothing is sorted.
  *
- * With one chunk along the axis the first level is the result (select still reads runs). */
+ * With one chunk along the axis the first level is the result (not for select). */
 #include "plan/planner.h"
 
 #include <string.h>
@@ -74,15 +78,106 @@ static lp_status plan_scan(planner *P, int gid) {
     return LP_OK;
 }
 
+/* The last level over every chunk along the axis: the pnode of e (the input's grid with e's
+ * shape; one_chunk: one chunk along the axis) whose task reads, for each pnode per[j] and each
+ * chunk k along the axis, chunk k of per[j]'s grid over the task's lines (operand j * nck + k),
+ * then all of the 1-d `tail` if tail >= 0. */
+static lp_status final_level(planner *P, int gid, const lpi_grid *xg, bool one_chunk, const int *per, int nper, int tail) {
+    lp_array *e = P->g.node[gid];
+    const int ax = e->a.axis;
+    const int64_t nck = xg->nchunks[ax];
+    lp_status st;
+    int pi = lpi_new_pnode(P, LPI_K_SORT, e->op, e, e->dtype, e->ndim, e->shape);
+    if (pi < 0) return lpi_nomem(P->ctx);
+    P->pnode_of[gid] = pi;
+    lpi_pnode *p = &P->pn[pi];
+    p->grid = *xg;
+    memcpy(p->grid.shape, e->shape, sizeof p->grid.shape);
+    if (one_chunk && (st = lpi_one_chunk_axis(P, &p->grid, ax, e->shape[ax]))) return st;
+    lpi_grid_from_bounds(P->ar, &P->pn[pi].grid);
+    p = &P->pn[pi];
+    p->final = true;
+    p->axis = ax;
+    p->nin = nper + (tail >= 0);
+    if (!(p->in = lpi_arena_alloc(P->ar, (size_t)p->nin * sizeof *p->in))) return lpi_nomem(P->ctx);
+    for (int j = 0; j < nper; j++) p->in[j] = per[j];
+    if (tail >= 0) p->in[nper] = tail;
+    p->first_task = P->ntasks;
+    p->ntasks = p->grid.total;
+    const int nops = (int)(nper * nck) + (tail >= 0);
+    for (int64_t c = 0; c < P->pn[pi].ntasks; c++) {
+        lpi_task *t = lpi_new_task(P, pi, c);
+        if (!t) return lpi_nomem(P->ctx);
+        lpi_grid_chunk_box(&P->pn[pi].grid, c, &t->box);
+        t->nops = nops;
+        if (!(t->ops = lpi_arena_alloc(P->ar, (size_t)nops * sizeof *t->ops))) return lpi_nomem(P->ctx);
+        for (int j = 0; j < nper; j++)
+            for (int64_t k = 0; k < nck; k++) {
+                lpi_box r = t->box;
+                r.lo[ax] = P->pn[per[j]].grid.bounds[ax][k];
+                r.hi[ax] = P->pn[per[j]].grid.bounds[ax][k + 1];
+                if ((st = lpi_add_operand(P, t, (int)(j * nck + k), per[j], &r, false))) return st;
+            }
+        if (tail >= 0) {
+            lpi_box r = {1, {0}, {P->pn[tail].shape[0]}};
+            if ((st = lpi_add_operand(P, t, nops - 1, tail, &r, false))) return st;
+        }
+    }
+    return LP_OK;
+}
+
+/* Histogram bits for selection: 2^B int64 counts per line no larger than the longest chunk's
+ * line, at most 16 bits and at most the key's width (kernels/axis.c, key_bits). */
+static int select_bits(lp_dtype dt, const lpi_grid *g, int ax) {
+    int64_t nmax = 1;
+    for (int64_t k = 0; k < g->nchunks[ax]; k++) {
+        int64_t len = g->bounds[ax][k + 1] - g->bounds[ax][k];
+        if (len > nmax) nmax = len;
+    }
+    int64_t bytes = nmax * (int64_t)lp_dtype_size(dt);
+    int b = 1;
+    while (b < 16 && ((int64_t)8 << (b + 1)) <= bytes) b++;
+    size_t w = dt == LP_FLOAT16 ? 4 : lp_dtype_size(dt); /* float16 keys are float32 ones */
+    if (b > (int)(8 * w)) b = (int)(8 * w);
+    return b;
+}
+
+static lp_status plan_select(planner *P, int gid) {
+    lp_array *e = P->g.node[gid];
+    const int src = P->pnode_of[P->g.in[gid][0]], rk = P->pnode_of[P->g.in[gid][1]], ax = e->a.axis;
+    const lpi_grid xg = P->pn[src].grid;
+    const int64_t nck = xg.nchunks[ax], nb = (int64_t)1 << select_bits(e->in[0]->dtype, &xg, ax);
+    lp_status st;
+    /* level 1: the input's shape with nb counts per chunk along the axis */
+    int64_t shape[LP_MAX_NDIM];
+    memcpy(shape, e->in[0]->shape, sizeof shape);
+    shape[ax] = nck * nb;
+    int hist = lpi_new_pnode(P, LPI_K_SORT, e->op, NULL, LP_INT64, e->in[0]->ndim, shape);
+    if (hist < 0) return lpi_nomem(P->ctx);
+    lpi_grid *hg = &P->pn[hist].grid;
+    *hg = xg;
+    memcpy(hg->shape, shape, sizeof hg->shape);
+    int64_t *b = lpi_arena_alloc(P->ar, (size_t)(nck + 1) * sizeof *b);
+    if (!b) return lpi_nomem(P->ctx);
+    for (int64_t k = 0; k <= nck; k++) b[k] = k * nb;
+    hg->bounds[ax] = b;
+    P->pn[hist].axis = ax;
+    if ((st = per_chunk(P, hist, src, false))) return st;
+    /* level 2: operands every chunk of the input along the axis, then every histogram, the
+     * ranks last */
+    const int per[2] = {src, hist};
+    return final_level(P, gid, &xg, true, per, 2, rk);
+}
+
 static lp_status plan_sort(planner *P, int gid) {
     lp_array *e = P->g.node[gid];
     const int src = P->pnode_of[P->g.in[gid][0]], ax = e->a.axis;
     const lpi_grid xg = P->pn[src].grid;
     const int64_t nck = xg.nchunks[ax];
-    const bool select = e->op == LPI_OP_SORT_SELECT, arg = e->op == LPI_OP_ARGSORT;
+    const bool arg = e->op == LPI_OP_ARGSORT;
     lp_status st;
     /* level 1: each chunk sorted along the axis (argsort: its global indices) */
-    bool direct = nck == 1 && !select;
+    bool direct = nck == 1;
     int runs = lpi_new_pnode(P, LPI_K_SORT, e->op, direct ? e : NULL, arg ? LP_INT64 : e->in[0]->dtype, e->in[0]->ndim,
                              e->in[0]->shape);
     if (runs < 0) return lpi_nomem(P->ctx);
@@ -90,48 +185,13 @@ static lp_status plan_sort(planner *P, int gid) {
     P->pn[runs].final = direct;
     if (direct) P->pnode_of[gid] = runs;
     if ((st = per_chunk(P, runs, src, true)) || direct) return st;
-    /* level 2: merge (sort, argsort) or select; operands: every run along the axis over the
-     * task's lines (argsort: the values too), select: the ranks last */
-    int rk = select ? P->pnode_of[P->g.in[gid][1]] : -1;
-    int pi = lpi_new_pnode(P, LPI_K_SORT, e->op, e, e->dtype, e->ndim, e->shape);
-    if (pi < 0) return lpi_nomem(P->ctx);
-    P->pnode_of[gid] = pi;
-    lpi_pnode *p = &P->pn[pi];
-    p->grid = xg;
-    memcpy(p->grid.shape, e->shape, sizeof p->grid.shape);
-    if (select && (st = lpi_one_chunk_axis(P, &p->grid, ax, e->shape[ax]))) return st;
-    lpi_grid_from_bounds(P->ar, &P->pn[pi].grid);
-    p = &P->pn[pi];
-    p->final = true;
-    p->axis = ax;
-    p->nin = select ? 2 : arg ? 2 : 1;
-    if (!(p->in = lpi_arena_alloc(P->ar, 2 * sizeof *p->in))) return lpi_nomem(P->ctx);
-    p->in[0] = runs;
-    p->in[1] = select ? rk : src;
-    p->first_task = P->ntasks;
-    p->ntasks = p->grid.total;
-    const int nops = (int)(arg ? 2 * nck : nck) + (select ? 1 : 0);
-    for (int64_t c = 0; c < P->pn[pi].ntasks; c++) {
-        lpi_task *t = lpi_new_task(P, pi, c);
-        if (!t) return lpi_nomem(P->ctx);
-        lpi_grid_chunk_box(&P->pn[pi].grid, c, &t->box);
-        t->nops = nops;
-        if (!(t->ops = lpi_arena_alloc(P->ar, (size_t)nops * sizeof *t->ops))) return lpi_nomem(P->ctx);
-        for (int64_t k = 0; k < nck; k++) {
-            lpi_box r = t->box;
-            r.lo[ax] = xg.bounds[ax][k];
-            r.hi[ax] = xg.bounds[ax][k + 1];
-            if ((st = lpi_add_operand(P, t, (int)k, runs, &r, false))) return st;
-            if (arg && (st = lpi_add_operand(P, t, (int)(nck + k), src, &r, false))) return st;
-        }
-        if (select) {
-            lpi_box r = {1, {0}, {P->pn[rk].shape[0]}};
-            if ((st = lpi_add_operand(P, t, nops - 1, rk, &r, false))) return st;
-        }
-    }
-    return LP_OK;
+    /* level 2: merge; operands: every run along the axis over the task's lines (argsort: the
+     * values too) */
+    const int per[2] = {runs, src};
+    return final_level(P, gid, &xg, false, per, arg ? 2 : 1, -1);
 }
 
 lp_status lpi_plan_axis(planner *P, int gid) {
-    return lpi_ops[P->g.node[gid]->op].kind == LP_OPK_SCAN ? plan_scan(P, gid) : plan_sort(P, gid);
+    lpi_op op = P->g.node[gid]->op;
+    return lpi_ops[op].kind == LP_OPK_SCAN ? plan_scan(P, gid) : op == LPI_OP_SORT_SELECT ? plan_select(P, gid) : plan_sort(P, gid);
 }

@@ -249,3 +249,27 @@ def test_no_probe_when_chunks_or_profile_given(tmp_path, how):
     assert p.returncode == 0, p.stderr
     assert not (tmp_path / "config" / "lampy" / "profile.json").exists()
     assert not (tmp_path / "missing.json").exists()
+
+
+def test_threads_from_the_probed_bandwidth(data, tmp_path):
+    """A probed profile whose second worker adds no read bandwidth runs memory-bound plans on one
+    thread (compute-bound ones, and any worker count the user sets, keep every core); the same
+    bits either way."""
+    a = np.random.default_rng(4).random(2_000_000)  # far from the caches: memory-bound sums
+    np.save(tmp_path / "a.npy", a)
+    ncores = len(os.sched_getaffinity(0))
+    prof = tmp_path / "p.json"
+    for scale, expr, extra, want in [
+            (1.0, "sum(a)", [], 1),
+            (1.0, "sum(sin(exp(cos(a))))", [], ncores),
+            (1.0, "sum(a)", ["--threads", "2"], 2),
+            (2.0, "sum(a)", [], ncores)]:
+        prof.write_text(json.dumps({"version": 3, "probed": True, "mem_bw_1core_1stream": 1e10,
+                                    "mem_bw_1stream": 1e10 * scale}))
+        out = tmp_path / "o.npy"
+        p = run("eval", expr, f"a={tmp_path/'a.npy'}", "--chunk-bytes", "1M", "--report", "-o", out, *extra,
+                env=dict(os.environ, LAMPY_PROFILE=str(prof)))
+        assert p.returncode == 0, p.stderr
+        assert f" on {want} threads" in p.stderr, (expr, scale, p.stderr)
+        ref = a.sum() if "sin" not in expr else np.sin(np.exp(np.cos(a))).sum()
+        np.testing.assert_allclose(np.load(out), ref, rtol=1e-12)

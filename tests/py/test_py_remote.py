@@ -78,6 +78,18 @@ def test_expressions_on_workers(cluster, tmp_path):
     np.testing.assert_allclose(local, (x * 2 + 1).sum(axis=0), rtol=1e-10)
 
 
+def test_median_and_quantiles_on_workers(cluster, tmp_path):
+    # the selection's two levels (histograms, then the gather and select) travel as tasks
+    x = np.random.default_rng(3).standard_normal((3001, 5))
+    x[7, 2] = np.nan
+    np.save(tmp_path / "m.npy", x)
+    with lp.config(executor="lambda", workers=cluster["workers"], store=cluster["store"],
+                   chunk_bytes="16KiB"):
+        a = lp.load(tmp_path / "m.npy")
+        med, q = lp.compute(lp.median(a, axis=0), lp.quantile(a[:, :2], [0.1, 0.5, 0.93]))
+    np.testing.assert_array_equal(med, np.median(x, axis=0))
+    np.testing.assert_array_equal(q, np.quantile(x[:, :2], [0.1, 0.5, 0.93]))
+
 def test_unreachable_workers_raise(cluster, tmp_path):
     with lp.config(executor="lambda", workers="http://127.0.0.1:9", store=cluster["store"],
                    max_tries=1, timeout=2.0):
