@@ -1163,6 +1163,12 @@ def gen_catalog():
             case(f"cat.{name}.{a}.{b}", "catalog", call(name, x, y), tol)
         x = arr_for("float64", (3, 4, 5), rng)
         case(f"cat.{name}.bcast", "catalog", call(name, x, 2.5), tol)
+    # nextafter (its own generator: the cases above keep their random inputs)
+    rng_na = np.random.default_rng(1515)
+    for a, b in [(d, d) for d in DTYPES + ["float16"]] + [("int32", "float32"), ("bool", "int64"), ("float16", "float32")]:
+        x, y = grid(a, b)
+        case(f"cat.nextafter.{a}.{b}", "catalog", call("nextafter", x, y), "exact")
+    case("cat.nextafter.bcast", "catalog", call("nextafter", arr_for("float64", (3, 4, 5), rng_na), 2.5), "exact")
     # reductions, NaN-ignoring ones, scans, sorting, order statistics: dtypes x shapes x axes
     RED = ["sum", "prod", "mean", "min", "max", "argmin", "argmax", "var", "std", "any", "all", "amin", "amax",
            "nansum", "nanprod", "nanmean", "nanvar", "nanstd", "nanmin", "nanmax", "nanargmin", "nanargmax"]
