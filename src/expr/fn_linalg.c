@@ -170,3 +170,14 @@ lp_status lpi_fn_matrix_rank(lpi_call *c, lp_value *out) {
     if (!st && !KEEP(lp_binary(ctx, "greater", s, tol, &gt), gt)) KEEP(lp_reduce(ctx, "sum", gt, &last, 1, false, &r), r);
     return lpi_give(c, t, st, &r, out);
 }
+
+/* numpy.linalg.eig / eigvals (geev per matrix; expr/linalg.c computes the factors when built:
+ * the result dtype depends on them) */
+lp_status lpi_fn_eig(lpi_call *c, lp_value *out) {
+    lp_array *a = ARG("a")->a, *w = NULL, *v = NULL;
+    if (!strcmp(c->fn->op, "eigvals")) return lpi_out_array(c, lpi_linalg_eig(c->ctx, a, &w, NULL), &w, out);
+    lp_status st = lpi_linalg_eig(c->ctx, a, &w, &v);
+    if (st) return st;
+    lp_array *both[2] = {w, v};
+    return lpi_out_list(c, LP_VAL_TUPLE, both, 2, out);
+}

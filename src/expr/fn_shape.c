@@ -590,7 +590,8 @@ static lp_status isclose(lpi_call *c, lpi_tmps *t, lp_array *x, lp_array *y, dou
     lp_array *yf = y, *d = NULL, *ad = NULL, *ay = NULL, *ry = NULL, *tol = NULL, *le = NULL, *fin = NULL, *both = NULL,
              *eq = NULL, *r = NULL, *rt = NULL, *at = NULL;
     lp_status st;
-    lp_dtype yt = lpi_is_weak(y) ? LP_FLOAT64 : lpi_dtype_kind(y->dtype) == LPI_KIND_FLOAT ? y->dtype : LP_FLOAT64;
+    /* (a complex y stays complex: a cast to float64 would drop its imaginary part) */
+    lp_dtype yt = lpi_is_weak(y) ? LP_FLOAT64 : lpi_dtype_kind(y->dtype) >= LPI_KIND_FLOAT ? y->dtype : LP_FLOAT64;
     if (y->dtype != yt && !lpi_is_weak(y)) {
         if ((st = lp_astype(ctx, y, yt, &yf))) return st;
         lpi_keep(t, yf);

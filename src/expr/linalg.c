@@ -505,6 +505,58 @@ lp_status lp_linalg_svd(lp_ctx *ctx, lp_array *a, lp_array **u, lp_array **s, lp
     return lpi_linalg_svd_full(ctx, a, false, u, s, vt);
 }
 
+/* ---- eig ---- */
+
+lp_status lpi_linalg_eig_packed(lp_ctx *ctx, lp_array *a, lp_array **out) {
+    *out = NULL;
+    lp_status st = need_square(ctx, a);
+    if (st) return st;
+    if (a->dtype == LP_FLOAT16) return lpi_error(ctx, LP_ERR_TYPE, "array type float16 is unsupported in linalg");
+    const lp_dtype dt = a->dtype == LP_FLOAT32 || a->dtype == LP_COMPLEX64 ? LP_COMPLEX64 : LP_COMPLEX128;
+    int64_t shape[LP_MAX_NDIM];
+    memcpy(shape, a->shape, (size_t)a->ndim * sizeof *shape);
+    shape[a->ndim - 2] = a->shape[a->ndim - 1] + 1;
+    return lpi_node_new(ctx, LPI_OP_EIG, dt, a->ndim, shape, 1, &a, out);
+}
+
+/* NumPy's dtype rule: a real matrix's results are real when every eigenvalue's imaginary part
+ * is zero, complex otherwise. The result type depends on the data, so the packed factors are
+ * computed when eig is built (as a mask is for x[mask]) and kept on the node; the views of
+ * them stay lazy. */
+lp_status lpi_linalg_eig(lp_ctx *ctx, lp_array *a, lp_array **w, lp_array **v) {
+    if (w) *w = NULL;
+    if (v) *v = NULL;
+    lp_array *p = NULL, *pw = NULL, *pv = NULL;
+    lp_status st = lpi_linalg_eig_packed(ctx, a, &p);
+    if (st) return st;
+    if (!lp_array_result(p)) st = lpi_run_now(ctx, &p, 1);
+    bool real = false;
+    if (!st && !lpi_dtype_is_complex(a->dtype)) {
+        lp_buffer *b = lp_array_result(p);
+        const int64_t n = a->shape[a->ndim - 1], per = (n + 1) * n, count = n ? p->size / per : 0;
+        real = true;
+        for (int64_t k = 0; k < count && real; k++)
+            for (int64_t j = 0; j < n && real; j++) {
+                double re_im[2];
+                lpi_load_c((const char *)lp_buffer_data(b) + (size_t)(k * per + j) * lp_dtype_size(p->dtype), p->dtype, re_im);
+                real = re_im[1] == 0;
+            }
+    }
+    const int64_t n = a->shape[a->ndim - 1];
+    if (!st && w) st = rows_of(ctx, p, 0, 1, true, &pw);
+    if (!st && v) st = rows_of(ctx, p, 1, n + 1, false, &pv);
+    if (!st && w) st = real ? lp_unary(ctx, "real", pw, w) : (lp_array_retain(pw), *w = pw, LP_OK);
+    if (!st && v) st = real ? lp_unary(ctx, "real", pv, v) : (lp_array_retain(pv), *v = pv, LP_OK);
+    lp_array_release(p);
+    lp_array_release(pw);
+    lp_array_release(pv);
+    if (st) {
+        if (w) { lp_array_release(*w); *w = NULL; }
+        if (v) { lp_array_release(*v); *v = NULL; }
+    }
+    return st;
+}
+
 /* norm: compositions of lazy elementwise ops and reductions, so a long vector is chunked and fused
  * like any reduction (sum(x*x) reads x once). */
 lp_status lp_linalg_norm(lp_ctx *ctx, lp_array *a, const char *ord, lp_array **out) {

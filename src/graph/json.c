@@ -558,6 +558,7 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
     case LPI_OP_CHOLESKY: return lp_linalg_cholesky(ctx, in[0], out);
     case LPI_OP_DET: return lp_linalg_det(ctx, in[0], out);
     case LPI_OP_EIGH: case LPI_OP_SLOGDET: return lpi_linalg_packed(ctx, op, in[0], out);
+    case LPI_OP_EIG: return lpi_linalg_eig_packed(ctx, in[0], out);
     case LPI_OP_QR_R: case LPI_OP_QR_Q: case LPI_OP_SVD: {
         /* a complete QR factor (mode='complete' of a tall matrix) is told by its declared shape */
         const lp_array *A = in[0];

@@ -591,6 +591,86 @@ done:
     return st;
 }
 
+/* eig: one geev per matrix (right eigenvectors). A real matrix's conjugate pairs come as
+ * (re, im) column pairs; they are spread into complex columns v_j = re + i im, v_j+1 = conj. */
+static lp_status eig_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_view *ins, const lpi_view *out) {
+    const lpi_view *A = &ins[0];
+    const int an = A->ndim, nb = an - 2;
+    const lp_dtype cdt = out->dtype;
+    const bool f32 = cdt == LP_COMPLEX64, cin = lpi_dtype_is_complex(A->dtype);
+    if (an < 2 || out->ndim != an || (cdt != LP_COMPLEX64 && cdt != LP_COMPLEX128) || A->shape[an - 1] != A->shape[an - 2] ||
+        out->shape[an - 1] != A->shape[an - 1] || out->shape[an - 2] != A->shape[an - 1] + 1)
+        return lpi_error(ctx, LP_ERR_SHAPE, "eig: operand and result shapes do not match");
+    int64_t count = 1, bi[LP_MAX_NDIM] = {0};
+    for (int i = 0; i < nb; i++) {
+        if (A->shape[i] != out->shape[i]) return lpi_error(ctx, LP_ERR_SHAPE, "eig: operand and result stacks do not match");
+        count *= out->shape[i];
+    }
+    const int64_t n = A->shape[an - 1];
+    if (n == 0 || count == 0) return LP_OK;
+    if (!fits_int(n * n)) return lpi_error(ctx, LP_ERR_LIMIT, "eig: matrix too large for LAPACK's 32-bit integers");
+    const lp_dtype rdt = f32 ? LP_FLOAT32 : LP_FLOAT64, wdt = cin ? cdt : rdt;
+    const size_t csz = lp_dtype_size(cdt), wsz = lp_dtype_size(wdt);
+    void *a = lp_malloc_aligned((size_t)(n * n) * wsz), *vr = lp_malloc_aligned((size_t)(n * n) * wsz);
+    void *wr = lp_malloc_aligned((size_t)n * wsz), *wi = lp_malloc_aligned((size_t)n * wsz);
+    void *cw = lp_malloc_aligned((size_t)n * csz), *cv = lp_malloc_aligned((size_t)(n * n) * csz);
+    lp_status st = LP_OK;
+    if (!a || !vr || !wr || !wi || !cw || !cv) { st = lpi_nomem(ctx); goto done; }
+    const lapack_int N = (lapack_int)n;
+    for (int64_t c = 0; c < count && !st; c++) {
+        const char *ap = A->data;
+        char *op = out->data;
+        for (int i = 0; i < nb; i++) { ap += bi[i] * A->strides[i]; op += bi[i] * out->strides[i]; }
+        gather(ap, A->dtype, n, n, A->strides[an - 2], A->strides[an - 1], a, n, wdt);
+        if (!all_finite(a, n * n * (cin ? 2 : 1), f32)) { st = la_error(ctx, "Array must not contain infs or NaNs"); break; }
+        lapack_int info;
+        if (cin) {
+            info = f32 ? LAPACKE_cgeev(LAPACK_COL_MAJOR, 'N', 'V', N, a, N, cw, NULL, 1, cv, N)
+                       : LAPACKE_zgeev(LAPACK_COL_MAJOR, 'N', 'V', N, a, N, cw, NULL, 1, cv, N);
+        } else {
+            info = LAPACK(geev, LAPACK_COL_MAJOR, 'N', 'V', N, a, N, wr, wi, NULL, 1, vr, N);
+            for (int64_t j = 0; j < n && !info; j++) {
+                double re = get_el(wr, j, f32), im = get_el(wi, j, f32);
+                put_el(cw, 2 * j, re, f32);
+                put_el(cw, 2 * j + 1, im, f32);
+                const bool pair = im != 0 && j + 1 < n;
+                for (int64_t i = 0; i < n; i++) {
+                    double x = get_el(vr, i + j * n, f32), y = pair ? get_el(vr, i + (j + 1) * n, f32) : 0;
+                    put_el(cv, 2 * (i + j * n), x, f32);
+                    put_el(cv, 2 * (i + j * n) + 1, y, f32);
+                    if (pair) {
+                        put_el(cv, 2 * (i + (j + 1) * n), x, f32);
+                        put_el(cv, 2 * (i + (j + 1) * n) + 1, -y, f32);
+                    }
+                }
+                if (pair) {
+                    put_el(cw, 2 * (j + 1), get_el(wr, j + 1, f32), f32);
+                    put_el(cw, 2 * (j + 1) + 1, get_el(wi, j + 1, f32), f32);
+                    j++;
+                }
+            }
+        }
+        if (info > 0) st = la_error(ctx, "Eigenvalues did not converge");
+        else if (info < 0) st = lpi_error(ctx, LP_ERR_INTERNAL, "geev: argument %d is invalid", (int)-info);
+        if (st) break;
+        const int64_t rs = out->strides[an - 2], cs = out->strides[an - 1];
+        scatter(cw, 1, 1, n, op, 0, cs, cdt);
+        scatter(cv, n, n, n, op + rs, rs, cs, cdt);
+        for (int i = nb - 1; i >= 0; i--) {
+            if (++bi[i] < out->shape[i]) break;
+            bi[i] = 0;
+        }
+    }
+done:
+    lp_free_aligned(a);
+    lp_free_aligned(vr);
+    lp_free_aligned(wr);
+    lp_free_aligned(wi);
+    lp_free_aligned(cw);
+    lp_free_aligned(cv);
+    return st;
+}
+
 /* The factor ops over a stack (..., p, q): the 2-d kernel per matrix, on sub-views (one
  * operand; the stack axes of operand and result agree, expr/linalg.c builds them so). */
 static lp_status factor_stack(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins, const lpi_view *out) {
@@ -628,9 +708,10 @@ lp_status lpi_linalg_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, co
     const lp_dtype dt = la->loop_dt;
     const bool f32 = dt == LP_FLOAT32;
     const int64_t isz = (int64_t)lp_dtype_size(dt);
-    if (pn->op == LPI_OP_LSTSQ || pn->op == LPI_OP_QR_R || pn->op == LPI_OP_QR_Q || pn->op == LPI_OP_SVD) {
+    if (pn->op == LPI_OP_LSTSQ || pn->op == LPI_OP_QR_R || pn->op == LPI_OP_QR_Q || pn->op == LPI_OP_SVD || pn->op == LPI_OP_EIG) {
         blas_enter(1);
-        lp_status st = pn->op == LPI_OP_LSTSQ ? lstsq_run(ctx, pn, ins, out)
+        lp_status st = pn->op == LPI_OP_EIG     ? eig_run(ctx, pn, ins, out)
+                       : pn->op == LPI_OP_LSTSQ ? lstsq_run(ctx, pn, ins, out)
                        : out->ndim > 2        ? factor_stack(ctx, pn, t, ins, out)
                        : pn->op == LPI_OP_SVD ? svd_run(ctx, pn, ins, out)
                                               : qr_run(ctx, pn, t->nops, ins, out);
