@@ -196,6 +196,7 @@ _RESULTS = {
     "slogdet": ("SlogdetResult", "sign logabsdet"),
     "qr": ("QRResult", "Q R"),
     "eigh": ("EighResult", "eigenvalues eigenvectors"),
+    "eig": ("EigResult", "eigenvalues eigenvectors"),
 }
 
 

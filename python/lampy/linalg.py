@@ -1,11 +1,12 @@
 """Lazy linear algebra with numpy.linalg's names: ``solve inv cholesky det slogdet eigh eigvalsh
-lstsq norm qr svd pinv matrix_rank`` (present when the Lampy library provides them; a tall
-matrix's qr and svd run as TSQR over its row chunks). Results are lazy arrays; errors
-raise numpy.linalg.LinAlgError (ValueError without NumPy).
+eig eigvals lstsq norm qr svd pinv matrix_rank`` (present when the Lampy library provides them;
+a tall matrix's reduced qr and svd run as TSQR over its row chunks; stacks of matrices are
+looped in one task). Results are lazy arrays; errors raise numpy.linalg.LinAlgError
+(ValueError without NumPy).
 
-Differences from NumPy: ``lstsq`` returns only the solution x; ``qr``/``svd`` support
-only ``mode='reduced'``/``'r'`` and ``full_matrices=False`` (or square matrices), with
-signs that may differ from NumPy's; no ``eig``/``eigvals`` (complex results).
+Differences from NumPy: ``lstsq`` returns only the solution x; ``qr`` has no ``mode='raw'``;
+factors have signs that may differ from NumPy's; ``eig``/``eigvals`` compute their factors
+when called (their result dtype, real or complex as in NumPy, depends on the values).
 """
 from . import _lampy
 

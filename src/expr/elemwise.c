@@ -108,6 +108,7 @@ lp_status lpi_elemwise_types(lp_ctx *ctx, lpi_op op, int nin, lp_array *const *i
     case LPI_OP_TAN: case LPI_OP_ARCSIN: case LPI_OP_ARCCOS: case LPI_OP_ARCTAN: case LPI_OP_SINH: case LPI_OP_COSH:
     case LPI_OP_ARCSINH: case LPI_OP_ARCCOSH: case LPI_OP_ARCTANH: case LPI_OP_CBRT: case LPI_OP_DEG2RAD:
     case LPI_OP_RAD2DEG: case LPI_OP_ARCTAN2: case LPI_OP_HYPOT: case LPI_OP_COPYSIGN: case LPI_OP_LOGADDEXP:
+    case LPI_OP_NEXTAFTER:
         /* float loops only: the smallest float that holds the operands (bool, int8, uint8:
          * float16; int16, uint16: float32; wider: float64), as NumPy's type resolution picks */
         if (k < LPI_KIND_FLOAT) *loop_dt = *out_dt = lp_promote(c, LP_FLOAT16);

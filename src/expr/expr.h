@@ -122,7 +122,14 @@ lp_dtype lpi_reduce_out_dtype(lpi_op op, lp_dtype in);
 lp_status lpi_linalg_packed(lp_ctx *ctx, lpi_op op, lp_array *a, lp_array **out);
 /* The factor nodes behind qr and svd (graph documents rebuild them): QR_R (K, N) and QR_Q
  * (M, K) of a 2-d array; SVD of a square one, packed (2N + 1, N): [S; U; Vt]. */
-lp_status lpi_linalg_factor(lp_ctx *ctx, lpi_op op, lp_array *a, lp_array **out);
+lp_status lpi_linalg_factor(lp_ctx *ctx, lpi_op op, lp_array *a, bool complete, lp_array **out);
+/* qr with NumPy's mode='complete' (complete: Q (..., M, M), R (..., M, N)) */
+lp_status lpi_linalg_qr_mode(lp_ctx *ctx, lp_array *a, bool complete, lp_array **q, lp_array **r);
+/* svd with full_matrices (U (..., M, M), Vt (..., N, N)) */
+/* eig of square matrices: the packed node, and (w, v) with NumPy's result dtype (computes now) */
+lp_status lpi_linalg_eig_packed(lp_ctx *ctx, lp_array *a, lp_array **out);
+lp_status lpi_linalg_eig(lp_ctx *ctx, lp_array *a, lp_array **w, lp_array **v);
+lp_status lpi_linalg_svd_full(lp_ctx *ctx, lp_array *a, bool full, lp_array **u, lp_array **s, lp_array **vt);
 /* expr/axis.c: ops along one axis (axis already validated by the caller or normalized here).
  * lpi_scan casts x to the scan's dtype first (cumsum/cumprod: NumPy's sum dtype). */
 lp_status lpi_scan(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out);

@@ -576,6 +576,177 @@ static lp_status split_key(lp_ctx *ctx, int n, const lp_value *key, int *adv, in
     return LP_OK;
 }
 
+/* NumPy's placement rule: the broadcast index dimensions replace the indexed axes in place
+ * when the advanced items of the key (integer scalars count as advanced once an array is
+ * present) stand next to each other, and go first otherwise. */
+static bool advanced_adjacent(int n, const lp_value *key) {
+    int first = -1, last = -1;
+    for (int k = 0; k < n; k++)
+        if (key[k].kind != LP_VAL_NONE && key[k].kind != LP_VAL_SLICE && key[k].kind != LP_VAL_ELLIPSIS) {
+            if (first < 0) first = k;
+            last = k;
+        }
+    for (int k = first; k >= 0 && k <= last; k++)
+        if (key[k].kind == LP_VAL_NONE || key[k].kind == LP_VAL_SLICE || key[k].kind == LP_VAL_ELLIPSIS) return false;
+    return true;
+}
+
+/* r with its dimensions [at, at + nb) moved to the front; kept in t */
+static lp_status dims_to_front(lp_ctx *ctx, lpi_tmps *t, lp_array *r, int at, int nb, lp_array **out) {
+    if (at == 0) { *out = r; return LP_OK; }
+    int perm[LP_MAX_NDIM], q = 0;
+    for (int i = 0; i < nb; i++) perm[q++] = at + i;
+    for (int i = 0; i < r->ndim; i++) if (i < at || i >= at + nb) perm[q++] = i;
+    lp_status st = lp_transpose(ctx, r, perm, out);
+    if (!st) lpi_keep(t, *out);
+    return st;
+}
+
+/* x[key] with several advanced items (integer arrays; a bool array stands for its nonzero()
+ * columns, as in NumPy). The basic items apply first, each advanced item replaced by full
+ * slices; the index arrays are broadcast together, checked and wrapped per axis (a take from
+ * an arange of that axis: NumPy's IndexError naming the axis), combined into one flat
+ * position over the indexed axes (moved first and merged), and that one take is the gather. */
+static lp_status getitem_multi(lp_ctx *ctx, lpi_tmps *t, lp_array *x, int n, const lp_value *key, lp_array **out) {
+    lp_status st;
+    lp_index ix[2 * LP_MAX_NDIM + 2];
+    lp_array *comp[LP_MAX_NDIM];
+    int yax[LP_MAX_NDIM], xax[LP_MAX_NDIM], m = 0, nix = 0, ya = 0, xa = 0, nreal = 0;
+    lp_array *arr[2 * LP_MAX_NDIM + 2] = {0};
+    for (int k = 0; k < n; k++) {
+        if (is_basic(&key[k])) { nreal += key[k].kind == LP_VAL_INT || key[k].kind == LP_VAL_SLICE; continue; }
+        if (key[k].kind == LP_VAL_BOOL)
+            return lpi_error(ctx, LP_ERR_INDEX, "a scalar bool beside other index arrays is not supported");
+        if ((st = lpi_value_to_array(ctx, &key[k], false, "index", &arr[k]))) return st;
+        lpi_keep(t, arr[k]);
+        nreal += arr[k]->dtype == LP_BOOL ? (arr[k]->ndim ? arr[k]->ndim : 1) : 1;
+    }
+    if (nreal > x->ndim)
+        return lpi_error(ctx, LP_ERR_INDEX, "too many indices for array: array is %d-dimensional, but %d were indexed", x->ndim, nreal);
+    lp_index full = {LP_IDX_SLICE, false, false, 0, 0, 1};
+    for (int k = 0; k < n; k++) {
+        if (arr[k]) {
+            lp_array *a = arr[k];
+            if (a->dtype == LP_BOOL && a->ndim == 0)
+                return lpi_error(ctx, LP_ERR_INDEX, "a 0-d bool beside other index arrays is not supported");
+            int span = a->dtype == LP_BOOL ? a->ndim : 1;
+            if (m + span > LP_MAX_NDIM) return lpi_error(ctx, LP_ERR_INDEX, "too many indices for array");
+            if (a->dtype == LP_BOOL) {
+                for (int d = 0; d < span; d++)
+                    if (a->shape[d] != x->shape[xa + d])
+                        return lpi_error(ctx, LP_ERR_INDEX, "boolean index did not match indexed array along axis %d; size of axis "
+                                         "is %lld but size of corresponding boolean axis is %lld", xa + d,
+                                         (long long)x->shape[xa + d], (long long)a->shape[d]);
+                lp_array *aw = NULL;
+                if ((st = argwhere(ctx, a, &aw))) return st;
+                lpi_keep(t, aw);
+                for (int d = 0; d < span; d++) {
+                    if ((st = column(ctx, aw, d, &comp[m]))) return st;
+                    lpi_keep(t, comp[m]);
+                    yax[m] = ya + d;
+                    xax[m++] = xa + d;
+                }
+            } else {
+                if (lpi_dtype_kind(a->dtype) != LPI_KIND_INT)
+                    return lpi_error(ctx, LP_ERR_INDEX, "arrays used as indices must be of integer (or boolean) type");
+                comp[m] = a;
+                yax[m] = ya;
+                xax[m++] = xa;
+            }
+            for (int d = 0; d < span; d++) ix[nix++] = full;
+            ya += span;
+            xa += span;
+            continue;
+        }
+        if ((st = to_index(ctx, &key[k], &ix[nix]))) return st;
+        switch (ix[nix++].kind) {
+        case LP_IDX_INT: xa++; break;
+        case LP_IDX_SLICE: xa++; ya++; break;
+        case LP_IDX_NEWAXIS: ya++; break;
+        case LP_IDX_ELLIPSIS: xa += x->ndim - nreal; ya += x->ndim - nreal; break;
+        }
+    }
+    lp_array *y = NULL;
+    if ((st = lp_slice(ctx, x, nix, ix, &y))) return st;
+    lpi_keep(t, y);
+    /* the index arrays broadcast together */
+    int nds[LP_MAX_NDIM], bnd;
+    const int64_t *shs[LP_MAX_NDIM];
+    int64_t bshape[LP_MAX_NDIM];
+    for (int k = 0; k < m; k++) { nds[k] = comp[k]->ndim; shs[k] = comp[k]->shape; }
+    if ((st = lpi_broadcast_shapes(ctx, m, nds, shs, &bnd, bshape))) {
+        return lpi_error(ctx, LP_ERR_INDEX, "shape mismatch: indexing arrays could not be broadcast together");
+    }
+    if (bnd + y->ndim - m > LP_MAX_NDIM) return lpi_error(ctx, LP_ERR_INDEX, "the result would have more than %d dimensions", LP_MAX_NDIM);
+    /* flat = sum of the wrapped indices times the strides of the indexed axes (row-major) */
+    lp_array *flat = NULL;
+    int64_t stride = 1;
+    for (int k = m - 1; k >= 0; k--) {
+        const int64_t nk = y->shape[yax[k]];
+        int64_t ashape[LP_MAX_NDIM];
+        for (int i = 0; i < xax[k]; i++) ashape[i] = 1;
+        ashape[xax[k]] = nk;
+        lp_array *ar = NULL, *ar2 = NULL, *w = NULL, *wb = NULL, *sc = NULL, *term = NULL;
+        if ((st = lp_arange(ctx, 0, (double)nk, 1, LP_INT64, &ar))) return st;
+        lpi_keep(t, ar);
+        if ((st = lp_reshape(ctx, ar, xax[k] + 1, ashape, &ar2))) return st;
+        lpi_keep(t, ar2);
+        if (nk == 0 && comp[k]->size > 0)
+            return lpi_error(ctx, LP_ERR_INDEX, "index 0 is out of bounds for axis %d with size 0", xax[k]);
+        if ((st = lpi_take(ctx, ar2, comp[k], xax[k], &w))) return st;
+        lpi_keep(t, w);
+        if ((st = lp_reshape(ctx, w, comp[k]->ndim, comp[k]->shape, &w))) return st;
+        lpi_keep(t, w);
+        if ((st = lp_broadcast_to(ctx, w, bnd, bshape, &wb))) return st;
+        lpi_keep(t, wb);
+        term = wb;
+        if (stride != 1) {
+            if ((st = lp_scalar_array(ctx, lp_scalar_i(stride), &sc))) return st;
+            lpi_keep(t, sc);
+            if ((st = lp_binary(ctx, "multiply", wb, sc, &term))) return st;
+            lpi_keep(t, term);
+        }
+        if (flat) {
+            lp_array *s2 = NULL;
+            if ((st = lp_binary(ctx, "add", flat, term, &s2))) return st;
+            flat = lpi_keep(t, s2);
+        } else {
+            flat = term;
+        }
+        stride *= nk;
+    }
+    /* y with the indexed axes first, merged into one of size stride */
+    int perm[LP_MAX_NDIM], q = 0;
+    int64_t mshape[LP_MAX_NDIM];
+    int mnd = 0;
+    mshape[mnd++] = stride;
+    for (int k = 0; k < m; k++) perm[q++] = yax[k];
+    for (int i = 0; i < y->ndim; i++) {
+        bool used = false;
+        for (int k = 0; k < m; k++) used |= yax[k] == i;
+        if (!used) { perm[q++] = i; mshape[mnd++] = y->shape[i]; }
+    }
+    lp_array *yt = NULL, *ym = NULL, *r = NULL;
+    if ((st = lp_transpose(ctx, y, perm, &yt))) return st;
+    lpi_keep(t, yt);
+    if ((st = lp_reshape(ctx, yt, mnd, mshape, &ym))) return st;
+    lpi_keep(t, ym);
+    if ((st = lpi_take(ctx, ym, flat, 0, &r))) return st;
+    lpi_keep(t, r);
+    /* the broadcast dimensions are first now; back in place of the indexed axes when adjacent */
+    if (advanced_adjacent(n, key) && yax[0] > 0) {
+        int back[LP_MAX_NDIM], p = 0;
+        for (int i = 0; i < yax[0]; i++) back[p++] = bnd + i;
+        for (int i = 0; i < bnd; i++) back[p++] = i;
+        for (int i = bnd + yax[0]; i < r->ndim; i++) back[p++] = i;
+        lp_array *rb = NULL;
+        if ((st = lp_transpose(ctx, r, back, &rb))) return st;
+        r = lpi_keep(t, rb);
+    }
+    *out = r;
+    return LP_OK;
+}
+
 /* x[key] with NumPy's rules for one advanced index: basic items apply first (an int array
  * then takes along the axis it stands for; a bool array selects over as many axes as it has) */
 static lp_status getitem(lp_ctx *ctx, lpi_tmps *t, lp_array *x, int n, const lp_value *key, lp_array **out) {
@@ -591,7 +762,7 @@ static lp_status getitem(lp_ctx *ctx, lpi_tmps *t, lp_array *x, int n, const lp_
         lpi_keep(t, *out);
         return LP_OK;
     }
-    if (nadv > 1) return lpi_error(ctx, LP_ERR_INDEX, "indexing with more than one array is not supported yet");
+    if (nadv > 1) return getitem_multi(ctx, t, x, n, key, out);
     lp_array *ia = NULL;
     if (key[adv].kind == LP_VAL_BOOL) st = lp_full(ctx, LP_BOOL, 0, NULL, lp_scalar_b(key[adv].b), &ia); /* x[True] */
     else st = lpi_value_to_array(ctx, &key[adv], false, "index", &ia);
@@ -640,7 +811,7 @@ static lp_status getitem(lp_ctx *ctx, lpi_tmps *t, lp_array *x, int n, const lp_
         }
         if ((st = masked(ctx, yt, im, &sel))) return st;
         lpi_keep(t, sel);
-        if (!ax) { *out = sel; return LP_OK; }
+        if (!ax || !advanced_adjacent(n, key)) { *out = sel; return LP_OK; }
         /* NumPy keeps the selection's place when it is the only advanced index */
         int back[LP_MAX_NDIM];
         for (int i = 0, j = 1; i < sel->ndim; i++) back[i] = i < ax ? j++ : i == ax ? 0 : i;
@@ -648,9 +819,11 @@ static lp_status getitem(lp_ctx *ctx, lpi_tmps *t, lp_array *x, int n, const lp_
         lpi_keep(t, *out);
         return LP_OK;
     }
-    if ((st = lpi_take(ctx, y, ia, ax, out))) return st;
-    lpi_keep(t, *out);
-    return LP_OK;
+    lp_array *r = NULL;
+    if ((st = lpi_take(ctx, y, ia, ax, &r))) return st;
+    lpi_keep(t, r);
+    if (advanced_adjacent(n, key)) { *out = r; return LP_OK; }
+    return dims_to_front(ctx, t, r, ax, ia->ndim, out);
 }
 
 lp_status lp_getitem(lp_ctx *ctx, lp_array *x, int n, const lp_value *key, lp_array **out) {

@@ -15,11 +15,11 @@ lp_status lpi_fn_qr(lpi_call *c, lp_value *out) {
     if (strcmp(mode, "reduced") && strcmp(mode, "r") && strcmp(mode, "complete") && strcmp(mode, "raw"))
         return lpi_error(c->ctx, LP_ERR_VALUE, "Unrecognized mode '%s'", mode);
     if (!strcmp(mode, "raw")) return lpi_error(c->ctx, LP_ERR_VALUE, "qr(): mode='raw' (Householder reflectors) is not supported");
-    if (!strcmp(mode, "complete") && a->ndim == 2 && a->shape[0] > a->shape[1])
-        return lpi_error(c->ctx, LP_ERR_VALUE,
-                         "qr(): mode='complete' of a tall matrix (an M x M Q) is not supported; use mode='reduced'");
-    if (mode[0] == 'r' && !mode[1]) return lpi_out_array(c, lp_linalg_qr(c->ctx, a, NULL, &r), &r, out);
-    lp_status st = lp_linalg_qr(c->ctx, a, &q, &r);
+    /* complete: Q (M, M) from the Householder reflectors of one geqrf per matrix (orgqr with
+     * M columns), which needs the matrix in one task; reduced tall matrices go through TSQR */
+    const bool complete = !strcmp(mode, "complete");
+    if (mode[0] == 'r' && !mode[1]) return lpi_out_array(c, lpi_linalg_qr_mode(c->ctx, a, false, NULL, &r), &r, out);
+    lp_status st = lpi_linalg_qr_mode(c->ctx, a, complete, &q, &r);
     if (st) return st;
     lp_array *both[2] = {q, r};
     return lpi_out_list(c, LP_VAL_TUPLE, both, 2, out);
@@ -29,12 +29,8 @@ lp_status lpi_fn_svd(lpi_call *c, lp_value *out) {
     lp_array *a = ARG("a")->a, *u = NULL, *s = NULL, *vt = NULL;
     const bool uv = ARG("compute_uv")->b;
     /* hermitian=True: NumPy takes eigh's route; the SVD computed here is the same decomposition */
-    if (uv && ARG("full_matrices")->b && a->ndim == 2 && a->shape[0] != a->shape[1])
-        return lpi_error(c->ctx, LP_ERR_VALUE,
-                         "svd(): full_matrices=True of a non-square matrix (an M x M or N x N factor) is not supported; "
-                         "pass full_matrices=False");
     if (!uv) return lpi_out_array(c, lp_linalg_svd(c->ctx, a, NULL, &s, NULL), &s, out);
-    lp_status st = lp_linalg_svd(c->ctx, a, &u, &s, &vt);
+    lp_status st = lpi_linalg_svd_full(c->ctx, a, ARG("full_matrices")->b, &u, &s, &vt);
     if (st) return st;
     lp_array *all[3] = {u, s, vt};
     return lpi_out_list(c, LP_VAL_TUPLE, all, 3, out);
@@ -61,6 +57,24 @@ static lp_array *array_arg(lpi_call *c, lpi_tmps *t, const char *name) {
     return lpi_keep(t, x->array);
 }
 
+/* a's matrices transposed (its last two axes swapped) */
+static lp_status swap_last(lp_ctx *ctx, lp_array *a, lp_array **out) {
+    int perm[LP_MAX_NDIM];
+    for (int i = 0; i < a->ndim; i++) perm[i] = i;
+    perm[a->ndim - 2] = a->ndim - 1;
+    perm[a->ndim - 1] = a->ndim - 2;
+    return lp_transpose(ctx, a, perm, out);
+}
+
+/* a[..., None] */
+static lp_status add_last_axis(lp_ctx *ctx, lp_array *a, lp_array **out) {
+    int64_t sh[LP_MAX_NDIM];
+    if (a->ndim >= LP_MAX_NDIM) return lpi_error(ctx, LP_ERR_VALUE, "rtol: too many dimensions");
+    memcpy(sh, a->shape, (size_t)a->ndim * sizeof *sh);
+    sh[a->ndim] = 1;
+    return lp_reshape(ctx, a, a->ndim + 1, sh, out);
+}
+
 static double eps_of(lp_dtype dt) { return dt == LP_FLOAT32 ? FLT_EPSILON : DBL_EPSILON; }
 
 /* numpy.linalg.pinv: V diag(1/s) U^T over the singular values above rcond * max(s). rcond
@@ -81,35 +95,43 @@ lp_status lpi_fn_pinv(lpi_call *c, lp_value *out) {
     if (has_rcond && rtol_passed) st = lpi_error(ctx, LP_ERR_VALUE, "`rtol` and `rcond` can't be both set.");
     else if (a->ndim < 2)
         st = lpi_error(ctx, LP_ERR_LINALG, "%d-dimensional array given. Array must be at least two-dimensional", a->ndim);
-    else if (a->ndim > 2) st = lpi_error(ctx, LP_ERR_VALUE, "pinv(): stacks of matrices (%d dimensions) are not supported yet", a->ndim);
     if (st) {
         lpi_drop(t);
         return st;
     }
-    const int64_t m = a->shape[0], n = a->shape[1];
+    const int nd = a->ndim;
+    const int64_t m = a->shape[nd - 2], n = a->shape[nd - 1];
     const lp_dtype dt = a->dtype == LP_FLOAT32 ? LP_FLOAT32 : LP_FLOAT64;
     if (!has_rcond) rcond = has_rtol ? rtol : rtol_passed ? (double)(m > n ? m : n) * eps_of(dt) : 1e-15;
+    int64_t sh[LP_MAX_NDIM];
+    memcpy(sh, a->shape, (size_t)nd * sizeof *sh);
     if (m == 0 || n == 0) {
-        int64_t sh[2] = {n, m};
+        sh[nd - 2] = n;
+        sh[nd - 1] = m;
         lpi_drop(t);
-        return lpi_out_array(c, lp_zeros(ctx, dt, 2, sh, &r), &r, out);
+        return lpi_out_array(c, lp_zeros(ctx, dt, nd, sh, &r), &r, out);
     }
+    /* per matrix of a stack: the cutoff from its own largest singular value; rtol (an array)
+     * broadcasts against the stack's shape, as NumPy's rcond[..., newaxis] */
     lp_array *u = NULL, *s = NULL, *vt = NULL, *smax = NULL, *rc = NULL, *cut = NULL, *large = NULL, *one = NULL,
              *inv = NULL, *zero = NULL, *sinv = NULL, *col = NULL, *ut = NULL, *w = NULL, *v = NULL;
-    const int64_t k = m < n ? m : n, colsh[2] = {k, 1};
+    const int64_t k = m < n ? m : n;
+    int last = -1;
+    sh[nd - 2] = k;
+    sh[nd - 1] = 1;
     if (!(st = lp_linalg_svd(ctx, a, &u, &s, &vt))) {
         lpi_keep(t, u);
         lpi_keep(t, s);
         lpi_keep(t, vt);
     }
-    if (st || KEEP(lp_reduce(ctx, "max", s, NULL, 0, false, &smax), smax) ||
-        (rtol_arr ? (rc = rtol_arr, LP_OK) : KEEP(lp_scalar_array(ctx, lp_scalar_f(rcond), &rc), rc)) ||
+    if (st || KEEP(lp_reduce(ctx, "max", s, &last, 1, true, &smax), smax) ||
+        (rtol_arr ? KEEP(add_last_axis(ctx, rtol_arr, &rc), rc) : KEEP(lp_scalar_array(ctx, lp_scalar_f(rcond), &rc), rc)) ||
         KEEP(lp_binary(ctx, "multiply", rc, smax, &cut), cut) ||
         KEEP(lp_binary(ctx, "greater", s, cut, &large), large) || KEEP(lp_scalar_array(ctx, lp_scalar_f(1.0), &one), one) ||
         KEEP(lp_binary(ctx, "divide", one, s, &inv), inv) || KEEP(lp_scalar_array(ctx, lp_scalar_f(0.0), &zero), zero) ||
-        KEEP(lp_where(ctx, large, inv, zero, &sinv), sinv) || KEEP(lp_reshape(ctx, sinv, 2, colsh, &col), col) ||
-        KEEP(lp_transpose(ctx, u, NULL, &ut), ut) || KEEP(lp_binary(ctx, "multiply", col, ut, &w), w) ||
-        KEEP(lp_transpose(ctx, vt, NULL, &v), v) || KEEP(lp_matmul(ctx, v, w, &r), r))
+        KEEP(lp_where(ctx, large, inv, zero, &sinv), sinv) || KEEP(lp_reshape(ctx, sinv, nd, sh, &col), col) ||
+        KEEP(swap_last(ctx, u, &ut), ut) || KEEP(lp_binary(ctx, "multiply", col, ut, &w), w) ||
+        KEEP(swap_last(ctx, vt, &v), v) || KEEP(lp_matmul(ctx, v, w, &r), r))
         return lpi_give(c, t, st, &r, out);
     return lpi_give(c, t, st, &r, out);
 }
@@ -130,8 +152,9 @@ lp_status lpi_fn_matrix_rank(lpi_call *c, lp_value *out) {
     }
     if (!(st = lp_linalg_svd(ctx, a, NULL, &s, NULL))) lpi_keep(t, s);
     if (st) return lpi_give(c, t, st, &r, out);
-    const int64_t m = a->shape[0], n = a->shape[1];
-    if (m == 0 || n == 0) return lpi_give(c, t, KEEP(lp_zeros(ctx, LP_INT64, 0, NULL, &r), r), &r, out);
+    const int64_t m = a->shape[a->ndim - 2], n = a->shape[a->ndim - 1];
+    int last = -1;
+    if (m == 0 || n == 0) return lpi_give(c, t, KEEP(lp_zeros(ctx, LP_INT64, a->ndim - 2, a->shape, &r), r), &r, out);
     lp_array *rtol_arr = array_arg(c, t, "rtol");
     bool has_rtol = false;
     double rt = (double)(m > n ? m : n) * eps_of(s->dtype);
@@ -139,10 +162,22 @@ lp_status lpi_fn_matrix_rank(lpi_call *c, lp_value *out) {
     if (tola->given) {
         st = KEEP(lp_scalar_array(ctx, lp_scalar_f(tola->f), &tol), tol);
     } else {
-        if (!KEEP(lp_reduce(ctx, "max", s, NULL, 0, false, &smax), smax) &&
-            !(rtol_arr ? (f = rtol_arr, LP_OK) : KEEP(lp_scalar_array(ctx, lp_scalar_f(rt), &f), f)))
+        /* per matrix: its largest singular value times rtol (an array: one per matrix) */
+        if (!KEEP(lp_reduce(ctx, "max", s, &last, 1, true, &smax), smax) &&
+            !(rtol_arr ? KEEP(add_last_axis(ctx, rtol_arr, &f), f) : KEEP(lp_scalar_array(ctx, lp_scalar_f(rt), &f), f)))
             st = KEEP(lp_binary(ctx, "multiply", smax, f, &tol), tol);
     }
-    if (!st && !KEEP(lp_binary(ctx, "greater", s, tol, &gt), gt)) KEEP(lp_reduce(ctx, "sum", gt, NULL, 0, false, &r), r);
+    if (!st && !KEEP(lp_binary(ctx, "greater", s, tol, &gt), gt)) KEEP(lp_reduce(ctx, "sum", gt, &last, 1, false, &r), r);
     return lpi_give(c, t, st, &r, out);
+}
+
+/* numpy.linalg.eig / eigvals (geev per matrix; expr/linalg.c computes the factors when built:
+ * the result dtype depends on them) */
+lp_status lpi_fn_eig(lpi_call *c, lp_value *out) {
+    lp_array *a = ARG("a")->a, *w = NULL, *v = NULL;
+    if (!strcmp(c->fn->op, "eigvals")) return lpi_out_array(c, lpi_linalg_eig(c->ctx, a, &w, NULL), &w, out);
+    lp_status st = lpi_linalg_eig(c->ctx, a, &w, &v);
+    if (st) return st;
+    lp_array *both[2] = {w, v};
+    return lpi_out_list(c, LP_VAL_TUPLE, both, 2, out);
 }

@@ -250,21 +250,99 @@ lp_status lpi_fn_tile(lpi_call *c, lp_value *out) {
 }
 
 /* repeat with one count: a unit axis after `axis`, broadcast to the count, merged */
+/* repeat with one count per element along the axis: the counts are read now (the result's
+ * length depends on them, as a mask's count does), and the source of output position j is
+ * searchsorted(cumsum(counts), j, 'right'), a lazy gather (take) over the axis */
+static lp_status repeat_counts(lp_ctx *ctx, lpi_tmps *t, lp_array *a, int axis, lp_array *reps, lp_array **out) {
+    lp_status st;
+    if (lpi_dtype_kind(reps->dtype) != LPI_KIND_INT && reps->dtype != LP_BOOL)
+        return lpi_error(ctx, LP_ERR_TYPE, "Cannot cast array data from dtype('%s') to dtype('int64') according to the rule 'safe'",
+                         lp_dtype_name(reps->dtype));
+    if (reps->ndim > 1) return lpi_error(ctx, LP_ERR_VALUE, "object too deep for desired array");
+    const int64_t n = a->shape[axis];
+    if (reps->size != 1 && reps->size != n)
+        return lpi_error(ctx, LP_ERR_VALUE, "operands could not be broadcast together with shape (%lld,) (%lld,)", (long long)n,
+                         (long long)reps->size);
+    lp_array *r64 = reps;
+    if (reps->dtype != LP_INT64) {
+        if ((st = lp_astype(ctx, reps, LP_INT64, &r64))) return st;
+        lpi_keep(t, r64);
+    }
+    if (!lp_array_result(r64) && (st = lpi_run_now(ctx, &r64, 1))) return st;
+    const int64_t *rv = lp_buffer_data(lp_array_result(r64));
+    int64_t *cs = lp_malloc((size_t)(n ? n : 1) * sizeof *cs), total = 0;
+    if (!cs) return lpi_nomem(ctx);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = rv[reps->size == 1 ? 0 : i];
+        if (k < 0) { lp_free(cs); return lpi_error(ctx, LP_ERR_VALUE, "repeats may not contain negative values."); }
+        if (k > INT64_MAX / 16 - total) { lp_free(cs); return lpi_error(ctx, LP_ERR_VALUE, "repeat: the result is too large"); }
+        cs[i] = total += k;
+    }
+    lp_buffer *cb = NULL;
+    lp_array *csa = NULL, *pos = NULL, *src = NULL;
+    st = lp_buffer_create(ctx, LP_INT64, 1, &n, cs, &cb);
+    lp_free(cs);
+    if (!st) st = lp_from_buffer(ctx, cb, &csa);
+    lp_buffer_release(cb);
+    if (st) return st;
+    lpi_keep(t, csa);
+    if ((st = lp_arange(ctx, 0, (double)total, 1, LP_INT64, &pos))) return st;
+    lpi_keep(t, pos);
+    if ((st = lpi_searchsorted(ctx, csa, pos, true, &src))) return st;
+    lpi_keep(t, src);
+    if ((st = lpi_take(ctx, a, src, axis, out))) return st;
+    lpi_keep(t, *out);
+    return LP_OK;
+}
+
 lp_status lpi_fn_repeat(lpi_call *c, lp_value *out) {
     lp_ctx *ctx = c->ctx;
     lp_array *a = ARG("a")->a, *r = NULL, *x = NULL, *b = NULL, *f = NULL;
     lpi_arg *rp = ARG("repeats"), *ax = ARG("axis");
-    int64_t n = rp->i;
+    const lp_value *rv = rp->v;
+    lp_array *reps = NULL;
+    int64_t n = 0;
+    if (rv && (rv->kind == LP_VAL_INT || rv->kind == LP_VAL_BOOL)) {
+        n = rv->kind == LP_VAL_INT ? rv->i : rv->b;
+    } else if (rv && (rv->kind == LP_VAL_ARRAY || rv->kind == LP_VAL_LIST || rv->kind == LP_VAL_TUPLE)) {
+        lp_status st = lpi_value_to_array(ctx, rv, false, c->fname, &reps);
+        if (st) return st;
+        if (rv->kind != LP_VAL_ARRAY && lpi_dtype_kind(reps->dtype) == LPI_KIND_FLOAT) {
+            /* a Python list of floats: NumPy converts each with int() */
+            lp_array *ri = NULL;
+            st = lp_astype(ctx, reps, LP_INT64, &ri);
+            lp_array_release(reps);
+            if (st) return st;
+            reps = ri;
+        }
+    } else {
+        return lpi_error(ctx, LP_ERR_TYPE, "repeat(): repeats must be an integer or an array of integers");
+    }
     if (n < 0) return lpi_error(ctx, LP_ERR_VALUE, "negative dimensions are not allowed");
     lpi_tmps t = {0};
     lp_status st = LP_OK;
+    if (reps) lpi_keep(&t, reps);
     int axis = 0;
     if (ax->naxes < 0) {
         int64_t m1 = -1;
         if (KEEP(lp_reshape(ctx, a, 1, &m1, &f), f)) return lpi_give(c, &t, st, &r, out);
         a = f;
     } else if (ax->axis_tuple || (st = lpi_norm_axis(ctx, ax->axes[0], a->ndim, &axis))) {
+        lpi_drop(&t);
         return st ? st : lpi_error(ctx, LP_ERR_TYPE, "'tuple' object cannot be interpreted as an integer");
+    }
+    if (reps && reps->ndim == 0 && lpi_dtype_kind(reps->dtype) == LPI_KIND_INT && reps->dtype != LP_BOOL) {
+        /* a 0-d array of counts is one count for all */
+        lp_array *r64 = reps;
+        if (reps->dtype != LP_INT64 && KEEP(lp_astype(ctx, reps, LP_INT64, &r64), r64)) return lpi_give(c, &t, st, &r, out);
+        if (!lp_array_result(r64) && (st = lpi_run_now(ctx, &r64, 1))) return lpi_give(c, &t, st, &r, out);
+        n = *(const int64_t *)lp_buffer_data(lp_array_result(r64));
+        if (n < 0) { lpi_drop(&t); return lpi_error(ctx, LP_ERR_VALUE, "repeats may not contain negative values."); }
+        reps = NULL;
+    }
+    if (reps) {
+        st = repeat_counts(ctx, &t, a, axis, reps, &r);
+        return lpi_give(c, &t, st, &r, out);
     }
     if (a->ndim + 1 > LP_MAX_NDIM) return lpi_error(ctx, LP_ERR_VALUE, "repeat: too many dimensions");
     int64_t s1[LP_MAX_NDIM], s2[LP_MAX_NDIM], s3[LP_MAX_NDIM];
@@ -512,7 +590,8 @@ static lp_status isclose(lpi_call *c, lpi_tmps *t, lp_array *x, lp_array *y, dou
     lp_array *yf = y, *d = NULL, *ad = NULL, *ay = NULL, *ry = NULL, *tol = NULL, *le = NULL, *fin = NULL, *both = NULL,
              *eq = NULL, *r = NULL, *rt = NULL, *at = NULL;
     lp_status st;
-    lp_dtype yt = lpi_is_weak(y) ? LP_FLOAT64 : lpi_dtype_kind(y->dtype) == LPI_KIND_FLOAT ? y->dtype : LP_FLOAT64;
+    /* (a complex y stays complex: a cast to float64 would drop its imaginary part) */
+    lp_dtype yt = lpi_is_weak(y) ? LP_FLOAT64 : lpi_dtype_kind(y->dtype) >= LPI_KIND_FLOAT ? y->dtype : LP_FLOAT64;
     if (y->dtype != yt && !lpi_is_weak(y)) {
         if ((st = lp_astype(ctx, y, yt, &yf))) return st;
         lpi_keep(t, yf);

@@ -384,78 +384,175 @@ lp_status lp_linalg_lstsq(lp_ctx *ctx, lp_array *a, lp_array *b, double rcond, l
 
 /* ---- QR and SVD ---- */
 
-static lp_status need_matrix(lp_ctx *ctx, const lp_array *a, const char *fn) {
+static lp_status need_matrix(lp_ctx *ctx, const lp_array *a) {
     if (a->ndim < 2)
         return lpi_error(ctx, LP_ERR_LINALG, "%d-dimensional array given. Array must be at least two-dimensional",
                          a->ndim);
-    if (a->ndim > 2) return lpi_error(ctx, LP_ERR_VALUE, "%s: stacks of matrices (%d dimensions) are not supported yet", fn, a->ndim);
     return LP_OK;
 }
 
-lp_status lpi_linalg_factor(lp_ctx *ctx, lpi_op op, lp_array *a, lp_array **out) {
+/* The factors of a's matrices (..., M, N): a stack keeps its leading axes. complete (QR of a
+ * tall matrix, M > N): Q is (M, M) and R (M, N), NumPy's mode='complete'; otherwise K = min(M, N)
+ * columns of Q and rows of R. */
+lp_status lpi_linalg_factor(lp_ctx *ctx, lpi_op op, lp_array *a, bool complete, lp_array **out) {
     *out = NULL;
-    lp_status st = need_matrix(ctx, a, lpi_ops[op].name);
+    lp_status st = need_matrix(ctx, a);
     if (st) return st;
-    const int64_t m = a->shape[0], n = a->shape[1], k = m < n ? m : n;
-    int64_t shape[2];
+    const int nd = a->ndim;
+    const int64_t m = a->shape[nd - 2], n = a->shape[nd - 1], k = complete && m > n ? m : m < n ? m : n;
+    int64_t shape[LP_MAX_NDIM];
+    memcpy(shape, a->shape, (size_t)nd * sizeof *shape);
     switch (op) {
-    case LPI_OP_QR_R: shape[0] = k; shape[1] = n; break;
-    case LPI_OP_QR_Q: shape[0] = m; shape[1] = k; break;
+    case LPI_OP_QR_R: shape[nd - 2] = k; shape[nd - 1] = n; break;
+    case LPI_OP_QR_Q: shape[nd - 2] = m; shape[nd - 1] = k; break;
     case LPI_OP_SVD:
         if (m != n) return lpi_error(ctx, LP_ERR_LINALG, "Last 2 dimensions of the array must be square");
-        shape[0] = 2 * n + 1;
-        shape[1] = n;
+        shape[nd - 2] = 2 * n + 1;
+        shape[nd - 1] = n;
         break;
     default: return lpi_error(ctx, LP_ERR_VALUE, "%s is not a factor op", lpi_ops[op].name);
     }
-    return la_node(ctx, op, la_dtype(1, &a), 2, shape, 1, &a, out);
+    return la_node(ctx, op, la_dtype(1, &a), nd, shape, 1, &a, out);
 }
 
-lp_status lp_linalg_qr(lp_ctx *ctx, lp_array *a, lp_array **q, lp_array **r) {
+lp_status lpi_linalg_qr_mode(lp_ctx *ctx, lp_array *a, bool complete, lp_array **q, lp_array **r) {
     if (q) *q = NULL;
     if (r) *r = NULL;
-    lp_status st = need_matrix(ctx, a, "qr");
-    if (!st && q) st = lpi_linalg_factor(ctx, LPI_OP_QR_Q, a, q);
-    if (!st && r) st = lpi_linalg_factor(ctx, LPI_OP_QR_R, a, r);
+    lp_status st = need_matrix(ctx, a);
+    if (!st && q) st = lpi_linalg_factor(ctx, LPI_OP_QR_Q, a, complete, q);
+    if (!st && r) st = lpi_linalg_factor(ctx, LPI_OP_QR_R, a, complete, r);
     if (st && q) { lp_array_release(*q); *q = NULL; }
     return st;
 }
 
+lp_status lp_linalg_qr(lp_ctx *ctx, lp_array *a, lp_array **q, lp_array **r) { return lpi_linalg_qr_mode(ctx, a, false, q, r); }
+
+/* a with its last two axes swapped (the matrices of a stack transposed) */
+static lp_status mT(lp_ctx *ctx, lp_array *a, lp_array **out) {
+    int perm[LP_MAX_NDIM];
+    for (int i = 0; i < a->ndim; i++) perm[i] = i;
+    perm[a->ndim - 2] = a->ndim - 1;
+    perm[a->ndim - 1] = a->ndim - 2;
+    return lp_transpose(ctx, a, perm, out);
+}
+
+/* a[..., :, lo:hi] */
+static lp_status cols_of(lp_ctx *ctx, lp_array *a, int64_t lo, int64_t hi, lp_array **out) {
+    lp_index idx[3];
+    memset(idx, 0, sizeof idx);
+    idx[0].kind = LP_IDX_ELLIPSIS;
+    idx[1].kind = idx[2].kind = LP_IDX_SLICE;
+    idx[1].step = idx[2].step = 1;
+    idx[2].has_start = idx[2].has_stop = true;
+    idx[2].start = lo;
+    idx[2].stop = hi;
+    return lp_slice(ctx, a, 3, idx, out);
+}
+
 /* A tall (or square) a: the SVD of its (N, N) R factor — of a itself when square — and
  * u = Q @ U_r; a wide a: the SVD of a.T with the factors swapped back. */
-lp_status lp_linalg_svd(lp_ctx *ctx, lp_array *a, lp_array **u, lp_array **s, lp_array **vt) {
+lp_status lpi_linalg_svd_full(lp_ctx *ctx, lp_array *a, bool full, lp_array **u, lp_array **s, lp_array **vt) {
     if (u) *u = NULL;
     if (s) *s = NULL;
     if (vt) *vt = NULL;
-    lp_status st = need_matrix(ctx, a, "svd");
+    lp_status st = need_matrix(ctx, a);
     if (st) return st;
-    const int64_t m = a->shape[0], n = a->shape[1];
-    lp_array *t = NULL, *tu = NULL, *tvt = NULL, *r = NULL, *p = NULL, *ur = NULL, *q = NULL;
+    const int64_t m = a->shape[a->ndim - 2], n = a->shape[a->ndim - 1];
+    full = full && u && m != n;
+    lp_array *t = NULL, *tu = NULL, *tvt = NULL, *r = NULL, *p = NULL, *ur = NULL, *q = NULL, *r2 = NULL, *q1 = NULL,
+             *q2 = NULL, *u1 = NULL;
     if (m < n) {
-        if (!(st = lp_transpose(ctx, a, NULL, &t)) &&
-            !(st = lp_linalg_svd(ctx, t, u ? &tu : NULL, s, vt ? &tvt : NULL))) {
-            if (u) st = lp_transpose(ctx, tvt, NULL, u);
-            if (!st && vt) st = lp_transpose(ctx, tu, NULL, vt);
+        if (!(st = mT(ctx, a, &t)) && !(st = lpi_linalg_svd_full(ctx, t, full, u ? &tu : NULL, s, vt ? &tvt : NULL))) {
+            if (u) st = mT(ctx, tvt, u);
+            if (!st && vt) st = mT(ctx, tu, vt);
         }
     } else {
+        /* tall: the SVD of R, U = Q U_r. full_matrices: R and Q from one complete QR (a single
+         * geqrf per matrix, so Q's trailing M - N columns complete the same Q), U = [Q1 U_r, Q2] */
         lp_array *sq = a;
-        if (m != n) st = lpi_linalg_factor(ctx, LPI_OP_QR_R, a, &r), sq = r;
-        if (!st) st = lpi_linalg_factor(ctx, LPI_OP_SVD, sq, &p);
+        if (m != n) {
+            st = lpi_linalg_factor(ctx, LPI_OP_QR_R, a, full, &r), sq = r;
+            if (!st && full) st = rows_of(ctx, r, 0, n, false, &r2), sq = r2;
+        }
+        if (!st) st = lpi_linalg_factor(ctx, LPI_OP_SVD, sq, false, &p);
         if (!st && s) st = rows_of(ctx, p, 0, 1, true, s);
         if (!st && vt) st = rows_of(ctx, p, n + 1, 2 * n + 1, false, vt);
         if (!st && u) {
             if (!(st = rows_of(ctx, p, 1, n + 1, false, &ur))) {
                 if (m == n) { *u = ur; ur = NULL; }
-                else if (!(st = lpi_linalg_factor(ctx, LPI_OP_QR_Q, a, &q))) st = lp_matmul(ctx, q, ur, u);
+                else if (!(st = lpi_linalg_factor(ctx, LPI_OP_QR_Q, a, full, &q))) {
+                    if (!full) st = lp_matmul(ctx, q, ur, u);
+                    else if (!(st = cols_of(ctx, q, 0, n, &q1)) && !(st = cols_of(ctx, q, n, m, &q2)) &&
+                             !(st = lp_matmul(ctx, q1, ur, &u1))) {
+                        lp_array *both[2] = {u1, q2};
+                        st = lp_concatenate(ctx, 2, both, a->ndim - 1, u);
+                    }
+                }
             }
         }
     }
-    lp_array *tmp[] = {t, tu, tvt, r, p, ur, q};
+    lp_array *tmp[] = {t, tu, tvt, r, p, ur, q, r2, q1, q2, u1};
     for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; i++) lp_array_release(tmp[i]);
     if (st) {
         if (u) { lp_array_release(*u); *u = NULL; }
         if (s) { lp_array_release(*s); *s = NULL; }
         if (vt) { lp_array_release(*vt); *vt = NULL; }
+    }
+    return st;
+}
+
+lp_status lp_linalg_svd(lp_ctx *ctx, lp_array *a, lp_array **u, lp_array **s, lp_array **vt) {
+    return lpi_linalg_svd_full(ctx, a, false, u, s, vt);
+}
+
+/* ---- eig ---- */
+
+lp_status lpi_linalg_eig_packed(lp_ctx *ctx, lp_array *a, lp_array **out) {
+    *out = NULL;
+    lp_status st = need_square(ctx, a);
+    if (st) return st;
+    if (a->dtype == LP_FLOAT16) return lpi_error(ctx, LP_ERR_TYPE, "array type float16 is unsupported in linalg");
+    const lp_dtype dt = a->dtype == LP_FLOAT32 || a->dtype == LP_COMPLEX64 ? LP_COMPLEX64 : LP_COMPLEX128;
+    int64_t shape[LP_MAX_NDIM];
+    memcpy(shape, a->shape, (size_t)a->ndim * sizeof *shape);
+    shape[a->ndim - 2] = a->shape[a->ndim - 1] + 1;
+    return lpi_node_new(ctx, LPI_OP_EIG, dt, a->ndim, shape, 1, &a, out);
+}
+
+/* NumPy's dtype rule: a real matrix's results are real when every eigenvalue's imaginary part
+ * is zero, complex otherwise. The result type depends on the data, so the packed factors are
+ * computed when eig is built (as a mask is for x[mask]) and kept on the node; the views of
+ * them stay lazy. */
+lp_status lpi_linalg_eig(lp_ctx *ctx, lp_array *a, lp_array **w, lp_array **v) {
+    if (w) *w = NULL;
+    if (v) *v = NULL;
+    lp_array *p = NULL, *pw = NULL, *pv = NULL;
+    lp_status st = lpi_linalg_eig_packed(ctx, a, &p);
+    if (st) return st;
+    if (!lp_array_result(p)) st = lpi_run_now(ctx, &p, 1);
+    bool real = false;
+    if (!st && !lpi_dtype_is_complex(a->dtype)) {
+        lp_buffer *b = lp_array_result(p);
+        const int64_t n = a->shape[a->ndim - 1], per = (n + 1) * n, count = n ? p->size / per : 0;
+        real = true;
+        for (int64_t k = 0; k < count && real; k++)
+            for (int64_t j = 0; j < n && real; j++) {
+                double re_im[2];
+                lpi_load_c((const char *)lp_buffer_data(b) + (size_t)(k * per + j) * lp_dtype_size(p->dtype), p->dtype, re_im);
+                real = re_im[1] == 0;
+            }
+    }
+    const int64_t n = a->shape[a->ndim - 1];
+    if (!st && w) st = rows_of(ctx, p, 0, 1, true, &pw);
+    if (!st && v) st = rows_of(ctx, p, 1, n + 1, false, &pv);
+    if (!st && w) st = real ? lp_unary(ctx, "real", pw, w) : (lp_array_retain(pw), *w = pw, LP_OK);
+    if (!st && v) st = real ? lp_unary(ctx, "real", pv, v) : (lp_array_retain(pv), *v = pv, LP_OK);
+    lp_array_release(p);
+    lp_array_release(pw);
+    lp_array_release(pv);
+    if (st) {
+        if (w) { lp_array_release(*w); *w = NULL; }
+        if (v) { lp_array_release(*v); *v = NULL; }
     }
     return st;
 }

@@ -558,7 +558,17 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
     case LPI_OP_CHOLESKY: return lp_linalg_cholesky(ctx, in[0], out);
     case LPI_OP_DET: return lp_linalg_det(ctx, in[0], out);
     case LPI_OP_EIGH: case LPI_OP_SLOGDET: return lpi_linalg_packed(ctx, op, in[0], out);
-    case LPI_OP_QR_R: case LPI_OP_QR_Q: case LPI_OP_SVD: return lpi_linalg_factor(ctx, op, in[0], out);
+    case LPI_OP_EIG: return lpi_linalg_eig_packed(ctx, in[0], out);
+    case LPI_OP_QR_R: case LPI_OP_QR_Q: case LPI_OP_SVD: {
+        /* a complete QR factor (mode='complete' of a tall matrix) is told by its declared shape */
+        const lp_array *A = in[0];
+        bool complete = false;
+        if (op != LPI_OP_SVD && A->ndim >= 2 && nd == A->ndim) {
+            const int64_t m = A->shape[A->ndim - 2], n = A->shape[A->ndim - 1];
+            complete = m > n && shape[nd - (op == LPI_OP_QR_Q ? 1 : 2)] == m;
+        }
+        return lpi_linalg_factor(ctx, op, in[0], complete, out);
+    }
     case LPI_OP_LDA_LABELS: case LPI_OP_LDA_STATS: case LPI_OP_LDA_LW: case LPI_OP_LDA_PROJECT: case LPI_OP_LDA_PREDICT:
         return lpi_lda_node_build(ctx, where, op, dt, nd, shape, in, nin, out);
     case LPI_OP_LSTSQ: {

@@ -497,10 +497,11 @@ done:
     return st;
 }
 
-/* QR factors (plan_linalg.c: TSQR). QR_R: the R factor (min(p, q), q) of operand 0 (p, q).
- * QR_Q with one operand: its Q (p, min(p, q)); with two: its Q (the reflectors of the same
- * geqrf, p >= q) times operand 1 (q, c), i.e. Q_i @ Q_s-block. Shapes are checked here too:
- * a task from the wire reaches this. */
+/* QR factors (plan_linalg.c: TSQR). QR_R: the R factor (min(p, q), q) of operand 0 (p, q), or
+ * (p, q) with zero rows below (mode='complete'). QR_Q with one operand: its Q (p, min(p, q)),
+ * or (p, p) (complete: orgqr builds p columns from the same reflectors); with two: its Q (the
+ * reflectors of the same geqrf, p >= q) times operand 1 (q, c), i.e. Q_i @ Q_s-block. Shapes
+ * are checked here too: a task from the wire reaches this. */
 static lp_status qr_run(lp_ctx *ctx, const lpi_pnode *pn, int nops, const lpi_view *ins, const lpi_view *out) {
     const lp_dtype dt = pn->la->loop_dt;
     const bool f32 = dt == LP_FLOAT32;
@@ -509,19 +510,25 @@ static lp_status qr_run(lp_ctx *ctx, const lpi_pnode *pn, int nops, const lpi_vi
     if (A->ndim != 2 || out->ndim != 2) return lpi_error(ctx, LP_ERR_SHAPE, "%s: 2-d operands only", lpi_ops[pn->op].name);
     const int64_t p = A->shape[0], q = A->shape[1], k = p < q ? p : q;
     const bool two = pn->op == LPI_OP_QR_Q && nops == 2;
-    const int64_t oc = two ? ins[1].shape[1] : (pn->op == LPI_OP_QR_R ? q : k);
-    const int64_t orows = pn->op == LPI_OP_QR_R ? k : p;
+    /* complete factors: Q with p columns, R with p rows (p > q) */
+    const bool complete = !two && p > q && out->shape[pn->op == LPI_OP_QR_R ? 0 : 1] == p;
+    const int64_t oc = two ? ins[1].shape[1] : (pn->op == LPI_OP_QR_R ? q : complete ? p : k);
+    const int64_t orows = pn->op == LPI_OP_QR_R ? (complete ? p : k) : p;
     if (out->shape[0] != orows || out->shape[1] != oc || (two && (ins[1].ndim != 2 || ins[1].shape[0] != q || p < q)))
         return lpi_error(ctx, LP_ERR_SHAPE, "%s: operand and result shapes do not match", lpi_ops[pn->op].name);
-    const int64_t ld = p > 1 ? p : 1, wc = two ? oc : k;
-    if (!fits_int(ld * (q > 0 ? q : 1)) || !fits_int(ld * (wc > 0 ? wc : 1)))
+    const int64_t ld = p > 1 ? p : 1, wc = two || complete ? oc : k, acols = q > oc ? q : oc;
+    if (!fits_int(ld * (acols > 0 ? acols : 1)) || !fits_int(ld * (wc > 0 ? wc : 1)))
         return lpi_error(ctx, LP_ERR_LIMIT, "%s: matrix too large for LAPACK's 32-bit integers", lpi_ops[pn->op].name);
-    if (k == 0 || oc == 0) {
+    if (k == 0 || oc == 0 || (complete && pn->op == LPI_OP_QR_R)) /* R's rows below k are zeros */
         for (int64_t i = 0; i < out->shape[0]; i++)
             for (int64_t j = 0; j < out->shape[1]; j++) memset(out->data + i * out->strides[0] + j * out->strides[1], 0, (size_t)isz);
+    if (k == 0 || oc == 0) {
+        /* an empty matrix: a complete Q is the identity */
+        if (complete && pn->op == LPI_OP_QR_Q)
+            for (int64_t i = 0; i < p; i++) put_el(out->data + i * (out->strides[0] + out->strides[1]), 0, 1, f32);
         return LP_OK;
     }
-    void *a = lp_malloc_aligned((size_t)(ld * q * isz)), *tau = lp_malloc_aligned((size_t)(k * isz));
+    void *a = lp_malloc_aligned((size_t)(ld * acols * isz)), *tau = lp_malloc_aligned((size_t)(k * isz));
     void *w = two ? lp_calloc((size_t)(ld * oc), (size_t)isz) : NULL;
     lp_status st = LP_OK;
     if (!a || !tau || (two && !w)) { st = lpi_nomem(ctx); goto done; }
@@ -532,8 +539,8 @@ static lp_status qr_run(lp_ctx *ctx, const lpi_pnode *pn, int nops, const lpi_vi
             for (int64_t i = j + 1; i < k; i++) put_el(a, i + j * ld, 0, f32);
         scatter(a, ld, k, q, out->data, out->strides[0], out->strides[1], dt);
     } else if (!info && !two) {
-        if (!(info = LAPACK(orgqr, LAPACK_COL_MAJOR, (lapack_int)p, (lapack_int)k, (lapack_int)k, a, (lapack_int)ld, tau)))
-            scatter(a, ld, p, k, out->data, out->strides[0], out->strides[1], dt);
+        if (!(info = LAPACK(orgqr, LAPACK_COL_MAJOR, (lapack_int)p, (lapack_int)oc, (lapack_int)k, a, (lapack_int)ld, tau)))
+            scatter(a, ld, p, oc, out->data, out->strides[0], out->strides[1], dt);
     } else if (!info) {
         /* [C; 0] (p, oc), then Q [C; 0] */
         gather(ins[1].data, ins[1].dtype, q, oc, ins[1].strides[0], ins[1].strides[1], w, ld, dt);
@@ -584,14 +591,128 @@ done:
     return st;
 }
 
+/* eig: one geev per matrix (right eigenvectors). A real matrix's conjugate pairs come as
+ * (re, im) column pairs; they are spread into complex columns v_j = re + i im, v_j+1 = conj. */
+static lp_status eig_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_view *ins, const lpi_view *out) {
+    const lpi_view *A = &ins[0];
+    const int an = A->ndim, nb = an - 2;
+    const lp_dtype cdt = out->dtype;
+    const bool f32 = cdt == LP_COMPLEX64, cin = lpi_dtype_is_complex(A->dtype);
+    if (an < 2 || out->ndim != an || (cdt != LP_COMPLEX64 && cdt != LP_COMPLEX128) || A->shape[an - 1] != A->shape[an - 2] ||
+        out->shape[an - 1] != A->shape[an - 1] || out->shape[an - 2] != A->shape[an - 1] + 1)
+        return lpi_error(ctx, LP_ERR_SHAPE, "eig: operand and result shapes do not match");
+    int64_t count = 1, bi[LP_MAX_NDIM] = {0};
+    for (int i = 0; i < nb; i++) {
+        if (A->shape[i] != out->shape[i]) return lpi_error(ctx, LP_ERR_SHAPE, "eig: operand and result stacks do not match");
+        count *= out->shape[i];
+    }
+    const int64_t n = A->shape[an - 1];
+    if (n == 0 || count == 0) return LP_OK;
+    if (!fits_int(n * n)) return lpi_error(ctx, LP_ERR_LIMIT, "eig: matrix too large for LAPACK's 32-bit integers");
+    const lp_dtype rdt = f32 ? LP_FLOAT32 : LP_FLOAT64, wdt = cin ? cdt : rdt;
+    const size_t csz = lp_dtype_size(cdt), wsz = lp_dtype_size(wdt);
+    void *a = lp_malloc_aligned((size_t)(n * n) * wsz), *vr = lp_malloc_aligned((size_t)(n * n) * wsz);
+    void *wr = lp_malloc_aligned((size_t)n * wsz), *wi = lp_malloc_aligned((size_t)n * wsz);
+    void *cw = lp_malloc_aligned((size_t)n * csz), *cv = lp_malloc_aligned((size_t)(n * n) * csz);
+    lp_status st = LP_OK;
+    if (!a || !vr || !wr || !wi || !cw || !cv) { st = lpi_nomem(ctx); goto done; }
+    const lapack_int N = (lapack_int)n;
+    for (int64_t c = 0; c < count && !st; c++) {
+        const char *ap = A->data;
+        char *op = out->data;
+        for (int i = 0; i < nb; i++) { ap += bi[i] * A->strides[i]; op += bi[i] * out->strides[i]; }
+        gather(ap, A->dtype, n, n, A->strides[an - 2], A->strides[an - 1], a, n, wdt);
+        if (!all_finite(a, n * n * (cin ? 2 : 1), f32)) { st = la_error(ctx, "Array must not contain infs or NaNs"); break; }
+        lapack_int info;
+        if (cin) {
+            info = f32 ? LAPACKE_cgeev(LAPACK_COL_MAJOR, 'N', 'V', N, a, N, cw, NULL, 1, cv, N)
+                       : LAPACKE_zgeev(LAPACK_COL_MAJOR, 'N', 'V', N, a, N, cw, NULL, 1, cv, N);
+        } else {
+            info = LAPACK(geev, LAPACK_COL_MAJOR, 'N', 'V', N, a, N, wr, wi, NULL, 1, vr, N);
+            for (int64_t j = 0; j < n && !info; j++) {
+                double re = get_el(wr, j, f32), im = get_el(wi, j, f32);
+                put_el(cw, 2 * j, re, f32);
+                put_el(cw, 2 * j + 1, im, f32);
+                const bool pair = im != 0 && j + 1 < n;
+                for (int64_t i = 0; i < n; i++) {
+                    double x = get_el(vr, i + j * n, f32), y = pair ? get_el(vr, i + (j + 1) * n, f32) : 0;
+                    put_el(cv, 2 * (i + j * n), x, f32);
+                    put_el(cv, 2 * (i + j * n) + 1, y, f32);
+                    if (pair) {
+                        put_el(cv, 2 * (i + (j + 1) * n), x, f32);
+                        put_el(cv, 2 * (i + (j + 1) * n) + 1, -y, f32);
+                    }
+                }
+                if (pair) {
+                    put_el(cw, 2 * (j + 1), get_el(wr, j + 1, f32), f32);
+                    put_el(cw, 2 * (j + 1) + 1, get_el(wi, j + 1, f32), f32);
+                    j++;
+                }
+            }
+        }
+        if (info > 0) st = la_error(ctx, "Eigenvalues did not converge");
+        else if (info < 0) st = lpi_error(ctx, LP_ERR_INTERNAL, "geev: argument %d is invalid", (int)-info);
+        if (st) break;
+        const int64_t rs = out->strides[an - 2], cs = out->strides[an - 1];
+        scatter(cw, 1, 1, n, op, 0, cs, cdt);
+        scatter(cv, n, n, n, op + rs, rs, cs, cdt);
+        for (int i = nb - 1; i >= 0; i--) {
+            if (++bi[i] < out->shape[i]) break;
+            bi[i] = 0;
+        }
+    }
+done:
+    lp_free_aligned(a);
+    lp_free_aligned(vr);
+    lp_free_aligned(wr);
+    lp_free_aligned(wi);
+    lp_free_aligned(cw);
+    lp_free_aligned(cv);
+    return st;
+}
+
+/* The factor ops over a stack (..., p, q): the 2-d kernel per matrix, on sub-views (one
+ * operand; the stack axes of operand and result agree, expr/linalg.c builds them so). */
+static lp_status factor_stack(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins, const lpi_view *out) {
+    const int nb = out->ndim - 2;
+    if (t->nops != 1 || ins[0].ndim != out->ndim)
+        return lpi_error(ctx, LP_ERR_SHAPE, "%s: operand and result stacks do not match", lpi_ops[pn->op].name);
+    int64_t count = 1, bi[LP_MAX_NDIM] = {0};
+    for (int i = 0; i < nb; i++) {
+        if (ins[0].shape[i] != out->shape[i])
+            return lpi_error(ctx, LP_ERR_SHAPE, "%s: operand and result stacks do not match", lpi_ops[pn->op].name);
+        count *= out->shape[i];
+    }
+    lp_status st = LP_OK;
+    for (int64_t c = 0; c < count && !st; c++) {
+        lpi_view a = ins[0], o = *out;
+        a.ndim = o.ndim = 2;
+        for (int i = 0; i < nb; i++) { a.data += bi[i] * ins[0].strides[i]; o.data += bi[i] * out->strides[i]; }
+        for (int j = 0; j < 2; j++) {
+            a.shape[j] = ins[0].shape[nb + j];
+            a.strides[j] = ins[0].strides[nb + j];
+            o.shape[j] = out->shape[nb + j];
+            o.strides[j] = out->strides[nb + j];
+        }
+        st = pn->op == LPI_OP_SVD ? svd_run(ctx, pn, &a, &o) : qr_run(ctx, pn, 1, &a, &o);
+        for (int i = nb - 1; i >= 0; i--) {
+            if (++bi[i] < out->shape[i]) break;
+            bi[i] = 0;
+        }
+    }
+    return st;
+}
+
 lp_status lpi_linalg_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins, const lpi_view *out) {
     const lpi_linalg_params *la = pn->la;
     const lp_dtype dt = la->loop_dt;
     const bool f32 = dt == LP_FLOAT32;
     const int64_t isz = (int64_t)lp_dtype_size(dt);
-    if (pn->op == LPI_OP_LSTSQ || pn->op == LPI_OP_QR_R || pn->op == LPI_OP_QR_Q || pn->op == LPI_OP_SVD) {
+    if (pn->op == LPI_OP_LSTSQ || pn->op == LPI_OP_QR_R || pn->op == LPI_OP_QR_Q || pn->op == LPI_OP_SVD || pn->op == LPI_OP_EIG) {
         blas_enter(1);
-        lp_status st = pn->op == LPI_OP_LSTSQ ? lstsq_run(ctx, pn, ins, out)
+        lp_status st = pn->op == LPI_OP_EIG     ? eig_run(ctx, pn, ins, out)
+                       : pn->op == LPI_OP_LSTSQ ? lstsq_run(ctx, pn, ins, out)
+                       : out->ndim > 2        ? factor_stack(ctx, pn, t, ins, out)
                        : pn->op == LPI_OP_SVD ? svd_run(ctx, pn, ins, out)
                                               : qr_run(ctx, pn, t->nops, ins, out);
         blas_leave(1);

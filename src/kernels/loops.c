@@ -281,6 +281,7 @@ MATH2(fmod, fmodf, fmod)
 MATH2(atan2, atan2f, atan2)
 MATH2(hypot, hypotf, hypot)
 MATH2(copysign, copysignf, copysign)
+MATH2(nextafter, nextafterf, nextafter)
 #undef MATH2
 MATH1(log1p, log1pf, log1p)
 MATH1(log2, log2f, log2)
@@ -397,6 +398,19 @@ static void via_f32(lpi_loop_fn f, int nin, bool out_f16, char **args, int64_t n
 F16_OPS(X)
 #undef X
 
+/* nextafter in float16 steps, on the bits (a float32 step would round back to x): NaN in,
+ * NaN out; equal values give x; from a zero the smallest subnormal with y's sign; otherwise
+ * the magnitude bits move one unit towards y */
+static inline uint16_t nextafter_h(uint16_t x, uint16_t y) {
+    float fx = lpi_h2f(x), fy = lpi_h2f(y);
+    if (fx != fx || fy != fy) return 0x7E00u;
+    if (fx == fy) return x;
+    if (fx == 0) return (uint16_t)((y & 0x8000u) | 1u);
+    bool away = (fy > fx) == !(x & 0x8000u); /* towards larger magnitude */
+    return (uint16_t)(away ? x + 1 : x - 1);
+}
+BINARY_LOOP(nextafter_f16, uint16_t, uint16_t, nextafter_h(x, y))
+
 /* ---- casts: every pair; a source is read as itself (integers, bool) or as a double (floats) */
 #define SRC_DT(X)                                                                            \
     X(b, lp_bool_t, I) X(i8, int8_t, I) X(i16, int16_t, I) X(i32, int32_t, I) X(i64, int64_t, I) \
@@ -512,6 +526,7 @@ const lpi_loop_fn lpi_loops[LPI_OP_COUNT][LP_DTYPE_COUNT] = {
     [LPI_OP_HYPOT] = {FCOLS(hypot)},
     [LPI_OP_COPYSIGN] = {FCOLS(copysign)},
     [LPI_OP_LOGADDEXP] = {FCOLS(logaddexp)},
+    [LPI_OP_NEXTAFTER] = {FCOLS(nextafter)},
     [LPI_OP_ALLNAN_CHECK] = {[LP_INT64] = allnan_i64},
     [LPI_OP_CONJ] = {CCOLS(conj)},
     [LPI_OP_REAL] = {CCOLS(real)},

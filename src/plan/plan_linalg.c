@@ -443,6 +443,9 @@ static lp_status plan_tsqr(planner *P, int gid) {
     lp_array *e = P->g.node[gid];
     const lp_array *A = e->in[0];
     const int pa = P->pnode_of[P->g.in[gid][0]];
+    /* a stack of matrices, and the complete factors (Q (M, M), R (M, N)), are one task: a loop
+     * over the stack, one geqrf per matrix */
+    if (A->ndim != 2 || (e->op == LPI_OP_QR_Q ? e->shape[1] : e->shape[0]) == A->shape[0]) return plan_single(P, gid);
     const int64_t m = A->shape[0], n = A->shape[1];
     int64_t *rb = NULL, nb = 0;
     if (m > n && n > 0) {

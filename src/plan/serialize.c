@@ -387,8 +387,9 @@ lp_status lpi_linalg_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, co
         (st = lpi_json_int(ctx, where, j, "blas_threads", false, 1, 1024, &th)) ||
         (st = lpi_json_flt(ctx, where, j, "rcond", false, &l->rcond)))
         return st;
-    if (l->loop_dt != LP_FLOAT32 && l->loop_dt != LP_FLOAT64 && l->loop_dt != LP_INT64)
-        FAIL(LP_ERR_TYPE, "%s: 'loop_dtype' must be float32, float64 or int64", where);
+    /* (complex: eig's packed result only; lpi_linalg_node_check ties it to the op) */
+    if (l->loop_dt != LP_FLOAT32 && l->loop_dt != LP_FLOAT64 && l->loop_dt != LP_INT64 && !lpi_dtype_is_complex(l->loop_dt))
+        FAIL(LP_ERR_TYPE, "%s: 'loop_dtype' must be float32, float64, int64 or (eig) complex", where);
     if (isnan(l->rcond) || isinf(l->rcond)) FAIL(LP_ERR_VALUE, "%s: 'rcond' must be finite", where);
     l->flags = (ta ? LPI_MM_TA : 0) | (tb ? LPI_MM_TB : 0);
     l->a_ndim = (int)an;
@@ -401,27 +402,34 @@ lp_status lpi_linalg_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, co
 
 static bool is_linalg_single(lpi_op op) {
     return op == LPI_OP_SOLVE || op == LPI_OP_INV || op == LPI_OP_CHOLESKY || op == LPI_OP_EIGH || op == LPI_OP_LSTSQ ||
-           op == LPI_OP_DET || op == LPI_OP_SLOGDET || op == LPI_OP_QR_R || op == LPI_OP_QR_Q || op == LPI_OP_SVD;
+           op == LPI_OP_DET || op == LPI_OP_SLOGDET || op == LPI_OP_QR_R || op == LPI_OP_QR_Q || op == LPI_OP_SVD ||
+           op == LPI_OP_EIG;
 }
 
 /* QR tasks (TSQR's blocks and stacks: plan_linalg.c) and svd: the shapes qr_run / svd_run
- * accept, from the boxes. */
+ * accept, from the boxes. A stack of matrices (one operand) has the same leading axes in the
+ * operand and the result; a complete QR factor has p rows (R) or columns (Q). */
 static lp_status factor_task_check(lp_ctx *ctx, const char *where, const lpi_pnode *pn, const lpi_task *t) {
     /* (a wire node has no input list: the task's operands count) */
-    const int nin = t->nops;
+    const int nin = t->nops, nd = t->box.ndim, nb = nd - 2;
     if (nin < 1 || nin > (pn->op == LPI_OP_QR_Q ? 2 : 1))
         FAIL(LP_ERR_VALUE, "%s: %s reads %s operand", where, lpi_ops[pn->op].name, pn->op == LPI_OP_QR_Q ? "one or two" : "one");
-    int64_t e[2][2] = {{0}}, o0 = t->box.hi[0] - t->box.lo[0], o1 = t->box.ndim == 2 ? t->box.hi[1] - t->box.lo[1] : -1;
+    if (nd < 2 || (nb > 0 && nin != 1)) FAIL(LP_ERR_SHAPE, "%s: %s reads and writes matrices", where, lpi_ops[pn->op].name);
+    int64_t e[2][2] = {{0}}, o0 = t->box.hi[nb] - t->box.lo[nb], o1 = t->box.hi[nb + 1] - t->box.lo[nb + 1];
     for (int k = 0; k < nin; k++) {
-        if (t->ops[k].box.ndim != 2 || t->box.ndim != 2) FAIL(LP_ERR_SHAPE, "%s: %s reads and writes matrices", where, lpi_ops[pn->op].name);
-        e[k][0] = t->ops[k].box.hi[0] - t->ops[k].box.lo[0];
-        e[k][1] = t->ops[k].box.hi[1] - t->ops[k].box.lo[1];
+        const lpi_box *b = &t->ops[k].box;
+        if (b->ndim != nd) FAIL(LP_ERR_SHAPE, "%s: %s reads and writes matrices", where, lpi_ops[pn->op].name);
+        for (int i = 0; i < nb; i++)
+            if (b->hi[i] - b->lo[i] != t->box.hi[i] - t->box.lo[i])
+                FAIL(LP_ERR_SHAPE, "%s: %s operand and result stacks do not match", where, lpi_ops[pn->op].name);
+        e[k][0] = b->hi[nb] - b->lo[nb];
+        e[k][1] = b->hi[nb + 1] - b->lo[nb + 1];
     }
-    const int64_t p = e[0][0], q = e[0][1], kk = p < q ? p : q;
+    const int64_t p = e[0][0], q = e[0][1], kk = p < q ? p : q, kc = p > q ? p : kk;
     bool ok;
     switch (pn->op) {
-    case LPI_OP_QR_R: ok = o0 == kk && o1 == q; break;
-    case LPI_OP_QR_Q: ok = nin == 1 ? o0 == p && o1 == kk : p >= q && e[1][0] == q && o0 == p && o1 == e[1][1]; break;
+    case LPI_OP_QR_R: ok = (o0 == kk || o0 == kc) && o1 == q; break;
+    case LPI_OP_QR_Q: ok = nin == 1 ? o0 == p && (o1 == kk || o1 == kc) : p >= q && e[1][0] == q && o0 == p && o1 == e[1][1]; break;
     default: ok = p == q && o1 == q && o0 == 2 * q + 1;
     }
     if (!ok) FAIL(LP_ERR_SHAPE, "%s: %s operand and result shapes do not match", where, lpi_ops[pn->op].name);
@@ -444,13 +452,16 @@ lp_status lpi_linalg_node_check(lp_ctx *ctx, const char *where, const lpi_pnode 
     }
     if (!l) FAIL(LP_ERR_FORMAT, "%s: missing parameter 'linalg'", where);
     if (pn->kernel == LPI_K_LINALG) {
-        if (!is_linalg_single(pn->op) || r || !fl || l->loop_dt != pn->dtype || l->flags || l->syrk || l->a_ndim ||
+        /* (eig's result is complex: its packed eigenvalues and vectors) */
+        const bool dt_ok = pn->op == LPI_OP_EIG ? lpi_dtype_is_complex(pn->dtype) : fl;
+        if (!is_linalg_single(pn->op) || r || !dt_ok || l->loop_dt != pn->dtype || l->flags || l->syrk || l->a_ndim ||
             l->b_ndim || l->out_ndim != pn->ndim)
             FAIL(LP_ERR_VALUE, "%s: a linalg node is one LAPACK op computed in its float dtype", where);
         if (pn->op != LPI_OP_LSTSQ && l->rcond != 0) FAIL(LP_ERR_VALUE, "%s: only lstsq has an 'rcond'", where);
         return LP_OK;
     }
     if (pn->kernel != LPI_K_MATMUL || pn->op != LPI_OP_MATMUL) FAIL(LP_ERR_VALUE, "%s: not a matmul node", where);
+    if (lpi_dtype_is_complex(l->loop_dt)) FAIL(LP_ERR_TYPE, "%s: a matmul runs in float32, float64 or int64", where);
     const int an = l->a_ndim, bn = l->b_ndim, nbo = l->out_ndim - (an > 1) - (bn > 1);
     const bool ta = l->flags & LPI_MM_TA, tb = l->flags & LPI_MM_TB;
     /* transposes fold only into operands of two or more axes; syrk is X.T @ X or X @ X.T */

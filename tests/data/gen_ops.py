@@ -432,6 +432,8 @@ def status_of(e):
         return "ERR_ZERO_DIVISION"
     if isinstance(e, OverflowError):
         return "ERR_VALUE"
+    if isinstance(e, np.linalg.LinAlgError):
+        return "ERR_LINALG"
     if isinstance(e, ValueError):
         if "could not be broadcast" in msg:
             return "ERR_SHAPE"
@@ -1163,6 +1165,12 @@ def gen_catalog():
             case(f"cat.{name}.{a}.{b}", "catalog", call(name, x, y), tol)
         x = arr_for("float64", (3, 4, 5), rng)
         case(f"cat.{name}.bcast", "catalog", call(name, x, 2.5), tol)
+    # nextafter (its own generator: the cases above keep their random inputs)
+    rng_na = np.random.default_rng(1515)
+    for a, b in [(d, d) for d in DTYPES + ["float16"]] + [("int32", "float32"), ("bool", "int64"), ("float16", "float32")]:
+        x, y = grid(a, b)
+        case(f"cat.nextafter.{a}.{b}", "catalog", call("nextafter", x, y), "exact")
+    case("cat.nextafter.bcast", "catalog", call("nextafter", arr_for("float64", (3, 4, 5), rng_na), 2.5), "exact")
     # reductions, NaN-ignoring ones, scans, sorting, order statistics: dtypes x shapes x axes
     RED = ["sum", "prod", "mean", "min", "max", "argmin", "argmax", "var", "std", "any", "all", "amin", "amax",
            "nansum", "nanprod", "nanmean", "nanvar", "nanstd", "nanmin", "nanmax", "nanargmin", "nanargmax"]
@@ -1459,6 +1467,22 @@ def gen_linalg_factors():
     C = rng.uniform(1, 2, (30, 30))
     case("la.svd.full.square", "linalg", call("linalg.svd", C, item=1), "rel:1e-12")
     case("la.qr.badmode", "linalg", call("linalg.qr", C, mode="x"), expect_error=True)
+    # eig/eigvals (own generator: the cases above keep their inputs). Eigenvalues of a diagonal
+    # matrix and of a rotation are exact (real, then complex: NumPy's result dtype rule);
+    # a general matrix by the invariant A V = V diag(w) (allclose, a bool)
+    rng_e = np.random.default_rng(2024)
+    case("la.eigvals.diag", "linalg", call("linalg.eigvals", np.diag([3.0, 1.0, 2.0])))
+    case("la.eigvals.rot", "linalg", call("linalg.eigvals", np.array([[0.0, -1.0], [1.0, 0.0]])))
+    case("la.eigvals.int", "linalg", call("linalg.eigvals", np.diag(np.array([4, -2], dtype=np.int64))))
+    for dt, tol in (("float64", 1e-10), ("float32", 1e-4), ("complex128", 1e-10)):
+        E = rng_e.uniform(-1, 1, (2, 6, 6))
+        if dt == "complex128":
+            E = E + 1j * rng_e.uniform(-1, 1, (2, 6, 6))
+        E = E.astype(dt)
+        W, V = tcall("linalg.eig", E, item=0), tcall("linalg.eig", E, item=1)
+        case(f"la.eig.AV.{dt}", "linalg", call("allclose", tcall("matmul", E, V), tcall("multiply", V, tcall("expand_dims", W, -2)),
+                                                rtol=tol, atol=tol))
+    case("la.eig.nonsquare", "linalg", call("linalg.eig", np.ones((2, 3))), expect_error=True)
 
 
 def finalize_tolerances():

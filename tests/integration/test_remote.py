@@ -91,6 +91,11 @@ EXPRS = [
     ("(a @ b.T)[::7] @ (i % 3)", ["--chunk-bytes", "16K"]),
     ("linalg.inv(a.T @ a) @ (a.T @ b)", ["--chunk-bytes", "4K"]),
     ("linalg.solve(a.T @ a, c.astype(float64)) + linalg.det(b.T @ b / 300)", []),
+    # stacks of matrices, complete QR / full SVD factors, eig (complex packed factors)
+    ("linalg.svd(a[:120].reshape(4, 30, 70), full_matrices=True)[0].sum(axis=0) + linalg.qr(a[:40, :7], mode='complete')[0][:30, :30]",
+     ["--chunk-bytes", "4K"]),
+    ("abs(linalg.eig(a[:15, :5].reshape(3, 5, 5))[1]).sum(axis=0) + linalg.pinv(b[:60].reshape(2, 30, 70)).sum(axis=(0, 1))[:5]",
+     ["--chunk-bytes", "2K"]),
 ]
 
 

@@ -56,12 +56,82 @@ def test_pinv_rank_float32_and_wide():
         assert int(lp.linalg.matrix_rank(lp.asarray(d)).run()) == np.linalg.matrix_rank(d) == 3
 
 
+def orthonormal(q):
+    g = np.swapaxes(q, -1, -2) @ q
+    np.testing.assert_allclose(g, np.broadcast_to(np.eye(g.shape[-1]), g.shape), rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 4), (2, 3, 4, 6), (2, 5, 5), (7, 3), (3, 7), (2, 0, 3), (3, 4, 0), (600, 5)])
+@pytest.mark.parametrize("cfg", CONFIGS[:2])
+def test_stacks_complete_and_full(shape, cfg):
+    # stacks (..., M, N): one geqrf/gesdd per matrix; mode='complete' and full_matrices=True
+    # from one complete QR per matrix. Checked by the invariants and NumPy's shapes and values.
+    a = np.random.default_rng(len(shape) * 7 + shape[-1]).standard_normal(shape)
+    with lp.config(**cfg):
+        la = lp.asarray(a)
+        for mode in ["reduced", "complete"]:
+            q, r = (x.run() for x in lp.linalg.qr(la, mode=mode))
+            qn, rn = np.linalg.qr(a, mode=mode)
+            assert q.shape == qn.shape and r.shape == rn.shape, (mode, q.shape, qn.shape, r.shape, rn.shape)
+            np.testing.assert_allclose(q @ r, a, rtol=0, atol=1e-12)
+            orthonormal(q)
+            assert np.array_equal(r, np.triu(r))
+            np.testing.assert_allclose(np.abs(r), np.abs(rn), rtol=1e-10, atol=1e-12)
+        for full in [False, True]:
+            u, s, vt = (x.run() for x in lp.linalg.svd(la, full_matrices=full))
+            un, sn, vtn = np.linalg.svd(a, full_matrices=full)
+            assert (u.shape, s.shape, vt.shape) == (un.shape, sn.shape, vtn.shape)
+            np.testing.assert_allclose(s, sn, rtol=1e-12, atol=1e-13)
+            k = s.shape[-1]
+            np.testing.assert_allclose((u[..., :k] * s[..., None, :]) @ vt[..., :k, :], a, rtol=0, atol=1e-12)
+            orthonormal(u)
+            orthonormal(np.swapaxes(vt, -1, -2))
+        np.testing.assert_allclose(lp.linalg.svdvals(la).run(), np.linalg.svdvals(a), rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(lp.linalg.pinv(la).run(), np.linalg.pinv(a), rtol=1e-9, atol=1e-11)
+        got, want = lp.linalg.matrix_rank(la).run(), np.linalg.matrix_rank(a)
+        assert np.shape(got) == np.shape(want) and np.array_equal(got, want)
+
+
+def test_stack_rank_and_pinv_with_rtol():
+    a = np.random.default_rng(5).standard_normal((4, 6, 3))
+    a[1, :, 2] = a[1, :, 0] * 2        # rank 2
+    a[3] = 0                           # rank 0
+    rtol = np.array([1e-12, 1e-12, 0.9, 1e-3])
+    got = lp.linalg.matrix_rank(lp.asarray(a), rtol=lp.asarray(rtol)).run()
+    assert np.array_equal(got, np.linalg.matrix_rank(a, rtol=rtol))
+    assert np.array_equal(lp.linalg.matrix_rank(lp.asarray(a)).run(), [3, 2, 3, 0])
+    np.testing.assert_allclose(lp.linalg.pinv(lp.asarray(a), rtol=lp.asarray(rtol)).run(), np.linalg.pinv(a, rtol=rtol),
+                               rtol=1e-9, atol=1e-11)
+
+
+def test_complete_qr_of_a_chunked_tall_matrix():
+    a = tall(3000, 7)
+    with lp.config(chunk_bytes=8192):
+        q, r = (x.run() for x in lp.linalg.qr(lp.asarray(a), mode="complete"))
+        u, s, vt = (x.run() for x in lp.linalg.svd(lp.asarray(a).T))
+    assert q.shape == (3000, 3000) and r.shape == (3000, 7) and u.shape == (7, 7) and vt.shape == (3000, 3000)
+    np.testing.assert_allclose(q @ r, a, rtol=0, atol=1e-12)
+    assert not r[7:].any()
+    orthonormal(q[:, :40])
+    np.testing.assert_allclose(q[:, 7:].T @ a, 0, atol=1e-12)
+    np.testing.assert_allclose(s, np.linalg.svd(a, compute_uv=False), rtol=1e-12)
+    np.testing.assert_allclose((u * s) @ vt[:7], a.T, rtol=0, atol=1e-12)
+
+
+def test_complete_factors_in_a_graph_file(tmp_path):
+    # the graph format has no flag for a complete factor: its declared shape tells it
+    np.save(tmp_path / "a.npy", tall(40, 3))
+    g = tmp_path / "g.json"
+    expr = "linalg.qr(a, mode='complete')[0] @ linalg.qr(a, mode='complete')[1]"
+    p = subprocess.run([CLI, "graph", expr, f"a={tmp_path / 'a.npy'}", "--json", "-o", g], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    again = subprocess.run([CLI, "graph", g, "--json"], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == g.read_text()
+
+
 def test_factor_errors():
     a = lp.asarray(tall(50, 3))
-    with pytest.raises(ValueError, match="full_matrices=False"):
-        lp.linalg.svd(a)
-    with pytest.raises(ValueError, match="mode='reduced'"):
-        lp.linalg.qr(a, mode="complete")
     with pytest.raises(ValueError, match="Unrecognized mode 'raw2'"):
         lp.linalg.qr(a, mode="raw2")
     with pytest.raises(np.linalg.LinAlgError, match="1-dimensional array given"):

@@ -62,7 +62,8 @@ def test_mask_larger_than_a_chunk():
         y = lx[lx > 0.5]
         assert y.shape == ((x > 0.5).sum(),)       # the size is known when built
         same(y, x[x > 0.5])
-        same((y * 2).sum(), (x[x > 0.5] * 2).sum())
+        # a sum over chunks adds in another order than NumPy's pairwise sum: the reductions' tolerance
+        np.testing.assert_allclose((y * 2).sum().run(), (x[x > 0.5] * 2).sum(), rtol=1e-12)
         same(lp.nonzero(lx > 2.5)[0], np.nonzero(x > 2.5)[0])
 
 
@@ -164,3 +165,81 @@ def test_ten_million_over_many_chunks():
         np.testing.assert_allclose(lp.cumsum(lx).run(), np.cumsum(x), rtol=1e-9, atol=1e-9)
         same(lx[idx], x[idx])
         same(lx[lk == 7], x[k == 7])
+
+
+X3 = rng.standard_normal((6, 7, 8))
+I = np.array([[0, 5], [-1, 2]])
+J = np.array([1, -3])
+
+
+@pytest.mark.parametrize("key", [
+    (I, J), ([0, 2, 4], [1, 1, 6]), (I, slice(None), J), (slice(None), I, J), (slice(1, 5), [0, 6], [[1], [7]]),
+    (I, J, 3), (0, slice(None), [1, 2]), ([1, 2], slice(None), 0), (Ellipsis, [1, 2], [3, 4]), (None, [1], [2], slice(None)),
+    ([1, 2], None, [3, 4]), (X3[:, 0, 0] > 0, slice(None), [2]), (slice(None), X3[0, :, :3] > 0),
+    (slice(None), X3[0, :, 0] > 0, 2), (np.array([], dtype=np.int64), np.array([], dtype=np.int64)),
+    (slice(None, None, -1), [0, 1], slice(2, 4), [3, 2]), (np.int64(2), [1, 2]),
+])
+def test_several_index_arrays(chunked, key):
+    # NumPy broadcasts the index arrays; separated advanced indices put their dimensions first
+    try:
+        want = X3[key]
+    except IndexError:
+        with pytest.raises(IndexError):
+            lp.asarray(X3)[key].run()
+        return
+    same(lp.asarray(X3)[key], want)
+
+
+def test_several_index_arrays_errors():
+    x = lp.asarray(X3)
+    with pytest.raises(IndexError, match="out of bounds for axis 1 with size 7"):
+        x[[0, 1], [2, 7]].run()
+    with pytest.raises(IndexError, match="out of bounds for axis 0 with size 6"):
+        x[[-7], [0]].run()
+    with pytest.raises(IndexError, match="could not be broadcast"):
+        x[[0, 1], [0, 1, 2]]
+    with pytest.raises(IndexError, match="too many indices"):
+        x[[0], [0], [0], [0]]
+    with pytest.raises(IndexError):
+        x[[0.5], [1]]
+
+
+def test_several_index_arrays_larger_than_a_chunk():
+    x = rng.standard_normal((3000, 400))
+    i, j = rng.integers(-3000, 3000, 50_000), rng.integers(-400, 400, 50_000)
+    with lp.config(chunk_bytes=1 << 18):
+        same(lp.asarray(x)[i, j], x[i, j])
+        same(lp.asarray(x)[i[:7, None], j[None, :5]], x[i[:7, None], j[None, :5]])
+
+
+def test_assignment_with_several_index_arrays(chunked):
+    for key, v in [((I, J), 7.0), (([0, 2, 0], [1, 1, 1]), np.array([[1.0], [2.0], [3.0]])), ((I, slice(None), J), -1.0),
+                   ((slice(None), [1, 2], [3, 4]), np.arange(6.0)[:, None])]:
+        want = X3.copy()
+        want[key] = v
+        a = lp.asarray(X3)
+        a[key] = v
+        same(a, want)
+    want = X3.copy()
+    want[[1, 2], [3, 4]] += 10
+    a = lp.asarray(X3)
+    a[[1, 2], [3, 4]] += 10
+    same(a, want)
+
+
+@pytest.mark.parametrize("reps,axis", [
+    ([1, 0, 3, 2, 1, 1], 0), ([2], 1), (np.array([0, 1, 2, 3, 0, 1, 2]), 1), (np.array(3), None), ([2, 0, 1] * 112, None),
+    (np.array([1, 2] * 4, dtype=np.int8), -1), ([0] * 6, 0), (np.array([True, False] * 3), 0),
+])
+def test_repeat_with_counts(chunked, reps, axis):
+    same(lp.repeat(X3, reps, axis=axis), np.repeat(X3, reps, axis=axis))
+    same(lp.asarray(X3).repeat(reps, axis=axis), X3.repeat(reps, axis=axis))
+
+
+def test_repeat_with_counts_errors():
+    for reps, axis, err in [([1, 2], 0, ValueError), ([-1] * 6, 0, ValueError), ([[1] * 6], 0, ValueError),
+                            (np.array([1.5] * 6), 0, TypeError)]:
+        with pytest.raises(err):
+            np.repeat(X3, reps, axis=axis)
+        with pytest.raises(err):
+            lp.repeat(X3, reps, axis=axis).run()

@@ -135,3 +135,45 @@ def test_linalg_errors():
     with pytest.raises((ValueError, np.linalg.LinAlgError)):
         lp.linalg.inv(np.ones((2, 3)))
     assert issubclass(lp.linalg.LinAlgError, Exception)
+
+
+def same_set(w, wn, tol):
+    """The same eigenvalues per matrix, in any order (each one's distance to the other set)."""
+    d = np.abs(w[..., :, None] - wn[..., None, :])
+    assert w.shape == wn.shape
+    if w.size == 0:
+        return
+    assert (d.min(axis=-1) <= tol * (1 + np.abs(w))).all() and (d.min(axis=-2) <= tol * (1 + np.abs(wn))).all(), (w, wn)
+
+
+@pytest.mark.parametrize("a", [
+    rand((5, 5)), np.triu(rand((4, 4), seed=1)), rand((3, 4, 4), "float32", seed=2), np.array([[0.0, -1.0], [1.0, 0.0]]),
+    rand((3, 3), seed=3) + 1j * rand((3, 3), seed=4), rand((2, 3, 3), seed=5).astype(np.complex64), np.zeros((0, 0)),
+    np.eye(3, dtype=np.int64), np.diag([3.0, 1.0, 2.0]),
+], ids=lambda a: f"{a.dtype}{a.shape}")
+def test_eig(a):
+    # NumPy's result dtype: complex only when an eigenvalue is (a real matrix), its precision
+    # from the input's; eigenvalues compared sorted, eigenvectors by A v = v diag(w) and unit norm
+    w, v = lp.linalg.eig(lp.asarray(a))
+    assert isinstance(w, lp.Array) and isinstance(v, lp.Array)
+    w, v = w.run(), v.run()
+    wn, vn = np.linalg.eig(a)
+    assert (w.dtype, v.dtype, w.shape, v.shape) == (wn.dtype, vn.dtype, wn.shape, vn.shape)
+    tol = 1e-4 if w.dtype in (np.complex64, np.float32) else 1e-10
+    same_set(w, wn, tol)
+    np.testing.assert_allclose(a @ v, v * w[..., None, :], rtol=tol, atol=tol)
+    np.testing.assert_allclose(np.linalg.norm(v, axis=-2), np.ones(w.shape), rtol=tol, atol=tol)
+    ev = lp.linalg.eigvals(lp.asarray(a)).run()
+    assert ev.dtype == wn.dtype
+    same_set(ev, wn, tol)
+    assert lp.linalg.eig(a).eigenvalues.dtype == wn.dtype
+
+
+def test_eig_errors():
+    for a, err, msg in [(np.ones(3), np.linalg.LinAlgError, "at least two-dimensional"),
+                        (np.ones((2, 3)), np.linalg.LinAlgError, "square"),
+                        (np.array([[1.0, np.nan], [0.0, 1.0]]), np.linalg.LinAlgError, "infs or NaNs")]:
+        with pytest.raises(err, match=msg):
+            np.linalg.eig(a)
+        with pytest.raises(err, match=msg):
+            lp.linalg.eig(lp.asarray(a))
