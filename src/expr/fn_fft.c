@@ -149,10 +149,10 @@ lp_status lpi_fn_fftn(lpi_call *c, lp_value *out) {
             s[ns] = v->items[ns].i;
         }
     }
-    if (xa->given) {
+    if (xa->naxes >= 0) {
         na = xa->naxes;
         memcpy(axes, xa->axes, sizeof axes);
-    } else if (two) {
+    } else if (two && !xa->v) { /* not passed; None (passed) is every axis, as in NumPy */
         na = 2;
         axes[0] = -2;
         axes[1] = -1;
@@ -175,7 +175,7 @@ lp_status lpi_fn_fftn(lpi_call *c, lp_value *out) {
     }
     if (ns != na) return lpi_error(ctx, LP_ERR_VALUE, "Shape and axes have different lengths.");
     for (int k = 0; k < na; k++)
-        if (s[k] == -1) s[k] = (invreal && k == na - 1) ? 2 * (a->shape[axes[k]] - 1) : a->shape[axes[k]];
+        if (s[k] == -1) s[k] = a->shape[axes[k]]; /* NumPy's -1: the input's length */
     if (invreal && shapeless && na > 0) s[na - 1] = 2 * (a->shape[axes[na - 1]] - 1);
     if (na == 0) {
         /* no axes: NumPy returns the input unchanged (as complex for the c2c forms) */

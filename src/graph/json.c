@@ -390,7 +390,7 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
         if ((int64_t)json_array_size(d) != size)
             return lpi_error(ctx, LP_ERR_SHAPE, "%s: 'data' has %zu elements but the shape holds %lld", where,
                              json_array_size(d), (long long)size);
-        char raw[LPI_JSON_INLINE_MAX * 8];
+        char raw[LPI_JSON_INLINE_MAX * 16]; /* the widest dtype: complex128 */
         size_t isz = lp_dtype_size(dt);
         for (int64_t e = 0; e < size; e++)
             if (!elem_from_json(dt, json_array_get(d, (size_t)e), raw + e * isz))

@@ -224,6 +224,10 @@ def test_graph_round_trip(tmp_path):
     lp.dump_graph(e, tmp_path / "g.json")
     g = lp.load_graph(tmp_path / "g.json")
     close(g.run()[0], x * (2 - 1j) + np.full((6,), 0.5 + 0.25j, np.complex64), 1e-12)
+    # the most inline elements a graph file holds (64), each 16 bytes (the loader's buffer)
+    y = sample("complex128", 64, 12)
+    lp.dump_graph(lp.asarray(y) * 2, tmp_path / "h.json")
+    close(lp.load_graph(tmp_path / "h.json").run()[0], y * 2, 1e-12)
 
 
 @pytest.mark.parametrize("dt", CPLX)
