@@ -262,3 +262,37 @@ def test_cli(tmp_path):
     assert r.returncode == 0 and complex(r.stdout.strip()) == complex(np.sum(x)), r
     r = subprocess.run([LAMPY, "eval", "x < x", f"x={p}"], capture_output=True, text=True)
     assert r.returncode != 0 and "not supported" in r.stderr
+
+
+@pytest.mark.parametrize("dt", CPLX)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_nan_reductions(dt, threads):
+    # an element is NaN when either part is (NumPy's isnan); chunked along both axes
+    x = sample(dt, 6000, 13).reshape(200, 30)
+    x[::7, 3] = complex(np.nan, 1)
+    x[5, ::4] = complex(2, np.nan)
+    x[9, :] = complex(np.nan, np.nan)  # a row that is all NaN
+    # complex64: NumPy's float32 sums are off by ulps of the sum of |x| (as in
+    # test_chunked_reductions_and_cumsum): the complex128 result rounded, within float32's eps there
+    x64 = x.astype(np.complex128)
+    real = {"complex64": np.float32, "complex128": np.float64}[dt]
+    ref = (lambda f, **k: f(x, **k)) if dt == "complex128" else \
+          (lambda f, **k: f(x64, **k).astype(real if f in (np.nanvar, np.nanstd) else np.complex64))
+    atol = None if dt == "complex128" else 1e-6 * float(np.nansum(np.abs(x64)))
+    with lp.config(threads=threads, chunk_bytes="8KiB"):
+        a = lp.asarray(x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's all-NaN slice / dof warnings
+            for op in ("nansum", "nanmean", "nanvar", "nanstd"):
+                for axis in (None, 0, 1):
+                    close(getattr(lp, op)(a, axis=axis).run(), ref(getattr(np, op), axis=axis), RTOL[dt][1], atol)
+            close(lp.nanvar(a, axis=0, ddof=1).run(), ref(np.nanvar, axis=0, ddof=1), RTOL[dt][1], atol)
+            close(lp.nanstd(a, axis=1, keepdims=True).run(), ref(np.nanstd, axis=1, keepdims=True), RTOL[dt][1], atol)
+
+
+@pytest.mark.parametrize("dt", CPLX + ["float32", "float64", "int16", "int64", "bool"])
+def test_angle(dt):
+    x = sample(dt, 64, 14, special=True) if dt in CPLX else np.array([-3, -0.0, 0, 2, 1], dtype=dt)
+    for deg in (False, True):
+        close(lp.angle(lp.asarray(x), deg=deg).run(), np.angle(x, deg=deg), RTOL.get(dt, (1e-12,))[0]
+              if dt in CPLX or dt == "float64" or dt in ("int16", "int64", "bool") else 2e-6)
