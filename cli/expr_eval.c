@@ -923,6 +923,14 @@ static int eval(ev *e, const cli_node *n, value *out) {
     switch (n->kind) {
     case CLI_N_INT: set_int(out, n->i); return 0;
     case CLI_N_FLOAT: set_float(out, n->f); return 0;
+    case CLI_N_IMAG: {
+        /* a weak complex 0-d array (a Python complex: float32 data stays complex64) */
+        lp_array *a = NULL;
+        lp_status st = lp_scalar_array(e->ctx, lp_scalar_c(0, n->f), &a);
+        if (st) return evlib(e, st);
+        set_array(out, a);
+        return 0;
+    }
     case CLI_N_TRUE: set_bool(out, true); return 0;
     case CLI_N_FALSE: set_bool(out, false); return 0;
     case CLI_N_NONE: return 0;
