@@ -546,14 +546,8 @@ static cli_node *parse_atom(parser *P) {
         n->i = t->i;
         P->i++;
         return n;
-    case T_IMAG:
-        n = new_node(P, CLI_N_IMAG, col_of(t));
-        if (!n) return NULL;
-        n->f = t->f;
-        P->i++;
-        return n;
-    case T_FLOAT:
-        n = new_node(P, CLI_N_FLOAT, col_of(t));
+    case T_FLOAT: case T_IMAG:
+        n = new_node(P, t->k == T_IMAG ? CLI_N_IMAG : CLI_N_FLOAT, col_of(t));
         if (!n) return NULL;
         n->f = t->f;
         P->i++;
