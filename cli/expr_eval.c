@@ -35,7 +35,8 @@ typedef struct value {
     const cli_node *fn;  /* V_LAMBDA: the lambda's syntax node */
 } value;
 
-enum { MOD_NUMPY, MOD_RANDOM, MOD_LINALG };
+enum { MOD_NUMPY, MOD_RANDOM, MOD_LINALG, MOD_FFT };
+static const char *const MOD_NS[] = {"numpy", "random", "linalg", "fft"};
 enum { FN_LIB, FN_LOOP }; /* V_FUNC: a catalogue function, or a loop (its functions are lambdas) */
 
 /* A lambda's parameter while its body is traced (innermost last). */
@@ -161,6 +162,7 @@ static bool numpy_attr(const char *name, value *out) {
     if (strcmp(name, "newaxis") == 0) { out->k = V_NONE; return true; }
     if (strcmp(name, "random") == 0) { out->k = V_MODULE; out->id = MOD_RANDOM; return true; }
     if (strcmp(name, "linalg") == 0) { out->k = V_MODULE; out->id = MOD_LINALG; return true; }
+    if (strcmp(name, "fft") == 0) { out->k = V_MODULE; out->id = MOD_FFT; return true; }
     return false;
 }
 
@@ -804,11 +806,12 @@ static int eval_attr(ev *e, const cli_node *n, value *out) {
         if (obj.id == MOD_NUMPY) {
             ok = numpy_attr(name, out);
         } else {
-            ok = namespaced(obj.id == MOD_LINALG ? "linalg" : "random", name, out);
+            ok = namespaced(MOD_NS[obj.id], name, out);
         }
-        if (!ok)
-            rc = everr(e, LP_ERR_TYPE, "module '%s' has no attribute '%s'",
-                       obj.id == MOD_NUMPY ? "numpy" : obj.id == MOD_LINALG ? "numpy.linalg" : "numpy.random", name);
+        if (!ok) {
+            if (obj.id == MOD_NUMPY) rc = everr(e, LP_ERR_TYPE, "module 'numpy' has no attribute '%s'", name);
+            else rc = everr(e, LP_ERR_TYPE, "module 'numpy.%s' has no attribute '%s'", MOD_NS[obj.id], name);
+        }
     } else if (obj.k == V_DTYPE && strcmp(name, "name") == 0) {
         memset(out, 0, sizeof *out);
         out->k = V_STR;
@@ -920,6 +923,14 @@ static int eval(ev *e, const cli_node *n, value *out) {
     switch (n->kind) {
     case CLI_N_INT: set_int(out, n->i); return 0;
     case CLI_N_FLOAT: set_float(out, n->f); return 0;
+    case CLI_N_IMAG: {
+        /* a weak complex 0-d array (a Python complex: float32 data stays complex64) */
+        lp_array *a = NULL;
+        lp_status st = lp_scalar_array(e->ctx, lp_scalar_c(0, n->f), &a);
+        if (st) return evlib(e, st);
+        set_array(out, a);
+        return 0;
+    }
     case CLI_N_TRUE: set_bool(out, true); return 0;
     case CLI_N_FALSE: set_bool(out, false); return 0;
     case CLI_N_NONE: return 0;

@@ -64,7 +64,7 @@ const cli_node *cli_ast_root(const cli_ast *A) { return A ? A->root : NULL; }
 
 /* ---- tokens ---- */
 
-typedef enum { T_END, T_NAME, T_INT, T_FLOAT, T_STR, T_OP } tkind;
+typedef enum { T_END, T_NAME, T_INT, T_FLOAT, T_IMAG, T_STR, T_OP } tkind;
 
 typedef struct token {
     tkind k;
@@ -208,12 +208,19 @@ static int lex_number(parser *P, size_t *ip, token *t) {
         }
     }
     if (bad) return perr(P, (int)start, "invalid number literal");
-    if (e < n && (s[e] == 'j' || s[e] == 'J')) return perr(P, (int)start, "complex numbers are not supported");
-    if (e < n && (is_ident_char((unsigned char)s[e])))
+    /* Python's imaginary literal: a decimal number followed by j (1+2j is 1 + (2j)) */
+    bool imag = e < n && (s[e] == 'j' || s[e] == 'J');
+    size_t end = imag ? e + 1 : e;
+    if (end < n && (is_ident_char((unsigned char)s[end])))
         return perr(P, (int)start, "invalid number literal");
     if (!strip_underscores(s, start, e, buf, sizeof buf)) return perr(P, (int)start, "number literal too long");
-    t->len = (int)(e - start);
-    *ip = e;
+    t->len = (int)(end - start);
+    *ip = end;
+    if (imag) {
+        t->k = T_IMAG;
+        t->f = strtod(buf, NULL); /* "010j" is valid in Python: no leading-zero rule */
+        return 0;
+    }
     if (is_float) {
         t->k = T_FLOAT;
         t->f = strtod(buf, NULL); /* overflow gives inf, as in Python's float literal 1e999 */
@@ -539,8 +546,8 @@ static cli_node *parse_atom(parser *P) {
         n->i = t->i;
         P->i++;
         return n;
-    case T_FLOAT:
-        n = new_node(P, CLI_N_FLOAT, col_of(t));
+    case T_FLOAT: case T_IMAG:
+        n = new_node(P, t->k == T_IMAG ? CLI_N_IMAG : CLI_N_FLOAT, col_of(t));
         if (!n) return NULL;
         n->f = t->f;
         P->i++;

@@ -29,6 +29,7 @@
 typedef enum cli_nkind {
     CLI_N_INT,      /* i */
     CLI_N_FLOAT,    /* f */
+    CLI_N_IMAG,     /* f: an imaginary literal (2j, 1.5e3J): the complex number 0 + f j */
     CLI_N_STR,      /* s */
     CLI_N_NAME,     /* s */
     CLI_N_TRUE,

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential pkg-config meson ninja-build
-      libopenblas-dev liblapacke-dev
+      libopenblas-dev liblapacke-dev libfftw3-dev
       libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libhiredis-dev libxxhash-dev
       zlib1g-dev libzstd-dev libblosc-dev libgnutls28-dev
       redis-server graphviz nginx openssl

@@ -43,6 +43,7 @@ globals().update({n: getattr(_lampy, n) for n in _public})
 
 from . import random  # noqa: E402  (lp.random.default_rng)
 from . import linalg  # noqa: E402  (lp.linalg.solve, ...)
+from . import fft  # noqa: E402  (lp.fft.fft, ...: the array API's fft extension, FFTW)
 # loops inside the graph and graph files (pure Python over the extension's builders)
 from .loops import (while_loop, fori_loop, Graph, load_graph, dump_graph)  # noqa: E402,F401
 
@@ -141,7 +142,7 @@ e = _math.e
 inf = _math.inf
 nan = _math.nan
 
-__all__ = sorted(set(_public) | {"random", "linalg", "ml", "newaxis", "bool_", "pi", "e", "inf", "nan",
+__all__ = sorted(set(_public) | {"random", "linalg", "fft", "ml", "newaxis", "bool_", "pi", "e", "inf", "nan",
                                  "__version__"} | {n for n in _dtype_names if n != "bool"})
 
 

@@ -1,6 +1,6 @@
 /* The library's function catalogue as Python functions and Array methods. Nothing here knows a
  * function by name: every entry of lp_func_at becomes lampy.<name> (lampy._linalg.<name> for
- * "linalg.*"), and attribute lookup on an Array finds the catalogue's methods. Arguments are
+ * "linalg.*", lampy._fft.<name> for "fft.*"), and attribute lookup on an Array finds the catalogue's methods. Arguments are
  * converted to lp_value and bound, checked and built by lp_call, so Python, the CLI and C
  * behave and fail alike. */
 #include "lampy_py.h"
@@ -276,10 +276,10 @@ static int add_function(PyObject *mod, PyObject *modname, const lp_func *f, cons
 static bool python_own(const char *name) { return !strcmp(name, "asarray"); }
 
 int lpy_catalog_init(PyObject *m) {
-    PyObject *la = PyModule_New("lampy._linalg"), *ra = PyModule_New("lampy._random");
+    PyObject *la = PyModule_New("lampy._linalg"), *ra = PyModule_New("lampy._random"), *fa = PyModule_New("lampy._fft");
     PyObject *modname = PyModule_GetNameObject(m);
     int rc = -1;
-    if (!la || !ra || !modname) goto done;
+    if (!la || !ra || !fa || !modname) goto done;
     for (int i = 0; i < lp_func_count(); i++) {
         const lp_func *f = lp_func_at(i);
         if (python_own(f->name)) continue;
@@ -291,6 +291,9 @@ int lpy_catalog_init(PyObject *m) {
         } else if (!strncmp(f->name, "random.", 7)) {
             target = ra;
             base = f->name + 7;
+        } else if (!strncmp(f->name, "fft.", 4)) {
+            target = fa;
+            base = f->name + 4;
         }
         if (add_function(target, modname, f, base) < 0) goto done;
         /* aliases: the same function under each other name */
@@ -317,10 +320,13 @@ int lpy_catalog_init(PyObject *m) {
     la = NULL;
     if (PyModule_AddObject(m, "_random", ra) < 0) goto done;
     ra = NULL;
+    if (PyModule_AddObject(m, "_fft", fa) < 0) goto done;
+    fa = NULL;
     rc = 0;
 done:
     Py_XDECREF(la);
     Py_XDECREF(ra);
+    Py_XDECREF(fa);
     Py_XDECREF(modname);
     return rc;
 }

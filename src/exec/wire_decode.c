@@ -440,7 +440,7 @@ static lp_status decode_node(dec *D, int ni, json_t *j) {
     case LPI_K_RESHAPE: pair_ok = op == LPI_OP_RESHAPE; allowed = K_P_RESHAPE; break;
     case LPI_K_MATMUL: pair_ok = op == LPI_OP_MATMUL; allowed = K_P_MATMUL; break;
     case LPI_K_LINALG: pair_ok = lpi_ops[op].kind == LP_OPK_LINALG && !lda && op != LPI_OP_MATMUL; allowed = K_P_LINALG; break;
-    case LPI_K_SCAN: case LPI_K_SORT: case LPI_K_INDEX: pair_ok = true; allowed = lpi_axisk_keys; break; /* op checked below */
+    case LPI_K_SCAN: case LPI_K_SORT: case LPI_K_INDEX: case LPI_K_FFT: pair_ok = true; allowed = lpi_axisk_keys; break; /* op checked below */
     default: pair_ok = false;
     }
     if (!pair_ok)
@@ -504,7 +504,7 @@ static lp_status decode_node(dec *D, int ni, json_t *j) {
             return lpi_error(ctx, LP_ERR_SHAPE, "%s: the source's dtype and shape differ from the node's", where);
         }
     }
-    if ((pn->kernel == LPI_K_SCAN || pn->kernel == LPI_K_SORT || pn->kernel == LPI_K_INDEX) &&
+    if ((pn->kernel == LPI_K_SCAN || pn->kernel == LPI_K_SORT || pn->kernel == LPI_K_INDEX || pn->kernel == LPI_K_FFT) &&
         (st = lpi_axisk_from_json(ctx, where, params, pn)))
         return st; /* the kernels check their operands' shapes themselves */
     if (pn->kernel == LPI_K_COPY) D->maps[ni] = json_object_get(params, "map"); /* decoded per task: needs the input's rank */
@@ -906,6 +906,7 @@ static lp_status decode_task(dec *D, int ti, const json_t *j) {
         if (t->nops) return lpi_error(ctx, LP_ERR_VALUE, "%s: a source task reads no operands", where);
         /* fall through */
     case LPI_K_MAP: case LPI_K_COPY: case LPI_K_RESHAPE: case LPI_K_LINALG: case LPI_K_SCAN: case LPI_K_SORT: case LPI_K_INDEX:
+    case LPI_K_FFT:
         if (!lpi_box_eq(&t->box, &out->box))
             return lpi_error(ctx, LP_ERR_VALUE, "%s: the task box %s must be the output box %s", where,
                              box_str(b1, sizeof b1, &t->box), box_str(b2, sizeof b2, &out->box));

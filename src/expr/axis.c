@@ -65,3 +65,30 @@ lp_status lpi_sort_select(lp_ctx *ctx, lp_array *x, int axis, lp_array *ranks, l
     if (!st) (*out)->a.axis = ax;
     return st;
 }
+
+lp_status lpi_fft_node(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, int64_t n, lp_array **out) {
+    *out = NULL;
+    if (lpi_ops[op].kind != LP_OPK_FFT) return lpi_error(ctx, LP_ERR_VALUE, "'%s' is not a Fourier transform", lpi_ops[op].name);
+    int ax;
+    lp_status st = lpi_norm_axis(ctx, axis, x->ndim, &ax);
+    if (st) return st;
+    if (n < 1) return lpi_error(ctx, LP_ERR_VALUE, "Invalid number of FFT data points (%lld) specified.", (long long)n);
+    const bool r2c = op == LPI_OP_FFT_R2C, c2r = op == LPI_OP_FFT_C2R;
+    const bool single = x->dtype == LP_COMPLEX64 || x->dtype == LP_FLOAT32;
+    if (r2c ? (x->dtype != LP_FLOAT32 && x->dtype != LP_FLOAT64) : !lpi_dtype_is_complex(x->dtype))
+        return lpi_error(ctx, LP_ERR_TYPE, "%s: unsupported input dtype %s", lpi_ops[op].name, lp_dtype_name(x->dtype));
+    const int64_t want_in = c2r ? n / 2 + 1 : n;
+    if (x->shape[ax] != want_in)
+        return lpi_error(ctx, LP_ERR_SHAPE, "%s: the input has %lld elements along axis %d, the transform of length %lld "
+                         "needs %lld", lpi_ops[op].name, (long long)x->shape[ax], ax, (long long)n, (long long)want_in);
+    int64_t shape[LP_MAX_NDIM];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[ax] = r2c ? n / 2 + 1 : n;
+    lp_dtype dt = c2r ? (single ? LP_FLOAT32 : LP_FLOAT64) : (single ? LP_COMPLEX64 : LP_COMPLEX128);
+    st = lpi_node_new(ctx, op, dt, x->ndim, shape, 1, &x, out);
+    if (!st) {
+        (*out)->a.axis = ax;
+        (*out)->a.i0 = n;
+    }
+    return st;
+}

@@ -35,7 +35,7 @@ static lp_dtype common_dtype(int nin, lp_array *const *in) {
 }
 
 /* the elementwise ops with complex loops (kernels/loops_complex.c); NumPy has no complex
- * ordering, rounding toward an integer, remainder or bitwise ops either */
+ * rounding toward an integer, remainder or bitwise ops either */
 static bool complex_ok(lpi_op op) {
     switch (op) {
     case LPI_OP_ADD: case LPI_OP_SUBTRACT: case LPI_OP_MULTIPLY: case LPI_OP_DIVIDE: case LPI_OP_POWER:
@@ -47,6 +47,9 @@ static bool complex_ok(lpi_op op) {
     case LPI_OP_EXPM1: case LPI_OP_EXP2: case LPI_OP_TAN: case LPI_OP_ARCSIN: case LPI_OP_ARCCOS:
     case LPI_OP_ARCTAN: case LPI_OP_SINH: case LPI_OP_COSH: case LPI_OP_ARCSINH: case LPI_OP_ARCCOSH:
     case LPI_OP_ARCTANH: case LPI_OP_CONJ: case LPI_OP_REAL: case LPI_OP_IMAG:
+    /* NumPy's lexicographic order (real part, then imaginary) */
+    case LPI_OP_LESS: case LPI_OP_LESS_EQUAL: case LPI_OP_GREATER: case LPI_OP_GREATER_EQUAL:
+    case LPI_OP_MAXIMUM: case LPI_OP_MINIMUM: case LPI_OP_FMAX: case LPI_OP_FMIN:
         return true;
     default: return false;
     }

@@ -15,6 +15,7 @@ typedef enum lpi_opkind {
     LP_OPK_SCAN = 6,
     LP_OPK_SORT = 7,
     LP_OPK_INDEX = 8,
+    LP_OPK_FFT = 9,       /* Fourier transforms along one axis (expr/fft.c) */
     LP_OPK_COUNT
 } lpi_opkind;
 
@@ -137,6 +138,9 @@ lp_status lpi_sort(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out
 /* x's sorted values along axis at the ranks (an int64 1-d array of known values, each in
  * [0, x.shape[axis])); the axis is replaced by the ranks' length. */
 lp_status lpi_sort_select(lp_ctx *ctx, lp_array *x, int axis, lp_array *ranks, lp_array **out);
+/* fft_forward/backward (complex x), fft_r2c (real float x), fft_c2r (complex x) along axis with
+ * transform length n (see ops.def); x's length along the axis must already fit n. */
+lp_status lpi_fft_node(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, int64_t n, lp_array **out);
 /* expr/index.c: indexing by data. idx and flat are int64 (negative indices wrap; out of range
  * is an IndexError when the task runs); v is cast to x's dtype and broadcast to flat's shape. */
 lp_status lpi_take(lp_ctx *ctx, lp_array *x, lp_array *idx, int axis, lp_array **out);

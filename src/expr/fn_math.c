@@ -105,7 +105,9 @@ static lp_status replace_nan(lp_ctx *ctx, lpi_tmps *t, lp_array *x, double v, lp
     lp_array *fill;
     lp_status st;
     *mask = NULL;
-    if (lpi_dtype_kind(x->dtype) != LPI_KIND_FLOAT) { *out = x; return LP_OK; }
+    lpi_kind k = lpi_dtype_kind(x->dtype);
+    if (k != LPI_KIND_FLOAT && k != LPI_KIND_COMPLEX) { *out = x; return LP_OK; }
+    /* a complex element is NaN when either part is (isnan), as NumPy's nan-functions take it */
     if ((st = un(ctx, t, "isnan", x, mask)) || (st = weak(ctx, t, lp_scalar_f(v), &fill))) return st;
     lp_array *in[3] = {*mask, fill, x};
     if ((st = lp_elemwise(ctx, "where", 3, in, out))) return st;
@@ -127,7 +129,7 @@ lp_status lpi_fn_nanreduce(lpi_call *c, lp_value *out) {
         return lpi_error(ctx, LP_ERR_TYPE, "'tuple' object cannot be interpreted as an integer");
     if (dt && dt->given && dt->dt != x->dtype) st = cast(ctx, &t, x, dt->dt, &x);
     if (st) { lpi_drop(&t); return st; }
-    bool flt = lpi_dtype_kind(x->dtype) == LPI_KIND_FLOAT;
+    bool flt = lpi_dtype_kind(x->dtype) == LPI_KIND_FLOAT || lpi_dtype_is_complex(x->dtype);
     if (!strcmp(op, "sum") || !strcmp(op, "prod")) {
         if (!(st = replace_nan(ctx, &t, x, op[0] == 's' ? 0 : 1, &y, &mask))) st = red(ctx, &t, op, y, ax, keepdims, 0, &r);
     } else if (!strcmp(op, "min") || !strcmp(op, "max")) {
@@ -184,11 +186,17 @@ lp_status lpi_fn_nanreduce(lpi_call *c, lp_value *out) {
                     lp_array *in[3] = {mask, zero, dev};
                     if (!(st = lp_elemwise(ctx, "where", 3, in, &dev))) lpi_keep(&t, dev);
                 }
-                if (!st && !(st = bin(ctx, &t, "multiply", dev, dev, &sq)) && !(st = red(ctx, &t, "sum", sq, ax, keepdims, 0, &v))) {
+                /* |dev|^2: NumPy's real part of dev * conj(dev) for complex values (a real variance) */
+                lp_array *dc = dev;
+                const lp_dtype vdt = tot->dtype == LP_COMPLEX64 ? LP_FLOAT32 : tot->dtype == LP_COMPLEX128 ? LP_FLOAT64 : tot->dtype;
+                if (!st && lpi_dtype_is_complex(dev->dtype)) st = un(ctx, &t, "conjugate", dev, &dc);
+                if (!st && !(st = bin(ctx, &t, "multiply", dev, dc, &sq)) &&
+                    !(st = lpi_dtype_is_complex(sq->dtype) ? un(ctx, &t, "real", sq, &sq) : LP_OK) &&
+                    !(st = red(ctx, &t, "sum", sq, ax, keepdims, 0, &v))) {
                     /* the count in v's shape (keepdims=False drops the unit axes) */
                     if (!keepdims && !(st = lp_reshape(ctx, cnt, v->ndim, v->shape, &cnt))) lpi_keep(&t, cnt);
                     if (!st && !(st = weak(ctx, &t, ddof == floor(ddof) ? lp_scalar_i((int64_t)ddof) : lp_scalar_f(ddof), &dd_)) && !(st = bin(ctx, &t, "subtract", cnt, dd_, &dof)) &&
-                        !(st = bin(ctx, &t, "divide", v, dof, &v)) && !(st = cast(ctx, &t, v, tot->dtype, &v)) &&
+                        !(st = bin(ctx, &t, "divide", v, dof, &v)) && !(st = cast(ctx, &t, v, vdt, &v)) &&
                         !(st = weak(ctx, &t, lp_scalar_i(0), &zero)) && !(st = bin(ctx, &t, "less_equal", dof, zero, &bad)) &&
                         !(st = weak(ctx, &t, lp_scalar_f(NAN), &nanv))) {
                         lp_array *in[3] = {bad, nanv, v};
@@ -200,5 +208,22 @@ lp_status lpi_fn_nanreduce(lpi_call *c, lp_value *out) {
             }
         }
     }
+    return lpi_give(c, &t, st, &r, out);
+}
+
+/* angle(z, deg): NumPy's arctan2(z.imag, z.real), a real z's imaginary part being the Python
+ * int 0 (weak: float32 stays float32, integers give float64); deg scales by 180 / pi. */
+lp_status lpi_fn_angle(lpi_call *c, lp_value *out) {
+    lp_ctx *ctx = c->ctx;
+    lp_array *z = ARG("z")->a, *re = z, *im = NULL, *r = NULL, *k = NULL;
+    lpi_tmps t = {0};
+    lp_status st = LP_OK;
+    if (lpi_dtype_is_complex(z->dtype)) {
+        if (!(st = un(ctx, &t, "real", z, &re))) st = un(ctx, &t, "imag", z, &im);
+    } else {
+        st = weak(ctx, &t, lp_scalar_i(0), &im);
+    }
+    if (!st) st = bin(ctx, &t, "arctan2", im, re, &r);
+    if (!st && ARG("deg")->b && !(st = weak(ctx, &t, lp_scalar_f(180 / 3.141592653589793), &k))) st = bin(ctx, &t, "multiply", r, k, &r);
     return lpi_give(c, &t, st, &r, out);
 }

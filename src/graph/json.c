@@ -180,6 +180,9 @@ lp_status lpi_json_node_attrs(lp_ctx *ctx, const lp_array *a, json_t **out) {
     case LPI_OP_SORT: case LPI_OP_ARGSORT: case LPI_OP_SORT_SELECT:
         r = json_object_set_new(o, "axis", json_integer(t->axis));
         break;
+    case LPI_OP_FFT_FORWARD: case LPI_OP_FFT_BACKWARD: case LPI_OP_FFT_R2C: case LPI_OP_FFT_C2R:
+        r = json_object_set_new(o, "axis", json_integer(t->axis)) | json_object_set_new(o, "n", json_integer((json_int_t)t->i0));
+        break;
     case LPI_OP_MATMUL:
         r = json_object_set_new(o, "transpose_a", json_boolean(t->flags & LPI_MM_TA)) |
             json_object_set_new(o, "transpose_b", json_boolean(t->flags & LPI_MM_TB));
@@ -256,6 +259,7 @@ static const char *const K_REDUCE_DDOF[] = {"axes", "keepdims", "ddof", NULL};
 static const char *const K_PERM[] = {"perm", NULL};
 static const char *const K_INDEX[] = {"index", NULL};
 static const char *const K_AXIS[] = {"axis", NULL};
+static const char *const K_FFT[] = {"axis", "n", NULL};
 static const char *const K_BLOCK[] = {"block", NULL};
 static const char *const K_SIDE[] = {"side", NULL};
 static const char *const K_MATMUL[] = {"transpose_a", "transpose_b", NULL};
@@ -283,6 +287,7 @@ static const char *const *allowed_attrs(lpi_op op) {
     case LPI_OP_CUMSUM: case LPI_OP_CUMPROD: case LPI_OP_CUMMAX: case LPI_OP_CUMMIN:
     case LPI_OP_SORT: case LPI_OP_ARGSORT: case LPI_OP_SORT_SELECT:
         return K_AXIS;
+    case LPI_OP_FFT_FORWARD: case LPI_OP_FFT_BACKWARD: case LPI_OP_FFT_R2C: case LPI_OP_FFT_C2R: return K_FFT;
     case LPI_OP_MATMUL: return K_MATMUL;
     case LPI_OP_LSTSQ: return K_RCOND;
     case LPI_OP_PLACEHOLDER: return K_WEAK;
@@ -508,6 +513,13 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
         if (op == LPI_OP_SORT_SELECT) return lpi_sort_select(ctx, in[0], (int)axis, in[1], out);
         if (lpi_ops[op].kind == LP_OPK_SCAN) return lpi_scan(ctx, op, in[0], (int)axis, out);
         return lpi_sort(ctx, op, in[0], (int)axis, out);
+    }
+    case LPI_OP_FFT_FORWARD: case LPI_OP_FFT_BACKWARD: case LPI_OP_FFT_R2C: case LPI_OP_FFT_C2R: {
+        int64_t axis = 0, n = 0;
+        if ((st = lpi_json_int(ctx, where, attrs, "axis", false, -LP_MAX_NDIM, LP_MAX_NDIM - 1, &axis)) ||
+            (st = lpi_json_int(ctx, where, attrs, "n", false, 1, INT64_MAX >> 4, &n)))
+            return st;
+        return lpi_fft_node(ctx, op, in[0], (int)axis, n, out);
     }
     case LPI_OP_MATMUL: {
         /* a transpose of the last two axes folded into the product: rebuild the transpose and

@@ -127,6 +127,7 @@ lp_status lpi_kernel_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, co
     case LPI_K_SCAN: return lpi_scan_run(ctx, pn, t, ins, out);         /* kernels/axis.c */
     case LPI_K_SORT: return lpi_sort_run(ctx, pn, t, ins, out);
     case LPI_K_INDEX: return lpi_index_run(ctx, pn, t, ins, out);       /* kernels/index.c */
+    case LPI_K_FFT: return lpi_fft_run(ctx, pn, t, ins, out);           /* kernels/fft.c */
     default: return lpi_error(ctx, LP_ERR_INTERNAL, "task with no kernel (%d)", (int)pn->kernel);
     }
 }

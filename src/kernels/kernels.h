@@ -57,6 +57,10 @@ lp_status lpi_sort_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, cons
 lp_status lpi_index_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
                         const lpi_view *out);
 
+/* Fourier transforms of the box's lines along the axis with FFTW (kernels/fft.c). */
+lp_status lpi_fft_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins,
+                      const lpi_view *out);
+
 /* Creation kernels. */
 lp_status lpi_gen_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_box *box, const lpi_view *out);
 /* Philox4x32-10: four 32-bit outputs for a 128-bit counter and 64-bit key. */

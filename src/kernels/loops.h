@@ -24,7 +24,7 @@ const char *lpi_loop_errstr(int err);
     X(add) X(sub) X(mul) X(div) X(pow) X(eq) X(ne) X(neg) X(abs) X(sqrt) X(exp) X(log) X(sin) X(cos)     \
     X(tanh) X(isnan) X(isinf) X(isfin) X(sign) X(square) X(recip) X(rint) X(log1p) X(log2) X(log10)     \
     X(expm1) X(exp2) X(tan) X(asin) X(acos) X(atan) X(sinh) X(cosh) X(asinh) X(acosh) X(atanh) X(conj)  \
-    X(real) X(imag) X(mkc)
+    X(real) X(imag) X(mkc) X(lt) X(le) X(gt) X(ge) X(max) X(min) X(fmax) X(fmin)
 #define X(N) void lpi_c##N##_c64(char **args, int64_t n, const int64_t *steps, int *err); \
              void lpi_c##N##_c128(char **args, int64_t n, const int64_t *steps, int *err);
 LPI_COMPLEX_LOOPS(X)

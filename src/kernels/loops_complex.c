@@ -83,6 +83,19 @@
 COMPLEX_HELPERS(float, float _Complex, f, c64)
 COMPLEX_HELPERS(double, double _Complex, , c128)
 
+/* NumPy's lexicographic order of complex numbers (its CLT/CLE/CGT/CGE): by the real parts,
+ * which count only when neither imaginary part is NaN, then by the imaginary parts */
+#define CLE_(x, y, S)                                                                                   \
+    ((crealf_##S(x) < crealf_##S(y) && !isnan(cimagf_##S(x)) && !isnan(cimagf_##S(y))) ||                 \
+     (crealf_##S(x) == crealf_##S(y) && cimagf_##S(x) <= cimagf_##S(y)))
+#define CGE_(x, y, S)                                                                                   \
+    ((crealf_##S(x) > crealf_##S(y) && !isnan(cimagf_##S(x)) && !isnan(cimagf_##S(y))) ||                 \
+     (crealf_##S(x) == crealf_##S(y) && cimagf_##S(x) >= cimagf_##S(y)))
+#define CORD_STRICT(OP, x, y, S)                                                                        \
+    ((crealf_##S(x) OP crealf_##S(y) && !isnan(cimagf_##S(x)) && !isnan(cimagf_##S(y))) ||                \
+     (crealf_##S(x) == crealf_##S(y) && cimagf_##S(x) OP cimagf_##S(y)))
+#define CNAN(x, S) (isnan(crealf_##S(x)) || isnan(cimagf_##S(x)))
+
 #define LOG2E 1.442695040888963407359924681001892137
 #define LOG10E 0.434294481903251827651128918916605082
 
@@ -95,6 +108,16 @@ COMPLEX_HELPERS(double, double _Complex, , c128)
     BINARY_LOOP(lpi_cdiv_##S, C, C, div_##S(x, y))                                                     \
     BINARY_LOOP(lpi_cpow_##S, C, C, pow_##S(x, y))                                                     \
     BINARY_LOOP(lpi_ceq_##S, C, uint8_t, crealf_##S(x) == crealf_##S(y) && cimagf_##S(x) == cimagf_##S(y)) \
+    BINARY_LOOP(lpi_clt_##S, C, uint8_t, CORD_STRICT(<, x, y, S))                                      \
+    BINARY_LOOP(lpi_cgt_##S, C, uint8_t, CORD_STRICT(>, x, y, S))                                      \
+    BINARY_LOOP(lpi_cle_##S, C, uint8_t, CLE_(x, y, S))                                                \
+    BINARY_LOOP(lpi_cge_##S, C, uint8_t, CGE_(x, y, S))                                                \
+    /* maximum/minimum: x when it has a NaN part or is >= (<=) y (NaN propagates, the first wins); \
+     * fmax/fmin: x when y has a NaN part or x is >= (<=) y */                                    \
+    BINARY_LOOP(lpi_cmax_##S, C, C, CNAN(x, S) || CGE_(x, y, S) ? x : y)                               \
+    BINARY_LOOP(lpi_cmin_##S, C, C, CNAN(x, S) || CLE_(x, y, S) ? x : y)                               \
+    BINARY_LOOP(lpi_cfmax_##S, C, C, CNAN(y, S) || CGE_(x, y, S) ? x : y)                              \
+    BINARY_LOOP(lpi_cfmin_##S, C, C, CNAN(y, S) || CLE_(x, y, S) ? x : y)                              \
     BINARY_LOOP(lpi_cne_##S, C, uint8_t, !(crealf_##S(x) == crealf_##S(y) && cimagf_##S(x) == cimagf_##S(y))) \
     UNARY_LOOP(lpi_cneg_##S, C, C, mk_##S(-crealf_##S(x), -cimagf_##S(x)))                            \
     UNARY_LOOP(lpi_cabs_##S, C, T, hypot##F(crealf_##S(x), cimagf_##S(x)))                             \

@@ -59,6 +59,7 @@ typedef enum lpi_kernel {
     LPI_K_SCAN = 10,      /* along `axis`: per-chunk totals, or the chunk's scan after the carries */
     LPI_K_SORT = 11,      /* along `axis`: sort a chunk, or merge/select from sorted chunks */
     LPI_K_INDEX = 12,     /* take, scatter, per-block bincounts: operands read by data */
+    LPI_K_FFT = 13,       /* along `axis`: FFTW transforms of the box's lines (the whole axis) */
     LPI_K_COUNT
 } lpi_kernel;
 

@@ -616,7 +616,7 @@ static lp_status plan_node(planner *P, int gid) {
             P->pnode_of[gid] = pi;
             return lpi_plan_copy_from(P, pi, P->pnode_of[P->g.in[gid][0]], &e->a.map);
         }
-    case LP_OPK_SCAN: case LP_OPK_SORT: return lpi_plan_axis(P, gid); /* plan_axis.c */
+    case LP_OPK_SCAN: case LP_OPK_SORT: case LP_OPK_FFT: return lpi_plan_axis(P, gid); /* plan_axis.c */
     case LP_OPK_INDEX: return lpi_plan_index(P, gid);                 /* plan_index.c */
     case LP_OPK_LINALG:
         if (lpi_is_lda_op(e->op)) return lpi_plan_lda(P, gid);

@@ -13,7 +13,9 @@
  *                       the chunks gathers the keys of those buckets, a radix select (the next
  *                       bits, narrowing) finds each rank in its bucket. Nothing is sorted.
  *
- * With one chunk along the axis the first level is the result (not for select). */
+ * With one chunk along the axis the first level is the result (not for select).
+ *
+ *   fft     out[c]    = the transform of the lines of chunk c, which spans the whole axis */
 #include "plan/planner.h"
 
 #include <string.h>
@@ -191,7 +193,47 @@ static lp_status plan_sort(planner *P, int gid) {
     return final_level(P, gid, &xg, false, per, arg ? 2 : 1, -1);
 }
 
+/* Fourier transforms: the transform axis whole in each task (one chunk along it: a split axis
+ * is gathered from its chunks by the operand's pieces), the other axes keep the input's chunks. */
+static lp_status plan_fft(planner *P, int gid) {
+    lp_array *e = P->g.node[gid];
+    const int src = P->pnode_of[P->g.in[gid][0]], ax = e->a.axis;
+    const int64_t nin = e->in[0]->shape[ax];
+    int pi = lpi_new_pnode(P, LPI_K_FFT, e->op, e, e->dtype, e->ndim, e->shape);
+    if (pi < 0) return lpi_nomem(P->ctx);
+    P->pnode_of[gid] = pi;
+    lp_status st;
+    P->pn[pi].grid = P->pn[src].grid;
+    memcpy(P->pn[pi].grid.shape, e->shape, sizeof P->pn[pi].grid.shape);
+    if ((st = lpi_one_chunk_axis(P, &P->pn[pi].grid, ax, e->shape[ax]))) return st;
+    lpi_grid_from_bounds(P->ar, &P->pn[pi].grid);
+    lpi_pnode *p = &P->pn[pi];
+    p->final = true;
+    p->axis = ax;
+    p->nin = 1;
+    if (!(p->in = lpi_arena_alloc(P->ar, sizeof *p->in))) return lpi_nomem(P->ctx);
+    p->in[0] = src;
+    p->first_task = P->ntasks;
+    p->ntasks = p->grid.total;
+    for (int64_t c = 0; c < P->pn[pi].ntasks; c++) {
+        lpi_task *t = lpi_new_task(P, pi, c);
+        if (!t) return lpi_nomem(P->ctx);
+        lpi_grid_chunk_box(&P->pn[pi].grid, c, &t->box);
+        t->nops = 1;
+        if (!(t->ops = lpi_arena_alloc(P->ar, sizeof *t->ops))) return lpi_nomem(P->ctx);
+        lpi_box r = t->box;
+        r.lo[ax] = 0;
+        r.hi[ax] = nin;
+        if ((st = lpi_add_operand(P, t, 0, src, &r, false))) return st;
+    }
+    return LP_OK;
+}
+
 lp_status lpi_plan_axis(planner *P, int gid) {
     lpi_op op = P->g.node[gid]->op;
-    return lpi_ops[op].kind == LP_OPK_SCAN ? plan_scan(P, gid) : op == LPI_OP_SORT_SELECT ? plan_select(P, gid) : plan_sort(P, gid);
+    lpi_opkind k = lpi_ops[op].kind;
+    return k == LP_OPK_SCAN ? plan_scan(P, gid)
+         : k == LP_OPK_FFT ? plan_fft(P, gid)
+         : op == LPI_OP_SORT_SELECT ? plan_select(P, gid)
+                                    : plan_sort(P, gid);
 }

@@ -11,7 +11,7 @@
 static const char *const KERNEL_NAMES[LPI_K_COUNT] = {
     [LPI_K_NONE] = "none", [LPI_K_GEN] = "gen", [LPI_K_LOAD] = "load", [LPI_K_MAP] = "map",
     [LPI_K_PARTIAL] = "partial", [LPI_K_COMBINE] = "combine", [LPI_K_COPY] = "copy", [LPI_K_RESHAPE] = "reshape",
-    [LPI_K_MATMUL] = "matmul", [LPI_K_LINALG] = "linalg", [LPI_K_SCAN] = "scan", [LPI_K_SORT] = "sort", [LPI_K_INDEX] = "index",
+    [LPI_K_MATMUL] = "matmul", [LPI_K_LINALG] = "linalg", [LPI_K_SCAN] = "scan", [LPI_K_SORT] = "sort", [LPI_K_INDEX] = "index", [LPI_K_FFT] = "fft",
 };
 
 const char *lpi_kernel_name(lpi_kernel k) {
@@ -582,7 +582,8 @@ lp_status lpi_axisk_from_json(lp_ctx *ctx, const char *where, const json_t *para
         (st = lpi_json_int(ctx, where, params, "block", true, 0, INT64_MAX >> 8, &out->block)))
         return st;
     if (out->ndim == 0) FAIL(LP_ERR_VALUE, "%s: a %s node needs an axis", where, lpi_kernel_name(out->kernel));
-    lpi_opkind want = out->kernel == LPI_K_SCAN ? LP_OPK_SCAN : out->kernel == LPI_K_SORT ? LP_OPK_SORT : LP_OPK_INDEX;
+    lpi_opkind want = out->kernel == LPI_K_SCAN ? LP_OPK_SCAN : out->kernel == LPI_K_SORT ? LP_OPK_SORT
+                      : out->kernel == LPI_K_FFT ? LP_OPK_FFT : LP_OPK_INDEX;
     if (lpi_ops[out->op].kind != want) FAIL(LP_ERR_VALUE, "%s: kernel '%s' does not run op '%s'", where, lpi_kernel_name(out->kernel), lpi_ops[out->op].name);
     out->axis = (int)axis;
     return LP_OK;
@@ -649,7 +650,7 @@ lp_status lpi_pnode_to_json(lp_ctx *ctx, const lpi_plan *pl, int pi, json_t **ou
         r |= json_object_set_new(params, "src_shape", lpi_json_ints(s->ndim, s->shape));
         break;
     }
-    case LPI_K_SCAN: case LPI_K_SORT: case LPI_K_INDEX:
+    case LPI_K_SCAN: case LPI_K_SORT: case LPI_K_INDEX: case LPI_K_FFT:
         if (lpi_axisk_to_json(p, params)) r = 1;
         break;
     case LPI_K_MATMUL: case LPI_K_LINALG:
@@ -769,6 +770,7 @@ lp_status lpi_pnode_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, con
         [LPI_K_PARTIAL] = K_P_PARTIAL, [LPI_K_COMBINE] = K_P_COMBINE, [LPI_K_COPY] = K_P_COPY, [LPI_K_RESHAPE] = K_P_RESHAPE,
         [LPI_K_MATMUL] = K_P_MATMUL, [LPI_K_LINALG] = K_P_LINALG,
         [LPI_K_SCAN] = lpi_axisk_keys, [LPI_K_SORT] = lpi_axisk_keys, [LPI_K_INDEX] = lpi_axisk_keys,
+        [LPI_K_FFT] = lpi_axisk_keys,
     };
     if ((st = lpi_json_only_keys(ctx, where, params, allowed[out->kernel], "parameter"))) return st;
     char w[LPI_WHERE_MAX + 16];
@@ -874,7 +876,7 @@ lp_status lpi_pnode_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, con
         out->expr = e;
         return LP_OK;
     }
-    case LPI_K_SCAN: case LPI_K_SORT: case LPI_K_INDEX: return lpi_axisk_from_json(ctx, where, params, out);
+    case LPI_K_SCAN: case LPI_K_SORT: case LPI_K_INDEX: case LPI_K_FFT: return lpi_axisk_from_json(ctx, where, params, out);
     default: FAIL(LP_ERR_VALUE, "%s: kernel '%s' cannot be decoded", where, kname);
     }
 }
@@ -1034,6 +1036,7 @@ lp_status lpi_task_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, cons
     case LPI_K_MATMUL: want_hi = LPI_PLAN_MAX_PIECES; break; /* two per k-piece, checked below */
     case LPI_K_LINALG: want_lo = want_hi = (size_t)p->nin; break;
     case LPI_K_SCAN: want_lo = 1; want_hi = 2; break;
+    case LPI_K_FFT: want_lo = want_hi = 1; break;
     case LPI_K_SORT: case LPI_K_INDEX: want_lo = 1; want_hi = (size_t)LPI_PLAN_MAX_PIECES; break; /* the kernel checks its operands */
     default: break;
     }

@@ -310,6 +310,8 @@ def np_call(ctx, name, args, kw):
         fn = NP_CALL[name]
     elif name.startswith("linalg."):
         fn = getattr(np.linalg, name[7:])
+    elif name.startswith("fft."):
+        fn = getattr(np.fft, name[4:])
     else:
         fn = getattr(np, name)
     r = fn(*args, **kw)

@@ -56,9 +56,27 @@ def _gen_complex():
                 kw = {} if axis is None else {"axis": axis}
                 case(f"c.cat.{name}.{dt}.{ax_id(axis)}", "catalog", call(name, z, **kw), rt)
         case(f"c.cat.cumsum.{dt}", "catalog", call("cumsum", z, axis=1), rt)
-        for name in ("floor", "ceil"):  # (NumPy orders complex numbers: sort, max are Lampy-only errors, test_py_complex)
+        # NumPy's order of complex numbers (its comparison loops; numpy.sort's order for sorts)
+        for op in ("less", "less_equal", "greater", "greater_equal", "maximum", "minimum", "fmax", "fmin"):
+            case(f"c.{op}.{dt}", "dtypes", [inp(x), inp(np.roll(x, 5)), f"elem/{op}/2"], "exact")
+        s = cgrid(dt, 60, 5).reshape(5, 12)
+        s[:, ::3] = s[:, 1::3]  # ties
+        for name in ("sort", "argsort"):
+            for axis in (0, -1):
+                case(f"c.cat.{name}.{dt}.{ax_id(axis)}", "catalog", call(name, s, axis=axis, kind="stable"), "exact")
+        case(f"c.cat.angle.{dt}", "catalog", call("angle", x), tol[dt])
+        case(f"c.cat.angle_deg.{dt}", "catalog", call("angle", x, deg=True), tol[dt])
+        zn = z.copy()
+        zn[0, 1, :] = complex(np.nan, 1)
+        zn[1, :, 2] = complex(3, np.nan)
+        for name in ("nansum", "nanmean", "nanvar", "nanstd"):
+            for axis in (None, 1):
+                kw = {} if axis is None else {"axis": axis}
+                case(f"c.cat.{name}.{dt}.{ax_id(axis)}", "catalog", call(name, zn, **kw), rt)
+        for name in ("floor", "ceil"):  # (max/argmax/prod of complex are Lampy-only errors, test_py_complex)
             case(f"c.err.{name}.{dt}", "catalog", call(name, z), expect_error=True)
         case(f"c.err.floor_divide.{dt}", "dtypes", [inp(x), inp(y), "elem/floor_divide/2"], expect_error=True)
+    _gen_fft()
     for dt in ("float32", "int64", "bool"):
         r = np.arange(6).astype(dt)
         for name in ("conjugate", "real", "imag"):
@@ -263,3 +281,33 @@ def _gen_dtypes():
                       ("var", (x,), dict(axis=0), "rel:1e-12")]
         for k, (name, args, kw, tol) in enumerate(cases):
             case(f"dt.cat2.{name}.{k}.{a}", "dtypes", call(name, *args, **kw), tol)
+
+
+def _gen_fft():
+    """numpy.fft through the catalogue: every function, n cut and padded, axis 0, the norm modes,
+    single and double precision. The corpus compares elementwise, so the transforms have
+    lengths 1, 2 and 4 of small integers, where every algorithm is exact (sums and products by
+    +-1 and +-i); test_py_fft.py compares odd and long lengths, chunked, within NumPy's rounding."""
+    rng = np.random.default_rng(21)
+    for dt in ("complex128", "complex64"):
+        rdt = "float64" if dt == "complex128" else "float32"
+        z = (rng.integers(-4, 5, (4, 4)) + 1j * rng.integers(-4, 5, (4, 4))).astype(dt)
+        r = rng.integers(-4, 5, (4, 4)).astype(rdt)
+        for name, x in (("fft", z), ("ifft", z), ("rfft", r), ("irfft", z[:, :3]), ("hfft", z[:, :3]), ("ihfft", r)):
+            case(f"c.fft.{name}.{dt}", "catalog", call(f"fft.{name}", x), "exact")
+            for n in (1, 2, 4):
+                case(f"c.fft.{name}.{dt}.n{n}.ax0", "catalog", call(f"fft.{name}", x[:3], n=n, axis=0, norm="ortho"),
+                     "exact")
+            case(f"c.fft.{name}.{dt}.n4", "catalog", call(f"fft.{name}", x[:, :2], n=4, norm="forward"), "exact")
+        for name, x in (("fftn", z), ("ifftn", z), ("rfftn", r), ("irfftn", z[:, :3]),
+                        ("fft2", z), ("ifft2", z), ("rfft2", r), ("irfft2", z[:, :3])):
+            case(f"c.fft.{name}.{dt}", "catalog", call(f"fft.{name}", x), "exact")
+            case(f"c.fft.{name}.{dt}.s", "catalog", call(f"fft.{name}", x, s=(2, 4), axes=(1, 0)), "exact")
+    case("c.fft.err.n0", "catalog", call("fft.fft", np.ones(4, "complex128"), n=0), expect_error=True)
+    for n in (1, 6, 7):
+        case(f"c.fft.fftfreq.{n}", "catalog", call("fft.fftfreq", n, d=0.5), "rel:1e-15")
+        case(f"c.fft.rfftfreq.{n}", "catalog", call("fft.rfftfreq", n), "rel:1e-15")
+    x = np.arange(24).reshape(4, 6)
+    for name in ("fftshift", "ifftshift"):
+        case(f"c.fft.{name}", "catalog", call(f"fft.{name}", x), "exact")
+        case(f"c.fft.{name}.ax", "catalog", call(f"fft.{name}", x, axes=(1,)), "exact")

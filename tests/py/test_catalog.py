@@ -50,7 +50,8 @@ def test_every_function_in_python(f):
         fn = getattr(lp.random, name[7:])
         assert callable(fn) and fn.__doc__ and fn.__doc__.strip()
         return
-    ns, base = (lp.linalg, name[7:]) if name.startswith("linalg.") else (lp, name)
+    ns, base = (lp.linalg, name[7:]) if name.startswith("linalg.") else (lp.fft, name[4:]) if name.startswith("fft.") \
+        else (lp, name)
     if name == "asarray":
         assert callable(lp.asarray)  # Python's own (wraps NumPy data without copying)
         return

@@ -90,6 +90,19 @@ def test_median_and_quantiles_on_workers(cluster, tmp_path):
     np.testing.assert_array_equal(med, np.median(x, axis=0))
     np.testing.assert_array_equal(q, np.quantile(x[:, :2], [0.1, 0.5, 0.93]))
 
+
+def test_fft_on_workers(cluster, tmp_path):
+    # fft pnodes through the wire codec: the transform axis gathered from several chunks
+    x = np.random.default_rng(1).standard_normal((400, 30))
+    np.save(tmp_path / "f.npy", x)
+    with lp.config(executor="lambda", workers=cluster["workers"], store=cluster["store"],
+                   chunk_bytes="16KiB"):
+        a = lp.load(tmp_path / "f.npy")
+        r = lp.fft.irfft(lp.fft.fft(a, axis=0, norm="ortho"), n=31, axis=1).run()
+    want = np.fft.irfft(np.fft.fft(x, axis=0, norm="ortho"), n=31, axis=1)
+    np.testing.assert_allclose(r, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+
+
 def test_unreachable_workers_raise(cluster, tmp_path):
     with lp.config(executor="lambda", workers="http://127.0.0.1:9", store=cluster["store"],
                    max_tries=1, timeout=2.0):
