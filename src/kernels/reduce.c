@@ -12,6 +12,9 @@
 #include <string.h>
 
 #define SLAB_ELEMS 512
+/* rows narrower than a VM block reduced along their length (einsum 'ij,ij->i', sum(axis=-1) of
+ * a few columns): larger slabs amortize the per-slab setup over more rows */
+#define ROW_SLAB_ELEMS 2048
 /* var/std merge every slab into the running (n, mean, M2) with a division per output element:
  * larger slabs amortize it */
 #define VAR_SLAB_ELEMS 4096
@@ -69,6 +72,19 @@ static inline bool arg_better_i(bool is_min, int64_t v, int64_t i, int64_t cv, i
     return is_min ? v < cv : v > cv;
 }
 
+/* acc[r] += sum8(row r) for R contiguous rows of L: sum8 inlined with a constant L for the
+ * narrow rows (einsum 'ij,ij->i') so each row is a few adds, not a loop; the same operations in
+ * the same order as sum8, so the bits do not depend on the path. */
+#define ROWSUM_CASE(W) case W: for (int64_t r = 0; r < R; r++) acc[r] += sum8(x + r * W, W); return;
+static void rowsum(double *acc, const double *restrict x, int64_t R, int64_t L) {
+    switch (L) {
+    ROWSUM_CASE(1) ROWSUM_CASE(2) ROWSUM_CASE(3) ROWSUM_CASE(4)
+    ROWSUM_CASE(5) ROWSUM_CASE(6) ROWSUM_CASE(7) ROWSUM_CASE(8)
+    default: for (int64_t r = 0; r < R; r++) acc[r] += sum8(x + r * L, L);
+    }
+}
+#undef ROWSUM_CASE
+
 /* acc[j] += sum over r of x[r * L + j]: the accumulators live in a local array the compiler
  * keeps in registers/L1 (no aliasing with x), so the row loop vectorizes across j. */
 static void colsum(double *acc, const double *restrict x, int64_t R, int64_t L) {
@@ -105,6 +121,12 @@ static void fold_slab(const lpi_reduce *r, void *state, int64_t nelem, const voi
         st[1][0] == 0 && st[0][0] == L) {
         /* rows folded into one row of sums (reduce over axis 0 of a (rows, L) slab) */
         colsum((double *)state + acc0, vals, shape[0], L);
+        return;
+    }
+    if (r->acc_float && (r->op == LPI_OP_SUM || r->op == LPI_OP_MEAN) && nd == 2 && va == 0 &&
+        st[1][0] == 1 && st[0][0] == L) {
+        /* each row folded into its own sum (reduce over the last axis of a (rows, L) slab) */
+        rowsum((double *)state + acc0, vals, shape[0], L);
         return;
     }
     int64_t pos[LP_MAX_NDIM] = {0};
@@ -340,7 +362,8 @@ static lp_status finalize(lp_ctx *ctx, const lpi_reduce *r, const void *state, i
             else iv = r->acc_unsigned ? (int64_t)((uint64_t)Q[e] ^ 0x8000000000000000ull) : Q[e];
         }
         char *p = tmp + (size_t)e * isz;
-        if (isf) lpi_store_f64(p, out->dtype, fv);
+        if (isf && out->dtype == LP_FLOAT64) memcpy(p, &fv, 8); /* the common case, inline */
+        else if (isf) lpi_store_f64(p, out->dtype, fv);
         else lpi_store_i64(p, out->dtype, iv);
     }
     lpi_view src = *out;
@@ -375,7 +398,13 @@ static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t
     }
     void *state = pn->final ? lp_malloc_aligned(lpi_partial_bytes(r, nelem)) : out->data;
     const bool is_var = r->op == LPI_OP_VAR || r->op == LPI_OP_STD;
-    const int64_t slab = is_var ? VAR_SLAB_ELEMS : SLAB_ELEMS;
+    /* the reduced axes trailing and narrower than a VM block: rows of a few elements */
+    int64_t red_inner = 1;
+    int k_red = 0;
+    for (int i = nd - 1; i >= 0 && ((r->axes >> i) & 1); i--) { red_inner *= shape[i]; k_red++; }
+    const uint32_t all_axes = nd > 0 ? (1u << nd) - 1 : 0;
+    const bool rows_last = k_red > 0 && k_red < nd && (r->axes & all_axes) == (all_axes ^ ((1u << (nd - k_red)) - 1));
+    const int64_t slab = is_var ? VAR_SLAB_ELEMS : rows_last && red_inner < LPI_VM_BLOCK ? ROW_SLAB_ELEMS : SLAB_ELEMS;
     double *vals = lp_malloc_aligned((size_t)slab * 8 + 64);
     lp_status st = LP_OK;
     if ((!state && nelem) || !vals) { st = lpi_nomem(ctx); goto done; }
