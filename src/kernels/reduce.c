@@ -375,6 +375,22 @@ static lp_status finalize(lp_ctx *ctx, const lpi_reduce *r, const void *state, i
     return LP_OK;
 }
 
+/* A final sum/mean/prod/min/max into a packed float64 output keeps its states in the output
+ * itself (the state of element e is its value): no scratch pages to fault in and no copy. */
+static bool states_in_out(const lpi_reduce *r, const lpi_view *out, int64_t nelem) {
+    if (!r->acc_float || r->nfields != 1 || out->dtype != LP_FLOAT64) return false;
+    if (r->op != LPI_OP_SUM && r->op != LPI_OP_MEAN && r->op != LPI_OP_PROD && r->op != LPI_OP_MIN &&
+        r->op != LPI_OP_MAX)
+        return false;
+    int64_t s = 8, n = 1;
+    for (int i = out->ndim - 1; i >= 0; i--) {
+        if (out->shape[i] != 1 && out->strides[i] != s) return false;
+        s *= out->shape[i];
+        n *= out->shape[i];
+    }
+    return n == nelem;
+}
+
 /* PARTIAL: ops are broadcast to the task box. */
 static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ops,
                              const lpi_view *out) {
@@ -396,7 +412,8 @@ static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t
             nelem *= shape[i];
         }
     }
-    void *state = pn->final ? lp_malloc_aligned(lpi_partial_bytes(r, nelem)) : out->data;
+    const bool in_out = pn->final && states_in_out(r, out, nelem);
+    void *state = pn->final && !in_out ? lp_malloc_aligned(lpi_partial_bytes(r, nelem)) : out->data;
     const bool is_var = r->op == LPI_OP_VAR || r->op == LPI_OP_STD;
     /* the reduced axes trailing and narrower than a VM block: rows of a few elements */
     int64_t red_inner = 1;
@@ -486,9 +503,15 @@ static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t
     lp_free_aligned(lsum);
     lp_free(sops);
 fin:
-    if (!st && pn->final) st = finalize(ctx, r, state, nelem, out);
+    if (!st && in_out && r->op == LPI_OP_MEAN) {
+        double *D = state;
+        const double N = (double)r->count;
+        for (int64_t e = 0; e < nelem; e++) D[e] = D[e] / N;
+    } else if (!st && pn->final && !in_out) {
+        st = finalize(ctx, r, state, nelem, out);
+    }
 done:
-    if (pn->final) lp_free_aligned(state);
+    if (pn->final && !in_out) lp_free_aligned(state);
     lp_free_aligned(vals);
     return st;
 }
