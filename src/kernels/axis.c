@@ -12,8 +12,8 @@
  * key are skipped: 3 passes for 32-bit keys, fewer for small integers). A merge task finds, per
  * line, the co-rank of its first and last output position in every run: bisection over the key
  * space counting keys <= v with binary searches, ties taken from the runs in order (runs are in
- * index order and each is stable, so the merge is stable). Then it merges only those slices
- * with a loser tree. Selection by rank sorts nothing: a
+ * index order and each is stable, so the merge is stable). Then it merges only those slices,
+ * as keys, in rounds of branch-free pairwise merges. Selection by rank sorts nothing: a
  * histogram of each chunk's top key bits, then per line the wanted buckets gathered and a radix
  * select within them. argsort keys treat -0.0 and 0.0 as equal (stability orders them); sort
  * keeps them distinct (-0.0 first), which lets values be rebuilt from keys. */
@@ -288,33 +288,62 @@ static void radix_sort(uint64_t *key, int64_t *idx, int64_t n, uint64_t *tk, int
 /* Stable sort of n keys (with payload idx, may be NULL) in place; tk/ti hold n each. LSD radix
  * sorts of cache-sized blocks, then bottom-up merges (sequential streams): a radix pass over a
  * large array scatters into 2048 places at once and misses the cache and TLB on every store. */
-static void merge_pass(const uint64_t *sk, const int64_t *si, uint64_t *dk, int64_t *di, int64_t n, int64_t w) {
-    for (int64_t lo = 0; lo < n; lo += 2 * w) {
-        int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
-        int64_t i = lo, j = mid, o = lo;
-        if (si) {
-            while (i < mid && j < hi) {
-                bool right = sk[j] < sk[i]; /* ties: the left run first (stable) */
-                int64_t from = right ? j : i;
-                dk[o] = sk[from];
-                di[o++] = si[from];
-                j += right;
-                i += !right;
-            }
-        } else {
-            while (i < mid && j < hi) { /* branch-free: the comparison picks the source */
-                uint64_t a = sk[i], b = sk[j];
-                bool right = b < a;
-                dk[o++] = right ? b : a;
-                j += right;
-                i += !right;
-            }
+static void merge2(const uint64_t *sk, const int64_t *si, uint64_t *dk, int64_t *di, int64_t lo, int64_t mid, int64_t hi) {
+    int64_t i = lo, j = mid, o = lo;
+    if (si) {
+        while (i < mid && j < hi) {
+            bool right = sk[j] < sk[i]; /* ties: the left run first (stable) */
+            int64_t from = right ? j : i;
+            dk[o] = sk[from];
+            di[o++] = si[from];
+            j += right;
+            i += !right;
         }
-        memcpy(dk + o, sk + i, (size_t)(mid - i) * sizeof *dk);
-        if (si) memcpy(di + o, si + i, (size_t)(mid - i) * sizeof *di);
-        o += mid - i;
-        memcpy(dk + o, sk + j, (size_t)(hi - j) * sizeof *dk);
-        if (si) memcpy(di + o, si + j, (size_t)(hi - j) * sizeof *di);
+    } else {
+        while (i < mid && j < hi) { /* branch-free: the comparison picks the source */
+            uint64_t a = sk[i], b = sk[j];
+            bool right = b < a;
+            dk[o++] = right ? b : a;
+            j += right;
+            i += !right;
+        }
+    }
+    memcpy(dk + o, sk + i, (size_t)(mid - i) * sizeof *dk);
+    if (si) memcpy(di + o, si + i, (size_t)(mid - i) * sizeof *di);
+    o += mid - i;
+    memcpy(dk + o, sk + j, (size_t)(hi - j) * sizeof *dk);
+    if (si) memcpy(di + o, si + j, (size_t)(hi - j) * sizeof *di);
+}
+
+static void merge_pass(const uint64_t *sk, const int64_t *si, uint64_t *dk, int64_t *di, int64_t n, int64_t w) {
+    for (int64_t lo = 0; lo < n; lo += 2 * w)
+        merge2(sk, si, dk, di, lo, lo + w < n ? lo + w : n, lo + 2 * w < n ? lo + 2 * w : n);
+}
+
+/* Merge the m sorted runs that start at b[0] < ... (b[m] the end) of key (with payload idx,
+ * may be NULL) in place: rounds of adjacent pairwise merges (stable: ties from the left run),
+ * each a branch-free sequential stream through tk/ti. b is overwritten. */
+static void merge_runs(uint64_t *key, int64_t *idx, int64_t *b, int m, uint64_t *tk, int64_t *ti) {
+    uint64_t *sk = key, *dk = tk;
+    int64_t *si = idx, *di = ti;
+    while (m > 1) {
+        int h = 0;
+        for (int q = 0; q < m; q += 2) {
+            if (q + 1 < m) merge2(sk, si, dk, di, b[q], b[q + 1], b[q + 2]);
+            else {
+                memcpy(dk + b[q], sk + b[q], (size_t)(b[q + 1] - b[q]) * sizeof *dk);
+                if (si) memcpy(di + b[q], si + b[q], (size_t)(b[q + 1] - b[q]) * sizeof *di);
+            }
+            b[h++] = b[q];
+        }
+        b[h] = b[m];
+        m = h;
+        uint64_t *t1 = sk; sk = dk; dk = t1;
+        int64_t *t2 = si; si = di; di = t2;
+    }
+    if (sk != key) {
+        memcpy(key + b[0], sk + b[0], (size_t)(b[1] - b[0]) * sizeof *key);
+        if (idx) memcpy(idx + b[0], si + b[0], (size_t)(b[1] - b[0]) * sizeof *idx);
     }
 }
 
@@ -439,55 +468,41 @@ static void corank(const runs *R, int64_t p, int64_t *cut) {
     }
 }
 
-/* A loser tree (tournament) over the K run heads, ordered by (key, run) so equal keys come in
- * run order (stable): each output element costs one comparison per level on one leaf-to-root
- * path, where a binary heap's sift-down costs two. Node p's children are 2p and 2p + 1; leaf k
- * is node K + k, so any K works. An exhausted run loses to every key (UINT64_MAX included: NaN). */
-typedef struct tourney {
-    uint64_t *key;   /* [K] the head key of each run */
-    int64_t *pos;    /* [K] its position, and the end of its range */
-    int64_t *end;
-    int *lt;         /* [2K] lt[p]: the loser at internal node p (1 <= p < K); the build keeps
-                      * winners in lt[K + p] */
-    int K;
-} tourney;
-
-static inline bool t_less(const tourney *T, int a, int b) {
-    bool da = T->pos[a] >= T->end[a], db = T->pos[b] >= T->end[b];
-    if (da != db) return db;
-    if (T->key[a] != T->key[b]) return T->key[a] < T->key[b];
-    return a < b;
-}
-
-/* out[0..hi-lo) along the line: the merged positions [lo, hi) */
-static void merge_line(const runs *R, int64_t lo, int64_t hi, char *o, int64_t so, int64_t *c0, int64_t *c1, tourney *T) {
+/* out[0..hi-lo) along the line: the merged positions [lo, hi). The slices of the runs are
+ * gathered as keys (argsort: with their indices) into key/idx (2 (hi - lo) each, the second
+ * half scratch) and merged in rounds of pairwise merges: each round a sequential branch-free
+ * stream, where a K-way tournament pays log2(K) unpredictable branches per element. */
+static void merge_line(const runs *R, int64_t lo, int64_t hi, char *o, int64_t so, int64_t *c0, int64_t *c1,
+                       uint64_t *key, int64_t *idx, int64_t *b) {
     const int K = R->k;
+    const int64_t m = hi - lo;
     corank(R, lo, c0);
     corank(R, hi, c1);
+    /* runs that are not sorted (a malformed task) can give co-ranks that do not add up */
+    int64_t tot = 0;
     for (int k = 0; k < K; k++) {
-        T->pos[k] = c0[k];
-        T->end[k] = c1[k];
-        T->key[k] = c0[k] < c1[k] ? run_key(R, k, c0[k]) : 0;
+        if (c1[k] < c0[k]) { ((runs *)R)->bad = true; return; }
+        tot += c1[k] - c0[k];
     }
-    /* build bottom-up: node c >= K is leaf c - K; the winner of internal node p is kept in
-     * lt[K + p] while its parent is built, its loser in lt[p] */
-    int *lt = T->lt, win = 0;
-    for (int p = K - 1; p >= 1; p--) {
-        int x = 2 * p >= K ? 2 * p - K : lt[K + 2 * p], y = 2 * p + 1 >= K ? 2 * p + 1 - K : lt[K + 2 * p + 1];
-        bool xl = t_less(T, x, y);
-        lt[K + p] = xl ? x : y;
-        lt[p] = xl ? y : x;
+    if (tot != m) { ((runs *)R)->bad = true; return; }
+    int64_t j = 0;
+    for (int k = 0; k < K; k++) {
+        const run *r = &R->r[k];
+        b[k] = j;
+        if (R->arg) {
+            for (int64_t i = c0[k]; i < c1[k]; i++, j++) {
+                key[j] = run_key(R, k, i);
+                idx[j] = *(const int64_t *)(r->p + i * r->s);
+            }
+        } else {
+            const lp_dtype dt = R->dt;
+            for (int64_t i = c0[k]; i < c1[k]; i++, j++) key[j] = key_of(dt, r->p + i * r->s, false);
+        }
     }
-    if (K > 1) win = lt[K + 1];
-    const size_t isz = R->arg ? 8 : lp_dtype_size(R->dt);
-    for (int64_t j = 0; j < hi - lo; j++) {
-        const run *r = &R->r[win];
-        memcpy(o + j * so, r->p + T->pos[win] * r->s, isz);
-        if (++T->pos[win] < T->end[win]) T->key[win] = run_key(R, win, T->pos[win]);
-        /* replay the winner's path */
-        for (int p = (win + K) / 2; p >= 1; p /= 2)
-            if (t_less(T, T->lt[p], win)) { int x = T->lt[p]; T->lt[p] = win; win = x; }
-    }
+    b[K] = j; /* == m: the co-ranks of lo and hi are m apart */
+    merge_runs(key, R->arg ? idx : NULL, b, K, key + m, R->arg ? idx + m : NULL);
+    if (R->arg) for (int64_t i = 0; i < m; i++) *(int64_t *)(o + i * so) = idx[i];
+    else for (int64_t i = 0; i < m; i++) value_of(R->dt, key[i], o + i * so);
 }
 
 static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins, const lpi_view *out) {
@@ -496,16 +511,10 @@ static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, 
     const int K = arg ? t->nops / 2 : t->nops;
     if (K < 1 || K > 6 * 1024) return lpi_error(ctx, LP_ERR_INTERNAL, "sort: bad operand count");
     runs *R = lp_malloc(sizeof *R + (size_t)K * sizeof(run));
-    int64_t *c0 = lp_malloc((size_t)K * 2 * sizeof *c0);
-    /* the tournament: keys, positions, ends, then 2K ints */
-    char *tw = lp_malloc((size_t)K * (3 * 8 + 2 * sizeof(int)));
-    tourney T = {.K = K};
+    int64_t *c0 = lp_malloc((size_t)(3 * K + 1) * sizeof *c0); /* c0, c1, the K + 1 run starts */
+    lp_buffer *kb = NULL, *ib = NULL;
     lp_status st = LP_OK;
-    if (!R || !c0 || !tw) { st = lpi_nomem(ctx); goto done; }
-    T.key = (uint64_t *)tw;
-    T.pos = (int64_t *)(tw + (size_t)K * 8);
-    T.end = (int64_t *)(tw + (size_t)K * 16);
-    T.lt = (int *)(tw + (size_t)K * 24);
+    if (!R || !c0) { st = lpi_nomem(ctx); goto done; }
     R->dt = arg ? ins[K].dtype : ins[0].dtype;
     R->arg = arg;
     R->bad = false;
@@ -521,6 +530,11 @@ static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, 
     if (ok) ok = t->box.ndim == out->ndim && t->box.lo[ax] >= 0 && t->box.lo[ax] + out->shape[ax] <= len &&
                             out->dtype == (arg ? LP_INT64 : R->dt);
     if (!ok) { st = lpi_error(ctx, LP_ERR_VALUE, "sort: the operands do not match the output"); goto done; }
+    /* merge scratch from the buffer cache (tasks of one size reuse it without page faults) */
+    int64_t n2 = out->shape[ax] > 0 ? 2 * out->shape[ax] : 2;
+    kb = lpi_buffer_new(LP_UINT64, 1, &n2);
+    ib = arg ? lpi_buffer_new(LP_INT64, 1, &n2) : NULL;
+    if (!kb || (arg && !ib)) { st = lpi_nomem(ctx); goto done; }
     /* the lines: every operand view has the task's lines; walk them with one index */
     lines L = {.nd = out->ndim, .ax = ax};
     memcpy(L.shape, out->shape, sizeof L.shape);
@@ -545,14 +559,20 @@ static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, 
         }
         char *o = view_line(out, &L, offs);
         const int64_t first = t->box.lo[ax];
-        merge_line(R, first, first + out->shape[ax], o, out->strides[ax], c0, c0 + K, &T);
-        if (R->bad) { st = lpi_error(ctx, LP_ERR_VALUE, "argsort: an index is outside its chunk"); break; }
+        merge_line(R, first, first + out->shape[ax], o, out->strides[ax], c0, c0 + K, lp_buffer_data(kb),
+                   arg ? lp_buffer_data(ib) : NULL, c0 + 2 * K);
+        if (R->bad) {
+            st = lpi_error(ctx, LP_ERR_VALUE, arg ? "argsort: an index is outside its chunk or the runs are not sorted"
+                                                  : "sort: the runs are not sorted");
+            break;
+        }
         if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) break;
     }
 done:
     lp_free(R);
     lp_free(c0);
-    lp_free(tw);
+    lp_buffer_release(kb);
+    lp_buffer_release(ib);
     return st;
 }
 
