@@ -288,11 +288,12 @@ static void radix_sort(uint64_t *key, int64_t *idx, int64_t n, uint64_t *tk, int
 /* Stable sort of n keys (with payload idx, may be NULL) in place; tk/ti hold n each. LSD radix
  * sorts of cache-sized blocks, then bottom-up merges (sequential streams): a radix pass over a
  * large array scatters into 2048 places at once and misses the cache and TLB on every store. */
-static void merge2(const uint64_t *sk, const int64_t *si, uint64_t *dk, int64_t *di, int64_t lo, int64_t mid, int64_t hi) {
-    int64_t i = lo, j = mid, o = lo;
+/* One merge of sk[i..ea) and sk[j..eb) into dk from o (ties: the first range first, stable). */
+static void merge_one(const uint64_t *sk, const int64_t *si, uint64_t *dk, int64_t *di, int64_t i, int64_t ea, int64_t j,
+                      int64_t eb, int64_t o) {
     if (si) {
-        while (i < mid && j < hi) {
-            bool right = sk[j] < sk[i]; /* ties: the left run first (stable) */
+        while (i < ea && j < eb) {
+            bool right = sk[j] < sk[i];
             int64_t from = right ? j : i;
             dk[o] = sk[from];
             di[o++] = si[from];
@@ -300,19 +301,49 @@ static void merge2(const uint64_t *sk, const int64_t *si, uint64_t *dk, int64_t 
             i += !right;
         }
     } else {
-        while (i < mid && j < hi) { /* branch-free: the comparison picks the source */
-            uint64_t a = sk[i], b = sk[j];
-            bool right = b < a;
-            dk[o++] = right ? b : a;
+        while (i < ea && j < eb) { /* branch-free: the comparison picks the source */
+            uint64_t x = sk[i], y = sk[j];
+            bool right = y < x;
+            dk[o++] = right ? y : x;
             j += right;
             i += !right;
         }
     }
-    memcpy(dk + o, sk + i, (size_t)(mid - i) * sizeof *dk);
-    if (si) memcpy(di + o, si + i, (size_t)(mid - i) * sizeof *di);
-    o += mid - i;
-    memcpy(dk + o, sk + j, (size_t)(hi - j) * sizeof *dk);
-    if (si) memcpy(di + o, si + j, (size_t)(hi - j) * sizeof *di);
+    memcpy(dk + o, sk + i, (size_t)(ea - i) * sizeof *dk);
+    if (si) memcpy(di + o, si + i, (size_t)(ea - i) * sizeof *di);
+    o += ea - i;
+    memcpy(dk + o, sk + j, (size_t)(eb - j) * sizeof *dk);
+    if (si) memcpy(di + o, si + j, (size_t)(eb - j) * sizeof *di);
+}
+
+/* Merge sk[lo..mid) and sk[mid..hi) into dk[lo..hi). The output is cut in two at its middle
+ * (the co-rank: how many of the first half come from each range) and both halves are merged in
+ * one loop: two independent dependency chains, where one merge waits on each load-compare-step
+ * in turn. */
+static void merge2(const uint64_t *sk, const int64_t *si, uint64_t *dk, int64_t *di, int64_t lo, int64_t mid, int64_t hi) {
+    const int64_t na = mid - lo, nb = hi - mid, h = (hi - lo) / 2;
+    if (na == 0 || nb == 0 || hi - lo < 64) { merge_one(sk, si, dk, di, lo, mid, mid, hi, lo); return; }
+    /* the smallest a (b = h - a) such that A[a] does not belong before B[b - 1] */
+    int64_t alo = h > nb ? h - nb : 0, ahi = h < na ? h : na;
+    while (alo < ahi) {
+        int64_t am = alo + (ahi - alo) / 2, bm = h - am;
+        if (bm > 0 && sk[lo + am] <= sk[mid + bm - 1]) alo = am + 1;
+        else ahi = am;
+    }
+    int64_t i1 = lo, e1 = lo + alo, j1 = mid, f1 = mid + (h - alo), o1 = lo;
+    int64_t i2 = e1, j2 = f1, o2 = lo + h;
+    if (!si) {
+        while (i1 < e1 && j1 < f1 && i2 < mid && j2 < hi) {
+            uint64_t x1 = sk[i1], y1 = sk[j1], x2 = sk[i2], y2 = sk[j2];
+            bool r1 = y1 < x1, r2 = y2 < x2;
+            dk[o1++] = r1 ? y1 : x1;
+            dk[o2++] = r2 ? y2 : x2;
+            j1 += r1; i1 += !r1;
+            j2 += r2; i2 += !r2;
+        }
+    }
+    merge_one(sk, si, dk, di, i1, e1, j1, f1, o1);
+    merge_one(sk, si, dk, di, i2, mid, j2, hi, o2);
 }
 
 static void merge_pass(const uint64_t *sk, const int64_t *si, uint64_t *dk, int64_t *di, int64_t n, int64_t w) {
