@@ -227,6 +227,36 @@ static inline void value_of(lp_dtype dt, uint64_t k, char *p) {
     }
 }
 
+/* The loops below inline key_of/value_of for a constant dtype (the switch folds away). */
+#define KEY_DTYPES(X)                                                                                 \
+    X(LP_BOOL) X(LP_INT8) X(LP_INT16) X(LP_INT32) X(LP_INT64) X(LP_UINT8) X(LP_UINT16) X(LP_UINT32) \
+    X(LP_UINT64) X(LP_FLOAT16) X(LP_FLOAT32) X(LP_FLOAT64)
+
+static inline __attribute__((always_inline)) void keys_of_t(lp_dtype dt, const char *x, int64_t sx, int64_t n, bool canon,
+                                                           uint64_t *k) {
+    for (int64_t i = 0; i < n; i++) k[i] = key_of(dt, x + i * sx, canon);
+}
+static void keys_of(lp_dtype dt, const char *x, int64_t sx, int64_t n, bool canon, uint64_t *k) {
+    switch (dt) {
+#define X(DT) case DT: keys_of_t(DT, x, sx, n, canon, k); break;
+        KEY_DTYPES(X)
+#undef X
+    default: keys_of_t(dt, x, sx, n, canon, k);
+    }
+}
+
+static inline __attribute__((always_inline)) void values_of_t(lp_dtype dt, const uint64_t *k, int64_t n, char *o, int64_t so) {
+    for (int64_t i = 0; i < n; i++) value_of(dt, k[i], o + i * so);
+}
+static void values_of(lp_dtype dt, const uint64_t *k, int64_t n, char *o, int64_t so) {
+    switch (dt) {
+#define X(DT) case DT: values_of_t(DT, k, n, o, so); break;
+        KEY_DTYPES(X)
+#undef X
+    default: values_of_t(dt, k, n, o, so);
+    }
+}
+
 /* ---- local sort ---- */
 
 #define SORT_BLOCK (1 << 16)
@@ -353,8 +383,9 @@ static void merge_pass(const uint64_t *sk, const int64_t *si, uint64_t *dk, int6
 
 /* Merge the m sorted runs that start at b[0] < ... (b[m] the end) of key (with payload idx,
  * may be NULL) in place: rounds of adjacent pairwise merges (stable: ties from the left run),
- * each a branch-free sequential stream through tk/ti. b is overwritten. */
-static void merge_runs(uint64_t *key, int64_t *idx, int64_t *b, int m, uint64_t *tk, int64_t *ti) {
+ * each a branch-free sequential stream between key/idx and tk/ti; returns where the result
+ * ends (its payload in *idx_out). b is overwritten. */
+static uint64_t *merge_runs(uint64_t *key, int64_t *idx, int64_t *b, int m, uint64_t *tk, int64_t *ti, int64_t **idx_out) {
     uint64_t *sk = key, *dk = tk;
     int64_t *si = idx, *di = ti;
     while (m > 1) {
@@ -372,13 +403,12 @@ static void merge_runs(uint64_t *key, int64_t *idx, int64_t *b, int m, uint64_t 
         uint64_t *t1 = sk; sk = dk; dk = t1;
         int64_t *t2 = si; si = di; di = t2;
     }
-    if (sk != key) {
-        memcpy(key + b[0], sk + b[0], (size_t)(b[1] - b[0]) * sizeof *key);
-        if (idx) memcpy(idx + b[0], si + b[0], (size_t)(b[1] - b[0]) * sizeof *idx);
-    }
+    *idx_out = si;
+    return sk;
 }
 
-static void sort_keys(uint64_t *key, int64_t *idx, int64_t n, uint64_t *tk, int64_t *ti) {
+/* The sorted keys end in key or tk (returned; their payload in the matching idx or ti). */
+static uint64_t *sort_keys(uint64_t *key, int64_t *idx, int64_t n, uint64_t *tk, int64_t *ti, int64_t **idx_out) {
     for (int64_t lo = 0; lo < n; lo += SORT_BLOCK) {
         int64_t m = n - lo < SORT_BLOCK ? n - lo : SORT_BLOCK;
         radix_sort(key + lo, idx ? idx + lo : NULL, m, tk + lo, idx ? ti + lo : NULL);
@@ -390,10 +420,8 @@ static void sort_keys(uint64_t *key, int64_t *idx, int64_t n, uint64_t *tk, int6
         uint64_t *t1 = sk; sk = dk; dk = t1;
         int64_t *t2 = si; si = di; di = t2;
     }
-    if (sk != key) {
-        memcpy(key, sk, (size_t)n * sizeof *key);
-        if (idx) memcpy(idx, si, (size_t)n * sizeof *idx);
-    }
+    *idx_out = si;
+    return sk;
 }
 
 static lp_status sort_local(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *in, const lpi_view *out) {
@@ -420,11 +448,12 @@ static lp_status sort_local(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t,
     for (int64_t li = 0; li < nl; li++) {
         char *p[8];
         line_at(&L, li, p);
-        for (int64_t i = 0; i < n; i++) key[i] = key_of(dt, p[0] + i * sx, arg);
+        keys_of(dt, p[0], sx, n, arg, key);
         if (arg) for (int64_t i = 0; i < n; i++) idx[i] = off + i;
-        sort_keys(key, idx, n, key + n, arg ? idx + n : NULL);
-        if (arg) for (int64_t i = 0; i < n; i++) *(int64_t *)(p[1] + i * so) = idx[i];
-        else for (int64_t i = 0; i < n; i++) value_of(dt, key[i], p[1] + i * so);
+        int64_t *si;
+        const uint64_t *sk = sort_keys(key, idx, n, key + n, arg ? idx + n : NULL, &si);
+        if (arg) for (int64_t i = 0; i < n; i++) *(int64_t *)(p[1] + i * so) = si[i];
+        else values_of(dt, sk, n, p[1], so);
         if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) break;
     }
     lp_buffer_release(kb);
@@ -526,14 +555,15 @@ static void merge_line(const runs *R, int64_t lo, int64_t hi, char *o, int64_t s
                 idx[j] = *(const int64_t *)(r->p + i * r->s);
             }
         } else {
-            const lp_dtype dt = R->dt;
-            for (int64_t i = c0[k]; i < c1[k]; i++, j++) key[j] = key_of(dt, r->p + i * r->s, false);
+            keys_of(R->dt, r->p + c0[k] * r->s, r->s, c1[k] - c0[k], false, key + j);
+            j += c1[k] - c0[k];
         }
     }
     b[K] = j; /* == m: the co-ranks of lo and hi are m apart */
-    merge_runs(key, R->arg ? idx : NULL, b, K, key + m, R->arg ? idx + m : NULL);
-    if (R->arg) for (int64_t i = 0; i < m; i++) *(int64_t *)(o + i * so) = idx[i];
-    else for (int64_t i = 0; i < m; i++) value_of(R->dt, key[i], o + i * so);
+    int64_t *si;
+    const uint64_t *sk = merge_runs(key, R->arg ? idx : NULL, b, K, key + m, R->arg ? idx + m : NULL, &si);
+    if (R->arg) for (int64_t i = 0; i < m; i++) *(int64_t *)(o + i * so) = si[i];
+    else values_of(R->dt, sk, m, o, so);
 }
 
 static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins, const lpi_view *out) {
@@ -632,10 +662,6 @@ static inline uint64_t widen_key(lp_dtype dt, uint64_t k) {
     return k;
 }
 
-/* The loops below inline key_of for a constant dtype (the switch folds away). */
-#define SELECT_DTYPES(X)                                                                              \
-    X(LP_BOOL) X(LP_INT8) X(LP_INT16) X(LP_INT32) X(LP_INT64) X(LP_UINT8) X(LP_UINT16) X(LP_UINT32) \
-    X(LP_UINT64) X(LP_FLOAT16) X(LP_FLOAT32) X(LP_FLOAT64)
 
 static inline __attribute__((always_inline)) void count_keys_t(lp_dtype dt, const char *x, int64_t sx, int64_t n, int sh,
                                                               int64_t *h) {
@@ -645,7 +671,7 @@ static inline __attribute__((always_inline)) void count_keys_t(lp_dtype dt, cons
 static void count_keys(lp_dtype dt, const char *x, int64_t sx, int64_t n, int sh, int64_t *h) {
     switch (dt) {
 #define X(DT) case DT: count_keys_t(DT, x, sx, n, sh, h); break;
-        SELECT_DTYPES(X)
+        KEY_DTYPES(X)
 #undef X
     default: break;
     }
@@ -676,7 +702,7 @@ static inline __attribute__((always_inline)) void gather_keys_t(lp_dtype dt, con
 static void gather_keys(lp_dtype dt, const char *x, int64_t sx, int64_t n, int sh, const gather *G) {
     switch (dt) {
 #define X(DT) case DT: gather_keys_t(DT, x, sx, n, sh, G); break;
-        SELECT_DTYPES(X)
+        KEY_DTYPES(X)
 #undef X
     default: break;
     }
