@@ -200,6 +200,29 @@ static lp_status mask_walk(lp_ctx *ctx, const lpi_view *m, int64_t rows, void (*
     return LP_OK;
 }
 
+/* x[mask] over a 1-d mask with whole elements (no trailing axes): every element is copied to
+ * the next output slot, which advances only past true ones (no branch on the mask, no call per
+ * element); the slot check is always true until the output is full. Returns the true count. */
+#define DEF_COMPRESS_FLAT(NAME, T)                                                                  \
+    static int64_t NAME(const char *m, int64_t sm, const char *x, int64_t sx, char *o, int64_t so,  \
+                        int64_t n, int64_t rows) {                                                  \
+        int64_t j = 0;                                                                              \
+        for (int64_t i = 0; i < n; i++) {                                                           \
+            T v;                                                                                    \
+            memcpy(&v, x + i * sx, sizeof v);                                                       \
+            if (j < rows) memcpy(o + j * so, &v, sizeof v);                                         \
+            j += *(const uint8_t *)(m + i * sm) != 0;                                               \
+        }                                                                                           \
+        return j;                                                                                   \
+    }
+typedef struct { uint64_t lo, hi; } u128;
+DEF_COMPRESS_FLAT(compress_flat1, uint8_t)
+DEF_COMPRESS_FLAT(compress_flat2, uint16_t)
+DEF_COMPRESS_FLAT(compress_flat4, uint32_t)
+DEF_COMPRESS_FLAT(compress_flat8, uint64_t)
+DEF_COMPRESS_FLAT(compress_flat16, u128)
+#undef DEF_COMPRESS_FLAT
+
 typedef struct cmp_arg {
     const lpi_view *x, *out;
     int mnd;
@@ -248,6 +271,29 @@ static lp_status compress_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *
     for (int i = 1; ok && i < out->ndim; i++) ok = x->shape[m->ndim + i - 1] == out->shape[i];
     if (!ok) return lpi_error(ctx, LP_ERR_VALUE, "compress: the operands do not match the output");
     A.sub = out->ndim > 1;
+    int64_t (*flat)(const char *, int64_t, const char *, int64_t, char *, int64_t, int64_t, int64_t) =
+        A.isz == 8 ? compress_flat8 : A.isz == 4 ? compress_flat4 : A.isz == 2 ? compress_flat2 :
+        A.isz == 1 ? compress_flat1 : A.isz == 16 ? compress_flat16 : NULL;
+    if (m->ndim >= 1 && !A.sub && flat && nm > 0) {
+        /* the mask's lines along its last axis, in C order */
+        const int nd = m->ndim;
+        const int64_t L = m->shape[nd - 1], rows = out->shape[0];
+        int64_t pos[LP_MAX_NDIM] = {0}, j = 0;
+        for (int64_t line = 0; line < nm / L; line++) {
+            const char *mp = m->data, *xp = x->data;
+            for (int i = 0; i < nd - 1; i++) { mp += pos[i] * m->strides[i]; xp += pos[i] * x->strides[i]; }
+            j += flat(mp, m->strides[nd - 1], xp, x->strides[nd - 1], out->data + (j < rows ? j : rows) * out->strides[0],
+                      out->strides[0], L, j < rows ? rows - j : 0);
+            for (int i = nd - 2; i >= 0; i--) {
+                if (++pos[i] < m->shape[i]) break;
+                pos[i] = 0;
+            }
+        }
+        if (j != rows)
+            return lpi_error(ctx, LP_ERR_VALUE, "compress: the mask holds %lld true elements where %lld were planned",
+                             (long long)j, (long long)rows);
+        return LP_OK;
+    }
     if (A.sub) {
         A.dst = *out;
         A.dst.ndim = out->ndim - 1;

@@ -243,3 +243,26 @@ def test_repeat_with_counts_errors():
             np.repeat(X3, reps, axis=axis)
         with pytest.raises(err):
             lp.repeat(X3, reps, axis=axis).run()
+
+
+@pytest.mark.parametrize("dt", ["bool", "int8", "int16", "float32", "float64", "complex128"])
+def test_mask_every_item_size(dt):
+    """The compress kernel's line loop (items of 1, 2, 4, 8 and 16 bytes): 1-d, 2-d and 3-d masks
+    over whole elements, a 2-d mask over a 3-d x (rows copied), a strided x, masks whose true
+    elements sit in one stretch (all-false blocks before and after), all-true, all-false."""
+    n = 300_007
+    x = (rng.standard_normal(n) * 100).astype(dt) if dt != "complex128" else \
+        rng.standard_normal(n) + 1j * rng.standard_normal(n)
+    stretch = np.zeros(n, bool)
+    stretch[123_456:170_001] = True
+    masks = [rng.random(n) < 0.5, stretch, np.ones(n, bool), np.zeros(n, bool)]
+    with lp.config(chunk_bytes=1 << 16):
+        for m in masks:
+            same(lp.asarray(x)[lp.asarray(m)], x[m])
+            same(lp.asarray(x)[::3][lp.asarray(m[::3])], x[::3][m[::3]])
+        x2, m2 = x[: 547 * 548].reshape(547, 548), masks[0][: 547 * 548].reshape(547, 548)
+        same(lp.asarray(x2)[lp.asarray(m2)], x2[m2])
+        same(lp.asarray(x2)[lp.asarray(m2)[:, 0]], x2[m2[:, 0]])
+        x3, m3 = x[: 60 * 61 * 62].reshape(60, 61, 62), masks[1][: 60 * 61 * 62].reshape(60, 61, 62)
+        same(lp.asarray(x3)[lp.asarray(m3)], x3[m3])
+        same(lp.asarray(x3)[lp.asarray(m3[:, :, 7])], x3[m3[:, :, 7]])

@@ -1,4 +1,4 @@
-"""sort/argsort across many chunks (the tournament merge of sorted runs, issue 16): every dtype,
+"""sort/argsort across many chunks (the pairwise merges of sorted runs, issue 16): every dtype,
 run counts that are not powers of two, heavy duplicates (argsort stable as NumPy's
 kind='stable'), NaN, infinities and -0.0 placed as NumPy places them; 2-d along both axes."""
 import numpy as np
@@ -98,3 +98,30 @@ def test_radix_digits_large_chunk(kind):
         lx = lp.asarray(x)
         same(lp.sort(lx), np.sort(x))
         same(lp.argsort(lx, kind="stable"), np.argsort(x, kind="stable"))
+
+
+@pytest.mark.parametrize("order", ["random", "few", "equal", "sorted", "reversed", "halves"])
+@pytest.mark.parametrize("dt", ["int64", "float64"])
+def test_pairwise_merges_cut_at_the_middle(order, dt):
+    """Long runs (7 chunks, then rounds of pairwise merges, each cut at its middle co-rank): the
+    cut inside a stretch of equal keys, at either end of a run (sorted, reversed, one half all
+    smaller), an odd number of runs and a shorter last one; argsort stays stable."""
+    n = 7 * 40_000 - 123
+    if order == "random":
+        x = rng.standard_normal(n)
+    elif order == "few":
+        x = rng.integers(0, 4, n).astype(np.float64)
+    elif order == "equal":
+        x = np.full(n, 2.5)
+    elif order == "sorted":
+        x = np.arange(n, dtype=np.float64)
+    elif order == "reversed":
+        x = np.arange(n, dtype=np.float64)[::-1].copy()
+    else:
+        x = np.concatenate([rng.integers(100, 200, n // 2), rng.integers(0, 3, n - n // 2)]).astype(np.float64)
+    x = x.astype(dt)
+    with lp.config(chunk_bytes=40_000 * 8):
+        lx = lp.asarray(x)
+        same(lp.sort(lx), np.sort(x))
+        same(lp.argsort(lx, kind="stable"), np.argsort(x, kind="stable"))
+        same(lp.sort(lx)[77_777:200_001], np.sort(x)[77_777:200_001])
