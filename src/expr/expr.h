@@ -136,6 +136,10 @@ lp_status lpi_linalg_svd_full(lp_ctx *ctx, lp_array *a, bool full, lp_array **u,
 /* expr/axis.c: ops along one axis (axis already validated by the caller or normalized here).
  * lpi_scan casts x to the scan's dtype first (cumsum/cumprod: NumPy's sum dtype). */
 lp_status lpi_scan(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out);
+/* lpi_sort_node: one sort/argsort node (real dtypes; also the graph loader's). lpi_sort
+ * (expr/fn_axis.c): any dtype, a complex x in NumPy's order composed of stable sorts of its
+ * parts; what every builder that sorts calls. */
+lp_status lpi_sort_node(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out);
 lp_status lpi_sort(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out);
 /* x's sorted values along axis at the ranks (an int64 1-d array of known values, each in
  * [0, x.shape[axis])); the axis is replaced by the ranks' length. */

@@ -512,7 +512,7 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
         if ((st = lpi_json_int(ctx, where, attrs, "axis", false, -LP_MAX_NDIM, LP_MAX_NDIM - 1, &axis))) return st;
         if (op == LPI_OP_SORT_SELECT) return lpi_sort_select(ctx, in[0], (int)axis, in[1], out);
         if (lpi_ops[op].kind == LP_OPK_SCAN) return lpi_scan(ctx, op, in[0], (int)axis, out);
-        return lpi_sort(ctx, op, in[0], (int)axis, out);
+        return lpi_sort_node(ctx, op, in[0], (int)axis, out);
     }
     case LPI_OP_FFT_FORWARD: case LPI_OP_FFT_BACKWARD: case LPI_OP_FFT_R2C: case LPI_OP_FFT_C2R: {
         int64_t axis = 0, n = 0;
