@@ -49,6 +49,7 @@ void lpi_profile_copy_remote(lpi_profile *dst, const lpi_profile *src) {
     dst->remote_over_par = src->remote_over_par;
     dst->orch_run_s = src->orch_run_s;
     dst->orch_task_s = src->orch_task_s;
+    dst->orch_lambda_s = src->orch_lambda_s;
     dst->drv_run_s = src->drv_run_s;
     dst->drv_task_s = src->drv_task_s;
     dst->remote_first_s = src->remote_first_s;
@@ -96,6 +97,7 @@ void lpi_profile_default(lpi_profile *p) {
     p->remote_over_par = 64;
     p->orch_run_s = 50e-3;
     p->orch_task_s = 2e-3;
+    p->orch_lambda_s = 1e-3;
     p->drv_run_s = 20e-3;
     p->drv_task_s = 200e-6;
     p->remote_first_s = 5e-3;
@@ -135,10 +137,10 @@ static const pfield PFIELDS[] = {
     PF("chunk_bytes", chunk_bytes),
     /* version 4 */
     PF("file_write_bw", file_write_bw), PF("file_sync_bw", file_sync_bw), PF("file_commit_s", file_commit_s),
-    PF("remote_first_s", remote_first_s),
+    PF("remote_first_s", remote_first_s), PF("orch_lambda_s", orch_lambda_s),
 };
 /* 2: the remote fields after invoke_s; 3: the probe's chunk_bytes, huge_pages, nt_stores, probed;
- * 4: saving into files (file_write_bw, file_sync_bw, file_commit_s) and remote_first_s.
+ * 4: saving into files (file_write_bw, file_sync_bw, file_commit_s), remote_first_s, orch_lambda_s.
  * Older files load with the defaults of the fields they lack. */
 #define PROFILE_VERSION 4
 
@@ -800,7 +802,21 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, lpi_cost_mode mo
     /* per run: remote, the fixed costs, the store as a bound (one server for every function),
      * the driver's time per task as a bound (driver-centric), the results' gathering */
     double fixed = pr->run_overhead;
-    if (mode == LPI_COST_ORCH) fixed = pr->orch_run_s + pr->invoke;
+    if (mode == LPI_COST_ORCH) {
+        /* the lambdas the run spreads to at its start: one per task ready then (its direct
+         * loads are no tasks), at most the budget */
+        int64_t *wait = lp_malloc((size_t)(nt ? nt : 1) * sizeof *wait), ready0 = 0;
+        if (!wait) { st = lpi_nomem(ctx); goto done; }
+        for (int64_t t = 0; t < nt; t++) wait[t] = pl->tasks[t].ndeps;
+        for (int64_t t = 0; t < nt; t++)
+            if (direct_load(&pl->pnodes[pl->tasks[t].pnode]))
+                for (int32_t c = 0; c < pl->tasks[t].nconsumers; c++) wait[pl->tasks[t].consumers[c]]--;
+        for (int64_t t = 0; t < nt; t++) ready0 += !wait[t] && !direct_load(&pl->pnodes[pl->tasks[t].pnode]);
+        lp_free(wait);
+        int64_t spread = ready0 < workers ? ready0 : workers;
+        out->lambdas = spread > 1 ? (int)spread : 1;
+        fixed = pr->orch_run_s + pr->invoke + (double)(out->lambdas - 1) * pr->orch_lambda_s;
+    }
     if (mode == LPI_COST_DRIVER) {
         fixed = pr->drv_run_s;
         now = fmax(now, (double)nremote * pr->drv_task_s);

@@ -54,6 +54,9 @@ struct lpi_profile {
     double orch_run_s;           /* orchestrated run: submit, start, wait, cleanup (beyond one
                                   * invocation and the tasks) */
     double orch_task_s;          /* orchestrated: per task in a chain (completion script, leases) */
+    double orch_lambda_s;        /* orchestrated: per lambda the run spreads to beyond the first
+                                  * (its invocation, the run planned on its worker): a run that
+                                  * starts with more ready tasks than one lambda takes */
     double drv_run_s;            /* driver-centric run: setup and teardown */
     double drv_task_s;           /* driver-centric: the driver's own time per task (dispatch,
                                   * replies): tasks go out one after another at most this fast */
@@ -139,6 +142,7 @@ typedef struct lpi_cost_summary {
     double fixed;                      /* of total: per run (overheads; remote: submitting,
                                         * gathering the results; saving them into files) */
     double save;                       /* of fixed: writing and committing the saved targets */
+    int lambdas;                       /* orchestrated: the lambdas the run spreads to at its start */
     double flops, bytes_read, bytes_written;
     bool *critical_pnode;              /* [npnodes] when requested (caller frees with lp_free) */
 } lpi_cost_summary;
