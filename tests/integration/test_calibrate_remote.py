@@ -119,14 +119,16 @@ def test_estimate_uses_the_measured_figures(measured, tmp_path, x):
 
 def test_parallelism_bounds_the_lambdas(measured, tmp_path):
     """A wide graph of equal tasks: with the budget above the measured parallelism P, the tasks
-    run P at a time at full speed, so a budget of 1 takes P times as long for them."""
+    run P at a time at full speed, so a budget of 1 takes P times as long for them; a larger
+    budget only adds what spreading the run's start over more lambdas costs (128 tasks ready at
+    the start, the arange's chunks: a budget of 64 starts 62 lambdas more than a budget of 2)."""
     prof, doc, _ = measured
     expr, opts = "(arange(65536) * 0.5 + 1).sum()", ["--chunk-bytes", "4K", "--orchestrate", "lambda"]
-    p2 = with_changes(tmp_path, doc, "par", remote_parallelism=2.0)
+    p2 = with_changes(tmp_path, doc, "par", remote_parallelism=2.0, orch_lambda_s=2e-4)
     one = estimate(p2, expr, [], *opts, "--max-lambdas", "1")
     many = estimate(p2, expr, [], *opts, "--max-lambdas", "64")
     two = estimate(p2, expr, [], *opts, "--max-lambdas", "2")
-    assert close(many["total_seconds"], two["total_seconds"], many["total_seconds"])
+    assert close(many["total_seconds"] - two["total_seconds"], 62 * 2e-4, many["total_seconds"])
     assert one["total_seconds"] > two["total_seconds"]
 
 
