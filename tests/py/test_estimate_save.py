@@ -135,3 +135,28 @@ def test_output_must_be_a_npy_file(tmp_path, x):
         assert p.returncode == 2 and "-o prices saving into a .npy file" in p.stderr, (bad, p.stderr)
     p = run("estimate", "x * 2 + 1", x, "-o", "", env=env)
     assert p.returncode == 2 and "'-o' needs a value" in p.stderr, p.stderr
+
+
+def test_python_estimate_save(tmp_path, x):
+    """lp.estimate(..., save=True) prices lp.save: the same figures as `lampy estimate -o`
+    (a fresh interpreter: the module's context reads LAMPY_PROFILE once)."""
+    import sys
+    prof = profile(tmp_path)
+    code = (
+        "import json, sys, lampy as lp\n"
+        f"lp.config(chunk_bytes={CHUNK})\n"
+        f"a = lp.load({x.split('=', 1)[1]!r}) * 2 + 1\n"
+        "r = {k: lp.estimate(a, workers=1, **kw) for k, kw in (('base', {}), ('save', {'save': True}),"
+        " ('sunk', {'orchestrate': 'lambda', 'save': True}))}\n"
+        "print(json.dumps({k: [v['total_seconds'], v['save_seconds']] for k, v in r.items()}))\n")
+    env = dict(os.environ, LAMPY_PROFILE=str(prof))
+    env.pop("LAMPY_RESULT_SINK", None)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    close(r["save"][1], save_by_driver(PROFILE))
+    close(r["save"][0] - r["base"][0], save_by_driver(PROFILE))
+    assert r["base"][1] == 0
+    cli = estimate(prof, x, "--executor", "lambda", "--orchestrate", "lambda", "--max-lambdas", "1", "-o", tmp_path / "o.npy")
+    close(r["sunk"][0], cli["total_seconds"])
+    close(r["sunk"][1], 8 * N / PROFILE["file_sync_bw"] + PROFILE["file_commit_s"])
