@@ -568,6 +568,8 @@ typedef struct lp_estimate_result {
     int nnodes;
     lp_estimate_node *nodes;
     double max_task_bytes;   /* the largest task's inputs and output: what one function holds */
+    double save_seconds;     /* of total: saving into files (LP_ESTIMATE_SAVE): the writes the
+                              * driver makes, each file's sync and rename */
 } lp_estimate_result;
 
 /* Remote: price tasks as the lambda executor runs them with the profile's remote figures
@@ -577,6 +579,10 @@ typedef struct lp_estimate_result {
  * tasks in the functions (orchestrate "lambda"). */
 #define LP_ESTIMATE_REMOTE 1
 #define LP_ESTIMATE_ORCHESTRATE 2
+/* The targets are saved into .npy files on this machine, as lp_save_array does (`lampy eval
+ * -o`): remotely the tasks write them (result sinks; not with LAMPY_RESULT_SINK=0), else the
+ * driver writes each result after the run; each file is synced and renamed into place. */
+#define LP_ESTIMATE_SAVE 4
 /* workers 0 = ctx's thread count. *out is released with lp_estimate_free. */
 LP_API lp_status lp_estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers, int flags,
                       lp_estimate_result **out);
