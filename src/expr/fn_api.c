@@ -25,11 +25,13 @@ static lp_status call1(lp_ctx *ctx, const char *name, lp_array *x, int nkw, cons
     return LP_OK;
 }
 
-/* NumPy's reductions of a norm in the input's float dtype: integers and bools as float64 */
+/* NumPy's reductions of a norm in the input's float dtype: integers and bools as float64;
+ * complex input stays complex (its norms are of |x|, its singular values real) */
 static lp_status as_float(lp_ctx *ctx, lpi_tmps *t, lp_array *x, lp_array **out) {
     lp_status st = LP_OK;
     *out = x;
-    if (lpi_dtype_kind(x->dtype) != LPI_KIND_FLOAT) KEEP(lp_astype(ctx, x, LP_FLOAT64, out), *out);
+    const lpi_kind k = lpi_dtype_kind(x->dtype);
+    if (k != LPI_KIND_FLOAT && k != LPI_KIND_COMPLEX) KEEP(lp_astype(ctx, x, LP_FLOAT64, out), *out);
     return st;
 }
 
@@ -68,7 +70,7 @@ static lp_status pnorm(lp_ctx *ctx, lpi_tmps *t, lp_array *x, double ord, int n,
         if (KEEP(lp_scalar_array(ctx, lp_scalar_i(0), &zero), zero) || KEEP(lp_binary(ctx, "not_equal", x, zero, &nz), nz) ||
             (st = reduce(ctx, t, "sum", nz, n, axes, keepdims, &s)))
             return st;
-        return KEEP(lp_astype(ctx, s, x->dtype, out), *out);
+        return KEEP(lp_astype(ctx, s, lpi_dtype_real(x->dtype), out), *out);
     }
     if ((st = KEEP(lp_unary(ctx, "abs", x, &a), a))) return st;
     if (isinf(ord)) return reduce(ctx, t, ord > 0 ? "max" : "min", a, n, axes, keepdims, out);
