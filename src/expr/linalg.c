@@ -242,11 +242,10 @@ static lp_status need_square(lp_ctx *ctx, const lp_array *a) {
 
 static lp_status la_node(lp_ctx *ctx, lpi_op op, lp_dtype dt, int nd, const int64_t *shape, int nin,
                          lp_array *const *in, lp_array **out) {
-    /* (complex: the c / z LAPACK routines; lstsq has no complex kernel) */
+    /* (complex input: LAPACK's c / z routines) */
     for (int i = 0; i < nin; i++)
-        if (in[i]->dtype == LP_FLOAT16 || (op == LPI_OP_LSTSQ && lpi_dtype_is_complex(in[i]->dtype)))
-            return lpi_error(ctx, LP_ERR_TYPE, "array type %s is unsupported in linalg%s", lp_dtype_name(in[i]->dtype),
-                             op == LPI_OP_LSTSQ ? " lstsq" : "");
+        if (in[i]->dtype == LP_FLOAT16)
+            return lpi_error(ctx, LP_ERR_TYPE, "array type %s is unsupported in linalg", lp_dtype_name(in[i]->dtype));
     return lpi_node_new(ctx, op, dt, nd, shape, nin, in, out);
 }
 

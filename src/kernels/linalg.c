@@ -469,8 +469,8 @@ static char *batch_ptr(const lpi_view *v, int nbat, int nbo, const int64_t *bi) 
 
 static lp_status lstsq_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_view *ins, const lpi_view *out) {
     const lp_dtype dt = pn->la->loop_dt;
-    const bool f32 = dt == LP_FLOAT32;
-    const int64_t isz = (int64_t)lp_dtype_size(dt);
+    const bool cx = lpi_dtype_is_complex(dt), f32 = dt == LP_FLOAT32 || dt == LP_COMPLEX64;
+    const int64_t isz = (int64_t)lp_dtype_size(dt), parts = cx ? 2 : 1;
     const lpi_view *A = &ins[0], *B = &ins[1];
     const int64_t m = A->shape[0], n = A->shape[1], k = B->ndim == 2 ? B->shape[1] : 1;
     const int64_t ldb = m > n ? m : (n > 1 ? n : 1), lda = m > 1 ? m : 1;
@@ -487,17 +487,17 @@ static lp_status lstsq_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_view *ins
     lp_status st = LP_OK;
     if (!a || !b || !s) { st = lpi_nomem(ctx); goto done; }
     gather(A->data, A->dtype, m, n, A->strides[0], A->strides[1], a, lda, dt);
+    /* (b's rows past m, a wide a's: gelsd writes them, LAPACKE's NaN check reads them first) */
+    if (ldb > m) memset(b, 0, (size_t)(ldb * k * isz));
     gather(B->data, B->dtype, m, k, B->strides[0], B->ndim == 2 ? B->strides[1] : 0, b, ldb, dt);
-    if (!all_finite(a, lda * n, f32) || !all_finite(b, ldb * k, f32)) {
-        /* the rows of b past m are not written: only check what was gathered */
-        bool ok = all_finite(a, lda * n, f32);
-        for (int64_t j = 0; j < k && ok; j++) ok = all_finite((char *)b + j * ldb * isz, m, f32);
-        if (!ok) { st = la_error(ctx, "Array must not contain infs or NaNs"); goto done; }
+    if (!all_finite(a, lda * n * parts, f32) || !all_finite(b, ldb * k * parts, f32)) {
+        st = la_error(ctx, "Array must not contain infs or NaNs");
+        goto done;
     }
     double rcond = pn->la->rcond;
     if (rcond < 0) rcond = (f32 ? FLT_EPSILON : DBL_EPSILON) * (double)(m > n ? m : n);
     lapack_int rank = 0;
-    lapack_int info = LAPACK(gelsd, LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, (lapack_int)k, a, (lapack_int)lda,
+    lapack_int info = LAPACKX(gelsd, gelsd, LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, (lapack_int)k, a, (lapack_int)lda,
                              b, (lapack_int)ldb, s, rcond, &rank);
     if (info > 0) { st = la_error(ctx, "SVD did not converge in Linear Least Squares"); goto done; }
     if (info < 0) { st = lpi_error(ctx, LP_ERR_INTERNAL, "gelsd: argument %d is invalid", (int)-info); goto done; }
@@ -545,6 +545,9 @@ static lp_status qr_run(lp_ctx *ctx, const lpi_pnode *pn, int nops, const lpi_vi
     lp_status st = LP_OK;
     if (!a || !tau || (two && !w)) { st = lpi_nomem(ctx); goto done; }
     gather(A->data, A->dtype, p, q, A->strides[0], A->strides[1], a, ld, dt);
+    /* a complete Q's columns past q: orgqr overwrites them, but LAPACKE's NaN check reads all of
+     * them first (uninitialized memory was an intermittent "argument -5") */
+    if (acols > q) memset((char *)a + q * ld * isz, 0, (size_t)((acols - q) * ld * isz));
     lapack_int info = LAPACKX(geqrf, geqrf, LAPACK_COL_MAJOR, (lapack_int)p, (lapack_int)q, a, (lapack_int)ld, tau);
     if (!info && pn->op == LPI_OP_QR_R) {
         for (int64_t j = 0; j < q; j++)
@@ -720,7 +723,6 @@ lp_status lpi_linalg_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, co
     const lp_dtype dt = la->loop_dt;
     const bool cx = lpi_dtype_is_complex(dt), f32 = dt == LP_FLOAT32 || dt == LP_COMPLEX64;
     const int64_t isz = (int64_t)lp_dtype_size(dt), parts = cx ? 2 : 1;
-    if (pn->op == LPI_OP_LSTSQ && cx) return lpi_error(ctx, LP_ERR_TYPE, "lstsq: complex matrices are not supported");
     if (pn->op == LPI_OP_LSTSQ || pn->op == LPI_OP_QR_R || pn->op == LPI_OP_QR_Q || pn->op == LPI_OP_SVD || pn->op == LPI_OP_EIG) {
         blas_enter(1);
         lp_status st = pn->op == LPI_OP_EIG     ? eig_run(ctx, pn, ins, out)
