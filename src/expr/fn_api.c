@@ -153,6 +153,39 @@ lp_status lpi_fn_matrix_norm(lpi_call *c, lp_value *out) {
     return lpi_give(c, t, st, &r, out);
 }
 
+/* numpy.linalg.cond(x, p=None) of x's matrices: p None, 2, -2: the largest singular value over
+ * the smallest (-2: the inverse ratio); the other orders: matrix_norm(x, p) times
+ * matrix_norm(inv(x), p), square matrices only. Unlike NumPy, whose inverse of a singular matrix
+ * is NaNs it turns into inf, such a matrix is inv's LinAlgError there. */
+lp_status lpi_fn_cond(lpi_call *c, lp_value *out) {
+    lp_ctx *ctx = c->ctx;
+    lpi_tmps tt = {0}, *t = &tt;
+    lp_array *x0 = ARG("x")->a, *x = NULL, *r = NULL, *s = NULL, *hi = NULL, *lo = NULL, *inv = NULL, *n1 = NULL,
+             *n2 = NULL;
+    const lp_value *pv = ARG("p")->v;
+    double p = 0;
+    const bool by_svd = !pv || pv->kind == LP_VAL_NONE || (ord_of(pv, &p) && fabs(p) == 2);
+    if (x0->ndim < 2)
+        return lpi_error(ctx, LP_ERR_LINALG, "%d-dimensional array given. Array must be at least two-dimensional", x0->ndim);
+    if (x0->shape[x0->ndim - 1] == 0 || x0->shape[x0->ndim - 2] == 0)
+        return lpi_error(ctx, LP_ERR_LINALG, "cond is not defined on empty arrays");
+    const int last = -1;
+    lp_status st = as_float(ctx, t, x0, &x);
+    if (st) {
+    } else if (by_svd) {
+        /* the singular values are sorted: their max and min are s[..., 0] and s[..., -1] */
+        if (!(st = singular_values(ctx, t, x, &s)) && !(st = reduce(ctx, t, "max", s, 1, &last, false, &hi)) &&
+            !(st = reduce(ctx, t, "min", s, 1, &last, false, &lo)))
+            st = KEEP(p < 0 ? lp_binary(ctx, "divide", lo, hi, &r) : lp_binary(ctx, "divide", hi, lo, &r), r);
+    } else {
+        const char *kwn[] = {"ord"};
+        if (!KEEP(lp_linalg_inv(ctx, x, &inv), inv) && !KEEP(call1(ctx, "linalg.matrix_norm", x, 1, kwn, pv, &n1), n1) &&
+            !KEEP(call1(ctx, "linalg.matrix_norm", inv, 1, kwn, pv, &n2), n2))
+            st = KEEP(lp_binary(ctx, "multiply", n1, n2, &r), r);
+    }
+    return lpi_give(c, t, st, &r, out);
+}
+
 /* linalg.matrix_power(a, n): squarings and products of matmul; n < 0 of the inverse; n == 0
  * the identity in a's shape */
 lp_status lpi_fn_matrix_power(lpi_call *c, lp_value *out) {

@@ -1487,6 +1487,16 @@ def gen_linalg_factors():
                                                 rtol=tol, atol=tol))
     case("la.eig.nonsquare", "linalg", call("linalg.eig", np.ones((2, 3))), expect_error=True)
     gen_linalg_complex()
+    rng_k = np.random.default_rng(1517)
+    K = rng_k.uniform(-1, 1, (3, 5, 5))
+    for p in (None, 2, -2, "nuc", -1, np.inf):
+        case(f"la.cond.{p}", "linalg", call("linalg.cond", K, p), "rel:1e-12")
+    case("la.cond.f32", "linalg", call("linalg.cond", K[0].astype(np.float32)), "rel:1e-12")
+    case("la.cond.int", "linalg", call("linalg.cond", np.array([[2, 1], [1, 3]], dtype=np.int64)), "rel:1e-12")
+    case("la.cond.empty", "linalg", call("linalg.cond", np.zeros((0, 0))), expect_error=True)
+    case("la.cond.1d", "linalg", call("linalg.cond", np.ones(3)), expect_error=True)
+    case("la.cond.badord", "linalg", call("linalg.cond", K, 3), expect_error=True)
+    case("la.cond.nonsquare", "linalg", call("linalg.cond", np.ones((2, 3)), 1), expect_error=True)
 
 
 def gen_linalg_complex():
@@ -1538,6 +1548,8 @@ def gen_linalg_complex():
         case(f"la.c.pinv.{dt}", "linalg", close(tcall("linalg.pinv", A), np.linalg.pinv(A)))
         case(f"la.c.rank.{dt}", "linalg", call("linalg.matrix_rank", A))
         case(f"la.c.norm.nuc.{dt}", "linalg", call("linalg.matrix_norm", A, ord="nuc"), "rel:1e-12")
+        for p in (None, -2, "fro", 1, -np.inf):
+            case(f"la.c.cond.{p}.{dt}", "linalg", call("linalg.cond", G.astype(dt), p), "rel:1e-12")
         case(f"la.c.inv.singular.{dt}", "linalg", call("linalg.inv", np.ones((3, 3), dt)), expect_error=True)
         Bv = crand((300,)).astype(dt)
         case(f"la.c.lstsq.{dt}", "linalg", close(tcall("linalg.lstsq", A, Bv), np.linalg.lstsq(A, Bv)[0]))

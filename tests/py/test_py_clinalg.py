@@ -1,6 +1,6 @@
 """lampy.linalg on complex64 / complex128 matrices against NumPy: solve, inv, det, slogdet,
-cholesky, eigh/eigvalsh, lstsq, qr (TSQR over row chunks), svd/svdvals, pinv, matrix_rank, norms,
-on single matrices and stacks, chunked, with 1 and 2 threads.
+cholesky, eigh/eigvalsh, lstsq, qr (TSQR over row chunks), svd/svdvals, pinv, matrix_rank, norms
+and cond, on single matrices and stacks, chunked, with 1 and 2 threads.
 
 Tolerances are multiples of the dtype's eps (TOL below: 800 eps, 1.8e-13 for complex128 and
 9.5e-5 for complex64, tighter than the real tests' 1e-9 / 1e-4). Factorizations that are unique
@@ -210,6 +210,9 @@ def test_norms(dt):
             check(lp.linalg.norm(lp.asarray(m), ord_, axis=axis).run(), np.linalg.norm(m, ord_, axis=axis), t)
     for ord_ in [None, "fro", 1, -1, np.inf, -np.inf]:
         check(lp.linalg.norm(lp.asarray(m), ord_).run(), np.linalg.norm(m, ord_), t)
+    sq = x[:, :5, :5]
+    for p in [None, 2, -2, "fro", "nuc", 1, -1, np.inf, -np.inf]:
+        check(lp.linalg.cond(lp.asarray(sq), p).run(), np.linalg.cond(sq, p), tol(dt, 2000))
 
 
 @pytest.mark.parametrize("dt", CDTYPES)
