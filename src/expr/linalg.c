@@ -445,21 +445,12 @@ lp_status lpi_linalg_qr_mode(lp_ctx *ctx, lp_array *a, bool complete, lp_array *
 
 lp_status lp_linalg_qr(lp_ctx *ctx, lp_array *a, lp_array **q, lp_array **r) { return lpi_linalg_qr_mode(ctx, a, false, q, r); }
 
-/* a with its last two axes swapped (the matrices of a stack transposed) */
-static lp_status mT(lp_ctx *ctx, lp_array *a, lp_array **out) {
-    int perm[LP_MAX_NDIM];
-    for (int i = 0; i < a->ndim; i++) perm[i] = i;
-    perm[a->ndim - 2] = a->ndim - 1;
-    perm[a->ndim - 1] = a->ndim - 2;
-    return lp_transpose(ctx, a, perm, out);
-}
-
 lp_status lpi_linalg_mH(lp_ctx *ctx, lp_array *a, lp_array **out) {
     *out = NULL;
     if (a->ndim < 2) return lpi_error(ctx, LP_ERR_VALUE, "a conjugate transpose needs at least 2 axes");
-    if (!lpi_dtype_is_complex(a->dtype)) return mT(ctx, a, out);
+    if (!lpi_dtype_is_complex(a->dtype)) return lpi_matrix_transpose(ctx, a, out);
     lp_array *t = NULL;
-    lp_status st = mT(ctx, a, &t);
+    lp_status st = lpi_matrix_transpose(ctx, a, &t);
     if (!st) st = lp_unary(ctx, "conjugate", t, out);
     lp_array_release(t);
     return st;
@@ -491,9 +482,9 @@ lp_status lpi_linalg_svd_full(lp_ctx *ctx, lp_array *a, bool full, lp_array **u,
     lp_array *t = NULL, *tu = NULL, *tvt = NULL, *r = NULL, *p = NULL, *ur = NULL, *q = NULL, *r2 = NULL, *q1 = NULL,
              *q2 = NULL, *u1 = NULL;
     if (m < n) {
-        if (!(st = mT(ctx, a, &t)) && !(st = lpi_linalg_svd_full(ctx, t, full, u ? &tu : NULL, s, vt ? &tvt : NULL))) {
-            if (u) st = mT(ctx, tvt, u);
-            if (!st && vt) st = mT(ctx, tu, vt);
+        if (!(st = lpi_matrix_transpose(ctx, a, &t)) && !(st = lpi_linalg_svd_full(ctx, t, full, u ? &tu : NULL, s, vt ? &tvt : NULL))) {
+            if (u) st = lpi_matrix_transpose(ctx, tvt, u);
+            if (!st && vt) st = lpi_matrix_transpose(ctx, tu, vt);
         }
     } else {
         /* tall: the SVD of R, U = Q U_r. full_matrices: R and Q from one complete QR (a single
