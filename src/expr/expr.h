@@ -133,6 +133,8 @@ lp_status lpi_linalg_qr_mode(lp_ctx *ctx, lp_array *a, bool complete, lp_array *
 lp_status lpi_linalg_eig_packed(lp_ctx *ctx, lp_array *a, lp_array **out);
 lp_status lpi_linalg_eig(lp_ctx *ctx, lp_array *a, lp_array **w, lp_array **v);
 lp_status lpi_linalg_svd_full(lp_ctx *ctx, lp_array *a, bool full, lp_array **u, lp_array **s, lp_array **vt);
+/* a's matrices conjugate-transposed (the last two axes swapped; complex parts conjugated) */
+lp_status lpi_linalg_mH(lp_ctx *ctx, lp_array *a, lp_array **out);
 /* expr/axis.c: ops along one axis (axis already validated by the caller or normalized here).
  * lpi_scan casts x to the scan's dtype first (cumsum/cumprod: NumPy's sum dtype). */
 lp_status lpi_scan(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out);

@@ -570,6 +570,9 @@ void lpi_task_cost_of(const lpi_plan *pl, int64_t ti, const lpi_profile *pr, int
         case LPI_OP_LSTSQ: f = 4; break;
         default: break;
         }
+        /* complex arithmetic (c / z LAPACK): a multiply-add is four real ones (eig's result is
+         * complex for real input too: its loop dtype does not tell) */
+        if (p->la && lpi_dtype_is_complex(p->la->loop_dt) && p->op != LPI_OP_EIG) f *= 4;
         c->flops[LPI_CC_BLAS] = f * n * n * n * batch + 2 * in / 8;
         /* LAPACK on small matrices is far from the dgemm rate */
         c->compute_s = c->flops[LPI_CC_BLAS] / (pr->rate[LPI_CC_BLAS] / 4);
