@@ -313,14 +313,19 @@ def orchestration(a, lampy, store, procs, out, rows, np):
                  f"invocation {pj['invoke_s'] * 1e6:.0f} µs; orchestrated {pj['orch_run_s'] * 1e3:.1f} ms/run + "
                  f"{pj['orch_task_s'] * 1e6:.0f} µs/task, {pj['remote_parallelism']:.2f} tasks computing and "
                  f"{pj['remote_overhead_parallelism']:.2f} coordinating at once; driver "
-                 f"{pj['driver_run_s'] * 1e3:.1f} ms/run + {pj['driver_task_s'] * 1e6:.0f} µs/task", "lampy calibrate --executor lambda"))
+                 f"{pj['driver_run_s'] * 1e3:.1f} ms/run + {pj['driver_task_s'] * 1e6:.0f} µs/task; "
+                 f"{pj['orch_lambda_s'] * 1e3:.2f} ms per lambda a run spreads to, a process's first run "
+                 f"{pj['remote_first_s'] * 1e3:.1f} ms more; saving a file: {pj['file_commit_s'] * 1e3:.1f} ms commit, "
+                 f"{pj['file_write_bw'] / 1e9:.2f} GB/s written, {pj['file_sync_bw'] / 1e6:.0f} MB/s synced",
+                 "lampy calibrate --executor lambda"))
     xy = arrays(np, out, "xy", 4 << 20 if a.quick else 16 << 20)
     workloads = [("x * y + x * 2 - y", []), ("sum(x)", []), ("sum((x - y) ** 2)", []),
                  ("where(x > 0.5, sqrt(abs(x)), -y).mean()", ["--chunk-bytes", "1M"]),
                  ("(arange(32768) * 0.5 + 1).sum()", ["--chunk-bytes", "256"])]
     for expr, opts in workloads:
+        # the estimate prices what the measured command does: the run and saving out.npy
         _, r = run([lampy, "estimate", expr, *xy, *opts, "--executor", "lambda", "--orchestrate", "lambda",
-                    "--max-lambdas", 2 * nw, "--profile", prof, "--json"])
+                    "--max-lambdas", 2 * nw, "--profile", prof, "--json", "-o", out / "w.npy"])
         pred = json.loads(r.stdout)["total_seconds"]
         meas = statistics.median(stat(run([lampy, "eval", expr, *xy, *opts, "-o", out / "w.npy", "--stats", *modes[1][1]])[1]
                                       .stderr, "lp_run time") for _ in range(a.reps))

@@ -262,8 +262,34 @@ def make_workloads(args):
                   lp=lambda lp, d: d["a"][d["a"] > 0.5].run(),
                   da=lambda da, d: d["a"][d["a"] > 0.5],
                   cli="a[a > 0.5]"))
+    r14, c14 = int(args.rows14 * args.scale), args.cols14
+    W.append(dict(id=14, expr="linalg.svd(a, full_matrices=False)", size=f"({fmt_n(r14)}, {c14})", kind="reduce",
+                  targets="15",
+                  data=lambda rng: dict(a=rng.random((r14, c14))), bytes=2 * 8 * r14 * c14,
+                  # every factor computed (U is as large as a); S is what is compared (U and Vh
+                  # are defined up to the signs of their vectors)
+                  np=lambda d: np.linalg.svd(d["a"], full_matrices=False)[1], ne=None,
+                  lp=lambda lp, d: lp.compute(*lp.linalg.svd(d["a"], full_matrices=False))[1],
+                  da=lambda da, d: DaskAll(da.linalg.svd(d["a"]), 1),
+                  cli=None))
     only = set(args.only) if args.only else None
     return [w for w in W if only is None or w["id"] in only]
+
+
+class DaskAll:
+    """Several Dask collections computed by one dask.compute (one graph, shared parts); the
+    result is the one at index keep."""
+
+    def __init__(self, parts, keep):
+        self.parts, self.keep = parts, keep
+
+    def __dask_graph__(self):
+        from dask.highlevelgraph import HighLevelGraph
+        return HighLevelGraph.merge(*[p.__dask_graph__() for p in self.parts])
+
+    def compute(self, **kw):
+        import dask
+        return dask.compute(*self.parts, **kw)[self.keep]
 
 
 def auto_chunks(shape, itemsize):
@@ -574,7 +600,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="meson build directory")
     ap.add_argument("--reps", type=int, default=5, help="best of N runs (default 5)")
     ap.add_argument("--only", type=lambda s: [int(x) for x in s.split(",")], help="workloads, e.g. 1,3")
-    ap.add_argument("--scale", type=float, default=1.0, help="multiply workload 1-6 and 8-13 sizes")
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply workload 1-6 and 8-14 sizes")
     ap.add_argument("--elems", type=int, default=64 * MiB, help="elements, workloads 1-3 (64M)")
     ap.add_argument("--rows4", type=int, default=8 * MiB, help="rows of the (R, 8) workload 4 (8M)")
     ap.add_argument("--rows5", type=int, default=4 * MiB, help="rows of workload 5 (4M)")
@@ -585,6 +611,8 @@ def main():
     ap.add_argument("--elems8", type=int, default=64 * MiB, help="elements, workloads 8-11 and 13 (64M)")
     ap.add_argument("--rows12", type=int, default=8 * MiB, help="rows of the (R, 8) einsum workload 12 (8M)")
     ap.add_argument("--cols12", type=int, default=8, help="columns of workload 12 (8)")
+    ap.add_argument("--rows14", type=int, default=4 * MiB, help="rows of the (R, 32) svd workload 14 (4M)")
+    ap.add_argument("--cols14", type=int, default=32, help="columns of workload 14 (32)")
     ap.add_argument("--triad-elems", type=int, default=64 * MiB, help="elements per triad array (64M)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="Dask/numexpr threads")
     ap.add_argument("--lampy-cli", action="store_true", help="run Lampy through `lampy eval` even if "

@@ -10,7 +10,7 @@ const char cli_estimate_help[] =
     "                      [--executor lambda [--orchestrate WHO] [--max-lambdas N]\n"
     "                      [--lambda-mem SIZE]]\n"
     "                      [--profile FILE] [--threads N] [--chunk-bytes B] [--no-fusion]\n"
-    "                      [--json]\n"
+    "                      [-o FILE.npy] [--json]\n"
     "\n"
     "Predict the time of evaluating EXPR without running it: per planned node its tasks,\n"
     "bytes, flops and time (all its tasks one after another), the critical path, and the\n"
@@ -33,6 +33,10 @@ const char cli_estimate_help[] =
     "  --max-lambdas N      the budget of lambdas (default: --workers, else 8)\n"
     "  --lambda-mem SIZE    a lambda's memory limit (OpenLambda's mem_mb): tasks that need more\n"
     "                       are reported\n"
+    "  -o, --output FILE    price saving the result into FILE (.npy) as `lampy eval -o` does:\n"
+    "                       remotely the tasks write it (result sinks), else this process after\n"
+    "                       the run; then the file's sync to the disk and its rename (the\n"
+    "                       profile's file figures, measured by `lampy calibrate`)\n"
     "  --profile FILE       machine profile to use\n"
     "  --json               print the estimate as JSON (seconds as numbers)\n"
     "  --threads N, --chunk-bytes B, --no-fusion   plan as `lampy eval` would with them\n"
@@ -57,7 +61,7 @@ static const char *secs(double s, char *buf, size_t n) {
 }
 
 int cli_estimate(int argc, char **argv) {
-    const char *src = NULL;
+    const char *src = NULL, *output = NULL;
     long workers = 0, max_lambdas = 0;
     bool remote = false, json = false, mem_set = false;
     int executor = -1, orchestrate = -1;
@@ -70,6 +74,7 @@ int cli_estimate(int argc, char **argv) {
         {.name = "--max-lambdas", .kind = CLI_INT, .dst = &max_lambdas, .lo = 1, .hi = 1 << 20},
         {.name = "--lambda-mem", .kind = CLI_SIZE, .dst = &lambda_mem, .seen = &mem_set},
         {.name = "--json", .kind = CLI_FLAG, .dst = &json},
+        {.name = "--output", .alias = "-o", .kind = CLI_STR, .dst = &output},
         {.name = "--workers", .kind = CLI_INT, .dst = &workers, .lo = 1, .hi = 1 << 20},
         CLI_RUN_OPTS(&run),
         {0},
@@ -95,6 +100,17 @@ int cli_estimate(int argc, char **argv) {
     }
     if (orchestrate >= 0 && !remote) { rc = cli_usage_error("estimate: --orchestrate needs --executor lambda or --remote"); goto done; }
     int flags = orchestrate == 1 ? LP_ESTIMATE_ORCHESTRATE : remote ? LP_ESTIMATE_REMOTE : 0;
+    if (output) {
+        /* what is priced is a .npy file on this machine (eval -o); Zarr stores and URLs are not */
+        size_t ol = strlen(output);
+        while (ol > 1 && output[ol - 1] == '/') ol--;
+        if (!*output || strstr(output, "://") || (ol >= 5 && !memcmp(output + ol - 5, ".zarr", 5))) {
+            rc = cli_usage_error("estimate: -o prices saving into a .npy file; '%s' is not one", output);
+            goto done;
+        }
+        if (n != 1) { rc = cli_usage_error("estimate: -o needs exactly one target (the graph has %d)", n); goto done; }
+        flags |= LP_ESTIMATE_SAVE;
+    }
     if ((st = lp_estimate(ctx, t, n, (int)workers, flags, &e))) { rc = cli_lib_error(ctx, st); goto done; }
     /* the lambda plan: lambdas worth running at once, their memory, what a provider bills */
     double par = e->critical_seconds > 0 ? e->work_seconds / e->critical_seconds : 1;
@@ -108,6 +124,7 @@ int cli_estimate(int argc, char **argv) {
                "\"bytes_written\": %.6g, \"work_seconds\": %.6g, \"critical_seconds\": %.6g, \"total_seconds\": %.6g, ",
                e->workers, remote ? "true" : "false", (long long)e->tasks, e->flops, e->bytes_read, e->bytes_written,
                e->work_seconds, e->critical_seconds, e->total_seconds);
+        if (output) printf("\"save_seconds\": %.6g, ", e->save_seconds);
         if (lambdas)
             printf("\"lambdas\": %d, \"lambda_mem_mb\": %.1f, \"lambda_seconds\": %.6g, \"gb_seconds\": %.6g, "
                    "\"fits_lambda_mem\": %s, ", nl, mem_mb, lsec, gbs, !mem_set || mem_mb <= (double)lambda_mem / 1048576 ? "true" : "false");
@@ -160,6 +177,10 @@ int cli_estimate(int argc, char **argv) {
            human(e->bytes_written, "B", a2, sizeof a2), human(e->flops, "", a3, sizeof a3));
     printf("work %s, critical path %s (nodes marked *)\n", secs(e->work_seconds, a4, sizeof a4),
            secs(e->critical_seconds, a5, sizeof a5));
+    if (output) {
+        char sv[24];
+        printf("saving into %s: %s (in the total)\n", output, secs(e->save_seconds, sv, sizeof sv));
+    }
     printf("predicted total with %d %s: %s\n", e->workers, remote ? (e->workers == 1 ? "function" : "functions")
                                                                   : (e->workers == 1 ? "worker" : "workers"),
            secs(e->total_seconds, a6, sizeof a6));

@@ -568,6 +568,8 @@ typedef struct lp_estimate_result {
     int nnodes;
     lp_estimate_node *nodes;
     double max_task_bytes;   /* the largest task's inputs and output: what one function holds */
+    double save_seconds;     /* of total: saving into files (LP_ESTIMATE_SAVE): the writes the
+                              * driver makes, each file's sync and rename */
 } lp_estimate_result;
 
 /* Remote: price tasks as the lambda executor runs them with the profile's remote figures
@@ -577,6 +579,10 @@ typedef struct lp_estimate_result {
  * tasks in the functions (orchestrate "lambda"). */
 #define LP_ESTIMATE_REMOTE 1
 #define LP_ESTIMATE_ORCHESTRATE 2
+/* The targets are saved into .npy files on this machine, as lp_save_array does (`lampy eval
+ * -o`): remotely the tasks write them (result sinks; not with LAMPY_RESULT_SINK=0), else the
+ * driver writes each result after the run; each file is synced and renamed into place. */
+#define LP_ESTIMATE_SAVE 4
 /* workers 0 = ctx's thread count. *out is released with lp_estimate_free. */
 LP_API lp_status lp_estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers, int flags,
                       lp_estimate_result **out);
@@ -747,21 +753,24 @@ LP_API lp_status lp_tensordot(lp_ctx *ctx, lp_array *a, lp_array *b, int naxes, 
 /* Small dense linear algebra (numpy.linalg), lazy like everything else but run as ONE task over
  * the whole operand with LAPACK (OpenBLAS's LAPACKE): meant for matrices that fit comfortably
  * in one machine (Gram and covariance matrices, normal equations). Operands may be stacks
- * (..., M, M) broadcast like NumPy's unless noted. dtype as numpy.linalg: float32 if every
- * operand is float32, else float64 (integers and bool are converted).
+ * (..., M, M) broadcast like NumPy's unless noted. dtype as numpy.linalg: complex if any operand
+ * is complex (LAPACK's c / z routines), single precision (float32 / complex64) if every operand
+ * is, else double (integers and bool are converted). The real results of a complex matrix
+ * (slogdet's log|det|, eigh's eigenvalues, svd's singular values) are real arrays, as NumPy's.
  * Errors are LP_ERR_LINALG with numpy.linalg.LinAlgError's message: "Singular matrix",
  * "Matrix is not positive definite", "Last 2 dimensions of the array must be square", ...
  * Unlike NumPy, an operand containing inf or NaN is an error ("Array must not contain infs
  * or NaNs") rather than a result full of NaNs. */
 LP_API lp_status lp_linalg_solve(lp_ctx *ctx, lp_array *a, lp_array *b, lp_array **x);   /* a x = b; b (M,) or (..., M, K) */
 LP_API lp_status lp_linalg_inv(lp_ctx *ctx, lp_array *a, lp_array **out);
-LP_API lp_status lp_linalg_cholesky(lp_ctx *ctx, lp_array *a, lp_array **l);           /* lower: a = l l^T */
+LP_API lp_status lp_linalg_cholesky(lp_ctx *ctx, lp_array *a, lp_array **l);           /* lower: a = l l^H */
 LP_API lp_status lp_linalg_det(lp_ctx *ctx, lp_array *a, lp_array **out);              /* singular: 0 */
-/* sign and log|det| (singular: 0 and -inf); either output may be NULL. One factorization. */
+/* sign (complex: det / |det|) and log|det| (singular: 0 and -inf); either output may be NULL.
+ * One factorization. */
 LP_API lp_status lp_linalg_slogdet(lp_ctx *ctx, lp_array *a, lp_array **sign, lp_array **logabsdet);
-/* Symmetric eigendecomposition from a's lower triangle: eigenvalues ascending (..., M) and
- * eigenvectors as columns (..., M, M); either output may be NULL (NULL v: numpy's eigvalsh).
- * One LAPACK call (syevd) serves both. */
+/* Symmetric (Hermitian) eigendecomposition from a's lower triangle: eigenvalues ascending
+ * (..., M), real, and eigenvectors as columns (..., M, M); either output may be NULL (NULL v:
+ * numpy's eigvalsh). One LAPACK call (syevd / heevd) serves both. */
 LP_API lp_status lp_linalg_eigh(lp_ctx *ctx, lp_array *a, lp_array **w, lp_array **v);
 /* Least squares min |a x - b| by SVD (gelsd): a (M, N), b (M,) or (M, K) -> x (N,) or (N, K).
  * rcond < 0: NumPy 2's default eps * max(M, N). Only the solution is returned. */

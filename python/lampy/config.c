@@ -444,7 +444,7 @@ static PyObject *lpy_plan_json(PyObject *self, PyObject *args) {
 }
 
 static PyObject *lpy_estimate(PyObject *self, PyObject *args, PyObject *kwargs) {
-    int workers = 0, remote = 0, orch = 0;
+    int workers = 0, remote = 0, orch = 0, save = 0;
     if (kwargs && PyDict_GET_SIZE(kwargs)) {
         PyObject *k, *v;
         Py_ssize_t pos = 0;
@@ -462,6 +462,9 @@ static PyObject *lpy_estimate(PyObject *self, PyObject *args, PyObject *kwargs) 
                 }
                 orch = !strcmp(o, "lambda");
                 remote = 1;
+            } else if (PyUnicode_CompareWithASCIIString(k, "save") == 0) {
+                /* price saving the targets into .npy files, as lp.save does (LP_ESTIMATE_SAVE) */
+                if ((save = PyObject_IsTrue(v)) < 0) return NULL;
             } else {
                 PyErr_Format(PyExc_TypeError, "estimate() got an unexpected keyword argument %R", k);
                 return NULL;
@@ -472,7 +475,8 @@ static PyObject *lpy_estimate(PyObject *self, PyObject *args, PyObject *kwargs) 
     int n = target_list(args, &t);
     if (n < 0) return NULL;
     lp_estimate_result *e = NULL;
-    lp_status st = lp_estimate(lpy.ctx, t, n, workers, orch ? LP_ESTIMATE_ORCHESTRATE : remote ? LP_ESTIMATE_REMOTE : 0, &e);
+    int flags = (orch ? LP_ESTIMATE_ORCHESTRATE : remote ? LP_ESTIMATE_REMOTE : 0) | (save ? LP_ESTIMATE_SAVE : 0);
+    lp_status st = lp_estimate(lpy.ctx, t, n, workers, flags, &e);
     target_free(t, n);
     if (st != LP_OK) return lpy_raise(lpy.ctx, st);
     PyObject *nodes = PyList_New(e->nnodes), *r = NULL;
@@ -489,11 +493,11 @@ static PyObject *lpy_estimate(PyObject *self, PyObject *args, PyObject *kwargs) 
         else PyList_SET_ITEM(nodes, i, d);
     }
     if (nodes)
-        r = Py_BuildValue("{s:i,s:O,s:L,s:d,s:d,s:d,s:d,s:d,s:d,s:N}", "workers", e->workers, "remote",
+        r = Py_BuildValue("{s:i,s:O,s:L,s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:N}", "workers", e->workers, "remote",
                           e->remote ? Py_True : Py_False, "tasks", (long long)e->tasks, "flops", e->flops,
                           "bytes_read", e->bytes_read, "bytes_written", e->bytes_written, "work_seconds",
                           e->work_seconds, "critical_seconds", e->critical_seconds, "total_seconds",
-                          e->total_seconds, "nodes", nodes);
+                          e->total_seconds, "save_seconds", e->save_seconds, "nodes", nodes);
     lp_estimate_free(e);
     return r;
 }
@@ -607,10 +611,12 @@ static PyMethodDef config_functions[] = {
     {"plan_json", lpy_plan_json, METH_VARARGS,
      "plan_json(*arrays)\n--\n\nThe planned task graph as JSON (nothing is run)."},
     {"estimate", KW lpy_estimate, METH_VARARGS | METH_KEYWORDS,
-     "estimate(*arrays, workers=0, remote=False, orchestrate=None)\n--\n\nThe cost model's prediction for "
-     "computing the arrays: tasks, flops, bytes, seconds, per planned node (nothing is run). remote: as "
-     "the lambda executor runs them (workers = lambdas at once); orchestrate='driver' or 'lambda' says "
-     "who orchestrates (implies remote)."},
+     "estimate(*arrays, workers=0, remote=False, orchestrate=None, save=False)\n--\n\nThe cost model's "
+     "prediction for computing the arrays: tasks, flops, bytes, seconds, per planned node (nothing is run). "
+     "remote: as the lambda executor runs them (workers = lambdas at once); orchestrate='driver' or 'lambda' "
+     "says who orchestrates (implies remote); save: and saving each into a .npy file as lp.save does "
+     "(remotely written by the tasks; save_seconds: the writes this process makes, each file's sync and "
+     "rename)."},
     {"trace_write", lpy_trace_write, METH_VARARGS,
      "trace_write(path)\n--\n\nWrite the last traced run (config(trace=True)) as a Chrome trace "
      "file (Perfetto, chrome://tracing)."},

@@ -1,7 +1,7 @@
 """Lazy linear algebra with numpy.linalg's names: ``solve inv cholesky det slogdet eigh eigvalsh
-eig eigvals lstsq norm qr svd pinv matrix_rank`` (present when the Lampy library provides them;
-a tall matrix's reduced qr and svd run as TSQR over its row chunks; stacks of matrices are
-looped in one task). Results are lazy arrays; errors raise numpy.linalg.LinAlgError
+eig eigvals lstsq norm cond qr svd pinv matrix_rank`` (present when the Lampy library provides
+them; real and complex matrices; a tall matrix's reduced qr and svd run as TSQR over its row
+chunks; stacks of matrices are looped in one task). Results are lazy arrays; errors raise numpy.linalg.LinAlgError
 (ValueError without NumPy).
 
 Differences from NumPy: ``lstsq`` returns only the solution x; ``qr`` has no ``mode='raw'``;

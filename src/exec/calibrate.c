@@ -19,6 +19,7 @@
 #include "exec/pool.h"
 #include "exec/trace.h"
 #include "io/npy.h"
+#include "io/file.h"
 #include "core/hmap.h"
 
 #include <cblas.h>
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -244,6 +246,37 @@ static int cmp_d(const void *x, const void *y) {
     return a < b ? -1 : a > b;
 }
 
+/* Saving n bytes into the file `path` the way lp_save does: write() into a temporary file beside
+ * it, then lpi_file_finish (fsync, rename, the directory's fsync); the file is removed after.
+ * Medians of `reps` of the write's seconds (*w) and the commit's (*c). */
+static lp_status file_times(lp_ctx *ctx, const char *path, const char *data, size_t n, int reps, double *w, double *c) {
+    double tw[8], tc[8];
+    if (reps > 8) reps = 8;
+    for (int r = 0; r < reps; r++) {
+        char *tmp;
+        int slot, fd;
+        lp_status st = lpi_file_temp(ctx, path, &tmp, &slot, &fd);
+        if (st) return st;
+        double t0 = lpi_now();
+        for (size_t off = 0; off < n && !st;) {
+            ssize_t k = write(fd, data + off, n - off);
+            if (k < 0) st = lpi_os_error(ctx, path, "write failed", errno);
+            else off += (size_t)k;
+        }
+        double t1 = lpi_now();
+        st = lpi_file_finish(ctx, path, tmp, slot, fd, st);
+        tc[r] = lpi_now() - t1;
+        tw[r] = t1 - t0;
+        unlink(path);
+        if (st) return st;
+    }
+    qsort(tw, (size_t)reps, sizeof *tw, cmp_d);
+    qsort(tc, (size_t)reps, sizeof *tc, cmp_d);
+    *w = tw[reps / 2];
+    *c = tc[reps / 2];
+    return LP_OK;
+}
+
 lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, const char *), void *log_arg) {
     cal C = {{log, log_arg}, lpi_now(), max_seconds > 0 ? max_seconds : 30};
     const int W = lpi_ncores();
@@ -264,7 +297,13 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
     uint8_t *bb = NULL;
     lp_array *T = NULL, *A = NULL, *B = NULL, *D = NULL, *X = NULL;
     lp_array *F1 = NULL, *F2 = NULL, *I1 = NULL, *I2 = NULL, *BB = NULL, *F8 = NULL, *F16 = NULL, *F64 = NULL, *two = NULL;
-    char dir[] = "/tmp/lampy-calibrate-XXXXXX", path[64] = "";
+    /* files (loading, saving) in $TMPDIR, else /tmp */
+    char dir[2048], path[2100] = "";
+    {
+        const char *td = getenv("TMPDIR");
+        if (!td || td[0] != '/' || strlen(td) > 1900) td = "/tmp";
+        snprintf(dir, sizeof dir, "%s/lampy-calibrate-XXXXXX", td);
+    }
     bool have_dir = false;
     lp_status st;
     /* cw's worker count is explicit: the executor then never runs a memory-bound plan on fewer
@@ -521,6 +560,23 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
         say(&C, "loading .npy        %8.2f GB/s per worker alone, %.2f GB/s each with %d", P.load_bw1 / 1e9, P.load_bw / 1e9, W);
     } else {
         say(&C, "loading .npy        (no temporary directory; defaults kept)");
+    }
+
+    /* ---- saving a result into a file (eval -o): a tiny .npy's commit is the fixed cost per
+     * file; a large one's write gives the page-cache rate and the rest of its commit (beyond
+     * the tiny one's) the disk's ---- */
+    if (have_dir) {
+        char wpath[2100];
+        snprintf(wpath, sizeof wpath, "%s/saved.npy", dir);
+        const size_t big = (size_t)N * 4; /* half of a: 32 or 128 MiB */
+        double w0, c0, w1, c1s;
+        CK(file_times(c1, wpath, (const char *)a, 136, quick ? 3 : 5, &w0, &c0));
+        CK(file_times(c1, wpath, (const char *)a, big, 3, &w1, &c1s));
+        P.file_commit_s = clampd(c0, 1e-6, 10);
+        P.file_write_bw = clampd((double)big / fmax(w1 - w0, 1e-9), 1e7, 1e12);
+        P.file_sync_bw = clampd((double)big / fmax(c1s - c0, 1e-9), 1e6, 1e12);
+        say(&C, "saving a file       %8.2f ms commit (fsync, rename); %.2f GB/s written, %.0f MB/s synced (%.0f MiB)",
+            P.file_commit_s * 1e3, P.file_write_bw / 1e9, P.file_sync_bw / 1e6, (double)big / (1 << 20));
     }
 
     /* ---- BLAS ---- */

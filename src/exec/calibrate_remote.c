@@ -129,10 +129,12 @@ static lp_status heavy_graph(lp_ctx *ctx, int64_t n, lp_array **out) {
 
 typedef lp_status (*graph_fn)(lp_ctx *ctx, int64_t n, lp_array **out);
 
-/* Median wall time of lp_run on the graph, as a user's run sees it. */
-static lp_status time_run(rcal *C, graph_fn graph, int64_t n, double *med) {
-    double t[16];
-    int reps = C->reps < 16 ? C->reps : 16;
+/* Median wall time of lp_run on the graph, as a user's run sees it (*first: the first run's,
+ * *slowest: the slowest of the others'; reps: at least C->reps). */
+static lp_status time_runs(rcal *C, graph_fn graph, int64_t n, int reps, double *med, double *first, double *slowest) {
+    double t[16] = {0};
+    if (reps < C->reps) reps = C->reps;
+    if (reps > 16) reps = 16;
     for (int r = 0; r < reps; r++) {
         lp_array *x;
         lp_status st = graph(C->ctx, n, &x);
@@ -145,9 +147,16 @@ static lp_status time_run(rcal *C, graph_fn graph, int64_t n, double *med) {
         lp_array_release(x);
         if (st) return st;
     }
+    if (first) *first = t[0];
+    if (slowest) {
+        *slowest = 0;
+        for (int r = 1; r < reps; r++) *slowest = fmax(*slowest, t[r]);
+    }
     *med = median(t, reps);
     return LP_OK;
 }
+
+static lp_status time_run(rcal *C, graph_fn graph, int64_t n, double *med) { return time_runs(C, graph, n, 0, med, NULL, NULL); }
 
 typedef struct planned {
     lpi_plan *pl;
@@ -165,13 +174,20 @@ static lp_status plan_graph(lp_ctx *ctx, graph_fn graph, int64_t n, planned *out
     return LP_OK;
 }
 
-/* The model's prediction for a planned graph with profile P. */
-static lp_status predict(lp_ctx *ctx, const lpi_profile *P, planned *g, int workers, lpi_cost_mode mode, double *total) {
+/* The model's prediction for a planned graph with profile P (*lambdas: the lambdas it spreads
+ * to, orchestrated; may be NULL). */
+static lp_status predict_spread(lp_ctx *ctx, const lpi_profile *P, planned *g, int workers, lpi_cost_mode mode, double *total,
+                                int *lambdas) {
     lp_status st = lpi_profile_set(ctx, P);
     lpi_cost_summary s;
     if (!st) st = lpi_cost_plan(ctx, g->pl, workers, mode, false, &s);
     if (!st) *total = s.total;
+    if (!st && lambdas) *lambdas = s.lambdas;
     return st;
+}
+
+static lp_status predict(lp_ctx *ctx, const lpi_profile *P, planned *g, int workers, lpi_cost_mode mode, double *total) {
+    return predict_spread(ctx, P, g, workers, mode, total, NULL);
 }
 
 /* The value of *field in [lo, hi] for which the model predicts `want` (bisection: the
@@ -201,13 +217,30 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
     const int budget0 = rv.cfg->max_lambdas, nw = rv.nurls;
     const size_t chunk0 = lp_ctx_chunk_bytes(ctx);
     lpi_profile P = *lpi_profile_get(ctx), keep = P;
-    planned A = {0}, B = {0}, H = {0};
-    const int64_t na = 32, nb = quick ? 4096 : 8192, nc = quick ? (int64_t)1 << 18 : (int64_t)1 << 19;
+    planned A = {0}, B = {0}, H = {0}, S = {0};
+    const int64_t na = 32, ns = 512, nb = quick ? 4096 : 8192, nc = quick ? (int64_t)1 << 18 : (int64_t)1 << 19;
     const int full = 2 * nw; /* the default budget, and the driver's invocations in flight */
-    lpi_store *s;
-    lp_status st = lpi_remote_store(ctx, &s);
-    if (st) return st;
+    const bool redis = !strncmp(rv.store, "redis://", 8);
+    lpi_store *s = NULL;
+    lp_status st = LP_OK;
     say(&C, "remote: %d worker%s, store %.*s", nw, nw == 1 ? "" : "s", (int)strcspn(rv.store, "@"), rv.store);
+    /* the runs below are warm (this process has its libraries started, its connections and
+     * scripts); what the first remote run of a process pays on top is measured first, before
+     * anything else here touches the store or a worker: the first of a few orchestrated runs of
+     * the small graph against the slowest of the others (`lampy eval` is such a first run, every
+     * time; one sample, so a hiccup of the machine must not count as the libraries' cost) */
+    double first_excess = 0, first_t = 0, later_t = 0;
+    P.remote_first_s = 0; /* the fits below price warm runs */
+    if (redis) {
+        double tf, tm, ts;
+        if ((st = lp_ctx_set_chunk_bytes(ctx, 256)) || (st = lpi_remote_set_mode(ctx, "lambda", 1)) ||
+            (st = time_runs(&C, graph, na, 8, &tm, &tf, &ts)))
+            goto done;
+        first_excess = fmax(tf - ts, 0);
+        first_t = tf;
+        later_t = ts;
+    }
+    if ((st = lpi_remote_store(ctx, &s))) goto done;
 
     /* ---- the store ---- */
     char run[32], key[96];
@@ -246,13 +279,16 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
     /* ---- runs of the graphs ---- */
     if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = plan_graph(ctx, heavy_graph, nc, &H))) goto done;
     if ((st = lp_ctx_set_chunk_bytes(ctx, 256))) goto done;
-    if ((st = plan_graph(ctx, graph, na, &A)) || (st = plan_graph(ctx, graph, nb, &B))) goto done;
-    if (!strncmp(rv.store, "redis://", 8)) {
-        double ta, tb, tp, th;
+    if ((st = plan_graph(ctx, graph, na, &A)) || (st = plan_graph(ctx, graph, nb, &B)) || (st = plan_graph(ctx, graph, ns, &S)))
+        goto done;
+    if (redis) {
+        double ta, tb, tp, th, ts;
         if ((st = lpi_remote_set_mode(ctx, "lambda", 1)) || (st = time_run(&C, graph, na, &ta)) ||
             (st = time_run(&C, graph, nb, &tb)))
             goto done;
-        if ((st = lpi_remote_set_mode(ctx, "lambda", full)) || (st = time_run(&C, graph, nb, &tp))) goto done;
+        if ((st = lpi_remote_set_mode(ctx, "lambda", full)) || (st = time_run(&C, graph, nb, &tp)) ||
+            (st = time_run(&C, graph, ns, &ts)))
+            goto done;
         if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = time_run(&C, heavy_graph, nc, &th)) ||
             (st = lp_ctx_set_chunk_bytes(ctx, 256)))
             goto done;
@@ -264,22 +300,35 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
         if ((st = predict(ctx, &Q, &A, 1, LPI_COST_ORCH, &ma)) || (st = predict(ctx, &Q, &B, 1, LPI_COST_ORCH, &mb))) goto done;
         P.orch_task_s = clampd(((tb - mb) - (ta - ma)) / (double)(B.tasks - A.tasks), 1e-6, 1);
         P.orch_run_s = clampd(ta - ma - (double)A.tasks * P.orch_task_s, 1e-5, 10);
-        /* the full budget: the tiny tasks say how many tasks' coordination overlaps, the
-         * compute-bound ones how many tasks compute at once; each fit given the other */
+        /* the full budget: a few tiny tasks (16 ready at the start) say what spreading a run
+         * over more lambdas costs (their invocations, each worker planning the run), many tiny
+         * tasks how many tasks' coordination overlaps, the compute-bound ones how many tasks
+         * compute at once; each fit given the others */
         Q = P;
         Q.remote_par = full;
-        for (int round = 0; round < 2; round++) {
+        Q.orch_lambda_s = 0;
+        for (int round = 0; round < 3; round++) {
+            double m0;
+            int used = 1;
+            Q.orch_lambda_s = 0;
+            if ((st = predict_spread(ctx, &Q, &S, full, LPI_COST_ORCH, &m0, &used))) goto done;
+            Q.orch_lambda_s = used > 1 ? clampd((ts - m0) / (used - 1), 1e-6, 1) : 1e-6;
             if ((st = fit(ctx, &Q, &Q.remote_over_par, 1, full, true, &B, full, LPI_COST_ORCH, tp)) ||
                 (st = fit(ctx, &Q, &Q.remote_par, 1, full, true, &H, full, LPI_COST_ORCH, th)))
                 goto done;
         }
         P.remote_par = Q.remote_par;
         P.remote_over_par = Q.remote_over_par;
+        P.orch_lambda_s = Q.orch_lambda_s;
         say(&C, "orchestrated        %8.2f ms per run, %.1f us per task in a chain (%lld tasks: %.1f ms with 1 lambda,",
             P.orch_run_s * 1e3, P.orch_task_s * 1e6, (long long)B.tasks, tb * 1e3);
         say(&C, "                    %.1f ms with %d: coordination of %.2f tasks at once; %lld compute-bound tasks in",
             tp * 1e3, full, P.remote_over_par, (long long)H.tasks);
-        say(&C, "                    %.1f ms with %d: %.2f tasks at once at full speed)", th * 1e3, full, P.remote_par);
+        say(&C, "                    %.1f ms with %d: %.2f tasks at once at full speed); %.2f ms per lambda a run spreads to",
+            th * 1e3, full, P.remote_par, P.orch_lambda_s * 1e3);
+        say(&C, "                    (%lld tasks in %.1f ms with %d)", (long long)S.tasks, ts * 1e3, full);
+        say(&C, "first run           %8.2f ms more than later ones (%.2f ms, the slowest later %.2f ms: libraries, connections, scripts)",
+            first_excess * 1e3, first_t * 1e3, later_t * 1e3);
     } else {
         say(&C, "orchestrated        not measured: orchestration needs a redis:// store");
     }
@@ -297,6 +346,7 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
         say(&C, "driver-centric      %8.2f ms per run, %.1f us of the driver per task (%lld tasks in %.1f ms)",
             P.drv_run_s * 1e3, P.drv_task_s * 1e6, (long long)B.tasks, tb * 1e3);
     }
+    P.remote_first_s = redis ? clampd(first_excess, 1e-6, 10) : keep.remote_first_s;
     P.remote_calibrated = true;
     say(&C, "remote calibrated in %.1f s", lpi_now() - t_start);
 done:;
@@ -305,6 +355,7 @@ done:;
     if (A.pl) lpi_plan_destroy(A.pl);
     if (B.pl) lpi_plan_destroy(B.pl);
     if (H.pl) lpi_plan_destroy(H.pl);
+    if (S.pl) lpi_plan_destroy(S.pl);
     lp_ctx_set_chunk_bytes(ctx, chunk0);
     lpi_remote_set_mode(ctx, orch0, budget0);
     /* the context keeps its profile on failure; on success the measured remote figures */

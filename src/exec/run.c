@@ -62,18 +62,12 @@ static lp_status run_orchestrated(lp_ctx *ctx, lp_array *const *targets, int n, 
 }
 
 /* The driver-centric remote executor writes a sunk target's chunks through its tasks: it
- * takes the sink when tasks compute the target (not data the driver holds) and no other
- * target shares its pnode. */
+ * takes the sink when the target is sinkable (lpi_plan_sinkable: computed by tasks of its own). */
 static void take_sinks(lp_ctx *ctx, lpi_plan *plan, lpi_result_sink *const *sinks) {
     if (!sinks || !lpi_remote_enabled(ctx)) return;
     plan->target_sink = (lpi_result_sink **)sinks;
-    for (int t = 0; t < plan->ntargets; t++) {
-        if (!sinks[t]) continue;
-        const lpi_pnode *pn = &plan->pnodes[plan->target_pnode[t]];
-        bool alone = pn->target == t;
-        for (int u = 0; u < plan->ntargets && alone; u++) alone = u == t || plan->target_pnode[u] != plan->target_pnode[t];
-        sinks[t]->taken = alone && pn->kernel != LPI_K_NONE && pn->ntasks == pn->grid.total && pn->grid.total > 0;
-    }
+    for (int t = 0; t < plan->ntargets; t++)
+        if (sinks[t]) sinks[t]->taken = lpi_plan_sinkable(plan, t);
 }
 
 static lp_status run_targets(lp_ctx *ctx, lp_array *const *targets, int n, lpi_result_sink *const *sinks) {
@@ -223,8 +217,7 @@ lp_status lp_save_array(lp_ctx *ctx, const char *path, lp_array *a) {
     if (!path || !a) return lpi_error(ctx, LP_ERR_VALUE, "lp_save_array: NULL argument");
     /* LAMPY_RESULT_SINK=0: the result through the store and this process, as lp_save does
      * (workers without a --write-dir, or without the driver's file system) */
-    const char *env = getenv("LAMPY_RESULT_SINK");
-    if (lpi_remote_enabled(ctx) && !lp_array_result(a) && sinkable(path) && !(env && !strcmp(env, "0"))) {
+    if (lpi_remote_enabled(ctx) && !lp_array_result(a) && sinkable(path) && lpi_result_sinks_on()) {
         bool done;
         lp_status st = save_sunk(ctx, path, a, &done);
         if (st || done) return st;

@@ -35,7 +35,7 @@ lp_status lpi_scan(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out
     return st;
 }
 
-lp_status lpi_sort(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out) {
+lp_status lpi_sort_node(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out) {
     *out = NULL;
     if (op != LPI_OP_SORT && op != LPI_OP_ARGSORT) return lpi_error(ctx, LP_ERR_VALUE, "'%s' is not a sort", lpi_ops[op].name);
     if (lpi_dtype_is_complex(x->dtype))

@@ -107,12 +107,14 @@ struct lp_array {
 /* Allocate a node with refcount 1 and retained inputs. */
 lp_status lpi_node_new(lp_ctx *ctx, lpi_op op, lp_dtype dt, int ndim, const int64_t *shape,
                        int nin, lp_array *const *in, lp_array **out);
-/* Result dtype of an elementwise op for given inputs (NumPy's ufunc type resolution, NEP 50
- * for weak scalars); loop_dt receives the dtype the inputs are cast to before the loop. */
+/* expr/move.c: a's matrices transposed (its last two axes swapped) */
+lp_status lpi_matrix_transpose(lp_ctx *ctx, lp_array *a, lp_array **out);
 /* f(real(x)) and f(imag(x)) as one complex array (add: their sum, real), f given arg
  * (complex reductions and scans, expr/elemwise.c) */
 lp_status lpi_complex_parts(lp_ctx *ctx, lp_array *x, lp_status (*part)(lp_ctx *, lp_array *, void *, lp_array **),
                             void *arg, bool add, lp_array **out);
+/* Result dtype of an elementwise op for given inputs (NumPy's ufunc type resolution, NEP 50
+ * for weak scalars); loop_dt receives the dtype the inputs are cast to before the loop. */
 lp_status lpi_elemwise_types(lp_ctx *ctx, lpi_op op, int nin, lp_array *const *in,
                              lp_dtype *loop_dt, lp_dtype *out_dt);
 /* The dtype a reduction produces, and whether it accumulates in floating point. */
@@ -131,9 +133,15 @@ lp_status lpi_linalg_qr_mode(lp_ctx *ctx, lp_array *a, bool complete, lp_array *
 lp_status lpi_linalg_eig_packed(lp_ctx *ctx, lp_array *a, lp_array **out);
 lp_status lpi_linalg_eig(lp_ctx *ctx, lp_array *a, lp_array **w, lp_array **v);
 lp_status lpi_linalg_svd_full(lp_ctx *ctx, lp_array *a, bool full, lp_array **u, lp_array **s, lp_array **vt);
+/* a's matrices conjugate-transposed (the last two axes swapped; complex parts conjugated) */
+lp_status lpi_linalg_mH(lp_ctx *ctx, lp_array *a, lp_array **out);
 /* expr/axis.c: ops along one axis (axis already validated by the caller or normalized here).
  * lpi_scan casts x to the scan's dtype first (cumsum/cumprod: NumPy's sum dtype). */
 lp_status lpi_scan(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out);
+/* lpi_sort_node: one sort/argsort node (real dtypes; also the graph loader's). lpi_sort
+ * (expr/fn_axis.c): any dtype, a complex x in NumPy's order composed of stable sorts of its
+ * parts; what every builder that sorts calls. */
+lp_status lpi_sort_node(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out);
 lp_status lpi_sort(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out);
 /* x's sorted values along axis at the ranks (an int64 1-d array of known values, each in
  * [0, x.shape[axis])); the axis is replaced by the ranks' length. */

@@ -25,11 +25,13 @@ static lp_status call1(lp_ctx *ctx, const char *name, lp_array *x, int nkw, cons
     return LP_OK;
 }
 
-/* NumPy's reductions of a norm in the input's float dtype: integers and bools as float64 */
+/* NumPy's reductions of a norm in the input's float dtype: integers and bools as float64;
+ * complex input stays complex (its norms are of |x|, its singular values real) */
 static lp_status as_float(lp_ctx *ctx, lpi_tmps *t, lp_array *x, lp_array **out) {
     lp_status st = LP_OK;
     *out = x;
-    if (lpi_dtype_kind(x->dtype) != LPI_KIND_FLOAT) KEEP(lp_astype(ctx, x, LP_FLOAT64, out), *out);
+    const lpi_kind k = lpi_dtype_kind(x->dtype);
+    if (k != LPI_KIND_FLOAT && k != LPI_KIND_COMPLEX) KEEP(lp_astype(ctx, x, LP_FLOAT64, out), *out);
     return st;
 }
 
@@ -68,7 +70,7 @@ static lp_status pnorm(lp_ctx *ctx, lpi_tmps *t, lp_array *x, double ord, int n,
         if (KEEP(lp_scalar_array(ctx, lp_scalar_i(0), &zero), zero) || KEEP(lp_binary(ctx, "not_equal", x, zero, &nz), nz) ||
             (st = reduce(ctx, t, "sum", nz, n, axes, keepdims, &s)))
             return st;
-        return KEEP(lp_astype(ctx, s, x->dtype, out), *out);
+        return KEEP(lp_astype(ctx, s, lpi_dtype_real(x->dtype), out), *out);
     }
     if ((st = KEEP(lp_unary(ctx, "abs", x, &a), a))) return st;
     if (isinf(ord)) return reduce(ctx, t, ord > 0 ? "max" : "min", a, n, axes, keepdims, out);
@@ -147,6 +149,39 @@ lp_status lpi_fn_matrix_norm(lpi_call *c, lp_value *out) {
         sh[r->ndim] = sh[r->ndim + 1] = 1;
         lp_array *k = NULL;
         if (!KEEP(lp_reshape(ctx, r, r->ndim + 2, sh, &k), k)) r = k;
+    }
+    return lpi_give(c, t, st, &r, out);
+}
+
+/* numpy.linalg.cond(x, p=None) of x's matrices: p None, 2, -2: the largest singular value over
+ * the smallest (-2: the inverse ratio); the other orders: matrix_norm(x, p) times
+ * matrix_norm(inv(x), p), square matrices only. Unlike NumPy, whose inverse of a singular matrix
+ * is NaNs it turns into inf, such a matrix is inv's LinAlgError there. */
+lp_status lpi_fn_cond(lpi_call *c, lp_value *out) {
+    lp_ctx *ctx = c->ctx;
+    lpi_tmps tt = {0}, *t = &tt;
+    lp_array *x0 = ARG("x")->a, *x = NULL, *r = NULL, *s = NULL, *hi = NULL, *lo = NULL, *inv = NULL, *n1 = NULL,
+             *n2 = NULL;
+    const lp_value *pv = ARG("p")->v;
+    double p = 0;
+    const bool by_svd = !pv || pv->kind == LP_VAL_NONE || (ord_of(pv, &p) && fabs(p) == 2);
+    if (x0->ndim < 2)
+        return lpi_error(ctx, LP_ERR_LINALG, "%d-dimensional array given. Array must be at least two-dimensional", x0->ndim);
+    if (x0->shape[x0->ndim - 1] == 0 || x0->shape[x0->ndim - 2] == 0)
+        return lpi_error(ctx, LP_ERR_LINALG, "cond is not defined on empty arrays");
+    const int last = -1;
+    lp_status st = as_float(ctx, t, x0, &x);
+    if (st) {
+    } else if (by_svd) {
+        /* the singular values are sorted: their max and min are s[..., 0] and s[..., -1] */
+        if (!(st = singular_values(ctx, t, x, &s)) && !(st = reduce(ctx, t, "max", s, 1, &last, false, &hi)) &&
+            !(st = reduce(ctx, t, "min", s, 1, &last, false, &lo)))
+            st = KEEP(p < 0 ? lp_binary(ctx, "divide", lo, hi, &r) : lp_binary(ctx, "divide", hi, lo, &r), r);
+    } else {
+        const char *kwn[] = {"ord"};
+        if (!KEEP(lp_linalg_inv(ctx, x, &inv), inv) && !KEEP(call1(ctx, "linalg.matrix_norm", x, 1, kwn, pv, &n1), n1) &&
+            !KEEP(call1(ctx, "linalg.matrix_norm", inv, 1, kwn, pv, &n2), n2))
+            st = KEEP(lp_binary(ctx, "multiply", n1, n2, &r), r);
     }
     return lpi_give(c, t, st, &r, out);
 }

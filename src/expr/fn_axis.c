@@ -84,8 +84,8 @@ static lp_status along_take(lp_ctx *ctx, lp_array *a, lp_array *idx, int axis, l
  * nan + nanj ([R + Rj, R + nanj, nan + Rj, nan + nanj], numpy.sort's documented order), as
  * three stable sorts from the least significant key: the imaginary part, the real part, then
  * the class 2 isnan(real) + isnan(imag). */
-static lp_status sort_any(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out) {
-    if (!lpi_dtype_is_complex(x->dtype)) return lpi_sort(ctx, op, x, axis, out);
+lp_status lpi_sort(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out) {
+    if (!lpi_dtype_is_complex(x->dtype)) return lpi_sort_node(ctx, op, x, axis, out);
     enum { RE, IM, NR, NI, CR, CI, CK0, CK, P1, RE1, P2, PERM2, CK2, P3, PERM, NT };
     lp_array *v[NT] = {0};
     lp_status st;
@@ -94,9 +94,9 @@ static lp_status sort_any(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_arra
         !(st = lp_unary(ctx, "isnan", v[IM], &v[NI])) && !(st = lp_astype(ctx, v[NR], LP_INT8, &v[CR])) &&
         !(st = lp_astype(ctx, v[NI], LP_INT8, &v[CI])) && !(st = lp_binary(ctx, "add", v[CR], v[CR], &v[CK0])) &&
         !(st = lp_binary(ctx, "add", v[CK0], v[CI], &v[CK])) &&
-        !(st = lpi_sort(ctx, LPI_OP_ARGSORT, v[IM], axis, &v[P1])) && !(st = along_take(ctx, v[RE], v[P1], axis, &v[RE1])) &&
-        !(st = lpi_sort(ctx, LPI_OP_ARGSORT, v[RE1], axis, &v[P2])) && !(st = along_take(ctx, v[P1], v[P2], axis, &v[PERM2])) &&
-        !(st = along_take(ctx, v[CK], v[PERM2], axis, &v[CK2])) && !(st = lpi_sort(ctx, LPI_OP_ARGSORT, v[CK2], axis, &v[P3])) &&
+        !(st = lpi_sort_node(ctx, LPI_OP_ARGSORT, v[IM], axis, &v[P1])) && !(st = along_take(ctx, v[RE], v[P1], axis, &v[RE1])) &&
+        !(st = lpi_sort_node(ctx, LPI_OP_ARGSORT, v[RE1], axis, &v[P2])) && !(st = along_take(ctx, v[P1], v[P2], axis, &v[PERM2])) &&
+        !(st = along_take(ctx, v[CK], v[PERM2], axis, &v[CK2])) && !(st = lpi_sort_node(ctx, LPI_OP_ARGSORT, v[CK2], axis, &v[P3])) &&
         !(st = along_take(ctx, v[PERM2], v[P3], axis, &v[PERM]))) {
         if (op == LPI_OP_ARGSORT) {
             *out = v[PERM];
@@ -122,12 +122,12 @@ lp_status lpi_fn_sort(lpi_call *c, lp_value *out) {
     int axis;
     if ((st = along(c, ARG("a")->a, ARG("axis"), &x, &axis))) return st;
     if (!down) {
-        st = sort_any(c->ctx, op, x, axis, &r);
+        st = lpi_sort(c->ctx, op, x, axis, &r);
         lp_array_release(x);
         return lpi_out_array(c, st, &r, out);
     }
     if (!(st = lpi_norm_axis(c->ctx, axis, x->ndim, &axis)) && !(st = reversed(c->ctx, x, axis, &y)) &&
-        !(st = sort_any(c->ctx, op, y, axis, &s)) && !(st = reversed(c->ctx, s, axis, &r)) && arg) {
+        !(st = lpi_sort(c->ctx, op, y, axis, &s)) && !(st = reversed(c->ctx, s, axis, &r)) && arg) {
         lp_array *j = r;
         r = NULL;
         st = lp_scalar_array(c->ctx, lp_scalar_i(x->shape[axis] - 1), &n1);

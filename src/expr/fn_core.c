@@ -354,7 +354,8 @@ static lp_status norm_axis(lpi_call *c, lp_array *a, const char *ord, int axis, 
     const char *red = !ord || !strcmp(ord, "2") ? "sum" : !strcmp(ord, "1") ? "sum" : !strcmp(ord, "inf") ? "max"
                     : !strcmp(ord, "-inf") ? "min" : !strcmp(ord, "-1") ? "sum" : NULL;
     if (!red) return lpi_error(ctx, LP_ERR_VALUE, "Invalid norm order '%s' for vectors", ord);
-    if (lpi_dtype_kind(a->dtype) != LPI_KIND_FLOAT) st = lp_astype(ctx, a, LP_FLOAT64, &x);
+    if (lpi_dtype_is_complex(a->dtype)) st = lp_unary(ctx, "abs", a, &x); /* every vector norm is one of |x| */
+    else if (lpi_dtype_kind(a->dtype) != LPI_KIND_FLOAT) st = lp_astype(ctx, a, LP_FLOAT64, &x);
     else { x = a; lp_array_retain(a); }
     if (st) return st;
     if (!ord || !strcmp(ord, "2")) {
@@ -417,13 +418,9 @@ lp_status lpi_fn_linalg(lpi_call *c, lp_value *out) {
     lp_array *in[2] = {a, c->arg[1].a};
     st = lp_linalg(ctx, op, nin, in, &r);
     lpi_arg *up = ARG("upper");
-    if (!st && up && up->b) { /* cholesky(upper=True): U = L^T, the last two axes swapped */
-        int perm[LP_MAX_NDIM], nd = lp_array_ndim(r);
-        for (int k = 0; k < nd; k++) perm[k] = k;
-        perm[nd - 2] = nd - 1;
-        perm[nd - 1] = nd - 2;
+    if (!st && up && up->b) { /* cholesky(upper=True): U = L^H, the last two axes swapped (and conjugated) */
         lp_array *u = NULL;
-        st = lp_transpose(ctx, r, perm, &u);
+        st = lpi_linalg_mH(ctx, r, &u);
         lp_array_release(r);
         r = u;
     }

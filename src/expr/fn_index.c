@@ -301,7 +301,7 @@ lp_status lpi_fn_unique(lpi_call *c, lp_value *out) {
         int64_t one = 1;
         if (!KEEP(lp_slice(ctx, s, 1, hi, &sh), sh) && !KEEP(lp_slice(ctx, s, 1, lo, &sl), sl) &&
             !KEEP(lp_binary(ctx, "not_equal", sh, sl, &ne), ne)) {
-            if (equal_nan && lpi_dtype_kind(s->dtype) == LPI_KIND_FLOAT) {
+            if (equal_nan && (lpi_dtype_kind(s->dtype) == LPI_KIND_FLOAT || lpi_dtype_is_complex(s->dtype))) {
                 lp_array *n1 = NULL, *n2 = NULL, *nn = NULL, *keepn = NULL;
                 if (!KEEP(lp_unary(ctx, "isnan", sh, &n1), n1) && !KEEP(lp_unary(ctx, "isnan", sl, &n2), n2) &&
                     !KEEP(lp_binary(ctx, "logical_and", n1, n2, &nn), nn) && !KEEP(lp_unary(ctx, "logical_not", nn, &keepn), keepn))
@@ -327,18 +327,15 @@ lp_status lpi_fn_unique(lpi_call *c, lp_value *out) {
     if ((want_index || want_counts) && !KEEP(lpi_nonzero(ctx, flags, cnt, B, &nzw), nzw)) KEEP(column(ctx, nzw, 0, &starts), starts);
     if (!st && want_index) KEEP(lpi_take(ctx, perm, starts, 0, &res[nres]), res[nres]), nres++;
     if (!st && want_inverse) {
-        /* each element's place among the unique values, in a's shape */
-        lp_array *ss = NULL, *rs = NULL;
-        KEEP(lpi_searchsorted(ctx, u, f, false, &ss), ss);
-        if (!st && !equal_nan && lpi_dtype_kind(f->dtype) == LPI_KIND_FLOAT) {
-            /* distinct NaNs: the k-th NaN of the input is the k-th NaN of the values */
-            lp_array *isn = NULL, *cs = NULL, *one = NULL, *rank = NULL, *zero = NULL, *add = NULL;
-            if (!KEEP(lp_unary(ctx, "isnan", f, &isn), isn) && !KEEP(lpi_scan(ctx, LPI_OP_CUMSUM, isn, 0, &cs), cs) &&
-                !KEEP(lp_scalar_array(ctx, lp_scalar_i(1), &one), one) && !KEEP(lp_binary(ctx, "subtract", cs, one, &rank), rank) &&
-                !KEEP(lp_scalar_array(ctx, lp_scalar_i(0), &zero), zero) && !KEEP(lp_where(ctx, isn, rank, zero, &add), add))
-                KEEP(lp_binary(ctx, "add", ss, add, &ss), ss);
-        }
-        if (!st && !KEEP(lp_reshape(ctx, ss, a->ndim, a->shape, &rs), rs)) res[nres++] = rs;
+        /* each element's place among the unique values, in a's shape: the element at sorted
+         * position i (perm[i]) belongs to value cumsum(flags)[i] - 1; the inverse permutation
+         * of perm puts those back in a's order. One rule for every dtype and for equal_nan
+         * either way (flags already say which sorted neighbours are one value). */
+        lp_array *cs = NULL, *one = NULL, *rank = NULL, *ip = NULL, *inv = NULL, *rs = NULL;
+        if (!KEEP(lpi_scan(ctx, LPI_OP_CUMSUM, flags, 0, &cs), cs) && !KEEP(lp_scalar_array(ctx, lp_scalar_i(1), &one), one) &&
+            !KEEP(lp_binary(ctx, "subtract", cs, one, &rank), rank) && !KEEP(lpi_sort(ctx, LPI_OP_ARGSORT, perm, 0, &ip), ip) &&
+            !KEEP(lpi_take(ctx, rank, ip, 0, &inv), inv) && !KEEP(lp_reshape(ctx, inv, a->ndim, a->shape, &rs), rs))
+            res[nres++] = rs;
     }
     if (!st && want_counts) {
         lp_array *endv = NULL, *ends = NULL, *d = NULL;

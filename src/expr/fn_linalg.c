@@ -57,15 +57,6 @@ static lp_array *array_arg(lpi_call *c, lpi_tmps *t, const char *name) {
     return lpi_keep(t, x->array);
 }
 
-/* a's matrices transposed (its last two axes swapped) */
-static lp_status swap_last(lp_ctx *ctx, lp_array *a, lp_array **out) {
-    int perm[LP_MAX_NDIM];
-    for (int i = 0; i < a->ndim; i++) perm[i] = i;
-    perm[a->ndim - 2] = a->ndim - 1;
-    perm[a->ndim - 1] = a->ndim - 2;
-    return lp_transpose(ctx, a, perm, out);
-}
-
 /* a[..., None] */
 static lp_status add_last_axis(lp_ctx *ctx, lp_array *a, lp_array **out) {
     int64_t sh[LP_MAX_NDIM];
@@ -75,9 +66,9 @@ static lp_status add_last_axis(lp_ctx *ctx, lp_array *a, lp_array **out) {
     return lp_reshape(ctx, a, a->ndim + 1, sh, out);
 }
 
-static double eps_of(lp_dtype dt) { return dt == LP_FLOAT32 ? FLT_EPSILON : DBL_EPSILON; }
+static double eps_of(lp_dtype dt) { return dt == LP_FLOAT32 || dt == LP_COMPLEX64 ? FLT_EPSILON : DBL_EPSILON; }
 
-/* numpy.linalg.pinv: V diag(1/s) U^T over the singular values above rcond * max(s). rcond
+/* numpy.linalg.pinv: V diag(1/s) U^H over the singular values above rcond * max(s). rcond
  * defaults to 1e-15; rtol=None (passed) means max(M, N) * eps. */
 lp_status lpi_fn_pinv(lpi_call *c, lp_value *out) {
     lp_ctx *ctx = c->ctx;
@@ -101,7 +92,8 @@ lp_status lpi_fn_pinv(lpi_call *c, lp_value *out) {
     }
     const int nd = a->ndim;
     const int64_t m = a->shape[nd - 2], n = a->shape[nd - 1];
-    const lp_dtype dt = a->dtype == LP_FLOAT32 ? LP_FLOAT32 : LP_FLOAT64;
+    const lp_dtype dt = lpi_dtype_is_complex(a->dtype) ? (a->dtype == LP_COMPLEX64 ? LP_COMPLEX64 : LP_COMPLEX128)
+                        : a->dtype == LP_FLOAT32                ? LP_FLOAT32 : LP_FLOAT64;
     if (!has_rcond) rcond = has_rtol ? rtol : rtol_passed ? (double)(m > n ? m : n) * eps_of(dt) : 1e-15;
     int64_t sh[LP_MAX_NDIM];
     memcpy(sh, a->shape, (size_t)nd * sizeof *sh);
@@ -130,8 +122,8 @@ lp_status lpi_fn_pinv(lpi_call *c, lp_value *out) {
         KEEP(lp_binary(ctx, "greater", s, cut, &large), large) || KEEP(lp_scalar_array(ctx, lp_scalar_f(1.0), &one), one) ||
         KEEP(lp_binary(ctx, "divide", one, s, &inv), inv) || KEEP(lp_scalar_array(ctx, lp_scalar_f(0.0), &zero), zero) ||
         KEEP(lp_where(ctx, large, inv, zero, &sinv), sinv) || KEEP(lp_reshape(ctx, sinv, nd, sh, &col), col) ||
-        KEEP(swap_last(ctx, u, &ut), ut) || KEEP(lp_binary(ctx, "multiply", col, ut, &w), w) ||
-        KEEP(swap_last(ctx, vt, &v), v) || KEEP(lp_matmul(ctx, v, w, &r), r))
+        KEEP(lpi_linalg_mH(ctx, u, &ut), ut) || KEEP(lp_binary(ctx, "multiply", col, ut, &w), w) ||
+        KEEP(lpi_linalg_mH(ctx, vt, &v), v) || KEEP(lp_matmul(ctx, v, w, &r), r))
         return lpi_give(c, t, st, &r, out);
     return lpi_give(c, t, st, &r, out);
 }

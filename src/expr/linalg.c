@@ -220,11 +220,15 @@ lp_status lp_outer(lp_ctx *ctx, lp_array *a, lp_array *b, lp_array **out) {
 
 /* ---- small dense linear algebra ---- */
 
-/* numpy.linalg's common type: float32 only if every operand is float32, else float64. */
+/* numpy.linalg's common type: complex when any operand is complex, single precision only if
+ * every operand is float32 or complex64 (integers and bools count as double). */
 static lp_dtype la_dtype(int n, lp_array *const *in) {
-    for (int i = 0; i < n; i++)
-        if (in[i]->dtype != LP_FLOAT32) return LP_FLOAT64;
-    return LP_FLOAT32;
+    bool cplx = false, single = true;
+    for (int i = 0; i < n; i++) {
+        cplx |= lpi_dtype_is_complex(in[i]->dtype);
+        single &= in[i]->dtype == LP_FLOAT32 || in[i]->dtype == LP_COMPLEX64;
+    }
+    return cplx ? (single ? LP_COMPLEX64 : LP_COMPLEX128) : (single ? LP_FLOAT32 : LP_FLOAT64);
 }
 
 static lp_status need_square(lp_ctx *ctx, const lp_array *a) {
@@ -238,8 +242,9 @@ static lp_status need_square(lp_ctx *ctx, const lp_array *a) {
 
 static lp_status la_node(lp_ctx *ctx, lpi_op op, lp_dtype dt, int nd, const int64_t *shape, int nin,
                          lp_array *const *in, lp_array **out) {
+    /* (complex input: LAPACK's c / z routines) */
     for (int i = 0; i < nin; i++)
-        if (in[i]->dtype == LP_FLOAT16 || lpi_dtype_is_complex(in[i]->dtype))
+        if (in[i]->dtype == LP_FLOAT16)
             return lpi_error(ctx, LP_ERR_TYPE, "array type %s is unsupported in linalg", lp_dtype_name(in[i]->dtype));
     return lpi_node_new(ctx, op, dt, nd, shape, nin, in, out);
 }
@@ -269,6 +274,17 @@ static lp_status rows_of(lp_ctx *ctx, lp_array *a, int64_t lo, int64_t hi, bool 
     }
     idx[2].kind = LP_IDX_SLICE;
     return lp_slice(ctx, a, 3, idx, out);
+}
+
+/* *x replaced by its real part when complex: the real results packed into a complex factor
+ * (singular values, Hermitian eigenvalues, log|det|); *x is NULL after a failure */
+static lp_status real_of(lp_ctx *ctx, lp_array **x) {
+    if (!lpi_dtype_is_complex((*x)->dtype)) return LP_OK;
+    lp_array *r = NULL;
+    lp_status st = lp_unary(ctx, "real", *x, &r);
+    lp_array_release(*x);
+    *x = r;
+    return st;
 }
 
 lp_status lp_linalg_inv(lp_ctx *ctx, lp_array *a, lp_array **out) {
@@ -314,6 +330,7 @@ lp_status lp_linalg_slogdet(lp_ctx *ctx, lp_array *a, lp_array **sign, lp_array 
     if ((st = lpi_linalg_packed(ctx, LPI_OP_SLOGDET, a, &p))) return st;
     if (sign) st = take_last(ctx, p, 0, sign);
     if (!st && logabsdet) st = take_last(ctx, p, 1, logabsdet);
+    if (!st && logabsdet) st = real_of(ctx, logabsdet);
     lp_array_release(p);
     if (st && sign) { lp_array_release(*sign); *sign = NULL; }
     return st;
@@ -329,6 +346,7 @@ lp_status lp_linalg_eigh(lp_ctx *ctx, lp_array *a, lp_array **w, lp_array **v) {
     lp_array *p;
     if ((st = lpi_linalg_packed(ctx, LPI_OP_EIGH, a, &p))) return st;
     if (w) st = rows_of(ctx, p, 0, 1, true, w);
+    if (!st && w) st = real_of(ctx, w);
     if (!st && v) st = rows_of(ctx, p, 1, m + 1, false, v);
     lp_array_release(p);
     if (st && w) { lp_array_release(*w); *w = NULL; }
@@ -427,13 +445,15 @@ lp_status lpi_linalg_qr_mode(lp_ctx *ctx, lp_array *a, bool complete, lp_array *
 
 lp_status lp_linalg_qr(lp_ctx *ctx, lp_array *a, lp_array **q, lp_array **r) { return lpi_linalg_qr_mode(ctx, a, false, q, r); }
 
-/* a with its last two axes swapped (the matrices of a stack transposed) */
-static lp_status mT(lp_ctx *ctx, lp_array *a, lp_array **out) {
-    int perm[LP_MAX_NDIM];
-    for (int i = 0; i < a->ndim; i++) perm[i] = i;
-    perm[a->ndim - 2] = a->ndim - 1;
-    perm[a->ndim - 1] = a->ndim - 2;
-    return lp_transpose(ctx, a, perm, out);
+lp_status lpi_linalg_mH(lp_ctx *ctx, lp_array *a, lp_array **out) {
+    *out = NULL;
+    if (a->ndim < 2) return lpi_error(ctx, LP_ERR_VALUE, "a conjugate transpose needs at least 2 axes");
+    if (!lpi_dtype_is_complex(a->dtype)) return lpi_matrix_transpose(ctx, a, out);
+    lp_array *t = NULL;
+    lp_status st = lpi_matrix_transpose(ctx, a, &t);
+    if (!st) st = lp_unary(ctx, "conjugate", t, out);
+    lp_array_release(t);
+    return st;
 }
 
 /* a[..., :, lo:hi] */
@@ -462,9 +482,9 @@ lp_status lpi_linalg_svd_full(lp_ctx *ctx, lp_array *a, bool full, lp_array **u,
     lp_array *t = NULL, *tu = NULL, *tvt = NULL, *r = NULL, *p = NULL, *ur = NULL, *q = NULL, *r2 = NULL, *q1 = NULL,
              *q2 = NULL, *u1 = NULL;
     if (m < n) {
-        if (!(st = mT(ctx, a, &t)) && !(st = lpi_linalg_svd_full(ctx, t, full, u ? &tu : NULL, s, vt ? &tvt : NULL))) {
-            if (u) st = mT(ctx, tvt, u);
-            if (!st && vt) st = mT(ctx, tu, vt);
+        if (!(st = lpi_matrix_transpose(ctx, a, &t)) && !(st = lpi_linalg_svd_full(ctx, t, full, u ? &tu : NULL, s, vt ? &tvt : NULL))) {
+            if (u) st = lpi_matrix_transpose(ctx, tvt, u);
+            if (!st && vt) st = lpi_matrix_transpose(ctx, tu, vt);
         }
     } else {
         /* tall: the SVD of R, U = Q U_r. full_matrices: R and Q from one complete QR (a single
@@ -476,6 +496,7 @@ lp_status lpi_linalg_svd_full(lp_ctx *ctx, lp_array *a, bool full, lp_array **u,
         }
         if (!st) st = lpi_linalg_factor(ctx, LPI_OP_SVD, sq, false, &p);
         if (!st && s) st = rows_of(ctx, p, 0, 1, true, s);
+        if (!st && s) st = real_of(ctx, s);
         if (!st && vt) st = rows_of(ctx, p, n + 1, 2 * n + 1, false, vt);
         if (!st && u) {
             if (!(st = rows_of(ctx, p, 1, n + 1, false, &ur))) {

@@ -188,7 +188,7 @@ lp_status lpi_json_node_attrs(lp_ctx *ctx, const lp_array *a, json_t **out) {
             json_object_set_new(o, "transpose_b", json_boolean(t->flags & LPI_MM_TB));
         break;
     case LPI_OP_LSTSQ: r = json_object_set_new(o, "rcond", lpi_json_float(t->f0)); break;
-    case LPI_OP_SOLVE: case LPI_OP_INV: case LPI_OP_CHOLESKY: case LPI_OP_DET: case LPI_OP_EIGH: case LPI_OP_SLOGDET:
+    case LPI_OP_SOLVE: case LPI_OP_INV: case LPI_OP_CHOLESKY: case LPI_OP_DET: case LPI_OP_EIGH: case LPI_OP_EIG: case LPI_OP_SLOGDET:
     case LPI_OP_QR_R: case LPI_OP_QR_Q: case LPI_OP_SVD:
     case LPI_OP_LDA_LABELS: case LPI_OP_LDA_STATS: case LPI_OP_LDA_LW: case LPI_OP_LDA_PROJECT: case LPI_OP_LDA_PREDICT:
         break;
@@ -512,7 +512,7 @@ static lp_status build(lp_ctx *ctx, const char *where, lpi_op op, lp_dtype dt, i
         if ((st = lpi_json_int(ctx, where, attrs, "axis", false, -LP_MAX_NDIM, LP_MAX_NDIM - 1, &axis))) return st;
         if (op == LPI_OP_SORT_SELECT) return lpi_sort_select(ctx, in[0], (int)axis, in[1], out);
         if (lpi_ops[op].kind == LP_OPK_SCAN) return lpi_scan(ctx, op, in[0], (int)axis, out);
-        return lpi_sort(ctx, op, in[0], (int)axis, out);
+        return lpi_sort_node(ctx, op, in[0], (int)axis, out);
     }
     case LPI_OP_FFT_FORWARD: case LPI_OP_FFT_BACKWARD: case LPI_OP_FFT_R2C: case LPI_OP_FFT_C2R: {
         int64_t axis = 0, n = 0;

@@ -335,7 +335,9 @@ static lp_status searchsorted_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_ta
         const char *vp = v->data;
         char *op = out->data;
         for (int i = 0; i < v->ndim; i++) { vp += pos[i] * v->strides[i]; op += pos[i] * out->strides[i]; }
-        uint64_t key = key_of(dt, vp, true);
+        const bool cx = lpi_dtype_is_complex(dt);
+        uint64_t key = cx ? 0 : key_of(dt, vp, true);
+        const lpi_ckey ck = cx ? ckey_of(dt, vp, true) : (lpi_ckey){{0}};
         int64_t lo = 0, hi = total;
         int kk = 0;
         while (lo < hi) {
@@ -343,8 +345,14 @@ static lp_status searchsorted_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_ta
             while (kk > 0 && mid < start[kk]) kk--;
             while (kk < K - 1 && mid >= start[kk + 1]) kk++;
             const lpi_view *a = &ins[1 + kk];
-            uint64_t km = key_of(dt, a->data + (mid - start[kk]) * a->strides[0], true);
-            if (right ? km <= key : km < key) lo = mid + 1;
+            const char *pm = a->data + (mid - start[kk]) * a->strides[0];
+            int c;
+            if (cx) c = ckey_cmp(ckey_of(dt, pm, true), ck);
+            else {
+                uint64_t km = key_of(dt, pm, true);
+                c = km < key ? -1 : km > key;
+            }
+            if (right ? c <= 0 : c < 0) lo = mid + 1;
             else hi = mid;
         }
         *(int64_t *)op = lo;

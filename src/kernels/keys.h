@@ -45,4 +45,38 @@ static inline uint64_t key_of(lp_dtype dt, const char *p, bool canon) {
     }
 }
 
+/* A complex element's key in NumPy's order ([R + Rj, R + nanj, nan + Rj, nan + nanj], each
+ * class by its non-NaN parts): compared lexicographically as (class, k[1], k[2]). key_of's
+ * single word cannot hold it. */
+typedef struct { uint64_t w[3]; } lpi_ckey;
+
+static inline lpi_ckey ckey_of(lp_dtype dt, const char *p, bool canon) {
+    const lp_dtype part = dt == LP_COMPLEX64 ? LP_FLOAT32 : LP_FLOAT64;
+    const size_t w = dt == LP_COMPLEX64 ? 4 : 8;
+    bool nr, ni;
+    if (dt == LP_COMPLEX64) {
+        float re, im;
+        memcpy(&re, p, 4);
+        memcpy(&im, p + 4, 4);
+        nr = re != re, ni = im != im;
+    } else {
+        double re, im;
+        memcpy(&re, p, 8);
+        memcpy(&im, p + 8, 8);
+        nr = re != re, ni = im != im;
+    }
+    const uint64_t kr = key_of(part, p, canon), ki = key_of(part, p + w, canon);
+    lpi_ckey k = {{(uint64_t)(2 * nr + ni), 0, 0}};
+    if (!nr) { k.w[1] = kr; k.w[2] = ni ? 0 : ki; }
+    else if (!ni) k.w[1] = ki;
+    return k;
+}
+
+/* -1, 0, 1 as a is before, equal to, after b */
+static inline int ckey_cmp(lpi_ckey a, lpi_ckey b) {
+    for (int i = 0; i < 3; i++)
+        if (a.w[i] != b.w[i]) return a.w[i] < b.w[i] ? -1 : 1;
+    return 0;
+}
+
 #endif

@@ -398,6 +398,11 @@ lp_status lpi_matmul_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, co
 /* ---- small dense linear algebra (LAPACKE, column-major work copies) ---- */
 
 #define LAPACK(fn, ...) (f32 ? LAPACKE_s##fn(__VA_ARGS__) : LAPACKE_d##fn(__VA_ARGS__))
+/* one routine in the four types: s / d, or c / z when cx (complex); rfn and cfn name the real
+ * and the complex routine (orgqr / ungqr, syevd / heevd). f32 means single precision: float32
+ * or complex64. Matrices are void pointers, so each variant takes them. */
+#define LAPACKX(rfn, cfn, ...) \
+    (cx ? (f32 ? LAPACKE_c##cfn(__VA_ARGS__) : LAPACKE_z##cfn(__VA_ARGS__)) : LAPACK(rfn, __VA_ARGS__))
 
 static lp_status la_error(lp_ctx *ctx, const char *msg) { return lpi_error(ctx, LP_ERR_LINALG, "%s", msg); }
 
@@ -414,11 +419,12 @@ static void gather(const char *p, lp_dtype from, int64_t rows, int64_t cols, int
     }
 }
 
-/* Scatter column-major src (ld) into the matrix at p (same dtype). */
-static void scatter(const void *src, int64_t ld, int64_t rows, int64_t cols, char *p, int64_t rs, int64_t cs,
-                    lp_dtype dt) {
-    const int64_t isz = (int64_t)lp_dtype_size(dt);
-    lpi_loop_fn f = lpi_cast_loops[dt][dt];
+/* Scatter column-major src (dtype from, ld) into the matrix at p (dtype dt): from is real for the
+ * real results of complex factorizations (singular values, Hermitian eigenvalues). */
+static void scatter_from(const void *src, lp_dtype from, int64_t ld, int64_t rows, int64_t cols, char *p, int64_t rs,
+                         int64_t cs, lp_dtype dt) {
+    const int64_t isz = (int64_t)lp_dtype_size(from);
+    lpi_loop_fn f = lpi_cast_loops[from][dt];
     for (int64_t j = 0; j < cols && rows; j++) {
         char *args[2] = {(char *)src + j * ld * isz, p + j * cs};
         int64_t steps[2] = {isz, rs};
@@ -427,6 +433,11 @@ static void scatter(const void *src, int64_t ld, int64_t rows, int64_t cols, cha
     }
 }
 
+static void scatter(const void *src, int64_t ld, int64_t rows, int64_t cols, char *p, int64_t rs, int64_t cs, lp_dtype dt) {
+    scatter_from(src, dt, ld, rows, cols, p, rs, cs, dt);
+}
+
+/* n floats (f32) or doubles: a complex matrix counts two per element */
 static bool all_finite(const void *buf, int64_t n, bool f32) {
     if (f32) {
         const float *x = buf;
@@ -440,6 +451,7 @@ static bool all_finite(const void *buf, int64_t n, bool f32) {
     return true;
 }
 
+/* element i of buf (of a complex buffer: part i) */
 static double get_el(const void *buf, int64_t i, bool f32) { return f32 ? (double)((const float *)buf)[i] : ((const double *)buf)[i]; }
 static void put_el(void *buf, int64_t i, double v, bool f32) {
     if (f32) ((float *)buf)[i] = (float)v;
@@ -457,8 +469,8 @@ static char *batch_ptr(const lpi_view *v, int nbat, int nbo, const int64_t *bi) 
 
 static lp_status lstsq_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_view *ins, const lpi_view *out) {
     const lp_dtype dt = pn->la->loop_dt;
-    const bool f32 = dt == LP_FLOAT32;
-    const int64_t isz = (int64_t)lp_dtype_size(dt);
+    const bool cx = lpi_dtype_is_complex(dt), f32 = dt == LP_FLOAT32 || dt == LP_COMPLEX64;
+    const int64_t isz = (int64_t)lp_dtype_size(dt), parts = cx ? 2 : 1;
     const lpi_view *A = &ins[0], *B = &ins[1];
     const int64_t m = A->shape[0], n = A->shape[1], k = B->ndim == 2 ? B->shape[1] : 1;
     const int64_t ldb = m > n ? m : (n > 1 ? n : 1), lda = m > 1 ? m : 1;
@@ -475,17 +487,17 @@ static lp_status lstsq_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_view *ins
     lp_status st = LP_OK;
     if (!a || !b || !s) { st = lpi_nomem(ctx); goto done; }
     gather(A->data, A->dtype, m, n, A->strides[0], A->strides[1], a, lda, dt);
+    /* (b's rows past m, a wide a's: gelsd writes them, LAPACKE's NaN check reads them first) */
+    if (ldb > m) memset(b, 0, (size_t)(ldb * k * isz));
     gather(B->data, B->dtype, m, k, B->strides[0], B->ndim == 2 ? B->strides[1] : 0, b, ldb, dt);
-    if (!all_finite(a, lda * n, f32) || !all_finite(b, ldb * k, f32)) {
-        /* the rows of b past m are not written: only check what was gathered */
-        bool ok = all_finite(a, lda * n, f32);
-        for (int64_t j = 0; j < k && ok; j++) ok = all_finite((char *)b + j * ldb * isz, m, f32);
-        if (!ok) { st = la_error(ctx, "Array must not contain infs or NaNs"); goto done; }
+    if (!all_finite(a, lda * n * parts, f32) || !all_finite(b, ldb * k * parts, f32)) {
+        st = la_error(ctx, "Array must not contain infs or NaNs");
+        goto done;
     }
     double rcond = pn->la->rcond;
     if (rcond < 0) rcond = (f32 ? FLT_EPSILON : DBL_EPSILON) * (double)(m > n ? m : n);
     lapack_int rank = 0;
-    lapack_int info = LAPACK(gelsd, LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, (lapack_int)k, a, (lapack_int)lda,
+    lapack_int info = LAPACKX(gelsd, gelsd, LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, (lapack_int)k, a, (lapack_int)lda,
                              b, (lapack_int)ldb, s, rcond, &rank);
     if (info > 0) { st = la_error(ctx, "SVD did not converge in Linear Least Squares"); goto done; }
     if (info < 0) { st = lpi_error(ctx, LP_ERR_INTERNAL, "gelsd: argument %d is invalid", (int)-info); goto done; }
@@ -504,7 +516,7 @@ done:
  * are checked here too: a task from the wire reaches this. */
 static lp_status qr_run(lp_ctx *ctx, const lpi_pnode *pn, int nops, const lpi_view *ins, const lpi_view *out) {
     const lp_dtype dt = pn->la->loop_dt;
-    const bool f32 = dt == LP_FLOAT32;
+    const bool cx = lpi_dtype_is_complex(dt), f32 = dt == LP_FLOAT32 || dt == LP_COMPLEX64;
     const int64_t isz = (int64_t)lp_dtype_size(dt);
     const lpi_view *A = &ins[0];
     if (A->ndim != 2 || out->ndim != 2) return lpi_error(ctx, LP_ERR_SHAPE, "%s: 2-d operands only", lpi_ops[pn->op].name);
@@ -523,7 +535,7 @@ static lp_status qr_run(lp_ctx *ctx, const lpi_pnode *pn, int nops, const lpi_vi
         for (int64_t i = 0; i < out->shape[0]; i++)
             for (int64_t j = 0; j < out->shape[1]; j++) memset(out->data + i * out->strides[0] + j * out->strides[1], 0, (size_t)isz);
     if (k == 0 || oc == 0) {
-        /* an empty matrix: a complete Q is the identity */
+        /* an empty matrix: a complete Q is the identity (the real part of a zeroed complex one) */
         if (complete && pn->op == LPI_OP_QR_Q)
             for (int64_t i = 0; i < p; i++) put_el(out->data + i * (out->strides[0] + out->strides[1]), 0, 1, f32);
         return LP_OK;
@@ -533,18 +545,21 @@ static lp_status qr_run(lp_ctx *ctx, const lpi_pnode *pn, int nops, const lpi_vi
     lp_status st = LP_OK;
     if (!a || !tau || (two && !w)) { st = lpi_nomem(ctx); goto done; }
     gather(A->data, A->dtype, p, q, A->strides[0], A->strides[1], a, ld, dt);
-    lapack_int info = LAPACK(geqrf, LAPACK_COL_MAJOR, (lapack_int)p, (lapack_int)q, a, (lapack_int)ld, tau);
+    /* a complete Q's columns past q: orgqr overwrites them, but LAPACKE's NaN check reads all of
+     * them first (uninitialized memory was an intermittent "argument -5") */
+    if (acols > q) memset((char *)a + q * ld * isz, 0, (size_t)((acols - q) * ld * isz));
+    lapack_int info = LAPACKX(geqrf, geqrf, LAPACK_COL_MAJOR, (lapack_int)p, (lapack_int)q, a, (lapack_int)ld, tau);
     if (!info && pn->op == LPI_OP_QR_R) {
         for (int64_t j = 0; j < q; j++)
-            for (int64_t i = j + 1; i < k; i++) put_el(a, i + j * ld, 0, f32);
+            for (int64_t i = j + 1; i < k; i++) memset((char *)a + (i + j * ld) * isz, 0, (size_t)isz);
         scatter(a, ld, k, q, out->data, out->strides[0], out->strides[1], dt);
     } else if (!info && !two) {
-        if (!(info = LAPACK(orgqr, LAPACK_COL_MAJOR, (lapack_int)p, (lapack_int)oc, (lapack_int)k, a, (lapack_int)ld, tau)))
+        if (!(info = LAPACKX(orgqr, ungqr, LAPACK_COL_MAJOR, (lapack_int)p, (lapack_int)oc, (lapack_int)k, a, (lapack_int)ld, tau)))
             scatter(a, ld, p, oc, out->data, out->strides[0], out->strides[1], dt);
     } else if (!info) {
         /* [C; 0] (p, oc), then Q [C; 0] */
         gather(ins[1].data, ins[1].dtype, q, oc, ins[1].strides[0], ins[1].strides[1], w, ld, dt);
-        if (!(info = LAPACK(ormqr, LAPACK_COL_MAJOR, 'L', 'N', (lapack_int)p, (lapack_int)oc, (lapack_int)k, a,
+        if (!(info = LAPACKX(ormqr, unmqr, LAPACK_COL_MAJOR, 'L', 'N', (lapack_int)p, (lapack_int)oc, (lapack_int)k, a,
                             (lapack_int)ld, tau, w, (lapack_int)ld)))
             scatter(w, ld, p, oc, out->data, out->strides[0], out->strides[1], dt);
     }
@@ -556,11 +571,11 @@ done:
     return st;
 }
 
-/* SVD of a square operand (n, n), packed (2n + 1, n): row 0 the singular values (descending),
- * rows 1..n U, rows n+1..2n Vt (gesdd, as NumPy). */
+/* SVD of a square operand (n, n), packed (2n + 1, n): row 0 the singular values (descending;
+ * real parts of a complex row), rows 1..n U, rows n+1..2n Vt (gesdd, as NumPy). */
 static lp_status svd_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_view *ins, const lpi_view *out) {
     const lp_dtype dt = pn->la->loop_dt;
-    const bool f32 = dt == LP_FLOAT32;
+    const bool cx = lpi_dtype_is_complex(dt), f32 = dt == LP_FLOAT32 || dt == LP_COMPLEX64;
     const int64_t isz = (int64_t)lp_dtype_size(dt);
     const lpi_view *A = &ins[0];
     if (A->ndim != 2 || out->ndim != 2 || A->shape[0] != A->shape[1] || out->shape[1] != A->shape[1] ||
@@ -574,13 +589,13 @@ static lp_status svd_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_view *ins, 
     lp_status st = LP_OK;
     if (!a || !u || !vt || !sv) { st = lpi_nomem(ctx); goto done; }
     gather(A->data, A->dtype, n, n, A->strides[0], A->strides[1], a, n, dt);
-    if (!all_finite(a, n * n, f32)) { st = la_error(ctx, "SVD did not converge"); goto done; }
+    if (!all_finite(a, n * n * (cx ? 2 : 1), f32)) { st = la_error(ctx, "SVD did not converge"); goto done; }
     const lapack_int N = (lapack_int)n;
-    lapack_int info = LAPACK(gesdd, LAPACK_COL_MAJOR, 'S', N, N, a, N, sv, u, N, vt, N);
+    lapack_int info = LAPACKX(gesdd, gesdd, LAPACK_COL_MAJOR, 'S', N, N, a, N, sv, u, N, vt, N);
     if (info > 0) { st = la_error(ctx, "SVD did not converge"); goto done; }
     if (info < 0) { st = lpi_error(ctx, LP_ERR_INTERNAL, "gesdd: argument %d is invalid", (int)-info); goto done; }
     const int64_t rs = out->strides[0], cs = out->strides[1];
-    scatter(sv, 1, 1, n, out->data, 0, cs, dt);
+    scatter_from(sv, lpi_dtype_real(dt), 1, 1, n, out->data, 0, cs, dt);
     scatter(u, n, n, n, out->data + rs, rs, cs, dt);
     scatter(vt, n, n, n, out->data + (n + 1) * rs, rs, cs, dt);
 done:
@@ -706,8 +721,8 @@ static lp_status factor_stack(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *
 lp_status lpi_linalg_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *ins, const lpi_view *out) {
     const lpi_linalg_params *la = pn->la;
     const lp_dtype dt = la->loop_dt;
-    const bool f32 = dt == LP_FLOAT32;
-    const int64_t isz = (int64_t)lp_dtype_size(dt);
+    const bool cx = lpi_dtype_is_complex(dt), f32 = dt == LP_FLOAT32 || dt == LP_COMPLEX64;
+    const int64_t isz = (int64_t)lp_dtype_size(dt), parts = cx ? 2 : 1;
     if (pn->op == LPI_OP_LSTSQ || pn->op == LPI_OP_QR_R || pn->op == LPI_OP_QR_Q || pn->op == LPI_OP_SVD || pn->op == LPI_OP_EIG) {
         blas_enter(1);
         lp_status st = pn->op == LPI_OP_EIG     ? eig_run(ctx, pn, ins, out)
@@ -753,23 +768,23 @@ lp_status lpi_linalg_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, co
         char *op = out->data;
         for (int i = 0; i < nbo; i++) op += bi[i] * out->strides[i];
         gather(ap, A->dtype, n, n, A->strides[an - 2], A->strides[an - 1], a, n, dt);
-        if (!all_finite(a, nn, f32)) { st = la_error(ctx, "Array must not contain infs or NaNs"); break; }
+        if (!all_finite(a, nn * parts, f32)) { st = la_error(ctx, "Array must not contain infs or NaNs"); break; }
         lapack_int info = 0;
         const lapack_int N = (lapack_int)n;
         switch (pn->op) {
         case LPI_OP_INV:
             if (n == 0) break;
-            if ((info = LAPACK(getrf, LAPACK_COL_MAJOR, N, N, a, N, ipiv)) > 0) { st = la_error(ctx, "Singular matrix"); break; }
-            if (!info && (info = LAPACK(getri, LAPACK_COL_MAJOR, N, a, N, ipiv)) > 0) { st = la_error(ctx, "Singular matrix"); break; }
+            if ((info = LAPACKX(getrf, getrf, LAPACK_COL_MAJOR, N, N, a, N, ipiv)) > 0) { st = la_error(ctx, "Singular matrix"); break; }
+            if (!info && (info = LAPACKX(getri, getri, LAPACK_COL_MAJOR, N, a, N, ipiv)) > 0) { st = la_error(ctx, "Singular matrix"); break; }
             if (!info) scatter(a, n, n, n, op, out->strides[o - 2], out->strides[o - 1], dt);
             break;
         case LPI_OP_SOLVE: {
             char *bp = batch_ptr(B, bnbat, nbo, bi);
             int64_t brs = bvec ? B->strides[0] : B->strides[B->ndim - 2], bcs = bvec ? 0 : B->strides[B->ndim - 1];
             gather(bp, B->dtype, n, k, brs, bcs, b, n, dt);
-            if (!all_finite(b, n * k, f32)) { st = la_error(ctx, "Array must not contain infs or NaNs"); break; }
+            if (!all_finite(b, n * k * parts, f32)) { st = la_error(ctx, "Array must not contain infs or NaNs"); break; }
             if (n == 0 || k == 0) break;
-            if ((info = LAPACK(gesv, LAPACK_COL_MAJOR, N, (lapack_int)k, a, N, ipiv, b, N)) > 0) {
+            if ((info = LAPACKX(gesv, gesv, LAPACK_COL_MAJOR, N, (lapack_int)k, a, N, ipiv, b, N)) > 0) {
                 st = la_error(ctx, "Singular matrix");
                 break;
             }
@@ -778,41 +793,57 @@ lp_status lpi_linalg_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, co
         }
         case LPI_OP_CHOLESKY:
             if (n == 0) break;
-            if ((info = LAPACK(potrf, LAPACK_COL_MAJOR, 'L', N, a, N)) > 0) {
+            /* (complex: the Hermitian matrix of the lower triangle, as NumPy) */
+            if ((info = LAPACKX(potrf, potrf, LAPACK_COL_MAJOR, 'L', N, a, N)) > 0) {
                 st = la_error(ctx, "Matrix is not positive definite");
                 break;
             }
             for (int64_t j = 1; j < n; j++)
-                for (int64_t i = 0; i < j; i++) put_el(a, i + j * n, 0, f32);
+                for (int64_t i = 0; i < j; i++) memset((char *)a + (i + j * n) * isz, 0, (size_t)isz);
             if (!info) scatter(a, n, n, n, op, out->strides[o - 2], out->strides[o - 1], dt);
             break;
         case LPI_OP_EIGH:
             if (n == 0) break;
-            if ((info = LAPACK(syevd, LAPACK_COL_MAJOR, 'V', 'L', N, a, N, w)) > 0) {
+            if ((info = LAPACKX(syevd, heevd, LAPACK_COL_MAJOR, 'V', 'L', N, a, N, w)) > 0) {
                 st = la_error(ctx, "Eigenvalues did not converge");
                 break;
             }
             if (info) break;
-            /* row 0: eigenvalues; rows 1..n: the eigenvectors as columns */
-            scatter(w, 1, 1, n, op, 0, out->strides[o - 1], dt);
+            /* row 0: eigenvalues (real, also of a Hermitian matrix); rows 1..n: the eigenvectors as columns */
+            scatter_from(w, lpi_dtype_real(dt), 1, 1, n, op, 0, out->strides[o - 1], dt);
             scatter(a, n, n, n, op + out->strides[o - 2], out->strides[o - 2], out->strides[o - 1], dt);
             break;
         case LPI_OP_DET:
         case LPI_OP_SLOGDET: {
-            double sign = 1, logdet = 0, det = 1;
-            if (n > 0 && (info = LAPACK(getrf, LAPACK_COL_MAJOR, N, N, a, N, ipiv)) < 0) break;
+            /* det = the product of U's diagonal, negated per row swap; complex: sign = det / |det|
+             * (NumPy's), (sign, log|det|) packed as two complex numbers */
+            double sign[2] = {1, 0}, logdet = 0, det[2] = {1, 0};
+            if (n > 0 && (info = LAPACKX(getrf, getrf, LAPACK_COL_MAJOR, N, N, a, N, ipiv)) < 0) break;
             for (int64_t i = 0; i < n; i++) {
-                double u = get_el(a, i + i * n, f32);
-                if (ipiv[i] != i + 1) { sign = -sign; det = -det; }
-                det *= u;
-                if (u < 0) sign = -sign;
-                logdet += log(fabs(u));
+                double u[2] = {0, 0};
+                if (cx) lpi_load_c((const char *)a + (i + i * n) * isz, dt, u);
+                else u[0] = get_el(a, i + i * n, f32);
+                const double au = hypot(u[0], u[1]);
+                if (ipiv[i] != i + 1) for (int j = 0; j < 2; j++) { sign[j] = -sign[j]; det[j] = -det[j]; }
+                const double d0 = det[0] * u[0] - det[1] * u[1], d1 = det[0] * u[1] + det[1] * u[0];
+                det[0] = d0;
+                det[1] = d1;
+                if (au > 0) {
+                    const double s0 = (sign[0] * u[0] - sign[1] * u[1]) / au, s1 = (sign[0] * u[1] + sign[1] * u[0]) / au;
+                    sign[0] = s0;
+                    sign[1] = s1;
+                }
+                logdet += log(au);
             }
-            if (info > 0) { sign = 0; logdet = -INFINITY; det = 0; }
+            if (info > 0) { sign[0] = sign[1] = 0; logdet = -INFINITY; det[0] = det[1] = 0; }
             info = 0;
-            if (pn->op == LPI_OP_DET) put_el(op, 0, det, f32);
+            if (cx && pn->op == LPI_OP_DET) lpi_store_c(op, dt, det[0], det[1]);
+            else if (cx) {
+                lpi_store_c(op, dt, sign[0], sign[1]);
+                lpi_store_c(op + out->strides[o - 1], dt, logdet, 0);
+            } else if (pn->op == LPI_OP_DET) put_el(op, 0, det[0], f32);
             else {
-                put_el(op, 0, sign, f32);
+                put_el(op, 0, sign[0], f32);
                 put_el(op + out->strides[o - 1], 0, logdet, f32);
             }
             break;

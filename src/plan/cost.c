@@ -49,8 +49,10 @@ void lpi_profile_copy_remote(lpi_profile *dst, const lpi_profile *src) {
     dst->remote_over_par = src->remote_over_par;
     dst->orch_run_s = src->orch_run_s;
     dst->orch_task_s = src->orch_task_s;
+    dst->orch_lambda_s = src->orch_lambda_s;
     dst->drv_run_s = src->drv_run_s;
     dst->drv_task_s = src->drv_task_s;
+    dst->remote_first_s = src->remote_first_s;
     dst->remote_calibrated = src->remote_calibrated;
 }
 
@@ -95,8 +97,14 @@ void lpi_profile_default(lpi_profile *p) {
     p->remote_over_par = 64;
     p->orch_run_s = 50e-3;
     p->orch_task_s = 2e-3;
+    p->orch_lambda_s = 1e-3;
     p->drv_run_s = 20e-3;
     p->drv_task_s = 200e-6;
+    p->remote_first_s = 5e-3;
+    /* saving into a file: a page-cache copy, a disk behind it */
+    p->file_write_bw = 2e9;
+    p->file_sync_bw = 200e6;
+    p->file_commit_s = 10e-3;
     /* the choices made before the probe existed (issue 16) */
     p->chunk_bytes = 16 << 20;
     p->huge_pages = true;
@@ -127,10 +135,14 @@ static const pfield PFIELDS[] = {
     PF("orch_task_s", orch_task_s), PF("driver_run_s", drv_run_s), PF("driver_task_s", drv_task_s),
     /* version 3 */
     PF("chunk_bytes", chunk_bytes),
+    /* version 4 */
+    PF("file_write_bw", file_write_bw), PF("file_sync_bw", file_sync_bw), PF("file_commit_s", file_commit_s),
+    PF("remote_first_s", remote_first_s), PF("orch_lambda_s", orch_lambda_s),
 };
-/* 2: the remote fields after invoke_s; 3: the probe's chunk_bytes, huge_pages, nt_stores, probed.
+/* 2: the remote fields after invoke_s; 3: the probe's chunk_bytes, huge_pages, nt_stores, probed;
+ * 4: saving into files (file_write_bw, file_sync_bw, file_commit_s), remote_first_s, orch_lambda_s.
  * Older files load with the defaults of the fields they lack. */
-#define PROFILE_VERSION 3
+#define PROFILE_VERSION 4
 
 typedef struct bfield {
     const char *key;
@@ -558,6 +570,9 @@ void lpi_task_cost_of(const lpi_plan *pl, int64_t ti, const lpi_profile *pr, int
         case LPI_OP_LSTSQ: f = 4; break;
         default: break;
         }
+        /* complex arithmetic (c / z LAPACK): a multiply-add is four real ones (eig's result is
+         * complex for real input too: its loop dtype does not tell) */
+        if (p->la && lpi_dtype_is_complex(p->la->loop_dt) && p->op != LPI_OP_EIG) f *= 4;
         c->flops[LPI_CC_BLAS] = f * n * n * n * batch + 2 * in / 8;
         /* LAPACK on small matrices is far from the dgemm rate */
         c->compute_s = c->flops[LPI_CC_BLAS] / (pr->rate[LPI_CC_BLAS] / 4);
@@ -635,23 +650,43 @@ static double remote_extra(const lpi_plan *pl, int64_t ti, const lpi_profile *pr
             if (b > held) held = b;
         }
     if (mode == LPI_COST_ORCH && nf) { fetched -= held; nf--; }
+    /* the output: put into the store, or written at its place in a result sink's file (no
+     * store traffic; the file's sync is the run's, save_seconds) */
+    const bool sunk = lpi_plan_sink(pl, t->pnode) != NULL;
     /* round trips: the checksums (orchestrated), each fetch, the put */
-    *lat = ((nf && mode == LPI_COST_ORCH ? 1 : 0) + nf + 1) * pr->rtt;
-    const double moved = fetched / pr->net_bw + c->bytes_out / pr->put_bw;
+    *lat = ((nf && mode == LPI_COST_ORCH ? 1 : 0) + nf + !sunk) * pr->rtt;
+    const double moved = fetched / pr->net_bw + (sunk ? 0 : c->bytes_out / pr->put_bw);
     *store_s += moved;
-    return s + moved + *lat;
+    return s + moved + (sunk ? c->bytes_out / pr->file_write_bw : 0) + *lat;
 }
 
-/* The driver fetching the results at the end: a get per target chunk, copied into fresh pages. */
+/* The driver fetching the results at the end: a get per target chunk, copied into fresh pages
+ * (not the targets its tasks wrote into their files). */
 static double gather_seconds(const lpi_plan *pl, const lpi_profile *pr) {
     double s = 0;
     for (int p = 0; p < pl->npnodes; p++) {
         const lpi_pnode *pn = &pl->pnodes[p];
-        if (pn->target < 0 || pn->kernel == LPI_K_NONE) continue;
+        if (pn->target < 0 || pn->kernel == LPI_K_NONE || lpi_plan_sink(pl, p)) continue;
         for (int64_t c = 0; c < pn->grid.total; c++) {
             double b = chunk_bytes_of(pl, p, c);
             s += pr->rtt + b / pr->net_bw + b / pr->fresh_bw1;
         }
+    }
+    return s;
+}
+
+/* Saving the targets that go to .npy files, after the run: the driver writes the results no
+ * task wrote into their file (into the page cache), then commits each file (its pages synced to
+ * the disk, the rename, the directory's sync: lpi_file_finish). */
+static double save_seconds(const lpi_plan *pl, const lpi_profile *pr) {
+    double s = 0;
+    for (int t = 0; pl->target_sink && t < pl->ntargets; t++) {
+        const lpi_result_sink *k = pl->target_sink[t];
+        if (!k) continue;
+        const lpi_pnode *pn = &pl->pnodes[pl->target_pnode[t]];
+        double b = (double)lp_dtype_size(pn->dtype);
+        for (int d = 0; d < pn->ndim; d++) b *= (double)pn->shape[d];
+        s += (k->taken ? 0 : b / pr->file_write_bw) + b / pr->file_sync_bw + pr->file_commit_s;
     }
     return s;
 }
@@ -770,13 +805,29 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, lpi_cost_mode mo
     /* per run: remote, the fixed costs, the store as a bound (one server for every function),
      * the driver's time per task as a bound (driver-centric), the results' gathering */
     double fixed = pr->run_overhead;
-    if (mode == LPI_COST_ORCH) fixed = pr->orch_run_s + pr->invoke;
+    if (mode == LPI_COST_ORCH) {
+        /* the lambdas the run spreads to at its start: one per task ready then (its direct
+         * loads are no tasks), at most the budget */
+        int64_t *wait = lp_malloc((size_t)(nt ? nt : 1) * sizeof *wait), ready0 = 0;
+        if (!wait) { st = lpi_nomem(ctx); goto done; }
+        for (int64_t t = 0; t < nt; t++) wait[t] = pl->tasks[t].ndeps;
+        for (int64_t t = 0; t < nt; t++)
+            if (direct_load(&pl->pnodes[pl->tasks[t].pnode]))
+                for (int32_t c = 0; c < pl->tasks[t].nconsumers; c++) wait[pl->tasks[t].consumers[c]]--;
+        for (int64_t t = 0; t < nt; t++) ready0 += !wait[t] && !direct_load(&pl->pnodes[pl->tasks[t].pnode]);
+        lp_free(wait);
+        int64_t spread = ready0 < workers ? ready0 : workers;
+        out->lambdas = spread > 1 ? (int)spread : 1;
+        fixed = pr->orch_run_s + pr->invoke + (double)(out->lambdas - 1) * pr->orch_lambda_s;
+    }
     if (mode == LPI_COST_DRIVER) {
         fixed = pr->drv_run_s;
         now = fmax(now, (double)nremote * pr->drv_task_s);
     }
+    out->save = save_seconds(pl, pr);
+    fixed += out->save;
     if (remote) {
-        fixed += gather_seconds(pl, pr);
+        fixed += gather_seconds(pl, pr) + pr->remote_first_s;
         /* the tasks' round trips and coordination (Redis scripts, invocations) overlap only
          * remote_over_par at a time: the store serves one request at a time */
         double op = pr->remote_over_par < workers ? pr->remote_over_par : workers;
@@ -844,7 +895,23 @@ lp_status lp_estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers,
     lpi_cost_summary s;
     bool remote = flags & (LP_ESTIMATE_REMOTE | LP_ESTIMATE_ORCHESTRATE);
     lpi_cost_mode mode = flags & LP_ESTIMATE_ORCHESTRATE ? LPI_COST_ORCH : remote ? LPI_COST_DRIVER : LPI_COST_LOCAL;
-    if ((st = lpi_cost_plan(ctx, pl, workers, mode, true, &s))) { lpi_plan_destroy(pl); return st; }
+    /* saved targets: a sink per target, taken where a remote run's tasks would write it */
+    lpi_result_sink *sinks = NULL, **sinkp = NULL;
+    if (flags & LP_ESTIMATE_SAVE) {
+        sinks = lp_calloc((size_t)n, sizeof *sinks);
+        sinkp = lp_calloc((size_t)n, sizeof *sinkp);
+        if (!sinks || !sinkp) st = lpi_nomem(ctx);
+        for (int t = 0; !st && t < n; t++) {
+            sinks[t].taken = remote && lpi_result_sinks_on() && lpi_plan_sinkable(pl, t);
+            sinkp[t] = &sinks[t];
+        }
+        pl->target_sink = sinkp;
+    }
+    if (!st) st = lpi_cost_plan(ctx, pl, workers, mode, true, &s);
+    pl->target_sink = NULL;
+    lp_free(sinks);
+    lp_free(sinkp);
+    if (st) { lpi_plan_destroy(pl); return st; }
     lp_estimate_result *e = lp_calloc(1, sizeof *e);
     if (e) e->nodes = lp_calloc((size_t)(pl->npnodes ? pl->npnodes : 1), sizeof *e->nodes);
     if (!e || !e->nodes) {
@@ -862,6 +929,7 @@ lp_status lp_estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers,
     e->work_seconds = s.work;
     e->critical_seconds = s.critical;
     e->total_seconds = s.total;
+    e->save_seconds = s.save;
     for (int p = 0; p < pl->npnodes; p++) {
         const lpi_pnode *pn = &pl->pnodes[p];
         lp_estimate_node *d = &e->nodes[e->nnodes++];

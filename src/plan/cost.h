@@ -54,9 +54,15 @@ struct lpi_profile {
     double orch_run_s;           /* orchestrated run: submit, start, wait, cleanup (beyond one
                                   * invocation and the tasks) */
     double orch_task_s;          /* orchestrated: per task in a chain (completion script, leases) */
+    double orch_lambda_s;        /* orchestrated: per lambda the run spreads to beyond the first
+                                  * (its invocation, the run planned on its worker): a run that
+                                  * starts with more ready tasks than one lambda takes */
     double drv_run_s;            /* driver-centric run: setup and teardown */
     double drv_task_s;           /* driver-centric: the driver's own time per task (dispatch,
                                   * replies): tasks go out one after another at most this fast */
+    double remote_first_s;       /* a process's first remote run: libcurl and its TLS library
+                                  * start, the store's connection and scripts (`lampy eval` pays
+                                  * it every time; measured as the first orchestrated run's excess) */
     bool remote_calibrated;
     /* Version 3: what the planner and the kernels choose on this machine, measured by the probe
      * (exec/probe.c: `lampy calibrate`, or automatically on first use): */
@@ -65,6 +71,13 @@ struct lpi_profile {
                                   * chunk); smaller arrays are split into about 16 chunks */
     bool huge_pages;             /* back large chunks with transparent huge pages */
     bool nt_stores;              /* write large elementwise results with non-temporal stores */
+    /* Version 4: saving a result into a .npy file (`lampy eval -o`, lp_save_array), measured by
+     * `lampy calibrate` in $TMPDIR: the data is written into the page cache (by the driver, or
+     * by the tasks of a result sink), then the commit syncs it to the disk, renames the file
+     * into place and syncs its directory. */
+    double file_write_bw;        /* B/s of write()/pwrite() into a file's page cache */
+    double file_sync_bw;         /* B/s of fsync writing those pages to the disk */
+    double file_commit_s;        /* s per file: fsync, rename and directory fsync of a tiny file */
 };
 
 /* The automatic chunk size never goes below this (per-task overhead), nor above 1 GiB. */
@@ -127,12 +140,18 @@ typedef struct lpi_cost_summary {
     int workers;
     double work, critical, total;      /* seconds */
     double fixed;                      /* of total: per run (overheads; remote: submitting,
-                                        * gathering the results) */
+                                        * gathering the results; saving them into files) */
+    double save;                       /* of fixed: writing and committing the saved targets */
+    int lambdas;                       /* orchestrated: the lambdas the run spreads to at its start */
     double flops, bytes_read, bytes_written;
     bool *critical_pnode;              /* [npnodes] when requested (caller frees with lp_free) */
 } lpi_cost_summary;
 
-/* Price every task, fill pnode->est_seconds, simulate the executor with `workers` workers
+/* Targets saved into .npy files are priced from pl->target_sink: a non-NULL entry is a target
+ * saved into a file; `taken` says its tasks write it there (a result sink, remote executors;
+ * lpi_plan_sinkable), else the driver writes the result after the run (or after gathering it).
+ * Either way the run ends with the file's commit.
+ * Price every task, fill pnode->est_seconds, simulate the executor with `workers` workers
  * (0 = ctx's thread count; remote: the lambdas at once, of which the profile's remote_par run
  * at full speed). want_critical: fill summary->critical_pnode. */
 lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, lpi_cost_mode mode, bool want_critical,

@@ -6,6 +6,9 @@
 #include "core/arena.h"
 #include "kernels/task.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 /* A target written straight into a .npy file by the tasks that produce it (remote executors;
  * docs/ORCHESTRATION.md, "Results into a file"): the file the driver created and sized (an
  * absolute path: workers open it too) and where its data starts. An executor that writes the
@@ -38,6 +41,27 @@ typedef struct lpi_plan {
 static inline const lpi_result_sink *lpi_plan_sink(const lpi_plan *pl, int p) {
     int t = pl->pnodes[p].target;
     return t >= 0 && pl->target_sink && pl->target_sink[t] && pl->target_sink[t]->taken ? pl->target_sink[t] : NULL;
+}
+
+/* LAMPY_RESULT_SINK=0 turns result sinks off: a remote run's results go through the store and
+ * the driver, which writes the file (workers without the driver's file system). */
+static inline bool lpi_result_sinks_on(void) {
+    const char *e = getenv("LAMPY_RESULT_SINK");
+    return !(e && !strcmp(e, "0"));
+}
+
+/* Can target t be written into a result sink by the tasks that compute it: a target of its own
+ * pnode (no other target shares it), computed by tasks (not data the driver holds, not a load
+ * its consumers read directly: loads that are targets are tasks), one task per chunk. The one
+ * rule for the driver-centric executor (exec/run.c), the workers of an orchestrated run
+ * (server/chain.c) and the cost model (an estimate with LP_ESTIMATE_SAVE). */
+static inline bool lpi_plan_sinkable(const lpi_plan *pl, int t) {
+    const int p = pl->target_pnode[t];
+    const lpi_pnode *pn = &pl->pnodes[p];
+    if (pn->target != t || pn->kernel == LPI_K_NONE || pn->ntasks != pn->grid.total) return false;
+    for (int u = 0; u < pl->ntargets; u++)
+        if (u != t && pl->target_pnode[u] == p) return false;
+    return true;
 }
 
 /* Is view m (output shape out_shape) a valid way to read a stored array of shape lshape?

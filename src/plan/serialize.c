@@ -387,9 +387,9 @@ lp_status lpi_linalg_from_json(lp_ctx *ctx, lpi_arena *ar, const char *where, co
         (st = lpi_json_int(ctx, where, j, "blas_threads", false, 1, 1024, &th)) ||
         (st = lpi_json_flt(ctx, where, j, "rcond", false, &l->rcond)))
         return st;
-    /* (complex: eig's packed result only; lpi_linalg_node_check ties it to the op) */
+    /* (complex: the LAPACK ops, never a matmul; lpi_linalg_node_check ties it to the op) */
     if (l->loop_dt != LP_FLOAT32 && l->loop_dt != LP_FLOAT64 && l->loop_dt != LP_INT64 && !lpi_dtype_is_complex(l->loop_dt))
-        FAIL(LP_ERR_TYPE, "%s: 'loop_dtype' must be float32, float64, int64 or (eig) complex", where);
+        FAIL(LP_ERR_TYPE, "%s: 'loop_dtype' must be float32, float64, int64, complex64 or complex128", where);
     if (isnan(l->rcond) || isinf(l->rcond)) FAIL(LP_ERR_VALUE, "%s: 'rcond' must be finite", where);
     l->flags = (ta ? LPI_MM_TA : 0) | (tb ? LPI_MM_TB : 0);
     l->a_ndim = (int)an;
@@ -452,11 +452,13 @@ lp_status lpi_linalg_node_check(lp_ctx *ctx, const char *where, const lpi_pnode 
     }
     if (!l) FAIL(LP_ERR_FORMAT, "%s: missing parameter 'linalg'", where);
     if (pn->kernel == LPI_K_LINALG) {
-        /* (eig's result is complex: its packed eigenvalues and vectors) */
-        const bool dt_ok = pn->op == LPI_OP_EIG ? lpi_dtype_is_complex(pn->dtype) : fl;
+        /* eig's result is complex (its packed eigenvalues and vectors); the others run in the
+         * float or complex dtype of their result (s / d or c / z LAPACK) */
+        const bool cx = lpi_dtype_is_complex(pn->dtype);
+        const bool dt_ok = pn->op == LPI_OP_EIG ? cx : fl || cx;
         if (!is_linalg_single(pn->op) || r || !dt_ok || l->loop_dt != pn->dtype || l->flags || l->syrk || l->a_ndim ||
             l->b_ndim || l->out_ndim != pn->ndim)
-            FAIL(LP_ERR_VALUE, "%s: a linalg node is one LAPACK op computed in its float dtype", where);
+            FAIL(LP_ERR_VALUE, "%s: a linalg node is one LAPACK op computed in its float or complex dtype", where);
         if (pn->op != LPI_OP_LSTSQ && l->rcond != 0) FAIL(LP_ERR_VALUE, "%s: only lstsq has an 'rcond'", where);
         return LP_OK;
     }

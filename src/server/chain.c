@@ -291,11 +291,9 @@ static lp_status open_sinks(lpi_chains *C, lp_ctx *ctx, crun *r, const lpi_rundo
         char w[LPI_RUN_ID_MAX + 48];
         snprintf(w, sizeof w, "run %s: sink %d", r->run, i);
         if (s->target >= n) return lpi_error(ctx, LP_ERR_VALUE, "%s: the graph has %d targets", w, n);
-        const int t = (int)s->target, p = pl->target_pnode[t];
-        const lpi_pnode *pn = &pl->pnodes[p];
-        bool alone = pn->target == t;
-        for (int u = 0; u < n && alone; u++) alone = u == t || pl->target_pnode[u] != p;
-        if (!alone || pn->kernel == LPI_K_NONE || pn->ntasks != pn->grid.total || r->direct[p])
+        const int t = (int)s->target;
+        const lpi_pnode *pn = &pl->pnodes[pl->target_pnode[t]];
+        if (!lpi_plan_sinkable(pl, t))
             return lpi_error(ctx, LP_ERR_VALUE, "%s: target %d is not computed by tasks of its own", w, t);
         int64_t need = 1;
         for (int k = 0; k < pn->ndim; k++) need *= pn->shape[k];

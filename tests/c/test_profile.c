@@ -1,4 +1,5 @@
-/* The machine profile's version 3 fields (issue 16): JSON round trip, older versions, the
+/* The machine profile's version 3 fields (issue 16) and version 4's (issue 12: saving files,
+ * spreading an orchestrated run, a process's first remote run): JSON round trip, older versions, the
  * planner's chunk size from the profile, the automatic probe's conditions, the probe itself. */
 #include "lampy.h"
 #include "lpt.h"
@@ -21,11 +22,19 @@ static void test_round_trip(void) {
     p.nt_stores = false;
     p.probed = true;
     p.mem_bw[0] = 12345678.9;
+    p.file_write_bw = 1.25e9;
+    p.file_sync_bw = 3.5e8;
+    p.file_commit_s = 4.5e-3;
+    p.remote_first_s = 2.5e-3;
+    p.orch_lambda_s = 7.5e-4;
     char *text = lpi_profile_to_json_text(&p);
-    LPT_CHECK(text && strstr(text, "\"version\": 3") && strstr(text, "\"chunk_bytes\": 3145728"));
+    LPT_CHECK(text && strstr(text, "\"version\": 4") && strstr(text, "\"chunk_bytes\": 3145728"));
+    LPT_CHECK(strstr(text, "\"file_sync_bw\"") && strstr(text, "\"orch_lambda_s\"") && strstr(text, "\"remote_first_s\""));
     LPT_OK(ctx, lpi_profile_from_json_text(ctx, "t", text, &q));
     free(text);
     LPT_CHECK(q.chunk_bytes == 3 << 20 && !q.huge_pages && !q.nt_stores && q.probed);
+    LPT_CHECK(q.file_write_bw == 1.25e9 && q.file_sync_bw == 3.5e8 && q.file_commit_s == 4.5e-3);
+    LPT_CHECK(q.remote_first_s == 2.5e-3 && q.orch_lambda_s == 7.5e-4);
     LPT_CHECK(fabs(q.mem_bw[0] - p.mem_bw[0]) < 1e-5 * p.mem_bw[0]);
     lp_ctx_destroy(ctx);
 }
@@ -41,15 +50,21 @@ static void test_old_versions(void) {
                      " \"driver_task_s\": 1e-4}";
     LPT_OK(ctx, lpi_profile_from_json_text(ctx, "v2", v2, &q));
     LPT_CHECK(q.calibrated && q.mem_bw[0] == 3e10 && q.drv_task_s == 1e-4 && q.chunk_bytes == 16 << 20 && !q.probed);
+    /* version 3: the file figures and the new remote ones are the built-in ones */
+    const char *v3 = "{\"format\": \"lampy.profile\", \"version\": 3, \"chunk_bytes\": 2097152, \"orch_run_s\": 0.002}";
+    LPT_OK(ctx, lpi_profile_from_json_text(ctx, "v3", v3, &q));
+    LPT_CHECK(q.chunk_bytes == 2 << 20 && q.orch_run_s == 0.002 && q.file_write_bw == 2e9 && q.file_sync_bw == 200e6 &&
+              q.file_commit_s == 10e-3 && q.remote_first_s == 5e-3 && q.orch_lambda_s == 1e-3);
     /* bad values get a message and leave nothing half-read */
     const char *bad[] = {
-        "{\"format\": \"lampy.profile\", \"version\": 4}",
+        "{\"format\": \"lampy.profile\", \"version\": 5}",
+        "{\"format\": \"lampy.profile\", \"version\": 4, \"file_sync_bw\": 0}",
         "{\"format\": \"lampy.profile\", \"version\": 3, \"chunk_bytes\": 1000}",
         "{\"format\": \"lampy.profile\", \"version\": 3, \"chunk_bytes\": 1e12}",
         "{\"format\": \"lampy.profile\", \"version\": 3, \"huge_pages\": 1}",
         "{\"format\": \"lampy.profile\", \"version\": 3, \"probed\": \"yes\"}",
     };
-    const char *msg[] = {"unsupported profile version", "'chunk_bytes' must be in", "'chunk_bytes' must be in",
+    const char *msg[] = {"unsupported profile version", "'file_sync_bw' must be a positive number", "'chunk_bytes' must be in", "'chunk_bytes' must be in",
                          "'huge_pages' must be true or false", "'probed' must be true or false"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         lp_status st = lpi_profile_from_json_text(ctx, "bad", bad[i], &q);

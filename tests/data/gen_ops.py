@@ -302,6 +302,7 @@ NP_CALL = {
     # (return_index makes np.unique sort stably, so distinct NaNs keep their order, as in Lampy)
     "unique_inverse": lambda x: np.unique(x, True, True, equal_nan=False)[::2],
     "unique_all": lambda x: np.unique(x, True, True, True, equal_nan=False),
+    "linalg.lstsq": lambda a, b, **kw: np.linalg.lstsq(a, b, **kw)[0],  # Lampy's lstsq: the solution only
 }
 
 
@@ -1485,6 +1486,73 @@ def gen_linalg_factors():
         case(f"la.eig.AV.{dt}", "linalg", call("allclose", tcall("matmul", E, V), tcall("multiply", V, tcall("expand_dims", W, -2)),
                                                 rtol=tol, atol=tol))
     case("la.eig.nonsquare", "linalg", call("linalg.eig", np.ones((2, 3))), expect_error=True)
+    gen_linalg_complex()
+    rng_k = np.random.default_rng(1517)
+    K = rng_k.uniform(-1, 1, (3, 5, 5))
+    for p in (None, 2, -2, "nuc", -1, np.inf):
+        case(f"la.cond.{p}", "linalg", call("linalg.cond", K, p), "rel:1e-12")
+    case("la.cond.f32", "linalg", call("linalg.cond", K[0].astype(np.float32)), "rel:1e-12")
+    case("la.cond.int", "linalg", call("linalg.cond", np.array([[2, 1], [1, 3]], dtype=np.int64)), "rel:1e-12")
+    case("la.cond.empty", "linalg", call("linalg.cond", np.zeros((0, 0))), expect_error=True)
+    case("la.cond.1d", "linalg", call("linalg.cond", np.ones(3)), expect_error=True)
+    case("la.cond.badord", "linalg", call("linalg.cond", K, 3), expect_error=True)
+    case("la.cond.nonsquare", "linalg", call("linalg.cond", np.ones((2, 3)), 1), expect_error=True)
+
+
+def gen_linalg_complex():
+    """complex64 / complex128 input (LAPACK's c / z routines; own generator, so no case above
+    moves). Hermitian positive definite stacks for solve, inv, det, slogdet, cholesky and eigh,
+    values as bools of allclose against NumPy (entries near 0 make elementwise rel meaningless)
+    and the real results (eigenvalues, log|det|, singular values) by rel, which checks NumPy's
+    real dtype too; a tall matrix over several row chunks for qr (TSQR) and svd by invariants:
+    Q @ R == A, Q^H Q == I, R upper triangular, |R| NumPy's."""
+    rng = np.random.default_rng(1516)
+
+    def crand(shape):
+        return rng.uniform(-1, 1, shape) + 1j * rng.uniform(-1, 1, shape)
+
+    for dt in ("complex64", "complex128"):
+        rt = 1e-4 if dt == "complex64" else 1e-10
+
+        def close(x, y, scale=None):
+            if scale is None:
+                scale = float(np.abs(y).max()) if isinstance(y, np.ndarray) else 1.0
+            return call("allclose", x, y, rtol=rt, atol=rt * scale)
+        G = crand((2, 4, 4))
+        H = (G @ np.conj(np.swapaxes(G, -1, -2)) + 8 * np.eye(4)).astype(dt)
+        B = crand((2, 4, 3)).astype(dt)
+        case(f"la.c.solve.{dt}", "linalg", close(tcall("linalg.solve", H, B), np.linalg.solve(H, B)))
+        case(f"la.c.inv.{dt}", "linalg", close(tcall("linalg.inv", H), np.linalg.inv(H)))
+        case(f"la.c.det.{dt}", "linalg", close(tcall("linalg.det", G.astype(dt)), np.linalg.det(G.astype(dt))))
+        case(f"la.c.slogdet.sign.{dt}", "linalg", close(tcall("linalg.slogdet", G.astype(dt), item=0),
+                                                        np.linalg.slogdet(G.astype(dt))[0]))
+        case(f"la.c.slogdet.log.{dt}", "linalg", call("linalg.slogdet", H, item=1), "rel:1e-12")
+        case(f"la.c.cholesky.{dt}", "linalg", close(tcall("linalg.cholesky", H), np.linalg.cholesky(H)))
+        case(f"la.c.cholesky.upper.{dt}", "linalg", close(tcall("linalg.cholesky", H, upper=True),
+                                                          np.linalg.cholesky(H, upper=True)))
+        case(f"la.c.eigvalsh.{dt}", "linalg", call("linalg.eigvalsh", H), "rel:1e-12")
+        W, V = tcall("linalg.eigh", H, item=0), tcall("linalg.eigh", H, item=1)
+        case(f"la.c.eigh.AV.{dt}", "linalg", close(tcall("matmul", H, V), tcall("multiply", V, tcall("expand_dims", W, -2)),
+                                                   float(np.abs(H).max())))
+        A = crand((300, 5)).astype(dt)
+        Q, R = tcall("linalg.qr", A, item=0), tcall("linalg.qr", A, item=1)
+        QH = tcall("conjugate", tcall("transpose", Q))
+        eye = tcall("eye", 5, dtype=np.dtype(dt))
+        case(f"la.c.qr.QR.{dt}", "linalg", close(tcall("matmul", Q, R), A))
+        case(f"la.c.qr.orth.{dt}", "linalg", close(tcall("matmul", QH, Q), eye))
+        case(f"la.c.qr.triu.{dt}", "linalg", call("array_equal", R, tcall("triu", R)))
+        case(f"la.c.qr.absR.{dt}", "linalg", close(tcall("abs", R), np.abs(np.linalg.qr(A, mode="r"))))
+        U, S, Vh = (tcall("linalg.svd", A, full_matrices=False, item=i) for i in range(3))
+        case(f"la.c.svd.s.{dt}", "linalg", call("linalg.svd", A, compute_uv=False), "rel:1e-12")
+        case(f"la.c.svd.USVh.{dt}", "linalg", close(tcall("matmul", tcall("multiply", U, S), Vh), A))
+        case(f"la.c.pinv.{dt}", "linalg", close(tcall("linalg.pinv", A), np.linalg.pinv(A)))
+        case(f"la.c.rank.{dt}", "linalg", call("linalg.matrix_rank", A))
+        case(f"la.c.norm.nuc.{dt}", "linalg", call("linalg.matrix_norm", A, ord="nuc"), "rel:1e-12")
+        for p in (None, -2, "fro", 1, -np.inf):
+            case(f"la.c.cond.{p}.{dt}", "linalg", call("linalg.cond", G.astype(dt), p), "rel:1e-12")
+        case(f"la.c.inv.singular.{dt}", "linalg", call("linalg.inv", np.ones((3, 3), dt)), expect_error=True)
+        Bv = crand((300,)).astype(dt)
+        case(f"la.c.lstsq.{dt}", "linalg", close(tcall("linalg.lstsq", A, Bv), np.linalg.lstsq(A, Bv)[0]))
 
 
 def finalize_tolerances():

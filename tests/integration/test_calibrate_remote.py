@@ -13,7 +13,7 @@ from lampy_procs import lampy
 # differ from every one of them.
 DEFAULTS = {"net_bw": 100e6, "store_put_bw": 100e6, "rtt_s": 1e-3, "invoke_s": 20e-3, "remote_parallelism": 1024,
             "remote_overhead_parallelism": 64, "orch_run_s": 50e-3, "orch_task_s": 2e-3, "driver_run_s": 20e-3,
-            "driver_task_s": 200e-6}
+            "driver_task_s": 200e-6, "orch_lambda_s": 1e-3, "remote_first_s": 5e-3}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def measured(tmp_path_factory, redis):
 
 def test_calibration_measures_the_remote_figures(measured, redis):
     prof, doc, log = measured
-    assert doc["format"] == "lampy.profile" and doc["version"] == 3 and doc["remote_calibrated"] is True
+    assert doc["format"] == "lampy.profile" and doc["version"] == 4 and doc["remote_calibrated"] is True
     for k, dflt in DEFAULTS.items():
         v = doc[k]
         assert isinstance(v, (int, float)) and math.isfinite(v) and v > 0, (k, v)
@@ -39,6 +39,7 @@ def test_calibration_measures_the_remote_figures(measured, redis):
     # two workers with two lambdas each: at most the budget of 4 run at once
     assert 1 <= doc["remote_parallelism"] <= 4 and 1 <= doc["remote_overhead_parallelism"] <= 4
     assert "store" in log and "invocation" in log and "orchestrated" in log and "driver-centric" in log
+    assert "first run" in log and "per lambda a run spreads to" in log
     # the calibration's runs and chunks leave nothing in the store
     assert redis.dbsize() == 0, redis.cli("KEYS", "*")
 
@@ -118,14 +119,16 @@ def test_estimate_uses_the_measured_figures(measured, tmp_path, x):
 
 def test_parallelism_bounds_the_lambdas(measured, tmp_path):
     """A wide graph of equal tasks: with the budget above the measured parallelism P, the tasks
-    run P at a time at full speed, so a budget of 1 takes P times as long for them."""
+    run P at a time at full speed, so a budget of 1 takes P times as long for them; a larger
+    budget only adds what spreading the run's start over more lambdas costs (128 tasks ready at
+    the start, the arange's chunks: a budget of 64 starts 62 lambdas more than a budget of 2)."""
     prof, doc, _ = measured
     expr, opts = "(arange(65536) * 0.5 + 1).sum()", ["--chunk-bytes", "4K", "--orchestrate", "lambda"]
-    p2 = with_changes(tmp_path, doc, "par", remote_parallelism=2.0)
+    p2 = with_changes(tmp_path, doc, "par", remote_parallelism=2.0, orch_lambda_s=2e-4)
     one = estimate(p2, expr, [], *opts, "--max-lambdas", "1")
     many = estimate(p2, expr, [], *opts, "--max-lambdas", "64")
     two = estimate(p2, expr, [], *opts, "--max-lambdas", "2")
-    assert close(many["total_seconds"], two["total_seconds"], many["total_seconds"])
+    assert close(many["total_seconds"] - two["total_seconds"], 62 * 2e-4, many["total_seconds"])
     assert one["total_seconds"] > two["total_seconds"]
 
 
@@ -137,7 +140,7 @@ def test_version_1_profiles_still_load(tmp_path, x):
     orch = ["--orchestrate", "lambda"]
     a, b = estimate(v1, "x * 2", x, *orch), estimate(v1b, "x * 2", x, *orch)
     assert close(b["total_seconds"] - a["total_seconds"], 1e-3, b["total_seconds"])
-    v4 = tmp_path / "v4.json"
-    v4.write_text(json.dumps({"format": "lampy.profile", "version": 4}))
-    p = lampy("estimate", "x * 2", *x, "--profile", v4)
+    v5 = tmp_path / "v5.json"
+    v5.write_text(json.dumps({"format": "lampy.profile", "version": 5}))
+    p = lampy("estimate", "x * 2", *x, "--profile", v5)
     assert p.returncode != 0 and "unsupported profile version" in p.stderr

@@ -552,6 +552,13 @@ def test_matmul_and_linalg_tasks(fstore):
     st, rep = fstore.run(inv)
     assert st == 500 and rep["status"] == "ERR_LINALG" and "Singular matrix" in rep["error"], rep
     assert not (fstore.sdir / "la" / "i").exists()
+    # complex: the LAPACK ops run in complex64/128 (c / z routines), eig only there, and a
+    # node's dtype is the one its builder gives its operands
+    cx = mutate(mutate(inv, (("nodes", 0, "dtype"), "complex128")), (L + ("loop_dtype",), "complex128"))
+    st, rep = fstore.run(mutate(mutate(inv, (("nodes", 0, "op"), "eig")), (("nodes", 0, "shape"), [5, 4])))
+    assert st == 400 and "float or complex dtype" in rep["error"], rep
+    st, rep = fstore.run(cx)
+    assert st == 400 and "complex128" in rep["error"], rep
     fstore.assert_ready()
 
 

@@ -116,6 +116,10 @@ def test_calibrate_and_profile(data, tmp_path):
     doc = json.loads(prof.read_text())
     assert doc["calibrated"] is True and doc["mem_bw_1stream"] > 0 and doc["task_overhead_s"] > 0
     assert doc["op_seconds"]["add"] > 0 and doc["axis_reduce_seconds"]["sum"] > 0
+    # saving a file was measured (the built-in figures are 2e9, 200e6 and 10e-3)
+    assert "saving a file" in p.stderr
+    for k, dflt in (("file_write_bw", 2e9), ("file_sync_bw", 200e6), ("file_commit_s", 10e-3)):
+        assert doc[k] > 0 and doc[k] != dflt, (k, doc[k])
     e = run("estimate", "sum(a)", f"a={data/'a.npy'}", "--profile", prof)
     assert e.returncode == 0 and "not calibrated" not in e.stdout, e.stdout + e.stderr
     env = dict(os.environ, LAMPY_PROFILE=str(prof))
@@ -223,7 +227,7 @@ def test_first_run_probes_once_and_caches(tmp_path):
     assert p.returncode == 0, p.stderr
     assert float(p.stdout) == pytest.approx(float(np.sum(np.arange(4000000) * 0.5)), rel=1e-12)
     doc = json.loads(prof.read_text())
-    assert doc["version"] == 3 and doc["probed"] is True and doc["calibrated"] is False
+    assert doc["version"] == 4 and doc["probed"] is True and doc["calibrated"] is False
     assert doc["chunk_bytes"] in [1 << k for k in range(20, 26)]
     assert isinstance(doc["huge_pages"], bool) and isinstance(doc["nt_stores"], bool)
     assert doc["mem_bw_1stream"] >= doc["mem_bw_1core_1stream"] > 0 and doc["fresh_bw_1worker"] > 0

@@ -237,10 +237,12 @@ def test_graph_round_trip(tmp_path):
 def test_errors(dt):
     a = lp.asarray(sample(dt, 8))
     for f in (lambda: lp.floor(a), lambda: a // 2, lambda: a % 2, lambda: lp.max(a),
-              lambda: lp.argmin(a), lambda: lp.prod(a),
-              lambda: lp.linalg.inv(lp.asarray(np.eye(2, dtype=dt))), lambda: a & a):
+              lambda: lp.argmin(a), lambda: lp.prod(a), lambda: a & a):
         with pytest.raises(TypeError):
             f().run()
+    # (numpy.linalg takes complex matrices: test_py_clinalg.py)
+    i = lp.linalg.inv(lp.asarray(np.eye(2, dtype=dt))).run()
+    assert i.dtype == np.dtype(dt) and np.array_equal(i, np.eye(2))
 
 
 def test_array_api_dtypes():
@@ -355,3 +357,29 @@ def test_sort_lexicographic(dt, threads):
             assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=True)
         got = lp.sort(a, axis=0, descending=True).run()
         assert np.array_equal(got, np.sort(x, axis=0)[::-1], equal_nan=True)
+
+
+@pytest.mark.parametrize("dt", CPLX)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_searchsorted_unique_isin(dt, threads):
+    # the same order in searching as in sorting (NaN in either part, signed zeros, ties in the
+    # real part), over several chunks on both sides; unique's inverse with equal_nan both ways
+    rng = np.random.default_rng(16)
+    v = ordered_values(dt)
+    x = v[rng.integers(0, len(v), 3000)]
+    u = np.sort(v)
+    probe = np.concatenate([v, np.array([complex(1, 0), complex(1, 3), complex(np.nan, 0), complex(0, np.nan)], dtype=dt)])
+    with lp.config(threads=threads, chunk_bytes="1KiB"):
+        for side in ("left", "right"):
+            np.testing.assert_array_equal(lp.searchsorted(lp.asarray(u), lp.asarray(probe), side=side).run(),
+                                          np.searchsorted(u, probe, side=side))
+        for eq in (True, False):
+            got = [r.run() for r in lp.unique(lp.asarray(x), return_index=True, return_inverse=True,
+                                              return_counts=True, equal_nan=eq)]
+            want = np.unique(x, return_index=True, return_inverse=True, return_counts=True, equal_nan=eq)
+            for g, w in zip(got, want):
+                assert g.dtype == w.dtype and np.array_equal(g, w, equal_nan=True)
+        got = [r.run() for r in lp.unique_all(lp.asarray(x[:200]))]
+        for g, w in zip(got, np.unique_all(x[:200])):
+            assert np.array_equal(g, w, equal_nan=True)
+        np.testing.assert_array_equal(lp.isin(lp.asarray(probe), lp.asarray(x[:40])).run(), np.isin(probe, x[:40]))

@@ -118,11 +118,15 @@ def test_complete_qr_of_a_chunked_tall_matrix():
     np.testing.assert_allclose((u * s) @ vt[:7], a.T, rtol=0, atol=1e-12)
 
 
-def test_complete_factors_in_a_graph_file(tmp_path):
-    # the graph format has no flag for a complete factor: its declared shape tells it
-    np.save(tmp_path / "a.npy", tall(40, 3))
+@pytest.mark.parametrize("a,expr", [
+    (tall(40, 3), "linalg.qr(a, mode='complete')[0] @ linalg.qr(a, mode='complete')[1]"),
+    (tall(40, 3) + 1j * tall(40, 3, seed=1), "linalg.qr(a)[0] @ linalg.qr(a)[1] + linalg.pinv(a).T + linalg.slogdet(a[:3])[1]"),
+], ids=["complete", "complex"])
+def test_factors_in_a_graph_file(tmp_path, a, expr):
+    # the graph format has no flag for a complete factor: its declared shape tells it; a complex
+    # factor's node names its dtype and is rebuilt by the same builders
+    np.save(tmp_path / "a.npy", a)
     g = tmp_path / "g.json"
-    expr = "linalg.qr(a, mode='complete')[0] @ linalg.qr(a, mode='complete')[1]"
     p = subprocess.run([CLI, "graph", expr, f"a={tmp_path / 'a.npy'}", "--json", "-o", g], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     again = subprocess.run([CLI, "graph", g, "--json"], capture_output=True, text=True)

@@ -153,3 +153,40 @@ def test_loop_on_workers_same_bits_as_local(cluster, tmp_path):
     with lp.config(executor="lambda", workers=cluster["workers"], store=cluster["store"], chunk_bytes="32KiB"):
         got = loop()
     assert got[1] == want[1] > 2 and got[0].tobytes() == want[0].tobytes()
+
+
+def test_complex_linalg_on_workers(cluster, tmp_path):
+    """complex LAPACK tasks (TSQR blocks, packed svd / eigh / slogdet factors, solve, inv,
+    cholesky) through the wire codec: NumPy's values and the local run's bits."""
+    g = np.random.default_rng(7)
+    x = g.standard_normal((2000, 5)) + 1j * g.standard_normal((2000, 5))
+    np.save(tmp_path / "c.npy", x)
+    h = (x[:5].conj().T @ x[:5] + 10 * np.eye(5)).astype(np.complex64)
+
+    def exprs():
+        a = lp.load(tmp_path / "c.npy")
+        q, r = lp.linalg.qr(a)
+        u, s, vh = lp.linalg.svd(a, full_matrices=False)
+        H = lp.asarray(h)
+        w, v = lp.linalg.eigh(H)
+        sign, logdet = lp.linalg.slogdet(H)
+        return lp.compute(q @ r, (u * s) @ vh, lp.linalg.pinv(a[:80].reshape(2, 10, 20)), w, v, sign, logdet,
+                          lp.linalg.solve(H, lp.asarray(h[:, :2])), lp.linalg.inv(H), lp.linalg.cholesky(H),
+                          lp.linalg.det(a[:25].reshape(-1, 5, 5)))
+    with lp.config(chunk_bytes="16KiB"):
+        want = exprs()
+    with lp.config(executor="lambda", workers=cluster["workers"], store=cluster["store"], chunk_bytes="16KiB"):
+        got = exprs()
+    for gv, wv in zip(got, want):
+        assert gv.dtype == wv.dtype and gv.tobytes() == wv.tobytes()
+    np.testing.assert_allclose(got[0], x, rtol=0, atol=1e-12 * np.abs(x).max())
+    np.testing.assert_allclose(got[1], x, rtol=0, atol=1e-12 * np.abs(x).max())
+    np.testing.assert_allclose(got[2], np.linalg.pinv(x[:80].reshape(2, 10, 20)), rtol=1e-10, atol=1e-12)
+    assert got[3].dtype == np.float32 and got[6].dtype == np.float32 and got[5].dtype == np.complex64
+    np.testing.assert_allclose(got[3], np.linalg.eigvalsh(h), rtol=1e-4)
+    np.testing.assert_allclose(got[5], np.linalg.slogdet(h)[0], rtol=1e-4)
+    np.testing.assert_allclose(got[6], np.linalg.slogdet(h)[1], rtol=1e-4)
+    np.testing.assert_allclose(got[7], np.linalg.solve(h, h[:, :2]), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got[8], np.linalg.inv(h), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(got[9], np.linalg.cholesky(h), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got[10], np.linalg.det(x[:25].reshape(-1, 5, 5)), rtol=1e-12)
