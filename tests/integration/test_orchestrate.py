@@ -9,6 +9,7 @@ finalizer, also when the test fails.
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import confined
-from lampy_procs import (LAMPY, REDIS_CLI, ROOT, Worker, assert_error_as_local, assert_fisher_as_local, assert_same_as_local,
+from lampy_procs import (LAMPY, ROOT, Worker, assert_error_as_local, assert_fisher_as_local, assert_same_as_local,
                          finish, lampy, same_array, wait_until)
 
 TEST_OPS = LAMPY.parent / "tests" / "c" / "test_ops"
@@ -283,6 +284,39 @@ def driver_ports(pid, seen, stop):
         time.sleep(0.001)
 
 
+class Monitor:
+    """Redis MONITOR on a connection of the test's own: it is active once Redis answers +OK
+    (so nothing the driver sends later is missed), a thread reads every line as it comes (no
+    client-side buffer to lose at exit), and stop() ends the stream at a marker sent on a
+    second connection after the run, so every command before it has been read."""
+
+    def __init__(self, port):
+        self.port, self.lines = port, []
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.sock.sendall(b"MONITOR\r\n")
+        self.file = self.sock.makefile("rb")
+        assert self.file.readline().strip() == b"+OK"
+        self.marker = f"lampy-test-monitor-end-{os.getpid()}-{time.monotonic_ns()}"
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for raw in self.file:
+            line = raw.decode(errors="replace").rstrip("\r\n")
+            if self.marker in line:
+                return
+            self.lines.append(line[1:] if line.startswith("+") else line)
+
+    def stop(self):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=60) as c:
+            c.sendall(f"ECHO {self.marker}\r\n".encode())
+            c.recv(256)
+        self.reader.join(60)
+        alive = self.reader.is_alive()
+        self.sock.close()
+        assert not alive, "the MONITOR stream did not reach its end marker"
+
+
 def test_one_invocation_plus_the_wait(workers, clean_store, data, tmp_path):
     """A run of more than 1,000 tasks: the workers see exactly one invocation from the driver,
     and Redis sees from the driver's connections only the submission, the wait (a constant rate
@@ -292,13 +326,8 @@ def test_one_invocation_plus_the_wait(workers, clean_store, data, tmp_path):
     loc = lampy("eval", expr, *names, *opts, "-o", tmp_path / "l.npy")
     assert loc.returncode == 0, loc.stderr
     before = [w.stats() for w in workers]
-    monitor = subprocess.Popen([REDIS_CLI, "-p", str(clean_store.port), "MONITOR"], stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
-    lines = []
-    reader = threading.Thread(target=lambda: lines.extend(monitor.stdout), daemon=True)
-    reader.start()
+    monitor = Monitor(clean_store.port)
     try:
-        time.sleep(0.2)
         t0 = time.monotonic()
         drv = subprocess.Popen([str(LAMPY), "eval", expr, *names, *opts, "-o", str(tmp_path / "r.npy"),
                                 *orch_args(workers, clean_store.url)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -310,11 +339,9 @@ def test_one_invocation_plus_the_wait(workers, clean_store, data, tmp_path):
         wall = time.monotonic() - t0
         stop.set()
         sampler.join()
-        time.sleep(0.3)
     finally:
-        monitor.terminate()
-        monitor.wait()
-        reader.join(5)
+        monitor.stop()
+    lines = monitor.lines
     assert drv.returncode == 0, err
     assert same_array(np.load(tmp_path / "l.npy"), np.load(tmp_path / "r.npy"))
     after = [w.stats() for w in workers]
