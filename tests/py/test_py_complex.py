@@ -264,14 +264,29 @@ def test_cli(tmp_path):
     assert r.returncode == 0 and complex(r.stdout.strip()) == complex(np.sum(x)), r
     r = subprocess.run([LAMPY, "eval", "x // x", f"x={p}"], capture_output=True, text=True)
     assert r.returncode != 0 and "not supported" in r.stderr
-    # imaginary literals (Python's: 1+2j is 1 + (2j)); weak like a Python complex
-    # (a literal alone is weak; arithmetic of literals, 1 - 2j, gives a complex128 array: a
-    # CLI limitation, Python folds it into a weak complex)
+    # imaginary literals (Python's: 1+2j is 1 + (2j)); arithmetic of numbers folds as Python's
+    # complex arithmetic into one weak complex, so complex64 data stays complex64
     r = subprocess.run([LAMPY, "eval", "x * 2.5e-1j + 2J", f"x={p}", "-o", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     want = x * 2.5e-1j + 2j
     assert np.load(out).dtype == want.dtype == np.complex64
     np.testing.assert_allclose(np.load(out), want, rtol=1e-6)
+    r = subprocess.run([LAMPY, "eval", "x * (1 - 2j) / (0.5+1j)**2", f"x={p}", "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    want = x * (1 - 2j) / (0.5 + 1j) ** 2
+    assert np.load(out).dtype == want.dtype == np.complex64
+    np.testing.assert_allclose(np.load(out), want, rtol=1e-6)
+    for expr in ("(1+2j)*(3-1j)", "1/(1+2j)", "(1+2j)**0.5", "(1+2j)**(0.5-1j)", "1j**-3", "-(1-0j)", "2.5 - 3j/0.5",
+                 "(1+2j) == 1+2j", "[1, 2j]"):
+        r = subprocess.run([LAMPY, "eval", expr], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        want = eval(expr)
+        assert r.stdout.strip() == str(np.asarray(want)), (expr, r.stdout, want)  # Python's value, NumPy's text
+    for expr, err in (("0j**-1", "0.0 to a negative or complex power"), ("1/(0j)", "complex division by zero"),
+                      ("(1+2j) < 1", "'<' not supported between instances of 'complex' and 'int'"),
+                      ("(1+2j) // 2", "unsupported operand type(s) for //: 'complex' and 'int'")):
+        r = subprocess.run([LAMPY, "eval", expr], capture_output=True, text=True)
+        assert r.returncode != 0 and err in r.stderr, (expr, r)
     r = subprocess.run([LAMPY, "eval", "abs(3+4j) + real(1_0j * 1j)"], capture_output=True, text=True)
     assert r.returncode == 0 and float(r.stdout) == abs(3 + 4j) + (1_0j * 1j).real, r
     for bad in ("2jx", "0x2j"):
