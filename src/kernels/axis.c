@@ -5,6 +5,8 @@
  *
  * Scans run sequentially along each line from a carry, so one chunk along the axis gives
  * NumPy's bits exactly; with several, the carry is the fold of the earlier chunks' totals.
+ * Complex values fold with the elementwise loops' product and order (complex_ops.h): the
+ * complex prod/max/min reductions are these scans' last elements (expr/elemwise.c).
  *
  * Sorting compares order-preserving unsigned keys: integers with the sign bit flipped, floats
  * with the IEEE trick (negatives inverted), NaN after +inf (all NaNs equal). A chunk is sorted
