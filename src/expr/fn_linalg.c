@@ -57,15 +57,6 @@ static lp_array *array_arg(lpi_call *c, lpi_tmps *t, const char *name) {
     return lpi_keep(t, x->array);
 }
 
-/* a's matrices transposed (its last two axes swapped) */
-static lp_status swap_last(lp_ctx *ctx, lp_array *a, lp_array **out) {
-    int perm[LP_MAX_NDIM];
-    for (int i = 0; i < a->ndim; i++) perm[i] = i;
-    perm[a->ndim - 2] = a->ndim - 1;
-    perm[a->ndim - 1] = a->ndim - 2;
-    return lp_transpose(ctx, a, perm, out);
-}
-
 /* a[..., None] */
 static lp_status add_last_axis(lp_ctx *ctx, lp_array *a, lp_array **out) {
     int64_t sh[LP_MAX_NDIM];
@@ -130,8 +121,8 @@ lp_status lpi_fn_pinv(lpi_call *c, lp_value *out) {
         KEEP(lp_binary(ctx, "greater", s, cut, &large), large) || KEEP(lp_scalar_array(ctx, lp_scalar_f(1.0), &one), one) ||
         KEEP(lp_binary(ctx, "divide", one, s, &inv), inv) || KEEP(lp_scalar_array(ctx, lp_scalar_f(0.0), &zero), zero) ||
         KEEP(lp_where(ctx, large, inv, zero, &sinv), sinv) || KEEP(lp_reshape(ctx, sinv, nd, sh, &col), col) ||
-        KEEP(swap_last(ctx, u, &ut), ut) || KEEP(lp_binary(ctx, "multiply", col, ut, &w), w) ||
-        KEEP(swap_last(ctx, vt, &v), v) || KEEP(lp_matmul(ctx, v, w, &r), r))
+        KEEP(lpi_matrix_transpose(ctx, u, &ut), ut) || KEEP(lp_binary(ctx, "multiply", col, ut, &w), w) ||
+        KEEP(lpi_matrix_transpose(ctx, vt, &v), v) || KEEP(lp_matmul(ctx, v, w, &r), r))
         return lpi_give(c, t, st, &r, out);
     return lpi_give(c, t, st, &r, out);
 }

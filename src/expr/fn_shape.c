@@ -149,14 +149,10 @@ lp_status lpi_fn_swapaxes(lpi_call *c, lp_value *out) {
 
 /* The array API's matrix_transpose: a stack of matrices, each transposed (Array.mT). */
 lp_status lpi_fn_matrix_transpose(lpi_call *c, lp_value *out) {
-    lp_array *a = ARG("x")->a;
-    int perm[LP_MAX_NDIM];
+    lp_array *a = ARG("x")->a, *r = NULL;
     if (a->ndim < 2)
         return lpi_error(c->ctx, LP_ERR_VALUE, "matrix_transpose: x must have at least 2 dimensions, got %d", a->ndim);
-    for (int k = 0; k < a->ndim; k++) perm[k] = k;
-    perm[a->ndim - 2] = a->ndim - 1;
-    perm[a->ndim - 1] = a->ndim - 2;
-    return permute(c, a, perm, out);
+    return lpi_out_array(c, lpi_matrix_transpose(c->ctx, a, &r), &r, out);
 }
 
 lp_status lpi_fn_moveaxis(lpi_call *c, lp_value *out) {

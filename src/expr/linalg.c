@@ -427,15 +427,6 @@ lp_status lpi_linalg_qr_mode(lp_ctx *ctx, lp_array *a, bool complete, lp_array *
 
 lp_status lp_linalg_qr(lp_ctx *ctx, lp_array *a, lp_array **q, lp_array **r) { return lpi_linalg_qr_mode(ctx, a, false, q, r); }
 
-/* a with its last two axes swapped (the matrices of a stack transposed) */
-static lp_status mT(lp_ctx *ctx, lp_array *a, lp_array **out) {
-    int perm[LP_MAX_NDIM];
-    for (int i = 0; i < a->ndim; i++) perm[i] = i;
-    perm[a->ndim - 2] = a->ndim - 1;
-    perm[a->ndim - 1] = a->ndim - 2;
-    return lp_transpose(ctx, a, perm, out);
-}
-
 /* a[..., :, lo:hi] */
 static lp_status cols_of(lp_ctx *ctx, lp_array *a, int64_t lo, int64_t hi, lp_array **out) {
     lp_index idx[3];
@@ -462,9 +453,9 @@ lp_status lpi_linalg_svd_full(lp_ctx *ctx, lp_array *a, bool full, lp_array **u,
     lp_array *t = NULL, *tu = NULL, *tvt = NULL, *r = NULL, *p = NULL, *ur = NULL, *q = NULL, *r2 = NULL, *q1 = NULL,
              *q2 = NULL, *u1 = NULL;
     if (m < n) {
-        if (!(st = mT(ctx, a, &t)) && !(st = lpi_linalg_svd_full(ctx, t, full, u ? &tu : NULL, s, vt ? &tvt : NULL))) {
-            if (u) st = mT(ctx, tvt, u);
-            if (!st && vt) st = mT(ctx, tu, vt);
+        if (!(st = lpi_matrix_transpose(ctx, a, &t)) && !(st = lpi_linalg_svd_full(ctx, t, full, u ? &tu : NULL, s, vt ? &tvt : NULL))) {
+            if (u) st = lpi_matrix_transpose(ctx, tvt, u);
+            if (!st && vt) st = lpi_matrix_transpose(ctx, tu, vt);
         }
     } else {
         /* tall: the SVD of R, U = Q U_r. full_matrices: R and Q from one complete QR (a single

@@ -90,6 +90,18 @@ lp_status lp_transpose(lp_ctx *ctx, lp_array *a, const int *perm, lp_array **out
     return LP_OK;
 }
 
+/* a's matrices transposed: its last two axes swapped (the array API's matrix_transpose, .mT;
+ * the linalg compositions use it too). */
+lp_status lpi_matrix_transpose(lp_ctx *ctx, lp_array *a, lp_array **out) {
+    int perm[LP_MAX_NDIM];
+    *out = NULL;
+    if (a->ndim < 2) return lpi_error(ctx, LP_ERR_VALUE, "matrix transpose of an array with %d dimensions", a->ndim);
+    for (int i = 0; i < a->ndim; i++) perm[i] = i;
+    perm[a->ndim - 2] = a->ndim - 1;
+    perm[a->ndim - 1] = a->ndim - 2;
+    return lp_transpose(ctx, a, perm, out);
+}
+
 /* Python's slice.indices(): clamp start/stop for a given length and step. */
 static int64_t slice_len(const lp_index *ix, int64_t n, int64_t *start_out, int64_t *step_out) {
     int64_t step = ix->step ? ix->step : 1;

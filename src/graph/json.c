@@ -188,7 +188,7 @@ lp_status lpi_json_node_attrs(lp_ctx *ctx, const lp_array *a, json_t **out) {
             json_object_set_new(o, "transpose_b", json_boolean(t->flags & LPI_MM_TB));
         break;
     case LPI_OP_LSTSQ: r = json_object_set_new(o, "rcond", lpi_json_float(t->f0)); break;
-    case LPI_OP_SOLVE: case LPI_OP_INV: case LPI_OP_CHOLESKY: case LPI_OP_DET: case LPI_OP_EIGH: case LPI_OP_SLOGDET:
+    case LPI_OP_SOLVE: case LPI_OP_INV: case LPI_OP_CHOLESKY: case LPI_OP_DET: case LPI_OP_EIGH: case LPI_OP_EIG: case LPI_OP_SLOGDET:
     case LPI_OP_QR_R: case LPI_OP_QR_Q: case LPI_OP_SVD:
     case LPI_OP_LDA_LABELS: case LPI_OP_LDA_STATS: case LPI_OP_LDA_LW: case LPI_OP_LDA_PROJECT: case LPI_OP_LDA_PREDICT:
         break;

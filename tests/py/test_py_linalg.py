@@ -169,6 +169,18 @@ def test_eig(a):
     assert lp.linalg.eig(a).eigenvalues.dtype == wn.dtype
 
 
+def test_eig_graph_round_trip(tmp_path):
+    # the packed eig node has no attributes; a graph file (and so an orchestrated run, which
+    # ships the graph) carries it and the slices taken from it
+    a = rand((4, 4), seed=7)
+    w, v = lp.linalg.eig(lp.asarray(a))
+    lp.dump_graph([w, v], tmp_path / "g.json")
+    w2, v2 = lp.load_graph(tmp_path / "g.json").run()
+    np.testing.assert_array_equal(w2, w.run())
+    np.testing.assert_array_equal(v2, v.run())
+    same_set(w2, np.linalg.eigvals(a), 1e-10)
+
+
 def test_eig_errors():
     for a, err, msg in [(np.ones(3), np.linalg.LinAlgError, "at least two-dimensional"),
                         (np.ones((2, 3)), np.linalg.LinAlgError, "square"),
