@@ -16,7 +16,7 @@
 #include <string.h>
 
 typedef enum vkind {
-    V_NONE, V_BOOL, V_INT, V_FLOAT, V_STR, V_ELLIPSIS, V_ARRAY, V_TUPLE, V_DTYPE, V_FUNC,
+    V_NONE, V_BOOL, V_INT, V_FLOAT, V_COMPLEX, V_STR, V_ELLIPSIS, V_ARRAY, V_TUPLE, V_DTYPE, V_FUNC,
     V_MODULE, V_METHOD, V_LAMBDA
 } vkind;
 
@@ -24,7 +24,7 @@ typedef struct value {
     vkind k;
     bool b;
     int64_t i;
-    double f;
+    double f, im;        /* V_FLOAT; V_COMPLEX: f + im j (a Python complex) */
     const char *s;       /* V_STR (in the syntax tree's arena); V_FUNC, V_METHOD: the catalogue name
                           * (V_FUNC with id FN_LOOP: "fori_loop" / "while_loop", the CLI's own) */
     lp_dtype dt;         /* V_DTYPE */
@@ -91,6 +91,7 @@ static const char *tname(const value *v) {
     case V_BOOL: return "bool";
     case V_INT: return "int";
     case V_FLOAT: return "float";
+    case V_COMPLEX: return "complex";
     case V_STR: return "str";
     case V_ELLIPSIS: return "ellipsis";
     case V_ARRAY: return "ndarray";
@@ -104,16 +105,17 @@ static const char *tname(const value *v) {
     return "object";
 }
 
-static bool is_num(const value *v) { return v->k == V_BOOL || v->k == V_INT || v->k == V_FLOAT; }
+static bool is_num(const value *v) { return v->k == V_BOOL || v->k == V_INT || v->k == V_FLOAT || v->k == V_COMPLEX; }
 static bool is_arraylike(const value *v) { return v->k == V_ARRAY || is_num(v); }
 
 static double num_f(const value *v) {
-    return v->k == V_FLOAT ? v->f : v->k == V_INT ? (double)v->i : (double)v->b;
+    return v->k == V_FLOAT || v->k == V_COMPLEX ? v->f : v->k == V_INT ? (double)v->i : (double)v->b;
 }
 static int64_t num_i(const value *v) { return v->k == V_INT ? v->i : (int64_t)v->b; }
 
 static void set_int(value *v, int64_t i) { memset(v, 0, sizeof *v); v->k = V_INT; v->i = i; }
 static void set_float(value *v, double f) { memset(v, 0, sizeof *v); v->k = V_FLOAT; v->f = f; }
+static void set_complex(value *v, double re, double im) { set_float(v, re); v->k = V_COMPLEX; v->im = im; }
 static void set_bool(value *v, bool b) { memset(v, 0, sizeof *v); v->k = V_BOOL; v->b = b; }
 static void set_array(value *v, lp_array *a) { memset(v, 0, sizeof *v); v->k = V_ARRAY; v->arr = a; }
 
@@ -213,6 +215,7 @@ static int to_lp(ev *e, const value *v, lp_value *out) {
     case V_BOOL: *out = lp_value_bool(v->b); return 0;
     case V_INT: *out = lp_value_int(v->i); return 0;
     case V_FLOAT: *out = lp_value_float(v->f); return 0;
+    case V_COMPLEX: *out = lp_value_complex(v->f, v->im); return 0;
     case V_STR: *out = lp_value_str(v->s); return 0;
     case V_DTYPE: *out = lp_value_dtype(v->dt); return 0;
     case V_ARRAY: *out = lp_value_array(v->arr); return 0;
@@ -246,6 +249,7 @@ static int from_lp(ev *e, lp_value *r, value *out) {
     case LP_VAL_BOOL: set_bool(out, r->b); return 0;
     case LP_VAL_INT: set_int(out, r->i); return 0;
     case LP_VAL_FLOAT: set_float(out, r->f); return 0;
+    case LP_VAL_COMPLEX: set_complex(out, r->f, r->im); return 0;
     case LP_VAL_DTYPE: out->k = V_DTYPE; out->dt = r->dtype; return 0;
     case LP_VAL_ARRAY: set_array(out, r->array); r->array = NULL; return 0;
     case LP_VAL_TUPLE: case LP_VAL_LIST: {
@@ -312,6 +316,7 @@ static int to_array(ev *e, const value *v, lp_array **out, const char *what) {
     case V_BOOL: st = lp_scalar_array(e->ctx, lp_scalar_b(v->b), out); break;
     case V_INT: st = lp_scalar_array(e->ctx, lp_scalar_i(v->i), out); break;
     case V_FLOAT: st = lp_scalar_array(e->ctx, lp_scalar_f(v->f), out); break;
+    case V_COMPLEX: st = lp_scalar_array(e->ctx, lp_scalar_c(v->f, v->im), out); break;
     default:
         return everr(e, LP_ERR_TYPE, "%s: expected an array or a number, got %s", what, tname(v));
     }
@@ -377,7 +382,82 @@ static int ipow(ev *e, int64_t b, int64_t x, int64_t *out) {
     return 0;
 }
 
+/* ---- Python's complex arithmetic (CPython 3.11's complexobject.c, a real operand taken as
+ * complex(x, 0)): folding `1 + 2j` gives one weak complex, as Python's does ---- */
+
+typedef struct { double re, im; } pyc;
+
+static pyc c_prod(pyc a, pyc b) { return (pyc){a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re}; }
+
+/* *zero: the divisor is 0 (Python's ZeroDivisionError) */
+static pyc c_quot(pyc a, pyc b, bool *zero) {
+    const double abr = fabs(b.re), abi = fabs(b.im);
+    *zero = false;
+    if (abr >= abi) {
+        if (abr == 0) { *zero = true; return (pyc){0, 0}; }
+        const double ratio = b.im / b.re, denom = b.re + b.im * ratio;
+        return (pyc){(a.re + a.im * ratio) / denom, (a.im - a.re * ratio) / denom};
+    }
+    if (abi >= abr) {
+        const double ratio = b.re / b.im, denom = b.re * ratio + b.im;
+        return (pyc){(a.re * ratio + a.im) / denom, (a.im * ratio - a.re) / denom};
+    }
+    return (pyc){NAN, NAN}; /* a NaN part in b */
+}
+
+/* a ** b: repeated squaring for integral exponents up to 100 in size, else the polar form */
+static pyc c_pow(pyc a, pyc b, bool *zero) {
+    *zero = false;
+    if (b.im == 0 && b.re == floor(b.re) && fabs(b.re) <= 100) {
+        long n = (long)b.re, m = n < 0 ? -n : n;
+        pyc r = {1, 0}, p = a;
+        for (long mask = 1; mask > 0 && m >= mask; mask <<= 1, p = c_prod(p, p))
+            if (m & mask) r = c_prod(r, p);
+        return n > 0 ? r : c_quot((pyc){1, 0}, r, zero);
+    }
+    if (b.re == 0 && b.im == 0) return (pyc){1, 0};
+    if (a.re == 0 && a.im == 0) {
+        *zero = b.im != 0 || b.re < 0;
+        return (pyc){0, 0};
+    }
+    double vabs = hypot(a.re, a.im), len = pow(vabs, b.re), at = atan2(a.im, a.re), phase = at * b.re;
+    if (b.im != 0) {
+        len /= exp(at * b.im);
+        phase += b.im * log(vabs);
+    }
+    return (pyc){len * cos(phase), len * sin(phase)};
+}
+
+static int complex_binop(ev *e, int op, const value *x, const value *y, value *out) {
+    pyc a = {num_f(x), x->k == V_COMPLEX ? x->im : 0}, b = {num_f(y), y->k == V_COMPLEX ? y->im : 0}, r;
+    bool zero = false;
+    switch (op) {
+    case CLI_OP_EQ: set_bool(out, a.re == b.re && a.im == b.im); return 0;
+    case CLI_OP_NE: set_bool(out, !(a.re == b.re && a.im == b.im)); return 0;
+    case '<': case '>': case CLI_OP_LE: case CLI_OP_GE:
+        return everr(e, LP_ERR_TYPE, "'%s' not supported between instances of '%s' and '%s'", cli_op_str(op),
+                     tname(x), tname(y));
+    case '+': r = (pyc){a.re + b.re, a.im + b.im}; break;
+    case '-': r = (pyc){a.re - b.re, a.im - b.im}; break;
+    case '*': r = c_prod(a, b); break;
+    case '/':
+        r = c_quot(a, b, &zero);
+        if (zero) return everr(e, LP_ERR_VALUE, "complex division by zero");
+        break;
+    case CLI_OP_POW:
+        r = c_pow(a, b, &zero);
+        if (zero) return everr(e, LP_ERR_VALUE, "0.0 to a negative or complex power");
+        break;
+    default:
+        return everr(e, LP_ERR_TYPE, "unsupported operand type(s) for %s: '%s' and '%s'", cli_op_str(op), tname(x),
+                     tname(y));
+    }
+    set_complex(out, r.re, r.im);
+    return 0;
+}
+
 static int num_binop(ev *e, int op, const value *x, const value *y, value *out) {
+    if (x->k == V_COMPLEX || y->k == V_COMPLEX) return complex_binop(e, op, x, y, out);
     bool fl = x->k == V_FLOAT || y->k == V_FLOAT;
     int64_t a = num_i(x), b = num_i(y), r = 0;
     double fa = num_f(x), fb = num_f(y);
@@ -513,11 +593,12 @@ static int eval_binop(ev *e, int op, const value *x, const value *y, value *out)
 static int eval_unop(ev *e, int op, const value *x, value *out) {
     if (is_num(x)) {
         if (op == '~') {
-            if (x->k == V_FLOAT) return everr(e, LP_ERR_TYPE, "bad operand type for unary ~: 'float'");
+            if (x->k == V_FLOAT || x->k == V_COMPLEX) return everr(e, LP_ERR_TYPE, "bad operand type for unary ~: '%s'", tname(x));
             set_int(out, ~num_i(x));
             return 0;
         }
         if (x->k == V_FLOAT) { set_float(out, op == '-' ? -x->f : x->f); return 0; }
+        if (x->k == V_COMPLEX) { set_complex(out, op == '-' ? -x->f : x->f, op == '-' ? -x->im : x->im); return 0; }
         int64_t a = num_i(x);
         if (op == '-' && a == INT64_MIN) return overflow(e);
         set_int(out, op == '-' ? -a : a);
@@ -900,7 +981,7 @@ static int eval_subscript(ev *e, const cli_node *n, value *out) {
             continue;
         }
         if (v->k == V_ELLIPSIS) { key[nk] = lp_value_none(); key[nk++].kind = LP_VAL_ELLIPSIS; }
-        else if (v->k == V_FLOAT) rc = everr(e, LP_ERR_INDEX, "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) and integer or boolean arrays are valid indices");
+        else if (v->k == V_FLOAT || v->k == V_COMPLEX) rc = everr(e, LP_ERR_INDEX, "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) and integer or boolean arrays are valid indices");
         else rc = to_lp(e, v, &key[nk++]);
     }
     if (rc == 0) {
@@ -923,14 +1004,7 @@ static int eval(ev *e, const cli_node *n, value *out) {
     switch (n->kind) {
     case CLI_N_INT: set_int(out, n->i); return 0;
     case CLI_N_FLOAT: set_float(out, n->f); return 0;
-    case CLI_N_IMAG: {
-        /* a weak complex 0-d array (a Python complex: float32 data stays complex64) */
-        lp_array *a = NULL;
-        lp_status st = lp_scalar_array(e->ctx, lp_scalar_c(0, n->f), &a);
-        if (st) return evlib(e, st);
-        set_array(out, a);
-        return 0;
-    }
+    case CLI_N_IMAG: set_complex(out, 0, n->f); return 0; /* a Python complex (weak with arrays) */
     case CLI_N_TRUE: set_bool(out, true); return 0;
     case CLI_N_FALSE: set_bool(out, false); return 0;
     case CLI_N_NONE: return 0;

@@ -162,17 +162,29 @@ static void fmt_scientific(double x, int prec, int exp_digits, bool keep_point, 
 
 /* ---- the element formatter (FloatingFormat / IntegerFormat / BoolFormat) ---- */
 
+/* A complex array is ComplexFloatingFormat: a FloatingFormat of the real parts (sign '-') and
+ * one of the imaginary parts (sign '+': "+2.", "-0.", "+inf"), each with its own paddings;
+ * an element is the two side by side, the 'j' before the imaginary part's right padding. */
 typedef struct fmt {
-    lp_dtype dt;
+    lp_dtype dt;        /* of the values formatted: a complex array's parts are real */
+    int part;           /* -1: not complex; 0/1: the real/imaginary parts */
+    bool plus;          /* sign '+' */
     int int_width;
     bool exp_format;
     int pad_left, pad_right, precision, exp_size;
+    struct fmt *imag;   /* a complex array's imaginary-part format (f itself the real one) */
 } fmt;
 
-static double elem_f(const lp_buffer *b, int64_t i) {
+static double elem_f_part(const lp_buffer *b, int64_t i, int part) {
     lp_dtype dt = lp_buffer_dtype(b);
-    return lpi_load_f64((const char *)lp_buffer_data(b) + i * (int64_t)lp_dtype_size(dt), dt);
+    const char *p = (const char *)lp_buffer_data(b) + i * (int64_t)lp_dtype_size(dt);
+    if (part < 0) return lpi_load_f64(p, dt);
+    double c[2];
+    lpi_load_c(p, dt, c);
+    return c[part];
 }
+
+static double elem_f(const lp_buffer *b, int64_t i) { return elem_f_part(b, i, -1); }
 
 static int64_t elem_i(const lp_buffer *b, int64_t i) {
     lp_dtype dt = lp_buffer_dtype(b);
@@ -191,22 +203,18 @@ static bool elem_b(const lp_buffer *b, int64_t i) { return ((const uint8_t *)lp_
 static void float_text(double v, int f32, char *s, size_t cap);
 static void complex_text(const lp_buffer *b, int64_t i, char *s, size_t cap);
 
-static void fmt_init(fmt *f, const lp_buffer *b, const int64_t *idx, int64_t n) {
+/* part: -1 the values themselves, 0/1 a complex array's real/imaginary parts (plus: sign '+') */
+static void fmt_init(fmt *f, const lp_buffer *b, const int64_t *idx, int64_t n, int part, bool plus) {
     memset(f, 0, sizeof *f);
     f->dt = lp_buffer_dtype(b);
+    f->part = part;
+    f->plus = plus;
+    if (part >= 0) f->dt = f->dt == LP_COMPLEX64 ? LP_FLOAT32 : LP_FLOAT64;
     if (lpi_dtype_is_int(f->dt)) {
         char t[32];
         for (int64_t k = 0; k < n; k++) {
             int w = int_text(b, idx[k], t, sizeof t);
             if (w > f->int_width) f->int_width = w;
-        }
-        return;
-    }
-    if (f->dt == LP_COMPLEX64 || f->dt == LP_COMPLEX128) { /* one width for the column */
-        char t[520];
-        for (int64_t k = 0; k < n; k++) {
-            complex_text(b, idx[k], t, sizeof t);
-            if ((int)strlen(t) > f->int_width) f->int_width = (int)strlen(t);
         }
         return;
     }
@@ -216,7 +224,7 @@ static void fmt_init(fmt *f, const lp_buffer *b, const int64_t *idx, int64_t n) 
     double mx = 0, mn = INFINITY;
     bool have_nz = false, neginf = false;
     for (int64_t k = 0; k < n; k++) {
-        double v = elem_f(b, idx[k]);
+        double v = elem_f_part(b, idx[k], part);
         if (!isfinite(v)) {
             if (isinf(v) && v < 0) neginf = true;
             continue;
@@ -240,13 +248,13 @@ static void fmt_init(fmt *f, const lp_buffer *b, const int64_t *idx, int64_t n) 
     } else if (f->exp_format) {
         int prec = 0, esz = 0, pl = 0;
         for (int64_t k = 0; k < n; k++) {
-            double v = elem_f(b, idx[k]);
+            double v = elem_f_part(b, idx[k], part);
             if (!isfinite(v)) continue;
             int fl, ed;
             sci_sizes(v, f32, &fl, &ed);
             if (fl > prec) prec = fl;
             if (ed > esz) esz = ed;
-            int il = signbit(v) ? 2 : 1;
+            int il = signbit(v) || plus ? 2 : 1;
             if (il > pl) pl = il;
         }
         f->precision = prec;
@@ -256,11 +264,11 @@ static void fmt_init(fmt *f, const lp_buffer *b, const int64_t *idx, int64_t n) 
     } else {
         int pl = 0, pr = 0;
         for (int64_t k = 0; k < n; k++) {
-            double v = elem_f(b, idx[k]);
+            double v = elem_f_part(b, idx[k], part);
             if (!isfinite(v)) continue;
             fmt_positional(v, f32, s, sizeof s);
             const char *dot = strchr(s, '.');
-            int il = dot ? (int)(dot - s) : (int)strlen(s);
+            int il = (dot ? (int)(dot - s) : (int)strlen(s)) + (plus && !signbit(v));
             int fl = dot ? (int)strlen(dot + 1) : 0;
             if (il > pl) pl = il;
             if (fl > pr) pr = fl;
@@ -271,7 +279,7 @@ static void fmt_init(fmt *f, const lp_buffer *b, const int64_t *idx, int64_t n) 
     }
     if (nfinite != n) {
         int offset = f->pad_right + 1;
-        int need_nan = 3 - offset, need_inf = 3 + (neginf ? 1 : 0) - offset;
+        int need_nan = 3 - offset, need_inf = 3 + (neginf || plus ? 1 : 0) - offset;
         if (need_nan > f->pad_left) f->pad_left = need_nan;
         if (need_inf > f->pad_left) f->pad_left = need_inf;
     }
@@ -279,6 +287,21 @@ static void fmt_init(fmt *f, const lp_buffer *b, const int64_t *idx, int64_t n) 
 
 static void fmt_elem(const fmt *f, const lp_buffer *b, int64_t i, sbuf *out) {
     char s[512];
+    if (f->imag) { /* the real part, then the imaginary one with its 'j' before its right padding */
+        fmt re = *f;
+        re.imag = NULL;
+        fmt_elem(&re, b, i, out);
+        sbuf t = {0};
+        fmt_elem(f->imag, b, i, &t);
+        size_t n = t.len;
+        while (n > 0 && t.p[n - 1] == ' ') n--;
+        sb_putn(out, t.p ? t.p : "", n);
+        sb_puts(out, "j");
+        if (t.p) sb_putn(out, t.p + n, t.len - n);
+        if (t.oom) out->oom = true;
+        sb_free(&t);
+        return;
+    }
     switch (f->dt) {
     case LP_BOOL:
         sb_puts(out, elem_b(b, i) ? " True" : "False");
@@ -290,28 +313,28 @@ static void fmt_elem(const fmt *f, const lp_buffer *b, int64_t i, sbuf *out) {
         sb_puts(out, s);
         return;
     }
-    case LP_COMPLEX64: case LP_COMPLEX128:
-        complex_text(b, i, s, sizeof s);
-        sb_spaces(out, f->int_width - (int)strlen(s));
-        sb_puts(out, s);
-        return;
     default: break;
     }
-    double v = elem_f(b, i);
+    double v = elem_f_part(b, i, f->part);
+    const char *plus = f->plus && !signbit(v) ? "+" : "";
     if (!isfinite(v)) {
-        const char *r = isnan(v) ? "nan" : v < 0 ? "-inf" : "inf";
+        char r[8];
+        snprintf(r, sizeof r, "%s%s", isnan(v) ? (f->plus ? "+" : "") : v < 0 ? "-" : plus, isnan(v) ? "nan" : "inf");
         sb_spaces(out, (long)f->pad_left + f->pad_right + 1 - (long)strlen(r));
         sb_puts(out, r);
         return;
     }
     if (f->exp_format) {
-        fmt_scientific(v, f->precision, f->exp_size, true, s, sizeof s);
+        s[0] = '\0';
+        strcpy(s, plus);
+        fmt_scientific(v, f->precision, f->exp_size, true, s + strlen(plus), sizeof s - 1);
         const char *dot = strchr(s, '.');
         sb_spaces(out, f->pad_left - (dot ? (int)(dot - s) : 0));
         sb_puts(out, s);
         return;
     }
-    fmt_positional(v, f->dt == LP_FLOAT32 ? 1 : f->dt == LP_FLOAT16 ? 2 : 0, s, sizeof s);
+    strcpy(s, plus);
+    fmt_positional(v, f->dt == LP_FLOAT32 ? 1 : f->dt == LP_FLOAT16 ? 2 : 0, s + strlen(plus), sizeof s - 1);
     const char *dot = strchr(s, '.');
     int il = dot ? (int)(dot - s) : (int)strlen(s);
     int fl = dot ? (int)strlen(dot + 1) : 0;
@@ -360,17 +383,20 @@ static void float_text(double v, int f32, char *s, size_t cap) {
     }
 }
 
-/* A complex element as Python writes a complex number: each part as its float's shortest
- * text, "1.5-2j", "nan+infj" (arrays of it are right-aligned; NumPy's per-part column
- * alignment is not reproduced). */
+/* str() of a NumPy complex scalar (Python's complex repr): each part as its float's str
+ * without a trailing ".0", "(1.5-2j)", "(nan+infj)"; a +0 real part is left out: "2j". */
 static void complex_text(const lp_buffer *b, int64_t i, char *s, size_t cap) {
     lp_dtype dt = lp_buffer_dtype(b);
     double c[2];
     lpi_load_c((const char *)lp_buffer_data(b) + i * (int64_t)lp_dtype_size(dt), dt, c);
-    char re[256], im[256];
-    float_text(c[0], dt == LP_COMPLEX64, re, sizeof re);
-    float_text(c[1], dt == LP_COMPLEX64, im, sizeof im);
-    snprintf(s, cap, "%s%s%sj", re, im[0] == '-' ? "" : "+", im);
+    char part[2][64];
+    for (int k = 0; k < 2; k++) {
+        float_text(c[k], dt == LP_COMPLEX64, part[k], sizeof part[k]);
+        size_t n = strlen(part[k]);
+        if (n > 2 && !strcmp(part[k] + n - 2, ".0")) part[k][n - 2] = '\0';
+    }
+    if (c[0] == 0 && !signbit(c[0])) snprintf(s, cap, "%sj", part[1]);
+    else snprintf(s, cap, "(%s%s%sj)", part[0], part[1][0] == '-' ? "" : "+", part[1]);
 }
 
 /* ---- layout (_formatArray) ---- */
@@ -526,8 +552,13 @@ char *cli_format_buffer(const lp_buffer *b) {
         int64_t *idx = malloc((size_t)nshown * sizeof *idx);
         if (!idx) return NULL;
         int64_t k = collect_shown(&L, 0, 0, idx, 0);
-        fmt f;
-        fmt_init(&f, b, idx, k);
+        fmt f, fi;
+        const bool cplx = lpi_dtype_is_complex(lp_buffer_dtype(b));
+        fmt_init(&f, b, idx, k, cplx ? 0 : -1, false);
+        if (cplx) {
+            fmt_init(&fi, b, idx, k, 1, true);
+            f.imag = &fi;
+        }
         free(idx);
         L.f = &f;
         recurse(&L, 0, 0, 1, PR_LINEWIDTH, &out);

@@ -4,24 +4,12 @@
 
 #include <string.h>
 
-typedef struct { lpi_op op; int axis; } scan_args;
-static lp_status scan_part(lp_ctx *ctx, lp_array *x, void *arg, lp_array **out) {
-    const scan_args *s = arg;
-    return lpi_scan(ctx, s->op, x, s->axis, out);
-}
-
 lp_status lpi_scan(lp_ctx *ctx, lpi_op op, lp_array *x, int axis, lp_array **out) {
     *out = NULL;
     if (lpi_ops[op].kind != LP_OPK_SCAN) return lpi_error(ctx, LP_ERR_VALUE, "'%s' is not a scan", lpi_ops[op].name);
     int ax;
     lp_status st = lpi_norm_axis(ctx, axis, x->ndim, &ax);
     if (st) return st;
-    if (lpi_dtype_is_complex(x->dtype)) { /* cumsum on the parts (kernels/axis.c scans reals) */
-        if (op != LPI_OP_CUMSUM)
-            return lpi_error(ctx, LP_ERR_TYPE, "%s of a complex array is not supported", lpi_ops[op].name);
-        scan_args s = {op, ax};
-        return lpi_complex_parts(ctx, x, scan_part, &s, false, out);
-    }
     /* cumsum/cumprod accumulate in NumPy's sum dtype (integers and bools in int64) */
     lp_dtype dt = (op == LPI_OP_CUMSUM || op == LPI_OP_CUMPROD) ? lpi_reduce_out_dtype(LPI_OP_SUM, x->dtype) : x->dtype;
     lp_array *src = x, *cast = NULL;

@@ -190,7 +190,9 @@ const char *lpi_value_type(const lp_value *v) {
 
 static bool is_num(const lp_value *v) { return v->kind == LP_VAL_BOOL || v->kind == LP_VAL_INT || v->kind == LP_VAL_FLOAT; }
 static bool is_seq(const lp_value *v) { return v->kind == LP_VAL_TUPLE || v->kind == LP_VAL_LIST; }
-static double num_f(const lp_value *v) { return v->kind == LP_VAL_FLOAT ? v->f : v->kind == LP_VAL_INT ? (double)v->i : (double)v->b; }
+static double num_f(const lp_value *v) {
+    return v->kind == LP_VAL_FLOAT || v->kind == LP_VAL_COMPLEX ? v->f : v->kind == LP_VAL_INT ? (double)v->i : (double)v->b;
+}
 static int64_t num_i(const lp_value *v) { return v->kind == LP_VAL_INT ? v->i : (int64_t)v->b; }
 
 #define MAX_LITERAL_ELEMS (1 << 24)
@@ -208,11 +210,11 @@ static lp_status nest_probe(lp_ctx *ctx, const lp_value *v, int *ndim, int64_t *
     return LP_OK;
 }
 
-/* Rectangular with numbers at the leaves; kind: bool 0 < int 1 < float 2. */
+/* Rectangular with numbers at the leaves; kind: bool 0 < int 1 < float 2 < complex 3. */
 static lp_status nest_check(lp_ctx *ctx, const lp_value *v, int depth, int ndim, const int64_t *shape, int *kind) {
     if (depth == ndim) {
-        if (is_num(v)) {
-            int k = v->kind == LP_VAL_BOOL ? 0 : v->kind == LP_VAL_INT ? 1 : 2;
+        if (is_num(v) || v->kind == LP_VAL_COMPLEX) {
+            int k = v->kind == LP_VAL_BOOL ? 0 : v->kind == LP_VAL_INT ? 1 : v->kind == LP_VAL_FLOAT ? 2 : 3;
             if (k > *kind) *kind = k;
             return LP_OK;
         }
@@ -224,7 +226,7 @@ static lp_status nest_check(lp_ctx *ctx, const lp_value *v, int depth, int ndim,
             if (st) return st;
         }
         return LP_OK;
-    } else if (!is_seq(v) && !is_num(v)) {
+    } else if (!is_seq(v) && !is_num(v) && v->kind != LP_VAL_COMPLEX) {
         return lpi_error(ctx, LP_ERR_TYPE, "cannot make an array from a sequence holding a %s", lpi_value_type(v));
     }
     return lpi_error(ctx, LP_ERR_VALUE, "setting an array element with a sequence. The requested array has an "
@@ -236,7 +238,11 @@ static void nest_fill(const lp_value *v, lp_dtype dt, char **p) {
         for (int k = 0; k < v->n; k++) nest_fill(&v->items[k], dt, p);
         return;
     }
-    if (dt == LP_FLOAT64) { double d = num_f(v); memcpy(*p, &d, 8); *p += 8; }
+    if (dt == LP_COMPLEX128) {
+        double d[2] = {num_f(v), v->kind == LP_VAL_COMPLEX ? v->im : 0};
+        memcpy(*p, d, 16);
+        *p += 16;
+    } else if (dt == LP_FLOAT64) { double d = num_f(v); memcpy(*p, &d, 8); *p += 8; }
     else if (dt == LP_INT64) { int64_t i = num_i(v); memcpy(*p, &i, 8); *p += 8; }
     else { **p = (char)(v->b ? 1 : 0); *p += 1; }
 }
@@ -281,7 +287,7 @@ lp_status lpi_value_to_array(lp_ctx *ctx, const lp_value *v, bool weak, const ch
         if ((st = nest_probe(ctx, v, &ndim, shape)) || (st = nest_check(ctx, v, 0, ndim, shape, &kind))) return st;
         for (int k = 0; k < ndim; k++) n *= shape[k];
         if (n > MAX_LITERAL_ELEMS) return lpi_error(ctx, LP_ERR_LIMIT, "%s(): sequence literal too large", fname);
-        lp_dtype dt = kind == 0 ? LP_BOOL : kind == 1 ? LP_INT64 : LP_FLOAT64; /* np.array([]) is float64 */
+        lp_dtype dt = kind == 0 ? LP_BOOL : kind == 1 ? LP_INT64 : kind == 3 ? LP_COMPLEX128 : LP_FLOAT64; /* np.array([]) is float64 */
         lp_buffer *buf = lpi_buffer_new(dt, ndim, shape);
         if (!buf) return lpi_nomem(ctx);
         char *p = buf->data;
@@ -409,7 +415,7 @@ static lp_status convert(lpi_call *c, const lpi_param *p, const lp_value *v, lpi
     }
     switch (p->type) {
     case LPI_P_ARRAY: case LPI_P_OPERAND:
-        if (!is_num(v) && !is_seq(v) && v->kind != LP_VAL_ARRAY)
+        if (!is_num(v) && !is_seq(v) && v->kind != LP_VAL_ARRAY && v->kind != LP_VAL_COMPLEX)
             return lpi_error(ctx, LP_ERR_TYPE, "%s(): '%s' must be an array or a number, got %s", c->fname, p->name,
                              lpi_value_type(v));
         return lpi_value_to_array(ctx, v, p->type == LPI_P_OPERAND, c->fname, &a->a);
@@ -421,7 +427,7 @@ static lp_status convert(lpi_call *c, const lpi_param *p, const lp_value *v, lpi
         a->n = v->n;
         for (int k = 0; k < v->n; k++) {
             const lp_value *e = &v->items[k];
-            if (!is_num(e) && !is_seq(e) && e->kind != LP_VAL_ARRAY)
+            if (!is_num(e) && !is_seq(e) && e->kind != LP_VAL_ARRAY && e->kind != LP_VAL_COMPLEX)
                 return lpi_error(ctx, LP_ERR_TYPE, "%s(): expected arrays, got %s", c->fname, lpi_value_type(e));
             lp_status st = lpi_value_to_array(ctx, e, false, c->fname, &a->as[k]);
             if (st) return st;

@@ -244,14 +244,12 @@ lp_status lp_astype(lp_ctx *ctx, lp_array *a, lp_dtype dt, lp_array **out) {
     return lpi_node_new(ctx, LPI_OP_ASTYPE, dt, a->ndim, a->shape, 1, &a, out);
 }
 
-/* ---- complex reductions and scans: on the parts ----------------------------------------- */
+/* ---- complex reductions: how each acts on complex values ------------------------------ */
 
-/* f(real(x)) and f(imag(x)), both built by `part` (a reduction or scan with its arguments in
- * arg), put back together as a complex array: sums, means and cumulative sums of complex
- * arrays are those of their parts, so the reduction and scan kernels stay real. var is the
- * sum of the parts' variances (the mean squared modulus of x - mean), a real array. */
-lp_status lpi_complex_parts(lp_ctx *ctx, lp_array *x, lp_status (*part)(lp_ctx *, lp_array *, void *, lp_array **),
-                            void *arg, bool add, lp_array **out) {
+/* f(real(x)) and f(imag(x)), both built by `part` (a reduction with its arguments in arg), put
+ * back together as a complex array (add: their sum, a real array). */
+static lp_status complex_parts(lp_ctx *ctx, lp_array *x, lp_status (*part)(lp_ctx *, lp_array *, void *, lp_array **),
+                             void *arg, bool add, lp_array **out) {
     lp_array *re = NULL, *im = NULL, *fr = NULL, *fi = NULL;
     lp_status st = lp_unary(ctx, "real", x, &re);
     if (!st) st = lp_unary(ctx, "imag", x, &im);
@@ -265,37 +263,113 @@ lp_status lpi_complex_parts(lp_ctx *ctx, lp_array *x, lp_status (*part)(lp_ctx *
     return st;
 }
 
+/* The reduction kernel's states are real (kernels/reduce.c), so a reduction of a complex array
+ * is built from real reductions or from the complex scans, by the rule it declares here:
+ *   PARTS    f(re) + i f(im): sums and means split by parts (and keep their accuracy)
+ *   NORM     f(re) + f(im), real: var is the mean squared modulus of x - mean (std its sqrt)
+ *   NONZERO  f(x != 0)
+ *   FOLD     the last element of `scan` along each reduced axis, innermost first. The scans fold
+ *            complex values with the elementwise product, maximum and minimum (NumPy's textbook
+ *            product, from the identity 1 as NumPy's; its lexicographic order, where the first NaN wins and of equal values
+ *            the first), so prod/max/min give numpy's multiply/maximum/minimum.reduce, and the
+ *            "first" of a multi-axis fold is the first in C order, as NumPy's
+ *   FIRST    the first index (bool argmax) where x is the FOLD's result, or is NaN when that is:
+ *            argmax/argmin are NumPy's first maximum / first NaN */
+typedef enum { CR_PARTS, CR_NORM, CR_NONZERO, CR_FOLD, CR_FIRST } complex_rule;
+static const struct { lpi_op op; complex_rule rule; lpi_op scan; lpi_op via; } complex_rules[] = {
+    {LPI_OP_SUM, CR_PARTS, 0, LPI_OP_SUM},     {LPI_OP_MEAN, CR_PARTS, 0, LPI_OP_MEAN},
+    {LPI_OP_VAR, CR_NORM, 0, LPI_OP_VAR},      {LPI_OP_STD, CR_NORM, 0, LPI_OP_VAR},
+    {LPI_OP_ANY, CR_NONZERO, 0, LPI_OP_ANY},   {LPI_OP_ALL, CR_NONZERO, 0, LPI_OP_ALL},
+    {LPI_OP_PROD, CR_FOLD, LPI_OP_CUMPROD, 0}, {LPI_OP_MAX, CR_FOLD, LPI_OP_CUMMAX, 0},
+    {LPI_OP_MIN, CR_FOLD, LPI_OP_CUMMIN, 0},   {LPI_OP_ARGMAX, CR_FIRST, LPI_OP_CUMMAX, 0},
+    {LPI_OP_ARGMIN, CR_FIRST, LPI_OP_CUMMIN, 0},
+};
+
 typedef struct { const char *name; const int *axes; int naxes; bool keepdims; double ddof; } reduce_args;
 static lp_status reduce_part(lp_ctx *ctx, lp_array *x, void *arg, lp_array **out) {
     const reduce_args *r = arg;
     return lp_reduce_ddof(ctx, r->name, x, r->axes, r->naxes, r->keepdims, r->ddof, out);
 }
 
-static lp_status complex_reduce(lp_ctx *ctx, lpi_op op, lp_array *a, const int *axes, int naxes, bool keepdims,
-                                double ddof, lp_array **out) {
-    reduce_args r = {lpi_ops[op].name, axes, naxes, keepdims, ddof};
-    switch (op) {
-    case LPI_OP_SUM: case LPI_OP_MEAN: return lpi_complex_parts(ctx, a, reduce_part, &r, false, out);
-    case LPI_OP_VAR: return lpi_complex_parts(ctx, a, reduce_part, &r, true, out);
-    case LPI_OP_STD: {
-        lp_array *v = NULL;
-        r.name = "var";
-        lp_status st = lpi_complex_parts(ctx, a, reduce_part, &r, true, &v);
-        if (!st) st = lp_unary(ctx, "sqrt", v, out);
-        lp_array_release(v);
-        return st;
+/* the fold of `scan` over the axes in mask (keepdims: unit axes there); an empty reduced axis
+ * gives the identity (only prod gets here with one: min/max refuse it before) */
+static lp_status complex_fold(lp_ctx *ctx, lpi_op scan, lp_array *a, uint32_t mask, bool keepdims, lp_array **out) {
+    int64_t shape[LP_MAX_NDIM];
+    int nd = 0;
+    bool empty = false;
+    for (int i = 0; i < a->ndim; i++) {
+        if (!(mask & (1u << i))) shape[nd++] = a->shape[i];
+        else if (keepdims) shape[nd++] = 1;
+        empty |= (mask & (1u << i)) && a->shape[i] == 0;
     }
-    case LPI_OP_ANY: case LPI_OP_ALL: { /* of x != 0 */
-        lp_array *b = NULL;
-        lp_status st = lp_astype(ctx, a, LP_BOOL, &b);
-        if (!st) st = lp_reduce_ddof(ctx, r.name, b, axes, naxes, keepdims, ddof, out);
-        lp_array_release(b);
-        return st;
+    if (empty) return lp_ones(ctx, a->dtype, nd, shape, out);
+    lp_array *x = a;
+    lp_array_retain(x);
+    lp_status st = LP_OK;
+    for (int i = a->ndim - 1; i >= 0 && !st; i--) {
+        if (!(mask & (1u << i))) continue;
+        lp_array *s = NULL, *last = NULL;
+        lp_index ix[LP_MAX_NDIM];
+        for (int k = 0; k < a->ndim; k++) ix[k] = (lp_index){LP_IDX_SLICE, k == i, false, k == i ? -1 : 0, 0, 1};
+        if (scan == LPI_OP_CUMPROD && x == a) {
+            /* NumPy's product starts from its identity: 1 * x0 (NaN where x0 has an infinite part) */
+            lp_array *one = NULL, *in[2], *cat = NULL;
+            int64_t s1[LP_MAX_NDIM];
+            memcpy(s1, a->shape, sizeof s1);
+            s1[i] = 1;
+            if (!(st = lp_ones(ctx, a->dtype, a->ndim, s1, &one))) {
+                in[0] = one;
+                in[1] = x;
+                st = lp_concatenate(ctx, 2, in, i, &cat);
+            }
+            lp_array_release(one);
+            lp_array_release(x);
+            x = cat;
+            if (st) break;
+        }
+        if (!(st = lpi_scan(ctx, scan, x, i, &s))) st = lp_slice(ctx, s, a->ndim, ix, &last);
+        lp_array_release(s);
+        lp_array_release(x);
+        x = last;
     }
-    default:
-        return lpi_error(ctx, LP_ERR_TYPE, "%s of a complex array is not supported (complex numbers have no order%s)",
-                         r.name, op == LPI_OP_PROD ? "; prod: not implemented" : "");
+    if (!st) st = lp_reshape(ctx, x, nd, shape, out);
+    lp_array_release(x);
+    return st;
+}
+
+static lp_status complex_reduce(lp_ctx *ctx, lpi_op op, lp_array *a, const int *axes, int naxes, uint32_t mask,
+                                bool keepdims, double ddof, lp_array **out) {
+    size_t k = 0;
+    while (k < sizeof complex_rules / sizeof complex_rules[0] && complex_rules[k].op != op) k++;
+    if (k == sizeof complex_rules / sizeof complex_rules[0])
+        return lpi_error(ctx, LP_ERR_TYPE, "%s of a complex array is not supported", lpi_ops[op].name);
+    reduce_args r = {lpi_ops[complex_rules[k].via].name, axes, naxes, keepdims, ddof};
+    lp_array *t1 = NULL, *t2 = NULL, *t3 = NULL, *t4 = NULL;
+    lp_status st;
+    switch (complex_rules[k].rule) {
+    case CR_PARTS: return complex_parts(ctx, a, reduce_part, &r, false, out);
+    case CR_NORM:
+        if (op == LPI_OP_VAR) return complex_parts(ctx, a, reduce_part, &r, true, out);
+        if (!(st = complex_parts(ctx, a, reduce_part, &r, true, &t1))) st = lp_unary(ctx, "sqrt", t1, out);
+        break;
+    case CR_NONZERO:
+        if (!(st = lp_astype(ctx, a, LP_BOOL, &t1))) st = lp_reduce_ddof(ctx, r.name, t1, axes, naxes, keepdims, ddof, out);
+        break;
+    case CR_FOLD: return complex_fold(ctx, complex_rules[k].scan, a, mask, keepdims, out);
+    default: { /* CR_FIRST */
+        lp_array *m = NULL;
+        if (!(st = complex_fold(ctx, complex_rules[k].scan, a, mask, true, &m)) && !(st = lp_unary(ctx, "isnan", m, &t1)) &&
+            !(st = lp_unary(ctx, "isnan", a, &t2)) && !(st = lp_binary(ctx, "equal", a, m, &t3)) &&
+            !(st = lp_where(ctx, t1, t2, t3, &t4)))
+            st = lp_reduce_ddof(ctx, "argmax", t4, axes, naxes, keepdims, 0, out);
+        lp_array_release(m);
     }
+    }
+    lp_array_release(t1);
+    lp_array_release(t2);
+    lp_array_release(t3);
+    lp_array_release(t4);
+    return st;
 }
 
 /* ---- reductions ---------------------------------------------------------------------- */
@@ -324,7 +398,6 @@ lp_status lp_reduce_ddof(lp_ctx *ctx, const char *name, lp_array *a, const int *
             mask |= 1u << ax;
         }
     }
-    if (lpi_dtype_is_complex(a->dtype)) return complex_reduce(ctx, op, a, axes, naxes, keepdims, ddof, out);
     int64_t nred = 1, shape[LP_MAX_NDIM];
     int nd = 0;
     for (int i = 0; i < a->ndim; i++) {
@@ -343,6 +416,7 @@ lp_status lp_reduce_ddof(lp_ctx *ctx, const char *name, lp_array *a, const int *
                              op == LPI_OP_MIN ? "minimum" : "maximum");
         if (arg) return lpi_error(ctx, LP_ERR_VALUE, "attempt to get %s of an empty sequence", name);
     }
+    if (lpi_dtype_is_complex(a->dtype)) return complex_reduce(ctx, op, a, axes, naxes, mask, keepdims, ddof, out);
     lp_array *r;
     lp_status st = lpi_node_new(ctx, op, lpi_reduce_out_dtype(op, a->dtype), nd, shape, 1, &a, &r);
     if (st) return st;

@@ -109,10 +109,6 @@ lp_status lpi_node_new(lp_ctx *ctx, lpi_op op, lp_dtype dt, int ndim, const int6
                        int nin, lp_array *const *in, lp_array **out);
 /* expr/move.c: a's matrices transposed (its last two axes swapped) */
 lp_status lpi_matrix_transpose(lp_ctx *ctx, lp_array *a, lp_array **out);
-/* f(real(x)) and f(imag(x)) as one complex array (add: their sum, real), f given arg
- * (complex reductions and scans, expr/elemwise.c) */
-lp_status lpi_complex_parts(lp_ctx *ctx, lp_array *x, lp_status (*part)(lp_ctx *, lp_array *, void *, lp_array **),
-                            void *arg, bool add, lp_array **out);
 /* Result dtype of an elementwise op for given inputs (NumPy's ufunc type resolution, NEP 50
  * for weak scalars); loop_dt receives the dtype the inputs are cast to before the loop. */
 lp_status lpi_elemwise_types(lp_ctx *ctx, lpi_op op, int nin, lp_array *const *in,

@@ -100,15 +100,19 @@ static lp_status red(lp_ctx *ctx, lpi_tmps *t, const char *op, lp_array *x, cons
     return st;
 }
 
-/* x with NaN replaced by v (NumPy's _replace_nan); *mask = isnan(x). Non-float x: unchanged. */
-static lp_status replace_nan(lp_ctx *ctx, lpi_tmps *t, lp_array *x, double v, lp_array **out, lp_array **mask) {
+/* x with NaN replaced by v (NumPy's _replace_nan; a complex x gets v + vi when both_parts);
+ * *mask = isnan(x). Non-float x: unchanged. */
+static lp_status replace_nan(lp_ctx *ctx, lpi_tmps *t, lp_array *x, double v, bool both_parts, lp_array **out,
+                             lp_array **mask) {
     lp_array *fill;
     lp_status st;
     *mask = NULL;
     lpi_kind k = lpi_dtype_kind(x->dtype);
     if (k != LPI_KIND_FLOAT && k != LPI_KIND_COMPLEX) { *out = x; return LP_OK; }
     /* a complex element is NaN when either part is (isnan), as NumPy's nan-functions take it */
-    if ((st = un(ctx, t, "isnan", x, mask)) || (st = weak(ctx, t, lp_scalar_f(v), &fill))) return st;
+    if ((st = un(ctx, t, "isnan", x, mask)) ||
+        (st = weak(ctx, t, both_parts && k == LPI_KIND_COMPLEX ? lp_scalar_c(v, v) : lp_scalar_f(v), &fill)))
+        return st;
     lp_array *in[3] = {*mask, fill, x};
     if ((st = lp_elemwise(ctx, "where", 3, in, out))) return st;
     lpi_keep(t, *out);
@@ -131,7 +135,7 @@ lp_status lpi_fn_nanreduce(lpi_call *c, lp_value *out) {
     if (st) { lpi_drop(&t); return st; }
     bool flt = lpi_dtype_kind(x->dtype) == LPI_KIND_FLOAT || lpi_dtype_is_complex(x->dtype);
     if (!strcmp(op, "sum") || !strcmp(op, "prod")) {
-        if (!(st = replace_nan(ctx, &t, x, op[0] == 's' ? 0 : 1, &y, &mask))) st = red(ctx, &t, op, y, ax, keepdims, 0, &r);
+        if (!(st = replace_nan(ctx, &t, x, op[0] == 's' ? 0 : 1, false, &y, &mask))) st = red(ctx, &t, op, y, ax, keepdims, 0, &r);
     } else if (!strcmp(op, "min") || !strcmp(op, "max")) {
         /* fmin/fmax over the slice: NaN only where every element is NaN */
         bool mn = op[1] == 'i';
@@ -145,11 +149,14 @@ lp_status lpi_fn_nanreduce(lpi_call *c, lp_value *out) {
             lpi_drop(&t);
             return lpi_error(ctx, LP_ERR_VALUE, "zero-size array to reduction operation %s which has no identity", mn ? "fmin" : "fmax");
         }
+        /* complex: NaN replaced by +-inf in both parts (below/above every other value in NumPy's
+         * order); an all-NaN slice gives its first element (fmax.reduce's), which is min/max's */
         lp_array *m = NULL, *allnan = NULL, *nanv = NULL;
+        const bool cplx = lpi_dtype_is_complex(x->dtype);
         if (!flt) st = red(ctx, &t, op, x, ax, keepdims, 0, &r);
-        else if (!(st = replace_nan(ctx, &t, x, mn ? INFINITY : -INFINITY, &y, &mask)) &&
+        else if (!(st = replace_nan(ctx, &t, x, mn ? INFINITY : -INFINITY, true, &y, &mask)) &&
                  !(st = red(ctx, &t, op, y, ax, keepdims, 0, &m)) && !(st = red(ctx, &t, "all", mask, ax, keepdims, 0, &allnan)) &&
-                 !(st = weak(ctx, &t, lp_scalar_f(NAN), &nanv))) {
+                 !(st = cplx ? red(ctx, &t, op, x, ax, keepdims, 0, &nanv) : weak(ctx, &t, lp_scalar_f(NAN), &nanv))) {
             lp_array *in[3] = {allnan, nanv, m};
             if (!(st = lp_elemwise(ctx, "where", 3, in, &r))) lpi_keep(&t, r);
         }
@@ -157,7 +164,7 @@ lp_status lpi_fn_nanreduce(lpi_call *c, lp_value *out) {
         /* argmin over NaN replaced by +inf (argmax: -inf); an all-NaN slice is NumPy's ValueError */
         lp_array *i = NULL, *allnan = NULL, *m1 = NULL, *marked = NULL;
         if (!flt) st = red(ctx, &t, op, x, ax, keepdims, 0, &r);
-        else if (!(st = replace_nan(ctx, &t, x, op[3] == 'm' && op[4] == 'i' ? INFINITY : -INFINITY, &y, &mask)) &&
+        else if (!(st = replace_nan(ctx, &t, x, op[3] == 'm' && op[4] == 'i' ? INFINITY : -INFINITY, false, &y, &mask)) &&
                  !(st = red(ctx, &t, op, y, ax, keepdims, 0, &i)) && !(st = red(ctx, &t, "all", mask, ax, keepdims, 0, &allnan)) &&
                  !(st = weak(ctx, &t, lp_scalar_i(-1), &m1))) {
             lp_array *in[3] = {allnan, m1, i};
@@ -174,7 +181,7 @@ lp_status lpi_fn_nanreduce(lpi_call *c, lp_value *out) {
          * summed and divided by count - ddof (NaN where that is <= 0) */
         lp_array *notnan = NULL, *cnt = NULL, *tot = NULL, *avg = NULL;
         bool is_mean = !strcmp(op, "mean");
-        if (!(st = replace_nan(ctx, &t, x, 0, &y, &mask)) && !(st = un(ctx, &t, "logical_not", mask, &notnan)) &&
+        if (!(st = replace_nan(ctx, &t, x, 0, false, &y, &mask)) && !(st = un(ctx, &t, "logical_not", mask, &notnan)) &&
             !(st = cast(ctx, &t, notnan, LP_INT64, &notnan)) &&
             !(st = red(ctx, &t, "sum", notnan, ax, is_mean ? keepdims : true, 0, &cnt)) &&
             !(st = red(ctx, &t, "sum", y, ax, is_mean ? keepdims : true, 0, &tot)) &&

@@ -5,6 +5,8 @@
  *
  * Scans run sequentially along each line from a carry, so one chunk along the axis gives
  * NumPy's bits exactly; with several, the carry is the fold of the earlier chunks' totals.
+ * Complex values fold with the elementwise loops' product and order (complex_ops.h): the
+ * complex prod/max/min reductions are these scans' last elements (expr/elemwise.c).
  *
  * Sorting compares order-preserving unsigned keys: integers with the sign bit flipped, floats
  * with the IEEE trick (negatives inverted), NaN after +inf (all NaNs equal). A chunk is sorted
@@ -19,6 +21,7 @@
  * keeps them distinct (-0.0 first), which lets values be rebuilt from keys. */
 #include "kernels/kernels.h"
 #include "kernels/keys.h"
+#include "kernels/complex_ops.h"
 
 #include <math.h>
 #include <string.h>
@@ -92,7 +95,8 @@ static bool same_lines(const lpi_view *v, const lpi_view *out, int ax, int dt) {
     X(LP_BOOL, uint8_t, b) X(LP_INT8, int8_t, i8) X(LP_INT16, int16_t, i16) X(LP_INT32, int32_t, i32)   \
     X(LP_INT64, int64_t, i64) X(LP_UINT8, uint8_t, u8) X(LP_UINT16, uint16_t, u16)                     \
     X(LP_UINT32, uint32_t, u32) X(LP_UINT64, uint64_t, u64) X(LP_FLOAT16, uint16_t, f16)                \
-    X(LP_FLOAT32, float, f32) X(LP_FLOAT64, double, f64)
+    X(LP_FLOAT32, float, f32) X(LP_FLOAT64, double, f64)                                             \
+    X(LP_COMPLEX64, float _Complex, c64) X(LP_COMPLEX128, double _Complex, c128)
 
 /* acc = acc op x, NumPy's semantics: wrapping integer sums and products, NaN-propagating
  * maximum/minimum; bool: or / and (maximum / minimum of bools). */
@@ -119,6 +123,11 @@ DEF_ISTEP(u32, uint32_t, uint32_t)
 DEF_ISTEP(u64, uint64_t, uint64_t)
 DEF_STEP(f32, float, a + x, a * x, (a >= x || a != a), (a <= x || a != a))
 DEF_STEP(f64, double, a + x, a * x, (a >= x || a != a), (a <= x || a != a))
+/* complex: the elementwise add, multiply, maximum and minimum (NumPy's product and order) */
+DEF_STEP(c64, float _Complex, mk_c64(crealf(a) + crealf(x), cimagf(a) + cimagf(x)), mul_c64(a, x),
+         CNAN(a, c64) || CGE_(a, x, c64), CNAN(a, c64) || CLE_(a, x, c64))
+DEF_STEP(c128, double _Complex, mk_c128(creal(a) + creal(x), cimag(a) + cimag(x)), mul_c128(a, x),
+         CNAN(a, c128) || CGE_(a, x, c128), CNAN(a, c128) || CLE_(a, x, c128))
 /* float16 as NumPy's half loops: in float, each result rounded to float16 */
 static inline uint16_t step_f16(lpi_op op, uint16_t a, uint16_t x) {
     return lpi_d2h(step_f32(op, lpi_h2f(a), lpi_h2f(x)));

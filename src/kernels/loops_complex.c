@@ -2,22 +2,17 @@
  * layout NumPy stores). Arithmetic follows NumPy's own formulas rather than C's Annex G ones so
  * results match it bit for bit: multiplication is the textbook product, division and the
  * reciprocal scale by the larger part of the divisor (Smith's method), powers with small
- * integer exponents multiply repeatedly. The transcendental functions are the C library's
- * c* functions, which NumPy also calls (npymath defers to them where the platform has them). */
+ * integer exponents multiply repeatedly (complex_ops.h has the product and the order, shared
+ * with the scans). The transcendental functions are the C library's c* functions, which NumPy
+ * also calls (npymath defers to them where the platform has them). */
 #define LPI_LOOP_LINK
 #include "kernels/loop_gen.h"
 
-#include <complex.h>
-#include <math.h>
+#include "kernels/complex_ops.h"
 
 /* The scalar helpers for one precision: T the part type, C the complex type, F the libm suffix
  * ("f" or nothing), S the loop suffix. */
 #define COMPLEX_HELPERS(T, C, F, S)                                                                  \
-    static inline C mk_##S(T re, T im) { C z; __real__ z = re; __imag__ z = im; return z; }                                \
-    static inline C mul_##S(C a, C b) {                                                             \
-        T ar = crealf_##S(a), ai = cimagf_##S(a), br = crealf_##S(b), bi = cimagf_##S(b);           \
-        return mk_##S(ar * br - ai * bi, ar * bi + ai * br);                                        \
-    }                                                                                               \
     static inline C div_##S(C a, C b) {                                                             \
         T ar = crealf_##S(a), ai = cimagf_##S(a), br = crealf_##S(b), bi = cimagf_##S(b);           \
         T abr = fabs##F(br), abi = fabs##F(bi);                                                     \
@@ -76,25 +71,8 @@
         return cexp##F(mk_##S(crealf_##S(a) * ln2, cimagf_##S(a) * ln2));                           \
     }
 
-#define crealf_c64(z) crealf(z)
-#define cimagf_c64(z) cimagf(z)
-#define crealf_c128(z) creal(z)
-#define cimagf_c128(z) cimag(z)
 COMPLEX_HELPERS(float, float _Complex, f, c64)
 COMPLEX_HELPERS(double, double _Complex, , c128)
-
-/* NumPy's lexicographic order of complex numbers (its CLT/CLE/CGT/CGE): by the real parts,
- * which count only when neither imaginary part is NaN, then by the imaginary parts */
-#define CLE_(x, y, S)                                                                                   \
-    ((crealf_##S(x) < crealf_##S(y) && !isnan(cimagf_##S(x)) && !isnan(cimagf_##S(y))) ||                 \
-     (crealf_##S(x) == crealf_##S(y) && cimagf_##S(x) <= cimagf_##S(y)))
-#define CGE_(x, y, S)                                                                                   \
-    ((crealf_##S(x) > crealf_##S(y) && !isnan(cimagf_##S(x)) && !isnan(cimagf_##S(y))) ||                 \
-     (crealf_##S(x) == crealf_##S(y) && cimagf_##S(x) >= cimagf_##S(y)))
-#define CORD_STRICT(OP, x, y, S)                                                                        \
-    ((crealf_##S(x) OP crealf_##S(y) && !isnan(cimagf_##S(x)) && !isnan(cimagf_##S(y))) ||                \
-     (crealf_##S(x) == crealf_##S(y) && cimagf_##S(x) OP cimagf_##S(y)))
-#define CNAN(x, S) (isnan(crealf_##S(x)) || isnan(cimagf_##S(x)))
 
 #define LOG2E 1.442695040888963407359924681001892137
 #define LOG10E 0.434294481903251827651128918916605082
@@ -114,8 +92,8 @@ COMPLEX_HELPERS(double, double _Complex, , c128)
     BINARY_LOOP(lpi_cge_##S, C, uint8_t, CGE_(x, y, S))                                                \
     /* maximum/minimum: x when it has a NaN part or is >= (<=) y (NaN propagates, the first wins); \
      * fmax/fmin: x when y has a NaN part or x is >= (<=) y */                                    \
-    BINARY_LOOP(lpi_cmax_##S, C, C, CNAN(x, S) || CGE_(x, y, S) ? x : y)                               \
-    BINARY_LOOP(lpi_cmin_##S, C, C, CNAN(x, S) || CLE_(x, y, S) ? x : y)                               \
+    BINARY_LOOP(lpi_cmax_##S, C, C, CMAX_(x, y, S))                                                    \
+    BINARY_LOOP(lpi_cmin_##S, C, C, CMIN_(x, y, S))                                                    \
     BINARY_LOOP(lpi_cfmax_##S, C, C, CNAN(y, S) || CGE_(x, y, S) ? x : y)                              \
     BINARY_LOOP(lpi_cfmin_##S, C, C, CNAN(y, S) || CLE_(x, y, S) ? x : y)                              \
     BINARY_LOOP(lpi_cne_##S, C, uint8_t, !(crealf_##S(x) == crealf_##S(y) && cimagf_##S(x) == cimagf_##S(y))) \

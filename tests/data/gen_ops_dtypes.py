@@ -27,7 +27,8 @@ def cgrid(dt, n=24, seed=0, special=True):
 
 def _gen_complex():
     """complex64/complex128 against NumPy: arithmetic with every dtype as the other operand,
-    the functions (NaN/inf/-0 placement as NumPy's), reductions and cumsum on the parts,
+    the functions (NaN/inf/-0 placement as NumPy's), reductions and cumsum on the parts, the
+    order reductions and products,
     conjugate/real/imag through the catalogue (on real dtypes too), and the errors."""
     tol = {"complex64": "rel:2e-6", "complex128": "rel:1e-12"}
     for dt in CPLX:
@@ -73,7 +74,22 @@ def _gen_complex():
             for axis in (None, 1):
                 kw = {} if axis is None else {"axis": axis}
                 case(f"c.cat.{name}.{dt}.{ax_id(axis)}", "catalog", call(name, zn, **kw), rt)
-        for name in ("floor", "ceil"):  # (max/argmax/prod of complex are Lampy-only errors, test_py_complex)
+        # reductions in that order (the first NaN wins; of equal values the first), bit for bit
+        for name in ("max", "min", "nanmax", "nanmin", "argmax", "argmin", "nanargmax", "nanargmin"):
+            for axis in (None, 0, -1):
+                kw = {} if axis is None else {"axis": axis}
+                case(f"c.cat.{name}.{dt}.{ax_id(axis)}", "catalog", call(name, s, **kw), "exact")
+        # products of +-1 +-1j: exact in any association (and with no zero part in a factor, a
+        # zero part comes only from a cancellation, so it is +0 in any association), so chunked too
+        pz = (np.where(np.arange(24) % 3 == 1, -1, 1) + 1j * np.where(np.arange(24) % 4 < 2, 1, -1)).astype(dt).reshape(2, 3, 4)
+        pz[1, 2, 0] = complex(np.nan, 0)
+        for name in ("prod", "nanprod"):
+            for axis in (None, 1, (0, 2)):
+                kw = {} if axis is None else {"axis": axis}
+                case(f"c.cat.{name}.{dt}.{ax_id(axis)}", "catalog", call(name, pz, **kw), "exact")
+        case(f"c.cat.cumprod.{dt}", "catalog", call("cumprod", pz[0], axis=1), "exact")
+        case(f"c.cat.cumulative_prod.{dt}", "catalog", call("cumulative_prod", pz[0], axis=0, include_initial=True), "exact")
+        for name in ("floor", "ceil"):
             case(f"c.err.{name}.{dt}", "catalog", call(name, z), expect_error=True)
         case(f"c.err.floor_divide.{dt}", "dtypes", [inp(x), inp(y), "elem/floor_divide/2"], expect_error=True)
     _gen_fft()

@@ -83,6 +83,20 @@ def _cases():
         "summary_5d": np.arange(7 * 7 * 7 * 7 * 3).reshape(7, 7, 7, 7, 3) % 13,
         "single": np.array([[1.5]]),
         "eye": np.eye(5),
+        # complex: NumPy's per-part formats (the imaginary one signed), 'j' before the padding
+        "0d_c128": np.array(1.5 - 2j),
+        "0d_c128_imag_only": np.array(2j),
+        "0d_c128_negzero_real": np.array(complex(-0.0, 1)),
+        "0d_c128_nan_inf": np.array(complex(np.nan, -np.inf)),
+        "0d_c64_big": np.array(123456789.125 + 0.5j, dtype=np.complex64),
+        "0d_c64_small": np.array(1e-5 - 1e-4j, dtype=np.complex64),
+        "c128": np.array([[1 + 2j, -0.5 - 1j], [3j, 2]]),
+        "c64": np.array([1.5 - 2j, np.nan, complex(0, -np.inf), 1e-5 + 3j], dtype=np.complex64),
+        "c128_sci_nonfinite": np.array([1e-10 + 1j, 123456789 + 0j, complex(np.nan, np.inf), complex(-0.0, -0.0)]),
+        "c128_signed_zeros": np.array([complex(0, -0.0), complex(-0.0, 0), 0j]),
+        "c128_nan_imag": np.array([complex(1, np.nan), complex(-np.inf, 2.5)]),
+        "c128_summary": np.arange(2000) * (1 + 0.5j),
+        "c128_wrap": (np.arange(30) - 15) * (1.25 - 1e-9j),
     }
     for i in range(12):
         nd = int(rng.integers(1, 4))
@@ -91,6 +105,9 @@ def _cases():
         c[f"rand_f64_{i}"] = rng.standard_normal(shape) * scale
         c[f"rand_f32_{i}"] = (rng.standard_normal(shape) * scale).astype(np.float32)
         c[f"rand_int_{i}"] = rng.integers(-(10 ** (i + 1)), 10 ** (i + 1), size=shape)
+        z = rng.standard_normal(shape) * scale + 1j * rng.standard_normal(shape) * 10.0 ** int(rng.integers(-9, 10))
+        c[f"rand_c128_{i}"] = z
+        c[f"rand_c64_{i}"] = z.astype(np.complex64)
     return c
 
 

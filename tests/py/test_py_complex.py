@@ -236,8 +236,7 @@ def test_graph_round_trip(tmp_path):
 @pytest.mark.parametrize("dt", CPLX)
 def test_errors(dt):
     a = lp.asarray(sample(dt, 8))
-    for f in (lambda: lp.floor(a), lambda: a // 2, lambda: a % 2, lambda: lp.max(a),
-              lambda: lp.argmin(a), lambda: lp.prod(a), lambda: a & a):
+    for f in (lambda: lp.floor(a), lambda: a // 2, lambda: a % 2, lambda: a & a):
         with pytest.raises(TypeError):
             f().run()
     # (numpy.linalg takes complex matrices: test_py_clinalg.py)
@@ -267,14 +266,29 @@ def test_cli(tmp_path):
     assert r.returncode == 0 and complex(r.stdout.strip()) == complex(np.sum(x)), r
     r = subprocess.run([LAMPY, "eval", "x // x", f"x={p}"], capture_output=True, text=True)
     assert r.returncode != 0 and "not supported" in r.stderr
-    # imaginary literals (Python's: 1+2j is 1 + (2j)); weak like a Python complex
-    # (a literal alone is weak; arithmetic of literals, 1 - 2j, gives a complex128 array: a
-    # CLI limitation, Python folds it into a weak complex)
+    # imaginary literals (Python's: 1+2j is 1 + (2j)); arithmetic of numbers folds as Python's
+    # complex arithmetic into one weak complex, so complex64 data stays complex64
     r = subprocess.run([LAMPY, "eval", "x * 2.5e-1j + 2J", f"x={p}", "-o", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     want = x * 2.5e-1j + 2j
     assert np.load(out).dtype == want.dtype == np.complex64
     np.testing.assert_allclose(np.load(out), want, rtol=1e-6)
+    r = subprocess.run([LAMPY, "eval", "x * (1 - 2j) / (0.5+1j)**2", f"x={p}", "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    want = x * (1 - 2j) / (0.5 + 1j) ** 2
+    assert np.load(out).dtype == want.dtype == np.complex64
+    np.testing.assert_allclose(np.load(out), want, rtol=1e-6)
+    for expr in ("(1+2j)*(3-1j)", "1/(1+2j)", "(1+2j)**0.5", "(1+2j)**(0.5-1j)", "1j**-3", "-(1-0j)", "2.5 - 3j/0.5",
+                 "(1+2j) == 1+2j", "[1, 2j]"):
+        r = subprocess.run([LAMPY, "eval", expr], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        want = eval(expr)
+        assert r.stdout.strip() == str(np.asarray(want)), (expr, r.stdout, want)  # Python's value, NumPy's text
+    for expr, err in (("0j**-1", "0.0 to a negative or complex power"), ("1/(0j)", "complex division by zero"),
+                      ("(1+2j) < 1", "'<' not supported between instances of 'complex' and 'int'"),
+                      ("(1+2j) // 2", "unsupported operand type(s) for //: 'complex' and 'int'")):
+        r = subprocess.run([LAMPY, "eval", expr], capture_output=True, text=True)
+        assert r.returncode != 0 and err in r.stderr, (expr, r)
     r = subprocess.run([LAMPY, "eval", "abs(3+4j) + real(1_0j * 1j)"], capture_output=True, text=True)
     assert r.returncode == 0 and float(r.stdout) == abs(3 + 4j) + (1_0j * 1j).real, r
     for bad in ("2jx", "0x2j"):
@@ -383,3 +397,77 @@ def test_searchsorted_unique_isin(dt, threads):
         for g, w in zip(got, np.unique_all(x[:200])):
             assert np.array_equal(g, w, equal_nan=True)
         np.testing.assert_array_equal(lp.isin(lp.asarray(probe), lp.asarray(x[:40])).run(), np.isin(probe, x[:40]))
+
+
+def bits_equal(got, want):
+    """the same dtype, shape and bits (NaN anywhere in a part matches NaN; signed zeros count)"""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype and got.shape == want.shape, (got.dtype, want.dtype, got.shape, want.shape)
+    g, w = np.atleast_1d(got).view(want.real.dtype), np.atleast_1d(want).view(want.real.dtype)
+    return np.array_equal(g, w, equal_nan=True) and np.array_equal(np.signbit(g[~np.isnan(w)]), np.signbit(w[~np.isnan(w)]))
+
+
+def close_modulus(got, want, rtol):
+    """products: chunked association moves a part that cancels by ulps of the value's modulus,
+    so finite values compare by |got - want| <= rtol |want|; NaN/inf parts as close()'s"""
+    got, want = np.asarray(got), np.asarray(want)
+    fin = np.isfinite(want)
+    close(np.where(fin, 0, got), np.where(fin, 0, want), 0)
+    assert np.all(np.abs(got[fin] - want[fin]) <= rtol * np.abs(want[fin])), (got, want)
+
+
+@pytest.mark.parametrize("dt", CPLX)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_order_and_product_reductions(dt, threads):
+    # max/min/argmax/argmin in NumPy's lexicographic order (the first NaN wins; of equal values,
+    # signed zeros included, the first), bit for bit; nan-variants; prod/cumprod/nanprod; over
+    # data spanning many chunks along every axis, one and several axes, keepdims
+    rng = np.random.default_rng(16)
+    v = ordered_values(dt)
+    plain = v[[0, 3, 4, 5, 7, 8, 9, 11]]  # no NaN
+    x = v[rng.integers(0, len(v), 2 * 40 * 30)].reshape(2, 40, 30)
+    x[1] = plain[rng.integers(0, len(plain), 40 * 30)].reshape(40, 30)  # half without NaN: ties decide
+    x[0, 3] = complex(np.nan, np.nan)  # an all-NaN line for the nan-functions
+    small = (rng.integers(-3, 4, (2, 40, 30)) + 1j * rng.integers(-3, 4, (2, 40, 30))).astype(dt) / 2
+    small[0, 5, 7] = complex(np.inf, 1)  # NumPy's product starts from 1: 1 * (inf + 1j) is inf + nanj
+    rtol = RTOL[dt][1] * 100  # products of 40 factors
+    with lp.config(threads=threads, chunk_bytes="2KiB"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        xn = x.copy()
+        xn[0, 3] = plain[0]  # no all-NaN line (nanargmax refuses one)
+        a, s, an = lp.asarray(x), lp.asarray(small), lp.asarray(xn)
+        for axis in (None, 0, 1, 2, -1, (0, 2), (1, 2)):
+            for kd in (False, True):
+                for op in ("max", "min", "nanmax", "nanmin"):
+                    assert bits_equal(getattr(lp, op)(a, axis=axis, keepdims=kd).run(),
+                                      getattr(np, op)(x, axis=axis, keepdims=kd)), (op, axis, kd)
+                for op in ("prod", "nanprod"):
+                    close_modulus(getattr(lp, op)(s, axis=axis, keepdims=kd).run(), getattr(np, op)(small, axis=axis, keepdims=kd), rtol)
+                if isinstance(axis, tuple):
+                    continue
+                for op in ("argmax", "argmin"):
+                    np.testing.assert_array_equal(getattr(lp, op)(a, axis=axis, keepdims=kd).run(),
+                                                  getattr(np, op)(x, axis=axis, keepdims=kd))
+                for op in ("nanargmax", "nanargmin"):
+                    np.testing.assert_array_equal(getattr(lp, op)(an, axis=axis, keepdims=kd).run(),
+                                                  getattr(np, op)(xn, axis=axis, keepdims=kd))
+        with pytest.raises(ValueError, match="All-NaN slice encountered"):
+            lp.nanargmax(a, axis=2).run()
+        for axis in (0, 1, 2):
+            close_modulus(lp.cumprod(s, axis=axis).run(), np.cumprod(small, axis=axis), rtol)
+            close_modulus(lp.cumulative_prod(s, axis=axis, include_initial=True).run(),
+                  np.cumulative_prod(small, axis=axis, include_initial=True), rtol)
+            close(lp.cumsum(s, axis=axis).run(), np.cumsum(small, axis=axis), RTOL[dt][1])
+            # cummax/cummin: NumPy's maximum/minimum.accumulate
+            assert bits_equal(lp.cummax(a, axis=axis).run(), np.maximum.accumulate(x, axis=axis))
+            assert bits_equal(lp.cummin(a, axis=axis).run(), np.minimum.accumulate(x, axis=axis))
+        # empty: prod is 1, max refuses as NumPy does
+        e = np.zeros((0, 3), dt)
+        close(lp.prod(lp.asarray(e), axis=0).run(), np.prod(e, axis=0), 0)
+        with pytest.raises(ValueError, match="zero-size array"):
+            lp.max(lp.asarray(e), axis=0).run()
+        with pytest.raises(ValueError, match="empty sequence"):
+            lp.argmax(lp.asarray(e), axis=0).run()
+        z = np.array(complex(-0.0, 2), dt)  # 0-d
+        assert bits_equal(lp.max(lp.asarray(z)).run(), np.max(z))
+        assert lp.argmin(lp.asarray(z)).run() == 0

@@ -103,6 +103,22 @@ def test_fft_on_workers(cluster, tmp_path):
     np.testing.assert_allclose(r, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
 
 
+def test_complex_scans_and_order_reductions_on_workers(cluster, tmp_path):
+    # complex scan pnodes (cumprod, cummax behind max/argmax) through the wire codec, chunked
+    rng = np.random.default_rng(2)
+    z = (rng.integers(-2, 3, (300, 20)) + 1j * rng.integers(-2, 3, (300, 20))).astype(np.complex128)
+    z[7, 3] = complex(np.nan, 1)
+    np.save(tmp_path / "z.npy", z)
+    with lp.config(executor="lambda", workers=cluster["workers"], store=cluster["store"],
+                   chunk_bytes="8KiB"):
+        a = lp.load(tmp_path / "z.npy")
+        got = lp.compute(lp.max(a, axis=0), lp.argmin(a, axis=1), lp.cumprod(a[:, :4] / 2, axis=0), lp.prod(a[:40] / 2))
+    want = (np.max(z, axis=0), np.argmin(z, axis=1), np.cumprod(z[:, :4] / 2, axis=0), np.prod(z[:40] / 2))
+    assert np.array_equal(got[0], want[0], equal_nan=True) and np.array_equal(got[1], want[1])
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-12)
+    np.testing.assert_allclose(got[3], want[3], rtol=1e-12)
+
+
 def test_unreachable_workers_raise(cluster, tmp_path):
     with lp.config(executor="lambda", workers="http://127.0.0.1:9", store=cluster["store"],
                    max_tries=1, timeout=2.0):
