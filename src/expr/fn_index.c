@@ -297,7 +297,7 @@ lp_status lpi_fn_unique(lpi_call *c, lp_value *out) {
         if (!KEEP(lp_full(ctx, LP_BOOL, 1, &n, lp_scalar_b(false), &flags), flags)) {}
     } else {
         lp_index hi[1] = {{LP_IDX_SLICE, true, false, 1, 0, 1}}, lo[1] = {{LP_IDX_SLICE, false, true, 0, -1, 1}};
-        lp_array *sh = NULL, *sl = NULL, *ne = NULL, *first = NULL, *both = NULL;
+        lp_array *sh = NULL, *sl = NULL, *ne = NULL, *first = NULL;
         int64_t one = 1;
         if (!KEEP(lp_slice(ctx, s, 1, hi, &sh), sh) && !KEEP(lp_slice(ctx, s, 1, lo, &sl), sl) &&
             !KEEP(lp_binary(ctx, "not_equal", sh, sl, &ne), ne)) {
@@ -312,7 +312,6 @@ lp_status lpi_fn_unique(lpi_call *c, lp_value *out) {
                 KEEP(lp_concatenate(ctx, 2, in, 0, &flags), flags);
             }
         }
-        (void)both;
     }
     /* the sorted values (and permutation) and their flags, computed now: the size of the result */
     lp_array *now[3] = {flags, s, perm};

@@ -51,21 +51,11 @@ static inline uint64_t key_of(lp_dtype dt, const char *p, bool canon) {
 typedef struct { uint64_t w[3]; } lpi_ckey;
 
 static inline lpi_ckey ckey_of(lp_dtype dt, const char *p, bool canon) {
-    const lp_dtype part = dt == LP_COMPLEX64 ? LP_FLOAT32 : LP_FLOAT64;
-    const size_t w = dt == LP_COMPLEX64 ? 4 : 8;
-    bool nr, ni;
-    if (dt == LP_COMPLEX64) {
-        float re, im;
-        memcpy(&re, p, 4);
-        memcpy(&im, p + 4, 4);
-        nr = re != re, ni = im != im;
-    } else {
-        double re, im;
-        memcpy(&re, p, 8);
-        memcpy(&im, p + 8, 8);
-        nr = re != re, ni = im != im;
-    }
-    const uint64_t kr = key_of(part, p, canon), ki = key_of(part, p + w, canon);
+    const bool single = dt == LP_COMPLEX64;
+    const lp_dtype part = single ? LP_FLOAT32 : LP_FLOAT64;
+    const uint64_t kr = key_of(part, p, canon), ki = key_of(part, p + (single ? 4 : 8), canon);
+    const uint64_t nan = single ? UINT32_MAX : UINT64_MAX; /* key_of's NaN key, no number's */
+    const bool nr = kr == nan, ni = ki == nan;
     lpi_ckey k = {{(uint64_t)(2 * nr + ni), 0, 0}};
     if (!nr) { k.w[1] = kr; k.w[2] = ni ? 0 : ki; }
     else if (!ni) k.w[1] = ki;
