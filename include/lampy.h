@@ -775,10 +775,12 @@ LP_API lp_status lp_linalg_eigh(lp_ctx *ctx, lp_array *a, lp_array **w, lp_array
 /* Least squares min |a x - b| by SVD (gelsd): a (M, N), b (M,) or (M, K) -> x (N,) or (N, K).
  * rcond < 0: NumPy 2's default eps * max(M, N). Only the solution is returned. */
 LP_API lp_status lp_linalg_lstsq(lp_ctx *ctx, lp_array *a, lp_array *b, double rcond, lp_array **x);
-/* numpy.linalg.norm(a, ord): ord NULL (2-norm of the flattened array: vector 2-norm,
- * Frobenius), "fro", "2" (vectors), "1", "-1", "inf", "-inf" (vectors: sum|x|, harmonic,
- * max|x|, min|x|; matrices: max/min column or row sums of |x|). Built from elementwise ops and
- * chunked reductions, so it streams over large arrays. Integer inputs give float64. */
+/* numpy.linalg.norm(a, ord) of the whole array: ord NULL (the 2-norm of the flattened array),
+ * "fro", "nuc" or a number ("1", "-2", "inf", "0.5", ...): a 1-d a as a vector (sum(|x|**p) **
+ * (1/p), 0: the count of non-zeros, +-inf: max/min |x|), a 2-d a as a matrix (+-1/+-inf:
+ * max/min column/row sums of |x|, +-2 and "nuc": from the singular values). Composed of chunked
+ * elementwise ops and reductions (the catalogue's linalg.norm), so it streams over large arrays;
+ * integer inputs give float64. */
 LP_API lp_status lp_linalg_norm(lp_ctx *ctx, lp_array *a, const char *ord, lp_array **out);
 /* QR of a 2-d a (M, N), K = min(M, N): q (M, K) and r (K, N) as numpy.linalg.qr's 'reduced'
  * mode; either may be NULL (NULL q: mode 'r'). A tall a is factored as TSQR over its row chunks

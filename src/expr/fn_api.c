@@ -153,6 +153,53 @@ lp_status lpi_fn_matrix_norm(lpi_call *c, lp_value *out) {
     return lpi_give(c, t, st, &r, out);
 }
 
+/* numpy.linalg.norm(x, ord=None, axis=None, keepdims=False), composed as NumPy composes it: ord
+ * and axis None, the 2-norm of the flattened array; one axis, vector_norm's orders over it; an
+ * axis pair, matrix_norm's orders over it (the pair moved last, keepdims putting unit axes back
+ * where the pair was); ord without axis: a 1-d array as a vector, a 2-d one as a matrix. */
+lp_status lpi_fn_norm(lpi_call *c, lp_value *out) {
+    lp_ctx *ctx = c->ctx;
+    lpi_tmps tt = {0}, *t = &tt;
+    lp_array *x0 = ARG("x")->a, *x = NULL, *m = NULL, *r = NULL;
+    const lpi_arg *ax = ARG("axis");
+    const lp_value *ov = ARG("ord")->v;
+    const bool keepdims = ARG("keepdims")->b, has_ord = ov && ov->kind != LP_VAL_NONE;
+    int axes[2] = {0, 1}, n = ax->naxes;
+    lp_status st = LP_OK;
+    if (n < 0 && !has_ord) {
+        if (!(st = as_float(ctx, t, x0, &x))) st = pnorm(ctx, t, x, 2, 0, NULL, keepdims, &r);
+        return lpi_give(c, t, st, &r, out);
+    }
+    if (n < 0) n = x0->ndim;
+    else
+        for (int k = 0; k < n && k < 2; k++)
+            if ((st = lpi_norm_axis(ctx, ax->axes[k], x0->ndim, &axes[k]))) return st;
+    if (n != 1 && n != 2) return lpi_error(ctx, LP_ERR_VALUE, "Improper number of dimensions to norm.");
+    if (n == 2 && axes[0] == axes[1]) return lpi_error(ctx, LP_ERR_VALUE, "Duplicate axes given.");
+    if (n == 1) {
+        double ord = 2;
+        if (has_ord && !ord_of(ov, &ord))
+            return lpi_error(ctx, LP_ERR_VALUE, "Invalid norm order '%s' for vectors", ov->kind == LP_VAL_STR ? ov->s : "?");
+        if (!(st = as_float(ctx, t, x0, &x))) st = pnorm(ctx, t, x, ord, 1, axes, keepdims, &r);
+        return lpi_give(c, t, st, &r, out);
+    }
+    int perm[LP_MAX_NDIM], k = 0;
+    for (int i = 0; i < x0->ndim; i++)
+        if (i != axes[0] && i != axes[1]) perm[k++] = i;
+    perm[k++] = axes[0];
+    perm[k] = axes[1];
+    const char *kwn[] = {"ord"};
+    if (!KEEP(lp_transpose(ctx, x0, perm, &m), m))
+        KEEP(call1(ctx, "linalg.matrix_norm", m, has_ord, kwn, ov, &r), r);
+    if (!st && keepdims) {
+        int64_t sh[LP_MAX_NDIM];
+        for (int i = 0; i < x0->ndim; i++) sh[i] = i == axes[0] || i == axes[1] ? 1 : x0->shape[i];
+        lp_array *kd = NULL;
+        if (!KEEP(lp_reshape(ctx, r, x0->ndim, sh, &kd), kd)) r = kd;
+    }
+    return lpi_give(c, t, st, &r, out);
+}
+
 /* numpy.linalg.cond(x, p=None) of x's matrices: p None, 2, -2: the largest singular value over
  * the smallest (-2: the inverse ratio); the other orders: matrix_norm(x, p) times
  * matrix_norm(inv(x), p), square matrices only. Unlike NumPy, whose inverse of a singular matrix

@@ -347,72 +347,36 @@ lp_status lpi_fn_product(lpi_call *c, lp_value *out) {
 }
 
 /* Vector norms along one axis (NumPy's norm(x, ord, axis=k, keepdims)). */
-static lp_status norm_axis(lpi_call *c, lp_array *a, const char *ord, int axis, bool keepdims, lp_array **out) {
-    lp_ctx *ctx = c->ctx;
-    lp_array *x = NULL, *t = NULL, *s = NULL, *one = NULL, *u = NULL;
-    lp_status st = LP_OK;
-    const char *red = !ord || !strcmp(ord, "2") ? "sum" : !strcmp(ord, "1") ? "sum" : !strcmp(ord, "inf") ? "max"
-                    : !strcmp(ord, "-inf") ? "min" : !strcmp(ord, "-1") ? "sum" : NULL;
-    if (!red) return lpi_error(ctx, LP_ERR_VALUE, "Invalid norm order '%s' for vectors", ord);
-    if (lpi_dtype_is_complex(a->dtype)) st = lp_unary(ctx, "abs", a, &x); /* every vector norm is one of |x| */
-    else if (lpi_dtype_kind(a->dtype) != LPI_KIND_FLOAT) st = lp_astype(ctx, a, LP_FLOAT64, &x);
-    else { x = a; lp_array_retain(a); }
-    if (st) return st;
-    if (!ord || !strcmp(ord, "2")) {
-        if (!(st = lp_binary(ctx, "multiply", x, x, &t)) && !(st = lp_reduce(ctx, "sum", t, &axis, 1, keepdims, &s)))
-            st = lp_unary(ctx, "sqrt", s, out);
-    } else if (!(st = lp_unary(ctx, "abs", x, &t))) {
-        if (strcmp(ord, "-1")) st = lp_reduce(ctx, red, t, &axis, 1, keepdims, out);
-        else if (!(st = lp_scalar_array(ctx, lp_scalar_f(1.0), &one)) && !(st = lp_binary(ctx, "divide", one, t, &u)) &&
-                 !(st = lp_reduce(ctx, "sum", u, &axis, 1, keepdims, &s)))
-            st = lp_binary(ctx, "divide", one, s, out);
-    }
-    lp_array_release(x);
-    lp_array_release(t);
-    lp_array_release(s);
-    lp_array_release(one);
-    lp_array_release(u);
-    return st;
-}
-
 lp_status lpi_fn_linalg(lpi_call *c, lp_value *out) {
     const char *op = c->fn->op;
     lp_ctx *ctx = c->ctx;
     lp_array *a = c->arg[0].a, *r = NULL, *r2 = NULL;
     lp_status st;
     lpi_arg *uplo = ARG("UPLO");
-    if (uplo && uplo->given && strcmp(uplo->s, "L"))
-        return lpi_error(ctx, LP_ERR_VALUE, "%s(): only UPLO='L' is supported", c->fname);
-    if (!strcmp(op, "slogdet") || !strcmp(op, "eigh")) {
-        st = op[0] == 's' ? lp_linalg_slogdet(ctx, a, &r, &r2) : lp_linalg_eigh(ctx, a, &r, &r2);
-        if (st) { lp_array_release(r); lp_array_release(r2); return st; }
+    if (uplo && uplo->given && strcmp(uplo->s, "L") && strcmp(uplo->s, "U"))
+        return lpi_error(ctx, LP_ERR_VALUE, "%s(): UPLO must be 'L' or 'U', not '%s'", c->fname, uplo->s);
+    if (!strcmp(op, "eigh") || !strcmp(op, "eigvalsh")) {
+        /* UPLO='U': the upper triangle of A is the lower one of A's conjugate transpose (the same
+         * Hermitian matrix), so the kernel, which reads the lower triangle, needs no second mode */
+        lp_array *h = NULL;
+        if (uplo && uplo->given && !strcmp(uplo->s, "U") && (st = lpi_linalg_mH(ctx, a, &h))) return st;
+        st = lp_linalg_eigh(ctx, h ? h : a, &r, strcmp(op, "eigh") ? NULL : &r2);
+        lp_array_release(h);
+        if (st || !r2) {
+            lp_array_release(r2);
+            return lpi_out_array(c, st, &r, out);
+        }
         lp_array *both[2] = {r, r2};
         return lpi_out_list(c, LP_VAL_TUPLE, both, 2, out);
     }
-    if (!strcmp(op, "eigvalsh")) return lpi_out_array(c, lp_linalg_eigh(ctx, a, &r, NULL), &r, out);
+    if (!strcmp(op, "slogdet")) {
+        if ((st = lp_linalg_slogdet(ctx, a, &r, &r2))) { lp_array_release(r); lp_array_release(r2); return st; }
+        lp_array *both[2] = {r, r2};
+        return lpi_out_list(c, LP_VAL_TUPLE, both, 2, out);
+    }
     if (!strcmp(op, "lstsq")) {
         lpi_arg *rc = ARG("rcond");
         return lpi_out_array(c, lp_linalg_lstsq(ctx, a, c->arg[1].a, rc->given ? rc->f : -1, &r), &r, out);
-    }
-    if (!strcmp(op, "norm")) {
-        lpi_arg *ax = ARG("axis");
-        bool kd = ARG("keepdims")->b;
-        if (ax->naxes > 1) return lpi_error(ctx, LP_ERR_VALUE, "norm(): matrix norms over an axis pair are not supported yet");
-        if (ax->naxes < 0 && kd) return lpi_error(ctx, LP_ERR_VALUE, "norm(): keepdims=True needs an axis");
-        const lp_value *o = ARG("ord")->v;
-        char buf[16];
-        const char *ord = NULL;
-        if (o && o->kind == LP_VAL_STR) ord = o->s;
-        else if (o && (o->kind == LP_VAL_INT || o->kind == LP_VAL_FLOAT)) {
-            double d = o->kind == LP_VAL_INT ? (double)o->i : o->f;
-            if (isinf(d)) ord = d > 0 ? "inf" : "-inf";
-            else if (d == 1 || d == -1 || d == 2) { snprintf(buf, sizeof buf, "%d", (int)d); ord = buf; }
-            else return lpi_error(ctx, LP_ERR_VALUE, "Invalid norm order '%g' for vectors", d);
-        } else if (o && o->kind != LP_VAL_NONE) {
-            return lpi_error(ctx, LP_ERR_TYPE, "norm(): ord must be a number, a string or None");
-        }
-        if (ax->naxes == 1) return lpi_out_array(c, norm_axis(c, a, ord, ax->axes[0], kd, &r), &r, out);
-        return lpi_out_array(c, lp_linalg_norm(ctx, a, ord, &r), &r, out);
     }
     int nin = c->arg[1].a && !strcmp(op, "solve") ? 2 : 1;
     lp_array *in[2] = {a, c->arg[1].a};

@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MM_SIG "(n?,k),(k,m?)->(n?,m?)"
@@ -580,56 +581,27 @@ lp_status lpi_linalg_eig(lp_ctx *ctx, lp_array *a, lp_array **w, lp_array **v) {
 
 /* norm: compositions of lazy elementwise ops and reductions, so a long vector is chunked and fused
  * like any reduction (sum(x*x) reads x once). */
+/* The C spelling of linalg.norm (one implementation: the catalogue's): ord NULL for None,
+ * "fro"/"nuc", or a number ("2", "-1", "inf", "0.5"). */
 lp_status lp_linalg_norm(lp_ctx *ctx, lp_array *a, const char *ord, lp_array **out) {
     *out = NULL;
-    enum { O_NONE, O_FRO, O_1, O_M1, O_2, O_INF, O_MINF } o;
-    if (!ord) o = O_NONE;
-    else if (!strcmp(ord, "fro")) o = O_FRO;
-    else if (!strcmp(ord, "1")) o = O_1;
-    else if (!strcmp(ord, "-1")) o = O_M1;
-    else if (!strcmp(ord, "2")) o = O_2;
-    else if (!strcmp(ord, "inf")) o = O_INF;
-    else if (!strcmp(ord, "-inf")) o = O_MINF;
-    else return lpi_error(ctx, LP_ERR_VALUE, "Invalid norm order '%s'", ord);
-    if (o != O_NONE && a->ndim != 1 && a->ndim != 2)
-        return lpi_error(ctx, LP_ERR_VALUE, "Improper number of dimensions to norm.");
-    if (a->ndim == 1 && o == O_FRO) return lpi_error(ctx, LP_ERR_VALUE, "Invalid norm order 'fro' for vectors");
-    if (a->ndim == 2 && o == O_2)
-        return lpi_error(ctx, LP_ERR_VALUE, "norm: ord=2 of a matrix (largest singular value) is not supported");
-    lp_array *x = NULL, *t = NULL, *s = NULL;
-    lp_status st = LP_OK;
-    if (lpi_dtype_is_complex(a->dtype)) st = lp_unary(ctx, "abs", a, &x); /* every norm here is one of |x| */
-    else if (lpi_dtype_kind(a->dtype) != LPI_KIND_FLOAT) st = lp_astype(ctx, a, LP_FLOAT64, &x);
-    else { x = a; lp_array_retain(a); }
-    if (st) return st;
-    if (o == O_NONE || o == O_FRO || o == O_2) {
-        if (!(st = lp_binary(ctx, "multiply", x, x, &t)) && !(st = lp_reduce(ctx, "sum", t, NULL, 0, false, &s)))
-            st = lp_unary(ctx, "sqrt", s, out);
-    } else if (a->ndim == 1) {
-        const char *r = o == O_1 ? "sum" : o == O_INF ? "max" : o == O_MINF ? "min" : NULL;
-        if (!(st = lp_unary(ctx, "abs", x, &t))) {
-            if (r) st = lp_reduce(ctx, r, t, NULL, 0, false, out);
-            else {
-                /* ord -1: 1 / sum(1 / |x|) */
-                lp_array *one = NULL, *u = NULL;
-                if (!(st = lp_scalar_array(ctx, lp_scalar_f(1.0), &one)) && !(st = lp_binary(ctx, "divide", one, t, &u)) &&
-                    !(st = lp_reduce(ctx, "sum", u, NULL, 0, false, &s)))
-                    st = lp_binary(ctx, "divide", one, s, out);
-                lp_array_release(one);
-                lp_array_release(u);
-            }
-        }
-    } else {
-        /* matrix: 1 / -1 = max / min column sum of |x|; inf / -inf = max / min row sum */
-        int ax = (o == O_1 || o == O_M1) ? 0 : 1;
-        const char *r = (o == O_1 || o == O_INF) ? "max" : "min";
-        if (!(st = lp_unary(ctx, "abs", x, &t)) && !(st = lp_reduce(ctx, "sum", t, &ax, 1, false, &s)))
-            st = lp_reduce(ctx, r, s, NULL, 0, false, out);
+    lp_value pos = lp_value_array(a), o = lp_value_none(), r = lp_value_none();
+    if (ord && (!strcmp(ord, "fro") || !strcmp(ord, "nuc"))) o = lp_value_str(ord);
+    else if (ord) {
+        char *end;
+        double d = strtod(ord, &end);
+        if (end == ord || *end) return lpi_error(ctx, LP_ERR_VALUE, "Invalid norm order '%s'", ord);
+        o = lp_value_float(d);
     }
-    lp_array_release(x);
-    lp_array_release(t);
-    lp_array_release(s);
-    return st;
+    const char *kwn[] = {"ord"};
+    lp_status st = lp_call(ctx, "linalg.norm", 1, &pos, 1, kwn, &o, &r);
+    if (st) return st;
+    if (r.kind != LP_VAL_ARRAY) {
+        lp_value_clear(&r);
+        return lpi_error(ctx, LP_ERR_INTERNAL, "linalg.norm: expected one array");
+    }
+    *out = r.array;
+    return LP_OK;
 }
 
 lp_status lp_linalg(lp_ctx *ctx, const char *op, int nin, lp_array *const *in, lp_array **out) {

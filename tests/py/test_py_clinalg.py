@@ -73,6 +73,9 @@ def test_small_ops(dt, batch, cfg):
         W, V = w.run(), V.run()
         check(W, wn, t)
         check(lp.linalg.eigvalsh(A).run(), wn, t)
+        # UPLO='U' reads the upper triangle (conjugated into the lower one); the lower is ignored
+        u = np.triu(a) + np.tril(crand(a.shape, dt, 9), -1)
+        check(lp.linalg.eigvalsh(lp.asarray(u), UPLO="U").run(), np.linalg.eigvalsh(u, UPLO="U"), t)
         assert V.dtype == np.dtype(dt)
         np.testing.assert_allclose(a @ V, V * W[..., None, :], rtol=0, atol=t * np.abs(a).max())
         unitary_columns(V, t)

@@ -97,8 +97,14 @@ def test_eigh():
     close(lp.linalg.eigvalsh(a), ew)
     V = v.run()
     np.testing.assert_allclose(a @ V, V * ew, atol=1e-8)
-    with pytest.raises(ValueError):
-        lp.linalg.eigh(a, UPLO="U")
+    # UPLO='U' reads the upper triangle: the lower one is ignored (here: garbage)
+    u = np.triu(a) + np.tril(rand((6, 6), seed=3), -1)
+    wu, vu = lp.linalg.eigh(u, UPLO="U")
+    close(wu, np.linalg.eigh(u, UPLO="U").eigenvalues)
+    close(lp.linalg.eigvalsh(u, UPLO="U"), np.linalg.eigvalsh(u, UPLO="U"))
+    np.testing.assert_allclose(a @ vu.run(), vu.run() * ew, atol=1e-8)
+    with pytest.raises(ValueError, match="UPLO"):
+        lp.linalg.eigh(a, UPLO="X")
 
 
 def test_lstsq_and_norm():
@@ -107,14 +113,14 @@ def test_lstsq_and_norm():
     B = rand((20, 3), seed=13)
     close(lp.linalg.lstsq(a, B, rcond=None), np.linalg.lstsq(a, B, rcond=None)[0])
     v = rand((7,), seed=14)
-    for ord_ in [None, 1, -1, 2, np.inf, -np.inf]:
+    for ord_ in [None, 1, -1, 2, -2, np.inf, -np.inf, 0, 3, 0.5, -3]:
         close(lp.linalg.norm(v, ord_), np.linalg.norm(v, ord_))
     m = rand((5, 4), seed=15)
-    for ord_ in [None, "fro", 1, -1, np.inf, -np.inf]:
+    for ord_ in [None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf]:
         close(lp.linalg.norm(m, ord_), np.linalg.norm(m, ord_))
-    with pytest.raises(ValueError):
-        lp.linalg.norm(v, 3)
-    for ord_ in [None, 1, -1, 2, np.inf, -np.inf]:
+    with pytest.raises(ValueError, match="Invalid norm order for matrices"):
+        lp.linalg.norm(m, 3)
+    for ord_ in [None, 1, -1, 2, np.inf, -np.inf, 0, 3]:
         for axis in (0, 1, -1):
             close(lp.linalg.norm(m, ord_, axis=axis), np.linalg.norm(m, ord_, axis=axis))
         close(lp.linalg.norm(m, ord_, axis=1, keepdims=True), np.linalg.norm(m, ord_, axis=1, keepdims=True))
@@ -122,6 +128,23 @@ def test_lstsq_and_norm():
         lp.linalg.norm(m, "fro", axis=0)
     with pytest.raises(np.exceptions.AxisError):
         lp.linalg.norm(m, axis=2)
+
+
+def test_norm_axis_pairs_and_keepdims():
+    """numpy.linalg.norm over an axis pair (a stack of matrix norms, in either order of the pair),
+    and keepdims with or without an axis"""
+    x = rand((3, 4, 5), seed=16)
+    for ord_ in [None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf]:
+        for axis in [(0, 2), (2, 0), (-1, 1)]:
+            close(lp.linalg.norm(x, ord_, axis=axis), np.linalg.norm(x, ord_, axis=axis))
+            close(lp.linalg.norm(x, ord_, axis=axis, keepdims=True), np.linalg.norm(x, ord_, axis=axis, keepdims=True))
+    close(lp.linalg.norm(x), np.linalg.norm(x))
+    close(lp.linalg.norm(x, keepdims=True), np.linalg.norm(x, keepdims=True))
+    close(lp.linalg.norm(np.arange(12).reshape(3, 4), 1), np.linalg.norm(np.arange(12).reshape(3, 4), 1))
+    for kw, msg in [(dict(axis=(0, 0)), "Duplicate axes"), (dict(axis=(0, 1, 2)), "Improper number"),
+                    (dict(ord=2), "Improper number"), (dict(ord="x", axis=(0, 1)), "Invalid norm order for matrices")]:
+        with pytest.raises(ValueError, match=msg):
+            lp.linalg.norm(x, **kw)
 
 
 def test_linalg_errors():
