@@ -5,6 +5,28 @@
 
 #include "kernels/task.h"
 
+/* The portable build targets baseline x86-64 (SSE2: two doubles per instruction). GCC's function
+ * multiversioning compiles each loop (and the reductions' min/max folds) for
+ * AVX-512 and AVX2 too and picks the best at load time.
+ * Results are the same bits on every path: these are IEEE operations without contraction
+ * (-ffp-contract=off) and libm calls. Sanitizer builds use the default path: their runtimes are
+ * not initialised yet when the loader runs the IFUNC resolvers. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__) && \
+    !defined(LP_NATIVE)
+#define LPI_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LPI_CLONES
+#endif
+
+/* reduce.c: the min/max folds of contiguous values, in vector lanes with the element fold's
+ * results (the first NaN; of equal values the first): all of x into one state c, or x[i] into
+ * acc[i] each. */
+double lpi_fold_minmax_f(bool is_min, double c, const double *restrict x, int64_t n);
+int64_t lpi_fold_minmax_i(bool is_min, int64_t c, const int64_t *restrict y, int64_t n);
+void lpi_minmax_each_f(bool is_min, double *restrict acc, const double *restrict x, int64_t n);
+void lpi_minmax_each_i(bool is_min, int64_t *restrict acc, const int64_t *restrict y, int64_t n);
+
 /* Elements per VM block: a program's registers (2 KiB each) stay in L1; measured faster than 1024. */
 #define LPI_VM_BLOCK 256
 

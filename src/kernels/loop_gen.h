@@ -3,20 +3,8 @@
 #ifndef LP_KERNELS_LOOP_GEN_H
 #define LP_KERNELS_LOOP_GEN_H
 
+#include "kernels/kernels.h"
 #include "kernels/loops.h"
-
-/* The portable build targets baseline x86-64 (SSE2: two doubles per instruction). GCC's function
- * multiversioning compiles each loop for AVX-512 and AVX2 too and picks the best at load time.
- * Results are the same bits on every path: these are IEEE operations without contraction
- * (-ffp-contract=off) and libm calls. Sanitizer builds use the default path: their runtimes are
- * not initialised yet when the loader runs the IFUNC resolvers. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
-    !defined(__SANITIZE_THREAD__) && \
-    !defined(LP_NATIVE)
-#define LPI_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LPI_CLONES
-#endif
 
 /* loops are file-local unless the including file says otherwise (loops_complex.c exports its
  * loops to the tables in loops.c) */

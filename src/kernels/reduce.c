@@ -72,6 +72,120 @@ static inline bool arg_better_i(bool is_min, int64_t v, int64_t i, int64_t cv, i
     return is_min ? v < cv : v > cv;
 }
 
+/* min/max of c and x[0..n), as the element-by-element fold `c = (c >= v || c != c) ? c : v`
+ * computes it (the first NaN wins; among equal values the first): eight independent lanes that
+ * ignore NaNs (maxpd/minpd), a NaN flag beside them, and the element loop again only when the
+ * lanes cannot tell — a NaN was seen, or the extreme is a zero, whose sign depends on which of
+ * the equal +0/-0 came first. Any other extreme value has one bit pattern, so the lanes' order
+ * does not matter. */
+typedef double v4d __attribute__((vector_size(32)));
+typedef int64_t v4i __attribute__((vector_size(32)));
+
+/* Lane-wise: the larger (smaller) of v and m, m where v is NaN; nan collects v's NaN lanes.
+ * Written with vector types because the element-wise ternary does not vectorize under
+ * -ftrapping-math (an ordered comparison may raise). */
+#define MINMAX_STEP(IS_MIN, m, v, nan)                                                   \
+    do {                                                                                \
+        v4i take_ = (IS_MIN) ? (v4i)((v) < (m)) : (v4i)((v) > (m));                     \
+        (m) = (v4d)(((v4i)(v) & take_) | ((v4i)(m) & ~take_));                          \
+        (nan) |= (v4i)((v) != (v));                                                     \
+    } while (0)
+
+LPI_CLONES double lpi_fold_minmax_f(bool is_min, double c, const double *restrict x, int64_t n) {
+    if (c != c) return c;
+    v4d m0 = {c, c, c, c}, m1 = m0;
+    v4i nan = {0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v4d a, b;
+        memcpy(&a, x + i, sizeof a);
+        memcpy(&b, x + i + 4, sizeof b);
+        if (is_min) { MINMAX_STEP(1, m0, a, nan); MINMAX_STEP(1, m1, b, nan); }
+        else { MINMAX_STEP(0, m0, a, nan); MINMAX_STEP(0, m1, b, nan); }
+    }
+    double r = c;
+    bool anybad = false;
+    for (int j = 0; j < 4; j++) {
+        r = is_min ? (m0[j] < r ? m0[j] : r) : (m0[j] > r ? m0[j] : r);
+        r = is_min ? (m1[j] < r ? m1[j] : r) : (m1[j] > r ? m1[j] : r);
+        anybad |= nan[j] != 0;
+    }
+    for (; i < n; i++) { double v = x[i]; r = is_min ? (v < r ? v : r) : (v > r ? v : r); anybad |= v != v; }
+    if (!anybad && r != 0) return r;
+    for (i = 0; i < n; i++) {
+        double v = x[i];
+        c = is_min ? ((c <= v || c != c) ? c : v) : ((c >= v || c != c) ? c : v);
+    }
+    return c;
+}
+
+LPI_CLONES int64_t lpi_fold_minmax_i(bool is_min, int64_t c, const int64_t *restrict y, int64_t n) {
+    v4i m0 = {c, c, c, c}, m1 = m0;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v4i a, b;
+        memcpy(&a, y + i, sizeof a);
+        memcpy(&b, y + i + 4, sizeof b);
+        v4i ta = is_min ? (a < m0) : (a > m0), tb = is_min ? (b < m1) : (b > m1);
+        m0 = (a & ta) | (m0 & ~ta);
+        m1 = (b & tb) | (m1 & ~tb);
+    }
+    for (int j = 0; j < 4; j++) {
+        c = is_min ? (m0[j] < c ? m0[j] : c) : (m0[j] > c ? m0[j] : c);
+        c = is_min ? (m1[j] < c ? m1[j] : c) : (m1[j] > c ? m1[j] : c);
+    }
+    for (; i < n; i++) c = is_min ? (y[i] < c ? y[i] : c) : (y[i] > c ? y[i] : c);
+    return c;
+}
+
+/* acc[i] = the min/max of acc[i] and x[i] for i < n, each as the element fold (acc's NaN stays;
+ * a NaN of x replaces a number; among equal values acc's) */
+LPI_CLONES void lpi_minmax_each_f(bool is_min, double *restrict acc, const double *restrict x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4d c, v;
+        memcpy(&c, acc + i, sizeof c);
+        memcpy(&v, x + i, sizeof v);
+        v4i take = ((is_min ? (v4i)(v < c) : (v4i)(v > c)) | (v4i)(v != v)) & (v4i)(c == c);
+        c = (v4d)(((v4i)v & take) | ((v4i)c & ~take));
+        memcpy(acc + i, &c, sizeof c);
+    }
+    for (; i < n; i++) {
+        double c = acc[i], v = x[i];
+        acc[i] = is_min ? ((c <= v || c != c) ? c : v) : ((c >= v || c != c) ? c : v);
+    }
+}
+
+LPI_CLONES void lpi_minmax_each_i(bool is_min, int64_t *restrict acc, const int64_t *restrict y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4i c, v;
+        memcpy(&c, acc + i, sizeof c);
+        memcpy(&v, y + i, sizeof v);
+        v4i take = is_min ? (v < c) : (v > c);
+        c = (v & take) | (c & ~take);
+        memcpy(acc + i, &c, sizeof c);
+    }
+    for (; i < n; i++) acc[i] = is_min ? (y[i] < acc[i] ? y[i] : acc[i]) : (y[i] > acc[i] ? y[i] : acc[i]);
+}
+
+/* The first position of x[0..n)'s extreme with no NaN among them (-1 when there is a NaN: the
+ * caller's element loop then finds the first NaN). Ties go to the first position, as in
+ * arg_better_f: the extreme by lanes, then the first element equal to it (in L1 by then). */
+static int64_t arg_extreme_f(bool is_min, const double *restrict x, int64_t n) {
+    double r = lpi_fold_minmax_f(is_min, is_min ? INFINITY : -INFINITY, x, n);
+    if (r != r) return -1;
+    int64_t i = 0;
+    while (i < n && x[i] != r) i++;
+    return i < n ? i : 0; /* all +-inf equal to the start value: the first element */
+}
+
+static int64_t arg_extreme_i(bool is_min, const int64_t *restrict y, int64_t n) {
+    int64_t r = lpi_fold_minmax_i(is_min, is_min ? INT64_MAX : INT64_MIN, y, n), i = 0;
+    while (i < n && y[i] != r) i++;
+    return i;
+}
+
 /* acc[r] += sum8(row r) for R contiguous rows of L: sum8 inlined with a constant L for the
  * narrow rows (einsum 'ij,ij->i') so each row is a few adds, not a loop; the same operations in
  * the same order as sum8, so the bits do not depend on the path. */
@@ -155,7 +269,13 @@ static void fold_slab(const lpi_reduce *r, void *state, int64_t nelem, const voi
             else { uint64_t *U = (uint64_t *)Q; for (int64_t i = 0; i < L; i++) U[acc + i * va] *= (uint64_t)y[i]; }
             break;
         case LPI_OP_MIN: case LPI_OP_MAX:
-            if (r->acc_float) {
+            if (va == 0) {
+                if (r->acc_float) D[acc] = lpi_fold_minmax_f(is_min, D[acc], x, L);
+                else Q[acc] = lpi_fold_minmax_i(is_min, Q[acc], y, L);
+            } else if (va == 1) {
+                if (r->acc_float) lpi_minmax_each_f(is_min, D + acc, x, L);
+                else lpi_minmax_each_i(is_min, Q + acc, y, L);
+            } else if (r->acc_float) {
                 for (int64_t i = 0; i < L; i++) {
                     double c = D[acc + i * va], v = x[i];
                     D[acc + i * va] = is_min ? ((c <= v || c != c) ? c : v) : ((c >= v || c != c) ? c : v);
@@ -168,6 +288,20 @@ static void fold_slab(const lpi_reduce *r, void *state, int64_t nelem, const voi
             }
             break;
         case LPI_OP_ARGMIN: case LPI_OP_ARGMAX:
+            if (va == 0 && L > 0) {
+                /* one state for the whole row: its candidate, then the usual comparison */
+                const int64_t k = r->acc_float ? arg_extreme_f(is_min, x, L) : arg_extreme_i(is_min, y, L);
+                if (k >= 0) {
+                    const int64_t id = ix + k * vi;
+                    if (r->acc_float) {
+                        if (arg_better_f(is_min, x[k], (double)id, D[acc], D[nelem + acc])) { D[acc] = x[k]; D[nelem + acc] = (double)id; }
+                    } else if (arg_better_i(is_min, y[k], id, Q[acc], Q[nelem + acc])) {
+                        Q[acc] = y[k];
+                        Q[nelem + acc] = id;
+                    }
+                    break;
+                }
+            }
             for (int64_t i = 0; i < L; i++) {
                 int64_t e = acc + i * va, id = ix + i * vi;
                 if (r->acc_float) {

@@ -171,7 +171,11 @@ static void fold_block(lpi_op op, bool accf, char *acc_, int64_t acc_step, const
         break;
     case LPI_OP_MIN: case LPI_OP_MAX: {
         const bool mn = op == LPI_OP_MIN;
-        if (accf) {
+        if (k == 0 && accf) *A = lpi_fold_minmax_f(mn, *A, x, n);
+        else if (k == 0) *Q = lpi_fold_minmax_i(mn, *Q, y, n);
+        else if (k == 1 && accf) lpi_minmax_each_f(mn, A, x, n);
+        else if (k == 1) lpi_minmax_each_i(mn, Q, y, n);
+        else if (accf) {
             for (int64_t i = 0; i < n; i++) {
                 double c = A[i * k], v = x[i];
                 A[i * k] = mn ? ((c <= v || c != c) ? c : v) : ((c >= v || c != c) ? c : v);
