@@ -22,6 +22,7 @@
 /* reduce.c: the min/max folds of contiguous values, in vector lanes with the element fold's
  * results (the first NaN; of equal values the first): all of x into one state c, or x[i] into
  * acc[i] each. */
+double lpi_sum8(const double *x, int64_t n); /* eight lanes j, j + 8, ..., added pairwise */
 double lpi_fold_minmax_f(bool is_min, double c, const double *restrict x, int64_t n);
 int64_t lpi_fold_minmax_i(bool is_min, int64_t c, const int64_t *restrict y, int64_t n);
 void lpi_minmax_each_f(bool is_min, double *restrict acc, const double *restrict x, int64_t n);

@@ -58,6 +58,10 @@ static inline double sum8(const double *x, int64_t n) {
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
+/* sum8 of a long run, compiled for AVX2/AVX-512 too (the same lanes, the same bits): the fold of
+ * the streaming reductions */
+LPI_CLONES double lpi_sum8(const double *x, int64_t n) { return sum8(x, n); }
+
 /* (value, index) better than the current one? NaN wins (first NaN), ties keep the lower index. */
 static inline bool arg_better_f(bool is_min, double v, double i, double cv, double ci) {
     if (ci < 0) return true;
@@ -194,7 +198,7 @@ static void rowsum(double *acc, const double *restrict x, int64_t R, int64_t L) 
     switch (L) {
     ROWSUM_CASE(1) ROWSUM_CASE(2) ROWSUM_CASE(3) ROWSUM_CASE(4)
     ROWSUM_CASE(5) ROWSUM_CASE(6) ROWSUM_CASE(7) ROWSUM_CASE(8)
-    default: for (int64_t r = 0; r < R; r++) acc[r] += sum8(x + r * L, L);
+    default: for (int64_t r = 0; r < R; r++) acc[r] += lpi_sum8(x + r * L, L);
     }
 }
 #undef ROWSUM_CASE
@@ -256,7 +260,7 @@ static void fold_slab(const lpi_reduce *r, void *state, int64_t nelem, const voi
         switch (r->op) {
         case LPI_OP_SUM: case LPI_OP_MEAN:
             if (r->acc_float) {
-                if (va == 0) D[acc] += sum8(x, L);
+                if (va == 0) D[acc] += lpi_sum8(x, L);
                 else for (int64_t i = 0; i < L; i++) D[acc + i * va] += x[i];
             } else {
                 uint64_t *U = (uint64_t *)Q;
@@ -375,7 +379,7 @@ static void fold_var_slab(void *state, int64_t nelem, const double *x, int nd, c
         for (;;) {
             const double *v = x + off;
             if (pass == 0) {
-                if (va == 0) lsum[rel] += sum8(v, L);
+                if (va == 0) lsum[rel] += lpi_sum8(v, L);
                 else for (int64_t i = 0; i < L; i++) lsum[rel + i * va] += v[i];
             } else if (va == 0) {
                 double m = lsum[rel], q8[8] = {0};

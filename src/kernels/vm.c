@@ -151,12 +151,7 @@ static void fold_block(lpi_op op, bool accf, char *acc_, int64_t acc_step, const
     case LPI_OP_SUM: case LPI_OP_MEAN:
         if (accf) {
             if (k == 0) {
-                double s8[8] = {0};
-                int64_t i = 0;
-                for (; i + 8 <= n; i += 8)
-                    for (int j = 0; j < 8; j++) s8[j] += x[i + j];
-                for (int j = 0; i < n; i++, j++) s8[j] += x[i];
-                *A += ((s8[0] + s8[1]) + (s8[2] + s8[3])) + ((s8[4] + s8[5]) + (s8[6] + s8[7]));
+                *A += lpi_sum8(x, n);
             } else {
                 for (int64_t i = 0; i < n; i++) A[i * k] += x[i];
             }
