@@ -498,9 +498,8 @@ static inline uint64_t run_key(const runs *R, int k, int64_t i) {
     return key_of(R->dt, r->v + g * r->vs, true);
 }
 
-/* number of keys < v (strict) or <= v in run k */
-static int64_t bound(const runs *R, int k, uint64_t v, bool le) {
-    int64_t lo = 0, hi = R->r[k].n;
+/* The first position in [lo, hi) of run k whose key is > v (le) or >= v (!le); hi if none. */
+static int64_t bound(const runs *R, int k, int64_t lo, int64_t hi, uint64_t v, bool le) {
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
         uint64_t km = run_key(R, k, mid);
@@ -510,30 +509,128 @@ static int64_t bound(const runs *R, int k, uint64_t v, bool le) {
     return lo;
 }
 
-/* cut[k]: how many elements of run k come before merged position p (0 <= p <= total). */
-static void corank(const runs *R, int64_t p, int64_t *cut) {
-    int64_t total = 0;
-    for (int k = 0; k < R->k; k++) total += R->r[k].n;
-    if (p <= 0 || p >= total) {
-        for (int k = 0; k < R->k; k++) cut[k] = p <= 0 ? 0 : R->r[k].n;
+/* A key with its run: the stable merge's order, up to the position inside the run. */
+typedef struct runkey {
+    uint64_t key;
+    int64_t run;
+} runkey;
+
+static inline bool rk_less(runkey a, runkey b) { return a.key < b.key || (a.key == b.key && a.run < b.run); }
+
+/* The q-th smallest (0 <= q < n) of a[0..n) (reordered): quickselect with three-way partitions
+ * (equal keys of one run are common) around pseudo-random pivots. */
+static runkey rk_select(runkey *a, int64_t n, int64_t q) {
+    uint64_t z = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
+    while (n > 1) {
+        z ^= z >> 29;
+        z *= 0xBF58476D1CE4E5B9ULL;
+        const runkey piv = a[(z >> 11) % (uint64_t)n];
+        int64_t lt = 0, i = 0, gt = n;
+        while (i < gt) {
+            runkey x = a[i];
+            if (rk_less(x, piv)) { a[i++] = a[lt]; a[lt++] = x; }
+            else if (rk_less(piv, x)) { a[i] = a[--gt]; a[gt] = x; }
+            else i++;
+        }
+        if (q < lt) n = lt;
+        else if (q < gt) return piv;
+        else { a += gt; n -= gt; q -= gt; }
+    }
+    return a[0];
+}
+
+/* corank's last step: q more of the windows' elements [cut[k], hi[k]) belong before p (0 <= q
+ * <= their number): the q smallest by (key, run), those of one run and key by position. */
+static void corank_tail(const runs *R, int64_t q, int64_t *cut, const int64_t *hi, runkey *a) {
+    int64_t n = 0;
+    for (int k = 0; k < R->k; k++)
+        for (int64_t i = cut[k]; i < hi[k]; i++) a[n++] = (runkey){run_key(R, k, i), k};
+    if (q >= n) {
+        for (int k = 0; k < R->k; k++) cut[k] = hi[k];
         return;
     }
-    /* the smallest key v with more than p keys <= v */
-    uint64_t lo = 0, hi = UINT64_MAX;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        int64_t c = 0;
-        for (int k = 0; k < R->k; k++) c += bound(R, k, mid, true);
-        if (c > p) hi = mid;
-        else lo = mid + 1;
+    if (q <= 0) return; /* (below 0 only for runs that are not sorted: a malformed task) */
+    /* the first element not taken (select reorders a: counting does not mind) */
+    const runkey piv = rk_select(a, n, q);
+    int64_t less = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (rk_less(a[i], piv)) { cut[a[i].run]++; less++; }
+    cut[piv.run] += q - less; /* equal to the pivot: the first of its run */
+}
+
+/* cut[k]: how many elements of run k come before merged position p (0 <= p <= total) in the
+ * stable merge's order (key, then run, then position). A quickselect over the runs: cut[k] stays
+ * in the window [cut[k], hi[k]]; a pivot drawn at random from the elements still inside the
+ * windows is counted in every window and each window keeps the side of the pivot that holds
+ * its cut, so O(log total) rounds of K binary searches in shrinking windows, whatever the data
+ * (a bisection over the 64-bit key space paid 64 rounds of full searches: a third of a large
+ * sort). Counting only inside the windows decides exactly: if the pivot is among the first p,
+ * each run's clamped count is at most its cut and the pivot's own run counts fewer, so the sum
+ * stays below p; if not, each count is at least its cut. Once at most cap elements are left
+ * in the windows (spread over many runs, a round settles only a few of them), they are selected
+ * at once (corank_tail). hi and cnt: K scratch each; tail: cap. */
+static void corank(const runs *R, int64_t p, int64_t *cut, int64_t *hi, int64_t *cnt, runkey *tail, int64_t cap) {
+    const int K = R->k;
+    int64_t total = 0;
+    for (int k = 0; k < K; k++) {
+        cut[k] = 0;
+        hi[k] = R->r[k].n;
+        total += hi[k];
     }
-    int64_t rem = p;
-    for (int k = 0; k < R->k; k++) { cut[k] = bound(R, k, lo, false); rem -= cut[k]; }
-    for (int k = 0; k < R->k && rem > 0; k++) {
-        int64_t eq = bound(R, k, lo, true) - cut[k];
-        int64_t take = eq < rem ? eq : rem;
-        cut[k] += take;
-        rem -= take;
+    if (p <= 0 || p >= total) {
+        for (int k = 0; k < K; k++) cut[k] = p <= 0 ? 0 : hi[k];
+        return;
+    }
+    uint64_t seed = (uint64_t)p;
+    for (int round = 0;; round++) {
+        int64_t w = 0, wmax = 0, before = 0;
+        int j = 0;
+        for (int k = 0; k < K; k++) {
+            w += hi[k] - cut[k];
+            before += cut[k];
+            if (hi[k] - cut[k] > wmax) { wmax = hi[k] - cut[k]; j = k; }
+        }
+        if (w == 0) return;
+        if (w <= cap) { /* the last few: selected among the windows' elements at once */
+            corank_tail(R, p - before, cut, hi, tail);
+            return;
+        }
+        int64_t r;
+        if (round % 3 == 2) {
+            /* splitmix64: a pivot at a random rank among the window elements (the bound on
+             * the rounds, also for sorted or skewed runs) */
+            uint64_t z = (seed += 0x9E3779B97F4A7C15ULL);
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+            r = (int64_t)((z ^ (z >> 31)) % (uint64_t)w);
+            j = 0;
+            while (r >= hi[j] - cut[j]) {
+                r -= hi[j] - cut[j];
+                j++;
+            }
+        } else {
+            /* interpolation: in the widest window, as far in as p is into the windows' total
+             * (runs of similar data put their cuts near there), a little below it, then a
+             * little above it, so both ends of every window close in */
+            const int64_t d = (int64_t)sqrt((double)wmax) + 1;
+            r = (int64_t)((double)(p - before) / (double)w * (double)wmax) + (round % 3 ? d : -d);
+            if (r >= wmax) r = wmax - 1;
+            if (r < 0) r = 0;
+        }
+        const int64_t ip = cut[j] + r;
+        const uint64_t v = run_key(R, j, ip);
+        int64_t s = 0;
+        for (int k = 0; k < K; k++) {
+            /* elements before the pivot: runs before j up to keys <= v, runs after j below v */
+            cnt[k] = k == j ? ip : bound(R, k, cut[k], hi[k], v, k < j);
+            s += cnt[k];
+        }
+        if (s < p) { /* the pivot is among the first p: so is everything before it */
+            memcpy(cut, cnt, (size_t)K * sizeof *cut);
+            cut[j] = ip + 1;
+        } else {
+            memcpy(hi, cnt, (size_t)K * sizeof *hi);
+        }
     }
 }
 
@@ -545,8 +642,10 @@ static void merge_line(const runs *R, int64_t lo, int64_t hi, char *o, int64_t s
                        uint64_t *key, int64_t *idx, int64_t *b) {
     const int K = R->k;
     const int64_t m = hi - lo;
-    corank(R, lo, c0);
-    corank(R, hi, c1);
+    /* key's 2 m words hold the selection's last m elements (16 bytes each) */
+    const int64_t cap = m < 8 * K + 1024 ? m : 8 * K + 1024;
+    corank(R, lo, c0, b, b + K, (runkey *)key, cap);
+    corank(R, hi, c1, b, b + K, (runkey *)key, cap);
     /* runs that are not sorted (a malformed task) can give co-ranks that do not add up */
     int64_t tot = 0;
     for (int k = 0; k < K; k++) {
@@ -581,7 +680,7 @@ static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, 
     const int K = arg ? t->nops / 2 : t->nops;
     if (K < 1 || K > 6 * 1024) return lpi_error(ctx, LP_ERR_INTERNAL, "sort: bad operand count");
     runs *R = lp_malloc(sizeof *R + (size_t)K * sizeof(run));
-    int64_t *c0 = lp_malloc((size_t)(3 * K + 1) * sizeof *c0); /* c0, c1, the K + 1 run starts */
+    int64_t *c0 = lp_malloc((size_t)(4 * K + 1) * sizeof *c0); /* c0, c1, the K + 1 run starts (corank's 2 K scratch) */
     lp_buffer *kb = NULL, *ib = NULL;
     lp_status st = LP_OK;
     if (!R || !c0) { st = lpi_nomem(ctx); goto done; }
