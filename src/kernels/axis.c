@@ -454,6 +454,7 @@ static lp_status sort_local(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t,
     uint64_t *key = lp_buffer_data(kb);
     int64_t *idx = arg ? lp_buffer_data(ib) : NULL;
     const int64_t sx = in->strides[ax], so = out->strides[ax];
+    const bool keyed = !arg && out->dtype == LP_UINT64; /* runs of 8-byte values kept as keys */
     for (int64_t li = 0; li < nl; li++) {
         char *p[8];
         line_at(&L, li, p);
@@ -462,6 +463,7 @@ static lp_status sort_local(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t,
         int64_t *si;
         const uint64_t *sk = sort_keys(key, idx, n, key + n, arg ? idx + n : NULL, &si);
         if (arg) for (int64_t i = 0; i < n; i++) *(int64_t *)(p[1] + i * so) = si[i];
+        else if (keyed) for (int64_t i = 0; i < n; i++) *(uint64_t *)(p[1] + i * so) = sk[i];
         else values_of(dt, sk, n, p[1], so);
         if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) break;
     }
@@ -472,6 +474,10 @@ static lp_status sort_local(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t,
 
 /* ---- runs: merge and select ---- */
 
+/* Sorts of these keep their runs as keys (plan/plan_axis.c): the same 8 bytes, and neither the
+ * chunk sort nor the merges turn keys into values and back. */
+static inline bool keyed_dtype(lp_dtype dt) { return dt == LP_INT64 || dt == LP_UINT64 || dt == LP_FLOAT64; }
+
 typedef struct run {
     const char *p;          /* the run's line (sorted values, or argsort indices) */
     int64_t s, n;           /* stride, length */
@@ -481,6 +487,8 @@ typedef struct run {
 
 typedef struct runs {
     lp_dtype dt;            /* of the values */
+    lp_dtype kdt;           /* of a sort's runs: dt, or uint64 for runs kept as keys (key_of
+                             * of a uint64 is the number itself) */
     bool arg;
     bool bad;               /* an argsort index outside its run's chunk (a malformed task) */
     int k;
@@ -489,7 +497,7 @@ typedef struct runs {
 
 static inline uint64_t run_key(const runs *R, int k, int64_t i) {
     const run *r = &R->r[k];
-    if (!R->arg) return key_of(R->dt, r->p + i * r->s, false);
+    if (!R->arg) return key_of(R->kdt, r->p + i * r->s, false);
     int64_t g = *(const int64_t *)(r->p + i * r->s) - r->off;
     if (g < 0 || g >= r->n) {
         ((runs *)R)->bad = true;
@@ -663,7 +671,7 @@ static void merge_line(const runs *R, int64_t lo, int64_t hi, char *o, int64_t s
                 idx[j] = *(const int64_t *)(r->p + i * r->s);
             }
         } else {
-            keys_of(R->dt, r->p + c0[k] * r->s, r->s, c1[k] - c0[k], false, key + j);
+            keys_of(R->kdt, r->p + c0[k] * r->s, r->s, c1[k] - c0[k], false, key + j);
             j += c1[k] - c0[k];
         }
     }
@@ -684,7 +692,8 @@ static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, 
     lp_buffer *kb = NULL, *ib = NULL;
     lp_status st = LP_OK;
     if (!R || !c0) { st = lpi_nomem(ctx); goto done; }
-    R->dt = arg ? ins[K].dtype : ins[0].dtype;
+    R->dt = arg ? ins[K].dtype : out->dtype;
+    R->kdt = arg || ins[0].dtype != LP_UINT64 ? R->dt : LP_UINT64;
     R->arg = arg;
     R->bad = false;
     R->k = K;
@@ -692,12 +701,12 @@ static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, 
     int64_t len = 0;
     bool ok = true;
     for (int k = 0; k < K && ok; k++) {
-        ok = same_lines(&ins[k], out, ax, arg ? LP_INT64 : (int)R->dt) &&
+        ok = same_lines(&ins[k], out, ax, arg ? LP_INT64 : (int)R->kdt) &&
              (!arg || (same_lines(&ins[K + k], out, ax, R->dt) && ins[K + k].shape[ax] == ins[k].shape[ax]));
         len += ins[k].shape[ax];
     }
     if (ok) ok = t->box.ndim == out->ndim && t->box.lo[ax] >= 0 && t->box.lo[ax] + out->shape[ax] <= len &&
-                            out->dtype == (arg ? LP_INT64 : R->dt);
+                            out->dtype == (arg ? LP_INT64 : R->dt) && (R->kdt == R->dt || keyed_dtype(R->dt));
     if (!ok) { st = lpi_error(ctx, LP_ERR_VALUE, "sort: the operands do not match the output"); goto done; }
     /* merge scratch from the buffer cache (tasks of one size reuse it without page faults) */
     int64_t n2 = out->shape[ax] > 0 ? 2 * out->shape[ax] : 2;
@@ -992,7 +1001,8 @@ lp_status lpi_sort_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, cons
         bool arg = pn->op == LPI_OP_ARGSORT;
         if (lpi_box_size(&t->box) == 0) return LP_OK; /* nothing to sort (an empty operand has no dtype on a worker) */
         if (t->nops != 1 || !same_lines(&ins[0], out, pn->axis, -1) || ins[0].shape[pn->axis] != out->shape[pn->axis] ||
-            out->dtype != (arg ? LP_INT64 : ins[0].dtype) || t->box.ndim != out->ndim)
+            (out->dtype != (arg ? LP_INT64 : ins[0].dtype) && (arg || pn->final || out->dtype != LP_UINT64 || !keyed_dtype(ins[0].dtype))) ||
+            t->box.ndim != out->ndim)
             return lpi_error(ctx, LP_ERR_VALUE, "sort: the operand does not match the output");
         return sort_local(ctx, pn, t, &ins[0], out);
     }
