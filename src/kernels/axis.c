@@ -416,36 +416,6 @@ static uint64_t *merge_runs(uint64_t *key, int64_t *idx, int64_t *b, int m, uint
     return sk;
 }
 
-/* merge_runs with the first rounds done a group of g adjacent runs at a time (g a power of two,
- * a group about GROUP_KEYS keys: it and its scratch stay in L2), then the rounds over the
- * groups: the same pairwise merges of adjacent ranges, so the same stable result, without
- * streaming the whole line through the outer caches in every round. */
-#define GROUP_KEYS (1 << 15)
-static uint64_t *merge_runs_grouped(uint64_t *key, int64_t *idx, int64_t *b, int m, uint64_t *tk, int64_t *ti,
-                                    int64_t **idx_out) {
-    const int64_t n = b[m];
-    int g = 1, lg = 0;
-    while (2 * g < m && 2 * g * (n / m) <= GROUP_KEYS) { g *= 2; lg++; }
-    if (g < 4) return merge_runs(key, idx, b, m, tk, ti, idx_out);
-    /* every full group ends after lg rounds: in tk when lg is odd */
-    uint64_t *gk = lg & 1 ? tk : key;
-    int64_t *gi = idx ? (lg & 1 ? ti : idx) : NULL;
-    const int ng = (m + g - 1) / g;
-    for (int q = 0; q < ng; q++) {
-        const int r = q + 1 < ng ? g : m - q * g;
-        const int64_t lo = b[q * g], hi = b[q * g + r];
-        int64_t *si;
-        uint64_t *sk = merge_runs(key, idx, b + q * g, r, tk, ti, &si); /* keeps b[q * g] and b[q * g + r] */
-        if (sk != gk) { /* a shorter last group: fewer rounds */
-            memcpy(gk + lo, sk + lo, (size_t)(hi - lo) * sizeof *gk);
-            if (idx) memcpy(gi + lo, si + lo, (size_t)(hi - lo) * sizeof *gi);
-        }
-    }
-    for (int q = 0; q < ng; q++) b[q] = b[q * g];
-    b[ng] = n;
-    return merge_runs(gk, gi, b, ng, gk == key ? tk : key, idx ? (gi == idx ? ti : idx) : NULL, idx_out);
-}
-
 /* The sorted keys end in key or tk (returned; their payload in the matching idx or ti). */
 static uint64_t *sort_keys(uint64_t *key, int64_t *idx, int64_t n, uint64_t *tk, int64_t *ti, int64_t **idx_out) {
     for (int64_t lo = 0; lo < n; lo += SORT_BLOCK) {
@@ -707,7 +677,7 @@ static void merge_line(const runs *R, int64_t lo, int64_t hi, char *o, int64_t s
     }
     b[K] = j; /* == m: the co-ranks of lo and hi are m apart */
     int64_t *si;
-    const uint64_t *sk = merge_runs_grouped(key, R->arg ? idx : NULL, b, K, key + m, R->arg ? idx + m : NULL, &si);
+    const uint64_t *sk = merge_runs(key, R->arg ? idx : NULL, b, K, key + m, R->arg ? idx + m : NULL, &si);
     if (R->arg) for (int64_t i = 0; i < m; i++) *(int64_t *)(o + i * so) = si[i];
     else values_of(R->dt, sk, m, o, so);
 }
