@@ -11,11 +11,12 @@
  * Sorting compares order-preserving unsigned keys: integers with the sign bit flipped, floats
  * with the IEEE trick (negatives inverted), NaN after +inf (all NaNs equal). A chunk is sorted
  * per line by a stable LSD radix sort on 11-bit digits (passes whose digit is the same for every
- * key are skipped: 3 passes for 32-bit keys, fewer for small integers). A merge task finds, per
- * line, the co-rank of its first and last output position in every run: bisection over the key
- * space counting keys <= v with binary searches, ties taken from the runs in order (runs are in
- * index order and each is stable, so the merge is stable). Then it merges only those slices,
- * as keys, in rounds of branch-free pairwise merges. Selection by rank sorts nothing: a
+ * key are skipped: 3 passes for 32-bit keys, fewer for small integers). Runs of 8-byte numbers
+ * are written as their keys (uint64), so the merges read them as they are. A merge task finds,
+ * per line, the co-rank of its first and last output position in every run: a selection over
+ * the runs in the order (key, run, position) — runs are in index order and each is stable, so
+ * the merge is stable — with pivots that shrink a window per run. Then it merges only those
+ * slices, as keys, in rounds of branch-free pairwise merges. Selection by rank sorts nothing: a
  * histogram of each chunk's top key bits, then per line the wanted buckets gathered and a radix
  * select within them. argsort keys treat -0.0 and 0.0 as equal (stability orders them); sort
  * keeps them distinct (-0.0 first), which lets values be rebuilt from keys. */
