@@ -9,7 +9,10 @@
  * all contexts, emptied when the last context is destroyed (lpi_buffer_cache_trim); a long-lived
  * process (a worker) drops what has not been reused for a while (lpi_buffer_cache_trim_idle). */
 #define CACHE_MIN ((size_t)1 << 20)
-#define CACHE_SLOTS 32
+/* slots for every run's chunks of a large sort (256 runs of a 64M sort with 2 MiB chunks are
+ * all live until the merges end; with 32 slots the next sort faulted 7/8 of them in again);
+ * the byte cap is what bounds the memory kept */
+#define CACHE_SLOTS 1024
 #define CACHE_CAP ((size_t)1 << 30)
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;

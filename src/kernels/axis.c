@@ -11,11 +11,12 @@
  * Sorting compares order-preserving unsigned keys: integers with the sign bit flipped, floats
  * with the IEEE trick (negatives inverted), NaN after +inf (all NaNs equal). A chunk is sorted
  * per line by a stable LSD radix sort on 11-bit digits (passes whose digit is the same for every
- * key are skipped: 3 passes for 32-bit keys, fewer for small integers). A merge task finds, per
- * line, the co-rank of its first and last output position in every run: bisection over the key
- * space counting keys <= v with binary searches, ties taken from the runs in order (runs are in
- * index order and each is stable, so the merge is stable). Then it merges only those slices,
- * as keys, in rounds of branch-free pairwise merges. Selection by rank sorts nothing: a
+ * key are skipped: 3 passes for 32-bit keys, fewer for small integers). Runs of 8-byte numbers
+ * are written as their keys (uint64), so the merges read them as they are. A merge task finds,
+ * per line, the co-rank of its first and last output position in every run: a selection over
+ * the runs in the order (key, run, position) — runs are in index order and each is stable, so
+ * the merge is stable — with pivots that shrink a window per run. Then it merges only those
+ * slices, as keys, in rounds of branch-free pairwise merges. Selection by rank sorts nothing: a
  * histogram of each chunk's top key bits, then per line the wanted buckets gathered and a radix
  * select within them. argsort keys treat -0.0 and 0.0 as equal (stability orders them); sort
  * keeps them distinct (-0.0 first), which lets values be rebuilt from keys. */
@@ -454,6 +455,7 @@ static lp_status sort_local(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t,
     uint64_t *key = lp_buffer_data(kb);
     int64_t *idx = arg ? lp_buffer_data(ib) : NULL;
     const int64_t sx = in->strides[ax], so = out->strides[ax];
+    const bool keyed = !arg && out->dtype == LP_UINT64; /* runs of 8-byte values kept as keys */
     for (int64_t li = 0; li < nl; li++) {
         char *p[8];
         line_at(&L, li, p);
@@ -462,6 +464,7 @@ static lp_status sort_local(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t,
         int64_t *si;
         const uint64_t *sk = sort_keys(key, idx, n, key + n, arg ? idx + n : NULL, &si);
         if (arg) for (int64_t i = 0; i < n; i++) *(int64_t *)(p[1] + i * so) = si[i];
+        else if (keyed) for (int64_t i = 0; i < n; i++) *(uint64_t *)(p[1] + i * so) = sk[i];
         else values_of(dt, sk, n, p[1], so);
         if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) break;
     }
@@ -472,6 +475,10 @@ static lp_status sort_local(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t,
 
 /* ---- runs: merge and select ---- */
 
+/* Sorts of these keep their runs as keys (plan/plan_axis.c): the same 8 bytes, and neither the
+ * chunk sort nor the merges turn keys into values and back. */
+static inline bool keyed_dtype(lp_dtype dt) { return dt == LP_INT64 || dt == LP_UINT64 || dt == LP_FLOAT64; }
+
 typedef struct run {
     const char *p;          /* the run's line (sorted values, or argsort indices) */
     int64_t s, n;           /* stride, length */
@@ -481,6 +488,8 @@ typedef struct run {
 
 typedef struct runs {
     lp_dtype dt;            /* of the values */
+    lp_dtype kdt;           /* of a sort's runs: dt, or uint64 for runs kept as keys (key_of
+                             * of a uint64 is the number itself) */
     bool arg;
     bool bad;               /* an argsort index outside its run's chunk (a malformed task) */
     int k;
@@ -489,7 +498,7 @@ typedef struct runs {
 
 static inline uint64_t run_key(const runs *R, int k, int64_t i) {
     const run *r = &R->r[k];
-    if (!R->arg) return key_of(R->dt, r->p + i * r->s, false);
+    if (!R->arg) return key_of(R->kdt, r->p + i * r->s, false);
     int64_t g = *(const int64_t *)(r->p + i * r->s) - r->off;
     if (g < 0 || g >= r->n) {
         ((runs *)R)->bad = true;
@@ -498,9 +507,8 @@ static inline uint64_t run_key(const runs *R, int k, int64_t i) {
     return key_of(R->dt, r->v + g * r->vs, true);
 }
 
-/* number of keys < v (strict) or <= v in run k */
-static int64_t bound(const runs *R, int k, uint64_t v, bool le) {
-    int64_t lo = 0, hi = R->r[k].n;
+/* The first position in [lo, hi) of run k whose key is > v (le) or >= v (!le); hi if none. */
+static int64_t bound(const runs *R, int k, int64_t lo, int64_t hi, uint64_t v, bool le) {
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
         uint64_t km = run_key(R, k, mid);
@@ -510,30 +518,128 @@ static int64_t bound(const runs *R, int k, uint64_t v, bool le) {
     return lo;
 }
 
-/* cut[k]: how many elements of run k come before merged position p (0 <= p <= total). */
-static void corank(const runs *R, int64_t p, int64_t *cut) {
-    int64_t total = 0;
-    for (int k = 0; k < R->k; k++) total += R->r[k].n;
-    if (p <= 0 || p >= total) {
-        for (int k = 0; k < R->k; k++) cut[k] = p <= 0 ? 0 : R->r[k].n;
+/* A key with its run: the stable merge's order, up to the position inside the run. */
+typedef struct runkey {
+    uint64_t key;
+    int64_t run;
+} runkey;
+
+static inline bool rk_less(runkey a, runkey b) { return a.key < b.key || (a.key == b.key && a.run < b.run); }
+
+/* The q-th smallest (0 <= q < n) of a[0..n) (reordered): quickselect with three-way partitions
+ * (equal keys of one run are common) around pseudo-random pivots. */
+static runkey rk_select(runkey *a, int64_t n, int64_t q) {
+    uint64_t z = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
+    while (n > 1) {
+        z ^= z >> 29;
+        z *= 0xBF58476D1CE4E5B9ULL;
+        const runkey piv = a[(z >> 11) % (uint64_t)n];
+        int64_t lt = 0, i = 0, gt = n;
+        while (i < gt) {
+            runkey x = a[i];
+            if (rk_less(x, piv)) { a[i++] = a[lt]; a[lt++] = x; }
+            else if (rk_less(piv, x)) { a[i] = a[--gt]; a[gt] = x; }
+            else i++;
+        }
+        if (q < lt) n = lt;
+        else if (q < gt) return piv;
+        else { a += gt; n -= gt; q -= gt; }
+    }
+    return a[0];
+}
+
+/* corank's last step: q more of the windows' elements [cut[k], hi[k]) belong before p (0 <= q
+ * <= their number): the q smallest by (key, run), those of one run and key by position. */
+static void corank_tail(const runs *R, int64_t q, int64_t *cut, const int64_t *hi, runkey *a) {
+    int64_t n = 0;
+    for (int k = 0; k < R->k; k++)
+        for (int64_t i = cut[k]; i < hi[k]; i++) a[n++] = (runkey){run_key(R, k, i), k};
+    if (q >= n) {
+        for (int k = 0; k < R->k; k++) cut[k] = hi[k];
         return;
     }
-    /* the smallest key v with more than p keys <= v */
-    uint64_t lo = 0, hi = UINT64_MAX;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        int64_t c = 0;
-        for (int k = 0; k < R->k; k++) c += bound(R, k, mid, true);
-        if (c > p) hi = mid;
-        else lo = mid + 1;
+    if (q <= 0) return; /* (below 0 only for runs that are not sorted: a malformed task) */
+    /* the first element not taken (select reorders a: counting does not mind) */
+    const runkey piv = rk_select(a, n, q);
+    int64_t less = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (rk_less(a[i], piv)) { cut[a[i].run]++; less++; }
+    cut[piv.run] += q - less; /* equal to the pivot: the first of its run */
+}
+
+/* cut[k]: how many elements of run k come before merged position p (0 <= p <= total) in the
+ * stable merge's order (key, then run, then position). A quickselect over the runs: cut[k] stays
+ * in the window [cut[k], hi[k]]; a pivot drawn at random from the elements still inside the
+ * windows is counted in every window and each window keeps the side of the pivot that holds
+ * its cut, so O(log total) rounds of K binary searches in shrinking windows, whatever the data
+ * (a bisection over the 64-bit key space paid 64 rounds of full searches: a third of a large
+ * sort). Counting only inside the windows decides exactly: if the pivot is among the first p,
+ * each run's clamped count is at most its cut and the pivot's own run counts fewer, so the sum
+ * stays below p; if not, each count is at least its cut. Once at most cap elements are left
+ * in the windows (spread over many runs, a round settles only a few of them), they are selected
+ * at once (corank_tail). hi and cnt: K scratch each; tail: cap. */
+static void corank(const runs *R, int64_t p, int64_t *cut, int64_t *hi, int64_t *cnt, runkey *tail, int64_t cap) {
+    const int K = R->k;
+    int64_t total = 0;
+    for (int k = 0; k < K; k++) {
+        cut[k] = 0;
+        hi[k] = R->r[k].n;
+        total += hi[k];
     }
-    int64_t rem = p;
-    for (int k = 0; k < R->k; k++) { cut[k] = bound(R, k, lo, false); rem -= cut[k]; }
-    for (int k = 0; k < R->k && rem > 0; k++) {
-        int64_t eq = bound(R, k, lo, true) - cut[k];
-        int64_t take = eq < rem ? eq : rem;
-        cut[k] += take;
-        rem -= take;
+    if (p <= 0 || p >= total) {
+        for (int k = 0; k < K; k++) cut[k] = p <= 0 ? 0 : hi[k];
+        return;
+    }
+    uint64_t seed = (uint64_t)p;
+    for (int round = 0;; round++) {
+        int64_t w = 0, wmax = 0, before = 0;
+        int j = 0;
+        for (int k = 0; k < K; k++) {
+            w += hi[k] - cut[k];
+            before += cut[k];
+            if (hi[k] - cut[k] > wmax) { wmax = hi[k] - cut[k]; j = k; }
+        }
+        if (w == 0) return;
+        if (w <= cap) { /* the last few: selected among the windows' elements at once */
+            corank_tail(R, p - before, cut, hi, tail);
+            return;
+        }
+        int64_t r;
+        if (round % 3 == 2) {
+            /* splitmix64: a pivot at a random rank among the window elements (the bound on
+             * the rounds, also for sorted or skewed runs) */
+            uint64_t z = (seed += 0x9E3779B97F4A7C15ULL);
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+            r = (int64_t)((z ^ (z >> 31)) % (uint64_t)w);
+            j = 0;
+            while (r >= hi[j] - cut[j]) {
+                r -= hi[j] - cut[j];
+                j++;
+            }
+        } else {
+            /* interpolation: in the widest window, as far in as p is into the windows' total
+             * (runs of similar data put their cuts near there), a little below it, then a
+             * little above it, so both ends of every window close in */
+            const int64_t d = (int64_t)sqrt((double)wmax) + 1;
+            r = (int64_t)((double)(p - before) / (double)w * (double)wmax) + (round % 3 ? d : -d);
+            if (r >= wmax) r = wmax - 1;
+            if (r < 0) r = 0;
+        }
+        const int64_t ip = cut[j] + r;
+        const uint64_t v = run_key(R, j, ip);
+        int64_t s = 0;
+        for (int k = 0; k < K; k++) {
+            /* elements before the pivot: runs before j up to keys <= v, runs after j below v */
+            cnt[k] = k == j ? ip : bound(R, k, cut[k], hi[k], v, k < j);
+            s += cnt[k];
+        }
+        if (s < p) { /* the pivot is among the first p: so is everything before it */
+            memcpy(cut, cnt, (size_t)K * sizeof *cut);
+            cut[j] = ip + 1;
+        } else {
+            memcpy(hi, cnt, (size_t)K * sizeof *hi);
+        }
     }
 }
 
@@ -545,8 +651,10 @@ static void merge_line(const runs *R, int64_t lo, int64_t hi, char *o, int64_t s
                        uint64_t *key, int64_t *idx, int64_t *b) {
     const int K = R->k;
     const int64_t m = hi - lo;
-    corank(R, lo, c0);
-    corank(R, hi, c1);
+    /* key's 2 m words hold the selection's last m elements (16 bytes each) */
+    const int64_t cap = m < 8 * K + 1024 ? m : 8 * K + 1024;
+    corank(R, lo, c0, b, b + K, (runkey *)key, cap);
+    corank(R, hi, c1, b, b + K, (runkey *)key, cap);
     /* runs that are not sorted (a malformed task) can give co-ranks that do not add up */
     int64_t tot = 0;
     for (int k = 0; k < K; k++) {
@@ -564,7 +672,7 @@ static void merge_line(const runs *R, int64_t lo, int64_t hi, char *o, int64_t s
                 idx[j] = *(const int64_t *)(r->p + i * r->s);
             }
         } else {
-            keys_of(R->dt, r->p + c0[k] * r->s, r->s, c1[k] - c0[k], false, key + j);
+            keys_of(R->kdt, r->p + c0[k] * r->s, r->s, c1[k] - c0[k], false, key + j);
             j += c1[k] - c0[k];
         }
     }
@@ -581,11 +689,12 @@ static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, 
     const int K = arg ? t->nops / 2 : t->nops;
     if (K < 1 || K > 6 * 1024) return lpi_error(ctx, LP_ERR_INTERNAL, "sort: bad operand count");
     runs *R = lp_malloc(sizeof *R + (size_t)K * sizeof(run));
-    int64_t *c0 = lp_malloc((size_t)(3 * K + 1) * sizeof *c0); /* c0, c1, the K + 1 run starts */
+    int64_t *c0 = lp_malloc((size_t)(4 * K + 1) * sizeof *c0); /* c0, c1, the K + 1 run starts (corank's 2 K scratch) */
     lp_buffer *kb = NULL, *ib = NULL;
     lp_status st = LP_OK;
     if (!R || !c0) { st = lpi_nomem(ctx); goto done; }
-    R->dt = arg ? ins[K].dtype : ins[0].dtype;
+    R->dt = arg ? ins[K].dtype : out->dtype;
+    R->kdt = arg || ins[0].dtype != LP_UINT64 ? R->dt : LP_UINT64;
     R->arg = arg;
     R->bad = false;
     R->k = K;
@@ -593,12 +702,12 @@ static lp_status sort_runs(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, 
     int64_t len = 0;
     bool ok = true;
     for (int k = 0; k < K && ok; k++) {
-        ok = same_lines(&ins[k], out, ax, arg ? LP_INT64 : (int)R->dt) &&
+        ok = same_lines(&ins[k], out, ax, arg ? LP_INT64 : (int)R->kdt) &&
              (!arg || (same_lines(&ins[K + k], out, ax, R->dt) && ins[K + k].shape[ax] == ins[k].shape[ax]));
         len += ins[k].shape[ax];
     }
     if (ok) ok = t->box.ndim == out->ndim && t->box.lo[ax] >= 0 && t->box.lo[ax] + out->shape[ax] <= len &&
-                            out->dtype == (arg ? LP_INT64 : R->dt);
+                            out->dtype == (arg ? LP_INT64 : R->dt) && (R->kdt == R->dt || keyed_dtype(R->dt));
     if (!ok) { st = lpi_error(ctx, LP_ERR_VALUE, "sort: the operands do not match the output"); goto done; }
     /* merge scratch from the buffer cache (tasks of one size reuse it without page faults) */
     int64_t n2 = out->shape[ax] > 0 ? 2 * out->shape[ax] : 2;
@@ -893,7 +1002,8 @@ lp_status lpi_sort_run(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, cons
         bool arg = pn->op == LPI_OP_ARGSORT;
         if (lpi_box_size(&t->box) == 0) return LP_OK; /* nothing to sort (an empty operand has no dtype on a worker) */
         if (t->nops != 1 || !same_lines(&ins[0], out, pn->axis, -1) || ins[0].shape[pn->axis] != out->shape[pn->axis] ||
-            out->dtype != (arg ? LP_INT64 : ins[0].dtype) || t->box.ndim != out->ndim)
+            (out->dtype != (arg ? LP_INT64 : ins[0].dtype) && (arg || pn->final || out->dtype != LP_UINT64 || !keyed_dtype(ins[0].dtype))) ||
+            t->box.ndim != out->ndim)
             return lpi_error(ctx, LP_ERR_VALUE, "sort: the operand does not match the output");
         return sort_local(ctx, pn, t, &ins[0], out);
     }

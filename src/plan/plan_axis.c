@@ -178,9 +178,13 @@ static lp_status plan_sort(planner *P, int gid) {
     const int64_t nck = xg.nchunks[ax];
     const bool arg = e->op == LPI_OP_ARGSORT;
     lp_status st;
-    /* level 1: each chunk sorted along the axis (argsort: its global indices) */
+    /* level 1: each chunk sorted along the axis (argsort: its global indices; runs of 8-byte
+     * numbers as their order-preserving uint64 keys, which the merges read and compare as they
+     * are: no conversion back and forth) */
     bool direct = nck == 1;
-    int runs = lpi_new_pnode(P, LPI_K_SORT, e->op, direct ? e : NULL, arg ? LP_INT64 : e->in[0]->dtype, e->in[0]->ndim,
+    const lp_dtype dt = e->in[0]->dtype;
+    const bool keyed = !direct && !arg && (dt == LP_INT64 || dt == LP_UINT64 || dt == LP_FLOAT64);
+    int runs = lpi_new_pnode(P, LPI_K_SORT, e->op, direct ? e : NULL, arg ? LP_INT64 : keyed ? LP_UINT64 : dt, e->in[0]->ndim,
                              e->in[0]->shape);
     if (runs < 0) return lpi_nomem(P->ctx);
     P->pn[runs].axis = ax;

@@ -100,6 +100,26 @@ def test_radix_digits_large_chunk(kind):
         same(lp.argsort(lx, kind="stable"), np.argsort(x, kind="stable"))
 
 
+def ordered(order, n):
+    """float64 data in a given order: random, few keys, one key, sorted, reversed, two halves
+    of disjoint ranges, organ pipe; "extremes": few keys, none of them 0.0."""
+    if order == "random":
+        return rng.standard_normal(n)
+    if order == "few":
+        return rng.integers(0, 4, n).astype(np.float64)
+    if order == "equal":
+        return np.full(n, 2.5)
+    if order == "sorted":
+        return np.arange(n, dtype=np.float64)
+    if order == "reversed":
+        return np.arange(n, dtype=np.float64)[::-1].copy()
+    if order == "halves":
+        return np.concatenate([rng.integers(100, 200, n // 2), rng.integers(0, 3, n - n // 2)]).astype(np.float64)
+    if order == "pipe":
+        return np.concatenate([np.arange(n // 2), np.arange(n - n // 2)[::-1]]).astype(np.float64)
+    return rng.integers(1, 5, n).astype(np.float64)  # NumPy's quicksort leaves 0.0 and -0.0 in no fixed order
+
+
 @pytest.mark.parametrize("order", ["random", "few", "equal", "sorted", "reversed", "halves"])
 @pytest.mark.parametrize("dt", ["int64", "float64"])
 def test_pairwise_merges_cut_at_the_middle(order, dt):
@@ -107,21 +127,51 @@ def test_pairwise_merges_cut_at_the_middle(order, dt):
     cut inside a stretch of equal keys, at either end of a run (sorted, reversed, one half all
     smaller), an odd number of runs and a shorter last one; argsort stays stable."""
     n = 7 * 40_000 - 123
-    if order == "random":
-        x = rng.standard_normal(n)
-    elif order == "few":
-        x = rng.integers(0, 4, n).astype(np.float64)
-    elif order == "equal":
-        x = np.full(n, 2.5)
-    elif order == "sorted":
-        x = np.arange(n, dtype=np.float64)
-    elif order == "reversed":
-        x = np.arange(n, dtype=np.float64)[::-1].copy()
-    else:
-        x = np.concatenate([rng.integers(100, 200, n // 2), rng.integers(0, 3, n - n // 2)]).astype(np.float64)
-    x = x.astype(dt)
+    x = ordered(order, n).astype(dt)
     with lp.config(chunk_bytes=40_000 * 8):
         lx = lp.asarray(x)
         same(lp.sort(lx), np.sort(x))
         same(lp.argsort(lx, kind="stable"), np.argsort(x, kind="stable"))
         same(lp.sort(lx)[77_777:200_001], np.sort(x)[77_777:200_001])
+
+
+@pytest.mark.parametrize("order", ["random", "few", "equal", "sorted", "reversed", "halves", "pipe", "extremes"])
+@pytest.mark.parametrize("dt", ["int64", "uint64", "float64", "float32"])
+@pytest.mark.parametrize("chunk", [2048, 1 << 16])
+def test_co_ranks_over_many_runs(order, dt, chunk):
+    """Hundreds of runs (2 KiB chunks) and tens of long ones: each output chunk's co-ranks come
+    from a selection over the runs (interpolated and random pivots, the last elements selected
+    at once), also for runs that do not overlap (sorted, reversed), runs of one key, and keys
+    at the ends of the dtype's range; runs of 8-byte dtypes are kept as keys between the levels."""
+    n = 61_111
+    x = np.abs(ordered(order, n) * (1e6 if order == "random" else 1)).astype(dt)
+    if order == "extremes":
+        if np.dtype(dt).kind == "f":
+            x[::3] = np.inf
+            x[1::5] = -np.inf
+            x[2::7] = np.nan
+            x[::11] = -0.0
+            x[::13] = np.finfo(dt).max
+        else:
+            info = np.iinfo(dt)
+            x[::3] = info.max
+            x[1::5] = info.min
+            x[2::7] = info.max - 1
+    with lp.config(chunk_bytes=chunk):
+        lx = lp.asarray(x)
+        same(lp.sort(lx), np.sort(x))
+        same(lp.argsort(lx, kind="stable"), np.argsort(x, kind="stable"))
+        same(lp.sort(lx)[12_345:40_001], np.sort(x)[12_345:40_001])
+
+
+@pytest.mark.parametrize("dt", ["int64", "uint64", "float64"])
+def test_keyed_runs_two_dimensional(dt):
+    """Runs kept as keys along either axis of a 2-d array (strided lines), values as NumPy's."""
+    x = (rng.standard_normal((301, 53)) * 1000).astype(dt) if dt != "uint64" else rng.integers(0, 2**64, (301, 53), dtype=np.uint64)
+    if dt == "float64":
+        x[::7, ::3] = np.nan
+        x[1::5, 1::2] = -0.0
+    with lp.config(chunk_bytes=1024):
+        for ax in (0, 1):
+            same(lp.sort(lp.asarray(x), axis=ax), np.sort(x, axis=ax))
+            same(lp.argsort(lp.asarray(x), axis=ax, kind="stable"), np.argsort(x, axis=ax, kind="stable"))
