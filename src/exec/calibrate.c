@@ -7,8 +7,8 @@
  *                    over 2 MiB arrays (in cache) on one worker, against a cheap reference op of
  *                    the same arity; a chain of 16 adds for the VM's cost per instruction
  *   DRAM             sums of 1, 2 and 3 arrays far larger than the caches, one worker and all;
- *                    a + b into a new result buffer for first-touch pages; plain C loops for
- *                    the cost of a write against a read and for the cache bandwidth
+ *                    plain C loops for the cost of a write against a read and for the cache
+ *                    bandwidth (first-touch pages: the probe's, one worker and all at once)
  *   loads            a sum over a .npy file in the page cache, load tasks timed by the trace
  *   BLAS             dgemm
  *
@@ -497,34 +497,7 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
         /* the last-level cache: reads of a 2 MiB array, over and over */
         double tc = probe_time(1, 0, NULL, a, M, 64);
         P.cache_bw1 = clampd(8.0 * M * 64 / tc, P.mem_bw1[0], 1e12);
-        /* fresh pages: a + b into a new result buffer, against the same traffic without it.
-         * The results are kept until the end, so no run gets the previous one's memory back
-         * from the buffer cache. */
-        for (int all = 0; all < 2; all++) {
-            lp_ctx *c = all ? cw : c1;
-            double t1 = 1e30;
-            lp_buffer *keep[4] = {0};
-            ar.kind = 0;
-            for (int r = 0; r < dreps && r < 4 && !st; r++) {
-                lp_array *x;
-                if ((st = b_sum_streams(c, &ar, &x))) break;
-                double t0 = lpi_now();
-                st = lp_run(c, &x, 1, &keep[r]);
-                double tt = lpi_now() - t0;
-                lp_array_release(x);
-                if (tt < t1) t1 = tt;
-            }
-            for (int r = 0; r < 4; r++) lp_buffer_release(keep[r]);
-            CK(st);
-            int act = all ? W : 1;
-            double bw2 = fmin(P.mem_bw1[1], P.mem_bw[1] / act), bw1 = fmin(P.mem_bw1[0], P.mem_bw[0] / act);
-            double traffic = (16.0 * N / bw2 + P.write_factor * 8.0 * N / bw1) / act;
-            double fb = clampd(8.0 * N / act / fmax(t1 - base - traffic, 8.0 * N / 1e11), 1e8, 1e11);
-            if (all) P.fresh_bw = fb;
-            else P.fresh_bw1 = fb;
-        }
-        say(&C, "memory writes       %8.2f x a read; fresh pages %.2f GB/s per worker alone, %.2f GB/s each with %d; cache %.1f GB/s",
-            P.write_factor, P.fresh_bw1 / 1e9, P.fresh_bw / 1e9, W, P.cache_bw1 / 1e9);
+        say(&C, "memory writes       %8.2f x a read; cache %.1f GB/s", P.write_factor, P.cache_bw1 / 1e9);
     }
 
     /* ---- load tasks, timed from the run's own trace: a .npy file in the page cache read in
