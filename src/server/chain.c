@@ -309,7 +309,7 @@ static lp_status open_sinks(lpi_chains *C, lp_ctx *ctx, crun *r, const lpi_rundo
         lp_status st = lpi_wire_sink_open(ctx, C->host.limits, w, s->file, sink_need(pl, t, s->offset), &r->sink_fd[t]);
         if (st) return st;
         if (!(r->sink_path[t] = lp_strdup(s->file))) return lpi_nomem(ctx);
-        r->sinks[t] = (lpi_result_sink){r->sink_path[t], s->offset, true};
+        r->sinks[t] = (lpi_result_sink){r->sink_path[t], s->offset, true, 0};
         r->sink_ptr[t] = &r->sinks[t];
     }
     r->plan->target_sink = r->sink_ptr;
@@ -355,9 +355,8 @@ static lp_status crun_build(lpi_chains *C, lp_ctx *ctx, const char *run, const c
     {
         /* every function of a run plans the same tasks: automatic chunks from the built-in
          * size, whatever profile (probed or calibrated) this host has */
-        lpi_profile pinned = *lpi_profile_get(r->pctx), def;
-        lpi_profile_default(&def);
-        pinned.chunk_bytes = def.chunk_bytes;
+        lpi_profile pinned = *lpi_profile_get(r->pctx);
+        lpi_profile_pin_chunks(&pinned);
         if ((st = lpi_profile_set(r->pctx, &pinned))) goto fail;
     }
     lp_ctx_set_fusion(r->pctx, d.fusion);
