@@ -219,7 +219,7 @@ static lp_status b_sum_streams(lp_ctx *ctx, void *p, lp_array **out) {
     lp_status st = LP_OK;
     if (A->kind >= 2 && !(st = lp_binary(ctx, "add", A->a, A->b, &y))) x = y;
     if (!st && A->kind >= 3 && !(st = lp_binary(ctx, "add", y, A->c, &z))) x = z;
-    if (!st) st = A->kind == 0 ? lp_binary(ctx, "add", A->a, A->b, out) : lp_reduce(ctx, "sum", x, NULL, 0, false, out);
+    if (!st) st = lp_reduce(ctx, "sum", x, NULL, 0, false, out);
     lp_array_release(y);
     lp_array_release(z);
     return st;
