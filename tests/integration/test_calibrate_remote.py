@@ -31,7 +31,7 @@ def measured(tmp_path_factory, redis):
 
 def test_calibration_measures_the_remote_figures(measured, redis):
     prof, doc, log = measured
-    assert doc["format"] == "lampy.profile" and doc["version"] == 4 and doc["remote_calibrated"] is True
+    assert doc["format"] == "lampy.profile" and doc["version"] == 5 and doc["remote_calibrated"] is True
     for k, dflt in DEFAULTS.items():
         v = doc[k]
         assert isinstance(v, (int, float)) and math.isfinite(v) and v > 0, (k, v)
