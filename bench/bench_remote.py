@@ -23,7 +23,9 @@ skips the rest):
     workers, a result sink; and, for comparison, through Redis with LAMPY_RESULT_SINK=0);
   - `lampy estimate --executor lambda --orchestrate lambda` (predicted wall time) vs the measured
     orchestrated run for 5 workloads, with a profile measured in the same run (`lampy calibrate`,
-    then `lampy calibrate --executor lambda` against the same workers and Redis).
+    then `lampy calibrate --executor lambda` against the same workers and Redis); each after an
+    untimed run, so the estimate and the timed runs see the same files (--only-estimates: only
+    these, ~1 min).
 All data goes to bench/out/remote (git-ignored).
 """
 import argparse
@@ -146,6 +148,8 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--workers", type=int, default=4, help="workers of the orchestration measurements")
     ap.add_argument("--only-orchestration", action="store_true")
+    ap.add_argument("--only-estimates", action="store_true",
+                    help="of the orchestration measurements only the estimates against the measured runs")
     a = ap.parse_args()
     build = (ROOT / a.build).resolve()
     lampy, rt = build / "lampy", build / "bench" / "lampy-bench-rt"
@@ -162,7 +166,7 @@ def main():
     rows = []
     try:
         store = start_redis(procs, out)
-        if a.only_orchestration:
+        if a.only_orchestration or a.only_estimates:
             orchestration(a, lampy, store, procs, out, rows, np)
             return print_rows(rows, a)
         sdir = out / "store"
@@ -255,7 +259,12 @@ def orchestration(a, lampy, store, procs, out, rows, np):
     ws = [start_worker(procs, lampy, (store,), out) for _ in range(nw)]
     base = ["--executor", "lambda", "--workers", ",".join(ws), "--store", store]
     modes = (("driver-centric", [*base, "--orchestrate", "driver"]), ("orchestrated", [*base, "--orchestrate", "lambda"]))
+    if not a.only_estimates:
+        throughput_and_workloads(a, lampy, out, rows, np, nw, modes)
+    estimates(a, lampy, out, rows, np, nw, base, modes)
 
+
+def throughput_and_workloads(a, lampy, out, rows, np, nw, modes):
     # ---- a ~10,000-task graph: a generated array (no file) in tiny chunks, summed
     n = 8192 if a.quick else 81920
     texpr = f"(arange({n}) * 0.5 + 1).sum()"
@@ -300,6 +309,8 @@ def orchestration(a, lampy, store, procs, out, rows, np):
             rows.append((f"`{expr}`, {n >> 20}M float64, {nw} workers, {label}, {how}", f"{tr:.3f} s ({tr / tl:.1f}x local)",
                          ("goal ≤ 2x; " if sink == "1" else "") + ("same bits" if same else "RESULTS DIFFER")))
 
+
+def estimates(a, lampy, out, rows, np, nw, base, modes):
     # ---- the remote cost model: `lampy estimate --executor lambda` vs measured. The profile is
     # measured in this run: this machine (lampy calibrate), then the same workers and Redis
     # (lampy calibrate --executor lambda), so it describes the machine as it is now
@@ -316,19 +327,25 @@ def orchestration(a, lampy, store, procs, out, rows, np):
                  f"{pj['driver_run_s'] * 1e3:.1f} ms/run + {pj['driver_task_s'] * 1e6:.0f} µs/task; "
                  f"{pj['orch_lambda_s'] * 1e3:.2f} ms per lambda a run spreads to, a process's first run "
                  f"{pj['remote_first_s'] * 1e3:.1f} ms more; saving a file: {pj['file_commit_s'] * 1e3:.1f} ms commit, "
-                 f"{pj['file_write_bw'] / 1e9:.2f} GB/s written, {pj['file_sync_bw'] / 1e6:.0f} MB/s synced",
+                 f"{pj['file_write_bw'] / 1e9:.2f} GB/s written, {pj['file_sync_bw'] / 1e6:.0f} MB/s synced, "
+                 f"{pj['file_drop_bw'] / 1e9:.2f} GB/s freed (replacing a file); first-touch pages "
+                 f"{pj['fresh_bw_1worker'] / 1e9:.2f} GB/s per worker alone, {pj['fresh_bw_per_worker'] / 1e9:.2f} GB/s with all",
                  "lampy calibrate --executor lambda"))
     xy = arrays(np, out, "xy", 4 << 20 if a.quick else 16 << 20)
     workloads = [("x * y + x * 2 - y", []), ("sum(x)", []), ("sum((x - y) ** 2)", []),
                  ("where(x > 0.5, sqrt(abs(x)), -y).mean()", ["--chunk-bytes", "1M"]),
                  ("(arange(32768) * 0.5 + 1).sum()", ["--chunk-bytes", "256"])]
     for expr, opts in workloads:
-        # the estimate prices what the measured command does: the run and saving out.npy
+        # the estimate prices what the measured command does: the run and saving out.npy, which
+        # replaces the file the run before wrote. An untimed run first, so that every timed run
+        # and the estimate see the same: the inputs in the page cache, the workers warm, and
+        # out.npy there with this result's size
+        evalw = [lampy, "eval", expr, *xy, *opts, "-o", out / "w.npy", "--stats", *modes[1][1]]
+        run(evalw)
         _, r = run([lampy, "estimate", expr, *xy, *opts, "--executor", "lambda", "--orchestrate", "lambda",
                     "--max-lambdas", 2 * nw, "--profile", prof, "--json", "-o", out / "w.npy"])
         pred = json.loads(r.stdout)["total_seconds"]
-        meas = statistics.median(stat(run([lampy, "eval", expr, *xy, *opts, "-o", out / "w.npy", "--stats", *modes[1][1]])[1]
-                                      .stderr, "lp_run time") for _ in range(a.reps))
+        meas = statistics.median(stat(run(evalw)[1].stderr, "lp_run time") for _ in range(a.reps))
         rows.append((f"estimate vs measured, `{expr}`, {nw} workers orchestrated", f"{pred:.3f} s predicted, {meas:.3f} s measured",
                      f"measured/predicted {meas / pred:.2f} (goal within 1.5x)"))
 

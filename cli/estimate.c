@@ -35,8 +35,9 @@ const char cli_estimate_help[] =
     "                       are reported\n"
     "  -o, --output FILE    price saving the result into FILE (.npy) as `lampy eval -o` does:\n"
     "                       remotely the tasks write it (result sinks), else this process after\n"
-    "                       the run; then the file's sync to the disk and its rename (the\n"
-    "                       profile's file figures, measured by `lampy calibrate`)\n"
+    "                       the run; then the file's sync to the disk and its rename, which\n"
+    "                       frees the pages of a FILE already there (the profile's file\n"
+    "                       figures, measured by `lampy calibrate`)\n"
     "  --profile FILE       machine profile to use\n"
     "  --json               print the estimate as JSON (seconds as numbers)\n"
     "  --threads N, --chunk-bytes B, --no-fusion   plan as `lampy eval` would with them\n"
@@ -111,7 +112,11 @@ int cli_estimate(int argc, char **argv) {
         if (n != 1) { rc = cli_usage_error("estimate: -o needs exactly one target (the graph has %d)", n); goto done; }
         flags |= LP_ESTIMATE_SAVE;
     }
-    if ((st = lp_estimate(ctx, t, n, (int)workers, flags, &e))) { rc = cli_lib_error(ctx, st); goto done; }
+    const char *paths[1] = {output};
+    if ((st = output ? lp_estimate_save(ctx, t, n, (int)workers, flags, paths, &e) : lp_estimate(ctx, t, n, (int)workers, flags, &e))) {
+        rc = cli_lib_error(ctx, st);
+        goto done;
+    }
     /* the lambda plan: lambdas worth running at once, their memory, what a provider bills */
     double par = e->critical_seconds > 0 ? e->work_seconds / e->critical_seconds : 1;
     int nl = (int)max_lambdas < (int)(par + 0.999) ? (int)max_lambdas : (int)(par + 0.999);

@@ -586,6 +586,11 @@ typedef struct lp_estimate_result {
 /* workers 0 = ctx's thread count. *out is released with lp_estimate_free. */
 LP_API lp_status lp_estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers, int flags,
                       lp_estimate_result **out);
+/* lp_estimate with LP_ESTIMATE_SAVE, target i saved into the .npy file paths[i] (NULL: a new
+ * file): a file already there is replaced, and the rename that replaces it frees its pages and
+ * blocks (priced with the profile's file_drop_bw). */
+LP_API lp_status lp_estimate_save(lp_ctx *ctx, lp_array *const *targets, int n, int workers, int flags,
+                                  const char *const *paths, lp_estimate_result **out);
 LP_API void lp_estimate_free(lp_estimate_result *e);
 
 /* Record a timeline of each run (one span per task: worker, op, chunk, bytes); also fills

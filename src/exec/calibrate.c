@@ -7,8 +7,8 @@
  *                    over 2 MiB arrays (in cache) on one worker, against a cheap reference op of
  *                    the same arity; a chain of 16 adds for the VM's cost per instruction
  *   DRAM             sums of 1, 2 and 3 arrays far larger than the caches, one worker and all;
- *                    a + b into a new result buffer for first-touch pages; plain C loops for
- *                    the cost of a write against a read and for the cache bandwidth
+ *                    plain C loops for the cost of a write against a read and for the cache
+ *                    bandwidth (first-touch pages: the probe's, one worker and all at once)
  *   loads            a sum over a .npy file in the page cache, load tasks timed by the trace
  *   BLAS             dgemm
  *
@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -217,7 +219,7 @@ static lp_status b_sum_streams(lp_ctx *ctx, void *p, lp_array **out) {
     lp_status st = LP_OK;
     if (A->kind >= 2 && !(st = lp_binary(ctx, "add", A->a, A->b, &y))) x = y;
     if (!st && A->kind >= 3 && !(st = lp_binary(ctx, "add", y, A->c, &z))) x = z;
-    if (!st) st = A->kind == 0 ? lp_binary(ctx, "add", A->a, A->b, out) : lp_reduce(ctx, "sum", x, NULL, 0, false, out);
+    if (!st) st = lp_reduce(ctx, "sum", x, NULL, 0, false, out);
     lp_array_release(y);
     lp_array_release(z);
     return st;
@@ -246,34 +248,64 @@ static int cmp_d(const void *x, const void *y) {
     return a < b ? -1 : a > b;
 }
 
-/* Saving n bytes into the file `path` the way lp_save does: write() into a temporary file beside
- * it, then lpi_file_finish (fsync, rename, the directory's fsync); the file is removed after.
- * Medians of `reps` of the write's seconds (*w) and the commit's (*c). */
-static lp_status file_times(lp_ctx *ctx, const char *path, const char *data, size_t n, int reps, double *w, double *c) {
-    double tw[8], tc[8];
-    if (reps > 8) reps = 8;
+typedef struct file_writer {
+    int fd;
+    const char *data;
+    size_t n, piece;
+    atomic_size_t next;
+    atomic_int err;
+} file_writer;
+
+/* One writer: pieces taken in turn, each pwritten at its place. */
+static void *file_writer_main(void *arg) {
+    file_writer *f = arg;
+    for (;;) {
+        size_t off = atomic_fetch_add(&f->next, f->piece);
+        if (off >= f->n) break;
+        size_t len = f->n - off < f->piece ? f->n - off : f->piece;
+        if (lpi_pwrite_full(f->fd, f->data + off, len, (int64_t)off) != 0) { atomic_store(&f->err, errno ? errno : EIO); break; }
+    }
+    return NULL;
+}
+
+/* Saving n bytes into the file `path` the way a remote run's result sink is: the file created
+ * beside it under a temporary name and sized (as the driver does), `threads` threads pwrite
+ * pieces of `piece` bytes at their places at once (the tasks writing their chunks; one file,
+ * whose writes the file system serializes), then lpi_file_finish (fsync, rename, the
+ * directory's fsync); then the file is deleted, its pages and blocks freed (what replacing an
+ * existing file costs its rename). Best of `reps` (a busy moment only adds time): the writes'
+ * seconds (*w), the commit's (*c), the deletion's (*d). */
+static lp_status file_times(lp_ctx *ctx, const char *path, const char *data, size_t n, size_t piece, int threads, int reps,
+                            double *w, double *c, double *d) {
+    enum { MAXT = 64 };
+    if (threads < 1) threads = 1;
+    if (threads > MAXT) threads = MAXT;
+    *w = *c = *d = 1e30;
     for (int r = 0; r < reps; r++) {
         char *tmp;
         int slot, fd;
         lp_status st = lpi_file_temp(ctx, path, &tmp, &slot, &fd);
         if (st) return st;
+        if (ftruncate(fd, (off_t)n) != 0) st = lpi_os_error(ctx, path, "cannot size the file", errno);
+        file_writer f = {fd, data, n, piece ? piece : n, 0, 0};
+        pthread_t th[MAXT];
+        int started = 0;
         double t0 = lpi_now();
-        for (size_t off = 0; off < n && !st;) {
-            ssize_t k = write(fd, data + off, n - off);
-            if (k < 0) st = lpi_os_error(ctx, path, "write failed", errno);
-            else off += (size_t)k;
-        }
+        for (int i = 1; !st && i < threads && !pthread_create(&th[i], NULL, file_writer_main, &f); i++) started = i;
+        if (!st) file_writer_main(&f);
+        for (int i = 1; i <= started; i++) pthread_join(th[i], NULL);
         double t1 = lpi_now();
+        if (!st && atomic_load(&f.err)) st = lpi_os_error(ctx, path, "write failed", atomic_load(&f.err));
         st = lpi_file_finish(ctx, path, tmp, slot, fd, st);
-        tc[r] = lpi_now() - t1;
-        tw[r] = t1 - t0;
-        unlink(path);
+        double t2 = lpi_now();
         if (st) return st;
+        int gone = unlink(path);
+        double t3 = lpi_now();
+        if (gone != 0) return lpi_os_error(ctx, path, "cannot delete", errno);
+        *w = fmin(*w, t1 - t0);
+        *c = fmin(*c, t2 - t1);
+        *d = fmin(*d, t3 - t2);
     }
-    qsort(tw, (size_t)reps, sizeof *tw, cmp_d);
-    qsort(tc, (size_t)reps, sizeof *tc, cmp_d);
-    *w = tw[reps / 2];
-    *c = tc[reps / 2];
     return LP_OK;
 }
 
@@ -497,34 +529,7 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
         /* the last-level cache: reads of a 2 MiB array, over and over */
         double tc = probe_time(1, 0, NULL, a, M, 64);
         P.cache_bw1 = clampd(8.0 * M * 64 / tc, P.mem_bw1[0], 1e12);
-        /* fresh pages: a + b into a new result buffer, against the same traffic without it.
-         * The results are kept until the end, so no run gets the previous one's memory back
-         * from the buffer cache. */
-        for (int all = 0; all < 2; all++) {
-            lp_ctx *c = all ? cw : c1;
-            double t1 = 1e30;
-            lp_buffer *keep[4] = {0};
-            ar.kind = 0;
-            for (int r = 0; r < dreps && r < 4 && !st; r++) {
-                lp_array *x;
-                if ((st = b_sum_streams(c, &ar, &x))) break;
-                double t0 = lpi_now();
-                st = lp_run(c, &x, 1, &keep[r]);
-                double tt = lpi_now() - t0;
-                lp_array_release(x);
-                if (tt < t1) t1 = tt;
-            }
-            for (int r = 0; r < 4; r++) lp_buffer_release(keep[r]);
-            CK(st);
-            int act = all ? W : 1;
-            double bw2 = fmin(P.mem_bw1[1], P.mem_bw[1] / act), bw1 = fmin(P.mem_bw1[0], P.mem_bw[0] / act);
-            double traffic = (16.0 * N / bw2 + P.write_factor * 8.0 * N / bw1) / act;
-            double fb = clampd(8.0 * N / act / fmax(t1 - base - traffic, 8.0 * N / 1e11), 1e8, 1e11);
-            if (all) P.fresh_bw = fb;
-            else P.fresh_bw1 = fb;
-        }
-        say(&C, "memory writes       %8.2f x a read; fresh pages %.2f GB/s per worker alone, %.2f GB/s each with %d; cache %.1f GB/s",
-            P.write_factor, P.fresh_bw1 / 1e9, P.fresh_bw / 1e9, W, P.cache_bw1 / 1e9);
+        say(&C, "memory writes       %8.2f x a read; cache %.1f GB/s", P.write_factor, P.cache_bw1 / 1e9);
     }
 
     /* ---- load tasks, timed from the run's own trace: a .npy file in the page cache read in
@@ -563,20 +568,24 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
     }
 
     /* ---- saving a result into a file (eval -o): a tiny .npy's commit is the fixed cost per
-     * file; a large one's write gives the page-cache rate and the rest of its commit (beyond
-     * the tiny one's) the disk's ---- */
+     * file; a large one, written as a remote run's tasks write it (chunk-sized pieces from
+     * every core at once), gives the page-cache rate, the rest of its commit (beyond the tiny
+     * one's) the disk's, and its deletion the cost of freeing a file's pages ---- */
     if (have_dir) {
         char wpath[2100];
         snprintf(wpath, sizeof wpath, "%s/saved.npy", dir);
-        const size_t big = (size_t)N * 4; /* half of a: 32 or 128 MiB */
-        double w0, c0, w1, c1s;
-        CK(file_times(c1, wpath, (const char *)a, 136, quick ? 3 : 5, &w0, &c0));
-        CK(file_times(c1, wpath, (const char *)a, big, 3, &w1, &c1s));
+        const size_t big = (size_t)N * 8 < ((size_t)128 << 20) ? (size_t)N * 8 : (size_t)128 << 20; /* 64 or 128 MiB */
+        const size_t piece = (size_t)lpi_cost_chunk_bytes(&P, (int64_t)big);
+        double w0, c0, d0, w1, c1s, d1;
+        CK(file_times(c1, wpath, (const char *)a, 136, 0, 1, quick ? 3 : 5, &w0, &c0, &d0));
+        CK(file_times(c1, wpath, (const char *)a, big, piece, W, quick ? 2 : 5, &w1, &c1s, &d1));
         P.file_commit_s = clampd(c0, 1e-6, 10);
         P.file_write_bw = clampd((double)big / fmax(w1 - w0, 1e-9), 1e7, 1e12);
         P.file_sync_bw = clampd((double)big / fmax(c1s - c0, 1e-9), 1e6, 1e12);
-        say(&C, "saving a file       %8.2f ms commit (fsync, rename); %.2f GB/s written, %.0f MB/s synced (%.0f MiB)",
-            P.file_commit_s * 1e3, P.file_write_bw / 1e9, P.file_sync_bw / 1e6, (double)big / (1 << 20));
+        P.file_drop_bw = clampd((double)big / fmax(d1 - d0, 1e-9), 1e7, 1e13);
+        say(&C, "saving a file       %8.2f ms commit (fsync, rename); %.2f GB/s written (%d writers, %.0f MiB pieces), "
+            "%.0f MB/s synced, %.2f GB/s freed (%.0f MiB)", P.file_commit_s * 1e3, P.file_write_bw / 1e9, W,
+            (double)piece / (1 << 20), P.file_sync_bw / 1e6, P.file_drop_bw / 1e9, (double)big / (1 << 20));
     }
 
     /* ---- BLAS ---- */

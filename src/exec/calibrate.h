@@ -12,10 +12,15 @@ typedef struct lpi_cal_log {
 
 void lpi_cal_say(const lpi_cal_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The machine probe (probe.c): fills P's chunk_bytes, nt_stores, huge_pages, fresh_bw1 and the
+/* The machine probe (probe.c): fills P's chunk_bytes, nt_stores, huge_pages, fresh_bw1, fresh_bw and the
  * one-stream read bandwidths (mem_bw1[0], mem_bw[0]) and sets P->probed; about 1 s when quick,
  * 5-8 s otherwise. Errors go on ctx. */
 lp_status lpi_probe_machine(lp_ctx *ctx, lpi_profile *P, bool quick, const lpi_cal_log *log); /* log may be NULL */
+/* First-touch page faults (probe.c, shared by the probe and `lampy calibrate`): `threads`
+ * threads at once each write n bytes of freshly allocated memory (huge pages or not) twice;
+ * *t_fresh is the slowest thread's first write (faults, zeroing, the stores), *t_again its
+ * second (the stores alone). Both 0 when the memory could not be allocated. */
+void lpi_fresh_pages(size_t n, int threads, bool huge, double *t_fresh, double *t_again);
 /* The planner's prober (lpi_set_profile_prober, registered by exec/run.c): the quick probe, once
  * per process, its result saved to the default profile location (best effort). */
 lp_status lpi_probe_auto(lp_ctx *ctx, lpi_profile *out);

@@ -6,7 +6,8 @@
  *   threads          sum(a) with one worker against all: read bandwidth per thread count
  *   non-temporal     a * 1.5 + 0.5 with and without the VM's streaming stores
  *   page faults      first touch of a fresh 64 MiB allocation, with and without huge pages,
- *                    against writing the same memory again (the fault cost per byte)
+ *                    against writing the same memory again (the fault cost per byte); then
+ *                    every worker touching its own 64 MiB at once (faults contend)
  *
  * `lampy calibrate` runs it first (full: 256 MiB, more repetitions); a process that plans a large
  * array with no profile anywhere runs it once, quickly (~1 s: 128 MiB, two rounds), and caches
@@ -17,6 +18,7 @@
 #include "kernels/kernels.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,22 +46,65 @@ static lp_status time_op(lp_ctx *c, lp_array *a, int op, double *t) {
     return st;
 }
 
-/* Seconds to write n fresh bytes (first touch: faults and zeroing) and to write them again. */
-static void fresh_pages(size_t n, bool huge, double *t_fresh, double *t_again) {
+typedef struct fresh_job {
+    size_t n;
+    char *p;
+    double t_fresh, t_again;
+} fresh_job;
+
+/* One thread's part: the first write of its fresh memory (faults, the kernel's zeroing), then a
+ * second write of the same memory (the stores alone). */
+static void *fresh_main(void *arg) {
+    fresh_job *j = arg;
+    double t0 = lpi_now();
+    memset(j->p, 1, j->n);
+    double t1 = lpi_now();
+    memset(j->p, 2, j->n);
+    double t2 = lpi_now();
+    __asm__ volatile("" ::"r"(j->p) : "memory");
+    j->t_fresh = t1 - t0;
+    j->t_again = t2 - t1;
+    return NULL;
+}
+
+void lpi_fresh_pages(size_t n, int threads, bool huge, double *t_fresh, double *t_again) {
+    enum { MAXT = 64 };
+    if (threads < 1) threads = 1;
+    if (threads > MAXT) threads = MAXT;
+    fresh_job job[MAXT];
+    pthread_t th[MAXT];
+    *t_fresh = *t_again = 0;
     bool keep = lpi_alloc_huge();
     lpi_alloc_set_huge(huge);
-    char *p = lp_malloc_aligned(n);
+    int k = 0;
+    for (; k < threads; k++) {
+        job[k] = (fresh_job){n, lp_malloc_aligned(n), 0, 0};
+        if (!job[k].p) break;
+    }
     lpi_alloc_set_huge(keep);
-    if (!p) { *t_fresh = *t_again = 0; return; }
-    double t0 = lpi_now();
-    memset(p, 1, n);
-    double t1 = lpi_now();
-    memset(p, 2, n);
-    double t2 = lpi_now();
-    __asm__ volatile("" ::"r"(p) : "memory");
-    lp_free_aligned(p);
-    *t_fresh = t1 - t0;
-    *t_again = t2 - t1;
+    int started = 0;
+    if (k == threads) {
+        for (int i = 1; i < threads; i++) {
+            if (pthread_create(&th[i], NULL, fresh_main, &job[i])) break;
+            started = i;
+        }
+        fresh_main(&job[0]);
+        for (int i = 1; i <= started; i++) pthread_join(th[i], NULL);
+        /* the slowest thread's: workers contend for the page allocator and the mm's locks */
+        if (started == threads - 1)
+            for (int i = 0; i < threads; i++) {
+                *t_fresh = fmax(*t_fresh, job[i].t_fresh);
+                *t_again = fmax(*t_again, job[i].t_again);
+            }
+    }
+    for (int i = 0; i < k; i++) lp_free_aligned(job[i].p);
+}
+
+/* B/s of first-touch faults: n bytes, the first write's seconds against a second write's (a
+ * fault-free write no faster than 1e11 B/s). */
+static double fresh_rate(size_t n, double t_fresh, double t_again) {
+    double fault = t_fresh - t_again;
+    return fmin(fmax((double)n / fmax(fault, (double)n / 1e11), 1e8), 1e11);
 }
 
 lp_status lpi_probe_machine(lp_ctx *ctx, lpi_profile *P, bool quick, const lpi_cal_log *log) {
@@ -139,24 +184,33 @@ lp_status lpi_probe_machine(lp_ctx *ctx, lpi_profile *P, bool quick, const lpi_c
     lpi_cal_say(log, "non-temporal stores %s (a*1.5+0.5: %.1f ms with, %.1f ms without)", P->nt_stores ? "yes" : "no",
                 tnt[1] * 1e3, tnt[0] * 1e3);
 
-    /* ---- page faults of fresh results, huge pages or not ---- */
+    /* ---- page faults of fresh results, huge pages or not; then with every worker faulting
+     * at once, as parallel tasks writing their results do ---- */
     {
         const size_t fb = (size_t)64 << 20;
         double th = 1e30, tsm = 1e30, again = 1e30;
         for (int r = 0; r < rounds && (r == 0 || lpi_now() - t_start < budget); r++) {
             double f, g;
-            fresh_pages(fb, true, &f, &g);
+            lpi_fresh_pages(fb, 1, true, &f, &g);
             if (f > 0) { th = fmin(th, f); again = fmin(again, g); }
-            fresh_pages(fb, false, &f, &g);
+            lpi_fresh_pages(fb, 1, false, &f, &g);
             if (f > 0) { tsm = fmin(tsm, f); again = fmin(again, g); }
         }
         if (th < 1e30 && tsm < 1e30) {
             P->huge_pages = !(th > 1.10 * tsm);
-            double fault = fmin(th, tsm) - again;
-            P->fresh_bw1 = fmin(fmax((double)fb / fmax(fault, (double)fb / 1e11), 1e8), 1e11);
-            lpi_cal_say(log, "fresh pages         %.1f ms per GiB of faults with huge pages, %.1f ms without: huge pages %s",
+            P->fresh_bw1 = fresh_rate(fb, fmin(th, tsm), again);
+            double tw = 1e30, aw = 1e30;
+            for (int r = 0; r < rounds && (r == 0 || lpi_now() - t_start < budget); r++) {
+                double f, g;
+                lpi_fresh_pages(fb, W, P->huge_pages, &f, &g);
+                if (f > 0) { tw = fmin(tw, f); aw = fmin(aw, g); }
+            }
+            /* per worker, never above one worker alone */
+            if (tw < 1e30) P->fresh_bw = fmin(fresh_rate(fb, tw, aw), P->fresh_bw1);
+            lpi_cal_say(log, "fresh pages         %.1f ms per GiB of faults with huge pages, %.1f ms without: huge pages %s; "
+                        "%.2f GB/s per worker alone, %.2f GB/s each with %d",
                         (th - again) * 1e3 * (1 << 30) / (double)fb, (tsm - again) * 1e3 * (1 << 30) / (double)fb,
-                        P->huge_pages ? "yes" : "no");
+                        P->huge_pages ? "yes" : "no", P->fresh_bw1 / 1e9, P->fresh_bw / 1e9, W);
         }
     }
     P->probed = true;

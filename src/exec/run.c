@@ -197,7 +197,7 @@ static lp_status save_sunk(lp_ctx *ctx, const char *path, lp_array *a, bool *don
     lpi_npy_writer *w;
     lp_status st = lpi_npy_writer_open(ctx, abs, a->dtype, a->ndim, a->shape, &w);
     if (st) return st;
-    lpi_result_sink sink = {lpi_npy_writer_temp(w), lpi_npy_writer_data_offset(w), false};
+    lpi_result_sink sink = {lpi_npy_writer_temp(w), lpi_npy_writer_data_offset(w), false, 0};
     lpi_result_sink *sinks[1] = {&sink};
     st = run_all(ctx, &a, 1, NULL, sinks);
     if (st || !sink.taken) {

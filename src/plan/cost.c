@@ -56,6 +56,12 @@ void lpi_profile_copy_remote(lpi_profile *dst, const lpi_profile *src) {
     dst->remote_calibrated = src->remote_calibrated;
 }
 
+void lpi_profile_pin_chunks(lpi_profile *p) {
+    lpi_profile def;
+    lpi_profile_default(&def);
+    p->chunk_bytes = def.chunk_bytes;
+}
+
 int64_t lpi_cost_chunk_bytes(const lpi_profile *pr, int64_t total_bytes) {
     int64_t t = total_bytes / 16;
     if (t <= LPI_CHUNK_MIN) return LPI_CHUNK_MIN;
@@ -105,6 +111,7 @@ void lpi_profile_default(lpi_profile *p) {
     p->file_write_bw = 2e9;
     p->file_sync_bw = 200e6;
     p->file_commit_s = 10e-3;
+    p->file_drop_bw = 4e9;
     /* the choices made before the probe existed (issue 16) */
     p->chunk_bytes = 16 << 20;
     p->huge_pages = true;
@@ -138,11 +145,15 @@ static const pfield PFIELDS[] = {
     /* version 4 */
     PF("file_write_bw", file_write_bw), PF("file_sync_bw", file_sync_bw), PF("file_commit_s", file_commit_s),
     PF("remote_first_s", remote_first_s), PF("orch_lambda_s", orch_lambda_s),
+    /* version 5 */
+    PF("file_drop_bw", file_drop_bw),
 };
 /* 2: the remote fields after invoke_s; 3: the probe's chunk_bytes, huge_pages, nt_stores, probed;
- * 4: saving into files (file_write_bw, file_sync_bw, file_commit_s), remote_first_s, orch_lambda_s.
+ * 4: saving into files (file_write_bw, file_sync_bw, file_commit_s), remote_first_s, orch_lambda_s;
+ * 5: file_drop_bw (replacing a file); file_write_bw measured with concurrent chunk writers, and
+ * fresh_bw (all workers faulting at once) measured directly.
  * Older files load with the defaults of the fields they lack. */
-#define PROFILE_VERSION 4
+#define PROFILE_VERSION 5
 
 typedef struct bfield {
     const char *key;
@@ -677,7 +688,8 @@ static double gather_seconds(const lpi_plan *pl, const lpi_profile *pr) {
 
 /* Saving the targets that go to .npy files, after the run: the driver writes the results no
  * task wrote into their file (into the page cache), then commits each file (its pages synced to
- * the disk, the rename, the directory's sync: lpi_file_finish). */
+ * the disk, the rename, the directory's sync: lpi_file_finish); a rename that replaces an
+ * existing file frees that file's pages and blocks. */
 static double save_seconds(const lpi_plan *pl, const lpi_profile *pr) {
     double s = 0;
     for (int t = 0; pl->target_sink && t < pl->ntargets; t++) {
@@ -686,9 +698,25 @@ static double save_seconds(const lpi_plan *pl, const lpi_profile *pr) {
         const lpi_pnode *pn = &pl->pnodes[pl->target_pnode[t]];
         double b = (double)lp_dtype_size(pn->dtype);
         for (int d = 0; d < pn->ndim; d++) b *= (double)pn->shape[d];
-        s += (k->taken ? 0 : b / pr->file_write_bw) + b / pr->file_sync_bw + pr->file_commit_s;
+        s += (k->taken ? 0 : b / pr->file_write_bw) + b / pr->file_sync_bw + pr->file_commit_s + k->replaced / pr->file_drop_bw;
     }
     return s;
+}
+
+/* The tasks' writes into one result sink's file, one after another: a file system writes a
+ * file's pages under the file's lock (file_write_bw is measured with writers at once), so the
+ * most written file bounds the run as the store does. */
+static double sink_write_bound(const lpi_plan *pl, const lpi_profile *pr) {
+    double most = 0;
+    for (int t = 0; pl->target_sink && t < pl->ntargets; t++) {
+        const lpi_result_sink *k = pl->target_sink[t];
+        if (!k || !k->taken) continue;
+        const lpi_pnode *pn = &pl->pnodes[pl->target_pnode[t]];
+        double b = (double)lp_dtype_size(pn->dtype);
+        for (int d = 0; d < pn->ndim; d++) b *= (double)pn->shape[d];
+        most = fmax(most, b / pr->file_write_bw);
+    }
+    return most;
 }
 
 /* ---- the plan: simulation and critical path ---- */
@@ -831,7 +859,7 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, lpi_cost_mode mo
         /* the tasks' round trips and coordination (Redis scripts, invocations) overlap only
          * remote_over_par at a time: the store serves one request at a time */
         double op = pr->remote_over_par < workers ? pr->remote_over_par : workers;
-        now = fmax(now, fmax(store_s, over_s / (op < 1 ? 1 : op)));
+        now = fmax(now, fmax(fmax(store_s, sink_write_bound(pl, pr)), over_s / (op < 1 ? 1 : op)));
     }
     out->total = fixed + now;
     out->fixed = fixed;
@@ -882,7 +910,20 @@ void lp_estimate_free(lp_estimate_result *e) {
     lp_free(e);
 }
 
+static lp_status estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers, int flags, const char *const *paths,
+                          lp_estimate_result **out);
+
 lp_status lp_estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers, int flags, lp_estimate_result **out) {
+    return estimate(ctx, targets, n, workers, flags, NULL, out);
+}
+
+lp_status lp_estimate_save(lp_ctx *ctx, lp_array *const *targets, int n, int workers, int flags, const char *const *paths,
+                           lp_estimate_result **out) {
+    return estimate(ctx, targets, n, workers, flags | LP_ESTIMATE_SAVE, paths, out);
+}
+
+static lp_status estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers, int flags, const char *const *paths,
+                          lp_estimate_result **out) {
     if (!out) return lpi_error(ctx, LP_ERR_VALUE, "lp_estimate: NULL output");
     *out = NULL;
     if (n < 1 || !targets) return lpi_error(ctx, LP_ERR_VALUE, "lp_estimate: need at least one target");
@@ -890,8 +931,20 @@ lp_status lp_estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers,
         if (!targets[i]) return lpi_error(ctx, LP_ERR_VALUE, "lp_estimate: target %d is NULL", i);
     if (workers < 0 || workers > 1 << 20) return lpi_error(ctx, LP_ERR_VALUE, "lp_estimate: workers must be 0..%d", 1 << 20);
     lpi_plan *pl;
-    lp_status st = lpi_plan_build(ctx, targets, n, &pl);
-    if (st) return st;
+    lp_status st;
+    if (flags & LP_ESTIMATE_ORCHESTRATE) {
+        /* planned as the run's functions plan it (server/chain.c), the profile's own figures
+         * for the pricing */
+        lpi_profile keep = *lpi_profile_planning(ctx), pinned = keep;
+        lpi_profile_pin_chunks(&pinned);
+        if ((st = lpi_profile_set(ctx, &pinned))) return st;
+        st = lpi_plan_build(ctx, targets, n, &pl);
+        lp_status rs = lpi_profile_set(ctx, &keep);
+        if (!st && rs) lpi_plan_destroy(pl);
+        if (st || (st = rs)) return st;
+    } else if ((st = lpi_plan_build(ctx, targets, n, &pl))) {
+        return st;
+    }
     lpi_cost_summary s;
     bool remote = flags & (LP_ESTIMATE_REMOTE | LP_ESTIMATE_ORCHESTRATE);
     lpi_cost_mode mode = flags & LP_ESTIMATE_ORCHESTRATE ? LPI_COST_ORCH : remote ? LPI_COST_DRIVER : LPI_COST_LOCAL;
@@ -903,6 +956,9 @@ lp_status lp_estimate(lp_ctx *ctx, lp_array *const *targets, int n, int workers,
         if (!sinks || !sinkp) st = lpi_nomem(ctx);
         for (int t = 0; !st && t < n; t++) {
             sinks[t].taken = remote && lpi_result_sinks_on() && lpi_plan_sinkable(pl, t);
+            /* a regular file already there: its rename replaces it */
+            struct stat sb;
+            if (paths && paths[t] && stat(paths[t], &sb) == 0 && S_ISREG(sb.st_mode)) sinks[t].replaced = (double)sb.st_size;
             sinkp[t] = &sinks[t];
         }
         pl->target_sink = sinkp;

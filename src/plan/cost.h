@@ -78,6 +78,9 @@ struct lpi_profile {
     double file_write_bw;        /* B/s of write()/pwrite() into a file's page cache */
     double file_sync_bw;         /* B/s of fsync writing those pages to the disk */
     double file_commit_s;        /* s per file: fsync, rename and directory fsync of a tiny file */
+    /* Version 5: */
+    double file_drop_bw;         /* B/s of freeing a deleted file's pages and blocks: what the
+                                  * rename costs that replaces an existing file */
 };
 
 /* The automatic chunk size never goes below this (per-task overhead), nor above 1 GiB. */
@@ -88,6 +91,10 @@ struct lpi_profile {
  * chunk_bytes (pr may be NULL when total_bytes / 16 <= LPI_CHUNK_MIN: the profile is not
  * consulted then). */
 int64_t lpi_cost_chunk_bytes(const lpi_profile *pr, int64_t total_bytes);
+/* The automatic chunk size of p set to the built-in one: what every function of an
+ * orchestrated run plans with (server/chain.c), whatever profile its host has, so that they
+ * all plan the same tasks; an estimate of such a run plans with it too. */
+void lpi_profile_pin_chunks(lpi_profile *p);
 
 /* The profile of ctx: set, else loaded from the default location, else the built-in one. */
 const lpi_profile *lpi_profile_get(lp_ctx *ctx);

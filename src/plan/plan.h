@@ -17,6 +17,7 @@ typedef struct lpi_result_sink {
     const char *path;
     int64_t offset;
     bool taken;
+    double replaced;             /* the cost model: bytes of the file its commit replaces */
 } lpi_result_sink;
 
 typedef struct lpi_plan {

@@ -60,7 +60,8 @@ typedef struct crun {
     /* result sinks (plan->target_sink points at sink_ptr): per target, the driver's file */
     lpi_result_sink *sinks;
     lpi_result_sink **sink_ptr;
-    int *sink_fd;                /* per target: open for writing, -1 */
+    int *sink_fd;                /* per target: open for writing while chains of the run are
+                                  * on this worker, else -1 (C->mu) */
     char **sink_path;
 } crun;
 
@@ -274,8 +275,19 @@ static lp_status derive(lp_ctx *ctx, crun *r) {
     return LP_OK;
 }
 
+/* Bytes target t's sink file must hold: its header (offset) and the data. */
+static int64_t sink_need(const lpi_plan *pl, int t, int64_t offset) {
+    const lpi_pnode *pn = &pl->pnodes[pl->target_pnode[t]];
+    int64_t need = 1;
+    for (int k = 0; k < pn->ndim; k++) need *= pn->shape[k];
+    return need * (int64_t)lp_dtype_size(pn->dtype) + offset;
+}
+
 /* The document's result sinks: each target's chunks are written by its tasks into the
- * driver's file, which must lie below the worker's --write-dirs (opened once per run). */
+ * driver's file, which must lie below the worker's --write-dirs (checked and opened when the
+ * run is planned; closed whenever no chain of the run is on this worker, reopened by the next:
+ * a cached plan keeps no file open, so the file the driver renames over or deletes later is
+ * freed then, in that process, not by whichever later run evicts the plan). */
 static lp_status open_sinks(lpi_chains *C, lp_ctx *ctx, crun *r, const lpi_rundoc *d) {
     const lpi_plan *pl = r->plan;
     const int n = pl->ntargets;
@@ -292,16 +304,12 @@ static lp_status open_sinks(lpi_chains *C, lp_ctx *ctx, crun *r, const lpi_rundo
         snprintf(w, sizeof w, "run %s: sink %d", r->run, i);
         if (s->target >= n) return lpi_error(ctx, LP_ERR_VALUE, "%s: the graph has %d targets", w, n);
         const int t = (int)s->target;
-        const lpi_pnode *pn = &pl->pnodes[pl->target_pnode[t]];
         if (!lpi_plan_sinkable(pl, t))
             return lpi_error(ctx, LP_ERR_VALUE, "%s: target %d is not computed by tasks of its own", w, t);
-        int64_t need = 1;
-        for (int k = 0; k < pn->ndim; k++) need *= pn->shape[k];
-        need = need * (int64_t)lp_dtype_size(pn->dtype) + s->offset;
-        lp_status st = lpi_wire_sink_open(ctx, C->host.limits, w, s->file, need, &r->sink_fd[t]);
+        lp_status st = lpi_wire_sink_open(ctx, C->host.limits, w, s->file, sink_need(pl, t, s->offset), &r->sink_fd[t]);
         if (st) return st;
         if (!(r->sink_path[t] = lp_strdup(s->file))) return lpi_nomem(ctx);
-        r->sinks[t] = (lpi_result_sink){r->sink_path[t], s->offset, true};
+        r->sinks[t] = (lpi_result_sink){r->sink_path[t], s->offset, true, 0};
         r->sink_ptr[t] = &r->sinks[t];
     }
     r->plan->target_sink = r->sink_ptr;
@@ -347,9 +355,8 @@ static lp_status crun_build(lpi_chains *C, lp_ctx *ctx, const char *run, const c
     {
         /* every function of a run plans the same tasks: automatic chunks from the built-in
          * size, whatever profile (probed or calibrated) this host has */
-        lpi_profile pinned = *lpi_profile_get(r->pctx), def;
-        lpi_profile_default(&def);
-        pinned.chunk_bytes = def.chunk_bytes;
+        lpi_profile pinned = *lpi_profile_get(r->pctx);
+        lpi_profile_pin_chunks(&pinned);
         if ((st = lpi_profile_set(r->pctx, &pinned))) goto fail;
     }
     lp_ctx_set_fusion(r->pctx, d.fusion);
@@ -443,10 +450,17 @@ static lp_status get_run(lpi_chains *C, lp_ctx *ctx, const char *run, const char
 static void put_run(lpi_chains *C, crun *r) {
     if (!r) return;
     bool cached = false, free_it;
+    /* closed outside the lock: the last close of a file already deleted frees its pages */
+    int *drop = r->sink_fd ? lp_malloc((size_t)r->ntargets * sizeof *drop) : NULL, nd = 0;
     pthread_mutex_lock(&C->mu);
     for (int i = 0; i < RUNS_CACHED; i++) cached |= C->runs[i] == r;
     free_it = --r->refs == 0 && !cached;
+    /* the last chain of a cached run: its sink files are closed (reopened by the next) */
+    for (int t = 0; drop && cached && !r->refs && t < r->ntargets; t++)
+        if (r->sink_fd[t] >= 0) { drop[nd++] = r->sink_fd[t]; r->sink_fd[t] = -1; }
     pthread_mutex_unlock(&C->mu);
+    for (int i = 0; i < nd; i++) close(drop[i]);
+    lp_free(drop);
     if (free_it) crun_free(r);
 }
 
@@ -1165,13 +1179,25 @@ static bool loops_then_plan(chain *ch) {
 /* A sunk target's chunk into its place in the driver's file (the same bytes whenever the task
  * runs again: retries, lineage and duplicates are harmless). */
 static lp_status sink_write(chain *ch, const lpi_task *tk, const lp_buffer *out) {
-    const crun *r = ch->r;
+    crun *r = ch->r;
     const lpi_pnode *pn = &r->plan->pnodes[tk->pnode];
     const lpi_result_sink *sk = lpi_plan_sink(r->plan, tk->pnode);
     lpi_box box;
     lpi_grid_chunk_box(&pn->grid, tk->chunk, &box);
-    return lpi_npy_pwrite_box(ch->ctx, sk->path, r->sink_fd[pn->target], sk->offset, lp_dtype_size(pn->dtype), pn->ndim,
-                              pn->shape, box.lo, box.hi, out->data);
+    /* open while this chain holds the run (put_run closes it only when no chain does) */
+    lp_status st = LP_OK;
+    pthread_mutex_lock(&ch->C->mu);
+    if (r->sink_fd[pn->target] < 0) {
+        char w[LPI_RUN_ID_MAX + 48];
+        snprintf(w, sizeof w, "run %s: sink of target %d", r->run, pn->target);
+        st = lpi_wire_sink_open(ch->ctx, ch->C->host.limits, w, sk->path, sink_need(r->plan, pn->target, sk->offset),
+                                &r->sink_fd[pn->target]);
+    }
+    int fd = r->sink_fd[pn->target];
+    pthread_mutex_unlock(&ch->C->mu);
+    if (st) return st;
+    return lpi_npy_pwrite_box(ch->ctx, sk->path, fd, sk->offset, lp_dtype_size(pn->dtype), pn->ndim, pn->shape, box.lo, box.hi,
+                              out->data);
 }
 
 /* Run tasks from `first` (or the run's start) until nothing is left for this chain. */

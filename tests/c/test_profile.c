@@ -1,5 +1,6 @@
-/* The machine profile's version 3 fields (issue 16) and version 4's (issue 12: saving files,
- * spreading an orchestrated run, a process's first remote run): JSON round trip, older versions, the
+/* The machine profile's version 3 fields (issue 16), version 4's (issue 12: saving files,
+ * spreading an orchestrated run, a process's first remote run) and version 5's (replacing a
+ * file; first-touch faults of all workers at once): JSON round trip, older versions, the
  * planner's chunk size from the profile, the automatic probe's conditions, the probe itself. */
 #include "lampy.h"
 #include "lpt.h"
@@ -27,14 +28,16 @@ static void test_round_trip(void) {
     p.file_commit_s = 4.5e-3;
     p.remote_first_s = 2.5e-3;
     p.orch_lambda_s = 7.5e-4;
+    p.file_drop_bw = 2.25e9;
     char *text = lpi_profile_to_json_text(&p);
-    LPT_CHECK(text && strstr(text, "\"version\": 4") && strstr(text, "\"chunk_bytes\": 3145728"));
-    LPT_CHECK(strstr(text, "\"file_sync_bw\"") && strstr(text, "\"orch_lambda_s\"") && strstr(text, "\"remote_first_s\""));
+    LPT_CHECK(text && strstr(text, "\"version\": 5") && strstr(text, "\"chunk_bytes\": 3145728"));
+    LPT_CHECK(strstr(text, "\"file_sync_bw\"") && strstr(text, "\"orch_lambda_s\"") && strstr(text, "\"remote_first_s\"") &&
+              strstr(text, "\"file_drop_bw\""));
     LPT_OK(ctx, lpi_profile_from_json_text(ctx, "t", text, &q));
     free(text);
     LPT_CHECK(q.chunk_bytes == 3 << 20 && !q.huge_pages && !q.nt_stores && q.probed);
     LPT_CHECK(q.file_write_bw == 1.25e9 && q.file_sync_bw == 3.5e8 && q.file_commit_s == 4.5e-3);
-    LPT_CHECK(q.remote_first_s == 2.5e-3 && q.orch_lambda_s == 7.5e-4);
+    LPT_CHECK(q.remote_first_s == 2.5e-3 && q.orch_lambda_s == 7.5e-4 && q.file_drop_bw == 2.25e9);
     LPT_CHECK(fabs(q.mem_bw[0] - p.mem_bw[0]) < 1e-5 * p.mem_bw[0]);
     lp_ctx_destroy(ctx);
 }
@@ -55,16 +58,22 @@ static void test_old_versions(void) {
     LPT_OK(ctx, lpi_profile_from_json_text(ctx, "v3", v3, &q));
     LPT_CHECK(q.chunk_bytes == 2 << 20 && q.orch_run_s == 0.002 && q.file_write_bw == 2e9 && q.file_sync_bw == 200e6 &&
               q.file_commit_s == 10e-3 && q.remote_first_s == 5e-3 && q.orch_lambda_s == 1e-3);
+    /* version 4: replacing a file is priced with the built-in figure */
+    const char *v4 = "{\"format\": \"lampy.profile\", \"version\": 4, \"file_write_bw\": 1e9}";
+    LPT_OK(ctx, lpi_profile_from_json_text(ctx, "v4", v4, &q));
+    LPT_CHECK(q.file_write_bw == 1e9 && q.file_drop_bw == 4e9);
     /* bad values get a message and leave nothing half-read */
     const char *bad[] = {
-        "{\"format\": \"lampy.profile\", \"version\": 5}",
+        "{\"format\": \"lampy.profile\", \"version\": 6}",
         "{\"format\": \"lampy.profile\", \"version\": 4, \"file_sync_bw\": 0}",
+        "{\"format\": \"lampy.profile\", \"version\": 5, \"file_drop_bw\": -1}",
         "{\"format\": \"lampy.profile\", \"version\": 3, \"chunk_bytes\": 1000}",
         "{\"format\": \"lampy.profile\", \"version\": 3, \"chunk_bytes\": 1e12}",
         "{\"format\": \"lampy.profile\", \"version\": 3, \"huge_pages\": 1}",
         "{\"format\": \"lampy.profile\", \"version\": 3, \"probed\": \"yes\"}",
     };
-    const char *msg[] = {"unsupported profile version", "'file_sync_bw' must be a positive number", "'chunk_bytes' must be in", "'chunk_bytes' must be in",
+    const char *msg[] = {"unsupported profile version", "'file_sync_bw' must be a positive number",
+                         "'file_drop_bw' must be a positive number", "'chunk_bytes' must be in", "'chunk_bytes' must be in",
                          "'huge_pages' must be true or false", "'probed' must be true or false"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         lp_status st = lpi_profile_from_json_text(ctx, "bad", bad[i], &q);
@@ -197,6 +206,8 @@ static void test_probe_values(void) {
     int64_t cb = (int64_t)p.chunk_bytes;
     LPT_CHECKF(cb >= 1 << 20 && cb <= 32 << 20 && (cb & (cb - 1)) == 0, "chunk_bytes %lld", (long long)cb);
     LPT_CHECK(p.probed && p.mem_bw1[0] >= 1e8 && p.mem_bw[0] >= p.mem_bw1[0] && p.fresh_bw1 >= 1e8);
+    /* first-touch faults with every worker at once: measured, never above one worker alone */
+    LPT_CHECK(p.fresh_bw >= 1e8 && p.fresh_bw <= p.fresh_bw1);
     /* the probe leaves the process's kernel choices as they were */
     LPT_CHECK(lpi_vm_stream() == nt && lpi_alloc_huge() == huge);
     /* and its result is a valid profile */

@@ -31,7 +31,7 @@ def measured(tmp_path_factory, redis):
 
 def test_calibration_measures_the_remote_figures(measured, redis):
     prof, doc, log = measured
-    assert doc["format"] == "lampy.profile" and doc["version"] == 4 and doc["remote_calibrated"] is True
+    assert doc["format"] == "lampy.profile" and doc["version"] == 5 and doc["remote_calibrated"] is True
     for k, dflt in DEFAULTS.items():
         v = doc[k]
         assert isinstance(v, (int, float)) and math.isfinite(v) and v > 0, (k, v)
@@ -140,7 +140,7 @@ def test_version_1_profiles_still_load(tmp_path, x):
     orch = ["--orchestrate", "lambda"]
     a, b = estimate(v1, "x * 2", x, *orch), estimate(v1b, "x * 2", x, *orch)
     assert close(b["total_seconds"] - a["total_seconds"], 1e-3, b["total_seconds"])
-    v5 = tmp_path / "v5.json"
-    v5.write_text(json.dumps({"format": "lampy.profile", "version": 5}))
-    p = lampy("estimate", "x * 2", *x, "--profile", v5)
+    v6 = tmp_path / "v6.json"
+    v6.write_text(json.dumps({"format": "lampy.profile", "version": 6}))
+    p = lampy("estimate", "x * 2", *x, "--profile", v6)
     assert p.returncode != 0 and "unsupported profile version" in p.stderr

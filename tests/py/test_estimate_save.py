@@ -56,6 +56,11 @@ def close(a, b):
     assert abs(a - b) <= 2e-5 * max(abs(a), abs(b)) + 1e-12, (a, b)
 
 
+def close_diff(a, b, want):
+    """a - b == want, for a and b printed with 6 significant digits"""
+    assert abs(a - b - want) <= 2e-5 * max(abs(a), abs(b)) + 1e-12, (a, b, want)
+
+
 def save_by_driver(p):
     """The driver writes the whole result into the page cache, then the commit."""
     b = 8 * N
@@ -160,3 +165,54 @@ def test_python_estimate_save(tmp_path, x):
     cli = estimate(prof, x, "--executor", "lambda", "--orchestrate", "lambda", "--max-lambdas", "1", "-o", tmp_path / "o.npy")
     close(r["sunk"][0], cli["total_seconds"])
     close(r["sunk"][1], 8 * N / PROFILE["file_sync_bw"] + PROFILE["file_commit_s"])
+
+
+def test_replacing_a_file_frees_its_pages(tmp_path, x):
+    """`eval -o F` renames its result onto F: a file already at F is freed by that rename (its
+    pages and blocks), priced at the profile's file_drop_bw; a new F costs nothing more. A
+    version 4 profile has no figure for it: the built-in 4 GB/s."""
+    out = tmp_path / "out.npy"
+    for prof, drop in ((profile(tmp_path, "v5", version=5, file_drop_bw=7e8), 7e8), (profile(tmp_path), 4e9)):
+        for opts in (["--workers", "1"], ["--executor", "lambda", "--orchestrate", "lambda", "--max-lambdas", "1"]):
+            out.unlink(missing_ok=True)
+            new = estimate(prof, x, *opts, "-o", out)
+            out.write_bytes(b"\0" * 300_000)
+            over = estimate(prof, x, *opts, "-o", out)
+            close_diff(over["save_seconds"], new["save_seconds"], 300_000 / drop)
+            close_diff(over["total_seconds"], new["total_seconds"], 300_000 / drop)
+    # a directory there is no file the rename frees
+    out.unlink()
+    out.mkdir()
+    d = estimate(prof, x, "--workers", "1", "-o", out)
+    close(d["save_seconds"], save_by_driver(PROFILE))
+
+
+def test_sink_writes_into_one_file_bound_the_run(tmp_path, x):
+    """Remotely the tasks' writes into the one result file follow each other (the file system
+    writes a file's pages under its lock): with a slow page cache the run takes at least every
+    chunk's write one after another, however many lambdas run the tasks. 8 chunks on 4 lambdas,
+    2 at full speed: the simulated tasks take 4 rounds of one write each, the file 8 writes."""
+    opts = ["--executor", "lambda", "--orchestrate", "lambda", "--max-lambdas", "4", "-o", tmp_path / "out.npy"]
+    t = {}
+    for w in (1e7, 2e7):
+        t[w] = estimate(profile(tmp_path, f"w{int(w)}", file_write_bw=w), x, *opts)
+    close_diff(t[1e7]["total_seconds"], t[2e7]["total_seconds"], 8 * N * (1 / 1e7 - 1 / 2e7))
+    # without -o nothing is written into a file: the bound does not apply
+    a = estimate(profile(tmp_path, "a", file_write_bw=1e7), x, *opts[:-2])
+    b = estimate(profile(tmp_path, "b", file_write_bw=2e7), x, *opts[:-2])
+    close(a["total_seconds"], b["total_seconds"])
+
+
+def test_orchestrated_estimate_plans_as_the_functions_do(tmp_path):
+    """The functions of an orchestrated run plan automatic chunks with the built-in size (16
+    MiB), whatever the host's profile says (server/chain.c): the estimate of such a run plans
+    the same tasks; the driver-centric one plans with the profile's size, as its driver does.
+    64 MiB of arange: 16 chunks of 4 MiB, or 64 of the profile's 1 MiB."""
+    prof = profile(tmp_path, chunk_bytes=1 << 20)
+    env = dict(os.environ, LAMPY_PROFILE=str(prof))
+    parts = {}
+    for mode in ("lambda", "driver"):
+        p = run("estimate", "(arange(8388608) * 0.5).sum()", "--json", "--executor", "lambda", "--orchestrate", mode, env=env)
+        assert p.returncode == 0, p.stderr
+        parts[mode] = [n["tasks"] for n in json.loads(p.stdout)["nodes"] if n["kernel"] == "partial"]
+    assert parts == {"lambda": [16], "driver": [64]}
