@@ -575,6 +575,29 @@ static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t
     const lpi_program *pg = pn->prog;
     const bool direct = pg->ninputs == 1 && pg->ninstr == 1 && pg->ins[0].op == LPI_OP_ASTYPE &&
                         pg->ins[0].src[0] == 0 && pg->reg_dt[0] == pg->reg_dt[pg->out_reg];
+    if (direct && nd == 1 && nelem == 1 && !r->acc_unsigned && ops[0].strides[0] == 8 &&
+        (r->op == LPI_OP_SUM || r->op == LPI_OP_MEAN || r->op == LPI_OP_MIN || r->op == LPI_OP_MAX)) {
+        /* one contiguous 1-d run folded into one state (sum(a), max(a) of a chunk): the slab
+         * loop's pieces straight from the input, without building its per-slab views, which
+         * cost as much as streaming the piece from memory (the same pieces, so the same bits) */
+        const int64_t n = shape[0];
+        const double *x = (const double *)ops[0].data;
+        const int64_t *y = (const int64_t *)ops[0].data;
+        double *D = state;
+        int64_t *Q = state;
+        const bool is_min = r->op == LPI_OP_MIN;
+        if (r->op == LPI_OP_MIN || r->op == LPI_OP_MAX) {
+            if (r->acc_float) D[0] = lpi_fold_minmax_f(is_min, D[0], x, n);
+            else Q[0] = lpi_fold_minmax_i(is_min, Q[0], y, n);
+        } else if (r->acc_float) {
+            for (int64_t o = 0; o < n; o += slab) D[0] += lpi_sum8(x + o, n - o < slab ? n - o : slab);
+        } else {
+            uint64_t t = 0;
+            for (int64_t i = 0; i < n; i++) t += (uint64_t)y[i];
+            Q[0] = (int64_t)((uint64_t)Q[0] + t);
+        }
+        goto fin;
+    }
     lpi_view *sops = lp_malloc((size_t)(pn->prog->ninputs + 1) * sizeof *sops);
     if (!sops) { st = lpi_nomem(ctx); goto done; }
     /* the run of trailing axes that all are (or all are not) reduced: the VM's inner loop */

@@ -76,3 +76,16 @@ def test_rows_of_other_dtypes_and_ops():
         ly = lp.asarray(y, chunks=chunks)
         np.testing.assert_allclose(ly.sum(axis=(1, 2)).run(), y.sum(axis=(1, 2)), rtol=1e-12)
         np.testing.assert_allclose(ly.mean(axis=(1, 2)).run(), y.mean(axis=(1, 2)), rtol=1e-12)
+
+
+def test_whole_run_sums_keep_the_slab_bits():
+    """a 1-d chunk's sum folds its 512-element pieces straight from the input; the bits are those
+    of the slab loop, which folds the same pieces of the same data shaped as rows of 512"""
+    x = rng.standard_normal(512 * 3001) * 1e3
+    for rows in (3001, 1000, 77, 1):
+        a = lp.asarray(x, chunks=(rows * 512,))
+        b = lp.asarray(x.reshape(-1, 512), chunks=(rows, 512))
+        for f in (lp.sum, lp.mean):
+            assert np.asarray(f(a).run()).tobytes() == np.asarray(f(b).run()).tobytes()
+        i = (x * 1e6).astype(np.int64)
+        assert lp.sum(lp.asarray(i, chunks=(rows * 512,))).run() == i.sum()
