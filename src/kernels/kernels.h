@@ -19,14 +19,11 @@
 #define LPI_CLONES
 #endif
 
-/* reduce.c: the min/max folds of contiguous values, in vector lanes with the element fold's
- * results (the first NaN; of equal values the first): all of x into one state c, or x[i] into
- * acc[i] each. */
-double lpi_sum8(const double *x, int64_t n); /* eight lanes j, j + 8, ..., added pairwise */
-double lpi_fold_minmax_f(bool is_min, double c, const double *restrict x, int64_t n);
-int64_t lpi_fold_minmax_i(bool is_min, int64_t c, const int64_t *restrict y, int64_t n);
-void lpi_minmax_each_f(bool is_min, double *restrict acc, const double *restrict x, int64_t n);
-void lpi_minmax_each_i(bool is_min, int64_t *restrict acc, const int64_t *restrict y, int64_t n);
+/* reduce.c: the eight-lane float sum (lanes j, j + 8, ..., added pairwise), and min/max of n
+ * contiguous values into states acc[i * k] (k == 0: one state), doubles (accf) or int64, with the
+ * element fold's results (the first NaN; of equal values the first) from vector lanes. */
+double lpi_sum8(const double *x, int64_t n);
+void lpi_fold_minmax(bool is_min, bool accf, void *acc, int64_t k, const void *vals, int64_t n);
 
 /* Elements per VM block: a program's registers (2 KiB each) stay in L1; measured faster than 1024. */
 #define LPI_VM_BLOCK 256

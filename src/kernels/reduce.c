@@ -76,6 +76,15 @@ static inline bool arg_better_i(bool is_min, int64_t v, int64_t i, int64_t cv, i
     return is_min ? v < cv : v > cv;
 }
 
+/* The element fold of min/max: a NaN state stays (the first NaN wins), a NaN value replaces a
+ * number, and of equal values the state (the first) stays. Every min/max path gives its bits. */
+static inline double minmax1_f(bool is_min, double c, double v) {
+    return is_min ? ((c <= v || c != c) ? c : v) : ((c >= v || c != c) ? c : v);
+}
+static inline int64_t minmax1_i(bool is_min, int64_t c, int64_t v) {
+    return is_min ? (v < c ? v : c) : (v > c ? v : c);
+}
+
 /* min/max of c and x[0..n), as the element-by-element fold `c = (c >= v || c != c) ? c : v`
  * computes it (the first NaN wins; among equal values the first): eight independent lanes that
  * ignore NaNs (maxpd/minpd), a NaN flag beside them, and the element loop again only when the
@@ -95,7 +104,7 @@ typedef int64_t v4i __attribute__((vector_size(32)));
         (nan) |= (v4i)((v) != (v));                                                     \
     } while (0)
 
-LPI_CLONES double lpi_fold_minmax_f(bool is_min, double c, const double *restrict x, int64_t n) {
+LPI_CLONES static double fold_minmax_f(bool is_min, double c, const double *restrict x, int64_t n) {
     if (c != c) return c;
     v4d m0 = {c, c, c, c}, m1 = m0;
     v4i nan = {0, 0, 0, 0};
@@ -116,14 +125,11 @@ LPI_CLONES double lpi_fold_minmax_f(bool is_min, double c, const double *restric
     }
     for (; i < n; i++) { double v = x[i]; r = is_min ? (v < r ? v : r) : (v > r ? v : r); anybad |= v != v; }
     if (!anybad && r != 0) return r;
-    for (i = 0; i < n; i++) {
-        double v = x[i];
-        c = is_min ? ((c <= v || c != c) ? c : v) : ((c >= v || c != c) ? c : v);
-    }
+    for (i = 0; i < n; i++) c = minmax1_f(is_min, c, x[i]);
     return c;
 }
 
-LPI_CLONES int64_t lpi_fold_minmax_i(bool is_min, int64_t c, const int64_t *restrict y, int64_t n) {
+LPI_CLONES static int64_t fold_minmax_i(bool is_min, int64_t c, const int64_t *restrict y, int64_t n) {
     v4i m0 = {c, c, c, c}, m1 = m0;
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -138,13 +144,13 @@ LPI_CLONES int64_t lpi_fold_minmax_i(bool is_min, int64_t c, const int64_t *rest
         c = is_min ? (m0[j] < c ? m0[j] : c) : (m0[j] > c ? m0[j] : c);
         c = is_min ? (m1[j] < c ? m1[j] : c) : (m1[j] > c ? m1[j] : c);
     }
-    for (; i < n; i++) c = is_min ? (y[i] < c ? y[i] : c) : (y[i] > c ? y[i] : c);
+    for (; i < n; i++) c = minmax1_i(is_min, c, y[i]);
     return c;
 }
 
 /* acc[i] = the min/max of acc[i] and x[i] for i < n, each as the element fold (acc's NaN stays;
  * a NaN of x replaces a number; among equal values acc's) */
-LPI_CLONES void lpi_minmax_each_f(bool is_min, double *restrict acc, const double *restrict x, int64_t n) {
+LPI_CLONES static void minmax_each_f(bool is_min, double *restrict acc, const double *restrict x, int64_t n) {
     int64_t i = 0;
     for (; i + 4 <= n; i += 4) {
         v4d c, v;
@@ -154,13 +160,10 @@ LPI_CLONES void lpi_minmax_each_f(bool is_min, double *restrict acc, const doubl
         c = (v4d)(((v4i)v & take) | ((v4i)c & ~take));
         memcpy(acc + i, &c, sizeof c);
     }
-    for (; i < n; i++) {
-        double c = acc[i], v = x[i];
-        acc[i] = is_min ? ((c <= v || c != c) ? c : v) : ((c >= v || c != c) ? c : v);
-    }
+    for (; i < n; i++) acc[i] = minmax1_f(is_min, acc[i], x[i]);
 }
 
-LPI_CLONES void lpi_minmax_each_i(bool is_min, int64_t *restrict acc, const int64_t *restrict y, int64_t n) {
+LPI_CLONES static void minmax_each_i(bool is_min, int64_t *restrict acc, const int64_t *restrict y, int64_t n) {
     int64_t i = 0;
     for (; i + 4 <= n; i += 4) {
         v4i c, v;
@@ -170,14 +173,29 @@ LPI_CLONES void lpi_minmax_each_i(bool is_min, int64_t *restrict acc, const int6
         c = (v & take) | (c & ~take);
         memcpy(acc + i, &c, sizeof c);
     }
-    for (; i < n; i++) acc[i] = is_min ? (y[i] < acc[i] ? y[i] : acc[i]) : (y[i] > acc[i] ? y[i] : acc[i]);
+    for (; i < n; i++) acc[i] = minmax1_i(is_min, acc[i], y[i]);
+}
+
+/* min/max of n contiguous values into states acc[i * k] (k == 0: all into one state; k == 1: one
+ * state per value, contiguous; else strided), doubles (accf) or int64 */
+void lpi_fold_minmax(bool is_min, bool accf, void *acc, int64_t k, const void *vals, int64_t n) {
+    double *A = acc;
+    int64_t *Q = acc;
+    const double *x = vals;
+    const int64_t *y = vals;
+    if (k == 0 && accf) *A = fold_minmax_f(is_min, *A, x, n);
+    else if (k == 0) *Q = fold_minmax_i(is_min, *Q, y, n);
+    else if (k == 1 && accf) minmax_each_f(is_min, A, x, n);
+    else if (k == 1) minmax_each_i(is_min, Q, y, n);
+    else if (accf) for (int64_t i = 0; i < n; i++) A[i * k] = minmax1_f(is_min, A[i * k], x[i]);
+    else for (int64_t i = 0; i < n; i++) Q[i * k] = minmax1_i(is_min, Q[i * k], y[i]);
 }
 
 /* The first position of x[0..n)'s extreme with no NaN among them (-1 when there is a NaN: the
  * caller's element loop then finds the first NaN). Ties go to the first position, as in
  * arg_better_f: the extreme by lanes, then the first element equal to it (in L1 by then). */
 static int64_t arg_extreme_f(bool is_min, const double *restrict x, int64_t n) {
-    double r = lpi_fold_minmax_f(is_min, is_min ? INFINITY : -INFINITY, x, n);
+    double r = fold_minmax_f(is_min, is_min ? INFINITY : -INFINITY, x, n);
     if (r != r) return -1;
     int64_t i = 0;
     while (i < n && x[i] != r) i++;
@@ -185,7 +203,7 @@ static int64_t arg_extreme_f(bool is_min, const double *restrict x, int64_t n) {
 }
 
 static int64_t arg_extreme_i(bool is_min, const int64_t *restrict y, int64_t n) {
-    int64_t r = lpi_fold_minmax_i(is_min, is_min ? INT64_MAX : INT64_MIN, y, n), i = 0;
+    int64_t r = fold_minmax_i(is_min, is_min ? INT64_MAX : INT64_MIN, y, n), i = 0;
     while (i < n && y[i] != r) i++;
     return i;
 }
@@ -273,23 +291,7 @@ static void fold_slab(const lpi_reduce *r, void *state, int64_t nelem, const voi
             else { uint64_t *U = (uint64_t *)Q; for (int64_t i = 0; i < L; i++) U[acc + i * va] *= (uint64_t)y[i]; }
             break;
         case LPI_OP_MIN: case LPI_OP_MAX:
-            if (va == 0) {
-                if (r->acc_float) D[acc] = lpi_fold_minmax_f(is_min, D[acc], x, L);
-                else Q[acc] = lpi_fold_minmax_i(is_min, Q[acc], y, L);
-            } else if (va == 1) {
-                if (r->acc_float) lpi_minmax_each_f(is_min, D + acc, x, L);
-                else lpi_minmax_each_i(is_min, Q + acc, y, L);
-            } else if (r->acc_float) {
-                for (int64_t i = 0; i < L; i++) {
-                    double c = D[acc + i * va], v = x[i];
-                    D[acc + i * va] = is_min ? ((c <= v || c != c) ? c : v) : ((c >= v || c != c) ? c : v);
-                }
-            } else {
-                for (int64_t i = 0; i < L; i++) {
-                    int64_t c = Q[acc + i * va], v = y[i];
-                    Q[acc + i * va] = is_min ? (v < c ? v : c) : (v > c ? v : c);
-                }
-            }
+            lpi_fold_minmax(is_min, r->acc_float, D + acc, va, x, L); /* D + acc is Q + acc: one state array */
             break;
         case LPI_OP_ARGMIN: case LPI_OP_ARGMAX:
             if (va == 0 && L > 0) {
@@ -436,12 +438,8 @@ static void state_merge(const lpi_reduce *r, void *a_, const void *b_, int64_t n
             if (r->acc_float) A[e] *= B[e]; else QA[e] = (int64_t)((uint64_t)QA[e] * (uint64_t)QB[e]);
             break;
         case LPI_OP_MIN: case LPI_OP_MAX:
-            if (r->acc_float) {
-                double c = A[e], v = B[e];
-                A[e] = is_min ? ((c <= v || c != c) ? c : v) : ((c >= v || c != c) ? c : v);
-            } else {
-                QA[e] = is_min ? (QB[e] < QA[e] ? QB[e] : QA[e]) : (QB[e] > QA[e] ? QB[e] : QA[e]);
-            }
+            if (r->acc_float) A[e] = minmax1_f(is_min, A[e], B[e]);
+            else QA[e] = minmax1_i(is_min, QA[e], QB[e]);
             break;
         case LPI_OP_ARGMIN: case LPI_OP_ARGMAX:
             if (r->acc_float) {
@@ -580,21 +578,12 @@ static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t
         /* one contiguous 1-d run folded into one state (sum(a), max(a) of a chunk): the slab
          * loop's pieces straight from the input, without building its per-slab views, which
          * cost as much as streaming the piece from memory (the same pieces, so the same bits) */
-        const int64_t n = shape[0];
-        const double *x = (const double *)ops[0].data;
-        const int64_t *y = (const int64_t *)ops[0].data;
-        double *D = state;
-        int64_t *Q = state;
-        const bool is_min = r->op == LPI_OP_MIN;
-        if (r->op == LPI_OP_MIN || r->op == LPI_OP_MAX) {
-            if (r->acc_float) D[0] = lpi_fold_minmax_f(is_min, D[0], x, n);
-            else Q[0] = lpi_fold_minmax_i(is_min, Q[0], y, n);
-        } else if (r->acc_float) {
-            for (int64_t o = 0; o < n; o += slab) D[0] += lpi_sum8(x + o, n - o < slab ? n - o : slab);
-        } else {
-            uint64_t t = 0;
-            for (int64_t i = 0; i < n; i++) t += (uint64_t)y[i];
-            Q[0] = (int64_t)((uint64_t)Q[0] + t);
+        const int64_t n = shape[0], zero = 0, one = 1;
+        if (r->acc_float && (r->op == LPI_OP_SUM || r->op == LPI_OP_MEAN)) {
+            const double *x = (const double *)ops[0].data;
+            for (int64_t o = 0; o < n; o += slab) *(double *)state += lpi_sum8(x + o, n - o < slab ? n - o : slab);
+        } else { /* min/max and integer sums: the pieces do not change the result */
+            fold_slab(r, state, 1, ops[0].data, 1, &n, &zero, &one, 0, idx0);
         }
         goto fin;
     }

@@ -164,25 +164,7 @@ static void fold_block(lpi_op op, bool accf, char *acc_, int64_t acc_step, const
         if (accf) for (int64_t i = 0; i < n; i++) A[i * k] *= x[i];
         else { uint64_t *U = (uint64_t *)Q; for (int64_t i = 0; i < n; i++) U[i * k] *= (uint64_t)y[i]; }
         break;
-    case LPI_OP_MIN: case LPI_OP_MAX: {
-        const bool mn = op == LPI_OP_MIN;
-        if (k == 0 && accf) *A = lpi_fold_minmax_f(mn, *A, x, n);
-        else if (k == 0) *Q = lpi_fold_minmax_i(mn, *Q, y, n);
-        else if (k == 1 && accf) lpi_minmax_each_f(mn, A, x, n);
-        else if (k == 1) lpi_minmax_each_i(mn, Q, y, n);
-        else if (accf) {
-            for (int64_t i = 0; i < n; i++) {
-                double c = A[i * k], v = x[i];
-                A[i * k] = mn ? ((c <= v || c != c) ? c : v) : ((c >= v || c != c) ? c : v);
-            }
-        } else {
-            for (int64_t i = 0; i < n; i++) {
-                int64_t c = Q[i * k], v = y[i];
-                Q[i * k] = mn ? (v < c ? v : c) : (v > c ? v : c);
-            }
-        }
-        break;
-    }
+    case LPI_OP_MIN: case LPI_OP_MAX: lpi_fold_minmax(op == LPI_OP_MIN, accf, acc_, k, vals, n); break;
     case LPI_OP_ANY: for (int64_t i = 0; i < n; i++) Q[i * k] |= y[i] != 0; break;
     case LPI_OP_ALL: for (int64_t i = 0; i < n; i++) Q[i * k] &= y[i] != 0; break;
     default: break;
