@@ -625,6 +625,19 @@ lp_status lp_call_method(lp_ctx *ctx, const char *name, lp_array *self, int npos
 
 /* ---- builder helpers ---- */
 
+lp_status lpi_call_array(lp_ctx *ctx, const char *name, int npos, const lp_value *pos, int nkw, const char *const *kwn,
+                         const lp_value *kw, lp_array **out) {
+    lp_value r = lp_value_none();
+    lp_status st = lp_call(ctx, name, npos, pos, nkw, kwn, kw, &r);
+    if (st) return st;
+    if (r.kind != LP_VAL_ARRAY) {
+        lp_value_clear(&r);
+        return lpi_error(ctx, LP_ERR_INTERNAL, "%s(): expected one array", name);
+    }
+    *out = r.array;
+    return LP_OK;
+}
+
 lp_status lpi_out_array(lpi_call *c, lp_status st, lp_array **ap, lp_value *out) {
     lp_array *a = *ap;
     if (st) { lp_array_release(a); return st; }

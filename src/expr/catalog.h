@@ -87,6 +87,10 @@ lpi_arg *lpi_call_arg(lpi_call *c, const char *name);
  * pointer so that `lpi_out_array(c, lp_x(..., &r), &r, out)` reads r after lp_x ran. */
 lp_status lpi_out_array(lpi_call *c, lp_status st, lp_array **a, lp_value *out);
 lp_status lpi_out_list(lpi_call *c, lp_value_kind kind, lp_array **arrs, int n, lp_value *out);
+/* name(pos..., kw...) through the catalogue when the result must be one array (*out: a new
+ * reference); anything else is an internal error naming the function. */
+lp_status lpi_call_array(lp_ctx *ctx, const char *name, int npos, const lp_value *pos, int nkw, const char *const *kwn,
+                         const lp_value *kw, lp_array **out);
 /* Intermediate nodes of a composed builder: kept here, released in one go (lpi_give: the
  * result gets its own reference first). */
 typedef struct lpi_tmps {

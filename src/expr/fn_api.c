@@ -14,15 +14,8 @@
 /* name(x, **kw) through the catalogue; *out a new reference */
 static lp_status call1(lp_ctx *ctx, const char *name, lp_array *x, int nkw, const char *const *kwn, const lp_value *kw,
                        lp_array **out) {
-    lp_value pos = lp_value_array(x), r = lp_value_none();
-    lp_status st = lp_call(ctx, name, 1, &pos, nkw, kwn, kw, &r);
-    if (st) return st;
-    if (r.kind != LP_VAL_ARRAY) {
-        lp_value_clear(&r);
-        return lpi_error(ctx, LP_ERR_INTERNAL, "%s(): expected one array", name);
-    }
-    *out = r.array;
-    return LP_OK;
+    lp_value pos = lp_value_array(x);
+    return lpi_call_array(ctx, name, 1, &pos, nkw, kwn, kw, out);
 }
 
 /* NumPy's reductions of a norm in the input's float dtype: integers and bools as float64;
@@ -455,15 +448,10 @@ lp_status lpi_fn_unstack(lpi_call *c, lp_value *out) {
 
 /* name(a, b) through the catalogue */
 static lp_status call2(lp_ctx *ctx, lpi_tmps *t, const char *name, lp_array *a, lp_array *b, lp_array **out) {
-    lp_value pos[2] = {lp_value_array(a), lp_value_array(b)}, r = lp_value_none();
-    lp_status st = lp_call(ctx, name, 2, pos, 0, NULL, NULL, &r);
-    if (st) return st;
-    if (r.kind != LP_VAL_ARRAY) {
-        lp_value_clear(&r);
-        return lpi_error(ctx, LP_ERR_INTERNAL, "%s(): expected one array", name);
-    }
-    *out = lpi_keep(t, r.array);
-    return LP_OK;
+    lp_value pos[2] = {lp_value_array(a), lp_value_array(b)};
+    lp_status st = lpi_call_array(ctx, name, 2, pos, 0, NULL, NULL, out);
+    if (!st) lpi_keep(t, *out);
+    return st;
 }
 
 /* isin(element, test_elements, assume_unique=False, invert=False): the test set sorted once

@@ -5,6 +5,7 @@
  * (LPI_MM_TA / LPI_MM_TB): the product reads the untransposed array with BLAS's Trans, so X.T is
  * never materialized, and after CSE `X.T @ X` is a node whose two inputs are the same array,
  * which the planner runs as a symmetric rank-k update (plan/plan_linalg.c). */
+#include "expr/catalog.h"
 #include "expr/expr.h"
 
 #include <math.h>
@@ -585,7 +586,7 @@ lp_status lpi_linalg_eig(lp_ctx *ctx, lp_array *a, lp_array **w, lp_array **v) {
  * "fro"/"nuc", or a number ("2", "-1", "inf", "0.5"). */
 lp_status lp_linalg_norm(lp_ctx *ctx, lp_array *a, const char *ord, lp_array **out) {
     *out = NULL;
-    lp_value pos = lp_value_array(a), o = lp_value_none(), r = lp_value_none();
+    lp_value pos = lp_value_array(a), o = lp_value_none();
     if (ord && (!strcmp(ord, "fro") || !strcmp(ord, "nuc"))) o = lp_value_str(ord);
     else if (ord) {
         char *end;
@@ -594,14 +595,7 @@ lp_status lp_linalg_norm(lp_ctx *ctx, lp_array *a, const char *ord, lp_array **o
         o = lp_value_float(d);
     }
     const char *kwn[] = {"ord"};
-    lp_status st = lp_call(ctx, "linalg.norm", 1, &pos, 1, kwn, &o, &r);
-    if (st) return st;
-    if (r.kind != LP_VAL_ARRAY) {
-        lp_value_clear(&r);
-        return lpi_error(ctx, LP_ERR_INTERNAL, "linalg.norm: expected one array");
-    }
-    *out = r.array;
-    return LP_OK;
+    return lpi_call_array(ctx, "linalg.norm", 1, &pos, 1, kwn, &o, out);
 }
 
 lp_status lp_linalg(lp_ctx *ctx, const char *op, int nin, lp_array *const *in, lp_array **out) {
