@@ -24,10 +24,13 @@
 #include "store/store.h"
 #include "store/auth.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 typedef struct rcal {
@@ -91,11 +94,13 @@ static lp_status store_times(rcal *C, lpi_store *s, const char *prefix, int64_t 
 }
 
 /* ---- graphs: (arange(n) * 0.5 + 1).sum(): a generated array (no file), a fused map into
- * partial sums, the combine tree; with 256-byte chunks every task is tiny ---- */
+ * partial sums, the combine tree; with 256-byte chunks every task is tiny. With `input` (a .npy
+ * file of n float64 the workers may read) the same graph on the file's data instead: what a
+ * run with a file input costs beyond it (each function opens the input's header) ---- */
 
-static lp_status graph(lp_ctx *ctx, int64_t n, lp_array **out) {
+static lp_status graph(lp_ctx *ctx, const char *input, int64_t n, lp_array **out) {
     lp_array *a = NULL, *h = NULL, *one = NULL, *m = NULL, *p = NULL;
-    lp_status st = lp_arange(ctx, 0, (double)n, 1, LP_FLOAT64, &a);
+    lp_status st = input ? lp_load(ctx, input, &a) : lp_arange(ctx, 0, (double)n, 1, LP_FLOAT64, &a);
     if (!st) st = lp_scalar_array(ctx, lp_scalar_f(0.5), &h);
     if (!st) st = lp_scalar_array(ctx, lp_scalar_f(1.0), &one);
     if (!st) st = lp_binary(ctx, "multiply", a, h, &m);
@@ -109,7 +114,8 @@ static lp_status graph(lp_ctx *ctx, int64_t n, lp_array **out) {
 /* A compute-bound graph: twelve transcendental ops per element fused into the partial sums
  * of arange(n) * 1e-6 (with 64 KiB chunks a task computes for about a millisecond and moves
  * a small fraction of that through the store). */
-static lp_status heavy_graph(lp_ctx *ctx, int64_t n, lp_array **out) {
+static lp_status heavy_graph(lp_ctx *ctx, const char *input, int64_t n, lp_array **out) {
+    (void)input;
     lp_array *a = NULL, *k = NULL, *y = NULL;
     lp_status st = lp_arange(ctx, 0, (double)n, 1, LP_FLOAT64, &a);
     if (!st) st = lp_scalar_array(ctx, lp_scalar_f(1e-6), &k);
@@ -127,24 +133,31 @@ static lp_status heavy_graph(lp_ctx *ctx, int64_t n, lp_array **out) {
     return st;
 }
 
-typedef lp_status (*graph_fn)(lp_ctx *ctx, int64_t n, lp_array **out);
+typedef lp_status (*graph_fn)(lp_ctx *ctx, const char *input, int64_t n, lp_array **out);
+
+/* The wall time of one lp_run of the graph, as a user's run sees it. */
+static lp_status run_once(rcal *C, graph_fn graph, const char *input, int64_t n, double *t) {
+    lp_array *x;
+    lp_status st = graph(C->ctx, input, n, &x);
+    if (st) return st;
+    lp_buffer *b = NULL;
+    double t0 = lpi_now();
+    st = lp_run(C->ctx, &x, 1, &b);
+    *t = lpi_now() - t0;
+    lp_buffer_release(b);
+    lp_array_release(x);
+    return st;
+}
 
 /* Median wall time of lp_run on the graph, as a user's run sees it (*first: the first run's,
  * *slowest: the slowest of the others'; reps: at least C->reps). */
-static lp_status time_runs(rcal *C, graph_fn graph, int64_t n, int reps, double *med, double *first, double *slowest) {
+static lp_status time_runs(rcal *C, graph_fn graph, const char *input, int64_t n, int reps, double *med, double *first,
+                           double *slowest) {
     double t[16] = {0};
     if (reps < C->reps) reps = C->reps;
     if (reps > 16) reps = 16;
     for (int r = 0; r < reps; r++) {
-        lp_array *x;
-        lp_status st = graph(C->ctx, n, &x);
-        if (st) return st;
-        lp_buffer *b = NULL;
-        double t0 = lpi_now();
-        st = lp_run(C->ctx, &x, 1, &b);
-        t[r] = lpi_now() - t0;
-        lp_buffer_release(b);
-        lp_array_release(x);
+        lp_status st = run_once(C, graph, input, n, &t[r]);
         if (st) return st;
     }
     if (first) *first = t[0];
@@ -156,16 +169,18 @@ static lp_status time_runs(rcal *C, graph_fn graph, int64_t n, int reps, double 
     return LP_OK;
 }
 
-static lp_status time_run(rcal *C, graph_fn graph, int64_t n, double *med) { return time_runs(C, graph, n, 0, med, NULL, NULL); }
+static lp_status time_run(rcal *C, graph_fn graph, const char *input, int64_t n, double *med) {
+    return time_runs(C, graph, input, n, 0, med, NULL, NULL);
+}
 
 typedef struct planned {
     lpi_plan *pl;
     int64_t tasks; /* tasks a remote run executes (loads excepted) */
 } planned;
 
-static lp_status plan_graph(lp_ctx *ctx, graph_fn graph, int64_t n, planned *out) {
+static lp_status plan_graph(lp_ctx *ctx, graph_fn graph, const char *input, int64_t n, planned *out) {
     lp_array *x;
-    lp_status st = graph(ctx, n, &x);
+    lp_status st = graph(ctx, input, n, &x);
     if (!st) st = lpi_plan_build(ctx, &x, 1, &out->pl);
     lp_array_release(x);
     if (st) return st;
@@ -207,7 +222,47 @@ static lp_status fit(lp_ctx *ctx, lpi_profile *P, double *field, double lo, doub
     return LP_OK;
 }
 
-lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const char *), void *log_arg) {
+/* Seconds a run of the 16-root graph on the file `input` takes beyond the same run on a
+ * generated array, beyond what the model prices of the difference (the tasks' reads of the
+ * file's rows): median of the differences of runs taken in pairs, one after the other, so
+ * that a change of the machine's load between them does not count as the input's cost. */
+static lp_status input_excess(rcal *C, const char *input, int64_t n, int pairs, const lpi_profile *Q, planned *S, planned *I,
+                              int workers, double *excess, int *lambdas, double *t_gen, double *t_file) {
+    double d[16], tg[16], tf[16], mg, mi;
+    if (pairs > 16) pairs = 16;
+    for (int r = 0; r < pairs; r++) {
+        lp_status st = run_once(C, graph, NULL, n, &tg[r]);
+        if (!st) st = run_once(C, graph, input, n, &tf[r]);
+        if (st) return st;
+        d[r] = tf[r] - tg[r];
+    }
+    lp_status st = predict(C->ctx, Q, S, workers, LPI_COST_ORCH, &mg);
+    if (!st) st = predict_spread(C->ctx, Q, I, workers, LPI_COST_ORCH, &mi, lambdas);
+    if (st) return st;
+    *excess = median(d, pairs) - (mi - mg);
+    *t_gen = median(tg, pairs);
+    *t_file = median(tf, pairs);
+    return LP_OK;
+}
+
+/* A .npy file of n float64 (0, 1, ...) in dir, which the workers may read: its absolute path
+ * into path (the workers refuse relative ones). */
+static lp_status write_input(lp_ctx *ctx, const char *dir, int64_t n, char *path, size_t cap) {
+    char real[PATH_MAX], run[32];
+    if (!realpath(dir, real)) return lpi_error(ctx, LP_ERR_NOTFOUND, "input directory %.300s: %s", dir, strerror(errno));
+    lpi_run_id_new(run, sizeof run);
+    if ((size_t)snprintf(path, cap, "%s/lampy-calibrate-%s.npy", real, run) >= cap)
+        return lpi_error(ctx, LP_ERR_VALUE, "input directory %.300s: path too long", dir);
+    lp_buffer *b = lpi_buffer_new(LP_FLOAT64, 1, &n);
+    if (!b) return lpi_nomem(ctx);
+    for (int64_t i = 0; i < n; i++) ((double *)b->data)[i] = (double)i;
+    lp_status st = lp_save(ctx, path, b);
+    lp_buffer_release(b);
+    if (st) path[0] = 0;
+    return st;
+}
+
+lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, void (*log)(void *, const char *), void *log_arg) {
     rcal C = {{log, log_arg}, ctx, quick ? 3 : 5};
     lpi_remote_view rv;
     if (!lpi_remote_view_get(ctx, &rv) || !rv.nurls)
@@ -217,7 +272,8 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
     const int budget0 = rv.cfg->max_lambdas, nw = rv.nurls;
     const size_t chunk0 = lp_ctx_chunk_bytes(ctx);
     lpi_profile P = *lpi_profile_get(ctx), keep = P;
-    planned A = {0}, B = {0}, H = {0}, S = {0};
+    planned A = {0}, B = {0}, H = {0}, S = {0}, I = {0};
+    char input[PATH_MAX] = "";
     const int64_t na = 32, ns = 512, nb = quick ? 4096 : 8192, nc = quick ? (int64_t)1 << 18 : (int64_t)1 << 19;
     const int full = 2 * nw; /* the default budget, and the driver's invocations in flight */
     const bool redis = !strncmp(rv.store, "redis://", 8);
@@ -234,7 +290,7 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
     if (redis) {
         double tf, tm, ts;
         if ((st = lp_ctx_set_chunk_bytes(ctx, 256)) || (st = lpi_remote_set_mode(ctx, "lambda", 1)) ||
-            (st = time_runs(&C, graph, na, 8, &tm, &tf, &ts)))
+            (st = time_runs(&C, graph, NULL, na, 8, &tm, &tf, &ts)))
             goto done;
         first_excess = fmax(tf - ts, 0);
         first_t = tf;
@@ -277,19 +333,19 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
     }
 
     /* ---- runs of the graphs ---- */
-    if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = plan_graph(ctx, heavy_graph, nc, &H))) goto done;
+    if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = plan_graph(ctx, heavy_graph, NULL, nc, &H))) goto done;
     if ((st = lp_ctx_set_chunk_bytes(ctx, 256))) goto done;
-    if ((st = plan_graph(ctx, graph, na, &A)) || (st = plan_graph(ctx, graph, nb, &B)) || (st = plan_graph(ctx, graph, ns, &S)))
+    if ((st = plan_graph(ctx, graph, NULL, na, &A)) || (st = plan_graph(ctx, graph, NULL, nb, &B)) || (st = plan_graph(ctx, graph, NULL, ns, &S)))
         goto done;
     if (redis) {
         double ta, tb, tp, th, ts;
-        if ((st = lpi_remote_set_mode(ctx, "lambda", 1)) || (st = time_run(&C, graph, na, &ta)) ||
-            (st = time_run(&C, graph, nb, &tb)))
+        if ((st = lpi_remote_set_mode(ctx, "lambda", 1)) || (st = time_run(&C, graph, NULL, na, &ta)) ||
+            (st = time_run(&C, graph, NULL, nb, &tb)))
             goto done;
-        if ((st = lpi_remote_set_mode(ctx, "lambda", full)) || (st = time_run(&C, graph, nb, &tp)) ||
-            (st = time_run(&C, graph, ns, &ts)))
+        if ((st = lpi_remote_set_mode(ctx, "lambda", full)) || (st = time_run(&C, graph, NULL, nb, &tp)) ||
+            (st = time_run(&C, graph, NULL, ns, &ts)))
             goto done;
-        if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = time_run(&C, heavy_graph, nc, &th)) ||
+        if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = time_run(&C, heavy_graph, NULL, nc, &th)) ||
             (st = lp_ctx_set_chunk_bytes(ctx, 256)))
             goto done;
         /* one lambda: the prediction is the run's fixed cost plus the sum of its tasks */
@@ -320,6 +376,16 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
         P.remote_par = Q.remote_par;
         P.remote_over_par = Q.remote_over_par;
         P.orch_lambda_s = Q.orch_lambda_s;
+        /* the same 16 roots on a file: what each lambda adds planning a run with an input */
+        double in_x = 0, in_g = 0, in_f = 0;
+        int in_l = 1;
+        if (load_dir) {
+            Q.orch_input_s = 0;
+            if ((st = write_input(ctx, load_dir, ns, input, sizeof input)) || (st = plan_graph(ctx, graph, input, ns, &I)) ||
+                (st = input_excess(&C, input, ns, quick ? 5 : 9, &Q, &S, &I, full, &in_x, &in_l, &in_g, &in_f)))
+                goto done;
+            P.orch_input_s = clampd(in_x / in_l, 1e-7, 1);
+        }
         say(&C, "orchestrated        %8.2f ms per run, %.1f us per task in a chain (%lld tasks: %.1f ms with 1 lambda,",
             P.orch_run_s * 1e3, P.orch_task_s * 1e6, (long long)B.tasks, tb * 1e3);
         say(&C, "                    %.1f ms with %d: coordination of %.2f tasks at once; %lld compute-bound tasks in",
@@ -327,6 +393,12 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
         say(&C, "                    %.1f ms with %d: %.2f tasks at once at full speed); %.2f ms per lambda a run spreads to",
             th * 1e3, full, P.remote_par, P.orch_lambda_s * 1e3);
         say(&C, "                    (%lld tasks in %.1f ms with %d)", (long long)S.tasks, ts * 1e3, full);
+        if (load_dir)
+            say(&C, "                    %.2f ms per lambda and file input (%lld tasks on a file in %.1f ms, on arange %.1f ms)",
+                P.orch_input_s * 1e3, (long long)I.tasks, in_f * 1e3, in_g * 1e3);
+        else
+            say(&C, "                    per lambda and file input not measured (no --load-dir): %.2f ms kept",
+                P.orch_input_s * 1e3);
         say(&C, "first run           %8.2f ms more than later ones (%.2f ms, the slowest later %.2f ms: libraries, connections, scripts)",
             first_excess * 1e3, first_t * 1e3, later_t * 1e3);
     } else {
@@ -334,7 +406,7 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
     }
     {
         double ta, tb;
-        if ((st = lpi_remote_set_mode(ctx, NULL, 0)) || (st = time_run(&C, graph, na, &ta)) || (st = time_run(&C, graph, nb, &tb)))
+        if ((st = lpi_remote_set_mode(ctx, NULL, 0)) || (st = time_run(&C, graph, NULL, na, &ta)) || (st = time_run(&C, graph, NULL, nb, &tb)))
             goto done;
         lpi_profile Q = P;
         Q.drv_run_s = Q.drv_task_s = 0;
@@ -356,6 +428,8 @@ done:;
     if (B.pl) lpi_plan_destroy(B.pl);
     if (H.pl) lpi_plan_destroy(H.pl);
     if (S.pl) lpi_plan_destroy(S.pl);
+    if (I.pl) lpi_plan_destroy(I.pl);
+    if (input[0]) unlink(input);
     lp_ctx_set_chunk_bytes(ctx, chunk0);
     lpi_remote_set_mode(ctx, orch0, budget0);
     /* the context keeps its profile on failure; on success the measured remote figures */
