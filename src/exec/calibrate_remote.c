@@ -10,13 +10,17 @@
  *                    traffic; with the default budget (2 lambdas per worker) the large one and
  *                    a compute-bound graph: how many tasks' coordination overlaps (one store
  *                    serves it) and how many tasks really compute at once (loopback workers
- *                    share the cores)
+ *                    share the cores); the 16-root graph with one lambda and with the full
+ *                    budget, on arange and (--load-dir) on a small .npy file: what each lambda
+ *                    a run spreads to costs, and what it costs more when the run has a file
+ *                    input (each function opens the input's header planning the run)
  *   driver-centric   the same two graphs dispatched by this process: its fixed cost and its
  *                    own time per task
  *
  * Each figure is found by inverting the model on the measured times (the prediction is
  * monotone in each), so measured and predicted agree on these graphs by construction and the
- * model carries the figures to other plans. Times are medians of a few runs. */
+ * model carries the figures to other plans. Times are medians of a few runs; what spreading a
+ * run costs, the median of differences of runs taken in pairs (spread_rounds). */
 #include "plan/cost.h"
 #include "exec/calibrate.h"
 #include "exec/exec.h"
@@ -222,27 +226,51 @@ static lp_status fit(lp_ctx *ctx, lpi_profile *P, double *field, double lo, doub
     return LP_OK;
 }
 
-/* Seconds a run of the 16-root graph on the file `input` takes beyond the same run on a
- * generated array, beyond what the model prices of the difference (the tasks' reads of the
- * file's rows): median of the differences of runs taken in pairs, one after the other, so
- * that a change of the machine's load between them does not count as the input's cost. */
-static lp_status input_excess(rcal *C, const char *input, int64_t n, int pairs, const lpi_profile *Q, planned *S, planned *I,
-                              int workers, double *excess, int *lambdas, double *t_gen, double *t_file) {
-    double d[16], tg[16], tf[16], mg, mi;
-    if (pairs > 16) pairs = 16;
-    for (int r = 0; r < pairs; r++) {
-        lp_status st = run_once(C, graph, NULL, n, &tg[r]);
-        if (!st) st = run_once(C, graph, input, n, &tf[r]);
-        if (st) return st;
-        d[r] = tf[r] - tg[r];
+/* Spreading a run: the 16-root graph (on arange, and on the file `input` when there is one)
+ * with one lambda and with `full`, in rounds of one run each, one after the other; per graph
+ * the median of the rounds' differences (full minus one lambda: a change of the machine's load
+ * between rounds cancels, and the difference is what spreading adds, measured on the same
+ * tasks) and the median time with `full`. */
+typedef struct spread_times {
+    double diff, t_full;
+} spread_times;
+
+static lp_status spread_rounds(rcal *C, const char *input, int64_t n, int rounds, int full, spread_times *gen,
+                               spread_times *file) {
+    double d[2][16], tf[2][16];
+    if (rounds > 16) rounds = 16;
+    for (int r = 0; r < rounds; r++)
+        for (int g = 0; g < (input ? 2 : 1); g++) {
+            double t1, tn;
+            const char *in = g ? input : NULL;
+            lp_status st = lpi_remote_set_mode(C->ctx, "lambda", 1);
+            if (!st) st = run_once(C, graph, in, n, &t1);
+            if (!st) st = lpi_remote_set_mode(C->ctx, "lambda", full);
+            if (!st) st = run_once(C, graph, in, n, &tn);
+            if (st) return st;
+            d[g][r] = tn - t1;
+            tf[g][r] = tn;
+        }
+    gen->diff = median(d[0], rounds);
+    gen->t_full = median(tf[0], rounds);
+    if (input) {
+        file->diff = median(d[1], rounds);
+        file->t_full = median(tf[1], rounds);
     }
-    lp_status st = predict(C->ctx, Q, S, workers, LPI_COST_ORCH, &mg);
-    if (!st) st = predict_spread(C->ctx, Q, I, workers, LPI_COST_ORCH, &mi, lambdas);
-    if (st) return st;
-    *excess = median(d, pairs) - (mi - mg);
-    *t_gen = median(tg, pairs);
-    *t_file = median(tf, pairs);
     return LP_OK;
+}
+
+/* What each lambda beyond the first costs on graph g: its measured spreading difference less
+ * the model's for it without any per-lambda cost, over those lambdas (*lambdas: how many the
+ * run spreads to). */
+static lp_status per_lambda(lp_ctx *ctx, const lpi_profile *P, planned *g, int full, double diff, double *out, int *lambdas) {
+    lpi_profile Q = *P;
+    Q.orch_lambda_s = Q.orch_input_s = 0;
+    double m1, mf;
+    lp_status st = predict(ctx, &Q, g, 1, LPI_COST_ORCH, &m1);
+    if (!st) st = predict_spread(ctx, &Q, g, full, LPI_COST_ORCH, &mf, lambdas);
+    if (!st) *out = *lambdas > 1 ? (diff - (mf - m1)) / (*lambdas - 1) : 0;
+    return st;
 }
 
 /* A .npy file of n float64 (0, 1, ...) in dir, which the workers may read: its absolute path
@@ -339,13 +367,20 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
         goto done;
     if (redis) {
         double ta, tb, tp, th, ts;
-        if ((st = lpi_remote_set_mode(ctx, "lambda", 1)) || (st = time_run(&C, graph, NULL, na, &ta)) ||
+        /* medians (the estimate prices a typical run, and a bench takes the median of its runs);
+         * the 2-task run (~5 ms) and the compute-bound one decide orch_run_s and remote_par, the
+         * figures that moved most between calibrations a minute apart: more runs of those */
+        if ((st = lpi_remote_set_mode(ctx, "lambda", 1)) || (st = time_runs(&C, graph, NULL, na, quick ? 9 : 15, &ta, NULL, NULL)) ||
             (st = time_run(&C, graph, NULL, nb, &tb)))
             goto done;
-        if ((st = lpi_remote_set_mode(ctx, "lambda", full)) || (st = time_run(&C, graph, NULL, nb, &tp)) ||
-            (st = time_run(&C, graph, NULL, ns, &ts)))
+        if ((st = lpi_remote_set_mode(ctx, "lambda", full)) || (st = time_run(&C, graph, NULL, nb, &tp))) goto done;
+        spread_times sg = {0}, sf = {0};
+        if (load_dir && ((st = write_input(ctx, load_dir, ns, input, sizeof input)) ||
+                         (st = plan_graph(ctx, graph, input, ns, &I))))
             goto done;
-        if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = time_run(&C, heavy_graph, NULL, nc, &th)) ||
+        if ((st = spread_rounds(&C, load_dir ? input : NULL, ns, quick ? 5 : 9, full, &sg, &sf))) goto done;
+        ts = sg.t_full;
+        if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = time_runs(&C, heavy_graph, NULL, nc, quick ? 5 : 9, &th, NULL, NULL)) ||
             (st = lp_ctx_set_chunk_bytes(ctx, 256)))
             goto done;
         /* one lambda: the prediction is the run's fixed cost plus the sum of its tasks */
@@ -364,11 +399,10 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
         Q.remote_par = full;
         Q.orch_lambda_s = 0;
         for (int round = 0; round < 3; round++) {
-            double m0;
+            double e;
             int used = 1;
-            Q.orch_lambda_s = 0;
-            if ((st = predict_spread(ctx, &Q, &S, full, LPI_COST_ORCH, &m0, &used))) goto done;
-            Q.orch_lambda_s = used > 1 ? clampd((ts - m0) / (used - 1), 1e-6, 1) : 1e-6;
+            if ((st = per_lambda(ctx, &Q, &S, full, sg.diff, &e, &used))) goto done;
+            Q.orch_lambda_s = clampd(e, 1e-6, 1);
             if ((st = fit(ctx, &Q, &Q.remote_over_par, 1, full, true, &B, full, LPI_COST_ORCH, tp)) ||
                 (st = fit(ctx, &Q, &Q.remote_par, 1, full, true, &H, full, LPI_COST_ORCH, th)))
                 goto done;
@@ -376,15 +410,12 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
         P.remote_par = Q.remote_par;
         P.remote_over_par = Q.remote_over_par;
         P.orch_lambda_s = Q.orch_lambda_s;
-        /* the same 16 roots on a file: what each lambda adds planning a run with an input */
-        double in_x = 0, in_g = 0, in_f = 0;
-        int in_l = 1;
+        /* the same 16 roots on a file (one input): each lambda opens its header planning the run */
         if (load_dir) {
-            Q.orch_input_s = 0;
-            if ((st = write_input(ctx, load_dir, ns, input, sizeof input)) || (st = plan_graph(ctx, graph, input, ns, &I)) ||
-                (st = input_excess(&C, input, ns, quick ? 5 : 9, &Q, &S, &I, full, &in_x, &in_l, &in_g, &in_f)))
-                goto done;
-            P.orch_input_s = clampd(in_x / in_l, 1e-7, 1);
+            double e;
+            int used = 1;
+            if ((st = per_lambda(ctx, &Q, &I, full, sf.diff, &e, &used))) goto done;
+            P.orch_input_s = clampd(e - P.orch_lambda_s, 1e-7, 1);
         }
         say(&C, "orchestrated        %8.2f ms per run, %.1f us per task in a chain (%lld tasks: %.1f ms with 1 lambda,",
             P.orch_run_s * 1e3, P.orch_task_s * 1e6, (long long)B.tasks, tb * 1e3);
@@ -392,10 +423,12 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
             tp * 1e3, full, P.remote_over_par, (long long)H.tasks);
         say(&C, "                    %.1f ms with %d: %.2f tasks at once at full speed); %.2f ms per lambda a run spreads to",
             th * 1e3, full, P.remote_par, P.orch_lambda_s * 1e3);
-        say(&C, "                    (%lld tasks in %.1f ms with %d)", (long long)S.tasks, ts * 1e3, full);
+        say(&C, "                    (%lld tasks in %.1f ms with %d, %.1f ms more than with 1: medians of %d rounds)",
+            (long long)S.tasks, ts * 1e3, full, sg.diff * 1e3, quick ? 5 : 9);
         if (load_dir)
-            say(&C, "                    %.2f ms per lambda and file input (%lld tasks on a file in %.1f ms, on arange %.1f ms)",
-                P.orch_input_s * 1e3, (long long)I.tasks, in_f * 1e3, in_g * 1e3);
+            say(&C, "                    %.2f ms per lambda and file input (%lld tasks on a file in %.1f ms with %d, %.1f ms more",
+                P.orch_input_s * 1e3, (long long)I.tasks, sf.t_full * 1e3, full, sf.diff * 1e3);
+        if (load_dir) say(&C, "                    than with 1)");
         else
             say(&C, "                    per lambda and file input not measured (no --load-dir): %.2f ms kept",
                 P.orch_input_s * 1e3);

@@ -142,9 +142,9 @@ def test_version_1_profiles_still_load(tmp_path, x):
     orch = ["--orchestrate", "lambda"]
     a, b = estimate(v1, "x * 2", x, *orch), estimate(v1b, "x * 2", x, *orch)
     assert close(b["total_seconds"] - a["total_seconds"], 1e-3, b["total_seconds"])
-    v6 = tmp_path / "v6.json"
-    v6.write_text(json.dumps({"format": "lampy.profile", "version": 6}))
-    p = lampy("estimate", "x * 2", *x, "--profile", v6)
+    v7 = tmp_path / "v7.json"
+    v7.write_text(json.dumps({"format": "lampy.profile", "version": 7}))
+    p = lampy("estimate", "x * 2", *x, "--profile", v7)
     assert p.returncode != 0 and "unsupported profile version" in p.stderr
 
 
