@@ -316,7 +316,8 @@ def estimates(a, lampy, out, rows, np, nw, base, modes):
     # (lampy calibrate --executor lambda), so it describes the machine as it is now
     prof = out / "profile.json"
     run([lampy, "calibrate", "--profile", prof, *(["--quick"] if a.quick else [])])
-    _, r = run([lampy, "calibrate", *base, "--profile", prof, *(["--quick"] if a.quick else [])])
+    # --load-dir: the workers' load root, where the calibration measures a run with a file input
+    _, r = run([lampy, "calibrate", *base, "--profile", prof, "--load-dir", out, *(["--quick"] if a.quick else [])])
     sys.stderr.write(r.stderr)
     pj = json.loads(prof.read_text())
     rows.append((f"remote calibration, {nw} workers + Redis",
@@ -325,7 +326,8 @@ def estimates(a, lampy, out, rows, np, nw, base, modes):
                  f"{pj['orch_task_s'] * 1e6:.0f} µs/task, {pj['remote_parallelism']:.2f} tasks computing and "
                  f"{pj['remote_overhead_parallelism']:.2f} coordinating at once; driver "
                  f"{pj['driver_run_s'] * 1e3:.1f} ms/run + {pj['driver_task_s'] * 1e6:.0f} µs/task; "
-                 f"{pj['orch_lambda_s'] * 1e3:.2f} ms per lambda a run spreads to, a process's first run "
+                 f"{pj['orch_lambda_s'] * 1e3:.2f} ms per lambda a run spreads to, {pj['orch_input_s'] * 1e3:.2f} ms per lambda "
+                 f"and file input, a process's first run "
                  f"{pj['remote_first_s'] * 1e3:.1f} ms more; saving a file: {pj['file_commit_s'] * 1e3:.1f} ms commit, "
                  f"{pj['file_write_bw'] / 1e9:.2f} GB/s written, {pj['file_sync_bw'] / 1e6:.0f} MB/s synced, "
                  f"{pj['file_drop_bw'] / 1e9:.2f} GB/s freed (replacing a file); first-touch pages "

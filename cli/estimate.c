@@ -211,7 +211,7 @@ done:
 const char cli_calibrate_help[] =
     "usage: lampy calibrate [--profile FILE] [--quick] [--no-save]\n"
     "       lampy calibrate --executor lambda --workers URLS [--store URL] [--key-file FILE]\n"
-    "                       [--ca-file FILE] [--profile FILE] [--quick] [--no-save]\n"
+    "                       [--ca-file FILE] [--load-dir DIR] [--profile FILE] [--quick] [--no-save]\n"
     "\n"
     "Measure this machine with Lampy's own kernels (memory bandwidth on one core and on all,\n"
     "reading .npy files, first-touch of result memory, flop rates per op class, BLAS, task and\n"
@@ -229,6 +229,9 @@ const char cli_calibrate_help[] =
     "  --profile FILE       where to save the profile (remote: also the profile to update)\n"
     "  --quick              smaller arrays and fewer repetitions (about 3 s, less precise)\n"
     "  --no-save            print the profile instead of saving it\n"
+    "  --load-dir DIR       lambda: a directory the workers may read (their --load-dir): a\n"
+    "                       small .npy file there (removed afterwards) measures what a run\n"
+    "                       with a file input costs per lambda; without it that figure is kept\n"
     CLI_REMOTE_HELP;
 
 static void log_line(void *arg, const char *line) {
@@ -237,13 +240,14 @@ static void log_line(void *arg, const char *line) {
 }
 
 int cli_calibrate(int argc, char **argv) {
-    const char *path = NULL;
+    const char *path = NULL, *load_dir = NULL;
     bool quick = false, no_save = false;
     cli_remote rem = CLI_REMOTE_INIT;
     const cli_opt opts[] = {
         {.name = "--quick", .kind = CLI_FLAG, .dst = &quick},
         {.name = "--no-save", .kind = CLI_FLAG, .dst = &no_save},
         {.name = "--profile", .kind = CLI_STR, .dst = &path},
+        {.name = "--load-dir", .kind = CLI_STR, .dst = &load_dir},
         CLI_REMOTE_OPTS(&rem),
         {0},
     };
@@ -261,13 +265,17 @@ int cli_calibrate(int argc, char **argv) {
         lp_ctx_destroy(ctx);
         return cli_usage_error("calibrate: --workers and --store measure the lambda executor; drop --executor local");
     }
+    if (load_dir && !remote) {
+        lp_ctx_destroy(ctx);
+        return cli_usage_error("calibrate: --load-dir is for the lambda executor's workers (--executor lambda --workers ...)");
+    }
     /* the profile to update: FILE when it can be read, else the default one (or built-in); a
      * local calibration keeps its remote part and a remote one its local part */
     if (path) lp_profile_load(ctx, path);
     if (remote) {
         if ((rc = cli_remote_apply(ctx, &rem))) { lp_ctx_destroy(ctx); return rc; }
         fprintf(stderr, "lampy calibrate: measuring the lambda executor%s\n", quick ? " (quick)" : "");
-        st = lp_calibrate_remote(ctx, quick, log_line, NULL);
+        st = lp_calibrate_remote(ctx, quick, load_dir, log_line, NULL);
     } else {
         fprintf(stderr, "lampy calibrate: measuring this machine%s\n", quick ? " (quick)" : "");
         st = lp_calibrate(ctx, quick ? 8 : 30, log_line, NULL);

@@ -539,8 +539,12 @@ LP_API lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void 
  * invocation's round trip, orchestrated and driver-centric runs of small graphs (a few
  * seconds; quick: fewer repetitions). The figures become the remote part of ctx's profile; the
  * rest of it is kept (lp_calibrate keeps the remote part in turn). Orchestrated runs need a
- * redis:// store; with another the orchestrated figures keep their values. */
-LP_API lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *arg, const char *line), void *log_arg);
+ * redis:// store; with another the orchestrated figures keep their values. load_dir (may be
+ * NULL): a directory the workers may read (one of their load roots), where a small .npy file is
+ * written (and removed) to measure what a run with a file input costs per lambda; NULL keeps
+ * the profile's figure for it. */
+LP_API lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, void (*log)(void *arg, const char *line),
+                                     void *log_arg);
 
 /* Predicted cost of running the targets (nothing is run). */
 typedef struct lp_estimate_node {

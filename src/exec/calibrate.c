@@ -547,7 +547,10 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
             lp_ctx_set_chunk_bytes(c, 16 << 20);
             sums[all] = 1e30;
             ar.a = X;
-            for (int r = 0; r < 3 && !st; r++) {
+            /* best of 5: a read's time only grows with the machine's load, and these figures
+             * price the reads of every file input, remote ones too (3 rounds varied 2x between
+             * calibrations a minute apart on a loaded machine) */
+            for (int r = 0; r < 5 && !st; r++) {
                 double tt;
                 if ((st = best_of(c, b_sum, &ar, 1, &tt, NULL))) break;
                 double sum = 0;

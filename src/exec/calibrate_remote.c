@@ -10,13 +10,17 @@
  *                    traffic; with the default budget (2 lambdas per worker) the large one and
  *                    a compute-bound graph: how many tasks' coordination overlaps (one store
  *                    serves it) and how many tasks really compute at once (loopback workers
- *                    share the cores)
+ *                    share the cores); the 16-root graph with one lambda and with the full
+ *                    budget, on arange and (--load-dir) on a small .npy file: what each lambda
+ *                    a run spreads to costs, and what it costs more when the run has a file
+ *                    input (each function opens the input's header planning the run)
  *   driver-centric   the same two graphs dispatched by this process: its fixed cost and its
  *                    own time per task
  *
  * Each figure is found by inverting the model on the measured times (the prediction is
  * monotone in each), so measured and predicted agree on these graphs by construction and the
- * model carries the figures to other plans. Times are medians of a few runs. */
+ * model carries the figures to other plans. Times are medians of a few runs; what spreading a
+ * run costs, the median of differences of runs taken in pairs (spread_rounds). */
 #include "plan/cost.h"
 #include "exec/calibrate.h"
 #include "exec/exec.h"
@@ -24,10 +28,13 @@
 #include "store/store.h"
 #include "store/auth.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 typedef struct rcal {
@@ -91,11 +98,13 @@ static lp_status store_times(rcal *C, lpi_store *s, const char *prefix, int64_t 
 }
 
 /* ---- graphs: (arange(n) * 0.5 + 1).sum(): a generated array (no file), a fused map into
- * partial sums, the combine tree; with 256-byte chunks every task is tiny ---- */
+ * partial sums, the combine tree; with 256-byte chunks every task is tiny. With `input` (a .npy
+ * file of n float64 the workers may read) the same graph on the file's data instead: what a
+ * run with a file input costs beyond it (each function opens the input's header) ---- */
 
-static lp_status graph(lp_ctx *ctx, int64_t n, lp_array **out) {
+static lp_status graph(lp_ctx *ctx, const char *input, int64_t n, lp_array **out) {
     lp_array *a = NULL, *h = NULL, *one = NULL, *m = NULL, *p = NULL;
-    lp_status st = lp_arange(ctx, 0, (double)n, 1, LP_FLOAT64, &a);
+    lp_status st = input ? lp_load(ctx, input, &a) : lp_arange(ctx, 0, (double)n, 1, LP_FLOAT64, &a);
     if (!st) st = lp_scalar_array(ctx, lp_scalar_f(0.5), &h);
     if (!st) st = lp_scalar_array(ctx, lp_scalar_f(1.0), &one);
     if (!st) st = lp_binary(ctx, "multiply", a, h, &m);
@@ -109,7 +118,8 @@ static lp_status graph(lp_ctx *ctx, int64_t n, lp_array **out) {
 /* A compute-bound graph: twelve transcendental ops per element fused into the partial sums
  * of arange(n) * 1e-6 (with 64 KiB chunks a task computes for about a millisecond and moves
  * a small fraction of that through the store). */
-static lp_status heavy_graph(lp_ctx *ctx, int64_t n, lp_array **out) {
+static lp_status heavy_graph(lp_ctx *ctx, const char *input, int64_t n, lp_array **out) {
+    (void)input;
     lp_array *a = NULL, *k = NULL, *y = NULL;
     lp_status st = lp_arange(ctx, 0, (double)n, 1, LP_FLOAT64, &a);
     if (!st) st = lp_scalar_array(ctx, lp_scalar_f(1e-6), &k);
@@ -127,24 +137,31 @@ static lp_status heavy_graph(lp_ctx *ctx, int64_t n, lp_array **out) {
     return st;
 }
 
-typedef lp_status (*graph_fn)(lp_ctx *ctx, int64_t n, lp_array **out);
+typedef lp_status (*graph_fn)(lp_ctx *ctx, const char *input, int64_t n, lp_array **out);
+
+/* The wall time of one lp_run of the graph, as a user's run sees it. */
+static lp_status run_once(rcal *C, graph_fn graph, const char *input, int64_t n, double *t) {
+    lp_array *x;
+    lp_status st = graph(C->ctx, input, n, &x);
+    if (st) return st;
+    lp_buffer *b = NULL;
+    double t0 = lpi_now();
+    st = lp_run(C->ctx, &x, 1, &b);
+    *t = lpi_now() - t0;
+    lp_buffer_release(b);
+    lp_array_release(x);
+    return st;
+}
 
 /* Median wall time of lp_run on the graph, as a user's run sees it (*first: the first run's,
  * *slowest: the slowest of the others'; reps: at least C->reps). */
-static lp_status time_runs(rcal *C, graph_fn graph, int64_t n, int reps, double *med, double *first, double *slowest) {
+static lp_status time_runs(rcal *C, graph_fn graph, const char *input, int64_t n, int reps, double *med, double *first,
+                           double *slowest) {
     double t[16] = {0};
     if (reps < C->reps) reps = C->reps;
     if (reps > 16) reps = 16;
     for (int r = 0; r < reps; r++) {
-        lp_array *x;
-        lp_status st = graph(C->ctx, n, &x);
-        if (st) return st;
-        lp_buffer *b = NULL;
-        double t0 = lpi_now();
-        st = lp_run(C->ctx, &x, 1, &b);
-        t[r] = lpi_now() - t0;
-        lp_buffer_release(b);
-        lp_array_release(x);
+        lp_status st = run_once(C, graph, input, n, &t[r]);
         if (st) return st;
     }
     if (first) *first = t[0];
@@ -156,16 +173,18 @@ static lp_status time_runs(rcal *C, graph_fn graph, int64_t n, int reps, double 
     return LP_OK;
 }
 
-static lp_status time_run(rcal *C, graph_fn graph, int64_t n, double *med) { return time_runs(C, graph, n, 0, med, NULL, NULL); }
+static lp_status time_run(rcal *C, graph_fn graph, const char *input, int64_t n, double *med) {
+    return time_runs(C, graph, input, n, 0, med, NULL, NULL);
+}
 
 typedef struct planned {
     lpi_plan *pl;
     int64_t tasks; /* tasks a remote run executes (loads excepted) */
 } planned;
 
-static lp_status plan_graph(lp_ctx *ctx, graph_fn graph, int64_t n, planned *out) {
+static lp_status plan_graph(lp_ctx *ctx, graph_fn graph, const char *input, int64_t n, planned *out) {
     lp_array *x;
-    lp_status st = graph(ctx, n, &x);
+    lp_status st = graph(ctx, input, n, &x);
     if (!st) st = lpi_plan_build(ctx, &x, 1, &out->pl);
     lp_array_release(x);
     if (st) return st;
@@ -207,7 +226,71 @@ static lp_status fit(lp_ctx *ctx, lpi_profile *P, double *field, double lo, doub
     return LP_OK;
 }
 
-lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const char *), void *log_arg) {
+/* Spreading a run: the 16-root graph (on arange, and on the file `input` when there is one)
+ * with one lambda and with `full`, in rounds of one run each, one after the other; per graph
+ * the median of the rounds' differences (full minus one lambda: a change of the machine's load
+ * between rounds cancels, and the difference is what spreading adds, measured on the same
+ * tasks) and the median time with `full`. */
+typedef struct spread_times {
+    double diff, t_full;
+} spread_times;
+
+static lp_status spread_rounds(rcal *C, const char *input, int64_t n, int rounds, int full, spread_times *gen,
+                               spread_times *file) {
+    double d[2][16], tf[2][16];
+    if (rounds > 16) rounds = 16;
+    for (int r = 0; r < rounds; r++)
+        for (int g = 0; g < (input ? 2 : 1); g++) {
+            double t1, tn;
+            const char *in = g ? input : NULL;
+            lp_status st = lpi_remote_set_mode(C->ctx, "lambda", 1);
+            if (!st) st = run_once(C, graph, in, n, &t1);
+            if (!st) st = lpi_remote_set_mode(C->ctx, "lambda", full);
+            if (!st) st = run_once(C, graph, in, n, &tn);
+            if (st) return st;
+            d[g][r] = tn - t1;
+            tf[g][r] = tn;
+        }
+    gen->diff = median(d[0], rounds);
+    gen->t_full = median(tf[0], rounds);
+    if (input) {
+        file->diff = median(d[1], rounds);
+        file->t_full = median(tf[1], rounds);
+    }
+    return LP_OK;
+}
+
+/* What each lambda beyond the first costs on graph g: its measured spreading difference less
+ * the model's for it without any per-lambda cost, over those lambdas (*lambdas: how many the
+ * run spreads to). */
+static lp_status per_lambda(lp_ctx *ctx, const lpi_profile *P, planned *g, int full, double diff, double *out, int *lambdas) {
+    lpi_profile Q = *P;
+    Q.orch_lambda_s = Q.orch_input_s = 0;
+    double m1, mf;
+    lp_status st = predict(ctx, &Q, g, 1, LPI_COST_ORCH, &m1);
+    if (!st) st = predict_spread(ctx, &Q, g, full, LPI_COST_ORCH, &mf, lambdas);
+    if (!st) *out = *lambdas > 1 ? (diff - (mf - m1)) / (*lambdas - 1) : 0;
+    return st;
+}
+
+/* A .npy file of n float64 (0, 1, ...) in dir, which the workers may read: its absolute path
+ * into path (the workers refuse relative ones). */
+static lp_status write_input(lp_ctx *ctx, const char *dir, int64_t n, char *path, size_t cap) {
+    char real[PATH_MAX], run[32];
+    if (!realpath(dir, real)) return lpi_error(ctx, LP_ERR_NOTFOUND, "input directory %.300s: %s", dir, strerror(errno));
+    lpi_run_id_new(run, sizeof run);
+    if ((size_t)snprintf(path, cap, "%s/lampy-calibrate-%s.npy", real, run) >= cap)
+        return lpi_error(ctx, LP_ERR_VALUE, "input directory %.300s: path too long", dir);
+    lp_buffer *b = lpi_buffer_new(LP_FLOAT64, 1, &n);
+    if (!b) return lpi_nomem(ctx);
+    for (int64_t i = 0; i < n; i++) ((double *)b->data)[i] = (double)i;
+    lp_status st = lp_save(ctx, path, b);
+    lp_buffer_release(b);
+    if (st) path[0] = 0;
+    return st;
+}
+
+lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, void (*log)(void *, const char *), void *log_arg) {
     rcal C = {{log, log_arg}, ctx, quick ? 3 : 5};
     lpi_remote_view rv;
     if (!lpi_remote_view_get(ctx, &rv) || !rv.nurls)
@@ -217,7 +300,8 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
     const int budget0 = rv.cfg->max_lambdas, nw = rv.nurls;
     const size_t chunk0 = lp_ctx_chunk_bytes(ctx);
     lpi_profile P = *lpi_profile_get(ctx), keep = P;
-    planned A = {0}, B = {0}, H = {0}, S = {0};
+    planned A = {0}, B = {0}, H = {0}, S = {0}, I = {0};
+    char input[PATH_MAX] = "";
     const int64_t na = 32, ns = 512, nb = quick ? 4096 : 8192, nc = quick ? (int64_t)1 << 18 : (int64_t)1 << 19;
     const int full = 2 * nw; /* the default budget, and the driver's invocations in flight */
     const bool redis = !strncmp(rv.store, "redis://", 8);
@@ -234,7 +318,7 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
     if (redis) {
         double tf, tm, ts;
         if ((st = lp_ctx_set_chunk_bytes(ctx, 256)) || (st = lpi_remote_set_mode(ctx, "lambda", 1)) ||
-            (st = time_runs(&C, graph, na, 8, &tm, &tf, &ts)))
+            (st = time_runs(&C, graph, NULL, na, 8, &tm, &tf, &ts)))
             goto done;
         first_excess = fmax(tf - ts, 0);
         first_t = tf;
@@ -277,19 +361,26 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
     }
 
     /* ---- runs of the graphs ---- */
-    if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = plan_graph(ctx, heavy_graph, nc, &H))) goto done;
+    if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = plan_graph(ctx, heavy_graph, NULL, nc, &H))) goto done;
     if ((st = lp_ctx_set_chunk_bytes(ctx, 256))) goto done;
-    if ((st = plan_graph(ctx, graph, na, &A)) || (st = plan_graph(ctx, graph, nb, &B)) || (st = plan_graph(ctx, graph, ns, &S)))
+    if ((st = plan_graph(ctx, graph, NULL, na, &A)) || (st = plan_graph(ctx, graph, NULL, nb, &B)) || (st = plan_graph(ctx, graph, NULL, ns, &S)))
         goto done;
     if (redis) {
         double ta, tb, tp, th, ts;
-        if ((st = lpi_remote_set_mode(ctx, "lambda", 1)) || (st = time_run(&C, graph, na, &ta)) ||
-            (st = time_run(&C, graph, nb, &tb)))
+        /* medians (the estimate prices a typical run, and a bench takes the median of its runs);
+         * the 2-task run (~5 ms) and the compute-bound one decide orch_run_s and remote_par, the
+         * figures that moved most between calibrations a minute apart: more runs of those */
+        if ((st = lpi_remote_set_mode(ctx, "lambda", 1)) || (st = time_runs(&C, graph, NULL, na, quick ? 9 : 15, &ta, NULL, NULL)) ||
+            (st = time_run(&C, graph, NULL, nb, &tb)))
             goto done;
-        if ((st = lpi_remote_set_mode(ctx, "lambda", full)) || (st = time_run(&C, graph, nb, &tp)) ||
-            (st = time_run(&C, graph, ns, &ts)))
+        if ((st = lpi_remote_set_mode(ctx, "lambda", full)) || (st = time_run(&C, graph, NULL, nb, &tp))) goto done;
+        spread_times sg = {0}, sf = {0};
+        if (load_dir && ((st = write_input(ctx, load_dir, ns, input, sizeof input)) ||
+                         (st = plan_graph(ctx, graph, input, ns, &I))))
             goto done;
-        if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = time_run(&C, heavy_graph, nc, &th)) ||
+        if ((st = spread_rounds(&C, load_dir ? input : NULL, ns, quick ? 5 : 9, full, &sg, &sf))) goto done;
+        ts = sg.t_full;
+        if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = time_runs(&C, heavy_graph, NULL, nc, quick ? 5 : 9, &th, NULL, NULL)) ||
             (st = lp_ctx_set_chunk_bytes(ctx, 256)))
             goto done;
         /* one lambda: the prediction is the run's fixed cost plus the sum of its tasks */
@@ -308,11 +399,10 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
         Q.remote_par = full;
         Q.orch_lambda_s = 0;
         for (int round = 0; round < 3; round++) {
-            double m0;
+            double e;
             int used = 1;
-            Q.orch_lambda_s = 0;
-            if ((st = predict_spread(ctx, &Q, &S, full, LPI_COST_ORCH, &m0, &used))) goto done;
-            Q.orch_lambda_s = used > 1 ? clampd((ts - m0) / (used - 1), 1e-6, 1) : 1e-6;
+            if ((st = per_lambda(ctx, &Q, &S, full, sg.diff, &e, &used))) goto done;
+            Q.orch_lambda_s = clampd(e, 1e-6, 1);
             if ((st = fit(ctx, &Q, &Q.remote_over_par, 1, full, true, &B, full, LPI_COST_ORCH, tp)) ||
                 (st = fit(ctx, &Q, &Q.remote_par, 1, full, true, &H, full, LPI_COST_ORCH, th)))
                 goto done;
@@ -320,13 +410,28 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
         P.remote_par = Q.remote_par;
         P.remote_over_par = Q.remote_over_par;
         P.orch_lambda_s = Q.orch_lambda_s;
+        /* the same 16 roots on a file (one input): each lambda opens its header planning the run */
+        if (load_dir) {
+            double e;
+            int used = 1;
+            if ((st = per_lambda(ctx, &Q, &I, full, sf.diff, &e, &used))) goto done;
+            P.orch_input_s = clampd(e - P.orch_lambda_s, 1e-7, 1);
+        }
         say(&C, "orchestrated        %8.2f ms per run, %.1f us per task in a chain (%lld tasks: %.1f ms with 1 lambda,",
             P.orch_run_s * 1e3, P.orch_task_s * 1e6, (long long)B.tasks, tb * 1e3);
         say(&C, "                    %.1f ms with %d: coordination of %.2f tasks at once; %lld compute-bound tasks in",
             tp * 1e3, full, P.remote_over_par, (long long)H.tasks);
         say(&C, "                    %.1f ms with %d: %.2f tasks at once at full speed); %.2f ms per lambda a run spreads to",
             th * 1e3, full, P.remote_par, P.orch_lambda_s * 1e3);
-        say(&C, "                    (%lld tasks in %.1f ms with %d)", (long long)S.tasks, ts * 1e3, full);
+        say(&C, "                    (%lld tasks in %.1f ms with %d, %.1f ms more than with 1: medians of %d rounds)",
+            (long long)S.tasks, ts * 1e3, full, sg.diff * 1e3, quick ? 5 : 9);
+        if (load_dir)
+            say(&C, "                    %.2f ms per lambda and file input (%lld tasks on a file in %.1f ms with %d, %.1f ms more",
+                P.orch_input_s * 1e3, (long long)I.tasks, sf.t_full * 1e3, full, sf.diff * 1e3);
+        if (load_dir) say(&C, "                    than with 1)");
+        else
+            say(&C, "                    per lambda and file input not measured (no --load-dir): %.2f ms kept",
+                P.orch_input_s * 1e3);
         say(&C, "first run           %8.2f ms more than later ones (%.2f ms, the slowest later %.2f ms: libraries, connections, scripts)",
             first_excess * 1e3, first_t * 1e3, later_t * 1e3);
     } else {
@@ -334,7 +439,7 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, void (*log)(void *, const
     }
     {
         double ta, tb;
-        if ((st = lpi_remote_set_mode(ctx, NULL, 0)) || (st = time_run(&C, graph, na, &ta)) || (st = time_run(&C, graph, nb, &tb)))
+        if ((st = lpi_remote_set_mode(ctx, NULL, 0)) || (st = time_run(&C, graph, NULL, na, &ta)) || (st = time_run(&C, graph, NULL, nb, &tb)))
             goto done;
         lpi_profile Q = P;
         Q.drv_run_s = Q.drv_task_s = 0;
@@ -356,6 +461,8 @@ done:;
     if (B.pl) lpi_plan_destroy(B.pl);
     if (H.pl) lpi_plan_destroy(H.pl);
     if (S.pl) lpi_plan_destroy(S.pl);
+    if (I.pl) lpi_plan_destroy(I.pl);
+    if (input[0]) unlink(input);
     lp_ctx_set_chunk_bytes(ctx, chunk0);
     lpi_remote_set_mode(ctx, orch0, budget0);
     /* the context keeps its profile on failure; on success the measured remote figures */

@@ -50,6 +50,7 @@ void lpi_profile_copy_remote(lpi_profile *dst, const lpi_profile *src) {
     dst->orch_run_s = src->orch_run_s;
     dst->orch_task_s = src->orch_task_s;
     dst->orch_lambda_s = src->orch_lambda_s;
+    dst->orch_input_s = src->orch_input_s;
     dst->drv_run_s = src->drv_run_s;
     dst->drv_task_s = src->drv_task_s;
     dst->remote_first_s = src->remote_first_s;
@@ -104,6 +105,7 @@ void lpi_profile_default(lpi_profile *p) {
     p->orch_run_s = 50e-3;
     p->orch_task_s = 2e-3;
     p->orch_lambda_s = 1e-3;
+    p->orch_input_s = 1e-3;
     p->drv_run_s = 20e-3;
     p->drv_task_s = 200e-6;
     p->remote_first_s = 5e-3;
@@ -147,13 +149,16 @@ static const pfield PFIELDS[] = {
     PF("remote_first_s", remote_first_s), PF("orch_lambda_s", orch_lambda_s),
     /* version 5 */
     PF("file_drop_bw", file_drop_bw),
+    /* version 6 */
+    PF("orch_input_s", orch_input_s),
 };
 /* 2: the remote fields after invoke_s; 3: the probe's chunk_bytes, huge_pages, nt_stores, probed;
  * 4: saving into files (file_write_bw, file_sync_bw, file_commit_s), remote_first_s, orch_lambda_s;
  * 5: file_drop_bw (replacing a file); file_write_bw measured with concurrent chunk writers, and
  * fresh_bw (all workers faulting at once) measured directly.
+ * 6: orch_input_s (each function of an orchestrated run opening the run's file inputs).
  * Older files load with the defaults of the fields they lack. */
-#define PROFILE_VERSION 5
+#define PROFILE_VERSION 6
 
 typedef struct bfield {
     const char *key;
@@ -846,7 +851,11 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, lpi_cost_mode mo
         lp_free(wait);
         int64_t spread = ready0 < workers ? ready0 : workers;
         out->lambdas = spread > 1 ? (int)spread : 1;
-        fixed = pr->orch_run_s + pr->invoke + (double)(out->lambdas - 1) * pr->orch_lambda_s;
+        /* every one of them plans the run, which opens each file input's header */
+        int inputs = 0;
+        for (int p = 0; p < pl->npnodes; p++) inputs += direct_load(&pl->pnodes[p]);
+        fixed = pr->orch_run_s + pr->invoke + (double)(out->lambdas - 1) * pr->orch_lambda_s +
+                (double)out->lambdas * inputs * pr->orch_input_s;
     }
     if (mode == LPI_COST_DRIVER) {
         fixed = pr->drv_run_s;

@@ -81,6 +81,10 @@ struct lpi_profile {
     /* Version 5: */
     double file_drop_bw;         /* B/s of freeing a deleted file's pages and blocks: what the
                                   * rename costs that replaces an existing file */
+    /* Version 6: */
+    double orch_input_s;         /* orchestrated: per lambda of a run and per file input of it:
+                                  * each function plans the run, opening every input's header
+                                  * (orch_lambda_s and orch_run_s are measured without inputs) */
 };
 
 /* The automatic chunk size never goes below this (per-task overhead), nor above 1 GiB. */

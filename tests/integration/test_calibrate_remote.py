@@ -13,7 +13,7 @@ from lampy_procs import lampy
 # differ from every one of them.
 DEFAULTS = {"net_bw": 100e6, "store_put_bw": 100e6, "rtt_s": 1e-3, "invoke_s": 20e-3, "remote_parallelism": 1024,
             "remote_overhead_parallelism": 64, "orch_run_s": 50e-3, "orch_task_s": 2e-3, "driver_run_s": 20e-3,
-            "driver_task_s": 200e-6, "orch_lambda_s": 1e-3, "remote_first_s": 5e-3}
+            "driver_task_s": 200e-6, "orch_lambda_s": 1e-3, "remote_first_s": 5e-3, "orch_input_s": 1e-3}
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +24,14 @@ def measured(tmp_path_factory, redis):
     with confined_workers(2, redis, tmp_path_factory, d) as ws:
         prof = d / "profile.json"
         p = lampy("calibrate", "--executor", "lambda", "--workers", ",".join(w.url for w in ws), "--store", redis.url,
-                  "--profile", prof, "--quick", timeout=300)
+                  "--profile", prof, "--quick", "--load-dir", d, timeout=300)
         assert p.returncode == 0, p.stderr
         yield prof, json.loads(prof.read_text()), p.stderr
 
 
 def test_calibration_measures_the_remote_figures(measured, redis):
     prof, doc, log = measured
-    assert doc["format"] == "lampy.profile" and doc["version"] == 5 and doc["remote_calibrated"] is True
+    assert doc["format"] == "lampy.profile" and doc["version"] == 6 and doc["remote_calibrated"] is True
     for k, dflt in DEFAULTS.items():
         v = doc[k]
         assert isinstance(v, (int, float)) and math.isfinite(v) and v > 0, (k, v)
@@ -39,7 +39,9 @@ def test_calibration_measures_the_remote_figures(measured, redis):
     # two workers with two lambdas each: at most the budget of 4 run at once
     assert 1 <= doc["remote_parallelism"] <= 4 and 1 <= doc["remote_overhead_parallelism"] <= 4
     assert "store" in log and "invocation" in log and "orchestrated" in log and "driver-centric" in log
-    assert "first run" in log and "per lambda a run spreads to" in log
+    assert "first run" in log and "per lambda a run spreads to" in log and "per lambda and file input" in log
+    # the input file it measured with is gone
+    assert not list(prof.parent.glob("lampy-calibrate-*"))
     # the calibration's runs and chunks leave nothing in the store
     assert redis.dbsize() == 0, redis.cli("KEYS", "*")
 
@@ -140,7 +142,13 @@ def test_version_1_profiles_still_load(tmp_path, x):
     orch = ["--orchestrate", "lambda"]
     a, b = estimate(v1, "x * 2", x, *orch), estimate(v1b, "x * 2", x, *orch)
     assert close(b["total_seconds"] - a["total_seconds"], 1e-3, b["total_seconds"])
-    v6 = tmp_path / "v6.json"
-    v6.write_text(json.dumps({"format": "lampy.profile", "version": 6}))
-    p = lampy("estimate", "x * 2", *x, "--profile", v6)
+    v7 = tmp_path / "v7.json"
+    v7.write_text(json.dumps({"format": "lampy.profile", "version": 7}))
+    p = lampy("estimate", "x * 2", *x, "--profile", v7)
     assert p.returncode != 0 and "unsupported profile version" in p.stderr
+
+
+def test_load_dir_is_for_the_workers(tmp_path):
+    """--load-dir names the workers' load root: without the lambda executor it is a usage error."""
+    p = lampy("calibrate", "--load-dir", tmp_path, "--no-save")
+    assert p.returncode == 2 and "--load-dir is for the lambda executor" in p.stderr, p.stderr

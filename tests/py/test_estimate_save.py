@@ -123,6 +123,35 @@ def test_spreading_and_first_run_are_charged(tmp_path, x):
     close(loc, estimate(first, x)["total_seconds"])
 
 
+def test_file_inputs_are_charged_per_lambda(tmp_path, x):
+    """Orchestrated: every lambda the run spreads to plans it and opens each file input's
+    header: orch_input_s per lambda and per input (8 chunks ready, a budget of 4: 4 lambdas; a
+    budget of 1: 1). Two inputs cost twice that; a generated array and a driver-centric run
+    nothing. A version 5 profile has no figure for it: the built-in 1 ms."""
+    y = tmp_path / "y.npy"
+    np.save(y, np.random.default_rng(6).standard_normal(N))
+    prof = profile(tmp_path, version=6, orch_input_s=4e-4)
+    more = profile(tmp_path, "more", version=6, orch_input_s=1.4e-3)
+
+    def est(p, expr, *args):
+        env = dict(os.environ, LAMPY_PROFILE=str(p))
+        q = run("estimate", expr, *args, "--chunk-bytes", CHUNK, "--json", env=env)
+        assert q.returncode == 0, q.stderr
+        return json.loads(q.stdout)["total_seconds"]
+
+    for budget, lambdas in (("4", 4), ("1", 1)):
+        orch = ["--executor", "lambda", "--orchestrate", "lambda", "--max-lambdas", budget]
+        close_diff(est(more, "x * 2 + 1", x, *orch), est(prof, "x * 2 + 1", x, *orch), lambdas * 1e-3)
+        close_diff(est(more, "x * y", x, f"y={y}", *orch), est(prof, "x * y", x, f"y={y}", *orch), 2 * lambdas * 1e-3)
+        close(est(more, "arange(65536) * 2.0", *orch), est(prof, "arange(65536) * 2.0", *orch))
+    drv = ["--executor", "lambda", "--orchestrate", "driver", "--max-lambdas", "4"]
+    close(est(more, "x * 2 + 1", x, *drv), est(prof, "x * 2 + 1", x, *drv))
+    # version 5 (PROFILE is version 4: no figure either): the built-in 1 ms
+    orch = ["--executor", "lambda", "--orchestrate", "lambda", "--max-lambdas", "4"]
+    v5 = profile(tmp_path, "v5", version=5)
+    close_diff(est(v5, "x * 2 + 1", x, *orch), est(prof, "x * 2 + 1", x, *orch), 4 * (1e-3 - 4e-4))
+
+
 def test_version_3_profiles_load_with_the_file_defaults(tmp_path, x):
     """A version 3 profile has no file figures: the built-in ones (2 GB/s written, 200 MB/s
     synced, 10 ms per commit) price the save."""
