@@ -23,6 +23,8 @@
  * results (the first NaN; of equal values the first): all of x into one state c, or x[i] into
  * acc[i] each. */
 double lpi_sum8(const double *x, int64_t n); /* eight lanes j, j + 8, ..., added pairwise */
+/* acc + lpi_sum8 of each consecutive `piece` of x[0..n) in turn (the same bits), faster */
+double lpi_sum8_runs(double acc, const double *x, int64_t n, int64_t piece);
 double lpi_fold_minmax_f(bool is_min, double c, const double *restrict x, int64_t n);
 int64_t lpi_fold_minmax_i(bool is_min, int64_t c, const int64_t *restrict y, int64_t n);
 void lpi_minmax_each_f(bool is_min, double *restrict acc, const double *restrict x, int64_t n);
