@@ -1,6 +1,6 @@
 /* The elementwise VM: a fused region is a small register program; a task runs it over its box
- * in blocks of LPI_VM_BLOCK elements so intermediates stay in cache and are never materialized
- * (the numexpr approach). Input registers point straight into the operands' memory with their
+ * in chunks of LPI_VM_BLOCK elements (reductions: up to four times that) so intermediates stay
+ * in cache and are never materialized (the numexpr approach). Input registers point straight into the operands' memory with their
  * own strides; only temporaries use scratch. */
 #include "kernels/kernels.h"
 #include "kernels/loops.h"
@@ -125,6 +125,14 @@ static void stream_copy(char *dst, const char *src, size_t bytes) { memcpy(dst, 
 static void stream_fence(void) {}
 #endif
 
+/* A reduction's chunk: float sums fold LPI_VM_BLOCK pieces four at a time (lpi_sum8_runs), so a
+ * chunk of four pieces runs the fold at the adder's throughput rather than its latency, when
+ * the temporaries still take at most half of L1. Elementwise programs keep LPI_VM_BLOCK: larger
+ * chunks measured slower for a*b + c*2 - a (bench/vm_block.c). Chunks are whole pieces, so a
+ * sum has the same bits for either chunk. */
+#define VM_FOLD_CHUNK (4 * LPI_VM_BLOCK)
+#define VM_L1_TEMPS (16 * 1024)
+
 static atomic_bool stream_on = true;
 void lpi_vm_set_stream(bool on) { atomic_store_explicit(&stream_on, on, memory_order_relaxed); }
 bool lpi_vm_stream(void) { return LPI_HAVE_STREAM && atomic_load_explicit(&stream_on, memory_order_relaxed); }
@@ -151,7 +159,8 @@ static void fold_block(lpi_op op, bool accf, char *acc_, int64_t acc_step, const
     case LPI_OP_SUM: case LPI_OP_MEAN:
         if (accf) {
             if (k == 0) {
-                *A += lpi_sum8(x, n);
+                /* eight-lane sums of LPI_VM_BLOCK pieces: the bits do not depend on the chunk */
+                *A = lpi_sum8_runs(*A, x, n, LPI_VM_BLOCK);
             } else {
                 for (int64_t i = 0; i < n; i++) A[i * k] += x[i];
             }
@@ -184,6 +193,15 @@ lp_status lpi_vm_reduce(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t
     return vm_exec(ctx, p, nd, shape, ops, acc, red, acc_float);
 }
 
+/* One instruction as the block loop calls it: the loop, and for each argument (sources, then the
+ * destination) its register and its step, fixed for the whole run. */
+typedef struct {
+    lpi_loop_fn fn;
+    int nargs;
+    int16_t reg[4];
+    int64_t step[4];
+} vm_step;
+
 static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *shape_in,
                          const lpi_view *ops, const lpi_view *out, lpi_op red, bool accf) {
     const bool reducing = red != LPI_OP_COUNT;
@@ -199,12 +217,14 @@ static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_
     int64_t st_local[16][LP_MAX_NDIM];
     char *base_local[16], *regp_local[64];
     int64_t regs_local[64];
-    const bool small = nv <= 16 && p->nregs <= 64;
+    vm_step steps_local[32];
+    const bool small = nv <= 16 && p->nregs <= 64 && p->ninstr <= 32;
     int64_t (*st)[LP_MAX_NDIM] = small ? st_local : lp_malloc((size_t)nv * sizeof *st);
     char **base = small ? base_local : lp_malloc((size_t)nv * sizeof *base);
     char **regp = small ? regp_local : lp_malloc((size_t)p->nregs * sizeof *regp);
     int64_t *regs = small ? regs_local : lp_malloc((size_t)p->nregs * sizeof *regs);
-    /* scratch for temporaries: one block of 16-byte slots (complex128's) per temp register */
+    vm_step *prog = small ? steps_local : lp_malloc((size_t)p->ninstr * sizeof *prog);
+    /* scratch for temporaries: one chunk of 16-byte slots (complex128's) per temp register */
     int ntemp = p->nregs - p->ninputs - p->nconst;
     /* A large contiguous output is written with non-temporal stores from an L1 staging block:
      * ordinary stores first read every output line (write-allocate), a third of the traffic of
@@ -214,10 +234,13 @@ static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_
     for (int i = 0; i < nd; i++) total *= shape_in[i];
     const bool stream = !reducing && lpi_vm_stream() && total * osz >= (1 << 20) && nd >= 1 &&
                         out->strides[nd - 1] == osz && contiguous_out(out, nd, osz);
-    char *scratch = scratch_get((size_t)(ntemp + 1) * LPI_VM_BLOCK * 16);
-    char *stage = scratch + (size_t)ntemp * LPI_VM_BLOCK * 16;
+    int64_t temp_bytes = osz;
+    for (int r = p->ninputs + p->nconst; r < p->nregs; r++) temp_bytes += (int64_t)lp_dtype_size(p->reg_dt[r]);
+    const int64_t chunk = reducing && temp_bytes * VM_FOLD_CHUNK <= VM_L1_TEMPS ? VM_FOLD_CHUNK : LPI_VM_BLOCK;
+    char *scratch = scratch_get((size_t)((ntemp + 1) * chunk * 16));
+    char *stage = scratch + (size_t)(ntemp * chunk * 16);
     lp_status status = LP_OK;
-    if (!st || !base || !regp || !regs || !scratch) { status = lpi_nomem(ctx); goto done; }
+    if (!st || !base || !regp || !regs || !prog || !scratch) { status = lpi_nomem(ctx); goto done; }
     for (int k = 0; k < p->ninputs; k++) {
         for (int i = 0; i < nd; i++) st[k][i] = ops[k].strides[i];
         base[k] = ops[k].data;
@@ -226,49 +249,48 @@ static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_
     base[p->ninputs] = out->data;
     nd = lpi_coalesce(nd, shape, nv, st);
 
+    for (int k = 0; k < p->ninputs; k++) regs[k] = st[k][nd - 1];
     for (int c = 0; c < p->nconst; c++) {
         regp[p->ninputs + c] = (char *)&p->consts[c];
         regs[p->ninputs + c] = 0;
     }
     for (int r = 0; r < ntemp; r++) {
         int reg = p->ninputs + p->nconst + r;
-        regp[reg] = scratch + (size_t)r * LPI_VM_BLOCK * 16;
+        regp[reg] = scratch + (size_t)(r * chunk * 16);
         regs[reg] = (int64_t)lp_dtype_size(p->reg_dt[reg]);
+    }
+    /* the output register: the output itself (strided), or the staging block that is streamed
+     * out or folded into the accumulators */
+    const bool direct = !stream && !reducing;
+    const int64_t ostep = st[p->ninputs][nd - 1];
+    regs[p->out_reg] = direct ? ostep : osz;
+    if (!direct) regp[p->out_reg] = stage;
+    for (int i = 0; i < p->ninstr; i++) {
+        const lpi_instr *in = &p->ins[i];
+        vm_step *s = &prog[i];
+        s->fn = in->op == LPI_OP_ASTYPE ? lpi_cast_loops[in->dt][p->reg_dt[in->dst]] : lpi_loops[in->op][in->dt];
+        s->nargs = in->nsrc + 1;
+        for (int a = 0; a < in->nsrc; a++) s->reg[a] = in->src[a];
+        s->reg[in->nsrc] = in->dst;
+        for (int a = 0; a < s->nargs; a++) s->step[a] = regs[s->reg[a]];
     }
     const int64_t inner = shape[nd - 1];
     int64_t idx[LP_MAX_NDIM] = {0};
     int err = 0;
     for (;;) {
-        for (int64_t b0 = 0; b0 < inner; b0 += LPI_VM_BLOCK) {
-            int64_t n = inner - b0 < LPI_VM_BLOCK ? inner - b0 : LPI_VM_BLOCK;
-            for (int k = 0; k < p->ninputs; k++) {
-                regp[k] = base[k] + b0 * st[k][nd - 1];
-                regs[k] = st[k][nd - 1];
-            }
+        for (int64_t b0 = 0; b0 < inner; b0 += chunk) {
+            int64_t n = inner - b0 < chunk ? inner - b0 : chunk;
+            for (int k = 0; k < p->ninputs; k++) regp[k] = base[k] + b0 * regs[k];
+            if (direct) regp[p->out_reg] = base[p->ninputs] + b0 * ostep;
             for (int i = 0; i < p->ninstr; i++) {
-                const lpi_instr *in = &p->ins[i];
+                const vm_step *s = &prog[i];
                 char *args[4];
-                int64_t steps[4];
-                for (int s = 0; s < in->nsrc; s++) { args[s] = regp[in->src[s]]; steps[s] = regs[in->src[s]]; }
-                if (in->dst == p->out_reg && !stream && !reducing) {
-                    args[in->nsrc] = base[p->ninputs] + b0 * st[p->ninputs][nd - 1];
-                    steps[in->nsrc] = st[p->ninputs][nd - 1];
-                } else if (in->dst == p->out_reg) {
-                    args[in->nsrc] = stage;
-                    steps[in->nsrc] = osz;
-                } else {
-                    args[in->nsrc] = regp[in->dst];
-                    steps[in->nsrc] = regs[in->dst];
-                }
-                lpi_loop_fn fn = in->op == LPI_OP_ASTYPE ? lpi_cast_loops[in->dt][p->reg_dt[in->dst]]
-                                                         : lpi_loops[in->op][in->dt];
-                fn(args, n, steps, &err);
+                for (int a = 0; a < s->nargs; a++) args[a] = regp[s->reg[a]];
+                s->fn(args, n, s->step, &err);
             }
             if (err) { status = lpi_error(ctx, LP_ERR_VALUE, "%s", lpi_loop_errstr(err)); goto done; }
             if (stream) stream_copy(base[p->ninputs] + b0 * osz, stage, (size_t)(n * osz));
-            if (reducing)
-                fold_block(red, accf, base[p->ninputs] + b0 * st[p->ninputs][nd - 1], st[p->ninputs][nd - 1],
-                           stage, n);
+            if (reducing) fold_block(red, accf, base[p->ninputs] + b0 * ostep, ostep, stage, n);
             /* a relaxed load per block: Ctrl-C stops a run within microseconds of work */
             if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) {
                 status = lpi_error(ctx, LP_ERR_CANCELLED, "cancelled");
@@ -295,6 +317,7 @@ done:
         lp_free(base);
         lp_free(regp);
         lp_free(regs);
+        lp_free(prog);
     }
     return status;
 }

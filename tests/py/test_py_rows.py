@@ -89,3 +89,29 @@ def test_whole_run_sums_keep_the_slab_bits():
             assert np.asarray(f(a).run()).tobytes() == np.asarray(f(b).run()).tobytes()
         i = (x * 1e6).astype(np.int64)
         assert lp.sum(lp.asarray(i, chunks=(rows * 512,))).run() == i.sum()
+
+
+def pieces_of_256(x):
+    """a fused float sum along the rows of x (the VM's fold): acc = +0.0, then acc + the eight-lane
+    sum of each 256-element piece of the row, in order; the VM computes 1024 elements at a time
+    and folds their four pieces side by side, which must not change these bits"""
+    acc = np.zeros(x.shape[0])
+    for o in range(0, x.shape[1], 256):
+        acc = acc + eight_lanes(x[:, o:o + 256])
+    return acc
+
+
+@pytest.mark.parametrize("n", [255, 256, 1024, 1100, 256 * 37 + 101, 4096 * 3])
+def test_fused_sums_keep_the_piece_bits(n):
+    a, b = rng.standard_normal((3, n)) * 1e3, rng.standard_normal((3, n))
+    want = pieces_of_256((a - b) ** 2)
+    want2 = pieces_of_256(a * 2.0)
+    for rows in (3, 1):
+        la, lb = lp.asarray(a, chunks=(rows, n)), lp.asarray(b, chunks=(rows, n))
+        bits(lp.sum((la - lb) ** 2, axis=1), want)
+        bits(lp.sum(la * 2, axis=-1), want2)
+        bits(lp.mean((la - lb) ** 2, axis=1), want / n)
+    for r in range(3):
+        la, lb = lp.asarray(a[r], chunks=(n,)), lp.asarray(b[r], chunks=(n,))
+        bits(lp.sum((la - lb) ** 2), want[r:r + 1].reshape(()))
+    np.testing.assert_allclose(want, ((a - b) ** 2).sum(axis=1), rtol=1e-12)
