@@ -25,4 +25,17 @@ void lpi_fresh_pages(size_t n, int threads, bool huge, double *t_fresh, double *
  * per process, its result saved to the default profile location (best effort). */
 lp_status lpi_probe_auto(lp_ctx *ctx, lpi_profile *out);
 
+/* How many tasks the workers compute at once (remote_par), from paired timings of a
+ * compute-bound plan (calibrate_remote.c): round r timed the plan's work on one local worker
+ * (t_local[r]: this process's executor, one thread) and its remote run with `workers` lambdas
+ * (t_remote[r]) one right after the other. Per round the local time says how long the cores
+ * work against P's op costs (k: the local model's time of the plan is a + b k with P's core
+ * figures scaled by k, lpi_profile_scale_cores); the round's parallelism is the value in
+ * [1, hi] for which the remote model (`mode`) with the cores at that speed predicts
+ * t_remote[r]. *par: the median over the rounds (1..16), *speed (may be NULL) the median k.
+ * Both sides of a round see the same load, so a calibration under another load than the local
+ * one's no longer shows up as a parallelism the cores cannot have. */
+lp_status lpi_cal_paired_par(lp_ctx *ctx, const lpi_profile *P, lpi_plan *pl, int workers, lpi_cost_mode mode, double hi,
+                             const double *t_local, const double *t_remote, int rounds, double *par, double *speed);
+
 #endif

@@ -139,14 +139,14 @@ static lp_status heavy_graph(lp_ctx *ctx, const char *input, int64_t n, lp_array
 
 typedef lp_status (*graph_fn)(lp_ctx *ctx, const char *input, int64_t n, lp_array **out);
 
-/* The wall time of one lp_run of the graph, as a user's run sees it. */
-static lp_status run_once(rcal *C, graph_fn graph, const char *input, int64_t n, double *t) {
+/* The wall time of one lp_run of the graph on ctx, as a user's run sees it. */
+static lp_status run_once(lp_ctx *ctx, graph_fn graph, const char *input, int64_t n, double *t) {
     lp_array *x;
-    lp_status st = graph(C->ctx, input, n, &x);
+    lp_status st = graph(ctx, input, n, &x);
     if (st) return st;
     lp_buffer *b = NULL;
     double t0 = lpi_now();
-    st = lp_run(C->ctx, &x, 1, &b);
+    st = lp_run(ctx, &x, 1, &b);
     *t = lpi_now() - t0;
     lp_buffer_release(b);
     lp_array_release(x);
@@ -161,7 +161,7 @@ static lp_status time_runs(rcal *C, graph_fn graph, const char *input, int64_t n
     if (reps < C->reps) reps = C->reps;
     if (reps > 16) reps = 16;
     for (int r = 0; r < reps; r++) {
-        lp_status st = run_once(C, graph, input, n, &t[r]);
+        lp_status st = run_once(C->ctx, graph, input, n, &t[r]);
         if (st) return st;
     }
     if (first) *first = t[0];
@@ -226,6 +226,53 @@ static lp_status fit(lp_ctx *ctx, lpi_profile *P, double *field, double lo, doub
     return LP_OK;
 }
 
+/* The compute-bound graph in rounds: its work on one local worker (loc: this process's own
+ * executor with one thread) and its remote run with the full budget, one right after the
+ * other, so that both see the machine's load of that moment (an untimed local run first: the
+ * pool's thread and buffers start). */
+static lp_status heavy_rounds(rcal *C, lp_ctx *loc, int64_t n, int rounds, double *tl, double *tr) {
+    double warm;
+    lp_status st = run_once(loc, heavy_graph, NULL, n, &warm);
+    for (int r = 0; !st && r < rounds; r++) {
+        if ((st = run_once(loc, heavy_graph, NULL, n, &tl[r]))) break;
+        if ((st = run_once(C->ctx, heavy_graph, NULL, n, &tr[r]))) return st;
+    }
+    return st ? lpi_error(C->ctx, st, "the compute-bound graph on one local worker: %s", lp_last_error(loc)) : LP_OK;
+}
+
+lp_status lpi_cal_paired_par(lp_ctx *ctx, const lpi_profile *P, lpi_plan *pl, int workers, lpi_cost_mode mode, double hi,
+                             const double *t_local, const double *t_remote, int rounds, double *par, double *speed) {
+    double pars[16], ks[16], m1, m2;
+    planned g = {pl, 0};
+    lpi_profile Q = *P;
+    if (rounds < 1 || rounds > 16) return lpi_error(ctx, LP_ERR_VALUE, "paired parallelism: 1..16 rounds");
+    if (hi < 1) hi = 1;
+    /* the local model of one worker is a + b k in the cores' slowness k (a sum of task times,
+     * each linear in k): two evaluations give a and b */
+    lp_status st = predict(ctx, &Q, &g, 1, LPI_COST_LOCAL, &m1);
+    lpi_profile_scale_cores(&Q, 2);
+    if (!st) st = predict(ctx, &Q, &g, 1, LPI_COST_LOCAL, &m2);
+    const double b = m2 - m1, a = m1 - b;
+    for (int r = 0; !st && r < rounds; r++) {
+        ks[r] = clampd(b > 0 ? (t_local[r] - a) / b : 1, 1e-3, 1e3);
+        Q = *P;
+        lpi_profile_scale_cores(&Q, ks[r]);
+        st = fit(ctx, &Q, &Q.remote_par, 1, hi, true, &g, workers, mode, t_remote[r]);
+        pars[r] = Q.remote_par;
+    }
+    if (st) return st;
+    *par = median(pars, rounds);
+    if (speed) *speed = median(ks, rounds);
+    return LP_OK;
+}
+
+/* Workers on this machine (127.x.y.z, localhost, [::1]): they share its cores. */
+static bool loopback_url(const char *url) {
+    const char *h = strstr(url, "://");
+    h = h ? h + 3 : url;
+    return !strncmp(h, "127.", 4) || !strncmp(h, "localhost", 9) || !strncmp(h, "[::1]", 5);
+}
+
 /* Spreading a run: the 16-root graph (on arange, and on the file `input` when there is one)
  * with one lambda and with `full`, in rounds of one run each, one after the other; per graph
  * the median of the rounds' differences (full minus one lambda: a change of the machine's load
@@ -244,9 +291,9 @@ static lp_status spread_rounds(rcal *C, const char *input, int64_t n, int rounds
             double t1, tn;
             const char *in = g ? input : NULL;
             lp_status st = lpi_remote_set_mode(C->ctx, "lambda", 1);
-            if (!st) st = run_once(C, graph, in, n, &t1);
+            if (!st) st = run_once(C->ctx, graph, in, n, &t1);
             if (!st) st = lpi_remote_set_mode(C->ctx, "lambda", full);
-            if (!st) st = run_once(C, graph, in, n, &tn);
+            if (!st) st = run_once(C->ctx, graph, in, n, &tn);
             if (st) return st;
             d[g][r] = tn - t1;
             tf[g][r] = tn;
@@ -301,6 +348,7 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
     const size_t chunk0 = lp_ctx_chunk_bytes(ctx);
     lpi_profile P = *lpi_profile_get(ctx), keep = P;
     planned A = {0}, B = {0}, H = {0}, S = {0}, I = {0};
+    lp_ctx *loc = NULL; /* the compute-bound graph on one local worker */
     char input[PATH_MAX] = "";
     const int64_t na = 32, ns = 512, nb = quick ? 4096 : 8192, nc = quick ? (int64_t)1 << 18 : (int64_t)1 << 19;
     const int full = 2 * nw; /* the default budget, and the driver's invocations in flight */
@@ -366,7 +414,8 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
     if ((st = plan_graph(ctx, graph, NULL, na, &A)) || (st = plan_graph(ctx, graph, NULL, nb, &B)) || (st = plan_graph(ctx, graph, NULL, ns, &S)))
         goto done;
     if (redis) {
-        double ta, tb, tp, th, ts;
+        double ta, tb, tp, th, ts, thl[16], thr[16], speed = 1;
+        const int hrounds = quick ? 5 : 9;
         /* medians (the estimate prices a typical run, and a bench takes the median of its runs);
          * the 2-task run (~5 ms) and the compute-bound one decide orch_run_s and remote_par, the
          * figures that moved most between calibrations a minute apart: more runs of those */
@@ -380,9 +429,20 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
             goto done;
         if ((st = spread_rounds(&C, load_dir ? input : NULL, ns, quick ? 5 : 9, full, &sg, &sf))) goto done;
         ts = sg.t_full;
-        if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = time_runs(&C, heavy_graph, NULL, nc, quick ? 5 : 9, &th, NULL, NULL)) ||
+        /* the compute-bound graph, paired with its work on one local worker (see below) */
+        if ((st = lp_ctx_create(&loc)) || (st = lp_ctx_set_threads(loc, 1)) || (st = lpi_profile_set(loc, &P)) ||
+            (st = lp_ctx_set_chunk_bytes(loc, 65536))) {
+            st = lpi_error(ctx, st, "a local context: %s", loc ? lp_last_error(loc) : "out of memory");
+            goto done;
+        }
+        if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = heavy_rounds(&C, loc, nc, hrounds, thl, thr)) ||
             (st = lp_ctx_set_chunk_bytes(ctx, 256)))
             goto done;
+        {
+            double v[16];
+            memcpy(v, thr, sizeof v);
+            th = median(v, hrounds);
+        }
         /* one lambda: the prediction is the run's fixed cost plus the sum of its tasks */
         lpi_profile Q = P;
         Q.orch_run_s = Q.orch_task_s = 0;
@@ -394,9 +454,17 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
         /* the full budget: a few tiny tasks (16 ready at the start) say what spreading a run
          * over more lambdas costs (their invocations, each worker planning the run), many tiny
          * tasks how many tasks' coordination overlaps, the compute-bound ones how many tasks
-         * compute at once; each fit given the others */
+         * compute at once; each fit given the others. The last is a ratio of paired timings:
+         * each round's local run says how fast the cores work at that moment against the local
+         * calibration's op costs (measured earlier, under another load), and the remote run of
+         * the same round is inverted with the cores at that speed, so the parallelism is what
+         * the remote run gained over one worker, not the two calibrations' difference in load.
+         * At most the budget, and workers on this machine at most its cores. */
+        bool here = true;
+        for (int i = 0; i < nw; i++) here &= loopback_url(rv.urls[i]);
+        const double par_hi = here ? fmin(full, lpi_ncores()) : full;
         Q = P;
-        Q.remote_par = full;
+        Q.remote_par = par_hi;
         Q.orch_lambda_s = 0;
         for (int round = 0; round < 3; round++) {
             double e;
@@ -404,7 +472,7 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
             if ((st = per_lambda(ctx, &Q, &S, full, sg.diff, &e, &used))) goto done;
             Q.orch_lambda_s = clampd(e, 1e-6, 1);
             if ((st = fit(ctx, &Q, &Q.remote_over_par, 1, full, true, &B, full, LPI_COST_ORCH, tp)) ||
-                (st = fit(ctx, &Q, &Q.remote_par, 1, full, true, &H, full, LPI_COST_ORCH, th)))
+                (st = lpi_cal_paired_par(ctx, &Q, H.pl, full, LPI_COST_ORCH, par_hi, thl, thr, hrounds, &Q.remote_par, &speed)))
                 goto done;
         }
         P.remote_par = Q.remote_par;
@@ -421,8 +489,10 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
             P.orch_run_s * 1e3, P.orch_task_s * 1e6, (long long)B.tasks, tb * 1e3);
         say(&C, "                    %.1f ms with %d: coordination of %.2f tasks at once; %lld compute-bound tasks in",
             tp * 1e3, full, P.remote_over_par, (long long)H.tasks);
-        say(&C, "                    %.1f ms with %d: %.2f tasks at once at full speed); %.2f ms per lambda a run spreads to",
-            th * 1e3, full, P.remote_par, P.orch_lambda_s * 1e3);
+        say(&C, "                    %.1f ms with %d: %.2f tasks at once at full speed, paired with one local worker",
+            th * 1e3, full, P.remote_par);
+        say(&C, "                    working %.2fx as long as the profile's op costs say, medians of %d rounds);", speed, hrounds);
+        say(&C, "                    %.2f ms per lambda a run spreads to", P.orch_lambda_s * 1e3);
         say(&C, "                    (%lld tasks in %.1f ms with %d, %.1f ms more than with 1: medians of %d rounds)",
             (long long)S.tasks, ts * 1e3, full, sg.diff * 1e3, quick ? 5 : 9);
         if (load_dir)
@@ -463,6 +533,7 @@ done:;
     if (S.pl) lpi_plan_destroy(S.pl);
     if (I.pl) lpi_plan_destroy(I.pl);
     if (input[0]) unlink(input);
+    lp_ctx_destroy(loc);
     lp_ctx_set_chunk_bytes(ctx, chunk0);
     lpi_remote_set_mode(ctx, orch0, budget0);
     /* the context keeps its profile on failure; on success the measured remote figures */

@@ -57,6 +57,21 @@ void lpi_profile_copy_remote(lpi_profile *dst, const lpi_profile *src) {
     dst->remote_calibrated = src->remote_calibrated;
 }
 
+void lpi_profile_scale_cores(lpi_profile *p, double k) {
+    p->task_overhead *= k;
+    p->axis_row_s *= k;
+    for (int i = 0; i < LPI_OP_COUNT; i++) {
+        p->op_s[i] *= k;
+        p->axis_s[i] *= k;
+    }
+    for (int i = 0; i < LPI_CC_COUNT; i++) p->rate[i] /= k;
+    for (int i = 0; i < 3; i++) {
+        p->mem_bw1[i] /= k;
+        p->mem_bw[i] /= k;
+    }
+    p->cache_bw1 /= k;
+}
+
 void lpi_profile_pin_chunks(lpi_profile *p) {
     lpi_profile def;
     lpi_profile_default(&def);

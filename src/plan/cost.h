@@ -110,6 +110,13 @@ const lpi_profile *lpi_profile_planning(lp_ctx *ctx);
 typedef lp_status (*lpi_profile_prober)(lp_ctx *ctx, lpi_profile *out);
 void lpi_set_profile_prober(lpi_profile_prober fn);
 void lpi_profile_default(lpi_profile *p);
+/* p's figures for a machine whose cores work k times as long on every task as p says (the
+ * remote calibration's paired fit of remote_par: the same graph timed on one local worker in
+ * the same rounds as its remote runs gives k): the per-task overhead, the per-element op
+ * costs, the class rates and the memory and cache rates. What is not a core's work is kept:
+ * page-cache reads, first-touch pages, files, the per-run overhead, the remote figures. The
+ * local model's time of a plan is then a + b * k (each task's time is linear in k). */
+void lpi_profile_scale_cores(lpi_profile *p, double k);
 /* The remote fields of src into dst (a local calibration keeps the remote one, and back). */
 void lpi_profile_copy_remote(lpi_profile *dst, const lpi_profile *src);
 lp_status lpi_profile_from_json_text(lp_ctx *ctx, const char *where, const char *text, lpi_profile *out);
