@@ -320,6 +320,8 @@ def estimates(a, lampy, out, rows, np, nw, base, modes):
     _, r = run([lampy, "calibrate", *base, "--profile", prof, "--load-dir", out, *(["--quick"] if a.quick else [])])
     sys.stderr.write(r.stderr)
     pj = json.loads(prof.read_text())
+    # each calibration kept beside the others: bench/estimate_terms.py compares two of them
+    (out / f"profile-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(prof.read_text())
     rows.append((f"remote calibration, {nw} workers + Redis",
                  f"store rtt {pj['rtt_s'] * 1e6:.0f} µs, put {pj['store_put_bw'] / 1e6:.0f} MB/s, get {pj['net_bw'] / 1e6:.0f} MB/s; "
                  f"invocation {pj['invoke_s'] * 1e6:.0f} µs; orchestrated {pj['orch_run_s'] * 1e3:.1f} ms/run + "

@@ -6,7 +6,8 @@
 Prints `lampy estimate --json`'s total under profile A and under B, then for every figure
 that differs between them the change of A's total when only that figure takes B's value
 (one at a time: the changes need not add up to the whole difference, the model is not
-linear). Nothing is run; it reads profiles and asks the cost model."""
+linear); the per-op costs (op_seconds, axis_reduce_seconds) count as one figure each op.
+Nothing is run; it reads profiles and asks the cost model."""
 import argparse
 import json
 import os
@@ -39,17 +40,30 @@ def main():
     ta, tb = total(lampy, o.a, o.args), total(lampy, o.b, o.args)
     print(f"{' '.join(o.args)}\n  A {ta * 1e3:.2f} ms, B {tb * 1e3:.2f} ms (B - A {1e3 * (tb - ta):+.2f} ms)")
     rows = []
+
+    def figures(p):
+        """(name, table or None, key) of every numeric figure of profile p"""
+        for k, v in p.items():
+            if isinstance(v, dict):
+                yield from ((f"{k}.{op}", k, op) for op in v)
+            elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                yield k, None, k
+
+    def value(p, table, key):
+        return (p.get(table) or {}).get(key) if table else p.get(key)
+
     with tempfile.TemporaryDirectory() as d:
-        for k in sorted(set(pa) | set(pb)):
-            va, vb = pa.get(k), pb.get(k)
-            if va == vb or not isinstance(va, (int, float)) or isinstance(va, bool) or not isinstance(vb, (int, float)):
+        for name, table, key in sorted(set(figures(pa)) | set(figures(pb))):
+            va, vb = value(pa, table, key), value(pb, table, key)
+            if va == vb or not isinstance(va, (int, float)) or not isinstance(vb, (int, float)):
                 continue
             q = Path(d) / "q.json"
-            q.write_text(json.dumps(dict(pa, **{k: vb})))
-            rows.append((total(lampy, q, o.args) - ta, k, va, vb))
+            changed = dict(pa, **({table: dict(pa[table], **{key: vb})} if table else {key: vb}))
+            q.write_text(json.dumps(changed))
+            rows.append((total(lampy, q, o.args) - ta, name, va, vb))
     for dt, k, va, vb in sorted(rows, key=lambda r: -abs(r[0])):
         if abs(dt) >= 1e-5:
-            print(f"  {k:32s} {va:<12.4g} -> {vb:<12.4g} {dt * 1e3:+8.2f} ms")
+            print(f"  {k:36s} {va:<12.4g} -> {vb:<12.4g} {dt * 1e3:+8.2f} ms")
 
 
 if __name__ == "__main__":

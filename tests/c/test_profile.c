@@ -225,11 +225,103 @@ static void test_probe_values(void) {
     lp_ctx_destroy(ctx);
 }
 
+/* The remote calibration's paired fit of remote_par (lpi_cal_paired_par): rounds timed from
+ * the model itself (the cores k times as slow: lpi_profile_scale_cores; the remote run at a
+ * known parallelism) give back each round's parallelism and speed, their medians across rounds,
+ * and the bounds 1 and hi for remote runs faster or slower than any parallelism explains. */
+static double model_total(lp_ctx *ctx, const lpi_profile *P, lpi_plan *pl, int workers, lpi_cost_mode mode) {
+    lpi_cost_summary s;
+    LPT_OK(ctx, lpi_profile_set(ctx, P));
+    LPT_OK(ctx, lpi_cost_plan(ctx, pl, workers, mode, false, &s));
+    return s.total;
+}
+
+static void test_paired_parallelism(void) {
+    lp_ctx *ctx;
+    LPT_OK(NULL, lp_ctx_create(&ctx));
+    lpi_profile P;
+    lpi_profile_default(&P);
+    P.cores = 2;
+    P.op_s[LPI_OP_SIN] = 9e-9;
+    P.op_s[LPI_OP_EXP] = 7e-9;
+    P.op_s[LPI_OP_MULTIPLY] = 4e-10;
+    P.op_s[LPI_OP_SUM] = 5e-10;
+    P.op_s[LPI_OP_ARANGE] = 6e-10;
+    P.rtt = 5e-5;
+    P.invoke = 4e-4;
+    P.orch_run_s = 1.5e-3;
+    P.orch_task_s = 1.2e-4;
+    P.orch_lambda_s = 1e-3;
+    P.remote_first_s = 0;
+    P.remote_over_par = 8;
+    LPT_OK(ctx, lpi_profile_set(ctx, &P));
+    /* sin(exp(sin(arange(2^16) * 1e-6))).sum() in 64 KiB chunks: 8 compute-bound partial sums */
+    lp_array *a, *k, *y, *z, *w, *v, *x;
+    LPT_OK(ctx, lp_ctx_set_chunk_bytes(ctx, 65536));
+    LPT_OK(ctx, lp_arange(ctx, 0, 65536, 1, LP_FLOAT64, &a));
+    LPT_OK(ctx, lp_scalar_array(ctx, lp_scalar_f(1e-6), &k));
+    LPT_OK(ctx, lp_binary(ctx, "multiply", a, k, &y));
+    LPT_OK(ctx, lp_unary(ctx, "sin", y, &z));
+    LPT_OK(ctx, lp_unary(ctx, "exp", z, &w));
+    LPT_OK(ctx, lp_unary(ctx, "sin", w, &v));
+    LPT_OK(ctx, lp_reduce(ctx, "sum", v, NULL, 0, false, &x));
+    lpi_plan *pl;
+    LPT_OK(ctx, lpi_plan_build(ctx, &x, 1, &pl));
+
+    /* scaling the cores: a task's op costs and overhead k times, its rates 1/k; the local time
+     * of a plan on one worker is a + b k, and scaling back restores the figures */
+    lpi_profile Q = P;
+    lpi_profile_scale_cores(&Q, 4);
+    LPT_CHECK(Q.op_s[LPI_OP_SIN] == 4 * 9e-9 && Q.task_overhead == 4 * P.task_overhead && Q.rate[LPI_CC_MATH] == P.rate[LPI_CC_MATH] / 4);
+    LPT_CHECK(Q.mem_bw1[0] == P.mem_bw1[0] / 4 && Q.cache_bw1 == P.cache_bw1 / 4);
+    LPT_CHECK(Q.load_bw1 == P.load_bw1 && Q.fresh_bw == P.fresh_bw && Q.run_overhead == P.run_overhead && Q.rtt == P.rtt);
+    lpi_profile_scale_cores(&Q, 0.25);
+    LPT_CHECK(fabs(Q.op_s[LPI_OP_SIN] - 9e-9) < 1e-20 && fabs(Q.rate[LPI_CC_MATH] / P.rate[LPI_CC_MATH] - 1) < 1e-12);
+    double m[4];
+    for (int i = 1; i <= 3; i++) {
+        Q = P;
+        lpi_profile_scale_cores(&Q, i);
+        m[i] = model_total(ctx, &Q, pl, 1, LPI_COST_LOCAL);
+    }
+    LPT_CHECKF(fabs((m[3] - m[2]) - (m[2] - m[1])) < 1e-9 * m[3] && m[2] > m[1], "%g %g %g", m[1], m[2], m[3]);
+
+    /* rounds: (k, parallelism) of each, the times the model gives for them */
+    const double ks[5] = {1.5, 0.8, 3.0, 1.1, 2.2}, pars[5] = {1.6, 1.9, 1.2, 1.75, 1.3};
+    double tl[5], tr[5];
+    for (int r = 0; r < 5; r++) {
+        Q = P;
+        lpi_profile_scale_cores(&Q, ks[r]);
+        tl[r] = model_total(ctx, &Q, pl, 1, LPI_COST_LOCAL);
+        Q.remote_par = pars[r];
+        tr[r] = model_total(ctx, &Q, pl, 8, LPI_COST_ORCH);
+    }
+    double par = 0, speed = 0;
+    LPT_OK(ctx, lpi_cal_paired_par(ctx, &P, pl, 8, LPI_COST_ORCH, 2, tl, tr, 5, &par, &speed));
+    /* medians: parallelism 1.6 (1.2 1.3 1.6 1.75 1.9), speed 1.5 (0.8 1.1 1.5 2.2 3.0) */
+    LPT_CHECKF(fabs(par - 1.6) < 1e-6 && fabs(speed - 1.5) < 1e-9, "par %.9g speed %.9g", par, speed);
+    /* one round alone gives its own figures back */
+    LPT_OK(ctx, lpi_cal_paired_par(ctx, &P, pl, 8, LPI_COST_ORCH, 2, &tl[2], &tr[2], 1, &par, &speed));
+    LPT_CHECKF(fabs(par - 1.2) < 1e-6 && fabs(speed - 3.0) < 1e-9, "par %.9g speed %.9g", par, speed);
+    /* a remote run faster than hi tasks at once explain: hi (the cores); slower than one: 1 */
+    double fast = tr[0] / 10, slow = tr[0] * 10;
+    LPT_OK(ctx, lpi_cal_paired_par(ctx, &P, pl, 8, LPI_COST_ORCH, 2, tl, &fast, 1, &par, NULL));
+    LPT_CHECKF(fabs(par - 2) < 1e-9, "par %.9g", par);
+    LPT_OK(ctx, lpi_cal_paired_par(ctx, &P, pl, 8, LPI_COST_ORCH, 2, tl, &slow, 1, &par, NULL));
+    LPT_CHECKF(fabs(par - 1) < 1e-9, "par %.9g", par);
+    LPT_CHECK(lpi_cal_paired_par(ctx, &P, pl, 8, LPI_COST_ORCH, 2, tl, tr, 0, &par, NULL) == LP_ERR_VALUE);
+
+    lpi_plan_destroy(pl);
+    lp_array *all[] = {a, k, y, z, w, v, x};
+    for (int i = 0; i < 7; i++) lp_array_release(all[i]);
+    lp_ctx_destroy(ctx);
+}
+
 int main(void) {
     LPT_RUN(test_round_trip);
     LPT_RUN(test_old_versions);
     LPT_RUN(test_planner_follows_profile);
     LPT_RUN(test_auto_probe_conditions);
     LPT_RUN(test_probe_values);
+    LPT_RUN(test_paired_parallelism);
     return lpt_done("profile");
 }
