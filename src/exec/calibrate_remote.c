@@ -20,7 +20,9 @@
  * Each figure is found by inverting the model on the measured times (the prediction is
  * monotone in each), so measured and predicted agree on these graphs by construction and the
  * model carries the figures to other plans. Times are medians of a few runs; what spreading a
- * run costs, the median of differences of runs taken in pairs (spread_rounds). */
+ * run costs, the median of differences of runs taken in pairs (spread_rounds); how many tasks
+ * compute at once, the median over rounds that pair each remote run of the compute-bound graph
+ * with its work on one local worker (heavy_rounds, lpi_cal_paired_par). */
 #include "plan/cost.h"
 #include "exec/calibrate.h"
 #include "exec/exec.h"
