@@ -279,14 +279,16 @@ static bool loopback_url(const char *url) {
  * with one lambda and with `full`, in rounds of one run each, one after the other; per graph
  * the median of the rounds' differences (full minus one lambda: a change of the machine's load
  * between rounds cancels, and the difference is what spreading adds, measured on the same
- * tasks) and the median time with `full`. */
+ * tasks) and the median time with `full`; for the file, also the median of its difference less
+ * arange's in the same round (vs_gen: what the file input adds, paired as well; the difference
+ * of the two medians moved 0.8 to 3.2 ms per lambda between calibrations a minute apart). */
 typedef struct spread_times {
-    double diff, t_full;
+    double diff, t_full, vs_gen;
 } spread_times;
 
 static lp_status spread_rounds(rcal *C, const char *input, int64_t n, int rounds, int full, spread_times *gen,
                                spread_times *file) {
-    double d[2][16], tf[2][16];
+    double d[2][16], tf[2][16], dv[16];
     if (rounds > 16) rounds = 16;
     for (int r = 0; r < rounds; r++)
         for (int g = 0; g < (input ? 2 : 1); g++) {
@@ -300,6 +302,8 @@ static lp_status spread_rounds(rcal *C, const char *input, int64_t n, int rounds
             d[g][r] = tn - t1;
             tf[g][r] = tn;
         }
+    for (int r = 0; input && r < rounds; r++) dv[r] = d[1][r] - d[0][r];
+    if (input) file->vs_gen = median(dv, rounds);
     gen->diff = median(d[0], rounds);
     gen->t_full = median(tf[0], rounds);
     if (input) {
@@ -480,11 +484,12 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
         P.remote_par = Q.remote_par;
         P.remote_over_par = Q.remote_over_par;
         P.orch_lambda_s = Q.orch_lambda_s;
-        /* the same 16 roots on a file (one input): each lambda opens its header planning the run */
+        /* the same 16 roots on a file (one input): each lambda opens its header planning the run;
+         * its spreading difference is arange's plus the paired median of what the file adds */
         if (load_dir) {
             double e;
             int used = 1;
-            if ((st = per_lambda(ctx, &Q, &I, full, sf.diff, &e, &used))) goto done;
+            if ((st = per_lambda(ctx, &Q, &I, full, sg.diff + sf.vs_gen, &e, &used))) goto done;
             P.orch_input_s = clampd(e - P.orch_lambda_s, 1e-7, 1);
         }
         say(&C, "orchestrated        %8.2f ms per run, %.1f us per task in a chain (%lld tasks: %.1f ms with 1 lambda,",
