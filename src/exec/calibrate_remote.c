@@ -244,7 +244,7 @@ static lp_status heavy_rounds(rcal *C, lp_ctx *loc, int64_t n, int rounds, doubl
 
 lp_status lpi_cal_paired_par(lp_ctx *ctx, const lpi_profile *P, lpi_plan *pl, int workers, lpi_cost_mode mode, double hi,
                              const double *t_local, const double *t_remote, int rounds, double *par, double *speed) {
-    double pars[16], ks[16], m1, m2;
+    double pars[16], ks[16], m1 = 0, m2 = 0;
     planned g = {pl, 0};
     lpi_profile Q = *P;
     if (rounds < 1 || rounds > 16) return lpi_error(ctx, LP_ERR_VALUE, "paired parallelism: 1..16 rounds");
