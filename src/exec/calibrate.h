@@ -24,12 +24,13 @@ typedef struct lpi_chunk_trial {
     double spread[2];
 } lpi_chunk_trial;
 /* The probe's chunk choice from its sweep (pure: the rule, apart from the timing). Sizes whose
- * combined time is within the sweep's own noise of the best are ties; of those, the smallest
- * whose per-task overhead (task_s, measured) costs at most max_share of a task's streaming time
- * (a task of `bytes` on one of `workers` threads at the best measured speed, over an array of
- * array_bytes) wins: the most tasks, hence the best balance when a thread is slowed, for no
- * measurable loss. None within the overhead bound: the tie with the least overhead. Sets
- * *noise to the tie band used. Returns the index into tr (n >= 1). */
+ * combined time is within the sweep's own noise of the best are ties (the noise: the median
+ * spread between rounds, or the fastest size's own spread if larger, at least 1%); of those,
+ * the smallest whose per-task overhead (task_s, measured) costs at most max_share of a task's
+ * streaming time (a task of `bytes` on one of `workers` threads at the sweep's median speed,
+ * over an array of array_bytes) wins: the most tasks, hence the best balance when a thread is
+ * slowed, for no measurable loss. None within the overhead bound: the tie with the least
+ * overhead. Sets *noise to the tie band used. Returns the index into tr (n >= 1). */
 int lpi_probe_pick_chunk(const lpi_chunk_trial *tr, int n, int64_t array_bytes, int workers, double task_s,
                          double max_share, double *noise);
 /* First-touch page faults (probe.c, shared by the probe and `lampy calibrate`): `threads`

@@ -126,18 +126,26 @@ int lpi_probe_pick_chunk(const lpi_chunk_trial *tr, int n, int64_t array_bytes, 
             spreads[2 * s + k] = fmax(tr[s].spread[k], 0);
         }
     /* the noise: the median spread between rounds of one size (the same setting timed again),
-     * at least 1% (a size within 1% of the best is no measurable loss) */
+     * or the fastest size's own spread if larger (a lucky run is no evidence that the other
+     * sizes are slower), at least 1% (a size within 1% of the best is no measurable loss) */
     qsort(spreads, (size_t)(2 * n), sizeof *spreads, cmp_double);
     double noise = n ? 0.5 * (spreads[(2 * n - 1) / 2] + spreads[n]) : 0;
-    noise = fmax(noise, 0.01);
     double score[MAXN], smin = 1e30;
+    int fastest_size = 0;
     for (int s = 0; s < n; s++) {
         score[s] = tr[s].best[0] / best[0] + tr[s].best[1] / best[1];
-        smin = fmin(smin, score[s]);
+        if (score[s] < smin) { smin = score[s]; fastest_size = s; }
     }
-    /* a task's streaming time on one thread: its share of the array at the best speed of the
-     * cheaper op per byte (sum: the one whose overhead weighs most) */
-    const double fastest = fmin(best[0], best[1]);
+    const lpi_chunk_trial *f = &tr[fastest_size];
+    const double second = f->best[0] * (1 + fmax(f->spread[0], 0)) / best[0] + f->best[1] * (1 + fmax(f->spread[1], 0)) / best[1];
+    noise = fmax(fmax(noise, second / smin - 1), 0.01);
+    /* a task's streaming time on one thread: its share of the array at the typical speed (the
+     * median over the sizes: robust to a lucky run) of the cheaper op per byte (sum: the one
+     * whose overhead weighs most) */
+    double speeds[MAXN];
+    for (int s = 0; s < n; s++) speeds[s] = fmin(tr[s].best[0], tr[s].best[1]);
+    qsort(speeds, (size_t)n, sizeof *speeds, cmp_double);
+    const double fastest = n ? 0.5 * (speeds[(n - 1) / 2] + speeds[n / 2]) : 1;
     int pick = -1, least = -1;
     double least_share = 1e30;
     for (int s = 0; s < n; s++) {
