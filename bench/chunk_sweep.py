@@ -4,7 +4,8 @@ from round to round) and every workload at that size, so load drift hits all siz
 Best and median of the rounds per (workload, size), and per run what explains a difference:
 tasks, the pool's utilisation (busy time / (threads x wall); the tail where one thread has
 run out of tasks shows here), page faults (first touch of result pages: minor faults of the
-process during the run) and the run's lp_run time against the wall time.
+process during the run) and the process's CPU time (user + system: the work, apart from the
+moments other tenants hold the cores).
 
     .venv/bin/python bench/chunk_sweep.py [--build build] [--rounds 7] [--elems 67108864]
         [--sizes 256K,512K,1M,2M,4M,8M,16M,32M,64M] [--only w1,w2,w3] [--json FILE]
@@ -79,21 +80,24 @@ def main():
         order = sizes[rnd % len(sizes):] + sizes[:rnd % len(sizes)]
         for s in order:
             for k, (f, _) in work.items():
-                f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+                u0 = resource.getrusage(resource.RUSAGE_SELF)
                 t0 = time.perf_counter()
                 r = f(*wrapped[s])
                 t = time.perf_counter() - t0
-                f1 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+                u1 = resource.getrusage(resource.RUSAGE_SELF)
                 del r
                 st = lp.last_run_stats()
                 T[(k, s)].append(t)
-                X[(k, s)].append(dict(faults=f1 - f0, tasks=st["tasks"], util=st["utilisation"],
+                X[(k, s)].append(dict(faults=u1.ru_minflt - u0.ru_minflt, tasks=st["tasks"],
+                                      cpu=(u1.ru_utime + u1.ru_stime) - (u0.ru_utime + u0.ru_stime),
+                                      sys=u1.ru_stime - u0.ru_stime, util=st["utilisation"],
                                       run=st["run_seconds"], threads=st["threads"]))
     load1 = os.getloadavg()
     print(f"chunk sweep: {n:,} float64 per array, {args.rounds} interleaved rounds, lampy {where}")
     print(f"load average before {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}, after {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
-    print("| workload | chunk | tasks | best ms | median ms | GB/s (best) | util (median) | faults/run (median) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| workload | chunk | tasks | best ms | median ms | GB/s (best) | util (median) | faults/run (median) | "
+          "CPU ms/run (median, of it sys) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     out = []
     for k, (_, arrays) in work.items():
         for s in sizes:
@@ -102,10 +106,12 @@ def main():
             best, med = min(ts), statistics.median(ts)
             util = statistics.median(x["util"] for x in xs)
             flt = statistics.median(x["faults"] for x in xs)
+            cpu = statistics.median(x["cpu"] for x in xs)
+            sys_ = statistics.median(x["sys"] for x in xs)
             gbs = arrays * 8 * n / best / 1e9
             lab = f"{s >> 20} MiB" if s >= 1 << 20 else f"{s >> 10} KiB"
             print(f"| {k} | {lab} | {xs[0]['tasks']} | {best * 1e3:.1f} | {med * 1e3:.1f} | {gbs:.1f} | "
-                  f"{util:.2f} | {flt:.0f} |")
+                  f"{util:.2f} | {flt:.0f} | {cpu * 1e3:.0f} ({sys_ * 1e3:.0f}) |")
             out.append(dict(workload=k, chunk_bytes=s, times=ts, runs=xs))
     if args.json:
         with open(args.json, "w") as fh:
