@@ -16,6 +16,23 @@ void lpi_cal_say(const lpi_cal_log *l, const char *fmt, ...) __attribute__((form
  * one-stream read bandwidths (mem_bw1[0], mem_bw[0]) and sets P->probed; about 1 s when quick,
  * 5-8 s otherwise. Errors go on ctx. */
 lp_status lpi_probe_machine(lp_ctx *ctx, lpi_profile *P, bool quick, const lpi_cal_log *log); /* log may be NULL */
+/* One chunk size of the probe's sweep: the best time of each probe op (sum(a), a*1.5+0.5) over
+ * its rounds, and the relative spread of those rounds (second best / best - 1; 0 after one). */
+typedef struct lpi_chunk_trial {
+    int64_t bytes;
+    double best[2];
+    double spread[2];
+} lpi_chunk_trial;
+/* The probe's chunk choice from its sweep (pure: the rule, apart from the timing). Sizes whose
+ * combined time is within the sweep's own noise of the best are ties (the noise: the median
+ * spread between rounds, or the fastest size's own spread if larger, at least 1%); of those,
+ * the smallest whose per-task overhead (task_s, measured) costs at most max_share of a task's
+ * streaming time (a task of `bytes` on one of `workers` threads at the sweep's median speed,
+ * over an array of array_bytes) wins: the most tasks, hence the best balance when a thread is
+ * slowed, for no measurable loss. None within the overhead bound: the tie with the least
+ * overhead. Sets *noise to the tie band used. Returns the index into tr (n >= 1). */
+int lpi_probe_pick_chunk(const lpi_chunk_trial *tr, int n, int64_t array_bytes, int workers, double task_s,
+                         double max_share, double *noise);
 /* First-touch page faults (probe.c, shared by the probe and `lampy calibrate`): `threads`
  * threads at once each write n bytes of freshly allocated memory (huge pages or not) twice;
  * *t_fresh is the slowest thread's first write (faults, zeroing, the stores), *t_again its

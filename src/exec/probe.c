@@ -2,7 +2,9 @@
  * measured with Lampy's own kernels over an array far larger than the caches.
  *
  *   chunk size       sum(a) and a * 1.5 + 0.5 with every chunk size of a sweep, all workers;
- *                    the size with the best combined time becomes the profile's chunk_bytes
+ *                    the sizes within the sweep's own noise of the best are ties, and the
+ *                    smallest tie whose measured per-task overhead stays under 2% of a task's
+ *                    streaming time becomes the profile's chunk_bytes (lpi_probe_pick_chunk)
  *   threads          sum(a) with one worker against all: read bandwidth per thread count
  *   non-temporal     a * 1.5 + 0.5 with and without the VM's streaming stores
  *   page faults      first touch of a fresh 64 MiB allocation, with and without huge pages,
@@ -10,7 +12,7 @@
  *                    every worker touching its own 64 MiB at once (faults contend)
  *
  * `lampy calibrate` runs it first (full: 256 MiB, more repetitions); a process that plans a large
- * array with no profile anywhere runs it once, quickly (~1 s: 128 MiB, two rounds), and caches
+ * array with no profile anywhere runs it once, quickly (~1 s: 128 MiB, two or three rounds), and caches
  * the result where `lampy calibrate` would save its profile. Runs are interleaved (round by
  * round over the sizes) so a busy moment does not favour one setting. */
 #include "plan/cost.h"
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void noop_release(void *p) { (void)p; }
 
@@ -107,12 +110,92 @@ static double fresh_rate(size_t n, double t_fresh, double t_again) {
     return fmin(fmax((double)n / fmax(fault, (double)n / 1e11), 1e8), 1e11);
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int lpi_probe_pick_chunk(const lpi_chunk_trial *tr, int n, int64_t array_bytes, int workers, double task_s,
+                         double max_share, double *noise_out) {
+    enum { MAXN = 64 };
+    if (n > MAXN) n = MAXN;
+    double best[2] = {1e30, 1e30}, spreads[2 * MAXN];
+    for (int s = 0; s < n; s++)
+        for (int k = 0; k < 2; k++) {
+            best[k] = fmin(best[k], tr[s].best[k]);
+            spreads[2 * s + k] = fmax(tr[s].spread[k], 0);
+        }
+    /* the noise: the median spread between rounds of one size (the same setting timed again),
+     * or the fastest size's own spread if larger (a lucky run is no evidence that the other
+     * sizes are slower), at least 1% (a size within 1% of the best is no measurable loss) */
+    qsort(spreads, (size_t)(2 * n), sizeof *spreads, cmp_double);
+    double noise = n ? 0.5 * (spreads[(2 * n - 1) / 2] + spreads[n]) : 0;
+    double score[MAXN], smin = 1e30;
+    int fastest_size = 0;
+    for (int s = 0; s < n; s++) {
+        score[s] = tr[s].best[0] / best[0] + tr[s].best[1] / best[1];
+        if (score[s] < smin) { smin = score[s]; fastest_size = s; }
+    }
+    const lpi_chunk_trial *f = &tr[fastest_size];
+    const double second = f->best[0] * (1 + fmax(f->spread[0], 0)) / best[0] + f->best[1] * (1 + fmax(f->spread[1], 0)) / best[1];
+    noise = fmax(fmax(noise, second / smin - 1), 0.01);
+    /* a task's streaming time on one thread: its share of the array at the typical speed (the
+     * median over the sizes: robust to a lucky run) of the cheaper op per byte (sum: the one
+     * whose overhead weighs most) */
+    double speeds[MAXN];
+    for (int s = 0; s < n; s++) speeds[s] = fmin(tr[s].best[0], tr[s].best[1]);
+    qsort(speeds, (size_t)n, sizeof *speeds, cmp_double);
+    const double fastest = n ? 0.5 * (speeds[(n - 1) / 2] + speeds[n / 2]) : 1;
+    int pick = -1, least = -1;
+    double least_share = 1e30;
+    for (int s = 0; s < n; s++) {
+        if (score[s] > smin * (1 + noise)) continue;
+        double task_time = fastest * (workers > 0 ? workers : 1) * (double)tr[s].bytes / (double)array_bytes;
+        double share = task_s / fmax(task_time, 1e-12);
+        if (share <= max_share && (pick < 0 || tr[s].bytes < tr[pick].bytes)) pick = s;
+        if (share < least_share) { least_share = share; least = s; }
+    }
+    if (noise_out) *noise_out = noise;
+    return pick >= 0 ? pick : least >= 0 ? least : 0;
+}
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Seconds of fixed cost per task on a worker: sum(a) over tiny chunks (10,000 tasks of 8
+ * elements) against the same data in one chunk, on all workers, in the process's CPU time (the
+ * workers' work, not the time other tenants hold the cores; best of five). */
+static lp_status task_overhead(lp_ctx *c, double *task_s) {
+    enum { N = 80000 };
+    static double tiny[N];
+    lp_array *T = NULL;
+    const int64_t n = N;
+    lp_status st = lp_wrap(c, tiny, LP_FLOAT64, 1, &n, NULL, noop_release, NULL, &T);
+    double cpu[2] = {1e30, 1e30};
+    int64_t tasks[2] = {0, 0};
+    for (int r = 0; r < 5 && !st; r++)
+        for (int k = 0; k < 2 && !st; k++) {
+            double t, c0 = cpu_now();
+            if ((st = lp_ctx_set_chunk_bytes(c, k == 0 ? 64 : (size_t)N * 8)) || (st = time_op(c, T, 0, &t))) break;
+            cpu[k] = fmin(cpu[k], cpu_now() - c0);
+            lp_run_stats rs;
+            lp_last_run_stats(c, &rs);
+            tasks[k] = rs.tasks;
+        }
+    lp_array_release(T);
+    if (!st) *task_s = fmin(fmax((cpu[0] - cpu[1]) / (double)(tasks[0] > tasks[1] ? tasks[0] - tasks[1] : 1), 1e-8), 1e-3);
+    return st;
+}
+
 lp_status lpi_probe_machine(lp_ctx *ctx, lpi_profile *P, bool quick, const lpi_cal_log *log) {
     static const int64_t SIZES[] = {256 << 10, 512 << 10, 1 << 20, 2 << 20, 4 << 20, 8 << 20, 16 << 20, 32 << 20};
     enum { NS = sizeof SIZES / sizeof SIZES[0] };
     const int first = quick ? 2 : 0;                 /* quick: from 1 MiB (fewer runs) */
     const int64_t n = quick ? (int64_t)16 << 20 : (int64_t)32 << 20; /* doubles: 128 / 256 MiB */
-    const int rounds = quick ? 2 : 4;
+    const int rounds = quick ? 3 : 5;
     const double budget = quick ? 1.0 : 8, t_start = lpi_now();
     const int W = lpi_ncores();
     lp_ctx *c = NULL, *c1 = NULL;
@@ -132,29 +215,43 @@ lp_status lpi_probe_machine(lp_ctx *ctx, lpi_profile *P, bool quick, const lpi_c
     for (int64_t i = 0; i < n; i++) a[i] = (double)(i & 1023) * 1e-3;
     if ((st = lp_wrap(c, a, LP_FLOAT64, 1, &n, NULL, noop_release, NULL, &A))) goto fail;
 
-    /* ---- chunk size: rounds over the sizes, best time of each ---- */
-    double ts[NS][2];
-    for (int s = 0; s < NS; s++) ts[s][0] = ts[s][1] = 1e30;
-    for (int r = 0; r < rounds && (r == 0 || lpi_now() - t_start < budget * 0.6); r++)
-        for (int s = first; s < NS; s++)
+    /* ---- chunk size: rounds over the sizes (each round in another order), best and second
+     * best time of each; then the tie rule ---- */
+    double task_s = 0;
+    if ((st = task_overhead(c, &task_s))) goto fail;
+    double ts[NS][2][2]; /* [size][op][best, second best] */
+    for (int s = 0; s < NS; s++)
+        for (int op = 0; op < 2; op++) ts[s][op][0] = ts[s][op][1] = 1e30;
+    int done_rounds = 0;
+    for (int r = 0; r < rounds && (r < 2 || lpi_now() - t_start < budget * 0.6); r++, done_rounds++)
+        for (int i = 0; i < NS - first; i++) {
+            const int s = first + (r & 1 ? NS - first - 1 - i : i);
             for (int op = 0; op < 2; op++) {
                 double t;
                 if ((st = lp_ctx_set_chunk_bytes(c, (size_t)SIZES[s])) || (st = time_op(c, A, op, &t))) goto fail;
-                if (t < ts[s][op]) ts[s][op] = t;
+                if (t < ts[s][op][0]) { ts[s][op][1] = ts[s][op][0]; ts[s][op][0] = t; }
+                else if (t < ts[s][op][1]) ts[s][op][1] = t;
             }
+        }
+    lpi_chunk_trial tr[NS];
+    for (int s = first; s < NS; s++) {
+        lpi_chunk_trial *x = &tr[s - first];
+        x->bytes = SIZES[s];
+        for (int op = 0; op < 2; op++) {
+            x->best[op] = ts[s][op][0];
+            x->spread[op] = ts[s][op][1] < 1e30 ? ts[s][op][1] / ts[s][op][0] - 1 : 0;
+        }
+    }
+    double noise = 0;
+    const int pick = first + lpi_probe_pick_chunk(tr, NS - first, n * 8, W, task_s, 0.02, &noise);
     double best[2] = {1e30, 1e30};
     for (int s = first; s < NS; s++)
-        for (int op = 0; op < 2; op++) best[op] = fmin(best[op], ts[s][op]);
-    int pick = first;
-    double score = 1e30;
-    for (int s = first; s < NS; s++) {
-        double sc = ts[s][0] / best[0] + ts[s][1] / best[1];
-        if (sc < score) { score = sc; pick = s; }
-    }
+        for (int op = 0; op < 2; op++) best[op] = fmin(best[op], ts[s][op][0]);
     P->chunk_bytes = (double)SIZES[pick];
-    lpi_cal_say(log, "chunk size          %lld KiB (sum %.1f ms, a*1.5+0.5 %.1f ms over %lld MiB; best alone: %.1f / %.1f ms)",
-                (long long)(SIZES[pick] >> 10), ts[pick][0] * 1e3, ts[pick][1] * 1e3, (long long)(n * 8 >> 20),
-                best[0] * 1e3, best[1] * 1e3);
+    lpi_cal_say(log, "chunk size          %lld KiB (sum %.1f ms, a*1.5+0.5 %.1f ms over %lld MiB; best alone: %.1f / %.1f ms; "
+                "%d rounds, ties within %.1f%%, %.2f us per task)",
+                (long long)(SIZES[pick] >> 10), ts[pick][0][0] * 1e3, ts[pick][1][0] * 1e3, (long long)(n * 8 >> 20),
+                best[0] * 1e3, best[1] * 1e3, done_rounds, noise * 100, task_s * 1e6);
     if ((st = lp_ctx_set_chunk_bytes(c, (size_t)SIZES[pick])) || (st = lp_ctx_set_chunk_bytes(c1, (size_t)SIZES[pick])))
         goto fail;
 

@@ -202,6 +202,81 @@ typedef struct {
     int64_t step[4];
 } vm_step;
 
+/* Fused pairs (issue 16): a float64 add/subtract/multiply/divide whose result only the next
+ * instruction reads, and that next one, another of the four, run as one loop: the temporary
+ * stays in a register instead of a store and a reload per element. Each operation is still its
+ * own IEEE operation, in the same order (the build never contracts to FMA: -ffp-contract=off),
+ * so the bits are those of the two loops. Arguments: x, y (the first's), z (the second's other
+ * operand), out; "tz": the temporary is the second's left operand (t op z), else its right
+ * (z op t). Fast paths: contiguous, with at most one operand a broadcast constant. */
+#define PAIR_CASE(KX, KY, KZ, E)                                                                          \
+    if (sx == 8 * KX && sy == 8 * KY && sz == 8 * KZ) {                                                    \
+        const double *restrict px = (const double *)args[0], *restrict py = (const double *)args[1];      \
+        const double *restrict pz = (const double *)args[2];                                              \
+        double *restrict po = (double *)args[3];                                                          \
+        for (int64_t i = 0; i < n; i++) {                                                                 \
+            const double x = px[i * KX], y = py[i * KY], z = pz[i * KZ];                                  \
+            po[i] = (E);                                                                                  \
+        }                                                                                                 \
+        return;                                                                                           \
+    }
+#define PAIR_LOOP(NAME, E)                                                                                \
+    LPI_CLONES static void NAME(char **args, int64_t n, const int64_t *steps, int *err) {                \
+        (void)err;                                                                                        \
+        const int64_t sx = steps[0], sy = steps[1], sz = steps[2], so = steps[3];                         \
+        if (so == 8) {                                                                                    \
+            PAIR_CASE(1, 1, 1, E)                                                                         \
+            PAIR_CASE(1, 0, 1, E)                                                                         \
+            PAIR_CASE(1, 1, 0, E)                                                                         \
+            PAIR_CASE(0, 1, 1, E)                                                                         \
+        }                                                                                                 \
+        const char *x_ = args[0], *y_ = args[1], *z_ = args[2];                                           \
+        char *o_ = args[3];                                                                               \
+        for (int64_t i = 0; i < n; i++, x_ += sx, y_ += sy, z_ += sz, o_ += so) {                         \
+            double x, y, z, r;                                                                            \
+            memcpy(&x, x_, 8);                                                                            \
+            memcpy(&y, y_, 8);                                                                            \
+            memcpy(&z, z_, 8);                                                                            \
+            r = (E);                                                                                      \
+            memcpy(o_, &r, 8);                                                                            \
+        }                                                                                                 \
+    }
+#define PAIR_OPS2(N1, O1, N2, O2) PAIR_LOOP(pair_##N1##_##N2##_tz, (x O1 y) O2 z) PAIR_LOOP(pair_##N1##_##N2##_zt, z O2 (x O1 y))
+#define PAIR_OPS1(N1, O1) PAIR_OPS2(N1, O1, add, +) PAIR_OPS2(N1, O1, sub, -) PAIR_OPS2(N1, O1, mul, *) PAIR_OPS2(N1, O1, div, /)
+PAIR_OPS1(add, +)
+PAIR_OPS1(sub, -)
+PAIR_OPS1(mul, *)
+PAIR_OPS1(div, /)
+#define PAIR_ROW2(N1, N2) {pair_##N1##_##N2##_tz, pair_##N1##_##N2##_zt}
+#define PAIR_ROW(N1) {PAIR_ROW2(N1, add), PAIR_ROW2(N1, sub), PAIR_ROW2(N1, mul), PAIR_ROW2(N1, div)}
+/* [first op][second op][tz, zt], ops in the order add, subtract, multiply, divide */
+static const lpi_loop_fn pair_loops[4][4][2] = {PAIR_ROW(add), PAIR_ROW(sub), PAIR_ROW(mul), PAIR_ROW(div)};
+
+static int pair_op(const lpi_program *p, const lpi_instr *in) {
+    if (in->nsrc != 2 || in->dt != LP_FLOAT64 || p->reg_dt[in->dst] != LP_FLOAT64) return -1;
+    switch (in->op) {
+    case LPI_OP_ADD: return 0;
+    case LPI_OP_SUBTRACT: return 1;
+    case LPI_OP_MULTIPLY: return 2;
+    case LPI_OP_DIVIDE: return 3;
+    default: return -1;
+    }
+}
+
+/* Whether instructions i and i + 1 fuse (see pair_loops); *tz as there. */
+static bool pair_fuses(const lpi_program *p, int i, bool *tz) {
+    if (i + 1 >= p->ninstr) return false;
+    const lpi_instr *a = &p->ins[i], *b = &p->ins[i + 1];
+    const int t = a->dst;
+    if (pair_op(p, a) < 0 || pair_op(p, b) < 0 || t == p->out_reg || t < p->ninputs + p->nconst) return false;
+    if ((b->src[0] == t) == (b->src[1] == t)) return false; /* t used once by b (t op t: not a pair) */
+    for (int j = i + 2; j < p->ninstr; j++)
+        for (int k = 0; k < p->ins[j].nsrc; k++)
+            if (p->ins[j].src[k] == t) return false;
+    *tz = b->src[0] == t;
+    return true;
+}
+
 static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t *shape_in,
                          const lpi_view *ops, const lpi_view *out, lpi_op red, bool accf) {
     const bool reducing = red != LPI_OP_COUNT;
@@ -265,13 +340,26 @@ static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_
     const int64_t ostep = st[p->ninputs][nd - 1];
     regs[p->out_reg] = direct ? ostep : osz;
     if (!direct) regp[p->out_reg] = stage;
+    int nsteps = 0;
     for (int i = 0; i < p->ninstr; i++) {
         const lpi_instr *in = &p->ins[i];
-        vm_step *s = &prog[i];
-        s->fn = in->op == LPI_OP_ASTYPE ? lpi_cast_loops[in->dt][p->reg_dt[in->dst]] : lpi_loops[in->op][in->dt];
-        s->nargs = in->nsrc + 1;
-        for (int a = 0; a < in->nsrc; a++) s->reg[a] = in->src[a];
-        s->reg[in->nsrc] = in->dst;
+        vm_step *s = &prog[nsteps++];
+        bool tz;
+        if (pair_fuses(p, i, &tz)) {
+            const lpi_instr *b = &p->ins[i + 1];
+            s->fn = pair_loops[pair_op(p, in)][pair_op(p, b)][tz ? 0 : 1];
+            s->nargs = 4;
+            s->reg[0] = in->src[0];
+            s->reg[1] = in->src[1];
+            s->reg[2] = b->src[tz ? 1 : 0];
+            s->reg[3] = b->dst;
+            i++;
+        } else {
+            s->fn = in->op == LPI_OP_ASTYPE ? lpi_cast_loops[in->dt][p->reg_dt[in->dst]] : lpi_loops[in->op][in->dt];
+            s->nargs = in->nsrc + 1;
+            for (int a = 0; a < in->nsrc; a++) s->reg[a] = in->src[a];
+            s->reg[in->nsrc] = in->dst;
+        }
         for (int a = 0; a < s->nargs; a++) s->step[a] = regs[s->reg[a]];
     }
     const int64_t inner = shape[nd - 1];
@@ -282,7 +370,7 @@ static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_
             int64_t n = inner - b0 < chunk ? inner - b0 : chunk;
             for (int k = 0; k < p->ninputs; k++) regp[k] = base[k] + b0 * regs[k];
             if (direct) regp[p->out_reg] = base[p->ninputs] + b0 * ostep;
-            for (int i = 0; i < p->ninstr; i++) {
+            for (int i = 0; i < nsteps; i++) {
                 const vm_step *s = &prog[i];
                 char *args[4];
                 for (int a = 0; a < s->nargs; a++) args[a] = regp[s->reg[a]];

@@ -1,7 +1,7 @@
 /* The machine profile's version 3 fields (issue 16), version 4's (issue 12: saving files,
  * spreading an orchestrated run, a process's first remote run), version 5's (replacing a
  * file; first-touch faults of all workers at once) and version 6's (a run's file inputs): JSON
- * round trip, older versions, the planner's chunk size from the profile, the automatic probe's conditions, the probe itself. */
+ * round trip, older versions, the planner's chunk size from the profile, the automatic probe's conditions, the probe itself and its chunk rule. */
 #include "lampy.h"
 #include "lpt.h"
 #include "exec/calibrate.h"
@@ -9,6 +9,7 @@
 #include "plan/cost.h"
 #include "plan/plan.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -316,6 +317,73 @@ static void test_paired_parallelism(void) {
     lp_ctx_destroy(ctx);
 }
 
+/* The probe's chunk rule on hand-made sweeps (exec/probe.c, lpi_probe_pick_chunk): 1..32 MiB
+ * over a 128 MiB array on 2 workers, sum(a) at best 8 ms, a*1.5+0.5 at 16 ms. A task of s MiB
+ * then streams for 8 ms * 2 * s / 128 = 125 us * s on its worker; at 3 us of overhead per task
+ * that is 2.4% at 1 MiB and 1.2% at 2 MiB, so under a 2% bound 2 MiB is the smallest allowed. */
+static void fill_sweep(lpi_chunk_trial *tr, double spread) {
+    for (int s = 0; s < 6; s++) {
+        tr[s].bytes = (int64_t)1 << (20 + s);
+        tr[s].best[0] = 0.008;
+        tr[s].best[1] = 0.016;
+        tr[s].spread[0] = tr[s].spread[1] = spread;
+    }
+}
+
+static void test_pick_chunk(void) {
+    const int64_t A = (int64_t)128 << 20;
+    lpi_chunk_trial tr[6];
+    double noise = -1;
+    /* flat within noise: the smallest size whose overhead is under the bound */
+    fill_sweep(tr, 0.02);
+    tr[3].best[0] = 0.0079; /* 8 MiB a hair faster: a tie, not a reason */
+    LPT_CHECK(lpi_probe_pick_chunk(tr, 6, A, 2, 3e-6, 0.02, &noise) == 1);
+    LPT_CHECK(fabs(noise - 0.02) < 1e-12);
+    /* 2 MiB clearly slower (20% on one op, beyond the rounds' 2% spread): the next size up */
+    fill_sweep(tr, 0.02);
+    tr[1].best[1] = 0.0192;
+    LPT_CHECK(lpi_probe_pick_chunk(tr, 6, A, 2, 3e-6, 0.02, &noise) == 2);
+    /* the same 20% on a sweep whose rounds spread by 30%: within the noise, a tie again */
+    fill_sweep(tr, 0.30);
+    tr[1].best[1] = 0.0192;
+    LPT_CHECK(lpi_probe_pick_chunk(tr, 6, A, 2, 3e-6, 0.02, &noise) == 1);
+    LPT_CHECK(fabs(noise - 0.30) < 1e-12);
+    /* the noise is the median spread (here of 0 x 6 and 0.5 x 6: 0.25), at least 1% */
+    fill_sweep(tr, 0);
+    for (int s = 0; s < 6; s++) tr[s].spread[1] = 0.5;
+    lpi_probe_pick_chunk(tr, 6, A, 2, 3e-6, 0.02, &noise);
+    LPT_CHECK(fabs(noise - 0.25) < 1e-12);
+    fill_sweep(tr, 0);
+    lpi_probe_pick_chunk(tr, 6, A, 2, 3e-6, 0.02, &noise);
+    LPT_CHECK(fabs(noise - 0.01) < 1e-12);
+    /* cheaper tasks allow smaller chunks: 1 us is 0.8% at 1 MiB */
+    fill_sweep(tr, 0.02);
+    LPT_CHECK(lpi_probe_pick_chunk(tr, 6, A, 2, 1e-6, 0.02, &noise) == 0);
+    /* the same 8 ms from one worker: it streams each task in half the time (62.5 us per MiB),
+     * so the overhead is 2.4% at 2 MiB and 1.2% at 4 MiB */
+    LPT_CHECK(lpi_probe_pick_chunk(tr, 6, A, 1, 3e-6, 0.02, &noise) == 2);
+    /* no tie within the bound (100 us per task): the tie with the least overhead, the largest */
+    LPT_CHECK(lpi_probe_pick_chunk(tr, 6, A, 2, 1e-4, 0.02, &noise) == 5);
+    /* ... unless it is measurably slower: then the largest of the ties */
+    tr[5].best[0] = 0.012;
+    LPT_CHECK(lpi_probe_pick_chunk(tr, 6, A, 2, 1e-4, 0.02, &noise) == 4);
+    /* a lucky run: 32 MiB once took half the usual time on one op, but its other round took
+     * 2.4x that (spread 140%): no evidence against the others, and the speed of a task is the
+     * sweep's median, not the lucky one */
+    fill_sweep(tr, 0.05);
+    tr[5].best[1] = 0.008;
+    tr[5].spread[1] = 1.4;
+    LPT_CHECK(lpi_probe_pick_chunk(tr, 6, A, 2, 3e-6, 0.02, &noise) == 1);
+    LPT_CHECK(noise > 0.5);
+    /* the order of the trials does not matter */
+    fill_sweep(tr, 0.02);
+    lpi_chunk_trial rev[6];
+    for (int s = 0; s < 6; s++) rev[s] = tr[5 - s];
+    LPT_CHECK(rev[lpi_probe_pick_chunk(rev, 6, A, 2, 3e-6, 0.02, &noise)].bytes == (int64_t)2 << 20);
+    /* one size: that one */
+    LPT_CHECK(lpi_probe_pick_chunk(tr + 3, 1, A, 2, 3e-6, 0.02, &noise) == 0);
+}
+
 int main(void) {
     LPT_RUN(test_round_trip);
     LPT_RUN(test_old_versions);
@@ -323,5 +391,6 @@ int main(void) {
     LPT_RUN(test_auto_probe_conditions);
     LPT_RUN(test_probe_values);
     LPT_RUN(test_paired_parallelism);
+    LPT_RUN(test_pick_chunk);
     return lpt_done("profile");
 }
