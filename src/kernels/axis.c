@@ -366,21 +366,13 @@ static void lsd_sort(uint64_t *a, int64_t *ai, uint64_t *b, int64_t *bi, int64_t
  * ends in b if to_b, else in a. One stable scatter into about n equal slices of [min, max]
  * (counts in L1/L2), then each slice sorted where it lies: a few keys by insertion, a crowded
  * slice (clustered keys) by LSD radix passes over the bits its keys differ in. Random keys
- * are placed after about three passes, where LSD digits need one pass per 11 bits of the
- * range (5 for the floats of [0, 1) in a bucket). */
-static void leaf_sort(uint64_t *a, int64_t *ai, uint64_t *b, int64_t *bi, int64_t n, bool to_b, sort_ws *ws) {
-    if (n < 48) {
-        insertion_sort(a, ai, n);
-        if (to_b) copy_keys(b, bi, a, ai, n);
-        return;
-    }
-    uint64_t lo = a[0], hi = a[0];
-    for (int64_t i = 1; i < n; i++) {
-        uint64_t k = a[i];
-        lo = k < lo ? k : lo;
-        hi = k > hi ? k : hi;
-    }
-    if (lo == hi) {
+ * are placed after about two passes, where LSD digits need one pass per 11 bits of the
+ * range (5 for the floats of [0, 1) in a bucket). lo and hi bound the keys (a partition's
+ * bucket knows them from its slices: no pass to find them). */
+static void leaf_sort(uint64_t *a, int64_t *ai, uint64_t *b, int64_t *bi, int64_t n, bool to_b, sort_ws *ws,
+                      uint64_t lo, uint64_t hi) {
+    if (n < 48 || lo == hi) {
+        if (lo != hi) insertion_sort(a, ai, n);
         if (to_b) copy_keys(b, bi, a, ai, n);
         return;
     }
@@ -409,7 +401,11 @@ static void leaf_sort(uint64_t *a, int64_t *ai, uint64_t *b, int64_t *bi, int64_
     for (int64_t s = 0, st = 0; s < ns; st = pos[s++]) {
         const int64_t c = pos[s] - st;
         if (c < 2) continue;
-        if (c <= 32) insertion_sort(b + st, bi ? bi + st : NULL, c);
+        if (c == 2 && !bi) { /* the commonest crowd, without a loop */
+            const uint64_t x = b[st], y = b[st + 1];
+            b[st] = x < y ? x : y;
+            b[st + 1] = x < y ? y : x;
+        } else if (c <= 32) insertion_sort(b + st, bi ? bi + st : NULL, c);
         else lsd_sort(b + st, bi ? bi + st : NULL, a + st, ai ? ai + st : NULL, c, false, ws);
     }
     if (!to_b) copy_keys(a, ai, b, bi, n);
@@ -423,15 +419,15 @@ static void leaf_sort(uint64_t *a, int64_t *ai, uint64_t *b, int64_t *bi, int64_
  * a leaf in one step; a crowded slice is partitioned again over its own, narrower range.
  * False: no memory for the bucket ends. */
 static bool sort_to(uint64_t *a, int64_t *ai, uint64_t *b, int64_t *bi, int64_t n, bool to_b, sort_ws *ws) {
-    if (n <= SORT_LEAF) {
-        leaf_sort(a, ai, b, bi, n, to_b, ws);
-        return true;
-    }
-    uint64_t lo = a[0], hi = a[0];
+    uint64_t lo = n ? a[0] : 0, hi = lo;
     for (int64_t i = 1; i < n; i++) {
         uint64_t k = a[i];
         lo = k < lo ? k : lo;
         hi = k > hi ? k : hi;
+    }
+    if (n <= SORT_LEAF) {
+        leaf_sort(a, ai, b, bi, n, to_b, ws, lo, hi);
+        return true;
     }
     if (lo == hi) { /* one key: sorted, and stable as it is */
         if (to_b) copy_keys(b, bi, a, ai, n);
@@ -450,6 +446,7 @@ static bool sort_to(uint64_t *a, int64_t *ai, uint64_t *b, int64_t *bi, int64_t 
     for (int64_t s = 0; s < ns; s++) {
         const int64_t c = hist[s];
         if (cur > 0 && cur + c > SORT_LEAF) { pos[nbk++] = (uint32_t)cur; cur = 0; }
+        if (cur == 0) hist[nbk] = (uint32_t)s; /* bucket nbk's first slice (hist[0..s) is read) */
         tab[s] = (uint16_t)nbk;
         cur += c;
     }
@@ -468,13 +465,26 @@ static bool sort_to(uint64_t *a, int64_t *ai, uint64_t *b, int64_t *bi, int64_t 
             b[pos[tab[(k - lo) >> sh]]++] = k;
         }
     }
-    /* pos[j] is now bucket j's end; the tables are free again once the ends are kept */
-    int64_t *ends = lp_malloc((size_t)nbk * sizeof *ends);
+    /* pos[j] is now bucket j's end, hist[j] its first slice; the tables are free again once
+     * these are kept. A leaf's keys lie within its slices: [lo + first << sh, lo + (last + 1) << sh) */
+    int64_t *ends = lp_malloc((size_t)(2 * nbk + 1) * sizeof *ends), *first = ends + nbk;
     if (!ends) return false;
-    for (int64_t j = 0; j < nbk; j++) ends[j] = pos[j];
+    for (int64_t j = 0; j < nbk; j++) {
+        ends[j] = pos[j];
+        first[j] = hist[j];
+    }
+    first[nbk] = ns;
     bool ok = true;
-    for (int64_t j = 0, s = 0; j < nbk && ok; s = ends[j++])
-        ok = sort_to(b + s, bi ? bi + s : NULL, a + s, ai ? ai + s : NULL, ends[j] - s, !to_b, ws);
+    for (int64_t j = 0, s = 0; j < nbk && ok; s = ends[j++]) {
+        const int64_t m = ends[j] - s;
+        if (m > SORT_LEAF) {
+            ok = sort_to(b + s, bi ? bi + s : NULL, a + s, ai ? ai + s : NULL, m, !to_b, ws);
+            continue;
+        }
+        const uint64_t off = ((uint64_t)(first[j + 1] - 1) << sh) | (((uint64_t)1 << sh) - 1);
+        leaf_sort(b + s, bi ? bi + s : NULL, a + s, ai ? ai + s : NULL, m, !to_b, ws, lo + ((uint64_t)first[j] << sh),
+                  off > hi - lo ? hi : lo + off);
+    }
     lp_free(ends);
     return ok;
 }
