@@ -398,16 +398,11 @@ static void leaf_sort(uint64_t *a, int64_t *ai, uint64_t *b, int64_t *bi, int64_
             b[pos[(k - lo) >> sh]++] = k;
         }
     }
-    for (int64_t s = 0, st = 0; s < ns; st = pos[s++]) {
-        const int64_t c = pos[s] - st;
-        if (c < 2) continue;
-        if (c == 2 && !bi) { /* the commonest crowd, without a loop */
-            const uint64_t x = b[st], y = b[st + 1];
-            b[st] = x < y ? x : y;
-            b[st + 1] = x < y ? y : x;
-        } else if (c <= 32) insertion_sort(b + st, bi ? bi + st : NULL, c);
-        else lsd_sort(b + st, bi ? bi + st : NULL, a + st, ai ? ai + st : NULL, c, false, ws);
-    }
+    /* a crowded slice by LSD passes; then one insertion pass over the leaf places the keys
+     * of the small slices (each moves only within its slice: a call per slice cost more) */
+    for (int64_t s = 0, st = 0; s < ns; st = pos[s++])
+        if (pos[s] - st > 32) lsd_sort(b + st, bi ? bi + st : NULL, a + st, ai ? ai + st : NULL, pos[s] - st, false, ws);
+    insertion_sort(b, bi, n);
     if (!to_b) copy_keys(a, ai, b, bi, n);
 }
 
