@@ -10,9 +10,10 @@
  *
  * Sorting compares order-preserving unsigned keys: integers with the sign bit flipped, floats
  * with the IEEE trick (negatives inverted), NaN after +inf (all NaNs equal). A chunk is sorted
- * per line by a stable LSD radix sort on 11-bit digits (passes whose digit is the same for every
- * key are skipped: 3 passes for 32-bit keys, fewer for small integers). Runs of 8-byte numbers
- * are written as their keys (uint64), so the merges read them as they are. A merge task finds,
+ * per line by partitions of its key range into buckets of about 16K keys (a histogram of equal
+ * slices, one stable scatter), each bucket scattered again into about one slice per key while
+ * it sits in L2 and finished by an insertion pass (crowded slices: LSD radix passes). Runs of
+ * 8-byte numbers are written as their keys (uint64), so the merges read them as they are. A merge task finds,
  * per line, the co-rank of its first and last output position in every run: a selection over
  * the runs in the order (key, run, position) — runs are in index order and each is stable, so
  * the merge is stable — with pivots that shrink a window per run. Then it merges only those
@@ -270,9 +271,12 @@ static void values_of(lp_dtype dt, const uint64_t *k, int64_t n, char *o, int64_
 /* ---- local sort ----
  *
  * A line of keys larger than a leaf is partitioned (MSD: a stable scatter into buckets of
- * consecutive key ranges, each about a leaf); a leaf is sorted by LSD radix passes while it
- * sits in L2 with its scratch. A 4M-key chunk is streamed about three times (bounds,
- * histogram, scatter) where LSD blocks and bottom-up merges streamed it once per merge level. */
+ * consecutive key ranges, each about a leaf, from a histogram of 2^16 equal slices of its
+ * range, so skewed keys need no extra level); a leaf is scattered again into about one slice
+ * per key while it sits in L2, and an insertion pass finishes it. A 4M-key chunk is streamed
+ * three times (bounds, histogram, scatter) and each leaf about three times in L2, where LSD
+ * blocks of 64K keys took 5-6 passes each and bottom-up merges streamed the chunk once per
+ * merge level (about 30% more CPU time for a chunk of floats of [0, 1)). */
 
 #define SORT_LEAF (1 << 14)  /* keys and scratch (argsort: and indices) in the 512 KiB L2 */
 #define RADIX_BITS 11
