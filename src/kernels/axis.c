@@ -256,6 +256,28 @@ static void keys_of(lp_dtype dt, const char *x, int64_t sx, int64_t n, bool cano
     }
 }
 
+/* keys_of with the keys' bounds, which the sort's first partition needs (a pass fewer) */
+static inline __attribute__((always_inline)) void keys_bounds_t(lp_dtype dt, const char *x, int64_t sx, int64_t n, bool canon,
+                                                               uint64_t *k, uint64_t *lh) {
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const uint64_t v = key_of(dt, x + i * sx, canon);
+        k[i] = v;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    lh[0] = lo;
+    lh[1] = hi;
+}
+static void keys_bounds(lp_dtype dt, const char *x, int64_t sx, int64_t n, bool canon, uint64_t *k, uint64_t *lh) {
+    switch (dt) {
+#define X(DT) case DT: keys_bounds_t(DT, x, sx, n, canon, k, lh); break;
+        KEY_DTYPES(X)
+#undef X
+    default: keys_bounds_t(dt, x, sx, n, canon, k, lh);
+    }
+}
+
 static inline __attribute__((always_inline)) void values_of_t(lp_dtype dt, const uint64_t *k, int64_t n, char *o, int64_t so) {
     for (int64_t i = 0; i < n; i++) value_of(dt, k[i], o + i * so);
 }
@@ -416,13 +438,18 @@ static void leaf_sort(uint64_t *a, int64_t *ai, uint64_t *b, int64_t *bi, int64_
  * a bucket of its own), one stable scatter into b, then each bucket sorted back towards the
  * buffer the result must end in. Skewed keys (floats' exponents) still give buckets of about
  * a leaf in one step; a crowded slice is partitioned again over its own, narrower range.
- * False: no memory for the bucket ends. */
-static bool sort_to(uint64_t *a, int64_t *ai, uint64_t *b, int64_t *bi, int64_t n, bool to_b, sort_ws *ws) {
+ * lh: the keys' bounds if known (NULL: found here). False: no memory for the bucket ends. */
+static bool sort_to(uint64_t *a, int64_t *ai, uint64_t *b, int64_t *bi, int64_t n, bool to_b, sort_ws *ws, const uint64_t *lh) {
     uint64_t lo = n ? a[0] : 0, hi = lo;
-    for (int64_t i = 1; i < n; i++) {
-        uint64_t k = a[i];
-        lo = k < lo ? k : lo;
-        hi = k > hi ? k : hi;
+    if (lh) {
+        lo = lh[0];
+        hi = lh[1];
+    } else {
+        for (int64_t i = 1; i < n; i++) {
+            uint64_t k = a[i];
+            lo = k < lo ? k : lo;
+            hi = k > hi ? k : hi;
+        }
     }
     if (n <= SORT_LEAF) {
         leaf_sort(a, ai, b, bi, n, to_b, ws, lo, hi);
@@ -477,7 +504,7 @@ static bool sort_to(uint64_t *a, int64_t *ai, uint64_t *b, int64_t *bi, int64_t 
     for (int64_t j = 0, s = 0; j < nbk && ok; s = ends[j++]) {
         const int64_t m = ends[j] - s;
         if (m > SORT_LEAF) {
-            ok = sort_to(b + s, bi ? bi + s : NULL, a + s, ai ? ai + s : NULL, m, !to_b, ws);
+            ok = sort_to(b + s, bi ? bi + s : NULL, a + s, ai ? ai + s : NULL, m, !to_b, ws, NULL);
             continue;
         }
         const uint64_t off = ((uint64_t)(first[j + 1] - 1) << sh) | (((uint64_t)1 << sh) - 1);
@@ -598,11 +625,12 @@ static lp_status sort_local(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t,
     const int64_t sx = in->strides[ax], so = out->strides[ax];
     const bool keyed = !arg && out->dtype == LP_UINT64; /* runs of 8-byte values kept as keys */
     for (int64_t li = 0; li < nl; li++) {
-        char *p[8];
+        char *p[8] = {0};
         line_at(&L, li, p);
-        keys_of(dt, p[0], sx, n, arg, key);
+        uint64_t lh[2];
+        keys_bounds(dt, p[0], sx, n, arg, key, lh);
         if (arg) for (int64_t i = 0; i < n; i++) idx[i] = off + i;
-        if (!sort_to(key, idx, key + n, arg ? idx + n : NULL, n, false, ws)) { st = lpi_nomem(ctx); break; }
+        if (!sort_to(key, idx, key + n, arg ? idx + n : NULL, n, false, ws, lh)) { st = lpi_nomem(ctx); break; }
         const uint64_t *sk = key;
         const int64_t *si = idx;
         if (arg) for (int64_t i = 0; i < n; i++) *(int64_t *)(p[1] + i * so) = si[i];
