@@ -312,7 +312,7 @@ static void values_of(lp_dtype dt, const uint64_t *k, int64_t n, char *o, int64_
 typedef struct sort_ws {
     uint32_t hist[1 << MSD_BITS], pos[1 << MSD_BITS];   /* partition */
     uint16_t tab[1 << MSD_BITS];
-    uint32_t slice[SORT_LEAF + 2];                       /* leaf */
+    uint32_t slice[2 * SORT_LEAF + 2];                   /* leaf */
     uint32_t cnt[RADIX_PASSES][RADIX_SIZE];              /* LSD */
 } sort_ws;
 
@@ -389,7 +389,7 @@ static void lsd_sort(uint64_t *a, int64_t *ai, uint64_t *b, int64_t *bi, int64_t
 }
 
 /* Stable sort of n <= SORT_LEAF keys a (payload ai, may be NULL) with scratch b/bi; the result
- * ends in b if to_b, else in a. One stable scatter into about n equal slices of [min, max]
+ * ends in b if to_b, else in a. One stable scatter into n to 2n equal slices of [min, max]
  * (counts in L1/L2), then each slice sorted where it lies: a few keys by insertion, a crowded
  * slice (clustered keys) by LSD radix passes over the bits its keys differ in. Random keys
  * are placed after about two passes, where LSD digits need one pass per 11 bits of the
@@ -404,7 +404,7 @@ static void leaf_sort(uint64_t *a, int64_t *ai, uint64_t *b, int64_t *bi, int64_
     }
     const int L = 64 - __builtin_clzll(hi - lo);
     int hb = 1;
-    while (hb < L && ((int64_t)2 << hb) <= n) hb++; /* 2^hb slices: n/2 < 2^hb <= n, fewer for a narrow range */
+    while (hb < L && ((int64_t)1 << hb) <= n) hb++; /* 2^hb slices: n < 2^hb <= 2n, fewer for a narrow range */
     const int sh = L - hb;
     const int64_t ns = (int64_t)((hi - lo) >> sh) + 1;
     uint32_t *pos = ws->slice;
