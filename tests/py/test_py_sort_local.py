@@ -85,3 +85,25 @@ def test_two_dimensional_lines_longer_than_a_leaf(ax):
         lx = lp.asarray(x)
         np.testing.assert_array_equal(lp.sort(lx, axis=ax).run(), np.sort(x, axis=ax))
         np.testing.assert_array_equal(lp.argsort(lx, axis=ax, kind="stable").run(), np.argsort(x, axis=ax, kind="stable"))
+
+
+@pytest.mark.parametrize("dt", ["float64", "float32", "int16", "uint64"])
+def test_runs_group_chunks(dt):
+    """37 chunks along the axis give 13 runs of 3 chunks, the last of one (at most 16 runs: a
+    run's task reads its chunks as one operand; argsort reads the values over the same ranges)."""
+    n = 37 * 1000
+    if dt == "uint64":
+        x = keys("u64", n)
+    elif dt == "int16":
+        x = rng.integers(-300, 300, n).astype(dt)  # duplicates: argsort's ties across runs
+    else:
+        x = np.round(rng.standard_normal(n) * 100, 1).astype(dt)
+    itemsize = np.dtype(dt).itemsize
+    with lp.config(chunk_bytes=1000 * itemsize):
+        check(x)
+        y = x.reshape(37 * 50, 20)
+        with lp.config(chunk_bytes=50 * 20 * itemsize):
+            ly = lp.asarray(y)
+            got = lp.sort(ly, axis=0).run()
+            assert np.array_equal(got, np.sort(y, axis=0), equal_nan=True)
+            np.testing.assert_array_equal(lp.argsort(ly, axis=0, kind="stable").run(), np.argsort(y, axis=0, kind="stable"))
