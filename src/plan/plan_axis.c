@@ -4,7 +4,8 @@
  *
  *   scan    totals[c] = fold of chunk c along the axis            (one task per chunk)
  *           out[c]    = scan of chunk c started from the fold of totals[0..c)
- *   sort    run[c]    = chunk c sorted (stable)                    (one task per chunk)
+ *   sort    run[r]    = the chunks of group r sorted (stable)      (one task per group of
+ *                       consecutive chunks along the axis: at most SORT_RUNS runs)
  *           out[c]    = the part [lo, hi) of the merged runs: each task finds the co-ranks of
  *                       lo and hi in every run, then merges only its slices
  *   select  hist[c]   = per line, counts of chunk c's keys by their top bits (one task per
