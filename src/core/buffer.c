@@ -2,6 +2,7 @@
 #include "core/core.h"
 
 #include <string.h>
+#include <unistd.h>
 
 /* A small cache of large chunk buffers. A run frees and allocates chunks of the same few sizes
  * over and over; handing a freed chunk to the next task of the same size skips the page faults
@@ -13,7 +14,20 @@
  * all live until the merges end; with 32 slots the next sort faulted 7/8 of them in again);
  * the byte cap is what bounds the memory kept */
 #define CACHE_SLOTS 1024
-#define CACHE_CAP ((size_t)1 << 30)
+
+/* The bytes kept: 2 GiB, at most a quarter of the machine's memory. A 64M float64 sort frees
+ * 1.25 GiB (its runs, its scratch, then the 512 MiB result); with 1 GiB the result's pages were
+ * faulted in and zeroed again by the next sort, a fifth of its CPU time. */
+static size_t cache_cap(void) {
+    static size_t cap;
+    if (!cap) {
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        size_t c = (size_t)2 << 30;
+        if (pages > 0 && psz > 0 && (size_t)pages / 4 * (size_t)psz < c) c = (size_t)pages / 4 * (size_t)psz;
+        cap = c;
+    }
+    return cap;
+}
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct { void *p; size_t sz; double t; } cache[CACHE_SLOTS];
@@ -37,7 +51,7 @@ static void *cache_get(size_t sz) {
 static void cache_put(void *p, size_t sz) {
     if (sz >= CACHE_MIN) {
         pthread_mutex_lock(&cache_mu);
-        bool kept = ncache < CACHE_SLOTS && cache_bytes + sz <= CACHE_CAP;
+        bool kept = ncache < CACHE_SLOTS && cache_bytes + sz <= cache_cap();
         if (kept) {
             cache[ncache].p = p;
             cache[ncache].t = lpi_now();

@@ -10,9 +10,10 @@
  *
  * Sorting compares order-preserving unsigned keys: integers with the sign bit flipped, floats
  * with the IEEE trick (negatives inverted), NaN after +inf (all NaNs equal). A chunk is sorted
- * per line by a stable LSD radix sort on 11-bit digits (passes whose digit is the same for every
- * key are skipped: 3 passes for 32-bit keys, fewer for small integers). Runs of 8-byte numbers
- * are written as their keys (uint64), so the merges read them as they are. A merge task finds,
+ * per line by partitions of its key range into buckets of about 16K keys (a histogram of equal
+ * slices, one stable scatter), each bucket scattered again into about one slice per key while
+ * it sits in L2 and finished by an insertion pass (crowded slices: LSD radix passes). Runs of
+ * 8-byte numbers are written as their keys (uint64), so the merges read them as they are. A merge task finds,
  * per line, the co-rank of its first and last output position in every run: a selection over
  * the runs in the order (key, run, position) — runs are in index order and each is stable, so
  * the merge is stable — with pivots that shrink a window per run. Then it merges only those
@@ -255,6 +256,28 @@ static void keys_of(lp_dtype dt, const char *x, int64_t sx, int64_t n, bool cano
     }
 }
 
+/* keys_of with the keys' bounds, which the sort's first partition needs (a pass fewer) */
+static inline __attribute__((always_inline)) void keys_bounds_t(lp_dtype dt, const char *x, int64_t sx, int64_t n, bool canon,
+                                                               uint64_t *k, uint64_t *lh) {
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const uint64_t v = key_of(dt, x + i * sx, canon);
+        k[i] = v;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    lh[0] = lo;
+    lh[1] = hi;
+}
+static void keys_bounds(lp_dtype dt, const char *x, int64_t sx, int64_t n, bool canon, uint64_t *k, uint64_t *lh) {
+    switch (dt) {
+#define X(DT) case DT: keys_bounds_t(DT, x, sx, n, canon, k, lh); break;
+        KEY_DTYPES(X)
+#undef X
+    default: keys_bounds_t(dt, x, sx, n, canon, k, lh);
+    }
+}
+
 static inline __attribute__((always_inline)) void values_of_t(lp_dtype dt, const uint64_t *k, int64_t n, char *o, int64_t so) {
     for (int64_t i = 0; i < n; i++) value_of(dt, k[i], o + i * so);
 }
@@ -267,67 +290,231 @@ static void values_of(lp_dtype dt, const uint64_t *k, int64_t n, char *o, int64_
     }
 }
 
-/* ---- local sort ---- */
+/* ---- local sort ----
+ *
+ * A line of keys larger than a leaf is partitioned (MSD: a stable scatter into buckets of
+ * consecutive key ranges, each about a leaf, from a histogram of 2^16 equal slices of its
+ * range, so skewed keys need no extra level); a leaf is scattered again into about one slice
+ * per key while it sits in L2, and an insertion pass finishes it. A 4M-key chunk is streamed
+ * three times (bounds, histogram, scatter) and each leaf about three times in L2, where LSD
+ * blocks of 64K keys took 5-6 passes each and bottom-up merges streamed the chunk once per
+ * merge level (about 30% more CPU time for a chunk of floats of [0, 1)). */
 
-#define SORT_BLOCK (1 << 16)
+#define SORT_LEAF (1 << 14)  /* keys and scratch (argsort: and indices) in the 512 KiB L2 */
 #define RADIX_BITS 11
 #define RADIX_SIZE (1 << RADIX_BITS)
 #define RADIX_MASK (RADIX_SIZE - 1)
 #define RADIX_PASSES ((64 + RADIX_BITS - 1) / RADIX_BITS)
+#define MSD_BITS 16          /* a partition's histogram: at most 2^16 slices of the key range */
 
-/* Stable sort of keys (with payload idx, may be NULL) in place; tmp holds n keys and n idx
- * (n <= SORT_BLOCK). */
-static void radix_sort(uint64_t *key, int64_t *idx, int64_t n, uint64_t *tk, int64_t *ti) {
-    if (n < 48) { /* insertion sort: stable */
-        for (int64_t i = 1; i < n; i++) {
-            uint64_t k = key[i];
-            int64_t v = idx ? idx[i] : 0, j = i;
-            while (j > 0 && key[j - 1] > k) { key[j] = key[j - 1]; if (idx) idx[j] = idx[j - 1]; j--; }
-            key[j] = k;
-            if (idx) idx[j] = v;
+/* A sort's tables, one per task (a partition step is done with its tables before its buckets
+ * are sorted; thread-local arrays cost a __tls_get_addr call per key in a shared library). */
+typedef struct sort_ws {
+    uint32_t hist[1 << MSD_BITS], pos[1 << MSD_BITS];   /* partition */
+    uint16_t tab[1 << MSD_BITS];
+    uint32_t slice[2 * SORT_LEAF + 2];                   /* leaf */
+    uint32_t cnt[RADIX_PASSES][RADIX_SIZE];              /* LSD */
+} sort_ws;
+
+static void copy_keys(uint64_t *dk, int64_t *di, const uint64_t *sk, const int64_t *si, int64_t n) {
+    memcpy(dk, sk, (size_t)n * sizeof *dk);
+    if (di) memcpy(di, si, (size_t)n * sizeof *di);
+}
+
+/* Stable insertion sort of n keys a (payload ai, may be NULL) in place. */
+static void insertion_sort(uint64_t *a, int64_t *ai, int64_t n) {
+    for (int64_t i = 1; i < n; i++) {
+        uint64_t k = a[i];
+        int64_t j = i;
+        if (a[j - 1] <= k) continue;
+        if (ai) {
+            int64_t v = ai[i];
+            while (j > 0 && a[j - 1] > k) { a[j] = a[j - 1]; ai[j] = ai[j - 1]; j--; }
+            ai[j] = v;
+        } else {
+            while (j > 0 && a[j - 1] > k) { a[j] = a[j - 1]; j--; }
         }
+        a[j] = k;
+    }
+}
+
+/* Stable LSD radix sort of n <= SORT_LEAF keys a (payload ai, may be NULL) with scratch b/bi;
+ * the result ends in b if to_b, else in a. The digits cover only the low bits in which the
+ * keys differ, in as few passes of at most RADIX_BITS as they need (a partition bucket's keys
+ * share their upper bits), and a pass whose digit is the same for every key is skipped. */
+static void lsd_sort(uint64_t *a, int64_t *ai, uint64_t *b, int64_t *bi, int64_t n, bool to_b, sort_ws *ws) {
+    if (n < 48) {
+        insertion_sort(a, ai, n);
+        if (to_b) copy_keys(b, bi, a, ai, n);
         return;
     }
-    /* 11-bit digits: 6 passes over 64-bit keys (the last has 9 bits), 3 over 32-bit ones (their
-     * upper digits are constant, so skipped); counts fit 32 bits (n <= SORT_BLOCK) */
-    static __thread uint32_t cnt[RADIX_PASSES][RADIX_SIZE];
-    memset(cnt, 0, sizeof cnt);
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t k = key[i];
-        for (int b = 0; b < RADIX_PASSES; b++) cnt[b][(k >> (RADIX_BITS * b)) & RADIX_MASK]++;
+    uint64_t diff = 0;
+    for (int64_t i = 0; i < n; i++) diff |= a[i] ^ a[0];
+    if (!diff) {
+        if (to_b) copy_keys(b, bi, a, ai, n);
+        return;
     }
-    uint64_t *sk = key, *dk = tk;
-    int64_t *si = idx, *di = ti;
-    for (int b = 0; b < RADIX_PASSES; b++) {
-        uint32_t *c = cnt[b];
-        const int sh = RADIX_BITS * b;
-        if (c[(sk[0] >> sh) & RADIX_MASK] == (uint32_t)n) continue; /* one value of this digit: order kept */
+    const int L = 64 - __builtin_clzll(diff), P = (L + RADIX_BITS - 1) / RADIX_BITS, w = (L + P - 1) / P;
+    const uint64_t mask = ((uint64_t)1 << w) - 1;
+    uint32_t (*cnt)[RADIX_SIZE] = ws->cnt;
+    for (int p = 0; p < P; p++) memset(cnt[p], 0, (size_t)(mask + 1) * sizeof cnt[p][0]);
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t k = a[i];
+        for (int p = 0; p < P; p++) cnt[p][(k >> (w * p)) & mask]++;
+    }
+    uint64_t *sk = a, *dk = b;
+    int64_t *si = ai, *di = bi;
+    for (int p = 0; p < P; p++) {
+        uint32_t *c = cnt[p];
+        const int sh = w * p;
+        if (c[(sk[0] >> sh) & mask] == (uint32_t)n) continue; /* one value of this digit: order kept */
         uint32_t sum = 0;
-        for (int d = 0; d < RADIX_SIZE; d++) { uint32_t x = c[d]; c[d] = sum; sum += x; }
-        if (idx) {
+        for (uint64_t d = 0; d <= mask; d++) { uint32_t x = c[d]; c[d] = sum; sum += x; }
+        if (si) {
             for (int64_t i = 0; i < n; i++) {
-                uint32_t pos = c[(sk[i] >> sh) & RADIX_MASK]++;
+                uint32_t pos = c[(sk[i] >> sh) & mask]++;
                 dk[pos] = sk[i];
                 di[pos] = si[i];
             }
         } else {
             for (int64_t i = 0; i < n; i++) {
                 uint64_t k = sk[i];
-                dk[c[(k >> sh) & RADIX_MASK]++] = k;
+                dk[c[(k >> sh) & mask]++] = k;
             }
         }
         uint64_t *t1 = sk; sk = dk; dk = t1;
         int64_t *t2 = si; si = di; di = t2;
     }
-    if (sk != key) {
-        memcpy(key, sk, (size_t)n * sizeof *key);
-        if (idx) memcpy(idx, si, (size_t)n * sizeof *idx);
-    }
+    if ((sk == b) != to_b) copy_keys(dk, di, sk, si, n);
 }
 
-/* Stable sort of n keys (with payload idx, may be NULL) in place; tk/ti hold n each. LSD radix
- * sorts of cache-sized blocks, then bottom-up merges (sequential streams): a radix pass over a
- * large array scatters into 2048 places at once and misses the cache and TLB on every store. */
+/* Stable sort of n <= SORT_LEAF keys a (payload ai, may be NULL) with scratch b/bi; the result
+ * ends in b if to_b, else in a. One stable scatter into n to 2n equal slices of [min, max]
+ * (counts in L1/L2), then each slice sorted where it lies: a few keys by insertion, a crowded
+ * slice (clustered keys) by LSD radix passes over the bits its keys differ in. Random keys
+ * are placed after about two passes, where LSD digits need one pass per 11 bits of the
+ * range (5 for the floats of [0, 1) in a bucket). lo and hi bound the keys (a partition's
+ * bucket knows them from its slices: no pass to find them). */
+static void leaf_sort(uint64_t *a, int64_t *ai, uint64_t *b, int64_t *bi, int64_t n, bool to_b, sort_ws *ws,
+                      uint64_t lo, uint64_t hi) {
+    if (n < 48 || lo == hi) {
+        if (lo != hi) insertion_sort(a, ai, n);
+        if (to_b) copy_keys(b, bi, a, ai, n);
+        return;
+    }
+    const int L = 64 - __builtin_clzll(hi - lo);
+    int hb = 1;
+    while (hb < L && ((int64_t)1 << hb) <= n) hb++; /* 2^hb slices: n < 2^hb <= 2n, fewer for a narrow range */
+    const int sh = L - hb;
+    const int64_t ns = (int64_t)((hi - lo) >> sh) + 1;
+    uint32_t *pos = ws->slice;
+    memset(pos, 0, (size_t)(ns + 1) * sizeof *pos);
+    for (int64_t i = 0; i < n; i++) pos[((a[i] - lo) >> sh) + 1]++;
+    for (int64_t s = 0; s < ns; s++) pos[s + 1] += pos[s];
+    /* pos[s]: slice s's start; the scatter advances it to the slice's end */
+    if (ai) {
+        for (int64_t i = 0; i < n; i++) {
+            const uint32_t p = pos[(a[i] - lo) >> sh]++;
+            b[p] = a[i];
+            bi[p] = ai[i];
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            const uint64_t k = a[i];
+            b[pos[(k - lo) >> sh]++] = k;
+        }
+    }
+    /* a crowded slice by LSD passes; then one insertion pass over the leaf places the keys
+     * of the small slices (each moves only within its slice: a call per slice cost more) */
+    for (int64_t s = 0, st = 0; s < ns; st = pos[s++])
+        if (pos[s] - st > 32) lsd_sort(b + st, bi ? bi + st : NULL, a + st, ai ? ai + st : NULL, pos[s] - st, false, ws);
+    insertion_sort(b, bi, n);
+    if (!to_b) copy_keys(a, ai, b, bi, n);
+}
+
+/* Stable sort of n < 2^32 keys a (payload ai, may be NULL) with scratch b/bi of n; the result
+ * ends in b if to_b, else in a. Above a leaf: a histogram of 2^hb equal slices of [min, max],
+ * the slices grouped in order into buckets of at most SORT_LEAF keys (a slice holding more is
+ * a bucket of its own), one stable scatter into b, then each bucket sorted back towards the
+ * buffer the result must end in. Skewed keys (floats' exponents) still give buckets of about
+ * a leaf in one step; a crowded slice is partitioned again over its own, narrower range.
+ * lh: the keys' bounds if known (NULL: found here). False: no memory for the bucket ends. */
+static bool sort_to(uint64_t *a, int64_t *ai, uint64_t *b, int64_t *bi, int64_t n, bool to_b, sort_ws *ws, const uint64_t *lh) {
+    uint64_t lo = n ? a[0] : 0, hi = lo;
+    if (lh) {
+        lo = lh[0];
+        hi = lh[1];
+    } else {
+        for (int64_t i = 1; i < n; i++) {
+            uint64_t k = a[i];
+            lo = k < lo ? k : lo;
+            hi = k > hi ? k : hi;
+        }
+    }
+    if (n <= SORT_LEAF) {
+        leaf_sort(a, ai, b, bi, n, to_b, ws, lo, hi);
+        return true;
+    }
+    if (lo == hi) { /* one key: sorted, and stable as it is */
+        if (to_b) copy_keys(b, bi, a, ai, n);
+        return true;
+    }
+    const int L = 64 - __builtin_clzll(hi - lo);
+    int hb = L < MSD_BITS ? L : MSD_BITS;
+    while (hb > 8 && ((int64_t)1 << hb) > n / 4) hb--; /* no more slices than a quarter of the keys */
+    const int sh = L - hb;
+    const int64_t ns = (int64_t)((hi - lo) >> sh) + 1;
+    uint32_t *hist = ws->hist, *pos = ws->pos;
+    uint16_t *tab = ws->tab;
+    memset(hist, 0, (size_t)ns * sizeof *hist);
+    for (int64_t i = 0; i < n; i++) hist[(a[i] - lo) >> sh]++;
+    int64_t nbk = 0, cur = 0;
+    for (int64_t s = 0; s < ns; s++) {
+        const int64_t c = hist[s];
+        if (cur > 0 && cur + c > SORT_LEAF) { pos[nbk++] = (uint32_t)cur; cur = 0; }
+        if (cur == 0) hist[nbk] = (uint32_t)s; /* bucket nbk's first slice (hist[0..s) is read) */
+        tab[s] = (uint16_t)nbk;
+        cur += c;
+    }
+    pos[nbk++] = (uint32_t)cur;
+    uint32_t sum = 0;
+    for (int64_t j = 0; j < nbk; j++) { uint32_t x = pos[j]; pos[j] = sum; sum += x; }
+    if (ai) {
+        for (int64_t i = 0; i < n; i++) {
+            const uint32_t p = pos[tab[(a[i] - lo) >> sh]]++;
+            b[p] = a[i];
+            bi[p] = ai[i];
+        }
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            const uint64_t k = a[i];
+            b[pos[tab[(k - lo) >> sh]]++] = k;
+        }
+    }
+    /* pos[j] is now bucket j's end, hist[j] its first slice; the tables are free again once
+     * these are kept. A leaf's keys lie within its slices: [lo + first << sh, lo + (last + 1) << sh) */
+    int64_t *ends = lp_malloc((size_t)(2 * nbk + 1) * sizeof *ends), *first = ends + nbk;
+    if (!ends) return false;
+    for (int64_t j = 0; j < nbk; j++) {
+        ends[j] = pos[j];
+        first[j] = hist[j];
+    }
+    first[nbk] = ns;
+    bool ok = true;
+    for (int64_t j = 0, s = 0; j < nbk && ok; s = ends[j++]) {
+        const int64_t m = ends[j] - s;
+        if (m > SORT_LEAF) {
+            ok = sort_to(b + s, bi ? bi + s : NULL, a + s, ai ? ai + s : NULL, m, !to_b, ws, NULL);
+            continue;
+        }
+        const uint64_t off = ((uint64_t)(first[j + 1] - 1) << sh) | (((uint64_t)1 << sh) - 1);
+        leaf_sort(b + s, bi ? bi + s : NULL, a + s, ai ? ai + s : NULL, m, !to_b, ws, lo + ((uint64_t)first[j] << sh),
+                  off > hi - lo ? hi : lo + off);
+    }
+    lp_free(ends);
+    return ok;
+}
+
 /* One merge of sk[i..ea) and sk[j..eb) into dk from o (ties: the first range first, stable). */
 static void merge_one(const uint64_t *sk, const int64_t *si, uint64_t *dk, int64_t *di, int64_t i, int64_t ea, int64_t j,
                       int64_t eb, int64_t o) {
@@ -386,11 +573,6 @@ static void merge2(const uint64_t *sk, const int64_t *si, uint64_t *dk, int64_t 
     merge_one(sk, si, dk, di, i2, mid, j2, hi, o2);
 }
 
-static void merge_pass(const uint64_t *sk, const int64_t *si, uint64_t *dk, int64_t *di, int64_t n, int64_t w) {
-    for (int64_t lo = 0; lo < n; lo += 2 * w)
-        merge2(sk, si, dk, di, lo, lo + w < n ? lo + w : n, lo + 2 * w < n ? lo + 2 * w : n);
-}
-
 /* Merge the m sorted runs that start at b[0] < ... (b[m] the end) of key (with payload idx,
  * may be NULL) in place: rounds of adjacent pairwise merges (stable: ties from the left run),
  * each a branch-free sequential stream between key/idx and tk/ti; returns where the result
@@ -417,23 +599,6 @@ static uint64_t *merge_runs(uint64_t *key, int64_t *idx, int64_t *b, int m, uint
     return sk;
 }
 
-/* The sorted keys end in key or tk (returned; their payload in the matching idx or ti). */
-static uint64_t *sort_keys(uint64_t *key, int64_t *idx, int64_t n, uint64_t *tk, int64_t *ti, int64_t **idx_out) {
-    for (int64_t lo = 0; lo < n; lo += SORT_BLOCK) {
-        int64_t m = n - lo < SORT_BLOCK ? n - lo : SORT_BLOCK;
-        radix_sort(key + lo, idx ? idx + lo : NULL, m, tk + lo, idx ? ti + lo : NULL);
-    }
-    uint64_t *sk = key, *dk = tk;
-    int64_t *si = idx, *di = ti;
-    for (int64_t w = SORT_BLOCK; w < n; w *= 2) {
-        merge_pass(sk, si, dk, di, n, w);
-        uint64_t *t1 = sk; sk = dk; dk = t1;
-        int64_t *t2 = si; si = di; di = t2;
-    }
-    *idx_out = si;
-    return sk;
-}
-
 static lp_status sort_local(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t, const lpi_view *in, const lpi_view *out) {
     const int ax = pn->axis;
     const bool arg = pn->op == LPI_OP_ARGSORT;
@@ -450,27 +615,34 @@ static lp_status sort_local(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t,
      * without page faults (a fresh 32 MiB every task was 13% of a large sort, the kernel
      * zeroing pages) */
     int64_t n2 = 2 * n;
+    if (n > UINT32_MAX) return lpi_error(ctx, LP_ERR_VALUE, "sort: a chunk's line has more than 2^32 elements");
     lp_buffer *kb = lpi_buffer_new(LP_UINT64, 1, &n2), *ib = arg ? lpi_buffer_new(LP_INT64, 1, &n2) : NULL;
-    if (!kb || (arg && !ib)) { lp_buffer_release(kb); lp_buffer_release(ib); return lpi_nomem(ctx); }
+    sort_ws *ws = lp_malloc(sizeof *ws);
+    lp_status st = LP_OK;
+    if (!kb || (arg && !ib) || !ws) { st = lpi_nomem(ctx); goto done; }
     uint64_t *key = lp_buffer_data(kb);
     int64_t *idx = arg ? lp_buffer_data(ib) : NULL;
     const int64_t sx = in->strides[ax], so = out->strides[ax];
     const bool keyed = !arg && out->dtype == LP_UINT64; /* runs of 8-byte values kept as keys */
     for (int64_t li = 0; li < nl; li++) {
-        char *p[8];
+        char *p[8] = {0};
         line_at(&L, li, p);
-        keys_of(dt, p[0], sx, n, arg, key);
+        uint64_t lh[2];
+        keys_bounds(dt, p[0], sx, n, arg, key, lh);
         if (arg) for (int64_t i = 0; i < n; i++) idx[i] = off + i;
-        int64_t *si;
-        const uint64_t *sk = sort_keys(key, idx, n, key + n, arg ? idx + n : NULL, &si);
+        if (!sort_to(key, idx, key + n, arg ? idx + n : NULL, n, false, ws, lh)) { st = lpi_nomem(ctx); break; }
+        const uint64_t *sk = key;
+        const int64_t *si = idx;
         if (arg) for (int64_t i = 0; i < n; i++) *(int64_t *)(p[1] + i * so) = si[i];
         else if (keyed) for (int64_t i = 0; i < n; i++) *(uint64_t *)(p[1] + i * so) = sk[i];
         else values_of(dt, sk, n, p[1], so);
         if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) break;
     }
+done:
+    lp_free(ws);
     lp_buffer_release(kb);
     lp_buffer_release(ib);
-    return LP_OK;
+    return st;
 }
 
 /* ---- runs: merge and select ---- */

@@ -4,7 +4,8 @@
  *
  *   scan    totals[c] = fold of chunk c along the axis            (one task per chunk)
  *           out[c]    = scan of chunk c started from the fold of totals[0..c)
- *   sort    run[c]    = chunk c sorted (stable)                    (one task per chunk)
+ *   sort    run[r]    = the chunks of group r sorted (stable)      (one task per group of
+ *                       consecutive chunks along the axis: at most SORT_RUNS runs)
  *           out[c]    = the part [lo, hi) of the merged runs: each task finds the co-ranks of
  *                       lo and hi in every run, then merges only its slices
  *   select  hist[c]   = per line, counts of chunk c's keys by their top bits (one task per
@@ -82,12 +83,13 @@ static lp_status plan_scan(planner *P, int gid) {
 
 /* The last level over every chunk along the axis: the pnode of e (the input's grid with e's
  * shape; one_chunk: one chunk along the axis) whose task reads, for each pnode per[j] and each
- * chunk k along the axis, chunk k of per[j]'s grid over the task's lines (operand j * nck + k),
- * then all of the 1-d `tail` if tail >= 0. */
-static lp_status final_level(planner *P, int gid, const lpi_grid *xg, bool one_chunk, const int *per, int nper, int tail) {
+ * of the nck ranges [b[k], b[k + 1]) along the axis (b: opb, or per[j]'s own chunk bounds if
+ * opb is NULL), that range of per[j] over the task's lines (operand j * nck + k), then all of
+ * the 1-d `tail` if tail >= 0. */
+static lp_status final_level(planner *P, int gid, const lpi_grid *xg, bool one_chunk, const int *per, int nper, int tail,
+                             const int64_t *opb, int64_t nck) {
     lp_array *e = P->g.node[gid];
     const int ax = e->a.axis;
-    const int64_t nck = xg->nchunks[ax];
     lp_status st;
     int pi = lpi_new_pnode(P, LPI_K_SORT, e->op, e, e->dtype, e->ndim, e->shape);
     if (pi < 0) return lpi_nomem(P->ctx);
@@ -115,9 +117,10 @@ static lp_status final_level(planner *P, int gid, const lpi_grid *xg, bool one_c
         if (!(t->ops = lpi_arena_alloc(P->ar, (size_t)nops * sizeof *t->ops))) return lpi_nomem(P->ctx);
         for (int j = 0; j < nper; j++)
             for (int64_t k = 0; k < nck; k++) {
+                const int64_t *b = opb ? opb : P->pn[per[j]].grid.bounds[ax];
                 lpi_box r = t->box;
-                r.lo[ax] = P->pn[per[j]].grid.bounds[ax][k];
-                r.hi[ax] = P->pn[per[j]].grid.bounds[ax][k + 1];
+                r.lo[ax] = b[k];
+                r.hi[ax] = b[k + 1];
                 if ((st = lpi_add_operand(P, t, (int)(j * nck + k), per[j], &r, false))) return st;
             }
         if (tail >= 0) {
@@ -168,8 +171,14 @@ static lp_status plan_select(planner *P, int gid) {
     /* level 2: operands every chunk of the input along the axis, then every histogram, the
      * ranks last */
     const int per[2] = {src, hist};
-    return final_level(P, gid, &xg, true, per, 2, rk);
+    return final_level(P, gid, &xg, true, per, 2, rk, NULL, nck);
 }
+
+/* Runs along the axis: at most SORT_RUNS, each a group of consecutive input chunks (the chunk
+ * sort costs about the same per key at any length, while every run adds to the merge: a round
+ * of pairwise merges per doubling, and co-ranks in every run). Small chunks (the probe's
+ * choice moves between 2 and 32 MiB) would otherwise give hundreds of runs. */
+#define SORT_RUNS 16
 
 static lp_status plan_sort(planner *P, int gid) {
     lp_array *e = P->g.node[gid];
@@ -178,7 +187,7 @@ static lp_status plan_sort(planner *P, int gid) {
     const int64_t nck = xg.nchunks[ax];
     const bool arg = e->op == LPI_OP_ARGSORT;
     lp_status st;
-    /* level 1: each chunk sorted along the axis (argsort: its global indices; runs of 8-byte
+    /* level 1: each run sorted along the axis (argsort: its global indices; runs of 8-byte
      * numbers as their order-preserving uint64 keys, which the merges read and compare as they
      * are: no conversion back and forth) */
     bool direct = nck == 1;
@@ -189,12 +198,39 @@ static lp_status plan_sort(planner *P, int gid) {
     if (runs < 0) return lpi_nomem(P->ctx);
     P->pn[runs].axis = ax;
     P->pn[runs].final = direct;
-    if (direct) P->pnode_of[gid] = runs;
-    if ((st = per_chunk(P, runs, src, true)) || direct) return st;
+    if (direct) {
+        P->pnode_of[gid] = runs;
+        return per_chunk(P, runs, src, true);
+    }
+    /* the runs' grid: the input's, with groups of g chunks along the axis */
+    const int64_t g = (nck + SORT_RUNS - 1) / SORT_RUNS, nr = (nck + g - 1) / g;
+    int64_t *rb = lpi_arena_alloc(P->ar, (size_t)(nr + 1) * sizeof *rb);
+    if (!rb) return lpi_nomem(P->ctx);
+    for (int64_t k = 0; k < nr; k++) rb[k] = xg.bounds[ax][k * g];
+    rb[nr] = xg.bounds[ax][nck];
+    lpi_grid *rg = &P->pn[runs].grid;
+    *rg = xg;
+    rg->bounds[ax] = rb;
+    rg->nchunks[ax] = nr;
+    lpi_grid_from_bounds(P->ar, rg);
+    lpi_pnode *p = &P->pn[runs];
+    p->nin = 1;
+    if (!(p->in = lpi_arena_alloc(P->ar, sizeof *p->in))) return lpi_nomem(P->ctx);
+    p->in[0] = src;
+    p->first_task = P->ntasks;
+    p->ntasks = p->grid.total;
+    for (int64_t c = 0; c < P->pn[runs].grid.total; c++) {
+        lpi_task *t = lpi_new_task(P, runs, c);
+        if (!t) return lpi_nomem(P->ctx);
+        lpi_grid_chunk_box(&P->pn[runs].grid, c, &t->box);
+        t->nops = 1;
+        if (!(t->ops = lpi_arena_alloc(P->ar, sizeof *t->ops))) return lpi_nomem(P->ctx);
+        if ((st = lpi_add_operand(P, t, 0, src, &t->box, false))) return st; /* the run's chunks */
+    }
     /* level 2: merge; operands: every run along the axis over the task's lines (argsort: the
-     * values too) */
+     * values of the same ranges too) */
     const int per[2] = {runs, src};
-    return final_level(P, gid, &xg, false, per, arg ? 2 : 1, -1);
+    return final_level(P, gid, &xg, false, per, arg ? 2 : 1, -1, rb, nr);
 }
 
 /* Fourier transforms: the transform axis whole in each task (one chunk along it: a split axis

@@ -139,7 +139,8 @@ def test_pairwise_merges_cut_at_the_middle(order, dt):
 @pytest.mark.parametrize("dt", ["int64", "uint64", "float64", "float32"])
 @pytest.mark.parametrize("chunk", [2048, 1 << 16])
 def test_co_ranks_over_many_runs(order, dt, chunk):
-    """Hundreds of runs (2 KiB chunks) and tens of long ones: each output chunk's co-ranks come
+    """Hundreds of 2 KiB chunks (grouped into 16 runs; hundreds of output chunks) and tens of long
+    ones: each output chunk's co-ranks come
     from a selection over the runs (interpolated and random pivots, the last elements selected
     at once), also for runs that do not overlap (sorted, reversed), runs of one key, and keys
     at the ends of the dtype's range; runs of 8-byte dtypes are kept as keys between the levels."""
