@@ -1,0 +1,218 @@
+/* Two-input streaming reductions, one process, variants interleaved round by round (issue 16,
+ * w3 behind JAX): where does sum(a-b) lose against the same loop in C? Inputs are mmap'd
+ * (optionally madvise(MADV_HUGEPAGE), optionally starting OFF bytes into their page, as
+ * NumPy's large arrays do), so the Python layer is out of the picture. Rows:
+ *
+ *   c      a hand-written loop: subtract (or w3: subtract, square) into an L1 block of 1024,
+ *          then lpi_sum8_runs (the VM's fold, the same bits)
+ *   vm     lpi_vm_reduce over the whole array in one call (the VM, no tasks)
+ *   vmC    lpi_vm_reduce over consecutive pieces of the chunk size, as tasks would run
+ *   lp     lp_run of sum(a-b) (w3: sum((a-b)**2)) with the context's threads and chunk size
+ *   sum    lp_run of sum(a) (one input, the single-stream reference)
+ *
+ * Wall time per row: best and median over the rounds; GB/s counts the input bytes.
+ * Every row runs on a pair of inputs at their page start and, with -o OFF > 0, on a second
+ * pair OFF bytes into their page.
+ * Usage: lampy-bench-stream2 [-n ELEMS] [-o OFFSET_BYTES] [-H 0|1] [-c CHUNK_BYTES] [-t THREADS]
+ *                            [-r ROUNDS] [-w sub|w3] [-x ROWS (comma list)]
+ * Links liblampy.a (the VM is an internal entry point). Not a test: timings only. */
+#include "lampy.h"
+#include "kernels/kernels.h"
+#include "kernels/loops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double *map_input(int64_t n, int64_t off, bool huge) {
+    size_t bytes = (size_t)(n * 8 + off + 4096);
+    char *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    if (huge) madvise(m, bytes, MADV_HUGEPAGE);
+    return (double *)(m + off);
+}
+
+enum { W_SUB, W_SQ };
+
+/* the VM's work by hand: block of 1024 from both inputs, then the eight-lane fold of 256-pieces */
+LPI_CLONES static double c_loop(int w, const double *restrict a, const double *restrict b, int64_t n) {
+    static double blk[1024] __attribute__((aligned(64)));
+    double acc = 0;
+    for (int64_t o = 0; o < n; o += 1024) {
+        int64_t m = n - o < 1024 ? n - o : 1024;
+        const double *x = a + o, *y = b + o;
+        if (w == W_SUB) for (int64_t i = 0; i < m; i++) blk[i] = x[i] - y[i];
+        else for (int64_t i = 0; i < m; i++) { double d = x[i] - y[i]; blk[i] = d * d; }
+        acc = lpi_sum8_runs(acc, blk, m, LPI_VM_BLOCK);
+    }
+    return acc;
+}
+
+typedef struct {
+    const char *name;
+    double t[64];
+} row;
+
+int main(int argc, char **argv) {
+    int64_t n = 64 << 20, off = 16, chunk = 0;
+    int huge = 1, threads = 1, rounds = 7, w = W_SUB;
+    const char *rows_sel = "c,vm,vmC,lp,sum";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "-n")) n = atoll(argv[i + 1]);
+        else if (!strcmp(argv[i], "-o")) off = atoll(argv[i + 1]);
+        else if (!strcmp(argv[i], "-H")) huge = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-c")) chunk = atoll(argv[i + 1]);
+        else if (!strcmp(argv[i], "-t")) threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-r")) rounds = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-w")) w = !strcmp(argv[i + 1], "w3") ? W_SQ : W_SUB;
+        else if (!strcmp(argv[i], "-x")) rows_sel = argv[i + 1];
+        else {
+            fprintf(stderr, "usage: lampy-bench-stream2 [-n ELEMS] [-o OFF] [-H 0|1] [-c CHUNK_BYTES] [-t THREADS] "
+                            "[-r ROUNDS] [-w sub|w3] [-x c,vm,vmC,lp,sum]\n");
+            return 2;
+        }
+    }
+    if (n < 1024 || off < 0 || off % 8 || rounds < 1 || rounds > 64) {
+        fprintf(stderr, "lampy-bench-stream2: bad -n/-o/-r\n");
+        return 2;
+    }
+    /* pair 0 starts at its page, pair 1 OFF bytes into it (when OFF > 0) */
+    const int npairs = off ? 2 : 1;
+    double *pa[2], *pb[2];
+    for (int p = 0; p < npairs; p++) {
+        pa[p] = map_input(n, p ? off : 0, huge);
+        pb[p] = map_input(n, p ? off : 0, huge);
+        if (!pa[p] || !pb[p]) { fprintf(stderr, "mmap failed\n"); return 1; }
+        for (int64_t i = 0; i < n; i++) {
+            pa[p][i] = (double)(i % 1000) * 0.001;
+            pb[p][i] = (double)(i % 777) * 0.002;
+        }
+    }
+    lp_ctx *ctx;
+    if (lp_ctx_create(&ctx) || lp_ctx_set_threads(ctx, threads) || (chunk && lp_ctx_set_chunk_bytes(ctx, (size_t)chunk))) {
+        fprintf(stderr, "context: %s\n", lp_last_error(ctx));
+        return 1;
+    }
+    lp_array *A[2] = {NULL, NULL}, *B[2] = {NULL, NULL};
+    for (int p = 0; p < npairs; p++)
+        if (lp_wrap(ctx, pa[p], LP_FLOAT64, 1, &n, NULL, NULL, NULL, &A[p]) ||
+            lp_wrap(ctx, pb[p], LP_FLOAT64, 1, &n, NULL, NULL, NULL, &B[p])) {
+            fprintf(stderr, "wrap: %s\n", lp_last_error(ctx));
+            return 1;
+        }
+    /* the program the planner fuses: inputs 0, 1; temporaries from 2 */
+    lp_dtype dt[4] = {LP_FLOAT64, LP_FLOAT64, LP_FLOAT64, LP_FLOAT64};
+    lpi_instr ins[2] = {
+        {LPI_OP_SUBTRACT, LP_FLOAT64, 2, 2, {0, 1, 0}},
+        {LPI_OP_MULTIPLY, LP_FLOAT64, 2, 3, {2, 2, 0}},
+    };
+    lpi_program prog = {2, 0, w == W_SQ ? 4 : 3, w == W_SQ ? 2 : 1, w == W_SQ ? 3 : 2, dt, NULL, ins};
+    /* the chunk the planner picks for a-b, for vmC */
+    int64_t ch[1];
+    {
+        lp_array *D;
+        if (lp_binary(ctx, "subtract", A[0], B[0], &D) || lp_array_chunks(ctx, D, ch)) return 1;
+        lp_array_release(D);
+    }
+
+    const char *names[5] = {"c", "vm", "vmC", "lp", "sum"};
+    row rows[10];
+    int nrows = 0, which[10], pair[10];
+    char sel[256];
+    snprintf(sel, sizeof sel, ",%s,", rows_sel);
+    for (int k = 0; k < 5; k++) {
+        char pat[16];
+        snprintf(pat, sizeof pat, ",%s,", names[k]);
+        if (!strstr(sel, pat)) continue;
+        for (int p = 0; p < npairs; p++) {
+            which[nrows] = k;
+            pair[nrows] = p;
+            rows[nrows++].name = names[k];
+        }
+    }
+    double results[10] = {0};
+    for (int r = 0; r < rounds; r++) {
+        for (int q = 0; q < nrows; q++) {
+            /* rotate the order each round: no row always follows the same one */
+            const int k = (q + r) % nrows, p = pair[k];
+            const double *a = pa[p], *b = pb[p];
+            double t0 = now(), v = 0;
+            switch (which[k]) {
+            case 0: v = c_loop(w, a, b, n); break;
+            case 1: {
+                lpi_view ops[2] = {{(char *)a, LP_FLOAT64, 1, {n}, {8}}, {(char *)b, LP_FLOAT64, 1, {n}, {8}}};
+                lpi_view acc = {(char *)&v, LP_FLOAT64, 1, {n}, {0}};
+                if (lpi_vm_reduce(ctx, &prog, 1, &n, ops, &acc, LPI_OP_SUM, true)) return 1;
+                break;
+            }
+            case 2: {
+                /* the partial sums of the pieces, then added in order (as COMBINE does) */
+                double parts[4096];
+                int64_t np = 0;
+                for (int64_t o = 0; o < n && np < 4096; o += ch[0], np++) {
+                    int64_t m = n - o < ch[0] ? n - o : ch[0];
+                    lpi_view ops[2] = {{(char *)(a + o), LP_FLOAT64, 1, {m}, {8}}, {(char *)(b + o), LP_FLOAT64, 1, {m}, {8}}};
+                    parts[np] = 0;
+                    lpi_view acc = {(char *)&parts[np], LP_FLOAT64, 1, {m}, {0}};
+                    if (lpi_vm_reduce(ctx, &prog, 1, &m, ops, &acc, LPI_OP_SUM, true)) return 1;
+                }
+                for (int64_t i = 0; i < np; i++) v += parts[i];
+                break;
+            }
+            case 3: case 4: {
+                /* a fresh expression each time: a computed array keeps its result */
+                lp_array *D = NULL, *E = NULL, *T = NULL;
+                lp_buffer *out;
+                if (which[k] == 4) {
+                    if (lp_reduce(ctx, "sum", A[p], NULL, 0, false, &T)) return 1;
+                } else if (lp_binary(ctx, "subtract", A[p], B[p], &D) ||
+                           (w == W_SQ && lp_binary(ctx, "multiply", D, D, &E)) ||
+                           lp_reduce(ctx, "sum", E ? E : D, NULL, 0, false, &T)) {
+                    return 1;
+                }
+                lp_status rs = lp_run(ctx, &T, 1, &out);
+                lp_array_release(T);
+                lp_array_release(E);
+                lp_array_release(D);
+                if (rs) {
+                    fprintf(stderr, "run: %s\n", lp_last_error(ctx));
+                    return 1;
+                }
+                v = *(double *)lp_buffer_data(out);
+                lp_buffer_release(out);
+                break;
+            }
+            }
+            rows[k].t[r] = now() - t0;
+            results[k] = v;
+        }
+    }
+    printf("n=%lld huge %d threads %d chunk %lld elems, %s, %d rounds interleaved\n", (long long)n, huge, threads,
+           (long long)ch[0], w == W_SQ ? "sum((a-b)**2)" : "sum(a-b)", rounds);
+    for (int k = 0; k < nrows; k++) {
+        qsort(rows[k].t, (size_t)rounds, sizeof(double), cmp_d);
+        double best = rows[k].t[0], med = rows[k].t[rounds / 2];
+        double gb = (which[k] == 4 ? 8.0 : 16.0) * (double)n / 1e9;
+        printf("%-4s @%-4lld best %7.1f ms  median %7.1f ms  %5.1f GB/s  (%.17g)\n", rows[k].name,
+               (long long)(pair[k] ? off : 0), best * 1e3, med * 1e3, gb / best, results[k]);
+    }
+    for (int p = 0; p < npairs; p++) {
+        lp_array_release(A[p]);
+        lp_array_release(B[p]);
+    }
+    lp_ctx_destroy(ctx);
+    return 0;
+}
