@@ -52,6 +52,9 @@ lp_status lpi_vm_reduce(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t
  * bits written are the same either way. */
 void lpi_vm_set_stream(bool on);
 bool lpi_vm_stream(void);
+/* Whether a float sum's last step folds as it computes (default yes; the same bits either way):
+ * off only for benchmarks (bench/stream2.c) and tests that compare the two. */
+void lpi_vm_set_fold(bool on);
 
 /* Copy between two views of equal shape and dtype (any strides). */
 void lpi_copy_view(const lpi_view *dst, const lpi_view *src);

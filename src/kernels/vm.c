@@ -195,8 +195,12 @@ lp_status lpi_vm_reduce(lp_ctx *ctx, const lpi_program *p, int nd, const int64_t
 
 /* One instruction as the block loop calls it: the loop, and for each argument (sources, then the
  * destination) its register and its step, fixed for the whole run. */
+/* a step's fold loop (see op_folds) */
+typedef double (*vm_fold_fn)(double acc, char **args, int64_t n, const int64_t *steps);
+
 typedef struct {
     lpi_loop_fn fn;
+    vm_fold_fn fold; /* the step and a float sum's fold as one loop (NULL: none) */
     int nargs;
     int16_t reg[4];
     int64_t step[4];
@@ -216,6 +220,7 @@ typedef struct {
         double *restrict po = (double *)args[3];                                                          \
         for (int64_t i = 0; i < n; i++) {                                                                 \
             const double x = px[i * KX], y = py[i * KY], z = pz[i * KZ];                                  \
+            (void)z; /* t op t reads x and y only */                                                      \
             po[i] = (E);                                                                                  \
         }                                                                                                 \
         return;                                                                                           \
@@ -229,6 +234,7 @@ typedef struct {
             PAIR_CASE(1, 0, 1, E)                                                                         \
             PAIR_CASE(1, 1, 0, E)                                                                         \
             PAIR_CASE(0, 1, 1, E)                                                                         \
+            PAIR_CASE(1, 0, 0, E)                                                                         \
         }                                                                                                 \
         const char *x_ = args[0], *y_ = args[1], *z_ = args[2];                                           \
         char *o_ = args[3];                                                                               \
@@ -241,16 +247,125 @@ typedef struct {
             memcpy(o_, &r, 8);                                                                            \
         }                                                                                                 \
     }
-#define PAIR_OPS2(N1, O1, N2, O2) PAIR_LOOP(pair_##N1##_##N2##_tz, (x O1 y) O2 z) PAIR_LOOP(pair_##N1##_##N2##_zt, z O2 (x O1 y))
+#define PAIR_OPS2(N1, O1, N2, O2)                                                                          \
+    PAIR_LOOP(pair_##N1##_##N2##_tz, (x O1 y) O2 z)                                                       \
+    PAIR_LOOP(pair_##N1##_##N2##_zt, z O2 (x O1 y))                                                       \
+    PAIR_LOOP(pair_##N1##_##N2##_tt, (x O1 y) O2 (x O1 y))
 #define PAIR_OPS1(N1, O1) PAIR_OPS2(N1, O1, add, +) PAIR_OPS2(N1, O1, sub, -) PAIR_OPS2(N1, O1, mul, *) PAIR_OPS2(N1, O1, div, /)
 PAIR_OPS1(add, +)
 PAIR_OPS1(sub, -)
 PAIR_OPS1(mul, *)
 PAIR_OPS1(div, /)
-#define PAIR_ROW2(N1, N2) {pair_##N1##_##N2##_tz, pair_##N1##_##N2##_zt}
+#define PAIR_ROW2(N1, N2) {pair_##N1##_##N2##_tz, pair_##N1##_##N2##_zt, pair_##N1##_##N2##_tt}
 #define PAIR_ROW(N1) {PAIR_ROW2(N1, add), PAIR_ROW2(N1, sub), PAIR_ROW2(N1, mul), PAIR_ROW2(N1, div)}
-/* [first op][second op][tz, zt], ops in the order add, subtract, multiply, divide */
-static const lpi_loop_fn pair_loops[4][4][2] = {PAIR_ROW(add), PAIR_ROW(sub), PAIR_ROW(mul), PAIR_ROW(div)};
+/* [first op][second op][tz, zt, tt], ops in the order add, subtract, multiply, divide */
+static const lpi_loop_fn pair_loops[4][4][3] = {PAIR_ROW(add), PAIR_ROW(sub), PAIR_ROW(mul), PAIR_ROW(div)};
+
+/* Fold loops (issue 16): a float sum into one accumulator runs its last step (one of the four
+ * operations, or a fused pair) and the fold as one loop: acc + the eight-lane sum of each
+ * consecutive LPI_VM_BLOCK piece of the step's values, pieces in order -- lpi_sum8_runs' bits
+ * (lanes j and j + 4 of two vectors, the tail into lanes 0, 1, ..., lanes added pairwise), with
+ * no staging block in between. Streaming two inputs, the step-then-fold pair of loops ran 15-25%
+ * slower than one loop reading both inputs straight into the lanes (one thread, 64M float64
+ * from NumPy: the fold's phase issues no loads, and the stores and reloads of the staging
+ * block compete with the stream); the pieces go one after the other so each input stays one
+ * sequential stream (four pieces side by side, as lpi_sum8_runs does in cache, made eight
+ * streams of two inputs and ran slower still). Same arguments as the step's loop, without the
+ * destination. */
+typedef double v4d __attribute__((vector_size(32)));
+/* a 4-vector of operand p at element i: contiguous (K = 1) or broadcast (K = 0) */
+#define FOLD_LD(p, i, K) __extension__({ v4d v_; if (K) memcpy(&v_, (p) + (i), sizeof v_); else v_ = (v4d){(p)[0], (p)[0], (p)[0], (p)[0]}; v_; })
+#define FOLD_PIECES(LOADV, LOADS, E)                                                                      \
+    for (int64_t o = 0; o < n; o += LPI_VM_BLOCK) {                                                       \
+        const int64_t end = n - o < LPI_VM_BLOCK ? n : o + LPI_VM_BLOCK;                                  \
+        v4d lo = {0, 0, 0, 0}, hi = {0, 0, 0, 0};                                                         \
+        int64_t i = o;                                                                                    \
+        for (; i + 8 <= end; i += 8) {                                                                    \
+            { LOADV(i); lo += (E); }                                                                      \
+            { LOADV(i + 4); hi += (E); }                                                                  \
+        }                                                                                                 \
+        double s_[8];                                                                                     \
+        memcpy(s_, &lo, sizeof lo);                                                                       \
+        memcpy(s_ + 4, &hi, sizeof hi);                                                                   \
+        for (int j = 0; i < end; i++, j++) { LOADS(i); s_[j] += (E); }                                   \
+        acc += ((s_[0] + s_[1]) + (s_[2] + s_[3])) + ((s_[4] + s_[5]) + (s_[6] + s_[7]));                 \
+    }                                                                                                     \
+    return acc;
+#define FOLD_CASE(KX, KY, KZ, E)                                                                          \
+    if (sx == 8 * KX && sy == 8 * KY && sz == 8 * KZ) {                                                    \
+        const double *px = (const double *)args[0], *py = (const double *)args[1];                        \
+        const double *pz = (const double *)args[2];                                                       \
+        _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wunused-variable\"")             \
+        FOLD_PIECES(FOLD_V##KX##KY##KZ, FOLD_S##KX##KY##KZ, E)                                            \
+        _Pragma("GCC diagnostic pop")                                                                     \
+    }
+#define FOLD_VARS_V(KX, KY, KZ, i) const v4d x = FOLD_LD(px, i, KX), y = FOLD_LD(py, i, KY), z = FOLD_LD(pz, i, KZ)
+#define FOLD_VARS_S(KX, KY, KZ, i) const double x = px[(i) * KX], y = py[(i) * KY], z = pz[(i) * KZ]
+#define FOLD_V111(i) FOLD_VARS_V(1, 1, 1, i)
+#define FOLD_V101(i) FOLD_VARS_V(1, 0, 1, i)
+#define FOLD_V110(i) FOLD_VARS_V(1, 1, 0, i)
+#define FOLD_V011(i) FOLD_VARS_V(0, 1, 1, i)
+#define FOLD_S111(i) FOLD_VARS_S(1, 1, 1, i)
+#define FOLD_S101(i) FOLD_VARS_S(1, 0, 1, i)
+#define FOLD_S110(i) FOLD_VARS_S(1, 1, 0, i)
+#define FOLD_S011(i) FOLD_VARS_S(0, 1, 1, i)
+#define FOLD_V100(i) FOLD_VARS_V(1, 0, 0, i)
+#define FOLD_S100(i) FOLD_VARS_S(1, 0, 0, i)
+/* any strides: element by element into the same lanes */
+#define FOLD_VS(i) const double x = fold_at(args[0], sx, i), y = fold_at(args[1], sy, i), z = fold_at(args[2], sz, i)
+static inline double fold_at(const char *p, int64_t step, int64_t i) {
+    double v;
+    memcpy(&v, p + i * step, 8);
+    return v;
+}
+#define FOLD_PIECES_ANY(E)                                                                                \
+    for (int64_t o = 0; o < n; o += LPI_VM_BLOCK) {                                                       \
+        const int64_t end = n - o < LPI_VM_BLOCK ? n : o + LPI_VM_BLOCK;                                  \
+        double s_[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                          \
+        int64_t i = o;                                                                                    \
+        for (; i + 8 <= end; i += 8)                                                                      \
+            for (int j = 0; j < 8; j++) { FOLD_VS(i + j); s_[j] += (E); }                                 \
+        for (int j = 0; i < end; i++, j++) { FOLD_VS(i); s_[j] += (E); }                                  \
+        acc += ((s_[0] + s_[1]) + (s_[2] + s_[3])) + ((s_[4] + s_[5]) + (s_[6] + s_[7]));                 \
+    }                                                                                                     \
+    return acc;
+/* NARGS 2: one operation (x, y; z is y again), 3: a pair (x, y, z) */
+#define FOLD_LOOP(NAME, NARGS, E)                                                                         \
+    LPI_CLONES static double NAME(double acc, char **args, int64_t n, const int64_t *steps) {            \
+        const int64_t sx = steps[0], sy = steps[1], sz = steps[NARGS - 1];                                \
+        char *a3[3] = {args[0], args[1], args[NARGS - 1]};                                                \
+        args = a3;                                                                                        \
+        FOLD_CASE(1, 1, 1, E)                                                                             \
+        FOLD_CASE(1, 0, 1, E)                                                                             \
+        FOLD_CASE(1, 1, 0, E)                                                                             \
+        FOLD_CASE(0, 1, 1, E)                                                                             \
+        FOLD_CASE(1, 0, 0, E)                                                                             \
+        _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wunused-variable\"")             \
+        FOLD_PIECES_ANY(E)                                                                                \
+        _Pragma("GCC diagnostic pop")                                                                     \
+    }
+FOLD_LOOP(fold_add, 2, x + y)
+FOLD_LOOP(fold_sub, 2, x - y)
+FOLD_LOOP(fold_mul, 2, x * y)
+FOLD_LOOP(fold_div, 2, x / y)
+/* [op], in the order add, subtract, multiply, divide */
+static const vm_fold_fn op_folds[4] = {fold_add, fold_sub, fold_mul, fold_div};
+#define FOLD_OPS2(N1, O1, N2, O2)                                                                         \
+    FOLD_LOOP(fold_##N1##_##N2##_tz, 3, (x O1 y) O2 z)                                                    \
+    FOLD_LOOP(fold_##N1##_##N2##_zt, 3, z O2 (x O1 y))                                                    \
+    FOLD_LOOP(fold_##N1##_##N2##_tt, 3, (x O1 y) O2 (x O1 y))
+#define FOLD_OPS1(N1, O1) FOLD_OPS2(N1, O1, add, +) FOLD_OPS2(N1, O1, sub, -) FOLD_OPS2(N1, O1, mul, *) FOLD_OPS2(N1, O1, div, /)
+FOLD_OPS1(add, +)
+FOLD_OPS1(sub, -)
+FOLD_OPS1(mul, *)
+FOLD_OPS1(div, /)
+#define FOLD_ROW2(N1, N2) {fold_##N1##_##N2##_tz, fold_##N1##_##N2##_zt, fold_##N1##_##N2##_tt}
+#define FOLD_ROW(N1) {FOLD_ROW2(N1, add), FOLD_ROW2(N1, sub), FOLD_ROW2(N1, mul), FOLD_ROW2(N1, div)}
+/* as pair_loops */
+static const vm_fold_fn pair_folds[4][4][3] = {FOLD_ROW(add), FOLD_ROW(sub), FOLD_ROW(mul), FOLD_ROW(div)};
+
+static atomic_bool fold_on = true;
+void lpi_vm_set_fold(bool on) { atomic_store_explicit(&fold_on, on, memory_order_relaxed); }
 
 static int pair_op(const lpi_program *p, const lpi_instr *in) {
     if (in->nsrc != 2 || in->dt != LP_FLOAT64 || p->reg_dt[in->dst] != LP_FLOAT64) return -1;
@@ -263,17 +378,17 @@ static int pair_op(const lpi_program *p, const lpi_instr *in) {
     }
 }
 
-/* Whether instructions i and i + 1 fuse (see pair_loops); *tz as there. */
-static bool pair_fuses(const lpi_program *p, int i, bool *tz) {
+/* Whether instructions i and i + 1 fuse (see pair_loops); *form: 0 tz, 1 zt, 2 tt. */
+static bool pair_fuses(const lpi_program *p, int i, int *form) {
     if (i + 1 >= p->ninstr) return false;
     const lpi_instr *a = &p->ins[i], *b = &p->ins[i + 1];
     const int t = a->dst;
     if (pair_op(p, a) < 0 || pair_op(p, b) < 0 || t == p->out_reg || t < p->ninputs + p->nconst) return false;
-    if ((b->src[0] == t) == (b->src[1] == t)) return false; /* t used once by b (t op t: not a pair) */
+    if (b->src[0] != t && b->src[1] != t) return false;
     for (int j = i + 2; j < p->ninstr; j++)
         for (int k = 0; k < p->ins[j].nsrc; k++)
             if (p->ins[j].src[k] == t) return false;
-    *tz = b->src[0] == t;
+    *form = b->src[0] == t ? (b->src[1] == t ? 2 : 0) : 1;
     return true;
 }
 
@@ -344,24 +459,34 @@ static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_
     for (int i = 0; i < p->ninstr; i++) {
         const lpi_instr *in = &p->ins[i];
         vm_step *s = &prog[nsteps++];
-        bool tz;
-        if (pair_fuses(p, i, &tz)) {
+        int form;
+        if (pair_fuses(p, i, &form)) {
             const lpi_instr *b = &p->ins[i + 1];
-            s->fn = pair_loops[pair_op(p, in)][pair_op(p, b)][tz ? 0 : 1];
+            s->fn = pair_loops[pair_op(p, in)][pair_op(p, b)][form];
+            s->fold = pair_folds[pair_op(p, in)][pair_op(p, b)][form];
             s->nargs = 4;
             s->reg[0] = in->src[0];
             s->reg[1] = in->src[1];
-            s->reg[2] = b->src[tz ? 1 : 0];
+            /* z: the second's other operand (t op t: y again, which the loop does not read) */
+            s->reg[2] = form == 2 ? in->src[1] : b->src[form == 0 ? 1 : 0];
             s->reg[3] = b->dst;
             i++;
         } else {
             s->fn = in->op == LPI_OP_ASTYPE ? lpi_cast_loops[in->dt][p->reg_dt[in->dst]] : lpi_loops[in->op][in->dt];
+            s->fold = pair_op(p, in) >= 0 ? op_folds[pair_op(p, in)] : NULL;
             s->nargs = in->nsrc + 1;
             for (int a = 0; a < in->nsrc; a++) s->reg[a] = in->src[a];
             s->reg[in->nsrc] = in->dst;
         }
         for (int a = 0; a < s->nargs; a++) s->step[a] = regs[s->reg[a]];
     }
+    /* a float sum into one accumulator per run (ostep 0) of float64 values: the last step
+     * folds as it computes (see op_folds) */
+    const vm_step *fold = NULL;
+    if (reducing && accf && (red == LPI_OP_SUM || red == LPI_OP_MEAN) && ostep == 0 && nsteps > 0 &&
+        p->reg_dt[p->out_reg] == LP_FLOAT64 && prog[nsteps - 1].fold && prog[nsteps - 1].reg[prog[nsteps - 1].nargs - 1] == p->out_reg &&
+        atomic_load_explicit(&fold_on, memory_order_relaxed))
+        fold = &prog[--nsteps];
     const int64_t inner = shape[nd - 1];
     int64_t idx[LP_MAX_NDIM] = {0};
     int err = 0;
@@ -378,7 +503,14 @@ static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_
             }
             if (err) { status = lpi_error(ctx, LP_ERR_VALUE, "%s", lpi_loop_errstr(err)); goto done; }
             if (stream) stream_copy(base[p->ninputs] + b0 * osz, stage, (size_t)(n * osz));
-            if (reducing) fold_block(red, accf, base[p->ninputs] + b0 * ostep, ostep, stage, n);
+            if (fold) {
+                char *args[3];
+                for (int a = 0; a + 1 < fold->nargs; a++) args[a] = regp[fold->reg[a]];
+                double *A = (double *)base[p->ninputs];
+                *A = fold->fold(*A, args, n, fold->step);
+            } else if (reducing) {
+                fold_block(red, accf, base[p->ninputs] + b0 * ostep, ostep, stage, n);
+            }
             /* a relaxed load per block: Ctrl-C stops a run within microseconds of work */
             if (atomic_load_explicit(&ctx->cancel, memory_order_relaxed)) {
                 status = lpi_error(ctx, LP_ERR_CANCELLED, "cancelled");
