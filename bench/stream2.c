@@ -1,7 +1,6 @@
 /* Two-input streaming reductions, one process, variants interleaved round by round (issue 16,
  * w3 behind JAX): where does sum(a-b) lose against the same loop in C? Inputs are mmap'd
- * (optionally madvise(MADV_HUGEPAGE), optionally starting OFF bytes into their page, as
- * NumPy's large arrays do), so the Python layer is out of the picture. Rows:
+ * (madvise(MADV_HUGEPAGE) unless -H 0), so the Python layer is out of the picture. Rows:
  *
  *   c      a hand-written loop: subtract (or w3: subtract, square) into an L1 block of 1024,
  *          then lpi_sum8_runs (the VM's fold before the fold loops, the same bits)
@@ -12,8 +11,8 @@
  *   sum    lp_run of sum(a) (one input, the single-stream reference)
  *
  * Wall time per row: best and median over the rounds; GB/s counts the input bytes.
- * Every row runs on a pair of inputs at their page start and, with -o OFF > 0, on a second
- * pair OFF bytes into their page.
+ * Every row runs on a pair of inputs at their page start and, with -o OFF > 0 (default 16), on
+ * the same memory OFF bytes further on (@OFF): an offset A/B on the same pages.
  * Usage: lampy-bench-stream2 [-n ELEMS] [-o OFFSET_BYTES] [-H 0|1] [-c CHUNK_BYTES] [-t THREADS]
  *                            [-r ROUNDS] [-w sub|w3] [-x ROWS (comma list)]
  * Links liblampy.a (the VM is an internal entry point). Not a test: timings only. */
