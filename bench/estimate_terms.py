@@ -55,7 +55,8 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         for name, table, key in sorted(set(figures(pa)) | set(figures(pb))):
             va, vb = value(pa, table, key), value(pb, table, key)
-            if va == vb or not isinstance(va, (int, float)) or not isinstance(vb, (int, float)):
+            # a figure A lacks (an older profile) is tried at B's value too
+            if va == vb or not isinstance(va, (int, float, type(None))) or not isinstance(vb, (int, float)):
                 continue
             q = Path(d) / "q.json"
             changed = dict(pa, **({table: dict(pa[table], **{key: vb})} if table else {key: vb}))
@@ -63,7 +64,7 @@ def main():
             rows.append((total(lampy, q, o.args) - ta, name, va, vb))
     for dt, k, va, vb in sorted(rows, key=lambda r: -abs(r[0])):
         if abs(dt) >= 1e-5:
-            print(f"  {k:36s} {va:<12.4g} -> {vb:<12.4g} {dt * 1e3:+8.2f} ms")
+            print(f"  {k:36s} {'absent' if va is None else f'{va:.4g}':<12s} -> {vb:<12.4g} {dt * 1e3:+8.2f} ms")
 
 
 if __name__ == "__main__":

@@ -117,6 +117,16 @@ static lp_status graph(lp_ctx *ctx, const char *input, int64_t n, lp_array **out
     return st;
 }
 
+/* sum(x) of the .npy file `input` of n float64: reading the rows is most of its work. */
+static lp_status sum_graph(lp_ctx *ctx, const char *input, int64_t n, lp_array **out) {
+    (void)n;
+    lp_array *a;
+    lp_status st = lp_load(ctx, input, &a);
+    if (!st) st = lp_reduce(ctx, "sum", a, NULL, 0, false, out);
+    lp_array_release(a);
+    return st;
+}
+
 /* A compute-bound graph: twelve transcendental ops per element fused into the partial sums
  * of arange(n) * 1e-6 (with 64 KiB chunks a task computes for about a millisecond and moves
  * a small fraction of that through the store). */
@@ -313,6 +323,29 @@ static lp_status spread_rounds(rcal *C, const char *input, int64_t n, int rounds
     return LP_OK;
 }
 
+/* Reading a file input through the workers: sum_graph on the large file `big` (n float64 in
+ * chunks of `chunk` bytes) and on the small one `small` (ns in 256-byte chunks: the same 16
+ * roots and combine tree, tasks of next to no work), with the context's budget, one right
+ * after the other (in turn first), so that both see the machine's load of that moment: *diff,
+ * the median of the rounds' differences, is what the large file's rows cost the run. */
+static lp_status read_rounds(rcal *C, const char *big, int64_t n, size_t chunk, const char *small, int64_t ns, int rounds,
+                             double *diff) {
+    double d[16];
+    if (rounds > 16) rounds = 16;
+    for (int r = 0; r < rounds; r++) {
+        double t[2] = {0, 0};
+        for (int k = 0; k < 2; k++) {
+            const int large = (k + r) % 2;
+            lp_status st = lp_ctx_set_chunk_bytes(C->ctx, large ? chunk : 256);
+            if (!st) st = run_once(C->ctx, sum_graph, large ? big : small, large ? n : ns, &t[large]);
+            if (st) return st;
+        }
+        d[r] = t[1] - t[0];
+    }
+    *diff = median(d, rounds);
+    return LP_OK;
+}
+
 /* What each lambda beyond the first costs on graph g: its measured spreading difference less
  * the model's for it without any per-lambda cost, over those lambdas (*lambdas: how many the
  * run spreads to). */
@@ -353,10 +386,13 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
     const int budget0 = rv.cfg->max_lambdas, nw = rv.nurls;
     const size_t chunk0 = lp_ctx_chunk_bytes(ctx);
     lpi_profile P = *lpi_profile_get(ctx), keep = P;
-    planned A = {0}, B = {0}, H = {0}, S = {0}, I = {0};
+    planned A = {0}, B = {0}, H = {0}, S = {0}, I = {0}, F = {0}, G = {0};
     lp_ctx *loc = NULL; /* the compute-bound graph on one local worker */
-    char input[PATH_MAX] = "";
+    char input[PATH_MAX] = "", big[PATH_MAX] = "";
     const int64_t na = 32, ns = 512, nb = quick ? 4096 : 8192, nc = quick ? (int64_t)1 << 18 : (int64_t)1 << 19;
+    /* the file the workers read rows of: 16 chunks (16 roots, as a large input has), 1 or 2 MiB each */
+    const int64_t nr = quick ? (int64_t)1 << 21 : (int64_t)1 << 22;
+    const size_t rchunk = (size_t)nr * 8 / 16;
     const int full = 2 * nw; /* the default budget, and the driver's invocations in flight */
     const bool redis = !strncmp(rv.store, "redis://", 8);
     lpi_store *s = NULL;
@@ -492,6 +528,23 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
             if ((st = per_lambda(ctx, &Q, &I, full, sg.diff + sf.vs_gen, &e, &used))) goto done;
             P.orch_input_s = clampd(e - P.orch_lambda_s, 1e-7, 1);
         }
+        /* the rows of a large file input, read by the lambdas of a run while they all read (the
+         * local load_bw1 is one reader alone, best of 5, on the driver's machine): the model's
+         * difference between the sum of the large file and of the small one is mostly the reads,
+         * so the rate for which it matches the paired median difference is what they read at */
+        double rdiff = 0;
+        if (load_dir) {
+            double mg;
+            Q = P;
+            if ((st = write_input(ctx, load_dir, nr, big, sizeof big)) || (st = lp_ctx_set_chunk_bytes(ctx, rchunk)) ||
+                (st = plan_graph(ctx, sum_graph, big, nr, &F)) || (st = lp_ctx_set_chunk_bytes(ctx, 256)) ||
+                (st = plan_graph(ctx, sum_graph, input, ns, &G)) ||
+                (st = read_rounds(&C, big, nr, rchunk, input, ns, quick ? 5 : 9, &rdiff)) || (st = lp_ctx_set_chunk_bytes(ctx, 256)) ||
+                (st = predict(ctx, &Q, &G, full, LPI_COST_ORCH, &mg)) ||
+                (st = fit(ctx, &Q, &Q.remote_load_bw, 1e8, 1e12, true, &F, full, LPI_COST_ORCH, mg + rdiff)))
+                goto done;
+            P.remote_load_bw = Q.remote_load_bw;
+        }
         say(&C, "orchestrated        %8.2f ms per run, %.1f us per task in a chain (%lld tasks: %.1f ms with 1 lambda,",
             P.orch_run_s * 1e3, P.orch_task_s * 1e6, (long long)B.tasks, tb * 1e3);
         say(&C, "                    %.1f ms with %d: coordination of %.2f tasks at once; %lld compute-bound tasks in",
@@ -505,10 +558,17 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
         if (load_dir)
             say(&C, "                    %.2f ms per lambda and file input (%lld tasks on a file in %.1f ms with %d, %.1f ms more",
                 P.orch_input_s * 1e3, (long long)I.tasks, sf.t_full * 1e3, full, sf.diff * 1e3);
-        if (load_dir) say(&C, "                    than with 1)");
-        else
-            say(&C, "                    per lambda and file input not measured (no --load-dir): %.2f ms kept",
+        if (load_dir) {
+            say(&C, "                    than with 1)");
+            say(&C, "                    file rows read at %.2f GB/s per lambda, all reading (sum of %lld MiB in %d chunks: %.1f ms",
+                P.remote_load_bw / 1e9, (long long)(nr >> 17), 16, rdiff * 1e3);
+            say(&C, "                    more than of 4 KiB, medians of %d rounds; %.2f GB/s one local reader alone)", quick ? 5 : 9,
+                P.load_bw1 / 1e9);
+        } else
+            say(&C, "                    per lambda and file input, file rows not measured (no --load-dir): %.2f ms and",
                 P.orch_input_s * 1e3);
+        if (!load_dir)
+            say(&C, "                    %s kept", P.remote_load_bw > 0 ? "the measured read rate" : "the local read rate");
         say(&C, "first run           %8.2f ms more than later ones (%.2f ms, the slowest later %.2f ms: libraries, connections, scripts)",
             first_excess * 1e3, first_t * 1e3, later_t * 1e3);
     } else {
@@ -539,7 +599,10 @@ done:;
     if (H.pl) lpi_plan_destroy(H.pl);
     if (S.pl) lpi_plan_destroy(S.pl);
     if (I.pl) lpi_plan_destroy(I.pl);
+    if (F.pl) lpi_plan_destroy(F.pl);
+    if (G.pl) lpi_plan_destroy(G.pl);
     if (input[0]) unlink(input);
+    if (big[0]) unlink(big);
     lp_ctx_destroy(loc);
     lp_ctx_set_chunk_bytes(ctx, chunk0);
     lpi_remote_set_mode(ctx, orch0, budget0);

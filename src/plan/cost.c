@@ -51,6 +51,7 @@ void lpi_profile_copy_remote(lpi_profile *dst, const lpi_profile *src) {
     dst->orch_task_s = src->orch_task_s;
     dst->orch_lambda_s = src->orch_lambda_s;
     dst->orch_input_s = src->orch_input_s;
+    dst->remote_load_bw = src->remote_load_bw;
     dst->drv_run_s = src->drv_run_s;
     dst->drv_task_s = src->drv_task_s;
     dst->remote_first_s = src->remote_first_s;
@@ -166,14 +167,18 @@ static const pfield PFIELDS[] = {
     PF("file_drop_bw", file_drop_bw),
     /* version 6 */
     PF("orch_input_s", orch_input_s),
+    /* version 7 (written only once measured: 0 is "not measured") */
+    PF("remote_load_bw", remote_load_bw),
 };
 /* 2: the remote fields after invoke_s; 3: the probe's chunk_bytes, huge_pages, nt_stores, probed;
  * 4: saving into files (file_write_bw, file_sync_bw, file_commit_s), remote_first_s, orch_lambda_s;
  * 5: file_drop_bw (replacing a file); file_write_bw measured with concurrent chunk writers, and
  * fresh_bw (all workers faulting at once) measured directly.
  * 6: orch_input_s (each function of an orchestrated run opening the run's file inputs).
+ * 7: remote_load_bw (the workers' reads of file inputs, measured through them); absent, the
+ * local load_bw1 prices those reads as before.
  * Older files load with the defaults of the fields they lack. */
-#define PROFILE_VERSION 6
+#define PROFILE_VERSION 7
 
 typedef struct bfield {
     const char *key;
@@ -199,6 +204,7 @@ char *lpi_profile_to_json_text(const lpi_profile *p) {
             r |= json_object_set_new(o, BFIELDS[i].key, json_boolean(*(const bool *)((const char *)p + BFIELDS[i].off)));
         for (int i = 0; i < NPFIELDS; i++) {
             double d = *(const double *)((const char *)p + PFIELDS[i].off);
+            if (d == 0 && !strcmp(PFIELDS[i].key, "remote_load_bw")) continue; /* not measured */
             /* a byte count is written exactly (6 significant digits would not round-trip it) */
             bool bytes = !strcmp(PFIELDS[i].key, "chunk_bytes");
             r |= json_object_set_new(o, PFIELDS[i].key, bytes ? json_integer((json_int_t)d) : json_real(d));
@@ -638,6 +644,8 @@ double lpi_task_seconds(const lpi_profile *pr, const lpi_task_cost *c, int activ
 
 /* ---- remote executors: what a task costs beyond its work ---- */
 
+double lpi_remote_load_bw(const lpi_profile *pr) { return pr->remote_load_bw > 0 ? pr->remote_load_bw : pr->load_bw1; }
+
 /* Remotely a load that is not itself a result is no task: its consumers read its rows. */
 static bool direct_load(const lpi_pnode *p) { return p->kernel == LPI_K_LOAD && p->target < 0; }
 
@@ -668,7 +676,7 @@ static double remote_extra(const lpi_plan *pl, int64_t ti, const lpi_profile *pr
             const lpi_piece *pc = &t->ops[k].pieces[q];
             const lpi_pnode *pp = &pl->pnodes[pc->pnode];
             if (pp->kernel == LPI_K_NONE) continue;
-            if (direct_load(pp)) { s += box_bytes(&pc->box, pp->dtype) / pr->load_bw1; continue; }
+            if (direct_load(pp)) { s += box_bytes(&pc->box, pp->dtype) / lpi_remote_load_bw(pr); continue; }
             /* a chunk read by several pieces is fetched once */
             bool dup = false;
             for (int k2 = 0; k2 <= k && !dup; k2++)

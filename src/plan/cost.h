@@ -85,6 +85,11 @@ struct lpi_profile {
     double orch_input_s;         /* orchestrated: per lambda of a run and per file input of it:
                                   * each function plans the run, opening every input's header
                                   * (orch_lambda_s and orch_run_s are measured without inputs) */
+    /* Version 7: */
+    double remote_load_bw;       /* B/s a function reads a file input's rows (a direct load) at
+                                  * while the run's lambdas read at once, measured through the
+                                  * workers (`lampy calibrate --executor lambda --load-dir`);
+                                  * 0 = not measured: the local load_bw1 prices those reads */
 };
 
 /* The automatic chunk size never goes below this (per-task overhead), nor above 1 GiB. */
@@ -117,6 +122,8 @@ void lpi_profile_default(lpi_profile *p);
  * page-cache reads, first-touch pages, files, the per-run overhead, the remote figures. The
  * local model's time of a plan is then a + b * k (each task's time is linear in k). */
 void lpi_profile_scale_cores(lpi_profile *p, double k);
+/* B/s a remote task reads a file input's rows at (the workers' measured rate, else load_bw1). */
+double lpi_remote_load_bw(const lpi_profile *pr);
 /* The remote fields of src into dst (a local calibration keeps the remote one, and back). */
 void lpi_profile_copy_remote(lpi_profile *dst, const lpi_profile *src);
 lp_status lpi_profile_from_json_text(lp_ctx *ctx, const char *where, const char *text, lpi_profile *out);

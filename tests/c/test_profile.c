@@ -1,6 +1,7 @@
 /* The machine profile's version 3 fields (issue 16), version 4's (issue 12: saving files,
  * spreading an orchestrated run, a process's first remote run), version 5's (replacing a
- * file; first-touch faults of all workers at once) and version 6's (a run's file inputs): JSON
+ * file; first-touch faults of all workers at once), version 6's (a run's file inputs) and
+ * version 7's (the workers' reads of file inputs, written only once measured): JSON
  * round trip, older versions, the planner's chunk size from the profile, the automatic probe's conditions, the probe itself and its chunk rule. */
 #include "lampy.h"
 #include "lpt.h"
@@ -31,8 +32,16 @@ static void test_round_trip(void) {
     p.orch_lambda_s = 7.5e-4;
     p.file_drop_bw = 2.25e9;
     p.orch_input_s = 6.5e-4;
+    /* not measured (the default): not written, and the local read rate prices remote reads */
+    LPT_CHECK(p.remote_load_bw == 0 && lpi_remote_load_bw(&p) == p.load_bw1);
     char *text = lpi_profile_to_json_text(&p);
-    LPT_CHECK(text && strstr(text, "\"version\": 6") && strstr(text, "\"chunk_bytes\": 3145728"));
+    LPT_CHECK(text && !strstr(text, "remote_load_bw"));
+    free(text);
+    p.remote_load_bw = 3.25e9;
+    LPT_CHECK(lpi_remote_load_bw(&p) == 3.25e9);
+    text = lpi_profile_to_json_text(&p);
+    LPT_CHECK(text && strstr(text, "\"version\": 7") && strstr(text, "\"chunk_bytes\": 3145728") &&
+              strstr(text, "\"remote_load_bw\""));
     LPT_CHECK(strstr(text, "\"file_sync_bw\"") && strstr(text, "\"orch_lambda_s\"") && strstr(text, "\"remote_first_s\"") &&
               strstr(text, "\"file_drop_bw\"") && strstr(text, "\"orch_input_s\""));
     LPT_OK(ctx, lpi_profile_from_json_text(ctx, "t", text, &q));
@@ -40,6 +49,12 @@ static void test_round_trip(void) {
     LPT_CHECK(q.chunk_bytes == 3 << 20 && !q.huge_pages && !q.nt_stores && q.probed);
     LPT_CHECK(q.file_write_bw == 1.25e9 && q.file_sync_bw == 3.5e8 && q.file_commit_s == 4.5e-3);
     LPT_CHECK(q.remote_first_s == 2.5e-3 && q.orch_lambda_s == 7.5e-4 && q.file_drop_bw == 2.25e9 && q.orch_input_s == 6.5e-4);
+    LPT_CHECK(q.remote_load_bw == 3.25e9);
+    /* a local calibration keeps the remote figures, this one too */
+    lpi_profile r;
+    lpi_profile_default(&r);
+    lpi_profile_copy_remote(&r, &q);
+    LPT_CHECK(r.remote_load_bw == 3.25e9);
     LPT_CHECK(fabs(q.mem_bw[0] - p.mem_bw[0]) < 1e-5 * p.mem_bw[0]);
     lp_ctx_destroy(ctx);
 }
@@ -68,10 +83,15 @@ static void test_old_versions(void) {
     const char *v5 = "{\"format\": \"lampy.profile\", \"version\": 5, \"file_drop_bw\": 1e9}";
     LPT_OK(ctx, lpi_profile_from_json_text(ctx, "v5", v5, &q));
     LPT_CHECK(q.file_drop_bw == 1e9 && q.orch_input_s == 1e-3);
+    /* version 6: the workers' reads are priced with the profile's own local read rate */
+    const char *v6 = "{\"format\": \"lampy.profile\", \"version\": 6, \"load_bw_1worker\": 3e9}";
+    LPT_OK(ctx, lpi_profile_from_json_text(ctx, "v6", v6, &q));
+    LPT_CHECK(q.remote_load_bw == 0 && lpi_remote_load_bw(&q) == 3e9);
     /* bad values get a message and leave nothing half-read */
     const char *bad[] = {
-        "{\"format\": \"lampy.profile\", \"version\": 7}",
+        "{\"format\": \"lampy.profile\", \"version\": 8}",
         "{\"format\": \"lampy.profile\", \"version\": 6, \"orch_input_s\": 0}",
+        "{\"format\": \"lampy.profile\", \"version\": 7, \"remote_load_bw\": 0}",
         "{\"format\": \"lampy.profile\", \"version\": 4, \"file_sync_bw\": 0}",
         "{\"format\": \"lampy.profile\", \"version\": 5, \"file_drop_bw\": -1}",
         "{\"format\": \"lampy.profile\", \"version\": 3, \"chunk_bytes\": 1000}",
@@ -79,7 +99,8 @@ static void test_old_versions(void) {
         "{\"format\": \"lampy.profile\", \"version\": 3, \"huge_pages\": 1}",
         "{\"format\": \"lampy.profile\", \"version\": 3, \"probed\": \"yes\"}",
     };
-    const char *msg[] = {"unsupported profile version", "'orch_input_s' must be a positive number", "'file_sync_bw' must be a positive number",
+    const char *msg[] = {"unsupported profile version", "'orch_input_s' must be a positive number",
+                         "'remote_load_bw' must be a positive number", "'file_sync_bw' must be a positive number",
                          "'file_drop_bw' must be a positive number", "'chunk_bytes' must be in", "'chunk_bytes' must be in",
                          "'huge_pages' must be true or false", "'probed' must be true or false"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

@@ -32,7 +32,7 @@ def measured(tmp_path_factory, redis):
 
 def test_calibration_measures_the_remote_figures(measured, redis):
     prof, doc, log = measured
-    assert doc["format"] == "lampy.profile" and doc["version"] == 6 and doc["remote_calibrated"] is True
+    assert doc["format"] == "lampy.profile" and doc["version"] == 7 and doc["remote_calibrated"] is True
     for k, dflt in DEFAULTS.items():
         v = doc[k]
         assert isinstance(v, (int, float)) and math.isfinite(v) and v > 0, (k, v)
@@ -43,7 +43,11 @@ def test_calibration_measures_the_remote_figures(measured, redis):
     assert "store" in log and "invocation" in log and "orchestrated" in log and "driver-centric" in log
     assert "paired with one local worker" in log
     assert "first run" in log and "per lambda a run spreads to" in log and "per lambda and file input" in log
-    # the input file it measured with is gone
+    # with --load-dir, the rate the lambdas read a file's rows at, measured through the workers
+    # (no built-in value: a profile without it prices those reads with the local load_bw_1worker)
+    v = doc["remote_load_bw"]
+    assert isinstance(v, float) and 1e8 <= v <= 1e12 and "file rows read at" in log, (v, log)
+    # the input files it measured with are gone
     assert not list(prof.parent.glob("lampy-calibrate-*"))
     # the calibration's runs and chunks leave nothing in the store
     assert redis.dbsize() == 0, redis.cli("KEYS", "*")
@@ -113,6 +117,11 @@ def test_estimate_uses_the_measured_figures(measured, tmp_path, x):
     t = estimate(p2, "x * 2 + 1", x, *orch)["total_seconds"]
     assert close(t - base["total_seconds"], 8 * (1 << 16) / doc["store_put_bw"], t)
 
+    # each task reads its rows of x itself at the measured rate: half of it, x's bytes once more
+    p2 = with_changes(tmp_path, doc, "read", remote_load_bw=doc["remote_load_bw"] / 2)
+    t = estimate(p2, "x * 2 + 1", x, *orch)["total_seconds"]
+    assert close(t - base["total_seconds"], 8 * (1 << 16) / doc["remote_load_bw"], t)
+
     # the fixed cost of a run is added once, orchestrated and driver-centric
     p2 = with_changes(tmp_path, doc, "run", orch_run_s=2 * doc["orch_run_s"], driver_run_s=2 * doc["driver_run_s"])
     t = estimate(p2, "x * 2 + 1", x, *orch)["total_seconds"]
@@ -145,9 +154,9 @@ def test_version_1_profiles_still_load(tmp_path, x):
     orch = ["--orchestrate", "lambda"]
     a, b = estimate(v1, "x * 2", x, *orch), estimate(v1b, "x * 2", x, *orch)
     assert close(b["total_seconds"] - a["total_seconds"], 1e-3, b["total_seconds"])
-    v7 = tmp_path / "v7.json"
-    v7.write_text(json.dumps({"format": "lampy.profile", "version": 7}))
-    p = lampy("estimate", "x * 2", *x, "--profile", v7)
+    v8 = tmp_path / "v8.json"
+    v8.write_text(json.dumps({"format": "lampy.profile", "version": 8}))
+    p = lampy("estimate", "x * 2", *x, "--profile", v8)
     assert p.returncode != 0 and "unsupported profile version" in p.stderr
 
 

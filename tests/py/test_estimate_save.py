@@ -152,6 +152,26 @@ def test_file_inputs_are_charged_per_lambda(tmp_path, x):
     close_diff(est(v5, "x * 2 + 1", x, *orch), est(prof, "x * 2 + 1", x, *orch), 4 * (1e-3 - 4e-4))
 
 
+def test_file_rows_are_read_at_the_workers_rate(tmp_path, x):
+    """Remotely a task reads its rows of a file input itself: at remote_load_bw, the rate
+    `lampy calibrate --executor lambda --load-dir` measures through the workers (version 7); a
+    version 6 profile has no such figure and prices them at its load_bw_1worker, as before. With
+    a budget of 1 lambda the 8 tasks run one after another, each reading its 64 KiB chunk of x,
+    in both remote modes; the local executor's loads are not priced with it."""
+    v6 = profile(tmp_path, "v6", version=6, load_bw_1worker=6e9)
+    same = profile(tmp_path, "same", version=7, load_bw_1worker=6e9, remote_load_bw=6e9)
+    slow = profile(tmp_path, "slow", version=7, load_bw_1worker=6e9, remote_load_bw=1.5e9)
+
+    def est(p, *opts):
+        return estimate(p, x, *opts)["total_seconds"]
+
+    for mode in ("lambda", "driver"):
+        one = ["--executor", "lambda", "--orchestrate", mode, "--max-lambdas", "1"]
+        close(est(v6, *one), est(same, *one))
+        close_diff(est(slow, *one), est(v6, *one), 8 * CHUNK * (1 / 1.5e9 - 1 / 6e9))
+    close(est(slow), est(v6))
+
+
 def test_version_3_profiles_load_with_the_file_defaults(tmp_path, x):
     """A version 3 profile has no file figures: the built-in ones (2 GB/s written, 200 MB/s
     synced, 10 ms per commit) price the save."""
