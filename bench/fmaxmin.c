@@ -24,30 +24,17 @@ static double cpu_now(void) {
 }
 
 /* the loops as they were: a libm call per element (contiguous case only) */
-static void libm_fmax_f64(char **a, int64_t n, const int64_t *s, int *e) {
-    (void)s, (void)e;
-    const double *x = (const double *)a[0], *y = (const double *)a[1];
-    double *o = (double *)a[2];
-    for (int64_t i = 0; i < n; i++) o[i] = fmax(x[i], y[i]);
-}
-static void libm_fmin_f64(char **a, int64_t n, const int64_t *s, int *e) {
-    (void)s, (void)e;
-    const double *x = (const double *)a[0], *y = (const double *)a[1];
-    double *o = (double *)a[2];
-    for (int64_t i = 0; i < n; i++) o[i] = fmin(x[i], y[i]);
-}
-static void libm_fmax_f32(char **a, int64_t n, const int64_t *s, int *e) {
-    (void)s, (void)e;
-    const float *x = (const float *)a[0], *y = (const float *)a[1];
-    float *o = (float *)a[2];
-    for (int64_t i = 0; i < n; i++) o[i] = fmaxf(x[i], y[i]);
-}
-static void libm_fmin_f32(char **a, int64_t n, const int64_t *s, int *e) {
-    (void)s, (void)e;
-    const float *x = (const float *)a[0], *y = (const float *)a[1];
-    float *o = (float *)a[2];
-    for (int64_t i = 0; i < n; i++) o[i] = fminf(x[i], y[i]);
-}
+#define LIBM_LOOP(NAME, T, F)                                                  \
+    static void NAME(char **a, int64_t n, const int64_t *s, int *e) {          \
+        (void)s, (void)e;                                                      \
+        const T *x = (const T *)a[0], *y = (const T *)a[1];                    \
+        T *o = (T *)a[2];                                                      \
+        for (int64_t i = 0; i < n; i++) o[i] = F(x[i], y[i]);                  \
+    }
+LIBM_LOOP(libm_fmax_f64, double, fmax)
+LIBM_LOOP(libm_fmin_f64, double, fmin)
+LIBM_LOOP(libm_fmax_f32, float, fmaxf)
+LIBM_LOOP(libm_fmin_f32, float, fminf)
 
 /* ns per element of one trial: repetitions until min_s of CPU time */
 static double trial(lpi_loop_fn f, char **args, int64_t n, const int64_t *steps, double min_s) {
