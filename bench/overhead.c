@@ -9,6 +9,11 @@
  *   plan/task      = plan_seconds(many) / tasks(many)          (lp_last_run_stats)
  *   dispatch/task  = (run_seconds(many) - run_seconds(one)) / tasks(many)
  *   total/task     = (wall(many) - wall(one)) / tasks(many)    wall = around lp_run
+ *   wall×T/task    = total/task × threads: worker-seconds per task if every worker is busy
+ *                    throughout (what `lampy calibrate` measured until rev17)
+ *   cpu/task       = (cpu(many) - cpu(one)) / (tasks(many) - tasks(one)), the process's CPU
+ *                    time around lp_run (the probe's measure, exec/probe.c: the profile's
+ *                    task_overhead). Both from the same runs, so a busy moment hits both.
  *
  * Best of R repetitions (a fresh lazy node per repetition: lp_run keeps results), for 1..T
  * threads. The goal is under 5 µs per task (Dask's threaded scheduler: ~134 µs per task).
@@ -28,11 +33,17 @@
 #include <time.h>
 
 typedef struct {
-    double wall, plan, run;
+    double wall, plan, run, cpu;
     int64_t tasks;
 } timing;
 
 enum { W_SUM, W_MAP };
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* One repetition: build the graph over `data` chunked by `chunk`, run it, check the result. */
 static timing once(lp_ctx *ctx, int w, double *data, int64_t n, int64_t chunk, double expect_sum) {
@@ -49,9 +60,9 @@ static timing once(lp_ctx *ctx, int w, double *data, int64_t n, int64_t chunk, d
         lp_array_release(one);
     }
     lp_buffer *out;
-    double t0 = bench_now();
+    double c0 = cpu_now(), t0 = bench_now();
     CHECK(ctx, lp_run(ctx, &y, 1, &out));
-    double t1 = bench_now();
+    double t1 = bench_now(), c1 = cpu_now();
     lp_run_stats s;
     lp_last_run_stats(ctx, &s);
     const double *r = lp_buffer_data(out);
@@ -64,17 +75,18 @@ static timing once(lp_ctx *ctx, int w, double *data, int64_t n, int64_t chunk, d
     lp_buffer_release(out);
     lp_array_release(y);
     lp_array_release(x);
-    return (timing){t1 - t0, s.plan_seconds, s.run_seconds, s.tasks};
+    return (timing){t1 - t0, s.plan_seconds, s.run_seconds, c1 - c0, s.tasks};
 }
 
 static timing best_of(lp_ctx *ctx, int w, double *data, int64_t n, int64_t chunk, double expect, int reps) {
-    timing b = {1e30, 1e30, 1e30, 0};
+    timing b = {1e30, 1e30, 1e30, 1e30, 0};
     for (int i = 0; i < reps; i++) {
         timing t = once(ctx, w, data, n, chunk, expect);
         /* each column's best separately: they are independent lower bounds */
         if (t.wall < b.wall) b.wall = t.wall;
         if (t.plan < b.plan) b.plan = t.plan;
         if (t.run < b.run) b.run = t.run;
+        if (t.cpu < b.cpu) b.cpu = t.cpu;
         b.tasks = t.tasks;
     }
     return b;
@@ -109,7 +121,8 @@ int main(int argc, char **argv) {
     }
     if (!json)
         printf("%lld chunks x %lld float64 elements, best of %d\n"
-               "workload threads   tasks  plan µs/task  dispatch µs/task  total µs/task  (wall many / one chunk)\n",
+               "workload threads   tasks  plan µs/task  dispatch µs/task  total µs/task  wall×T µs/task  cpu µs/task"
+               "  (wall many / one chunk)\n",
                (long long)chunks, (long long)per, reps);
     for (int nt = 1; nt <= maxt; nt++) {
         lp_ctx *ctx;
@@ -122,17 +135,19 @@ int main(int argc, char **argv) {
             double T = (double)many.tasks;
             double plan = many.plan / T * 1e6, disp = (many.run - one.run) / T * 1e6;
             double total = (many.wall - one.wall) / T * 1e6;
+            double cpu = (many.cpu - one.cpu) / (double)(many.tasks > one.tasks ? many.tasks - one.tasks : 1) * 1e6;
             const char *name = w == W_SUM ? "sum" : "map";
             if (json)
                 printf("{\"workload\": \"%s\", \"threads\": %d, \"chunks\": %lld, \"elems_per_chunk\": %lld, "
                        "\"tasks\": %lld, \"tasks_one\": %lld, \"wall_many_s\": %.9f, \"wall_one_s\": %.9f, "
                        "\"plan_many_s\": %.9f, \"run_many_s\": %.9f, \"run_one_s\": %.9f, "
-                       "\"plan_us_per_task\": %.4f, \"dispatch_us_per_task\": %.4f, \"total_us_per_task\": %.4f}\n",
+                       "\"plan_us_per_task\": %.4f, \"dispatch_us_per_task\": %.4f, \"total_us_per_task\": %.4f, "
+                       "\"cpu_us_per_task\": %.4f}\n",
                        name, nt, (long long)chunks, (long long)per, (long long)many.tasks, (long long)one.tasks,
-                       many.wall, one.wall, many.plan, many.run, one.run, plan, disp, total);
+                       many.wall, one.wall, many.plan, many.run, one.run, plan, disp, total, cpu);
             else
-                printf("%-8s %7d %7lld %13.3f %17.3f %14.3f  (%.2f ms / %.3f ms)\n", name, nt,
-                       (long long)many.tasks, plan, disp, total, many.wall * 1e3, one.wall * 1e3);
+                printf("%-8s %7d %7lld %13.3f %17.3f %14.3f %15.3f %12.3f  (%.2f ms / %.3f ms)\n", name, nt,
+                       (long long)many.tasks, plan, disp, total, total * nt, cpu, many.wall * 1e3, one.wall * 1e3);
             fflush(stdout);
         }
         lp_ctx_destroy(ctx);

@@ -1,8 +1,9 @@
 /* `lampy calibrate`: measure this machine with Lampy's own kernels (so the profile describes
  * what Lampy achieves, not a theoretical peak) and fit the cost model's parameters:
  *
- *   the probe        chunk size, threads, non-temporal stores, huge pages (probe.c)
- *   overheads        a one-task expression many times; a sum over ~10,000 tiny chunks
+ *   the probe        chunk size, threads, non-temporal stores, huge pages, the overhead per
+ *                    task (probe.c; kept as the probe measured them)
+ *   overheads        a one-task expression many times (per run)
  *   per-op costs     every elementwise op, reduction (innermost and outer axes) and creation op
  *                    over 2 MiB arrays (in cache) on one worker, against a cheap reference op of
  *                    the same arity run in the same rounds; a chain of 16 adds for the VM's
@@ -54,7 +55,7 @@ void lpi_cal_say(const lpi_cal_log *l, const char *fmt, ...) {
 typedef lp_status (*build_fn)(lp_ctx *ctx, void *arg, lp_array **out);
 
 /* Best time of `reps` runs of a freshly built expression (a computed node is not run again). */
-static lp_status best_of(lp_ctx *ctx, build_fn fn, void *arg, int reps, double *best, int64_t *tasks) {
+static lp_status best_of(lp_ctx *ctx, build_fn fn, void *arg, int reps, double *best) {
     *best = 1e30;
     for (int r = 0; r < reps; r++) {
         lp_array *x;
@@ -68,7 +69,6 @@ static lp_status best_of(lp_ctx *ctx, build_fn fn, void *arg, int reps, double *
         lp_array_release(x);
         if (st) return st;
         if (t < *best) *best = t;
-        if (tasks) { lp_run_stats s; lp_last_run_stats(ctx, &s); *tasks = s.tasks; }
     }
     return LP_OK;
 }
@@ -212,7 +212,7 @@ static lp_status b_node(lp_ctx *ctx, void *p, lp_array **out) {
 }
 
 /* Best time of reps runs of a generic node (node_args). */
-static lp_status t_node(lp_ctx *c, node_args *na, int reps, double *t) { return best_of(c, b_node, na, reps, t, NULL); }
+static lp_status t_node(lp_ctx *c, node_args *na, int reps, double *t) { return best_of(c, b_node, na, reps, t); }
 
 /* An expression to measure against: how it is built, and its arguments. */
 typedef struct reference {
@@ -229,8 +229,8 @@ static lp_status t_node_vs(lp_ctx *c, node_args *na, reference ref, int reps, do
     *t = *tref = 1e30;
     for (int r = 0; r < reps; r++) {
         double a, b;
-        lp_status st = best_of(c, ref.fn, ref.arg, 1, &b, NULL);
-        if (!st) st = best_of(c, b_node, na, 1, &a, NULL);
+        lp_status st = best_of(c, ref.fn, ref.arg, 1, &b);
+        if (!st) st = best_of(c, b_node, na, 1, &a);
         if (st) return st;
         *t = fmin(*t, a);
         *tref = fmin(*tref, b);
@@ -393,7 +393,7 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
     a = lp_malloc_aligned((size_t)N * 8);
     b = lp_malloc_aligned((size_t)N * 8);
     d = lp_malloc_aligned((size_t)N * 8);
-    tiny = lp_malloc_aligned(80000 * 8);
+    tiny = lp_malloc_aligned(16 * 8);
     f1 = lp_malloc_aligned((size_t)M * 8);
     f2 = lp_malloc_aligned((size_t)M * 8);
     i1 = lp_malloc_aligned((size_t)M * 8);
@@ -401,7 +401,7 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
     bb = lp_malloc_aligned((size_t)M);
     if (!a || !b || !d || !tiny || !f1 || !f2 || !i1 || !i2 || !bb) { st = lpi_nomem(ctx); goto done; }
     for (int64_t i = 0; i < N; i++) { a[i] = (double)(i & 1023) * 1e-3; b[i] = 1.0 - a[i]; d[i] = 0.5 * a[i]; }
-    for (int64_t i = 0; i < 80000; i++) tiny[i] = 1.0;
+    for (int64_t i = 0; i < 16; i++) tiny[i] = 1.0;
     /* random operands, like the data of real workloads: comparisons, where and min/max are
      * data-dependent (branch mispredictions), and regular patterns would flatter them */
     for (int64_t i = 0; i < M; i++) {
@@ -414,7 +414,6 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
     }
 #define CK(call) do { if ((st = (call))) { st = lpi_error(ctx, st, "calibrate: %s", lp_last_error(c1)[0] ? lp_last_error(c1) : lp_last_error(cw)); goto done; } } while (0)
     double t;
-    int64_t ntasks = 0;
     args ar = {0};
     /* files (loading, saving) in the temporary directory; samples of a tiny file's commit
      * between the parts below (commit_sample) */
@@ -429,18 +428,13 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
         int64_t sixteen = 16;
         CK(lp_wrap(cw, tiny, LP_FLOAT64, 1, &sixteen, NULL, noop_release, NULL, &T));
         ar.a = T;
-        CK(best_of(cw, b_add1, &ar, 300, &t, NULL));
+        CK(best_of(cw, b_add1, &ar, 300, &t));
         P.run_overhead = clampd(t, 1e-6, 1e-2);
-        lp_array_release(T);
-        T = NULL;
-        int64_t n = 80000, ch = 8;
-        CK(wrap(cw, tiny, n, &T));
-        CK(lp_array_set_chunks(cw, T, 1, &ch));
-        ar.a = T;
-        CK(best_of(cw, b_sum, &ar, 5, &t, &ntasks));
-        P.task_overhead = clampd((t - P.run_overhead) * W / (double)(ntasks ? ntasks : 1), 1e-8, 1e-3);
-        say(&C, "overheads           %8.1f us per run, %.2f us per task (%lld tasks in %.2f ms on %d workers)",
-            P.run_overhead * 1e6, P.task_overhead * 1e6, (long long)ntasks, t * 1e3, W);
+        /* the overhead per task is the probe's (P.task_overhead, set above: the same sum over
+         * ~10,000 tiny chunks, wall time times the workers, against one chunk), not measured
+         * again; the probe reads that measurement's CPU time too, for its chunk bound */
+        say(&C, "overheads           %8.1f us per run, %.2f us per task (the probe's)", P.run_overhead * 1e6,
+            P.task_overhead * 1e6);
         lp_array_release(T);
         T = NULL;
     }
@@ -464,9 +458,9 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
         double t1a, t16;
         ar.a = F1;
         ar.kind = 1;
-        CK(best_of(c1, b_chain, &ar, reps, &t1a, NULL));
+        CK(best_of(c1, b_chain, &ar, reps, &t1a));
         ar.kind = 16;
-        CK(best_of(c1, b_chain, &ar, reps, &t16, NULL));
+        CK(best_of(c1, b_chain, &ar, reps, &t16));
         const double c_instr = clampd((t16 - t1a) / (15.0 * M), 1e-12, 1e-7);
         /* references: one cheap op of each arity over in-cache arrays */
         node_args na = {0}, na_bin = {0}, na_sum = {0}, na_axis = {0};
@@ -568,8 +562,8 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
         for (int s = 1; s <= 3; s++) {
             double t1, tw;
             ar.kind = s;
-            CK(best_of(c1, b_sum_streams, &ar, dreps, &t1, NULL));
-            CK(best_of(cw, b_sum_streams, &ar, dreps, &tw, NULL));
+            CK(best_of(c1, b_sum_streams, &ar, dreps, &t1));
+            CK(best_of(cw, b_sum_streams, &ar, dreps, &tw));
             P.mem_bw1[s - 1] = clampd(8.0 * s * N / fmax(t1 - base, 1e-6), 1e8, 1e12);
             P.mem_bw[s - 1] = clampd(8.0 * s * N / fmax(tw - base, 1e-6), P.mem_bw1[s - 1], 1e12);
         }
@@ -605,7 +599,7 @@ lp_status lp_calibrate(lp_ctx *ctx, double max_seconds, void (*log)(void *, cons
              * calibrations a minute apart on a loaded machine) */
             for (int r = 0; r < 5 && !st; r++) {
                 double tt;
-                if ((st = best_of(c, b_sum, &ar, 1, &tt, NULL))) break;
+                if ((st = best_of(c, b_sum, &ar, 1, &tt))) break;
                 double sum = 0;
                 const struct lpi_trace *tr = lpi_last_trace(c);
                 for (int64_t i = 0; tr && i < tr->n; i++)

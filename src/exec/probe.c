@@ -1,6 +1,9 @@
 /* The machine probe (issue 16): what the planner and the kernels should choose on this machine,
  * measured with Lampy's own kernels over an array far larger than the caches.
  *
+ *   task overhead    sum(a) over 10,000 tiny chunks against one chunk, on two clocks of the
+ *                    same runs: CPU time for the bound below, wall time for the profile's
+ *                    task_overhead (the cost model's term per task; `lampy calibrate` keeps it)
  *   chunk size       sum(a) and a * 1.5 + 0.5 with every chunk size of a sweep, all workers;
  *                    the sizes within the sweep's own noise of the best are ties, and the
  *                    smallest tie whose measured per-task overhead stays under 2% of a task's
@@ -165,28 +168,43 @@ static double cpu_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Seconds of fixed cost per task on a worker: sum(a) over tiny chunks (10,000 tasks of 8
- * elements) against the same data in one chunk, on all workers, in the process's CPU time (the
- * workers' work, not the time other tenants hold the cores; best of five). */
-static lp_status task_overhead(lp_ctx *c, double *task_s) {
+/* The fixed cost per task: sum(a) over tiny chunks (10,000 tasks of 8 elements) against the
+ * same data in one chunk, on all W workers, best of five of each. The one measurement of it, read
+ * on two clocks because its two uses differ:
+ *   *cpu_s   the process's CPU time per task: what the chunk-size bound weighs against a task's
+ *            streaming time on its worker. CPU time counts the workers' work, not the moments
+ *            other tenants hold the cores, so a busy host (the automatic probe runs whenever a
+ *            process first plans a large array) does not move the chunk choice.
+ *   *wall_s  wall time per task times W: the cost model's task_overhead, which it adds to each
+ *            task and spreads over W workers to predict a run's wall time. Tiny tasks do not keep
+ *            W workers busy (the driver plans them one after the other, they share the ready
+ *            queue's lock): with 2 workers the CPU time per task was half of wall × W (rev17,
+ *            docs/PERFORMANCE.md), and a model fed CPU time would halve what a run of many
+ *            small tasks costs. */
+static lp_status task_overhead(lp_ctx *c, int W, double *cpu_s, double *wall_s) {
     enum { N = 80000 };
     static double tiny[N];
     lp_array *T = NULL;
     const int64_t n = N;
     lp_status st = lp_wrap(c, tiny, LP_FLOAT64, 1, &n, NULL, noop_release, NULL, &T);
-    double cpu[2] = {1e30, 1e30};
+    double cpu[2] = {1e30, 1e30}, wall[2] = {1e30, 1e30};
     int64_t tasks[2] = {0, 0};
     for (int r = 0; r < 5 && !st; r++)
         for (int k = 0; k < 2 && !st; k++) {
             double t, c0 = cpu_now();
             if ((st = lp_ctx_set_chunk_bytes(c, k == 0 ? 64 : (size_t)N * 8)) || (st = time_op(c, T, 0, &t))) break;
             cpu[k] = fmin(cpu[k], cpu_now() - c0);
+            wall[k] = fmin(wall[k], t);
             lp_run_stats rs;
             lp_last_run_stats(c, &rs);
             tasks[k] = rs.tasks;
         }
     lp_array_release(T);
-    if (!st) *task_s = fmin(fmax((cpu[0] - cpu[1]) / (double)(tasks[0] > tasks[1] ? tasks[0] - tasks[1] : 1), 1e-8), 1e-3);
+    const double dt = (double)(tasks[0] > tasks[1] ? tasks[0] - tasks[1] : 1);
+    if (!st) {
+        *cpu_s = fmin(fmax((cpu[0] - cpu[1]) / dt, 1e-8), 1e-3);
+        *wall_s = fmin(fmax((wall[0] - wall[1]) * (W > 0 ? W : 1) / dt, 1e-8), 1e-3);
+    }
     return st;
 }
 
@@ -218,7 +236,9 @@ lp_status lpi_probe_machine(lp_ctx *ctx, lpi_profile *P, bool quick, const lpi_c
     /* ---- chunk size: rounds over the sizes (each round in another order), best and second
      * best time of each; then the tie rule ---- */
     double task_s = 0;
-    if ((st = task_overhead(c, &task_s))) goto fail;
+    if ((st = task_overhead(c, W, &task_s, &P->task_overhead))) goto fail;
+    lpi_cal_say(log, "task overhead       %.2f us per task in CPU time (the chunk bound), %.2f us wall x %d workers "
+                "(the cost model)", task_s * 1e6, P->task_overhead * 1e6, W);
     double ts[NS][2][2]; /* [size][op][best, second best] */
     for (int s = 0; s < NS; s++)
         for (int op = 0; op < 2; op++) ts[s][op][0] = ts[s][op][1] = 1e30;

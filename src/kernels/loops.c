@@ -127,6 +127,16 @@ DEF_FLOAT_HELPERS(double, f64, fmod, floor, copysign)
 /* maximum/minimum propagate NaN like NumPy: (a >= b || isnan(a)) ? a : b */
 #define FMAX(a, b) (((a) >= (b) || (a) != (a)) ? (a) : (b))
 #define FMIN(a, b) (((a) <= (b) || (a) != (a)) ? (a) : (b))
+/* fmax/fmin ignore NaN like NumPy: a when b is NaN, else the larger (smaller), b when the two
+ * compare equal (-0 and +0) or a alone is NaN; both NaN: a. That is NumPy's float32/float64
+ * vector loop (blend(a, max(a, b), b ordered): maxpd/minpd give b for equal or unordered
+ * operands) and glibc's x86-64 fmax; compares and a select vectorise, a libm call per element
+ * did not. (In the scalar remainder of a short contiguous loop NumPy's zero sign varies with
+ * the position: there alone may a zero's sign differ.) float16 is NumPy's half loop: FMAXH. */
+#define FMAXNUM(a, b) (((a) > (b) || (b) != (b)) ? (a) : (b))
+#define FMINNUM(a, b) (((a) < (b) || (b) != (b)) ? (a) : (b))
+#define FMAXH(a, b) (((a) >= (b) || (b) != (b)) ? (a) : (b))
+#define FMINH(a, b) (((a) <= (b) || (b) != (b)) ? (a) : (b))
 
 /* ---- loop generators -------------------------------------------------------------------- */
 
@@ -270,13 +280,17 @@ UINTS(X)
 #undef X
 BINARY_LOOP(fmax_b, lp_bool_t, lp_bool_t, x | y)
 BINARY_LOOP(fmin_b, lp_bool_t, lp_bool_t, x & y)
+#define X(S, T, W) BINARY_LOOP(fmax_##S, T, T, FMAXNUM(x, y)) BINARY_LOOP(fmin_##S, T, T, FMINNUM(x, y))
+FLOATS(X)
+#undef X
+/* for float16 (via float32, exact) */
+BINARY_LOOP(fmaxh_f32, float, float, FMAXH(x, y))
+BINARY_LOOP(fminh_f32, float, float, FMINH(x, y))
 
 /* float math through libm (glibc: within 1-2 ULP of the correctly rounded value) */
 #define MATH1(NAME, F32, F64) UNARY_LOOP(NAME##_f32, float, float, F32(x)) UNARY_LOOP(NAME##_f64, double, double, F64(x))
 #define MATH2(NAME, F32, F64) \
     BINARY_LOOP(NAME##_f32, float, float, F32(x, y)) BINARY_LOOP(NAME##_f64, double, double, F64(x, y))
-MATH2(fmax, fmaxf, fmax)
-MATH2(fmin, fminf, fmin)
 MATH2(fmod, fmodf, fmod)
 MATH2(atan2, atan2f, atan2)
 MATH2(hypot, hypotf, hypot)
@@ -387,7 +401,7 @@ static void via_f32(lpi_loop_fn f, int nin, bool out_f16, char **args, int64_t n
     X(min, 2, 1) X(eq, 2, 0) X(ne, 2, 0) X(lt, 2, 0) X(le, 2, 0) X(gt, 2, 0) X(ge, 2, 0) X(neg, 1, 1)           \
     X(abs, 1, 1) X(sqrt, 1, 1) X(exp, 1, 1) X(log, 1, 1) X(sin, 1, 1) X(cos, 1, 1) X(tanh, 1, 1)               \
     X(isnan, 1, 0) X(isinf, 1, 0) X(isfin, 1, 0) X(sbit, 1, 0) X(floor, 1, 1) X(ceil, 1, 1) X(trunc, 1, 1)     \
-    X(sign, 1, 1) X(square, 1, 1) X(recip, 1, 1) X(fmax, 2, 1) X(fmin, 2, 1) X(fmod, 2, 1) X(rint, 1, 1)       \
+    X(sign, 1, 1) X(square, 1, 1) X(recip, 1, 1) X(fmod, 2, 1) X(rint, 1, 1)       \
     X(log1p, 1, 1) X(log2, 1, 1) X(log10, 1, 1) X(expm1, 1, 1) X(exp2, 1, 1) X(tan, 1, 1) X(asin, 1, 1)        \
     X(acos, 1, 1) X(atan, 1, 1) X(sinh, 1, 1) X(cosh, 1, 1) X(asinh, 1, 1) X(acosh, 1, 1) X(atanh, 1, 1)       \
     X(cbrt, 1, 1) X(d2r, 1, 1) X(r2d, 1, 1) X(atan2, 2, 1) X(hypot, 2, 1) X(copysign, 2, 1) X(logaddexp, 2, 1)
@@ -397,6 +411,13 @@ static void via_f32(lpi_loop_fn f, int nin, bool out_f16, char **args, int64_t n
     }
 F16_OPS(X)
 #undef X
+/* fmax/fmin: NumPy's half loops keep the first of equal zeros (FMAXH) */
+static void fmax_f16(char **args, int64_t n, const int64_t *steps, int *err) {
+    via_f32(fmaxh_f32, 2, true, args, n, steps, err);
+}
+static void fmin_f16(char **args, int64_t n, const int64_t *steps, int *err) {
+    via_f32(fminh_f32, 2, true, args, n, steps, err);
+}
 
 /* nextafter in float16 steps, on the bits (a float32 step would round back to x): NaN in,
  * NaN out; equal values give x; from a zero the smallest subnormal with y's sign; otherwise

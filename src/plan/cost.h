@@ -21,7 +21,8 @@ struct lpi_profile {
     char machine[160];
     int cores;
     bool calibrated;
-    double task_overhead;        /* s per task on its worker (scheduling, assembly, bookkeeping) */
+    double task_overhead;        /* s per task on its worker (scheduling, assembly, bookkeeping):
+                                  * the probe's wall time per tiny task times the workers */
     double run_overhead;         /* s per run (waking the pool, result buffers, planning) */
     /* B/s of DRAM reads by Lampy's kernels from 1, 2 and 3+ input streams at once (several
      * streams are slower per byte than one), one core alone / all cores together */

@@ -428,10 +428,24 @@ lp_status lpi_plan_copy_from(planner *P, int pi, int src, const lpi_axismap *m) 
     lp_status st = copy_grid(P, pi, &P->pn[src], m);
     if (st) return st;
     P->pn[pi].map = m;
-    return lpi_plan_unary_tasks(P, pi, src, m);
+    return lpi_plan_unary_tasks(P, pi, src, (lpi_read_rule){.kind = LPI_READ_MAP, .map = m});
 }
 
-lp_status lpi_plan_unary_tasks(planner *P, int pi, int src, const lpi_axismap *m) {
+/* The operand region of one task of lpi_plan_unary_tasks. */
+static void read_region(const planner *P, int src, lpi_read_rule rule, const lpi_task *t, lpi_box *r) {
+    switch (rule.kind) {
+    case LPI_READ_CHUNK: lpi_grid_chunk_box(&P->pn[src].grid, t->chunk, r); return;
+    case LPI_READ_BOX: *r = t->box; return;
+    case LPI_READ_MAP: map_region(rule.map, P->pn[src].ndim, &t->box, r); return;
+    case LPI_READ_LINES:
+        *r = t->box;
+        r->lo[rule.axis] = 0;
+        r->hi[rule.axis] = P->pn[src].shape[rule.axis];
+        return;
+    }
+}
+
+lp_status lpi_plan_unary_tasks(planner *P, int pi, int src, lpi_read_rule rule) {
     lp_status st;
     lpi_pnode *p = &P->pn[pi];
     p->nin = 1;
@@ -443,12 +457,11 @@ lp_status lpi_plan_unary_tasks(planner *P, int pi, int src, const lpi_axismap *m
         lpi_task *t = lpi_new_task(P, pi, c);
         if (!t) return lpi_nomem(P->ctx);
         lpi_grid_chunk_box(&P->pn[pi].grid, c, &t->box);
-        t->map = m;
+        t->map = rule.kind == LPI_READ_MAP ? rule.map : NULL;
         t->nops = 1;
         if (!(t->ops = lpi_arena_alloc(P->ar, sizeof *t->ops))) return lpi_nomem(P->ctx);
         lpi_box r;
-        if (m) map_region(m, P->pn[src].ndim, &t->box, &r);
-        else lpi_grid_chunk_box(&P->pn[src].grid, c, &r);
+        read_region(P, src, rule, t, &r);
         if ((st = lpi_add_operand(P, t, 0, src, &r, false))) return st;
     }
     return LP_OK;

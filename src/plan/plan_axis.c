@@ -21,10 +21,11 @@
 
 #include <string.h>
 
-/* A pnode over the input's grid with one task per chunk reading that chunk. */
+/* One task per chunk of pi's grid reading the input's chunk of the same index (keep_grid: pi
+ * takes the input's grid; else pi's grid has as many chunks, of another shape). */
 static lp_status per_chunk(planner *P, int pi, int src, bool keep_grid) {
     if (keep_grid) P->pn[pi].grid = P->pn[src].grid;
-    return lpi_plan_unary_tasks(P, pi, src, NULL);
+    return lpi_plan_unary_tasks(P, pi, src, (lpi_read_rule){.kind = LPI_READ_CHUNK});
 }
 
 static lp_status plan_scan(planner *P, int gid) {
@@ -213,20 +214,8 @@ static lp_status plan_sort(planner *P, int gid) {
     rg->bounds[ax] = rb;
     rg->nchunks[ax] = nr;
     lpi_grid_from_bounds(P->ar, rg);
-    lpi_pnode *p = &P->pn[runs];
-    p->nin = 1;
-    if (!(p->in = lpi_arena_alloc(P->ar, sizeof *p->in))) return lpi_nomem(P->ctx);
-    p->in[0] = src;
-    p->first_task = P->ntasks;
-    p->ntasks = p->grid.total;
-    for (int64_t c = 0; c < P->pn[runs].grid.total; c++) {
-        lpi_task *t = lpi_new_task(P, runs, c);
-        if (!t) return lpi_nomem(P->ctx);
-        lpi_grid_chunk_box(&P->pn[runs].grid, c, &t->box);
-        t->nops = 1;
-        if (!(t->ops = lpi_arena_alloc(P->ar, sizeof *t->ops))) return lpi_nomem(P->ctx);
-        if ((st = lpi_add_operand(P, t, 0, src, &t->box, false))) return st; /* the run's chunks */
-    }
+    /* a run reads its own box: all the input chunks of its group */
+    if ((st = lpi_plan_unary_tasks(P, runs, src, (lpi_read_rule){.kind = LPI_READ_BOX}))) return st;
     /* level 2: merge; operands: every run along the axis over the task's lines (argsort: the
      * values of the same ranges too) */
     const int per[2] = {runs, src};
@@ -238,7 +227,6 @@ static lp_status plan_sort(planner *P, int gid) {
 static lp_status plan_fft(planner *P, int gid) {
     lp_array *e = P->g.node[gid];
     const int src = P->pnode_of[P->g.in[gid][0]], ax = e->a.axis;
-    const int64_t nin = e->in[0]->shape[ax];
     int pi = lpi_new_pnode(P, LPI_K_FFT, e->op, e, e->dtype, e->ndim, e->shape);
     if (pi < 0) return lpi_nomem(P->ctx);
     P->pnode_of[gid] = pi;
@@ -247,26 +235,10 @@ static lp_status plan_fft(planner *P, int gid) {
     memcpy(P->pn[pi].grid.shape, e->shape, sizeof P->pn[pi].grid.shape);
     if ((st = lpi_one_chunk_axis(P, &P->pn[pi].grid, ax, e->shape[ax]))) return st;
     lpi_grid_from_bounds(P->ar, &P->pn[pi].grid);
-    lpi_pnode *p = &P->pn[pi];
-    p->final = true;
-    p->axis = ax;
-    p->nin = 1;
-    if (!(p->in = lpi_arena_alloc(P->ar, sizeof *p->in))) return lpi_nomem(P->ctx);
-    p->in[0] = src;
-    p->first_task = P->ntasks;
-    p->ntasks = p->grid.total;
-    for (int64_t c = 0; c < P->pn[pi].ntasks; c++) {
-        lpi_task *t = lpi_new_task(P, pi, c);
-        if (!t) return lpi_nomem(P->ctx);
-        lpi_grid_chunk_box(&P->pn[pi].grid, c, &t->box);
-        t->nops = 1;
-        if (!(t->ops = lpi_arena_alloc(P->ar, sizeof *t->ops))) return lpi_nomem(P->ctx);
-        lpi_box r = t->box;
-        r.lo[ax] = 0;
-        r.hi[ax] = nin;
-        if ((st = lpi_add_operand(P, t, 0, src, &r, false))) return st;
-    }
-    return LP_OK;
+    P->pn[pi].final = true;
+    P->pn[pi].axis = ax;
+    /* a task reads its lines whole along the axis, over the input's length there */
+    return lpi_plan_unary_tasks(P, pi, src, (lpi_read_rule){.kind = LPI_READ_LINES, .axis = ax});
 }
 
 lp_status lpi_plan_axis(planner *P, int gid) {

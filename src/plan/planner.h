@@ -34,9 +34,25 @@ lp_status lpi_plan_simple_tasks(planner *P, int pi);
 int64_t lpi_find_chunk(const int64_t *bounds, int64_t nchunks, int64_t x);
 /* An affine-copy pnode pi reading pnode src through map m (grid derived from src's). */
 lp_status lpi_plan_copy_from(planner *P, int pi, int src, const lpi_axismap *m);
-/* One task per chunk c of pi's (set) grid reading, from src, the region m maps its box to, or
- * (m NULL) src's chunk c. */
-lp_status lpi_plan_unary_tasks(planner *P, int pi, int src, const lpi_axismap *m);
+/* Which region of the source a task of lpi_plan_unary_tasks reads; each caller states it. */
+typedef enum {
+    LPI_READ_CHUNK, /* src's chunk c, c the task's own chunk index: grids with as many chunks
+                     * but another shape (scan totals, select histograms) */
+    LPI_READ_BOX,   /* the task's own box in src's coordinates, spanning as many of src's chunks
+                     * as it covers (sort's runs: groups of chunks along the axis) */
+    LPI_READ_MAP,   /* the region the axis map sends the box to (affine copies) */
+    LPI_READ_LINES, /* the box with `axis` whole, src's full length along it (fft: that length
+                     * may differ from the output's) */
+} lpi_read_kind;
+
+typedef struct {
+    lpi_read_kind kind;
+    const lpi_axismap *map; /* LPI_READ_MAP; also set as the tasks' map */
+    int axis;               /* LPI_READ_LINES */
+} lpi_read_rule;
+
+/* One task per chunk c of pi's (set) grid with one operand: the region of src `rule` names. */
+lp_status lpi_plan_unary_tasks(planner *P, int pi, int src, lpi_read_rule rule);
 /* The combine tree of a reduction: pnode `prev` holds nout * per partial states (`per`
  * consecutive states per output chunk of `fin`); adds COMBINE levels of fan-in 8 merging them
  * in a fixed order, the last level being `fin` (its kernel becomes COMBINE, it writes fin's

@@ -228,8 +228,11 @@ static void test_probe_values(void) {
     lpi_profile p;
     lpi_profile_default(&p);
     p.chunk_bytes = 0;
+    p.task_overhead = 0;
     const bool nt = lpi_vm_stream(), huge = lpi_alloc_huge();
     LPT_OK(ctx, lpi_probe_machine(ctx, &p, true, NULL));
+    /* the overhead per task is the probe's (the one measurement; `lampy calibrate` keeps it) */
+    LPT_CHECKF(p.task_overhead >= 1e-8 && p.task_overhead <= 1e-3, "task_overhead %g", p.task_overhead);
     /* one of the sizes swept (1 MiB .. 32 MiB, powers of two) */
     int64_t cb = (int64_t)p.chunk_bytes;
     LPT_CHECKF(cb >= 1 << 20 && cb <= 32 << 20 && (cb & (cb - 1)) == 0, "chunk_bytes %lld", (long long)cb);
@@ -244,6 +247,7 @@ static void test_probe_values(void) {
     LPT_OK(ctx, lpi_profile_from_json_text(ctx, "probed", text, &q));
     free(text);
     LPT_CHECK(q.chunk_bytes == p.chunk_bytes && q.nt_stores == p.nt_stores && q.huge_pages == p.huge_pages);
+    LPT_CHECK(fabs(q.task_overhead - p.task_overhead) <= 1e-5 * p.task_overhead); /* 6 digits in JSON */
     lp_ctx_destroy(ctx);
 }
 

@@ -3,6 +3,7 @@ of `lampy eval`."""
 import json
 import os
 import pty
+import re
 import select
 import shutil
 import subprocess
@@ -115,6 +116,11 @@ def test_calibrate_and_profile(data, tmp_path):
     assert p.returncode == 0, p.stderr
     doc = json.loads(prof.read_text())
     assert doc["calibrated"] is True and doc["mem_bw_1stream"] > 0 and doc["task_overhead_s"] > 0
+    # one measurement of the overhead per task: the probe's, which the profile keeps
+    probed = re.search(r"task overhead .*?, ([0-9.]+) us wall x", p.stderr)
+    kept = re.search(r"overheads .*?([0-9.]+) us per task \(the probe's", p.stderr)
+    assert probed and kept and probed.group(1) == kept.group(1), p.stderr
+    assert abs(doc["task_overhead_s"] * 1e6 - float(probed.group(1))) <= 0.0051
     assert doc["op_seconds"]["add"] > 0 and doc["axis_reduce_seconds"]["sum"] > 0
     # saving a file was measured (the built-in figures are 2e9, 200e6 and 10e-3)
     assert "saving a file" in p.stderr
