@@ -507,9 +507,10 @@ static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_
     vm_step *prog = small ? steps_local : lp_malloc((size_t)p->ninstr * sizeof *prog);
     /* scratch for temporaries: one chunk of 16-byte slots (complex128's) per temp register */
     int ntemp = p->nregs - p->ninputs - p->nconst;
-    /* A large contiguous output is written with non-temporal stores from an L1 staging block:
-     * ordinary stores first read every output line (write-allocate), a third of the traffic of
-     * a typical a*b+c kernel. Small outputs (reduction slabs) stay in cache. */
+    /* A large contiguous output is written with non-temporal stores, by the last step itself
+     * (its stream loop, see op_streams) or else from an L1 staging block: ordinary stores first
+     * read every output line (write-allocate), a third of the traffic of a typical a*b+c
+     * kernel. Small outputs (reduction slabs) stay in cache. */
     const int64_t osz = (int64_t)lp_dtype_size(out->dtype);
     int64_t total = 1;
     for (int i = 0; i < nd; i++) total *= shape_in[i];
