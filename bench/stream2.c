@@ -29,6 +29,7 @@
 #include "lampy.h"
 #include "kernels/kernels.h"
 #include "kernels/loops.h"
+#include "vm_w1.h"
 
 #include <emmintrin.h>
 #include <stdio.h>
@@ -161,19 +162,8 @@ int main(int argc, char **argv) {
         {LPI_OP_MULTIPLY, LP_FLOAT64, 2, 3, {2, 2, 0}},
     };
     lpi_program prog = {2, 0, w == W_SQ ? 4 : 3, w == W_SQ ? 2 : 1, w == W_SQ ? 3 : 2, dt, NULL, ins};
-    /* w1 (as the planner fuses it): inputs 0..2, constant 3 (2.0), temporaries 4..7 (7 the output) */
-    lp_dtype dt1[8] = {LP_FLOAT64, LP_FLOAT64, LP_FLOAT64, LP_FLOAT64, LP_FLOAT64, LP_FLOAT64, LP_FLOAT64, LP_FLOAT64};
-    lpi_raw k1[1];
-    const double two_d = 2.0;
-    memset(k1, 0, sizeof k1);
-    memcpy(&k1[0], &two_d, 8);
-    lpi_instr ins1[4] = {
-        {LPI_OP_MULTIPLY, LP_FLOAT64, 2, 4, {0, 1, 0}},
-        {LPI_OP_MULTIPLY, LP_FLOAT64, 2, 5, {2, 3, 0}},
-        {LPI_OP_ADD, LP_FLOAT64, 2, 6, {4, 5, 0}},
-        {LPI_OP_SUBTRACT, LP_FLOAT64, 2, 7, {6, 0, 0}},
-    };
-    lpi_program prog1 = {3, 1, 8, 4, 7, dt1, k1, ins1};
+    bench_w1 w1;
+    bench_w1_init(&w1);
     /* w1's VM run: last step storing non-temporally itself (stream_last) or through the block */
 #define W1_VM(p, stream_last)                                                                          \
     do {                                                                                               \
@@ -181,7 +171,7 @@ int main(int argc, char **argv) {
                             {(char *)pc[p], LP_FLOAT64, 1, {n}, {8}}};                                 \
         lpi_view o1 = {(char *)po[p], LP_FLOAT64, 1, {n}, {8}};                                         \
         lpi_vm_set_stream_last(stream_last);                                                           \
-        if (lpi_vm_run(ctx, &prog1, 1, &n, ops1, &o1)) return 1;                                        \
+        if (lpi_vm_run(ctx, &w1.p, 1, &n, ops1, &o1)) return 1;                                        \
     } while (0)
     if (w == W_W1) {
         /* the bits: the stream loops' output, the staging block's, and C's expression */

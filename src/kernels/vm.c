@@ -226,7 +226,7 @@ typedef struct {
         }                                                                                                 \
         return;                                                                                           \
     }
-#define PAIR_LOOP(NAME, E)                                                                                \
+#define PAIR_LOOP(NAME, NARGS, E)                                                                              \
     LPI_CLONES static void NAME(char **args, int64_t n, const int64_t *steps, int *err) {                \
         (void)err;                                                                                        \
         const int64_t sx = steps[0], sy = steps[1], sz = steps[2], so = steps[3];                         \
@@ -248,19 +248,28 @@ typedef struct {
             memcpy(o_, &r, 8);                                                                            \
         }                                                                                                 \
     }
-#define PAIR_OPS2(N1, O1, N2, O2)                                                                          \
-    PAIR_LOOP(pair_##N1##_##N2##_tz, (x O1 y) O2 z)                                                       \
-    PAIR_LOOP(pair_##N1##_##N2##_zt, z O2 (x O1 y))                                                       \
-    PAIR_LOOP(pair_##N1##_##N2##_tt, (x O1 y) O2 (x O1 y))
-#define PAIR_OPS1(N1, O1) PAIR_OPS2(N1, O1, add, +) PAIR_OPS2(N1, O1, sub, -) PAIR_OPS2(N1, O1, mul, *) PAIR_OPS2(N1, O1, div, /)
-PAIR_OPS1(add, +)
-PAIR_OPS1(sub, -)
-PAIR_OPS1(mul, *)
-PAIR_OPS1(div, /)
-#define PAIR_ROW2(N1, N2) {pair_##N1##_##N2##_tz, pair_##N1##_##N2##_zt, pair_##N1##_##N2##_tt}
-#define PAIR_ROW(N1) {PAIR_ROW2(N1, add), PAIR_ROW2(N1, sub), PAIR_ROW2(N1, mul), PAIR_ROW2(N1, div)}
-/* [first op][second op][tz, zt, tt], ops in the order add, subtract, multiply, divide */
-static const lpi_loop_fn pair_loops[4][4][3] = {PAIR_ROW(add), PAIR_ROW(sub), PAIR_ROW(mul), PAIR_ROW(div)};
+/* The four operations and their 48 pairs, for each kind of loop built on them (the pair loops
+ * here, the fold and stream loops below): GEN(NAME, NARGS, E) defines P_<op> (NARGS 2: x op y)
+ * or P_<first>_<second>_<tz|zt|tt> (NARGS 3, t = x op1 y: t op2 z, z op2 t, t op2 t);
+ * VM_OP_TABLE and VM_PAIR_TABLE list them in their tables' order. */
+#define VM_GEN_OPS(P, GEN) GEN(P##_add, 2, x + y) GEN(P##_sub, 2, x - y) GEN(P##_mul, 2, x * y) GEN(P##_div, 2, x / y)
+#define VM_GEN_PAIRS2(P, GEN, N1, O1, N2, O2)                                                             \
+    GEN(P##_##N1##_##N2##_tz, 3, (x O1 y) O2 z)                                                           \
+    GEN(P##_##N1##_##N2##_zt, 3, z O2 (x O1 y))                                                           \
+    GEN(P##_##N1##_##N2##_tt, 3, (x O1 y) O2 (x O1 y))
+#define VM_GEN_PAIRS1(P, GEN, N1, O1)                                                                     \
+    VM_GEN_PAIRS2(P, GEN, N1, O1, add, +) VM_GEN_PAIRS2(P, GEN, N1, O1, sub, -)                            \
+    VM_GEN_PAIRS2(P, GEN, N1, O1, mul, *) VM_GEN_PAIRS2(P, GEN, N1, O1, div, /)
+#define VM_GEN_PAIRS(P, GEN)                                                                              \
+    VM_GEN_PAIRS1(P, GEN, add, +) VM_GEN_PAIRS1(P, GEN, sub, -) VM_GEN_PAIRS1(P, GEN, mul, *) VM_GEN_PAIRS1(P, GEN, div, /)
+/* [op], in the order add, subtract, multiply, divide */
+#define VM_OP_TABLE(P) {P##_add, P##_sub, P##_mul, P##_div}
+#define VM_PAIR_ROW2(P, N1, N2) {P##_##N1##_##N2##_tz, P##_##N1##_##N2##_zt, P##_##N1##_##N2##_tt}
+#define VM_PAIR_ROW(P, N1) {VM_PAIR_ROW2(P, N1, add), VM_PAIR_ROW2(P, N1, sub), VM_PAIR_ROW2(P, N1, mul), VM_PAIR_ROW2(P, N1, div)}
+/* [first op][second op][tz, zt, tt], ops as VM_OP_TABLE's */
+#define VM_PAIR_TABLE(P) {VM_PAIR_ROW(P, add), VM_PAIR_ROW(P, sub), VM_PAIR_ROW(P, mul), VM_PAIR_ROW(P, div)}
+VM_GEN_PAIRS(pair, PAIR_LOOP)
+static const lpi_loop_fn pair_loops[4][4][3] = VM_PAIR_TABLE(pair);
 
 /* Fold loops (issue 16): a float sum into one accumulator runs its last step (one of the four
  * operations, or a fused pair) and the fold as one loop: acc + the eight-lane sum of each
@@ -292,14 +301,19 @@ typedef double v4d __attribute__((vector_size(32)));
         acc += ((s_[0] + s_[1]) + (s_[2] + s_[3])) + ((s_[4] + s_[5]) + (s_[6] + s_[7]));                 \
     }                                                                                                     \
     return acc;
-#define FOLD_CASE(KX, KY, KZ, E)                                                                          \
+/* the fast paths of a fold or stream loop: BODY(LOADV, LOADS, E) over contiguous operands, at
+ * most one of them a broadcast constant (the body returns) */
+#define FOLD_CASE(BODY, KX, KY, KZ, E)                                                                    \
     if (sx == 8 * KX && sy == 8 * KY && sz == 8 * KZ) {                                                    \
         const double *px = (const double *)args[0], *py = (const double *)args[1];                        \
         const double *pz = (const double *)args[2];                                                       \
         _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wunused-variable\"")             \
-        FOLD_PIECES(FOLD_V##KX##KY##KZ, FOLD_S##KX##KY##KZ, E)                                            \
+        BODY(FOLD_V##KX##KY##KZ, FOLD_S##KX##KY##KZ, E)                                                   \
         _Pragma("GCC diagnostic pop")                                                                     \
     }
+#define FOLD_CASES(BODY, E)                                                                               \
+    FOLD_CASE(BODY, 1, 1, 1, E) FOLD_CASE(BODY, 1, 0, 1, E) FOLD_CASE(BODY, 1, 1, 0, E)                   \
+    FOLD_CASE(BODY, 0, 1, 1, E) FOLD_CASE(BODY, 1, 0, 0, E)
 #define FOLD_VARS_V(KX, KY, KZ, i) const v4d x = FOLD_LD(px, i, KX), y = FOLD_LD(py, i, KY), z = FOLD_LD(pz, i, KZ)
 #define FOLD_VARS_S(KX, KY, KZ, i) const double x = px[(i) * KX], y = py[(i) * KY], z = pz[(i) * KZ]
 #define FOLD_V111(i) FOLD_VARS_V(1, 1, 1, i)
@@ -336,34 +350,15 @@ static inline double fold_at(const char *p, int64_t step, int64_t i) {
         const int64_t sx = steps[0], sy = steps[1], sz = steps[NARGS - 1];                                \
         char *a3[3] = {args[0], args[1], args[NARGS - 1]};                                                \
         args = a3;                                                                                        \
-        FOLD_CASE(1, 1, 1, E)                                                                             \
-        FOLD_CASE(1, 0, 1, E)                                                                             \
-        FOLD_CASE(1, 1, 0, E)                                                                             \
-        FOLD_CASE(0, 1, 1, E)                                                                             \
-        FOLD_CASE(1, 0, 0, E)                                                                             \
+        FOLD_CASES(FOLD_PIECES, E)                                                                        \
         _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wunused-variable\"")             \
         FOLD_PIECES_ANY(E)                                                                                \
         _Pragma("GCC diagnostic pop")                                                                     \
     }
-FOLD_LOOP(fold_add, 2, x + y)
-FOLD_LOOP(fold_sub, 2, x - y)
-FOLD_LOOP(fold_mul, 2, x * y)
-FOLD_LOOP(fold_div, 2, x / y)
-/* [op], in the order add, subtract, multiply, divide */
-static const vm_fold_fn op_folds[4] = {fold_add, fold_sub, fold_mul, fold_div};
-#define FOLD_OPS2(N1, O1, N2, O2)                                                                         \
-    FOLD_LOOP(fold_##N1##_##N2##_tz, 3, (x O1 y) O2 z)                                                    \
-    FOLD_LOOP(fold_##N1##_##N2##_zt, 3, z O2 (x O1 y))                                                    \
-    FOLD_LOOP(fold_##N1##_##N2##_tt, 3, (x O1 y) O2 (x O1 y))
-#define FOLD_OPS1(N1, O1) FOLD_OPS2(N1, O1, add, +) FOLD_OPS2(N1, O1, sub, -) FOLD_OPS2(N1, O1, mul, *) FOLD_OPS2(N1, O1, div, /)
-FOLD_OPS1(add, +)
-FOLD_OPS1(sub, -)
-FOLD_OPS1(mul, *)
-FOLD_OPS1(div, /)
-#define FOLD_ROW2(N1, N2) {fold_##N1##_##N2##_tz, fold_##N1##_##N2##_zt, fold_##N1##_##N2##_tt}
-#define FOLD_ROW(N1) {FOLD_ROW2(N1, add), FOLD_ROW2(N1, sub), FOLD_ROW2(N1, mul), FOLD_ROW2(N1, div)}
-/* as pair_loops */
-static const vm_fold_fn pair_folds[4][4][3] = {FOLD_ROW(add), FOLD_ROW(sub), FOLD_ROW(mul), FOLD_ROW(div)};
+VM_GEN_OPS(fold, FOLD_LOOP)
+VM_GEN_PAIRS(fold, FOLD_LOOP)
+static const vm_fold_fn op_folds[4] = VM_OP_TABLE(fold);
+static const vm_fold_fn pair_folds[4][4][3] = VM_PAIR_TABLE(fold);
 
 /* Stream loops (issue 16), the fold loops' counterpart for a large contiguous float64 output:
  * the last step (one of the four operations, or a fused pair) stores its values straight into
@@ -395,14 +390,6 @@ static const vm_fold_fn pair_folds[4][4][3] = {FOLD_ROW(add), FOLD_ROW(sub), FOL
     }                                                                                                     \
     for (; i < n; i++) { LOADS(i); po[i] = (E); }                                                         \
     return;
-#define STREAM_CASE(KX, KY, KZ, E)                                                                        \
-    if (sx == 8 * KX && sy == 8 * KY && sz == 8 * KZ) {                                                    \
-        const double *px = (const double *)args[0], *py = (const double *)args[1];                        \
-        const double *pz = (const double *)args[2];                                                       \
-        _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wunused-variable\"")             \
-        STREAM_LINES(FOLD_V##KX##KY##KZ, FOLD_S##KX##KY##KZ, E)                                           \
-        _Pragma("GCC diagnostic pop")                                                                     \
-    }
 /* any strides: four elements gathered one by one */
 #define STREAM_VA(i)                                                                                      \
     const v4d x = {fold_at(args[0], sx, i), fold_at(args[0], sx, (i) + 1), fold_at(args[0], sx, (i) + 2),  \
@@ -419,34 +406,15 @@ static const vm_fold_fn pair_folds[4][4][3] = {FOLD_ROW(add), FOLD_ROW(sub), FOL
         double *po = (double *)args[NARGS];                                                               \
         char *a3[3] = {args[0], args[1], args[NARGS - 1]};                                                \
         args = a3;                                                                                        \
-        STREAM_CASE(1, 1, 1, E)                                                                           \
-        STREAM_CASE(1, 0, 1, E)                                                                           \
-        STREAM_CASE(1, 1, 0, E)                                                                           \
-        STREAM_CASE(0, 1, 1, E)                                                                           \
-        STREAM_CASE(1, 0, 0, E)                                                                           \
+        FOLD_CASES(STREAM_LINES, E)                                                                       \
         _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wunused-variable\"")             \
         STREAM_LINES(STREAM_VA, FOLD_VS, E)                                                               \
         _Pragma("GCC diagnostic pop")                                                                     \
     }
-STREAM_LOOP(stream_add, 2, x + y)
-STREAM_LOOP(stream_sub, 2, x - y)
-STREAM_LOOP(stream_mul, 2, x * y)
-STREAM_LOOP(stream_div, 2, x / y)
-/* as op_folds */
-static const lpi_loop_fn op_streams[4] = {stream_add, stream_sub, stream_mul, stream_div};
-#define STREAM_OPS2(N1, O1, N2, O2)                                                                       \
-    STREAM_LOOP(stream_##N1##_##N2##_tz, 3, (x O1 y) O2 z)                                                \
-    STREAM_LOOP(stream_##N1##_##N2##_zt, 3, z O2 (x O1 y))                                                \
-    STREAM_LOOP(stream_##N1##_##N2##_tt, 3, (x O1 y) O2 (x O1 y))
-#define STREAM_OPS1(N1, O1) STREAM_OPS2(N1, O1, add, +) STREAM_OPS2(N1, O1, sub, -) STREAM_OPS2(N1, O1, mul, *) STREAM_OPS2(N1, O1, div, /)
-STREAM_OPS1(add, +)
-STREAM_OPS1(sub, -)
-STREAM_OPS1(mul, *)
-STREAM_OPS1(div, /)
-#define STREAM_ROW2(N1, N2) {stream_##N1##_##N2##_tz, stream_##N1##_##N2##_zt, stream_##N1##_##N2##_tt}
-#define STREAM_ROW(N1) {STREAM_ROW2(N1, add), STREAM_ROW2(N1, sub), STREAM_ROW2(N1, mul), STREAM_ROW2(N1, div)}
-/* as pair_loops */
-static const lpi_loop_fn pair_streams[4][4][3] = {STREAM_ROW(add), STREAM_ROW(sub), STREAM_ROW(mul), STREAM_ROW(div)};
+VM_GEN_OPS(stream, STREAM_LOOP)
+VM_GEN_PAIRS(stream, STREAM_LOOP)
+static const lpi_loop_fn op_streams[4] = VM_OP_TABLE(stream);
+static const lpi_loop_fn pair_streams[4][4][3] = VM_PAIR_TABLE(stream);
 #else
 static const lpi_loop_fn op_streams[4];
 static const lpi_loop_fn pair_streams[4][4][3];

@@ -9,7 +9,6 @@ of 64 bytes), inputs at NumPy's usual offset and at a cache line start. Run agai
 whose machine profile turns the non-temporal stores off, the same expressions give the same
 bits."""
 import json
-import operator
 import os
 import subprocess
 import sys
@@ -19,18 +18,10 @@ import numpy as np
 import pytest
 
 import lampy as lp
+from test_py_vm_pairs import OPS, data as pair_data, same_bits
 
-OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 rng = np.random.default_rng(1617)
 N = 1_000_003  # one chunk of 8 MB: streamed, not a multiple of 4 or 8
-
-
-def same_bits(got, want):
-    got, want = np.asarray(got), np.asarray(want)
-    assert got.shape == want.shape and got.dtype == want.dtype
-    nan = np.isnan(want)
-    assert np.array_equal(np.isnan(got), nan)
-    assert np.array_equal(got[~nan].view(np.uint64), want[~nan].view(np.uint64))
 
 
 def at_offset(v, off):
@@ -44,14 +35,9 @@ def at_offset(v, off):
 
 
 def data(n, off=None):
-    x, y, z = (rng.standard_normal(n) * 10 for _ in range(3))
-    # zeros, infinities and NaNs reach every position (0/0, inf - inf, x / 0)
-    for v, k in ((x, 0), (y, 1), (z, 2)):
-        v[k::97] = 0.0
-        v[k + 3::131] = np.inf
-        v[k + 5::173] = -np.inf
-        v[k + 7::251] = np.nan
-    return tuple(v if off is None else at_offset(v, off) for v in (x, y, z))
+    """x, y, z with zeros, infinities and NaNs in every position (test_py_vm_pairs.data), NumPy's
+    own arrays or copies at `off` bytes past a line"""
+    return tuple(v if off is None else at_offset(v, off) for v in pair_data(n))
 
 
 def one(v):
