@@ -15,6 +15,7 @@
 #include "lampy.h"
 #include "kernels/kernels.h"
 #include "kernels/loops.h"
+#include "vm_w1.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,30 +135,21 @@ int main(int argc, char **argv) {
     }
     double acc = 0;
 
-    /* w1: inputs 0..2, constant 3 (2.0), temps 4..7 (7 the output) */
-    lp_dtype dt1[8] = {LP_FLOAT64, LP_FLOAT64, LP_FLOAT64, LP_FLOAT64, LP_FLOAT64, LP_FLOAT64, LP_FLOAT64, LP_FLOAT64};
-    lpi_raw k1[1];
-    double two = 2.0;
-    memset(k1, 0, sizeof k1);
-    memcpy(&k1[0], &two, 8);
-    lpi_instr i1[4] = {
-        {LPI_OP_MULTIPLY, LP_FLOAT64, 2, 4, {0, 1, 0}},
-        {LPI_OP_MULTIPLY, LP_FLOAT64, 2, 5, {2, 3, 0}},
-        {LPI_OP_ADD, LP_FLOAT64, 2, 6, {4, 5, 0}},
-        {LPI_OP_SUBTRACT, LP_FLOAT64, 2, 7, {6, 0, 0}},
-    };
-    lpi_program p1 = {3, 1, 8, 4, 7, dt1, k1, i1};
+    /* w1 (bench/vm_w1.h) */
+    bench_w1 w1;
+    bench_w1_init(&w1);
+    const lpi_program *p1 = &w1.p;
     /* w3: inputs 0..1, temps 2..3 (3 the output) */
     lpi_instr i3[2] = {
         {LPI_OP_SUBTRACT, LP_FLOAT64, 2, 2, {0, 1, 0}},
         {LPI_OP_MULTIPLY, LP_FLOAT64, 2, 3, {2, 2, 0}},
     };
-    lpi_program p3 = {2, 0, 4, 2, 3, dt1, NULL, i3};
+    lpi_program p3 = {2, 0, 4, 2, 3, w1.dt, NULL, i3};
     /* sum(a*2): input 0, constant 1, temp 2 */
     lpi_instr i2[1] = {{LPI_OP_MULTIPLY, LP_FLOAT64, 2, 2, {0, 1, 0}}};
-    lpi_program p2 = {1, 1, 3, 1, 2, dt1, k1, i2};
+    lpi_program p2 = {1, 1, 3, 1, 2, w1.dt, w1.k, i2};
 
-    job jw1 = {ctx, &p1, {view1(a, n, 8), view1(b, n, 8), view1(c, n, 8)}, view1(o, n, 8), false, n};
+    job jw1 = {ctx, p1, {view1(a, n, 8), view1(b, n, 8), view1(c, n, 8)}, view1(o, n, 8), false, n};
     job jw3 = {ctx, &p3, {view1(a, n, 8), view1(b, n, 8)}, view1(&acc, n, 0), true, n};
     job js2 = {ctx, &p2, {view1(a, n, 8)}, view1(&acc, n, 0), true, n};
 

@@ -55,6 +55,10 @@ bool lpi_vm_stream(void);
 /* Whether a float sum's last step folds as it computes (default yes; the same bits either way):
  * off only for benchmarks (bench/stream2.c) and tests that compare the two. */
 void lpi_vm_set_fold(bool on);
+/* Whether a streamed float64 output's last step (one of + - * / or a fused pair) stores its values
+ * non-temporally itself instead of through a staging block (default yes; the same bits either
+ * way): off only for benchmarks (bench/vm_block.c) that compare the two. */
+void lpi_vm_set_stream_last(bool on);
 
 /* Copy between two views of equal shape and dtype (any strides). */
 void lpi_copy_view(const lpi_view *dst, const lpi_view *src);

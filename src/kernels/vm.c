@@ -201,6 +201,7 @@ typedef double (*vm_fold_fn)(double acc, char **args, int64_t n, const int64_t *
 typedef struct {
     lpi_loop_fn fn;
     vm_fold_fn fold; /* the step and a float sum's fold as one loop (NULL: none) */
+    lpi_loop_fn stream; /* the step storing its float64 values non-temporally (NULL: none) */
     int nargs;
     int16_t reg[4];
     int64_t step[4];
@@ -225,7 +226,7 @@ typedef struct {
         }                                                                                                 \
         return;                                                                                           \
     }
-#define PAIR_LOOP(NAME, E)                                                                                \
+#define PAIR_LOOP(NAME, NARGS, E)                                                                              \
     LPI_CLONES static void NAME(char **args, int64_t n, const int64_t *steps, int *err) {                \
         (void)err;                                                                                        \
         const int64_t sx = steps[0], sy = steps[1], sz = steps[2], so = steps[3];                         \
@@ -247,19 +248,28 @@ typedef struct {
             memcpy(o_, &r, 8);                                                                            \
         }                                                                                                 \
     }
-#define PAIR_OPS2(N1, O1, N2, O2)                                                                          \
-    PAIR_LOOP(pair_##N1##_##N2##_tz, (x O1 y) O2 z)                                                       \
-    PAIR_LOOP(pair_##N1##_##N2##_zt, z O2 (x O1 y))                                                       \
-    PAIR_LOOP(pair_##N1##_##N2##_tt, (x O1 y) O2 (x O1 y))
-#define PAIR_OPS1(N1, O1) PAIR_OPS2(N1, O1, add, +) PAIR_OPS2(N1, O1, sub, -) PAIR_OPS2(N1, O1, mul, *) PAIR_OPS2(N1, O1, div, /)
-PAIR_OPS1(add, +)
-PAIR_OPS1(sub, -)
-PAIR_OPS1(mul, *)
-PAIR_OPS1(div, /)
-#define PAIR_ROW2(N1, N2) {pair_##N1##_##N2##_tz, pair_##N1##_##N2##_zt, pair_##N1##_##N2##_tt}
-#define PAIR_ROW(N1) {PAIR_ROW2(N1, add), PAIR_ROW2(N1, sub), PAIR_ROW2(N1, mul), PAIR_ROW2(N1, div)}
-/* [first op][second op][tz, zt, tt], ops in the order add, subtract, multiply, divide */
-static const lpi_loop_fn pair_loops[4][4][3] = {PAIR_ROW(add), PAIR_ROW(sub), PAIR_ROW(mul), PAIR_ROW(div)};
+/* The four operations and their 48 pairs, for each kind of loop built on them (the pair loops
+ * here, the fold and stream loops below): GEN(NAME, NARGS, E) defines P_<op> (NARGS 2: x op y)
+ * or P_<first>_<second>_<tz|zt|tt> (NARGS 3, t = x op1 y: t op2 z, z op2 t, t op2 t);
+ * VM_OP_TABLE and VM_PAIR_TABLE list them in their tables' order. */
+#define VM_GEN_OPS(P, GEN) GEN(P##_add, 2, x + y) GEN(P##_sub, 2, x - y) GEN(P##_mul, 2, x * y) GEN(P##_div, 2, x / y)
+#define VM_GEN_PAIRS2(P, GEN, N1, O1, N2, O2)                                                             \
+    GEN(P##_##N1##_##N2##_tz, 3, (x O1 y) O2 z)                                                           \
+    GEN(P##_##N1##_##N2##_zt, 3, z O2 (x O1 y))                                                           \
+    GEN(P##_##N1##_##N2##_tt, 3, (x O1 y) O2 (x O1 y))
+#define VM_GEN_PAIRS1(P, GEN, N1, O1)                                                                     \
+    VM_GEN_PAIRS2(P, GEN, N1, O1, add, +) VM_GEN_PAIRS2(P, GEN, N1, O1, sub, -)                            \
+    VM_GEN_PAIRS2(P, GEN, N1, O1, mul, *) VM_GEN_PAIRS2(P, GEN, N1, O1, div, /)
+#define VM_GEN_PAIRS(P, GEN)                                                                              \
+    VM_GEN_PAIRS1(P, GEN, add, +) VM_GEN_PAIRS1(P, GEN, sub, -) VM_GEN_PAIRS1(P, GEN, mul, *) VM_GEN_PAIRS1(P, GEN, div, /)
+/* [op], in the order add, subtract, multiply, divide */
+#define VM_OP_TABLE(P) {P##_add, P##_sub, P##_mul, P##_div}
+#define VM_PAIR_ROW2(P, N1, N2) {P##_##N1##_##N2##_tz, P##_##N1##_##N2##_zt, P##_##N1##_##N2##_tt}
+#define VM_PAIR_ROW(P, N1) {VM_PAIR_ROW2(P, N1, add), VM_PAIR_ROW2(P, N1, sub), VM_PAIR_ROW2(P, N1, mul), VM_PAIR_ROW2(P, N1, div)}
+/* [first op][second op][tz, zt, tt], ops as VM_OP_TABLE's */
+#define VM_PAIR_TABLE(P) {VM_PAIR_ROW(P, add), VM_PAIR_ROW(P, sub), VM_PAIR_ROW(P, mul), VM_PAIR_ROW(P, div)}
+VM_GEN_PAIRS(pair, PAIR_LOOP)
+static const lpi_loop_fn pair_loops[4][4][3] = VM_PAIR_TABLE(pair);
 
 /* Fold loops (issue 16): a float sum into one accumulator runs its last step (one of the four
  * operations, or a fused pair) and the fold as one loop: acc + the eight-lane sum of each
@@ -291,14 +301,19 @@ typedef double v4d __attribute__((vector_size(32)));
         acc += ((s_[0] + s_[1]) + (s_[2] + s_[3])) + ((s_[4] + s_[5]) + (s_[6] + s_[7]));                 \
     }                                                                                                     \
     return acc;
-#define FOLD_CASE(KX, KY, KZ, E)                                                                          \
+/* the fast paths of a fold or stream loop: BODY(LOADV, LOADS, E) over contiguous operands, at
+ * most one of them a broadcast constant (the body returns) */
+#define FOLD_CASE(BODY, KX, KY, KZ, E)                                                                    \
     if (sx == 8 * KX && sy == 8 * KY && sz == 8 * KZ) {                                                    \
         const double *px = (const double *)args[0], *py = (const double *)args[1];                        \
         const double *pz = (const double *)args[2];                                                       \
         _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wunused-variable\"")             \
-        FOLD_PIECES(FOLD_V##KX##KY##KZ, FOLD_S##KX##KY##KZ, E)                                            \
+        BODY(FOLD_V##KX##KY##KZ, FOLD_S##KX##KY##KZ, E)                                                   \
         _Pragma("GCC diagnostic pop")                                                                     \
     }
+#define FOLD_CASES(BODY, E)                                                                               \
+    FOLD_CASE(BODY, 1, 1, 1, E) FOLD_CASE(BODY, 1, 0, 1, E) FOLD_CASE(BODY, 1, 1, 0, E)                   \
+    FOLD_CASE(BODY, 0, 1, 1, E) FOLD_CASE(BODY, 1, 0, 0, E)
 #define FOLD_VARS_V(KX, KY, KZ, i) const v4d x = FOLD_LD(px, i, KX), y = FOLD_LD(py, i, KY), z = FOLD_LD(pz, i, KZ)
 #define FOLD_VARS_S(KX, KY, KZ, i) const double x = px[(i) * KX], y = py[(i) * KY], z = pz[(i) * KZ]
 #define FOLD_V111(i) FOLD_VARS_V(1, 1, 1, i)
@@ -335,34 +350,78 @@ static inline double fold_at(const char *p, int64_t step, int64_t i) {
         const int64_t sx = steps[0], sy = steps[1], sz = steps[NARGS - 1];                                \
         char *a3[3] = {args[0], args[1], args[NARGS - 1]};                                                \
         args = a3;                                                                                        \
-        FOLD_CASE(1, 1, 1, E)                                                                             \
-        FOLD_CASE(1, 0, 1, E)                                                                             \
-        FOLD_CASE(1, 1, 0, E)                                                                             \
-        FOLD_CASE(0, 1, 1, E)                                                                             \
-        FOLD_CASE(1, 0, 0, E)                                                                             \
+        FOLD_CASES(FOLD_PIECES, E)                                                                        \
         _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wunused-variable\"")             \
         FOLD_PIECES_ANY(E)                                                                                \
         _Pragma("GCC diagnostic pop")                                                                     \
     }
-FOLD_LOOP(fold_add, 2, x + y)
-FOLD_LOOP(fold_sub, 2, x - y)
-FOLD_LOOP(fold_mul, 2, x * y)
-FOLD_LOOP(fold_div, 2, x / y)
-/* [op], in the order add, subtract, multiply, divide */
-static const vm_fold_fn op_folds[4] = {fold_add, fold_sub, fold_mul, fold_div};
-#define FOLD_OPS2(N1, O1, N2, O2)                                                                         \
-    FOLD_LOOP(fold_##N1##_##N2##_tz, 3, (x O1 y) O2 z)                                                    \
-    FOLD_LOOP(fold_##N1##_##N2##_zt, 3, z O2 (x O1 y))                                                    \
-    FOLD_LOOP(fold_##N1##_##N2##_tt, 3, (x O1 y) O2 (x O1 y))
-#define FOLD_OPS1(N1, O1) FOLD_OPS2(N1, O1, add, +) FOLD_OPS2(N1, O1, sub, -) FOLD_OPS2(N1, O1, mul, *) FOLD_OPS2(N1, O1, div, /)
-FOLD_OPS1(add, +)
-FOLD_OPS1(sub, -)
-FOLD_OPS1(mul, *)
-FOLD_OPS1(div, /)
-#define FOLD_ROW2(N1, N2) {fold_##N1##_##N2##_tz, fold_##N1##_##N2##_zt, fold_##N1##_##N2##_tt}
-#define FOLD_ROW(N1) {FOLD_ROW2(N1, add), FOLD_ROW2(N1, sub), FOLD_ROW2(N1, mul), FOLD_ROW2(N1, div)}
-/* as pair_loops */
-static const vm_fold_fn pair_folds[4][4][3] = {FOLD_ROW(add), FOLD_ROW(sub), FOLD_ROW(mul), FOLD_ROW(div)};
+VM_GEN_OPS(fold, FOLD_LOOP)
+VM_GEN_PAIRS(fold, FOLD_LOOP)
+static const vm_fold_fn op_folds[4] = VM_OP_TABLE(fold);
+static const vm_fold_fn pair_folds[4][4][3] = VM_PAIR_TABLE(fold);
+
+/* Stream loops (issue 16), the fold loops' counterpart for a large contiguous float64 output:
+ * the last step (one of the four operations, or a fused pair) stores its values straight into
+ * the output with non-temporal stores, instead of into the L1 staging block that stream_copy
+ * then copied out: the block's store, reload and second store per element competed with the
+ * input streams (w1 `a*b + c*2 - a` in a C model, one thread, 64M: 154-171 ms staged, 117-142
+ * direct). The same operations per element, so the same bits. The output's first elements up
+ * to a cache line boundary, and a last part line, take ordinary stores, so every line is
+ * written whole by one kind of store (an output not 8-byte aligned never reaches a boundary
+ * and takes ordinary stores throughout). Same arguments as the step's loop; the destination's
+ * step is 8. */
+#if LPI_HAVE_STREAM
+#ifdef __AVX__
+#include <immintrin.h>
+/* a native build with AVX: one 32-byte store */
+#define STREAM_ST(p, v) _mm256_stream_pd((p), (__m256d)(v))
+#else
+/* the portable build's clones all share SSE2's 16-byte store (an AVX intrinsic cannot be
+ * inlined into the baseline clone) */
+#define STREAM_ST(p, v) __extension__({ const v4d v_ = (v); _mm_stream_pd((p), (__m128d){v_[0], v_[1]}); \
+                                         _mm_stream_pd((p) + 2, (__m128d){v_[2], v_[3]}); })
+#endif
+#define STREAM_LINES(LOADV, LOADS, E)                                                                     \
+    int64_t i = 0;                                                                                        \
+    for (; i < n && ((uintptr_t)(po + i) & 63) != 0; i++) { LOADS(i); po[i] = (E); }                      \
+    for (; i + 8 <= n; i += 8) {                                                                          \
+        { LOADV(i); STREAM_ST(po + i, (E)); }                                                             \
+        { LOADV(i + 4); STREAM_ST(po + i + 4, (E)); }                                                     \
+    }                                                                                                     \
+    for (; i < n; i++) { LOADS(i); po[i] = (E); }                                                         \
+    return;
+/* any strides: four elements gathered one by one */
+#define STREAM_VA(i)                                                                                      \
+    const v4d x = {fold_at(args[0], sx, i), fold_at(args[0], sx, (i) + 1), fold_at(args[0], sx, (i) + 2),  \
+                   fold_at(args[0], sx, (i) + 3)},                                                        \
+              y = {fold_at(args[1], sy, i), fold_at(args[1], sy, (i) + 1), fold_at(args[1], sy, (i) + 2),  \
+                   fold_at(args[1], sy, (i) + 3)},                                                        \
+              z = {fold_at(args[2], sz, i), fold_at(args[2], sz, (i) + 1), fold_at(args[2], sz, (i) + 2),  \
+                   fold_at(args[2], sz, (i) + 3)}
+/* NARGS as FOLD_LOOP's; args[NARGS] is the output */
+#define STREAM_LOOP(NAME, NARGS, E)                                                                       \
+    LPI_CLONES static void NAME(char **args, int64_t n, const int64_t *steps, int *err) {                \
+        (void)err;                                                                                        \
+        const int64_t sx = steps[0], sy = steps[1], sz = steps[NARGS - 1];                                \
+        double *po = (double *)args[NARGS];                                                               \
+        char *a3[3] = {args[0], args[1], args[NARGS - 1]};                                                \
+        args = a3;                                                                                        \
+        FOLD_CASES(STREAM_LINES, E)                                                                       \
+        _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wunused-variable\"")             \
+        STREAM_LINES(STREAM_VA, FOLD_VS, E)                                                               \
+        _Pragma("GCC diagnostic pop")                                                                     \
+    }
+VM_GEN_OPS(stream, STREAM_LOOP)
+VM_GEN_PAIRS(stream, STREAM_LOOP)
+static const lpi_loop_fn op_streams[4] = VM_OP_TABLE(stream);
+static const lpi_loop_fn pair_streams[4][4][3] = VM_PAIR_TABLE(stream);
+#else
+static const lpi_loop_fn op_streams[4];
+static const lpi_loop_fn pair_streams[4][4][3];
+#endif
+
+static atomic_bool stream_last_on = true;
+void lpi_vm_set_stream_last(bool on) { atomic_store_explicit(&stream_last_on, on, memory_order_relaxed); }
 
 static atomic_bool fold_on = true;
 void lpi_vm_set_fold(bool on) { atomic_store_explicit(&fold_on, on, memory_order_relaxed); }
@@ -416,9 +475,10 @@ static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_
     vm_step *prog = small ? steps_local : lp_malloc((size_t)p->ninstr * sizeof *prog);
     /* scratch for temporaries: one chunk of 16-byte slots (complex128's) per temp register */
     int ntemp = p->nregs - p->ninputs - p->nconst;
-    /* A large contiguous output is written with non-temporal stores from an L1 staging block:
-     * ordinary stores first read every output line (write-allocate), a third of the traffic of
-     * a typical a*b+c kernel. Small outputs (reduction slabs) stay in cache. */
+    /* A large contiguous output is written with non-temporal stores, by the last step itself
+     * (its stream loop, see op_streams) or else from an L1 staging block: ordinary stores first
+     * read every output line (write-allocate), a third of the traffic of a typical a*b+c
+     * kernel. Small outputs (reduction slabs) stay in cache. */
     const int64_t osz = (int64_t)lp_dtype_size(out->dtype);
     int64_t total = 1;
     for (int i = 0; i < nd; i++) total *= shape_in[i];
@@ -464,6 +524,7 @@ static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_
             const lpi_instr *b = &p->ins[i + 1];
             s->fn = pair_loops[pair_op(p, in)][pair_op(p, b)][form];
             s->fold = pair_folds[pair_op(p, in)][pair_op(p, b)][form];
+            s->stream = pair_streams[pair_op(p, in)][pair_op(p, b)][form];
             s->nargs = 4;
             s->reg[0] = in->src[0];
             s->reg[1] = in->src[1];
@@ -474,6 +535,7 @@ static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_
         } else {
             s->fn = in->op == LPI_OP_ASTYPE ? lpi_cast_loops[in->dt][p->reg_dt[in->dst]] : lpi_loops[in->op][in->dt];
             s->fold = pair_op(p, in) >= 0 ? op_folds[pair_op(p, in)] : NULL;
+            s->stream = pair_op(p, in) >= 0 ? op_streams[pair_op(p, in)] : NULL;
             s->nargs = in->nsrc + 1;
             for (int a = 0; a < in->nsrc; a++) s->reg[a] = in->src[a];
             s->reg[in->nsrc] = in->dst;
@@ -487,6 +549,11 @@ static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_
         p->reg_dt[p->out_reg] == LP_FLOAT64 && prog[nsteps - 1].fold && prog[nsteps - 1].reg[prog[nsteps - 1].nargs - 1] == p->out_reg &&
         atomic_load_explicit(&fold_on, memory_order_relaxed))
         fold = &prog[--nsteps];
+    /* a streamed float64 output whose last step has a stream loop: that step stores into the
+     * output itself (see op_streams), and no block is staged and copied */
+    const vm_step *last = nsteps > 0 ? &prog[nsteps - 1] : NULL;
+    const bool stream_last = stream && last && last->stream && last->reg[last->nargs - 1] == p->out_reg &&
+                             out->dtype == LP_FLOAT64 && atomic_load_explicit(&stream_last_on, memory_order_relaxed);
     const int64_t inner = shape[nd - 1];
     int64_t idx[LP_MAX_NDIM] = {0};
     int err = 0;
@@ -499,10 +566,15 @@ static lp_status vm_exec(lp_ctx *ctx, const lpi_program *p, int nd, const int64_
                 const vm_step *s = &prog[i];
                 char *args[4];
                 for (int a = 0; a < s->nargs; a++) args[a] = regp[s->reg[a]];
-                s->fn(args, n, s->step, &err);
+                if (stream_last && s == last) {
+                    args[s->nargs - 1] = base[p->ninputs] + b0 * osz;
+                    s->stream(args, n, s->step, &err);
+                } else {
+                    s->fn(args, n, s->step, &err);
+                }
             }
             if (err) { status = lpi_error(ctx, LP_ERR_VALUE, "%s", lpi_loop_errstr(err)); goto done; }
-            if (stream) stream_copy(base[p->ninputs] + b0 * osz, stage, (size_t)(n * osz));
+            if (stream && !stream_last) stream_copy(base[p->ninputs] + b0 * osz, stage, (size_t)(n * osz));
             if (fold) {
                 char *args[3];
                 for (int a = 0; a + 1 < fold->nargs; a++) args[a] = regp[fold->reg[a]];
