@@ -24,12 +24,14 @@
  * compute at once, the median over rounds that pair each remote run of the compute-bound graph
  * with its work on one local worker (heavy_round, lpi_cal_paired_par); the rate the lambdas read
  * a file's rows at (--load-dir), the median of paired differences between the sum of a 32 MiB
- * and of a 4 KiB file (read_round). Those two and the 2-task run with one lambda (orch_run_s)
- * moved most between calibrations a minute apart when their rounds ran back to back (each
+ * and of a 4 KiB file (read_round); a run's fixed cost and a chain's cost per task, the 2-task
+ * and the ~550-task runs with one lambda in pairs (chain_round: orch_run_s from the first's
+ * median, orch_task_s from the median of their differences). Those three moved most between
+ * calibrations a minute apart when their rounds ran back to back (each
  * sampled one minute of a shared host: the read rate came out 7.58 and 1.36 GB/s): their rounds
  * are spread through the whole calibration instead (lpi_cal_sampler, calibrate_rounds.c; a tick
- * before the store, after it, after the invocations, after the other runs with one lambda, after
- * each of spread_rounds' rounds and after the driver-centric runs; the fits come last). */
+ * before the store, after it, after the invocations, after the other runs of the ~550-task graph,
+ * after each of spread_rounds' rounds and after the driver-centric runs; the fits come last). */
 #include "plan/cost.h"
 #include "exec/calibrate.h"
 #include "exec/exec.h"
@@ -269,19 +271,22 @@ static lp_status setting_put(lp_ctx *ctx, const setting *s, lp_status st) {
 
 /* ---- the samplers' rounds (lpi_cal_sampler: spread through the calibration) ---- */
 
-/* The 2-task graph with one lambda (orch_run_s): v[0] its time. */
-typedef struct small_arg {
+/* The 2-task graph (v[0]) and the ~550-task one (v[1]) with one lambda, one right after the
+ * other: a run's fixed cost (orch_run_s) and, from their paired difference, a chain's cost per
+ * task (orch_task_s). */
+typedef struct chain_arg {
     rcal *C;
-    int64_t n;
-} small_arg;
+    int64_t na, nb;
+} chain_arg;
 
-static lp_status small_round(void *arg, int r, double *v) {
-    small_arg *a = arg;
+static lp_status chain_round(void *arg, int r, double *v) {
+    chain_arg *a = arg;
     setting keep = setting_get(a->C->ctx);
     (void)r;
     lp_status st = lp_ctx_set_chunk_bytes(a->C->ctx, 256);
     if (!st) st = lpi_remote_set_mode(a->C->ctx, "lambda", 1);
-    if (!st) st = run_once(a->C->ctx, graph, NULL, a->n, &v[0]);
+    if (!st) st = run_once(a->C->ctx, graph, NULL, a->na, &v[0]);
+    if (!st) st = run_once(a->C->ctx, graph, NULL, a->nb, &v[1]);
     return setting_put(a->C->ctx, &keep, st);
 }
 
@@ -461,16 +466,17 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
     const int full = 2 * nw; /* the default budget, and the driver's invocations in flight */
     const bool redis = !strncmp(rv.store, "redis://", 8);
     const int srounds = quick ? 5 : 9; /* spread_rounds' */
-    /* the samplers' ticks: before the store, after it, after the invocations, after the runs with
-     * one lambda, after each of spread_rounds' rounds, after the driver-centric runs */
+    /* the samplers' ticks: before the store, after it, after the invocations, after the runs of
+     * the large graph with the full budget, after each of spread_rounds' rounds, after the
+     * driver-centric runs */
     C.ticks.ticks = 4 + srounds + 1;
-    lpi_cal_sampler small = {small_round, NULL, quick ? 9 : 15, 0, {{0}}};
+    lpi_cal_sampler chain = {chain_round, NULL, quick ? 9 : 15, 0, {{0}}};
     lpi_cal_sampler heavy = {heavy_round, NULL, quick ? 5 : 9, 0, {{0}}};
     lpi_cal_sampler reads = {read_round, NULL, C.ticks.ticks, 0, {{0}}}; /* one round at each tick */
-    small_arg sa = {&C, na};
+    chain_arg ca = {&C, na, nb};
     heavy_arg ha = {&C, NULL, nc, full};
     read_arg ra = {&C, big, input, nr, ns, rchunk, full};
-    small.arg = &sa, heavy.arg = &ha, reads.arg = &ra;
+    chain.arg = &ca, heavy.arg = &ha, reads.arg = &ra;
     lpi_store *s = NULL;
     lp_status st = LP_OK;
     say(&C, "remote: %d worker%s, store %.*s", nw, nw == 1 ? "" : "s", (int)strcspn(rv.store, "@"), rv.store);
@@ -495,8 +501,8 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
     if ((st = lp_ctx_set_chunk_bytes(ctx, 256))) goto done;
     /* orchestrated runs need a redis:// store: the samplers of its figures, spread through the
      * calibration from here on (the figures that moved most between calibrations a minute apart
-     * when their rounds ran back to back: the 2-task run, orch_run_s; the compute-bound graph,
-     * remote_par; the file's rows, remote_load_bw, 7.58 and 1.36 GB/s) */
+     * when their rounds ran back to back: the one-lambda runs, orch_run_s and orch_task_s; the
+     * compute-bound graph, remote_par; the file's rows, remote_load_bw, 7.58 and 1.36 GB/s) */
     if (redis) {
         if ((st = lp_ctx_create(&loc)) || (st = lp_ctx_set_threads(loc, 1)) || (st = lpi_profile_set(loc, &P)) ||
             (st = lp_ctx_set_chunk_bytes(loc, 65536))) {
@@ -504,7 +510,7 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
             goto done;
         }
         ha.loc = loc;
-        C.ticks.s[C.ticks.ns++] = &small;
+        C.ticks.s[C.ticks.ns++] = &chain;
         C.ticks.s[C.ticks.ns++] = &heavy;
         if (load_dir) {
             if ((st = write_input(ctx, load_dir, ns, input, sizeof input)) || (st = write_input(ctx, load_dir, nr, big, sizeof big)))
@@ -553,11 +559,10 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
     /* ---- runs of the graphs ---- */
     if ((st = plan_graph(ctx, graph, NULL, na, &A)) || (st = plan_graph(ctx, graph, NULL, nb, &B)) || (st = plan_graph(ctx, graph, NULL, ns, &S)))
         goto done;
-    double tb = 0, tp = 0;
+    double tp = 0;
     spread_times sg = {0}, sf = {0};
     if (redis) {
         /* medians (the estimate prices a typical run, and a bench takes the median of its runs) */
-        if ((st = lpi_remote_set_mode(ctx, "lambda", 1)) || (st = time_run(&C, graph, NULL, nb, &tb))) goto done;
         if ((st = lpi_remote_set_mode(ctx, "lambda", full)) || (st = time_run(&C, graph, NULL, nb, &tp))) goto done;
         if ((st = lpi_cal_tick(&C.ticks))) goto done;
         if (load_dir && (st = plan_graph(ctx, graph, input, ns, &I))) goto done;
@@ -571,10 +576,14 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
     if ((st = lpi_cal_tick(&C.ticks)) || (st = lpi_cal_finish(&C.ticks))) goto done;
 
     if (redis) {
-        double ta, th, speed = 1, v[LPI_CAL_ROUNDS];
+        double ta, tb, dab, th, speed = 1, v[LPI_CAL_ROUNDS];
         const int hrounds = heavy.n;
-        memcpy(v, small.v[0], sizeof v);
-        ta = median(v, small.n);
+        memcpy(v, chain.v[0], sizeof v);
+        ta = median(v, chain.n);
+        memcpy(v, chain.v[1], sizeof v);
+        tb = median(v, chain.n);
+        for (int r = 0; r < chain.n; r++) v[r] = chain.v[1][r] - chain.v[0][r];
+        dab = median(v, chain.n);
         memcpy(v, heavy.v[1], sizeof v);
         th = median(v, hrounds);
         /* one lambda: the prediction is the run's fixed cost plus the sum of its tasks */
@@ -583,7 +592,7 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
         Q.remote_par = Q.remote_over_par = 1;
         double ma, mb;
         if ((st = predict(ctx, &Q, &A, 1, LPI_COST_ORCH, &ma)) || (st = predict(ctx, &Q, &B, 1, LPI_COST_ORCH, &mb))) goto done;
-        P.orch_task_s = clampd(((tb - mb) - (ta - ma)) / (double)(B.tasks - A.tasks), 1e-6, 1);
+        P.orch_task_s = clampd((dab - (mb - ma)) / (double)(B.tasks - A.tasks), 1e-6, 1);
         P.orch_run_s = clampd(ta - ma - (double)A.tasks * P.orch_task_s, 1e-5, 10);
         /* the full budget: a few tiny tasks (16 ready at the start) say what spreading a run
          * over more lambdas costs (their invocations, each worker planning the run), many tiny
@@ -625,12 +634,13 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
          * local load_bw1 is one reader alone, best of 5, on the driver's machine): the model's
          * difference between the sum of the large file and of the small one is mostly the reads,
          * so the rate for which it matches the paired median difference is what they read at */
-        double rdiff = 0;
+        double rdiff = 0, rq1 = 0, rq3 = 0;
         if (load_dir) {
             double mg;
             Q = P;
             memcpy(v, reads.v[0], sizeof v);
-            rdiff = median(v, reads.n);
+            rdiff = median(v, reads.n); /* sorts v: its quartiles for the log */
+            rq1 = v[reads.n / 4], rq3 = v[(3 * reads.n) / 4];
             if ((st = lp_ctx_set_chunk_bytes(ctx, rchunk)) || (st = plan_graph(ctx, sum_graph, big, nr, &F)) ||
                 (st = lp_ctx_set_chunk_bytes(ctx, 256)) || (st = plan_graph(ctx, sum_graph, input, ns, &G)) ||
                 (st = predict(ctx, &Q, &G, full, LPI_COST_ORCH, &mg)) ||
@@ -638,11 +648,11 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
                 goto done;
             P.remote_load_bw = Q.remote_load_bw;
         }
-        say(&C, "orchestrated        %8.2f ms per run (%.1f ms with 1 lambda, median of %d rounds spread through the",
-            P.orch_run_s * 1e3, ta * 1e3, small.n);
-        say(&C, "                    calibration), %.1f us per task in a chain (%lld tasks: %.1f ms with 1 lambda,",
-            P.orch_task_s * 1e6, (long long)B.tasks, tb * 1e3);
-        say(&C, "                    %.1f ms with %d: coordination of %.2f tasks at once; %lld compute-bound tasks in",
+        say(&C, "orchestrated        %8.2f ms per run, %.1f us per task in a chain (%lld tasks: %.1f ms with 1 lambda",
+            P.orch_run_s * 1e3, P.orch_task_s * 1e6, (long long)A.tasks, ta * 1e3);
+        say(&C, "                    and %lld in %.1f ms, medians of %d rounds spread through the calibration; those",
+            (long long)B.tasks, tb * 1e3, chain.n);
+        say(&C, "                    in %.1f ms with %d: coordination of %.2f tasks at once; %lld compute-bound tasks in",
             tp * 1e3, full, P.remote_over_par, (long long)H.tasks);
         say(&C, "                    %.1f ms with %d: %.2f tasks at once at full speed, paired with one local worker",
             th * 1e3, full, P.remote_par);
@@ -658,9 +668,9 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
             say(&C, "                    than with 1)");
             say(&C, "                    file rows read at %.2f GB/s per lambda, all reading (sum of %lld MiB in %d chunks: %.1f ms",
                 P.remote_load_bw / 1e9, (long long)(nr >> 17), 16, rdiff * 1e3);
-            say(&C, "                    more than of 4 KiB, median of %d rounds spread through the calibration; %.2f GB/s",
-                reads.n, P.load_bw1 / 1e9);
-            say(&C, "                    one local reader alone)");
+            say(&C, "                    more than of 4 KiB, median of %d rounds spread through the calibration, quartiles",
+                reads.n);
+            say(&C, "                    %.1f and %.1f ms; %.2f GB/s one local reader alone)", rq1 * 1e3, rq3 * 1e3, P.load_bw1 / 1e9);
         } else
             say(&C, "                    per lambda and file input, file rows not measured (no --load-dir): %.2f ms and",
                 P.orch_input_s * 1e3);
