@@ -23,7 +23,7 @@
  * run costs, the median of differences of runs taken in pairs (spread_rounds); how many tasks
  * compute at once, the median over rounds that pair each remote run of the compute-bound graph
  * with its work on one local worker (heavy_round, lpi_cal_paired_par); the rate the lambdas read
- * a file's rows at (--load-dir), the median of paired differences between the sum of a 64 MiB
+ * a file's rows at (--load-dir), the median of paired differences between the sum of a 32 MiB
  * and of a 4 KiB file (read_round); a run's fixed cost and a chain's cost per task, the 2-task
  * and the ~550-task runs with one lambda in pairs (chain_round: orch_run_s from the first's
  * median, orch_task_s from the median of their differences). Those three moved most between
@@ -460,10 +460,10 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
     lp_ctx *loc = NULL; /* the compute-bound graph on one local worker */
     char input[PATH_MAX] = "", big[PATH_MAX] = "";
     const int64_t na = 32, ns = 512, nb = quick ? 4096 : 8192, nc = quick ? (int64_t)1 << 18 : (int64_t)1 << 19;
-    /* the file the workers read rows of: 16 chunks (16 roots, as a large input has), 2 or 4 MiB
-     * each (with 2 MiB the rows' part of a round, 4-6 ms, was within one run's noise: the
-     * rounds' quartiles 1.6 and 17.7 ms in one calibration) */
-    const int64_t nr = quick ? (int64_t)1 << 22 : (int64_t)1 << 23;
+    /* the file the workers read rows of: 16 chunks (16 roots, as a large input has), 1 or 2 MiB
+     * each (a 64 MiB file in 4 MiB chunks, tried, left the rounds about as noisy and the figure
+     * as unsteady: docs/PERFORMANCE.md, "Rounds spread through the remote calibration") */
+    const int64_t nr = quick ? (int64_t)1 << 21 : (int64_t)1 << 22;
     const size_t rchunk = (size_t)nr * 8 / 16;
     const int full = 2 * nw; /* the default budget, and the driver's invocations in flight */
     const bool redis = !strncmp(rv.store, "redis://", 8);
