@@ -55,4 +55,30 @@ lp_status lpi_probe_auto(lp_ctx *ctx, lpi_profile *out);
 lp_status lpi_cal_paired_par(lp_ctx *ctx, const lpi_profile *P, lpi_plan *pl, int workers, lpi_cost_mode mode, double hi,
                              const double *t_local, const double *t_remote, int rounds, double *par, double *speed);
 
+/* Figures sampled through a whole calibration. A shared host's speed changes from one minute to
+ * the next, and rounds taken back to back describe one of those minutes: the workers' read rate
+ * came out 7.58 and 1.36 GB/s in two remote calibrations, and the runs they priced met other
+ * minutes. A sampler takes one round of its measurement at a time (round r's one or two values
+ * into v[0], v[1]); the calibration calls lpi_cal_tick at `ticks` points spread over its span
+ * (between its phases and inside the round loops of its other measurements), and each sampler
+ * takes its rounds evenly over them, the first at the first tick and the last at the last
+ * (lpi_cal_due). lpi_cal_finish takes what is missing (a calibration that ticked fewer times
+ * than it planned); the figure is then the median of all its rounds. */
+#define LPI_CAL_ROUNDS 32
+typedef struct lpi_cal_sampler {
+    lp_status (*round)(void *arg, int r, double *v);
+    void *arg;
+    int want, n; /* want <= LPI_CAL_ROUNDS */
+    double v[2][LPI_CAL_ROUNDS];
+} lpi_cal_sampler;
+typedef struct lpi_cal_ticks {
+    lpi_cal_sampler *s[4];
+    int ns, tick, ticks;
+} lpi_cal_ticks;
+/* Rounds due at tick `tick` (0-based) of `ticks` for a sampler that wants `want` and has `have`
+ * (pure: the schedule; 0 when it is ahead). */
+int lpi_cal_due(int want, int have, int tick, int ticks);
+lp_status lpi_cal_tick(lpi_cal_ticks *t);
+lp_status lpi_cal_finish(lpi_cal_ticks *t);
+
 #endif

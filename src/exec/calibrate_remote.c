@@ -22,7 +22,16 @@
  * model carries the figures to other plans. Times are medians of a few runs; what spreading a
  * run costs, the median of differences of runs taken in pairs (spread_rounds); how many tasks
  * compute at once, the median over rounds that pair each remote run of the compute-bound graph
- * with its work on one local worker (heavy_rounds, lpi_cal_paired_par). */
+ * with its work on one local worker (heavy_round, lpi_cal_paired_par); the rate the lambdas read
+ * a file's rows at (--load-dir), the median of paired differences between the sum of a 32 MiB
+ * and of a 4 KiB file (read_round); a run's fixed cost and a chain's cost per task, the 2-task
+ * and the ~550-task runs with one lambda in pairs (chain_round: orch_run_s from the first's
+ * median, orch_task_s from the median of their differences). Those three moved most between
+ * calibrations a minute apart when their rounds ran back to back (each
+ * sampled one minute of a shared host: the read rate came out 7.58 and 1.36 GB/s): their rounds
+ * are spread through the whole calibration instead (lpi_cal_sampler, calibrate_rounds.c; a tick
+ * before the store, after it, after the invocations, after the other runs of the ~550-task graph,
+ * after each of spread_rounds' rounds and after the driver-centric runs; the fits come last). */
 #include "plan/cost.h"
 #include "exec/calibrate.h"
 #include "exec/exec.h"
@@ -43,6 +52,7 @@ typedef struct rcal {
     lpi_cal_log out;
     lp_ctx *ctx;
     int reps;
+    lpi_cal_ticks ticks; /* the samplers spread through the calibration (calibrate.h) */
 } rcal;
 #define say(c, ...) lpi_cal_say(&(c)->out, __VA_ARGS__)
 
@@ -238,18 +248,97 @@ static lp_status fit(lp_ctx *ctx, lpi_profile *P, double *field, double lo, doub
     return LP_OK;
 }
 
-/* The compute-bound graph in rounds: its work on one local worker (loc: this process's own
- * executor with one thread) and its remote run with the full budget, one right after the
- * other, so that both see the machine's load of that moment (an untimed local run first: the
- * pool's thread and buffers start). */
-static lp_status heavy_rounds(rcal *C, lp_ctx *loc, int64_t n, int rounds, double *tl, double *tr) {
+/* The context's chunk size and remote mode: a sampler's round sets its own and puts back those
+ * of the phase it interrupts. */
+typedef struct setting {
+    size_t chunk;
+    const char *orch;
+    int budget;
+} setting;
+
+static setting setting_get(lp_ctx *ctx) {
+    lpi_remote_view rv;
+    setting s = {lp_ctx_chunk_bytes(ctx), NULL, 0};
+    if (lpi_remote_view_get(ctx, &rv)) s.orch = rv.cfg->orchestrate, s.budget = rv.cfg->max_lambdas;
+    return s;
+}
+
+static lp_status setting_put(lp_ctx *ctx, const setting *s, lp_status st) {
+    lp_status st2 = lp_ctx_set_chunk_bytes(ctx, s->chunk);
+    if (!st2) st2 = lpi_remote_set_mode(ctx, s->orch, s->budget);
+    return st ? st : st2;
+}
+
+/* ---- the samplers' rounds (lpi_cal_sampler: spread through the calibration) ---- */
+
+/* The 2-task graph (v[0]) and the ~550-task one (v[1]) with one lambda, one right after the
+ * other: a run's fixed cost (orch_run_s) and, from their paired difference, a chain's cost per
+ * task (orch_task_s). */
+typedef struct chain_arg {
+    rcal *C;
+    int64_t na, nb;
+} chain_arg;
+
+static lp_status chain_round(void *arg, int r, double *v) {
+    chain_arg *a = arg;
+    setting keep = setting_get(a->C->ctx);
+    (void)r;
+    lp_status st = lp_ctx_set_chunk_bytes(a->C->ctx, 256);
+    if (!st) st = lpi_remote_set_mode(a->C->ctx, "lambda", 1);
+    if (!st) st = run_once(a->C->ctx, graph, NULL, a->na, &v[0]);
+    if (!st) st = run_once(a->C->ctx, graph, NULL, a->nb, &v[1]);
+    return setting_put(a->C->ctx, &keep, st);
+}
+
+/* The compute-bound graph (remote_par): its work on one local worker (loc: this process's own
+ * executor with one thread; v[0]) and its remote run with the full budget (v[1]), one right
+ * after the other, so that both see the machine's load of that moment (before the first round
+ * an untimed local run: the pool's thread and buffers start). */
+typedef struct heavy_arg {
+    rcal *C;
+    lp_ctx *loc;
+    int64_t n;
+    int full;
+} heavy_arg;
+
+static lp_status heavy_round(void *arg, int r, double *v) {
+    heavy_arg *a = arg;
     double warm;
-    lp_status st = run_once(loc, heavy_graph, NULL, n, &warm);
-    for (int r = 0; !st && r < rounds; r++) {
-        if ((st = run_once(loc, heavy_graph, NULL, n, &tl[r]))) break;
-        if ((st = run_once(C->ctx, heavy_graph, NULL, n, &tr[r]))) return st;
+    lp_status st = r ? LP_OK : run_once(a->loc, heavy_graph, NULL, a->n, &warm);
+    if (!st) st = run_once(a->loc, heavy_graph, NULL, a->n, &v[0]);
+    if (st) return lpi_error(a->C->ctx, st, "the compute-bound graph on one local worker: %s", lp_last_error(a->loc));
+    setting keep = setting_get(a->C->ctx);
+    st = lp_ctx_set_chunk_bytes(a->C->ctx, 65536);
+    if (!st) st = lpi_remote_set_mode(a->C->ctx, "lambda", a->full);
+    if (!st) st = run_once(a->C->ctx, heavy_graph, NULL, a->n, &v[1]);
+    return setting_put(a->C->ctx, &keep, st);
+}
+
+/* Reading a file input through the workers (remote_load_bw): sum_graph on the large file `big`
+ * (n float64 in chunks of `chunk` bytes) and on the small one `small` (ns in 256-byte chunks:
+ * the same 16 roots and combine tree, tasks of next to no work) with the full budget, one right
+ * after the other (in turn first), so that both see the machine's load of that moment: v[0],
+ * their difference, is what the large file's rows cost the run. */
+typedef struct read_arg {
+    rcal *C;
+    const char *big, *small;
+    int64_t n, ns;
+    size_t chunk;
+    int full;
+} read_arg;
+
+static lp_status read_round(void *arg, int r, double *v) {
+    read_arg *a = arg;
+    setting keep = setting_get(a->C->ctx);
+    double t[2] = {0, 0};
+    lp_status st = lpi_remote_set_mode(a->C->ctx, "lambda", a->full);
+    for (int k = 0; !st && k < 2; k++) {
+        const int large = (k + r) % 2;
+        st = lp_ctx_set_chunk_bytes(a->C->ctx, large ? a->chunk : 256);
+        if (!st) st = run_once(a->C->ctx, sum_graph, large ? a->big : a->small, large ? a->n : a->ns, &t[large]);
     }
-    return st ? lpi_error(C->ctx, st, "the compute-bound graph on one local worker: %s", lp_last_error(loc)) : LP_OK;
+    v[0] = t[1] - t[0];
+    return setting_put(a->C->ctx, &keep, st);
 }
 
 lp_status lpi_cal_paired_par(lp_ctx *ctx, const lpi_profile *P, lpi_plan *pl, int workers, lpi_cost_mode mode, double hi,
@@ -291,7 +380,8 @@ static bool loopback_url(const char *url) {
  * between rounds cancels, and the difference is what spreading adds, measured on the same
  * tasks) and the median time with `full`; for the file, also the median of its difference less
  * arange's in the same round (vs_gen: what the file input adds, paired as well; the difference
- * of the two medians moved 0.8 to 3.2 ms per lambda between calibrations a minute apart). */
+ * of the two medians moved 0.8 to 3.2 ms per lambda between calibrations a minute apart).
+ * After each round the samplers take their rounds due (lpi_cal_tick). */
 typedef struct spread_times {
     double diff, t_full, vs_gen;
 } spread_times;
@@ -300,7 +390,7 @@ static lp_status spread_rounds(rcal *C, const char *input, int64_t n, int rounds
                                spread_times *file) {
     double d[2][16], tf[2][16], dv[16];
     if (rounds > 16) rounds = 16;
-    for (int r = 0; r < rounds; r++)
+    for (int r = 0; r < rounds; r++) {
         for (int g = 0; g < (input ? 2 : 1); g++) {
             double t1, tn;
             const char *in = g ? input : NULL;
@@ -312,6 +402,9 @@ static lp_status spread_rounds(rcal *C, const char *input, int64_t n, int rounds
             d[g][r] = tn - t1;
             tf[g][r] = tn;
         }
+        lp_status st = lpi_cal_tick(&C->ticks);
+        if (st) return st;
+    }
     for (int r = 0; input && r < rounds; r++) dv[r] = d[1][r] - d[0][r];
     if (input) file->vs_gen = median(dv, rounds);
     gen->diff = median(d[0], rounds);
@@ -320,29 +413,6 @@ static lp_status spread_rounds(rcal *C, const char *input, int64_t n, int rounds
         file->diff = median(d[1], rounds);
         file->t_full = median(tf[1], rounds);
     }
-    return LP_OK;
-}
-
-/* Reading a file input through the workers: sum_graph on the large file `big` (n float64 in
- * chunks of `chunk` bytes) and on the small one `small` (ns in 256-byte chunks: the same 16
- * roots and combine tree, tasks of next to no work), with the context's budget, one right
- * after the other (in turn first), so that both see the machine's load of that moment: *diff,
- * the median of the rounds' differences, is what the large file's rows cost the run. */
-static lp_status read_rounds(rcal *C, const char *big, int64_t n, size_t chunk, const char *small, int64_t ns, int rounds,
-                             double *diff) {
-    double d[16];
-    if (rounds > 16) rounds = 16;
-    for (int r = 0; r < rounds; r++) {
-        double t[2] = {0, 0};
-        for (int k = 0; k < 2; k++) {
-            const int large = (k + r) % 2;
-            lp_status st = lp_ctx_set_chunk_bytes(C->ctx, large ? chunk : 256);
-            if (!st) st = run_once(C->ctx, sum_graph, large ? big : small, large ? n : ns, &t[large]);
-            if (st) return st;
-        }
-        d[r] = t[1] - t[0];
-    }
-    *diff = median(d, rounds);
     return LP_OK;
 }
 
@@ -377,7 +447,7 @@ static lp_status write_input(lp_ctx *ctx, const char *dir, int64_t n, char *path
 }
 
 lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, void (*log)(void *, const char *), void *log_arg) {
-    rcal C = {{log, log_arg}, ctx, quick ? 3 : 5};
+    rcal C = {{log, log_arg}, ctx, quick ? 3 : 5, {{0}, 0, 0, 0}};
     lpi_remote_view rv;
     if (!lpi_remote_view_get(ctx, &rv) || !rv.nurls)
         return lpi_error(ctx, LP_ERR_VALUE, "remote calibration needs the lambda executor's workers (lp_ctx_set_workers, --workers)");
@@ -390,11 +460,25 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
     lp_ctx *loc = NULL; /* the compute-bound graph on one local worker */
     char input[PATH_MAX] = "", big[PATH_MAX] = "";
     const int64_t na = 32, ns = 512, nb = quick ? 4096 : 8192, nc = quick ? (int64_t)1 << 18 : (int64_t)1 << 19;
-    /* the file the workers read rows of: 16 chunks (16 roots, as a large input has), 1 or 2 MiB each */
+    /* the file the workers read rows of: 16 chunks (16 roots, as a large input has), 1 or 2 MiB
+     * each (a 64 MiB file in 4 MiB chunks, tried, left the rounds about as noisy and the figure
+     * as unsteady: docs/PERFORMANCE.md, "Rounds spread through the remote calibration") */
     const int64_t nr = quick ? (int64_t)1 << 21 : (int64_t)1 << 22;
     const size_t rchunk = (size_t)nr * 8 / 16;
     const int full = 2 * nw; /* the default budget, and the driver's invocations in flight */
     const bool redis = !strncmp(rv.store, "redis://", 8);
+    const int srounds = quick ? 5 : 9; /* spread_rounds' */
+    /* the samplers' ticks: before the store, after it, after the invocations, after the runs of
+     * the large graph with the full budget, after each of spread_rounds' rounds, after the
+     * driver-centric runs */
+    C.ticks.ticks = 4 + srounds + 1;
+    lpi_cal_sampler chain = {chain_round, NULL, quick ? 9 : 15, 0, {{0}}};
+    lpi_cal_sampler heavy = {heavy_round, NULL, quick ? 5 : 9, 0, {{0}}};
+    lpi_cal_sampler reads = {read_round, NULL, C.ticks.ticks, 0, {{0}}}; /* one round at each tick */
+    chain_arg ca = {&C, na, nb};
+    heavy_arg ha = {&C, NULL, nc, full};
+    read_arg ra = {&C, big, input, nr, ns, rchunk, full};
+    chain.arg = &ca, heavy.arg = &ha, reads.arg = &ra;
     lpi_store *s = NULL;
     lp_status st = LP_OK;
     say(&C, "remote: %d worker%s, store %.*s", nw, nw == 1 ? "" : "s", (int)strcspn(rv.store, "@"), rv.store);
@@ -415,6 +499,28 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
         later_t = ts;
     }
     if ((st = lpi_remote_store(ctx, &s))) goto done;
+    if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = plan_graph(ctx, heavy_graph, NULL, nc, &H))) goto done;
+    if ((st = lp_ctx_set_chunk_bytes(ctx, 256))) goto done;
+    /* orchestrated runs need a redis:// store: the samplers of its figures, spread through the
+     * calibration from here on (the figures that moved most between calibrations a minute apart
+     * when their rounds ran back to back: the one-lambda runs, orch_run_s and orch_task_s; the
+     * compute-bound graph, remote_par; the file's rows, remote_load_bw, 7.58 and 1.36 GB/s) */
+    if (redis) {
+        if ((st = lp_ctx_create(&loc)) || (st = lp_ctx_set_threads(loc, 1)) || (st = lpi_profile_set(loc, &P)) ||
+            (st = lp_ctx_set_chunk_bytes(loc, 65536))) {
+            st = lpi_error(ctx, st, "a local context: %s", loc ? lp_last_error(loc) : "out of memory");
+            goto done;
+        }
+        ha.loc = loc;
+        C.ticks.s[C.ticks.ns++] = &chain;
+        C.ticks.s[C.ticks.ns++] = &heavy;
+        if (load_dir) {
+            if ((st = write_input(ctx, load_dir, ns, input, sizeof input)) || (st = write_input(ctx, load_dir, nr, big, sizeof big)))
+                goto done;
+            C.ticks.s[C.ticks.ns++] = &reads;
+        }
+    }
+    if ((st = lpi_cal_tick(&C.ticks))) goto done;
 
     /* ---- the store ---- */
     char run[32], key[96];
@@ -432,6 +538,7 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
         say(&C, "store               %8.1f us round trip; put %.0f MB/s, get %.0f MB/s (1 to 16 MiB chunks)", P.rtt * 1e6,
             P.put_bw / 1e6, P.net_bw / 1e6);
     }
+    if ((st = lpi_cal_tick(&C.ticks))) goto done;
 
     /* ---- invocations: an empty batch to each worker in turn ---- */
     {
@@ -449,49 +556,45 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
         P.invoke = clampd(median(t, n), 1e-6, 10);
         say(&C, "invocation          %8.1f us round trip (an empty batch)", P.invoke * 1e6);
     }
+    if ((st = lpi_cal_tick(&C.ticks))) goto done;
 
     /* ---- runs of the graphs ---- */
-    if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = plan_graph(ctx, heavy_graph, NULL, nc, &H))) goto done;
-    if ((st = lp_ctx_set_chunk_bytes(ctx, 256))) goto done;
     if ((st = plan_graph(ctx, graph, NULL, na, &A)) || (st = plan_graph(ctx, graph, NULL, nb, &B)) || (st = plan_graph(ctx, graph, NULL, ns, &S)))
         goto done;
+    double tp = 0;
+    spread_times sg = {0}, sf = {0};
     if (redis) {
-        double ta, tb, tp, th, ts, thl[16], thr[16], speed = 1;
-        const int hrounds = quick ? 5 : 9;
-        /* medians (the estimate prices a typical run, and a bench takes the median of its runs);
-         * the 2-task run (~5 ms) and the compute-bound one decide orch_run_s and remote_par, the
-         * figures that moved most between calibrations a minute apart: more runs of those */
-        if ((st = lpi_remote_set_mode(ctx, "lambda", 1)) || (st = time_runs(&C, graph, NULL, na, quick ? 9 : 15, &ta, NULL, NULL)) ||
-            (st = time_run(&C, graph, NULL, nb, &tb)))
-            goto done;
+        /* medians (the estimate prices a typical run, and a bench takes the median of its runs) */
         if ((st = lpi_remote_set_mode(ctx, "lambda", full)) || (st = time_run(&C, graph, NULL, nb, &tp))) goto done;
-        spread_times sg = {0}, sf = {0};
-        if (load_dir && ((st = write_input(ctx, load_dir, ns, input, sizeof input)) ||
-                         (st = plan_graph(ctx, graph, input, ns, &I))))
-            goto done;
-        if ((st = spread_rounds(&C, load_dir ? input : NULL, ns, quick ? 5 : 9, full, &sg, &sf))) goto done;
-        ts = sg.t_full;
-        /* the compute-bound graph, paired with its work on one local worker (see below) */
-        if ((st = lp_ctx_create(&loc)) || (st = lp_ctx_set_threads(loc, 1)) || (st = lpi_profile_set(loc, &P)) ||
-            (st = lp_ctx_set_chunk_bytes(loc, 65536))) {
-            st = lpi_error(ctx, st, "a local context: %s", loc ? lp_last_error(loc) : "out of memory");
-            goto done;
-        }
-        if ((st = lp_ctx_set_chunk_bytes(ctx, 65536)) || (st = heavy_rounds(&C, loc, nc, hrounds, thl, thr)) ||
-            (st = lp_ctx_set_chunk_bytes(ctx, 256)))
-            goto done;
-        {
-            double v[16];
-            memcpy(v, thr, sizeof v);
-            th = median(v, hrounds);
-        }
+        if ((st = lpi_cal_tick(&C.ticks))) goto done;
+        if (load_dir && (st = plan_graph(ctx, graph, input, ns, &I))) goto done;
+        if ((st = spread_rounds(&C, load_dir ? input : NULL, ns, srounds, full, &sg, &sf))) goto done;
+    }
+    /* driver-centric: the two graphs dispatched by this process (fitted below) */
+    double tda = 0, tdb = 0;
+    if ((st = lpi_remote_set_mode(ctx, NULL, 0)) || (st = time_run(&C, graph, NULL, na, &tda)) || (st = time_run(&C, graph, NULL, nb, &tdb)))
+        goto done;
+    /* the samplers' last tick, and the rounds a shorter calibration did not reach */
+    if ((st = lpi_cal_tick(&C.ticks)) || (st = lpi_cal_finish(&C.ticks))) goto done;
+
+    if (redis) {
+        double ta, tb, dab, th, speed = 1, v[LPI_CAL_ROUNDS];
+        const int hrounds = heavy.n;
+        memcpy(v, chain.v[0], sizeof v);
+        ta = median(v, chain.n);
+        memcpy(v, chain.v[1], sizeof v);
+        tb = median(v, chain.n);
+        for (int r = 0; r < chain.n; r++) v[r] = chain.v[1][r] - chain.v[0][r];
+        dab = median(v, chain.n);
+        memcpy(v, heavy.v[1], sizeof v);
+        th = median(v, hrounds);
         /* one lambda: the prediction is the run's fixed cost plus the sum of its tasks */
         lpi_profile Q = P;
         Q.orch_run_s = Q.orch_task_s = 0;
         Q.remote_par = Q.remote_over_par = 1;
         double ma, mb;
         if ((st = predict(ctx, &Q, &A, 1, LPI_COST_ORCH, &ma)) || (st = predict(ctx, &Q, &B, 1, LPI_COST_ORCH, &mb))) goto done;
-        P.orch_task_s = clampd(((tb - mb) - (ta - ma)) / (double)(B.tasks - A.tasks), 1e-6, 1);
+        P.orch_task_s = clampd((dab - (mb - ma)) / (double)(B.tasks - A.tasks), 1e-6, 1);
         P.orch_run_s = clampd(ta - ma - (double)A.tasks * P.orch_task_s, 1e-5, 10);
         /* the full budget: a few tiny tasks (16 ready at the start) say what spreading a run
          * over more lambdas costs (their invocations, each worker planning the run), many tiny
@@ -514,7 +617,8 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
             if ((st = per_lambda(ctx, &Q, &S, full, sg.diff, &e, &used))) goto done;
             Q.orch_lambda_s = clampd(e, 1e-6, 1);
             if ((st = fit(ctx, &Q, &Q.remote_over_par, 1, full, true, &B, full, LPI_COST_ORCH, tp)) ||
-                (st = lpi_cal_paired_par(ctx, &Q, H.pl, full, LPI_COST_ORCH, par_hi, thl, thr, hrounds, &Q.remote_par, &speed)))
+                (st = lpi_cal_paired_par(ctx, &Q, H.pl, full, LPI_COST_ORCH, par_hi, heavy.v[0], heavy.v[1], hrounds,
+                                         &Q.remote_par, &speed)))
                 goto done;
         }
         P.remote_par = Q.remote_par;
@@ -532,29 +636,33 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
          * local load_bw1 is one reader alone, best of 5, on the driver's machine): the model's
          * difference between the sum of the large file and of the small one is mostly the reads,
          * so the rate for which it matches the paired median difference is what they read at */
-        double rdiff = 0;
+        double rdiff = 0, rq1 = 0, rq3 = 0;
         if (load_dir) {
             double mg;
             Q = P;
-            if ((st = write_input(ctx, load_dir, nr, big, sizeof big)) || (st = lp_ctx_set_chunk_bytes(ctx, rchunk)) ||
-                (st = plan_graph(ctx, sum_graph, big, nr, &F)) || (st = lp_ctx_set_chunk_bytes(ctx, 256)) ||
-                (st = plan_graph(ctx, sum_graph, input, ns, &G)) ||
-                (st = read_rounds(&C, big, nr, rchunk, input, ns, quick ? 5 : 9, &rdiff)) || (st = lp_ctx_set_chunk_bytes(ctx, 256)) ||
+            memcpy(v, reads.v[0], sizeof v);
+            rdiff = median(v, reads.n); /* sorts v: its quartiles for the log */
+            rq1 = v[reads.n / 4], rq3 = v[(3 * reads.n) / 4];
+            if ((st = lp_ctx_set_chunk_bytes(ctx, rchunk)) || (st = plan_graph(ctx, sum_graph, big, nr, &F)) ||
+                (st = lp_ctx_set_chunk_bytes(ctx, 256)) || (st = plan_graph(ctx, sum_graph, input, ns, &G)) ||
                 (st = predict(ctx, &Q, &G, full, LPI_COST_ORCH, &mg)) ||
                 (st = fit(ctx, &Q, &Q.remote_load_bw, 1e8, 1e12, true, &F, full, LPI_COST_ORCH, mg + rdiff)))
                 goto done;
             P.remote_load_bw = Q.remote_load_bw;
         }
-        say(&C, "orchestrated        %8.2f ms per run, %.1f us per task in a chain (%lld tasks: %.1f ms with 1 lambda,",
-            P.orch_run_s * 1e3, P.orch_task_s * 1e6, (long long)B.tasks, tb * 1e3);
-        say(&C, "                    %.1f ms with %d: coordination of %.2f tasks at once; %lld compute-bound tasks in",
+        say(&C, "orchestrated        %8.2f ms per run, %.1f us per task in a chain (%lld tasks: %.1f ms with 1 lambda",
+            P.orch_run_s * 1e3, P.orch_task_s * 1e6, (long long)A.tasks, ta * 1e3);
+        say(&C, "                    and %lld in %.1f ms, medians of %d rounds spread through the calibration; those",
+            (long long)B.tasks, tb * 1e3, chain.n);
+        say(&C, "                    in %.1f ms with %d: coordination of %.2f tasks at once; %lld compute-bound tasks in",
             tp * 1e3, full, P.remote_over_par, (long long)H.tasks);
         say(&C, "                    %.1f ms with %d: %.2f tasks at once at full speed, paired with one local worker",
             th * 1e3, full, P.remote_par);
-        say(&C, "                    working %.2fx as long as the profile's op costs say, medians of %d rounds);", speed, hrounds);
-        say(&C, "                    %.2f ms per lambda a run spreads to", P.orch_lambda_s * 1e3);
+        say(&C, "                    working %.2fx as long as the profile's op costs say, medians of %d rounds spread",
+            speed, hrounds);
+        say(&C, "                    through the calibration); %.2f ms per lambda a run spreads to", P.orch_lambda_s * 1e3);
         say(&C, "                    (%lld tasks in %.1f ms with %d, %.1f ms more than with 1: medians of %d rounds)",
-            (long long)S.tasks, ts * 1e3, full, sg.diff * 1e3, quick ? 5 : 9);
+            (long long)S.tasks, sg.t_full * 1e3, full, sg.diff * 1e3, srounds);
         if (load_dir)
             say(&C, "                    %.2f ms per lambda and file input (%lld tasks on a file in %.1f ms with %d, %.1f ms more",
                 P.orch_input_s * 1e3, (long long)I.tasks, sf.t_full * 1e3, full, sf.diff * 1e3);
@@ -562,8 +670,9 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
             say(&C, "                    than with 1)");
             say(&C, "                    file rows read at %.2f GB/s per lambda, all reading (sum of %lld MiB in %d chunks: %.1f ms",
                 P.remote_load_bw / 1e9, (long long)(nr >> 17), 16, rdiff * 1e3);
-            say(&C, "                    more than of 4 KiB, medians of %d rounds; %.2f GB/s one local reader alone)", quick ? 5 : 9,
-                P.load_bw1 / 1e9);
+            say(&C, "                    more than of 4 KiB, median of %d rounds spread through the calibration, quartiles",
+                reads.n);
+            say(&C, "                    %.1f and %.1f ms; %.2f GB/s one local reader alone)", rq1 * 1e3, rq3 * 1e3, P.load_bw1 / 1e9);
         } else
             say(&C, "                    per lambda and file input, file rows not measured (no --load-dir): %.2f ms and",
                 P.orch_input_s * 1e3);
@@ -575,18 +684,15 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
         say(&C, "orchestrated        not measured: orchestration needs a redis:// store");
     }
     {
-        double ta, tb;
-        if ((st = lpi_remote_set_mode(ctx, NULL, 0)) || (st = time_run(&C, graph, NULL, na, &ta)) || (st = time_run(&C, graph, NULL, nb, &tb)))
-            goto done;
         lpi_profile Q = P;
         Q.drv_run_s = Q.drv_task_s = 0;
         double ma;
         if ((st = predict(ctx, &Q, &A, full, LPI_COST_DRIVER, &ma))) goto done;
-        Q.drv_run_s = P.drv_run_s = clampd(ta - ma, 1e-5, 10);
-        if ((st = fit(ctx, &Q, &Q.drv_task_s, 0, tb / (double)B.tasks, false, &B, full, LPI_COST_DRIVER, tb))) goto done;
+        Q.drv_run_s = P.drv_run_s = clampd(tda - ma, 1e-5, 10);
+        if ((st = fit(ctx, &Q, &Q.drv_task_s, 0, tdb / (double)B.tasks, false, &B, full, LPI_COST_DRIVER, tdb))) goto done;
         P.drv_task_s = clampd(Q.drv_task_s, 1e-7, 1);
         say(&C, "driver-centric      %8.2f ms per run, %.1f us of the driver per task (%lld tasks in %.1f ms)",
-            P.drv_run_s * 1e3, P.drv_task_s * 1e6, (long long)B.tasks, tb * 1e3);
+            P.drv_run_s * 1e3, P.drv_task_s * 1e6, (long long)B.tasks, tdb * 1e3);
     }
     P.remote_first_s = redis ? clampd(first_excess, 1e-6, 10) : keep.remote_first_s;
     P.remote_calibrated = true;

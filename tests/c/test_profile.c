@@ -409,6 +409,82 @@ static void test_pick_chunk(void) {
     LPT_CHECK(lpi_probe_pick_chunk(tr + 3, 1, A, 2, 3e-6, 0.02, &noise) == 0);
 }
 
+/* Rounds spread through a calibration (lpi_cal_sampler): each sampler's rounds fall evenly over
+ * the ticks, the first at the first tick and the last at the last, never more than `want`; with
+ * more rounds than ticks several per tick; a calibration that ticks less than it planned gets the
+ * rest from lpi_cal_finish; a round's error stops the tick. */
+typedef struct rec {
+    lpi_cal_ticks *t;
+    int at[LPI_CAL_ROUNDS]; /* the tick of each round */
+    int fail_at;            /* the round that fails (-1: none) */
+} rec;
+
+static lp_status rec_round(void *arg, int r, double *v) {
+    rec *c = arg;
+    if (r == c->fail_at) return LP_ERR_IO;
+    c->at[r] = c->t->tick;
+    v[0] = r, v[1] = -r;
+    return LP_OK;
+}
+
+static void test_spread_rounds(void) {
+    /* the schedule alone: 9 rounds over 14 ticks, 15 over 14, 14 over 14 */
+    const int cases[3][2] = {{9, 14}, {15, 14}, {14, 14}};
+    for (int c = 0; c < 3; c++) {
+        const int want = cases[c][0], ticks = cases[c][1];
+        int have = 0, first = -1, last = -1, gap = 0, prev = -1;
+        for (int i = 0; i < ticks; i++) {
+            int k = lpi_cal_due(want, have, i, ticks);
+            LPT_CHECKF(k >= 0 && k <= (want + ticks - 1) / ticks, "want %d tick %d: %d due", want, i, k);
+            if (k && first < 0) first = i;
+            if (k) {
+                if (prev >= 0 && i - prev > gap) gap = i - prev;
+                prev = last = i;
+            }
+            have += k;
+        }
+        LPT_CHECKF(have == want && first == 0 && last == ticks - 1, "want %d: %d rounds, ticks %d..%d", want, have, first, last);
+        /* evenly: no two rounds further apart than ticks / want rounded up */
+        LPT_CHECKF(gap <= (ticks + want - 1) / want, "want %d over %d ticks: a gap of %d", want, ticks, gap);
+    }
+    LPT_CHECK(lpi_cal_due(9, 9, 13, 14) == 0 && lpi_cal_due(9, 9, 20, 14) == 0 && lpi_cal_due(9, 3, 20, 14) == 6);
+
+    /* two samplers through the ticks: their rounds at the ticks the schedule says, their values kept */
+    lpi_cal_ticks t = {{0}, 0, 0, 14};
+    rec a = {&t, {0}, -1}, b = {&t, {0}, -1};
+    lpi_cal_sampler sa = {rec_round, &a, 9, 0, {{0}}}, sb = {rec_round, &b, 15, 0, {{0}}};
+    t.s[t.ns++] = &sa;
+    t.s[t.ns++] = &sb;
+    for (int i = 0; i < 14; i++) LPT_OK(NULL, lpi_cal_tick(&t));
+    LPT_OK(NULL, lpi_cal_finish(&t));
+    LPT_CHECKF(sa.n == 9 && sb.n == 15, "%d %d rounds", sa.n, sb.n);
+    /* 15 over 14 ticks: one tick takes two */
+    int twice = 0;
+    for (int r = 1; r < 15; r++) twice += b.at[r] == b.at[r - 1];
+    LPT_CHECKF(a.at[0] == 0 && a.at[8] == 13 && b.at[0] == 0 && b.at[14] == 13 && twice == 1, "a %d..%d b %d..%d, %d", a.at[0],
+               a.at[8], b.at[0], b.at[14], twice);
+    for (int r = 0; r < 15; r++) LPT_CHECK(sb.v[0][r] == r && sb.v[1][r] == -r);
+
+    /* a calibration that ticked 5 times of the 14 it planned: finish takes the rest (at tick 5) */
+    lpi_cal_ticks u = {{0}, 0, 0, 14};
+    rec c = {&u, {0}, -1};
+    lpi_cal_sampler sc = {rec_round, &c, 9, 0, {{0}}};
+    u.s[u.ns++] = &sc;
+    for (int i = 0; i < 5; i++) LPT_OK(NULL, lpi_cal_tick(&u));
+    /* rounds 0..2 at ticks 0, 2, 3 (round(j 13 / 8)) */
+    LPT_CHECKF(sc.n == 3 && c.at[1] == 2 && c.at[2] == 3, "%d rounds after 5 of 14 ticks", sc.n);
+    LPT_OK(NULL, lpi_cal_finish(&u));
+    LPT_CHECKF(sc.n == 9 && c.at[8] == 5, "%d rounds, the last at tick %d", sc.n, c.at[8]);
+
+    /* a round that fails: its error, and the rounds before it kept */
+    lpi_cal_ticks w = {{0}, 0, 0, 3};
+    rec d = {&w, {0}, 4};
+    lpi_cal_sampler sd = {rec_round, &d, 9, 0, {{0}}};
+    w.s[w.ns++] = &sd;
+    LPT_OK(NULL, lpi_cal_tick(&w)); /* rounds 0..2: round(j 2 / 8) is 0 */
+    LPT_CHECKF(lpi_cal_tick(&w) == LP_ERR_IO && sd.n == 4, "%d rounds", sd.n);
+}
+
 int main(void) {
     LPT_RUN(test_round_trip);
     LPT_RUN(test_old_versions);
@@ -417,5 +493,6 @@ int main(void) {
     LPT_RUN(test_probe_values);
     LPT_RUN(test_paired_parallelism);
     LPT_RUN(test_pick_chunk);
+    LPT_RUN(test_spread_rounds);
     return lpt_done("profile");
 }

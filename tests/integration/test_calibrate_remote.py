@@ -5,6 +5,7 @@ computations of the model (docs/ARCHITECTURE.md, "Cost model"), never against ti
 import json
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -47,6 +48,11 @@ def test_calibration_measures_the_remote_figures(measured, redis):
     # (no built-in value: a profile without it prices those reads with the local load_bw_1worker)
     v = doc["remote_load_bw"]
     assert isinstance(v, float) and 1e8 <= v <= 1e12 and "file rows read at" in log, (v, log)
+    # the figures that moved most between calibrations when their rounds ran back to back are
+    # sampled through the whole calibration: the 2-task run (9 rounds with --quick), the
+    # compute-bound graph (5) and the file's rows (one round at each of the 10 ticks)
+    spread = re.findall(r"(\d+) rounds spread\s+through\s+the\s+calibration", log)
+    assert spread == ["9", "5", "10"], log
     # the input files it measured with are gone
     assert not list(prof.parent.glob("lampy-calibrate-*"))
     # the calibration's runs and chunks leave nothing in the store
