@@ -8,7 +8,10 @@ preemption by another task on the core); the host's steal time over the run (/pr
 `steal`, all CPUs, in USER_HZ ticks: time this KVM guest's vCPUs were runnable but the host ran
 something else); and Lampy's own split (lp.last_run_stats: planning, lp_run's executor time,
 the pool's utilisation), with tracing on the end of each worker's last task (the tail: one
-worker idle while the other finishes). As in the harness, NumPy computes the same workload
+worker idle while the other finishes); the CPU time other processes of this guest used over
+the run (/proc/stat's busy ticks minus this process's); and NumPy's time for the same
+workload just before (the machine's state: when NumPy is slow too, Lampy is not the cause).
+As in the harness, NumPy computes the same workload
 before every Lampy run (--neighbour none: Lampy alone), so the memory state Lampy meets is the
 harness's.
 
@@ -38,11 +41,14 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 import harness  # noqa: E402  (the workloads and the build-local import of make bench)
 
 
-def steal_ticks():
-    """The host's steal time so far, all CPUs (USER_HZ ticks; /proc/stat's 8th cpu column)."""
+def cpu_ticks():
+    """(busy, steal) so far over all CPUs of this guest, in seconds (/proc/stat's cpu line:
+    user nice system idle iowait irq softirq steal, USER_HZ ticks). busy minus this process's
+    own CPU time is what other processes of the guest ran."""
     with open("/proc/stat") as f:
-        cols = f.readline().split()
-    return int(cols[8]) if len(cols) > 8 else 0
+        c = [int(x) for x in f.readline().split()[1:9]]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (c[0] + c[1] + c[2] + c[5] + c[6]) / hz, c[7] / hz
 
 
 def worker_tails(path):
@@ -61,25 +67,29 @@ def worker_tails(path):
 
 def measure(lp, w, L, d, args, trace_path):
     gc.collect()
+    t_np = 0.0
     if args.neighbour == "numpy":
-        r = w["np"](d)  # what the harness runs just before Lampy
+        t0 = time.perf_counter()
+        r = w["np"](d)  # what the harness runs just before Lampy; its time is the machine's state
+        t_np = time.perf_counter() - t0
         del r
         gc.collect()
     u0 = resource.getrusage(resource.RUSAGE_SELF)
-    s0 = steal_ticks()
+    b0, s0 = cpu_ticks()
     t0 = time.perf_counter()
     r = w["lp"](lp, L)
     t = time.perf_counter() - t0
-    s1 = steal_ticks()
+    b1, s1 = cpu_ticks()
     u1 = resource.getrusage(resource.RUSAGE_SELF)
     del r
     st = lp.last_run_stats()
     x = dict(wall=t, user=u1.ru_utime - u0.ru_utime, sys=u1.ru_stime - u0.ru_stime,
              minflt=u1.ru_minflt - u0.ru_minflt, nvcsw=u1.ru_nvcsw - u0.ru_nvcsw,
-             nivcsw=u1.ru_nivcsw - u0.ru_nivcsw, steal=(s1 - s0) / os.sysconf("SC_CLK_TCK"),
+             nivcsw=u1.ru_nivcsw - u0.ru_nivcsw, steal=s1 - s0, numpy=t_np,
              plan=st["plan_seconds"], run=st["run_seconds"], util=st["utilisation"],
              tasks=st["tasks"], threads=st["threads"], load1=os.getloadavg()[0])
     x["outside"] = t - x["plan"] - x["run"]  # Python, expression building, result wrapping
+    x["others"] = max((b1 - b0) - x["user"] - x["sys"], 0.0)  # other processes' CPU (10 ms ticks)
     if trace_path:
         lp.trace_write(trace_path)
         tails, span = worker_tails(trace_path)
@@ -88,9 +98,17 @@ def measure(lp, w, L, d, args, trace_path):
     return x
 
 
+def pearson(x, y):
+    """Pearson's r of two series as text ('—' when one is constant)."""
+    try:
+        return f"{statistics.correlation(x, y):+.2f}"
+    except statistics.StatisticsError:
+        return "—"
+
+
 KEYS = [("wall", 1e3, "ms"), ("run", 1e3, "ms"), ("plan", 1e3, "ms"), ("outside", 1e3, "ms"),
         ("user", 1e3, "ms"), ("sys", 1e3, "ms"), ("minflt", 1, ""), ("nvcsw", 1, ""), ("nivcsw", 1, ""),
-        ("steal", 1e3, "ms"), ("util", 1, ""), ("tail", 1e3, "ms")]
+        ("steal", 1e3, "ms"), ("others", 1e3, "ms"), ("util", 1, ""), ("tail", 1e3, "ms"), ("numpy", 1e3, "ms")]
 
 
 def summarise(wid, expr, xs):
@@ -101,7 +119,7 @@ def summarise(wid, expr, xs):
     fast, slow = [xs[i] for i in order[:half]], [xs[i] for i in order[-half:]]
     lines = [f"w{wid} `{expr}`: {len(xs)} runs, best {best * 1e3:.1f} ms, median {med * 1e3:.1f} ms, "
              f"median/best {med / best:.2f}x, tasks {xs[0]['tasks']}, threads {xs[0]['threads']}",
-             "| figure | fastest half (mean) | slowest half (mean) | min | max |", "|---|---|---|---|---|"]
+             "| figure | fastest half (mean) | slowest half (mean) | min | max | r with wall |", "|---|---|---|---|---|---|"]
     for k, sc, unit in KEYS:
         if k not in xs[0]:
             continue
@@ -110,7 +128,7 @@ def summarise(wid, expr, xs):
         v = [x[k] * sc for x in xs]
         fmt = "{:.2f}" if k == "util" else ("{:.1f}" if unit else "{:.0f}")
         lines.append(f"| {k}{' ' + unit if unit else ''} | {fmt.format(f)} | {fmt.format(s)} | "
-                     f"{fmt.format(min(v))} | {fmt.format(max(v))} |")
+                     f"{fmt.format(min(v))} | {fmt.format(max(v))} | {pearson(walls, v)} |")
     return "\n".join(lines)
 
 
@@ -152,7 +170,7 @@ def main():
         xs = [measure(lp, w, L, d, args, trace_path) for _ in range(args.reps)]
         print(summarise(w["id"], w["expr"], xs), flush=True)
         if args.runs:
-            print("runs (wall ms, run ms, user ms, sys ms, minflt, nvcsw, nivcsw, steal ms, util, tail ms):")
+            print("runs (" + ", ".join(k + (" " + u if u else "") for k, _, u in KEYS if k not in ("plan", "outside")) + "):")
             for x in xs:
                 print("  " + " ".join(f"{x.get(k, 0) * sc:.1f}" if unit or k == "util" else f"{x.get(k, 0):.0f}"
                                       for k, sc, unit in KEYS if k not in ("plan", "outside")))
