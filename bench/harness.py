@@ -596,7 +596,8 @@ def write_doc(path, block, meta):
     os.replace(tmp, path)
 
 
-def main():
+def arg_parser():
+    """The command line; its defaults are the workloads' sizes (bench/spread.py uses them too)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="meson build directory")
@@ -625,7 +626,11 @@ def main():
     ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "PERFORMANCE.md"))
     ap.add_argument("--no-write", action="store_true", help="print only; leave docs/PERFORMANCE.md")
     ap.add_argument("--json", help="also write the raw results to this file")
-    args = ap.parse_args()
+    return ap
+
+
+def main():
+    args = arg_parser().parse_args()
     build = os.path.abspath(args.build)
 
     libs = {}

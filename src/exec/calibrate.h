@@ -33,6 +33,14 @@ typedef struct lpi_chunk_trial {
  * overhead. Sets *noise to the tie band used. Returns the index into tr (n >= 1). */
 int lpi_probe_pick_chunk(const lpi_chunk_trial *tr, int n, int64_t array_bytes, int workers, double task_s,
                          double max_share, double *noise);
+/* The time a run of `workers` threads took while they held their cores: the wall time, or the
+ * process's CPU time over the run spread over the workers if that is less (another process or
+ * the host held a core for part of the run: the worker waiting for it counts no CPU time). The
+ * probe's thread comparison reads this, so a core taken by a compile does not make a second
+ * thread look useless, and the planner run every memory-bound plan on one thread for good
+ * (the profile is cached). CPU time of other threads of the process only raises the second
+ * term: never below what the wall clock says then. */
+double lpi_probe_run_time(double wall, double cpu, int workers);
 /* First-touch page faults (probe.c, shared by the probe and `lampy calibrate`): `threads`
  * threads at once each write n bytes of freshly allocated memory (huge pages or not) twice;
  * *t_fresh is the slowest thread's first write (faults, zeroing, the stores), *t_again its

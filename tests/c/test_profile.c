@@ -485,6 +485,22 @@ static void test_spread_rounds(void) {
     LPT_CHECKF(lpi_cal_tick(&w) == LP_ERR_IO && sd.n == 4, "%d rounds", sd.n);
 }
 
+/* The probe's thread comparison on hand-made clocks (exec/probe.c, lpi_probe_run_time): the
+ * time the workers held their cores. */
+static void test_probe_run_time(void) {
+    /* quiet: two workers busy all along (CPU 2 x wall): the wall time */
+    LPT_CHECK(lpi_probe_run_time(0.020, 0.040, 2) == 0.020);
+    /* a compile held one core for half the run: 30 ms of wall, 40 ms of CPU: 20 ms on the cores
+     * (the wall clock alone made the second thread look worth 0.67x) */
+    LPT_CHECK(lpi_probe_run_time(0.030, 0.040, 2) == 0.020);
+    /* one worker preempted for a third of its run */
+    LPT_CHECK(fabs(lpi_probe_run_time(0.030, 0.020, 1) - 0.020) < 1e-15);
+    /* other threads of the process also ran (CPU above W x wall): never below the wall time */
+    LPT_CHECK(lpi_probe_run_time(0.020, 0.070, 2) == 0.020);
+    /* no CPU figure: the wall time */
+    LPT_CHECK(lpi_probe_run_time(0.020, 0, 2) == 0.020);
+}
+
 int main(void) {
     LPT_RUN(test_round_trip);
     LPT_RUN(test_old_versions);
@@ -494,5 +510,6 @@ int main(void) {
     LPT_RUN(test_paired_parallelism);
     LPT_RUN(test_pick_chunk);
     LPT_RUN(test_spread_rounds);
+    LPT_RUN(test_probe_run_time);
     return lpt_done("profile");
 }
