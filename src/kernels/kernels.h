@@ -28,8 +28,6 @@ void lpi_fold_minmax(bool is_min, bool accf, void *acc, int64_t k, const void *v
 double lpi_sum8_runs(double acc, const double *x, int64_t n, int64_t piece);
 /* lpi_sum8_runs' bits with the pieces one after the other (one sequential stream) */
 double lpi_sum8_seq(double acc, const double *x, int64_t n, int64_t piece);
-/* A/B switch for benchmarks: the whole-run sum path uses lpi_sum8_seq (default) or lpi_sum8_runs */
-void lpi_set_sum_seq(bool on);
 
 /* Elements per VM block: a program's registers (2 KiB each) stay in L1; measured faster than 1024. */
 #define LPI_VM_BLOCK 256

@@ -113,9 +113,6 @@ LPI_CLONES double lpi_sum8_seq(double acc, const double *x, int64_t n, int64_t p
     return acc;
 }
 
-static atomic_bool sum_seq_on = true;
-void lpi_set_sum_seq(bool on) { atomic_store_explicit(&sum_seq_on, on, memory_order_relaxed); }
-
 /* (value, index) better than the current one? NaN wins (first NaN), ties keep the lower index. */
 static inline bool arg_better_f(bool is_min, double v, double i, double cv, double ci) {
     if (ci < 0) return true;
@@ -635,9 +632,7 @@ static lp_status run_partial(lp_ctx *ctx, const lpi_pnode *pn, const lpi_task *t
         const int64_t n = shape[0], zero = 0, one = 1;
         if (r->acc_float && (r->op == LPI_OP_SUM || r->op == LPI_OP_MEAN)) {
             const double *x = (const double *)ops[0].data;
-            *(double *)state = atomic_load_explicit(&sum_seq_on, memory_order_relaxed)
-                                   ? lpi_sum8_seq(*(double *)state, x, n, slab)
-                                   : lpi_sum8_runs(*(double *)state, x, n, slab);
+            *(double *)state = lpi_sum8_seq(*(double *)state, x, n, slab);
         } else { /* min/max and integer sums: the pieces do not change the result */
             fold_slab(r, state, 1, ops[0].data, 1, &n, &zero, &one, 0, idx0);
         }
