@@ -11,6 +11,12 @@
  *   lp     lp_run of sum(a-b) (w3: sum((a-b)**2)) with the context's threads and chunk size
  *   lp0    the same with the fold as its own loop
  *   sum    lp_run of sum(a) (one input, the single-stream reference)
+ *   rd     a plain C read of a on THREADS pthreads, each its contiguous slice (bench/triad.c's
+ *          read kernel): the memory's rate at this moment, beside sum
+ *   rd2    the same over a and b together (sum of a - b): the floor beside lp/vm
+ * When rd and sum (or rd2 and lp) both run, the median of the per-round ratios is printed too:
+ * the host's memory rate moves from minute to minute (1.7x within one on this VM), so only a
+ * ratio taken in the same round says how far Lampy is from what the memory gives.
  *
  * -w w1: c is one fused loop with non-temporal stores (the floor); vm is lpi_vm_run into an
  * output mapping faulted in beforehand, its last step `- a` storing non-temporally itself (the
@@ -32,6 +38,7 @@
 #include "vm_w1.h"
 
 #include <emmintrin.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +93,51 @@ LPI_CLONES static void c_w1(const double *a, const double *b, const double *c, d
     _mm_sfence();
 }
 
+/* rd/rd2: eight lanes over a slice (a - b when b is given), on nt pthreads (the caller is thread 0) */
+LPI_CLONES static double rd_slice(const double *restrict a, const double *restrict b, int64_t lo, int64_t hi) {
+    double s[8] = {0};
+    int64_t i = lo;
+    if (b)
+        for (; i + 8 <= hi; i += 8)
+            for (int j = 0; j < 8; j++) s[j] += a[i + j] - b[i + j];
+    else
+        for (; i + 8 <= hi; i += 8)
+            for (int j = 0; j < 8; j++) s[j] += a[i + j];
+    for (; i < hi; i++) s[0] += b ? a[i] - b[i] : a[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+typedef struct {
+    const double *a, *b;
+    int64_t lo, hi;
+    double s;
+} rd_job;
+
+static void *rd_work(void *p) {
+    rd_job *j = p;
+    j->s = rd_slice(j->a, j->b, j->lo, j->hi);
+    return NULL;
+}
+
+static double rd_run(const double *a, const double *b, int64_t n, int nt) {
+    pthread_t th[64];
+    rd_job J[64];
+    if (nt < 1) nt = 1;
+    if (nt > 64) nt = 64;
+    for (int t = 0; t < nt; t++) J[t] = (rd_job){a, b, n * t / nt, n * (t + 1) / nt, 0};
+    int started = 1;
+    for (int t = 1; t < nt; t++, started++)
+        if (pthread_create(&th[t], NULL, rd_work, &J[t])) break;
+    rd_work(&J[0]);
+    for (int t = started; t < nt; t++) rd_work(&J[t]); /* a thread that could not start: here */
+    double s = J[0].s;
+    for (int t = 1; t < nt; t++) {
+        if (t < started) pthread_join(th[t], NULL);
+        s += J[t].s;
+    }
+    return s;
+}
+
 typedef struct {
     const char *name;
     double t[64];
@@ -95,6 +147,7 @@ int main(int argc, char **argv) {
     int64_t n = 64 << 20, off = 16, chunk = 0;
     int huge = 1, threads = 1, rounds = 7, w = W_SUB;
     const char *rows_sel = "c,vm,vm0,lp,lp0,sum";
+    /* rd, rd2: plain C reads beside sum and lp (not in the default rows) */
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-n")) n = atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "-o")) off = atoll(argv[i + 1]);
@@ -106,7 +159,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "-x")) rows_sel = argv[i + 1];
         else {
             fprintf(stderr, "usage: lampy-bench-stream2 [-n ELEMS] [-o OFF] [-H 0|1] [-c CHUNK_BYTES] [-t THREADS] "
-                            "[-r ROUNDS] [-w sub|w3|w1] [-x c,vm,vm0,lp,lp0,sum]\n");
+                            "[-r ROUNDS] [-w sub|w3|w1] [-x c,vm,vm0,lp,lp0,sum,rd,rd2]\n");
             return 2;
         }
     }
@@ -199,12 +252,12 @@ int main(int argc, char **argv) {
         lp_array_release(D);
     }
 
-    const char *names[6] = {"c", "vm", "vm0", "lp", "lp0", "sum"};
-    row rows[12];
-    int nrows = 0, which[12], pair[12];
+    const char *names[8] = {"c", "vm", "vm0", "lp", "lp0", "sum", "rd", "rd2"};
+    row rows[16];
+    int nrows = 0, which[16], pair[16];
     char sel[256];
     snprintf(sel, sizeof sel, ",%s,", rows_sel);
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < 8; k++) {
         char pat[16];
         snprintf(pat, sizeof pat, ",%s,", names[k]);
         if (!strstr(sel, pat)) continue;
@@ -214,7 +267,7 @@ int main(int argc, char **argv) {
             rows[nrows++].name = names[k];
         }
     }
-    double results[12] = {0};
+    double results[16] = {0};
     for (int r = 0; r < rounds; r++) {
         for (int q = 0; q < nrows; q++) {
             /* rotate the order each round: no row always follows the same one */
@@ -226,6 +279,12 @@ int main(int argc, char **argv) {
             lpi_vm_set_fold(!two_loops);
             lpi_vm_set_stream_last(!two_loops);
             double t0 = now(), v = 0;
+            if (which[k] >= 6) {
+                v = rd_run(a, which[k] == 7 ? b : NULL, n, threads);
+                rows[k].t[r] = now() - t0;
+                results[k] = v;
+                continue;
+            }
             if (w == W_W1 && which[k] != 5) {
                 if (which[k] == 0) c_w1(a, b, pc[p], po[p], n);
                 else if (which[k] <= 2) W1_VM(p, !two_loops);
@@ -292,10 +351,23 @@ int main(int argc, char **argv) {
     lpi_vm_set_stream_last(true);
     printf("n=%lld huge %d threads %d chunk %lld elems, %s, %d rounds interleaved\n", (long long)n, huge, threads,
            (long long)ch[0], w == W_SQ ? "sum((a-b)**2)" : w == W_W1 ? "a*b + c*2 - a" : "sum(a-b)", rounds);
+    /* same-round ratios: sum against rd, lp against rd2 (per offset) */
+    for (int k = 0; k < nrows; k++) {
+        const int ref = which[k] == 5 ? 6 : which[k] == 3 && w != W_W1 ? 7 : -1;
+        for (int k2 = 0; ref >= 0 && k2 < nrows; k2++) {
+            if (which[k2] != ref || pair[k2] != pair[k]) continue;
+            double ratio[64];
+            for (int r = 0; r < rounds; r++) ratio[r] = rows[k2].t[r] / rows[k].t[r];
+            qsort(ratio, (size_t)rounds, sizeof(double), cmp_d);
+            printf("%s/%s @%lld: the memory's rate reached, same round: median %.2f  (min %.2f, max %.2f)\n",
+                   names[ref], names[which[k]], (long long)(pair[k] ? off : 0), ratio[rounds / 2], ratio[0],
+                   ratio[rounds - 1]);
+        }
+    }
     for (int k = 0; k < nrows; k++) {
         qsort(rows[k].t, (size_t)rounds, sizeof(double), cmp_d);
         double best = rows[k].t[0], med = rows[k].t[rounds / 2];
-        double gb = (which[k] == 5 ? 8.0 : w == W_W1 ? 32.0 : 16.0) * (double)n / 1e9;
+        double gb = (which[k] == 5 || which[k] == 6 ? 8.0 : w == W_W1 ? 32.0 : 16.0) * (double)n / 1e9;
         printf("%-4s @%-4lld best %7.1f ms  median %7.1f ms  %5.1f GB/s  (%.17g)\n", rows[k].name,
                (long long)(pair[k] ? off : 0), best * 1e3, med * 1e3, gb / best, results[k]);
     }
