@@ -11,8 +11,8 @@
  *   lp     lp_run of sum(a-b) (w3: sum((a-b)**2)) with the context's threads and chunk size
  *   lp0    the same with the fold as its own loop
  *   sum    lp_run of sum(a) (one input, the single-stream reference)
- *   rd     a plain C read of a on THREADS pthreads, each its contiguous slice (bench/triad.c's
- *          read kernel): the memory's rate at this moment, beside sum
+ *   rd     a plain C read of a on THREADS pthreads, each its contiguous slice (bench/memref.c,
+ *          triad.c's read kernel): the memory's rate at this moment, beside sum
  *   rd2    the same over a and b together (sum of a - b): the floor beside lp/vm
  * When rd and sum (or rd2 and lp) both run, the median of the per-round ratios is printed too:
  * the host's memory rate moves from minute to minute (1.7x within one on this VM), so only a
@@ -36,9 +36,9 @@
 #include "kernels/kernels.h"
 #include "kernels/loops.h"
 #include "vm_w1.h"
+#include "memref.h"
 
 #include <emmintrin.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,51 +91,6 @@ LPI_CLONES static void c_w1(const double *a, const double *b, const double *c, d
     }
     for (; i < n; i++) o[i] = a[i] * b[i] + c[i] * 2.0 - a[i];
     _mm_sfence();
-}
-
-/* rd/rd2: eight lanes over a slice (a - b when b is given), on nt pthreads (the caller is thread 0) */
-LPI_CLONES static double rd_slice(const double *restrict a, const double *restrict b, int64_t lo, int64_t hi) {
-    double s[8] = {0};
-    int64_t i = lo;
-    if (b)
-        for (; i + 8 <= hi; i += 8)
-            for (int j = 0; j < 8; j++) s[j] += a[i + j] - b[i + j];
-    else
-        for (; i + 8 <= hi; i += 8)
-            for (int j = 0; j < 8; j++) s[j] += a[i + j];
-    for (; i < hi; i++) s[0] += b ? a[i] - b[i] : a[i];
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-}
-
-typedef struct {
-    const double *a, *b;
-    int64_t lo, hi;
-    double s;
-} rd_job;
-
-static void *rd_work(void *p) {
-    rd_job *j = p;
-    j->s = rd_slice(j->a, j->b, j->lo, j->hi);
-    return NULL;
-}
-
-static double rd_run(const double *a, const double *b, int64_t n, int nt) {
-    pthread_t th[64];
-    rd_job J[64];
-    if (nt < 1) nt = 1;
-    if (nt > 64) nt = 64;
-    for (int t = 0; t < nt; t++) J[t] = (rd_job){a, b, n * t / nt, n * (t + 1) / nt, 0};
-    int started = 1;
-    for (int t = 1; t < nt; t++, started++)
-        if (pthread_create(&th[t], NULL, rd_work, &J[t])) break;
-    rd_work(&J[0]);
-    for (int t = started; t < nt; t++) rd_work(&J[t]); /* a thread that could not start: here */
-    double s = J[0].s;
-    for (int t = 1; t < nt; t++) {
-        if (t < started) pthread_join(th[t], NULL);
-        s += J[t].s;
-    }
-    return s;
 }
 
 typedef struct {
@@ -280,7 +235,7 @@ int main(int argc, char **argv) {
             lpi_vm_set_stream_last(!two_loops);
             double t0 = now(), v = 0;
             if (which[k] >= 6) {
-                v = rd_run(a, which[k] == 7 ? b : NULL, n, threads);
+                v = lpb_read(a, which[k] == 7 ? b : NULL, n, threads);
                 rows[k].t[r] = now() - t0;
                 results[k] = v;
                 continue;
