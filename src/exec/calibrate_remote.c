@@ -141,9 +141,11 @@ static lp_status sum_graph(lp_ctx *ctx, const char *input, int64_t n, lp_array *
     return st;
 }
 
-/* x * 2 + 1 of the .npy file `input` of n float64: an elementwise graph whose output is as large
- * as its input (saved into a file: the tasks' writes), and (sum = true) its sum: the same reads
- * and compute with a partial sum per task instead of an output. */
+/* x * 2 + 1 of the .npy file `input`: an elementwise graph whose output is as large as its
+ * input (saved into a file: the tasks' writes), and (sum = true) its sum: the same tasks' reads
+ * and compute with a partial sum each instead of an output. (A file, not arange: remotely a
+ * generated array is a task of its own whose chunks go through the store, a file's rows are
+ * read by the tasks that use them, as the saved results of a bench's workload are computed.) */
 static lp_status scaled(lp_ctx *ctx, const char *input, bool sum, lp_array **out) {
     lp_array *a = NULL, *two = NULL, *one = NULL, *m = NULL, *p = NULL;
     lp_status st = lp_load(ctx, input, &a);
@@ -373,15 +375,15 @@ static lp_status read_round(void *arg, int r, double *v) {
 }
 
 /* Writing a run's output into a file through the workers (remote_write_bw): scaled_graph of the
- * large file `big` saved by its tasks into a file beside it (a result sink; the commit left out,
- * the file removed: the driver's fsync is file_sync_bw's) and scaled_sum_graph of it, both with
- * the full budget and `chunk`-byte chunks, one right after the other (in turn first), so that
- * both see the machine's load of that moment: v[0], their difference, is what the tasks' writes
- * into the one file add to the same reads and compute. Workers that may not write there (no
+ * file `in` (n float64) saved by its tasks into the file `out` (a result sink, as `lampy eval -o` does; the
+ * commit left out, the file removed: the driver's fsync is file_sync_bw's) and scaled_sum_graph,
+ * both with the full budget and `chunk`-byte chunks, one right after the other (in turn first),
+ * so that both see the machine's load of that moment: v[0], their difference, is what the tasks'
+ * writes into the one file add to the same work. Workers that may not write there (no
  * --write-dir over it) end the sampling with the reason in `why`: the figure is not measured. */
 typedef struct write_arg {
     rcal *C;
-    const char *big;
+    const char *in, *out;
     int64_t n;
     size_t chunk;
     int full;
@@ -390,15 +392,11 @@ typedef struct write_arg {
 
 static lp_status save_once(write_arg *a, double *t) {
     lp_ctx *ctx = a->C->ctx;
-    char out[PATH_MAX];
-    size_t len = strlen(a->big);
-    if (len < 4 || (size_t)snprintf(out, sizeof out, "%.*s-out.npy", (int)(len - 4), a->big) >= sizeof out)
-        return lpi_error(ctx, LP_ERR_VALUE, "%s: path too long", a->big);
     lp_array *x;
-    lp_status st = scaled_graph(ctx, a->big, a->n, &x);
+    lp_status st = scaled_graph(ctx, a->in, a->n, &x);
     if (st) return st;
     lpi_npy_writer *w = NULL;
-    st = lpi_npy_writer_open(ctx, out, x->dtype, x->ndim, x->shape, &w);
+    st = lpi_npy_writer_open(ctx, a->out, x->dtype, x->ndim, x->shape, &w);
     lpi_result_sink sink = {w ? lpi_npy_writer_temp(w) : NULL, w ? lpi_npy_writer_data_offset(w) : 0, false, 0};
     if (!st) {
         double t0 = lpi_now();
@@ -421,7 +419,7 @@ static lp_status write_round(void *arg, int r, double *v) {
     if (!st) st = lp_ctx_set_chunk_bytes(a->C->ctx, a->chunk);
     for (int k = 0; !st && k < 2; k++) {
         if ((k + r) % 2 == 0) {
-            st = run_once(a->C->ctx, scaled_sum_graph, a->big, a->n, &t[0]);
+            st = run_once(a->C->ctx, scaled_sum_graph, a->in, a->n, &t[0]);
             continue;
         }
         if ((st = save_once(a, &t[1]))) {
@@ -550,13 +548,19 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
     lpi_profile P = *lpi_profile_get(ctx), keep = P;
     planned A = {0}, B = {0}, H = {0}, S = {0}, I = {0}, F = {0}, G = {0}, E = {0}, U = {0};
     lp_ctx *loc = NULL; /* the compute-bound graph on one local worker */
-    char input[PATH_MAX] = "", big[PATH_MAX] = "";
+    char input[PATH_MAX] = "", big[PATH_MAX] = "", wbig[PATH_MAX] = "", saved[PATH_MAX] = "";
     const int64_t na = 32, ns = 512, nb = quick ? 4096 : 8192, nc = quick ? (int64_t)1 << 18 : (int64_t)1 << 19;
     /* the file the workers read rows of: 16 chunks (16 roots, as a large input has), 1 or 2 MiB
      * each (a 64 MiB file in 4 MiB chunks, tried, left the rounds about as noisy and the figure
      * as unsteady: docs/PERFORMANCE.md, "Rounds spread through the remote calibration") */
     const int64_t nr = quick ? (int64_t)1 << 21 : (int64_t)1 << 22;
     const size_t rchunk = (size_t)nr * 8 / 16;
+    /* the output the tasks write into a file: 16 chunks (as a large result has), 4 or 8 MiB each
+     * (the bench's 16M-element result, written by its tasks into one file, has 8 MiB chunks; 1
+     * MiB chunks of a 16 MiB one, tried, wrote next to nothing to measure: 1.0 ms more than the
+     * sum, less than the model's other terms) */
+    const int64_t nout = quick ? (int64_t)1 << 23 : (int64_t)1 << 24;
+    const size_t wchunk = (size_t)nout * 8 / 16;
     const int full = 2 * nw; /* the default budget, and the driver's invocations in flight */
     const bool redis = !strncmp(rv.store, "redis://", 8);
     const int srounds = quick ? 5 : 9; /* spread_rounds' */
@@ -571,7 +575,7 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
     chain_arg ca = {&C, na, nb};
     heavy_arg ha = {&C, NULL, nc, full};
     read_arg ra = {&C, big, input, nr, ns, rchunk, full};
-    write_arg wa = {&C, big, nr, rchunk, full, ""};
+    write_arg wa = {&C, wbig, saved, nout, wchunk, full, ""};
     chain.arg = &ca, heavy.arg = &ha, reads.arg = &ra, writes.arg = &wa;
     lpi_store *s = NULL;
     lp_status st = LP_OK;
@@ -611,6 +615,13 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
         if (load_dir) {
             if ((st = write_input(ctx, load_dir, ns, input, sizeof input)) || (st = write_input(ctx, load_dir, nr, big, sizeof big)))
                 goto done;
+            /* and the file the tasks write x * 2 + 1 of into another beside it (only its
+             * temporary twin is ever created) */
+            if ((st = write_input(ctx, load_dir, nout, wbig, sizeof wbig))) goto done;
+            if ((size_t)snprintf(saved, sizeof saved, "%.*s-out.npy", (int)(strlen(wbig) - 4), wbig) >= sizeof saved) {
+                st = lpi_error(ctx, LP_ERR_VALUE, "input directory %.300s: path too long", load_dir);
+                goto done;
+            }
             C.ticks.s[C.ticks.ns++] = &reads;
             C.ticks.s[C.ticks.ns++] = &writes;
         }
@@ -758,8 +769,8 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
             wdiff = median(v, writes.n);
             wq1 = v[writes.n / 4], wq3 = v[(3 * writes.n) / 4];
             lpi_result_sink sink = {NULL, 0, true, 0}, *sinkp = &sink;
-            if ((st = lp_ctx_set_chunk_bytes(ctx, rchunk)) || (st = plan_graph(ctx, scaled_graph, big, nr, &E)) ||
-                (st = plan_graph(ctx, scaled_sum_graph, big, nr, &U)) || (st = lp_ctx_set_chunk_bytes(ctx, 256)))
+            if ((st = lp_ctx_set_chunk_bytes(ctx, wchunk)) || (st = plan_graph(ctx, scaled_graph, wbig, nout, &E)) ||
+                (st = plan_graph(ctx, scaled_sum_graph, wbig, nout, &U)) || (st = lp_ctx_set_chunk_bytes(ctx, 256)))
                 goto done;
             if (!lpi_plan_sinkable(E.pl, 0)) {
                 st = lpi_error(ctx, LP_ERR_VALUE, "the saved graph cannot be written by its tasks");
@@ -801,7 +812,7 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
                     P.remote_write_bw > 0 ? "the measured write rate" : "the local write rate");
             else {
                 say(&C, "                    file output written at %.2f GB/s by one task at a time, the others computing (%lld MiB",
-                    P.remote_write_bw / 1e9, (long long)(nr >> 17));
+                    P.remote_write_bw / 1e9, (long long)(nout >> 17));
                 say(&C, "                    saved in %d chunks: %.1f ms more than their sum, median of %d rounds spread through", 16,
                     wdiff * 1e3, writes.n);
                 say(&C, "                    the calibration, quartiles %.1f and %.1f ms; %.2f GB/s written locally)", wq1 * 1e3,
@@ -846,6 +857,7 @@ done:;
     if (U.pl) lpi_plan_destroy(U.pl);
     if (input[0]) unlink(input);
     if (big[0]) unlink(big);
+    if (wbig[0]) unlink(wbig);
     lp_ctx_destroy(loc);
     lp_ctx_set_chunk_bytes(ctx, chunk0);
     lpi_remote_set_mode(ctx, orch0, budget0);
