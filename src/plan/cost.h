@@ -184,7 +184,9 @@ typedef struct lpi_cost_summary {
 
 /* Targets saved into .npy files are priced from pl->target_sink: a non-NULL entry is a target
  * saved into a file; `taken` says its tasks write it there (a result sink, remote executors;
- * lpi_plan_sinkable), else the driver writes the result after the run (or after gathering it).
+ * lpi_plan_sinkable: the simulation lets one task at a time write into the file, at
+ * lpi_remote_write_bw, while the others work on), else the driver writes the result after the
+ * run (or after gathering it).
  * Either way the run ends with the file's commit.
  * Price every task, fill pnode->est_seconds, simulate the executor with `workers` workers
  * (0 = ctx's thread count; remote: the lambdas at once, of which the profile's remote_par run
