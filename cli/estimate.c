@@ -229,9 +229,12 @@ const char cli_calibrate_help[] =
     "  --profile FILE       where to save the profile (remote: also the profile to update)\n"
     "  --quick              smaller arrays and fewer repetitions (about 3 s, less precise)\n"
     "  --no-save            print the profile instead of saving it\n"
-    "  --load-dir DIR       lambda: a directory the workers may read (their --load-dir): a\n"
-    "                       small .npy file there (removed afterwards) measures what a run\n"
-    "                       with a file input costs per lambda; without it that figure is kept\n"
+    "  --load-dir DIR       lambda: a directory the workers may read (their --load-dir): .npy\n"
+    "                       files there (removed afterwards) measure what a run with a file\n"
+    "                       input costs per lambda and the rate the workers read its rows at,\n"
+    "                       and, where they may also write (their --write-dir), the rate their\n"
+    "                       tasks write a saved result into its file at; without it those\n"
+    "                       figures are kept\n"
     CLI_REMOTE_HELP;
 
 static void log_line(void *arg, const char *line) {

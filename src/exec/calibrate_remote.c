@@ -24,7 +24,10 @@
  * compute at once, the median over rounds that pair each remote run of the compute-bound graph
  * with its work on one local worker (heavy_round, lpi_cal_paired_par); the rate the lambdas read
  * a file's rows at (--load-dir), the median of paired differences between the sum of a 32 MiB
- * and of a 4 KiB file (read_round); a run's fixed cost and a chain's cost per task, the 2-task
+ * and of a 4 KiB file (read_round); the rate a task writes its output into a result sink's file at
+ * while the others compute (--load-dir, which the workers must also be allowed to write: their
+ * --write-dir), the median of paired differences between that file's x * 2 + 1 saved into a file
+ * beside it by the tasks and its sum (write_round); a run's fixed cost and a chain's cost per task, the 2-task
  * and the ~550-task runs with one lambda in pairs (chain_round: orch_run_s from the first's
  * median, orch_task_s from the median of their differences). Those three moved most between
  * calibrations a minute apart when their rounds ran back to back (each
@@ -36,6 +39,7 @@
 #include "exec/calibrate.h"
 #include "exec/exec.h"
 #include "exec/orchestrate.h"
+#include "io/npy.h"
 #include "store/store.h"
 #include "store/auth.h"
 
@@ -137,6 +141,34 @@ static lp_status sum_graph(lp_ctx *ctx, const char *input, int64_t n, lp_array *
     return st;
 }
 
+/* x * 2 + 1 of the .npy file `input`: an elementwise graph whose output is as large as its
+ * input (saved into a file: the tasks' writes), and (sum = true) its sum: the same tasks' reads
+ * and compute with a partial sum each instead of an output. (A file, not arange: remotely a
+ * generated array is a task of its own whose chunks go through the store, a file's rows are
+ * read by the tasks that use them, as the saved results of a bench's workload are computed.) */
+static lp_status scaled(lp_ctx *ctx, const char *input, bool sum, lp_array **out) {
+    lp_array *a = NULL, *two = NULL, *one = NULL, *m = NULL, *p = NULL;
+    lp_status st = lp_load(ctx, input, &a);
+    if (!st) st = lp_scalar_array(ctx, lp_scalar_f(2.0), &two);
+    if (!st) st = lp_scalar_array(ctx, lp_scalar_f(1.0), &one);
+    if (!st) st = lp_binary(ctx, "multiply", a, two, &m);
+    if (!st) st = lp_binary(ctx, "add", m, one, sum ? &p : out);
+    if (!st && sum) st = lp_reduce(ctx, "sum", p, NULL, 0, false, out);
+    lp_array *all[] = {a, two, one, m, p};
+    for (int i = 0; i < 5; i++) lp_array_release(all[i]);
+    return st;
+}
+
+static lp_status scaled_graph(lp_ctx *ctx, const char *input, int64_t n, lp_array **out) {
+    (void)n;
+    return scaled(ctx, input, false, out);
+}
+
+static lp_status scaled_sum_graph(lp_ctx *ctx, const char *input, int64_t n, lp_array **out) {
+    (void)n;
+    return scaled(ctx, input, true, out);
+}
+
 /* A compute-bound graph: twelve transcendental ops per element fused into the partial sums
  * of arange(n) * 1e-6 (with 64 KiB chunks a task computes for about a millisecond and moves
  * a small fraction of that through the store). */
@@ -218,17 +250,18 @@ static lp_status plan_graph(lp_ctx *ctx, graph_fn graph, const char *input, int6
 /* The model's prediction for a planned graph with profile P (*lambdas: the lambdas it spreads
  * to, orchestrated; may be NULL). */
 static lp_status predict_spread(lp_ctx *ctx, const lpi_profile *P, planned *g, int workers, lpi_cost_mode mode, double *total,
-                                int *lambdas) {
+                                int *lambdas, double *save) {
     lp_status st = lpi_profile_set(ctx, P);
     lpi_cost_summary s;
     if (!st) st = lpi_cost_plan(ctx, g->pl, workers, mode, false, &s);
     if (!st) *total = s.total;
     if (!st && lambdas) *lambdas = s.lambdas;
+    if (!st && save) *save = s.save;
     return st;
 }
 
 static lp_status predict(lp_ctx *ctx, const lpi_profile *P, planned *g, int workers, lpi_cost_mode mode, double *total) {
-    return predict_spread(ctx, P, g, workers, mode, total, NULL);
+    return predict_spread(ctx, P, g, workers, mode, total, NULL, NULL);
 }
 
 /* The value of *field in [lo, hi] for which the model predicts `want` (bisection: the
@@ -341,6 +374,63 @@ static lp_status read_round(void *arg, int r, double *v) {
     return setting_put(a->C->ctx, &keep, st);
 }
 
+/* Writing a run's output into a file through the workers (remote_write_bw): scaled_graph of the
+ * file `in` (n float64) saved by its tasks into the file `out` (a result sink, as `lampy eval -o` does; the
+ * commit left out, the file removed: the driver's fsync is file_sync_bw's) and scaled_sum_graph,
+ * both with the full budget and `chunk`-byte chunks, one right after the other (in turn first),
+ * so that both see the machine's load of that moment: v[0], their difference, is what the tasks'
+ * writes into the one file add to the same work. Workers that may not write there (no
+ * --write-dir over it) end the sampling with the reason in `why`: the figure is not measured. */
+typedef struct write_arg {
+    rcal *C;
+    const char *in, *out;
+    int64_t n;
+    size_t chunk;
+    int full;
+    char why[256];
+} write_arg;
+
+static lp_status save_once(write_arg *a, double *t) {
+    lp_ctx *ctx = a->C->ctx;
+    lp_array *x;
+    lp_status st = scaled_graph(ctx, a->in, a->n, &x);
+    if (st) return st;
+    lpi_npy_writer *w = NULL;
+    st = lpi_npy_writer_open(ctx, a->out, x->dtype, x->ndim, x->shape, &w);
+    lpi_result_sink sink = {w ? lpi_npy_writer_temp(w) : NULL, w ? lpi_npy_writer_data_offset(w) : 0, false, 0};
+    if (!st) {
+        double t0 = lpi_now();
+        st = lpi_run_sunk(ctx, x, &sink);
+        *t = lpi_now() - t0;
+    }
+    if (!st && !sink.taken) st = lpi_error(ctx, LP_ERR_VALUE, "the run did not write its result into the file (LAMPY_RESULT_SINK=0?)");
+    lpi_npy_writer_abort(w);
+    lp_array_release(x);
+    return st;
+}
+
+static lp_status write_round(void *arg, int r, double *v) {
+    write_arg *a = arg;
+    v[0] = NAN;
+    if (a->why[0]) return LP_OK;
+    setting keep = setting_get(a->C->ctx);
+    double t[2] = {0, 0};
+    lp_status st = lpi_remote_set_mode(a->C->ctx, "lambda", a->full);
+    if (!st) st = lp_ctx_set_chunk_bytes(a->C->ctx, a->chunk);
+    for (int k = 0; !st && k < 2; k++) {
+        if ((k + r) % 2 == 0) {
+            st = run_once(a->C->ctx, scaled_sum_graph, a->in, a->n, &t[0]);
+            continue;
+        }
+        if ((st = save_once(a, &t[1]))) {
+            snprintf(a->why, sizeof a->why, "%s", lp_last_error(a->C->ctx));
+            return setting_put(a->C->ctx, &keep, LP_OK);
+        }
+    }
+    v[0] = t[1] - t[0];
+    return setting_put(a->C->ctx, &keep, st);
+}
+
 lp_status lpi_cal_paired_par(lp_ctx *ctx, const lpi_profile *P, lpi_plan *pl, int workers, lpi_cost_mode mode, double hi,
                              const double *t_local, const double *t_remote, int rounds, double *par, double *speed) {
     double pars[16], ks[16], m1 = 0, m2 = 0;
@@ -424,7 +514,7 @@ static lp_status per_lambda(lp_ctx *ctx, const lpi_profile *P, planned *g, int f
     Q.orch_lambda_s = Q.orch_input_s = 0;
     double m1, mf;
     lp_status st = predict(ctx, &Q, g, 1, LPI_COST_ORCH, &m1);
-    if (!st) st = predict_spread(ctx, &Q, g, full, LPI_COST_ORCH, &mf, lambdas);
+    if (!st) st = predict_spread(ctx, &Q, g, full, LPI_COST_ORCH, &mf, lambdas, NULL);
     if (!st) *out = *lambdas > 1 ? (diff - (mf - m1)) / (*lambdas - 1) : 0;
     return st;
 }
@@ -456,15 +546,21 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
     const int budget0 = rv.cfg->max_lambdas, nw = rv.nurls;
     const size_t chunk0 = lp_ctx_chunk_bytes(ctx);
     lpi_profile P = *lpi_profile_get(ctx), keep = P;
-    planned A = {0}, B = {0}, H = {0}, S = {0}, I = {0}, F = {0}, G = {0};
+    planned A = {0}, B = {0}, H = {0}, S = {0}, I = {0}, F = {0}, G = {0}, E = {0}, U = {0};
     lp_ctx *loc = NULL; /* the compute-bound graph on one local worker */
-    char input[PATH_MAX] = "", big[PATH_MAX] = "";
+    char input[PATH_MAX] = "", big[PATH_MAX] = "", wbig[PATH_MAX] = "", saved[PATH_MAX] = "";
     const int64_t na = 32, ns = 512, nb = quick ? 4096 : 8192, nc = quick ? (int64_t)1 << 18 : (int64_t)1 << 19;
     /* the file the workers read rows of: 16 chunks (16 roots, as a large input has), 1 or 2 MiB
      * each (a 64 MiB file in 4 MiB chunks, tried, left the rounds about as noisy and the figure
      * as unsteady: docs/PERFORMANCE.md, "Rounds spread through the remote calibration") */
     const int64_t nr = quick ? (int64_t)1 << 21 : (int64_t)1 << 22;
     const size_t rchunk = (size_t)nr * 8 / 16;
+    /* the output the tasks write into a file: 16 chunks (as a large result has), 4 or 8 MiB each
+     * (the bench's 16M-element result, written by its tasks into one file, has 8 MiB chunks; 1
+     * MiB chunks of a 16 MiB one, tried, wrote next to nothing to measure: 1.0 ms more than the
+     * sum, less than the model's other terms) */
+    const int64_t nout = quick ? (int64_t)1 << 23 : (int64_t)1 << 24;
+    const size_t wchunk = (size_t)nout * 8 / 16;
     const int full = 2 * nw; /* the default budget, and the driver's invocations in flight */
     const bool redis = !strncmp(rv.store, "redis://", 8);
     const int srounds = quick ? 5 : 9; /* spread_rounds' */
@@ -475,10 +571,12 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
     lpi_cal_sampler chain = {chain_round, NULL, quick ? 9 : 15, 0, {{0}}};
     lpi_cal_sampler heavy = {heavy_round, NULL, quick ? 5 : 9, 0, {{0}}};
     lpi_cal_sampler reads = {read_round, NULL, C.ticks.ticks, 0, {{0}}}; /* one round at each tick */
+    lpi_cal_sampler writes = {write_round, NULL, C.ticks.ticks, 0, {{0}}};
     chain_arg ca = {&C, na, nb};
     heavy_arg ha = {&C, NULL, nc, full};
     read_arg ra = {&C, big, input, nr, ns, rchunk, full};
-    chain.arg = &ca, heavy.arg = &ha, reads.arg = &ra;
+    write_arg wa = {&C, wbig, saved, nout, wchunk, full, ""};
+    chain.arg = &ca, heavy.arg = &ha, reads.arg = &ra, writes.arg = &wa;
     lpi_store *s = NULL;
     lp_status st = LP_OK;
     say(&C, "remote: %d worker%s, store %.*s", nw, nw == 1 ? "" : "s", (int)strcspn(rv.store, "@"), rv.store);
@@ -517,7 +615,15 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
         if (load_dir) {
             if ((st = write_input(ctx, load_dir, ns, input, sizeof input)) || (st = write_input(ctx, load_dir, nr, big, sizeof big)))
                 goto done;
+            /* and the file the tasks write x * 2 + 1 of into another beside it (only its
+             * temporary twin is ever created) */
+            if ((st = write_input(ctx, load_dir, nout, wbig, sizeof wbig))) goto done;
+            if ((size_t)snprintf(saved, sizeof saved, "%.*s-out.npy", (int)(strlen(wbig) - 4), wbig) >= sizeof saved) {
+                st = lpi_error(ctx, LP_ERR_VALUE, "input directory %.300s: path too long", load_dir);
+                goto done;
+            }
             C.ticks.s[C.ticks.ns++] = &reads;
+            C.ticks.s[C.ticks.ns++] = &writes;
         }
     }
     if ((st = lpi_cal_tick(&C.ticks))) goto done;
@@ -650,6 +756,34 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
                 goto done;
             P.remote_load_bw = Q.remote_load_bw;
         }
+        /* the tasks' writes of an output into the one file while the others compute (the local
+         * file_write_bw is one writer's best on an idle machine): the model's difference between
+         * the saved run (less its commit, which the rounds leave out) and the sum is mostly those
+         * writes, one at a time, so the rate for which it matches the paired median difference is
+         * what one writes at */
+        double wdiff = 0, wq1 = 0, wq3 = 0;
+        if (load_dir && !wa.why[0]) {
+            double ms, me, save;
+            Q = P;
+            memcpy(v, writes.v[0], sizeof v);
+            wdiff = median(v, writes.n);
+            wq1 = v[writes.n / 4], wq3 = v[(3 * writes.n) / 4];
+            lpi_result_sink sink = {NULL, 0, true, 0}, *sinkp = &sink;
+            if ((st = lp_ctx_set_chunk_bytes(ctx, wchunk)) || (st = plan_graph(ctx, scaled_graph, wbig, nout, &E)) ||
+                (st = plan_graph(ctx, scaled_sum_graph, wbig, nout, &U)) || (st = lp_ctx_set_chunk_bytes(ctx, 256)))
+                goto done;
+            if (!lpi_plan_sinkable(E.pl, 0)) {
+                st = lpi_error(ctx, LP_ERR_VALUE, "the saved graph cannot be written by its tasks");
+                goto done;
+            }
+            E.pl->target_sink = &sinkp;
+            st = predict(ctx, &Q, &U, full, LPI_COST_ORCH, &ms);
+            if (!st) st = predict_spread(ctx, &Q, &E, full, LPI_COST_ORCH, &me, NULL, &save);
+            if (!st) st = fit(ctx, &Q, &Q.remote_write_bw, 1e7, 1e12, true, &E, full, LPI_COST_ORCH, ms + wdiff + save);
+            E.pl->target_sink = NULL;
+            if (st) goto done;
+            P.remote_write_bw = Q.remote_write_bw;
+        }
         say(&C, "orchestrated        %8.2f ms per run, %.1f us per task in a chain (%lld tasks: %.1f ms with 1 lambda",
             P.orch_run_s * 1e3, P.orch_task_s * 1e6, (long long)A.tasks, ta * 1e3);
         say(&C, "                    and %lld in %.1f ms, medians of %d rounds spread through the calibration; those",
@@ -673,11 +807,23 @@ lp_status lp_calibrate_remote(lp_ctx *ctx, bool quick, const char *load_dir, voi
             say(&C, "                    more than of 4 KiB, median of %d rounds spread through the calibration, quartiles",
                 reads.n);
             say(&C, "                    %.1f and %.1f ms; %.2f GB/s one local reader alone)", rq1 * 1e3, rq3 * 1e3, P.load_bw1 / 1e9);
+            if (wa.why[0])
+                say(&C, "                    file output writes not measured (%s): %s kept", wa.why,
+                    P.remote_write_bw > 0 ? "the measured write rate" : "the local write rate");
+            else {
+                say(&C, "                    file output written at %.2f GB/s by one task at a time, the others computing (%lld MiB",
+                    P.remote_write_bw / 1e9, (long long)(nout >> 17));
+                say(&C, "                    saved in %d chunks: %.1f ms more than their sum, median of %d rounds spread through", 16,
+                    wdiff * 1e3, writes.n);
+                say(&C, "                    the calibration, quartiles %.1f and %.1f ms; %.2f GB/s written locally)", wq1 * 1e3,
+                    wq3 * 1e3, P.file_write_bw / 1e9);
+            }
         } else
             say(&C, "                    per lambda and file input, file rows not measured (no --load-dir): %.2f ms and",
                 P.orch_input_s * 1e3);
         if (!load_dir)
-            say(&C, "                    %s kept", P.remote_load_bw > 0 ? "the measured read rate" : "the local read rate");
+            say(&C, "                    %s and %s kept", P.remote_load_bw > 0 ? "the measured read rate" : "the local read rate",
+                P.remote_write_bw > 0 ? "the measured write rate" : "the local write rate");
         say(&C, "first run           %8.2f ms more than later ones (%.2f ms, the slowest later %.2f ms: libraries, connections, scripts)",
             first_excess * 1e3, first_t * 1e3, later_t * 1e3);
     } else {
@@ -707,8 +853,11 @@ done:;
     if (I.pl) lpi_plan_destroy(I.pl);
     if (F.pl) lpi_plan_destroy(F.pl);
     if (G.pl) lpi_plan_destroy(G.pl);
+    if (E.pl) lpi_plan_destroy(E.pl);
+    if (U.pl) lpi_plan_destroy(U.pl);
     if (input[0]) unlink(input);
     if (big[0]) unlink(big);
+    if (wbig[0]) unlink(wbig);
     lp_ctx_destroy(loc);
     lp_ctx_set_chunk_bytes(ctx, chunk0);
     lpi_remote_set_mode(ctx, orch0, budget0);

@@ -17,6 +17,10 @@ bool lpi_remote_enabled(const lp_ctx *ctx);
  * running a plan on the executor ctx asks for. Statistics add up over the plans of a run. */
 lp_status lpi_plan_alloc_targets(lp_ctx *ctx, lpi_plan *plan);
 lp_status lpi_exec_plan(lp_ctx *ctx, lpi_plan *plan);
+/* lp_run of `a` alone, its chunks written into the file of `sink` by the tasks that compute
+ * them when the executor can (sink->taken says it did): lp_save_array's remote path, and the
+ * remote calibration's writes into a file (its caller commits or removes the file). */
+lp_status lpi_run_sunk(lp_ctx *ctx, lp_array *a, lpi_result_sink *sink);
 
 /* The lambda executor's settings (false when ctx does not ask for it); pointers stay valid until
  * the settings change. */

@@ -183,6 +183,11 @@ lp_status lp_save_zarr(lp_ctx *ctx, const char *path, const lp_buffer *buf, cons
     return lpi_zarr_write(ctx, path, buf->dtype, buf->ndim, buf->shape, buf->data, &o);
 }
 
+lp_status lpi_run_sunk(lp_ctx *ctx, lp_array *a, lpi_result_sink *sink) {
+    lpi_result_sink *sinks[1] = {sink};
+    return run_all(ctx, &a, 1, NULL, sinks);
+}
+
 /* A remote run of a into the .npy file `path` through a result sink: the file is created
  * here (header, sized) under a temporary name beside path, the workers write the chunks into
  * it, and it is synced and renamed into place only when the run succeeded. *done is false
@@ -198,8 +203,7 @@ static lp_status save_sunk(lp_ctx *ctx, const char *path, lp_array *a, bool *don
     lp_status st = lpi_npy_writer_open(ctx, abs, a->dtype, a->ndim, a->shape, &w);
     if (st) return st;
     lpi_result_sink sink = {lpi_npy_writer_temp(w), lpi_npy_writer_data_offset(w), false, 0};
-    lpi_result_sink *sinks[1] = {&sink};
-    st = run_all(ctx, &a, 1, NULL, sinks);
+    st = lpi_run_sunk(ctx, a, &sink);
     if (st || !sink.taken) {
         lpi_npy_writer_abort(w);
         return st;

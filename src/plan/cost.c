@@ -52,6 +52,7 @@ void lpi_profile_copy_remote(lpi_profile *dst, const lpi_profile *src) {
     dst->orch_lambda_s = src->orch_lambda_s;
     dst->orch_input_s = src->orch_input_s;
     dst->remote_load_bw = src->remote_load_bw;
+    dst->remote_write_bw = src->remote_write_bw;
     dst->drv_run_s = src->drv_run_s;
     dst->drv_task_s = src->drv_task_s;
     dst->remote_first_s = src->remote_first_s;
@@ -169,6 +170,8 @@ static const pfield PFIELDS[] = {
     PF("orch_input_s", orch_input_s),
     /* version 7 (written only once measured: 0 is "not measured") */
     PF("remote_load_bw", remote_load_bw),
+    /* version 8 (written only once measured) */
+    PF("remote_write_bw", remote_write_bw),
 };
 /* 2: the remote fields after invoke_s; 3: the probe's chunk_bytes, huge_pages, nt_stores, probed;
  * 4: saving into files (file_write_bw, file_sync_bw, file_commit_s), remote_first_s, orch_lambda_s;
@@ -177,8 +180,13 @@ static const pfield PFIELDS[] = {
  * 6: orch_input_s (each function of an orchestrated run opening the run's file inputs).
  * 7: remote_load_bw (the workers' reads of file inputs, measured through them); absent, the
  * local load_bw1 prices those reads as before.
+ * 8: remote_write_bw (the tasks' writes into a result sink's file, measured through the workers
+ * while the other lambdas compute: the local file_write_bw, one writer's best with the machine
+ * otherwise idle, priced each 8 MiB write of a 128 MiB result at 1.7 ms where they took a median
+ * 6.5-23 ms, docs/PERFORMANCE.md, est12g; the simulation now lets one task at a time write into
+ * a file); absent, file_write_bw prices them.
  * Older files load with the defaults of the fields they lack. */
-#define PROFILE_VERSION 7
+#define PROFILE_VERSION 8
 
 typedef struct bfield {
     const char *key;
@@ -204,7 +212,8 @@ char *lpi_profile_to_json_text(const lpi_profile *p) {
             r |= json_object_set_new(o, BFIELDS[i].key, json_boolean(*(const bool *)((const char *)p + BFIELDS[i].off)));
         for (int i = 0; i < NPFIELDS; i++) {
             double d = *(const double *)((const char *)p + PFIELDS[i].off);
-            if (d == 0 && !strcmp(PFIELDS[i].key, "remote_load_bw")) continue; /* not measured */
+            if (d == 0 && (!strcmp(PFIELDS[i].key, "remote_load_bw") || !strcmp(PFIELDS[i].key, "remote_write_bw")))
+                continue; /* not measured */
             /* a byte count is written exactly (6 significant digits would not round-trip it) */
             bool bytes = !strcmp(PFIELDS[i].key, "chunk_bytes");
             r |= json_object_set_new(o, PFIELDS[i].key, bytes ? json_integer((json_int_t)d) : json_real(d));
@@ -645,6 +654,7 @@ double lpi_task_seconds(const lpi_profile *pr, const lpi_task_cost *c, int activ
 /* ---- remote executors: what a task costs beyond its work ---- */
 
 double lpi_remote_load_bw(const lpi_profile *pr) { return pr->remote_load_bw > 0 ? pr->remote_load_bw : pr->load_bw1; }
+double lpi_remote_write_bw(const lpi_profile *pr) { return pr->remote_write_bw > 0 ? pr->remote_write_bw : pr->file_write_bw; }
 
 /* Remotely a load that is not itself a result is no task: its consumers read its rows. */
 static bool direct_load(const lpi_pnode *p) { return p->kernel == LPI_K_LOAD && p->target < 0; }
@@ -665,9 +675,11 @@ static double chunk_bytes_of(const lpi_plan *pl, int p, int64_t chunk) {
  * the store busy (its bytes: Redis serves one request at a time). The task reads its loads'
  * rows itself (loads are no tasks remotely), fetches its other operands' chunks from the store
  * (orchestrated: one producer's chunk is still in the chain's memory, the one with most bytes,
- * and the producers' checksums cost one round trip first) and puts its output. */
+ * and the producers' checksums cost one round trip first) and puts its output, or writes it
+ * into a result sink's file: that write, the task's last step, is *write_s of the seconds
+ * returned (the simulation lets one task at a time write into a file). */
 static double remote_extra(const lpi_plan *pl, int64_t ti, const lpi_profile *pr, lpi_cost_mode mode,
-                           const lpi_task_cost *c, double *store_s, double *lat) {
+                           const lpi_task_cost *c, double *store_s, double *lat, double *write_s) {
     const lpi_task *t = &pl->tasks[ti];
     double s = 0, fetched = 0, held = 0;
     int nf = 0;
@@ -696,7 +708,8 @@ static double remote_extra(const lpi_plan *pl, int64_t ti, const lpi_profile *pr
     *lat = ((nf && mode == LPI_COST_ORCH ? 1 : 0) + nf + !sunk) * pr->rtt;
     const double moved = fetched / pr->net_bw + (sunk ? 0 : c->bytes_out / pr->put_bw);
     *store_s += moved;
-    return s + moved + (sunk ? c->bytes_out / pr->file_write_bw : 0) + *lat;
+    *write_s = sunk ? c->bytes_out / lpi_remote_write_bw(pr) : 0;
+    return s + moved + *write_s + *lat;
 }
 
 /* The driver fetching the results at the end: a get per target chunk, copied into fresh pages
@@ -729,22 +742,6 @@ static double save_seconds(const lpi_plan *pl, const lpi_profile *pr) {
         s += (k->taken ? 0 : b / pr->file_write_bw) + b / pr->file_sync_bw + pr->file_commit_s + k->replaced / pr->file_drop_bw;
     }
     return s;
-}
-
-/* The tasks' writes into one result sink's file, one after another: a file system writes a
- * file's pages under the file's lock (file_write_bw is measured with writers at once), so the
- * most written file bounds the run as the store does. */
-static double sink_write_bound(const lpi_plan *pl, const lpi_profile *pr) {
-    double most = 0;
-    for (int t = 0; pl->target_sink && t < pl->ntargets; t++) {
-        const lpi_result_sink *k = pl->target_sink[t];
-        if (!k || !k->taken) continue;
-        const lpi_pnode *pn = &pl->pnodes[pl->target_pnode[t]];
-        double b = (double)lp_dtype_size(pn->dtype);
-        for (int d = 0; d < pn->ndim; d++) b *= (double)pn->shape[d];
-        most = fmax(most, b / pr->file_write_bw);
-    }
-    return most;
 }
 
 /* ---- the plan: simulation and critical path ---- */
@@ -794,9 +791,15 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, lpi_cost_mode mo
     int32_t *pending = lp_malloc((size_t)(nt ? nt : 1) * sizeof *pending);
     ev *ready = lp_malloc((size_t)(nt ? nt : 1) * sizeof *ready), *run = lp_malloc((size_t)(nt ? nt : 1) * sizeof *run);
     double *start = lp_calloc((size_t)(nt ? nt : 1), sizeof *start);
+    /* remote tasks writing their output into a result sink's file: the write's seconds (the
+     * end of the task's time), whether it has begun, and per target when its file is free */
+    double *wr = lp_calloc((size_t)(nt ? nt : 1), sizeof *wr);
+    bool *writing = lp_calloc((size_t)(nt ? nt : 1), sizeof *writing);
+    double *file_free = lp_calloc((size_t)(pl->ntargets > 0 ? pl->ntargets : 1), sizeof *file_free);
     if (want_critical) out->critical_pnode = lp_calloc((size_t)(pl->npnodes ? pl->npnodes : 1), sizeof(bool));
     lp_status st = LP_OK;
-    if (!dur || !fin || !pred || !pending || !ready || !run || !start || (want_critical && !out->critical_pnode)) {
+    if (!dur || !fin || !pred || !pending || !ready || !run || !start || !wr || !writing || !file_free ||
+        (want_critical && !out->critical_pnode)) {
         st = lpi_nomem(ctx);
         goto done;
     }
@@ -823,7 +826,7 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, lpi_cost_mode mo
         else {
             dur[t] = lpi_task_seconds(pr, &c, active, remote);
             double lat = 0;
-            if (remote) dur[t] += remote_extra(pl, t, pr, mode, &c, &store_s, &lat);
+            if (remote) dur[t] += remote_extra(pl, t, pr, mode, &c, &store_s, &lat, &wr[t]);
             /* coordination: a chain's step (orchestrated) or a share of an invocation (driver) */
             double coord = mode == LPI_COST_ORCH ? pr->orch_task_s : mode == LPI_COST_DRIVER ? pr->invoke / per_inv : 0;
             dur[t] += coord;
@@ -846,11 +849,22 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, lpi_cost_mode mo
         while (nrun < sim_workers && nready) {
             ev r = ev_pop(ready, &nready);
             start[r.task] = now;
-            ev_push(run, &nrun, (ev){now + dur[r.task] * slow, r.task});
+            ev_push(run, &nrun, (ev){now + (dur[r.task] - wr[r.task]) * slow, r.task});
         }
         if (!nrun) break; /* a malformed plan; cannot happen for planned graphs */
         ev e = ev_pop(run, &nrun);
         now = e.t;
+        if (wr[e.task] > 0 && !writing[e.task]) {
+            /* its work done, the task writes its output into the sink's file once no other task
+             * writes there (a file system writes a file's pages under the file's lock; the
+             * measured rate is one writer's while the other lambdas compute): the lambda waits
+             * for it, the next writer waits for this one */
+            int tg = pl->pnodes[pl->tasks[e.task].pnode].target;
+            file_free[tg] = fmax(now, file_free[tg]) + wr[e.task];
+            writing[e.task] = true;
+            ev_push(run, &nrun, (ev){file_free[tg], e.task});
+            continue;
+        }
         done_n++;
         const lpi_task *tk = &pl->tasks[e.task];
         for (int32_t c = 0; c < tk->nconsumers; c++) {
@@ -891,7 +905,7 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, lpi_cost_mode mo
         /* the tasks' round trips and coordination (Redis scripts, invocations) overlap only
          * remote_over_par at a time: the store serves one request at a time */
         double op = pr->remote_over_par < workers ? pr->remote_over_par : workers;
-        now = fmax(now, fmax(fmax(store_s, sink_write_bound(pl, pr)), over_s / (op < 1 ? 1 : op)));
+        now = fmax(now, fmax(store_s, over_s / (op < 1 ? 1 : op)));
     }
     out->total = fixed + now;
     out->fixed = fixed;
@@ -930,6 +944,9 @@ done:
     lp_free(ready);
     lp_free(run);
     lp_free(start);
+    lp_free(wr);
+    lp_free(writing);
+    lp_free(file_free);
     if (st) { lp_free(out->critical_pnode); out->critical_pnode = NULL; }
     return st;
 }

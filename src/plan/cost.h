@@ -91,6 +91,12 @@ struct lpi_profile {
                                   * while the run's lambdas read at once, measured through the
                                   * workers (`lampy calibrate --executor lambda --load-dir`);
                                   * 0 = not measured: the local load_bw1 prices those reads */
+    /* Version 8: */
+    double remote_write_bw;      /* B/s a task writes its output into a result sink's file at
+                                  * while the run's other lambdas compute, measured through the
+                                  * workers (`lampy calibrate --executor lambda --load-dir`); one
+                                  * task writes into a file at a time (the simulation serializes
+                                  * them); 0 = not measured: the local file_write_bw prices them */
 };
 
 /* The automatic chunk size never goes below this (per-task overhead), nor above 1 GiB. */
@@ -125,6 +131,9 @@ void lpi_profile_default(lpi_profile *p);
 void lpi_profile_scale_cores(lpi_profile *p, double k);
 /* B/s a remote task reads a file input's rows at (the workers' measured rate, else load_bw1). */
 double lpi_remote_load_bw(const lpi_profile *pr);
+/* B/s a remote task writes its output into a result sink's file at (the workers' measured
+ * rate, else file_write_bw). */
+double lpi_remote_write_bw(const lpi_profile *pr);
 /* The remote fields of src into dst (a local calibration keeps the remote one, and back). */
 void lpi_profile_copy_remote(lpi_profile *dst, const lpi_profile *src);
 lp_status lpi_profile_from_json_text(lp_ctx *ctx, const char *where, const char *text, lpi_profile *out);
@@ -175,7 +184,9 @@ typedef struct lpi_cost_summary {
 
 /* Targets saved into .npy files are priced from pl->target_sink: a non-NULL entry is a target
  * saved into a file; `taken` says its tasks write it there (a result sink, remote executors;
- * lpi_plan_sinkable), else the driver writes the result after the run (or after gathering it).
+ * lpi_plan_sinkable: the simulation lets one task at a time write into the file, at
+ * lpi_remote_write_bw, while the others work on), else the driver writes the result after the
+ * run (or after gathering it).
  * Either way the run ends with the file's commit.
  * Price every task, fill pnode->est_seconds, simulate the executor with `workers` workers
  * (0 = ctx's thread count; remote: the lambdas at once, of which the profile's remote_par run

@@ -881,7 +881,7 @@ static void test_profile(void) {
     p.orch_run_s = 4.5e-3; p.orch_task_s = 1.25e-4; p.drv_run_s = 6.5e-3; p.drv_task_s = 7.5e-5;
     p.remote_calibrated = true;
     char *text = lpi_profile_to_json_text(&p);
-    LPT_CHECK(text && strstr(text, "\"version\": 7") && strstr(text, "\"remote_calibrated\": true"));
+    LPT_CHECK(text && strstr(text, "\"version\": 8") && strstr(text, "\"remote_calibrated\": true"));
     LPT_OK(c, lpi_profile_from_json_text(c, "test", text, &q));
     free(text);
     LPT_CHECK(q.net_bw == p.net_bw && q.put_bw == p.put_bw && q.rtt == p.rtt && q.invoke == p.invoke &&
@@ -889,7 +889,7 @@ static void test_profile(void) {
               q.drv_run_s == p.drv_run_s && q.drv_task_s == p.drv_task_s && q.remote_calibrated);
     LPT_OK(c, lpi_profile_from_json_text(c, "v1", "{\"format\": \"lampy.profile\", \"version\": 1, \"rtt_s\": 0.5}", &q));
     LPT_CHECK(q.rtt == 0.5 && q.put_bw == d.put_bw && q.orch_task_s == d.orch_task_s && !q.remote_calibrated);
-    st = lpi_profile_from_json_text(c, "v8", "{\"format\": \"lampy.profile\", \"version\": 8}", &q);
+    st = lpi_profile_from_json_text(c, "v9", "{\"format\": \"lampy.profile\", \"version\": 9}", &q);
     LPT_CHECKF(st == LP_ERR_FORMAT && strstr(lp_last_error(c), "unsupported profile version"), "%s", lp_last_error(c));
     lp_ctx_destroy(c);
 }

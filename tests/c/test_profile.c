@@ -35,13 +35,15 @@ static void test_round_trip(void) {
     /* not measured (the default): not written, and the local read rate prices remote reads */
     LPT_CHECK(p.remote_load_bw == 0 && lpi_remote_load_bw(&p) == p.load_bw1);
     char *text = lpi_profile_to_json_text(&p);
-    LPT_CHECK(text && !strstr(text, "remote_load_bw"));
+    LPT_CHECK(p.remote_write_bw == 0 && lpi_remote_write_bw(&p) == p.file_write_bw);
+    LPT_CHECK(text && !strstr(text, "remote_load_bw") && !strstr(text, "remote_write_bw"));
     free(text);
     p.remote_load_bw = 3.25e9;
-    LPT_CHECK(lpi_remote_load_bw(&p) == 3.25e9);
+    p.remote_write_bw = 4.75e8;
+    LPT_CHECK(lpi_remote_load_bw(&p) == 3.25e9 && lpi_remote_write_bw(&p) == 4.75e8);
     text = lpi_profile_to_json_text(&p);
-    LPT_CHECK(text && strstr(text, "\"version\": 7") && strstr(text, "\"chunk_bytes\": 3145728") &&
-              strstr(text, "\"remote_load_bw\""));
+    LPT_CHECK(text && strstr(text, "\"version\": 8") && strstr(text, "\"chunk_bytes\": 3145728") &&
+              strstr(text, "\"remote_load_bw\"") && strstr(text, "\"remote_write_bw\""));
     LPT_CHECK(strstr(text, "\"file_sync_bw\"") && strstr(text, "\"orch_lambda_s\"") && strstr(text, "\"remote_first_s\"") &&
               strstr(text, "\"file_drop_bw\"") && strstr(text, "\"orch_input_s\""));
     LPT_OK(ctx, lpi_profile_from_json_text(ctx, "t", text, &q));
@@ -49,12 +51,12 @@ static void test_round_trip(void) {
     LPT_CHECK(q.chunk_bytes == 3 << 20 && !q.huge_pages && !q.nt_stores && q.probed);
     LPT_CHECK(q.file_write_bw == 1.25e9 && q.file_sync_bw == 3.5e8 && q.file_commit_s == 4.5e-3);
     LPT_CHECK(q.remote_first_s == 2.5e-3 && q.orch_lambda_s == 7.5e-4 && q.file_drop_bw == 2.25e9 && q.orch_input_s == 6.5e-4);
-    LPT_CHECK(q.remote_load_bw == 3.25e9);
-    /* a local calibration keeps the remote figures, this one too */
+    LPT_CHECK(q.remote_load_bw == 3.25e9 && q.remote_write_bw == 4.75e8);
+    /* a local calibration keeps the remote figures, these too */
     lpi_profile r;
     lpi_profile_default(&r);
     lpi_profile_copy_remote(&r, &q);
-    LPT_CHECK(r.remote_load_bw == 3.25e9);
+    LPT_CHECK(r.remote_load_bw == 3.25e9 && r.remote_write_bw == 4.75e8);
     LPT_CHECK(fabs(q.mem_bw[0] - p.mem_bw[0]) < 1e-5 * p.mem_bw[0]);
     lp_ctx_destroy(ctx);
 }
@@ -87,9 +89,14 @@ static void test_old_versions(void) {
     const char *v6 = "{\"format\": \"lampy.profile\", \"version\": 6, \"load_bw_1worker\": 3e9}";
     LPT_OK(ctx, lpi_profile_from_json_text(ctx, "v6", v6, &q));
     LPT_CHECK(q.remote_load_bw == 0 && lpi_remote_load_bw(&q) == 3e9);
+    /* version 7: the tasks' writes into a result file are priced with the local write rate */
+    const char *v7 = "{\"format\": \"lampy.profile\", \"version\": 7, \"file_write_bw\": 1.5e9, \"remote_load_bw\": 2e9}";
+    LPT_OK(ctx, lpi_profile_from_json_text(ctx, "v7", v7, &q));
+    LPT_CHECK(q.remote_load_bw == 2e9 && q.remote_write_bw == 0 && lpi_remote_write_bw(&q) == 1.5e9);
     /* bad values get a message and leave nothing half-read */
     const char *bad[] = {
-        "{\"format\": \"lampy.profile\", \"version\": 8}",
+        "{\"format\": \"lampy.profile\", \"version\": 9}",
+        "{\"format\": \"lampy.profile\", \"version\": 8, \"remote_write_bw\": -2}",
         "{\"format\": \"lampy.profile\", \"version\": 6, \"orch_input_s\": 0}",
         "{\"format\": \"lampy.profile\", \"version\": 7, \"remote_load_bw\": 0}",
         "{\"format\": \"lampy.profile\", \"version\": 4, \"file_sync_bw\": 0}",
@@ -99,7 +106,7 @@ static void test_old_versions(void) {
         "{\"format\": \"lampy.profile\", \"version\": 3, \"huge_pages\": 1}",
         "{\"format\": \"lampy.profile\", \"version\": 3, \"probed\": \"yes\"}",
     };
-    const char *msg[] = {"unsupported profile version", "'orch_input_s' must be a positive number",
+    const char *msg[] = {"unsupported profile version", "'remote_write_bw' must be a positive number", "'orch_input_s' must be a positive number",
                          "'remote_load_bw' must be a positive number", "'file_sync_bw' must be a positive number",
                          "'file_drop_bw' must be a positive number", "'chunk_bytes' must be in", "'chunk_bytes' must be in",
                          "'huge_pages' must be true or false", "'probed' must be true or false"};

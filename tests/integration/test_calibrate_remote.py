@@ -33,7 +33,7 @@ def measured(tmp_path_factory, redis):
 
 def test_calibration_measures_the_remote_figures(measured, redis):
     prof, doc, log = measured
-    assert doc["format"] == "lampy.profile" and doc["version"] == 7 and doc["remote_calibrated"] is True
+    assert doc["format"] == "lampy.profile" and doc["version"] == 8 and doc["remote_calibrated"] is True
     for k, dflt in DEFAULTS.items():
         v = doc[k]
         assert isinstance(v, (int, float)) and math.isfinite(v) and v > 0, (k, v)
@@ -48,13 +48,21 @@ def test_calibration_measures_the_remote_figures(measured, redis):
     # (no built-in value: a profile without it prices those reads with the local load_bw_1worker)
     v = doc["remote_load_bw"]
     assert isinstance(v, float) and 1e8 <= v <= 1e12 and "file rows read at" in log, (v, log)
+    # and (the workers may write there: --write-dir) the rate a task writes its output into a
+    # result sink's file at, one at a time while the others compute, measured through them: a
+    # figure of its own, between 10 MB/s and the 1 TB/s the fit stops at, not the local one (no
+    # built-in value: a profile without it prices those writes with file_write_bw)
+    w = doc["remote_write_bw"]
+    assert isinstance(w, float) and 1e7 < w < 1e12 and w != doc["file_write_bw"], (w, log)
+    assert "file output written at" in log and "not measured" not in log, log
     # the figures that moved most between calibrations when their rounds ran back to back are
     # sampled through the whole calibration: the 2-task run (9 rounds with --quick), the
-    # compute-bound graph (5) and the file's rows (one round at each of the 10 ticks)
+    # compute-bound graph (5), the file's rows and the writes into a file (one round each at
+    # each of the 10 ticks)
     spread = re.findall(r"(\d+) rounds spread\s+through\s+the\s+calibration", log)
-    assert spread == ["9", "5", "10"], log
-    # the input files it measured with are gone
-    assert not list(prof.parent.glob("lampy-calibrate-*"))
+    assert spread == ["9", "5", "10", "10"], log
+    # the input files it measured with, and the files it wrote, are gone
+    assert not list(prof.parent.glob("*lampy-calibrate-*"))
     # the calibration's runs and chunks leave nothing in the store
     assert redis.dbsize() == 0, redis.cli("KEYS", "*")
 
@@ -128,6 +136,14 @@ def test_estimate_uses_the_measured_figures(measured, tmp_path, x):
     t = estimate(p2, "x * 2 + 1", x, *orch)["total_seconds"]
     assert close(t - base["total_seconds"], 8 * (1 << 16) / doc["remote_load_bw"], t)
 
+    # saved with -o, each task writes its chunk into the file at the measured rate (one lambda:
+    # one after another): half of it, the result's bytes once more
+    out = tmp_path / "out.npy"
+    s0 = estimate(prof, "x * 2 + 1", x, *orch, "-o", out)["total_seconds"]
+    p2 = with_changes(tmp_path, doc, "write", remote_write_bw=doc["remote_write_bw"] / 2)
+    t = estimate(p2, "x * 2 + 1", x, *orch, "-o", out)["total_seconds"]
+    assert close(t - s0, 8 * (1 << 16) / doc["remote_write_bw"], t)
+
     # the fixed cost of a run is added once, orchestrated and driver-centric
     p2 = with_changes(tmp_path, doc, "run", orch_run_s=2 * doc["orch_run_s"], driver_run_s=2 * doc["driver_run_s"])
     t = estimate(p2, "x * 2 + 1", x, *orch)["total_seconds"]
@@ -160,9 +176,9 @@ def test_version_1_profiles_still_load(tmp_path, x):
     orch = ["--orchestrate", "lambda"]
     a, b = estimate(v1, "x * 2", x, *orch), estimate(v1b, "x * 2", x, *orch)
     assert close(b["total_seconds"] - a["total_seconds"], 1e-3, b["total_seconds"])
-    v8 = tmp_path / "v8.json"
-    v8.write_text(json.dumps({"format": "lampy.profile", "version": 8}))
-    p = lampy("estimate", "x * 2", *x, "--profile", v8)
+    v9 = tmp_path / "v9.json"
+    v9.write_text(json.dumps({"format": "lampy.profile", "version": 9}))
+    p = lampy("estimate", "x * 2", *x, "--profile", v9)
     assert p.returncode != 0 and "unsupported profile version" in p.stderr
 
 

@@ -233,7 +233,7 @@ def test_first_run_probes_once_and_caches(tmp_path):
     assert p.returncode == 0, p.stderr
     assert float(p.stdout) == pytest.approx(float(np.sum(np.arange(4000000) * 0.5)), rel=1e-12)
     doc = json.loads(prof.read_text())
-    assert doc["version"] == 7 and doc["probed"] is True and doc["calibrated"] is False
+    assert doc["version"] == 8 and doc["probed"] is True and doc["calibrated"] is False
     assert doc["chunk_bytes"] in [1 << k for k in range(20, 26)]
     assert isinstance(doc["huge_pages"], bool) and isinstance(doc["nt_stores"], bool)
     assert doc["mem_bw_1stream"] >= doc["mem_bw_1core_1stream"] > 0 and doc["fresh_bw_1worker"] > 0

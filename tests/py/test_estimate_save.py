@@ -238,9 +238,11 @@ def test_replacing_a_file_frees_its_pages(tmp_path, x):
 
 def test_sink_writes_into_one_file_bound_the_run(tmp_path, x):
     """Remotely the tasks' writes into the one result file follow each other (the file system
-    writes a file's pages under its lock): with a slow page cache the run takes at least every
-    chunk's write one after another, however many lambdas run the tasks. 8 chunks on 4 lambdas,
-    2 at full speed: the simulated tasks take 4 rounds of one write each, the file 8 writes."""
+    writes a file's pages under its lock): with a slow page cache the run takes every chunk's
+    write one after another, however many lambdas run the tasks. 8 chunks on 4 lambdas, 2 at
+    full speed, each task's write longer than its work: after the first task's work the file is
+    written 8 times back to back. A version 4 profile has no remote_write_bw: file_write_bw
+    prices the writes."""
     opts = ["--executor", "lambda", "--orchestrate", "lambda", "--max-lambdas", "4", "-o", tmp_path / "out.npy"]
     t = {}
     for w in (1e7, 2e7):
@@ -250,6 +252,53 @@ def test_sink_writes_into_one_file_bound_the_run(tmp_path, x):
     a = estimate(profile(tmp_path, "a", file_write_bw=1e7), x, *opts[:-2])
     b = estimate(profile(tmp_path, "b", file_write_bw=2e7), x, *opts[:-2])
     close(a["total_seconds"], b["total_seconds"])
+
+
+def test_sink_writes_wait_for_the_file(tmp_path, x):
+    """The simulation lets one task at a time write into a result sink's file, at the workers'
+    remote_write_bw (version 8), while the other lambdas' tasks work on. remote_parallelism 2
+    and a budget of 4: 2 lambdas at full speed take the 8 tasks (64 KiB chunks), each task's
+    work `a` (its rows read, computed, coordinated) then its write `w`.
+
+    By hand, with C the run's fixed part with one lambda: one lambda runs the tasks one after
+    another, C + 8 (a + w). With 2, w <= a: both finish their first work at a; the second
+    waits w for the first's write, and its every later write falls w after the first lambda's
+    (the file is free again by then): C + 3 (orch_lambda_s + orch_input_s) + 4 (a + w) + w.
+    With w >= a every write waits for the one before: the file is written 8 times back to back
+    after the first work, C + 3 (orch_lambda_s + orch_input_s) + a + 8 w. Writes that did not
+    wait (the model before version 8) would give 4 (a + w) in both."""
+    out = tmp_path / "out.npy"
+    extra = dict(version=8, orch_input_s=4e-4, remote_load_bw=2e8)
+    k = 3 * (PROFILE["orch_lambda_s"] + extra["orch_input_s"])
+
+    def total(bw, budget, **more):
+        prof = profile(tmp_path, f"w{bw:g}-{budget}", remote_write_bw=bw, **dict(extra, **more))
+        opts = ["--executor", "lambda", "--orchestrate", "lambda", "--max-lambdas", budget, "-o", out]
+        return estimate(prof, x, *opts)["total_seconds"]
+
+    bw0 = 1e15
+    w0 = CHUNK / bw0
+    t1, t4 = total(bw0, "1"), total(bw0, "4")
+    # a task's work, from the two runs: t1 - t4 = 4 a + 3 w0 - k
+    a = (t1 - t4 - 3 * w0 + k) / 4
+    c1 = t1 - 8 * (a + w0)
+    assert 3e-4 < a < 3e-3, a  # 64 KiB read at 200 MB/s (0.33 ms), computed, coordinated
+    for w in (a / 2, 0.9 * a):
+        close(total(CHUNK / w, "4"), c1 + k + 4 * (a + w) + w)
+        close(total(CHUNK / w, "1"), c1 + 8 * (a + w))
+    for w in (1.5 * a, 4 * a):
+        close(total(CHUNK / w, "4"), c1 + k + a + 8 * w)
+        close(total(CHUNK / w, "1"), c1 + 8 * (a + w))
+    # file_write_bw (the local figure) does not price the workers' writes when they were measured
+    close(total(CHUNK / a, "4", file_write_bw=1e7), total(CHUNK / a, "4"))
+    # not measured (a version 7 profile): the local file_write_bw does
+    v7 = profile(tmp_path, "v7", **dict(extra, version=7, file_write_bw=CHUNK / (4 * a)))
+    opts = ["--executor", "lambda", "--orchestrate", "lambda", "--max-lambdas", "4", "-o", out]
+    close(estimate(v7, x, *opts)["total_seconds"], c1 + k + a + 8 * 4 * a)
+    # the local executor's save is the driver's (no sink): remote_write_bw does not price it
+    loc = ["--workers", "2", "-o", out]
+    close(estimate(profile(tmp_path, "l1", **dict(extra, remote_write_bw=1e7)), x, *loc)["total_seconds"],
+          estimate(profile(tmp_path, "l2", **dict(extra, remote_write_bw=1e9)), x, *loc)["total_seconds"])
 
 
 def test_orchestrated_estimate_plans_as_the_functions_do(tmp_path):
