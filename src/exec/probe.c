@@ -354,11 +354,14 @@ lp_status lpi_probe_machine(lp_ctx *ctx, lpi_profile *P, bool quick, const lpi_c
             /* per worker, never above one worker alone */
             if (tw < 1e30) P->fresh_bw = fmin(fresh_rate(fb, tw, aw), P->fresh_bw1);
             const double ms_gib = 1e3 * (1 << 30) / (double)fb;
-            lpi_cal_say(log, "fresh pages         %.1f ms per GiB first touch with huge pages, %.1f ms without "
-                        "(just freed: %.1f / %.1f ms): huge pages %s; %.2f GB/s per worker alone, %.2f GB/s each with %d",
-                        tr[0].huge * ms_gib, tr[0].small * ms_gib, hot[0] < 1e30 ? hot[0] * ms_gib : 0,
-                        hot[1] < 1e30 ? hot[1] * ms_gib : 0, P->huge_pages ? "yes" : "no", P->fresh_bw1 / 1e9,
-                        P->fresh_bw / 1e9, W);
+            char later[96] = "";
+            if (nr > 1)
+                snprintf(later, sizeof later, " (the later rounds, just freed: %.1f / %.1f ms)", hot[0] * ms_gib,
+                         hot[1] * ms_gib);
+            lpi_cal_say(log, "fresh pages         %.1f ms per GiB first touch with huge pages, %.1f ms without%s: "
+                        "huge pages %s; %.2f GB/s per worker alone, %.2f GB/s each with %d",
+                        tr[0].huge * ms_gib, tr[0].small * ms_gib, later, P->huge_pages ? "yes" : "no",
+                        P->fresh_bw1 / 1e9, P->fresh_bw / 1e9, W);
         }
     }
     P->probed = true;
