@@ -46,6 +46,24 @@ double lpi_probe_run_time(double wall, double cpu, int workers);
  * *t_fresh is the slowest thread's first write (faults, zeroing, the stores), *t_again its
  * second (the stores alone). Both 0 when the memory could not be allocated. */
 void lpi_fresh_pages(size_t n, int threads, bool huge, double *t_fresh, double *t_again);
+/* One round of the probe's first-touch measurement on one thread: seconds of the first write of
+ * a fresh allocation with huge pages and without, and the least of their rewrites (the stores
+ * alone). */
+typedef struct lpi_fresh_trial {
+    double huge, small, again;
+} lpi_fresh_trial;
+/* The probe's huge-page choice and one worker's fresh-page rate from its rounds (pure: the rule,
+ * apart from the timing); n >= 1 rounds of `bytes` each. tr[0] is the first touch of memory the
+ * probe has not itself just freed, huge pages first; the later rounds reuse what the round before
+ * freed. On a VM that reports free memory to its host (virtio-balloon free page reporting, 2 MiB
+ * blocks) the two differ by 10x and more for huge pages only: a huge page's first touch of a
+ * reported block faults in 512 host pages (0.4 GB/s against 2 GB/s for 4 KiB pages), while a
+ * block freed under ~1.5 s ago is still backed (8 GB/s). A process's results meet the first
+ * kind (the buffer cache hands back what the process freed without any fault), so the choice
+ * and the rate are round 0's: huge pages unless they lose there by more than 10%, the rate of
+ * the chosen kind's first touch beyond its rewrite (the later rounds are only logged).
+ * Returns whether to use huge pages; *bw1: B/s, 1e8..1e11. */
+bool lpi_probe_pick_fresh(const lpi_fresh_trial *tr, int n, size_t bytes, double *bw1);
 /* The planner's prober (lpi_set_profile_prober, registered by exec/run.c): the quick probe, once
  * per process, its result saved to the default profile location (best effort). */
 lp_status lpi_probe_auto(lp_ctx *ctx, lpi_profile *out);

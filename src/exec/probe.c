@@ -11,8 +11,10 @@
  *   threads          sum(a) with one worker against all: read bandwidth per thread count
  *   non-temporal     a * 1.5 + 0.5 with and without the VM's streaming stores
  *   page faults      first touch of a fresh 64 MiB allocation, with and without huge pages,
- *                    against writing the same memory again (the fault cost per byte); then
- *                    every worker touching its own 64 MiB at once (faults contend)
+ *                    against writing the same memory again (the fault cost per byte); the
+ *                    first round's, of memory the probe has not just freed, decides
+ *                    (lpi_probe_pick_fresh); then every worker touching its own 64 MiB at once
+ *                    (faults contend)
  *
  * `lampy calibrate` runs it first (full: 256 MiB, more repetitions); a process that plans a large
  * array with no profile anywhere runs it once, quickly (~1 s: 128 MiB, two or three rounds), and caches
@@ -121,6 +123,14 @@ void lpi_fresh_pages(size_t n, int threads, bool huge, double *t_fresh, double *
 static double fresh_rate(size_t n, double t_fresh, double t_again) {
     double fault = t_fresh - t_again;
     return fmin(fmax((double)n / fmax(fault, (double)n / 1e11), 1e8), 1e11);
+}
+
+bool lpi_probe_pick_fresh(const lpi_fresh_trial *tr, int n, size_t bytes, double *bw1) {
+    double again = tr[0].again;
+    for (int r = 1; r < n; r++) again = fmin(again, tr[r].again);
+    const bool huge = !(tr[0].huge > 1.10 * tr[0].small);
+    *bw1 = fresh_rate(bytes, huge ? tr[0].huge : tr[0].small, again);
+    return huge;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -315,21 +325,26 @@ lp_status lpi_probe_machine(lp_ctx *ctx, lpi_profile *P, bool quick, const lpi_c
     lpi_cal_say(log, "non-temporal stores %s (a*1.5+0.5: %.1f ms with, %.1f ms without)", P->nt_stores ? "yes" : "no",
                 tnt[1] * 1e3, tnt[0] * 1e3);
 
-    /* ---- page faults of fresh results, huge pages or not; then with every worker faulting
-     * at once, as parallel tasks writing their results do ---- */
+    /* ---- page faults of fresh results, huge pages or not (lpi_probe_pick_fresh: round 0, the
+     * memory this probe has not just freed, decides); then with every worker faulting at once,
+     * as parallel tasks writing their results do ---- */
     {
+        enum { MAXR = 8 };
         const size_t fb = (size_t)64 << 20;
-        double th = 1e30, tsm = 1e30, again = 1e30;
-        for (int r = 0; r < rounds && (r == 0 || lpi_now() - t_start < budget); r++) {
-            double f, g;
+        lpi_fresh_trial tr[MAXR];
+        int nr = 0;
+        for (int r = 0; r < rounds && r < MAXR && (r == 0 || lpi_now() - t_start < budget); r++) {
+            double f, g, f2, g2;
+            /* huge pages first: 4 KiB pages freed just before merge into blocks a huge page
+             * would take while they are still backed (see lpi_probe_pick_fresh) */
             lpi_fresh_pages(fb, 1, true, &f, &g);
-            if (f > 0) { th = fmin(th, f); again = fmin(again, g); }
-            lpi_fresh_pages(fb, 1, false, &f, &g);
-            if (f > 0) { tsm = fmin(tsm, f); again = fmin(again, g); }
+            lpi_fresh_pages(fb, 1, false, &f2, &g2);
+            if (f > 0 && f2 > 0) tr[nr++] = (lpi_fresh_trial){f, f2, fmin(g, g2)};
         }
-        if (th < 1e30 && tsm < 1e30) {
-            P->huge_pages = !(th > 1.10 * tsm);
-            P->fresh_bw1 = fresh_rate(fb, fmin(th, tsm), again);
+        if (nr) {
+            P->huge_pages = lpi_probe_pick_fresh(tr, nr, fb, &P->fresh_bw1);
+            double hot[2] = {1e30, 1e30};
+            for (int r = 1; r < nr; r++) { hot[0] = fmin(hot[0], tr[r].huge); hot[1] = fmin(hot[1], tr[r].small); }
             double tw = 1e30, aw = 1e30;
             for (int r = 0; r < rounds && (r == 0 || lpi_now() - t_start < budget); r++) {
                 double f, g;
@@ -338,10 +353,15 @@ lp_status lpi_probe_machine(lp_ctx *ctx, lpi_profile *P, bool quick, const lpi_c
             }
             /* per worker, never above one worker alone */
             if (tw < 1e30) P->fresh_bw = fmin(fresh_rate(fb, tw, aw), P->fresh_bw1);
-            lpi_cal_say(log, "fresh pages         %.1f ms per GiB of faults with huge pages, %.1f ms without: huge pages %s; "
-                        "%.2f GB/s per worker alone, %.2f GB/s each with %d",
-                        (th - again) * 1e3 * (1 << 30) / (double)fb, (tsm - again) * 1e3 * (1 << 30) / (double)fb,
-                        P->huge_pages ? "yes" : "no", P->fresh_bw1 / 1e9, P->fresh_bw / 1e9, W);
+            const double ms_gib = 1e3 * (1 << 30) / (double)fb;
+            char later[96] = "";
+            if (nr > 1)
+                snprintf(later, sizeof later, " (the later rounds, just freed: %.1f / %.1f ms)", hot[0] * ms_gib,
+                         hot[1] * ms_gib);
+            lpi_cal_say(log, "fresh pages         %.1f ms per GiB first touch with huge pages, %.1f ms without%s: "
+                        "huge pages %s; %.2f GB/s per worker alone, %.2f GB/s each with %d",
+                        tr[0].huge * ms_gib, tr[0].small * ms_gib, later, P->huge_pages ? "yes" : "no",
+                        P->fresh_bw1 / 1e9, P->fresh_bw / 1e9, W);
         }
     }
     P->probed = true;
