@@ -792,13 +792,12 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, lpi_cost_mode mo
     ev *ready = lp_malloc((size_t)(nt ? nt : 1) * sizeof *ready), *run = lp_malloc((size_t)(nt ? nt : 1) * sizeof *run);
     double *start = lp_calloc((size_t)(nt ? nt : 1), sizeof *start);
     /* remote tasks writing their output into a result sink's file: the write's seconds (the
-     * end of the task's time), whether it has begun, and per target when its file is free */
+     * end of the task's time; 0 once the write is booked), and per target when its file is free */
     double *wr = lp_calloc((size_t)(nt ? nt : 1), sizeof *wr);
-    bool *writing = lp_calloc((size_t)(nt ? nt : 1), sizeof *writing);
     double *file_free = lp_calloc((size_t)(pl->ntargets > 0 ? pl->ntargets : 1), sizeof *file_free);
     if (want_critical) out->critical_pnode = lp_calloc((size_t)(pl->npnodes ? pl->npnodes : 1), sizeof(bool));
     lp_status st = LP_OK;
-    if (!dur || !fin || !pred || !pending || !ready || !run || !start || !wr || !writing || !file_free ||
+    if (!dur || !fin || !pred || !pending || !ready || !run || !start || !wr || !file_free ||
         (want_critical && !out->critical_pnode)) {
         st = lpi_nomem(ctx);
         goto done;
@@ -854,14 +853,14 @@ lp_status lpi_cost_plan(lp_ctx *ctx, lpi_plan *pl, int workers, lpi_cost_mode mo
         if (!nrun) break; /* a malformed plan; cannot happen for planned graphs */
         ev e = ev_pop(run, &nrun);
         now = e.t;
-        if (wr[e.task] > 0 && !writing[e.task]) {
+        if (wr[e.task] > 0) {
             /* its work done, the task writes its output into the sink's file once no other task
              * writes there (a file system writes a file's pages under the file's lock; the
              * measured rate is one writer's while the other lambdas compute): the lambda waits
              * for it, the next writer waits for this one */
             int tg = pl->pnodes[pl->tasks[e.task].pnode].target;
             file_free[tg] = fmax(now, file_free[tg]) + wr[e.task];
-            writing[e.task] = true;
+            wr[e.task] = 0;
             ev_push(run, &nrun, (ev){file_free[tg], e.task});
             continue;
         }
@@ -945,7 +944,6 @@ done:
     lp_free(run);
     lp_free(start);
     lp_free(wr);
-    lp_free(writing);
     lp_free(file_free);
     if (st) { lp_free(out->critical_pnode); out->critical_pnode = NULL; }
     return st;
